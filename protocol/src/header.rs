@@ -1,0 +1,278 @@
+//! Frame headers and the request and response code tables of both versions.
+//!
+//! ```text
+//! request header (22 bytes)
+//!  0               16   17   18                  22
+//!  +----------------+----+----+-------------------+----------------
+//!  | client id (16) | ver| code| payload size u32 | payload ...
+//!  +----------------+----+----+-------------------+----------------
+//!
+//! response header (7 bytes)
+//!  0    1         3                   7
+//!  +----+---------+-------------------+----------------
+//!  | ver| code u16| payload size u32  | payload ...
+//!  +----+---------+-------------------+----------------
+//! ```
+//! All integers little-endian. The header says nothing about meaning; the
+//! code tables here say which codes exist in which version.
+
+use bytes::{Buf, BufMut, BytesMut};
+
+use crate::types::ClientId;
+use crate::{PROTOCOL_V2, PROTOCOL_V3};
+
+/// Size of a request header.
+pub const REQUEST_HEADER_LEN: usize = 22;
+/// Size of a response header.
+pub const RESPONSE_HEADER_LEN: usize = 7;
+
+/// The fixed part in front of every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestHeader {
+    /// The sender's client id (all zero when it has none yet).
+    pub client_id: ClientId,
+    /// Protocol version, 2 or 3.
+    pub version: u8,
+    /// Request code.
+    pub code: u8,
+    /// Payload size in bytes.
+    pub payload_len: u32,
+}
+
+impl RequestHeader {
+    /// Reads a header from the first [`REQUEST_HEADER_LEN`] bytes of `src`.
+    /// Returns `None` if fewer bytes are there. Consumes nothing.
+    pub fn peek(src: &[u8]) -> Option<Self> {
+        let mut b = src.get(..REQUEST_HEADER_LEN)?;
+        let mut id = [0u8; 16];
+        b.copy_to_slice(&mut id);
+        Some(Self {
+            client_id: ClientId(id),
+            version: b.get_u8(),
+            code: b.get_u8(),
+            payload_len: b.get_u32_le(),
+        })
+    }
+
+    /// Appends the header's 22 bytes.
+    pub fn write(&self, dst: &mut BytesMut) {
+        dst.put_slice(&self.client_id.0);
+        dst.put_u8(self.version);
+        dst.put_u8(self.code);
+        dst.put_u32_le(self.payload_len);
+    }
+}
+
+/// The fixed part in front of every response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseHeader {
+    /// Protocol version, 2 or 3 (the version of the request answered).
+    pub version: u8,
+    /// Response code.
+    pub code: u16,
+    /// Payload size in bytes.
+    pub payload_len: u32,
+}
+
+impl ResponseHeader {
+    /// Reads a header from the first [`RESPONSE_HEADER_LEN`] bytes of `src`.
+    /// Returns `None` if fewer bytes are there. Consumes nothing.
+    pub fn peek(src: &[u8]) -> Option<Self> {
+        let mut b = src.get(..RESPONSE_HEADER_LEN)?;
+        Some(Self {
+            version: b.get_u8(),
+            code: b.get_u16_le(),
+            payload_len: b.get_u32_le(),
+        })
+    }
+
+    /// Appends the header's 7 bytes.
+    pub fn write(&self, dst: &mut BytesMut) {
+        dst.put_u8(self.version);
+        dst.put_u16_le(self.code);
+        dst.put_u32_le(self.payload_len);
+    }
+}
+
+macro_rules! code_table {
+    (
+        $(#[$meta:meta])*
+        $name:ident: $repr:ty {
+            $( $(#[$vmeta:meta])* $variant:ident = $value:literal, v2: $v2:literal ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant = $value, )*
+        }
+
+        impl $name {
+            /// Every code, in table order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The wire value.
+            pub fn value(self) -> $repr {
+                self as $repr
+            }
+
+            /// The code for a wire value in a protocol version, if it exists there.
+            pub fn from_wire(version: u8, value: $repr) -> Option<Self> {
+                match value {
+                    $( $value if version == PROTOCOL_V3 || (version == PROTOCOL_V2 && $v2) => Some(Self::$variant), )*
+                    _ => None,
+                }
+            }
+
+            /// Whether version 2 has this code (every code exists in version 3).
+            pub fn in_v2(self) -> bool {
+                match self {
+                    $( Self::$variant => $v2, )*
+                }
+            }
+        }
+    };
+}
+
+code_table! {
+    /// Request codes. Codes 100 to 104 exist in both versions, the rest only in version 3.
+    RequestCode: u8 {
+        /// 100: register a name and public key.
+        Register = 100, v2: true,
+        /// 101: list the other clients.
+        ListClients = 101, v2: true,
+        /// 102: fetch a client's public key by id.
+        GetPublicKey = 102, v2: true,
+        /// 103: send a message.
+        SendMessage = 103, v2: true,
+        /// 104: pull waiting messages.
+        Pull = 104, v2: true,
+        /// 105: acknowledge messages (version 3).
+        Ack = 105, v2: false,
+        /// 106: fetch a client's id and public key by name (version 3).
+        LookupName = 106, v2: false,
+        /// 110: start authentication (version 3).
+        Hello = 110, v2: false,
+        /// 111: answer the server's challenge (version 3).
+        Authenticate = 111, v2: false,
+        /// 112: subscribe to pushed deliveries (version 3).
+        Subscribe = 112, v2: false,
+        /// 113: keep-alive (version 3).
+        Ping = 113, v2: false,
+        /// 120: begin a file upload (version 3).
+        UploadBegin = 120, v2: false,
+        /// 121: ask where an unfinished upload stands (version 3).
+        UploadResume = 121, v2: false,
+        /// 122: send one chunk of an upload (version 3).
+        UploadChunk = 122, v2: false,
+        /// 123: abandon an unfinished upload (version 3).
+        UploadCancel = 123, v2: false,
+        /// 124: read a range of a waiting file (version 3).
+        Download = 124, v2: false,
+    }
+}
+
+code_table! {
+    /// Response codes. 1000 to 1004 and 9000 exist in both versions, the rest only in version 3.
+    ResponseCode: u16 {
+        /// 1000: registered; carries the new client id.
+        Registered = 1000, v2: true,
+        /// 1001: the client list.
+        ClientList = 1001, v2: true,
+        /// 1002: a client's public key.
+        PublicKey = 1002, v2: true,
+        /// 1003: the message is stored.
+        MessageStored = 1003, v2: true,
+        /// 1004: waiting messages.
+        Messages = 1004, v2: true,
+        /// 1005: acknowledgement results (version 3).
+        Acked = 1005, v2: false,
+        /// 1100: the server's challenge and proof of identity (version 3).
+        Challenge = 1100, v2: false,
+        /// 1101: authenticated; carries the server's limits (version 3).
+        Authenticated = 1101, v2: false,
+        /// 1102: subscribed (version 3).
+        Subscribed = 1102, v2: false,
+        /// 1103: answer to a ping (version 3).
+        Pong = 1103, v2: false,
+        /// 1104: a pushed delivery; unsolicited (version 3).
+        Delivery = 1104, v2: false,
+        /// 1105: the server is closing the connection; unsolicited (version 3).
+        Closing = 1105, v2: false,
+        /// 1200: where an upload stands (version 3).
+        UploadStatus = 1200, v2: false,
+        /// 1201: a chunk is stored (version 3).
+        ChunkStored = 1201, v2: false,
+        /// 1202: the upload is complete and became a file message (version 3).
+        FileSent = 1202, v2: false,
+        /// 1203: the upload is cancelled (version 3).
+        UploadCancelled = 1203, v2: false,
+        /// 1204: a range of a file (version 3).
+        FileChunk = 1204, v2: false,
+        /// 9000: the request failed.
+        Error = 9000, v2: true,
+    }
+}
+
+impl ResponseCode {
+    /// Whether the server sends this frame without a request to answer.
+    pub fn is_unsolicited(self) -> bool {
+        matches!(self, Self::Delivery | Self::Closing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_header_layout() {
+        let header = RequestHeader {
+            client_id: ClientId([0xab; 16]),
+            version: 3,
+            code: 103,
+            payload_len: 0x0102_0304,
+        };
+        let mut buf = BytesMut::new();
+        header.write(&mut buf);
+        assert_eq!(buf.len(), REQUEST_HEADER_LEN);
+        assert_eq!(&buf[16..], &[3, 103, 0x04, 0x03, 0x02, 0x01]);
+        assert_eq!(RequestHeader::peek(&buf), Some(header));
+        assert_eq!(RequestHeader::peek(&buf[..21]), None);
+    }
+
+    #[test]
+    fn response_header_layout() {
+        let header = ResponseHeader {
+            version: 2,
+            code: 9000,
+            payload_len: 5,
+        };
+        let mut buf = BytesMut::new();
+        header.write(&mut buf);
+        assert_eq!(&buf[..], &[2, 0x28, 0x23, 5, 0, 0, 0]);
+        assert_eq!(ResponseHeader::peek(&buf), Some(header));
+    }
+
+    #[test]
+    fn codes_exist_in_the_right_versions() {
+        assert_eq!(RequestCode::from_wire(2, 100), Some(RequestCode::Register));
+        assert_eq!(RequestCode::from_wire(2, 105), None);
+        assert_eq!(RequestCode::from_wire(3, 105), Some(RequestCode::Ack));
+        assert_eq!(RequestCode::from_wire(4, 100), None);
+        assert_eq!(RequestCode::from_wire(3, 99), None);
+        assert_eq!(
+            ResponseCode::from_wire(2, 1004),
+            Some(ResponseCode::Messages)
+        );
+        assert_eq!(ResponseCode::from_wire(2, 1104), None);
+        assert_eq!(ResponseCode::from_wire(3, 9000), Some(ResponseCode::Error));
+        for code in RequestCode::ALL {
+            assert_eq!(RequestCode::from_wire(3, code.value()), Some(*code));
+        }
+        for code in ResponseCode::ALL {
+            assert_eq!(ResponseCode::from_wire(3, code.value()), Some(*code));
+        }
+    }
+}
