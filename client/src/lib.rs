@@ -1,0 +1,1 @@
+//! Sealpost client library.

@@ -1,0 +1,1 @@
+//! Sealpost server: store-and-forward of ciphertext over the Sealpost protocol.
