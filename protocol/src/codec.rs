@@ -10,8 +10,8 @@
 //! carries files). Those above [`V2_STREAM_THRESHOLD`] are decoded as a header
 //! item followed by body pieces of at most [`STREAM_PIECE_LEN`] bytes, so that
 //! a server can stream a file to disk and a client can stream a pull, holding
-//! one piece at a time. Encoding mirrors this with [`V2PullStart`],
-//! [`V2SendStart`] and [`Body`].
+//! one piece at a time. Encoding mirrors this: [`ResponsePart`] and
+//! [`RequestPart`] carry whole frames or the pieces of a streamed one.
 
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
@@ -365,70 +365,93 @@ fn take_piece(src: &mut BytesMut, remaining: u64) -> Option<Bytes> {
     Some(src.split_to(want).freeze())
 }
 
-impl Encoder<Response> for ServerCodec {
-    type Error = ProtocolError;
+/// What the server writes: whole responses, or the pieces of a streamed
+/// version-2 pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponsePart {
+    /// A whole response.
+    Whole(Response),
+    /// The header of a streamed 1004.
+    V2PullStart(V2PullStart),
+    /// The fixed part of one pulled message.
+    V2PulledHeader(PulledMessageHeader),
+    /// Content bytes.
+    Body(Body),
+}
 
-    fn encode(&mut self, item: Response, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        if self.out_remaining != 0 {
-            return Err(ProtocolError::StreamMisuse(
-                "a response was sent inside a streamed pull",
-            ));
-        }
-        item.encode(dst)
+impl From<Response> for ResponsePart {
+    fn from(r: Response) -> Self {
+        Self::Whole(r)
     }
 }
 
-impl Encoder<V2PullStart> for ServerCodec {
-    type Error = ProtocolError;
-
-    fn encode(&mut self, item: V2PullStart, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        if self.out_remaining != 0 {
-            return Err(ProtocolError::StreamMisuse("a pull started inside another"));
-        }
-        ResponseHeader {
-            version: PROTOCOL_V2,
-            code: ResponseCode::Messages.value(),
-            payload_len: item.payload_len,
-        }
-        .write(dst);
-        self.out_remaining = item.payload_len.into();
-        Ok(())
+impl From<V2PullStart> for ResponsePart {
+    fn from(p: V2PullStart) -> Self {
+        Self::V2PullStart(p)
     }
 }
 
-impl Encoder<PulledMessageHeader> for ServerCodec {
-    type Error = ProtocolError;
-
-    fn encode(
-        &mut self,
-        item: PulledMessageHeader,
-        dst: &mut BytesMut,
-    ) -> Result<(), ProtocolError> {
-        let len = PULLED_HEADER_LEN as u64 + u64::from(item.content_len);
-        if len > self.out_remaining {
-            return Err(ProtocolError::StreamMisuse(
-                "pulled messages exceed the announced payload",
-            ));
-        }
-        item.write(dst);
-        self.out_remaining -= PULLED_HEADER_LEN as u64;
-        Ok(())
+impl From<PulledMessageHeader> for ResponsePart {
+    fn from(h: PulledMessageHeader) -> Self {
+        Self::V2PulledHeader(h)
     }
 }
 
-impl Encoder<Body> for ServerCodec {
+impl From<Body> for ResponsePart {
+    fn from(b: Body) -> Self {
+        Self::Body(b)
+    }
+}
+
+impl Encoder<ResponsePart> for ServerCodec {
     type Error = ProtocolError;
 
-    fn encode(&mut self, item: Body, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        let len = item.0.len() as u64;
-        if len > self.out_remaining {
-            return Err(ProtocolError::StreamMisuse(
-                "body exceeds the announced payload",
-            ));
+    fn encode(&mut self, item: ResponsePart, dst: &mut BytesMut) -> Result<(), ProtocolError> {
+        match item {
+            ResponsePart::Whole(response) => {
+                if self.out_remaining != 0 {
+                    return Err(ProtocolError::StreamMisuse(
+                        "a response was sent inside a streamed pull",
+                    ));
+                }
+                response.encode(dst)
+            }
+            ResponsePart::V2PullStart(start) => {
+                if self.out_remaining != 0 {
+                    return Err(ProtocolError::StreamMisuse("a pull started inside another"));
+                }
+                ResponseHeader {
+                    version: PROTOCOL_V2,
+                    code: ResponseCode::Messages.value(),
+                    payload_len: start.payload_len,
+                }
+                .write(dst);
+                self.out_remaining = start.payload_len.into();
+                Ok(())
+            }
+            ResponsePart::V2PulledHeader(header) => {
+                let len = PULLED_HEADER_LEN as u64 + u64::from(header.content_len);
+                if len > self.out_remaining {
+                    return Err(ProtocolError::StreamMisuse(
+                        "pulled messages exceed the announced payload",
+                    ));
+                }
+                header.write(dst);
+                self.out_remaining -= PULLED_HEADER_LEN as u64;
+                Ok(())
+            }
+            ResponsePart::Body(Body(bytes)) => {
+                let len = bytes.len() as u64;
+                if len > self.out_remaining {
+                    return Err(ProtocolError::StreamMisuse(
+                        "body exceeds the announced payload",
+                    ));
+                }
+                dst.extend_from_slice(&bytes);
+                self.out_remaining -= len;
+                Ok(())
+            }
         }
-        dst.extend_from_slice(&item.0);
-        self.out_remaining -= len;
-        Ok(())
     }
 }
 
@@ -618,58 +641,82 @@ pub fn decode_response(header: ResponseHeader, payload: Bytes) -> Result<Respons
     })
 }
 
-impl Encoder<RequestFrame> for ClientCodec {
-    type Error = ProtocolError;
+/// What the client writes: whole requests, or the pieces of a streamed
+/// version-2 send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestPart {
+    /// A whole request.
+    Whole(RequestFrame),
+    /// The headers of a streamed 103.
+    V2SendStart(V2SendStart),
+    /// Content bytes.
+    Body(Body),
+}
 
-    fn encode(&mut self, item: RequestFrame, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        if self.out_remaining != 0 {
-            return Err(ProtocolError::StreamMisuse(
-                "a request was sent inside a streamed send",
-            ));
-        }
-        item.encode(dst)
+impl From<RequestFrame> for RequestPart {
+    fn from(f: RequestFrame) -> Self {
+        Self::Whole(f)
     }
 }
 
-impl Encoder<V2SendStart> for ClientCodec {
-    type Error = ProtocolError;
-
-    fn encode(&mut self, item: V2SendStart, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        if self.out_remaining != 0 {
-            return Err(ProtocolError::StreamMisuse("a send started inside another"));
-        }
-        if item.header.content_len > v2::MAX_CONTENT_LEN {
-            return Err(ProtocolError::ValueTooLarge {
-                what: "version-2 message content",
-                len: item.header.content_len.into(),
-                max: v2::MAX_CONTENT_LEN.into(),
-            });
-        }
-        RequestHeader {
-            client_id: item.client_id,
-            version: PROTOCOL_V2,
-            code: RequestCode::SendMessage.value(),
-            payload_len: SEND_HEADER_LEN as u32 + item.header.content_len,
-        }
-        .write(dst);
-        item.header.write(dst);
-        self.out_remaining = item.header.content_len.into();
-        Ok(())
+impl From<V2SendStart> for RequestPart {
+    fn from(s: V2SendStart) -> Self {
+        Self::V2SendStart(s)
     }
 }
 
-impl Encoder<Body> for ClientCodec {
+impl From<Body> for RequestPart {
+    fn from(b: Body) -> Self {
+        Self::Body(b)
+    }
+}
+
+impl Encoder<RequestPart> for ClientCodec {
     type Error = ProtocolError;
 
-    fn encode(&mut self, item: Body, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        let len = item.0.len() as u64;
-        if len > self.out_remaining {
-            return Err(ProtocolError::StreamMisuse(
-                "body exceeds the announced content",
-            ));
+    fn encode(&mut self, item: RequestPart, dst: &mut BytesMut) -> Result<(), ProtocolError> {
+        match item {
+            RequestPart::Whole(frame) => {
+                if self.out_remaining != 0 {
+                    return Err(ProtocolError::StreamMisuse(
+                        "a request was sent inside a streamed send",
+                    ));
+                }
+                frame.encode(dst)
+            }
+            RequestPart::V2SendStart(start) => {
+                if self.out_remaining != 0 {
+                    return Err(ProtocolError::StreamMisuse("a send started inside another"));
+                }
+                if start.header.content_len > v2::MAX_CONTENT_LEN {
+                    return Err(ProtocolError::ValueTooLarge {
+                        what: "version-2 message content",
+                        len: start.header.content_len.into(),
+                        max: v2::MAX_CONTENT_LEN.into(),
+                    });
+                }
+                RequestHeader {
+                    client_id: start.client_id,
+                    version: PROTOCOL_V2,
+                    code: RequestCode::SendMessage.value(),
+                    payload_len: SEND_HEADER_LEN as u32 + start.header.content_len,
+                }
+                .write(dst);
+                start.header.write(dst);
+                self.out_remaining = start.header.content_len.into();
+                Ok(())
+            }
+            RequestPart::Body(Body(bytes)) => {
+                let len = bytes.len() as u64;
+                if len > self.out_remaining {
+                    return Err(ProtocolError::StreamMisuse(
+                        "body exceeds the announced content",
+                    ));
+                }
+                dst.extend_from_slice(&bytes);
+                self.out_remaining -= len;
+                Ok(())
+            }
         }
-        dst.extend_from_slice(&item.0);
-        self.out_remaining -= len;
-        Ok(())
     }
 }

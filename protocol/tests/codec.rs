@@ -404,13 +404,14 @@ fn client_streams_a_v2_send_that_the_server_decodes() {
                     kind: MessageKind::File,
                     content_len: content.len() as u32,
                 },
-            },
+            }
+            .into(),
             &mut wire,
         )
         .unwrap();
     for piece in content.chunks(30_000) {
         client
-            .encode(Body(Bytes::copy_from_slice(piece)), &mut wire)
+            .encode(Body(Bytes::copy_from_slice(piece)).into(), &mut wire)
             .unwrap();
     }
     // The body is complete, so a new request may follow.
@@ -419,7 +420,8 @@ fn client_streams_a_v2_send_that_the_server_decodes() {
             RequestFrame {
                 client_id: ALICE,
                 request: Request::V2(v2::Request::Pull),
-            },
+            }
+            .into(),
             &mut wire,
         )
         .unwrap();
@@ -440,7 +442,7 @@ fn encoders_refuse_misuse_of_streams() {
     let mut client = ClientCodec::default();
     let mut wire = BytesMut::new();
     assert!(matches!(
-        client.encode(Body(Bytes::from_static(b"x")), &mut wire),
+        client.encode(Body(Bytes::from_static(b"x")).into(), &mut wire),
         Err(ProtocolError::StreamMisuse(_))
     ));
     client
@@ -452,7 +454,8 @@ fn encoders_refuse_misuse_of_streams() {
                     kind: MessageKind::Text,
                     content_len: 2,
                 },
-            },
+            }
+            .into(),
             &mut wire,
         )
         .unwrap();
@@ -461,20 +464,20 @@ fn encoders_refuse_misuse_of_streams() {
         request: Request::V3(v3::Request::Ping(1)),
     };
     assert!(matches!(
-        client.encode(ping, &mut wire),
+        client.encode(ping.into(), &mut wire),
         Err(ProtocolError::StreamMisuse(_))
     ));
     assert!(matches!(
-        client.encode(Body(Bytes::from_static(b"abc")), &mut wire),
+        client.encode(Body(Bytes::from_static(b"abc")).into(), &mut wire),
         Err(ProtocolError::StreamMisuse(_))
     ));
 
     let mut server = ServerCodec::default();
     server
-        .encode(V2PullStart { payload_len: 30 }, &mut wire)
+        .encode(V2PullStart { payload_len: 30 }.into(), &mut wire)
         .unwrap();
     assert!(matches!(
-        server.encode(Response::V2(v2::Response::Error), &mut wire),
+        server.encode(Response::V2(v2::Response::Error).into(), &mut wire),
         Err(ProtocolError::StreamMisuse(_))
     ));
     let too_big = PulledMessageHeader {
@@ -484,7 +487,7 @@ fn encoders_refuse_misuse_of_streams() {
         content_len: 6,
     };
     assert!(matches!(
-        server.encode(too_big, &mut wire),
+        server.encode(too_big.into(), &mut wire),
         Err(ProtocolError::StreamMisuse(_))
     ));
 }
@@ -498,7 +501,8 @@ fn streamed_pull(messages: &[(u32, MessageKind, Vec<u8>)]) -> BytesMut {
         .encode(
             V2PullStart {
                 payload_len: total as u32,
-            },
+            }
+            .into(),
             &mut wire,
         )
         .unwrap();
@@ -510,13 +514,14 @@ fn streamed_pull(messages: &[(u32, MessageKind, Vec<u8>)]) -> BytesMut {
                     message_id: *id,
                     kind: *kind,
                     content_len: content.len() as u32,
-                },
+                }
+                .into(),
                 &mut wire,
             )
             .unwrap();
         for piece in content.chunks(10_000) {
             server
-                .encode(Body(Bytes::copy_from_slice(piece)), &mut wire)
+                .encode(Body(Bytes::copy_from_slice(piece)).into(), &mut wire)
                 .unwrap();
         }
     }

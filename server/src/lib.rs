@@ -1,1 +1,162 @@
-//! Sealpost server: store-and-forward of ciphertext over the Sealpost protocol.
+//! The Sealpost server: stores ciphertext for clients until they fetch it,
+//! and never sees a plaintext or a private key.
+//!
+//! - [`Server::open`] opens the data folder (database, blobs, identity key)
+//!   and sweeps what a crash left behind; [`Server::serve`] runs the accept
+//!   loop until a shutdown future completes, then drains and closes cleanly.
+//! - Versions 2 and 3 of PROTOCOL.md are served by `v2` and `v3`; the
+//!   connection's first frame picks one.
+//! - Persistence is in [`store`] (SQLite, off the async workers) and
+//!   [`blobs`] (file bodies on disk).
+//!
+//! `main.rs` only turns the command line into a [`Config`] and calls [`run`].
+
+#![forbid(unsafe_code)]
+
+pub mod blobs;
+pub mod config;
+pub mod error;
+mod handler;
+mod hub;
+pub mod identity;
+mod listener;
+pub mod store;
+mod uploads;
+mod v2;
+mod v3;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, DEFAULT_PORT, Durability};
+
+use blobs::Blobs;
+use hub::Hub;
+use identity::ServerIdentity;
+use store::{Limits, Store};
+
+/// What every connection task shares.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) store: Store,
+    pub(crate) blobs: Blobs,
+    pub(crate) hub: Hub,
+    pub(crate) identity: ServerIdentity,
+    pub(crate) uploads: uploads::Uploads,
+    pub(crate) v2_claims: v2::Claims,
+    /// Fires when the server begins to shut down.
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// An opened server, ready to serve.
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Opens the data folder: creates it if needed, opens (or creates and
+    /// migrates) the database, loads or creates the identity key, and removes
+    /// what a crash left half-written.
+    ///
+    /// # Errors
+    /// The folder, database or key cannot be used.
+    pub async fn open(config: Config) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
+        let (identity, created) = ServerIdentity::load_or_create(&config.key_path())
+            .with_context(|| format!("loading server key {}", config.key_path().display()))?;
+        if created {
+            tracing::info!(path = %config.key_path().display(), "created a new server identity key");
+        }
+        let hub = Hub::default();
+        let notify = {
+            let hub = hub.clone();
+            Arc::new(move |events| hub.publish(events))
+        };
+        let store = Store::open(
+            &config.db_path(),
+            config.durability,
+            Limits::from_config(&config),
+            notify,
+        )
+        .with_context(|| format!("opening database {}", config.db_path().display()))?;
+        let blobs = Blobs::open(config.files_dir())
+            .with_context(|| format!("opening file folder {}", config.files_dir().display()))?;
+        let referenced = store.referenced_blobs().await?;
+        let uploads = store.uploads().await?;
+        let swept = blobs.sweep(referenced, uploads).await?;
+        if swept > 0 {
+            tracing::info!(
+                files = swept,
+                "removed files left behind by an interrupted run"
+            );
+        }
+        Ok(Server {
+            shared: Arc::new(Shared {
+                config,
+                store,
+                blobs,
+                hub,
+                identity,
+                uploads: uploads::Uploads::default(),
+                v2_claims: v2::Claims::default(),
+                shutdown: CancellationToken::new(),
+            }),
+        })
+    }
+
+    /// The fingerprint of the server's identity key.
+    pub fn fingerprint(&self) -> String {
+        self.shared.identity.fingerprint()
+    }
+
+    /// The server's identity public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.shared.identity.public_key()
+    }
+
+    /// Serves `listener` until `shutdown` completes; then stops accepting,
+    /// tells connections to finish, waits up to the grace period and closes
+    /// the database.
+    ///
+    /// # Errors
+    /// None today; the signature leaves room for fatal runtime failures.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let shared = self.shared;
+        let expiry = tokio::spawn(v3::expire_uploads_periodically(shared.clone()));
+        let accept = listener::run(listener, shared.clone());
+        tokio::pin!(accept);
+        tokio::select! {
+            () = &mut accept => {}
+            () = shutdown => {
+                tracing::info!("shutting down");
+                shared.shutdown.cancel();
+                accept.await;
+            }
+        }
+        expiry.abort();
+        shared.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Opens the server with `config` and serves `listener` until `shutdown`.
+///
+/// # Errors
+/// The data folder cannot be opened.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    Server::open(config).await?.serve(listener, shutdown).await
+}

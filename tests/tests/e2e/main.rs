@@ -1,1 +1,5 @@
-//! End-to-end tests.
+//! End-to-end tests: the real server (in process on a real SQLite file, or
+//! its binary) and real clients over loopback. One test binary; one module
+//! per area.
+
+mod v2;

@@ -1,0 +1,274 @@
+//! The command line: flags, `port.info`, signals. Raw options stay here;
+//! the library only sees a validated [`Config`].
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use server::{Config, DEFAULT_PORT, Durability, Server};
+use tokio::net::TcpListener;
+
+/// Sealpost server: stores end-to-end encrypted messages and files for the
+/// clients of a LAN until they fetch them. It never sees a plaintext or a
+/// private key.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// TCP port to listen on. Without it the port is read from `port.info`
+    /// in the working directory, and without that file it is 1357.
+    #[arg(long, global = true)]
+    pub port: Option<u16>,
+
+    /// Address to listen on (0.0.0.0: every interface of the LAN).
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED), global = true)]
+    pub bind: IpAddr,
+
+    /// Folder for the database (server.db), file bodies (files/) and the
+    /// server's identity key (server.key).
+    #[arg(long, default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Serve protocol version 2, the reference protocol. It has no
+    /// authentication: anyone on the network can read and delete anyone's
+    /// waiting messages. Off unless given.
+    #[arg(long, global = true)]
+    pub legacy_v2: bool,
+
+    /// Log level or tracing filter (error, warn, info, debug, trace).
+    #[arg(long, default_value = "info", global = true)]
+    pub log_level: String,
+
+    /// Connections served at once; more are refused with an error.
+    #[arg(long, default_value_t = 10_240, global = true)]
+    pub max_connections: usize,
+
+    /// Connections served at once from one IP address.
+    #[arg(long, default_value_t = 1024, global = true)]
+    pub max_connections_per_ip: usize,
+
+    /// Seconds a connection may stay silent before it is closed.
+    #[arg(long, default_value_t = 300, global = true)]
+    pub idle_timeout: u64,
+
+    /// Seconds a frame may stall halfway before the connection is dropped.
+    #[arg(long, default_value_t = 30, global = true)]
+    pub stall_timeout: u64,
+
+    /// Seconds requests in progress get to finish when the server stops.
+    #[arg(long, default_value_t = 10, global = true)]
+    pub shutdown_grace: u64,
+
+    /// Largest message content of a version-2 send (bytes; K, M, G suffixes
+    /// allowed, powers of 1024).
+    #[arg(long, value_parser = parse_size, default_value = "4G", global = true)]
+    pub v2_max_content: u64,
+
+    /// Largest message content of a version-3 send (at most 256K).
+    #[arg(long, value_parser = parse_size, default_value = "256K", global = true)]
+    pub max_message: u64,
+
+    /// Largest file.
+    #[arg(long, value_parser = parse_size, default_value = "16G", global = true)]
+    pub max_file_size: u64,
+
+    /// Most messages waiting for one recipient.
+    #[arg(long, default_value_t = 100_000, global = true)]
+    pub inbox_max_messages: u64,
+
+    /// Most bytes waiting for one recipient, files included.
+    #[arg(long, value_parser = parse_size, default_value = "8G", global = true)]
+    pub inbox_max_bytes: u64,
+
+    /// Most bytes stored in all: messages, files and unfinished uploads.
+    #[arg(long, value_parser = parse_size, default_value = "64G", global = true)]
+    pub max_storage: u64,
+
+    /// Requests per second allowed on one connection (0: no limit).
+    #[arg(long, default_value_t = 20_000, global = true)]
+    pub requests_per_second: u32,
+
+    /// Unfinished uploads one client may have.
+    #[arg(long, default_value_t = 8, global = true)]
+    pub max_uploads_per_client: u32,
+
+    /// Hours after which an unfinished upload is deleted.
+    #[arg(long, default_value_t = 24, global = true)]
+    pub upload_max_age_hours: u64,
+
+    /// Commit durability: `full` survives a power cut, `normal` a crash of
+    /// the server only.
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Full, global = true)]
+    pub durability: DurabilityArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the server's identity fingerprint (creating the key if needed)
+    /// and exit. Clients show the same digits for the server they pinned.
+    Fingerprint,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DurabilityArg {
+    Full,
+    Normal,
+}
+
+/// Reads `1357`, `64K`, `16G`, `8GiB`: a whole number with an optional
+/// binary suffix.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (try 4096, 64K, 16G)"))?;
+    let shift = match suffix.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => {
+            return Err(format!(
+                "unknown size suffix in {text:?} (use K, M, G or T)"
+            ));
+        }
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+impl Cli {
+    /// The validated configuration and the port.
+    pub fn config(&self) -> anyhow::Result<(Config, u16)> {
+        let port = match self.port {
+            Some(p) => p,
+            None => read_port_info()?,
+        };
+        if self.max_message > protocol::MAX_MESSAGE_LEN as u64 {
+            bail!(
+                "--max-message {} is over the protocol's limit of {}",
+                self.max_message,
+                protocol::MAX_MESSAGE_LEN
+            );
+        }
+        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
+            bail!("connection limits must be at least 1");
+        }
+        let mut config = Config::new(&self.data_dir);
+        config.legacy_v2 = self.legacy_v2;
+        config.max_connections = self.max_connections;
+        config.max_connections_per_ip = self.max_connections_per_ip;
+        config.idle_timeout = Duration::from_secs(self.idle_timeout.max(1));
+        config.stall_timeout = Duration::from_secs(self.stall_timeout.max(1));
+        config.shutdown_grace = Duration::from_secs(self.shutdown_grace);
+        config.v2_max_content = self
+            .v2_max_content
+            .min(protocol::v2::MAX_CONTENT_LEN.into()) as u32;
+        config.max_message_len = self.max_message as u32;
+        config.max_file_size = self.max_file_size;
+        config.inbox_max_messages = self.inbox_max_messages;
+        config.inbox_max_bytes = self.inbox_max_bytes;
+        config.max_storage_bytes = self.max_storage;
+        config.requests_per_second = self.requests_per_second;
+        config.max_uploads_per_client = self.max_uploads_per_client;
+        config.upload_max_age = Duration::from_secs(self.upload_max_age_hours * 3600);
+        config.durability = match self.durability {
+            DurabilityArg::Full => Durability::Full,
+            DurabilityArg::Normal => Durability::Normal,
+        };
+        Ok((config, port))
+    }
+}
+
+/// The port from `port.info`: missing means the default (with a warning),
+/// malformed is an error.
+fn read_port_info() -> anyhow::Result<u16> {
+    match std::fs::read_to_string("port.info") {
+        Ok(text) => {
+            let text = text.trim();
+            match text.parse::<u16>() {
+                Ok(p) if p > 0 => Ok(p),
+                _ => bail!("port.info must hold a port number from 1 to 65535, not {text:?}"),
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!("no port.info in the working directory; using port {DEFAULT_PORT}");
+            Ok(DEFAULT_PORT)
+        }
+        Err(e) => Err(e).context("reading port.info"),
+    }
+}
+
+pub async fn print_fingerprint(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let (identity, _) = server::identity::ServerIdentity::load_or_create(&config.key_path())
+        .with_context(|| format!("loading {}", config.key_path().display()))?;
+    println!("{}", identity.fingerprint());
+    Ok(())
+}
+
+pub async fn serve(bind: IpAddr, config: Config, port: u16) -> anyhow::Result<()> {
+    let server = Server::open(config).await?;
+    let addr = SocketAddr::new(bind, port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, fingerprint = %server.fingerprint(), "listening");
+    server.serve(listener, shutdown_signal()).await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("16G"), Ok(16 << 30));
+        assert_eq!(parse_size("8GiB"), Ok(8 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5Q").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,141 @@
+//! One task per connection: read the first frame, which fixes the
+//! connection's protocol version, and hand over to that version's handler.
+//! Also the pieces both versions share: reading with idle and stall timeouts,
+//! and answering a frame that could not be decoded.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use protocol::codec::{CodecLimits, Inbound, ServerCodec};
+use protocol::v3::ServerError;
+use protocol::{ErrorReason, PROTOCOL_V2, ProtocolError, Response, v2, v3};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+use crate::Shared;
+
+/// A connection's framed socket.
+pub(crate) type Conn = Framed<TcpStream, ServerCodec>;
+
+/// The outcome of waiting for the next frame.
+pub(crate) enum Next {
+    /// A frame (or a piece of a streamed one).
+    Item(Inbound),
+    /// The peer closed the connection between frames.
+    Closed,
+    /// Nothing arrived in time.
+    TimedOut {
+        /// Whether a frame had started (the peer stalled mid-frame).
+        mid_frame: bool,
+    },
+    /// The byte stream broke the protocol.
+    Broken(ProtocolError),
+}
+
+/// Waits for the next item. Between frames the connection may stay silent
+/// for `idle`; once a frame has begun, its bytes must keep coming: a frame
+/// that makes no progress for `stall` is abandoned (checked every `stall`, so
+/// a stalled peer is dropped after between one and two stall periods).
+/// A slow frame that is still arriving is not cut off.
+pub(crate) async fn next_item(conn: &mut Conn, idle: Duration, stall: Duration) -> Next {
+    let started = tokio::time::Instant::now();
+    let period = stall.min(idle);
+    let mut check = tokio::time::interval_at(started + period, period);
+    let mut seen = conn.read_buffer().len();
+    let mut progress_at = started;
+    loop {
+        tokio::select! {
+            item = conn.next() => {
+                return match item {
+                    None => Next::Closed,
+                    Some(Ok(item)) => Next::Item(item),
+                    Some(Err(e)) => Next::Broken(e),
+                };
+            }
+            now = check.tick() => {
+                let buffered = conn.read_buffer().len();
+                if buffered != seen {
+                    seen = buffered;
+                    progress_at = now;
+                }
+                let in_frame = buffered > 0 || !conn.codec().is_idle();
+                if in_frame && now - progress_at >= stall {
+                    return Next::TimedOut { mid_frame: true };
+                }
+                if !in_frame && now - started >= idle {
+                    return Next::TimedOut { mid_frame: false };
+                }
+            }
+        }
+    }
+}
+
+/// The error frame answering a frame that broke the protocol: bare 9000 in
+/// version 2, a reasoned 9000 otherwise (also when the version is unknown).
+pub(crate) fn error_for(e: &ProtocolError) -> Response {
+    if e.version() == Some(PROTOCOL_V2) {
+        Response::V2(v2::Response::Error)
+    } else {
+        Response::V3(v3::Response::Error(ServerError::new(
+            e.reason(),
+            e.to_string(),
+        )))
+    }
+}
+
+/// Sends a last frame and closes, ignoring a peer that is already gone.
+pub(crate) async fn send_and_close(conn: &mut Conn, response: Response) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = conn.send(response.into()).await;
+        let _ = conn.close().await;
+    })
+    .await;
+}
+
+/// Serves one accepted connection until it closes.
+pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let limits = CodecLimits {
+        v2_max_content: shared.config.v2_max_content,
+        ..CodecLimits::default()
+    };
+    let mut conn = Framed::new(stream, ServerCodec::new(limits));
+    let config = &shared.config;
+    let first = tokio::select! {
+        next = next_item(&mut conn, config.idle_timeout, config.stall_timeout) => next,
+        () = shared.shutdown.cancelled() => return,
+    };
+    match first {
+        Next::Item(item) => {
+            if item_version(&item) == PROTOCOL_V2 {
+                crate::v2::serve(conn, peer, &shared, item).await;
+            } else {
+                crate::v3::serve(conn, peer, shared.clone(), item).await;
+            }
+        }
+        Next::Closed => tracing::debug!(%peer, "closed before sending a request"),
+        Next::TimedOut { mid_frame } => {
+            tracing::info!(%peer, mid_frame, "dropped: no request in time");
+        }
+        Next::Broken(e) => {
+            tracing::info!(%peer, error = %e, "refused a malformed first frame");
+            send_and_close(&mut conn, error_for(&e)).await;
+        }
+    }
+}
+
+/// The protocol version of a decoded item.
+fn item_version(item: &Inbound) -> u8 {
+    match item {
+        Inbound::Request(f) => f.request.version(),
+        Inbound::Invalid { header, .. } => header.version,
+        Inbound::SendStart { .. } | Inbound::SendChunk { .. } => PROTOCOL_V2,
+    }
+}
+
+/// A version-3 error response.
+pub(crate) fn v3_error(reason: ErrorReason, text: impl Into<String>) -> Response {
+    Response::V3(v3::Response::Error(ServerError::new(reason, text)))
+}

@@ -1,0 +1,184 @@
+//! Fan-out of committed changes to subscribed connections (push).
+//!
+//! The store calls [`Hub::publish`] on its writer thread after every commit,
+//! in commit order. Each subscribed connection has a bounded channel; when a
+//! connection falls behind and its channel is full, the event is dropped and
+//! the connection is marked *lagged*, which tells it to reload what it missed
+//! from the database. Publishing therefore never blocks and never buffers
+//! without bound, whatever a slow peer does.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use protocol::ClientId;
+use tokio::sync::mpsc;
+
+use crate::store::{StoreEvent, WaitingMessage};
+
+/// Events queued per connection before it counts as lagged.
+const CHANNEL_CAPACITY: usize = 4096;
+
+/// What a subscribed connection hears about its client.
+#[derive(Debug, Clone)]
+pub(crate) enum HubEvent {
+    /// A new message is durable.
+    Message(Arc<WaitingMessage>),
+    /// Messages were removed (acknowledged on some connection, or pulled by
+    /// version 2).
+    Removed(Arc<[u64]>),
+}
+
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<HubEvent>,
+    lagged: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct Inner {
+    subscribers: Mutex<HashMap<ClientId, Vec<Subscriber>>>,
+    next_id: AtomicU64,
+}
+
+/// A cheap-to-clone handle on the hub.
+#[derive(Clone, Default)]
+pub(crate) struct Hub {
+    inner: Arc<Inner>,
+}
+
+/// One connection's subscription; unsubscribes when dropped.
+pub(crate) struct Subscription {
+    pub(crate) events: mpsc::Receiver<HubEvent>,
+    lagged: Arc<AtomicBool>,
+    client: ClientId,
+    id: u64,
+    hub: Hub,
+}
+
+impl Subscription {
+    /// Whether events were dropped since the last call (and clears the mark).
+    pub(crate) fn take_lagged(&self) -> bool {
+        self.lagged.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut subs = self.hub.lock();
+        if let Some(list) = subs.get_mut(&self.client) {
+            list.retain(|s| s.id != self.id);
+            if list.is_empty() {
+                subs.remove(&self.client);
+            }
+        }
+    }
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, Vec<Subscriber>>> {
+        // Critical sections only edit the map; a panic elsewhere leaves it usable.
+        self.inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Subscribes a connection to its client's events.
+    pub(crate) fn subscribe(&self, client: ClientId) -> Subscription {
+        let (tx, events) = mpsc::channel(CHANNEL_CAPACITY);
+        let lagged = Arc::new(AtomicBool::new(false));
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().entry(client).or_default().push(Subscriber {
+            id,
+            tx,
+            lagged: lagged.clone(),
+        });
+        Subscription {
+            events,
+            lagged,
+            client,
+            id,
+            hub: self.clone(),
+        }
+    }
+
+    /// Delivers committed events to the subscribers of their clients.
+    pub(crate) fn publish(&self, events: Vec<StoreEvent>) {
+        let subs = self.lock();
+        if subs.is_empty() {
+            return;
+        }
+        for event in events {
+            let (client, event) = match event {
+                StoreEvent::NewMessage { recipient, message } => {
+                    (recipient, HubEvent::Message(message))
+                }
+                StoreEvent::Removed { recipient, ids } => {
+                    (recipient, HubEvent::Removed(ids.into()))
+                }
+            };
+            if let Some(list) = subs.get(&client) {
+                for s in list {
+                    if s.tx.try_send(event.clone()).is_err() {
+                        s.lagged.store(true, Ordering::Release);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Number of subscribed connections (for tests and logs).
+    #[cfg(test)]
+    pub(crate) fn subscriber_count(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use protocol::MessageKind;
+
+    use super::*;
+    use crate::store::MessageBody;
+
+    fn message(id: u64) -> StoreEvent {
+        StoreEvent::NewMessage {
+            recipient: ClientId([1; 16]),
+            message: Arc::new(WaitingMessage {
+                id,
+                sender: ClientId([2; 16]),
+                kind: MessageKind::Text,
+                size: 1,
+                created_at_ms: 0,
+                body: MessageBody::Inline(Bytes::from_static(b"x")),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_subscription_of_a_client_gets_each_event() {
+        let hub = Hub::default();
+        let mut a = hub.subscribe(ClientId([1; 16]));
+        let mut b = hub.subscribe(ClientId([1; 16]));
+        let mut other = hub.subscribe(ClientId([9; 16]));
+        hub.publish(vec![message(5)]);
+        for s in [&mut a, &mut b] {
+            assert!(matches!(s.events.recv().await, Some(HubEvent::Message(m)) if m.id == 5));
+        }
+        assert!(other.events.try_recv().is_err());
+        drop(a);
+        drop(other);
+        assert_eq!(hub.subscriber_count(), 1);
+    }
+
+    #[test]
+    fn a_full_channel_marks_the_subscriber_lagged_instead_of_blocking() {
+        let hub = Hub::default();
+        let s = hub.subscribe(ClientId([1; 16]));
+        hub.publish((0..CHANNEL_CAPACITY as u64 + 10).map(message).collect());
+        assert!(s.take_lagged());
+        assert!(!s.take_lagged());
+    }
+}

@@ -1,0 +1,721 @@
+//! The single writer thread: every change to the database goes through it.
+//!
+//! It blocks on its queue, then takes everything else already queued (up to
+//! [`MAX_BATCH`]) and applies the whole batch in one transaction, so that many
+//! concurrent sends share one commit and one fsync (group commit). Only after
+//! the commit succeeds does it answer the callers, update the in-memory
+//! accounts and directory, and publish events; a failed commit answers every
+//! caller in the batch with an error and changes nothing.
+//!
+//! Quotas are enforced here because this thread is the only one that changes
+//! what they count, so a check and the change it allows cannot race.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+
+use bytes::Bytes;
+use protocol::{ClientId, MessageKind, Name, PublicKey, UploadId};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::oneshot;
+
+use super::directory::{ClientRecord, Directory, name_key};
+use super::{
+    Limits, MessageBody, NewMessage, Removed, StoreEvent, Stored, UploadRecord, WaitingMessage,
+    now_ms,
+};
+use crate::error::StoreError;
+
+/// Most operations committed together.
+pub(crate) const MAX_BATCH: usize = 4096;
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// A change for the writer to make.
+pub(crate) enum WriteOp {
+    Register {
+        name: Name,
+        public_key: PublicKey,
+        reply: Reply<ClientRecord>,
+    },
+    Insert {
+        message: NewMessage,
+        reply: Reply<Stored>,
+    },
+    Delete {
+        recipient: ClientId,
+        ids: Vec<u64>,
+        reply: Reply<Vec<Option<Removed>>>,
+    },
+    Touch {
+        id: ClientId,
+    },
+    UploadBegin {
+        owner: ClientId,
+        destination: ClientId,
+        file_size: u64,
+        meta: Bytes,
+        reply: Reply<UploadRecord>,
+    },
+    UploadProgress {
+        id: UploadId,
+        durable_offset: u64,
+    },
+    UploadComplete {
+        id: UploadId,
+        owner: ClientId,
+        blob: String,
+        reply: Reply<(UploadRecord, Stored)>,
+    },
+    UploadCancel {
+        id: UploadId,
+        owner: ClientId,
+        reply: Reply<UploadRecord>,
+    },
+    ExpireUploads {
+        created_before_ms: u64,
+        reply: Reply<Vec<UploadId>>,
+    },
+}
+
+#[derive(Default, Clone, Copy)]
+struct Usage {
+    messages: i64,
+    bytes: i64,
+}
+
+/// What the quotas count, as committed.
+#[derive(Default)]
+pub(crate) struct Accounts {
+    inbox: HashMap<ClientId, Usage>,
+    total_bytes: i64,
+    uploads: HashMap<ClientId, i64>,
+}
+
+impl Accounts {
+    /// Reads the counts from the database at startup.
+    pub(crate) fn load(conn: &Connection) -> Result<Self, StoreError> {
+        let mut accounts = Accounts::default();
+        let mut stmt = conn.prepare(
+            "SELECT recipient, COUNT(*), COALESCE(SUM(size), 0) FROM messages GROUP BY recipient",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (recipient, messages, bytes) = row?;
+            let id = client_id(&recipient)?;
+            accounts.inbox.insert(id, Usage { messages, bytes });
+            accounts.total_bytes += bytes;
+        }
+        let mut stmt = conn.prepare(
+            "SELECT owner, COUNT(*), COALESCE(SUM(file_size), 0) FROM uploads GROUP BY owner",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (owner, count, bytes) = row?;
+            accounts.uploads.insert(client_id(&owner)?, count);
+            accounts.total_bytes += bytes;
+        }
+        Ok(accounts)
+    }
+}
+
+/// Changes made by the current batch, applied to [`Accounts`] after commit.
+#[derive(Default)]
+struct Staged {
+    inbox: HashMap<ClientId, Usage>,
+    total_bytes: i64,
+    uploads: HashMap<ClientId, i64>,
+    clients: Vec<ClientRecord>,
+    events: Vec<StoreEvent>,
+}
+
+struct View<'a> {
+    accounts: &'a Accounts,
+    staged: &'a mut Staged,
+}
+
+impl View<'_> {
+    fn inbox(&self, id: &ClientId) -> Usage {
+        let base = self.accounts.inbox.get(id).copied().unwrap_or_default();
+        let d = self.staged.inbox.get(id).copied().unwrap_or_default();
+        Usage {
+            messages: base.messages + d.messages,
+            bytes: base.bytes + d.bytes,
+        }
+    }
+
+    fn add_inbox(&mut self, id: ClientId, messages: i64, bytes: i64) {
+        let e = self.staged.inbox.entry(id).or_default();
+        e.messages += messages;
+        e.bytes += bytes;
+    }
+
+    fn total(&self) -> i64 {
+        self.accounts.total_bytes + self.staged.total_bytes
+    }
+
+    fn uploads(&self, id: &ClientId) -> i64 {
+        self.accounts.uploads.get(id).copied().unwrap_or(0)
+            + self.staged.uploads.get(id).copied().unwrap_or(0)
+    }
+}
+
+pub(crate) struct Writer {
+    pub(crate) conn: Connection,
+    pub(crate) accounts: Accounts,
+    pub(crate) directory: Directory,
+    pub(crate) limits: Limits,
+    pub(crate) notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
+}
+
+enum Pending {
+    Client(Reply<ClientRecord>, Result<ClientRecord, StoreError>),
+    Stored(Reply<Stored>, Result<Stored, StoreError>),
+    Removed(
+        Reply<Vec<Option<Removed>>>,
+        Result<Vec<Option<Removed>>, StoreError>,
+    ),
+    Upload(Reply<UploadRecord>, Result<UploadRecord, StoreError>),
+    Completed(
+        Reply<(UploadRecord, Stored)>,
+        Result<(UploadRecord, Stored), StoreError>,
+    ),
+    Expired(Reply<Vec<UploadId>>, Result<Vec<UploadId>, StoreError>),
+}
+
+impl Pending {
+    fn send(self) {
+        // A caller that gave up (its connection closed) no longer listens;
+        // the change is committed either way.
+        match self {
+            Pending::Client(r, v) => drop(r.send(v)),
+            Pending::Stored(r, v) => drop(r.send(v)),
+            Pending::Removed(r, v) => drop(r.send(v)),
+            Pending::Upload(r, v) => drop(r.send(v)),
+            Pending::Completed(r, v) => drop(r.send(v)),
+            Pending::Expired(r, v) => drop(r.send(v)),
+        }
+    }
+
+    fn fail(self, make: impl Fn() -> StoreError) {
+        match self {
+            Pending::Client(r, _) => drop(r.send(Err(make()))),
+            Pending::Stored(r, _) => drop(r.send(Err(make()))),
+            Pending::Removed(r, _) => drop(r.send(Err(make()))),
+            Pending::Upload(r, _) => drop(r.send(Err(make()))),
+            Pending::Completed(r, _) => drop(r.send(Err(make()))),
+            Pending::Expired(r, _) => drop(r.send(Err(make()))),
+        }
+    }
+}
+
+impl Writer {
+    /// Runs until every sender of the queue is gone, then checkpoints.
+    pub(crate) fn run(mut self, queue: Receiver<WriteOp>) {
+        let mut batch = Vec::with_capacity(64);
+        while let Ok(first) = queue.recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(&mut batch);
+        }
+        // Fold the write-ahead log into the database so that a clean stop
+        // leaves one file; failure only means the next start replays the log.
+        if let Err(e) = self.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
+            tracing::warn!(error = %e, "checkpoint at shutdown failed");
+        }
+    }
+
+    fn commit_batch(&mut self, batch: &mut Vec<WriteOp>) {
+        let mut staged = Staged::default();
+        let mut pending = Vec::with_capacity(batch.len());
+        let result = (|| -> Result<(), rusqlite::Error> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut view = View {
+                accounts: &self.accounts,
+                staged: &mut staged,
+            };
+            for op in batch.drain(..) {
+                if let Some(p) = apply(&tx, &mut view, &self.limits, op) {
+                    pending.push(p);
+                }
+            }
+            tx.commit()
+        })();
+        match result {
+            Ok(()) => {
+                for (id, d) in staged.inbox {
+                    let e = self.accounts.inbox.entry(id).or_default();
+                    e.messages += d.messages;
+                    e.bytes += d.bytes;
+                    if e.messages == 0 && e.bytes == 0 {
+                        self.accounts.inbox.remove(&id);
+                    }
+                }
+                self.accounts.total_bytes += staged.total_bytes;
+                for (id, d) in staged.uploads {
+                    *self.accounts.uploads.entry(id).or_default() += d;
+                }
+                for client in staged.clients {
+                    self.directory.insert(client);
+                }
+                for p in pending {
+                    p.send();
+                }
+                if !staged.events.is_empty() {
+                    (self.notify)(staged.events);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed; the batch is refused");
+                batch.clear();
+                let text = e.to_string();
+                for p in pending {
+                    p.fail(|| StoreError::Corrupt(format!("commit failed: {text}")));
+                }
+            }
+        }
+    }
+}
+
+fn client_id(bytes: &[u8]) -> Result<ClientId, StoreError> {
+    bytes
+        .try_into()
+        .map(ClientId)
+        .map_err(|_| StoreError::Corrupt(format!("client id of {} bytes", bytes.len())))
+}
+
+/// Applies one operation inside the batch's transaction. Statements that fail
+/// because of the request (a taken name) leave the transaction usable.
+fn apply(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    limits: &Limits,
+    op: WriteOp,
+) -> Option<Pending> {
+    Some(match op {
+        WriteOp::Register {
+            name,
+            public_key,
+            reply,
+        } => Pending::Client(reply, register(tx, view, name, public_key)),
+        WriteOp::Insert { message, reply } => {
+            Pending::Stored(reply, insert(tx, view, limits, message))
+        }
+        WriteOp::Delete {
+            recipient,
+            ids,
+            reply,
+        } => Pending::Removed(reply, delete(tx, view, recipient, &ids)),
+        WriteOp::Touch { id } => {
+            if let Err(e) = tx
+                .prepare_cached("UPDATE clients SET last_seen = ?1 WHERE id = ?2")
+                .and_then(|mut s| s.execute(params![now_ms() as i64, &id.0[..]]))
+            {
+                tracing::warn!(error = %e, "could not record last seen");
+            }
+            return None;
+        }
+        WriteOp::UploadBegin {
+            owner,
+            destination,
+            file_size,
+            meta,
+            reply,
+        } => Pending::Upload(
+            reply,
+            upload_begin(tx, view, limits, owner, destination, file_size, meta),
+        ),
+        WriteOp::UploadProgress { id, durable_offset } => {
+            if let Err(e) = tx
+                .prepare_cached("UPDATE uploads SET durable_offset = ?1 WHERE id = ?2")
+                .and_then(|mut s| s.execute(params![durable_offset as i64, &id.0[..]]))
+            {
+                tracing::warn!(error = %e, "could not record upload progress");
+            }
+            return None;
+        }
+        WriteOp::UploadComplete {
+            id,
+            owner,
+            blob,
+            reply,
+        } => Pending::Completed(reply, upload_complete(tx, view, id, owner, blob)),
+        WriteOp::UploadCancel { id, owner, reply } => {
+            Pending::Upload(reply, upload_remove(tx, view, id, Some(owner)))
+        }
+        WriteOp::ExpireUploads {
+            created_before_ms,
+            reply,
+        } => Pending::Expired(reply, expire_uploads(tx, view, created_before_ms)),
+    })
+}
+
+fn register(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    name: Name,
+    public_key: PublicKey,
+) -> Result<ClientRecord, StoreError> {
+    let id = ClientId(*uuid::Uuid::new_v4().as_bytes());
+    let now = now_ms() as i64;
+    let key = name_key(name.as_str());
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO clients (id, name, name_key, public_key, registered_at, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (name_key) DO NOTHING",
+        )?
+        .execute(params![
+            &id.0[..],
+            name.as_str(),
+            key,
+            &public_key.0[..],
+            now
+        ])?;
+    if inserted == 0 {
+        return Err(StoreError::NameTaken);
+    }
+    let record = ClientRecord {
+        id,
+        name,
+        public_key,
+    };
+    view.staged.clients.push(record.clone());
+    Ok(record)
+}
+
+fn check_quota(
+    view: &View<'_>,
+    limits: &Limits,
+    recipient: &ClientId,
+    bytes: u64,
+    new_bytes_in_storage: u64,
+) -> Result<(), StoreError> {
+    let usage = view.inbox(recipient);
+    if usage.messages as u64 >= limits.inbox_max_messages {
+        return Err(StoreError::InboxFull(limits.inbox_max_messages));
+    }
+    if usage.bytes as u64 + bytes > limits.inbox_max_bytes {
+        return Err(StoreError::InboxBytesFull(limits.inbox_max_bytes));
+    }
+    if view.total() as u64 + new_bytes_in_storage > limits.max_storage_bytes {
+        return Err(StoreError::StorageFull(limits.max_storage_bytes));
+    }
+    Ok(())
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    limits: &Limits,
+    message: NewMessage,
+) -> Result<Stored, StoreError> {
+    let NewMessage {
+        recipient,
+        sender,
+        kind,
+        body,
+    } = message;
+    if !exists(tx, &recipient)? {
+        return Err(StoreError::UnknownClient);
+    }
+    let size = body.size();
+    check_quota(view, limits, &recipient, size, size)?;
+    let created_at = now_ms();
+    let id = insert_row(tx, &recipient, &sender, kind, &body, created_at)?;
+    view.add_inbox(recipient, 1, size as i64);
+    view.staged.total_bytes += size as i64;
+    let stored = Stored {
+        id,
+        created_at_ms: created_at,
+    };
+    view.staged.events.push(StoreEvent::NewMessage {
+        recipient,
+        message: Arc::new(WaitingMessage {
+            id,
+            sender,
+            kind,
+            size,
+            created_at_ms: created_at,
+            body,
+        }),
+    });
+    Ok(stored)
+}
+
+fn exists(tx: &Transaction<'_>, id: &ClientId) -> Result<bool, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM clients WHERE id = ?1")?
+        .query_row([&id.0[..]], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn insert_row(
+    tx: &Transaction<'_>,
+    recipient: &ClientId,
+    sender: &ClientId,
+    kind: MessageKind,
+    body: &MessageBody,
+    created_at: u64,
+) -> Result<u64, StoreError> {
+    let (content, blob, meta): (Option<&[u8]>, Option<&str>, Option<&[u8]>) = match body {
+        MessageBody::Inline(c) => (Some(c), None, None),
+        MessageBody::File { blob, meta, .. } => (None, Some(blob), Some(meta)),
+    };
+    tx.prepare_cached(
+        "INSERT INTO messages (recipient, sender, kind, size, content, blob, meta, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        &recipient.0[..],
+        &sender.0[..],
+        kind.code(),
+        body.size() as i64,
+        content,
+        blob,
+        meta,
+        created_at as i64
+    ])?;
+    Ok(tx.last_insert_rowid() as u64)
+}
+
+fn delete(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    recipient: ClientId,
+    ids: &[u64],
+) -> Result<Vec<Option<Removed>>, StoreError> {
+    let rows = atomically(tx, || {
+        let mut stmt = tx.prepare_cached(
+            "DELETE FROM messages WHERE id = ?1 AND recipient = ?2 RETURNING size, blob",
+        )?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            rows.push(
+                stmt.query_row(params![*id as i64, &recipient.0[..]], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .optional()?,
+            );
+        }
+        Ok(rows)
+    })?;
+    let mut out = Vec::with_capacity(ids.len());
+    let mut removed_ids = Vec::new();
+    for (id, row) in ids.iter().zip(rows) {
+        match row {
+            Some((size, blob)) => {
+                view.add_inbox(recipient, -1, -size);
+                view.staged.total_bytes -= size;
+                removed_ids.push(*id);
+                out.push(Some(Removed { blob }));
+            }
+            None => out.push(None),
+        }
+    }
+    if !removed_ids.is_empty() {
+        view.staged.events.push(StoreEvent::Removed {
+            recipient,
+            ids: removed_ids,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs several statements as one: all or none of them stay in the batch.
+fn atomically<T>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    tx.execute_batch("SAVEPOINT op")?;
+    match f() {
+        Ok(v) => {
+            tx.execute_batch("RELEASE op")?;
+            Ok(v)
+        }
+        Err(e) => {
+            if let Err(undo) = tx.execute_batch("ROLLBACK TO op; RELEASE op") {
+                tracing::error!(error = %undo, "could not undo a failed operation");
+            }
+            Err(e)
+        }
+    }
+}
+
+fn upload_begin(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    limits: &Limits,
+    owner: ClientId,
+    destination: ClientId,
+    file_size: u64,
+    meta: Bytes,
+) -> Result<UploadRecord, StoreError> {
+    if !exists(tx, &destination)? {
+        return Err(StoreError::UnknownClient);
+    }
+    if view.uploads(&owner) >= i64::from(limits.max_uploads_per_client) {
+        return Err(StoreError::TooManyUploads(limits.max_uploads_per_client));
+    }
+    // The file will count against the recipient's inbox once complete; refuse
+    // now what could not be delivered then, and reserve the storage.
+    check_quota(view, limits, &destination, file_size, file_size)?;
+    let id = UploadId(*uuid::Uuid::new_v4().as_bytes());
+    let created_at = now_ms();
+    tx.prepare_cached(
+        "INSERT INTO uploads (id, owner, destination, file_size, meta, durable_offset, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+    )?
+    .execute(params![
+        &id.0[..],
+        &owner.0[..],
+        &destination.0[..],
+        file_size as i64,
+        &meta[..],
+        created_at as i64
+    ])?;
+    *view.staged.uploads.entry(owner).or_default() += 1;
+    view.staged.total_bytes += file_size as i64;
+    Ok(UploadRecord {
+        id,
+        owner,
+        destination,
+        file_size,
+        meta,
+        durable_offset: 0,
+        created_at_ms: created_at,
+    })
+}
+
+/// Finds the caller's upload; `owner` None means any owner (expiry).
+fn owned_upload(
+    tx: &Transaction<'_>,
+    id: &UploadId,
+    owner: Option<ClientId>,
+) -> Result<UploadRecord, StoreError> {
+    let record = super::read_upload(tx, id)?.ok_or(StoreError::UnknownUpload)?;
+    if owner.is_some_and(|o| o != record.owner) {
+        return Err(StoreError::UnknownUpload);
+    }
+    Ok(record)
+}
+
+/// Releases what an upload held in the accounts.
+fn unstage_upload(view: &mut View<'_>, record: &UploadRecord) {
+    *view.staged.uploads.entry(record.owner).or_default() -= 1;
+    view.staged.total_bytes -= record.file_size as i64;
+}
+
+fn upload_remove(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    id: UploadId,
+    owner: Option<ClientId>,
+) -> Result<UploadRecord, StoreError> {
+    let record = owned_upload(tx, &id, owner)?;
+    tx.prepare_cached("DELETE FROM uploads WHERE id = ?1")?
+        .execute([&id.0[..]])?;
+    unstage_upload(view, &record);
+    Ok(record)
+}
+
+fn upload_complete(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    id: UploadId,
+    owner: ClientId,
+    blob: String,
+) -> Result<(UploadRecord, Stored), StoreError> {
+    let record = owned_upload(tx, &id, Some(owner))?;
+    let body = MessageBody::File {
+        blob,
+        meta: record.meta.clone(),
+        size: record.file_size,
+    };
+    let created_at = now_ms();
+    let message_id = atomically(tx, || {
+        tx.prepare_cached("DELETE FROM uploads WHERE id = ?1")?
+            .execute([&id.0[..]])?;
+        insert_row(
+            tx,
+            &record.destination,
+            &owner,
+            MessageKind::File,
+            &body,
+            created_at,
+        )
+    })?;
+    // The reservation made at begin becomes the message: storage stays
+    // counted and the inbox now counts it. The recipient may have filled up
+    // meanwhile; the file was accepted at begin, so it is delivered anyway
+    // rather than failing an upload the client was told it could make.
+    unstage_upload(view, &record);
+    view.staged.total_bytes += record.file_size as i64;
+    view.add_inbox(record.destination, 1, record.file_size as i64);
+    view.staged.events.push(StoreEvent::NewMessage {
+        recipient: record.destination,
+        message: Arc::new(WaitingMessage {
+            id: message_id,
+            sender: owner,
+            kind: MessageKind::File,
+            size: record.file_size,
+            created_at_ms: created_at,
+            body,
+        }),
+    });
+    Ok((
+        record,
+        Stored {
+            id: message_id,
+            created_at_ms: created_at,
+        },
+    ))
+}
+
+fn expire_uploads(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    created_before_ms: u64,
+) -> Result<Vec<UploadId>, StoreError> {
+    let records = atomically(tx, || {
+        let ids: Vec<Vec<u8>> = tx
+            .prepare_cached("SELECT id FROM uploads WHERE created_at < ?1")?
+            .query_map([created_before_ms as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut records = Vec::with_capacity(ids.len());
+        for raw in ids {
+            let id = UploadId(
+                raw.as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("upload id".into()))?,
+            );
+            records.push(owned_upload(tx, &id, None)?);
+            tx.prepare_cached("DELETE FROM uploads WHERE id = ?1")?
+                .execute([&id.0[..]])?;
+        }
+        Ok(records)
+    })?;
+    for record in &records {
+        unstage_upload(view, record);
+    }
+    Ok(records.into_iter().map(|r| r.id).collect())
+}

@@ -1,0 +1,218 @@
+//! Unfinished uploads in progress, shared by all connections.
+//!
+//! An upload may be continued from another connection (after a broken one,
+//! perhaps before the server noticed the old one is gone), so each open part
+//! file sits behind its own async lock: chunks from any connection are applied
+//! one at a time, and each must start exactly where the file ends. Part files
+//! are synced at least every [`SYNC_INTERVAL`] bytes, when a connection that
+//! wrote to them closes, and before their offset is reported by a resume; the
+//! durable offset is recorded in the database each time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use protocol::{ClientId, UploadId};
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::blobs::{Blobs, UploadFile};
+use crate::error::StoreError;
+use crate::store::{Store, Stored, UploadRecord};
+
+/// Most bytes written to a part file between two syncs.
+pub(crate) const SYNC_INTERVAL: u64 = 64 * 1024 * 1024;
+
+/// An open upload: its record and its part file.
+pub(crate) struct OpenUpload {
+    pub(crate) record: UploadRecord,
+    file: UploadFile,
+}
+
+type Slot = Arc<AsyncMutex<Option<OpenUpload>>>;
+
+/// What a chunk did.
+pub(crate) enum ChunkOutcome {
+    /// Stored; the next chunk goes at this offset.
+    Stored(u64),
+    /// The file is complete and became a message.
+    Completed(UploadRecord, Stored),
+}
+
+/// Why a chunk was refused.
+pub(crate) enum ChunkError {
+    /// The offset is not where the upload stands.
+    BadOffset { expected: u64 },
+    /// The chunk would go past the announced size.
+    PastEnd { file_size: u64 },
+    /// The upload does not exist or is not the caller's.
+    Store(StoreError),
+}
+
+impl From<StoreError> for ChunkError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// The registry of open uploads.
+#[derive(Clone, Default)]
+pub(crate) struct Uploads {
+    // A std mutex around the map only; the per-upload async lock is held
+    // across file I/O.
+    open: Arc<Mutex<HashMap<UploadId, Slot>>>,
+}
+
+impl Uploads {
+    fn slot(&self, id: &UploadId) -> Slot {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(*id)
+            .or_default()
+            .clone()
+    }
+
+    fn forget(&self, id: &UploadId) {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
+    /// Opens the caller's upload's part file if it is not open yet.
+    async fn ensure_open(
+        slot: &mut Option<OpenUpload>,
+        store: &Store,
+        blobs: &Blobs,
+        id: &UploadId,
+        owner: ClientId,
+    ) -> Result<(), StoreError> {
+        if slot.is_none() {
+            let record = store.upload(*id).await?.ok_or(StoreError::UnknownUpload)?;
+            if record.owner != owner {
+                return Err(StoreError::UnknownUpload);
+            }
+            let file = blobs.open_upload(id, record.durable_offset).await?;
+            *slot = Some(OpenUpload { record, file });
+        }
+        match slot {
+            Some(open) if open.record.owner == owner => Ok(()),
+            _ => Err(StoreError::UnknownUpload),
+        }
+    }
+
+    /// Registers a new upload's empty part file.
+    pub(crate) async fn begin(
+        &self,
+        blobs: &Blobs,
+        record: UploadRecord,
+    ) -> Result<(), StoreError> {
+        let file = blobs.open_upload(&record.id, 0).await?;
+        let slot = self.slot(&record.id);
+        *slot.lock().await = Some(OpenUpload { record, file });
+        Ok(())
+    }
+
+    /// Makes the upload's bytes durable and returns its record with the
+    /// offset to continue from.
+    pub(crate) async fn resume(
+        &self,
+        store: &Store,
+        blobs: &Blobs,
+        id: &UploadId,
+        owner: ClientId,
+    ) -> Result<UploadRecord, StoreError> {
+        let slot = self.slot(id);
+        let mut guard = slot.lock().await;
+        Self::ensure_open(&mut guard, store, blobs, id, owner).await?;
+        let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
+        sync(store, open).await?;
+        let mut record = open.record.clone();
+        record.durable_offset = open.file.len();
+        Ok(record)
+    }
+
+    /// Appends a chunk at `offset`; completes the upload when it is full.
+    pub(crate) async fn chunk(
+        &self,
+        store: &Store,
+        blobs: &Blobs,
+        id: &UploadId,
+        owner: ClientId,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<ChunkOutcome, ChunkError> {
+        let slot = self.slot(id);
+        let mut guard = slot.lock().await;
+        Self::ensure_open(&mut guard, store, blobs, id, owner).await?;
+        let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
+        let expected = open.file.len();
+        if offset != expected {
+            return Err(ChunkError::BadOffset { expected });
+        }
+        let file_size = open.record.file_size;
+        if expected + data.len() as u64 > file_size {
+            return Err(ChunkError::PastEnd { file_size });
+        }
+        open.file.append(data).await?;
+        let len = open.file.len();
+        if len < file_size {
+            if len - open.file.synced() >= SYNC_INTERVAL {
+                sync(store, open).await?;
+            }
+            return Ok(ChunkOutcome::Stored(len));
+        }
+        // Complete: make the file durable in its final place, then commit the
+        // message that refers to it.
+        let Some(open) = guard.take() else {
+            return Err(StoreError::UnknownUpload.into());
+        };
+        let blob = blobs.promote_upload(open.file).await?;
+        match store.upload_complete(*id, owner, blob.clone()).await {
+            Ok((record, stored)) => {
+                drop(guard);
+                self.forget(id);
+                Ok(ChunkOutcome::Completed(record, stored))
+            }
+            Err(e) => {
+                // Put the part file back so that the upload can be resumed.
+                blobs.demote_upload(&blob, id).await;
+                tracing::error!(upload = %id, error = %e, "could not commit a finished upload");
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Syncs the given uploads (a closing connection's) and records their
+    /// durable offsets.
+    pub(crate) async fn sync_all(&self, store: &Store, ids: impl IntoIterator<Item = UploadId>) {
+        for id in ids {
+            let slot = self.slot(&id);
+            let mut guard = slot.lock().await;
+            if let Some(open) = guard.as_mut() {
+                if let Err(e) = sync(store, open).await {
+                    tracing::warn!(upload = %id, error = %e, "could not sync an upload");
+                }
+            } else {
+                drop(guard);
+                self.forget(&id);
+            }
+        }
+    }
+
+    /// Closes and deletes an upload's part file (cancelled or expired).
+    pub(crate) async fn remove(&self, blobs: &Blobs, id: &UploadId) {
+        let slot = self.slot(id);
+        slot.lock().await.take();
+        self.forget(id);
+        blobs.delete_upload(id).await;
+    }
+}
+
+async fn sync(store: &Store, open: &mut OpenUpload) -> Result<(), StoreError> {
+    if open.file.synced() != open.file.len() {
+        let durable = open.file.sync().await?;
+        store.upload_progress(open.record.id, durable);
+    }
+    Ok(())
+}
