@@ -3,3 +3,4 @@
 //! per area.
 
 mod v2;
+mod v3;
