@@ -4,10 +4,14 @@
 //! - [`crypto`]: identities, key bundles, fingerprints, the key agreement,
 //!   sealed texts and chunked file encryption. Pure computation: no network,
 //!   no files, no terminal.
+//! - [`keystore`]: the client's persistent local store (one SQLite file in
+//!   the user's home folder, plus the `me.info` file): identity, pinned
+//!   server and peer keys, sessions and their counters, messages waiting for
+//!   their session, handled message ids and unfinished uploads.
 //!
 //! Networking and the terminal interface are deliberately not here yet.
 
 #![forbid(unsafe_code)]
 
 pub mod crypto;
-
+pub mod keystore;
