@@ -245,7 +245,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::test_support::{Replay, kat_handshake};
+    use crate::crypto::test_support::{kat_handshake, kat_text};
     use crate::crypto::{Identity, VerifiedBundle};
 
     fn pair() -> (Session, Session) {
@@ -382,15 +382,6 @@ mod tests {
             sb.open_text(&c, 0),
             Err(CryptoError::BadPlaintext)
         ));
-    }
-
-    /// The sealed text of PROTOCOL.md: "hi bob" from Alice, counter 1,
-    /// nonce `7a*24`, in the session of `kat_handshake`.
-    pub(crate) fn kat_text() -> Vec<u8> {
-        let (sa, _, _, _) = kat_handshake();
-        let mut rng = Replay::new(&[&[0x7a; 24]]);
-        sa.seal_with_rng(SealedKind::Text, 1, b"hi bob", &mut rng)
-            .unwrap()
     }
 
     #[test]

@@ -611,7 +611,7 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     use super::*;
-    use crate::crypto::test_support::{Replay, kat_handshake};
+    use crate::crypto::test_support::{kat_file_secret, kat_handshake, kat_meta};
 
     /// Cross-checks against `aead::stream`'s own encryptor, so the format
     /// really is `EncryptorBE32` output.
@@ -882,14 +882,9 @@ mod tests {
         }
     }
 
-    fn kat_secret() -> FileSecret {
-        let mut rng = Replay::new(&[&[0x0b; 32], &[0x0c; 19]]);
-        FileSecret::generate_with_rng(&mut rng).unwrap()
-    }
-
     #[test]
     fn known_answer_file_chunks() {
-        let secret = kat_secret();
+        let secret = kat_file_secret();
         assert_eq!(
             hex::encode(encrypt_all(&secret, b"hello file")),
             KAT_SMALL_FILE
@@ -973,15 +968,6 @@ mod tests {
                 "case {i}"
             );
         }
-    }
-
-    /// The file metadata of PROTOCOL.md: "notes.txt", 10 bytes, the KAT
-    /// secret, counter 2, nonce `7b*24`.
-    pub(crate) fn kat_meta() -> Vec<u8> {
-        let (sa, _, _, _) = kat_handshake();
-        let meta = FileMeta::with_secret("notes.txt", 10, kat_secret()).unwrap();
-        let mut rng = Replay::new(&[&[0x7b; 24]]);
-        sa.seal_file_meta_with_rng(2, &meta, &mut rng).unwrap()
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub mod fingerprint;
 pub mod identity;
 pub mod session;
 
+#[cfg(test)]
+mod protocol_md;
+
 pub use bundle::VerifiedBundle;
 pub use envelope::{Opened, SealedKind};
 pub use file::{FileDecryptor, FileEncryptor, FileMeta, FileSecret, ciphertext_len};
@@ -175,6 +178,30 @@ pub(crate) mod test_support {
                 .unwrap();
         assert!(rng.is_spent());
         (sa, sb, offer, answer)
+    }
+
+    /// The sealed text of PROTOCOL.md: "hi bob" from Alice, counter 1,
+    /// nonce `7a*24`, in the session of [`kat_handshake`].
+    pub fn kat_text() -> Vec<u8> {
+        let (sa, _, _, _) = kat_handshake();
+        let mut rng = Replay::new(&[&[0x7a; 24]]);
+        sa.seal_with_rng(super::SealedKind::Text, 1, b"hi bob", &mut rng)
+            .unwrap()
+    }
+
+    /// The file secret of PROTOCOL.md: key `0b*32`, nonce prefix `0c*19`.
+    pub fn kat_file_secret() -> super::FileSecret {
+        let mut rng = Replay::new(&[&[0x0b; 32], &[0x0c; 19]]);
+        super::FileSecret::generate_with_rng(&mut rng).unwrap()
+    }
+
+    /// The file metadata of PROTOCOL.md: "notes.txt", 10 bytes, the KAT
+    /// file secret, counter 2, nonce `7b*24`.
+    pub fn kat_meta() -> Vec<u8> {
+        let (sa, _, _, _) = kat_handshake();
+        let meta = super::FileMeta::with_secret("notes.txt", 10, kat_file_secret()).unwrap();
+        let mut rng = Replay::new(&[&[0x7b; 24]]);
+        sa.seal_file_meta_with_rng(2, &meta, &mut rng).unwrap()
     }
 
     /// Replays `bytes` in order; panics when they run out, so a test notices

@@ -453,6 +453,40 @@ fn derive_keys(
     initiator: &ClientId,
     responder: &ClientId,
 ) -> DerivedKeys {
+    let sk = derive_shared_secret(
+        sid,
+        dh,
+        initiator_identity_key,
+        responder_identity_key,
+        initiator,
+        responder,
+    );
+    // A 32-byte PRK is exactly SHA-256's output size, the minimum from_prk takes.
+    let hk = Hkdf::<Sha256>::from_prk(&sk[..]).expect("32-byte PRK is long enough");
+    let expand = |label: &[u8]| {
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        hk.expand(label, &mut key[..])
+            // 32 bytes is far below HKDF-SHA256's limit of 255 * 32.
+            .expect("HKDF output of 32 bytes is always valid");
+        key
+    };
+    DerivedKeys {
+        initiator_to_responder: expand(INITIATOR_TO_RESPONDER_LABEL),
+        responder_to_initiator: expand(RESPONDER_TO_INITIATOR_LABEL),
+        confirm: expand(CONFIRM_LABEL),
+    }
+}
+
+/// `SK` of the module docs: HKDF-SHA256 over the three Diffie-Hellman
+/// results, salted with the session id, bound to both identities.
+pub(crate) fn derive_shared_secret(
+    sid: &SessionId,
+    dh: [&[u8; 32]; 3],
+    initiator_identity_key: &[u8; 32],
+    responder_identity_key: &[u8; 32],
+    initiator: &ClientId,
+    responder: &ClientId,
+) -> SecretKey {
     let mut ikm = Zeroizing::new([0u8; 128]);
     ikm[..32].fill(0xff);
     ikm[32..64].copy_from_slice(dh[0]);
@@ -472,20 +506,7 @@ fn derive_keys(
     )
     // 32 bytes is far below HKDF-SHA256's limit of 255 * 32.
     .expect("HKDF output of 32 bytes is always valid");
-    // A 32-byte PRK is exactly SHA-256's output size, the minimum from_prk takes.
-    let hk = Hkdf::<Sha256>::from_prk(&sk[..]).expect("32-byte PRK is long enough");
-    let expand = |label: &[u8]| {
-        let mut key = Zeroizing::new([0u8; KEY_LEN]);
-        hk.expand(label, &mut key[..])
-            // 32 bytes is far below HKDF-SHA256's limit of 255 * 32.
-            .expect("HKDF output of 32 bytes is always valid");
-        key
-    };
-    DerivedKeys {
-        initiator_to_responder: expand(INITIATOR_TO_RESPONDER_LABEL),
-        responder_to_initiator: expand(RESPONDER_TO_INITIATOR_LABEL),
-        confirm: expand(CONFIRM_LABEL),
-    }
+    sk
 }
 
 /// `label | sid | from | to`: the associated data of an offer or answer.
