@@ -11,7 +11,7 @@
 //! - [`fingerprint`]: digits people compare out of band (safety numbers).
 //! - [`session`]: the X3DH-style agreement (message types 1 and 2).
 //! - [`envelope`]: sealed texts (type 3) and the common envelope format.
-//! - [`file`]: chunked file encryption and the sealed file metadata (type 4).
+//! - [`file`](mod@file): chunked file encryption and the sealed file metadata (type 4).
 //!
 //! Every byte of the formats is documented in PROTOCOL.md, section
 //! "End-to-end formats (version-3 clients)", and next to the code.
