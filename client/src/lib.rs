@@ -1,9 +1,19 @@
 //! The Sealpost client library: everything the `client` binary, its menu,
-//! its self-test and the end-to-end tests share.
+//! its self-test and the end-to-end tests share, kept headless so that tests
+//! can drive it.
 //!
+//! - [`crypto`]: identities, key bundles, fingerprints, the key agreement,
+//!   sealed texts and chunked file encryption. Pure computation: no network,
+//!   no files, no terminal.
+//! - [`keystore`]: the client's persistent local store (one SQLite file in
+//!   the user's home folder, plus the `me.info` file): identity, pinned
+//!   server and peer keys, sessions and their counters, messages waiting for
+//!   their session, handled message ids and unfinished uploads.
 //! - [`connection`]: one authenticated version-3 connection (pipelined
 //!   requests, pushed deliveries).
 
 #![forbid(unsafe_code)]
 
 pub mod connection;
+pub mod crypto;
+pub mod keystore;

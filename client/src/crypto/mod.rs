@@ -1,0 +1,251 @@
+//! The client's cryptography: who a user is, how two users agree on keys, and
+//! how texts and files are sealed between them.
+//!
+//! This module knows nothing of the network, the terminal or the disk. It
+//! turns keys and plaintext into the opaque bytes that the `protocol` crate
+//! carries, and back. Persistence (which sessions exist, counters) is the
+//! [`keystore`](crate::keystore)'s business.
+//!
+//! - [`identity`]: a user's long-term secrets and the signed key bundle.
+//! - [`bundle`]: checking a peer's bundle before use ([`VerifiedBundle`]).
+//! - [`fingerprint`]: digits people compare out of band (safety numbers).
+//! - [`session`]: the X3DH-style agreement (message types 1 and 2).
+//! - [`envelope`]: sealed texts (type 3) and the common envelope format.
+//! - [`file`](mod@file): chunked file encryption and the sealed file metadata (type 4).
+//!
+//! Every byte of the formats is documented in PROTOCOL.md, section
+//! "End-to-end formats (version-3 clients)", and next to the code.
+//!
+//! Rules kept throughout: secrets live in types that zeroize on drop and have
+//! no `Debug` that could print them; tags and fingerprints are compared in
+//! constant time (`subtle`); a failed check while opening anything a peer
+//! sent is the single, deliberately vague [`CryptoError::DecryptFailed`].
+
+pub mod bundle;
+pub mod envelope;
+pub mod file;
+pub mod fingerprint;
+pub mod identity;
+pub mod session;
+
+#[cfg(test)]
+mod protocol_md;
+
+pub use bundle::VerifiedBundle;
+pub use envelope::{Opened, SealedKind};
+pub use file::{FileDecryptor, FileEncryptor, FileMeta, FileSecret, ciphertext_len};
+pub use fingerprint::{Fingerprint, SafetyNumber};
+pub use identity::Identity;
+pub use session::{Role, Session, SessionId};
+
+/// Version byte that starts every type 1, 2, 3 and 4 content (and the
+/// sealed file metadata) made by this client.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Size of an XChaCha20-Poly1305 nonce.
+pub const NONCE_LEN: usize = 24;
+/// Size of a Poly1305 tag.
+pub const TAG_LEN: usize = 16;
+/// Size of every symmetric key (session directions, confirmation, files).
+pub const KEY_LEN: usize = 32;
+
+/// Why a cryptographic operation failed.
+///
+/// Opening what a peer sent fails with [`CryptoError::DecryptFailed`] whatever
+/// check failed (bad tag, wrong key, malformed bytes, unknown version): the
+/// detail would only help an attacker. A stale counter is reported apart as
+/// [`CryptoError::Replayed`], because the counter travels in clear anyway.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// The content could not be authenticated or decrypted.
+    #[error("decryption failed")]
+    DecryptFailed,
+    /// The content is authentic but its counter is not above the highest one
+    /// already accepted: a replayed or reordered message.
+    #[error("replayed or reordered message")]
+    Replayed,
+    /// A key bundle's signature or keys are invalid.
+    #[error("invalid key bundle")]
+    InvalidBundle,
+    /// Authentic content whose plaintext does not follow its format (text
+    /// that is not UTF-8, file metadata with a bad layout).
+    #[error("malformed plaintext from peer")]
+    BadPlaintext,
+    /// The plaintext is too large for its container (a text over the message
+    /// limit, a file name over 255 bytes, a file over the stream's limit).
+    #[error("{what} too large: {len} bytes, at most {max}")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size.
+        len: u64,
+        /// The largest allowed.
+        max: u64,
+    },
+    /// A file name is empty.
+    #[error("empty file name")]
+    EmptyFileName,
+    /// A send counter of 0 (counters start at 1).
+    #[error("send counter must be at least 1")]
+    BadCounter,
+    /// The file being encrypted is not the size that was declared: it
+    /// changed while it was read.
+    #[error("the file changed while it was being encrypted")]
+    FileChanged,
+    /// The resume offset is past the end of the ciphertext.
+    #[error("offset {offset} is past the end of the {len}-byte ciphertext")]
+    BadOffset {
+        /// The offset asked for.
+        offset: u64,
+        /// The ciphertext's length.
+        len: u64,
+    },
+    /// The operating system's random generator failed.
+    #[error("random generator failed")]
+    Randomness,
+    /// Reading the plaintext or writing the decrypted file failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The session id at the start of any type 1, 2, 3 or 4 sealed content
+/// (for type 4, of the file offer's meta), so that the caller can find the
+/// session before opening it.
+///
+/// # Errors
+/// [`CryptoError::DecryptFailed`] if the bytes are too short or not of
+/// [`FORMAT_VERSION`].
+pub fn content_session_id(content: &[u8]) -> Result<SessionId, CryptoError> {
+    match content {
+        [FORMAT_VERSION, rest @ ..] if rest.len() >= session::SESSION_ID_LEN => {
+            let mut sid = [0u8; session::SESSION_ID_LEN];
+            sid.copy_from_slice(&rest[..session::SESSION_ID_LEN]);
+            Ok(SessionId(sid))
+        }
+        _ => Err(CryptoError::DecryptFailed),
+    }
+}
+
+/// Fills `buf` from `rng`, reporting a failing generator as an error rather
+/// than a panic.
+pub(crate) fn fill_random<R: rand::RngCore + ?Sized>(
+    rng: &mut R,
+    buf: &mut [u8],
+) -> Result<(), CryptoError> {
+    rng.try_fill_bytes(buf).map_err(|_| CryptoError::Randomness)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Fixed inputs for known-answer tests.
+
+    use rand::{CryptoRng, RngCore};
+
+    use super::Identity;
+
+    /// An identity whose 96 secret bytes are `seed, seed + 1, ...` (wrapping).
+    pub fn fixed_identity(seed: u8) -> Identity {
+        let mut secret = [0u8; super::identity::SECRET_LEN];
+        for (i, b) in secret.iter_mut().enumerate() {
+            // i < 96, so the cast cannot truncate.
+            *b = seed.wrapping_add(i as u8);
+        }
+        Identity::from_secret_bytes(&secret)
+    }
+
+    /// Alice's client id in the examples.
+    pub const ALICE: protocol::ClientId = protocol::ClientId([0x11; 16]);
+    /// Bob's client id in the examples.
+    pub const BOB: protocol::ClientId = protocol::ClientId([0x22; 16]);
+
+    /// The handshake of PROTOCOL.md's examples: Alice's secrets are the bytes
+    /// 1, 2, 3, ... and Bob's 101, 102, ...; ephemeral secret `41*32`,
+    /// session id `5a*16`, offer nonce `4e*24`, answer nonce `6e*24`.
+    /// Returns Alice's session, Bob's, the offer and the answer.
+    pub fn kat_handshake() -> (super::Session, super::Session, Vec<u8>, Vec<u8>) {
+        let a = fixed_identity(1);
+        let b = fixed_identity(101);
+        let a_bundle = super::VerifiedBundle::verify(&a.bundle()).unwrap();
+        let b_bundle = super::VerifiedBundle::verify(&b.bundle()).unwrap();
+        let mut rng = Replay::new(&[&[0x41; 32], &[0x5a; 16], &[0x4e; 24]]);
+        let (sa, offer) =
+            super::Session::initiate_with_rng(&a, ALICE, BOB, &b_bundle, &mut rng).unwrap();
+        assert!(rng.is_spent());
+        let mut rng = Replay::new(&[&[0x6e; 24]]);
+        let (sb, answer) =
+            super::Session::accept_offer_with_rng(&b, BOB, ALICE, &a_bundle, &offer, &mut rng)
+                .unwrap();
+        assert!(rng.is_spent());
+        (sa, sb, offer, answer)
+    }
+
+    /// The sealed text of PROTOCOL.md: "hi bob" from Alice, counter 1,
+    /// nonce `7a*24`, in the session of [`kat_handshake`].
+    pub fn kat_text() -> Vec<u8> {
+        let (sa, _, _, _) = kat_handshake();
+        let mut rng = Replay::new(&[&[0x7a; 24]]);
+        sa.seal_with_rng(super::SealedKind::Text, 1, b"hi bob", &mut rng)
+            .unwrap()
+    }
+
+    /// The file secret of PROTOCOL.md: key `0b*32`, nonce prefix `0c*19`.
+    pub fn kat_file_secret() -> super::FileSecret {
+        let mut rng = Replay::new(&[&[0x0b; 32], &[0x0c; 19]]);
+        super::FileSecret::generate_with_rng(&mut rng).unwrap()
+    }
+
+    /// The file metadata of PROTOCOL.md: "notes.txt", 10 bytes, the KAT
+    /// file secret, counter 2, nonce `7b*24`.
+    pub fn kat_meta() -> Vec<u8> {
+        let (sa, _, _, _) = kat_handshake();
+        let meta = super::FileMeta::with_secret("notes.txt", 10, kat_file_secret()).unwrap();
+        let mut rng = Replay::new(&[&[0x7b; 24]]);
+        sa.seal_file_meta_with_rng(2, &meta, &mut rng).unwrap()
+    }
+
+    /// Replays `bytes` in order; panics when they run out, so a test notices
+    /// when an operation draws more randomness than documented.
+    pub struct Replay {
+        bytes: Vec<u8>,
+        pos: usize,
+    }
+
+    impl Replay {
+        pub fn new(parts: &[&[u8]]) -> Self {
+            Self {
+                bytes: parts.concat(),
+                pos: 0,
+            }
+        }
+
+        pub fn is_spent(&self) -> bool {
+            self.pos == self.bytes.len()
+        }
+    }
+
+    impl RngCore for Replay {
+        fn next_u32(&mut self) -> u32 {
+            let mut b = [0u8; 4];
+            self.fill_bytes(&mut b);
+            u32::from_le_bytes(b)
+        }
+        fn next_u64(&mut self) -> u64 {
+            let mut b = [0u8; 8];
+            self.fill_bytes(&mut b);
+            u64::from_le_bytes(b)
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            let end = self.pos + dest.len();
+            assert!(end <= self.bytes.len(), "test randomness ran out");
+            dest.copy_from_slice(&self.bytes[self.pos..end]);
+            self.pos = end;
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    impl CryptoRng for Replay {}
+}
