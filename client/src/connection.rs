@@ -167,19 +167,17 @@ async fn exchange(
     };
     tokio::time::timeout(REQUEST_TIMEOUT, async {
         framed.send(frame.into()).await?;
-        loop {
-            match framed.next().await {
-                None => return Err(ConnectionError::Closed(None)),
-                Some(Err(e)) => return Err(e.into()),
-                Some(Ok(ResponseItem::Response(Response::V3(r)))) => match r {
-                    v3::Response::Closing(e) => return Err(ConnectionError::Closed(Some(e))),
-                    v3::Response::Error(e) => return Err(ConnectionError::Refused(e)),
-                    r => return Ok(r),
-                },
-                Some(Ok(other)) => {
-                    return Err(ConnectionError::Unexpected(format!("{other:?}")));
-                }
-            }
+        // Nothing is pushed before a subscription, so the next frame is the
+        // answer (or a closing notice).
+        match framed.next().await {
+            None => Err(ConnectionError::Closed(None)),
+            Some(Err(e)) => Err(e.into()),
+            Some(Ok(ResponseItem::Response(Response::V3(r)))) => match r {
+                v3::Response::Closing(e) => Err(ConnectionError::Closed(Some(e))),
+                v3::Response::Error(e) => Err(ConnectionError::Refused(e)),
+                r => Ok(r),
+            },
+            Some(Ok(other)) => Err(ConnectionError::Unexpected(format!("{other:?}"))),
         }
     })
     .await
@@ -298,27 +296,42 @@ impl Connection {
         self.shared.closing()
     }
 
+    /// Queues a request now and returns its answer as a future. Requests
+    /// go out in the order they are submitted, whenever their futures are
+    /// polled, so a caller can keep several in flight (pipelining).
+    pub fn submit(
+        &self,
+        request: v3::Request,
+    ) -> impl std::future::Future<Output = Result<v3::Response, ConnectionError>> + Send + 'static
+    {
+        let (reply, answer) = oneshot::channel();
+        let frame = RequestFrame {
+            client_id: self.client_id,
+            request: Request::V3(request),
+        };
+        let queued = self.queue.send((frame, reply)).is_ok();
+        let shared = self.shared.clone();
+        async move {
+            if !queued {
+                return Err(ConnectionError::Closed(shared.closing()));
+            }
+            match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+                Err(_) => Err(ConnectionError::Timeout(REQUEST_TIMEOUT)),
+                Ok(Err(_)) => Err(ConnectionError::Closed(shared.closing())),
+                Ok(Ok(Err(e))) => Err(e),
+                Ok(Ok(Ok(v3::Response::Error(e)))) => Err(ConnectionError::Refused(e)),
+                Ok(Ok(Ok(r))) => Ok(r),
+            }
+        }
+    }
+
     /// Sends a request and waits for its answer. An error answer becomes
     /// [`ConnectionError::Refused`].
     ///
     /// # Errors
     /// Refused, closed or timed out.
     pub async fn call(&self, request: v3::Request) -> Result<v3::Response, ConnectionError> {
-        let (reply, answer) = oneshot::channel();
-        let frame = RequestFrame {
-            client_id: self.client_id,
-            request: Request::V3(request),
-        };
-        if self.queue.send((frame, reply)).is_err() {
-            return Err(ConnectionError::Closed(self.shared.closing()));
-        }
-        match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
-            Err(_) => Err(ConnectionError::Timeout(REQUEST_TIMEOUT)),
-            Ok(Err(_)) => Err(ConnectionError::Closed(self.shared.closing())),
-            Ok(Ok(Err(e))) => Err(e),
-            Ok(Ok(Ok(v3::Response::Error(e)))) => Err(ConnectionError::Refused(e)),
-            Ok(Ok(Ok(r))) => Ok(r),
-        }
+        self.submit(request).await
     }
 
     /// Every other client, page by page.
@@ -479,26 +492,26 @@ impl Connection {
         }
     }
 
-    /// Sends one chunk. `Ok(None)` when stored, `Ok(Some(message id))` when
-    /// it completed the file.
-    ///
-    /// # Errors
-    /// Refused (offset), or see [`Connection::call`].
-    pub async fn upload_chunk(
+    /// Queues one chunk now; the future says `None` when it is stored and
+    /// `Some(message id)` when it completed the file.
+    pub fn upload_chunk(
         &self,
         upload_id: UploadId,
         offset: u64,
         data: Bytes,
-    ) -> Result<Option<u64>, ConnectionError> {
-        let request = v3::Request::UploadChunk(v3::UploadChunk {
+    ) -> impl std::future::Future<Output = Result<Option<u64>, ConnectionError>> + Send + 'static
+    {
+        let answer = self.submit(v3::Request::UploadChunk(v3::UploadChunk {
             upload_id,
             offset,
             data,
-        });
-        match self.call(request).await? {
-            v3::Response::ChunkStored(_) => Ok(None),
-            v3::Response::FileSent(f) => Ok(Some(f.message_id)),
-            other => Err(unexpected(&other)),
+        }));
+        async move {
+            match answer.await? {
+                v3::Response::ChunkStored(_) => Ok(None),
+                v3::Response::FileSent(f) => Ok(Some(f.message_id)),
+                other => Err(unexpected(&other)),
+            }
         }
     }
 

@@ -11,9 +11,25 @@
 //!   their session, handled message ids and unfinished uploads.
 //! - [`connection`]: one authenticated version-3 connection (pipelined
 //!   requests, pushed deliveries).
+//! - [`client`]: the operations a person asks for, over all of the above;
+//!   [`inbox`] is the receiving half and [`transfer`] moves files.
+//! - [`display`]: escaping of everything a peer chose before it is shown.
 
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod client;
+pub mod commands;
+pub mod config;
 pub mod connection;
 pub mod crypto;
+pub mod display;
+pub mod inbox;
 pub mod keystore;
+pub mod output;
+pub mod repl;
+pub mod selftest;
+pub mod transfer;
+
+pub use client::{Client, ClientConfig, ClientError, PeerInfo, Progress};
+pub use inbox::{Event, Rejection, What};

@@ -1,1 +1,64 @@
-fn main() {}
+//! `client`: parses the command line, sets up logging and runs a subcommand,
+//! the self-test or the menu. Errors become one line on standard error and a
+//! non-zero exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use client::cli::{Cli, Command};
+use client::commands::{self, Flags};
+use client::config::client_config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("client: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("client: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let flags = Flags {
+        json: cli.json,
+        accept_new_key: cli.accept_new_key,
+    };
+    let config = client_config(cli.home, cli.server.as_deref(), cli.accept_server_key)?;
+    match cli.command {
+        Some(Command::Test) => {
+            let passed = client::selftest::run(&config.server).await?;
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Some(command) => {
+            let client = commands::open(config, flags).await?;
+            commands::run(&client, command, flags).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let client = commands::open(config, flags).await?;
+            client::repl::run(client).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

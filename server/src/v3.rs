@@ -853,7 +853,7 @@ impl Session {
             }),
             Ok(ChunkOutcome::Completed(record, stored)) => {
                 self.touched_uploads.remove(&c.upload_id);
-                tracing::info!(peer = %self.peer, message = stored.id, bytes = record.file_size, "file received");
+                tracing::info!(peer = %self.peer, id = stored.id, bytes = record.file_size, "file received");
                 v3::Response::FileSent(v3::FileSent {
                     upload_id: c.upload_id,
                     destination: record.destination,

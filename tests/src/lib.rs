@@ -118,10 +118,13 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
         .context("test binary has no target folder")?;
     let path = dir.join(name);
     if !path.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--bin", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()?;
+        let package = format!("sealpost-{name}");
+        let mut build = std::process::Command::new(env!("CARGO"));
+        build.args(["build", "-p", &package, "--bin", name]);
+        if dir.file_name().is_some_and(|p| p == "release") {
+            build.arg("--release");
+        }
+        let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status()?;
         if !status.success() {
             bail!("building {name} failed");
         }

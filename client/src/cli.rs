@@ -1,0 +1,104 @@
+//! The command line, as clap types only; [`crate::config`] turns it into a
+//! [`crate::ClientConfig`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Sealpost client: end-to-end encrypted messages and files over a Sealpost
+/// server. Without a command it opens the interactive menu.
+#[derive(Debug, Parser)]
+#[command(name = "client", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Folder holding this user's identity (me.info), key store and
+    /// downloads. Default: the working directory, as in the reference
+    /// client. Use one folder per user to run several users on one machine.
+    #[arg(long, global = true)]
+    pub home: Option<PathBuf>,
+
+    /// Server as host:port. Default: the first line of server.info in the
+    /// home folder, or in the working directory.
+    #[arg(long, global = true)]
+    pub server: Option<String>,
+
+    /// Accept a server identity key that differs from the pinned one. Only
+    /// after the server's operator confirmed the new fingerprint.
+    #[arg(long, global = true)]
+    pub accept_server_key: bool,
+
+    /// Accept a peer's changed key before sending to it. Only after
+    /// comparing safety numbers with that person.
+    #[arg(long, global = true)]
+    pub accept_new_key: bool,
+
+    /// Print machine-readable JSON (list, inbox, watch, key, fingerprint).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Log level (error, warn, info, debug) or a tracing filter.
+    #[arg(long, default_value = "warn", global = true)]
+    pub log_level: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an identity and register NAME on the server.
+    Register {
+        /// The name others will know you by (1 to 254 bytes).
+        name: String,
+    },
+    /// List the other users on the server.
+    List,
+    /// Fetch, check and pin NAME's public key; show its fingerprint.
+    Key {
+        /// A user's name (or client id).
+        name: String,
+    },
+    /// Send an end-to-end encrypted text to NAME. Without TEXT (or with
+    /// `-`), the text is read from standard input.
+    Send {
+        /// The recipient's name.
+        name: String,
+        /// The text.
+        text: Option<String>,
+    },
+    /// Send a file to NAME, encrypted end to end, of any size.
+    SendFile {
+        /// The recipient's name.
+        name: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// Fetch what is waiting: print texts, save files into the downloads
+    /// folder, then remove them from the server.
+    Inbox,
+    /// Stay connected and print messages as they arrive (Ctrl-C stops).
+    Watch,
+    /// Without NAME: your fingerprint and the server's. With NAME: the
+    /// safety number you share with NAME; compare it with theirs.
+    Fingerprint {
+        /// A user's name.
+        name: Option<String>,
+        /// Record that you compared the safety number and it matched.
+        #[arg(long, requires = "name")]
+        verified: bool,
+    },
+    /// Accept NAME's changed key (after comparing safety numbers).
+    Accept {
+        /// A user's name.
+        name: String,
+    },
+    /// Start a new session with NAME (a key-agreement offer); texts start
+    /// one by themselves when needed.
+    Session {
+        /// A user's name.
+        name: String,
+    },
+    /// Finish uploads that were interrupted.
+    Resume,
+    /// Run the self-test against the server: fresh users, every flow.
+    Test,
+}

@@ -1,0 +1,286 @@
+//! The scripted subcommands: each opens the client, does one thing, prints
+//! its result (as text or `--json`) and returns; errors go back to `main`,
+//! which prints one line and exits non-zero.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::Command;
+use crate::client::{Client, ClientConfig, ClientError};
+use crate::display::{escape_line, escape_path};
+use crate::output::{self, Bars};
+
+/// Flags that change how commands behave.
+#[derive(Debug, Clone, Copy)]
+pub struct Flags {
+    /// Print JSON.
+    pub json: bool,
+    /// Accept a peer's changed key before sending.
+    pub accept_new_key: bool,
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A token cancelled by Ctrl-C, for transfers.
+fn cancel_on_ctrl_c() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            t.cancel();
+        }
+    });
+    token
+}
+
+/// Opens the client of a home folder, with progress bars on a terminal.
+pub async fn open(config: ClientConfig, flags: Flags) -> anyhow::Result<Client> {
+    let home = config.home.clone();
+    let client = Client::open(config)
+        .await
+        .with_context(|| format!("opening the key store in {}", escape_path(&home)))?;
+    if !flags.json {
+        if let Some(bars) = Bars::for_terminal() {
+            client.set_progress(Arc::new(bars));
+        }
+    }
+    Ok(client)
+}
+
+/// Runs `f`; if it fails because `who`'s key changed and the user said to
+/// accept new keys, accepts it and runs `f` again.
+async fn accepting<T, F, Fut>(
+    client: &Client,
+    flags: Flags,
+    who: &str,
+    f: F,
+) -> Result<T, ClientError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    match f().await {
+        Err(ClientError::PeerKeyChanged { .. }) if flags.accept_new_key => {
+            client.accept_new_key(who).await?;
+            eprintln!(
+                "accepted {}'s new key as instructed (--accept-new-key)",
+                escape_line(who)
+            );
+            f().await
+        }
+        other => other,
+    }
+}
+
+/// Runs one subcommand.
+///
+/// # Errors
+/// Whatever the command hit, for `main` to print.
+pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Result<()> {
+    match command {
+        Command::Register { name } => {
+            let id = client.register(&name).await?;
+            let fingerprint = client.my_fingerprint()?;
+            if flags.json {
+                print_json(
+                    &json!({ "name": name, "id": id.to_string(), "fingerprint": fingerprint.to_string() }),
+                )?;
+            } else {
+                println!("registered {} with id {id}", escape_line(&name));
+                println!("your fingerprint: {fingerprint}");
+            }
+        }
+        Command::List => {
+            let users = client.list().await?;
+            if flags.json {
+                let list: Vec<_> = users
+                    .iter()
+                    .map(|(id, name)| json!({ "id": id.to_string(), "name": name.as_str() }))
+                    .collect();
+                print_json(&list)?;
+            } else if users.is_empty() {
+                println!("no other users on this server yet");
+            } else {
+                for (id, name) in users {
+                    println!("{:<30} {id}", escape_line(name.as_str()));
+                }
+            }
+        }
+        Command::Key { name } => {
+            let mut info = client.fetch_key(&name).await?;
+            if info.pin == "changed" && flags.accept_new_key {
+                info = client.accept_new_key(&name).await?;
+            }
+            if flags.json {
+                print_json(&info)?;
+            } else {
+                println!("{} ({})", escape_line(&info.name), info.id);
+                println!("fingerprint: {}", info.fingerprint);
+                println!(
+                    "{}",
+                    match info.pin {
+                        "new" => "pinned now (first contact): compare safety numbers to be sure",
+                        "same" if info.verified =>
+                            "matches the pinned key (safety number verified)",
+                        "same" => "matches the pinned key",
+                        "accepted" => "the new key is accepted and pinned",
+                        _ =>
+                            "WARNING: this key differs from the pinned one; sending is blocked until you accept it",
+                    }
+                );
+            }
+        }
+        Command::Send { name, text } => {
+            let text = match text.as_deref() {
+                None | Some("-") => {
+                    let mut buf = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut buf)
+                        .context("reading the text from standard input")?;
+                    buf
+                }
+                Some(t) => t.to_string(),
+            };
+            if text.is_empty() {
+                bail!("the text is empty");
+            }
+            let id = accepting(client, flags, &name, || client.send_text(&name, &text)).await?;
+            if flags.json {
+                print_json(&json!({ "message_id": id }))?;
+            } else {
+                println!("sent to {} (message {id})", escape_line(&name));
+            }
+        }
+        Command::SendFile { name, path } => {
+            let cancel = cancel_on_ctrl_c();
+            let result = accepting(client, flags, &name, || {
+                client.send_file(&name, &path, cancel.clone())
+            })
+            .await;
+            match result {
+                Ok(id) => {
+                    if flags.json {
+                        print_json(&json!({ "message_id": id }))?;
+                    } else {
+                        println!(
+                            "sent {} to {} (message {id})",
+                            escape_path(&path),
+                            escape_line(&name)
+                        );
+                    }
+                }
+                Err(ClientError::Cancelled) => {
+                    bail!("upload cancelled; `client resume` continues it where it stopped")
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Inbox => {
+            let events = client.inbox().await?;
+            if flags.json {
+                print_json(&events)?;
+            } else if events.is_empty() {
+                println!("no new messages");
+            } else {
+                for e in &events {
+                    println!("{}", output::event(e));
+                }
+            }
+        }
+        Command::Watch => {
+            let stop = cancel_on_ctrl_c();
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let watcher = {
+                let client = client.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move { client.watch(tx, stop).await })
+            };
+            if !flags.json {
+                eprintln!("watching for messages; Ctrl-C stops");
+            }
+            while let Some(e) = rx.recv().await {
+                if flags.json {
+                    println!("{}", serde_json::to_string(&e)?);
+                } else {
+                    println!("{}", output::event(&e));
+                }
+            }
+            watcher.await.context("the watcher failed")??;
+        }
+        Command::Fingerprint { name: None, .. } => {
+            let mine = client.my_fingerprint()?;
+            let server = client.server_fingerprint().await?;
+            if flags.json {
+                print_json(&json!({ "you": mine.to_string(), "server": server }))?;
+            } else {
+                println!("you:    {mine}");
+                match server {
+                    Some(f) => println!("server: {f} (pinned)"),
+                    None => println!("server: not contacted yet"),
+                }
+            }
+        }
+        Command::Fingerprint {
+            name: Some(name),
+            verified,
+        } => {
+            let (info, number) = client.safety_number(&name).await?;
+            if verified {
+                client.mark_verified(&name).await?;
+            }
+            if flags.json {
+                print_json(&json!({
+                    "name": info.name,
+                    "id": info.id.to_string(),
+                    "safety_number": number.to_string(),
+                    "verified": verified || info.verified,
+                }))?;
+            } else {
+                println!("safety number with {}:", escape_line(&info.name));
+                println!("{number}");
+                println!(
+                    "{} sees the same digits with you; compare them in person or by phone{}",
+                    escape_line(&info.name),
+                    if verified || info.verified {
+                        " (marked as compared)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        Command::Accept { name } => {
+            let info = client.accept_new_key(&name).await?;
+            println!(
+                "accepted {}'s new key; fingerprint {}",
+                escape_line(&info.name),
+                info.fingerprint
+            );
+        }
+        Command::Session { name } => {
+            client.start_session(&name).await?;
+            println!("sent a key-agreement offer to {}", escape_line(&name));
+        }
+        Command::Resume => {
+            let done = client.resume_uploads(cancel_on_ctrl_c()).await?;
+            if flags.json {
+                print_json(&json!({ "completed": done }))?;
+            } else if done.is_empty() {
+                println!("no interrupted uploads");
+            } else {
+                println!("completed {} interrupted upload(s)", done.len());
+            }
+        }
+        // `main` runs the self-test itself: it needs no home folder.
+        Command::Test => bail!("the self-test runs on its own, not on a home folder"),
+    }
+    Ok(())
+}

@@ -1,0 +1,578 @@
+//! Receiving: what happens to each message the server delivers.
+//!
+//! Every delivery ends in one of two ways:
+//! - **handled**: its effect is done (text shown, file saved, session stored)
+//!   or it was rejected with a notice, the key store has recorded it (so a
+//!   redelivery is dropped and its counter can never be accepted again), and
+//!   only then is it acknowledged, which removes it from the server;
+//! - **kept**: it cannot be handled yet and stays on the server: a file whose
+//!   session's key has not arrived, or anything from a sender whose key
+//!   changed until the user decides.
+//!
+//! A text that arrives before its session's key is moved into the key store
+//! (and acknowledged) and decrypted as soon as the key arrives.
+//!
+//! Nothing a peer sends is trusted: an offer, text or file that does not
+//! authenticate, or whose counter was already used, is never shown as
+//! genuine; the user sees a notice instead.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use protocol::v3::{Delivery, FileOffer};
+use protocol::{ClientId, ErrorReason, MessageKind};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{Client, ClientError, hex_id};
+use crate::connection::Connection;
+use crate::crypto::{CryptoError, Session, content_session_id};
+use crate::keystore::{KeyStoreError, PeerRecord, PendingMessage};
+use crate::transfer::{ReceiveError, receive_file};
+
+/// Something that happened to a delivered message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// The server's message id.
+    pub message_id: u64,
+    /// The sender's client id.
+    #[serde(serialize_with = "hex_id")]
+    pub from: ClientId,
+    /// The sender's name, if known (escape before printing).
+    pub from_name: Option<String>,
+    /// When the server stored it (ms since the Unix epoch).
+    pub sent_at_ms: u64,
+    /// What it was.
+    #[serde(flatten)]
+    pub what: What,
+}
+
+/// What a delivered message turned out to be.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum What {
+    /// A text, authentic and fresh.
+    Text {
+        /// The text (escape before printing).
+        text: String,
+    },
+    /// A file, authentic and complete, saved in the downloads folder.
+    File {
+        /// The name the sender gave it (escape before printing).
+        name: String,
+        /// Where it was saved.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// The sender started a session with us (we answered).
+    SessionStarted,
+    /// The peer answered our offer: the session is confirmed.
+    SessionConfirmed,
+    /// It arrived before its session's key; it is kept and will be opened
+    /// when the key arrives.
+    Waiting {
+        /// `text` or `file`.
+        kind: &'static str,
+    },
+    /// The sender's key changed; its messages wait until the user accepts
+    /// the new key.
+    KeyChanged,
+    /// Refused: never shown as genuine.
+    Rejected {
+        /// Why, in one word.
+        reason: Rejection,
+    },
+}
+
+/// Why a message was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    /// Its counter was already used: a replay, a reordering, or a duplicate.
+    Replayed,
+    /// It did not authenticate: altered, forged, or not for us.
+    Tampered,
+    /// It names a session we do not have.
+    UnknownSession,
+    /// The sender has no valid end-to-end key (a version-2 client).
+    NotEncrypted,
+    /// The sender is not registered on the server.
+    UnknownSender,
+}
+
+impl Rejection {
+    /// One line for a person.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::Replayed => {
+                "rejected: replayed, reordered or duplicate message (its counter was already used)"
+            }
+            Self::Tampered => {
+                "rejected: the message does not authenticate (altered, forged, or not for you)"
+            }
+            Self::UnknownSession => "rejected: it belongs to a session this client does not have",
+            Self::NotEncrypted => "rejected: the sender has no valid end-to-end key",
+            Self::UnknownSender => "rejected: the sender is not registered on this server",
+        }
+    }
+}
+
+/// The outcome of one delivery.
+struct Outcome {
+    events: Vec<Event>,
+    /// Acknowledge it (handled), or leave it on the server (kept).
+    ack: bool,
+    /// A session started: kept files may now be openable.
+    session_started: bool,
+}
+
+impl Outcome {
+    fn handled(events: Vec<Event>) -> Self {
+        Self {
+            events,
+            ack: true,
+            session_started: false,
+        }
+    }
+
+    fn kept(events: Vec<Event>) -> Self {
+        Self {
+            events,
+            ack: false,
+            session_started: false,
+        }
+    }
+}
+
+fn event(d: &Delivery, peer: Option<&PeerRecord>, what: What) -> Event {
+    Event {
+        message_id: d.message_id,
+        from: d.sender,
+        from_name: peer.map(|p| p.name.clone()),
+        sent_at_ms: d.sent_at_ms,
+        what,
+    }
+}
+
+impl Client {
+    /// Pulls everything waiting, handles it and acknowledges what was
+    /// handled; returns what happened, oldest first.
+    ///
+    /// # Errors
+    /// The server or the key store failed (what was handled stays handled).
+    pub async fn inbox(&self) -> Result<Vec<Event>, ClientError> {
+        let _receiving = self.inner.receiving.lock().await;
+        let mut events = Vec::new();
+        let mut seen = HashSet::new();
+        let mut kept = Vec::new();
+        let mut retry_kept = false;
+        loop {
+            let batch = self.retrying(|c| async move { c.pull(0).await }).await?;
+            let more = batch.more;
+            let fresh: Vec<Delivery> = batch
+                .messages
+                .into_iter()
+                .filter(|d| seen.insert(d.message_id))
+                .collect();
+            if fresh.is_empty() {
+                if retry_kept && !kept.is_empty() {
+                    // A session started meanwhile: give kept files one more go.
+                    retry_kept = false;
+                    for id in kept.drain(..) {
+                        seen.remove(&id);
+                    }
+                    continue;
+                }
+                break;
+            }
+            let mut acks = Vec::new();
+            for d in fresh {
+                let id = d.message_id;
+                let outcome = self.handle(d).await?;
+                events.extend(outcome.events);
+                retry_kept |= outcome.session_started;
+                if outcome.ack {
+                    acks.push(id);
+                } else {
+                    kept.push(id);
+                }
+            }
+            self.acknowledge(acks).await?;
+            if !more && !retry_kept {
+                break;
+            }
+        }
+        Ok(events)
+    }
+
+    async fn acknowledge(&self, ids: Vec<u64>) -> Result<(), ClientError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.retrying(|c| {
+            let ids = ids.clone();
+            async move { c.ack(ids).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Stays connected and handles messages as the server pushes them,
+    /// sending what happened to `events`, until `stop` fires or `events` is
+    /// dropped. Reconnects after a lost connection.
+    ///
+    /// # Errors
+    /// Not registered, the server's key changed, or the key store failed.
+    pub async fn watch(
+        &self,
+        events: mpsc::UnboundedSender<Event>,
+        stop: CancellationToken,
+    ) -> Result<(), ClientError> {
+        let mut failures = 0u32;
+        while !stop.is_cancelled() {
+            let conn = match self.connection().await {
+                Ok(c) => c,
+                Err(e @ (ClientError::ServerKeyChanged { .. } | ClientError::NotRegistered(_))) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::info!(error = %e, "cannot reach the server; trying again");
+                    let wait = std::time::Duration::from_millis(250 << failures.min(5));
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => continue,
+                        () = stop.cancelled() => return Ok(()),
+                    }
+                }
+            };
+            failures = 0;
+            match self.watch_on(&conn, &events, &stop).await {
+                Ok(()) => {
+                    // Drop the subscribed connection, so that a later watch
+                    // subscribes afresh.
+                    self.disconnect().await;
+                    return Ok(());
+                }
+                Err(ClientError::Connection(e)) if e.is_disconnect() => {
+                    tracing::info!(error = %e, "connection lost while watching; reconnecting");
+                    self.disconnect().await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn watch_on(
+        &self,
+        conn: &Arc<Connection>,
+        events: &mpsc::UnboundedSender<Event>,
+        stop: &CancellationToken,
+    ) -> Result<(), ClientError> {
+        let (_, stream) = conn.subscribe().await?;
+        let Some(mut stream) = stream else {
+            // Another watcher has this connection's pushes.
+            return Err(crate::connection::ConnectionError::Unexpected(
+                "already watching on this connection".into(),
+            )
+            .into());
+        };
+        loop {
+            let delivery = tokio::select! {
+                d = stream.recv() => d,
+                () = stop.cancelled() => return Ok(()),
+            };
+            let Some(first) = delivery else {
+                return Err(
+                    crate::connection::ConnectionError::Closed(conn.closing_notice()).into(),
+                );
+            };
+            // Handle whatever else already arrived too, then acknowledge
+            // them together.
+            let mut batch = vec![first];
+            while let Ok(d) = stream.try_recv() {
+                batch.push(d);
+            }
+            let _receiving = self.inner.receiving.lock().await;
+            let mut acks = Vec::new();
+            for d in batch {
+                let id = d.message_id;
+                let outcome = self.handle(d).await?;
+                for e in outcome.events {
+                    if events.send(e).is_err() {
+                        return Ok(());
+                    }
+                }
+                if outcome.ack {
+                    acks.push(id);
+                }
+            }
+            if !acks.is_empty() {
+                conn.ack(acks).await?;
+            }
+        }
+    }
+
+    /// The sender as pinned, pinning it on first contact. `Err(outcome)`
+    /// when the message cannot be handled because of the sender.
+    async fn sender(&self, d: &Delivery) -> Result<Result<PeerRecord, Outcome>, ClientError> {
+        let id = d.sender;
+        if let Some(record) = self.store(move |s| s.peer(id)).await? {
+            if record.pending_bundle.is_some() {
+                return Ok(Err(Outcome::kept(vec![event(
+                    d,
+                    Some(&record),
+                    What::KeyChanged,
+                )])));
+            }
+            return Ok(Ok(record));
+        }
+        let key = self
+            .retrying(|c| async move { c.public_key(id).await })
+            .await;
+        let key = match key {
+            Err(e) if e.reason() == Some(ErrorReason::UnknownClient) => {
+                return Ok(Err(Outcome::handled(vec![event(
+                    d,
+                    None,
+                    What::Rejected {
+                        reason: Rejection::UnknownSender,
+                    },
+                )])));
+            }
+            other => other?,
+        };
+        match self
+            .pin_key(id, key.name.to_string(), &key.public_key)
+            .await
+        {
+            Ok(_) => {}
+            Err(ClientError::NoValidKey(_)) => {
+                return Ok(Err(Outcome::handled(vec![Event {
+                    from_name: Some(key.name.to_string()),
+                    ..event(
+                        d,
+                        None,
+                        What::Rejected {
+                            reason: Rejection::NotEncrypted,
+                        },
+                    )
+                }])));
+            }
+            Err(e) => return Err(e),
+        }
+        let record = self.store(move |s| s.peer(id)).await?;
+        match record {
+            Some(r) if r.pending_bundle.is_none() => Ok(Ok(r)),
+            r => Ok(Err(Outcome::kept(vec![event(
+                d,
+                r.as_ref(),
+                What::KeyChanged,
+            )]))),
+        }
+    }
+
+    /// Handles one delivery; see the module docs.
+    async fn handle(&self, d: Delivery) -> Result<Outcome, ClientError> {
+        let id = d.message_id;
+        if self.store(move |s| s.is_handled(id)).await? {
+            return Ok(Outcome::handled(Vec::new()));
+        }
+        let peer = match self.sender(&d).await? {
+            Ok(p) => p,
+            Err(outcome) => return Ok(outcome),
+        };
+        match d.kind {
+            MessageKind::SymmetricKeyRequest => self.on_offer(d, peer).await,
+            MessageKind::SymmetricKey => self.on_answer(d, peer).await,
+            MessageKind::Text => self.on_text(d, peer).await,
+            MessageKind::File => self.on_file(d, peer).await,
+        }
+    }
+
+    /// Records a message as handled (with the counter it used, if any) and
+    /// returns the outcome with `what`.
+    async fn handled(
+        &self,
+        d: &Delivery,
+        peer: &PeerRecord,
+        counter: Option<(crate::crypto::SessionId, u64)>,
+        what: Option<What>,
+    ) -> Result<Outcome, ClientError> {
+        let id = d.message_id;
+        self.store(move |s| s.mark_handled(id, counter)).await?;
+        Ok(Outcome::handled(
+            what.map(|w| vec![event(d, Some(peer), w)])
+                .unwrap_or_default(),
+        ))
+    }
+
+    async fn reject(
+        &self,
+        d: &Delivery,
+        peer: &PeerRecord,
+        reason: Rejection,
+    ) -> Result<Outcome, ClientError> {
+        tracing::warn!(id = d.message_id, from = %d.sender, ?reason, "message rejected");
+        self.handled(d, peer, None, Some(What::Rejected { reason }))
+            .await
+    }
+
+    async fn on_offer(&self, d: Delivery, peer: PeerRecord) -> Result<Outcome, ClientError> {
+        let me = self.require_me()?;
+        let accepted =
+            Session::accept_offer(&me.identity, me.id, d.sender, &peer.bundle, &d.content);
+        let Ok((session, answer)) = accepted else {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        };
+        let sid = session.sid();
+        match self.store(move |s| s.save_session(&session)).await {
+            Ok(()) => {}
+            // Redelivered: we have it (and answered it) already.
+            Err(ClientError::Store(KeyStoreError::SessionExists(_))) => {
+                return self.handled(&d, &peer, None, None).await;
+            }
+            Err(e) => return Err(e),
+        }
+        let answer = bytes::Bytes::from(answer);
+        let to = d.sender;
+        self.retrying(|c| {
+            let answer = answer.clone();
+            async move { c.send_message(to, MessageKind::SymmetricKey, answer).await }
+        })
+        .await?;
+        let mut outcome = self
+            .handled(&d, &peer, None, Some(What::SessionStarted))
+            .await?;
+        outcome.session_started = true;
+        // Texts that came before this key can be opened now.
+        let pending = self.store(move |s| s.pending_for(sid)).await?;
+        for p in pending {
+            let delivery = Delivery {
+                sender: p.sender,
+                message_id: p.message_id,
+                kind: p.kind,
+                sent_at_ms: p.sent_at_ms,
+                content: bytes::Bytes::from(p.content),
+            };
+            let opened = self.open_text(delivery, &peer).await?;
+            outcome.events.extend(opened.events);
+        }
+        Ok(outcome)
+    }
+
+    async fn on_answer(&self, d: Delivery, peer: PeerRecord) -> Result<Outcome, ClientError> {
+        let Ok(sid) = content_session_id(&d.content) else {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        };
+        let Some(mut stored) = self.store(move |s| s.session(sid)).await? else {
+            return self.reject(&d, &peer, Rejection::UnknownSession).await;
+        };
+        if stored.session.peer() != d.sender || stored.session.confirm(&d.content).is_err() {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        }
+        self.store(move |s| s.mark_confirmed(sid)).await?;
+        self.handled(&d, &peer, None, Some(What::SessionConfirmed))
+            .await
+    }
+
+    async fn on_text(&self, d: Delivery, peer: PeerRecord) -> Result<Outcome, ClientError> {
+        let Ok(sid) = content_session_id(&d.content) else {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        };
+        if self.store(move |s| s.session(sid)).await?.is_none() {
+            // Before its key: keep it here (the server copy can go).
+            let pending = PendingMessage {
+                message_id: d.message_id,
+                sender: d.sender,
+                kind: d.kind,
+                sid,
+                content: d.content.to_vec(),
+                sent_at_ms: d.sent_at_ms,
+            };
+            self.store(move |s| s.add_pending(&pending)).await?;
+            return Ok(Outcome::handled(vec![event(
+                &d,
+                Some(&peer),
+                What::Waiting { kind: "text" },
+            )]));
+        }
+        self.open_text(d, &peer).await
+    }
+
+    async fn open_text(&self, d: Delivery, peer: &PeerRecord) -> Result<Outcome, ClientError> {
+        let Ok(sid) = content_session_id(&d.content) else {
+            return self.reject(&d, peer, Rejection::Tampered).await;
+        };
+        let Some(stored) = self.store(move |s| s.session(sid)).await? else {
+            return self.reject(&d, peer, Rejection::UnknownSession).await;
+        };
+        if stored.session.peer() != d.sender {
+            return self.reject(&d, peer, Rejection::Tampered).await;
+        }
+        match stored.session.open_text(&d.content, stored.receive_counter) {
+            Ok(opened) => {
+                let text = opened.plaintext.to_string();
+                self.handled(
+                    &d,
+                    peer,
+                    Some((sid, opened.counter)),
+                    Some(What::Text { text }),
+                )
+                .await
+            }
+            Err(CryptoError::Replayed) => self.reject(&d, peer, Rejection::Replayed).await,
+            Err(_) => self.reject(&d, peer, Rejection::Tampered).await,
+        }
+    }
+
+    async fn on_file(&self, d: Delivery, peer: PeerRecord) -> Result<Outcome, ClientError> {
+        let Ok(offer) = FileOffer::decode(d.content.clone()) else {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        };
+        let Ok(sid) = content_session_id(&offer.meta) else {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        };
+        let Some(stored) = self.store(move |s| s.session(sid)).await? else {
+            // The file lives on the server: leave it there until the key comes.
+            return Ok(Outcome::kept(vec![event(
+                &d,
+                Some(&peer),
+                What::Waiting { kind: "file" },
+            )]));
+        };
+        if stored.session.peer() != d.sender {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        }
+        let opened = match stored
+            .session
+            .open_file_meta(&offer.meta, stored.receive_counter)
+        {
+            Ok(o) => o,
+            Err(CryptoError::Replayed) => return self.reject(&d, &peer, Rejection::Replayed).await,
+            Err(_) => return self.reject(&d, &peer, Rejection::Tampered).await,
+        };
+        let meta = opened.plaintext;
+        let label = format!(
+            "{} from {}",
+            crate::display::escape_line(&meta.name),
+            crate::display::escape_line(&peer.name)
+        );
+        match receive_file(self, d.message_id, offer.size, &meta, &label).await {
+            Ok(path) => {
+                let what = What::File {
+                    name: meta.name.clone(),
+                    path,
+                    size: meta.size,
+                };
+                self.handled(&d, &peer, Some((sid, opened.counter)), Some(what))
+                    .await
+            }
+            Err(ReceiveError::Rejected(_)) => self.reject(&d, &peer, Rejection::Tampered).await,
+            Err(ReceiveError::Failed(e)) => Err(e),
+        }
+    }
+}

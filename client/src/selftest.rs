@@ -1,0 +1,286 @@
+//! `client test`: every flow against a live server, with fresh users in
+//! temporary home folders (so it can run again and again against the same
+//! server). One line per step with PASS or FAIL and its time.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{Client, ClientConfig};
+use crate::inbox::{Event, Rejection, What};
+
+/// Size of the file the self-test sends.
+const FILE_LEN: usize = 5 * 1024 * 1024 + 12_345;
+/// How long a pushed message may take to arrive.
+const PUSH_WAIT: Duration = Duration::from_secs(10);
+
+struct Run {
+    passed: usize,
+    failed: usize,
+}
+
+impl Run {
+    async fn step<F: Future<Output = anyhow::Result<()>>>(&mut self, name: &str, f: F) {
+        let started = Instant::now();
+        let result = tokio::time::timeout(Duration::from_secs(120), f).await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(Ok(())) => {
+                self.passed += 1;
+                println!("PASS  {name:<44} {ms:>9.1} ms");
+            }
+            Ok(Err(e)) => {
+                self.failed += 1;
+                println!("FAIL  {name:<44} {ms:>9.1} ms  {e:#}");
+            }
+            Err(_) => {
+                self.failed += 1;
+                println!("FAIL  {name:<44} {ms:>9.1} ms  timed out");
+            }
+        }
+    }
+}
+
+fn texts(events: &[Event]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Text { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rejections(events: &[Event]) -> Vec<Rejection> {
+    events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Rejected { reason } => Some(*reason),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn expect_text(client: &Client, text: &str) -> anyhow::Result<()> {
+    let events = client.inbox().await?;
+    let got = texts(&events);
+    ensure!(
+        got == vec![text],
+        "expected one text, got {} texts and {} events",
+        got.len(),
+        events.len()
+    );
+    Ok(())
+}
+
+/// Runs every step against `server`; returns whether all passed.
+///
+/// # Errors
+/// Temporary folders could not be made.
+pub async fn run(server: &str) -> anyhow::Result<bool> {
+    let tag: u32 = rand::random();
+    let alice_name = format!("selftest-alice-{tag:08x}");
+    let bob_name = format!("selftest-bob-{tag:08x}");
+    let alice_home = tempfile::tempdir().context("making a temporary home")?;
+    let bob_home = tempfile::tempdir().context("making a temporary home")?;
+    let config = |home: &std::path::Path| ClientConfig {
+        home: home.to_path_buf(),
+        server: server.to_string(),
+        accept_server_key: false,
+    };
+    let alice = Client::open(config(alice_home.path())).await?;
+    let bob = Client::open(config(bob_home.path())).await?;
+    println!("self-test against {server} as {alice_name} and {bob_name}");
+    let mut run = Run {
+        passed: 0,
+        failed: 0,
+    };
+
+    run.step("register two users", async {
+        alice.register(&alice_name).await?;
+        bob.register(&bob_name).await?;
+        Ok(())
+    })
+    .await;
+
+    run.step("list shows each other", async {
+        let seen_by_alice = alice.list().await?;
+        let seen_by_bob = bob.list().await?;
+        ensure!(
+            seen_by_alice.iter().any(|(_, n)| n.as_str() == bob_name),
+            "alice does not see bob"
+        );
+        ensure!(
+            seen_by_bob.iter().any(|(_, n)| n.as_str() == alice_name),
+            "bob does not see alice"
+        );
+        ensure!(
+            !seen_by_alice.iter().any(|(_, n)| n.as_str() == alice_name),
+            "the list includes the requester"
+        );
+        Ok(())
+    })
+    .await;
+
+    run.step("fetch, check and pin keys", async {
+        let first = alice.fetch_key(&bob_name).await?;
+        ensure!(first.pin == "new", "first fetch pinned {:?}", first.pin);
+        let again = alice.fetch_key(&bob_name).await?;
+        ensure!(again.pin == "same", "second fetch found {:?}", again.pin);
+        ensure!(
+            first.fingerprint == again.fingerprint,
+            "fingerprint changed"
+        );
+        bob.fetch_key(&alice_name).await?;
+        Ok(())
+    })
+    .await;
+
+    run.step("safety numbers match on both sides", async {
+        let (_, a) = alice.safety_number(&bob_name).await?;
+        let (_, b) = bob.safety_number(&alice_name).await?;
+        ensure!(a == b, "alice sees {a}, bob sees {b}");
+        Ok(())
+    })
+    .await;
+
+    run.step("key agreement (offer and answer)", async {
+        alice.start_session(&bob_name).await?;
+        let at_bob = bob.inbox().await?;
+        ensure!(
+            at_bob
+                .iter()
+                .any(|e| matches!(e.what, What::SessionStarted)),
+            "bob did not accept the offer: {at_bob:?}"
+        );
+        let at_alice = alice.inbox().await?;
+        ensure!(
+            at_alice
+                .iter()
+                .any(|e| matches!(e.what, What::SessionConfirmed)),
+            "alice got no answer"
+        );
+        Ok(())
+    })
+    .await;
+
+    run.step("text from alice to bob", async {
+        alice.send_text(&bob_name, "hello bob").await?;
+        expect_text(&bob, "hello bob").await
+    })
+    .await;
+
+    run.step("text from bob to alice", async {
+        bob.send_text(&alice_name, "hello alice").await?;
+        expect_text(&alice, "hello alice").await
+    })
+    .await;
+
+    run.step("a 5,000-byte text", async {
+        let long: String = (0..5000)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        alice.send_text(&bob_name, &long).await?;
+        expect_text(&bob, &long).await
+    })
+    .await;
+
+    run.step("a multi-MiB file, compared by hash", async {
+        let path = alice_home.path().join("selftest.bin");
+        let data: Vec<u8> = (0..FILE_LEN).map(|_| rand::random::<u8>()).collect();
+        crate::transfer::write_file(&path, &data)?;
+        alice
+            .send_file(&bob_name, &path, CancellationToken::new())
+            .await?;
+        let events = bob.inbox().await?;
+        let saved = events.iter().find_map(|e| match &e.what {
+            What::File { path, name, .. } if name == "selftest.bin" => Some(path.clone()),
+            _ => None,
+        });
+        let Some(saved) = saved else {
+            bail!("bob received no file: {events:?}");
+        };
+        let got = tokio::fs::read(&saved).await?;
+        ensure!(
+            Sha256::digest(&got) == Sha256::digest(&data),
+            "the received file differs"
+        );
+        Ok(())
+    })
+    .await;
+
+    run.step("a tampered ciphertext is rejected", async {
+        let mut sealed = alice.seal_text(&bob_name, "tamper with me").await?;
+        let mut bytes = sealed.content.to_vec();
+        let last = bytes.len() - 20;
+        bytes[last] ^= 0x40;
+        sealed.content = bytes.into();
+        alice.send_sealed(&sealed).await?;
+        let events = bob.inbox().await?;
+        ensure!(texts(&events).is_empty(), "a tampered text was shown");
+        ensure!(
+            rejections(&events) == vec![Rejection::Tampered],
+            "no rejection: {events:?}"
+        );
+        Ok(())
+    })
+    .await;
+
+    run.step("a replayed message is rejected", async {
+        let sealed = alice.seal_text(&bob_name, "only once").await?;
+        alice.send_sealed(&sealed).await?;
+        alice.send_sealed(&sealed).await?;
+        let events = bob.inbox().await?;
+        ensure!(
+            texts(&events) == vec!["only once"],
+            "texts: {:?}",
+            texts(&events)
+        );
+        ensure!(
+            rejections(&events) == vec![Rejection::Replayed],
+            "no replay rejection: {events:?}"
+        );
+        Ok(())
+    })
+    .await;
+
+    run.step("a watching user receives a push", async {
+        let stop = CancellationToken::new();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let watcher = {
+            let bob = bob.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move { bob.watch(tx, stop).await })
+        };
+        alice.send_text(&bob_name, "are you there?").await?;
+        let pushed = tokio::time::timeout(PUSH_WAIT, async {
+            while let Some(e) = rx.recv().await {
+                if matches!(&e.what, What::Text { text } if text == "are you there?") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        stop.cancel();
+        let _ = watcher.await;
+        ensure!(pushed == Ok(true), "no push within {PUSH_WAIT:?}");
+        Ok(())
+    })
+    .await;
+
+    run.step("both inboxes are empty afterwards", async {
+        let a = alice.inbox().await?;
+        let b = bob.inbox().await?;
+        ensure!(a.is_empty() && b.is_empty(), "left: alice {a:?}, bob {b:?}");
+        Ok(())
+    })
+    .await;
+
+    println!("{} passed, {} failed", run.passed, run.failed);
+    Ok(run.failed == 0)
+}

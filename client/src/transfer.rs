@@ -1,0 +1,597 @@
+//! File transfers in constant memory.
+//!
+//! Upload: a blocking thread reads the file and encrypts it chunk by chunk
+//! (STREAM), handing upload-sized pieces through a small bounded channel; the
+//! async side keeps a few chunks in flight (pipelined) and, after a lost
+//! connection, asks the server where the upload stands and resumes from
+//! there, re-encrypting from that offset. The upload's key is kept in the key
+//! store, so an upload also resumes after the client restarts, provided the
+//! file is unchanged.
+//!
+//! Download: the async side keeps a few ranges in flight and hands them, in
+//! order, to a blocking thread that decrypts into a hidden temporary file in
+//! the downloads folder. Only a file whose every chunk authenticated and whose
+//! end was seen is renamed into place under a safe, unused name; anything else
+//! is deleted.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use futures::stream::FuturesOrdered;
+use futures::{FutureExt, StreamExt};
+use protocol::{ErrorReason, MAX_CHUNK_LEN, UploadId};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{Client, ClientError};
+use crate::connection::ConnectionError;
+use crate::crypto::{
+    CryptoError, FileDecryptor, FileEncryptor, FileMeta, FileSecret, ciphertext_len,
+};
+use crate::display::{numbered_name, safe_file_name};
+use crate::keystore::{FileStamp, UploadRecord};
+
+/// Chunks (uploads) or ranges (downloads) in flight at once.
+const WINDOW: usize = 4;
+/// Attempts to continue a transfer after lost connections.
+const ATTEMPTS: u32 = 6;
+
+fn copy_secret(s: &FileSecret) -> FileSecret {
+    FileSecret::from_parts(s.key(), s.nonce_prefix())
+}
+
+fn file_error(path: &Path, source: std::io::Error) -> ClientError {
+    ClientError::File {
+        path: crate::display::escape_path(path),
+        source,
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ClientError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))
+}
+
+/// The name a file goes by in its metadata: its last path component, cut to
+/// 255 bytes at a character boundary.
+fn announced_name(path: &Path) -> String {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "file".into());
+    if name.len() > 255 {
+        let mut end = 255;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    name
+}
+
+pub(crate) async fn send_file(
+    client: &Client,
+    who: &str,
+    path: &Path,
+    cancel: CancellationToken,
+) -> Result<u64, ClientError> {
+    let peer = client.peer_for_sending(who).await?;
+    let path = {
+        let p = path.to_path_buf();
+        blocking(move || fs::canonicalize(&p).map_err(|e| file_error(&p, e))).await??
+    };
+    let stamp = {
+        let p = path.clone();
+        blocking(move || FileStamp::of_path(&p).map_err(|e| file_error(&p, e))).await??
+    };
+    if !stamp_is_file(&path).await {
+        return Err(file_error(
+            &path,
+            std::io::Error::other("not a regular file"),
+        ));
+    }
+    let meta = FileMeta::new(announced_name(&path), stamp.size)?;
+    let secret = copy_secret(&meta.secret);
+    let sealed_meta = client
+        .seal_for(&peer, move |session, counter| {
+            session.seal_file_meta(counter, &meta)
+        })
+        .await?;
+    let size = ciphertext_len(stamp.size);
+    let destination = peer.client_id;
+    let meta_bytes = Bytes::from(sealed_meta.clone());
+    let status = client
+        .retrying(|c| {
+            let meta = meta_bytes.clone();
+            async move { c.upload_begin(destination, size, meta).await }
+        })
+        .await?;
+    let record = UploadRecord {
+        upload_id: status.upload_id,
+        destination,
+        path: path.clone(),
+        stamp,
+        secret,
+        meta: sealed_meta,
+        created_at: SystemTime::now(),
+    };
+    let secret = copy_secret(&record.secret);
+    client.store(move |s| s.save_upload(&record)).await?;
+    let label = format!("to {}", crate::display::escape_line(&peer.name));
+    let id = run_upload(
+        client,
+        status.upload_id,
+        &path,
+        secret,
+        stamp.size,
+        &label,
+        0,
+        &cancel,
+    )
+    .await?;
+    client
+        .store(move |s| s.delete_upload(status.upload_id))
+        .await?;
+    Ok(id)
+}
+
+async fn stamp_is_file(path: &Path) -> bool {
+    let p = path.to_path_buf();
+    blocking(move || fs::metadata(p).is_ok_and(|m| m.is_file()))
+        .await
+        .unwrap_or(false)
+}
+
+pub(crate) async fn resume_all(
+    client: &Client,
+    cancel: CancellationToken,
+) -> Result<Vec<u64>, ClientError> {
+    let uploads = client.store(|s| s.uploads()).await?;
+    let mut done = Vec::new();
+    for record in uploads {
+        let id = record.upload_id;
+        let unchanged = {
+            let p = record.path.clone();
+            let stamp = record.stamp;
+            blocking(move || FileStamp::of_path(&p).is_ok_and(|now| now == stamp)).await?
+        };
+        if !unchanged {
+            tracing::warn!(path = %record.path.display(), "an interrupted upload's file changed; it is abandoned (send it again)");
+            let _ = client
+                .retrying(|c| async move { c.upload_cancel(id).await })
+                .await;
+            client.store(move |s| s.delete_upload(id)).await?;
+            continue;
+        }
+        let status = match client
+            .retrying(|c| async move { c.upload_resume(id).await })
+            .await
+        {
+            Ok(s) => s,
+            Err(e) if e.reason() == Some(ErrorReason::UnknownUpload) => {
+                tracing::warn!(path = %record.path.display(), "an interrupted upload expired on the server; send the file again");
+                client.store(move |s| s.delete_upload(id)).await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let label = format!("resuming {}", crate::display::escape_path(&record.path));
+        let message = run_upload(
+            client,
+            id,
+            &record.path,
+            copy_secret(&record.secret),
+            record.stamp.size,
+            &label,
+            status.offset,
+            &cancel,
+        )
+        .await?;
+        client.store(move |s| s.delete_upload(id)).await?;
+        done.push(message);
+    }
+    Ok(done)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_upload(
+    client: &Client,
+    upload_id: UploadId,
+    path: &Path,
+    secret: FileSecret,
+    plaintext_size: u64,
+    label: &str,
+    mut offset: u64,
+    cancel: &CancellationToken,
+) -> Result<u64, ClientError> {
+    let total = ciphertext_len(plaintext_size);
+    let progress = client.progress();
+    progress.start(label, total, offset);
+    let mut attempt = 0;
+    let result = loop {
+        let outcome = upload_from(
+            client,
+            upload_id,
+            path,
+            copy_secret(&secret),
+            plaintext_size,
+            offset,
+            cancel,
+        )
+        .await;
+        match outcome {
+            Err(ClientError::Connection(e)) if e.is_disconnect() && attempt + 1 < ATTEMPTS => {
+                attempt += 1;
+                tracing::info!(error = %e, attempt, "upload interrupted; resuming");
+                tokio::time::sleep(Duration::from_millis(200 << attempt.min(4))).await;
+                let status = client
+                    .retrying(|c| async move { c.upload_resume(upload_id).await })
+                    .await?;
+                offset = status.offset;
+                progress.start(label, total, offset);
+            }
+            Err(ClientError::Connection(e))
+                if e.reason() == Some(ErrorReason::BadOffset) && attempt + 1 < ATTEMPTS =>
+            {
+                // A chunk was stored although its answer was lost: ask where
+                // the server stands and go on from there.
+                attempt += 1;
+                let status = client
+                    .retrying(|c| async move { c.upload_resume(upload_id).await })
+                    .await?;
+                offset = status.offset;
+            }
+            other => break other,
+        }
+    };
+    progress.finish();
+    result
+}
+
+/// Uploads from `offset` to the end on the current connection.
+async fn upload_from(
+    client: &Client,
+    upload_id: UploadId,
+    path: &Path,
+    secret: FileSecret,
+    plaintext_size: u64,
+    offset: u64,
+    cancel: &CancellationToken,
+) -> Result<u64, ClientError> {
+    let conn = client.connection().await?;
+    let chunk_len = (conn.limits().max_chunk_len as usize).clamp(1, MAX_CHUNK_LEN);
+    let (tx, mut rx) = mpsc::channel::<Result<Bytes, ClientError>>(2);
+    let path_owned = path.to_path_buf();
+    let producer = tokio::task::spawn_blocking(move || {
+        let produce = || -> Result<(), ClientError> {
+            let file = File::open(&path_owned).map_err(|e| file_error(&path_owned, e))?;
+            let mut encryptor = FileEncryptor::resume(
+                &secret,
+                BufReader::with_capacity(1 << 20, file),
+                plaintext_size,
+                offset,
+            )?;
+            let mut buf = BytesMut::with_capacity(chunk_len);
+            while let Some(piece) = encryptor.next_piece()? {
+                let mut piece = piece;
+                while !piece.is_empty() {
+                    let take = (chunk_len - buf.len()).min(piece.len());
+                    buf.extend_from_slice(&piece[..take]);
+                    piece = &piece[take..];
+                    if buf.len() == chunk_len {
+                        let chunk = std::mem::replace(&mut buf, BytesMut::with_capacity(chunk_len))
+                            .freeze();
+                        if tx.blocking_send(Ok(chunk)).is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            if !buf.is_empty() {
+                let _ = tx.blocking_send(Ok(buf.freeze()));
+            }
+            Ok(())
+        };
+        if let Err(e) = produce() {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let progress = client.progress();
+    let mut in_flight = FuturesOrdered::new();
+    let mut next = offset;
+    let mut source_done = false;
+    let mut failure = None;
+    let outcome = loop {
+        while !source_done && in_flight.len() < WINDOW {
+            let chunk = tokio::select! {
+                chunk = rx.recv() => chunk,
+                () = cancel.cancelled() => None,
+            };
+            if cancel.is_cancelled() {
+                break;
+            }
+            match chunk {
+                Some(Ok(chunk)) => {
+                    let len = chunk.len() as u64;
+                    in_flight.push_back(
+                        conn.upload_chunk(upload_id, next, chunk)
+                            .map(move |r| (r, len)),
+                    );
+                    next += len;
+                }
+                Some(Err(e)) => {
+                    source_done = true;
+                    failure = Some(e);
+                    break;
+                }
+                None => source_done = true,
+            }
+        }
+        if cancel.is_cancelled() {
+            break Err(ClientError::Cancelled);
+        }
+        if let Some(e) = failure.take() {
+            break Err(e);
+        }
+        match in_flight.next().await {
+            Some((Ok(Some(message_id)), len)) => {
+                progress.advance(len);
+                break Ok(message_id);
+            }
+            Some((Ok(None), len)) => progress.advance(len),
+            Some((Err(e), _)) => break Err(e.into()),
+            None if source_done => {
+                break Err(ConnectionError::Unexpected(
+                    "the file ended but the server did not complete the upload".into(),
+                )
+                .into());
+            }
+            None => {}
+        }
+    };
+    drop(rx);
+    let _ = producer.await;
+    outcome
+}
+
+/// Why receiving a file failed.
+pub(crate) enum ReceiveError {
+    /// The ciphertext failed to authenticate, was truncated or had extra
+    /// bytes: the file is rejected (and its partial copy deleted).
+    Rejected(CryptoError),
+    /// Anything else; the message is left for a later attempt.
+    Failed(ClientError),
+}
+
+impl From<ClientError> for ReceiveError {
+    fn from(e: ClientError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+enum Piece {
+    Data(Bytes),
+    End,
+}
+
+/// Downloads, decrypts and saves a file message; returns where it was saved.
+pub(crate) async fn receive_file(
+    client: &Client,
+    message_id: u64,
+    offer_size: u64,
+    meta: &FileMeta,
+    label: &str,
+) -> Result<PathBuf, ReceiveError> {
+    if offer_size != meta.ciphertext_len() {
+        return Err(ReceiveError::Rejected(CryptoError::DecryptFailed));
+    }
+    let dir = client.downloads();
+    let temp = dir.join(format!(
+        ".partial-{message_id}-{:016x}",
+        rand::random::<u64>()
+    ));
+    {
+        let dir = dir.clone();
+        blocking(move || fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))).await??;
+    }
+    let (tx, mut rx) = mpsc::channel::<Piece>(WINDOW);
+    let secret = copy_secret(&meta.secret);
+    let plaintext_size = meta.size;
+    let temp_path = temp.clone();
+    let consumer = tokio::task::spawn_blocking(move || -> Result<(), ReceiveError> {
+        let file = create_private(&temp_path)
+            .map_err(|e| ReceiveError::Failed(file_error(&temp_path, e)))?;
+        let writer = BufWriter::with_capacity(1 << 20, file);
+        let mut decryptor =
+            FileDecryptor::new(&secret, plaintext_size, writer).map_err(ReceiveError::Rejected)?;
+        while let Some(piece) = rx.blocking_recv() {
+            match piece {
+                Piece::Data(data) => match decryptor.update(&data) {
+                    Ok(()) => {}
+                    Err(CryptoError::Io(e)) => {
+                        return Err(ReceiveError::Failed(file_error(&temp_path, e)));
+                    }
+                    Err(e) => return Err(ReceiveError::Rejected(e)),
+                },
+                Piece::End => {
+                    let writer = match decryptor.finish() {
+                        Ok(w) => w,
+                        Err(CryptoError::Io(e)) => {
+                            return Err(ReceiveError::Failed(file_error(&temp_path, e)));
+                        }
+                        Err(e) => return Err(ReceiveError::Rejected(e)),
+                    };
+                    let file = writer.into_inner().map_err(|e| {
+                        ReceiveError::Failed(file_error(&temp_path, e.into_error()))
+                    })?;
+                    file.sync_all()
+                        .map_err(|e| ReceiveError::Failed(file_error(&temp_path, e)))?;
+                    return Ok(());
+                }
+            }
+        }
+        Err(ReceiveError::Failed(ClientError::Cancelled))
+    });
+    let fed = feed_download(client, message_id, offer_size, label, &tx).await;
+    if fed.is_ok() {
+        let _ = tx.send(Piece::End).await;
+    }
+    drop(tx);
+    let decrypted = consumer
+        .await
+        .map_err(|e| ReceiveError::Failed(ClientError::Io(std::io::Error::other(e.to_string()))))?;
+    let result = match (fed, decrypted) {
+        (Ok(()), Ok(())) => Ok(()),
+        // A decryption failure says more than the feeding error it caused.
+        (_, Err(ReceiveError::Rejected(e))) => Err(ReceiveError::Rejected(e)),
+        (Err(e), _) => Err(ReceiveError::Failed(e)),
+        (Ok(()), Err(e)) => Err(e),
+    };
+    if let Err(e) = result {
+        let t = temp.clone();
+        let _ = blocking(move || fs::remove_file(t)).await;
+        return Err(e);
+    }
+    let name = safe_file_name(&meta.name);
+    let placed = blocking(move || place(&temp, &dir, &name)).await?;
+    placed.map_err(|e| ReceiveError::Failed(ClientError::Io(e)))
+}
+
+/// Downloads the ciphertext in order into `tx`, continuing after lost
+/// connections from the last byte handed over.
+async fn feed_download(
+    client: &Client,
+    message_id: u64,
+    size: u64,
+    label: &str,
+    tx: &mpsc::Sender<Piece>,
+) -> Result<(), ClientError> {
+    let progress = client.progress();
+    progress.start(label, size, 0);
+    let mut fed = 0u64;
+    let mut attempt = 0;
+    let result = loop {
+        match feed_from(client, message_id, size, &mut fed, tx).await {
+            Err(ClientError::Connection(e)) if e.is_disconnect() && attempt + 1 < ATTEMPTS => {
+                attempt += 1;
+                tracing::info!(error = %e, attempt, "download interrupted; continuing");
+                tokio::time::sleep(Duration::from_millis(200 << attempt.min(4))).await;
+            }
+            other => break other,
+        }
+    };
+    progress.finish();
+    result
+}
+
+async fn feed_from(
+    client: &Client,
+    message_id: u64,
+    size: u64,
+    fed: &mut u64,
+    tx: &mpsc::Sender<Piece>,
+) -> Result<(), ClientError> {
+    let conn = client.connection().await?;
+    let chunk = u64::from(conn.limits().max_chunk_len).clamp(1, MAX_CHUNK_LEN as u64);
+    let progress = client.progress();
+    let mut in_flight = FuturesOrdered::new();
+    let mut next = *fed;
+    while *fed < size {
+        while next < size && in_flight.len() < WINDOW {
+            let len = chunk.min(size - next) as u32;
+            in_flight.push_back(conn.download(message_id, next, len));
+            next += u64::from(len);
+        }
+        let Some(data) = in_flight.next().await else {
+            break;
+        };
+        let data = data?;
+        if data.is_empty() {
+            return Err(ConnectionError::Unexpected(
+                "the server's copy of the file is shorter than offered".into(),
+            )
+            .into());
+        }
+        *fed += data.len() as u64;
+        progress.advance(data.len() as u64);
+        if tx.send(Piece::Data(data)).await.is_err() {
+            // The decryptor stopped (it rejected the file); it says why.
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Creates a file only its owner can read.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Moves the finished temporary file to `dir/name`, or a numbered variant
+/// when that name is taken; never overwrites.
+fn place(temp: &Path, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
+    for n in 1..10_000 {
+        let candidate = dir.join(numbered_name(name, n));
+        // Reserve the name atomically, then replace the empty placeholder.
+        match create_private(&candidate) {
+            Ok(_) => {
+                fs::rename(temp, &candidate)?;
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "no free name for {name} in the downloads folder"
+    )))
+}
+
+/// Writes `data` to a new file (for tests and the self-test).
+pub fn write_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut f = File::create(path)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placing_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.txt"), b"old").unwrap();
+        let t1 = dir.path().join(".t1");
+        fs::write(&t1, b"new").unwrap();
+        let placed = place(&t1, dir.path(), "a.txt").unwrap();
+        assert_eq!(placed, dir.path().join("a (2).txt"));
+        assert_eq!(fs::read(dir.path().join("a.txt")).unwrap(), b"old");
+        assert_eq!(fs::read(&placed).unwrap(), b"new");
+    }
+
+    #[test]
+    fn announced_names_are_the_last_component_and_bounded() {
+        assert_eq!(announced_name(Path::new("/tmp/x/report.pdf")), "report.pdf");
+        assert_eq!(announced_name(Path::new("/")), "file");
+        let long = "é".repeat(200);
+        assert!(announced_name(Path::new(&long)).len() <= 255);
+    }
+}
