@@ -584,8 +584,9 @@ async fn write_loop(
             result = sink.flush().await;
         }
         if let Err(e) = result {
-            let text = e.to_string();
-            shared.fail_all(|| ConnectionError::Unexpected(format!("write failed: {text}")));
+            tracing::debug!(error = %e, "writing to the server failed");
+            let closing = shared.closing();
+            shared.fail_all(|| ConnectionError::Closed(closing.clone()));
             return;
         }
     }

@@ -147,9 +147,19 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `server --port 0 --data-dir DIR ARGS...` and waits until it listens.
     pub async fn start(data_dir: &Path, args: &[&str]) -> anyhow::Result<ServerProcess> {
+        Self::start_on(data_dir, 0, args).await
+    }
+
+    /// Like [`ServerProcess::start`] on a given port (one an earlier start
+    /// on port 0 got, to restart a server where clients expect it).
+    pub async fn start_on(
+        data_dir: &Path,
+        port: u16,
+        args: &[&str],
+    ) -> anyhow::Result<ServerProcess> {
         let mut child = tokio::process::Command::new(binary("server")?)
             .arg("--port")
-            .arg("0")
+            .arg(port.to_string())
             .arg("--bind")
             .arg("127.0.0.1")
             .arg("--data-dir")

@@ -1,0 +1,563 @@
+//! The client library and binary against real servers: full flows between
+//! three users, a client restart mid-conversation, an upload cut off and
+//! resumed, a peer's key changing, and the binaries' subcommands and self-test.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use client::{Client, ClientConfig, ClientError, Rejection, What};
+use e2e::{ServerProcess, TestServer, binary, bounded, pattern};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+async fn user(server: &str, home: &Path, name: &str) -> Client {
+    let c = Client::open(ClientConfig {
+        home: home.to_path_buf(),
+        server: server.to_string(),
+        accept_server_key: false,
+    })
+    .await
+    .unwrap();
+    c.register(name).await.unwrap();
+    c
+}
+
+async fn reopen(server: &str, home: &Path) -> Client {
+    Client::open(ClientConfig {
+        home: home.to_path_buf(),
+        server: server.to_string(),
+        accept_server_key: false,
+    })
+    .await
+    .unwrap()
+}
+
+fn texts(events: &[client::Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Text { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn files(events: &[client::Event]) -> Vec<std::path::PathBuf> {
+    events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::File { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_users_talk_and_share_a_file() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let homes: Vec<_> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|n| dir.path().join(n))
+        .collect();
+    let alice = user(&addr, &homes[0], "alice").await;
+    let bob = user(&addr, &homes[1], "bob").await;
+    let carol = user(&addr, &homes[2], "carol").await;
+
+    // No explicit key exchange: the first text starts a session.
+    alice.send_text("bob", "hi bob, it's alice").await.unwrap();
+    alice.send_text("carol", "hi carol").await.unwrap();
+    bob.send_text("carol", "carol, bob here").await.unwrap();
+    let at_bob = bob.inbox().await.unwrap();
+    assert_eq!(texts(&at_bob), vec!["hi bob, it's alice"]);
+    assert!(
+        at_bob
+            .iter()
+            .any(|e| matches!(e.what, What::SessionStarted))
+    );
+    let at_carol = carol.inbox().await.unwrap();
+    let mut got = texts(&at_carol);
+    got.sort();
+    assert_eq!(got, vec!["carol, bob here", "hi carol"]);
+    // Replies go back in the sessions the others started.
+    bob.send_text("alice", "hello alice").await.unwrap();
+    carol.send_text("alice", "hey").await.unwrap();
+    let mut at_alice = texts(&alice.inbox().await.unwrap());
+    at_alice.sort();
+    assert_eq!(at_alice, vec!["hello alice", "hey"]);
+
+    // A file of several chunks, compared by hash.
+    let original = dir.path().join("photo.jpg");
+    let data = pattern(3, 3 * 1024 * 1024 + 7);
+    std::fs::write(&original, &data).unwrap();
+    carol
+        .send_file("bob", &original, CancellationToken::new())
+        .await
+        .unwrap();
+    let at_bob = bob.inbox().await.unwrap();
+    let saved = files(&at_bob);
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0], homes[1].join("downloads").join("photo.jpg"));
+    assert_eq!(
+        Sha256::digest(std::fs::read(&saved[0]).unwrap()),
+        Sha256::digest(&data)
+    );
+    // The same file again does not overwrite the first copy.
+    carol
+        .send_file("bob", &original, CancellationToken::new())
+        .await
+        .unwrap();
+    let again = files(&bob.inbox().await.unwrap());
+    assert_eq!(
+        again,
+        vec![homes[1].join("downloads").join("photo (2).jpg")]
+    );
+    for c in [&alice, &bob, &carol] {
+        assert!(c.inbox().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_client_keeps_its_sessions_and_early_messages() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice_home, bob_home) = (dir.path().join("alice"), dir.path().join("bob"));
+    let alice = user(&addr, &alice_home, "alice").await;
+    let bob = user(&addr, &bob_home, "bob").await;
+    alice.send_text("bob", "before restart").await.unwrap();
+    assert_eq!(texts(&bob.inbox().await.unwrap()), vec!["before restart"]);
+
+    // Both restart; the conversation goes on in the same session.
+    drop((alice, bob));
+    let alice = reopen(&addr, &alice_home).await;
+    let bob = reopen(&addr, &bob_home).await;
+    alice.send_text("bob", "after restart").await.unwrap();
+    bob.send_text("alice", "still here").await.unwrap();
+    let at_bob = bob.inbox().await.unwrap();
+    assert_eq!(texts(&at_bob), vec!["after restart"]);
+    assert!(
+        !at_bob
+            .iter()
+            .any(|e| matches!(e.what, What::SessionStarted)),
+        "a new session was needed"
+    );
+    assert_eq!(texts(&alice.inbox().await.unwrap()), vec!["still here"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_that_arrives_before_its_key_is_opened_later_even_across_a_restart() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice_home, bob_home) = (dir.path().join("alice"), dir.path().join("bob"));
+    let alice = user(&addr, &alice_home, "alice").await;
+    let bob = user(&addr, &bob_home, "bob").await;
+    // Deliver out of order: take alice's offer off the server before bob
+    // sees it, so that her text arrives first.
+    alice.send_text("bob", "early bird").await.unwrap();
+    let conn = bob.connection().await.unwrap();
+    let batch = conn.pull(0).await.unwrap();
+    assert_eq!(batch.messages.len(), 2);
+    let offer = batch.messages[0].clone();
+    assert_eq!(offer.kind, protocol::MessageKind::SymmetricKeyRequest);
+    conn.ack(vec![offer.message_id]).await.unwrap();
+    let events = bob.inbox().await.unwrap();
+    assert!(matches!(
+        events[..],
+        [client::Event {
+            what: What::Waiting { kind: "text" },
+            ..
+        }]
+    ));
+    // Bob restarts; then the offer comes (again): the kept text opens.
+    drop(bob);
+    let bob = reopen(&addr, &bob_home).await;
+    let alice_id = alice.me().unwrap().id;
+    let raw = server_connection_for(&alice).await;
+    raw.send_message(bob.me().unwrap().id, offer.kind, offer.content.clone())
+        .await
+        .unwrap();
+    let events = bob.inbox().await.unwrap();
+    assert_eq!(texts(&events), vec!["early bird"]);
+    assert!(events.iter().all(|e| e.from == alice_id));
+}
+
+async fn server_connection_for(c: &Client) -> Arc<client::connection::Connection> {
+    c.connection().await.unwrap()
+}
+
+/// A TCP proxy that cuts every connection once, after `cut_after` bytes
+/// from client to server, then forwards faithfully.
+async fn cutting_proxy(target: SocketAddr, cut_after: u64) -> (SocketAddr, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cuts = Arc::new(AtomicU64::new(0));
+    let armed = Arc::new(AtomicBool::new(true));
+    let counter = cuts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let cuts = counter.clone();
+            let armed = armed.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = TcpStream::connect(target).await else {
+                    return;
+                };
+                let (mut ri, mut wi) = inbound.split();
+                let (mut ro, mut wo) = outbound.split();
+                let up = async {
+                    let mut total = 0u64;
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = ri.read(&mut buf).await?;
+                        if n == 0 {
+                            return Ok::<_, std::io::Error>(());
+                        }
+                        total += n as u64;
+                        if total > cut_after && armed.swap(false, Ordering::SeqCst) {
+                            cuts.fetch_add(1, Ordering::SeqCst);
+                            return Err(std::io::Error::other("cut"));
+                        }
+                        wo.write_all(&buf[..n]).await?;
+                    }
+                };
+                let down = tokio::io::copy(&mut ro, &mut wi);
+                tokio::select! {
+                    _ = up => {}
+                    _ = down => {}
+                }
+            });
+        }
+    });
+    (addr, cuts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_off_midway_resumes_and_arrives_intact() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let (proxy, cuts) = cutting_proxy(server.addr, 6 * 1024 * 1024).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
+    let alice = user(&proxy.to_string(), &dir.path().join("alice"), "alice").await;
+    let original = dir.path().join("big.bin");
+    let data = pattern(11, 20 * 1024 * 1024 + 99);
+    std::fs::write(&original, &data).unwrap();
+    bounded(
+        "the upload",
+        alice.send_file("bob", &original, CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        cuts.load(Ordering::SeqCst),
+        1,
+        "the proxy never cut the upload"
+    );
+    let saved = files(&bob.inbox().await.unwrap());
+    assert_eq!(saved.len(), 1);
+    assert_eq!(
+        Sha256::digest(std::fs::read(&saved[0]).unwrap()),
+        Sha256::digest(&data)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_upload_resumes_after_the_client_restarts() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let alice_home = dir.path().join("alice");
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    let alice = user(&addr, &alice_home, "alice").await;
+    let original = dir.path().join("movie.bin");
+    let data = pattern(12, 64 * 1024 * 1024);
+    std::fs::write(&original, &data).unwrap();
+    // Cancel shortly after the upload starts.
+    let cancel = CancellationToken::new();
+    let stopper = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            cancel.cancel();
+        })
+    };
+    let result = alice.send_file("bob", &original, cancel).await;
+    stopper.await.unwrap();
+    assert!(matches!(result, Err(ClientError::Cancelled)), "{result:?}");
+    // Bob has the session alice started, but no file yet.
+    assert!(files(&bob.inbox().await.unwrap()).is_empty());
+    drop(alice);
+    let alice = reopen(&addr, &alice_home).await;
+    let done = alice
+        .resume_uploads(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 1);
+    let saved = files(&bob.inbox().await.unwrap());
+    assert_eq!(
+        Sha256::digest(std::fs::read(&saved[0]).unwrap()),
+        Sha256::digest(&data)
+    );
+    assert!(
+        alice
+            .resume_uploads(CancellationToken::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_peer_key_blocks_sending_until_accepted() {
+    let mut server = TestServer::start(|_| {}).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let alice_home = dir.path().join("alice");
+    let alice = user(&server.addr.to_string(), &alice_home, "alice").await;
+    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
+    alice.send_text("bob", "first").await.unwrap();
+    let bob_id = bob.me().unwrap().id;
+    drop((alice, bob));
+
+    // The server now hands out another (validly signed) bundle for bob: what
+    // a compromised server, or a man in the middle, would do.
+    server.stop().await.unwrap();
+    let other = e2e::TestIdentity::generate();
+    let db = rusqlite::Connection::open(server.config.db_path()).unwrap();
+    db.execute(
+        "UPDATE clients SET public_key = ?1 WHERE id = ?2",
+        rusqlite::params![&other.bundle.0[..], &bob_id.0[..]],
+    )
+    .unwrap();
+    drop(db);
+    server = TestServer::start_with(server.config.clone()).await.unwrap();
+    let addr = server.addr.to_string();
+    let alice = reopen(&addr, &alice_home).await;
+    // Pinning sees the change; sending is refused, loudly.
+    assert_eq!(alice.fetch_key("bob").await.unwrap().pin, "changed");
+    let refused = alice.send_text("bob", "second").await;
+    assert!(
+        matches!(refused, Err(ClientError::PeerKeyChanged { .. })),
+        "{refused:?}"
+    );
+    // The safety number now differs from the one for the pinned key.
+    let accepted = alice.accept_new_key("bob").await.unwrap();
+    assert_eq!(accepted.pin, "accepted");
+    alice.send_text("bob", "second").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_from_someone_who_changed_keys_waits_for_the_user() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = user(&addr, &dir.path().join("alice"), "alice").await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    alice.send_text("bob", "hello").await.unwrap();
+    assert_eq!(texts(&bob.inbox().await.unwrap()), vec!["hello"]);
+    // Tampering is reported, not shown.
+    let mut sealed = alice.seal_text("bob", "x").await.unwrap();
+    let mut bytes = sealed.content.to_vec();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    sealed.content = bytes.into();
+    alice.send_sealed(&sealed).await.unwrap();
+    let events = bob.inbox().await.unwrap();
+    assert!(matches!(
+        events[..],
+        [client::Event {
+            what: What::Rejected {
+                reason: Rejection::Tampered
+            },
+            ..
+        }]
+    ));
+}
+
+// ---- the binaries ---------------------------------------------------------------
+
+async fn run_client(
+    server: SocketAddr,
+    home: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
+    let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+    cmd.arg("--home")
+        .arg(home)
+        .arg("--server")
+        .arg(server.to_string())
+        .args(args)
+        .stdin(if stdin.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(text.as_bytes()).await.unwrap();
+        drop(pipe);
+    }
+    let out = bounded("client binary", child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binaries_exchange_text_and_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    std::fs::create_dir_all(&alice).unwrap();
+    std::fs::create_dir_all(&bob).unwrap();
+    let (ok, out, err) = run_client(server.addr, &alice, &["register", "alice"], None).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("registered alice"), "{out}");
+    assert!(alice.join("me.info").exists());
+    let (ok, _, err) = run_client(server.addr, &bob, &["register", "bob"], None).await;
+    assert!(ok, "{err}");
+
+    let (ok, out, _) = run_client(server.addr, &alice, &["--json", "list"], None).await;
+    assert!(ok);
+    assert!(out.contains("\"name\": \"bob\""), "{out}");
+    let (ok, _, err) = run_client(
+        server.addr,
+        &alice,
+        &["send", "bob", "hello from a script"],
+        None,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = run_client(
+        server.addr,
+        &alice,
+        &["send", "bob"],
+        Some("from standard input\n"),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let original = dir.path().join("report.pdf");
+    let data = pattern(21, 2_500_000);
+    std::fs::write(&original, &data).unwrap();
+    let (ok, _, err) = run_client(
+        server.addr,
+        &alice,
+        &["send-file", "bob", original.to_str().unwrap()],
+        None,
+    )
+    .await;
+    assert!(ok, "{err}");
+
+    let (ok, out, err) = run_client(server.addr, &bob, &["--json", "inbox"], None).await;
+    assert!(ok, "{err}");
+    let events: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let texts: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "text")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, vec!["hello from a script", "from standard input\n"]);
+    let saved = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "file")
+        .map(|e| e["path"].as_str().unwrap().to_string())
+        .unwrap();
+    assert_eq!(
+        Sha256::digest(std::fs::read(&saved).unwrap()),
+        Sha256::digest(&data)
+    );
+    let (ok, out, _) = run_client(server.addr, &bob, &["inbox"], None).await;
+    assert!(ok);
+    assert!(out.contains("no new messages"), "{out}");
+
+    // Safety numbers agree between the two sides.
+    let (_, a, _) = run_client(server.addr, &alice, &["--json", "fingerprint", "bob"], None).await;
+    let (_, b, _) = run_client(server.addr, &bob, &["--json", "fingerprint", "alice"], None).await;
+    let a: serde_json::Value = serde_json::from_str(&a).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(a["safety_number"], b["safety_number"]);
+    assert_eq!(a["safety_number"].as_str().unwrap().len(), 60 + 11);
+
+    // Mistakes are one line and a failure exit.
+    let (ok, _, err) = run_client(server.addr, &alice, &["send", "nobody", "hi"], None).await;
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no user named \"nobody\""), "{err}");
+    let (ok, _, err) = run_client(
+        server.addr,
+        &alice,
+        &["send-file", "bob", "/no/such/file"],
+        None,
+    )
+    .await;
+    assert!(!ok);
+    assert!(err.contains("cannot read"), "{err}");
+    let unregistered = dir.path().join("carol");
+    std::fs::create_dir_all(&unregistered).unwrap();
+    let (ok, _, err) = run_client(server.addr, &unregistered, &["inbox"], None).await;
+    assert!(!ok);
+    assert!(err.contains("run `client register NAME` first"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_test_passes_twice_against_the_server_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let home = dir.path().join("runner");
+    std::fs::create_dir_all(&home).unwrap();
+    for round in 1..=2 {
+        let (ok, out, err) = run_client(server.addr, &home, &["test"], None).await;
+        assert!(ok, "round {round}:\n{out}\n{err}");
+        assert!(out.contains("13 passed, 0 failed"), "round {round}:\n{out}");
+        assert!(!out.contains("FAIL"), "{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_server_key_is_refused_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
+    let home = dir.path().join("alice");
+    std::fs::create_dir_all(&home).unwrap();
+    let (ok, _, err) = run_client(server.addr, &home, &["register", "alice"], None).await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = run_client(server.addr, &home, &["inbox"], None).await;
+    assert!(ok, "{err}");
+    // The server's key is replaced (as by an impostor on the same address).
+    let port = server.addr.port();
+    server.terminate().await.unwrap();
+    std::fs::remove_file(data.join("server.key")).unwrap();
+    let server = ServerProcess::start_on(&data, port, &[]).await.unwrap();
+    let (ok, _, err) = run_client(server.addr, &home, &["inbox"], None).await;
+    assert!(!ok);
+    assert!(err.contains("DANGER"), "{err}");
+    assert!(err.contains("--accept-server-key"), "{err}");
+    let (ok, _, err) =
+        run_client(server.addr, &home, &["--accept-server-key", "inbox"], None).await;
+    assert!(ok, "{err}");
+}
