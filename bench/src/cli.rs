@@ -1,0 +1,267 @@
+//! The command line of `loadgen`: clap types only. Each scenario's options
+//! have names of their own, so that `all` and `smoke` can take them together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Sealpost load generator: drives a server over loopback (127.0.0.1 only)
+/// and measures the physical limits of this machine in the same run.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Also write every figure as JSON to this file.
+    #[arg(long, global = true)]
+    pub json: Option<PathBuf>,
+
+    /// Log filter for the load generator and an in-process server.
+    #[arg(long, default_value = "warn", global = true)]
+    pub log_level: String,
+}
+
+/// The scenarios.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Version 2 as the reference client does it: one request per
+    /// connection; register, send, pull, verify every byte.
+    V2 {
+        /// Workload.
+        #[command(flatten)]
+        v2: V2Args,
+        /// Which server.
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The same workload against the reference stand-in.
+        #[command(flatten)]
+        reference: ReferenceArgs,
+    },
+    /// Many idle authenticated version-3 connections: server memory each.
+    Idle {
+        /// Workload.
+        #[command(flatten)]
+        idle: IdleArgs,
+        /// Which server (default here: the release binary as a child).
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// The physical limits: loopback TCP, raw AEAD, raw SQLite inserts,
+    /// loopback connections per second.
+    Limits {
+        /// Sizes.
+        #[command(flatten)]
+        limits: LimitsArgs,
+    },
+    /// Limits, then v2 (with the reference if asked), then idle, each
+    /// figure beside its limit: the run BENCHMARKS.md reports.
+    All {
+        /// Limits.
+        #[command(flatten)]
+        limits: LimitsArgs,
+        /// v2 workload.
+        #[command(flatten)]
+        v2: V2Args,
+        /// Idle workload.
+        #[command(flatten)]
+        idle: IdleArgs,
+        /// Which server for v2 (idle spawns the release binary unless
+        /// `--idle-in-process`).
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The reference stand-in.
+        #[command(flatten)]
+        reference: ReferenceArgs,
+    },
+    /// Everything with tiny sizes, in a few seconds, all in process (what the
+    /// integration test runs).
+    Smoke {
+        /// Also run the tiny v2 workload against the Python reference
+        /// stand-in (needs python3).
+        #[arg(long)]
+        with_reference: bool,
+    },
+    /// Version 3 end to end with real client crypto (not built yet: needs the
+    /// client application layer).
+    V3(crate::scenario::v3::V3Args),
+    /// A large file through encrypt, upload, store, download, decrypt (not
+    /// built yet: needs the client application layer).
+    File(crate::scenario::file::FileArgs),
+}
+
+/// Which server to drive.
+#[derive(Debug, Clone, Args, Default)]
+pub struct TargetArgs {
+    /// An already running server (loopback only). It must already have the
+    /// settings the scenario needs (`--legacy-v2` for v2; high enough
+    /// `--max-connections` and `--max-connections-per-ip` for idle).
+    #[arg(long, conflicts_with = "spawn")]
+    pub server: Option<SocketAddr>,
+
+    /// Run the real `server` binary as a child process on a temporary data
+    /// folder (found next to this binary unless `--server-bin`).
+    #[arg(long)]
+    pub spawn: bool,
+
+    /// Path of the `server` binary for `--spawn` (and idle).
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+
+    /// Commit durability of a server this run starts.
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Full)]
+    pub durability: DurabilityArg,
+}
+
+/// Commit durability of a server the run starts.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum DurabilityArg {
+    /// fsync every commit (the product's default).
+    #[default]
+    Full,
+    /// Let the OS write the log.
+    Normal,
+}
+
+/// Where the reference stand-in is.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ReferenceArgs {
+    /// Start `bench/reference/server.py` (the stand-in for the reference
+    /// Python server) with python3 and run the same v2 workload against it.
+    #[arg(long, conflicts_with = "reference")]
+    pub spawn_reference: bool,
+
+    /// A reference-protocol server already listening (for example the
+    /// stand-in started by hand); the same v2 workload runs against it.
+    #[arg(long)]
+    pub reference: Option<SocketAddr>,
+
+    /// The stand-in's script, for `--spawn-reference`.
+    #[arg(long)]
+    pub reference_script: Option<PathBuf>,
+}
+
+/// The version-2 workload.
+#[derive(Debug, Clone, Args)]
+pub struct V2Args {
+    /// Users to register.
+    #[arg(long, default_value_t = 100)]
+    pub users: usize,
+    /// Text messages to send (random sender and recipient).
+    #[arg(long, default_value_t = 20_000)]
+    pub messages: usize,
+    /// Bytes of each message's content (at least 16).
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// Concurrent workers (each with one connection at a time).
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Seed of the sender/recipient choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Give up on the whole scenario after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    pub v2_max_seconds: u64,
+}
+
+impl Default for V2Args {
+    fn default() -> Self {
+        Self {
+            users: 100,
+            messages: 20_000,
+            size: 100,
+            concurrency: 32,
+            seed: 1,
+            v2_max_seconds: 900,
+        }
+    }
+}
+
+/// The idle-connections workload.
+#[derive(Debug, Clone, Args)]
+pub struct IdleArgs {
+    /// Idle authenticated connections to hold open.
+    #[arg(long, default_value_t = 10_000)]
+    pub connections: usize,
+    /// Users they authenticate as (connection i is user i mod this); 0 means
+    /// one user per connection.
+    #[arg(long, default_value_t = 0)]
+    pub idle_users: usize,
+    /// Connections being opened at once.
+    #[arg(long, default_value_t = 64)]
+    pub open_concurrency: usize,
+    /// Each connection also subscribes to pushes.
+    #[arg(long)]
+    pub subscribe: bool,
+    /// Seconds to let the server settle before reading its memory again.
+    #[arg(long, default_value_t = 2)]
+    pub settle_seconds: u64,
+    /// Run the server in this process instead of as a child (then its
+    /// memory cannot be told apart from the load generator's: indicative only).
+    #[arg(long)]
+    pub idle_in_process: bool,
+    /// Give up on the whole scenario after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub idle_max_seconds: u64,
+}
+
+impl Default for IdleArgs {
+    fn default() -> Self {
+        Self {
+            connections: 10_000,
+            idle_users: 0,
+            open_concurrency: 64,
+            subscribe: false,
+            settle_seconds: 2,
+            idle_in_process: false,
+            idle_max_seconds: 600,
+        }
+    }
+}
+
+/// Sizes of the physical-limit measurements.
+#[derive(Debug, Clone, Args)]
+pub struct LimitsArgs {
+    /// MiB copied through one loopback TCP connection.
+    #[arg(long, default_value_t = 2048)]
+    pub tcp_mib: u64,
+    /// MiB encrypted by each AEAD (single core).
+    #[arg(long, default_value_t = 1024)]
+    pub aead_mib: u64,
+    /// SQLite: rows inserted one transaction each (stops early after
+    /// `--sqlite-max-seconds`).
+    #[arg(long, default_value_t = 2_000)]
+    pub sqlite_single: usize,
+    /// SQLite: rows inserted in batched transactions (64 and 1024 per commit).
+    #[arg(long, default_value_t = 200_000)]
+    pub sqlite_batched: usize,
+    /// Content bytes of each SQLite row (as v2's `--size`).
+    #[arg(long, default_value_t = 100)]
+    pub sqlite_row_size: usize,
+    /// Time cap of each SQLite measurement, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub sqlite_max_seconds: u64,
+    /// Loopback connections opened, used for one tiny exchange and closed.
+    #[arg(long, default_value_t = 20_000)]
+    pub connects: usize,
+    /// Concurrent connectors for `--connects`.
+    #[arg(long, default_value_t = 32)]
+    pub connect_concurrency: usize,
+}
+
+impl Default for LimitsArgs {
+    fn default() -> Self {
+        Self {
+            tcp_mib: 2048,
+            aead_mib: 1024,
+            sqlite_single: 2_000,
+            sqlite_batched: 200_000,
+            sqlite_row_size: 100,
+            sqlite_max_seconds: 10,
+            connects: 20_000,
+            connect_concurrency: 32,
+        }
+    }
+}

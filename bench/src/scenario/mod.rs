@@ -1,0 +1,363 @@
+//! The scenarios, one module each, and the plan that runs them in order:
+//! limits first (so that every later figure can be set beside them), then
+//! v2 (and the same workload against the reference stand-in), then idle.
+//!
+//! Adding a scenario: a module with an `Args` struct (clap, option names of
+//! its own), an async `run` returning an [`Outcome`], a [`Scenario`] variant,
+//! a field in [`Plan`], and its comparisons in [`compare_v2`]'s manner.
+//! `v3` and `file` are skeletons waiting for the client application layer.
+
+pub mod file;
+pub mod idle;
+pub mod limits;
+pub mod v2;
+pub mod v3;
+
+use std::net::SocketAddr;
+
+use anyhow::bail;
+use tokio::runtime::Runtime;
+
+use crate::cli::{IdleArgs, LimitsArgs, ReferenceArgs, TargetArgs, V2Args};
+use crate::report::{Comparison, Outcome, Report};
+use crate::target::{
+    InProcessServer, Target, durability, server_binary, spawn_reference, spawn_server,
+};
+use limits::LimitsFigures;
+
+/// PRODUCT.md: version 2 must reach at least this many times the reference
+/// server's messages per second.
+pub const REFERENCE_TARGET_RATIO: f64 = 20.0;
+
+/// Every scenario the load generator knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Version 2, one request per connection.
+    V2,
+    /// Idle authenticated version-3 connections.
+    Idle,
+    /// The physical limits.
+    Limits,
+    /// Version 3 end to end with client crypto (skeleton).
+    V3,
+    /// A large file end to end (skeleton).
+    File,
+}
+
+impl Scenario {
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::V2 => "v2",
+            Scenario::Idle => "idle",
+            Scenario::Limits => "limits",
+            Scenario::V3 => "v3",
+            Scenario::File => "file",
+        }
+    }
+
+    /// Whether it waits for the client application layer.
+    pub fn needs_client_application(self) -> bool {
+        matches!(self, Scenario::V3 | Scenario::File)
+    }
+}
+
+/// What one invocation runs.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Measure the limits first.
+    pub limits: Option<LimitsArgs>,
+    /// Run v2.
+    pub v2: Option<V2Args>,
+    /// Run idle.
+    pub idle: Option<IdleArgs>,
+    /// Which server.
+    pub target: TargetArgs,
+    /// The reference stand-in for v2.
+    pub reference: ReferenceArgs,
+}
+
+impl Plan {
+    /// Everything with tiny sizes, all in process: a few seconds.
+    pub fn smoke(with_reference: bool) -> Self {
+        Self {
+            limits: Some(LimitsArgs {
+                tcp_mib: 32,
+                aead_mib: 8,
+                sqlite_single: 20,
+                sqlite_batched: 2048,
+                sqlite_row_size: 100,
+                sqlite_max_seconds: 5,
+                connects: 300,
+                connect_concurrency: 8,
+            }),
+            v2: Some(V2Args {
+                users: 5,
+                messages: 60,
+                size: 64,
+                concurrency: 4,
+                seed: 1,
+                v2_max_seconds: 60,
+            }),
+            idle: Some(IdleArgs {
+                connections: 40,
+                idle_users: 8,
+                open_concurrency: 8,
+                subscribe: true,
+                settle_seconds: 0,
+                idle_in_process: true,
+                idle_max_seconds: 60,
+            }),
+            target: TargetArgs::default(),
+            reference: ReferenceArgs {
+                spawn_reference: with_reference,
+                ..ReferenceArgs::default()
+            },
+        }
+    }
+
+    /// Runs the plan on `runtime`, pushing each outcome into `report`.
+    ///
+    /// # Errors
+    /// A scenario could not be set up or run at all (failed checks are
+    /// recorded in its outcome instead).
+    pub fn execute(&self, runtime: &Runtime, report: &mut Report) -> anyhow::Result<()> {
+        let mut limits = None;
+        if let Some(args) = &self.limits {
+            let (outcome, figures) = runtime.block_on(limits::run(args))?;
+            report.push(outcome);
+            limits = Some(figures);
+        }
+        if let Some(args) = &self.v2 {
+            let target = v2_target(&self.target)?;
+            let describe = target.describe();
+            let mut outcome = runtime.block_on(v2::run(target.addr(), args, "v2", &describe))?;
+            target.stop()?;
+            let mut reference = None;
+            if let Some(target) = reference_target(&self.reference)? {
+                let describe = target.describe();
+                let mut r =
+                    runtime.block_on(v2::run(target.addr(), args, "v2-reference", &describe))?;
+                target.stop()?;
+                if let Some(l) = &limits {
+                    compare_reference(&mut r, l);
+                }
+                reference = Some(r.clone());
+                report.push(r);
+            }
+            compare_v2(&mut outcome, limits.as_ref(), reference.as_ref());
+            report.push(outcome);
+        }
+        if let Some(args) = &self.idle {
+            let (target, measured) = idle_target(&self.target, args)?;
+            let describe = target.describe();
+            let outcome = runtime.block_on(idle::run(target.addr(), args, measured, &describe));
+            target.stop()?;
+            report.push(outcome?);
+        }
+        Ok(())
+    }
+}
+
+fn loopback_only(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+    if !addr.ip().is_loopback() {
+        bail!(
+            "{addr} is not a loopback address: the load generator only drives 127.0.0.0/8 or ::1"
+        );
+    }
+    Ok(addr)
+}
+
+fn v2_target(t: &TargetArgs) -> anyhow::Result<Target> {
+    if let Some(addr) = t.server {
+        return Ok(Target::External(loopback_only(addr)?));
+    }
+    if t.spawn {
+        let binary = server_binary(t.server_bin.as_deref())?;
+        return Ok(Target::Child(spawn_server(
+            &binary,
+            t.durability,
+            &["--legacy-v2".into()],
+        )?));
+    }
+    let d = durability(t.durability);
+    Ok(Target::InProcess(InProcessServer::start(|c| {
+        c.legacy_v2 = true;
+        c.durability = d;
+    })?))
+}
+
+fn reference_target(r: &ReferenceArgs) -> anyhow::Result<Option<Target>> {
+    if let Some(addr) = r.reference {
+        return Ok(Some(Target::External(loopback_only(addr)?)));
+    }
+    if r.spawn_reference {
+        return Ok(Some(Target::Child(spawn_reference(
+            r.reference_script.as_deref(),
+        )?)));
+    }
+    Ok(None)
+}
+
+fn idle_target(t: &TargetArgs, args: &IdleArgs) -> anyhow::Result<(Target, idle::Measured)> {
+    // Room for the registrations and the liveness pings beside the idle ones.
+    let room = args.connections + 256;
+    if let Some(addr) = t.server {
+        bail!(
+            "idle needs the server's process to read its memory: let it spawn the server \
+             (default) or use --idle-in-process, not --server {addr}"
+        );
+    }
+    if args.idle_in_process {
+        let d = durability(t.durability);
+        let server = InProcessServer::start(|c| {
+            c.durability = d;
+            c.max_connections = room;
+            c.max_connections_per_ip = room;
+            c.idle_timeout = std::time::Duration::from_secs(3600);
+        })?;
+        return Ok((Target::InProcess(server), idle::Measured::ThisProcess));
+    }
+    let binary = server_binary(t.server_bin.as_deref())?;
+    let child = spawn_server(
+        &binary,
+        t.durability,
+        &[
+            "--max-connections".into(),
+            room.to_string(),
+            "--max-connections-per-ip".into(),
+            room.to_string(),
+            "--idle-timeout".into(),
+            "3600".into(),
+        ],
+    )?;
+    let pid = child.pid();
+    Ok((Target::Child(child), idle::Measured::ServerProcess(pid)))
+}
+
+fn figure(outcome: &Outcome, key: &str) -> f64 {
+    outcome
+        .figures
+        .get(key)
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0)
+}
+
+/// Sets v2's figures beside the limits and the reference, and says so in
+/// its summary line.
+pub fn compare_v2(v2: &mut Outcome, limits: Option<&LimitsFigures>, reference: Option<&Outcome>) {
+    let send = figure(v2, "send_msgs_per_s");
+    let e2e = figure(v2, "e2e_msgs_per_s");
+    let mut notes = Vec::new();
+    if let Some(l) = limits {
+        v2.comparisons.push(Comparison::new(
+            "v2 send msg/s (one connection per message)",
+            send,
+            "loopback connect+request+close per second",
+            l.connects_per_s,
+            "per second",
+        ));
+        notes.push(format!(
+            "{:.2}x loopback connects/s",
+            send / l.connects_per_s.max(f64::MIN_POSITIVE)
+        ));
+        for per_commit in [1usize, 1024] {
+            if let Some(rate) = l.sqlite_rate(per_commit) {
+                v2.comparisons.push(Comparison::new(
+                    "v2 send msg/s",
+                    send,
+                    &format!("SQLite WAL+FULL inserts/s at {per_commit} rows per commit"),
+                    rate,
+                    "per second",
+                ));
+                notes.push(format!(
+                    "{:.2}x SQLite {per_commit}/commit",
+                    send / rate.max(f64::MIN_POSITIVE)
+                ));
+            }
+        }
+    }
+    if let Some(r) = reference {
+        let r_send = figure(r, "send_msgs_per_s");
+        let r_e2e = figure(r, "e2e_msgs_per_s");
+        v2.comparisons.push(Comparison::new(
+            "v2 send msg/s",
+            send,
+            "reference stand-in send msg/s (same workload, same run)",
+            r_send,
+            "per second",
+        ));
+        v2.comparisons.push(Comparison::new(
+            "v2 end-to-end msg/s",
+            e2e,
+            "reference stand-in end-to-end msg/s (same workload, same run)",
+            r_e2e,
+            "per second",
+        ));
+        let ratio = e2e / r_e2e.max(f64::MIN_POSITIVE);
+        notes.push(format!(
+            "{ratio:.1}x the reference stand-in end to end (send {:.1}x; target {REFERENCE_TARGET_RATIO}x: {})",
+            send / r_send.max(f64::MIN_POSITIVE),
+            if ratio >= REFERENCE_TARGET_RATIO && send / r_send.max(f64::MIN_POSITIVE) >= REFERENCE_TARGET_RATIO {
+                "met"
+            } else {
+                "NOT met"
+            }
+        ));
+    }
+    if !notes.is_empty() {
+        v2.summary = format!("{}; send = {}", v2.summary, notes.join(", "));
+    }
+}
+
+/// Sets the reference's figures beside SQLite with Python's defaults.
+fn compare_reference(r: &mut Outcome, limits: &LimitsFigures) {
+    let send = figure(r, "send_msgs_per_s");
+    let rate = limits.sqlite_python_defaults.rows_per_s;
+    r.comparisons.push(Comparison::new(
+        "reference stand-in send msg/s",
+        send,
+        "SQLite inserts/s with Python's defaults, 1 row per commit",
+        rate,
+        "per second",
+    ));
+    r.summary = format!(
+        "{}; send = {:.2}x SQLite python-defaults 1/commit",
+        r.summary,
+        send / rate.max(f64::MIN_POSITIVE)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_addresses_off_loopback() {
+        assert!(loopback_only("127.0.0.1:1357".parse().unwrap()).is_ok());
+        assert!(loopback_only("[::1]:1357".parse().unwrap()).is_ok());
+        assert!(loopback_only("192.168.1.10:1357".parse().unwrap()).is_err());
+        assert!(loopback_only("10.0.0.1:1357".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn skeletons_say_what_they_wait_for() {
+        assert!(Scenario::V3.needs_client_application());
+        assert!(Scenario::File.needs_client_application());
+        assert!(!Scenario::V2.needs_client_application());
+        let err = v3::run(&v3::V3Args {
+            users: 2,
+            size: 10,
+            rate: 0,
+            seconds: 1,
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("client application layer"));
+        assert!(
+            file::run(&file::FileArgs { mib: 1 })
+                .unwrap_err()
+                .to_string()
+                .contains("client application layer")
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! Raw protocol exchanges built from the `protocol` crate: one version-2
+//! request per connection, as the reference client does, with every wait
+//! bounded.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use bytes::{Bytes, BytesMut};
+use futures::{SinkExt, StreamExt};
+use protocol::codec::{ClientCodec, ResponseItem};
+use protocol::{ClientId, Request, RequestFrame, Response, v2};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+/// How long one request (connect, write, read the whole answer) may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A raw connection speaking frames through the client codec.
+pub type RawConn = Framed<TcpStream, ClientCodec>;
+
+/// One version-2 request on its own connection; the answer, whole.
+///
+/// # Errors
+/// Connect, write or read failed, the server closed without answering, or
+/// it took longer than [`REQUEST_TIMEOUT`].
+pub async fn v2_call(
+    addr: SocketAddr,
+    client_id: ClientId,
+    request: v2::Request,
+) -> anyhow::Result<v2::Response> {
+    tokio::time::timeout(REQUEST_TIMEOUT, async {
+        let stream = TcpStream::connect(addr).await.context("connect")?;
+        stream.set_nodelay(true)?;
+        let mut conn = Framed::new(stream, ClientCodec::default());
+        conn.send(
+            RequestFrame {
+                client_id,
+                request: Request::V2(request),
+            }
+            .into(),
+        )
+        .await
+        .context("send")?;
+        match read_response(&mut conn).await? {
+            Some(Response::V2(r)) => Ok(r),
+            Some(other) => bail!("expected a version-2 response, got {:?}", other.code()),
+            None => bail!("the server closed without answering"),
+        }
+    })
+    .await
+    .map_err(|_| anyhow!("no answer within {REQUEST_TIMEOUT:?}"))?
+}
+
+/// Reads a whole response, gathering a streamed version-2 pull into one.
+///
+/// # Errors
+/// The bytes break the protocol or the connection closes inside a pull.
+pub async fn read_response(conn: &mut RawConn) -> anyhow::Result<Option<Response>> {
+    let Some(item) = conn.next().await else {
+        return Ok(None);
+    };
+    match item? {
+        ResponseItem::Response(r) => Ok(Some(r)),
+        ResponseItem::PullStart { .. } => {
+            let mut messages = Vec::new();
+            let mut content = BytesMut::new();
+            let mut current: Option<v2::PulledMessageHeader> = None;
+            loop {
+                let item = conn
+                    .next()
+                    .await
+                    .context("connection closed inside a pull")??;
+                match item {
+                    ResponseItem::PulledHeader(h) => {
+                        if h.content_len == 0 {
+                            messages.push(pulled(h, Bytes::new()));
+                        } else {
+                            current = Some(h);
+                        }
+                    }
+                    ResponseItem::PulledChunk { data, last } => {
+                        content.extend_from_slice(&data);
+                        if last {
+                            let h = current.take().context("content without a header")?;
+                            messages.push(pulled(h, content.split().freeze()));
+                        }
+                    }
+                    ResponseItem::PullEnd => {
+                        return Ok(Some(Response::V2(v2::Response::Messages(messages))));
+                    }
+                    other => bail!("unexpected {other:?} inside a pull"),
+                }
+            }
+        }
+        other => bail!("unexpected {other:?}"),
+    }
+}
+
+fn pulled(h: v2::PulledMessageHeader, content: Bytes) -> v2::PulledMessage {
+    v2::PulledMessage {
+        sender: h.sender,
+        message_id: h.message_id,
+        kind: h.kind,
+        content,
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so that expected contents
+/// need not be stored.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_is_deterministic_and_seeded() {
+        assert_eq!(pattern(3, 33), pattern(3, 33));
+        assert_ne!(pattern(3, 33), pattern(4, 33));
+        assert_eq!(pattern(3, 33).len(), 33);
+        assert_eq!(&pattern(3, 40)[..33], &pattern(3, 33)[..]);
+    }
+}

@@ -1,0 +1,125 @@
+//! The load generator's smoke configuration, run as a user would run it:
+//! the `loadgen` binary, every scenario with tiny sizes, in process, with its
+//! JSON checked. This is how CI proves the load generator still works; the
+//! figures themselves are not checked (CI machines are busy).
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the smoke run may take before the test kills it and fails.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `loadgen ARGS` with stdout and stderr in files under `dir`; returns
+/// the exit code and both outputs. Kills it after [`LIMIT`].
+fn loadgen(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out_path = dir.join("stdout");
+    let err_path = dir.join("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).unwrap())
+        .stderr(File::create(&err_path).unwrap())
+        .spawn()
+        .expect("start loadgen");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("loadgen {args:?} took longer than {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (
+        status.code(),
+        std::fs::read_to_string(out_path).unwrap(),
+        std::fs::read_to_string(err_path).unwrap(),
+    )
+}
+
+fn python3_available() -> bool {
+    Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn smoke_runs_every_scenario_and_writes_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("smoke.json");
+    let json_arg = json.to_str().unwrap();
+    let with_reference = python3_available();
+    let mut args = vec!["smoke", "--json", json_arg];
+    if with_reference {
+        args.push("--with-reference");
+    }
+    let (code, stdout, stderr) = loadgen(dir.path(), &args);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let mut expected = vec!["limits", "v2", "idle"];
+    if with_reference {
+        expected.insert(1, "v2-reference");
+    }
+    assert_eq!(names, expected, "stdout:\n{stdout}");
+    for s in scenarios {
+        assert_eq!(s["passed"], true, "{s:#}");
+        // One human line per scenario, and it is the one in the JSON.
+        assert!(stdout.contains(s["summary"].as_str().unwrap()));
+    }
+    assert_eq!(stdout.lines().count(), scenarios.len(), "{stdout}");
+
+    let v2 = &scenarios[names.iter().position(|n| *n == "v2").unwrap()];
+    let messages = v2["figures"]["messages"].as_u64().unwrap();
+    assert!(messages > 0);
+    assert_eq!(v2["figures"]["delivered"].as_u64(), Some(messages));
+    assert!(v2["figures"]["send_latency"]["p99_us"].as_u64().unwrap() > 0);
+    // Beside its limits (and the reference, when it ran).
+    let limits_compared = v2["comparisons"].as_array().unwrap().len();
+    assert!(limits_compared >= if with_reference { 5 } else { 3 });
+
+    let limits = &scenarios[0]["figures"];
+    for key in [
+        "tcp_mb_per_s",
+        "chacha20poly1305_mb_per_s",
+        "xchacha20poly1305_mb_per_s",
+        "connects_per_s",
+    ] {
+        assert!(limits[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    assert_eq!(
+        limits["sqlite_server_durability"].as_array().unwrap().len(),
+        3
+    );
+
+    let idle = scenarios.last().unwrap();
+    assert_eq!(idle["figures"]["connections"].as_u64(), Some(40));
+    assert_eq!(
+        idle["figures"]["pings_answered"], idle["figures"]["pinged"],
+        "{idle:#}"
+    );
+}
+
+#[test]
+fn skeleton_scenarios_refuse_with_an_explanation() {
+    let dir = tempfile::tempdir().unwrap();
+    for scenario in ["v3", "file"] {
+        let (code, _, stderr) = loadgen(dir.path(), &[scenario]);
+        assert_eq!(code, Some(2), "{scenario}: {stderr}");
+        assert!(stderr.contains("client application layer"), "{stderr}");
+    }
+}
