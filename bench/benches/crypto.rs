@@ -69,6 +69,24 @@ fn crypto(c: &mut Criterion) {
     });
     group.finish();
 
+    // The primitives under the handshake and the bundle check: one X25519
+    // Diffie-Hellman (the handshake does three on each side; the bundle
+    // check does two, with fresh random secrets, to rule out small-order keys).
+    let mut group = c.benchmark_group("x25519");
+    group.throughput(Throughput::Elements(1));
+    let secret = x25519_dalek::StaticSecret::random_from_rng(rand::rngs::OsRng);
+    let public = x25519_dalek::PublicKey::from(bob.dh_identity_key());
+    group.bench_function("diffie_hellman", |b| {
+        b.iter(|| secret.diffie_hellman(black_box(&public)))
+    });
+    group.bench_function("ephemeral_diffie_hellman", |b| {
+        b.iter(|| {
+            x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng)
+                .diffie_hellman(black_box(&public))
+        })
+    });
+    group.finish();
+
     // Sealed texts (type 3).
     let text = "x".repeat(5_000);
     let sealed = sa.seal_text(1, &text).unwrap();
