@@ -24,11 +24,12 @@ STACK_RULES = [
     ("close() and TCP teardown", r"\b(__x64_sys_close|tcp_close|__fput|sock_close)\b"),
     ("write/send (responses)", r"\b(tcp_sendmsg|__x64_sys_sendto|__x64_sys_write|__x64_sys_writev|sock_write_iter)\b"),
     ("read/recv (requests)", r"\b(tcp_recvmsg|__x64_sys_recvfrom|__x64_sys_read|sock_read_iter)\b"),
+    ("shutdown() (the FIN after each answer, with its loopback delivery)", r"\b__x64_sys_shutdown\b"),
     ("epoll_ctl (register/deregister each connection)", r"\b__x64_sys_epoll_ctl\b"),
     ("epoll_wait", r"\b(__x64_sys_epoll_wait|do_epoll_wait)\b"),
     ("futex (thread park/unpark, blocking-pool hand-offs)", r"\b(__x64_sys_futex|futex_wake|futex_wait)\b"),
     ("thread creation/exit (blocking pool)", r"\b(__x64_sys_clone3|__x64_sys_clone|do_exit|__x64_sys_exit)\b"),
-    ("other syscalls (setsockopt, getsockname, mmap, ...)", r"\b(do_syscall_64)\b"),
+    ("other syscalls and syscall entry/exit (setsockopt, mprotect, madvise, ...)", r"\b(do_syscall_64)\b"),
     ("softirq/interrupt outside syscalls (loopback delivery, timers)", r"\b(handle_softirqs|asm_sysvec_apic_timer_interrupt|net_rx_action)\b"),
 ]
 

@@ -75,6 +75,9 @@ pub enum Command {
         /// The reference stand-in.
         #[command(flatten)]
         reference: ReferenceArgs,
+        /// Leave out the idle scenario (for repeated v2 comparisons).
+        #[arg(long)]
+        skip_idle: bool,
     },
     /// Everything with tiny sizes, in a few seconds, all in process (what the
     /// integration test runs).

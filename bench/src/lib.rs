@@ -73,10 +73,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
             idle,
             target,
             reference,
+            skip_idle,
         } => Ok(Plan {
             limits: Some(limits.clone()),
             v2: Some(v2.clone()),
-            idle: Some(idle.clone()),
+            idle: (!skip_idle).then(|| idle.clone()),
             target: target.clone(),
             reference: reference.clone(),
         }),
