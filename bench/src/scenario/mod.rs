@@ -205,7 +205,7 @@ fn idle_target(t: &TargetArgs, args: &IdleArgs) -> anyhow::Result<(Target, idle:
     if let Some(addr) = t.server {
         bail!(
             "idle needs the server's process to read its memory: let it spawn the server \
-             (default) or use --idle-in-process, not --server {addr}"
+             (default) or use --idle-in-process (with `all`: --skip-idle), not --server {addr}"
         );
     }
     if args.idle_in_process {
