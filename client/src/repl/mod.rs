@@ -78,9 +78,7 @@ impl Interrupts {
         let (tx, count) = watch::channel(0u64);
         tokio::spawn(async move {
             while tokio::signal::ctrl_c().await.is_ok() {
-                if tx.send(*tx.borrow() + 1).is_err() {
-                    return;
-                }
+                tx.send_modify(|n| *n += 1);
             }
         });
         Self { count }
@@ -409,13 +407,17 @@ impl Menu {
                 ));
             }
             Command::Inbox => {
-                let events = self.receive(&cancel).await?;
+                let Some(events) = self.receive(&cancel).await? else {
+                    return Ok(());
+                };
                 if events.is_empty() {
                     self.say("no new messages");
                 }
             }
             Command::Answer => {
-                let events = self.receive(&cancel).await?;
+                let Some(events) = self.receive(&cancel).await? else {
+                    return Ok(());
+                };
                 let answered = events
                     .iter()
                     .filter(|e| matches!(e.what, What::SessionStarted))
@@ -575,19 +577,19 @@ impl Menu {
         Ok(())
     }
 
-    /// Reads what waits, showing each event.
-    async fn receive(&self, cancel: &CancellationToken) -> Result<Vec<Event>, ClientError> {
+    /// Reads what waits, showing each event; `None` if the user stopped it.
+    async fn receive(&self, cancel: &CancellationToken) -> Result<Option<Vec<Event>>, ClientError> {
         let events = match self.client.inbox_until(cancel.clone()).await {
             Err(ClientError::Cancelled) => {
                 self.say("stopped reading; what was not read stays on the server for next time");
-                return Ok(Vec::new());
+                return Ok(None);
             }
             other => other?,
         };
         for e in &events {
             self.say(show_event(e));
         }
-        Ok(events)
+        Ok(Some(events))
     }
 
     fn watching(&self) -> bool {
