@@ -47,10 +47,10 @@ pub fn suggest_name(who: &str, names: &[String]) -> Option<String> {
     if let Some(n) = names.iter().find(|n| lower(n) == typed) {
         return Some(n.clone());
     }
-    if typed.chars().count() >= 3 {
-        if let Some(n) = names.iter().find(|n| lower(n).starts_with(&typed)) {
-            return Some(n.clone());
-        }
+    if typed.chars().count() >= 3
+        && let Some(n) = names.iter().find(|n| lower(n).starts_with(&typed))
+    {
+        return Some(n.clone());
     }
     let allowed = match typed.chars().count() {
         0..=2 => 1,

@@ -85,7 +85,7 @@ impl Interrupts {
     }
 
     /// A receiver that fires on the next Ctrl-C only.
-    fn from_now(&self) -> watch::Receiver<u64> {
+    fn since_now(&self) -> watch::Receiver<u64> {
         let mut rx = self.count.clone();
         rx.borrow_and_update();
         rx
@@ -213,7 +213,7 @@ impl Menu {
         self.greet().await;
         loop {
             let prompt = self.prompt();
-            let mut interrupted = self.interrupts.from_now();
+            let mut interrupted = self.interrupts.since_now();
             let answer = tokio::select! {
                 a = self.ask(&prompt, Field::Menu) => a,
                 // At a terminal the editor reads Ctrl-C itself; from a pipe
@@ -287,7 +287,7 @@ impl Menu {
     /// Runs one command; Ctrl-C cancels it.
     async fn execute(&mut self, command: Command) {
         let cancel = CancellationToken::new();
-        let mut interrupted = self.interrupts.from_now();
+        let mut interrupted = self.interrupts.since_now();
         self.progress.foreground.store(true, Ordering::Release);
         let outcome = {
             let run = self.dispatch(command, cancel.clone());

@@ -395,22 +395,21 @@ fn rest_value(line: &str, from: usize) -> Option<String> {
 /// The rest of a line as a text: as typed, unless it is one quoted string.
 fn text_value(line: &str, from: usize) -> Option<String> {
     let rest = line.get(from..).unwrap_or_default().trim();
-    if rest.starts_with(['"', '\'']) {
-        if let Ok(w) = words(rest) {
-            if let [only] = w.as_slice() {
-                return Some(only.text.clone());
-            }
-        }
+    if rest.starts_with(['"', '\''])
+        && let Ok(w) = words(rest)
+        && let [only] = w.as_slice()
+    {
+        return Some(only.text.clone());
     }
     (!rest.is_empty()).then(|| rest.to_string())
 }
 
 /// `~/x` is `$HOME/x`, as Tab completion shows it.
 pub fn expand_home(path: String) -> PathBuf {
-    if let Some(rest) = path.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
+    if let Some(rest) = path.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
     }
     PathBuf::from(path)
 }

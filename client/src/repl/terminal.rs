@@ -205,12 +205,12 @@ fn editor_thread(
         }
         let answer = match editor.readline(&ask.prompt) {
             Ok(line) => {
-                if ask.field == Field::Menu {
-                    if let Some(entry) = history_entry(&line) {
-                        let _ = editor.add_history_entry(entry);
-                        if let Err(e) = editor.append_history(&history) {
-                            tracing::warn!(error = %e, "cannot save the menu history");
-                        }
+                if ask.field == Field::Menu
+                    && let Some(entry) = history_entry(&line)
+                {
+                    let _ = editor.add_history_entry(entry);
+                    if let Err(e) = editor.append_history(&history) {
+                        tracing::warn!(error = %e, "cannot save the menu history");
                     }
                 }
                 Answer::Line(line)

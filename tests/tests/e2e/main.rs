@@ -2,5 +2,6 @@
 //! its binary) and real clients over loopback. One test binary; one module
 //! per area.
 
+mod menu;
 mod v2;
 mod v3;
