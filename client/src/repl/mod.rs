@@ -106,9 +106,14 @@ impl Progress for MenuProgress {
         if self.foreground.load(Ordering::Acquire) {
             self.bars.start(label, total, done);
         } else {
-            // The label is escaped by whoever made it.
-            self.printer
-                .print(format!("receiving {label} ({})...", output::size(total)));
+            // The label is escaped by whoever made it. The total counts the
+            // encryption's overhead too: shown only where that is negligible.
+            let size = if total >= 1_000_000 {
+                format!(" (about {})", output::size(total))
+            } else {
+                String::new()
+            };
+            self.printer.print(format!("receiving {label}{size}..."));
         }
     }
 
@@ -726,7 +731,9 @@ mod tests {
         p.advance(10);
         p.finish();
         match lines.try_recv().unwrap() {
-            terminal::Print::Text(t) => assert_eq!(t, "receiving a.bin from bob (2.00 MB)..."),
+            terminal::Print::Text(t) => {
+                assert_eq!(t, "receiving a.bin from bob (about 2.00 MB)...")
+            }
             terminal::Print::Flush(_) => panic!("a flush"),
         }
         p.foreground.store(true, Ordering::Release);
