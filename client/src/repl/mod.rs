@@ -51,6 +51,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
         printer: printer.clone(),
     });
     client.set_progress(progress.clone());
+    terminal::route_logs(Some(printer.clone()));
     let mut menu = Menu {
         client,
         terminal,
@@ -63,6 +64,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
     };
     let result = menu.run().await;
     menu.leave().await;
+    terminal::route_logs(None);
     result
 }
 
@@ -734,7 +736,7 @@ mod tests {
             terminal::Print::Text(t) => {
                 assert_eq!(t, "receiving a.bin from bob (about 2.00 MB)...")
             }
-            terminal::Print::Flush(_) => panic!("a flush"),
+            _ => panic!("not a text"),
         }
         p.foreground.store(true, Ordering::Release);
         p.start("x", 1, 0);

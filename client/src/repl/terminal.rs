@@ -9,6 +9,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
@@ -54,6 +55,8 @@ pub struct Terminal {
 pub enum Print {
     /// Show this text (one or more lines).
     Text(String),
+    /// A log line: above the prompt at a terminal, else on standard error.
+    Log(String),
     /// Answer once everything before is shown.
     Flush(oneshot::Sender<()>),
 }
@@ -228,8 +231,9 @@ fn editor_thread(
 
 fn printer_thread(mut external: Printing, lines: std_mpsc::Receiver<Print>) {
     while let Ok(print) = lines.recv() {
-        let mut text = match print {
-            Print::Text(t) => t,
+        let (mut text, log) = match print {
+            Print::Text(t) => (t, false),
+            Print::Log(t) => (t, true),
             Print::Flush(done) => {
                 let _ = done.send(());
                 continue;
@@ -244,8 +248,84 @@ fn printer_thread(mut external: Printing, lines: std_mpsc::Receiver<Print>) {
             }
             external = None;
         }
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+        if log {
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+}
+
+/// Where log lines go while the menu runs (`None`: straight to stderr).
+static LOG_PRINTER: Mutex<Option<Printer>> = Mutex::new(None);
+
+/// Sends log lines through `printer` from now on, so that they do not break
+/// the line being typed.
+pub fn route_logs(printer: Option<Printer>) {
+    *LOG_PRINTER.lock().unwrap_or_else(|e| e.into_inner()) = printer;
+}
+
+/// A writer for one log event (see [`log_writer`]).
+pub struct LogWriter(Vec<u8>);
+
+/// The log writer of the `client` binary: each event goes to standard
+/// error, or through the menu's printer while the menu runs.
+pub fn log_writer() -> LogWriter {
+    LogWriter(Vec::new())
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let printer = LOG_PRINTER
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match printer {
+            Some(p) => {
+                let _ = p
+                    .lines
+                    .send(Print::Log(String::from_utf8_lossy(&self.0).into_owned()));
+            }
+            None => {
+                let _ = std::io::stderr().lock().write_all(&self.0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_go_through_the_printer_while_the_menu_runs() {
+        let (printer, lines) = Printer::capture();
+        route_logs(Some(printer));
+        {
+            let mut w = log_writer();
+            write!(w, "WARN something").unwrap();
+            writeln!(w, " happened").unwrap();
+        }
+        route_logs(None);
+        match lines.try_recv().unwrap() {
+            Print::Log(t) => assert_eq!(t, "WARN something happened\n"),
+            _ => panic!("not a log line"),
+        }
     }
 }
