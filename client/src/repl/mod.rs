@@ -284,6 +284,12 @@ impl Menu {
                 };
                 self.say(format!("waiting:  {count}"));
             }
+            Err(e @ ClientError::ServerKeyChanged { .. }) => {
+                // Nothing is sent to or read from an impostor.
+                self.fail(e).await;
+                self.say("watching: off until the server's key is sorted out");
+                return;
+            }
             Err(e) => self.fail(e).await,
         }
         self.refresh_pinned().await;
