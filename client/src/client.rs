@@ -343,10 +343,10 @@ impl Client {
     /// Not registered, unreachable, or the server's key is not the pinned one.
     pub async fn connection(&self) -> Result<Arc<Connection>, ClientError> {
         let mut current = self.inner.conn.lock().await;
-        if let Some(conn) = current.as_ref() {
-            if conn.is_alive() {
-                return Ok(conn.clone());
-            }
+        if let Some(conn) = current.as_ref()
+            && conn.is_alive()
+        {
+            return Ok(conn.clone());
         }
         let me = self.require_me()?;
         let server = self.inner.config.server.clone();

@@ -47,10 +47,10 @@ pub async fn open(config: ClientConfig, flags: Flags) -> anyhow::Result<Client> 
     let client = Client::open(config)
         .await
         .with_context(|| format!("opening the key store in {}", escape_path(&home)))?;
-    if !flags.json {
-        if let Some(bars) = Bars::for_terminal() {
-            client.set_progress(Arc::new(bars));
-        }
+    if !flags.json
+        && let Some(bars) = Bars::for_terminal()
+    {
+        client.set_progress(Arc::new(bars));
     }
     Ok(client)
 }

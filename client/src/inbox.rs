@@ -120,6 +120,16 @@ impl Rejection {
     }
 }
 
+/// What waits on the server, as one pull sees it (nothing is removed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Waiting {
+    /// Messages in the first batch not handled here yet (key-agreement
+    /// messages included).
+    pub messages: usize,
+    /// Whether more wait beyond that batch.
+    pub more: bool,
+}
+
 /// The outcome of one delivery.
 struct Outcome {
     events: Vec<Event>,
@@ -164,7 +174,21 @@ impl Client {
     /// # Errors
     /// The server or the key store failed (what was handled stays handled).
     pub async fn inbox(&self) -> Result<Vec<Event>, ClientError> {
-        let _receiving = self.inner.receiving.lock().await;
+        self.inbox_until(CancellationToken::new()).await
+    }
+
+    /// [`Client::inbox`] that `cancel` can stop: a file being downloaded is
+    /// abandoned (its partial copy deleted, the message left on the server
+    /// to be received later) and [`ClientError::Cancelled`] is returned.
+    /// Messages handled before that stay handled.
+    ///
+    /// # Errors
+    /// Cancelled, or see [`Client::inbox`].
+    pub async fn inbox_until(&self, cancel: CancellationToken) -> Result<Vec<Event>, ClientError> {
+        let _receiving = tokio::select! {
+            r = self.inner.receiving.lock() => r,
+            () = cancel.cancelled() => return Err(ClientError::Cancelled),
+        };
         let mut events = Vec::new();
         let mut seen = HashSet::new();
         let mut kept = Vec::new();
@@ -191,7 +215,7 @@ impl Client {
             let mut acks = Vec::new();
             for d in fresh {
                 let id = d.message_id;
-                let outcome = self.handle(d).await?;
+                let outcome = self.handle(d, &cancel).await?;
                 events.extend(outcome.events);
                 retry_kept |= outcome.session_started;
                 if outcome.ack {
@@ -206,6 +230,32 @@ impl Client {
             }
         }
         Ok(events)
+    }
+
+    /// Counts the messages waiting on the server with one pull; nothing is
+    /// handled or removed.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn waiting(&self) -> Result<Waiting, ClientError> {
+        let batch = self.retrying(|c| async move { c.pull(0).await }).await?;
+        let ids: Vec<u64> = batch.messages.iter().map(|d| d.message_id).collect();
+        // Handled here but not yet acknowledged: they go silently.
+        let fresh = self
+            .store(move |s| {
+                let mut fresh = 0;
+                for id in ids {
+                    if !s.is_handled(id)? {
+                        fresh += 1;
+                    }
+                }
+                Ok(fresh)
+            })
+            .await?;
+        Ok(Waiting {
+            messages: fresh,
+            more: batch.more,
+        })
     }
 
     async fn acknowledge(&self, ids: Vec<u64>) -> Result<(), ClientError> {
@@ -300,7 +350,11 @@ impl Client {
             let mut acks = Vec::new();
             for d in batch {
                 let id = d.message_id;
-                let outcome = self.handle(d).await?;
+                let outcome = match self.handle(d, stop).await {
+                    // Stopped during a file: it stays on the server.
+                    Err(ClientError::Cancelled) if stop.is_cancelled() => return Ok(()),
+                    other => other?,
+                };
                 for e in outcome.events {
                     if events.send(e).is_err() {
                         return Ok(());
@@ -376,7 +430,11 @@ impl Client {
     }
 
     /// Handles one delivery; see the module docs.
-    async fn handle(&self, d: Delivery) -> Result<Outcome, ClientError> {
+    async fn handle(
+        &self,
+        d: Delivery,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, ClientError> {
         let id = d.message_id;
         if self.store(move |s| s.is_handled(id)).await? {
             return Ok(Outcome::handled(Vec::new()));
@@ -389,7 +447,7 @@ impl Client {
             MessageKind::SymmetricKeyRequest => self.on_offer(d, peer).await,
             MessageKind::SymmetricKey => self.on_answer(d, peer).await,
             MessageKind::Text => self.on_text(d, peer).await,
-            MessageKind::File => self.on_file(d, peer).await,
+            MessageKind::File => self.on_file(d, peer, cancel).await,
         }
     }
 
@@ -529,7 +587,12 @@ impl Client {
         }
     }
 
-    async fn on_file(&self, d: Delivery, peer: PeerRecord) -> Result<Outcome, ClientError> {
+    async fn on_file(
+        &self,
+        d: Delivery,
+        peer: PeerRecord,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, ClientError> {
         let Ok(offer) = FileOffer::decode(d.content.clone()) else {
             return self.reject(&d, &peer, Rejection::Tampered).await;
         };
@@ -561,7 +624,7 @@ impl Client {
             crate::display::escape_line(&meta.name),
             crate::display::escape_line(&peer.name)
         );
-        match receive_file(self, d.message_id, offer.size, &meta, &label).await {
+        match receive_file(self, d.message_id, offer.size, &meta, &label, cancel).await {
             Ok(path) => {
                 let what = What::File {
                     name: meta.name.clone(),

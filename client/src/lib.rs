@@ -32,4 +32,4 @@ pub mod selftest;
 pub mod transfer;
 
 pub use client::{Client, ClientConfig, ClientError, PeerInfo, Progress};
-pub use inbox::{Event, Rejection, What};
+pub use inbox::{Event, Rejection, Waiting, What};

@@ -382,12 +382,15 @@ enum Piece {
 }
 
 /// Downloads, decrypts and saves a file message; returns where it was saved.
+/// `cancel` stops the download: the partial file is deleted and the message
+/// stays on the server (it is received again later).
 pub(crate) async fn receive_file(
     client: &Client,
     message_id: u64,
     offer_size: u64,
     meta: &FileMeta,
     label: &str,
+    cancel: &CancellationToken,
 ) -> Result<PathBuf, ReceiveError> {
     if offer_size != meta.ciphertext_len() {
         return Err(ReceiveError::Rejected(CryptoError::DecryptFailed));
@@ -439,7 +442,7 @@ pub(crate) async fn receive_file(
         }
         Err(ReceiveError::Failed(ClientError::Cancelled))
     });
-    let fed = feed_download(client, message_id, offer_size, label, &tx).await;
+    let fed = feed_download(client, message_id, offer_size, label, &tx, cancel).await;
     if fed.is_ok() {
         let _ = tx.send(Piece::End).await;
     }
@@ -472,13 +475,20 @@ async fn feed_download(
     size: u64,
     label: &str,
     tx: &mpsc::Sender<Piece>,
+    cancel: &CancellationToken,
 ) -> Result<(), ClientError> {
     let progress = client.progress();
     progress.start(label, size, 0);
     let mut fed = 0u64;
     let mut attempt = 0;
     let result = loop {
-        match feed_from(client, message_id, size, &mut fed, tx).await {
+        let fed_now = tokio::select! {
+            r = feed_from(client, message_id, size, &mut fed, tx) => r,
+            // Dropping the requests in flight is safe: nothing was written
+            // for them, and the partial file is deleted by the caller.
+            () = cancel.cancelled() => Err(ClientError::Cancelled),
+        };
+        match fed_now {
             Err(ClientError::Connection(e)) if e.is_disconnect() && attempt + 1 < ATTEMPTS => {
                 attempt += 1;
                 tracing::info!(error = %e, attempt, "download interrupted; continuing");

@@ -12,6 +12,7 @@
 //!   streaming of large version-2 bodies.
 //! - [`auth`] and [`bundle`]: the exact bytes signed in the handshake and the
 //!   layout of the 160-byte key bundle.
+//! - [`notation`]: the hex notation of PROTOCOL.md's examples.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -34,6 +35,7 @@ pub mod codec;
 pub mod error;
 pub mod frame;
 pub mod header;
+pub mod notation;
 mod payload;
 pub mod types;
 pub mod v2;

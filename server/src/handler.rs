@@ -11,13 +11,19 @@ use futures::{SinkExt, StreamExt};
 use protocol::codec::{CodecLimits, Inbound, ServerCodec};
 use protocol::v3::ServerError;
 use protocol::{ErrorReason, PROTOCOL_V2, ProtocolError, Response, v2, v3};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
 use crate::Shared;
 
-/// A connection's framed socket.
-pub(crate) type Conn = Framed<TcpStream, ServerCodec>;
+/// What a connection runs over: a TCP socket, or an in-memory stream in
+/// tests and fuzzing.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
+
+/// A connection's framed stream.
+pub(crate) type Conn = Framed<Box<dyn Transport>, ServerCodec>;
 
 /// The outcome of waiting for the next frame.
 pub(crate) enum Next {
@@ -95,8 +101,7 @@ pub(crate) async fn send_and_close(conn: &mut Conn, response: Response) {
 }
 
 /// Serves one accepted connection until it closes.
-pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
-    let _ = stream.set_nodelay(true);
+pub(crate) async fn serve(stream: Box<dyn Transport>, peer: SocketAddr, shared: Arc<Shared>) {
     let limits = CodecLimits {
         v2_max_content: shared.config.v2_max_content,
         ..CodecLimits::default()

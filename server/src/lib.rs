@@ -16,7 +16,7 @@
 pub mod blobs;
 pub mod config;
 pub mod error;
-mod handler;
+pub mod handler;
 mod hub;
 pub mod identity;
 mod listener;
@@ -117,6 +117,20 @@ impl Server {
     /// The server's identity public key.
     pub fn public_key(&self) -> [u8; 32] {
         self.shared.identity.public_key()
+    }
+
+    /// Serves one already-accepted connection over any byte stream (an
+    /// in-memory pipe in fuzzing and tests), as the accept loop would, but
+    /// outside its connection limits. Returns when the connection ends.
+    pub async fn serve_stream(&self, stream: impl handler::Transport, peer: std::net::SocketAddr) {
+        handler::serve(Box::new(stream), peer, self.shared.clone()).await;
+    }
+
+    /// Stops serving: connections served through [`Server::serve_stream`]
+    /// are told to finish, and the database is closed.
+    pub async fn close(self) {
+        self.shared.shutdown.cancel();
+        self.shared.store.close().await;
     }
 
     /// Serves `listener` until `shutdown` completes; then stops accepting,

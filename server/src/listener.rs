@@ -137,7 +137,9 @@ async fn serve(
     _address: AddressSlot,
 ) {
     tracing::debug!(%peer, "connection opened");
-    crate::handler::serve(stream, peer, shared).await;
+    // Small frames go out at once; batching is done by the session's flushes.
+    let _ = stream.set_nodelay(true);
+    crate::handler::serve(Box::new(stream), peer, shared).await;
     tracing::debug!(%peer, "connection closed");
 }
 

@@ -97,10 +97,10 @@ pub(crate) async fn serve(mut conn: Conn, peer: SocketAddr, shared: &Shared, fir
     };
     match outcome {
         Ok(Some(response)) => {
-            tracing::debug!(%peer, code, "version-2 request served");
+            tracing::info!(%peer, code, "version-2 request served");
             send_and_close(&mut conn, Response::V2(response)).await;
         }
-        Ok(None) => tracing::debug!(%peer, code, "version-2 request served"),
+        Ok(None) => tracing::info!(%peer, code, "version-2 request served"),
         Err(reason) => {
             tracing::info!(%peer, code, %reason, "version-2 request failed");
             send_and_close(&mut conn, Response::V2(v2::Response::Error)).await;

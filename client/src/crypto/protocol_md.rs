@@ -13,49 +13,12 @@ use super::test_support::{
 };
 use super::{FileDecryptor, FileEncryptor, Fingerprint, SafetyNumber, VerifiedBundle};
 
-/// The document's hex notation: white space is ignored, `#` starts a
-/// comment, `XX*N` is N bytes of XX.
 fn parse_hex(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("");
-        for token in line.split_whitespace() {
-            match token.split_once('*') {
-                Some((byte, count)) => {
-                    let byte = u8::from_str_radix(byte, 16).expect("hex byte before *");
-                    let count: usize = count.parse().expect("count after *");
-                    out.extend(std::iter::repeat_n(byte, count));
-                }
-                None => out.extend(hex::decode(token).expect("hex")),
-            }
-        }
-    }
-    out
+    protocol::notation::parse_hex(text).expect("PROTOCOL.md notation")
 }
 
-/// The bodies of the fenced blocks tagged `tag NAME`, by name.
 fn blocks(markdown: &str, tag: &str) -> BTreeMap<String, String> {
-    let prefix = format!("```{tag} ");
-    let mut out = BTreeMap::new();
-    let mut lines = markdown.lines();
-    while let Some(line) = lines.next() {
-        let Some(name) = line.trim().strip_prefix(&prefix) else {
-            continue;
-        };
-        let mut body = String::new();
-        for l in lines.by_ref() {
-            if l.trim() == "```" {
-                break;
-            }
-            body.push_str(l);
-            body.push('\n');
-        }
-        assert!(
-            out.insert(name.trim().to_string(), body).is_none(),
-            "block {name} appears twice"
-        );
-    }
-    out
+    protocol::notation::blocks(markdown, tag).expect("PROTOCOL.md blocks")
 }
 
 fn document() -> String {

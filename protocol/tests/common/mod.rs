@@ -435,53 +435,17 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
     m
 }
 
-/// Parses the hex notation of PROTOCOL.md: hex digits in pairs, white space
-/// ignored, `#` starts a comment, and `XX*N` stands for N bytes of XX.
-pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    for (lineno, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("");
-        for token in line.split_whitespace() {
-            if let Some((byte, count)) = token.split_once('*') {
-                let byte = u8::from_str_radix(byte, 16)
-                    .map_err(|e| format!("line {}: bad byte {byte:?}: {e}", lineno + 1))?;
-                let count: usize = count
-                    .parse()
-                    .map_err(|e| format!("line {}: bad count {count:?}: {e}", lineno + 1))?;
-                out.extend(std::iter::repeat_n(byte, count));
-            } else {
-                let bytes = hex::decode(token)
-                    .map_err(|e| format!("line {}: bad hex {token:?}: {e}", lineno + 1))?;
-                out.extend(bytes);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The ```` ```hex NAME ```` blocks of a markdown document, by name.
+/// The ```` ```hex NAME ```` blocks of a markdown document, as bytes, by name.
 pub fn hex_blocks(markdown: &str) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    let mut blocks = BTreeMap::new();
-    let mut lines = markdown.lines();
-    while let Some(line) = lines.next() {
-        let Some(name) = line.trim().strip_prefix("```hex ") else {
-            continue;
-        };
-        let name = name.trim().to_string();
-        let mut body = String::new();
-        for l in lines.by_ref() {
-            if l.trim() == "```" {
-                break;
-            }
-            body.push_str(l);
-            body.push('\n');
-        }
-        let bytes = parse_hex(&body).map_err(|e| format!("example {name}: {e}"))?;
-        if blocks.insert(name.clone(), bytes).is_some() {
-            return Err(format!("example {name} appears twice"));
-        }
-    }
-    Ok(blocks)
+    protocol::notation::blocks(markdown, "hex")
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(name, body)| {
+            protocol::notation::parse_hex(&body)
+                .map(|bytes| (name.clone(), bytes))
+                .map_err(|e| format!("example {name}: {e}"))
+        })
+        .collect()
 }
 
 /// Formats bytes in the document's notation, compressing runs of 8 or more.

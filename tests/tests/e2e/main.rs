@@ -3,5 +3,6 @@
 //! per area.
 
 mod client;
+mod menu;
 mod v2;
 mod v3;

@@ -105,7 +105,34 @@ fn expected_stream(seed: u64, len: usize) -> Vec<u8> {
 #[tokio::test]
 async fn reference_scenario() {
     let mut server = legacy().await;
-    let addr = server.addr;
+    reference_flow(server.addr).await;
+    server.stop().await.unwrap();
+    let files = std::fs::read_dir(server.config.files_dir())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "blob")
+        })
+        .count();
+    assert_eq!(files, 0, "delivered files are deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_scenario_against_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &["--legacy-v2"])
+        .await
+        .unwrap();
+    reference_flow(server.addr).await;
+}
+
+/// The reference client's whole scenario: register two users, list, fetch a
+/// key, request a key, send a key, texts (one of 5,000 bytes), a small and a
+/// streamed file, pull, pull again empty.
+async fn reference_flow(addr: std::net::SocketAddr) {
     let alice = v2_register(addr, "alice").await.unwrap();
     let bob = v2_register(addr, "bob").await.unwrap();
     assert_ne!(alice, bob);
@@ -184,18 +211,6 @@ async fn reference_scenario() {
     // Pulled messages are gone; their files too.
     assert!(pull(addr, bob).await.is_empty());
     assert!(pull(addr, alice).await.is_empty());
-    server.stop().await.unwrap();
-    let files = std::fs::read_dir(server.config.files_dir())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "blob")
-        })
-        .count();
-    assert_eq!(files, 0, "delivered files are deleted");
 }
 
 #[tokio::test]

@@ -1,0 +1,298 @@
+//! Tab completion and "did you mean" for peer names: command words, the
+//! names the menu knows (pinned peers and the last `list`), and file paths
+//! for the path of `file`.
+//!
+//! Names come from other people: one that would need escaping to be shown
+//! safely is never offered (completion lists are printed as they are).
+
+use std::sync::{Arc, Mutex};
+
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::{Context, Helper, Highlighter, Hinter, Validator};
+
+use super::parse::{self, Args};
+use crate::display::escape_line;
+
+/// The peer names the menu knows.
+#[derive(Debug, Default)]
+pub struct Names {
+    /// Peers pinned in the key store.
+    pub pinned: Vec<String>,
+    /// The last `list` result.
+    pub listed: Vec<String>,
+}
+
+impl Names {
+    /// Every known name once, sorted.
+    pub fn all(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.pinned.iter().chain(&self.listed).cloned().collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+/// Shared between the menu and the editor's completer.
+pub type SharedNames = Arc<Mutex<Names>>;
+
+/// The known name closest to a mistyped `who`, if one is close: the same
+/// name in another case, a name that starts with it (three letters or
+/// more), or one a typo or two away (Damerau-Levenshtein).
+pub fn suggest_name(who: &str, names: &[String]) -> Option<String> {
+    let typed = who.to_lowercase();
+    if typed.is_empty() {
+        return None;
+    }
+    let lower = |n: &String| n.to_lowercase();
+    if let Some(n) = names.iter().find(|n| lower(n) == typed) {
+        return Some(n.clone());
+    }
+    if typed.chars().count() >= 3
+        && let Some(n) = names.iter().find(|n| lower(n).starts_with(&typed))
+    {
+        return Some(n.clone());
+    }
+    let allowed = match typed.chars().count() {
+        0..=2 => 1,
+        3..=6 => 2,
+        _ => 3,
+    };
+    names
+        .iter()
+        .map(|n| (n, strsim::damerau_levenshtein(&typed, &lower(n))))
+        .filter(|(_, d)| *d <= allowed)
+        .min_by_key(|(n, d)| (*d, (*n).clone()))
+        .map(|(n, _)| n.clone())
+}
+
+/// What the line being edited is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// A menu command.
+    Menu,
+    /// A peer's name (sub-prompt).
+    Name,
+    /// A file path (sub-prompt).
+    Path,
+    /// Free text or an answer: nothing to complete.
+    Text,
+}
+
+/// The editor's helper: completion only (no hints, colours or validation).
+#[derive(Helper, Hinter, Highlighter, Validator)]
+pub struct MenuHelper {
+    names: SharedNames,
+    files: FilenameCompleter,
+    /// Set by the editor thread before each line.
+    pub field: Field,
+}
+
+impl MenuHelper {
+    /// A helper completing from `names`.
+    pub fn new(names: SharedNames) -> Self {
+        Self {
+            names,
+            files: FilenameCompleter::new(),
+            field: Field::Menu,
+        }
+    }
+
+    fn name_pairs(&self, prefix: &str) -> Vec<Pair> {
+        let prefix = prefix.to_lowercase();
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .all()
+            .into_iter()
+            .filter(|n| escape_line(n) == n.as_str())
+            .filter(|n| n.to_lowercase().starts_with(&prefix))
+            .map(|n| Pair {
+                replacement: parse::quote_word(&n),
+                display: n,
+            })
+            .collect()
+    }
+
+    /// Completion of a menu line: where the replaced part starts, and the
+    /// candidates.
+    pub fn complete_menu(&self, line: &str, pos: usize) -> (usize, Vec<Pair>) {
+        let before = &line[..pos];
+        let words = parse::words(before).unwrap_or_else(|_| {
+            // An open quote: complete from after it, as one word.
+            let start = before.rfind(['"', '\'']).unwrap_or(0);
+            let mut w = parse::words(&before[..start]).unwrap_or_default();
+            w.push(parse::Word {
+                text: before[start + 1..].to_string(),
+                start,
+                end: pos,
+            });
+            w
+        });
+        let at_new_word = before.is_empty() || before.ends_with(char::is_whitespace);
+        let (index, prefix, start) = if at_new_word {
+            (words.len(), String::new(), pos)
+        } else {
+            match words.last() {
+                Some(w) => (words.len() - 1, w.text.clone(), w.start),
+                None => (0, String::new(), pos),
+            }
+        };
+        if index == 0 {
+            let prefix = prefix.to_lowercase();
+            let pairs = parse::command_words()
+                .filter(|w| w.starts_with(&prefix) && *w != "?")
+                .map(|w| Pair {
+                    display: w.to_string(),
+                    replacement: format!("{w} "),
+                })
+                .collect();
+            return (start, pairs);
+        }
+        let Some(spec) = words.first().and_then(|w| parse::spec_of(&w.text)) else {
+            return (pos, Vec::new());
+        };
+        match (spec.args, index) {
+            (Args::Name | Args::OptionalName | Args::NameText, 1) => {
+                let pairs = self
+                    .name_pairs(&prefix)
+                    .into_iter()
+                    .map(|p| Pair {
+                        replacement: format!("{} ", p.replacement),
+                        ..p
+                    })
+                    .collect();
+                (start, pairs)
+            }
+            (Args::NamePath, 1) => (start, self.name_pairs(&prefix)),
+            (Args::NamePath, _) => self.files.complete_path(line, pos).unwrap_or((pos, vec![])),
+            (Args::Switch, 1) => (
+                start,
+                ["on", "off"]
+                    .into_iter()
+                    .filter(|w| w.starts_with(&prefix.to_lowercase()))
+                    .map(|w| Pair {
+                        display: w.into(),
+                        replacement: w.into(),
+                    })
+                    .collect(),
+            ),
+            _ => (pos, Vec::new()),
+        }
+    }
+}
+
+impl Completer for MenuHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        Ok(match self.field {
+            Field::Menu => self.complete_menu(line, pos),
+            Field::Name => {
+                let start = line[..pos]
+                    .find(|c: char| !c.is_whitespace())
+                    .unwrap_or(pos);
+                (start, self.name_pairs(line[start..pos].trim_matches('"')))
+            }
+            Field::Path => self.files.complete_path(line, pos)?,
+            Field::Text => (pos, Vec::new()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helper(names: &[&str]) -> MenuHelper {
+        let shared = Arc::new(Mutex::new(Names {
+            pinned: names.iter().map(|s| s.to_string()).collect(),
+            listed: vec!["carol".into(), "evil\u{1b}[2J".into()],
+        }));
+        MenuHelper::new(shared)
+    }
+
+    fn replacements(c: (usize, Vec<Pair>)) -> (usize, Vec<String>) {
+        (c.0, c.1.into_iter().map(|p| p.replacement).collect())
+    }
+
+    #[test]
+    fn completes_command_words_then_names() {
+        let h = helper(&["bob", "bobby", "dave smith"]);
+        assert_eq!(
+            replacements(h.complete_menu("li", 2)),
+            (0, vec!["list ".into()])
+        );
+        assert_eq!(
+            replacements(h.complete_menu("send b", 6)),
+            (5, vec!["bob ".into(), "bobby ".into()])
+        );
+        assert_eq!(
+            replacements(h.complete_menu("5 d", 3)),
+            (2, vec!["\"dave smith\" ".into()])
+        );
+        assert_eq!(
+            replacements(h.complete_menu("key ", 4)).1,
+            ["bob ", "bobby ", "carol ", "\"dave smith\" "]
+        );
+        assert_eq!(replacements(h.complete_menu("watch o", 7)).1, ["on", "off"]);
+        assert_eq!(
+            replacements(h.complete_menu("list ", 5)).1,
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn names_that_need_escaping_are_never_offered() {
+        let h = helper(&[]);
+        assert_eq!(
+            replacements(h.complete_menu("key e", 5)).1,
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn completes_paths_for_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("report one.pdf"), b"x").unwrap();
+        let h = helper(&["bob"]);
+        let line = format!("file bob {}/rep", dir.path().display());
+        let (_, found) = replacements(h.complete_menu(&line, line.len()));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].ends_with("report\\ one.pdf"), "{found:?}");
+        let parsed = parse::parse(&format!(
+            "file bob {}/{}",
+            dir.path().display(),
+            "report\\ one.pdf"
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            parsed,
+            parse::Command::File {
+                to: Some("bob".into()),
+                path: Some(dir.path().join("report one.pdf"))
+            }
+        );
+    }
+
+    #[test]
+    fn suggests_close_names() {
+        let names: Vec<String> = ["bob", "alice", "Carol", "robert"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(suggest_name("bbo", &names).as_deref(), Some("bob"));
+        assert_eq!(suggest_name("carol", &names).as_deref(), Some("Carol"));
+        assert_eq!(suggest_name("alcie", &names).as_deref(), Some("alice"));
+        assert_eq!(suggest_name("rob", &names).as_deref(), Some("robert"));
+        assert_eq!(suggest_name("bb", &names).as_deref(), Some("bob"));
+        assert_eq!(suggest_name("robe", &names).as_deref(), Some("robert"));
+        assert_eq!(suggest_name("zzzzzz", &names), None);
+        assert_eq!(suggest_name("", &names), None);
+    }
+}
