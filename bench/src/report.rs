@@ -32,12 +32,13 @@ impl Report {
         }
     }
 
-    /// Prints the outcome's line and keeps it.
+    /// Prints the outcome's line (stdout: exactly one line per scenario) and
+    /// its failed checks (stderr), and keeps it.
     pub fn push(&mut self, outcome: Outcome) {
         println!("{}", outcome.summary);
         if !outcome.passed {
             for problem in &outcome.problems {
-                println!("  FAILED: {problem}");
+                eprintln!("  FAILED ({}): {problem}", outcome.name);
             }
         }
         self.scenarios.push(outcome);
