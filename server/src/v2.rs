@@ -298,6 +298,18 @@ async fn pull(conn: &mut Conn, shared: &Shared, me: ClientId) -> Result<(), Fail
         total += entry;
         chosen.push(m);
     }
+    // Another pull may have delivered (and deleted) some of these between
+    // our reading the index and claiming them: keep what is still there.
+    let present = shared
+        .store
+        .waiting_ids(me)
+        .await
+        .map_err(|e| format!("pull: {e}"))?;
+    chosen.retain(|m| present.contains(&m.id));
+    let total: u64 = chosen
+        .iter()
+        .map(|m| PULLED_HEADER_LEN as u64 + m.size)
+        .sum();
     // From the first byte of the answer on, a failure can only close the
     // connection: an error frame would be read as part of the pull. Nothing
     // is deleted then, so the messages wait for the next pull.

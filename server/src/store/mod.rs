@@ -543,6 +543,23 @@ impl Store {
         .await
     }
 
+    /// The ids of every message waiting for `recipient` (from the index alone).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn waiting_ids(&self, recipient: ClientId) -> Result<HashSet<u64>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT id FROM messages WHERE recipient = ?1")?;
+            let rows = stmt.query_map([&recipient.0[..]], |r| r.get::<_, i64>(0))?;
+            let mut ids = HashSet::new();
+            for id in rows {
+                ids.insert(id? as u64);
+            }
+            Ok(ids)
+        })
+        .await
+    }
+
     /// The inline contents of some of `recipient`'s messages, in the order of `ids`.
     ///
     /// # Errors

@@ -665,3 +665,52 @@ async fn large_file_keeps_server_memory_flat() {
     );
     assert!(rss < 64 << 20, "server peak RSS {} MiB", rss >> 20);
 }
+
+/// Regression: a pull read its index before claiming the messages, so a
+/// concurrent pull could deliver and delete them in between and the first
+/// answer broke off after its header. Many pulls at once for one recipient
+/// must hand over every message exactly once, each answer whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pulls_hand_over_each_message_once() {
+    let server = legacy().await;
+    let addr = server.addr;
+    let alice = v2_register(addr, "alice").await.unwrap();
+    let bob = v2_register(addr, "bob").await.unwrap();
+    for round in 0..15u32 {
+        let mut sent = std::collections::HashSet::new();
+        for i in 0..20u32 {
+            let content = format!("{round}:{i}").into_bytes();
+            stored_id(
+                send(addr, alice, bob, MessageKind::Text, &content)
+                    .await
+                    .unwrap(),
+                bob,
+            );
+            sent.insert(content);
+        }
+        let mut pulls = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            pulls.spawn(async move { v2_call(addr, bob, v2::Request::Pull).await });
+        }
+        let mut got = Vec::new();
+        while let Some(answer) = pulls.join_next().await {
+            match answer.unwrap() {
+                Ok(v2::Response::Messages(m)) => {
+                    got.extend(m.into_iter().map(|m| m.content.to_vec()))
+                }
+                other => panic!("round {round}: a pull ended with {other:?}"),
+            }
+        }
+        got.extend(
+            pull(addr, bob)
+                .await
+                .into_iter()
+                .map(|m| m.content.to_vec()),
+        );
+        assert_eq!(got.len(), sent.len(), "round {round}: duplicates or losses");
+        assert_eq!(
+            got.into_iter().collect::<std::collections::HashSet<_>>(),
+            sent
+        );
+    }
+}
