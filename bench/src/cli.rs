@@ -78,6 +78,12 @@ pub enum Command {
         /// Leave out the idle scenario (for repeated v2 comparisons).
         #[arg(long)]
         skip_idle: bool,
+        /// v3 workload.
+        #[command(flatten)]
+        v3: crate::scenario::v3::V3Args,
+        /// Leave out the v3 scenario.
+        #[arg(long)]
+        skip_v3: bool,
     },
     /// Everything with tiny sizes, in a few seconds, all in process (what the
     /// integration test runs).
@@ -87,9 +93,17 @@ pub enum Command {
         #[arg(long)]
         with_reference: bool,
     },
-    /// Version 3 end to end with real client crypto (not built yet: needs the
-    /// client application layer).
-    V3(crate::scenario::v3::V3Args),
+    /// Version 3 end to end with real client crypto: messages per second
+    /// (sealed, durable, pushed, opened, acknowledged), then push latency at
+    /// half that rate.
+    V3 {
+        /// Workload.
+        #[command(flatten)]
+        v3: crate::scenario::v3::V3Args,
+        /// Which server.
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// A large file through encrypt, upload, store, download, decrypt (not
     /// built yet: needs the client application layer).
     File(crate::scenario::file::FileArgs),

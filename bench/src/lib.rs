@@ -74,15 +74,22 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
             target,
             reference,
             skip_idle,
+            v3,
+            skip_v3,
         } => Ok(Plan {
             limits: Some(limits.clone()),
             v2: Some(v2.clone()),
             idle: (!skip_idle).then(|| idle.clone()),
+            v3: (!skip_v3).then(|| v3.clone()),
             target: target.clone(),
             reference: reference.clone(),
         }),
         Command::Smoke { with_reference } => Ok(Plan::smoke(*with_reference)),
-        Command::V3(args) => scenario::v3::run(args).map(|_| Plan::default()),
+        Command::V3 { v3, target } => Ok(Plan {
+            v3: Some(v3.clone()),
+            target: target.clone(),
+            ..Plan::default()
+        }),
         Command::File(args) => scenario::file::run(args).map(|_| Plan::default()),
     };
     let result = plan.and_then(|plan| plan.execute(&runtime, &mut report));

@@ -45,6 +45,8 @@ use crate::uploads::{ChunkError, ChunkOutcome};
 const MAX_PIPELINE: usize = 1024;
 /// Failed authentications after which the connection is closed.
 const MAX_AUTH_FAILURES: u32 = 3;
+/// Silence after which a connection frees its read and write buffers.
+const SHRINK_AFTER: Duration = Duration::from_secs(1);
 /// How often unfinished uploads are checked for expiry.
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -211,17 +213,31 @@ impl Session {
         let config = &self.shared.config;
         let (idle, stall) = (config.idle_timeout, config.stall_timeout);
         let shutdown = self.shared.shutdown.clone();
-        let room = self.pending.len() < MAX_PIPELINE;
-        tokio::select! {
-            Some(reply) = self.pending.next(), if !self.pending.is_empty() => Event::Reply(reply),
-            Some(event) = async {
-                match self.push.as_mut() {
-                    Some(p) => p.subscription.events.recv().await,
-                    None => future::pending().await,
+        let mut shrink_armed = true;
+        loop {
+            let room = self.pending.len() < MAX_PIPELINE;
+            tokio::select! {
+                Some(reply) = self.pending.next(), if !self.pending.is_empty() => return Event::Reply(reply),
+                Some(event) = async {
+                    match self.push.as_mut() {
+                        Some(p) => p.subscription.events.recv().await,
+                        None => future::pending().await,
+                    }
+                } => return Event::Hub(event),
+                next = next_item(&mut self.conn, idle, stall), if room => return Event::Frame(next),
+                () = shutdown.cancelled() => return Event::Shutdown,
+                () = tokio::time::sleep(SHRINK_AFTER), if shrink_armed => {
+                    // A quiet connection gives its buffers back: idle
+                    // connections then cost a few KiB each.
+                    shrink_armed = false;
+                    if self.conn.read_buffer().is_empty() {
+                        *self.conn.read_buffer_mut() = bytes::BytesMut::new();
+                    }
+                    if self.conn.write_buffer().is_empty() {
+                        *self.conn.write_buffer_mut() = bytes::BytesMut::new();
+                    }
                 }
-            } => Event::Hub(event),
-            next = next_item(&mut self.conn, idle, stall), if room => Event::Frame(next),
-            () = shutdown.cancelled() => Event::Shutdown,
+            }
         }
     }
 

@@ -58,7 +58,7 @@ impl Scenario {
 
     /// Whether it waits for the client application layer.
     pub fn needs_client_application(self) -> bool {
-        matches!(self, Scenario::V3 | Scenario::File)
+        matches!(self, Scenario::File)
     }
 }
 
@@ -71,6 +71,8 @@ pub struct Plan {
     pub v2: Option<V2Args>,
     /// Run idle.
     pub idle: Option<IdleArgs>,
+    /// Run v3.
+    pub v3: Option<v3::V3Args>,
     /// Which server.
     pub target: TargetArgs,
     /// The reference stand-in for v2.
@@ -107,6 +109,14 @@ impl Plan {
                 settle_seconds: 0,
                 idle_in_process: true,
                 idle_max_seconds: 60,
+            }),
+            v3: Some(v3::V3Args {
+                users: 3,
+                size: 32,
+                seconds: 1,
+                window: 16,
+                rate: 0,
+                ack_batch: 16,
             }),
             target: TargetArgs::default(),
             reference: ReferenceArgs {
@@ -155,6 +165,15 @@ impl Plan {
             target.stop()?;
             report.push(outcome?);
         }
+        if let Some(args) = &self.v3 {
+            let target = v3_target(&self.target)?;
+            let describe = target.describe();
+            let result = runtime.block_on(v3::run(target.addr(), args, &describe));
+            target.stop()?;
+            let (mut outcome, _) = result?;
+            compare_v3(&mut outcome, limits.as_ref());
+            report.push(outcome);
+        }
         Ok(())
     }
 }
@@ -185,6 +204,57 @@ fn v2_target(t: &TargetArgs) -> anyhow::Result<Target> {
         c.legacy_v2 = true;
         c.durability = d;
     })?))
+}
+
+fn v3_target(t: &TargetArgs) -> anyhow::Result<Target> {
+    if let Some(addr) = t.server {
+        return Ok(Target::External(loopback_only(addr)?));
+    }
+    if t.spawn {
+        let binary = server_binary(t.server_bin.as_deref())?;
+        return Ok(Target::Child(spawn_server(&binary, t.durability, &[])?));
+    }
+    let d = durability(t.durability);
+    Ok(Target::InProcess(InProcessServer::start(|c| {
+        c.durability = d
+    })?))
+}
+
+/// Sets v3's end-to-end rate beside SQLite's batched insert rate (each
+/// message is one insert and one delete there) and its latency beside the
+/// target.
+pub fn compare_v3(v3: &mut Outcome, limits: Option<&LimitsFigures>) {
+    let e2e = figure(v3, "e2e_msgs_per_s");
+    let mut notes = vec![format!(
+        "target 100,000 msg/s: {}",
+        if e2e >= 100_000.0 { "met" } else { "NOT met" }
+    )];
+    let p99_us = v3
+        .figures
+        .get("push_latency")
+        .and_then(|l| l.get("p99_us"))
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(f64::MAX);
+    notes.push(format!(
+        "p99 under 5 ms at half load: {}",
+        if p99_us < 5000.0 { "met" } else { "NOT met" }
+    ));
+    if let Some(l) = limits {
+        if let Some(rate) = l.sqlite_rate(1024) {
+            v3.comparisons.push(Comparison::new(
+                "v3 end-to-end msg/s",
+                e2e,
+                "SQLite WAL+FULL inserts/s at 1024 rows per commit",
+                rate,
+                "per second",
+            ));
+            notes.push(format!(
+                "{:.2}x SQLite 1024/commit inserts",
+                e2e / rate.max(f64::MIN_POSITIVE)
+            ));
+        }
+    }
+    v3.summary = format!("{}; {}", v3.summary, notes.join(", "));
 }
 
 fn reference_target(r: &ReferenceArgs) -> anyhow::Result<Option<Target>> {
@@ -342,17 +412,8 @@ mod tests {
 
     #[test]
     fn skeletons_say_what_they_wait_for() {
-        assert!(Scenario::V3.needs_client_application());
         assert!(Scenario::File.needs_client_application());
         assert!(!Scenario::V2.needs_client_application());
-        let err = v3::run(&v3::V3Args {
-            users: 2,
-            size: 10,
-            rate: 0,
-            seconds: 1,
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("client application layer"));
         assert!(
             file::run(&file::FileArgs { mib: 1 })
                 .unwrap_err()

@@ -260,9 +260,16 @@ impl Store {
             }
         }
         let accounts = Accounts::load(&conn)?;
+        let next_id: i64 = conn.query_row(
+            "SELECT MAX((SELECT value FROM meta WHERE key = 'next_message_id'),
+                        (SELECT COALESCE(MAX(id), 0) + 1 FROM messages))",
+            [],
+            |r| r.get(0),
+        )?;
         let (tx, rx) = std::sync::mpsc::channel();
         let writer = Writer {
             conn,
+            next_id: next_id as u64,
             accounts,
             directory: directory.clone(),
             limits,

@@ -144,6 +144,9 @@ struct Staged {
 struct View<'a> {
     accounts: &'a Accounts,
     staged: &'a mut Staged,
+    directory: &'a Directory,
+    /// The next message id; advances only if the batch commits.
+    next_id: &'a mut u64,
 }
 
 impl View<'_> {
@@ -166,6 +169,11 @@ impl View<'_> {
         self.accounts.total_bytes + self.staged.total_bytes
     }
 
+    /// Whether a client is registered, committed or earlier in this batch.
+    fn client_known(&self, id: &ClientId) -> bool {
+        self.directory.contains(id) || self.staged.clients.iter().any(|c| c.id == *id)
+    }
+
     fn uploads(&self, id: &ClientId) -> i64 {
         self.accounts.uploads.get(id).copied().unwrap_or(0)
             + self.staged.uploads.get(id).copied().unwrap_or(0)
@@ -174,6 +182,8 @@ impl View<'_> {
 
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
+    /// The next message id (see `meta.next_message_id`).
+    pub(crate) next_id: u64,
     pub(crate) accounts: Accounts,
     pub(crate) directory: Directory,
     pub(crate) limits: Limits,
@@ -245,6 +255,7 @@ impl Writer {
     fn commit_batch(&mut self, batch: &mut Vec<WriteOp>) {
         let mut staged = Staged::default();
         let mut pending = Vec::with_capacity(batch.len());
+        let mut next_id = self.next_id;
         let result = (|| -> Result<(), rusqlite::Error> {
             let tx = self
                 .conn
@@ -252,16 +263,25 @@ impl Writer {
             let mut view = View {
                 accounts: &self.accounts,
                 staged: &mut staged,
+                directory: &self.directory,
+                next_id: &mut next_id,
             };
             for op in batch.drain(..) {
                 if let Some(p) = apply(&tx, &mut view, &self.limits, op) {
                     pending.push(p);
                 }
             }
+            if next_id != self.next_id {
+                // Once per batch, not per message: ids never repeat, even
+                // after every message is deleted and the server restarts.
+                tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'next_message_id'")?
+                    .execute([next_id as i64])?;
+            }
             tx.commit()
         })();
         match result {
             Ok(()) => {
+                self.next_id = next_id;
                 for (id, d) in staged.inbox {
                     let e = self.accounts.inbox.entry(id).or_default();
                     e.messages += d.messages;
@@ -434,13 +454,13 @@ fn insert(
         kind,
         body,
     } = message;
-    if !exists(tx, &recipient)? {
+    if !view.client_known(&recipient) {
         return Err(StoreError::UnknownClient);
     }
     let size = body.size();
     check_quota(view, limits, &recipient, size, size)?;
     let created_at = now_ms();
-    let id = insert_row(tx, &recipient, &sender, kind, &body, created_at)?;
+    let id = insert_row(tx, view, &recipient, &sender, kind, &body, created_at)?;
     view.add_inbox(recipient, 1, size as i64);
     view.staged.total_bytes += size as i64;
     let stored = Stored {
@@ -461,16 +481,9 @@ fn insert(
     Ok(stored)
 }
 
-fn exists(tx: &Transaction<'_>, id: &ClientId) -> Result<bool, StoreError> {
-    Ok(tx
-        .prepare_cached("SELECT 1 FROM clients WHERE id = ?1")?
-        .query_row([&id.0[..]], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
 fn insert_row(
     tx: &Transaction<'_>,
+    view: &mut View<'_>,
     recipient: &ClientId,
     sender: &ClientId,
     kind: MessageKind,
@@ -481,9 +494,10 @@ fn insert_row(
         MessageBody::Inline(c) => (Some(c), None, None),
         MessageBody::File { blob, meta, .. } => (None, Some(blob), Some(meta)),
     };
+    let id = *view.next_id;
     tx.prepare_cached(
-        "INSERT INTO messages (recipient, sender, kind, size, content, blob, meta, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO messages (id, recipient, sender, kind, size, content, blob, meta, created_at)
+         VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         &recipient.0[..],
@@ -493,9 +507,13 @@ fn insert_row(
         content,
         blob,
         meta,
-        created_at as i64
+        created_at as i64,
+        id as i64
     ])?;
-    Ok(tx.last_insert_rowid() as u64)
+    // Only a stored row uses up its id (a refused one leaves a gap, which
+    // is fine: ids must grow, not be dense).
+    *view.next_id += 1;
+    Ok(id)
 }
 
 fn delete(
@@ -570,7 +588,7 @@ fn upload_begin(
     file_size: u64,
     meta: Bytes,
 ) -> Result<UploadRecord, StoreError> {
-    if !exists(tx, &destination)? {
+    if !view.client_known(&destination) {
         return Err(StoreError::UnknownClient);
     }
     if view.uploads(&owner) >= i64::from(limits.max_uploads_per_client) {
@@ -657,6 +675,7 @@ fn upload_complete(
             .execute([&id.0[..]])?;
         insert_row(
             tx,
+            view,
             &record.destination,
             &owner,
             MessageKind::File,
