@@ -84,6 +84,12 @@ pub enum Command {
         /// Leave out the v3 scenario.
         #[arg(long)]
         skip_v3: bool,
+        /// File workload.
+        #[command(flatten)]
+        file: crate::scenario::file::FileArgs,
+        /// Leave out the file scenario.
+        #[arg(long)]
+        skip_file: bool,
     },
     /// Everything with tiny sizes, in a few seconds, all in process (what the
     /// integration test runs).
@@ -104,9 +110,16 @@ pub enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
-    /// A large file through encrypt, upload, store, download, decrypt (not
-    /// built yet: needs the client application layer).
-    File(crate::scenario::file::FileArgs),
+    /// A large file through the real binaries: encrypt, upload, store,
+    /// download, decrypt; MB/s each way and every process's peak memory.
+    File {
+        /// Workload.
+        #[command(flatten)]
+        file: crate::scenario::file::FileArgs,
+        /// Which server (default: the release binary as a child).
+        #[command(flatten)]
+        target: TargetArgs,
+    },
 }
 
 /// Which server to drive.

@@ -10,7 +10,7 @@
 //!
 //! - [`cli`]: the command line (clap types only).
 //! - [`scenario`]: one module per scenario and the [`scenario::Plan`] that
-//!   runs them; `v3` and `file` are skeletons for now.
+//!   runs them.
 //! - [`target`]: starting, reaching and stopping servers; process memory.
 //! - [`pool`]: bounded, timed workers. [`wire`]: raw protocol exchanges.
 //! - [`report`]: summary lines, JSON, latency percentiles.
@@ -76,11 +76,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
             skip_idle,
             v3,
             skip_v3,
+            file,
+            skip_file,
         } => Ok(Plan {
             limits: Some(limits.clone()),
             v2: Some(v2.clone()),
             idle: (!skip_idle).then(|| idle.clone()),
             v3: (!skip_v3).then(|| v3.clone()),
+            file: (!skip_file).then(|| file.clone()),
             target: target.clone(),
             reference: reference.clone(),
         }),
@@ -90,7 +93,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
             target: target.clone(),
             ..Plan::default()
         }),
-        Command::File(args) => scenario::file::run(args).map(|_| Plan::default()),
+        Command::File { file, target } => Ok(Plan {
+            file: Some(file.clone()),
+            target: target.clone(),
+            ..Plan::default()
+        }),
     };
     let result = plan.and_then(|plan| plan.execute(&runtime, &mut report));
     if let Some(path) = &cli.json {

@@ -262,11 +262,24 @@ fn parse_listening(line: &str) -> Option<SocketAddr> {
 /// # Errors
 /// Neither exists.
 pub fn server_binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    sibling_binary("server", "sealpost-server", explicit)
+}
+
+/// The binary `name` of package `package`: `explicit`, or next to this
+/// executable.
+///
+/// # Errors
+/// Neither exists.
+pub fn sibling_binary(
+    name: &str,
+    package: &str,
+    explicit: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
     if let Some(path) = explicit {
         if path.exists() {
             return Ok(path.to_path_buf());
         }
-        bail!("no server binary at {}", path.display());
+        bail!("no {name} binary at {}", path.display());
     }
     let exe = std::env::current_exe()?;
     let mut dir = exe.parent().context("executable has no folder")?;
@@ -274,13 +287,13 @@ pub fn server_binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if dir.ends_with("deps") {
         dir = dir.parent().context("deps/ has no parent")?;
     }
-    let path = dir.join("server");
+    let path = dir.join(name);
     if path.exists() {
         Ok(path)
     } else {
         bail!(
-            "no server binary at {}; build it with `cargo build --release -p sealpost-server` \
-             or pass --server-bin",
+            "no {name} binary at {}; build it with `cargo build --release -p {package}` \
+             or pass its path",
             path.display()
         )
     }

@@ -5,7 +5,6 @@
 //! Adding a scenario: a module with an `Args` struct (clap, option names of
 //! its own), an async `run` returning an [`Outcome`], a [`Scenario`] variant,
 //! a field in [`Plan`], and its comparisons in [`compare_v2`]'s manner.
-//! `v3` and `file` are skeletons waiting for the client application layer.
 
 pub mod file;
 pub mod idle;
@@ -38,9 +37,9 @@ pub enum Scenario {
     Idle,
     /// The physical limits.
     Limits,
-    /// Version 3 end to end with client crypto (skeleton).
+    /// Version 3 end to end with client crypto.
     V3,
-    /// A large file end to end (skeleton).
+    /// A large file end to end through the real binaries.
     File,
 }
 
@@ -55,11 +54,6 @@ impl Scenario {
             Scenario::File => "file",
         }
     }
-
-    /// Whether it waits for the client application layer.
-    pub fn needs_client_application(self) -> bool {
-        matches!(self, Scenario::File)
-    }
 }
 
 /// What one invocation runs.
@@ -73,6 +67,8 @@ pub struct Plan {
     pub idle: Option<IdleArgs>,
     /// Run v3.
     pub v3: Option<v3::V3Args>,
+    /// Run file.
+    pub file: Option<file::FileArgs>,
     /// Which server.
     pub target: TargetArgs,
     /// The reference stand-in for v2.
@@ -118,6 +114,7 @@ impl Plan {
                 rate: 0,
                 ack_batch: 16,
             }),
+            file: None,
             target: TargetArgs::default(),
             reference: ReferenceArgs {
                 spawn_reference: with_reference,
@@ -174,6 +171,40 @@ impl Plan {
             compare_v3(&mut outcome, limits.as_ref());
             report.push(outcome);
         }
+        if let Some(args) = &self.file {
+            let target = file_target(&self.target)?;
+            let describe = target.describe();
+            let result = runtime.block_on(file::run(target.addr(), target.pid(), args, &describe));
+            target.stop()?;
+            let (mut outcome, _) = result?;
+            if let Some(l) = &limits {
+                for (figure, key) in [
+                    ("file upload MB/s", "upload_mb_per_s"),
+                    ("file download MB/s", "download_mb_per_s"),
+                ] {
+                    let value = outcome
+                        .figures
+                        .get(key)
+                        .and_then(serde_json::Value::as_f64)
+                        .unwrap_or(0.0);
+                    outcome.comparisons.push(Comparison::new(
+                        figure,
+                        value,
+                        "loopback TCP MB/s",
+                        l.tcp_mb_per_s,
+                        "MB/s",
+                    ));
+                    outcome.comparisons.push(Comparison::new(
+                        figure,
+                        value,
+                        "raw XChaCha20-Poly1305 MB/s (one core)",
+                        l.xchacha20poly1305_mb_per_s,
+                        "MB/s",
+                    ));
+                }
+            }
+            report.push(outcome);
+        }
         Ok(())
     }
 }
@@ -204,6 +235,15 @@ fn v2_target(t: &TargetArgs) -> anyhow::Result<Target> {
         c.legacy_v2 = true;
         c.durability = d;
     })?))
+}
+
+fn file_target(t: &TargetArgs) -> anyhow::Result<Target> {
+    if let Some(addr) = t.server {
+        return Ok(Target::External(loopback_only(addr)?));
+    }
+    // The server's memory is a figure: it runs as a process of its own.
+    let binary = server_binary(t.server_bin.as_deref())?;
+    Ok(Target::Child(spawn_server(&binary, t.durability, &[])?))
 }
 
 fn v3_target(t: &TargetArgs) -> anyhow::Result<Target> {
@@ -408,17 +448,5 @@ mod tests {
         assert!(loopback_only("[::1]:1357".parse().unwrap()).is_ok());
         assert!(loopback_only("192.168.1.10:1357".parse().unwrap()).is_err());
         assert!(loopback_only("10.0.0.1:1357".parse().unwrap()).is_err());
-    }
-
-    #[test]
-    fn skeletons_say_what_they_wait_for() {
-        assert!(Scenario::File.needs_client_application());
-        assert!(!Scenario::V2.needs_client_application());
-        assert!(
-            file::run(&file::FileArgs { mib: 1 })
-                .unwrap_err()
-                .to_string()
-                .contains("client application layer")
-        );
     }
 }
