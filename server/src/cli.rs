@@ -225,7 +225,12 @@ pub async fn serve(bind: IpAddr, config: Config, port: u16) -> anyhow::Result<()
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, fingerprint = %server.fingerprint(), "listening");
-    server.serve(listener, shutdown_signal()).await
+    // Serve from a worker thread rather than the thread that blocks on the
+    // runtime: a connection task spawned by the accept loop then starts on
+    // the same worker, instead of being handed to another thread.
+    tokio::spawn(server.serve(listener, shutdown_signal()))
+        .await
+        .context("the server task failed")?
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
