@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 use protocol::UploadId;
 
+use crate::direct::PartFile;
 use crate::error::StoreError;
 use crate::store::UploadRecord;
 
@@ -186,34 +187,14 @@ impl Blobs {
     pub async fn open_upload(&self, id: &UploadId, offset: u64) -> Result<UploadFile, StoreError> {
         let path = self.upload_path(id);
         let p = path.clone();
-        let file = blocking(move || {
-            let mut file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&p)?;
-            if file.metadata()?.len() != offset {
-                file.set_len(offset)?;
-            }
-            file.seek(SeekFrom::Start(offset))?;
-            Ok(file)
-        })
-        .await?;
+        let part = blocking(move || PartFile::open(&p, offset)).await?;
         Ok(UploadFile {
-            file: Some(file),
+            part: Some(part),
             path,
             id: *id,
             len: offset,
             synced: offset,
         })
-    }
-
-    /// Current size of an upload's part file (0 if there is none).
-    pub async fn upload_len(&self, id: &UploadId) -> u64 {
-        let path = self.upload_path(id);
-        blocking(move || Ok(fs::metadata(path).map(|m| m.len()).unwrap_or(0)))
-            .await
-            .unwrap_or(0)
     }
 
     /// Deletes an upload's part file.
@@ -234,10 +215,10 @@ impl Blobs {
         let name = format!("{}.blob", uuid::Uuid::new_v4());
         let to = self.blob_path(&name);
         let root = self.root.clone();
-        let UploadFile { file, path, .. } = upload;
+        let UploadFile { part, path, .. } = upload;
         blocking(move || {
-            if let Some(file) = file {
-                file.sync_all()?;
+            if let Some(part) = part {
+                part.close()?;
             }
             fs::rename(&path, &to)?;
             sync_dir(&root)?;
@@ -353,7 +334,8 @@ impl BlobReader {
 
 /// An upload's part file open for appending.
 pub struct UploadFile {
-    file: Option<File>,
+    // Taken while a blocking operation owns it.
+    part: Option<PartFile>,
     path: PathBuf,
     id: UploadId,
     len: u64,
@@ -386,19 +368,18 @@ impl UploadFile {
     /// # Errors
     /// The file system failed.
     pub async fn append(&mut self, data: Bytes) -> Result<(), StoreError> {
-        let mut file = self
-            .file
+        let mut part = self
+            .part
             .take()
             .ok_or_else(|| StoreError::Corrupt("upload file reused after failure".into()))?;
-        let len = data.len() as u64;
-        self.file = Some(
+        self.part = Some(
             blocking(move || {
-                file.write_all(&data)?;
-                Ok(file)
+                part.append(&data)?;
+                Ok(part)
             })
             .await?,
         );
-        self.len += len;
+        self.len = self.part.as_ref().map_or(self.len, PartFile::len);
         Ok(())
     }
 
@@ -407,14 +388,14 @@ impl UploadFile {
     /// # Errors
     /// The file system failed.
     pub async fn sync(&mut self) -> Result<u64, StoreError> {
-        let file = self
-            .file
+        let mut part = self
+            .part
             .take()
             .ok_or_else(|| StoreError::Corrupt("upload file reused after failure".into()))?;
-        self.file = Some(
+        self.part = Some(
             blocking(move || {
-                file.sync_data()?;
-                Ok(file)
+                part.sync()?;
+                Ok(part)
             })
             .await?,
         );

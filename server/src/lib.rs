@@ -15,6 +15,7 @@
 
 pub mod blobs;
 pub mod config;
+mod direct;
 pub mod error;
 pub mod handler;
 mod hub;
