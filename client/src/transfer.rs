@@ -599,7 +599,7 @@ impl AlignedBuf {
     }
 
     /// The filled part; for a direct write, zero-padded to a whole block.
-    fn to_write(&mut self, direct: bool) -> &[u8] {
+    fn padded_bytes(&mut self, direct: bool) -> &[u8] {
         let len = if direct {
             self.len.div_ceil(ALIGN) * ALIGN
         } else {
@@ -630,7 +630,7 @@ impl OverlappedWriter {
                     if direct && !last && buffer.len % ALIGN != 0 {
                         return Err(std::io::Error::other("a direct write was not block-sized"));
                     }
-                    file.write_all(buffer.to_write(direct))?;
+                    file.write_all(buffer.padded_bytes(direct))?;
                     buffer.len = 0;
                     let _ = give_back.send(buffer);
                 }
