@@ -56,8 +56,9 @@ pub enum Command {
         #[command(flatten)]
         limits: LimitsArgs,
     },
-    /// Limits, then v2 (with the reference if asked), then idle, each
-    /// figure beside its limit: the run BENCHMARKS.md reports.
+    /// Every scenario in one run: limits, v2 (with the reference if asked),
+    /// idle, v3 and file, each figure beside its limit: the run
+    /// BENCHMARKS.md reports.
     All {
         /// Limits.
         #[command(flatten)]
@@ -293,5 +294,25 @@ impl Default for LimitsArgs {
             connects: 20_000,
             connect_concurrency: 32,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        // Catches two scenarios' options sharing an id, which clap only
+        // reports when `all` is parsed.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn all_takes_every_default() {
+        let cli = Cli::try_parse_from(["loadgen", "all"]).unwrap();
+        assert!(matches!(cli.command, Command::All { .. }));
     }
 }

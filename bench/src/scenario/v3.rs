@@ -48,23 +48,23 @@ use crate::report::{self, Latency, Outcome};
 #[derive(Debug, Clone, Args)]
 pub struct V3Args {
     /// Clients (one connection each, in a ring).
-    #[arg(long = "v3-users", default_value_t = 32)]
+    #[arg(long = "v3-users", id = "v3-users", default_value_t = 32)]
     pub users: usize,
     /// Plaintext bytes per text (at least 16: the stamp).
-    #[arg(long = "v3-size", default_value_t = 100)]
+    #[arg(long = "v3-size", id = "v3-size", default_value_t = 100)]
     pub size: usize,
     /// Seconds of load in each phase.
-    #[arg(long = "v3-seconds", default_value_t = 10)]
+    #[arg(long = "v3-seconds", id = "v3-seconds", default_value_t = 10)]
     pub seconds: u64,
     /// Sends in flight per client in the throughput phase.
-    #[arg(long = "v3-window", default_value_t = 128)]
+    #[arg(long = "v3-window", id = "v3-window", default_value_t = 128)]
     pub window: usize,
     /// Offered rate of the latency phase, texts per second (0: half the
     /// throughput phase's figure).
-    #[arg(long = "v3-rate", default_value_t = 0)]
+    #[arg(long = "v3-rate", id = "v3-rate", default_value_t = 0)]
     pub rate: u64,
     /// Acknowledge after this many deliveries (or when no more are queued).
-    #[arg(long = "v3-ack-batch", default_value_t = 256)]
+    #[arg(long = "v3-ack-batch", id = "v3-ack-batch", default_value_t = 256)]
     pub ack_batch: usize,
 }
 
