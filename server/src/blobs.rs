@@ -16,13 +16,13 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use protocol::UploadId;
 
-use crate::direct::PartFile;
+use crate::direct::{BlobFile, PartFile};
 use crate::error::StoreError;
 use crate::store::UploadRecord;
 
@@ -153,7 +153,7 @@ impl Blobs {
     /// The blob is missing.
     pub async fn open_blob(&self, name: &str) -> Result<BlobReader, StoreError> {
         let path = self.blob_path(name);
-        let file = blocking(move || File::open(path)).await?;
+        let file = blocking(move || BlobFile::open(&path)).await?;
         Ok(BlobReader { file: Some(file) })
     }
 
@@ -299,7 +299,8 @@ impl Drop for BlobWriter {
 
 /// A blob being read.
 pub struct BlobReader {
-    file: Option<File>,
+    // Taken while a blocking read owns it.
+    file: Option<BlobFile>,
 }
 
 impl BlobReader {
@@ -308,23 +309,13 @@ impl BlobReader {
     /// # Errors
     /// The file system failed.
     pub async fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StoreError> {
-        let mut file = self
+        let file = self
             .file
             .take()
             .ok_or_else(|| StoreError::Corrupt("blob reader reused after failure".into()))?;
         let (file, data) = blocking(move || {
-            file.seek(SeekFrom::Start(offset))?;
-            let mut buf = BytesMut::zeroed(len);
-            let mut filled = 0;
-            while filled < len {
-                let n = file.read(&mut buf[filled..])?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
-            }
-            buf.truncate(filled);
-            Ok((file, buf.freeze()))
+            let data = file.read_at(offset, len)?;
+            Ok((file, data))
         })
         .await?;
         self.file = Some(file);

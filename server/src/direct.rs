@@ -1,6 +1,8 @@
-//! Appending to an upload's part file with `O_DIRECT` where the file system
-//! allows it: straight from an aligned staging buffer to the disk, without
-//! making a page-cache copy of a file the server will not read soon. (On
+//! File bodies moved with `O_DIRECT` where the file system allows it:
+//! appended to an upload's part file straight from an aligned staging
+//! buffer, without making a page-cache copy of a file the server will not
+//! read soon, and read back for downloads the same way, from the disk into
+//! the buffer that is sent. (On
 //! this project's VM, filling fresh page-cache pages also costs the
 //! hypervisor's first touch of every page, which held uploads to about
 //! 0.3-0.4 GB/s; see BENCHMARKS.md.)
@@ -18,6 +20,8 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use bytes::{Bytes, BytesMut};
+
 /// Block size for direct writes (offsets, lengths and buffer addresses).
 const ALIGN: usize = 4096;
 /// Bytes staged per direct write: 512 KiB writes reach the disk's rate here
@@ -25,7 +29,7 @@ const ALIGN: usize = 4096;
 const STAGING: usize = 512 * 1024;
 
 /// An upload's part file, open for appending.
-pub(crate) struct PartFile {
+pub struct PartFile {
     file: File,
     /// The logical length: every byte appended.
     len: u64,
@@ -58,7 +62,7 @@ impl Staging {
 impl PartFile {
     /// Opens (creating if needed) the part file at `path` to append at
     /// `len`, cutting off anything after it.
-    pub(crate) fn open(path: &Path, len: u64) -> io::Result<Self> {
+    pub fn open(path: &Path, len: u64) -> io::Result<Self> {
         let mut plain = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -68,7 +72,7 @@ impl PartFile {
         if plain.metadata()?.len() != len {
             plain.set_len(len)?;
         }
-        if let Some(direct) = open_direct(path)? {
+        if let Some(direct) = open_direct(path, Access::Write)? {
             let mut staging = Staging::new();
             // The bytes of the partial last block, to be written again whole.
             staging.tail = (len % ALIGN as u64) as usize;
@@ -90,12 +94,17 @@ impl PartFile {
     }
 
     /// The logical length.
-    pub(crate) fn len(&self) -> u64 {
+    pub fn len(&self) -> u64 {
         self.len
     }
 
+    /// Whether nothing was appended.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Appends `data`.
-    pub(crate) fn append(&mut self, mut data: &[u8]) -> io::Result<()> {
+    pub fn append(&mut self, mut data: &[u8]) -> io::Result<()> {
         let Some(s) = self.staging.as_mut() else {
             self.file.write_all(data)?;
             self.len += data.len() as u64;
@@ -124,7 +133,7 @@ impl PartFile {
 
     /// Makes every appended byte durable; the file's length is then exactly
     /// the logical length.
-    pub(crate) fn sync(&mut self) -> io::Result<()> {
+    pub fn sync(&mut self) -> io::Result<()> {
         if let Some(s) = self.staging.as_mut() {
             if s.tail > 0 {
                 let (from, to) = (s.start + s.tail, s.start + ALIGN);
@@ -139,20 +148,80 @@ impl PartFile {
     }
 
     /// Syncs and gives up the file (before it is renamed into place).
-    pub(crate) fn close(mut self) -> io::Result<()> {
+    pub fn close(mut self) -> io::Result<()> {
         self.sync()?;
         self.file.sync_all()
     }
 }
 
-/// The file opened for direct writes, or `None` where the file system does
-/// not support them.
-fn open_direct(path: &Path) -> io::Result<Option<File>> {
+/// A complete file, open for reading at any offset.
+pub struct BlobFile {
+    file: File,
+    direct: bool,
+}
+
+impl BlobFile {
+    /// Opens the file at `path`.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        if let Some(file) = open_direct(path, Access::Read)? {
+            return Ok(Self { file, direct: true });
+        }
+        Ok(Self {
+            file: File::open(path)?,
+            direct: false,
+        })
+    }
+
+    /// Up to `len` bytes at `offset`; fewer at the end of the file.
+    pub fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        if !self.direct {
+            let mut buf = BytesMut::zeroed(len);
+            let filled = self.fill(&mut buf, offset, false)?;
+            buf.truncate(filled);
+            return Ok(buf.freeze());
+        }
+        // Whole blocks around the window, read into an aligned part of one
+        // buffer; the window is then sliced out of it without a copy.
+        let lead = (offset % ALIGN as u64) as usize;
+        let span = (lead + len).div_ceil(ALIGN) * ALIGN;
+        let mut buf = BytesMut::zeroed(span + ALIGN);
+        let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+        let filled = self.fill(&mut buf[start..start + span], offset - lead as u64, true)?;
+        let end = filled.min(lead + len);
+        Ok(buf.freeze().slice(start + lead.min(end)..start + end))
+    }
+
+    /// Reads at `at` until `buf` is full or the file ends; the bytes read.
+    fn fill(&self, buf: &mut [u8], at: u64, direct: bool) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = self.file.read_at(&mut buf[filled..], at + filled as u64)?;
+            filled += n;
+            // A direct read short of a block boundary met the end of the
+            // file (and a further one would start unaligned).
+            if n == 0 || (direct && n % ALIGN != 0) {
+                break;
+            }
+        }
+        Ok(filled)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// The file opened for direct reads or writes, or `None` where the file
+/// system does not support them.
+fn open_direct(path: &Path, access: Access) -> io::Result<Option<File>> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt;
         match OpenOptions::new()
-            .write(true)
+            .read(matches!(access, Access::Read))
+            .write(matches!(access, Access::Write))
             .custom_flags(libc::O_DIRECT)
             .open(path)
         {
@@ -161,7 +230,7 @@ fn open_direct(path: &Path) -> io::Result<Option<File>> {
             Err(e) => return Err(e),
         }
     }
-    let _ = path;
+    let _ = (path, access);
     Ok(None)
 }
 
@@ -204,6 +273,34 @@ mod tests {
             assert_eq!(part.len(), expected.len() as u64);
             part.close().unwrap();
             assert_eq!(std::fs::read(&path).unwrap(), expected, "case {k}");
+        }
+    }
+
+    #[test]
+    fn reads_at_any_offset_and_length_give_the_exact_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let content = bytes(3 * ALIGN + 123, 7);
+        std::fs::write(&path, &content).unwrap();
+        let blob = BlobFile::open(&path).unwrap();
+        let n = content.len() as u64;
+        let windows = [
+            (0, 1),
+            (0, 4096),
+            (1, 4096),
+            (4095, 2),
+            (100, 9000),
+            (n - 1, 10),
+            (n - 123, 123),
+            (n, 5),
+            (n + 4096, 5),
+            (0, 1 << 20),
+        ];
+        for (offset, len) in windows {
+            let got = blob.read_at(offset, len).unwrap();
+            let from = (offset as usize).min(content.len());
+            let to = (offset as usize + len).min(content.len());
+            assert_eq!(&got[..], &content[from..to], "offset {offset} len {len}");
         }
     }
 

@@ -7,7 +7,8 @@
 //! - Versions 2 and 3 of PROTOCOL.md are served by `v2` and `v3`; the
 //!   connection's first frame picks one.
 //! - Persistence is in [`store`] (SQLite, off the async workers) and
-//!   [`blobs`] (file bodies on disk).
+//!   [`blobs`] (file bodies on disk) and [`direct`] (their I/O past the
+//!   page cache).
 //!
 //! `main.rs` only turns the command line into a [`Config`] and calls [`run`].
 
@@ -15,7 +16,7 @@
 
 pub mod blobs;
 pub mod config;
-mod direct;
+pub mod direct;
 pub mod error;
 pub mod handler;
 mod hub;

@@ -11,7 +11,10 @@
 //!
 //! Beside them, in the same run: the disk's rate for writing the same amount
 //! with a sync at the end (what a durable upload and a durable download each
-//! have to do), plus loopback TCP and raw XChaCha20-Poly1305 from `limits`.
+//! have to do), through the page cache and direct (as the server and client
+//! write bodies), and for reading it back direct (as the server reads a
+//! blob for a download); plus loopback TCP and raw XChaCha20-Poly1305 from
+//! `limits`.
 //!
 //! Checks: the received file's SHA-256 equals the sent one's; the server's
 //! peak memory and each client's stay under 64 MiB (PRODUCT.md).
@@ -76,8 +79,20 @@ pub struct FileFigures {
     pub upload_client_peak_rss: u64,
     /// The downloading client's peak resident memory, bytes.
     pub download_client_peak_rss: u64,
-    /// Writing the same number of bytes to the same disk, synced, MB/s.
+    /// Writing the same number of bytes to the same disk through the page
+    /// cache, synced, MB/s.
     pub disk_write_sync_mb_per_s: f64,
+    /// The same with direct writes (the server's own part-file writer).
+    pub disk_direct_write_sync_mb_per_s: f64,
+    /// Reading them back with direct reads (the server's own blob reader).
+    pub disk_direct_read_mb_per_s: f64,
+}
+
+/// The disk's rates, MB/s.
+struct DiskRates {
+    buffered_write_sync: f64,
+    direct_write_sync: f64,
+    direct_read: f64,
 }
 
 fn mb_per_s(bytes: u64, d: Duration) -> f64 {
@@ -107,25 +122,56 @@ fn sha256_of(path: &Path) -> anyhow::Result<[u8; 32]> {
     Ok(hash.finalize().into())
 }
 
-/// The disk's rate for writing `bytes` in 1 MiB writes and syncing at the
-/// end, in the same folder.
-fn disk_rate(dir: &Path, bytes: u64) -> anyhow::Result<f64> {
-    let path = dir.join("disk-probe");
-    let piece = vec![0x42u8; 1 << 20];
+/// The disk's rates for writing `bytes` in 1 MiB writes and syncing at the
+/// end, through the page cache and direct, and for reading them direct, in
+/// the same folder.
+fn disk_rates(dir: &Path, bytes: u64) -> anyhow::Result<DiskRates> {
+    let piece = vec![0x42u8; CHUNK];
+    let pieces = || {
+        (0..bytes)
+            .step_by(CHUNK)
+            .map(|at| &piece[..(bytes - at).min(CHUNK as u64) as usize])
+    };
+
+    let path = dir.join("disk-probe-buffered");
     let started = Instant::now();
     let mut file = std::fs::File::create(&path)?;
-    let mut written = 0u64;
-    while written < bytes {
-        let n = (piece.len() as u64).min(bytes - written) as usize;
-        file.write_all(&piece[..n])?;
-        written += n as u64;
+    for p in pieces() {
+        file.write_all(p)?;
     }
     file.sync_all()?;
-    let rate = mb_per_s(bytes, started.elapsed());
+    let buffered_write_sync = mb_per_s(bytes, started.elapsed());
     drop(file);
     std::fs::remove_file(&path)?;
-    Ok(rate)
+
+    let path = dir.join("disk-probe-direct");
+    let started = Instant::now();
+    let mut part = server::direct::PartFile::open(&path, 0)?;
+    for p in pieces() {
+        part.append(p)?;
+    }
+    part.close()?;
+    let direct_write_sync = mb_per_s(bytes, started.elapsed());
+
+    let started = Instant::now();
+    let blob = server::direct::BlobFile::open(&path)?;
+    let mut read = 0u64;
+    while read < bytes {
+        let got = blob.read_at(read, CHUNK)?;
+        ensure!(!got.is_empty(), "the probe file ended early");
+        read += got.len() as u64;
+    }
+    let direct_read = mb_per_s(bytes, started.elapsed());
+    std::fs::remove_file(&path)?;
+    Ok(DiskRates {
+        buffered_write_sync,
+        direct_write_sync,
+        direct_read,
+    })
 }
+
+/// The disk probe's write and read size (a protocol chunk).
+const CHUNK: usize = 1 << 20;
 
 /// Runs `client` with `args`, waits for it, and returns how long it took
 /// and its peak resident memory (polled while it runs).
@@ -244,7 +290,7 @@ pub async fn run(
         });
     let disk = {
         let d = dir.path().to_path_buf();
-        tokio::task::spawn_blocking(move || disk_rate(&d, bytes)).await??
+        tokio::task::spawn_blocking(move || disk_rates(&d, bytes)).await??
     };
     let figures = FileFigures {
         bytes,
@@ -255,7 +301,9 @@ pub async fn run(
         server_peak_rss: server_memory.peak_rss,
         upload_client_peak_rss: upload_peak,
         download_client_peak_rss: download_peak,
-        disk_write_sync_mb_per_s: disk,
+        disk_write_sync_mb_per_s: disk.buffered_write_sync,
+        disk_direct_write_sync_mb_per_s: disk.direct_write_sync,
+        disk_direct_read_mb_per_s: disk.direct_read,
     };
     for (what, peak) in [
         ("server", figures.server_peak_rss),
@@ -278,7 +326,8 @@ pub async fn run(
     };
     let summary = format!(
         "file ({target}, {} MiB): upload {:.0} MB/s ({}), download {:.0} MB/s ({}), target {TARGET_MB_PER_S:.0} MB/s: \
-         up {}, down {}; peak memory server {} MiB, clients {} / {} MiB; disk write+sync {:.0} MB/s",
+         up {}, down {}; peak memory server {} MiB, clients {} / {} MiB; \
+         disk write+sync {:.0} MB/s buffered, {:.0} MB/s direct, direct read {:.0} MB/s",
         args.mib,
         figures.upload_mb_per_s,
         format_duration(upload),
@@ -289,7 +338,9 @@ pub async fn run(
         figures.server_peak_rss >> 20,
         upload_peak >> 20,
         download_peak >> 20,
-        disk,
+        disk.buffered_write_sync,
+        disk.direct_write_sync,
+        disk.direct_read,
     );
     let outcome = Outcome {
         name: "file".into(),
@@ -302,20 +353,26 @@ pub async fn run(
             Comparison::new(
                 "file upload MB/s",
                 figures.upload_mb_per_s,
-                "the same bytes written to disk and synced, MB/s",
-                disk,
+                "the same bytes written to disk direct and synced, MB/s",
+                disk.direct_write_sync,
                 "MB/s",
             ),
             Comparison::new(
                 "file download MB/s",
                 figures.download_mb_per_s,
-                "the same bytes written to disk and synced, MB/s",
-                disk,
+                "the same bytes read direct, then written direct and synced \
+                 (one after the other), MB/s",
+                serial_rate(disk.direct_read, disk.direct_write_sync),
                 "MB/s",
             ),
         ],
     };
     Ok((outcome, figures))
+}
+
+/// The rate of doing two things to the same bytes one after the other.
+fn serial_rate(a: f64, b: f64) -> f64 {
+    1.0 / (1.0 / a.max(f64::MIN_POSITIVE) + 1.0 / b.max(f64::MIN_POSITIVE))
 }
 
 fn format_duration(d: Duration) -> String {
