@@ -3,7 +3,11 @@
 categories a person can act on, and prints inclusive shares of chosen
 functions.
 
-    perf script -i server.perf.data | bench/scripts/perf_categories.py
+    perf script -i system.perf.data | bench/scripts/perf_categories.py [--comm REGEX]
+
+With --comm, only samples of threads whose name matches REGEX count (for
+example '^(server|store-writer)' for the server's threads in a
+whole-machine profile).
 
 Each sample goes to the first category whose pattern matches any frame of
 its stack (kernel categories first, so that a syscall is charged to what it
@@ -17,9 +21,11 @@ import sys
 
 # (category, regex over any frame), first match wins.
 STACK_RULES = [
+    ("idle (no thread ran)", r"\b(do_idle|default_idle_call|cpuidle_idle_call)\b"),
     ("fsync/fdatasync (commit durability)", r"\b(__x64_sys_fdatasync|__x64_sys_fsync|vfs_fsync_range)\b"),
     ("SQLite in the store-writer thread (statements, WAL writes)", r"^WRITER:.*(sqlite3|rusqlite|pcache1|wal[A-Z])"),
     ("SQLite reads (pull: waiting_index, inline_contents)", r"(sqlite3|rusqlite|pcache1)"),
+    ("file reads and writes (pread/pwrite, direct I/O)", r"\b(__x64_sys_pread64|__x64_sys_pwrite64|iomap_dio_rw|ext4_file_read_iter|ext4_file_write_iter)\b"),
     ("accept()", r"\b(__sys_accept4|do_accept|inet_accept|__x64_sys_accept4)\b"),
     ("close() and TCP teardown", r"\b(__x64_sys_close|tcp_close|__fput|sock_close)\b"),
     ("write/send (responses)", r"\b(tcp_sendmsg|__x64_sys_sendto|__x64_sys_write|__x64_sys_writev|sock_write_iter)\b"),
@@ -35,6 +41,8 @@ STACK_RULES = [
 
 # (category, regex over the leaf frame) for the rest.
 LEAF_RULES = [
+    ("cryptography (ChaCha20-Poly1305, X25519, Ed25519, SHA-2)", r"(chacha20|poly1305|curve25519|ed25519|x25519|sha2::|blake2|aead::|_mm256_|_mm_)"),
+    ("zeroizing secrets and buffers", r"(write_volatile|zeroize)"),
     ("memory allocation (malloc/free)", r"(malloc|_int_free|cfree|realloc|__libc_free|_int_realloc|tcache)"),
     ("memcpy/memmove", r"(memmove|memcpy|memset)"),
     ("tokio runtime (scheduler, timers, I/O driver)", r"(tokio::|mio::|parking_lot)"),
@@ -53,6 +61,10 @@ FUNCTIONS = [
     ("listener accept loop", r"server::listener::run"),
     ("handler::send_and_close", r"send_and_close"),
     ("SQLite page-cache misses (pcache1Alloc/Fetch)", r"pcache1(Alloc|FetchStage2)"),
+    ("server::v3 (version-3 session)", r"server::v3::"),
+    ("server push hub", r"server::hub::"),
+    ("client crypto (seal/open, file stream)", r"client::crypto::"),
+    ("client file transfer", r"client::transfer::"),
 ]
 
 
@@ -74,6 +86,12 @@ def samples(lines):
 
 
 def main():
+    only = None
+    args = sys.argv[1:]
+    if args[:1] == ["--comm"] and len(args) == 2:
+        only = re.compile(args[1])
+    elif args:
+        sys.exit("usage: perf_categories.py [--comm REGEX] < perf-script-output")
     stack_rules = [(n, re.compile(p)) for n, p in STACK_RULES]
     leaf_rules = [(n, re.compile(p)) for n, p in LEAF_RULES]
     functions = [(n, re.compile(p)) for n, p in FUNCTIONS]
@@ -83,6 +101,8 @@ def main():
     total = 0
     for header, frames in samples(sys.stdin):
         comm = header.split()[0] if header else "?"
+        if only is not None and not only.search(comm):
+            continue
         total += 1
         comms[comm] += 1
         writer = "WRITER:" if comm == "store-writer" else ""

@@ -20,7 +20,12 @@ fn main() -> ExitCode {
         .with_writer(client::repl::terminal::log_writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Named threads, so that a profile tells this process's workers apart.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("client-worker")
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("client: cannot start the async runtime: {e}");

@@ -275,10 +275,21 @@ pub fn compare_v3(v3: &mut Outcome, limits: Option<&LimitsFigures>) {
         .and_then(|l| l.get("p99_us"))
         .and_then(serde_json::Value::as_f64)
         .unwrap_or(f64::MAX);
-    notes.push(format!(
-        "p99 under 5 ms at half load: {}",
-        if p99_us < 5000.0 { "met" } else { "NOT met" }
-    ));
+    // The target is judged only at (at least) half the measured maximum;
+    // a run at a lower rate chosen with --v3-rate is a point on the curve.
+    let offered = figure(v3, "latency_offered_per_s");
+    if offered >= e2e / 2.0 * 0.99 {
+        notes.push(format!(
+            "p99 under 5 ms at half load: {}",
+            if p99_us < 5000.0 { "met" } else { "NOT met" }
+        ));
+    } else {
+        notes.push(format!(
+            "p99 {} 5 ms at {:.0} % of the maximum (below half load: no verdict)",
+            if p99_us < 5000.0 { "under" } else { "over" },
+            100.0 * offered / e2e.max(f64::MIN_POSITIVE)
+        ));
+    }
     if let Some(l) = limits {
         if let Some(rate) = l.sqlite_rate(1024) {
             v3.comparisons.push(Comparison::new(
@@ -448,5 +459,45 @@ mod tests {
         assert!(loopback_only("[::1]:1357".parse().unwrap()).is_ok());
         assert!(loopback_only("192.168.1.10:1357".parse().unwrap()).is_err());
         assert!(loopback_only("10.0.0.1:1357".parse().unwrap()).is_err());
+    }
+
+    fn v3_outcome(e2e: f64, offered: f64, p99_us: u64) -> Outcome {
+        Outcome {
+            name: "v3".into(),
+            target: "test".into(),
+            passed: true,
+            problems: vec![],
+            summary: "v3".into(),
+            figures: serde_json::json!({
+                "e2e_msgs_per_s": e2e,
+                "latency_offered_per_s": offered,
+                "push_latency": { "p99_us": p99_us },
+            }),
+            comparisons: vec![],
+        }
+    }
+
+    #[test]
+    fn latency_is_judged_only_at_half_load() {
+        let mut half = v3_outcome(100_000.0, 50_000.0, 4_000);
+        compare_v3(&mut half, None);
+        assert!(
+            half.summary.contains("p99 under 5 ms at half load: met"),
+            "{}",
+            half.summary
+        );
+
+        let mut slow = v3_outcome(100_000.0, 50_000.0, 6_000);
+        compare_v3(&mut slow, None);
+        assert!(
+            slow.summary.contains("half load: NOT met"),
+            "{}",
+            slow.summary
+        );
+
+        let mut low = v3_outcome(100_000.0, 10_000.0, 1_000);
+        compare_v3(&mut low, None);
+        assert!(low.summary.contains("no verdict"), "{}", low.summary);
+        assert!(!low.summary.contains("half load: met"), "{}", low.summary);
     }
 }
