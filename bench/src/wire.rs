@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
-use protocol::codec::{ClientCodec, ResponseItem};
+use protocol::codec::{ClientCodec, PullCollector, ResponseItem};
 use protocol::{ClientId, Request, RequestFrame, Response, v2};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
@@ -63,46 +62,20 @@ pub async fn read_response(conn: &mut RawConn) -> anyhow::Result<Option<Response
     match item? {
         ResponseItem::Response(r) => Ok(Some(r)),
         ResponseItem::PullStart { .. } => {
-            let mut messages = Vec::new();
-            let mut content = BytesMut::new();
-            let mut current: Option<v2::PulledMessageHeader> = None;
+            let mut pull = PullCollector::default();
             loop {
                 let item = conn
                     .next()
                     .await
                     .context("connection closed inside a pull")??;
-                match item {
-                    ResponseItem::PulledHeader(h) => {
-                        if h.content_len == 0 {
-                            messages.push(pulled(h, Bytes::new()));
-                        } else {
-                            current = Some(h);
-                        }
-                    }
-                    ResponseItem::PulledChunk { data, last } => {
-                        content.extend_from_slice(&data);
-                        if last {
-                            let h = current.take().context("content without a header")?;
-                            messages.push(pulled(h, content.split().freeze()));
-                        }
-                    }
-                    ResponseItem::PullEnd => {
-                        return Ok(Some(Response::V2(v2::Response::Messages(messages))));
-                    }
-                    other => bail!("unexpected {other:?} inside a pull"),
+                match pull.push(item) {
+                    Ok(Some(response)) => return Ok(Some(response)),
+                    Ok(None) => {}
+                    Err(other) => bail!("unexpected {other:?} inside a pull"),
                 }
             }
         }
         other => bail!("unexpected {other:?}"),
-    }
-}
-
-fn pulled(h: v2::PulledMessageHeader, content: Bytes) -> v2::PulledMessage {
-    v2::PulledMessage {
-        sender: h.sender,
-        message_id: h.message_id,
-        kind: h.kind,
-        content,
     }
 }
 

@@ -156,6 +156,57 @@ pub enum ResponseItem {
     PullEnd,
 }
 
+/// Gathers the items that follow a [`ResponseItem::PullStart`] into the
+/// whole version-2 pull response, for callers that want it in memory (the
+/// load generator, tests); the client's decoder itself never buffers a pull.
+#[derive(Debug, Default)]
+pub struct PullCollector {
+    messages: Vec<v2::PulledMessage>,
+    content: BytesMut,
+    current: Option<PulledMessageHeader>,
+}
+
+impl PullCollector {
+    /// Takes the next item; returns the whole response once the pull ends.
+    ///
+    /// # Errors
+    /// Gives back an item that does not belong at this point of a pull.
+    pub fn push(&mut self, item: ResponseItem) -> Result<Option<Response>, Box<ResponseItem>> {
+        match item {
+            ResponseItem::PulledHeader(h) if self.current.is_none() => {
+                if h.content_len == 0 {
+                    self.messages.push(pulled(h, Bytes::new()));
+                } else {
+                    self.current = Some(h);
+                }
+            }
+            ResponseItem::PulledChunk { data, last } if self.current.is_some() => {
+                self.content.extend_from_slice(&data);
+                if last {
+                    if let Some(h) = self.current.take() {
+                        self.messages.push(pulled(h, self.content.split().freeze()));
+                    }
+                }
+            }
+            ResponseItem::PullEnd if self.current.is_none() => {
+                let messages = std::mem::take(&mut self.messages);
+                return Ok(Some(Response::V2(v2::Response::Messages(messages))));
+            }
+            other => return Err(Box::new(other)),
+        }
+        Ok(None)
+    }
+}
+
+fn pulled(h: PulledMessageHeader, content: Bytes) -> v2::PulledMessage {
+    v2::PulledMessage {
+        sender: h.sender,
+        message_id: h.message_id,
+        kind: h.kind,
+        content,
+    }
+}
+
 /// Server side: the start of a streamed version-2 pull response (1004).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct V2PullStart {

@@ -11,12 +11,12 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ed25519_dalek::{Signer, SigningKey};
 use futures::{SinkExt, StreamExt};
 use protocol::auth::{client_proof_message, server_proof_message};
 use protocol::bundle::KeyBundle;
-use protocol::codec::{ClientCodec, ResponseItem};
+use protocol::codec::{ClientCodec, PullCollector, ResponseItem};
 use protocol::{ClientId, Name, PublicKey, Request, RequestFrame, Response, v2, v3};
 use server::Config;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -259,42 +259,15 @@ pub async fn read_response(conn: &mut RawConn) -> anyhow::Result<Option<Response
     match item? {
         ResponseItem::Response(r) => Ok(Some(r)),
         ResponseItem::PullStart { .. } => {
-            let mut messages = Vec::new();
-            let mut content = BytesMut::new();
-            let mut current: Option<v2::PulledMessageHeader> = None;
+            let mut pull = PullCollector::default();
             loop {
                 let item = bounded("a pulled message", conn.next())
                     .await?
                     .context("connection closed inside a pull")??;
-                match item {
-                    ResponseItem::PulledHeader(h) => {
-                        if h.content_len == 0 {
-                            messages.push(v2::PulledMessage {
-                                sender: h.sender,
-                                message_id: h.message_id,
-                                kind: h.kind,
-                                content: Bytes::new(),
-                            });
-                        } else {
-                            current = Some(h);
-                        }
-                    }
-                    ResponseItem::PulledChunk { data, last } => {
-                        content.extend_from_slice(&data);
-                        if last {
-                            let h = current.take().context("content without a header")?;
-                            messages.push(v2::PulledMessage {
-                                sender: h.sender,
-                                message_id: h.message_id,
-                                kind: h.kind,
-                                content: content.split().freeze(),
-                            });
-                        }
-                    }
-                    ResponseItem::PullEnd => {
-                        return Ok(Some(Response::V2(v2::Response::Messages(messages))));
-                    }
-                    other => bail!("unexpected {other:?} inside a pull"),
+                match pull.push(item) {
+                    Ok(Some(response)) => return Ok(Some(response)),
+                    Ok(None) => {}
+                    Err(other) => bail!("unexpected {other:?} inside a pull"),
                 }
             }
         }
