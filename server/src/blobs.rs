@@ -41,6 +41,26 @@ async fn blocking<T: Send + 'static>(
         .map_err(StoreError::Io)
 }
 
+/// Runs `f` on the file in `slot` off the runtime and puts the file back
+/// if it succeeded. After a failure the slot stays empty (the file's state
+/// is unknown), so a later call says `what` was reused after a failure.
+async fn on_file<F: Send + 'static, T: Send + 'static>(
+    slot: &mut Option<F>,
+    what: &str,
+    f: impl FnOnce(&mut F) -> std::io::Result<T> + Send + 'static,
+) -> Result<T, StoreError> {
+    let mut file = slot
+        .take()
+        .ok_or_else(|| StoreError::Corrupt(format!("{what} reused after failure")))?;
+    let (file, value) = blocking(move || {
+        let value = f(&mut file)?;
+        Ok((file, value))
+    })
+    .await?;
+    *slot = Some(file);
+    Ok(value)
+}
+
 /// Makes a rename or a new file in `dir` durable.
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
@@ -252,18 +272,10 @@ impl BlobWriter {
     /// # Errors
     /// The file system failed.
     pub async fn write(&mut self, data: Bytes) -> Result<(), StoreError> {
-        let mut file = self
-            .file
-            .take()
-            .ok_or_else(|| StoreError::Corrupt("blob writer reused after failure".into()))?;
-        self.file = Some(
-            blocking(move || {
-                file.write_all(&data)?;
-                Ok(file)
-            })
-            .await?,
-        );
-        Ok(())
+        on_file(&mut self.file, "blob writer", move |file| {
+            file.write_all(&data)
+        })
+        .await
     }
 
     /// Makes the body durable under its final name; returns the name.
@@ -309,17 +321,10 @@ impl BlobReader {
     /// # Errors
     /// The file system failed.
     pub async fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StoreError> {
-        let file = self
-            .file
-            .take()
-            .ok_or_else(|| StoreError::Corrupt("blob reader reused after failure".into()))?;
-        let (file, data) = blocking(move || {
-            let data = file.read_at(offset, len)?;
-            Ok((file, data))
+        on_file(&mut self.file, "blob reader", move |file| {
+            file.read_at(offset, len)
         })
-        .await?;
-        self.file = Some(file);
-        Ok(data)
+        .await
     }
 }
 
@@ -359,18 +364,11 @@ impl UploadFile {
     /// # Errors
     /// The file system failed.
     pub async fn append(&mut self, data: Bytes) -> Result<(), StoreError> {
-        let mut part = self
-            .part
-            .take()
-            .ok_or_else(|| StoreError::Corrupt("upload file reused after failure".into()))?;
-        self.part = Some(
-            blocking(move || {
-                part.append(&data)?;
-                Ok(part)
-            })
-            .await?,
-        );
-        self.len = self.part.as_ref().map_or(self.len, PartFile::len);
+        self.len = on_file(&mut self.part, "upload file", move |part| {
+            part.append(&data)?;
+            Ok(part.len())
+        })
+        .await?;
         Ok(())
     }
 
@@ -379,17 +377,7 @@ impl UploadFile {
     /// # Errors
     /// The file system failed.
     pub async fn sync(&mut self) -> Result<u64, StoreError> {
-        let mut part = self
-            .part
-            .take()
-            .ok_or_else(|| StoreError::Corrupt("upload file reused after failure".into()))?;
-        self.part = Some(
-            blocking(move || {
-                part.sync()?;
-                Ok(part)
-            })
-            .await?,
-        );
+        on_file(&mut self.part, "upload file", PartFile::sync).await?;
         self.synced = self.len;
         Ok(self.synced)
     }
