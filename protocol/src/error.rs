@@ -283,6 +283,9 @@ pub enum ErrorReason {
     InboxBytesFull,
     /// The server's total storage limit is reached.
     StorageFull,
+    /// The sender has the most bytes waiting (messages and unfinished
+    /// uploads) that the server lets one sender have.
+    SenderBytesFull,
     /// Too many requests per second on this connection.
     RateLimited,
     /// Too many connections, in all or from this address.
@@ -300,7 +303,7 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason this implementation defines, for documentation and tests.
-    pub const ALL: [ErrorReason; 29] = [
+    pub const ALL: [ErrorReason; 30] = [
         Self::Malformed,
         Self::UnsupportedVersion,
         Self::UnknownRequest,
@@ -325,6 +328,7 @@ impl ErrorReason {
         Self::InboxFull,
         Self::InboxBytesFull,
         Self::StorageFull,
+        Self::SenderBytesFull,
         Self::RateLimited,
         Self::TooManyConnections,
         Self::ShuttingDown,
@@ -361,6 +365,7 @@ impl ErrorReason {
             Self::StorageFull => 52,
             Self::RateLimited => 53,
             Self::TooManyConnections => 54,
+            Self::SenderBytesFull => 55,
             Self::ShuttingDown => 60,
             Self::IdleTimeout => 61,
             Self::Internal => 62,
@@ -420,6 +425,7 @@ impl ErrorReason {
             Self::StorageFull => "STORAGE_FULL",
             Self::RateLimited => "RATE_LIMITED",
             Self::TooManyConnections => "TOO_MANY_CONNECTIONS",
+            Self::SenderBytesFull => "SENDER_BYTES_FULL",
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::IdleTimeout => "IDLE_TIMEOUT",
             Self::Internal => "INTERNAL",

@@ -15,13 +15,14 @@
 //! All file I/O runs in `spawn_blocking`.
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use protocol::UploadId;
 
+use crate::datadir::{create_private_dir, private_file_options};
 use crate::direct::{BlobFile, PartFile};
 use crate::error::StoreError;
 use crate::store::UploadRecord;
@@ -73,8 +74,8 @@ impl Blobs {
     /// A folder cannot be created.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let root = root.into();
-        fs::create_dir_all(root.join("tmp"))?;
-        fs::create_dir_all(root.join("uploads"))?;
+        create_private_dir(&root.join("tmp"))?;
+        create_private_dir(&root.join("uploads"))?;
         Ok(Self { root })
     }
 
@@ -125,7 +126,7 @@ impl Blobs {
             }
             for upload in &uploads {
                 let path = this.upload_path(&upload.id);
-                let file = OpenOptions::new()
+                let file = private_file_options()
                     .create(true)
                     .truncate(false)
                     .write(true)
@@ -148,7 +149,14 @@ impl Blobs {
         let name = format!("{}.blob", uuid::Uuid::new_v4());
         let part = self.root.join("tmp").join(format!("{name}.part"));
         let path = part.clone();
-        let file = blocking(move || File::create(&path)).await?;
+        let file = blocking(move || {
+            private_file_options()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+        })
+        .await?;
         Ok(BlobWriter {
             file: Some(file),
             part,

@@ -84,6 +84,11 @@ pub struct Cli {
     #[arg(long, value_parser = parse_size, default_value = "8G", global = true)]
     pub inbox_max_bytes: u64,
 
+    /// Most bytes one sender may have waiting for recipients: its messages
+    /// not yet acknowledged and its unfinished uploads.
+    #[arg(long, value_parser = parse_size, default_value = "8G", global = true)]
+    pub sender_max_bytes: u64,
+
     /// Most bytes stored in all: messages, files and unfinished uploads.
     #[arg(long, value_parser = parse_size, default_value = "64G", global = true)]
     pub max_storage: u64,
@@ -108,8 +113,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the server's identity fingerprint (creating the key if needed)
-    /// and exit. Clients show the same digits for the server they pinned.
+    /// Print the server's identity fingerprint and exit (a folder without a
+    /// key is an error; nothing is created). Clients show the same digits for
+    /// the server they pinned.
     Fingerprint,
 }
 
@@ -149,9 +155,11 @@ fn parse_size(text: &str) -> Result<u64, String> {
 impl Cli {
     /// The validated configuration and the port.
     pub fn config(&self) -> anyhow::Result<(Config, u16)> {
-        let port = match self.port {
-            Some(p) => p,
-            None => read_port_info()?,
+        let port = match (self.port, &self.command) {
+            (Some(p), _) => p,
+            // `fingerprint` listens on nothing.
+            (None, Some(Command::Fingerprint)) => DEFAULT_PORT,
+            (None, None) => read_port_info()?,
         };
         if self.max_message > protocol::MAX_MESSAGE_LEN as u64 {
             bail!(
@@ -177,6 +185,7 @@ impl Cli {
         config.max_file_size = self.max_file_size;
         config.inbox_max_messages = self.inbox_max_messages;
         config.inbox_max_bytes = self.inbox_max_bytes;
+        config.sender_max_bytes = self.sender_max_bytes;
         config.max_storage_bytes = self.max_storage;
         config.requests_per_second = self.requests_per_second;
         config.max_uploads_per_client = self.max_uploads_per_client;
@@ -208,13 +217,22 @@ fn read_port_info() -> anyhow::Result<u16> {
     }
 }
 
+/// Prints the fingerprint of the key in the data folder. It never creates a
+/// key: a new identity here would not be the one clients have pinned.
 pub async fn print_fingerprint(config: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let (identity, _) = server::identity::ServerIdentity::load_or_create(&config.key_path())
-        .with_context(|| format!("loading {}", config.key_path().display()))?;
-    println!("{}", identity.fingerprint());
-    Ok(())
+    let path = config.key_path();
+    match server::identity::ServerIdentity::load(&path) {
+        Ok(identity) => {
+            println!("{}", identity.fingerprint());
+            Ok(())
+        }
+        Err(server::error::StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "no server key in {}: this folder has no server identity yet (the server creates one when it first starts with --data-dir {})",
+            config.data_dir.display(),
+            config.data_dir.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("loading {}", path.display())),
+    }
 }
 
 pub async fn serve(bind: IpAddr, config: Config, port: u16) -> anyhow::Result<()> {

@@ -21,7 +21,7 @@ pub enum Durability {
 /// Everything the server needs to know to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Folder holding `server.db`, `files/` and `server.key`.
+    /// Folder holding `server.db`, `files/`, `server.key` and `server.lock`.
     pub data_dir: PathBuf,
     /// Serve version-2 requests (no authentication: off unless asked for).
     pub legacy_v2: bool,
@@ -48,6 +48,9 @@ pub struct Config {
     pub inbox_max_messages: u64,
     /// Most bytes waiting for one recipient (files included).
     pub inbox_max_bytes: u64,
+    /// Most bytes one sender may have waiting for recipients (messages not
+    /// yet acknowledged, and unfinished uploads).
+    pub sender_max_bytes: u64,
     /// Most bytes stored in all (messages, files and unfinished uploads).
     pub max_storage_bytes: u64,
     /// Requests per second on one connection (0: no limit).
@@ -77,6 +80,10 @@ impl Config {
             max_file_size: 16 << 30,
             inbox_max_messages: 100_000,
             inbox_max_bytes: 8 << 30,
+            // As much as one inbox: the largest file a default server can
+            // deliver still fits, and one account fills at most an eighth of
+            // the default storage.
+            sender_max_bytes: 8 << 30,
             max_storage_bytes: 64 << 30,
             requests_per_second: 20_000,
             max_uploads_per_client: 8,

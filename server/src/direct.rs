@@ -63,7 +63,7 @@ impl PartFile {
     /// Opens (creating if needed) the part file at `path` to append at
     /// `len`, cutting off anything after it.
     pub fn open(path: &Path, len: u64) -> io::Result<Self> {
-        let mut plain = OpenOptions::new()
+        let mut plain = crate::datadir::private_file_options()
             .create(true)
             .truncate(false)
             .read(true)

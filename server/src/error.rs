@@ -12,6 +12,9 @@ pub enum StoreError {
     /// The name is taken (ignoring ASCII case).
     #[error("name is taken")]
     NameTaken,
+    /// The name is confusable with this registered one (UTS #39).
+    #[error("the name looks like {0:?}, which is taken (Unicode confusables)")]
+    NameConfusable(String),
     /// No client has this id.
     #[error("unknown client")]
     UnknownClient,
@@ -21,6 +24,9 @@ pub enum StoreError {
     /// The recipient has too many waiting bytes.
     #[error("recipient's inbox holds the maximum of {0} bytes")]
     InboxBytesFull(u64),
+    /// The sender has the most bytes waiting that one sender may have.
+    #[error("you have the maximum of {0} bytes waiting for recipients")]
+    SenderBytesFull(u64),
     /// The server's storage limit is reached.
     #[error("server storage limit of {0} bytes reached")]
     StorageFull(u64),
@@ -48,10 +54,11 @@ impl StoreError {
     /// The reason a version-3 client is told.
     pub fn reason(&self) -> ErrorReason {
         match self {
-            Self::NameTaken => ErrorReason::NameTaken,
+            Self::NameTaken | Self::NameConfusable(_) => ErrorReason::NameTaken,
             Self::UnknownClient => ErrorReason::UnknownClient,
             Self::InboxFull(_) => ErrorReason::InboxFull,
             Self::InboxBytesFull(_) => ErrorReason::InboxBytesFull,
+            Self::SenderBytesFull(_) => ErrorReason::SenderBytesFull,
             Self::StorageFull(_) => ErrorReason::StorageFull,
             Self::UnknownUpload => ErrorReason::UnknownUpload,
             Self::TooManyUploads(_) => ErrorReason::TooManyUploads,

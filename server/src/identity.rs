@@ -33,33 +33,38 @@ impl ServerIdentity {
     /// # Errors
     /// The file exists but is not a key, or cannot be read or written.
     pub fn load_or_create(path: &Path) -> Result<(Self, bool), StoreError> {
-        match fs::read(path) {
-            Ok(bytes) => {
-                let seed: Zeroizing<[u8; 32]> =
-                    Zeroizing::new(bytes.as_slice().try_into().map_err(|_| {
-                        StoreError::Corrupt(format!(
-                            "{} is {} bytes, not a 32-byte Ed25519 key",
-                            path.display(),
-                            bytes.len()
-                        ))
-                    })?);
-                let mut bytes = bytes;
-                zeroize::Zeroize::zeroize(&mut bytes);
-                warn_if_readable_by_others(path);
-                Ok((
-                    Self {
-                        key: SigningKey::from_bytes(&seed),
-                    },
-                    false,
-                ))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        match Self::load(path) {
+            Ok(identity) => Ok((identity, false)),
+            Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = SigningKey::generate(&mut rand::rngs::OsRng);
                 write_private(path, &key.to_bytes())?;
                 Ok((Self { key }, true))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
+    }
+
+    /// Loads the key at `path`; never creates one.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] of kind `NotFound` if there is no key; the file is
+    /// not a key or cannot be read.
+    pub fn load(path: &Path) -> Result<Self, StoreError> {
+        let bytes = fs::read(path)?;
+        let seed: Zeroizing<[u8; 32]> =
+            Zeroizing::new(bytes.as_slice().try_into().map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "{} is {} bytes, not a 32-byte Ed25519 key",
+                    path.display(),
+                    bytes.len()
+                ))
+            })?);
+        let mut bytes = bytes;
+        zeroize::Zeroize::zeroize(&mut bytes);
+        warn_if_readable_by_others(path);
+        Ok(Self {
+            key: SigningKey::from_bytes(&seed),
+        })
     }
 
     /// The public key clients pin.
@@ -98,13 +103,8 @@ pub fn fingerprint(key: &[u8; 32]) -> String {
 /// Writes a secret file readable by its owner only, atomically.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let tmp = path.with_extension("tmp");
-    let mut options = fs::OpenOptions::new();
+    let mut options = crate::datadir::private_file_options();
     options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
     let _ = fs::remove_file(&tmp);
     let mut file = options.open(&tmp)?;
     file.write_all(bytes)?;

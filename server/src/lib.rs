@@ -16,12 +16,14 @@
 
 pub mod blobs;
 pub mod config;
+pub mod datadir;
 pub mod direct;
 pub mod error;
 pub mod handler;
 mod hub;
 pub mod identity;
 mod listener;
+pub mod names;
 pub mod store;
 mod uploads;
 mod v2;
@@ -52,6 +54,18 @@ pub(crate) struct Shared {
     pub(crate) v2_claims: v2::Claims,
     /// Fires when the server begins to shut down.
     pub(crate) shutdown: CancellationToken,
+    /// The data folder's lock: released when the server stops, not when the
+    /// last task holding `Shared` happens to end.
+    data_lock: std::sync::Mutex<Option<datadir::DataDirLock>>,
+}
+
+impl Shared {
+    fn release_data_folder(&self) {
+        self.data_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
 }
 
 /// An opened server, ready to serve.
@@ -60,15 +74,20 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the data folder: creates it if needed, opens (or creates and
-    /// migrates) the database, loads or creates the identity key, and removes
-    /// what a crash left half-written.
+    /// Opens the data folder: creates it if needed (owner-only), takes its
+    /// lock, opens (or creates and migrates) the database, loads or creates
+    /// the identity key, and removes what a crash left half-written.
     ///
     /// # Errors
-    /// The folder, database or key cannot be used.
+    /// Another server uses the folder ([`datadir::DataDirError::InUse`]), or
+    /// the folder, database or key cannot be used.
     pub async fn open(config: Config) -> anyhow::Result<Server> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
+        let dir = config.data_dir.clone();
+        let data_lock = tokio::task::spawn_blocking(move || datadir::DataDirLock::acquire(&dir))
+            .await
+            .context("opening the data folder")??;
+        datadir::create_private_file(&config.db_path())
+            .with_context(|| format!("creating database {}", config.db_path().display()))?;
         let (identity, created) = ServerIdentity::load_or_create(&config.key_path())
             .with_context(|| format!("loading server key {}", config.key_path().display()))?;
         if created {
@@ -107,6 +126,7 @@ impl Server {
                 uploads: uploads::Uploads::default(),
                 v2_claims: v2::Claims::default(),
                 shutdown: CancellationToken::new(),
+                data_lock: std::sync::Mutex::new(Some(data_lock)),
             }),
         })
     }
@@ -133,6 +153,7 @@ impl Server {
     pub async fn close(self) {
         self.shared.shutdown.cancel();
         self.shared.store.close().await;
+        self.shared.release_data_folder();
     }
 
     /// Serves `listener` until `shutdown` completes; then stops accepting,
@@ -159,7 +180,9 @@ impl Server {
             }
         }
         expiry.abort();
+        let _ = expiry.await;
         shared.store.close().await;
+        shared.release_data_folder();
         tracing::info!("stopped");
         Ok(())
     }

@@ -14,7 +14,7 @@ use protocol::{ClientId, MAX_MESSAGE_LEN, MessageKind, Request, RequestFrame, Re
 
 use crate::Shared;
 use crate::handler::{Conn, Next, next_item, send_and_close};
-use crate::store::{MessageBody, NewMessage, WaitingMessage};
+use crate::store::{MessageBody, NewMessage, Protocol, WaitingMessage};
 
 /// Messages being handed over by version-2 pulls in progress.
 #[derive(Default)]
@@ -117,20 +117,23 @@ async fn handle(
 ) -> Result<Option<v2::Response>, Failure> {
     let store = &shared.store;
     let directory = store.directory();
-    if !matches!(request, v2::Request::Register(_)) && !directory.contains(&me) {
+    // Version 2 sees and touches version-2 accounts only: without
+    // authentication, a version-3 id in its header must not reach the
+    // account's messages (PROTOCOL.md, Version 2).
+    if !matches!(request, v2::Request::Register(_)) && !directory.contains(Protocol::V2, &me) {
         return Err(format!("sender {me} is not registered"));
     }
     match request {
         v2::Request::Register(r) => {
             let record = store
-                .register(r.name, r.public_key)
+                .register(r.name, r.public_key, Protocol::V2, None)
                 .await
                 .map_err(|e| format!("register: {e}"))?;
             Ok(Some(v2::Response::Registered(record.id)))
         }
         v2::Request::ListClients => Ok(Some(v2::Response::ClientList(
             directory
-                .all_except(&me)
+                .all_except(Protocol::V2, &me)
                 .iter()
                 .map(|r| v2::ClientEntry {
                     id: r.id,
@@ -140,16 +143,16 @@ async fn handle(
         ))),
         v2::Request::GetPublicKey(id) => {
             let record = directory
-                .get(&id)
-                .ok_or_else(|| format!("no client {id}"))?;
+                .get(Protocol::V2, &id)
+                .ok_or_else(|| format!("no version-2 client {id}"))?;
             Ok(Some(v2::Response::PublicKey(v2::PublicKeyEntry {
                 client_id: id,
                 public_key: record.public_key,
             })))
         }
         v2::Request::SendMessage(m) => {
-            if !directory.contains(&m.destination) {
-                return Err(format!("no client {}", m.destination));
+            if !directory.contains(Protocol::V2, &m.destination) {
+                return Err(format!("no version-2 client {}", m.destination));
             }
             let body = if m.kind == MessageKind::File {
                 let blob = shared
@@ -212,11 +215,11 @@ async fn streamed_send(
     header: v2::SendHeader,
 ) -> Result<Option<v2::Response>, Failure> {
     let directory = shared.store.directory();
-    if !directory.contains(&me) {
+    if !directory.contains(Protocol::V2, &me) {
         return Err(format!("sender {me} is not registered"));
     }
-    if !directory.contains(&header.destination) {
-        return Err(format!("no client {}", header.destination));
+    if !directory.contains(Protocol::V2, &header.destination) {
+        return Err(format!("no version-2 client {}", header.destination));
     }
     let to_blob = header.kind == MessageKind::File || header.content_len as usize > MAX_MESSAGE_LEN;
     let mut blob = if to_blob {

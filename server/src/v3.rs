@@ -38,7 +38,8 @@ use crate::blobs::BlobReader;
 use crate::error::StoreError;
 use crate::handler::{Conn, Next, error_for, next_item, v3_error};
 use crate::hub::{HubEvent, Subscription};
-use crate::store::{MessageBody, NewMessage, WaitingMessage, now_ms};
+use crate::names;
+use crate::store::{MessageBody, NewMessage, Protocol, WaitingMessage, now_ms};
 use crate::uploads::{ChunkError, ChunkOutcome};
 
 /// Requests answered out of band at once per connection (pipelined).
@@ -434,7 +435,12 @@ impl Session {
                 ),
             ))
             .boxed()
-        } else if !self.shared.store.directory().contains(&m.destination) {
+        } else if !self
+            .shared
+            .store
+            .directory()
+            .contains(Protocol::V3, &m.destination)
+        {
             future::ready(error(
                 ErrorReason::UnknownClient,
                 format!("no client {}", m.destination),
@@ -520,7 +526,19 @@ impl Session {
                 if let Err(why) = verify_bundle(&r.public_key) {
                     return error(ErrorReason::BadKeyBundle, why);
                 }
-                match store.register(r.name, r.public_key).await {
+                let checked = match names::check(&r.name) {
+                    Ok(c) => c,
+                    Err(why) => return error(ErrorReason::BadName, why.to_string()),
+                };
+                match store
+                    .register(
+                        checked.name,
+                        r.public_key,
+                        Protocol::V3,
+                        Some(checked.skeleton),
+                    )
+                    .await
+                {
                     Ok(record) => {
                         tracing::info!(peer = %self.peer, client = %record.id, "registered");
                         v3::Response::Registered(record.id)
@@ -541,7 +559,7 @@ impl Session {
                 self.authenticate(header_id, &signature)
             }
             (Some(me), v3::Request::ListClients { after }) => {
-                let (page, more) = directory.page(&me, &after, MAX_LIST_PAGE);
+                let (page, more) = directory.page(Protocol::V3, &me, &after, MAX_LIST_PAGE);
                 v3::Response::ClientList(v3::ClientPage {
                     more,
                     clients: page
@@ -553,7 +571,7 @@ impl Session {
                         .collect(),
                 })
             }
-            (Some(_), v3::Request::GetPublicKey(id)) => match directory.get(&id) {
+            (Some(_), v3::Request::GetPublicKey(id)) => match directory.get(Protocol::V3, &id) {
                 Some(r) => v3::Response::PublicKey(v3::PeerKey {
                     client_id: r.id,
                     public_key: r.public_key,
@@ -561,7 +579,9 @@ impl Session {
                 }),
                 None => error(ErrorReason::UnknownClient, format!("no client {id}")),
             },
-            (Some(_), v3::Request::LookupName(name)) => match directory.find_name(name.as_str()) {
+            (Some(_), v3::Request::LookupName(name)) => match directory
+                .find_name(Protocol::V3, &names::normalise(name.as_str()))
+            {
                 Some(r) => v3::Response::PublicKey(v3::PeerKey {
                     client_id: r.id,
                     public_key: r.public_key,
@@ -619,7 +639,12 @@ impl Session {
     }
 
     fn hello(&mut self, client_id: ClientId, client_nonce: [u8; 32]) -> v3::Response {
-        if !self.shared.store.directory().contains(&client_id) {
+        if !self
+            .shared
+            .store
+            .directory()
+            .contains(Protocol::V3, &client_id)
+        {
             return error(
                 ErrorReason::UnknownClient,
                 format!("no client {client_id} is registered"),
@@ -662,7 +687,7 @@ impl Session {
                 .shared
                 .store
                 .directory()
-                .get(&client_id)
+                .get(Protocol::V3, &client_id)
                 .is_some_and(|record| {
                     let bundle = KeyBundle::from_public_key(&record.public_key);
                     let message = client_proof_message(
@@ -820,7 +845,12 @@ impl Session {
                 ),
             );
         }
-        if !self.shared.store.directory().contains(&u.destination) {
+        if !self
+            .shared
+            .store
+            .directory()
+            .contains(Protocol::V3, &u.destination)
+        {
             return error(
                 ErrorReason::UnknownClient,
                 format!("no client {}", u.destination),

@@ -432,6 +432,13 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
             "name taken",
         ))),
     );
+    m.insert(
+        "v3-error-sender-bytes-full",
+        resp3(v3::Response::Error(ServerError::new(
+            ErrorReason::SenderBytesFull,
+            "sender quota",
+        ))),
+    );
     m
 }
 

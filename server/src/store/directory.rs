@@ -2,11 +2,45 @@
 //! existence checks never touch SQLite. The database is the durable copy;
 //! this is loaded from it at startup and grows only after a registration has
 //! committed.
+//!
+//! Every account belongs to the protocol version it registered through, and
+//! each lookup names the version asking: version 2, which has no
+//! authentication, never sees or touches a version-3 account, and the
+//! reverse (PROTOCOL.md, Version 2).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use protocol::{ClientId, Name, PublicKey};
+
+/// The protocol version an account was registered through, and the only one
+/// through which it can be seen or used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Version 2: no authentication.
+    V2,
+    /// Version 3.
+    V3,
+}
+
+impl Protocol {
+    /// The value stored in `clients.protocol`.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::V2 => 2,
+            Self::V3 => 3,
+        }
+    }
+
+    /// The version of a stored value.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            2 => Some(Self::V2),
+            3 => Some(Self::V3),
+            _ => None,
+        }
+    }
+}
 
 /// One registered client.
 #[derive(Debug, Clone)]
@@ -17,6 +51,8 @@ pub struct ClientRecord {
     pub name: Name,
     /// Its public key field.
     pub public_key: PublicKey,
+    /// The protocol version it registered through.
+    pub protocol: Protocol,
 }
 
 #[derive(Default)]
@@ -64,21 +100,35 @@ impl Directory {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The client with this id.
-    pub fn get(&self, id: &ClientId) -> Option<Arc<ClientRecord>> {
-        self.read().by_id.get(id).cloned()
+    /// The client of version `protocol` with this id.
+    pub fn get(&self, protocol: Protocol, id: &ClientId) -> Option<Arc<ClientRecord>> {
+        self.read()
+            .by_id
+            .get(id)
+            .filter(|r| r.protocol == protocol)
+            .cloned()
     }
 
-    /// Whether a client has this id.
-    pub fn contains(&self, id: &ClientId) -> bool {
+    /// Whether a client of version `protocol` has this id.
+    pub fn contains(&self, protocol: Protocol, id: &ClientId) -> bool {
+        self.get(protocol, id).is_some()
+    }
+
+    /// Whether any client, of either version, has this id.
+    pub fn contains_any(&self, id: &ClientId) -> bool {
         self.read().by_id.contains_key(id)
     }
 
-    /// The client whose name equals `name` ignoring ASCII case.
-    pub fn find_name(&self, name: &str) -> Option<Arc<ClientRecord>> {
+    /// The client of version `protocol` whose name equals `name` ignoring
+    /// ASCII case.
+    pub fn find_name(&self, protocol: Protocol, name: &str) -> Option<Arc<ClientRecord>> {
         let inner = self.read();
         let id = inner.by_name_key.get(&name_key(name))?;
-        inner.by_id.get(id).cloned()
+        inner
+            .by_id
+            .get(id)
+            .filter(|r| r.protocol == protocol)
+            .cloned()
     }
 
     /// Whether the name is taken (ignoring ASCII case).
@@ -86,20 +136,21 @@ impl Directory {
         self.read().by_name_key.contains_key(&name_key(name))
     }
 
-    /// Every client but `except`, in registration order.
-    pub fn all_except(&self, except: &ClientId) -> Vec<Arc<ClientRecord>> {
+    /// Every client of version `protocol` but `except`, in registration order.
+    pub fn all_except(&self, protocol: Protocol, except: &ClientId) -> Vec<Arc<ClientRecord>> {
         self.read()
             .in_order
             .iter()
-            .filter(|r| r.id != *except)
+            .filter(|r| r.id != *except && r.protocol == protocol)
             .cloned()
             .collect()
     }
 
-    /// Up to `limit` clients other than `except` with ids after `after`, and
-    /// whether more follow.
+    /// Up to `limit` clients of version `protocol` other than `except` with
+    /// ids after `after`, and whether more follow.
     pub fn page(
         &self,
+        protocol: Protocol,
         except: &ClientId,
         after: &ClientId,
         limit: usize,
@@ -115,7 +166,7 @@ impl Directory {
             .sorted
             .range((start, Unbounded))
             .map(|(_, r)| r)
-            .filter(|r| r.id != *except)
+            .filter(|r| r.id != *except && r.protocol == protocol)
             .take(limit + 1)
             .cloned()
             .collect();
@@ -144,6 +195,7 @@ mod tests {
             id: ClientId([id; 16]),
             name: Name::new(name).unwrap(),
             public_key: PublicKey([id; 160]),
+            protocol: Protocol::V3,
         }
     }
 
@@ -153,7 +205,10 @@ mod tests {
         d.insert(record(1, "Bob"));
         assert!(d.name_taken("bob"));
         assert!(d.name_taken("BOB"));
-        assert_eq!(d.find_name("bOb").unwrap().id, ClientId([1; 16]));
+        assert_eq!(
+            d.find_name(Protocol::V3, "bOb").unwrap().id,
+            ClientId([1; 16])
+        );
         assert!(!d.name_taken("bób"));
     }
 
@@ -164,13 +219,40 @@ mod tests {
             d.insert(record(i, &format!("u{i}")));
         }
         let me = ClientId([3; 16]);
-        let (p1, more) = d.page(&me, &ClientId::NIL, 2);
+        let (p1, more) = d.page(Protocol::V3, &me, &ClientId::NIL, 2);
         assert_eq!(p1.iter().map(|r| r.id.0[0]).collect::<Vec<_>>(), vec![1, 2]);
         assert!(more);
-        let (p2, more) = d.page(&me, &p1[1].id, 2);
+        let (p2, more) = d.page(Protocol::V3, &me, &p1[1].id, 2);
         assert_eq!(p2.iter().map(|r| r.id.0[0]).collect::<Vec<_>>(), vec![4, 5]);
         assert!(!more);
-        let order: Vec<_> = d.all_except(&me).iter().map(|r| r.id.0[0]).collect();
+        let order: Vec<_> = d
+            .all_except(Protocol::V3, &me)
+            .iter()
+            .map(|r| r.id.0[0])
+            .collect();
         assert_eq!(order, vec![5, 1, 2, 4]);
+    }
+
+    #[test]
+    fn each_version_sees_only_its_own_accounts() {
+        let d = Directory::default();
+        d.insert(record(1, "v3user"));
+        d.insert(ClientRecord {
+            protocol: Protocol::V2,
+            ..record(2, "v2user")
+        });
+        let (one, two) = (ClientId([1; 16]), ClientId([2; 16]));
+        assert!(d.contains(Protocol::V3, &one) && !d.contains(Protocol::V2, &one));
+        assert!(d.contains(Protocol::V2, &two) && !d.contains(Protocol::V3, &two));
+        assert!(d.find_name(Protocol::V2, "v3user").is_none());
+        assert!(d.find_name(Protocol::V3, "v2user").is_none());
+        let v2: Vec<_> = d.all_except(Protocol::V2, &ClientId::NIL);
+        assert_eq!(v2.len(), 1);
+        assert_eq!(v2[0].id, two);
+        let (v3, _) = d.page(Protocol::V3, &ClientId::NIL, &ClientId::NIL, 10);
+        assert_eq!(v3.len(), 1);
+        assert_eq!(v3[0].id, one);
+        // Names stay unique across both.
+        assert!(d.name_taken("V2USER"));
     }
 }

@@ -13,6 +13,7 @@
 //! (see `crate::blobs`).
 
 mod directory;
+mod quota;
 mod schema;
 mod writer;
 
@@ -28,8 +29,9 @@ use protocol::{ClientId, MessageKind, Name, PublicKey, UploadId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-pub use directory::{ClientRecord, Directory, name_key};
-use writer::{Accounts, WriteOp, Writer};
+pub use directory::{ClientRecord, Directory, Protocol, name_key};
+use quota::Tally;
+use writer::{WriteOp, Writer};
 
 use crate::config::{Config, Durability};
 use crate::error::StoreError;
@@ -49,6 +51,8 @@ pub struct Limits {
     pub inbox_max_messages: u64,
     /// Most bytes waiting for one recipient.
     pub inbox_max_bytes: u64,
+    /// Most bytes one sender may have waiting.
+    pub sender_max_bytes: u64,
     /// Most bytes stored in all.
     pub max_storage_bytes: u64,
     /// Most unfinished uploads per client.
@@ -61,6 +65,7 @@ impl Limits {
         Self {
             inbox_max_messages: config.inbox_max_messages,
             inbox_max_bytes: config.inbox_max_bytes,
+            sender_max_bytes: config.sender_max_bytes,
             max_storage_bytes: config.max_storage_bytes,
             max_uploads_per_client: config.max_uploads_per_client,
         }
@@ -240,26 +245,34 @@ impl Store {
         let mut conn = Connection::open(db_path)?;
         schema::configure(&conn, durability)?;
         schema::migrate(&mut conn)?;
+        schema::classify_accounts(&mut conn, |key| {
+            fixed(key, "public key").is_ok_and(|key| crate::v3::verify_bundle(&PublicKey(key)).is_ok())
+        })?;
         let directory = Directory::default();
         {
-            let mut stmt = conn.prepare("SELECT id, name, public_key FROM clients ORDER BY seq")?;
+            let mut stmt =
+                conn.prepare("SELECT id, name, public_key, protocol FROM clients ORDER BY seq")?;
             let rows = stmt.query_map([], |r| {
                 Ok((
                     r.get::<_, Vec<u8>>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, u8>(3)?,
                 ))
             })?;
             for row in rows {
-                let (id, name, key) = row?;
+                let (id, name, key, protocol) = row?;
                 directory.insert(ClientRecord {
                     id: ClientId(fixed(&id, "client id")?),
                     name: Name::new(name).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     public_key: PublicKey(fixed(&key, "public key")?),
+                    protocol: Protocol::from_code(protocol).ok_or_else(|| {
+                        StoreError::Corrupt(format!("account of protocol version {protocol}"))
+                    })?,
                 });
             }
         }
-        let accounts = Accounts::load(&conn)?;
+        let accounts = Tally::load(&conn)?;
         let next_id: i64 = conn.query_row(
             "SELECT MAX((SELECT value FROM meta WHERE key = 'next_message_id'),
                         (SELECT COALESCE(MAX(id), 0) + 1 FROM messages))",
@@ -311,18 +324,25 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Registers a client with a fresh random id.
+    /// Registers a client of version `protocol` with a fresh random id.
+    /// `skeleton` is the name's confusability key (version 3, see
+    /// `crate::names`): no two accounts may share one.
     ///
     /// # Errors
-    /// [`StoreError::NameTaken`] if the name is taken ignoring ASCII case.
+    /// [`StoreError::NameTaken`] if the name is taken ignoring ASCII case,
+    /// [`StoreError::NameConfusable`] if another has the same skeleton.
     pub async fn register(
         &self,
         name: Name,
         public_key: PublicKey,
+        protocol: Protocol,
+        skeleton: Option<String>,
     ) -> Result<ClientRecord, StoreError> {
         self.write(|reply| WriteOp::Register {
             name,
             public_key,
+            protocol,
+            skeleton,
             reply,
         })
         .await

@@ -4,7 +4,7 @@
 //! transaction; a database newer than this program is refused rather than
 //! guessed at.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::config::Durability;
 use crate::error::StoreError;
@@ -68,6 +68,13 @@ const MIGRATIONS: &[&str] = &[
          SELECT recipient, id, sender, kind, size, content, blob, meta, created_at FROM messages;
      DROP TABLE messages;
      ALTER TABLE messages_v2 RENAME TO messages;",
+    // 3: the protocol version each account registered through (0 until
+    // `classify_accounts` has decided it for the accounts of older
+    // databases), and the confusability key of version-3 names, unique so
+    // that the check is atomic with the registration.
+    "ALTER TABLE clients ADD COLUMN protocol INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE clients ADD COLUMN skeleton TEXT;
+     CREATE UNIQUE INDEX clients_by_skeleton ON clients (skeleton);",
 ];
 
 /// Settings every connection gets.
@@ -115,6 +122,50 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
     }
+    Ok(())
+}
+
+/// Decides the protocol version of accounts registered before it was
+/// recorded (schema 3): an account whose key field is a valid signed key
+/// bundle registered through version 3 (a version-3 server refuses any other
+/// key), the others through version 2. Version-3 accounts get their name's
+/// confusability key; where two existing names are confusable, the older
+/// keeps the key and the newer is logged and left without one.
+pub(crate) fn classify_accounts(
+    conn: &mut Connection,
+    is_v3_bundle: impl Fn(&[u8]) -> bool,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    let rows: Vec<(i64, String, Vec<u8>)> = tx
+        .prepare("SELECT seq, name, public_key FROM clients WHERE protocol = 0 ORDER BY seq")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (seq, name, key) in rows {
+        if !is_v3_bundle(&key) {
+            tx.execute("UPDATE clients SET protocol = 2 WHERE seq = ?1", [seq])?;
+            continue;
+        }
+        let skeleton = crate::names::skeleton_key(&name);
+        let holder: Option<String> = tx
+            .query_row(
+                "SELECT name FROM clients WHERE skeleton = ?1",
+                [&skeleton],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(holder) = &holder {
+            tracing::warn!(
+                name = %name,
+                confusable_with = %holder,
+                "two version-3 names registered before the confusable check look alike"
+            );
+        }
+        tx.execute(
+            "UPDATE clients SET protocol = 3, skeleton = ?1 WHERE seq = ?2",
+            rusqlite::params![holder.is_none().then_some(skeleton), seq],
+        )?;
+    }
+    tx.commit()?;
     Ok(())
 }
 
@@ -174,6 +225,51 @@ mod tests {
             )
             .unwrap();
         assert_eq!(next, 3, "id 2 was used once and must not come back");
+    }
+
+    #[test]
+    fn version_3_classifies_old_accounts_by_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        configure(&conn, Durability::Normal).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(MIGRATIONS[0]).unwrap();
+        tx.execute_batch(MIGRATIONS[1]).unwrap();
+        tx.pragma_update(None, "user_version", 2).unwrap();
+        // A version-2 account (any key), two version-3 accounts (a bundle,
+        // here marked by a first byte of 3) whose names look alike (the
+        // second with a Cyrillic o).
+        tx.execute_batch(
+            "INSERT INTO clients (id, name, name_key, public_key, registered_at, last_seen)
+                 VALUES (x'01', 'old', 'old', zeroblob(160), 1, 1);
+             INSERT INTO clients (id, name, name_key, public_key, registered_at, last_seen)
+                 VALUES (x'02', 'bob', 'bob', x'03', 2, 2);
+             INSERT INTO clients (id, name, name_key, public_key, registered_at, last_seen)
+                 VALUES (x'03', 'bоb', 'bоb', x'03', 3, 3);",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        migrate(&mut conn).unwrap();
+        classify_accounts(&mut conn, |key| key.first() == Some(&3)).unwrap();
+        let rows: Vec<(String, u8, Option<String>)> = conn
+            .prepare("SELECT name, protocol, skeleton FROM clients ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows[0], ("old".into(), 2, None));
+        assert_eq!(rows[1], ("bob".into(), 3, Some("bob".into())));
+        assert_eq!(rows[2].1, 3);
+        assert_eq!(rows[2].2, None, "the younger look-alike keeps no key");
+        // Nothing is left to classify; a second run changes nothing.
+        classify_accounts(&mut conn, |_| true).unwrap();
+        let v2: i64 = conn
+            .query_row("SELECT COUNT(*) FROM clients WHERE protocol = 2", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(v2, 1);
     }
 
     #[test]

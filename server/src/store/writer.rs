@@ -8,9 +8,9 @@
 //! caller in the batch with an error and changes nothing.
 //!
 //! Quotas are enforced here because this thread is the only one that changes
-//! what they count, so a check and the change it allows cannot race.
+//! what they count, so a check and the change it allows cannot race (the
+//! counts and checks are in `quota.rs`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
@@ -19,7 +19,8 @@ use protocol::{ClientId, MessageKind, Name, PublicKey, UploadId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
-use super::directory::{ClientRecord, Directory, name_key};
+use super::directory::{ClientRecord, Directory, Protocol, name_key};
+use super::quota::{Counts, Tally};
 use super::{
     Limits, MessageBody, NewMessage, Removed, StoreEvent, Stored, UploadRecord, WaitingMessage,
     now_ms,
@@ -36,6 +37,9 @@ pub(crate) enum WriteOp {
     Register {
         name: Name,
         public_key: PublicKey,
+        protocol: Protocol,
+        /// The name's confusability key (version 3 only).
+        skeleton: Option<String>,
         reply: Reply<ClientRecord>,
     },
     Insert {
@@ -78,71 +82,16 @@ pub(crate) enum WriteOp {
     },
 }
 
-#[derive(Default, Clone, Copy)]
-struct Usage {
-    messages: i64,
-    bytes: i64,
-}
-
-/// What the quotas count, as committed.
-#[derive(Default)]
-pub(crate) struct Accounts {
-    inbox: HashMap<ClientId, Usage>,
-    total_bytes: i64,
-    uploads: HashMap<ClientId, i64>,
-}
-
-impl Accounts {
-    /// Reads the counts from the database at startup.
-    pub(crate) fn load(conn: &Connection) -> Result<Self, StoreError> {
-        let mut accounts = Accounts::default();
-        let mut stmt = conn.prepare(
-            "SELECT recipient, COUNT(*), COALESCE(SUM(size), 0) FROM messages GROUP BY recipient",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (recipient, messages, bytes) = row?;
-            let id = client_id(&recipient)?;
-            accounts.inbox.insert(id, Usage { messages, bytes });
-            accounts.total_bytes += bytes;
-        }
-        let mut stmt = conn.prepare(
-            "SELECT owner, COUNT(*), COALESCE(SUM(file_size), 0) FROM uploads GROUP BY owner",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (owner, count, bytes) = row?;
-            accounts.uploads.insert(client_id(&owner)?, count);
-            accounts.total_bytes += bytes;
-        }
-        Ok(accounts)
-    }
-}
-
-/// Changes made by the current batch, applied to [`Accounts`] after commit.
+/// Changes made by the current batch, applied to the writer's counts after commit.
 #[derive(Default)]
 struct Staged {
-    inbox: HashMap<ClientId, Usage>,
-    total_bytes: i64,
-    uploads: HashMap<ClientId, i64>,
+    tally: Tally,
     clients: Vec<ClientRecord>,
     events: Vec<StoreEvent>,
 }
 
 struct View<'a> {
-    accounts: &'a Accounts,
+    accounts: &'a Tally,
     staged: &'a mut Staged,
     directory: &'a Directory,
     /// The next message id; advances only if the batch commits.
@@ -150,33 +99,16 @@ struct View<'a> {
 }
 
 impl View<'_> {
-    fn inbox(&self, id: &ClientId) -> Usage {
-        let base = self.accounts.inbox.get(id).copied().unwrap_or_default();
-        let d = self.staged.inbox.get(id).copied().unwrap_or_default();
-        Usage {
-            messages: base.messages + d.messages,
-            bytes: base.bytes + d.bytes,
+    fn counts(&self) -> Counts<'_> {
+        Counts {
+            committed: self.accounts,
+            staged: &self.staged.tally,
         }
-    }
-
-    fn add_inbox(&mut self, id: ClientId, messages: i64, bytes: i64) {
-        let e = self.staged.inbox.entry(id).or_default();
-        e.messages += messages;
-        e.bytes += bytes;
-    }
-
-    fn total(&self) -> i64 {
-        self.accounts.total_bytes + self.staged.total_bytes
     }
 
     /// Whether a client is registered, committed or earlier in this batch.
     fn client_known(&self, id: &ClientId) -> bool {
-        self.directory.contains(id) || self.staged.clients.iter().any(|c| c.id == *id)
-    }
-
-    fn uploads(&self, id: &ClientId) -> i64 {
-        self.accounts.uploads.get(id).copied().unwrap_or(0)
-            + self.staged.uploads.get(id).copied().unwrap_or(0)
+        self.directory.contains_any(id) || self.staged.clients.iter().any(|c| c.id == *id)
     }
 }
 
@@ -184,7 +116,7 @@ pub(crate) struct Writer {
     pub(crate) conn: Connection,
     /// The next message id (see `meta.next_message_id`).
     pub(crate) next_id: u64,
-    pub(crate) accounts: Accounts,
+    pub(crate) accounts: Tally,
     pub(crate) directory: Directory,
     pub(crate) limits: Limits,
     pub(crate) notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
@@ -282,18 +214,7 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.next_id = next_id;
-                for (id, d) in staged.inbox {
-                    let e = self.accounts.inbox.entry(id).or_default();
-                    e.messages += d.messages;
-                    e.bytes += d.bytes;
-                    if e.messages == 0 && e.bytes == 0 {
-                        self.accounts.inbox.remove(&id);
-                    }
-                }
-                self.accounts.total_bytes += staged.total_bytes;
-                for (id, d) in staged.uploads {
-                    *self.accounts.uploads.entry(id).or_default() += d;
-                }
+                self.accounts.apply(staged.tally);
                 for client in staged.clients {
                     self.directory.insert(client);
                 }
@@ -335,8 +256,13 @@ fn apply(
         WriteOp::Register {
             name,
             public_key,
+            protocol,
+            skeleton,
             reply,
-        } => Pending::Client(reply, register(tx, view, name, public_key)),
+        } => Pending::Client(
+            reply,
+            register(tx, view, name, public_key, protocol, skeleton),
+        ),
         WriteOp::Insert { message, reply } => {
             Pending::Stored(reply, insert(tx, view, limits, message))
         }
@@ -394,52 +320,55 @@ fn register(
     view: &mut View<'_>,
     name: Name,
     public_key: PublicKey,
+    protocol: Protocol,
+    skeleton: Option<String>,
 ) -> Result<ClientRecord, StoreError> {
     let id = ClientId(*uuid::Uuid::new_v4().as_bytes());
     let now = now_ms() as i64;
     let key = name_key(name.as_str());
+    // Both unique indexes (the name ignoring ASCII case, and the skeleton)
+    // refuse here, in the same statement that registers: no check-then-act.
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO clients (id, name, name_key, public_key, registered_at, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (name_key) DO NOTHING",
+            "INSERT INTO clients (id, name, name_key, public_key, registered_at, last_seen,
+                                  protocol, skeleton)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             &id.0[..],
             name.as_str(),
             key,
             &public_key.0[..],
-            now
+            now,
+            protocol.code(),
+            skeleton,
         ])?;
     if inserted == 0 {
-        return Err(StoreError::NameTaken);
+        // Which index refused (reading this transaction, so names registered
+        // earlier in the batch count too).
+        let same_name = tx
+            .prepare_cached("SELECT 1 FROM clients WHERE name_key = ?1")?
+            .exists([&key])?;
+        let look_alike: Option<String> = match &skeleton {
+            Some(skeleton) if !same_name => tx
+                .prepare_cached("SELECT name FROM clients WHERE skeleton = ?1")?
+                .query_row([skeleton], |r| r.get(0))
+                .optional()?,
+            _ => None,
+        };
+        return Err(match look_alike {
+            Some(existing) => StoreError::NameConfusable(existing),
+            None => StoreError::NameTaken,
+        });
     }
     let record = ClientRecord {
         id,
         name,
         public_key,
+        protocol,
     };
     view.staged.clients.push(record.clone());
     Ok(record)
-}
-
-fn check_quota(
-    view: &View<'_>,
-    limits: &Limits,
-    recipient: &ClientId,
-    bytes: u64,
-    new_bytes_in_storage: u64,
-) -> Result<(), StoreError> {
-    let usage = view.inbox(recipient);
-    if usage.messages as u64 >= limits.inbox_max_messages {
-        return Err(StoreError::InboxFull(limits.inbox_max_messages));
-    }
-    if usage.bytes as u64 + bytes > limits.inbox_max_bytes {
-        return Err(StoreError::InboxBytesFull(limits.inbox_max_bytes));
-    }
-    if view.total() as u64 + new_bytes_in_storage > limits.max_storage_bytes {
-        return Err(StoreError::StorageFull(limits.max_storage_bytes));
-    }
-    Ok(())
 }
 
 fn insert(
@@ -458,11 +387,12 @@ fn insert(
         return Err(StoreError::UnknownClient);
     }
     let size = body.size();
-    check_quota(view, limits, &recipient, size, size)?;
+    view.counts().check(limits, &sender, &recipient, size)?;
     let created_at = now_ms();
     let id = insert_row(tx, view, &recipient, &sender, kind, &body, created_at)?;
-    view.add_inbox(recipient, 1, size as i64);
-    view.staged.total_bytes += size as i64;
+    view.staged
+        .tally
+        .add_message(recipient, Some(sender), 1, size as i64);
     let stored = Stored {
         id,
         created_at_ms: created_at,
@@ -524,13 +454,17 @@ fn delete(
 ) -> Result<Vec<Option<Removed>>, StoreError> {
     let rows = atomically(tx, || {
         let mut stmt = tx.prepare_cached(
-            "DELETE FROM messages WHERE id = ?1 AND recipient = ?2 RETURNING size, blob",
+            "DELETE FROM messages WHERE id = ?1 AND recipient = ?2 RETURNING size, blob, sender",
         )?;
         let mut rows = Vec::with_capacity(ids.len());
         for id in ids {
             rows.push(
                 stmt.query_row(params![*id as i64, &recipient.0[..]], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
                 })
                 .optional()?,
             );
@@ -541,9 +475,11 @@ fn delete(
     let mut removed_ids = Vec::new();
     for (id, row) in ids.iter().zip(rows) {
         match row {
-            Some((size, blob)) => {
-                view.add_inbox(recipient, -1, -size);
-                view.staged.total_bytes -= size;
+            Some((size, blob, sender)) => {
+                let sender = client_id(&sender)?;
+                view.staged
+                    .tally
+                    .add_message(recipient, Some(sender), -1, -size);
                 removed_ids.push(*id);
                 out.push(Some(Removed { blob }));
             }
@@ -591,12 +527,12 @@ fn upload_begin(
     if !view.client_known(&destination) {
         return Err(StoreError::UnknownClient);
     }
-    if view.uploads(&owner) >= i64::from(limits.max_uploads_per_client) {
+    if view.counts().uploads(&owner) >= i64::from(limits.max_uploads_per_client) {
         return Err(StoreError::TooManyUploads(limits.max_uploads_per_client));
     }
-    // The file will count against the recipient's inbox once complete; refuse
-    // now what could not be delivered then, and reserve the storage.
-    check_quota(view, limits, &destination, file_size, file_size)?;
+    // Reserve now everything the finished file will hold (quota.rs), so
+    // that uploads begun side by side cannot together overfill a quota.
+    view.counts().check(limits, &owner, &destination, file_size)?;
     let id = UploadId(*uuid::Uuid::new_v4().as_bytes());
     let created_at = now_ms();
     tx.prepare_cached(
@@ -611,8 +547,9 @@ fn upload_begin(
         &meta[..],
         created_at as i64
     ])?;
-    *view.staged.uploads.entry(owner).or_default() += 1;
-    view.staged.total_bytes += file_size as i64;
+    view.staged
+        .tally
+        .reserve_upload(owner, destination, file_size, 1);
     Ok(UploadRecord {
         id,
         owner,
@@ -637,10 +574,11 @@ fn owned_upload(
     Ok(record)
 }
 
-/// Releases what an upload held in the accounts.
+/// Gives back what an unfinished upload reserved.
 fn unstage_upload(view: &mut View<'_>, record: &UploadRecord) {
-    *view.staged.uploads.entry(record.owner).or_default() -= 1;
-    view.staged.total_bytes -= record.file_size as i64;
+    view.staged
+        .tally
+        .reserve_upload(record.owner, record.destination, record.file_size, -1);
 }
 
 fn upload_remove(
@@ -683,13 +621,9 @@ fn upload_complete(
             created_at,
         )
     })?;
-    // The reservation made at begin becomes the message: storage stays
-    // counted and the inbox now counts it. The recipient may have filled up
-    // meanwhile; the file was accepted at begin, so it is delivered anyway
-    // rather than failing an upload the client was told it could make.
-    unstage_upload(view, &record);
-    view.staged.total_bytes += record.file_size as i64;
-    view.add_inbox(record.destination, 1, record.file_size as i64);
+    // The reservation made at begin becomes the message: every quota
+    // already counts it, so a file accepted at begin is always delivered.
+    view.staged.tally.complete_upload(owner);
     view.staged.events.push(StoreEvent::NewMessage {
         recipient: record.destination,
         message: Arc::new(WaitingMessage {

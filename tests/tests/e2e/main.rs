@@ -4,5 +4,6 @@
 
 mod client;
 mod menu;
+mod server_trust;
 mod v2;
 mod v3;

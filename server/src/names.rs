@@ -1,0 +1,180 @@
+//! The rules a version-3 name must meet beyond the wire format's (PROTOCOL.md,
+//! Common fields): normalised to NFC, not blank, no invisible or
+//! direction-changing characters, and not confusable with a name already
+//! registered.
+//!
+//! Confusability is decided by the UTS #39 skeleton (Unicode Security
+//! Mechanisms, tables from the `unicode-security` crate): two names are
+//! confusable when their [`skeleton_key`]s are equal. The key is stored with
+//! the account under a UNIQUE index, so the check is atomic with the
+//! registration. Version 2 keeps its own, older rules (see `v2.rs`).
+
+use protocol::Name;
+use unicode_normalization::UnicodeNormalization;
+use unicode_security::GeneralSecurityProfile;
+use unicode_security::general_security_profile::IdentifierType;
+
+/// Why a version-3 name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameRefusal {
+    /// Only whitespace.
+    #[error("the name is blank; use at least one visible character")]
+    Blank,
+    /// Whitespace at either end, or two in a row.
+    #[error(
+        "the name starts or ends with a space, or has two spaces in a row; it would look like another name"
+    )]
+    StraySpace,
+    /// Whitespace other than the plain space (U+0020).
+    #[error("the name contains {0}, a space other than the plain space; use U+0020")]
+    OtherSpace(String),
+    /// A character that changes the direction of the text around it.
+    #[error("the name contains {0}, a character that reorders how text is shown")]
+    Bidi(String),
+    /// A character that is not shown at all.
+    #[error("the name contains {0}, a character that is not shown")]
+    Invisible(String),
+    /// Longer than the format allows once normalised.
+    #[error("the name is {0} bytes once normalised (NFC), over the limit of 254")]
+    TooLong(usize),
+}
+
+/// A version-3 name that passed the rules.
+#[derive(Debug, Clone)]
+pub struct CheckedName {
+    /// The name in NFC, as stored and shown.
+    pub name: Name,
+    /// Its confusability key (see [`skeleton_key`]).
+    pub skeleton: String,
+}
+
+/// The characters of the Unicode `Bidi_Control` property: embeddings,
+/// overrides, isolates and marks, each of which can make a name display as
+/// another (unchanged since Unicode 6.3).
+const BIDI_CONTROLS: &[char] = &[
+    '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
+    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+];
+
+/// `U+XXXX` for messages: the character itself may be invisible.
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
+}
+
+/// Checks a version-3 name and returns its stored form and key.
+///
+/// # Errors
+/// The name breaks one of the rules.
+pub fn check(name: &Name) -> Result<CheckedName, NameRefusal> {
+    // Control characters never get here: `Name` refuses them on the wire.
+    let nfc = normalise(name.as_str());
+    for c in nfc.chars() {
+        if BIDI_CONTROLS.contains(&c) {
+            return Err(NameRefusal::Bidi(code_point(c)));
+        }
+        // Zero-width spaces and joiners, soft hyphens, variation selectors,
+        // tags: the skeleton drops them, and so should a person's eye.
+        if c.identifier_type() == Some(IdentifierType::Default_Ignorable) {
+            return Err(NameRefusal::Invisible(code_point(c)));
+        }
+    }
+    if nfc.chars().all(char::is_whitespace) {
+        return Err(NameRefusal::Blank);
+    }
+    if let Some(c) = nfc.chars().find(|c| c.is_whitespace() && *c != ' ') {
+        return Err(NameRefusal::OtherSpace(code_point(c)));
+    }
+    if nfc.starts_with(' ') || nfc.ends_with(' ') || nfc.contains("  ") {
+        return Err(NameRefusal::StraySpace);
+    }
+    let len = nfc.len();
+    let name = Name::new(nfc).map_err(|_| NameRefusal::TooLong(len))?;
+    let skeleton = skeleton_key(name.as_str());
+    Ok(CheckedName { name, skeleton })
+}
+
+/// The NFC form of a name, as version-3 names are stored (for lookups).
+pub fn normalise(name: &str) -> String {
+    name.nfc().collect()
+}
+
+/// The key under which version-3 names must be unique: the UTS #39 skeleton,
+/// lower-cased, and the skeleton of that. The skeleton comes first so that
+/// capitals that look alike (Greek `Β`, Latin `B`) meet before lower-casing
+/// pulls them apart (`β`, `b`); the second skeleton maps what lower-casing
+/// produced (`bOb` from `b0b` becomes `bob`).
+pub fn skeleton_key(name: &str) -> String {
+    let first: String = unicode_security::skeleton(name).collect();
+    let lower = first.to_lowercase();
+    unicode_security::skeleton(&lower).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_str(s: &str) -> Result<CheckedName, NameRefusal> {
+        check(&Name::new(s).unwrap())
+    }
+
+    #[test]
+    fn look_alikes_share_a_key_and_different_names_do_not() {
+        let bob = skeleton_key("bob");
+        for same in ["bob", "Bob", "BOB", "b\u{043E}b", "B\u{043E}b", "b0b", "\u{0392}OB"] {
+            assert_eq!(skeleton_key(same), bob, "{same:?}");
+        }
+        for other in ["alice", "bobby", "rob", "b ob"] {
+            assert_ne!(skeleton_key(other), bob, "{other:?}");
+        }
+        assert_eq!(skeleton_key("I1l"), skeleton_key("lll"));
+        assert_eq!(skeleton_key("modern"), skeleton_key("rnodern"));
+    }
+
+    #[test]
+    fn names_are_normalised_to_nfc() {
+        let decomposed = check_str("Jose\u{0301}").unwrap();
+        assert_eq!(decomposed.name.as_str(), "Jos\u{00E9}");
+        assert_eq!(
+            decomposed.skeleton,
+            check_str("Jos\u{00E9}").unwrap().skeleton
+        );
+    }
+
+    #[test]
+    fn blank_invisible_and_reordering_names_are_refused() {
+        assert_eq!(check_str(" ").unwrap_err(), NameRefusal::Blank);
+        assert_eq!(check_str("   ").unwrap_err(), NameRefusal::Blank);
+        assert_eq!(check_str(" bob").unwrap_err(), NameRefusal::StraySpace);
+        assert_eq!(check_str("bob ").unwrap_err(), NameRefusal::StraySpace);
+        assert_eq!(check_str("bo  b").unwrap_err(), NameRefusal::StraySpace);
+        assert_eq!(
+            check_str("bob\u{00A0}smith").unwrap_err(),
+            NameRefusal::OtherSpace("U+00A0".into())
+        );
+        assert_eq!(check_str("\u{3000}").unwrap_err(), NameRefusal::Blank);
+        assert_eq!(
+            check_str("a\u{3000}b").unwrap_err(),
+            NameRefusal::OtherSpace("U+3000".into())
+        );
+        for bidi in ["bob\u{202E}", "\u{2067}bob", "b\u{200F}ob", "\u{061C}x"] {
+            assert!(
+                matches!(check_str(bidi).unwrap_err(), NameRefusal::Bidi(_)),
+                "{bidi:?}"
+            );
+        }
+        for invisible in ["bo\u{200B}b", "b\u{00AD}ob", "bob\u{FE0F}", "a\u{200D}b"] {
+            assert!(
+                matches!(check_str(invisible).unwrap_err(), NameRefusal::Invisible(_)),
+                "{invisible:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_names_pass() {
+        for ok in ["alice", "Bob Smith", "j.doe-2", "Zoë", "山田", "Ελένη", "😀"] {
+            let checked = check_str(ok).unwrap();
+            assert_eq!(checked.name.as_str(), ok);
+        }
+    }
+}
