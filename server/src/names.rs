@@ -120,7 +120,15 @@ mod tests {
     #[test]
     fn look_alikes_share_a_key_and_different_names_do_not() {
         let bob = skeleton_key("bob");
-        for same in ["bob", "Bob", "BOB", "b\u{043E}b", "B\u{043E}b", "b0b", "\u{0392}OB"] {
+        for same in [
+            "bob",
+            "Bob",
+            "BOB",
+            "b\u{043E}b",
+            "B\u{043E}b",
+            "b0b",
+            "\u{0392}OB",
+        ] {
             assert_eq!(skeleton_key(same), bob, "{same:?}");
         }
         for other in ["alice", "bobby", "rob", "b ob"] {
@@ -172,7 +180,15 @@ mod tests {
 
     #[test]
     fn ordinary_names_pass() {
-        for ok in ["alice", "Bob Smith", "j.doe-2", "Zoë", "山田", "Ελένη", "😀"] {
+        for ok in [
+            "alice",
+            "Bob Smith",
+            "j.doe-2",
+            "Zoë",
+            "山田",
+            "Ελένη",
+            "😀",
+        ] {
             let checked = check_str(ok).unwrap();
             assert_eq!(checked.name.as_str(), ok);
         }

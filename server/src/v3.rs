@@ -579,16 +579,16 @@ impl Session {
                 }),
                 None => error(ErrorReason::UnknownClient, format!("no client {id}")),
             },
-            (Some(_), v3::Request::LookupName(name)) => match directory
-                .find_name(Protocol::V3, &names::normalise(name.as_str()))
-            {
-                Some(r) => v3::Response::PublicKey(v3::PeerKey {
-                    client_id: r.id,
-                    public_key: r.public_key,
-                    name: r.name.clone(),
-                }),
-                None => error(ErrorReason::UnknownClient, "no client has that name"),
-            },
+            (Some(_), v3::Request::LookupName(name)) => {
+                match directory.find_name(Protocol::V3, &names::normalise(name.as_str())) {
+                    Some(r) => v3::Response::PublicKey(v3::PeerKey {
+                        client_id: r.id,
+                        public_key: r.public_key,
+                        name: r.name.clone(),
+                    }),
+                    None => error(ErrorReason::UnknownClient, "no client has that name"),
+                }
+            }
             (Some(me), v3::Request::Pull(p)) => {
                 let count = match p.max_messages {
                     0 => MAX_PULL_MESSAGES,

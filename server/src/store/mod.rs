@@ -246,7 +246,8 @@ impl Store {
         schema::configure(&conn, durability)?;
         schema::migrate(&mut conn)?;
         schema::classify_accounts(&mut conn, |key| {
-            fixed(key, "public key").is_ok_and(|key| crate::v3::verify_bundle(&PublicKey(key)).is_ok())
+            fixed(key, "public key")
+                .is_ok_and(|key| crate::v3::verify_bundle(&PublicKey(key)).is_ok())
         })?;
         let directory = Directory::default();
         {

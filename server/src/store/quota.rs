@@ -263,7 +263,13 @@ mod tests {
             staged: &staged,
         };
         assert_eq!(counts.uploads(&a), 0);
-        assert_eq!(counts.inbox(&b), Usage { messages: 1, bytes: 80 });
+        assert_eq!(
+            counts.inbox(&b),
+            Usage {
+                messages: 1,
+                bytes: 80
+            }
+        );
         // Delivered and acknowledged: everything is given back.
         staged.add_message(b, Some(a), -1, -80);
         committed.apply(std::mem::take(&mut staged));

@@ -532,7 +532,8 @@ fn upload_begin(
     }
     // Reserve now everything the finished file will hold (quota.rs), so
     // that uploads begun side by side cannot together overfill a quota.
-    view.counts().check(limits, &owner, &destination, file_size)?;
+    view.counts()
+        .check(limits, &owner, &destination, file_size)?;
     let id = UploadId(*uuid::Uuid::new_v4().as_bytes());
     let created_at = now_ms();
     tx.prepare_cached(

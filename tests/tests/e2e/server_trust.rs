@@ -54,7 +54,10 @@ async fn list_names(conn: &mut V3Conn) -> Vec<String> {
 async fn v3_names_refuse_blank_bidi_invisible_and_look_alikes() {
     let server = TestServer::start(|c| c.legacy_v2 = true).await.unwrap();
     let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
-    alice.register("bob", &TestIdentity::generate()).await.unwrap();
+    alice
+        .register("bob", &TestIdentity::generate())
+        .await
+        .unwrap();
 
     // Look-alikes of bob: Cyrillic o, digit zero, Greek capital beta.
     for look_alike in ["b\u{043E}b", "B\u{043E}b", "b0b", "\u{0392}OB"] {
@@ -83,7 +86,10 @@ async fn v3_names_refuse_blank_bidi_invisible_and_look_alikes() {
 
     // Ordinary names work; a decomposed name is stored in NFC and found
     // either way.
-    alice.register("Carol Smith", &TestIdentity::generate()).await.unwrap();
+    alice
+        .register("Carol Smith", &TestIdentity::generate())
+        .await
+        .unwrap();
     let jose = alice
         .register("Jose\u{0301}", &TestIdentity::generate())
         .await
@@ -157,7 +163,12 @@ async fn concurrent_uploads_reserve_the_inbox_and_a_cancel_releases_it() {
     let (mut bob, _) = V3Conn::new_user(addr, "bob").await.unwrap();
     let mut senders = Vec::new();
     for i in 0..8 {
-        senders.push(V3Conn::new_user(addr, &format!("sender{i}")).await.unwrap().0);
+        senders.push(
+            V3Conn::new_user(addr, &format!("sender{i}"))
+                .await
+                .unwrap()
+                .0,
+        );
     }
     // Eight 1 MB uploads begun at once against bob's 1 MiB inbox.
     let to = bob.client_id;
@@ -167,7 +178,9 @@ async fn concurrent_uploads_reserve_the_inbox_and_a_cancel_releases_it() {
             .map(|conn| async move { conn.call(begin(to, MB)).await.unwrap() }),
     )
     .await;
-    let accepted: Vec<usize> = (0..8).filter(|i| upload_id(&answers[*i]).is_some()).collect();
+    let accepted: Vec<usize> = (0..8)
+        .filter(|i| upload_id(&answers[*i]).is_some())
+        .collect();
     assert_eq!(accepted.len(), 1, "only one fits: {answers:?}");
     for (i, answer) in answers.iter().enumerate() {
         if !accepted.contains(&i) {
@@ -228,7 +241,10 @@ async fn an_expired_upload_gives_its_reservation_back() {
     let alice_keys = TestIdentity::generate();
     let mut conn = V3Conn::open(addr).await.unwrap();
     let alice = conn.register("alice", &alice_keys).await.unwrap();
-    let bob = conn.register("bob", &TestIdentity::generate()).await.unwrap();
+    let bob = conn
+        .register("bob", &TestIdentity::generate())
+        .await
+        .unwrap();
     conn.authenticate(alice, &alice_keys).await.unwrap();
     assert!(upload_id(&conn.call(begin(bob, 1000)).await.unwrap()).is_some());
     assert_eq!(
@@ -279,9 +295,7 @@ async fn one_sender_is_held_to_its_quota_while_others_still_send() {
     for to in [bob.client_id, carol.client_id] {
         for _ in 0..2 {
             match alice.call(text(to, 250)).await.unwrap() {
-                v3::Response::MessageStored(m) if to == bob.client_id => {
-                    to_bob.push(m.message_id)
-                }
+                v3::Response::MessageStored(m) if to == bob.client_id => to_bob.push(m.message_id),
                 v3::Response::MessageStored(_) => {}
                 other => panic!("send: {other:?}"),
             }
@@ -491,10 +505,13 @@ async fn a_second_server_on_the_same_folder_refuses_to_start() {
     let mut pipe = second.stderr.take().unwrap();
     // Ends when the process exits; a second server that starts would keep it
     // open, and the wait would fail.
-    bounded("the second server to give up", pipe.read_to_string(&mut stderr))
-        .await
-        .unwrap()
-        .unwrap();
+    bounded(
+        "the second server to give up",
+        pipe.read_to_string(&mut stderr),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let status = bounded("the second server to exit", second.wait())
         .await
         .unwrap()
