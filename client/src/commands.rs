@@ -223,7 +223,9 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
         Command::AcceptFile { id } => {
             let event = match client.accept_file(id, cancel_on_ctrl_c()).await {
                 Err(ClientError::Cancelled) => {
-                    bail!("stopped; `client accept-file {id}` resumes the download where it stopped")
+                    bail!(
+                        "stopped; `client accept-file {id}` resumes the download where it stopped"
+                    )
                 }
                 other => other?,
             };

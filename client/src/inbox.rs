@@ -584,9 +584,7 @@ impl Client {
                 content: d.content.to_vec(),
                 sent_at_ms: d.sent_at_ms,
             };
-            let room = self
-                .store(move |s| s.add_pending_bounded(&pending))
-                .await?;
+            let room = self.store(move |s| s.add_pending_bounded(&pending)).await?;
             if room != PendingRoom::Kept {
                 // Over the bound: it stays on the server (whose quotas bound
                 // it) rather than be lost.

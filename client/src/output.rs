@@ -58,7 +58,11 @@ pub fn event(e: &Event) -> String {
              (client fingerprint {who}) and accept the new key (client accept {who})"
         ),
         What::Rejected { reason } => format!("[{at}] message from {who} {}", reason.explain()),
-        What::FileHeld { name, size: n, reason } => format!(
+        What::FileHeld {
+            name,
+            size: n,
+            reason,
+        } => format!(
             "[{at}] {who} offers a file: {} ({}); not downloaded because {}. \
              `client accept-file {id}` downloads it, `client decline-file {id}` deletes it",
             escape_line(name),

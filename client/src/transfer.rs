@@ -361,8 +361,7 @@ async fn upload_from(
                 BufReader::with_capacity(1 << 20, file),
                 producer_prefix.clone(),
             );
-            let mut encryptor =
-                FileEncryptor::resume(&secret, reader, plaintext_size, offset)?;
+            let mut encryptor = FileEncryptor::resume(&secret, reader, plaintext_size, offset)?;
             let mut buf = BytesMut::with_capacity(chunk_len);
             while let Some(piece) = encryptor.next_piece()? {
                 let mut piece = piece;
@@ -508,7 +507,7 @@ pub(crate) async fn receive_file(
         .await?
         .filter(|p| {
             p.key_digest == digest
-                && p.verified_len % CHUNK_LEN as u64 == 0
+                && p.verified_len.is_multiple_of(CHUNK_LEN as u64)
                 && p.verified_len / (CHUNK_LEN as u64) < chunks
         })
         .map_or(0, |p| p.verified_len);
@@ -745,8 +744,10 @@ impl OverlappedWriter {
     /// Writes `file` from its current position, `base` (which must be a
     /// multiple of [`ALIGN`] for direct writes).
     fn new(file: File, direct: bool, base: u64) -> std::io::Result<Self> {
-        if direct && base % ALIGN as u64 != 0 {
-            return Err(std::io::Error::other("a direct write must start on a block"));
+        if direct && !base.is_multiple_of(ALIGN as u64) {
+            return Err(std::io::Error::other(
+                "a direct write must start on a block",
+            ));
         }
         let (queue, buffers) = std::sync::mpsc::sync_channel::<(AlignedBuf, bool)>(OVERLAP_DEPTH);
         let (give_back, free) = std::sync::mpsc::channel::<AlignedBuf>();

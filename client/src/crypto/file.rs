@@ -904,7 +904,10 @@ mod tests {
             dec.update(&c[at..]).unwrap();
             assert_eq!(dec.chunks_done(), 4);
             let out = dec.finish().unwrap();
-            assert!(out == plaintext[first as usize * CHUNK_LEN..], "chunk {first}");
+            assert!(
+                out == plaintext[first as usize * CHUNK_LEN..],
+                "chunk {first}"
+            );
         }
         // Ciphertext from another position does not open there.
         let mut dec = FileDecryptor::resume(&secret, len, Vec::new(), 1).unwrap();

@@ -24,8 +24,8 @@ use protocol::{ClientId, UploadId};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
-    KeyStore, KeyStoreError, blob_array, from_sql_u64, now_ms, raise_receive_counter,
-    secret_array, to_sql_u64,
+    KeyStore, KeyStoreError, blob_array, from_sql_u64, now_ms, raise_receive_counter, secret_array,
+    to_sql_u64,
 };
 use crate::crypto::file::NONCE_PREFIX_LEN;
 use crate::crypto::{FileSecret, KEY_LEN, SessionId};

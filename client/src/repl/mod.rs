@@ -638,7 +638,9 @@ impl Menu {
         if given.is_some() {
             return given;
         }
-        let text = self.need(None, "which file offer (its number)? ", Field::Text).await?;
+        let text = self
+            .need(None, "which file offer (its number)? ", Field::Text)
+            .await?;
         match parse::number(&text) {
             Ok(n) => Some(n),
             Err(e) => {
