@@ -34,6 +34,18 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub accept_new_key: bool,
 
+    /// Download every received file, from anyone and of any size, without
+    /// asking (scripts). Without it, only files from contacts up to
+    /// --max-auto-download download; others wait for `accept-file`.
+    #[arg(long, global = true)]
+    pub accept_files: bool,
+
+    /// Largest file downloaded from a contact without asking (64M, 1G,
+    /// 500K, or bytes). Larger ones wait for `accept-file`.
+    #[arg(long, global = true, value_name = "SIZE", default_value = "64MiB",
+          value_parser = crate::downloads::parse_size)]
+    pub max_auto_download: u64,
+
     /// Print machine-readable JSON (list, inbox, watch, key, fingerprint).
     #[arg(long, global = true)]
     pub json: bool,
@@ -99,6 +111,19 @@ pub enum Command {
     },
     /// Finish uploads that were interrupted.
     Resume,
+    /// List the file offers waiting for a decision (from strangers, or
+    /// over the automatic download limit).
+    Files,
+    /// Download a held file offer (its number from `files` or `inbox`).
+    AcceptFile {
+        /// The offer's message id.
+        id: u64,
+    },
+    /// Decline a held file offer: the server deletes it.
+    DeclineFile {
+        /// The offer's message id.
+        id: u64,
+    },
     /// Run the self-test against the server: fresh users, every flow.
     Test,
 }

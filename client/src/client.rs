@@ -105,6 +105,9 @@ pub enum ClientError {
     /// The user cancelled a transfer.
     #[error("cancelled")]
     Cancelled,
+    /// No file offer with this message id waits for a decision.
+    #[error("no file offer {0} waits for a decision (`client files` lists them)")]
+    NoHeldFile(u64),
     /// The server refused or could not be reached.
     #[error(transparent)]
     Connection(#[from] ConnectionError),
@@ -206,6 +209,8 @@ pub(crate) struct Inner {
     pub(crate) receiving: AsyncMutex<()>,
     /// When each peer's key was last compared with the server's copy.
     key_checked: Mutex<std::collections::HashMap<ClientId, std::time::Instant>>,
+    /// Which received files download without asking.
+    pub(crate) download_policy: Mutex<crate::downloads::DownloadPolicy>,
 }
 
 /// One user's client. Cheap to clone.
@@ -249,6 +254,7 @@ impl Client {
                 progress: Mutex::new(Arc::new(NoProgress)),
                 receiving: AsyncMutex::new(()),
                 key_checked: Mutex::new(Default::default()),
+                download_policy: Mutex::new(Default::default()),
             }),
         })
     }
@@ -480,8 +486,12 @@ impl Client {
             }
             other => other?,
         };
-        self.pin_key(key.client_id, key.name.to_string(), &key.public_key)
-            .await
+        let info = self
+            .pin_key(key.client_id, key.name.to_string(), &key.public_key)
+            .await?;
+        // Looked up on purpose (or to send): a contact from now on.
+        self.mark_contact(info.id).await?;
+        Ok(info)
     }
 
     pub(crate) async fn pin_key(
@@ -546,6 +556,8 @@ impl Client {
         if record.pending_bundle.is_some() {
             return Err(ClientError::PeerKeyChanged { name: record.name });
         }
+        // Whoever the user sends to is a contact.
+        self.mark_contact(id).await?;
         Ok(record)
     }
 

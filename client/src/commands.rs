@@ -184,15 +184,67 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             }
         }
         Command::Inbox => {
-            let events = client.inbox().await?;
+            let events = client.inbox_until(cancel_on_ctrl_c()).await;
+            let events = match events {
+                Err(ClientError::Cancelled) => bail!(
+                    "stopped; what was not read stays on the server, and a file resumes where it stopped"
+                ),
+                other => other?,
+            };
             if flags.json {
                 print_json(&events)?;
-            } else if events.is_empty() {
-                println!("no new messages");
             } else {
+                if events.is_empty() {
+                    println!("no new messages");
+                }
                 for e in &events {
                     println!("{}", output::event(e));
                 }
+                let announced = events
+                    .iter()
+                    .filter(|e| matches!(e.what, crate::inbox::What::FileHeld { .. }))
+                    .count();
+                let held = client.held_files().await?.len();
+                if held > announced {
+                    println!(
+                        "{held} file offer(s) wait for your decision: `client files` lists them"
+                    );
+                }
+            }
+        }
+        Command::Files => {
+            let offers = client.held_files().await?;
+            if flags.json {
+                print_json(&offers)?;
+            } else {
+                println!("{}", output::held_offers(&offers));
+            }
+        }
+        Command::AcceptFile { id } => {
+            let event = match client.accept_file(id, cancel_on_ctrl_c()).await {
+                Err(ClientError::Cancelled) => {
+                    bail!(
+                        "stopped; `client accept-file {id}` resumes the download where it stopped"
+                    )
+                }
+                other => other?,
+            };
+            if flags.json {
+                print_json(&event)?;
+            } else {
+                println!("{}", output::event(&event));
+            }
+        }
+        Command::DeclineFile { id } => {
+            let offer = client.decline_file(id).await?;
+            if flags.json {
+                print_json(&json!({ "declined": offer }))?;
+            } else {
+                println!(
+                    "declined {} ({}); the server deletes it",
+                    escape_line(&offer.name),
+                    output::size(offer.size)
+                );
             }
         }
         Command::Watch => {

@@ -6,7 +6,9 @@
 //!   redelivery is dropped and its counter can never be accepted again), and
 //!   only then is it acknowledged, which removes it from the server;
 //! - **kept**: it cannot be handled yet and stays on the server: a file whose
-//!   session's key has not arrived, or anything from a sender whose key
+//!   session's key has not arrived, a file offer held for the user's
+//!   decision ([`crate::downloads`]), a text over the bounds of what the
+//!   store keeps ([`crate::keystore`]), or anything from a sender whose key
 //!   changed until the user decides.
 //!
 //! A text that arrives before its session's key is moved into the key store
@@ -29,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::{Client, ClientError, hex_id};
 use crate::connection::Connection;
 use crate::crypto::{CryptoError, Session, content_session_id};
-use crate::keystore::{KeyStoreError, PeerRecord, PendingMessage};
+use crate::keystore::{KeyStoreError, PeerRecord, PendingMessage, PendingRoom};
 use crate::transfer::{ReceiveError, receive_file};
 
 /// Something that happened to a delivered message.
@@ -80,6 +82,29 @@ pub enum What {
     /// The sender's key changed; its messages wait until the user accepts
     /// the new key.
     KeyChanged,
+    /// A file offer waits for the user's decision (`accept-file` or
+    /// `decline-file` with the message id); the file stays on the server.
+    FileHeld {
+        /// The name the sender gave it (escape before printing).
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Why it was not downloaded.
+        reason: crate::keystore::HoldReason,
+    },
+    /// It arrived before its session's key, but the store already keeps
+    /// as many such messages as it may (from this sender, or in all): it
+    /// stays on the server and is read again once the key arrives.
+    Deferred {
+        /// `text`.
+        kind: &'static str,
+    },
+    /// It waited for its session's key longer than the store keeps such
+    /// messages, and was given up unread.
+    Expired {
+        /// `text`.
+        kind: &'static str,
+    },
     /// Refused: never shown as genuine.
     Rejected {
         /// Why, in one word.
@@ -131,7 +156,7 @@ pub struct Waiting {
 }
 
 /// The outcome of one delivery.
-struct Outcome {
+pub(crate) struct Outcome {
     events: Vec<Event>,
     /// Acknowledge it (handled), or leave it on the server (kept).
     ack: bool,
@@ -140,7 +165,7 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn handled(events: Vec<Event>) -> Self {
+    pub(crate) fn handled(events: Vec<Event>) -> Self {
         Self {
             events,
             ack: true,
@@ -148,7 +173,7 @@ impl Outcome {
         }
     }
 
-    fn kept(events: Vec<Event>) -> Self {
+    pub(crate) fn kept(events: Vec<Event>) -> Self {
         Self {
             events,
             ack: false,
@@ -157,7 +182,7 @@ impl Outcome {
     }
 }
 
-fn event(d: &Delivery, peer: Option<&PeerRecord>, what: What) -> Event {
+pub(crate) fn event(d: &Delivery, peer: Option<&PeerRecord>, what: What) -> Event {
     Event {
         message_id: d.message_id,
         from: d.sender,
@@ -177,9 +202,9 @@ impl Client {
         self.inbox_until(CancellationToken::new()).await
     }
 
-    /// [`Client::inbox`] that `cancel` can stop: a file being downloaded is
-    /// abandoned (its partial copy deleted, the message left on the server
-    /// to be received later) and [`ClientError::Cancelled`] is returned.
+    /// [`Client::inbox`] that `cancel` can stop: a file being downloaded
+    /// stops (what arrived is kept and the message left on the server, so
+    /// the next read resumes it) and [`ClientError::Cancelled`] is returned.
     /// Messages handled before that stay handled.
     ///
     /// # Errors
@@ -189,7 +214,7 @@ impl Client {
             r = self.inner.receiving.lock() => r,
             () = cancel.cancelled() => return Err(ClientError::Cancelled),
         };
-        let mut events = Vec::new();
+        let mut events = self.housekeeping().await?;
         let mut seen = HashSet::new();
         let mut kept = Vec::new();
         let mut retry_kept = false;
@@ -258,7 +283,7 @@ impl Client {
         })
     }
 
-    async fn acknowledge(&self, ids: Vec<u64>) -> Result<(), ClientError> {
+    pub(crate) async fn acknowledge(&self, ids: Vec<u64>) -> Result<(), ClientError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -281,6 +306,11 @@ impl Client {
         events: mpsc::UnboundedSender<Event>,
         stop: CancellationToken,
     ) -> Result<(), ClientError> {
+        for e in self.housekeeping().await? {
+            if events.send(e).is_err() {
+                return Ok(());
+            }
+        }
         let mut failures = 0u32;
         while !stop.is_cancelled() {
             let conn = match self.connection().await {
@@ -439,6 +469,9 @@ impl Client {
         if self.store(move |s| s.is_handled(id)).await? {
             return Ok(Outcome::handled(Vec::new()));
         }
+        if let Some(held) = self.store(move |s| s.held_file(id)).await? {
+            return self.on_held(&d, held, cancel).await;
+        }
         let peer = match self.sender(&d).await? {
             Ok(p) => p,
             Err(outcome) => return Ok(outcome),
@@ -551,7 +584,16 @@ impl Client {
                 content: d.content.to_vec(),
                 sent_at_ms: d.sent_at_ms,
             };
-            self.store(move |s| s.add_pending(&pending)).await?;
+            let room = self.store(move |s| s.add_pending_bounded(&pending)).await?;
+            if room != PendingRoom::Kept {
+                // Over the bound: it stays on the server (whose quotas bound
+                // it) rather than be lost.
+                return Ok(Outcome::kept(vec![event(
+                    &d,
+                    Some(&peer),
+                    What::Deferred { kind: "text" },
+                )]));
+            }
             return Ok(Outcome::handled(vec![event(
                 &d,
                 Some(&peer),
@@ -619,6 +661,11 @@ impl Client {
             Err(_) => return self.reject(&d, &peer, Rejection::Tampered).await,
         };
         let meta = opened.plaintext;
+        if let Some(reason) = self.hold_reason(d.sender, meta.size).await? {
+            return self
+                .hold(&d, &peer, (sid, opened.counter), meta, offer.size, reason)
+                .await;
+        }
         let label = format!(
             "{} from {}",
             crate::display::escape_line(&meta.name),

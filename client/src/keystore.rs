@@ -14,7 +14,11 @@
 //! - **pending messages**: texts and file offers that arrived before their
 //!   session's offer;
 //! - **handled message ids**, so that redelivered messages are dropped;
-//! - **unfinished uploads**, so that an upload can resume after a restart.
+//! - **unfinished uploads**, so that an upload can resume after a restart,
+//!   with the hash of the plaintext each has read;
+//! - **contacts**, **held file offers** and **partial downloads**
+//!   (`keystore::files`), and the bounds on pending and handled messages
+//!   (`keystore::bounds`).
 //!
 //! **Identity and `me.info`.** The database is the source of truth.
 //! `me.info` (mode 0600) is written from it, in the reference layout: line 1
@@ -53,6 +57,15 @@ use protocol::{ClientId, MessageKind, Name, PUBLIC_KEY_LEN, PublicKey, UploadId}
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
+
+mod bounds;
+mod files;
+
+pub use bounds::{
+    HANDLED_MAX, HANDLED_TTL, PENDING_PER_SENDER, PENDING_TOTAL, PENDING_TOTAL_BYTES, PENDING_TTL,
+    PendingRoom,
+};
+pub use files::{HeldFile, HoldReason, PartialDownload};
 
 use crate::crypto::file::NONCE_PREFIX_LEN;
 use crate::crypto::identity::SECRET_LEN;
@@ -141,6 +154,45 @@ const MIGRATIONS: &[&str] = &[
         meta           BLOB NOT NULL,
         created_at     INTEGER NOT NULL
     ) STRICT;
+    "#,
+    // 2: what bounds what a peer can make this client keep (see
+    // `keystore::files` and `keystore::bounds`): contacts (whose files are
+    // downloaded without asking), file offers held for the user's decision,
+    // interrupted downloads, and the plaintext an upload has read.
+    r#"
+    CREATE TABLE contacts (
+        client_id BLOB PRIMARY KEY CHECK (length(client_id) = 16),
+        since     INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE held_files (
+        message_id   INTEGER PRIMARY KEY,
+        sender       BLOB NOT NULL CHECK (length(sender) = 16),
+        name         TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        offer_size   INTEGER NOT NULL,
+        file_key     BLOB NOT NULL CHECK (length(file_key) = 32),
+        nonce_prefix BLOB NOT NULL CHECK (length(nonce_prefix) = 19),
+        reason       INTEGER NOT NULL CHECK (reason IN (1, 2)),
+        sent_at      INTEGER NOT NULL,
+        held_at      INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE partial_downloads (
+        message_id   INTEGER PRIMARY KEY,
+        key_digest   BLOB NOT NULL CHECK (length(key_digest) = 32),
+        verified_len INTEGER NOT NULL CHECK (verified_len >= 0),
+        updated_at   INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE upload_prefixes (
+        upload_id  BLOB PRIMARY KEY REFERENCES uploads (upload_id) ON DELETE CASCADE,
+        hashed_len INTEGER NOT NULL CHECK (hashed_len >= 0),
+        sha256     BLOB NOT NULL CHECK (length(sha256) = 32)
+    ) STRICT;
+
+    CREATE INDEX pending_by_sender ON pending_messages (sender);
+    CREATE INDEX pending_by_time ON pending_messages (received_at);
     "#,
 ];
 
@@ -342,9 +394,11 @@ impl FileStamp {
 /// is safe only for the same plaintext: re-encrypting *changed* content at a
 /// position already sent would reuse a nonce with a different message. So an
 /// upload resumes only if the file's size and modification time are the
-/// stamp recorded here ([`UploadRecord::file_unchanged`]); otherwise it must
-/// be cancelled and sent again with a new key. (A tool that rewrites a file
-/// and restores its size and modification time defeats this check.)
+/// stamp recorded here ([`UploadRecord::file_unchanged`]) and the plaintext
+/// it read so far hashes as recorded ([`KeyStore::upload_prefix`]: a tool
+/// that rewrites a file and restores its size and modification time passes
+/// the first check but not the second); otherwise it must be cancelled and
+/// sent again with a new key.
 pub struct UploadRecord {
     /// The server's upload id.
     pub upload_id: UploadId,

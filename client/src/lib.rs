@@ -12,7 +12,8 @@
 //! - [`connection`]: one authenticated version-3 connection (pipelined
 //!   requests, pushed deliveries).
 //! - [`client`]: the operations a person asks for, over all of the above;
-//!   [`inbox`] is the receiving half and [`transfer`] moves files.
+//!   [`inbox`] is the receiving half and [`transfer`] moves files;
+//!   [`downloads`] decides which files download without asking.
 //! - [`display`]: escaping of everything a peer chose before it is shown.
 
 #![forbid(unsafe_code)]
@@ -24,12 +25,16 @@ pub mod config;
 pub mod connection;
 pub mod crypto;
 pub mod display;
+pub mod downloads;
 pub mod inbox;
 pub mod keystore;
 pub mod output;
+pub mod partial;
 pub mod repl;
 pub mod selftest;
 pub mod transfer;
+mod upload_prefix;
 
 pub use client::{Client, ClientConfig, ClientError, PeerInfo, Progress};
+pub use downloads::{DownloadPolicy, HeldOffer};
 pub use inbox::{Event, Rejection, Waiting, What};

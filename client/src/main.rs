@@ -46,6 +46,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         json: cli.json,
         accept_new_key: cli.accept_new_key,
     };
+    let policy = client::DownloadPolicy {
+        max_auto_download: cli.max_auto_download,
+        accept_all: cli.accept_files,
+    };
     let config = client_config(cli.home, cli.server.as_deref(), cli.accept_server_key)?;
     match cli.command {
         Some(Command::Test) => {
@@ -58,11 +62,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(command) => {
             let client = commands::open(config, flags).await?;
+            client.set_download_policy(policy);
             commands::run(&client, command, flags).await?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
             let client = commands::open(config, flags).await?;
+            client.set_download_policy(policy);
             client::repl::run(client).await?;
             Ok(ExitCode::SUCCESS)
         }

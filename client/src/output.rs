@@ -10,7 +10,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::client::Progress;
 use crate::display::{escape_line, escape_path, indented_message};
+use crate::downloads::HeldOffer;
 use crate::inbox::{Event, What};
+use crate::keystore::HoldReason;
 
 /// `2026-11-23 10:15:02`, local time.
 pub fn time(ms: u64) -> String {
@@ -56,7 +58,61 @@ pub fn event(e: &Event) -> String {
              (client fingerprint {who}) and accept the new key (client accept {who})"
         ),
         What::Rejected { reason } => format!("[{at}] message from {who} {}", reason.explain()),
+        What::FileHeld {
+            name,
+            size: n,
+            reason,
+        } => format!(
+            "[{at}] {who} offers a file: {} ({}); not downloaded because {}. \
+             `client accept-file {id}` downloads it, `client decline-file {id}` deletes it",
+            escape_line(name),
+            size(*n),
+            held_because(*reason),
+            id = e.message_id
+        ),
+        What::Deferred { kind } => format!(
+            "[{at}] a {kind} from {who} arrived before its key, and this client already keeps as many \
+             such messages as it may; it stays on the server until the key arrives"
+        ),
+        What::Expired { kind } => format!(
+            "[{at}] a {kind} from {who} waited for its key longer than messages are kept and was given up unread"
+        ),
     }
+}
+
+/// Why a file was held, as the end of a sentence.
+pub fn held_because(reason: HoldReason) -> &'static str {
+    match reason {
+        HoldReason::Stranger => "the sender is not one of your contacts",
+        HoldReason::TooLarge => "it is larger than the automatic download limit",
+    }
+}
+
+/// The held file offers as lines for a person.
+pub fn held_offers(offers: &[HeldOffer]) -> String {
+    if offers.is_empty() {
+        return "no file offers wait for a decision".into();
+    }
+    let mut text = String::new();
+    for o in offers {
+        let who = o
+            .from_name
+            .as_deref()
+            .map(|n| escape_line(n).into_owned())
+            .unwrap_or_else(|| format!("client {}", o.from));
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "{:>6}  {} ({}) from {who}, {}: {}",
+            o.message_id,
+            escape_line(&o.name),
+            size(o.size),
+            time(o.sent_at_ms),
+            held_because(o.reason)
+        ));
+    }
+    text
 }
 
 /// A progress bar on standard error, drawn only on a terminal.

@@ -6,17 +6,22 @@
 //! connection, asks the server where the upload stands and resumes from
 //! there, re-encrypting from that offset. The upload's key is kept in the key
 //! store, so an upload also resumes after the client restarts, provided the
-//! file is unchanged.
+//! file is unchanged: the plaintext read so far is hashed as it is read and
+//! checked again before any resume ([`crate::upload_prefix`]); a changed
+//! file is sent again from the start with a new key.
 //!
 //! Download: the async side keeps a few ranges in flight and hands them, in
 //! order, to a blocking thread that decrypts into a hidden temporary file in
 //! the downloads folder. Only a file whose every chunk authenticated and whose
-//! end was seen is renamed into place under a safe, unused name; anything else
-//! is deleted.
+//! end was seen is renamed into place under a safe, unused name; a download
+//! that stops keeps its authenticated chunks to resume from
+//! ([`crate::partial`]), and one that fails to authenticate is deleted.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -28,11 +33,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientError};
 use crate::connection::ConnectionError;
+use crate::crypto::file::{CHUNK_LEN, SEALED_CHUNK_LEN, chunk_count};
 use crate::crypto::{
     CryptoError, FileDecryptor, FileEncryptor, FileMeta, FileSecret, ciphertext_len,
 };
 use crate::display::{numbered_name, safe_file_name};
-use crate::keystore::{FileStamp, UploadRecord};
+use crate::keystore::{FileStamp, PartialDownload, UploadRecord};
+use crate::partial;
+use crate::upload_prefix::{self, HashingReader, ReadPrefix};
 
 /// Chunks (uploads) or ranges (downloads) in flight at once.
 const WINDOW: usize = 4;
@@ -133,6 +141,7 @@ pub(crate) async fn send_file(
         stamp.size,
         &label,
         0,
+        ReadPrefix::default().record(),
         &cancel,
     )
     .await?;
@@ -162,14 +171,19 @@ pub(crate) async fn resume_all(
             let stamp = record.stamp;
             blocking(move || FileStamp::of_path(&p).is_ok_and(|now| now == stamp)).await?
         };
-        if !unchanged {
-            tracing::warn!(path = %record.path.display(), "an interrupted upload's file changed; it is abandoned (send it again)");
-            let _ = client
-                .retrying(|c| async move { c.upload_cancel(id).await })
-                .await;
-            client.store(move |s| s.delete_upload(id)).await?;
-            continue;
-        }
+        let prefix = client.store(move |s| s.upload_prefix(id)).await?;
+        let prefix = match prefix {
+            Some(p) if unchanged => p,
+            _ => {
+                // Changed, or stopped without recording what it read (a
+                // crash): going on could re-encrypt other content under
+                // nonces already used.
+                if let Some(message) = send_again(client, &record, &cancel).await? {
+                    done.push(message);
+                }
+                continue;
+            }
+        };
         let status = match client
             .retrying(|c| async move { c.upload_resume(id).await })
             .await
@@ -183,7 +197,7 @@ pub(crate) async fn resume_all(
             Err(e) => return Err(e),
         };
         let label = format!("resuming {}", crate::display::escape_path(&record.path));
-        let message = run_upload(
+        let sent = run_upload(
             client,
             id,
             &record.path,
@@ -191,13 +205,48 @@ pub(crate) async fn resume_all(
             record.stamp.size,
             &label,
             status.offset,
+            prefix,
             &cancel,
         )
-        .await?;
-        client.store(move |s| s.delete_upload(id)).await?;
-        done.push(message);
+        .await;
+        match sent {
+            Ok(message) => {
+                client.store(move |s| s.delete_upload(id)).await?;
+                done.push(message);
+            }
+            // The content already sent differs from the file now.
+            Err(ClientError::Crypto(CryptoError::FileChanged)) => {
+                if let Some(message) = send_again(client, &record, &cancel).await? {
+                    done.push(message);
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(done)
+}
+
+/// Abandons an interrupted upload that cannot resume safely and sends its
+/// file again from the start, with a new key; `None` if the file is gone.
+async fn send_again(
+    client: &Client,
+    record: &UploadRecord,
+    cancel: &CancellationToken,
+) -> Result<Option<u64>, ClientError> {
+    let id = record.upload_id;
+    let _ = client
+        .retrying(|c| async move { c.upload_cancel(id).await })
+        .await;
+    client.store(move |s| s.delete_upload(id)).await?;
+    if !stamp_is_file(&record.path).await {
+        tracing::warn!(path = %record.path.display(), "an interrupted upload's file is gone; it is abandoned");
+        return Ok(None);
+    }
+    tracing::warn!(path = %record.path.display(), "an interrupted upload's file changed (or the client stopped without recording its progress); sending it again from the start");
+    let to = record.destination.to_string();
+    send_file(client, &to, &record.path, cancel.clone())
+        .await
+        .map(Some)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -209,6 +258,7 @@ async fn run_upload(
     plaintext_size: u64,
     label: &str,
     mut offset: u64,
+    mut read: (u64, [u8; 32]),
     cancel: &CancellationToken,
 ) -> Result<u64, ClientError> {
     let total = ciphertext_len(plaintext_size);
@@ -216,16 +266,31 @@ async fn run_upload(
     progress.start(label, total, offset);
     let mut attempt = 0;
     let result = loop {
-        let outcome = upload_from(
+        // While sending, how far it gets is unknown until it stops: a crash
+        // now leaves no record, and the upload is then sent again.
+        client
+            .store(move |s| s.clear_upload_prefix(upload_id))
+            .await?;
+        let (outcome, now_read) = upload_from(
             client,
             upload_id,
             path,
             copy_secret(&secret),
             plaintext_size,
             offset,
+            read,
             cancel,
         )
         .await;
+        if let Some(r) = now_read {
+            read = r;
+        }
+        if outcome.is_err() {
+            let (len, digest) = read;
+            client
+                .store(move |s| s.save_upload_prefix(upload_id, len, &digest))
+                .await?;
+        }
         match outcome {
             Err(ClientError::Connection(e)) if e.is_disconnect() && attempt + 1 < ATTEMPTS => {
                 attempt += 1;
@@ -255,7 +320,11 @@ async fn run_upload(
     result
 }
 
-/// Uploads from `offset` to the end on the current connection.
+/// Uploads from `offset` to the end on the current connection. The file
+/// must begin with the prefix `read` (see [`crate::upload_prefix`]); returns
+/// the outcome and what has been read of the file by then (`None` if the
+/// prefix did not match or the file was not read).
+#[allow(clippy::too_many_arguments)]
 async fn upload_from(
     client: &Client,
     upload_id: UploadId,
@@ -263,21 +332,36 @@ async fn upload_from(
     secret: FileSecret,
     plaintext_size: u64,
     offset: u64,
+    read: (u64, [u8; 32]),
     cancel: &CancellationToken,
-) -> Result<u64, ClientError> {
-    let conn = client.connection().await?;
+) -> (Result<u64, ClientError>, Option<(u64, [u8; 32])>) {
+    let conn = match client.connection().await {
+        Ok(c) => c,
+        Err(e) => return (Err(e), None),
+    };
     let chunk_len = (conn.limits().max_chunk_len as usize).clamp(1, MAX_CHUNK_LEN);
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, ClientError>>(2);
     let path_owned = path.to_path_buf();
+    let shared = Arc::new(Mutex::new(ReadPrefix::default()));
+    let verified = Arc::new(AtomicBool::new(false));
+    let producer_prefix = shared.clone();
+    let producer_verified = verified.clone();
     let producer = tokio::task::spawn_blocking(move || {
         let produce = || -> Result<(), ClientError> {
-            let file = File::open(&path_owned).map_err(|e| file_error(&path_owned, e))?;
-            let mut encryptor = FileEncryptor::resume(
-                &secret,
+            let mut file = File::open(&path_owned).map_err(|e| file_error(&path_owned, e))?;
+            // The resume re-encrypts from the chunk holding `offset`: the
+            // prefix must be the one read before, and hashed up to there.
+            let restart_at = offset / SEALED_CHUNK_LEN as u64 * CHUNK_LEN as u64;
+            if read.0 > 0 || restart_at > 0 {
+                let prefix = upload_prefix::verify(&mut file, read, restart_at)?;
+                *producer_prefix.lock().unwrap_or_else(|e| e.into_inner()) = prefix;
+            }
+            producer_verified.store(true, Ordering::Release);
+            let reader = HashingReader::new(
                 BufReader::with_capacity(1 << 20, file),
-                plaintext_size,
-                offset,
-            )?;
+                producer_prefix.clone(),
+            );
+            let mut encryptor = FileEncryptor::resume(&secret, reader, plaintext_size, offset)?;
             let mut buf = BytesMut::with_capacity(chunk_len);
             while let Some(piece) = encryptor.next_piece()? {
                 let mut piece = piece;
@@ -358,7 +442,10 @@ async fn upload_from(
     };
     drop(rx);
     let _ = producer.await;
-    outcome
+    let now_read = verified
+        .load(Ordering::Acquire)
+        .then(|| shared.lock().unwrap_or_else(|e| e.into_inner()).record());
+    (outcome, now_read)
 }
 
 /// Why receiving a file failed.
@@ -381,9 +468,19 @@ enum Piece {
     End,
 }
 
+/// How the decrypting side of a download ended.
+enum Decrypted {
+    /// Every chunk authenticated and the end was seen: the part is whole.
+    Whole,
+    /// The download stopped: the part holds this many plaintext bytes,
+    /// whole chunks only, flushed and synced.
+    Stopped(u64),
+}
+
 /// Downloads, decrypts and saves a file message; returns where it was saved.
-/// `cancel` stops the download: the partial file is deleted and the message
-/// stays on the server (it is received again later).
+/// A download that stops (`cancel`, or a lost connection) keeps its part
+/// (see [`crate::partial`]) and the message stays on the server; the next
+/// attempt resumes from the part's last whole chunk.
 pub(crate) async fn receive_file(
     client: &Client,
     message_id: u64,
@@ -396,54 +493,70 @@ pub(crate) async fn receive_file(
         return Err(ReceiveError::Rejected(CryptoError::DecryptFailed));
     }
     let dir = client.downloads();
-    let temp = dir.join(format!(
-        ".partial-{message_id}-{:016x}",
-        rand::random::<u64>()
-    ));
+    let temp = partial::path(&dir, message_id);
     {
         let dir = dir.clone();
         blocking(move || fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))).await??;
     }
+    // Resume only a part recorded for this very file key, at a chunk that
+    // is not past the end.
+    let digest = partial::key_digest(&meta.secret);
+    let chunks = chunk_count(meta.size);
+    let keep = client
+        .store(move |s| s.partial(message_id))
+        .await?
+        .filter(|p| {
+            p.key_digest == digest
+                && p.verified_len.is_multiple_of(CHUNK_LEN as u64)
+                && p.verified_len / (CHUNK_LEN as u64) < chunks
+        })
+        .map_or(0, |p| p.verified_len);
+    let opened = {
+        let temp = temp.clone();
+        blocking(move || partial::open(&temp, keep).map_err(|e| file_error(&temp, e))).await?
+    };
+    let (file, direct, start) = match opened {
+        Ok(o) => o,
+        Err(e) => return Err(ReceiveError::Failed(e)),
+    };
+    let first_chunk = start / CHUNK_LEN as u64;
+    let from = first_chunk * SEALED_CHUNK_LEN as u64;
     let (tx, mut rx) = mpsc::channel::<Piece>(WINDOW);
     let secret = copy_secret(&meta.secret);
     let plaintext_size = meta.size;
     let temp_path = temp.clone();
-    let consumer = tokio::task::spawn_blocking(move || -> Result<(), ReceiveError> {
-        let (file, direct) = create_private_direct(&temp_path)
-            .map_err(|e| ReceiveError::Failed(file_error(&temp_path, e)))?;
-        let writer = OverlappedWriter::new(file, direct)
-            .map_err(|e| ReceiveError::Failed(file_error(&temp_path, e)))?;
-        let mut decryptor =
-            FileDecryptor::new(&secret, plaintext_size, writer).map_err(ReceiveError::Rejected)?;
+    let consumer = tokio::task::spawn_blocking(move || -> Result<Decrypted, ReceiveError> {
+        let io_failed = |e| ReceiveError::Failed(file_error(&temp_path, e));
+        let writer = OverlappedWriter::new(file, direct, start).map_err(io_failed)?;
+        let mut decryptor = FileDecryptor::resume(&secret, plaintext_size, writer, first_chunk)
+            .map_err(ReceiveError::Rejected)?;
         while let Some(piece) = rx.blocking_recv() {
             match piece {
                 Piece::Data(data) => match decryptor.update(&data) {
                     Ok(()) => {}
-                    Err(CryptoError::Io(e)) => {
-                        return Err(ReceiveError::Failed(file_error(&temp_path, e)));
-                    }
+                    Err(CryptoError::Io(e)) => return Err(io_failed(e)),
                     Err(e) => return Err(ReceiveError::Rejected(e)),
                 },
                 Piece::End => {
                     let writer = match decryptor.finish() {
                         Ok(w) => w,
-                        Err(CryptoError::Io(e)) => {
-                            return Err(ReceiveError::Failed(file_error(&temp_path, e)));
-                        }
+                        Err(CryptoError::Io(e)) => return Err(io_failed(e)),
                         Err(e) => return Err(ReceiveError::Rejected(e)),
                     };
-                    let file = writer
-                        .finish()
-                        .map_err(|e| ReceiveError::Failed(file_error(&temp_path, e)))?;
-                    file.sync_all()
-                        .map_err(|e| ReceiveError::Failed(file_error(&temp_path, e)))?;
-                    return Ok(());
+                    let file = writer.finish().map_err(io_failed)?;
+                    file.sync_all().map_err(io_failed)?;
+                    return Ok(Decrypted::Whole);
                 }
             }
         }
-        Err(ReceiveError::Failed(ClientError::Cancelled))
+        // Stopped: keep the whole chunks written so far for a resume.
+        let kept = decryptor.chunks_done() * CHUNK_LEN as u64;
+        let file = decryptor.into_writer().finish().map_err(io_failed)?;
+        file.set_len(kept).map_err(io_failed)?;
+        file.sync_all().map_err(io_failed)?;
+        Ok(Decrypted::Stopped(kept))
     });
-    let fed = feed_download(client, message_id, offer_size, label, &tx, cancel).await;
+    let fed = feed_download(client, message_id, offer_size, from, label, &tx, cancel).await;
     if fed.is_ok() {
         let _ = tx.send(Piece::End).await;
     }
@@ -452,35 +565,51 @@ pub(crate) async fn receive_file(
         .await
         .map_err(|e| ReceiveError::Failed(ClientError::Io(std::io::Error::other(e.to_string()))))?;
     let result = match (fed, decrypted) {
-        (Ok(()), Ok(())) => Ok(()),
+        (Ok(()), Ok(Decrypted::Whole)) => Ok(()),
         // A decryption failure says more than the feeding error it caused.
         (_, Err(ReceiveError::Rejected(e))) => Err(ReceiveError::Rejected(e)),
+        (Err(e), Ok(Decrypted::Stopped(kept))) if kept > 0 => {
+            let part = PartialDownload {
+                message_id,
+                key_digest: digest,
+                verified_len: kept,
+            };
+            client.store(move |s| s.save_partial(&part)).await?;
+            return Err(ReceiveError::Failed(e));
+        }
         (Err(e), _) => Err(ReceiveError::Failed(e)),
+        (Ok(()), Ok(Decrypted::Stopped(_))) => Err(ReceiveError::Failed(
+            ConnectionError::Unexpected("the download ended early".into()).into(),
+        )),
         (Ok(()), Err(e)) => Err(e),
     };
     if let Err(e) = result {
         let t = temp.clone();
         let _ = blocking(move || fs::remove_file(t)).await;
+        client.store(move |s| s.delete_partial(message_id)).await?;
         return Err(e);
     }
     let name = safe_file_name(&meta.name);
     let placed = blocking(move || place(&temp, &dir, &name)).await?;
-    placed.map_err(|e| ReceiveError::Failed(ClientError::Io(e)))
+    let placed = placed.map_err(|e| ReceiveError::Failed(ClientError::Io(e)))?;
+    client.store(move |s| s.delete_partial(message_id)).await?;
+    Ok(placed)
 }
 
-/// Downloads the ciphertext in order into `tx`, continuing after lost
-/// connections from the last byte handed over.
+/// Downloads the ciphertext from `from` on, in order, into `tx`, continuing
+/// after lost connections from the last byte handed over.
 async fn feed_download(
     client: &Client,
     message_id: u64,
     size: u64,
+    from: u64,
     label: &str,
     tx: &mpsc::Sender<Piece>,
     cancel: &CancellationToken,
 ) -> Result<(), ClientError> {
     let progress = client.progress();
-    progress.start(label, size, 0);
-    let mut fed = 0u64;
+    progress.start(label, size, from);
+    let mut fed = from;
     let mut attempt = 0;
     let result = loop {
         let fed_now = tokio::select! {
@@ -612,7 +741,14 @@ impl AlignedBuf {
 }
 
 impl OverlappedWriter {
-    fn new(file: File, direct: bool) -> std::io::Result<Self> {
+    /// Writes `file` from its current position, `base` (which must be a
+    /// multiple of [`ALIGN`] for direct writes).
+    fn new(file: File, direct: bool, base: u64) -> std::io::Result<Self> {
+        if direct && !base.is_multiple_of(ALIGN as u64) {
+            return Err(std::io::Error::other(
+                "a direct write must start on a block",
+            ));
+        }
         let (queue, buffers) = std::sync::mpsc::sync_channel::<(AlignedBuf, bool)>(OVERLAP_DEPTH);
         let (give_back, free) = std::sync::mpsc::channel::<AlignedBuf>();
         for _ in 0..OVERLAP_DEPTH {
@@ -636,7 +772,7 @@ impl OverlappedWriter {
                 }
                 if padded {
                     // The last block was padded to a whole block: cut it back.
-                    file.set_len(total)?;
+                    file.set_len(base + total)?;
                 }
                 Ok(file)
             })?;
@@ -715,28 +851,6 @@ impl Write for OverlappedWriter {
     }
 }
 
-/// Creates a file only its owner can read, for direct writes where the file
-/// system supports them; says whether it did.
-fn create_private_direct(path: &Path) -> std::io::Result<(File, bool)> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut options = OpenOptions::new();
-        options
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_DIRECT);
-        match options.open(path) {
-            Ok(f) => return Ok((f, true)),
-            // Not supported here (tmpfs, some network file systems).
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    create_private(path).map(|f| (f, false))
-}
-
 /// Creates a file only its owner can read.
 fn create_private(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
@@ -795,11 +909,12 @@ mod tests {
         ] {
             let path = dir.path().join(format!("out-{len}-{direct}"));
             let (file, direct) = if direct {
-                create_private_direct(&path).unwrap()
+                let (file, direct, _) = partial::open(&path, 0).unwrap();
+                (file, direct)
             } else {
                 (create_private(&path).unwrap(), false)
             };
-            let mut w = OverlappedWriter::new(file, direct).unwrap();
+            let mut w = OverlappedWriter::new(file, direct, 0).unwrap();
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             for piece in data.chunks(65_536 + 13) {
                 w.write_all(piece).unwrap();

@@ -267,7 +267,14 @@ pub async fn run(
     .await?;
     let (download, download_peak, _) = timed_client(
         &client,
-        &["--home", &bob_home, "--server", &server, "inbox"],
+        &[
+            "--home",
+            &bob_home,
+            "--server",
+            &server,
+            "--accept-files",
+            "inbox",
+        ],
     )
     .await?;
     let received = bob.join("downloads").join("payload.bin");

@@ -21,8 +21,13 @@
 //! only because the plaintext is the same: the same key, prefix, position
 //! and plaintext give the same ciphertext. Encrypting *different* plaintext
 //! at a position already sent would reuse a nonce with another message,
-//! which breaks the cipher; a file that changed (size or modification time,
-//! checked by the keystore) must be sent again from the start with a new key.
+//! which breaks the cipher; a file that changed must be sent again from the
+//! start with a new key (the client compares a hash of the plaintext already
+//! read: see `upload_prefix`).
+//!
+//! **Resuming a download** decrypts from a chunk boundary on
+//! ([`FileDecryptor::resume`]): each chunk's nonce holds its position, so
+//! the chunks before it (kept, already authenticated) are not needed.
 //!
 //! **Metadata** (type 4): the file offer's meta is an envelope (see
 //! [`envelope`](super::envelope)) of type 4 whose plaintext is
@@ -45,7 +50,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use chacha20poly1305::KeyInit;
 use chacha20poly1305::XChaCha20Poly1305;
 use chacha20poly1305::aead::generic_array::GenericArray;
-use chacha20poly1305::aead::stream::{DecryptorBE32, NewStream, StreamBE32, StreamPrimitive};
+use chacha20poly1305::aead::stream::{NewStream, StreamBE32, StreamPrimitive};
 use rand::rngs::OsRng;
 use rand::{CryptoRng, RngCore};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -337,7 +342,9 @@ impl<R: Read> Read for FileEncryptor<R> {
 /// proves that the file is complete: write to a temporary file and move it
 /// into place only after `finish` succeeds.
 pub struct FileDecryptor<W> {
-    decryptor: Option<DecryptorBE32<XChaCha20Poly1305>>,
+    /// Chunks are opened by explicit position (what `DecryptorBE32` does
+    /// with its own counter), so that a download can resume at a chunk.
+    stream: StreamBE32<XChaCha20Poly1305>,
     writer: W,
     plaintext_len: u64,
     chunks: u64,
@@ -357,7 +364,7 @@ impl<W: Write> FileDecryptor<W> {
     pub fn new(secret: &FileSecret, plaintext_len: u64, writer: W) -> Result<Self, CryptoError> {
         let chunks = check_size(plaintext_len)?;
         Ok(Self {
-            decryptor: Some(DecryptorBE32::from_stream_primitive(secret.stream())),
+            stream: secret.stream(),
             writer,
             plaintext_len,
             chunks,
@@ -365,6 +372,44 @@ impl<W: Write> FileDecryptor<W> {
             buf: Zeroizing::new(Vec::with_capacity(SEALED_CHUNK_LEN)),
             failed: false,
         })
+    }
+
+    /// Decrypts from chunk `first_chunk` on (resuming a download whose
+    /// first chunks are already decrypted and kept): the ciphertext given
+    /// to [`FileDecryptor::update`] starts at that chunk's first byte,
+    /// `first_chunk * SEALED_CHUNK_LEN`. Every chunk's nonce holds
+    /// its position, so nothing else of the earlier chunks is needed.
+    ///
+    /// # Errors
+    /// [`CryptoError::TooLarge`]; [`CryptoError::BadOffset`] if
+    /// `first_chunk` is not below the file's chunk count.
+    pub fn resume(
+        secret: &FileSecret,
+        plaintext_len: u64,
+        writer: W,
+        first_chunk: u64,
+    ) -> Result<Self, CryptoError> {
+        let mut out = Self::new(secret, plaintext_len, writer)?;
+        if first_chunk >= out.chunks {
+            return Err(CryptoError::BadOffset {
+                offset: first_chunk,
+                len: out.chunks,
+            });
+        }
+        out.next_chunk = first_chunk;
+        Ok(out)
+    }
+
+    /// Chunks decrypted and written so far (all of them full-sized until
+    /// the last).
+    pub fn chunks_done(&self) -> u64 {
+        self.next_chunk
+    }
+
+    /// The writer, without the checks of [`FileDecryptor::finish`] (to keep
+    /// what was decrypted so far, for a resume).
+    pub fn into_writer(self) -> W {
+        self.writer
     }
 
     /// Exact size of the whole ciphertext.
@@ -421,14 +466,12 @@ impl<W: Write> FileDecryptor<W> {
 
     fn open_current(&mut self) -> Result<(), CryptoError> {
         let last = self.next_chunk + 1 == self.chunks;
-        let result = match (last, self.decryptor.take()) {
-            (false, Some(mut d)) => {
-                let r = d.decrypt_next_in_place(b"", &mut *self.buf);
-                self.decryptor = Some(d);
-                r
-            }
-            (true, Some(d)) => d.decrypt_last_in_place(b"", &mut *self.buf),
-            (_, None) => Err(chacha20poly1305::aead::Error),
+        // check_size keeps chunks <= u32::MAX, so every position fits.
+        let result = match u32::try_from(self.next_chunk) {
+            Ok(position) => self
+                .stream
+                .decrypt_in_place(position, last, b"", &mut *self.buf),
+            Err(_) => Err(chacha20poly1305::aead::Error),
         };
         if result.is_err() {
             self.failed = true;
@@ -845,6 +888,37 @@ mod tests {
         }
         assert!(matches!(
             FileEncryptor::resume(&secret, Cursor::new(&plaintext), len, full.len() as u64 + 1),
+            Err(CryptoError::BadOffset { .. })
+        ));
+    }
+
+    #[test]
+    fn decryption_resumed_at_a_chunk_gives_the_rest_and_checks_positions() {
+        let secret = FileSecret::generate().unwrap();
+        let plaintext = pattern(3 * CHUNK_LEN + 77);
+        let len = plaintext.len() as u64;
+        let c = encrypt_all(&secret, &plaintext);
+        for first in 0..4u64 {
+            let at = first as usize * SEALED_CHUNK_LEN;
+            let mut dec = FileDecryptor::resume(&secret, len, Vec::new(), first).unwrap();
+            dec.update(&c[at..]).unwrap();
+            assert_eq!(dec.chunks_done(), 4);
+            let out = dec.finish().unwrap();
+            assert!(
+                out == plaintext[first as usize * CHUNK_LEN..],
+                "chunk {first}"
+            );
+        }
+        // Ciphertext from another position does not open there.
+        let mut dec = FileDecryptor::resume(&secret, len, Vec::new(), 1).unwrap();
+        assert!(dec.update(&c[..SEALED_CHUNK_LEN]).is_err());
+        // Stopping part-way keeps what was decrypted, whole chunks only.
+        let mut dec = FileDecryptor::new(&secret, len, Vec::new()).unwrap();
+        dec.update(&c[..2 * SEALED_CHUNK_LEN + 10]).unwrap();
+        assert_eq!(dec.chunks_done(), 2);
+        assert!(dec.into_writer() == plaintext[..2 * CHUNK_LEN]);
+        assert!(matches!(
+            FileDecryptor::resume(&secret, len, Vec::new(), 4),
             Err(CryptoError::BadOffset { .. })
         ));
     }

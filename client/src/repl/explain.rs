@@ -82,6 +82,9 @@ pub fn client_error(e: &ClientError, known: &[String]) -> String {
             "that user's key has not changed; there is nothing to accept".into()
         }
         ClientError::Store(s) => format!("the local key store failed: {s}"),
+        ClientError::NoHeldFile(id) => {
+            format!("no file offer {id} waits for a decision; `files` lists them")
+        }
         ClientError::Crypto(c) => format!("cryptography failed: {c}"),
         ClientError::Io(e) => format!("local error: {e}"),
     }

@@ -164,6 +164,22 @@ pub fn show_event(e: &Event) -> String {
                 output::time(e.sent_at_ms)
             )
         }
+        What::FileHeld { name, size, reason } => {
+            let who = e
+                .from_name
+                .as_deref()
+                .map(|n| escape_line(n).into_owned())
+                .unwrap_or_else(|| format!("client {}", e.from));
+            format!(
+                "[{}] {who} offers a file: {} ({}); not downloaded because {}. `accept-file {id}` downloads it, \
+                 `decline-file {id}` deletes it",
+                output::time(e.sent_at_ms),
+                escape_line(name),
+                output::size(*size),
+                output::held_because(*reason),
+                id = e.message_id
+            )
+        }
         _ => output::event(e),
     }
 }
@@ -583,11 +599,55 @@ impl Menu {
                     Err(e) => return Err(e),
                 }
             }
+            Command::Files => {
+                let offers = client.held_files().await?;
+                self.say(output::held_offers(&offers));
+            }
+            Command::AcceptFile { id } => {
+                let Some(id) = self.need_number(id).await else {
+                    return Ok(());
+                };
+                match client.accept_file(id, cancel.clone()).await {
+                    Ok(e) => self.say(show_event(&e)),
+                    Err(ClientError::Cancelled) => self.say(format!(
+                        "stopped; `accept-file {id}` resumes the download where it stopped"
+                    )),
+                    Err(e) => return Err(e),
+                }
+            }
+            Command::DeclineFile { id } => {
+                let Some(id) = self.need_number(id).await else {
+                    return Ok(());
+                };
+                let offer = cancellable(&cancel, client.decline_file(id)).await?;
+                self.say(format!(
+                    "declined {} ({}); the server deletes it",
+                    escape_line(&offer.name),
+                    output::size(offer.size)
+                ));
+            }
             Command::Help => self.say(help()),
             // Handled by the loop.
             Command::Exit => {}
         }
         Ok(())
+    }
+
+    /// A file offer's number, asked for if not given.
+    async fn need_number(&self, given: Option<u64>) -> Option<u64> {
+        if given.is_some() {
+            return given;
+        }
+        let text = self
+            .need(None, "which file offer (its number)? ", Field::Text)
+            .await?;
+        match parse::number(&text) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.error(&e.to_string());
+                None
+            }
+        }
     }
 
     /// Reads what waits, showing each event; `None` if the user stopped it.
@@ -601,6 +661,16 @@ impl Menu {
         };
         for e in &events {
             self.say(show_event(e));
+        }
+        let announced = events
+            .iter()
+            .filter(|e| matches!(e.what, What::FileHeld { .. }))
+            .count();
+        let held = self.client.held_files().await?.len();
+        if held > announced {
+            self.say(format!(
+                "{held} file offer(s) wait for your decision: `files` lists them"
+            ));
         }
         Ok(Some(events))
     }
@@ -685,8 +755,10 @@ pub fn help() -> String {
         "\n\nKey agreement is automatic: a text to someone without a session starts one, and an offer you\n\
          receive is answered as soon as your messages are read. 51 starts a new session on purpose (the\n\
          reference's \"request symmetric key\"); 52 reads messages now so that offers waiting for you are\n\
-         answered (its \"send symmetric key\"). Ctrl-C cancels a transfer (`resume` continues an upload) or\n\
-         clears the line; texts of messages are not kept in the history.",
+         answered (its \"send symmetric key\"). Ctrl-C cancels a transfer (`resume` continues an upload; a\n\
+         download resumes by itself) or clears the line; texts of messages are not kept in the history.\n\
+         Files download by themselves only from contacts (people you sent to or looked up) and up to the\n\
+         --max-auto-download size (64 MiB by default); others wait in `files` for `accept-file N`.",
     );
     text
 }

@@ -71,6 +71,18 @@ pub enum Command {
     },
     /// Finish interrupted uploads.
     Resume,
+    /// The file offers waiting for a decision.
+    Files,
+    /// Download a held file offer.
+    AcceptFile {
+        /// Its message id.
+        id: Option<u64>,
+    },
+    /// Decline a held file offer (the server deletes it).
+    DeclineFile {
+        /// Its message id.
+        id: Option<u64>,
+    },
     /// The menu.
     Help,
     /// 0: leave.
@@ -96,6 +108,8 @@ pub enum ParseError {
     UnclosedQuote,
     /// `watch` with something other than on or off.
     BadSwitch(String),
+    /// A message id that is not a number.
+    BadNumber(String),
 }
 
 impl std::fmt::Display for ParseError {
@@ -117,6 +131,10 @@ impl std::fmt::Display for ParseError {
             ),
             Self::UnclosedQuote => write!(f, "a quote is not closed; close it or leave it out"),
             Self::BadSwitch(s) => write!(f, "`watch` takes on or off, not \"{s}\""),
+            Self::BadNumber(s) => write!(
+                f,
+                "\"{s}\" is not a file offer's number; `files` lists them with their numbers"
+            ),
         }
     }
 }
@@ -136,6 +154,8 @@ pub enum Args {
     NamePath,
     /// `on` or `off`, optional.
     Switch,
+    /// A message id, asked for when missing.
+    Number,
 }
 
 /// One command of the menu.
@@ -245,6 +265,27 @@ pub const SPECS: &[Spec] = &[
         usage: "resume",
         about: "finish uploads that were interrupted",
         args: Args::Nothing,
+    },
+    Spec {
+        number: None,
+        words: &["files", "offers"],
+        usage: "files",
+        about: "file offers waiting for your decision (from strangers, or large)",
+        args: Args::Nothing,
+    },
+    Spec {
+        number: None,
+        words: &["accept-file", "accept-offer"],
+        usage: "accept-file N",
+        about: "download held file offer N",
+        args: Args::Number,
+    },
+    Spec {
+        number: None,
+        words: &["decline-file", "decline-offer"],
+        usage: "decline-file N",
+        about: "decline held file offer N (the server deletes it)",
+        args: Args::Number,
     },
     Spec {
         number: None,
@@ -414,6 +455,18 @@ pub fn expand_home(path: String) -> PathBuf {
     PathBuf::from(path)
 }
 
+/// A file offer's number (as `files` shows it, `#` allowed before it).
+///
+/// # Errors
+/// Not a number.
+pub fn number(text: &str) -> Result<u64, ParseError> {
+    let t = text.trim();
+    t.strip_prefix('#')
+        .unwrap_or(t)
+        .parse()
+        .map_err(|_| ParseError::BadNumber(t.to_string()))
+}
+
 /// Parses one line; `Ok(None)` for an empty line.
 ///
 /// # Errors
@@ -440,6 +493,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
                 "inbox" => Command::Inbox,
                 "answer" => Command::Answer,
                 "resume" => Command::Resume,
+                "files" => Command::Files,
                 "help" => Command::Help,
                 _ => Command::Exit,
             }
@@ -491,6 +545,18 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
                 _ => return Err(too_many()),
             };
             Command::Watch { on }
+        }
+        Args::Number => {
+            let all = words(&line[first.end..])?;
+            let id = match all.as_slice() {
+                [] => None,
+                [w] => Some(number(&w.text)?),
+                _ => return Err(too_many()),
+            };
+            match word {
+                "accept-file" => Command::AcceptFile { id },
+                _ => Command::DeclineFile { id },
+            }
         }
     };
     Ok(Some(command))
@@ -548,6 +614,31 @@ mod tests {
 
     fn name(n: &str) -> Option<String> {
         Some(n.to_string())
+    }
+
+    #[test]
+    fn file_offer_commands_take_a_number() {
+        assert_eq!(parse("files").unwrap(), Some(Command::Files));
+        assert_eq!(
+            parse("accept-file 17").unwrap(),
+            Some(Command::AcceptFile { id: Some(17) })
+        );
+        assert_eq!(
+            parse("decline-file #3").unwrap(),
+            Some(Command::DeclineFile { id: Some(3) })
+        );
+        assert_eq!(
+            parse("accept-file").unwrap(),
+            Some(Command::AcceptFile { id: None })
+        );
+        assert!(matches!(
+            parse("accept-file bob"),
+            Err(ParseError::BadNumber(_))
+        ));
+        assert!(matches!(
+            parse("decline-file 1 2"),
+            Err(ParseError::TooMany { .. })
+        ));
     }
 
     #[test]

@@ -245,6 +245,8 @@ async fn an_upload_cut_off_midway_resumes_and_arrives_intact() {
     let dir = tempfile::tempdir().unwrap();
     let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
     let alice = user(&proxy.to_string(), &dir.path().join("alice"), "alice").await;
+    // Files download without asking only from contacts.
+    bob.fetch_key("alice").await.unwrap();
     let original = dir.path().join("big.bin");
     let data = pattern(11, 20 * 1024 * 1024 + 99);
     std::fs::write(&original, &data).unwrap();
@@ -276,6 +278,7 @@ async fn an_interrupted_upload_resumes_after_the_client_restarts() {
     let alice_home = dir.path().join("alice");
     let bob = user(&addr, &dir.path().join("bob"), "bob").await;
     let alice = user(&addr, &alice_home, "alice").await;
+    bob.fetch_key("alice").await.unwrap();
     let original = dir.path().join("movie.bin");
     let data = pattern(12, 64 * 1024 * 1024);
     std::fs::write(&original, &data).unwrap();
@@ -466,7 +469,14 @@ async fn the_binaries_exchange_text_and_a_file() {
     .await;
     assert!(ok, "{err}");
 
-    let (ok, out, err) = run_client(server.addr, &bob, &["--json", "inbox"], None).await;
+    // Alice is no contact of bob's: a script takes her file only when told.
+    let (ok, out, err) = run_client(
+        server.addr,
+        &bob,
+        &["--accept-files", "--json", "inbox"],
+        None,
+    )
+    .await;
     assert!(ok, "{err}");
     let events: serde_json::Value = serde_json::from_str(&out).unwrap();
     let texts: Vec<&str> = events

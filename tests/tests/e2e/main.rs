@@ -3,6 +3,7 @@
 //! per area.
 
 mod client;
+mod files;
 mod menu;
 mod server_trust;
 mod v2;

@@ -236,7 +236,9 @@ async fn two_users_exchange_texts_and_files_through_the_menu() {
         "    hello bob, how are you?"
     );
 
-    // A file, by number; bob's watcher saves it.
+    // A file, by number; bob's watcher saves it (alice is a contact once
+    // bob looked her key up: files from strangers wait for `accept-file`).
+    bob.run("key alice", "fingerprint: ").await;
     let files = dir.path().join("files");
     std::fs::create_dir_all(&files).unwrap();
     let report = write_file(&files, "report.bin", 7, 3_000_000);
