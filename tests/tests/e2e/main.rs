@@ -4,5 +4,7 @@
 
 mod client;
 mod menu;
+mod names;
+mod scripted;
 mod v2;
 mod v3;
