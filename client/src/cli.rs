@@ -72,14 +72,14 @@ pub enum Command {
     /// Send an end-to-end encrypted text to NAME. Without TEXT (or with
     /// `-`), the text is read from standard input.
     Send {
-        /// The recipient's name.
+        /// The recipient's name, or client id (32 hex digits).
         name: String,
         /// The text.
         text: Option<String>,
     },
     /// Send a file to NAME, encrypted end to end, of any size.
     SendFile {
-        /// The recipient's name.
+        /// The recipient's name, or client id (32 hex digits).
         name: String,
         /// The file.
         path: PathBuf,
@@ -98,7 +98,9 @@ pub enum Command {
         #[arg(long, requires = "name")]
         verified: bool,
     },
-    /// Accept NAME's changed key (after comparing safety numbers).
+    /// Accept NAME's changed key (after comparing safety numbers), or the
+    /// server's new mapping of the name NAME when it moved to another
+    /// client (the new contact starts unverified).
     Accept {
         /// A user's name.
         name: String,

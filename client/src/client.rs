@@ -80,6 +80,10 @@ pub enum ClientError {
         /// The peer's name.
         name: String,
     },
+    /// The server's name-to-id mapping disagrees with a pinned contact:
+    /// nothing is sent by that name until the user settles it.
+    #[error("{0}")]
+    NameConflict(Box<crate::contacts::NameConflict>),
     /// No client has this name.
     #[error("no user named {0:?} on this server")]
     UnknownPeer(String),
@@ -157,14 +161,47 @@ pub struct PeerInfo {
     /// Client id (hex).
     #[serde(serialize_with = "hex_id")]
     pub id: ClientId,
-    /// Name as the server gives it (escape before printing).
+    /// The name the contact is pinned under (empty: none; escape before
+    /// printing).
     pub name: String,
+    /// The server's name for it, when that differs from `name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
     /// The peer's fingerprint (30 digits).
     pub fingerprint: String,
     /// What pinning found: `new`, `same` or `changed`.
     pub pin: &'static str,
     /// Whether the user marked the safety number as compared.
     pub verified: bool,
+}
+
+impl PeerInfo {
+    pub(crate) fn of(record: &PeerRecord, pin: &'static str) -> Self {
+        let fingerprint = match &record.pending_bundle {
+            // A changed key shows its own fingerprint, as before.
+            Some(pending) => VerifiedBundle::verify(pending)
+                .map(|b| Fingerprint::of_bundle(&b))
+                .unwrap_or_else(|_| Fingerprint::of_bundle(&record.bundle)),
+            None => Fingerprint::of_bundle(&record.bundle),
+        };
+        PeerInfo {
+            id: record.client_id,
+            name: record.name.clone(),
+            server_name: record.server_name.clone().filter(|n| *n != record.name),
+            fingerprint: fingerprint.to_string(),
+            pin,
+            verified: record.verified,
+        }
+    }
+
+    /// The pinned name, or the id for a contact pinned without one.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            self.id.to_string()
+        } else {
+            self.name.clone()
+        }
+    }
 }
 
 pub(crate) fn hex_id<S: serde::Serializer>(id: &ClientId, s: S) -> Result<S::Ok, S::Error> {
@@ -211,6 +248,10 @@ pub(crate) struct Inner {
     key_checked: Mutex<std::collections::HashMap<ClientId, std::time::Instant>>,
     /// Which received files download without asking.
     pub(crate) download_policy: Mutex<crate::downloads::DownloadPolicy>,
+    /// When each sender's server name was last asked for.
+    name_checked: Mutex<std::collections::HashMap<ClientId, std::time::Instant>>,
+    /// Whether the connection is up, for those who show it.
+    pub(crate) link: tokio::sync::watch::Sender<crate::link::Link>,
 }
 
 /// One user's client. Cheap to clone.
@@ -223,7 +264,7 @@ pub struct Client {
 const RECONNECT_ATTEMPTS: u32 = 3;
 /// How often a peer's pinned key is compared again with the server's copy
 /// before sending (a change blocks sending until the user accepts it).
-const KEY_RECHECK: Duration = Duration::from_secs(60);
+pub(crate) const KEY_RECHECK: Duration = Duration::from_secs(60);
 
 impl Client {
     /// Opens the home folder's key store (creating it if needed).
@@ -255,6 +296,8 @@ impl Client {
                 receiving: AsyncMutex::new(()),
                 key_checked: Mutex::new(Default::default()),
                 download_policy: Mutex::new(Default::default()),
+                name_checked: Mutex::new(Default::default()),
+                link: tokio::sync::watch::channel(crate::link::Link::Unknown).0,
             }),
         })
     }
@@ -388,7 +431,12 @@ impl Client {
                         .unwrap_or_default(),
                 });
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                if e.is_disconnect() {
+                    self.set_link(crate::link::Link::Down(e.to_string()));
+                }
+                return Err(e.into());
+            }
         };
         let key = conn.server_key();
         let address = server.clone();
@@ -414,6 +462,7 @@ impl Client {
         }
         let conn = Arc::new(conn);
         *current = Some(conn.clone());
+        self.set_link(crate::link::Link::Up);
         Ok(conn)
     }
 
@@ -461,39 +510,21 @@ impl Client {
     }
 
     /// Fetches a peer's key bundle by name (or 32 hex digits of id), checks
-    /// its signature and pins it on first use; reports a change.
+    /// its signature and pins it on first use; reports a change. A name is
+    /// looked up among the local pins first (see [`crate::contacts`]).
     ///
     /// # Errors
-    /// Unknown name, invalid key, or see [`ClientError`].
+    /// Unknown name, invalid key, [`ClientError::NameConflict`], or see
+    /// [`ClientError`].
     pub async fn fetch_key(&self, who: &str) -> Result<PeerInfo, ClientError> {
-        let key = match who.parse::<ClientId>() {
-            Ok(id) => {
-                self.retrying(|c| async move { c.public_key(id).await })
-                    .await
-            }
-            Err(_) => {
-                let name = Name::new(who).map_err(|_| ClientError::UnknownPeer(who.into()))?;
-                self.retrying(|c| {
-                    let name = name.clone();
-                    async move { c.lookup(&name).await }
-                })
-                .await
-            }
-        };
-        let key = match key {
-            Err(e) if e.reason() == Some(ErrorReason::UnknownClient) => {
-                return Err(ClientError::UnknownPeer(who.into()));
-            }
-            other => other?,
-        };
-        let info = self
-            .pin_key(key.client_id, key.name.to_string(), &key.public_key)
-            .await?;
+        let info = self.check_contact(who).await?;
         // Looked up on purpose (or to send): a contact from now on.
         self.mark_contact(info.id).await?;
         Ok(info)
     }
 
+    /// Pins `key` for `id` (see [`KeyStore::pin_peer`]: `name` is the
+    /// server's name and never replaces a pinned one).
     pub(crate) async fn pin_key(
         &self,
         id: ClientId,
@@ -502,59 +533,73 @@ impl Client {
     ) -> Result<PeerInfo, ClientError> {
         let bundle =
             VerifiedBundle::verify(key).map_err(|_| ClientError::NoValidKey(name.clone()))?;
-        let fingerprint = Fingerprint::of_bundle(&bundle).to_string();
-        let pin_name = name.clone();
+        // What the server presented now, not the pinned key.
+        let presented = Fingerprint::of_bundle(&bundle).to_string();
         let (pinned, record) = self
             .store(move |s| {
-                let pinned = s.pin_peer(id, &pin_name, &bundle)?;
+                let pinned = s.pin_peer(id, &name, &bundle)?;
                 Ok((pinned, s.peer(id)?))
             })
             .await?;
-        Ok(PeerInfo {
-            id,
-            name,
-            fingerprint,
-            pin: match pinned {
+        let record = record.ok_or(KeyStoreError::UnknownPeer(id))?;
+        let mut info = PeerInfo::of(
+            &record,
+            match pinned {
                 Pinned::New => "new",
                 Pinned::Same => "same",
                 Pinned::Changed => "changed",
             },
-            verified: record.is_some_and(|r| r.verified),
-        })
+        );
+        info.fingerprint = presented;
+        Ok(info)
     }
 
-    /// The peer pinned under `who`, only if it may be sent to: its key is
-    /// fetched and compared with the pinned one when it is first used and
-    /// then at most every [`KEY_RECHECK`], and a change blocks sending.
+    /// Whether `id` is due for a comparison with the server (its key before
+    /// sending, or its name when it sends); marks it as compared now.
+    pub(crate) fn due_for_check(&self, id: ClientId, name_only: bool) -> bool {
+        let map = if name_only {
+            &self.inner.name_checked
+        } else {
+            &self.inner.key_checked
+        };
+        let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.get(&id).is_some_and(|t| t.elapsed() < KEY_RECHECK) {
+            return false;
+        }
+        map.insert(id, std::time::Instant::now());
+        true
+    }
+
+    /// The peer pinned under `who` (a pinned name first, else a name the
+    /// server knows, or an id), only if it may be sent to: it is compared
+    /// with the server when first used and then at most every
+    /// [`KEY_RECHECK`]; a changed key or a name the server moved blocks
+    /// sending.
     pub(crate) async fn peer_for_sending(&self, who: &str) -> Result<PeerRecord, ClientError> {
         let local = {
             let who = who.to_string();
-            self.store(move |s| find_pinned(s, &who)).await?
+            self.store(move |s| crate::contacts::find_pinned(s, &who))
+                .await?
         };
-        let recent = local.as_ref().is_some_and(|r| {
-            self.inner
-                .key_checked
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&r.client_id)
-                .is_some_and(|t| t.elapsed() < KEY_RECHECK)
-        });
-        let id = match (&local, recent) {
-            (Some(r), true) => r.client_id,
-            (Some(r), false) => self.fetch_key(&r.client_id.to_string()).await?.id,
-            (None, _) => self.fetch_key(who).await?.id,
+        let id = match local {
+            Some(r) if !self.due_for_check(r.client_id, false) => r.client_id,
+            _ => {
+                let id = self.check_contact(who).await?.id;
+                self.due_for_check(id, false);
+                id
+            }
         };
-        self.inner
-            .key_checked
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, std::time::Instant::now());
         let record = self
             .store(move |s| s.peer(id))
             .await?
             .ok_or_else(|| ClientError::UnknownPeer(who.into()))?;
         if record.pending_bundle.is_some() {
-            return Err(ClientError::PeerKeyChanged { name: record.name });
+            let name = if record.name.is_empty() {
+                id.to_string()
+            } else {
+                record.name
+            };
+            return Err(ClientError::PeerKeyChanged { name });
         }
         // Whoever the user sends to is a contact.
         self.mark_contact(id).await?;
@@ -609,11 +654,15 @@ impl Client {
     }
 
     /// Accepts `who`'s changed key: it replaces the pinned one and old
-    /// sessions are dropped.
+    /// sessions are dropped. ([`Client::accept`] also settles names.)
     ///
     /// # Errors
     /// No changed key waiting, unknown peer.
     pub async fn accept_new_key(&self, who: &str) -> Result<PeerInfo, ClientError> {
+        self.accept_key_of(who).await
+    }
+
+    pub(crate) async fn accept_key_of(&self, who: &str) -> Result<PeerInfo, ClientError> {
         let info = self.fetch_key(who).await?;
         let id = info.id;
         self.store(move |s| s.accept_new_key(id)).await?;
@@ -769,6 +818,7 @@ impl Client {
             .await?
             .into_iter()
             .map(|p| p.name)
+            .filter(|n| !n.is_empty())
             .collect())
     }
 
@@ -776,15 +826,4 @@ impl Client {
     pub async fn disconnect(&self) {
         self.inner.conn.lock().await.take();
     }
-}
-
-/// A pinned peer by name (ignoring ASCII case) or id.
-fn find_pinned(store: &KeyStore, who: &str) -> Result<Option<PeerRecord>, KeyStoreError> {
-    if let Ok(id) = who.parse::<ClientId>() {
-        return store.peer(id);
-    }
-    Ok(store
-        .peers()?
-        .into_iter()
-        .find(|p| p.name.eq_ignore_ascii_case(who)))
 }

@@ -99,18 +99,18 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             }
         }
         Command::List => {
-            let users = client.list().await?;
+            let users = client.directory().await?;
             if flags.json {
-                let list: Vec<_> = users
-                    .iter()
-                    .map(|(id, name)| json!({ "id": id.to_string(), "name": name.as_str() }))
-                    .collect();
-                print_json(&list)?;
+                print_json(&users)?;
             } else if users.is_empty() {
                 println!("no other users on this server yet");
             } else {
-                for (id, name) in users {
-                    println!("{:<30} {id}", escape_line(name.as_str()));
+                for user in users {
+                    let remark = user
+                        .remark()
+                        .map(|r| format!("  {}", escape_line(&r)))
+                        .unwrap_or_default();
+                    println!("{:<30} {}{remark}", escape_line(&user.name), user.id);
                 }
             }
         }
@@ -122,7 +122,10 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             if flags.json {
                 print_json(&info)?;
             } else {
-                println!("{} ({})", escape_line(&info.name), info.id);
+                println!("{} ({})", escape_line(&info.label()), info.id);
+                if let Some(server_name) = &info.server_name {
+                    println!("the server calls them \"{}\"", escape_line(server_name));
+                }
                 println!("fingerprint: {}", info.fingerprint);
                 println!(
                     "{}",
@@ -258,6 +261,18 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             if !flags.json {
                 eprintln!("watching for messages; Ctrl-C stops");
             }
+            let json = flags.json;
+            tokio::spawn(crate::link::follow(
+                client.link(),
+                stop.clone(),
+                move |change| {
+                    if json {
+                        println!("{}", change.json());
+                    } else {
+                        eprintln!("{}", change.line());
+                    }
+                },
+            ));
             while let Some(e) = rx.recv().await {
                 if flags.json {
                     println!("{}", serde_json::to_string(&e)?);
@@ -310,12 +325,17 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             }
         }
         Command::Accept { name } => {
-            let info = client.accept_new_key(&name).await?;
-            println!(
-                "accepted {}'s new key; fingerprint {}",
-                escape_line(&info.name),
-                info.fingerprint
-            );
+            let info = client.accept(&name).await?;
+            if flags.json {
+                print_json(&info)?;
+            } else {
+                println!(
+                    "accepted: {} is {} with fingerprint {}; not verified until you compare safety numbers",
+                    escape_line(&name),
+                    info.id,
+                    info.fingerprint
+                );
+            }
         }
         Command::Session { name } => {
             client.start_session(&name).await?;

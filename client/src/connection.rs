@@ -33,8 +33,15 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Framed;
 
-/// How long to wait for a connection or an answer before giving up.
+/// How long to wait for an answer on an established connection.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the TCP connection may take. Together with
+/// [`HANDSHAKE_TIMEOUT`] this bounds how soon a wrong address fails (10 s).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the server may take to answer the handshake (or registration):
+/// a port where something else listens, silent or not, fails this soon
+/// instead of after [`REQUEST_TIMEOUT`].
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What can go wrong talking to the server.
 #[derive(Debug, Error)]
@@ -69,6 +76,17 @@ pub enum ConnectionError {
     /// No answer in time.
     #[error("the server did not answer within {0:?}")]
     Timeout(Duration),
+    /// What listens at the address does not answer the handshake as a
+    /// Sealpost server would: silence, or bytes that are not our frames.
+    #[error(
+        "{addr} does not answer as a Sealpost server ({detail}); is that the right address and port?"
+    )]
+    NotSealpost {
+        /// The address tried.
+        addr: String,
+        /// What it did instead.
+        detail: String,
+    },
 }
 
 impl ConnectionError {
@@ -84,7 +102,7 @@ impl ConnectionError {
     pub fn is_disconnect(&self) -> bool {
         matches!(
             self,
-            Self::Closed(_) | Self::Connect { .. } | Self::Timeout(_)
+            Self::Closed(_) | Self::Connect { .. } | Self::Timeout(_) | Self::NotSealpost { .. }
         ) || matches!(self, Self::Protocol(ProtocolError::Io(_)))
     }
 }
@@ -143,9 +161,9 @@ impl std::fmt::Debug for Connection {
 
 async fn open(addr: &str) -> Result<Framed<TcpStream, ClientCodec>, ConnectionError> {
     let connect = TcpStream::connect(addr);
-    let stream = tokio::time::timeout(REQUEST_TIMEOUT, connect)
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
-        .map_err(|_| ConnectionError::Timeout(REQUEST_TIMEOUT))?
+        .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut)))
         .map_err(|source| ConnectionError::Connect {
             addr: addr.to_string(),
             source,
@@ -184,6 +202,31 @@ async fn exchange(
     .map_err(|_| ConnectionError::Timeout(REQUEST_TIMEOUT))?
 }
 
+/// `handshake` within [`HANDSHAKE_TIMEOUT`]; silence or bytes that are not
+/// our frames become [`ConnectionError::NotSealpost`].
+async fn handshake<T>(
+    addr: &str,
+    handshake: impl std::future::Future<Output = Result<T, ConnectionError>>,
+) -> Result<T, ConnectionError> {
+    let not_sealpost = |detail: String| ConnectionError::NotSealpost {
+        addr: addr.to_string(),
+        detail,
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Err(_) => Err(not_sealpost(format!(
+            "no answer within {} s",
+            HANDSHAKE_TIMEOUT.as_secs()
+        ))),
+        Ok(Err(ConnectionError::Protocol(e))) if !matches!(e, ProtocolError::Io(_)) => {
+            Err(not_sealpost(e.to_string()))
+        }
+        Ok(Err(ConnectionError::Unexpected(what))) => {
+            Err(not_sealpost(format!("unexpected answer {what}")))
+        }
+        Ok(other) => other,
+    }
+}
+
 /// Registers `name` with a key bundle; returns the new client id.
 ///
 /// # Errors
@@ -198,10 +241,13 @@ pub async fn register(
         name: name.clone(),
         public_key: *bundle,
     });
-    match exchange(&mut framed, ClientId::NIL, request).await? {
-        v3::Response::Registered(id) => Ok(id),
-        other => Err(ConnectionError::Unexpected(format!("{other:?}"))),
-    }
+    handshake(addr, async {
+        match exchange(&mut framed, ClientId::NIL, request).await? {
+            v3::Response::Registered(id) => Ok(id),
+            other => Err(ConnectionError::Unexpected(format!("{other:?}"))),
+        }
+    })
+    .await
 }
 
 impl Connection {
@@ -219,38 +265,42 @@ impl Connection {
         sign: impl FnOnce(&[u8]) -> [u8; 64],
     ) -> Result<Connection, ConnectionError> {
         let mut framed = open(addr).await?;
-        let mut client_nonce = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut client_nonce);
-        let challenge = match exchange(
-            &mut framed,
-            client_id,
-            v3::Request::Hello(v3::Hello { client_nonce }),
-        )
-        .await?
-        {
-            v3::Response::Challenge(c) => c,
-            other => return Err(ConnectionError::Unexpected(format!("{other:?}"))),
-        };
-        let server_key = ed25519_dalek::VerifyingKey::from_bytes(&challenge.server_key)
-            .map_err(|_| ConnectionError::BadServerProof)?;
-        server_key
-            .verify_strict(
-                &server_proof_message(&client_id, &client_nonce, &challenge.server_nonce),
-                &ed25519_dalek::Signature::from_bytes(&challenge.signature),
+        let (challenge, limits) = handshake(addr, async {
+            let mut client_nonce = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut client_nonce);
+            let challenge = match exchange(
+                &mut framed,
+                client_id,
+                v3::Request::Hello(v3::Hello { client_nonce }),
             )
-            .map_err(|_| ConnectionError::BadServerProof)?;
-        check_server_key(&challenge.server_key).map_err(ConnectionError::ServerKeyRejected)?;
-        let proof = sign(&client_proof_message(
-            &challenge.server_key,
-            &client_id,
-            &client_nonce,
-            &challenge.server_nonce,
-        ));
-        let limits =
-            match exchange(&mut framed, client_id, v3::Request::Authenticate(proof)).await? {
-                v3::Response::Authenticated(l) => l,
+            .await?
+            {
+                v3::Response::Challenge(c) => c,
                 other => return Err(ConnectionError::Unexpected(format!("{other:?}"))),
             };
+            let server_key = ed25519_dalek::VerifyingKey::from_bytes(&challenge.server_key)
+                .map_err(|_| ConnectionError::BadServerProof)?;
+            server_key
+                .verify_strict(
+                    &server_proof_message(&client_id, &client_nonce, &challenge.server_nonce),
+                    &ed25519_dalek::Signature::from_bytes(&challenge.signature),
+                )
+                .map_err(|_| ConnectionError::BadServerProof)?;
+            check_server_key(&challenge.server_key).map_err(ConnectionError::ServerKeyRejected)?;
+            let proof = sign(&client_proof_message(
+                &challenge.server_key,
+                &client_id,
+                &client_nonce,
+                &challenge.server_nonce,
+            ));
+            let limits =
+                match exchange(&mut framed, client_id, v3::Request::Authenticate(proof)).await? {
+                    v3::Response::Authenticated(l) => l,
+                    other => return Err(ConnectionError::Unexpected(format!("{other:?}"))),
+                };
+            Ok((challenge, limits))
+        })
+        .await?;
         let (sink, source) = framed.split();
         let shared = Arc::new(Shared {
             waiting: Mutex::new(VecDeque::new()),

@@ -42,8 +42,13 @@ pub struct Event {
     /// The sender's client id.
     #[serde(serialize_with = "hex_id")]
     pub from: ClientId,
-    /// The sender's name, if known (escape before printing).
+    /// The name the sender is pinned under, if it has one (escape before
+    /// printing). Never the server's word alone: see [`crate::contacts`].
     pub from_name: Option<String>,
+    /// The server's current name for the sender, only when it differs from
+    /// `from_name` (a remark; escape before printing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
     /// When the server stored it (ms since the Unix epoch).
     pub sent_at_ms: u64,
     /// What it was.
@@ -186,7 +191,10 @@ pub(crate) fn event(d: &Delivery, peer: Option<&PeerRecord>, what: What) -> Even
     Event {
         message_id: d.message_id,
         from: d.sender,
-        from_name: peer.map(|p| p.name.clone()),
+        from_name: peer.map(|p| p.name.clone()).filter(|n| !n.is_empty()),
+        server_name: peer
+            .and_then(|p| p.server_name.clone())
+            .filter(|n| peer.is_none_or(|p| *n != p.name)),
         sent_at_ms: d.sent_at_ms,
         what,
     }
@@ -338,6 +346,7 @@ impl Client {
                 }
                 Err(ClientError::Connection(e)) if e.is_disconnect() => {
                     tracing::info!(error = %e, "connection lost while watching; reconnecting");
+                    self.set_link(crate::link::Link::Down(e.to_string()));
                     self.disconnect().await;
                 }
                 Err(e) => return Err(e),
@@ -404,7 +413,8 @@ impl Client {
     /// when the message cannot be handled because of the sender.
     async fn sender(&self, d: &Delivery) -> Result<Result<PeerRecord, Outcome>, ClientError> {
         let id = d.sender;
-        if let Some(record) = self.store(move |s| s.peer(id)).await? {
+        if let Some(mut record) = self.store(move |s| s.peer(id)).await? {
+            self.refresh_server_name(&mut record).await;
             if record.pending_bundle.is_some() {
                 return Ok(Err(Outcome::kept(vec![event(
                     d,
@@ -436,7 +446,7 @@ impl Client {
             Ok(_) => {}
             Err(ClientError::NoValidKey(_)) => {
                 return Ok(Err(Outcome::handled(vec![Event {
-                    from_name: Some(key.name.to_string()),
+                    server_name: Some(key.name.to_string()),
                     ..event(
                         d,
                         None,

@@ -194,6 +194,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX pending_by_sender ON pending_messages (sender);
     CREATE INDEX pending_by_time ON pending_messages (received_at);
     "#,
+    // 3: the name the server last gave each peer, beside the name the user
+    // pinned it under (`name`, the authority for lookups; empty when the
+    // server's name was already pinned for someone else).
+    "ALTER TABLE peers ADD COLUMN server_name TEXT;",
 ];
 
 /// Why a key store operation failed.
@@ -309,8 +313,14 @@ pub enum Pinned {
 pub struct PeerRecord {
     /// The peer's client id.
     pub client_id: ClientId,
-    /// The peer's name as the server gave it (not yet safe to print).
+    /// The name the user knows the peer by: the server's name when the peer
+    /// was first pinned, or one the user accepted later. Empty when the
+    /// peer has no local name (its server name was pinned for someone else
+    /// already). Not yet safe to print.
     pub name: String,
+    /// The name the server gave the peer last time it was asked, if known
+    /// (not yet safe to print).
+    pub server_name: Option<String>,
     /// The pinned bundle.
     pub bundle: VerifiedBundle,
     /// When the bundle was pinned.
@@ -440,7 +450,8 @@ impl fmt::Debug for UploadRecord {
 
 /// The client's persistent store. See the module docs.
 pub struct KeyStore {
-    conn: Connection,
+    // `crate::contacts` keeps its few queries on peer names beside its logic.
+    pub(crate) conn: Connection,
     home: PathBuf,
 }
 
@@ -671,7 +682,13 @@ impl KeyStore {
     /// Pins a peer's (verified) bundle on first use, or compares it with the
     /// pinned one. A changed bundle is kept as pending and blocks sending
     /// (see [`KeyStore::peer_for_sending`]) until
-    /// [`KeyStore::accept_new_key`]. The stored name follows the server's.
+    /// [`KeyStore::accept_new_key`].
+    ///
+    /// `name` is the server's name for the peer. It becomes the pinned name
+    /// only on first use, and only if no other pinned peer goes by it
+    /// (ignoring ASCII case); otherwise the peer is pinned without a name.
+    /// Afterwards it is only noted as the server's name: a server cannot
+    /// move a pinned name (see [`crate::contacts`]).
     ///
     /// # Errors
     /// Storage errors.
@@ -694,22 +711,32 @@ impl KeyStore {
             .optional()?;
         let outcome = match pinned {
             None => {
+                let taken = tx
+                    .query_row(
+                        "SELECT 1 FROM peers WHERE name = ?1 COLLATE NOCASE AND client_id != ?2",
+                        params![name, &peer.0[..]],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                let local = if taken { "" } else { name };
                 tx.execute(
-                    "INSERT INTO peers (client_id, name, bundle, pinned_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![&peer.0[..], name, &presented[..], now_ms()],
+                    "INSERT INTO peers (client_id, name, bundle, pinned_at, server_name)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![&peer.0[..], local, &presented[..], now_ms(), name],
                 )?;
                 Pinned::New
             }
             Some(pinned) if pinned[..] == presented[..] => {
                 tx.execute(
-                    "UPDATE peers SET name = ?2 WHERE client_id = ?1",
+                    "UPDATE peers SET server_name = ?2 WHERE client_id = ?1",
                     params![&peer.0[..], name],
                 )?;
                 Pinned::Same
             }
             Some(_) => {
                 tx.execute(
-                    "UPDATE peers SET name = ?2, pending_bundle = ?3, pending_at = ?4
+                    "UPDATE peers SET server_name = ?2, pending_bundle = ?3, pending_at = ?4
                      WHERE client_id = ?1",
                     params![&peer.0[..], name, &presented[..], now_ms()],
                 )?;
@@ -1168,7 +1195,7 @@ impl KeyStore {
 // ---- row mapping ------------------------------------------------------------------
 
 const PEER_COLUMNS: &str =
-    "SELECT client_id, name, bundle, pinned_at, verified, pending_bundle FROM peers";
+    "SELECT client_id, name, bundle, pinned_at, verified, pending_bundle, server_name FROM peers";
 
 struct PeerRow {
     client_id: [u8; 16],
@@ -1177,6 +1204,7 @@ struct PeerRow {
     pinned_at: i64,
     verified: bool,
     pending: Option<[u8; PUBLIC_KEY_LEN]>,
+    server_name: Option<String>,
 }
 
 fn peer_row(row: &Row<'_>) -> rusqlite::Result<PeerRow> {
@@ -1191,6 +1219,7 @@ fn peer_row(row: &Row<'_>) -> rusqlite::Result<PeerRow> {
         pinned_at: row.get(3)?,
         verified: row.get(4)?,
         pending,
+        server_name: row.get(6)?,
     })
 }
 
@@ -1207,6 +1236,7 @@ impl PeerRow {
             pinned_at: ms_to_system_time(self.pinned_at),
             verified: self.verified,
             pending_bundle: self.pending.map(PublicKey),
+            server_name: self.server_name,
         })
     }
 }

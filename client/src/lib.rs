@@ -14,6 +14,9 @@
 //! - [`client`]: the operations a person asks for, over all of the above;
 //!   [`inbox`] is the receiving half and [`transfer`] moves files;
 //!   [`downloads`] decides which files download without asking.
+//! - [`contacts`]: the local pins are the authority on names; the
+//!   server's name-to-id mapping is only compared with them.
+//! - [`link`]: whether the connection is up, for `watch` and the menu.
 //! - [`display`]: escaping of everything a peer chose before it is shown.
 
 #![forbid(unsafe_code)]
@@ -23,11 +26,13 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod contacts;
 pub mod crypto;
 pub mod display;
 pub mod downloads;
 pub mod inbox;
 pub mod keystore;
+pub mod link;
 pub mod output;
 pub mod partial;
 pub mod repl;

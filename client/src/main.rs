@@ -32,10 +32,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let json = cli.json;
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("client: {e:#}");
+            // One line, in the menu's words; with --json one JSON object.
+            let line = client::repl::explain::error_line(&e);
+            if json {
+                let code = client::repl::explain::error_code(&e);
+                eprintln!("{}", serde_json::json!({ "error": line, "code": code }));
+            } else {
+                eprintln!("client: {line}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -28,13 +28,23 @@ pub fn size(bytes: u64) -> String {
     indicatif::DecimalBytes(bytes).to_string()
 }
 
-/// An event as text for a person, every peer-chosen string escaped.
-pub fn event(e: &Event) -> String {
+/// The sender as the user pinned it, with the server's name as a remark
+/// when that differs, escaped.
+pub fn sender(e: &Event) -> String {
     let who = e
         .from_name
         .as_deref()
         .map(|n| escape_line(n).into_owned())
         .unwrap_or_else(|| format!("client {}", e.from));
+    match &e.server_name {
+        Some(s) => format!("{who} (the server calls them \"{}\")", escape_line(s)),
+        None => who,
+    }
+}
+
+/// An event as text for a person, every peer-chosen string escaped.
+pub fn event(e: &Event) -> String {
+    let who = sender(e);
     let at = time(e.sent_at_ms);
     match &e.what {
         What::Text { text } => format!("[{at}] {who}:\n{}", indented_message(text, "    ")),
@@ -177,6 +187,7 @@ mod tests {
             message_id: 1,
             from: ClientId([1; 16]),
             from_name: Some("mallory\x1b[31m".into()),
+            server_name: Some("bob\u{202e}".into()),
             sent_at_ms: 0,
             what: What::Text {
                 text: "hi\x1b[2J\u{202E}olleh".into(),
@@ -186,6 +197,10 @@ mod tests {
         assert!(!shown.contains('\x1b'));
         assert!(!shown.contains('\u{202E}'));
         assert!(shown.contains("mallory\\e[31m"));
+        assert!(
+            shown.contains("(the server calls them \"bob\\u{202e}\")"),
+            "{shown}"
+        );
         assert!(shown.contains("hi\\e[2J\\u{202e}olleh"));
     }
 }

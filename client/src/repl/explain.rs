@@ -1,5 +1,7 @@
 //! One line for each thing that can go wrong, saying what to do, in the
-//! menu's own words (`accept bob`, not `client accept bob`).
+//! menu's own words. The scripted commands print the same lines (through
+//! [`error_line`]), naming their own commands (`client accept bob` where
+//! the menu says `accept bob`).
 //!
 //! The line may quote names and the server's error text: [`one_line`]
 //! escapes all of it before it is shown.
@@ -25,13 +27,44 @@ pub fn one_line(text: &str) -> String {
     escape_line(&flat).into_owned()
 }
 
-/// What to tell the user about `e`; `known` are the names to suggest from
-/// when a peer is unknown.
-pub fn client_error(e: &ClientError, known: &[String]) -> String {
-    match e {
-        ClientError::NotRegistered(_) => {
-            "you are not registered yet: type `register NAME` (or `1 NAME`) first".into()
+/// Who reads the advice: the menu's user or a script's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The interactive menu: commands as typed at its prompt.
+    Menu,
+    /// The command line: `client ...`.
+    Script,
+}
+
+impl Audience {
+    /// `command` as this audience types it, in backquotes.
+    fn command(self, command: &str) -> String {
+        match self {
+            Self::Menu => format!("`{command}`"),
+            Self::Script => format!("`client {command}`"),
         }
+    }
+}
+
+/// What to tell the menu's user about `e`; `known` are the names to suggest
+/// from when a peer is unknown.
+pub fn client_error(e: &ClientError, known: &[String]) -> String {
+    explain(e, known, Audience::Menu)
+}
+
+/// What to tell `audience` about `e`; `known` are the names to suggest from
+/// when a peer is unknown.
+pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String {
+    let cmd = |c: &str| audience.command(c);
+    match e {
+        ClientError::NotRegistered(_) => match audience {
+            Audience::Menu => {
+                "you are not registered yet: type `register NAME` (or `1 NAME`) first".into()
+            }
+            Audience::Script => {
+                "you are not registered yet: run `client register NAME` first".into()
+            }
+        },
         ClientError::AlreadyRegistered { name, .. } => format!(
             "this home folder already holds the identity of {name}; start the client with another --home \
              to register someone else"
@@ -49,9 +82,12 @@ pub fn client_error(e: &ClientError, known: &[String]) -> String {
             let q = quote_word(name);
             format!(
                 "{name}'s key changed: nothing is sent to {name} until you compare safety numbers \
-                 (`fingerprint {q}`) and accept the new key (`accept {q}`)"
+                 ({}) and accept the new key ({})",
+                cmd(&format!("fingerprint {q}")),
+                cmd(&format!("accept {q}"))
             )
         }
+        ClientError::NameConflict(c) => c.advise(&cmd(&format!("accept {}", quote_word(&c.asked)))),
         ClientError::UnknownPeer(who) => match suggest_name(who, known) {
             Some(s) if s != *who => {
                 format!("no user named \"{who}\" on this server; did you mean \"{s}\"?")
@@ -62,12 +98,17 @@ pub fn client_error(e: &ClientError, known: &[String]) -> String {
             "{name} has no valid end-to-end key (perhaps an old version-2 client); nothing can be sent to them"
         ),
         ClientError::TextTooLong { len, max } => format!(
-            "the text is {len} bytes and at most {max} fit one message; send it as a file (`file NAME PATH`)"
+            "the text is {len} bytes and at most {max} fit one message; send it as a file ({})",
+            match audience {
+                Audience::Menu => cmd("file NAME PATH"),
+                Audience::Script => cmd("send-file NAME PATH"),
+            }
         ),
         ClientError::File { path, source } => match source.kind() {
-            std::io::ErrorKind::NotFound => {
-                format!("no file at {path}; check the path (Tab completes it)")
-            }
+            std::io::ErrorKind::NotFound => match audience {
+                Audience::Menu => format!("no file at {path}; check the path (Tab completes it)"),
+                Audience::Script => format!("no file at {path}; check the path"),
+            },
             std::io::ErrorKind::PermissionDenied => {
                 format!("you may not read {path}; check its permissions")
             }
@@ -88,6 +129,83 @@ pub fn client_error(e: &ClientError, known: &[String]) -> String {
         ClientError::Crypto(c) => format!("cryptography failed: {c}"),
         ClientError::Io(e) => format!("local error: {e}"),
     }
+}
+
+/// `e` and its causes as one line for a script: the same words as the
+/// menu for the client's own errors, and every cause said once (an error
+/// that quotes its source is not followed by that source again).
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let (text, last) = if let Some(c) = cause.downcast_ref::<ClientError>() {
+            (explain(c, &[], Audience::Script), true)
+        } else if let Some(c) = cause.downcast_ref::<ConnectionError>() {
+            (connection_error(c), true)
+        } else {
+            (cause.to_string(), false)
+        };
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        if last {
+            break;
+        }
+    }
+    one_line(&parts.join(": "))
+}
+
+/// A stable word for what went wrong, for `--json` errors: the server's
+/// reason (`name_taken`) when it refused, else the kind of failure.
+pub fn error_code(e: &anyhow::Error) -> String {
+    for cause in e.chain() {
+        let connection = if let Some(c) = cause.downcast_ref::<ClientError>() {
+            match c {
+                ClientError::Connection(c) => c,
+                ClientError::NotRegistered(_) => return "not_registered".into(),
+                ClientError::AlreadyRegistered { .. } => return "already_registered".into(),
+                ClientError::ServerKeyChanged { .. } => return "server_key_changed".into(),
+                ClientError::PeerKeyChanged { .. } => return "peer_key_changed".into(),
+                ClientError::NameConflict(_) => return "name_conflict".into(),
+                ClientError::UnknownPeer(_) => return "unknown_peer".into(),
+                ClientError::NoValidKey(_) => return "no_valid_key".into(),
+                ClientError::TextTooLong { .. } => return "text_too_long".into(),
+                ClientError::File { .. } => return "file".into(),
+                ClientError::Cancelled => return "cancelled".into(),
+                ClientError::Store(_) => return "key_store".into(),
+                ClientError::Crypto(_) => return "crypto".into(),
+                _ => return "local".into(),
+            }
+        } else if let Some(c) = cause.downcast_ref::<ConnectionError>() {
+            c
+        } else {
+            continue;
+        };
+        return match connection {
+            ConnectionError::Refused(e) => snake_case(&format!("{:?}", e.reason)),
+            ConnectionError::Connect { .. } => "unreachable".into(),
+            ConnectionError::Closed(_) => "connection_closed".into(),
+            ConnectionError::Timeout(_) => "timeout".into(),
+            ConnectionError::NotSealpost { .. } => "not_sealpost".into(),
+            _ => "protocol".into(),
+        };
+    }
+    "error".into()
+}
+
+/// `NameTaken` -> `name_taken`.
+fn snake_case(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_alphanumeric() {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn connection_error(c: &ConnectionError) -> String {

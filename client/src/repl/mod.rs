@@ -394,9 +394,9 @@ impl Menu {
                 );
             }
             Command::List => {
-                let users = cancellable(&cancel, client.list()).await?;
+                let users = cancellable(&cancel, client.directory()).await?;
                 self.names.lock().unwrap_or_else(|e| e.into_inner()).listed =
-                    users.iter().map(|(_, n)| n.to_string()).collect();
+                    users.iter().map(|u| u.name.clone()).collect();
                 if users.is_empty() {
                     self.say("no other users on this server yet");
                 } else {
@@ -404,8 +404,16 @@ impl Menu {
                         1 => "1 other user:".to_string(),
                         n => format!("{n} other users:"),
                     };
-                    for (id, name) in &users {
-                        text.push_str(&format!("\n  {:<24} {id}", escape_line(name.as_str())));
+                    for user in &users {
+                        let remark = user
+                            .remark()
+                            .map(|r| format!("  {}", escape_line(&r)))
+                            .unwrap_or_default();
+                        text.push_str(&format!(
+                            "\n  {:<24} {}{remark}",
+                            escape_line(&user.name),
+                            user.id
+                        ));
                     }
                     self.say(text);
                 }
@@ -415,8 +423,15 @@ impl Menu {
                     return Ok(());
                 };
                 let info = cancellable(&cancel, client.fetch_key(&name)).await?;
-                let shown = escape_line(&info.name).into_owned();
-                let quoted = escape_line(&parse::quote_word(&info.name)).into_owned();
+                let shown = match &info.server_name {
+                    Some(s) => format!(
+                        "{} (the server calls them \"{}\")",
+                        escape_line(&info.label()),
+                        escape_line(s)
+                    ),
+                    None => escape_line(&info.label()).into_owned(),
+                };
+                let quoted = escape_line(&parse::quote_word(&info.label())).into_owned();
                 let state = match info.pin {
                     "new" => format!(
                         "pinned now (first contact); compare safety numbers to be sure (`fingerprint {quoted}`)"
@@ -574,11 +589,12 @@ impl Menu {
                 let Some(name) = self.need(name, "whose new key? ", Field::Name).await else {
                     return Ok(());
                 };
-                let info = cancellable(&cancel, client.accept_new_key(&name)).await?;
-                let shown = escape_line(&info.name).into_owned();
+                let info = cancellable(&cancel, client.accept(&name)).await?;
+                let shown = escape_line(&name).into_owned();
                 self.say(format!(
-                    "accepted {shown}'s new key (fingerprint {}); their waiting messages are read from now on",
-                    info.fingerprint
+                    "accepted: {shown} is {} (fingerprint {}), not verified until you compare safety numbers; \
+                     their waiting messages are read from now on",
+                    info.id, info.fingerprint
                 ));
             }
             Command::Resume => {
@@ -699,7 +715,18 @@ impl Menu {
                     }
                 })
             };
+            let link = {
+                let printer = printer.clone();
+                tokio::spawn(crate::link::follow(
+                    client.link(),
+                    until.clone(),
+                    move |change| {
+                        printer.print(change.line());
+                    },
+                ))
+            };
             let result = client.watch(tx, until).await;
+            link.abort();
             let _ = forward.await;
             if let Err(e) = result {
                 printer.print(format!(
@@ -787,6 +814,7 @@ mod tests {
             message_id: 1,
             from: ClientId([1; 16]),
             from_name: Some("bob smith\u{202e}".into()),
+            server_name: None,
             sent_at_ms: 0,
             what: What::KeyChanged,
         };

@@ -523,7 +523,9 @@ async fn the_binaries_exchange_text_and_a_file() {
     )
     .await;
     assert!(!ok);
-    assert!(err.contains("cannot read"), "{err}");
+    // The menu's words, once (issue 11: no repeated cause).
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no file at /no/such/file"), "{err}");
     let unregistered = dir.path().join("carol");
     std::fs::create_dir_all(&unregistered).unwrap();
     let (ok, _, err) = run_client(server.addr, &unregistered, &["inbox"], None).await;

@@ -6,5 +6,7 @@ mod client;
 mod files;
 mod menu;
 mod server_trust;
+mod names;
+mod scripted;
 mod v2;
 mod v3;

@@ -1,0 +1,174 @@
+//! The client binary as a script sees it: every error one line in the
+//! menu's words (JSON with `--json`), a wrong port or a server that does not
+//! speak the protocol failing soon and clearly, and `watch` saying when the
+//! connection is lost and when it is back.
+
+use e2e::{ServerProcess, TestServer, binary, bounded};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use super::names::{run_client, user};
+
+/// A loopback port where nothing listens (bound, then released).
+async fn closed_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    addr
+}
+
+fn one_line(err: &str) -> &str {
+    let line = err.trim_end();
+    assert_eq!(line.lines().count(), 1, "not one line: {err:?}");
+    line
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_errors_are_one_line_in_the_menus_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("someone");
+
+    // Nothing listens: one line, the system's reason said once.
+    let (ok, _, err) = run_client(&closed_port().await, &home, &["register", "someone"]).await;
+    assert!(!ok);
+    let line = one_line(&err);
+    assert!(line.contains("cannot reach the server"), "{line}");
+    assert_eq!(line.matches("os error").count(), 1, "{line}");
+
+    // A taken name: the menu's wording, not the protocol's code.
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    user(&addr, &dir.path().join("bob"), "bob").await;
+    let (ok, _, err) = run_client(&addr, &home, &["register", "bob"]).await;
+    assert!(!ok);
+    let line = one_line(&err);
+    assert!(
+        line.contains("that name is taken on this server; choose another"),
+        "{line}"
+    );
+    assert!(!line.contains("NAME_TAKEN"), "{line}");
+
+    // With --json: one JSON object on standard error.
+    let (ok, out, err) = run_client(&addr, &home, &["--json", "register", "bob"]).await;
+    assert!(!ok);
+    assert!(out.is_empty(), "{out}");
+    let value: serde_json::Value = serde_json::from_str(one_line(&err)).unwrap();
+    assert_eq!(value["code"], "name_taken");
+    assert!(
+        value["error"]
+            .as_str()
+            .unwrap()
+            .contains("that name is taken"),
+        "{value}"
+    );
+
+    // A folder is not a file: said once.
+    run_client(&addr, &home, &["register", "someone"]).await;
+    let (ok, _, err) = run_client(
+        &addr,
+        &home,
+        &["send-file", "bob", dir.path().to_str().unwrap()],
+    )
+    .await;
+    assert!(!ok);
+    let line = one_line(&err);
+    assert!(line.contains("is a folder"), "{line}");
+    assert!(
+        !line.contains("not a regular file: not a regular file"),
+        "{line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_that_does_not_speak_the_protocol_fails_with_a_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // One listener says nothing at all; one answers like a web server.
+    for garbage in [None, Some(&b"HTTP/1.1 400 Bad Request\r\n\r\n"[..])] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                if let Some(bytes) = garbage {
+                    let mut request = [0u8; 64];
+                    let _ = socket.read(&mut request).await;
+                    let _ = socket.write_all(bytes).await;
+                }
+                // Keep it open: the client must give up by itself.
+                open.push(socket);
+            }
+        });
+        let home = dir.path().join(format!("home-{}", garbage.is_some()));
+        // `bounded` only keeps a broken client from hanging the test; the
+        // assertion is on what it says.
+        let (ok, _, err) = run_client(&addr, &home, &["register", "someone"]).await;
+        held.abort();
+        assert!(!ok);
+        let line = one_line(&err);
+        assert!(
+            line.contains("does not answer as a Sealpost server"),
+            "{line}"
+        );
+        assert!(line.contains("right address and port"), "{line}");
+    }
+}
+
+/// Reads lines from `lines` until one contains `wanted`.
+async fn wait_for_line(
+    lines: &mut tokio::io::Lines<BufReader<impl tokio::io::AsyncRead + Unpin>>,
+    wanted: &str,
+) {
+    bounded(wanted, async {
+        loop {
+            match lines.next_line().await.unwrap() {
+                Some(l) if l.contains(wanted) => return,
+                Some(_) => {}
+                None => panic!("the output ended before {wanted:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_says_when_the_connection_is_lost_and_when_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
+    let addr = server.addr.to_string();
+    let (bob, _) = user(&addr, &dir.path().join("bob"), "bob").await;
+    user(&addr, &dir.path().join("alice"), "alice").await;
+
+    let mut watch = tokio::process::Command::new(binary("client").unwrap())
+        .arg("--home")
+        .arg(dir.path().join("alice"))
+        .arg("--server")
+        .arg(&addr)
+        .arg("watch")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut err = BufReader::new(watch.stderr.take().unwrap()).lines();
+
+    // A message through the watcher shows it is connected.
+    bob.send_text("alice", "are you there").await.unwrap();
+    wait_for_line(&mut out, "are you there").await;
+
+    server.kill9().await.unwrap();
+    wait_for_line(&mut err, "connection to the server lost").await;
+
+    let port = server.addr.port();
+    let _server = ServerProcess::start_on(&data, port, &[]).await.unwrap();
+    wait_for_line(&mut err, "connected to the server again").await;
+
+    // And messages flow again.
+    bob.send_text("alice", "back again").await.unwrap();
+    wait_for_line(&mut out, "back again").await;
+    watch.start_kill().unwrap();
+    let _ = bounded("watch to exit", watch.wait()).await;
+}
