@@ -269,10 +269,12 @@ impl Client {
         let peer = self.store(move |s| s.peer(sender)).await?;
         let what = self.download_held(held, peer.as_ref(), &cancel).await?;
         self.acknowledge(vec![message_id]).await?;
+        let (from_name, server_name) = crate::inbox::names_of(peer.as_ref());
         Ok(Event {
             message_id,
             from: sender,
-            from_name: peer.map(|p| p.name),
+            from_name,
+            server_name,
             sent_at_ms,
             what,
         })
@@ -314,7 +316,7 @@ impl Client {
                 let expired = s.expire_pending(PENDING_TTL)?;
                 let mut names = Vec::with_capacity(expired.len());
                 for m in &expired {
-                    names.push(s.peer(m.sender)?.map(|p| p.name));
+                    names.push(crate::inbox::names_of(s.peer(m.sender)?.as_ref()));
                 }
                 s.expire_partials(PARTIAL_TTL)?;
                 let keep: Vec<u64> = s.partials()?.iter().map(|p| p.message_id).collect();
@@ -326,10 +328,11 @@ impl Client {
         Ok(expired
             .into_iter()
             .zip(names)
-            .map(|(m, from_name)| Event {
+            .map(|(m, (from_name, server_name))| Event {
                 message_id: m.message_id,
                 from: m.sender,
                 from_name,
+                server_name,
                 sent_at_ms: m.sent_at_ms,
                 what: What::Expired { kind: "text" },
             })

@@ -187,14 +187,23 @@ impl Outcome {
     }
 }
 
+/// The name `peer` is pinned under, and the server's name for it when that
+/// differs (only a remark: the pinned name is the authority).
+pub(crate) fn names_of(peer: Option<&PeerRecord>) -> (Option<String>, Option<String>) {
+    let pinned = peer.map(|p| p.name.clone()).filter(|n| !n.is_empty());
+    let server = peer
+        .and_then(|p| p.server_name.clone())
+        .filter(|n| peer.is_none_or(|p| *n != p.name));
+    (pinned, server)
+}
+
 pub(crate) fn event(d: &Delivery, peer: Option<&PeerRecord>, what: What) -> Event {
+    let (from_name, server_name) = names_of(peer);
     Event {
         message_id: d.message_id,
         from: d.sender,
-        from_name: peer.map(|p| p.name.clone()).filter(|n| !n.is_empty()),
-        server_name: peer
-            .and_then(|p| p.server_name.clone())
-            .filter(|n| peer.is_none_or(|p| *n != p.name)),
+        from_name,
+        server_name,
         sent_at_ms: d.sent_at_ms,
         what,
     }

@@ -5,8 +5,8 @@
 mod client;
 mod files;
 mod menu;
-mod server_trust;
 mod names;
 mod scripted;
+mod server_trust;
 mod v2;
 mod v3;
