@@ -13,6 +13,7 @@
 //!   requests, pushed deliveries).
 //! - [`client`]: the operations a person asks for, over all of the above;
 //!   [`inbox`] is the receiving half and [`transfer`] moves files.
+//! - `refusal`: the notice sent back to a peer whose message was refused.
 //! - [`display`]: escaping of everything a peer chose before it is shown.
 
 #![forbid(unsafe_code)]
@@ -27,9 +28,11 @@ pub mod display;
 pub mod inbox;
 pub mod keystore;
 pub mod output;
+mod refusal;
 pub mod repl;
 pub mod selftest;
 pub mod transfer;
 
 pub use client::{Client, ClientConfig, ClientError, PeerInfo, Progress};
+pub use crypto::RefusalReason;
 pub use inbox::{Event, Rejection, Waiting, What};

@@ -21,6 +21,27 @@ pub fn time(ms: u64) -> String {
         .unwrap_or_else(|| "????-??-?? ??:??:??".into())
 }
 
+/// How far the sender's clock may be from the server's before the server's
+/// time is shown too.
+pub const CLOCK_REMARK: Duration = Duration::from_secs(5 * 60);
+
+/// When an event happened: the sender's sealed time when there is one, with
+/// the server's (unauthenticated) time as a remark when they differ by more
+/// than [`CLOCK_REMARK`]; else the server's time.
+pub fn event_time(e: &Event) -> String {
+    match e.sender_time_ms {
+        Some(sender) => {
+            let apart = sender.abs_diff(e.sent_at_ms);
+            if u128::from(apart) > CLOCK_REMARK.as_millis() {
+                format!("{} (server: {})", time(sender), time(e.sent_at_ms))
+            } else {
+                time(sender)
+            }
+        }
+        None => time(e.sent_at_ms),
+    }
+}
+
 /// `1.2 MB`.
 pub fn size(bytes: u64) -> String {
     indicatif::DecimalBytes(bytes).to_string()
@@ -33,7 +54,7 @@ pub fn event(e: &Event) -> String {
         .as_deref()
         .map(|n| escape_line(n).into_owned())
         .unwrap_or_else(|| format!("client {}", e.from));
-    let at = time(e.sent_at_ms);
+    let at = event_time(e);
     match &e.what {
         What::Text { text } => format!("[{at}] {who}:\n{}", indented_message(text, "    ")),
         What::File {
@@ -56,6 +77,14 @@ pub fn event(e: &Event) -> String {
              (client fingerprint {who}) and accept the new key (client accept {who})"
         ),
         What::Rejected { reason } => format!("[{at}] message from {who} {}", reason.explain()),
+        What::Refused {
+            refused_id,
+            counter,
+            reason,
+        } => format!(
+            "[{at}] {who}'s client refused your message {refused_id} (counter {counter}): {}",
+            reason.explain()
+        ),
     }
 }
 
@@ -122,6 +151,7 @@ mod tests {
             from: ClientId([1; 16]),
             from_name: Some("mallory\x1b[31m".into()),
             sent_at_ms: 0,
+            sender_time_ms: None,
             what: What::Text {
                 text: "hi\x1b[2J\u{202E}olleh".into(),
             },
@@ -131,5 +161,26 @@ mod tests {
         assert!(!shown.contains('\u{202E}'));
         assert!(shown.contains("mallory\\e[31m"));
         assert!(shown.contains("hi\\e[2J\\u{202e}olleh"));
+    }
+
+    #[test]
+    fn the_senders_time_is_shown_and_the_servers_only_when_far_off() {
+        let server = 1_767_225_600_000;
+        let mut e = Event {
+            message_id: 1,
+            from: ClientId([1; 16]),
+            from_name: Some("bob".into()),
+            sent_at_ms: server,
+            sender_time_ms: Some(server - 60_000),
+            what: What::Text { text: "hi".into() },
+        };
+        assert_eq!(event_time(&e), time(server - 60_000));
+        e.sender_time_ms = Some(server - 3_600_000);
+        assert_eq!(
+            event_time(&e),
+            format!("{} (server: {})", time(server - 3_600_000), time(server))
+        );
+        e.sender_time_ms = None;
+        assert_eq!(event_time(&e), time(server));
     }
 }

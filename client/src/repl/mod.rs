@@ -161,7 +161,7 @@ pub fn show_event(e: &Event) -> String {
             format!(
                 "[{}] WARNING: {who}'s key changed. Their messages wait until you compare safety numbers \
                  (`fingerprint {quoted}`) and accept the new key (`accept {quoted}`)",
-                output::time(e.sent_at_ms)
+                output::event_time(e)
             )
         }
         _ => output::event(e),
@@ -716,6 +716,7 @@ mod tests {
             from: ClientId([1; 16]),
             from_name: Some("bob smith\u{202e}".into()),
             sent_at_ms: 0,
+            sender_time_ms: None,
             what: What::KeyChanged,
         };
         let shown = show_event(&e);

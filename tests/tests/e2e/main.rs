@@ -4,5 +4,6 @@
 
 mod client;
 mod menu;
+mod replay;
 mod v2;
 mod v3;
