@@ -134,7 +134,7 @@ impl Rejection {
                 "rejected: a duplicate of a message already received (its counter was used)"
             }
             Self::TooOld => {
-                "rejected: too old (it arrived after more than 2048 newer messages; the sender was told)"
+                "rejected: too old (it arrived after more than 2048 newer messages from its sender, who is told)"
             }
             Self::Malformed => "rejected: it authenticated but its content is malformed",
             Self::Tampered => {
