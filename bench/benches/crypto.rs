@@ -10,7 +10,8 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use client::crypto::{
-    FileDecryptor, FileEncryptor, FileSecret, Identity, Session, VerifiedBundle, ciphertext_len,
+    FileDecryptor, FileEncryptor, FileSecret, Identity, ReplayWindow, Session, VerifiedBundle,
+    ciphertext_len,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -96,7 +97,10 @@ fn crypto(c: &mut Criterion) {
         b.iter(|| sa.seal_text(black_box(7), black_box(&text)).unwrap())
     });
     group.bench_function("open", |b| {
-        b.iter(|| sb.open_text(black_box(&sealed), 0).unwrap())
+        b.iter(|| {
+            sb.open_text(black_box(&sealed), &ReplayWindow::default())
+                .unwrap()
+        })
     });
     group.finish();
 

@@ -84,6 +84,11 @@ pub enum ClientError {
     /// nothing is sent by that name until the user settles it.
     #[error("{0}")]
     NameConflict(Box<crate::contacts::NameConflict>),
+    /// The recipient is the user itself: there is no note to self, since a
+    /// session needs two parties (the two directions' keys would be one
+    /// session seen from both sides in one store).
+    #[error("{0} is you: sending to yourself is not supported (there is no note to self)")]
+    SendToSelf(String),
     /// No client has this name.
     #[error("no user named {0:?} on this server")]
     UnknownPeer(String),
@@ -576,6 +581,7 @@ impl Client {
     /// [`KEY_RECHECK`]; a changed key or a name the server moved blocks
     /// sending.
     pub(crate) async fn peer_for_sending(&self, who: &str) -> Result<PeerRecord, ClientError> {
+        self.refuse_self(who, None)?;
         let local = {
             let who = who.to_string();
             self.store(move |s| crate::contacts::find_pinned(s, &who))
@@ -601,9 +607,27 @@ impl Client {
             };
             return Err(ClientError::PeerKeyChanged { name });
         }
+        self.refuse_self(who, Some(record.client_id))?;
         // Whoever the user sends to is a contact.
         self.mark_contact(id).await?;
         Ok(record)
+    }
+
+    /// Refuses `who` (and the id it resolved to, if known) when it is this
+    /// user, before anything is sealed or sent.
+    fn refuse_self(&self, who: &str, resolved: Option<ClientId>) -> Result<(), ClientError> {
+        let Some(me) = self.me() else {
+            return Ok(());
+        };
+        let is_me = me.name.as_str().eq_ignore_ascii_case(who)
+            || who.parse::<ClientId>().is_ok_and(|id| id == me.id)
+            || resolved == Some(me.id);
+        if is_me {
+            return Err(ClientError::SendToSelf(
+                crate::display::escape_line(who).into_owned(),
+            ));
+        }
+        Ok(())
     }
 
     /// The safety number shared with `who` (the same digits on both sides),

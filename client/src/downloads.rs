@@ -276,6 +276,7 @@ impl Client {
             from_name,
             server_name,
             sent_at_ms,
+            sender_time_ms: None,
             what,
         })
     }
@@ -334,6 +335,7 @@ impl Client {
                 from_name,
                 server_name,
                 sent_at_ms: m.sent_at_ms,
+                sender_time_ms: None,
                 what: What::Expired { kind: "text" },
             })
             .collect())

@@ -15,8 +15,11 @@
 //! (and acknowledged) and decrypted as soon as the key arrives.
 //!
 //! Nothing a peer sends is trusted: an offer, text or file that does not
-//! authenticate, or whose counter was already used, is never shown as
-//! genuine; the user sees a notice instead.
+//! authenticate, or whose counter was already received (a true duplicate,
+//! see `crypto::window`: messages may arrive out of order), is never shown
+//! as genuine; the user sees a notice instead, and the sender gets a refusal
+//! notice back (see [`crate::refusal`]). Times shown are the sender's clock,
+//! sealed in the envelope.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -30,7 +33,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientError, hex_id};
 use crate::connection::Connection;
-use crate::crypto::{CryptoError, Session, content_session_id};
+use crate::crypto::refusal::is_refusal;
+use crate::crypto::{CryptoError, RefusalReason, Session, SessionId, content_session_id};
 use crate::keystore::{KeyStoreError, PeerRecord, PendingMessage, PendingRoom};
 use crate::transfer::{ReceiveError, receive_file};
 
@@ -49,8 +53,13 @@ pub struct Event {
     /// `from_name` (a remark; escape before printing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
-    /// When the server stored it (ms since the Unix epoch).
+    /// When the server stored it (ms since the Unix epoch): the server's
+    /// word, not authenticated.
     pub sent_at_ms: u64,
+    /// When the sender sealed it by the sender's clock (ms since the Unix
+    /// epoch), authenticated end to end; for texts, files and refusals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender_time_ms: Option<u64>,
     /// What it was.
     #[serde(flatten)]
     pub what: What,
@@ -115,14 +124,28 @@ pub enum What {
         /// Why, in one word.
         reason: Rejection,
     },
+    /// The peer's client refused a message we sent (a refusal notice).
+    Refused {
+        /// The server's id of our refused message.
+        refused_id: u64,
+        /// The counter it carried (0 if unknown).
+        counter: u64,
+        /// Why the peer refused it.
+        reason: RefusalReason,
+    },
 }
 
 /// Why a message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rejection {
-    /// Its counter was already used: a replay, a reordering, or a duplicate.
+    /// Its counter was already received: a true duplicate.
     Replayed,
+    /// Its counter is below the replay window (more than 2048 newer
+    /// messages came first): it may be a duplicate, nobody can tell.
+    TooOld,
+    /// It authenticated, but its content breaks the format.
+    Malformed,
     /// It did not authenticate: altered, forged, or not for us.
     Tampered,
     /// It names a session we do not have.
@@ -138,8 +161,12 @@ impl Rejection {
     pub fn explain(self) -> &'static str {
         match self {
             Self::Replayed => {
-                "rejected: replayed, reordered or duplicate message (its counter was already used)"
+                "rejected: a duplicate of a message already received (its counter was used)"
             }
+            Self::TooOld => {
+                "rejected: too old (it arrived after more than 2048 newer messages from its sender, who is told)"
+            }
+            Self::Malformed => "rejected: it authenticated but its content is malformed",
             Self::Tampered => {
                 "rejected: the message does not authenticate (altered, forged, or not for you)"
             }
@@ -205,6 +232,7 @@ pub(crate) fn event(d: &Delivery, peer: Option<&PeerRecord>, what: What) -> Even
         from_name,
         server_name,
         sent_at_ms: d.sent_at_ms,
+        sender_time_ms: None,
         what,
     }
 }
@@ -509,14 +537,31 @@ impl Client {
         &self,
         d: &Delivery,
         peer: &PeerRecord,
-        counter: Option<(crate::crypto::SessionId, u64)>,
+        counter: Option<(SessionId, u64)>,
         what: Option<What>,
+    ) -> Result<Outcome, ClientError> {
+        self.handled_sealed(d, peer, counter, what, None).await
+    }
+
+    /// [`Self::handled`] for an opened envelope, with the sender's time.
+    async fn handled_sealed(
+        &self,
+        d: &Delivery,
+        peer: &PeerRecord,
+        counter: Option<(SessionId, u64)>,
+        what: Option<What>,
+        sender_time_ms: Option<u64>,
     ) -> Result<Outcome, ClientError> {
         let id = d.message_id;
         self.store(move |s| s.mark_handled(id, counter)).await?;
         Ok(Outcome::handled(
-            what.map(|w| vec![event(d, Some(peer), w)])
-                .unwrap_or_default(),
+            what.map(|w| {
+                vec![Event {
+                    sender_time_ms,
+                    ..event(d, Some(peer), w)
+                }]
+            })
+            .unwrap_or_default(),
         ))
     }
 
@@ -527,8 +572,28 @@ impl Client {
         reason: Rejection,
     ) -> Result<Outcome, ClientError> {
         tracing::warn!(id = d.message_id, from = %d.sender, ?reason, "message rejected");
-        self.handled(d, peer, None, Some(What::Rejected { reason }))
-            .await
+        let outcome = self
+            .handled(d, peer, None, Some(What::Rejected { reason }))
+            .await?;
+        // Recorded first: a crash now loses the notice, never repeats it.
+        self.send_refusal(d, peer, reason).await;
+        Ok(outcome)
+    }
+
+    /// The outcome of an envelope the crypto refused.
+    async fn reject_opening(
+        &self,
+        d: &Delivery,
+        peer: &PeerRecord,
+        error: CryptoError,
+    ) -> Result<Outcome, ClientError> {
+        let reason = match error {
+            CryptoError::Replayed => Rejection::Replayed,
+            CryptoError::TooOld => Rejection::TooOld,
+            CryptoError::BadPlaintext => Rejection::Malformed,
+            _ => Rejection::Tampered,
+        };
+        self.reject(d, peer, reason).await
     }
 
     async fn on_offer(&self, d: Delivery, peer: PeerRecord) -> Result<Outcome, ClientError> {
@@ -632,19 +697,34 @@ impl Client {
         if stored.session.peer() != d.sender {
             return self.reject(&d, peer, Rejection::Tampered).await;
         }
-        match stored.session.open_text(&d.content, stored.receive_counter) {
+        if is_refusal(&d.content) {
+            return match stored
+                .session
+                .open_refusal(&d.content, &stored.receive_window)
+            {
+                Ok(opened) => {
+                    let what = What::Refused {
+                        refused_id: opened.plaintext.message_id,
+                        counter: opened.plaintext.counter,
+                        reason: opened.plaintext.reason,
+                    };
+                    let counter = Some((sid, opened.counter));
+                    self.handled_sealed(&d, peer, counter, Some(what), Some(opened.sent_at_ms))
+                        .await
+                }
+                Err(e) => self.reject_opening(&d, peer, e).await,
+            };
+        }
+        match stored.session.open_text(&d.content, &stored.receive_window) {
             Ok(opened) => {
-                let text = opened.plaintext.to_string();
-                self.handled(
-                    &d,
-                    peer,
-                    Some((sid, opened.counter)),
-                    Some(What::Text { text }),
-                )
-                .await
+                let what = What::Text {
+                    text: opened.plaintext.to_string(),
+                };
+                let counter = Some((sid, opened.counter));
+                self.handled_sealed(&d, peer, counter, Some(what), Some(opened.sent_at_ms))
+                    .await
             }
-            Err(CryptoError::Replayed) => self.reject(&d, peer, Rejection::Replayed).await,
-            Err(_) => self.reject(&d, peer, Rejection::Tampered).await,
+            Err(e) => self.reject_opening(&d, peer, e).await,
         }
     }
 
@@ -673,11 +753,10 @@ impl Client {
         }
         let opened = match stored
             .session
-            .open_file_meta(&offer.meta, stored.receive_counter)
+            .open_file_meta(&offer.meta, &stored.receive_window)
         {
             Ok(o) => o,
-            Err(CryptoError::Replayed) => return self.reject(&d, &peer, Rejection::Replayed).await,
-            Err(_) => return self.reject(&d, &peer, Rejection::Tampered).await,
+            Err(e) => return self.reject_opening(&d, &peer, e).await,
         };
         let meta = opened.plaintext;
         if let Some(reason) = self.hold_reason(d.sender, meta.size).await? {
@@ -697,7 +776,8 @@ impl Client {
                     path,
                     size: meta.size,
                 };
-                self.handled(&d, &peer, Some((sid, opened.counter)), Some(what))
+                let counter = Some((sid, opened.counter));
+                self.handled_sealed(&d, &peer, counter, Some(what), Some(opened.sent_at_ms))
                     .await
             }
             Err(ReceiveError::Rejected(_)) => self.reject(&d, &peer, Rejection::Tampered).await,

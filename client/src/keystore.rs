@@ -10,7 +10,8 @@
 //! - **peers**: each peer's pinned key bundle, whether the user compared
 //!   safety numbers, and a changed bundle waiting for the user's decision
 //!   (sending to that peer is blocked until [`KeyStore::accept_new_key`]);
-//! - **sessions**: keys, role, confirmation, and both counters;
+//! - **sessions**: keys, role, confirmation, both counters and the replay
+//!   window of received counters;
 //! - **pending messages**: texts and file offers that arrived before their
 //!   session's offer;
 //! - **handled message ids**, so that redelivered messages are dropped;
@@ -71,7 +72,8 @@ use crate::crypto::file::NONCE_PREFIX_LEN;
 use crate::crypto::identity::SECRET_LEN;
 use crate::crypto::session::SessionParts;
 use crate::crypto::{
-    FileSecret, Fingerprint, Identity, KEY_LEN, Role, Session, SessionId, VerifiedBundle,
+    FileSecret, Fingerprint, Identity, KEY_LEN, ReplayWindow, Role, Session, SessionId,
+    VerifiedBundle,
 };
 
 /// Name of the database file in the home folder.
@@ -198,6 +200,14 @@ const MIGRATIONS: &[&str] = &[
     // pinned it under (`name`, the authority for lookups; empty when the
     // server's name was already pinned for someone else).
     "ALTER TABLE peers ADD COLUMN server_name TEXT;",
+    // 4: each session's replay window (see `crypto::window`): which counters
+    // below receive_counter were received, so that messages may arrive out
+    // of order. NULL for sessions stored before: everything up to
+    // receive_counter counts as received, as it did then.
+    r#"
+    ALTER TABLE sessions ADD COLUMN receive_window BLOB
+        CHECK (receive_window IS NULL OR length(receive_window) = 256);
+    "#,
 ];
 
 /// Why a key store operation failed.
@@ -338,9 +348,10 @@ pub struct StoredSession {
     pub session: Session,
     /// The last send counter handed out (0: none yet).
     pub send_counter: u64,
-    /// The highest counter accepted from the peer (0: none yet); pass it to
-    /// `Session::open`.
+    /// The highest counter accepted from the peer (0: none yet).
     pub receive_counter: u64,
+    /// The counters received from the peer; pass it to `Session::open`.
+    pub receive_window: ReplayWindow,
     /// When the session was made.
     pub created_at: SystemTime,
 }
@@ -978,8 +989,9 @@ impl KeyStore {
             .is_some())
     }
 
-    /// Records that a message with `counter` from the peer was handled:
-    /// raises the session's highest received counter (never lowers it).
+    /// Records that a message with `counter` from the peer was handled: adds
+    /// it to the session's replay window (the highest received counter never
+    /// goes down).
     /// [`KeyStore::mark_handled`] does the same together with the message id.
     ///
     /// # Errors
@@ -989,7 +1001,12 @@ impl KeyStore {
         sid: SessionId,
         counter: u64,
     ) -> Result<(), KeyStoreError> {
-        raise_receive_counter(&self.conn, sid, counter)
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        record_received(&tx, sid, counter)?;
+        tx.commit()?;
+        Ok(())
     }
 
     // ---- pending and handled messages -----------------------------------------------
@@ -1080,7 +1097,7 @@ impl KeyStore {
 
     /// Records, in one transaction, that a message was handled: its id
     /// (for dedupe), the session counter it carried if it was sealed
-    /// (`Some((sid, counter))`, raising the highest received counter), and
+    /// (`Some((sid, counter))`, recorded in the session's replay window), and
     /// its removal from the pending messages. Call it after the message's
     /// effect (shown, file saved) is done and before acknowledging it to the
     /// server.
@@ -1096,7 +1113,7 @@ impl KeyStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some((sid, counter)) = counter {
-            raise_receive_counter(&tx, sid, counter)?;
+            record_received(&tx, sid, counter)?;
         }
         tx.execute(
             "INSERT OR IGNORE INTO handled_messages (message_id, handled_at) VALUES (?1, ?2)",
@@ -1242,7 +1259,8 @@ impl PeerRow {
 }
 
 const SESSION_COLUMNS: &str = "SELECT sid, peer, local_id, role, send_key, receive_key,
-        confirm_key, confirmed, send_counter, receive_counter, created_at FROM sessions";
+        confirm_key, confirmed, send_counter, receive_counter, created_at, receive_window
+        FROM sessions";
 
 /// A session row; the outer result is SQLite's, the inner one ours.
 fn session_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredSession, KeyStoreError>> {
@@ -1271,10 +1289,15 @@ fn session_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredSession, KeyStore
     ) else {
         return Ok(Err(KeyStoreError::Corrupt("session counter")));
     };
+    let window = row.get_ref(11)?.as_blob_or_null()?;
+    let Ok(receive_window) = ReplayWindow::from_stored(receive_counter, window) else {
+        return Ok(Err(KeyStoreError::Corrupt("session replay window")));
+    };
     Ok(Ok(StoredSession {
         session: Session::from_parts(parts),
         send_counter,
         receive_counter,
+        receive_window,
         created_at: ms_to_system_time(row.get(10)?),
     }))
 }
@@ -1299,19 +1322,29 @@ fn upload_row(row: &Row<'_>) -> rusqlite::Result<UploadRecord> {
     })
 }
 
-fn raise_receive_counter(
-    conn: &Connection,
-    sid: SessionId,
-    counter: u64,
-) -> Result<(), KeyStoreError> {
-    let counter = i64::try_from(counter).map_err(|_| KeyStoreError::Corrupt("counter over i64"))?;
-    let changed = conn.execute(
-        "UPDATE sessions SET receive_counter = max(receive_counter, ?2) WHERE sid = ?1",
-        params![&sid.0[..], counter],
-    )?;
-    if changed == 0 {
+/// Adds `counter` to session `sid`'s replay window; call it inside a
+/// transaction, since it reads and writes.
+fn record_received(conn: &Connection, sid: SessionId, counter: u64) -> Result<(), KeyStoreError> {
+    let stored: Option<(i64, Option<Vec<u8>>)> = conn
+        .query_row(
+            "SELECT receive_counter, receive_window FROM sessions WHERE sid = ?1",
+            [&sid.0[..]],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let Some((highest, seen)) = stored else {
         return Err(KeyStoreError::UnknownSession(sid));
-    }
+    };
+    let highest = u64::try_from(highest).map_err(|_| KeyStoreError::Corrupt("session counter"))?;
+    let mut window = ReplayWindow::from_stored(highest, seen.as_deref())
+        .map_err(|_| KeyStoreError::Corrupt("session replay window"))?;
+    window.record(counter);
+    let highest =
+        i64::try_from(window.highest()).map_err(|_| KeyStoreError::Corrupt("counter over i64"))?;
+    conn.execute(
+        "UPDATE sessions SET receive_counter = ?2, receive_window = ?3 WHERE sid = ?1",
+        params![&sid.0[..], highest, &window.seen_bytes()[..]],
+    )?;
     Ok(())
 }
 
@@ -1816,6 +1849,37 @@ mod tests {
         assert_eq!(current.session.sid(), second.sid());
         assert!(store.session(first.sid()).unwrap().is_some());
         assert!(store.current_session_for(ALICE).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_replay_window_survives_reopen_and_old_sessions_keep_refusing() {
+        let (_dir, home) = home();
+        let (mut store, _, _, session) = with_session(&home);
+        let sid = session.sid();
+        // Out of order: 5, then 2; 3 and 4 stay open.
+        store.mark_handled(1, Some((sid, 5))).unwrap();
+        store.commit_received_counter(sid, 2).unwrap();
+        drop(store);
+        let mut store = KeyStore::open(&home).unwrap();
+        let window = store.session(sid).unwrap().unwrap().receive_window;
+        assert_eq!(window.highest(), 5);
+        assert!(window.check(2).is_err() && window.check(5).is_err());
+        assert!(window.check(3).is_ok() && window.check(4).is_ok());
+        // A session stored before windows existed (NULL): everything up to
+        // its highest counter counts as received, as before.
+        store
+            .conn
+            .execute(
+                "UPDATE sessions SET receive_window = NULL, receive_counter = 9",
+                [],
+            )
+            .unwrap();
+        let window = store.session(sid).unwrap().unwrap().receive_window;
+        assert!((1..=9).all(|c| window.check(c).is_err()));
+        assert!(window.check(10).is_ok());
+        store.commit_received_counter(sid, 12).unwrap();
+        let window = store.session(sid).unwrap().unwrap().receive_window;
+        assert!(window.check(11).is_ok() && window.check(9).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - [`contacts`]: the local pins are the authority on names; the
 //!   server's name-to-id mapping is only compared with them.
 //! - [`link`]: whether the connection is up, for `watch` and the menu.
+//! - `refusal`: the notice sent back to a peer whose message was refused.
 //! - [`display`]: escaping of everything a peer chose before it is shown.
 
 #![forbid(unsafe_code)]
@@ -35,11 +36,13 @@ pub mod keystore;
 pub mod link;
 pub mod output;
 pub mod partial;
+mod refusal;
 pub mod repl;
 pub mod selftest;
 pub mod transfer;
 mod upload_prefix;
 
 pub use client::{Client, ClientConfig, ClientError, PeerInfo, Progress};
+pub use crypto::RefusalReason;
 pub use downloads::{DownloadPolicy, HeldOffer};
 pub use inbox::{Event, Rejection, Waiting, What};

@@ -23,6 +23,27 @@ pub fn time(ms: u64) -> String {
         .unwrap_or_else(|| "????-??-?? ??:??:??".into())
 }
 
+/// How far the sender's clock may be from the server's before the server's
+/// time is shown too.
+pub const CLOCK_REMARK: Duration = Duration::from_secs(5 * 60);
+
+/// When an event happened: the sender's sealed time when there is one, with
+/// the server's (unauthenticated) time as a remark when they differ by more
+/// than [`CLOCK_REMARK`]; else the server's time.
+pub fn event_time(e: &Event) -> String {
+    match e.sender_time_ms {
+        Some(sender) => {
+            let apart = sender.abs_diff(e.sent_at_ms);
+            if u128::from(apart) > CLOCK_REMARK.as_millis() {
+                format!("{} (server: {})", time(sender), time(e.sent_at_ms))
+            } else {
+                time(sender)
+            }
+        }
+        None => time(e.sent_at_ms),
+    }
+}
+
 /// `1.2 MB`.
 pub fn size(bytes: u64) -> String {
     indicatif::DecimalBytes(bytes).to_string()
@@ -45,7 +66,7 @@ pub fn sender(e: &Event) -> String {
 /// An event as text for a person, every peer-chosen string escaped.
 pub fn event(e: &Event) -> String {
     let who = sender(e);
-    let at = time(e.sent_at_ms);
+    let at = event_time(e);
     match &e.what {
         What::Text { text } => format!("[{at}] {who}:\n{}", indented_message(text, "    ")),
         What::File {
@@ -86,6 +107,14 @@ pub fn event(e: &Event) -> String {
         ),
         What::Expired { kind } => format!(
             "[{at}] a {kind} from {who} waited for its key longer than messages are kept and was given up unread"
+        ),
+        What::Refused {
+            refused_id,
+            counter,
+            reason,
+        } => format!(
+            "[{at}] {who}'s client refused your message {refused_id} (counter {counter}): {}",
+            reason.explain()
         ),
     }
 }
@@ -189,6 +218,7 @@ mod tests {
             from_name: Some("mallory\x1b[31m".into()),
             server_name: Some("bob\u{202e}".into()),
             sent_at_ms: 0,
+            sender_time_ms: None,
             what: What::Text {
                 text: "hi\x1b[2J\u{202E}olleh".into(),
             },
@@ -202,5 +232,27 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("hi\\e[2J\\u{202e}olleh"));
+    }
+
+    #[test]
+    fn the_senders_time_is_shown_and_the_servers_only_when_far_off() {
+        let server = 1_767_225_600_000;
+        let mut e = Event {
+            message_id: 1,
+            from: ClientId([1; 16]),
+            from_name: Some("bob".into()),
+            server_name: None,
+            sent_at_ms: server,
+            sender_time_ms: Some(server - 60_000),
+            what: What::Text { text: "hi".into() },
+        };
+        assert_eq!(event_time(&e), time(server - 60_000));
+        e.sender_time_ms = Some(server - 3_600_000);
+        assert_eq!(
+            event_time(&e),
+            format!("{} (server: {})", time(server - 3_600_000), time(server))
+        );
+        e.sender_time_ms = None;
+        assert_eq!(event_time(&e), time(server));
     }
 }

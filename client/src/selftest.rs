@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientConfig};
+use crate::crypto::RefusalReason;
 use crate::inbox::{Event, Rejection, What};
 
 /// Size of the file the self-test sends.
@@ -63,6 +64,26 @@ fn rejections(events: &[Event]) -> Vec<Rejection> {
             _ => None,
         })
         .collect()
+}
+
+/// `client`'s inbox holds exactly one refusal notice: of message `id`, for
+/// `reason`.
+async fn expect_refusal(client: &Client, id: u64, reason: RefusalReason) -> anyhow::Result<()> {
+    let events = client.inbox().await?;
+    let refusals: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Refused {
+                refused_id, reason, ..
+            } => Some((*refused_id, *reason)),
+            _ => None,
+        })
+        .collect();
+    ensure!(
+        refusals == vec![(id, reason)],
+        "the sender was not told: {events:?}"
+    );
+    Ok(())
 }
 
 async fn expect_text(client: &Client, text: &str) -> anyhow::Result<()> {
@@ -213,27 +234,30 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
     })
     .await;
 
-    run.step("a tampered ciphertext is rejected", async {
-        let mut sealed = alice.seal_text(&bob_name, "tamper with me").await?;
-        let mut bytes = sealed.content.to_vec();
-        let last = bytes.len() - 20;
-        bytes[last] ^= 0x40;
-        sealed.content = bytes.into();
-        alice.send_sealed(&sealed).await?;
-        let events = bob.inbox().await?;
-        ensure!(texts(&events).is_empty(), "a tampered text was shown");
-        ensure!(
-            rejections(&events) == vec![Rejection::Tampered],
-            "no rejection: {events:?}"
-        );
-        Ok(())
-    })
+    run.step(
+        "a tampered ciphertext is rejected, the sender told",
+        async {
+            let mut sealed = alice.seal_text(&bob_name, "tamper with me").await?;
+            let mut bytes = sealed.content.to_vec();
+            let last = bytes.len() - 20;
+            bytes[last] ^= 0x40;
+            sealed.content = bytes.into();
+            let id = alice.send_sealed(&sealed).await?;
+            let events = bob.inbox().await?;
+            ensure!(texts(&events).is_empty(), "a tampered text was shown");
+            ensure!(
+                rejections(&events) == vec![Rejection::Tampered],
+                "no rejection: {events:?}"
+            );
+            expect_refusal(&alice, id, RefusalReason::Undecryptable).await
+        },
+    )
     .await;
 
-    run.step("a replayed message is rejected", async {
+    run.step("a replayed message is rejected, the sender told", async {
         let sealed = alice.seal_text(&bob_name, "only once").await?;
         alice.send_sealed(&sealed).await?;
-        alice.send_sealed(&sealed).await?;
+        let again = alice.send_sealed(&sealed).await?;
         let events = bob.inbox().await?;
         ensure!(
             texts(&events) == vec!["only once"],
@@ -243,6 +267,20 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         ensure!(
             rejections(&events) == vec![Rejection::Replayed],
             "no replay rejection: {events:?}"
+        );
+        expect_refusal(&alice, again, RefusalReason::Duplicate).await
+    })
+    .await;
+
+    run.step("texts out of order are both shown", async {
+        let first = alice.seal_text(&bob_name, "sealed first").await?;
+        let second = alice.seal_text(&bob_name, "sealed second").await?;
+        alice.send_sealed(&second).await?;
+        alice.send_sealed(&first).await?;
+        let events = bob.inbox().await?;
+        ensure!(
+            texts(&events) == vec!["sealed second", "sealed first"],
+            "got {events:?}"
         );
         Ok(())
     })

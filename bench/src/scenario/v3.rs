@@ -33,7 +33,7 @@ use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use clap::Args;
 use client::connection::{self, Connection};
-use client::crypto::{Identity, SealedKind, Session, VerifiedBundle};
+use client::crypto::{Identity, ReplayWindow, SealedKind, Session, VerifiedBundle};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use hdrhistogram::Histogram;
@@ -520,7 +520,9 @@ async fn receive(
         tokio::select! {
             d = stream.recv() => {
                 let Some(d) = d else { bail!("push stream ended") };
-                match me.incoming.open(SealedKind::Text, &d.content, highest) {
+                // In order only: everything up to `highest` counts as received.
+                let window = ReplayWindow::from_stored(highest, None)?;
+                match me.incoming.open(SealedKind::Text, &d.content, &window) {
                     Ok(opened) => {
                         if opened.counter != highest + 1 {
                             problems.push(format!("counter jumped from {highest} to {}", opened.counter));

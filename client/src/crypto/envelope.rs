@@ -1,30 +1,40 @@
-//! The sealed envelope: a text (type 3) or file metadata (type 4) encrypted
-//! under a session's direction key.
+//! The sealed envelope: a text (type 3), file metadata (type 4) or a
+//! refusal notice (type 3, see [`super::refusal`]) encrypted under a
+//! session's direction key.
 //!
 //! ```text
-//!  0    1          17               25           49                 49+n      65+n
-//!  | 01 | sid [16] | counter u64 LE | nonce [24] | ciphertext [n]   | tag [16] |
+//!  0        1          17               25           49                 49+n      65+n
+//!  | format | sid [16] | counter u64 LE | nonce [24] | ciphertext [n]   | tag [16] |
 //!
+//!  format:    01 a text or file metadata, 02 a refusal notice
 //!  AEAD:      XChaCha20-Poly1305, key = the sender's direction key of session sid
 //!             (initiator -> responder: k_ab, responder -> initiator: k_ba)
 //!  nonce:     24 fresh random bytes per message
-//!  AD:        "sealpost/v3/message" | sender id [16] | recipient id [16] | type u8 |
-//!             sid [16] | counter u64 LE
-//!  plaintext: type 3: the text as UTF-8; type 4: see the file module
+//!  AD:        label | sender id [16] | recipient id [16] | type u8 | sid [16] | counter u64 LE
+//!             label "sealpost/v3/message" (format 01) or "sealpost/v3/refusal" (format 02)
+//!  plaintext: sent at u64 LE (the sender's clock, ms since the Unix epoch) | body
+//!             body of type 3: the text as UTF-8; type 4: see the file module;
+//!             refusal: see the refusal module
 //! ```
 //!
+//! **Sender's time.** The sender's clock travels inside the AEAD, so the time
+//! a recipient shows cannot be changed by the server (it can still be wrong
+//! if the sender's clock is).
+//!
 //! **Counters.** Per session and direction, the sender's counter starts at 1
-//! and grows by one for every sealed message (texts and file metadata share
-//! it). The receiver accepts a counter only if it is strictly greater than
-//! the highest it has accepted in that session and direction, so a replayed
-//! or reordered message is refused (a gap, from a lost message, is fine).
-//! The keystore keeps both counters; opening only compares, and the caller
-//! records the new highest counter once it has handled the message.
+//! and grows by one for every sealed message (texts, file metadata and
+//! refusal notices share it). The receiver accepts a counter it has not
+//! received yet within a window of the highest one (see [`super::window`]):
+//! messages may arrive out of order, a true duplicate is refused. Opening
+//! only checks the window; the caller records the counter once it has
+//! handled the message.
 //!
 //! The random nonce, not the counter, makes each encryption unique: 192-bit
 //! random nonces do not collide in practice, so a counter reused after a
 //! crash would still not reuse a nonce (it would only be refused as a
-//! replay by the peer). The keystore makes that case impossible anyway.
+//! duplicate by the peer). The keystore makes that case impossible anyway.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
@@ -33,17 +43,23 @@ use rand::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use super::session::SESSION_ID_LEN;
+use super::window::ReplayWindow;
 use super::{
-    CryptoError, FORMAT_VERSION, KEY_LEN, NONCE_LEN, Session, SessionId, TAG_LEN, fill_random,
+    CryptoError, FORMAT_VERSION, KEY_LEN, NONCE_LEN, REFUSAL_FORMAT, Session, SessionId, TAG_LEN,
+    fill_random,
 };
 
-/// Associated-data label of every envelope.
+/// Associated-data label of every text and file metadata envelope.
 pub const MESSAGE_LABEL: &[u8] = b"sealpost/v3/message";
+/// Associated-data label of a refusal notice.
+pub const REFUSAL_LABEL: &[u8] = b"sealpost/v3/refusal";
 /// Bytes before the ciphertext.
 pub const HEADER_LEN: usize = 1 + SESSION_ID_LEN + 8 + NONCE_LEN;
-/// Bytes an envelope adds to its plaintext.
-pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
-/// Longest text plaintext: a sealed text must fit a version-3 message.
+/// Bytes of the sender's time at the start of every plaintext.
+pub const TIME_LEN: usize = 8;
+/// Bytes an envelope adds to its body.
+pub const OVERHEAD: usize = HEADER_LEN + TIME_LEN + TAG_LEN;
+/// Longest text: a sealed text must fit a version-3 message.
 pub const MAX_TEXT_LEN: usize = MAX_MESSAGE_LEN - OVERHEAD;
 
 /// What an envelope holds; its wire value is the message type.
@@ -53,6 +69,8 @@ pub enum SealedKind {
     Text,
     /// Type 4: a file's metadata (in the file offer's meta).
     FileMeta,
+    /// Type 3 with format 02: a refusal notice.
+    Refusal,
 }
 
 impl SealedKind {
@@ -61,11 +79,26 @@ impl SealedKind {
         MessageKind::from(self).code()
     }
 
-    /// Longest plaintext of this kind.
-    pub fn max_plaintext_len(self) -> usize {
+    /// Longest body of this kind.
+    pub fn max_body_len(self) -> usize {
         match self {
             Self::Text => MAX_TEXT_LEN,
             Self::FileMeta => MAX_FILE_META_LEN - OVERHEAD,
+            Self::Refusal => super::refusal::REFUSAL_BODY_LEN,
+        }
+    }
+
+    fn format(self) -> u8 {
+        match self {
+            Self::Text | Self::FileMeta => FORMAT_VERSION,
+            Self::Refusal => REFUSAL_FORMAT,
+        }
+    }
+
+    fn label(self) -> &'static [u8] {
+        match self {
+            Self::Text | Self::FileMeta => MESSAGE_LABEL,
+            Self::Refusal => REFUSAL_LABEL,
         }
     }
 }
@@ -73,19 +106,31 @@ impl SealedKind {
 impl From<SealedKind> for MessageKind {
     fn from(kind: SealedKind) -> Self {
         match kind {
-            SealedKind::Text => MessageKind::Text,
+            SealedKind::Text | SealedKind::Refusal => MessageKind::Text,
             SealedKind::FileMeta => MessageKind::File,
         }
     }
 }
 
-/// An opened envelope: its counter (to record once handled) and plaintext.
+/// An opened envelope: its counter (to record once handled), the sender's
+/// time and the body.
 #[derive(Debug)]
 pub struct Opened<T> {
     /// The sender's counter.
     pub counter: u64,
-    /// The plaintext.
+    /// The sender's clock when it sealed the message (ms since the Unix
+    /// epoch), authenticated.
+    pub sent_at_ms: u64,
+    /// The body.
     pub plaintext: T,
+}
+
+/// The local clock in ms since the Unix epoch (0 if it is before 1970).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 fn associated_data(
@@ -95,8 +140,9 @@ fn associated_data(
     sid: &SessionId,
     counter: u64,
 ) -> Vec<u8> {
-    let mut ad = Vec::with_capacity(MESSAGE_LABEL.len() + 16 + 16 + 1 + SESSION_ID_LEN + 8);
-    ad.extend_from_slice(MESSAGE_LABEL);
+    let label = kind.label();
+    let mut ad = Vec::with_capacity(label.len() + 16 + 16 + 1 + SESSION_ID_LEN + 8);
+    ad.extend_from_slice(label);
     ad.extend_from_slice(sender.as_bytes());
     ad.extend_from_slice(recipient.as_bytes());
     ad.push(kind.type_byte());
@@ -110,25 +156,27 @@ fn cipher(key: &[u8; KEY_LEN]) -> XChaCha20Poly1305 {
 }
 
 impl Session {
-    /// Seals `plaintext` to the peer with send counter `counter` (from
-    /// `KeyStore::next_send_counter`) and a fresh random nonce.
+    /// Seals `body` to the peer with send counter `counter` (from
+    /// `KeyStore::next_send_counter`), the local clock and a fresh random
+    /// nonce.
     ///
     /// # Errors
     /// [`CryptoError::BadCounter`] for counter 0, [`CryptoError::TooLarge`]
-    /// over [`SealedKind::max_plaintext_len`], [`CryptoError::Randomness`].
+    /// over [`SealedKind::max_body_len`], [`CryptoError::Randomness`].
     pub fn seal(
         &self,
         kind: SealedKind,
         counter: u64,
-        plaintext: &[u8],
+        body: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
         // A fresh random nonce per message from the thread's CSPRNG (seeded
         // and periodically reseeded from the OS): the same quality as OsRng
         // without a system call per message.
-        self.seal_with_rng(kind, counter, plaintext, &mut rand::thread_rng())
+        self.seal_with_rng(kind, counter, now_ms(), body, &mut rand::thread_rng())
     }
 
-    /// [`Session::seal`] with the nonce (24 bytes) drawn from `rng`.
+    /// [`Session::seal`] with the sender's time given and the nonce (24
+    /// bytes) drawn from `rng`.
     ///
     /// # Errors
     /// As [`Session::seal`].
@@ -136,66 +184,69 @@ impl Session {
         &self,
         kind: SealedKind,
         counter: u64,
-        plaintext: &[u8],
+        sent_at_ms: u64,
+        body: &[u8],
         rng: &mut R,
     ) -> Result<Vec<u8>, CryptoError> {
         if counter == 0 {
             return Err(CryptoError::BadCounter);
         }
-        let max = kind.max_plaintext_len();
-        if plaintext.len() > max {
+        let max = kind.max_body_len();
+        if body.len() > max {
             return Err(CryptoError::TooLarge {
                 what: "sealed plaintext",
-                len: plaintext.len() as u64,
+                len: body.len() as u64,
                 max: max as u64,
             });
         }
         let mut nonce = [0u8; NONCE_LEN];
         fill_random(rng, &mut nonce)?;
         let sid = self.sid();
-        let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
-        out.push(FORMAT_VERSION);
+        let mut out = Vec::with_capacity(OVERHEAD + body.len());
+        out.push(kind.format());
         out.extend_from_slice(sid.as_bytes());
         out.extend_from_slice(&counter.to_le_bytes());
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(plaintext);
+        out.extend_from_slice(&sent_at_ms.to_le_bytes());
+        out.extend_from_slice(body);
         let ad = associated_data(&self.local(), &self.peer(), kind, &sid, counter);
         let tag = cipher(self.send_key())
             .encrypt_in_place_detached(XNonce::from_slice(&nonce), &ad, &mut out[HEADER_LEN..])
             // Fails only over the cipher's 256 GiB limit; the length is
-            // bounded by max_plaintext_len above.
+            // bounded by max_body_len above.
             .expect("plaintext within the AEAD's length limit");
         out.extend_from_slice(&tag);
         Ok(out)
     }
 
     /// Opens an envelope of `kind` that the peer sealed in this session.
-    /// `highest_received` is the highest counter already accepted from the
-    /// peer in this session (0 if none). Record the returned counter only
-    /// once the message is handled.
+    /// `window` holds the counters already received from the peer in this
+    /// session. Record the returned counter only once the message is
+    /// handled.
     ///
     /// # Errors
     /// [`CryptoError::DecryptFailed`] if anything does not verify (length,
-    /// version, session id, tag under this session's key and the expected
-    /// sender, recipient and type); [`CryptoError::Replayed`] if it verifies
-    /// but its counter is not above `highest_received`.
+    /// format byte, session id, tag under this session's key and the
+    /// expected sender, recipient and type); [`CryptoError::Replayed`] or
+    /// [`CryptoError::TooOld`] if it verifies but the window refuses its
+    /// counter.
     pub fn open(
         &self,
         kind: SealedKind,
         content: &[u8],
-        highest_received: u64,
+        window: &ReplayWindow,
     ) -> Result<Opened<Zeroizing<Vec<u8>>>, CryptoError> {
         if content.len() < OVERHEAD {
             return Err(CryptoError::DecryptFailed);
         }
         let (header, body) = content.split_at(HEADER_LEN);
         let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
-        let (version, rest) = header.split_at(1);
+        let (format, rest) = header.split_at(1);
         let (sid, rest) = rest.split_at(SESSION_ID_LEN);
         let (counter, nonce) = rest.split_at(8);
         // The session id is public; a mismatch means the caller picked
         // another session, which the tag would refuse anyway.
-        if version[0] != FORMAT_VERSION || sid != self.sid().as_bytes() {
+        if format[0] != kind.format() || sid != self.sid().as_bytes() {
             return Err(CryptoError::DecryptFailed);
         }
         let mut counter_bytes = [0u8; 8];
@@ -211,10 +262,16 @@ impl Session {
                 Tag::from_slice(tag),
             )
             .map_err(|_| CryptoError::DecryptFailed)?;
-        if counter <= highest_received {
-            return Err(CryptoError::Replayed);
-        }
-        Ok(Opened { counter, plaintext })
+        window.check(counter)?;
+        // OVERHEAD includes TIME_LEN, so the plaintext has the time.
+        let mut time = [0u8; TIME_LEN];
+        time.copy_from_slice(&plaintext[..TIME_LEN]);
+        let body = Zeroizing::new(plaintext[TIME_LEN..].to_vec());
+        Ok(Opened {
+            counter,
+            sent_at_ms: u64::from_le_bytes(time),
+            plaintext: body,
+        })
     }
 
     /// Seals a text (type 3).
@@ -233,12 +290,13 @@ impl Session {
     pub fn open_text(
         &self,
         content: &[u8],
-        highest_received: u64,
+        window: &ReplayWindow,
     ) -> Result<Opened<Zeroizing<String>>, CryptoError> {
-        let opened = self.open(SealedKind::Text, content, highest_received)?;
+        let opened = self.open(SealedKind::Text, content, window)?;
         let text = std::str::from_utf8(&opened.plaintext).map_err(|_| CryptoError::BadPlaintext)?;
         Ok(Opened {
             counter: opened.counter,
+            sent_at_ms: opened.sent_at_ms,
             plaintext: Zeroizing::new(text.to_owned()),
         })
     }
@@ -249,6 +307,18 @@ mod tests {
     use super::*;
     use crate::crypto::test_support::{kat_handshake, kat_text};
     use crate::crypto::{Identity, VerifiedBundle};
+
+    fn none() -> ReplayWindow {
+        ReplayWindow::default()
+    }
+
+    fn after(counters: &[u64]) -> ReplayWindow {
+        let mut w = ReplayWindow::default();
+        for c in counters {
+            w.record(*c);
+        }
+        w
+    }
 
     fn pair() -> (Session, Session) {
         let a = Identity::generate().unwrap();
@@ -267,16 +337,19 @@ mod tests {
         let (sa, sb) = pair();
         let c = sa.seal_text(1, "hello bob").unwrap();
         assert_eq!(c.len(), OVERHEAD + 9);
-        let opened = sb.open_text(&c, 0).unwrap();
+        let opened = sb.open_text(&c, &none()).unwrap();
         assert_eq!(opened.counter, 1);
         assert_eq!(opened.plaintext.as_str(), "hello bob");
         let c = sb.seal_text(1, "hi alice, ünïcödé").unwrap();
         assert_eq!(
-            sa.open_text(&c, 0).unwrap().plaintext.as_str(),
+            sa.open_text(&c, &none()).unwrap().plaintext.as_str(),
             "hi alice, ünïcödé"
         );
         let c = sa.seal_text(2, "").unwrap();
-        assert_eq!(sb.open_text(&c, 1).unwrap().plaintext.as_str(), "");
+        assert_eq!(
+            sb.open_text(&c, &after(&[1])).unwrap().plaintext.as_str(),
+            ""
+        );
     }
 
     #[test]
@@ -286,7 +359,7 @@ mod tests {
         let (sa, _) = pair();
         let c = sa.seal_text(1, "x").unwrap();
         assert!(matches!(
-            sa.open_text(&c, 0),
+            sa.open_text(&c, &none()),
             Err(CryptoError::DecryptFailed)
         ));
     }
@@ -299,13 +372,13 @@ mod tests {
             let mut bad = c.clone();
             bad[i] ^= 0x04;
             assert!(
-                matches!(sb.open_text(&bad, 0), Err(CryptoError::DecryptFailed)),
+                matches!(sb.open_text(&bad, &none()), Err(CryptoError::DecryptFailed)),
                 "byte {i} flipped was accepted"
             );
         }
         for len in [0, 1, OVERHEAD - 1, c.len() - 1] {
             assert!(matches!(
-                sb.open_text(&c[..len], 0),
+                sb.open_text(&c[..len], &none()),
                 Err(CryptoError::DecryptFailed)
             ));
         }
@@ -316,11 +389,13 @@ mod tests {
         let (sa, sb) = pair();
         let c = sa.seal(SealedKind::FileMeta, 1, b"meta").unwrap();
         assert!(matches!(
-            sb.open(SealedKind::Text, &c, 0),
+            sb.open(SealedKind::Text, &c, &none()),
             Err(CryptoError::DecryptFailed)
         ));
         assert_eq!(
-            &sb.open(SealedKind::FileMeta, &c, 0).unwrap().plaintext[..],
+            &sb.open(SealedKind::FileMeta, &c, &none())
+                .unwrap()
+                .plaintext[..],
             b"meta"
         );
     }
@@ -331,36 +406,86 @@ mod tests {
         let (_, other_b) = pair();
         let c = sa.seal_text(1, "for bob only").unwrap();
         assert!(matches!(
-            other_b.open_text(&c, 0),
+            other_b.open_text(&c, &none()),
             Err(CryptoError::DecryptFailed)
         ));
     }
 
     #[test]
-    fn replayed_and_older_counters_are_refused() {
+    fn duplicates_are_refused_and_reordering_is_accepted() {
         let (sa, sb) = pair();
         let c5 = sa.seal_text(5, "five").unwrap();
         let c3 = sa.seal_text(3, "three").unwrap();
         let c9 = sa.seal_text(9, "nine").unwrap();
-        let opened = sb.open_text(&c5, 0).unwrap();
-        let highest = opened.counter;
+        let mut window = none();
+        let opened = sb.open_text(&c5, &window).unwrap();
+        window.record(opened.counter);
         assert!(matches!(
-            sb.open_text(&c5, highest),
+            sb.open_text(&c5, &window),
             Err(CryptoError::Replayed)
         ));
+        // An older counter not seen yet is fine (out of order), once.
+        window.record(sb.open_text(&c3, &window).unwrap().counter);
         assert!(matches!(
-            sb.open_text(&c3, highest),
+            sb.open_text(&c3, &window),
             Err(CryptoError::Replayed)
         ));
         // A gap is fine.
-        assert_eq!(sb.open_text(&c9, highest).unwrap().counter, 9);
+        assert_eq!(sb.open_text(&c9, &window).unwrap().counter, 9);
+        // Below the window: too old.
+        let far = after(&[3 + crate::crypto::window::WINDOW_LEN]);
+        assert!(matches!(sb.open_text(&c3, &far), Err(CryptoError::TooOld)));
         // A forged message with a fresh counter is still a decryption failure.
         let mut forged = c9.clone();
         forged[17..25].copy_from_slice(&100u64.to_le_bytes());
         assert!(matches!(
-            sb.open_text(&forged, 9),
+            sb.open_text(&forged, &window),
             Err(CryptoError::DecryptFailed)
         ));
+    }
+
+    #[test]
+    fn the_senders_time_is_inside_the_tag() {
+        let (sa, sb) = pair();
+        let mut rng = rand::thread_rng();
+        let c = sa
+            .seal_with_rng(SealedKind::Text, 1, 1_767_225_600_000, b"when", &mut rng)
+            .unwrap();
+        let opened = sb.open_text(&c, &none()).unwrap();
+        assert_eq!(opened.sent_at_ms, 1_767_225_600_000);
+        assert_eq!(opened.plaintext.as_str(), "when");
+        // The time is ciphertext: changing any of its bytes breaks the tag.
+        for i in HEADER_LEN..HEADER_LEN + TIME_LEN {
+            let mut bad = c.clone();
+            bad[i] ^= 1;
+            assert!(matches!(
+                sb.open_text(&bad, &none()),
+                Err(CryptoError::DecryptFailed)
+            ));
+        }
+        // seal() stamps the local clock.
+        let before = now_ms();
+        let c = sa.seal_text(2, "now").unwrap();
+        let at = sb.open_text(&c, &none()).unwrap().sent_at_ms;
+        assert!(at >= before && at <= now_ms());
+    }
+
+    #[test]
+    fn a_text_and_a_refusal_cannot_pass_for_each_other() {
+        let (sa, sb) = pair();
+        let text = sa.seal(SealedKind::Text, 1, &[0; 34]).unwrap();
+        let refusal = sa.seal(SealedKind::Refusal, 2, &[0; 34]).unwrap();
+        assert_eq!(text[0], FORMAT_VERSION);
+        assert_eq!(refusal[0], REFUSAL_FORMAT);
+        assert!(sb.open(SealedKind::Refusal, &text, &none()).is_err());
+        assert!(sb.open(SealedKind::Text, &refusal, &none()).is_err());
+        // Relabelled in clear, the tag still refuses them.
+        let mut relabelled = text.clone();
+        relabelled[0] = REFUSAL_FORMAT;
+        assert!(sb.open(SealedKind::Refusal, &relabelled, &none()).is_err());
+        let mut relabelled = refusal.clone();
+        relabelled[0] = FORMAT_VERSION;
+        assert!(sb.open(SealedKind::Text, &relabelled, &none()).is_err());
     }
 
     #[test]
@@ -381,7 +506,7 @@ mod tests {
         let (sa, sb) = pair();
         let c = sa.seal(SealedKind::Text, 1, &[0xff, 0xfe]).unwrap();
         assert!(matches!(
-            sb.open_text(&c, 0),
+            sb.open_text(&c, &none()),
             Err(CryptoError::BadPlaintext)
         ));
     }
@@ -391,8 +516,10 @@ mod tests {
         let c = kat_text();
         assert_eq!(hex::encode(&c), KAT_TEXT);
         let (_, sb, _, _) = kat_handshake();
-        assert_eq!(sb.open_text(&c, 0).unwrap().plaintext.as_str(), "hi bob");
+        let opened = sb.open_text(&c, &none()).unwrap();
+        assert_eq!(opened.plaintext.as_str(), "hi bob");
+        assert_eq!(opened.sent_at_ms, crate::crypto::test_support::KAT_TIME);
     }
 
-    const KAT_TEXT: &str = "015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a01000000000000007a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a342c1888c216ef11e07c0fe02a8bef7afed0960eaa4a";
+    const KAT_TEXT: &str = "015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a01000000000000007a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a5cede29c3675b68917ea093c26834741b60d58f2632cb6f9b64118c703ca";
 }

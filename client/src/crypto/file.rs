@@ -56,6 +56,7 @@ use rand::{CryptoRng, RngCore};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::envelope::{Opened, SealedKind};
+use super::window::ReplayWindow;
 use super::{CryptoError, KEY_LEN, Session, TAG_LEN, fill_random};
 
 /// Plaintext bytes per chunk (the last chunk may be shorter).
@@ -611,10 +612,11 @@ impl Session {
     /// # Errors
     /// As [`Session::seal`].
     pub fn seal_file_meta(&self, counter: u64, meta: &FileMeta) -> Result<Vec<u8>, CryptoError> {
-        self.seal_file_meta_with_rng(counter, meta, &mut OsRng)
+        self.seal_file_meta_with_rng(counter, meta, super::envelope::now_ms(), &mut OsRng)
     }
 
-    /// [`Session::seal_file_meta`] with the nonce drawn from `rng`.
+    /// [`Session::seal_file_meta`] with the sender's time given and the
+    /// nonce drawn from `rng`.
     ///
     /// # Errors
     /// As [`Session::seal`].
@@ -622,9 +624,16 @@ impl Session {
         &self,
         counter: u64,
         meta: &FileMeta,
+        sent_at_ms: u64,
         rng: &mut R,
     ) -> Result<Vec<u8>, CryptoError> {
-        self.seal_with_rng(SealedKind::FileMeta, counter, &meta.encode(), rng)
+        self.seal_with_rng(
+            SealedKind::FileMeta,
+            counter,
+            sent_at_ms,
+            &meta.encode(),
+            rng,
+        )
     }
 
     /// Opens a file offer's meta.
@@ -635,11 +644,12 @@ impl Session {
     pub fn open_file_meta(
         &self,
         meta: &[u8],
-        highest_received: u64,
+        window: &ReplayWindow,
     ) -> Result<Opened<FileMeta>, CryptoError> {
-        let opened = self.open(SealedKind::FileMeta, meta, highest_received)?;
+        let opened = self.open(SealedKind::FileMeta, meta, window)?;
         Ok(Opened {
             counter: opened.counter,
+            sent_at_ms: opened.sent_at_ms,
             plaintext: FileMeta::decode(&opened.plaintext)?,
         })
     }
@@ -977,6 +987,12 @@ mod tests {
     const KAT_TWO_CHUNKS_SHA256: &str =
         "24a310f967495ca3930f8f0728baf8f8ef10bf8864e31f51e6e0193c9306c63b";
 
+    fn window_after(counter: u64) -> ReplayWindow {
+        let mut w = ReplayWindow::default();
+        w.record(counter);
+        w
+    }
+
     #[test]
     fn meta_round_trips_and_fits_the_offer() {
         let (sa, sb, _, _) = kat_handshake();
@@ -984,8 +1000,8 @@ mod tests {
         let meta = FileMeta::new(name.clone(), 12345).unwrap();
         let sealed = sa.seal_file_meta(7, &meta).unwrap();
         assert!(sealed.len() <= protocol::MAX_FILE_META_LEN);
-        assert_eq!(sealed.len(), 381);
-        let opened = sb.open_file_meta(&sealed, 6).unwrap();
+        assert_eq!(sealed.len(), 389);
+        let opened = sb.open_file_meta(&sealed, &window_after(6)).unwrap();
         assert_eq!(opened.counter, 7);
         assert_eq!(opened.plaintext.name, name);
         assert_eq!(opened.plaintext.size, 12345);
@@ -995,13 +1011,13 @@ mod tests {
             meta.secret.nonce_prefix()
         );
         assert!(matches!(
-            sb.open_file_meta(&sealed, 7),
+            sb.open_file_meta(&sealed, &window_after(7)),
             Err(CryptoError::Replayed)
         ));
         // A meta sealed as a text does not open as a meta.
         let as_text = sa.seal(SealedKind::Text, 8, &meta.encode()).unwrap();
         assert!(matches!(
-            sb.open_file_meta(&as_text, 0),
+            sb.open_file_meta(&as_text, &ReplayWindow::default()),
             Err(CryptoError::DecryptFailed)
         ));
         let debug = format!("{meta:?}");
@@ -1036,7 +1052,7 @@ mod tests {
             let sealed = sa.seal(SealedKind::FileMeta, 1, plaintext).unwrap();
             assert!(
                 matches!(
-                    sb.open_file_meta(&sealed, 0),
+                    sb.open_file_meta(&sealed, &ReplayWindow::default()),
                     Err(CryptoError::BadPlaintext)
                 ),
                 "case {i}"
@@ -1049,5 +1065,5 @@ mod tests {
         assert_eq!(hex::encode(kat_meta()), KAT_META);
     }
 
-    const KAT_META: &str = "015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a02000000000000007b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b117edbaa2460bf65f2831794f2f87b77d419c808775f3e652b259b7f18d24f3276694c37aae4a6cbcdbbf3472a57d9b148e9185bbd2a6945423a7e8cf830e119e1efe99cbdcd97ed58661d5eb26b37bd3bddfc25ba34";
+    const KAT_META: &str = "015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a02000000000000007b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b78ec6eb3cb04cc4b8ffb0df1869d0859a061bc097c54356e202e907f18d24f3276694c37aae4a6cbcdbbf3472a57d9b148e9185cba2d6e42453d798cf830e119e1efe99cbdcd2f0dbfad1f42cfd600f35fadde53e1ed19ac66dc8107f9fd";
 }

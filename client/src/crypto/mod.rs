@@ -12,6 +12,8 @@
 //! - [`session`]: the X3DH-style agreement (message types 1 and 2).
 //! - [`envelope`]: sealed texts (type 3) and the common envelope format.
 //! - [`file`](mod@file): chunked file encryption and the sealed file metadata (type 4).
+//! - [`refusal`]: the refusal notice a recipient sends back (a type-3 content).
+//! - [`window`]: which counters were received (out of order, no duplicates).
 //!
 //! Every byte of the formats is documented in PROTOCOL.md, section
 //! "End-to-end formats (version-3 clients)", and next to the code.
@@ -26,7 +28,9 @@ pub mod envelope;
 pub mod file;
 pub mod fingerprint;
 pub mod identity;
+pub mod refusal;
 pub mod session;
+pub mod window;
 
 #[cfg(test)]
 mod protocol_md;
@@ -36,11 +40,16 @@ pub use envelope::{Opened, SealedKind};
 pub use file::{FileDecryptor, FileEncryptor, FileMeta, FileSecret, ciphertext_len};
 pub use fingerprint::{Fingerprint, SafetyNumber};
 pub use identity::Identity;
+pub use refusal::{Refusal, RefusalReason};
 pub use session::{Role, Session, SessionId};
+pub use window::ReplayWindow;
 
 /// Version byte that starts every type 1, 2, 3 and 4 content (and the
-/// sealed file metadata) made by this client.
+/// sealed file metadata) made by this client, except refusal notices.
 pub const FORMAT_VERSION: u8 = 1;
+/// First byte of a refusal notice (a type-3 content): in clear, so that a
+/// client never answers one with a refusal, even one it cannot open.
+pub const REFUSAL_FORMAT: u8 = 2;
 
 /// Size of an XChaCha20-Poly1305 nonce.
 pub const NONCE_LEN: usize = 24;
@@ -61,10 +70,14 @@ pub enum CryptoError {
     /// The content could not be authenticated or decrypted.
     #[error("decryption failed")]
     DecryptFailed,
-    /// The content is authentic but its counter is not above the highest one
-    /// already accepted: a replayed or reordered message.
-    #[error("replayed or reordered message")]
+    /// The content is authentic but its counter was already received (see
+    /// [`window`]): a true duplicate.
+    #[error("duplicate message")]
     Replayed,
+    /// The content is authentic but its counter is below the replay window:
+    /// it may have been received before, and the window no longer knows.
+    #[error("message older than the replay window")]
+    TooOld,
     /// A key bundle's signature or keys are invalid.
     #[error("invalid key bundle")]
     InvalidBundle,
@@ -114,11 +127,11 @@ pub enum CryptoError {
 /// session before opening it.
 ///
 /// # Errors
-/// [`CryptoError::DecryptFailed`] if the bytes are too short or not of
-/// [`FORMAT_VERSION`].
+/// [`CryptoError::DecryptFailed`] if the bytes are too short or start with
+/// neither [`FORMAT_VERSION`] nor [`REFUSAL_FORMAT`].
 pub fn content_session_id(content: &[u8]) -> Result<SessionId, CryptoError> {
     match content {
-        [FORMAT_VERSION, rest @ ..] if rest.len() >= session::SESSION_ID_LEN => {
+        [FORMAT_VERSION | REFUSAL_FORMAT, rest @ ..] if rest.len() >= session::SESSION_ID_LEN => {
             let mut sid = [0u8; session::SESSION_ID_LEN];
             sid.copy_from_slice(&rest[..session::SESSION_ID_LEN]);
             Ok(SessionId(sid))
@@ -180,12 +193,17 @@ pub(crate) mod test_support {
         (sa, sb, offer, answer)
     }
 
+    /// The sender's time of PROTOCOL.md's text: 2026-01-01 00:00:00 UTC.
+    pub const KAT_TIME: u64 = 1_767_225_600_000;
+    /// The sender's time of PROTOCOL.md's file metadata, a minute later.
+    pub const KAT_META_TIME: u64 = KAT_TIME + 60_000;
+
     /// The sealed text of PROTOCOL.md: "hi bob" from Alice, counter 1,
-    /// nonce `7a*24`, in the session of [`kat_handshake`].
+    /// sent at [`KAT_TIME`], nonce `7a*24`, in the session of [`kat_handshake`].
     pub fn kat_text() -> Vec<u8> {
         let (sa, _, _, _) = kat_handshake();
         let mut rng = Replay::new(&[&[0x7a; 24]]);
-        sa.seal_with_rng(super::SealedKind::Text, 1, b"hi bob", &mut rng)
+        sa.seal_with_rng(super::SealedKind::Text, 1, KAT_TIME, b"hi bob", &mut rng)
             .unwrap()
     }
 
@@ -196,12 +214,39 @@ pub(crate) mod test_support {
     }
 
     /// The file metadata of PROTOCOL.md: "notes.txt", 10 bytes, the KAT
-    /// file secret, counter 2, nonce `7b*24`.
+    /// file secret, counter 2, sent at [`KAT_META_TIME`], nonce `7b*24`.
     pub fn kat_meta() -> Vec<u8> {
         let (sa, _, _, _) = kat_handshake();
         let meta = super::FileMeta::with_secret("notes.txt", 10, kat_file_secret()).unwrap();
         let mut rng = Replay::new(&[&[0x7b; 24]]);
-        sa.seal_file_meta_with_rng(2, &meta, &mut rng).unwrap()
+        sa.seal_file_meta_with_rng(2, &meta, KAT_META_TIME, &mut rng)
+            .unwrap()
+    }
+
+    /// The sender's time of PROTOCOL.md's refusal notice, two minutes after
+    /// the text.
+    pub const KAT_REFUSAL_TIME: u64 = KAT_TIME + 120_000;
+
+    /// The refusal notice body of PROTOCOL.md: message 7, the text of
+    /// [`kat_text`] (session `5a*16`, counter 1, type 3), a duplicate.
+    pub fn kat_refusal_body() -> super::Refusal {
+        super::Refusal {
+            message_id: 7,
+            sid: super::SessionId([0x5a; 16]),
+            counter: 1,
+            kind: 3,
+            reason: super::RefusalReason::Duplicate,
+        }
+    }
+
+    /// The refusal notice of PROTOCOL.md: Bob tells Alice, in the same
+    /// session, with his counter 1, sent at [`KAT_REFUSAL_TIME`], nonce
+    /// `7c*24`.
+    pub fn kat_refusal() -> Vec<u8> {
+        let (_, sb, _, _) = kat_handshake();
+        let mut rng = Replay::new(&[&[0x7c; 24]]);
+        sb.seal_refusal_with_rng(1, &kat_refusal_body(), KAT_REFUSAL_TIME, &mut rng)
+            .unwrap()
     }
 
     /// Replays `bytes` in order; panics when they run out, so a test notices

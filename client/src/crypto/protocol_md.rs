@@ -2,14 +2,16 @@
 //! true: every ```` ```e2e NAME ```` block (hex, in the document's notation)
 //! and ```` ```digits NAME ```` block is recomputed here from the worked
 //! example's inputs and compared byte for byte, and the documented offer,
-//! answer, text, meta and body are opened by the receiving side.
+//! answer, text, meta, body and refusal notice are opened by the receiving
+//! side.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::session::derive_shared_secret;
 use super::test_support::{
-    ALICE, BOB, fixed_identity, kat_file_secret, kat_handshake, kat_meta, kat_text,
+    ALICE, BOB, KAT_META_TIME, KAT_REFUSAL_TIME, KAT_TIME, fixed_identity, kat_file_secret,
+    kat_handshake, kat_meta, kat_refusal, kat_refusal_body, kat_text,
 };
 use super::{FileDecryptor, FileEncryptor, Fingerprint, SafetyNumber, VerifiedBundle};
 
@@ -78,6 +80,7 @@ fn expected_e2e() -> BTreeMap<&'static str, Vec<u8>> {
         ("text", kat_text()),
         ("file-meta", kat_meta()),
         ("file-body", body_ciphertext(b"hello file")),
+        ("refusal", kat_refusal()),
     ])
 }
 
@@ -122,10 +125,16 @@ fn the_documented_contents_open_on_the_receiving_side() {
     alice_session.confirm(&b("answer")).unwrap();
     assert_eq!(alice.identity_key(), alice_bundle.identity_key().to_bytes());
 
-    let text = bob_session.open_text(&b("text"), 0).unwrap();
+    let mut window = super::ReplayWindow::default();
+    let text = bob_session.open_text(&b("text"), &window).unwrap();
     assert_eq!((text.counter, text.plaintext.as_str()), (1, "hi bob"));
-    let meta = bob_session.open_file_meta(&b("file-meta"), 1).unwrap();
+    assert_eq!(text.sent_at_ms, KAT_TIME);
+    window.record(text.counter);
+    let meta = bob_session
+        .open_file_meta(&b("file-meta"), &window)
+        .unwrap();
     assert_eq!(meta.counter, 2);
+    assert_eq!(meta.sent_at_ms, KAT_META_TIME);
     assert_eq!(meta.plaintext.name, "notes.txt");
     assert_eq!(meta.plaintext.size, 10);
     let body = b("file-body");
@@ -134,6 +143,12 @@ fn the_documented_contents_open_on_the_receiving_side() {
         FileDecryptor::new(&meta.plaintext.secret, meta.plaintext.size, Vec::new()).unwrap();
     dec.update(&body).unwrap();
     assert_eq!(dec.finish().unwrap(), b"hello file");
+
+    let refusal = alice_session
+        .open_refusal(&b("refusal"), &super::ReplayWindow::default())
+        .unwrap();
+    assert_eq!(refusal.plaintext, kat_refusal_body());
+    assert_eq!(refusal.sent_at_ms, KAT_REFUSAL_TIME);
 
     // The document's k_confirm is the one the offer was made with.
     let keys = b("x3dh-keys");

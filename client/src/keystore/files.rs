@@ -24,7 +24,7 @@ use protocol::{ClientId, UploadId};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
-    KeyStore, KeyStoreError, blob_array, from_sql_u64, now_ms, raise_receive_counter, secret_array,
+    KeyStore, KeyStoreError, blob_array, from_sql_u64, now_ms, record_received, secret_array,
     to_sql_u64,
 };
 use crate::crypto::file::NONCE_PREFIX_LEN;
@@ -174,7 +174,7 @@ impl KeyStore {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        raise_receive_counter(&tx, counter.0, counter.1)?;
+        record_received(&tx, counter.0, counter.1)?;
         tx.execute(
             "INSERT OR REPLACE INTO held_files (message_id, sender, name, size, offer_size,
                  file_key, nonce_prefix, reason, sent_at, held_at)

@@ -94,6 +94,9 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             }
             _ => format!("no user named \"{who}\" on this server; `list` shows who is there"),
         },
+        ClientError::SendToSelf(who) => {
+            format!("{who} is you: sending to yourself is not supported (there is no note to self)")
+        }
         ClientError::NoValidKey(name) => format!(
             "{name} has no valid end-to-end key (perhaps an old version-2 client); nothing can be sent to them"
         ),

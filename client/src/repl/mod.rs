@@ -161,7 +161,7 @@ pub fn show_event(e: &Event) -> String {
             format!(
                 "[{}] WARNING: {who}'s key changed. Their messages wait until you compare safety numbers \
                  (`fingerprint {quoted}`) and accept the new key (`accept {quoted}`)",
-                output::time(e.sent_at_ms)
+                output::event_time(e)
             )
         }
         What::FileHeld { name, size, reason } => {
@@ -816,6 +816,7 @@ mod tests {
             from_name: Some("bob smith\u{202e}".into()),
             server_name: None,
             sent_at_ms: 0,
+            sender_time_ms: None,
             what: What::KeyChanged,
         };
         let shown = show_event(&e);

@@ -6,6 +6,7 @@ mod client;
 mod files;
 mod menu;
 mod names;
+mod replay;
 mod scripted;
 mod server_trust;
 mod v2;
