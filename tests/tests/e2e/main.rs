@@ -3,6 +3,7 @@
 //! per area.
 
 mod client;
+mod lifecycle;
 mod menu;
 mod v2;
 mod v3;
