@@ -523,6 +523,9 @@ async fn menu_in_a_terminal_prints_pushed_messages_and_ctrl_c_cancels_an_upload(
     pty.wait_for("alice> ").await;
     pty.keys("list\r").await;
     pty.wait_for("1 other user:").await;
+    // Ctrl-D typed before the prompt is back would reach a terminal in
+    // cooked mode (an end of file nobody reads): wait for the prompt.
+    pty.wait_for("alice> ").await;
     pty.keys("\u{4}").await;
     pty.wait_for("bye").await;
     let status = bounded("the menu to exit", pty.child.wait())
