@@ -601,6 +601,16 @@ impl Client {
         let accepted =
             Session::accept_offer(&me.identity, me.id, d.sender, &peer.bundle, &d.content);
         let Ok((session, answer)) = accepted else {
+            // Made for another key of the sender's (a new device, or a
+            // server handing out another key): that waits for the user like
+            // everything else from them, instead of being thrown away.
+            if self.sender_key_changed(&d).await? {
+                return Ok(Outcome::kept(vec![event(
+                    &d,
+                    Some(&peer),
+                    What::KeyChanged,
+                )]));
+            }
             return self.reject(&d, &peer, Rejection::Tampered).await;
         };
         let sid = session.sid();
@@ -637,6 +647,28 @@ impl Client {
             outcome.events.extend(opened.events);
         }
         Ok(outcome)
+    }
+
+    /// Whether the server now has another key for the sender than the
+    /// pinned one; a change is recorded (pending the user's decision, which
+    /// blocks sending and holds their messages).
+    async fn sender_key_changed(&self, d: &Delivery) -> Result<bool, ClientError> {
+        let id = d.sender;
+        let key = self
+            .retrying(|c| async move { c.public_key(id).await })
+            .await;
+        let key = match key {
+            Err(e) if e.reason() == Some(ErrorReason::UnknownClient) => return Ok(false),
+            other => other?,
+        };
+        match self
+            .pin_key(id, key.name.to_string(), &key.public_key)
+            .await
+        {
+            Ok(info) => Ok(info.pin == "changed"),
+            Err(ClientError::NoValidKey(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn on_answer(&self, d: Delivery, peer: PeerRecord) -> Result<Outcome, ClientError> {

@@ -127,6 +127,11 @@ impl Uploads {
         Self::ensure_open(&mut guard, store, blobs, id, owner).await?;
         let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
         sync(store, open).await?;
+        // The answer calls this offset durable: the database must say so
+        // too before it goes out, or a crash would cut the file back.
+        store
+            .upload_progress_committed(open.record.id, open.file.len())
+            .await?;
         let mut record = open.record.clone();
         record.durable_offset = open.file.len();
         Ok(record)

@@ -187,6 +187,7 @@ impl Session {
                 Event::Reply(response) => self.write(Response::V3(response)).await,
                 Event::Hub(event) => self.on_hub(event),
                 Event::Shutdown => {
+                    self.finish_request_in_progress().await;
                     self.drain().await;
                     self.say_goodbye(ErrorReason::ShuttingDown, "the server is shutting down")
                         .await;
@@ -285,6 +286,40 @@ impl Session {
         match tokio::time::timeout(stall, self.conn.flush()).await {
             Ok(Ok(())) => self.dirty = false,
             Ok(Err(_)) | Err(_) => self.closing = true,
+        }
+    }
+
+    /// On shutdown, handles the requests that have arrived, whole or in
+    /// part: a frame whose first bytes are here is read to its end (while
+    /// its bytes keep coming, within the grace period) and answered.
+    /// Nothing that starts after that is read.
+    async fn finish_request_in_progress(&mut self) {
+        let stall = self.shared.config.stall_timeout;
+        for _ in 0..MAX_PIPELINE {
+            let next = match self.conn.next().now_or_never() {
+                Some(None) => return,
+                Some(Some(Ok(item))) => Next::Item(item),
+                Some(Some(Err(e))) => Next::Broken(e),
+                None => {
+                    let mid_frame =
+                        !self.conn.read_buffer().is_empty() || !self.conn.codec().is_idle();
+                    if !mid_frame {
+                        return;
+                    }
+                    next_item(&mut self.conn, stall, stall).await
+                }
+            };
+            match next {
+                Next::Item(item) => self.handle_item(item).await,
+                Next::Broken(e) => {
+                    self.write(error_for(&e)).await;
+                    self.closing = true;
+                }
+                Next::Closed | Next::TimedOut { .. } => return,
+            }
+            if self.closing {
+                return;
+            }
         }
     }
 

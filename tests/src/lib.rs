@@ -25,6 +25,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 
+mod binaries;
+pub mod relay;
+
+pub use binaries::binary;
+pub use relay::{Observed, Relay};
+
 /// How long any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -107,31 +113,6 @@ impl Drop for TestServer {
     }
 }
 
-/// Path of a binary of this workspace, built by `cargo test --workspace`
-/// (or built now if it is missing).
-pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    // target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("test binary has no target folder")?;
-    let path = dir.join(name);
-    if !path.exists() {
-        let package = format!("sealpost-{name}");
-        let mut build = std::process::Command::new(env!("CARGO"));
-        build.args(["build", "-p", &package, "--bin", name]);
-        if dir.file_name().is_some_and(|p| p == "release") {
-            build.arg("--release");
-        }
-        let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status()?;
-        if !status.success() {
-            bail!("building {name} failed");
-        }
-    }
-    Ok(path)
-}
-
 /// The real `server` binary running as a child process on port 0.
 pub struct ServerProcess {
     /// Where it listens.
@@ -212,18 +193,57 @@ impl ServerProcess {
         Ok(())
     }
 
-    /// Sends SIGTERM and waits for a clean exit; returns the exit status.
+    /// Sends SIGTERM and waits for the exit; returns the exit status.
     pub async fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
-        let pid = self.child.id().context("server exited")?;
-        let status = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status()?;
-        if !status.success() {
-            bail!("kill -TERM failed");
-        }
+        self.send_sigterm()?;
         Ok(bounded("server to exit on SIGTERM", self.child.wait()).await??)
     }
+
+    /// Sends SIGTERM without waiting for the exit.
+    pub fn send_sigterm(&self) -> anyhow::Result<()> {
+        let pid = self.child.id().context("server exited")?;
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid)?);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)
+            .context("sending SIGTERM to the server")?;
+        Ok(())
+    }
+
+    /// Sends SIGTERM and fails unless the server exits with status 0.
+    pub async fn terminate_cleanly(&mut self) -> anyhow::Result<()> {
+        let status = self.terminate().await?;
+        if !status.success() {
+            bail!("the server exited with {status} after SIGTERM");
+        }
+        Ok(())
+    }
+}
+
+/// A loopback address that refuses connections: a bound socket that never
+/// listens. Unlike a stopped server's port, no other test can take it while
+/// the returned socket is kept.
+pub fn refusing_address() -> anyhow::Result<(tokio::net::TcpSocket, SocketAddr)> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind("127.0.0.1:0".parse()?)?;
+    let addr = socket.local_addr()?;
+    Ok((socket, addr))
+}
+
+/// Raises this process's soft limit on open files to at least `needed`
+/// (a test with many connections holds both ends of each).
+///
+/// # Errors
+/// The hard limit is lower than `needed`.
+pub fn raise_open_files_limit(needed: u64) -> anyhow::Result<()> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft >= needed {
+        return Ok(());
+    }
+    if hard < needed {
+        bail!("this test needs {needed} open files; the hard limit is {hard} (raise `ulimit -Hn`)");
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, needed, hard)?;
+    Ok(())
 }
 
 /// Peak resident memory (VmHWM) of a process, in bytes.

@@ -431,7 +431,29 @@ impl Store {
 
     /// Records how much of an upload is durably on disk.
     pub fn upload_progress(&self, id: UploadId, durable_offset: u64) {
-        let _ = self.submit(WriteOp::UploadProgress { id, durable_offset });
+        let _ = self.submit(WriteOp::UploadProgress {
+            id,
+            durable_offset,
+            reply: None,
+        });
+    }
+
+    /// Records an upload's durable offset and waits until it is committed,
+    /// so that an offset reported as durable survives a crash.
+    ///
+    /// # Errors
+    /// The database refused the change or is closed.
+    pub async fn upload_progress_committed(
+        &self,
+        id: UploadId,
+        durable_offset: u64,
+    ) -> Result<(), StoreError> {
+        self.write(|reply| WriteOp::UploadProgress {
+            id,
+            durable_offset,
+            reply: Some(reply),
+        })
+        .await
     }
 
     /// Turns a finished upload into a file message stored in `blob`.

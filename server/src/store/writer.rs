@@ -64,6 +64,9 @@ pub(crate) enum WriteOp {
     UploadProgress {
         id: UploadId,
         durable_offset: u64,
+        /// Told once the offset is committed, for a caller that reports it
+        /// as durable.
+        reply: Option<Reply<()>>,
     },
     UploadComplete {
         id: UploadId,
@@ -135,6 +138,7 @@ enum Pending {
         Result<(UploadRecord, Stored), StoreError>,
     ),
     Expired(Reply<Vec<UploadId>>, Result<Vec<UploadId>, StoreError>),
+    Recorded(Reply<()>, Result<(), StoreError>),
 }
 
 impl Pending {
@@ -148,6 +152,7 @@ impl Pending {
             Pending::Upload(r, v) => drop(r.send(v)),
             Pending::Completed(r, v) => drop(r.send(v)),
             Pending::Expired(r, v) => drop(r.send(v)),
+            Pending::Recorded(r, v) => drop(r.send(v)),
         }
     }
 
@@ -159,6 +164,7 @@ impl Pending {
             Pending::Upload(r, _) => drop(r.send(Err(make()))),
             Pending::Completed(r, _) => drop(r.send(Err(make()))),
             Pending::Expired(r, _) => drop(r.send(Err(make()))),
+            Pending::Recorded(r, _) => drop(r.send(Err(make()))),
         }
     }
 }
@@ -290,14 +296,18 @@ fn apply(
             reply,
             upload_begin(tx, view, limits, owner, destination, file_size, meta),
         ),
-        WriteOp::UploadProgress { id, durable_offset } => {
-            if let Err(e) = tx
+        WriteOp::UploadProgress {
+            id,
+            durable_offset,
+            reply,
+        } => {
+            let result = tx
                 .prepare_cached("UPDATE uploads SET durable_offset = ?1 WHERE id = ?2")
-                .and_then(|mut s| s.execute(params![durable_offset as i64, &id.0[..]]))
-            {
+                .and_then(|mut s| s.execute(params![durable_offset as i64, &id.0[..]]));
+            if let Err(e) = &result {
                 tracing::warn!(error = %e, "could not record upload progress");
             }
-            return None;
+            return reply.map(|r| Pending::Recorded(r, result.map(drop).map_err(Into::into)));
         }
         WriteOp::UploadComplete {
             id,

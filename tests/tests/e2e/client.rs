@@ -5,14 +5,11 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use client::{Client, ClientConfig, ClientError, Rejection, What};
-use e2e::{ServerProcess, TestServer, binary, bounded, pattern};
+use e2e::{Observed, Relay, ServerProcess, TestServer, binary, bounded, pattern};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 async fn user(server: &str, home: &Path, name: &str) -> Client {
@@ -193,58 +190,68 @@ async fn server_connection_for(c: &Client) -> Arc<client::connection::Connection
     c.connection().await.unwrap()
 }
 
-/// A TCP proxy that cuts every connection once, after `cut_after` bytes
-/// from client to server, then forwards faithfully.
-async fn cutting_proxy(target: SocketAddr, cut_after: u64) -> (SocketAddr, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let cuts = Arc::new(AtomicU64::new(0));
-    let armed = Arc::new(AtomicBool::new(true));
-    let counter = cuts.clone();
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let cuts = counter.clone();
-            let armed = armed.clone();
-            tokio::spawn(async move {
-                let Ok(mut outbound) = TcpStream::connect(target).await else {
-                    return;
-                };
-                let (mut ri, mut wi) = inbound.split();
-                let (mut ro, mut wo) = outbound.split();
-                let up = async {
-                    let mut total = 0u64;
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = ri.read(&mut buf).await?;
-                        if n == 0 {
-                            return Ok::<_, std::io::Error>(());
-                        }
-                        total += n as u64;
-                        if total > cut_after && armed.swap(false, Ordering::SeqCst) {
-                            cuts.fetch_add(1, Ordering::SeqCst);
-                            return Err(std::io::Error::other("cut"));
-                        }
-                        wo.write_all(&buf[..n]).await?;
-                    }
-                };
-                let down = tokio::io::copy(&mut ro, &mut wi);
-                tokio::select! {
-                    _ = up => {}
-                    _ = down => {}
-                }
-            });
+/// Checks, from what the relay carried, that an upload of `size` bytes was
+/// resumed rather than sent again: after the last resume, the server's
+/// status named an offset past 0 that is exactly what it had received
+/// whole before (every byte, since only the connection broke), and the
+/// chunks sent after it are the remainder, each once and in order.
+fn assert_resumed(observed: &[Observed], size: u64) {
+    let resume_at = observed
+        .iter()
+        .rposition(|o| matches!(o, Observed::Resume { .. }))
+        .expect("the client never resumed the upload");
+    let Some(Observed::Status {
+        offset: resumed, ..
+    }) = observed[resume_at..]
+        .iter()
+        .find(|o| matches!(o, Observed::Status { .. }))
+    else {
+        panic!("no answer to the resume: {observed:?}")
+    };
+    let received_before = observed[..resume_at]
+        .iter()
+        .filter_map(|o| match o {
+            Observed::Chunk { offset, len, .. } => Some(offset + len),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(*resumed > 0, "the upload started over from byte 0");
+    assert_eq!(
+        *resumed, received_before,
+        "the resume did not continue from what the server had received"
+    );
+    let mut next = *resumed;
+    for o in &observed[resume_at..] {
+        if let Observed::Chunk { offset, len, .. } = o {
+            assert_eq!(*offset, next, "after resuming, a chunk went to {offset}");
+            next += len;
         }
-    });
-    (addr, cuts)
+    }
+    assert_eq!(next, size, "the chunks after resuming do not end the file");
+}
+
+/// The size of the upload the relay saw begin (its first status' file is
+/// not visible there, so take the end of the last chunk).
+fn uploaded_size(observed: &[Observed]) -> u64 {
+    observed
+        .iter()
+        .filter_map(|o| match o {
+            Observed::Chunk { offset, len, .. } => Some(offset + len),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_cut_off_midway_resumes_and_arrives_intact() {
     let server = TestServer::start(|_| {}).await.unwrap();
-    let (proxy, cuts) = cutting_proxy(server.addr, 6 * 1024 * 1024).await;
+    let relay = Relay::start(server.addr).await.unwrap();
+    relay.cut_once_after(6 * 1024 * 1024);
     let dir = tempfile::tempdir().unwrap();
     let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
-    let alice = user(&proxy.to_string(), &dir.path().join("alice"), "alice").await;
+    let alice = user(&relay.addr.to_string(), &dir.path().join("alice"), "alice").await;
     // Files download without asking only from contacts.
     bob.fetch_key("alice").await.unwrap();
     let original = dir.path().join("big.bin");
@@ -257,11 +264,9 @@ async fn an_upload_cut_off_midway_resumes_and_arrives_intact() {
     .await
     .unwrap()
     .unwrap();
-    assert_eq!(
-        cuts.load(Ordering::SeqCst),
-        1,
-        "the proxy never cut the upload"
-    );
+    assert_eq!(relay.cuts(), 1, "the relay never cut the upload");
+    let observed = relay.observed();
+    assert_resumed(&observed, uploaded_size(&observed));
     let saved = files(&bob.inbox().await.unwrap());
     assert_eq!(saved.len(), 1);
     assert_eq!(
@@ -273,26 +278,31 @@ async fn an_upload_cut_off_midway_resumes_and_arrives_intact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_upload_resumes_after_the_client_restarts() {
     let server = TestServer::start(|_| {}).await.unwrap();
-    let addr = server.addr.to_string();
+    let relay = Relay::start(server.addr).await.unwrap();
+    let addr = relay.addr.to_string();
     let dir = tempfile::tempdir().unwrap();
     let alice_home = dir.path().join("alice");
-    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
     let alice = user(&addr, &alice_home, "alice").await;
     bob.fetch_key("alice").await.unwrap();
     let original = dir.path().join("movie.bin");
     let data = pattern(12, 64 * 1024 * 1024);
     std::fs::write(&original, &data).unwrap();
-    // Cancel shortly after the upload starts.
+    // Cancel once the server has stored a few MiB.
     let cancel = CancellationToken::new();
-    let stopper = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            cancel.cancel();
-        })
+    let upload = alice.send_file("bob", &original, cancel.clone());
+    let stopper = async {
+        relay
+            .wait_until("the upload to get going", |seen| {
+                seen.iter().any(|o| {
+                    matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= 4 << 20)
+                })
+            })
+            .await
+            .unwrap();
+        cancel.cancel();
     };
-    let result = alice.send_file("bob", &original, cancel).await;
-    stopper.await.unwrap();
+    let (result, ()) = tokio::join!(upload, stopper);
     assert!(matches!(result, Err(ClientError::Cancelled)), "{result:?}");
     // Bob has the session alice started, but no file yet.
     assert!(files(&bob.inbox().await.unwrap()).is_empty());
@@ -303,6 +313,8 @@ async fn an_interrupted_upload_resumes_after_the_client_restarts() {
         .await
         .unwrap();
     assert_eq!(done.len(), 1);
+    let observed = relay.observed();
+    assert_resumed(&observed, uploaded_size(&observed));
     let saved = files(&bob.inbox().await.unwrap());
     assert_eq!(
         Sha256::digest(std::fs::read(&saved[0]).unwrap()),
@@ -356,7 +368,7 @@ async fn a_changed_peer_key_blocks_sending_until_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_from_someone_who_changed_keys_waits_for_the_user() {
+async fn a_tampered_text_is_reported_not_shown() {
     let server = TestServer::start(|_| {}).await.unwrap();
     let addr = server.addr.to_string();
     let dir = tempfile::tempdir().unwrap();
@@ -364,7 +376,6 @@ async fn a_message_from_someone_who_changed_keys_waits_for_the_user() {
     let bob = user(&addr, &dir.path().join("bob"), "bob").await;
     alice.send_text("bob", "hello").await.unwrap();
     assert_eq!(texts(&bob.inbox().await.unwrap()), vec!["hello"]);
-    // Tampering is reported, not shown.
     let mut sealed = alice.seal_text("bob", "x").await.unwrap();
     let mut bytes = sealed.content.to_vec();
     let n = bytes.len();
@@ -381,6 +392,89 @@ async fn a_message_from_someone_who_changed_keys_waits_for_the_user() {
             ..
         }]
     ));
+}
+
+fn all_key_changed(events: &[client::Event]) -> bool {
+    !events.is_empty() && events.iter().all(|e| matches!(e.what, What::KeyChanged))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_from_someone_who_changed_keys_waits_for_the_user() {
+    let mut server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let alice_home = dir.path().join("alice");
+    let alice = user(&addr, &alice_home, "alice").await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    bob.send_text("alice", "from my old key").await.unwrap();
+    assert_eq!(
+        texts(&alice.inbox().await.unwrap()),
+        vec!["from my old key"]
+    );
+    let bob_id = bob.me().unwrap().id;
+    // Bob's new device gets a fresh identity (registered under a throwaway
+    // name)...
+    let fresh_home = dir.path().join("fresh");
+    let fresh = user(&addr, &fresh_home, "bob-new-device").await;
+    let fresh_id = fresh.me().unwrap().id;
+    drop((alice, bob, fresh));
+
+    // ...and takes over bob's account: the server holds the new key for
+    // bob's id (as after an operator re-keys a lost device), and the new
+    // home holds bob's id with the new secrets.
+    server.stop().await.unwrap();
+    let db = rusqlite::Connection::open(server.config.db_path()).unwrap();
+    let new_key: Vec<u8> = db
+        .query_row(
+            "SELECT public_key FROM clients WHERE id = ?1",
+            [&fresh_id.0[..]],
+            |row| row.get(0),
+        )
+        .unwrap();
+    db.execute("DELETE FROM clients WHERE id = ?1", [&fresh_id.0[..]])
+        .unwrap();
+    db.execute(
+        "UPDATE clients SET public_key = ?1 WHERE id = ?2",
+        rusqlite::params![new_key, &bob_id.0[..]],
+    )
+    .unwrap();
+    drop(db);
+    let me_info = std::fs::read_to_string(fresh_home.join("me.info")).unwrap();
+    let secret = me_info.lines().nth(2).unwrap();
+    let new_bob_home = dir.path().join("bob-new");
+    std::fs::create_dir_all(&new_bob_home).unwrap();
+    std::fs::write(
+        new_bob_home.join("me.info"),
+        format!("bob\n{bob_id}\n{secret}\n"),
+    )
+    .unwrap();
+    server = TestServer::start_with(server.config.clone()).await.unwrap();
+    let addr = server.addr.to_string();
+    let new_bob = reopen(&addr, &new_bob_home).await;
+    assert_eq!(new_bob.me().unwrap().id, bob_id);
+    new_bob.send_text("alice", "from my new key").await.unwrap();
+
+    // The message waits and alice is warned, on every look until she decides;
+    // meanwhile nothing is sent to bob.
+    let alice = reopen(&addr, &alice_home).await;
+    for _ in 0..2 {
+        let events = alice.inbox().await.unwrap();
+        assert!(all_key_changed(&events), "{events:?}");
+        assert!(events.iter().all(|e| e.from == bob_id));
+    }
+    let refused = alice.send_text("bob", "are you really bob?").await;
+    assert!(
+        matches!(refused, Err(ClientError::PeerKeyChanged { .. })),
+        "{refused:?}"
+    );
+    // She accepts the new key; the message opens, and replies reach the
+    // new device.
+    assert_eq!(alice.accept_new_key("bob").await.unwrap().pin, "accepted");
+    let events = alice.inbox().await.unwrap();
+    assert_eq!(texts(&events), vec!["from my new key"]);
+    assert!(alice.inbox().await.unwrap().is_empty());
+    alice.send_text("bob", "welcome back").await.unwrap();
+    assert_eq!(texts(&new_bob.inbox().await.unwrap()), vec!["welcome back"]);
 }
 
 // ---- the binaries ---------------------------------------------------------------
@@ -554,22 +648,23 @@ async fn a_changed_server_key_is_refused_loudly() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut server = ServerProcess::start(&data, &[]).await.unwrap();
+    // Clients reach the server through one address that stays put.
+    let relay = Relay::start(server.addr).await.unwrap();
     let home = dir.path().join("alice");
     std::fs::create_dir_all(&home).unwrap();
-    let (ok, _, err) = run_client(server.addr, &home, &["register", "alice"], None).await;
+    let (ok, _, err) = run_client(relay.addr, &home, &["register", "alice"], None).await;
     assert!(ok, "{err}");
-    let (ok, _, err) = run_client(server.addr, &home, &["inbox"], None).await;
+    let (ok, _, err) = run_client(relay.addr, &home, &["inbox"], None).await;
     assert!(ok, "{err}");
     // The server's key is replaced (as by an impostor on the same address).
-    let port = server.addr.port();
-    server.terminate().await.unwrap();
+    server.terminate_cleanly().await.unwrap();
     std::fs::remove_file(data.join("server.key")).unwrap();
-    let server = ServerProcess::start_on(&data, port, &[]).await.unwrap();
-    let (ok, _, err) = run_client(server.addr, &home, &["inbox"], None).await;
+    let server = ServerProcess::start(&data, &[]).await.unwrap();
+    relay.set_target(server.addr);
+    let (ok, _, err) = run_client(relay.addr, &home, &["inbox"], None).await;
     assert!(!ok);
     assert!(err.contains("DANGER"), "{err}");
     assert!(err.contains("--accept-server-key"), "{err}");
-    let (ok, _, err) =
-        run_client(server.addr, &home, &["--accept-server-key", "inbox"], None).await;
+    let (ok, _, err) = run_client(relay.addr, &home, &["--accept-server-key", "inbox"], None).await;
     assert!(ok, "{err}");
 }

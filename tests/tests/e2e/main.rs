@@ -4,6 +4,7 @@
 
 mod client;
 mod files;
+mod lifecycle;
 mod menu;
 mod names;
 mod replay;

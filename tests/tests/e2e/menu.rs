@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use e2e::{ServerProcess, WAIT, binary, bounded, pattern};
 use sha2::{Digest, Sha256};
@@ -134,8 +133,10 @@ impl Menu {
             .await
             .unwrap()
             .unwrap();
-        while let Ok(Some(line)) =
-            tokio::time::timeout(Duration::from_secs(1), self.lines.recv()).await
+        // The child is gone: its output ends.
+        while let Some(line) = bounded("the rest of the output", self.lines.recv())
+            .await
+            .unwrap()
         {
             self.seen.push(line);
         }
@@ -328,9 +329,11 @@ async fn menu_explains_a_taken_name_and_a_server_that_is_down() {
     second.run("register dave", "registered dave").await;
     second.exit().await;
 
-    // The server goes away: startup and commands say so in one line.
-    let addr = server.addr;
+    // The server goes away: startup and commands say so in one line. The
+    // menu is pointed at an address that refuses, which (unlike the killed
+    // server's port) no other test can take meanwhile.
     server.kill9().await.unwrap();
+    let (_refusing, addr) = e2e::refusing_address().unwrap();
     let mut carol = Menu::start("carol", &dir.path().join("a"), addr).await;
     let line = carol.expect("error:").await;
     assert!(
@@ -370,15 +373,18 @@ struct Pty {
     child: Child,
     stdin: ChildStdin,
     output: Arc<Mutex<Vec<u8>>>,
+    /// Signalled whenever output arrives.
+    arrived: Arc<tokio::sync::Notify>,
     /// How much of `output` earlier waits consumed.
     read: usize,
 }
 
 impl Pty {
-    async fn start(home: &Path, server: SocketAddr) -> Option<Pty> {
+    async fn start(home: &Path, server: SocketAddr) -> Pty {
         let script = ["/usr/bin/script", "/bin/script"]
             .into_iter()
-            .find(|p| Path::new(p).exists())?;
+            .find(|p| Path::new(p).exists())
+            .expect("util-linux `script` is missing: install the Debian package bsdutils (.ci/run does)");
         let command = format!(
             "stty cols 160 rows 40; exec '{}' --home '{}' --server {server}",
             binary("client").unwrap().display(),
@@ -391,12 +397,14 @@ impl Pty {
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .ok()?;
-        let stdin = child.stdin.take()?;
-        let mut stdout = child.stdout.take()?;
+            .expect("starting `script`");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
         let output = Arc::new(Mutex::new(Vec::new()));
+        let arrived = Arc::new(tokio::sync::Notify::new());
         {
             let output = output.clone();
+            let arrived = arrived.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 8192];
                 while let Ok(n) = stdout.read(&mut buf).await {
@@ -404,15 +412,17 @@ impl Pty {
                         break;
                     }
                     output.lock().unwrap().extend_from_slice(&buf[..n]);
+                    arrived.notify_one();
                 }
             });
         }
-        Some(Pty {
+        Pty {
             child,
             stdin,
             output,
+            arrived,
             read: 0,
-        })
+        }
     }
 
     async fn keys(&mut self, keys: &str) {
@@ -443,13 +453,16 @@ impl Pty {
                     return;
                 }
             }
-            if tokio::time::Instant::now() > deadline {
+            // Wait for more output (a notification sent meanwhile is kept).
+            if tokio::time::timeout_at(deadline, self.arrived.notified())
+                .await
+                .is_err()
+            {
                 panic!(
                     "the terminal did not show {needle:?} within {WAIT:?}; it showed:\n{}",
                     self.screen()
                 );
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
@@ -464,10 +477,7 @@ async fn menu_in_a_terminal_prints_pushed_messages_and_ctrl_c_cancels_an_upload(
     subcommand(&home_a, server.addr, &["register", "alice"]).await;
     subcommand(&home_b, server.addr, &["register", "bob"]).await;
 
-    let Some(mut pty) = Pty::start(&home_a, server.addr).await else {
-        eprintln!("skipped: util-linux `script` is not installed");
-        return;
-    };
+    let mut pty = Pty::start(&home_a, server.addr).await;
     pty.wait_for("watching: on").await;
     pty.wait_for("alice> ").await;
 
@@ -515,6 +525,9 @@ async fn menu_in_a_terminal_prints_pushed_messages_and_ctrl_c_cancels_an_upload(
     pty.wait_for("alice> ").await;
     pty.keys("list\r").await;
     pty.wait_for("1 other user:").await;
+    // Ctrl-D typed before the prompt is back would reach a terminal in
+    // cooked mode (an end of file nobody reads): wait for the prompt.
+    pty.wait_for("alice> ").await;
     pty.keys("\u{4}").await;
     pty.wait_for("bye").await;
     let status = bounded("the menu to exit", pty.child.wait())

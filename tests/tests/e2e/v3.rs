@@ -433,15 +433,19 @@ async fn push_window_holds_back_until_acknowledged() {
         );
     }
     let mut received: Vec<u64> = Vec::new();
-    while received.len() < 20 {
-        // Read what arrives: never more than the window before an ack.
-        let mut burst = Vec::new();
-        burst.push(bob.next_push().await.unwrap().message_id);
-        while let Ok(Ok(d)) =
-            tokio::time::timeout(Duration::from_millis(200), bob.next_push()).await
-        {
-            burst.push(d.message_id);
+    for round in 0u64.. {
+        if received.len() >= 20 {
+            break;
         }
+        // Read what arrives: never more than the window before an ack. A
+        // ping answered after the first push brings along (set aside by
+        // `call`) whatever else the server pushed before answering it.
+        let mut burst = vec![bob.next_push().await.unwrap().message_id];
+        assert_eq!(
+            bob.call(v3::Request::Ping(round)).await.unwrap(),
+            v3::Response::Pong(round)
+        );
+        burst.extend(bob.pushed.drain(..).map(|d| d.message_id));
         assert!(
             burst.len() <= 5,
             "{} pushed while the window is 5",
@@ -455,7 +459,7 @@ async fn push_window_holds_back_until_acknowledged() {
 
 // ---- files ---------------------------------------------------------------
 
-async fn begin_upload(conn: &mut V3Conn, to: ClientId, size: u64) -> v3::UploadStatus {
+pub(crate) async fn begin_upload(conn: &mut V3Conn, to: ClientId, size: u64) -> v3::UploadStatus {
     match conn
         .call(v3::Request::UploadBegin(v3::UploadBegin {
             destination: to,
@@ -471,7 +475,7 @@ async fn begin_upload(conn: &mut V3Conn, to: ClientId, size: u64) -> v3::UploadS
 }
 
 /// Uploads `data[from..to]` in pipelined 1 MiB chunks; returns the last answer.
-async fn upload_range(
+pub(crate) async fn upload_range(
     conn: &mut V3Conn,
     id: protocol::UploadId,
     data: &[u8],
@@ -502,7 +506,7 @@ async fn upload_range(
     last.unwrap()
 }
 
-async fn download_all(conn: &mut V3Conn, message_id: u64, size: u64) -> Vec<u8> {
+pub(crate) async fn download_all(conn: &mut V3Conn, message_id: u64, size: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(size as usize);
     let mut offset = 0u64;
     while offset < size {
@@ -860,16 +864,23 @@ async fn connections_per_address_are_limited() {
     let mut fourth = V3Conn::open(server.addr).await.unwrap();
     let answer = fourth.call(v3::Request::Ping(1)).await.unwrap();
     assert_eq!(reason_of(&answer).unwrap(), ErrorReason::TooManyConnections);
-    // When one closes, a new one gets in.
-    drop(open.pop());
+    // When one closes, a new one gets in. Close it and wait for the server
+    // to close its end; the slot is released as that connection's task
+    // ends, just after, so a refused attempt right then is tried again.
+    let mut closed = open.pop().unwrap();
+    futures::SinkExt::<protocol::codec::RequestPart>::close(&mut closed.conn)
+        .await
+        .unwrap();
+    closed.expect_closed().await.unwrap();
     bounded("a slot to free up", async {
-        loop {
+        for _ in 0..1000 {
             let mut c = V3Conn::open(server.addr).await.unwrap();
             if c.call(v3::Request::Ping(2)).await.unwrap() == v3::Response::Pong(2) {
-                break;
+                return;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            c.expect_closed().await.unwrap();
         }
+        panic!("no slot freed up after a connection closed");
     })
     .await
     .unwrap();
@@ -889,8 +900,17 @@ async fn unfinished_uploads_expire() {
         .unwrap();
     conn.authenticate(alice, &alice_keys).await.unwrap();
     let up = begin_upload(&mut conn, bob, 100).await;
+    let begun_ms = server::store::now_ms();
     drop(conn);
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Ages are wall-clock milliseconds: wait until this upload is older
+    // than the maximum age.
+    bounded("the clock to pass the maximum age", async {
+        while server::store::now_ms() <= begun_ms + 1 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap();
     // Expiry runs at startup and then periodically.
     server.restart().await.unwrap();
     let mut conn = V3Conn::open(server.addr).await.unwrap();
@@ -913,10 +933,13 @@ async fn unfinished_uploads_expire() {
 
 #[tokio::test]
 async fn idle_connections_are_told_and_closed() {
-    let server = TestServer::start(|c| c.idle_timeout = Duration::from_millis(300))
-        .await
-        .unwrap();
+    // Shorter than the harness' bound on a wait, so that it fires first.
+    const IDLE: Duration = Duration::from_secs(10);
+    let server = TestServer::start(|c| c.idle_timeout = IDLE).await.unwrap();
     let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
+    // From here nothing waits on a thread outside this runtime, so its
+    // clock can jump straight to the idle timeout.
+    tokio::time::pause();
     alice.expect_closed().await.unwrap();
     assert_eq!(
         alice.closing.map(|e| e.reason),
@@ -960,6 +983,8 @@ async fn shutdown_tells_connected_clients() {
 async fn thousand_connections_deliver_exactly_once() {
     const USERS: usize = 1000;
     const PER_USER: usize = 5;
+    // Both ends of every connection live in this process.
+    e2e::raise_open_files_limit(2 * USERS as u64 + 512).unwrap();
     let server = server().await;
     let addr = server.addr;
     let mut conns = Vec::with_capacity(USERS);
@@ -1044,12 +1069,15 @@ async fn thousand_connections_deliver_exactly_once() {
                 );
             }
             assert!(conn.pull().await.unwrap().messages.is_empty());
-            got
+            (conn, got)
         });
     }
     let mut delivered = 0;
+    let mut conns = Vec::new();
     while let Some(r) = tasks.join_next().await {
-        for (to, content, _) in r.unwrap() {
+        let (conn, got) = r.unwrap();
+        conns.push(conn);
+        for (to, content, _) in got {
             let n = expected
                 .get_mut(&(to, content))
                 .expect("a message nobody sent");
@@ -1059,6 +1087,24 @@ async fn thousand_connections_deliver_exactly_once() {
         }
     }
     assert_eq!(delivered, USERS * PER_USER);
+    // Drain to quiet: now that everything is acknowledged everywhere, a ping
+    // on each connection comes back behind anything the server still had
+    // to push there; any push before the pong (or set aside while
+    // acknowledging) is a duplicate.
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut conn in conns {
+        tasks.spawn(async move {
+            assert_eq!(
+                conn.call(v3::Request::Ping(7)).await.unwrap(),
+                v3::Response::Pong(7)
+            );
+            let late: Vec<u64> = conn.pushed.iter().map(|d| d.message_id).collect();
+            assert!(late.is_empty(), "pushed again after delivery: {late:?}");
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
     eprintln!(
         "1000 connections: {} messages sent, pushed and acknowledged in {:?}",
         USERS * PER_USER,

@@ -1,0 +1,285 @@
+//! A loopback TCP relay between clients and a server, for what a test must
+//! see or break on the wire: it can cut the first connection once after a
+//! number of bytes, send new connections to another server (an impostor on
+//! the same address), and it records the upload traffic it carried, decoded
+//! with the `protocol` crate, so that a test can check where a resumed
+//! upload continued.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::BytesMut;
+use protocol::codec::{ClientCodec, Inbound, ResponseItem, ServerCodec};
+use protocol::{Request, Response, v3};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::codec::Decoder;
+
+use crate::bounded;
+
+/// Upload traffic the relay carried; `conn` numbers connections from 0 in
+/// the order they were accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// An upload chunk the server received whole.
+    Chunk {
+        /// Connection.
+        conn: usize,
+        /// Where it goes.
+        offset: u64,
+        /// Its length.
+        len: u64,
+    },
+    /// A resume request.
+    Resume {
+        /// Connection.
+        conn: usize,
+    },
+    /// The server's upload status (answer to begin or resume).
+    Status {
+        /// Connection.
+        conn: usize,
+        /// The offset the server said to continue from.
+        offset: u64,
+    },
+    /// The server stored a chunk.
+    Stored {
+        /// Connection.
+        conn: usize,
+        /// Where the next chunk goes.
+        next_offset: u64,
+    },
+    /// The server completed the upload.
+    FileSent {
+        /// Connection.
+        conn: usize,
+    },
+}
+
+struct State {
+    target: Mutex<SocketAddr>,
+    /// Cut the first connection that carries more than this many bytes
+    /// upstream; `u64::MAX` for never.
+    cut_after: AtomicU64,
+    armed: AtomicBool,
+    cuts: AtomicU64,
+    connections: AtomicUsize,
+    log: watch::Sender<Vec<Observed>>,
+}
+
+impl State {
+    fn record(&self, seen: Observed) {
+        self.log.send_modify(|log| log.push(seen));
+    }
+}
+
+/// The relay; it stops when dropped.
+pub struct Relay {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    state: Arc<State>,
+    task: JoinHandle<()>,
+}
+
+impl Relay {
+    /// Relays every connection to `target`.
+    pub async fn start(target: SocketAddr) -> anyhow::Result<Relay> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            target: Mutex::new(target),
+            cut_after: AtomicU64::new(u64::MAX),
+            armed: AtomicBool::new(false),
+            cuts: AtomicU64::new(0),
+            connections: AtomicUsize::new(0),
+            log: watch::channel(Vec::new()).0,
+        });
+        let task = tokio::spawn({
+            let state = state.clone();
+            async move {
+                let mut relays = tokio::task::JoinSet::new();
+                while let Ok((inbound, _)) = listener.accept().await {
+                    let conn = state.connections.fetch_add(1, Ordering::SeqCst);
+                    relays.spawn(relay(inbound, conn, state.clone()));
+                }
+            }
+        });
+        Ok(Relay { addr, state, task })
+    }
+
+    /// Cuts the next connection that carries more than `bytes` upstream,
+    /// once.
+    pub fn cut_once_after(&self, bytes: u64) {
+        self.state.cut_after.store(bytes, Ordering::SeqCst);
+        self.state.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// How many connections were cut.
+    pub fn cuts(&self) -> u64 {
+        self.state.cuts.load(Ordering::SeqCst)
+    }
+
+    /// Sends connections accepted from now on to `target`.
+    pub fn set_target(&self, target: SocketAddr) {
+        *self.state.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
+    }
+
+    /// The upload traffic so far.
+    pub fn observed(&self) -> Vec<Observed> {
+        self.state.log.borrow().clone()
+    }
+
+    /// Waits (bounded) until `done` holds for the traffic so far.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        done: impl Fn(&[Observed]) -> bool,
+    ) -> anyhow::Result<()> {
+        let mut log = self.state.log.subscribe();
+        bounded(what, async {
+            loop {
+                if done(&log.borrow_and_update()) {
+                    return Ok(());
+                }
+                log.changed().await?;
+            }
+        })
+        .await?
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn relay(inbound: TcpStream, conn: usize, state: Arc<State>) {
+    let target = *state.target.lock().unwrap_or_else(|e| e.into_inner());
+    let Ok(outbound) = TcpStream::connect(target).await else {
+        return;
+    };
+    let _ = inbound.set_nodelay(true);
+    let _ = outbound.set_nodelay(true);
+    let (mut ri, mut wi) = inbound.into_split();
+    let (mut ro, mut wo) = outbound.into_split();
+    let (cut_tx, mut cut_rx) = watch::channel(false);
+    // Each direction ends by passing the end on (FIN), so that neither side
+    // loses bytes the other already sent; a cut ends the client's side only
+    // and lets the server finish with what it received.
+    let up = async {
+        let mut total = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut decoder = Some((ServerCodec::default(), BytesMut::new()));
+        loop {
+            let n = match ri.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            total += n as u64;
+            if total > state.cut_after.load(Ordering::SeqCst)
+                && state.armed.swap(false, Ordering::SeqCst)
+            {
+                state.cuts.fetch_add(1, Ordering::SeqCst);
+                let _ = cut_tx.send(true);
+                break;
+            }
+            if wo.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            // Only forwarded bytes are decoded: what is recorded is what
+            // the server got.
+            if let Some((codec, pending)) = decoder.as_mut() {
+                pending.extend_from_slice(&buf[..n]);
+                loop {
+                    match codec.decode(pending) {
+                        Ok(Some(item)) => observe_request(&state, conn, item),
+                        Ok(None) => break,
+                        Err(_) => {
+                            // Not a protocol this relay reads: forward only.
+                            decoder = None;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let _ = wo.shutdown().await;
+    };
+    let down = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut decoder = Some((ClientCodec::default(), BytesMut::new()));
+        let mut client_gone = false;
+        loop {
+            let n = tokio::select! {
+                read = ro.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                },
+                Ok(()) = cut_rx.changed(), if !client_gone => {
+                    client_gone = true;
+                    let _ = wi.shutdown().await;
+                    continue;
+                }
+            };
+            if client_gone {
+                continue;
+            }
+            if wi.write_all(&buf[..n]).await.is_err() {
+                client_gone = true;
+                continue;
+            }
+            if let Some((codec, pending)) = decoder.as_mut() {
+                pending.extend_from_slice(&buf[..n]);
+                loop {
+                    match codec.decode(pending) {
+                        Ok(Some(item)) => observe_response(&state, conn, item),
+                        Ok(None) => break,
+                        Err(_) => {
+                            decoder = None;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let _ = wi.shutdown().await;
+    };
+    tokio::join!(up, down);
+}
+
+fn observe_request(state: &State, conn: usize, item: Inbound) {
+    let Inbound::Request(frame) = item else {
+        return;
+    };
+    match frame.request {
+        Request::V3(v3::Request::UploadChunk(c)) => state.record(Observed::Chunk {
+            conn,
+            offset: c.offset,
+            len: c.data.len() as u64,
+        }),
+        Request::V3(v3::Request::UploadResume(_)) => state.record(Observed::Resume { conn }),
+        _ => {}
+    }
+}
+
+fn observe_response(state: &State, conn: usize, item: ResponseItem) {
+    let ResponseItem::Response(Response::V3(response)) = item else {
+        return;
+    };
+    match response {
+        v3::Response::UploadStatus(s) => state.record(Observed::Status {
+            conn,
+            offset: s.offset,
+        }),
+        v3::Response::ChunkStored(c) => state.record(Observed::Stored {
+            conn,
+            next_offset: c.next_offset,
+        }),
+        v3::Response::FileSent(_) => state.record(Observed::FileSent { conn }),
+        _ => {}
+    }
+}
