@@ -56,6 +56,11 @@ pub fn event(e: &Event) -> String {
              (client fingerprint {who}) and accept the new key (client accept {who})"
         ),
         What::Rejected { reason } => format!("[{at}] message from {who} {}", reason.explain()),
+        What::Failed { error } => format!(
+            "[{at}] a message from {who} could not be received now: {}; it stays on the server \
+             and comes again with the next `inbox`",
+            crate::repl::explain::one_line(error)
+        ),
     }
 }
 

@@ -281,7 +281,8 @@ pub enum ErrorReason {
     InboxFull,
     /// The recipient's inbox holds the maximum number of bytes.
     InboxBytesFull,
-    /// The server's total storage limit is reached.
+    /// The server's total storage limit is reached, or its disk is down to
+    /// the free-space reserve.
     StorageFull,
     /// Too many requests per second on this connection.
     RateLimited,
@@ -293,6 +294,11 @@ pub enum ErrorReason {
     IdleTimeout,
     /// The server failed; nothing about the request was wrong.
     Internal,
+    /// The server's storage failed (an I/O error, or a commit it could not
+    /// make durable); nothing of the request was stored.
+    StorageFailed,
+    /// The server's storage is read-only; nothing of the request was stored.
+    StorageReadOnly,
     /// A code this implementation does not know (kept so that newer servers'
     /// reasons can still be shown).
     Unrecognized(u16),
@@ -300,7 +306,7 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason this implementation defines, for documentation and tests.
-    pub const ALL: [ErrorReason; 29] = [
+    pub const ALL: [ErrorReason; 31] = [
         Self::Malformed,
         Self::UnsupportedVersion,
         Self::UnknownRequest,
@@ -330,6 +336,8 @@ impl ErrorReason {
         Self::ShuttingDown,
         Self::IdleTimeout,
         Self::Internal,
+        Self::StorageFailed,
+        Self::StorageReadOnly,
     ];
 
     /// The wire value.
@@ -364,6 +372,8 @@ impl ErrorReason {
             Self::ShuttingDown => 60,
             Self::IdleTimeout => 61,
             Self::Internal => 62,
+            Self::StorageFailed => 63,
+            Self::StorageReadOnly => 64,
             Self::Unrecognized(code) => code,
         }
     }
@@ -423,6 +433,8 @@ impl ErrorReason {
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::IdleTimeout => "IDLE_TIMEOUT",
             Self::Internal => "INTERNAL",
+            Self::StorageFailed => "STORAGE_FAILED",
+            Self::StorageReadOnly => "STORAGE_READ_ONLY",
             Self::Unrecognized(_) => "UNRECOGNIZED",
         }
     }
