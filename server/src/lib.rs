@@ -22,6 +22,7 @@ pub mod handler;
 pub mod headroom;
 mod hub;
 pub mod identity;
+mod keepalive;
 mod listener;
 pub mod store;
 mod uploads;

@@ -10,3 +10,4 @@
 mod client;
 mod disk;
 mod injected;
+mod network;
