@@ -11,17 +11,26 @@ use protocol::v3;
 async fn accepted_connections_have_tcp_keepalive_on() {
     let server = TestServer::start(|_| {}).await.unwrap();
     let (_alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
-    // The server's end of the connection, as the kernel shows it.
-    let out = std::process::Command::new("ss")
-        .args(["-tnoH", "state", "established"])
-        .arg(format!("( sport = :{} )", server.addr.port()))
-        .output()
-        .expect("run ss");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("keepalive"),
-        "the server's socket has no keepalive timer: {text:?}"
-    );
+    // The server's end of the connection, as the kernel shows it. While an
+    // answer is unacknowledged the retransmit timer shows instead
+    // ("timer:(on,..)"), so look until the keepalive timer does.
+    let port = server.addr.port();
+    let seen = bounded("the keepalive timer to show", async move {
+        loop {
+            let out = std::process::Command::new("ss")
+                .args(["-tnoH", "state", "established"])
+                .arg(format!("( sport = :{port} )"))
+                .output()
+                .expect("run ss");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.contains("keepalive") {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(seen.is_ok(), "the server's socket has no keepalive timer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
