@@ -133,6 +133,13 @@ pub enum What {
         /// Why the peer refused it.
         reason: RefusalReason,
     },
+    /// It could not be handled now (the server refused our answer, the file
+    /// could not be saved, the local disk is full): it stays on the server
+    /// and comes again next time; the other messages were handled.
+    Failed {
+        /// What went wrong and what to do, in one line.
+        error: String,
+    },
 }
 
 /// Why a message was refused.
@@ -263,6 +270,8 @@ impl Client {
         let mut seen = HashSet::new();
         let mut kept = Vec::new();
         let mut retry_kept = false;
+        // Senders one of whose messages could not be handled in this run.
+        let mut stuck = HashSet::new();
         loop {
             let batch = self.retrying(|c| async move { c.pull(0).await }).await?;
             let more = batch.more;
@@ -285,7 +294,24 @@ impl Client {
             let mut acks = Vec::new();
             for d in fresh {
                 let id = d.message_id;
-                let outcome = self.handle(d, &cancel).await?;
+                if stuck.contains(&d.sender) {
+                    // Behind a message of the same sender that failed: its
+                    // counter would pass the failed one's, which would then
+                    // be refused as a replay. It waits for the next inbox.
+                    continue;
+                }
+                let sender = d.sender;
+                let outcome = self.handle_or_keep(d, &cancel).await?;
+                if outcome
+                    .events
+                    .iter()
+                    .any(|e| matches!(e.what, What::Failed { .. }))
+                {
+                    // Reported once: not retried in this run.
+                    stuck.insert(sender);
+                    events.extend(outcome.events);
+                    continue;
+                }
                 events.extend(outcome.events);
                 retry_kept |= outcome.session_started;
                 if outcome.ack {
@@ -503,6 +529,44 @@ impl Client {
                 r.as_ref(),
                 What::KeyChanged,
             )]))),
+        }
+    }
+
+    /// Handles one delivery; a failure that concerns this message alone
+    /// keeps it on the server (reported once, as a [`What::Failed`] event)
+    /// so that one bad message never stops the others from being received.
+    /// Failures that would stop every message (cancelled, the server gone
+    /// or not trusted) end the whole receive.
+    async fn handle_or_keep(
+        &self,
+        d: Delivery,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, ClientError> {
+        let (sender, message_id, sent_at_ms) = (d.sender, d.message_id, d.sent_at_ms);
+        match self.handle(d, cancel).await {
+            Err(
+                e @ (ClientError::Cancelled
+                | ClientError::ServerKeyChanged { .. }
+                | ClientError::NotRegistered(_)),
+            ) => Err(e),
+            Err(ClientError::Connection(e)) if e.is_disconnect() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(id = message_id, from = %sender, error = %e, "message kept on the server");
+                let peer = self.store(move |s| s.peer(sender)).await.ok().flatten();
+                let (from_name, server_name) = names_of(peer.as_ref());
+                Ok(Outcome::kept(vec![Event {
+                    message_id,
+                    from: sender,
+                    from_name,
+                    server_name,
+                    sent_at_ms,
+                    sender_time_ms: None,
+                    what: What::Failed {
+                        error: crate::repl::explain::client_error(&e, &[]),
+                    },
+                }]))
+            }
+            ok => ok,
         }
     }
 

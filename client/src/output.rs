@@ -116,6 +116,11 @@ pub fn event(e: &Event) -> String {
             "[{at}] {who}'s client refused your message {refused_id} (counter {counter}): {}",
             reason.explain()
         ),
+        What::Failed { error } => format!(
+            "[{at}] a message from {who} could not be received now: {}; it stays on the server \
+             and comes again with the next `inbox`",
+            crate::repl::explain::one_line(error)
+        ),
     }
 }
 

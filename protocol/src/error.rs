@@ -281,7 +281,8 @@ pub enum ErrorReason {
     InboxFull,
     /// The recipient's inbox holds the maximum number of bytes.
     InboxBytesFull,
-    /// The server's total storage limit is reached.
+    /// The server's total storage limit is reached, or its disk is down to
+    /// the free-space reserve.
     StorageFull,
     /// The sender has the most bytes waiting (messages and unfinished
     /// uploads) that the server lets one sender have.
@@ -296,6 +297,11 @@ pub enum ErrorReason {
     IdleTimeout,
     /// The server failed; nothing about the request was wrong.
     Internal,
+    /// The server's storage failed (an I/O error, or a commit it could not
+    /// make durable); nothing of the request was stored.
+    StorageFailed,
+    /// The server's storage is read-only; nothing of the request was stored.
+    StorageReadOnly,
     /// A code this implementation does not know (kept so that newer servers'
     /// reasons can still be shown).
     Unrecognized(u16),
@@ -303,7 +309,7 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason this implementation defines, for documentation and tests.
-    pub const ALL: [ErrorReason; 30] = [
+    pub const ALL: [ErrorReason; 32] = [
         Self::Malformed,
         Self::UnsupportedVersion,
         Self::UnknownRequest,
@@ -334,6 +340,8 @@ impl ErrorReason {
         Self::ShuttingDown,
         Self::IdleTimeout,
         Self::Internal,
+        Self::StorageFailed,
+        Self::StorageReadOnly,
     ];
 
     /// The wire value.
@@ -369,6 +377,8 @@ impl ErrorReason {
             Self::ShuttingDown => 60,
             Self::IdleTimeout => 61,
             Self::Internal => 62,
+            Self::StorageFailed => 63,
+            Self::StorageReadOnly => 64,
             Self::Unrecognized(code) => code,
         }
     }
@@ -429,6 +439,8 @@ impl ErrorReason {
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::IdleTimeout => "IDLE_TIMEOUT",
             Self::Internal => "INTERNAL",
+            Self::StorageFailed => "STORAGE_FAILED",
+            Self::StorageReadOnly => "STORAGE_READ_ONLY",
             Self::Unrecognized(_) => "UNRECOGNIZED",
         }
     }

@@ -44,15 +44,19 @@ async fn blocking<T: Send + 'static>(
 
 /// Runs `f` on the file in `slot` off the runtime and puts the file back
 /// if it succeeded. After a failure the slot stays empty (the file's state
-/// is unknown), so a later call says `what` was reused after a failure.
+/// is unknown): the caller must drop or reopen it.
 async fn on_file<F: Send + 'static, T: Send + 'static>(
     slot: &mut Option<F>,
     what: &str,
     f: impl FnOnce(&mut F) -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, StoreError> {
-    let mut file = slot
-        .take()
-        .ok_or_else(|| StoreError::Corrupt(format!("{what} reused after failure")))?;
+    // Callers drop a handle whose operation failed; this is a bug guard,
+    // not a sign of a damaged store.
+    let mut file = slot.take().ok_or_else(|| {
+        StoreError::Io(std::io::Error::other(format!(
+            "{what} used again after a failed operation"
+        )))
+    })?;
     let (file, value) = blocking(move || {
         let value = f(&mut file)?;
         Ok((file, value))
@@ -373,6 +377,11 @@ impl UploadFile {
     /// The file system failed.
     pub async fn append(&mut self, data: Bytes) -> Result<(), StoreError> {
         self.len = on_file(&mut self.part, "upload file", move |part| {
+            fail::fail_point!("upload-append", |name| Err(crate::store::fault::io_error(
+                name.as_deref()
+                    .and_then(crate::store::fault::injected)
+                    .unwrap_or(crate::store::fault::Fault::Io)
+            )));
             part.append(&data)?;
             Ok(part.len())
         })

@@ -105,6 +105,12 @@ pub struct Cli {
     #[arg(long, default_value_t = 24, global = true)]
     pub upload_max_age_hours: u64,
 
+    /// Free disk space kept in reserve so that acknowledgements (deletes)
+    /// always work: new messages and uploads are refused with STORAGE_FULL
+    /// below it. Default: 1% of the data folder's file system, at most 256M.
+    #[arg(long, value_parser = parse_size, global = true)]
+    pub min_free_space: Option<u64>,
+
     /// Commit durability: `full` survives a power cut, `normal` a crash of
     /// the server only.
     #[arg(long, value_enum, default_value_t = DurabilityArg::Full, global = true)]
@@ -190,6 +196,7 @@ impl Cli {
         config.requests_per_second = self.requests_per_second;
         config.max_uploads_per_client = self.max_uploads_per_client;
         config.upload_max_age = Duration::from_secs(self.upload_max_age_hours * 3600);
+        config.min_free_space = self.min_free_space;
         config.durability = match self.durability {
             DurabilityArg::Full => Durability::Full,
             DurabilityArg::Normal => Durability::Normal,

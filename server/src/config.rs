@@ -61,6 +61,9 @@ pub struct Config {
     pub upload_max_age: Duration,
     /// Pushed, unacknowledged messages outstanding on one connection.
     pub push_window: usize,
+    /// Free disk space kept for deletes (see `crate::headroom`); None: 1% of
+    /// the file system, at most 256 MiB.
+    pub min_free_space: Option<u64>,
 }
 
 impl Config {
@@ -89,6 +92,7 @@ impl Config {
             max_uploads_per_client: 8,
             upload_max_age: Duration::from_secs(24 * 3600),
             push_window: 1024,
+            min_free_space: None,
         }
     }
 

@@ -5,6 +5,8 @@
 use protocol::ErrorReason;
 use thiserror::Error;
 
+use crate::store::fault::{self, Fault};
+
 /// Failures of the store and blob folder.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -48,6 +50,23 @@ pub enum StoreError {
     /// A stored value is not what the schema promises.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// The data folder's disk is down to its free-space reserve.
+    #[error("the server's disk is full ({free} bytes free, {reserve} kept in reserve)")]
+    DiskFull {
+        /// Bytes free.
+        free: u64,
+        /// Bytes kept for deletes.
+        reserve: u64,
+    },
+    /// A commit failed because of a storage fault; nothing of it was stored.
+    #[error("commit refused ({0:?}): {1}")]
+    Fault(Fault, String),
+    /// The database refused a commit for a reason it did not name.
+    #[error("the database refused the commit: {0}")]
+    CommitRefused(String),
+    /// Writes stopped after the database failed to make a commit durable.
+    #[error("writes are stopped since the database failed to sync; restart the server")]
+    WritesStopped,
 }
 
 impl StoreError {
@@ -63,7 +82,35 @@ impl StoreError {
             Self::UnknownUpload => ErrorReason::UnknownUpload,
             Self::TooManyUploads(_) => ErrorReason::TooManyUploads,
             Self::Closed => ErrorReason::ShuttingDown,
-            Self::Sqlite(_) | Self::Io(_) | Self::Corrupt(_) => ErrorReason::Internal,
+            Self::DiskFull { .. } => ErrorReason::StorageFull,
+            Self::CommitRefused(_) => ErrorReason::StorageFailed,
+            Self::Sqlite(_)
+            | Self::Io(_)
+            | Self::Corrupt(_)
+            | Self::Fault(..)
+            | Self::WritesStopped => self.fault().map_or(ErrorReason::Internal, |f| f.reason()),
+        }
+    }
+
+    /// The storage fault behind this error, if it is one the server can name.
+    pub fn fault(&self) -> Option<Fault> {
+        match self {
+            Self::Io(e) => fault::classify_io(e),
+            Self::Sqlite(e) => fault::classify_sqlite(e),
+            Self::Fault(f, _) => Some(*f),
+            Self::WritesStopped => Some(Fault::SyncFailed),
+            _ => None,
+        }
+    }
+
+    /// Logs a failure inside the server: a named fault once until storage
+    /// works again, anything else every time. Refusals the peer caused, and
+    /// the reserve (logged by the headroom when it is reached), are not.
+    pub fn log(&self) {
+        if let Some(f) = self.fault() {
+            fault::report(f, self);
+        } else if !self.is_peer_fault() && !matches!(self, Self::DiskFull { .. }) {
+            tracing::error!(error = %self, "request failed inside the server");
         }
     }
 
@@ -71,7 +118,14 @@ impl StoreError {
     pub fn is_peer_fault(&self) -> bool {
         !matches!(
             self,
-            Self::Sqlite(_) | Self::Io(_) | Self::Corrupt(_) | Self::Closed
+            Self::Sqlite(_)
+                | Self::Io(_)
+                | Self::Corrupt(_)
+                | Self::Closed
+                | Self::DiskFull { .. }
+                | Self::Fault(..)
+                | Self::CommitRefused(_)
+                | Self::WritesStopped
         )
     }
 
@@ -81,6 +135,12 @@ impl StoreError {
             self.to_string()
         } else if matches!(self, Self::Closed) {
             "the server is shutting down".into()
+        } else if matches!(self, Self::DiskFull { .. }) {
+            "the server's disk is full; try again after recipients have read their messages".into()
+        } else if let Some(f) = self.fault() {
+            f.public_text().into()
+        } else if matches!(self, Self::CommitRefused(_)) {
+            "the server's database refused the write; nothing was stored, try again later".into()
         } else {
             "internal server error".into()
         }

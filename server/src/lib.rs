@@ -20,8 +20,10 @@ pub mod datadir;
 pub mod direct;
 pub mod error;
 pub mod handler;
+pub mod headroom;
 mod hub;
 pub mod identity;
+mod keepalive;
 mod listener;
 pub mod names;
 pub mod store;
@@ -105,6 +107,13 @@ impl Server {
             notify,
         )
         .with_context(|| format!("opening database {}", config.db_path().display()))?;
+        let headroom = headroom::Headroom::start(&config.data_dir, config.min_free_space)
+            .with_context(|| format!("measuring free space in {}", config.data_dir.display()))?;
+        tracing::info!(
+            reserve = headroom.reserve(),
+            "keeping free disk space in reserve for acknowledgements"
+        );
+        store.use_headroom(headroom);
         let blobs = Blobs::open(config.files_dir())
             .with_context(|| format!("opening file folder {}", config.files_dir().display()))?;
         let referenced = store.referenced_blobs().await?;

@@ -139,6 +139,7 @@ async fn serve(
     tracing::debug!(%peer, "connection opened");
     // Small frames go out at once; batching is done by the session's flushes.
     let _ = stream.set_nodelay(true);
+    crate::keepalive::enable(&stream, peer);
     crate::handler::serve(Box::new(stream), peer, shared).await;
     tracing::debug!(%peer, "connection closed");
 }

@@ -126,7 +126,12 @@ impl Uploads {
         let mut guard = slot.lock().await;
         Self::ensure_open(&mut guard, store, blobs, id, owner).await?;
         let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
-        sync(store, open).await?;
+        if let Err(e) = sync(store, open).await {
+            // As in `chunk`: reopen at the last durable offset next time.
+            guard.take();
+            return Err(e);
+        }
+        let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
         // The answer calls this offset durable: the database must say so
         // too before it goes out, or a crash would cut the file back.
         store
@@ -159,12 +164,28 @@ impl Uploads {
         if expected + data.len() as u64 > file_size {
             return Err(ChunkError::PastEnd { file_size });
         }
-        open.file.append(data).await?;
+        // Refused above the reserve before a byte is written: the part file
+        // stays as it was and the same chunk can come again later.
+        store.admit(data.len() as u64)?;
+        let written = match open.file.append(data).await {
+            Ok(())
+                if open.file.len() < file_size
+                    && open.file.len() - open.file.synced() >= SYNC_INTERVAL =>
+            {
+                sync(store, open).await
+            }
+            other => other,
+        };
+        if let Err(e) = written {
+            // The part file's state after a failed write or sync is unknown:
+            // close it, so that the next chunk or resume reopens it at the
+            // last offset known durable (never reporting lost bytes as kept).
+            guard.take();
+            return Err(e.into());
+        }
+        let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
         let len = open.file.len();
         if len < file_size {
-            if len - open.file.synced() >= SYNC_INTERVAL {
-                sync(store, open).await?;
-            }
             return Ok(ChunkOutcome::Stored(len));
         }
         // Complete: make the file durable in its final place, then commit the

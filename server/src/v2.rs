@@ -155,6 +155,10 @@ async fn handle(
                 return Err(format!("no version-2 client {}", m.destination));
             }
             let body = if m.kind == MessageKind::File {
+                shared
+                    .store
+                    .admit(m.content.len() as u64)
+                    .map_err(|e| format!("storing file: {e}"))?;
                 let blob = shared
                     .blobs
                     .write_whole(m.content.clone())
@@ -223,6 +227,10 @@ async fn streamed_send(
     }
     let to_blob = header.kind == MessageKind::File || header.content_len as usize > MAX_MESSAGE_LEN;
     let mut blob = if to_blob {
+        shared
+            .store
+            .admit(header.content_len.into())
+            .map_err(|e| format!("storing file: {e}"))?;
         Some(
             shared
                 .blobs

@@ -155,9 +155,7 @@ fn error(reason: ErrorReason, text: impl Into<String>) -> v3::Response {
 }
 
 fn store_error(e: &StoreError) -> v3::Response {
-    if !e.is_peer_fault() {
-        tracing::error!(error = %e, "request failed inside the server");
-    }
+    e.log();
     error(e.reason(), e.public_text())
 }
 

@@ -223,7 +223,14 @@ fn connection_error(c: &ConnectionError) -> String {
                 "the recipient's inbox is full; try again after they have read their messages"
                     .into()
             }
-            ErrorReason::StorageFull => "the server's storage is full; ask its operator".into(),
+            ErrorReason::StorageFull
+            | ErrorReason::StorageFailed
+            | ErrorReason::StorageReadOnly => format!(
+                "the server cannot store anything now ({}: {}); reading and deleting your \
+                 messages still work. Try again later, or ask its operator",
+                e.reason.name(),
+                e.text
+            ),
             ErrorReason::FileTooLarge => {
                 format!("the server refuses a file this large: {}", e.text)
             }

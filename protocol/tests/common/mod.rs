@@ -439,6 +439,13 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
             "sender quota",
         ))),
     );
+    m.insert(
+        "v3-error-storage-full",
+        resp3(v3::Response::Error(ServerError::new(
+            ErrorReason::StorageFull,
+            "server disk full",
+        ))),
+    );
     m
 }
 

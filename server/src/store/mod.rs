@@ -13,6 +13,7 @@
 //! (see `crate::blobs`).
 
 mod directory;
+pub mod fault;
 mod quota;
 mod schema;
 mod writer;
@@ -35,6 +36,11 @@ use writer::{WriteOp, Writer};
 
 use crate::config::{Config, Durability};
 use crate::error::StoreError;
+use crate::headroom::Headroom;
+
+/// Bytes a message row costs besides its inline content (ids, sizes, index
+/// entries, log frames), counted against the free-space reserve.
+const ROW_OVERHEAD: u64 = 256;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -221,6 +227,8 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     db_path: PathBuf,
     directory: Directory,
+    /// The free-space reserve, once the server set one (see `crate::headroom`).
+    headroom: std::sync::OnceLock<Headroom>,
 }
 
 /// A cheap-to-clone handle on the store.
@@ -288,6 +296,7 @@ impl Store {
             directory: directory.clone(),
             limits,
             notify,
+            stopped: false,
         };
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
@@ -299,8 +308,36 @@ impl Store {
                 readers: Mutex::new(Vec::new()),
                 db_path: db_path.to_path_buf(),
                 directory,
+                headroom: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Refuses new messages, registrations and uploads that would eat into
+    /// `headroom`'s reserve (set once, by the server at startup).
+    pub fn use_headroom(&self, headroom: Headroom) {
+        let _ = self.inner.headroom.set(headroom);
+    }
+
+    /// Counts a write of `bytes` against the free-space reserve.
+    ///
+    /// # Errors
+    /// [`StoreError::DiskFull`] if it would eat into the reserve.
+    pub fn admit(&self, bytes: u64) -> Result<(), StoreError> {
+        match self.inner.headroom.get() {
+            Some(h) => h.admit(bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// Admits a new message: its inline content and its row (a file body
+    /// was admitted as it was written).
+    fn admit_message(&self, message: &NewMessage) -> Result<(), StoreError> {
+        let inline = match &message.body {
+            MessageBody::Inline(c) => c.len() as u64,
+            MessageBody::File { .. } => 0,
+        };
+        self.admit(inline + ROW_OVERHEAD)
     }
 
     /// The registered clients.
@@ -339,6 +376,7 @@ impl Store {
         protocol: Protocol,
         skeleton: Option<String>,
     ) -> Result<ClientRecord, StoreError> {
+        self.admit(ROW_OVERHEAD + public_key.0.len() as u64)?;
         self.write(|reply| WriteOp::Register {
             name,
             public_key,
@@ -354,6 +392,7 @@ impl Store {
     /// # Errors
     /// Unknown recipient, or a quota.
     pub async fn insert(&self, message: NewMessage) -> Result<Stored, StoreError> {
+        self.admit_message(&message)?;
         self.write(|reply| WriteOp::Insert { message, reply }).await
     }
 
@@ -363,6 +402,7 @@ impl Store {
     /// # Errors
     /// The store is closed.
     pub fn insert_later(&self, message: NewMessage) -> Result<Pending<Stored>, StoreError> {
+        self.admit_message(&message)?;
         let (tx, rx) = oneshot::channel();
         self.submit(WriteOp::Insert { message, reply: tx })?;
         Ok(rx)
@@ -419,6 +459,11 @@ impl Store {
         file_size: u64,
         meta: Bytes,
     ) -> Result<UploadRecord, StoreError> {
+        // The whole file must fit above the reserve now; its chunks are
+        // admitted as they are written.
+        if let Some(h) = self.inner.headroom.get() {
+            h.check(file_size.saturating_add(ROW_OVERHEAD))?;
+        }
         self.write(|reply| WriteOp::UploadBegin {
             owner,
             destination,

@@ -20,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
 use super::directory::{ClientRecord, Directory, Protocol, name_key};
+use super::fault::{self, Fault};
 use super::quota::{Counts, Tally};
 use super::{
     Limits, MessageBody, NewMessage, Removed, StoreEvent, Stored, UploadRecord, WaitingMessage,
@@ -123,6 +124,9 @@ pub(crate) struct Writer {
     pub(crate) directory: Directory,
     pub(crate) limits: Limits,
     pub(crate) notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
+    /// Set for good when the database failed to sync: every later write is
+    /// refused with [`StoreError::WritesStopped`] until a restart.
+    pub(crate) stopped: bool,
 }
 
 enum Pending {
@@ -154,6 +158,20 @@ impl Pending {
             Pending::Expired(r, v) => drop(r.send(v)),
             Pending::Recorded(r, v) => drop(r.send(v)),
         }
+    }
+
+    /// The storage fault an op failed with, if any.
+    fn fault(&self) -> Option<Fault> {
+        let e = match self {
+            Pending::Client(_, Err(e))
+            | Pending::Stored(_, Err(e))
+            | Pending::Removed(_, Err(e))
+            | Pending::Upload(_, Err(e))
+            | Pending::Completed(_, Err(e))
+            | Pending::Expired(_, Err(e)) => e,
+            _ => return None,
+        };
+        e.fault()
     }
 
     fn fail(self, make: impl Fn() -> StoreError) {
@@ -191,9 +209,17 @@ impl Writer {
     }
 
     fn commit_batch(&mut self, batch: &mut Vec<WriteOp>) {
+        if self.stopped {
+            for p in batch.drain(..).filter_map(into_pending) {
+                p.fail(|| StoreError::WritesStopped);
+            }
+            return;
+        }
         let mut staged = Staged::default();
         let mut pending = Vec::with_capacity(batch.len());
         let mut next_id = self.next_id;
+        // Not `drain`: ops left over when the batch fails must still be answered.
+        let mut ops = std::mem::take(batch).into_iter();
         let result = (|| -> Result<(), rusqlite::Error> {
             let tx = self
                 .conn
@@ -204,9 +230,16 @@ impl Writer {
                 directory: &self.directory,
                 next_id: &mut next_id,
             };
-            for op in batch.drain(..) {
+            for op in ops.by_ref() {
                 if let Some(p) = apply(&tx, &mut view, &self.limits, op) {
                     pending.push(p);
+                }
+                if tx.is_autocommit() {
+                    // SQLite rolled the whole transaction back (a full disk,
+                    // an I/O error): nothing of this batch is stored, and
+                    // later statements must not run outside a transaction.
+                    let fault = pending.last().and_then(Pending::fault);
+                    return Err(fault::sqlite_error(fault.unwrap_or(Fault::Io)));
                 }
             }
             if next_id != self.next_id {
@@ -215,6 +248,10 @@ impl Writer {
                 tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'next_message_id'")?
                     .execute([next_id as i64])?;
             }
+            fail::fail_point!("store-commit", |name| {
+                let fault = name.as_deref().and_then(fault::injected);
+                Err(fault::sqlite_error(fault.unwrap_or(Fault::Io)))
+            });
             tx.commit()
         })();
         match result {
@@ -230,17 +267,51 @@ impl Writer {
                 if !staged.events.is_empty() {
                     (self.notify)(staged.events);
                 }
+                fault::recovered();
             }
             Err(e) => {
-                tracing::error!(error = %e, "commit failed; the batch is refused");
-                batch.clear();
+                pending.extend(ops.filter_map(into_pending));
                 let text = e.to_string();
+                let fault = fault::classify_sqlite(&e);
+                if fault == Some(Fault::SyncFailed) {
+                    // What the database holds on disk is now uncertain
+                    // (PostgreSQL's fsync lesson): never report a later
+                    // write as durable on top of it.
+                    self.stopped = true;
+                }
+                let make = || match fault {
+                    Some(f) => StoreError::Fault(f, text.clone()),
+                    None => StoreError::CommitRefused(text.clone()),
+                };
+                match fault {
+                    Some(f) => fault::report(f, &make()),
+                    None => tracing::error!(error = %e, "commit failed; the batch is refused"),
+                }
                 for p in pending {
-                    p.fail(|| StoreError::Corrupt(format!("commit failed: {text}")));
+                    p.fail(make);
                 }
             }
         }
     }
+}
+
+/// The answer owed for an op that will not be applied (its result is
+/// replaced by [`Pending::fail`]).
+fn into_pending(op: WriteOp) -> Option<Pending> {
+    fn unset<T>() -> Result<T, StoreError> {
+        Err(StoreError::WritesStopped)
+    }
+    Some(match op {
+        WriteOp::Register { reply, .. } => Pending::Client(reply, unset()),
+        WriteOp::Insert { reply, .. } => Pending::Stored(reply, unset()),
+        WriteOp::Delete { reply, .. } => Pending::Removed(reply, unset()),
+        WriteOp::UploadBegin { reply, .. } | WriteOp::UploadCancel { reply, .. } => {
+            Pending::Upload(reply, unset())
+        }
+        WriteOp::UploadComplete { reply, .. } => Pending::Completed(reply, unset()),
+        WriteOp::ExpireUploads { reply, .. } => Pending::Expired(reply, unset()),
+        WriteOp::Touch { .. } | WriteOp::UploadProgress { .. } => return None,
+    })
 }
 
 fn client_id(bytes: &[u8]) -> Result<ClientId, StoreError> {

@@ -1,0 +1,237 @@
+//! The free-space reserve: new messages and uploads are refused before the
+//! data folder's disk is full, so that what frees space always works.
+//!
+//! An acknowledgement is a delete, and a delete needs room in the database's
+//! write-ahead log; a server whose disk filled up with messages could then
+//! never be drained. So the server keeps `--min-free-space` (by default 1% of
+//! the file system, at most 256 MiB) for deletes, cancels and its own
+//! bookkeeping, and answers sends and upload chunks that would eat into it
+//! with `STORAGE_FULL`. When space comes back (recipients read their
+//! messages, the operator frees disk) writes resume by themselves.
+//!
+//! Free space is not asked of the OS per request: a background thread
+//! measures it every [`RECHECK`] (and at once after a storage fault), and
+//! each admitted write subtracts its size from the cached figure, so a burst
+//! between two measurements cannot overshoot the reserve.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::Duration;
+
+use crate::error::StoreError;
+
+/// How often free space is measured.
+pub const RECHECK: Duration = Duration::from_secs(1);
+/// Largest default reserve.
+pub const MAX_DEFAULT_RESERVE: u64 = 256 << 20;
+
+/// Free space in the data folder's file system, and the reserve kept there.
+#[derive(Clone)]
+pub struct Headroom {
+    state: Arc<State>,
+}
+
+struct State {
+    dir: PathBuf,
+    reserve: u64,
+    /// Bytes available to the server, as last measured minus what was
+    /// admitted since.
+    free: AtomicU64,
+    /// Whether writes are being refused (logged on each change).
+    low: AtomicBool,
+    /// The smallest write refused since `low` was set: writes count as
+    /// resumed once it would fit.
+    wanted: AtomicU64,
+}
+
+/// Storage faults seen so far; each wakes every headroom thread for a
+/// measurement now (a fault is often the first sign the disk filled).
+static FAULTS: Mutex<u64> = Mutex::new(0);
+static FAULT_SEEN: Condvar = Condvar::new();
+
+/// Asks every headroom for a measurement now (after a storage fault).
+pub fn recheck() {
+    *FAULTS.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    FAULT_SEEN.notify_all();
+}
+
+/// (available bytes, total bytes) of the file system holding `dir`.
+fn measure(dir: &Path) -> std::io::Result<(u64, u64)> {
+    fail::fail_point!("headroom-free", |free| {
+        // Tests pretend a file system with this many bytes free.
+        let free = free.and_then(|f| f.parse().ok()).unwrap_or(0);
+        Ok((free, 1 << 40))
+    });
+    let s = rustix::fs::statvfs(dir)?;
+    Ok((
+        s.f_bavail.saturating_mul(s.f_frsize),
+        s.f_blocks.saturating_mul(s.f_frsize),
+    ))
+}
+
+impl Headroom {
+    /// Measures the file system of `dir` and starts re-measuring it in the
+    /// background (until the last handle is dropped). `min_free` None means
+    /// the default: 1% of the file system, at most [`MAX_DEFAULT_RESERVE`].
+    ///
+    /// # Errors
+    /// The file system cannot be measured.
+    pub fn start(dir: &Path, min_free: Option<u64>) -> std::io::Result<Headroom> {
+        let (free, total) = measure(dir)?;
+        let reserve = min_free.unwrap_or((total / 100).min(MAX_DEFAULT_RESERVE));
+        let state = Arc::new(State {
+            dir: dir.to_path_buf(),
+            reserve,
+            free: AtomicU64::new(free),
+            low: AtomicBool::new(false),
+            wanted: AtomicU64::new(0),
+        });
+        let weak = Arc::downgrade(&state);
+        std::thread::Builder::new()
+            .name("headroom".into())
+            .spawn(move || watch(weak))?;
+        let headroom = Headroom { state };
+        headroom.state.update(free);
+        Ok(headroom)
+    }
+
+    /// The reserve in bytes.
+    pub fn reserve(&self) -> u64 {
+        self.state.reserve
+    }
+
+    /// Admits a write of `bytes`, or refuses it with [`StoreError::DiskFull`]
+    /// if it would leave less than the reserve free.
+    ///
+    /// # Errors
+    /// See above.
+    pub fn admit(&self, bytes: u64) -> Result<(), StoreError> {
+        let state = &self.state;
+        let admitted = state
+            .free
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |free| {
+                (free >= state.reserve.saturating_add(bytes)).then(|| free - bytes)
+            });
+        match admitted {
+            Ok(_) => Ok(()),
+            Err(free) => {
+                state.refused(bytes, free);
+                Err(StoreError::DiskFull {
+                    free,
+                    reserve: state.reserve,
+                })
+            }
+        }
+    }
+
+    /// Whether a write of `bytes` would fit above the reserve now (without
+    /// counting it: an upload's chunks are admitted as they come).
+    ///
+    /// # Errors
+    /// [`StoreError::DiskFull`] if it would not.
+    pub fn check(&self, bytes: u64) -> Result<(), StoreError> {
+        let state = &self.state;
+        let free = state.free.load(Ordering::Acquire);
+        if free >= state.reserve.saturating_add(bytes) {
+            return Ok(());
+        }
+        state.refused(bytes, free);
+        Err(StoreError::DiskFull {
+            free,
+            reserve: state.reserve,
+        })
+    }
+}
+
+impl State {
+    fn update(&self, free: u64) {
+        self.free.store(free, Ordering::Release);
+        let wanted = self.wanted.load(Ordering::Acquire);
+        if self.low.load(Ordering::Acquire) && free >= self.reserve.saturating_add(wanted) {
+            self.low.store(false, Ordering::Release);
+            tracing::info!(
+                free,
+                reserve = self.reserve,
+                "free disk space is back: new messages and uploads are accepted again"
+            );
+        }
+    }
+
+    fn refused(&self, bytes: u64, free: u64) {
+        if self.low.swap(true, Ordering::AcqRel) {
+            self.wanted.fetch_min(bytes, Ordering::AcqRel);
+            return;
+        }
+        self.wanted.store(bytes, Ordering::Release);
+        tracing::error!(
+            free,
+            reserve = self.reserve,
+            refused = bytes,
+            dir = %self.dir.display(),
+            "the data folder's disk is nearly full: new messages and uploads that would eat into \
+             the free-space reserve are refused (STORAGE_FULL); reads, acknowledgements and \
+             cancels go on. Free disk space or wait for recipients to read their messages; \
+             writes resume by themselves"
+        );
+    }
+}
+
+/// Re-measures every [`RECHECK`] or when asked, until the headroom is dropped.
+fn watch(state: Weak<State>) {
+    loop {
+        let Some(s) = state.upgrade() else { return };
+        match measure(&s.dir) {
+            Ok((free, _)) => s.update(free),
+            Err(e) => tracing::warn!(error = %e, "cannot measure free disk space"),
+        }
+        drop(s);
+        let faults = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = *faults;
+        let _ = FAULT_SEEN
+            .wait_timeout_while(faults, RECHECK, |n| *n == seen)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_reserve_is_one_percent_at_most_256_mib() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = Headroom::start(dir.path(), None).unwrap();
+        let (_, total) = measure(dir.path()).unwrap();
+        assert_eq!(h.reserve(), (total / 100).min(MAX_DEFAULT_RESERVE));
+        let h = Headroom::start(dir.path(), Some(1234)).unwrap();
+        assert_eq!(h.reserve(), 1234);
+    }
+
+    #[test]
+    fn admitted_writes_count_against_the_reserve_until_measured_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = Headroom::start(dir.path(), Some(0)).unwrap();
+        // Pretend 1000 bytes are free: a reserve of 100 admits 900.
+        let h = Headroom {
+            state: Arc::new(State {
+                dir: h.state.dir.clone(),
+                reserve: 100,
+                free: AtomicU64::new(1000),
+                low: AtomicBool::new(false),
+                wanted: AtomicU64::new(0),
+            }),
+        };
+        h.admit(500).unwrap();
+        h.admit(400).unwrap();
+        assert!(matches!(
+            h.admit(1),
+            Err(StoreError::DiskFull {
+                free: 100,
+                reserve: 100
+            })
+        ));
+        h.state.update(5000);
+        h.admit(1).unwrap();
+    }
+}
