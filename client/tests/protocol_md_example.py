@@ -94,14 +94,21 @@ INPUTS = {
     "answer_nonce": (r"the answer's `([^`]+)`", notation),
     "text": (r"the text `([^`]+)` \(type 3\)", str.encode),
     "text_counter": (r"\(type 3\) with counter (\d+)", int),
-    "text_nonce": (r"\(type 3\) with counter \d+ and nonce `([^`]+)`", notation),
+    "text_clock": (r"\(type 3\) with counter \d+, her clock at (\d+) ms", int),
+    "text_nonce": (r"\(type 3\) with counter \d+, her clock at \d+ ms \([^)]*\) and nonce `([^`]+)`", notation),
     "file_name": (r"-byte file `([^`]+)`", str.encode),
     "file_content": (r"containing `([^`]+)`", str.encode),
     "file_key": (r"Its key is `([^`]+)`", notation),
     "nonce_prefix": (r"nonce prefix `([^`]+)`", notation),
     "meta_counter": (r"the meta is sealed with counter (\d+)", int),
-    "meta_nonce": (r"the meta is sealed with counter \d+ and nonce `([^`]+)`", notation),
+    "meta_clock": (r"the meta is sealed with counter \d+, her clock at (\d+) ms", int),
+    "meta_nonce": (r"the meta is sealed with counter \d+, her clock at \d+ ms \([^)]*\) and nonce `([^`]+)`", notation),
     "meta_plaintext": (r"over the plaintext `([^`]+)`", notation),
+    "refused_id": (r"delivered again as message (\d+)", int),
+    "refusal_counter": (r"with Bob's counter (\d+)", int),
+    "refusal_clock": (r"with Bob's counter \d+, his clock at (\d+) ms", int),
+    "refusal_nonce": (r"his clock at \d+ ms and nonce `([^`]+)`", notation),
+    "refusal_reason": (r"reason (\d+)\)", int),
 }
 
 
@@ -240,17 +247,31 @@ def answer(i, keys):
     return b"\x01" + i["sid"] + i["answer_nonce"] + tag
 
 
-def envelope(key, sender, recipient, kind, sid, counter, nonce, plaintext):
-    """Sealed envelope (types 3 and 4)."""
+def envelope(key, sender, recipient, kind, sid, counter, nonce, clock, body, refusal=False):
+    """Sealed envelope (types 3 and 4; format 02 for a refusal notice):
+    the plaintext is the sender's clock (ms, u64 LE) then the body."""
+    label, fmt = (LABEL("refusal"), b"\x02") if refusal else (LABEL("message"), b"\x01")
     counter = struct.pack("<Q", counter)
-    ad = LABEL("message") + sender + recipient + bytes([kind]) + sid + counter
-    return b"\x01" + sid + counter + nonce + xchacha20_poly1305(key, nonce, plaintext, ad)
+    ad = label + sender + recipient + bytes([kind]) + sid + counter
+    plaintext = struct.pack("<Q", clock) + body
+    return fmt + sid + counter + nonce + xchacha20_poly1305(key, nonce, plaintext, ad)
+
+
+def refusal_body(i):
+    """What Bob refuses: the text's message id, sid, counter, type 3, reason."""
+    return (
+        struct.pack("<Q", i["refused_id"])
+        + i["sid"]
+        + struct.pack("<Q", i["text_counter"])
+        + bytes([3, i["refusal_reason"]])
+    )
 
 
 def meta_plaintext(i):
     name = i["file_name"]
     return (
-        struct.pack("<H", len(name))
+        struct.pack("<Q", i["meta_clock"])
+        + struct.pack("<H", len(name))
         + name
         + struct.pack("<Q", len(i["file_content"]))
         + i["file_key"]
@@ -300,11 +321,16 @@ def expected(i):
         "answer": answer(i, keys),
         "text": envelope(
             keys["k_ab"], i["alice_id"], i["bob_id"], 3, i["sid"],
-            i["text_counter"], i["text_nonce"], i["text"],
+            i["text_counter"], i["text_nonce"], i["text_clock"], i["text"],
         ),
         "file-meta": envelope(
             keys["k_ab"], i["alice_id"], i["bob_id"], 4, i["sid"],
-            i["meta_counter"], i["meta_nonce"], meta_plaintext(i),
+            i["meta_counter"], i["meta_nonce"], i["meta_clock"], meta_plaintext(i)[8:],
+        ),
+        "refusal": envelope(
+            keys["k_ba"], i["bob_id"], i["alice_id"], 3, i["sid"],
+            i["refusal_counter"], i["refusal_nonce"], i["refusal_clock"], refusal_body(i),
+            refusal=True,
         ),
         "file-body": file_body(i["file_key"], i["nonce_prefix"], i["file_content"]),
     }

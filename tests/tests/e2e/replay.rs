@@ -73,6 +73,8 @@ fn refusals(events: &[client::Event]) -> Vec<(u64, u64, RefusalReason)> {
 async fn pair(addr: &str, dir: &Path) -> (Client, Client) {
     let alice = user(addr, &dir.join("alice"), "alice").await;
     let bob = user(addr, &dir.join("bob"), "bob").await;
+    // Files download without asking only from contacts.
+    bob.fetch_key("alice").await.unwrap();
     alice.send_text("bob", "hello").await.unwrap();
     assert_eq!(texts(&bob.inbox().await.unwrap()), vec!["hello"]);
     (alice, bob)

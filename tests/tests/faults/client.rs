@@ -30,6 +30,8 @@ async fn a_file_that_cannot_be_saved_does_not_stop_the_rest_of_the_inbox() {
     let alice = user(&addr, &dir.path().join("alice"), "alice").await;
     let bob = user(&addr, &dir.path().join("bob"), "bob").await;
     let carol = user(&addr, &dir.path().join("carol"), "carol").await;
+    // Files download without asking only from contacts.
+    bob.fetch_key("alice").await.unwrap();
     let original = dir.path().join("report.bin");
     std::fs::write(&original, pattern(3, 100_000)).unwrap();
     alice

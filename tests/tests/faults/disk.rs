@@ -88,6 +88,8 @@ async fn a_full_disk_refuses_new_files_but_lets_bob_drain_and_then_recovers() {
     let homes = tempfile::tempdir().unwrap();
     let alice = user(&addr, &homes.path().join("alice"), "alice").await;
     let bob = user(&addr, &homes.path().join("bob"), "bob").await;
+    // Files download without asking only from contacts.
+    bob.fetch_key("alice").await.unwrap();
     let mut originals = Vec::new();
     for i in 0..4u64 {
         let path = homes.path().join(format!("f{i}.bin"));
