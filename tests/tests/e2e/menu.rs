@@ -495,11 +495,15 @@ async fn menu_in_a_terminal_prints_pushed_messages_and_ctrl_c_cancels_an_upload(
     pty.wait_for("send bob hel").await;
     pty.keys("lo there\r").await;
     pty.wait_for("sent to bob (message").await;
+    // Keys typed before the prompt is back reach a terminal in cooked mode
+    // (echoed there, not by the menu): wait for the prompt, as a person would.
+    pty.wait_for("alice> ").await;
 
     // Tab completes a command and a name ("keb" would be no command).
     pty.keys("ke\t").await;
     pty.keys("b\t\r").await;
     pty.wait_for("fingerprint: ").await;
+    pty.wait_for("alice> ").await;
 
     // Ctrl-C during an upload cancels it, and the menu goes on. A sparse
     // file is large to send but costs no disk.
@@ -513,10 +517,14 @@ async fn menu_in_a_terminal_prints_pushed_messages_and_ctrl_c_cancels_an_upload(
     pty.keys("\u{3}").await;
     pty.wait_for("upload cancelled; `resume` continues it")
         .await;
+    pty.wait_for("alice> ").await;
     pty.keys("list\r").await;
     pty.wait_for("1 other user:").await;
 
-    // Ctrl-C at the prompt clears the line; Ctrl-D leaves.
+    // Ctrl-C at the prompt clears the line; Ctrl-D leaves. "garbage" must be
+    // the menu's echo (after its prompt), not the terminal's cooked echo, or
+    // the prompt drawn before the Ctrl-C would pass for the one after it.
+    pty.wait_for("alice> ").await;
     pty.keys("garbage").await;
     pty.wait_for("garbage").await;
     pty.keys("\u{3}").await;
