@@ -249,6 +249,10 @@ pub(crate) struct Inner {
     pub(crate) progress: Mutex<Arc<dyn Progress>>,
     /// Serialises the handling of deliveries (inbox and watch may run at once).
     pub(crate) receiving: AsyncMutex<()>,
+    /// Held while a session's offer is sent and the session saved, so that
+    /// an answer arriving in between waits for the session instead of
+    /// being refused as one for an unknown session.
+    pub(crate) starting: AsyncMutex<()>,
     /// When each peer's key was last compared with the server's copy.
     key_checked: Mutex<std::collections::HashMap<ClientId, std::time::Instant>>,
     /// Which received files download without asking.
@@ -299,6 +303,7 @@ impl Client {
                 conn: AsyncMutex::new(None),
                 progress: Mutex::new(Arc::new(NoProgress)),
                 receiving: AsyncMutex::new(()),
+                starting: AsyncMutex::new(()),
                 key_checked: Mutex::new(Default::default()),
                 download_policy: Mutex::new(Default::default()),
                 name_checked: Mutex::new(Default::default()),
@@ -715,6 +720,7 @@ impl Client {
         // swallow every message sealed in it.
         let to = peer.client_id;
         let offer = Bytes::from(offer);
+        let _starting = self.inner.starting.lock().await;
         self.retrying(|c| {
             let offer = offer.clone();
             async move {

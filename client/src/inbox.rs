@@ -739,7 +739,14 @@ impl Client {
         let Ok(sid) = content_session_id(&d.content) else {
             return self.reject(&d, &peer, Rejection::Tampered).await;
         };
-        let Some(mut stored) = self.store(move |s| s.session(sid)).await? else {
+        let mut stored = self.store(move |s| s.session(sid)).await?;
+        if stored.is_none() {
+            // Our offer may be sent but its session not saved yet: wait for
+            // any session being started, then look again.
+            drop(self.inner.starting.lock().await);
+            stored = self.store(move |s| s.session(sid)).await?;
+        }
+        let Some(mut stored) = stored else {
             return self.reject(&d, &peer, Rejection::UnknownSession).await;
         };
         if stored.session.peer() != d.sender || stored.session.confirm(&d.content).is_err() {

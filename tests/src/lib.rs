@@ -610,3 +610,20 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     out.truncate(len);
     out
 }
+
+/// A client in `home` for `server`, registered as `name` (one process can
+/// hold several users, each in its own home).
+///
+/// # Panics
+/// If the client cannot open its store or register: the test cannot go on.
+pub async fn user(server: &str, home: &Path, name: &str) -> client::Client {
+    let c = client::Client::open(client::ClientConfig {
+        home: home.to_path_buf(),
+        server: server.to_string(),
+        accept_server_key: false,
+    })
+    .await
+    .unwrap();
+    c.register(name).await.unwrap();
+    c
+}

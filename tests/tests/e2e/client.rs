@@ -2,6 +2,7 @@
 //! three users, a client restart mid-conversation, an upload cut off and
 //! resumed, a peer's key changing, and the binaries' subcommands and self-test.
 
+use e2e::user;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,18 +12,6 @@ use e2e::{Observed, Relay, ServerProcess, TestServer, binary, bounded, pattern};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
-
-async fn user(server: &str, home: &Path, name: &str) -> Client {
-    let c = Client::open(ClientConfig {
-        home: home.to_path_buf(),
-        server: server.to_string(),
-        accept_server_key: false,
-    })
-    .await
-    .unwrap();
-    c.register(name).await.unwrap();
-    c
-}
 
 async fn reopen(server: &str, home: &Path) -> Client {
     Client::open(ClientConfig {

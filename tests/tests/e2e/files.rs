@@ -4,6 +4,7 @@
 //! resumes from its partial file; an upload whose file changed is sent
 //! again rather than resumed.
 
+use e2e::user;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,18 +15,6 @@ use client::{Client, ClientConfig, ClientError, DownloadPolicy, Progress, What};
 use e2e::{ServerProcess, TestServer, binary, bounded, pattern};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
-
-async fn user(server: &str, home: &Path, name: &str) -> Client {
-    let c = Client::open(ClientConfig {
-        home: home.to_path_buf(),
-        server: server.to_string(),
-        accept_server_key: false,
-    })
-    .await
-    .unwrap();
-    c.register(name).await.unwrap();
-    c
-}
 
 fn saved_files(events: &[client::Event]) -> Vec<PathBuf> {
     events

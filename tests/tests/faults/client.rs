@@ -4,23 +4,11 @@
 //! messages wait behind it, so that their counters cannot make it look like
 //! a replay when it comes again.)
 
-use std::path::Path;
+use e2e::user;
 
-use client::{Client, ClientConfig, What};
+use client::What;
 use e2e::{TestServer, pattern};
 use tokio_util::sync::CancellationToken;
-
-async fn user(server: &str, home: &Path, name: &str) -> Client {
-    let c = Client::open(ClientConfig {
-        home: home.to_path_buf(),
-        server: server.to_string(),
-        accept_server_key: false,
-    })
-    .await
-    .unwrap();
-    c.register(name).await.unwrap();
-    c
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_cannot_be_saved_does_not_stop_the_rest_of_the_inbox() {

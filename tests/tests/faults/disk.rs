@@ -1,10 +1,11 @@
 //! A really full disk: a small tmpfs as the data folder (needs root, which
 //! CI has; without it the test fails saying so).
 
+use e2e::user;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use client::{Client, ClientConfig, What};
+use client::What;
 use e2e::{ServerProcess, bounded, pattern};
 use protocol::ErrorReason;
 use tokio_util::sync::CancellationToken;
@@ -51,18 +52,6 @@ impl Drop for Tmpfs {
             .arg(self.dir.path())
             .status();
     }
-}
-
-async fn user(server: &str, home: &Path, name: &str) -> Client {
-    let c = Client::open(ClientConfig {
-        home: home.to_path_buf(),
-        server: server.to_string(),
-        accept_server_key: false,
-    })
-    .await
-    .unwrap();
-    c.register(name).await.unwrap();
-    c
 }
 
 fn files(events: &[client::Event]) -> Vec<PathBuf> {
