@@ -863,9 +863,13 @@ impl Client {
         };
         let meta = opened.plaintext;
         if let Some(reason) = self.hold_reason(d.sender, meta.size).await? {
-            return self
+            let mut outcome = self
                 .hold(&d, &peer, (sid, opened.counter), meta, offer.size, reason)
-                .await;
+                .await?;
+            for e in &mut outcome.events {
+                e.sender_time_ms = Some(opened.sent_at_ms);
+            }
+            return Ok(outcome);
         }
         let label = format!(
             "{} from {}",

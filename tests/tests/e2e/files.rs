@@ -109,6 +109,9 @@ async fn a_strangers_file_is_not_downloaded_until_accepted() {
     assert_eq!(offers.len(), 1, "{events:?}");
     let (id, reason) = offers[0];
     assert_eq!(reason, HoldReason::Stranger);
+    // The offer shows the sender's sealed clock, as texts do.
+    let offer = events.iter().find(|e| e.message_id == id).unwrap();
+    assert!(offer.sender_time_ms.is_some(), "{offer:?}");
     assert!(names_in(&bob_home.join("downloads")).is_empty());
     // It stays on the server, listed, and reading again neither downloads
     // nor repeats it.

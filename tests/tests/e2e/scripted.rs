@@ -113,22 +113,31 @@ async fn a_port_that_does_not_speak_the_protocol_fails_with_a_clear_line() {
     }
 }
 
-/// Reads lines from `lines` until one contains `wanted`.
+/// Reads lines from `lines` until one contains `wanted`; on failure, shows
+/// the lines read meanwhile.
 async fn wait_for_line(
     lines: &mut tokio::io::Lines<BufReader<impl tokio::io::AsyncRead + Unpin>>,
     wanted: &str,
 ) {
-    bounded(wanted, async {
+    let mut seen = Vec::new();
+    let found = bounded(wanted, async {
         loop {
             match lines.next_line().await.unwrap() {
-                Some(l) if l.contains(wanted) => return,
-                Some(_) => {}
-                None => panic!("the output ended before {wanted:?}"),
+                Some(l) if l.contains(wanted) => return true,
+                Some(l) => seen.push(l),
+                None => return false,
             }
         }
     })
-    .await
-    .unwrap();
+    .await;
+    match found {
+        Ok(true) => {}
+        Ok(false) => panic!(
+            "the output ended before {wanted:?}; it was:\n{}",
+            seen.join("\n")
+        ),
+        Err(e) => panic!("{e}; the output meanwhile:\n{}", seen.join("\n")),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
