@@ -67,22 +67,29 @@ impl Change {
 
 /// Sends each [`Change`] of `link` to `show` until the client is dropped
 /// or `stop` fires.
-pub async fn follow(
+///
+/// The state to compare with is taken now, not when the returned future is
+/// first polled: a spawned follower that starts late (a busy machine) would
+/// otherwise take a loss that happened meanwhile for its starting point and
+/// never report it.
+pub fn follow(
     mut link: watch::Receiver<Link>,
     stop: tokio_util::sync::CancellationToken,
     show: impl Fn(Change),
-) {
+) -> impl std::future::Future<Output = ()> {
     let mut before = link.borrow_and_update().clone();
-    loop {
-        tokio::select! {
-            changed = link.changed() => if changed.is_err() { return },
-            () = stop.cancelled() => return,
+    async move {
+        loop {
+            tokio::select! {
+                changed = link.changed() => if changed.is_err() { return },
+                () = stop.cancelled() => return,
+            }
+            let now = link.borrow_and_update().clone();
+            if let Some(change) = Change::between(&before, &now) {
+                show(change);
+            }
+            before = now;
         }
-        let now = link.borrow_and_update().clone();
-        if let Some(change) = Change::between(&before, &now) {
-            show(change);
-        }
-        before = now;
     }
 }
 
@@ -120,5 +127,28 @@ mod tests {
         assert_eq!(Change::between(&down, &Link::Down("other".into())), None);
         assert_eq!(Change::between(&down, &Link::Up), Some(Change::Back));
         assert_eq!(Change::between(&Link::Up, &Link::Up), None);
+    }
+
+    #[tokio::test]
+    async fn a_loss_before_the_follower_first_runs_is_still_reported() {
+        let (tx, rx) = watch::channel(Link::Up);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let follower = {
+            let seen = seen.clone();
+            follow(rx, stop.clone(), move |c| seen.lock().unwrap().push(c))
+        };
+        // The connection drops before the follower is first polled.
+        tx.send(Link::Down("reset".into())).unwrap();
+        let task = tokio::spawn(follower);
+        tokio::task::yield_now().await;
+        tx.send(Link::Up).unwrap();
+        tokio::task::yield_now().await;
+        stop.cancel();
+        task.await.unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![Change::Lost("reset".into()), Change::Back]
+        );
     }
 }
