@@ -1040,31 +1040,11 @@ impl KeyStore {
     /// Storage errors, [`KeyStoreError::Corrupt`].
     pub fn pending_for(&self, sid: SessionId) -> Result<Vec<PendingMessage>, KeyStoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT message_id, sender, kind, content, sent_at FROM pending_messages
+            "SELECT message_id, sender, kind, sid, content, sent_at FROM pending_messages
              WHERE sid = ?1 ORDER BY message_id",
         )?;
-        let rows = stmt.query_map([&sid.0[..]], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                blob_array::<16>(row, 1)?,
-                row.get::<_, u8>(2)?,
-                row.get::<_, Vec<u8>>(3)?,
-                row.get::<_, i64>(4)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (id, sender, kind, content, sent_at) = row?;
-            Ok(PendingMessage {
-                message_id: from_sql_u64(id),
-                sender: ClientId(sender),
-                kind: MessageKind::from_code(kind)
-                    .map_err(|_| KeyStoreError::Corrupt("pending message type"))?,
-                sid,
-                content,
-                sent_at_ms: from_sql_u64(sent_at),
-            })
-        })
-        .collect()
+        let rows = stmt.query_map([&sid.0[..]], pending_row)?;
+        rows.map(|row| pending_message(row?)).collect()
     }
 
     /// Forgets a pending message (handled, or given up).
@@ -1346,6 +1326,36 @@ fn record_received(conn: &Connection, sid: SessionId, counter: u64) -> Result<()
         params![&sid.0[..], highest, &window.seen_bytes()[..]],
     )?;
     Ok(())
+}
+
+/// A `pending_messages` row as selected by `pending_row`'s callers:
+/// message id, sender, kind, sid, content, sent at.
+type PendingRow = (i64, [u8; 16], u8, [u8; 16], Vec<u8>, i64);
+
+/// Reads the columns `message_id, sender, kind, sid, content, sent_at`.
+fn pending_row(row: &Row<'_>) -> rusqlite::Result<PendingRow> {
+    Ok((
+        row.get(0)?,
+        blob_array::<16>(row, 1)?,
+        row.get(2)?,
+        blob_array::<16>(row, 3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn pending_message(
+    (id, sender, kind, sid, content, sent_at): PendingRow,
+) -> Result<PendingMessage, KeyStoreError> {
+    Ok(PendingMessage {
+        message_id: from_sql_u64(id),
+        sender: ClientId(sender),
+        kind: MessageKind::from_code(kind)
+            .map_err(|_| KeyStoreError::Corrupt("pending message type"))?,
+        sid: SessionId(sid),
+        content,
+        sent_at_ms: from_sql_u64(sent_at),
+    })
 }
 
 /// A fixed-size blob column; a wrong size is a conversion error.

@@ -16,13 +16,11 @@
 
 use std::time::Duration;
 
-use protocol::{ClientId, MessageKind};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    KeyStore, KeyStoreError, PendingMessage, blob_array, from_sql_u64, now_ms, to_sql_u64,
+    KeyStore, KeyStoreError, PendingMessage, now_ms, pending_message, pending_row, to_sql_u64,
 };
-use crate::crypto::SessionId;
 
 /// Texts kept per sender while their session has not arrived. A genuine
 /// sender's offer comes just before its texts, so a few are normal; more
@@ -145,32 +143,14 @@ impl KeyStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let expired = {
+            // The content is not needed to tell the user what was given up.
             let mut stmt = tx.prepare(
-                "SELECT message_id, sender, kind, sid, sent_at FROM pending_messages
+                "SELECT message_id, sender, kind, sid, x'', sent_at FROM pending_messages
                  WHERE received_at < ?1 ORDER BY message_id",
             )?;
-            let rows = stmt.query_map([cutoff], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    blob_array::<16>(row, 1)?,
-                    row.get::<_, u8>(2)?,
-                    blob_array::<16>(row, 3)?,
-                    row.get::<_, i64>(4)?,
-                ))
-            })?;
-            rows.map(|row| {
-                let (id, sender, kind, sid, sent_at) = row?;
-                Ok(PendingMessage {
-                    message_id: from_sql_u64(id),
-                    sender: ClientId(sender),
-                    kind: MessageKind::from_code(kind)
-                        .map_err(|_| KeyStoreError::Corrupt("pending message type"))?,
-                    sid: SessionId(sid),
-                    content: Vec::new(),
-                    sent_at_ms: from_sql_u64(sent_at),
-                })
-            })
-            .collect::<Result<Vec<_>, KeyStoreError>>()?
+            stmt.query_map([cutoff], pending_row)?
+                .map(|row| pending_message(row?))
+                .collect::<Result<Vec<_>, KeyStoreError>>()?
         };
         for m in &expired {
             let id = to_sql_u64(m.message_id);
@@ -215,6 +195,8 @@ impl KeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::SessionId;
+    use protocol::{ClientId, MessageKind};
 
     fn text(id: u64, sender: u8, len: usize) -> PendingMessage {
         PendingMessage {
