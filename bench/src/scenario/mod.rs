@@ -138,13 +138,24 @@ impl Plan {
         if let Some(args) = &self.v2 {
             let target = v2_target(&self.target)?;
             let describe = target.describe();
-            let mut outcome = runtime.block_on(v2::run(target.addr(), args, "v2", &describe))?;
+            let mut outcome = runtime.block_on(v2::run(
+                target.addr(),
+                args,
+                "v2",
+                &describe,
+                v2::SecondPull::Empty,
+            ))?;
             target.stop()?;
             let mut reference = None;
             if let Some(target) = reference_target(&self.reference)? {
                 let describe = target.describe();
-                let mut r =
-                    runtime.block_on(v2::run(target.addr(), args, "v2-reference", &describe))?;
+                let mut r = runtime.block_on(v2::run(
+                    target.addr(),
+                    args,
+                    "v2-reference",
+                    &describe,
+                    v2::SecondPull::MayRepeat,
+                ))?;
                 target.stop()?;
                 if let Some(l) = &limits {
                     compare_reference(&mut r, l);
