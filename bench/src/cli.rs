@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::target::DurabilityArg;
 
 /// Sealpost load generator: drives a server over loopback (127.0.0.1 only)
 /// and measures the physical limits of this machine in the same run.
@@ -144,16 +146,6 @@ pub struct TargetArgs {
     /// Commit durability of a server this run starts.
     #[arg(long, value_enum, default_value_t = DurabilityArg::Full)]
     pub durability: DurabilityArg,
-}
-
-/// Commit durability of a server the run starts.
-#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
-pub enum DurabilityArg {
-    /// fsync every commit (the product's default).
-    #[default]
-    Full,
-    /// Let the OS write the log.
-    Normal,
 }
 
 /// Where the reference stand-in is.

@@ -15,7 +15,17 @@ use anyhow::{Context, anyhow, bail};
 use server::Config;
 use tokio::sync::oneshot;
 
-use crate::cli::DurabilityArg;
+use clap::ValueEnum;
+
+/// Commit durability of a server the run starts.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum DurabilityArg {
+    /// fsync every commit (the product's default).
+    #[default]
+    Full,
+    /// Let the OS write the log.
+    Normal,
+}
 
 /// Worker threads of an in-process server's runtime (the machine has two cores).
 pub const SERVER_THREADS: usize = 2;
