@@ -1,0 +1,292 @@
+//! The member's engine: one state file, our MLS identity, key packages,
+//! creating rooms and reading their state.
+//!
+//! Commits are in [`crate::commits`], incoming messages and welcomes in
+//! [`crate::incoming`]; all three are `impl RoomEngine` blocks over the
+//! helpers here. Every public operation is one SQLite transaction
+//! ([`Store::transact`]) that loads the room's `MlsGroup` from the file, acts,
+//! and lets openmls write the new state; an error rolls all of it back.
+//!
+//! The engine is synchronous and not `Sync`-shared: the client runs it on a
+//! blocking thread and sends it work.
+
+use std::path::Path;
+
+use openmls::prelude::{
+    Credential, CredentialWithKey, Extension, Extensions, GroupContext, GroupId,
+    MIXED_PLAINTEXT_WIRE_FORMAT_POLICY, MlsGroup, MlsGroupJoinConfig,
+    RequiredCapabilitiesExtension, SignatureScheme, tls_codec::Deserialize as _,
+    tls_codec::Serialize as _,
+};
+use openmls_basic_credential::SignatureKeyPair;
+use openmls_traits::OpenMlsProvider as _;
+
+use crate::error::RoomsError;
+use crate::identity::{ClientId, IdentitySigner, make_credential};
+use crate::keys::{self, CIPHERSUITE, KeyPackageOut, MAX_KEY_PACKAGES_PER_CALL};
+use crate::policy::RoomView;
+use crate::roles::{Role, Roles};
+use crate::store::{IdentityRow, Provider, Store, read_identity, write_identity};
+
+/// A room's id: the MLS group id, 16 bytes chosen by its creator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoomId(pub [u8; 16]);
+
+impl RoomId {
+    pub(crate) fn group_id(&self) -> GroupId {
+        GroupId::from_slice(&self.0)
+    }
+
+    pub(crate) fn from_group_id(id: &GroupId) -> Result<Self, RoomsError> {
+        let bytes: [u8; 16] = id
+            .as_slice()
+            .try_into()
+            .map_err(|_| RoomsError::UnknownRoom)?;
+        Ok(Self(bytes))
+    }
+}
+
+/// What the creator of a room hands the server so it can follow the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomCreated {
+    /// The room.
+    pub room: RoomId,
+    /// A signed `GroupInfo` of epoch 0 (an `MlsMessage`).
+    pub group_info: Vec<u8>,
+    /// The ratchet tree of epoch 0 (TLS presentation).
+    pub ratchet_tree: Vec<u8>,
+}
+
+/// A member as the engine reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomMember {
+    /// The member's client id.
+    pub client_id: ClientId,
+    /// The member's role.
+    pub role: Role,
+}
+
+/// A member's rooms engine over one state file.
+pub struct RoomEngine {
+    pub(crate) store: Store,
+    pub(crate) me: IdentityRow,
+}
+
+/// The join configuration of every room: handshakes in the clear (the
+/// server follows them), application messages encrypted, the ratchet tree
+/// inside welcomes, and no secrets of past epochs kept.
+pub(crate) fn join_config() -> MlsGroupJoinConfig {
+    MlsGroupJoinConfig::builder()
+        .wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
+        .use_ratchet_tree_extension(true)
+        .max_past_epochs(0)
+        .build()
+}
+
+/// The group context extensions a new room starts with: the roles table and
+/// the requirement that every member understands it.
+fn initial_extensions(owner: ClientId) -> Result<Extensions<GroupContext>, RoomsError> {
+    Extensions::from_vec(vec![
+        Roles::with_owner(owner).to_extension(),
+        Extension::RequiredCapabilities(RequiredCapabilitiesExtension::new(
+            &[Roles::extension_type()],
+            &[],
+            &[openmls::prelude::CredentialType::Basic],
+        )),
+    ])
+    .map_err(RoomsError::mls("room extensions"))
+}
+
+impl RoomEngine {
+    /// Opens the state file at `path` for the identity `me`, creating our MLS
+    /// signature key and credential on first use.
+    ///
+    /// # Errors
+    /// [`RoomsError::IdentityMismatch`] if the file belongs to another client
+    /// id or identity key; database errors.
+    pub fn open(path: &Path, me: &dyn IdentitySigner) -> Result<Self, RoomsError> {
+        let store = Store::open(path)?;
+        let row = store.transact(|provider, conn| {
+            if let Some(row) = read_identity(conn)? {
+                if row.client_id != me.client_id() || row.identity_key != me.identity_key() {
+                    return Err(RoomsError::IdentityMismatch);
+                }
+                return Ok(row);
+            }
+            let keys = SignatureKeyPair::new(SignatureScheme::ED25519)
+                .map_err(RoomsError::mls("signature key"))?;
+            keys.store(provider.storage())?;
+            let credential = make_credential(me, keys.public())
+                .tls_serialize_detached()
+                .map_err(RoomsError::mls("credential encoding"))?;
+            let row = IdentityRow {
+                client_id: me.client_id(),
+                identity_key: me.identity_key(),
+                signature_key: keys.to_public_vec(),
+                credential,
+            };
+            write_identity(conn, &row)?;
+            Ok(row)
+        })?;
+        Ok(Self { store, me: row })
+    }
+
+    /// Our client id.
+    pub fn client_id(&self) -> ClientId {
+        self.me.client_id
+    }
+
+    /// Makes `count` one-time key packages for upload.
+    ///
+    /// # Errors
+    /// [`RoomsError::Limit`] above [`MAX_KEY_PACKAGES_PER_CALL`]; MLS or
+    /// database errors.
+    pub fn generate_key_packages(&self, count: usize) -> Result<Vec<KeyPackageOut>, RoomsError> {
+        if count > MAX_KEY_PACKAGES_PER_CALL {
+            return Err(RoomsError::Limit("too many key packages in one call"));
+        }
+        self.store.transact(|provider, _| {
+            let signer = self.signer(provider)?;
+            (0..count)
+                .map(|_| keys::build(provider, &signer, self.credential_with_key()?, false))
+                .collect()
+        })
+    }
+
+    /// Makes the last-resort key package (kept after use; replace it now and
+    /// then).
+    ///
+    /// # Errors
+    /// MLS or database errors.
+    pub fn generate_last_resort_key_package(&self) -> Result<KeyPackageOut, RoomsError> {
+        self.store.transact(|provider, _| {
+            let signer = self.signer(provider)?;
+            keys::build(provider, &signer, self.credential_with_key()?, true)
+        })
+    }
+
+    /// Creates a room with us as its only member and owner.
+    ///
+    /// # Errors
+    /// [`RoomsError::RoomExists`]; MLS or database errors.
+    pub fn create_room(&self, room: RoomId) -> Result<RoomCreated, RoomsError> {
+        self.store.transact(|provider, conn| {
+            if load_group(provider, room).is_ok() {
+                return Err(RoomsError::RoomExists);
+            }
+            let signer = self.signer(provider)?;
+            let group = MlsGroup::builder()
+                .with_group_id(room.group_id())
+                .ciphersuite(CIPHERSUITE)
+                .with_wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
+                .use_ratchet_tree_extension(true)
+                .max_past_epochs(0)
+                .with_capabilities(keys::leaf_capabilities())
+                .with_group_context_extensions(initial_extensions(self.me.client_id)?)
+                .build(provider, &signer, self.credential_with_key()?)
+                .map_err(RoomsError::mls("room creation"))?;
+            let group_info = group
+                .export_group_info(provider.crypto(), &signer, true)
+                .map_err(RoomsError::mls("group info export"))?
+                .to_bytes()
+                .map_err(RoomsError::mls("group info encoding"))?;
+            crate::store::remember_room(conn, room)?;
+            let ratchet_tree = group
+                .export_ratchet_tree()
+                .tls_serialize_detached()
+                .map_err(RoomsError::mls("ratchet tree encoding"))?;
+            Ok(RoomCreated {
+                room,
+                group_info,
+                ratchet_tree,
+            })
+        })
+    }
+
+    /// The rooms in the state file (including ones we were removed from).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn rooms(&self) -> Result<Vec<RoomId>, RoomsError> {
+        self.store
+            .transact(|_, conn| crate::store::read_rooms(conn))
+    }
+
+    /// The room's members and their roles, in leaf order.
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`]; a malformed roles table or credential.
+    pub fn members(&self, room: RoomId) -> Result<Vec<RoomMember>, RoomsError> {
+        self.store.transact(|provider, _| {
+            let group = load_group(provider, room)?;
+            let view = RoomView::new(group.members(), group.extensions())?;
+            Ok(view
+                .clients()
+                .map(|client_id| RoomMember {
+                    client_id,
+                    role: view.role_of(&client_id),
+                })
+                .collect())
+        })
+    }
+
+    /// The room's current epoch.
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`].
+    pub fn epoch(&self, room: RoomId) -> Result<u64, RoomsError> {
+        self.store
+            .transact(|provider, _| Ok(load_group(provider, room)?.epoch().as_u64()))
+    }
+
+    /// True while we are a member of the room (false once removed).
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`].
+    pub fn is_member(&self, room: RoomId) -> Result<bool, RoomsError> {
+        self.store
+            .transact(|provider, _| Ok(load_group(provider, room)?.is_active()))
+    }
+
+    /// Checks every member of the room against `pins` (the check a client
+    /// runs after joining and whenever its pins change).
+    ///
+    /// # Errors
+    /// [`RoomsError::Identity`] naming the first member that fails.
+    pub fn verify_members(
+        &self,
+        room: RoomId,
+        pins: &dyn crate::identity::Pins,
+    ) -> Result<(), RoomsError> {
+        self.store.transact(|provider, _| {
+            let group = load_group(provider, room)?;
+            crate::policy::check_members(group.members(), pins)?;
+            Ok(())
+        })
+    }
+
+    /// Our MLS signature key pair, from openmls's storage.
+    pub(crate) fn signer(&self, provider: &Provider<'_>) -> Result<SignatureKeyPair, RoomsError> {
+        SignatureKeyPair::read(
+            provider.storage(),
+            &self.me.signature_key,
+            SignatureScheme::ED25519,
+        )
+        .ok_or(RoomsError::NoIdentity)
+    }
+
+    /// Our credential with its signature key.
+    pub(crate) fn credential_with_key(&self) -> Result<CredentialWithKey, RoomsError> {
+        let credential = Credential::tls_deserialize_exact(&self.me.credential)
+            .map_err(|_| RoomsError::NoIdentity)?;
+        Ok(CredentialWithKey {
+            credential,
+            signature_key: self.me.signature_key.clone().into(),
+        })
+    }
+}
+
+/// Loads a room's group from the state file.
+pub(crate) fn load_group(provider: &Provider<'_>, room: RoomId) -> Result<MlsGroup, RoomsError> {
+    MlsGroup::load(provider.storage(), &room.group_id())?.ok_or(RoomsError::UnknownRoom)
+}

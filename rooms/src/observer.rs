@@ -1,0 +1,233 @@
+//! The server's view of a room: an MLS `PublicGroup` that follows the public
+//! handshake messages, so the delivery service can refuse a commit before it
+//! fans it out.
+//!
+//! The server is not a member and holds no secret of the room. It learns the
+//! ratchet tree (who is a member, their credentials and public keys) and the
+//! group context (epoch, roles) from the creator's `GroupInfo` and from each
+//! commit, which rooms always send as public messages. With that it applies
+//! the very [`check_commit`] every member applies, and [`check_new_leaves`]
+//! against its registrations (a commit adding a client id with another
+//! identity key than the one registered is refused). Application messages
+//! stay private: the observer reads only their clear header (room, epoch,
+//! content type).
+//!
+//! What is left out: the delivery service itself (the log, the epoch
+//! compare-and-set, cursors, welcomes), which is the server's; the server
+//! calls [`RoomObserver::process`] inside the transaction that appends to the
+//! room's log, with the observer's state in the same database or beside it.
+
+use std::path::Path;
+
+use openmls::prelude::{
+    ContentType, MlsMessageBodyIn, MlsMessageIn, ProcessedMessageContent, Proposal, ProposalStore,
+    ProtocolMessage, PublicGroup, RatchetTreeIn, Sender, tls_codec::Deserialize as _,
+};
+use openmls_traits::OpenMlsProvider as _;
+
+use crate::engine::{RoomId, RoomMember};
+use crate::error::{PolicyError, RoomsError};
+use crate::identity::{ClientId, Pins};
+use crate::incoming::{MAX_MESSAGE_LEN, parse_protocol_message};
+use crate::keys::CIPHERSUITE;
+use crate::policy::{CommitSummary, RoomView, check_commit, check_members, check_new_leaves};
+use crate::roles::Role;
+use crate::store::{Provider, Store};
+
+/// What the observer made of a room message it accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Observed {
+    /// An application message for the room's current epoch (opaque).
+    Application {
+        /// The room.
+        room: RoomId,
+        /// Its epoch.
+        epoch: u64,
+    },
+    /// A commit, checked and applied: the room is now at `summary.epoch`.
+    Commit {
+        /// The room.
+        room: RoomId,
+        /// What it did.
+        summary: CommitSummary,
+    },
+    /// A member's request to leave, kept until a commit covers it.
+    LeaveRequest {
+        /// The room.
+        room: RoomId,
+        /// Who leaves.
+        client: ClientId,
+    },
+}
+
+/// A room as the server tracks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomState {
+    /// The room.
+    pub room: RoomId,
+    /// Its current epoch.
+    pub epoch: u64,
+    /// Its members and roles.
+    pub members: Vec<RoomMember>,
+}
+
+/// The server's public view of many rooms, over one state file.
+pub struct RoomObserver {
+    store: Store,
+}
+
+impl RoomObserver {
+    /// Opens (creating if needed) the observer's state file.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn open(path: &Path) -> Result<Self, RoomsError> {
+        Ok(Self {
+            store: Store::open(path)?,
+        })
+    }
+
+    /// Starts following a new room from its creator's `GroupInfo` and
+    /// ratchet tree. The room must be at epoch 0 with one member, its owner,
+    /// whose credential matches `registrations`; the caller also checks that
+    /// this member is the authenticated creator.
+    ///
+    /// # Errors
+    /// [`RoomsError::RoomExists`], [`RoomsError::Malformed`],
+    /// [`RoomsError::Policy`], [`RoomsError::Identity`]; MLS errors.
+    pub fn track(
+        &self,
+        group_info: &[u8],
+        ratchet_tree: &[u8],
+        registrations: &dyn Pins,
+    ) -> Result<RoomState, RoomsError> {
+        if group_info.len() > MAX_MESSAGE_LEN || ratchet_tree.len() > MAX_MESSAGE_LEN {
+            return Err(RoomsError::Limit("room message too long"));
+        }
+        let info =
+            MlsMessageIn::tls_deserialize_exact(group_info).map_err(|_| RoomsError::Malformed)?;
+        let MlsMessageBodyIn::GroupInfo(info) = info.extract() else {
+            return Err(RoomsError::Malformed);
+        };
+        let tree = RatchetTreeIn::tls_deserialize_exact(ratchet_tree)
+            .map_err(|_| RoomsError::Malformed)?;
+        self.store.transact(|provider, conn| {
+            let room = RoomId::from_group_id(info.group_id())?;
+            if load_public(provider, room).is_ok() {
+                return Err(RoomsError::RoomExists);
+            }
+            let (group, _) = PublicGroup::from_external(
+                provider.crypto(),
+                provider.storage(),
+                tree,
+                info,
+                ProposalStore::new(),
+            )
+            .map_err(RoomsError::mls("room tracking"))?;
+            if group.ciphersuite() != CIPHERSUITE || group.group_context().epoch().as_u64() != 0 {
+                return Err(RoomsError::Malformed);
+            }
+            let view = RoomView::new(group.members(), group.group_context().extensions())?;
+            check_members(group.members(), registrations)?;
+            let members: Vec<ClientId> = view.clients().collect();
+            match members.as_slice() {
+                [owner] if view.role_of(owner) == Role::Owner => {}
+                _ => return Err(PolicyError::BadRoles.into()),
+            }
+            crate::store::remember_room(conn, room)?;
+            Ok(state(room, &group, &view))
+        })
+    }
+
+    /// Checks and applies one room message, in log order. Commits are
+    /// applied only if every rule holds; nothing is written otherwise.
+    ///
+    /// # Errors
+    /// [`RoomsError::StaleEpoch`] (the compare-and-set the log needs),
+    /// [`RoomsError::HiddenHandshake`], [`RoomsError::Policy`],
+    /// [`RoomsError::Identity`], [`RoomsError::Malformed`],
+    /// [`RoomsError::UnknownRoom`]; MLS errors.
+    pub fn process(&self, bytes: &[u8], registrations: &dyn Pins) -> Result<Observed, RoomsError> {
+        let message = parse_protocol_message(bytes)?;
+        let room = RoomId::from_group_id(message.group_id())?;
+        self.store.transact(|provider, _| {
+            let mut group = load_public(provider, room)?;
+            let room_epoch = group.group_context().epoch().as_u64();
+            let message_epoch = message.epoch().as_u64();
+            if message_epoch != room_epoch {
+                return Err(RoomsError::StaleEpoch {
+                    message: message_epoch,
+                    room: room_epoch,
+                });
+            }
+            if let ProtocolMessage::PrivateMessage(_) = message {
+                if message.content_type() != ContentType::Application {
+                    return Err(RoomsError::HiddenHandshake);
+                }
+                return Ok(Observed::Application {
+                    room,
+                    epoch: room_epoch,
+                });
+            }
+            let view = RoomView::new(group.members(), group.group_context().extensions())?;
+            let processed = group
+                .process_message(provider.crypto(), message)
+                .map_err(RoomsError::mls("message processing"))?;
+            let sender = processed.sender().clone();
+            match processed.into_content() {
+                ProcessedMessageContent::StagedCommitMessage(staged) => {
+                    let summary = check_commit(&view, &sender, &staged)?;
+                    check_new_leaves(&staged, registrations)?;
+                    group
+                        .merge_commit(provider.storage(), *staged)
+                        .map_err(RoomsError::mls("merge"))?;
+                    Ok(Observed::Commit { room, summary })
+                }
+                ProcessedMessageContent::ProposalMessage(queued) => {
+                    let client = match (queued.sender(), queued.proposal()) {
+                        (Sender::Member(from), Proposal::Remove(r)) if r.removed() == *from => {
+                            view.client_at(*from).ok_or(PolicyError::ExternalSender)?
+                        }
+                        _ => return Err(PolicyError::UnsupportedProposal.into()),
+                    };
+                    group
+                        .add_proposal(provider.storage(), *queued)
+                        .map_err(RoomsError::mls("proposal"))?;
+                    Ok(Observed::LeaveRequest { room, client })
+                }
+                _ => Err(PolicyError::ExternalSender.into()),
+            }
+        })
+    }
+
+    /// The room as the server knows it now.
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`].
+    pub fn room(&self, room: RoomId) -> Result<RoomState, RoomsError> {
+        self.store.transact(|provider, _| {
+            let group = load_public(provider, room)?;
+            let view = RoomView::new(group.members(), group.group_context().extensions())?;
+            Ok(state(room, &group, &view))
+        })
+    }
+}
+
+fn state(room: RoomId, group: &PublicGroup, view: &RoomView) -> RoomState {
+    RoomState {
+        room,
+        epoch: group.group_context().epoch().as_u64(),
+        members: view
+            .clients()
+            .map(|client_id| RoomMember {
+                client_id,
+                role: view.role_of(&client_id),
+            })
+            .collect(),
+    }
+}
+
+fn load_public(provider: &Provider<'_>, room: RoomId) -> Result<PublicGroup, RoomsError> {
+    PublicGroup::load(provider.storage(), &room.group_id())?.ok_or(RoomsError::UnknownRoom)
+}

@@ -1,0 +1,310 @@
+//! The rules every member and the server apply to a staged commit before it
+//! is merged.
+//!
+//! openmls validates a commit as MLS (signatures, tree, confirmation tag);
+//! what a commit may do in a room is the application's rule (the book's
+//! "App Validation" chapter: inspect the `StagedCommit` before merging). The
+//! same function runs in each member's engine and in the server's
+//! [`crate::observer::RoomObserver`] over a `PublicGroup`, so a commit the
+//! server accepts is one every honest member accepts, and a member does not
+//! depend on the server having checked.
+//!
+//! The rules:
+//! - Only members act: external commits and external proposals are refused.
+//! - Adding, removing another member and changing the group context need an
+//!   admin (or owner), both as the proposal's sender and as the committer.
+//! - A member may always leave: a remove proposal whose sender is the removed
+//!   leaf may be committed by any member.
+//! - Removing an owner, and any change that makes or unmakes an owner, needs
+//!   an owner.
+//! - A commit may change only the roles extension of the group context.
+//! - A leaf keeps its client id across updates; one client id holds at most
+//!   one leaf.
+//! - Proposal kinds rooms do not use are refused.
+//!
+//! Pins are not checked here: that is [`check_new_leaves`], which needs the
+//! caller's [`Pins`] (a member's contacts, or the server's registrations).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use openmls::prelude::{
+    Extension, Extensions, GroupContext, LeafNodeIndex, Member, Proposal, Sender, StagedCommit,
+};
+
+use crate::error::{IdentityError, PolicyError};
+use crate::identity::{ClientId, Pins, client_id_of, verify_member};
+use crate::roles::{ROLES_EXTENSION_TYPE, Role, Roles};
+
+/// A room as of the epoch a commit is made on: who holds which leaf, the
+/// roles, and the group context extensions.
+#[derive(Debug, Clone)]
+pub struct RoomView {
+    leaves: BTreeMap<LeafNodeIndex, ClientId>,
+    roles: Roles,
+    fixed_extensions: Vec<Extension>,
+}
+
+/// A role change a commit makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleChange {
+    /// Whose role changed.
+    pub client: ClientId,
+    /// The role before the commit ([`Role::Member`] for a new member).
+    pub from: Role,
+    /// The role after it.
+    pub to: Role,
+}
+
+/// What an accepted commit does, for the caller to show and to act on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// The epoch the commit moves the room to.
+    pub epoch: u64,
+    /// Who made the commit (`None` only for [`RoomView`]-less summaries).
+    pub committer: Option<ClientId>,
+    /// Members added.
+    pub added: Vec<ClientId>,
+    /// Members removed by an admin.
+    pub removed: Vec<ClientId>,
+    /// Members who left (their own remove proposal).
+    pub left: Vec<ClientId>,
+    /// Role changes among the members after the commit.
+    pub role_changes: Vec<RoleChange>,
+}
+
+impl RoomView {
+    /// Builds the view from a group's members and context extensions.
+    ///
+    /// # Errors
+    /// [`PolicyError::BadCredential`] if a leaf's credential is not ours,
+    /// [`PolicyError::BadRoles`] if the roles extension is missing or bad.
+    pub fn new(
+        members: impl Iterator<Item = Member>,
+        extensions: &Extensions<GroupContext>,
+    ) -> Result<Self, PolicyError> {
+        let mut leaves = BTreeMap::new();
+        for m in members {
+            let id = client_id_of(&m.credential).map_err(|_| PolicyError::BadCredential)?;
+            leaves.insert(m.index, id);
+        }
+        Ok(Self {
+            leaves,
+            roles: Roles::from_extensions(extensions)?,
+            fixed_extensions: fixed_extensions(extensions),
+        })
+    }
+
+    /// The client id at `leaf`, if that leaf is a member.
+    pub fn client_at(&self, leaf: LeafNodeIndex) -> Option<ClientId> {
+        self.leaves.get(&leaf).copied()
+    }
+
+    /// The leaf of `client`, if it is a member.
+    pub fn leaf_of(&self, client: &ClientId) -> Option<LeafNodeIndex> {
+        self.leaves
+            .iter()
+            .find(|(_, c)| *c == client)
+            .map(|(leaf, _)| *leaf)
+    }
+
+    /// The members' client ids in leaf order.
+    pub fn clients(&self) -> impl Iterator<Item = ClientId> + '_ {
+        self.leaves.values().copied()
+    }
+
+    /// The roles table (entries of non-members included).
+    pub fn roles(&self) -> &Roles {
+        &self.roles
+    }
+
+    /// The role of `client` if it is a member.
+    pub fn role_of(&self, client: &ClientId) -> Role {
+        self.roles.role_of(client)
+    }
+
+    fn member(&self, sender: &Sender) -> Result<(LeafNodeIndex, ClientId, Role), PolicyError> {
+        let Sender::Member(leaf) = sender else {
+            return Err(PolicyError::ExternalSender);
+        };
+        let client = self.client_at(*leaf).ok_or(PolicyError::ExternalSender)?;
+        Ok((*leaf, client, self.roles.role_of(&client)))
+    }
+}
+
+/// The group context extensions other than the roles (they may never change).
+fn fixed_extensions(extensions: &Extensions<GroupContext>) -> Vec<Extension> {
+    extensions
+        .iter()
+        .filter(|e| !matches!(e, Extension::Unknown(kind, _) if *kind == ROLES_EXTENSION_TYPE))
+        .cloned()
+        .collect()
+}
+
+fn require(who: (ClientId, Role), needed: Role, action: &'static str) -> Result<(), PolicyError> {
+    if who.1 >= needed {
+        Ok(())
+    } else {
+        Err(PolicyError::NotPermitted {
+            actor: who.0,
+            role: who.1,
+            action,
+        })
+    }
+}
+
+/// Applies the module's rules to `staged`, a commit sent by `sender` on the
+/// epoch `before` describes.
+///
+/// # Errors
+/// A [`PolicyError`] naming the first rule the commit breaks.
+pub fn check_commit(
+    before: &RoomView,
+    sender: &Sender,
+    staged: &StagedCommit,
+) -> Result<CommitSummary, PolicyError> {
+    let (_, committer, committer_role) = before.member(sender)?;
+    let committer = (committer, committer_role);
+    let mut summary = CommitSummary {
+        epoch: staged.group_context().epoch().as_u64(),
+        committer: Some(committer.0),
+        ..CommitSummary::default()
+    };
+    let mut gone: BTreeSet<LeafNodeIndex> = BTreeSet::new();
+    let mut context_changed = false;
+
+    for queued in staged.queued_proposals() {
+        let (proposer_leaf, proposer, proposer_role) = before.member(queued.sender())?;
+        let proposer = (proposer, proposer_role);
+        match queued.proposal() {
+            Proposal::Add(add) => {
+                require(proposer, Role::Admin, "add members")?;
+                require(committer, Role::Admin, "add members")?;
+                let id = client_id_of(add.key_package().leaf_node().credential())
+                    .map_err(|_| PolicyError::BadCredential)?;
+                summary.added.push(id);
+            }
+            Proposal::Remove(remove) => {
+                let target_leaf = remove.removed();
+                let target = before
+                    .client_at(target_leaf)
+                    .ok_or(PolicyError::BadCredential)?;
+                if target_leaf == proposer_leaf {
+                    summary.left.push(target);
+                } else {
+                    require(proposer, Role::Admin, "remove members")?;
+                    require(committer, Role::Admin, "remove members")?;
+                    if before.roles.role_of(&target) == Role::Owner {
+                        require(proposer, Role::Owner, "remove an owner")?;
+                    }
+                    summary.removed.push(target);
+                }
+                gone.insert(target_leaf);
+            }
+            Proposal::Update(update) => {
+                let id = client_id_of(update.leaf_node().credential())
+                    .map_err(|_| PolicyError::BadCredential)?;
+                if id != proposer.0 {
+                    return Err(PolicyError::IdentityChanged);
+                }
+            }
+            Proposal::GroupContextExtensions(_) => {
+                require(proposer, Role::Admin, "change the room")?;
+                require(committer, Role::Admin, "change the room")?;
+                context_changed = true;
+            }
+            _ => return Err(PolicyError::UnsupportedProposal),
+        }
+    }
+
+    if let Some(leaf) = staged.update_path_leaf_node() {
+        let id = client_id_of(leaf.credential()).map_err(|_| PolicyError::BadCredential)?;
+        if id != committer.0 {
+            return Err(PolicyError::IdentityChanged);
+        }
+    }
+
+    // Membership after the commit: one leaf per client id.
+    let mut after: BTreeSet<ClientId> = BTreeSet::new();
+    for (leaf, client) in &before.leaves {
+        if !gone.contains(leaf) {
+            after.insert(*client);
+        }
+    }
+    for client in &summary.added {
+        if !after.insert(*client) {
+            return Err(PolicyError::DuplicateMember(*client));
+        }
+    }
+
+    let after_extensions = staged.group_context().extensions();
+    if fixed_extensions(after_extensions) != before.fixed_extensions {
+        return Err(PolicyError::ContextChanged);
+    }
+    let roles_after = Roles::from_extensions(after_extensions)?;
+    if !context_changed && roles_after != before.roles {
+        // Without a GroupContextExtensions proposal the context cannot change;
+        // openmls guarantees it, this keeps the rule local and obvious.
+        return Err(PolicyError::ContextChanged);
+    }
+    let was_member: BTreeSet<ClientId> = before
+        .leaves
+        .iter()
+        .filter(|(leaf, _)| !gone.contains(leaf))
+        .map(|(_, c)| *c)
+        .collect();
+    for client in &after {
+        let from = if was_member.contains(client) {
+            before.roles.role_of(client)
+        } else {
+            Role::Member
+        };
+        let to = roles_after.role_of(client);
+        if from != to {
+            require(committer, Role::Admin, "change roles")?;
+            if from == Role::Owner || to == Role::Owner {
+                require(committer, Role::Owner, "make or unmake an owner")?;
+            }
+            summary.role_changes.push(RoleChange {
+                client: *client,
+                from,
+                to,
+            });
+        }
+    }
+    Ok(summary)
+}
+
+/// Checks every leaf a commit brings in or changes (added members, updated
+/// leaves, the committer's new path leaf) against `pins`.
+///
+/// # Errors
+/// The first [`IdentityError`] met.
+pub fn check_new_leaves(staged: &StagedCommit, pins: &dyn Pins) -> Result<(), IdentityError> {
+    for add in staged.add_proposals() {
+        let leaf = add.add_proposal().key_package().leaf_node();
+        verify_member(leaf.credential(), leaf.signature_key().as_slice(), pins)?;
+    }
+    for update in staged.update_proposals() {
+        let leaf = update.update_proposal().leaf_node();
+        verify_member(leaf.credential(), leaf.signature_key().as_slice(), pins)?;
+    }
+    if let Some(leaf) = staged.update_path_leaf_node() {
+        verify_member(leaf.credential(), leaf.signature_key().as_slice(), pins)?;
+    }
+    Ok(())
+}
+
+/// Checks every member of a group against `pins` (after a welcome, or on
+/// demand).
+///
+/// # Errors
+/// The first [`IdentityError`] met.
+pub fn check_members(
+    members: impl Iterator<Item = Member>,
+    pins: &dyn Pins,
+) -> Result<(), IdentityError> {
+    for m in members {
+        verify_member(&m.credential, &m.signature_key, pins)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! The rooms state file: openmls's SQLite storage plus our one identity row,
+//! and the transaction every engine operation runs in.
+//!
+//! openmls writes many rows per operation (tree, secrets, key pairs,
+//! pending commit) through its synchronous `StorageProvider`. Each operation
+//! of the engine runs inside one SQLite transaction, so a crash or an error
+//! leaves the state of the previous operation, never half of one; the
+//! in-memory `MlsGroup` is loaded afresh from the file in each operation for
+//! the same reason (a rolled-back transaction cannot leave a stale copy
+//! behind). Callers run this off their async workers.
+//!
+//! The codec is JSON, as in openmls's own SQLite tests: the rows are
+//! openmls's serde types, and their format is openmls's concern.
+//!
+//! What is left out: encryption at rest (the client's keystore decides that
+//! for the whole home folder), and sharing one file between processes.
+
+use std::path::Path;
+
+use openmls_rust_crypto::RustCrypto;
+use openmls_sqlite_storage::{Codec, SqliteStorageProvider};
+use openmls_traits::OpenMlsProvider;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::engine::RoomId;
+use crate::error::RoomsError;
+use crate::identity::{CLIENT_ID_LEN, ClientId};
+
+/// How long a writer waits for SQLite's lock before giving up.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// JSON rows for openmls's storage provider.
+#[derive(Default)]
+pub(crate) struct JsonCodec;
+
+impl Codec for JsonCodec {
+    type Error = serde_json::Error;
+
+    fn to_vec<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Self::Error> {
+        serde_json::to_vec(value)
+    }
+
+    fn from_slice<T: serde::de::DeserializeOwned>(slice: &[u8]) -> Result<T, Self::Error> {
+        serde_json::from_slice(slice)
+    }
+}
+
+/// openmls's storage over one borrowed connection.
+pub(crate) type Storage<'a> = SqliteStorageProvider<JsonCodec, &'a Connection>;
+
+/// The provider openmls is handed inside one transaction.
+pub(crate) struct Provider<'a> {
+    crypto: &'a RustCrypto,
+    storage: Storage<'a>,
+}
+
+impl<'a> OpenMlsProvider for Provider<'a> {
+    type CryptoProvider = RustCrypto;
+    type RandProvider = RustCrypto;
+    type StorageProvider = Storage<'a>;
+
+    fn storage(&self) -> &Self::StorageProvider {
+        &self.storage
+    }
+
+    fn crypto(&self) -> &Self::CryptoProvider {
+        self.crypto
+    }
+
+    fn rand(&self) -> &Self::RandProvider {
+        self.crypto
+    }
+}
+
+/// Our own identity row: who this state belongs to and the MLS signature
+/// key (its private half is in openmls's signature key table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IdentityRow {
+    pub client_id: ClientId,
+    pub identity_key: [u8; 32],
+    pub signature_key: Vec<u8>,
+    pub credential: Vec<u8>,
+}
+
+/// An open rooms state file.
+pub struct Store {
+    conn: Connection,
+    crypto: RustCrypto,
+}
+
+impl Store {
+    /// Opens (creating if needed) the state file at `path` and brings its
+    /// schema up to date.
+    ///
+    /// # Errors
+    /// [`RoomsError::Database`] or [`RoomsError::Migration`].
+    pub fn open(path: &Path) -> Result<Self, RoomsError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL with full sync: a commit merged here must survive a power cut,
+        // or the member would come back on an epoch the room has left.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        SqliteStorageProvider::<JsonCodec, &mut Connection>::new(&mut conn)
+            .run_migrations()
+            .map_err(|e| RoomsError::Migration(e.to_string()))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS sealpost_rooms_identity (
+                 only INTEGER PRIMARY KEY CHECK (only = 1),
+                 client_id BLOB NOT NULL,
+                 identity_key BLOB NOT NULL,
+                 signature_key BLOB NOT NULL,
+                 credential BLOB NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS sealpost_rooms_rooms (
+                 room_id BLOB PRIMARY KEY NOT NULL
+             );",
+        )?;
+        Ok(Self {
+            conn,
+            crypto: RustCrypto::default(),
+        })
+    }
+
+    /// Runs `f` with a provider inside one transaction; commits if `f`
+    /// succeeds, rolls back otherwise.
+    pub(crate) fn transact<T>(
+        &self,
+        f: impl FnOnce(&Provider<'_>, &Connection) -> Result<T, RoomsError>,
+    ) -> Result<T, RoomsError> {
+        // The engine owns the connection alone and never nests transactions,
+        // which is what `unchecked_transaction` asks of its caller.
+        let tx = self.conn.unchecked_transaction()?;
+        let provider = Provider {
+            crypto: &self.crypto,
+            storage: SqliteStorageProvider::new(&self.conn),
+        };
+        let out = f(&provider, &self.conn)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The crypto provider (for work that touches no storage).
+    pub(crate) fn crypto(&self) -> &RustCrypto {
+        &self.crypto
+    }
+}
+
+/// Reads our identity row.
+pub(crate) fn read_identity(conn: &Connection) -> Result<Option<IdentityRow>, RoomsError> {
+    let row = conn
+        .query_row(
+            "SELECT client_id, identity_key, signature_key, credential
+             FROM sealpost_rooms_identity WHERE only = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((client_id, identity_key, signature_key, credential)) = row else {
+        return Ok(None);
+    };
+    let client_id: [u8; CLIENT_ID_LEN] = client_id
+        .try_into()
+        .map_err(|_| RoomsError::IdentityMismatch)?;
+    let identity_key: [u8; 32] = identity_key
+        .try_into()
+        .map_err(|_| RoomsError::IdentityMismatch)?;
+    Ok(Some(IdentityRow {
+        client_id: ClientId(client_id),
+        identity_key,
+        signature_key,
+        credential,
+    }))
+}
+
+/// Writes our identity row (once per state file).
+pub(crate) fn write_identity(conn: &Connection, row: &IdentityRow) -> Result<(), RoomsError> {
+    conn.execute(
+        "INSERT INTO sealpost_rooms_identity
+             (only, client_id, identity_key, signature_key, credential)
+         VALUES (1, ?1, ?2, ?3, ?4)",
+        params![
+            &row.client_id.0[..],
+            &row.identity_key[..],
+            &row.signature_key,
+            &row.credential
+        ],
+    )?;
+    Ok(())
+}
+
+/// Records that the state file holds `room` (on create and on join).
+pub(crate) fn remember_room(conn: &Connection, room: RoomId) -> Result<(), RoomsError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO sealpost_rooms_rooms (room_id) VALUES (?1)",
+        params![&room.0[..]],
+    )?;
+    Ok(())
+}
+
+/// The rooms the state file holds, by id.
+pub(crate) fn read_rooms(conn: &Connection) -> Result<Vec<RoomId>, RoomsError> {
+    let mut stmt = conn.prepare("SELECT room_id FROM sealpost_rooms_rooms ORDER BY room_id")?;
+    let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut rooms = Vec::new();
+    for row in rows {
+        let id: [u8; 16] = row?.try_into().map_err(|_| RoomsError::UnknownRoom)?;
+        rooms.push(RoomId(id));
+    }
+    Ok(rooms)
+}

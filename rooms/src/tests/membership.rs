@@ -1,0 +1,134 @@
+//! Create, add, send, remove, leave, and state that survives reopening.
+
+use super::{ROOM, World};
+use crate::{Incoming, Observed, RoomEngine, RoomsError};
+
+#[test]
+fn three_members_create_add_send_and_all_read() {
+    let w = World::room_of_three();
+    assert_eq!(w.epochs(&[0, 1, 2]), vec![1, 1, 1]);
+    for (author, text) in [(0, "hello from the owner"), (1, "hi"), (2, "hey")] {
+        let bytes = w.send(author, text);
+        for reader in (0..3).filter(|r| *r != author) {
+            assert_eq!(w.read(reader, &bytes), (w.cid(author), text.to_string()));
+        }
+    }
+    let members: Vec<_> = w.m[2]
+        .engine
+        .members(ROOM)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.client_id, m.role))
+        .collect();
+    assert_eq!(
+        members,
+        vec![
+            (w.cid(0), crate::Role::Owner),
+            (w.cid(1), crate::Role::Member),
+            (w.cid(2), crate::Role::Member)
+        ]
+    );
+    assert_eq!(w.server.room(ROOM).unwrap().members.len(), 3);
+}
+
+#[test]
+fn removed_member_cannot_read_the_next_message_even_with_its_bytes() {
+    let w = World::room_of_three();
+    let out = w.m[0].engine.remove_members(ROOM, &[w.cid(2)]).unwrap();
+    assert_eq!(out.summary.removed, vec![w.cid(2)]);
+    w.publish(0, &out, &[1], &[]);
+    // The removed member sees its removal...
+    match w.m[2].engine.process(&out.commit, &w.book).unwrap() {
+        Incoming::Commit { removed_us, .. } => assert!(removed_us),
+        other => panic!("{other:?}"),
+    }
+    assert!(!w.m[2].engine.is_member(ROOM).unwrap());
+    // ...and nothing after it.
+    let bytes = w.send(0, "after the removal");
+    assert_eq!(w.read(1, &bytes).1, "after the removal");
+    assert!(matches!(
+        w.m[2].engine.process(&bytes, &w.book),
+        Err(RoomsError::NotMember)
+    ));
+    assert!(matches!(
+        w.m[2].engine.send(ROOM, b"still here?"),
+        Err(RoomsError::NotMember)
+    ));
+    assert_eq!(w.server.room(ROOM).unwrap().members.len(), 2);
+}
+
+#[test]
+fn removed_member_that_missed_its_removal_cannot_read_either() {
+    // A removed member that never processed the removal commit still holds
+    // the old epoch's secrets: the new epoch's message is not for them.
+    let w = World::room_of_three();
+    let out = w.m[0].engine.remove_members(ROOM, &[w.cid(2)]).unwrap();
+    w.publish(0, &out, &[1], &[]);
+    let bytes = w.send(1, "secret");
+    assert!(matches!(
+        w.m[2].engine.process(&bytes, &w.book),
+        Err(RoomsError::StaleEpoch {
+            message: 2,
+            room: 1
+        })
+    ));
+}
+
+#[test]
+fn a_member_leaves_and_a_plain_member_commits_it() {
+    let w = World::room_of_three();
+    let proposal = w.m[2].engine.leave(ROOM).unwrap();
+    assert!(matches!(
+        w.server.process(&proposal, &w.book).unwrap(),
+        Observed::LeaveRequest { .. }
+    ));
+    for r in [0, 1] {
+        assert!(matches!(
+            w.m[r].engine.process(&proposal, &w.book).unwrap(),
+            Incoming::LeaveRequest { client, .. } if client == w.cid(2)
+        ));
+    }
+    // Member 1 is not an admin, but committing a leave is anyone's right.
+    let out = w.m[1].engine.commit_pending_proposals(ROOM).unwrap();
+    assert_eq!(out.summary.left, vec![w.cid(2)]);
+    w.publish(1, &out, &[0, 2], &[]);
+    assert!(!w.m[2].engine.is_member(ROOM).unwrap());
+    assert_eq!(w.m[0].engine.members(ROOM).unwrap().len(), 2);
+}
+
+#[test]
+fn state_survives_reopening_from_the_sqlite_file() {
+    let mut w = World::room_of_three();
+    // A key package made before the restart is still usable after it.
+    let kp = w.kp(1);
+    let bytes = w.send(0, "before");
+    // Close every engine and open the same files again.
+    for i in 0..3 {
+        let path = w.m[i].path.clone();
+        let placeholder =
+            RoomEngine::open(&w.dir.path().join(format!("tmp-{i}.db")), &w.m[i].id).unwrap();
+        drop(std::mem::replace(&mut w.m[i].engine, placeholder));
+        w.m[i].engine = RoomEngine::open(&path, &w.m[i].id).unwrap();
+    }
+    assert_eq!(w.read(1, &bytes).1, "before");
+    assert_eq!(w.m[2].engine.rooms().unwrap(), vec![ROOM]);
+    let bytes = w.send(2, "after");
+    assert_eq!(w.read(0, &bytes).1, "after");
+    // Member 1's old key package can still join it to a second room.
+    let second = crate::RoomId([0xCD; 16]);
+    w.m[0].engine.create_room(second).unwrap();
+    let out = w.m[0].engine.add_members(second, &[kp], &w.book).unwrap();
+    w.m[0].engine.confirm_commit(second).unwrap();
+    let joined = w.m[1]
+        .engine
+        .join(out.welcome.as_ref().unwrap(), &w.book)
+        .unwrap();
+    assert_eq!(joined.room, second);
+    assert_eq!(joined.inviter, w.cid(0));
+    // A state file refuses another identity.
+    let stranger = super::TestId::new(99);
+    assert!(matches!(
+        RoomEngine::open(&w.m[0].path, &stranger),
+        Err(RoomsError::IdentityMismatch)
+    ));
+}
