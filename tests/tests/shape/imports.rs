@@ -58,10 +58,7 @@ pub fn crate_graph(src: &Path) -> BTreeMap<Module, BTreeSet<Module>> {
     for (module, file) in &files {
         let text = std::fs::read_to_string(file).expect("source file readable");
         let mut edges = BTreeSet::new();
-        let mut toks = tokens(&text);
-        if module.is_empty() {
-            toks = without_reexports(toks);
-        }
+        let toks = without_reexports(tokens(&text), module.is_empty());
         for path in paths_named(&toks, module) {
             if let Some(target) = longest_module(&modules, &path) {
                 if target != *module {
@@ -74,21 +71,35 @@ pub fn crate_graph(src: &Path) -> BTreeMap<Module, BTreeSet<Module>> {
     graph
 }
 
-/// The crate root's tokens without its `pub use` re-exports: the root is the
-/// crate's front door, and a file naming `crate::Error` through it does not
-/// depend on whatever the root merely passes on.
-fn without_reexports(tokens: Vec<Token>) -> Vec<Token> {
+/// The tokens without the re-exports that make a module's front door: a
+/// parent's `pub use child::Name` passes on what its child defines and does
+/// not make the parent depend on the child (the child may well name its
+/// parent's types, as an `impl Parent` block does). At the crate root every
+/// `pub use` is such a front door.
+fn without_reexports(tokens: Vec<Token>, root: bool) -> Vec<Token> {
+    let children = declared_children(&tokens);
+    let ident = |t: Option<&Token>, word: &str| matches!(t, Some(Token::Ident(w)) if w == word);
     let mut out = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
-        let is_pub = tokens[i] == Token::Ident("pub".into());
-        let use_at = if tokens.get(i + 1) == Some(&Token::Ident("use".into())) {
+        // `pub use` or `pub(crate) use` / `pub(super) use`
+        let use_at = if !ident(tokens.get(i), "pub") {
+            None
+        } else if ident(tokens.get(i + 1), "use") {
             Some(i + 1)
+        } else if ident(tokens.get(i + 4), "use") {
+            Some(i + 4)
         } else {
-            // `pub(crate) use` / `pub(super) use`
-            (tokens.get(i + 4) == Some(&Token::Ident("use".into()))).then_some(i + 4)
+            None
         };
-        if let (true, Some(_)) = (is_pub, use_at) {
+        let front_door = use_at.is_some_and(|u| {
+            let mut first = u + 1;
+            if ident(tokens.get(first), "self") && tokens.get(first + 1) == Some(&Token::PathSep) {
+                first += 2;
+            }
+            root || matches!(tokens.get(first), Some(Token::Ident(c)) if children.contains(c))
+        });
+        if front_door {
             while i < tokens.len() && tokens[i] != Token::Semi {
                 i += 1;
             }
@@ -98,6 +109,19 @@ fn without_reexports(tokens: Vec<Token>) -> Vec<Token> {
         i += 1;
     }
     out
+}
+
+/// Child modules a file declares (`mod x;`), which it may name bare.
+fn declared_children(tokens: &[Token]) -> BTreeSet<String> {
+    let mut children = BTreeSet::new();
+    for w in tokens.windows(3) {
+        if let [Token::Ident(m), Token::Ident(name), Token::Semi] = w {
+            if m == "mod" {
+                children.insert(name.clone());
+            }
+        }
+    }
+    children
 }
 
 /// The module a full path lands in: its longest prefix that is a module.
@@ -167,6 +191,8 @@ fn tokens(text: &str) -> Vec<Token> {
             } else {
                 i += 1;
             }
+        } else if c.is_ascii_whitespace() {
+            i += 1;
         } else if c.is_ascii_alphabetic() || c == b'_' {
             let start = i;
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
@@ -239,15 +265,7 @@ fn skip_raw(b: &[u8], mut i: usize, hashes: usize) -> usize {
 
 /// Every full module path the file at `module` names.
 fn paths_named(tokens: &[Token], module: &Module) -> Vec<Vec<String>> {
-    // Child modules the file declares (`mod x;`), which it may name bare.
-    let mut children = BTreeSet::new();
-    for w in tokens.windows(3) {
-        if let [Token::Ident(m), Token::Ident(name), Token::Semi] = w {
-            if m == "mod" {
-                children.insert(name.clone());
-            }
-        }
-    }
+    let children = declared_children(tokens);
     // Inline modules (`mod tests { ... }`) open at a brace depth; `super`
     // inside one first leaves the inline module, staying in this file.
     let mut inline: Vec<usize> = Vec::new();

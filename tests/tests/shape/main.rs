@@ -48,7 +48,7 @@ fn name(m: &Module) -> String {
 #[test]
 fn no_source_file_imports_another_that_imports_it_back() {
     let mut found = Vec::new();
-    for krate in ["protocol", "server", "client", "tests", "bench"] {
+    for krate in ["protocol", "server", "client", "tests", "bench", "rooms"] {
         let src = workspace().join(krate).join("src");
         let graph = crate_graph(&src);
         assert!(
@@ -107,4 +107,31 @@ fn the_checker_sees_a_ring_through_a_use_group_and_an_inline_path() {
     // Breaking one edge breaks the ring; a comment naming a path is no edge.
     std::fs::write(src.join("c/mod.rs"), "// use crate::a::A;\n").unwrap();
     assert!(rings(&crate_graph(src)).is_empty());
+}
+
+#[test]
+fn a_parent_passing_on_its_childs_names_is_no_ring_but_calling_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::write(src.join("lib.rs"), "pub mod store;\n").unwrap();
+    std::fs::create_dir(src.join("store")).unwrap();
+    // The child is an `impl Store` block; the parent re-exports its type.
+    std::fs::write(
+        src.join("store/mod.rs"),
+        "mod pins;\npub use pins::Pin;\npub struct Store;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("store/pins.rs"),
+        "use super::Store;\npub struct Pin;\nimpl Store { fn pin(&self) {} }\n",
+    )
+    .unwrap();
+    assert!(rings(&crate_graph(src)).is_empty());
+    // The parent's own code naming the child, bare, closes the ring.
+    std::fs::write(
+        src.join("store/mod.rs"),
+        "mod pins;\npub use pins::Pin;\npub struct Store;\nfn f() { pins::helper(); }\n",
+    )
+    .unwrap();
+    assert_eq!(rings(&crate_graph(src)).len(), 1);
 }
