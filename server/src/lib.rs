@@ -16,6 +16,7 @@
 
 pub mod blobs;
 pub mod config;
+mod conn;
 pub mod datadir;
 pub mod direct;
 pub mod error;
@@ -39,6 +40,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_PORT, Durability};
+pub use conn::Transport;
 
 use blobs::Blobs;
 use hub::Hub;
@@ -153,7 +155,7 @@ impl Server {
     /// Serves one already-accepted connection over any byte stream (an
     /// in-memory pipe in fuzzing and tests), as the accept loop would, but
     /// outside its connection limits. Returns when the connection ends.
-    pub async fn serve_stream(&self, stream: impl handler::Transport, peer: std::net::SocketAddr) {
+    pub async fn serve_stream(&self, stream: impl Transport, peer: std::net::SocketAddr) {
         handler::serve(Box::new(stream), peer, self.shared.clone()).await;
     }
 

@@ -36,7 +36,7 @@ use rand::RngCore;
 use crate::Shared;
 use crate::blobs::BlobReader;
 use crate::error::StoreError;
-use crate::handler::{Conn, Next, error_for, next_item, v3_error};
+use crate::conn::{Conn, Next, error_for, next_item, v3_error};
 use crate::hub::{HubEvent, Subscription};
 use crate::names;
 use crate::store::{MessageBody, NewMessage, Protocol, WaitingMessage, now_ms};
