@@ -16,6 +16,7 @@
 
 pub mod blobs;
 pub mod config;
+mod bundle;
 mod conn;
 pub mod datadir;
 pub mod direct;

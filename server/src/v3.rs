@@ -29,12 +29,13 @@ use protocol::codec::Inbound;
 use protocol::v3::{self, ServerError, ServerLimits};
 use protocol::{
     ClientId, ErrorReason, MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_LIST_PAGE, MAX_PULL_BYTES,
-    MAX_PULL_MESSAGES, PROTOCOL_V3, PublicKey, Request, RequestFrame, Response, UploadId,
+    MAX_PULL_MESSAGES, PROTOCOL_V3, Request, RequestFrame, Response, UploadId,
 };
 use rand::RngCore;
 
 use crate::Shared;
 use crate::blobs::BlobReader;
+use crate::bundle::verify_bundle;
 use crate::error::StoreError;
 use crate::conn::{Conn, Next, error_for, next_item, v3_error};
 use crate::hub::{HubEvent, Subscription};
@@ -1002,37 +1003,6 @@ impl Session {
             Err(e) => store_error(&e),
         }
     }
-}
-
-/// Checks a version-3 key bundle: a canonical Ed25519 identity key that is
-/// not of small order, a strictly valid signature over the bundle, and
-/// X25519 keys whose shared secrets cannot be forced to zero.
-pub(crate) fn verify_bundle(key: &PublicKey) -> Result<(), String> {
-    let bundle = KeyBundle::from_public_key(key);
-    let identity = VerifyingKey::from_bytes(&bundle.identity_key)
-        .map_err(|_| "the identity key is not a valid Ed25519 key".to_string())?;
-    if identity.is_weak() {
-        return Err("the identity key is of small order".into());
-    }
-    identity
-        .verify_strict(
-            &bundle.signed_message(),
-            &Signature::from_bytes(&bundle.signature),
-        )
-        .map_err(|_| "the bundle's signature does not verify with its identity key".to_string())?;
-    for (what, x) in [
-        ("X25519 identity key", bundle.dh_identity_key),
-        ("signed prekey", bundle.signed_prekey),
-    ] {
-        let probe = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng);
-        if !probe
-            .diffie_hellman(&x25519_dalek::PublicKey::from(x))
-            .was_contributory()
-        {
-            return Err(format!("the {what} is of small order"));
-        }
-    }
-    Ok(())
 }
 
 /// Deletes unfinished uploads older than the configured age, now and then.
