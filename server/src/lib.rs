@@ -120,14 +120,15 @@ impl Server {
         let blobs = Blobs::open(config.files_dir())
             .with_context(|| format!("opening file folder {}", config.files_dir().display()))?;
         let referenced = store.referenced_blobs().await?;
-        let uploads = store.uploads().await?;
-        let swept = blobs.sweep(referenced, uploads).await?;
+        let unfinished = store.uploads().await?;
+        let swept = blobs.sweep(referenced, unfinished).await?;
         if swept > 0 {
             tracing::info!(
                 files = swept,
                 "removed files left behind by an interrupted run"
             );
         }
+        let uploads = uploads::Uploads::new(store.clone(), blobs.clone());
         Ok(Server {
             shared: Arc::new(Shared {
                 config,
@@ -135,7 +136,7 @@ impl Server {
                 blobs,
                 hub,
                 identity,
-                uploads: uploads::Uploads::default(),
+                uploads,
                 v2_claims: v2::Claims::default(),
                 shutdown: CancellationToken::new(),
                 data_lock: std::sync::Mutex::new(Some(data_lock)),
@@ -180,7 +181,12 @@ impl Server {
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let shared = self.shared;
-        let expiry = tokio::spawn(v3::expire_uploads_periodically(shared.clone()));
+        let expiry = tokio::spawn(
+            shared
+                .uploads
+                .clone()
+                .expire_periodically(shared.config.upload_max_age),
+        );
         let accept = listener::run(listener, shared.clone());
         tokio::pin!(accept);
         tokio::select! {

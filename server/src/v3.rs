@@ -40,7 +40,7 @@ use crate::error::StoreError;
 use crate::conn::{Conn, Next, error_for, next_item, v3_error};
 use crate::hub::{HubEvent, Subscription};
 use crate::names;
-use crate::store::{MessageBody, NewMessage, Protocol, WaitingMessage, now_ms};
+use crate::store::{MessageBody, NewMessage, Protocol, WaitingMessage};
 use crate::uploads::{ChunkError, ChunkOutcome};
 
 /// Requests answered out of band at once per connection (pipelined).
@@ -49,8 +49,6 @@ const MAX_PIPELINE: usize = 1024;
 const MAX_AUTH_FAILURES: u32 = 3;
 /// Silence after which a connection frees its read and write buffers.
 const SHRINK_AFTER: Duration = Duration::from_secs(1);
-/// How often unfinished uploads are checked for expiry.
-const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 
 pub(crate) async fn serve(conn: Conn, peer: SocketAddr, shared: Arc<Shared>, first: Inbound) {
     let mut session = Session {
@@ -348,10 +346,7 @@ impl Session {
 
     async fn finish(&mut self) {
         let touched: Vec<UploadId> = self.touched_uploads.drain().collect();
-        self.shared
-            .uploads
-            .sync_all(&self.shared.store, touched)
-            .await;
+        self.shared.uploads.sync_all(touched).await;
         if self.dirty {
             self.flush().await;
         }
@@ -644,7 +639,7 @@ impl Session {
             (Some(me), v3::Request::UploadBegin(u)) => self.upload_begin(me, u).await,
             (Some(me), v3::Request::UploadResume(id)) => {
                 self.touched_uploads.insert(id);
-                match shared.uploads.resume(store, &shared.blobs, &id, me).await {
+                match shared.uploads.resume(&id, me).await {
                     Ok(record) => v3::Response::UploadStatus(v3::UploadStatus {
                         upload_id: id,
                         destination: record.destination,
@@ -655,11 +650,8 @@ impl Session {
                 }
             }
             (Some(me), v3::Request::UploadChunk(c)) => self.upload_chunk(me, c).await,
-            (Some(me), v3::Request::UploadCancel(id)) => match store.upload_cancel(id, me).await {
-                Ok(_) => {
-                    shared.uploads.remove(&shared.blobs, &id).await;
-                    v3::Response::UploadCancelled(id)
-                }
+            (Some(me), v3::Request::UploadCancel(id)) => match shared.uploads.cancel(&id, me).await {
+                Ok(()) => v3::Response::UploadCancelled(id),
                 Err(e) => store_error(&e),
             },
             (Some(me), v3::Request::Download(d)) => self.download(me, d).await,
@@ -892,8 +884,8 @@ impl Session {
         }
         let record = match self
             .shared
-            .store
-            .upload_begin(me, u.destination, u.file_size, u.meta)
+            .uploads
+            .begin(me, u.destination, u.file_size, u.meta)
             .await
         {
             Ok(r) => r,
@@ -905,9 +897,6 @@ impl Session {
             file_size: record.file_size,
             offset: 0,
         };
-        if let Err(e) = self.shared.uploads.begin(&self.shared.blobs, record).await {
-            return store_error(&e);
-        }
         self.touched_uploads.insert(status.upload_id);
         v3::Response::UploadStatus(status)
     }
@@ -917,14 +906,7 @@ impl Session {
         let shared = self.shared.clone();
         let outcome = shared
             .uploads
-            .chunk(
-                &shared.store,
-                &shared.blobs,
-                &c.upload_id,
-                me,
-                c.offset,
-                c.data,
-            )
+            .chunk(&c.upload_id, me, c.offset, c.data)
             .await;
         match outcome {
             Ok(ChunkOutcome::Stored(next_offset)) => v3::Response::ChunkStored(v3::ChunkStored {
@@ -1001,27 +983,6 @@ impl Session {
                 d.message_id
             ))),
             Err(e) => store_error(&e),
-        }
-    }
-}
-
-/// Deletes unfinished uploads older than the configured age, now and then.
-pub(crate) async fn expire_uploads_periodically(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
-    loop {
-        tick.tick().await;
-        let max_age = shared.config.upload_max_age.as_millis() as u64;
-        let before = now_ms().saturating_sub(max_age);
-        match shared.store.expire_uploads(before).await {
-            Ok(ids) => {
-                for id in &ids {
-                    shared.uploads.remove(&shared.blobs, id).await;
-                }
-                if !ids.is_empty() {
-                    tracing::info!(count = ids.len(), "expired unfinished uploads");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not expire uploads"),
         }
     }
 }
