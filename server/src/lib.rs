@@ -15,8 +15,8 @@
 #![forbid(unsafe_code)]
 
 pub mod blobs;
-pub mod config;
 mod bundle;
+pub mod config;
 mod conn;
 pub mod datadir;
 pub mod direct;
