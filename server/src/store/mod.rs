@@ -255,7 +255,7 @@ impl Store {
         schema::migrate(&mut conn)?;
         schema::classify_accounts(&mut conn, |key| {
             fixed(key, "public key")
-                .is_ok_and(|key| crate::bundle::verify_bundle(&PublicKey(key)).is_ok())
+                .is_ok_and(|key| crate::v3::verify_bundle(&PublicKey(key)).is_ok())
         })?;
         let directory = Directory::default();
         {

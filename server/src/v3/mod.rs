@@ -25,6 +25,10 @@ use protocol::codec::Inbound;
 use crate::Shared;
 use crate::conn::Conn;
 
+/// The key-bundle check, also at its former path for callers outside `v3`
+/// (the store's start-up classification of accounts).
+pub(crate) use crate::bundle::verify_bundle;
+
 /// Serves a version-3 connection whose first frame is `first`, until it
 /// closes.
 pub(crate) async fn serve(conn: Conn, peer: SocketAddr, shared: Arc<Shared>, first: Inbound) {
