@@ -6,28 +6,30 @@
 //!   loop until a shutdown future completes, then drains and closes cleanly.
 //! - Versions 2 and 3 of PROTOCOL.md are served by `v2` and `v3`; the
 //!   connection's first frame picks one.
-//! - Persistence is in [`store`] (SQLite, off the async workers) and
-//!   [`blobs`] (file bodies on disk) and [`direct`] (their I/O past the
-//!   page cache).
+//! - Persistence is in `store` (SQLite, off the async workers), `blobs`
+//!   (file bodies on disk) and [`direct`] (their I/O past the page cache);
+//!   `uploads` runs unfinished version-3 uploads over both.
 //!
 //! `main.rs` only turns the command line into a [`Config`] and calls [`run`].
+//! Only what the binary, the tests and the benchmark use is public:
+//! [`Server`], [`Config`], [`direct`], [`error`], [`identity`], [`now_ms`].
 
 #![forbid(unsafe_code)]
 
-pub mod blobs;
+mod blobs;
 mod bundle;
 pub mod config;
 mod conn;
-pub mod datadir;
+mod datadir;
 pub mod direct;
 pub mod error;
-pub mod handler;
-pub mod headroom;
+mod handler;
+mod headroom;
 mod hub;
 pub mod identity;
 mod keepalive;
 mod listener;
-pub mod names;
+mod names;
 pub mod store;
 mod uploads;
 mod v2;
@@ -42,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_PORT, Durability};
 pub use conn::Transport;
+pub use store::now_ms;
 
 use blobs::Blobs;
 use hub::Hub;
@@ -84,7 +87,7 @@ impl Server {
     /// the identity key, and removes what a crash left half-written.
     ///
     /// # Errors
-    /// Another server uses the folder ([`datadir::DataDirError::InUse`]), or
+    /// Another server uses the folder (`DataDirError::InUse`), or
     /// the folder, database or key cannot be used.
     pub async fn open(config: Config) -> anyhow::Result<Server> {
         let dir = config.data_dir.clone();
