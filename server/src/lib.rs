@@ -12,7 +12,8 @@
 //!
 //! `main.rs` only turns the command line into a [`Config`] and calls [`run`].
 //! Only what the binary, the tests and the benchmark use is public:
-//! [`Server`], [`Config`], [`direct`], [`error`], [`identity`], [`now_ms`].
+//! [`Server`], [`Config`], [`direct`], [`error`], [`identity`], [`now_ms`]
+//! (and, for now, [`store`]).
 
 #![forbid(unsafe_code)]
 
