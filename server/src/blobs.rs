@@ -223,7 +223,6 @@ impl Blobs {
         Ok(UploadFile {
             part: Some(part),
             path,
-            id: *id,
             len: offset,
             synced: offset,
         })
@@ -345,25 +344,14 @@ pub struct UploadFile {
     // Taken while a blocking operation owns it.
     part: Option<PartFile>,
     path: PathBuf,
-    id: UploadId,
     len: u64,
     synced: u64,
 }
 
 impl UploadFile {
-    /// The upload.
-    pub fn id(&self) -> UploadId {
-        self.id
-    }
-
     /// Bytes written so far.
     pub fn len(&self) -> u64 {
         self.len
-    }
-
-    /// Whether nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Bytes known to be on disk.

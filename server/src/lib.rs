@@ -6,26 +6,31 @@
 //!   loop until a shutdown future completes, then drains and closes cleanly.
 //! - Versions 2 and 3 of PROTOCOL.md are served by `v2` and `v3`; the
 //!   connection's first frame picks one.
-//! - Persistence is in [`store`] (SQLite, off the async workers) and
-//!   [`blobs`] (file bodies on disk) and [`direct`] (their I/O past the
-//!   page cache).
+//! - Persistence is in `store` (SQLite, off the async workers), `blobs`
+//!   (file bodies on disk) and [`direct`] (their I/O past the page cache);
+//!   `uploads` runs unfinished version-3 uploads over both.
 //!
 //! `main.rs` only turns the command line into a [`Config`] and calls [`run`].
+//! Only what the binary, the tests and the benchmark use is public:
+//! [`Server`], [`Config`], [`direct`], [`error`], [`identity`], [`now_ms`]
+//! (and, for now, [`store`]).
 
 #![forbid(unsafe_code)]
 
-pub mod blobs;
+mod blobs;
+mod bundle;
 pub mod config;
-pub mod datadir;
+mod conn;
+mod datadir;
 pub mod direct;
 pub mod error;
-pub mod handler;
-pub mod headroom;
+mod handler;
+mod headroom;
 mod hub;
 pub mod identity;
 mod keepalive;
 mod listener;
-pub mod names;
+mod names;
 pub mod store;
 mod uploads;
 mod v2;
@@ -39,6 +44,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_PORT, Durability};
+pub use conn::Transport;
+pub use store::now_ms;
 
 use blobs::Blobs;
 use hub::Hub;
@@ -81,7 +88,7 @@ impl Server {
     /// the identity key, and removes what a crash left half-written.
     ///
     /// # Errors
-    /// Another server uses the folder ([`datadir::DataDirError::InUse`]), or
+    /// Another server uses the folder (`DataDirError::InUse`), or
     /// the folder, database or key cannot be used.
     pub async fn open(config: Config) -> anyhow::Result<Server> {
         let dir = config.data_dir.clone();
@@ -117,14 +124,15 @@ impl Server {
         let blobs = Blobs::open(config.files_dir())
             .with_context(|| format!("opening file folder {}", config.files_dir().display()))?;
         let referenced = store.referenced_blobs().await?;
-        let uploads = store.uploads().await?;
-        let swept = blobs.sweep(referenced, uploads).await?;
+        let unfinished = store.uploads().await?;
+        let swept = blobs.sweep(referenced, unfinished).await?;
         if swept > 0 {
             tracing::info!(
                 files = swept,
                 "removed files left behind by an interrupted run"
             );
         }
+        let uploads = uploads::Uploads::new(store.clone(), blobs.clone());
         Ok(Server {
             shared: Arc::new(Shared {
                 config,
@@ -132,7 +140,7 @@ impl Server {
                 blobs,
                 hub,
                 identity,
-                uploads: uploads::Uploads::default(),
+                uploads,
                 v2_claims: v2::Claims::default(),
                 shutdown: CancellationToken::new(),
                 data_lock: std::sync::Mutex::new(Some(data_lock)),
@@ -153,7 +161,7 @@ impl Server {
     /// Serves one already-accepted connection over any byte stream (an
     /// in-memory pipe in fuzzing and tests), as the accept loop would, but
     /// outside its connection limits. Returns when the connection ends.
-    pub async fn serve_stream(&self, stream: impl handler::Transport, peer: std::net::SocketAddr) {
+    pub async fn serve_stream(&self, stream: impl Transport, peer: std::net::SocketAddr) {
         handler::serve(Box::new(stream), peer, self.shared.clone()).await;
     }
 
@@ -177,7 +185,12 @@ impl Server {
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let shared = self.shared;
-        let expiry = tokio::spawn(v3::expire_uploads_periodically(shared.clone()));
+        let expiry = tokio::spawn(
+            shared
+                .uploads
+                .clone()
+                .expire_periodically(shared.config.upload_max_age),
+        );
         let accept = listener::run(listener, shared.clone());
         tokio::pin!(accept);
         tokio::select! {

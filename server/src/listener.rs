@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use crate::Shared;
-use crate::handler::v3_error;
+use crate::conn::v3_error;
 
 /// Connections being refused at once; beyond this they are just closed.
 const MAX_REFUSING: usize = 64;

@@ -1,4 +1,7 @@
-//! Unfinished uploads in progress, shared by all connections.
+//! Unfinished uploads, shared by all connections: every step of an upload's
+//! life (begin, chunk, resume, cancel, expiry, the sync when a connection
+//! closes) in one place, coordinating the database record and the part file.
+//! The version-3 operations only turn what these steps report into answers.
 //!
 //! An upload may be continued from another connection (after a broken one,
 //! perhaps before the server noticed the old one is gone), so each open part
@@ -6,10 +9,12 @@
 //! one at a time, and each must start exactly where the file ends. Part files
 //! are synced at least every [`SYNC_INTERVAL`] bytes, when a connection that
 //! wrote to them closes, and before their offset is reported by a resume; the
-//! durable offset is recorded in the database each time.
+//! durable offset is recorded in the database each time. Uploads left
+//! unfinished for too long are deleted by [`Uploads::expire_periodically`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use protocol::{ClientId, UploadId};
@@ -17,10 +22,12 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::blobs::{Blobs, UploadFile};
 use crate::error::StoreError;
-use crate::store::{Store, Stored, UploadRecord};
+use crate::store::{Store, Stored, UploadRecord, now_ms};
 
 /// Most bytes written to a part file between two syncs.
 pub(crate) const SYNC_INTERVAL: u64 = 64 * 1024 * 1024;
+/// How often unfinished uploads are checked for expiry.
+const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 
 /// An open upload: its record and its part file.
 pub(crate) struct OpenUpload {
@@ -54,15 +61,27 @@ impl From<StoreError> for ChunkError {
     }
 }
 
-/// The registry of open uploads.
-#[derive(Clone, Default)]
+/// The registry of open uploads, with the database and blob folder they
+/// live in (both cheap-to-clone handles).
+#[derive(Clone)]
 pub(crate) struct Uploads {
+    store: Store,
+    blobs: Blobs,
     // A std mutex around the map only; the per-upload async lock is held
     // across file I/O.
     open: Arc<Mutex<HashMap<UploadId, Slot>>>,
 }
 
 impl Uploads {
+    /// Uploads kept in `store`, their part files in `blobs`.
+    pub(crate) fn new(store: Store, blobs: Blobs) -> Self {
+        Self {
+            store,
+            blobs,
+            open: Arc::default(),
+        }
+    }
+
     fn slot(&self, id: &UploadId) -> Slot {
         self.open
             .lock()
@@ -81,18 +100,21 @@ impl Uploads {
 
     /// Opens the caller's upload's part file if it is not open yet.
     async fn ensure_open(
+        &self,
         slot: &mut Option<OpenUpload>,
-        store: &Store,
-        blobs: &Blobs,
         id: &UploadId,
         owner: ClientId,
     ) -> Result<(), StoreError> {
         if slot.is_none() {
-            let record = store.upload(*id).await?.ok_or(StoreError::UnknownUpload)?;
+            let record = self
+                .store
+                .upload(*id)
+                .await?
+                .ok_or(StoreError::UnknownUpload)?;
             if record.owner != owner {
                 return Err(StoreError::UnknownUpload);
             }
-            let file = blobs.open_upload(id, record.durable_offset).await?;
+            let file = self.blobs.open_upload(id, record.durable_offset).await?;
             *slot = Some(OpenUpload { record, file });
         }
         match slot {
@@ -101,32 +123,43 @@ impl Uploads {
         }
     }
 
-    /// Registers a new upload's empty part file.
+    /// Begins an upload: records it (reserving its size) and opens its
+    /// empty part file. Returns its record.
+    ///
+    /// # Errors
+    /// Unknown destination, too many uploads, a quota, or the file system.
     pub(crate) async fn begin(
         &self,
-        blobs: &Blobs,
-        record: UploadRecord,
-    ) -> Result<(), StoreError> {
-        let file = blobs.open_upload(&record.id, 0).await?;
+        owner: ClientId,
+        destination: ClientId,
+        file_size: u64,
+        meta: Bytes,
+    ) -> Result<UploadRecord, StoreError> {
+        let record = self
+            .store
+            .upload_begin(owner, destination, file_size, meta)
+            .await?;
+        let file = self.blobs.open_upload(&record.id, 0).await?;
         let slot = self.slot(&record.id);
-        *slot.lock().await = Some(OpenUpload { record, file });
-        Ok(())
+        *slot.lock().await = Some(OpenUpload {
+            record: record.clone(),
+            file,
+        });
+        Ok(record)
     }
 
     /// Makes the upload's bytes durable and returns its record with the
     /// offset to continue from.
     pub(crate) async fn resume(
         &self,
-        store: &Store,
-        blobs: &Blobs,
         id: &UploadId,
         owner: ClientId,
     ) -> Result<UploadRecord, StoreError> {
         let slot = self.slot(id);
         let mut guard = slot.lock().await;
-        Self::ensure_open(&mut guard, store, blobs, id, owner).await?;
+        self.ensure_open(&mut guard, id, owner).await?;
         let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
-        if let Err(e) = sync(store, open).await {
+        if let Err(e) = sync(&self.store, open).await {
             // As in `chunk`: reopen at the last durable offset next time.
             guard.take();
             return Err(e);
@@ -134,7 +167,7 @@ impl Uploads {
         let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
         // The answer calls this offset durable: the database must say so
         // too before it goes out, or a crash would cut the file back.
-        store
+        self.store
             .upload_progress_committed(open.record.id, open.file.len())
             .await?;
         let mut record = open.record.clone();
@@ -145,16 +178,15 @@ impl Uploads {
     /// Appends a chunk at `offset`; completes the upload when it is full.
     pub(crate) async fn chunk(
         &self,
-        store: &Store,
-        blobs: &Blobs,
         id: &UploadId,
         owner: ClientId,
         offset: u64,
         data: Bytes,
     ) -> Result<ChunkOutcome, ChunkError> {
+        let store = &self.store;
         let slot = self.slot(id);
         let mut guard = slot.lock().await;
-        Self::ensure_open(&mut guard, store, blobs, id, owner).await?;
+        self.ensure_open(&mut guard, id, owner).await?;
         let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
         let expected = open.file.len();
         if offset != expected {
@@ -193,7 +225,7 @@ impl Uploads {
         let Some(open) = guard.take() else {
             return Err(StoreError::UnknownUpload.into());
         };
-        let blob = blobs.promote_upload(open.file).await?;
+        let blob = self.blobs.promote_upload(open.file).await?;
         match store.upload_complete(*id, owner, blob.clone()).await {
             Ok((record, stored)) => {
                 drop(guard);
@@ -202,7 +234,7 @@ impl Uploads {
             }
             Err(e) => {
                 // Put the part file back so that the upload can be resumed.
-                blobs.demote_upload(&blob, id).await;
+                self.blobs.demote_upload(&blob, id).await;
                 tracing::error!(upload = %id, error = %e, "could not commit a finished upload");
                 Err(e.into())
             }
@@ -211,12 +243,12 @@ impl Uploads {
 
     /// Syncs the given uploads (a closing connection's) and records their
     /// durable offsets.
-    pub(crate) async fn sync_all(&self, store: &Store, ids: impl IntoIterator<Item = UploadId>) {
+    pub(crate) async fn sync_all(&self, ids: impl IntoIterator<Item = UploadId>) {
         for id in ids {
             let slot = self.slot(&id);
             let mut guard = slot.lock().await;
             if let Some(open) = guard.as_mut() {
-                if let Err(e) = sync(store, open).await {
+                if let Err(e) = sync(&self.store, open).await {
                     tracing::warn!(upload = %id, error = %e, "could not sync an upload");
                 }
             } else {
@@ -226,12 +258,50 @@ impl Uploads {
         }
     }
 
+    /// Cancels the owner's upload: removes its record, then its part file.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownUpload`] if it is not the owner's.
+    pub(crate) async fn cancel(&self, id: &UploadId, owner: ClientId) -> Result<(), StoreError> {
+        self.store.upload_cancel(*id, owner).await?;
+        self.remove(id).await;
+        Ok(())
+    }
+
+    /// Deletes the uploads begun before `created_before_ms`, records and
+    /// part files; returns how many there were.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub(crate) async fn expire(&self, created_before_ms: u64) -> Result<usize, StoreError> {
+        let ids = self.store.expire_uploads(created_before_ms).await?;
+        for id in &ids {
+            self.remove(id).await;
+        }
+        Ok(ids.len())
+    }
+
+    /// Deletes unfinished uploads older than `max_age`, now and then; runs
+    /// until the task is aborted.
+    pub(crate) async fn expire_periodically(self, max_age: Duration) {
+        let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
+        loop {
+            tick.tick().await;
+            let before = now_ms().saturating_sub(max_age.as_millis() as u64);
+            match self.expire(before).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "expired unfinished uploads"),
+                Err(e) => tracing::warn!(error = %e, "could not expire uploads"),
+            }
+        }
+    }
+
     /// Closes and deletes an upload's part file (cancelled or expired).
-    pub(crate) async fn remove(&self, blobs: &Blobs, id: &UploadId) {
+    async fn remove(&self, id: &UploadId) {
         let slot = self.slot(id);
         slot.lock().await.take();
         self.forget(id);
-        blobs.delete_upload(id).await;
+        self.blobs.delete_upload(id).await;
     }
 }
 

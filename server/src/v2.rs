@@ -13,7 +13,7 @@ use protocol::v2::{self, PULLED_HEADER_LEN, PulledMessageHeader};
 use protocol::{ClientId, MAX_MESSAGE_LEN, MessageKind, Request, RequestFrame, Response};
 
 use crate::Shared;
-use crate::handler::{Conn, Next, next_item, send_and_close};
+use crate::conn::{Conn, Next, next_item, send_and_close};
 use crate::store::{MessageBody, NewMessage, Protocol, WaitingMessage};
 
 /// Messages being handed over by version-2 pulls in progress.

@@ -900,12 +900,12 @@ async fn unfinished_uploads_expire() {
         .unwrap();
     conn.authenticate(alice, &alice_keys).await.unwrap();
     let up = begin_upload(&mut conn, bob, 100).await;
-    let begun_ms = server::store::now_ms();
+    let begun_ms = server::now_ms();
     drop(conn);
     // Ages are wall-clock milliseconds: wait until this upload is older
     // than the maximum age.
     bounded("the clock to pass the maximum age", async {
-        while server::store::now_ms() <= begun_ms + 1 {
+        while server::now_ms() <= begun_ms + 1 {
             tokio::task::yield_now().await;
         }
     })

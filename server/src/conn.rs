@@ -1,0 +1,104 @@
+//! Connection plumbing that both protocol versions share: the framed
+//! stream a connection runs over, reading with idle and stall timeouts,
+//! and answering a frame that could not be decoded.
+//!
+//! Kept apart from `handler`, which picks a version and so depends on `v2`
+//! and `v3`: both of those use these pieces, and depend on this module only.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use protocol::codec::{Inbound, ServerCodec};
+use protocol::v3::ServerError;
+use protocol::{ErrorReason, PROTOCOL_V2, ProtocolError, Response, v2, v3};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::Framed;
+
+/// What a connection runs over: a TCP socket, or an in-memory stream in
+/// tests and fuzzing.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
+
+/// A connection's framed stream.
+pub(crate) type Conn = Framed<Box<dyn Transport>, ServerCodec>;
+
+/// The outcome of waiting for the next frame.
+pub(crate) enum Next {
+    /// A frame (or a piece of a streamed one).
+    Item(Inbound),
+    /// The peer closed the connection between frames.
+    Closed,
+    /// Nothing arrived in time.
+    TimedOut {
+        /// Whether a frame had started (the peer stalled mid-frame).
+        mid_frame: bool,
+    },
+    /// The byte stream broke the protocol.
+    Broken(ProtocolError),
+}
+
+/// Waits for the next item. Between frames the connection may stay silent
+/// for `idle`; once a frame has begun, its bytes must keep coming: a frame
+/// that makes no progress for `stall` is abandoned (checked every `stall`, so
+/// a stalled peer is dropped after between one and two stall periods).
+/// A slow frame that is still arriving is not cut off.
+pub(crate) async fn next_item(conn: &mut Conn, idle: Duration, stall: Duration) -> Next {
+    let started = tokio::time::Instant::now();
+    let period = stall.min(idle);
+    let mut check = tokio::time::interval_at(started + period, period);
+    let mut seen = conn.read_buffer().len();
+    let mut progress_at = started;
+    loop {
+        tokio::select! {
+            item = conn.next() => {
+                return match item {
+                    None => Next::Closed,
+                    Some(Ok(item)) => Next::Item(item),
+                    Some(Err(e)) => Next::Broken(e),
+                };
+            }
+            now = check.tick() => {
+                let buffered = conn.read_buffer().len();
+                if buffered != seen {
+                    seen = buffered;
+                    progress_at = now;
+                }
+                let in_frame = buffered > 0 || !conn.codec().is_idle();
+                if in_frame && now - progress_at >= stall {
+                    return Next::TimedOut { mid_frame: true };
+                }
+                if !in_frame && now - started >= idle {
+                    return Next::TimedOut { mid_frame: false };
+                }
+            }
+        }
+    }
+}
+
+/// The error frame answering a frame that broke the protocol: bare 9000 in
+/// version 2, a reasoned 9000 otherwise (also when the version is unknown).
+pub(crate) fn error_for(e: &ProtocolError) -> Response {
+    if e.version() == Some(PROTOCOL_V2) {
+        Response::V2(v2::Response::Error)
+    } else {
+        Response::V3(v3::Response::Error(ServerError::new(
+            e.reason(),
+            e.to_string(),
+        )))
+    }
+}
+
+/// Sends a last frame and closes, ignoring a peer that is already gone.
+pub(crate) async fn send_and_close(conn: &mut Conn, response: Response) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = conn.send(response.into()).await;
+        let _ = conn.close().await;
+    })
+    .await;
+}
+
+/// A version-3 error response.
+pub(crate) fn v3_error(reason: ErrorReason, text: impl Into<String>) -> Response {
+    Response::V3(v3::Response::Error(ServerError::new(reason, text)))
+}

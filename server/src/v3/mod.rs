@@ -1,0 +1,36 @@
+//! Version 3 (PROTOCOL.md, Version 3): persistent, authenticated
+//! connections with pipelined sends and acknowledgements, pushed deliveries,
+//! file uploads and downloads.
+//!
+//! - `session`: the connection loop, the pipeline of pending answers and the
+//!   dispatch of each request;
+//! - `auth`: hello and authenticate, and the connection's authentication
+//!   state; `push`: subscribe and the push window; `rate`: the request
+//!   rate limit;
+//! - `ops`: one file per request kind (or tight family);
+//! - `reply`: the error answers all of them build.
+
+mod auth;
+mod ops;
+mod push;
+mod rate;
+mod reply;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use protocol::codec::Inbound;
+
+use crate::Shared;
+use crate::conn::Conn;
+
+/// The key-bundle check, also at its former path for callers outside `v3`
+/// (the store's start-up classification of accounts).
+pub(crate) use crate::bundle::verify_bundle;
+
+/// Serves a version-3 connection whose first frame is `first`, until it
+/// closes.
+pub(crate) async fn serve(conn: Conn, peer: SocketAddr, shared: Arc<Shared>, first: Inbound) {
+    session::Session::new(conn, peer, shared).run(first).await;
+}

@@ -1,0 +1,79 @@
+//! Download (124): a range of a file message waiting for the caller. The
+//! connection keeps the last file it read open, so that reading a file
+//! range by range opens it once.
+
+use protocol::v3;
+use protocol::{ClientId, ErrorReason};
+
+use crate::Shared;
+use crate::blobs::BlobReader;
+use crate::error::StoreError;
+use crate::store::MessageBody;
+use crate::v3::reply::{error, store_error};
+
+/// The file a connection read last, kept open for its next range.
+pub(crate) struct OpenFile {
+    message_id: u64,
+    reader: BlobReader,
+}
+
+/// Reads the requested range of the caller's waiting file message.
+pub(crate) async fn download(
+    shared: &Shared,
+    me: ClientId,
+    d: v3::Download,
+    open: &mut Option<OpenFile>,
+) -> v3::Response {
+    let message = match shared.store.waiting_message(me, d.message_id).await {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            return error(
+                ErrorReason::UnknownMessage,
+                format!("message {} is not waiting for you", d.message_id),
+            );
+        }
+        Err(e) => return store_error(&e),
+    };
+    let MessageBody::File { blob, size, .. } = &message.body else {
+        return error(
+            ErrorReason::BadMessageType,
+            format!("message {} is not a file", d.message_id),
+        );
+    };
+    if d.offset > *size {
+        return error(
+            ErrorReason::BadOffset,
+            format!(
+                "offset {} is past the end of the {size}-byte file",
+                d.offset
+            ),
+        );
+    }
+    let len = (*size - d.offset).min(u64::from(d.max_len)) as usize;
+    let reader = match open.take() {
+        Some(file) if file.message_id == d.message_id => Ok(file.reader),
+        _ => shared.blobs.open_blob(blob).await,
+    };
+    let mut reader = match reader {
+        Ok(r) => r,
+        Err(e) => return store_error(&e),
+    };
+    match reader.read_at(d.offset, len).await {
+        Ok(data) if data.len() == len => {
+            *open = Some(OpenFile {
+                message_id: d.message_id,
+                reader,
+            });
+            v3::Response::FileChunk(v3::FileChunk {
+                message_id: d.message_id,
+                offset: d.offset,
+                data,
+            })
+        }
+        Ok(_) => store_error(&StoreError::Corrupt(format!(
+            "file of message {} is shorter than stored",
+            d.message_id
+        ))),
+        Err(e) => store_error(&e),
+    }
+}

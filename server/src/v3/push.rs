@@ -1,0 +1,136 @@
+//! Push of version 3: a subscribed session queues new messages from the hub
+//! and the session writes them as 1104 frames between responses, with at
+//! most `push_window` of them unacknowledged; when it falls behind (window
+//! full, or the hub marked it lagged) it catches up from the database instead
+//! of buffering. Also the subscribe request that starts it.
+//!
+//! This module decides what to push next; writing it is the session's.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use protocol::v3;
+use protocol::{ClientId, MAX_PULL_BYTES};
+
+use crate::Shared;
+use crate::hub::{HubEvent, Subscription};
+use crate::store::{Store, WaitingMessage};
+use crate::v3::reply::store_error;
+
+/// Push state of a subscribed session.
+pub(crate) struct Push {
+    subscription: Subscription,
+    /// Messages to write, oldest first.
+    queue: VecDeque<Arc<WaitingMessage>>,
+    /// Written and not yet acknowledged (by anyone).
+    in_flight: HashSet<u64>,
+    /// Highest id queued or written.
+    pushed_up_to: u64,
+    /// Whether the database may hold messages after `pushed_up_to` that are
+    /// not queued.
+    backlog: bool,
+}
+
+/// Answers a subscribe: starts pushing (once per connection) and reports how
+/// many messages are waiting.
+pub(crate) async fn subscribe(
+    shared: &Shared,
+    push: &mut Option<Push>,
+    me: ClientId,
+) -> v3::Response {
+    // Subscribe to the hub before counting, so that nothing committed in
+    // between is missed (duplicates are filtered by id).
+    if push.is_none() {
+        *push = Some(Push {
+            subscription: shared.hub.subscribe(me),
+            queue: VecDeque::new(),
+            in_flight: HashSet::new(),
+            pushed_up_to: 0,
+            backlog: true,
+        });
+    }
+    match shared.store.count_waiting(me).await {
+        Ok(n) => v3::Response::Subscribed {
+            waiting: n.try_into().unwrap_or(u32::MAX),
+        },
+        Err(e) => store_error(&e),
+    }
+}
+
+impl Push {
+    /// Waits for the hub's next event; `None` once the hub is gone.
+    pub(crate) async fn next_event(&mut self) -> Option<HubEvent> {
+        self.subscription.events.recv().await
+    }
+
+    /// The hub's next event, if one is ready now.
+    pub(crate) fn ready_event(&mut self) -> Option<HubEvent> {
+        self.subscription.events.try_recv().ok()
+    }
+
+    /// Takes in what the hub reports: a new message is queued if the window
+    /// has room (else the session is behind), removed ones leave the window.
+    pub(crate) fn on_hub(&mut self, event: HubEvent, window: usize) {
+        match event {
+            HubEvent::Message(m) => {
+                if m.id <= self.pushed_up_to {
+                    return;
+                }
+                if self.backlog || self.queue.len() + self.in_flight.len() >= window {
+                    self.backlog = true;
+                    return;
+                }
+                self.pushed_up_to = m.id;
+                self.queue.push_back(m);
+            }
+            HubEvent::Removed(ids) => {
+                for id in ids.iter() {
+                    self.in_flight.remove(id);
+                }
+                if !self.queue.is_empty() {
+                    self.queue.retain(|m| !ids.contains(&m.id));
+                }
+            }
+        }
+    }
+
+    /// The next message to write while the window allows, refilling the
+    /// queue from the database when the session has fallen behind. The
+    /// message counts as in flight from here on.
+    pub(crate) async fn next_to_write(
+        &mut self,
+        store: &Store,
+        me: ClientId,
+        window: usize,
+    ) -> Option<Arc<WaitingMessage>> {
+        if self.subscription.take_lagged() {
+            self.backlog = true;
+        }
+        let room = window.saturating_sub(self.in_flight.len() + self.queue.len());
+        if self.queue.is_empty() && self.backlog && room > 0 {
+            let after = self.pushed_up_to;
+            match store
+                .waiting(me, after, room, MAX_PULL_BYTES as usize)
+                .await
+            {
+                Ok((messages, more)) => {
+                    for m in messages {
+                        self.pushed_up_to = self.pushed_up_to.max(m.id);
+                        self.queue.push_back(Arc::new(m));
+                    }
+                    self.backlog = more;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not load messages to push");
+                    return None;
+                }
+            }
+        }
+        if self.in_flight.len() >= window {
+            return None;
+        }
+        let message = self.queue.pop_front()?;
+        self.in_flight.insert(message.id);
+        Some(message)
+    }
+}
