@@ -11,6 +11,7 @@
 //! - [`fingerprint`]: digits people compare out of band (safety numbers).
 //! - [`session`]: the X3DH-style agreement (message types 1 and 2).
 //! - [`envelope`]: sealed texts (type 3) and the common envelope format.
+//! - [`sealed`]: the kinds an envelope holds, their sizes, what opening gives.
 //! - [`file`](mod@file): chunked file encryption and the sealed file metadata (type 4).
 //! - [`refusal`]: the refusal notice a recipient sends back (a type-3 content).
 //! - [`window`]: which counters were received (out of order, no duplicates).
@@ -29,6 +30,7 @@ pub mod file;
 pub mod fingerprint;
 pub mod identity;
 pub mod refusal;
+pub mod sealed;
 pub mod session;
 pub mod window;
 
@@ -36,11 +38,11 @@ pub mod window;
 mod protocol_md;
 
 pub use bundle::VerifiedBundle;
-pub use envelope::{Opened, SealedKind};
 pub use file::{FileDecryptor, FileEncryptor, FileMeta, FileSecret, ciphertext_len};
 pub use fingerprint::{Fingerprint, SafetyNumber};
 pub use identity::Identity;
 pub use refusal::{Refusal, RefusalReason};
+pub use sealed::{Opened, SealedKind};
 pub use session::{Role, Session, SessionId};
 pub use window::ReplayWindow;
 
