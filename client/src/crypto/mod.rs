@@ -12,7 +12,8 @@
 //! - [`session`]: the X3DH-style agreement (message types 1 and 2).
 //! - [`envelope`]: sealed texts (type 3) and the common envelope format.
 //! - [`sealed`]: the kinds an envelope holds, their sizes, what opening gives.
-//! - [`file`](mod@file): chunked file encryption and the sealed file metadata (type 4).
+//! - [`file`](mod@file): chunked file encryption.
+//! - [`file_meta`]: the sealed file metadata (type 4).
 //! - [`refusal`]: the refusal notice a recipient sends back (a type-3 content).
 //! - [`window`]: which counters were received (out of order, no duplicates).
 //!
@@ -27,6 +28,7 @@
 pub mod bundle;
 pub mod envelope;
 pub mod file;
+pub mod file_meta;
 pub mod fingerprint;
 pub mod identity;
 pub mod refusal;
@@ -38,7 +40,8 @@ pub mod window;
 mod protocol_md;
 
 pub use bundle::VerifiedBundle;
-pub use file::{FileDecryptor, FileEncryptor, FileMeta, FileSecret, ciphertext_len};
+pub use file::{FileDecryptor, FileEncryptor, FileSecret, ciphertext_len};
+pub use file_meta::FileMeta;
 pub use fingerprint::{Fingerprint, SafetyNumber};
 pub use identity::Identity;
 pub use refusal::{Refusal, RefusalReason};
