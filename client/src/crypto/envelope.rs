@@ -38,92 +38,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
-use protocol::{ClientId, MAX_FILE_META_LEN, MAX_MESSAGE_LEN, MessageKind};
+use protocol::ClientId;
 use rand::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use super::session::SESSION_ID_LEN;
 use super::window::ReplayWindow;
-use super::{
-    CryptoError, FORMAT_VERSION, KEY_LEN, NONCE_LEN, REFUSAL_FORMAT, Session, SessionId, TAG_LEN,
-    fill_random,
+use super::{CryptoError, KEY_LEN, NONCE_LEN, Session, SessionId, TAG_LEN, fill_random};
+
+// Defined in the `sealed` leaf (shared with `file` and `refusal`); named
+// here too, beside the layout they measure.
+pub use super::sealed::{
+    HEADER_LEN, MAX_TEXT_LEN, MESSAGE_LABEL, OVERHEAD, Opened, REFUSAL_LABEL, SealedKind, TIME_LEN,
 };
-
-/// Associated-data label of every text and file metadata envelope.
-pub const MESSAGE_LABEL: &[u8] = b"sealpost/v3/message";
-/// Associated-data label of a refusal notice.
-pub const REFUSAL_LABEL: &[u8] = b"sealpost/v3/refusal";
-/// Bytes before the ciphertext.
-pub const HEADER_LEN: usize = 1 + SESSION_ID_LEN + 8 + NONCE_LEN;
-/// Bytes of the sender's time at the start of every plaintext.
-pub const TIME_LEN: usize = 8;
-/// Bytes an envelope adds to its body.
-pub const OVERHEAD: usize = HEADER_LEN + TIME_LEN + TAG_LEN;
-/// Longest text: a sealed text must fit a version-3 message.
-pub const MAX_TEXT_LEN: usize = MAX_MESSAGE_LEN - OVERHEAD;
-
-/// What an envelope holds; its wire value is the message type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SealedKind {
-    /// Type 3: a text.
-    Text,
-    /// Type 4: a file's metadata (in the file offer's meta).
-    FileMeta,
-    /// Type 3 with format 02: a refusal notice.
-    Refusal,
-}
-
-impl SealedKind {
-    /// The message type byte bound into the associated data.
-    pub fn type_byte(self) -> u8 {
-        MessageKind::from(self).code()
-    }
-
-    /// Longest body of this kind.
-    pub fn max_body_len(self) -> usize {
-        match self {
-            Self::Text => MAX_TEXT_LEN,
-            Self::FileMeta => MAX_FILE_META_LEN - OVERHEAD,
-            Self::Refusal => super::refusal::REFUSAL_BODY_LEN,
-        }
-    }
-
-    fn format(self) -> u8 {
-        match self {
-            Self::Text | Self::FileMeta => FORMAT_VERSION,
-            Self::Refusal => REFUSAL_FORMAT,
-        }
-    }
-
-    fn label(self) -> &'static [u8] {
-        match self {
-            Self::Text | Self::FileMeta => MESSAGE_LABEL,
-            Self::Refusal => REFUSAL_LABEL,
-        }
-    }
-}
-
-impl From<SealedKind> for MessageKind {
-    fn from(kind: SealedKind) -> Self {
-        match kind {
-            SealedKind::Text | SealedKind::Refusal => MessageKind::Text,
-            SealedKind::FileMeta => MessageKind::File,
-        }
-    }
-}
-
-/// An opened envelope: its counter (to record once handled), the sender's
-/// time and the body.
-#[derive(Debug)]
-pub struct Opened<T> {
-    /// The sender's counter.
-    pub counter: u64,
-    /// The sender's clock when it sealed the message (ms since the Unix
-    /// epoch), authenticated.
-    pub sent_at_ms: u64,
-    /// The body.
-    pub plaintext: T,
-}
 
 /// The local clock in ms since the Unix epoch (0 if it is before 1970).
 pub fn now_ms() -> u64 {
@@ -304,9 +231,11 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
+    use protocol::MAX_MESSAGE_LEN;
+
     use super::*;
     use crate::crypto::test_support::{kat_handshake, kat_text};
-    use crate::crypto::{Identity, VerifiedBundle};
+    use crate::crypto::{FORMAT_VERSION, Identity, REFUSAL_FORMAT, VerifiedBundle};
 
     fn none() -> ReplayWindow {
         ReplayWindow::default()

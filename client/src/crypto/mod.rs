@@ -11,7 +11,9 @@
 //! - [`fingerprint`]: digits people compare out of band (safety numbers).
 //! - [`session`]: the X3DH-style agreement (message types 1 and 2).
 //! - [`envelope`]: sealed texts (type 3) and the common envelope format.
-//! - [`file`](mod@file): chunked file encryption and the sealed file metadata (type 4).
+//! - [`sealed`]: the kinds an envelope holds, their sizes, what opening gives.
+//! - [`file`](mod@file): chunked file encryption.
+//! - [`file_meta`]: the sealed file metadata (type 4).
 //! - [`refusal`]: the refusal notice a recipient sends back (a type-3 content).
 //! - [`window`]: which counters were received (out of order, no duplicates).
 //!
@@ -26,9 +28,11 @@
 pub mod bundle;
 pub mod envelope;
 pub mod file;
+pub mod file_meta;
 pub mod fingerprint;
 pub mod identity;
 pub mod refusal;
+pub mod sealed;
 pub mod session;
 pub mod window;
 
@@ -36,11 +40,12 @@ pub mod window;
 mod protocol_md;
 
 pub use bundle::VerifiedBundle;
-pub use envelope::{Opened, SealedKind};
-pub use file::{FileDecryptor, FileEncryptor, FileMeta, FileSecret, ciphertext_len};
+pub use file::{FileDecryptor, FileEncryptor, FileSecret, ciphertext_len};
+pub use file_meta::FileMeta;
 pub use fingerprint::{Fingerprint, SafetyNumber};
 pub use identity::Identity;
 pub use refusal::{Refusal, RefusalReason};
+pub use sealed::{Opened, SealedKind};
 pub use session::{Role, Session, SessionId};
 pub use window::ReplayWindow;
 

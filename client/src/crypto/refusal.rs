@@ -27,13 +27,11 @@
 
 use zeroize::Zeroizing;
 
-use super::envelope::{Opened, SealedKind};
+pub use super::sealed::REFUSAL_BODY_LEN;
+use super::sealed::{Opened, SealedKind};
 use super::session::SESSION_ID_LEN;
 use super::window::ReplayWindow;
 use super::{CryptoError, REFUSAL_FORMAT, Session, SessionId};
-
-/// Size of a refusal notice's body.
-pub const REFUSAL_BODY_LEN: usize = 8 + SESSION_ID_LEN + 8 + 1 + 1;
 
 /// Why a message was refused, as it travels in a notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

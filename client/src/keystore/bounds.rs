@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{
-    KeyStore, KeyStoreError, PendingMessage, now_ms, pending_message, pending_row, to_sql_u64,
-};
+use super::received::{pending_message, pending_row};
+use super::schema::{now_ms, to_sql_u64};
+use super::{KeyStore, KeyStoreError, PendingMessage};
 
 /// Texts kept per sender while their session has not arrived. A genuine
 /// sender's offer comes just before its texts, so a few are normal; more

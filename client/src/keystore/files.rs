@@ -23,10 +23,9 @@ use std::time::Duration;
 use protocol::{ClientId, UploadId};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
-use super::{
-    KeyStore, KeyStoreError, blob_array, from_sql_u64, now_ms, record_received, secret_array,
-    to_sql_u64,
-};
+use super::schema::{blob_array, from_sql_u64, now_ms, secret_array, to_sql_u64};
+use super::sessions::record_received;
+use super::{KeyStore, KeyStoreError};
 use crate::crypto::file::NONCE_PREFIX_LEN;
 use crate::crypto::{FileSecret, KEY_LEN, SessionId};
 

@@ -1,0 +1,76 @@
+//! What can go wrong talking to the server ([`ConnectionError`]), and the
+//! two questions callers ask of it: the server's reason, and whether a
+//! reconnect may help.
+//!
+//! A leaf of its own: every room of the connection, and the client's
+//! commands and menu that explain these errors, name it.
+
+use std::time::Duration;
+
+use protocol::v3::ServerError;
+use protocol::{ErrorReason, ProtocolError};
+use thiserror::Error;
+
+/// What can go wrong talking to the server.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The server could not be reached.
+    #[error("cannot reach the server at {addr}: {source}")]
+    Connect {
+        /// The address tried.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server refused a request.
+    #[error("the server refused: {0}")]
+    Refused(ServerError),
+    /// The connection closed, with the server's reason if it gave one.
+    #[error("the connection to the server closed{}", .0.as_ref().map(|e| format!(": {}", e.text)).unwrap_or_default())]
+    Closed(Option<ServerError>),
+    /// The bytes from the server broke the protocol.
+    #[error("the server broke the protocol: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The server answered with something that does not fit the request.
+    #[error("unexpected answer from the server: {0}")]
+    Unexpected(String),
+    /// The server's proof of identity did not verify.
+    #[error("the server failed to prove its identity (its signature does not verify)")]
+    BadServerProof,
+    /// The caller refused the server's key (see the pin check).
+    #[error("{0}")]
+    ServerKeyRejected(String),
+    /// No answer in time.
+    #[error("the server did not answer within {0:?}")]
+    Timeout(Duration),
+    /// What listens at the address does not answer the handshake as a
+    /// Sealpost server would: silence, or bytes that are not our frames.
+    #[error(
+        "{addr} does not answer as a Sealpost server ({detail}); is that the right address and port?"
+    )]
+    NotSealpost {
+        /// The address tried.
+        addr: String,
+        /// What it did instead.
+        detail: String,
+    },
+}
+
+impl ConnectionError {
+    /// The server's reason, if this is a refusal.
+    pub fn reason(&self) -> Option<ErrorReason> {
+        match self {
+            Self::Refused(e) => Some(e.reason),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection is gone (a reconnect may help).
+    pub fn is_disconnect(&self) -> bool {
+        matches!(
+            self,
+            Self::Closed(_) | Self::Connect { .. } | Self::Timeout(_) | Self::NotSealpost { .. }
+        ) || matches!(self, Self::Protocol(ProtocolError::Io(_)))
+    }
+}

@@ -1,0 +1,87 @@
+//! Why a key store operation failed: [`KeyStoreError`] for the store itself
+//! and [`PinError`] for pinning a server key.
+//!
+//! A leaf of its own so that every room of the store (and the callers that
+//! match on these errors) can name them without naming each other.
+
+use std::io;
+
+use protocol::ClientId;
+
+use crate::crypto::{Fingerprint, SessionId};
+
+/// Why a key store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyStoreError {
+    /// Creating or writing the home folder, `store.db` or `me.info` failed.
+    #[error("key store file error: {0}")]
+    Io(#[from] io::Error),
+    /// The database failed.
+    #[error("key store database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer client.
+    #[error("the key store has schema {found}; this client knows only up to {known}")]
+    SchemaTooNew {
+        /// The database's schema version.
+        found: u32,
+        /// The newest this client knows.
+        known: u32,
+    },
+    /// A stored value is not what this client writes.
+    #[error("the key store is corrupt: {0}")]
+    Corrupt(&'static str),
+    /// `me.info` does not follow its three-line layout.
+    #[error("me.info is malformed: {0}")]
+    BadMeInfo(&'static str),
+    /// `me.info` and the database hold different identities.
+    #[error("me.info and store.db hold different identities; move one of them away")]
+    IdentityMismatch,
+    /// An identity is already stored (a home folder holds one user).
+    #[error("this home folder already holds an identity")]
+    IdentityExists,
+    /// The peer is not pinned.
+    #[error("unknown peer {0}")]
+    UnknownPeer(ClientId),
+    /// The peer presented a changed key bundle that the user has not accepted.
+    #[error(
+        "the key of peer {peer} changed; compare safety numbers, then accept the new key before sending"
+    )]
+    KeyChanged {
+        /// The peer.
+        peer: ClientId,
+    },
+    /// [`KeyStore::accept_new_key`] without a changed bundle waiting.
+    #[error("peer {0} has no changed key to accept")]
+    NoPendingKey(ClientId),
+    /// No such session.
+    #[error("unknown session {0}")]
+    UnknownSession(SessionId),
+    /// A session with this id already exists.
+    #[error("session {0} already exists")]
+    SessionExists(SessionId),
+    /// The session's send counter reached its limit; start a new session.
+    #[error("session {0} has used all its counters")]
+    CounterExhausted(SessionId),
+}
+
+/// Why pinning a server key failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PinError {
+    /// The server presented another key than the pinned one. Refuse to talk
+    /// to it unless the user accepts the new key (after checking it with the
+    /// server's operator).
+    #[error(
+        "the server's key changed: pinned fingerprint {pinned_fingerprint}, presented {presented_fingerprint}"
+    )]
+    ServerKeyChanged {
+        /// Fingerprint of the pinned key.
+        pinned_fingerprint: Fingerprint,
+        /// Fingerprint of the presented key.
+        presented_fingerprint: Fingerprint,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] KeyStoreError),
+}

@@ -1,0 +1,223 @@
+//! The client's persistent local store: one SQLite file, `<home>/store.db`,
+//! plus the `me.info` file of the reference client.
+//!
+//! What it keeps, so that a restart loses nothing (a message received before
+//! a restart still decrypts after it):
+//!
+//! - **identity**: the user's name, client id and the 96 secret bytes;
+//! - **server pins**: server address → the server's Ed25519 key (trust on
+//!   first use; a different key is [`PinError::ServerKeyChanged`]);
+//! - **peers**: each peer's pinned key bundle, whether the user compared
+//!   safety numbers, and a changed bundle waiting for the user's decision
+//!   (sending to that peer is blocked until [`KeyStore::accept_new_key`]);
+//! - **sessions**: keys, role, confirmation, both counters and the replay
+//!   window of received counters;
+//! - **pending messages**: texts and file offers that arrived before their
+//!   session's offer;
+//! - **handled message ids**, so that redelivered messages are dropped;
+//! - **unfinished uploads**, so that an upload can resume after a restart,
+//!   with the hash of the plaintext each has read;
+//! - **contacts**, **held file offers** and **partial downloads**
+//!   (`keystore::files`), and the bounds on pending and handled messages
+//!   (`keystore::bounds`).
+//!
+//! Each of these has a room of its own, an `impl KeyStore` block with its
+//! tests: `identity` and `me_info`, `pins` (servers and peers), `sessions`,
+//! `received` (pending and handled messages), `uploads`, `files` and
+//! `bounds`; `schema` holds the tables and their migrations, `error` the
+//! error types, and `private` the owner-only file helpers. This file opens
+//! the store.
+//!
+//! **Identity and `me.info`.** The database is the source of truth;
+//! `me.info` is written from it and reconciled on open (see
+//! `keystore::me_info`).
+//!
+//! **Durability.** WAL mode with `synchronous = FULL`: every method that
+//! returns has its change on disk. [`KeyStore::next_send_counter`] commits
+//! the new counter before it hands it out, so a crash can skip a counter but
+//! never reuse one. `secure_delete` overwrites deleted rows (old session and
+//! file keys) in the file.
+//!
+//! **Permissions.** The home folder is created 0700 if missing (an existing
+//! one is left as it is), `store.db` and `me.info` are 0600, and SQLite
+//! gives its `-wal` and `-shm` files the database file's mode.
+//!
+//! Every method is synchronous; async code calls them through
+//! `spawn_blocking`. [`KeyStore`] is `Send` (not `Sync`): one owner at a time.
+//!
+//! Left out: networking, and any decision on what to do with a message;
+//! this module only remembers.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+mod bounds;
+mod error;
+mod files;
+mod identity;
+mod me_info;
+mod pins;
+mod private;
+mod received;
+mod schema;
+mod sessions;
+mod uploads;
+
+pub use bounds::{
+    HANDLED_MAX, HANDLED_TTL, PENDING_PER_SENDER, PENDING_TOTAL, PENDING_TOTAL_BYTES, PENDING_TTL,
+    PendingRoom,
+};
+pub use error::{KeyStoreError, PinError};
+pub use files::{HeldFile, HoldReason, PartialDownload};
+pub use identity::StoredIdentity;
+pub use pins::{PeerRecord, Pinned, ServerPin};
+pub use received::PendingMessage;
+pub use schema::SCHEMA_VERSION;
+pub use sessions::StoredSession;
+pub use uploads::{FileStamp, UploadRecord};
+
+use private::{create_private_dir, open_private_file};
+
+/// Name of the database file in the home folder.
+pub const STORE_FILE: &str = "store.db";
+/// Name of the identity file in the home folder.
+pub const ME_INFO_FILE: &str = "me.info";
+/// How long SQLite waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The client's persistent store. See the module docs.
+pub struct KeyStore {
+    // `crate::contacts` keeps its few queries on peer names beside its logic.
+    pub(crate) conn: Connection,
+    home: PathBuf,
+}
+
+impl fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("home", &self.home)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyStore {
+    /// Opens (creating if needed) the store in `home`: creates the folder
+    /// (0700) and `store.db` (0600) if missing, brings the schema up to date,
+    /// and reconciles `me.info` with the stored identity (see the module
+    /// docs).
+    ///
+    /// # Errors
+    /// [`KeyStoreError::Io`], [`KeyStoreError::Sqlite`],
+    /// [`KeyStoreError::SchemaTooNew`], [`KeyStoreError::BadMeInfo`],
+    /// [`KeyStoreError::IdentityMismatch`].
+    pub fn open(home: impl AsRef<Path>) -> Result<Self, KeyStoreError> {
+        let home = home.as_ref().to_path_buf();
+        create_private_dir(&home)?;
+        let path = home.join(STORE_FILE);
+        // Created by us first, so that SQLite never makes it with the umask's mode.
+        drop(open_private_file(&path, false)?);
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(KeyStoreError::Corrupt(
+                "cannot switch the database to WAL mode",
+            ));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        let mut store = Self { conn, home };
+        store.migrate()?;
+        store.reconcile_me_info()?;
+        Ok(store)
+    }
+
+    /// The home folder.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+}
+
+/// What the tests of every room start from: a home folder, a store with
+/// Alice's identity, and one with Bob pinned and a session.
+#[cfg(test)]
+mod fixtures {
+    use std::path::{Path, PathBuf};
+
+    use protocol::{ClientId, Name};
+
+    use super::KeyStore;
+    use crate::crypto::{Identity, Session, VerifiedBundle};
+
+    pub(super) const ALICE: ClientId = ClientId([0x11; 16]);
+    pub(super) const BOB: ClientId = ClientId([0x22; 16]);
+
+    pub(super) fn home() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("alice-home");
+        (dir, home)
+    }
+
+    pub(super) fn with_identity(home: &Path) -> (KeyStore, Identity) {
+        let mut store = KeyStore::open(home).unwrap();
+        let identity = Identity::generate().unwrap();
+        store
+            .save_identity(&Name::new("alice").unwrap(), ALICE, &identity)
+            .unwrap();
+        (store, identity)
+    }
+
+    pub(super) fn bundle_of(identity: &Identity) -> VerifiedBundle {
+        VerifiedBundle::verify(&identity.bundle()).unwrap()
+    }
+
+    /// Alice's store with Bob pinned and a session Alice initiated.
+    pub(super) fn with_session(home: &Path) -> (KeyStore, Identity, Identity, Session) {
+        let (mut store, alice) = with_identity(home);
+        let bob = Identity::generate().unwrap();
+        store.pin_peer(BOB, "bob", &bundle_of(&bob)).unwrap();
+        let (session, _) = Session::initiate(&alice, ALICE, BOB, &bundle_of(&bob)).unwrap();
+        store.save_session(&session).unwrap();
+        (store, alice, bob, session)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::fixtures::{home, with_identity};
+    use super::*;
+
+    #[test]
+    fn keystore_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<KeyStore>();
+    }
+
+    #[test]
+    fn files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let (_dir, home) = home();
+        let (store, _) = with_identity(&home);
+        assert_eq!(mode(&home), 0o700);
+        assert_eq!(mode(&home.join(STORE_FILE)), 0o600);
+        assert_eq!(mode(&home.join(ME_INFO_FILE)), 0o600);
+        for suffix in ["-wal", "-shm"] {
+            let p = home.join(format!("{STORE_FILE}{suffix}"));
+            assert!(p.exists(), "{suffix} exists in WAL mode");
+            assert_eq!(mode(&p), 0o600, "{suffix}");
+        }
+        drop(store);
+        // A store.db left world-readable (copied by hand) is narrowed.
+        fs::set_permissions(home.join(STORE_FILE), fs::Permissions::from_mode(0o644)).unwrap();
+        KeyStore::open(&home).unwrap();
+        assert_eq!(mode(&home.join(STORE_FILE)), 0o600);
+    }
+}

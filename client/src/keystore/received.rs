@@ -1,0 +1,260 @@
+//! What the store remembers about received messages: those that arrived
+//! before their session's offer (pending), and the ids of those already
+//! handled, so that a redelivery is dropped.
+//!
+//! [`KeyStore::mark_handled`] records a message's id, its session counter
+//! and its removal from the pending ones in one transaction. The bounds on
+//! both tables are in `keystore::bounds`.
+//!
+//! Left out: deciding what a message means (`crate::inbox`).
+
+use std::time::Duration;
+
+use protocol::{ClientId, MessageKind};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+
+use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
+use super::sessions::record_received;
+use super::{KeyStore, KeyStoreError};
+use crate::crypto::SessionId;
+
+/// A message that arrived before its session's offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMessage {
+    /// The server's message id.
+    pub message_id: u64,
+    /// Who sent it.
+    pub sender: ClientId,
+    /// Its type (3 text or 4 file offer).
+    pub kind: MessageKind,
+    /// The session it needs.
+    pub sid: SessionId,
+    /// The content as delivered (for a file, the whole file offer).
+    pub content: Vec<u8>,
+    /// When the server stored it, in ms since the Unix epoch.
+    pub sent_at_ms: u64,
+}
+
+impl KeyStore {
+    /// Keeps a message whose session is not known yet. A message id already
+    /// kept is ignored (redelivery).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn add_pending(&mut self, message: &PendingMessage) -> Result<(), KeyStoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO pending_messages
+                 (message_id, sid, sender, kind, content, sent_at, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                to_sql_u64(message.message_id),
+                &message.sid.0[..],
+                &message.sender.0[..],
+                message.kind.code(),
+                &message.content,
+                to_sql_u64(message.sent_at_ms),
+                now_ms(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The messages waiting for session `sid`, in message-id order.
+    ///
+    /// # Errors
+    /// Storage errors, [`KeyStoreError::Corrupt`].
+    pub fn pending_for(&self, sid: SessionId) -> Result<Vec<PendingMessage>, KeyStoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT message_id, sender, kind, sid, content, sent_at FROM pending_messages
+             WHERE sid = ?1 ORDER BY message_id",
+        )?;
+        let rows = stmt.query_map([&sid.0[..]], pending_row)?;
+        rows.map(|row| pending_message(row?)).collect()
+    }
+
+    /// Forgets a pending message (handled, or given up).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn delete_pending(&mut self, message_id: u64) -> Result<(), KeyStoreError> {
+        self.conn.execute(
+            "DELETE FROM pending_messages WHERE message_id = ?1",
+            [to_sql_u64(message_id)],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a server message id was handled already (drop a redelivery).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn is_handled(&self, message_id: u64) -> Result<bool, KeyStoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM handled_messages WHERE message_id = ?1",
+                [to_sql_u64(message_id)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Records, in one transaction, that a message was handled: its id
+    /// (for dedupe), the session counter it carried if it was sealed
+    /// (`Some((sid, counter))`, recorded in the session's replay window), and
+    /// its removal from the pending messages. Call it after the message's
+    /// effect (shown, file saved) is done and before acknowledging it to the
+    /// server.
+    ///
+    /// # Errors
+    /// [`KeyStoreError::UnknownSession`]; storage errors.
+    pub fn mark_handled(
+        &mut self,
+        message_id: u64,
+        counter: Option<(SessionId, u64)>,
+    ) -> Result<(), KeyStoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some((sid, counter)) = counter {
+            record_received(&tx, sid, counter)?;
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO handled_messages (message_id, handled_at) VALUES (?1, ?2)",
+            params![to_sql_u64(message_id), now_ms()],
+        )?;
+        tx.execute(
+            "DELETE FROM pending_messages WHERE message_id = ?1",
+            [to_sql_u64(message_id)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets handled message ids recorded more than `age` ago; returns how
+    /// many. Keep `age` well above the time a message can wait on the server
+    /// unacknowledged (a redelivery after pruning would be handled again,
+    /// though a sealed one is still refused by its counter).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn prune_handled(&mut self, age: Duration) -> Result<usize, KeyStoreError> {
+        let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now_ms().saturating_sub(age_ms);
+        Ok(self.conn.execute(
+            "DELETE FROM handled_messages WHERE handled_at < ?1",
+            [cutoff],
+        )?)
+    }
+}
+
+/// A `pending_messages` row as selected by `pending_row`'s callers:
+/// message id, sender, kind, sid, content, sent at.
+pub(super) type PendingRow = (i64, [u8; 16], u8, [u8; 16], Vec<u8>, i64);
+
+/// Reads the columns `message_id, sender, kind, sid, content, sent_at`.
+pub(super) fn pending_row(row: &Row<'_>) -> rusqlite::Result<PendingRow> {
+    Ok((
+        row.get(0)?,
+        blob_array::<16>(row, 1)?,
+        row.get(2)?,
+        blob_array::<16>(row, 3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+pub(super) fn pending_message(
+    (id, sender, kind, sid, content, sent_at): PendingRow,
+) -> Result<PendingMessage, KeyStoreError> {
+    Ok(PendingMessage {
+        message_id: from_sql_u64(id),
+        sender: ClientId(sender),
+        kind: MessageKind::from_code(kind)
+            .map_err(|_| KeyStoreError::Corrupt("pending message type"))?,
+        sid: SessionId(sid),
+        content,
+        sent_at_ms: from_sql_u64(sent_at),
+    })
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::fixtures::{BOB, home, with_session};
+
+    #[test]
+    fn pending_messages_survive_reopen_until_handled() {
+        let (_dir, home) = home();
+        let (mut store, _, _, session) = with_session(&home);
+        let waiting_sid = SessionId([0x5a; 16]);
+        let message = |id: u64| PendingMessage {
+            message_id: id,
+            sender: BOB,
+            kind: MessageKind::Text,
+            sid: waiting_sid,
+            content: vec![id as u8; 10],
+            sent_at_ms: 1_767_225_600_000,
+        };
+        store.add_pending(&message(43)).unwrap();
+        store.add_pending(&message(42)).unwrap();
+        store.add_pending(&message(42)).unwrap(); // redelivered
+        store
+            .add_pending(&PendingMessage {
+                sid: SessionId([1; 16]),
+                ..message(50)
+            })
+            .unwrap();
+        drop(store);
+
+        let mut store = KeyStore::open(&home).unwrap();
+        assert_eq!(
+            store.pending_for(waiting_sid).unwrap(),
+            vec![message(42), message(43)]
+        );
+        assert!(!store.is_handled(42).unwrap());
+        store.mark_handled(42, Some((session.sid(), 4))).unwrap();
+        assert!(store.is_handled(42).unwrap());
+        assert_eq!(store.pending_for(waiting_sid).unwrap(), vec![message(43)]);
+        assert_eq!(
+            store
+                .session(session.sid())
+                .unwrap()
+                .unwrap()
+                .receive_counter,
+            4
+        );
+        store.delete_pending(43).unwrap();
+        assert!(store.pending_for(waiting_sid).unwrap().is_empty());
+        // A failed mark changes nothing.
+        assert!(
+            store
+                .mark_handled(99, Some((SessionId([7; 16]), 1)))
+                .is_err()
+        );
+        assert!(!store.is_handled(99).unwrap());
+        // Ids above i64::MAX keep their value.
+        store.mark_handled(u64::MAX, None).unwrap();
+        assert!(store.is_handled(u64::MAX).unwrap());
+        assert!(!store.is_handled(u64::MAX - 1).unwrap());
+    }
+
+    #[test]
+    fn old_handled_ids_are_pruned() {
+        let (_dir, home) = home();
+        let mut store = KeyStore::open(&home).unwrap();
+        store.mark_handled(1, None).unwrap();
+        store.mark_handled(2, None).unwrap();
+        let day_ago = now_ms() - 24 * 3600 * 1000;
+        store
+            .conn
+            .execute(
+                "UPDATE handled_messages SET handled_at = ?1 WHERE message_id = 1",
+                [day_ago],
+            )
+            .unwrap();
+        assert_eq!(store.prune_handled(Duration::from_secs(3600)).unwrap(), 1);
+        assert!(!store.is_handled(1).unwrap());
+        assert!(store.is_handled(2).unwrap());
+    }
+}

@@ -1,0 +1,261 @@
+//! The key store's tables, how Rust values are kept in their columns, and
+//! bringing an older database up to date.
+//!
+//! [`MIGRATIONS`] is the schema's history: migration `i` takes
+//! `user_version` from `i` to `i + 1`. A new element goes at the end; an
+//! existing one is never edited, since databases already on disk went
+//! through it. The column helpers (fixed-size blobs, secrets copied straight
+//! into wiped memory, u64 values and times as SQLite integers) are here
+//! because they are the other half of the table definitions.
+//!
+//! Left out: what any table means to the client (each room of the store
+//! documents its own tables).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Row, TransactionBehavior};
+use zeroize::Zeroizing;
+
+use super::{KeyStore, KeyStoreError};
+
+/// Schema version this client writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Schema migrations; migration `i` takes `user_version` from `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema. Counters and ids are SQLite integers (i64); see
+    // `to_sql_u64` for how u64 values are kept.
+    r#"
+    CREATE TABLE identity (
+        only_row   INTEGER PRIMARY KEY CHECK (only_row = 1),
+        name       TEXT NOT NULL,
+        client_id  BLOB NOT NULL CHECK (length(client_id) = 16),
+        secret     BLOB NOT NULL CHECK (length(secret) = 96)
+    ) STRICT;
+
+    CREATE TABLE server_pins (
+        address    TEXT PRIMARY KEY,
+        server_key BLOB NOT NULL CHECK (length(server_key) = 32),
+        pinned_at  INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE peers (
+        client_id      BLOB PRIMARY KEY CHECK (length(client_id) = 16),
+        name           TEXT NOT NULL,
+        bundle         BLOB NOT NULL CHECK (length(bundle) = 160),
+        pinned_at      INTEGER NOT NULL,
+        verified       INTEGER NOT NULL DEFAULT 0,
+        pending_bundle BLOB CHECK (pending_bundle IS NULL OR length(pending_bundle) = 160),
+        pending_at     INTEGER
+    ) STRICT;
+
+    CREATE TABLE sessions (
+        sid             BLOB PRIMARY KEY CHECK (length(sid) = 16),
+        peer            BLOB NOT NULL REFERENCES peers (client_id) ON DELETE CASCADE,
+        local_id        BLOB NOT NULL CHECK (length(local_id) = 16),
+        role            INTEGER NOT NULL CHECK (role IN (1, 2)),
+        send_key        BLOB NOT NULL CHECK (length(send_key) = 32),
+        receive_key     BLOB NOT NULL CHECK (length(receive_key) = 32),
+        confirm_key     BLOB CHECK (confirm_key IS NULL OR length(confirm_key) = 32),
+        confirmed       INTEGER NOT NULL,
+        send_counter    INTEGER NOT NULL DEFAULT 0 CHECK (send_counter >= 0),
+        receive_counter INTEGER NOT NULL DEFAULT 0 CHECK (receive_counter >= 0),
+        created_at      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX sessions_by_peer ON sessions (peer, created_at);
+
+    CREATE TABLE pending_messages (
+        message_id  INTEGER PRIMARY KEY,
+        sid         BLOB NOT NULL CHECK (length(sid) = 16),
+        sender      BLOB NOT NULL CHECK (length(sender) = 16),
+        kind        INTEGER NOT NULL,
+        content     BLOB NOT NULL,
+        sent_at     INTEGER NOT NULL,
+        received_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX pending_by_sid ON pending_messages (sid);
+
+    CREATE TABLE handled_messages (
+        message_id INTEGER PRIMARY KEY,
+        handled_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX handled_by_time ON handled_messages (handled_at);
+
+    CREATE TABLE uploads (
+        upload_id      BLOB PRIMARY KEY CHECK (length(upload_id) = 16),
+        destination    BLOB NOT NULL CHECK (length(destination) = 16),
+        path           BLOB NOT NULL,
+        plaintext_size INTEGER NOT NULL,
+        mtime_ns       INTEGER NOT NULL,
+        file_key       BLOB NOT NULL CHECK (length(file_key) = 32),
+        nonce_prefix   BLOB NOT NULL CHECK (length(nonce_prefix) = 19),
+        meta           BLOB NOT NULL,
+        created_at     INTEGER NOT NULL
+    ) STRICT;
+    "#,
+    // 2: what bounds what a peer can make this client keep (see
+    // `keystore::files` and `keystore::bounds`): contacts (whose files are
+    // downloaded without asking), file offers held for the user's decision,
+    // interrupted downloads, and the plaintext an upload has read.
+    r#"
+    CREATE TABLE contacts (
+        client_id BLOB PRIMARY KEY CHECK (length(client_id) = 16),
+        since     INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE held_files (
+        message_id   INTEGER PRIMARY KEY,
+        sender       BLOB NOT NULL CHECK (length(sender) = 16),
+        name         TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        offer_size   INTEGER NOT NULL,
+        file_key     BLOB NOT NULL CHECK (length(file_key) = 32),
+        nonce_prefix BLOB NOT NULL CHECK (length(nonce_prefix) = 19),
+        reason       INTEGER NOT NULL CHECK (reason IN (1, 2)),
+        sent_at      INTEGER NOT NULL,
+        held_at      INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE partial_downloads (
+        message_id   INTEGER PRIMARY KEY,
+        key_digest   BLOB NOT NULL CHECK (length(key_digest) = 32),
+        verified_len INTEGER NOT NULL CHECK (verified_len >= 0),
+        updated_at   INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE upload_prefixes (
+        upload_id  BLOB PRIMARY KEY REFERENCES uploads (upload_id) ON DELETE CASCADE,
+        hashed_len INTEGER NOT NULL CHECK (hashed_len >= 0),
+        sha256     BLOB NOT NULL CHECK (length(sha256) = 32)
+    ) STRICT;
+
+    CREATE INDEX pending_by_sender ON pending_messages (sender);
+    CREATE INDEX pending_by_time ON pending_messages (received_at);
+    "#,
+    // 3: the name the server last gave each peer, beside the name the user
+    // pinned it under (`name`, the authority for lookups; empty when the
+    // server's name was already pinned for someone else).
+    "ALTER TABLE peers ADD COLUMN server_name TEXT;",
+    // 4: each session's replay window (see `crypto::window`): which counters
+    // below receive_counter were received, so that messages may arrive out
+    // of order. NULL for sessions stored before: everything up to
+    // receive_counter counts as received, as it did then.
+    r#"
+    ALTER TABLE sessions ADD COLUMN receive_window BLOB
+        CHECK (receive_window IS NULL OR length(receive_window) = 256);
+    "#,
+];
+
+impl KeyStore {
+    pub(super) fn migrate(&mut self) -> Result<(), KeyStoreError> {
+        let found: u32 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(KeyStoreError::SchemaTooNew {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Exclusive)?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// A fixed-size blob column; a wrong size is a conversion error.
+pub(super) fn blob_array<const N: usize>(row: &Row<'_>, idx: usize) -> rusqlite::Result<[u8; N]> {
+    let blob = row.get_ref(idx)?.as_blob()?;
+    blob.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Blob,
+            format!("expected {N} bytes, found {}", blob.len()).into(),
+        )
+    })
+}
+
+/// A fixed-size secret blob column, copied straight into wiped memory.
+pub(super) fn secret_array<const N: usize>(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Zeroizing<[u8; N]>> {
+    let blob = row.get_ref(idx)?.as_blob()?;
+    if blob.len() != N {
+        return Err(rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Blob,
+            format!("expected {N} bytes, found {}", blob.len()).into(),
+        ));
+    }
+    let mut out = Zeroizing::new([0u8; N]);
+    out.copy_from_slice(blob);
+    Ok(out)
+}
+
+/// Server message ids and times are u64 on the wire and i64 in SQLite: the
+/// bits are kept as they are (a value over i64::MAX reads back unchanged).
+/// SQL never orders or compares these columns, so the sign does not matter.
+pub(super) fn to_sql_u64(value: u64) -> i64 {
+    i64::from_le_bytes(value.to_le_bytes())
+}
+
+pub(super) fn from_sql_u64(value: i64) -> u64 {
+    u64::from_le_bytes(value.to_le_bytes())
+}
+
+pub(super) fn system_time_to_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
+}
+
+pub(super) fn ms_to_system_time(ms: i64) -> SystemTime {
+    let offset = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        UNIX_EPOCH + offset
+    } else {
+        UNIX_EPOCH - offset
+    }
+}
+
+pub(super) fn now_ms() -> i64 {
+    system_time_to_ms(SystemTime::now())
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::fixtures::home;
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let (_dir, home) = home();
+        let store = KeyStore::open(&home).unwrap();
+        store
+            .conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(store);
+        assert!(matches!(
+            KeyStore::open(&home),
+            Err(KeyStoreError::SchemaTooNew { .. })
+        ));
+    }
+
+    #[test]
+    fn times_and_ids_convert_both_ways() {
+        for v in [0, 1, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+            assert_eq!(from_sql_u64(to_sql_u64(v)), v);
+        }
+        for ms in [0, 1_767_225_600_000, -5_000] {
+            assert_eq!(system_time_to_ms(ms_to_system_time(ms)), ms);
+        }
+    }
+}
