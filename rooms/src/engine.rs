@@ -23,28 +23,11 @@ use openmls_traits::OpenMlsProvider as _;
 
 use crate::error::RoomsError;
 use crate::identity::{ClientId, IdentitySigner, make_credential};
+pub use crate::ids::RoomId;
 use crate::keys::{self, CIPHERSUITE, KeyPackageOut, MAX_KEY_PACKAGES_PER_CALL};
 use crate::policy::RoomView;
 use crate::roles::{Role, Roles};
 use crate::store::{IdentityRow, Provider, Store, read_identity, write_identity};
-
-/// A room's id: the MLS group id, 16 bytes chosen by its creator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RoomId(pub [u8; 16]);
-
-impl RoomId {
-    pub(crate) fn group_id(&self) -> GroupId {
-        GroupId::from_slice(&self.0)
-    }
-
-    pub(crate) fn from_group_id(id: &GroupId) -> Result<Self, RoomsError> {
-        let bytes: [u8; 16] = id
-            .as_slice()
-            .try_into()
-            .map_err(|_| RoomsError::UnknownRoom)?;
-        Ok(Self(bytes))
-    }
-}
 
 /// What the creator of a room hands the server so it can follow the room.
 #[derive(Debug, Clone, PartialEq, Eq)]

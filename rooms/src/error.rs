@@ -12,8 +12,7 @@
 
 use std::error::Error as StdError;
 
-use crate::identity::ClientId;
-use crate::roles::Role;
+use crate::ids::{ClientId, Role};
 
 /// Why a commit was refused by the roles and membership rules (see
 /// [`crate::policy`]). The same values come out of a member's engine and out

@@ -31,32 +31,12 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use openmls::prelude::{BasicCredential, Credential};
 
 use crate::error::IdentityError;
+pub use crate::ids::{CLIENT_ID_LEN, ClientId};
 
-/// Length of a Sealpost client id.
-pub const CLIENT_ID_LEN: usize = 16;
 /// Length of the credential's identity bytes.
 pub const CREDENTIAL_LEN: usize = CLIENT_ID_LEN + 32 + 64;
 /// Domain-separation label of the binding signature.
 pub const BINDING_LABEL: &[u8] = b"sealpost/v3/mls-leaf";
-
-/// A Sealpost client id (the 16 bytes of the wire format).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ClientId(pub [u8; CLIENT_ID_LEN]);
-
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ClientId({self})")
-    }
-}
 
 /// The caller's long-term identity, as far as rooms need it. The client
 /// implements this over its `Identity` (Ed25519 identity key), so the

@@ -123,7 +123,7 @@ impl RoomEngine {
     /// [`RoomsError::Policy`], [`RoomsError::Identity`]; MLS errors.
     pub fn process(&self, bytes: &[u8], pins: &dyn Pins) -> Result<Incoming, RoomsError> {
         let message = parse_protocol_message(bytes)?;
-        let room = RoomId::from_group_id(message.group_id())?;
+        let room = RoomId::from_group_id(message.group_id()).ok_or(RoomsError::UnknownRoom)?;
         self.store.transact(|provider, _| {
             let mut group = load_group(provider, room)?;
             if !group.is_active() {
@@ -225,7 +225,8 @@ impl RoomEngine {
         self.store.transact(|provider, conn| {
             let staged = StagedWelcome::new_from_welcome(provider, &join_config(), welcome, None)
                 .map_err(RoomsError::mls("welcome"))?;
-            let room = RoomId::from_group_id(staged.group_context().group_id())?;
+            let room = RoomId::from_group_id(staged.group_context().group_id())
+                .ok_or(RoomsError::UnknownRoom)?;
             if load_group(provider, room).is_ok() {
                 return Err(RoomsError::RoomExists);
             }

@@ -30,6 +30,7 @@ pub mod commits;
 pub mod engine;
 pub mod error;
 pub mod identity;
+pub mod ids;
 pub mod incoming;
 pub mod keys;
 pub mod observer;

@@ -113,7 +113,7 @@ impl RoomObserver {
         let tree = RatchetTreeIn::tls_deserialize_exact(ratchet_tree)
             .map_err(|_| RoomsError::Malformed)?;
         self.store.transact(|provider, conn| {
-            let room = RoomId::from_group_id(info.group_id())?;
+            let room = RoomId::from_group_id(info.group_id()).ok_or(RoomsError::UnknownRoom)?;
             if load_public(provider, room).is_ok() {
                 return Err(RoomsError::RoomExists);
             }
@@ -150,7 +150,7 @@ impl RoomObserver {
     /// [`RoomsError::UnknownRoom`]; MLS errors.
     pub fn process(&self, bytes: &[u8], registrations: &dyn Pins) -> Result<Observed, RoomsError> {
         let message = parse_protocol_message(bytes)?;
-        let room = RoomId::from_group_id(message.group_id())?;
+        let room = RoomId::from_group_id(message.group_id()).ok_or(RoomsError::UnknownRoom)?;
         self.store.transact(|provider, _| {
             let mut group = load_public(provider, room)?;
             let room_epoch = group.group_context().epoch().as_u64();

@@ -23,7 +23,8 @@ use std::fmt;
 use openmls::prelude::{Extension, ExtensionType, Extensions, UnknownExtension};
 
 use crate::error::PolicyError;
-use crate::identity::{CLIENT_ID_LEN, ClientId};
+pub use crate::ids::Role;
+use crate::ids::{CLIENT_ID_LEN, ClientId};
 
 /// The private-use extension type of the roles table ("Sealpost roles").
 pub const ROLES_EXTENSION_TYPE: u16 = 0xF5E0;
@@ -33,51 +34,6 @@ pub const ROLES_VERSION: u8 = 1;
 pub const MAX_ROLE_ENTRIES: usize = crate::MAX_ROOM_MEMBERS;
 
 const ENTRY_LEN: usize = CLIENT_ID_LEN + 1;
-
-/// A member's role in a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// Reads and sends; may leave.
-    Member,
-    /// Also adds and removes members and makes or unmakes admins.
-    Admin,
-    /// Also makes or unmakes owners and removes admins.
-    Owner,
-}
-
-impl Role {
-    /// True for admins and owners.
-    pub fn is_admin(self) -> bool {
-        self >= Role::Admin
-    }
-
-    fn code(self) -> u8 {
-        match self {
-            Role::Member => 0,
-            Role::Admin => 1,
-            Role::Owner => 2,
-        }
-    }
-
-    fn from_code(code: u8) -> Option<Self> {
-        match code {
-            1 => Some(Role::Admin),
-            2 => Some(Role::Owner),
-            // 0 (member) is never listed: members are those not in the table.
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Role::Member => "member",
-            Role::Admin => "admin",
-            Role::Owner => "owner",
-        })
-    }
-}
 
 /// The roles table of one epoch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

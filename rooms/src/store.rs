@@ -22,9 +22,8 @@ use openmls_sqlite_storage::{Codec, SqliteStorageProvider};
 use openmls_traits::OpenMlsProvider;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::engine::RoomId;
 use crate::error::RoomsError;
-use crate::identity::{CLIENT_ID_LEN, ClientId};
+use crate::ids::{CLIENT_ID_LEN, ClientId, RoomId};
 
 /// How long a writer waits for SQLite's lock before giving up.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -4,9 +4,10 @@
 //! comments and literals, and the rings (strongly connected components) of
 //! the resulting graph.
 //!
-//! It reads text, not the compiler's view, so it errs towards seeing an edge:
-//! a path in a `#[cfg(test)]` module counts, as it should, since a test that
-//! imports its way round in a ring still ties the two files together.
+//! It reads text, not the compiler's view, so it errs towards seeing an edge.
+//! Items under `#[cfg(test)]` are left out: tests and their fixtures import
+//! the code they test by nature; the rings that matter are the shipped
+//! code's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -53,22 +54,89 @@ pub fn crate_graph(src: &Path) -> BTreeMap<Module, BTreeSet<Module>> {
         }
         files.insert(parts, file);
     }
-    let modules: BTreeSet<Module> = files.keys().cloned().collect();
-    let mut graph = BTreeMap::new();
+    // Tokens of every file without its test-only items; test-only files
+    // (`#[cfg(test)] mod tests;`, `#![cfg(test)]`) leave the graph.
+    let mut shipped = BTreeMap::new();
+    let mut test_only = BTreeSet::new();
     for (module, file) in &files {
         let text = std::fs::read_to_string(file).expect("source file readable");
+        let (toks, test_children) = without_test_items(tokens(&text));
+        if toks.first() == Some(&Token::Attr("#![cfg(test)]".into())) {
+            test_only.insert(module.clone());
+        }
+        for child in test_children {
+            let mut m = module.clone();
+            m.push(child);
+            test_only.insert(m);
+        }
+        shipped.insert(module.clone(), toks);
+    }
+    shipped.retain(|m, _| !test_only.iter().any(|t| m.starts_with(t)));
+    let modules: BTreeSet<Module> = shipped.keys().cloned().collect();
+    let mut graph = BTreeMap::new();
+    for (module, toks) in shipped {
         let mut edges = BTreeSet::new();
-        let toks = without_reexports(tokens(&text), module.is_empty());
-        for path in paths_named(&toks, module) {
+        let toks = without_reexports(toks, module.is_empty());
+        for path in paths_named(&toks, &module) {
             if let Some(target) = longest_module(&modules, &path) {
-                if target != *module {
+                if target != module {
                     edges.insert(target);
                 }
             }
         }
-        graph.insert(module.clone(), edges);
+        graph.insert(module, edges);
     }
     graph
+}
+
+/// The tokens without the items under `#[cfg(test)]`, and the names of the
+/// child modules declared test-only. Tests and their fixtures may import the
+/// code they test and be imported by its other tests: that is not coupling
+/// of the shipped code, which is what the rings are about.
+fn without_test_items(tokens: Vec<Token>) -> (Vec<Token>, Vec<String>) {
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut children = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        if tokens[i] != Token::Attr("#[cfg(test)]".into()) {
+            out.push(tokens[i].clone());
+            i += 1;
+            continue;
+        }
+        i += 1;
+        // Further attributes of the same item.
+        while matches!(tokens.get(i), Some(Token::Attr(_))) {
+            i += 1;
+        }
+        if let (Some(Token::Ident(m)), Some(Token::Ident(name)), Some(Token::Semi)) =
+            (tokens.get(i), tokens.get(i + 1), tokens.get(i + 2))
+        {
+            if m == "mod" {
+                children.push(name.clone());
+            }
+        }
+        // Skip the item: up to a `;` outside braces, or through the body.
+        let mut depth = 0usize;
+        while i < tokens.len() {
+            match tokens[i] {
+                Token::Open => depth += 1,
+                Token::Close => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        i += 1;
+                        break;
+                    }
+                }
+                Token::Semi if depth == 0 => {
+                    i += 1;
+                    break;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    (out, children)
 }
 
 /// The tokens without the re-exports that make a module's front door: a
@@ -135,6 +203,8 @@ fn longest_module(modules: &BTreeSet<Module>, path: &[String]) -> Option<Module>
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
     Ident(String),
+    /// An attribute, `#[...]` or `#![...]`, its text without whitespace.
+    Attr(String),
     PathSep,
     Open,
     Close,
@@ -192,6 +262,28 @@ fn tokens(text: &str) -> Vec<Token> {
                 i += 1;
             }
         } else if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c == b'#' && (b.get(i + 1) == Some(&b'[') || b[i + 1..].starts_with(b"![")) {
+            let start = i;
+            let mut depth = 0;
+            while i < b.len() {
+                match b[i] {
+                    b'[' => depth += 1,
+                    b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            let attr: String = text[start..i.min(b.len())]
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            out.push(Token::Attr(attr + "]"));
             i += 1;
         } else if c.is_ascii_alphabetic() || c == b'_' {
             let start = i;

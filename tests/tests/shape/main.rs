@@ -6,8 +6,9 @@
 //! they creep in one convenient `use crate::...` at a time, so a test, not a
 //! review, is what keeps them out. A file depends on another when it names a
 //! path (`crate::a::b`, `super::x`, `self::y`, in a `use` or inline) that
-//! lands in the other's module; a parent declaring `mod child;` is not a
-//! dependency.
+//! lands in the other's module; a parent declaring `mod child;` or passing
+//! on its child's names (`pub use child::Name`) is not a dependency, and
+//! neither is anything under `#[cfg(test)]` (tests import what they test).
 
 mod imports;
 
@@ -131,6 +132,32 @@ fn a_parent_passing_on_its_childs_names_is_no_ring_but_calling_it_is() {
     std::fs::write(
         src.join("store/mod.rs"),
         "mod pins;\npub use pins::Pin;\npub struct Store;\nfn f() { pins::helper(); }\n",
+    )
+    .unwrap();
+    assert_eq!(rings(&crate_graph(src)).len(), 1);
+}
+
+#[test]
+fn tests_and_their_fixtures_are_left_out_of_the_shipped_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::write(
+        src.join("lib.rs"),
+        "mod a;\nmod b;\n#[cfg(test)]\nmod fixtures;\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("a.rs"), "use crate::b::B;\n").unwrap();
+    std::fs::write(src.join("fixtures.rs"), "use crate::a::A;\n").unwrap();
+    // b's tests name a and the fixtures; shipped b names neither.
+    std::fs::write(
+        src.join("b.rs"),
+        "pub struct B;\n#[cfg(test)]\nmod tests {\n    use crate::a::A;\n    use crate::fixtures::f;\n}\n",
+    )
+    .unwrap();
+    assert!(rings(&crate_graph(src)).is_empty());
+    std::fs::write(
+        src.join("b.rs"),
+        "pub struct B;\nfn f() { crate::a::go(); }\n",
     )
     .unwrap();
     assert_eq!(rings(&crate_graph(src)).len(), 1);
