@@ -20,7 +20,6 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::StreamExt;
 use protocol::auth::{client_proof_message, server_proof_message};
@@ -33,22 +32,14 @@ mod error;
 mod handshake;
 mod requests;
 mod tasks;
+mod timeouts;
 
 pub use error::ConnectionError;
 pub use handshake::register;
+pub use timeouts::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, REQUEST_TIMEOUT};
 
 use handshake::{exchange, handshake, open};
 use tasks::{Reply, Shared, read_loop, write_loop};
-
-/// How long to wait for an answer on an established connection.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long the TCP connection may take. Together with
-/// [`HANDSHAKE_TIMEOUT`] this bounds how soon a wrong address fails (10 s).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the server may take to answer the handshake (or registration):
-/// a port where something else listens, silent or not, fails this soon
-/// instead of after [`REQUEST_TIMEOUT`].
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An authenticated connection.
 pub struct Connection {

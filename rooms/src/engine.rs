@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use openmls::prelude::{
-    Credential, CredentialWithKey, Extension, Extensions, GroupContext, GroupId,
+    Credential, CredentialWithKey, Extension, Extensions, GroupContext,
     MIXED_PLAINTEXT_WIRE_FORMAT_POLICY, MlsGroup, MlsGroupJoinConfig,
     RequiredCapabilitiesExtension, SignatureScheme, tls_codec::Deserialize as _,
     tls_codec::Serialize as _,

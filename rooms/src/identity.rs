@@ -25,8 +25,6 @@
 //! implementation decides whether to pin an unknown contact before
 //! answering), and more than one device per client id.
 
-use std::fmt;
-
 use ed25519_dalek::{Signature, VerifyingKey};
 use openmls::prelude::{BasicCredential, Credential};
 

@@ -18,7 +18,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use openmls::prelude::{Extension, ExtensionType, Extensions, UnknownExtension};
 

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use super::error::ConnectionError;
-use super::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, REQUEST_TIMEOUT};
+use super::timeouts::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, REQUEST_TIMEOUT};
 
 pub(super) async fn open(addr: &str) -> Result<Framed<TcpStream, ClientCodec>, ConnectionError> {
     let connect = TcpStream::connect(addr);

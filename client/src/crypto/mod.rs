@@ -46,7 +46,7 @@ pub use fingerprint::{Fingerprint, SafetyNumber};
 pub use identity::Identity;
 pub use refusal::{Refusal, RefusalReason};
 pub use sealed::{Opened, SealedKind};
-pub use session::{Role, Session, SessionId};
+pub use session::{Role, Session, SessionId, content_session_id};
 pub use window::ReplayWindow;
 
 /// Version byte that starts every type 1, 2, 3 and 4 content (and the
@@ -125,24 +125,6 @@ pub enum CryptoError {
     /// Reading the plaintext or writing the decrypted file failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
-}
-
-/// The session id at the start of any type 1, 2, 3 or 4 sealed content
-/// (for type 4, of the file offer's meta), so that the caller can find the
-/// session before opening it.
-///
-/// # Errors
-/// [`CryptoError::DecryptFailed`] if the bytes are too short or start with
-/// neither [`FORMAT_VERSION`] nor [`REFUSAL_FORMAT`].
-pub fn content_session_id(content: &[u8]) -> Result<SessionId, CryptoError> {
-    match content {
-        [FORMAT_VERSION | REFUSAL_FORMAT, rest @ ..] if rest.len() >= session::SESSION_ID_LEN => {
-            let mut sid = [0u8; session::SESSION_ID_LEN];
-            sid.copy_from_slice(&rest[..session::SESSION_ID_LEN]);
-            Ok(SessionId(sid))
-        }
-        _ => Err(CryptoError::DecryptFailed),
-    }
 }
 
 /// Fills `buf` from `rng`, reporting a failing generator as an error rather

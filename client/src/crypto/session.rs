@@ -16,7 +16,7 @@ use std::fmt;
 use protocol::ClientId;
 use zeroize::Zeroizing;
 
-use super::KEY_LEN;
+use super::{CryptoError, FORMAT_VERSION, KEY_LEN, REFUSAL_FORMAT};
 
 mod handshake;
 mod keys;
@@ -26,6 +26,24 @@ pub use keys::{
     CONFIRM_LABEL, INITIATOR_TO_RESPONDER_LABEL, RESPONDER_TO_INITIATOR_LABEL, X3DH_LABEL,
 };
 // PROTOCOL.md's worked example (`crypto::protocol_md`) checks `SK` itself.
+/// The session id at the start of any type 1, 2, 3 or 4 sealed content
+/// (for type 4, of the file offer's meta), so that the caller can find the
+/// session before opening it.
+///
+/// # Errors
+/// [`CryptoError::DecryptFailed`] if the bytes are too short or start with
+/// neither [`FORMAT_VERSION`] nor [`REFUSAL_FORMAT`].
+pub fn content_session_id(content: &[u8]) -> Result<SessionId, CryptoError> {
+    match content {
+        [FORMAT_VERSION | REFUSAL_FORMAT, rest @ ..] if rest.len() >= SESSION_ID_LEN => {
+            let mut sid = [0u8; SESSION_ID_LEN];
+            sid.copy_from_slice(&rest[..SESSION_ID_LEN]);
+            Ok(SessionId(sid))
+        }
+        _ => Err(CryptoError::DecryptFailed),
+    }
+}
+
 #[cfg(test)]
 pub(crate) use keys::derive_shared_secret;
 
