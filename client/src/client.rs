@@ -9,7 +9,7 @@
 //!
 //! Receiving is in [`crate::inbox`], file transfers in [`crate::transfer`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +18,6 @@ use protocol::{ClientId, ErrorReason, MessageKind, Name};
 use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::Mutex as AsyncMutex;
-use tokio_util::sync::CancellationToken;
 
 use crate::connection::{self, Connection, ConnectionError};
 use crate::crypto::{
@@ -812,30 +811,6 @@ impl Client {
             async move { c.send_message(to, MessageKind::Text, content).await }
         })
         .await
-    }
-
-    /// Sends the file at `path` to `who`: encrypted as it is read, uploaded
-    /// in chunks, resumed after a broken connection. `cancel` stops it
-    /// cleanly (it can be resumed later with [`Client::resume_uploads`]).
-    ///
-    /// # Errors
-    /// See [`ClientError`].
-    pub async fn send_file(
-        &self,
-        who: &str,
-        path: &Path,
-        cancel: CancellationToken,
-    ) -> Result<u64, ClientError> {
-        crate::transfer::send_file(self, who, path, cancel).await
-    }
-
-    /// Finishes uploads interrupted earlier (also across restarts); returns
-    /// the ids of the file messages that completed.
-    ///
-    /// # Errors
-    /// See [`ClientError`].
-    pub async fn resume_uploads(&self, cancel: CancellationToken) -> Result<Vec<u64>, ClientError> {
-        crate::transfer::resume_all(self, cancel).await
     }
 
     /// The names of pinned peers (for completion and suggestions).

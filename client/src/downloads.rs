@@ -30,7 +30,7 @@ use crate::crypto::{FileMeta, SessionId};
 use crate::inbox::{Event, Outcome, Rejection, What, event};
 use crate::keystore::{HeldFile, HoldReason, PENDING_TTL, PeerRecord};
 use crate::partial;
-use crate::transfer::{ReceiveError, receive_file};
+use crate::transfer::download::ReceiveError;
 
 /// The automatic download limit unless the user sets another: 64 MiB.
 pub const DEFAULT_MAX_AUTO_DOWNLOAD: u64 = 64 * 1024 * 1024;
@@ -206,7 +206,10 @@ impl Client {
             crate::display::escape_line(&meta.name),
             crate::display::escape_line(&from)
         );
-        let what = match receive_file(self, id, held.offer_size, &meta, &label, cancel).await {
+        let what = match self
+            .receive_file(id, held.offer_size, &meta, &label, cancel)
+            .await
+        {
             Ok(path) => What::File {
                 name: meta.name.clone(),
                 path,

@@ -36,7 +36,7 @@ use crate::connection::Connection;
 use crate::crypto::refusal::is_refusal;
 use crate::crypto::{CryptoError, RefusalReason, Session, SessionId, content_session_id};
 use crate::keystore::{KeyStoreError, PeerRecord, PendingMessage, PendingRoom};
-use crate::transfer::{ReceiveError, receive_file};
+use crate::transfer::download::ReceiveError;
 
 /// Something that happened to a delivered message.
 #[derive(Debug, Clone, Serialize)]
@@ -876,7 +876,10 @@ impl Client {
             crate::display::escape_line(&meta.name),
             crate::display::escape_line(&peer.name)
         );
-        match receive_file(self, d.message_id, offer.size, &meta, &label, cancel).await {
+        match self
+            .receive_file(d.message_id, offer.size, &meta, &label, cancel)
+            .await
+        {
             Ok(path) => {
                 let what = What::File {
                     name: meta.name.clone(),

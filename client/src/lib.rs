@@ -29,6 +29,7 @@ pub mod config;
 pub mod connection;
 pub mod contacts;
 pub mod crypto;
+mod disk;
 pub mod display;
 pub mod downloads;
 pub mod inbox;
