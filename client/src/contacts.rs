@@ -16,8 +16,12 @@
 //! - a pinned name never follows the server: the server's current name is
 //!   only remembered beside it (`server_name`) and shown as a remark.
 //!
-//! Left out: key changes of one id (the key store's pending bundle), and
-//! what the server allows as a name (the server's name rules).
+//! An `impl Client` block with the few key-store queries on names it needs;
+//! [`NameConflict`] is defined with the error that carries it
+//! ([`crate::error`]) so that the error need not import this file. Left
+//! out: keys (`crate::peers`; key changes of one id are the key store's
+//! pending bundle), and what the server allows as a name (the server's
+//! name rules).
 
 use protocol::{ClientId, ErrorReason, Name, v3};
 use rusqlite::{OptionalExtension, params};
