@@ -1,30 +1,37 @@
-//! The client application: one user's identity, key store and connection,
-//! and the operations a person asks for (register, list, look up and pin
-//! keys, agree session keys, send texts and files, read what arrived).
+//! The client core: one user's identity, key store and connection, as a
+//! cheap-to-clone handle ([`Client`]; the menu keeps one for its prompt and
+//! one for its watcher), and what every operation is built on: running a
+//! key-store call off the async workers, connecting (and pinning the
+//! server's key), retrying an idempotent request after a lost connection,
+//! and the connection's state.
 //!
 //! Everything secret stays here and in [`crate::keystore`]; the server sees
 //! only ciphertext. The key store is SQLite and file I/O is blocking, so
-//! both run in `spawn_blocking`. [`Client`] is a cheap-to-clone handle; the
-//! menu keeps one for its prompt and one for its watcher.
+//! both run in `spawn_blocking`.
 //!
-//! Receiving is in [`crate::inbox`], file transfers in [`crate::transfer`].
+//! The operations a person asks for are `impl Client` blocks of their own,
+//! which build on this file and which it does not know: peers' keys
+//! (`crate::peers`), names ([`crate::contacts`]), sessions and texts
+//! (`crate::send`), files ([`crate::transfer`]), receiving
+//! ([`crate::inbox`]) and refusal notices (`crate::refusal`). What they
+//! return is in leaves of their own ([`crate::error`], [`crate::event`],
+//! [`crate::peer_info`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use protocol::{ClientId, ErrorReason, MessageKind, Name};
-use serde::Serialize;
-use thiserror::Error;
-use tokio::sync::Mutex as AsyncMutex;
-use tokio_util::sync::CancellationToken;
+use protocol::{ClientId, ErrorReason, Name};
+use tokio::sync::{Mutex as AsyncMutex, watch};
 
 use crate::connection::{self, Connection, ConnectionError};
-use crate::crypto::{
-    CryptoError, Fingerprint, Identity, SafetyNumber, Session, SessionId, VerifiedBundle,
-};
-use crate::keystore::{KeyStore, KeyStoreError, PeerRecord, PinError, Pinned, ServerPin};
+use crate::crypto::{Fingerprint, Identity};
+use crate::downloads::DownloadPolicy;
+use crate::keystore::{KeyStore, KeyStoreError, PinError, ServerPin};
+use crate::link::Link;
+
+// Also named here by the menu and the scripted commands.
+pub use crate::error::ClientError;
 
 /// Where the client keeps its files and which server it talks to.
 #[derive(Debug, Clone)]
@@ -36,110 +43,6 @@ pub struct ClientConfig {
     /// Accept a server key that differs from the pinned one (the user
     /// checked the new fingerprint with the server's operator).
     pub accept_server_key: bool,
-}
-
-/// What went wrong, in terms a person can act on.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// No identity in the home folder yet.
-    #[error("no user is registered in {0}; run `client register NAME` first")]
-    NotRegistered(String),
-    /// The home folder already has an identity.
-    #[error(
-        "{home} already holds the identity of {name}; use another --home to register someone else"
-    )]
-    AlreadyRegistered {
-        /// The home folder.
-        home: String,
-        /// Who is registered there.
-        name: String,
-    },
-    /// The server's key is not the pinned one.
-    #[error(
-        "DANGER: the server at {server} presented a different identity key than the one pinned on first contact.\n\
-         pinned:    {pinned}\n\
-         presented: {presented}\n\
-         Someone may be impersonating the server, or its operator replaced its key. Ask the operator \
-         to run `server fingerprint`; only if it prints the presented digits, run again with --accept-server-key."
-    )]
-    ServerKeyChanged {
-        /// The server address.
-        server: String,
-        /// Fingerprint of the pinned key.
-        pinned: String,
-        /// Fingerprint of the presented key.
-        presented: String,
-    },
-    /// A peer's key changed and the user has not accepted it.
-    #[error(
-        "{name}'s key changed since it was pinned: nothing is sent to {name} until you compare safety \
-         numbers (`client fingerprint {name}`) and accept the new key (`--accept-new-key`, or `accept {name}` in the menu)"
-    )]
-    PeerKeyChanged {
-        /// The peer's name.
-        name: String,
-    },
-    /// The server's name-to-id mapping disagrees with a pinned contact:
-    /// nothing is sent by that name until the user settles it.
-    #[error("{0}")]
-    NameConflict(Box<crate::contacts::NameConflict>),
-    /// The recipient is the user itself: there is no note to self, since a
-    /// session needs two parties (the two directions' keys would be one
-    /// session seen from both sides in one store).
-    #[error("{0} is you: sending to yourself is not supported (there is no note to self)")]
-    SendToSelf(String),
-    /// No client has this name.
-    #[error("no user named {0:?} on this server")]
-    UnknownPeer(String),
-    /// The peer's key is not a version-3 key bundle.
-    #[error("{0} has no valid end-to-end key (perhaps a version-2 client); cannot send to them")]
-    NoValidKey(String),
-    /// A text too long for one message.
-    #[error("the text is {len} bytes; at most {max} fit one message (send it as a file)")]
-    TextTooLong {
-        /// Its length.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The local file cannot be read.
-    #[error("cannot read {path}: {source}")]
-    File {
-        /// The path.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The user cancelled a transfer.
-    #[error("cancelled")]
-    Cancelled,
-    /// No file offer with this message id waits for a decision.
-    #[error("no file offer {0} waits for a decision (`client files` lists them)")]
-    NoHeldFile(u64),
-    /// The server refused or could not be reached.
-    #[error(transparent)]
-    Connection(#[from] ConnectionError),
-    /// The local key store failed.
-    #[error(transparent)]
-    Store(#[from] KeyStoreError),
-    /// Cryptography refused (a bug or a corrupt store: messages from others
-    /// are reported as events, not errors).
-    #[error("cryptography: {0}")]
-    Crypto(#[from] CryptoError),
-    /// Local file system.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
-
-impl ClientError {
-    /// The server's reason, if the server refused.
-    pub fn reason(&self) -> Option<ErrorReason> {
-        match self {
-            Self::Connection(e) => e.reason(),
-            _ => None,
-        }
-    }
 }
 
 /// The registered user.
@@ -158,68 +61,6 @@ impl std::fmt::Debug for Me {
             .field("id", &self.id)
             .finish_non_exhaustive()
     }
-}
-
-/// A peer as the user sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PeerInfo {
-    /// Client id (hex).
-    #[serde(serialize_with = "hex_id")]
-    pub id: ClientId,
-    /// The name the contact is pinned under (empty: none; escape before
-    /// printing).
-    pub name: String,
-    /// The server's name for it, when that differs from `name`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_name: Option<String>,
-    /// The peer's fingerprint (30 digits).
-    pub fingerprint: String,
-    /// What pinning found: `new`, `same` or `changed`.
-    pub pin: &'static str,
-    /// Whether the user marked the safety number as compared.
-    pub verified: bool,
-}
-
-impl PeerInfo {
-    pub(crate) fn of(record: &PeerRecord, pin: &'static str) -> Self {
-        let fingerprint = match &record.pending_bundle {
-            // A changed key shows its own fingerprint, as before.
-            Some(pending) => VerifiedBundle::verify(pending)
-                .map(|b| Fingerprint::of_bundle(&b))
-                .unwrap_or_else(|_| Fingerprint::of_bundle(&record.bundle)),
-            None => Fingerprint::of_bundle(&record.bundle),
-        };
-        PeerInfo {
-            id: record.client_id,
-            name: record.name.clone(),
-            server_name: record.server_name.clone().filter(|n| *n != record.name),
-            fingerprint: fingerprint.to_string(),
-            pin,
-            verified: record.verified,
-        }
-    }
-
-    /// The pinned name, or the id for a contact pinned without one.
-    pub fn label(&self) -> String {
-        if self.name.is_empty() {
-            self.id.to_string()
-        } else {
-            self.name.clone()
-        }
-    }
-}
-
-pub(crate) fn hex_id<S: serde::Serializer>(id: &ClientId, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&id.to_string())
-}
-
-/// A text sealed for one peer, ready to send.
-#[derive(Debug, Clone)]
-pub struct SealedText {
-    /// The recipient.
-    pub to: ClientId,
-    /// The sealed content (type 3).
-    pub content: Bytes,
 }
 
 /// A file transfer's progress, shown by the caller as it likes.
@@ -256,11 +97,11 @@ pub(crate) struct Inner {
     /// When each peer's key was last compared with the server's copy.
     key_checked: Mutex<std::collections::HashMap<ClientId, std::time::Instant>>,
     /// Which received files download without asking.
-    pub(crate) download_policy: Mutex<crate::downloads::DownloadPolicy>,
+    pub(crate) download_policy: Mutex<DownloadPolicy>,
     /// When each sender's server name was last asked for.
     name_checked: Mutex<std::collections::HashMap<ClientId, std::time::Instant>>,
     /// Whether the connection is up, for those who show it.
-    pub(crate) link: tokio::sync::watch::Sender<crate::link::Link>,
+    pub(crate) link: watch::Sender<Link>,
 }
 
 /// One user's client. Cheap to clone.
@@ -307,7 +148,7 @@ impl Client {
                 key_checked: Mutex::new(Default::default()),
                 download_policy: Mutex::new(Default::default()),
                 name_checked: Mutex::new(Default::default()),
-                link: tokio::sync::watch::channel(crate::link::Link::Unknown).0,
+                link: watch::channel(Link::Unknown).0,
             }),
         })
     }
@@ -443,7 +284,7 @@ impl Client {
             }
             Err(e) => {
                 if e.is_disconnect() {
-                    self.set_link(crate::link::Link::Down(e.to_string()));
+                    self.set_link(Link::Down(e.to_string()));
                 }
                 return Err(e.into());
             }
@@ -472,7 +313,7 @@ impl Client {
         }
         let conn = Arc::new(conn);
         *current = Some(conn.clone());
-        self.set_link(crate::link::Link::Up);
+        self.set_link(Link::Up);
         Ok(conn)
     }
 
@@ -508,62 +349,6 @@ impl Client {
         }
     }
 
-    /// Every other user on the server.
-    ///
-    /// # Errors
-    /// See [`ClientError`].
-    pub async fn list(&self) -> Result<Vec<(ClientId, Name)>, ClientError> {
-        let clients = self
-            .retrying(|c| async move { c.list_clients().await })
-            .await?;
-        Ok(clients.into_iter().map(|c| (c.id, c.name)).collect())
-    }
-
-    /// Fetches a peer's key bundle by name (or 32 hex digits of id), checks
-    /// its signature and pins it on first use; reports a change. A name is
-    /// looked up among the local pins first (see [`crate::contacts`]).
-    ///
-    /// # Errors
-    /// Unknown name, invalid key, [`ClientError::NameConflict`], or see
-    /// [`ClientError`].
-    pub async fn fetch_key(&self, who: &str) -> Result<PeerInfo, ClientError> {
-        let info = self.check_contact(who).await?;
-        // Looked up on purpose (or to send): a contact from now on.
-        self.mark_contact(info.id).await?;
-        Ok(info)
-    }
-
-    /// Pins `key` for `id` (see [`KeyStore::pin_peer`]: `name` is the
-    /// server's name and never replaces a pinned one).
-    pub(crate) async fn pin_key(
-        &self,
-        id: ClientId,
-        name: String,
-        key: &protocol::PublicKey,
-    ) -> Result<PeerInfo, ClientError> {
-        let bundle =
-            VerifiedBundle::verify(key).map_err(|_| ClientError::NoValidKey(name.clone()))?;
-        // What the server presented now, not the pinned key.
-        let presented = Fingerprint::of_bundle(&bundle).to_string();
-        let (pinned, record) = self
-            .store(move |s| {
-                let pinned = s.pin_peer(id, &name, &bundle)?;
-                Ok((pinned, s.peer(id)?))
-            })
-            .await?;
-        let record = record.ok_or(KeyStoreError::UnknownPeer(id))?;
-        let mut info = PeerInfo::of(
-            &record,
-            match pinned {
-                Pinned::New => "new",
-                Pinned::Same => "same",
-                Pinned::Changed => "changed",
-            },
-        );
-        info.fingerprint = presented;
-        Ok(info)
-    }
-
     /// Whether `id` is due for a comparison with the server (its key before
     /// sending, or its name when it sends); marks it as compared now.
     pub(crate) fn due_for_check(&self, id: ClientId, name_only: bool) -> bool {
@@ -580,276 +365,21 @@ impl Client {
         true
     }
 
-    /// The peer pinned under `who` (a pinned name first, else a name the
-    /// server knows, or an id), only if it may be sent to: it is compared
-    /// with the server when first used and then at most every
-    /// [`KEY_RECHECK`]; a changed key or a name the server moved blocks
-    /// sending.
-    pub(crate) async fn peer_for_sending(&self, who: &str) -> Result<PeerRecord, ClientError> {
-        self.refuse_self(who, None)?;
-        let local = {
-            let who = who.to_string();
-            self.store(move |s| crate::contacts::find_pinned(s, &who))
-                .await?
-        };
-        let id = match local {
-            Some(r) if !self.due_for_check(r.client_id, false) => r.client_id,
-            _ => {
-                let id = self.check_contact(who).await?.id;
-                self.due_for_check(id, false);
-                id
+    /// The connection's state, as it changes.
+    pub fn link(&self) -> watch::Receiver<Link> {
+        self.inner.link.subscribe()
+    }
+
+    /// Records the connection's state (a repeat is no change).
+    pub(crate) fn set_link(&self, now: Link) {
+        self.inner.link.send_if_modified(|link| {
+            // A second reason for being down is no news.
+            let news = !matches!((&*link, &now), (Link::Down(_), Link::Down(_))) && *link != now;
+            if news {
+                *link = now;
             }
-        };
-        let record = self
-            .store(move |s| s.peer(id))
-            .await?
-            .ok_or_else(|| ClientError::UnknownPeer(who.into()))?;
-        if record.pending_bundle.is_some() {
-            let name = if record.name.is_empty() {
-                id.to_string()
-            } else {
-                record.name
-            };
-            return Err(ClientError::PeerKeyChanged { name });
-        }
-        self.refuse_self(who, Some(record.client_id))?;
-        // Whoever the user sends to is a contact.
-        self.mark_contact(id).await?;
-        Ok(record)
-    }
-
-    /// Refuses `who` (and the id it resolved to, if known) when it is this
-    /// user, before anything is sealed or sent.
-    fn refuse_self(&self, who: &str, resolved: Option<ClientId>) -> Result<(), ClientError> {
-        let Some(me) = self.me() else {
-            return Ok(());
-        };
-        let is_me = me.name.as_str().eq_ignore_ascii_case(who)
-            || who.parse::<ClientId>().is_ok_and(|id| id == me.id)
-            || resolved == Some(me.id);
-        if is_me {
-            return Err(ClientError::SendToSelf(
-                crate::display::escape_line(who).into_owned(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The safety number shared with `who` (the same digits on both sides),
-    /// and whether it was marked as compared.
-    ///
-    /// # Errors
-    /// Unknown peer, or see [`ClientError`].
-    pub async fn safety_number(&self, who: &str) -> Result<(PeerInfo, SafetyNumber), ClientError> {
-        let me = self.require_me()?;
-        let info = self.fetch_key(who).await?;
-        let id = info.id;
-        let record = self
-            .store(move |s| s.peer(id))
-            .await?
-            .ok_or_else(|| ClientError::UnknownPeer(who.into()))?;
-        // Compare what is pinned; a changed key shows its own number.
-        let theirs = match record.pending_bundle {
-            Some(pending) => VerifiedBundle::verify(&pending)
-                .map(|b| Fingerprint::of_bundle(&b))
-                .unwrap_or_else(|_| Fingerprint::of_bundle(&record.bundle)),
-            None => Fingerprint::of_bundle(&record.bundle),
-        };
-        let mine =
-            Fingerprint::of_user(&me.identity.identity_key(), &me.identity.dh_identity_key());
-        Ok((info, SafetyNumber::new((me.id, mine), (id, theirs))))
-    }
-
-    /// The user's own fingerprint.
-    ///
-    /// # Errors
-    /// Not registered.
-    pub fn my_fingerprint(&self) -> Result<Fingerprint, ClientError> {
-        let me = self.require_me()?;
-        Ok(Fingerprint::of_user(
-            &me.identity.identity_key(),
-            &me.identity.dh_identity_key(),
-        ))
-    }
-
-    /// Marks the safety number with `who` as compared.
-    ///
-    /// # Errors
-    /// Unknown peer.
-    pub async fn mark_verified(&self, who: &str) -> Result<(), ClientError> {
-        let info = self.fetch_key(who).await?;
-        let id = info.id;
-        self.store(move |s| s.set_verified(id, true)).await
-    }
-
-    /// Accepts `who`'s changed key: it replaces the pinned one and old
-    /// sessions are dropped. ([`Client::accept`] also settles names.)
-    ///
-    /// # Errors
-    /// No changed key waiting, unknown peer.
-    pub async fn accept_new_key(&self, who: &str) -> Result<PeerInfo, ClientError> {
-        self.accept_key_of(who).await
-    }
-
-    pub(crate) async fn accept_key_of(&self, who: &str) -> Result<PeerInfo, ClientError> {
-        let info = self.fetch_key(who).await?;
-        let id = info.id;
-        self.store(move |s| s.accept_new_key(id)).await?;
-        Ok(PeerInfo {
-            pin: "accepted",
-            verified: false,
-            ..info
-        })
-    }
-
-    /// Starts a new session with `who`: sends a key-agreement offer (type 1).
-    ///
-    /// # Errors
-    /// See [`ClientError`].
-    pub async fn start_session(&self, who: &str) -> Result<SessionId, ClientError> {
-        let peer = self.peer_for_sending(who).await?;
-        self.new_session(&peer).await
-    }
-
-    async fn new_session(&self, peer: &PeerRecord) -> Result<SessionId, ClientError> {
-        let me = self.require_me()?;
-        let (session, offer) =
-            Session::initiate(&me.identity, me.id, peer.client_id, &peer.bundle)?;
-        let sid = session.sid();
-        // Send first, then keep: a session the peer never heard of would
-        // swallow every message sealed in it.
-        let to = peer.client_id;
-        let offer = Bytes::from(offer);
-        let _starting = self.inner.starting.lock().await;
-        self.retrying(|c| {
-            let offer = offer.clone();
-            async move {
-                c.send_message(to, MessageKind::SymmetricKeyRequest, offer)
-                    .await
-            }
-        })
-        .await?;
-        self.store(move |s| s.save_session(&session)).await?;
-        Ok(sid)
-    }
-
-    /// The session to seal for `peer` in, starting one if there is none.
-    pub(crate) async fn sending_session(
-        &self,
-        peer: &PeerRecord,
-    ) -> Result<SessionId, ClientError> {
-        let id = peer.client_id;
-        match self.store(move |s| s.current_session_for(id)).await? {
-            Some(s) => Ok(s.session.sid()),
-            None => self.new_session(peer).await,
-        }
-    }
-
-    /// Seals `plaintext` in the current session with `who`, taking a fresh
-    /// counter that is on disk before it is used.
-    pub(crate) async fn seal_for(
-        &self,
-        peer: &PeerRecord,
-        seal: impl FnOnce(&Session, u64) -> Result<Vec<u8>, CryptoError> + Send + 'static,
-    ) -> Result<Vec<u8>, ClientError> {
-        let sid = self.sending_session(peer).await?;
-        let sealed = self
-            .store(move |s| {
-                let counter = s.next_send_counter(sid)?;
-                let stored = s.session(sid)?.ok_or(KeyStoreError::UnknownSession(sid))?;
-                Ok(seal(&stored.session, counter))
-            })
-            .await??;
-        Ok(sealed)
-    }
-
-    /// Sends `text` to `who`, sealed end to end; returns the message id.
-    ///
-    /// # Errors
-    /// See [`ClientError`].
-    pub async fn send_text(&self, who: &str, text: &str) -> Result<u64, ClientError> {
-        let sealed = self.seal_text(who, text).await?;
-        self.send_sealed(&sealed).await
-    }
-
-    /// Seals `text` for `who` (starting a session if needed) without sending
-    /// it. The self-test uses this to show that altered and replayed copies
-    /// are refused.
-    ///
-    /// # Errors
-    /// See [`ClientError`].
-    pub async fn seal_text(&self, who: &str, text: &str) -> Result<SealedText, ClientError> {
-        let max = crate::crypto::envelope::MAX_TEXT_LEN;
-        if text.len() > max {
-            return Err(ClientError::TextTooLong {
-                len: text.len(),
-                max,
-            });
-        }
-        let peer = self.peer_for_sending(who).await?;
-        let text = zeroize::Zeroizing::new(text.to_string());
-        let sealed = self
-            .seal_for(&peer, move |session, counter| {
-                session.seal_text(counter, &text)
-            })
-            .await?;
-        Ok(SealedText {
-            to: peer.client_id,
-            content: Bytes::from(sealed),
-        })
-    }
-
-    /// Sends a sealed text as it is; returns the message id.
-    ///
-    /// # Errors
-    /// See [`ClientError`].
-    pub async fn send_sealed(&self, sealed: &SealedText) -> Result<u64, ClientError> {
-        let to = sealed.to;
-        // A retry after a lost answer may store the message twice; the
-        // recipient drops the second copy by its counter.
-        self.retrying(|c| {
-            let content = sealed.content.clone();
-            async move { c.send_message(to, MessageKind::Text, content).await }
-        })
-        .await
-    }
-
-    /// Sends the file at `path` to `who`: encrypted as it is read, uploaded
-    /// in chunks, resumed after a broken connection. `cancel` stops it
-    /// cleanly (it can be resumed later with [`Client::resume_uploads`]).
-    ///
-    /// # Errors
-    /// See [`ClientError`].
-    pub async fn send_file(
-        &self,
-        who: &str,
-        path: &Path,
-        cancel: CancellationToken,
-    ) -> Result<u64, ClientError> {
-        crate::transfer::send_file(self, who, path, cancel).await
-    }
-
-    /// Finishes uploads interrupted earlier (also across restarts); returns
-    /// the ids of the file messages that completed.
-    ///
-    /// # Errors
-    /// See [`ClientError`].
-    pub async fn resume_uploads(&self, cancel: CancellationToken) -> Result<Vec<u64>, ClientError> {
-        crate::transfer::resume_all(self, cancel).await
-    }
-
-    /// The names of pinned peers (for completion and suggestions).
-    ///
-    /// # Errors
-    /// The store failed.
-    pub async fn pinned_names(&self) -> Result<Vec<String>, ClientError> {
-        Ok(self
-            .store(|s| s.peers())
-            .await?
-            .into_iter()
-            .map(|p| p.name)
-            .filter(|n| !n.is_empty())
-            .collect())
+            news
+        });
     }
 
     /// Closes the connection.

@@ -16,89 +16,23 @@
 //! - a pinned name never follows the server: the server's current name is
 //!   only remembered beside it (`server_name`) and shown as a remark.
 //!
-//! Left out: key changes of one id (the key store's pending bundle), and
-//! what the server allows as a name (the server's name rules).
+//! An `impl Client` block with the few key-store queries on names it needs;
+//! [`NameConflict`] is defined with the error that carries it
+//! ([`crate::error`]) so that the error need not import this file. Left
+//! out: keys (`crate::peers`; key changes of one id are the key store's
+//! pending bundle), and what the server allows as a name (the server's
+//! name rules).
 
 use protocol::{ClientId, ErrorReason, Name, v3};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use crate::client::{Client, ClientError, PeerInfo, hex_id};
+use crate::client::Client;
+use crate::error::ClientError;
+// Defined with the error that carries it; part of this module's story.
+pub use crate::error::NameConflict;
 use crate::keystore::{KeyStore, KeyStoreError, PeerRecord};
-
-/// The server's mapping disagrees with a pinned contact.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NameConflict {
-    /// The name the user asked for.
-    pub asked: String,
-    /// The pinned contact concerned: its id.
-    pub pinned_id: ClientId,
-    /// The name it is pinned under (empty: none).
-    pub pinned_name: String,
-    /// The id the server now gives `asked` (`None`: nobody has that name).
-    pub server_id: Option<ClientId>,
-    /// What the server now calls `pinned_id` (`None`: the server does not
-    /// know that id any more).
-    pub server_name: Option<String>,
-}
-
-impl NameConflict {
-    /// Both sides in one sentence, without advice (callers add their own
-    /// commands). Names are not escaped: escape before printing.
-    pub fn describe(&self) -> String {
-        let pinned = describe_contact(&self.pinned_name, self.pinned_id);
-        let asked = &self.asked;
-        let now_called = match &self.server_name {
-            Some(n) if n.eq_ignore_ascii_case(&self.pinned_name) => {
-                format!("still calls {} \"{n}\"", self.pinned_id)
-            }
-            Some(n) => format!("now calls {} \"{n}\"", self.pinned_id),
-            None => format!("no longer knows {}", self.pinned_id),
-        };
-        match self.server_id {
-            Some(id) if id == self.pinned_id => format!(
-                "WARNING: the server gives the name \"{asked}\" to {id}, whom you pinned as {pinned}"
-            ),
-            Some(id) => format!(
-                "WARNING: you pinned \"{asked}\" as {pinned}, but the server now gives the name \"{asked}\" \
-                 to another client, {id}, and {now_called}"
-            ),
-            None => format!(
-                "WARNING: you pinned \"{asked}\" as {pinned}, but the server now has nobody named \"{asked}\" \
-                 and {now_called}"
-            ),
-        }
-    }
-}
-
-fn describe_contact(name: &str, id: ClientId) -> String {
-    if name.is_empty() {
-        format!("client {id} (no local name)")
-    } else {
-        format!("\"{name}\" ({id})")
-    }
-}
-
-impl NameConflict {
-    /// [`NameConflict::describe`] with what to do; `accept` is the command
-    /// that takes the server's mapping, as the reader types it.
-    pub fn advise(&self, accept: &str) -> String {
-        format!(
-            "{}. Nothing is sent to \"{}\" until you settle it: address the contact you pinned by its id \
-             ({}), or take the server's new mapping with {accept} (it is then unverified)",
-            self.describe(),
-            self.asked,
-            self.pinned_id,
-        )
-    }
-}
-
-impl std::fmt::Display for NameConflict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let accept = format!("`client accept {}`", self.asked);
-        f.write_str(&self.advise(&accept))
-    }
-}
+use crate::peer_info::{PeerInfo, hex_id};
 
 /// One user of the server's list, beside what is pinned.
 #[derive(Debug, Clone, Serialize)]
@@ -429,24 +363,6 @@ fn conflict(c: NameConflict) -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_conflict_names_both_sides() {
-        let bob = ClientId([0xb0; 16]);
-        let mallory = ClientId([0x3a; 16]);
-        let c = NameConflict {
-            asked: "bob".into(),
-            pinned_id: bob,
-            pinned_name: "bob".into(),
-            server_id: Some(mallory),
-            server_name: Some("bob2".into()),
-        };
-        let text = c.to_string();
-        assert!(text.contains(&bob.to_string()), "{text}");
-        assert!(text.contains(&mallory.to_string()), "{text}");
-        assert!(text.contains("\"bob2\""), "{text}");
-        assert!(text.contains("client accept bob"), "{text}");
-    }
 
     #[test]
     fn listed_entries_say_when_names_moved() {

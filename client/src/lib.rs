@@ -11,9 +11,17 @@
 //!   their session, handled message ids and unfinished uploads.
 //! - [`connection`]: one authenticated version-3 connection (pipelined
 //!   requests, pushed deliveries).
-//! - [`client`]: the operations a person asks for, over all of the above;
-//!   [`inbox`] is the receiving half and [`transfer`] moves files;
-//!   [`downloads`] decides which files download without asking.
+//! - [`client`]: the client core (one user's key store and connection,
+//!   connecting, retrying); the operations a person asks for are `impl
+//!   Client` blocks of their own that build on it and that it does not
+//!   know: `peers` (keys: pin, compare, verify, accept), `send` (sessions
+//!   and texts), [`transfer`] (files: `transfer::{upload, download}`),
+//!   [`inbox`] (receiving, one file per kind of message) and `refusal`.
+//! - What they return, in leaves that import none of them: [`error`]
+//!   ([`ClientError`]), [`event`] (what arrived), [`peer_info`]
+//!   ([`PeerInfo`]); [`downloads`] is the policy for which files download
+//!   without asking.
+//! - `disk`: owner-only files and folders, and the download's writer thread.
 //! - [`contacts`]: the local pins are the authority on names; the
 //!   server's name-to-id mapping is only compared with them.
 //! - [`link`]: whether the connection is up, for `watch` and the menu.
@@ -29,20 +37,29 @@ pub mod config;
 pub mod connection;
 pub mod contacts;
 pub mod crypto;
+mod disk;
 pub mod display;
 pub mod downloads;
+pub mod error;
+pub mod event;
 pub mod inbox;
 pub mod keystore;
 pub mod link;
 pub mod output;
 pub mod partial;
+pub mod peer_info;
+mod peers;
 mod refusal;
 pub mod repl;
 pub mod selftest;
+mod send;
 pub mod transfer;
 mod upload_prefix;
 
-pub use client::{Client, ClientConfig, ClientError, PeerInfo, Progress};
+pub use client::{Client, ClientConfig, Progress};
 pub use crypto::RefusalReason;
 pub use downloads::{DownloadPolicy, HeldOffer};
-pub use inbox::{Event, Rejection, Waiting, What};
+pub use error::{ClientError, NameConflict};
+pub use event::{Event, Rejection, Waiting, What};
+pub use peer_info::PeerInfo;
+pub use send::SealedText;

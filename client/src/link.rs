@@ -2,13 +2,14 @@
 //! (`watch`, the menu): a connection lost and a connection back are each
 //! said once, not left to be guessed from silence.
 //!
-//! The state lives in a `tokio::sync::watch` channel inside the client;
-//! [`Client::link`] hands out receivers. Left out: reconnecting itself
-//! (done where requests are made, and by [`Client::watch`]).
+//! The state lives in a `tokio::sync::watch` channel inside the client,
+//! which sets it where connections are made and lost;
+//! [`crate::Client::link`] hands out receivers. A leaf: the client core
+//! holds a [`Link`], and nothing here needs the client. Left out:
+//! reconnecting itself (done where requests are made, and by
+//! [`crate::Client::watch`]).
 
 use tokio::sync::watch;
-
-use crate::client::Client;
 
 /// The state of the connection to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -90,25 +91,6 @@ pub fn follow(
             }
             before = now;
         }
-    }
-}
-
-impl Client {
-    /// The connection's state, as it changes.
-    pub fn link(&self) -> watch::Receiver<Link> {
-        self.inner.link.subscribe()
-    }
-
-    /// Records the connection's state (a repeat is no change).
-    pub(crate) fn set_link(&self, now: Link) {
-        self.inner.link.send_if_modified(|link| {
-            // A second reason for being down is no news.
-            let news = !matches!((&*link, &now), (Link::Down(_), Link::Down(_))) && *link != now;
-            if news {
-                *link = now;
-            }
-            news
-        });
     }
 }
 

@@ -9,15 +9,17 @@
 //! is not trusted and is deleted. Each part is locked while a download
 //! writes it, so that two clients of one home folder never write one part.
 //!
-//! Left out: the download itself ([`crate::transfer`]).
+//! Left out: the download itself ([`crate::transfer`]) and how the part is
+//! opened and written ([`crate::disk`]).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::crypto::FileSecret;
+use crate::disk::open_private_direct;
 
 /// Prefix of partial download files in the downloads folder.
 pub const PARTIAL_PREFIX: &str = ".partial-";
@@ -45,7 +47,7 @@ pub fn key_digest(secret: &FileSecret) -> [u8; 32] {
 /// # Errors
 /// The file system failed, or another client is writing this part.
 pub fn open(path: &Path, keep: u64) -> std::io::Result<(File, bool, u64)> {
-    let (mut file, direct) = open_private(path)?;
+    let (mut file, direct) = open_private_direct(path)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
@@ -60,29 +62,6 @@ pub fn open(path: &Path, keep: u64) -> std::io::Result<(File, bool, u64)> {
     file.set_len(start)?;
     file.seek(SeekFrom::Start(start))?;
     Ok((file, direct, start))
-}
-
-fn open_private(path: &Path) -> std::io::Result<(File, bool)> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut direct = options.clone();
-        direct.custom_flags(libc::O_DIRECT);
-        match direct.open(path) {
-            Ok(f) => return Ok((f, true)),
-            // Not supported here (tmpfs, some network file systems).
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    options.open(path).map(|f| (f, false))
 }
 
 /// Deletes the parts in `dir` that no record in `keep` vouches for, unless

@@ -20,7 +20,7 @@ use protocol::v3::{Delivery, FileOffer};
 use crate::client::Client;
 use crate::crypto::refusal::{clear_sid_and_counter, is_refusal};
 use crate::crypto::{Refusal, RefusalReason};
-use crate::inbox::Rejection;
+use crate::event::Rejection;
 use crate::keystore::PeerRecord;
 
 /// The reason a rejection gives the sender, if it is told at all.

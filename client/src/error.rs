@@ -1,0 +1,217 @@
+//! The client library's error: what went wrong, in terms a person can act
+//! on, for every operation of [`crate::Client`].
+//!
+//! A leaf of its own so that every part of the client can return it
+//! without importing the client itself; with it is the one value an error
+//! carries that is more than a message, [`NameConflict`] (the server's
+//! name-to-id mapping disagrees with a pinned contact; see
+//! [`crate::contacts`] for why that stops sending). Left out: how errors
+//! are worded for the menu and the scripted commands (`repl::explain`).
+
+use protocol::{ClientId, ErrorReason};
+use thiserror::Error;
+
+use crate::connection::ConnectionError;
+use crate::crypto::CryptoError;
+use crate::keystore::KeyStoreError;
+
+/// What went wrong, in terms a person can act on.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// No identity in the home folder yet.
+    #[error("no user is registered in {0}; run `client register NAME` first")]
+    NotRegistered(String),
+    /// The home folder already has an identity.
+    #[error(
+        "{home} already holds the identity of {name}; use another --home to register someone else"
+    )]
+    AlreadyRegistered {
+        /// The home folder.
+        home: String,
+        /// Who is registered there.
+        name: String,
+    },
+    /// The server's key is not the pinned one.
+    #[error(
+        "DANGER: the server at {server} presented a different identity key than the one pinned on first contact.\n\
+         pinned:    {pinned}\n\
+         presented: {presented}\n\
+         Someone may be impersonating the server, or its operator replaced its key. Ask the operator \
+         to run `server fingerprint`; only if it prints the presented digits, run again with --accept-server-key."
+    )]
+    ServerKeyChanged {
+        /// The server address.
+        server: String,
+        /// Fingerprint of the pinned key.
+        pinned: String,
+        /// Fingerprint of the presented key.
+        presented: String,
+    },
+    /// A peer's key changed and the user has not accepted it.
+    #[error(
+        "{name}'s key changed since it was pinned: nothing is sent to {name} until you compare safety \
+         numbers (`client fingerprint {name}`) and accept the new key (`--accept-new-key`, or `accept {name}` in the menu)"
+    )]
+    PeerKeyChanged {
+        /// The peer's name.
+        name: String,
+    },
+    /// The server's name-to-id mapping disagrees with a pinned contact:
+    /// nothing is sent by that name until the user settles it.
+    #[error("{0}")]
+    NameConflict(Box<NameConflict>),
+    /// The recipient is the user itself: there is no note to self, since a
+    /// session needs two parties (the two directions' keys would be one
+    /// session seen from both sides in one store).
+    #[error("{0} is you: sending to yourself is not supported (there is no note to self)")]
+    SendToSelf(String),
+    /// No client has this name.
+    #[error("no user named {0:?} on this server")]
+    UnknownPeer(String),
+    /// The peer's key is not a version-3 key bundle.
+    #[error("{0} has no valid end-to-end key (perhaps a version-2 client); cannot send to them")]
+    NoValidKey(String),
+    /// A text too long for one message.
+    #[error("the text is {len} bytes; at most {max} fit one message (send it as a file)")]
+    TextTooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The local file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    File {
+        /// The path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The user cancelled a transfer.
+    #[error("cancelled")]
+    Cancelled,
+    /// No file offer with this message id waits for a decision.
+    #[error("no file offer {0} waits for a decision (`client files` lists them)")]
+    NoHeldFile(u64),
+    /// The server refused or could not be reached.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    /// The local key store failed.
+    #[error(transparent)]
+    Store(#[from] KeyStoreError),
+    /// Cryptography refused (a bug or a corrupt store: messages from others
+    /// are reported as events, not errors).
+    #[error("cryptography: {0}")]
+    Crypto(#[from] CryptoError),
+    /// Local file system.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// The server's reason, if the server refused.
+    pub fn reason(&self) -> Option<ErrorReason> {
+        match self {
+            Self::Connection(e) => e.reason(),
+            _ => None,
+        }
+    }
+}
+
+/// The server's mapping disagrees with a pinned contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameConflict {
+    /// The name the user asked for.
+    pub asked: String,
+    /// The pinned contact concerned: its id.
+    pub pinned_id: ClientId,
+    /// The name it is pinned under (empty: none).
+    pub pinned_name: String,
+    /// The id the server now gives `asked` (`None`: nobody has that name).
+    pub server_id: Option<ClientId>,
+    /// What the server now calls `pinned_id` (`None`: the server does not
+    /// know that id any more).
+    pub server_name: Option<String>,
+}
+
+impl NameConflict {
+    /// Both sides in one sentence, without advice (callers add their own
+    /// commands). Names are not escaped: escape before printing.
+    pub fn describe(&self) -> String {
+        let pinned = describe_contact(&self.pinned_name, self.pinned_id);
+        let asked = &self.asked;
+        let now_called = match &self.server_name {
+            Some(n) if n.eq_ignore_ascii_case(&self.pinned_name) => {
+                format!("still calls {} \"{n}\"", self.pinned_id)
+            }
+            Some(n) => format!("now calls {} \"{n}\"", self.pinned_id),
+            None => format!("no longer knows {}", self.pinned_id),
+        };
+        match self.server_id {
+            Some(id) if id == self.pinned_id => format!(
+                "WARNING: the server gives the name \"{asked}\" to {id}, whom you pinned as {pinned}"
+            ),
+            Some(id) => format!(
+                "WARNING: you pinned \"{asked}\" as {pinned}, but the server now gives the name \"{asked}\" \
+                 to another client, {id}, and {now_called}"
+            ),
+            None => format!(
+                "WARNING: you pinned \"{asked}\" as {pinned}, but the server now has nobody named \"{asked}\" \
+                 and {now_called}"
+            ),
+        }
+    }
+}
+
+fn describe_contact(name: &str, id: ClientId) -> String {
+    if name.is_empty() {
+        format!("client {id} (no local name)")
+    } else {
+        format!("\"{name}\" ({id})")
+    }
+}
+
+impl NameConflict {
+    /// [`NameConflict::describe`] with what to do; `accept` is the command
+    /// that takes the server's mapping, as the reader types it.
+    pub fn advise(&self, accept: &str) -> String {
+        format!(
+            "{}. Nothing is sent to \"{}\" until you settle it: address the contact you pinned by its id \
+             ({}), or take the server's new mapping with {accept} (it is then unverified)",
+            self.describe(),
+            self.asked,
+            self.pinned_id,
+        )
+    }
+}
+
+impl std::fmt::Display for NameConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let accept = format!("`client accept {}`", self.asked);
+        f.write_str(&self.advise(&accept))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_names_both_sides() {
+        let bob = ClientId([0xb0; 16]);
+        let mallory = ClientId([0x3a; 16]);
+        let c = NameConflict {
+            asked: "bob".into(),
+            pinned_id: bob,
+            pinned_name: "bob".into(),
+            server_id: Some(mallory),
+            server_name: Some("bob2".into()),
+        };
+        let text = c.to_string();
+        assert!(text.contains(&bob.to_string()), "{text}");
+        assert!(text.contains(&mallory.to_string()), "{text}");
+        assert!(text.contains("\"bob2\""), "{text}");
+        assert!(text.contains("client accept bob"), "{text}");
+    }
+}

@@ -1,0 +1,199 @@
+//! What the client reports about the messages it receives: an [`Event`]
+//! per message handled (or kept), saying [`What`] it turned out to be, why a
+//! message was refused ([`Rejection`]), and how much waits on the server
+//! ([`Waiting`]).
+//!
+//! Plain values, serialisable for `--json`, in a leaf of their own so that
+//! the receiving code ([`crate::inbox`], the held file offers, refusal
+//! notices) and the front ends that show them need not import each other.
+//! Left out: how they are shown (`crate::output`).
+
+use std::path::PathBuf;
+
+use protocol::ClientId;
+use protocol::v3::Delivery;
+use serde::Serialize;
+
+use crate::crypto::RefusalReason;
+use crate::keystore::PeerRecord;
+use crate::peer_info::hex_id;
+
+/// Something that happened to a delivered message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// The server's message id.
+    pub message_id: u64,
+    /// The sender's client id.
+    #[serde(serialize_with = "hex_id")]
+    pub from: ClientId,
+    /// The name the sender is pinned under, if it has one (escape before
+    /// printing). Never the server's word alone: see [`crate::contacts`].
+    pub from_name: Option<String>,
+    /// The server's current name for the sender, only when it differs from
+    /// `from_name` (a remark; escape before printing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// When the server stored it (ms since the Unix epoch): the server's
+    /// word, not authenticated.
+    pub sent_at_ms: u64,
+    /// When the sender sealed it by the sender's clock (ms since the Unix
+    /// epoch), authenticated end to end; for texts, files and refusals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender_time_ms: Option<u64>,
+    /// What it was.
+    #[serde(flatten)]
+    pub what: What,
+}
+
+/// What a delivered message turned out to be.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum What {
+    /// A text, authentic and fresh.
+    Text {
+        /// The text (escape before printing).
+        text: String,
+    },
+    /// A file, authentic and complete, saved in the downloads folder.
+    File {
+        /// The name the sender gave it (escape before printing).
+        name: String,
+        /// Where it was saved.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// The sender started a session with us (we answered).
+    SessionStarted,
+    /// The peer answered our offer: the session is confirmed.
+    SessionConfirmed,
+    /// It arrived before its session's key; it is kept and will be opened
+    /// when the key arrives.
+    Waiting {
+        /// `text` or `file`.
+        kind: &'static str,
+    },
+    /// The sender's key changed; its messages wait until the user accepts
+    /// the new key.
+    KeyChanged,
+    /// A file offer waits for the user's decision (`accept-file` or
+    /// `decline-file` with the message id); the file stays on the server.
+    FileHeld {
+        /// The name the sender gave it (escape before printing).
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Why it was not downloaded.
+        reason: crate::keystore::HoldReason,
+    },
+    /// It arrived before its session's key, but the store already keeps
+    /// as many such messages as it may (from this sender, or in all): it
+    /// stays on the server and is read again once the key arrives.
+    Deferred {
+        /// `text`.
+        kind: &'static str,
+    },
+    /// It waited for its session's key longer than the store keeps such
+    /// messages, and was given up unread.
+    Expired {
+        /// `text`.
+        kind: &'static str,
+    },
+    /// Refused: never shown as genuine.
+    Rejected {
+        /// Why, in one word.
+        reason: Rejection,
+    },
+    /// The peer's client refused a message we sent (a refusal notice).
+    Refused {
+        /// The server's id of our refused message.
+        refused_id: u64,
+        /// The counter it carried (0 if unknown).
+        counter: u64,
+        /// Why the peer refused it.
+        reason: RefusalReason,
+    },
+    /// It could not be handled now (the server refused our answer, the file
+    /// could not be saved, the local disk is full): it stays on the server
+    /// and comes again next time; the other messages were handled.
+    Failed {
+        /// What went wrong and what to do, in one line.
+        error: String,
+    },
+}
+
+/// Why a message was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    /// Its counter was already received: a true duplicate.
+    Replayed,
+    /// Its counter is below the replay window (more than 2048 newer
+    /// messages came first): it may be a duplicate, nobody can tell.
+    TooOld,
+    /// It authenticated, but its content breaks the format.
+    Malformed,
+    /// It did not authenticate: altered, forged, or not for us.
+    Tampered,
+    /// It names a session we do not have.
+    UnknownSession,
+    /// The sender has no valid end-to-end key (a version-2 client).
+    NotEncrypted,
+    /// The sender is not registered on the server.
+    UnknownSender,
+}
+
+impl Rejection {
+    /// One line for a person.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::Replayed => {
+                "rejected: a duplicate of a message already received (its counter was used)"
+            }
+            Self::TooOld => {
+                "rejected: too old (it arrived after more than 2048 newer messages from its sender, who is told)"
+            }
+            Self::Malformed => "rejected: it authenticated but its content is malformed",
+            Self::Tampered => {
+                "rejected: the message does not authenticate (altered, forged, or not for you)"
+            }
+            Self::UnknownSession => "rejected: it belongs to a session this client does not have",
+            Self::NotEncrypted => "rejected: the sender has no valid end-to-end key",
+            Self::UnknownSender => "rejected: the sender is not registered on this server",
+        }
+    }
+}
+
+/// What waits on the server, as one pull sees it (nothing is removed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Waiting {
+    /// Messages in the first batch not handled here yet (key-agreement
+    /// messages included).
+    pub messages: usize,
+    /// Whether more wait beyond that batch.
+    pub more: bool,
+}
+
+/// The name `peer` is pinned under, and the server's name for it when that
+/// differs (only a remark: the pinned name is the authority).
+pub(crate) fn names_of(peer: Option<&PeerRecord>) -> (Option<String>, Option<String>) {
+    let pinned = peer.map(|p| p.name.clone()).filter(|n| !n.is_empty());
+    let server = peer
+        .and_then(|p| p.server_name.clone())
+        .filter(|n| peer.is_none_or(|p| *n != p.name));
+    (pinned, server)
+}
+
+/// The event of delivery `d` from `peer` (if pinned): `what` happened.
+pub(crate) fn event(d: &Delivery, peer: Option<&PeerRecord>, what: What) -> Event {
+    let (from_name, server_name) = names_of(peer);
+    Event {
+        message_id: d.message_id,
+        from: d.sender,
+        from_name,
+        server_name,
+        sent_at_ms: d.sent_at_ms,
+        sender_time_ms: None,
+        what,
+    }
+}

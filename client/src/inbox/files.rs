@@ -1,0 +1,293 @@
+//! File offers received: authenticated, then downloaded at once or held for
+//! the user's decision by the policy of [`crate::downloads`]; and the
+//! user's decision on held offers ([`Client::accept_file`],
+//! [`Client::decline_file`]).
+//!
+//! Left out: the download itself ([`crate::transfer`]).
+
+use protocol::ClientId;
+use protocol::v3::{Delivery, FileOffer};
+use tokio_util::sync::CancellationToken;
+
+use super::Outcome;
+use crate::client::Client;
+use crate::crypto::{FileMeta, SessionId, content_session_id};
+use crate::downloads::{DownloadPolicy, HeldOffer};
+use crate::error::ClientError;
+use crate::event::{Event, Rejection, What, event, names_of};
+use crate::keystore::{HeldFile, HoldReason, PeerRecord};
+use crate::partial;
+use crate::transfer::download::ReceiveError;
+
+impl Client {
+    pub(super) async fn on_file(
+        &self,
+        d: Delivery,
+        peer: PeerRecord,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, ClientError> {
+        let Ok(offer) = FileOffer::decode(d.content.clone()) else {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        };
+        let Ok(sid) = content_session_id(&offer.meta) else {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        };
+        let Some(stored) = self.store(move |s| s.session(sid)).await? else {
+            // The file lives on the server: leave it there until the key comes.
+            return Ok(Outcome::kept(vec![event(
+                &d,
+                Some(&peer),
+                What::Waiting { kind: "file" },
+            )]));
+        };
+        if stored.session.peer() != d.sender {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        }
+        let opened = match stored
+            .session
+            .open_file_meta(&offer.meta, &stored.receive_window)
+        {
+            Ok(o) => o,
+            Err(e) => return self.reject_opening(&d, &peer, e).await,
+        };
+        let meta = opened.plaintext;
+        if let Some(reason) = self.hold_reason(d.sender, meta.size).await? {
+            let mut outcome = self
+                .hold(&d, &peer, (sid, opened.counter), meta, offer.size, reason)
+                .await?;
+            for e in &mut outcome.events {
+                e.sender_time_ms = Some(opened.sent_at_ms);
+            }
+            return Ok(outcome);
+        }
+        let label = format!(
+            "{} from {}",
+            crate::display::escape_line(&meta.name),
+            crate::display::escape_line(&peer.name)
+        );
+        match self
+            .receive_file(d.message_id, offer.size, &meta, &label, cancel)
+            .await
+        {
+            Ok(path) => {
+                let what = What::File {
+                    name: meta.name.clone(),
+                    path,
+                    size: meta.size,
+                };
+                let counter = Some((sid, opened.counter));
+                self.handled_sealed(&d, &peer, counter, Some(what), Some(opened.sent_at_ms))
+                    .await
+            }
+            Err(ReceiveError::Rejected(_)) => self.reject(&d, &peer, Rejection::Tampered).await,
+            Err(ReceiveError::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Sets which files download without asking (see the module docs).
+    pub fn set_download_policy(&self, policy: DownloadPolicy) {
+        *self
+            .inner
+            .download_policy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = policy;
+    }
+
+    /// Which files download without asking.
+    pub fn download_policy(&self) -> DownloadPolicy {
+        *self
+            .inner
+            .download_policy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Why a file of `size` bytes from `sender` must wait for the user, or
+    /// `None` if it downloads now.
+    pub(super) async fn hold_reason(
+        &self,
+        sender: ClientId,
+        size: u64,
+    ) -> Result<Option<HoldReason>, ClientError> {
+        let policy = self.download_policy();
+        if policy.accept_all {
+            return Ok(None);
+        }
+        if !self.store(move |s| s.is_contact(sender)).await? {
+            return Ok(Some(HoldReason::Stranger));
+        }
+        Ok((size > policy.max_auto_download).then_some(HoldReason::TooLarge))
+    }
+
+    /// Holds an authenticated file offer for the user (its counter is used
+    /// now); the file stays on the server.
+    pub(super) async fn hold(
+        &self,
+        d: &Delivery,
+        peer: &PeerRecord,
+        counter: (SessionId, u64),
+        meta: FileMeta,
+        offer_size: u64,
+        reason: HoldReason,
+    ) -> Result<Outcome, ClientError> {
+        let held = HeldFile {
+            message_id: d.message_id,
+            sender: d.sender,
+            name: meta.name.clone(),
+            size: meta.size,
+            offer_size,
+            secret: meta.secret,
+            reason,
+            sent_at_ms: d.sent_at_ms,
+        };
+        let what = held_event(&held);
+        self.store(move |s| s.hold_file(&held, counter)).await?;
+        Ok(Outcome::kept(vec![event(d, Some(peer), what)]))
+    }
+
+    /// A held offer delivered again: downloaded if the policy now allows
+    /// it, else still held, quietly (it was shown when it was held, and
+    /// [`Client::held_files`] lists it).
+    pub(super) async fn on_held(
+        &self,
+        d: &Delivery,
+        held: HeldFile,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, ClientError> {
+        let sender = held.sender;
+        let peer = self.store(move |s| s.peer(sender)).await?;
+        if self.hold_reason(held.sender, held.size).await?.is_some() {
+            return Ok(Outcome::kept(Vec::new()));
+        }
+        let what = self.download_held(held, peer.as_ref(), cancel).await?;
+        Ok(Outcome::handled(vec![event(d, peer.as_ref(), what)]))
+    }
+
+    /// Downloads a held file and forgets the offer; a file that does not
+    /// authenticate is a rejection (and forgotten too).
+    async fn download_held(
+        &self,
+        held: HeldFile,
+        peer: Option<&PeerRecord>,
+        cancel: &CancellationToken,
+    ) -> Result<What, ClientError> {
+        let id = held.message_id;
+        let meta = FileMeta::with_secret(held.name, held.size, held.secret)?;
+        let from = peer.map_or_else(|| held.sender.to_string(), |p| p.name.clone());
+        let label = format!(
+            "{} from {}",
+            crate::display::escape_line(&meta.name),
+            crate::display::escape_line(&from)
+        );
+        let what = match self
+            .receive_file(id, held.offer_size, &meta, &label, cancel)
+            .await
+        {
+            Ok(path) => What::File {
+                name: meta.name.clone(),
+                path,
+                size: meta.size,
+            },
+            Err(ReceiveError::Rejected(_)) => What::Rejected {
+                reason: Rejection::Tampered,
+            },
+            Err(ReceiveError::Failed(e)) => return Err(e),
+        };
+        self.store(move |s| s.finish_held_file(id)).await?;
+        Ok(what)
+    }
+
+    /// The file offers waiting for the user's decision, oldest first.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn held_files(&self) -> Result<Vec<HeldOffer>, ClientError> {
+        self.store(|s| {
+            let held = s.held_files()?;
+            let mut out = Vec::with_capacity(held.len());
+            for h in held {
+                let from_name = s.peer(h.sender)?.map(|p| p.name);
+                out.push(HeldOffer {
+                    message_id: h.message_id,
+                    from: h.sender,
+                    from_name,
+                    name: h.name,
+                    size: h.size,
+                    reason: h.reason,
+                    sent_at_ms: h.sent_at_ms,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Downloads held file offer `message_id` (the user accepted it) and
+    /// removes it from the server. `cancel` stops the download; what was
+    /// received is kept for the next attempt.
+    ///
+    /// # Errors
+    /// [`ClientError::NoHeldFile`], cancelled, or see [`ClientError`].
+    pub async fn accept_file(
+        &self,
+        message_id: u64,
+        cancel: CancellationToken,
+    ) -> Result<Event, ClientError> {
+        let _receiving = tokio::select! {
+            r = self.inner.receiving.lock() => r,
+            () = cancel.cancelled() => return Err(ClientError::Cancelled),
+        };
+        let held = self
+            .store(move |s| s.held_file(message_id))
+            .await?
+            .ok_or(ClientError::NoHeldFile(message_id))?;
+        let (sender, sent_at_ms) = (held.sender, held.sent_at_ms);
+        let peer = self.store(move |s| s.peer(sender)).await?;
+        let what = self.download_held(held, peer.as_ref(), &cancel).await?;
+        self.acknowledge(vec![message_id]).await?;
+        let (from_name, server_name) = names_of(peer.as_ref());
+        Ok(Event {
+            message_id,
+            from: sender,
+            from_name,
+            server_name,
+            sent_at_ms,
+            sender_time_ms: None,
+            what,
+        })
+    }
+
+    /// Declines held file offer `message_id`: it is forgotten here and
+    /// acknowledged, so the server deletes the file. Returns the offer.
+    ///
+    /// # Errors
+    /// [`ClientError::NoHeldFile`], or see [`ClientError`].
+    pub async fn decline_file(&self, message_id: u64) -> Result<HeldOffer, ClientError> {
+        let _receiving = self.inner.receiving.lock().await;
+        let offer = self
+            .held_files()
+            .await?
+            .into_iter()
+            .find(|h| h.message_id == message_id)
+            .ok_or(ClientError::NoHeldFile(message_id))?;
+        // Handled here first: if the acknowledgement is lost, the redelivery
+        // is recognised and acknowledged then.
+        self.store(move |s| {
+            s.finish_held_file(message_id)?;
+            s.delete_partial(message_id)
+        })
+        .await?;
+        let path = partial::path(&self.downloads(), message_id);
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
+        self.acknowledge(vec![message_id]).await?;
+        Ok(offer)
+    }
+}
+
+fn held_event(held: &HeldFile) -> What {
+    What::FileHeld {
+        name: held.name.clone(),
+        size: held.size,
+        reason: held.reason,
+    }
+}

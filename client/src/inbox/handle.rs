@@ -1,0 +1,211 @@
+//! One delivery: who sent it (pinned on first contact, held back while
+//! their key change waits for the user), which kind of message it is, and
+//! how its end is recorded: handled (with the counter it used) or rejected
+//! with a refusal notice, or kept on the server when it fails alone.
+//!
+//! Left out: each kind's handling ([`super::sessions`], [`super::texts`],
+//! [`super::files`]).
+
+use protocol::v3::Delivery;
+use protocol::{ErrorReason, MessageKind};
+use tokio_util::sync::CancellationToken;
+
+use super::Outcome;
+use crate::client::Client;
+use crate::crypto::{CryptoError, SessionId};
+use crate::error::ClientError;
+use crate::event::{Event, Rejection, What, event, names_of};
+use crate::keystore::PeerRecord;
+
+impl Client {
+    /// The sender as pinned, pinning it on first contact. `Err(outcome)`
+    /// when the message cannot be handled because of the sender.
+    pub(super) async fn sender(
+        &self,
+        d: &Delivery,
+    ) -> Result<Result<PeerRecord, Outcome>, ClientError> {
+        let id = d.sender;
+        if let Some(mut record) = self.store(move |s| s.peer(id)).await? {
+            self.refresh_server_name(&mut record).await;
+            if record.pending_bundle.is_some() {
+                return Ok(Err(Outcome::kept(vec![event(
+                    d,
+                    Some(&record),
+                    What::KeyChanged,
+                )])));
+            }
+            return Ok(Ok(record));
+        }
+        let key = self
+            .retrying(|c| async move { c.public_key(id).await })
+            .await;
+        let key = match key {
+            Err(e) if e.reason() == Some(ErrorReason::UnknownClient) => {
+                return Ok(Err(Outcome::handled(vec![event(
+                    d,
+                    None,
+                    What::Rejected {
+                        reason: Rejection::UnknownSender,
+                    },
+                )])));
+            }
+            other => other?,
+        };
+        match self
+            .pin_key(id, key.name.to_string(), &key.public_key)
+            .await
+        {
+            Ok(_) => {}
+            Err(ClientError::NoValidKey(_)) => {
+                return Ok(Err(Outcome::handled(vec![Event {
+                    server_name: Some(key.name.to_string()),
+                    ..event(
+                        d,
+                        None,
+                        What::Rejected {
+                            reason: Rejection::NotEncrypted,
+                        },
+                    )
+                }])));
+            }
+            Err(e) => return Err(e),
+        }
+        let record = self.store(move |s| s.peer(id)).await?;
+        match record {
+            Some(r) if r.pending_bundle.is_none() => Ok(Ok(r)),
+            r => Ok(Err(Outcome::kept(vec![event(
+                d,
+                r.as_ref(),
+                What::KeyChanged,
+            )]))),
+        }
+    }
+
+    /// Handles one delivery; a failure that concerns this message alone
+    /// keeps it on the server (reported once, as a [`What::Failed`] event)
+    /// so that one bad message never stops the others from being received.
+    /// Failures that would stop every message (cancelled, the server gone
+    /// or not trusted) end the whole receive.
+    pub(super) async fn handle_or_keep(
+        &self,
+        d: Delivery,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, ClientError> {
+        let (sender, message_id, sent_at_ms) = (d.sender, d.message_id, d.sent_at_ms);
+        match self.handle(d, cancel).await {
+            Err(
+                e @ (ClientError::Cancelled
+                | ClientError::ServerKeyChanged { .. }
+                | ClientError::NotRegistered(_)),
+            ) => Err(e),
+            Err(ClientError::Connection(e)) if e.is_disconnect() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(id = message_id, from = %sender, error = %e, "message kept on the server");
+                let peer = self.store(move |s| s.peer(sender)).await.ok().flatten();
+                let (from_name, server_name) = names_of(peer.as_ref());
+                Ok(Outcome::kept(vec![Event {
+                    message_id,
+                    from: sender,
+                    from_name,
+                    server_name,
+                    sent_at_ms,
+                    sender_time_ms: None,
+                    what: What::Failed {
+                        error: crate::repl::explain::client_error(&e, &[]),
+                    },
+                }]))
+            }
+            ok => ok,
+        }
+    }
+
+    /// Handles one delivery; see the module docs.
+    pub(super) async fn handle(
+        &self,
+        d: Delivery,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, ClientError> {
+        let id = d.message_id;
+        if self.store(move |s| s.is_handled(id)).await? {
+            return Ok(Outcome::handled(Vec::new()));
+        }
+        if let Some(held) = self.store(move |s| s.held_file(id)).await? {
+            return self.on_held(&d, held, cancel).await;
+        }
+        let peer = match self.sender(&d).await? {
+            Ok(p) => p,
+            Err(outcome) => return Ok(outcome),
+        };
+        match d.kind {
+            MessageKind::SymmetricKeyRequest => self.on_offer(d, peer).await,
+            MessageKind::SymmetricKey => self.on_answer(d, peer).await,
+            MessageKind::Text => self.on_text(d, peer).await,
+            MessageKind::File => self.on_file(d, peer, cancel).await,
+        }
+    }
+
+    /// Records a message as handled (with the counter it used, if any) and
+    /// returns the outcome with `what`.
+    pub(super) async fn handled(
+        &self,
+        d: &Delivery,
+        peer: &PeerRecord,
+        counter: Option<(SessionId, u64)>,
+        what: Option<What>,
+    ) -> Result<Outcome, ClientError> {
+        self.handled_sealed(d, peer, counter, what, None).await
+    }
+
+    /// [`Self::handled`] for an opened envelope, with the sender's time.
+    pub(super) async fn handled_sealed(
+        &self,
+        d: &Delivery,
+        peer: &PeerRecord,
+        counter: Option<(SessionId, u64)>,
+        what: Option<What>,
+        sender_time_ms: Option<u64>,
+    ) -> Result<Outcome, ClientError> {
+        let id = d.message_id;
+        self.store(move |s| s.mark_handled(id, counter)).await?;
+        Ok(Outcome::handled(
+            what.map(|w| {
+                vec![Event {
+                    sender_time_ms,
+                    ..event(d, Some(peer), w)
+                }]
+            })
+            .unwrap_or_default(),
+        ))
+    }
+
+    pub(super) async fn reject(
+        &self,
+        d: &Delivery,
+        peer: &PeerRecord,
+        reason: Rejection,
+    ) -> Result<Outcome, ClientError> {
+        tracing::warn!(id = d.message_id, from = %d.sender, ?reason, "message rejected");
+        let outcome = self
+            .handled(d, peer, None, Some(What::Rejected { reason }))
+            .await?;
+        // Recorded first: a crash now loses the notice, never repeats it.
+        self.send_refusal(d, peer, reason).await;
+        Ok(outcome)
+    }
+
+    /// The outcome of an envelope the crypto refused.
+    pub(super) async fn reject_opening(
+        &self,
+        d: &Delivery,
+        peer: &PeerRecord,
+        error: CryptoError,
+    ) -> Result<Outcome, ClientError> {
+        let reason = match error {
+            CryptoError::Replayed => Rejection::Replayed,
+            CryptoError::TooOld => Rejection::TooOld,
+            CryptoError::BadPlaintext => Rejection::Malformed,
+            _ => Rejection::Tampered,
+        };
+        self.reject(d, peer, reason).await
+    }
+}

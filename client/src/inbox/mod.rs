@@ -1,0 +1,232 @@
+//! Receiving: what happens to each message the server delivers.
+//!
+//! Every delivery ends in one of two ways:
+//! - **handled**: its effect is done (text shown, file saved, session stored)
+//!   or it was rejected with a notice, the key store has recorded it (so a
+//!   redelivery is dropped and its counter can never be accepted again), and
+//!   only then is it acknowledged, which removes it from the server;
+//! - **kept**: it cannot be handled yet and stays on the server: a file whose
+//!   session's key has not arrived, a file offer held for the user's
+//!   decision ([`crate::downloads`]), a text over the bounds of what the
+//!   store keeps ([`crate::keystore`]), or anything from a sender whose key
+//!   changed until the user decides.
+//!
+//! A text that arrives before its session's key is moved into the key store
+//! (and acknowledged) and decrypted as soon as the key arrives.
+//!
+//! Nothing a peer sends is trusted: an offer, text or file that does not
+//! authenticate, or whose counter was already received (a true duplicate,
+//! see `crypto::window`: messages may arrive out of order), is never shown
+//! as genuine; the user sees a notice instead, and the sender gets a refusal
+//! notice back (see [`crate::refusal`]). Times shown are the sender's clock,
+//! sealed in the envelope.
+//!
+//! Here: pulling what waits, handing each delivery to [`handle`] and
+//! acknowledging what was handled ([`Client::inbox`]), and the housekeeping
+//! before each read. [`watch`] receives what the server pushes; [`sessions`],
+//! [`texts`] and [`files`] handle each kind of message. Left out: what the
+//! results are ([`crate::event`]).
+
+use std::collections::HashSet;
+
+use protocol::v3::Delivery;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Client;
+use crate::downloads::PARTIAL_TTL;
+use crate::error::ClientError;
+use crate::event::names_of;
+// Also named here by the menu, the scripted commands and the self-test.
+pub use crate::event::{Event, Rejection, Waiting, What};
+use crate::keystore::PENDING_TTL;
+use crate::partial;
+
+mod files;
+mod handle;
+mod sessions;
+mod texts;
+mod watch;
+
+/// The outcome of one delivery.
+pub(crate) struct Outcome {
+    events: Vec<Event>,
+    /// Acknowledge it (handled), or leave it on the server (kept).
+    ack: bool,
+    /// A session started: kept files may now be openable.
+    session_started: bool,
+}
+
+impl Outcome {
+    pub(crate) fn handled(events: Vec<Event>) -> Self {
+        Self {
+            events,
+            ack: true,
+            session_started: false,
+        }
+    }
+
+    pub(crate) fn kept(events: Vec<Event>) -> Self {
+        Self {
+            events,
+            ack: false,
+            session_started: false,
+        }
+    }
+}
+
+impl Client {
+    /// Pulls everything waiting, handles it and acknowledges what was
+    /// handled; returns what happened, oldest first.
+    ///
+    /// # Errors
+    /// The server or the key store failed (what was handled stays handled).
+    pub async fn inbox(&self) -> Result<Vec<Event>, ClientError> {
+        self.inbox_until(CancellationToken::new()).await
+    }
+
+    /// [`Client::inbox`] that `cancel` can stop: a file being downloaded
+    /// stops (what arrived is kept and the message left on the server, so
+    /// the next read resumes it) and [`ClientError::Cancelled`] is returned.
+    /// Messages handled before that stay handled.
+    ///
+    /// # Errors
+    /// Cancelled, or see [`Client::inbox`].
+    pub async fn inbox_until(&self, cancel: CancellationToken) -> Result<Vec<Event>, ClientError> {
+        let _receiving = tokio::select! {
+            r = self.inner.receiving.lock() => r,
+            () = cancel.cancelled() => return Err(ClientError::Cancelled),
+        };
+        let mut events = self.housekeeping().await?;
+        let mut seen = HashSet::new();
+        let mut kept = Vec::new();
+        let mut retry_kept = false;
+        // Senders one of whose messages could not be handled in this run.
+        let mut stuck = HashSet::new();
+        loop {
+            let batch = self.retrying(|c| async move { c.pull(0).await }).await?;
+            let more = batch.more;
+            let fresh: Vec<Delivery> = batch
+                .messages
+                .into_iter()
+                .filter(|d| seen.insert(d.message_id))
+                .collect();
+            if fresh.is_empty() {
+                if retry_kept && !kept.is_empty() {
+                    // A session started meanwhile: give kept files one more go.
+                    retry_kept = false;
+                    for id in kept.drain(..) {
+                        seen.remove(&id);
+                    }
+                    continue;
+                }
+                break;
+            }
+            let mut acks = Vec::new();
+            for d in fresh {
+                let id = d.message_id;
+                if stuck.contains(&d.sender) {
+                    // Behind a message of the same sender that failed: its
+                    // counter would pass the failed one's, which would then
+                    // be refused as a replay. It waits for the next inbox.
+                    continue;
+                }
+                let sender = d.sender;
+                let outcome = self.handle_or_keep(d, &cancel).await?;
+                if outcome
+                    .events
+                    .iter()
+                    .any(|e| matches!(e.what, What::Failed { .. }))
+                {
+                    // Reported once: not retried in this run.
+                    stuck.insert(sender);
+                    events.extend(outcome.events);
+                    continue;
+                }
+                events.extend(outcome.events);
+                retry_kept |= outcome.session_started;
+                if outcome.ack {
+                    acks.push(id);
+                } else {
+                    kept.push(id);
+                }
+            }
+            self.acknowledge(acks).await?;
+            if !more && !retry_kept {
+                break;
+            }
+        }
+        Ok(events)
+    }
+
+    /// Counts the messages waiting on the server with one pull; nothing is
+    /// handled or removed.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn waiting(&self) -> Result<Waiting, ClientError> {
+        let batch = self.retrying(|c| async move { c.pull(0).await }).await?;
+        let ids: Vec<u64> = batch.messages.iter().map(|d| d.message_id).collect();
+        // Handled here but not yet acknowledged: they go silently.
+        let fresh = self
+            .store(move |s| {
+                let mut fresh = 0;
+                for id in ids {
+                    if !s.is_handled(id)? {
+                        fresh += 1;
+                    }
+                }
+                Ok(fresh)
+            })
+            .await?;
+        Ok(Waiting {
+            messages: fresh,
+            more: batch.more,
+        })
+    }
+
+    pub(crate) async fn acknowledge(&self, ids: Vec<u64>) -> Result<(), ClientError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.retrying(|c| {
+            let ids = ids.clone();
+            async move { c.ack(ids).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Bounds what is kept: forgets old handled ids, gives up texts whose
+    /// session never came (returned as events, to tell the user), and
+    /// deletes download parts that are stale or belong to nothing.
+    pub(crate) async fn housekeeping(&self) -> Result<Vec<Event>, ClientError> {
+        let (expired, names, partials) = self
+            .store(|s| {
+                s.prune_handled_bounded()?;
+                let expired = s.expire_pending(PENDING_TTL)?;
+                let mut names = Vec::with_capacity(expired.len());
+                for m in &expired {
+                    names.push(names_of(s.peer(m.sender)?.as_ref()));
+                }
+                s.expire_partials(PARTIAL_TTL)?;
+                let keep: Vec<u64> = s.partials()?.iter().map(|p| p.message_id).collect();
+                Ok((expired, names, keep))
+            })
+            .await?;
+        let dir = self.downloads();
+        let _ = tokio::task::spawn_blocking(move || partial::sweep(&dir, &partials)).await;
+        Ok(expired
+            .into_iter()
+            .zip(names)
+            .map(|(m, (from_name, server_name))| Event {
+                message_id: m.message_id,
+                from: m.sender,
+                from_name,
+                server_name,
+                sent_at_ms: m.sent_at_ms,
+                sender_time_ms: None,
+                what: What::Expired { kind: "text" },
+            })
+            .collect())
+    }
+}

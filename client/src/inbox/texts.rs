@@ -1,0 +1,98 @@
+//! Texts received: opened in their session (or kept in the key store until
+//! its key arrives), and refusal notices, which travel as texts.
+//!
+//! Left out: sending refusal notices ([`crate::refusal`]).
+
+use protocol::v3::Delivery;
+
+use super::Outcome;
+use crate::client::Client;
+use crate::crypto::content_session_id;
+use crate::crypto::refusal::is_refusal;
+use crate::error::ClientError;
+use crate::event::{Rejection, What, event};
+use crate::keystore::{PeerRecord, PendingMessage, PendingRoom};
+
+impl Client {
+    pub(super) async fn on_text(
+        &self,
+        d: Delivery,
+        peer: PeerRecord,
+    ) -> Result<Outcome, ClientError> {
+        let Ok(sid) = content_session_id(&d.content) else {
+            return self.reject(&d, &peer, Rejection::Tampered).await;
+        };
+        if self.store(move |s| s.session(sid)).await?.is_none() {
+            // Before its key: keep it here (the server copy can go).
+            let pending = PendingMessage {
+                message_id: d.message_id,
+                sender: d.sender,
+                kind: d.kind,
+                sid,
+                content: d.content.to_vec(),
+                sent_at_ms: d.sent_at_ms,
+            };
+            let room = self.store(move |s| s.add_pending_bounded(&pending)).await?;
+            if room != PendingRoom::Kept {
+                // Over the bound: it stays on the server (whose quotas bound
+                // it) rather than be lost.
+                return Ok(Outcome::kept(vec![event(
+                    &d,
+                    Some(&peer),
+                    What::Deferred { kind: "text" },
+                )]));
+            }
+            return Ok(Outcome::handled(vec![event(
+                &d,
+                Some(&peer),
+                What::Waiting { kind: "text" },
+            )]));
+        }
+        self.open_text(d, &peer).await
+    }
+
+    pub(super) async fn open_text(
+        &self,
+        d: Delivery,
+        peer: &PeerRecord,
+    ) -> Result<Outcome, ClientError> {
+        let Ok(sid) = content_session_id(&d.content) else {
+            return self.reject(&d, peer, Rejection::Tampered).await;
+        };
+        let Some(stored) = self.store(move |s| s.session(sid)).await? else {
+            return self.reject(&d, peer, Rejection::UnknownSession).await;
+        };
+        if stored.session.peer() != d.sender {
+            return self.reject(&d, peer, Rejection::Tampered).await;
+        }
+        if is_refusal(&d.content) {
+            return match stored
+                .session
+                .open_refusal(&d.content, &stored.receive_window)
+            {
+                Ok(opened) => {
+                    let what = What::Refused {
+                        refused_id: opened.plaintext.message_id,
+                        counter: opened.plaintext.counter,
+                        reason: opened.plaintext.reason,
+                    };
+                    let counter = Some((sid, opened.counter));
+                    self.handled_sealed(&d, peer, counter, Some(what), Some(opened.sent_at_ms))
+                        .await
+                }
+                Err(e) => self.reject_opening(&d, peer, e).await,
+            };
+        }
+        match stored.session.open_text(&d.content, &stored.receive_window) {
+            Ok(opened) => {
+                let what = What::Text {
+                    text: opened.plaintext.to_string(),
+                };
+                let counter = Some((sid, opened.counter));
+                self.handled_sealed(&d, peer, counter, Some(what), Some(opened.sent_at_ms))
+                    .await
+            }
+            Err(e) => self.reject_opening(&d, peer, e).await,
+        }
+    }
+}

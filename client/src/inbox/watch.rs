@@ -1,0 +1,121 @@
+//! Receiving as the server pushes: [`Client::watch`] stays connected,
+//! reconnects after a lost connection, and handles and acknowledges each
+//! batch of deliveries as it comes.
+//!
+//! Left out: what handling a delivery does ([`super::handle`]).
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Client;
+use crate::connection::{Connection, ConnectionError};
+use crate::error::ClientError;
+use crate::event::Event;
+use crate::link::Link;
+
+impl Client {
+    /// Stays connected and handles messages as the server pushes them,
+    /// sending what happened to `events`, until `stop` fires or `events` is
+    /// dropped. Reconnects after a lost connection.
+    ///
+    /// # Errors
+    /// Not registered, the server's key changed, or the key store failed.
+    pub async fn watch(
+        &self,
+        events: mpsc::UnboundedSender<Event>,
+        stop: CancellationToken,
+    ) -> Result<(), ClientError> {
+        for e in self.housekeeping().await? {
+            if events.send(e).is_err() {
+                return Ok(());
+            }
+        }
+        let mut failures = 0u32;
+        while !stop.is_cancelled() {
+            let conn = match self.connection().await {
+                Ok(c) => c,
+                Err(e @ (ClientError::ServerKeyChanged { .. } | ClientError::NotRegistered(_))) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::info!(error = %e, "cannot reach the server; trying again");
+                    let wait = std::time::Duration::from_millis(250 << failures.min(5));
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => continue,
+                        () = stop.cancelled() => return Ok(()),
+                    }
+                }
+            };
+            failures = 0;
+            match self.watch_on(&conn, &events, &stop).await {
+                Ok(()) => {
+                    // Drop the subscribed connection, so that a later watch
+                    // subscribes afresh.
+                    self.disconnect().await;
+                    return Ok(());
+                }
+                Err(ClientError::Connection(e)) if e.is_disconnect() => {
+                    tracing::info!(error = %e, "connection lost while watching; reconnecting");
+                    self.set_link(Link::Down(e.to_string()));
+                    self.disconnect().await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn watch_on(
+        &self,
+        conn: &Arc<Connection>,
+        events: &mpsc::UnboundedSender<Event>,
+        stop: &CancellationToken,
+    ) -> Result<(), ClientError> {
+        let (_, stream) = conn.subscribe().await?;
+        let Some(mut stream) = stream else {
+            // Another watcher has this connection's pushes.
+            return Err(
+                ConnectionError::Unexpected("already watching on this connection".into()).into(),
+            );
+        };
+        loop {
+            let delivery = tokio::select! {
+                d = stream.recv() => d,
+                () = stop.cancelled() => return Ok(()),
+            };
+            let Some(first) = delivery else {
+                return Err(ConnectionError::Closed(conn.closing_notice()).into());
+            };
+            // Handle whatever else already arrived too, then acknowledge
+            // them together.
+            let mut batch = vec![first];
+            while let Ok(d) = stream.try_recv() {
+                batch.push(d);
+            }
+            let _receiving = self.inner.receiving.lock().await;
+            let mut acks = Vec::new();
+            for d in batch {
+                let id = d.message_id;
+                let outcome = match self.handle(d, stop).await {
+                    // Stopped during a file: it stays on the server.
+                    Err(ClientError::Cancelled) if stop.is_cancelled() => return Ok(()),
+                    other => other?,
+                };
+                for e in outcome.events {
+                    if events.send(e).is_err() {
+                        return Ok(());
+                    }
+                }
+                if outcome.ack {
+                    acks.push(id);
+                }
+            }
+            if !acks.is_empty() {
+                conn.ack(acks).await?;
+            }
+        }
+    }
+}

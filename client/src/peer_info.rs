@@ -1,0 +1,65 @@
+//! A peer as the user sees it: [`PeerInfo`], what looking up, pinning or
+//! accepting a peer's key reports.
+//!
+//! A leaf so that the operations that report it (`crate::peers`,
+//! [`crate::contacts`]) and the front ends that show it need not import
+//! each other. Left out: the pinned record itself ([`crate::keystore`]).
+
+use protocol::ClientId;
+use serde::Serialize;
+
+use crate::crypto::{Fingerprint, VerifiedBundle};
+use crate::keystore::PeerRecord;
+
+/// A peer as the user sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerInfo {
+    /// Client id (hex).
+    #[serde(serialize_with = "hex_id")]
+    pub id: ClientId,
+    /// The name the contact is pinned under (empty: none; escape before
+    /// printing).
+    pub name: String,
+    /// The server's name for it, when that differs from `name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// The peer's fingerprint (30 digits).
+    pub fingerprint: String,
+    /// What pinning found: `new`, `same` or `changed`.
+    pub pin: &'static str,
+    /// Whether the user marked the safety number as compared.
+    pub verified: bool,
+}
+
+impl PeerInfo {
+    pub(crate) fn of(record: &PeerRecord, pin: &'static str) -> Self {
+        let fingerprint = match &record.pending_bundle {
+            // A changed key shows its own fingerprint, as before.
+            Some(pending) => VerifiedBundle::verify(pending)
+                .map(|b| Fingerprint::of_bundle(&b))
+                .unwrap_or_else(|_| Fingerprint::of_bundle(&record.bundle)),
+            None => Fingerprint::of_bundle(&record.bundle),
+        };
+        PeerInfo {
+            id: record.client_id,
+            name: record.name.clone(),
+            server_name: record.server_name.clone().filter(|n| *n != record.name),
+            fingerprint: fingerprint.to_string(),
+            pin,
+            verified: record.verified,
+        }
+    }
+
+    /// The pinned name, or the id for a contact pinned without one.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            self.id.to_string()
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+pub(crate) fn hex_id<S: serde::Serializer>(id: &ClientId, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&id.to_string())
+}
