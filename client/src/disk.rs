@@ -31,10 +31,6 @@ fn private_options() -> OpenOptions {
 
 /// Creates `dir` (and missing parents) with mode 0700; an existing folder
 /// is left as it is.
-#[allow(
-    dead_code,
-    reason = "the key store's copy is pointed here next (issue 12)"
-)]
 pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
@@ -48,10 +44,6 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Opens `path` for reading and writing, creating it with mode 0600 if
 /// missing and narrowing an existing file to 0600; `truncate` empties it.
-#[allow(
-    dead_code,
-    reason = "the key store's and the menu history's copies are pointed here next (issue 12)"
-)]
 pub(crate) fn open_private(path: &Path, truncate: bool) -> io::Result<File> {
     let file = private_options()
         .read(true)

@@ -22,10 +22,10 @@ use protocol::{ClientId, Name};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::private::open_private_file;
 use super::{KeyStore, KeyStoreError, ME_INFO_FILE};
 use crate::crypto::Identity;
 use crate::crypto::identity::SECRET_LEN;
+use crate::disk::open_private;
 
 impl KeyStore {
     pub(super) fn reconcile_me_info(&mut self) -> Result<(), KeyStoreError> {
@@ -124,7 +124,7 @@ pub(super) fn write_me_info(
     BASE64.encode_string(secret, &mut text);
     text.push('\n');
     let tmp = home.join(format!("{ME_INFO_FILE}.tmp"));
-    let mut file = open_private_file(&tmp, true)?;
+    let mut file = open_private(&tmp, true)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     drop(file);

@@ -25,8 +25,8 @@
 //! tests: `identity` and `me_info`, `pins` (servers and peers), `sessions`,
 //! `received` (pending and handled messages), `uploads`, `files` and
 //! `bounds`; `schema` holds the tables and their migrations, `error` the
-//! error types, and `private` the owner-only file helpers. This file opens
-//! the store.
+//! error types. Owner-only files and folders come from `crate::disk`. This
+//! file opens the store.
 //!
 //! **Identity and `me.info`.** The database is the source of truth;
 //! `me.info` is written from it and reconciled on open (see
@@ -60,7 +60,6 @@ mod files;
 mod identity;
 mod me_info;
 mod pins;
-mod private;
 mod received;
 mod schema;
 mod sessions;
@@ -79,7 +78,7 @@ pub use schema::SCHEMA_VERSION;
 pub use sessions::StoredSession;
 pub use uploads::{FileStamp, UploadRecord};
 
-use private::{create_private_dir, open_private_file};
+use crate::disk::{create_private_dir, open_private};
 
 /// Name of the database file in the home folder.
 pub const STORE_FILE: &str = "store.db";
@@ -118,7 +117,7 @@ impl KeyStore {
         create_private_dir(&home)?;
         let path = home.join(STORE_FILE);
         // Created by us first, so that SQLite never makes it with the umask's mode.
-        drop(open_private_file(&path, false)?);
+        drop(open_private(&path, false)?);
         let conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let mode: String =
