@@ -17,11 +17,14 @@
 //! - [`contacts`]: the local pins are the authority on names; the
 //!   server's name-to-id mapping is only compared with them.
 //! - [`link`]: whether the connection is up, for `watch` and the menu.
+//! - [`pin`]: what a key lookup found against the pinned key, and its line.
+//! - [`advice`]: how advice names a command for the menu or a script.
 //! - `refusal`: the notice sent back to a peer whose message was refused.
 //! - [`display`]: escaping of everything a peer chose before it is shown.
 
 #![forbid(unsafe_code)]
 
+pub mod advice;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -36,6 +39,7 @@ pub mod keystore;
 pub mod link;
 pub mod output;
 pub mod partial;
+pub mod pin;
 mod refusal;
 pub mod repl;
 pub mod selftest;
@@ -46,3 +50,4 @@ pub use client::{Client, ClientConfig, ClientError, PeerInfo, Progress};
 pub use crypto::RefusalReason;
 pub use downloads::{DownloadPolicy, HeldOffer};
 pub use inbox::{Event, Rejection, Waiting, What};
+pub use pin::PinState;
