@@ -141,7 +141,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 );
             }
         }
-        Command::Send { name, text } => {
+        Command::SendText { to, text } => {
             let text = match text.as_deref() {
                 None | Some("-") => {
                     let mut buf = String::new();
@@ -155,17 +155,17 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             if text.is_empty() {
                 bail!("the text is empty");
             }
-            let id = accepting(client, flags, &name, || client.send_text(&name, &text)).await?;
+            let id = accepting(client, flags, &to, || client.send_text(&to, &text)).await?;
             if flags.json {
                 print_json(&json!({ "message_id": id }))?;
             } else {
-                println!("sent to {} (message {id})", escape_line(&name));
+                println!("sent to {} (message {id})", escape_line(&to));
             }
         }
-        Command::SendFile { name, path } => {
+        Command::SendFile { to, path } => {
             let cancel = cancel_on_ctrl_c();
-            let result = accepting(client, flags, &name, || {
-                client.send_file(&name, &path, cancel.clone())
+            let result = accepting(client, flags, &to, || {
+                client.send_file(&to, &path, cancel.clone())
             })
             .await;
             match result {
@@ -176,7 +176,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                         println!(
                             "sent {} to {} (message {id})",
                             escape_path(&path),
-                            escape_line(&name)
+                            escape_line(&to)
                         );
                     }
                 }
