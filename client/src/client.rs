@@ -25,6 +25,7 @@ use crate::crypto::{
     CryptoError, Fingerprint, Identity, SafetyNumber, Session, SessionId, VerifiedBundle,
 };
 use crate::keystore::{KeyStore, KeyStoreError, PeerRecord, PinError, Pinned, ServerPin};
+use crate::pin::PinState;
 
 /// Where the client keeps its files and which server it talks to.
 #[derive(Debug, Clone)]
@@ -174,14 +175,14 @@ pub struct PeerInfo {
     pub server_name: Option<String>,
     /// The peer's fingerprint (30 digits).
     pub fingerprint: String,
-    /// What pinning found: `new`, `same` or `changed`.
-    pub pin: &'static str,
+    /// What pinning found (`"new"`, `"same"`, `"changed"`, ... in JSON).
+    pub pin: PinState,
     /// Whether the user marked the safety number as compared.
     pub verified: bool,
 }
 
 impl PeerInfo {
-    pub(crate) fn of(record: &PeerRecord, pin: &'static str) -> Self {
+    pub(crate) fn of(record: &PeerRecord, pin: PinState) -> Self {
         let fingerprint = match &record.pending_bundle {
             // A changed key shows its own fingerprint, as before.
             Some(pending) => VerifiedBundle::verify(pending)
@@ -555,9 +556,9 @@ impl Client {
         let mut info = PeerInfo::of(
             &record,
             match pinned {
-                Pinned::New => "new",
-                Pinned::Same => "same",
-                Pinned::Changed => "changed",
+                Pinned::New => PinState::New,
+                Pinned::Same => PinState::Same,
+                Pinned::Changed => PinState::Changed,
             },
         );
         info.fingerprint = presented;
@@ -696,7 +697,7 @@ impl Client {
         let id = info.id;
         self.store(move |s| s.accept_new_key(id)).await?;
         Ok(PeerInfo {
-            pin: "accepted",
+            pin: PinState::Accepted,
             verified: false,
             ..info
         })

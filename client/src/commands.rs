@@ -10,10 +10,12 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::advice::Audience;
 use crate::cli::Command;
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::display::{escape_line, escape_path};
 use crate::output::{self, Bars};
+use crate::pin::PinState;
 
 /// Flags that change how commands behave.
 #[derive(Debug, Clone, Copy)]
@@ -116,7 +118,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
         }
         Command::Key { name } => {
             let mut info = client.fetch_key(&name).await?;
-            if info.pin == "changed" && flags.accept_new_key {
+            if info.pin == PinState::Changed && flags.accept_new_key {
                 info = client.accept_new_key(&name).await?;
             }
             if flags.json {
@@ -129,15 +131,8 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 println!("fingerprint: {}", info.fingerprint);
                 println!(
                     "{}",
-                    match info.pin {
-                        "new" => "pinned now (first contact): compare safety numbers to be sure",
-                        "same" if info.verified =>
-                            "matches the pinned key (safety number verified)",
-                        "same" => "matches the pinned key",
-                        "accepted" => "the new key is accepted and pinned",
-                        _ =>
-                            "WARNING: this key differs from the pinned one; sending is blocked until you accept it",
-                    }
+                    info.pin
+                        .describe(info.verified, &info.label(), Audience::Script)
                 );
             }
         }

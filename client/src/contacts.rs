@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use crate::client::{Client, ClientError, PeerInfo, hex_id};
 use crate::keystore::{KeyStore, KeyStoreError, PeerRecord};
+use crate::pin::PinState;
 
 /// The server's mapping disagrees with a pinned contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,7 +334,7 @@ impl Client {
         let Some(k) = found else {
             if settled {
                 let id = local.map(|p| p.client_id).unwrap_or(ClientId::NIL);
-                return self.info(id, "renamed").await;
+                return self.info(id, PinState::Renamed).await;
             }
             return Err(ClientError::UnknownPeer(who.into()));
         };
@@ -352,15 +353,22 @@ impl Client {
             self.store(move |s| s.accept_new_key(id)).await?;
             settled = true;
         }
-        if !settled && pinned.pin != "new" {
+        if !settled && pinned.pin != PinState::New {
             return Err(KeyStoreError::NoPendingKey(id).into());
         }
-        self.info(id, if settled { "accepted" } else { "new" })
-            .await
+        self.info(
+            id,
+            if settled {
+                PinState::Accepted
+            } else {
+                PinState::New
+            },
+        )
+        .await
     }
 
     /// The contact `id` as shown to the user.
-    async fn info(&self, id: ClientId, pin: &'static str) -> Result<PeerInfo, ClientError> {
+    async fn info(&self, id: ClientId, pin: PinState) -> Result<PeerInfo, ClientError> {
         let r = self
             .store(move |s| s.peer(id))
             .await?

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::advice::Audience;
 use crate::client::{Client, ClientError, Progress};
 use crate::display::{escape_line, escape_path};
 use crate::inbox::{Event, What};
@@ -431,20 +432,9 @@ impl Menu {
                     ),
                     None => escape_line(&info.label()).into_owned(),
                 };
-                let quoted = escape_line(&parse::quote_word(&info.label())).into_owned();
-                let state = match info.pin {
-                    "new" => format!(
-                        "pinned now (first contact); compare safety numbers to be sure (`fingerprint {quoted}`)"
-                    ),
-                    "same" if info.verified => {
-                        "matches the pinned key (safety number compared)".into()
-                    }
-                    "same" => "matches the pinned key".into(),
-                    _ => format!(
-                        "WARNING: this key differs from the pinned one; nothing is sent until you compare safety \
-                         numbers (`fingerprint {quoted}`) and accept it (`accept {quoted}`)"
-                    ),
-                };
+                let state = info
+                    .pin
+                    .describe(info.verified, &info.label(), Audience::Menu);
                 self.say(format!(
                     "{shown} ({})\nfingerprint: {}\n{state}",
                     info.id, info.fingerprint
