@@ -104,14 +104,14 @@ impl Menu {
         self.say(format!("error: {}", explain::one_line(line)));
     }
 
-    pub(super) async fn fail(&self, e: ClientError) {
+    async fn fail(&self, e: ClientError) {
         let known = self.known_names(&e).await;
         self.error(&explain::client_error(&e, &known));
     }
 
     /// Names to suggest from when `e` is about an unknown peer: the server's
     /// list now (falling back on what the menu knew) and the pinned peers.
-    pub(super) async fn known_names(&self, e: &ClientError) -> Vec<String> {
+    async fn known_names(&self, e: &ClientError) -> Vec<String> {
         if !matches!(e, ClientError::UnknownPeer(_)) {
             return Vec::new();
         }
@@ -122,13 +122,13 @@ impl Menu {
         self.names.lock().unwrap_or_else(|e| e.into_inner()).all()
     }
 
-    pub(super) async fn refresh_pinned(&self) {
+    async fn refresh_pinned(&self) {
         if let Ok(pinned) = self.client.pinned_names().await {
             self.names.lock().unwrap_or_else(|e| e.into_inner()).pinned = pinned;
         }
     }
 
-    pub(super) fn prompt(&self) -> String {
+    fn prompt(&self) -> String {
         if !self.interactive {
             return String::new();
         }
@@ -300,6 +300,7 @@ impl Menu {
         self.watcher = Some(Watcher::start(self.client.clone(), self.printer.clone()));
     }
 
+    /// Stops the watcher, if it runs.
     pub(super) async fn stop_watch(&mut self) {
         if let Some(w) = self.watcher.take() {
             w.stop().await;
