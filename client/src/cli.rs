@@ -71,16 +71,19 @@ pub enum Command {
     },
     /// Send an end-to-end encrypted text to NAME. Without TEXT (or with
     /// `-`), the text is read from standard input.
-    Send {
+    #[command(name = "send")]
+    SendText {
         /// The recipient's name, or client id (32 hex digits).
-        name: String,
+        #[arg(value_name = "NAME")]
+        to: String,
         /// The text.
         text: Option<String>,
     },
     /// Send a file to NAME, encrypted end to end, of any size.
     SendFile {
         /// The recipient's name, or client id (32 hex digits).
-        name: String,
+        #[arg(value_name = "NAME")]
+        to: String,
         /// The file.
         path: PathBuf,
     },

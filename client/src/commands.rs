@@ -10,10 +10,12 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::advice::Audience;
 use crate::cli::Command;
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::display::{escape_line, escape_path};
 use crate::output::{self, Bars};
+use crate::pin::PinState;
 
 /// Flags that change how commands behave.
 #[derive(Debug, Clone, Copy)]
@@ -116,7 +118,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
         }
         Command::Key { name } => {
             let mut info = client.fetch_key(&name).await?;
-            if info.pin == "changed" && flags.accept_new_key {
+            if info.pin == PinState::Changed && flags.accept_new_key {
                 info = client.accept_new_key(&name).await?;
             }
             if flags.json {
@@ -129,19 +131,12 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 println!("fingerprint: {}", info.fingerprint);
                 println!(
                     "{}",
-                    match info.pin {
-                        "new" => "pinned now (first contact): compare safety numbers to be sure",
-                        "same" if info.verified =>
-                            "matches the pinned key (safety number verified)",
-                        "same" => "matches the pinned key",
-                        "accepted" => "the new key is accepted and pinned",
-                        _ =>
-                            "WARNING: this key differs from the pinned one; sending is blocked until you accept it",
-                    }
+                    info.pin
+                        .describe(info.verified, &info.label(), Audience::Script)
                 );
             }
         }
-        Command::Send { name, text } => {
+        Command::SendText { to, text } => {
             let text = match text.as_deref() {
                 None | Some("-") => {
                     let mut buf = String::new();
@@ -155,17 +150,17 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             if text.is_empty() {
                 bail!("the text is empty");
             }
-            let id = accepting(client, flags, &name, || client.send_text(&name, &text)).await?;
+            let id = accepting(client, flags, &to, || client.send_text(&to, &text)).await?;
             if flags.json {
                 print_json(&json!({ "message_id": id }))?;
             } else {
-                println!("sent to {} (message {id})", escape_line(&name));
+                println!("sent to {} (message {id})", escape_line(&to));
             }
         }
-        Command::SendFile { name, path } => {
+        Command::SendFile { to, path } => {
             let cancel = cancel_on_ctrl_c();
-            let result = accepting(client, flags, &name, || {
-                client.send_file(&name, &path, cancel.clone())
+            let result = accepting(client, flags, &to, || {
+                client.send_file(&to, &path, cancel.clone())
             })
             .await;
             match result {
@@ -176,7 +171,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                         println!(
                             "sent {} to {} (message {id})",
                             escape_path(&path),
-                            escape_line(&name)
+                            escape_line(&to)
                         );
                     }
                 }

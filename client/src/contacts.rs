@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::client::Client;
 use crate::error::ClientError;
+use crate::pin::PinState;
 // Defined with the error that carries it; part of this module's story.
 pub use crate::error::NameConflict;
 use crate::keystore::{KeyStore, KeyStoreError, PeerRecord};
@@ -267,7 +268,7 @@ impl Client {
         let Some(k) = found else {
             if settled {
                 let id = local.map(|p| p.client_id).unwrap_or(ClientId::NIL);
-                return self.info(id, "renamed").await;
+                return self.info(id, PinState::Renamed).await;
             }
             return Err(ClientError::UnknownPeer(who.into()));
         };
@@ -286,15 +287,22 @@ impl Client {
             self.store(move |s| s.accept_new_key(id)).await?;
             settled = true;
         }
-        if !settled && pinned.pin != "new" {
+        if !settled && pinned.pin != PinState::New {
             return Err(KeyStoreError::NoPendingKey(id).into());
         }
-        self.info(id, if settled { "accepted" } else { "new" })
-            .await
+        self.info(
+            id,
+            if settled {
+                PinState::Accepted
+            } else {
+                PinState::New
+            },
+        )
+        .await
     }
 
     /// The contact `id` as shown to the user.
-    async fn info(&self, id: ClientId, pin: &'static str) -> Result<PeerInfo, ClientError> {
+    async fn info(&self, id: ClientId, pin: PinState) -> Result<PeerInfo, ClientError> {
         let r = self
             .store(move |s| s.peer(id))
             .await?

@@ -27,9 +27,12 @@
 //! - [`link`]: whether the connection is up, for `watch` and the menu.
 //! - `refusal`: the notice sent back to a peer whose message was refused.
 //! - [`display`]: escaping of everything a peer chose before it is shown.
+//! - [`pin`]: what a key lookup found against the pinned key, and its line.
+//! - [`advice`]: how advice names a command for the menu or a script.
 
 #![forbid(unsafe_code)]
 
+pub mod advice;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -49,6 +52,7 @@ pub mod output;
 pub mod partial;
 pub mod peer_info;
 mod peers;
+pub mod pin;
 mod refusal;
 pub mod repl;
 pub mod selftest;
@@ -62,4 +66,5 @@ pub use downloads::{DownloadPolicy, HeldOffer};
 pub use error::{ClientError, NameConflict};
 pub use event::{Event, Rejection, Waiting, What};
 pub use peer_info::PeerInfo;
+pub use pin::PinState;
 pub use send::SealedText;

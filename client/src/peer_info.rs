@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::crypto::{Fingerprint, VerifiedBundle};
 use crate::keystore::PeerRecord;
+use crate::pin::PinState;
 
 /// A peer as the user sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -26,13 +27,13 @@ pub struct PeerInfo {
     /// The peer's fingerprint (30 digits).
     pub fingerprint: String,
     /// What pinning found: `new`, `same` or `changed`.
-    pub pin: &'static str,
+    pub pin: PinState,
     /// Whether the user marked the safety number as compared.
     pub verified: bool,
 }
 
 impl PeerInfo {
-    pub(crate) fn of(record: &PeerRecord, pin: &'static str) -> Self {
+    pub(crate) fn of(record: &PeerRecord, pin: PinState) -> Self {
         let fingerprint = match &record.pending_bundle {
             // A changed key shows its own fingerprint, as before.
             Some(pending) => VerifiedBundle::verify(pending)

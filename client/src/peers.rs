@@ -13,6 +13,7 @@ use crate::crypto::{Fingerprint, SafetyNumber, VerifiedBundle};
 use crate::error::ClientError;
 use crate::keystore::{KeyStoreError, PeerRecord, Pinned};
 use crate::peer_info::PeerInfo;
+use crate::pin::PinState;
 
 impl Client {
     /// Every other user on the server.
@@ -62,9 +63,9 @@ impl Client {
         let mut info = PeerInfo::of(
             &record,
             match pinned {
-                Pinned::New => "new",
-                Pinned::Same => "same",
-                Pinned::Changed => "changed",
+                Pinned::New => PinState::New,
+                Pinned::Same => PinState::Same,
+                Pinned::Changed => PinState::Changed,
             },
         );
         info.fingerprint = presented;
@@ -187,7 +188,7 @@ impl Client {
         let id = info.id;
         self.store(move |s| s.accept_new_key(id)).await?;
         Ok(PeerInfo {
-            pin: "accepted",
+            pin: PinState::Accepted,
             verified: false,
             ..info
         })

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::{Client, ClientConfig};
 use crate::crypto::RefusalReason;
 use crate::inbox::{Event, Rejection, What};
+use crate::pin::PinState;
 
 /// Size of the file the self-test sends.
 const FILE_LEN: usize = 5 * 1024 * 1024 + 12_345;
@@ -149,9 +150,17 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
 
     run.step("fetch, check and pin keys", async {
         let first = alice.fetch_key(&bob_name).await?;
-        ensure!(first.pin == "new", "first fetch pinned {:?}", first.pin);
+        ensure!(
+            first.pin == PinState::New,
+            "first fetch pinned {:?}",
+            first.pin.as_str()
+        );
         let again = alice.fetch_key(&bob_name).await?;
-        ensure!(again.pin == "same", "second fetch found {:?}", again.pin);
+        ensure!(
+            again.pin == PinState::Same,
+            "second fetch found {:?}",
+            again.pin.as_str()
+        );
         ensure!(
             first.fingerprint == again.fingerprint,
             "fingerprint changed"

@@ -88,7 +88,7 @@ impl Client {
             .pin_key(id, key.name.to_string(), &key.public_key)
             .await
         {
-            Ok(info) => Ok(info.pin == "changed"),
+            Ok(info) => Ok(info.pin == crate::pin::PinState::Changed),
             Err(ClientError::NoValidKey(_)) => Ok(false),
             Err(e) => Err(e),
         }

@@ -1,6 +1,6 @@
-//! Tab completion and "did you mean" for peer names: command words, the
-//! names the menu knows (pinned peers and the last `list`), and file paths
-//! for the path of `file`.
+//! Tab completion: command words, the names the menu knows (pinned peers
+//! and the last `list`, which [`super::explain`] also suggests from), and
+//! file paths for the path of `file`.
 //!
 //! Names come from other people: one that would need escaping to be shown
 //! safely is never offered (completion lists are printed as they are).
@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::{Context, Helper, Highlighter, Hinter, Validator};
 
-use super::parse::{self, Args};
+use super::specs::{self, Args};
+use super::words::{self, Word};
+use crate::advice::quote_word;
 use crate::display::escape_line;
 
 /// The peer names the menu knows.
@@ -34,36 +36,6 @@ impl Names {
 
 /// Shared between the menu and the editor's completer.
 pub type SharedNames = Arc<Mutex<Names>>;
-
-/// The known name closest to a mistyped `who`, if one is close: the same
-/// name in another case, a name that starts with it (three letters or
-/// more), or one a typo or two away (Damerau-Levenshtein).
-pub fn suggest_name(who: &str, names: &[String]) -> Option<String> {
-    let typed = who.to_lowercase();
-    if typed.is_empty() {
-        return None;
-    }
-    let lower = |n: &String| n.to_lowercase();
-    if let Some(n) = names.iter().find(|n| lower(n) == typed) {
-        return Some(n.clone());
-    }
-    if typed.chars().count() >= 3
-        && let Some(n) = names.iter().find(|n| lower(n).starts_with(&typed))
-    {
-        return Some(n.clone());
-    }
-    let allowed = match typed.chars().count() {
-        0..=2 => 1,
-        3..=6 => 2,
-        _ => 3,
-    };
-    names
-        .iter()
-        .map(|n| (n, strsim::damerau_levenshtein(&typed, &lower(n))))
-        .filter(|(_, d)| *d <= allowed)
-        .min_by_key(|(n, d)| (*d, (*n).clone()))
-        .map(|(n, _)| n.clone())
-}
 
 /// What the line being edited is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +79,7 @@ impl MenuHelper {
             .filter(|n| escape_line(n) == n.as_str())
             .filter(|n| n.to_lowercase().starts_with(&prefix))
             .map(|n| Pair {
-                replacement: parse::quote_word(&n),
+                replacement: quote_word(&n),
                 display: n,
             })
             .collect()
@@ -117,11 +89,11 @@ impl MenuHelper {
     /// candidates.
     pub fn complete_menu(&self, line: &str, pos: usize) -> (usize, Vec<Pair>) {
         let before = &line[..pos];
-        let words = parse::words(before).unwrap_or_else(|_| {
+        let words = words::words(before).unwrap_or_else(|_| {
             // An open quote: complete from after it, as one word.
             let start = before.rfind(['"', '\'']).unwrap_or(0);
-            let mut w = parse::words(&before[..start]).unwrap_or_default();
-            w.push(parse::Word {
+            let mut w = words::words(&before[..start]).unwrap_or_default();
+            w.push(Word {
                 text: before[start + 1..].to_string(),
                 start,
                 end: pos,
@@ -139,7 +111,7 @@ impl MenuHelper {
         };
         if index == 0 {
             let prefix = prefix.to_lowercase();
-            let pairs = parse::command_words()
+            let pairs = specs::command_words()
                 .filter(|w| w.starts_with(&prefix) && *w != "?")
                 .map(|w| Pair {
                     display: w.to_string(),
@@ -148,7 +120,7 @@ impl MenuHelper {
                 .collect();
             return (start, pairs);
         }
-        let Some(spec) = words.first().and_then(|w| parse::spec_of(&w.text)) else {
+        let Some(spec) = words.first().and_then(|w| specs::spec_of(&w.text)) else {
             return (pos, Vec::new());
         };
         match (spec.args, index) {
@@ -207,6 +179,7 @@ impl Completer for MenuHelper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repl::parse::{Command, parse};
 
     fn helper(names: &[&str]) -> MenuHelper {
         let shared = Arc::new(Mutex::new(Names {
@@ -264,7 +237,7 @@ mod tests {
         let (_, found) = replacements(h.complete_menu(&line, line.len()));
         assert_eq!(found.len(), 1);
         assert!(found[0].ends_with("report\\ one.pdf"), "{found:?}");
-        let parsed = parse::parse(&format!(
+        let parsed = parse(&format!(
             "file bob {}/{}",
             dir.path().display(),
             "report\\ one.pdf"
@@ -273,26 +246,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             parsed,
-            parse::Command::File {
+            Command::SendFile {
                 to: Some("bob".into()),
                 path: Some(dir.path().join("report one.pdf"))
             }
         );
-    }
-
-    #[test]
-    fn suggests_close_names() {
-        let names: Vec<String> = ["bob", "alice", "Carol", "robert"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(suggest_name("bbo", &names).as_deref(), Some("bob"));
-        assert_eq!(suggest_name("carol", &names).as_deref(), Some("Carol"));
-        assert_eq!(suggest_name("alcie", &names).as_deref(), Some("alice"));
-        assert_eq!(suggest_name("rob", &names).as_deref(), Some("robert"));
-        assert_eq!(suggest_name("bb", &names).as_deref(), Some("bob"));
-        assert_eq!(suggest_name("robe", &names).as_deref(), Some("robert"));
-        assert_eq!(suggest_name("zzzzzz", &names), None);
-        assert_eq!(suggest_name("", &names), None);
     }
 }

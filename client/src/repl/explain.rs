@@ -4,13 +4,20 @@
 //! the menu says `accept bob`).
 //!
 //! The line may quote names and the server's error text: [`one_line`]
-//! escapes all of it before it is shown.
+//! escapes all of it before it is shown. An unknown peer's line suggests
+//! the closest known name ([`suggest_name`]).
+//!
+//! A leaf under the menu: it names no other part of it (only the client's,
+//! the connection's and the key store's errors, and [`crate::advice`]), so
+//! the inbox, [`crate::output`] and `main` word errors through it without
+//! depending on the menu.
 
 use protocol::ErrorReason;
 
-use super::complete::suggest_name;
-use super::parse::quote_word;
-use crate::client::ClientError;
+// The client's error through the crate root: `client.rs` imports what
+// imports this file (the inbox words a failed message with it).
+use crate::ClientError;
+use crate::advice::{Audience, quote_word};
 use crate::connection::ConnectionError;
 use crate::display::escape_line;
 use crate::keystore::KeyStoreError;
@@ -25,25 +32,6 @@ pub fn one_line(text: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     escape_line(&flat).into_owned()
-}
-
-/// Who reads the advice: the menu's user or a script's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// The interactive menu: commands as typed at its prompt.
-    Menu,
-    /// The command line: `client ...`.
-    Script,
-}
-
-impl Audience {
-    /// `command` as this audience types it, in backquotes.
-    fn command(self, command: &str) -> String {
-        match self {
-            Self::Menu => format!("`{command}`"),
-            Self::Script => format!("`client {command}`"),
-        }
-    }
 }
 
 /// What to tell the menu's user about `e`; `known` are the names to suggest
@@ -132,6 +120,36 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         ClientError::Crypto(c) => format!("cryptography failed: {c}"),
         ClientError::Io(e) => format!("local error: {e}"),
     }
+}
+
+/// The known name closest to a mistyped `who`, if one is close: the same
+/// name in another case, a name that starts with it (three letters or
+/// more), or one a typo or two away (Damerau-Levenshtein).
+pub fn suggest_name(who: &str, names: &[String]) -> Option<String> {
+    let typed = who.to_lowercase();
+    if typed.is_empty() {
+        return None;
+    }
+    let lower = |n: &String| n.to_lowercase();
+    if let Some(n) = names.iter().find(|n| lower(n) == typed) {
+        return Some(n.clone());
+    }
+    if typed.chars().count() >= 3
+        && let Some(n) = names.iter().find(|n| lower(n).starts_with(&typed))
+    {
+        return Some(n.clone());
+    }
+    let allowed = match typed.chars().count() {
+        0..=2 => 1,
+        3..=6 => 2,
+        _ => 3,
+    };
+    names
+        .iter()
+        .map(|n| (n, strsim::damerau_levenshtein(&typed, &lower(n))))
+        .filter(|(_, d)| *d <= allowed)
+        .min_by_key(|(n, d)| (*d, (*n).clone()))
+        .map(|(n, _)| n.clone())
 }
 
 /// `e` and its causes as one line for a script: the same words as the
@@ -302,5 +320,21 @@ mod tests {
                 || one_line(&client_error(&errors[2], &[])).contains("`accept eve\\e[2J`")
         );
         assert_eq!(one_line("a\n  b\r\n"), "a b");
+    }
+
+    #[test]
+    fn suggests_close_names() {
+        let names: Vec<String> = ["bob", "alice", "Carol", "robert"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(suggest_name("bbo", &names).as_deref(), Some("bob"));
+        assert_eq!(suggest_name("carol", &names).as_deref(), Some("Carol"));
+        assert_eq!(suggest_name("alcie", &names).as_deref(), Some("alice"));
+        assert_eq!(suggest_name("rob", &names).as_deref(), Some("robert"));
+        assert_eq!(suggest_name("bb", &names).as_deref(), Some("bob"));
+        assert_eq!(suggest_name("robe", &names).as_deref(), Some("robert"));
+        assert_eq!(suggest_name("zzzzzz", &names), None);
+        assert_eq!(suggest_name("", &names), None);
     }
 }

@@ -1,6 +1,6 @@
-//! What a menu line means: the command table (numbers from the reference
-//! client, and words), the splitting of arguments with shell-like quoting,
-//! and "did you mean" for mistyped commands.
+//! What a menu line means: a [`Command`] from its first word (looked up in
+//! the command table, [`super::specs`]) and its arguments (split into words
+//! by [`super::words`]), or a [`ParseError`] that says what is wrong.
 //!
 //! Pure functions on strings: no terminal, no client. A text to send is the
 //! rest of the line as typed (so `send bob it's fine` needs no quoting); a
@@ -8,6 +8,9 @@
 //! spaces, as Tab completion writes it.
 
 use std::path::PathBuf;
+
+use super::specs::{Args, spec_of, suggest_command};
+use super::words::{UnclosedQuote, expand_home, next_word, rest_value, text_value, words};
 
 /// One thing the user asked for. `None` arguments are asked for with a
 /// sub-prompt.
@@ -28,14 +31,14 @@ pub enum Command {
     /// 4: read waiting messages.
     Inbox,
     /// 5: send a text.
-    Send {
+    SendText {
         /// The recipient.
         to: Option<String>,
         /// The text.
         text: Option<String>,
     },
     /// 50: send a file.
-    File {
+    SendFile {
         /// The recipient.
         to: Option<String>,
         /// The file.
@@ -139,320 +142,10 @@ impl std::fmt::Display for ParseError {
     }
 }
 
-/// The arguments a command takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Args {
-    /// None.
-    Nothing,
-    /// A name, asked for when missing.
-    Name,
-    /// A name, optional.
-    OptionalName,
-    /// A name, then the rest of the line as a text.
-    NameText,
-    /// A name, then a path.
-    NamePath,
-    /// `on` or `off`, optional.
-    Switch,
-    /// A message id, asked for when missing.
-    Number,
-}
-
-/// One command of the menu.
-#[derive(Debug, Clone, Copy)]
-pub struct Spec {
-    /// Its number in the reference menu.
-    pub number: Option<&'static str>,
-    /// Its words; the first is the one shown.
-    pub words: &'static [&'static str],
-    /// How it is typed.
-    pub usage: &'static str,
-    /// What it does, in a few words.
-    pub about: &'static str,
-    /// What follows it.
-    pub args: Args,
-}
-
-/// Every command, in menu order.
-pub const SPECS: &[Spec] = &[
-    Spec {
-        number: Some("1"),
-        words: &["register"],
-        usage: "register NAME",
-        about: "create your identity and register NAME on the server",
-        args: Args::Name,
-    },
-    Spec {
-        number: Some("2"),
-        words: &["list", "users", "ls"],
-        usage: "list",
-        about: "the other users on the server",
-        args: Args::Nothing,
-    },
-    Spec {
-        number: Some("3"),
-        words: &["key", "pubkey"],
-        usage: "key NAME",
-        about: "fetch, check and pin NAME's public key",
-        args: Args::Name,
-    },
-    Spec {
-        number: Some("4"),
-        words: &["inbox", "read", "messages"],
-        usage: "inbox",
-        about: "read waiting messages (files go to the downloads folder)",
-        args: Args::Nothing,
-    },
-    Spec {
-        number: Some("5"),
-        words: &["send", "text", "msg"],
-        usage: "send NAME TEXT",
-        about: "send an encrypted text (the rest of the line)",
-        args: Args::NameText,
-    },
-    Spec {
-        number: Some("50"),
-        words: &["file", "sendfile", "send-file"],
-        usage: "file NAME PATH",
-        about: "send an encrypted file of any size (Ctrl-C cancels)",
-        args: Args::NamePath,
-    },
-    Spec {
-        number: Some("51"),
-        words: &["session", "request-key"],
-        usage: "session NAME",
-        about: "start a new secure session with NAME (a key-agreement offer)",
-        args: Args::Name,
-    },
-    Spec {
-        number: Some("52"),
-        words: &["answer", "send-key"],
-        usage: "answer",
-        about: "read waiting messages now, answering key offers from others",
-        args: Args::Nothing,
-    },
-    Spec {
-        number: None,
-        words: &["watch"],
-        usage: "watch [on|off]",
-        about: "show messages live while the menu waits (on by default)",
-        args: Args::Switch,
-    },
-    Spec {
-        number: None,
-        words: &["fingerprint", "fp", "safety"],
-        usage: "fingerprint [NAME]",
-        about: "your fingerprint, or the safety number you share with NAME",
-        args: Args::OptionalName,
-    },
-    Spec {
-        number: None,
-        words: &["verify"],
-        usage: "verify NAME",
-        about: "record that you compared the safety number with NAME",
-        args: Args::Name,
-    },
-    Spec {
-        number: None,
-        words: &["accept"],
-        usage: "accept NAME",
-        about: "accept NAME's changed key (after comparing safety numbers)",
-        args: Args::Name,
-    },
-    Spec {
-        number: None,
-        words: &["resume"],
-        usage: "resume",
-        about: "finish uploads that were interrupted",
-        args: Args::Nothing,
-    },
-    Spec {
-        number: None,
-        words: &["files", "offers"],
-        usage: "files",
-        about: "file offers waiting for your decision (from strangers, or large)",
-        args: Args::Nothing,
-    },
-    Spec {
-        number: None,
-        words: &["accept-file", "accept-offer"],
-        usage: "accept-file N",
-        about: "download held file offer N",
-        args: Args::Number,
-    },
-    Spec {
-        number: None,
-        words: &["decline-file", "decline-offer"],
-        usage: "decline-file N",
-        about: "decline held file offer N (the server deletes it)",
-        args: Args::Number,
-    },
-    Spec {
-        number: None,
-        words: &["help", "?", "menu"],
-        usage: "help",
-        about: "this menu",
-        args: Args::Nothing,
-    },
-    Spec {
-        number: Some("0"),
-        words: &["exit", "quit", "q"],
-        usage: "exit",
-        about: "leave (Ctrl-D too)",
-        args: Args::Nothing,
-    },
-];
-
-/// The command a first word names (a number or a word, any case).
-pub fn spec_of(word: &str) -> Option<&'static Spec> {
-    let word = word.to_lowercase();
-    SPECS
-        .iter()
-        .find(|s| s.number == Some(word.as_str()) || s.words.contains(&word.as_str()))
-}
-
-/// Every command word, for completion.
-pub fn command_words() -> impl Iterator<Item = &'static str> {
-    SPECS.iter().flat_map(|s| s.words.iter().copied())
-}
-
-/// The command word closest to a mistyped one, if any is close.
-pub fn suggest_command(word: &str) -> Option<&'static str> {
-    let word = word.to_lowercase();
-    if word.is_empty() || word.chars().all(|c| c.is_ascii_digit()) {
-        return None;
+impl From<UnclosedQuote> for ParseError {
+    fn from(_: UnclosedQuote) -> Self {
+        Self::UnclosedQuote
     }
-    SPECS
-        .iter()
-        .flat_map(|s| s.words.iter().map(move |w| (s.words[0], *w)))
-        .filter(|(_, w)| w.len() > 1)
-        .map(|(shown, w)| (shown, strsim::damerau_levenshtein(&word, w)))
-        .filter(|(_, d)| *d <= if word.chars().count() <= 3 { 1 } else { 2 })
-        .min_by_key(|(_, d)| *d)
-        .map(|(shown, _)| shown)
-}
-
-/// One word of a line: its value and where it lies (`start..end`, bytes).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Word {
-    /// The word with quotes and escapes removed.
-    pub text: String,
-    /// Where it starts in the line.
-    pub start: usize,
-    /// Where it ends in the line.
-    pub end: usize,
-}
-
-/// The word starting at or after `from`, if any: whitespace separates
-/// words; `'...'` is literal; in `"..."` a backslash escapes `"` and `\`;
-/// elsewhere a backslash escapes the next character.
-///
-/// # Errors
-/// An unclosed quote.
-pub fn next_word(line: &str, from: usize) -> Result<Option<Word>, ParseError> {
-    let rest = line.get(from..).unwrap_or_default();
-    let Some(skip) = rest.find(|c: char| !c.is_whitespace()) else {
-        return Ok(None);
-    };
-    let start = from + skip;
-    let mut text = String::new();
-    let mut chars = line[start..].char_indices().peekable();
-    let mut end = line.len();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                end = start + i;
-                break;
-            }
-            '\'' => loop {
-                match chars.next() {
-                    Some((_, '\'')) => break,
-                    Some((_, c)) => text.push(c),
-                    None => return Err(ParseError::UnclosedQuote),
-                }
-            },
-            '"' => loop {
-                match chars.next() {
-                    Some((_, '"')) => break,
-                    Some((_, '\\')) => match chars.peek() {
-                        Some(&(_, c @ ('"' | '\\'))) => {
-                            text.push(c);
-                            chars.next();
-                        }
-                        _ => text.push('\\'),
-                    },
-                    Some((_, c)) => text.push(c),
-                    None => return Err(ParseError::UnclosedQuote),
-                }
-            },
-            '\\' => match chars.next() {
-                Some((_, c)) => text.push(c),
-                None => text.push('\\'),
-            },
-            c => text.push(c),
-        }
-    }
-    Ok(Some(Word { text, start, end }))
-}
-
-/// Every word of `line`.
-///
-/// # Errors
-/// An unclosed quote.
-pub fn words(line: &str) -> Result<Vec<Word>, ParseError> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(w) = next_word(line, at)? {
-        at = w.end;
-        out.push(w);
-    }
-    Ok(out)
-}
-
-/// An answer to a sub-prompt for a name or a path: as [`rest_value`].
-pub fn argument(line: &str) -> Option<String> {
-    rest_value(line, 0)
-}
-
-/// An answer to a sub-prompt for a text: as typed, unless it is one quoted
-/// string.
-pub fn text_argument(line: &str) -> Option<String> {
-    text_value(line, 0)
-}
-
-/// The rest of a line as one value: its only word if it is one word (so
-/// quotes and escapes are removed), else the text as typed.
-fn rest_value(line: &str, from: usize) -> Option<String> {
-    let rest = line.get(from..).unwrap_or_default().trim();
-    if rest.is_empty() {
-        return None;
-    }
-    match words(rest) {
-        Ok(w) if w.len() == 1 => w.into_iter().next().map(|w| w.text),
-        _ => Some(rest.to_string()),
-    }
-}
-
-/// The rest of a line as a text: as typed, unless it is one quoted string.
-fn text_value(line: &str, from: usize) -> Option<String> {
-    let rest = line.get(from..).unwrap_or_default().trim();
-    if rest.starts_with(['"', '\''])
-        && let Ok(w) = words(rest)
-        && let [only] = w.as_slice()
-    {
-        return Some(only.text.clone());
-    }
-    (!rest.is_empty()).then(|| rest.to_string())
-}
-
-/// `~/x` is `$HOME/x`, as Tab completion shows it.
-pub fn expand_home(path: String) -> PathBuf {
-    if let Some(rest) = path.strip_prefix("~/")
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return PathBuf::from(home).join(rest);
-    }
-    PathBuf::from(path)
 }
 
 /// A file offer's number (as `files` shows it, `#` allowed before it).
@@ -514,21 +207,21 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
             }
         }
         Args::NameText => match next_word(line, first.end)? {
-            None => Command::Send {
+            None => Command::SendText {
                 to: None,
                 text: None,
             },
-            Some(to) => Command::Send {
+            Some(to) => Command::SendText {
                 text: text_value(line, to.end),
                 to: Some(to.text),
             },
         },
         Args::NamePath => match next_word(line, first.end)? {
-            None => Command::File {
+            None => Command::SendFile {
                 to: None,
                 path: None,
             },
-            Some(to) => Command::File {
+            Some(to) => Command::SendFile {
                 path: rest_value(line, to.end).map(expand_home),
                 to: Some(to.text),
             },
@@ -580,28 +273,6 @@ pub fn history_entry(line: &str) -> Option<String> {
         };
     }
     Some(line.to_string())
-}
-
-/// A name as it is typed on a command line: quoted when it has spaces,
-/// quotes or backslashes.
-pub fn quote_word(name: &str) -> String {
-    if !name.is_empty()
-        && !name
-            .chars()
-            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\'))
-    {
-        return name.to_string();
-    }
-    let mut out = String::with_capacity(name.len() + 2);
-    out.push('"');
-    for c in name.chars() {
-        if matches!(c, '"' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -669,7 +340,7 @@ mod tests {
     fn a_text_is_the_rest_of_the_line_as_typed() {
         assert_eq!(
             cmd("send bob hi there"),
-            Command::Send {
+            Command::SendText {
                 to: name("bob"),
                 text: name("hi there")
             }
@@ -677,28 +348,28 @@ mod tests {
         assert_eq!(cmd("5 bob hi"), cmd("send bob hi"));
         assert_eq!(
             cmd("send bob it's   fine  "),
-            Command::Send {
+            Command::SendText {
                 to: name("bob"),
                 text: name("it's   fine")
             }
         );
         assert_eq!(
             cmd("send bob \\o/"),
-            Command::Send {
+            Command::SendText {
                 to: name("bob"),
                 text: name("\\o/")
             }
         );
         assert_eq!(
             cmd("send bob \"hi there\""),
-            Command::Send {
+            Command::SendText {
                 to: name("bob"),
                 text: name("hi there")
             }
         );
         assert_eq!(
             cmd("send \"bob smith\" 'quoted' words"),
-            Command::Send {
+            Command::SendText {
                 to: name("bob smith"),
                 text: name("'quoted' words")
             }
@@ -709,21 +380,21 @@ mod tests {
     fn missing_arguments_are_left_to_ask() {
         assert_eq!(
             cmd("5"),
-            Command::Send {
+            Command::SendText {
                 to: None,
                 text: None
             }
         );
         assert_eq!(
             cmd("send bob   "),
-            Command::Send {
+            Command::SendText {
                 to: name("bob"),
                 text: None
             }
         );
         assert_eq!(
             cmd("50"),
-            Command::File {
+            Command::SendFile {
                 to: None,
                 path: None
             }
@@ -734,7 +405,7 @@ mod tests {
 
     #[test]
     fn paths_take_quotes_escapes_or_the_rest_of_the_line() {
-        let file = |p: &str| Command::File {
+        let file = |p: &str| Command::SendFile {
             to: name("bob"),
             path: Some(PathBuf::from(p)),
         };
@@ -745,7 +416,7 @@ mod tests {
         if let Some(home) = std::env::var_os("HOME") {
             assert_eq!(
                 cmd("file bob ~/x"),
-                Command::File {
+                Command::SendFile {
                     to: name("bob"),
                     path: Some(PathBuf::from(home).join("x"))
                 }
@@ -814,44 +485,11 @@ mod tests {
     }
 
     #[test]
-    fn words_follow_shell_quoting() {
-        let texts = |l: &str| {
-            words(l)
-                .unwrap()
-                .into_iter()
-                .map(|w| w.text)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            texts("a  'b c' \"d \\\" e\" f\\ g"),
-            ["a", "b c", "d \" e", "f g"]
-        );
-        assert_eq!(texts("\"a\\nb\""), ["a\\nb"]);
-        assert_eq!(texts(""), Vec::<String>::new());
-        let w = words("key  bob").unwrap();
-        assert_eq!((w[1].start, w[1].end), (5, 8));
-    }
-
-    #[test]
     fn history_leaves_texts_out() {
         assert_eq!(history_entry("send bob my secret"), name("send bob"));
         assert_eq!(history_entry("5 bob my secret"), name("5 bob"));
         assert_eq!(history_entry("  list "), name("list"));
         assert_eq!(history_entry("file bob ./x"), name("file bob ./x"));
         assert_eq!(history_entry(""), None);
-    }
-
-    #[test]
-    fn names_are_quoted_when_needed() {
-        assert_eq!(quote_word("bob"), "bob");
-        assert_eq!(quote_word("bob smith"), "\"bob smith\"");
-        assert_eq!(quote_word("a\"b"), "\"a\\\"b\"");
-        assert_eq!(
-            next_word(&quote_word("x \\ \" y"), 0)
-                .unwrap()
-                .unwrap()
-                .text,
-            "x \\ \" y"
-        );
     }
 }

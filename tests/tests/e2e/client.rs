@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use client::{Client, ClientConfig, ClientError, Rejection, What};
+use client::{Client, ClientConfig, ClientError, PinState, Rejection, What};
 use e2e::{Observed, Relay, ServerProcess, TestServer, binary, bounded, pattern};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -344,7 +344,7 @@ async fn a_changed_peer_key_blocks_sending_until_accepted() {
     let addr = server.addr.to_string();
     let alice = reopen(&addr, &alice_home).await;
     // Pinning sees the change; sending is refused, loudly.
-    assert_eq!(alice.fetch_key("bob").await.unwrap().pin, "changed");
+    assert_eq!(alice.fetch_key("bob").await.unwrap().pin, PinState::Changed);
     let refused = alice.send_text("bob", "second").await;
     assert!(
         matches!(refused, Err(ClientError::PeerKeyChanged { .. })),
@@ -352,7 +352,7 @@ async fn a_changed_peer_key_blocks_sending_until_accepted() {
     );
     // The safety number now differs from the one for the pinned key.
     let accepted = alice.accept_new_key("bob").await.unwrap();
-    assert_eq!(accepted.pin, "accepted");
+    assert_eq!(accepted.pin, PinState::Accepted);
     alice.send_text("bob", "second").await.unwrap();
 }
 
@@ -458,7 +458,10 @@ async fn a_message_from_someone_who_changed_keys_waits_for_the_user() {
     );
     // She accepts the new key; the message opens, and replies reach the
     // new device.
-    assert_eq!(alice.accept_new_key("bob").await.unwrap().pin, "accepted");
+    assert_eq!(
+        alice.accept_new_key("bob").await.unwrap().pin,
+        PinState::Accepted
+    );
     let events = alice.inbox().await.unwrap();
     assert_eq!(texts(&events), vec!["from my new key"]);
     assert!(alice.inbox().await.unwrap().is_empty());

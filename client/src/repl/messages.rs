@@ -1,0 +1,104 @@
+//! The menu's commands for messages: reading what waits (4, and 52 which
+//! answers key-agreement offers on the way), sending a text (5), and
+//! `watch [on|off]` for live messages (the watcher is [`super::watch`]).
+
+use tokio_util::sync::CancellationToken;
+
+use super::complete::Field;
+use super::menu::{Menu, Outcome, cancellable};
+use super::show::show_event;
+use crate::client::ClientError;
+use crate::display::escape_line;
+use crate::inbox::{Event, What};
+
+impl Menu {
+    /// 4: reads waiting messages.
+    pub(super) async fn inbox(&self, cancel: CancellationToken) -> Outcome {
+        let Some(events) = self.receive(&cancel).await? else {
+            return Ok(());
+        };
+        if events.is_empty() {
+            self.say("no new messages");
+        }
+        Ok(())
+    }
+
+    /// 52: reads waiting messages now, which answers pending key offers.
+    pub(super) async fn answer(&self, cancel: CancellationToken) -> Outcome {
+        let Some(events) = self.receive(&cancel).await? else {
+            return Ok(());
+        };
+        let answered = events
+            .iter()
+            .filter(|e| matches!(e.what, What::SessionStarted))
+            .count();
+        self.say(match answered {
+            0 => "no key-agreement offers were waiting (offers are answered as they arrive while watching)"
+                .to_string(),
+            1 => "answered 1 key-agreement offer".into(),
+            n => format!("answered {n} key-agreement offers"),
+        });
+        Ok(())
+    }
+
+    /// 5: sends a text.
+    pub(super) async fn send_text(
+        &self,
+        to: Option<String>,
+        text: Option<String>,
+        cancel: CancellationToken,
+    ) -> Outcome {
+        let client = self.client.clone();
+        let Some(to) = self.need(to, "to whom? ", Field::Name).await else {
+            return Ok(());
+        };
+        let Some(text) = self.need(text, "text: ", Field::Text).await else {
+            return Ok(());
+        };
+        let id = cancellable(&cancel, client.send_text(&to, &text)).await?;
+        self.say(format!("sent to {} (message {id})", escape_line(&to)));
+        Ok(())
+    }
+
+    /// Turns live messages on, off, or over (`None`).
+    pub(super) async fn watch(&mut self, on: Option<bool>) -> Outcome {
+        self.client.require_me()?;
+        let on = on.unwrap_or(!self.watching());
+        if on {
+            self.start_watch();
+            self.say("watching: on; messages appear here as they arrive");
+        } else {
+            self.stop_watch().await;
+            self.say("watching: off; `inbox` (or 4) reads messages, `watch` turns this on again");
+        }
+        Ok(())
+    }
+
+    /// Reads what waits, showing each event; `None` if the user stopped it.
+    pub(super) async fn receive(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<Option<Vec<Event>>, ClientError> {
+        let events = match self.client.inbox_until(cancel.clone()).await {
+            Err(ClientError::Cancelled) => {
+                self.say("stopped reading; what was not read stays on the server for next time");
+                return Ok(None);
+            }
+            other => other?,
+        };
+        for e in &events {
+            self.say(show_event(e));
+        }
+        let announced = events
+            .iter()
+            .filter(|e| matches!(e.what, What::FileHeld { .. }))
+            .count();
+        let held = self.client.held_files().await?.len();
+        if held > announced {
+            self.say(format!(
+                "{held} file offer(s) wait for your decision: `files` lists them"
+            ));
+        }
+        Ok(Some(events))
+    }
+}

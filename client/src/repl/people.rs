@@ -1,0 +1,192 @@
+//! The menu's commands about people and their keys: register, the user
+//! list, a peer's key, fingerprints and safety numbers, accepting a changed
+//! key and starting a session. One `impl Menu` block, like the other
+//! command groups ([`super::messages`], [`super::files`]), so that the menu
+//! loop ([`super::menu`]) stays apart from what each command does.
+
+use tokio_util::sync::CancellationToken;
+
+use super::complete::Field;
+use super::menu::{Menu, Outcome, cancellable};
+use super::show::server_line;
+use super::terminal::Answer;
+use crate::advice::{Audience, quote_word};
+use crate::display::escape_line;
+
+impl Menu {
+    /// 1: creates an identity and registers it under `name`.
+    pub(super) async fn register(&mut self, name: Option<String>) -> Outcome {
+        let client = self.client.clone();
+        let Some(name) = self.need(name, "your name: ", Field::Text).await else {
+            return Ok(());
+        };
+        let id = match client.register(&name).await {
+            Err(e) if e.reason() == Some(protocol::ErrorReason::NameTaken) => {
+                self.error(&format!(
+                    "the name \"{name}\" is taken on this server; choose another"
+                ));
+                return Ok(());
+            }
+            other => other?,
+        };
+        self.say(format!("registered {} with id {id}", escape_line(&name)));
+        self.say(format!("your fingerprint: {}", client.my_fingerprint()?));
+        self.start_watch();
+        self.say("watching: on; messages appear here as they arrive (`watch off` stops that)");
+        Ok(())
+    }
+
+    /// 2: the other users on the server.
+    pub(super) async fn list(&self, cancel: CancellationToken) -> Outcome {
+        let client = self.client.clone();
+        let users = cancellable(&cancel, client.directory()).await?;
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).listed =
+            users.iter().map(|u| u.name.clone()).collect();
+        if users.is_empty() {
+            self.say("no other users on this server yet");
+        } else {
+            let mut text = match users.len() {
+                1 => "1 other user:".to_string(),
+                n => format!("{n} other users:"),
+            };
+            for user in &users {
+                let remark = user
+                    .remark()
+                    .map(|r| format!("  {}", escape_line(&r)))
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "\n  {:<24} {}{remark}",
+                    escape_line(&user.name),
+                    user.id
+                ));
+            }
+            self.say(text);
+        }
+        Ok(())
+    }
+
+    /// 3: fetches, checks and pins a peer's key.
+    pub(super) async fn fetch_key(
+        &self,
+        name: Option<String>,
+        cancel: CancellationToken,
+    ) -> Outcome {
+        let client = self.client.clone();
+        let Some(name) = self.need(name, "whose key? ", Field::Name).await else {
+            return Ok(());
+        };
+        let info = cancellable(&cancel, client.fetch_key(&name)).await?;
+        let shown = match &info.server_name {
+            Some(s) => format!(
+                "{} (the server calls them \"{}\")",
+                escape_line(&info.label()),
+                escape_line(s)
+            ),
+            None => escape_line(&info.label()).into_owned(),
+        };
+        let state = info
+            .pin
+            .describe(info.verified, &info.label(), Audience::Menu);
+        self.say(format!(
+            "{shown} ({})\nfingerprint: {}\n{state}",
+            info.id, info.fingerprint
+        ));
+        Ok(())
+    }
+
+    /// The user's and the server's fingerprints.
+    pub(super) async fn fingerprints(&self) -> Outcome {
+        let client = self.client.clone();
+        let mine = client.my_fingerprint()?;
+        let server = escape_line(&client.config().server).into_owned();
+        let pinned = client.server_fingerprint().await?;
+        self.say(format!(
+            "you:      {mine}\n{}",
+            server_line(&server, pinned.as_deref())
+        ));
+        Ok(())
+    }
+
+    /// The safety number shared with `name`.
+    pub(super) async fn safety_number(&self, name: String, cancel: CancellationToken) -> Outcome {
+        let client = self.client.clone();
+        let (info, number) = cancellable(&cancel, client.safety_number(&name)).await?;
+        let shown = escape_line(&info.name).into_owned();
+        self.say(format!(
+            "safety number with {shown}:\n{number}\n{shown} sees the same digits with you; compare them \
+             in person or by phone{}",
+            if info.verified {
+                " (marked as compared)".to_string()
+            } else {
+                format!(", then `verify {}`", escape_line(&quote_word(&info.name)))
+            }
+        ));
+        Ok(())
+    }
+
+    /// Marks the safety number shared with a peer as compared, after asking.
+    pub(super) async fn verify(&self, name: Option<String>, cancel: CancellationToken) -> Outcome {
+        let client = self.client.clone();
+        let Some(name) = self.need(name, "whose safety number? ", Field::Name).await else {
+            return Ok(());
+        };
+        let (info, number) = cancellable(&cancel, client.safety_number(&name)).await?;
+        let shown = escape_line(&info.name).into_owned();
+        self.say(format!("safety number with {shown}:\n{number}"));
+        let question = format!("do these digits match what {shown} sees? [y/N] ");
+        let question = if self.interactive {
+            question
+        } else {
+            String::new()
+        };
+        let yes = matches!(
+            self.ask(&question, Field::Text).await,
+            Answer::Line(l) if matches!(l.trim().to_lowercase().as_str(), "y" | "yes")
+        );
+        if yes {
+            cancellable(&cancel, client.mark_verified(&name)).await?;
+            self.say(format!("marked the safety number with {shown} as compared"));
+        } else {
+            self.say(format!(
+                "not marked; if the digits differ, someone may be in between you and {shown}: do not \
+                 trust this key until you know why"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Accepts a peer's changed key (or the server's new mapping of a name).
+    pub(super) async fn accept(&self, name: Option<String>, cancel: CancellationToken) -> Outcome {
+        let client = self.client.clone();
+        let Some(name) = self.need(name, "whose new key? ", Field::Name).await else {
+            return Ok(());
+        };
+        let info = cancellable(&cancel, client.accept(&name)).await?;
+        let shown = escape_line(&name).into_owned();
+        self.say(format!(
+            "accepted: {shown} is {} (fingerprint {}), not verified until you compare safety numbers; \
+             their waiting messages are read from now on",
+            info.id, info.fingerprint
+        ));
+        Ok(())
+    }
+
+    /// 51: starts a new session (a key-agreement offer).
+    pub(super) async fn start_session(
+        &self,
+        name: Option<String>,
+        cancel: CancellationToken,
+    ) -> Outcome {
+        let client = self.client.clone();
+        let Some(name) = self.need(name, "with whom? ", Field::Name).await else {
+            return Ok(());
+        };
+        cancellable(&cancel, client.start_session(&name)).await?;
+        self.say(format!(
+            "sent a key-agreement offer to {0}: new messages use the new session, which {0}'s client \
+             answers when it reads its messages",
+            escape_line(&name)
+        ));
+        Ok(())
+    }
+}

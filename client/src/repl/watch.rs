@@ -1,0 +1,76 @@
+//! Live messages in the menu: the watcher task that prints what the server
+//! pushes (and connection losses and returns) above the line being edited.
+//! The menu holds at most one ([`super::menu`]); the `watch` command turns
+//! it on and off ([`super::messages`]).
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::explain;
+use super::show::show_event;
+use super::terminal::Printer;
+use crate::client::Client;
+use crate::inbox::Event;
+
+/// How long leaving waits for the watcher and the printer.
+const LEAVE_WAIT: Duration = Duration::from_secs(3);
+
+/// The live-message watcher.
+pub(super) struct Watcher {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Watcher {
+    /// Starts watching `client`'s connection, printing through `printer`;
+    /// it ends when stopped, or when the server's key changes.
+    pub(super) fn start(client: Client, printer: Printer) -> Self {
+        let stop = CancellationToken::new();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+        let until = stop.clone();
+        let task = tokio::spawn(async move {
+            let forward = {
+                let printer = printer.clone();
+                tokio::spawn(async move {
+                    while let Some(e) = rx.recv().await {
+                        printer.print(show_event(&e));
+                    }
+                })
+            };
+            let link = {
+                let printer = printer.clone();
+                tokio::spawn(crate::link::follow(
+                    client.link(),
+                    until.clone(),
+                    move |change| {
+                        printer.print(change.line());
+                    },
+                ))
+            };
+            let result = client.watch(tx, until).await;
+            link.abort();
+            let _ = forward.await;
+            if let Err(e) = result {
+                printer.print(format!(
+                    "error: live messages stopped: {}",
+                    explain::one_line(&explain::client_error(&e, &[]))
+                ));
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// Whether it still runs.
+    pub(super) fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
+    /// Stops it, waiting a little for it to end.
+    pub(super) async fn stop(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(LEAVE_WAIT, self.task).await;
+    }
+}
