@@ -19,6 +19,7 @@ pub mod config;
 pub mod datadir;
 pub mod direct;
 pub mod error;
+pub mod fault;
 pub mod handler;
 pub mod headroom;
 mod hub;
@@ -104,6 +105,7 @@ impl Server {
             &config.db_path(),
             config.durability,
             Limits::from_config(&config),
+            |key| v3::verify_bundle(key).is_ok(),
             notify,
         )
         .with_context(|| format!("opening database {}", config.db_path().display()))?;
