@@ -40,6 +40,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_PORT, Durability};
+/// The database schema, for the load generator's raw-SQLite figures.
+pub use store::schema;
 
 use blobs::Blobs;
 use hub::Hub;
