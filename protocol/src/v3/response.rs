@@ -1,0 +1,525 @@
+//! Version-3 responses: one payload struct per answer that has fields, the
+//! [`Response`] enum, and its layouts (the largest payload per code, decode,
+//! encode). Error and closing notices share [`ServerError`]:
+//!
+//! ```text
+//! error (9000) and closing (1105)
+//!  +-------------+--------------+-------------
+//!  | reason u16  | text len u16 | text (UTF-8)
+//!  +-------------+--------------+-------------
+//! ```
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::*;
+use crate::error::{ErrorReason, PayloadError};
+use crate::header::ResponseCode;
+use crate::types::{ClientId, Name, PublicKey, UploadId};
+use crate::wire::{Reader, check_range, put_u16, put_u32, put_u64};
+use crate::{
+    MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_ERROR_TEXT_LEN, MAX_LIST_PAGE, MAX_MESSAGE_LEN, MAX_NAME_LEN,
+    PUBLIC_KEY_LEN,
+};
+
+/// One entry of a client-list page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientEntry {
+    /// The client's id.
+    pub id: ClientId,
+    /// The client's name.
+    pub name: Name,
+}
+
+/// Response 1001: one page of clients, ordered by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPage {
+    /// Whether more clients follow the last one here.
+    pub more: bool,
+    /// Up to [`MAX_LIST_PAGE`] clients.
+    pub clients: Vec<ClientEntry>,
+}
+
+/// Response 1002: a client's key bundle and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerKey {
+    /// The client's id.
+    pub client_id: ClientId,
+    /// The key bundle it registered.
+    pub public_key: PublicKey,
+    /// The name it registered.
+    pub name: Name,
+}
+
+/// Response 1003: the message is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageStored {
+    /// The recipient, echoed.
+    pub destination: ClientId,
+    /// The message's id, unique and increasing for the server's lifetime.
+    pub message_id: u64,
+}
+
+/// The outcome for one id of an acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckStatus {
+    /// 0: the message was waiting for the caller and is now removed.
+    Removed,
+    /// 1: no such message is waiting for the caller (already removed, never
+    /// existed, or another client's); nothing was changed.
+    NotWaiting,
+}
+
+/// Response 1100: the server's identity, its challenge and its proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Challenge {
+    /// The server's Ed25519 identity key.
+    pub server_key: [u8; SIGNING_KEY_LEN],
+    /// Fresh random bytes the client must sign.
+    pub server_nonce: [u8; NONCE_LEN],
+    /// The server's signature over the server proof transcript
+    /// ([`crate::auth::server_proof_message`]).
+    pub signature: [u8; SIGNATURE_LEN],
+}
+
+/// Response 1101: authenticated; the limits this server enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Largest content of a sent message.
+    pub max_message_len: u32,
+    /// Largest upload chunk and download range.
+    pub max_chunk_len: u32,
+    /// Largest file.
+    pub max_file_size: u64,
+    /// Most messages in one pull.
+    pub max_pull_messages: u16,
+    /// Most ids in one acknowledgement.
+    pub max_ack_ids: u16,
+    /// Most payload bytes in one pull.
+    pub max_pull_bytes: u32,
+    /// Requests per second allowed on one connection (0: no limit).
+    pub requests_per_second: u32,
+    /// Seconds of silence after which the server closes a connection.
+    pub idle_timeout_secs: u32,
+}
+
+/// Response 1200: where an upload stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadStatus {
+    /// The upload.
+    pub upload_id: UploadId,
+    /// Its recipient.
+    pub destination: ClientId,
+    /// Its announced size.
+    pub file_size: u64,
+    /// Bytes durably stored: the next chunk goes here.
+    pub offset: u64,
+}
+
+/// Response 1201: a chunk is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkStored {
+    /// The upload.
+    pub upload_id: UploadId,
+    /// Where the next chunk goes.
+    pub next_offset: u64,
+}
+
+/// Response 1202: the last chunk arrived; the file is durable and delivered
+/// as a type-4 message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileSent {
+    /// The finished upload.
+    pub upload_id: UploadId,
+    /// The recipient.
+    pub destination: ClientId,
+    /// The file message's id.
+    pub message_id: u64,
+}
+
+/// Response 1204: part of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChunk {
+    /// The file message.
+    pub message_id: u64,
+    /// Where `data` starts.
+    pub offset: u64,
+    /// Up to the requested length; shorter only at the end of the file, empty
+    /// at or past it.
+    pub data: Bytes,
+}
+
+/// The payload of an error (9000) or closing notice (1105).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    /// Why, as a stable code.
+    pub reason: ErrorReason,
+    /// For a person, at most [`MAX_ERROR_TEXT_LEN`] bytes.
+    pub text: String,
+}
+
+impl ServerError {
+    /// An error with its text cut to [`MAX_ERROR_TEXT_LEN`] bytes at a
+    /// character boundary.
+    pub fn new(reason: ErrorReason, text: impl Into<String>) -> Self {
+        let mut text = text.into();
+        if text.len() > MAX_ERROR_TEXT_LEN {
+            let mut end = MAX_ERROR_TEXT_LEN;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+        }
+        Self { reason, text }
+    }
+
+    fn read(r: &mut Reader) -> Result<Self, PayloadError> {
+        let reason = ErrorReason::from_code(r.u16("reason")?);
+        let len = r.u16("text length")? as usize;
+        check_range("text length", len as u64, 0, MAX_ERROR_TEXT_LEN as u64)?;
+        let text = r.bytes("text", len)?;
+        let text = String::from_utf8(text.to_vec()).map_err(|_| PayloadError::TextNotUtf8)?;
+        Ok(Self { reason, text })
+    }
+
+    fn write(&self, dst: &mut BytesMut) -> Result<(), ProtocolError> {
+        limit("error text", self.text.len(), MAX_ERROR_TEXT_LEN)?;
+        put_u16(dst, self.reason.code());
+        put_u16(dst, self.text.len() as u16);
+        dst.put_slice(self.text.as_bytes());
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason, self.text)
+    }
+}
+
+/// A version-3 response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// 1000: the new client's id.
+    Registered(ClientId),
+    /// 1001: a page of clients.
+    ClientList(ClientPage),
+    /// 1002: a key bundle (answers 102 and 106).
+    PublicKey(PeerKey),
+    /// 1003: the message is durable.
+    MessageStored(MessageStored),
+    /// 1004: a batch of waiting messages.
+    Messages(MessageBatch),
+    /// 1005: one status per acknowledged id, in request order.
+    Acked(Vec<AckStatus>),
+    /// 1100: challenge and server proof.
+    Challenge(Challenge),
+    /// 1101: authenticated.
+    Authenticated(ServerLimits),
+    /// 1102: subscribed; `waiting` messages are queued and follow as 1104.
+    Subscribed {
+        /// Messages waiting when the subscription began.
+        waiting: u32,
+    },
+    /// 1103: the ping's token.
+    Pong(u64),
+    /// 1104: a pushed message (unsolicited).
+    Delivery(Delivery),
+    /// 1105: the server is closing this connection (unsolicited).
+    Closing(ServerError),
+    /// 1200: where an upload stands.
+    UploadStatus(UploadStatus),
+    /// 1201: a chunk is stored.
+    ChunkStored(ChunkStored),
+    /// 1202: the upload became a file message.
+    FileSent(FileSent),
+    /// 1203: the upload is gone.
+    UploadCancelled(UploadId),
+    /// 1204: part of a file.
+    FileChunk(FileChunk),
+    /// 9000: the request failed.
+    Error(ServerError),
+}
+
+impl Response {
+    /// The response code.
+    pub fn code(&self) -> ResponseCode {
+        match self {
+            Self::Registered(_) => ResponseCode::Registered,
+            Self::ClientList(_) => ResponseCode::ClientList,
+            Self::PublicKey(_) => ResponseCode::PublicKey,
+            Self::MessageStored(_) => ResponseCode::MessageStored,
+            Self::Messages(_) => ResponseCode::Messages,
+            Self::Acked(_) => ResponseCode::Acked,
+            Self::Challenge(_) => ResponseCode::Challenge,
+            Self::Authenticated(_) => ResponseCode::Authenticated,
+            Self::Subscribed { .. } => ResponseCode::Subscribed,
+            Self::Pong(_) => ResponseCode::Pong,
+            Self::Delivery(_) => ResponseCode::Delivery,
+            Self::Closing(_) => ResponseCode::Closing,
+            Self::UploadStatus(_) => ResponseCode::UploadStatus,
+            Self::ChunkStored(_) => ResponseCode::ChunkStored,
+            Self::FileSent(_) => ResponseCode::FileSent,
+            Self::UploadCancelled(_) => ResponseCode::UploadCancelled,
+            Self::FileChunk(_) => ResponseCode::FileChunk,
+            Self::Error(_) => ResponseCode::Error,
+        }
+    }
+
+    /// The largest payload this code may carry.
+    pub fn max_payload_len(code: ResponseCode) -> usize {
+        match code {
+            ResponseCode::Registered => CLIENT_ID_LEN,
+            ResponseCode::UploadCancelled => UPLOAD_ID_LEN,
+            ResponseCode::ClientList => {
+                PAGE_HEADER_LEN + MAX_LIST_PAGE * (LIST_ENTRY_HEADER_LEN + MAX_NAME_LEN)
+            }
+            ResponseCode::PublicKey => CLIENT_ID_LEN + PUBLIC_KEY_LEN + 1 + MAX_NAME_LEN,
+            ResponseCode::MessageStored => MESSAGE_STORED_LEN,
+            ResponseCode::Messages => crate::MAX_FRAME_LEN,
+            ResponseCode::Acked => COUNT_LEN + ACK_STATUS_LEN * MAX_ACK_IDS,
+            ResponseCode::Challenge => SIGNING_KEY_LEN + NONCE_LEN + SIGNATURE_LEN,
+            ResponseCode::Authenticated => SERVER_LIMITS_LEN,
+            ResponseCode::Subscribed => SUBSCRIBED_LEN,
+            ResponseCode::Pong => TOKEN_LEN,
+            ResponseCode::Delivery => DELIVERY_HEADER_LEN + MAX_MESSAGE_LEN,
+            ResponseCode::Closing | ResponseCode::Error => ERROR_HEADER_LEN + MAX_ERROR_TEXT_LEN,
+            ResponseCode::UploadStatus => UPLOAD_STATUS_LEN,
+            ResponseCode::ChunkStored => CHUNK_STORED_LEN,
+            ResponseCode::FileSent => FILE_SENT_LEN,
+            ResponseCode::FileChunk => FILE_CHUNK_HEADER_LEN + MAX_CHUNK_LEN,
+        }
+    }
+
+    /// Parses a complete payload.
+    ///
+    /// # Errors
+    /// The payload does not follow the layout of `code`.
+    pub fn decode(code: ResponseCode, payload: Bytes) -> Result<Self, PayloadError> {
+        let len = payload.len();
+        let mut r = Reader::new(payload);
+        let response = match code {
+            ResponseCode::Registered => {
+                exact(len, CLIENT_ID_LEN)?;
+                Self::Registered(ClientId::read(&mut r, "client id")?)
+            }
+            ResponseCode::ClientList => {
+                let more = r.flag("more")?;
+                let count = r.u16("count")? as usize;
+                check_range("count", count as u64, 0, MAX_LIST_PAGE as u64)?;
+                let mut clients =
+                    Vec::with_capacity(count.min(r.remaining() / SHORTEST_LIST_ENTRY_LEN));
+                for _ in 0..count {
+                    clients.push(ClientEntry {
+                        id: ClientId::read(&mut r, "client id")?,
+                        name: Name::read_short(&mut r)?,
+                    });
+                }
+                Self::ClientList(ClientPage { more, clients })
+            }
+            ResponseCode::PublicKey => Self::PublicKey(PeerKey {
+                client_id: ClientId::read(&mut r, "client id")?,
+                public_key: PublicKey::read(&mut r)?,
+                name: Name::read_short(&mut r)?,
+            }),
+            ResponseCode::MessageStored => {
+                exact(len, MESSAGE_STORED_LEN)?;
+                Self::MessageStored(MessageStored {
+                    destination: ClientId::read(&mut r, "destination")?,
+                    message_id: r.u64("message id")?,
+                })
+            }
+            ResponseCode::Messages => {
+                let more = r.flag("more")?;
+                let count = r.u16("count")? as usize;
+                let mut messages =
+                    Vec::with_capacity(count.min(r.remaining() / DELIVERY_HEADER_LEN));
+                for _ in 0..count {
+                    messages.push(Delivery::read(&mut r)?);
+                }
+                Self::Messages(MessageBatch { more, messages })
+            }
+            ResponseCode::Acked => {
+                let count = r.u16("count")? as usize;
+                check_range("count", count as u64, 1, MAX_ACK_IDS as u64)?;
+                exact(len, COUNT_LEN + ACK_STATUS_LEN * count)?;
+                let mut statuses = Vec::with_capacity(count);
+                for _ in 0..count {
+                    statuses.push(match r.u8("status")? {
+                        0 => AckStatus::Removed,
+                        1 => AckStatus::NotWaiting,
+                        value => {
+                            return Err(PayloadError::BadFlag {
+                                field: "ack status",
+                                value,
+                            });
+                        }
+                    });
+                }
+                Self::Acked(statuses)
+            }
+            ResponseCode::Challenge => {
+                exact(len, SIGNING_KEY_LEN + NONCE_LEN + SIGNATURE_LEN)?;
+                Self::Challenge(Challenge {
+                    server_key: r.array("server key")?,
+                    server_nonce: r.array("server nonce")?,
+                    signature: r.array("signature")?,
+                })
+            }
+            ResponseCode::Authenticated => {
+                exact(len, SERVER_LIMITS_LEN)?;
+                Self::Authenticated(ServerLimits {
+                    max_message_len: r.u32("max message length")?,
+                    max_chunk_len: r.u32("max chunk length")?,
+                    max_file_size: r.u64("max file size")?,
+                    max_pull_messages: r.u16("max pull messages")?,
+                    max_ack_ids: r.u16("max ack ids")?,
+                    max_pull_bytes: r.u32("max pull bytes")?,
+                    requests_per_second: r.u32("requests per second")?,
+                    idle_timeout_secs: r.u32("idle timeout")?,
+                })
+            }
+            ResponseCode::Subscribed => {
+                exact(len, SUBSCRIBED_LEN)?;
+                Self::Subscribed {
+                    waiting: r.u32("waiting")?,
+                }
+            }
+            ResponseCode::Pong => {
+                exact(len, TOKEN_LEN)?;
+                Self::Pong(r.u64("token")?)
+            }
+            ResponseCode::Delivery => Self::Delivery(Delivery::read(&mut r)?),
+            ResponseCode::Closing => Self::Closing(ServerError::read(&mut r)?),
+            ResponseCode::UploadStatus => {
+                exact(len, UPLOAD_STATUS_LEN)?;
+                Self::UploadStatus(UploadStatus {
+                    upload_id: UploadId::read(&mut r)?,
+                    destination: ClientId::read(&mut r, "destination")?,
+                    file_size: r.u64("file size")?,
+                    offset: r.u64("offset")?,
+                })
+            }
+            ResponseCode::ChunkStored => {
+                exact(len, CHUNK_STORED_LEN)?;
+                Self::ChunkStored(ChunkStored {
+                    upload_id: UploadId::read(&mut r)?,
+                    next_offset: r.u64("next offset")?,
+                })
+            }
+            ResponseCode::FileSent => {
+                exact(len, FILE_SENT_LEN)?;
+                Self::FileSent(FileSent {
+                    upload_id: UploadId::read(&mut r)?,
+                    destination: ClientId::read(&mut r, "destination")?,
+                    message_id: r.u64("message id")?,
+                })
+            }
+            ResponseCode::UploadCancelled => {
+                exact(len, UPLOAD_ID_LEN)?;
+                Self::UploadCancelled(UploadId::read(&mut r)?)
+            }
+            ResponseCode::FileChunk => {
+                let message_id = r.u64("message id")?;
+                let offset = r.u64("offset")?;
+                let data = r.rest();
+                check_range("chunk size", data.len() as u64, 0, MAX_CHUNK_LEN as u64)?;
+                Self::FileChunk(FileChunk {
+                    message_id,
+                    offset,
+                    data,
+                })
+            }
+            ResponseCode::Error => Self::Error(ServerError::read(&mut r)?),
+        };
+        r.finish()?;
+        Ok(response)
+    }
+
+    /// Appends the payload.
+    ///
+    /// # Errors
+    /// A value outside the limits of its field.
+    pub fn encode_payload(&self, dst: &mut BytesMut) -> Result<(), ProtocolError> {
+        match self {
+            Self::Registered(id) => id.write(dst),
+            Self::ClientList(page) => {
+                limit("client list page", page.clients.len(), MAX_LIST_PAGE)?;
+                dst.put_u8(page.more.into());
+                put_u16(dst, page.clients.len() as u16);
+                for c in &page.clients {
+                    c.id.write(dst);
+                    c.name.write_short(dst);
+                }
+            }
+            Self::PublicKey(k) => {
+                k.client_id.write(dst);
+                k.public_key.write(dst);
+                k.name.write_short(dst);
+            }
+            Self::MessageStored(m) => {
+                m.destination.write(dst);
+                put_u64(dst, m.message_id);
+            }
+            Self::Messages(batch) => {
+                limit("message batch", batch.messages.len(), u16::MAX as usize)?;
+                dst.put_u8(batch.more.into());
+                put_u16(dst, batch.messages.len() as u16);
+                for m in &batch.messages {
+                    m.write(dst)?;
+                }
+            }
+            Self::Acked(statuses) => {
+                limit("ack statuses", statuses.len(), MAX_ACK_IDS)?;
+                put_u16(dst, statuses.len() as u16);
+                for s in statuses {
+                    dst.put_u8(match s {
+                        AckStatus::Removed => 0,
+                        AckStatus::NotWaiting => 1,
+                    });
+                }
+            }
+            Self::Challenge(c) => {
+                dst.put_slice(&c.server_key);
+                dst.put_slice(&c.server_nonce);
+                dst.put_slice(&c.signature);
+            }
+            Self::Authenticated(l) => {
+                put_u32(dst, l.max_message_len);
+                put_u32(dst, l.max_chunk_len);
+                put_u64(dst, l.max_file_size);
+                put_u16(dst, l.max_pull_messages);
+                put_u16(dst, l.max_ack_ids);
+                put_u32(dst, l.max_pull_bytes);
+                put_u32(dst, l.requests_per_second);
+                put_u32(dst, l.idle_timeout_secs);
+            }
+            Self::Subscribed { waiting } => put_u32(dst, *waiting),
+            Self::Pong(token) => put_u64(dst, *token),
+            Self::Delivery(d) => d.write(dst)?,
+            Self::Closing(e) | Self::Error(e) => e.write(dst)?,
+            Self::UploadStatus(s) => {
+                s.upload_id.write(dst);
+                s.destination.write(dst);
+                put_u64(dst, s.file_size);
+                put_u64(dst, s.offset);
+            }
+            Self::ChunkStored(c) => {
+                c.upload_id.write(dst);
+                put_u64(dst, c.next_offset);
+            }
+            Self::FileSent(f) => {
+                f.upload_id.write(dst);
+                f.destination.write(dst);
+                put_u64(dst, f.message_id);
+            }
+            Self::UploadCancelled(id) => id.write(dst),
+            Self::FileChunk(c) => {
+                limit("file chunk", c.data.len(), MAX_CHUNK_LEN)?;
+                put_u64(dst, c.message_id);
+                put_u64(dst, c.offset);
+                dst.put_slice(&c.data);
+            }
+        }
+        Ok(())
+    }
+}
