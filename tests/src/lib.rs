@@ -16,7 +16,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use futures::{SinkExt, StreamExt};
 use protocol::auth::{client_proof_message, server_proof_message};
 use protocol::bundle::KeyBundle;
-use protocol::codec::{ClientCodec, PullCollector, ResponseItem};
+use protocol::codec::{ClientCodec, ResponseItem};
 use protocol::{ClientId, Name, PublicKey, Request, RequestFrame, Response, v2, v3};
 use server::Config;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -29,6 +29,9 @@ mod binaries;
 pub mod relay;
 
 pub use binaries::binary;
+/// Reads one whole response (a streamed version-2 pull gathered into one);
+/// unbounded, so wrap it in [`bounded`].
+pub use protocol::gather::read_response;
 pub use relay::{Observed, Relay};
 
 /// How long any single wait in a test may take before it fails.
@@ -271,30 +274,6 @@ pub async fn connect(addr: SocketAddr) -> anyhow::Result<RawConn> {
     Ok(Framed::new(stream, ClientCodec::default()))
 }
 
-/// Reads a whole response, gathering a streamed version-2 pull into one.
-pub async fn read_response(conn: &mut RawConn) -> anyhow::Result<Option<Response>> {
-    let Some(item) = bounded("a response", conn.next()).await? else {
-        return Ok(None);
-    };
-    match item? {
-        ResponseItem::Response(r) => Ok(Some(r)),
-        ResponseItem::PullStart { .. } => {
-            let mut pull = PullCollector::default();
-            loop {
-                let item = bounded("a pulled message", conn.next())
-                    .await?
-                    .context("connection closed inside a pull")??;
-                match pull.push(item) {
-                    Ok(Some(response)) => return Ok(Some(response)),
-                    Ok(None) => {}
-                    Err(other) => bail!("unexpected {other:?} inside a pull"),
-                }
-            }
-        }
-        other => bail!("unexpected {other:?}"),
-    }
-}
-
 /// One version-2 request on its own connection, as the reference client does.
 pub async fn v2_call(
     addr: SocketAddr,
@@ -313,7 +292,7 @@ pub async fn v2_call(
         ),
     )
     .await??;
-    match read_response(&mut conn).await? {
+    match bounded("a response", read_response(&mut conn)).await?? {
         Some(Response::V2(r)) => Ok(r),
         Some(other) => bail!("expected a version-2 response, got {other:?}"),
         None => bail!("the server closed without answering"),

@@ -86,7 +86,7 @@ async fn send_streamed(
         bounded("send a piece", conn.send(Body(Bytes::from(data)).into())).await??;
         sent += n;
     }
-    match read_response(&mut conn).await? {
+    match bounded("a response", read_response(&mut conn)).await?? {
         Some(Response::V2(r)) => Ok(r),
         other => anyhow::bail!("after a streamed send: {other:?}"),
     }
