@@ -39,7 +39,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, DEFAULT_PORT, Durability};
+pub use config::{Config, ConfigError, DEFAULT_PORT, Durability, Options};
 /// The database schema, for the load generator's raw-SQLite figures.
 pub use store::schema;
 

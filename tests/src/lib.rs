@@ -18,7 +18,7 @@ use protocol::auth::{client_proof_message, server_proof_message};
 use protocol::bundle::KeyBundle;
 use protocol::codec::{ClientCodec, ResponseItem};
 use protocol::{ClientId, Name, PublicKey, Request, RequestFrame, Response, v2, v3};
-use server::Config;
+use server::{Config, Options};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -57,13 +57,13 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server with the defaults changed by `adjust`.
-    pub async fn start(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<TestServer> {
+    pub async fn start(adjust: impl FnOnce(&mut Options)) -> anyhow::Result<TestServer> {
         let dir = tempfile::tempdir()?;
-        let mut config = Config::new(dir.path().join("data"));
+        let mut options = Options::new(dir.path().join("data"));
         // Tests care about crashes of the process, not of the machine.
-        config.durability = server::Durability::Normal;
-        adjust(&mut config);
-        let mut server = Self::start_with(config).await?;
+        options.durability = server::Durability::Normal;
+        adjust(&mut options);
+        let mut server = Self::start_with(Config::new(options)?).await?;
         server._dir = Some(dir);
         Ok(server)
     }
