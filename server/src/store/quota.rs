@@ -1,5 +1,5 @@
 //! What the quotas count, and the checks against them. Only the writer
-//! thread changes these counts (`writer.rs`), so a check and the change it
+//! thread changes these counts (`writer/`), so a check and the change it
 //! allows cannot race.
 //!
 //! An unfinished upload holds a *reservation* from the moment it begins: its

@@ -99,6 +99,7 @@ struct Staged {
     events: Vec<StoreEvent>,
 }
 
+/// What an operation sees and changes of the batch in progress.
 struct View<'a> {
     accounts: &'a Tally,
     staged: &'a mut Staged,
