@@ -1,118 +1,20 @@
-//! Messages as callers see them: the values stored and read back, storing and
-//! removing them (through the writer thread) and every read of waiting
-//! messages (through the read pool). The statements the writer runs for
-//! them are in `writer/messages.rs`.
+//! Messages as callers see them: storing and removing them (through the
+//! writer thread) and every read of waiting messages (through the read
+//! pool). The statements the writer runs for them are in
+//! `writer/messages.rs`, the values in `values.rs`.
 
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use protocol::v3::{Delivery, FileOffer};
-use protocol::{ClientId, MessageKind};
+use protocol::ClientId;
 use rusqlite::{OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::handle::{Pending, ROW_OVERHEAD, Store};
+use super::rows::row_to_waiting;
+use super::values::{MessageBody, NewMessage, Removed, Stored, WaitingMessage};
 use super::writer::WriteOp;
-use super::{Pending, ROW_OVERHEAD, RowResult, Store, fixed};
 use crate::error::StoreError;
-
-/// Where a message's content lives.
-#[derive(Debug, Clone)]
-pub enum MessageBody {
-    /// In the database row.
-    Inline(Bytes),
-    /// In a blob file under `files/`.
-    File {
-        /// The blob's file name.
-        blob: String,
-        /// The uploader's opaque metadata (empty for version-2 files).
-        meta: Bytes,
-        /// The file's size.
-        size: u64,
-    },
-}
-
-impl MessageBody {
-    /// Size of the content (the file's size for a blob).
-    pub fn size(&self) -> u64 {
-        match self {
-            Self::Inline(c) => c.len() as u64,
-            Self::File { size, .. } => *size,
-        }
-    }
-}
-
-/// A message to store.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    /// Who it is for.
-    pub recipient: ClientId,
-    /// Who sent it.
-    pub sender: ClientId,
-    /// Its type.
-    pub kind: MessageKind,
-    /// Its content.
-    pub body: MessageBody,
-}
-
-/// A message that is durably stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stored {
-    /// Its id.
-    pub id: u64,
-    /// When it was stored.
-    pub created_at_ms: u64,
-}
-
-/// A message removed by an acknowledgement or a version-2 pull.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Removed {
-    /// Its blob, to delete from disk.
-    pub blob: Option<String>,
-}
-
-/// A message waiting for its recipient.
-#[derive(Debug, Clone)]
-pub struct WaitingMessage {
-    /// Its id.
-    pub id: u64,
-    /// Who sent it.
-    pub sender: ClientId,
-    /// Its type as sent.
-    pub kind: MessageKind,
-    /// Size of its content.
-    pub size: u64,
-    /// When it was stored.
-    pub created_at_ms: u64,
-    /// Its content, or where the content is.
-    pub body: MessageBody,
-}
-
-impl WaitingMessage {
-    /// The message as version 3 delivers it: inline content, or a file offer
-    /// for anything whose content lives in a blob (see PROTOCOL.md, Files).
-    pub fn to_delivery(&self) -> Delivery {
-        let (kind, content) = match &self.body {
-            MessageBody::Inline(c) => (self.kind, c.clone()),
-            MessageBody::File { meta, size, .. } => {
-                let offer = FileOffer {
-                    size: *size,
-                    meta: meta.clone(),
-                };
-                // Stored meta came through the codec, which bounds it by
-                // MAX_FILE_META_LEN, so encoding cannot fail; an empty offer
-                // would be a wrong but harmless fallback.
-                (MessageKind::File, offer.encode().unwrap_or_default())
-            }
-        };
-        Delivery {
-            sender: self.sender,
-            message_id: self.id,
-            kind,
-            sent_at_ms: self.created_at_ms,
-            content,
-        }
-    }
-}
 
 impl Store {
     /// Admits a new message: its inline content and its row (a file body
@@ -333,33 +235,4 @@ impl Store {
         })
         .await
     }
-}
-
-fn row_to_waiting(r: &rusqlite::Row<'_>) -> RowResult<WaitingMessage> {
-    let id: i64 = r.get(0)?;
-    let sender: Vec<u8> = r.get(1)?;
-    let kind: u8 = r.get(2)?;
-    let size: i64 = r.get(3)?;
-    let content: Option<Vec<u8>> = r.get(4)?;
-    let blob: Option<String> = r.get(5)?;
-    let meta: Option<Vec<u8>> = r.get(6)?;
-    let created_at: i64 = r.get(7)?;
-    Ok((|| {
-        let body = match blob {
-            Some(blob) => MessageBody::File {
-                blob,
-                meta: Bytes::from(meta.unwrap_or_default()),
-                size: size as u64,
-            },
-            None => MessageBody::Inline(Bytes::from(content.unwrap_or_default())),
-        };
-        Ok(WaitingMessage {
-            id: id as u64,
-            sender: ClientId(fixed(&sender, "sender")?),
-            kind: MessageKind::from_code(kind).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            size: size as u64,
-            created_at_ms: created_at as u64,
-            body,
-        })
-    })())
 }

@@ -10,7 +10,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Store, schema};
+use super::handle::Store;
+use super::schema;
 use crate::error::StoreError;
 
 /// Most idle read connections kept open.

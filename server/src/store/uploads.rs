@@ -6,31 +6,12 @@
 
 use bytes::Bytes;
 use protocol::{ClientId, UploadId};
-use rusqlite::{Connection, OptionalExtension};
 
-use super::messages::Stored;
+use super::handle::{ROW_OVERHEAD, Store};
+use super::rows::{read_upload, row_to_upload};
+use super::values::{Stored, UploadRecord};
 use super::writer::WriteOp;
-use super::{ROW_OVERHEAD, RowResult, Store, fixed};
 use crate::error::StoreError;
-
-/// An unfinished upload.
-#[derive(Debug, Clone)]
-pub struct UploadRecord {
-    /// Its id.
-    pub id: UploadId,
-    /// Who uploads.
-    pub owner: ClientId,
-    /// Who the file is for.
-    pub destination: ClientId,
-    /// Its announced size.
-    pub file_size: u64,
-    /// Opaque metadata for the file message.
-    pub meta: Bytes,
-    /// Bytes known to be on disk for good.
-    pub durable_offset: u64,
-    /// When it began.
-    pub created_at_ms: u64,
-}
 
 impl Store {
     /// Begins an upload, reserving its size.
@@ -159,39 +140,4 @@ impl Store {
         })
         .await
     }
-}
-
-fn row_to_upload(r: &rusqlite::Row<'_>) -> RowResult<UploadRecord> {
-    let id: Vec<u8> = r.get(0)?;
-    let owner: Vec<u8> = r.get(1)?;
-    let destination: Vec<u8> = r.get(2)?;
-    let file_size: i64 = r.get(3)?;
-    let meta: Vec<u8> = r.get(4)?;
-    let durable_offset: i64 = r.get(5)?;
-    let created_at: i64 = r.get(6)?;
-    Ok((|| {
-        Ok(UploadRecord {
-            id: UploadId(fixed(&id, "upload id")?),
-            owner: ClientId(fixed(&owner, "owner")?),
-            destination: ClientId(fixed(&destination, "destination")?),
-            file_size: file_size as u64,
-            meta: Bytes::from(meta),
-            durable_offset: durable_offset as u64,
-            created_at_ms: created_at as u64,
-        })
-    })())
-}
-
-/// One upload's row, read by the pool or inside the writer's transaction.
-pub(crate) fn read_upload(
-    conn: &Connection,
-    id: &UploadId,
-) -> Result<Option<UploadRecord>, StoreError> {
-    conn.prepare_cached(
-        "SELECT id, owner, destination, file_size, meta, durable_offset, created_at FROM uploads
-         WHERE id = ?1",
-    )?
-    .query_row([&id.0[..]], row_to_upload)
-    .optional()?
-    .transpose()
 }

@@ -6,10 +6,13 @@
 use protocol::{ClientId, Name, PublicKey};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Pending, View, WriteOp, messages, uploads};
+use super::batch::View;
+use super::ops::{Pending, WriteOp};
+use super::{messages, uploads};
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
-use crate::store::{Limits, now_ms};
+use crate::store::quota::Limits;
+use crate::store::values::now_ms;
 
 /// Applies one operation inside the batch's transaction. Statements that fail
 /// because of the request (a taken name) leave the transaction usable.

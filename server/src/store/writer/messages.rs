@@ -7,11 +7,12 @@ use std::sync::Arc;
 use protocol::{ClientId, MessageKind};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{View, atomically};
+use super::batch::{View, atomically};
 use crate::error::StoreError;
+use crate::store::quota::Limits;
 use crate::store::schema::INSERT_MESSAGE;
-use crate::store::{
-    Limits, MessageBody, NewMessage, Removed, StoreEvent, Stored, WaitingMessage, now_ms,
+use crate::store::values::{
+    MessageBody, NewMessage, Removed, StoreEvent, Stored, WaitingMessage, now_ms,
 };
 
 pub(super) fn insert(

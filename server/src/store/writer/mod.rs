@@ -12,135 +12,30 @@
 //! counts and checks are in `quota.rs`).
 //!
 //! This file is the thread's loop: the queue, batching, the commit and the
-//! answers. What each operation does inside the batch's transaction is in
-//! [`apply`] (the dispatch and accounts), `messages.rs` and `uploads.rs`.
+//! answers. What it is asked and owes is in `ops.rs`, the batch as the
+//! operations see it in `batch.rs`, and what each operation does inside the
+//! batch's transaction in `apply.rs` (the dispatch and accounts),
+//! `messages.rs` and `uploads.rs`.
 
 mod apply;
+mod batch;
 mod messages;
+mod ops;
 mod uploads;
 
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
-use bytes::Bytes;
-use protocol::{ClientId, Name, PublicKey, UploadId};
-use rusqlite::{Connection, Transaction};
-use tokio::sync::oneshot;
+use rusqlite::Connection;
 
 use crate::error::StoreError;
 use crate::fault::{self, Fault};
-use crate::store::directory::{ClientRecord, Directory, Protocol};
-use crate::store::quota::{Counts, Tally};
-use crate::store::{Limits, NewMessage, Removed, StoreEvent, Stored, UploadRecord};
-
-/// Most operations committed together.
-pub(crate) const MAX_BATCH: usize = 4096;
-
-pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
-
-/// A change for the writer to make.
-pub(crate) enum WriteOp {
-    Register {
-        name: Name,
-        public_key: PublicKey,
-        protocol: Protocol,
-        /// The name's confusability key (version 3 only).
-        skeleton: Option<String>,
-        reply: Reply<ClientRecord>,
-    },
-    Insert {
-        message: NewMessage,
-        reply: Reply<Stored>,
-    },
-    Delete {
-        recipient: ClientId,
-        ids: Vec<u64>,
-        reply: Reply<Vec<Option<Removed>>>,
-    },
-    Touch {
-        id: ClientId,
-    },
-    UploadBegin {
-        owner: ClientId,
-        destination: ClientId,
-        file_size: u64,
-        meta: Bytes,
-        reply: Reply<UploadRecord>,
-    },
-    UploadProgress {
-        id: UploadId,
-        durable_offset: u64,
-        /// Told once the offset is committed, for a caller that reports it
-        /// as durable.
-        reply: Option<Reply<()>>,
-    },
-    UploadComplete {
-        id: UploadId,
-        owner: ClientId,
-        blob: String,
-        reply: Reply<(UploadRecord, Stored)>,
-    },
-    UploadCancel {
-        id: UploadId,
-        owner: ClientId,
-        reply: Reply<UploadRecord>,
-    },
-    ExpireUploads {
-        created_before_ms: u64,
-        reply: Reply<Vec<UploadId>>,
-    },
-}
-
-/// Changes made by the current batch, applied to the writer's counts after commit.
-#[derive(Default)]
-struct Staged {
-    tally: Tally,
-    clients: Vec<ClientRecord>,
-    events: Vec<StoreEvent>,
-}
-
-/// What an operation sees and changes of the batch in progress.
-struct View<'a> {
-    accounts: &'a Tally,
-    staged: &'a mut Staged,
-    directory: &'a Directory,
-    /// The next message id; advances only if the batch commits.
-    next_id: &'a mut u64,
-}
-
-impl View<'_> {
-    fn counts(&self) -> Counts<'_> {
-        Counts {
-            committed: self.accounts,
-            staged: &self.staged.tally,
-        }
-    }
-
-    /// Whether a client is registered, committed or earlier in this batch.
-    fn client_known(&self, id: &ClientId) -> bool {
-        self.directory.contains_any(id) || self.staged.clients.iter().any(|c| c.id == *id)
-    }
-}
-
-/// Runs several statements as one: all or none of them stay in the batch.
-fn atomically<T>(
-    tx: &Transaction<'_>,
-    f: impl FnOnce() -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    tx.execute_batch("SAVEPOINT op")?;
-    match f() {
-        Ok(v) => {
-            tx.execute_batch("RELEASE op")?;
-            Ok(v)
-        }
-        Err(e) => {
-            if let Err(undo) = tx.execute_batch("ROLLBACK TO op; RELEASE op") {
-                tracing::error!(error = %undo, "could not undo a failed operation");
-            }
-            Err(e)
-        }
-    }
-}
+use crate::store::directory::Directory;
+use crate::store::quota::{Limits, Tally};
+use crate::store::values::StoreEvent;
+use batch::{Staged, View};
+pub(crate) use ops::{MAX_BATCH, Reply, WriteOp};
+use ops::{Pending, into_pending};
 
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
@@ -153,64 +48,6 @@ pub(crate) struct Writer {
     /// Set for good when the database failed to sync: every later write is
     /// refused with [`StoreError::WritesStopped`] until a restart.
     pub(crate) stopped: bool,
-}
-
-enum Pending {
-    Client(Reply<ClientRecord>, Result<ClientRecord, StoreError>),
-    Stored(Reply<Stored>, Result<Stored, StoreError>),
-    Removed(
-        Reply<Vec<Option<Removed>>>,
-        Result<Vec<Option<Removed>>, StoreError>,
-    ),
-    Upload(Reply<UploadRecord>, Result<UploadRecord, StoreError>),
-    Completed(
-        Reply<(UploadRecord, Stored)>,
-        Result<(UploadRecord, Stored), StoreError>,
-    ),
-    Expired(Reply<Vec<UploadId>>, Result<Vec<UploadId>, StoreError>),
-    Recorded(Reply<()>, Result<(), StoreError>),
-}
-
-impl Pending {
-    fn send(self) {
-        // A caller that gave up (its connection closed) no longer listens;
-        // the change is committed either way.
-        match self {
-            Pending::Client(r, v) => drop(r.send(v)),
-            Pending::Stored(r, v) => drop(r.send(v)),
-            Pending::Removed(r, v) => drop(r.send(v)),
-            Pending::Upload(r, v) => drop(r.send(v)),
-            Pending::Completed(r, v) => drop(r.send(v)),
-            Pending::Expired(r, v) => drop(r.send(v)),
-            Pending::Recorded(r, v) => drop(r.send(v)),
-        }
-    }
-
-    /// The storage fault an op failed with, if any.
-    fn fault(&self) -> Option<Fault> {
-        let e = match self {
-            Pending::Client(_, Err(e))
-            | Pending::Stored(_, Err(e))
-            | Pending::Removed(_, Err(e))
-            | Pending::Upload(_, Err(e))
-            | Pending::Completed(_, Err(e))
-            | Pending::Expired(_, Err(e)) => e,
-            _ => return None,
-        };
-        e.fault()
-    }
-
-    fn fail(self, make: impl Fn() -> StoreError) {
-        match self {
-            Pending::Client(r, _) => drop(r.send(Err(make()))),
-            Pending::Stored(r, _) => drop(r.send(Err(make()))),
-            Pending::Removed(r, _) => drop(r.send(Err(make()))),
-            Pending::Upload(r, _) => drop(r.send(Err(make()))),
-            Pending::Completed(r, _) => drop(r.send(Err(make()))),
-            Pending::Expired(r, _) => drop(r.send(Err(make()))),
-            Pending::Recorded(r, _) => drop(r.send(Err(make()))),
-        }
-    }
 }
 
 impl Writer {
@@ -319,23 +156,4 @@ impl Writer {
             }
         }
     }
-}
-
-/// The answer owed for an op that will not be applied (its result is
-/// replaced by [`Pending::fail`]).
-fn into_pending(op: WriteOp) -> Option<Pending> {
-    fn unset<T>() -> Result<T, StoreError> {
-        Err(StoreError::WritesStopped)
-    }
-    Some(match op {
-        WriteOp::Register { reply, .. } => Pending::Client(reply, unset()),
-        WriteOp::Insert { reply, .. } => Pending::Stored(reply, unset()),
-        WriteOp::Delete { reply, .. } => Pending::Removed(reply, unset()),
-        WriteOp::UploadBegin { reply, .. } | WriteOp::UploadCancel { reply, .. } => {
-            Pending::Upload(reply, unset())
-        }
-        WriteOp::UploadComplete { reply, .. } => Pending::Completed(reply, unset()),
-        WriteOp::ExpireUploads { reply, .. } => Pending::Expired(reply, unset()),
-        WriteOp::Touch { .. } | WriteOp::UploadProgress { .. } => return None,
-    })
 }

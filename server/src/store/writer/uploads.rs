@@ -8,11 +8,12 @@ use bytes::Bytes;
 use protocol::{ClientId, MessageKind, UploadId};
 use rusqlite::{Transaction, params};
 
+use super::batch::{View, atomically};
 use super::messages::insert_row;
-use super::{View, atomically};
 use crate::error::StoreError;
-use crate::store::uploads::read_upload;
-use crate::store::{Limits, MessageBody, StoreEvent, Stored, UploadRecord, WaitingMessage, now_ms};
+use crate::store::quota::Limits;
+use crate::store::rows::read_upload;
+use crate::store::values::{MessageBody, StoreEvent, Stored, UploadRecord, WaitingMessage, now_ms};
 
 pub(super) fn upload_begin(
     tx: &Transaction<'_>,
