@@ -11,11 +11,11 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::*;
-use crate::MAX_MESSAGE_LEN;
-use crate::error::PayloadError;
+use super::layout::*;
+use crate::error::{PayloadError, ProtocolError};
 use crate::types::{ClientId, MessageKind};
 use crate::wire::{Reader, check_range, put_u32, put_u64};
+use crate::{MAX_FILE_META_LEN, MAX_MESSAGE_LEN};
 
 /// A message handed to its recipient, in a pull (1004) or a push (1104).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,12 +4,15 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::*;
-use crate::error::PayloadError;
+use super::layout::*;
+use crate::error::{PayloadError, ProtocolError};
 use crate::header::RequestCode;
+use crate::payload::{Register, SendMessage};
 use crate::types::{ClientId, MessageKind, Name, UploadId};
 use crate::wire::{Reader, check_range, put_u16, put_u32, put_u64};
-use crate::{MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_MESSAGE_LEN, MAX_NAME_LEN};
+use crate::{
+    CLIENT_ID_LEN, MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_FILE_META_LEN, MAX_MESSAGE_LEN, MAX_NAME_LEN,
+};
 
 /// Request 104: how much one pull may return. Zero means "the server's maximum".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -11,14 +11,15 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::*;
-use crate::error::{ErrorReason, PayloadError};
+use super::delivery::{Delivery, MessageBatch};
+use super::layout::*;
+use crate::error::{ErrorReason, PayloadError, ProtocolError};
 use crate::header::ResponseCode;
 use crate::types::{ClientId, Name, PublicKey, UploadId};
 use crate::wire::{Reader, check_range, put_u16, put_u32, put_u64};
 use crate::{
-    MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_ERROR_TEXT_LEN, MAX_LIST_PAGE, MAX_MESSAGE_LEN, MAX_NAME_LEN,
-    PUBLIC_KEY_LEN,
+    CLIENT_ID_LEN, MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_ERROR_TEXT_LEN, MAX_LIST_PAGE, MAX_MESSAGE_LEN,
+    MAX_NAME_LEN, PUBLIC_KEY_LEN,
 };
 
 /// One entry of a client-list page.
