@@ -8,13 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    startup::logging(&cli.log_level, "warn", std::io::stderr);
     match bench::run(&cli) {
         Ok(report) if report.all_passed() => ExitCode::SUCCESS,
         Ok(_) => {

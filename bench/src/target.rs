@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use server::Config;
+use server::{Config, Options};
 use tokio::sync::oneshot;
 
 use clap::ValueEnum;
@@ -100,10 +100,11 @@ impl InProcessServer {
     ///
     /// # Errors
     /// The folder, socket, runtime or database cannot be set up.
-    pub fn start(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
+    pub fn start(adjust: impl FnOnce(&mut Options)) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let mut config = Config::new(dir.path().join("data"));
-        adjust(&mut config);
+        let mut options = Options::new(dir.path().join("data"));
+        adjust(&mut options);
+        let config = Config::new(options)?;
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;

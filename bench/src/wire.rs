@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use futures::{SinkExt, StreamExt};
-use protocol::codec::{ClientCodec, PullCollector, ResponseItem};
+use futures::SinkExt;
+use protocol::codec::ClientCodec;
+use protocol::gather::read_response;
 use protocol::{ClientId, Request, RequestFrame, Response, v2};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
@@ -49,34 +50,6 @@ pub async fn v2_call(
     })
     .await
     .map_err(|_| anyhow!("no answer within {REQUEST_TIMEOUT:?}"))?
-}
-
-/// Reads a whole response, gathering a streamed version-2 pull into one.
-///
-/// # Errors
-/// The bytes break the protocol or the connection closes inside a pull.
-pub async fn read_response(conn: &mut RawConn) -> anyhow::Result<Option<Response>> {
-    let Some(item) = conn.next().await else {
-        return Ok(None);
-    };
-    match item? {
-        ResponseItem::Response(r) => Ok(Some(r)),
-        ResponseItem::PullStart { .. } => {
-            let mut pull = PullCollector::default();
-            loop {
-                let item = conn
-                    .next()
-                    .await
-                    .context("connection closed inside a pull")??;
-                match pull.push(item) {
-                    Ok(Some(response)) => return Ok(Some(response)),
-                    Ok(None) => {}
-                    Err(other) => bail!("unexpected {other:?} inside a pull"),
-                }
-            }
-        }
-        other => bail!("unexpected {other:?}"),
-    }
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so that expected contents

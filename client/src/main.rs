@@ -11,26 +11,11 @@ use client::config::client_config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        // Standard error, or above the menu's prompt while the menu runs.
-        .with_writer(client::repl::terminal::log_writer)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    // Named threads, so that a profile tells this process's workers apart.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("client-worker")
-        .build()
-    {
+    // Standard error, or above the menu's prompt while the menu runs.
+    startup::logging(&cli.log_level, "warn", client::repl::terminal::log_writer);
+    let runtime = match startup::runtime("client") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("client: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let json = cli.json;
     match runtime.block_on(run(cli)) {

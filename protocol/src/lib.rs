@@ -9,7 +9,8 @@
 //! - [`header`]: the 22-byte request and 7-byte response headers, code tables.
 //! - [`v2`] and [`v3`]: typed requests and responses of each version.
 //! - [`codec`]: `tokio_util` decoders and encoders for server and client, with
-//!   streaming of large version-2 bodies.
+//!   streaming of large version-2 bodies; [`gather`] reads one whole response
+//!   from the client decoder's items.
 //! - [`auth`] and [`bundle`]: the exact bytes signed in the handshake and the
 //!   layout of the 160-byte key bundle.
 //! - [`notation`]: the hex notation of PROTOCOL.md's examples.
@@ -34,6 +35,7 @@ pub mod bundle;
 pub mod codec;
 pub mod error;
 pub mod frame;
+pub mod gather;
 pub mod header;
 pub mod notation;
 mod payload;

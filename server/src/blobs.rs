@@ -365,10 +365,10 @@ impl UploadFile {
     /// The file system failed.
     pub async fn append(&mut self, data: Bytes) -> Result<(), StoreError> {
         self.len = on_file(&mut self.part, "upload file", move |part| {
-            fail::fail_point!("upload-append", |name| Err(crate::store::fault::io_error(
+            fail::fail_point!("upload-append", |name| Err(crate::fault::io_error(
                 name.as_deref()
-                    .and_then(crate::store::fault::injected)
-                    .unwrap_or(crate::store::fault::Fault::Io)
+                    .and_then(crate::fault::injected)
+                    .unwrap_or(crate::fault::Fault::Io)
             )));
             part.append(&data)?;
             Ok(part.len())

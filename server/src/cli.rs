@@ -1,5 +1,6 @@
-//! The command line: flags, `port.info`, signals. Raw options stay here;
-//! the library only sees a validated [`Config`].
+//! The command line: flags, `port.info`, signals. Flags are parsed here
+//! into the library's [`Options`] (units converted, nothing judged);
+//! [`Config::new`] checks them.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use server::{Config, DEFAULT_PORT, Durability, Server};
+use server::{Config, DEFAULT_PORT, Durability, Options, Server};
 use tokio::net::TcpListener;
 
 /// Sealpost server: stores end-to-end encrypted messages and files for the
@@ -167,41 +168,32 @@ impl Cli {
             (None, Some(Command::Fingerprint)) => DEFAULT_PORT,
             (None, None) => read_port_info()?,
         };
-        if self.max_message > protocol::MAX_MESSAGE_LEN as u64 {
-            bail!(
-                "--max-message {} is over the protocol's limit of {}",
-                self.max_message,
-                protocol::MAX_MESSAGE_LEN
-            );
-        }
-        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
-            bail!("connection limits must be at least 1");
-        }
-        let mut config = Config::new(&self.data_dir);
-        config.legacy_v2 = self.legacy_v2;
-        config.max_connections = self.max_connections;
-        config.max_connections_per_ip = self.max_connections_per_ip;
-        config.idle_timeout = Duration::from_secs(self.idle_timeout.max(1));
-        config.stall_timeout = Duration::from_secs(self.stall_timeout.max(1));
-        config.shutdown_grace = Duration::from_secs(self.shutdown_grace);
-        config.v2_max_content = self
+        let mut options = Options::new(&self.data_dir);
+        options.legacy_v2 = self.legacy_v2;
+        options.max_connections = self.max_connections;
+        options.max_connections_per_ip = self.max_connections_per_ip;
+        options.idle_timeout = Duration::from_secs(self.idle_timeout.max(1));
+        options.stall_timeout = Duration::from_secs(self.stall_timeout.max(1));
+        options.shutdown_grace = Duration::from_secs(self.shutdown_grace);
+        options.v2_max_content = self
             .v2_max_content
             .min(protocol::v2::MAX_CONTENT_LEN.into()) as u32;
-        config.max_message_len = self.max_message as u32;
-        config.max_file_size = self.max_file_size;
-        config.inbox_max_messages = self.inbox_max_messages;
-        config.inbox_max_bytes = self.inbox_max_bytes;
-        config.sender_max_bytes = self.sender_max_bytes;
-        config.max_storage_bytes = self.max_storage;
-        config.requests_per_second = self.requests_per_second;
-        config.max_uploads_per_client = self.max_uploads_per_client;
-        config.upload_max_age = Duration::from_secs(self.upload_max_age_hours * 3600);
-        config.min_free_space = self.min_free_space;
-        config.durability = match self.durability {
+        // Saturated: anything over u32 is over the protocol's limit too.
+        options.max_message_len = u32::try_from(self.max_message).unwrap_or(u32::MAX);
+        options.max_file_size = self.max_file_size;
+        options.inbox_max_messages = self.inbox_max_messages;
+        options.inbox_max_bytes = self.inbox_max_bytes;
+        options.sender_max_bytes = self.sender_max_bytes;
+        options.max_storage_bytes = self.max_storage;
+        options.requests_per_second = self.requests_per_second;
+        options.max_uploads_per_client = self.max_uploads_per_client;
+        options.upload_max_age = Duration::from_secs(self.upload_max_age_hours * 3600);
+        options.min_free_space = self.min_free_space;
+        options.durability = match self.durability {
             DurabilityArg::Full => Durability::Full,
             DurabilityArg::Normal => Durability::Normal,
         };
-        Ok((config, port))
+        Ok((Config::new(options)?, port))
     }
 }
 

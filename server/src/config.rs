@@ -1,6 +1,10 @@
-//! Validated server settings. The command line (`main.rs`) builds a
-//! [`Config`]; tests build one with [`Config::new`] and adjust fields.
+//! Server settings in two layers, as ripgrep keeps its low- and high-level
+//! arguments apart: [`Options`] holds values as given (the command line in
+//! `cli.rs` fills it, tests adjust its defaults), and [`Config::new`] checks
+//! them. A [`Config`] therefore always holds settings the server can run
+//! with: it reads as its options (through `Deref`) and cannot be changed.
 
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,9 +22,10 @@ pub enum Durability {
     Normal,
 }
 
-/// Everything the server needs to know to run.
+/// Everything the server needs to know to run, as given: not yet checked
+/// (see [`Config::new`]).
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Options {
     /// Folder holding `server.db`, `files/`, `server.key` and `server.lock`.
     pub data_dir: PathBuf,
     /// Serve version-2 requests (no authentication: off unless asked for).
@@ -66,7 +71,7 @@ pub struct Config {
     pub min_free_space: Option<u64>,
 }
 
-impl Config {
+impl Options {
     /// The defaults, with data in `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -95,6 +100,42 @@ impl Config {
             min_free_space: None,
         }
     }
+}
+
+/// Options a server cannot run with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A version-3 message limit over what the protocol can carry.
+    #[error("--max-message {0} is over the protocol's limit of {max}", max = protocol::MAX_MESSAGE_LEN)]
+    MessageLimitOverProtocol(u32),
+    /// No connection could ever be served.
+    #[error("connection limits must be at least 1")]
+    NoConnections,
+}
+
+/// Checked settings: [`Options`] that [`Config::new`] accepted.
+#[derive(Debug, Clone)]
+pub struct Config {
+    options: Options,
+}
+
+impl Config {
+    /// Checks `options`.
+    ///
+    /// # Errors
+    /// A message limit over the protocol's, or a connection limit of zero.
+    pub fn new(options: Options) -> Result<Config, ConfigError> {
+        if options.max_message_len as usize > protocol::MAX_MESSAGE_LEN {
+            return Err(ConfigError::MessageLimitOverProtocol(
+                options.max_message_len,
+            ));
+        }
+        if options.max_connections == 0 || options.max_connections_per_ip == 0 {
+            return Err(ConfigError::NoConnections);
+        }
+        Ok(Config { options })
+    }
 
     /// Path of the database.
     pub fn db_path(&self) -> PathBuf {
@@ -109,5 +150,46 @@ impl Config {
     /// Path of the server's identity key.
     pub fn key_path(&self) -> PathBuf {
         self.data_dir.join("server.key")
+    }
+}
+
+impl Deref for Config {
+    type Target = Options;
+
+    fn deref(&self) -> &Options {
+        &self.options
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_a_valid_config() {
+        assert!(Config::new(Options::new("data")).is_ok());
+    }
+
+    #[test]
+    fn options_a_server_cannot_run_with_are_refused_in_the_command_line_s_words() {
+        let mut options = Options::new("data");
+        options.max_message_len = protocol::MAX_MESSAGE_LEN as u32 + 1;
+        assert_eq!(
+            Config::new(options).unwrap_err().to_string(),
+            format!(
+                "--max-message {} is over the protocol's limit of {}",
+                protocol::MAX_MESSAGE_LEN + 1,
+                protocol::MAX_MESSAGE_LEN
+            )
+        );
+        for (total, per_ip) in [(0, 1), (1, 0)] {
+            let mut options = Options::new("data");
+            options.max_connections = total;
+            options.max_connections_per_ip = per_ip;
+            assert_eq!(
+                Config::new(options).unwrap_err().to_string(),
+                "connection limits must be at least 1"
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@
 use protocol::ErrorReason;
 use thiserror::Error;
 
-use crate::store::fault::{self, Fault};
+use crate::fault::{self, Fault};
 
 /// Failures of the store and blob folder.
 #[derive(Debug, Error)]

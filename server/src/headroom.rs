@@ -10,16 +10,18 @@
 //! messages, the operator frees disk) writes resume by themselves.
 //!
 //! Free space is not asked of the OS per request: a background thread
-//! measures it every [`RECHECK`] (and at once after a storage fault), and
-//! each admitted write subtracts its size from the cached figure, so a burst
-//! between two measurements cannot overshoot the reserve.
+//! measures it every [`RECHECK`] (and at once after a storage fault, which
+//! `crate::fault` announces), and each admitted write subtracts its size from
+//! the cached figure, so a burst between two measurements cannot overshoot
+//! the reserve.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::error::StoreError;
+use crate::fault;
 
 /// How often free space is measured.
 pub const RECHECK: Duration = Duration::from_secs(1);
@@ -43,17 +45,6 @@ struct State {
     /// The smallest write refused since `low` was set: writes count as
     /// resumed once it would fit.
     wanted: AtomicU64,
-}
-
-/// Storage faults seen so far; each wakes every headroom thread for a
-/// measurement now (a fault is often the first sign the disk filled).
-static FAULTS: Mutex<u64> = Mutex::new(0);
-static FAULT_SEEN: Condvar = Condvar::new();
-
-/// Asks every headroom for a measurement now (after a storage fault).
-pub fn recheck() {
-    *FAULTS.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-    FAULT_SEEN.notify_all();
 }
 
 /// (available bytes, total bytes) of the file system holding `dir`.
@@ -177,7 +168,8 @@ impl State {
     }
 }
 
-/// Re-measures every [`RECHECK`] or when asked, until the headroom is dropped.
+/// Re-measures every [`RECHECK`] or after a storage fault, until the
+/// headroom is dropped.
 fn watch(state: Weak<State>) {
     loop {
         let Some(s) = state.upgrade() else { return };
@@ -186,11 +178,7 @@ fn watch(state: Weak<State>) {
             Err(e) => tracing::warn!(error = %e, "cannot measure free disk space"),
         }
         drop(s);
-        let faults = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = *faults;
-        let _ = FAULT_SEEN
-            .wait_timeout_while(faults, RECHECK, |n| *n == seen)
-            .unwrap_or_else(|e| e.into_inner());
+        fault::wait_for_fault(RECHECK);
     }
 }
 

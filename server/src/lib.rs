@@ -24,6 +24,7 @@ mod conn;
 mod datadir;
 pub mod direct;
 pub mod error;
+mod fault;
 mod handler;
 mod headroom;
 mod hub;
@@ -43,9 +44,11 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, DEFAULT_PORT, Durability};
+pub use config::{Config, ConfigError, DEFAULT_PORT, Durability, Options};
 pub use conn::Transport;
 pub use store::now_ms;
+/// The database schema, for the load generator's raw-SQLite figures.
+pub use store::schema;
 
 use blobs::Blobs;
 use hub::Hub;
@@ -111,6 +114,7 @@ impl Server {
             &config.db_path(),
             config.durability,
             Limits::from_config(&config),
+            |key| bundle::verify_bundle(key).is_ok(),
             notify,
         )
         .with_context(|| format!("opening database {}", config.db_path().display()))?;

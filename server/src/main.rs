@@ -10,14 +10,7 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    startup::logging(&cli.log_level, "info", std::io::stderr);
     let (config, port) = match cli.config() {
         Ok(c) => c,
         Err(e) => {
@@ -25,17 +18,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Named threads, so that a profile tells this process's workers apart.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("server-worker")
-        .build()
-    {
+    let runtime = match startup::runtime("server") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("server: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async {
         match cli.command {

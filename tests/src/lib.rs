@@ -11,14 +11,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use bytes::Bytes;
-use ed25519_dalek::{Signer, SigningKey};
-use futures::{SinkExt, StreamExt};
-use protocol::auth::{client_proof_message, server_proof_message};
-use protocol::bundle::KeyBundle;
-use protocol::codec::{ClientCodec, PullCollector, ResponseItem};
-use protocol::{ClientId, Name, PublicKey, Request, RequestFrame, Response, v2, v3};
-use server::Config;
+use futures::SinkExt;
+use protocol::codec::ClientCodec;
+use protocol::{ClientId, Name, PublicKey, Request, RequestFrame, Response, v2};
+use server::{Config, Options};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -26,9 +22,14 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 
 mod binaries;
+mod raw_v3;
 pub mod relay;
 
 pub use binaries::binary;
+/// Reads one whole response (a streamed version-2 pull gathered into one);
+/// unbounded, so wrap it in [`bounded`].
+pub use protocol::gather::read_response;
+pub use raw_v3::{TestIdentity, V3Conn, reason_of};
 pub use relay::{Observed, Relay};
 
 /// How long any single wait in a test may take before it fails.
@@ -54,13 +55,13 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server with the defaults changed by `adjust`.
-    pub async fn start(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<TestServer> {
+    pub async fn start(adjust: impl FnOnce(&mut Options)) -> anyhow::Result<TestServer> {
         let dir = tempfile::tempdir()?;
-        let mut config = Config::new(dir.path().join("data"));
+        let mut options = Options::new(dir.path().join("data"));
         // Tests care about crashes of the process, not of the machine.
-        config.durability = server::Durability::Normal;
-        adjust(&mut config);
-        let mut server = Self::start_with(config).await?;
+        options.durability = server::Durability::Normal;
+        adjust(&mut options);
+        let mut server = Self::start_with(Config::new(options)?).await?;
         server._dir = Some(dir);
         Ok(server)
     }
@@ -271,30 +272,6 @@ pub async fn connect(addr: SocketAddr) -> anyhow::Result<RawConn> {
     Ok(Framed::new(stream, ClientCodec::default()))
 }
 
-/// Reads a whole response, gathering a streamed version-2 pull into one.
-pub async fn read_response(conn: &mut RawConn) -> anyhow::Result<Option<Response>> {
-    let Some(item) = bounded("a response", conn.next()).await? else {
-        return Ok(None);
-    };
-    match item? {
-        ResponseItem::Response(r) => Ok(Some(r)),
-        ResponseItem::PullStart { .. } => {
-            let mut pull = PullCollector::default();
-            loop {
-                let item = bounded("a pulled message", conn.next())
-                    .await?
-                    .context("connection closed inside a pull")??;
-                match pull.push(item) {
-                    Ok(Some(response)) => return Ok(Some(response)),
-                    Ok(None) => {}
-                    Err(other) => bail!("unexpected {other:?} inside a pull"),
-                }
-            }
-        }
-        other => bail!("unexpected {other:?}"),
-    }
-}
-
 /// One version-2 request on its own connection, as the reference client does.
 pub async fn v2_call(
     addr: SocketAddr,
@@ -313,7 +290,7 @@ pub async fn v2_call(
         ),
     )
     .await??;
-    match read_response(&mut conn).await? {
+    match bounded("a response", read_response(&mut conn)).await?? {
         Some(Response::V2(r)) => Ok(r),
         Some(other) => bail!("expected a version-2 response, got {other:?}"),
         None => bail!("the server closed without answering"),
@@ -329,271 +306,6 @@ pub async fn v2_register(addr: SocketAddr, name: &str) -> anyhow::Result<ClientI
     match v2_call(addr, ClientId::NIL, request).await? {
         v2::Response::Registered(id) => Ok(id),
         other => bail!("register {name}: {other:?}"),
-    }
-}
-
-/// A test user's keys: an Ed25519 identity and a signed bundle.
-pub struct TestIdentity {
-    /// The identity key.
-    pub signing: SigningKey,
-    /// The 160-byte bundle.
-    pub bundle: PublicKey,
-}
-
-impl TestIdentity {
-    /// Fresh random keys.
-    pub fn generate() -> Self {
-        let signing = SigningKey::generate(&mut rand::rngs::OsRng);
-        let dh = x25519_dalek::StaticSecret::random_from_rng(rand::rngs::OsRng);
-        let prekey = x25519_dalek::StaticSecret::random_from_rng(rand::rngs::OsRng);
-        let identity_key = signing.verifying_key().to_bytes();
-        let dh_identity_key = x25519_dalek::PublicKey::from(&dh).to_bytes();
-        let signed_prekey = x25519_dalek::PublicKey::from(&prekey).to_bytes();
-        let signature = signing
-            .sign(&KeyBundle::signed_message_for(
-                &identity_key,
-                &dh_identity_key,
-                &signed_prekey,
-            ))
-            .to_bytes();
-        let bundle = KeyBundle {
-            identity_key,
-            dh_identity_key,
-            signed_prekey,
-            signature,
-        }
-        .to_public_key();
-        Self { signing, bundle }
-    }
-}
-
-/// A raw version-3 connection that keeps pushed deliveries aside.
-pub struct V3Conn {
-    /// The framed socket.
-    pub conn: RawConn,
-    /// The id in request headers.
-    pub client_id: ClientId,
-    /// Pushed deliveries received while waiting for answers.
-    pub pushed: std::collections::VecDeque<v3::Delivery>,
-    /// A closing notice, if the server sent one.
-    pub closing: Option<v3::ServerError>,
-    /// The server key seen in the last challenge.
-    pub server_key: Option<[u8; 32]>,
-}
-
-impl V3Conn {
-    /// Opens a connection.
-    pub async fn open(addr: SocketAddr) -> anyhow::Result<V3Conn> {
-        Ok(V3Conn {
-            conn: connect(addr).await?,
-            client_id: ClientId::NIL,
-            pushed: Default::default(),
-            closing: None,
-            server_key: None,
-        })
-    }
-
-    /// Sends a request without waiting.
-    pub async fn send(&mut self, request: v3::Request) -> anyhow::Result<()> {
-        let frame = RequestFrame {
-            client_id: self.client_id,
-            request: Request::V3(request),
-        };
-        bounded("send", self.conn.send(frame.into())).await??;
-        Ok(())
-    }
-
-    /// Queues a request without flushing.
-    pub async fn feed(&mut self, request: v3::Request) -> anyhow::Result<()> {
-        let frame = RequestFrame {
-            client_id: self.client_id,
-            request: Request::V3(request),
-        };
-        bounded("feed", self.conn.feed(frame.into())).await??;
-        Ok(())
-    }
-
-    /// The next frame of any kind; `None` when the server closed.
-    pub async fn next_frame(&mut self) -> anyhow::Result<Option<v3::Response>> {
-        match read_response(&mut self.conn).await? {
-            Some(Response::V3(r)) => Ok(Some(r)),
-            Some(other) => bail!("expected version 3, got {other:?}"),
-            None => Ok(None),
-        }
-    }
-
-    /// The next answer to a request, setting pushes and closing notices aside.
-    pub async fn answer(&mut self) -> anyhow::Result<v3::Response> {
-        loop {
-            match self.next_frame().await? {
-                Some(v3::Response::Delivery(d)) => self.pushed.push_back(d),
-                Some(v3::Response::Closing(e)) => self.closing = Some(e),
-                Some(r) => return Ok(r),
-                None => bail!("the server closed the connection"),
-            }
-        }
-    }
-
-    /// Sends a request and returns its answer.
-    pub async fn call(&mut self, request: v3::Request) -> anyhow::Result<v3::Response> {
-        self.send(request).await?;
-        self.answer().await
-    }
-
-    /// The next pushed delivery.
-    pub async fn next_push(&mut self) -> anyhow::Result<v3::Delivery> {
-        if let Some(d) = self.pushed.pop_front() {
-            return Ok(d);
-        }
-        match self.next_frame().await? {
-            Some(v3::Response::Delivery(d)) => Ok(d),
-            Some(v3::Response::Closing(e)) => bail!("server closing: {e}"),
-            Some(other) => bail!("expected a push, got {other:?}"),
-            None => bail!("the server closed the connection"),
-        }
-    }
-
-    /// Whether the server closes the connection (reads until end of stream).
-    pub async fn expect_closed(&mut self) -> anyhow::Result<()> {
-        loop {
-            match bounded("connection to close", self.conn.next()).await? {
-                None | Some(Err(_)) => return Ok(()),
-                Some(Ok(ResponseItem::Response(Response::V3(v3::Response::Closing(e))))) => {
-                    self.closing = Some(e);
-                }
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-
-    /// Registers `name` with `identity`'s bundle; returns the new id.
-    pub async fn register(
-        &mut self,
-        name: &str,
-        identity: &TestIdentity,
-    ) -> anyhow::Result<ClientId> {
-        let response = self
-            .call(v3::Request::Register(v3::Register {
-                name: Name::new(name)?,
-                public_key: identity.bundle,
-            }))
-            .await?;
-        match response {
-            v3::Response::Registered(id) => Ok(id),
-            other => bail!("register {name}: {other:?}"),
-        }
-    }
-
-    /// Says hello as `id` and checks the server's proof; returns the challenge.
-    pub async fn hello(
-        &mut self,
-        id: ClientId,
-        client_nonce: [u8; 32],
-    ) -> anyhow::Result<v3::Challenge> {
-        self.client_id = id;
-        match self
-            .call(v3::Request::Hello(v3::Hello { client_nonce }))
-            .await?
-        {
-            v3::Response::Challenge(c) => {
-                let key = ed25519_dalek::VerifyingKey::from_bytes(&c.server_key)?;
-                key.verify_strict(
-                    &server_proof_message(&id, &client_nonce, &c.server_nonce),
-                    &ed25519_dalek::Signature::from_bytes(&c.signature),
-                )
-                .context("the server's proof does not verify")?;
-                self.server_key = Some(c.server_key);
-                Ok(c)
-            }
-            other => bail!("hello: {other:?}"),
-        }
-    }
-
-    /// The signature answering `challenge` for `id` with `signing`.
-    pub fn proof(
-        signing: &SigningKey,
-        id: ClientId,
-        client_nonce: &[u8; 32],
-        challenge: &v3::Challenge,
-    ) -> [u8; 64] {
-        signing
-            .sign(&client_proof_message(
-                &challenge.server_key,
-                &id,
-                client_nonce,
-                &challenge.server_nonce,
-            ))
-            .to_bytes()
-    }
-
-    /// The whole handshake as `id`.
-    pub async fn authenticate(
-        &mut self,
-        id: ClientId,
-        identity: &TestIdentity,
-    ) -> anyhow::Result<v3::ServerLimits> {
-        let nonce: [u8; 32] = rand::random();
-        let challenge = self.hello(id, nonce).await?;
-        let proof = Self::proof(&identity.signing, id, &nonce, &challenge);
-        match self.call(v3::Request::Authenticate(proof)).await? {
-            v3::Response::Authenticated(limits) => Ok(limits),
-            other => bail!("authenticate: {other:?}"),
-        }
-    }
-
-    /// Opens a connection, registers `name` and authenticates.
-    pub async fn new_user(addr: SocketAddr, name: &str) -> anyhow::Result<(V3Conn, TestIdentity)> {
-        let identity = TestIdentity::generate();
-        let mut conn = V3Conn::open(addr).await?;
-        let id = conn.register(name, &identity).await?;
-        conn.authenticate(id, &identity).await?;
-        Ok((conn, identity))
-    }
-
-    /// Opens another authenticated connection of the same user.
-    pub async fn again(&self, addr: SocketAddr, identity: &TestIdentity) -> anyhow::Result<V3Conn> {
-        let mut conn = V3Conn::open(addr).await?;
-        conn.authenticate(self.client_id, identity).await?;
-        Ok(conn)
-    }
-
-    /// Sends a text (type 3) and returns its message id.
-    pub async fn send_text(&mut self, to: ClientId, content: &[u8]) -> anyhow::Result<u64> {
-        match self
-            .call(v3::Request::SendMessage(v3::SendMessage {
-                destination: to,
-                kind: protocol::MessageKind::Text,
-                content: Bytes::copy_from_slice(content),
-            }))
-            .await?
-        {
-            v3::Response::MessageStored(m) => Ok(m.message_id),
-            other => bail!("send: {other:?}"),
-        }
-    }
-
-    /// Pulls a batch.
-    pub async fn pull(&mut self) -> anyhow::Result<v3::MessageBatch> {
-        match self.call(v3::Request::Pull(v3::Pull::default())).await? {
-            v3::Response::Messages(b) => Ok(b),
-            other => bail!("pull: {other:?}"),
-        }
-    }
-
-    /// Acknowledges ids; returns their statuses.
-    pub async fn ack(&mut self, ids: Vec<u64>) -> anyhow::Result<Vec<v3::AckStatus>> {
-        match self.call(v3::Request::Ack(ids)).await? {
-            v3::Response::Acked(s) => Ok(s),
-            other => bail!("ack: {other:?}"),
-        }
-    }
-}
-
-/// The reason of a version-3 error answer, or a failure describing what came instead.
-pub fn reason_of(response: &v3::Response) -> anyhow::Result<protocol::ErrorReason> {
-    match response {
-        v3::Response::Error(e) => Ok(e.reason),
-        other => bail!("expected an error, got {other:?}"),
     }
 }
 

@@ -5,10 +5,10 @@
 //!   reading them (MB/s).
 //! - Raw AEAD, single core: ChaCha20-Poly1305 and XChaCha20-Poly1305 sealing
 //!   64 KiB buffers in place (MB/s).
-//! - Raw SQLite inserts into a table shaped like the server's `messages`
-//!   (same columns and index), with the server's durability (WAL,
-//!   `synchronous=FULL`): one row per transaction, and 64 and 1024 rows per
-//!   transaction (what group commit can reach). Also the SQLite defaults a
+//! - Raw SQLite inserts into the server's own `messages` table (its schema
+//!   and insert statement, taken from `server::schema`), with the server's
+//!   durability (WAL, `synchronous=FULL`): one row per transaction, and 64
+//!   and 1024 rows per transaction (what group commit can reach). Also the SQLite defaults a
 //!   plain Python `sqlite3` program gets (rollback journal, `synchronous=FULL`)
 //!   at one row per transaction: the reference server's ceiling.
 //! - Loopback connections: open, send a 23-byte request, read a 7-byte
@@ -37,27 +37,6 @@ const TCP_BUFFER: usize = 256 * 1024;
 const AEAD_BUFFER: usize = 64 * 1024;
 /// Longest any TCP read may wait.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The `messages` table and its index, as in `server/src/store/schema.rs`
-/// (migration 1). Copied, because the server keeps its schema private; keep
-/// the two in step.
-pub const MESSAGES_DDL: &str = "CREATE TABLE messages (
-         id INTEGER PRIMARY KEY AUTOINCREMENT,
-         recipient BLOB NOT NULL,
-         sender BLOB NOT NULL,
-         kind INTEGER NOT NULL,
-         size INTEGER NOT NULL,
-         content BLOB,
-         blob TEXT,
-         meta BLOB,
-         created_at INTEGER NOT NULL
-     );
-     CREATE INDEX messages_by_recipient ON messages (recipient, id);";
-
-/// The server's insert (`server/src/store/writer.rs`).
-const INSERT: &str =
-    "INSERT INTO messages (recipient, sender, kind, size, content, blob, meta, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// One SQLite measurement.
 #[derive(Debug, Clone, Serialize)]
@@ -282,7 +261,7 @@ fn sqlite_inserts(
     let mut conn = Connection::open(&path)?;
     conn.pragma_update(None, "journal_mode", journal)?;
     conn.pragma_update(None, "synchronous", synchronous)?;
-    conn.execute_batch(MESSAGES_DDL)?;
+    server::schema::migrate(&mut conn)?;
     let content = vec![0xabu8; row_size];
     let ids: Vec<[u8; 16]> = (0..100u8).map(|i| [i; 16]).collect();
     let start = Instant::now();
@@ -292,7 +271,7 @@ fn sqlite_inserts(
         let n = per_commit.min(rows - done);
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
-            let mut stmt = tx.prepare_cached(INSERT)?;
+            let mut stmt = tx.prepare_cached(server::schema::INSERT_MESSAGE)?;
             for k in done..done + n {
                 stmt.execute(params![
                     &ids[k % 100][..],
@@ -303,6 +282,8 @@ fn sqlite_inserts(
                     None::<String>,
                     None::<Vec<u8>>,
                     k as i64,
+                    // Ids are given by the writer, not by SQLite.
+                    k as i64 + 1,
                 ])?;
             }
         }

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use server::{Config, Durability, Server};
+use server::{Config, Durability, Options, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
 
@@ -31,12 +31,13 @@ fn harness() -> &'static Harness {
             .build()
             .expect("runtime");
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::new(dir.path().join("data"));
-        config.legacy_v2 = true;
-        config.durability = Durability::Normal;
-        config.idle_timeout = Duration::from_millis(50);
-        config.stall_timeout = Duration::from_millis(50);
-        config.v2_max_content = 1 << 20;
+        let mut options = Options::new(dir.path().join("data"));
+        options.legacy_v2 = true;
+        options.durability = Durability::Normal;
+        options.idle_timeout = Duration::from_millis(50);
+        options.stall_timeout = Duration::from_millis(50);
+        options.v2_max_content = 1 << 20;
+        let config = Config::new(options).expect("a valid configuration");
         let server = runtime.block_on(Server::open(config)).expect("server");
         Harness {
             runtime,

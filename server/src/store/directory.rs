@@ -12,6 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use protocol::{ClientId, Name, PublicKey};
+use rusqlite::Connection;
+
+use super::rows::fixed;
+use crate::error::StoreError;
 
 /// The protocol version an account was registered through, and the only one
 /// through which it can be seen or used.
@@ -183,6 +187,35 @@ impl Directory {
     /// Whether no client is registered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Directory {
+    /// Every registered client, in registration order.
+    pub(super) fn load(conn: &Connection) -> Result<Directory, StoreError> {
+        let directory = Directory::default();
+        let mut stmt =
+            conn.prepare("SELECT id, name, public_key, protocol FROM clients ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, u8>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, name, key, protocol) = row?;
+            directory.insert(ClientRecord {
+                id: ClientId(fixed(&id, "client id")?),
+                name: Name::new(name).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                public_key: PublicKey(fixed(&key, "public key")?),
+                protocol: Protocol::from_code(protocol).ok_or_else(|| {
+                    StoreError::Corrupt(format!("account of protocol version {protocol}"))
+                })?,
+            });
+        }
+        Ok(directory)
     }
 }
 

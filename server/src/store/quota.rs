@@ -1,5 +1,5 @@
 //! What the quotas count, and the checks against them. Only the writer
-//! thread changes these counts (`writer.rs`), so a check and the change it
+//! thread changes these counts (`writer/`), so a check and the change it
 //! allows cannot race.
 //!
 //! An unfinished upload holds a *reservation* from the moment it begins: its
@@ -14,8 +14,36 @@ use std::collections::HashMap;
 use protocol::ClientId;
 use rusqlite::Connection;
 
-use super::Limits;
+use crate::config::Config;
 use crate::error::StoreError;
+
+/// The quotas the writer enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most messages waiting for one recipient.
+    pub inbox_max_messages: u64,
+    /// Most bytes waiting for one recipient.
+    pub inbox_max_bytes: u64,
+    /// Most bytes one sender may have waiting.
+    pub sender_max_bytes: u64,
+    /// Most bytes stored in all.
+    pub max_storage_bytes: u64,
+    /// Most unfinished uploads per client.
+    pub max_uploads_per_client: u32,
+}
+
+impl Limits {
+    /// The quotas of a configuration.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            inbox_max_messages: config.inbox_max_messages,
+            inbox_max_bytes: config.inbox_max_bytes,
+            sender_max_bytes: config.sender_max_bytes,
+            max_storage_bytes: config.max_storage_bytes,
+            max_uploads_per_client: config.max_uploads_per_client,
+        }
+    }
+}
 
 /// Messages and bytes held for one recipient.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,6 +3,11 @@
 //! Each migration takes the schema from version N-1 to N inside one
 //! transaction; a database newer than this program is refused rather than
 //! guessed at.
+//!
+//! [`migrate`] and [`INSERT_MESSAGE`] are public (the crate root re-exports
+//! this module) for one reader outside the server: the load generator
+//! measures raw SQLite inserts into the server's own `messages` table, and
+//! takes the table and the statement from here rather than keeping a copy.
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -77,6 +82,13 @@ const MIGRATIONS: &[&str] = &[
      CREATE UNIQUE INDEX clients_by_skeleton ON clients (skeleton);",
 ];
 
+/// The statement that stores a message row (the writer's, in
+/// `writer/messages.rs`): ?1 recipient, ?2 sender, ?3 kind, ?4 size,
+/// ?5 inline content, ?6 blob name, ?7 file meta, ?8 created at (ms), ?9 id.
+pub const INSERT_MESSAGE: &str =
+    "INSERT INTO messages (id, recipient, sender, kind, size, content, blob, meta, created_at)
+     VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
 /// Settings every connection gets.
 pub(crate) fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -107,8 +119,11 @@ pub(crate) fn configure_reader(conn: &Connection) -> Result<(), StoreError> {
 /// Bytes of the database file read through a memory map.
 const MMAP_SIZE: i64 = 256 * 1024 * 1024;
 
-/// Brings the schema up to date.
-pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+/// Brings the schema up to date (creates it in an empty database).
+///
+/// # Errors
+/// The database failed, or its schema is newer than this program.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if current > MIGRATIONS.len() {
         return Err(StoreError::Corrupt(format!(

@@ -27,7 +27,6 @@ use crate::conn::Conn;
 
 /// The key-bundle check, also at its former path for callers outside `v3`
 /// (the store's start-up classification of accounts).
-pub(crate) use crate::bundle::verify_bundle;
 
 /// Serves a version-3 connection whose first frame is `first`, until it
 /// closes.

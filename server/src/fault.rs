@@ -9,9 +9,17 @@
 //! The failpoints used by the fault tests are also defined here: they exist
 //! only when the `failpoints` feature is on (tests); otherwise `fail_point!`
 //! compiles to nothing.
+//!
+//! A leaf of the crate, beside rather than inside `store`: the store, the blob
+//! folder, [`crate::error`] and [`crate::headroom`] all name faults, and this
+//! module names none of them. A reported fault is announced through
+//! [`wait_for_fault`], which the free-space watcher listens to, instead of
+//! this module calling the watcher.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use protocol::ErrorReason;
 use rusqlite::ffi;
@@ -121,10 +129,29 @@ pub fn classify_sqlite(e: &rusqlite::Error) -> Option<Fault> {
 /// Which faults have been logged since storage last worked.
 static REPORTED: [AtomicBool; 4] = [const { AtomicBool::new(false) }; 4];
 
+/// Storage faults reported so far; each wakes every waiter of
+/// [`wait_for_fault`] (a fault is often the first sign the disk filled).
+static FAULTS: Mutex<u64> = Mutex::new(0);
+static FAULT_SEEN: Condvar = Condvar::new();
+
+fn faults() -> MutexGuard<'static, u64> {
+    FAULTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits until a fault is reported or `timeout` passes, whichever is first.
+pub fn wait_for_fault(timeout: Duration) {
+    let faults = faults();
+    let seen = *faults;
+    let _ = FAULT_SEEN
+        .wait_timeout_while(faults, timeout, |n| *n == seen)
+        .unwrap_or_else(|e| e.into_inner());
+}
+
 /// Logs a fault: in full the first time, at debug level after that, until
 /// [`recovered`] says storage works again.
 pub fn report(fault: Fault, detail: &dyn std::fmt::Display) {
-    crate::headroom::recheck();
+    *faults() += 1;
+    FAULT_SEEN.notify_all();
     if !REPORTED[fault.index()].swap(true, Ordering::Relaxed) {
         tracing::error!(error = %detail, "storage fault: {}", fault.advice());
     } else {

@@ -1,13 +1,8 @@
-//! Version 3: persistent, authenticated sessions with acknowledged delivery,
-//! push, chunked files and reasoned errors. Same framing as version 2.
-//!
-//! Every payload layout is drawn in PROTOCOL.md; the short forms here:
+//! Version-3 responses: one payload struct per answer that has fields, the
+//! [`Response`] enum, and its layouts (the largest payload per code, decode,
+//! encode). Error and closing notices share [`ServerError`]:
 //!
 //! ```text
-//! delivery entry (1004 entries, 1104 payload), 37 + size bytes
-//!  +-----------+-----------+----+--------------+----------+---------
-//!  | sender 16 | id u64    |type| sent_at u64  | size u32 | content
-//!  +-----------+-----------+----+--------------+----------+---------
 //! error (9000) and closing (1105)
 //!  +-------------+--------------+-------------
 //!  | reason u16  | text len u16 | text (UTF-8)
@@ -16,336 +11,16 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::delivery::{Delivery, MessageBatch};
+use super::layout::*;
 use crate::error::{ErrorReason, PayloadError, ProtocolError};
-use crate::header::{RequestCode, ResponseCode};
-use crate::types::{ClientId, MessageKind, Name, PublicKey, UploadId};
+use crate::header::ResponseCode;
+use crate::types::{ClientId, Name, PublicKey, UploadId};
 use crate::wire::{Reader, check_range, put_u16, put_u32, put_u64};
 use crate::{
-    CLIENT_ID_LEN, MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_ERROR_TEXT_LEN, MAX_FILE_META_LEN,
-    MAX_LIST_PAGE, MAX_MESSAGE_LEN, MAX_NAME_LEN, PUBLIC_KEY_LEN,
+    CLIENT_ID_LEN, MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_ERROR_TEXT_LEN, MAX_LIST_PAGE, MAX_MESSAGE_LEN,
+    MAX_NAME_LEN, PUBLIC_KEY_LEN,
 };
-
-pub use crate::payload::{Register, SendMessage};
-
-/// Size of the fixed part of a delivery entry, before its content.
-pub const DELIVERY_HEADER_LEN: usize = 16 + 8 + 1 + 8 + 4;
-/// Size of a client-list entry's fixed part (id and name length).
-pub const LIST_ENTRY_HEADER_LEN: usize = CLIENT_ID_LEN + 1;
-/// Size of the [`ServerLimits`] payload.
-pub const SERVER_LIMITS_LEN: usize = 32;
-/// Size of a nonce in the handshake.
-pub const NONCE_LEN: usize = 32;
-/// Size of an Ed25519 public key.
-pub const SIGNING_KEY_LEN: usize = 32;
-/// Size of an Ed25519 signature.
-pub const SIGNATURE_LEN: usize = 64;
-
-/// Request 104: how much one pull may return. Zero means "the server's maximum".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pull {
-    /// At most this many messages.
-    pub max_messages: u16,
-    /// At most about this many payload bytes (one message is always returned
-    /// if any is waiting, whatever its size).
-    pub max_bytes: u32,
-}
-
-/// Request 110: start authenticating as the header's client id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hello {
-    /// Fresh random bytes the server must sign.
-    pub client_nonce: [u8; NONCE_LEN],
-}
-
-/// Request 120: begin uploading a file for a recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadBegin {
-    /// The recipient.
-    pub destination: ClientId,
-    /// Exact size of the file as it will be uploaded (at least 1).
-    pub file_size: u64,
-    /// Opaque metadata delivered with the file message (the client puts its
-    /// sealed file name and stream header here), at most [`MAX_FILE_META_LEN`].
-    pub meta: Bytes,
-}
-
-/// Request 122: one chunk of an upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadChunk {
-    /// The upload.
-    pub upload_id: UploadId,
-    /// Where the chunk goes; must equal the upload's current size.
-    pub offset: u64,
-    /// 1 to [`MAX_CHUNK_LEN`] bytes.
-    pub data: Bytes,
-}
-
-/// Request 124: read part of a file message that is waiting for the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Download {
-    /// The file message.
-    pub message_id: u64,
-    /// First byte wanted.
-    pub offset: u64,
-    /// At most this many bytes, 1 to [`MAX_CHUNK_LEN`].
-    pub max_len: u32,
-}
-
-/// A version-3 request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    /// 100: register a name with a signed key bundle.
-    Register(Register),
-    /// 101: one page of the other clients, by id, after `after` (all zero: from the start).
-    ListClients {
-        /// The last id of the previous page.
-        after: ClientId,
-    },
-    /// 102: a client's key bundle and name by id.
-    GetPublicKey(ClientId),
-    /// 103: send a message of type 1, 2 or 3 (files go through uploads).
-    SendMessage(SendMessage),
-    /// 104: a batch of waiting messages, oldest first; nothing is removed.
-    Pull(Pull),
-    /// 105: remove delivered messages, 1 to [`MAX_ACK_IDS`] ids.
-    Ack(Vec<u64>),
-    /// 106: a client's id, key bundle and name by name.
-    LookupName(Name),
-    /// 110: start authentication.
-    Hello(Hello),
-    /// 111: the signed answer to the challenge.
-    Authenticate([u8; SIGNATURE_LEN]),
-    /// 112: push deliveries on this connection from now on.
-    Subscribe,
-    /// 113: keep-alive; the token is echoed.
-    Ping(u64),
-    /// 120: begin an upload.
-    UploadBegin(UploadBegin),
-    /// 121: where does this upload stand.
-    UploadResume(UploadId),
-    /// 122: one chunk.
-    UploadChunk(UploadChunk),
-    /// 123: abandon an upload.
-    UploadCancel(UploadId),
-    /// 124: read part of a waiting file.
-    Download(Download),
-}
-
-impl Request {
-    /// The request code.
-    pub fn code(&self) -> RequestCode {
-        match self {
-            Self::Register(_) => RequestCode::Register,
-            Self::ListClients { .. } => RequestCode::ListClients,
-            Self::GetPublicKey(_) => RequestCode::GetPublicKey,
-            Self::SendMessage(_) => RequestCode::SendMessage,
-            Self::Pull(_) => RequestCode::Pull,
-            Self::Ack(_) => RequestCode::Ack,
-            Self::LookupName(_) => RequestCode::LookupName,
-            Self::Hello(_) => RequestCode::Hello,
-            Self::Authenticate(_) => RequestCode::Authenticate,
-            Self::Subscribe => RequestCode::Subscribe,
-            Self::Ping(_) => RequestCode::Ping,
-            Self::UploadBegin(_) => RequestCode::UploadBegin,
-            Self::UploadResume(_) => RequestCode::UploadResume,
-            Self::UploadChunk(_) => RequestCode::UploadChunk,
-            Self::UploadCancel(_) => RequestCode::UploadCancel,
-            Self::Download(_) => RequestCode::Download,
-        }
-    }
-
-    /// The largest payload this code may carry; larger frames are refused
-    /// before they are read.
-    pub fn max_payload_len(code: RequestCode) -> usize {
-        match code {
-            RequestCode::Register => crate::payload::REGISTER_LEN,
-            RequestCode::ListClients
-            | RequestCode::GetPublicKey
-            | RequestCode::UploadResume
-            | RequestCode::UploadCancel => CLIENT_ID_LEN,
-            RequestCode::SendMessage => crate::payload::SEND_HEADER_LEN + MAX_MESSAGE_LEN,
-            RequestCode::Pull => 6,
-            RequestCode::Ack => 2 + 8 * MAX_ACK_IDS,
-            RequestCode::LookupName => 1 + MAX_NAME_LEN,
-            RequestCode::Hello => NONCE_LEN,
-            RequestCode::Authenticate => SIGNATURE_LEN,
-            RequestCode::Subscribe => 0,
-            RequestCode::Ping => 8,
-            RequestCode::UploadBegin => 16 + 8 + 2 + MAX_FILE_META_LEN,
-            RequestCode::UploadChunk => 16 + 8 + MAX_CHUNK_LEN,
-            RequestCode::Download => 20,
-        }
-    }
-
-    /// Parses a complete payload.
-    ///
-    /// # Errors
-    /// The payload does not follow the layout of `code`.
-    pub fn decode(code: RequestCode, payload: Bytes) -> Result<Self, PayloadError> {
-        let len = payload.len();
-        let mut r = Reader::new(payload);
-        let request = match code {
-            RequestCode::Register => return Ok(Self::Register(Register::decode(r.rest())?)),
-            RequestCode::ListClients => {
-                exact(len, CLIENT_ID_LEN)?;
-                Self::ListClients {
-                    after: ClientId::read(&mut r, "after")?,
-                }
-            }
-            RequestCode::GetPublicKey => {
-                exact(len, CLIENT_ID_LEN)?;
-                Self::GetPublicKey(ClientId::read(&mut r, "client id")?)
-            }
-            RequestCode::SendMessage => {
-                let m = SendMessage::decode(r.rest())?;
-                if m.kind == MessageKind::File {
-                    return Err(PayloadError::BadMessageType(m.kind.code()));
-                }
-                check_range(
-                    "content size",
-                    m.content.len() as u64,
-                    0,
-                    MAX_MESSAGE_LEN as u64,
-                )?;
-                return Ok(Self::SendMessage(m));
-            }
-            RequestCode::Pull => {
-                exact(len, 6)?;
-                Self::Pull(Pull {
-                    max_messages: r.u16("max messages")?,
-                    max_bytes: r.u32("max bytes")?,
-                })
-            }
-            RequestCode::Ack => {
-                let count = r.u16("id count")? as usize;
-                check_range("id count", count as u64, 1, MAX_ACK_IDS as u64)?;
-                exact(len, 2 + 8 * count)?;
-                let mut ids = Vec::with_capacity(count);
-                for _ in 0..count {
-                    ids.push(r.u64("message id")?);
-                }
-                Self::Ack(ids)
-            }
-            RequestCode::LookupName => Self::LookupName(Name::read_short(&mut r)?),
-            RequestCode::Hello => {
-                exact(len, NONCE_LEN)?;
-                Self::Hello(Hello {
-                    client_nonce: r.array("client nonce")?,
-                })
-            }
-            RequestCode::Authenticate => {
-                exact(len, SIGNATURE_LEN)?;
-                Self::Authenticate(r.array("signature")?)
-            }
-            RequestCode::Subscribe => {
-                exact(len, 0)?;
-                Self::Subscribe
-            }
-            RequestCode::Ping => {
-                exact(len, 8)?;
-                Self::Ping(r.u64("token")?)
-            }
-            RequestCode::UploadBegin => {
-                let destination = ClientId::read(&mut r, "destination")?;
-                let file_size = r.u64("file size")?;
-                check_range("file size", file_size, 1, u64::MAX)?;
-                let meta_len = r.u16("meta length")? as usize;
-                check_range("meta length", meta_len as u64, 0, MAX_FILE_META_LEN as u64)?;
-                let meta = r.bytes("meta", meta_len)?;
-                Self::UploadBegin(UploadBegin {
-                    destination,
-                    file_size,
-                    meta,
-                })
-            }
-            RequestCode::UploadResume => {
-                exact(len, 16)?;
-                Self::UploadResume(UploadId::read(&mut r)?)
-            }
-            RequestCode::UploadChunk => {
-                let upload_id = UploadId::read(&mut r)?;
-                let offset = r.u64("offset")?;
-                let data = r.rest();
-                check_range("chunk size", data.len() as u64, 1, MAX_CHUNK_LEN as u64)?;
-                Self::UploadChunk(UploadChunk {
-                    upload_id,
-                    offset,
-                    data,
-                })
-            }
-            RequestCode::UploadCancel => {
-                exact(len, 16)?;
-                Self::UploadCancel(UploadId::read(&mut r)?)
-            }
-            RequestCode::Download => {
-                exact(len, 20)?;
-                let message_id = r.u64("message id")?;
-                let offset = r.u64("offset")?;
-                let max_len = r.u32("max length")?;
-                check_range("max length", max_len.into(), 1, MAX_CHUNK_LEN as u64)?;
-                Self::Download(Download {
-                    message_id,
-                    offset,
-                    max_len,
-                })
-            }
-        };
-        r.finish()?;
-        Ok(request)
-    }
-
-    /// Appends the payload.
-    ///
-    /// # Errors
-    /// A value outside the limits of its field (content, ack count, meta, chunk).
-    pub fn encode_payload(&self, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        match self {
-            Self::Register(r) => r.encode(dst),
-            Self::ListClients { after } => after.write(dst),
-            Self::GetPublicKey(id) => id.write(dst),
-            Self::SendMessage(m) => {
-                limit("message content", m.content.len(), MAX_MESSAGE_LEN)?;
-                m.encode(dst)?;
-            }
-            Self::Pull(p) => {
-                put_u16(dst, p.max_messages);
-                put_u32(dst, p.max_bytes);
-            }
-            Self::Ack(ids) => {
-                limit("acknowledged ids", ids.len(), MAX_ACK_IDS)?;
-                put_u16(dst, ids.len() as u16);
-                for id in ids {
-                    put_u64(dst, *id);
-                }
-            }
-            Self::LookupName(name) => name.write_short(dst),
-            Self::Hello(h) => dst.put_slice(&h.client_nonce),
-            Self::Authenticate(sig) => dst.put_slice(sig),
-            Self::Subscribe => {}
-            Self::Ping(token) => put_u64(dst, *token),
-            Self::UploadBegin(u) => {
-                limit("file meta", u.meta.len(), MAX_FILE_META_LEN)?;
-                u.destination.write(dst);
-                put_u64(dst, u.file_size);
-                put_u16(dst, u.meta.len() as u16);
-                dst.put_slice(&u.meta);
-            }
-            Self::UploadResume(id) | Self::UploadCancel(id) => id.write(dst),
-            Self::UploadChunk(c) => {
-                limit("chunk", c.data.len(), MAX_CHUNK_LEN)?;
-                c.upload_id.write(dst);
-                put_u64(dst, c.offset);
-                dst.put_slice(&c.data);
-            }
-            Self::Download(d) => {
-                put_u64(dst, d.message_id);
-                put_u64(dst, d.offset);
-                put_u32(dst, d.max_len);
-            }
-        }
-        Ok(())
-    }
-}
 
 /// One entry of a client-list page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,121 +58,6 @@ pub struct MessageStored {
     pub destination: ClientId,
     /// The message's id, unique and increasing for the server's lifetime.
     pub message_id: u64,
-}
-
-/// A message handed to its recipient, in a pull (1004) or a push (1104).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// Who sent it.
-    pub sender: ClientId,
-    /// Its id.
-    pub message_id: u64,
-    /// Its type.
-    pub kind: MessageKind,
-    /// When the server stored it, in milliseconds since the Unix epoch.
-    pub sent_at_ms: u64,
-    /// The content; for type 4 a [`FileOffer`].
-    pub content: Bytes,
-}
-
-impl Delivery {
-    fn read(r: &mut Reader) -> Result<Self, PayloadError> {
-        let sender = ClientId::read(r, "sender")?;
-        let message_id = r.u64("message id")?;
-        let kind = MessageKind::read(r)?;
-        let sent_at_ms = r.u64("sent at")?;
-        let size = r.u32("content size")? as usize;
-        let content = r.bytes("content", size)?;
-        if kind == MessageKind::File {
-            FileOffer::decode(content.clone())?;
-        } else {
-            check_range("content size", size as u64, 0, MAX_MESSAGE_LEN as u64)?;
-        }
-        Ok(Self {
-            sender,
-            message_id,
-            kind,
-            sent_at_ms,
-            content,
-        })
-    }
-
-    fn write(&self, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        let max = if self.kind == MessageKind::File {
-            8 + MAX_FILE_META_LEN
-        } else {
-            MAX_MESSAGE_LEN
-        };
-        limit("delivered content", self.content.len(), max)?;
-        self.sender.write(dst);
-        put_u64(dst, self.message_id);
-        dst.put_u8(self.kind.code());
-        put_u64(dst, self.sent_at_ms);
-        put_u32(dst, self.content.len() as u32);
-        dst.put_slice(&self.content);
-        Ok(())
-    }
-
-    /// Bytes this entry takes in a 1004 payload.
-    pub fn encoded_len(&self) -> usize {
-        DELIVERY_HEADER_LEN + self.content.len()
-    }
-}
-
-/// The content of a type-4 delivery: the file's size and the sender's metadata.
-/// The bytes themselves are read with [`Download`].
-///
-/// ```text
-///  +----------------+---------------------------
-///  | file size u64  | meta (opaque, ≤ 4096 bytes)
-///  +----------------+---------------------------
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileOffer {
-    /// Size of the stored file.
-    pub size: u64,
-    /// The metadata given at [`UploadBegin`].
-    pub meta: Bytes,
-}
-
-impl FileOffer {
-    /// Parses a type-4 delivery's content.
-    ///
-    /// # Errors
-    /// Shorter than 8 bytes or metadata over [`MAX_FILE_META_LEN`].
-    pub fn decode(content: Bytes) -> Result<Self, PayloadError> {
-        let mut r = Reader::new(content);
-        let size = r.u64("file size")?;
-        let meta = r.rest();
-        check_range(
-            "meta length",
-            meta.len() as u64,
-            0,
-            MAX_FILE_META_LEN as u64,
-        )?;
-        Ok(Self { size, meta })
-    }
-
-    /// The content bytes.
-    ///
-    /// # Errors
-    /// Metadata over [`MAX_FILE_META_LEN`].
-    pub fn encode(&self) -> Result<Bytes, ProtocolError> {
-        limit("file meta", self.meta.len(), MAX_FILE_META_LEN)?;
-        let mut out = BytesMut::with_capacity(8 + self.meta.len());
-        put_u64(&mut out, self.size);
-        out.put_slice(&self.meta);
-        Ok(out.freeze())
-    }
-}
-
-/// Response 1004: a batch of waiting messages, in message-id order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MessageBatch {
-    /// Whether more messages wait after this batch.
-    pub more: bool,
-    /// The messages.
-    pub messages: Vec<Delivery>,
 }
 
 /// The outcome for one id of an acknowledgement.
@@ -709,22 +269,25 @@ impl Response {
     /// The largest payload this code may carry.
     pub fn max_payload_len(code: ResponseCode) -> usize {
         match code {
-            ResponseCode::Registered | ResponseCode::UploadCancelled => 16,
-            ResponseCode::ClientList => 3 + MAX_LIST_PAGE * (LIST_ENTRY_HEADER_LEN + MAX_NAME_LEN),
+            ResponseCode::Registered => CLIENT_ID_LEN,
+            ResponseCode::UploadCancelled => UPLOAD_ID_LEN,
+            ResponseCode::ClientList => {
+                PAGE_HEADER_LEN + MAX_LIST_PAGE * (LIST_ENTRY_HEADER_LEN + MAX_NAME_LEN)
+            }
             ResponseCode::PublicKey => CLIENT_ID_LEN + PUBLIC_KEY_LEN + 1 + MAX_NAME_LEN,
-            ResponseCode::MessageStored => 24,
+            ResponseCode::MessageStored => MESSAGE_STORED_LEN,
             ResponseCode::Messages => crate::MAX_FRAME_LEN,
-            ResponseCode::Acked => 2 + MAX_ACK_IDS,
+            ResponseCode::Acked => COUNT_LEN + ACK_STATUS_LEN * MAX_ACK_IDS,
             ResponseCode::Challenge => SIGNING_KEY_LEN + NONCE_LEN + SIGNATURE_LEN,
             ResponseCode::Authenticated => SERVER_LIMITS_LEN,
-            ResponseCode::Subscribed => 4,
-            ResponseCode::Pong => 8,
+            ResponseCode::Subscribed => SUBSCRIBED_LEN,
+            ResponseCode::Pong => TOKEN_LEN,
             ResponseCode::Delivery => DELIVERY_HEADER_LEN + MAX_MESSAGE_LEN,
-            ResponseCode::Closing | ResponseCode::Error => 4 + MAX_ERROR_TEXT_LEN,
-            ResponseCode::UploadStatus => 48,
-            ResponseCode::ChunkStored => 24,
-            ResponseCode::FileSent => 40,
-            ResponseCode::FileChunk => 16 + MAX_CHUNK_LEN,
+            ResponseCode::Closing | ResponseCode::Error => ERROR_HEADER_LEN + MAX_ERROR_TEXT_LEN,
+            ResponseCode::UploadStatus => UPLOAD_STATUS_LEN,
+            ResponseCode::ChunkStored => CHUNK_STORED_LEN,
+            ResponseCode::FileSent => FILE_SENT_LEN,
+            ResponseCode::FileChunk => FILE_CHUNK_HEADER_LEN + MAX_CHUNK_LEN,
         }
     }
 
@@ -737,14 +300,15 @@ impl Response {
         let mut r = Reader::new(payload);
         let response = match code {
             ResponseCode::Registered => {
-                exact(len, 16)?;
+                exact(len, CLIENT_ID_LEN)?;
                 Self::Registered(ClientId::read(&mut r, "client id")?)
             }
             ResponseCode::ClientList => {
                 let more = r.flag("more")?;
                 let count = r.u16("count")? as usize;
                 check_range("count", count as u64, 0, MAX_LIST_PAGE as u64)?;
-                let mut clients = Vec::with_capacity(count.min(r.remaining() / 18));
+                let mut clients =
+                    Vec::with_capacity(count.min(r.remaining() / SHORTEST_LIST_ENTRY_LEN));
                 for _ in 0..count {
                     clients.push(ClientEntry {
                         id: ClientId::read(&mut r, "client id")?,
@@ -759,7 +323,7 @@ impl Response {
                 name: Name::read_short(&mut r)?,
             }),
             ResponseCode::MessageStored => {
-                exact(len, 24)?;
+                exact(len, MESSAGE_STORED_LEN)?;
                 Self::MessageStored(MessageStored {
                     destination: ClientId::read(&mut r, "destination")?,
                     message_id: r.u64("message id")?,
@@ -778,7 +342,7 @@ impl Response {
             ResponseCode::Acked => {
                 let count = r.u16("count")? as usize;
                 check_range("count", count as u64, 1, MAX_ACK_IDS as u64)?;
-                exact(len, 2 + count)?;
+                exact(len, COUNT_LEN + ACK_STATUS_LEN * count)?;
                 let mut statuses = Vec::with_capacity(count);
                 for _ in 0..count {
                     statuses.push(match r.u8("status")? {
@@ -816,19 +380,19 @@ impl Response {
                 })
             }
             ResponseCode::Subscribed => {
-                exact(len, 4)?;
+                exact(len, SUBSCRIBED_LEN)?;
                 Self::Subscribed {
                     waiting: r.u32("waiting")?,
                 }
             }
             ResponseCode::Pong => {
-                exact(len, 8)?;
+                exact(len, TOKEN_LEN)?;
                 Self::Pong(r.u64("token")?)
             }
             ResponseCode::Delivery => Self::Delivery(Delivery::read(&mut r)?),
             ResponseCode::Closing => Self::Closing(ServerError::read(&mut r)?),
             ResponseCode::UploadStatus => {
-                exact(len, 48)?;
+                exact(len, UPLOAD_STATUS_LEN)?;
                 Self::UploadStatus(UploadStatus {
                     upload_id: UploadId::read(&mut r)?,
                     destination: ClientId::read(&mut r, "destination")?,
@@ -837,14 +401,14 @@ impl Response {
                 })
             }
             ResponseCode::ChunkStored => {
-                exact(len, 24)?;
+                exact(len, CHUNK_STORED_LEN)?;
                 Self::ChunkStored(ChunkStored {
                     upload_id: UploadId::read(&mut r)?,
                     next_offset: r.u64("next offset")?,
                 })
             }
             ResponseCode::FileSent => {
-                exact(len, 40)?;
+                exact(len, FILE_SENT_LEN)?;
                 Self::FileSent(FileSent {
                     upload_id: UploadId::read(&mut r)?,
                     destination: ClientId::read(&mut r, "destination")?,
@@ -852,7 +416,7 @@ impl Response {
                 })
             }
             ResponseCode::UploadCancelled => {
-                exact(len, 16)?;
+                exact(len, UPLOAD_ID_LEN)?;
                 Self::UploadCancelled(UploadId::read(&mut r)?)
             }
             ResponseCode::FileChunk => {
@@ -959,25 +523,4 @@ impl Response {
         }
         Ok(())
     }
-}
-
-fn exact(len: usize, expected: usize) -> Result<(), PayloadError> {
-    if len != expected {
-        return Err(PayloadError::WrongSize {
-            expected,
-            actual: len,
-        });
-    }
-    Ok(())
-}
-
-fn limit(what: &'static str, len: usize, max: usize) -> Result<(), ProtocolError> {
-    if len > max {
-        return Err(ProtocolError::ValueTooLarge {
-            what,
-            len: len as u64,
-            max: max as u64,
-        });
-    }
-    Ok(())
 }

@@ -1,0 +1,27 @@
+//! Version 3: persistent, authenticated sessions with acknowledged delivery,
+//! push, chunked files and reasoned errors. Same framing as version 2.
+//!
+//! Every payload layout is drawn in PROTOCOL.md, the short forms beside the
+//! code that parses them.
+//!
+//! Requests are in `request.rs`, responses in `response.rs`, and the message
+//! entry that both pulls and pushes carry (with the file offer inside it) in
+//! `delivery.rs`, the sizes of every fixed-size field and payload in
+//! `layout.rs`. This file only names the parts; none of them imports it.
+
+mod delivery;
+mod layout;
+mod request;
+mod response;
+
+pub use crate::payload::{Register, SendMessage};
+pub use delivery::{Delivery, FileOffer, MessageBatch};
+pub use layout::{
+    DELIVERY_HEADER_LEN, LIST_ENTRY_HEADER_LEN, NONCE_LEN, SERVER_LIMITS_LEN, SIGNATURE_LEN,
+    SIGNING_KEY_LEN,
+};
+pub use request::{Download, Hello, Pull, Request, UploadBegin, UploadChunk};
+pub use response::{
+    AckStatus, Challenge, ChunkStored, ClientEntry, ClientPage, FileChunk, FileSent, MessageStored,
+    PeerKey, Response, ServerError, ServerLimits, UploadStatus,
+};

@@ -1,0 +1,165 @@
+//! The [`Store`] handle itself: opening (migrating, loading the directory
+//! and the quota counts, starting the writer thread), the write queue, the
+//! free-space admission and closing. What callers ask of it is in one file
+//! per kind of row (`clients.rs`, `messages.rs`, `uploads.rs`), reads go
+//! through `readers.rs`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use protocol::PublicKey;
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::directory::Directory;
+use super::quota::{Limits, Tally};
+use super::rows::fixed;
+use super::schema;
+use super::values::StoreEvent;
+use super::writer::{Reply, WriteOp, Writer};
+use crate::config::Durability;
+use crate::error::StoreError;
+use crate::headroom::Headroom;
+
+/// Bytes a message row costs besides its inline content (ids, sizes, index
+/// entries, log frames), counted against the free-space reserve.
+pub(super) const ROW_OVERHEAD: u64 = 256;
+
+/// The outcome of a queued write, once it is committed (or refused).
+pub type Pending<T> = oneshot::Receiver<Result<T, StoreError>>;
+
+pub(super) struct Inner {
+    queue: Mutex<Option<std::sync::mpsc::Sender<WriteOp>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    pub(super) readers: Mutex<Vec<Connection>>,
+    pub(super) db_path: PathBuf,
+    directory: Directory,
+    /// The free-space reserve, once the server set one (see `crate::headroom`).
+    pub(super) headroom: std::sync::OnceLock<Headroom>,
+}
+
+/// A cheap-to-clone handle on the store.
+#[derive(Clone)]
+pub struct Store {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Opens (creating or migrating) the database at `db_path` and starts the
+    /// writer thread. `is_v3_key` says whether a stored key is a valid
+    /// version-3 key bundle (the store does not judge keys itself; it asks
+    /// once, to classify accounts registered before schema 3). `notify` is
+    /// called on the writer thread after each commit; it must not block.
+    ///
+    /// # Errors
+    /// The database cannot be opened, migrated or read.
+    pub fn open(
+        db_path: &Path,
+        durability: Durability,
+        limits: Limits,
+        is_v3_key: impl Fn(&PublicKey) -> bool,
+        notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
+    ) -> Result<Store, StoreError> {
+        let mut conn = Connection::open(db_path)?;
+        schema::configure(&conn, durability)?;
+        schema::migrate(&mut conn)?;
+        schema::classify_accounts(&mut conn, |key| {
+            fixed(key, "public key").is_ok_and(|key| is_v3_key(&PublicKey(key)))
+        })?;
+        let directory = Directory::load(&conn)?;
+        let accounts = Tally::load(&conn)?;
+        let next_id: i64 = conn.query_row(
+            "SELECT MAX((SELECT value FROM meta WHERE key = 'next_message_id'),
+                        (SELECT COALESCE(MAX(id), 0) + 1 FROM messages))",
+            [],
+            |r| r.get(0),
+        )?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writer = Writer {
+            conn,
+            next_id: next_id as u64,
+            accounts,
+            directory: directory.clone(),
+            limits,
+            notify,
+            stopped: false,
+        };
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer.run(rx))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                queue: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+                readers: Mutex::new(Vec::new()),
+                db_path: db_path.to_path_buf(),
+                directory,
+                headroom: std::sync::OnceLock::new(),
+            }),
+        })
+    }
+
+    /// Refuses new messages, registrations and uploads that would eat into
+    /// `headroom`'s reserve (set once, by the server at startup).
+    pub fn use_headroom(&self, headroom: Headroom) {
+        let _ = self.inner.headroom.set(headroom);
+    }
+
+    /// Counts a write of `bytes` against the free-space reserve.
+    ///
+    /// # Errors
+    /// [`StoreError::DiskFull`] if it would eat into the reserve.
+    pub fn admit(&self, bytes: u64) -> Result<(), StoreError> {
+        match self.inner.headroom.get() {
+            Some(h) => h.admit(bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// The registered clients.
+    pub fn directory(&self) -> &Directory {
+        &self.inner.directory
+    }
+
+    pub(super) fn submit(&self, op: WriteOp) -> Result<(), StoreError> {
+        let queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+        match queue.as_ref() {
+            Some(q) => q.send(op).map_err(|_| StoreError::Closed),
+            None => Err(StoreError::Closed),
+        }
+    }
+
+    pub(super) async fn write<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> WriteOp,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(make(tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stops the writer after it has committed everything queued, and closes
+    /// the database. Later writes fail with [`StoreError::Closed`].
+    pub async fn close(&self) {
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        self.inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        let handle = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}

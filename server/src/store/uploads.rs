@@ -1,0 +1,143 @@
+//! Unfinished uploads as callers see them: their rows (begun, progress,
+//! completed into a file message, cancelled, expired) written through the
+//! writer thread, and read back through the read pool. The blob files
+//! themselves are `crate::blobs`; the writer's statements for these rows
+//! are in `writer/uploads.rs`.
+
+use bytes::Bytes;
+use protocol::{ClientId, UploadId};
+
+use super::handle::{ROW_OVERHEAD, Store};
+use super::rows::{read_upload, row_to_upload};
+use super::values::{Stored, UploadRecord};
+use super::writer::WriteOp;
+use crate::error::StoreError;
+
+impl Store {
+    /// Begins an upload, reserving its size.
+    ///
+    /// # Errors
+    /// Unknown destination, too many uploads, or a quota.
+    pub async fn upload_begin(
+        &self,
+        owner: ClientId,
+        destination: ClientId,
+        file_size: u64,
+        meta: Bytes,
+    ) -> Result<UploadRecord, StoreError> {
+        // The whole file must fit above the reserve now; its chunks are
+        // admitted as they are written.
+        if let Some(h) = self.inner.headroom.get() {
+            h.check(file_size.saturating_add(ROW_OVERHEAD))?;
+        }
+        self.write(|reply| WriteOp::UploadBegin {
+            owner,
+            destination,
+            file_size,
+            meta,
+            reply,
+        })
+        .await
+    }
+
+    /// Records how much of an upload is durably on disk.
+    pub fn upload_progress(&self, id: UploadId, durable_offset: u64) {
+        let _ = self.submit(WriteOp::UploadProgress {
+            id,
+            durable_offset,
+            reply: None,
+        });
+    }
+
+    /// Records an upload's durable offset and waits until it is committed,
+    /// so that an offset reported as durable survives a crash.
+    ///
+    /// # Errors
+    /// The database refused the change or is closed.
+    pub async fn upload_progress_committed(
+        &self,
+        id: UploadId,
+        durable_offset: u64,
+    ) -> Result<(), StoreError> {
+        self.write(|reply| WriteOp::UploadProgress {
+            id,
+            durable_offset,
+            reply: Some(reply),
+        })
+        .await
+    }
+
+    /// Turns a finished upload into a file message stored in `blob`.
+    ///
+    /// # Errors
+    /// The upload is not the owner's.
+    pub async fn upload_complete(
+        &self,
+        id: UploadId,
+        owner: ClientId,
+        blob: String,
+    ) -> Result<(UploadRecord, Stored), StoreError> {
+        self.write(|reply| WriteOp::UploadComplete {
+            id,
+            owner,
+            blob,
+            reply,
+        })
+        .await
+    }
+
+    /// Removes the owner's upload.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownUpload`] if it is not the owner's.
+    pub async fn upload_cancel(
+        &self,
+        id: UploadId,
+        owner: ClientId,
+    ) -> Result<UploadRecord, StoreError> {
+        self.write(|reply| WriteOp::UploadCancel { id, owner, reply })
+            .await
+    }
+
+    /// Removes uploads begun before `created_before_ms`; returns their ids.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn expire_uploads(
+        &self,
+        created_before_ms: u64,
+    ) -> Result<Vec<UploadId>, StoreError> {
+        self.write(|reply| WriteOp::ExpireUploads {
+            created_before_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// An unfinished upload.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>, StoreError> {
+        self.read(move |conn| read_upload(conn, &id)).await
+    }
+
+    /// Every unfinished upload.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn uploads(&self) -> Result<Vec<UploadRecord>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, owner, destination, file_size, meta, durable_offset, created_at FROM uploads",
+            )?;
+            let rows = stmt.query_map([], row_to_upload)?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row??);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

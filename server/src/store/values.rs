@@ -1,0 +1,156 @@
+//! The values the store takes and gives back: messages (inline or in a
+//! blob), unfinished uploads, the events published after each commit, and
+//! the clock that stamps them. A leaf: the handle, the read pool and the
+//! writer thread all speak in these, so none of them owns them.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use protocol::v3::{Delivery, FileOffer};
+use protocol::{ClientId, MessageKind, UploadId};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Where a message's content lives.
+#[derive(Debug, Clone)]
+pub enum MessageBody {
+    /// In the database row.
+    Inline(Bytes),
+    /// In a blob file under `files/`.
+    File {
+        /// The blob's file name.
+        blob: String,
+        /// The uploader's opaque metadata (empty for version-2 files).
+        meta: Bytes,
+        /// The file's size.
+        size: u64,
+    },
+}
+
+impl MessageBody {
+    /// Size of the content (the file's size for a blob).
+    pub fn size(&self) -> u64 {
+        match self {
+            Self::Inline(c) => c.len() as u64,
+            Self::File { size, .. } => *size,
+        }
+    }
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Who it is for.
+    pub recipient: ClientId,
+    /// Who sent it.
+    pub sender: ClientId,
+    /// Its type.
+    pub kind: MessageKind,
+    /// Its content.
+    pub body: MessageBody,
+}
+
+/// A message that is durably stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// Its id.
+    pub id: u64,
+    /// When it was stored.
+    pub created_at_ms: u64,
+}
+
+/// A message removed by an acknowledgement or a version-2 pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    /// Its blob, to delete from disk.
+    pub blob: Option<String>,
+}
+
+/// A message waiting for its recipient.
+#[derive(Debug, Clone)]
+pub struct WaitingMessage {
+    /// Its id.
+    pub id: u64,
+    /// Who sent it.
+    pub sender: ClientId,
+    /// Its type as sent.
+    pub kind: MessageKind,
+    /// Size of its content.
+    pub size: u64,
+    /// When it was stored.
+    pub created_at_ms: u64,
+    /// Its content, or where the content is.
+    pub body: MessageBody,
+}
+
+impl WaitingMessage {
+    /// The message as version 3 delivers it: inline content, or a file offer
+    /// for anything whose content lives in a blob (see PROTOCOL.md, Files).
+    pub fn to_delivery(&self) -> Delivery {
+        let (kind, content) = match &self.body {
+            MessageBody::Inline(c) => (self.kind, c.clone()),
+            MessageBody::File { meta, size, .. } => {
+                let offer = FileOffer {
+                    size: *size,
+                    meta: meta.clone(),
+                };
+                // Stored meta came through the codec, which bounds it by
+                // MAX_FILE_META_LEN, so encoding cannot fail; an empty offer
+                // would be a wrong but harmless fallback.
+                (MessageKind::File, offer.encode().unwrap_or_default())
+            }
+        };
+        Delivery {
+            sender: self.sender,
+            message_id: self.id,
+            kind,
+            sent_at_ms: self.created_at_ms,
+            content,
+        }
+    }
+}
+
+/// An unfinished upload.
+#[derive(Debug, Clone)]
+pub struct UploadRecord {
+    /// Its id.
+    pub id: UploadId,
+    /// Who uploads.
+    pub owner: ClientId,
+    /// Who the file is for.
+    pub destination: ClientId,
+    /// Its announced size.
+    pub file_size: u64,
+    /// Opaque metadata for the file message.
+    pub meta: Bytes,
+    /// Bytes known to be on disk for good.
+    pub durable_offset: u64,
+    /// When it began.
+    pub created_at_ms: u64,
+}
+
+/// What the store reports after each commit, in commit order.
+#[derive(Debug, Clone)]
+pub enum StoreEvent {
+    /// A message became durable.
+    NewMessage {
+        /// Its recipient.
+        recipient: ClientId,
+        /// The message.
+        message: Arc<WaitingMessage>,
+    },
+    /// Messages were removed.
+    Removed {
+        /// Their recipient.
+        recipient: ClientId,
+        /// Their ids.
+        ids: Vec<u64>,
+    },
+}

@@ -1,0 +1,62 @@
+//! The batch in progress as the operations see it: what it has changed so
+//! far (applied to the writer's counts and directory only after the commit)
+//! and savepoints that make one operation all-or-nothing inside it.
+
+use protocol::ClientId;
+use rusqlite::Transaction;
+
+use crate::error::StoreError;
+use crate::store::directory::{ClientRecord, Directory};
+use crate::store::quota::{Counts, Tally};
+use crate::store::values::StoreEvent;
+
+/// Changes made by the current batch, applied to the writer's counts after commit.
+#[derive(Default)]
+pub(super) struct Staged {
+    pub(super) tally: Tally,
+    pub(super) clients: Vec<ClientRecord>,
+    pub(super) events: Vec<StoreEvent>,
+}
+
+/// What an operation sees and changes of the batch in progress.
+pub(super) struct View<'a> {
+    pub(super) accounts: &'a Tally,
+    pub(super) staged: &'a mut Staged,
+    pub(super) directory: &'a Directory,
+    /// The next message id; advances only if the batch commits.
+    pub(super) next_id: &'a mut u64,
+}
+
+impl View<'_> {
+    pub(super) fn counts(&self) -> Counts<'_> {
+        Counts {
+            committed: self.accounts,
+            staged: &self.staged.tally,
+        }
+    }
+
+    /// Whether a client is registered, committed or earlier in this batch.
+    pub(super) fn client_known(&self, id: &ClientId) -> bool {
+        self.directory.contains_any(id) || self.staged.clients.iter().any(|c| c.id == *id)
+    }
+}
+
+/// Runs several statements as one: all or none of them stay in the batch.
+pub(super) fn atomically<T>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    tx.execute_batch("SAVEPOINT op")?;
+    match f() {
+        Ok(v) => {
+            tx.execute_batch("RELEASE op")?;
+            Ok(v)
+        }
+        Err(e) => {
+            if let Err(undo) = tx.execute_batch("ROLLBACK TO op; RELEASE op") {
+                tracing::error!(error = %undo, "could not undo a failed operation");
+            }
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! What the writer is asked to do ([`WriteOp`]) and what it owes each caller
+//! ([`Pending`]): the answer, sent once the batch's fate is known. Apart
+//! from the loop (`mod.rs`) so that the operations can name these without
+//! naming the loop.
+
+use bytes::Bytes;
+use protocol::{ClientId, Name, PublicKey, UploadId};
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+use crate::fault::Fault;
+use crate::store::directory::{ClientRecord, Protocol};
+use crate::store::values::{NewMessage, Removed, Stored, UploadRecord};
+
+/// Most operations committed together.
+pub(crate) const MAX_BATCH: usize = 4096;
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// A change for the writer to make.
+pub(crate) enum WriteOp {
+    Register {
+        name: Name,
+        public_key: PublicKey,
+        protocol: Protocol,
+        /// The name's confusability key (version 3 only).
+        skeleton: Option<String>,
+        reply: Reply<ClientRecord>,
+    },
+    Insert {
+        message: NewMessage,
+        reply: Reply<Stored>,
+    },
+    Delete {
+        recipient: ClientId,
+        ids: Vec<u64>,
+        reply: Reply<Vec<Option<Removed>>>,
+    },
+    Touch {
+        id: ClientId,
+    },
+    UploadBegin {
+        owner: ClientId,
+        destination: ClientId,
+        file_size: u64,
+        meta: Bytes,
+        reply: Reply<UploadRecord>,
+    },
+    UploadProgress {
+        id: UploadId,
+        durable_offset: u64,
+        /// Told once the offset is committed, for a caller that reports it
+        /// as durable.
+        reply: Option<Reply<()>>,
+    },
+    UploadComplete {
+        id: UploadId,
+        owner: ClientId,
+        blob: String,
+        reply: Reply<(UploadRecord, Stored)>,
+    },
+    UploadCancel {
+        id: UploadId,
+        owner: ClientId,
+        reply: Reply<UploadRecord>,
+    },
+    ExpireUploads {
+        created_before_ms: u64,
+        reply: Reply<Vec<UploadId>>,
+    },
+}
+
+/// An answer owed to a caller, with the outcome to send once the batch
+/// commits (or the error that replaces it if it does not).
+pub(super) enum Pending {
+    Client(Reply<ClientRecord>, Result<ClientRecord, StoreError>),
+    Stored(Reply<Stored>, Result<Stored, StoreError>),
+    Removed(
+        Reply<Vec<Option<Removed>>>,
+        Result<Vec<Option<Removed>>, StoreError>,
+    ),
+    Upload(Reply<UploadRecord>, Result<UploadRecord, StoreError>),
+    Completed(
+        Reply<(UploadRecord, Stored)>,
+        Result<(UploadRecord, Stored), StoreError>,
+    ),
+    Expired(Reply<Vec<UploadId>>, Result<Vec<UploadId>, StoreError>),
+    Recorded(Reply<()>, Result<(), StoreError>),
+}
+
+impl Pending {
+    pub(super) fn send(self) {
+        // A caller that gave up (its connection closed) no longer listens;
+        // the change is committed either way.
+        match self {
+            Pending::Client(r, v) => drop(r.send(v)),
+            Pending::Stored(r, v) => drop(r.send(v)),
+            Pending::Removed(r, v) => drop(r.send(v)),
+            Pending::Upload(r, v) => drop(r.send(v)),
+            Pending::Completed(r, v) => drop(r.send(v)),
+            Pending::Expired(r, v) => drop(r.send(v)),
+            Pending::Recorded(r, v) => drop(r.send(v)),
+        }
+    }
+
+    /// The storage fault an op failed with, if any.
+    pub(super) fn fault(&self) -> Option<Fault> {
+        let e = match self {
+            Pending::Client(_, Err(e))
+            | Pending::Stored(_, Err(e))
+            | Pending::Removed(_, Err(e))
+            | Pending::Upload(_, Err(e))
+            | Pending::Completed(_, Err(e))
+            | Pending::Expired(_, Err(e)) => e,
+            _ => return None,
+        };
+        e.fault()
+    }
+
+    pub(super) fn fail(self, make: impl Fn() -> StoreError) {
+        match self {
+            Pending::Client(r, _) => drop(r.send(Err(make()))),
+            Pending::Stored(r, _) => drop(r.send(Err(make()))),
+            Pending::Removed(r, _) => drop(r.send(Err(make()))),
+            Pending::Upload(r, _) => drop(r.send(Err(make()))),
+            Pending::Completed(r, _) => drop(r.send(Err(make()))),
+            Pending::Expired(r, _) => drop(r.send(Err(make()))),
+            Pending::Recorded(r, _) => drop(r.send(Err(make()))),
+        }
+    }
+}
+
+/// The answer owed for an op that will not be applied (its result is
+/// replaced by [`Pending::fail`]).
+pub(super) fn into_pending(op: WriteOp) -> Option<Pending> {
+    fn unset<T>() -> Result<T, StoreError> {
+        Err(StoreError::WritesStopped)
+    }
+    Some(match op {
+        WriteOp::Register { reply, .. } => Pending::Client(reply, unset()),
+        WriteOp::Insert { reply, .. } => Pending::Stored(reply, unset()),
+        WriteOp::Delete { reply, .. } => Pending::Removed(reply, unset()),
+        WriteOp::UploadBegin { reply, .. } | WriteOp::UploadCancel { reply, .. } => {
+            Pending::Upload(reply, unset())
+        }
+        WriteOp::UploadComplete { reply, .. } => Pending::Completed(reply, unset()),
+        WriteOp::ExpireUploads { reply, .. } => Pending::Expired(reply, unset()),
+        WriteOp::Touch { .. } | WriteOp::UploadProgress { .. } => return None,
+    })
+}

@@ -1,0 +1,52 @@
+//! What every Sealpost binary (`server`, `client`, `loadgen`) sets up before
+//! its own work: log lines filtered by `--log-level`, and a multi-threaded
+//! tokio runtime whose worker threads carry the program's name (so that a
+//! profile tells the processes' workers apart).
+//!
+//! A crate of its own because no other crate is shared by the three binaries
+//! and may hold it: `protocol` has no runtime and no I/O by design, and the
+//! server and the client do not depend on each other. Each `main.rs` then
+//! only parses its arguments, calls these two functions and its library's
+//! `run`, and turns the outcome into an exit code.
+
+#![forbid(unsafe_code)]
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use tokio::runtime::Runtime;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Sends log lines to `writer`, filtered by `level` (a level or a tracing
+/// filter such as `server=debug`); a filter that does not parse means
+/// `default`. Colours only when standard error is a terminal.
+pub fn logging<W>(level: &str, default: &str, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(writer)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// A multi-threaded runtime with worker threads named `<program>-worker`.
+///
+/// # Errors
+/// The runtime cannot start: this is said on standard error as
+/// `<program>: cannot start the async runtime: ...`, and the exit code to
+/// return is given back.
+pub fn runtime(program: &str) -> Result<Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(format!("{program}-worker"))
+        .build()
+        .map_err(|e| {
+            eprintln!("{program}: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
+}

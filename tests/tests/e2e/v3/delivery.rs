@@ -1,0 +1,225 @@
+//! Version-3 acknowledged delivery and push: pulls redeliver until
+//! acknowledged, come in bounded batches in id order, ids never repeat, and
+//! subscribed connections get pushes within their window.
+
+use e2e::{TestIdentity, TestServer, V3Conn, pattern};
+use protocol::MessageKind;
+use protocol::v3::{self, AckStatus};
+
+use super::server;
+
+#[tokio::test]
+async fn pull_without_ack_redelivers_and_ack_deletes() {
+    let server = server().await;
+    let addr = server.addr;
+    let (mut alice, _) = V3Conn::new_user(addr, "alice").await.unwrap();
+    let (mut bob, bob_keys) = V3Conn::new_user(addr, "bob").await.unwrap();
+    let (mut carol, _) = V3Conn::new_user(addr, "carol").await.unwrap();
+    let first = alice.send_text(bob.client_id, b"one").await.unwrap();
+    let second = alice.send_text(bob.client_id, b"two").await.unwrap();
+    assert!(second > first);
+
+    let batch = bob.pull().await.unwrap();
+    assert_eq!(batch.messages.len(), 2);
+    assert!(!batch.more);
+    assert_eq!(&batch.messages[0].content[..], b"one");
+    assert_eq!(batch.messages[0].sender, alice.client_id);
+    // Reconnect without acknowledging: the same messages again.
+    let bob_id = bob.client_id;
+    drop(bob);
+    let mut bob = V3Conn::open(addr).await.unwrap();
+    bob.authenticate(bob_id, &bob_keys).await.unwrap();
+    let again = bob.pull().await.unwrap();
+    assert_eq!(
+        again
+            .messages
+            .iter()
+            .map(|m| m.message_id)
+            .collect::<Vec<_>>(),
+        vec![first, second]
+    );
+    // Someone else's id is not theirs to remove.
+    assert_eq!(
+        carol.ack(vec![first]).await.unwrap(),
+        vec![AckStatus::NotWaiting]
+    );
+    assert_eq!(bob.pull().await.unwrap().messages.len(), 2);
+    // Acknowledging removes; a second acknowledgement is harmless.
+    assert_eq!(
+        bob.ack(vec![first, second, 999_999]).await.unwrap(),
+        vec![
+            AckStatus::Removed,
+            AckStatus::Removed,
+            AckStatus::NotWaiting
+        ]
+    );
+    assert!(bob.pull().await.unwrap().messages.is_empty());
+    assert_eq!(
+        bob.ack(vec![first]).await.unwrap(),
+        vec![AckStatus::NotWaiting]
+    );
+}
+
+#[tokio::test]
+async fn pulls_are_bounded_batches_in_id_order() {
+    let server = server().await;
+    let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
+    let (mut bob, _) = V3Conn::new_user(server.addr, "bob").await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..25u32 {
+        sent.push(
+            alice
+                .send_text(bob.client_id, &pattern(i.into(), 1000))
+                .await
+                .unwrap(),
+        );
+    }
+    let limited = bob
+        .call(v3::Request::Pull(v3::Pull {
+            max_messages: 10,
+            max_bytes: 0,
+        }))
+        .await
+        .unwrap();
+    let v3::Response::Messages(batch) = limited else {
+        panic!()
+    };
+    assert_eq!(batch.messages.len(), 10);
+    assert!(batch.more);
+    // A byte limit smaller than one message still returns one.
+    let tiny = bob
+        .call(v3::Request::Pull(v3::Pull {
+            max_messages: 0,
+            max_bytes: 10,
+        }))
+        .await
+        .unwrap();
+    let v3::Response::Messages(batch) = tiny else {
+        panic!()
+    };
+    assert_eq!(batch.messages.len(), 1);
+    assert!(batch.more);
+    // Acknowledge batch by batch until empty; ids come in order.
+    let mut seen: Vec<u64> = Vec::new();
+    loop {
+        let batch = bob
+            .call(v3::Request::Pull(v3::Pull {
+                max_messages: 7,
+                max_bytes: 0,
+            }))
+            .await
+            .unwrap();
+        let v3::Response::Messages(batch) = batch else {
+            panic!()
+        };
+        let ids: Vec<u64> = batch.messages.iter().map(|m| m.message_id).collect();
+        seen.extend(&ids);
+        if ids.is_empty() {
+            break;
+        }
+        bob.ack(ids).await.unwrap();
+    }
+    assert_eq!(seen, sent);
+}
+
+#[tokio::test]
+async fn message_ids_never_repeat_after_deletion_and_restart() {
+    let mut server = server().await;
+    let alice_keys = TestIdentity::generate();
+    let bob_keys = TestIdentity::generate();
+    let mut conn = V3Conn::open(server.addr).await.unwrap();
+    let alice = conn.register("alice", &alice_keys).await.unwrap();
+    let bob = conn.register("bob", &bob_keys).await.unwrap();
+    conn.authenticate(alice, &alice_keys).await.unwrap();
+    let first = conn.send_text(bob, b"x").await.unwrap();
+    let mut b = V3Conn::open(server.addr).await.unwrap();
+    b.authenticate(bob, &bob_keys).await.unwrap();
+    b.ack(vec![first]).await.unwrap();
+    drop((conn, b));
+    server.restart().await.unwrap();
+    let mut conn = V3Conn::open(server.addr).await.unwrap();
+    conn.authenticate(alice, &alice_keys).await.unwrap();
+    let next = conn.send_text(bob, b"y").await.unwrap();
+    assert!(next > first, "id {next} after {first}");
+}
+
+#[tokio::test]
+async fn subscribed_client_gets_pushes_without_pulling() {
+    let server = server().await;
+    let addr = server.addr;
+    let (mut alice, _) = V3Conn::new_user(addr, "alice").await.unwrap();
+    let (mut bob, bob_keys) = V3Conn::new_user(addr, "bob").await.unwrap();
+    // One message waiting before the subscription comes first.
+    let early = alice.send_text(bob.client_id, b"early").await.unwrap();
+    assert_eq!(
+        bob.call(v3::Request::Subscribe).await.unwrap(),
+        v3::Response::Subscribed { waiting: 1 }
+    );
+    let pushed = bob.next_push().await.unwrap();
+    assert_eq!(pushed.message_id, early);
+    // A second connection of bob, also subscribed.
+    let mut bob2 = bob.again(addr, &bob_keys).await.unwrap();
+    assert_eq!(
+        bob2.call(v3::Request::Subscribe).await.unwrap(),
+        v3::Response::Subscribed { waiting: 1 }
+    );
+    assert_eq!(bob2.next_push().await.unwrap().message_id, early);
+    // A new message reaches both connections, with no pull.
+    let live = alice.send_text(bob.client_id, b"live").await.unwrap();
+    for conn in [&mut bob, &mut bob2] {
+        let d = conn.next_push().await.unwrap();
+        assert_eq!(d.message_id, live);
+        assert_eq!(&d.content[..], b"live");
+        assert_eq!(d.sender, alice.client_id);
+        assert_eq!(d.kind, MessageKind::Text);
+    }
+    // The first acknowledgement removes; the other connection's then says so.
+    assert_eq!(
+        bob.ack(vec![early, live]).await.unwrap(),
+        vec![AckStatus::Removed; 2]
+    );
+    assert_eq!(
+        bob2.ack(vec![live]).await.unwrap(),
+        vec![AckStatus::NotWaiting]
+    );
+}
+
+#[tokio::test]
+async fn push_window_holds_back_until_acknowledged() {
+    let server = TestServer::start(|c| c.push_window = 5).await.unwrap();
+    let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
+    let (mut bob, _) = V3Conn::new_user(server.addr, "bob").await.unwrap();
+    bob.call(v3::Request::Subscribe).await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..20u32 {
+        sent.push(
+            alice
+                .send_text(bob.client_id, &i.to_le_bytes())
+                .await
+                .unwrap(),
+        );
+    }
+    let mut received: Vec<u64> = Vec::new();
+    for round in 0u64.. {
+        if received.len() >= 20 {
+            break;
+        }
+        // Read what arrives: never more than the window before an ack. A
+        // ping answered after the first push brings along (set aside by
+        // `call`) whatever else the server pushed before answering it.
+        let mut burst = vec![bob.next_push().await.unwrap().message_id];
+        assert_eq!(
+            bob.call(v3::Request::Ping(round)).await.unwrap(),
+            v3::Response::Pong(round)
+        );
+        burst.extend(bob.pushed.drain(..).map(|d| d.message_id));
+        assert!(
+            burst.len() <= 5,
+            "{} pushed while the window is 5",
+            burst.len()
+        );
+        received.extend(&burst);
+        bob.ack(burst).await.unwrap();
+    }
+    assert_eq!(received, sent);
+}
