@@ -434,7 +434,6 @@ mod tests {
             file_size: 1000,
             meta: Bytes::new(),
             durable_offset: 40,
-            created_at_ms: 0,
         };
         let removed = blobs
             .sweep([kept.clone()].into_iter().collect(), vec![record])

@@ -9,8 +9,8 @@ use protocol::PROTOCOL_V2;
 use protocol::codec::{CodecLimits, Inbound, ServerCodec};
 use tokio_util::codec::Framed;
 
-use crate::Shared;
 use crate::conn::{Next, Transport, error_for, next_item, send_and_close};
+use crate::shared::Shared;
 
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve(stream: Box<dyn Transport>, peer: SocketAddr, shared: Arc<Shared>) {

@@ -19,6 +19,7 @@
 
 mod blobs;
 mod bundle;
+mod claims;
 pub mod config;
 mod conn;
 mod datadir;
@@ -32,7 +33,8 @@ pub mod identity;
 mod keepalive;
 mod listener;
 mod names;
-pub mod store;
+mod shared;
+mod store;
 mod uploads;
 mod v2;
 mod v3;
@@ -53,32 +55,8 @@ pub use store::schema;
 use blobs::Blobs;
 use hub::Hub;
 use identity::ServerIdentity;
+use shared::Shared;
 use store::{Limits, Store};
-
-/// What every connection task shares.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) store: Store,
-    pub(crate) blobs: Blobs,
-    pub(crate) hub: Hub,
-    pub(crate) identity: ServerIdentity,
-    pub(crate) uploads: uploads::Uploads,
-    pub(crate) v2_claims: v2::Claims,
-    /// Fires when the server begins to shut down.
-    pub(crate) shutdown: CancellationToken,
-    /// The data folder's lock: released when the server stops, not when the
-    /// last task holding `Shared` happens to end.
-    data_lock: std::sync::Mutex<Option<datadir::DataDirLock>>,
-}
-
-impl Shared {
-    fn release_data_folder(&self) {
-        self.data_lock
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-    }
-}
 
 /// An opened server, ready to serve.
 pub struct Server {
@@ -145,7 +123,7 @@ impl Server {
                 hub,
                 identity,
                 uploads,
-                v2_claims: v2::Claims::default(),
+                v2_claims: claims::Claims::default(),
                 shutdown: CancellationToken::new(),
                 data_lock: std::sync::Mutex::new(Some(data_lock)),
             }),

@@ -17,8 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
-use crate::Shared;
 use crate::conn::v3_error;
+use crate::shared::Shared;
 
 /// Connections being refused at once; beyond this they are just closed.
 const MAX_REFUSING: usize = 64;

@@ -12,56 +12,9 @@ use protocol::codec::{Body, Inbound, ResponsePart, STREAM_PIECE_LEN, V2PullStart
 use protocol::v2::{self, PULLED_HEADER_LEN, PulledMessageHeader};
 use protocol::{ClientId, MAX_MESSAGE_LEN, MessageKind, Request, RequestFrame, Response};
 
-use crate::Shared;
 use crate::conn::{Conn, Next, next_item, send_and_close};
+use crate::shared::Shared;
 use crate::store::{MessageBody, NewMessage, Protocol, WaitingMessage};
-
-/// Messages being handed over by version-2 pulls in progress.
-#[derive(Default)]
-pub(crate) struct Claims {
-    // A std mutex: only set operations inside.
-    ids: std::sync::Mutex<std::collections::HashSet<u64>>,
-}
-
-impl Claims {
-    fn claim(&self) -> Claim<'_> {
-        Claim {
-            claims: self,
-            taken: Vec::new(),
-        }
-    }
-}
-
-/// The messages one pull claimed; released on drop.
-struct Claim<'a> {
-    claims: &'a Claims,
-    taken: Vec<u64>,
-}
-
-impl Claim<'_> {
-    /// Claims a message; false if another pull holds it.
-    fn take(&mut self, id: u64) -> bool {
-        let fresh = self
-            .claims
-            .ids
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id);
-        if fresh {
-            self.taken.push(id);
-        }
-        fresh
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        let mut ids = self.claims.ids.lock().unwrap_or_else(|e| e.into_inner());
-        for id in &self.taken {
-            ids.remove(id);
-        }
-    }
-}
 
 /// Why a version-2 request failed; logged, never sent (version 2 has no reasons).
 type Failure = String;

@@ -136,6 +136,7 @@ impl Directory {
     }
 
     /// Whether the name is taken (ignoring ASCII case).
+    #[cfg(test)]
     pub fn name_taken(&self, name: &str) -> bool {
         self.read().by_name_key.contains_key(&name_key(name))
     }
@@ -177,16 +178,6 @@ impl Directory {
         let more = page.len() > limit;
         page.truncate(limit);
         (page, more)
-    }
-
-    /// Number of registered clients.
-    pub fn len(&self) -> usize {
-        self.read().by_id.len()
-    }
-
-    /// Whether no client is registered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

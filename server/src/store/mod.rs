@@ -29,9 +29,9 @@ mod uploads;
 mod values;
 mod writer;
 
-pub use directory::{ClientRecord, Directory, Protocol, name_key};
-pub use handle::{Pending, Store};
+pub use directory::Protocol;
+pub use handle::Store;
 pub use quota::Limits;
 pub use values::{
-    MessageBody, NewMessage, Removed, StoreEvent, Stored, UploadRecord, WaitingMessage, now_ms,
+    MessageBody, NewMessage, StoreEvent, Stored, UploadRecord, WaitingMessage, now_ms,
 };

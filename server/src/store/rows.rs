@@ -56,7 +56,6 @@ pub(super) fn row_to_upload(r: &rusqlite::Row<'_>) -> RowResult<UploadRecord> {
     let file_size: i64 = r.get(3)?;
     let meta: Vec<u8> = r.get(4)?;
     let durable_offset: i64 = r.get(5)?;
-    let created_at: i64 = r.get(6)?;
     Ok((|| {
         Ok(UploadRecord {
             id: UploadId(fixed(&id, "upload id")?),
@@ -65,7 +64,6 @@ pub(super) fn row_to_upload(r: &rusqlite::Row<'_>) -> RowResult<UploadRecord> {
             file_size: file_size as u64,
             meta: Bytes::from(meta),
             durable_offset: durable_offset as u64,
-            created_at_ms: created_at as u64,
         })
     })())
 }
@@ -76,7 +74,7 @@ pub(super) fn read_upload(
     id: &UploadId,
 ) -> Result<Option<UploadRecord>, StoreError> {
     conn.prepare_cached(
-        "SELECT id, owner, destination, file_size, meta, durable_offset, created_at FROM uploads
+        "SELECT id, owner, destination, file_size, meta, durable_offset FROM uploads
          WHERE id = ?1",
     )?
     .query_row([&id.0[..]], row_to_upload)

@@ -129,7 +129,7 @@ impl Store {
     pub async fn uploads(&self) -> Result<Vec<UploadRecord>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, owner, destination, file_size, meta, durable_offset, created_at FROM uploads",
+                "SELECT id, owner, destination, file_size, meta, durable_offset FROM uploads",
             )?;
             let rows = stmt.query_map([], row_to_upload)?;
             let mut out = Vec::new();

@@ -132,8 +132,6 @@ pub struct UploadRecord {
     pub meta: Bytes,
     /// Bytes known to be on disk for good.
     pub durable_offset: u64,
-    /// When it began.
-    pub created_at_ms: u64,
 }
 
 /// What the store reports after each commit, in commit order.

@@ -14,7 +14,7 @@ use protocol::{
 };
 use rand::RngCore;
 
-use crate::Shared;
+use crate::shared::Shared;
 use crate::store::Protocol;
 use crate::v3::reply::error;
 

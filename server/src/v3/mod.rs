@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 use protocol::codec::Inbound;
 
-use crate::Shared;
 use crate::conn::Conn;
+use crate::shared::Shared;
 
 /// The key-bundle check, also at its former path for callers outside `v3`
 /// (the store's start-up classification of accounts).

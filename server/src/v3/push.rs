@@ -12,8 +12,8 @@ use std::sync::Arc;
 use protocol::v3;
 use protocol::{ClientId, MAX_PULL_BYTES};
 
-use crate::Shared;
 use crate::hub::{HubEvent, Subscription};
+use crate::shared::Shared;
 use crate::store::{Store, WaitingMessage};
 use crate::v3::reply::store_error;
 

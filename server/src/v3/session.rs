@@ -22,9 +22,9 @@ use protocol::codec::Inbound;
 use protocol::v3::{self, ServerError};
 use protocol::{ClientId, ErrorReason, PROTOCOL_V3, Request, RequestFrame, Response, UploadId};
 
-use crate::Shared;
 use crate::conn::{Conn, Next, error_for, next_item, v3_error};
 use crate::hub::HubEvent;
+use crate::shared::Shared;
 use crate::v3::auth::Auth;
 use crate::v3::ops::download::{self, OpenFile};
 use crate::v3::ops::{directory, pull, register, send, upload};

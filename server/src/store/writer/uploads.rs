@@ -58,7 +58,6 @@ pub(super) fn upload_begin(
         file_size,
         meta,
         durable_offset: 0,
-        created_at_ms: created_at,
     })
 }
 

@@ -5,8 +5,8 @@
 use protocol::v3;
 use protocol::{ClientId, ErrorReason, MAX_LIST_PAGE};
 
-use crate::Shared;
 use crate::names;
+use crate::shared::Shared;
 use crate::store::Protocol;
 use crate::v3::reply::error;
 

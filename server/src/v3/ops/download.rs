@@ -5,9 +5,9 @@
 use protocol::v3;
 use protocol::{ClientId, ErrorReason};
 
-use crate::Shared;
 use crate::blobs::BlobReader;
 use crate::error::StoreError;
+use crate::shared::Shared;
 use crate::store::MessageBody;
 use crate::v3::reply::{error, store_error};
 

@@ -11,8 +11,8 @@ use futures::future;
 use protocol::v3;
 use protocol::{ClientId, MAX_PULL_BYTES, MAX_PULL_MESSAGES};
 
-use crate::Shared;
 use crate::error::StoreError;
+use crate::shared::Shared;
 use crate::store::WaitingMessage;
 use crate::v3::reply::{Pipelined, store_error};
 

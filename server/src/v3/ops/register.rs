@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use protocol::ErrorReason;
 use protocol::v3;
 
-use crate::Shared;
 use crate::bundle::verify_bundle;
 use crate::error::StoreError;
 use crate::names;
+use crate::shared::Shared;
 use crate::store::Protocol;
 use crate::v3::reply::{error, store_error};
 

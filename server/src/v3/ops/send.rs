@@ -7,8 +7,8 @@ use futures::future;
 use protocol::v3;
 use protocol::{ClientId, ErrorReason};
 
-use crate::Shared;
 use crate::error::StoreError;
+use crate::shared::Shared;
 use crate::store::{MessageBody, NewMessage, Protocol};
 use crate::v3::reply::{Pipelined, error, store_error};
 

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use protocol::v3;
 use protocol::{ClientId, ErrorReason, UploadId};
 
-use crate::Shared;
+use crate::shared::Shared;
 use crate::store::Protocol;
 use crate::uploads::{ChunkError, ChunkOutcome};
 use crate::v3::reply::{error, store_error};
