@@ -25,9 +25,6 @@ use protocol::codec::Inbound;
 use crate::conn::Conn;
 use crate::shared::Shared;
 
-/// The key-bundle check, also at its former path for callers outside `v3`
-/// (the store's start-up classification of accounts).
-
 /// Serves a version-3 connection whose first frame is `first`, until it
 /// closes.
 pub(crate) async fn serve(conn: Conn, peer: SocketAddr, shared: Arc<Shared>, first: Inbound) {
