@@ -36,6 +36,25 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// Owes `reply` an answer. False when the reader has already ended
+    /// (and so failed everything waiting): the caller must not send the
+    /// request, and `reply` has been failed instead of waiting for ever.
+    fn owe(&self, reply: Reply) -> bool {
+        // fail_all clears `alive` before it takes the lock, so a slot pushed
+        // after its drain sees `alive` false here and is failed by us.
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.push_back(reply);
+        if self.alive.load(Ordering::Acquire) {
+            return true;
+        }
+        let late: Vec<Reply> = waiting.drain(..).collect();
+        drop(waiting);
+        for reply in late {
+            let _ = reply.send(Err(ConnectionError::Closed(self.closing())));
+        }
+        false
+    }
+
     pub(super) fn fail_all(&self, why: impl Fn() -> ConnectionError) {
         self.alive.store(false, Ordering::Release);
         let waiting: Vec<Reply> = self
@@ -64,22 +83,21 @@ pub(super) async fn write_loop(
 ) {
     while let Some((frame, reply)) = requests.recv().await {
         // Queue the reply slot before the frame leaves, so that the reader can
-        // never see an answer without its slot.
-        shared
-            .waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_back(reply);
+        // never see an answer without its slot. Once the reader has ended,
+        // nothing will answer: fail the request at once rather than let it
+        // wait out its whole timeout (a watcher acknowledging just as the
+        // server died sat there for a minute).
+        if !shared.owe(reply) {
+            return;
+        }
         let mut result = sink.feed(frame.into()).await;
         // Batch whatever else is queued into the same write.
         while result.is_ok() {
             match requests.try_recv() {
                 Ok((frame, reply)) => {
-                    shared
-                        .waiting
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push_back(reply);
+                    if !shared.owe(reply) {
+                        return;
+                    }
                     result = sink.feed(frame.into()).await;
                 }
                 Err(_) => break,
@@ -140,4 +158,46 @@ pub(super) async fn read_loop(
     }
     let closing = shared.closing();
     shared.fail_all(|| ConnectionError::Closed(closing.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{ClientId, Request};
+
+    /// The race behind a watcher that did not notice a dead server for a
+    /// minute: the reader saw the connection end and failed everything
+    /// waiting, and only then did the writer take a new request (the
+    /// watcher's acknowledgement). Its answer can never come; it must fail
+    /// at once, not wait for the request timeout.
+    #[tokio::test]
+    async fn a_request_queued_after_the_reader_ended_fails_at_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        // The peer stays open and silent, so the write itself succeeds.
+        let (_peer, _) = server.unwrap();
+        let (sink, _source) = Framed::new(client.unwrap(), ClientCodec::default()).split();
+        let shared = Arc::new(Shared {
+            waiting: Mutex::new(VecDeque::new()),
+            closing: Mutex::new(None),
+            alive: AtomicBool::new(true),
+        });
+        let (queue, requests) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_loop(sink, requests, shared.clone()));
+
+        // The reader ends first.
+        shared.fail_all(|| ConnectionError::Closed(None));
+        let (reply, answer) = oneshot::channel();
+        let frame = RequestFrame {
+            client_id: ClientId([7; 16]),
+            request: Request::V3(v3::Request::Ping(1)),
+        };
+        queue.send((frame, reply)).unwrap();
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(10), answer)
+            .await
+            .expect("the request waited instead of failing");
+        assert!(matches!(answered, Ok(Err(ConnectionError::Closed(None)))));
+        writer.await.unwrap();
+    }
 }
