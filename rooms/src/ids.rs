@@ -60,7 +60,9 @@ impl Role {
         self >= Role::Admin
     }
 
-    pub(crate) fn code(self) -> u8 {
+    /// The role's code on the wire and in the roles extension: 0 member,
+    /// 1 admin, 2 owner.
+    pub fn code(self) -> u8 {
         match self {
             Role::Member => 0,
             Role::Admin => 1,

@@ -257,6 +257,37 @@ impl RoomEngine {
 }
 
 /// Parses a room message (public or private), refusing anything else.
+/// What the clear header of a room message says, read without any room
+/// state (the server's check of an application message, which it cannot
+/// decrypt and need not load the room for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// The room.
+    pub room: RoomId,
+    /// The epoch it was made in.
+    pub epoch: u64,
+    /// A private message (sealed to the room) rather than a public one.
+    pub private: bool,
+    /// An application message rather than a handshake (for a private
+    /// message, read from its clear header).
+    pub application: bool,
+}
+
+/// Reads a room message's clear header.
+///
+/// # Errors
+/// [`RoomsError::Malformed`], [`RoomsError::UnknownRoom`] (a group id that
+/// is not a room id), [`RoomsError::Limit`].
+pub fn peek_header(bytes: &[u8]) -> Result<Header, RoomsError> {
+    let message = parse_protocol_message(bytes)?;
+    Ok(Header {
+        room: RoomId::from_group_id(message.group_id()).ok_or(RoomsError::UnknownRoom)?,
+        epoch: message.epoch().as_u64(),
+        private: matches!(message, ProtocolMessage::PrivateMessage(_)),
+        application: message.content_type() == ContentType::Application,
+    })
+}
+
 pub(crate) fn parse_protocol_message(bytes: &[u8]) -> Result<ProtocolMessage, RoomsError> {
     if bytes.len() > MAX_MESSAGE_LEN {
         return Err(RoomsError::Limit("room message too long"));

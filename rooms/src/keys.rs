@@ -21,6 +21,7 @@ use openmls_traits::OpenMlsProvider;
 use openmls_traits::crypto::OpenMlsCrypto;
 
 use crate::error::RoomsError;
+use crate::identity::{ClientId, verify_binding};
 use crate::roles::Roles;
 
 /// The only ciphersuite rooms use.
@@ -111,3 +112,26 @@ pub fn parse_key_package(
     }
     Ok(package)
 }
+
+/// The server's check of a key package a client uploads: it parses and
+/// validates ([`parse_key_package`]) and its credential binds `owner` and
+/// the identity key `owner` registered, so a package handed out in `owner`'s
+/// name really is `owner`'s. Returns whether it is a last-resort package.
+///
+/// # Errors
+/// [`RoomsError::BadKeyPackage`].
+pub fn check_upload(
+    bytes: &[u8],
+    owner: ClientId,
+    identity_key: [u8; 32],
+) -> Result<bool, RoomsError> {
+    let package = parse_key_package(&openmls_rust_crypto::RustCrypto::default(), bytes)?;
+    let leaf = package.leaf_node();
+    let member = verify_binding(leaf.credential(), leaf.signature_key().as_slice())
+        .map_err(|_| RoomsError::BadKeyPackage)?;
+    if member.client_id != owner || member.identity_key != identity_key {
+        return Err(RoomsError::BadKeyPackage);
+    }
+    Ok(package.last_resort())
+}
+

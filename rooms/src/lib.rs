@@ -37,6 +37,8 @@ pub mod observer;
 pub mod policy;
 pub mod roles;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 #[cfg(test)]
 mod tests;
@@ -45,9 +47,10 @@ pub use commits::Outgoing;
 pub use engine::{RoomCreated, RoomEngine, RoomId, RoomMember};
 pub use error::{IdentityError, PolicyError, RoomsError};
 pub use identity::{ClientId, IdentitySigner, Pins};
-pub use incoming::{Incoming, Joined};
-pub use keys::{CIPHERSUITE, KeyPackageOut};
-pub use observer::{Observed, RoomObserver, RoomState};
+pub use incoming::{Header, Incoming, Joined, peek_header};
+pub use keys::{CIPHERSUITE, KeyPackageOut, check_upload};
+pub use observer::{Observed, ObserverTx, RoomObserver, RoomState};
+pub use store::migrate;
 pub use policy::CommitSummary;
 pub use roles::Role;
 

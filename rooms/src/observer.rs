@@ -14,8 +14,8 @@
 //!
 //! What is left out: the delivery service itself (the log, the epoch
 //! compare-and-set, cursors, welcomes), which is the server's; the server
-//! calls [`RoomObserver::process`] inside the transaction that appends to the
-//! room's log, with the observer's state in the same database or beside it.
+//! calls [`ObserverTx::process`] inside the transaction that appends to the
+//! room's log, with the observer's state in the same database.
 
 use std::path::Path;
 
@@ -33,6 +33,8 @@ use crate::keys::CIPHERSUITE;
 use crate::policy::{CommitSummary, RoomView, check_commit, check_members, check_new_leaves};
 use crate::roles::Role;
 use crate::store::{Provider, Store};
+use openmls_rust_crypto::RustCrypto;
+use rusqlite::Connection;
 
 /// What the observer made of a room message it accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +74,8 @@ pub struct RoomState {
     pub members: Vec<RoomMember>,
 }
 
-/// The server's public view of many rooms, over one state file.
+/// The server's public view of many rooms, over one state file of its own
+/// (tools and tests; the server uses [`ObserverTx`] on its database).
 pub struct RoomObserver {
     store: Store,
 }
@@ -102,41 +105,8 @@ impl RoomObserver {
         ratchet_tree: &[u8],
         registrations: &dyn Pins,
     ) -> Result<RoomState, RoomsError> {
-        if group_info.len() > MAX_MESSAGE_LEN || ratchet_tree.len() > MAX_MESSAGE_LEN {
-            return Err(RoomsError::Limit("room message too long"));
-        }
-        let info =
-            MlsMessageIn::tls_deserialize_exact(group_info).map_err(|_| RoomsError::Malformed)?;
-        let MlsMessageBodyIn::GroupInfo(info) = info.extract() else {
-            return Err(RoomsError::Malformed);
-        };
-        let tree = RatchetTreeIn::tls_deserialize_exact(ratchet_tree)
-            .map_err(|_| RoomsError::Malformed)?;
         self.store.transact(|provider, conn| {
-            let room = RoomId::from_group_id(info.group_id()).ok_or(RoomsError::UnknownRoom)?;
-            if load_public(provider, room).is_ok() {
-                return Err(RoomsError::RoomExists);
-            }
-            let (group, _) = PublicGroup::from_external(
-                provider.crypto(),
-                provider.storage(),
-                tree,
-                info,
-                ProposalStore::new(),
-            )
-            .map_err(RoomsError::mls("room tracking"))?;
-            if group.ciphersuite() != CIPHERSUITE || group.group_context().epoch().as_u64() != 0 {
-                return Err(RoomsError::Malformed);
-            }
-            let view = RoomView::new(group.members(), group.group_context().extensions())?;
-            check_members(group.members(), registrations)?;
-            let members: Vec<ClientId> = view.clients().collect();
-            match members.as_slice() {
-                [owner] if view.role_of(owner) == Role::Owner => {}
-                _ => return Err(PolicyError::BadRoles.into()),
-            }
-            crate::store::remember_room(conn, room)?;
-            Ok(state(room, &group, &view))
+            track_in(provider, conn, group_info, ratchet_tree, registrations)
         })
     }
 
@@ -149,56 +119,8 @@ impl RoomObserver {
     /// [`RoomsError::Identity`], [`RoomsError::Malformed`],
     /// [`RoomsError::UnknownRoom`]; MLS errors.
     pub fn process(&self, bytes: &[u8], registrations: &dyn Pins) -> Result<Observed, RoomsError> {
-        let message = parse_protocol_message(bytes)?;
-        let room = RoomId::from_group_id(message.group_id()).ok_or(RoomsError::UnknownRoom)?;
-        self.store.transact(|provider, _| {
-            let mut group = load_public(provider, room)?;
-            let room_epoch = group.group_context().epoch().as_u64();
-            let message_epoch = message.epoch().as_u64();
-            if message_epoch != room_epoch {
-                return Err(RoomsError::StaleEpoch {
-                    message: message_epoch,
-                    room: room_epoch,
-                });
-            }
-            if let ProtocolMessage::PrivateMessage(_) = message {
-                if message.content_type() != ContentType::Application {
-                    return Err(RoomsError::HiddenHandshake);
-                }
-                return Ok(Observed::Application {
-                    room,
-                    epoch: room_epoch,
-                });
-            }
-            let view = RoomView::new(group.members(), group.group_context().extensions())?;
-            let processed = group
-                .process_message(provider.crypto(), message)
-                .map_err(RoomsError::mls("message processing"))?;
-            let sender = processed.sender().clone();
-            match processed.into_content() {
-                ProcessedMessageContent::StagedCommitMessage(staged) => {
-                    let summary = check_commit(&view, &sender, &staged)?;
-                    check_new_leaves(&staged, registrations)?;
-                    group
-                        .merge_commit(provider.storage(), *staged)
-                        .map_err(RoomsError::mls("merge"))?;
-                    Ok(Observed::Commit { room, summary })
-                }
-                ProcessedMessageContent::ProposalMessage(queued) => {
-                    let client = match (queued.sender(), queued.proposal()) {
-                        (Sender::Member(from), Proposal::Remove(r)) if r.removed() == *from => {
-                            view.client_at(*from).ok_or(PolicyError::ExternalSender)?
-                        }
-                        _ => return Err(PolicyError::UnsupportedProposal.into()),
-                    };
-                    group
-                        .add_proposal(provider.storage(), *queued)
-                        .map_err(RoomsError::mls("proposal"))?;
-                    Ok(Observed::LeaveRequest { room, client })
-                }
-                _ => Err(PolicyError::ExternalSender.into()),
-            }
-        })
+        self.store
+            .transact(|provider, _| process_in(provider, bytes, registrations))
     }
 
     /// The room as the server knows it now.
@@ -206,12 +128,165 @@ impl RoomObserver {
     /// # Errors
     /// [`RoomsError::UnknownRoom`].
     pub fn room(&self, room: RoomId) -> Result<RoomState, RoomsError> {
-        self.store.transact(|provider, _| {
-            let group = load_public(provider, room)?;
-            let view = RoomView::new(group.members(), group.group_context().extensions())?;
-            Ok(state(room, &group, &view))
-        })
+        self.store.transact(|provider, _| room_in(provider, room))
     }
+}
+
+/// The observer over a database connection the caller owns and holds in a
+/// transaction. The server keeps its rooms' public state in its own
+/// database and calls these inside the transaction that appends to the
+/// room's log, so that the log and the observer never disagree after a
+/// crash. Nothing here commits or rolls back: on an error the caller undoes
+/// what the call wrote (a savepoint around it).
+pub struct ObserverTx<'a> {
+    conn: &'a Connection,
+    crypto: RustCrypto,
+}
+
+impl<'a> ObserverTx<'a> {
+    /// The observer over `conn`, whose schema [`crate::store::migrate`] has
+    /// prepared.
+    pub fn new(conn: &'a Connection) -> Self {
+        Self {
+            conn,
+            crypto: RustCrypto::default(),
+        }
+    }
+
+    /// [`RoomObserver::track`] inside the caller's transaction.
+    ///
+    /// # Errors
+    /// As [`RoomObserver::track`].
+    pub fn track(
+        &self,
+        group_info: &[u8],
+        ratchet_tree: &[u8],
+        registrations: &dyn Pins,
+    ) -> Result<RoomState, RoomsError> {
+        let provider = Provider::over(self.conn, &self.crypto);
+        track_in(&provider, self.conn, group_info, ratchet_tree, registrations)
+    }
+
+    /// [`RoomObserver::process`] inside the caller's transaction.
+    ///
+    /// # Errors
+    /// As [`RoomObserver::process`].
+    pub fn process(&self, bytes: &[u8], registrations: &dyn Pins) -> Result<Observed, RoomsError> {
+        let provider = Provider::over(self.conn, &self.crypto);
+        process_in(&provider, bytes, registrations)
+    }
+
+    /// [`RoomObserver::room`] inside the caller's transaction.
+    ///
+    /// # Errors
+    /// As [`RoomObserver::room`].
+    pub fn room(&self, room: RoomId) -> Result<RoomState, RoomsError> {
+        let provider = Provider::over(self.conn, &self.crypto);
+        room_in(&provider, room)
+    }
+}
+
+fn track_in(
+    provider: &Provider<'_>,
+    conn: &Connection,
+    group_info: &[u8],
+    ratchet_tree: &[u8],
+    registrations: &dyn Pins,
+) -> Result<RoomState, RoomsError> {
+    if group_info.len() > MAX_MESSAGE_LEN || ratchet_tree.len() > MAX_MESSAGE_LEN {
+        return Err(RoomsError::Limit("room message too long"));
+    }
+    let info = MlsMessageIn::tls_deserialize_exact(group_info).map_err(|_| RoomsError::Malformed)?;
+    let MlsMessageBodyIn::GroupInfo(info) = info.extract() else {
+        return Err(RoomsError::Malformed);
+    };
+    let tree =
+        RatchetTreeIn::tls_deserialize_exact(ratchet_tree).map_err(|_| RoomsError::Malformed)?;
+    let room = RoomId::from_group_id(info.group_id()).ok_or(RoomsError::UnknownRoom)?;
+    if load_public(provider, room).is_ok() {
+        return Err(RoomsError::RoomExists);
+    }
+    let (group, _) = PublicGroup::from_external(
+        provider.crypto(),
+        provider.storage(),
+        tree,
+        info,
+        ProposalStore::new(),
+    )
+    .map_err(RoomsError::mls("room tracking"))?;
+    if group.ciphersuite() != CIPHERSUITE || group.group_context().epoch().as_u64() != 0 {
+        return Err(RoomsError::Malformed);
+    }
+    let view = RoomView::new(group.members(), group.group_context().extensions())?;
+    check_members(group.members(), registrations)?;
+    let members: Vec<ClientId> = view.clients().collect();
+    match members.as_slice() {
+        [owner] if view.role_of(owner) == Role::Owner => {}
+        _ => return Err(PolicyError::BadRoles.into()),
+    }
+    crate::store::remember_room(conn, room)?;
+    Ok(state(room, &group, &view))
+}
+
+fn process_in(
+    provider: &Provider<'_>,
+    bytes: &[u8],
+    registrations: &dyn Pins,
+) -> Result<Observed, RoomsError> {
+    let message = parse_protocol_message(bytes)?;
+    let room = RoomId::from_group_id(message.group_id()).ok_or(RoomsError::UnknownRoom)?;
+    let mut group = load_public(provider, room)?;
+    let room_epoch = group.group_context().epoch().as_u64();
+    let message_epoch = message.epoch().as_u64();
+    if message_epoch != room_epoch {
+        return Err(RoomsError::StaleEpoch {
+            message: message_epoch,
+            room: room_epoch,
+        });
+    }
+    if let ProtocolMessage::PrivateMessage(_) = message {
+        if message.content_type() != ContentType::Application {
+            return Err(RoomsError::HiddenHandshake);
+        }
+        return Ok(Observed::Application {
+            room,
+            epoch: room_epoch,
+        });
+    }
+    let view = RoomView::new(group.members(), group.group_context().extensions())?;
+    let processed = group
+        .process_message(provider.crypto(), message)
+        .map_err(RoomsError::mls("message processing"))?;
+    let sender = processed.sender().clone();
+    match processed.into_content() {
+        ProcessedMessageContent::StagedCommitMessage(staged) => {
+            let summary = check_commit(&view, &sender, &staged)?;
+            check_new_leaves(&staged, registrations)?;
+            group
+                .merge_commit(provider.storage(), *staged)
+                .map_err(RoomsError::mls("merge"))?;
+            Ok(Observed::Commit { room, summary })
+        }
+        ProcessedMessageContent::ProposalMessage(queued) => {
+            let client = match (queued.sender(), queued.proposal()) {
+                (Sender::Member(from), Proposal::Remove(r)) if r.removed() == *from => {
+                    view.client_at(*from).ok_or(PolicyError::ExternalSender)?
+                }
+                _ => return Err(PolicyError::UnsupportedProposal.into()),
+            };
+            group
+                .add_proposal(provider.storage(), *queued)
+                .map_err(RoomsError::mls("proposal"))?;
+            Ok(Observed::LeaveRequest { room, client })
+        }
+        _ => Err(PolicyError::ExternalSender.into()),
+    }
+}
+
+fn room_in(provider: &Provider<'_>, room: RoomId) -> Result<RoomState, RoomsError> {
+    let group = load_public(provider, room)?;
+    let view = RoomView::new(group.members(), group.group_context().extensions())?;
+    Ok(state(room, &group, &view))
 }
 
 fn state(room: RoomId, group: &PublicGroup, view: &RoomView) -> RoomState {

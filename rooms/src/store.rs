@@ -53,6 +53,16 @@ pub(crate) struct Provider<'a> {
     storage: Storage<'a>,
 }
 
+impl<'a> Provider<'a> {
+    /// A provider over a connection the caller holds in a transaction.
+    pub(crate) fn over(conn: &'a Connection, crypto: &'a RustCrypto) -> Self {
+        Self {
+            crypto,
+            storage: SqliteStorageProvider::new(conn),
+        }
+    }
+}
+
 impl<'a> OpenMlsProvider for Provider<'a> {
     type CryptoProvider = RustCrypto;
     type RandProvider = RustCrypto;
@@ -100,21 +110,7 @@ impl Store {
         // or the member would come back on an epoch the room has left.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        SqliteStorageProvider::<JsonCodec, &mut Connection>::new(&mut conn)
-            .run_migrations()
-            .map_err(|e| RoomsError::Migration(e.to_string()))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS sealpost_rooms_identity (
-                 only INTEGER PRIMARY KEY CHECK (only = 1),
-                 client_id BLOB NOT NULL,
-                 identity_key BLOB NOT NULL,
-                 signature_key BLOB NOT NULL,
-                 credential BLOB NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS sealpost_rooms_rooms (
-                 room_id BLOB PRIMARY KEY NOT NULL
-             );",
-        )?;
+        migrate(&mut conn)?;
         Ok(Self {
             conn,
             crypto: RustCrypto::default(),
@@ -143,6 +139,29 @@ impl Store {
     pub(crate) fn crypto(&self) -> &RustCrypto {
         &self.crypto
     }
+}
+
+/// Creates or updates openmls's tables and ours in `conn` (idempotent).
+///
+/// # Errors
+/// [`RoomsError::Database`] or [`RoomsError::Migration`].
+pub fn migrate(conn: &mut Connection) -> Result<(), RoomsError> {
+    SqliteStorageProvider::<JsonCodec, &mut Connection>::new(conn)
+        .run_migrations()
+        .map_err(|e| RoomsError::Migration(e.to_string()))?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS sealpost_rooms_identity (
+             only INTEGER PRIMARY KEY CHECK (only = 1),
+             client_id BLOB NOT NULL,
+             identity_key BLOB NOT NULL,
+             signature_key BLOB NOT NULL,
+             credential BLOB NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS sealpost_rooms_rooms (
+             room_id BLOB PRIMARY KEY NOT NULL
+         );",
+    )?;
+    Ok(())
 }
 
 /// Reads our identity row.

@@ -15,7 +15,7 @@ use ed25519_dalek::{Signer as _, SigningKey};
 use tempfile::TempDir;
 
 use crate::engine::load_group;
-use crate::keys::parse_key_package;
+pub(crate) use crate::testing::rogue_add;
 use crate::{
     ClientId, IdentitySigner, Incoming, Observed, Outgoing, Pins, RoomEngine, RoomId, RoomObserver,
     RoomsError,
@@ -187,27 +187,6 @@ impl World {
         w.publish(0, &out, &[], &[1, 2]);
         w
     }
-}
-
-/// A commit made with openmls directly, bypassing the engine's own checks:
-/// what a modified client (or a server forging on a member's behalf, were
-/// it able to sign) would send.
-pub(crate) fn rogue_add(engine: &RoomEngine, room: RoomId, key_package: &[u8]) -> Vec<u8> {
-    engine
-        .store
-        .transact(|provider, _| {
-            let mut group = load_group(provider, room)?;
-            let package = parse_key_package(
-                openmls_traits::OpenMlsProvider::crypto(provider),
-                key_package,
-            )?;
-            let signer = engine.signer(provider)?;
-            let (commit, _, _) = group
-                .add_members(provider, &signer, &[package])
-                .map_err(RoomsError::mls("rogue add"))?;
-            commit.to_bytes().map_err(RoomsError::mls("encoding"))
-        })
-        .unwrap()
 }
 
 /// A commit sent as a private message (a client configured to hide its
