@@ -81,6 +81,10 @@ pub fn request_payload_bounds(version: u8, code: RequestCode, limits: &CodecLimi
             | RequestCode::UploadResume
             | RequestCode::UploadCancel
             | RequestCode::Download
+            | RequestCode::RoomPull
+            | RequestCode::RoomState
+            | RequestCode::RoomList
+            | RequestCode::RoomDownload
     );
     (if fixed { max } else { 0 }, max)
 }

@@ -302,6 +302,25 @@ pub enum ErrorReason {
     StorageFailed,
     /// The server's storage is read-only; nothing of the request was stored.
     StorageReadOnly,
+    /// No such room, or the caller is not a member.
+    UnknownRoom,
+    /// The room id is taken.
+    RoomExists,
+    /// The message is not for the room's current epoch.
+    StaleEpoch,
+    /// The commit or message breaks the room's rules (roles, kinds, privacy
+    /// of handshakes).
+    RoomRefused,
+    /// A leaf's credential does not match its client's registered identity key.
+    RoomIdentity,
+    /// The room would have more than [`crate::MAX_ROOM_MEMBERS`] members.
+    RoomFull,
+    /// The room's log holds the most entries the server keeps.
+    RoomLogFull,
+    /// A key package does not verify or is not for the caller.
+    BadKeyPackage,
+    /// The caller already stores the most one-time key packages.
+    KeyPackagesFull,
     /// A code this implementation does not know (kept so that newer servers'
     /// reasons can still be shown).
     Unrecognized(u16),
@@ -309,7 +328,7 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason this implementation defines, for documentation and tests.
-    pub const ALL: [ErrorReason; 32] = [
+    pub const ALL: [ErrorReason; 41] = [
         Self::Malformed,
         Self::UnsupportedVersion,
         Self::UnknownRequest,
@@ -342,6 +361,15 @@ impl ErrorReason {
         Self::Internal,
         Self::StorageFailed,
         Self::StorageReadOnly,
+        Self::UnknownRoom,
+        Self::RoomExists,
+        Self::StaleEpoch,
+        Self::RoomRefused,
+        Self::RoomIdentity,
+        Self::RoomFull,
+        Self::RoomLogFull,
+        Self::BadKeyPackage,
+        Self::KeyPackagesFull,
     ];
 
     /// The wire value.
@@ -379,6 +407,15 @@ impl ErrorReason {
             Self::Internal => 62,
             Self::StorageFailed => 63,
             Self::StorageReadOnly => 64,
+            Self::UnknownRoom => 70,
+            Self::RoomExists => 71,
+            Self::StaleEpoch => 72,
+            Self::RoomRefused => 73,
+            Self::RoomIdentity => 74,
+            Self::RoomFull => 75,
+            Self::RoomLogFull => 76,
+            Self::BadKeyPackage => 77,
+            Self::KeyPackagesFull => 78,
             Self::Unrecognized(code) => code,
         }
     }
@@ -441,6 +478,15 @@ impl ErrorReason {
             Self::Internal => "INTERNAL",
             Self::StorageFailed => "STORAGE_FAILED",
             Self::StorageReadOnly => "STORAGE_READ_ONLY",
+            Self::UnknownRoom => "UNKNOWN_ROOM",
+            Self::RoomExists => "ROOM_EXISTS",
+            Self::StaleEpoch => "STALE_EPOCH",
+            Self::RoomRefused => "ROOM_REFUSED",
+            Self::RoomIdentity => "ROOM_IDENTITY",
+            Self::RoomFull => "ROOM_FULL",
+            Self::RoomLogFull => "ROOM_LOG_FULL",
+            Self::BadKeyPackage => "BAD_KEY_PACKAGE",
+            Self::KeyPackagesFull => "KEY_PACKAGES_FULL",
             Self::Unrecognized(_) => "UNRECOGNIZED",
         }
     }

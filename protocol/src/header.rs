@@ -170,6 +170,28 @@ code_table! {
         UploadCancel = 123, v2: false,
         /// 124: read a range of a waiting file (version 3).
         Download = 124, v2: false,
+        /// 130: upload key packages, or report the stock (version 3).
+        KeyPackagesUpload = 130, v2: false,
+        /// 131: claim one key package of each of some clients (version 3).
+        KeyPackagesClaim = 131, v2: false,
+        /// 132: create a room (version 3).
+        RoomCreate = 132, v2: false,
+        /// 133: commit to a room, with the welcome of the members it adds (version 3).
+        RoomCommit = 133, v2: false,
+        /// 134: send an application message or a leave proposal to a room (version 3).
+        RoomSend = 134, v2: false,
+        /// 135: pull room entries after the caller's cursors (version 3).
+        RoomPull = 135, v2: false,
+        /// 136: move the caller's room cursors (version 3).
+        RoomAck = 136, v2: false,
+        /// 137: a room's epoch, last entry and members (version 3).
+        RoomState = 137, v2: false,
+        /// 138: the caller's rooms (version 3).
+        RoomList = 138, v2: false,
+        /// 139: begin uploading a file to a room (version 3).
+        RoomUploadBegin = 139, v2: false,
+        /// 140: read a range of a room's file (version 3).
+        RoomDownload = 140, v2: false,
     }
 }
 
@@ -210,15 +232,47 @@ code_table! {
         UploadCancelled = 1203, v2: false,
         /// 1204: a range of a file (version 3).
         FileChunk = 1204, v2: false,
+        /// 1300: the caller's key package stock (version 3).
+        KeyPackageStock = 1300, v2: false,
+        /// 1301: claimed key packages (version 3).
+        KeyPackages = 1301, v2: false,
+        /// 1302: the room is created (version 3).
+        RoomCreated = 1302, v2: false,
+        /// 1303: the commit is in the room's log (version 3).
+        CommitAccepted = 1303, v2: false,
+        /// 1304: the room message is in the room's log (version 3).
+        RoomMessageStored = 1304, v2: false,
+        /// 1305: room entries (version 3).
+        RoomEntries = 1305, v2: false,
+        /// 1306: room acknowledgement results (version 3).
+        RoomAcked = 1306, v2: false,
+        /// 1307: a room's state (version 3).
+        RoomStatus = 1307, v2: false,
+        /// 1308: the caller's rooms (version 3).
+        RoomList = 1308, v2: false,
+        /// 1310: a pushed room entry; unsolicited (version 3).
+        RoomDelivery = 1310, v2: false,
+        /// 1311: the caller's key package stock runs low; unsolicited (version 3).
+        KeyPackagesLow = 1311, v2: false,
         /// 9000: the request failed.
         Error = 9000, v2: true,
+    }
+}
+
+impl RequestCode {
+    /// Whether this is a room or key package code (130 to 140, PROTOCOL.md "Rooms").
+    pub fn is_room(self) -> bool {
+        (130..=140).contains(&self.value())
     }
 }
 
 impl ResponseCode {
     /// Whether the server sends this frame without a request to answer.
     pub fn is_unsolicited(self) -> bool {
-        matches!(self, Self::Delivery | Self::Closing)
+        matches!(
+            self,
+            Self::Delivery | Self::Closing | Self::RoomDelivery | Self::KeyPackagesLow
+        )
     }
 }
 

@@ -47,7 +47,7 @@ mod wire;
 pub use error::{ErrorReason, PayloadError, ProtocolError};
 pub use frame::{Request, RequestFrame, Response};
 pub use header::{RequestCode, RequestHeader, ResponseCode, ResponseHeader};
-pub use types::{ClientId, MessageKind, Name, PublicKey, UploadId};
+pub use types::{ClientId, MessageKind, Name, PublicKey, RoomId, UploadId};
 
 /// Version byte of the documented reference protocol.
 pub const PROTOCOL_V2: u8 = 2;
@@ -82,3 +82,20 @@ pub const MAX_PULL_BYTES: u32 = 1024 * 1024;
 /// Largest payload of any version-3 frame, in either direction: an upload
 /// chunk or a download range with its 24- or 16-byte prefix, with room to spare.
 pub const MAX_FRAME_LEN: usize = MAX_CHUNK_LEN + 64;
+
+/// Largest MLS message a room payload carries (version 3): a commit and its
+/// welcome together (133), a group info and ratchet tree together (132), a
+/// room message (134), the bytes of a room entry (1305, 1310) and the welcome
+/// of a type-5 message. 64 bytes under [`MAX_CHUNK_LEN`], so that each fits in
+/// a frame of [`MAX_FRAME_LEN`] with its fixed fields (at most 80 bytes, a
+/// room entry in a 1305 answer).
+pub const MAX_ROOM_MESSAGE_LEN: usize = MAX_CHUNK_LEN - 64;
+/// Largest key package (version 3); ours are about 400 bytes.
+pub const MAX_KEY_PACKAGE_LEN: usize = 4096;
+/// Most key packages in one upload (130) or claim (131), and the most
+/// one-time key packages the server stores for one client.
+pub const MAX_KEY_PACKAGES: usize = 100;
+/// Most members of a room, and of a 1307 answer.
+pub const MAX_ROOM_MEMBERS: usize = 1000;
+/// Most rooms in a 1308 answer.
+pub const MAX_ROOM_LIST: usize = 4096;

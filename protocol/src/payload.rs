@@ -67,9 +67,15 @@ pub struct SendHeader {
 impl SendHeader {
     /// Parses the 21-byte send header.
     pub(crate) fn read(r: &mut Reader) -> Result<Self, PayloadError> {
+        let destination = ClientId::read(r, "destination")?;
+        let kind = MessageKind::read(r)?;
+        // Only the server makes room welcomes, from a room commit.
+        if kind == MessageKind::RoomWelcome {
+            return Err(PayloadError::BadMessageType(kind.code()));
+        }
         Ok(Self {
-            destination: ClientId::read(r, "destination")?,
-            kind: MessageKind::read(r)?,
+            destination,
+            kind,
             content_len: r.u32("content size")?,
         })
     }

@@ -217,6 +217,10 @@ pub enum MessageKind {
     Text = 3,
     /// 4: an encrypted file.
     File = 4,
+    /// 5: a room welcome (version 3), stored by the server from a room commit
+    /// for each member it adds; its content is a [`crate::v3::RoomWelcome`].
+    /// Never sent with 103.
+    RoomWelcome = 5,
 }
 
 impl MessageKind {
@@ -228,13 +232,14 @@ impl MessageKind {
     /// Parses the wire value.
     ///
     /// # Errors
-    /// Anything but 1 to 4.
+    /// Anything but 1 to 5.
     pub fn from_code(code: u8) -> Result<Self, PayloadError> {
         match code {
             1 => Ok(Self::SymmetricKeyRequest),
             2 => Ok(Self::SymmetricKey),
             3 => Ok(Self::Text),
             4 => Ok(Self::File),
+            5 => Ok(Self::RoomWelcome),
             other => Err(PayloadError::BadMessageType(other)),
         }
     }
@@ -270,6 +275,35 @@ impl fmt::Display for UploadId {
 impl fmt::Debug for UploadId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "UploadId({self})")
+    }
+}
+
+/// A room's 16-byte id, chosen at random by its creator (version 3).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomId(pub [u8; 16]);
+
+impl RoomId {
+    pub(crate) fn read(r: &mut Reader) -> Result<Self, PayloadError> {
+        r.array("room id").map(RoomId)
+    }
+
+    pub(crate) fn write(&self, dst: &mut BytesMut) {
+        dst.put_slice(&self.0);
+    }
+}
+
+impl fmt::Display for RoomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RoomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RoomId({self})")
     }
 }
 
@@ -370,7 +404,7 @@ mod tests {
 
     #[test]
     fn message_kind_codes() {
-        for code in 1..=4 {
+        for code in 1..=5 {
             assert_eq!(MessageKind::from_code(code).unwrap().code(), code);
         }
         assert_eq!(
@@ -378,8 +412,8 @@ mod tests {
             Err(PayloadError::BadMessageType(0))
         );
         assert_eq!(
-            MessageKind::from_code(5),
-            Err(PayloadError::BadMessageType(5))
+            MessageKind::from_code(6),
+            Err(PayloadError::BadMessageType(6))
         );
     }
 }

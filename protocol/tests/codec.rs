@@ -216,11 +216,14 @@ fn rejects_bad_message_types() {
             PayloadError::BadMessageType(kind)
         );
     }
-    // Version 3 sends files through uploads only.
-    assert_eq!(
-        invalid(&mut frame(3, 103, &send_payload(4, 1, b"x"))),
-        PayloadError::BadMessageType(4)
-    );
+    // Version 3 sends files through uploads only, and only the server makes
+    // room welcomes.
+    for kind in [4, 5, 6] {
+        assert_eq!(
+            invalid(&mut frame(3, 103, &send_payload(kind, 1, b"x"))),
+            PayloadError::BadMessageType(kind)
+        );
+    }
 }
 
 #[test]

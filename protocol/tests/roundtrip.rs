@@ -3,8 +3,12 @@
 //! 2. a stream of frames split at arbitrary points decodes to the same frames;
 //! 3. arbitrary bytes never panic and never grow the buffer past the limits;
 //! 4. an oversize header is refused before any payload is buffered.
+//!
+//! The room codes' strategies are in `roundtrip_parts/rooms.rs`.
 
 mod common;
+#[path = "roundtrip_parts/rooms.rs"]
+mod rooms;
 
 use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
@@ -156,7 +160,8 @@ fn request_frame() -> impl Strategy<Value = RequestFrame> {
         client_id(),
         prop_oneof![
             v2_request().prop_map(Request::V2),
-            v3_request().prop_map(Request::V3)
+            v3_request().prop_map(Request::V3),
+            rooms::request().prop_map(Request::V3)
         ],
     )
         .prop_map(|(client_id, request)| RequestFrame { client_id, request })
@@ -330,7 +335,8 @@ fn v3_response() -> impl Strategy<Value = v3::Response> {
 fn response() -> impl Strategy<Value = Response> {
     prop_oneof![
         v2_response().prop_map(Response::V2),
-        v3_response().prop_map(Response::V3)
+        v3_response().prop_map(Response::V3),
+        rooms::response().prop_map(Response::V3)
     ]
 }
 

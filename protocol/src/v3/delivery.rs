@@ -12,6 +12,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::layout::*;
+use super::rooms::{MAX_ROOM_WELCOME_LEN, RoomWelcome};
 use crate::error::{PayloadError, ProtocolError};
 use crate::types::{ClientId, MessageKind};
 use crate::wire::{Reader, check_range, put_u32, put_u64};
@@ -28,7 +29,7 @@ pub struct Delivery {
     pub kind: MessageKind,
     /// When the server stored it, in milliseconds since the Unix epoch.
     pub sent_at_ms: u64,
-    /// The content; for type 4 a [`FileOffer`].
+    /// The content; for type 4 a [`FileOffer`], for type 5 a [`RoomWelcome`].
     pub content: Bytes,
 }
 
@@ -40,10 +41,10 @@ impl Delivery {
         let sent_at_ms = r.u64("sent at")?;
         let size = r.u32("content size")? as usize;
         let content = r.bytes("content", size)?;
-        if kind == MessageKind::File {
-            FileOffer::decode(content.clone())?;
-        } else {
-            check_range("content size", size as u64, 0, MAX_MESSAGE_LEN as u64)?;
+        match kind {
+            MessageKind::File => drop(FileOffer::decode(content.clone())?),
+            MessageKind::RoomWelcome => drop(RoomWelcome::decode(content.clone())?),
+            _ => check_range("content size", size as u64, 0, MAX_MESSAGE_LEN as u64)?,
         }
         Ok(Self {
             sender,
@@ -55,10 +56,10 @@ impl Delivery {
     }
 
     pub(super) fn write(&self, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        let max = if self.kind == MessageKind::File {
-            FILE_OFFER_HEADER_LEN + MAX_FILE_META_LEN
-        } else {
-            MAX_MESSAGE_LEN
+        let max = match self.kind {
+            MessageKind::File => FILE_OFFER_HEADER_LEN + MAX_FILE_META_LEN,
+            MessageKind::RoomWelcome => MAX_ROOM_WELCOME_LEN,
+            _ => MAX_MESSAGE_LEN,
         };
         limit("delivered content", self.content.len(), max)?;
         self.sender.write(dst);

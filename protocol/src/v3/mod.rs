@@ -7,12 +7,14 @@
 //! Requests are in `request.rs`, responses in `response.rs`, and the message
 //! entry that both pulls and pushes carry (with the file offer inside it) in
 //! `delivery.rs`, the sizes of every fixed-size field and payload in
-//! `layout.rs`. This file only names the parts; none of them imports it.
+//! `layout.rs`, and rooms' payloads in `rooms/`. This file only names the
+//! parts; none of them imports it.
 
 mod delivery;
 mod layout;
 mod request;
 mod response;
+mod rooms;
 
 pub use crate::payload::{Register, SendMessage};
 pub use delivery::{Delivery, FileOffer, MessageBatch};
@@ -24,4 +26,11 @@ pub use request::{Download, Hello, Pull, Request, UploadBegin, UploadChunk};
 pub use response::{
     AckStatus, Challenge, ChunkStored, ClientEntry, ClientPage, FileChunk, FileSent, MessageStored,
     PeerKey, Response, ServerError, ServerLimits, UploadStatus,
+};
+pub use rooms::{
+    ClaimStatus, ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock,
+    KeyPackagesUpload, MAX_ROOM_WELCOME_LEN, ROOM_ENTRY_HEADER_LEN, ROOM_ID_LEN,
+    ROOM_WELCOME_HEADER_LEN, RoomAckStatus, RoomBatch, RoomCommit, RoomCreate, RoomCreated,
+    RoomCursor, RoomDownload, RoomEntry, RoomEntryKind, RoomMemberRole, RoomMessageStored,
+    RoomRole, RoomSend, RoomStatus, RoomSummary, RoomUploadBegin, RoomWelcome,
 };

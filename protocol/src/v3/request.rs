@@ -5,10 +5,14 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::layout::*;
+use super::rooms::{
+    KeyPackagesUpload, ROOM_DOWNLOAD_LEN, ROOM_ID_LEN, RoomCommit, RoomCreate, RoomCursor,
+    RoomDownload, RoomSend, RoomUploadBegin, claim,
+};
 use crate::error::{PayloadError, ProtocolError};
 use crate::header::RequestCode;
 use crate::payload::{Register, SendMessage};
-use crate::types::{ClientId, MessageKind, Name, UploadId};
+use crate::types::{ClientId, MessageKind, Name, RoomId, UploadId};
 use crate::wire::{Reader, check_range, put_u16, put_u32, put_u64};
 use crate::{
     CLIENT_ID_LEN, MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_FILE_META_LEN, MAX_MESSAGE_LEN, MAX_NAME_LEN,
@@ -103,6 +107,28 @@ pub enum Request {
     UploadCancel(UploadId),
     /// 124: read part of a waiting file.
     Download(Download),
+    /// 130: store key packages (none: report the stock).
+    KeyPackagesUpload(KeyPackagesUpload),
+    /// 131: claim one key package of each client, 1 to 100.
+    KeyPackagesClaim(Vec<ClientId>),
+    /// 132: create a room.
+    RoomCreate(RoomCreate),
+    /// 133: commit to a room.
+    RoomCommit(RoomCommit),
+    /// 134: send a room message.
+    RoomSend(RoomSend),
+    /// 135: room entries after the caller's cursors (the layout of 104).
+    RoomPull(Pull),
+    /// 136: move cursors, 1 to [`MAX_ACK_IDS`].
+    RoomAck(Vec<RoomCursor>),
+    /// 137: a room's state.
+    RoomState(RoomId),
+    /// 138: the caller's rooms.
+    RoomList,
+    /// 139: begin a room upload.
+    RoomUploadBegin(RoomUploadBegin),
+    /// 140: read part of a room's file.
+    RoomDownload(RoomDownload),
 }
 
 impl Request {
@@ -125,6 +151,17 @@ impl Request {
             Self::UploadChunk(_) => RequestCode::UploadChunk,
             Self::UploadCancel(_) => RequestCode::UploadCancel,
             Self::Download(_) => RequestCode::Download,
+            Self::KeyPackagesUpload(_) => RequestCode::KeyPackagesUpload,
+            Self::KeyPackagesClaim(_) => RequestCode::KeyPackagesClaim,
+            Self::RoomCreate(_) => RequestCode::RoomCreate,
+            Self::RoomCommit(_) => RequestCode::RoomCommit,
+            Self::RoomSend(_) => RequestCode::RoomSend,
+            Self::RoomPull(_) => RequestCode::RoomPull,
+            Self::RoomAck(_) => RequestCode::RoomAck,
+            Self::RoomState(_) => RequestCode::RoomState,
+            Self::RoomList => RequestCode::RoomList,
+            Self::RoomUploadBegin(_) => RequestCode::RoomUploadBegin,
+            Self::RoomDownload(_) => RequestCode::RoomDownload,
         }
     }
 
@@ -146,6 +183,17 @@ impl Request {
             RequestCode::UploadBegin => UPLOAD_BEGIN_HEADER_LEN + MAX_FILE_META_LEN,
             RequestCode::UploadChunk => UPLOAD_CHUNK_HEADER_LEN + MAX_CHUNK_LEN,
             RequestCode::Download => DOWNLOAD_LEN,
+            RequestCode::KeyPackagesUpload => KeyPackagesUpload::MAX_LEN,
+            RequestCode::KeyPackagesClaim => claim::MAX_LEN,
+            RequestCode::RoomCreate => RoomCreate::MAX_LEN,
+            RequestCode::RoomCommit => RoomCommit::MAX_LEN,
+            RequestCode::RoomSend => RoomSend::MAX_LEN,
+            RequestCode::RoomPull => PULL_LEN,
+            RequestCode::RoomAck => RoomCursor::MAX_ACK_LEN,
+            RequestCode::RoomState => ROOM_ID_LEN,
+            RequestCode::RoomList => 0,
+            RequestCode::RoomUploadBegin => RoomUploadBegin::MAX_LEN,
+            RequestCode::RoomDownload => ROOM_DOWNLOAD_LEN,
         }
     }
 
@@ -261,6 +309,34 @@ impl Request {
                     max_len,
                 })
             }
+            RequestCode::KeyPackagesUpload => {
+                Self::KeyPackagesUpload(KeyPackagesUpload::read(&mut r)?)
+            }
+            RequestCode::KeyPackagesClaim => Self::KeyPackagesClaim(claim::read(&mut r)?),
+            RequestCode::RoomCreate => Self::RoomCreate(RoomCreate::read(&mut r)?),
+            RequestCode::RoomCommit => Self::RoomCommit(RoomCommit::read(&mut r)?),
+            RequestCode::RoomSend => Self::RoomSend(RoomSend::read(&mut r)?),
+            RequestCode::RoomPull => {
+                exact(len, PULL_LEN)?;
+                Self::RoomPull(Pull {
+                    max_messages: r.u16("max entries")?,
+                    max_bytes: r.u32("max bytes")?,
+                })
+            }
+            RequestCode::RoomAck => Self::RoomAck(RoomCursor::read_all(&mut r)?),
+            RequestCode::RoomState => {
+                exact(len, ROOM_ID_LEN)?;
+                Self::RoomState(RoomId::read(&mut r)?)
+            }
+            RequestCode::RoomList => {
+                exact(len, 0)?;
+                Self::RoomList
+            }
+            RequestCode::RoomUploadBegin => Self::RoomUploadBegin(RoomUploadBegin::read(&mut r)?),
+            RequestCode::RoomDownload => {
+                exact(len, ROOM_DOWNLOAD_LEN)?;
+                Self::RoomDownload(RoomDownload::read(&mut r)?)
+            }
         };
         r.finish()?;
         Ok(request)
@@ -314,6 +390,20 @@ impl Request {
                 put_u64(dst, d.offset);
                 put_u32(dst, d.max_len);
             }
+            Self::KeyPackagesUpload(u) => u.write(dst)?,
+            Self::KeyPackagesClaim(ids) => claim::write(ids, dst)?,
+            Self::RoomCreate(c) => c.write(dst)?,
+            Self::RoomCommit(c) => c.write(dst)?,
+            Self::RoomSend(m) => m.write(dst)?,
+            Self::RoomPull(p) => {
+                put_u16(dst, p.max_messages);
+                put_u32(dst, p.max_bytes);
+            }
+            Self::RoomAck(cursors) => RoomCursor::write_all(cursors, dst)?,
+            Self::RoomState(room) => room.write(dst),
+            Self::RoomList => {}
+            Self::RoomUploadBegin(u) => u.write(dst)?,
+            Self::RoomDownload(d) => d.write(dst),
         }
         Ok(())
     }

@@ -13,9 +13,15 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::delivery::{Delivery, MessageBatch};
 use super::layout::*;
+use super::rooms::{
+    COMMIT_ACCEPTED_LEN, ClaimedKeyPackage, CommitAccepted, KEY_PACKAGE_STOCK_LEN,
+    KEY_PACKAGES_LOW_LEN, KeyPackageStock, ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN,
+    ROOM_MESSAGE_STORED_LEN, RoomAckStatus, RoomBatch, RoomCreated, RoomEntry, RoomMessageStored,
+    RoomStatus, RoomSummary, write_stock,
+};
 use crate::error::{ErrorReason, PayloadError, ProtocolError};
 use crate::header::ResponseCode;
-use crate::types::{ClientId, Name, PublicKey, UploadId};
+use crate::types::{ClientId, Name, PublicKey, RoomId, UploadId};
 use crate::wire::{Reader, check_range, put_u16, put_u32, put_u64};
 use crate::{
     CLIENT_ID_LEN, MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_ERROR_TEXT_LEN, MAX_LIST_PAGE, MAX_MESSAGE_LEN,
@@ -237,6 +243,28 @@ pub enum Response {
     UploadCancelled(UploadId),
     /// 1204: part of a file.
     FileChunk(FileChunk),
+    /// 1300: the caller's key package stock.
+    KeyPackageStock(KeyPackageStock),
+    /// 1301: one answer per claimed client, in request order.
+    KeyPackages(Vec<ClaimedKeyPackage>),
+    /// 1302: the room is created.
+    RoomCreated(RoomCreated),
+    /// 1303: the commit is in the log.
+    CommitAccepted(CommitAccepted),
+    /// 1304: the room message is in the log.
+    RoomMessageStored(RoomMessageStored),
+    /// 1305: room entries.
+    RoomEntries(RoomBatch),
+    /// 1306: one status per cursor, in request order.
+    RoomAcked(Vec<RoomAckStatus>),
+    /// 1307: a room's state.
+    RoomStatus(RoomStatus),
+    /// 1308: the caller's rooms.
+    RoomList(Vec<RoomSummary>),
+    /// 1310: a pushed room entry (unsolicited).
+    RoomDelivery(RoomEntry),
+    /// 1311: the caller's one-time key package stock is low (unsolicited).
+    KeyPackagesLow(u32),
     /// 9000: the request failed.
     Error(ServerError),
 }
@@ -262,6 +290,17 @@ impl Response {
             Self::FileSent(_) => ResponseCode::FileSent,
             Self::UploadCancelled(_) => ResponseCode::UploadCancelled,
             Self::FileChunk(_) => ResponseCode::FileChunk,
+            Self::KeyPackageStock(_) => ResponseCode::KeyPackageStock,
+            Self::KeyPackages(_) => ResponseCode::KeyPackages,
+            Self::RoomCreated(_) => ResponseCode::RoomCreated,
+            Self::CommitAccepted(_) => ResponseCode::CommitAccepted,
+            Self::RoomMessageStored(_) => ResponseCode::RoomMessageStored,
+            Self::RoomEntries(_) => ResponseCode::RoomEntries,
+            Self::RoomAcked(_) => ResponseCode::RoomAcked,
+            Self::RoomStatus(_) => ResponseCode::RoomStatus,
+            Self::RoomList(_) => ResponseCode::RoomList,
+            Self::RoomDelivery(_) => ResponseCode::RoomDelivery,
+            Self::KeyPackagesLow(_) => ResponseCode::KeyPackagesLow,
             Self::Error(_) => ResponseCode::Error,
         }
     }
@@ -282,12 +321,25 @@ impl Response {
             ResponseCode::Authenticated => SERVER_LIMITS_LEN,
             ResponseCode::Subscribed => SUBSCRIBED_LEN,
             ResponseCode::Pong => TOKEN_LEN,
-            ResponseCode::Delivery => DELIVERY_HEADER_LEN + MAX_MESSAGE_LEN,
+            ResponseCode::Delivery => {
+                DELIVERY_HEADER_LEN + MAX_MESSAGE_LEN.max(super::rooms::MAX_ROOM_WELCOME_LEN)
+            }
             ResponseCode::Closing | ResponseCode::Error => ERROR_HEADER_LEN + MAX_ERROR_TEXT_LEN,
             ResponseCode::UploadStatus => UPLOAD_STATUS_LEN,
             ResponseCode::ChunkStored => CHUNK_STORED_LEN,
             ResponseCode::FileSent => FILE_SENT_LEN,
             ResponseCode::FileChunk => FILE_CHUNK_HEADER_LEN + MAX_CHUNK_LEN,
+            ResponseCode::KeyPackageStock => KEY_PACKAGE_STOCK_LEN,
+            ResponseCode::KeyPackages => ClaimedKeyPackage::MAX_ANSWER_LEN,
+            ResponseCode::RoomCreated => ROOM_EPOCH_LEN,
+            ResponseCode::CommitAccepted => COMMIT_ACCEPTED_LEN,
+            ResponseCode::RoomMessageStored => ROOM_MESSAGE_STORED_LEN,
+            ResponseCode::RoomEntries => crate::MAX_FRAME_LEN,
+            ResponseCode::RoomAcked => RoomAckStatus::MAX_ANSWER_LEN,
+            ResponseCode::RoomStatus => RoomStatus::MAX_LEN,
+            ResponseCode::RoomList => RoomSummary::MAX_LIST_LEN,
+            ResponseCode::RoomDelivery => ROOM_ENTRY_HEADER_LEN + crate::MAX_ROOM_MESSAGE_LEN,
+            ResponseCode::KeyPackagesLow => KEY_PACKAGES_LOW_LEN,
         }
     }
 
@@ -431,6 +483,45 @@ impl Response {
                 })
             }
             ResponseCode::Error => Self::Error(ServerError::read(&mut r)?),
+            ResponseCode::KeyPackageStock => {
+                exact(len, KEY_PACKAGE_STOCK_LEN)?;
+                Self::KeyPackageStock(KeyPackageStock {
+                    one_time: r.u32("one-time stock")?,
+                    last_resort: r.flag("has last resort")?,
+                })
+            }
+            ResponseCode::KeyPackages => Self::KeyPackages(ClaimedKeyPackage::read_all(&mut r)?),
+            ResponseCode::RoomCreated => {
+                exact(len, ROOM_EPOCH_LEN)?;
+                Self::RoomCreated(RoomCreated {
+                    room: RoomId::read(&mut r)?,
+                    epoch: r.u64("epoch")?,
+                })
+            }
+            ResponseCode::CommitAccepted => {
+                exact(len, COMMIT_ACCEPTED_LEN)?;
+                Self::CommitAccepted(CommitAccepted {
+                    room: RoomId::read(&mut r)?,
+                    epoch: r.u64("epoch")?,
+                    seq: r.u64("seq")?,
+                })
+            }
+            ResponseCode::RoomMessageStored => {
+                exact(len, ROOM_MESSAGE_STORED_LEN)?;
+                Self::RoomMessageStored(RoomMessageStored {
+                    room: RoomId::read(&mut r)?,
+                    seq: r.u64("seq")?,
+                })
+            }
+            ResponseCode::RoomEntries => Self::RoomEntries(RoomBatch::read(&mut r)?),
+            ResponseCode::RoomAcked => Self::RoomAcked(RoomAckStatus::read_all(&mut r)?),
+            ResponseCode::RoomStatus => Self::RoomStatus(RoomStatus::read(&mut r)?),
+            ResponseCode::RoomList => Self::RoomList(RoomSummary::read_all(&mut r)?),
+            ResponseCode::RoomDelivery => Self::RoomDelivery(RoomEntry::read(&mut r)?),
+            ResponseCode::KeyPackagesLow => {
+                exact(len, KEY_PACKAGES_LOW_LEN)?;
+                Self::KeyPackagesLow(r.u32("one-time stock")?)
+            }
         };
         r.finish()?;
         Ok(response)
@@ -520,6 +611,27 @@ impl Response {
                 put_u64(dst, c.offset);
                 dst.put_slice(&c.data);
             }
+            Self::KeyPackageStock(s) => write_stock(s, dst),
+            Self::KeyPackages(all) => ClaimedKeyPackage::write_all(all, dst)?,
+            Self::RoomCreated(c) => {
+                c.room.write(dst);
+                put_u64(dst, c.epoch);
+            }
+            Self::CommitAccepted(c) => {
+                c.room.write(dst);
+                put_u64(dst, c.epoch);
+                put_u64(dst, c.seq);
+            }
+            Self::RoomMessageStored(m) => {
+                m.room.write(dst);
+                put_u64(dst, m.seq);
+            }
+            Self::RoomEntries(batch) => batch.write(dst)?,
+            Self::RoomAcked(all) => RoomAckStatus::write_all(all, dst)?,
+            Self::RoomStatus(s) => s.write(dst)?,
+            Self::RoomList(all) => RoomSummary::write_all(all, dst)?,
+            Self::RoomDelivery(e) => e.write(dst)?,
+            Self::KeyPackagesLow(stock) => put_u32(dst, *stock),
         }
         Ok(())
     }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+mod rooms;
+
 use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
@@ -61,7 +63,7 @@ fn req2(client_id: ClientId, r: v2::Request) -> Example {
     })
 }
 
-fn req3(client_id: ClientId, r: v3::Request) -> Example {
+pub(crate) fn req3(client_id: ClientId, r: v3::Request) -> Example {
     Example::Request(RequestFrame {
         client_id,
         request: Request::V3(r),
@@ -72,7 +74,7 @@ fn resp2(r: v2::Response) -> Example {
     Example::Response(Response::V2(r))
 }
 
-fn resp3(r: v3::Response) -> Example {
+pub(crate) fn resp3(r: v3::Response) -> Example {
     Example::Response(Response::V3(r))
 }
 
@@ -446,6 +448,7 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
             "server disk full",
         ))),
     );
+    rooms::insert(&mut m);
     m
 }
 

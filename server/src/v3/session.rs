@@ -435,6 +435,15 @@ impl Session {
             (Some(me), v3::Request::Download(d)) => {
                 download::download(&shared, me, d, &mut self.download).await
             }
+            (Some(_), request) if request.code().is_room() => {
+                // The codec knows rooms (PROTOCOL.md "Rooms"); this server does
+                // not serve them yet, so it answers as for a code it lacks.
+                self.closing = true;
+                error(
+                    ErrorReason::UnknownRequest,
+                    "this server does not serve rooms yet",
+                )
+            }
             (_, request) => {
                 // Every authenticated request is matched above; this is a
                 // request needing authentication that slipped through.
