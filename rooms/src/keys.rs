@@ -134,4 +134,3 @@ pub fn check_upload(
     }
     Ok(package.last_resort())
 }
-

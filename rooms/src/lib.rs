@@ -50,9 +50,9 @@ pub use identity::{ClientId, IdentitySigner, Pins};
 pub use incoming::{Header, Incoming, Joined, peek_header};
 pub use keys::{CIPHERSUITE, KeyPackageOut, check_upload};
 pub use observer::{Observed, ObserverTx, RoomObserver, RoomState};
-pub use store::migrate;
 pub use policy::CommitSummary;
 pub use roles::Role;
+pub use store::migrate;
 
 /// Most members a room may have (the benchmark size).
 pub const MAX_ROOM_MEMBERS: usize = 1000;

@@ -164,7 +164,13 @@ impl<'a> ObserverTx<'a> {
         registrations: &dyn Pins,
     ) -> Result<RoomState, RoomsError> {
         let provider = Provider::over(self.conn, &self.crypto);
-        track_in(&provider, self.conn, group_info, ratchet_tree, registrations)
+        track_in(
+            &provider,
+            self.conn,
+            group_info,
+            ratchet_tree,
+            registrations,
+        )
     }
 
     /// [`RoomObserver::process`] inside the caller's transaction.
@@ -196,7 +202,8 @@ fn track_in(
     if group_info.len() > MAX_MESSAGE_LEN || ratchet_tree.len() > MAX_MESSAGE_LEN {
         return Err(RoomsError::Limit("room message too long"));
     }
-    let info = MlsMessageIn::tls_deserialize_exact(group_info).map_err(|_| RoomsError::Malformed)?;
+    let info =
+        MlsMessageIn::tls_deserialize_exact(group_info).map_err(|_| RoomsError::Malformed)?;
     let MlsMessageBodyIn::GroupInfo(info) = info.extract() else {
         return Err(RoomsError::Malformed);
     };

@@ -28,4 +28,3 @@ pub fn rogue_add(engine: &RoomEngine, room: RoomId, key_package: &[u8]) -> Vec<u
         })
         .unwrap()
 }
-

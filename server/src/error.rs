@@ -38,6 +38,33 @@ pub enum StoreError {
     /// Too many unfinished uploads.
     #[error("at most {0} unfinished uploads per client")]
     TooManyUploads(u32),
+    /// No such room, or the caller is not a member.
+    #[error("no such room")]
+    UnknownRoom,
+    /// The room id is taken.
+    #[error("the room id is taken")]
+    RoomExists,
+    /// The message is not for the room's current epoch.
+    #[error("the room is at epoch {0}")]
+    StaleEpoch(u64),
+    /// The commit or message breaks the room's rules.
+    #[error("refused: {0}")]
+    RoomRefused(String),
+    /// A leaf's credential does not match its client's registration.
+    #[error("{0}")]
+    RoomIdentity(String),
+    /// The room would have too many members.
+    #[error("a room has at most {0} members")]
+    RoomFull(usize),
+    /// The room's log is full.
+    #[error("a room's log holds at most {0} entries")]
+    RoomLogFull(u64),
+    /// A key package does not verify or is not the caller's.
+    #[error("a key package does not verify or is not yours")]
+    BadKeyPackage,
+    /// The caller stores the most one-time key packages.
+    #[error("you already store the most one-time key packages ({0})")]
+    KeyPackagesFull(u32),
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
@@ -81,6 +108,15 @@ impl StoreError {
             Self::StorageFull(_) => ErrorReason::StorageFull,
             Self::UnknownUpload => ErrorReason::UnknownUpload,
             Self::TooManyUploads(_) => ErrorReason::TooManyUploads,
+            Self::UnknownRoom => ErrorReason::UnknownRoom,
+            Self::RoomExists => ErrorReason::RoomExists,
+            Self::StaleEpoch(_) => ErrorReason::StaleEpoch,
+            Self::RoomRefused(_) => ErrorReason::RoomRefused,
+            Self::RoomIdentity(_) => ErrorReason::RoomIdentity,
+            Self::RoomFull(_) => ErrorReason::RoomFull,
+            Self::RoomLogFull(_) => ErrorReason::RoomLogFull,
+            Self::BadKeyPackage => ErrorReason::BadKeyPackage,
+            Self::KeyPackagesFull(_) => ErrorReason::KeyPackagesFull,
             Self::Closed => ErrorReason::ShuttingDown,
             Self::DiskFull { .. } => ErrorReason::StorageFull,
             Self::CommitRefused(_) => ErrorReason::StorageFailed,

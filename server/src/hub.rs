@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex};
 use protocol::ClientId;
 use tokio::sync::mpsc;
 
+use protocol::RoomId;
+use protocol::v3::RoomEntry;
+
 use crate::store::{StoreEvent, WaitingMessage};
 
 /// Events queued per connection before it counts as lagged.
@@ -27,6 +30,13 @@ pub(crate) enum HubEvent {
     /// Messages were removed (acknowledged on some connection, or pulled by
     /// version 2).
     Removed(Arc<[u64]>),
+    /// An entry of one of the client's rooms is durable.
+    Room(Arc<RoomEntry>),
+    /// The client acknowledged a room's entries up to `seq` (on some
+    /// connection).
+    RoomAcked(RoomId, u64),
+    /// The client's one-time key packages are running out.
+    KeyPackagesLow(u32),
 }
 
 struct Subscriber {
@@ -109,20 +119,33 @@ impl Hub {
         if subs.is_empty() {
             return;
         }
-        for event in events {
-            let (client, event) = match event {
-                StoreEvent::NewMessage { recipient, message } => {
-                    (recipient, HubEvent::Message(message))
-                }
-                StoreEvent::Removed { recipient, ids } => {
-                    (recipient, HubEvent::Removed(ids.into()))
-                }
-            };
-            if let Some(list) = subs.get(&client) {
+        let send = |client: &ClientId, event: HubEvent| {
+            if let Some(list) = subs.get(client) {
                 for s in list {
                     if s.tx.try_send(event.clone()).is_err() {
                         s.lagged.store(true, Ordering::Release);
                     }
+                }
+            }
+        };
+        for event in events {
+            match event {
+                StoreEvent::NewMessage { recipient, message } => {
+                    send(&recipient, HubEvent::Message(message));
+                }
+                StoreEvent::Removed { recipient, ids } => {
+                    send(&recipient, HubEvent::Removed(ids.into()));
+                }
+                StoreEvent::RoomEntry { recipients, entry } => {
+                    for r in recipients.iter() {
+                        send(r, HubEvent::Room(entry.clone()));
+                    }
+                }
+                StoreEvent::RoomAcked { client, room, seq } => {
+                    send(&client, HubEvent::RoomAcked(room, seq));
+                }
+                StoreEvent::KeyPackagesLow { owner, stock } => {
+                    send(&owner, HubEvent::KeyPackagesLow(stock));
                 }
             }
         }

@@ -24,6 +24,7 @@ use tokio_util::codec::Framed;
 mod binaries;
 mod raw_v3;
 pub mod relay;
+mod room_user;
 
 pub use binaries::binary;
 /// Reads one whole response (a streamed version-2 pull gathered into one);
@@ -31,6 +32,7 @@ pub use binaries::binary;
 pub use protocol::gather::read_response;
 pub use raw_v3::{TestIdentity, V3Conn, reason_of};
 pub use relay::{Observed, Relay};
+pub use room_user::{Book, RoomUser, Seen};
 
 /// How long any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(30);

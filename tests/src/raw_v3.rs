@@ -63,6 +63,9 @@ pub struct V3Conn {
     pub client_id: ClientId,
     /// Pushed deliveries received while waiting for answers.
     pub pushed: std::collections::VecDeque<v3::Delivery>,
+    /// Other unsolicited frames (room entries 1310, key packages low 1311)
+    /// received while waiting for answers.
+    pub notices: std::collections::VecDeque<v3::Response>,
     /// A closing notice, if the server sent one.
     pub closing: Option<v3::ServerError>,
     /// The server key seen in the last challenge.
@@ -76,6 +79,7 @@ impl V3Conn {
             conn: connect(addr).await?,
             client_id: ClientId::NIL,
             pushed: Default::default(),
+            notices: Default::default(),
             closing: None,
             server_key: None,
         })
@@ -116,6 +120,9 @@ impl V3Conn {
             match self.next_frame().await? {
                 Some(v3::Response::Delivery(d)) => self.pushed.push_back(d),
                 Some(v3::Response::Closing(e)) => self.closing = Some(e),
+                Some(r @ (v3::Response::RoomDelivery(_) | v3::Response::KeyPackagesLow(_))) => {
+                    self.notices.push_back(r);
+                }
                 Some(r) => return Ok(r),
                 None => bail!("the server closed the connection"),
             }

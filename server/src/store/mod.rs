@@ -23,6 +23,7 @@ mod handle;
 mod messages;
 mod quota;
 mod readers;
+mod rooms;
 mod rows;
 pub mod schema;
 mod uploads;

@@ -98,6 +98,13 @@ impl Tally {
             *tally.sent.entry(owner).or_default() += bytes;
             tally.total_bytes += bytes;
         }
+        for (sender, _, bytes) in group_sums(
+            conn,
+            "SELECT sender, COUNT(*), COALESCE(SUM(length(body)), 0) FROM room_log
+             GROUP BY sender",
+        )? {
+            tally.add_room_entry(sender, bytes);
+        }
         Ok(tally)
     }
 
@@ -133,6 +140,13 @@ impl Tally {
     ) {
         self.add_message(destination, Some(owner), sign, sign * size as i64);
         *self.uploads.entry(owner).or_default() += sign;
+    }
+
+    /// Counts (`bytes` > 0) or uncounts a room entry of `sender`: rooms have
+    /// no inbox, so only the sender's bytes and the total.
+    pub(crate) fn add_room_entry(&mut self, sender: ClientId, bytes: i64) {
+        *self.sent.entry(sender).or_default() += bytes;
+        self.total_bytes += bytes;
     }
 
     /// An upload became its message: the reservation stays, as the message.
@@ -238,6 +252,21 @@ impl Counts<'_> {
         if inbox.bytes as u64 + bytes > limits.inbox_max_bytes {
             return Err(StoreError::InboxBytesFull(limits.inbox_max_bytes));
         }
+        self.check_room(limits, sender, bytes)
+    }
+
+    /// Whether an entry of `bytes` from `sender` fits its quota and the
+    /// server's storage: all a room entry is checked against (rooms have no
+    /// inbox), and the last checks of a message.
+    ///
+    /// # Errors
+    /// The quota it would break.
+    pub(crate) fn check_room(
+        &self,
+        limits: &Limits,
+        sender: &ClientId,
+        bytes: u64,
+    ) -> Result<(), StoreError> {
         if self.sent(sender) as u64 + bytes > limits.sender_max_bytes {
             return Err(StoreError::SenderBytesFull(limits.sender_max_bytes));
         }

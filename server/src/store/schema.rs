@@ -80,6 +80,46 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE clients ADD COLUMN protocol INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE clients ADD COLUMN skeleton TEXT;
      CREATE UNIQUE INDEX clients_by_skeleton ON clients (skeleton);",
+    // 4: rooms (PROTOCOL.md "Rooms"). Key packages, handed out once each
+    // (a last-resort one is kept). One log per room, entries numbered from
+    // the message id counter and stored once whatever the room's size; a
+    // cursor per member (the last entry it acknowledged), and for a removed
+    // member the entry that removed it (`until_seq`), the last it receives.
+    // The rooms' MLS public state is in openmls's own tables, created by
+    // `sealpost_rooms::migrate` after these.
+    "CREATE TABLE key_packages (
+         id INTEGER PRIMARY KEY,
+         owner BLOB NOT NULL,
+         last_resort INTEGER NOT NULL,
+         package BLOB NOT NULL
+     );
+     CREATE INDEX key_packages_by_owner ON key_packages (owner, last_resort, id);
+     CREATE TABLE rooms (
+         id BLOB PRIMARY KEY,
+         epoch INTEGER NOT NULL,
+         creator BLOB NOT NULL,
+         created_at INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE room_members (
+         room BLOB NOT NULL,
+         client BLOB NOT NULL,
+         role INTEGER NOT NULL,
+         cursor INTEGER NOT NULL,
+         until_seq INTEGER,
+         PRIMARY KEY (room, client)
+     ) WITHOUT ROWID;
+     CREATE INDEX room_members_by_client ON room_members (client);
+     CREATE TABLE room_log (
+         seq INTEGER PRIMARY KEY,
+         room BLOB NOT NULL,
+         sender BLOB NOT NULL,
+         kind INTEGER NOT NULL,
+         epoch INTEGER NOT NULL,
+         sent_at INTEGER NOT NULL,
+         file_id BLOB,
+         body BLOB NOT NULL
+     );
+     CREATE INDEX room_log_by_room ON room_log (room, seq);",
 ];
 
 /// The statement that stores a message row (the writer's, in
@@ -137,6 +177,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
     }
+    // openmls's tables for the rooms' public state (idempotent, versioned by
+    // its own migration table).
+    sealpost_rooms::migrate(conn).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(())
 }
 

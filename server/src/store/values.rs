@@ -151,4 +151,27 @@ pub enum StoreEvent {
         /// Their ids.
         ids: Vec<u64>,
     },
+    /// An entry was appended to a room's log.
+    RoomEntry {
+        /// The members who should receive it (not its author).
+        recipients: Arc<[ClientId]>,
+        /// The entry.
+        entry: Arc<protocol::v3::RoomEntry>,
+    },
+    /// A member acknowledged a room's entries up to `seq`.
+    RoomAcked {
+        /// The member.
+        client: ClientId,
+        /// The room.
+        room: protocol::RoomId,
+        /// The acknowledged entry (cumulative).
+        seq: u64,
+    },
+    /// A claim left a client with few one-time key packages.
+    KeyPackagesLow {
+        /// The client.
+        owner: ClientId,
+        /// One-time packages left.
+        stock: u32,
+    },
 }

@@ -5,8 +5,8 @@
 //! - `session`: the connection loop, the pipeline of pending answers and the
 //!   dispatch of each request;
 //! - `auth`: hello and authenticate, and the connection's authentication
-//!   state; `push`: subscribe and the push window; `rate`: the request
-//!   rate limit;
+//!   state; `push`: subscribe and the push window (`room_push` for room
+//!   entries); `rate`: the request rate limit;
 //! - `ops`: one file per request kind (or tight family);
 //! - `reply`: the error answers all of them build.
 
@@ -15,6 +15,7 @@ mod ops;
 mod push;
 mod rate;
 mod reply;
+mod room_push;
 mod session;
 
 use std::net::SocketAddr;

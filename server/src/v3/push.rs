@@ -16,6 +16,7 @@ use crate::hub::{HubEvent, Subscription};
 use crate::shared::Shared;
 use crate::store::{Store, WaitingMessage};
 use crate::v3::reply::store_error;
+use crate::v3::room_push::RoomPush;
 
 /// Push state of a subscribed session.
 pub(crate) struct Push {
@@ -29,6 +30,10 @@ pub(crate) struct Push {
     /// Whether the database may hold messages after `pushed_up_to` that are
     /// not queued.
     backlog: bool,
+    /// The same for room entries.
+    pub(crate) rooms: RoomPush,
+    /// A key packages low notice to write (the latest stock).
+    pub(crate) key_packages_low: Option<u32>,
 }
 
 /// Answers a subscribe: starts pushing (once per connection) and reports how
@@ -47,6 +52,8 @@ pub(crate) async fn subscribe(
             in_flight: HashSet::new(),
             pushed_up_to: 0,
             backlog: true,
+            rooms: RoomPush::default(),
+            key_packages_low: None,
         });
     }
     match shared.store.count_waiting(me).await {
@@ -91,6 +98,9 @@ impl Push {
                     self.queue.retain(|m| !ids.contains(&m.id));
                 }
             }
+            HubEvent::Room(entry) => self.rooms.on_entry(entry, window),
+            HubEvent::RoomAcked(room, seq) => self.rooms.on_acked(room, seq),
+            HubEvent::KeyPackagesLow(stock) => self.key_packages_low = Some(stock),
         }
     }
 
@@ -105,6 +115,7 @@ impl Push {
     ) -> Option<Arc<WaitingMessage>> {
         if self.subscription.take_lagged() {
             self.backlog = true;
+            self.rooms.lagged();
         }
         let room = window.saturating_sub(self.in_flight.len() + self.queue.len());
         if self.queue.is_empty() && self.backlog && room > 0 {

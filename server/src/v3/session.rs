@@ -27,7 +27,7 @@ use crate::hub::HubEvent;
 use crate::shared::Shared;
 use crate::v3::auth::Auth;
 use crate::v3::ops::download::{self, OpenFile};
-use crate::v3::ops::{directory, pull, register, send, upload};
+use crate::v3::ops::{directory, key_packages, pull, register, rooms, send, upload};
 use crate::v3::push::{self, Push};
 use crate::v3::rate::RateLimiter;
 use crate::v3::reply::{Pipelined, error};
@@ -435,15 +435,23 @@ impl Session {
             (Some(me), v3::Request::Download(d)) => {
                 download::download(&shared, me, d, &mut self.download).await
             }
-            (Some(_), request) if request.code().is_room() => {
-                // The codec knows rooms (PROTOCOL.md "Rooms"); this server does
-                // not serve them yet, so it answers as for a code it lacks.
-                self.closing = true;
-                error(
-                    ErrorReason::UnknownRequest,
-                    "this server does not serve rooms yet",
-                )
+            (Some(me), v3::Request::KeyPackagesUpload(u)) => {
+                key_packages::upload(&shared, me, u).await
             }
+            (Some(me), v3::Request::KeyPackagesClaim(c)) => {
+                key_packages::claim(&shared, me, c).await
+            }
+            (Some(me), v3::Request::RoomCreate(c)) => rooms::create(&shared, me, c).await,
+            (Some(me), v3::Request::RoomCommit(c)) => rooms::commit(&shared, me, c).await,
+            (Some(me), v3::Request::RoomSend(m)) => rooms::send(&shared, me, m).await,
+            (Some(me), v3::Request::RoomPull(p)) => rooms::pull(&shared, me, p).await,
+            (Some(me), v3::Request::RoomAck(cursors)) => rooms::ack(&shared, me, cursors).await,
+            (Some(me), v3::Request::RoomState(room)) => rooms::state(&shared, me, room).await,
+            (Some(me), v3::Request::RoomList) => rooms::list(&shared, me).await,
+            (Some(_), v3::Request::RoomUploadBegin(_) | v3::Request::RoomDownload(_)) => error(
+                ErrorReason::UnknownRequest,
+                "room files (139, 140) are not served by this server yet",
+            ),
             (_, request) => {
                 // Every authenticated request is matched above; this is a
                 // request needing authentication that slipped through.
@@ -460,7 +468,9 @@ impl Session {
         }
     }
 
-    /// Writes queued pushes while the window allows (see `v3::push`).
+    /// Writes queued pushes while the window allows (see `v3::push` and
+    /// `v3::room_push`): messages, then room entries, then a key packages
+    /// notice.
     async fn pump_pushes(&mut self) {
         let window = self.shared.config.push_window;
         let Some(me) = self.auth.client() else {
@@ -470,12 +480,21 @@ impl Session {
             let Some(push) = self.push.as_mut() else {
                 return;
             };
-            let Some(message) = push.next_to_write(&self.shared.store, me, window).await else {
-                return;
-            };
-            let delivery = message.to_delivery();
-            self.write(Response::V3(v3::Response::Delivery(delivery)))
-                .await;
+            let response =
+                if let Some(message) = push.next_to_write(&self.shared.store, me, window).await {
+                    v3::Response::Delivery(message.to_delivery())
+                } else if let Some(entry) = push
+                    .rooms
+                    .next_to_write(&self.shared.store, me, window)
+                    .await
+                {
+                    v3::Response::RoomDelivery((*entry).clone())
+                } else if let Some(stock) = push.key_packages_low.take() {
+                    v3::Response::KeyPackagesLow(stock)
+                } else {
+                    return;
+                };
+            self.write(Response::V3(response)).await;
             if self.closing {
                 return;
             }

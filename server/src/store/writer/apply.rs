@@ -7,8 +7,8 @@ use protocol::{ClientId, Name, PublicKey};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::batch::View;
-use super::ops::{Pending, WriteOp};
-use super::{messages, uploads};
+use super::ops::{Pending, RoomDone, RoomWrite, WriteOp};
+use super::{key_packages, messages, rooms, uploads};
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
 use crate::store::quota::Limits;
@@ -86,6 +86,49 @@ pub(super) fn apply(
             created_before_ms,
             reply,
         } => Pending::Expired(reply, uploads::expire_uploads(tx, view, created_before_ms)),
+        WriteOp::Room { caller, op, reply } => {
+            Pending::Room(reply, apply_room(tx, view, limits, caller, op))
+        }
+    })
+}
+
+fn apply_room(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    limits: &Limits,
+    caller: ClientId,
+    op: RoomWrite,
+) -> Result<RoomDone, StoreError> {
+    Ok(match op {
+        RoomWrite::UploadKeyPackages {
+            last_resort,
+            packages,
+        } => RoomDone::Stock(key_packages::upload(tx, caller, last_resort, &packages)?),
+        RoomWrite::ClaimKeyPackages { clients } => {
+            RoomDone::Claimed(key_packages::claim(tx, view, &clients)?)
+        }
+        RoomWrite::Create {
+            room,
+            group_info,
+            tree,
+        } => RoomDone::Created(rooms::create(tx, view, caller, room, &group_info, &tree)?),
+        RoomWrite::Commit {
+            room,
+            epoch,
+            commit,
+            welcome,
+        } => RoomDone::Committed(rooms::commit(
+            tx, view, limits, caller, room, epoch, commit, welcome,
+        )?),
+        RoomWrite::Send {
+            room,
+            epoch,
+            file,
+            message,
+        } => RoomDone::Sent(rooms::send(
+            tx, view, limits, caller, room, epoch, file, message,
+        )?),
+        RoomWrite::Ack { acks } => RoomDone::Acked(rooms::ack(tx, view, caller, &acks)?),
     })
 }
 

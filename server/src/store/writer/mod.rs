@@ -19,8 +19,10 @@
 
 mod apply;
 mod batch;
+mod key_packages;
 mod messages;
 mod ops;
+mod rooms;
 mod uploads;
 
 use std::sync::Arc;
@@ -34,7 +36,7 @@ use crate::store::directory::Directory;
 use crate::store::quota::{Limits, Tally};
 use crate::store::values::StoreEvent;
 use batch::{Staged, View};
-pub(crate) use ops::{MAX_BATCH, Reply, WriteOp};
+pub(crate) use ops::{MAX_BATCH, Reply, RoomDone, RoomWrite, WriteOp};
 use ops::{Pending, into_pending};
 
 pub(crate) struct Writer {

@@ -11,6 +11,8 @@ use crate::error::StoreError;
 use crate::fault::Fault;
 use crate::store::directory::{ClientRecord, Protocol};
 use crate::store::values::{NewMessage, Removed, Stored, UploadRecord};
+use protocol::RoomId;
+use protocol::v3::{ClaimedKeyPackage, CommitAccepted, KeyPackageStock, RoomCursor};
 
 /// Most operations committed together.
 pub(crate) const MAX_BATCH: usize = 4096;
@@ -68,6 +70,54 @@ pub(crate) enum WriteOp {
         created_before_ms: u64,
         reply: Reply<Vec<UploadId>>,
     },
+    /// A change to rooms or key packages (`rooms.rs`, `key_packages.rs`).
+    Room {
+        caller: ClientId,
+        op: RoomWrite,
+        reply: Reply<RoomDone>,
+    },
+}
+
+/// A change to rooms or key packages, made by the authenticated `caller`.
+pub(crate) enum RoomWrite {
+    UploadKeyPackages {
+        last_resort: bool,
+        packages: Vec<Bytes>,
+    },
+    ClaimKeyPackages {
+        clients: Vec<ClientId>,
+    },
+    Create {
+        room: RoomId,
+        group_info: Bytes,
+        tree: Bytes,
+    },
+    Commit {
+        room: RoomId,
+        epoch: u64,
+        commit: Bytes,
+        welcome: Option<Bytes>,
+    },
+    Send {
+        room: RoomId,
+        epoch: u64,
+        file: Option<UploadId>,
+        message: Bytes,
+    },
+    Ack {
+        acks: Vec<RoomCursor>,
+    },
+}
+
+/// What a [`RoomWrite`] produced, one variant per kind.
+#[derive(Debug)]
+pub(crate) enum RoomDone {
+    Stock(KeyPackageStock),
+    Claimed(Vec<ClaimedKeyPackage>),
+    Created(RoomId),
+    Committed(CommitAccepted),
+    Sent(u64),
+    Acked(Vec<bool>),
 }
 
 /// An answer owed to a caller, with the outcome to send once the batch
@@ -86,6 +136,7 @@ pub(super) enum Pending {
     ),
     Expired(Reply<Vec<UploadId>>, Result<Vec<UploadId>, StoreError>),
     Recorded(Reply<()>, Result<(), StoreError>),
+    Room(Reply<RoomDone>, Result<RoomDone, StoreError>),
 }
 
 impl Pending {
@@ -100,6 +151,7 @@ impl Pending {
             Pending::Completed(r, v) => drop(r.send(v)),
             Pending::Expired(r, v) => drop(r.send(v)),
             Pending::Recorded(r, v) => drop(r.send(v)),
+            Pending::Room(r, v) => drop(r.send(v)),
         }
     }
 
@@ -111,7 +163,8 @@ impl Pending {
             | Pending::Removed(_, Err(e))
             | Pending::Upload(_, Err(e))
             | Pending::Completed(_, Err(e))
-            | Pending::Expired(_, Err(e)) => e,
+            | Pending::Expired(_, Err(e))
+            | Pending::Room(_, Err(e)) => e,
             _ => return None,
         };
         e.fault()
@@ -126,6 +179,7 @@ impl Pending {
             Pending::Completed(r, _) => drop(r.send(Err(make()))),
             Pending::Expired(r, _) => drop(r.send(Err(make()))),
             Pending::Recorded(r, _) => drop(r.send(Err(make()))),
+            Pending::Room(r, _) => drop(r.send(Err(make()))),
         }
     }
 }
@@ -145,6 +199,7 @@ pub(super) fn into_pending(op: WriteOp) -> Option<Pending> {
         }
         WriteOp::UploadComplete { reply, .. } => Pending::Completed(reply, unset()),
         WriteOp::ExpireUploads { reply, .. } => Pending::Expired(reply, unset()),
+        WriteOp::Room { reply, .. } => Pending::Room(reply, unset()),
         WriteOp::Touch { .. } | WriteOp::UploadProgress { .. } => return None,
     })
 }

@@ -10,7 +10,9 @@
 
 pub(crate) mod directory;
 pub(crate) mod download;
+pub(crate) mod key_packages;
 pub(crate) mod pull;
 pub(crate) mod register;
+pub(crate) mod rooms;
 pub(crate) mod send;
 pub(crate) mod upload;

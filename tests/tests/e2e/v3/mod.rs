@@ -6,6 +6,8 @@ mod delivery;
 mod files;
 mod handshake;
 mod limits;
+mod room_crash;
+mod room_log;
 mod scale;
 
 pub(crate) use files::{begin_upload, download_all, upload_range};

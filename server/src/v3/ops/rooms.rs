@@ -1,0 +1,104 @@
+//! Rooms (132 to 138): create, commit, send, pull, acknowledge, a room's
+//! state and the caller's rooms. The MLS checks (the observer's rules, the
+//! epoch compare-and-set) happen in the store's writer, inside the
+//! transaction that appends to the room's log; this file turns requests into
+//! store calls and answers.
+
+use protocol::v3::{self, RoomCommit, RoomCreate, RoomCursor, RoomSend};
+use protocol::{ClientId, MAX_PULL_BYTES, MAX_PULL_MESSAGES, RoomId};
+
+use crate::shared::Shared;
+use crate::v3::reply::store_error;
+
+/// Answers 132.
+pub(crate) async fn create(shared: &Shared, me: ClientId, c: RoomCreate) -> v3::Response {
+    match shared
+        .store
+        .create_room(me, c.room, c.group_info, c.ratchet_tree)
+        .await
+    {
+        Ok(room) => v3::Response::RoomCreated(v3::RoomCreated { room, epoch: 0 }),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 133.
+pub(crate) async fn commit(shared: &Shared, me: ClientId, c: RoomCommit) -> v3::Response {
+    let welcome = (!c.welcome.is_empty()).then_some(c.welcome);
+    match shared
+        .store
+        .commit_room(me, c.room, c.epoch, c.commit, welcome)
+        .await
+    {
+        Ok(accepted) => v3::Response::CommitAccepted(accepted),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 134.
+pub(crate) async fn send(shared: &Shared, me: ClientId, s: RoomSend) -> v3::Response {
+    let room = s.room;
+    match shared
+        .store
+        .send_room(me, s.room, s.epoch, s.file, s.message)
+        .await
+    {
+        Ok(seq) => v3::Response::RoomMessageStored(v3::RoomMessageStored { room, seq }),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 135: entries after the caller's cursors, bounded like 104.
+pub(crate) async fn pull(shared: &Shared, me: ClientId, p: v3::Pull) -> v3::Response {
+    let count = match p.max_messages {
+        0 => MAX_PULL_MESSAGES,
+        n => n.min(MAX_PULL_MESSAGES),
+    };
+    let bytes = match p.max_bytes {
+        0 => MAX_PULL_BYTES,
+        n => n.min(MAX_PULL_BYTES),
+    };
+    match shared
+        .store
+        .room_entries(me, 0, count.into(), bytes as usize)
+        .await
+    {
+        Ok((entries, more)) => v3::Response::RoomEntries(v3::RoomBatch { more, entries }),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 136.
+pub(crate) async fn ack(shared: &Shared, me: ClientId, cursors: Vec<RoomCursor>) -> v3::Response {
+    match shared.store.ack_rooms(me, cursors).await {
+        Ok(moved) => v3::Response::RoomAcked(
+            moved
+                .into_iter()
+                .map(|m| {
+                    if m {
+                        v3::RoomAckStatus::Moved
+                    } else {
+                        v3::RoomAckStatus::NotMoved
+                    }
+                })
+                .collect(),
+        ),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 137.
+pub(crate) async fn state(shared: &Shared, me: ClientId, room: RoomId) -> v3::Response {
+    match shared.store.room_status(me, room).await {
+        Ok(status) => v3::Response::RoomStatus(status),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 138.
+pub(crate) async fn list(shared: &Shared, me: ClientId) -> v3::Response {
+    match shared.store.rooms_of(me).await {
+        Ok(rooms) => v3::Response::RoomList(rooms),
+        Err(e) => store_error(&e),
+    }
+}

@@ -1,0 +1,392 @@
+//! A room member for the delivery-service tests: a raw version-3 connection
+//! ([`V3Conn`]) plus a real MLS engine ([`RoomEngine`] over a state file),
+//! so that tests exercise the server's room log, cursors, key packages and
+//! refusals with real MLS messages, and can also misbehave on purpose (the
+//! real client, driven through its commands, is tested elsewhere).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use ed25519_dalek::Signer as _;
+use protocol::bundle::KeyBundle;
+use protocol::v3::{self, KeyPackageKind, KeyPackagesUpload, RoomCommit, RoomCursor, RoomSend};
+use protocol::{ClientId, ErrorReason, MessageKind, RoomId};
+use sealpost_rooms::{IdentitySigner, Incoming, Outgoing, Pins, RoomEngine};
+
+use crate::raw_v3::{TestIdentity, V3Conn, reason_of};
+
+/// What a member saw in its rooms, in log order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// A text from a member.
+    Text {
+        /// The room.
+        room: RoomId,
+        /// Its sender.
+        sender: ClientId,
+        /// The text.
+        text: String,
+    },
+    /// A commit of another member (who was added and removed).
+    Commit {
+        /// The room.
+        room: RoomId,
+        /// The epoch after it.
+        epoch: u64,
+        /// Whether it removed the reader.
+        removed_us: bool,
+    },
+    /// The reader joined from a welcome.
+    Joined {
+        /// The room.
+        room: RoomId,
+        /// The epoch it joined at.
+        epoch: u64,
+    },
+}
+
+/// The identity key every client registered, as pins (the tests' members
+/// trust the server's directory; the malicious-server tests say otherwise).
+#[derive(Clone, Default)]
+pub struct Book(pub HashMap<[u8; 16], [u8; 32]>);
+
+impl Pins for Book {
+    fn pinned_identity_key(&self, client: &sealpost_rooms::ClientId) -> Option<[u8; 32]> {
+        self.0.get(&client.0).copied()
+    }
+}
+
+struct MemberSigner<'a>(&'a TestIdentity, ClientId);
+
+impl IdentitySigner for MemberSigner<'_> {
+    fn client_id(&self) -> sealpost_rooms::ClientId {
+        sealpost_rooms::ClientId(self.1.0)
+    }
+    fn identity_key(&self) -> [u8; 32] {
+        self.0.signing.verifying_key().to_bytes()
+    }
+    fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.0.signing.sign(message).to_bytes()
+    }
+}
+
+/// A registered user with a rooms engine.
+pub struct RoomUser {
+    /// Its authenticated connection.
+    pub conn: V3Conn,
+    /// Its keys.
+    pub keys: TestIdentity,
+    /// Its MLS state.
+    pub engine: RoomEngine,
+    /// Whom it trusts.
+    pub book: Book,
+}
+
+impl RoomUser {
+    /// Registers `name`, opens its engine in `dir` and uploads 5 one-time
+    /// key packages and a last-resort one.
+    pub async fn new(addr: SocketAddr, dir: &Path, name: &str) -> anyhow::Result<RoomUser> {
+        let (conn, keys) = V3Conn::new_user(addr, name).await?;
+        let engine = RoomEngine::open(
+            &dir.join(format!("{name}.rooms.db")),
+            &MemberSigner(&keys, conn.client_id),
+        )?;
+        let mut book = Book::default();
+        // Every member checks every leaf, its own included.
+        book.0.insert(
+            conn.client_id.0,
+            KeyBundle::from_public_key(&keys.bundle).identity_key,
+        );
+        let mut user = RoomUser {
+            conn,
+            keys,
+            engine,
+            book,
+        };
+        user.upload_key_packages(5).await?;
+        let last = user.engine.generate_last_resort_key_package()?;
+        user.call_ok(v3::Request::KeyPackagesUpload(KeyPackagesUpload {
+            kind: KeyPackageKind::LastResort,
+            packages: vec![Bytes::from(last.bytes)],
+        }))
+        .await?;
+        Ok(user)
+    }
+
+    /// The user's client id.
+    pub fn id(&self) -> ClientId {
+        self.conn.client_id
+    }
+
+    /// Pins what the server's directory says of `others` (their identity keys).
+    pub fn trust(&mut self, others: &[&RoomUser]) {
+        for o in others {
+            self.book.0.insert(
+                o.id().0,
+                KeyBundle::from_public_key(&o.keys.bundle).identity_key,
+            );
+        }
+    }
+
+    /// Uploads `n` one-time key packages; returns the stock.
+    pub async fn upload_key_packages(&mut self, n: usize) -> anyhow::Result<v3::KeyPackageStock> {
+        let packages = self
+            .engine
+            .generate_key_packages(n)?
+            .into_iter()
+            .map(|p| Bytes::from(p.bytes))
+            .collect();
+        match self
+            .call_ok(v3::Request::KeyPackagesUpload(KeyPackagesUpload {
+                kind: KeyPackageKind::OneTime,
+                packages,
+            }))
+            .await?
+        {
+            v3::Response::KeyPackageStock(s) => Ok(s),
+            other => bail!("upload answered {other:?}"),
+        }
+    }
+
+    /// Sends a request and fails on an error answer.
+    pub async fn call_ok(&mut self, request: v3::Request) -> anyhow::Result<v3::Response> {
+        let response = self.conn.call(request).await?;
+        if let v3::Response::Error(e) = &response {
+            bail!("refused: {} {}", e.reason, e.text);
+        }
+        Ok(response)
+    }
+
+    /// Creates a room with a random id.
+    pub async fn create(&mut self) -> anyhow::Result<RoomId> {
+        let room = RoomId(rand::random());
+        let created = self.engine.create_room(sealpost_rooms::RoomId(room.0))?;
+        self.call_ok(v3::Request::RoomCreate(v3::RoomCreate {
+            room,
+            group_info: created.group_info.into(),
+            ratchet_tree: created.ratchet_tree.into(),
+        }))
+        .await?;
+        Ok(room)
+    }
+
+    /// Claims one key package of each of `clients`.
+    pub async fn claim(&mut self, clients: &[ClientId]) -> anyhow::Result<Vec<Vec<u8>>> {
+        match self
+            .call_ok(v3::Request::KeyPackagesClaim(clients.to_vec()))
+            .await?
+        {
+            v3::Response::KeyPackages(claimed) => Ok(claimed
+                .into_iter()
+                .map(|c| c.key_package.to_vec())
+                .collect()),
+            other => bail!("claim answered {other:?}"),
+        }
+    }
+
+    /// Sends a commit the engine made; on success merges it, else discards
+    /// it and returns the refusal.
+    pub async fn publish(&mut self, out: Outgoing) -> anyhow::Result<Result<u64, ErrorReason>> {
+        let room = RoomId(out.room.0);
+        // On a lost connection the commit stays pending, for `settle`.
+        let response = self
+            .conn
+            .call(v3::Request::RoomCommit(RoomCommit {
+                room,
+                epoch: out.epoch,
+                commit: out.commit.into(),
+                welcome: out.welcome.map(Bytes::from).unwrap_or_default(),
+            }))
+            .await?;
+        match response {
+            v3::Response::CommitAccepted(a) => {
+                self.engine.confirm_commit(out.room)?;
+                Ok(Ok(a.epoch))
+            }
+            other => {
+                self.engine.discard_commit(out.room)?;
+                Ok(Err(reason_of(&other)?))
+            }
+        }
+    }
+
+    /// Adds `users` to `room` (claiming their key packages).
+    pub async fn add(&mut self, room: RoomId, users: &[ClientId]) -> anyhow::Result<u64> {
+        let packages = self.claim(users).await?;
+        let out = self
+            .engine
+            .add_members(sealpost_rooms::RoomId(room.0), &packages, &self.book)?;
+        match self.publish(out).await? {
+            Ok(epoch) => Ok(epoch),
+            Err(reason) => bail!("the add was refused: {reason}"),
+        }
+    }
+
+    /// Removes `users` from `room`.
+    pub async fn remove(&mut self, room: RoomId, users: &[ClientId]) -> anyhow::Result<u64> {
+        let ids: Vec<_> = users
+            .iter()
+            .map(|u| sealpost_rooms::ClientId(u.0))
+            .collect();
+        let out = self
+            .engine
+            .remove_members(sealpost_rooms::RoomId(room.0), &ids)?;
+        match self.publish(out).await? {
+            Ok(epoch) => Ok(epoch),
+            Err(reason) => bail!("the removal was refused: {reason}"),
+        }
+    }
+
+    /// Encrypts and sends `text` to `room`; returns the entry's seq.
+    pub async fn say(&mut self, room: RoomId, text: &str) -> anyhow::Result<u64> {
+        match self.try_say(room, text).await? {
+            Ok(seq) => Ok(seq),
+            Err(reason) => bail!("the message was refused: {reason}"),
+        }
+    }
+
+    /// Like [`RoomUser::say`], returning a refusal's reason (a stale epoch:
+    /// [`RoomUser::sync`], then send again).
+    pub async fn try_say(
+        &mut self,
+        room: RoomId,
+        text: &str,
+    ) -> anyhow::Result<Result<u64, ErrorReason>> {
+        let epoch = self.engine.epoch(sealpost_rooms::RoomId(room.0))?;
+        let message = self
+            .engine
+            .send(sealpost_rooms::RoomId(room.0), text.as_bytes())?;
+        let answer = self
+            .conn
+            .call(v3::Request::RoomSend(RoomSend {
+                room,
+                epoch,
+                file: None,
+                message: message.into(),
+            }))
+            .await?;
+        Ok(match answer {
+            v3::Response::RoomMessageStored(s) => Ok(s.seq),
+            other => Err(reason_of(&other)?),
+        })
+    }
+
+    /// A new authenticated connection to `addr` (after a server restart).
+    pub async fn reconnect(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
+        let id = self.id();
+        let mut conn = V3Conn::open(addr).await?;
+        conn.authenticate(id, &self.keys).await?;
+        self.conn = conn;
+        Ok(())
+    }
+
+    /// Settles a commit left pending by a lost connection (PROTOCOL.md,
+    /// "Commit"): merged if the server's room moved one epoch past ours (it
+    /// was accepted: only our own commit can have moved it while we are the
+    /// only committer), discarded otherwise.
+    pub async fn settle(&mut self, room: RoomId) -> anyhow::Result<()> {
+        let ours = self.engine.epoch(sealpost_rooms::RoomId(room.0))?;
+        let server = self.status(room).await?.epoch;
+        if server == ours + 1 {
+            self.engine.confirm_commit(sealpost_rooms::RoomId(room.0))?;
+        } else {
+            // Nothing pending is fine too.
+            let _ = self.engine.discard_commit(sealpost_rooms::RoomId(room.0));
+        }
+        Ok(())
+    }
+
+    /// Joins rooms from waiting welcomes, then reads and acknowledges every
+    /// waiting room entry, in order.
+    pub async fn sync(&mut self) -> anyhow::Result<Vec<Seen>> {
+        let mut seen = Vec::new();
+        loop {
+            let batch = self.conn.pull().await?;
+            let mut ids = Vec::new();
+            for m in &batch.messages {
+                ids.push(m.message_id);
+                if m.kind != MessageKind::RoomWelcome {
+                    continue;
+                }
+                let w = v3::RoomWelcome::decode(m.content.clone())?;
+                let joined = self.engine.join(&w.welcome, &self.book)?;
+                seen.push(Seen::Joined {
+                    room: RoomId(joined.room.0),
+                    epoch: joined.epoch,
+                });
+            }
+            if !ids.is_empty() {
+                self.conn.ack(ids).await?;
+            }
+            if !batch.more {
+                break;
+            }
+        }
+        loop {
+            let batch = match self
+                .call_ok(v3::Request::RoomPull(v3::Pull::default()))
+                .await?
+            {
+                v3::Response::RoomEntries(b) => b,
+                other => bail!("room pull answered {other:?}"),
+            };
+            let mut cursors = Vec::new();
+            for e in &batch.entries {
+                // Our own entries come back only behind ones we had not
+                // read; we made them, so there is nothing to process.
+                if e.sender != self.id() {
+                    seen.push(self.read(e)?);
+                }
+                cursors.push(RoomCursor {
+                    room: e.room,
+                    seq: e.seq,
+                });
+            }
+            if !cursors.is_empty() {
+                self.call_ok(v3::Request::RoomAck(cursors)).await?;
+            }
+            if !batch.more {
+                return Ok(seen);
+            }
+        }
+    }
+
+    /// Processes one entry with the engine.
+    pub fn read(&self, e: &v3::RoomEntry) -> anyhow::Result<Seen> {
+        let room = e.room;
+        Ok(
+            match self
+                .engine
+                .process(&e.message, &self.book)
+                .with_context(|| format!("entry {} of room {room}", e.seq))?
+            {
+                Incoming::Message { plaintext, .. } => Seen::Text {
+                    room,
+                    sender: e.sender,
+                    text: String::from_utf8(plaintext)?,
+                },
+                Incoming::Commit {
+                    summary,
+                    removed_us,
+                    ..
+                } => Seen::Commit {
+                    room,
+                    epoch: summary.epoch,
+                    removed_us,
+                },
+                other => bail!("unexpected {other:?}"),
+            },
+        )
+    }
+
+    /// The room as the server reports it.
+    pub async fn status(&mut self, room: RoomId) -> anyhow::Result<v3::RoomStatus> {
+        match self.call_ok(v3::Request::RoomState(room)).await? {
+            v3::Response::RoomStatus(s) => Ok(s),
+            other => bail!("state answered {other:?}"),
+        }
+    }
+}
