@@ -30,12 +30,15 @@ use tokio::sync::{mpsc, oneshot};
 
 mod error;
 mod handshake;
+mod push;
 mod requests;
+mod rooms;
 mod tasks;
 mod timeouts;
 
 pub use error::ConnectionError;
 pub use handshake::register;
+pub use push::RoomPush;
 pub use timeouts::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, REQUEST_TIMEOUT};
 
 use handshake::{exchange, handshake, open};
@@ -48,6 +51,7 @@ pub struct Connection {
     limits: ServerLimits,
     queue: mpsc::UnboundedSender<(RequestFrame, Reply)>,
     pushes: Mutex<Option<mpsc::UnboundedReceiver<v3::Delivery>>>,
+    room_pushes: Mutex<Option<mpsc::UnboundedReceiver<RoomPush>>>,
     shared: Arc<Shared>,
 }
 
@@ -117,14 +121,16 @@ impl Connection {
         });
         let (queue, requests) = mpsc::unbounded_channel();
         let (push_tx, pushes) = mpsc::unbounded_channel();
+        let (room_push_tx, room_pushes) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(sink, requests, shared.clone()));
-        tokio::spawn(read_loop(source, push_tx, shared.clone()));
+        tokio::spawn(read_loop(source, push_tx, room_push_tx, shared.clone()));
         Ok(Connection {
             client_id,
             server_key: challenge.server_key,
             limits,
             queue,
             pushes: Mutex::new(Some(pushes)),
+            room_pushes: Mutex::new(Some(room_pushes)),
             shared,
         })
     }

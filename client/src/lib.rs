@@ -55,6 +55,7 @@ mod peers;
 pub mod pin;
 mod refusal;
 pub mod repl;
+pub mod rooms;
 pub mod selftest;
 mod send;
 pub mod transfer;

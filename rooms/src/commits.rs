@@ -25,6 +25,7 @@ use crate::engine::{RoomEngine, RoomId, load_group};
 use crate::error::{PolicyError, RoomsError};
 use crate::identity::{ClientId, Pins, client_id_of, verify_member};
 use crate::keys::parse_key_package;
+use crate::name::RoomName;
 use crate::policy::{CommitSummary, RoomView, check_commit};
 use crate::roles::{Role, Roles};
 use crate::store::Provider;
@@ -53,6 +54,7 @@ enum Change {
     Add(Vec<KeyPackage>),
     Remove(Vec<ClientId>),
     Role(ClientId, Role),
+    Rename(RoomName),
     PendingProposals,
 }
 
@@ -111,6 +113,14 @@ impl RoomEngine {
         role: Role,
     ) -> Result<Outgoing, RoomsError> {
         self.commit(room, Change::Role(client, role))
+    }
+
+    /// Renames the room (admins only).
+    ///
+    /// # Errors
+    /// [`RoomsError::Policy`], [`RoomsError::PendingCommit`].
+    pub fn rename(&self, room: RoomId, name: &RoomName) -> Result<Outgoing, RoomsError> {
+        self.commit(room, Change::Rename(name.clone()))
     }
 
     /// Commits the proposals waiting in the room (leave requests). Any member
@@ -226,6 +236,7 @@ impl RoomEngine {
         let mut roles: Roles = view.roles().clone();
         let mut adds = Vec::new();
         let mut removals = Vec::new();
+        let mut rename = None;
         match change {
             Change::Add(packages) => {
                 if !my_role.is_admin() {
@@ -259,13 +270,23 @@ impl RoomEngine {
                 }
                 roles.set(client, role);
             }
+            Change::Rename(name) => {
+                if !my_role.is_admin() {
+                    return Err(not_permitted("rename the room"));
+                }
+                rename = (view.name() != Some(&name)).then_some(name);
+            }
             Change::PendingProposals => {}
         }
         roles.retain(|c| staying.contains(c));
-        let new_extensions = if &roles != view.roles() {
+        let new_extensions = if &roles != view.roles() || rename.is_some() {
             let mut ext: Extensions<GroupContext> = group.extensions().clone();
             ext.add_or_replace(roles.to_extension())
                 .map_err(RoomsError::mls("roles extension"))?;
+            if let Some(name) = rename {
+                ext.add_or_replace(name.to_extension())
+                    .map_err(RoomsError::mls("name extension"))?;
+            }
             Some(ext)
         } else {
             None

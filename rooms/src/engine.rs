@@ -25,6 +25,7 @@ use crate::error::RoomsError;
 use crate::identity::{ClientId, IdentitySigner, make_credential};
 pub use crate::ids::RoomId;
 use crate::keys::{self, CIPHERSUITE, KeyPackageOut, MAX_KEY_PACKAGES_PER_CALL};
+use crate::name::RoomName;
 use crate::policy::RoomView;
 use crate::roles::{Role, Roles};
 use crate::store::{IdentityRow, Provider, Store, read_identity, write_identity};
@@ -66,18 +67,23 @@ pub(crate) fn join_config() -> MlsGroupJoinConfig {
         .build()
 }
 
-/// The group context extensions a new room starts with: the roles table and
-/// the requirement that every member understands it.
-fn initial_extensions(owner: ClientId) -> Result<Extensions<GroupContext>, RoomsError> {
-    Extensions::from_vec(vec![
-        Roles::with_owner(owner).to_extension(),
-        Extension::RequiredCapabilities(RequiredCapabilitiesExtension::new(
-            &[Roles::extension_type()],
+/// The group context extensions a new room starts with: the roles table, the
+/// name (if given) and the requirement that every member understands both
+/// (openmls refuses a later change of an extension not required).
+fn initial_extensions(
+    owner: ClientId,
+    name: Option<&RoomName>,
+) -> Result<Extensions<GroupContext>, RoomsError> {
+    let mut extensions = vec![Roles::with_owner(owner).to_extension()];
+    extensions.extend(name.map(RoomName::to_extension));
+    extensions.push(Extension::RequiredCapabilities(
+        RequiredCapabilitiesExtension::new(
+            &[Roles::extension_type(), RoomName::extension_type()],
             &[],
             &[openmls::prelude::CredentialType::Basic],
-        )),
-    ])
-    .map_err(RoomsError::mls("room extensions"))
+        ),
+    ));
+    Extensions::from_vec(extensions).map_err(RoomsError::mls("room extensions"))
 }
 
 impl RoomEngine {
@@ -153,6 +159,23 @@ impl RoomEngine {
     /// # Errors
     /// [`RoomsError::RoomExists`]; MLS or database errors.
     pub fn create_room(&self, room: RoomId) -> Result<RoomCreated, RoomsError> {
+        self.create(room, None)
+    }
+
+    /// Creates a room named `name` (see [`crate::name`]) with us as its only
+    /// member and owner.
+    ///
+    /// # Errors
+    /// [`RoomsError::RoomExists`]; MLS or database errors.
+    pub fn create_named_room(
+        &self,
+        room: RoomId,
+        name: &RoomName,
+    ) -> Result<RoomCreated, RoomsError> {
+        self.create(room, Some(name))
+    }
+
+    fn create(&self, room: RoomId, name: Option<&RoomName>) -> Result<RoomCreated, RoomsError> {
         self.store.transact(|provider, conn| {
             if load_group(provider, room).is_ok() {
                 return Err(RoomsError::RoomExists);
@@ -165,7 +188,7 @@ impl RoomEngine {
                 .use_ratchet_tree_extension(true)
                 .max_past_epochs(0)
                 .with_capabilities(keys::leaf_capabilities())
-                .with_group_context_extensions(initial_extensions(self.me.client_id)?)
+                .with_group_context_extensions(initial_extensions(self.me.client_id, name)?)
                 .build(provider, &signer, self.credential_with_key()?)
                 .map_err(RoomsError::mls("room creation"))?;
             let group_info = group
@@ -210,6 +233,17 @@ impl RoomEngine {
                     role: view.role_of(&client_id),
                 })
                 .collect())
+        })
+    }
+
+    /// The room's name, if it has one.
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`]; a malformed name.
+    pub fn name(&self, room: RoomId) -> Result<Option<RoomName>, RoomsError> {
+        self.store.transact(|provider, _| {
+            let group = load_group(provider, room)?;
+            Ok(RoomName::from_extensions(group.extensions())?)
         })
     }
 

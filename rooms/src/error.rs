@@ -43,6 +43,10 @@ pub enum PolicyError {
     /// The roles extension is missing or malformed.
     #[error("the room's roles are missing or malformed")]
     BadRoles,
+    /// The room's name is malformed (1 to 64 bytes of UTF-8, no control
+    /// characters).
+    #[error("the room's name is malformed (1 to 64 bytes, no control characters)")]
+    BadName,
     /// After the commit one client id would hold two leaves.
     #[error("{0} would be a member twice")]
     DuplicateMember(ClientId),

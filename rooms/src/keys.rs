@@ -50,7 +50,11 @@ pub(crate) fn leaf_capabilities() -> Capabilities {
     Capabilities::new(
         None,
         Some(&[CIPHERSUITE]),
-        Some(&[Roles::extension_type(), ExtensionType::LastResort]),
+        Some(&[
+            Roles::extension_type(),
+            crate::name::RoomName::extension_type(),
+            ExtensionType::LastResort,
+        ]),
         None,
         Some(&[CredentialType::Basic]),
     )

@@ -11,7 +11,7 @@
 //!   follows the public handshake messages and refuses a commit before it is
 //!   fanned out ([`observer`]);
 //! - the rules both apply to every commit ([`policy`]) over the roles kept
-//!   in the group context ([`roles`]).
+//!   in the group context ([`roles`]), next to the room's name ([`name`]).
 //!
 //! Ciphersuite `MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519` only.
 //! Handshake messages (commits, proposals) are MLS public messages so the
@@ -33,6 +33,7 @@ pub mod identity;
 pub mod ids;
 pub mod incoming;
 pub mod keys;
+pub mod name;
 pub mod observer;
 pub mod policy;
 pub mod roles;
@@ -49,6 +50,7 @@ pub use error::{IdentityError, PolicyError, RoomsError};
 pub use identity::{ClientId, IdentitySigner, Pins};
 pub use incoming::{Header, Incoming, Joined, peek_header};
 pub use keys::{CIPHERSUITE, KeyPackageOut, check_upload};
+pub use name::RoomName;
 pub use observer::{Observed, ObserverTx, RoomObserver, RoomState};
 pub use policy::CommitSummary;
 pub use roles::Role;

@@ -17,7 +17,8 @@
 //!   leaf may be committed by any member.
 //! - Removing an owner, and any change that makes or unmakes an owner, needs
 //!   an owner.
-//! - A commit may change only the roles extension of the group context.
+//! - A commit may change only the roles and name extensions of the group
+//!   context (the name: [`crate::name`]), and a name must stay well formed.
 //! - A leaf keeps its client id across updates; one client id holds at most
 //!   one leaf.
 //! - Proposal kinds rooms do not use are refused.
@@ -33,6 +34,7 @@ use openmls::prelude::{
 
 use crate::error::{IdentityError, PolicyError};
 use crate::identity::{ClientId, Pins, client_id_of, verify_member};
+use crate::name::{NAME_EXTENSION_TYPE, RoomName};
 use crate::roles::{ROLES_EXTENSION_TYPE, Role, Roles};
 
 /// A room as of the epoch a commit is made on: who holds which leaf, the
@@ -41,6 +43,7 @@ use crate::roles::{ROLES_EXTENSION_TYPE, Role, Roles};
 pub struct RoomView {
     leaves: BTreeMap<LeafNodeIndex, ClientId>,
     roles: Roles,
+    name: Option<RoomName>,
     fixed_extensions: Vec<Extension>,
 }
 
@@ -70,6 +73,8 @@ pub struct CommitSummary {
     pub left: Vec<ClientId>,
     /// Role changes among the members after the commit.
     pub role_changes: Vec<RoleChange>,
+    /// The room's new name, if the commit renamed it.
+    pub renamed: Option<String>,
 }
 
 impl RoomView {
@@ -90,6 +95,7 @@ impl RoomView {
         Ok(Self {
             leaves,
             roles: Roles::from_extensions(extensions)?,
+            name: RoomName::from_extensions(extensions)?,
             fixed_extensions: fixed_extensions(extensions),
         })
     }
@@ -122,6 +128,11 @@ impl RoomView {
         self.roles.role_of(client)
     }
 
+    /// The room's name, if it has one.
+    pub fn name(&self) -> Option<&RoomName> {
+        self.name.as_ref()
+    }
+
     fn member(&self, sender: &Sender) -> Result<(LeafNodeIndex, ClientId, Role), PolicyError> {
         let Sender::Member(leaf) = sender else {
             return Err(PolicyError::ExternalSender);
@@ -131,11 +142,15 @@ impl RoomView {
     }
 }
 
-/// The group context extensions other than the roles (they may never change).
+/// The group context extensions other than the roles and the name (they may
+/// never change).
 fn fixed_extensions(extensions: &Extensions<GroupContext>) -> Vec<Extension> {
     extensions
         .iter()
-        .filter(|e| !matches!(e, Extension::Unknown(kind, _) if *kind == ROLES_EXTENSION_TYPE))
+        .filter(|e| {
+            !matches!(e, Extension::Unknown(kind, _)
+                if *kind == ROLES_EXTENSION_TYPE || *kind == NAME_EXTENSION_TYPE)
+        })
         .cloned()
         .collect()
 }
@@ -241,6 +256,14 @@ pub fn check_commit(
         return Err(PolicyError::ContextChanged);
     }
     let roles_after = Roles::from_extensions(after_extensions)?;
+    let name_after = RoomName::from_extensions(after_extensions)?;
+    if name_after != before.name {
+        if !context_changed {
+            return Err(PolicyError::ContextChanged);
+        }
+        // A room keeps a name once it has one (the client shows it).
+        summary.renamed = Some(name_after.as_ref().ok_or(PolicyError::BadName)?.to_string());
+    }
     if !context_changed && roles_after != before.roles {
         // Without a GroupContextExtensions proposal the context cannot change;
         // openmls guarantees it, this keeps the rule local and obvious.

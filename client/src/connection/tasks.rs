@@ -119,6 +119,7 @@ pub(super) async fn write_loop(
 pub(super) async fn read_loop(
     mut source: Source,
     pushes: mpsc::UnboundedSender<v3::Delivery>,
+    room_pushes: mpsc::UnboundedSender<super::push::RoomPush>,
     shared: Arc<Shared>,
 ) {
     let ending = loop {
@@ -130,6 +131,13 @@ pub(super) async fn read_loop(
                     // The server bounds unacknowledged pushes, so this queue
                     // is bounded too; a subscriber that went away is fine.
                     let _ = pushes.send(d);
+                }
+                // Unsolicited too: never the answer to a waiting request.
+                v3::Response::RoomDelivery(entry) => {
+                    let _ = room_pushes.send(super::push::RoomPush::Entry(entry));
+                }
+                v3::Response::KeyPackagesLow(stock) => {
+                    let _ = room_pushes.send(super::push::RoomPush::KeyPackagesLow(stock));
                 }
                 v3::Response::Closing(e) => {
                     *shared.closing.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
@@ -164,6 +172,69 @@ pub(super) async fn read_loop(
 mod tests {
     use super::*;
     use protocol::{ClientId, Request};
+
+    /// A room push (1310, 1311) arriving while a request waits is routed to
+    /// the room pushes, never taken as that request's answer.
+    #[tokio::test]
+    async fn room_pushes_are_not_taken_as_answers() {
+        use protocol::codec::ServerCodec;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let mut server = Framed::new(server.unwrap().0, ServerCodec::default());
+        let (sink, source) = Framed::new(client.unwrap(), ClientCodec::default()).split();
+        let shared = Arc::new(Shared {
+            waiting: Mutex::new(VecDeque::new()),
+            closing: Mutex::new(None),
+            alive: AtomicBool::new(true),
+        });
+        let (queue, requests) = mpsc::unbounded_channel();
+        let (push_tx, _pushes) = mpsc::unbounded_channel();
+        let (room_tx, mut room_pushes) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_loop(sink, requests, shared.clone()));
+        let reader = tokio::spawn(read_loop(source, push_tx, room_tx, shared.clone()));
+        let (reply, answer) = oneshot::channel();
+        let frame = RequestFrame {
+            client_id: ClientId([7; 16]),
+            request: Request::V3(v3::Request::Ping(5)),
+        };
+        queue.send((frame, reply)).unwrap();
+        // The server reads the ping, then pushes before it answers.
+        assert!(server.next().await.is_some());
+        let entry = v3::RoomEntry {
+            room: protocol::RoomId([1; 16]),
+            seq: 3,
+            sender: ClientId([2; 16]),
+            kind: v3::RoomEntryKind::Application,
+            epoch: 1,
+            sent_at_ms: 0,
+            file: None,
+            message: bytes::Bytes::from_static(b"m"),
+        };
+        for r in [
+            v3::Response::RoomDelivery(entry.clone()),
+            v3::Response::KeyPackagesLow(9),
+            v3::Response::Pong(5),
+        ] {
+            server.send(Response::V3(r).into()).await.unwrap();
+        }
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(10), answer)
+            .await
+            .expect("no answer");
+        assert!(matches!(answered, Ok(Ok(v3::Response::Pong(5)))));
+        assert_eq!(
+            room_pushes.recv().await,
+            Some(super::super::push::RoomPush::Entry(entry))
+        );
+        assert_eq!(
+            room_pushes.recv().await,
+            Some(super::super::push::RoomPush::KeyPackagesLow(9))
+        );
+        drop(server);
+        drop(queue);
+        reader.await.unwrap();
+        writer.await.unwrap();
+    }
 
     /// The race behind a watcher that did not notice a dead server for a
     /// minute: the reader saw the connection end and failed everything

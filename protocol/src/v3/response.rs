@@ -17,11 +17,11 @@ use super::rooms::{
     COMMIT_ACCEPTED_LEN, ClaimedKeyPackage, CommitAccepted, KEY_PACKAGE_STOCK_LEN,
     KEY_PACKAGES_LOW_LEN, KeyPackageStock, ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN,
     ROOM_MESSAGE_STORED_LEN, RoomAckStatus, RoomBatch, RoomCreated, RoomEntry, RoomMessageStored,
-    RoomStatus, RoomSummary, write_stock,
+    RoomStatus, RoomSummary,
 };
 use crate::error::{ErrorReason, PayloadError, ProtocolError};
 use crate::header::ResponseCode;
-use crate::types::{ClientId, Name, PublicKey, RoomId, UploadId};
+use crate::types::{ClientId, Name, PublicKey, UploadId};
 use crate::wire::{Reader, check_range, put_u16, put_u32, put_u64};
 use crate::{
     CLIENT_ID_LEN, MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_ERROR_TEXT_LEN, MAX_LIST_PAGE, MAX_MESSAGE_LEN,
@@ -485,33 +485,20 @@ impl Response {
             ResponseCode::Error => Self::Error(ServerError::read(&mut r)?),
             ResponseCode::KeyPackageStock => {
                 exact(len, KEY_PACKAGE_STOCK_LEN)?;
-                Self::KeyPackageStock(KeyPackageStock {
-                    one_time: r.u32("one-time stock")?,
-                    last_resort: r.flag("has last resort")?,
-                })
+                Self::KeyPackageStock(KeyPackageStock::read(&mut r)?)
             }
             ResponseCode::KeyPackages => Self::KeyPackages(ClaimedKeyPackage::read_all(&mut r)?),
             ResponseCode::RoomCreated => {
                 exact(len, ROOM_EPOCH_LEN)?;
-                Self::RoomCreated(RoomCreated {
-                    room: RoomId::read(&mut r)?,
-                    epoch: r.u64("epoch")?,
-                })
+                Self::RoomCreated(RoomCreated::read(&mut r)?)
             }
             ResponseCode::CommitAccepted => {
                 exact(len, COMMIT_ACCEPTED_LEN)?;
-                Self::CommitAccepted(CommitAccepted {
-                    room: RoomId::read(&mut r)?,
-                    epoch: r.u64("epoch")?,
-                    seq: r.u64("seq")?,
-                })
+                Self::CommitAccepted(CommitAccepted::read(&mut r)?)
             }
             ResponseCode::RoomMessageStored => {
                 exact(len, ROOM_MESSAGE_STORED_LEN)?;
-                Self::RoomMessageStored(RoomMessageStored {
-                    room: RoomId::read(&mut r)?,
-                    seq: r.u64("seq")?,
-                })
+                Self::RoomMessageStored(RoomMessageStored::read(&mut r)?)
             }
             ResponseCode::RoomEntries => Self::RoomEntries(RoomBatch::read(&mut r)?),
             ResponseCode::RoomAcked => Self::RoomAcked(RoomAckStatus::read_all(&mut r)?),
@@ -611,21 +598,11 @@ impl Response {
                 put_u64(dst, c.offset);
                 dst.put_slice(&c.data);
             }
-            Self::KeyPackageStock(s) => write_stock(s, dst),
+            Self::KeyPackageStock(s) => s.write(dst),
             Self::KeyPackages(all) => ClaimedKeyPackage::write_all(all, dst)?,
-            Self::RoomCreated(c) => {
-                c.room.write(dst);
-                put_u64(dst, c.epoch);
-            }
-            Self::CommitAccepted(c) => {
-                c.room.write(dst);
-                put_u64(dst, c.epoch);
-                put_u64(dst, c.seq);
-            }
-            Self::RoomMessageStored(m) => {
-                m.room.write(dst);
-                put_u64(dst, m.seq);
-            }
+            Self::RoomCreated(c) => c.write(dst),
+            Self::CommitAccepted(c) => c.write(dst),
+            Self::RoomMessageStored(m) => m.write(dst),
             Self::RoomEntries(batch) => batch.write(dst)?,
             Self::RoomAcked(all) => RoomAckStatus::write_all(all, dst)?,
             Self::RoomStatus(s) => s.write(dst)?,

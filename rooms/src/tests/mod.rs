@@ -4,6 +4,7 @@
 //! the bytes between them in log order).
 
 mod membership;
+mod names;
 mod races;
 mod rules;
 mod timing;

@@ -17,7 +17,6 @@ pub use request::{
     KeyPackageKind, KeyPackagesUpload, RoomCommit, RoomCreate, RoomCursor, RoomDownload, RoomSend,
     RoomUploadBegin,
 };
-pub(super) use response::write_stock;
 pub use response::{
     ClaimStatus, ClaimedKeyPackage, CommitAccepted, KeyPackageStock, RoomAckStatus, RoomBatch,
     RoomCreated, RoomMemberRole, RoomMessageStored, RoomRole, RoomStatus, RoomSummary,

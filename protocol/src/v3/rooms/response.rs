@@ -354,8 +354,60 @@ impl RoomSummary {
     }
 }
 
-/// Writes a 1300 payload.
-pub(in crate::v3) fn write_stock(s: &KeyPackageStock, dst: &mut BytesMut) {
-    put_u32(dst, s.one_time);
-    dst.put_u8(s.last_resort.into());
+impl KeyPackageStock {
+    pub(in crate::v3) fn read(r: &mut Reader) -> Result<Self, PayloadError> {
+        Ok(Self {
+            one_time: r.u32("one-time stock")?,
+            last_resort: r.flag("has last resort")?,
+        })
+    }
+
+    pub(in crate::v3) fn write(&self, dst: &mut BytesMut) {
+        put_u32(dst, self.one_time);
+        dst.put_u8(self.last_resort.into());
+    }
+}
+
+impl RoomCreated {
+    pub(in crate::v3) fn read(r: &mut Reader) -> Result<Self, PayloadError> {
+        Ok(Self {
+            room: RoomId::read(r)?,
+            epoch: r.u64("epoch")?,
+        })
+    }
+
+    pub(in crate::v3) fn write(&self, dst: &mut BytesMut) {
+        self.room.write(dst);
+        put_u64(dst, self.epoch);
+    }
+}
+
+impl CommitAccepted {
+    pub(in crate::v3) fn read(r: &mut Reader) -> Result<Self, PayloadError> {
+        Ok(Self {
+            room: RoomId::read(r)?,
+            epoch: r.u64("epoch")?,
+            seq: r.u64("seq")?,
+        })
+    }
+
+    pub(in crate::v3) fn write(&self, dst: &mut BytesMut) {
+        self.room.write(dst);
+        put_u64(dst, self.epoch);
+        put_u64(dst, self.seq);
+    }
+}
+
+impl RoomMessageStored {
+    pub(in crate::v3) fn read(r: &mut Reader) -> Result<Self, PayloadError> {
+        Ok(Self {
+            room: RoomId::read(r)?,
+            seq: r.u64("seq")?,
+        })
+    }
+
+    pub(in crate::v3) fn write(&self, dst: &mut BytesMut) {
+        self.room.write(dst);
+        put_u64(dst, self.seq);
+    }
 }

@@ -1,0 +1,180 @@
+//! The room and key package requests (PROTOCOL.md "Rooms", 130 to 138) on an
+//! authenticated [`Connection`], one typed method each, and the queue of
+//! room pushes (1310, 1311) the reader routes apart from message deliveries.
+
+use bytes::Bytes;
+use protocol::v3::{
+    ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock, KeyPackagesUpload,
+    RoomBatch, RoomCommit, RoomCreate, RoomCursor, RoomSend, RoomStatus, RoomSummary,
+};
+use protocol::{ClientId, RoomId, v3};
+use tokio::sync::mpsc;
+
+use super::Connection;
+use super::error::ConnectionError;
+use super::push::RoomPush;
+
+fn unexpected(response: &v3::Response) -> ConnectionError {
+    ConnectionError::Unexpected(format!("{:?}", response.code()))
+}
+
+impl Connection {
+    /// The room pushes of this connection (only the first call gets them).
+    pub fn take_room_pushes(&self) -> Option<mpsc::UnboundedReceiver<RoomPush>> {
+        self.room_pushes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Stores key packages (none: only asks for the stock).
+    ///
+    /// # Errors
+    /// Refused (`BAD_KEY_PACKAGE`, `KEY_PACKAGES_FULL`), or see [`Connection::call`].
+    pub async fn upload_key_packages(
+        &self,
+        kind: KeyPackageKind,
+        packages: Vec<Bytes>,
+    ) -> Result<KeyPackageStock, ConnectionError> {
+        let request = v3::Request::KeyPackagesUpload(KeyPackagesUpload { kind, packages });
+        match self.call(request).await? {
+            v3::Response::KeyPackageStock(s) => Ok(s),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Claims one key package of each client, in request order.
+    ///
+    /// # Errors
+    /// See [`Connection::call`].
+    pub async fn claim_key_packages(
+        &self,
+        clients: Vec<ClientId>,
+    ) -> Result<Vec<ClaimedKeyPackage>, ConnectionError> {
+        match self.call(v3::Request::KeyPackagesClaim(clients)).await? {
+            v3::Response::KeyPackages(k) => Ok(k),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Creates a room at epoch 0.
+    ///
+    /// # Errors
+    /// `ROOM_EXISTS`, `ROOM_REFUSED`, or see [`Connection::call`].
+    pub async fn room_create(
+        &self,
+        room: RoomId,
+        group_info: Bytes,
+        ratchet_tree: Bytes,
+    ) -> Result<(), ConnectionError> {
+        let request = v3::Request::RoomCreate(RoomCreate {
+            room,
+            group_info,
+            ratchet_tree,
+        });
+        match self.call(request).await? {
+            v3::Response::RoomCreated(_) => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Commits to a room at `epoch`, with the welcome of the members it adds.
+    ///
+    /// # Errors
+    /// `STALE_EPOCH` (another commit won), `ROOM_REFUSED`, or see [`Connection::call`].
+    pub async fn room_commit(
+        &self,
+        room: RoomId,
+        epoch: u64,
+        commit: Bytes,
+        welcome: Bytes,
+    ) -> Result<CommitAccepted, ConnectionError> {
+        let request = v3::Request::RoomCommit(RoomCommit {
+            room,
+            epoch,
+            commit,
+            welcome,
+        });
+        match self.call(request).await? {
+            v3::Response::CommitAccepted(c) => Ok(c),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Sends a room message made at `epoch`; returns its place in the log.
+    ///
+    /// # Errors
+    /// `STALE_EPOCH`, `UNKNOWN_ROOM`, or see [`Connection::call`].
+    pub async fn room_send(
+        &self,
+        room: RoomId,
+        epoch: u64,
+        message: Bytes,
+    ) -> Result<u64, ConnectionError> {
+        let request = v3::Request::RoomSend(RoomSend {
+            room,
+            epoch,
+            file: None,
+            message,
+        });
+        match self.call(request).await? {
+            v3::Response::RoomMessageStored(m) => Ok(m.seq),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Room entries after our cursors, oldest first.
+    ///
+    /// # Errors
+    /// See [`Connection::call`].
+    pub async fn room_pull(&self, max_entries: u16) -> Result<RoomBatch, ConnectionError> {
+        let request = v3::Request::RoomPull(v3::Pull {
+            max_messages: max_entries,
+            max_bytes: 0,
+        });
+        match self.call(request).await? {
+            v3::Response::RoomEntries(b) => Ok(b),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Moves our cursors.
+    ///
+    /// # Errors
+    /// See [`Connection::call`].
+    pub async fn room_ack(
+        &self,
+        cursors: Vec<RoomCursor>,
+    ) -> Result<Vec<v3::RoomAckStatus>, ConnectionError> {
+        let mut statuses = Vec::with_capacity(cursors.len());
+        for chunk in cursors.chunks(protocol::MAX_ACK_IDS) {
+            match self.call(v3::Request::RoomAck(chunk.to_vec())).await? {
+                v3::Response::RoomAcked(s) => statuses.extend(s),
+                other => return Err(unexpected(&other)),
+            }
+        }
+        Ok(statuses)
+    }
+
+    /// A room as the server follows it.
+    ///
+    /// # Errors
+    /// `UNKNOWN_ROOM`, or see [`Connection::call`].
+    pub async fn room_state(&self, room: RoomId) -> Result<RoomStatus, ConnectionError> {
+        match self.call(v3::Request::RoomState(room)).await? {
+            v3::Response::RoomStatus(s) => Ok(s),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Our rooms as the server knows them.
+    ///
+    /// # Errors
+    /// See [`Connection::call`].
+    pub async fn room_list(&self) -> Result<Vec<RoomSummary>, ConnectionError> {
+        match self.call(v3::Request::RoomList).await? {
+            v3::Response::RoomList(l) => Ok(l),
+            other => Err(unexpected(&other)),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The rooms engine on a thread of its own: the engine's SQLite storage is
+//! synchronous and not shareable, so one thread owns it and runs the jobs
+//! the async code sends, one at a time, in order. Nothing of it runs on the
+//! async workers.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use sealpost_rooms::{RoomEngine, RoomsError};
+use tokio::sync::oneshot;
+
+use super::MeSigner;
+
+type Job = Box<dyn FnOnce(&RoomEngine) + Send>;
+
+/// A handle on the engine's thread; the thread ends when the last handle
+/// is dropped.
+#[derive(Clone)]
+pub struct RoomWorker {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl RoomWorker {
+    /// Opens (or creates) the engine's state file on a new thread.
+    ///
+    /// # Errors
+    /// The file cannot be opened, or belongs to another identity.
+    pub async fn open(path: PathBuf, me: MeSigner) -> Result<Self, RoomsError> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (opened, result) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("rooms".into())
+            .spawn(move || {
+                let engine = match RoomEngine::open(&path, &me) {
+                    Ok(engine) => {
+                        let _ = opened.send(Ok(()));
+                        engine
+                    }
+                    Err(e) => {
+                        let _ = opened.send(Err(e));
+                        return;
+                    }
+                };
+                while let Ok(job) = queue.recv() {
+                    job(&engine);
+                }
+            })
+            .map_err(|e| RoomsError::Migration(format!("starting the rooms thread: {e}")))?;
+        result.await.map_err(|_| gone())??;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` on the engine's thread and returns its result.
+    ///
+    /// # Errors
+    /// Whatever `f` returns.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, RoomsError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&RoomEngine) -> Result<T, RoomsError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |engine| {
+                let _ = reply.send(f(engine));
+            }))
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+/// The engine's thread ended (it panicked): nothing more can be done.
+fn gone() -> RoomsError {
+    RoomsError::Migration("the rooms thread ended".into())
+}
