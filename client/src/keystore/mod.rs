@@ -67,6 +67,7 @@ mod pins;
 mod received;
 mod schema;
 mod sessions;
+mod settings;
 mod uploads;
 
 pub use bounds::{
