@@ -368,10 +368,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             if flags.json {
                 print_json(&entries)?;
             } else if entries.is_empty() {
-                println!(
-                    "nothing in the history with {}",
-                    escape_line(&found.label)
-                );
+                println!("nothing in the history with {}", escape_line(&found.label));
             } else {
                 for e in &entries {
                     println!("{}", output::history_entry(e, &found.label));
@@ -432,7 +429,10 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                     Some(d) => println!(
                         "history is kept {d} day(s) after it arrives{}",
                         if gone > 0 {
-                            format!("; {gone} older entr{} deleted", if gone == 1 { "y" } else { "ies" })
+                            format!(
+                                "; {gone} older entr{} deleted",
+                                if gone == 1 { "y" } else { "ies" }
+                            )
                         } else {
                             String::new()
                         }

@@ -164,7 +164,10 @@ mod tests {
         );
         let midnight = parse_since("2026-01-01").unwrap();
         assert_eq!(parse_since("2026-01-01 00:00").unwrap(), midnight);
-        assert_eq!(parse_since("2026-01-01 00:00:30").unwrap(), midnight + 30_000);
+        assert_eq!(
+            parse_since("2026-01-01 00:00:30").unwrap(),
+            midnight + 30_000
+        );
         for bad in ["", "yesterday", "5x", "d", "2026-13-01"] {
             assert!(parse_since(bad).is_err(), "{bad}");
         }

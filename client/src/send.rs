@@ -12,9 +12,7 @@ use protocol::{ClientId, MessageKind};
 use crate::client::Client;
 use crate::crypto::{CryptoError, Session, SessionId};
 use crate::error::ClientError;
-use crate::keystore::{
-    Body, Conversation, Direction, KeyStoreError, NewEntry, PeerRecord, Status,
-};
+use crate::keystore::{Body, Conversation, Direction, KeyStoreError, NewEntry, PeerRecord, Status};
 
 /// A text sealed for one peer, ready to send.
 #[derive(Debug, Clone)]
@@ -125,9 +123,7 @@ impl Client {
             Err(e) => {
                 let reason = crate::repl::explain::client_error(&e, &[]);
                 // The send's error matters more than a failure to note it.
-                let _ = self
-                    .store(move |s| s.mark_unsent(entry, &reason))
-                    .await;
+                let _ = self.store(move |s| s.mark_unsent(entry, &reason)).await;
                 Err(e)
             }
         }

@@ -35,7 +35,9 @@ pub use keys::{
 /// none of [`FORMAT_VERSION`], [`REFUSAL_FORMAT`] and [`RECEIPT_FORMAT`].
 pub fn content_session_id(content: &[u8]) -> Result<SessionId, CryptoError> {
     match content {
-        [FORMAT_VERSION | REFUSAL_FORMAT | RECEIPT_FORMAT, rest @ ..] if rest.len() >= SESSION_ID_LEN => {
+        [FORMAT_VERSION | REFUSAL_FORMAT | RECEIPT_FORMAT, rest @ ..]
+            if rest.len() >= SESSION_ID_LEN =>
+        {
             let mut sid = [0u8; SESSION_ID_LEN];
             sid.copy_from_slice(&rest[..SESSION_ID_LEN]);
             Ok(SessionId(sid))

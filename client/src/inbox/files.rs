@@ -269,8 +269,11 @@ impl Client {
             sender_time_ms: None,
             what,
         };
-        self.send_receipts(std::slice::from_ref(&event), crate::crypto::ReceiptKind::Delivered)
-            .await;
+        self.send_receipts(
+            std::slice::from_ref(&event),
+            crate::crypto::ReceiptKind::Delivered,
+        )
+        .await;
         Ok(event)
     }
 

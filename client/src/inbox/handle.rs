@@ -12,10 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
 use crate::client::Client;
+use crate::crypto::RefusalReason;
 use crate::crypto::{CryptoError, SessionId};
 use crate::error::ClientError;
 use crate::event::{Event, Rejection, What, event, names_of};
-use crate::crypto::RefusalReason;
 use crate::keystore::{Body, Conversation, Direction, HistoryChange, NewEntry, PeerRecord, Status};
 
 impl Client {

@@ -8,8 +8,8 @@ use protocol::v3::Delivery;
 
 use super::Outcome;
 use crate::client::Client;
-use crate::crypto::content_session_id;
 use crate::crypto::ReceiptKind;
+use crate::crypto::content_session_id;
 use crate::crypto::receipt::is_receipt;
 use crate::crypto::refusal::is_refusal;
 use crate::error::ClientError;

@@ -277,7 +277,14 @@ impl HistoryChange {
                 reason,
             } => {
                 let peer = Conversation::Person { id: *peer };
-                set_status(conn, &peer, Direction::Out, *message_id, Status::Failed, Some(reason))?;
+                set_status(
+                    conn,
+                    &peer,
+                    Direction::Out,
+                    *message_id,
+                    Status::Failed,
+                    Some(reason),
+                )?;
             }
             Self::Receipt {
                 peer,
@@ -293,7 +300,6 @@ impl HistoryChange {
         Ok(())
     }
 }
-
 
 impl KeyStore {
     /// Records a new entry; returns its number.
@@ -427,7 +433,6 @@ impl KeyStore {
             params![kind, key],
         )?)
     }
-
 }
 
 /// Records `entry` on `conn` (inside the caller's transaction, if any).

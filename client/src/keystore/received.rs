@@ -13,8 +13,8 @@ use std::time::Duration;
 use protocol::{ClientId, MessageKind};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
-use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 use super::history::HistoryChange;
+use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 use super::sessions::record_received;
 use super::{KeyStore, KeyStoreError};
 use crate::crypto::SessionId;

@@ -31,9 +31,7 @@ use crate::client::{Client, ClientError};
 use crate::connection::ConnectionError;
 use crate::crypto::file::{CHUNK_LEN, SEALED_CHUNK_LEN};
 use crate::crypto::{CryptoError, FileEncryptor, FileMeta, FileSecret, ciphertext_len};
-use crate::keystore::{
-    Body, Conversation, Direction, FileStamp, NewEntry, Status, UploadRecord,
-};
+use crate::keystore::{Body, Conversation, Direction, FileStamp, NewEntry, Status, UploadRecord};
 use crate::upload_prefix::{self, HashingReader, ReadPrefix};
 
 impl Client {

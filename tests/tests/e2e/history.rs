@@ -168,10 +168,17 @@ async fn history_survives_restarts_in_order_with_statuses() {
     let (ok, out, err) = run_client(server.addr, &alice_home, &["forget", "bob"]).await;
     assert!(ok, "{err}");
     assert!(out.contains("forgot 4 entries"), "{out}");
-    assert!(history_json(server.addr, &alice_home, &["bob"]).await.is_empty());
+    assert!(
+        history_json(server.addr, &alice_home, &["bob"])
+            .await
+            .is_empty()
+    );
     let (ok, _, err) = run_client(server.addr, &alice_home, &["send", "bob", "again"]).await;
     assert!(ok, "{err}");
-    assert_eq!(history_json(server.addr, &alice_home, &["bob"]).await.len(), 1);
+    assert_eq!(
+        history_json(server.addr, &alice_home, &["bob"]).await.len(),
+        1
+    );
 
     // The retention setting is kept in the store and shown.
     let (ok, out, _) = run_client(server.addr, &alice_home, &["retention"]).await;
@@ -231,10 +238,7 @@ async fn a_refused_message_shows_failed_with_the_reason() {
         "{failed:?}"
     );
     assert_eq!(
-        summary(&got)
-            .iter()
-            .map(|(_, _, s)| *s)
-            .collect::<Vec<_>>(),
+        summary(&got).iter().map(|(_, _, s)| *s).collect::<Vec<_>>(),
         vec![Status::Delivered, Status::Delivered, Status::Failed]
     );
     let (ok, text, _) = run_client(server.addr, &alice_home, &["history", "bob"]).await;
@@ -285,7 +289,10 @@ async fn a_receipt_turns_stored_into_delivered_and_read() {
     let events = bob.inbox().await.unwrap();
     bob.shown(&events).await;
     alice.inbox().await.unwrap();
-    assert_eq!(statuses(&alice).await, vec![Status::Read, Status::Delivered]);
+    assert_eq!(
+        statuses(&alice).await,
+        vec![Status::Read, Status::Delivered]
+    );
     let (_, at_bob) = bob.history("alice", HistoryQuery::default()).await.unwrap();
     assert_eq!(at_bob[1].status, Status::Read);
     bob.set_read_receipts(true).await.unwrap();

@@ -28,7 +28,9 @@ fn bob() -> Conversation {
 fn history_keeps_order_and_statuses_across_reopen() {
     let (_dir, home) = home();
     let (mut store, ..) = with_session(&home);
-    let out = store.add_history(&text(Direction::Out, "one", None)).unwrap();
+    let out = store
+        .add_history(&text(Direction::Out, "one", None))
+        .unwrap();
     store.mark_stored(out, 40).unwrap();
     store
         .mark_handled_with(
@@ -113,7 +115,10 @@ fn history_keeps_order_and_statuses_across_reopen() {
         name: "team".into(),
     };
     assert_eq!(
-        store.history(&team, &HistoryQuery::default()).unwrap().len(),
+        store
+            .history(&team, &HistoryQuery::default())
+            .unwrap()
+            .len(),
         1
     );
 }
@@ -137,7 +142,9 @@ fn a_refusal_fails_the_message_it_names_from_that_peer_only() {
         s.history(&bob(), &HistoryQuery::default()).unwrap()[0].clone()
     };
     assert_eq!(status(&store).status, Status::Stored);
-    store.mark_handled_with(9, None, Some(&refusal(BOB))).unwrap();
+    store
+        .mark_handled_with(9, None, Some(&refusal(BOB)))
+        .unwrap();
     let e = status(&store);
     assert_eq!(e.status, Status::Failed);
     assert_eq!(e.reason.as_deref(), Some("too old"));
@@ -148,8 +155,12 @@ fn retention_deletes_old_entries_when_set_and_on_open() {
     let (_dir, home) = home();
     let (mut store, ..) = with_session(&home);
     assert_eq!(store.retention_days().unwrap(), None);
-    store.add_history(&text(Direction::Out, "old", None)).unwrap();
-    store.add_history(&text(Direction::Out, "new", None)).unwrap();
+    store
+        .add_history(&text(Direction::Out, "old", None))
+        .unwrap();
+    store
+        .add_history(&text(Direction::Out, "new", None))
+        .unwrap();
     store
         .conn
         .execute(
@@ -160,17 +171,30 @@ fn retention_deletes_old_entries_when_set_and_on_open() {
     // Forever by default: nothing goes on open.
     drop(store);
     let mut store = crate::keystore::KeyStore::open(&home).unwrap();
-    assert_eq!(store.history(&bob(), &HistoryQuery::default()).unwrap().len(), 2);
+    assert_eq!(
+        store
+            .history(&bob(), &HistoryQuery::default())
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(store.set_retention_days(Some(2)).unwrap(), 1);
     assert_eq!(store.retention_days().unwrap(), Some(2));
     store
         .conn
-        .execute("UPDATE history SET arrived_at = ?1", [now_ms() - 3 * DAY_MS])
+        .execute(
+            "UPDATE history SET arrived_at = ?1",
+            [now_ms() - 3 * DAY_MS],
+        )
         .unwrap();
     drop(store);
     let mut store = crate::keystore::KeyStore::open(&home).unwrap();
-    assert!(store.history(&bob(), &HistoryQuery::default()).unwrap().is_empty());
+    assert!(
+        store
+            .history(&bob(), &HistoryQuery::default())
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.set_retention_days(None).unwrap(), 0);
     assert_eq!(store.retention_days().unwrap(), None);
 }
-
