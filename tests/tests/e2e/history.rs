@@ -106,15 +106,17 @@ async fn history_survives_restarts_in_order_with_statuses() {
             )
         })
         .collect();
-    // "one" was delivered (bob's receipt came with "two"); the last two
-    // are stored until alice reads bob's receipts for them.
+    // Local order: "two" arrived here only when alice read her inbox,
+    // after she had sent the file and "three". "one" was delivered (bob's
+    // receipt came with "two"); the other two stay stored until alice
+    // reads bob's receipts for them.
     assert_eq!(
         seen,
         vec![
             ("out", "one", "delivered"),
-            ("in", "two", "received"),
             ("out", "notes.txt", "stored"),
             ("out", "three ünï", "stored"),
+            ("in", "two", "received"),
         ]
     );
     for e in &json {
@@ -123,15 +125,16 @@ async fn history_survives_restarts_in_order_with_statuses() {
         assert!(e["arrived_at_ms"].as_u64().is_some(), "{e}");
         assert_eq!(e["conversation"]["kind"], "person");
     }
-    assert_eq!(json[2]["type"], "file");
-    assert_eq!(json[2]["size"], 10);
+    assert_eq!(json[1]["type"], "file");
+    assert_eq!(json[1]["size"], 10);
     let entries = |v: &Vec<Value>| v.len();
     assert_eq!(
         entries(&history_json(server.addr, &alice_home, &["bob", "--search", "THREE"]).await),
         1
     );
     let last = history_json(server.addr, &alice_home, &["bob", "--limit", "2"]).await;
-    assert_eq!(last[1]["text"], "three ünï");
+    assert_eq!(last[0]["text"], "three ünï");
+    assert_eq!(last[1]["text"], "two");
     assert_eq!(last.len(), 2);
     assert_eq!(
         entries(&history_json(server.addr, &alice_home, &["BOB", "--since", "1h"]).await),
