@@ -129,6 +129,43 @@ pub enum Command {
         /// The offer's message id.
         id: u64,
     },
+    /// Show the history of a conversation, oldest first: texts and files
+    /// both ways, each with its time and delivery status.
+    History {
+        /// A pinned name, a client id (32 hex digits) or #ROOM.
+        name: String,
+        /// Only the last N entries.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Only entries since TIME: 30m, 12h, 7d (ago), 2026-11-30,
+        /// "2026-11-30 10:15" or RFC 3339.
+        #[arg(long, value_name = "TIME", value_parser = crate::history::parse_since)]
+        since: Option<i64>,
+        /// Only texts and file names containing TEXT (any case).
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+    },
+    /// Delete the history of a conversation (keys and pins stay).
+    Forget {
+        /// A pinned name, a client id or #ROOM.
+        name: String,
+    },
+    /// Show or turn read receipts on or off (on by default): whether
+    /// senders are told when their messages were shown to you. Delivery
+    /// receipts (your client received them) are always sent.
+    Receipts {
+        /// on or off. Without it, shows the setting.
+        #[arg(value_name = "on|off")]
+        on: Option<String>,
+    },
+    /// Show or set how long history is kept: a number of days, or
+    /// `forever` (the default). Kept in the key store; older entries go
+    /// each time the client starts.
+    Retention {
+        /// Days, or `forever`. Without it, shows the setting.
+        #[arg(value_name = "DAYS|forever")]
+        days: Option<String>,
+    },
     /// Run the self-test against the server: fresh users, every flow.
     Test,
 }

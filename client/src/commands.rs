@@ -14,6 +14,7 @@ use crate::advice::Audience;
 use crate::cli::Command;
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::display::{escape_line, escape_path};
+use crate::keystore::HistoryQuery;
 use crate::output::{self, Bars};
 use crate::pin::PinState;
 
@@ -198,6 +199,10 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 for e in &events {
                     println!("{}", output::event(e));
                 }
+            }
+            // Printed is shown (to a person or to the script acting for one).
+            client.shown(&events).await;
+            if !flags.json {
                 let announced = events
                     .iter()
                     .filter(|e| matches!(e.what, crate::inbox::What::FileHeld { .. }))
@@ -232,6 +237,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             } else {
                 println!("{}", output::event(&event));
             }
+            client.shown(std::slice::from_ref(&event)).await;
         }
         Command::DeclineFile { id } => {
             let offer = client.decline_file(id).await?;
@@ -274,6 +280,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 } else {
                     println!("{}", output::event(&e));
                 }
+                client.shown(std::slice::from_ref(&e)).await;
             }
             watcher.await.context("the watcher failed")??;
         }
@@ -344,6 +351,93 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 println!("no interrupted uploads");
             } else {
                 println!("completed {} interrupted upload(s)", done.len());
+            }
+        }
+        Command::History {
+            name,
+            limit,
+            since,
+            search,
+        } => {
+            let query = HistoryQuery {
+                limit,
+                since_ms: since,
+                search,
+            };
+            let (found, entries) = client.history(&name, query).await?;
+            if flags.json {
+                print_json(&entries)?;
+            } else if entries.is_empty() {
+                println!("nothing in the history with {}", escape_line(&found.label));
+            } else {
+                for e in &entries {
+                    println!("{}", output::history_entry(e, &found.label));
+                }
+            }
+        }
+        Command::Forget { name } => {
+            let (found, gone) = client.forget(&name).await?;
+            if flags.json {
+                print_json(&json!({ "forgotten": gone }))?;
+            } else {
+                println!(
+                    "forgot {gone} entr{} of the conversation with {} (its keys stay)",
+                    if gone == 1 { "y" } else { "ies" },
+                    escape_line(&found.label)
+                );
+            }
+        }
+        Command::Receipts { on } => {
+            let on = match on.as_deref() {
+                None => client.read_receipts().await?,
+                Some("on") => {
+                    client.set_read_receipts(true).await?;
+                    true
+                }
+                Some("off") => {
+                    client.set_read_receipts(false).await?;
+                    false
+                }
+                Some(other) => bail!("`receipts` takes on or off, not {other:?}"),
+            };
+            if flags.json {
+                print_json(&json!({ "read_receipts": on }))?;
+            } else if on {
+                println!("read receipts: on (senders see when you were shown their messages)");
+            } else {
+                println!("read receipts: off (senders see only that your client received them)");
+            }
+        }
+        Command::Retention { days } => {
+            let days = match days.as_deref() {
+                None => None,
+                Some("forever") => Some(None),
+                Some(d) => match d.parse::<u32>() {
+                    Ok(n) if n > 0 => Some(Some(n)),
+                    _ => bail!("{d:?} is not a number of days (1 or more) or `forever`"),
+                },
+            };
+            let (kept, gone) = match days {
+                None => (client.retention().await?, 0),
+                Some(d) => (d, client.set_retention(d).await?),
+            };
+            if flags.json {
+                print_json(&json!({ "retention_days": kept, "deleted": gone }))?;
+            } else {
+                match kept {
+                    None => println!("history is kept until you forget it (`client forget NAME`)"),
+                    Some(d) => println!(
+                        "history is kept {d} day(s) after it arrives{}",
+                        if gone > 0 {
+                            format!(
+                                "; {gone} older entr{} deleted",
+                                if gone == 1 { "y" } else { "ies" }
+                            )
+                        } else {
+                            String::new()
+                        }
+                    ),
+                }
             }
         }
         // `main` runs the self-test itself: it needs no home folder.

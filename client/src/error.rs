@@ -69,6 +69,9 @@ pub enum ClientError {
     /// No client has this name.
     #[error("no user named {0:?} on this server")]
     UnknownPeer(String),
+    /// No conversation goes by this name: nobody is pinned under it here.
+    #[error("no conversation with {0:?}: nobody of that name is pinned here")]
+    NoConversation(String),
     /// The peer's key is not a version-3 key bundle.
     #[error("{0} has no valid end-to-end key (perhaps a version-2 client); cannot send to them")]
     NoValidKey(String),

@@ -24,7 +24,10 @@
 //! - `disk`: owner-only files and folders, and the download's writer thread.
 //! - [`contacts`]: the local pins are the authority on names; the
 //!   server's name-to-id mapping is only compared with them.
+//! - [`history`]: reading and forgetting conversations' history, and
+//!   how long it is kept.
 //! - [`link`]: whether the connection is up, for `watch` and the menu.
+//! - `receipts`: delivered and read receipts sent back to senders.
 //! - `refusal`: the notice sent back to a peer whose message was refused.
 //! - [`display`]: escaping of everything a peer chose before it is shown.
 //! - [`pin`]: what a key lookup found against the pinned key, and its line.
@@ -45,6 +48,7 @@ pub mod display;
 pub mod downloads;
 pub mod error;
 pub mod event;
+pub mod history;
 pub mod inbox;
 pub mod keystore;
 pub mod link;
@@ -53,6 +57,7 @@ pub mod partial;
 pub mod peer_info;
 mod peers;
 pub mod pin;
+mod receipts;
 mod refusal;
 pub mod repl;
 pub mod rooms;

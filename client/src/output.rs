@@ -12,7 +12,7 @@ use crate::client::Progress;
 use crate::display::{escape_line, escape_path, indented_message};
 use crate::downloads::HeldOffer;
 use crate::inbox::{Event, What};
-use crate::keystore::HoldReason;
+use crate::keystore::{Body, Direction, HistoryEntry, HoldReason, Status};
 
 /// `2026-11-23 10:15:02`, local time.
 pub fn time(ms: u64) -> String {
@@ -120,6 +120,44 @@ pub fn event(e: &Event) -> String {
             "[{at}] a message from {who} could not be received now: {}; it stays on the server \
              and comes again with the next `inbox`",
             crate::repl::explain::one_line(error)
+        ),
+    }
+}
+
+/// A history entry for a person: `[time] who (status)` and the text
+/// indented below, or one line for a file. `peer` names the other side of
+/// a one-to-one conversation (escaped here). The time is the sender's
+/// sealed clock when known, else the arrival here.
+pub fn history_entry(e: &HistoryEntry, peer: &str) -> String {
+    let at = time(e.sender_time_ms.unwrap_or(e.arrived_at_ms));
+    let who = match e.direction {
+        Direction::Out => "you".to_string(),
+        Direction::In => escape_line(peer).into_owned(),
+    };
+    let status = match (&e.direction, e.status, &e.reason) {
+        (_, Status::Failed, Some(reason)) => {
+            format!("  (failed: {})", escape_line(reason))
+        }
+        (Direction::Out, s, _) => format!("  ({})", s.word()),
+        (Direction::In, _, _) => String::new(),
+    };
+    match &e.body {
+        Body::Text { text } => {
+            format!("[{at}] {who}{status}\n{}", indented_message(text, "    "))
+        }
+        Body::File {
+            name,
+            size: n,
+            path,
+        } => format!(
+            "[{at}] {who} sent a file: {} ({}), {} {}{status}",
+            escape_line(name),
+            size(*n),
+            match e.direction {
+                Direction::In => "saved as",
+                Direction::Out => "from",
+            },
+            escape_path(path)
         ),
     }
 }

@@ -8,7 +8,7 @@
 //! Best effort and at most once: the rejection is recorded before the
 //! notice goes out, and a failure to send it is logged, never an error of
 //! the inbox. Never sent: for anything that claims to be a refusal notice
-//! itself (no refusal loops, even between two clients that cannot open
+//! or a receipt itself (no refusal loops, even between two clients that cannot open
 //! each other's messages), for a message that claims to come from this
 //! user, and for reasons that are not the sender's message's fault (an
 //! unknown sender, a changed key).
@@ -18,6 +18,7 @@ use protocol::MessageKind;
 use protocol::v3::{Delivery, FileOffer};
 
 use crate::client::Client;
+use crate::crypto::receipt::is_receipt;
 use crate::crypto::refusal::{clear_sid_and_counter, is_refusal};
 use crate::crypto::{Refusal, RefusalReason};
 use crate::event::Rejection;
@@ -69,7 +70,7 @@ impl Client {
         let Some(reason) = reason_for(rejection) else {
             return;
         };
-        if d.kind == MessageKind::Text && is_refusal(&d.content) {
+        if d.kind == MessageKind::Text && (is_refusal(&d.content) || is_receipt(&d.content)) {
             return;
         }
         if self.me().is_some_and(|me| me.id == d.sender) {

@@ -12,7 +12,7 @@ use protocol::{ClientId, MessageKind};
 use crate::client::Client;
 use crate::crypto::{CryptoError, Session, SessionId};
 use crate::error::ClientError;
-use crate::keystore::{KeyStoreError, PeerRecord};
+use crate::keystore::{Body, Conversation, Direction, KeyStoreError, NewEntry, PeerRecord, Status};
 
 /// A text sealed for one peer, ready to send.
 #[derive(Debug, Clone)]
@@ -91,7 +91,42 @@ impl Client {
     /// See [`ClientError`].
     pub async fn send_text(&self, who: &str, text: &str) -> Result<u64, ClientError> {
         let sealed = self.seal_text(who, text).await?;
-        self.send_sealed(&sealed).await
+        // In history before it leaves: a crash while sending shows it as
+        // sent, never forgets it.
+        let entry = NewEntry {
+            conversation: Conversation::Person { id: sealed.to },
+            direction: Direction::Out,
+            sender: self.require_me()?.id,
+            body: Body::Text {
+                text: text.to_string(),
+            },
+            sender_time_ms: Some(crate::crypto::envelope::now_ms()),
+            message_id: None,
+            status: Status::Sent,
+        };
+        let entry = self.store(move |s| s.add_history(&entry)).await?;
+        self.sent(entry, self.send_sealed(&sealed).await).await
+    }
+
+    /// Records how the send of history entry `entry` ended: stored with its
+    /// message id, or failed with the reason.
+    pub(crate) async fn sent(
+        &self,
+        entry: u64,
+        result: Result<u64, ClientError>,
+    ) -> Result<u64, ClientError> {
+        match result {
+            Ok(id) => {
+                self.store(move |s| s.mark_stored(entry, id)).await?;
+                Ok(id)
+            }
+            Err(e) => {
+                let reason = crate::repl::explain::client_error(&e, &[]);
+                // The send's error matters more than a failure to note it.
+                let _ = self.store(move |s| s.mark_unsent(entry, &reason)).await;
+                Err(e)
+            }
+        }
     }
 
     /// Seals `text` for `who` (starting a session if needed) without sending

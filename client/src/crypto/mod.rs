@@ -14,6 +14,8 @@
 //! - [`sealed`]: the kinds an envelope holds, their sizes, what opening gives.
 //! - [`file`](mod@file): chunked file encryption.
 //! - [`file_meta`]: the sealed file metadata (type 4).
+//! - [`receipt`]: the delivered/read receipt a recipient sends back (a
+//!   type-3 content).
 //! - [`refusal`]: the refusal notice a recipient sends back (a type-3 content).
 //! - [`window`]: which counters were received (out of order, no duplicates).
 //!
@@ -31,6 +33,7 @@ pub mod file;
 pub mod file_meta;
 pub mod fingerprint;
 pub mod identity;
+pub mod receipt;
 pub mod refusal;
 pub mod sealed;
 pub mod session;
@@ -44,6 +47,7 @@ pub use file::{FileDecryptor, FileEncryptor, FileSecret, ciphertext_len};
 pub use file_meta::FileMeta;
 pub use fingerprint::{Fingerprint, SafetyNumber};
 pub use identity::Identity;
+pub use receipt::{Receipt, ReceiptKind};
 pub use refusal::{Refusal, RefusalReason};
 pub use sealed::{Opened, SealedKind};
 pub use session::{Role, Session, SessionId, content_session_id};
@@ -55,6 +59,9 @@ pub const FORMAT_VERSION: u8 = 1;
 /// First byte of a refusal notice (a type-3 content): in clear, so that a
 /// client never answers one with a refusal, even one it cannot open.
 pub const REFUSAL_FORMAT: u8 = 2;
+/// First byte of a receipt (a type-3 content): in clear, so that a client
+/// never answers one, with a receipt or a refusal.
+pub const RECEIPT_FORMAT: u8 = 3;
 
 /// Size of an XChaCha20-Poly1305 nonce.
 pub const NONCE_LEN: usize = 24;
@@ -233,6 +240,24 @@ pub(crate) mod test_support {
         let (_, sb, _, _) = kat_handshake();
         let mut rng = Replay::new(&[&[0x7c; 24]]);
         sb.seal_refusal_with_rng(1, &kat_refusal_body(), KAT_REFUSAL_TIME, &mut rng)
+            .unwrap()
+    }
+
+    /// The sender's time of PROTOCOL.md's receipt, three minutes after the
+    /// text.
+    pub const KAT_RECEIPT_TIME: u64 = KAT_TIME + 180_000;
+
+    /// The receipt of PROTOCOL.md: Bob's client tells Alice that it
+    /// delivered her messages 5 and 6, in the same session, with his
+    /// counter 2, sent at [`KAT_RECEIPT_TIME`], nonce `7d*24`.
+    pub fn kat_receipt() -> Vec<u8> {
+        let (_, sb, _, _) = kat_handshake();
+        let mut rng = Replay::new(&[&[0x7d; 24]]);
+        let receipt = super::Receipt {
+            kind: super::ReceiptKind::Delivered,
+            message_ids: vec![5, 6],
+        };
+        sb.seal_receipt_with_rng(2, &receipt, KAT_RECEIPT_TIME, &mut rng)
             .unwrap()
     }
 

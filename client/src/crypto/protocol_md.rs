@@ -2,7 +2,7 @@
 //! true: every ```` ```e2e NAME ```` block (hex, in the document's notation)
 //! and ```` ```digits NAME ```` block is recomputed here from the worked
 //! example's inputs and compared byte for byte, and the documented offer,
-//! answer, text, meta, body and refusal notice are opened by the receiving
+//! answer, text, meta, body, refusal notice and receipt are opened by the receiving
 //! side.
 
 use std::collections::BTreeMap;
@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use super::session::derive_shared_secret;
 use super::test_support::{
-    ALICE, BOB, KAT_META_TIME, KAT_REFUSAL_TIME, KAT_TIME, fixed_identity, kat_file_secret,
-    kat_handshake, kat_meta, kat_refusal, kat_refusal_body, kat_text,
+    ALICE, BOB, KAT_META_TIME, KAT_RECEIPT_TIME, KAT_REFUSAL_TIME, KAT_TIME, fixed_identity,
+    kat_file_secret, kat_handshake, kat_meta, kat_receipt, kat_refusal, kat_refusal_body, kat_text,
 };
 use super::{FileDecryptor, FileEncryptor, Fingerprint, SafetyNumber, VerifiedBundle};
 
@@ -81,6 +81,7 @@ fn expected_e2e() -> BTreeMap<&'static str, Vec<u8>> {
         ("file-meta", kat_meta()),
         ("file-body", body_ciphertext(b"hello file")),
         ("refusal", kat_refusal()),
+        ("receipt", kat_receipt()),
     ])
 }
 
@@ -149,6 +150,12 @@ fn the_documented_contents_open_on_the_receiving_side() {
         .unwrap();
     assert_eq!(refusal.plaintext, kat_refusal_body());
     assert_eq!(refusal.sent_at_ms, KAT_REFUSAL_TIME);
+    let mut window = super::ReplayWindow::default();
+    window.record(refusal.counter);
+    let receipt = alice_session.open_receipt(&b("receipt"), &window).unwrap();
+    assert_eq!(receipt.plaintext.kind, super::ReceiptKind::Delivered);
+    assert_eq!(receipt.plaintext.message_ids, vec![5, 6]);
+    assert_eq!((receipt.counter, receipt.sent_at_ms), (2, KAT_RECEIPT_TIME));
 
     // The document's k_confirm is the one the offer was made with.
     let keys = b("x3dh-keys");

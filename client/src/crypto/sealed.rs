@@ -1,5 +1,5 @@
-//! What a sealed envelope can hold ([`SealedKind`]: a text, file metadata
-//! or a refusal notice) with each kind's wire bytes and sizes, and what
+//! What a sealed envelope can hold ([`SealedKind`]: a text, file metadata,
+//! a refusal notice or a receipt) with each kind's wire bytes and sizes, and what
 //! opening one gives ([`Opened`]).
 //!
 //! A leaf of its own because the envelope (which seals and opens every
@@ -12,12 +12,16 @@
 use protocol::{MAX_FILE_META_LEN, MAX_MESSAGE_LEN, MessageKind};
 
 use super::session::SESSION_ID_LEN;
-use super::{FORMAT_VERSION, NONCE_LEN, REFUSAL_FORMAT, TAG_LEN};
+use super::{FORMAT_VERSION, NONCE_LEN, RECEIPT_FORMAT, REFUSAL_FORMAT, TAG_LEN};
 
 /// Associated-data label of every text and file metadata envelope.
 pub const MESSAGE_LABEL: &[u8] = b"sealpost/v3/message";
 /// Associated-data label of a refusal notice.
 pub const REFUSAL_LABEL: &[u8] = b"sealpost/v3/refusal";
+/// Associated-data label of a receipt.
+pub const RECEIPT_LABEL: &[u8] = b"sealpost/v3/receipt";
+/// Most message ids one receipt names.
+pub const MAX_RECEIPT_IDS: usize = 1024;
 /// Bytes before the ciphertext.
 pub const HEADER_LEN: usize = 1 + SESSION_ID_LEN + 8 + NONCE_LEN;
 /// Bytes of the sender's time at the start of every plaintext.
@@ -36,6 +40,8 @@ pub enum SealedKind {
     FileMeta,
     /// Type 3 with format 02: a refusal notice.
     Refusal,
+    /// Type 3 with format 03: a receipt.
+    Receipt,
 }
 
 impl SealedKind {
@@ -50,6 +56,7 @@ impl SealedKind {
             Self::Text => MAX_TEXT_LEN,
             Self::FileMeta => MAX_FILE_META_LEN - OVERHEAD,
             Self::Refusal => REFUSAL_BODY_LEN,
+            Self::Receipt => 3 + 8 * MAX_RECEIPT_IDS,
         }
     }
 
@@ -57,6 +64,7 @@ impl SealedKind {
         match self {
             Self::Text | Self::FileMeta => FORMAT_VERSION,
             Self::Refusal => REFUSAL_FORMAT,
+            Self::Receipt => RECEIPT_FORMAT,
         }
     }
 
@@ -64,6 +72,7 @@ impl SealedKind {
         match self {
             Self::Text | Self::FileMeta => MESSAGE_LABEL,
             Self::Refusal => REFUSAL_LABEL,
+            Self::Receipt => RECEIPT_LABEL,
         }
     }
 }
@@ -71,7 +80,7 @@ impl SealedKind {
 impl From<SealedKind> for MessageKind {
     fn from(kind: SealedKind) -> Self {
         match kind {
-            SealedKind::Text | SealedKind::Refusal => MessageKind::Text,
+            SealedKind::Text | SealedKind::Refusal | SealedKind::Receipt => MessageKind::Text,
             SealedKind::FileMeta => MessageKind::File,
         }
     }

@@ -16,7 +16,7 @@ use std::fmt;
 use protocol::ClientId;
 use zeroize::Zeroizing;
 
-use super::{CryptoError, FORMAT_VERSION, KEY_LEN, REFUSAL_FORMAT};
+use super::{CryptoError, FORMAT_VERSION, KEY_LEN, RECEIPT_FORMAT, REFUSAL_FORMAT};
 
 mod handshake;
 mod keys;
@@ -32,10 +32,12 @@ pub use keys::{
 ///
 /// # Errors
 /// [`CryptoError::DecryptFailed`] if the bytes are too short or start with
-/// neither [`FORMAT_VERSION`] nor [`REFUSAL_FORMAT`].
+/// none of [`FORMAT_VERSION`], [`REFUSAL_FORMAT`] and [`RECEIPT_FORMAT`].
 pub fn content_session_id(content: &[u8]) -> Result<SessionId, CryptoError> {
     match content {
-        [FORMAT_VERSION | REFUSAL_FORMAT, rest @ ..] if rest.len() >= SESSION_ID_LEN => {
+        [FORMAT_VERSION | REFUSAL_FORMAT | RECEIPT_FORMAT, rest @ ..]
+            if rest.len() >= SESSION_ID_LEN =>
+        {
             let mut sid = [0u8; SESSION_ID_LEN];
             sid.copy_from_slice(&rest[..SESSION_ID_LEN]);
             Ok(SessionId(sid))

@@ -15,7 +15,7 @@ use crate::crypto::{FileMeta, SessionId, content_session_id};
 use crate::downloads::{DownloadPolicy, HeldOffer};
 use crate::error::ClientError;
 use crate::event::{Event, Rejection, What, event, names_of};
-use crate::keystore::{HeldFile, HoldReason, PeerRecord};
+use crate::keystore::{HeldFile, HistoryChange, HoldReason, PeerRecord};
 use crate::partial;
 use crate::transfer::download::ReceiveError;
 
@@ -193,7 +193,21 @@ impl Client {
             },
             Err(ReceiveError::Failed(e)) => return Err(e),
         };
-        self.store(move |s| s.finish_held_file(id)).await?;
+        let delivery = Delivery {
+            sender: held.sender,
+            message_id: id,
+            kind: protocol::MessageKind::File,
+            sent_at_ms: held.sent_at_ms,
+            content: bytes::Bytes::new(),
+        };
+        let change = super::handle::history_change(&delivery, &what, None);
+        self.store(move |s| {
+            if let Some(HistoryChange::Add(entry)) = &change {
+                s.add_history(entry)?;
+            }
+            s.finish_held_file(id)
+        })
+        .await?;
         Ok(what)
     }
 
@@ -246,7 +260,7 @@ impl Client {
         let what = self.download_held(held, peer.as_ref(), &cancel).await?;
         self.acknowledge(vec![message_id]).await?;
         let (from_name, server_name) = names_of(peer.as_ref());
-        Ok(Event {
+        let event = Event {
             message_id,
             from: sender,
             from_name,
@@ -254,7 +268,13 @@ impl Client {
             sent_at_ms,
             sender_time_ms: None,
             what,
-        })
+        };
+        self.send_receipts(
+            std::slice::from_ref(&event),
+            crate::crypto::ReceiptKind::Delivered,
+        )
+        .await;
+        Ok(event)
     }
 
     /// Declines held file offer `message_id`: it is forgotten here and

@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
 use crate::client::Client;
+use crate::crypto::RefusalReason;
 use crate::crypto::{CryptoError, SessionId};
 use crate::error::ClientError;
 use crate::event::{Event, Rejection, What, event, names_of};
-use crate::keystore::PeerRecord;
+use crate::keystore::{Body, Conversation, Direction, HistoryChange, NewEntry, PeerRecord, Status};
 
 impl Client {
     /// The sender as pinned, pinning it on first contact. `Err(outcome)`
@@ -176,7 +177,11 @@ impl Client {
         sender_time_ms: Option<u64>,
     ) -> Result<Outcome, ClientError> {
         let id = d.message_id;
-        self.store(move |s| s.mark_handled(id, counter)).await?;
+        let change = what
+            .as_ref()
+            .and_then(|w| history_change(d, w, sender_time_ms));
+        self.store(move |s| s.mark_handled_with(id, counter, change.as_ref()))
+            .await?;
         Ok(Outcome::handled(
             what.map(|w| {
                 vec![Event {
@@ -218,4 +223,41 @@ impl Client {
         };
         self.reject(d, peer, reason).await
     }
+}
+
+/// What handling `d` as `what` changes in history: a text or file is
+/// recorded, a refusal notice fails the message it names (a duplicate's
+/// first copy arrived, so that one changes nothing).
+pub(super) fn history_change(
+    d: &Delivery,
+    what: &What,
+    sender_time_ms: Option<u64>,
+) -> Option<HistoryChange> {
+    let body = match what {
+        What::Text { text } => Body::Text { text: text.clone() },
+        What::File { name, path, size } => Body::File {
+            name: name.clone(),
+            size: *size,
+            path: path.clone(),
+        },
+        What::Refused {
+            refused_id, reason, ..
+        } if *reason != RefusalReason::Duplicate => {
+            return Some(HistoryChange::Refused {
+                peer: d.sender,
+                message_id: *refused_id,
+                reason: reason.explain(),
+            });
+        }
+        _ => return None,
+    };
+    Some(HistoryChange::Add(NewEntry {
+        conversation: Conversation::Person { id: d.sender },
+        direction: Direction::In,
+        sender: d.sender,
+        body,
+        sender_time_ms,
+        message_id: Some(d.message_id),
+        status: Status::Received,
+    }))
 }

@@ -33,6 +33,7 @@ use protocol::v3::Delivery;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
+use crate::crypto::ReceiptKind;
 use crate::downloads::PARTIAL_TTL;
 use crate::error::ClientError;
 use crate::event::names_of;
@@ -122,6 +123,7 @@ impl Client {
                 break;
             }
             let mut acks = Vec::new();
+            let first_event = events.len();
             for d in fresh {
                 let id = d.message_id;
                 if stuck.contains(&d.sender) {
@@ -151,6 +153,8 @@ impl Client {
                 }
             }
             self.acknowledge(acks).await?;
+            self.send_receipts(&events[first_event..], ReceiptKind::Delivered)
+                .await;
             if !more && !retry_kept {
                 break;
             }

@@ -1,5 +1,6 @@
 //! Texts received: opened in their session (or kept in the key store until
-//! its key arrives), and refusal notices, which travel as texts.
+//! its key arrives), and refusal notices and receipts, which travel as
+//! texts.
 //!
 //! Left out: sending refusal notices ([`crate::refusal`]).
 
@@ -7,11 +8,13 @@ use protocol::v3::Delivery;
 
 use super::Outcome;
 use crate::client::Client;
+use crate::crypto::ReceiptKind;
 use crate::crypto::content_session_id;
+use crate::crypto::receipt::is_receipt;
 use crate::crypto::refusal::is_refusal;
 use crate::error::ClientError;
 use crate::event::{Rejection, What, event};
-use crate::keystore::{PeerRecord, PendingMessage, PendingRoom};
+use crate::keystore::{HistoryChange, PeerRecord, PendingMessage, PendingRoom, Status};
 
 impl Client {
     pub(super) async fn on_text(
@@ -64,6 +67,30 @@ impl Client {
         };
         if stored.session.peer() != d.sender {
             return self.reject(&d, peer, Rejection::Tampered).await;
+        }
+        if is_receipt(&d.content) {
+            return match stored
+                .session
+                .open_receipt(&d.content, &stored.receive_window)
+            {
+                Ok(opened) => {
+                    // Never shown, kept as a text or receipted: it only
+                    // moves our messages' statuses.
+                    let change = HistoryChange::Receipt {
+                        peer: d.sender,
+                        message_ids: opened.plaintext.message_ids,
+                        status: match opened.plaintext.kind {
+                            ReceiptKind::Delivered => Status::Delivered,
+                            ReceiptKind::Read => Status::Read,
+                        },
+                    };
+                    let (id, counter) = (d.message_id, Some((sid, opened.counter)));
+                    self.store(move |s| s.mark_handled_with(id, counter, Some(&change)))
+                        .await?;
+                    Ok(Outcome::handled(Vec::new()))
+                }
+                Err(e) => self.reject_opening(&d, peer, e).await,
+            };
         }
         if is_refusal(&d.content) {
             return match stored

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
 use crate::connection::{Connection, ConnectionError};
+use crate::crypto::ReceiptKind;
 use crate::error::ClientError;
 use crate::event::Event;
 use crate::link::Link;
@@ -97,6 +98,7 @@ impl Client {
             }
             let _receiving = self.inner.receiving.lock().await;
             let mut acks = Vec::new();
+            let mut handled = Vec::new();
             for d in batch {
                 let id = d.message_id;
                 let outcome = match self.handle(d, stop).await {
@@ -105,9 +107,10 @@ impl Client {
                     other => other?,
                 };
                 for e in outcome.events {
-                    if events.send(e).is_err() {
+                    if events.send(e.clone()).is_err() {
                         return Ok(());
                     }
+                    handled.push(e);
                 }
                 if outcome.ack {
                     acks.push(id);
@@ -116,6 +119,7 @@ impl Client {
             if !acks.is_empty() {
                 conn.ack(acks).await?;
             }
+            self.send_receipts(&handled, ReceiptKind::Delivered).await;
         }
     }
 }

@@ -17,6 +17,9 @@
 //! - **handled message ids**, so that redelivered messages are dropped;
 //! - **unfinished uploads**, so that an upload can resume after a restart,
 //!   with the hash of the plaintext each has read;
+//! - **history**: every text and file sent and received, per
+//!   conversation, with its delivery status (`keystore::history`), and the
+//!   settings (how long history is kept);
 //! - **contacts**, **held file offers** and **partial downloads**
 //!   (`keystore::files`), and the bounds on pending and handled messages
 //!   (`keystore::bounds`).
@@ -57,12 +60,14 @@ use rusqlite::Connection;
 mod bounds;
 mod error;
 mod files;
+mod history;
 mod identity;
 mod me_info;
 mod pins;
 mod received;
 mod schema;
 mod sessions;
+mod settings;
 mod uploads;
 
 pub use bounds::{
@@ -71,6 +76,9 @@ pub use bounds::{
 };
 pub use error::{KeyStoreError, PinError};
 pub use files::{HeldFile, HoldReason, PartialDownload};
+pub use history::{
+    Body, Conversation, Direction, HistoryChange, HistoryEntry, HistoryQuery, NewEntry, Status,
+};
 pub use identity::StoredIdentity;
 pub use pins::{PeerRecord, Pinned, ServerPin};
 pub use received::PendingMessage;
@@ -133,6 +141,7 @@ impl KeyStore {
         let mut store = Self { conn, home };
         store.migrate()?;
         store.reconcile_me_info()?;
+        store.apply_retention()?;
         Ok(store)
     }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use protocol::{ClientId, MessageKind};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
+use super::history::HistoryChange;
 use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 use super::sessions::record_received;
 use super::{KeyStore, KeyStoreError};
@@ -114,11 +115,29 @@ impl KeyStore {
         message_id: u64,
         counter: Option<(SessionId, u64)>,
     ) -> Result<(), KeyStoreError> {
+        self.mark_handled_with(message_id, counter, None)
+    }
+
+    /// [`KeyStore::mark_handled`] with the change it makes to history, in
+    /// the same transaction: a received text is in history exactly when it
+    /// is marked handled, whatever crashes.
+    ///
+    /// # Errors
+    /// [`KeyStoreError::UnknownSession`]; storage errors.
+    pub fn mark_handled_with(
+        &mut self,
+        message_id: u64,
+        counter: Option<(SessionId, u64)>,
+        change: Option<&HistoryChange>,
+    ) -> Result<(), KeyStoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some((sid, counter)) = counter {
             record_received(&tx, sid, counter)?;
+        }
+        if let Some(change) = change {
+            change.apply(&tx)?;
         }
         tx.execute(
             "INSERT OR IGNORE INTO handled_messages (message_id, handled_at) VALUES (?1, ?2)",

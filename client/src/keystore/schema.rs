@@ -144,6 +144,37 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN receive_window BLOB
         CHECK (receive_window IS NULL OR length(receive_window) = 256);
     "#,
+    // 5: the history of conversations (see `keystore::history`) and the
+    // user's settings (the retention of history, in days).
+    r#"
+    CREATE TABLE history (
+        entry       INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv_kind   INTEGER NOT NULL CHECK (conv_kind IN (1, 2)),
+        conv        TEXT NOT NULL,
+        direction   INTEGER NOT NULL CHECK (direction IN (1, 2)),
+        sender      BLOB NOT NULL CHECK (length(sender) = 16),
+        kind        INTEGER NOT NULL CHECK (kind IN (1, 2)),
+        body        TEXT NOT NULL,
+        file_size   INTEGER,
+        file_path   BLOB,
+        sender_time INTEGER,
+        arrived_at  INTEGER NOT NULL,
+        message_id  INTEGER,
+        status      INTEGER NOT NULL CHECK (status BETWEEN 1 AND 6),
+        status_at   INTEGER NOT NULL,
+        reason      TEXT,
+        upload_id   BLOB CHECK (upload_id IS NULL OR length(upload_id) = 16)
+    ) STRICT;
+    CREATE INDEX history_by_conv ON history (conv_kind, conv, entry);
+    CREATE INDEX history_by_message ON history (message_id) WHERE message_id IS NOT NULL;
+    CREATE INDEX history_by_upload ON history (upload_id) WHERE upload_id IS NOT NULL;
+    CREATE INDEX history_by_time ON history (arrived_at);
+
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

@@ -319,6 +319,7 @@ impl Menu {
             Command::SendFile { to, path } => self.send_file(to, path, cancel).await,
             Command::Session { name } => self.start_session(name, cancel).await,
             Command::Watch { on } => self.watch(on).await,
+            Command::History { name } => self.history(name).await,
             Command::Fingerprint { name: None } => self.fingerprints().await,
             Command::Fingerprint { name: Some(name) } => self.safety_number(name, cancel).await,
             Command::Verify { name } => self.verify(name, cancel).await,

@@ -10,6 +10,11 @@ use super::show::show_event;
 use crate::client::ClientError;
 use crate::display::escape_line;
 use crate::inbox::{Event, What};
+use crate::keystore::HistoryQuery;
+use crate::output::history_entry;
+
+/// How many entries `history NAME` shows (`client history NAME` shows all).
+const MENU_HISTORY: usize = 20;
 
 impl Menu {
     /// 4: reads waiting messages.
@@ -60,6 +65,28 @@ impl Menu {
         Ok(())
     }
 
+    /// The last entries of the conversation with `who`.
+    pub(super) async fn history(&self, who: Option<String>) -> Outcome {
+        let Some(who) = self.need(who, "whose history? ", Field::Name).await else {
+            return Ok(());
+        };
+        let query = HistoryQuery {
+            limit: Some(MENU_HISTORY),
+            ..HistoryQuery::default()
+        };
+        let (found, entries) = self.client.history(&who, query).await?;
+        if entries.is_empty() {
+            self.say(format!(
+                "nothing in the history with {}",
+                escape_line(&found.label)
+            ));
+        }
+        for e in &entries {
+            self.say(history_entry(e, &found.label));
+        }
+        Ok(())
+    }
+
     /// Turns live messages on, off, or over (`None`).
     pub(super) async fn watch(&mut self, on: Option<bool>) -> Outcome {
         self.client.require_me()?;
@@ -89,6 +116,7 @@ impl Menu {
         for e in &events {
             self.say(show_event(e));
         }
+        self.client.shown(&events).await;
         let announced = events
             .iter()
             .filter(|e| matches!(e.what, What::FileHeld { .. }))

@@ -51,6 +51,11 @@ pub enum Command {
     },
     /// 52: read waiting messages now, which answers pending key offers.
     Answer,
+    /// The last entries of a conversation's history.
+    History {
+        /// The conversation.
+        name: Option<String>,
+    },
     /// Live messages on, off, or toggled (`None`).
     Watch {
         /// On or off.
@@ -203,6 +208,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
                 "session" => Command::Session { name },
                 "fingerprint" => Command::Fingerprint { name },
                 "verify" => Command::Verify { name },
+                "history" => Command::History { name },
                 _ => Command::Accept { name },
             }
         }

@@ -99,6 +99,13 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         number: None,
+        words: &["history", "hist"],
+        usage: "history NAME",
+        about: "the last messages with NAME, both ways, with their status",
+        args: Args::Name,
+    },
+    Spec {
+        number: None,
         words: &["watch"],
         usage: "watch [on|off]",
         about: "show messages live while the menu waits (on by default)",

@@ -34,9 +34,11 @@ impl Watcher {
         let task = tokio::spawn(async move {
             let forward = {
                 let printer = printer.clone();
+                let client = client.clone();
                 tokio::spawn(async move {
                     while let Some(e) = rx.recv().await {
                         printer.print(show_event(&e));
+                        client.shown(std::slice::from_ref(&e)).await;
                     }
                 })
             };

@@ -31,7 +31,7 @@ use crate::client::{Client, ClientError};
 use crate::connection::ConnectionError;
 use crate::crypto::file::{CHUNK_LEN, SEALED_CHUNK_LEN};
 use crate::crypto::{CryptoError, FileEncryptor, FileMeta, FileSecret, ciphertext_len};
-use crate::keystore::{FileStamp, UploadRecord};
+use crate::keystore::{Body, Conversation, Direction, FileStamp, NewEntry, Status, UploadRecord};
 use crate::upload_prefix::{self, HashingReader, ReadPrefix};
 
 impl Client {
@@ -62,7 +62,8 @@ impl Client {
                 std::io::Error::other("not a regular file"),
             ));
         }
-        let meta = FileMeta::new(announced_name(&path), stamp.size)?;
+        let name = announced_name(&path);
+        let meta = FileMeta::new(name.clone(), stamp.size)?;
         let secret = copy_secret(&meta.secret);
         let sealed_meta = self
             .seal_for(&peer, move |session, counter| {
@@ -88,7 +89,28 @@ impl Client {
             created_at: SystemTime::now(),
         };
         let secret = copy_secret(&record.secret);
-        self.store(move |s| s.save_upload(&record)).await?;
+        let entry = NewEntry {
+            conversation: Conversation::Person { id: destination },
+            direction: Direction::Out,
+            sender: self.require_me()?.id,
+            body: Body::File {
+                name,
+                size: stamp.size,
+                path: path.clone(),
+            },
+            sender_time_ms: Some(crate::crypto::envelope::now_ms()),
+            message_id: None,
+            status: Status::Sent,
+        };
+        let upload_id = status.upload_id.0;
+        let entry = self
+            .store(move |s| {
+                s.save_upload(&record)?;
+                let entry = s.add_history(&entry)?;
+                s.link_upload(entry, upload_id)?;
+                Ok(entry)
+            })
+            .await?;
         let label = format!("to {}", crate::display::escape_line(&peer.name));
         let id = self
             .run_upload(
@@ -102,8 +124,11 @@ impl Client {
                 &cancel,
             )
             .await?;
-        self.store(move |s| s.delete_upload(status.upload_id))
-            .await?;
+        self.store(move |s| {
+            s.mark_stored(entry, id)?;
+            s.delete_upload(status.upload_id)
+        })
+        .await?;
         Ok(id)
     }
 
@@ -162,7 +187,13 @@ impl Client {
                 .await;
             match sent {
                 Ok(message) => {
-                    self.store(move |s| s.delete_upload(id)).await?;
+                    self.store(move |s| {
+                        if let Some(entry) = s.upload_entry(id.0)? {
+                            s.mark_stored(entry, message)?;
+                        }
+                        s.delete_upload(id)
+                    })
+                    .await?;
                     done.push(message);
                 }
                 // The content already sent differs from the file now.
@@ -188,7 +219,13 @@ impl Client {
         let _ = self
             .retrying(|c| async move { c.upload_cancel(id).await })
             .await;
-        self.store(move |s| s.delete_upload(id)).await?;
+        self.store(move |s| {
+            if let Some(entry) = s.upload_entry(id.0)? {
+                s.mark_unsent(entry, "interrupted; sent again from the start")?;
+            }
+            s.delete_upload(id)
+        })
+        .await?;
         if !stamp_is_file(&record.path).await {
             tracing::warn!(path = %record.path.display(), "an interrupted upload's file is gone; it is abandoned");
             return Ok(None);

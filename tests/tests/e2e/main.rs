@@ -4,6 +4,7 @@
 
 mod client;
 mod files;
+mod history;
 mod lifecycle;
 mod menu;
 mod names;

@@ -1,0 +1,175 @@
+//! Reading and deleting conversations' history, and its retention: an
+//! `impl Client` block over `keystore::history`, working offline (the
+//! local pins say who a name is, never the server).
+//!
+//! A conversation is named as the user types it: a pinned name (any
+//! case), a client id (32 hex digits), or `#ROOM` for a room.
+//! Left out: recording (the sending and receiving code does it) and how
+//! entries look (`crate::output`).
+
+use crate::client::Client;
+use crate::contacts::find_pinned;
+use crate::error::ClientError;
+use crate::keystore::{Conversation, HistoryEntry, HistoryQuery};
+
+/// A conversation as found from what the user typed.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Its name for people: the pinned name, or `#ROOM` (escape before
+    /// printing).
+    pub label: String,
+}
+
+impl Client {
+    /// The conversation `who` names (see the module docs).
+    ///
+    /// # Errors
+    /// [`ClientError::NoConversation`] if nobody is pinned under `who`.
+    pub async fn conversation(&self, who: &str) -> Result<Found, ClientError> {
+        if let Some(room) = who.strip_prefix('#') {
+            return Ok(Found {
+                conversation: Conversation::Room {
+                    name: room.to_string(),
+                },
+                label: who.to_string(),
+            });
+        }
+        let typed = who.to_string();
+        let peer = self.store(move |s| find_pinned(s, &typed)).await?;
+        match peer {
+            Some(p) => Ok(Found {
+                conversation: Conversation::Person { id: p.client_id },
+                label: if p.name.is_empty() {
+                    p.client_id.to_string()
+                } else {
+                    p.name
+                },
+            }),
+            None => Err(ClientError::NoConversation(who.to_string())),
+        }
+    }
+
+    /// The history of the conversation `who` names, oldest first.
+    ///
+    /// # Errors
+    /// [`ClientError::NoConversation`]; the store failed.
+    pub async fn history(
+        &self,
+        who: &str,
+        query: HistoryQuery,
+    ) -> Result<(Found, Vec<HistoryEntry>), ClientError> {
+        let found = self.conversation(who).await?;
+        let conversation = found.conversation.clone();
+        let entries = self
+            .store(move |s| {
+                s.apply_retention()?;
+                s.history(&conversation, &query)
+            })
+            .await?;
+        Ok((found, entries))
+    }
+
+    /// Deletes the history of the conversation `who` names (its keys and
+    /// pins stay); returns the conversation and how many entries went.
+    ///
+    /// # Errors
+    /// [`ClientError::NoConversation`]; the store failed.
+    pub async fn forget(&self, who: &str) -> Result<(Found, usize), ClientError> {
+        let found = self.conversation(who).await?;
+        let conversation = found.conversation.clone();
+        let gone = self.store(move |s| s.forget(&conversation)).await?;
+        Ok((found, gone))
+    }
+
+    /// How many days history is kept (`None`: until forgotten).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn retention(&self) -> Result<Option<u32>, ClientError> {
+        self.store(|s| s.retention_days()).await
+    }
+
+    /// Keeps history `days` days from now on (`None`: until forgotten);
+    /// returns how many entries were older and went.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn set_retention(&self, days: Option<u32>) -> Result<usize, ClientError> {
+        self.store(move |s| s.set_retention_days(days)).await
+    }
+}
+
+/// Reads `--since`: a span back from now (`30m`, `12h`, `7d`), a local
+/// date (`2026-11-30`, from its midnight), a local date and time
+/// (`2026-11-30 10:15`, seconds optional) or RFC 3339; ms since the epoch.
+///
+/// # Errors
+/// None of those forms, in one line.
+pub fn parse_since(text: &str) -> Result<i64, String> {
+    use chrono::{Local, NaiveDate, NaiveDateTime, TimeZone};
+    let text = text.trim();
+    let unit_ms = match text.chars().last() {
+        Some('m') => Some(60_000),
+        Some('h') => Some(3_600_000),
+        Some('d') => Some(86_400_000),
+        _ => None,
+    };
+    if let Some(unit) = unit_ms
+        && let Ok(n) = text[..text.len() - 1].parse::<i64>()
+    {
+        let now = chrono::Utc::now().timestamp_millis();
+        return Ok(now.saturating_sub(n.saturating_mul(unit)));
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_millis());
+    }
+    let local = |naive: NaiveDateTime| {
+        Local
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.timestamp_millis())
+    };
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format)
+            && let Some(ms) = local(naive)
+        {
+            return Ok(ms);
+        }
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        && let Some(ms) = day.and_hms_opt(0, 0, 0).and_then(local)
+    {
+        return Ok(ms);
+    }
+    Err(format!(
+        "{text:?} is not a time: use 30m, 12h or 7d (ago), 2026-11-30, \"2026-11-30 10:15\" or RFC 3339"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_takes_spans_dates_and_times() {
+        let now = chrono::Utc::now().timestamp_millis();
+        let day = parse_since("1d").unwrap();
+        assert!((now - 86_400_000 - day).abs() < 60_000);
+        assert!(parse_since("90m").unwrap() > day);
+        assert_eq!(
+            parse_since("2026-01-01T00:00:00Z").unwrap(),
+            1_767_225_600_000
+        );
+        let midnight = parse_since("2026-01-01").unwrap();
+        assert_eq!(parse_since("2026-01-01 00:00").unwrap(), midnight);
+        assert_eq!(
+            parse_since("2026-01-01 00:00:30").unwrap(),
+            midnight + 30_000
+        );
+        for bad in ["", "yesterday", "5x", "d", "2026-13-01"] {
+            assert!(parse_since(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,572 @@
+//! The history of every conversation: each text and file sent or received,
+//! in the order this client recorded them, with the sender's sealed time,
+//! the local arrival time and a delivery status.
+//!
+//! A conversation is named by [`Conversation`]: a person (by client id, so
+//! that a rename on the server does not split it) or a room (by name, for
+//! the room events that rooms will record). Entries are ordered by a local
+//! sequence number (`entry`), which is the order they happened here: the
+//! sender's clock may be wrong, the local one only moves forward for us.
+//!
+//! Statuses move one way: an outgoing message is `sent` (sealed, handed to
+//! the network), then `stored` (the server answered with its message id),
+//! `delivered` and `read` (receipts from the peer's client), or `failed`
+//! (the peer's client refused it, or it never reached the server), which
+//! only a message not yet delivered can become. An incoming one is
+//! `received`, then `read` once shown. [`KeyStore::set_status`] never moves
+//! a status backwards, so receipts arriving out of order change nothing.
+//!
+//! The retention setting (`keystore::settings`) keeps
+//! entries for that many days after their arrival; without it they are
+//! kept until the user forgets the conversation. [`KeyStore::open`] applies
+//! it each time the store opens.
+//!
+//! Left out: deciding what to record (the sending and receiving code does)
+//! and how entries are shown (`crate::output`).
+
+use std::path::PathBuf;
+
+use protocol::ClientId;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
+use super::{KeyStore, KeyStoreError};
+
+/// Whose conversation an entry belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Conversation {
+    /// One-to-one, with the peer of this client id.
+    Person {
+        /// The peer.
+        #[serde(serialize_with = "hex")]
+        id: ClientId,
+    },
+    /// A room, by its name.
+    Room {
+        /// The room's name (escape before printing).
+        name: String,
+    },
+}
+
+fn hex<S: serde::Serializer>(id: &ClientId, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&id.to_string())
+}
+
+impl Conversation {
+    fn key(&self) -> (i64, String) {
+        match self {
+            Self::Person { id } => (1, id.to_string()),
+            Self::Room { name } => (2, name.clone()),
+        }
+    }
+
+    fn from_key(kind: i64, key: String) -> Result<Self, KeyStoreError> {
+        match kind {
+            1 => key
+                .parse()
+                .map(|id| Self::Person { id })
+                .map_err(|_| KeyStoreError::Corrupt("history conversation id")),
+            2 => Ok(Self::Room { name: key }),
+            _ => Err(KeyStoreError::Corrupt("history conversation kind")),
+        }
+    }
+}
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Received from the peer.
+    In,
+    /// Sent by this user.
+    Out,
+}
+
+/// Where a message is on its way (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Sealed and handed to the network; the server has not answered yet.
+    Sent,
+    /// The server stored it (it answered with a message id).
+    Stored,
+    /// The peer's client opened it (its receipt says so).
+    Delivered,
+    /// It was shown to the peer, or (incoming) to this user.
+    Read,
+    /// The peer's client refused it, or it never reached the server.
+    Failed,
+    /// Received and opened here, not shown yet.
+    Received,
+}
+
+impl Status {
+    fn code(self) -> i64 {
+        match self {
+            Self::Sent => 1,
+            Self::Stored => 2,
+            Self::Delivered => 3,
+            Self::Read => 4,
+            Self::Failed => 5,
+            Self::Received => 6,
+        }
+    }
+
+    fn from_code(code: i64) -> Result<Self, KeyStoreError> {
+        Ok(match code {
+            1 => Self::Sent,
+            2 => Self::Stored,
+            3 => Self::Delivered,
+            4 => Self::Read,
+            5 => Self::Failed,
+            6 => Self::Received,
+            _ => return Err(KeyStoreError::Corrupt("history status")),
+        })
+    }
+
+    /// The statuses this one may replace: statuses only move forward.
+    fn replaces(self) -> &'static [Status] {
+        match self {
+            Self::Sent | Self::Received => &[],
+            Self::Stored => &[Self::Sent],
+            Self::Delivered => &[Self::Sent, Self::Stored, Self::Failed],
+            Self::Read => &[
+                Self::Sent,
+                Self::Stored,
+                Self::Delivered,
+                Self::Failed,
+                Self::Received,
+            ],
+            Self::Failed => &[Self::Sent, Self::Stored],
+        }
+    }
+
+    /// The word shown to a person.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Stored => "stored",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+            Self::Received => "received",
+        }
+    }
+}
+
+/// What a history entry holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Body {
+    /// A text (escape before printing).
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// A file.
+    File {
+        /// The name the sender gave it (escape before printing).
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Where it is on this machine: saved (incoming) or read from
+        /// (outgoing).
+        path: PathBuf,
+    },
+}
+
+/// An entry to record.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Which way.
+    pub direction: Direction,
+    /// Who sent it (this user for outgoing ones).
+    pub sender: ClientId,
+    /// What it holds.
+    pub body: Body,
+    /// The sender's sealed clock, in ms since the Unix epoch.
+    pub sender_time_ms: Option<u64>,
+    /// The server's message id, once known.
+    pub message_id: Option<u64>,
+    /// Its first status.
+    pub status: Status,
+}
+
+/// A recorded entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    /// Its place in this client's order (grows with every entry).
+    pub entry: u64,
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Which way.
+    pub direction: Direction,
+    /// Who sent it.
+    #[serde(serialize_with = "hex")]
+    pub sender: ClientId,
+    /// What it holds.
+    #[serde(flatten)]
+    pub body: Body,
+    /// The sender's sealed clock (ms since the Unix epoch), if known.
+    pub sender_time_ms: Option<u64>,
+    /// When it was recorded here: received, or sealed to be sent.
+    pub arrived_at_ms: u64,
+    /// The server's message id, once known.
+    pub message_id: Option<u64>,
+    /// Where it is on its way.
+    pub status: Status,
+    /// When the status last changed, by the local clock.
+    pub status_at_ms: u64,
+    /// Why it failed, for a failed one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Which entries of a conversation to read.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// Only the last this many (after the other filters).
+    pub limit: Option<usize>,
+    /// Only those that arrived at or after this time (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Only texts and file names containing this, ignoring case.
+    pub search: Option<String>,
+}
+
+/// A change to history recorded together with a received message (see
+/// [`KeyStore::mark_handled_with`]).
+#[derive(Debug, Clone)]
+pub enum HistoryChange {
+    /// A new entry.
+    Add(NewEntry),
+    /// The peer refused our message `message_id`: it failed, for `reason`.
+    Refused {
+        /// The peer who refused it.
+        peer: ClientId,
+        /// The server's id of our message.
+        message_id: u64,
+        /// Why, in a few words.
+        reason: String,
+    },
+    /// The peer's receipt: our messages `message_ids` to it reached
+    /// `status` (delivered or read).
+    Receipt {
+        /// The peer who sent the receipt.
+        peer: ClientId,
+        /// The server's ids of our messages.
+        message_ids: Vec<u64>,
+        /// Delivered or read.
+        status: Status,
+    },
+}
+
+impl HistoryChange {
+    /// Applies the change on `conn` (inside the caller's transaction).
+    pub(super) fn apply(&self, conn: &Connection) -> Result<(), KeyStoreError> {
+        match self {
+            Self::Add(entry) => {
+                insert(conn, entry)?;
+            }
+            Self::Refused {
+                peer,
+                message_id,
+                reason,
+            } => {
+                let peer = Conversation::Person { id: *peer };
+                set_status(
+                    conn,
+                    &peer,
+                    Direction::Out,
+                    *message_id,
+                    Status::Failed,
+                    Some(reason),
+                )?;
+            }
+            Self::Receipt {
+                peer,
+                message_ids,
+                status,
+            } => {
+                let peer = Conversation::Person { id: *peer };
+                for id in message_ids {
+                    set_status(conn, &peer, Direction::Out, *id, *status, None)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KeyStore {
+    /// Records a new entry; returns its number.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn add_history(&mut self, entry: &NewEntry) -> Result<u64, KeyStoreError> {
+        insert(&self.conn, entry)
+    }
+
+    /// Moves the status of our message `message_id` to `peer` to `status`
+    /// (never backwards, see the module docs), with `reason` for a failure.
+    /// Returns whether it changed.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn set_status(
+        &mut self,
+        peer: &Conversation,
+        direction: Direction,
+        message_id: u64,
+        status: Status,
+        reason: Option<&str>,
+    ) -> Result<bool, KeyStoreError> {
+        set_status(&self.conn, peer, direction, message_id, status, reason)
+    }
+
+    /// The server answered the send of entry `entry` with `message_id`: it
+    /// is stored.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn mark_stored(&mut self, entry: u64, message_id: u64) -> Result<(), KeyStoreError> {
+        self.conn.execute(
+            "UPDATE history SET message_id = ?2, status = 2, status_at = ?3
+             WHERE entry = ?1 AND status = 1",
+            params![to_sql_u64(entry), to_sql_u64(message_id), now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Entry `entry` never reached the server: it failed, for `reason`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn mark_unsent(&mut self, entry: u64, reason: &str) -> Result<(), KeyStoreError> {
+        self.conn.execute(
+            "UPDATE history SET status = 5, status_at = ?2, reason = ?3
+             WHERE entry = ?1 AND status = 1",
+            params![to_sql_u64(entry), now_ms(), reason],
+        )?;
+        Ok(())
+    }
+
+    /// Links entry `entry` (an outgoing file) to its upload, so that a
+    /// resumed upload can mark it stored.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn link_upload(&mut self, entry: u64, upload_id: [u8; 16]) -> Result<(), KeyStoreError> {
+        self.conn.execute(
+            "UPDATE history SET upload_id = ?2 WHERE entry = ?1",
+            params![to_sql_u64(entry), &upload_id[..]],
+        )?;
+        Ok(())
+    }
+
+    /// The entry of an upload, if one was recorded.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn upload_entry(&self, upload_id: [u8; 16]) -> Result<Option<u64>, KeyStoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT entry FROM history WHERE upload_id = ?1",
+                [&upload_id[..]],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(from_sql_u64))
+    }
+
+    /// The entries of `conversation` that `query` selects, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors, [`KeyStoreError::Corrupt`].
+    pub fn history(
+        &self,
+        conversation: &Conversation,
+        query: &HistoryQuery,
+    ) -> Result<Vec<HistoryEntry>, KeyStoreError> {
+        let (kind, key) = conversation.key();
+        let mut stmt = self.conn.prepare(
+            "SELECT entry, conv_kind, conv, direction, sender, kind, body, file_size, file_path,
+                    sender_time, arrived_at, message_id, status, status_at, reason
+             FROM history WHERE conv_kind = ?1 AND conv = ?2 AND arrived_at >= ?3
+             ORDER BY entry DESC",
+        )?;
+        let since = query.since_ms.unwrap_or(i64::MIN);
+        let needle = query.search.as_ref().map(|s| s.to_lowercase());
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        // Newest first, so that a limit stops the scan early; the search is
+        // done here rather than in SQL so that it works on any stored form.
+        for row in stmt.query_map(params![kind, key, since], history_row)? {
+            if out.len() >= limit {
+                break;
+            }
+            let entry = row??;
+            let matches = needle.as_ref().is_none_or(|n| match &entry.body {
+                Body::Text { text } => text.to_lowercase().contains(n),
+                Body::File { name, .. } => name.to_lowercase().contains(n),
+            });
+            if matches {
+                out.push(entry);
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Deletes every entry of `conversation`; returns how many.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn forget(&mut self, conversation: &Conversation) -> Result<usize, KeyStoreError> {
+        let (kind, key) = conversation.key();
+        Ok(self.conn.execute(
+            "DELETE FROM history WHERE conv_kind = ?1 AND conv = ?2",
+            params![kind, key],
+        )?)
+    }
+}
+
+/// Records `entry` on `conn` (inside the caller's transaction, if any).
+pub(super) fn insert(conn: &Connection, entry: &NewEntry) -> Result<u64, KeyStoreError> {
+    let (conv_kind, conv) = entry.conversation.key();
+    let (kind, body, size, path) = match &entry.body {
+        Body::Text { text } => (1, text.as_str(), None, None),
+        Body::File { name, size, path } => (
+            2,
+            name.as_str(),
+            Some(to_sql_u64(*size)),
+            Some(path.as_os_str().as_encoded_bytes()),
+        ),
+    };
+    let direction = match entry.direction {
+        Direction::In => 1,
+        Direction::Out => 2,
+    };
+    let now = now_ms();
+    let id: i64 = conn.query_row(
+        "INSERT INTO history (conv_kind, conv, direction, sender, kind, body, file_size,
+                              file_path, sender_time, arrived_at, message_id, status, status_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?10)
+         RETURNING entry",
+        params![
+            conv_kind,
+            conv,
+            direction,
+            &entry.sender.0[..],
+            kind,
+            body,
+            size,
+            path,
+            entry.sender_time_ms.map(to_sql_u64),
+            now,
+            entry.message_id.map(to_sql_u64),
+            entry.status.code(),
+        ],
+        |r| r.get(0),
+    )?;
+    Ok(from_sql_u64(id))
+}
+
+/// [`KeyStore::set_status`] on `conn` (inside the caller's transaction).
+pub(super) fn set_status(
+    conn: &Connection,
+    conversation: &Conversation,
+    direction: Direction,
+    message_id: u64,
+    status: Status,
+    reason: Option<&str>,
+) -> Result<bool, KeyStoreError> {
+    let (kind, key) = conversation.key();
+    let direction = match direction {
+        Direction::In => 1,
+        Direction::Out => 2,
+    };
+    let from: Vec<String> = status
+        .replaces()
+        .iter()
+        .map(|s| s.code().to_string())
+        .collect();
+    if from.is_empty() {
+        return Ok(false);
+    }
+    // The codes are our own small integers, never input.
+    let sql = format!(
+        "UPDATE history SET status = ?1, status_at = ?2, reason = ?3
+         WHERE conv_kind = ?4 AND conv = ?5 AND direction = ?6 AND message_id = ?7
+           AND status IN ({})",
+        from.join(", ")
+    );
+    let changed = conn.execute(
+        &sql,
+        params![
+            status.code(),
+            now_ms(),
+            reason,
+            kind,
+            key,
+            direction,
+            to_sql_u64(message_id)
+        ],
+    )?;
+    Ok(changed > 0)
+}
+
+/// A history row; the outer result is SQLite's, the inner one ours.
+fn history_row(row: &Row<'_>) -> rusqlite::Result<Result<HistoryEntry, KeyStoreError>> {
+    let conversation = match Conversation::from_key(row.get(1)?, row.get(2)?) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let direction = match row.get::<_, i64>(3)? {
+        1 => Direction::In,
+        2 => Direction::Out,
+        _ => return Ok(Err(KeyStoreError::Corrupt("history direction"))),
+    };
+    let text: String = row.get(6)?;
+    let body = match row.get::<_, i64>(5)? {
+        1 => Body::Text { text },
+        2 => {
+            let path: Vec<u8> = row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default();
+            Body::File {
+                name: text,
+                size: from_sql_u64(row.get::<_, Option<i64>>(7)?.unwrap_or(0)),
+                path: path_from_bytes(path),
+            }
+        }
+        _ => return Ok(Err(KeyStoreError::Corrupt("history kind"))),
+    };
+    let status = match Status::from_code(row.get(12)?) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(HistoryEntry {
+        entry: from_sql_u64(row.get(0)?),
+        conversation,
+        direction,
+        sender: ClientId(blob_array(row, 4)?),
+        body,
+        sender_time_ms: row.get::<_, Option<i64>>(9)?.map(from_sql_u64),
+        arrived_at_ms: from_sql_u64(row.get(10)?),
+        message_id: row.get::<_, Option<i64>>(11)?.map(from_sql_u64),
+        status,
+        status_at_ms: from_sql_u64(row.get(13)?),
+        reason: row.get(14)?,
+    }))
+}
+
+fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,200 @@
+//! The history room's tests: order, statuses, filters, refusals, retention.
+
+use super::*;
+use crate::keystore::fixtures::{ALICE, BOB, home, with_session};
+use crate::keystore::settings::DAY_MS;
+
+fn text(direction: Direction, text: &str, id: Option<u64>) -> NewEntry {
+    let (sender, status) = match direction {
+        Direction::In => (BOB, Status::Received),
+        Direction::Out => (ALICE, Status::Sent),
+    };
+    NewEntry {
+        conversation: Conversation::Person { id: BOB },
+        direction,
+        sender,
+        body: Body::Text { text: text.into() },
+        sender_time_ms: Some(1_767_225_600_000),
+        message_id: id,
+        status,
+    }
+}
+
+fn bob() -> Conversation {
+    Conversation::Person { id: BOB }
+}
+
+#[test]
+fn history_keeps_order_and_statuses_across_reopen() {
+    let (_dir, home) = home();
+    let (mut store, ..) = with_session(&home);
+    let out = store
+        .add_history(&text(Direction::Out, "one", None))
+        .unwrap();
+    store.mark_stored(out, 40).unwrap();
+    store
+        .mark_handled_with(
+            41,
+            None,
+            Some(&HistoryChange::Add(text(Direction::In, "Two", Some(41)))),
+        )
+        .unwrap();
+    let unsent = store
+        .add_history(&text(Direction::Out, "three", None))
+        .unwrap();
+    store.mark_unsent(unsent, "server unreachable").unwrap();
+    let room = NewEntry {
+        conversation: Conversation::Room {
+            name: "team".into(),
+        },
+        ..text(Direction::In, "elsewhere", Some(42))
+    };
+    store.add_history(&room).unwrap();
+    drop(store);
+
+    let mut store = crate::keystore::KeyStore::open(&home).unwrap();
+    let all = store.history(&bob(), &HistoryQuery::default()).unwrap();
+    let summary: Vec<_> = all
+        .iter()
+        .map(|e| match &e.body {
+            Body::Text { text } => (text.as_str(), e.status, e.message_id),
+            Body::File { .. } => unreachable!(),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("one", Status::Stored, Some(40)),
+            ("Two", Status::Received, Some(41)),
+            ("three", Status::Failed, None),
+        ]
+    );
+    assert_eq!(all[2].reason.as_deref(), Some("server unreachable"));
+    assert!(all.windows(2).all(|w| w[0].entry < w[1].entry));
+
+    // Receipts move forward only; a refusal fails only what is not delivered.
+    let set = |s: &mut crate::keystore::KeyStore, st| {
+        s.set_status(&bob(), Direction::Out, 40, st, None).unwrap()
+    };
+    assert!(set(&mut store, Status::Read));
+    assert!(!set(&mut store, Status::Delivered));
+    assert!(!set(&mut store, Status::Failed));
+    assert!(
+        !store
+            .set_status(&bob(), Direction::In, 40, Status::Read, None)
+            .unwrap(),
+        "another direction's id is another message"
+    );
+
+    // Filters: search (any case), limit (the newest), since.
+    let q = |search: Option<&str>, limit| HistoryQuery {
+        search: search.map(str::to_string),
+        limit,
+        since_ms: None,
+    };
+    let found = store.history(&bob(), &q(Some("two"), None)).unwrap();
+    assert_eq!(found.len(), 1);
+    let last = store.history(&bob(), &q(None, Some(2))).unwrap();
+    assert_eq!(last.len(), 2);
+    assert_eq!(last[1].entry, all[2].entry);
+    let future = HistoryQuery {
+        since_ms: Some(now_ms() + 60_000),
+        ..HistoryQuery::default()
+    };
+    assert!(store.history(&bob(), &future).unwrap().is_empty());
+
+    // Forgetting one conversation leaves the others.
+    assert_eq!(store.forget(&bob()).unwrap(), 3);
+    assert!(
+        store
+            .history(&bob(), &HistoryQuery::default())
+            .unwrap()
+            .is_empty()
+    );
+    let team = Conversation::Room {
+        name: "team".into(),
+    };
+    assert_eq!(
+        store
+            .history(&team, &HistoryQuery::default())
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_refusal_fails_the_message_it_names_from_that_peer_only() {
+    let (_dir, home) = home();
+    let (mut store, ..) = with_session(&home);
+    let out = store.add_history(&text(Direction::Out, "x", None)).unwrap();
+    store.mark_stored(out, 7).unwrap();
+    let refusal = |peer| HistoryChange::Refused {
+        peer,
+        message_id: 7,
+        reason: "too old".into(),
+    };
+    // Someone else cannot fail our message to Bob.
+    store
+        .mark_handled_with(8, None, Some(&refusal(ClientId([0x33; 16]))))
+        .unwrap();
+    let status = |s: &crate::keystore::KeyStore| {
+        s.history(&bob(), &HistoryQuery::default()).unwrap()[0].clone()
+    };
+    assert_eq!(status(&store).status, Status::Stored);
+    store
+        .mark_handled_with(9, None, Some(&refusal(BOB)))
+        .unwrap();
+    let e = status(&store);
+    assert_eq!(e.status, Status::Failed);
+    assert_eq!(e.reason.as_deref(), Some("too old"));
+}
+
+#[test]
+fn retention_deletes_old_entries_when_set_and_on_open() {
+    let (_dir, home) = home();
+    let (mut store, ..) = with_session(&home);
+    assert_eq!(store.retention_days().unwrap(), None);
+    store
+        .add_history(&text(Direction::Out, "old", None))
+        .unwrap();
+    store
+        .add_history(&text(Direction::Out, "new", None))
+        .unwrap();
+    store
+        .conn
+        .execute(
+            "UPDATE history SET arrived_at = ?1 WHERE body = 'old'",
+            [now_ms() - 3 * DAY_MS],
+        )
+        .unwrap();
+    // Forever by default: nothing goes on open.
+    drop(store);
+    let mut store = crate::keystore::KeyStore::open(&home).unwrap();
+    assert_eq!(
+        store
+            .history(&bob(), &HistoryQuery::default())
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(store.set_retention_days(Some(2)).unwrap(), 1);
+    assert_eq!(store.retention_days().unwrap(), Some(2));
+    store
+        .conn
+        .execute(
+            "UPDATE history SET arrived_at = ?1",
+            [now_ms() - 3 * DAY_MS],
+        )
+        .unwrap();
+    drop(store);
+    let mut store = crate::keystore::KeyStore::open(&home).unwrap();
+    assert!(
+        store
+            .history(&bob(), &HistoryQuery::default())
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.set_retention_days(None).unwrap(), 0);
+    assert_eq!(store.retention_days().unwrap(), None);
+}

@@ -1,0 +1,92 @@
+//! The user's settings, kept in the store (`settings` table): how long
+//! history is kept (`retention_days`, applied by [`KeyStore::open`] each
+//! time the store opens, and whenever it is set) and whether read receipts
+//! are sent (`read_receipts`).
+//!
+//! Left out: what the settings change elsewhere (history, receipts).
+
+use rusqlite::{OptionalExtension, params};
+
+use super::schema::now_ms;
+use super::{KeyStore, KeyStoreError};
+
+/// The settings key of the retention, in days.
+const RETENTION_KEY: &str = "retention_days";
+/// The settings key of read receipts (`off` when turned off).
+const READ_RECEIPTS_KEY: &str = "read_receipts";
+pub(super) const DAY_MS: i64 = 24 * 3600 * 1000;
+
+impl KeyStore {
+    /// Whether read receipts are sent (on unless the user turned them off).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn read_receipts(&self) -> Result<bool, KeyStoreError> {
+        Ok(self.setting(READ_RECEIPTS_KEY)?.as_deref() != Some("off"))
+    }
+
+    /// Turns read receipts on or off.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn set_read_receipts(&mut self, on: bool) -> Result<(), KeyStoreError> {
+        self.set_setting(READ_RECEIPTS_KEY, (!on).then_some("off"))
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>, KeyStoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn set_setting(&mut self, key: &str, value: Option<&str>) -> Result<(), KeyStoreError> {
+        match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, v],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM settings WHERE key = ?1", [key])?,
+        };
+        Ok(())
+    }
+
+    /// How many days entries are kept (`None`: until forgotten).
+    ///
+    /// # Errors
+    /// Storage errors, [`KeyStoreError::Corrupt`].
+    pub fn retention_days(&self) -> Result<Option<u32>, KeyStoreError> {
+        self.setting(RETENTION_KEY)?
+            .map(|v| v.parse().map_err(|_| KeyStoreError::Corrupt("retention")))
+            .transpose()
+    }
+
+    /// Keeps entries `days` days (`None`: until forgotten), and applies it
+    /// now; returns how many entries went.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn set_retention_days(&mut self, days: Option<u32>) -> Result<usize, KeyStoreError> {
+        self.set_setting(RETENTION_KEY, days.map(|d| d.to_string()).as_deref())?;
+        self.apply_retention()
+    }
+
+    /// Deletes entries older than the retention; returns how many.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn apply_retention(&mut self) -> Result<usize, KeyStoreError> {
+        let Some(days) = self.retention_days()? else {
+            return Ok(0);
+        };
+        let cutoff = now_ms().saturating_sub(i64::from(days).saturating_mul(DAY_MS));
+        Ok(self
+            .conn
+            .execute("DELETE FROM history WHERE arrived_at < ?1", [cutoff])?)
+    }
+}

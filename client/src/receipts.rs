@@ -1,0 +1,116 @@
+//! Telling senders what became of their messages: a *delivered* receipt
+//! once this client has opened their texts and files, a *read* receipt
+//! once the user was shown them (unless the user turned read receipts
+//! off), each sealed end to end (see `crypto::receipt`).
+//!
+//! Best effort: a receipt that cannot be sent is logged, never an error of
+//! the receive, and is not tried again (the sender's history then stays at
+//! `stored`). Only texts and files are receipted; receipts themselves,
+//! refusal notices and key agreement never are.
+//!
+//! Left out: applying a peer's receipts to history (`crate::inbox` does it
+//! while handling the receipt).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use protocol::{ClientId, MessageKind};
+
+use crate::client::Client;
+use crate::crypto::sealed::MAX_RECEIPT_IDS;
+use crate::crypto::{Receipt, ReceiptKind};
+use crate::error::ClientError;
+use crate::event::{Event, What};
+use crate::keystore::{Conversation, Direction, Status};
+
+/// The texts and files among `events`, by sender, in order.
+fn receipted(events: &[Event]) -> BTreeMap<ClientId, Vec<u64>> {
+    let mut by_sender: BTreeMap<ClientId, Vec<u64>> = BTreeMap::new();
+    for e in events {
+        if matches!(e.what, What::Text { .. } | What::File { .. }) {
+            by_sender.entry(e.from).or_default().push(e.message_id);
+        }
+    }
+    by_sender
+}
+
+impl Client {
+    /// Sends each sender of a text or file among `events` a receipt of
+    /// `kind` for them; see the module docs.
+    pub(crate) async fn send_receipts(&self, events: &[Event], kind: ReceiptKind) {
+        for (peer, ids) in receipted(events) {
+            for chunk in ids.chunks(MAX_RECEIPT_IDS) {
+                if let Err(e) = self.send_receipt(peer, kind, chunk.to_vec()).await {
+                    tracing::warn!(error = %e, %peer, ?kind, "could not send a receipt");
+                }
+            }
+        }
+    }
+
+    async fn send_receipt(
+        &self,
+        peer: ClientId,
+        kind: ReceiptKind,
+        message_ids: Vec<u64>,
+    ) -> Result<(), ClientError> {
+        let Some(record) = self.store(move |s| s.peer(peer)).await? else {
+            return Ok(());
+        };
+        let receipt = Receipt { kind, message_ids };
+        let sealed = self
+            .seal_for(&record, move |session, counter| {
+                session.seal_receipt(counter, &receipt)
+            })
+            .await?;
+        let sealed = Bytes::from(sealed);
+        self.retrying(|c| {
+            let sealed = sealed.clone();
+            async move { c.send_message(peer, MessageKind::Text, sealed).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The user was shown `events`: their texts and files are `read` in
+    /// history, and their senders get a read receipt unless read receipts
+    /// are off. Front ends call it after showing; failures are logged.
+    pub async fn shown(&self, events: &[Event]) {
+        let by_sender = receipted(events);
+        if by_sender.is_empty() {
+            return;
+        }
+        let marked = by_sender.clone();
+        let on = self
+            .store(move |s| {
+                for (peer, ids) in &marked {
+                    let conversation = Conversation::Person { id: *peer };
+                    for id in ids {
+                        s.set_status(&conversation, Direction::In, *id, Status::Read, None)?;
+                    }
+                }
+                s.read_receipts()
+            })
+            .await;
+        match on {
+            Ok(true) => self.send_receipts(events, ReceiptKind::Read).await,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not mark messages as read"),
+        }
+    }
+
+    /// Whether read receipts are sent.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn read_receipts(&self) -> Result<bool, ClientError> {
+        self.store(|s| s.read_receipts()).await
+    }
+
+    /// Turns read receipts on or off (kept in the key store).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn set_read_receipts(&self, on: bool) -> Result<(), ClientError> {
+        self.store(move |s| s.set_read_receipts(on)).await
+    }
+}
