@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use server::{Config, DEFAULT_PORT, Durability, Options, Server};
 use tokio::net::TcpListener;
+
+use crate::conffile::FileSettings;
 
 /// Sealpost server: stores end-to-end encrypted messages and files for the
 /// clients of a LAN until they fetch them. It never sees a plaintext or a
@@ -19,6 +21,12 @@ use tokio::net::TcpListener;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// Configuration file: one key per flag (`max-connections = 512`);
+    /// flags given here win over it. Without this flag
+    /// /etc/sealpost/server.toml is read if it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// TCP port to listen on. Without it the port is read from `port.info`
     /// in the working directory, and without that file it is 1357.
@@ -124,9 +132,55 @@ pub enum Command {
     /// key is an error; nothing is created). Clients show the same digits for
     /// the server they pinned.
     Fingerprint,
+    /// Print a running server's figures: uptime, connections, users online,
+    /// messages and bytes waiting, uploads, storage against its quotas, and
+    /// its fingerprint. Asks the server through <data-dir>/admin.sock.
+    Status {
+        /// One JSON object, for monitoring.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List or remove the accounts of a running server.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Write a consistent copy of a running server's database, identity key
+    /// and file bodies to FILE (a tar archive, mode 0600) without stopping
+    /// it. Unfinished uploads are not included.
+    Backup {
+        /// The archive to write.
+        file: PathBuf,
+    },
+    /// Unpack a backup into --data-dir, which must be empty or missing;
+    /// then start the server on it.
+    Restore {
+        /// The archive `server backup` wrote.
+        file: PathBuf,
+    },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Every account: name, id, protocol, online, messages waiting.
+    List {
+        /// One JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an account: its name becomes free, what waits for it and its
+    /// unfinished uploads are deleted, and its connections are closed.
+    Remove {
+        /// The account's name (ASCII case ignored).
+        name: String,
+        /// The outcome as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DurabilityArg {
     Full,
     Normal,
@@ -134,7 +188,7 @@ pub enum DurabilityArg {
 
 /// Reads `1357`, `64K`, `16G`, `8GiB`: a whole number with an optional
 /// binary suffix.
-fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -160,12 +214,68 @@ fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 impl Cli {
+    /// Parses the command line, then fills what it left unset from the
+    /// configuration file.
+    pub fn load() -> anyhow::Result<Cli> {
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let Some((_, file)) = crate::conffile::load(cli.config.as_deref())? {
+            cli.apply_file(file, |id| {
+                matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+            });
+        }
+        Ok(cli)
+    }
+
+    /// Takes each setting of `file` whose flag `given` says was not on the
+    /// command line.
+    pub fn apply_file(&mut self, file: FileSettings, given: impl Fn(&str) -> bool) {
+        // Each key, named once: the field of both structs and the flag's id.
+        macro_rules! take {
+            ($($field:ident $(as $wrap:ident)?),* $(,)?) => {$(
+                if let Some(v) = file.$field {
+                    if !given(stringify!($field)) {
+                        self.$field = take!(@wrap v $($wrap)?);
+                    }
+                }
+            )*};
+            (@wrap $v:ident) => { $v };
+            (@wrap $v:ident Some) => { Some($v) };
+            (@wrap $v:ident size) => { $v.0 };
+            (@wrap $v:ident some_size) => { Some($v.0) };
+        }
+        take!(
+            port as Some,
+            bind,
+            data_dir,
+            legacy_v2,
+            log_level,
+            max_connections,
+            max_connections_per_ip,
+            idle_timeout,
+            stall_timeout,
+            shutdown_grace,
+            v2_max_content as size,
+            max_message as size,
+            max_file_size as size,
+            inbox_max_messages,
+            inbox_max_bytes as size,
+            sender_max_bytes as size,
+            max_storage as size,
+            requests_per_second,
+            max_uploads_per_client,
+            upload_max_age_hours,
+            min_free_space as some_size,
+            durability,
+        );
+    }
+
     /// The validated configuration and the port.
     pub fn config(&self) -> anyhow::Result<(Config, u16)> {
         let port = match (self.port, &self.command) {
             (Some(p), _) => p,
-            // `fingerprint` listens on nothing.
-            (None, Some(Command::Fingerprint)) => DEFAULT_PORT,
+            // The commands listen on nothing.
+            (None, Some(_)) => DEFAULT_PORT,
             (None, None) => read_port_info()?,
         };
         let mut options = Options::new(&self.data_dir);
@@ -290,7 +400,6 @@ mod tests {
 
     #[test]
     fn cli_definition_is_valid() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
     }
 }

@@ -7,6 +7,7 @@ mod files;
 mod lifecycle;
 mod menu;
 mod names;
+mod operator;
 mod replay;
 mod scripted;
 mod server_trust;

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::batch::View;
 use super::ops::{Pending, WriteOp};
-use super::{messages, uploads};
+use super::{messages, remove, uploads};
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
 use crate::store::quota::Limits;
@@ -86,6 +86,9 @@ pub(super) fn apply(
             created_before_ms,
             reply,
         } => Pending::Expired(reply, uploads::expire_uploads(tx, view, created_before_ms)),
+        WriteOp::RemoveAccount { name_key, reply } => {
+            Pending::Account(reply, remove::remove_account(tx, view, &name_key))
+        }
     })
 }
 

@@ -21,6 +21,7 @@ mod apply;
 mod batch;
 mod messages;
 mod ops;
+mod remove;
 mod uploads;
 
 use std::sync::Arc;
@@ -123,6 +124,9 @@ impl Writer {
                 self.accounts.apply(staged.tally);
                 for client in staged.clients {
                     self.directory.insert(client);
+                }
+                for id in &staged.removed_clients {
+                    self.directory.remove(id);
                 }
                 for p in pending {
                     p.send();

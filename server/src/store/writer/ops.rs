@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use crate::error::StoreError;
 use crate::fault::Fault;
 use crate::store::directory::{ClientRecord, Protocol};
-use crate::store::values::{NewMessage, Removed, Stored, UploadRecord};
+use crate::store::values::{NewMessage, Removed, RemovedAccount, Stored, UploadRecord};
 
 /// Most operations committed together.
 pub(crate) const MAX_BATCH: usize = 4096;
@@ -68,6 +68,11 @@ pub(crate) enum WriteOp {
         created_before_ms: u64,
         reply: Reply<Vec<UploadId>>,
     },
+    /// The operator removes an account by name (its `name_key`).
+    RemoveAccount {
+        name_key: String,
+        reply: Reply<Option<RemovedAccount>>,
+    },
 }
 
 /// An answer owed to a caller, with the outcome to send once the batch
@@ -86,6 +91,10 @@ pub(super) enum Pending {
     ),
     Expired(Reply<Vec<UploadId>>, Result<Vec<UploadId>, StoreError>),
     Recorded(Reply<()>, Result<(), StoreError>),
+    Account(
+        Reply<Option<RemovedAccount>>,
+        Result<Option<RemovedAccount>, StoreError>,
+    ),
 }
 
 impl Pending {
@@ -100,6 +109,7 @@ impl Pending {
             Pending::Completed(r, v) => drop(r.send(v)),
             Pending::Expired(r, v) => drop(r.send(v)),
             Pending::Recorded(r, v) => drop(r.send(v)),
+            Pending::Account(r, v) => drop(r.send(v)),
         }
     }
 
@@ -111,7 +121,8 @@ impl Pending {
             | Pending::Removed(_, Err(e))
             | Pending::Upload(_, Err(e))
             | Pending::Completed(_, Err(e))
-            | Pending::Expired(_, Err(e)) => e,
+            | Pending::Expired(_, Err(e))
+            | Pending::Account(_, Err(e)) => e,
             _ => return None,
         };
         e.fault()
@@ -126,6 +137,7 @@ impl Pending {
             Pending::Completed(r, _) => drop(r.send(Err(make()))),
             Pending::Expired(r, _) => drop(r.send(Err(make()))),
             Pending::Recorded(r, _) => drop(r.send(Err(make()))),
+            Pending::Account(r, _) => drop(r.send(Err(make()))),
         }
     }
 }
@@ -145,6 +157,7 @@ pub(super) fn into_pending(op: WriteOp) -> Option<Pending> {
         }
         WriteOp::UploadComplete { reply, .. } => Pending::Completed(reply, unset()),
         WriteOp::ExpireUploads { reply, .. } => Pending::Expired(reply, unset()),
+        WriteOp::RemoveAccount { reply, .. } => Pending::Account(reply, unset()),
         WriteOp::Touch { .. } | WriteOp::UploadProgress { .. } => return None,
     })
 }
