@@ -7,11 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use server::{Config, DEFAULT_PORT, Durability, Options, Server};
 use tokio::net::TcpListener;
-
-use crate::conffile::FileSettings;
 
 /// Sealpost server: stores end-to-end encrypted messages and files for the
 /// clients of a LAN until they fetch them. It never sees a plaintext or a
@@ -158,6 +156,13 @@ pub enum Command {
         /// The archive `server backup` wrote.
         file: PathBuf,
     },
+    /// Write the man pages and shell completions of this command line into
+    /// DIR (for the Debian package: deploy/build-deb).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output folder (man/ and completions/ are made in it).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,62 +219,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 impl Cli {
-    /// Parses the command line, then fills what it left unset from the
-    /// configuration file.
-    pub fn load() -> anyhow::Result<Cli> {
-        let matches = Cli::command().get_matches();
-        let mut cli = Cli::from_arg_matches(&matches)?;
-        if let Some((_, file)) = crate::conffile::load(cli.config.as_deref())? {
-            cli.apply_file(file, |id| {
-                matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
-            });
-        }
-        Ok(cli)
-    }
-
-    /// Takes each setting of `file` whose flag `given` says was not on the
-    /// command line.
-    pub fn apply_file(&mut self, file: FileSettings, given: impl Fn(&str) -> bool) {
-        // Each key, named once: the field of both structs and the flag's id.
-        macro_rules! take {
-            ($($field:ident $(as $wrap:ident)?),* $(,)?) => {$(
-                if let Some(v) = file.$field {
-                    if !given(stringify!($field)) {
-                        self.$field = take!(@wrap v $($wrap)?);
-                    }
-                }
-            )*};
-            (@wrap $v:ident) => { $v };
-            (@wrap $v:ident Some) => { Some($v) };
-            (@wrap $v:ident size) => { $v.0 };
-            (@wrap $v:ident some_size) => { Some($v.0) };
-        }
-        take!(
-            port as Some,
-            bind,
-            data_dir,
-            legacy_v2,
-            log_level,
-            max_connections,
-            max_connections_per_ip,
-            idle_timeout,
-            stall_timeout,
-            shutdown_grace,
-            v2_max_content as size,
-            max_message as size,
-            max_file_size as size,
-            inbox_max_messages,
-            inbox_max_bytes as size,
-            sender_max_bytes as size,
-            max_storage as size,
-            requests_per_second,
-            max_uploads_per_client,
-            upload_max_age_hours,
-            min_free_space as some_size,
-            durability,
-        );
-    }
-
     /// The validated configuration and the port.
     pub fn config(&self) -> anyhow::Result<(Config, u16)> {
         let port = match (self.port, &self.command) {

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::cli::{DurabilityArg, parse_size};
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::{Cli, DurabilityArg, parse_size};
 
 /// Read when `--config` is not given and the file exists.
 pub const DEFAULT_PATH: &str = "/etc/sealpost/server.toml";
@@ -72,6 +74,62 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
+/// Parses the command line, then fills what it left unset from the
+/// configuration file.
+pub fn command_line() -> anyhow::Result<Cli> {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let Some((_, file)) = load(cli.config.as_deref())? {
+        apply(&mut cli, file, |id| {
+            matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+        });
+    }
+    Ok(cli)
+}
+
+/// Takes each setting of `file` whose flag `given` says was not on the
+/// command line.
+pub fn apply(cli: &mut Cli, file: FileSettings, given: impl Fn(&str) -> bool) {
+    // Each key, named once: the field of both structs and the flag's id.
+    macro_rules! take {
+        ($($field:ident $(as $wrap:ident)?),* $(,)?) => {$(
+            if let Some(v) = file.$field {
+                if !given(stringify!($field)) {
+                    cli.$field = take!(@wrap v $($wrap)?);
+                }
+            }
+        )*};
+        (@wrap $v:ident) => { $v };
+        (@wrap $v:ident Some) => { Some($v) };
+        (@wrap $v:ident size) => { $v.0 };
+        (@wrap $v:ident some_size) => { Some($v.0) };
+    }
+    take!(
+        port as Some,
+        bind,
+        data_dir,
+        legacy_v2,
+        log_level,
+        max_connections,
+        max_connections_per_ip,
+        idle_timeout,
+        stall_timeout,
+        shutdown_grace,
+        v2_max_content as size,
+        max_message as size,
+        max_file_size as size,
+        inbox_max_messages,
+        inbox_max_bytes as size,
+        sender_max_bytes as size,
+        max_storage as size,
+        requests_per_second,
+        max_uploads_per_client,
+        upload_max_age_hours,
+        min_free_space as some_size,
+        durability,
+    );
+}
+
 /// Which file to read: `explicit` must exist; without it the default path
 /// is read if it exists.
 pub fn load(explicit: Option<&Path>) -> anyhow::Result<Option<(PathBuf, FileSettings)>> {
@@ -109,10 +167,9 @@ pub fn parse(text: &str) -> Result<FileSettings, String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::{CommandFactory, Parser};
+    use clap::Parser;
 
     use super::*;
-    use crate::cli::Cli;
 
     const EXAMPLE: &str = include_str!("../../deploy/server.toml");
 
@@ -152,7 +209,7 @@ mod tests {
         let file = parse(&text).unwrap();
         let defaults = Cli::parse_from(["server"]);
         let mut from_file = Cli::parse_from(["server"]);
-        from_file.apply_file(file, |_| false);
+        apply(&mut from_file, file, |_| false);
         // What the example sets on purpose, and the reserve whose default
         // depends on the disk.
         assert_eq!(from_file.data_dir, PathBuf::from("/var/lib/sealpost"));
@@ -187,7 +244,7 @@ mod tests {
         let matches = Cli::command().get_matches_from(["server", "--max-connections", "7"]);
         let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
         let file = parse("max-connections = 99\nidle-timeout = 5\n").unwrap();
-        cli.apply_file(file, |id| {
+        apply(&mut cli, file, |id| {
             matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
         });
         assert_eq!(cli.max_connections, 7);

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = match Cli::load() {
+    let cli = match conffile::command_line() {
         Ok(c) => c,
         Err(e) => {
             // clap's own errors (--help, a bad flag) print themselves.
@@ -21,6 +21,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::GenerateAssets { dir }) = &cli.command {
+        use clap::CommandFactory;
+        return match startup::assets::generate(Cli::command(), "sealpost-server", dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("server: writing into {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     startup::logging(&cli.log_level, "info", std::io::stderr);
     let (config, port) = match cli.config() {
         Ok(c) => c,

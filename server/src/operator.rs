@@ -46,7 +46,7 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
             }),
         ),
         Command::Restore { file } => (false, restore(file, config)),
-        Command::Fingerprint => unreachable_command(),
+        Command::Fingerprint | Command::GenerateAssets { .. } => unreachable_command(),
     };
     match result {
         Ok(text) => {
