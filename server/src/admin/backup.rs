@@ -126,9 +126,10 @@ fn take_snapshot(db: &Path, to: &Path) -> Result<(Vec<String>, Manifest), String
     let mut copy = Connection::open(to).map_err(sql)?;
     {
         let backup = rusqlite::backup::Backup::new(&source, &mut copy).map_err(sql)?;
-        // -1: every page in one step, inside one read transaction.
+        // Every page in one step, inside one read transaction: a snapshot
+        // that commits meanwhile can neither block nor restart.
         backup
-            .run_to_completion(-1, std::time::Duration::ZERO, None)
+            .run_to_completion(std::ffi::c_int::MAX, std::time::Duration::ZERO, None)
             .map_err(sql)?;
     }
     drop(source);
