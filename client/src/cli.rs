@@ -168,4 +168,11 @@ pub enum Command {
     },
     /// Run the self-test against the server: fresh users, every flow.
     Test,
+    /// Write the man pages and shell completions of this command line into
+    /// DIR (for the Debian package: deploy/build-deb).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output folder (man/ and completions/ are made in it).
+        dir: PathBuf,
+    },
 }

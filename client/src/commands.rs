@@ -442,6 +442,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
         }
         // `main` runs the self-test itself: it needs no home folder.
         Command::Test => bail!("the self-test runs on its own, not on a home folder"),
+        Command::GenerateAssets { .. } => bail!("generate-assets runs on its own"),
     }
     Ok(())
 }

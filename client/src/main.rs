@@ -11,6 +11,16 @@ use client::config::client_config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::GenerateAssets { dir }) = &cli.command {
+        use clap::CommandFactory;
+        return match startup::assets::generate(Cli::command(), "sealpost-client", dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("client: writing into {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Standard error, or above the menu's prompt while the menu runs.
     startup::logging(&cli.log_level, "warn", client::repl::terminal::log_writer);
     let runtime = match startup::runtime("client") {

@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use protocol::UploadId;
@@ -31,6 +32,20 @@ use crate::store::UploadRecord;
 #[derive(Debug, Clone)]
 pub struct Blobs {
     root: PathBuf,
+    holds: Arc<Mutex<Holds>>,
+}
+
+/// Deletions put off while a backup copies blobs (see [`Blobs::hold`]).
+#[derive(Debug, Default)]
+struct Holds {
+    count: usize,
+    deferred: Vec<String>,
+}
+
+/// While one exists, deleted blobs stay on disk; the last one dropped
+/// deletes them. Drop it off the async workers (it may delete files).
+pub struct BlobHold {
+    blobs: Blobs,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -66,6 +81,27 @@ async fn on_file<F: Send + 'static, T: Send + 'static>(
     Ok(value)
 }
 
+impl Drop for BlobHold {
+    fn drop(&mut self) {
+        let deferred = {
+            let mut holds = self.blobs.holds();
+            holds.count -= 1;
+            if holds.count > 0 {
+                return;
+            }
+            std::mem::take(&mut holds.deferred)
+        };
+        for name in deferred {
+            match fs::remove_file(self.blobs.blob_path(&name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    tracing::warn!(error = %e, "could not delete a blob; the startup sweep will");
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// Makes a rename or a new file in `dir` durable.
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
@@ -80,10 +116,29 @@ impl Blobs {
         let root = root.into();
         create_private_dir(&root.join("tmp"))?;
         create_private_dir(&root.join("uploads"))?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            holds: Arc::default(),
+        })
     }
 
-    fn blob_path(&self, name: &str) -> PathBuf {
+    fn holds(&self) -> std::sync::MutexGuard<'_, Holds> {
+        self.holds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps every blob that exists now until the hold is dropped: a backup
+    /// takes one before its database snapshot, so that each blob the
+    /// snapshot refers to is still there to copy even if its message is
+    /// acknowledged meanwhile.
+    pub fn hold(&self) -> BlobHold {
+        self.holds().count += 1;
+        BlobHold {
+            blobs: self.clone(),
+        }
+    }
+
+    /// Path of a complete blob.
+    pub fn blob_path(&self, name: &str) -> PathBuf {
         self.root.join(name)
     }
 
@@ -194,6 +249,13 @@ impl Blobs {
     pub async fn delete(&self, names: Vec<String>) {
         if names.is_empty() {
             return;
+        }
+        {
+            let mut holds = self.holds();
+            if holds.count > 0 {
+                holds.deferred.extend(names);
+                return;
+            }
         }
         let paths: Vec<PathBuf> = names.iter().map(|n| self.blob_path(n)).collect();
         let result = blocking(move || {

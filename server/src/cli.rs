@@ -20,6 +20,12 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// Configuration file: one key per flag (`max-connections = 512`);
+    /// flags given here win over it. Without this flag
+    /// /etc/sealpost/server.toml is read if it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// TCP port to listen on. Without it the port is read from `port.info`
     /// in the working directory, and without that file it is 1357.
     #[arg(long, global = true)]
@@ -124,9 +130,62 @@ pub enum Command {
     /// key is an error; nothing is created). Clients show the same digits for
     /// the server they pinned.
     Fingerprint,
+    /// Print a running server's figures: uptime, connections, users online,
+    /// messages and bytes waiting, uploads, storage against its quotas, and
+    /// its fingerprint. Asks the server through <data-dir>/admin.sock.
+    Status {
+        /// One JSON object, for monitoring.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List or remove the accounts of a running server.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Write a consistent copy of a running server's database, identity key
+    /// and file bodies to FILE (a tar archive, mode 0600) without stopping
+    /// it. Unfinished uploads are not included.
+    Backup {
+        /// The archive to write.
+        file: PathBuf,
+    },
+    /// Unpack a backup into --data-dir, which must be empty or missing;
+    /// then start the server on it.
+    Restore {
+        /// The archive `server backup` wrote.
+        file: PathBuf,
+    },
+    /// Write the man pages and shell completions of this command line into
+    /// DIR (for the Debian package: deploy/build-deb).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output folder (man/ and completions/ are made in it).
+        dir: PathBuf,
+    },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Every account: name, id, protocol, online, messages waiting.
+    List {
+        /// One JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an account: its name becomes free, what waits for it and its
+    /// unfinished uploads are deleted, and its connections are closed.
+    Remove {
+        /// The account's name (ASCII case ignored).
+        name: String,
+        /// The outcome as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DurabilityArg {
     Full,
     Normal,
@@ -134,7 +193,7 @@ pub enum DurabilityArg {
 
 /// Reads `1357`, `64K`, `16G`, `8GiB`: a whole number with an optional
 /// binary suffix.
-fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -164,8 +223,8 @@ impl Cli {
     pub fn config(&self) -> anyhow::Result<(Config, u16)> {
         let port = match (self.port, &self.command) {
             (Some(p), _) => p,
-            // `fingerprint` listens on nothing.
-            (None, Some(Command::Fingerprint)) => DEFAULT_PORT,
+            // The commands listen on nothing.
+            (None, Some(_)) => DEFAULT_PORT,
             (None, None) => read_port_info()?,
         };
         let mut options = Options::new(&self.data_dir);
@@ -290,7 +349,6 @@ mod tests {
 
     #[test]
     fn cli_definition_is_valid() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
     }
 }

@@ -14,6 +14,7 @@ use crate::shared::Shared;
 
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve(stream: Box<dyn Transport>, peer: SocketAddr, shared: Arc<Shared>) {
+    let _counted = shared.sessions.connection();
     let limits = CodecLimits {
         v2_max_content: shared.config.v2_max_content,
         ..CodecLimits::default()

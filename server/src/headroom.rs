@@ -92,6 +92,11 @@ impl Headroom {
         self.state.reserve
     }
 
+    /// Free bytes on the data folder's file system, as last measured.
+    pub fn free(&self) -> u64 {
+        self.state.free.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Admits a write of `bytes`, or refuses it with [`StoreError::DiskFull`]
     /// if it would leave less than the reserve free.
     ///

@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 mod blobs;
 mod bundle;
 mod claims;
@@ -33,6 +34,7 @@ pub mod identity;
 mod keepalive;
 mod listener;
 mod names;
+mod sessions;
 mod shared;
 mod store;
 mod uploads;
@@ -61,6 +63,8 @@ use store::{Limits, Store};
 /// An opened server, ready to serve.
 pub struct Server {
     shared: Arc<Shared>,
+    /// The operator's socket, served by [`Server::serve`].
+    admin: Option<admin::AdminSocket>,
 }
 
 impl Server {
@@ -115,7 +119,17 @@ impl Server {
             );
         }
         let uploads = uploads::Uploads::new(store.clone(), blobs.clone());
+        // Without it the server still serves clients; only `server status`
+        // and the other operator commands cannot reach it.
+        let admin = match admin::AdminSocket::bind(&config.data_dir) {
+            Ok(socket) => Some(socket),
+            Err(e) => {
+                tracing::warn!(folder = %config.data_dir.display(), error = %e, "cannot open the operator socket");
+                None
+            }
+        };
         Ok(Server {
+            admin,
             shared: Arc::new(Shared {
                 config,
                 store,
@@ -124,6 +138,7 @@ impl Server {
                 identity,
                 uploads,
                 v2_claims: claims::Claims::default(),
+                sessions: sessions::Sessions::new(),
                 shutdown: CancellationToken::new(),
                 data_lock: std::sync::Mutex::new(Some(data_lock)),
             }),
@@ -167,6 +182,7 @@ impl Server {
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let shared = self.shared;
+        let admin = self.admin.map(|a| tokio::spawn(a.run(shared.clone())));
         let expiry = tokio::spawn(
             shared
                 .uploads
@@ -185,6 +201,9 @@ impl Server {
         }
         expiry.abort();
         let _ = expiry.await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         shared.store.close().await;
         shared.release_data_folder();
         tracing::info!("stopped");

@@ -2,14 +2,35 @@
 //! Everything else lives in the library.
 
 mod cli;
+mod conffile;
+mod operator;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match conffile::command_line() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap's own errors (--help, a bad flag) print themselves.
+            if let Some(e) = e.downcast_ref::<clap::Error>() {
+                e.exit();
+            }
+            eprintln!("server: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(Command::GenerateAssets { dir }) = &cli.command {
+        use clap::CommandFactory;
+        return match startup::assets::generate(Cli::command(), "sealpost-server", dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("server: writing into {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     startup::logging(&cli.log_level, "info", std::io::stderr);
     let (config, port) = match cli.config() {
         Ok(c) => c,
@@ -18,14 +39,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The operator's commands block on a socket or files: no runtime.
+    let fingerprint = match &cli.command {
+        None => false,
+        Some(Command::Fingerprint) => true,
+        Some(command) => return operator::run(command, &config),
+    };
     let runtime = match startup::runtime("server") {
         Ok(r) => r,
         Err(code) => return code,
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            Some(Command::Fingerprint) => cli::print_fingerprint(config).await,
-            None => cli::serve(cli.bind, config, port).await,
+        if fingerprint {
+            cli::print_fingerprint(config).await
+        } else {
+            cli::serve(cli.bind, config, port).await
         }
     });
     match result {

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::datadir::DataDirLock;
 use crate::hub::Hub;
 use crate::identity::ServerIdentity;
+use crate::sessions::Sessions;
 use crate::store::Store;
 use crate::uploads::Uploads;
 
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) identity: ServerIdentity,
     pub(crate) uploads: Uploads,
     pub(crate) v2_claims: Claims,
+    /// Open connections and authenticated sessions.
+    pub(crate) sessions: std::sync::Arc<Sessions>,
     /// Fires when the server begins to shut down.
     pub(crate) shutdown: CancellationToken,
     /// The data folder's lock: released when the server stops, not when the

@@ -281,6 +281,14 @@ impl Uploads {
         Ok(ids.len())
     }
 
+    /// Closes and deletes the part files of uploads whose records are
+    /// already gone (an account the operator removed).
+    pub(crate) async fn discard(&self, ids: &[UploadId]) {
+        for id in ids {
+            self.remove(id).await;
+        }
+    }
+
     /// Deletes unfinished uploads older than `max_age`, now and then; runs
     /// until the task is aborted.
     pub(crate) async fn expire_periodically(self, max_age: Duration) {

@@ -1,7 +1,9 @@
 //! What every Sealpost binary (`server`, `client`, `loadgen`) sets up before
 //! its own work: log lines filtered by `--log-level`, and a multi-threaded
 //! tokio runtime whose worker threads carry the program's name (so that a
-//! profile tells the processes' workers apart).
+//! profile tells the processes' workers apart), and (`assets`) the man pages
+//! and shell completions a package installs, made from a binary's clap
+//! definition.
 //!
 //! A crate of its own because no other crate is shared by the three binaries
 //! and may hold it: `protocol` has no runtime and no I/O by design, and the
@@ -10,6 +12,8 @@
 //! `run`, and turns the outcome into an exit code.
 
 #![forbid(unsafe_code)]
+
+pub mod assets;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

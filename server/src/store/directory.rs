@@ -94,6 +94,16 @@ impl Directory {
         inner.in_order.push(record);
     }
 
+    /// Forgets a removed client; its name is free again.
+    pub(crate) fn remove(&self, id: &ClientId) {
+        let mut inner = self.write();
+        if let Some(record) = inner.by_id.remove(id) {
+            inner.by_name_key.remove(&name_key(record.name.as_str()));
+            inner.sorted.remove(id);
+            inner.in_order.retain(|r| r.id != *id);
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
         // A poisoned lock only means another thread panicked mid-insert of a
         // map entry; the maps are still usable.

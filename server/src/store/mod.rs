@@ -17,6 +17,7 @@
 //! File bodies are not stored here: a message row refers to its blob by name
 //! (see `crate::blobs`).
 
+mod admin;
 mod clients;
 mod directory;
 mod handle;

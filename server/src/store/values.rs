@@ -73,6 +73,21 @@ pub struct Removed {
     pub blob: Option<String>,
 }
 
+/// What removing an account deleted: the caller deletes the files.
+#[derive(Debug, Clone)]
+pub struct RemovedAccount {
+    /// The account's id.
+    pub id: ClientId,
+    /// Messages that were waiting for it.
+    pub messages: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Blobs of those messages.
+    pub blobs: Vec<String>,
+    /// Unfinished uploads from or to it.
+    pub uploads: Vec<UploadId>,
+}
+
 /// A message waiting for its recipient.
 #[derive(Debug, Clone)]
 pub struct WaitingMessage {

@@ -42,6 +42,8 @@ enum Event {
     Reply(v3::Response),
     Hub(HubEvent),
     Shutdown,
+    /// The operator removed this session's account.
+    Removed,
 }
 
 /// One version-3 connection and what it holds.
@@ -62,6 +64,9 @@ pub(crate) struct Session {
     /// The file this connection downloaded from last.
     download: Option<OpenFile>,
     requests: u64,
+    /// Set once authenticated: listed for the operator, and closed if the
+    /// account is removed.
+    online: Option<crate::sessions::Online>,
 }
 
 impl Session {
@@ -81,6 +86,7 @@ impl Session {
             touched_uploads: HashSet::new(),
             download: None,
             requests: 0,
+            online: None,
         }
     }
 
@@ -110,6 +116,15 @@ impl Session {
                 }
                 Event::Reply(response) => self.write(Response::V3(response)).await,
                 Event::Hub(event) => self.on_hub(event),
+                Event::Removed => {
+                    tracing::info!(peer = %self.peer, "account removed by the operator; closing");
+                    self.drain().await;
+                    self.say_goodbye(
+                        ErrorReason::UnknownClient,
+                        "this account was removed by the server's operator",
+                    )
+                    .await;
+                }
                 Event::Shutdown => {
                     self.finish_request_in_progress().await;
                     self.drain().await;
@@ -139,6 +154,7 @@ impl Session {
         let config = &self.shared.config;
         let (idle, stall) = (config.idle_timeout, config.stall_timeout);
         let shutdown = self.shared.shutdown.clone();
+        let removed = self.online.as_ref().map(|o| o.removed.clone());
         let mut shrink_armed = true;
         loop {
             let room = self.pending.len() < MAX_PIPELINE;
@@ -152,6 +168,12 @@ impl Session {
                 } => return Event::Hub(event),
                 next = next_item(&mut self.conn, idle, stall), if room => return Event::Frame(next),
                 () = shutdown.cancelled() => return Event::Shutdown,
+                () = async {
+                    match &removed {
+                        Some(token) => token.cancelled().await,
+                        None => future::pending().await,
+                    }
+                } => return Event::Removed,
                 () = tokio::time::sleep(SHRINK_AFTER), if shrink_armed => {
                     // A quiet connection gives its buffers back: idle
                     // connections then cost a few KiB each.
@@ -408,6 +430,15 @@ impl Session {
                 let response = self.auth.authenticate(&shared, peer, header_id, &signature);
                 if self.auth.gave_up() {
                     self.closing = true;
+                }
+                if let Some(me) = self.auth.client() {
+                    let online = shared.sessions.online(me);
+                    // An account removed between the check and this entry
+                    // was not closed by the removal: close it here.
+                    if !shared.store.directory().contains_any(&me) {
+                        online.removed.cancel();
+                    }
+                    self.online = Some(online);
                 }
                 response
             }

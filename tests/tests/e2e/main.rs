@@ -8,6 +8,8 @@ mod history;
 mod lifecycle;
 mod menu;
 mod names;
+mod operator;
+mod package;
 mod replay;
 mod scripted;
 mod server_trust;

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::batch::View;
 use super::ops::{Pending, RoomDone, RoomWrite, WriteOp};
-use super::{key_packages, messages, rooms, uploads};
+use super::{key_packages, messages, remove, rooms, uploads};
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
 use crate::store::quota::Limits;
@@ -86,6 +86,9 @@ pub(super) fn apply(
             created_before_ms,
             reply,
         } => Pending::Expired(reply, uploads::expire_uploads(tx, view, created_before_ms)),
+        WriteOp::RemoveAccount { name_key, reply } => {
+            Pending::Account(reply, remove::remove_account(tx, view, &name_key))
+        }
         WriteOp::Room { caller, op, reply } => {
             Pending::Room(reply, apply_room(tx, view, limits, caller, op))
         }

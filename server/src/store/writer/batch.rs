@@ -15,6 +15,8 @@ use crate::store::values::StoreEvent;
 pub(super) struct Staged {
     pub(super) tally: Tally,
     pub(super) clients: Vec<ClientRecord>,
+    /// Accounts the operator removed in this batch.
+    pub(super) removed_clients: Vec<ClientId>,
     pub(super) events: Vec<StoreEvent>,
 }
 
@@ -37,7 +39,8 @@ impl View<'_> {
 
     /// Whether a client is registered, committed or earlier in this batch.
     pub(super) fn client_known(&self, id: &ClientId) -> bool {
-        self.directory.contains_any(id) || self.staged.clients.iter().any(|c| c.id == *id)
+        (self.directory.contains_any(id) || self.staged.clients.iter().any(|c| c.id == *id))
+            && !self.staged.removed_clients.contains(id)
     }
 }
 

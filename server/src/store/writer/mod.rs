@@ -22,6 +22,7 @@ mod batch;
 mod key_packages;
 mod messages;
 mod ops;
+mod remove;
 mod rooms;
 mod uploads;
 
@@ -125,6 +126,9 @@ impl Writer {
                 self.accounts.apply(staged.tally);
                 for client in staged.clients {
                     self.directory.insert(client);
+                }
+                for id in &staged.removed_clients {
+                    self.directory.remove(id);
                 }
                 for p in pending {
                     p.send();

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use crate::error::StoreError;
 use crate::fault::Fault;
 use crate::store::directory::{ClientRecord, Protocol};
-use crate::store::values::{NewMessage, Removed, Stored, UploadRecord};
+use crate::store::values::{NewMessage, Removed, RemovedAccount, Stored, UploadRecord};
 use protocol::RoomId;
 use protocol::v3::{ClaimedKeyPackage, CommitAccepted, KeyPackageStock, RoomCursor};
 
@@ -69,6 +69,11 @@ pub(crate) enum WriteOp {
     ExpireUploads {
         created_before_ms: u64,
         reply: Reply<Vec<UploadId>>,
+    },
+    /// The operator removes an account by name (its `name_key`).
+    RemoveAccount {
+        name_key: String,
+        reply: Reply<Option<RemovedAccount>>,
     },
     /// A change to rooms or key packages (`rooms.rs`, `key_packages.rs`).
     Room {
@@ -136,6 +141,10 @@ pub(super) enum Pending {
     ),
     Expired(Reply<Vec<UploadId>>, Result<Vec<UploadId>, StoreError>),
     Recorded(Reply<()>, Result<(), StoreError>),
+    Account(
+        Reply<Option<RemovedAccount>>,
+        Result<Option<RemovedAccount>, StoreError>,
+    ),
     Room(Reply<RoomDone>, Result<RoomDone, StoreError>),
 }
 
@@ -151,6 +160,7 @@ impl Pending {
             Pending::Completed(r, v) => drop(r.send(v)),
             Pending::Expired(r, v) => drop(r.send(v)),
             Pending::Recorded(r, v) => drop(r.send(v)),
+            Pending::Account(r, v) => drop(r.send(v)),
             Pending::Room(r, v) => drop(r.send(v)),
         }
     }
@@ -164,6 +174,7 @@ impl Pending {
             | Pending::Upload(_, Err(e))
             | Pending::Completed(_, Err(e))
             | Pending::Expired(_, Err(e))
+            | Pending::Account(_, Err(e)) => e,
             | Pending::Room(_, Err(e)) => e,
             _ => return None,
         };
@@ -179,6 +190,7 @@ impl Pending {
             Pending::Completed(r, _) => drop(r.send(Err(make()))),
             Pending::Expired(r, _) => drop(r.send(Err(make()))),
             Pending::Recorded(r, _) => drop(r.send(Err(make()))),
+            Pending::Account(r, _) => drop(r.send(Err(make()))),
             Pending::Room(r, _) => drop(r.send(Err(make()))),
         }
     }
@@ -199,6 +211,7 @@ pub(super) fn into_pending(op: WriteOp) -> Option<Pending> {
         }
         WriteOp::UploadComplete { reply, .. } => Pending::Completed(reply, unset()),
         WriteOp::ExpireUploads { reply, .. } => Pending::Expired(reply, unset()),
+        WriteOp::RemoveAccount { reply, .. } => Pending::Account(reply, unset()),
         WriteOp::Room { reply, .. } => Pending::Room(reply, unset()),
         WriteOp::Touch { .. } | WriteOp::UploadProgress { .. } => return None,
     })

@@ -1,0 +1,308 @@
+//! `server backup` and `server restore`: one tar archive holding the
+//! identity key, a consistent copy of the database and the file bodies its
+//! messages refer to, taken while the server keeps serving.
+//!
+//! Order matters. The server first holds blob deletions
+//! ([`crate::blobs::Blobs::hold`]), then copies the database with SQLite's
+//! online backup API in a single step (one read transaction: a consistent
+//! snapshot that concurrent commits neither block nor restart), then copies
+//! exactly the blobs that snapshot refers to. A blob is renamed into place
+//! before the row naming it commits, so each one exists when the snapshot
+//! is taken, and the hold keeps it until it is copied even if its message is
+//! acknowledged meanwhile. Blobs still being written belong to rows the
+//! snapshot does not have, and are left out. Unfinished uploads are dropped
+//! from the copy (their part files are not in the archive): clients begin
+//! them again.
+//!
+//! The archive streams from the files to the socket and from the socket to
+//! the file; nothing is held in memory. Its last entry is a manifest, so a
+//! cut-off archive is recognised as one.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
+use tokio::net::UnixStream;
+
+use crate::datadir::{create_private_dir, private_file_options};
+use crate::shared::Shared;
+
+/// Name of the manifest entry, the archive's last.
+pub const BACKUP_MANIFEST: &str = "sealpost-backup.json";
+const DB_ENTRY: &str = "server.db";
+const KEY_ENTRY: &str = "server.key";
+const FILES_PREFIX: &str = "files/";
+
+/// What an archive holds; its last entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format of the archive (1).
+    pub format: u32,
+    /// The server version that wrote it.
+    pub version: String,
+    /// When the snapshot was taken (ms since the Unix epoch).
+    pub created_at_ms: u64,
+    /// The identity's fingerprint.
+    pub fingerprint: String,
+    /// Accounts in the snapshot.
+    pub accounts: u64,
+    /// Messages waiting in the snapshot.
+    pub messages: u64,
+    /// File bodies in the archive.
+    pub files: u64,
+    /// Their bytes.
+    pub file_bytes: u64,
+}
+
+/// Answers a backup request: the answer line, then the archive.
+pub(super) async fn serve(stream: UnixStream, shared: Arc<Shared>) {
+    let result = async {
+        let stream = stream.into_std().map_err(|e| e.to_string())?;
+        stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(move || write_backup(&shared, stream))
+            .await
+            .map_err(|e| format!("backup task failed: {e}"))?
+    }
+    .await;
+    match result {
+        Ok(manifest) => tracing::info!(
+            messages = manifest.messages,
+            files = manifest.files,
+            "backup sent"
+        ),
+        Err(e) => tracing::warn!(error = %e, "backup failed"),
+    }
+}
+
+/// Takes the snapshot and streams the archive (blocking).
+fn write_backup(
+    shared: &Shared,
+    stream: std::os::unix::net::UnixStream,
+) -> Result<Manifest, String> {
+    let hold = shared.blobs.hold();
+    let snapshot = shared
+        .config
+        .data_dir
+        .join(format!("backup-{}.db", uuid::Uuid::new_v4()));
+    let taken = take_snapshot(&shared.config.db_path(), &snapshot);
+    let result = match taken {
+        Err(e) => {
+            let text = format!("could not copy the database: {e}");
+            answer_blocking(&stream, Err(text.clone()));
+            Err(text)
+        }
+        Ok((blobs, mut manifest)) => {
+            manifest.fingerprint = shared.identity.fingerprint();
+            answer_blocking(&stream, Ok(()));
+            stream_archive(shared, &snapshot, &blobs, manifest, stream)
+                .map_err(|e| format!("sending the archive: {e}"))
+        }
+    };
+    let _ = fs::remove_file(&snapshot);
+    drop(hold);
+    result
+}
+
+fn answer_blocking(mut stream: &std::os::unix::net::UnixStream, result: Result<(), String>) {
+    let answer = match result {
+        Ok(()) => super::Answer::Ok(()),
+        Err(e) => super::Answer::Error(e),
+    };
+    let mut line = serde_json::to_vec(&answer).unwrap_or_default();
+    line.push(b'\n');
+    let _ = stream.write_all(&line);
+}
+
+/// Copies the database to `to` in one step and prepares the copy: no
+/// unfinished uploads, no write-ahead log. Returns the blobs it refers to.
+fn take_snapshot(db: &Path, to: &Path) -> Result<(Vec<String>, Manifest), String> {
+    let sql = |e: rusqlite::Error| e.to_string();
+    let created_at_ms = crate::store::now_ms();
+    crate::datadir::create_private_file(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let source = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sql)?;
+    let mut copy = Connection::open(to).map_err(sql)?;
+    {
+        let backup = rusqlite::backup::Backup::new(&source, &mut copy).map_err(sql)?;
+        // Every page in one step, inside one read transaction: a snapshot
+        // that commits meanwhile can neither block nor restart.
+        backup
+            .run_to_completion(std::ffi::c_int::MAX, std::time::Duration::ZERO, None)
+            .map_err(sql)?;
+    }
+    drop(source);
+    copy.execute("DELETE FROM uploads", []).map_err(sql)?;
+    copy.pragma_update(None, "journal_mode", "DELETE")
+        .map_err(sql)?;
+    let blobs = copy
+        .prepare("SELECT blob FROM messages WHERE blob IS NOT NULL")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(sql)?;
+    let (accounts, messages): (i64, i64) = copy
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM clients), (SELECT COUNT(*) FROM messages)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(sql)?;
+    Ok((
+        blobs,
+        Manifest {
+            format: 1,
+            version: env!("CARGO_PKG_VERSION").into(),
+            created_at_ms,
+            fingerprint: String::new(),
+            accounts: accounts as u64,
+            messages: messages as u64,
+            files: 0,
+            file_bytes: 0,
+        },
+    ))
+}
+
+fn stream_archive(
+    shared: &Shared,
+    snapshot: &Path,
+    blobs: &[String],
+    mut manifest: Manifest,
+    stream: std::os::unix::net::UnixStream,
+) -> io::Result<Manifest> {
+    let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, stream));
+    tar.append_path_with_name(shared.config.key_path(), KEY_ENTRY)?;
+    tar.append_path_with_name(snapshot, DB_ENTRY)?;
+    for name in blobs {
+        let path = shared.blobs.blob_path(name);
+        manifest.file_bytes += fs::metadata(&path)?.len();
+        tar.append_path_with_name(&path, format!("{FILES_PREFIX}{name}"))?;
+        manifest.files += 1;
+    }
+    let json = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(json.len() as u64);
+    header.set_mode(0o600);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mtime(manifest.created_at_ms / 1000);
+    tar.append_data(&mut header, BACKUP_MANIFEST, json.as_slice())?;
+    tar.into_inner()?.flush()?;
+    Ok(manifest)
+}
+
+/// Why a restore did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The data folder has something in it.
+    #[error("{0} is not empty: restore only into an empty (or new) data folder")]
+    NotEmpty(PathBuf),
+    /// The archive is not a Sealpost backup, or is cut off.
+    #[error("{0}")]
+    BadArchive(String),
+    /// Reading or writing failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Unpacks `archive` into the empty (or missing) `data_dir`; on failure
+/// removes what it wrote.
+///
+/// # Errors
+/// The folder is not empty, the archive is not a whole Sealpost backup, or
+/// the file system failed.
+pub fn restore(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError> {
+    match fs::read_dir(data_dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(RestoreError::NotEmpty(data_dir.to_path_buf()));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    create_private_dir(&data_dir.join("files"))?;
+    let result = unpack(archive, data_dir);
+    if result.is_err() {
+        for entry in fs::read_dir(data_dir)?.flatten() {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                fs::remove_dir_all(path)
+            } else {
+                fs::remove_file(path)
+            };
+        }
+    }
+    result
+}
+
+fn unpack(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError> {
+    let bad = |text: String| RestoreError::BadArchive(text);
+    let mut tar = tar::Archive::new(archive);
+    let (mut db, mut key, mut files) = (false, false, 0u64);
+    let mut manifest = None;
+    for entry in tar.entries()? {
+        let mut entry = entry?;
+        if manifest.is_some() {
+            return Err(bad(format!("an entry follows {BACKUP_MANIFEST}")));
+        }
+        let name = entry.path()?.to_string_lossy().into_owned();
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            return Err(bad(format!("{name:?} in the archive is not a plain file")));
+        }
+        let target = match name.as_str() {
+            DB_ENTRY => {
+                db = true;
+                data_dir.join(DB_ENTRY)
+            }
+            KEY_ENTRY => {
+                key = true;
+                data_dir.join(KEY_ENTRY)
+            }
+            BACKUP_MANIFEST => {
+                let mut text = String::new();
+                entry.by_ref().take(1 << 16).read_to_string(&mut text)?;
+                manifest = Some(
+                    serde_json::from_str::<Manifest>(&text)
+                        .map_err(|e| bad(format!("unreadable {BACKUP_MANIFEST}: {e}")))?,
+                );
+                continue;
+            }
+            other => match other.strip_prefix(FILES_PREFIX) {
+                Some(blob) if is_blob_name(blob) => {
+                    files += 1;
+                    data_dir.join("files").join(blob)
+                }
+                _ => return Err(bad(format!("unexpected entry {name:?} in the archive"))),
+            },
+        };
+        let mut out = private_file_options()
+            .write(true)
+            .create_new(true)
+            .open(&target)?;
+        io::copy(&mut entry, &mut out)?;
+        out.sync_all()?;
+    }
+    let manifest = manifest.ok_or_else(|| {
+        bad(format!(
+            "the archive has no {BACKUP_MANIFEST}: it is not a Sealpost backup, or it was cut off"
+        ))
+    })?;
+    if !db || !key || files != manifest.files {
+        return Err(bad(format!(
+            "the archive is incomplete: database {db}, key {key}, {files} of {} files",
+            manifest.files
+        )));
+    }
+    File::open(data_dir.join("files"))?.sync_all()?;
+    File::open(data_dir)?.sync_all()?;
+    Ok(manifest)
+}
+
+/// A blob's file name as the server makes them: `<uuid>.blob`.
+fn is_blob_name(name: &str) -> bool {
+    name.strip_suffix(".blob").is_some_and(|stem| {
+        !stem.is_empty() && stem.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+    })
+}

@@ -1,0 +1,121 @@
+//! The operator's side of the socket, for the `server` binary's `status`,
+//! `user` and `backup` commands: blocking, one request per connection.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::de::DeserializeOwned;
+
+use super::{Answer, BACKUP_MANIFEST, Manifest, Request, SOCKET_FILE};
+use crate::datadir::private_file_options;
+
+/// Connects to the server that runs on `data_dir`.
+///
+/// # Errors
+/// No server runs there, or this user may not reach its socket.
+pub fn connect(data_dir: &Path) -> anyhow::Result<UnixStream> {
+    let path = data_dir.join(SOCKET_FILE);
+    UnixStream::connect(&path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => anyhow::anyhow!(
+            "no server is running on the data folder {} (nothing answers at {})",
+            data_dir.display(),
+            path.display()
+        ),
+        io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "{}: permission denied (run this as the server's user or root)",
+            path.display()
+        ),
+        _ => anyhow::Error::new(e).context(format!("connecting to {}", path.display())),
+    })
+}
+
+/// Sends `request` and reads its answer line.
+fn ask(data_dir: &Path, request: &Request) -> anyhow::Result<(BufReader<UnixStream>, Vec<u8>)> {
+    let mut stream = connect(data_dir)?;
+    let mut line = serde_json::to_vec(request)?;
+    line.push(b'\n');
+    stream.write_all(&line).context("sending the request")?;
+    let mut reader = BufReader::new(stream);
+    let mut answer = Vec::new();
+    reader
+        .read_until(b'\n', &mut answer)
+        .context("reading the server's answer")?;
+    if answer.is_empty() {
+        bail!("the server closed the connection without an answer (see its log)");
+    }
+    Ok((reader, answer))
+}
+
+fn parse<T: DeserializeOwned>(line: &[u8]) -> anyhow::Result<T> {
+    match serde_json::from_slice::<Answer<T>>(line).context("the server's answer")? {
+        Answer::Ok(v) => Ok(v),
+        Answer::Error(e) => bail!("{e}"),
+    }
+}
+
+/// Asks and returns the answer.
+///
+/// # Errors
+/// No server runs on `data_dir`, or it refused.
+pub fn request<T: DeserializeOwned>(data_dir: &Path, request: &Request) -> anyhow::Result<T> {
+    let (_, line) = ask(data_dir, request)?;
+    parse(&line)
+}
+
+/// Takes a backup of the server running on `data_dir` into `file`
+/// (written as `file.part`, checked, then renamed), mode 0600.
+///
+/// # Errors
+/// No server runs there, it failed, the archive arrived cut off, or `file`
+/// cannot be written.
+pub fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<Manifest> {
+    let (mut reader, line) = ask(data_dir, &Request::Backup)?;
+    parse::<()>(&line)?;
+    let mut part = file.as_os_str().to_owned();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    let result = (|| {
+        let mut out = private_file_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&part)
+            .with_context(|| format!("creating {}", part.display()))?;
+        io::copy(&mut reader, &mut out).context("receiving the archive")?;
+        out.sync_all()?;
+        drop(out);
+        let manifest = check(&part)?;
+        fs::rename(&part, file).with_context(|| format!("renaming to {}", file.display()))?;
+        Ok(manifest)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&part);
+    }
+    result
+}
+
+/// Reads the archive through: it must end with its manifest, and hold the
+/// number of files it says.
+fn check(path: &Path) -> anyhow::Result<Manifest> {
+    let mut archive = tar::Archive::new(io::BufReader::new(fs::File::open(path)?));
+    let mut files = 0;
+    let mut manifest = None;
+    for entry in archive.entries()? {
+        let mut entry = entry.context("the archive arrived cut off (see the server's log)")?;
+        let name = entry.path()?.to_string_lossy().into_owned();
+        if name == BACKUP_MANIFEST {
+            let mut text = String::new();
+            entry.by_ref().take(1 << 16).read_to_string(&mut text)?;
+            manifest = Some(serde_json::from_str::<Manifest>(&text)?);
+        } else if name.starts_with("files/") {
+            files += 1;
+        }
+    }
+    match manifest {
+        Some(m) if m.files == files => Ok(m),
+        _ => bail!("the archive arrived cut off (see the server's log)"),
+    }
+}

@@ -1,0 +1,195 @@
+//! The server's side of the operator's socket: binding it (replacing a
+//! stale one: the data folder's lock says no other server uses it), the
+//! peer check, one request per connection, and the answers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::{Answer, MAX_REQUEST, Removed, Request, SOCKET_FILE, Status, User};
+use crate::shared::Shared;
+
+/// How long a connection may take to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The bound socket, served once the server runs.
+pub(crate) struct AdminSocket {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl AdminSocket {
+    /// Binds `<data_dir>/admin.sock`, mode 0600.
+    pub(crate) fn bind(data_dir: &Path) -> std::io::Result<Self> {
+        let path = data_dir.join(SOCKET_FILE);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let listener = UnixListener::bind(&path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(Self { listener, path })
+    }
+
+    /// Answers operators until the server shuts down, then removes the
+    /// socket.
+    pub(crate) async fn run(self, shared: Arc<Shared>) {
+        let me = rustix::process::geteuid().as_raw();
+        loop {
+            let accepted = tokio::select! {
+                a = self.listener.accept() => a,
+                () = shared.shutdown.cancelled() => break,
+            };
+            let stream = match accepted {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin socket accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            match stream.peer_cred() {
+                Ok(cred) if cred.uid() == me || cred.uid() == 0 => {}
+                Ok(cred) => {
+                    tracing::warn!(uid = cred.uid(), "admin socket: refused another user");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin socket: no peer credentials");
+                    continue;
+                }
+            }
+            tokio::spawn(serve_one(stream, shared.clone()));
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn serve_one(stream: UnixStream, shared: Arc<Shared>) {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    let read = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        (&mut reader)
+            .take(MAX_REQUEST as u64)
+            .read_until(b'\n', &mut line),
+    )
+    .await;
+    let mut stream = reader.into_inner();
+    let request = match read {
+        Ok(Ok(_)) if line.ends_with(b"\n") => serde_json::from_slice::<Request>(&line)
+            .map_err(|e| format!("not a request the server knows: {e}")),
+        Ok(Ok(_)) => Err(format!(
+            "a request is one line of at most {MAX_REQUEST} bytes"
+        )),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no request in time".into()),
+    };
+    let request = match request {
+        Ok(r) => r,
+        Err(text) => return answer::<()>(&mut stream, Err(text)).await,
+    };
+    tracing::info!(?request, "operator request");
+    match request {
+        Request::Status => answer(&mut stream, status(&shared).await).await,
+        Request::Users => answer(&mut stream, users(&shared).await).await,
+        Request::RemoveUser { name } => answer(&mut stream, remove(&shared, &name).await).await,
+        Request::Backup => super::backup::serve(stream, shared).await,
+    }
+}
+
+/// Writes the answer line.
+pub(super) async fn answer<T: serde::Serialize>(
+    stream: &mut UnixStream,
+    result: Result<T, String>,
+) {
+    let answer = match result {
+        Ok(v) => Answer::Ok(v),
+        Err(e) => Answer::Error(e),
+    };
+    let mut line = serde_json::to_vec(&answer).unwrap_or_else(|e| {
+        format!("{{\"error\":\"could not encode the answer: {e}\"}}").into_bytes()
+    });
+    line.push(b'\n');
+    if let Err(e) = stream.write_all(&line).await {
+        tracing::debug!(error = %e, "operator went away before the answer");
+    }
+}
+
+async fn status(shared: &Shared) -> Result<Status, String> {
+    let totals = shared.store.totals().await.map_err(|e| e.to_string())?;
+    let (disk_free, disk_reserve) = shared.store.disk().unwrap_or((0, 0));
+    let config = &shared.config;
+    Ok(Status {
+        version: env!("CARGO_PKG_VERSION").into(),
+        fingerprint: shared.identity.fingerprint(),
+        uptime_seconds: shared.sessions.uptime_secs(),
+        connections: shared.sessions.connections(),
+        users_online: shared.sessions.clients_online(),
+        users_registered: totals.accounts,
+        messages_waiting: totals.messages,
+        bytes_waiting: totals.message_bytes,
+        uploads_in_progress: totals.uploads,
+        upload_bytes_received: totals.upload_bytes_received,
+        storage_used: totals.storage_used(),
+        max_storage: config.max_storage_bytes,
+        inbox_max_messages: config.inbox_max_messages,
+        inbox_max_bytes: config.inbox_max_bytes,
+        sender_max_bytes: config.sender_max_bytes,
+        disk_free,
+        disk_reserve,
+    })
+}
+
+async fn users(shared: &Shared) -> Result<Vec<User>, String> {
+    let accounts = shared.store.accounts().await.map_err(|e| e.to_string())?;
+    Ok(accounts
+        .into_iter()
+        .map(|a| User {
+            online: shared.sessions.is_online(&a.id),
+            id: a.id.to_string(),
+            name: a.name,
+            protocol: a.protocol.code(),
+            registered_at_ms: a.registered_at_ms,
+            last_seen_ms: a.last_seen_ms,
+            messages_waiting: a.messages,
+            bytes_waiting: a.bytes,
+        })
+        .collect())
+}
+
+async fn remove(shared: &Shared, name: &str) -> Result<Removed, String> {
+    let removed = shared
+        .store
+        .remove_account(name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account is named {name:?}"))?;
+    // The directory no longer has the account: close its connections, then
+    // delete its files (an upload's part file waits for its chunk in flight).
+    let sessions_closed = shared.sessions.close(&removed.id);
+    let uploads_deleted = removed.uploads.len() as u64;
+    shared.uploads.discard(&removed.uploads).await;
+    shared.blobs.delete(removed.blobs).await;
+    tracing::info!(
+        name,
+        messages = removed.messages,
+        uploads = uploads_deleted,
+        sessions = sessions_closed,
+        "account removed by the operator"
+    );
+    Ok(Removed {
+        name: name.into(),
+        messages_deleted: removed.messages,
+        bytes_deleted: removed.bytes,
+        uploads_deleted,
+        sessions_closed,
+    })
+}

@@ -1,0 +1,201 @@
+//! The operator's commands (`server status`, `server user list|remove`,
+//! `server backup`, `server restore`): they ask the server running on the
+//! data folder through its socket (see the library's `admin`), or, for a
+//! restore, unpack into a folder no server uses, and print the outcome: a
+//! few aligned lines, or JSON with `--json` (errors too).
+
+use std::process::ExitCode;
+
+use server::Config;
+use server::admin::{self, Removed, Request, Status, User, client};
+
+use crate::cli::{Command, UserCommand};
+
+/// Runs an operator command; prints its outcome or one error line.
+pub fn run(command: &Command, config: &Config) -> ExitCode {
+    let dir = &config.data_dir;
+    let (json, result) = match command {
+        Command::Status { json } => (
+            *json,
+            client::request(dir, &Request::Status).map(|s| status(&s, *json)),
+        ),
+        Command::User {
+            command: UserCommand::List { json },
+        } => (
+            *json,
+            client::request::<Vec<User>>(dir, &Request::Users).map(|u| users(&u, *json)),
+        ),
+        Command::User {
+            command: UserCommand::Remove { name, json },
+        } => (
+            *json,
+            client::request(dir, &Request::RemoveUser { name: name.clone() })
+                .map(|r| removed(&r, *json)),
+        ),
+        Command::Backup { file } => (
+            false,
+            client::backup(dir, file).map(|m| {
+                format!(
+                    "backup written to {}: {} accounts, {} messages, {} files ({})",
+                    file.display(),
+                    m.accounts,
+                    m.messages,
+                    m.files,
+                    bytes(m.file_bytes)
+                )
+            }),
+        ),
+        Command::Restore { file } => (false, restore(file, config)),
+        Command::Fingerprint | Command::GenerateAssets { .. } => unreachable_command(),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) if json => {
+            println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn unreachable_command() -> (bool, anyhow::Result<String>) {
+    (false, Err(anyhow::anyhow!("not an operator command")))
+}
+
+fn restore(file: &std::path::Path, config: &Config) -> anyhow::Result<String> {
+    let archive = std::fs::File::open(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let manifest = admin::restore(std::io::BufReader::new(archive), &config.data_dir)?;
+    Ok(format!(
+        "restored into {}: {} accounts, {} messages, {} files; server fingerprint {}",
+        config.data_dir.display(),
+        manifest.accounts,
+        manifest.messages,
+        manifest.files,
+        manifest.fingerprint
+    ))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+fn status(s: &Status, json: bool) -> String {
+    if json {
+        return to_json(s);
+    }
+    let share = if s.max_storage == 0 {
+        0.0
+    } else {
+        s.storage_used as f64 * 100.0 / s.max_storage as f64
+    };
+    [
+        format!(
+            "server       sealpost {}, up {}",
+            s.version,
+            uptime(s.uptime_seconds)
+        ),
+        format!("fingerprint  {}", s.fingerprint),
+        format!(
+            "connections  {} ({} users online of {} registered)",
+            s.connections, s.users_online, s.users_registered
+        ),
+        format!(
+            "waiting      {} messages, {}",
+            s.messages_waiting,
+            bytes(s.bytes_waiting)
+        ),
+        format!(
+            "uploads      {} in progress, {} received",
+            s.uploads_in_progress,
+            bytes(s.upload_bytes_received)
+        ),
+        format!(
+            "storage      {} of {} ({share:.1}%)",
+            bytes(s.storage_used),
+            bytes(s.max_storage)
+        ),
+        format!(
+            "quotas       inbox {} messages or {}, sender {}",
+            s.inbox_max_messages,
+            bytes(s.inbox_max_bytes),
+            bytes(s.sender_max_bytes)
+        ),
+        format!(
+            "disk         {} free, {} kept in reserve",
+            bytes(s.disk_free),
+            bytes(s.disk_reserve)
+        ),
+    ]
+    .join("\n")
+}
+
+fn users(list: &[User], json: bool) -> String {
+    if json {
+        return to_json(&list);
+    }
+    let mut out = vec![format!(
+        "{:<24} {:<32} {:>2} {:<7} {:>8} {:>10}",
+        "NAME", "ID", "V", "ONLINE", "WAITING", "BYTES"
+    )];
+    for u in list {
+        out.push(format!(
+            "{:<24} {:<32} {:>2} {:<7} {:>8} {:>10}",
+            u.name,
+            u.id,
+            u.protocol,
+            if u.online { "yes" } else { "no" },
+            u.messages_waiting,
+            bytes(u.bytes_waiting)
+        ));
+    }
+    out.push(format!("{} accounts", list.len()));
+    out.join("\n")
+}
+
+fn removed(r: &Removed, json: bool) -> String {
+    if json {
+        return to_json(r);
+    }
+    format!(
+        "removed {}: {} waiting messages ({}) and {} unfinished uploads deleted, {} connections closed; the name is free",
+        r.name,
+        r.messages_deleted,
+        bytes(r.bytes_deleted),
+        r.uploads_deleted,
+        r.sessions_closed
+    )
+}
+
+fn uptime(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d {h}h {m:02}m")
+    } else if h > 0 {
+        format!("{h}h {m:02}m {s:02}s")
+    } else {
+        format!("{m}m {s:02}s")
+    }
+}
+
+/// Bytes in binary units, as the size flags take them.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
