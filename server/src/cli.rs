@@ -349,6 +349,7 @@ mod tests {
 
     #[test]
     fn cli_definition_is_valid() {
+        use clap::CommandFactory as _;
         Cli::command().debug_assert();
     }
 }
