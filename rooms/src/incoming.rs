@@ -14,8 +14,8 @@
 //! race, a replay, or a message that needs the commits before it first).
 
 use openmls::prelude::{
-    ContentType, MlsMessageBodyIn, MlsMessageIn, ProcessedMessageContent, Proposal,
-    ProtocolMessage, Sender, StagedWelcome, tls_codec::Deserialize as _,
+    ContentType, MlsMessageBodyIn, MlsMessageIn, ProcessedMessageContent, ProcessedWelcome,
+    Proposal, ProtocolMessage, Sender, tls_codec::Deserialize as _,
 };
 use openmls_traits::OpenMlsProvider as _;
 
@@ -223,13 +223,22 @@ impl RoomEngine {
             return Err(RoomsError::Malformed);
         };
         self.store.transact(|provider, conn| {
-            let staged = StagedWelcome::new_from_welcome(provider, &join_config(), welcome, None)
+            let processed = ProcessedWelcome::new_from_welcome(provider, &join_config(), welcome)
                 .map_err(RoomsError::mls("welcome"))?;
-            let room = RoomId::from_group_id(staged.group_context().group_id())
-                .ok_or(RoomsError::UnknownRoom)?;
-            if load_group(provider, room).is_ok() {
-                return Err(RoomsError::RoomExists);
+            let info = processed.unverified_group_info();
+            let room = RoomId::from_group_id(info.group_id()).ok_or(RoomsError::UnknownRoom)?;
+            if let Ok(mut old) = load_group(provider, room) {
+                // Added again after a removal we have not read yet: the old
+                // state is of a past epoch and useless. A welcome to an epoch
+                // we already hold is a replay.
+                if old.epoch().as_u64() >= info.epoch().as_u64() {
+                    return Err(RoomsError::RoomExists);
+                }
+                old.delete(provider.storage())?;
             }
+            let staged = processed
+                .into_staged_welcome(provider, None)
+                .map_err(RoomsError::mls("welcome"))?;
             let view = RoomView::new(staged.members(), staged.group_context().extensions())?;
             check_members(staged.members(), pins)?;
             let inviter = staged

@@ -75,6 +75,8 @@ impl IdentitySigner for MemberSigner<'_> {
 
 /// A registered user with a rooms engine.
 pub struct RoomUser {
+    /// Its client id.
+    id: ClientId,
     /// Its authenticated connection.
     pub conn: V3Conn,
     /// Its keys.
@@ -83,6 +85,9 @@ pub struct RoomUser {
     pub engine: RoomEngine,
     /// Whom it trusts.
     pub book: Book,
+    /// What an internal read of the log (after a commit) saw, for the next
+    /// [`RoomUser::sync`].
+    backlog: Vec<Seen>,
 }
 
 impl RoomUser {
@@ -101,10 +106,12 @@ impl RoomUser {
             KeyBundle::from_public_key(&keys.bundle).identity_key,
         );
         let mut user = RoomUser {
+            id: conn.client_id,
             conn,
             keys,
             engine,
             book,
+            backlog: Vec::new(),
         };
         user.upload_key_packages(5).await?;
         let last = user.engine.generate_last_resort_key_package()?;
@@ -118,7 +125,7 @@ impl RoomUser {
 
     /// The user's client id.
     pub fn id(&self) -> ClientId {
-        self.conn.client_id
+        self.id
     }
 
     /// Pins what the server's directory says of `others` (their identity keys).
@@ -187,7 +194,8 @@ impl RoomUser {
         }
     }
 
-    /// Sends a commit the engine made; on success merges it, else discards
+    /// Sends a commit the engine made; once the log has it, reads the log up
+    /// to it (merging it there, after the entries before it), else discards
     /// it and returns the refusal.
     pub async fn publish(&mut self, out: Outgoing) -> anyhow::Result<Result<u64, ErrorReason>> {
         let room = RoomId(out.room.0);
@@ -203,7 +211,8 @@ impl RoomUser {
             .await?;
         match response {
             v3::Response::CommitAccepted(a) => {
-                self.engine.confirm_commit(out.room)?;
+                let seen = self.read_log().await?;
+                self.backlog.extend(seen);
                 Ok(Ok(a.epoch))
             }
             other => {
@@ -284,15 +293,14 @@ impl RoomUser {
     }
 
     /// Settles a commit left pending by a lost connection (PROTOCOL.md,
-    /// "Commit"): merged if the server's room moved one epoch past ours (it
-    /// was accepted: only our own commit can have moved it while we are the
-    /// only committer), discarded otherwise.
+    /// "Commit"): reads the log (our commit there is merged on the way);
+    /// if the room is still at our epoch, the commit never made it and is
+    /// discarded.
     pub async fn settle(&mut self, room: RoomId) -> anyhow::Result<()> {
+        let seen = self.read_log().await?;
+        self.backlog.extend(seen);
         let ours = self.engine.epoch(sealpost_rooms::RoomId(room.0))?;
-        let server = self.status(room).await?.epoch;
-        if server == ours + 1 {
-            self.engine.confirm_commit(sealpost_rooms::RoomId(room.0))?;
-        } else {
+        if self.status(room).await?.epoch == ours {
             // Nothing pending is fine too.
             let _ = self.engine.discard_commit(sealpost_rooms::RoomId(room.0));
         }
@@ -302,7 +310,7 @@ impl RoomUser {
     /// Joins rooms from waiting welcomes, then reads and acknowledges every
     /// waiting room entry, in order.
     pub async fn sync(&mut self) -> anyhow::Result<Vec<Seen>> {
-        let mut seen = Vec::new();
+        let mut seen = std::mem::take(&mut self.backlog);
         loop {
             let batch = self.conn.pull().await?;
             let mut ids = Vec::new();
@@ -325,6 +333,13 @@ impl RoomUser {
                 break;
             }
         }
+        seen.extend(self.read_log().await?);
+        Ok(seen)
+    }
+
+    /// Reads and acknowledges every waiting room entry, in order.
+    async fn read_log(&mut self) -> anyhow::Result<Vec<Seen>> {
+        let mut seen = Vec::new();
         loop {
             let batch = match self
                 .call_ok(v3::Request::RoomPull(v3::Pull::default()))
@@ -335,11 +350,16 @@ impl RoomUser {
             };
             let mut cursors = Vec::new();
             for e in &batch.entries {
-                // Our own entries come back only behind ones we had not
-                // read; we made them, so there is nothing to process.
                 if e.sender != self.id() {
                     seen.push(self.read(e)?);
+                } else if e.kind == v3::RoomEntryKind::Commit {
+                    // Our own commit, read back in order: merged here.
+                    self.engine
+                        .process(&e.message, &self.book)
+                        .with_context(|| format!("our own commit, entry {}", e.seq))?;
                 }
+                // Our own messages come back only behind entries we had not
+                // read; we made them, so there is nothing to process.
                 cursors.push(RoomCursor {
                     room: e.room,
                     seq: e.seq,

@@ -241,14 +241,21 @@ async fn a_backup_taken_under_load_restores_every_answered_message_and_file() {
         missing.is_empty(),
         "texts answered before the backup are missing: {missing:?}"
     );
-    let files: Vec<PathBuf> = events
+    // Bob never dealt with alice, so her file is held until he accepts it.
+    let held: Vec<u64> = events
         .iter()
-        .filter_map(|e| match &e.what {
-            What::File { path, .. } => Some(path.clone()),
-            _ => None,
-        })
+        .filter(|e| matches!(e.what, What::FileHeld { .. }))
+        .map(|e| e.message_id)
         .collect();
-    assert_eq!(files.len(), 1, "{events:?}");
+    assert_eq!(held.len(), 1, "{events:?}");
+    let accepted = bob
+        .accept_file(held[0], CancellationToken::new())
+        .await
+        .unwrap();
+    let files: Vec<PathBuf> = match &accepted.what {
+        What::File { path, .. } => vec![path.clone()],
+        other => panic!("accepting gave {other:?}"),
+    };
     let saved = std::fs::read(&files[0]).unwrap();
     assert_eq!(Sha256::digest(&saved), Sha256::digest(&original));
     drop(bob);

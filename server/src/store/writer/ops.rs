@@ -175,7 +175,7 @@ impl Pending {
             | Pending::Completed(_, Err(e))
             | Pending::Expired(_, Err(e))
             | Pending::Account(_, Err(e)) => e,
-            | Pending::Room(_, Err(e)) => e,
+            Pending::Room(_, Err(e)) => e,
             _ => return None,
         };
         e.fault()

@@ -199,7 +199,9 @@ pub(super) fn commit(
         for m in &state.members {
             role.execute(params![m.role.code(), &room.0[..], &m.client_id.0[..]])?;
         }
-        advance_author(tx, room, author, entry.seq)?;
+        // The author reads its own commit back from the log, in order after
+        // the entries before it (it merges the commit there, having read
+        // them in the epoch they were made in): its cursor stays.
         let mut welcomes = Vec::new();
         if let Some(welcome) = welcome {
             let content = RoomWelcome {
@@ -236,7 +238,7 @@ pub(super) fn commit(
                 ));
             }
         }
-        let recipients = readers_of(tx, room, entry.seq, author)?;
+        let recipients = readers_of(tx, room, entry.seq, None)?;
         Ok(CommitOutcome {
             committed: CommitAccepted {
                 room,
@@ -321,7 +323,7 @@ pub(super) fn send(
             now_ms(),
         )?;
         advance_author(tx, room, author, entry.seq)?;
-        let recipients = readers_of(tx, room, entry.seq, author)?;
+        let recipients = readers_of(tx, room, entry.seq, Some(author))?;
         Ok((Arc::new(entry), recipients))
     })?;
     let seq = entry.seq;
@@ -477,7 +479,7 @@ fn move_cursor(
     Ok(())
 }
 
-/// Moves the author's cursor past its own new entry, if it has read
+/// Moves the author's cursor past its own new message, if it has read
 /// everything before it; otherwise its own entry comes to it in order with
 /// the rest (the client recognises and skips it), so that its cursor never
 /// jumps over entries it has not read.
@@ -496,20 +498,22 @@ fn advance_author(
     Ok(())
 }
 
-/// Who receives entry `seq`: current members and those it removes, not
-/// its author.
+/// Who receives entry `seq`: current members and those it removes, except
+/// `author` when given (the author of a message; a committer reads its own
+/// commit back).
 fn readers_of(
     tx: &Transaction<'_>,
     room: RoomId,
     seq: u64,
-    author: ClientId,
+    author: Option<ClientId>,
 ) -> Result<Vec<ClientId>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT client FROM room_members
          WHERE room = ?1 AND client != ?2 AND cursor < ?3
              AND (until_seq IS NULL OR until_seq >= ?3)",
     )?;
-    let rows = stmt.query_map(params![&room.0[..], &author.0[..], seq as i64], |r| {
+    let author = author.map_or([0; 16], |a| a.0);
+    let rows = stmt.query_map(params![&room.0[..], &author[..], seq as i64], |r| {
         r.get::<_, Vec<u8>>(0)
     })?;
     let mut out = Vec::new();

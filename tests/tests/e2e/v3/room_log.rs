@@ -285,12 +285,9 @@ async fn a_member_offline_through_ten_messages_and_two_commits_gets_all_in_order
     alice.trust(&[&dave]);
     carol.trust(&[&dave]);
     bob.trust(&[&dave]);
-    let bob_id = bob.id();
-    // Bob goes away (his connection closes; his state stays on disk).
-    let bob_keys = bob.keys;
-    let bob_engine = bob.engine;
-    let bob_book = bob.book;
-    drop(bob.conn);
+    // Bob goes away: his authenticated connection closes (an unauthenticated
+    // one takes its place); his state stays on disk.
+    bob.conn = e2e::V3Conn::open(server.addr).await.unwrap();
     let mut expected = Vec::new();
     for i in 0..5 {
         alice.say(room, &format!("message {i}")).await.unwrap();
@@ -315,14 +312,7 @@ async fn a_member_offline_through_ten_messages_and_two_commits_gets_all_in_order
         removed_us: false,
     });
 
-    let conn = e2e::V3Conn::open(server.addr).await.unwrap();
-    let mut bob = RoomUser {
-        conn,
-        keys: bob_keys,
-        engine: bob_engine,
-        book: bob_book,
-    };
-    bob.conn.authenticate(bob_id, &bob.keys).await.unwrap();
+    bob.reconnect(server.addr).await.unwrap();
     assert_eq!(bob.sync().await.unwrap(), expected);
     assert!(bob.sync().await.unwrap().is_empty());
 }
