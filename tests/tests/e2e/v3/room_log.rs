@@ -138,7 +138,7 @@ async fn of_two_commits_for_one_epoch_exactly_one_wins_and_the_loser_retries_on_
         .engine
         .add_members(
             sealpost_rooms::RoomId(room.0),
-            &[dave_kp.clone()],
+            std::slice::from_ref(&dave_kp),
             &alice.book,
         )
         .unwrap();
@@ -212,8 +212,11 @@ async fn a_plain_members_add_is_refused_by_the_server_and_by_members_when_slippe
         .remove(0)
         .bytes;
     assert!(matches!(
-        bob.engine
-            .add_members(sealpost_rooms::RoomId(room.0), &[kp.clone()], &bob.book),
+        bob.engine.add_members(
+            sealpost_rooms::RoomId(room.0),
+            std::slice::from_ref(&kp),
+            &bob.book
+        ),
         Err(RoomsError::Policy(_))
     ));
     // A modified client makes it anyway; the server refuses it.
