@@ -109,6 +109,10 @@ INPUTS = {
     "refusal_clock": (r"with Bob's counter \d+, his clock at (\d+) ms", int),
     "refusal_nonce": (r"his clock at \d+ ms and nonce `([^`]+)`", notation),
     "refusal_reason": (r"reason (\d+)\)", int),
+    "receipt_counter": (r"receipt in the same session with Bob's counter (\d+)", int),
+    "receipt_clock": (r"receipt in the same session with Bob's counter \d+, his clock at (\d+) ms", int),
+    "receipt_nonce": (r"receipt in the same session with [^`]*nonce `([^`]+)`", notation),
+    "receipt_ids": (r"\(sent at, delivered, two ids, (\d+, \d+)\)", lambda s: [int(x) for x in s.split(", ")]),
 }
 
 
@@ -247,10 +251,16 @@ def answer(i, keys):
     return b"\x01" + i["sid"] + i["answer_nonce"] + tag
 
 
-def envelope(key, sender, recipient, kind, sid, counter, nonce, clock, body, refusal=False):
-    """Sealed envelope (types 3 and 4; format 02 for a refusal notice):
-    the plaintext is the sender's clock (ms, u64 LE) then the body."""
-    label, fmt = (LABEL("refusal"), b"\x02") if refusal else (LABEL("message"), b"\x01")
+def envelope(key, sender, recipient, kind, sid, counter, nonce, clock, body, refusal=False, receipt=False):
+    """Sealed envelope (types 3 and 4; format 02 for a refusal notice, 03
+    for a receipt): the plaintext is the sender's clock (ms, u64 LE) then
+    the body."""
+    if receipt:
+        label, fmt = LABEL("receipt"), b"\x03"
+    elif refusal:
+        label, fmt = LABEL("refusal"), b"\x02"
+    else:
+        label, fmt = LABEL("message"), b"\x01"
     counter = struct.pack("<Q", counter)
     ad = label + sender + recipient + bytes([kind]) + sid + counter
     plaintext = struct.pack("<Q", clock) + body
@@ -331,6 +341,14 @@ def expected(i):
             keys["k_ba"], i["bob_id"], i["alice_id"], 3, i["sid"],
             i["refusal_counter"], i["refusal_nonce"], i["refusal_clock"], refusal_body(i),
             refusal=True,
+        ),
+        "receipt": envelope(
+            keys["k_ba"], i["bob_id"], i["alice_id"], 3, i["sid"],
+            i["receipt_counter"], i["receipt_nonce"], i["receipt_clock"],
+            # delivered (1), the count, the ids
+            bytes([1]) + struct.pack("<H", len(i["receipt_ids"]))
+            + b"".join(struct.pack("<Q", x) for x in i["receipt_ids"]),
+            receipt=True,
         ),
         "file-body": file_body(i["file_key"], i["nonce_prefix"], i["file_content"]),
     }
