@@ -68,8 +68,8 @@ fn texts(seen: &[Seen]) -> HashSet<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_between_a_commit_and_its_answer_loses_no_answered_room_message_and_forks_nothing()
-{
+async fn a_crash_while_the_owner_commits_and_members_send_loses_no_answered_room_message_and_forks_nothing()
+ {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut server = ServerProcess::start(&data, &[]).await.unwrap();
