@@ -112,6 +112,11 @@ pub struct Cli {
     #[arg(long, default_value_t = 24, global = true)]
     pub upload_max_age_hours: u64,
 
+    /// Days after which a room's log entries are deleted even if a member
+    /// has not read them.
+    #[arg(long, default_value_t = 30, global = true)]
+    pub room_retention_days: u64,
+
     /// Free disk space kept in reserve so that acknowledgements (deletes)
     /// always work: new messages and uploads are refused with STORAGE_FULL
     /// below it. Default: 1% of the data folder's file system, at most 256M.
@@ -247,6 +252,7 @@ impl Cli {
         options.requests_per_second = self.requests_per_second;
         options.max_uploads_per_client = self.max_uploads_per_client;
         options.upload_max_age = Duration::from_secs(self.upload_max_age_hours * 3600);
+        options.room_retention = Duration::from_secs(self.room_retention_days * 24 * 3600);
         options.min_free_space = self.min_free_space;
         options.durability = match self.durability {
             DurabilityArg::Full => Durability::Full,

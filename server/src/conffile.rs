@@ -41,6 +41,7 @@ pub struct FileSettings {
     pub requests_per_second: Option<u32>,
     pub max_uploads_per_client: Option<u32>,
     pub upload_max_age_hours: Option<u64>,
+    pub room_retention_days: Option<u64>,
     pub min_free_space: Option<Size>,
     pub durability: Option<DurabilityArg>,
 }
@@ -125,6 +126,7 @@ pub fn apply(cli: &mut Cli, file: FileSettings, given: impl Fn(&str) -> bool) {
         requests_per_second,
         max_uploads_per_client,
         upload_max_age_hours,
+        room_retention_days,
         min_free_space as some_size,
         durability,
     );

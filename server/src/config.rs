@@ -64,6 +64,8 @@ pub struct Options {
     pub max_uploads_per_client: u32,
     /// Unfinished uploads older than this are deleted.
     pub upload_max_age: Duration,
+    /// Room log entries older than this are deleted, read or not.
+    pub room_retention: Duration,
     /// Pushed, unacknowledged messages outstanding on one connection.
     pub push_window: usize,
     /// Free disk space kept for deletes (see `crate::headroom`); None: 1% of
@@ -96,6 +98,7 @@ impl Options {
             requests_per_second: 20_000,
             max_uploads_per_client: 8,
             upload_max_age: Duration::from_secs(24 * 3600),
+            room_retention: Duration::from_secs(30 * 24 * 3600),
             push_window: 1024,
             min_free_space: None,
         }

@@ -34,6 +34,7 @@ pub mod identity;
 mod keepalive;
 mod listener;
 mod names;
+mod room_retention;
 mod sessions;
 mod shared;
 mod store;
@@ -189,6 +190,10 @@ impl Server {
                 .clone()
                 .expire_periodically(shared.config.upload_max_age),
         );
+        let retention = tokio::spawn(room_retention::expire_periodically(
+            shared.store.clone(),
+            shared.config.room_retention,
+        ));
         let accept = listener::run(listener, shared.clone());
         tokio::pin!(accept);
         tokio::select! {
@@ -201,6 +206,8 @@ impl Server {
         }
         expiry.abort();
         let _ = expiry.await;
+        retention.abort();
+        let _ = retention.await;
         if let Some(admin) = admin {
             let _ = admin.await;
         }

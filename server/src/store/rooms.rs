@@ -153,6 +153,22 @@ impl Store {
         }
     }
 
+    /// Retention: deletes the room entries stored before `before_ms`, read
+    /// or not; returns how many.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn expire_room_entries(&self, before_ms: u64) -> Result<usize, StoreError> {
+        // The writer needs a caller for room writes; retention has none.
+        match self
+            .room_write(ClientId([0; 16]), RoomWrite::Expire { before_ms })
+            .await?
+        {
+            RoomDone::Expired(n) => Ok(n),
+            other => Err(mismatch(&other)),
+        }
+    }
+
     /// Entries after `caller`'s cursors (and after `after`, for push), across
     /// its rooms, oldest first: at most `max_count` and about `max_bytes`
     /// (the first always). Also says whether more wait.

@@ -132,6 +132,7 @@ fn apply_room(
             tx, view, limits, caller, room, epoch, file, message,
         )?),
         RoomWrite::Ack { acks } => RoomDone::Acked(rooms::ack(tx, view, caller, &acks)?),
+        RoomWrite::Expire { before_ms } => RoomDone::Expired(rooms::expire(tx, view, before_ms)?),
     })
 }
 

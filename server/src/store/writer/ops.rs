@@ -112,6 +112,10 @@ pub(crate) enum RoomWrite {
     Ack {
         acks: Vec<RoomCursor>,
     },
+    /// Retention: entries stored before `before_ms` go, read or not.
+    Expire {
+        before_ms: u64,
+    },
 }
 
 /// What a [`RoomWrite`] produced, one variant per kind.
@@ -123,6 +127,7 @@ pub(crate) enum RoomDone {
     Committed(CommitAccepted),
     Sent(u64),
     Acked(Vec<bool>),
+    Expired(usize),
 }
 
 /// An answer owed to a caller, with the outcome to send once the batch

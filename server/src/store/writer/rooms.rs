@@ -384,6 +384,40 @@ pub(super) fn ack(
     Ok(moved)
 }
 
+/// Retention: deletes every entry stored before `before_ms`, read or not,
+/// and the removed members left with nothing to read.
+pub(super) fn expire(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    before_ms: u64,
+) -> Result<usize, StoreError> {
+    let freed = atomically(tx, || {
+        let mut stmt = tx.prepare_cached(
+            "DELETE FROM room_log WHERE sent_at < ?1 RETURNING sender, length(body)",
+        )?;
+        let rows = stmt.query_map(params![before_ms as i64], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut freed = Vec::new();
+        for row in rows {
+            let (sender, bytes) = row?;
+            freed.push((ClientId(fixed(&sender, "client id")?), bytes));
+        }
+        drop(stmt);
+        tx.prepare_cached(
+            "DELETE FROM room_members WHERE until_seq IS NOT NULL AND NOT EXISTS (
+                 SELECT 1 FROM room_log l WHERE l.room = room_members.room
+                     AND l.seq > room_members.cursor AND l.seq <= room_members.until_seq)",
+        )?
+        .execute([])?;
+        Ok(freed)
+    })?;
+    for (sender, bytes) in &freed {
+        view.staged.tally.add_room_entry(*sender, -bytes);
+    }
+    Ok(freed.len())
+}
+
 /// Deletes the entries of `room` that every member (removed ones still
 /// reading up to their removal included) has acknowledged.
 fn collect(tx: &Transaction<'_>, room: RoomId) -> Result<Vec<(ClientId, i64)>, StoreError> {

@@ -422,3 +422,44 @@ async fn a_room_message_is_stored_once_and_deleted_when_every_member_has_read_it
         (room, 3, RoomRole::Owner)
     );
 }
+
+#[tokio::test]
+async fn room_entries_past_their_retention_are_deleted_even_unread() {
+    let mut server = TestServer::start(|c| c.room_retention = std::time::Duration::from_millis(1))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (room, mut alice, mut bob, _carol) = room_of_three(&server, dir.path()).await;
+    alice.say(room, "soon gone").await.unwrap();
+    let said = server::now_ms();
+    e2e::bounded("the clock to pass the retention", async {
+        while server::now_ms() <= said + 1 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap();
+    // Retention runs at startup and then now and then.
+    server.restart().await.unwrap();
+    let rows = || -> i64 {
+        let conn = rusqlite::Connection::open(server.config.db_path()).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM room_log", [], |r| r.get(0))
+            .unwrap()
+    };
+    e2e::bounded("retention to run", async {
+        while rows() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    bob.reconnect(server.addr).await.unwrap();
+    alice.reconnect(server.addr).await.unwrap();
+    assert!(bob.sync().await.unwrap().is_empty());
+    // The room goes on.
+    alice.say(room, "still here").await.unwrap();
+    assert_eq!(
+        bob.sync().await.unwrap(),
+        vec![text(room, &alice, "still here")]
+    );
+}
