@@ -85,9 +85,10 @@ pub struct RoomUser {
     pub engine: RoomEngine,
     /// Whom it trusts.
     pub book: Book,
-    /// What an internal read of the log (after a commit) saw, for the next
-    /// [`RoomUser::sync`].
+    /// What reads of the log saw and [`RoomUser::sync`] has not returned yet.
     backlog: Vec<Seen>,
+    /// The last entry read in each room.
+    read_up_to: HashMap<RoomId, u64>,
 }
 
 impl RoomUser {
@@ -112,6 +113,7 @@ impl RoomUser {
             engine,
             book,
             backlog: Vec::new(),
+            read_up_to: HashMap::new(),
         };
         user.upload_key_packages(5).await?;
         let last = user.engine.generate_last_resort_key_package()?;
@@ -211,8 +213,7 @@ impl RoomUser {
             .await?;
         match response {
             v3::Response::CommitAccepted(a) => {
-                let seen = self.read_log().await?;
-                self.backlog.extend(seen);
+                self.read_log().await?;
                 Ok(Ok(a.epoch))
             }
             other => {
@@ -297,8 +298,7 @@ impl RoomUser {
     /// if the room is still at our epoch, the commit never made it and is
     /// discarded.
     pub async fn settle(&mut self, room: RoomId) -> anyhow::Result<()> {
-        let seen = self.read_log().await?;
-        self.backlog.extend(seen);
+        self.read_log().await?;
         let ours = self.engine.epoch(sealpost_rooms::RoomId(room.0))?;
         if self.status(room).await?.epoch == ours {
             // Nothing pending is fine too.
@@ -309,8 +309,16 @@ impl RoomUser {
 
     /// Joins rooms from waiting welcomes, then reads and acknowledges every
     /// waiting room entry, in order.
+    ///
+    /// What was read before a failure (a lost connection mid-way) is kept for
+    /// the next call: it may already be acknowledged, so it never comes back.
     pub async fn sync(&mut self) -> anyhow::Result<Vec<Seen>> {
-        let mut seen = std::mem::take(&mut self.backlog);
+        self.pull_welcomes().await?;
+        self.read_log().await?;
+        Ok(std::mem::take(&mut self.backlog))
+    }
+
+    async fn pull_welcomes(&mut self) -> anyhow::Result<()> {
         loop {
             let batch = self.conn.pull().await?;
             let mut ids = Vec::new();
@@ -320,8 +328,13 @@ impl RoomUser {
                     continue;
                 }
                 let w = v3::RoomWelcome::decode(m.content.clone())?;
+                let at = self.engine.epoch(sealpost_rooms::RoomId(w.room.0));
+                if at.is_ok_and(|epoch| epoch >= w.epoch) {
+                    // Read before, its acknowledgement lost with the connection.
+                    continue;
+                }
                 let joined = self.engine.join(&w.welcome, &self.book)?;
-                seen.push(Seen::Joined {
+                self.backlog.push(Seen::Joined {
                     room: RoomId(joined.room.0),
                     epoch: joined.epoch,
                 });
@@ -330,16 +343,15 @@ impl RoomUser {
                 self.conn.ack(ids).await?;
             }
             if !batch.more {
-                break;
+                return Ok(());
             }
         }
-        seen.extend(self.read_log().await?);
-        Ok(seen)
     }
 
-    /// Reads and acknowledges every waiting room entry, in order.
-    async fn read_log(&mut self) -> anyhow::Result<Vec<Seen>> {
-        let mut seen = Vec::new();
+    /// Reads and acknowledges every waiting room entry, in order, into the
+    /// backlog. Entries already read (their acknowledgement lost with the
+    /// connection) are skipped: their keys are spent.
+    async fn read_log(&mut self) -> anyhow::Result<()> {
         loop {
             let batch = match self
                 .call_ok(v3::Request::RoomPull(v3::Pull::default()))
@@ -350,8 +362,16 @@ impl RoomUser {
             };
             let mut cursors = Vec::new();
             for e in &batch.entries {
+                cursors.push(RoomCursor {
+                    room: e.room,
+                    seq: e.seq,
+                });
+                if self.read_up_to.get(&e.room).is_some_and(|&s| e.seq <= s) {
+                    continue;
+                }
                 if e.sender != self.id() {
-                    seen.push(self.read(e)?);
+                    let seen = self.read(e)?;
+                    self.backlog.push(seen);
                 } else if e.kind == v3::RoomEntryKind::Commit {
                     // Our own commit, read back in order: merged here.
                     self.engine
@@ -360,16 +380,13 @@ impl RoomUser {
                 }
                 // Our own messages come back only behind entries we had not
                 // read; we made them, so there is nothing to process.
-                cursors.push(RoomCursor {
-                    room: e.room,
-                    seq: e.seq,
-                });
+                self.read_up_to.insert(e.room, e.seq);
             }
             if !cursors.is_empty() {
                 self.call_ok(v3::Request::RoomAck(cursors)).await?;
             }
             if !batch.more {
-                return Ok(seen);
+                return Ok(());
             }
         }
     }
