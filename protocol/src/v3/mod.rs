@@ -4,12 +4,14 @@
 //! Every payload layout is drawn in PROTOCOL.md, the short forms beside the
 //! code that parses them.
 //!
-//! Requests are in `request.rs`, responses in `response.rs`, and the message
+//! Requests are in `request.rs`, responses in `response.rs` (their payloads in
+//! `answers.rs`), and the message
 //! entry that both pulls and pushes carry (with the file offer inside it) in
 //! `delivery.rs`, the sizes of every fixed-size field and payload in
 //! `layout.rs`, and rooms' payloads in `rooms/`. This file only names the
 //! parts; none of them imports it.
 
+mod answers;
 mod delivery;
 mod layout;
 mod request;
@@ -17,16 +19,17 @@ mod response;
 mod rooms;
 
 pub use crate::payload::{Register, SendMessage};
+pub use answers::{
+    AckStatus, Challenge, ChunkStored, ClientEntry, ClientPage, FileChunk, FileSent, MessageStored,
+    PeerKey, ServerError, ServerLimits, UploadStatus,
+};
 pub use delivery::{Delivery, FileOffer, MessageBatch};
 pub use layout::{
     DELIVERY_HEADER_LEN, LIST_ENTRY_HEADER_LEN, NONCE_LEN, SERVER_LIMITS_LEN, SIGNATURE_LEN,
     SIGNING_KEY_LEN,
 };
 pub use request::{Download, Hello, Pull, Request, UploadBegin, UploadChunk};
-pub use response::{
-    AckStatus, Challenge, ChunkStored, ClientEntry, ClientPage, FileChunk, FileSent, MessageStored,
-    PeerKey, Response, ServerError, ServerLimits, UploadStatus,
-};
+pub use response::Response;
 pub use rooms::{
     ClaimStatus, ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock,
     KeyPackagesUpload, MAX_ROOM_WELCOME_LEN, ROOM_ENTRY_HEADER_LEN, ROOM_ID_LEN,

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod frames;
 mod rooms;
 
 use std::collections::BTreeMap;
