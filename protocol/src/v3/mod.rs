@@ -4,11 +4,10 @@
 //! Every payload layout is drawn in PROTOCOL.md, the short forms beside the
 //! code that parses them.
 //!
-//! Requests are in `request.rs`, responses in `response.rs` (their payloads in
-//! `answers.rs`), and the message
-//! entry that both pulls and pushes carry (with the file offer inside it) in
-//! `delivery.rs`, the sizes of every fixed-size field and payload in
-//! `layout.rs`, and rooms' payloads in `rooms/`. This file only names the
+//! Requests are in `request.rs`, responses in `response.rs` (their payloads
+//! in `answers.rs`), the message entry that both pulls and pushes carry (with
+//! the file offer inside it) in `delivery.rs`, the sizes of every fixed-size
+//! field and payload in `layout.rs`, and rooms' payloads in `rooms/`. This file only names the
 //! parts; none of them imports it.
 
 mod answers;
