@@ -22,11 +22,13 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 
 mod binaries;
+mod client_run;
 mod raw_v3;
 pub mod relay;
 mod room_user;
 
 pub use binaries::binary;
+pub use client_run::{files, open_client, run_client, run_client_with_stdin, texts, user};
 /// Reads one whole response (a streamed version-2 pull gathered into one);
 /// unbounded, so wrap it in [`bounded`].
 pub use protocol::gather::read_response;
@@ -196,6 +198,41 @@ impl ServerProcess {
         Ok(())
     }
 
+    /// The kill of the crash tests: waits until the senders have reported
+    /// `enough` answered items on `answered`, kills the server with SIGKILL
+    /// in the middle of their traffic, waits for every sender to stop (its
+    /// connection is gone), and returns all that was answered (what was
+    /// reported after the kill too) and what each sender returned, in order.
+    ///
+    /// The caller keeps no sender of `answered` itself.
+    pub async fn kill9_after<T, R>(
+        &mut self,
+        enough: usize,
+        mut answered: tokio::sync::mpsc::UnboundedReceiver<T>,
+        senders: Vec<JoinHandle<R>>,
+    ) -> anyhow::Result<(Vec<T>, Vec<R>)> {
+        let mut got = Vec::new();
+        bounded("answers before the kill", async {
+            while got.len() < enough {
+                match answered.recv().await {
+                    Some(item) => got.push(item),
+                    None => bail!("the senders stopped after {} answers", got.len()),
+                }
+            }
+            Ok(())
+        })
+        .await??;
+        self.kill9().await?;
+        let mut returned = Vec::new();
+        for s in senders {
+            returned.push(bounded("a sender to stop", s).await??);
+        }
+        while let Ok(item) = answered.try_recv() {
+            got.push(item);
+        }
+        Ok((got, returned))
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the exit status.
     pub async fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         self.send_sigterm()?;
@@ -323,21 +360,4 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
-}
-
-/// A client in `home` for `server`, registered as `name` (one process can
-/// hold several users, each in its own home).
-///
-/// # Panics
-/// If the client cannot open its store or register: the test cannot go on.
-pub async fn user(server: &str, home: &Path, name: &str) -> client::Client {
-    let c = client::Client::open(client::ClientConfig {
-        home: home.to_path_buf(),
-        server: server.to_string(),
-        accept_server_key: false,
-    })
-    .await
-    .unwrap();
-    c.register(name).await.unwrap();
-    c
 }

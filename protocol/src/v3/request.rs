@@ -28,6 +28,23 @@ pub struct Pull {
     pub max_bytes: u32,
 }
 
+impl Pull {
+    /// The count and bytes to serve: what was asked, within the most a
+    /// server hands out ([`crate::MAX_PULL_MESSAGES`],
+    /// [`crate::MAX_PULL_BYTES`]); 0 asks for the most.
+    pub fn bounds(&self) -> (u16, u32) {
+        let count = match self.max_messages {
+            0 => crate::MAX_PULL_MESSAGES,
+            n => n.min(crate::MAX_PULL_MESSAGES),
+        };
+        let bytes = match self.max_bytes {
+            0 => crate::MAX_PULL_BYTES,
+            n => n.min(crate::MAX_PULL_BYTES),
+        };
+        (count, bytes)
+    }
+}
+
 /// Request 110: start authenticating as the header's client id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hello {

@@ -1,47 +1,15 @@
 //! The client library and binary against real servers: full flows between
-//! three users, a client restart mid-conversation, an upload cut off and
-//! resumed, a peer's key changing, and the binaries' subcommands and self-test.
+//! three users, a client restart mid-conversation, a peer's key changing,
+//! and the binaries' subcommands and self-test (resumed uploads: `uploads.rs`).
 
+use crate::uploads::server_connection_for;
 use e2e::user;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
 
-use client::{Client, ClientConfig, ClientError, PinState, Rejection, What};
-use e2e::{Observed, Relay, ServerProcess, TestServer, binary, bounded, pattern};
+use client::{ClientError, PinState, Rejection, What};
+use e2e::{Relay, ServerProcess, TestServer, pattern};
+use e2e::{files, open_client, run_client_with_stdin, texts};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
-
-async fn reopen(server: &str, home: &Path) -> Client {
-    Client::open(ClientConfig {
-        home: home.to_path_buf(),
-        server: server.to_string(),
-        accept_server_key: false,
-    })
-    .await
-    .unwrap()
-}
-
-fn texts(events: &[client::Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.what {
-            What::Text { text } => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn files(events: &[client::Event]) -> Vec<std::path::PathBuf> {
-    events
-        .iter()
-        .filter_map(|e| match &e.what {
-            What::File { path, .. } => Some(path.clone()),
-            _ => None,
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_users_talk_and_share_a_file() {
@@ -122,8 +90,8 @@ async fn a_restarted_client_keeps_its_sessions_and_early_messages() {
 
     // Both restart; the conversation goes on in the same session.
     drop((alice, bob));
-    let alice = reopen(&addr, &alice_home).await;
-    let bob = reopen(&addr, &bob_home).await;
+    let alice = open_client(&addr, &alice_home).await;
+    let bob = open_client(&addr, &bob_home).await;
     alice.send_text("bob", "after restart").await.unwrap();
     bob.send_text("alice", "still here").await.unwrap();
     let at_bob = bob.inbox().await.unwrap();
@@ -164,7 +132,7 @@ async fn a_text_that_arrives_before_its_key_is_opened_later_even_across_a_restar
     ));
     // Bob restarts; then the offer comes (again): the kept text opens.
     drop(bob);
-    let bob = reopen(&addr, &bob_home).await;
+    let bob = open_client(&addr, &bob_home).await;
     let alice_id = alice.me().unwrap().id;
     let raw = server_connection_for(&alice).await;
     raw.send_message(bob.me().unwrap().id, offer.kind, offer.content.clone())
@@ -173,149 +141,6 @@ async fn a_text_that_arrives_before_its_key_is_opened_later_even_across_a_restar
     let events = bob.inbox().await.unwrap();
     assert_eq!(texts(&events), vec!["early bird"]);
     assert!(events.iter().all(|e| e.from == alice_id));
-}
-
-async fn server_connection_for(c: &Client) -> Arc<client::connection::Connection> {
-    c.connection().await.unwrap()
-}
-
-/// Checks, from what the relay carried, that an upload of `size` bytes was
-/// resumed rather than sent again: after the last resume, the server's
-/// status named an offset past 0 that is exactly what it had received
-/// whole before (every byte, since only the connection broke), and the
-/// chunks sent after it are the remainder, each once and in order.
-fn assert_resumed(observed: &[Observed], size: u64) {
-    let resume_at = observed
-        .iter()
-        .rposition(|o| matches!(o, Observed::Resume { .. }))
-        .expect("the client never resumed the upload");
-    let Some(Observed::Status {
-        offset: resumed, ..
-    }) = observed[resume_at..]
-        .iter()
-        .find(|o| matches!(o, Observed::Status { .. }))
-    else {
-        panic!("no answer to the resume: {observed:?}")
-    };
-    let received_before = observed[..resume_at]
-        .iter()
-        .filter_map(|o| match o {
-            Observed::Chunk { offset, len, .. } => Some(offset + len),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
-    assert!(*resumed > 0, "the upload started over from byte 0");
-    assert_eq!(
-        *resumed, received_before,
-        "the resume did not continue from what the server had received"
-    );
-    let mut next = *resumed;
-    for o in &observed[resume_at..] {
-        if let Observed::Chunk { offset, len, .. } = o {
-            assert_eq!(*offset, next, "after resuming, a chunk went to {offset}");
-            next += len;
-        }
-    }
-    assert_eq!(next, size, "the chunks after resuming do not end the file");
-}
-
-/// The size of the upload the relay saw begin (its first status' file is
-/// not visible there, so take the end of the last chunk).
-fn uploaded_size(observed: &[Observed]) -> u64 {
-    observed
-        .iter()
-        .filter_map(|o| match o {
-            Observed::Chunk { offset, len, .. } => Some(offset + len),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upload_cut_off_midway_resumes_and_arrives_intact() {
-    let server = TestServer::start(|_| {}).await.unwrap();
-    let relay = Relay::start(server.addr).await.unwrap();
-    relay.cut_once_after(6 * 1024 * 1024);
-    let dir = tempfile::tempdir().unwrap();
-    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
-    let alice = user(&relay.addr.to_string(), &dir.path().join("alice"), "alice").await;
-    // Files download without asking only from contacts.
-    bob.fetch_key("alice").await.unwrap();
-    let original = dir.path().join("big.bin");
-    let data = pattern(11, 20 * 1024 * 1024 + 99);
-    std::fs::write(&original, &data).unwrap();
-    bounded(
-        "the upload",
-        alice.send_file("bob", &original, CancellationToken::new()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    assert_eq!(relay.cuts(), 1, "the relay never cut the upload");
-    let observed = relay.observed();
-    assert_resumed(&observed, uploaded_size(&observed));
-    let saved = files(&bob.inbox().await.unwrap());
-    assert_eq!(saved.len(), 1);
-    assert_eq!(
-        Sha256::digest(std::fs::read(&saved[0]).unwrap()),
-        Sha256::digest(&data)
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_interrupted_upload_resumes_after_the_client_restarts() {
-    let server = TestServer::start(|_| {}).await.unwrap();
-    let relay = Relay::start(server.addr).await.unwrap();
-    let addr = relay.addr.to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let alice_home = dir.path().join("alice");
-    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
-    let alice = user(&addr, &alice_home, "alice").await;
-    bob.fetch_key("alice").await.unwrap();
-    let original = dir.path().join("movie.bin");
-    let data = pattern(12, 64 * 1024 * 1024);
-    std::fs::write(&original, &data).unwrap();
-    // Cancel once the server has stored a few MiB.
-    let cancel = CancellationToken::new();
-    let upload = alice.send_file("bob", &original, cancel.clone());
-    let stopper = async {
-        relay
-            .wait_until("the upload to get going", |seen| {
-                seen.iter().any(|o| {
-                    matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= 4 << 20)
-                })
-            })
-            .await
-            .unwrap();
-        cancel.cancel();
-    };
-    let (result, ()) = tokio::join!(upload, stopper);
-    assert!(matches!(result, Err(ClientError::Cancelled)), "{result:?}");
-    // Bob has the session alice started, but no file yet.
-    assert!(files(&bob.inbox().await.unwrap()).is_empty());
-    drop(alice);
-    let alice = reopen(&addr, &alice_home).await;
-    let done = alice
-        .resume_uploads(CancellationToken::new())
-        .await
-        .unwrap();
-    assert_eq!(done.len(), 1);
-    let observed = relay.observed();
-    assert_resumed(&observed, uploaded_size(&observed));
-    let saved = files(&bob.inbox().await.unwrap());
-    assert_eq!(
-        Sha256::digest(std::fs::read(&saved[0]).unwrap()),
-        Sha256::digest(&data)
-    );
-    assert!(
-        alice
-            .resume_uploads(CancellationToken::new())
-            .await
-            .unwrap()
-            .is_empty()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -342,7 +167,7 @@ async fn a_changed_peer_key_blocks_sending_until_accepted() {
     drop(db);
     server = TestServer::start_with(server.config.clone()).await.unwrap();
     let addr = server.addr.to_string();
-    let alice = reopen(&addr, &alice_home).await;
+    let alice = open_client(&addr, &alice_home).await;
     // Pinning sees the change; sending is refused, loudly.
     assert_eq!(alice.fetch_key("bob").await.unwrap().pin, PinState::Changed);
     let refused = alice.send_text("bob", "second").await;
@@ -439,13 +264,13 @@ async fn a_message_from_someone_who_changed_keys_waits_for_the_user() {
     .unwrap();
     server = TestServer::start_with(server.config.clone()).await.unwrap();
     let addr = server.addr.to_string();
-    let new_bob = reopen(&addr, &new_bob_home).await;
+    let new_bob = open_client(&addr, &new_bob_home).await;
     assert_eq!(new_bob.me().unwrap().id, bob_id);
     new_bob.send_text("alice", "from my new key").await.unwrap();
 
     // The message waits and alice is warned, on every look until she decides;
     // meanwhile nothing is sent to bob.
-    let alice = reopen(&addr, &alice_home).await;
+    let alice = open_client(&addr, &alice_home).await;
     for _ in 0..2 {
         let events = alice.inbox().await.unwrap();
         assert!(all_key_changed(&events), "{events:?}");
@@ -471,43 +296,6 @@ async fn a_message_from_someone_who_changed_keys_waits_for_the_user() {
 
 // ---- the binaries ---------------------------------------------------------------
 
-async fn run_client(
-    server: SocketAddr,
-    home: &Path,
-    args: &[&str],
-    stdin: Option<&str>,
-) -> (bool, String, String) {
-    let mut cmd = tokio::process::Command::new(binary("client").unwrap());
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--server")
-        .arg(server.to_string())
-        .args(args)
-        .stdin(if stdin.is_some() {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        })
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().unwrap();
-    if let Some(text) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(text.as_bytes()).await.unwrap();
-        drop(pipe);
-    }
-    let out = bounded("client binary", child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binaries_exchange_text_and_a_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -517,17 +305,18 @@ async fn the_binaries_exchange_text_and_a_file() {
     let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
     std::fs::create_dir_all(&alice).unwrap();
     std::fs::create_dir_all(&bob).unwrap();
-    let (ok, out, err) = run_client(server.addr, &alice, &["register", "alice"], None).await;
+    let (ok, out, err) =
+        run_client_with_stdin(server.addr, &alice, &["register", "alice"], None).await;
     assert!(ok, "{err}");
     assert!(out.contains("registered alice"), "{out}");
     assert!(alice.join("me.info").exists());
-    let (ok, _, err) = run_client(server.addr, &bob, &["register", "bob"], None).await;
+    let (ok, _, err) = run_client_with_stdin(server.addr, &bob, &["register", "bob"], None).await;
     assert!(ok, "{err}");
 
-    let (ok, out, _) = run_client(server.addr, &alice, &["--json", "list"], None).await;
+    let (ok, out, _) = run_client_with_stdin(server.addr, &alice, &["--json", "list"], None).await;
     assert!(ok);
     assert!(out.contains("\"name\": \"bob\""), "{out}");
-    let (ok, _, err) = run_client(
+    let (ok, _, err) = run_client_with_stdin(
         server.addr,
         &alice,
         &["send", "bob", "hello from a script"],
@@ -535,7 +324,7 @@ async fn the_binaries_exchange_text_and_a_file() {
     )
     .await;
     assert!(ok, "{err}");
-    let (ok, _, err) = run_client(
+    let (ok, _, err) = run_client_with_stdin(
         server.addr,
         &alice,
         &["send", "bob"],
@@ -546,7 +335,7 @@ async fn the_binaries_exchange_text_and_a_file() {
     let original = dir.path().join("report.pdf");
     let data = pattern(21, 2_500_000);
     std::fs::write(&original, &data).unwrap();
-    let (ok, _, err) = run_client(
+    let (ok, _, err) = run_client_with_stdin(
         server.addr,
         &alice,
         &["send-file", "bob", original.to_str().unwrap()],
@@ -556,7 +345,7 @@ async fn the_binaries_exchange_text_and_a_file() {
     assert!(ok, "{err}");
 
     // Alice is no contact of bob's: a script takes her file only when told.
-    let (ok, out, err) = run_client(
+    let (ok, out, err) = run_client_with_stdin(
         server.addr,
         &bob,
         &["--accept-files", "--json", "inbox"],
@@ -584,24 +373,27 @@ async fn the_binaries_exchange_text_and_a_file() {
         Sha256::digest(std::fs::read(&saved).unwrap()),
         Sha256::digest(&data)
     );
-    let (ok, out, _) = run_client(server.addr, &bob, &["inbox"], None).await;
+    let (ok, out, _) = run_client_with_stdin(server.addr, &bob, &["inbox"], None).await;
     assert!(ok);
     assert!(out.contains("no new messages"), "{out}");
 
     // Safety numbers agree between the two sides.
-    let (_, a, _) = run_client(server.addr, &alice, &["--json", "fingerprint", "bob"], None).await;
-    let (_, b, _) = run_client(server.addr, &bob, &["--json", "fingerprint", "alice"], None).await;
+    let (_, a, _) =
+        run_client_with_stdin(server.addr, &alice, &["--json", "fingerprint", "bob"], None).await;
+    let (_, b, _) =
+        run_client_with_stdin(server.addr, &bob, &["--json", "fingerprint", "alice"], None).await;
     let a: serde_json::Value = serde_json::from_str(&a).unwrap();
     let b: serde_json::Value = serde_json::from_str(&b).unwrap();
     assert_eq!(a["safety_number"], b["safety_number"]);
     assert_eq!(a["safety_number"].as_str().unwrap().len(), 60 + 11);
 
     // Mistakes are one line and a failure exit.
-    let (ok, _, err) = run_client(server.addr, &alice, &["send", "nobody", "hi"], None).await;
+    let (ok, _, err) =
+        run_client_with_stdin(server.addr, &alice, &["send", "nobody", "hi"], None).await;
     assert!(!ok);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("no user named \"nobody\""), "{err}");
-    let (ok, _, err) = run_client(
+    let (ok, _, err) = run_client_with_stdin(
         server.addr,
         &alice,
         &["send-file", "bob", "/no/such/file"],
@@ -614,7 +406,7 @@ async fn the_binaries_exchange_text_and_a_file() {
     assert!(err.contains("no file at /no/such/file"), "{err}");
     let unregistered = dir.path().join("carol");
     std::fs::create_dir_all(&unregistered).unwrap();
-    let (ok, _, err) = run_client(server.addr, &unregistered, &["inbox"], None).await;
+    let (ok, _, err) = run_client_with_stdin(server.addr, &unregistered, &["inbox"], None).await;
     assert!(!ok);
     assert!(err.contains("run `client register NAME` first"), "{err}");
 }
@@ -628,7 +420,7 @@ async fn client_test_passes_twice_against_the_server_binary() {
     let home = dir.path().join("runner");
     std::fs::create_dir_all(&home).unwrap();
     for round in 1..=2 {
-        let (ok, out, err) = run_client(server.addr, &home, &["test"], None).await;
+        let (ok, out, err) = run_client_with_stdin(server.addr, &home, &["test"], None).await;
         assert!(ok, "round {round}:\n{out}\n{err}");
         assert!(out.contains("14 passed, 0 failed"), "round {round}:\n{out}");
         assert!(!out.contains("FAIL"), "{out}");
@@ -644,19 +436,20 @@ async fn a_changed_server_key_is_refused_loudly() {
     let relay = Relay::start(server.addr).await.unwrap();
     let home = dir.path().join("alice");
     std::fs::create_dir_all(&home).unwrap();
-    let (ok, _, err) = run_client(relay.addr, &home, &["register", "alice"], None).await;
+    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["register", "alice"], None).await;
     assert!(ok, "{err}");
-    let (ok, _, err) = run_client(relay.addr, &home, &["inbox"], None).await;
+    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["inbox"], None).await;
     assert!(ok, "{err}");
     // The server's key is replaced (as by an impostor on the same address).
     server.terminate_cleanly().await.unwrap();
     std::fs::remove_file(data.join("server.key")).unwrap();
     let server = ServerProcess::start(&data, &[]).await.unwrap();
     relay.set_target(server.addr);
-    let (ok, _, err) = run_client(relay.addr, &home, &["inbox"], None).await;
+    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["inbox"], None).await;
     assert!(!ok);
     assert!(err.contains("DANGER"), "{err}");
     assert!(err.contains("--accept-server-key"), "{err}");
-    let (ok, _, err) = run_client(relay.addr, &home, &["--accept-server-key", "inbox"], None).await;
+    let (ok, _, err) =
+        run_client_with_stdin(relay.addr, &home, &["--accept-server-key", "inbox"], None).await;
     assert!(ok, "{err}");
 }

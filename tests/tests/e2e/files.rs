@@ -5,14 +5,14 @@
 //! again rather than resumed.
 
 use e2e::user;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use client::keystore::{HoldReason, PENDING_PER_SENDER};
 use client::{Client, ClientConfig, ClientError, DownloadPolicy, Progress, What};
-use e2e::{ServerProcess, TestServer, binary, bounded, pattern};
+use e2e::run_client;
+use e2e::{ServerProcess, TestServer, bounded, pattern};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
@@ -359,29 +359,6 @@ async fn a_file_changed_with_the_same_size_and_time_is_sent_again_not_resumed() 
 }
 
 // ---- the binaries ---------------------------------------------------------------
-
-async fn run_client(server: SocketAddr, home: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = bounded(
-        "client binary",
-        tokio::process::Command::new(binary("client").unwrap())
-            .arg("--home")
-            .arg(home)
-            .arg("--server")
-            .arg(server.to_string())
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_download_held_files_only_when_told() {

@@ -9,43 +9,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use client::keystore::{Body, Direction, HistoryEntry, HistoryQuery, Status};
-use client::{Client, ClientConfig, Rejection, What};
-use e2e::{TestServer, binary, bounded, user};
+use client::{Client, Rejection, What};
+use e2e::{TestServer, user};
+use e2e::{open_client, run_client};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-
-async fn open(server: &str, home: &Path) -> Client {
-    Client::open(ClientConfig {
-        home: home.to_path_buf(),
-        server: server.to_string(),
-        accept_server_key: false,
-    })
-    .await
-    .unwrap()
-}
-
-/// Runs the client binary; (success, stdout, stderr).
-async fn run_client(server: SocketAddr, home: &Path, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = tokio::process::Command::new(binary("client").unwrap());
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--server")
-        .arg(server.to_string())
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let out = bounded("client binary", cmd.spawn().unwrap().wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// (direction, text or file name, status) of each entry.
 fn summary(entries: &[HistoryEntry]) -> Vec<(Direction, String, Status)> {
@@ -149,7 +117,7 @@ async fn history_survives_restarts_in_order_with_statuses() {
     assert!(err.contains("no conversation with \"carol\""), "{err}");
 
     // Bob's side, through a reopened library client: the file has its path.
-    let bob = open(&addr, &bob_home).await;
+    let bob = open_client(&addr, &bob_home).await;
     let (_, got) = bob.history("alice", HistoryQuery::default()).await.unwrap();
     assert_eq!(
         summary(&got),

@@ -133,7 +133,7 @@ async fn a_crash_loses_no_answered_version_3_message() {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut users = register(server.addr, &names).await;
     let bob = users.remove(0);
-    let (answered_tx, mut answered_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (answered_tx, answered_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut senders = Vec::new();
     for (worker, user) in users.into_iter().enumerate() {
         let worker = worker as u64;
@@ -175,22 +175,8 @@ async fn a_crash_loses_no_answered_version_3_message() {
         }));
     }
     drop(answered_tx);
-    let mut answered = HashMap::new();
-    bounded("messages to be answered", async {
-        while answered.len() < 500 {
-            let (id, content) = answered_rx.recv().await.expect("senders stopped early");
-            answered.insert(id, content);
-        }
-    })
-    .await
-    .unwrap();
-    server.kill9().await.unwrap();
-    for s in senders {
-        bounded("senders to stop", s).await.unwrap().unwrap();
-    }
-    while let Some((id, content)) = answered_rx.recv().await {
-        answered.insert(id, content);
-    }
+    let (answered, _) = server.kill9_after(500, answered_rx, senders).await.unwrap();
+    let answered: HashMap<u64, Vec<u8>> = answered.into_iter().collect();
 
     let server = ServerProcess::start(&data, &[]).await.unwrap();
     let mut bob = login(server.addr, &bob).await;

@@ -13,5 +13,6 @@ mod package;
 mod replay;
 mod scripted;
 mod server_trust;
+mod uploads;
 mod v2;
 mod v3;

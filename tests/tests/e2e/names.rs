@@ -11,57 +11,16 @@
 use std::path::Path;
 
 use client::contacts::NameConflict;
-use client::{Client, ClientConfig, ClientError, What};
-use e2e::{TestServer, binary, bounded};
+use client::{Client, ClientError};
+use e2e::TestServer;
+use e2e::{open_client, run_client, texts};
 use protocol::ClientId;
 
-pub(crate) async fn open(server: &str, home: &Path) -> Client {
-    Client::open(ClientConfig {
-        home: home.to_path_buf(),
-        server: server.to_string(),
-        accept_server_key: false,
-    })
-    .await
-    .unwrap()
-}
-
-pub(crate) async fn user(server: &str, home: &Path, name: &str) -> (Client, ClientId) {
-    let c = open(server, home).await;
+/// Like [`e2e::user`], with the id the server gave.
+pub(crate) async fn user_with_id(server: &str, home: &Path, name: &str) -> (Client, ClientId) {
+    let c = open_client(server, home).await;
     let id = c.register(name).await.unwrap();
     (c, id)
-}
-
-/// Runs the client binary; returns (success, stdout, stderr).
-pub(crate) async fn run_client(server: &str, home: &Path, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = tokio::process::Command::new(binary("client").unwrap());
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--server")
-        .arg(server)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let out = bounded("client binary", cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn texts(events: &[client::Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.what {
-            What::Text { text } => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// With the server stopped: renames `from` to `to` in its database, then,
@@ -113,9 +72,9 @@ async fn a_server_that_moves_a_verified_name_cannot_redirect_sends() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = TestServer::start(|_| {}).await.unwrap();
     let addr = server.addr.to_string();
-    let (alice, _) = user(&addr, &dir.path().join("alice"), "alice").await;
-    let (bob, bob_id) = user(&addr, &dir.path().join("bob"), "bob").await;
-    let (mallory, mallory_id) = user(&addr, &dir.path().join("mallory"), "mallory").await;
+    let (alice, _) = user_with_id(&addr, &dir.path().join("alice"), "alice").await;
+    let (bob, bob_id) = user_with_id(&addr, &dir.path().join("bob"), "bob").await;
+    let (mallory, mallory_id) = user_with_id(&addr, &dir.path().join("mallory"), "mallory").await;
     drop((bob, mallory));
     alice.safety_number("bob").await.unwrap();
     alice.mark_verified("bob").await.unwrap();
@@ -140,7 +99,7 @@ async fn a_server_that_moves_a_verified_name_cannot_redirect_sends() {
     assert!(err.contains("client accept bob"), "{err}");
 
     // So does the library, with both sides in the error.
-    let alice = open(&addr, &alice_home).await;
+    let alice = open_client(&addr, &alice_home).await;
     let c = conflict(alice.send_text("bob", "still for bob").await.unwrap_err());
     assert_eq!((c.pinned_id, c.server_id), (bob_id, Some(mallory_id)));
     assert_eq!(c.server_name.as_deref(), Some("bob-old"));
@@ -156,16 +115,16 @@ async fn a_server_that_moves_a_verified_name_cannot_redirect_sends() {
 
     // By id, the pinned bob is still reached, and only he.
     alice.send_text(&bob_id.to_string(), "by id").await.unwrap();
-    let bob = open(&addr, &dir.path().join("bob")).await;
+    let bob = open_client(&addr, &dir.path().join("bob")).await;
     assert_eq!(texts(&bob.inbox().await.unwrap()), vec!["before", "by id"]);
-    let mallory = open(&addr, &dir.path().join("mallory")).await;
+    let mallory = open_client(&addr, &dir.path().join("mallory")).await;
     assert!(texts(&mallory.inbox().await.unwrap()).is_empty());
 
     // The user takes the new mapping: now `bob` is mallory, unverified.
     let (ok, out, err) = run_client(&addr, &alice_home, &["accept", "bob"]).await;
     assert!(ok, "{err}");
     assert!(out.contains(&mallory_id.to_string()), "{out}");
-    let alice = open(&addr, &alice_home).await;
+    let alice = open_client(&addr, &alice_home).await;
     let info = alice.fetch_key("bob").await.unwrap();
     assert_eq!(info.id, mallory_id);
     assert!(!info.verified);
@@ -185,9 +144,9 @@ async fn messages_show_the_pinned_name_with_the_servers_as_a_remark() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = TestServer::start(|_| {}).await.unwrap();
     let addr = server.addr.to_string();
-    let (alice, _) = user(&addr, &dir.path().join("alice"), "alice").await;
-    let (bob, _) = user(&addr, &dir.path().join("bob"), "bob").await;
-    let (mallory, _) = user(&addr, &dir.path().join("mallory"), "mallory").await;
+    let (alice, _) = user_with_id(&addr, &dir.path().join("alice"), "alice").await;
+    let (bob, _) = user_with_id(&addr, &dir.path().join("bob"), "bob").await;
+    let (mallory, _) = user_with_id(&addr, &dir.path().join("mallory"), "mallory").await;
     alice.send_text("bob", "hi bob").await.unwrap();
     bob.inbox().await.unwrap();
     drop((alice, bob, mallory));
@@ -197,9 +156,9 @@ async fn messages_show_the_pinned_name_with_the_servers_as_a_remark() {
     server.restart().await.unwrap();
     let addr = server.addr.to_string();
 
-    let bob = open(&addr, &dir.path().join("bob")).await;
+    let bob = open_client(&addr, &dir.path().join("bob")).await;
     bob.send_text("alice", "from the real bob").await.unwrap();
-    let mallory = open(&addr, &dir.path().join("mallory")).await;
+    let mallory = open_client(&addr, &dir.path().join("mallory")).await;
     // Mallory, now called bob by the server, is a stranger to alice.
     mallory
         .send_text("alice", "from the fake bob")

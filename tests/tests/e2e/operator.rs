@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use client::{Client, ClientConfig, What};
+use client::What;
 use e2e::{ServerProcess, binary, bounded, pattern, user};
+use e2e::{open_client, texts};
 use protocol::ErrorReason;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -51,26 +52,6 @@ fn blobs_in(data: &Path) -> usize {
                 .ends_with(".blob")
         })
         .count()
-}
-
-fn texts(events: &[client::Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.what {
-            What::Text { text } => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-async fn reopen(server: &str, home: &Path) -> Client {
-    Client::open(ClientConfig {
-        home: home.to_path_buf(),
-        server: server.to_string(),
-        accept_server_key: false,
-    })
-    .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,7 +214,7 @@ async fn a_backup_taken_under_load_restores_every_answered_message_and_file() {
     assert!(ok, "{out}{err}");
     println!("{}", out.trim());
     let mut server = ServerProcess::start_on(&restored, port, &[]).await.unwrap();
-    let bob = reopen(&addr, &bob_home).await;
+    let bob = open_client(&addr, &bob_home).await;
     let events = bob.inbox().await.unwrap();
     let got: BTreeSet<String> = texts(&events).into_iter().collect();
     let missing: Vec<&String> = before.iter().filter(|t| !got.contains(*t)).collect();

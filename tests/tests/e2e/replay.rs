@@ -4,7 +4,6 @@
 //! server, refusal notices back to the sender (and never answered), sending
 //! to yourself, and the sender's sealed clock.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,37 +11,12 @@ use bytes::Bytes;
 use client::client::NoProgress;
 use client::crypto::SealedKind;
 use client::keystore::KeyStore;
-use client::{Client, ClientConfig, ClientError, Progress, RefusalReason, Rejection, What};
-use e2e::{ServerProcess, TestServer, binary, bounded, pattern};
+use client::{Client, ClientError, Progress, RefusalReason, Rejection, What};
+use e2e::{ServerProcess, TestServer, pattern};
+use e2e::{open_client, run_client, texts, user};
 use protocol::MessageKind;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
-
-async fn open(server: &str, home: &Path) -> Client {
-    Client::open(ClientConfig {
-        home: home.to_path_buf(),
-        server: server.to_string(),
-        accept_server_key: false,
-    })
-    .await
-    .unwrap()
-}
-
-async fn user(server: &str, home: &Path, name: &str) -> Client {
-    let c = open(server, home).await;
-    c.register(name).await.unwrap();
-    c
-}
-
-fn texts(events: &[client::Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.what {
-            What::Text { text } => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
-}
 
 fn rejections(events: &[client::Event]) -> Vec<Rejection> {
     events
@@ -142,7 +116,7 @@ async fn two_processes_of_one_user_sending_at_once_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (one, bob) = pair(&addr, dir.path()).await;
     // A second client on the same home, as a second terminal would be.
-    let two = open(&addr, &dir.path().join("alice")).await;
+    let two = open_client(&addr, &dir.path().join("alice")).await;
 
     // The race made deterministic: one seals first, two sends first.
     let early = one.seal_text("bob", "sealed first").await.unwrap();
@@ -293,28 +267,6 @@ async fn a_refusal_reaches_the_sender_and_a_refusal_is_never_answered() {
     );
 }
 
-async fn run_client(server: SocketAddr, home: &Path, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = tokio::process::Command::new(binary("client").unwrap());
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--server")
-        .arg(server.to_string())
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let out = bounded("client binary", cmd.spawn().unwrap().wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_to_yourself_is_refused_up_front_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -343,7 +295,7 @@ async fn sending_to_yourself_is_refused_up_front_with_one_line() {
     assert!(err.contains("is you"), "{err}");
 
     // By id too, and nothing reached the server: no offer, no text.
-    let alice = open(&server.addr.to_string(), &home).await;
+    let alice = open_client(&server.addr.to_string(), &home).await;
     let me = alice.me().unwrap().id.to_string();
     assert!(matches!(
         alice.send_text(&me, "note").await,

@@ -7,7 +7,8 @@ use e2e::{ServerProcess, TestServer, binary, bounded};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use super::names::{run_client, user};
+use super::names::user_with_id;
+use e2e::run_client;
 
 /// A loopback port where nothing listens (bound, then released).
 async fn closed_port() -> String {
@@ -38,7 +39,7 @@ async fn scripted_errors_are_one_line_in_the_menus_words() {
     // A taken name: the menu's wording, not the protocol's code.
     let server = TestServer::start(|_| {}).await.unwrap();
     let addr = server.addr.to_string();
-    user(&addr, &dir.path().join("bob"), "bob").await;
+    user_with_id(&addr, &dir.path().join("bob"), "bob").await;
     let (ok, _, err) = run_client(&addr, &home, &["register", "bob"]).await;
     assert!(!ok);
     let line = one_line(&err);
@@ -146,8 +147,8 @@ async fn watch_says_when_the_connection_is_lost_and_when_it_is_back() {
     let data = dir.path().join("data");
     let mut server = ServerProcess::start(&data, &[]).await.unwrap();
     let addr = server.addr.to_string();
-    let (bob, _) = user(&addr, &dir.path().join("bob"), "bob").await;
-    user(&addr, &dir.path().join("alice"), "alice").await;
+    let (bob, _) = user_with_id(&addr, &dir.path().join("bob"), "bob").await;
+    user_with_id(&addr, &dir.path().join("alice"), "alice").await;
 
     let mut watch = tokio::process::Command::new(binary("client").unwrap())
         .arg("--home")

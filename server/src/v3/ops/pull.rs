@@ -8,8 +8,8 @@
 
 use futures::FutureExt;
 use futures::future;
+use protocol::ClientId;
 use protocol::v3;
-use protocol::{ClientId, MAX_PULL_BYTES, MAX_PULL_MESSAGES};
 
 use crate::error::StoreError;
 use crate::shared::Shared;
@@ -19,14 +19,7 @@ use crate::v3::reply::{Pipelined, store_error};
 /// Answers a pull: the oldest waiting messages, within the caller's and the
 /// server's limits on count and bytes.
 pub(crate) async fn pull(shared: &Shared, me: ClientId, p: v3::Pull) -> v3::Response {
-    let count = match p.max_messages {
-        0 => MAX_PULL_MESSAGES,
-        n => n.min(MAX_PULL_MESSAGES),
-    };
-    let bytes = match p.max_bytes {
-        0 => MAX_PULL_BYTES,
-        n => n.min(MAX_PULL_BYTES),
-    };
+    let (count, bytes) = p.bounds();
     match shared
         .store
         .waiting(me, 0, count.into(), bytes as usize)

@@ -5,7 +5,7 @@
 //! store calls and answers.
 
 use protocol::v3::{self, RoomCommit, RoomCreate, RoomCursor, RoomSend};
-use protocol::{ClientId, MAX_PULL_BYTES, MAX_PULL_MESSAGES, RoomId};
+use protocol::{ClientId, RoomId};
 
 use crate::shared::Shared;
 use crate::v3::reply::store_error;
@@ -50,14 +50,7 @@ pub(crate) async fn send(shared: &Shared, me: ClientId, s: RoomSend) -> v3::Resp
 
 /// Answers 135: entries after the caller's cursors, bounded like 104.
 pub(crate) async fn pull(shared: &Shared, me: ClientId, p: v3::Pull) -> v3::Response {
-    let count = match p.max_messages {
-        0 => MAX_PULL_MESSAGES,
-        n => n.min(MAX_PULL_MESSAGES),
-    };
-    let bytes = match p.max_bytes {
-        0 => MAX_PULL_BYTES,
-        n => n.min(MAX_PULL_BYTES),
-    };
+    let (count, bytes) = p.bounds();
     match shared
         .store
         .room_entries(me, 0, count.into(), bytes as usize)

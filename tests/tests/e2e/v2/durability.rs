@@ -123,7 +123,7 @@ async fn crash_loses_no_answered_message() {
     let alice = v2_register(server.addr, "alice").await.unwrap();
     let bob = v2_register(server.addr, "bob").await.unwrap();
     let addr = server.addr;
-    let (answered_tx, mut answered_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (answered_tx, answered_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut senders = Vec::new();
     for worker in 0..8u64 {
         let answered = answered_tx.clone();
@@ -148,23 +148,8 @@ async fn crash_loses_no_answered_message() {
         }));
     }
     drop(answered_tx);
-    // Kill it in the middle of the traffic: once 300 sends were answered.
-    let mut answered = HashMap::new();
-    bounded("sends to be answered", async {
-        while answered.len() < 300 {
-            let (id, content) = answered_rx.recv().await.expect("senders stopped early");
-            answered.insert(id, content);
-        }
-    })
-    .await
-    .unwrap();
-    server.kill9().await.unwrap();
-    for s in senders {
-        let _ = bounded("senders to stop", s).await;
-    }
-    while let Some((id, content)) = answered_rx.recv().await {
-        answered.insert(id, content);
-    }
+    let (answered, _) = server.kill9_after(300, answered_rx, senders).await.unwrap();
+    let answered: HashMap<u32, Vec<u8>> = answered.into_iter().collect();
 
     let server = ServerProcess::start(&data, &["--legacy-v2"]).await.unwrap();
     let delivered = pull(server.addr, bob).await;

@@ -88,27 +88,16 @@ async fn a_crash_while_the_owner_commits_and_members_send_loses_no_answered_room
     carol.sync().await.unwrap();
     let dave_id = dave.id();
 
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let bob_task = tokio::spawn(keep_saying(bob, room, tx.clone()));
-    let carol_task = tokio::spawn(keep_saying(carol, room, tx));
-    let alice_task = tokio::spawn(keep_committing(alice, room, dave_id));
-    let mut answered = Vec::new();
-    bounded("room messages to be answered", async {
-        while answered.len() < 60 {
-            answered.push(rx.recv().await.expect("senders stopped early"));
-        }
-    })
-    .await
-    .unwrap();
-    server.kill9().await.unwrap();
-    let (mut bob, mut seen_by_bob) = bounded("bob to stop", bob_task).await.unwrap().unwrap();
-    let (mut carol, mut seen_by_carol) =
-        bounded("carol to stop", carol_task).await.unwrap().unwrap();
-    let (mut alice, mut seen_by_alice) =
-        bounded("alice to stop", alice_task).await.unwrap().unwrap();
-    while let Ok(text) = rx.try_recv() {
-        answered.push(text);
-    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let senders = vec![
+        tokio::spawn(keep_saying(bob, room, tx.clone())),
+        tokio::spawn(keep_saying(carol, room, tx)),
+        tokio::spawn(keep_committing(alice, room, dave_id)),
+    ];
+    let (answered, mut stopped) = server.kill9_after(60, rx, senders).await.unwrap();
+    let (mut alice, mut seen_by_alice) = stopped.pop().unwrap();
+    let (mut carol, mut seen_by_carol) = stopped.pop().unwrap();
+    let (mut bob, mut seen_by_bob) = stopped.pop().unwrap();
 
     let server = ServerProcess::start(&data, &[]).await.unwrap();
     for u in [&mut alice, &mut bob, &mut carol, &mut dave] {

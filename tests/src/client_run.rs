@@ -1,0 +1,106 @@
+//! The real client for the end-to-end tests: as a library ([`open_client`],
+//! [`user`]) and as the `client` binary ([`run_client`]), plus the readings
+//! of its events the tests compare.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use client::{Client, ClientConfig, What};
+use tokio::io::AsyncWriteExt;
+
+use crate::{binary, bounded};
+
+/// Opens the client whose home is `home`, talking to `server`.
+///
+/// # Panics
+/// If the client cannot open its store: the test cannot go on.
+pub async fn open_client(server: &str, home: &Path) -> Client {
+    Client::open(ClientConfig {
+        home: home.to_path_buf(),
+        server: server.to_string(),
+        accept_server_key: false,
+    })
+    .await
+    .unwrap()
+}
+
+/// A client in `home` for `server`, registered as `name` (one process can
+/// hold several users, each in its own home).
+///
+/// # Panics
+/// If the client cannot open its store or register: the test cannot go on.
+pub async fn user(server: &str, home: &Path, name: &str) -> Client {
+    let c = open_client(server, home).await;
+    c.register(name).await.unwrap();
+    c
+}
+
+/// The texts among `events`, in order.
+pub fn texts(events: &[client::Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Text { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where the files among `events` were saved, in order.
+pub fn files(events: &[client::Event]) -> Vec<PathBuf> {
+    events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::File { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs the client binary with stdin closed; (success, stdout, stderr).
+pub async fn run_client(
+    server: impl std::fmt::Display,
+    home: &Path,
+    args: &[&str],
+) -> (bool, String, String) {
+    run_client_with_stdin(server, home, args, None).await
+}
+
+/// Runs the client binary, writing `stdin` (if any) to it and closing it;
+/// (success, stdout, stderr).
+pub async fn run_client_with_stdin(
+    server: impl std::fmt::Display,
+    home: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
+    let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+    cmd.arg("--home")
+        .arg(home)
+        .arg("--server")
+        .arg(server.to_string())
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(text.as_bytes()).await.unwrap();
+        drop(pipe);
+    }
+    let out = bounded("client binary", child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,155 @@
+//! Uploads through the client library cut off by a relay that drops the
+//! connection: the upload resumes where the server's copy ends (not from
+//! zero), within one client's life and after the client restarts, and the
+//! file arrives intact.
+
+use std::sync::Arc;
+
+use client::{Client, ClientError};
+use e2e::{Observed, Relay, TestServer, bounded, files, open_client, pattern, user};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+/// The client's live connection, for requests the library does not make.
+pub(crate) async fn server_connection_for(c: &Client) -> Arc<client::connection::Connection> {
+    c.connection().await.unwrap()
+}
+
+/// Checks, from what the relay carried, that an upload of `size` bytes was
+/// resumed rather than sent again: after the last resume, the server's
+/// status named an offset past 0 that is exactly what it had received
+/// whole before (every byte, since only the connection broke), and the
+/// chunks sent after it are the remainder, each once and in order.
+fn assert_resumed(observed: &[Observed], size: u64) {
+    let resume_at = observed
+        .iter()
+        .rposition(|o| matches!(o, Observed::Resume { .. }))
+        .expect("the client never resumed the upload");
+    let Some(Observed::Status {
+        offset: resumed, ..
+    }) = observed[resume_at..]
+        .iter()
+        .find(|o| matches!(o, Observed::Status { .. }))
+    else {
+        panic!("no answer to the resume: {observed:?}")
+    };
+    let received_before = observed[..resume_at]
+        .iter()
+        .filter_map(|o| match o {
+            Observed::Chunk { offset, len, .. } => Some(offset + len),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(*resumed > 0, "the upload started over from byte 0");
+    assert_eq!(
+        *resumed, received_before,
+        "the resume did not continue from what the server had received"
+    );
+    let mut next = *resumed;
+    for o in &observed[resume_at..] {
+        if let Observed::Chunk { offset, len, .. } = o {
+            assert_eq!(*offset, next, "after resuming, a chunk went to {offset}");
+            next += len;
+        }
+    }
+    assert_eq!(next, size, "the chunks after resuming do not end the file");
+}
+
+/// The size of the upload the relay saw begin (its first status' file is
+/// not visible there, so take the end of the last chunk).
+fn uploaded_size(observed: &[Observed]) -> u64 {
+    observed
+        .iter()
+        .filter_map(|o| match o {
+            Observed::Chunk { offset, len, .. } => Some(offset + len),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_off_midway_resumes_and_arrives_intact() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let relay = Relay::start(server.addr).await.unwrap();
+    relay.cut_once_after(6 * 1024 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
+    let alice = user(&relay.addr.to_string(), &dir.path().join("alice"), "alice").await;
+    // Files download without asking only from contacts.
+    bob.fetch_key("alice").await.unwrap();
+    let original = dir.path().join("big.bin");
+    let data = pattern(11, 20 * 1024 * 1024 + 99);
+    std::fs::write(&original, &data).unwrap();
+    bounded(
+        "the upload",
+        alice.send_file("bob", &original, CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(relay.cuts(), 1, "the relay never cut the upload");
+    let observed = relay.observed();
+    assert_resumed(&observed, uploaded_size(&observed));
+    let saved = files(&bob.inbox().await.unwrap());
+    assert_eq!(saved.len(), 1);
+    assert_eq!(
+        Sha256::digest(std::fs::read(&saved[0]).unwrap()),
+        Sha256::digest(&data)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_upload_resumes_after_the_client_restarts() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let relay = Relay::start(server.addr).await.unwrap();
+    let addr = relay.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let alice_home = dir.path().join("alice");
+    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
+    let alice = user(&addr, &alice_home, "alice").await;
+    bob.fetch_key("alice").await.unwrap();
+    let original = dir.path().join("movie.bin");
+    let data = pattern(12, 64 * 1024 * 1024);
+    std::fs::write(&original, &data).unwrap();
+    // Cancel once the server has stored a few MiB.
+    let cancel = CancellationToken::new();
+    let upload = alice.send_file("bob", &original, cancel.clone());
+    let stopper = async {
+        relay
+            .wait_until("the upload to get going", |seen| {
+                seen.iter().any(|o| {
+                    matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= 4 << 20)
+                })
+            })
+            .await
+            .unwrap();
+        cancel.cancel();
+    };
+    let (result, ()) = tokio::join!(upload, stopper);
+    assert!(matches!(result, Err(ClientError::Cancelled)), "{result:?}");
+    // Bob has the session alice started, but no file yet.
+    assert!(files(&bob.inbox().await.unwrap()).is_empty());
+    drop(alice);
+    let alice = open_client(&addr, &alice_home).await;
+    let done = alice
+        .resume_uploads(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 1);
+    let observed = relay.observed();
+    assert_resumed(&observed, uploaded_size(&observed));
+    let saved = files(&bob.inbox().await.unwrap());
+    assert_eq!(
+        Sha256::digest(std::fs::read(&saved[0]).unwrap()),
+        Sha256::digest(&data)
+    );
+    assert!(
+        alice
+            .resume_uploads(CancellationToken::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
