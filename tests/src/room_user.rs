@@ -12,13 +12,13 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
-use ed25519_dalek::Signer as _;
-use protocol::bundle::KeyBundle;
-use protocol::v3::{self, KeyPackageKind, KeyPackagesUpload, RoomCommit, RoomCursor, RoomSend};
 use client::Progress;
 use client::client::NoProgress;
 use client::connection::Connection;
 use client::rooms::{FinishedUpload, RoomContent, RoomFile};
+use ed25519_dalek::Signer as _;
+use protocol::bundle::KeyBundle;
+use protocol::v3::{self, KeyPackageKind, KeyPackagesUpload, RoomCommit, RoomCursor, RoomSend};
 use protocol::{ClientId, ErrorReason, MessageKind, RoomId, UploadId};
 use sealpost_rooms::{IdentitySigner, Incoming, Outgoing, Pins, RoomEngine};
 
@@ -302,9 +302,7 @@ impl RoomUser {
         file: Option<UploadId>,
     ) -> anyhow::Result<Result<u64, ErrorReason>> {
         let epoch = self.engine.epoch(sealpost_rooms::RoomId(room.0))?;
-        let message = self
-            .engine
-            .send(sealpost_rooms::RoomId(room.0), content)?;
+        let message = self.engine.send(sealpost_rooms::RoomId(room.0), content)?;
         let answer = self
             .conn
             .call(v3::Request::RoomSend(RoomSend {

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use protocol::v3::{
     ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock, KeyPackagesUpload,
-    RoomBatch, RoomCommit, RoomCreate, RoomCursor, RoomDownload, RoomSend, RoomStatus,
-    RoomSummary, RoomUploadBegin,
+    RoomBatch, RoomCommit, RoomCreate, RoomCursor, RoomDownload, RoomSend, RoomStatus, RoomSummary,
+    RoomUploadBegin,
 };
 use protocol::{ClientId, RoomId, UploadId, v3};
 use tokio::sync::mpsc;

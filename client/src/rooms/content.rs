@@ -146,8 +146,8 @@ fn decode_file(body: &[u8]) -> Result<RoomFile, ContentError> {
     if name_len == 0 || name.len() != usize::from(name_len) {
         return Err(ContentError::Malformed("file name length"));
     }
-    let name = std::str::from_utf8(name)
-        .map_err(|_| ContentError::Malformed("file name is not UTF-8"))?;
+    let name =
+        std::str::from_utf8(name).map_err(|_| ContentError::Malformed("file name is not UTF-8"))?;
     let size = u64::from_le_bytes(*size);
     if size > MAX_PLAINTEXT_LEN {
         return Err(ContentError::Malformed("file too large"));

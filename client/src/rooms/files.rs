@@ -56,7 +56,7 @@ pub enum RoomFileError {
         /// Where it stands.
         upload: Box<RoomUpload>,
         /// Why it stopped.
-        source: ClientError,
+        source: Box<ClientError>,
     },
     /// The file is on the server but no room message names it yet (a stale
     /// epoch: read the room's log, then [`announce_room_file`] again).
@@ -213,7 +213,7 @@ pub async fn resume_room_upload(
         Err(e) if e.is_disconnect() => {
             return Err(RoomFileError::Interrupted {
                 upload: Box::new(upload),
-                source: e.into(),
+                source: Box::new(e.into()),
             });
         }
         Err(e) => return Err(e.into()),
@@ -237,7 +237,8 @@ async fn continue_upload(
         read: upload.read,
     };
     let secret = FileSecret::from_parts(upload.secret.key(), upload.secret.nonce_prefix());
-    let (outcome, read) = upload_from(conn, progress, part, secret, &CancellationToken::new()).await;
+    let (outcome, read) =
+        upload_from(conn, progress, part, secret, &CancellationToken::new()).await;
     progress.finish();
     if let Some(read) = read {
         upload.read = read;
@@ -263,7 +264,7 @@ async fn continue_upload(
         }
         Err(source) => Err(RoomFileError::Interrupted {
             upload: Box::new(upload),
-            source,
+            source: Box::new(source),
         }),
     }
 }

@@ -36,6 +36,5 @@ pub use handle::Store;
 pub use quota::Limits;
 pub use rooms::RoomFileRefusal;
 pub use values::{
-    MessageBody, NewMessage, StoreEvent, Stored, UploadRecord, UploadTo,
-    WaitingMessage, now_ms,
+    MessageBody, NewMessage, StoreEvent, Stored, UploadRecord, UploadTo, WaitingMessage, now_ms,
 };

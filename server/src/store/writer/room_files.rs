@@ -55,9 +55,7 @@ pub(super) fn begin(
         &meta[..],
         now_ms() as i64
     ])?;
-    view.staged
-        .tally
-        .reserve_room_upload(owner, file_size, 1);
+    view.staged.tally.reserve_room_upload(owner, file_size, 1);
     Ok(UploadRecord {
         id,
         owner,
@@ -113,12 +111,7 @@ pub(super) fn name(
             "UPDATE room_files SET seq = ?1
              WHERE id = ?2 AND room = ?3 AND owner = ?4 AND seq IS NULL",
         )?
-        .execute(params![
-            seq as i64,
-            &file.0[..],
-            &room.0[..],
-            &author.0[..]
-        ])?;
+        .execute(params![seq as i64, &file.0[..], &room.0[..], &author.0[..]])?;
     if named == 0 {
         return Err(StoreError::UnknownUpload);
     }

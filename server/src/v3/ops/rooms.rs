@@ -78,16 +78,16 @@ pub(crate) async fn ack(shared: &Shared, me: ClientId, cursors: Vec<RoomCursor>)
                 tokio::spawn(async move { blobs.delete(files).await });
             }
             v3::Response::RoomAcked(
-            moved
-                .into_iter()
-                .map(|m| {
-                    if m {
-                        v3::RoomAckStatus::Moved
-                    } else {
-                        v3::RoomAckStatus::NotMoved
-                    }
-                })
-                .collect(),
+                moved
+                    .into_iter()
+                    .map(|m| {
+                        if m {
+                            v3::RoomAckStatus::Moved
+                        } else {
+                            v3::RoomAckStatus::NotMoved
+                        }
+                    })
+                    .collect(),
             )
         }
         Err(e) => store_error(&e),

@@ -191,14 +191,23 @@ async fn room_files_are_refused_to_non_members_and_downloads_resume() {
         file_size: 100,
         meta: Default::default(),
     });
-    assert_eq!(refused(&mut carol.conn, begin).await, ErrorReason::UnknownRoom);
+    assert_eq!(
+        refused(&mut carol.conn, begin).await,
+        ErrorReason::UnknownRoom
+    );
     let answer = download_answer(&mut carol, room, seq, 0).await;
     assert_eq!(e2e::reason_of(&answer).unwrap(), ErrorReason::UnknownRoom);
     // A text entry names no file; an entry that never was is unknown.
     let answer = download_answer(&mut bob, room, text, 0).await;
-    assert_eq!(e2e::reason_of(&answer).unwrap(), ErrorReason::BadMessageType);
+    assert_eq!(
+        e2e::reason_of(&answer).unwrap(),
+        ErrorReason::BadMessageType
+    );
     let answer = download_answer(&mut bob, room, seq + 1000, 0).await;
-    assert_eq!(e2e::reason_of(&answer).unwrap(), ErrorReason::UnknownMessage);
+    assert_eq!(
+        e2e::reason_of(&answer).unwrap(),
+        ErrorReason::UnknownMessage
+    );
     // A file is named once, and only by an upload that exists.
     for id in [sent.upload_id, UploadId([9; 16])] {
         let again = alice
