@@ -55,10 +55,19 @@ fn hash_of(path: &Path) -> [u8; 32] {
     Sha256::digest(std::fs::read(path).unwrap()).into()
 }
 
-/// `owner` creates a room and adds `others`, who join.
+/// `owner` creates a room and adds `others`, who join (each member checks
+/// every leaf of the welcome against its pins, so all pin one another).
 async fn room_of(owner: &mut RoomUser, others: &mut [&mut RoomUser]) -> RoomId {
+    let pins: Vec<([u8; 16], [u8; 32])> = others
+        .iter()
+        .map(|o| {
+            let key = protocol::bundle::KeyBundle::from_public_key(&o.keys.bundle).identity_key;
+            (o.id().0, key)
+        })
+        .collect();
     for o in others.iter_mut() {
         o.trust(&[owner]);
+        o.book.0.extend(pins.iter().copied());
     }
     let ids: Vec<_> = others.iter().map(|o| o.id()).collect();
     let refs: Vec<&RoomUser> = others.iter().map(|o| &**o).collect();
