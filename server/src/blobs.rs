@@ -496,6 +496,7 @@ mod tests {
             file_size: 1000,
             meta: Bytes::new(),
             durable_offset: 40,
+            to_room: false,
         };
         let removed = blobs
             .sweep([kept.clone()].into_iter().collect(), vec![record])

@@ -192,6 +192,7 @@ impl Server {
         );
         let retention = tokio::spawn(room_retention::expire_periodically(
             shared.store.clone(),
+            shared.blobs.clone(),
             shared.config.room_retention,
         ));
         let accept = listener::run(listener, shared.clone());

@@ -5,21 +5,25 @@
 
 use std::time::Duration;
 
+use crate::blobs::Blobs;
 use crate::store::{Store, now_ms};
 
 /// How often retention runs.
 const INTERVAL: Duration = Duration::from_secs(600);
 
-/// Deletes room entries older than `max_age` now and then; runs until the
-/// task is aborted.
-pub(crate) async fn expire_periodically(store: Store, max_age: Duration) {
+/// Deletes room entries older than `max_age` now and then, with the files
+/// they name; runs until the task is aborted.
+pub(crate) async fn expire_periodically(store: Store, blobs: Blobs, max_age: Duration) {
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;
         let before = now_ms().saturating_sub(max_age.as_millis() as u64);
         match store.expire_room_entries(before).await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "room entries past their retention deleted"),
+            Ok((0, _)) => {}
+            Ok((count, files)) => {
+                blobs.delete(files).await;
+                tracing::info!(count, "room entries past their retention deleted");
+            }
             Err(e) => tracing::warn!(error = %e, "could not apply room retention"),
         }
     }

@@ -22,7 +22,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::blobs::{Blobs, UploadFile};
 use crate::error::StoreError;
-use crate::store::{Store, Stored, UploadRecord, now_ms};
+use crate::store::{Store, Stored, UploadRecord, UploadTo, now_ms};
 
 /// Most bytes written to a part file between two syncs.
 pub(crate) const SYNC_INTERVAL: u64 = 64 * 1024 * 1024;
@@ -41,7 +41,8 @@ type Slot = Arc<AsyncMutex<Option<OpenUpload>>>;
 pub(crate) enum ChunkOutcome {
     /// Stored; the next chunk goes at this offset.
     Stored(u64),
-    /// The file is complete and became a message.
+    /// The file is complete and became a message (or, to a room, a room
+    /// file waiting to be named: its `Stored` id is 0).
     Completed(UploadRecord, Stored),
 }
 
@@ -131,14 +132,11 @@ impl Uploads {
     pub(crate) async fn begin(
         &self,
         owner: ClientId,
-        destination: ClientId,
+        to: UploadTo,
         file_size: u64,
         meta: Bytes,
     ) -> Result<UploadRecord, StoreError> {
-        let record = self
-            .store
-            .upload_begin(owner, destination, file_size, meta)
-            .await?;
+        let record = self.store.upload_begin(owner, to, file_size, meta).await?;
         let file = self.blobs.open_upload(&record.id, 0).await?;
         let slot = self.slot(&record.id);
         *slot.lock().await = Some(OpenUpload {
@@ -269,16 +267,19 @@ impl Uploads {
     }
 
     /// Deletes the uploads begun before `created_before_ms`, records and
-    /// part files; returns how many there were.
+    /// part files, and the finished room files of that age no room message
+    /// names; returns how many there were.
     ///
     /// # Errors
     /// The database failed.
     pub(crate) async fn expire(&self, created_before_ms: u64) -> Result<usize, StoreError> {
-        let ids = self.store.expire_uploads(created_before_ms).await?;
-        for id in &ids {
+        let expired = self.store.expire_uploads(created_before_ms).await?;
+        for id in &expired.uploads {
             self.remove(id).await;
         }
-        Ok(ids.len())
+        let count = expired.uploads.len() + expired.blobs.len();
+        self.blobs.delete(expired.blobs).await;
+        Ok(count)
     }
 
     /// Closes and deletes the part files of uploads whose records are

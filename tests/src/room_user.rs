@@ -2,7 +2,9 @@
 //! ([`V3Conn`]) plus a real MLS engine ([`RoomEngine`] over a state file),
 //! so that tests exercise the server's room log, cursors, key packages and
 //! refusals with real MLS messages, and can also misbehave on purpose (the
-//! real client, driven through its commands, is tested elsewhere).
+//! real client, driven through its commands, is tested elsewhere). Its room
+//! messages are the client's typed room content; files go through the
+//! client library's room file transfers over a library connection.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,10 +12,14 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
+use client::Progress;
+use client::client::NoProgress;
+use client::connection::Connection;
+use client::rooms::{FinishedUpload, RoomContent, RoomFile};
 use ed25519_dalek::Signer as _;
 use protocol::bundle::KeyBundle;
 use protocol::v3::{self, KeyPackageKind, KeyPackagesUpload, RoomCommit, RoomCursor, RoomSend};
-use protocol::{ClientId, ErrorReason, MessageKind, RoomId};
+use protocol::{ClientId, ErrorReason, MessageKind, RoomId, UploadId};
 use sealpost_rooms::{IdentitySigner, Incoming, Outgoing, Pins, RoomEngine};
 
 use crate::raw_v3::{TestIdentity, V3Conn, reason_of};
@@ -38,6 +44,20 @@ pub enum Seen {
         epoch: u64,
         /// Whether it removed the reader.
         removed_us: bool,
+    },
+    /// A file announced by a member (its key etc. in
+    /// [`RoomUser::room_file`]).
+    File {
+        /// The room.
+        room: RoomId,
+        /// Its sender.
+        sender: ClientId,
+        /// The entry that announced it.
+        seq: u64,
+        /// Its announced name.
+        name: String,
+        /// Its announced size.
+        size: u64,
     },
     /// The reader joined from a welcome.
     Joined {
@@ -89,6 +109,8 @@ pub struct RoomUser {
     backlog: Vec<Seen>,
     /// The last entry read in each room.
     read_up_to: HashMap<RoomId, u64>,
+    /// The files announced to it, by room and entry.
+    files: HashMap<(RoomId, u64), RoomFile>,
 }
 
 impl RoomUser {
@@ -114,6 +136,7 @@ impl RoomUser {
             book,
             backlog: Vec::new(),
             read_up_to: HashMap::new(),
+            files: HashMap::new(),
         };
         user.upload_key_packages(5).await?;
         let last = user.engine.generate_last_resort_key_package()?;
@@ -265,16 +288,27 @@ impl RoomUser {
         room: RoomId,
         text: &str,
     ) -> anyhow::Result<Result<u64, ErrorReason>> {
+        let content = RoomContent::Text(text.into()).encode()?;
+        self.try_send_content(room, &content, None).await
+    }
+
+    /// Encrypts room content (PROTOCOL.md "Room content") for `room` at
+    /// its current epoch and sends it (134), naming `file` if given;
+    /// returns the entry's seq or the refusal's reason.
+    pub async fn try_send_content(
+        &mut self,
+        room: RoomId,
+        content: &[u8],
+        file: Option<UploadId>,
+    ) -> anyhow::Result<Result<u64, ErrorReason>> {
         let epoch = self.engine.epoch(sealpost_rooms::RoomId(room.0))?;
-        let message = self
-            .engine
-            .send(sealpost_rooms::RoomId(room.0), text.as_bytes())?;
+        let message = self.engine.send(sealpost_rooms::RoomId(room.0), content)?;
         let answer = self
             .conn
             .call(v3::Request::RoomSend(RoomSend {
                 room,
                 epoch,
-                file: None,
+                file,
                 message: message.into(),
             }))
             .await?;
@@ -282,6 +316,94 @@ impl RoomUser {
             v3::Response::RoomMessageStored(s) => Ok(s.seq),
             other => Err(reason_of(&other)?),
         })
+    }
+
+    /// A connection of the client library for this user (the file
+    /// transfers are the library's).
+    pub async fn client_conn(&self, addr: SocketAddr) -> anyhow::Result<Connection> {
+        let signing = self.keys.signing.clone();
+        Ok(Connection::connect(
+            &addr.to_string(),
+            self.id,
+            |_| Ok(()),
+            move |m| signing.sign(m).to_bytes(),
+        )
+        .await?)
+    }
+
+    /// Sends the file at `path` to `room` with the client library's upload
+    /// (over `conn`), announced by this member's engine; returns the entry's
+    /// seq and what the announcement carried.
+    pub async fn send_file(
+        &mut self,
+        conn: &Connection,
+        room: RoomId,
+        path: &Path,
+    ) -> anyhow::Result<(u64, FinishedUpload)> {
+        let finished = client::rooms::upload_room_file(conn, room, path, &NoProgress).await?;
+        let content = RoomContent::File(finished.file.clone()).encode()?;
+        match self
+            .try_send_content(room, &content, Some(finished.upload_id))
+            .await?
+        {
+            Ok(seq) => Ok((seq, finished)),
+            Err(reason) => bail!("the announcement was refused: {reason}"),
+        }
+    }
+
+    /// The file entry `seq` of `room` announced, once read.
+    pub fn room_file(&self, room: RoomId, seq: u64) -> Option<&RoomFile> {
+        self.files.get(&(room, seq))
+    }
+
+    /// Downloads and decrypts the file entry `seq` of `room` announced into
+    /// `dir` with the client library (resuming a part left there).
+    pub async fn fetch_file(
+        &self,
+        conn: &Connection,
+        room: RoomId,
+        seq: u64,
+        dir: &Path,
+        progress: &dyn Progress,
+    ) -> anyhow::Result<std::path::PathBuf> {
+        let file = self
+            .room_file(room, seq)
+            .with_context(|| format!("no file announced at entry {seq}"))?;
+        Ok(client::rooms::download_room_file(conn, room, seq, file, dir, progress).await?)
+    }
+
+    /// Reads the waiting room entries (one pull) without acknowledging
+    /// them, so that their files stay on the server; [`RoomUser::sync`]
+    /// acknowledges them later without reading them twice.
+    pub async fn peek(&mut self) -> anyhow::Result<Vec<Seen>> {
+        self.pull_welcomes().await?;
+        let batch = match self
+            .call_ok(v3::Request::RoomPull(v3::Pull::default()))
+            .await?
+        {
+            v3::Response::RoomEntries(b) => b,
+            other => bail!("room pull answered {other:?}"),
+        };
+        for e in &batch.entries {
+            if self.read_up_to.get(&e.room).is_some_and(|&s| e.seq <= s) {
+                continue;
+            }
+            if e.sender != self.id() {
+                self.read_into_backlog(e)?;
+            }
+            self.read_up_to.insert(e.room, e.seq);
+        }
+        Ok(std::mem::take(&mut self.backlog))
+    }
+
+    /// Processes one entry into the backlog, keeping a file's key.
+    fn read_into_backlog(&mut self, e: &v3::RoomEntry) -> anyhow::Result<()> {
+        let (seen, file) = self.read_content(e)?;
+        if let Some(file) = file {
+            self.files.insert((e.room, e.seq), file);
+        }
+        self.backlog.push(seen);
+        Ok(())
     }
 
     /// A new authenticated connection to `addr` (after a server restart).
@@ -370,8 +492,7 @@ impl RoomUser {
                     continue;
                 }
                 if e.sender != self.id() {
-                    let seen = self.read(e)?;
-                    self.backlog.push(seen);
+                    self.read_into_backlog(e)?;
                 } else if e.kind == v3::RoomEntryKind::Commit {
                     // Our own commit, read back in order: merged here.
                     self.engine
@@ -393,6 +514,11 @@ impl RoomUser {
 
     /// Processes one entry with the engine.
     pub fn read(&self, e: &v3::RoomEntry) -> anyhow::Result<Seen> {
+        Ok(self.read_content(e)?.0)
+    }
+
+    /// Processes one entry: what it is, and the file it announces.
+    fn read_content(&self, e: &v3::RoomEntry) -> anyhow::Result<(Seen, Option<RoomFile>)> {
         let room = e.room;
         Ok(
             match self
@@ -400,20 +526,38 @@ impl RoomUser {
                 .process(&e.message, &self.book)
                 .with_context(|| format!("entry {} of room {room}", e.seq))?
             {
-                Incoming::Message { plaintext, .. } => Seen::Text {
-                    room,
-                    sender: e.sender,
-                    text: String::from_utf8(plaintext)?,
+                Incoming::Message { plaintext, .. } => match RoomContent::decode(&plaintext)? {
+                    RoomContent::Text(text) => (
+                        Seen::Text {
+                            room,
+                            sender: e.sender,
+                            text,
+                        },
+                        None,
+                    ),
+                    RoomContent::File(file) => (
+                        Seen::File {
+                            room,
+                            sender: e.sender,
+                            seq: e.seq,
+                            name: file.name.clone(),
+                            size: file.size,
+                        },
+                        Some(file),
+                    ),
                 },
                 Incoming::Commit {
                     summary,
                     removed_us,
                     ..
-                } => Seen::Commit {
-                    room,
-                    epoch: summary.epoch,
-                    removed_us,
-                },
+                } => (
+                    Seen::Commit {
+                        room,
+                        epoch: summary.epoch,
+                        removed_us,
+                    },
+                    None,
+                ),
                 other => bail!("unexpected {other:?}"),
             },
         )

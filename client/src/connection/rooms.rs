@@ -1,13 +1,14 @@
-//! The room and key package requests (PROTOCOL.md "Rooms", 130 to 138) on an
+//! The room and key package requests (PROTOCOL.md "Rooms", 130 to 140) on an
 //! authenticated [`Connection`], one typed method each, and the queue of
 //! room pushes (1310, 1311) the reader routes apart from message deliveries.
 
 use bytes::Bytes;
 use protocol::v3::{
     ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock, KeyPackagesUpload,
-    RoomBatch, RoomCommit, RoomCreate, RoomCursor, RoomSend, RoomStatus, RoomSummary,
+    RoomBatch, RoomCommit, RoomCreate, RoomCursor, RoomDownload, RoomSend, RoomStatus, RoomSummary,
+    RoomUploadBegin,
 };
-use protocol::{ClientId, RoomId, v3};
+use protocol::{ClientId, RoomId, UploadId, v3};
 use tokio::sync::mpsc;
 
 use super::Connection;
@@ -120,6 +121,77 @@ impl Connection {
         match self.call(request).await? {
             v3::Response::RoomMessageStored(m) => Ok(m.seq),
             other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Sends a room message made at `epoch` that names the finished room
+    /// upload `file` (PROTOCOL.md "Files to a room"); returns its seq.
+    ///
+    /// # Errors
+    /// `STALE_EPOCH`, `UNKNOWN_UPLOAD`, or see [`Connection::call`].
+    pub async fn room_send_file(
+        &self,
+        room: RoomId,
+        epoch: u64,
+        file: UploadId,
+        message: Bytes,
+    ) -> Result<u64, ConnectionError> {
+        let request = v3::Request::RoomSend(RoomSend {
+            room,
+            epoch,
+            file: Some(file),
+            message,
+        });
+        match self.call(request).await? {
+            v3::Response::RoomMessageStored(m) => Ok(m.seq),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Begins an upload of `file_size` encrypted bytes to `room` (139); the
+    /// chunks, resume and cancel are those of any upload.
+    ///
+    /// # Errors
+    /// `UNKNOWN_ROOM` (not a member), a quota, or see [`Connection::call`].
+    pub async fn room_upload_begin(
+        &self,
+        room: RoomId,
+        file_size: u64,
+        meta: Bytes,
+    ) -> Result<v3::UploadStatus, ConnectionError> {
+        let request = v3::Request::RoomUploadBegin(RoomUploadBegin {
+            room,
+            file_size,
+            meta,
+        });
+        match self.call(request).await? {
+            v3::Response::UploadStatus(s) => Ok(s),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Queues a read of up to `max_len` bytes from `offset` of the file room
+    /// entry `seq` names (140), as a future (several may be in flight).
+    pub fn room_download(
+        &self,
+        room: RoomId,
+        seq: u64,
+        offset: u64,
+        max_len: u32,
+    ) -> impl std::future::Future<Output = Result<Bytes, ConnectionError>> + Send + 'static {
+        let answer = self.submit(v3::Request::RoomDownload(RoomDownload {
+            room,
+            seq,
+            offset,
+            max_len,
+        }));
+        async move {
+            match answer.await? {
+                v3::Response::FileChunk(c) if c.message_id == seq && c.offset == offset => {
+                    Ok(c.data)
+                }
+                other => Err(unexpected(&other)),
+            }
         }
     }
 

@@ -6,12 +6,23 @@
 //! its own ([`worker`]) and the async code sends it jobs; it never runs on
 //! the async workers. The identity and pins it needs are in [`trust`].
 //!
+//! What a room message carries is typed ([`content`]: a text or a file's
+//! announcement); files are sent once and fetched by each member
+//! ([`files`]).
+//!
 //! Left out here: the wire (the room requests are `connection::requests`'
 //! business) and what a person sees.
 
+pub mod content;
+pub mod files;
 mod trust;
 mod worker;
 
+pub use content::{ContentError, RoomContent, RoomFile};
+pub use files::{
+    FinishedUpload, RoomFileError, RoomFileSent, RoomUpload, announce_room_file,
+    download_room_file, resume_room_upload, send_room_file, upload_room_file,
+};
 pub use trust::{MeSigner, PinBook};
 pub use worker::RoomWorker;
 

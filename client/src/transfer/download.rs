@@ -259,7 +259,7 @@ impl Client {
 
 /// Moves the finished temporary file to `dir/name`, or a numbered variant
 /// when that name is taken; never overwrites.
-fn place(temp: &Path, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
+pub(crate) fn place(temp: &Path, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
     for n in 1..10_000 {
         let candidate = dir.join(numbered_name(name, n));
         // Reserve the name atomically, then replace the empty placeholder.

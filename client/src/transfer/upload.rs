@@ -27,8 +27,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{ATTEMPTS, WINDOW, blocking, copy_secret, file_error};
-use crate::client::{Client, ClientError};
-use crate::connection::ConnectionError;
+use crate::client::{Client, ClientError, Progress};
+use crate::connection::{Connection, ConnectionError};
 use crate::crypto::file::{CHUNK_LEN, SEALED_CHUNK_LEN};
 use crate::crypto::{CryptoError, FileEncryptor, FileMeta, FileSecret, ciphertext_len};
 use crate::keystore::{Body, Conversation, Direction, FileStamp, NewEntry, Status, UploadRecord};
@@ -306,10 +306,8 @@ impl Client {
         result
     }
 
-    /// Uploads from `offset` to the end on the current connection. The file
-    /// must begin with the prefix `read` (see [`crate::upload_prefix`]); returns
-    /// the outcome and what has been read of the file by then (`None` if the
-    /// prefix did not match or the file was not read).
+    /// Uploads from `offset` to the end on the current connection (see
+    /// [`upload_from`]).
     #[allow(clippy::too_many_arguments)]
     async fn upload_from(
         &self,
@@ -325,120 +323,162 @@ impl Client {
             Ok(c) => c,
             Err(e) => return (Err(e), None),
         };
-        let chunk_len = (conn.limits().max_chunk_len as usize).clamp(1, MAX_CHUNK_LEN);
-        let (tx, mut rx) = mpsc::channel::<Result<Bytes, ClientError>>(2);
-        let path_owned = path.to_path_buf();
-        let shared = Arc::new(Mutex::new(ReadPrefix::default()));
-        let verified = Arc::new(AtomicBool::new(false));
-        let producer_prefix = shared.clone();
-        let producer_verified = verified.clone();
-        let producer = tokio::task::spawn_blocking(move || {
-            let produce = || -> Result<(), ClientError> {
-                let mut file = File::open(&path_owned).map_err(|e| file_error(&path_owned, e))?;
-                // The resume re-encrypts from the chunk holding `offset`: the
-                // prefix must be the one read before, and hashed up to there.
-                let restart_at = offset / SEALED_CHUNK_LEN as u64 * CHUNK_LEN as u64;
-                if read.0 > 0 || restart_at > 0 {
-                    let prefix = upload_prefix::verify(&mut file, read, restart_at)?;
-                    *producer_prefix.lock().unwrap_or_else(|e| e.into_inner()) = prefix;
-                }
-                producer_verified.store(true, Ordering::Release);
-                let reader = HashingReader::new(
-                    BufReader::with_capacity(1 << 20, file),
-                    producer_prefix.clone(),
-                );
-                let mut encryptor = FileEncryptor::resume(&secret, reader, plaintext_size, offset)?;
-                let mut buf = BytesMut::with_capacity(chunk_len);
-                while let Some(piece) = encryptor.next_piece()? {
-                    let mut piece = piece;
-                    while !piece.is_empty() {
-                        let take = (chunk_len - buf.len()).min(piece.len());
-                        buf.extend_from_slice(&piece[..take]);
-                        piece = &piece[take..];
-                        if buf.len() == chunk_len {
-                            let chunk =
-                                std::mem::replace(&mut buf, BytesMut::with_capacity(chunk_len))
-                                    .freeze();
-                            if tx.blocking_send(Ok(chunk)).is_err() {
-                                return Ok(());
-                            }
+        let progress = self.progress();
+        let part = UploadPart {
+            upload_id,
+            path,
+            plaintext_size,
+            offset,
+            read,
+        };
+        upload_from(&conn, &*progress, part, secret, cancel).await
+    }
+}
+
+/// Where an upload stands: what [`upload_from`] continues.
+pub(crate) struct UploadPart<'a> {
+    /// The server's upload.
+    pub(crate) upload_id: UploadId,
+    /// The file being sent.
+    pub(crate) path: &'a Path,
+    /// Its size.
+    pub(crate) plaintext_size: u64,
+    /// The ciphertext offset the server stands at.
+    pub(crate) offset: u64,
+    /// The plaintext read before, `(len, SHA-256)` (see [`crate::upload_prefix`]).
+    pub(crate) read: (u64, [u8; 32]),
+}
+
+/// Uploads from `part.offset` to the end on `conn`, encrypting under
+/// `secret` as it reads. The file must begin with the prefix `part.read`;
+/// returns the outcome (the id 1202 answered with) and what has been read of
+/// the file by then (`None` if the prefix did not match or the file was not
+/// read): once the upload completes, the whole file and its SHA-256.
+pub(crate) async fn upload_from(
+    conn: &Connection,
+    progress: &dyn Progress,
+    part: UploadPart<'_>,
+    secret: FileSecret,
+    cancel: &CancellationToken,
+) -> (Result<u64, ClientError>, Option<(u64, [u8; 32])>) {
+    let UploadPart {
+        upload_id,
+        path,
+        plaintext_size,
+        offset,
+        read,
+    } = part;
+    let chunk_len = (conn.limits().max_chunk_len as usize).clamp(1, MAX_CHUNK_LEN);
+    let (tx, mut rx) = mpsc::channel::<Result<Bytes, ClientError>>(2);
+    let path_owned = path.to_path_buf();
+    let shared = Arc::new(Mutex::new(ReadPrefix::default()));
+    let verified = Arc::new(AtomicBool::new(false));
+    let producer_prefix = shared.clone();
+    let producer_verified = verified.clone();
+    let producer = tokio::task::spawn_blocking(move || {
+        let produce = || -> Result<(), ClientError> {
+            let mut file = File::open(&path_owned).map_err(|e| file_error(&path_owned, e))?;
+            // The resume re-encrypts from the chunk holding `offset`: the
+            // prefix must be the one read before, and hashed up to there.
+            let restart_at = offset / SEALED_CHUNK_LEN as u64 * CHUNK_LEN as u64;
+            if read.0 > 0 || restart_at > 0 {
+                let prefix = upload_prefix::verify(&mut file, read, restart_at)?;
+                *producer_prefix.lock().unwrap_or_else(|e| e.into_inner()) = prefix;
+            }
+            producer_verified.store(true, Ordering::Release);
+            let reader = HashingReader::new(
+                BufReader::with_capacity(1 << 20, file),
+                producer_prefix.clone(),
+            );
+            let mut encryptor = FileEncryptor::resume(&secret, reader, plaintext_size, offset)?;
+            let mut buf = BytesMut::with_capacity(chunk_len);
+            while let Some(piece) = encryptor.next_piece()? {
+                let mut piece = piece;
+                while !piece.is_empty() {
+                    let take = (chunk_len - buf.len()).min(piece.len());
+                    buf.extend_from_slice(&piece[..take]);
+                    piece = &piece[take..];
+                    if buf.len() == chunk_len {
+                        let chunk = std::mem::replace(&mut buf, BytesMut::with_capacity(chunk_len))
+                            .freeze();
+                        if tx.blocking_send(Ok(chunk)).is_err() {
+                            return Ok(());
                         }
                     }
                 }
-                if !buf.is_empty() {
-                    let _ = tx.blocking_send(Ok(buf.freeze()));
-                }
-                Ok(())
-            };
-            if let Err(e) = produce() {
-                let _ = tx.blocking_send(Err(e));
             }
-        });
-        let progress = self.progress();
-        let mut in_flight = FuturesOrdered::new();
-        let mut next = offset;
-        let mut source_done = false;
-        let mut failure = None;
-        let outcome = loop {
-            while !source_done && in_flight.len() < WINDOW {
-                let chunk = tokio::select! {
-                    chunk = rx.recv() => chunk,
-                    () = cancel.cancelled() => None,
-                };
-                if cancel.is_cancelled() {
+            if !buf.is_empty() {
+                let _ = tx.blocking_send(Ok(buf.freeze()));
+            }
+            Ok(())
+        };
+        if let Err(e) = produce() {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let mut in_flight = FuturesOrdered::new();
+    let mut next = offset;
+    let mut source_done = false;
+    let mut failure = None;
+    let outcome = loop {
+        while !source_done && in_flight.len() < WINDOW {
+            let chunk = tokio::select! {
+                chunk = rx.recv() => chunk,
+                () = cancel.cancelled() => None,
+            };
+            if cancel.is_cancelled() {
+                break;
+            }
+            match chunk {
+                Some(Ok(chunk)) => {
+                    let len = chunk.len() as u64;
+                    in_flight.push_back(
+                        conn.upload_chunk(upload_id, next, chunk)
+                            .map(move |r| (r, len)),
+                    );
+                    next += len;
+                }
+                Some(Err(e)) => {
+                    source_done = true;
+                    failure = Some(e);
                     break;
                 }
-                match chunk {
-                    Some(Ok(chunk)) => {
-                        let len = chunk.len() as u64;
-                        in_flight.push_back(
-                            conn.upload_chunk(upload_id, next, chunk)
-                                .map(move |r| (r, len)),
-                        );
-                        next += len;
-                    }
-                    Some(Err(e)) => {
-                        source_done = true;
-                        failure = Some(e);
-                        break;
-                    }
-                    None => source_done = true,
-                }
+                None => source_done = true,
             }
-            if cancel.is_cancelled() {
-                break Err(ClientError::Cancelled);
+        }
+        if cancel.is_cancelled() {
+            break Err(ClientError::Cancelled);
+        }
+        if let Some(e) = failure.take() {
+            break Err(e);
+        }
+        match in_flight.next().await {
+            Some((Ok(Some(message_id)), len)) => {
+                progress.advance(len);
+                break Ok(message_id);
             }
-            if let Some(e) = failure.take() {
-                break Err(e);
+            Some((Ok(None), len)) => progress.advance(len),
+            Some((Err(e), _)) => break Err(e.into()),
+            None if source_done => {
+                break Err(ConnectionError::Unexpected(
+                    "the file ended but the server did not complete the upload".into(),
+                )
+                .into());
             }
-            match in_flight.next().await {
-                Some((Ok(Some(message_id)), len)) => {
-                    progress.advance(len);
-                    break Ok(message_id);
-                }
-                Some((Ok(None), len)) => progress.advance(len),
-                Some((Err(e), _)) => break Err(e.into()),
-                None if source_done => {
-                    break Err(ConnectionError::Unexpected(
-                        "the file ended but the server did not complete the upload".into(),
-                    )
-                    .into());
-                }
-                None => {}
-            }
-        };
-        drop(rx);
-        let _ = producer.await;
-        let now_read = verified
-            .load(Ordering::Acquire)
-            .then(|| shared.lock().unwrap_or_else(|e| e.into_inner()).record());
-        (outcome, now_read)
-    }
+            None => {}
+        }
+    };
+    drop(rx);
+    let _ = producer.await;
+    let now_read = verified
+        .load(Ordering::Acquire)
+        .then(|| shared.lock().unwrap_or_else(|e| e.into_inner()).record());
+    (outcome, now_read)
 }
 
 /// The name a file goes by in its metadata: its last path component, cut to
 /// 255 bytes at a character boundary.
-fn announced_name(path: &Path) -> String {
+pub(crate) fn announced_name(path: &Path) -> String {
     let mut name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -11,9 +11,9 @@ use protocol::v3::{
     RoomMessageStored, RoomRole, RoomSend, RoomStatus, RoomSummary, RoomUploadBegin, RoomWelcome,
     ServerError,
 };
-use protocol::{ErrorReason, MessageKind, RoomId};
+use protocol::{ClientId, ErrorReason, MessageKind, RoomId};
 
-use super::{ALICE, BOB, CAROL, Example, SENT_AT, req3, resp3};
+use super::{ALICE, BOB, CAROL, Example, SENT_AT, UPLOAD, req3, resp3};
 
 /// The room of every example.
 pub const ROOM: RoomId = RoomId([0x77; 16]);
@@ -258,6 +258,52 @@ pub fn insert(m: &mut BTreeMap<&'static str, Example>) {
         resp3(v3::Response::Error(ServerError::new(
             ErrorReason::StaleEpoch,
             "room is at epoch 2",
+        ))),
+    );
+    // Room files: the room in the destination field of 1200 and 1202, the
+    // entry's seq as the message id of 1204.
+    m.insert(
+        "v3-room-send-file",
+        req3(
+            ALICE,
+            v3::Request::RoomSend(RoomSend {
+                room: ROOM,
+                epoch: 1,
+                file: Some(UPLOAD),
+                message: bytes8(0xa5),
+            }),
+        ),
+    );
+    m.insert(
+        "v3-room-upload-status",
+        resp3(v3::Response::UploadStatus(v3::UploadStatus {
+            upload_id: UPLOAD,
+            destination: ClientId(ROOM.0),
+            file_size: 3_000_000,
+            offset: 0,
+        })),
+    );
+    m.insert(
+        "v3-room-file-sent",
+        resp3(v3::Response::FileSent(v3::FileSent {
+            upload_id: UPLOAD,
+            destination: ClientId(ROOM.0),
+            message_id: 0,
+        })),
+    );
+    m.insert(
+        "v3-room-file-chunk",
+        resp3(v3::Response::FileChunk(v3::FileChunk {
+            message_id: 46,
+            offset: 0,
+            data: Bytes::from_static(&[0x3c; 8]),
+        })),
+    );
+    m.insert(
+        "v3-error-room-entry-gone",
+        resp3(v3::Response::Error(ServerError::new(
+            ErrorReason::UnknownMessage,
+            "room entry 46 is gone",
         ))),
     );
 }

@@ -133,11 +133,17 @@ fn take_snapshot(db: &Path, to: &Path) -> Result<(Vec<String>, Manifest), String
             .map_err(sql)?;
     }
     drop(source);
-    copy.execute("DELETE FROM uploads", []).map_err(sql)?;
+    // Unfinished uploads, and finished room files no message names yet:
+    // their uploaders send them again.
+    copy.execute_batch("DELETE FROM uploads; DELETE FROM room_files WHERE seq IS NULL;")
+        .map_err(sql)?;
     copy.pragma_update(None, "journal_mode", "DELETE")
         .map_err(sql)?;
     let blobs = copy
-        .prepare("SELECT blob FROM messages WHERE blob IS NOT NULL")
+        .prepare(
+            "SELECT blob FROM messages WHERE blob IS NOT NULL
+             UNION ALL SELECT blob FROM room_files",
+        )
         .and_then(|mut stmt| {
             stmt.query_map([], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()

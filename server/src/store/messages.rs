@@ -210,13 +210,16 @@ impl Store {
         .await
     }
 
-    /// Names of every blob a message refers to.
+    /// Names of every blob a message or a room file refers to.
     ///
     /// # Errors
     /// The database failed.
     pub async fn referenced_blobs(&self) -> Result<HashSet<String>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare("SELECT blob FROM messages WHERE blob IS NOT NULL")?;
+            let mut stmt = conn.prepare(
+                "SELECT blob FROM messages WHERE blob IS NOT NULL
+                 UNION ALL SELECT blob FROM room_files",
+            )?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })

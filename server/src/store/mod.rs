@@ -34,6 +34,7 @@ mod writer;
 pub use directory::Protocol;
 pub use handle::Store;
 pub use quota::Limits;
+pub use rooms::RoomFileRefusal;
 pub use values::{
-    MessageBody, NewMessage, StoreEvent, Stored, UploadRecord, WaitingMessage, now_ms,
+    MessageBody, NewMessage, StoreEvent, Stored, UploadRecord, UploadTo, WaitingMessage, now_ms,
 };

@@ -7,7 +7,9 @@
 //! uploader's bytes waiting and the storage total, exactly as the finished
 //! file will. Completing turns the reservation into the message without
 //! changing any count; cancelling or expiring gives it back. So concurrent
-//! uploads can never together promise more than the limits allow.
+//! uploads can never together promise more than the limits allow. An upload
+//! to a room reserves the same but no inbox, and its finished file counts
+//! until the file is deleted (with its entry, or unnamed by expiry).
 
 use std::collections::HashMap;
 
@@ -86,7 +88,7 @@ impl Tally {
         for (destination, count, bytes) in group_sums(
             conn,
             "SELECT destination, COUNT(*), COALESCE(SUM(file_size), 0) FROM uploads
-             GROUP BY destination",
+             WHERE to_room = 0 GROUP BY destination",
         )? {
             tally.add_inbox(destination, count, bytes);
         }
@@ -104,6 +106,12 @@ impl Tally {
              GROUP BY sender",
         )? {
             tally.add_room_entry(sender, bytes);
+        }
+        for (owner, _, bytes) in group_sums(
+            conn,
+            "SELECT owner, COUNT(*), COALESCE(SUM(size), 0) FROM room_files GROUP BY owner",
+        )? {
+            tally.add_room_entry(owner, bytes);
         }
         Ok(tally)
     }
@@ -139,6 +147,13 @@ impl Tally {
         sign: i64,
     ) {
         self.add_message(destination, Some(owner), sign, sign * size as i64);
+        *self.uploads.entry(owner).or_default() += sign;
+    }
+
+    /// Counts (`sign` 1) or gives back (`sign` -1) the reservation of an
+    /// upload to a room: the uploader's bytes and the total, no inbox.
+    pub(crate) fn reserve_room_upload(&mut self, owner: ClientId, size: u64, sign: i64) {
+        self.add_room_entry(owner, sign * size as i64);
         *self.uploads.entry(owner).or_default() += sign;
     }
 

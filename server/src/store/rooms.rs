@@ -138,7 +138,9 @@ impl Store {
         }
     }
 
-    /// Moves `caller`'s cursors; `false` for each room it is not in.
+    /// Moves `caller`'s cursors; `false` for each room it is not in. Also
+    /// returns the blobs of the room files deleted with the entries every
+    /// member has now read: the caller deletes them from disk.
     ///
     /// # Errors
     /// The database failed.
@@ -146,27 +148,82 @@ impl Store {
         &self,
         caller: ClientId,
         acks: Vec<RoomCursor>,
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<(Vec<bool>, Vec<String>), StoreError> {
         match self.room_write(caller, RoomWrite::Ack { acks }).await? {
-            RoomDone::Acked(a) => Ok(a),
+            RoomDone::Acked(a, blobs) => Ok((a, blobs)),
             other => Err(mismatch(&other)),
         }
     }
 
     /// Retention: deletes the room entries stored before `before_ms`, read
-    /// or not; returns how many.
+    /// or not, with the files they name; returns how many entries, and the
+    /// files' blobs for the caller to delete.
     ///
     /// # Errors
     /// The database failed.
-    pub async fn expire_room_entries(&self, before_ms: u64) -> Result<usize, StoreError> {
+    pub async fn expire_room_entries(
+        &self,
+        before_ms: u64,
+    ) -> Result<(usize, Vec<String>), StoreError> {
         // The writer needs a caller for room writes; retention has none.
         match self
             .room_write(ClientId([0; 16]), RoomWrite::Expire { before_ms })
             .await?
         {
-            RoomDone::Expired(n) => Ok(n),
+            RoomDone::Expired(n, blobs) => Ok((n, blobs)),
             other => Err(mismatch(&other)),
         }
+    }
+
+    /// The blob and size of the file that entry `seq` of `room` names, if
+    /// `caller` receives that entry (PROTOCOL.md "Files to a room").
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn room_file(
+        &self,
+        caller: ClientId,
+        room: RoomId,
+        seq: u64,
+    ) -> Result<Result<(String, u64), RoomFileRefusal>, StoreError> {
+        self.read(move |conn| {
+            let member: Option<(Option<i64>, i64)> = conn
+                .prepare_cached(
+                    "SELECT until_seq, joined_seq FROM room_members
+                     WHERE room = ?1 AND client = ?2",
+                )?
+                .query_row(params![&room.0[..], &caller.0[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let Some((until, joined)) = member else {
+                return Ok(Err(RoomFileRefusal::NotMember));
+            };
+            let seq_i = seq as i64;
+            if seq_i <= joined || until.is_some_and(|u| seq_i > u) {
+                return Ok(Err(RoomFileRefusal::NoEntry));
+            }
+            let entry: Option<Option<Vec<u8>>> = conn
+                .prepare_cached("SELECT file_id FROM room_log WHERE room = ?1 AND seq = ?2")?
+                .query_row(params![&room.0[..], seq_i], |r| r.get(0))
+                .optional()?;
+            match entry {
+                None => return Ok(Err(RoomFileRefusal::NoEntry)),
+                Some(None) => return Ok(Err(RoomFileRefusal::NoFile)),
+                Some(Some(_)) => {}
+            }
+            let file: Option<(String, i64)> = conn
+                .prepare_cached("SELECT blob, size FROM room_files WHERE room = ?1 AND seq = ?2")?
+                .query_row(params![&room.0[..], seq_i], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            // An entry and its file go in one transaction, so a file id
+            // without a file is from a server before room files (which
+            // stored the id unchecked): it names nothing served.
+            Ok(file
+                .map(|(blob, size)| (blob, size as u64))
+                .ok_or(RoomFileRefusal::NoFile))
+        })
+        .await
     }
 
     /// Entries after `caller`'s cursors (and after `after`, for push), across
@@ -295,6 +352,18 @@ impl Store {
         })
         .await
     }
+}
+
+/// Why a room file is not served to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomFileRefusal {
+    /// The caller is no member of the room.
+    NotMember,
+    /// No such entry for the caller: never, deleted, before it joined or
+    /// after its removal.
+    NoEntry,
+    /// The entry names no file.
+    NoFile,
 }
 
 fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RoomEntry, StoreError>> {

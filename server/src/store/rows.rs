@@ -56,6 +56,7 @@ pub(super) fn row_to_upload(r: &rusqlite::Row<'_>) -> RowResult<UploadRecord> {
     let file_size: i64 = r.get(3)?;
     let meta: Vec<u8> = r.get(4)?;
     let durable_offset: i64 = r.get(5)?;
+    let to_room: bool = r.get(6)?;
     Ok((|| {
         Ok(UploadRecord {
             id: UploadId(fixed(&id, "upload id")?),
@@ -64,6 +65,7 @@ pub(super) fn row_to_upload(r: &rusqlite::Row<'_>) -> RowResult<UploadRecord> {
             file_size: file_size as u64,
             meta: Bytes::from(meta),
             durable_offset: durable_offset as u64,
+            to_room,
         })
     })())
 }
@@ -74,7 +76,7 @@ pub(super) fn read_upload(
     id: &UploadId,
 ) -> Result<Option<UploadRecord>, StoreError> {
     conn.prepare_cached(
-        "SELECT id, owner, destination, file_size, meta, durable_offset FROM uploads
+        "SELECT id, owner, destination, file_size, meta, durable_offset, to_room FROM uploads
          WHERE id = ?1",
     )?
     .query_row([&id.0[..]], row_to_upload)

@@ -120,6 +120,24 @@ const MIGRATIONS: &[&str] = &[
          body BLOB NOT NULL
      );
      CREATE INDEX room_log_by_room ON room_log (room, seq);",
+    // 5: files to a room (PROTOCOL.md "Files to a room"). An upload may go
+    // to a room (`to_room`, its destination then the room id); finished, it
+    // becomes a room file, one blob whatever the room's size, named by at
+    // most one entry (`seq`, NULL until a room message names it) and deleted
+    // with that entry. `joined_seq`: the entry after which a member joined,
+    // so that it downloads only the files of entries it received.
+    "ALTER TABLE uploads ADD COLUMN to_room INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE room_members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE room_files (
+         id BLOB PRIMARY KEY,
+         room BLOB NOT NULL,
+         owner BLOB NOT NULL,
+         size INTEGER NOT NULL,
+         blob TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         seq INTEGER UNIQUE
+     ) WITHOUT ROWID;
+     CREATE INDEX room_files_by_room ON room_files (room, seq);",
 ];
 
 /// The statement that stores a message row (the writer's, in

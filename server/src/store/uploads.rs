@@ -9,19 +9,20 @@ use protocol::{ClientId, UploadId};
 
 use super::handle::{ROW_OVERHEAD, Store};
 use super::rows::{read_upload, row_to_upload};
-use super::values::{Stored, UploadRecord};
+use super::values::{ExpiredUploads, Stored, UploadRecord, UploadTo};
 use super::writer::WriteOp;
 use crate::error::StoreError;
 
 impl Store {
-    /// Begins an upload, reserving its size.
+    /// Begins an upload to a client or a room, reserving its size.
     ///
     /// # Errors
-    /// Unknown destination, too many uploads, or a quota.
+    /// Unknown destination (or not a member of the room), too many uploads,
+    /// or a quota.
     pub async fn upload_begin(
         &self,
         owner: ClientId,
-        destination: ClientId,
+        to: UploadTo,
         file_size: u64,
         meta: Bytes,
     ) -> Result<UploadRecord, StoreError> {
@@ -32,7 +33,7 @@ impl Store {
         }
         self.write(|reply| WriteOp::UploadBegin {
             owner,
-            destination,
+            to,
             file_size,
             meta,
             reply,
@@ -99,14 +100,15 @@ impl Store {
             .await
     }
 
-    /// Removes uploads begun before `created_before_ms`; returns their ids.
+    /// Removes uploads begun before `created_before_ms`, and finished room
+    /// files of that age that no room message named; returns what went.
     ///
     /// # Errors
     /// The database failed.
     pub async fn expire_uploads(
         &self,
         created_before_ms: u64,
-    ) -> Result<Vec<UploadId>, StoreError> {
+    ) -> Result<ExpiredUploads, StoreError> {
         self.write(|reply| WriteOp::ExpireUploads {
             created_before_ms,
             reply,
@@ -129,7 +131,8 @@ impl Store {
     pub async fn uploads(&self) -> Result<Vec<UploadRecord>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, owner, destination, file_size, meta, durable_offset FROM uploads",
+                "SELECT id, owner, destination, file_size, meta, durable_offset, to_room
+                 FROM uploads",
             )?;
             let rows = stmt.query_map([], row_to_upload)?;
             let mut out = Vec::new();

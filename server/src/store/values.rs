@@ -66,6 +66,25 @@ pub struct Stored {
     pub created_at_ms: u64,
 }
 
+/// Where an upload goes: a client's inbox (120) or a room (139).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadTo {
+    /// A registered client.
+    Client(ClientId),
+    /// A room the uploader is a member of.
+    Room(protocol::RoomId),
+}
+
+/// What an expiry of unfinished uploads deleted: the callers delete the
+/// files (part files by id, and finished room files no entry named).
+#[derive(Debug, Clone, Default)]
+pub struct ExpiredUploads {
+    /// Unfinished uploads whose part files go.
+    pub uploads: Vec<protocol::UploadId>,
+    /// Blobs of finished room uploads that no room message named.
+    pub blobs: Vec<String>,
+}
+
 /// A message removed by an acknowledgement or a version-2 pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removed {
@@ -139,8 +158,10 @@ pub struct UploadRecord {
     pub id: UploadId,
     /// Who uploads.
     pub owner: ClientId,
-    /// Who the file is for.
+    /// Who the file is for: a client, or the room when `to_room`.
     pub destination: ClientId,
+    /// Whether the destination is a room (request 139).
+    pub to_room: bool,
     /// Its announced size.
     pub file_size: u64,
     /// Opaque metadata for the file message.

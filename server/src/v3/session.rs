@@ -27,7 +27,7 @@ use crate::hub::HubEvent;
 use crate::shared::Shared;
 use crate::v3::auth::Auth;
 use crate::v3::ops::download::{self, OpenFile};
-use crate::v3::ops::{directory, key_packages, pull, register, rooms, send, upload};
+use crate::v3::ops::{directory, key_packages, pull, register, room_files, rooms, send, upload};
 use crate::v3::push::{self, Push};
 use crate::v3::rate::RateLimiter;
 use crate::v3::reply::{Pipelined, error};
@@ -479,10 +479,12 @@ impl Session {
             (Some(me), v3::Request::RoomAck(cursors)) => rooms::ack(&shared, me, cursors).await,
             (Some(me), v3::Request::RoomState(room)) => rooms::state(&shared, me, room).await,
             (Some(me), v3::Request::RoomList) => rooms::list(&shared, me).await,
-            (Some(_), v3::Request::RoomUploadBegin(_) | v3::Request::RoomDownload(_)) => error(
-                ErrorReason::UnknownRequest,
-                "room files (139, 140) are not served by this server yet",
-            ),
+            (Some(me), v3::Request::RoomUploadBegin(u)) => {
+                room_files::begin(&shared, me, u, &mut self.touched_uploads).await
+            }
+            (Some(me), v3::Request::RoomDownload(d)) => {
+                room_files::download(&shared, me, d, &mut self.download).await
+            }
             (_, request) => {
                 // Every authenticated request is matched above; this is a
                 // request needing authentication that slipped through.

@@ -52,13 +52,13 @@ pub(super) fn apply(
         }
         WriteOp::UploadBegin {
             owner,
-            destination,
+            to,
             file_size,
             meta,
             reply,
         } => Pending::Upload(
             reply,
-            uploads::upload_begin(tx, view, limits, owner, destination, file_size, meta),
+            uploads::upload_begin(tx, view, limits, owner, to, file_size, meta),
         ),
         WriteOp::UploadProgress {
             id,
@@ -131,8 +131,14 @@ fn apply_room(
         } => RoomDone::Sent(rooms::send(
             tx, view, limits, caller, room, epoch, file, message,
         )?),
-        RoomWrite::Ack { acks } => RoomDone::Acked(rooms::ack(tx, view, caller, &acks)?),
-        RoomWrite::Expire { before_ms } => RoomDone::Expired(rooms::expire(tx, view, before_ms)?),
+        RoomWrite::Ack { acks } => {
+            let (moved, blobs) = rooms::ack(tx, view, caller, &acks)?;
+            RoomDone::Acked(moved, blobs)
+        }
+        RoomWrite::Expire { before_ms } => {
+            let (count, blobs) = rooms::expire(tx, view, before_ms)?;
+            RoomDone::Expired(count, blobs)
+        }
     })
 }
 

@@ -10,7 +10,9 @@ use tokio::sync::oneshot;
 use crate::error::StoreError;
 use crate::fault::Fault;
 use crate::store::directory::{ClientRecord, Protocol};
-use crate::store::values::{NewMessage, Removed, RemovedAccount, Stored, UploadRecord};
+use crate::store::values::{
+    ExpiredUploads, NewMessage, Removed, RemovedAccount, Stored, UploadRecord, UploadTo,
+};
 use protocol::RoomId;
 use protocol::v3::{ClaimedKeyPackage, CommitAccepted, KeyPackageStock, RoomCursor};
 
@@ -43,7 +45,7 @@ pub(crate) enum WriteOp {
     },
     UploadBegin {
         owner: ClientId,
-        destination: ClientId,
+        to: UploadTo,
         file_size: u64,
         meta: Bytes,
         reply: Reply<UploadRecord>,
@@ -68,7 +70,7 @@ pub(crate) enum WriteOp {
     },
     ExpireUploads {
         created_before_ms: u64,
-        reply: Reply<Vec<UploadId>>,
+        reply: Reply<ExpiredUploads>,
     },
     /// The operator removes an account by name (its `name_key`).
     RemoveAccount {
@@ -126,8 +128,10 @@ pub(crate) enum RoomDone {
     Created(RoomId),
     Committed(CommitAccepted),
     Sent(u64),
-    Acked(Vec<bool>),
-    Expired(usize),
+    /// Whether each cursor moved, and the blobs of room files deleted.
+    Acked(Vec<bool>, Vec<String>),
+    /// How many entries went, and the blobs of room files deleted.
+    Expired(usize, Vec<String>),
 }
 
 /// An answer owed to a caller, with the outcome to send once the batch
@@ -144,7 +148,7 @@ pub(super) enum Pending {
         Reply<(UploadRecord, Stored)>,
         Result<(UploadRecord, Stored), StoreError>,
     ),
-    Expired(Reply<Vec<UploadId>>, Result<Vec<UploadId>, StoreError>),
+    Expired(Reply<ExpiredUploads>, Result<ExpiredUploads, StoreError>),
     Recorded(Reply<()>, Result<(), StoreError>),
     Account(
         Reply<Option<RemovedAccount>>,

@@ -7,6 +7,7 @@ use protocol::{ClientId, UploadId};
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::batch::{View, atomically};
+use super::room_files;
 use crate::error::StoreError;
 use crate::store::values::{RemovedAccount, StoreEvent};
 
@@ -15,7 +16,7 @@ pub(super) fn remove_account(
     view: &mut View<'_>,
     name_key: &str,
 ) -> Result<Option<RemovedAccount>, StoreError> {
-    let (id, messages, uploads) = match atomically(tx, || {
+    let (id, messages, uploads, unnamed) = match atomically(tx, || {
         let id: Option<Vec<u8>> = tx
             .prepare_cached("DELETE FROM clients WHERE name_key = ?1 RETURNING id")?
             .query_row([name_key], |r| r.get(0))
@@ -39,8 +40,8 @@ pub(super) fn remove_account(
         drop(rows);
         let mut uploads = Vec::new();
         let mut stmt = tx.prepare_cached(
-            "DELETE FROM uploads WHERE owner = ?1 OR destination = ?1
-             RETURNING id, owner, destination, file_size",
+            "DELETE FROM uploads WHERE owner = ?1 OR (destination = ?1 AND to_room = 0)
+             RETURNING id, owner, destination, file_size, to_room",
         )?;
         let mut rows = stmt.query([&id[..]])?;
         while let Some(r) = rows.next()? {
@@ -49,6 +50,7 @@ pub(super) fn remove_account(
                 r.get::<_, Vec<u8>>(1)?,
                 r.get::<_, Vec<u8>>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, bool>(4)?,
             ));
         }
         drop(rows);
@@ -60,7 +62,9 @@ pub(super) fn remove_account(
             .execute([&id[..]])?;
         tx.prepare_cached("DELETE FROM room_members WHERE client = ?1")?
             .execute([&id[..]])?;
-        Ok(Some((id, messages, uploads)))
+        // Its room files no message names yet would only wait to expire.
+        let unnamed = room_files::delete_unnamed_of(tx, &id)?;
+        Ok(Some((id, messages, uploads, unnamed)))
     })? {
         Some(found) => found,
         None => return Ok(None),
@@ -82,11 +86,18 @@ pub(super) fn remove_account(
         removed.blobs.extend(blob);
         ids.push(message_id as u64);
     }
-    for (upload, owner, destination, size) in uploads {
+    removed.blobs.extend(room_files::unstage(view, unnamed));
+    for (upload, owner, destination, size, to_room) in uploads {
         let (owner, destination) = (client_id(&owner)?, client_id(&destination)?);
-        view.staged
-            .tally
-            .reserve_upload(owner, destination, size as u64, -1);
+        if to_room {
+            view.staged
+                .tally
+                .reserve_room_upload(owner, size as u64, -1);
+        } else {
+            view.staged
+                .tally
+                .reserve_upload(owner, destination, size as u64, -1);
+        }
         removed
             .uploads
             .push(UploadId(upload.as_slice().try_into().map_err(|_| {

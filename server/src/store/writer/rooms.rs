@@ -1,6 +1,7 @@
 //! The writer's statements for rooms (PROTOCOL.md "Rooms"): create a room,
-//! append a commit or a message to its log, move a member's cursor, and
-//! delete what every member has read.
+//! append a commit or a message to its log (a message may name a room file:
+//! `room_files.rs`), move a member's cursor, and delete what every member
+//! has read, with the files it names.
 //!
 //! The rooms' MLS public state lives in this database (openmls's tables), so
 //! the observer's check and merge of a commit, the epoch compare-and-set and
@@ -23,6 +24,7 @@ use sealpost_rooms::{MAX_ROOM_MEMBERS, Observed, ObserverTx, Pins, Role, RoomsEr
 
 use super::batch::{View, atomically};
 use super::messages::insert_row;
+use super::room_files;
 use crate::error::StoreError;
 use crate::store::directory::{Directory, Protocol};
 use crate::store::quota::Limits;
@@ -185,10 +187,11 @@ pub(super) fn commit(
         // Members join after their commit: they read the room from the
         // welcome on, never the commit that added them.
         let mut join = tx.prepare_cached(
-            "INSERT INTO room_members (room, client, role, cursor, until_seq)
-             VALUES (?1, ?2, 0, ?3, NULL)
+            "INSERT INTO room_members (room, client, role, cursor, until_seq, joined_seq)
+             VALUES (?1, ?2, 0, ?3, NULL, ?3)
              ON CONFLICT (room, client) DO UPDATE
-                 SET role = 0, cursor = excluded.cursor, until_seq = NULL",
+                 SET role = 0, cursor = excluded.cursor, until_seq = NULL,
+                     joined_seq = excluded.joined_seq",
         )?;
         for added in &summary.added {
             join.execute(params![&room.0[..], &added.0[..], seq])?;
@@ -296,6 +299,10 @@ pub(super) fn send(
                 ));
             }
             RoomEntryKind::Application
+        } else if file.is_some() {
+            return Err(StoreError::RoomRefused(
+                "only an application message names a file".into(),
+            ));
         } else {
             match ObserverTx::new(tx)
                 .process(&message, &Registered(view.directory))
@@ -322,6 +329,9 @@ pub(super) fn send(
             &message,
             now_ms(),
         )?;
+        if let Some(file) = file {
+            room_files::name(tx, room, author, file, entry.seq)?;
+        }
         advance_author(tx, room, author, entry.seq)?;
         let recipients = readers_of(tx, room, entry.seq, Some(author))?;
         Ok((Arc::new(entry), recipients))
@@ -332,19 +342,21 @@ pub(super) fn send(
 }
 
 /// Moves the caller's cursors (cumulatively); `false` where the caller is
-/// not a member. Then deletes what every member has read.
+/// not a member. Then deletes what every member has read, and returns the
+/// blobs of the room files that went with it.
 pub(super) fn ack(
     tx: &Transaction<'_>,
     view: &mut View<'_>,
     client: ClientId,
     acks: &[RoomCursor],
-) -> Result<Vec<bool>, StoreError> {
+) -> Result<(Vec<bool>, Vec<String>), StoreError> {
     // No entry has a number past the last one handed out: a cursor never
     // runs ahead of the log into entries that do not exist yet.
     let last = view.next_id.saturating_sub(1);
-    let (moved, freed) = atomically(tx, || {
+    let (moved, freed, files) = atomically(tx, || {
         let mut moved = Vec::with_capacity(acks.len());
         let mut freed = Vec::new();
+        let mut files = Vec::new();
         for &RoomCursor { room, seq } in acks {
             let row: Option<(i64, Option<i64>)> = tx
                 .prepare_cached(
@@ -367,13 +379,16 @@ pub(super) fn ack(
                 move_cursor(tx, room, client, target as u64)?;
             }
             moved.push(true);
-            freed.extend(collect(tx, room)?);
+            let (entries, room_files) = collect(tx, room)?;
+            freed.extend(entries);
+            files.extend(room_files);
         }
-        Ok((moved, freed))
+        Ok((moved, freed, files))
     })?;
     for (sender, bytes) in freed {
         view.staged.tally.add_room_entry(sender, -bytes);
     }
+    let blobs = room_files::unstage(view, files);
     for (&RoomCursor { room, seq }, ok) in acks.iter().zip(&moved) {
         if *ok {
             view.staged
@@ -381,17 +396,18 @@ pub(super) fn ack(
                 .push(StoreEvent::RoomAcked { client, room, seq });
         }
     }
-    Ok(moved)
+    Ok((moved, blobs))
 }
 
 /// Retention: deletes every entry stored before `before_ms`, read or not,
-/// and the removed members left with nothing to read.
+/// the files they name (returning their blobs), and the removed members left
+/// with nothing to read.
 pub(super) fn expire(
     tx: &Transaction<'_>,
     view: &mut View<'_>,
     before_ms: u64,
-) -> Result<usize, StoreError> {
-    let freed = atomically(tx, || {
+) -> Result<(usize, Vec<String>), StoreError> {
+    let (freed, files) = atomically(tx, || {
         let mut stmt = tx.prepare_cached(
             "DELETE FROM room_log WHERE sent_at < ?1 RETURNING sender, length(body)",
         )?;
@@ -410,23 +426,29 @@ pub(super) fn expire(
                      AND l.seq > room_members.cursor AND l.seq <= room_members.until_seq)",
         )?
         .execute([])?;
-        Ok(freed)
+        let files = room_files::delete_orphaned(tx)?;
+        Ok((freed, files))
     })?;
     for (sender, bytes) in &freed {
         view.staged.tally.add_room_entry(*sender, -bytes);
     }
-    Ok(freed.len())
+    Ok((freed.len(), room_files::unstage(view, files)))
 }
 
 /// Deletes the entries of `room` that every member (removed ones still
-/// reading up to their removal included) has acknowledged.
-fn collect(tx: &Transaction<'_>, room: RoomId) -> Result<Vec<(ClientId, i64)>, StoreError> {
+/// reading up to their removal included) has acknowledged, and the files
+/// they name.
+fn collect(tx: &Transaction<'_>, room: RoomId) -> Result<Collected, StoreError> {
+    let Some(upto) = tx
+        .prepare_cached("SELECT MIN(cursor) FROM room_members WHERE room = ?1")?
+        .query_row(params![&room.0[..]], |r| r.get::<_, Option<i64>>(0))?
+    else {
+        return Ok((Vec::new(), Vec::new()));
+    };
     let mut stmt = tx.prepare_cached(
-        "DELETE FROM room_log WHERE room = ?1
-             AND seq <= (SELECT MIN(cursor) FROM room_members WHERE room = ?1)
-         RETURNING sender, length(body)",
+        "DELETE FROM room_log WHERE room = ?1 AND seq <= ?2 RETURNING sender, length(body)",
     )?;
-    let rows = stmt.query_map(params![&room.0[..]], |r| {
+    let rows = stmt.query_map(params![&room.0[..], upto], |r| {
         Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
     })?;
     let mut out = Vec::new();
@@ -434,8 +456,11 @@ fn collect(tx: &Transaction<'_>, room: RoomId) -> Result<Vec<(ClientId, i64)>, S
         let (sender, bytes) = row?;
         out.push((ClientId(fixed(&sender, "client id")?), bytes));
     }
-    Ok(out)
+    Ok((out, room_files::delete_upto(tx, room, upto)?))
 }
+
+/// Deleted entries (sender, bytes) and room files.
+type Collected = (Vec<(ClientId, i64)>, Vec<room_files::FreedFile>);
 
 /// The room's epoch, if `client` is a current member (else the room is
 /// unknown to it: the same answer as for a room that does not exist).

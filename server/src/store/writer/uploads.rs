@@ -1,6 +1,7 @@
 //! The writer's statements for unfinished uploads: begin (reserving the
 //! whole file against the quotas), cancel, expire, and complete, which turns
-//! the upload's row into a file message in the same transaction.
+//! the upload's row into a file message in the same transaction (or, for an
+//! upload to a room, into a room file: `room_files.rs`).
 
 use std::sync::Arc;
 
@@ -10,20 +11,29 @@ use rusqlite::{Transaction, params};
 
 use super::batch::{View, atomically};
 use super::messages::insert_row;
+use super::room_files;
 use crate::error::StoreError;
 use crate::store::quota::Limits;
 use crate::store::rows::read_upload;
-use crate::store::values::{MessageBody, StoreEvent, Stored, UploadRecord, WaitingMessage, now_ms};
+use crate::store::values::{
+    ExpiredUploads, MessageBody, StoreEvent, Stored, UploadRecord, UploadTo, WaitingMessage, now_ms,
+};
 
 pub(super) fn upload_begin(
     tx: &Transaction<'_>,
     view: &mut View<'_>,
     limits: &Limits,
     owner: ClientId,
-    destination: ClientId,
+    to: UploadTo,
     file_size: u64,
     meta: Bytes,
 ) -> Result<UploadRecord, StoreError> {
+    let destination = match to {
+        UploadTo::Client(c) => c,
+        UploadTo::Room(room) => {
+            return room_files::begin(tx, view, limits, owner, room, file_size, meta);
+        }
+    };
     if !view.client_known(&destination) {
         return Err(StoreError::UnknownClient);
     }
@@ -58,6 +68,7 @@ pub(super) fn upload_begin(
         file_size,
         meta,
         durable_offset: 0,
+        to_room: false,
     })
 }
 
@@ -76,9 +87,15 @@ fn owned_upload(
 
 /// Gives back what an unfinished upload reserved.
 fn unstage_upload(view: &mut View<'_>, record: &UploadRecord) {
-    view.staged
-        .tally
-        .reserve_upload(record.owner, record.destination, record.file_size, -1);
+    if record.to_room {
+        view.staged
+            .tally
+            .reserve_room_upload(record.owner, record.file_size, -1);
+    } else {
+        view.staged
+            .tally
+            .reserve_upload(record.owner, record.destination, record.file_size, -1);
+    }
 }
 
 pub(super) fn upload_remove(
@@ -102,6 +119,17 @@ pub(super) fn upload_complete(
     blob: String,
 ) -> Result<(UploadRecord, Stored), StoreError> {
     let record = owned_upload(tx, &id, Some(owner))?;
+    if record.to_room {
+        let created_at: i64 = tx
+            .prepare_cached("SELECT created_at FROM uploads WHERE id = ?1")?
+            .query_row([&id.0[..]], |r| r.get(0))?;
+        let stored = atomically(tx, || {
+            tx.prepare_cached("DELETE FROM uploads WHERE id = ?1")?
+                .execute([&id.0[..]])?;
+            room_files::complete(tx, view, &record, created_at as u64, &blob)
+        })?;
+        return Ok((record, stored));
+    }
     let body = MessageBody::File {
         blob,
         meta: record.meta.clone(),
@@ -148,8 +176,8 @@ pub(super) fn expire_uploads(
     tx: &Transaction<'_>,
     view: &mut View<'_>,
     created_before_ms: u64,
-) -> Result<Vec<UploadId>, StoreError> {
-    let records = atomically(tx, || {
+) -> Result<ExpiredUploads, StoreError> {
+    let (records, unnamed) = atomically(tx, || {
         let ids: Vec<Vec<u8>> = tx
             .prepare_cached("SELECT id FROM uploads WHERE created_at < ?1")?
             .query_map([created_before_ms as i64], |r| r.get(0))?
@@ -165,10 +193,15 @@ pub(super) fn expire_uploads(
             tx.prepare_cached("DELETE FROM uploads WHERE id = ?1")?
                 .execute([&id.0[..]])?;
         }
-        Ok(records)
+        // Finished room files no message named in the same time.
+        let unnamed = room_files::delete_unnamed(tx, created_before_ms)?;
+        Ok((records, unnamed))
     })?;
     for record in &records {
         unstage_upload(view, record);
     }
-    Ok(records.into_iter().map(|r| r.id).collect())
+    Ok(ExpiredUploads {
+        uploads: records.into_iter().map(|r| r.id).collect(),
+        blobs: room_files::unstage(view, unnamed),
+    })
 }

@@ -1,6 +1,6 @@
-//! Download (124): a range of a file message waiting for the caller. The
-//! connection keeps the last file it read open, so that reading a file
-//! range by range opens it once.
+//! Download (124): a range of a file message waiting for the caller (room
+//! files, 140, share [`read_range`]). The connection keeps the last file it
+//! read open, so that reading a file range by range opens it once.
 
 use protocol::v3;
 use protocol::{ClientId, ErrorReason};
@@ -40,39 +40,50 @@ pub(crate) async fn download(
             format!("message {} is not a file", d.message_id),
         );
     };
-    if d.offset > *size {
+    read_range(shared, d.message_id, blob, *size, d.offset, d.max_len, open).await
+}
+
+/// Answers 1204 with up to `max_len` bytes from `offset` of the blob that
+/// `id` names (a message id, or a room entry's seq: both come from one
+/// counter, so the open file kept for the next range is never confused).
+pub(crate) async fn read_range(
+    shared: &Shared,
+    id: u64,
+    blob: &str,
+    size: u64,
+    offset: u64,
+    max_len: u32,
+    open: &mut Option<OpenFile>,
+) -> v3::Response {
+    if offset > size {
         return error(
             ErrorReason::BadOffset,
-            format!(
-                "offset {} is past the end of the {size}-byte file",
-                d.offset
-            ),
+            format!("offset {offset} is past the end of the {size}-byte file"),
         );
     }
-    let len = (*size - d.offset).min(u64::from(d.max_len)) as usize;
+    let len = (size - offset).min(u64::from(max_len)) as usize;
     let reader = match open.take() {
-        Some(file) if file.message_id == d.message_id => Ok(file.reader),
+        Some(file) if file.message_id == id => Ok(file.reader),
         _ => shared.blobs.open_blob(blob).await,
     };
     let mut reader = match reader {
         Ok(r) => r,
         Err(e) => return store_error(&e),
     };
-    match reader.read_at(d.offset, len).await {
+    match reader.read_at(offset, len).await {
         Ok(data) if data.len() == len => {
             *open = Some(OpenFile {
-                message_id: d.message_id,
+                message_id: id,
                 reader,
             });
             v3::Response::FileChunk(v3::FileChunk {
-                message_id: d.message_id,
-                offset: d.offset,
+                message_id: id,
+                offset,
                 data,
             })
         }
         Ok(_) => store_error(&StoreError::Corrupt(format!(
-            "file of message {} is shorter than stored",
-            d.message_id
+            "file of message or entry {id} is shorter than stored"
         ))),
         Err(e) => store_error(&e),
     }

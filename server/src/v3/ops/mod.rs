@@ -13,6 +13,7 @@ pub(crate) mod download;
 pub(crate) mod key_packages;
 pub(crate) mod pull;
 pub(crate) mod register;
+pub(crate) mod room_files;
 pub(crate) mod rooms;
 pub(crate) mod send;
 pub(crate) mod upload;

@@ -61,21 +61,28 @@ pub(crate) async fn pull(shared: &Shared, me: ClientId, p: v3::Pull) -> v3::Resp
     }
 }
 
-/// Answers 136.
+/// Answers 136; deletes the files of the entries every member has now read
+/// (their rows are gone with the commit).
 pub(crate) async fn ack(shared: &Shared, me: ClientId, cursors: Vec<RoomCursor>) -> v3::Response {
     match shared.store.ack_rooms(me, cursors).await {
-        Ok(moved) => v3::Response::RoomAcked(
-            moved
-                .into_iter()
-                .map(|m| {
-                    if m {
-                        v3::RoomAckStatus::Moved
-                    } else {
-                        v3::RoomAckStatus::NotMoved
-                    }
-                })
-                .collect(),
-        ),
+        Ok((moved, files)) => {
+            if !files.is_empty() {
+                let blobs = shared.blobs.clone();
+                tokio::spawn(async move { blobs.delete(files).await });
+            }
+            v3::Response::RoomAcked(
+                moved
+                    .into_iter()
+                    .map(|m| {
+                        if m {
+                            v3::RoomAckStatus::Moved
+                        } else {
+                            v3::RoomAckStatus::NotMoved
+                        }
+                    })
+                    .collect(),
+            )
+        }
         Err(e) => store_error(&e),
     }
 }

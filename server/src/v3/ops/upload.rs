@@ -1,7 +1,7 @@
-//! File uploads: begin (120), resume (121), chunk (122), cancel (123). The
-//! steps themselves (database record and part file together) are
-//! `crate::uploads`'; these only check the request and turn what a step
-//! reports into an answer.
+//! File uploads: begin (120, and to a room for 139), resume (121), chunk
+//! (122), cancel (123). The steps themselves (database record and part file
+//! together) are `crate::uploads`'; these only check the request and turn
+//! what a step reports into an answer.
 //!
 //! `touched` is the connection's set of uploads it wrote to or resumed:
 //! they are synced when the connection closes.
@@ -13,7 +13,7 @@ use protocol::v3;
 use protocol::{ClientId, ErrorReason, UploadId};
 
 use crate::shared::Shared;
-use crate::store::Protocol;
+use crate::store::{Protocol, UploadTo};
 use crate::uploads::{ChunkError, ChunkOutcome};
 use crate::v3::reply::{error, store_error};
 
@@ -24,16 +24,6 @@ pub(crate) async fn begin(
     u: v3::UploadBegin,
     touched: &mut HashSet<UploadId>,
 ) -> v3::Response {
-    let max = shared.config.max_file_size;
-    if u.file_size > max {
-        return error(
-            ErrorReason::FileTooLarge,
-            format!(
-                "the file is {} bytes; this server takes at most {max}",
-                u.file_size
-            ),
-        );
-    }
     if !shared
         .store
         .directory()
@@ -44,11 +34,35 @@ pub(crate) async fn begin(
             format!("no client {}", u.destination),
         );
     }
-    let record = match shared
-        .uploads
-        .begin(me, u.destination, u.file_size, u.meta)
-        .await
-    {
+    begin_to(
+        shared,
+        me,
+        UploadTo::Client(u.destination),
+        u.file_size,
+        u.meta,
+        touched,
+    )
+    .await
+}
+
+/// Begins an upload to a client (120) or a room (139): the size limit, then
+/// the store's checks (membership, quotas); answers 1200.
+pub(crate) async fn begin_to(
+    shared: &Shared,
+    me: ClientId,
+    to: UploadTo,
+    file_size: u64,
+    meta: bytes::Bytes,
+    touched: &mut HashSet<UploadId>,
+) -> v3::Response {
+    let max = shared.config.max_file_size;
+    if file_size > max {
+        return error(
+            ErrorReason::FileTooLarge,
+            format!("the file is {file_size} bytes; this server takes at most {max}"),
+        );
+    }
+    let record = match shared.uploads.begin(me, to, file_size, meta).await {
         Ok(r) => r,
         Err(e) => return store_error(&e),
     };

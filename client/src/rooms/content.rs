@@ -1,0 +1,229 @@
+//! What a room's application messages carry (PROTOCOL.md "Room content"):
+//! the plaintext MLS encrypts once for the room, typed so that a text and a
+//! file announcement cannot be mistaken for each other.
+//!
+//! ```text
+//! room content:  kind u8 | body
+//!   kind 1 text:  text [rest]  (UTF-8, at least 1 byte)
+//!   kind 2 file:  file key [32] | nonce prefix [19] | size u64 | SHA-256 of the plaintext [32]
+//!                 | name len u8 (1..255) | name [name len]  (UTF-8)
+//! ```
+//!
+//! The file's key and nonce prefix are those of the file body's stream
+//! ([`crate::crypto::file`]); MLS keeps them confidential to the room's
+//! members of that epoch. Left out: MLS itself (`sealpost-rooms`) and the
+//! transfer of the body (`files.rs`).
+
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::crypto::file::{MAX_FILE_NAME_LEN, MAX_PLAINTEXT_LEN, NONCE_PREFIX_LEN};
+use crate::crypto::{FileSecret, KEY_LEN};
+
+/// Kind byte of a text.
+const KIND_TEXT: u8 = 1;
+/// Kind byte of a file announcement.
+const KIND_FILE: u8 = 2;
+/// A file announcement's bytes before the name.
+const FILE_FIXED_LEN: usize = 1 + KEY_LEN + NONCE_PREFIX_LEN + 8 + 32 + 1;
+
+/// Why a room message's plaintext is not room content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContentError {
+    /// The kind byte is none this client knows.
+    #[error("unknown room content kind {0}")]
+    UnknownKind(u8),
+    /// The bytes do not follow the kind's layout.
+    #[error("malformed room content: {0}")]
+    Malformed(&'static str),
+}
+
+/// A file sent to a room: what a member needs to fetch, decrypt and check
+/// it. The secret is wiped on drop; `Debug` does not show it.
+#[derive(Debug)]
+pub struct RoomFile {
+    /// The body's key and nonce prefix.
+    pub secret: FileSecret,
+    /// The file's name as the sender gave it (escape before showing it).
+    pub name: String,
+    /// The plaintext's size in bytes.
+    pub size: u64,
+    /// SHA-256 of the plaintext.
+    pub sha256: [u8; 32],
+}
+
+impl Clone for RoomFile {
+    fn clone(&self) -> Self {
+        Self {
+            secret: FileSecret::from_parts(self.secret.key(), self.secret.nonce_prefix()),
+            name: self.name.clone(),
+            size: self.size,
+            sha256: self.sha256,
+        }
+    }
+}
+
+/// The plaintext of a room application message.
+#[derive(Debug, Clone)]
+pub enum RoomContent {
+    /// A text.
+    Text(String),
+    /// A file, whose body waits on the server under the entry's file id.
+    File(RoomFile),
+}
+
+impl RoomContent {
+    /// The bytes MLS encrypts (wiped on drop: a file's carry its key).
+    ///
+    /// # Errors
+    /// An empty text; a file name empty or over 255 bytes, or a size over
+    /// the stream's limit.
+    pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, ContentError> {
+        let mut out = Zeroizing::new(Vec::new());
+        match self {
+            RoomContent::Text(text) => {
+                if text.is_empty() {
+                    return Err(ContentError::Malformed("empty text"));
+                }
+                out.push(KIND_TEXT);
+                out.extend_from_slice(text.as_bytes());
+            }
+            RoomContent::File(f) => {
+                let name = f.name.as_bytes();
+                if name.is_empty() || name.len() > MAX_FILE_NAME_LEN {
+                    return Err(ContentError::Malformed("file name of 1 to 255 bytes"));
+                }
+                if f.size > MAX_PLAINTEXT_LEN {
+                    return Err(ContentError::Malformed("file too large"));
+                }
+                out.reserve(FILE_FIXED_LEN + name.len());
+                out.push(KIND_FILE);
+                out.extend_from_slice(f.secret.key());
+                out.extend_from_slice(f.secret.nonce_prefix());
+                out.extend_from_slice(&f.size.to_le_bytes());
+                out.extend_from_slice(&f.sha256);
+                // Checked above: at most 255.
+                out.push(name.len() as u8);
+                out.extend_from_slice(name);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads room content, exactly (nothing may follow a file's name).
+    ///
+    /// # Errors
+    /// [`ContentError`] for an unknown kind or a broken layout.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ContentError> {
+        let (&kind, body) = bytes
+            .split_first()
+            .ok_or(ContentError::Malformed("empty"))?;
+        match kind {
+            KIND_TEXT => {
+                if body.is_empty() {
+                    return Err(ContentError::Malformed("empty text"));
+                }
+                let text = std::str::from_utf8(body)
+                    .map_err(|_| ContentError::Malformed("text is not UTF-8"))?;
+                Ok(RoomContent::Text(text.to_owned()))
+            }
+            KIND_FILE => decode_file(body).map(RoomContent::File),
+            other => Err(ContentError::UnknownKind(other)),
+        }
+    }
+}
+
+fn decode_file(body: &[u8]) -> Result<RoomFile, ContentError> {
+    let short = ContentError::Malformed("file announcement too short");
+    let (key, rest) = body.split_first_chunk::<KEY_LEN>().ok_or(short.clone())?;
+    let (prefix, rest) = rest
+        .split_first_chunk::<NONCE_PREFIX_LEN>()
+        .ok_or(short.clone())?;
+    let (size, rest) = rest.split_first_chunk::<8>().ok_or(short.clone())?;
+    let (sha256, rest) = rest.split_first_chunk::<32>().ok_or(short.clone())?;
+    let (&name_len, name) = rest.split_first().ok_or(short)?;
+    if name_len == 0 || name.len() != usize::from(name_len) {
+        return Err(ContentError::Malformed("file name length"));
+    }
+    let name =
+        std::str::from_utf8(name).map_err(|_| ContentError::Malformed("file name is not UTF-8"))?;
+    let size = u64::from_le_bytes(*size);
+    if size > MAX_PLAINTEXT_LEN {
+        return Err(ContentError::Malformed("file too large"));
+    }
+    Ok(RoomFile {
+        secret: FileSecret::from_parts(key, prefix),
+        name: name.to_owned(),
+        size,
+        sha256: *sha256,
+    })
+}
+
+/// SHA-256 of `data` (small inputs: tests and examples).
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document_block(name: &str) -> Vec<u8> {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../PROTOCOL.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let blocks = protocol::notation::blocks(&doc, "room-content").unwrap();
+        protocol::notation::parse_hex(&blocks[name]).unwrap()
+    }
+
+    fn example_file() -> RoomFile {
+        RoomFile {
+            secret: FileSecret::from_parts(&[0x6b; 32], &[0x70; 19]),
+            name: "notes.txt".into(),
+            size: 10,
+            sha256: sha256(b"hello file"),
+        }
+    }
+
+    #[test]
+    fn the_documented_examples_are_what_the_client_encodes() {
+        let text = RoomContent::Text("hi room".into()).encode().unwrap();
+        assert_eq!(&text[..], &document_block("room-text")[..]);
+        let file = RoomContent::File(example_file()).encode().unwrap();
+        assert_eq!(&file[..], &document_block("room-file")[..]);
+        match RoomContent::decode(&file).unwrap() {
+            RoomContent::File(f) => {
+                assert_eq!((f.name.as_str(), f.size), ("notes.txt", 10));
+                assert_eq!(f.sha256, sha256(b"hello file"));
+                assert_eq!(f.secret.key(), &[0x6b; 32]);
+                assert_eq!(f.secret.nonce_prefix(), &[0x70; 19]);
+            }
+            other => panic!("decoded {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_what_breaks_the_layout() {
+        let file = RoomContent::File(example_file()).encode().unwrap();
+        let mut longer = file.to_vec();
+        longer.push(0);
+        let cases: [&[u8]; 6] = [
+            &[],
+            &[1],
+            &[1, 0xff],
+            &file[..file.len() - 1],
+            &longer,
+            &[9, 1, 2],
+        ];
+        for bad in cases {
+            assert!(RoomContent::decode(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            RoomContent::decode(&[9]).unwrap_err(),
+            ContentError::UnknownKind(9)
+        );
+        let mut no_name = example_file();
+        no_name.name.clear();
+        assert!(RoomContent::File(no_name).encode().is_err());
+    }
+}
