@@ -267,6 +267,9 @@ fn room_target(t: &TargetArgs, members: usize) -> anyhow::Result<Target> {
                 room.to_string(),
                 "--max-connections".into(),
                 room.max(10_240).to_string(),
+                // Members wait silent while the others are added.
+                "--idle-timeout".into(),
+                "7200".into(),
             ],
         )?));
     }
@@ -275,6 +278,7 @@ fn room_target(t: &TargetArgs, members: usize) -> anyhow::Result<Target> {
         c.durability = d;
         c.max_connections_per_ip = room;
         c.max_connections = c.max_connections.max(room);
+        c.idle_timeout = std::time::Duration::from_secs(7200);
     })?))
 }
 

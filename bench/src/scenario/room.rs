@@ -97,14 +97,20 @@ pub struct CommitPoint {
     pub welcome_bytes: usize,
     /// The owner's engine making it, ms.
     pub create_ms: f64,
+    /// The same, CPU time of the thread, ms.
+    pub create_cpu_ms: f64,
     /// Request 133 to its answer (the server checks and stores it), ms.
     pub server_ms: f64,
     /// The owner's engine merging it when read back, ms.
     pub owner_merge_ms: f64,
     /// Each member already in processing it (its engine), µs.
     pub process: Latency,
+    /// The same, CPU time of the thread, µs.
+    pub process_cpu: Latency,
     /// Each new member joining from its welcome, µs.
     pub join: Latency,
+    /// The same, CPU time of the thread, µs.
+    pub join_cpu: Latency,
     /// Wall clock from making the commit to every member at its epoch, ms.
     pub everyone_ms: f64,
 }
@@ -183,6 +189,8 @@ pub struct SizeFigures {
     pub throughput: FanOut,
     /// Each member decrypting one text with its engine, µs.
     pub member_decrypt: Latency,
+    /// The same, CPU time of the thread, µs.
+    pub member_decrypt_cpu: Latency,
 }
 
 /// Runs every size against `addr`.
@@ -308,7 +316,7 @@ async fn one_size(
     let latency = fan.latency_phase(&members, pid, args, problems).await?;
     let throughput = fan.throughput_phase(&members, pid, args, problems).await?;
     let kept = fan.stop(problems).await?;
-    let member_decrypt = decrypt_check(&members, &kept, args, problems)?;
+    let (member_decrypt, member_decrypt_cpu) = decrypt_check(&members, &kept, args, problems)?;
     Ok(SizeFigures {
         members: n,
         setup_seconds,
@@ -320,6 +328,7 @@ async fn one_size(
         latency,
         throughput,
         member_decrypt,
+        member_decrypt_cpu,
     })
 }
 
@@ -342,6 +351,7 @@ async fn commit_round(
     let (out, create) =
         tokio::task::block_in_place(|| timed(|| owner.with_engine(|e| make(e, &members.book))));
     let out = out?;
+    let create: rm::Took = create;
     let (commit_bytes, welcome_bytes) =
         (out.commit.len(), out.welcome.as_ref().map_or(0, Vec::len));
     let t = Instant::now();
@@ -371,9 +381,9 @@ async fn commit_round(
             rm::process_commit(&members.all[*i], e, &members.book)
         })
     });
-    let mut process = report::histogram();
+    let mut process = rm::TookHistograms::new();
     for p in processed {
-        report::record(&mut process, p?);
+        process.record(p?);
     }
     for r in rm::net_map(existing, |i| {
         rm::ack_room(&members.all[i], room, accepted.seq)
@@ -393,9 +403,9 @@ async fn commit_round(
     let joins = tokio::task::block_in_place(|| {
         par_map(&work, |(i, w)| rm::join(&members.all[*i], w, &members.book))
     });
-    let mut join = report::histogram();
+    let mut join = rm::TookHistograms::new();
     for j in joins {
-        report::record(&mut join, j?);
+        join.record(j?);
     }
     let acks = rm::net_map(&(0..added.len()).collect::<Vec<_>>(), |k| {
         let conn = members.all[added[k]].conn.clone();
@@ -412,11 +422,14 @@ async fn commit_round(
         members_after: before + added.len(),
         commit_bytes,
         welcome_bytes,
-        create_ms: ms(create),
+        create_ms: ms(create.wall),
+        create_cpu_ms: ms(create.cpu),
         server_ms: ms(server),
-        owner_merge_ms: ms(merge),
-        process: Latency::of(&process),
-        join: Latency::of(&join),
+        owner_merge_ms: ms(merge.wall),
+        process: Latency::of(&process.wall),
+        process_cpu: Latency::of(&process.cpu),
+        join: Latency::of(&join.wall),
+        join_cpu: Latency::of(&join.cpu),
         everyone_ms: ms(t0.elapsed()),
     })
 }
@@ -471,7 +484,7 @@ fn decrypt_check(
     kept: &super::room_fanout::Kept,
     args: &RoomArgs,
     problems: &mut Vec<String>,
-) -> anyhow::Result<Latency> {
+) -> anyhow::Result<(Latency, Latency)> {
     let texts = kept.sent.len();
     ensure!(texts > 0, "no texts were sent");
     let work: Vec<(usize, u64, usize)> = (1..members.all.len())
@@ -482,7 +495,7 @@ fn decrypt_check(
         .collect();
     let owner = sealpost_rooms::ClientId(members.all[0].id.0);
     let results = tokio::task::block_in_place(|| {
-        par_map(&work, |&(i, seq, k)| -> anyhow::Result<Duration> {
+        par_map(&work, |&(i, seq, k)| -> anyhow::Result<rm::Took> {
             let m = &members.all[i];
             let bytes = kept.entries[i]
                 .get(&seq)
@@ -496,11 +509,11 @@ fn decrypt_check(
             }
         })
     });
-    let mut h = report::histogram();
+    let mut h = rm::TookHistograms::new();
     let mut failed = 0;
     for r in results {
         match r {
-            Ok(d) => report::record(&mut h, d),
+            Ok(d) => h.record(d),
             Err(e) => {
                 if failed == 0 {
                     problems.push(format!("decrypt: {e:#}"));
@@ -512,7 +525,7 @@ fn decrypt_check(
     if failed > 0 {
         problems.push(format!("{failed} members could not decrypt their text"));
     }
-    Ok(Latency::of(&h))
+    Ok((Latency::of(&h.wall), Latency::of(&h.cpu)))
 }
 
 /// The server's work between two readings, per text.

@@ -160,7 +160,7 @@ impl FanOutRoom {
         members: &Members,
         k: usize,
         size: usize,
-    ) -> anyhow::Result<(Duration, Duration, u64, Instant)> {
+    ) -> anyhow::Result<(rm::Took, Duration, u64, Instant)> {
         let owner = &members.all[0];
         let t0 = Instant::now();
         let (message, encrypt) = tokio::task::block_in_place(|| {
@@ -281,7 +281,7 @@ impl FanOutRoom {
             let arrivals = self.shared.tracker.all(seq).await?;
             record_arrivals(&mut last_h, &mut each_h, t0, &arrivals);
             delivering += arrivals.iter().max().map_or(Duration::ZERO, |l| *l - t0);
-            report::record(&mut enc_h, encrypt);
+            report::record(&mut enc_h, encrypt.wall);
             report::record(&mut stored_h, stored);
             last_seq = seq;
         }
@@ -330,7 +330,7 @@ impl FanOutRoom {
                 timed(|| owner.with_engine(|e| e.send(r, &text(k, args.size))))
             });
             sealed.push(m?);
-            report::record(&mut enc_h, d);
+            report::record(&mut enc_h, d.wall);
         }
         let acks_before = self.shared.acks_sent.load(Ordering::SeqCst);
         let work_before = pid.and_then(|p| proc_work(p).ok());

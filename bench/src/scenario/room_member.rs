@@ -116,11 +116,66 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     out.into_iter().flatten().collect()
 }
 
-/// `f` timed.
-pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
-    let t = Instant::now();
+/// How long an operation took: wall clock, and the CPU time of the thread
+/// that ran it (the machine is shared: CPU time is what the operation
+/// itself costs, without waiting for a core or for the disk).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Took {
+    /// Wall clock.
+    pub wall: Duration,
+    /// The running thread's CPU time.
+    pub cpu: Duration,
+}
+
+/// CPU time of the calling thread so far (zero if the clock is missing).
+fn thread_cpu() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(Duration::from)
+        .unwrap_or_default()
+}
+
+/// `f` timed (on this thread).
+pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Took) {
+    let (t, c) = (Instant::now(), thread_cpu());
     let r = f();
-    (r, t.elapsed())
+    let cpu = thread_cpu().saturating_sub(c);
+    (
+        r,
+        Took {
+            wall: t.elapsed(),
+            cpu,
+        },
+    )
+}
+
+/// Two histograms (wall, CPU) of [`Took`]s.
+pub struct TookHistograms {
+    /// Wall clock, µs.
+    pub wall: hdrhistogram::Histogram<u64>,
+    /// CPU time, µs.
+    pub cpu: hdrhistogram::Histogram<u64>,
+}
+
+impl TookHistograms {
+    /// Empty.
+    pub fn new() -> Self {
+        Self {
+            wall: crate::report::histogram(),
+            cpu: crate::report::histogram(),
+        }
+    }
+
+    /// Records one.
+    pub fn record(&mut self, t: Took) {
+        crate::report::record(&mut self.wall, t.wall);
+        crate::report::record(&mut self.cpu, t.cpu);
+    }
+}
+
+impl Default for TookHistograms {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Runs `f` for every index in `ids`, [`NET_CONCURRENCY`] at once; results
@@ -288,7 +343,7 @@ pub async fn fetch_commit(m: &Member) -> anyhow::Result<RoomEntry> {
 ///
 /// # Errors
 /// The engine refused it or it was not a commit.
-pub fn process_commit(m: &Member, entry: &RoomEntry, pins: &Book) -> anyhow::Result<Duration> {
+pub fn process_commit(m: &Member, entry: &RoomEntry, pins: &Book) -> anyhow::Result<Took> {
     let (r, took) = timed(|| m.with_engine(|e| e.process(&entry.message, pins)));
     match r.with_context(|| format!("member {} processing a commit", m.id))? {
         Incoming::Commit { summary, .. } if summary.epoch == entry.epoch + 1 => Ok(took),
@@ -315,7 +370,7 @@ pub async fn fetch_welcome(m: &Member) -> anyhow::Result<(v3::RoomWelcome, u64)>
 ///
 /// # Errors
 /// The engine refused the welcome.
-pub fn join(m: &Member, w: &v3::RoomWelcome, pins: &Book) -> anyhow::Result<Duration> {
+pub fn join(m: &Member, w: &v3::RoomWelcome, pins: &Book) -> anyhow::Result<Took> {
     let (r, took) = timed(|| m.with_engine(|e| e.join(&w.welcome, pins)));
     let joined = r.with_context(|| format!("member {} joining", m.id))?;
     ensure!(
