@@ -94,6 +94,17 @@ pub enum Command {
         #[arg(long)]
         skip_file: bool,
     },
+    /// A room of 100 and of 1,000 members with real MLS in every simulated
+    /// member: adding everyone, commits against the room's size, one text
+    /// fanned out to every member, the server's rows per text.
+    Room {
+        /// Workload.
+        #[command(flatten)]
+        room: crate::scenario::room::RoomArgs,
+        /// Which server.
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Everything with tiny sizes, in a few seconds, all in process (what the
     /// integration test runs).
     Smoke {

@@ -84,12 +84,18 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
             idle: (!skip_idle).then(|| idle.clone()),
             v3: (!skip_v3).then(|| v3.clone()),
             file: (!skip_file).then(|| file.clone()),
+            room: None,
             target: target.clone(),
             reference: reference.clone(),
         }),
         Command::Smoke { with_reference } => Ok(Plan::smoke(*with_reference)),
         Command::V3 { v3, target } => Ok(Plan {
             v3: Some(v3.clone()),
+            target: target.clone(),
+            ..Plan::default()
+        }),
+        Command::Room { room, target } => Ok(Plan {
+            room: Some(room.clone()),
             target: target.clone(),
             ..Plan::default()
         }),

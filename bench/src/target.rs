@@ -61,6 +61,16 @@ impl Target {
         }
     }
 
+    /// The server's data folder (its database is `server.db` there), when
+    /// this run made it.
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        match self {
+            Target::InProcess(s) => Some(s.dir.path().join("data")),
+            Target::Child(c) => c.dir.as_ref().map(|d| d.path().join("data")),
+            Target::External(_) => None,
+        }
+    }
+
     /// `in-process`, `child process (server)`, or the address.
     pub fn describe(&self) -> String {
         match self {
@@ -92,7 +102,7 @@ pub struct InProcessServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl InProcessServer {
@@ -146,7 +156,7 @@ impl InProcessServer {
             addr,
             stop: Some(stop),
             thread: Some(thread),
-            _dir: dir,
+            dir,
         })
     }
 
@@ -194,7 +204,7 @@ pub struct ChildServer {
     /// What it is, for reports.
     pub what: String,
     child: Child,
-    _dir: Option<tempfile::TempDir>,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl ChildServer {
@@ -236,7 +246,7 @@ impl ChildServer {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             what: what.to_string(),
             child,
-            _dir: dir,
+            dir,
         };
         match rx.recv_timeout(START_TIMEOUT) {
             Ok(addr) => server.addr = addr,
@@ -393,6 +403,62 @@ pub fn proc_memory(pid: u32) -> anyhow::Result<ProcMemory> {
     Ok(ProcMemory {
         rss: field("VmRSS:")?,
         peak_rss: field("VmHWM:")?,
+    })
+}
+
+/// CPU time and storage writes of a process so far, from /proc/PID/stat
+/// and /proc/PID/io (Linux).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct ProcWork {
+    /// User plus system CPU time, seconds.
+    pub cpu_seconds: f64,
+    /// Bytes the process caused to be written to storage (`write_bytes`).
+    pub write_bytes: u64,
+}
+
+impl ProcWork {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &ProcWork) -> ProcWork {
+        ProcWork {
+            cpu_seconds: self.cpu_seconds - earlier.cpu_seconds,
+            write_bytes: self.write_bytes.saturating_sub(earlier.write_bytes),
+        }
+    }
+}
+
+/// Reads the CPU time and storage writes of `pid` so far.
+///
+/// # Errors
+/// The process is gone or a file is malformed.
+pub fn proc_work(pid: u32) -> anyhow::Result<ProcWork> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start at field 3;
+    // utime and stime are fields 14 and 15, in clock ticks.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("malformed /proc/PID/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        Ok(fields
+            .get(i)
+            .context("short /proc/PID/stat")?
+            .parse::<u64>()?)
+    };
+    // Linux reports these in USER_HZ, 100 on every architecture it supports.
+    let cpu_seconds = (ticks(11)? + ticks(12)?) as f64 / 100.0;
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .with_context(|| format!("reading /proc/{pid}/io"))?;
+    let write_bytes = io
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .context("no write_bytes in /proc/PID/io")?
+        .trim()
+        .parse()?;
+    Ok(ProcWork {
+        cpu_seconds,
+        write_bytes,
     })
 }
 

@@ -73,7 +73,7 @@ fn smoke_runs_every_scenario_and_writes_json() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    let expected = vec!["limits", "v2-reference", "v2", "idle", "v3"];
+    let expected = vec!["limits", "v2-reference", "v2", "idle", "v3", "room"];
     assert_eq!(names, expected, "stdout:\n{stdout}");
     for s in scenarios {
         assert_eq!(s["passed"], true, "{s:#}");
@@ -105,7 +105,7 @@ fn smoke_runs_every_scenario_and_writes_json() {
         3
     );
 
-    let v3 = scenarios.last().unwrap();
+    let v3 = &scenarios[names.iter().position(|n| *n == "v3").unwrap()];
     assert!(
         v3["figures"]["throughput_messages"].as_u64().unwrap() > 0,
         "{v3:#}"
@@ -119,4 +119,26 @@ fn smoke_runs_every_scenario_and_writes_json() {
         idle["figures"]["pings_answered"], idle["figures"]["pinged"],
         "{idle:#}"
     );
+
+    // The room of three: two adding commits of one member each (the smoke
+    // plan's batch), every text stored once and delivered to both others.
+    let room = &scenarios[names.iter().position(|n| *n == "room").unwrap()]["figures"][0];
+    assert_eq!(room["members"].as_u64(), Some(3), "{room:#}");
+    let adds = room["adds"].as_array().unwrap();
+    assert_eq!(adds.len(), 2, "{room:#}");
+    assert_eq!(adds[1]["members_after"].as_u64(), Some(3));
+    assert!(adds[0]["welcome_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(
+        room["full_room_commit"]["process"]["count"].as_u64(),
+        Some(2)
+    );
+    assert_eq!(room["stored"]["log_rows_per_text"].as_f64(), Some(1.0));
+    assert_eq!(room["stored"]["message_rows_per_text"].as_f64(), Some(0.0));
+    assert_eq!(room["stored"]["after_acks"]["room_log"].as_u64(), Some(0));
+    assert_eq!(room["latency"]["to_each_member"]["count"].as_u64(), Some(6));
+    assert_eq!(
+        room["throughput"]["to_each_member"]["count"].as_u64(),
+        Some(8)
+    );
+    assert_eq!(room["member_decrypt"]["count"].as_u64(), Some(2));
 }

@@ -9,6 +9,9 @@
 pub mod file;
 pub mod idle;
 pub mod limits;
+pub mod room;
+mod room_fanout;
+mod room_member;
 pub mod v2;
 pub mod v3;
 
@@ -41,6 +44,8 @@ pub enum Scenario {
     V3,
     /// A large file end to end through the real binaries.
     File,
+    /// A room of many members with real MLS.
+    Room,
 }
 
 impl Scenario {
@@ -52,6 +57,7 @@ impl Scenario {
             Scenario::Limits => "limits",
             Scenario::V3 => "v3",
             Scenario::File => "file",
+            Scenario::Room => "room",
         }
     }
 }
@@ -69,6 +75,8 @@ pub struct Plan {
     pub v3: Option<v3::V3Args>,
     /// Run file.
     pub file: Option<file::FileArgs>,
+    /// Run room.
+    pub room: Option<room::RoomArgs>,
     /// Which server.
     pub target: TargetArgs,
     /// The reference stand-in for v2.
@@ -115,6 +123,15 @@ impl Plan {
                 ack_batch: 16,
             }),
             file: None,
+            room: Some(room::RoomArgs {
+                members: vec![3],
+                batch: 1,
+                stored: 2,
+                messages: 3,
+                burst: 4,
+                window: 2,
+                size: 32,
+            }),
             target: TargetArgs::default(),
             reference: ReferenceArgs {
                 spawn_reference: with_reference,
@@ -216,8 +233,53 @@ impl Plan {
             }
             report.push(outcome);
         }
+        if let Some(args) = &self.room {
+            let most = args.members.iter().copied().max().unwrap_or(0);
+            let target = room_target(&self.target, most)?;
+            let describe = target.describe();
+            let result = runtime.block_on(room::run(
+                target.addr(),
+                target.pid(),
+                target.data_dir(),
+                args,
+                &describe,
+            ));
+            target.stop()?;
+            report.push(result?.0);
+        }
         Ok(())
     }
+}
+
+/// Room for every member's connection plus the registrations beside them.
+fn room_target(t: &TargetArgs, members: usize) -> anyhow::Result<Target> {
+    let room = members + 128;
+    if let Some(addr) = t.server {
+        return Ok(Target::External(loopback_only(addr)?));
+    }
+    if t.spawn {
+        let binary = server_binary(t.server_bin.as_deref())?;
+        return Ok(Target::Child(spawn_server(
+            &binary,
+            t.durability,
+            &[
+                "--max-connections-per-ip".into(),
+                room.to_string(),
+                "--max-connections".into(),
+                room.max(10_240).to_string(),
+                // Members wait silent while the others are added.
+                "--idle-timeout".into(),
+                "7200".into(),
+            ],
+        )?));
+    }
+    let d = durability(t.durability);
+    Ok(Target::InProcess(InProcessServer::start(|c| {
+        c.durability = d;
+        c.max_connections_per_ip = room;
+        c.max_connections = c.max_connections.max(room);
+        c.idle_timeout = std::time::Duration::from_secs(7200);
+    })?))
 }
 
 fn loopback_only(addr: SocketAddr) -> anyhow::Result<SocketAddr> {

@@ -1,0 +1,551 @@
+//! Scenario `room`: one room of N members with real MLS (openmls through
+//! `sealpost_rooms::RoomEngine`, one state file and one connection per
+//! simulated member), for each N asked (100 and 1,000 by default).
+//!
+//! 1. **setup**: N users register, connect, open their engines and upload a
+//!    one-time key package each.
+//! 2. **add everyone**: member 0 creates the room and adds the others in
+//!    commits of at most 100 (PROTOCOL.md): claim their key packages, make
+//!    the commit, the server accepts it (133), the owner reads it back from
+//!    the log and merges it; every member already in processes it, every
+//!    new member joins from its welcome (a type-5 message). Each commit is
+//!    timed (made, accepted, merged, processed by each member, joined) and
+//!    measured (commit and welcome bytes) against the room's size.
+//! 3. **a commit in the full room**: the owner promotes a member (a group
+//!    context change, with a path); every other member processes it.
+//! 4. **stored once**: every member subscribed (pushes 1310) and not
+//!    acknowledging, the owner sends a few texts; the server's database is
+//!    read before and after (room log rows, one-to-one message rows, member
+//!    rows), then every member acknowledges and the log must empty.
+//! 5. **fan-out latency**: texts one at a time, each after the previous one
+//!    reached every member; latency from before encryption to the moment the
+//!    last member's connection has it (members acknowledge as they go).
+//! 6. **fan-out throughput**: texts encrypted beforehand, sent with a window
+//!    in flight; member-deliveries per second to the last delivery.
+//! 7. **every member decrypts**: each member opens one of the texts with
+//!    its engine (timed) and compares the plaintext.
+//!
+//! Server cost (CPU seconds and bytes written to storage, from /proc) is
+//! read around phases 5 and 6 when the server is a child process.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use bytes::Bytes;
+use clap::Args;
+use protocol::v3;
+use protocol::{ClientId, RoomId};
+use sealpost_rooms::{Incoming, Role};
+use serde::Serialize;
+
+use super::room_member::{self as rm, Members, par_map, timed};
+use crate::report::{self, Latency, Outcome};
+use crate::target::{ProcWork, proc_work};
+
+/// The room workload.
+#[derive(Debug, Clone, Args)]
+pub struct RoomArgs {
+    /// Room sizes to measure, members including the owner (at most 1,000).
+    #[arg(long = "room-members", id = "room-members", value_delimiter = ',', default_values_t = [100usize, 1000])]
+    pub members: Vec<usize>,
+    /// Members added per commit (at most 100).
+    #[arg(long = "room-batch", id = "room-batch", default_value_t = 100)]
+    pub batch: usize,
+    /// Texts sent while nobody acknowledges, to count the server's rows.
+    #[arg(long = "room-stored", id = "room-stored", default_value_t = 20)]
+    pub stored: usize,
+    /// Texts of the latency phase (one at a time).
+    #[arg(long = "room-messages", id = "room-messages", default_value_t = 100)]
+    pub messages: usize,
+    /// Texts of the throughput phase.
+    #[arg(long = "room-burst", id = "room-burst", default_value_t = 200)]
+    pub burst: usize,
+    /// Texts in flight in the throughput phase.
+    #[arg(long = "room-window", id = "room-window", default_value_t = 32)]
+    pub window: usize,
+    /// Plaintext bytes per text (at least 16).
+    #[arg(long = "room-size", id = "room-size", default_value_t = 100)]
+    pub size: usize,
+}
+
+impl Default for RoomArgs {
+    fn default() -> Self {
+        Self {
+            members: vec![100, 1000],
+            batch: 100,
+            stored: 20,
+            messages: 100,
+            burst: 200,
+            window: 32,
+            size: 100,
+        }
+    }
+}
+
+/// One commit, against the room's size.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitPoint {
+    /// `add` or `promote`.
+    pub kind: &'static str,
+    /// Members before it.
+    pub members_before: usize,
+    /// Members after it.
+    pub members_after: usize,
+    /// Bytes of the commit (an MLS public message).
+    pub commit_bytes: usize,
+    /// Bytes of the welcome (0: none).
+    pub welcome_bytes: usize,
+    /// The owner's engine making it, ms.
+    pub create_ms: f64,
+    /// The same, CPU time of the thread, ms.
+    pub create_cpu_ms: f64,
+    /// Request 133 to its answer (the server checks and stores it), ms.
+    pub server_ms: f64,
+    /// The owner's engine merging it when read back, ms.
+    pub owner_merge_ms: f64,
+    /// Each member already in processing it (its engine), µs.
+    pub process: Latency,
+    /// The same, CPU time of the thread, µs.
+    pub process_cpu: Latency,
+    /// Each new member joining from its welcome, µs.
+    pub join: Latency,
+    /// The same, CPU time of the thread, µs.
+    pub join_cpu: Latency,
+    /// Wall clock from making the commit to every member at its epoch, ms.
+    pub everyone_ms: f64,
+}
+
+/// Rows of the server's database before and after texts nobody read yet.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredFigures {
+    /// Texts sent.
+    pub texts: usize,
+    /// Before.
+    pub before: rm::ServerRows,
+    /// After sending, every member has them (pushed), none acknowledged.
+    pub after_send: rm::ServerRows,
+    /// After every member acknowledged.
+    pub after_acks: rm::ServerRows,
+    /// New room log rows per text.
+    pub log_rows_per_text: f64,
+    /// New one-to-one message rows per text.
+    pub message_rows_per_text: f64,
+    /// New member rows per text.
+    pub member_rows_per_text: f64,
+    /// Log bytes per text.
+    pub log_bytes_per_text: f64,
+}
+
+/// A fan-out phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct FanOut {
+    /// Texts sent.
+    pub texts: usize,
+    /// Members each text reaches (everyone but the sender).
+    pub receivers: usize,
+    /// From before encryption (latency phase) or the first send
+    /// (throughput phase) to the last member's delivery, per text, µs.
+    pub to_last_member: Latency,
+    /// The same to every member's delivery, µs.
+    pub to_each_member: Latency,
+    /// The owner's engine encrypting a text, µs.
+    pub encrypt: Latency,
+    /// Request 134 to its answer (stored), µs.
+    pub stored: Latency,
+    /// Wall clock of the phase, until every member acknowledged the last text.
+    pub seconds: f64,
+    /// Member deliveries per second (texts × receivers / time to the last
+    /// delivery).
+    pub member_deliveries_per_s: f64,
+    /// Acknowledgements (136) the members sent, per text.
+    pub acks_per_text: f64,
+    /// The server process's CPU seconds per text (child process only).
+    pub server_cpu_ms_per_text: Option<f64>,
+    /// The server process's bytes written to storage per text.
+    pub server_write_bytes_per_text: Option<f64>,
+}
+
+/// Everything about one room size.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeFigures {
+    /// Members, the owner included.
+    pub members: usize,
+    /// Register, connect, open engines, upload key packages: seconds.
+    pub setup_seconds: f64,
+    /// Create the room and add everyone until every member is at the last
+    /// epoch: seconds.
+    pub add_everyone_seconds: f64,
+    /// The owner's part of that (claims, commits made, answered, merged).
+    pub owner_seconds: f64,
+    /// Each adding commit.
+    pub adds: Vec<CommitPoint>,
+    /// A commit in the full room (promote: a path, no welcome).
+    pub full_room_commit: CommitPoint,
+    /// The room's rows in the server's database (when it is reachable).
+    pub stored: Option<StoredFigures>,
+    /// One text at a time.
+    pub latency: FanOut,
+    /// Texts with a window in flight.
+    pub throughput: FanOut,
+    /// Each member decrypting one text with its engine, µs.
+    pub member_decrypt: Latency,
+    /// The same, CPU time of the thread, µs.
+    pub member_decrypt_cpu: Latency,
+}
+
+/// Runs every size against `addr`.
+///
+/// # Errors
+/// Setup failed or a phase could not run.
+pub async fn run(
+    addr: std::net::SocketAddr,
+    server_pid: Option<u32>,
+    data_dir: Option<std::path::PathBuf>,
+    args: &RoomArgs,
+    target: &str,
+) -> anyhow::Result<(Outcome, Vec<SizeFigures>)> {
+    ensure!(args.size >= 16, "room texts are at least 16 bytes");
+    ensure!(
+        (1..=sealpost_rooms::commits::MAX_MEMBERS_PER_COMMIT).contains(&args.batch),
+        "--room-batch is 1 to 100"
+    );
+    ensure!(
+        args.stored + args.messages + args.burst <= 900,
+        "at most 900 texts in all (MLS keeps a receiver's key chain at most 1,000 steps ahead)"
+    );
+    let mut problems = Vec::new();
+    let mut sizes = Vec::new();
+    for &n in &args.members {
+        ensure!(
+            (3..=sealpost_rooms::MAX_ROOM_MEMBERS).contains(&n),
+            "room sizes are 3 to 1,000"
+        );
+        let db = data_dir.as_ref().map(|d| d.join("server.db"));
+        let f = one_size(addr, server_pid, db.as_deref(), args, n, &mut problems)
+            .await
+            .with_context(|| format!("room of {n}"))?;
+        sizes.push(f);
+    }
+    let parts: Vec<String> = sizes
+        .iter()
+        .map(|f| {
+            format!(
+                "{} members: added in {:.1} s, full-room commit {} B made in {:.1} ms, processed {:.1} ms p50 / {:.1} ms p99 per member; \
+                 text to the last member {}; {:.2} log rows per text; {} member-deliveries/s",
+                f.members,
+                f.add_everyone_seconds,
+                report::thousands(f.full_room_commit.commit_bytes as f64),
+                f.full_room_commit.create_ms,
+                f.full_room_commit.process.p50_us as f64 / 1000.0,
+                f.full_room_commit.process.p99_us as f64 / 1000.0,
+                f.latency.to_last_member.short(),
+                f.stored.as_ref().map_or(f64::NAN, |s| s.log_rows_per_text),
+                report::thousands(f.throughput.member_deliveries_per_s),
+            )
+        })
+        .collect();
+    let summary = format!("room ({target}, real MLS): {}", parts.join(" | "));
+    let outcome = Outcome {
+        name: "room".into(),
+        target: target.into(),
+        passed: problems.is_empty(),
+        problems,
+        summary,
+        figures: serde_json::to_value(&sizes)?,
+        comparisons: Vec::new(),
+    };
+    Ok((outcome, sizes))
+}
+
+async fn one_size(
+    addr: std::net::SocketAddr,
+    pid: Option<u32>,
+    db: Option<&std::path::Path>,
+    args: &RoomArgs,
+    n: usize,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<SizeFigures> {
+    let t = Instant::now();
+    let members = rm::setup(addr, n).await.context("setting up members")?;
+    let setup_seconds = t.elapsed().as_secs_f64();
+    tracing::info!(n, setup_seconds, "members ready");
+
+    let t = Instant::now();
+    let owner = &members.all[0];
+    let room = RoomId(rand::random());
+    let created = owner.with_engine(|e| e.create_room(sealpost_rooms::RoomId(room.0)))?;
+    owner
+        .conn
+        .room_create(room, created.group_info.into(), created.ratchet_tree.into())
+        .await?;
+    let mut joined: Vec<usize> = Vec::new();
+    let mut adds = Vec::new();
+    let mut owner_time = t.elapsed();
+    let everyone: Vec<usize> = (1..n).collect();
+    for batch in everyone.chunks(args.batch) {
+        let ids: Vec<ClientId> = batch.iter().map(|&i| members.all[i].id).collect();
+        let t_claim = Instant::now();
+        let packages = rm::claim(&owner.conn, ids).await?;
+        owner_time += t_claim.elapsed();
+        let point = commit_round(&members, room, &joined, batch, |e, pins| {
+            e.add_members(sealpost_rooms::RoomId(room.0), &packages, pins)
+        })
+        .await?;
+        owner_time += Duration::from_secs_f64(
+            (point.create_ms + point.server_ms + point.owner_merge_ms) / 1000.0,
+        );
+        tracing::info!(?point, "added");
+        adds.push(point);
+        joined.extend_from_slice(batch);
+    }
+    let add_everyone_seconds = t.elapsed().as_secs_f64();
+    check_room(&members, room, n, problems).await?;
+
+    let promoted = sealpost_rooms::ClientId(members.all[1].id.0);
+    let full_room_commit = commit_round(&members, room, &joined, &[], |e, _| {
+        e.set_role(sealpost_rooms::RoomId(room.0), promoted, Role::Admin)
+    })
+    .await?;
+    tracing::info!(?full_room_commit, "full-room commit");
+
+    let fan = super::room_fanout::FanOutRoom::start(&members, room, problems).await?;
+    let stored = match db {
+        Some(db) => Some(fan.stored_phase(&members, db, args, problems).await?),
+        None => None,
+    };
+    let latency = fan.latency_phase(&members, pid, args, problems).await?;
+    let throughput = fan.throughput_phase(&members, pid, args, problems).await?;
+    let kept = fan.stop(problems).await?;
+    let (member_decrypt, member_decrypt_cpu) = decrypt_check(&members, &kept, args, problems)?;
+    Ok(SizeFigures {
+        members: n,
+        setup_seconds,
+        add_everyone_seconds,
+        owner_seconds: owner_time.as_secs_f64(),
+        adds,
+        full_room_commit,
+        stored,
+        latency,
+        throughput,
+        member_decrypt,
+        member_decrypt_cpu,
+    })
+}
+
+/// Makes a commit with the owner's engine, has the server accept it, the
+/// owner merge it from the log, every member in `existing` process it and
+/// every member in `added` join from its welcome.
+async fn commit_round(
+    members: &Members,
+    room: RoomId,
+    existing: &[usize],
+    added: &[usize],
+    make: impl FnOnce(
+        &sealpost_rooms::RoomEngine,
+        &rm::Book,
+    ) -> Result<sealpost_rooms::Outgoing, sealpost_rooms::RoomsError>,
+) -> anyhow::Result<CommitPoint> {
+    let owner = &members.all[0];
+    let before = 1 + existing.len();
+    let t0 = Instant::now();
+    let (out, create) =
+        tokio::task::block_in_place(|| timed(|| owner.with_engine(|e| make(e, &members.book))));
+    let out = out?;
+    let create: rm::Took = create;
+    let (commit_bytes, welcome_bytes) =
+        (out.commit.len(), out.welcome.as_ref().map_or(0, Vec::len));
+    let t = Instant::now();
+    let accepted = owner
+        .conn
+        .room_commit(
+            room,
+            out.epoch,
+            Bytes::from(out.commit),
+            out.welcome.map(Bytes::from).unwrap_or_default(),
+        )
+        .await?;
+    let server = t.elapsed();
+    let entry = rm::fetch_commit(owner).await?;
+    ensure!(
+        entry.seq == accepted.seq,
+        "the owner read back another entry"
+    );
+    let merge = tokio::task::block_in_place(|| rm::process_commit(owner, &entry, &members.book))?;
+    rm::ack_room(owner, room, entry.seq).await?;
+
+    let commits = rm::net_map(existing, |i| rm::fetch_commit(&members.all[i])).await;
+    let commits: Vec<_> = commits.into_iter().collect::<Result<_, _>>()?;
+    let work: Vec<(usize, v3::RoomEntry)> = existing.iter().copied().zip(commits).collect();
+    let processed = tokio::task::block_in_place(|| {
+        par_map(&work, |(i, e)| {
+            rm::process_commit(&members.all[*i], e, &members.book)
+        })
+    });
+    let mut process = rm::TookHistograms::new();
+    for p in processed {
+        process.record(p?);
+    }
+    for r in rm::net_map(existing, |i| {
+        rm::ack_room(&members.all[i], room, accepted.seq)
+    })
+    .await
+    {
+        r?;
+    }
+
+    let welcomes = rm::net_map(added, |i| rm::fetch_welcome(&members.all[i])).await;
+    let welcomes: Vec<_> = welcomes.into_iter().collect::<Result<_, _>>()?;
+    let work: Vec<(usize, v3::RoomWelcome)> = added
+        .iter()
+        .copied()
+        .zip(welcomes.iter().map(|(w, _)| w.clone()))
+        .collect();
+    let joins = tokio::task::block_in_place(|| {
+        par_map(&work, |(i, w)| rm::join(&members.all[*i], w, &members.book))
+    });
+    let mut join = rm::TookHistograms::new();
+    for j in joins {
+        join.record(j?);
+    }
+    let acks = rm::net_map(&(0..added.len()).collect::<Vec<_>>(), |k| {
+        let conn = members.all[added[k]].conn.clone();
+        let id = welcomes[k].1;
+        async move { conn.ack(vec![id]).await }
+    })
+    .await;
+    for a in acks {
+        ensure!(a? == [v3::AckStatus::Removed], "a welcome was not removed");
+    }
+    Ok(CommitPoint {
+        kind: if added.is_empty() { "promote" } else { "add" },
+        members_before: before,
+        members_after: before + added.len(),
+        commit_bytes,
+        welcome_bytes,
+        create_ms: ms(create.wall),
+        create_cpu_ms: ms(create.cpu),
+        server_ms: ms(server),
+        owner_merge_ms: ms(merge.wall),
+        process: Latency::of(&process.wall),
+        process_cpu: Latency::of(&process.cpu),
+        join: Latency::of(&join.wall),
+        join_cpu: Latency::of(&join.cpu),
+        everyone_ms: ms(t0.elapsed()),
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Every member's engine at the server's epoch, the server listing all of them.
+async fn check_room(
+    members: &Members,
+    room: RoomId,
+    n: usize,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let status = members.all[0].conn.room_state(room).await?;
+    if status.members.len() != n {
+        problems.push(format!(
+            "the server lists {} members, not {n}",
+            status.members.len()
+        ));
+    }
+    let epochs = tokio::task::block_in_place(|| {
+        par_map(&members.all, |m| {
+            m.with_engine(|e| e.epoch(sealpost_rooms::RoomId(room.0)))
+        })
+    });
+    let behind = epochs
+        .into_iter()
+        .filter(|e| e.as_ref().ok() != Some(&status.epoch))
+        .count();
+    if behind > 0 {
+        problems.push(format!(
+            "{behind} members are not at the room's epoch {}",
+            status.epoch
+        ));
+    }
+    Ok(())
+}
+
+/// The text number `k` of `size` bytes.
+pub fn text(k: usize, size: usize) -> Vec<u8> {
+    let mut t = format!("room text {k:06} ").into_bytes();
+    t.resize(size, b'.');
+    t
+}
+
+/// Each receiving member decrypts one text it kept (member i the text
+/// `i mod texts`), timed, and compares it with what was sent.
+fn decrypt_check(
+    members: &Members,
+    kept: &super::room_fanout::Kept,
+    args: &RoomArgs,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<(Latency, Latency)> {
+    let texts = kept.sent.len();
+    ensure!(texts > 0, "no texts were sent");
+    let work: Vec<(usize, u64, usize)> = (1..members.all.len())
+        .map(|i| {
+            let k = (i - 1) % texts;
+            (i, kept.sent[k], k)
+        })
+        .collect();
+    let owner = sealpost_rooms::ClientId(members.all[0].id.0);
+    let results = tokio::task::block_in_place(|| {
+        par_map(&work, |&(i, seq, k)| -> anyhow::Result<rm::Took> {
+            let m = &members.all[i];
+            let bytes = kept.entries[i]
+                .get(&seq)
+                .with_context(|| format!("member {} has no entry {seq}", m.id))?;
+            let (r, took) = timed(|| m.with_engine(|e| e.process(bytes, &*members.book)));
+            match r? {
+                Incoming::Message {
+                    sender, plaintext, ..
+                } if sender == owner && plaintext == text(k, args.size) => Ok(took),
+                other => bail!("member {} decrypted {other:?}", m.id),
+            }
+        })
+    });
+    let mut h = rm::TookHistograms::new();
+    let mut failed = 0;
+    for r in results {
+        match r {
+            Ok(d) => h.record(d),
+            Err(e) => {
+                if failed == 0 {
+                    problems.push(format!("decrypt: {e:#}"));
+                }
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        problems.push(format!("{failed} members could not decrypt their text"));
+    }
+    Ok((Latency::of(&h.wall), Latency::of(&h.cpu)))
+}
+
+/// The server's work between two readings, per text.
+pub fn per_text(
+    pid: Option<u32>,
+    before: Option<ProcWork>,
+    texts: usize,
+) -> (Option<f64>, Option<f64>) {
+    match (pid, before) {
+        (Some(pid), Some(b)) => match proc_work(pid) {
+            Ok(now) => {
+                let d = now.since(&b);
+                let t = texts.max(1) as f64;
+                (
+                    Some(d.cpu_seconds * 1000.0 / t),
+                    Some(d.write_bytes as f64 / t),
+                )
+            }
+            Err(_) => (None, None),
+        },
+        _ => (None, None),
+    }
+}
