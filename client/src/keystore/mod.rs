@@ -65,6 +65,7 @@ mod identity;
 mod me_info;
 mod pins;
 mod received;
+mod room_events;
 mod schema;
 mod sessions;
 mod settings;

@@ -6,12 +6,29 @@
 //! its own ([`worker`]) and the async code sends it jobs; it never runs on
 //! the async workers. The identity and pins it needs are in [`trust`].
 //!
-//! Left out here: the wire (the room requests are `connection::requests`'
-//! business) and what a person sees.
+//! On top of the engine, `impl Client` blocks of their own: `state` (the
+//! engine's thread, pins, rooms by name), `sync` (reading the rooms' logs
+//! in order, exactly once), `publish` (a commit, retried on a stale epoch,
+//! and settling one a lost connection left pending), `commands` (create,
+//! add, remove, promote, leave, send, members, list), `join` (welcomes)
+//! and `stock` (key packages on the server).
+//!
+//! Left out here: the wire (the room requests are `connection::rooms`'
+//! business) and what a person sees (`crate::output`).
 
+mod commands;
+pub mod event;
+mod join;
+mod publish;
+mod state;
+mod stock;
+mod sync;
 mod trust;
 mod worker;
 
+pub use commands::{RoomInfo, RoomMemberInfo};
+pub use join::Welcomed;
+pub use state::{LocalRoom, RoomsState, hex};
 pub use trust::{MeSigner, PinBook};
 pub use worker::RoomWorker;
 
