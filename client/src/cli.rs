@@ -184,7 +184,7 @@ pub enum Command {
 
 /// `client room ...`: rooms by name (or id, 32 hex digits), users by name
 /// as for one-to-one messages.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum RoomCommand {
     /// Create a room named NAME, with you as its owner.
     Create {
