@@ -166,6 +166,11 @@ pub enum Command {
         #[arg(value_name = "DAYS|forever")]
         days: Option<String>,
     },
+    /// Rooms: end-to-end encrypted groups (create, add, remove, promote,
+    /// leave, send, members, list). `inbox` and `watch` show what happens
+    /// in them.
+    #[command(subcommand)]
+    Room(RoomCommand),
     /// Run the self-test against the server: fresh users, every flow.
     Test,
     /// Write the man pages and shell completions of this command line into
@@ -175,4 +180,58 @@ pub enum Command {
         /// Output folder (man/ and completions/ are made in it).
         dir: PathBuf,
     },
+}
+
+/// `client room ...`: rooms by name (or id, 32 hex digits), users by name
+/// as for one-to-one messages.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum RoomCommand {
+    /// Create a room named NAME, with you as its owner.
+    Create {
+        /// The room's name (1 to 64 bytes).
+        name: String,
+    },
+    /// Add users to room NAME (admins and the owner).
+    Add {
+        /// The room.
+        name: String,
+        /// The users to add.
+        #[arg(required = true, value_name = "USER")]
+        users: Vec<String>,
+    },
+    /// Remove USER from room NAME (admins and the owner).
+    Remove {
+        /// The room.
+        name: String,
+        /// The member to remove.
+        user: String,
+    },
+    /// Make USER an admin of room NAME (admins and the owner).
+    Promote {
+        /// The room.
+        name: String,
+        /// The member to promote.
+        user: String,
+    },
+    /// Leave room NAME (another member's client completes it).
+    Leave {
+        /// The room.
+        name: String,
+    },
+    /// Send a text to room NAME, encrypted once for every member. Without
+    /// TEXT (or with `-`), the text is read from standard input.
+    Send {
+        /// The room.
+        name: String,
+        /// The text.
+        text: Option<String>,
+    },
+    // `send-file NAME PATH` joins here with the room files.
+    /// List the members of room NAME with their roles.
+    Members {
+        /// The room.
+        name: String,
+    },
+    /// List your rooms.
+    List,
 }

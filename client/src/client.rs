@@ -102,6 +102,8 @@ pub(crate) struct Inner {
     name_checked: Mutex<std::collections::HashMap<ClientId, std::time::Instant>>,
     /// Whether the connection is up, for those who show it.
     pub(crate) link: watch::Sender<Link>,
+    /// The rooms engine and the lock on reading the rooms' logs.
+    pub(crate) rooms: crate::rooms::RoomsState,
 }
 
 /// One user's client. Cheap to clone.
@@ -149,6 +151,7 @@ impl Client {
                 download_policy: Mutex::new(Default::default()),
                 name_checked: Mutex::new(Default::default()),
                 link: watch::channel(Link::Unknown).0,
+                rooms: Default::default(),
             }),
         })
     }
@@ -234,6 +237,11 @@ impl Client {
         .await?;
         *self.inner.me.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(Arc::new(Me { name, id, identity }));
+        // Authenticating publishes our room key packages at once, so others
+        // can add us to rooms before we connect again.
+        if let Err(e) = self.connection().await {
+            tracing::warn!(error = %e, "could not connect after registering");
+        }
         Ok(id)
     }
 
@@ -314,6 +322,11 @@ impl Client {
         let conn = Arc::new(conn);
         *current = Some(conn.clone());
         self.set_link(Link::Up);
+        // After every authentication, so others can add us to rooms; a
+        // failure here is no reason to fail what the user asked for.
+        if let Err(e) = self.ensure_key_packages(&conn).await {
+            tracing::warn!(error = %e, "could not refill the room key packages");
+        }
         Ok(conn)
     }
 

@@ -2,7 +2,6 @@
 //! its result (as text or `--json`) and returns; errors go back to `main`,
 //! which prints one line and exits non-zero.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -17,6 +16,7 @@ use crate::display::{escape_line, escape_path};
 use crate::keystore::HistoryQuery;
 use crate::output::{self, Bars};
 use crate::pin::PinState;
+use crate::script::{print_json, read_stdin};
 
 /// Flags that change how commands behave.
 #[derive(Debug, Clone, Copy)]
@@ -25,11 +25,6 @@ pub struct Flags {
     pub json: bool,
     /// Accept a peer's changed key before sending.
     pub accept_new_key: bool,
-}
-
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
 }
 
 /// A token cancelled by Ctrl-C, for transfers.
@@ -139,13 +134,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
         }
         Command::SendText { to, text } => {
             let text = match text.as_deref() {
-                None | Some("-") => {
-                    let mut buf = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut buf)
-                        .context("reading the text from standard input")?;
-                    buf
-                }
+                None | Some("-") => read_stdin()?,
                 Some(t) => t.to_string(),
             };
             if text.is_empty() {
@@ -440,6 +429,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 }
             }
         }
+        Command::Room(room) => crate::room_cli::run(client, room, flags.json).await?,
         // `main` runs the self-test itself: it needs no home folder.
         Command::Test => bail!("the self-test runs on its own, not on a home folder"),
         Command::GenerateAssets { .. } => bail!("generate-assets runs on its own"),

@@ -110,6 +110,29 @@ pub enum ClientError {
     /// Local file system.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The rooms engine refused or failed (see `repl::explain` for the
+    /// words a person sees).
+    #[error("rooms: {0}")]
+    Room(#[from] sealpost_rooms::RoomsError),
+    /// No room of this name here (escape before printing).
+    #[error("no room named {0:?} here")]
+    NoSuchRoom(String),
+    /// Several rooms here go by this name.
+    #[error(
+        "several rooms here are named {0:?}; name one by its id (32 hex digits, `client room list --json`)"
+    )]
+    AmbiguousRoom(String),
+    /// A room of this name exists here already.
+    #[error("you are already in a room named {0:?}; choose another name")]
+    RoomNameTaken(String),
+    /// A room command about someone that does not apply to them.
+    #[error("{0}")]
+    RoomMember(String),
+    /// A user has no key package on the server to be added with.
+    #[error(
+        "{0} cannot be added now: their client has not published room keys on the server yet (it does on its next connection)"
+    )]
+    NoKeyPackage(String),
 }
 
 impl ClientError {

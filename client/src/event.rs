@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::crypto::RefusalReason;
 use crate::keystore::PeerRecord;
 use crate::peer_info::hex_id;
+pub use crate::rooms::event::{RoomChange, RoomEvent};
 
 /// Something that happened to a delivered message.
 #[derive(Debug, Clone, Serialize)]
@@ -112,6 +113,14 @@ pub enum What {
         counter: u64,
         /// Why the peer refused it.
         reason: RefusalReason,
+    },
+    /// Something happened in a room (see [`RoomChange`]).
+    Room {
+        /// The room's name (escape before printing).
+        room: String,
+        /// What.
+        #[serde(flatten)]
+        change: RoomChange,
     },
     /// It could not be handled now (the server refused our answer, the file
     /// could not be saved, the local disk is full): it stays on the server

@@ -32,6 +32,9 @@
 //! - [`display`]: escaping of everything a peer chose before it is shown.
 //! - [`pin`]: what a key lookup found against the pinned key, and its line.
 //! - [`advice`]: how advice names a command for the menu or a script.
+//! - [`rooms`]: groups on MLS (the engine's thread, reading the rooms' logs,
+//!   commits, the room commands, welcomes, key packages); [`room_cli`]
+//!   their scripted words.
 
 #![forbid(unsafe_code)]
 
@@ -60,8 +63,11 @@ pub mod pin;
 mod receipts;
 mod refusal;
 pub mod repl;
+pub mod room_cli;
 pub mod rooms;
+mod script;
 pub mod selftest;
+mod selftest_room;
 mod send;
 pub mod transfer;
 mod upload_prefix;

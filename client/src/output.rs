@@ -116,6 +116,7 @@ pub fn event(e: &Event) -> String {
             "[{at}] {who}'s client refused your message {refused_id} (counter {counter}): {}",
             reason.explain()
         ),
+        What::Room { room, change } => room_line(room, &who, change),
         What::Failed { error } => format!(
             "[{at}] a message from {who} could not be received now: {}; it stays on the server \
              and comes again with the next `inbox`",
@@ -244,6 +245,63 @@ impl Progress for Bars {
         if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// A room event as one line: `[#team] alice: hello`.
+pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange) -> String {
+    use crate::event::RoomChange;
+    let room = escape_line(room);
+    let list = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| escape_line(n).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match change {
+        RoomChange::Text { text } => {
+            let mut lines = text.lines();
+            let first = escape_line(lines.next().unwrap_or_default()).into_owned();
+            let rest: String = lines.map(|l| format!("\n    {}", escape_line(l))).collect();
+            format!("[#{room}] {who}: {first}{rest}")
+        }
+        RoomChange::File { name, size } => format!(
+            "[#{room}] {who} sent a file: {} ({size} bytes; downloading room files from the \
+             command line is not there yet)",
+            escape_line(name)
+        ),
+        RoomChange::Joined { members } => format!(
+            "[#{room}] you joined, invited by {who}; members: {}",
+            list(members)
+        ),
+        RoomChange::Added { members } => format!("[#{room}] {who} added {}", list(members)),
+        RoomChange::Removed { members } => format!("[#{room}] {who} removed {}", list(members)),
+        RoomChange::RemovedYou => format!(
+            "[#{room}] {who} removed you: you were removed and receive nothing more of this room"
+        ),
+        RoomChange::Left { members } => format!("[#{room}] {} left", list(members)),
+        RoomChange::LeaveAsked => format!("[#{room}] {who} asked to leave"),
+        RoomChange::Role { member, role } => format!(
+            "[#{room}] {who} made {} {}",
+            escape_line(member),
+            match role.as_str() {
+                "admin" => "an admin",
+                "owner" => "an owner",
+                _ => "a plain member",
+            }
+        ),
+        RoomChange::Renamed { name } => {
+            format!("[#{room}] {who} renamed the room to #{}", escape_line(name))
+        }
+        RoomChange::Unreadable { error } if room.is_empty() => format!(
+            "a room invitation from {who} was refused: {}",
+            crate::repl::explain::one_line(error)
+        ),
+        RoomChange::Unreadable { error } => format!(
+            "[#{room}] an entry from {who} could not be read: {}",
+            crate::repl::explain::one_line(error)
+        ),
     }
 }
 

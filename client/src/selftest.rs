@@ -328,6 +328,12 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
     })
     .await;
 
+    run.step(
+        "a room of three: create, add, send, remove",
+        crate::selftest_room::room_of_three(&alice, &bob, &bob_name, tag),
+    )
+    .await;
+
     println!("{} passed, {} failed", run.passed, run.failed);
     Ok(run.failed == 0)
 }

@@ -124,7 +124,19 @@ impl RoomEngine {
     pub fn process(&self, bytes: &[u8], pins: &dyn Pins) -> Result<Incoming, RoomsError> {
         let message = parse_protocol_message(bytes)?;
         let room = RoomId::from_group_id(message.group_id()).ok_or(RoomsError::UnknownRoom)?;
-        self.store.transact(|provider, _| {
+        self.store
+            .transact(|provider, _| self.process_in(provider, room, message, pins))
+    }
+
+    /// [`RoomEngine::process`] inside the caller's transaction.
+    pub(crate) fn process_in(
+        &self,
+        provider: &crate::store::Provider<'_>,
+        room: RoomId,
+        message: ProtocolMessage,
+        pins: &dyn Pins,
+    ) -> Result<Incoming, RoomsError> {
+        {
             let mut group = load_group(provider, room)?;
             if !group.is_active() {
                 return Err(RoomsError::NotMember);
@@ -203,7 +215,7 @@ impl RoomEngine {
                 }
                 _ => Err(PolicyError::ExternalSender.into()),
             }
-        })
+        }
     }
 
     /// Joins a room from a welcome: every member is checked against `pins`

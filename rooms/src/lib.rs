@@ -28,6 +28,7 @@
 
 pub mod commits;
 pub mod engine;
+pub mod entries;
 pub mod error;
 pub mod identity;
 pub mod ids;

@@ -159,6 +159,10 @@ pub fn migrate(conn: &mut Connection) -> Result<(), RoomsError> {
          );
          CREATE TABLE IF NOT EXISTS sealpost_rooms_rooms (
              room_id BLOB PRIMARY KEY NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS sealpost_rooms_read (
+             room_id BLOB PRIMARY KEY NOT NULL,
+             seq INTEGER NOT NULL
          );",
     )?;
     Ok(())
@@ -233,4 +237,30 @@ pub(crate) fn read_rooms(conn: &Connection) -> Result<Vec<RoomId>, RoomsError> {
         rooms.push(RoomId(id));
     }
     Ok(rooms)
+}
+
+/// The last log entry of `room` read here (0: none). Kept in the same
+/// transaction as the processing of that entry, so an entry whose
+/// acknowledgement was lost is recognised when it comes again, instead of
+/// failing to decrypt (its keys are spent).
+pub(crate) fn read_up_to(conn: &Connection, room: RoomId) -> Result<u64, RoomsError> {
+    let seq: Option<i64> = conn
+        .query_row(
+            "SELECT seq FROM sealpost_rooms_read WHERE room_id = ?1",
+            params![&room.0[..]],
+            |r| r.get(0),
+        )
+        .optional()?;
+    // Stored from a u64 with the same bits.
+    Ok(seq.map_or(0, |s| s as u64))
+}
+
+/// Records that `room`'s log was read up to `seq` (never moves back).
+pub(crate) fn set_read_up_to(conn: &Connection, room: RoomId, seq: u64) -> Result<(), RoomsError> {
+    conn.execute(
+        "INSERT INTO sealpost_rooms_read (room_id, seq) VALUES (?1, ?2)
+         ON CONFLICT (room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+        params![&room.0[..], seq as i64],
+    )?;
+    Ok(())
 }

@@ -142,16 +142,7 @@ impl Client {
             MessageKind::SymmetricKey => self.on_answer(d, peer).await,
             MessageKind::Text => self.on_text(d, peer).await,
             MessageKind::File => self.on_file(d, peer, cancel).await,
-            // Kept on the server for a client that joins rooms.
-            MessageKind::RoomWelcome => Ok(Outcome::kept(vec![event(
-                &d,
-                Some(&peer),
-                What::Failed {
-                    error: "an invitation to a room: this client does not join rooms yet; \
-                            it stays on the server"
-                        .into(),
-                },
-            )])),
+            MessageKind::RoomWelcome => self.on_welcome(d, peer).await,
         }
     }
 

@@ -44,9 +44,11 @@ use crate::partial;
 
 mod files;
 mod handle;
+mod room_log;
 mod sessions;
 mod texts;
 mod watch;
+mod welcome;
 
 /// The outcome of one delivery.
 pub(crate) struct Outcome {
@@ -159,6 +161,8 @@ impl Client {
                 break;
             }
         }
+        // After the welcomes above: entries of rooms just joined are read.
+        events.extend(self.room_inbox().await?);
         Ok(events)
     }
 

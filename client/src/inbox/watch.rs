@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
-use crate::connection::{Connection, ConnectionError};
+use crate::connection::{Connection, ConnectionError, RoomPush};
 use crate::crypto::ReceiptKind;
 use crate::error::ClientError;
 use crate::event::Event;
@@ -82,9 +82,17 @@ impl Client {
                 ConnectionError::Unexpected("already watching on this connection".into()).into(),
             );
         };
+        let mut rooms = conn.take_room_pushes();
+        // What the rooms' logs held before we subscribed (the server pushes
+        // it too; reading it now also settles what a lost connection left).
+        self.watch_rooms(events).await?;
         loop {
             let delivery = tokio::select! {
                 d = stream.recv() => d,
+                Some(push) = next_room_push(&mut rooms) => {
+                    self.on_room_push(push, rooms.as_mut(), events).await?;
+                    continue;
+                }
                 () = stop.cancelled() => return Ok(()),
             };
             let Some(first) = delivery else {
@@ -120,6 +128,65 @@ impl Client {
                 conn.ack(acks).await?;
             }
             self.send_receipts(&handled, ReceiptKind::Delivered).await;
+            drop(_receiving);
+            // A join reads the room's waiting entries: show them.
+            self.send_room_events(events).await?;
         }
+    }
+
+    /// A room push: a new entry (read the logs; the push itself only says
+    /// there is something to read) or a low key package stock (refill).
+    async fn on_room_push(
+        &self,
+        push: RoomPush,
+        rooms: Option<&mut mpsc::UnboundedReceiver<RoomPush>>,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<(), ClientError> {
+        let mut read = false;
+        let mut refill = false;
+        let mut note = |p: RoomPush| match p {
+            RoomPush::Entry(_) => read = true,
+            RoomPush::KeyPackagesLow(_) => refill = true,
+        };
+        note(push);
+        if let Some(rooms) = rooms {
+            // Everything already queued is read by the same pass.
+            while let Ok(p) = rooms.try_recv() {
+                note(p);
+            }
+        }
+        if refill && let Err(e) = self.refill_key_packages().await {
+            tracing::warn!(error = %e, "could not refill the room key packages");
+        }
+        if read {
+            self.watch_rooms(events).await?;
+        }
+        Ok(())
+    }
+
+    async fn watch_rooms(&self, events: &mpsc::UnboundedSender<Event>) -> Result<(), ClientError> {
+        let _receiving = self.inner.receiving.lock().await;
+        self.room_sync().await?;
+        self.send_room_events(events).await
+    }
+
+    async fn send_room_events(
+        &self,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<(), ClientError> {
+        for e in self.shown_room_events().await? {
+            if events.send(e).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The next room push, or never when there is no queue of them.
+async fn next_room_push(rooms: &mut Option<mpsc::UnboundedReceiver<RoomPush>>) -> Option<RoomPush> {
+    match rooms {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
     }
 }

@@ -22,7 +22,10 @@
 //!   settings (how long history is kept);
 //! - **contacts**, **held file offers** and **partial downloads**
 //!   (`keystore::files`), and the bounds on pending and handled messages
-//!   (`keystore::bounds`).
+//!   (`keystore::bounds`);
+//! - **room events** read from the rooms' logs and not shown yet
+//!   (`keystore::room_events`; the rooms' MLS state is `rooms.db`, the
+//!   engine's own file).
 //!
 //! Each of these has a room of its own, an `impl KeyStore` block with its
 //! tests: `identity` and `me_info`, `pins` (servers and peers), `sessions`,
@@ -65,6 +68,7 @@ mod identity;
 mod me_info;
 mod pins;
 mod received;
+mod room_events;
 mod schema;
 mod sessions;
 mod settings;

@@ -175,6 +175,14 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) STRICT;
     "#,
+    // 6: room events read from a room's log but not shown yet (a room
+    // command reads the log before it acts; the next inbox shows them).
+    r#"
+    CREATE TABLE room_events (
+        entry INTEGER PRIMARY KEY AUTOINCREMENT,
+        event TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

@@ -22,6 +22,8 @@ pub struct Names {
     pub pinned: Vec<String>,
     /// The last `list` result.
     pub listed: Vec<String>,
+    /// The rooms we are in.
+    pub rooms: Vec<String>,
 }
 
 impl Names {
@@ -85,6 +87,27 @@ impl MenuHelper {
             .collect()
     }
 
+    fn room_pairs(&self, prefix: &str) -> Vec<Pair> {
+        let prefix = prefix.to_lowercase();
+        let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rooms: Vec<String> = names
+            .rooms
+            .iter()
+            .filter(|n| escape_line(n) == n.as_str())
+            .filter(|n| n.to_lowercase().starts_with(&prefix))
+            .cloned()
+            .collect();
+        rooms.sort();
+        rooms.dedup();
+        rooms
+            .into_iter()
+            .map(|n| Pair {
+                replacement: format!("{} ", quote_word(&n)),
+                display: n,
+            })
+            .collect()
+    }
+
     /// Completion of a menu line: where the replaced part starts, and the
     /// candidates.
     pub fn complete_menu(&self, line: &str, pos: usize) -> (usize, Vec<Pair>) {
@@ -109,6 +132,19 @@ impl MenuHelper {
                 None => (0, String::new(), pos),
             }
         };
+        if index == 0
+            && let Some(room) = prefix.strip_prefix('#')
+        {
+            let pairs = self
+                .room_pairs(room)
+                .into_iter()
+                .map(|p| Pair {
+                    display: format!("#{}", p.display),
+                    replacement: format!("#{} ", p.replacement),
+                })
+                .collect();
+            return (start, pairs);
+        }
         if index == 0 {
             let prefix = prefix.to_lowercase();
             let pairs = specs::command_words()
@@ -135,6 +171,19 @@ impl MenuHelper {
                     .collect();
                 (start, pairs)
             }
+            (Args::Room, 1) => (
+                start,
+                super::room_parse::ROOM_WORDS
+                    .iter()
+                    .filter(|w| w.starts_with(&prefix.to_lowercase()))
+                    .map(|w| Pair {
+                        display: (*w).into(),
+                        replacement: format!("{w} "),
+                    })
+                    .collect(),
+            ),
+            (Args::Room, 2) => (start, self.room_pairs(&prefix)),
+            (Args::Room, _) => (start, self.name_pairs(&prefix)),
             (Args::NamePath, 1) => (start, self.name_pairs(&prefix)),
             (Args::NamePath, _) => self.files.complete_path(line, pos).unwrap_or((pos, vec![])),
             (Args::Switch, 1) => (
@@ -185,12 +234,34 @@ mod tests {
         let shared = Arc::new(Mutex::new(Names {
             pinned: names.iter().map(|s| s.to_string()).collect(),
             listed: vec!["carol".into(), "evil\u{1b}[2J".into()],
+            rooms: vec!["team".into(), "garden".into()],
         }));
         MenuHelper::new(shared)
     }
 
     fn replacements(c: (usize, Vec<Pair>)) -> (usize, Vec<String>) {
         (c.0, c.1.into_iter().map(|p| p.replacement).collect())
+    }
+
+    #[test]
+    fn completes_room_words_and_names() {
+        let h = helper(&["bob"]);
+        assert_eq!(
+            replacements(h.complete_menu("#te", 3)),
+            (0, vec!["#team ".to_string()])
+        );
+        assert_eq!(
+            replacements(h.complete_menu("room ad", 7)),
+            (5, vec!["add ".to_string()])
+        );
+        assert_eq!(
+            replacements(h.complete_menu("room add ga", 11)),
+            (9, vec!["garden ".to_string()])
+        );
+        assert_eq!(
+            replacements(h.complete_menu("room add team b", 15)),
+            (14, vec!["bob".to_string()])
+        );
     }
 
     #[test]

@@ -123,6 +123,40 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         }
         ClientError::Crypto(c) => format!("cryptography failed: {c}"),
         ClientError::Io(e) => format!("local error: {e}"),
+        ClientError::Room(r) => room_error(r),
+        ClientError::NoSuchRoom(name) => match audience {
+            Audience::Menu => format!(
+                "you are in no room named \"{name}\"; `room list` shows yours (a room you were just \
+                 added to appears after `inbox`)"
+            ),
+            Audience::Script => format!(
+                "you are in no room named \"{name}\"; `client room list` shows yours (a room you were \
+                 just added to appears after `client inbox`)"
+            ),
+        },
+        ClientError::AmbiguousRoom(_)
+        | ClientError::RoomNameTaken(_)
+        | ClientError::RoomMember(_)
+        | ClientError::NoKeyPackage(_) => e.to_string(),
+    }
+}
+
+/// What the rooms engine's refusal means for the user.
+fn room_error(e: &sealpost_rooms::RoomsError) -> String {
+    use sealpost_rooms::{IdentityError, RoomsError};
+    match e {
+        RoomsError::Identity(IdentityError::PinMismatch(id)) => format!(
+            "DANGER: room member {id} presents another identity key than the one you pinned; \
+             the room is refused until you compare safety numbers and accept the new key"
+        ),
+        RoomsError::Identity(i) => format!("a room member is refused: {i}"),
+        RoomsError::Policy(p) => format!("refused by the room's rules: {p}"),
+        RoomsError::NotMember => "you are no longer a member of that room".into(),
+        RoomsError::DecryptFailed => {
+            "a room message did not decrypt (altered, or not for you)".into()
+        }
+        RoomsError::Limit(l) => (*l).to_string(),
+        other => format!("the rooms engine failed: {other}"),
     }
 }
 
@@ -199,6 +233,15 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::Cancelled => return "cancelled".into(),
                 ClientError::Store(_) => return "key_store".into(),
                 ClientError::Crypto(_) => return "crypto".into(),
+                ClientError::Room(sealpost_rooms::RoomsError::Policy(_)) => {
+                    return "room_refused".into();
+                }
+                ClientError::Room(_) => return "room".into(),
+                ClientError::NoSuchRoom(_) => return "no_such_room".into(),
+                ClientError::AmbiguousRoom(_) => return "ambiguous_room".into(),
+                ClientError::RoomNameTaken(_) => return "room_name_taken".into(),
+                ClientError::RoomMember(_) => return "room_member".into(),
+                ClientError::NoKeyPackage(_) => return "no_key_package".into(),
                 _ => return "local".into(),
             }
         } else if let Some(c) = cause.downcast_ref::<ConnectionError>() {

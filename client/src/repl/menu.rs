@@ -220,6 +220,7 @@ impl Menu {
             Err(e) => self.fail(e).await,
         }
         self.refresh_pinned().await;
+        self.refresh_room_names().await;
         self.start_watch();
         self.say("watching: on; messages appear here as they arrive (`watch off` stops that)");
     }
@@ -328,6 +329,7 @@ impl Menu {
             Command::Files => self.held_files().await,
             Command::AcceptFile { id } => self.accept_file(id, cancel).await,
             Command::DeclineFile { id } => self.decline_file(id, cancel).await,
+            Command::Room(room) => self.room(room, cancel).await,
             Command::Help => {
                 self.say(help());
                 Ok(())

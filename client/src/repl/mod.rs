@@ -20,7 +20,8 @@
 //!   it) and reports its error; the commands themselves, by what they are
 //!   about: `people` (register, users, keys, safety numbers, sessions),
 //!   `messages` (inbox, answer, send), `files` (send-file, resume, held
-//!   offers) and `watch` (live messages); `show` words events and the help,
+//!   offers), `rooms` (`room ...`, parsed by [`room_parse`]) and `watch`
+//!   (live messages); `show` words events and the help,
 //!   `progress` shows transfers;
 //! - [`explain`]: one line for each thing that can go wrong, shared with
 //!   the scripted commands; a leaf that names no other part of the menu.
@@ -33,6 +34,8 @@ mod messages;
 pub mod parse;
 mod people;
 mod progress;
+pub mod room_parse;
+mod rooms;
 mod show;
 pub mod specs;
 pub mod terminal;

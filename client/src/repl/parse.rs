@@ -91,6 +91,8 @@ pub enum Command {
         /// Its message id.
         id: Option<u64>,
     },
+    /// A room command (`room ...`, or `#NAME text`).
+    Room(crate::cli::RoomCommand),
     /// The menu.
     Help,
     /// 0: leave.
@@ -118,6 +120,8 @@ pub enum ParseError {
     BadSwitch(String),
     /// A message id that is not a number.
     BadNumber(String),
+    /// A `room` line that makes no room command.
+    RoomUsage,
 }
 
 impl std::fmt::Display for ParseError {
@@ -139,6 +143,7 @@ impl std::fmt::Display for ParseError {
             ),
             Self::UnclosedQuote => write!(f, "a quote is not closed; close it or leave it out"),
             Self::BadSwitch(s) => write!(f, "`watch` takes on or off, not \"{s}\""),
+            Self::RoomUsage => write!(f, "the usage is `{}`", super::room_parse::ROOM_USAGE),
             Self::BadNumber(s) => write!(
                 f,
                 "\"{s}\" is not a file offer's number; `files` lists them with their numbers"
@@ -173,6 +178,9 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
     let Some(first) = next_word(line, 0)? else {
         return Ok(None);
     };
+    if let Some(send) = super::room_parse::parse_hash(line) {
+        return Ok(Some(Command::Room(send)));
+    }
     let Some(spec) = spec_of(&first.text) else {
         return Err(ParseError::Unknown {
             suggestion: suggest_command(&first.text),
@@ -212,6 +220,9 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
                 _ => Command::Accept { name },
             }
         }
+        Args::Room => Command::Room(
+            super::room_parse::parse_room(line, first.end).map_err(|_| ParseError::RoomUsage)?,
+        ),
         Args::NameText => match next_word(line, first.end)? {
             None => Command::SendText {
                 to: None,

@@ -22,6 +22,8 @@ pub enum Args {
     Switch,
     /// A message id, asked for when missing.
     Number,
+    /// A room subcommand and its arguments (`super::room_parse`).
+    Room,
 }
 
 /// One command of the menu.
@@ -159,6 +161,13 @@ pub const SPECS: &[Spec] = &[
         usage: "decline-file N",
         about: "decline held file offer N (the server deletes it)",
         args: Args::Number,
+    },
+    Spec {
+        number: None,
+        words: &["room", "rooms"],
+        usage: "room create|add|remove|promote|leave|send|members|list ...",
+        about: "rooms: groups encrypted end to end (`#NAME text` sends to one)",
+        args: Args::Room,
     },
     Spec {
         number: None,

@@ -10,19 +10,36 @@
 //! announcement); files are sent once and fetched by each member
 //! ([`files`]).
 //!
-//! Left out here: the wire (the room requests are `connection::requests`'
-//! business) and what a person sees.
+//! On top of the engine, `impl Client` blocks of their own: `state` (the
+//! engine's thread, pins, rooms by name), `sync` (reading the rooms' logs
+//! in order, exactly once), `publish` (a commit, retried on a stale epoch,
+//! and settling one a lost connection left pending), `commands` (create,
+//! add, remove, promote, leave, send, members, list), `join` (welcomes)
+//! and `stock` (key packages on the server).
+//!
+//! Left out here: the wire (the room requests are `connection::rooms`'
+//! business) and what a person sees (`crate::output`).
 
+mod commands;
 pub mod content;
+pub mod event;
 pub mod files;
+mod join;
+mod publish;
+mod state;
+mod stock;
+mod sync;
 mod trust;
 mod worker;
 
+pub use commands::{RoomInfo, RoomMemberInfo};
 pub use content::{ContentError, RoomContent, RoomFile};
 pub use files::{
     FinishedUpload, RoomFileError, RoomFileSent, RoomUpload, announce_room_file,
     download_room_file, resume_room_upload, send_room_file, upload_room_file,
 };
+pub use join::Welcomed;
+pub use state::{LocalRoom, RoomsState, hex};
 pub use trust::{MeSigner, PinBook};
 pub use worker::RoomWorker;
 

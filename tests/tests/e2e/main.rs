@@ -11,6 +11,7 @@ mod names;
 mod operator;
 mod package;
 mod replay;
+mod rooms_cli;
 mod scripted;
 mod server_trust;
 mod uploads;

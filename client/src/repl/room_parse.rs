@@ -1,0 +1,113 @@
+//! What a menu line about rooms means: `room SUB ...` with the words of the
+//! scripted `client room SUB ...`, and `#NAME text`, which sends the rest of
+//! the line to the room. Pure functions on strings, like [`super::parse`].
+
+use super::words::{next_word, text_value, words};
+use crate::cli::RoomCommand;
+
+/// How `room` is typed.
+pub const ROOM_USAGE: &str = "room create NAME | add NAME USER... | remove NAME USER | \
+     promote NAME USER | leave NAME | send NAME TEXT | members NAME | list";
+
+/// The room subcommands, for completion.
+pub const ROOM_WORDS: &[&str] = &[
+    "create", "add", "remove", "promote", "leave", "send", "members", "list",
+];
+
+/// A room line that does not make a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomUsage;
+
+/// The room command of the words after `room` (`line[from..]`); a `send`
+/// without its text leaves it to be asked for.
+///
+/// # Errors
+/// An unknown subcommand, missing or extra arguments, an open quote.
+pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
+    let Ok(Some(sub)) = next_word(line, from) else {
+        return Err(RoomUsage);
+    };
+    let sub_word = sub.text.to_lowercase();
+    if sub_word == "send" {
+        let Ok(Some(name)) = next_word(line, sub.end) else {
+            return Err(RoomUsage);
+        };
+        return Ok(RoomCommand::Send {
+            text: text_value(line, name.end),
+            name: name.text,
+        });
+    }
+    let args: Vec<String> = words(&line[sub.end..])
+        .map_err(|_| RoomUsage)?
+        .into_iter()
+        .map(|w| w.text)
+        .collect();
+    Ok(match (sub_word.as_str(), args.as_slice()) {
+        ("create", [name]) => RoomCommand::Create { name: name.clone() },
+        ("add", [name, users @ ..]) if !users.is_empty() => RoomCommand::Add {
+            name: name.clone(),
+            users: users.to_vec(),
+        },
+        ("remove", [name, user]) => RoomCommand::Remove {
+            name: name.clone(),
+            user: user.clone(),
+        },
+        ("promote", [name, user]) => RoomCommand::Promote {
+            name: name.clone(),
+            user: user.clone(),
+        },
+        ("leave", [name]) => RoomCommand::Leave { name: name.clone() },
+        ("members", [name]) => RoomCommand::Members { name: name.clone() },
+        ("list", []) => RoomCommand::List,
+        _ => return Err(RoomUsage),
+    })
+}
+
+/// `#NAME text`: a text to the room NAME (`None` if the line is not one).
+pub fn parse_hash(line: &str) -> Option<RoomCommand> {
+    let first = next_word(line, 0).ok()??;
+    let name = first.text.strip_prefix('#')?;
+    if name.is_empty() {
+        return None;
+    }
+    Some(RoomCommand::Send {
+        name: name.to_string(),
+        text: text_value(line, first.end),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_lines_use_the_scripted_words() {
+        let send = |l: &str| match parse_room(l, 4).unwrap() {
+            RoomCommand::Send { name, text } => (name, text),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            send("room send team it's fine"),
+            ("team".into(), Some("it's fine".into()))
+        );
+        assert_eq!(send("room send team"), ("team".into(), None));
+        assert!(matches!(
+            parse_room("room add team bob carol", 4),
+            Ok(RoomCommand::Add { users, .. }) if users == ["bob", "carol"]
+        ));
+        assert!(matches!(parse_room("room list", 4), Ok(RoomCommand::List)));
+        assert_eq!(parse_room("room add team", 4).unwrap_err(), RoomUsage);
+        assert_eq!(parse_room("room frobnicate x", 4).unwrap_err(), RoomUsage);
+        assert_eq!(parse_room("room", 4).unwrap_err(), RoomUsage);
+    }
+
+    #[test]
+    fn a_hash_line_sends_the_rest_to_the_room() {
+        assert!(matches!(
+            parse_hash("#team hello there"),
+            Some(RoomCommand::Send { name, text: Some(t) }) if name == "team" && t == "hello there"
+        ));
+        assert!(parse_hash("# hello").is_none());
+        assert!(parse_hash("send bob hi").is_none());
+    }
+}

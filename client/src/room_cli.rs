@@ -1,0 +1,128 @@
+//! `client room ...` and the menu's `room ...`: each room command does one
+//! thing and says what it did, as lines for a person and as one JSON value
+//! for `--json` ([`outcome`]); errors go back to the caller, which prints
+//! one line.
+//!
+//! What a room command reads from the rooms' logs on the way (it must be on
+//! the room's current epoch to act) is kept for the next `inbox`.
+
+use serde_json::{Value, json};
+
+use crate::cli::RoomCommand;
+use crate::client::{Client, ClientError};
+use crate::display::escape_line;
+use crate::script::{print_json, read_stdin};
+
+/// Runs one room command from the command line and prints its result.
+///
+/// # Errors
+/// Whatever the command hit, for `main` to print.
+pub async fn run(client: &Client, command: RoomCommand, json: bool) -> anyhow::Result<()> {
+    let command = match command {
+        RoomCommand::Send { name, text } => RoomCommand::Send {
+            name,
+            text: Some(match text.as_deref() {
+                None | Some("-") => read_stdin()?,
+                Some(t) => t.to_string(),
+            }),
+        },
+        other => other,
+    };
+    let (value, lines) = outcome(client, command).await?;
+    if json {
+        print_json(&value)?;
+    } else {
+        for line in lines {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Runs one room command (a `send` without its text sends nothing and is
+/// refused); what it did as JSON and as lines for a person (escaped).
+///
+/// # Errors
+/// Whatever the command hit.
+pub async fn outcome(
+    client: &Client,
+    command: RoomCommand,
+) -> Result<(Value, Vec<String>), ClientError> {
+    let room = |name: &str| format!("#{}", escape_line(name.strip_prefix('#').unwrap_or(name)));
+    Ok(match command {
+        RoomCommand::Create { name } => {
+            let info = client.room_create(&name).await?;
+            let line = format!(
+                "created {} (id {}); you are its owner",
+                room(&info.name),
+                info.id
+            );
+            (json!(info), vec![line])
+        }
+        RoomCommand::Add { name, users } => {
+            let added = client.room_add(&name, &users).await?;
+            let who: Vec<_> = added.iter().map(|a| escape_line(a).into_owned()).collect();
+            let line = format!("added {} to {}", who.join(", "), room(&name));
+            (json!({ "room": name, "added": added }), vec![line])
+        }
+        RoomCommand::Remove { name, user } => {
+            client.room_remove(&name, &user).await?;
+            let line = format!(
+                "removed {} from {}; they cannot read what follows",
+                escape_line(&user),
+                room(&name)
+            );
+            (json!({ "room": name, "removed": user }), vec![line])
+        }
+        RoomCommand::Promote { name, user } => {
+            client.room_promote(&name, &user).await?;
+            let line = format!("{} is now an admin of {}", escape_line(&user), room(&name));
+            (json!({ "room": name, "admin": user }), vec![line])
+        }
+        RoomCommand::Leave { name } => {
+            client.room_leave(&name).await?;
+            let line = format!(
+                "asked to leave {}; you are out once another member's client commits it",
+                room(&name)
+            );
+            (json!({ "room": name, "leave_requested": true }), vec![line])
+        }
+        RoomCommand::Send { name, text } => {
+            let text = text.unwrap_or_default();
+            if text.is_empty() {
+                return Err(ClientError::RoomMember("the text is empty".into()));
+            }
+            let seq = client.room_send(&name, &text).await?;
+            let line = format!("sent to {} (entry {seq})", room(&name));
+            (json!({ "room": name, "seq": seq }), vec![line])
+        }
+        RoomCommand::Members { name } => {
+            let members = client.room_members(&name).await?;
+            let lines = members
+                .iter()
+                .map(|m| format!("{:<30} {:<6} {}", escape_line(&m.name), m.role, m.id))
+                .collect();
+            (json!(members), lines)
+        }
+        RoomCommand::List => {
+            let rooms = client.room_list().await?;
+            let lines = if rooms.is_empty() {
+                vec!["you are in no room yet (`room create NAME` makes one)".to_string()]
+            } else {
+                rooms
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{:<30} {:>4} member(s)  you: {:<6} {}",
+                            room(&r.name),
+                            r.members,
+                            r.role,
+                            r.id
+                        )
+                    })
+                    .collect()
+            };
+            (json!(rooms), lines)
+        }
+    })
+}

@@ -1,0 +1,440 @@
+//! The room operations a person asks for: create, add, remove, promote,
+//! leave, send, members, list. Each brings our rooms up to date first
+//! ([`Client::room_sync`]: a commit or message must be made on the room's
+//! current epoch), under the rooms lock, then acts.
+//!
+//! Users are named as for one-to-one messages and resolved the same way:
+//! our pins are the authority, a user never met is pinned on first use, a
+//! changed key or a name the server moved blocks adding them. Left out:
+//! how results are printed (`crate::room_cli`).
+
+use bytes::Bytes;
+use protocol::v3::ClaimStatus;
+use protocol::{ClientId, ErrorReason, RoomId};
+use sealpost_rooms::{MAX_ROOM_MEMBERS, Role, RoomName, RoomsError};
+use serde::Serialize;
+
+use super::state::LocalRoom;
+use super::{engine_client_id, hex, wire_client_id};
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
+use crate::peer_info::hex_id;
+
+/// Most members one commit adds (PROTOCOL.md "Quotas").
+pub const MAX_ADDS_PER_COMMIT: usize = 100;
+/// Attempts at sending one message while commits keep moving the epoch.
+const MAX_SEND_ATTEMPTS: usize = 8;
+
+/// A room as `room list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomInfo {
+    /// The room's name (escape before printing).
+    pub name: String,
+    /// Its id, 32 hex digits.
+    pub id: String,
+    /// How many members it has.
+    pub members: usize,
+    /// Our role: member, admin or owner.
+    pub role: String,
+    /// Its epoch (moves with every commit).
+    pub epoch: u64,
+}
+
+/// A member as `room members` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomMemberInfo {
+    /// The name the member is pinned under ("you" for us).
+    pub name: String,
+    /// Its client id.
+    #[serde(serialize_with = "hex_id")]
+    pub id: ClientId,
+    /// member, admin or owner.
+    pub role: String,
+}
+
+impl Client {
+    /// Runs `f` with our rooms up to date, under the rooms lock.
+    async fn in_rooms<T>(
+        &self,
+        f: impl AsyncFnOnce() -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let _reading = self.inner.rooms.lock.lock().await;
+        self.room_sync_locked().await?;
+        f().await
+    }
+
+    /// Creates a room named `name` with us as its owner.
+    ///
+    /// # Errors
+    /// A bad name, a room of that name here already, or the server refused.
+    pub async fn room_create(&self, name: &str) -> Result<RoomInfo, ClientError> {
+        let room_name = RoomName::new(name).map_err(|_| {
+            ClientError::RoomMember(format!(
+                "{name:?} cannot name a room: 1 to 64 bytes, no control characters"
+            ))
+        })?;
+        self.in_rooms(async || {
+            if self.find_room(name).await.is_ok() {
+                return Err(ClientError::RoomNameTaken(name.into()));
+            }
+            let id = sealpost_rooms::RoomId(rand::random());
+            let engine = self.room_engine().await?;
+            let created = engine
+                .run(move |e| e.create_named_room(id, &room_name))
+                .await?;
+            self.retrying(|c| {
+                let (info, tree) = (created.group_info.clone(), created.ratchet_tree.clone());
+                async move {
+                    c.room_create(RoomId(id.0), Bytes::from(info), Bytes::from(tree))
+                        .await
+                }
+            })
+            .await?;
+            self.room_info(&LocalRoom {
+                id,
+                name: name.into(),
+            })
+            .await
+        })
+        .await
+    }
+
+    /// Adds `users` to the room `name`, at most [`MAX_ADDS_PER_COMMIT`] per
+    /// commit; returns the names added.
+    ///
+    /// # Errors
+    /// Unknown room or user, a user already in it, ours not an admin's
+    /// role, no key package for a user, or the server refused.
+    pub async fn room_add(&self, name: &str, users: &[String]) -> Result<Vec<String>, ClientError> {
+        let mut peers = Vec::new();
+        for u in users {
+            let record = self.peer_for_sending(u).await?;
+            if !peers.iter().any(|(id, _)| *id == record.client_id) {
+                peers.push((record.client_id, u.clone()));
+            }
+        }
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            let members = self.member_ids(&room).await?;
+            self.require_role(&room, Role::Admin, "add members").await?;
+            for (id, who) in &peers {
+                if members.contains(id) {
+                    return Err(ClientError::RoomMember(format!(
+                        "{who} is already a member of #{}",
+                        room.name
+                    )));
+                }
+            }
+            if members.len() + peers.len() > MAX_ROOM_MEMBERS {
+                return Err(RoomsError::Limit("a room holds at most 1,000 members").into());
+            }
+            let mut added = Vec::new();
+            for chunk in peers.chunks(MAX_ADDS_PER_COMMIT) {
+                let ids: Vec<ClientId> = chunk.iter().map(|(id, _)| *id).collect();
+                let claimed = self
+                    .retrying(|c| {
+                        let ids = ids.clone();
+                        async move { c.claim_key_packages(ids).await }
+                    })
+                    .await?;
+                let mut packages = Vec::new();
+                for ((_, who), k) in chunk.iter().zip(&claimed) {
+                    if k.status == ClaimStatus::None || k.key_package.is_empty() {
+                        return Err(ClientError::NoKeyPackage(who.clone()));
+                    }
+                    packages.push(k.key_package.to_vec());
+                }
+                let room_id = room.id;
+                self.publish(room.id, move |e, book| {
+                    e.add_members(room_id, &packages, book).map(Some)
+                })
+                .await?;
+                added.extend(chunk.iter().map(|(_, who)| who.clone()));
+            }
+            Ok(added)
+        })
+        .await
+    }
+
+    /// Removes `user` from the room `name`.
+    ///
+    /// # Errors
+    /// Unknown room, not a member, ours not the needed role, or refused.
+    pub async fn room_remove(&self, name: &str, user: &str) -> Result<(), ClientError> {
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            let id = self.member_of(&room, user).await?;
+            self.require_role(&room, Role::Admin, "remove members")
+                .await?;
+            let room_id = room.id;
+            let client = engine_client_id(id);
+            self.publish(room.id, move |e, _| {
+                e.remove_members(room_id, &[client]).map(Some)
+            })
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Makes `user` an admin of the room `name`.
+    ///
+    /// # Errors
+    /// Unknown room, not a member, ours not an admin's role, or refused.
+    pub async fn room_promote(&self, name: &str, user: &str) -> Result<(), ClientError> {
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            let id = self.member_of(&room, user).await?;
+            self.require_role(&room, Role::Admin, "make admins").await?;
+            let room_id = room.id;
+            let client = engine_client_id(id);
+            self.publish(room.id, move |e, _| {
+                e.set_role(room_id, client, Role::Admin).map(Some)
+            })
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Asks to leave the room `name`: another member's client commits it
+    /// (MLS forbids committing one's own removal).
+    ///
+    /// # Errors
+    /// Unknown room, the only member, or the server refused.
+    pub async fn room_leave(&self, name: &str) -> Result<(), ClientError> {
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            if self.member_ids(&room).await?.len() < 2 {
+                return Err(ClientError::RoomMember(format!(
+                    "you are the only member of #{}; there is nobody to leave",
+                    room.name
+                )));
+            }
+            let room_id = room.id;
+            self.send_to_room(room.id, move |e| e.leave(room_id))
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sends `text` to the room `name`, encrypted once for every member;
+    /// returns its place in the room's log.
+    ///
+    /// # Errors
+    /// Unknown room, too long, or the server refused.
+    pub async fn room_send(&self, name: &str, text: &str) -> Result<u64, ClientError> {
+        let max = sealpost_rooms::incoming::MAX_PLAINTEXT_LEN;
+        if text.len() > max {
+            return Err(ClientError::TextTooLong {
+                len: text.len(),
+                max,
+            });
+        }
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            let room_id = room.id;
+            // The typed content of PROTOCOL.md; only an empty text fails it.
+            let plaintext = super::RoomContent::Text(text.to_string())
+                .encode()
+                .map_err(|_| ClientError::RoomMember("the text is empty".into()))?;
+            let seq = self
+                .send_to_room(room.id, move |e| e.send(room_id, &plaintext))
+                .await?;
+            let me = self.require_me()?.id;
+            let entry = NewEntry {
+                conversation: Conversation::Room { name: room.name },
+                direction: Direction::Out,
+                sender: me,
+                body: Body::Text { text: text.into() },
+                sender_time_ms: None,
+                message_id: Some(seq),
+                status: Status::Stored,
+            };
+            self.store(move |s| s.add_history(&entry).map(|_| ()))
+                .await?;
+            Ok(seq)
+        })
+        .await
+    }
+
+    /// Sends a message `make` encrypts (a text, or a leave request) on the
+    /// room's current epoch, again after reading the log when commits moved
+    /// it meanwhile. The caller holds the rooms lock.
+    async fn send_to_room<F>(
+        &self,
+        room: sealpost_rooms::RoomId,
+        make: F,
+    ) -> Result<u64, ClientError>
+    where
+        F: Fn(&sealpost_rooms::RoomEngine) -> Result<Vec<u8>, RoomsError>
+            + Send
+            + Sync
+            + Clone
+            + 'static,
+    {
+        let engine = self.room_engine().await?;
+        for _ in 0..MAX_SEND_ATTEMPTS {
+            let make = make.clone();
+            let (epoch, message) = engine.run(move |e| Ok((e.epoch(room)?, make(e)?))).await?;
+            let conn = self.connection().await?;
+            match conn
+                .room_send(RoomId(room.0), epoch, Bytes::from(message))
+                .await
+            {
+                Ok(seq) => return Ok(seq),
+                Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => {
+                    self.read_room_logs().await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ClientError::RoomMember(
+            "other members kept changing the room at the same time; try again".into(),
+        ))
+    }
+
+    /// The members of the room `name`, with their roles.
+    ///
+    /// # Errors
+    /// Unknown room.
+    pub async fn room_members(&self, name: &str) -> Result<Vec<RoomMemberInfo>, ClientError> {
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            let engine = self.room_engine().await?;
+            let room_id = room.id;
+            let members = engine.run(move |e| e.members(room_id)).await?;
+            let mut out = Vec::new();
+            for m in members {
+                let id = wire_client_id(m.client_id);
+                out.push(RoomMemberInfo {
+                    name: self.member_name(id).await?,
+                    id,
+                    role: m.role.to_string(),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Our rooms, by name.
+    ///
+    /// # Errors
+    /// The server, the key store or the engine's state file failed.
+    pub async fn room_list(&self) -> Result<Vec<RoomInfo>, ClientError> {
+        self.in_rooms(async || {
+            let mut out = Vec::new();
+            for room in self.local_rooms().await? {
+                out.push(self.room_info(&room).await?);
+            }
+            out.sort_by_key(|r| r.name.to_lowercase());
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The names of our rooms (for the menu's completion).
+    ///
+    /// # Errors
+    /// The engine's state file failed.
+    pub async fn room_names(&self) -> Result<Vec<String>, ClientError> {
+        Ok(self
+            .local_rooms()
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect())
+    }
+
+    async fn room_info(&self, room: &LocalRoom) -> Result<RoomInfo, ClientError> {
+        let engine = self.room_engine().await?;
+        let me = engine_client_id(self.require_me()?.id);
+        let id = room.id;
+        let (members, epoch) = engine
+            .run(move |e| Ok((e.members(id)?, e.epoch(id)?)))
+            .await?;
+        let role = members
+            .iter()
+            .find(|m| m.client_id == me)
+            .map_or(Role::Member, |m| m.role);
+        Ok(RoomInfo {
+            name: room.name.clone(),
+            id: hex(&room.id),
+            members: members.len(),
+            role: role.to_string(),
+            epoch,
+        })
+    }
+
+    async fn member_ids(&self, room: &LocalRoom) -> Result<Vec<ClientId>, ClientError> {
+        let engine = self.room_engine().await?;
+        let id = room.id;
+        Ok(engine
+            .run(move |e| e.members(id))
+            .await?
+            .into_iter()
+            .map(|m| wire_client_id(m.client_id))
+            .collect())
+    }
+
+    /// The member of `room` that `user` names: a pinned name or an id
+    /// (never the server's word alone: every member is pinned).
+    async fn member_of(&self, room: &LocalRoom, user: &str) -> Result<ClientId, ClientError> {
+        let who = user.to_string();
+        let record = self
+            .store(move |s| crate::contacts::find_pinned(s, &who))
+            .await?;
+        let me = self.require_me()?;
+        let id = match record {
+            Some(r) => r.client_id,
+            None if me.name.as_str().eq_ignore_ascii_case(user) => me.id,
+            None => {
+                return Err(ClientError::RoomMember(format!(
+                    "nobody named {user:?} is pinned here, so nobody of that name is in #{}",
+                    room.name
+                )));
+            }
+        };
+        if id == me.id {
+            return Err(ClientError::RoomMember(format!(
+                "that is you; to leave #{}, use `room leave`",
+                room.name
+            )));
+        }
+        if !self.member_ids(room).await?.contains(&id) {
+            return Err(ClientError::RoomMember(format!(
+                "{user} is not a member of #{}",
+                room.name
+            )));
+        }
+        Ok(id)
+    }
+
+    /// Refuses, with a clear line, what our role in `room` does not allow.
+    async fn require_role(
+        &self,
+        room: &LocalRoom,
+        needed: Role,
+        action: &str,
+    ) -> Result<(), ClientError> {
+        let engine = self.room_engine().await?;
+        let me = engine_client_id(self.require_me()?.id);
+        let id = room.id;
+        let role = engine
+            .run(move |e| e.members(id))
+            .await?
+            .into_iter()
+            .find(|m| m.client_id == me)
+            .map_or(Role::Member, |m| m.role);
+        if role < needed {
+            return Err(ClientError::RoomMember(format!(
+                "you are a {role} of #{}, not an admin, and may not {action}; ask an admin or the owner",
+                room.name
+            )));
+        }
+        Ok(())
+    }
+}

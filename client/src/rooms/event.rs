@@ -1,0 +1,86 @@
+//! What happened in a room, as the client reports it: a text, a join, who
+//! was added, removed or left, a role change, a rename, or an entry that
+//! could not be read. Plain values for `--json` and for the queue of room
+//! events not shown yet (entries read by a room command are shown by the
+//! next `inbox`), in a leaf of their own so that the inbox, the output and
+//! the room code need not import each other.
+//!
+//! Names in these values are the names the members are pinned under here
+//! (escape before printing), never the server's word alone.
+
+use serde::{Deserialize, Serialize};
+
+/// A room event kept until it is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomEvent {
+    /// The entry's place in the room's log (for a join: the welcome's
+    /// message id).
+    pub seq: u64,
+    /// The room's name.
+    pub room: String,
+    /// Who acted (the sender or committer): client id, 32 hex digits.
+    pub from: String,
+    /// When the server stored it (ms since the Unix epoch, the server's word).
+    pub sent_at_ms: u64,
+    /// What happened.
+    pub change: RoomChange,
+}
+
+/// What happened in a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "room_event", rename_all = "snake_case")]
+pub enum RoomChange {
+    /// A text from a member.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// A member sent a file (its download is the room files' business).
+    File {
+        /// Its name, as the sender gave it.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// We joined the room: who is in it.
+    Joined {
+        /// The members, by pinned name.
+        members: Vec<String>,
+    },
+    /// Members were added.
+    Added {
+        /// Who.
+        members: Vec<String>,
+    },
+    /// Members were removed by an admin.
+    Removed {
+        /// Who.
+        members: Vec<String>,
+    },
+    /// We were removed: nothing of the room reaches us any more.
+    RemovedYou,
+    /// Members left.
+    Left {
+        /// Who.
+        members: Vec<String>,
+    },
+    /// A member asked to leave (a member's client commits it).
+    LeaveAsked,
+    /// A member's role changed.
+    Role {
+        /// Whose.
+        member: String,
+        /// The new role: member, admin or owner.
+        role: String,
+    },
+    /// The room was renamed.
+    Renamed {
+        /// The new name.
+        name: String,
+    },
+    /// An entry that could not be read (refused, or did not decrypt).
+    Unreadable {
+        /// Why, in one line.
+        error: String,
+    },
+}

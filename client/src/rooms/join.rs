@@ -1,0 +1,88 @@
+//! Joining a room from a welcome (a type-5 message in the inbox, PROTOCOL.md
+//! "Rooms"): every member the welcome names is checked against our pins,
+//! pinned on first use like a one-to-one contact and refused loudly when
+//! its key differs from the pin, before the room is kept.
+
+use bytes::Bytes;
+use protocol::v3::RoomWelcome;
+use sealpost_rooms::RoomsError;
+
+use super::event::RoomChange;
+use super::wire_client_id;
+use crate::client::Client;
+use crate::error::ClientError;
+
+/// What a welcome came to.
+#[derive(Debug)]
+pub enum Welcomed {
+    /// We joined `room`; these are its members.
+    Joined {
+        /// The room's name.
+        room: String,
+        /// What to show.
+        change: RoomChange,
+    },
+    /// Joined before (a welcome that came again): nothing to show.
+    Already,
+    /// The welcome cannot be used (malformed, refused, or for key packages
+    /// we no longer hold): why, in one line.
+    Refused(String),
+}
+
+impl Client {
+    /// Joins the room a welcome's `content` invites us to.
+    ///
+    /// # Errors
+    /// The key store or the engine's state file failed, or the server did
+    /// (pinning a member).
+    pub(crate) async fn join_room(&self, content: Bytes) -> Result<Welcomed, ClientError> {
+        let welcome = match RoomWelcome::decode(content) {
+            Ok(w) => w,
+            Err(e) => {
+                return Ok(Welcomed::Refused(format!(
+                    "a malformed room invitation ({e})"
+                )));
+            }
+        };
+        let _reading = self.inner.rooms.lock.lock().await;
+        let bytes = welcome.welcome;
+        let joined = self.with_pins(move |en, book| en.join(&bytes, book)).await;
+        let joined = match joined {
+            Ok(j) => j,
+            Err(ClientError::Room(RoomsError::RoomExists)) => return Ok(Welcomed::Already),
+            Err(ClientError::Room(err @ (RoomsError::Database(_) | RoomsError::Migration(_)))) => {
+                return Err(err.into());
+            }
+            Err(
+                err @ (ClientError::Room(_)
+                | ClientError::UnknownPeer(_)
+                | ClientError::NoValidKey(_)
+                | ClientError::NameConflict(_)),
+            ) => {
+                tracing::warn!(error = %err, "room invitation refused");
+                return Ok(Welcomed::Refused(crate::repl::explain::client_error(
+                    &err,
+                    &[],
+                )));
+            }
+            Err(other) => return Err(other),
+        };
+        let engine = self.room_engine().await?;
+        let room = joined.room;
+        let name = engine
+            .run(move |en| en.name(room))
+            .await?
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_else(|| super::hex(&room));
+        let mut members = Vec::new();
+        for m in &joined.members {
+            members.push(self.member_name(wire_client_id(m.client_id)).await?);
+        }
+        // Entries of the room that waited for this welcome.
+        self.room_sync_locked().await?;
+        Ok(Welcomed::Joined {
+            room: name,
+            change: RoomChange::Joined { members },
+        })
+    }
+}

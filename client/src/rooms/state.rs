@@ -1,0 +1,182 @@
+//! What a client keeps for its rooms while it runs: the engine's thread
+//! (opened on first use, since most commands never touch a room) and the
+//! lock that lets one task at a time read the rooms' logs and commit, and
+//! the lookups every room operation starts from: the pins as the engine
+//! wants them, a member's name, and a room by its name.
+
+use std::collections::HashSet;
+
+use protocol::ClientId;
+use sealpost_rooms::{IdentityError, RoomId, RoomsError};
+use tokio::sync::{Mutex as AsyncMutex, OnceCell};
+
+use super::{MeSigner, PinBook, ROOMS_FILE, RoomWorker};
+use crate::client::Client;
+use crate::error::ClientError;
+
+/// The client's rooms while it runs.
+#[derive(Default)]
+pub struct RoomsState {
+    worker: OnceCell<RoomWorker>,
+    /// Held while a room's log is read or a commit is in flight: entries
+    /// are processed one at a time, in log order.
+    pub(crate) lock: AsyncMutex<()>,
+    /// Rooms where a member asked to leave since we last committed there.
+    leave_requests: std::sync::Mutex<HashSet<RoomId>>,
+}
+
+impl RoomsState {
+    /// A member of `room` asked to leave: one of us commits it.
+    pub(crate) fn note_leave_request(&self, room: RoomId) {
+        self.leave_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(room);
+    }
+
+    /// Takes the rooms with leave requests to commit.
+    pub(crate) fn take_leave_requests(&self) -> Vec<RoomId> {
+        self.leave_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect()
+    }
+}
+
+/// A room of ours: its id and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalRoom {
+    /// The room.
+    pub id: RoomId,
+    /// Its name (escape before printing).
+    pub name: String,
+}
+
+impl Client {
+    /// The rooms engine of this home folder, opened on first use.
+    ///
+    /// # Errors
+    /// Not registered; the state file cannot be opened or belongs to
+    /// another identity.
+    pub(crate) async fn room_engine(&self) -> Result<RoomWorker, ClientError> {
+        let me = self.require_me()?;
+        let path = self.config().home.join(ROOMS_FILE);
+        let worker = self
+            .inner
+            .rooms
+            .worker
+            .get_or_try_init(|| async move {
+                let identity =
+                    crate::crypto::Identity::from_secret_bytes(&me.identity.to_secret_bytes());
+                RoomWorker::open(path, MeSigner::new(me.id, identity)).await
+            })
+            .await?;
+        Ok(worker.clone())
+    }
+
+    /// Our pins (and our own key) as the engine checks members against them.
+    pub(crate) async fn pin_book(&self) -> Result<PinBook, ClientError> {
+        let me = self.require_me()?;
+        let mine = (me.id, me.identity.identity_key());
+        let peers = self.store(|s| s.peers()).await?;
+        Ok(PinBook::new(mine, &peers))
+    }
+
+    /// Pins a room member met for the first time, exactly as a one-to-one
+    /// contact is pinned on first use (its key fetched by id, its bundle's
+    /// signature checked); a key that differs from an earlier pin stays
+    /// refused.
+    pub(crate) async fn pin_member(&self, id: sealpost_rooms::ClientId) -> Result<(), ClientError> {
+        self.check_contact(&super::wire_client_id(id).to_string())
+            .await?;
+        Ok(())
+    }
+
+    /// Runs an engine call that checks members against our pins; a member
+    /// we never met is pinned on first use and the call made again (at most
+    /// once per member of the largest room).
+    pub(crate) async fn with_pins<T, F>(&self, f: F) -> Result<T, ClientError>
+    where
+        T: Send + 'static,
+        F: Fn(&sealpost_rooms::RoomEngine, &PinBook) -> Result<T, RoomsError>
+            + Send
+            + Sync
+            + Clone
+            + 'static,
+    {
+        let engine = self.room_engine().await?;
+        for _ in 0..=sealpost_rooms::MAX_ROOM_MEMBERS {
+            let book = self.pin_book().await?;
+            let call = f.clone();
+            match engine.run(move |e| call(e, &book)).await {
+                Err(RoomsError::Identity(IdentityError::Unknown(c))) => self.pin_member(c).await?,
+                other => return Ok(other?),
+            }
+        }
+        Err(RoomsError::Limit("too many members to pin").into())
+    }
+
+    /// The name a member is pinned under ("you" for us; its id if it has
+    /// no local name).
+    pub(crate) async fn member_name(&self, id: ClientId) -> Result<String, ClientError> {
+        if self.me().is_some_and(|me| me.id == id) {
+            return Ok("you".into());
+        }
+        let record = self.store(move |s| s.peer(id)).await?;
+        Ok(match record {
+            Some(r) if !r.name.is_empty() => r.name,
+            _ => id.to_string(),
+        })
+    }
+
+    /// Every room we are a member of, by name.
+    pub(crate) async fn local_rooms(&self) -> Result<Vec<LocalRoom>, ClientError> {
+        let engine = self.room_engine().await?;
+        Ok(engine
+            .run(|e| {
+                let mut rooms = Vec::new();
+                for id in e.rooms()? {
+                    if !e.is_member(id)? {
+                        continue;
+                    }
+                    let name = e
+                        .name(id)?
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_else(|| hex(&id));
+                    rooms.push(LocalRoom { id, name });
+                }
+                Ok(rooms)
+            })
+            .await?)
+    }
+
+    /// The room we are in that goes by `name` (ignoring ASCII case; a
+    /// leading `#` is allowed), or by its id (32 hex digits).
+    ///
+    /// # Errors
+    /// [`ClientError::NoSuchRoom`], [`ClientError::AmbiguousRoom`].
+    pub(crate) async fn find_room(&self, name: &str) -> Result<LocalRoom, ClientError> {
+        let name = name.strip_prefix('#').unwrap_or(name);
+        let rooms = self.local_rooms().await?;
+        if let Some(r) = rooms
+            .iter()
+            .find(|r| hex(&r.id) == name.to_ascii_lowercase())
+        {
+            return Ok(r.clone());
+        }
+        let mut found = rooms
+            .into_iter()
+            .filter(|r| r.name.eq_ignore_ascii_case(name));
+        match (found.next(), found.next()) {
+            (Some(r), None) => Ok(r),
+            (Some(_), Some(_)) => Err(ClientError::AmbiguousRoom(name.into())),
+            (None, _) => Err(ClientError::NoSuchRoom(name.into())),
+        }
+    }
+}
+
+/// A room id as 32 hex digits.
+pub fn hex(id: &RoomId) -> String {
+    id.0.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,288 @@
+//! Reading the rooms' logs: every waiting entry, in log order, processed
+//! exactly once and then acknowledged (PROTOCOL.md "Rooms", "Delivery").
+//!
+//! The engine records each entry's `seq` with the state it produced (one
+//! transaction), so an entry whose acknowledgement was lost comes again
+//! and is skipped instead of failing to decrypt. Our own application
+//! messages come back only behind entries we had not read; they are skipped.
+//! Our own commits are read back here and merged here, after the entries
+//! before them, which were made in the epoch before.
+//!
+//! What is read becomes [`RoomEvent`]s in the key store's queue (the next
+//! `inbox` or `watch` shows them) and texts go into the room's history. An
+//! entry that cannot be read (refused by the room's rules, not decrypting)
+//! is reported once and passed over; an entry of a room we have not joined
+//! yet (its welcome is still in the inbox) waits on the server.
+//!
+//! The caller holds the rooms lock ([`super::RoomsState`]).
+
+use std::collections::HashSet;
+
+use protocol::v3::{RoomCursor, RoomEntry, RoomEntryKind};
+use protocol::{ClientId, RoomId};
+use sealpost_rooms::{Incoming, RoomsError};
+
+use super::event::{RoomChange, RoomEvent};
+use super::{engine_room_id, wire_client_id};
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
+
+/// Most room pulls in one read: each moves a cursor, so this bounds a read
+/// that others keep feeding.
+const MAX_PULLS: usize = 10_000;
+
+/// What reading one entry came to.
+enum Read {
+    /// Processed (or skipped): its cursor may move.
+    Done(Vec<RoomEvent>, Option<sealpost_rooms::RoomId>),
+    /// A room we have not joined yet: the entry waits.
+    NotYet,
+}
+
+impl Client {
+    /// Reads every waiting entry of our rooms, in order; see the module
+    /// docs. The caller holds the rooms lock.
+    ///
+    /// # Errors
+    /// The server, the key store or the engine's state file failed.
+    pub(crate) async fn read_room_logs(&self) -> Result<(), ClientError> {
+        let me = self.require_me()?.id;
+        for _ in 0..MAX_PULLS {
+            let batch = self
+                .retrying(|c| async move { c.room_pull(0).await })
+                .await?;
+            let mut cursors = Vec::new();
+            let mut events = Vec::new();
+            let mut waiting: HashSet<RoomId> = HashSet::new();
+            for e in &batch.entries {
+                if waiting.contains(&e.room) {
+                    continue;
+                }
+                match self.read_entry(me, e).await? {
+                    Read::Done(mut found, leave) => {
+                        cursors.push(RoomCursor {
+                            room: e.room,
+                            seq: e.seq,
+                        });
+                        events.append(&mut found);
+                        if let Some(room) = leave {
+                            self.inner.rooms.note_leave_request(room);
+                        }
+                    }
+                    Read::NotYet => {
+                        waiting.insert(e.room);
+                    }
+                }
+            }
+            self.keep_room_events(events).await?;
+            if cursors.is_empty() {
+                break;
+            }
+            self.retrying(|c| {
+                let cursors = cursors.clone();
+                async move { c.room_ack(cursors).await }
+            })
+            .await?;
+            if !batch.more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues `events` for showing and records the texts in history.
+    async fn keep_room_events(&self, events: Vec<RoomEvent>) -> Result<(), ClientError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.store(move |s| {
+            for e in &events {
+                if let RoomChange::Text { text } = &e.change {
+                    s.add_history(&NewEntry {
+                        conversation: Conversation::Room {
+                            name: e.room.clone(),
+                        },
+                        direction: Direction::In,
+                        sender: e.from.parse().unwrap_or(ClientId::NIL),
+                        body: Body::Text { text: text.clone() },
+                        sender_time_ms: None,
+                        message_id: Some(e.seq),
+                        status: Status::Received,
+                    })?;
+                }
+            }
+            s.queue_room_events(&events)
+        })
+        .await
+    }
+
+    /// Room events read and not shown yet, oldest first (they are shown
+    /// once: this takes them).
+    ///
+    /// # Errors
+    /// The key store failed.
+    pub(crate) async fn take_room_events(&self) -> Result<Vec<RoomEvent>, ClientError> {
+        self.store(|s| s.take_room_events()).await
+    }
+
+    async fn read_entry(&self, me: ClientId, e: &RoomEntry) -> Result<Read, ClientError> {
+        let room = engine_room_id(e.room);
+        let engine = self.room_engine().await?;
+        let seq = e.seq;
+        if e.sender == me && e.kind != RoomEntryKind::Commit {
+            // Our own message or leave request: we made it.
+            match engine.run(move |en| en.skip_entry(room, seq)).await {
+                Ok(_) | Err(RoomsError::UnknownRoom) => {}
+                Err(err) => return Err(err.into()),
+            }
+            return Ok(Read::Done(Vec::new(), None));
+        }
+        let bytes = e.message.clone();
+        let result = self
+            .with_pins(move |en, book| en.process_entry(room, seq, &bytes, book))
+            .await;
+        let incoming = match result {
+            Ok(Some(incoming)) => incoming,
+            Ok(None) => return Ok(Read::Done(Vec::new(), None)),
+            Err(ClientError::Room(RoomsError::UnknownRoom)) => {
+                // No state for the room: not joined yet, or never.
+                return Ok(Read::NotYet);
+            }
+            Err(ClientError::Room(RoomsError::NotMember)) => {
+                // After our removal: nothing more to read here.
+                engine.run(move |en| en.skip_entry(room, seq)).await?;
+                return Ok(Read::Done(Vec::new(), None));
+            }
+            Err(ClientError::Room(err @ (RoomsError::Database(_) | RoomsError::Migration(_)))) => {
+                return Err(err.into());
+            }
+            Err(
+                err @ (ClientError::Room(_)
+                | ClientError::UnknownPeer(_)
+                | ClientError::NoValidKey(_)
+                | ClientError::NameConflict(_)),
+            ) => {
+                tracing::warn!(seq, error = %err, "room entry refused");
+                engine.run(move |en| en.skip_entry(room, seq)).await?;
+                let line = crate::repl::explain::client_error(&err, &[]);
+                let event = self
+                    .room_event(e, RoomChange::Unreadable { error: line })
+                    .await?;
+                return Ok(Read::Done(vec![event], None));
+            }
+            Err(other) => return Err(other),
+        };
+        let mut events = Vec::new();
+        let mut leave = None;
+        match incoming {
+            Incoming::Message { plaintext, .. } => {
+                // The typed content of PROTOCOL.md ("Room content").
+                let change = match super::RoomContent::decode(&plaintext) {
+                    Ok(super::RoomContent::Text(text)) => RoomChange::Text { text },
+                    Ok(super::RoomContent::File(f)) if e.file.is_some() => RoomChange::File {
+                        name: f.name,
+                        size: f.size,
+                    },
+                    Ok(super::RoomContent::File(_)) => RoomChange::Unreadable {
+                        error: "a file announcement whose entry names no file".into(),
+                    },
+                    Err(err) => RoomChange::Unreadable {
+                        error: format!("a room message that is not room content: {err}"),
+                    },
+                };
+                events.push(self.room_event(e, change).await?);
+            }
+            Incoming::Commit {
+                summary,
+                removed_us,
+                ..
+            } => {
+                for change in self.commit_changes(&summary, removed_us).await? {
+                    events.push(self.room_event(e, change).await?);
+                }
+            }
+            Incoming::OwnCommit { .. } => {}
+            Incoming::LeaveRequest { room, .. } => {
+                events.push(self.room_event(e, RoomChange::LeaveAsked).await?);
+                leave = Some(room);
+            }
+            other => {
+                tracing::warn!(?other, "a room entry of an unknown kind");
+            }
+        }
+        Ok(Read::Done(events, leave))
+    }
+
+    /// What a commit did, as events.
+    pub(crate) async fn commit_changes(
+        &self,
+        summary: &sealpost_rooms::CommitSummary,
+        removed_us: bool,
+    ) -> Result<Vec<RoomChange>, ClientError> {
+        if removed_us {
+            return Ok(vec![RoomChange::RemovedYou]);
+        }
+        let mut changes = Vec::new();
+        let names = async |ids: &[sealpost_rooms::ClientId]| {
+            let mut out = Vec::new();
+            for id in ids {
+                out.push(self.member_name(wire_client_id(*id)).await?);
+            }
+            Ok::<_, ClientError>(out)
+        };
+        if !summary.added.is_empty() {
+            changes.push(RoomChange::Added {
+                members: names(&summary.added).await?,
+            });
+        }
+        if !summary.removed.is_empty() {
+            changes.push(RoomChange::Removed {
+                members: names(&summary.removed).await?,
+            });
+        }
+        if !summary.left.is_empty() {
+            changes.push(RoomChange::Left {
+                members: names(&summary.left).await?,
+            });
+        }
+        for c in &summary.role_changes {
+            // A new member's entry is no news beside its addition.
+            if summary.added.contains(&c.client) {
+                continue;
+            }
+            changes.push(RoomChange::Role {
+                member: self.member_name(wire_client_id(c.client)).await?,
+                role: c.to.to_string(),
+            });
+        }
+        if let Some(name) = &summary.renamed {
+            changes.push(RoomChange::Renamed { name: name.clone() });
+        }
+        Ok(changes)
+    }
+
+    /// The event of entry `e` (the room named as it is now).
+    async fn room_event(
+        &self,
+        e: &RoomEntry,
+        change: RoomChange,
+    ) -> Result<RoomEvent, ClientError> {
+        let room = engine_room_id(e.room);
+        let engine = self.room_engine().await?;
+        let name = engine
+            .run(move |en| en.name(room))
+            .await
+            .ok()
+            .flatten()
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_else(|| super::hex(&room));
+        Ok(RoomEvent {
+            seq: e.seq,
+            room: name,
+            from: e.sender.to_string(),
+            sent_at_ms: e.sent_at_ms,
+            change,
+        })
+    }
+}

@@ -1,0 +1,86 @@
+//! Reading a room's log entry by entry, exactly once: the member's read
+//! position in each room's log (the `seq` of the last entry read) is kept
+//! in the state file, in the same transaction as the processing of that
+//! entry.
+//!
+//! The server moves a member's cursor only when the member acknowledges,
+//! and an acknowledgement can be lost with the connection (or a crash) after
+//! the entry was processed. The entry then comes again, and its keys are
+//! spent: processing it twice would fail to decrypt. Keeping the read
+//! position with the state it produced means an entry is either processed
+//! and marked read, or neither; one that comes again is recognised and
+//! skipped.
+//!
+//! Left out: pulling and acknowledging (the client's business).
+
+use crate::engine::{RoomEngine, RoomId, load_group};
+use crate::error::RoomsError;
+use crate::identity::Pins;
+use crate::incoming::{Incoming, parse_protocol_message};
+use crate::store::{read_up_to, set_read_up_to};
+
+impl RoomEngine {
+    /// Processes entry `seq` of `room`'s log (see [`RoomEngine::process`])
+    /// and records it as read, in one transaction. `Ok(None)` if an entry
+    /// at or after `seq` was already read here.
+    ///
+    /// # Errors
+    /// [`RoomsError::Malformed`] when the message is not of `room`; those
+    /// of [`RoomEngine::process`] (nothing is recorded then: see
+    /// [`RoomEngine::skip_entry`]).
+    pub fn process_entry(
+        &self,
+        room: RoomId,
+        seq: u64,
+        bytes: &[u8],
+        pins: &dyn Pins,
+    ) -> Result<Option<Incoming>, RoomsError> {
+        let message = parse_protocol_message(bytes)?;
+        if RoomId::from_group_id(message.group_id()) != Some(room) {
+            // An entry filed under another room than its own.
+            return Err(RoomsError::Malformed);
+        }
+        self.store.transact(|provider, conn| {
+            if seq <= read_up_to(conn, room)? {
+                return Ok(None);
+            }
+            let incoming = self.process_in(provider, room, message, pins)?;
+            set_read_up_to(conn, room, seq)?;
+            Ok(Some(incoming))
+        })
+    }
+
+    /// Records entry `seq` of `room` as read without processing it (our
+    /// own application messages, and entries that cannot be read, once
+    /// reported). True if it was not read before.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn skip_entry(&self, room: RoomId, seq: u64) -> Result<bool, RoomsError> {
+        self.store.transact(|_, conn| {
+            if seq <= read_up_to(conn, room)? {
+                return Ok(false);
+            }
+            set_read_up_to(conn, room, seq)?;
+            Ok(true)
+        })
+    }
+
+    /// The last entry of `room`'s log read here (0: none yet).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn read_up_to(&self, room: RoomId) -> Result<u64, RoomsError> {
+        self.store.transact(|_, conn| read_up_to(conn, room))
+    }
+
+    /// True while a commit of ours in `room` awaits its fate (the server's
+    /// answer, or reading it back from the log).
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`].
+    pub fn has_pending_commit(&self, room: RoomId) -> Result<bool, RoomsError> {
+        self.store
+            .transact(|provider, _| Ok(load_group(provider, room)?.pending_commit().is_some()))
+    }
+}

@@ -1,0 +1,314 @@
+//! Rooms through the real `client` binary against a real server (issue 13,
+//! the client side): three users create a room, add, send and read; a plain
+//! member's add is refused; a member offline during messages and commits
+//! reads everything in order; a removed member reads nothing more; `watch`
+//! shows a room message pushed live; the key package stock refills after
+//! claims, on authentication and on the server's low-stock notice (1311).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+
+use e2e::V3Conn;
+use e2e::{TestServer, binary, bounded};
+use protocol::{ClientId, v3};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Runs the client binary; (success, stdout, stderr).
+async fn run(server: SocketAddr, home: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = bounded(
+        "client binary",
+        tokio::process::Command::new(binary("client").unwrap())
+            .arg("--home")
+            .arg(home)
+            .arg("--server")
+            .arg(server.to_string())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a command that must succeed; its standard output.
+async fn ok(server: SocketAddr, home: &Path, args: &[&str]) -> String {
+    let (success, out, err) = run(server, home, args).await;
+    assert!(success, "client {args:?} failed: {err}");
+    out
+}
+
+/// Runs a `--json` command that must succeed; its JSON.
+async fn json(server: SocketAddr, home: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(server, home, &all).await).unwrap()
+}
+
+/// Registers `name` in `home`; its client id.
+async fn register(server: SocketAddr, home: &Path, name: &str) -> ClientId {
+    let v = json(server, home, &["register", name]).await;
+    v["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// The room events of an `inbox --json`, as (room_event, the rest).
+fn room_events(inbox: &Value) -> Vec<Value> {
+    inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "room")
+        .cloned()
+        .collect()
+}
+
+fn texts(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["room_event"] == "text")
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob, carol] = ["alice", "bob", "carol"].map(|n| dir.path().join(n));
+    register(addr, &alice, "alice").await;
+    register(addr, &bob, "bob").await;
+    register(addr, &carol, "carol").await;
+
+    let created = json(addr, &alice, &["room", "create", "team"]).await;
+    assert_eq!(created["role"], "owner");
+    assert_eq!(created["members"], 1);
+    let line = ok(addr, &alice, &["room", "add", "team", "bob", "carol"]).await;
+    assert_eq!(line.trim(), "added bob, carol to #team");
+    ok(addr, &alice, &["room", "send", "team", "hello team"]).await;
+
+    // Every member reads it, after joining from the welcome.
+    for home in [&bob, &carol] {
+        let events = room_events(&json(addr, home, &["inbox"]).await);
+        assert_eq!(events[0]["room_event"], "joined", "{events:?}");
+        assert_eq!(events[0]["room"], "team");
+        assert_eq!(texts(&events), vec!["hello team"]);
+        assert_eq!(events[1]["from_name"], "alice");
+    }
+    // The text form is one line per event.
+    ok(addr, &bob, &["room", "send", "team", "hi all"]).await;
+    let shown = ok(addr, &carol, &["inbox"]).await;
+    assert_eq!(shown.trim(), "[#team] bob: hi all");
+
+    // A plain member may not add: refused with one clear line.
+    let (success, _, err) = run(addr, &bob, &["room", "add", "team", "alice"]).await;
+    assert!(!success);
+    assert!(
+        err.contains("not an admin, and may not add members"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (success, _, err) = run(addr, &carol, &["--json", "room", "remove", "team", "bob"]).await;
+    assert!(!success);
+    let refusal: Value = serde_json::from_str(err.trim()).unwrap();
+    assert!(refusal["error"].as_str().unwrap().contains("not an admin"));
+
+    // Bob is offline while alice sends ten texts around two commits (a
+    // promotion and a removal): he reads everything, in order.
+    ok(addr, &bob, &["inbox"]).await;
+    for i in 0..5 {
+        ok(addr, &alice, &["room", "send", "team", &format!("m{i}")]).await;
+    }
+    ok(addr, &alice, &["room", "promote", "team", "carol"]).await;
+    for i in 5..8 {
+        ok(addr, &alice, &["room", "send", "team", &format!("m{i}")]).await;
+    }
+    ok(addr, &alice, &["room", "remove", "team", "carol"]).await;
+    for i in 8..10 {
+        ok(addr, &alice, &["room", "send", "team", &format!("m{i}")]).await;
+    }
+    let events = room_events(&json(addr, &bob, &["inbox"]).await);
+    let order: Vec<String> = events
+        .iter()
+        .map(|e| match e["room_event"].as_str().unwrap() {
+            "text" => e["text"].as_str().unwrap().to_string(),
+            "role" => format!("{} is {}", e["member"].as_str().unwrap(), e["role"]),
+            "removed" => format!("removed {}", e["members"][0].as_str().unwrap()),
+            other => other.to_string(),
+        })
+        .collect();
+    let mut expected: Vec<String> = (0..5).map(|i| format!("m{i}")).collect();
+    expected.push("carol is \"admin\"".into());
+    expected.extend((5..8).map(|i| format!("m{i}")));
+    expected.push("removed carol".into());
+    expected.extend((8..10).map(|i| format!("m{i}")));
+    assert_eq!(order, expected);
+
+    // Carol reads up to her removal and nothing after it.
+    let at_carol = room_events(&json(addr, &carol, &["inbox"]).await);
+    let last = at_carol.last().unwrap();
+    assert_eq!(last["room_event"], "removed_you", "{at_carol:?}");
+    assert_eq!(
+        texts(&at_carol),
+        (0..8).map(|i| format!("m{i}")).collect::<Vec<_>>()
+    );
+    ok(addr, &alice, &["room", "send", "team", "after carol"]).await;
+    assert!(room_events(&json(addr, &carol, &["inbox"]).await).is_empty());
+    assert_eq!(
+        texts(&room_events(&json(addr, &bob, &["inbox"]).await)),
+        vec!["after carol"]
+    );
+    let (success, _, err) = run(addr, &carol, &["room", "send", "team", "still here?"]).await;
+    assert!(!success);
+    assert!(err.contains("no room named \"team\""), "{err}");
+
+    // Members and roles, as the remaining members see them.
+    let members = json(addr, &bob, &["room", "members", "team"]).await;
+    let roles: Vec<(String, String)> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().into(),
+                m["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            ("alice".into(), "owner".into()),
+            ("you".into(), "member".into())
+        ]
+    );
+    let rooms = json(addr, &alice, &["room", "list"]).await;
+    assert_eq!(rooms[0]["name"], "team");
+    assert_eq!(rooms[0]["members"], 2);
+    assert!(
+        json(addr, &carol, &["room", "list"])
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// One-time key packages of `owner` stored on the server.
+fn stock(server: &TestServer, owner: ClientId) -> i64 {
+    let db = rusqlite::Connection::open(server.config.data_dir.join("server.db")).unwrap();
+    db.query_row(
+        "SELECT count(*) FROM key_packages WHERE owner = ?1 AND last_resort = 0",
+        [&owner.0[..]],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Claims `n` of `owner`'s key packages; the statuses.
+async fn claim(conn: &mut V3Conn, owner: ClientId, n: usize) -> Vec<v3::ClaimStatus> {
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        match conn
+            .call(v3::Request::KeyPackagesClaim(vec![owner]))
+            .await
+            .unwrap()
+        {
+            v3::Response::KeyPackages(k) => statuses.push(k[0].status),
+            other => panic!("claim answered {other:?}"),
+        }
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_shows_room_messages_live_and_the_key_stock_refills() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));
+    register(addr, &alice, "alice").await;
+    let bob_id = register(addr, &bob, "bob").await;
+    // Registering published bob's stock: one-time packages and a last
+    // resort one. Claims take them one by one, then the last resort one.
+    let full = stock(&server, bob_id);
+    assert!(full >= 10, "{full}");
+    let (mut mallory, _) = V3Conn::new_user(addr, "mallory").await.unwrap();
+    let claimed = claim(&mut mallory, bob_id, full as usize + 1).await;
+    assert!(
+        claimed[..full as usize]
+            .iter()
+            .all(|s| *s == v3::ClaimStatus::OneTime)
+    );
+    assert_eq!(claimed[full as usize], v3::ClaimStatus::LastResort);
+    // Any command authenticates, and refills the stock without being asked.
+    ok(addr, &bob, &["room", "list"]).await;
+    assert_eq!(stock(&server, bob_id), full);
+
+    ok(addr, &alice, &["room", "create", "lab"]).await;
+    ok(addr, &alice, &["room", "add", "lab", "bob"]).await;
+    let mut watch = tokio::process::Command::new(binary("client").unwrap())
+        .arg("--home")
+        .arg(&bob)
+        .arg("--server")
+        .arg(addr.to_string())
+        .args(["--json", "watch"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut next_room_event = async || loop {
+        let line = bounded("a watch line", lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("watch ended");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == "room" {
+            return v;
+        }
+    };
+    // The welcome waiting for bob joins him.
+    assert_eq!(next_room_event().await["room_event"], "joined");
+    ok(addr, &alice, &["room", "send", "lab", "pushed live"]).await;
+    let v = next_room_event().await;
+    assert_eq!(
+        (v["room"].as_str(), v["text"].as_str()),
+        (Some("lab"), Some("pushed live"))
+    );
+
+    // Claims that leave fewer than 10 make the server tell bob's watch
+    // (1311), which refills without being asked: only bob's upload can
+    // raise the stock above what the claims leave.
+    let now = stock(&server, bob_id);
+    claim(&mut mallory, bob_id, (now - 5) as usize).await;
+    ok(addr, &alice, &["room", "send", "lab", "after the claims"]).await;
+    assert_eq!(next_room_event().await["text"], "after the claims");
+    let mut refilled = stock(&server, bob_id);
+    for _ in 0..200 {
+        if refilled >= 10 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        refilled = stock(&server, bob_id);
+    }
+    assert!(refilled >= 10, "the stock stayed at {refilled}");
+    watch.start_kill().unwrap();
+    bounded("watch to exit", watch.wait())
+        .await
+        .unwrap()
+        .unwrap();
+}
