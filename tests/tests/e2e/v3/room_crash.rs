@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use e2e::{RoomUser, Seen, ServerProcess, bounded};
+use e2e::{RoomUser, Seen, ServerProcess};
 use protocol::{ErrorReason, RoomId};
 
 /// Sends numbered texts until the connection is gone; reports each answered
