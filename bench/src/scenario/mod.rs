@@ -11,6 +11,7 @@ pub mod idle;
 pub mod limits;
 pub mod room;
 mod room_fanout;
+mod room_figures;
 mod room_member;
 pub mod v2;
 pub mod v3;

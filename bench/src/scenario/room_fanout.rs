@@ -20,7 +20,7 @@ use protocol::v3::{self, RoomCursor, RoomEntryKind};
 use protocol::{ClientId, RoomId};
 use tokio::sync::{Notify, mpsc};
 
-use super::room::{FanOut, RoomArgs, StoredFigures, per_text, text};
+use super::room_figures::{FanOut, RoomArgs, StoredFigures, per_text, text};
 use super::room_member::{self as rm, Members, timed};
 use crate::report::{self, Latency};
 use crate::target::proc_work;

@@ -140,7 +140,7 @@ impl MenuHelper {
                 .into_iter()
                 .map(|p| Pair {
                     display: format!("#{}", p.display),
-                    replacement: format!("#{} ", p.replacement),
+                    replacement: format!("#{}", p.replacement),
                 })
                 .collect();
             return (start, pairs);

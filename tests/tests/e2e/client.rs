@@ -422,7 +422,7 @@ async fn client_test_passes_twice_against_the_server_binary() {
     for round in 1..=2 {
         let (ok, out, err) = run_client_with_stdin(server.addr, &home, &["test"], None).await;
         assert!(ok, "round {round}:\n{out}\n{err}");
-        assert!(out.contains("14 passed, 0 failed"), "round {round}:\n{out}");
+        assert!(out.contains("15 passed, 0 failed"), "round {round}:\n{out}");
         assert!(!out.contains("FAIL"), "{out}");
     }
 }

@@ -90,7 +90,12 @@ async fn a_removed_member_gets_nothing_after_its_removal_and_cannot_read_what_fo
     // as the server stores it), she cannot read them.
     let message = alice
         .engine
-        .send(sealpost_rooms::RoomId(room.0), b"for bob only")
+        .send(
+            sealpost_rooms::RoomId(room.0),
+            &client::rooms::RoomContent::Text("for bob only".into())
+                .encode()
+                .unwrap(),
+        )
         .unwrap();
     let entry = v3::RoomEntry {
         room,
