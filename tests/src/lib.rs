@@ -361,3 +361,17 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     out.truncate(len);
     out
 }
+
+/// The blobs in a server's data folder (`files/*.blob`).
+pub fn blobs_in(data: &Path) -> usize {
+    std::fs::read_dir(data.join("files"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".blob")
+        })
+        .count()
+}

@@ -37,6 +37,7 @@ use crate::display::{escape_line, safe_file_name};
 use crate::error::ClientError;
 use crate::transfer::download::place;
 use crate::transfer::upload::{UploadPart, announced_name, upload_from};
+use crate::transfer::{blocking, file_error};
 
 /// Ranges in flight at once while downloading.
 const WINDOW: usize = 4;
@@ -496,19 +497,4 @@ impl Write for HashingWriter {
 async fn remove_part(part: &Path) {
     let part = part.to_path_buf();
     let _ = blocking(move || fs::remove_file(part)).await;
-}
-
-fn file_error(path: &Path, source: std::io::Error) -> ClientError {
-    ClientError::File {
-        path: crate::display::escape_path(path),
-        source,
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ClientError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))
 }

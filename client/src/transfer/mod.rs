@@ -27,14 +27,14 @@ fn copy_secret(s: &FileSecret) -> FileSecret {
     FileSecret::from_parts(s.key(), s.nonce_prefix())
 }
 
-fn file_error(path: &Path, source: std::io::Error) -> ClientError {
+pub(crate) fn file_error(path: &Path, source: std::io::Error) -> ClientError {
     ClientError::File {
         path: crate::display::escape_path(path),
         source,
     }
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ClientError> {
     tokio::task::spawn_blocking(f)

@@ -41,19 +41,6 @@ async fn json(data: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
-fn blobs_in(data: &Path) -> usize {
-    std::fs::read_dir(data.join("files"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".blob")
-        })
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_moves_with_use_and_removing_a_user_frees_the_name_and_drops_what_waits() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,7 +77,7 @@ async fn status_moves_with_use_and_removing_a_user_frees_the_name_and_drops_what
     assert!(waiting >= 4, "{busy}");
     assert!(busy["bytes_waiting"].as_u64().unwrap() > 100_000, "{busy}");
     assert_eq!(busy["storage_used"], busy["bytes_waiting"]);
-    assert_eq!(blobs_in(&data), 1);
+    assert_eq!(e2e::blobs_in(&data), 1);
 
     let users = json(&data, &["user", "list"]).await;
     let names: Vec<&str> = users
@@ -124,7 +111,11 @@ async fn status_moves_with_use_and_removing_a_user_frees_the_name_and_drops_what
     let after = json(&data, &["status"]).await;
     assert_eq!(after["users_registered"], 1);
     assert_eq!(after["messages_waiting"].as_u64().unwrap(), waiting - bobs);
-    assert_eq!(blobs_in(&data), 0, "the file waiting for bob is deleted");
+    assert_eq!(
+        e2e::blobs_in(&data),
+        0,
+        "the file waiting for bob is deleted"
+    );
     drop((bob, bob_conn));
 
     // The name is free: a new bob registers and finds nothing waiting.

@@ -17,20 +17,6 @@ use sha2::{Digest, Sha256};
 
 use super::refused;
 
-/// Blobs in the server's file folder.
-fn blobs_on_disk(data_dir: &Path) -> usize {
-    std::fs::read_dir(data_dir.join("files"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".blob")
-        })
-        .count()
-}
-
 /// Room file rows in the server's database (read beside the running server:
 /// WAL lets a reader in).
 fn room_file_rows(data_dir: &Path) -> i64 {
@@ -127,7 +113,7 @@ async fn a_file_sent_to_a_room_of_five_is_stored_once_and_every_member_decrypts_
     let conn = alice.client_conn(addr).await.unwrap();
     let (seq, announced) = alice.send_file(&conn, room, &path).await.unwrap();
     assert_eq!(announced.file.sha256, sha);
-    assert_eq!((blobs_on_disk(&data), room_file_rows(&data)), (1, 1));
+    assert_eq!((e2e::blobs_in(&data), room_file_rows(&data)), (1, 1));
 
     for (i, member) in others.iter_mut().enumerate() {
         let seen = member.peek().await.unwrap();
@@ -142,7 +128,7 @@ async fn a_file_sent_to_a_room_of_five_is_stored_once_and_every_member_decrypts_
         assert_eq!(hash_of(&saved), sha, "member {i} decrypted another file");
     }
     // Five members, one copy.
-    assert_eq!((blobs_on_disk(&data), room_file_rows(&data)), (1, 1));
+    assert_eq!((e2e::blobs_in(&data), room_file_rows(&data)), (1, 1));
 
     // Read past by all but one: kept; by the last one too: gone.
     let (last, first) = others.split_last_mut().unwrap();
@@ -154,7 +140,7 @@ async fn a_file_sent_to_a_room_of_five_is_stored_once_and_every_member_decrypts_
     assert_eq!(room_file_rows(&data), 0);
     // The blob is deleted once the acknowledgement is committed.
     bounded("the blob to be deleted", async {
-        while blobs_on_disk(&data) != 0 {
+        while e2e::blobs_in(&data) != 0 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     })
