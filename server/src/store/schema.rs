@@ -138,6 +138,11 @@ const MIGRATIONS: &[&str] = &[
          seq INTEGER UNIQUE
      ) WITHOUT ROWID;
      CREATE INDEX room_files_by_room ON room_files (room, seq);",
+    // 6: the oldest cursor of a room in one index step. Every acknowledgement
+    // asks for it to know what every member has read; through the primary key
+    // that is a walk over all the room's members, O(N) per acknowledgement
+    // and O(N^2) for a room of N members all acknowledging one entry.
+    "CREATE INDEX room_members_by_cursor ON room_members (room, cursor);",
 ];
 
 /// The statement that stores a message row (the writer's, in
@@ -146,6 +151,11 @@ const MIGRATIONS: &[&str] = &[
 pub const INSERT_MESSAGE: &str =
     "INSERT INTO messages (id, recipient, sender, kind, size, content, blob, meta, created_at)
      VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// The oldest cursor of a room (?1), what every member has acknowledged:
+/// asked on every room acknowledgement, answered through migration 6's
+/// index in one step whatever the room's size.
+pub(crate) const OLDEST_CURSOR: &str = "SELECT MIN(cursor) FROM room_members WHERE room = ?1";
 
 /// Settings every connection gets.
 pub(crate) fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
@@ -264,6 +274,27 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn the_oldest_cursor_of_a_room_is_one_index_step_not_a_walk_over_its_members() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        migrate(&mut conn).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {OLDEST_CURSOR}"))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map([&[7u8; 16][..]], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // "SEARCH ... USING COVERING INDEX room_members_by_cursor (room=?)"
+        // with MIN: SQLite reads the first index entry of the room and stops.
+        assert!(
+            plan.iter().any(|step| step.contains("room_members_by_cursor")),
+            "{plan:?}"
+        );
     }
 
     #[test]

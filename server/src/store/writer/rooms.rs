@@ -28,6 +28,7 @@ use super::room_files;
 use crate::error::StoreError;
 use crate::store::directory::{Directory, Protocol};
 use crate::store::quota::Limits;
+use crate::store::schema;
 use crate::store::rows::fixed;
 use crate::store::values::{MessageBody, StoreEvent, WaitingMessage, now_ms};
 
@@ -440,7 +441,7 @@ pub(super) fn expire(
 /// they name.
 fn collect(tx: &Transaction<'_>, room: RoomId) -> Result<Collected, StoreError> {
     let Some(upto) = tx
-        .prepare_cached("SELECT MIN(cursor) FROM room_members WHERE room = ?1")?
+        .prepare_cached(schema::OLDEST_CURSOR)?
         .query_row(params![&room.0[..]], |r| r.get::<_, Option<i64>>(0))?
     else {
         return Ok((Vec::new(), Vec::new()));
