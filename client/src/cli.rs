@@ -226,7 +226,14 @@ pub enum RoomCommand {
         /// The text.
         text: Option<String>,
     },
-    // `send-file NAME PATH` joins here with the room files.
+    /// Send the file at PATH to room NAME: encrypted once, uploaded once
+    /// (resumed if the connection drops), announced to every member.
+    SendFile {
+        /// The room.
+        name: String,
+        /// The file.
+        path: std::path::PathBuf,
+    },
     /// List the members of room NAME with their roles.
     Members {
         /// The room.

@@ -113,7 +113,7 @@ pub struct Client {
 }
 
 /// Retries of an idempotent request after a lost connection.
-const RECONNECT_ATTEMPTS: u32 = 3;
+pub(crate) const RECONNECT_ATTEMPTS: u32 = 3;
 /// How often a peer's pinned key is compared again with the server's copy
 /// before sending (a change blocks sending until the user accepts it).
 pub(crate) const KEY_RECHECK: Duration = Duration::from_secs(60);

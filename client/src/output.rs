@@ -266,11 +266,25 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange) -> St
             let rest: String = lines.map(|l| format!("\n    {}", escape_line(l))).collect();
             format!("[#{room}] {who}: {first}{rest}")
         }
-        RoomChange::File { name, size } => format!(
-            "[#{room}] {who} sent a file: {} ({size} bytes; downloading room files from the \
-             command line is not there yet)",
-            escape_line(name)
-        ),
+        RoomChange::File {
+            name,
+            size: n,
+            path,
+            not_saved,
+        } => match (path, not_saved) {
+            (Some(path), _) => format!(
+                "[#{room}] {who} sent a file: {} ({}), saved as {}",
+                escape_line(name),
+                size(*n),
+                escape_path(path)
+            ),
+            (None, why) => format!(
+                "[#{room}] {who} sent a file: {} ({}); not saved: {}",
+                escape_line(name),
+                size(*n),
+                escape_line(why.as_deref().unwrap_or("it was not downloaded"))
+            ),
+        },
         RoomChange::Joined { members } => format!(
             "[#{room}] you joined, invited by {who}; members: {}",
             list(members)

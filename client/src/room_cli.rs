@@ -96,6 +96,17 @@ pub async fn outcome(
             let line = format!("sent to {} (entry {seq})", room(&name));
             (json!({ "room": name, "seq": seq }), vec![line])
         }
+        RoomCommand::SendFile { name, path } => {
+            let sent = client.room_send_file(&name, &path).await?;
+            let line = format!(
+                "sent {} ({}) to {} (entry {})",
+                escape_line(&sent.name),
+                crate::output::size(sent.size),
+                room(&name),
+                sent.seq
+            );
+            (json!(sent), vec![line])
+        }
         RoomCommand::Members { name } => {
             let members = client.room_members(&name).await?;
             let lines = members

@@ -25,7 +25,8 @@
 //!   (`keystore::bounds`);
 //! - **room events** read from the rooms' logs and not shown yet
 //!   (`keystore::room_events`; the rooms' MLS state is `rooms.db`, the
-//!   engine's own file).
+//!   engine's own file), and room files announced but not downloaded yet
+//!   (`keystore::room_downloads`).
 //!
 //! Each of these has a room of its own, an `impl KeyStore` block with its
 //! tests: `identity` and `me_info`, `pins` (servers and peers), `sessions`,
@@ -68,6 +69,7 @@ mod identity;
 mod me_info;
 mod pins;
 mod received;
+mod room_downloads;
 mod room_events;
 mod schema;
 mod sessions;
@@ -86,6 +88,7 @@ pub use history::{
 pub use identity::StoredIdentity;
 pub use pins::{PeerRecord, Pinned, ServerPin};
 pub use received::PendingMessage;
+pub use room_downloads::RoomDownload;
 pub use schema::SCHEMA_VERSION;
 pub use sessions::StoredSession;
 pub use uploads::{FileStamp, UploadRecord};

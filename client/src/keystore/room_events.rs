@@ -5,7 +5,7 @@
 //! Kept as JSON of [`RoomEvent`]; bounded, oldest dropped first, so a user
 //! who only ever sends cannot grow the store without end.
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 use super::{KeyStore, KeyStoreError};
 use crate::rooms::event::RoomEvent;
@@ -23,15 +23,7 @@ impl KeyStore {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
-        for e in events {
-            let json = serde_json::to_string(e)
-                .map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
-            tx.execute("INSERT INTO room_events (event) VALUES (?1)", params![json])?;
-        }
-        tx.execute(
-            "DELETE FROM room_events WHERE entry <= (SELECT max(entry) FROM room_events) - ?1",
-            params![ROOM_EVENTS_MAX],
-        )?;
+        queue(&tx, events)?;
         tx.commit()?;
         Ok(())
     }
@@ -53,6 +45,23 @@ impl KeyStore {
             .map(|r| serde_json::from_str(r).map_err(|_| KeyStoreError::Corrupt("room event")))
             .collect()
     }
+}
+
+/// Appends `events` to the queue inside the caller's transaction.
+pub(super) fn queue(conn: &Connection, events: &[RoomEvent]) -> Result<(), KeyStoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    for e in events {
+        let json =
+            serde_json::to_string(e).map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
+        conn.execute("INSERT INTO room_events (event) VALUES (?1)", params![json])?;
+    }
+    conn.execute(
+        "DELETE FROM room_events WHERE entry <= (SELECT max(entry) FROM room_events) - ?1",
+        params![ROOM_EVENTS_MAX],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -183,6 +183,19 @@ const MIGRATIONS: &[&str] = &[
         event TEXT NOT NULL
     ) STRICT;
     "#,
+    // 7: room files announced and not downloaded yet (see
+    // `keystore::room_downloads`): the announcement (with the file's key) is
+    // read once, so it waits here until its download ends, before the entry
+    // is acknowledged.
+    r#"
+    CREATE TABLE room_downloads (
+        room  BLOB NOT NULL,
+        seq   INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        file  BLOB NOT NULL,
+        PRIMARY KEY (room, seq)
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

@@ -183,6 +183,9 @@ impl MenuHelper {
                     .collect(),
             ),
             (Args::Room, 2) => (start, self.room_pairs(&prefix)),
+            (Args::Room, _) if words.get(1).is_some_and(|w| w.text == "send-file") => {
+                self.files.complete_path(line, pos).unwrap_or((pos, vec![]))
+            }
             (Args::Room, _) => (start, self.name_pairs(&prefix)),
             (Args::NamePath, 1) => (start, self.name_pairs(&prefix)),
             (Args::NamePath, _) => self.files.complete_path(line, pos).unwrap_or((pos, vec![])),

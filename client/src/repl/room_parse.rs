@@ -7,11 +7,19 @@ use crate::cli::RoomCommand;
 
 /// How `room` is typed.
 pub const ROOM_USAGE: &str = "room create NAME | add NAME USER... | remove NAME USER | \
-     promote NAME USER | leave NAME | send NAME TEXT | members NAME | list";
+     promote NAME USER | leave NAME | send NAME TEXT | send-file NAME PATH | members NAME | list";
 
 /// The room subcommands, for completion.
 pub const ROOM_WORDS: &[&str] = &[
-    "create", "add", "remove", "promote", "leave", "send", "members", "list",
+    "create",
+    "add",
+    "remove",
+    "promote",
+    "leave",
+    "send",
+    "send-file",
+    "members",
+    "list",
 ];
 
 /// A room line that does not make a command.
@@ -57,6 +65,10 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
             user: user.clone(),
         },
         ("leave", [name]) => RoomCommand::Leave { name: name.clone() },
+        ("send-file", [name, path]) => RoomCommand::SendFile {
+            name: name.clone(),
+            path: path.into(),
+        },
         ("members", [name]) => RoomCommand::Members { name: name.clone() },
         ("list", []) => RoomCommand::List,
         _ => return Err(RoomUsage),
@@ -96,6 +108,12 @@ mod tests {
             Ok(RoomCommand::Add { users, .. }) if users == ["bob", "carol"]
         ));
         assert!(matches!(parse_room("room list", 4), Ok(RoomCommand::List)));
+        assert!(matches!(
+            parse_room("room send-file team \"my notes.txt\"", 4),
+            Ok(RoomCommand::SendFile { name, path })
+                if name == "team" && path == std::path::Path::new("my notes.txt")
+        ));
+        assert_eq!(parse_room("room send-file team", 4).unwrap_err(), RoomUsage);
         assert_eq!(parse_room("room add team", 4).unwrap_err(), RoomUsage);
         assert_eq!(parse_room("room frobnicate x", 4).unwrap_err(), RoomUsage);
         assert_eq!(parse_room("room", 4).unwrap_err(), RoomUsage);

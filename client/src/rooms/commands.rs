@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 use protocol::v3::ClaimStatus;
-use protocol::{ClientId, ErrorReason, RoomId};
+use protocol::{ClientId, ErrorReason, RoomId, UploadId};
 use sealpost_rooms::{MAX_ROOM_MEMBERS, Role, RoomName, RoomsError};
 use serde::Serialize;
 
@@ -55,7 +55,7 @@ pub struct RoomMemberInfo {
 
 impl Client {
     /// Runs `f` with our rooms up to date, under the rooms lock.
-    async fn in_rooms<T>(
+    pub(super) async fn in_rooms<T>(
         &self,
         f: impl AsyncFnOnce() -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
@@ -213,7 +213,7 @@ impl Client {
                 )));
             }
             let room_id = room.id;
-            self.send_to_room(room.id, move |e| e.leave(room_id))
+            self.send_to_room(room.id, None, move |e| e.leave(room_id))
                 .await?;
             Ok(())
         })
@@ -241,7 +241,7 @@ impl Client {
                 .encode()
                 .map_err(|_| ClientError::RoomMember("the text is empty".into()))?;
             let seq = self
-                .send_to_room(room.id, move |e| e.send(room_id, &plaintext))
+                .send_to_room(room.id, None, move |e| e.send(room_id, &plaintext))
                 .await?;
             let me = self.require_me()?.id;
             let entry = NewEntry {
@@ -260,12 +260,14 @@ impl Client {
         .await
     }
 
-    /// Sends a message `make` encrypts (a text, or a leave request) on the
-    /// room's current epoch, again after reading the log when commits moved
-    /// it meanwhile. The caller holds the rooms lock.
-    async fn send_to_room<F>(
+    /// Sends a message `make` encrypts (a text, a file's announcement naming
+    /// upload `file`, or a leave request) on the room's current epoch, again
+    /// after reading the log when commits moved it meanwhile. The caller
+    /// holds the rooms lock.
+    pub(super) async fn send_to_room<F>(
         &self,
         room: sealpost_rooms::RoomId,
+        file: Option<UploadId>,
         make: F,
     ) -> Result<u64, ClientError>
     where
@@ -280,10 +282,12 @@ impl Client {
             let make = make.clone();
             let (epoch, message) = engine.run(move |e| Ok((e.epoch(room)?, make(e)?))).await?;
             let conn = self.connection().await?;
-            match conn
-                .room_send(RoomId(room.0), epoch, Bytes::from(message))
-                .await
-            {
+            let (wire, message) = (RoomId(room.0), Bytes::from(message));
+            let sent = match file {
+                Some(file) => conn.room_send_file(wire, epoch, file, message).await,
+                None => conn.room_send(wire, epoch, message).await,
+            };
+            match sent {
                 Ok(seq) => return Ok(seq),
                 Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => {
                     self.read_room_logs().await?;

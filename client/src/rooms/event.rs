@@ -8,6 +8,8 @@
 //! Names in these values are the names the members are pinned under here
 //! (escape before printing), never the server's word alone.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 /// A room event kept until it is shown.
@@ -35,12 +37,18 @@ pub enum RoomChange {
         /// The text.
         text: String,
     },
-    /// A member sent a file (its download is the room files' business).
+    /// A member sent a file: saved in the downloads folder, or why not.
     File {
         /// Its name, as the sender gave it.
         name: String,
         /// Its size in bytes.
         size: u64,
+        /// Where it was saved, once downloaded and its hash checked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathBuf>,
+        /// Why it was not saved, in words a person acts on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        not_saved: Option<String>,
     },
     /// We joined the room: who is in it.
     Joined {

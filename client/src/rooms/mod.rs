@@ -8,7 +8,8 @@
 //!
 //! What a room message carries is typed ([`content`]: a text or a file's
 //! announcement); files are sent once and fetched by each member
-//! ([`files`]).
+//! ([`files`]); what is announced is downloaded before it is acknowledged
+//! (`receive`).
 //!
 //! On top of the engine, `impl Client` blocks of their own: `state` (the
 //! engine's thread, pins, rooms by name), `sync` (reading the rooms' logs
@@ -26,6 +27,8 @@ pub mod event;
 pub mod files;
 mod join;
 mod publish;
+mod receive;
+mod send_file;
 mod state;
 mod stock;
 mod sync;
@@ -39,6 +42,7 @@ pub use files::{
     download_room_file, resume_room_upload, send_room_file, upload_room_file,
 };
 pub use join::Welcomed;
+pub use send_file::RoomFileReport;
 pub use state::{LocalRoom, RoomsState, hex};
 pub use trust::{MeSigner, PinBook};
 pub use worker::RoomWorker;

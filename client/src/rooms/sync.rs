@@ -26,7 +26,7 @@ use super::event::{RoomChange, RoomEvent};
 use super::{engine_room_id, wire_client_id};
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
+use crate::keystore::{Body, Conversation, Direction, NewEntry, RoomDownload, Status};
 
 /// Most room pulls in one read: each moves a cursor, so this bounds a read
 /// that others keep feeding.
@@ -36,6 +36,8 @@ const MAX_PULLS: usize = 10_000;
 enum Read {
     /// Processed (or skipped): its cursor may move.
     Done(Vec<RoomEvent>, Option<sealpost_rooms::RoomId>),
+    /// A file announced: its cursor may move once the file is downloaded.
+    File(Box<RoomDownload>),
     /// A room we have not joined yet: the entry waits.
     NotYet,
 }
@@ -48,6 +50,8 @@ impl Client {
     /// The server, the key store or the engine's state file failed.
     pub(crate) async fn read_room_logs(&self) -> Result<(), ClientError> {
         let me = self.require_me()?.id;
+        // Files whose download was cut short, before anything after them.
+        self.download_room_files().await?;
         for _ in 0..MAX_PULLS {
             let batch = self
                 .retrying(|c| async move { c.room_pull(0).await })
@@ -70,12 +74,21 @@ impl Client {
                             self.inner.rooms.note_leave_request(room);
                         }
                     }
+                    Read::File(download) => {
+                        cursors.push(RoomCursor {
+                            room: e.room,
+                            seq: e.seq,
+                        });
+                        let before = std::mem::take(&mut events);
+                        self.keep_room_events(before, Some(*download)).await?;
+                        self.download_room_files().await?;
+                    }
                     Read::NotYet => {
                         waiting.insert(e.room);
                     }
                 }
             }
-            self.keep_room_events(events).await?;
+            self.keep_room_events(events, None).await?;
             if cursors.is_empty() {
                 break;
             }
@@ -91,9 +104,14 @@ impl Client {
         Ok(())
     }
 
-    /// Queues `events` for showing and records the texts in history.
-    async fn keep_room_events(&self, events: Vec<RoomEvent>) -> Result<(), ClientError> {
-        if events.is_empty() {
+    /// Queues `events` for showing and records the texts in history; then
+    /// keeps `download` (the file announced after them), all in one step.
+    async fn keep_room_events(
+        &self,
+        events: Vec<RoomEvent>,
+        download: Option<RoomDownload>,
+    ) -> Result<(), ClientError> {
+        if events.is_empty() && download.is_none() {
             return Ok(());
         }
         self.store(move |s| {
@@ -112,7 +130,10 @@ impl Client {
                     })?;
                 }
             }
-            s.queue_room_events(&events)
+            match &download {
+                Some(d) => s.add_room_download(&events, d),
+                None => s.queue_room_events(&events),
+            }
         })
         .await
     }
@@ -180,10 +201,20 @@ impl Client {
                 // The typed content of PROTOCOL.md ("Room content").
                 let change = match super::RoomContent::decode(&plaintext) {
                     Ok(super::RoomContent::Text(text)) => RoomChange::Text { text },
-                    Ok(super::RoomContent::File(f)) if e.file.is_some() => RoomChange::File {
-                        name: f.name,
-                        size: f.size,
-                    },
+                    Ok(super::RoomContent::File(f)) if e.file.is_some() => {
+                        let change = RoomChange::File {
+                            name: f.name,
+                            size: f.size,
+                            path: None,
+                            not_saved: None,
+                        };
+                        return Ok(Read::File(Box::new(RoomDownload {
+                            room: e.room,
+                            seq: e.seq,
+                            event: self.room_event(e, change).await?,
+                            file: plaintext.to_vec(),
+                        })));
+                    }
                     Ok(super::RoomContent::File(_)) => RoomChange::Unreadable {
                         error: "a file announcement whose entry names no file".into(),
                     },

@@ -292,7 +292,8 @@ mod tests {
         // "SEARCH ... USING COVERING INDEX room_members_by_cursor (room=?)"
         // with MIN: SQLite reads the first index entry of the room and stops.
         assert!(
-            plan.iter().any(|step| step.contains("room_members_by_cursor")),
+            plan.iter()
+                .any(|step| step.contains("room_members_by_cursor")),
             "{plan:?}"
         );
     }

@@ -312,3 +312,100 @@ async fn watch_shows_room_messages_live_and_the_key_stock_refills() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sent_to_a_room_is_stored_once_saved_by_each_member_within_its_limit_and_then_deleted()
+ {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr;
+    let blobs = || {
+        std::fs::read_dir(server.config.files_dir())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension() == Some("blob".as_ref()))
+            .count()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob, carol] = ["alice", "bob", "carol"].map(|n| dir.path().join(n));
+    for (home, name) in [(&alice, "alice"), (&bob, "bob"), (&carol, "carol")] {
+        register(addr, home, name).await;
+    }
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob", "carol"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &carol, &["inbox"]).await;
+
+    // Several chunks of bytes no two chunks share.
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let path = dir.path().join("plan v2.bin");
+    std::fs::write(&path, &bytes).unwrap();
+    let sent = json(
+        addr,
+        &alice,
+        &["room", "send-file", "team", path.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(sent["room"], "team");
+    assert_eq!(sent["name"], "plan v2.bin");
+    assert_eq!(sent["size"], 300_000);
+    // One blob on the server whatever the room's size.
+    assert_eq!(blobs(), 1);
+
+    // Bob saves it and it is the same bytes.
+    let at_bob = room_events(&json(addr, &bob, &["inbox"]).await);
+    let file = at_bob
+        .iter()
+        .find(|e| e["room_event"] == "file")
+        .unwrap_or_else(|| panic!("{at_bob:?}"));
+    assert_eq!(file["name"], "plan v2.bin");
+    assert_eq!(file["from_name"], "alice");
+    let saved = Path::new(file["path"].as_str().unwrap());
+    assert!(saved.starts_with(bob.join("downloads")), "{saved:?}");
+    assert_eq!(std::fs::read(saved).unwrap(), bytes);
+    assert_eq!(blobs(), 1, "carol has not read it yet");
+
+    // Carol's limit is below its size: passed over, and told why and how.
+    let (success, shown, err) = run(addr, &carol, &["--max-auto-download", "100K", "inbox"]).await;
+    assert!(success, "{err}");
+    assert!(
+        shown.contains("[#team] alice sent a file: plan v2.bin (")
+            && shown.contains("not saved: it is larger than your automatic download limit")
+            && shown.contains("--accept-files"),
+        "{shown}"
+    );
+    assert!(!carol.join("downloads").join("plan v2.bin").exists());
+    // Every member has acknowledged its entry: the blob is gone.
+    bounded("the room file's blob to be deleted", async {
+        while blobs() != 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+
+    // The text form for a saved file, and the history keeps it.
+    std::fs::write(dir.path().join("note.txt"), b"minutes").unwrap();
+    let note = dir.path().join("note.txt");
+    let line = ok(
+        addr,
+        &bob,
+        &["room", "send-file", "team", note.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        line.starts_with("sent note.txt (7 B) to #team (entry "),
+        "{line}"
+    );
+    let shown = ok(addr, &carol, &["inbox"]).await;
+    assert!(
+        shown
+            .trim()
+            .starts_with("[#team] bob sent a file: note.txt (7 B), saved as "),
+        "{shown}"
+    );
+    assert_eq!(
+        std::fs::read(carol.join("downloads").join("note.txt")).unwrap(),
+        b"minutes"
+    );
+    let history = json(addr, &carol, &["history", "#team"]).await;
+    assert!(history.to_string().contains("note.txt"), "{history}");
+}

@@ -28,8 +28,8 @@ use super::room_files;
 use crate::error::StoreError;
 use crate::store::directory::{Directory, Protocol};
 use crate::store::quota::Limits;
-use crate::store::schema;
 use crate::store::rows::fixed;
+use crate::store::schema;
 use crate::store::values::{MessageBody, StoreEvent, WaitingMessage, now_ms};
 
 /// Most entries one room's log holds (`ROOM_LOG_FULL` beyond).

@@ -1,0 +1,136 @@
+//! Receiving the files announced in a room: each announcement read from a
+//! room's log waits in the key store (`keystore::room_downloads`) and is
+//! downloaded here before its entry is acknowledged, since the server
+//! deletes the one blob once every member has acknowledged the entry.
+//!
+//! A room's members are people an admin chose, so their files download
+//! without asking, up to the automatic download limit ([`DownloadPolicy`]);
+//! a larger file is passed over and the event says why and how to take
+//! such files. A download cut short by the connection stays waiting and
+//! resumes from its part file on the next read; one that does not
+//! authenticate or match its hash is deleted and reported.
+//!
+//! [`DownloadPolicy`]: crate::downloads::DownloadPolicy
+
+use std::time::Duration;
+
+use protocol::ErrorReason;
+
+use super::content::RoomContent;
+use super::event::RoomChange;
+use super::files::{RoomFileError, download_room_file};
+use crate::client::{Client, RECONNECT_ATTEMPTS};
+use crate::error::ClientError;
+use crate::keystore::{Body, Conversation, Direction, NewEntry, RoomDownload, Status};
+use crate::output::size;
+
+impl Client {
+    /// Downloads every announced room file still waiting, in order, and
+    /// queues each one's outcome. The caller holds the rooms lock.
+    ///
+    /// # Errors
+    /// The connection stayed lost (the file waits for the next read), the
+    /// downloads folder cannot be written, or the key store failed.
+    pub(crate) async fn download_room_files(&self) -> Result<(), ClientError> {
+        for waiting in self.store(|s| s.room_downloads()).await? {
+            let RoomDownload {
+                room, seq, event, ..
+            } = &waiting;
+            let (room, seq) = (*room, *seq);
+            let mut event = event.clone();
+            let (path, not_saved) = self.fetch_room_file(&waiting).await?;
+            let RoomChange::File { name, size, .. } = event.change else {
+                return Err(ClientError::Store(crate::keystore::KeyStoreError::Corrupt(
+                    "room download's event is not a file",
+                )));
+            };
+            let history = path.clone().map(|path| NewEntry {
+                conversation: Conversation::Room {
+                    name: event.room.clone(),
+                },
+                direction: Direction::In,
+                sender: event.from.parse().unwrap_or(protocol::ClientId::NIL),
+                body: Body::File {
+                    name: name.clone(),
+                    size,
+                    path,
+                },
+                sender_time_ms: None,
+                message_id: Some(seq),
+                status: Status::Received,
+            });
+            event.change = RoomChange::File {
+                name,
+                size,
+                path,
+                not_saved,
+            };
+            self.store(move |s| s.finish_room_download(room, seq, &event, history.as_ref()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Downloads one announced file: where it was saved, or why it was not.
+    async fn fetch_room_file(
+        &self,
+        waiting: &RoomDownload,
+    ) -> Result<(Option<std::path::PathBuf>, Option<String>), ClientError> {
+        let file = match RoomContent::decode(&waiting.file) {
+            Ok(RoomContent::File(file)) => file,
+            Ok(RoomContent::Text(_)) | Err(_) => {
+                return Ok((None, Some("its announcement is not readable".into())));
+            }
+        };
+        let policy = self.download_policy();
+        if !policy.accept_all && file.size > policy.max_auto_download {
+            return Ok((
+                None,
+                Some(format!(
+                    "it is larger than your automatic download limit ({}); \
+                     `--max-auto-download SIZE` or `--accept-files` take larger room files",
+                    size(policy.max_auto_download)
+                )),
+            ));
+        }
+        let dir = self.downloads();
+        let progress = self.progress();
+        let mut attempt = 0;
+        loop {
+            let conn = self.connection().await?;
+            let outcome =
+                download_room_file(&conn, waiting.room, waiting.seq, &file, &dir, &*progress).await;
+            return match outcome {
+                Ok(path) => Ok((Some(path), None)),
+                Err(RoomFileError::Client(ClientError::Connection(e)))
+                    if e.is_disconnect() && attempt + 1 < RECONNECT_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    continue;
+                }
+                Err(RoomFileError::Client(ClientError::Connection(e)))
+                    if e.reason() == Some(ErrorReason::UnknownMessage) =>
+                {
+                    Ok((
+                        None,
+                        Some("the server no longer has it (its retention deleted it)".into()),
+                    ))
+                }
+                Err(RoomFileError::HashMismatch) => Ok((
+                    None,
+                    Some(
+                        "its contents do not match what its sender announced; it was deleted"
+                            .into(),
+                    ),
+                )),
+                Err(RoomFileError::Client(ClientError::Crypto(e))) => Ok((
+                    None,
+                    Some(format!("it does not decrypt ({e}); it was deleted")),
+                )),
+                Err(RoomFileError::Client(e)) => Err(e),
+                Err(other) => Err(ClientError::Io(std::io::Error::other(other.to_string()))),
+            };
+        }
+    }
+}
