@@ -18,6 +18,7 @@ use crate::error::RoomsError;
 use crate::identity::Pins;
 use crate::incoming::{Incoming, parse_protocol_message};
 use crate::store::{read_up_to, set_read_up_to};
+use openmls_traits::OpenMlsProvider as _;
 
 impl RoomEngine {
     /// Processes entry `seq` of `room`'s log (see [`RoomEngine::process`])
@@ -72,6 +73,21 @@ impl RoomEngine {
     /// Database errors.
     pub fn read_up_to(&self, room: RoomId) -> Result<u64, RoomsError> {
         self.store.transact(|_, conn| read_up_to(conn, room))
+    }
+
+    /// Deletes everything held here about `room`: its group state, keys and
+    /// read position. For a room the server never took (its creation was
+    /// refused or never answered), so that it does not linger here.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn forget_room(&self, room: RoomId) -> Result<(), RoomsError> {
+        self.store.transact(|provider, conn| {
+            if let Ok(mut group) = load_group(provider, room) {
+                group.delete(provider.storage())?;
+            }
+            crate::store::forget_room(conn, room)
+        })
     }
 
     /// True while a commit of ours in `room` awaits its fate (the server's

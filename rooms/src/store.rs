@@ -227,6 +227,19 @@ pub(crate) fn remember_room(conn: &Connection, room: RoomId) -> Result<(), Rooms
     Ok(())
 }
 
+/// Forgets that the state file holds `room`, and where its log was read.
+pub(crate) fn forget_room(conn: &Connection, room: RoomId) -> Result<(), RoomsError> {
+    conn.execute(
+        "DELETE FROM sealpost_rooms_rooms WHERE room_id = ?1",
+        params![&room.0[..]],
+    )?;
+    conn.execute(
+        "DELETE FROM sealpost_rooms_read WHERE room_id = ?1",
+        params![&room.0[..]],
+    )?;
+    Ok(())
+}
+
 /// The rooms the state file holds, by id.
 pub(crate) fn read_rooms(conn: &Connection) -> Result<Vec<RoomId>, RoomsError> {
     let mut stmt = conn.prepare("SELECT room_id FROM sealpost_rooms_rooms ORDER BY room_id")?;

@@ -83,14 +83,27 @@ impl Client {
             let created = engine
                 .run(move |e| e.create_named_room(id, &room_name))
                 .await?;
-            self.retrying(|c| {
-                let (info, tree) = (created.group_info.clone(), created.ratchet_tree.clone());
-                async move {
-                    c.room_create(RoomId(id.0), Bytes::from(info), Bytes::from(tree))
-                        .await
+            let sent = self
+                .retrying(|c| {
+                    let (info, tree) = (created.group_info.clone(), created.ratchet_tree.clone());
+                    async move {
+                        c.room_create(RoomId(id.0), Bytes::from(info), Bytes::from(tree))
+                            .await
+                    }
+                })
+                .await;
+            match sent {
+                Ok(_) => {}
+                // The id is random: taken means our own earlier attempt,
+                // whose answer the lost connection took.
+                Err(e) if e.reason() == Some(ErrorReason::RoomExists) => {}
+                Err(e) => {
+                    // The server does not have it (or we cannot tell): a room
+                    // only we know would linger here, refusing every use.
+                    engine.run(move |en| en.forget_room(id)).await?;
+                    return Err(e);
                 }
-            })
-            .await?;
+            }
             self.room_info(&LocalRoom {
                 id,
                 name: name.into(),

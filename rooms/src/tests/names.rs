@@ -144,3 +144,20 @@ fn a_malformed_name_is_refused_even_from_the_owner() {
     let bytes = w.send(0, "still garden");
     assert_eq!(w.read(2, &bytes).1, "still garden");
 }
+
+#[test]
+fn a_forgotten_room_is_gone_from_the_state_file_and_can_be_created_again() {
+    let w = World::new(1);
+    let name = RoomName::new("garden").unwrap();
+    let engine = &w.m[0].engine;
+    engine.create_named_room(ROOM, &name).unwrap();
+    engine.skip_entry(ROOM, 3).unwrap();
+    assert_eq!(engine.rooms().unwrap(), vec![ROOM]);
+    engine.forget_room(ROOM).unwrap();
+    assert!(engine.rooms().unwrap().is_empty());
+    assert!(matches!(engine.epoch(ROOM), Err(RoomsError::UnknownRoom)));
+    assert_eq!(engine.read_up_to(ROOM).unwrap(), 0);
+    // Nothing of the old group is left to refuse a new one under its id.
+    engine.create_named_room(ROOM, &name).unwrap();
+    assert_eq!(engine.epoch(ROOM).unwrap(), 0);
+}
