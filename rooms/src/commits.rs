@@ -139,17 +139,43 @@ impl RoomEngine {
     /// # Errors
     /// [`RoomsError::NotMember`]; MLS errors.
     pub fn leave(&self, room: RoomId) -> Result<Vec<u8>, RoomsError> {
-        self.store.transact(|provider, _| {
+        self.store.transact(|provider, conn| {
             let mut group = load_group(provider, room)?;
             if !group.is_active() {
                 return Err(RoomsError::NotMember);
             }
             let signer = self.signer(provider)?;
-            group
+            let proposal = group
                 .leave_group(provider, &signer)
                 .map_err(RoomsError::mls("leave"))?
                 .to_bytes()
-                .map_err(RoomsError::mls("proposal encoding"))
+                .map_err(RoomsError::mls("proposal encoding"))?;
+            crate::store::note_leaving(conn, room, group.epoch().as_u64())?;
+            Ok(proposal)
+        })
+    }
+
+    /// The rooms whose leave request of ours lapsed: a commit that did not
+    /// include it moved the room to a later epoch (a proposal lives one
+    /// epoch), and we are still a member. Ask to leave again in each.
+    /// Rooms we have left are forgotten here.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn lapsed_leaves(&self) -> Result<Vec<RoomId>, RoomsError> {
+        self.store.transact(|provider, conn| {
+            let mut lapsed = Vec::new();
+            for (room, asked_at) in crate::store::leaving(conn)? {
+                match load_group(provider, room) {
+                    Ok(group) if group.is_active() => {
+                        if group.epoch().as_u64() > asked_at {
+                            lapsed.push(room);
+                        }
+                    }
+                    _ => crate::store::forget_leaving(conn, room)?,
+                }
+            }
+            Ok(lapsed)
         })
     }
 

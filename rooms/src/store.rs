@@ -163,6 +163,10 @@ pub fn migrate(conn: &mut Connection) -> Result<(), RoomsError> {
          CREATE TABLE IF NOT EXISTS sealpost_rooms_read (
              room_id BLOB PRIMARY KEY NOT NULL,
              seq INTEGER NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS sealpost_rooms_leaving (
+             room_id BLOB PRIMARY KEY NOT NULL,
+             epoch INTEGER NOT NULL
          );",
     )?;
     Ok(())
@@ -235,6 +239,38 @@ pub(crate) fn forget_room(conn: &Connection, room: RoomId) -> Result<(), RoomsEr
     )?;
     conn.execute(
         "DELETE FROM sealpost_rooms_read WHERE room_id = ?1",
+        params![&room.0[..]],
+    )?;
+    forget_leaving(conn, room)
+}
+
+/// Records that we asked to leave `room` at `epoch`.
+pub(crate) fn note_leaving(conn: &Connection, room: RoomId, epoch: u64) -> Result<(), RoomsError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO sealpost_rooms_leaving (room_id, epoch) VALUES (?1, ?2)",
+        // Stored from a u64 with the same bits.
+        params![&room.0[..], epoch as i64],
+    )?;
+    Ok(())
+}
+
+/// The rooms we asked to leave, with the epoch we asked at.
+pub(crate) fn leaving(conn: &Connection) -> Result<Vec<(RoomId, u64)>, RoomsError> {
+    let mut stmt = conn.prepare("SELECT room_id, epoch FROM sealpost_rooms_leaving")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, epoch) = row?;
+        let id: [u8; 16] = id.try_into().map_err(|_| RoomsError::UnknownRoom)?;
+        out.push((RoomId(id), epoch as u64));
+    }
+    Ok(out)
+}
+
+/// Forgets our leave request in `room` (we are out, or it is forgotten).
+pub(crate) fn forget_leaving(conn: &Connection, room: RoomId) -> Result<(), RoomsError> {
+    conn.execute(
+        "DELETE FROM sealpost_rooms_leaving WHERE room_id = ?1",
         params![&room.0[..]],
     )?;
     Ok(())

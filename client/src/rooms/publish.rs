@@ -149,6 +149,15 @@ impl Client {
                 }
             }
         }
+        // Our own leave request lives one epoch: a commit that came first
+        // without it leaves us in the room, so ask again.
+        for room in engine.run(|en| en.lapsed_leaves()).await? {
+            tracing::info!("our request to leave a room lapsed; asking again");
+            // Not fatal for the sync: the request is asked again next time.
+            if let Err(e) = self.send_to_room(room, None, move |e| e.leave(room)).await {
+                tracing::warn!(error = %e, "asking again to leave a room failed");
+            }
+        }
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! Create, add, send, remove, leave, and state that survives reopening.
 
 use super::{ROOM, World};
-use crate::{Incoming, Observed, RoomEngine, RoomsError};
+use crate::{Incoming, Observed, Role, RoomEngine, RoomsError};
 
 #[test]
 fn three_members_create_add_send_and_all_read() {
@@ -94,6 +94,32 @@ fn a_member_leaves_and_a_plain_member_commits_it() {
     w.publish(1, &out, &[0, 2], &[]);
     assert!(!w.m[2].engine.is_member(ROOM).unwrap());
     assert_eq!(w.m[0].engine.members(ROOM).unwrap().len(), 2);
+}
+
+#[test]
+fn a_leave_request_overtaken_by_a_commit_lapses_and_the_leaver_is_told_to_ask_again() {
+    let w = World::room_of_three();
+    let proposal = w.m[2].engine.leave(ROOM).unwrap();
+    w.server.process(&proposal, &w.book).unwrap();
+    assert!(w.m[2].engine.lapsed_leaves().unwrap().is_empty());
+    // The owner commits a promotion before reading the request: the
+    // request was for the epoch that commit ended.
+    let out = w.m[0].engine.set_role(ROOM, w.cid(1), Role::Admin).unwrap();
+    w.publish(0, &out, &[1, 2], &[]);
+    assert!(w.m[2].engine.is_member(ROOM).unwrap());
+    assert_eq!(w.m[2].engine.lapsed_leaves().unwrap(), vec![ROOM]);
+    // Asked again, and this time committed: out, and nothing lapses.
+    let again = w.m[2].engine.leave(ROOM).unwrap();
+    assert!(w.m[2].engine.lapsed_leaves().unwrap().is_empty());
+    w.server.process(&again, &w.book).unwrap();
+    for r in [0, 1] {
+        w.m[r].engine.process(&again, &w.book).unwrap();
+    }
+    let out = w.m[1].engine.commit_pending_proposals(ROOM).unwrap();
+    assert_eq!(out.summary.left, vec![w.cid(2)]);
+    w.publish(1, &out, &[0, 2], &[]);
+    assert!(!w.m[2].engine.is_member(ROOM).unwrap());
+    assert!(w.m[2].engine.lapsed_leaves().unwrap().is_empty());
 }
 
 #[test]
