@@ -202,9 +202,9 @@ impl Plan {
             target.stop()?;
             let (mut outcome, figures) = result?;
             compare_v3(&mut outcome, limits.as_ref());
-            // The curve and the breakdown, under the summary line.
-            let table = v3_latency::table(&figures.curve);
-            outcome.summary = format!("{}\n{}", outcome.summary, table.trim_end());
+            // The curve and the breakdown, on standard error: standard
+            // output keeps one line per scenario (the JSON has them too).
+            eprint!("v3 latency curve:\n{}", v3_latency::table(&figures.curve));
             report.push(outcome);
         }
         if let Some(args) = &self.file {

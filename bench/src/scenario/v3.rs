@@ -380,7 +380,7 @@ async fn phase(
     if let Some(r) = rate {
         let pacer = std::thread::Builder::new()
             .name("pacer".into())
-            .spawn(move || pace(r, start, duration, slots))?;
+            .spawn(move || v3_latency::pace(r, start, duration, slots))?;
         tokio::task::spawn_blocking(move || pacer.join())
             .await?
             .map_err(|_| anyhow::anyhow!("the pacer panicked"))?;
@@ -496,37 +496,6 @@ async fn send(
     me.next_send.store(next, Ordering::SeqCst);
     Ok(())
 }
-
-/// Hands out send slots at `rate` per second in all, round robin over the
-/// senders, each stamped with the instant it was due. A thread that wakes
-/// every [`PACER_TICK`] and releases every slot due by then, rather than
-/// async timers (1 ms resolution): the offered load arrives in small groups
-/// every 0.2 ms instead of bursts every millisecond, and the pacer never
-/// spins (a spinning pacer would take one of the two cores).
-fn pace(
-    rate: f64,
-    start: Instant,
-    duration: Duration,
-    slots: Vec<tokio::sync::mpsc::UnboundedSender<Instant>>,
-) {
-    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    let mut due = start;
-    let mut k = 0usize;
-    while due.duration_since(start) < duration {
-        let now = Instant::now();
-        while due <= now && due.duration_since(start) < duration {
-            if slots[k % slots.len()].send(due).is_err() {
-                return;
-            }
-            k += 1;
-            due += period;
-        }
-        std::thread::sleep(PACER_TICK.min(due.saturating_duration_since(Instant::now())));
-    }
-}
-
-/// How often the pacer releases the slots that have come due.
-const PACER_TICK: Duration = Duration::from_micros(200);
 
 struct ReceiveResult {
     removed: u64,
