@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use protocol::ClientId;
 use tokio::sync::mpsc;
@@ -25,8 +26,8 @@ const CHANNEL_CAPACITY: usize = 4096;
 /// What a subscribed connection hears about its client.
 #[derive(Debug, Clone)]
 pub(crate) enum HubEvent {
-    /// A new message is durable.
-    Message(Arc<WaitingMessage>),
+    /// A new message is durable (committed at that instant: `crate::timing`).
+    Message(Arc<WaitingMessage>, Instant),
     /// Messages were removed (acknowledged on some connection, or pulled by
     /// version 2).
     Removed(Arc<[u64]>),
@@ -115,6 +116,7 @@ impl Hub {
 
     /// Delivers committed events to the subscribers of their clients.
     pub(crate) fn publish(&self, events: Vec<StoreEvent>) {
+        let committed = Instant::now();
         let subs = self.lock();
         if subs.is_empty() {
             return;
@@ -131,7 +133,7 @@ impl Hub {
         for event in events {
             match event {
                 StoreEvent::NewMessage { recipient, message } => {
-                    send(&recipient, HubEvent::Message(message));
+                    send(&recipient, HubEvent::Message(message, committed));
                 }
                 StoreEvent::Removed { recipient, ids } => {
                     send(&recipient, HubEvent::Removed(ids.into()));
@@ -188,7 +190,7 @@ mod tests {
         let mut other = hub.subscribe(ClientId([9; 16]));
         hub.publish(vec![message(5)]);
         for s in [&mut a, &mut b] {
-            assert!(matches!(s.events.recv().await, Some(HubEvent::Message(m)) if m.id == 5));
+            assert!(matches!(s.events.recv().await, Some(HubEvent::Message(m, _)) if m.id == 5));
         }
         assert!(other.events.try_recv().is_err());
         drop(a);

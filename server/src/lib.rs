@@ -38,6 +38,7 @@ mod room_retention;
 mod sessions;
 mod shared;
 mod store;
+pub mod timing;
 mod uploads;
 mod v2;
 mod v3;

@@ -15,6 +15,7 @@ mod room_figures;
 mod room_member;
 pub mod v2;
 pub mod v3;
+pub mod v3_latency;
 
 use std::net::SocketAddr;
 
@@ -122,6 +123,7 @@ impl Plan {
                 window: 16,
                 rate: 0,
                 ack_batch: 16,
+                curve: String::new(),
             }),
             file: None,
             room: Some(room::RoomArgs {
@@ -194,10 +196,15 @@ impl Plan {
         if let Some(args) = &self.v3 {
             let target = v3_target(&self.target)?;
             let describe = target.describe();
-            let result = runtime.block_on(v3::run(target.addr(), args, &describe));
+            let data_dir = target.data_dir();
+            let result =
+                runtime.block_on(v3::run(target.addr(), args, &describe, data_dir.as_deref()));
             target.stop()?;
-            let (mut outcome, _) = result?;
+            let (mut outcome, figures) = result?;
             compare_v3(&mut outcome, limits.as_ref());
+            // The curve and the breakdown, on standard error: standard
+            // output keeps one line per scenario (the JSON has them too).
+            eprint!("v3 latency curve:\n{}", v3_latency::table(&figures.curve));
             report.push(outcome);
         }
         if let Some(args) = &self.file {

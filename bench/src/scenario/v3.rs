@@ -42,6 +42,7 @@ use protocol::{ClientId, MessageKind, Name};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
+use super::v3_latency::{self, CurvePoint, Measured};
 use crate::report::{self, Latency, Outcome};
 
 /// The version-3 workload.
@@ -66,6 +67,11 @@ pub struct V3Args {
     /// Acknowledge after this many deliveries (or when no more are queued).
     #[arg(long = "v3-ack-batch", id = "v3-ack-batch", default_value_t = 256)]
     pub ack_batch: usize,
+    /// Latency phases to run instead of the one at `--v3-rate`, comma
+    /// separated: texts per second, or shares of the measured maximum
+    /// (`1000,5000,0.25x,0.5x`): the latency-versus-load curve.
+    #[arg(long = "v3-curve", id = "v3-curve", default_value = "")]
+    pub curve: String,
 }
 
 impl Default for V3Args {
@@ -77,6 +83,7 @@ impl Default for V3Args {
             window: 128,
             rate: 0,
             ack_batch: 256,
+            curve: String::new(),
         }
     }
 }
@@ -106,6 +113,9 @@ pub struct V3Figures {
     pub latency_achieved_per_s: f64,
     /// Push latency at the offered rate, from the moment each text was due.
     pub push_latency: Latency,
+    /// Every latency phase (the first is the one above) with where the time
+    /// went.
+    pub curve: Vec<CurvePoint>,
 }
 
 struct User {
@@ -127,15 +137,18 @@ struct User {
 ///
 /// # Errors
 /// Setup failed (registration, connections, key agreement).
+/// `data_dir` is the server's data folder when this run started it: its
+/// stage figures are read there (see `v3_latency`).
 pub async fn run(
     addr: std::net::SocketAddr,
     args: &V3Args,
     target: &str,
+    data_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<(Outcome, V3Figures)> {
     ensure!(args.users >= 2, "v3 needs at least 2 users");
     ensure!(
-        args.size >= 16,
-        "v3 texts are at least 16 bytes (the stamp)"
+        args.size >= STAMP,
+        "v3 texts are at least {STAMP} bytes (the stamps)"
     );
     let users = setup(addr, args.users)
         .await
@@ -146,13 +159,31 @@ pub async fn run(
     let throughput = phase(&users, args, None).await?;
     problems.extend(throughput.problems.iter().cloned());
     let e2e = report::per_second(throughput.removed as f64, throughput.elapsed);
-    let offered = if args.rate > 0 {
-        args.rate as f64
-    } else {
-        (e2e / 2.0).max(1.0)
-    };
-    let latency = phase(&users, args, Some(offered)).await?;
-    problems.extend(latency.problems.iter().cloned());
+    let rates = v3_latency::rates(&args.curve, args.rate, e2e)?;
+    let offered = rates[0];
+    let mut curve = Vec::with_capacity(rates.len());
+    let mut first = None;
+    for rate in rates {
+        v3_latency::server_figures(data_dir, true).await;
+        let latency = phase(&users, args, Some(rate)).await?;
+        let server = v3_latency::server_figures(data_dir, true).await;
+        problems.extend(latency.problems.iter().cloned());
+        let achieved = report::per_second(latency.removed as f64, latency.elapsed);
+        let measured = Measured {
+            total: &latency.latency,
+            send: &latency.send,
+            after_send: &latency.after_send,
+        };
+        curve.push(v3_latency::point(
+            rate,
+            e2e,
+            achieved,
+            &measured,
+            server.as_ref(),
+        ));
+        first.get_or_insert(latency);
+    }
+    let latency = first.context("no latency phase")?;
 
     // Every inbox must be empty now.
     for user in users.iter() {
@@ -177,6 +208,7 @@ pub async fn run(
         latency_messages: latency.removed,
         latency_achieved_per_s: report::per_second(latency.removed as f64, latency.elapsed),
         push_latency: Latency::of(&latency.latency),
+        curve,
     };
     let summary = format!(
         "v3 ({target}, {} users, {} B texts): {} msg/s end to end (sealed, durable, pushed, opened, acknowledged); \
@@ -288,8 +320,15 @@ struct PhaseResult {
     send_elapsed: Duration,
     elapsed: Duration,
     latency: Histogram<u64>,
+    /// Due to handed to the connection, and from there to opened.
+    send: Histogram<u64>,
+    after_send: Histogram<u64>,
     problems: Vec<String>,
 }
+
+/// Plaintext bytes the stamps take: due (ns from the phase start), counter,
+/// handed to the connection (ns from the phase start).
+const STAMP: usize = 24;
 
 /// One phase: `rate` None is as fast as possible, Some(r) an open-loop offer
 /// of r texts per second in all.
@@ -341,7 +380,7 @@ async fn phase(
     if let Some(r) = rate {
         let pacer = std::thread::Builder::new()
             .name("pacer".into())
-            .spawn(move || pace(r, start, duration, slots))?;
+            .spawn(move || v3_latency::pace(r, start, duration, slots))?;
         tokio::task::spawn_blocking(move || pacer.join())
             .await?
             .map_err(|_| anyhow::anyhow!("the pacer panicked"))?;
@@ -356,6 +395,8 @@ async fn phase(
     sending_over.store(true, Ordering::SeqCst);
     done_sending.notify_waiters();
     let mut latency = report::histogram();
+    let mut send_lag = report::histogram();
+    let mut after_send = report::histogram();
     let mut removed = 0u64;
     let mut last_removal = start;
     for (j, r) in receivers.into_iter().enumerate() {
@@ -363,6 +404,8 @@ async fn phase(
             Ok(Ok(Ok(result))) => {
                 removed += result.removed;
                 latency.add(&result.latency)?;
+                send_lag.add(&result.send)?;
+                after_send.add(&result.after_send)?;
                 last_removal = last_removal.max(result.last_removal);
                 problems.extend(result.problems);
             }
@@ -383,6 +426,8 @@ async fn phase(
         send_elapsed,
         elapsed: last_removal.duration_since(start),
         latency,
+        send: send_lag,
+        after_send,
         problems,
     })
 }
@@ -420,6 +465,8 @@ async fn send(
         let stamp = due.saturating_duration_since(start).as_nanos() as u64;
         padding[..8].copy_from_slice(&stamp.to_le_bytes());
         padding[8..16].copy_from_slice(&next.to_le_bytes());
+        let handed = start.elapsed().as_nanos() as u64;
+        padding[16..24].copy_from_slice(&handed.to_le_bytes());
         let content = me.outgoing.seal(SealedKind::Text, next, &padding)?;
         next += 1;
         in_flight.push(me.conn.submit(v3::Request::SendMessage(v3::SendMessage {
@@ -450,40 +497,11 @@ async fn send(
     Ok(())
 }
 
-/// Hands out send slots at `rate` per second in all, round robin over the
-/// senders, each stamped with the instant it was due. A thread that wakes
-/// every [`PACER_TICK`] and releases every slot due by then, rather than
-/// async timers (1 ms resolution): the offered load arrives in small groups
-/// every 0.2 ms instead of bursts every millisecond, and the pacer never
-/// spins (a spinning pacer would take one of the two cores).
-fn pace(
-    rate: f64,
-    start: Instant,
-    duration: Duration,
-    slots: Vec<tokio::sync::mpsc::UnboundedSender<Instant>>,
-) {
-    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    let mut due = start;
-    let mut k = 0usize;
-    while due.duration_since(start) < duration {
-        let now = Instant::now();
-        while due <= now && due.duration_since(start) < duration {
-            if slots[k % slots.len()].send(due).is_err() {
-                return;
-            }
-            k += 1;
-            due += period;
-        }
-        std::thread::sleep(PACER_TICK.min(due.saturating_duration_since(Instant::now())));
-    }
-}
-
-/// How often the pacer releases the slots that have come due.
-const PACER_TICK: Duration = Duration::from_micros(200);
-
 struct ReceiveResult {
     removed: u64,
     latency: Histogram<u64>,
+    send: Histogram<u64>,
+    after_send: Histogram<u64>,
     last_removal: Instant,
     problems: Vec<String>,
 }
@@ -502,6 +520,8 @@ async fn receive(
     let mut highest = me.highest_received.load(Ordering::SeqCst);
     let mut stream = me.pushes.lock().await.take().context("no push stream")?;
     let mut latency = report::histogram();
+    let mut send_lag = report::histogram();
+    let mut after_send = report::histogram();
     let mut acks = Vec::with_capacity(ack_batch);
     let mut pending_acks = FuturesUnordered::new();
     let mut received = 0u64;
@@ -528,10 +548,15 @@ async fn receive(
                             problems.push(format!("counter jumped from {highest} to {}", opened.counter));
                         }
                         highest = opened.counter;
-                        let mut stamp = [0u8; 8];
-                        stamp.copy_from_slice(&opened.plaintext[..8]);
-                        let due = start + Duration::from_nanos(u64::from_le_bytes(stamp));
-                        report::record(&mut latency, Instant::now().saturating_duration_since(due));
+                        let at = |offset: usize| {
+                            let mut stamp = [0u8; 8];
+                            stamp.copy_from_slice(&opened.plaintext[offset..offset + 8]);
+                            start + Duration::from_nanos(u64::from_le_bytes(stamp))
+                        };
+                        let (due, handed, now) = (at(0), at(16), Instant::now());
+                        report::record(&mut latency, now.saturating_duration_since(due));
+                        report::record(&mut send_lag, handed.saturating_duration_since(due));
+                        report::record(&mut after_send, now.saturating_duration_since(handed));
                         received += 1;
                         acks.push(d.message_id);
                     }
@@ -563,6 +588,8 @@ async fn receive(
     Ok(ReceiveResult {
         removed,
         latency,
+        send: send_lag,
+        after_send,
         last_removal,
         problems,
     })

@@ -40,6 +40,13 @@ pub enum Request {
     /// A consistent copy of the database and file bodies, as a tar archive
     /// following the answer line.
     Backup,
+    /// Where pushed messages spent their time in this server process
+    /// (`crate::timing`), since the last reset; `reset` starts anew.
+    Latency {
+        /// Clear the figures after reading them.
+        #[serde(default)]
+        reset: bool,
+    },
 }
 
 /// The answer to [`Request::Status`].

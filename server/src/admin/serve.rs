@@ -102,6 +102,9 @@ async fn serve_one(stream: UnixStream, shared: Arc<Shared>) {
         Request::Users => answer(&mut stream, users(&shared).await).await,
         Request::RemoveUser { name } => answer(&mut stream, remove(&shared, &name).await).await,
         Request::Backup => super::backup::serve(stream, shared).await,
+        Request::Latency { reset } => {
+            answer(&mut stream, Ok(crate::timing::breakdown(reset))).await;
+        }
     }
 }
 

@@ -7,11 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use protocol::PublicKey;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::checkpoint::{BACKSTOP_PAGES, Checkpointer};
 use super::directory::Directory;
 use super::quota::{Limits, Tally};
 use super::rows::fixed;
@@ -30,8 +32,10 @@ pub(super) const ROW_OVERHEAD: u64 = 256;
 pub type Pending<T> = oneshot::Receiver<Result<T, StoreError>>;
 
 pub(super) struct Inner {
-    queue: Mutex<Option<std::sync::mpsc::Sender<WriteOp>>>,
+    /// Each operation with the instant it was queued (`crate::timing`).
+    queue: Mutex<Option<std::sync::mpsc::Sender<(WriteOp, Instant)>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<Checkpointer>>,
     pub(super) readers: Mutex<Vec<Connection>>,
     pub(super) db_path: PathBuf,
     directory: Directory,
@@ -75,6 +79,9 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
+        // Checkpoints run beside the writer, not inside its commits.
+        conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
+        let checkpointer = Checkpointer::start(db_path, durability)?;
         let (tx, rx) = std::sync::mpsc::channel();
         let writer = Writer {
             conn,
@@ -92,6 +99,7 @@ impl Store {
             inner: Arc::new(Inner {
                 queue: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
+                checkpointer: Mutex::new(Some(checkpointer)),
                 readers: Mutex::new(Vec::new()),
                 db_path: db_path.to_path_buf(),
                 directory,
@@ -125,7 +133,7 @@ impl Store {
     pub(super) fn submit(&self, op: WriteOp) -> Result<(), StoreError> {
         let queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
         match queue.as_ref() {
-            Some(q) => q.send(op).map_err(|_| StoreError::Closed),
+            Some(q) => q.send((op, Instant::now())).map_err(|_| StoreError::Closed),
             None => Err(StoreError::Closed),
         }
     }
@@ -142,6 +150,15 @@ impl Store {
     /// Stops the writer after it has committed everything queued, and closes
     /// the database. Later writes fail with [`StoreError::Closed`].
     pub async fn close(&self) {
+        let checkpointer = self
+            .inner
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut c) = checkpointer {
+            let _ = tokio::task::spawn_blocking(move || c.close()).await;
+        }
         self.inner
             .queue
             .lock()

@@ -18,6 +18,7 @@
 //! (see `crate::blobs`).
 
 mod admin;
+mod checkpoint;
 mod clients;
 mod directory;
 mod handle;

@@ -8,6 +8,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 use protocol::v3;
 use protocol::{ClientId, MAX_PULL_BYTES};
@@ -15,14 +16,21 @@ use protocol::{ClientId, MAX_PULL_BYTES};
 use crate::hub::{HubEvent, Subscription};
 use crate::shared::Shared;
 use crate::store::{Store, WaitingMessage};
+use crate::timing::{self, Stage};
 use crate::v3::reply::store_error;
 use crate::v3::room_push::RoomPush;
+
+/// When a message was committed and when this session heard of it.
+type Heard = (Instant, Instant);
 
 /// Push state of a subscribed session.
 pub(crate) struct Push {
     subscription: Subscription,
-    /// Messages to write, oldest first.
-    queue: VecDeque<Arc<WaitingMessage>>,
+    /// Messages to write, oldest first; those the hub announced with the
+    /// instants it committed them and this session heard of them.
+    queue: VecDeque<(Arc<WaitingMessage>, Option<Heard>)>,
+    /// Those written since the last flush (for `crate::timing`).
+    unflushed: Vec<Heard>,
     /// Written and not yet acknowledged (by anyone).
     in_flight: HashSet<u64>,
     /// Highest id queued or written.
@@ -49,6 +57,7 @@ pub(crate) async fn subscribe(
         *push = Some(Push {
             subscription: shared.hub.subscribe(me),
             queue: VecDeque::new(),
+            unflushed: Vec::new(),
             in_flight: HashSet::new(),
             pushed_up_to: 0,
             backlog: true,
@@ -79,7 +88,7 @@ impl Push {
     /// has room (else the session is behind), removed ones leave the window.
     pub(crate) fn on_hub(&mut self, event: HubEvent, window: usize) {
         match event {
-            HubEvent::Message(m) => {
+            HubEvent::Message(m, committed) => {
                 if m.id <= self.pushed_up_to {
                     return;
                 }
@@ -88,14 +97,14 @@ impl Push {
                     return;
                 }
                 self.pushed_up_to = m.id;
-                self.queue.push_back(m);
+                self.queue.push_back((m, Some((committed, Instant::now()))));
             }
             HubEvent::Removed(ids) => {
                 for id in ids.iter() {
                     self.in_flight.remove(id);
                 }
                 if !self.queue.is_empty() {
-                    self.queue.retain(|m| !ids.contains(&m.id));
+                    self.queue.retain(|(m, _)| !ids.contains(&m.id));
                 }
             }
             HubEvent::Room(entry) => self.rooms.on_entry(entry, window),
@@ -127,7 +136,7 @@ impl Push {
                 Ok((messages, more)) => {
                     for m in messages {
                         self.pushed_up_to = self.pushed_up_to.max(m.id);
-                        self.queue.push_back(Arc::new(m));
+                        self.queue.push_back((Arc::new(m), None));
                     }
                     self.backlog = more;
                 }
@@ -140,8 +149,22 @@ impl Push {
         if self.in_flight.len() >= window {
             return None;
         }
-        let message = self.queue.pop_front()?;
+        let (message, heard) = self.queue.pop_front()?;
         self.in_flight.insert(message.id);
+        self.unflushed.extend(heard);
         Some(message)
+    }
+
+    /// The session flushed what it wrote: records how long the messages it
+    /// heard of from the hub took from their commit.
+    pub(crate) fn flushed(&mut self) {
+        if self.unflushed.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        for (committed, heard) in self.unflushed.drain(..) {
+            timing::record(Stage::Notify, heard.saturating_duration_since(committed), 1);
+            timing::record(Stage::Write, now - heard, 1);
+        }
     }
 }

@@ -230,7 +230,12 @@ impl Session {
     async fn flush(&mut self) {
         let stall = self.shared.config.stall_timeout;
         match tokio::time::timeout(stall, self.conn.flush()).await {
-            Ok(Ok(())) => self.dirty = false,
+            Ok(Ok(())) => {
+                self.dirty = false;
+                if let Some(push) = self.push.as_mut() {
+                    push.flushed();
+                }
+            }
             Ok(Err(_)) | Err(_) => self.closing = true,
         }
     }

@@ -2,10 +2,11 @@
 //! first), and remove some by id. A completed upload becomes a message
 //! through [`insert_row`] as well.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use protocol::{ClientId, MessageKind};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Transaction, params};
 
 use super::batch::{View, atomically};
 use crate::error::StoreError;
@@ -92,29 +93,50 @@ pub(super) fn delete(
     recipient: ClientId,
     ids: &[u64],
 ) -> Result<Vec<Option<Removed>>, StoreError> {
-    let rows = atomically(tx, || {
-        let mut stmt = tx.prepare_cached(
-            "DELETE FROM messages WHERE id = ?1 AND recipient = ?2 RETURNING size, blob, sender",
-        )?;
-        let mut rows = Vec::with_capacity(ids.len());
-        for id in ids {
-            rows.push(
-                stmt.query_row(params![*id as i64, &recipient.0[..]], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                    ))
-                })
-                .optional()?,
-            );
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One statement for the whole acknowledgement, not one per id (the
+    // per-id statements were 40 % of the writer's time). The ids go in as
+    // one JSON array; SQLite seeks each `(recipient, id)` in the clustered
+    // key, so the work is the acknowledgement's size whatever lies between
+    // its ids (a scan of the range from the lowest to the highest id would
+    // let a client that acknowledges its first and its last message make
+    // the writer walk its whole inbox).
+    let mut list = String::with_capacity(ids.len() * 8 + 2);
+    list.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
         }
-        Ok(rows)
+        list.push_str(&id.to_string());
+    }
+    list.push(']');
+    // All or nothing: a row that fails to read undoes the whole statement.
+    let mut gone: HashMap<u64, (i64, Option<String>, Vec<u8>)> = atomically(tx, || {
+        Ok(tx
+            .prepare_cached(
+                "DELETE FROM messages WHERE recipient = ?1
+                 AND id IN (SELECT value FROM json_each(?2))
+             RETURNING id, size, blob, sender",
+            )?
+            .query_map(params![&recipient.0[..], list], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    (
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                    ),
+                ))
+            })?
+            .collect::<Result<_, _>>()?)
     })?;
     let mut out = Vec::with_capacity(ids.len());
     let mut removed_ids = Vec::new();
-    for (id, row) in ids.iter().zip(rows) {
-        match row {
+    for id in ids {
+        // An id named twice was removed once: the second is not waiting.
+        match gone.remove(id) {
             Some((size, blob, sender)) => {
                 let sender = client_id(&sender)?;
                 view.staged

@@ -29,6 +29,7 @@ mod uploads;
 
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
+use std::time::Instant;
 
 use rusqlite::Connection;
 
@@ -37,6 +38,7 @@ use crate::fault::{self, Fault};
 use crate::store::directory::Directory;
 use crate::store::quota::{Limits, Tally};
 use crate::store::values::StoreEvent;
+use crate::timing::Stage;
 use batch::{Staged, View};
 pub(crate) use ops::{MAX_BATCH, Reply, RoomDone, RoomWrite, WriteOp};
 use ops::{Pending, into_pending};
@@ -56,17 +58,31 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Runs until every sender of the queue is gone, then checkpoints.
-    pub(crate) fn run(mut self, queue: Receiver<WriteOp>) {
+    ///
+    /// The commit is adaptive: the thread never waits for a batch to fill.
+    /// An operation reaching an idle writer is committed at once, alone;
+    /// operations that arrive while a commit is in progress queue up and
+    /// form the next batch, so batches grow only with the load.
+    pub(crate) fn run(mut self, queue: Receiver<(WriteOp, Instant)>) {
         let mut batch = Vec::with_capacity(64);
         while let Ok(first) = queue.recv() {
-            batch.push(first);
+            let mut sends = 0;
+            let mut note = |(op, queued): (WriteOp, Instant), batch: &mut Vec<WriteOp>| {
+                if matches!(op, WriteOp::Insert { .. }) {
+                    sends += 1;
+                    crate::timing::record(Stage::Queue, queued.elapsed(), 1);
+                }
+                batch.push(op);
+            };
+            note(first, &mut batch);
             while batch.len() < MAX_BATCH {
                 match queue.try_recv() {
-                    Ok(op) => batch.push(op),
+                    Ok(op) => note(op, &mut batch),
                     Err(_) => break,
                 }
             }
-            self.commit_batch(&mut batch);
+            crate::timing::commit(batch.len());
+            self.commit_batch(&mut batch, sends);
         }
         // Fold the write-ahead log into the database so that a clean stop
         // leaves one file; failure only means the next start replays the log.
@@ -75,7 +91,8 @@ impl Writer {
         }
     }
 
-    fn commit_batch(&mut self, batch: &mut Vec<WriteOp>) {
+    /// Commits `batch`, of which `sends` are new messages (for `timing`).
+    fn commit_batch(&mut self, batch: &mut Vec<WriteOp>, sends: u64) {
         if self.stopped {
             for p in batch.drain(..).filter_map(into_pending) {
                 p.fail(|| StoreError::WritesStopped);
@@ -87,6 +104,8 @@ impl Writer {
         let mut next_id = self.next_id;
         // Not `drain`: ops left over when the batch fails must still be answered.
         let mut ops = std::mem::take(batch).into_iter();
+        let began = Instant::now();
+        let mut applied = began;
         let result = (|| -> Result<(), rusqlite::Error> {
             let tx = self
                 .conn
@@ -119,8 +138,13 @@ impl Writer {
                 let fault = name.as_deref().and_then(fault::injected);
                 Err(fault::sqlite_error(fault.unwrap_or(Fault::Io)))
             });
+            applied = Instant::now();
             tx.commit()
         })();
+        if sends > 0 {
+            crate::timing::record(Stage::Apply, applied - began, sends);
+            crate::timing::record(Stage::Commit, applied.elapsed(), sends);
+        }
         match result {
             Ok(()) => {
                 self.next_id = next_id;

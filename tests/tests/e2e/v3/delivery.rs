@@ -122,6 +122,63 @@ async fn pulls_are_bounded_batches_in_id_order() {
     assert_eq!(seen, sent);
 }
 
+/// An acknowledgement is one statement over the set of its ids: it removes
+/// exactly the caller's messages it names, whatever their order, gaps
+/// between them, repeats, or ids of another recipient, and answers each id
+/// in the order given.
+#[tokio::test]
+async fn one_ack_removes_exactly_the_named_ids_with_gaps_repeats_and_strangers() {
+    let server = server().await;
+    let addr = server.addr;
+    let (mut alice, _) = V3Conn::new_user(addr, "alice").await.unwrap();
+    let (mut bob, _) = V3Conn::new_user(addr, "bob").await.unwrap();
+    let (mut carol, _) = V3Conn::new_user(addr, "carol").await.unwrap();
+    let mut to_bob = Vec::new();
+    for i in 0..5u8 {
+        to_bob.push(alice.send_text(bob.client_id, &[i]).await.unwrap());
+    }
+    let to_carol = alice.send_text(carol.client_id, b"c").await.unwrap();
+    // Interleaved ids: carol's lies between bob's.
+    let between = alice.send_text(bob.client_id, b"5").await.unwrap();
+    assert!(between > to_carol);
+    let statuses = bob
+        .ack(vec![
+            to_bob[4], to_bob[0], to_bob[2], to_bob[0], to_carol, between, to_bob[2],
+        ])
+        .await
+        .unwrap();
+    use AckStatus::{NotWaiting, Removed};
+    assert_eq!(
+        statuses,
+        vec![
+            Removed, Removed, Removed, NotWaiting, NotWaiting, Removed, NotWaiting
+        ]
+    );
+    // The gaps stay, in order, and carol's message is untouched.
+    let left = bob.pull().await.unwrap();
+    assert_eq!(
+        left.messages
+            .iter()
+            .map(|m| m.message_id)
+            .collect::<Vec<_>>(),
+        vec![to_bob[1], to_bob[3]]
+    );
+    assert_eq!(&left.messages[0].content[..], &[1]);
+    let hers = carol.pull().await.unwrap();
+    assert_eq!(
+        hers.messages
+            .iter()
+            .map(|m| m.message_id)
+            .collect::<Vec<_>>(),
+        vec![to_carol]
+    );
+    assert_eq!(
+        bob.ack(vec![to_bob[3], to_bob[1]]).await.unwrap(),
+        vec![Removed, Removed]
+    );
+    assert!(bob.pull().await.unwrap().messages.is_empty());
+}
+
 #[tokio::test]
 async fn message_ids_never_repeat_after_deletion_and_restart() {
     let mut server = server().await;

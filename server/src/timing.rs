@@ -1,0 +1,209 @@
+//! Where a pushed message's time goes inside the server, for the load
+//! generator's latency breakdown (`loadgen v3`, BENCHMARKS.md): queued for
+//! the writer, the batch's statements, its commit (the fsync), the hand-off
+//! from the writer to the recipient's connection, and the write to its
+//! socket. Always on, so it must stay cheap: each figure is one relaxed
+//! atomic add into a fixed log-linear histogram (no lock, no allocation).
+//! Process-wide, so several servers in one process (tests) share it; only
+//! the load generator reads it, through the operator's socket.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Exact buckets below this many microseconds; above, 8 per power of two
+/// (at most 12.5 % off).
+const EXACT: u64 = 16;
+const SUB_BITS: u32 = 3;
+/// Up to 2^36 µs (19 hours): more than any figure here.
+const BUCKETS: usize = EXACT as usize + (36 - 4) * (1 << SUB_BITS);
+
+/// A stage of a message's way through the server.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stage {
+    /// From the connection queueing the send to the writer starting its batch.
+    Queue = 0,
+    /// The batch's statements (per message: its whole batch's).
+    Apply = 1,
+    /// The batch's commit: the log write and fsync.
+    Commit = 2,
+    /// From the commit to the recipient's connection taking the event in.
+    Notify = 3,
+    /// From there to the delivery being flushed to the socket.
+    Write = 4,
+}
+
+const STAGES: [(&str, Stage); 5] = [
+    ("queue", Stage::Queue),
+    ("apply", Stage::Apply),
+    ("commit", Stage::Commit),
+    ("notify", Stage::Notify),
+    ("write", Stage::Write),
+];
+
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS],
+}
+
+impl Histogram {
+    const fn new() -> Self {
+        Histogram {
+            buckets: [const { AtomicU64::new(0) }; BUCKETS],
+        }
+    }
+
+    fn record(&self, micros: u64, n: u64) {
+        self.buckets[bucket(micros)].fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn take(&self, reset: bool) -> Vec<u64> {
+        self.buckets
+            .iter()
+            .map(|b| {
+                if reset {
+                    b.swap(0, Ordering::Relaxed)
+                } else {
+                    b.load(Ordering::Relaxed)
+                }
+            })
+            .collect()
+    }
+}
+
+fn bucket(micros: u64) -> usize {
+    if micros < EXACT {
+        return micros as usize;
+    }
+    let power = 63 - micros.leading_zeros();
+    let sub = (micros >> (power - SUB_BITS)) & ((1 << SUB_BITS) - 1);
+    let index = EXACT as usize + (power as usize - 4) * (1 << SUB_BITS) + sub as usize;
+    index.min(BUCKETS - 1)
+}
+
+/// The largest value a bucket holds (what a quantile reports: never low).
+fn upper(index: usize) -> u64 {
+    if index < EXACT as usize {
+        return index as u64;
+    }
+    let power = (index - EXACT as usize) as u32 / (1 << SUB_BITS) + 4;
+    let sub = (index - EXACT as usize) as u64 % (1 << SUB_BITS);
+    (((1 << SUB_BITS) + sub + 1) << (power - SUB_BITS)) - 1
+}
+
+struct Timings {
+    stages: [Histogram; 5],
+    /// Commits of the writer, and operations they carried.
+    commits: AtomicU64,
+    ops: AtomicU64,
+}
+
+static TIMINGS: Timings = Timings {
+    stages: [const { Histogram::new() }; 5],
+    commits: AtomicU64::new(0),
+    ops: AtomicU64::new(0),
+};
+
+/// Records `n` messages that spent `spent` in `stage`.
+pub(crate) fn record(stage: Stage, spent: Duration, n: u64) {
+    let micros = u64::try_from(spent.as_micros()).unwrap_or(u64::MAX);
+    TIMINGS.stages[stage as usize].record(micros, n);
+}
+
+/// Records one commit of `ops` operations.
+pub(crate) fn commit(ops: usize) {
+    TIMINGS.commits.fetch_add(1, Ordering::Relaxed);
+    TIMINGS.ops.fetch_add(ops as u64, Ordering::Relaxed);
+}
+
+/// One stage's figures, in microseconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageFigures {
+    /// `queue`, `apply`, `commit`, `notify` or `write` (see BENCHMARKS.md).
+    pub stage: String,
+    /// Messages recorded.
+    pub count: u64,
+    /// The median (each quantile is its bucket's upper bound: at most
+    /// 12.5 % above the true value).
+    pub p50_us: u64,
+    /// The 99th percentile.
+    pub p99_us: u64,
+    /// The 99.9th percentile.
+    pub p999_us: u64,
+    /// The largest.
+    pub max_us: u64,
+}
+
+/// The answer to the operator's `latency` request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Breakdown {
+    /// Each stage, in the order a message passes them.
+    pub stages: Vec<StageFigures>,
+    /// The writer's commits since the last reset.
+    pub commits: u64,
+    /// Operations those commits carried (sends, acknowledgements, ...).
+    pub ops_committed: u64,
+}
+
+/// The figures since the last reset (and resets them, if asked).
+pub(crate) fn breakdown(reset: bool) -> Breakdown {
+    let stages = STAGES
+        .iter()
+        .map(|(name, stage)| {
+            let counts = TIMINGS.stages[*stage as usize].take(reset);
+            let count: u64 = counts.iter().sum();
+            let quantile = |q: f64| {
+                let rank = ((count as f64) * q).ceil().max(1.0) as u64;
+                let mut seen = 0;
+                for (i, c) in counts.iter().enumerate() {
+                    seen += c;
+                    if seen >= rank {
+                        return upper(i);
+                    }
+                }
+                0
+            };
+            StageFigures {
+                stage: (*name).into(),
+                count,
+                p50_us: quantile(0.5),
+                p99_us: quantile(0.99),
+                p999_us: quantile(0.999),
+                max_us: quantile(1.0),
+            }
+        })
+        .collect();
+    let take = |a: &AtomicU64| {
+        if reset {
+            a.swap(0, Ordering::Relaxed)
+        } else {
+            a.load(Ordering::Relaxed)
+        }
+    };
+    Breakdown {
+        stages,
+        commits: take(&TIMINGS.commits),
+        ops_committed: take(&TIMINGS.ops),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_falls_in_a_bucket_whose_upper_bound_is_at_most_an_eighth_above() {
+        for v in (0..100_000u64).chain([1 << 30, (1 << 35) + 12345]) {
+            let b = bucket(v);
+            assert!(upper(b) >= v, "{v} in bucket {b} up to {}", upper(b));
+            assert!(
+                upper(b) <= v + v / 8 + 1,
+                "{v} in bucket {b} up to {}",
+                upper(b)
+            );
+            if b > 0 {
+                assert!(upper(b - 1) < v, "{v} also fits bucket {}", b - 1);
+            }
+        }
+    }
+}
