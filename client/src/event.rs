@@ -104,6 +104,16 @@ pub enum What {
         /// Why, in one word.
         reason: Rejection,
     },
+    /// The peer refused our message `refused_id` as a replay: the session
+    /// had forked (a copy of this home spent the same counters), so a new
+    /// session was started with the peer and the text sent again in it.
+    SessionRenewed {
+        /// The server's id of our refused message.
+        refused_id: u64,
+        /// The id the text was sent again under (`None`: not a text of ours
+        /// in this home's history; only the session was renewed).
+        resent: Option<u64>,
+    },
     /// The peer's client refused a message we sent (a refusal notice).
     Refused {
         /// The server's id of our refused message.

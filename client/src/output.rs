@@ -116,6 +116,14 @@ pub fn event(e: &Event) -> String {
             "[{at}] {who}'s client refused your message {refused_id} (counter {counter}): {}",
             reason.explain()
         ),
+        What::SessionRenewed { refused_id, resent } => match resent {
+            Some(id) => format!(
+                "[{at}] {who} refused your message {refused_id} as a replay (a copy of this home used the session): started a new session and sent it again as message {id}"
+            ),
+            None => format!(
+                "[{at}] {who} refused message {refused_id} as a replay (a copy of this home used the session): started a new session"
+            ),
+        },
         What::Failed { error } => format!(
             "[{at}] a message from {who} could not be received now: {}; it stays on the server \
              and comes again with the next `inbox`",

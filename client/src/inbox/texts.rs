@@ -98,14 +98,22 @@ impl Client {
                 .open_refusal(&d.content, &stored.receive_window)
             {
                 Ok(opened) => {
+                    let (refused_id, reason) = (opened.plaintext.message_id, opened.plaintext.reason);
                     let what = What::Refused {
-                        refused_id: opened.plaintext.message_id,
+                        refused_id,
                         counter: opened.plaintext.counter,
-                        reason: opened.plaintext.reason,
+                        reason,
                     };
                     let counter = Some((sid, opened.counter));
-                    self.handled_sealed(&d, peer, counter, Some(what), Some(opened.sent_at_ms))
-                        .await
+                    let mut outcome = self
+                        .handled_sealed(&d, peer, counter, Some(what), Some(opened.sent_at_ms))
+                        .await?;
+                    // Handled first: a crash now loses the healing, never
+                    // repeats it (see `crate::heal`).
+                    if let Some(healed) = self.heal_after_refusal(peer, refused_id, reason).await {
+                        outcome.push(event(&d, Some(peer), healed));
+                    }
+                    Ok(outcome)
                 }
                 Err(e) => self.reject_opening(&d, peer, e).await,
             };

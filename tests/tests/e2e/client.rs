@@ -18,6 +18,7 @@ async fn reopen(server: &str, home: &Path) -> Client {
         home: home.to_path_buf(),
         server: server.to_string(),
         accept_server_key: false,
+        protection: e2e::test_protection(),
     })
     .await
     .unwrap()
@@ -478,6 +479,7 @@ async fn run_client(
     stdin: Option<&str>,
 ) -> (bool, String, String) {
     let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+    cmd.env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE);
     cmd.arg("--home")
         .arg(home)
         .arg("--server")

@@ -19,6 +19,7 @@ async fn open(server: &str, home: &Path) -> Client {
         home: home.to_path_buf(),
         server: server.to_string(),
         accept_server_key: false,
+        protection: e2e::test_protection(),
     })
     .await
     .unwrap()
@@ -27,6 +28,7 @@ async fn open(server: &str, home: &Path) -> Client {
 /// Runs the client binary; (success, stdout, stderr).
 async fn run_client(server: SocketAddr, home: &Path, args: &[&str]) -> (bool, String, String) {
     let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+    cmd.env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE);
     cmd.arg("--home")
         .arg(home)
         .arg("--server")
@@ -208,7 +210,7 @@ async fn a_refused_message_shows_failed_with_the_reason() {
     // Alice's store goes back in time (as a restored copy would): her next
     // counter is far below what bob has received, so bob refuses it as too
     // old, and tells her.
-    let store = rusqlite::Connection::open(alice_home.join("store.db")).unwrap();
+    let store = e2e::open_store_db(&alice_home);
     store
         .execute("UPDATE sessions SET send_counter = 3000", [])
         .unwrap();

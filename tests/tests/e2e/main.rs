@@ -2,6 +2,7 @@
 //! its binary) and real clients over loopback. One test binary; one module
 //! per area.
 
+mod at_rest;
 mod client;
 mod files;
 mod history;

@@ -20,6 +20,7 @@ pub(crate) async fn open(server: &str, home: &Path) -> Client {
         home: home.to_path_buf(),
         server: server.to_string(),
         accept_server_key: false,
+        protection: e2e::test_protection(),
     })
     .await
     .unwrap()
@@ -34,6 +35,7 @@ pub(crate) async fn user(server: &str, home: &Path, name: &str) -> (Client, Clie
 /// Runs the client binary; returns (success, stdout, stderr).
 pub(crate) async fn run_client(server: &str, home: &Path, args: &[&str]) -> (bool, String, String) {
     let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+    cmd.env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE);
     cmd.arg("--home")
         .arg(home)
         .arg("--server")

@@ -68,6 +68,7 @@ async fn reopen(server: &str, home: &Path) -> Client {
         home: home.to_path_buf(),
         server: server.to_string(),
         accept_server_key: false,
+        protection: e2e::test_protection(),
     })
     .await
     .unwrap()

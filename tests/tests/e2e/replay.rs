@@ -23,6 +23,7 @@ async fn open(server: &str, home: &Path) -> Client {
         home: home.to_path_buf(),
         server: server.to_string(),
         accept_server_key: false,
+        protection: e2e::test_protection(),
     })
     .await
     .unwrap()
@@ -295,6 +296,7 @@ async fn a_refusal_reaches_the_sender_and_a_refusal_is_never_answered() {
 
 async fn run_client(server: SocketAddr, home: &Path, args: &[&str]) -> (bool, String, String) {
     let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+    cmd.env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE);
     cmd.arg("--home")
         .arg(home)
         .arg("--server")
@@ -386,7 +388,7 @@ async fn the_senders_clock_is_shown_and_cannot_be_changed_on_the_way() {
     // server's as a remark.
     let two_hours_ago = before - 2 * 3600 * 1000;
     let content = {
-        let mut store = KeyStore::open(dir.path().join("alice")).unwrap();
+        let mut store = KeyStore::open_protected(dir.path().join("alice"), &e2e::test_protection()).unwrap();
         let session = store.current_session_for(bob_id).unwrap().unwrap();
         let counter = store.next_send_counter(session.session.sid()).unwrap();
         session
