@@ -20,9 +20,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
+use chacha20poly1305::XChaCha20Poly1305;
 use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
 use chacha20poly1305::aead::{KeyInit, Payload};
-use chacha20poly1305::XChaCha20Poly1305;
 use rand::RngCore;
 use rusqlite::types::{Value, ValueRef};
 use serde_json::{Map, json};
@@ -179,8 +179,9 @@ fn read_rows(store: &mut KeyStore, input: impl BufRead) -> Result<BackupSummary,
     };
     let tx = store.conn.transaction()?;
     let mut lines = input.lines();
-    let first: serde_json::Value = serde_json::from_str(&lines.next().ok_or(corrupt("empty backup"))??)
-        .map_err(|_| corrupt("the backup's first line is not JSON"))?;
+    let first: serde_json::Value =
+        serde_json::from_str(&lines.next().ok_or(corrupt("empty backup"))??)
+            .map_err(|_| corrupt("the backup's first line is not JSON"))?;
     match first["schema"].as_u64() {
         Some(n) if n <= u64::from(SCHEMA_VERSION) => {}
         Some(_) => return Err(corrupt("the backup comes from a newer client")),
@@ -189,13 +190,17 @@ fn read_rows(store: &mut KeyStore, input: impl BufRead) -> Result<BackupSummary,
     for line in lines {
         let line: serde_json::Value =
             serde_json::from_str(&line?).map_err(|_| corrupt("a backup line is not JSON"))?;
-        let table = line["table"].as_str().ok_or(corrupt("a backup row names no table"))?;
+        let table = line["table"]
+            .as_str()
+            .ok_or(corrupt("a backup row names no table"))?;
         // Only the tables a backup holds: a name is never taken from the file.
         let table = *TABLES
             .iter()
             .find(|t| **t == table)
             .ok_or(corrupt("a backup row names an unknown table"))?;
-        let row = line["row"].as_object().ok_or(corrupt("a backup row is not an object"))?;
+        let row = line["row"]
+            .as_object()
+            .ok_or(corrupt("a backup row is not an object"))?;
         let mut names = Vec::with_capacity(row.len());
         let mut values = Vec::with_capacity(row.len());
         for (name, v) in row {
@@ -208,7 +213,10 @@ fn read_rows(store: &mut KeyStore, input: impl BufRead) -> Result<BackupSummary,
         let marks = vec!["?"; names.len()].join(", ");
         // Settings made when the home was opened give way to the backup's.
         tx.execute(
-            &format!("INSERT OR REPLACE INTO {table} ({}) VALUES ({marks})", names.join(", ")),
+            &format!(
+                "INSERT OR REPLACE INTO {table} ({}) VALUES ({marks})",
+                names.join(", ")
+            ),
             rusqlite::params_from_iter(values),
         )?;
         match table {
@@ -278,8 +286,14 @@ impl<W: Write> Sealer<W> {
     }
 
     fn finish(mut self) -> std::io::Result<()> {
-        let stream = self.stream.take().ok_or_else(|| std::io::Error::other("sealed twice"))?;
-        let payload = Payload { msg: &self.buf, aad: &self.header };
+        let stream = self
+            .stream
+            .take()
+            .ok_or_else(|| std::io::Error::other("sealed twice"))?;
+        let payload = Payload {
+            msg: &self.buf,
+            aad: &self.header,
+        };
         let sealed = stream
             .encrypt_last(payload)
             .map_err(|_| std::io::Error::other("sealing the backup failed"))?;
@@ -295,9 +309,15 @@ impl<W: Write> Write for Sealer<W> {
         let n = data.len().min(CHUNK - self.buf.len());
         self.buf.extend_from_slice(&data[..n]);
         if self.buf.len() == CHUNK {
-            let stream = self.stream.as_mut().ok_or_else(|| std::io::Error::other("sealed"))?;
+            let stream = self
+                .stream
+                .as_mut()
+                .ok_or_else(|| std::io::Error::other("sealed"))?;
             let sealed = stream
-                .encrypt_next(Payload { msg: &self.buf, aad: &self.header })
+                .encrypt_next(Payload {
+                    msg: &self.buf,
+                    aad: &self.header,
+                })
                 .map_err(|_| std::io::Error::other("sealing the backup failed"))?;
             self.buf.clear();
             self.emit(sealed)?;
@@ -343,12 +363,15 @@ impl<R: Read> Opener<R> {
             at: 0,
         };
         // The first chunk tells a wrong passphrase from a damaged file.
-        opener.next_chunk().map_err(|_| KeyStoreError::WrongPassphrase)?;
+        opener
+            .next_chunk()
+            .map_err(|_| KeyStoreError::WrongPassphrase)?;
         Ok(opener)
     }
 
     fn next_chunk(&mut self) -> std::io::Result<()> {
-        let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+        let bad =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
         let Some(stream) = self.stream.as_mut() else {
             self.plain.clear();
             self.at = 0;
@@ -367,7 +390,10 @@ impl<R: Read> Opener<R> {
             .read_exact(&mut sealed)
             .map_err(|_| bad("the backup is cut short"))?;
         // A chunk shorter than a full one is the last (as written).
-        let payload = Payload { msg: &sealed, aad: &self.header };
+        let payload = Payload {
+            msg: &sealed,
+            aad: &self.header,
+        };
         self.plain = if len == SEALED_MAX {
             stream.decrypt_next(payload)
         } else {

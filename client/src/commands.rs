@@ -442,9 +442,10 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
         }
         // `main` runs the self-test itself: it needs no home folder.
         Command::Passphrase {
-            action: crate::cli::PassphraseAction::Change {
-                new_passphrase_file,
-            },
+            action:
+                crate::cli::PassphraseAction::Change {
+                    new_passphrase_file,
+                },
         } => {
             let new = crate::passphrase::resolve_new(new_passphrase_file.as_deref())?;
             client.change_passphrase(new).await?;

@@ -41,7 +41,11 @@ impl Client {
         }
     }
 
-    async fn heal(&self, peer: &PeerRecord, refused_id: u64) -> Result<Option<u64>, crate::ClientError> {
+    async fn heal(
+        &self,
+        peer: &PeerRecord,
+        refused_id: u64,
+    ) -> Result<Option<u64>, crate::ClientError> {
         self.new_session(peer).await?;
         let id = peer.client_id;
         let Some((entry, text)) = self
@@ -54,7 +58,9 @@ impl Client {
         };
         let text = zeroize::Zeroizing::new(text);
         let sealed = self
-            .seal_for(peer, move |session, counter| session.seal_text(counter, &text))
+            .seal_for(peer, move |session, counter| {
+                session.seal_text(counter, &text)
+            })
             .await?;
         let sealed = crate::SealedText {
             to: peer.client_id,

@@ -116,7 +116,10 @@ impl Client {
     pub async fn change_passphrase(&self, new: Zeroizing<String>) -> Result<(), ClientError> {
         let home = self.config().home.clone();
         self.store(move |store| {
-            let old = store.key().cloned().ok_or(KeyStoreError::NoPassphraseHome)?;
+            let old = store
+                .key()
+                .cloned()
+                .ok_or(KeyStoreError::NoPassphraseHome)?;
             let salt = atrest::new_salt();
             let key = atrest::derive(&new, &salt)?;
             rekey_rooms(&home, &old, &key)?;

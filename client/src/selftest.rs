@@ -114,9 +114,9 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         server: server.to_string(),
         accept_server_key: false,
         // Fresh homes, encrypted like a user's.
-        protection: crate::keystore::Protection::passphrase(hex::encode(
-            rand::random::<[u8; 16]>(),
-        )),
+        protection: crate::keystore::Protection::passphrase(
+            hex::encode(rand::random::<[u8; 16]>()),
+        ),
     };
     let alice = Client::open(config(alice_home.path())).await?;
     let bob = Client::open(config(bob_home.path())).await?;

@@ -118,10 +118,8 @@ impl Store {
         if let Some(key) = key {
             // The key goes before any other statement: SQLCipher reads
             // nothing until then. A raw key (x'..'): no KDF of its own.
-            let pragma = zeroize::Zeroizing::new(format!(
-                "PRAGMA key = \"x'{}'\";",
-                hex::encode(key)
-            ));
+            let pragma =
+                zeroize::Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(key)));
             conn.execute_batch(&pragma)?;
             conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
                 r.get::<_, i64>(0)

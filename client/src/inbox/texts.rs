@@ -98,7 +98,8 @@ impl Client {
                 .open_refusal(&d.content, &stored.receive_window)
             {
                 Ok(opened) => {
-                    let (refused_id, reason) = (opened.plaintext.message_id, opened.plaintext.reason);
+                    let (refused_id, reason) =
+                        (opened.plaintext.message_id, opened.plaintext.reason);
                     let what = What::Refused {
                         refused_id,
                         counter: opened.plaintext.counter,

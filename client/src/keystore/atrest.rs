@@ -106,7 +106,9 @@ pub fn read_record(home: &Path) -> Result<Option<Record>, KeyStoreError> {
                 .map_err(|_| KeyStoreError::Corrupt("the at-rest file's salt is not hex"))?;
             Ok(Some(Record::Passphrase(out)))
         }
-        _ => Err(KeyStoreError::Corrupt("the at-rest file is not a Sealpost record")),
+        _ => Err(KeyStoreError::Corrupt(
+            "the at-rest file is not a Sealpost record",
+        )),
     }
 }
 
@@ -195,8 +197,10 @@ pub fn apply_key(conn: &rusqlite::Connection, key: Option<&StoreKey>) -> Result<
         return Ok(());
     };
     conn.execute_batch(&key_pragma("key", key))?;
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-        .map_err(|_| KeyStoreError::WrongPassphrase)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|_| KeyStoreError::WrongPassphrase)?;
     Ok(())
 }
 
@@ -212,7 +216,9 @@ mod tests {
         let k1 = unlock(&home, &p).unwrap().unwrap();
         let k2 = unlock(&home, &p).unwrap().unwrap();
         assert_eq!(k1.bytes(), k2.bytes(), "same salt, same key");
-        let other = unlock(&home, &Protection::passphrase("wrong")).unwrap().unwrap();
+        let other = unlock(&home, &Protection::passphrase("wrong"))
+            .unwrap()
+            .unwrap();
         assert_ne!(k1.bytes(), other.bytes());
         assert!(matches!(
             unlock(&home, &Protection::NoPassphrase),

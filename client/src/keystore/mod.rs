@@ -203,7 +203,8 @@ impl KeyStore {
         if self.key.is_none() {
             return Err(KeyStoreError::NoPassphraseHome);
         }
-        self.conn.execute_batch(&atrest::key_pragma("rekey", &key))?;
+        self.conn
+            .execute_batch(&atrest::key_pragma("rekey", &key))?;
         self.key = Some(key);
         Ok(())
     }

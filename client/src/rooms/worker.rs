@@ -38,16 +38,17 @@ impl RoomWorker {
         std::thread::Builder::new()
             .name("rooms".into())
             .spawn(move || {
-                let engine = match RoomEngine::open_keyed(&path, &me, key.as_ref().map(StoreKey::bytes)) {
-                    Ok(engine) => {
-                        let _ = opened.send(Ok(()));
-                        engine
-                    }
-                    Err(e) => {
-                        let _ = opened.send(Err(e));
-                        return;
-                    }
-                };
+                let engine =
+                    match RoomEngine::open_keyed(&path, &me, key.as_ref().map(StoreKey::bytes)) {
+                        Ok(engine) => {
+                            let _ = opened.send(Ok(()));
+                            engine
+                        }
+                        Err(e) => {
+                            let _ = opened.send(Err(e));
+                            return;
+                        }
+                    };
                 while let Ok(job) = queue.recv() {
                     job(&engine);
                 }

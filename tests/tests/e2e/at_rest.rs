@@ -74,7 +74,11 @@ fn assert_nowhere(home: &Path, needle: &[u8]) {
             "{} holds the plaintext",
             path.display()
         );
-        assert!(!bytes.starts_with(b"SQLite format 3"), "{} is plain SQLite", path.display());
+        assert!(
+            !bytes.starts_with(b"SQLite format 3"),
+            "{} is plain SQLite",
+            path.display()
+        );
     }
 }
 
@@ -119,23 +123,55 @@ async fn the_store_holds_no_plaintext_and_opens_only_with_its_passphrase() {
     assert!(!ok);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("wrong passphrase"), "{err}");
-    let (ok, _, err) = run(&addr, &alice_home, "not it", &[], &["--json", "history", "bob"]).await;
+    let (ok, _, err) = run(
+        &addr,
+        &alice_home,
+        "not it",
+        &[],
+        &["--json", "history", "bob"],
+    )
+    .await;
     assert!(!ok);
     let v: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
     assert_eq!(v["code"], "wrong_passphrase", "{err}");
     // A plain SQLite reader sees no tables.
     let raw = rusqlite::Connection::open(alice_home.join("store.db")).unwrap();
-    assert!(raw.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).is_err());
+    assert!(
+        raw.query_row("SELECT count(*) FROM sqlite_master", [], |r| r
+            .get::<_, i64>(0))
+            .is_err()
+    );
     drop(raw);
 
     // The passphrase changes: both stores re-keyed, the old one refused.
     let new = [("SEALPOST_NEW_PASSPHRASE", "a new passphrase")];
-    let (ok, out, err) = run(&addr, &alice_home, TEST_PASSPHRASE, &new, &["passphrase", "change"]).await;
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &new,
+        &["passphrase", "change"],
+    )
+    .await;
     assert!(ok, "{err}");
     assert!(out.contains("passphrase changed"), "{out}");
-    let (ok, _, err) = run(&addr, &alice_home, TEST_PASSPHRASE, &[], &["history", "bob"]).await;
+    let (ok, _, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["history", "bob"],
+    )
+    .await;
     assert!(!ok && err.contains("wrong passphrase"), "{err}");
-    let (ok, out, err) = run(&addr, &alice_home, "a new passphrase", &[], &["history", "bob"]).await;
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        "a new passphrase",
+        &[],
+        &["history", "bob"],
+    )
+    .await;
     assert!(ok, "{err}");
     assert!(out.contains(SECRET), "{out}");
     let new = "a new passphrase";
@@ -159,7 +195,14 @@ async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
 
     let backup = dir.path().join("alice.backup");
     let backup_arg = backup.to_str().unwrap();
-    let (ok, out, err) = run(&addr, &alice_home, TEST_PASSPHRASE, &[], &["export", backup_arg]).await;
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["export", backup_arg],
+    )
+    .await;
     assert!(ok, "{err}");
     assert!(out.contains("2 history entries"), "{out}");
     let mut bytes = Vec::new();
@@ -171,15 +214,42 @@ async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
     let (ok, _, err) = run(&addr, &alice_home, "not it", &[], &["import", backup_arg]).await;
     assert!(!ok && err.contains("wrong passphrase"), "{err}");
     std::fs::remove_dir_all(&alice_home).unwrap();
-    let (ok, out, err) = run(&addr, &alice_home, TEST_PASSPHRASE, &[], &["import", backup_arg]).await;
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["import", backup_arg],
+    )
+    .await;
     assert!(ok, "{err}");
-    assert!(out.contains("1 peers") && out.contains("2 history entries"), "{out}");
-    let (ok, out, err) = run(&addr, &alice_home, TEST_PASSPHRASE, &[], &["history", "bob"]).await;
+    assert!(
+        out.contains("1 peers") && out.contains("2 history entries"),
+        "{out}"
+    );
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["history", "bob"],
+    )
+    .await;
     assert!(ok, "{err}");
-    assert!(out.contains("before the loss") && out.contains("got it"), "{out}");
+    assert!(
+        out.contains("before the loss") && out.contains("got it"),
+        "{out}"
+    );
 
     // The conversation goes on, both ways, on a new session.
-    let (ok, _, err) = run(&addr, &alice_home, TEST_PASSPHRASE, &[], &["send", "bob", "after the restore"]).await;
+    let (ok, _, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["send", "bob", "after the restore"],
+    )
+    .await;
     assert!(ok, "{err}");
     assert_eq!(texts(&bob.inbox().await.unwrap()), ["after the restore"]);
     bob.send_text("alice", "welcome back").await.unwrap();
