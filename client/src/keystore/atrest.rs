@@ -20,9 +20,11 @@ use std::path::Path;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-use super::KeyStoreError;
+use super::error::KeyStoreError;
 use crate::disk::open_private;
 
+/// Name of the database file in the home folder.
+pub const STORE_FILE: &str = "store.db";
 /// The record of how a home is keyed.
 pub const AT_REST_FILE: &str = "at-rest";
 const SALT_LEN: usize = 16;
@@ -91,7 +93,7 @@ pub fn read_record(home: &Path) -> Result<Option<Record>, KeyStoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // A store made before encryption at rest is plain.
             return Ok(home
-                .join(super::STORE_FILE)
+                .join(STORE_FILE)
                 .exists()
                 .then_some(Record::NoPassphrase));
         }

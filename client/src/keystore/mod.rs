@@ -76,7 +76,7 @@ mod sessions;
 mod settings;
 mod uploads;
 
-pub use atrest::{Protection, StoreKey};
+pub use atrest::{Protection, STORE_FILE, StoreKey};
 pub use bounds::{
     HANDLED_MAX, HANDLED_TTL, PENDING_PER_SENDER, PENDING_TOTAL, PENDING_TOTAL_BYTES, PENDING_TTL,
     PendingRoom,
@@ -95,8 +95,6 @@ pub use uploads::{FileStamp, UploadRecord};
 
 use crate::disk::{create_private_dir, open_private};
 
-/// Name of the database file in the home folder.
-pub const STORE_FILE: &str = "store.db";
 /// Name of the identity file in the home folder.
 pub const ME_INFO_FILE: &str = "me.info";
 /// How long SQLite waits for a lock held by another connection.
