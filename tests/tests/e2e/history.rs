@@ -176,7 +176,7 @@ async fn a_refused_message_shows_failed_with_the_reason() {
     // Alice's store goes back in time (as a restored copy would): her next
     // counter is far below what bob has received, so bob refuses it as too
     // old, and tells her.
-    let store = rusqlite::Connection::open(alice_home.join("store.db")).unwrap();
+    let store = e2e::open_store_db(&alice_home);
     store
         .execute("UPDATE sessions SET send_counter = 3000", [])
         .unwrap();
