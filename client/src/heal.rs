@@ -19,7 +19,9 @@ use rusqlite::{OptionalExtension, params};
 use crate::client::Client;
 use crate::crypto::{RefusalReason, SessionId};
 use crate::event::What;
-use crate::keystore::{KeyStore, KeyStoreError, PeerRecord};
+use crate::keystore::{
+    Body, Conversation, Direction, KeyStore, KeyStoreError, NewEntry, PeerRecord, Status,
+};
 
 impl Client {
     /// After `peer` refused our message `refused_id` for `reason`: a new
@@ -39,12 +41,14 @@ impl Client {
         ) {
             return None;
         }
-        match self.heal(peer, refused_id, refused_sid).await {
-            Ok(resent) => Some(What::SessionRenewed {
+        let lost = reason == RefusalReason::NoSession;
+        match self.heal(peer, refused_id, refused_sid, lost).await {
+            Ok(Some(resent)) => Some(What::SessionRenewed {
                 refused_id,
                 resent,
-                lost: reason == RefusalReason::NoSession,
+                lost,
             }),
+            Ok(None) => None,
             Err(e) => {
                 tracing::warn!(error = %e, peer = %peer.client_id, "could not start a new session after a refusal");
                 None
@@ -52,13 +56,26 @@ impl Client {
         }
     }
 
+    /// `None`: nothing healed (a replay of a message this home never sent
+    /// as a text: a true duplicate, or a copy's); else the id of the text
+    /// sent again, if there was one.
     async fn heal(
         &self,
         peer: &PeerRecord,
         refused_id: u64,
         refused_sid: SessionId,
-    ) -> Result<Option<u64>, crate::ClientError> {
+        lost: bool,
+    ) -> Result<Option<Option<u64>>, crate::ClientError> {
         let id = peer.client_id;
+        let found = self
+            .store(move |s| refused_text(s, &id.to_string(), refused_id))
+            .await?;
+        if found.is_none() && !lost {
+            // A replay of something not in our history: the server (or a
+            // copy of this home that will read its own refusal) sent it;
+            // our own session has not forked.
+            return Ok(None);
+        }
         let current = self
             .store(move |s| Ok(s.current_session_for(id)?.map(|c| c.session.sid())))
             .await?;
@@ -68,14 +85,12 @@ impl Client {
         if current.is_none() || current == Some(refused_sid) {
             self.new_session(peer).await?;
         }
-        let Some((entry, text)) = self
-            .store(move |s| refused_text(s, &id.to_string(), refused_id))
-            .await?
-        else {
-            // Sent by another copy of this home, or not a text: the new
-            // session alone keeps the next messages from being refused.
-            return Ok(None);
+        let Some(text) = found else {
+            // The peer lost the session, but the refused message was not a
+            // text of this home's: the new session alone is the healing.
+            return Ok(Some(None));
         };
+        let body = text.clone();
         let text = zeroize::Zeroizing::new(text);
         let sealed = self
             .seal_for(peer, move |session, counter| {
@@ -86,43 +101,38 @@ impl Client {
             to: peer.client_id,
             content: bytes::Bytes::from(sealed),
         };
-        let new_id = self.send_sealed(&sealed).await?;
-        self.store(move |s| resent(s, entry, new_id)).await?;
-        Ok(Some(new_id))
+        // A new history entry: the refused one keeps its "failed" and the
+        // peer's reason, this one follows the text sent again.
+        let entry = NewEntry {
+            conversation: Conversation::Person { id },
+            direction: Direction::Out,
+            sender: self.require_me()?.id,
+            body: Body::Text { text: body },
+            sender_time_ms: Some(crate::crypto::envelope::now_ms()),
+            message_id: None,
+            status: Status::Sent,
+        };
+        let entry = self.store(move |s| s.add_history(&entry)).await?;
+        let new_id = self.sent(entry, self.send_sealed(&sealed).await).await?;
+        Ok(Some(Some(new_id)))
     }
 }
 
-/// Our text to `peer` (its id in hex) that the server numbered
-/// `message_id`: its history entry and text.
+/// The text of our message to `peer` (its id in hex) that the server
+/// numbered `message_id`.
 fn refused_text(
     store: &KeyStore,
     peer: &str,
     message_id: u64,
-) -> Result<Option<(i64, String)>, KeyStoreError> {
+) -> Result<Option<String>, KeyStoreError> {
     let id = i64::try_from(message_id).map_err(|_| KeyStoreError::Corrupt("message id"))?;
     Ok(store
         .conn
         .query_row(
-            "SELECT entry, body FROM history
+            "SELECT body FROM history
              WHERE conv_kind = 1 AND conv = ?1 AND direction = 2 AND kind = 1 AND message_id = ?2",
             params![peer, id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(0),
         )
         .optional()?)
-}
-
-/// Entry `entry` went out again as message `message_id`: stored, its old
-/// failure (if the refusal marked one) gone.
-fn resent(store: &mut KeyStore, entry: i64, message_id: u64) -> Result<(), KeyStoreError> {
-    let id = i64::try_from(message_id).map_err(|_| KeyStoreError::Corrupt("message id"))?;
-    store.conn.execute(
-        "UPDATE history SET message_id = ?2, status = 2, status_at = ?3, reason = NULL
-         WHERE entry = ?1",
-        params![
-            entry,
-            id,
-            i64::try_from(crate::crypto::envelope::now_ms()).unwrap_or(i64::MAX)
-        ],
-    )?;
-    Ok(())
 }
