@@ -46,6 +46,18 @@ pub struct Cli {
           value_parser = crate::downloads::parse_size)]
     pub max_auto_download: u64,
 
+    /// Keep this home folder's store NOT encrypted (unattended scripts that
+    /// cannot give a passphrase). Recorded in the home; every start then
+    /// says so on standard error.
+    #[arg(long, global = true, conflicts_with = "passphrase_file")]
+    pub no_passphrase: bool,
+
+    /// Read the store's passphrase from the first line of FILE (scripts).
+    /// Else the environment variable SEALPOST_PASSPHRASE, else it is asked
+    /// on the terminal. Never on the command line.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+
     /// Print machine-readable JSON (list, inbox, watch, key, fingerprint).
     #[arg(long, global = true)]
     pub json: bool,
@@ -171,6 +183,23 @@ pub enum Command {
     /// in them.
     #[command(subcommand)]
     Room(RoomCommand),
+    /// Change the passphrase of this home folder's store (re-keys it).
+    Passphrase {
+        #[command(subcommand)]
+        action: PassphraseAction,
+    },
+    /// Write an encrypted backup of this home (identity, contacts and their
+    /// pins, history) into FILE, locked with the home's passphrase.
+    Export {
+        /// The backup file (must not exist).
+        file: PathBuf,
+    },
+    /// Restore a backup written by `export` into this (fresh) home folder;
+    /// the passphrase given opens the backup and becomes the home's.
+    Import {
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Run the self-test against the server: fresh users, every flow.
     Test,
     /// Write the man pages and shell completions of this command line into
@@ -241,4 +270,17 @@ pub enum RoomCommand {
     },
     /// List your rooms.
     List,
+}
+
+/// What `passphrase` does.
+#[derive(Debug, Subcommand)]
+pub enum PassphraseAction {
+    /// Re-key the store with a new passphrase: asked twice on the terminal,
+    /// or the first line of --new-passphrase-file FILE, or the environment
+    /// variable SEALPOST_NEW_PASSPHRASE.
+    Change {
+        /// Read the new passphrase from the first line of FILE.
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
 }

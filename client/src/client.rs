@@ -43,6 +43,9 @@ pub struct ClientConfig {
     /// Accept a server key that differs from the pinned one (the user
     /// checked the new fingerprint with the server's operator).
     pub accept_server_key: bool,
+    /// How the home's stores are protected at rest: a passphrase (the
+    /// stores are SQLCipher databases keyed by Argon2id of it) or none.
+    pub protection: crate::keystore::Protection,
 }
 
 /// The registered user.
@@ -125,8 +128,9 @@ impl Client {
     /// The store cannot be opened.
     pub async fn open(config: ClientConfig) -> Result<Client, ClientError> {
         let home = config.home.clone();
+        let protection = config.protection.clone();
         let (store, me) = tokio::task::spawn_blocking(move || {
-            let store = KeyStore::open(&home)?;
+            let store = KeyStore::open_protected(&home, &protection)?;
             let me = store.identity()?.map(|s| {
                 Arc::new(Me {
                     name: s.name,

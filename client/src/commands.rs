@@ -431,6 +431,36 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
         }
         Command::Room(room) => crate::room_cli::run(client, room, flags.json).await?,
         // `main` runs the self-test itself: it needs no home folder.
+        Command::Passphrase {
+            action:
+                crate::cli::PassphraseAction::Change {
+                    new_passphrase_file,
+                },
+        } => {
+            let new = crate::passphrase::resolve_new(new_passphrase_file.as_deref())?;
+            client.change_passphrase(new).await?;
+            if flags.json {
+                print_json(&json!({ "changed": true }))?;
+            } else {
+                println!("passphrase changed: the store is re-keyed");
+            }
+        }
+        Command::Export { file } => {
+            let summary = client.export(&file).await?;
+            if flags.json {
+                print_json(&summary)?;
+            } else {
+                println!("{summary}");
+            }
+        }
+        Command::Import { file } => {
+            let summary = client.import(&file).await?;
+            if flags.json {
+                print_json(&summary)?;
+            } else {
+                println!("{summary}");
+            }
+        }
         Command::Test => bail!("the self-test runs on its own, not on a home folder"),
         Command::GenerateAssets { .. } => bail!("generate-assets runs on its own"),
     }

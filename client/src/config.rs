@@ -43,21 +43,36 @@ fn check_address(text: &str) -> anyhow::Result<String> {
     Ok(text.to_string())
 }
 
-/// The configuration for a home folder and server.
+/// The home folder: `--home`, else the working directory.
+///
+/// # Errors
+/// The working directory cannot be found.
+pub fn home_folder(home: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match home {
+        Some(h) => Ok(h),
+        None => std::env::current_dir().context("finding the working directory"),
+    }
+}
+
+/// The configuration for a home folder and server; `protection` says how
+/// the home's stores are protected (see [`crate::passphrase::resolve`]).
+///
+/// # Errors
+/// No server address, or `protection` failed.
 pub fn client_config(
     home: Option<PathBuf>,
     server: Option<&str>,
     accept_server_key: bool,
+    protection: impl FnOnce(&Path) -> anyhow::Result<crate::keystore::Protection>,
 ) -> anyhow::Result<ClientConfig> {
-    let home = match home {
-        Some(h) => h,
-        None => std::env::current_dir().context("finding the working directory")?,
-    };
+    let home = home_folder(home)?;
     let server = server_address(server, &home)?;
+    let protection = protection(&home)?;
     Ok(ClientConfig {
         home,
         server,
         accept_server_key,
+        protection,
     })
 }
 

@@ -74,6 +74,11 @@ pub enum What {
         /// `text` or `file`.
         kind: &'static str,
     },
+    /// A text sealed in a session this home does not have (restored from a
+    /// backup, or a copy whose twin made the session): kept (it opens if
+    /// the session's offer still comes), and the sender was asked to start
+    /// a new session and send it again (a refusal, "no such session").
+    SessionLost,
     /// The sender's key changed; its messages wait until the user accepts
     /// the new key.
     KeyChanged,
@@ -104,6 +109,21 @@ pub enum What {
     Rejected {
         /// Why, in one word.
         reason: Rejection,
+    },
+    /// The peer refused our message `refused_id` as a replay (the session
+    /// had forked: a copy of this home spent the same counters) or because
+    /// it no longer has the session (its home was restored or copied): a
+    /// new session was started with the peer (unless the peer started one)
+    /// and the text sent again in it.
+    SessionRenewed {
+        /// The server's id of our refused message.
+        refused_id: u64,
+        /// The id the text was sent again under (`None`: not a text of ours
+        /// in this home's history; only the session was renewed).
+        resent: Option<u64>,
+        /// The peer no longer had the session (its home was restored or
+        /// copied), rather than refusing a replay.
+        lost: bool,
     },
     /// The peer's client refused a message we sent (a refusal notice).
     Refused {

@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 pub mod advice;
+pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -51,12 +52,14 @@ pub mod display;
 pub mod downloads;
 pub mod error;
 pub mod event;
+mod heal;
 pub mod history;
 pub mod inbox;
 pub mod keystore;
 pub mod link;
 pub mod output;
 pub mod partial;
+pub mod passphrase;
 pub mod peer_info;
 mod peers;
 pub mod pin;

@@ -53,7 +53,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         max_auto_download: cli.max_auto_download,
         accept_all: cli.accept_files,
     };
-    let config = client_config(cli.home, cli.server.as_deref(), cli.accept_server_key)?;
+    if let Some(Command::Test) = cli.command {
+        // Fresh homes of its own: no passphrase of this one is needed.
+        let home = client::config::home_folder(cli.home)?;
+        let server = client::config::server_address(cli.server.as_deref(), &home)?;
+        let passed = client::selftest::run(&server).await?;
+        return Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let (no_passphrase, passphrase_file) = (cli.no_passphrase, cli.passphrase_file);
+    let config = client_config(
+        cli.home,
+        cli.server.as_deref(),
+        cli.accept_server_key,
+        |home| client::passphrase::resolve(home, no_passphrase, passphrase_file.as_deref()),
+    )?;
     match cli.command {
         Some(Command::Test) => {
             let passed = client::selftest::run(&config.server).await?;

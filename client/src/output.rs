@@ -84,6 +84,9 @@ pub fn event(e: &Event) -> String {
         What::Waiting { kind } => format!(
             "[{at}] a {kind} from {who} arrived before its key; it will be opened when the key arrives"
         ),
+        What::SessionLost => format!(
+            "[{at}] a text from {who} was sealed in a session this home no longer has (restored or copied): asked {who} to start a new session and send it again"
+        ),
         What::KeyChanged => format!(
             "[{at}] WARNING: {who}'s key changed. Their messages wait until you compare safety numbers \
              (client fingerprint {who}) and accept the new key (client accept {who})"
@@ -117,6 +120,25 @@ pub fn event(e: &Event) -> String {
             reason.explain()
         ),
         What::Room { room, change } => room_line(room, &who, change),
+        What::SessionRenewed {
+            refused_id,
+            resent,
+            lost,
+        } => {
+            let why = if *lost {
+                "as sealed in a session its home no longer has (restored or copied)"
+            } else {
+                "as a replay (a copy of this home used the session)"
+            };
+            match resent {
+                Some(id) => format!(
+                    "[{at}] {who} refused your message {refused_id} {why}: the session is renewed and the text sent again as message {id}"
+                ),
+                None => format!(
+                    "[{at}] {who} refused message {refused_id} {why}: the session is renewed (that text was sent by another copy of this home)"
+                ),
+            }
+        }
         What::Failed { error } => format!(
             "[{at}] a message from {who} could not be received now: {}; it stays on the server \
              and comes again with the next `inbox`",

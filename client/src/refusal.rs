@@ -67,9 +67,19 @@ impl Client {
     /// Sends `peer` a refusal notice for `d`, if `rejection` calls for one;
     /// see the module docs.
     pub(crate) async fn send_refusal(&self, d: &Delivery, peer: &PeerRecord, rejection: Rejection) {
-        let Some(reason) = reason_for(rejection) else {
-            return;
-        };
+        if let Some(reason) = reason_for(rejection) {
+            self.send_refusal_for(d, peer, reason).await;
+        }
+    }
+
+    /// Sends `peer` a refusal notice for `d` with `reason` (also for a text
+    /// kept, not rejected: one sealed in a session this client lacks).
+    pub(crate) async fn send_refusal_for(
+        &self,
+        d: &Delivery,
+        peer: &PeerRecord,
+        reason: RefusalReason,
+    ) {
         if d.kind == MessageKind::Text && (is_refusal(&d.content) || is_receipt(&d.content)) {
             return;
         }

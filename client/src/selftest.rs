@@ -113,6 +113,10 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         home: home.to_path_buf(),
         server: server.to_string(),
         accept_server_key: false,
+        // Fresh homes, encrypted like a user's.
+        protection: crate::keystore::Protection::passphrase(
+            hex::encode(rand::random::<[u8; 16]>()),
+        ),
     };
     let alice = Client::open(config(alice_home.path())).await?;
     let bob = Client::open(config(bob_home.path())).await?;

@@ -33,7 +33,7 @@ impl Client {
         self.new_session(&peer).await
     }
 
-    async fn new_session(&self, peer: &PeerRecord) -> Result<SessionId, ClientError> {
+    pub(crate) async fn new_session(&self, peer: &PeerRecord) -> Result<SessionId, ClientError> {
         let me = self.require_me()?;
         let (session, offer) =
             Session::initiate(&me.identity, me.id, peer.client_id, &peer.bundle)?;

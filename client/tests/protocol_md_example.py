@@ -113,6 +113,13 @@ INPUTS = {
     "receipt_clock": (r"receipt in the same session with Bob's counter \d+, his clock at (\d+) ms", int),
     "receipt_nonce": (r"receipt in the same session with [^`]*nonce `([^`]+)`", notation),
     "receipt_ids": (r"\(sent at, delivered, two ids, (\d+, \d+)\)", lambda s: [int(x) for x in s.split(", ")]),
+    "lost_id": (r"restored from a backup; Alice's message (\d+)", int),
+    "lost_sid": (r"restored from a backup; Alice's message \d+, a text sealed in session `([^`]+)`", notation),
+    "lost_counter": (r"with her counter (\d+), reaches him", int),
+    "lost_refusal_counter": (r"in the session of the examples above with his counter (\d+)", int),
+    "lost_clock": (r"in the session of the examples above with his counter \d+, his clock at (\d+) ms", int),
+    "lost_nonce": (r"in the session of the examples above with his counter \d+, his clock at \d+ ms and nonce `([^`]+)`", notation),
+    "lost_reason": (r"restored from a backup; .*?reason (\d+)\)", int),
 }
 
 
@@ -349,6 +356,13 @@ def expected(i):
             bytes([1]) + struct.pack("<H", len(i["receipt_ids"]))
             + b"".join(struct.pack("<Q", x) for x in i["receipt_ids"]),
             receipt=True,
+        ),
+        "refusal-no-session": envelope(
+            keys["k_ba"], i["bob_id"], i["alice_id"], 3, i["sid"],
+            i["lost_refusal_counter"], i["lost_nonce"], i["lost_clock"],
+            struct.pack("<Q", i["lost_id"]) + i["lost_sid"]
+            + struct.pack("<Q", i["lost_counter"]) + bytes([3, i["lost_reason"]]),
+            refusal=True,
         ),
         "file-body": file_body(i["file_key"], i["nonce_prefix"], i["file_content"]),
     }

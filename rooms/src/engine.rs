@@ -94,7 +94,20 @@ impl RoomEngine {
     /// [`RoomsError::IdentityMismatch`] if the file belongs to another client
     /// id or identity key; database errors.
     pub fn open(path: &Path, me: &dyn IdentitySigner) -> Result<Self, RoomsError> {
-        let store = Store::open(path)?;
+        Self::open_keyed(path, me, None)
+    }
+
+    /// As [`Self::open`], the file encrypted by SQLCipher with `key` (the
+    /// client's store key) when one is given.
+    ///
+    /// # Errors
+    /// As [`Self::open`], and [`RoomsError::WrongKey`].
+    pub fn open_keyed(
+        path: &Path,
+        me: &dyn IdentitySigner,
+        key: Option<&[u8; 32]>,
+    ) -> Result<Self, RoomsError> {
+        let store = Store::open_keyed(path, key)?;
         let row = store.transact(|provider, conn| {
             if let Some(row) = read_identity(conn)? {
                 if row.client_id != me.client_id() || row.identity_key != me.identity_key() {

@@ -99,6 +99,9 @@ pub enum RoomsError {
     /// The local state belongs to another client id or identity key.
     #[error("the state database belongs to another identity")]
     IdentityMismatch,
+    /// The state file does not open with the given key (a wrong passphrase).
+    #[error("the rooms state file cannot be opened with this key (wrong passphrase)")]
+    WrongKey,
     /// We are no longer a member of the room.
     #[error("not a member of the room any more")]
     NotMember,

@@ -104,7 +104,35 @@ impl Store {
     /// # Errors
     /// [`RoomsError::Database`] or [`RoomsError::Migration`].
     pub fn open(path: &Path) -> Result<Self, RoomsError> {
+        Self::open_keyed(path, None)
+    }
+
+    /// Opens the state file as [`Self::open`], encrypted by SQLCipher with
+    /// the raw 32-byte `key` when one is given (the client's store key).
+    ///
+    /// # Errors
+    /// [`RoomsError::WrongKey`] if the file does not open with `key`;
+    /// otherwise as [`Self::open`].
+    pub fn open_keyed(path: &Path, key: Option<&[u8; 32]>) -> Result<Self, RoomsError> {
         let mut conn = Connection::open(path)?;
+        if let Some(key) = key {
+            // The key goes before any other statement: SQLCipher reads
+            // nothing until then. A raw key (x'..'): no KDF of its own.
+            let pragma =
+                zeroize::Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(key)));
+            conn.execute_batch(&pragma)?;
+            // SQLCipher logs to standard error (set when the key activates
+            // it): the client's errors are its own single lines.
+            {
+                let mut stmt = conn.prepare("PRAGMA cipher_log_level = NONE")?;
+                let mut rows = stmt.query([])?;
+                while rows.next()?.is_some() {}
+            }
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|_| RoomsError::WrongKey)?;
+        }
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL with full sync: a commit merged here must survive a power cut,
         // or the member would come back on an epoch the room has left.

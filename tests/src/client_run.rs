@@ -19,6 +19,7 @@ pub async fn open_client(server: &str, home: &Path) -> Client {
         home: home.to_path_buf(),
         server: server.to_string(),
         accept_server_key: false,
+        protection: crate::test_protection(),
     })
     .await
     .unwrap()
@@ -75,6 +76,7 @@ pub async fn run_client_with_stdin(
     stdin: Option<&str>,
 ) -> (bool, String, String) {
     let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+    cmd.env("SEALPOST_PASSPHRASE", crate::TEST_PASSPHRASE);
     cmd.arg("--home")
         .arg(home)
         .arg("--server")

@@ -375,3 +375,26 @@ pub fn blobs_in(data: &Path) -> usize {
         })
         .count()
 }
+
+/// The passphrase every test home is encrypted with: the suite runs the
+/// client as a user would, its stores under SQLCipher (the client binary
+/// reads it from `SEALPOST_PASSPHRASE`).
+pub const TEST_PASSPHRASE: &str = "e2e test passphrase";
+
+/// [`TEST_PASSPHRASE`] as a library client's protection.
+pub fn test_protection() -> client::keystore::Protection {
+    client::keystore::Protection::passphrase(TEST_PASSPHRASE)
+}
+
+/// The client's `store.db` in `home` opened with SQLCipher's key from
+/// [`TEST_PASSPHRASE`], for tests that look at rows the library does not show.
+///
+/// # Panics
+/// If the store does not open with the test passphrase.
+pub fn open_store_db(home: &Path) -> rusqlite::Connection {
+    use client::keystore::atrest;
+    let key = atrest::unlock(home, &test_protection()).unwrap();
+    let db = rusqlite::Connection::open(home.join(client::keystore::STORE_FILE)).unwrap();
+    atrest::apply_key(&db, key.as_ref()).unwrap();
+    db
+}

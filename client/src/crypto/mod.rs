@@ -243,6 +243,32 @@ pub(crate) mod test_support {
             .unwrap()
     }
 
+    /// The sender's time of PROTOCOL.md's no-such-session refusal, four
+    /// minutes after the text.
+    pub const KAT_NO_SESSION_TIME: u64 = KAT_TIME + 240_000;
+
+    /// The body of PROTOCOL.md's no-such-session refusal: Alice's message
+    /// 9, sealed in session `c3*16` (which Bob's restored home lacks) with
+    /// her counter 12.
+    pub fn kat_no_session_body() -> super::Refusal {
+        super::Refusal {
+            message_id: 9,
+            sid: super::SessionId([0xc3; 16]),
+            counter: 12,
+            kind: 3,
+            reason: super::RefusalReason::NoSession,
+        }
+    }
+
+    /// PROTOCOL.md's no-such-session refusal: Bob tells Alice in the
+    /// examples' session, with his counter 3, nonce `7e*24`.
+    pub fn kat_no_session() -> Vec<u8> {
+        let (_, sb, _, _) = kat_handshake();
+        let mut rng = Replay::new(&[&[0x7e; 24]]);
+        sb.seal_refusal_with_rng(3, &kat_no_session_body(), KAT_NO_SESSION_TIME, &mut rng)
+            .unwrap()
+    }
+
     /// The sender's time of PROTOCOL.md's receipt, three minutes after the
     /// text.
     pub const KAT_RECEIPT_TIME: u64 = KAT_TIME + 180_000;

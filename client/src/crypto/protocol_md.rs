@@ -10,8 +10,9 @@ use std::path::PathBuf;
 
 use super::session::derive_shared_secret;
 use super::test_support::{
-    ALICE, BOB, KAT_META_TIME, KAT_RECEIPT_TIME, KAT_REFUSAL_TIME, KAT_TIME, fixed_identity,
-    kat_file_secret, kat_handshake, kat_meta, kat_receipt, kat_refusal, kat_refusal_body, kat_text,
+    ALICE, BOB, KAT_META_TIME, KAT_NO_SESSION_TIME, KAT_RECEIPT_TIME, KAT_REFUSAL_TIME, KAT_TIME,
+    fixed_identity, kat_file_secret, kat_handshake, kat_meta, kat_no_session, kat_no_session_body,
+    kat_receipt, kat_refusal, kat_refusal_body, kat_text,
 };
 use super::{FileDecryptor, FileEncryptor, Fingerprint, SafetyNumber, VerifiedBundle};
 
@@ -81,6 +82,7 @@ fn expected_e2e() -> BTreeMap<&'static str, Vec<u8>> {
         ("file-meta", kat_meta()),
         ("file-body", body_ciphertext(b"hello file")),
         ("refusal", kat_refusal()),
+        ("refusal-no-session", kat_no_session()),
         ("receipt", kat_receipt()),
     ])
 }
@@ -156,6 +158,12 @@ fn the_documented_contents_open_on_the_receiving_side() {
     assert_eq!(receipt.plaintext.kind, super::ReceiptKind::Delivered);
     assert_eq!(receipt.plaintext.message_ids, vec![5, 6]);
     assert_eq!((receipt.counter, receipt.sent_at_ms), (2, KAT_RECEIPT_TIME));
+    window.record(receipt.counter);
+    let lost = alice_session
+        .open_refusal(&b("refusal-no-session"), &window)
+        .unwrap();
+    assert_eq!(lost.plaintext, kat_no_session_body());
+    assert_eq!((lost.counter, lost.sent_at_ms), (3, KAT_NO_SESSION_TIME));
 
     // The document's k_confirm is the one the offer was made with.
     let keys = b("x3dh-keys");

@@ -47,6 +47,9 @@ pub enum RefusalReason {
     Malformed,
     /// 5: a file whose body does not decrypt (altered or truncated).
     FileDamaged,
+    /// 6: sealed in a session the recipient does not have (its home was
+    /// restored or copied): the sender starts a new one and sends again.
+    NoSession,
     /// A code this client does not know.
     Other(u8),
 }
@@ -60,6 +63,7 @@ impl RefusalReason {
             Self::Undecryptable => 3,
             Self::Malformed => 4,
             Self::FileDamaged => 5,
+            Self::NoSession => 6,
             Self::Other(code) => code,
         }
     }
@@ -72,6 +76,7 @@ impl RefusalReason {
             3 => Self::Undecryptable,
             4 => Self::Malformed,
             5 => Self::FileDamaged,
+            6 => Self::NoSession,
             other => Self::Other(other),
         }
     }
@@ -86,6 +91,10 @@ impl RefusalReason {
             Self::Undecryptable => "it could not be decrypted or did not authenticate".into(),
             Self::Malformed => "its content was malformed".into(),
             Self::FileDamaged => "the file's contents were damaged on the way".into(),
+            Self::NoSession => {
+                "it was sealed in a session that client no longer has (its home was restored or copied)"
+                    .into()
+            }
             Self::Other(code) => format!("reason {code}"),
         }
     }

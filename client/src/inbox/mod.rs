@@ -60,6 +60,11 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
+    /// Adds an event after those of the message itself.
+    pub(crate) fn push(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
     pub(crate) fn handled(events: Vec<Event>) -> Self {
         Self {
             events,

@@ -8,10 +8,10 @@ use protocol::v3::Delivery;
 
 use super::Outcome;
 use crate::client::Client;
-use crate::crypto::ReceiptKind;
 use crate::crypto::content_session_id;
 use crate::crypto::receipt::is_receipt;
 use crate::crypto::refusal::is_refusal;
+use crate::crypto::{ReceiptKind, RefusalReason};
 use crate::error::ClientError;
 use crate::event::{Rejection, What, event};
 use crate::keystore::{HistoryChange, PeerRecord, PendingMessage, PendingRoom, Status};
@@ -45,10 +45,20 @@ impl Client {
                     What::Deferred { kind: "text" },
                 )]));
             }
+            if is_refusal(&d.content) || is_receipt(&d.content) {
+                // Never answered (no refusal loops), and no text of the
+                // user's: kept quietly in case its offer comes.
+                return Ok(Outcome::handled(Vec::new()));
+            }
+            // Kept and handled, so told once: its sender's offer would
+            // have come first, so this is most likely a session this home
+            // lost (restored or copied); the sender heals (`crate::heal`).
+            self.send_refusal_for(&d, &peer, RefusalReason::NoSession)
+                .await;
             return Ok(Outcome::handled(vec![event(
                 &d,
                 Some(&peer),
-                What::Waiting { kind: "text" },
+                What::SessionLost,
             )]));
         }
         self.open_text(d, &peer).await
@@ -98,14 +108,27 @@ impl Client {
                 .open_refusal(&d.content, &stored.receive_window)
             {
                 Ok(opened) => {
+                    let (refused_id, reason) =
+                        (opened.plaintext.message_id, opened.plaintext.reason);
                     let what = What::Refused {
-                        refused_id: opened.plaintext.message_id,
+                        refused_id,
                         counter: opened.plaintext.counter,
-                        reason: opened.plaintext.reason,
+                        reason,
                     };
                     let counter = Some((sid, opened.counter));
-                    self.handled_sealed(&d, peer, counter, Some(what), Some(opened.sent_at_ms))
+                    let mut outcome = self
+                        .handled_sealed(&d, peer, counter, Some(what), Some(opened.sent_at_ms))
+                        .await?;
+                    // Handled first: a crash now loses the healing, never
+                    // repeats it (see `crate::heal`).
+                    let refused_sid = opened.plaintext.sid;
+                    if let Some(healed) = self
+                        .heal_after_refusal(peer, refused_id, refused_sid, reason)
                         .await
+                    {
+                        outcome.push(event(&d, Some(peer), healed));
+                    }
+                    Ok(outcome)
                 }
                 Err(e) => self.reject_opening(&d, peer, e).await,
             };

@@ -60,6 +60,20 @@ pub enum KeyStoreError {
     /// A session with this id already exists.
     #[error("session {0} already exists")]
     SessionExists(SessionId),
+    /// The stores could not be opened with the key from the given
+    /// passphrase.
+    #[error("wrong passphrase: the store in this home folder cannot be opened with it")]
+    WrongPassphrase,
+    /// The home is encrypted and no passphrase was given.
+    #[error(
+        "this home folder is encrypted: give its passphrase (asked on a terminal, or --passphrase-file FILE, or SEALPOST_PASSPHRASE)"
+    )]
+    PassphraseNeeded,
+    /// A passphrase was given for a home set up without one.
+    #[error(
+        "this home folder was set up with --no-passphrase and is not encrypted; run with --no-passphrase (or export it and import it into a new home with a passphrase)"
+    )]
+    NoPassphraseHome,
     /// The session's send counter reached its limit; start a new session.
     #[error("session {0} has used all its counters")]
     CounterExhausted(SessionId),

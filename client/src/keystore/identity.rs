@@ -47,7 +47,10 @@ impl KeyStore {
         if inserted == 0 {
             return Err(KeyStoreError::IdentityExists);
         }
-        write_me_info(&self.home, name, &client_id, &secret)?;
+        if self.key().is_none() {
+            // An encrypted store keeps no clear copy of the secret.
+            write_me_info(&self.home, name, &client_id, &secret)?;
+        }
         Ok(())
     }
 

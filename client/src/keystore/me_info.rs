@@ -31,12 +31,15 @@ impl KeyStore {
     pub(super) fn reconcile_me_info(&mut self) -> Result<(), KeyStoreError> {
         let file = read_me_info(&self.home)?;
         let stored = self.identity()?;
+        let had_file = file.is_some();
         match (stored, file) {
             (None, None) => Ok(()),
             (None, Some(info)) => {
                 let identity = Identity::from_secret_bytes(&info.secret);
                 self.save_identity(&info.name, info.client_id, &identity)
             }
+            // An encrypted store keeps its secret to itself.
+            (Some(_), None) if self.key().is_some() => Ok(()),
             (Some(s), None) => write_me_info(
                 &self.home,
                 &s.name,
@@ -53,7 +56,12 @@ impl KeyStore {
                     Err(KeyStoreError::IdentityMismatch)
                 }
             }
+        }?;
+        if had_file && self.key().is_some() {
+            // Now in the encrypted store: the clear copy goes.
+            fs::remove_file(self.home.join(ME_INFO_FILE))?;
         }
+        Ok(())
     }
 }
 

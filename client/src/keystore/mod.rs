@@ -39,6 +39,11 @@
 //! `me.info` is written from it and reconciled on open (see
 //! `keystore::me_info`).
 //!
+//! **Encryption at rest.** `store.db` is a SQLCipher database keyed with
+//! Argon2id of the user's passphrase (see `keystore::atrest`); a keyed
+//! store keeps no `me.info` (it would hold the identity's secret in the
+//! clear) and moves one it finds into the database.
+//!
 //! **Durability.** WAL mode with `synchronous = FULL`: every method that
 //! returns has its change on disk. [`KeyStore::next_send_counter`] commits
 //! the new counter before it hands it out, so a crash can skip a counter but
@@ -61,6 +66,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub mod atrest;
 mod bounds;
 mod error;
 mod files;
@@ -76,6 +82,7 @@ mod sessions;
 mod settings;
 mod uploads;
 
+pub use atrest::{Protection, STORE_FILE, StoreKey};
 pub use bounds::{
     HANDLED_MAX, HANDLED_TTL, PENDING_PER_SENDER, PENDING_TOTAL, PENDING_TOTAL_BYTES, PENDING_TTL,
     PendingRoom,
@@ -95,8 +102,6 @@ pub use uploads::{FileStamp, UploadRecord};
 
 use crate::disk::{create_private_dir, open_private};
 
-/// Name of the database file in the home folder.
-pub const STORE_FILE: &str = "store.db";
 /// Name of the identity file in the home folder.
 pub const ME_INFO_FILE: &str = "me.info";
 /// How long SQLite waits for a lock held by another connection.
@@ -107,6 +112,8 @@ pub struct KeyStore {
     // `crate::contacts` keeps its few queries on peer names beside its logic.
     pub(crate) conn: Connection,
     home: PathBuf,
+    /// The SQLCipher key; `None` for a plain store.
+    key: Option<StoreKey>,
 }
 
 impl fmt::Debug for KeyStore {
@@ -128,12 +135,41 @@ impl KeyStore {
     /// [`KeyStoreError::SchemaTooNew`], [`KeyStoreError::BadMeInfo`],
     /// [`KeyStoreError::IdentityMismatch`].
     pub fn open(home: impl AsRef<Path>) -> Result<Self, KeyStoreError> {
+        Self::open_keyed(home, None)
+    }
+
+    /// Opens the store of `home` as `protection` says: sets the home up on
+    /// first use, derives the key from the passphrase, and opens the store
+    /// with it.
+    ///
+    /// # Errors
+    /// As [`Self::open_keyed`], and [`KeyStoreError::PassphraseNeeded`] or
+    /// [`KeyStoreError::NoPassphraseHome`] when `protection` does not fit
+    /// the home.
+    pub fn open_protected(
+        home: impl AsRef<Path>,
+        protection: &Protection,
+    ) -> Result<Self, KeyStoreError> {
+        let key = atrest::unlock(home.as_ref(), protection)?;
+        Self::open_keyed(home, key)
+    }
+
+    /// Opens the store with a SQLCipher key (`None`: plain), as [`Self::open`].
+    ///
+    /// # Errors
+    /// As [`Self::open`], and [`KeyStoreError::WrongPassphrase`].
+    pub fn open_keyed(
+        home: impl AsRef<Path>,
+        key: Option<StoreKey>,
+    ) -> Result<Self, KeyStoreError> {
         let home = home.as_ref().to_path_buf();
         create_private_dir(&home)?;
         let path = home.join(STORE_FILE);
         // Created by us first, so that SQLite never makes it with the umask's mode.
         drop(open_private(&path, false)?);
         let conn = Connection::open(&path)?;
+        // The key goes first: SQLCipher reads nothing before it.
+        atrest::apply_key(&conn, key.as_ref())?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
@@ -145,7 +181,7 @@ impl KeyStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
-        let mut store = Self { conn, home };
+        let mut store = Self { conn, home, key };
         store.migrate()?;
         store.reconcile_me_info()?;
         store.apply_retention()?;
@@ -155,6 +191,27 @@ impl KeyStore {
     /// The home folder.
     pub fn home(&self) -> &Path {
         &self.home
+    }
+
+    /// The SQLCipher key (`None`: a plain store), for the home's other
+    /// store (the rooms engine's).
+    pub fn key(&self) -> Option<&StoreKey> {
+        self.key.as_ref()
+    }
+
+    /// Re-keys the store (`PRAGMA rekey`) with `key`; the caller records
+    /// the new salt once every store of the home has the new key.
+    ///
+    /// # Errors
+    /// [`KeyStoreError::NoPassphraseHome`] for a plain store; database errors.
+    pub fn rekey(&mut self, key: StoreKey) -> Result<(), KeyStoreError> {
+        if self.key.is_none() {
+            return Err(KeyStoreError::NoPassphraseHome);
+        }
+        self.conn
+            .execute_batch(&atrest::key_pragma("rekey", &key))?;
+        self.key = Some(key);
+        Ok(())
     }
 }
 

@@ -117,6 +117,11 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         ClientError::Store(KeyStoreError::NoPendingKey(_)) => {
             "that user's key has not changed; there is nothing to accept".into()
         }
+        ClientError::Store(
+            s @ (KeyStoreError::WrongPassphrase
+            | KeyStoreError::PassphraseNeeded
+            | KeyStoreError::NoPassphraseHome),
+        ) => s.to_string(),
         ClientError::Store(s) => format!("the local key store failed: {s}"),
         ClientError::NoHeldFile(id) => {
             format!("no file offer {id} waits for a decision; `files` lists them")
@@ -231,6 +236,12 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::TextTooLong { .. } => return "text_too_long".into(),
                 ClientError::File { .. } => return "file".into(),
                 ClientError::Cancelled => return "cancelled".into(),
+                ClientError::Store(KeyStoreError::WrongPassphrase) => {
+                    return "wrong_passphrase".into();
+                }
+                ClientError::Store(KeyStoreError::PassphraseNeeded) => {
+                    return "passphrase_needed".into();
+                }
                 ClientError::Store(_) => return "key_store".into(),
                 ClientError::Crypto(_) => return "crypto".into(),
                 ClientError::Room(sealpost_rooms::RoomsError::Policy(_)) => {

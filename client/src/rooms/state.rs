@@ -62,6 +62,8 @@ impl Client {
     pub(crate) async fn room_engine(&self) -> Result<RoomWorker, ClientError> {
         let me = self.require_me()?;
         let path = self.config().home.join(ROOMS_FILE);
+        // rooms.db is keyed like store.db (the same passphrase opens both).
+        let key = self.store(|s| Ok(s.key().cloned())).await?;
         let worker = self
             .inner
             .rooms
@@ -69,7 +71,7 @@ impl Client {
             .get_or_try_init(|| async move {
                 let identity =
                     crate::crypto::Identity::from_secret_bytes(&me.identity.to_secret_bytes());
-                RoomWorker::open(path, MeSigner::new(me.id, identity)).await
+                RoomWorker::open(path, MeSigner::new(me.id, identity), key).await
             })
             .await?;
         Ok(worker.clone())

@@ -10,6 +10,7 @@ use sealpost_rooms::{RoomEngine, RoomsError};
 use tokio::sync::oneshot;
 
 use super::MeSigner;
+use crate::keystore::StoreKey;
 
 type Job = Box<dyn FnOnce(&RoomEngine) + Send>;
 
@@ -21,26 +22,33 @@ pub struct RoomWorker {
 }
 
 impl RoomWorker {
-    /// Opens (or creates) the engine's state file on a new thread.
+    /// Opens (or creates) the engine's state file on a new thread, keyed
+    /// with the home's store key (`KeyStore::key`; `None`: plain).
     ///
     /// # Errors
-    /// The file cannot be opened, or belongs to another identity.
-    pub async fn open(path: PathBuf, me: MeSigner) -> Result<Self, RoomsError> {
+    /// The file cannot be opened (or not with `key`), or belongs to another
+    /// identity.
+    pub async fn open(
+        path: PathBuf,
+        me: MeSigner,
+        key: Option<StoreKey>,
+    ) -> Result<Self, RoomsError> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (opened, result) = oneshot::channel();
         std::thread::Builder::new()
             .name("rooms".into())
             .spawn(move || {
-                let engine = match RoomEngine::open(&path, &me) {
-                    Ok(engine) => {
-                        let _ = opened.send(Ok(()));
-                        engine
-                    }
-                    Err(e) => {
-                        let _ = opened.send(Err(e));
-                        return;
-                    }
-                };
+                let engine =
+                    match RoomEngine::open_keyed(&path, &me, key.as_ref().map(StoreKey::bytes)) {
+                        Ok(engine) => {
+                            let _ = opened.send(Ok(()));
+                            engine
+                        }
+                        Err(e) => {
+                            let _ = opened.send(Err(e));
+                            return;
+                        }
+                    };
                 while let Ok(job) = queue.recv() {
                     job(&engine);
                 }

@@ -126,7 +126,7 @@ async fn a_text_that_arrives_before_its_key_is_opened_later_even_across_a_restar
     assert!(matches!(
         events[..],
         [client::Event {
-            what: What::Waiting { kind: "text" },
+            what: What::SessionLost,
             ..
         }]
     ));
@@ -229,7 +229,16 @@ async fn a_message_from_someone_who_changed_keys_waits_for_the_user() {
     // Bob's new device gets a fresh identity (registered under a throwaway
     // name)...
     let fresh_home = dir.path().join("fresh");
-    let fresh = user(&addr, &fresh_home, "bob-new-device").await;
+    // Plain (no passphrase), so that its me.info holds the secret to move.
+    let fresh = client::Client::open(client::ClientConfig {
+        home: fresh_home.clone(),
+        server: addr.clone(),
+        accept_server_key: false,
+        protection: client::keystore::Protection::NoPassphrase,
+    })
+    .await
+    .unwrap();
+    fresh.register("bob-new-device").await.unwrap();
     let fresh_id = fresh.me().unwrap().id;
     drop((alice, bob, fresh));
 
@@ -309,7 +318,8 @@ async fn the_binaries_exchange_text_and_a_file() {
         run_client_with_stdin(server.addr, &alice, &["register", "alice"], None).await;
     assert!(ok, "{err}");
     assert!(out.contains("registered alice"), "{out}");
-    assert!(alice.join("me.info").exists());
+    // Encrypted: no clear copy of the identity's secret beside the store.
+    assert!(alice.join("store.db").exists() && !alice.join("me.info").exists());
     let (ok, _, err) = run_client_with_stdin(server.addr, &bob, &["register", "bob"], None).await;
     assert!(ok, "{err}");
 

@@ -200,7 +200,7 @@ async fn flooding_texts_before_their_key_stops_at_the_bound_and_leaves_the_rest_
         alice.send_sealed(&sealed).await.unwrap();
     }
     let pending_rows = || {
-        let db = rusqlite::Connection::open(bob_home.join("store.db")).unwrap();
+        let db = e2e::open_store_db(&bob_home);
         db.query_row("SELECT count(*) FROM pending_messages", [], |r| {
             r.get::<_, i64>(0)
         })
@@ -211,7 +211,7 @@ async fn flooding_texts_before_their_key_stops_at_the_bound_and_leaves_the_rest_
         events
             .iter()
             .filter(|e| match &e.what {
-                What::Waiting { .. } => kind == "waiting",
+                What::SessionLost => kind == "waiting",
                 What::Deferred { .. } => kind == "deferred",
                 _ => false,
             })
@@ -333,6 +333,7 @@ async fn a_file_changed_with_the_same_size_and_time_is_sent_again_not_resumed() 
         home: alice_home,
         server: addr.clone(),
         accept_server_key: false,
+        protection: e2e::test_protection(),
     })
     .await
     .unwrap();

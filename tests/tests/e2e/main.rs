@@ -2,8 +2,10 @@
 //! its binary) and real clients over loopback. One test binary; one module
 //! per area.
 
+mod at_rest;
 mod client;
 mod files;
+mod healing;
 mod history;
 mod lifecycle;
 mod menu;

@@ -29,6 +29,7 @@ struct Menu {
 impl Menu {
     async fn start(name: &'static str, home: &Path, server: SocketAddr) -> Menu {
         let mut child = Command::new(binary("client").unwrap())
+            .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
             .arg("--home")
             .arg(home)
             .arg("--server")
@@ -352,6 +353,7 @@ async fn menu_explains_a_taken_name_and_a_server_that_is_down() {
 /// Runs a scripted subcommand of the client binary; it must succeed.
 async fn subcommand(home: &Path, server: SocketAddr, args: &[&str]) {
     let status = Command::new(binary("client").unwrap())
+        .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
         .arg("--home")
         .arg(home)
         .arg("--server")
@@ -391,6 +393,7 @@ impl Pty {
             home.display()
         );
         let mut child = Command::new(script)
+            .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
             .args(["-q", "-f", "-e", "-c", &command, "/dev/null"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

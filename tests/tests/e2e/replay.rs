@@ -338,7 +338,8 @@ async fn the_senders_clock_is_shown_and_cannot_be_changed_on_the_way() {
     // server's as a remark.
     let two_hours_ago = before - 2 * 3600 * 1000;
     let content = {
-        let mut store = KeyStore::open(dir.path().join("alice")).unwrap();
+        let mut store =
+            KeyStore::open_protected(dir.path().join("alice"), &e2e::test_protection()).unwrap();
         let session = store.current_session_for(bob_id).unwrap().unwrap();
         let counter = store.next_send_counter(session.session.sid()).unwrap();
         session

@@ -20,6 +20,7 @@ async fn run(server: SocketAddr, home: &Path, args: &[&str]) -> (bool, String, S
     let out = bounded(
         "client binary",
         tokio::process::Command::new(binary("client").unwrap())
+            .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
             .arg("--home")
             .arg(home)
             .arg("--server")
@@ -258,6 +259,7 @@ async fn watch_shows_room_messages_live_and_the_key_stock_refills() {
     ok(addr, &alice, &["room", "create", "lab"]).await;
     ok(addr, &alice, &["room", "add", "lab", "bob"]).await;
     let mut watch = tokio::process::Command::new(binary("client").unwrap())
+        .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
         .arg("--home")
         .arg(&bob)
         .arg("--server")

@@ -151,6 +151,7 @@ async fn watch_says_when_the_connection_is_lost_and_when_it_is_back() {
     user_with_id(&addr, &dir.path().join("alice"), "alice").await;
 
     let mut watch = tokio::process::Command::new(binary("client").unwrap())
+        .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
         .arg("--home")
         .arg(dir.path().join("alice"))
         .arg("--server")

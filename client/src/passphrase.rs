@@ -1,0 +1,145 @@
+//! Where the command line's passphrase comes from (`--no-passphrase`,
+//! `--passphrase-file`, `SEALPOST_PASSPHRASE`, the terminal without echo),
+//! and `passphrase change`: both stores of the home re-keyed.
+//!
+//! Never from an argument: a command line is visible to every user of the
+//! machine (`ps`) and stays in shell histories.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use zeroize::Zeroizing;
+
+use crate::keystore::atrest::{self, Record};
+use crate::keystore::{KeyStoreError, Protection, StoreKey};
+use crate::rooms::ROOMS_FILE;
+use crate::{Client, ClientError};
+
+/// The environment variable scripts give the passphrase in.
+pub const PASSPHRASE_ENV: &str = "SEALPOST_PASSPHRASE";
+/// The environment variable `passphrase change` reads the new one from.
+pub const NEW_PASSPHRASE_ENV: &str = "SEALPOST_NEW_PASSPHRASE";
+
+/// The line every start of a plain home prints on standard error.
+pub const PLAIN_WARNING: &str = "client: WARNING: this home folder is NOT encrypted (--no-passphrase): anyone who can read its files reads your keys and history";
+
+/// The protection the command line asks for `home`. A plain home (chosen
+/// with `--no-passphrase`, now or on an earlier run) says so on standard
+/// error, every time.
+///
+/// # Errors
+/// An unreadable or empty passphrase file; no passphrase to be had (no
+/// terminal, nothing given) for a home that needs one.
+pub fn resolve(
+    home: &Path,
+    no_passphrase: bool,
+    file: Option<&Path>,
+) -> anyhow::Result<Protection> {
+    let record = atrest::read_record(home)?;
+    if no_passphrase || (record == Some(Record::NoPassphrase) && file.is_none()) {
+        eprintln!("{PLAIN_WARNING}");
+        return Ok(Protection::NoPassphrase);
+    }
+    if let Some(file) = file {
+        return Ok(Protection::Passphrase(read_file(file)?));
+    }
+    if let Ok(text) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(Protection::Passphrase(non_empty(Zeroizing::new(text))?));
+    }
+    let first_use = record.is_none();
+    let text = ask("Passphrase for this home folder: ", first_use).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}",
+            if first_use {
+                "no passphrase given: type one on a terminal, or use --passphrase-file FILE or SEALPOST_PASSPHRASE (or --no-passphrase for an unencrypted home)"
+            } else {
+                "this home folder is encrypted and no passphrase was given (--passphrase-file FILE or SEALPOST_PASSPHRASE)"
+            }
+        )
+    })?;
+    Ok(Protection::Passphrase(text))
+}
+
+/// The new passphrase for `passphrase change`.
+///
+/// # Errors
+/// As [`resolve`].
+pub fn resolve_new(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
+    if let Some(file) = file {
+        return read_file(file);
+    }
+    if let Ok(text) = std::env::var(NEW_PASSPHRASE_ENV) {
+        return non_empty(Zeroizing::new(text));
+    }
+    ask("New passphrase: ", true).context(
+        "no new passphrase given (a terminal, --new-passphrase-file FILE or SEALPOST_NEW_PASSPHRASE)",
+    )
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading the passphrase file {}", path.display()))?,
+    );
+    non_empty(Zeroizing::new(
+        text.lines().next().unwrap_or_default().to_string(),
+    ))
+}
+
+fn non_empty(text: Zeroizing<String>) -> anyhow::Result<Zeroizing<String>> {
+    if text.is_empty() {
+        bail!("the passphrase is empty");
+    }
+    Ok(text)
+}
+
+/// Asks on the terminal without echo; a new passphrase twice.
+fn ask(prompt: &str, twice: bool) -> anyhow::Result<Zeroizing<String>> {
+    let first = non_empty(Zeroizing::new(rpassword::prompt_password(prompt)?))?;
+    if twice {
+        let again = Zeroizing::new(rpassword::prompt_password("Same passphrase again: ")?);
+        if *again != *first {
+            bail!("the two passphrases differ");
+        }
+    }
+    Ok(first)
+}
+
+impl Client {
+    /// Re-keys both stores of the home (`store.db` and, if there is one,
+    /// `rooms.db`) with a key from `new` and a new salt, then records the
+    /// salt. Run it with no rooms engine open (a command of its own).
+    ///
+    /// # Errors
+    /// [`KeyStoreError::NoPassphraseHome`] for a plain home; database and
+    /// file errors.
+    pub async fn change_passphrase(&self, new: Zeroizing<String>) -> Result<(), ClientError> {
+        let home = self.config().home.clone();
+        self.store(move |store| {
+            let old = store
+                .key()
+                .cloned()
+                .ok_or(KeyStoreError::NoPassphraseHome)?;
+            let salt = atrest::new_salt();
+            let key = atrest::derive(&new, &salt)?;
+            rekey_rooms(&home, &old, &key)?;
+            store.rekey(key)?;
+            // Last: until here the old passphrase opens both (a crash
+            // between the two re-keys is the one window; see README).
+            atrest::write_record(&home, &Record::Passphrase(salt))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn rekey_rooms(home: &Path, old: &StoreKey, new: &StoreKey) -> Result<(), KeyStoreError> {
+    let path = home.join(ROOMS_FILE);
+    if !path.exists() {
+        return Ok(());
+    }
+    let conn = rusqlite::Connection::open(&path)?;
+    atrest::apply_key(&conn, Some(old))?;
+    conn.execute_batch(&atrest::key_pragma("rekey", new))?;
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! A home folder encrypted at rest, and backups (issue 16, items 3 and 4):
+//! no plaintext of a sent text in any file of either home, a wrong
+//! passphrase is one clear line, `passphrase change` re-keys both stores,
+//! and `export` / `import` bring a lost home back into the conversation.
+
+use std::path::Path;
+
+use client::keystore::{KeyStore, Protection, atrest};
+use client::rooms::{MeSigner, ROOMS_FILE, RoomWorker};
+use e2e::{TEST_PASSPHRASE, TestServer, binary, bounded, texts, user};
+
+/// Runs the client binary with `passphrase` in SEALPOST_PASSPHRASE and
+/// `extra` environment; (success, stdout, stderr).
+async fn run(
+    server: &str,
+    home: &Path,
+    passphrase: &str,
+    extra: &[(&str, &str)],
+    args: &[&str],
+) -> (bool, String, String) {
+    let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+    cmd.env("SEALPOST_PASSPHRASE", passphrase)
+        .envs(extra.iter().copied())
+        .arg("--home")
+        .arg(home)
+        .arg("--server")
+        .arg(server)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let out = bounded("client binary", cmd.spawn().unwrap().wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every file under `dir`, with its bytes.
+fn every_file(dir: &Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            every_file(&path, out);
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+}
+
+/// No file under `home` holds any of `needles`, or starts as plain SQLite;
+/// returns the names of the files searched.
+fn assert_nowhere(home: &Path, needles: &[&str]) -> Vec<String> {
+    let mut files = Vec::new();
+    every_file(home, &mut files);
+    assert!(files.len() >= 2, "{files:?}");
+    let mut names = Vec::new();
+    for (path, bytes) in files {
+        for needle in needles.iter().map(|n| n.as_bytes()) {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} holds the plaintext",
+                path.display()
+            );
+        }
+        assert!(
+            !bytes.starts_with(b"SQLite format 3"),
+            "{} is plain SQLite",
+            path.display()
+        );
+        names.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    names
+}
+
+/// Whether the rooms store of `home` opens with the key of `passphrase`
+/// (the identity read from the key store, which `right` opens).
+async fn rooms_store(home: &Path, right: &str, passphrase: &str) -> bool {
+    let me = KeyStore::open_protected(home, &Protection::passphrase(right))
+        .unwrap()
+        .identity()
+        .unwrap()
+        .unwrap();
+    let key = atrest::unlock(home, &Protection::passphrase(passphrase)).unwrap();
+    RoomWorker::open(
+        home.join(ROOMS_FILE),
+        MeSigner::new(me.client_id, me.identity),
+        key,
+    )
+    .await
+    .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_holds_no_plaintext_and_opens_only_with_its_passphrase() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice_home, bob_home) = (dir.path().join("alice"), dir.path().join("bob"));
+    let alice = user(&addr, &alice_home, "alice").await;
+    let bob = user(&addr, &bob_home, "bob").await;
+    const SECRET: &str = "the plaintext marker 7f3a9c";
+    const ROOM_SECRET: &str = "the room's plaintext marker 41d2e8";
+    alice.send_text("bob", SECRET).await.unwrap();
+    assert_eq!(texts(&bob.inbox().await.unwrap()), [SECRET]);
+    bob.send_text("alice", "an answer").await.unwrap();
+    alice.inbox().await.unwrap();
+    // A room text too: the MLS state and the room's history.
+    alice.room_create("vault").await.unwrap();
+    alice.room_add("vault", &["bob".to_string()]).await.unwrap();
+    alice.room_send("vault", ROOM_SECRET).await.unwrap();
+    let at_bob = format!("{:?}", bob.inbox().await.unwrap());
+    assert!(at_bob.contains(ROOM_SECRET), "{at_bob}");
+    // While the clients run: the WAL and shared-memory files are there
+    // too, and hold nothing readable either.
+    let needles = [SECRET, ROOM_SECRET, "an answer"];
+    for home in [&alice_home, &bob_home] {
+        let names = assert_nowhere(home, &needles);
+        for file in ["store.db", "store.db-wal", "rooms.db", "rooms.db-wal"] {
+            assert!(names.iter().any(|n| n == file), "{file} in {names:?}");
+        }
+    }
+    drop((alice, bob));
+    for home in [&alice_home, &bob_home] {
+        assert_nowhere(home, &needles);
+    }
+    // The rooms engine's store is keyed the same way.
+    assert!(rooms_store(&alice_home, TEST_PASSPHRASE, TEST_PASSPHRASE).await);
+
+    // A wrong passphrase: one clear line, and a JSON error with --json.
+    let (ok, _, err) = run(&addr, &alice_home, "not it", &[], &["history", "bob"]).await;
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("wrong passphrase"), "{err}");
+    let (ok, _, err) = run(
+        &addr,
+        &alice_home,
+        "not it",
+        &[],
+        &["--json", "history", "bob"],
+    )
+    .await;
+    assert!(!ok);
+    let v: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    assert_eq!(v["code"], "wrong_passphrase", "{err}");
+    // A plain SQLite reader sees no tables.
+    let raw = rusqlite::Connection::open(alice_home.join("store.db")).unwrap();
+    assert!(
+        raw.query_row("SELECT count(*) FROM sqlite_master", [], |r| r
+            .get::<_, i64>(0))
+            .is_err()
+    );
+    drop(raw);
+
+    // The passphrase changes: both stores re-keyed, the old one refused.
+    let new = [("SEALPOST_NEW_PASSPHRASE", "a new passphrase")];
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &new,
+        &["passphrase", "change"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("passphrase changed"), "{out}");
+    let (ok, _, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["history", "bob"],
+    )
+    .await;
+    assert!(!ok && err.contains("wrong passphrase"), "{err}");
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        "a new passphrase",
+        &[],
+        &["history", "bob"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains(SECRET), "{out}");
+    let new = "a new passphrase";
+    assert!(!rooms_store(&alice_home, new, TEST_PASSPHRASE).await);
+    assert!(rooms_store(&alice_home, new, new).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice_home, bob_home) = (dir.path().join("alice"), dir.path().join("bob"));
+    let alice = user(&addr, &alice_home, "alice").await;
+    let bob = user(&addr, &bob_home, "bob").await;
+    alice.send_text("bob", "before the loss").await.unwrap();
+    assert_eq!(texts(&bob.inbox().await.unwrap()), ["before the loss"]);
+    bob.send_text("alice", "got it").await.unwrap();
+    assert_eq!(texts(&alice.inbox().await.unwrap()), ["got it"]);
+    drop(alice);
+
+    let backup = dir.path().join("alice.backup");
+    let backup_arg = backup.to_str().unwrap();
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["export", backup_arg],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("2 history entries"), "{out}");
+    let mut bytes = Vec::new();
+    bytes.extend(std::fs::read(&backup).unwrap());
+    assert!(!bytes.windows(15).any(|w| w == b"before the loss"));
+
+    // The home folder is lost; a fresh one takes the backup.
+    std::fs::remove_dir_all(&alice_home).unwrap();
+    let (ok, _, err) = run(&addr, &alice_home, "not it", &[], &["import", backup_arg]).await;
+    assert!(!ok && err.contains("wrong passphrase"), "{err}");
+    std::fs::remove_dir_all(&alice_home).unwrap();
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["import", backup_arg],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("1 peers") && out.contains("2 history entries"),
+        "{out}"
+    );
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["history", "bob"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("before the loss") && out.contains("got it"),
+        "{out}"
+    );
+
+    // Bob still holds the old session: his next text is sealed in it. The
+    // restored home lacks it, keeps the text and asks bob to send it again.
+    bob.send_text("alice", "while you were away").await.unwrap();
+    let (ok, out, err) = run(&addr, &alice_home, TEST_PASSPHRASE, &[], &["inbox"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("a session this home no longer has") && !out.contains("while you were away"),
+        "{out}"
+    );
+    // Bob's client heals by itself: a new session, the text sent again.
+    let at_bob = bob.inbox().await.unwrap();
+    assert!(
+        at_bob.iter().any(|e| matches!(
+            e.what,
+            client::What::SessionRenewed {
+                resent: Some(_),
+                lost: true,
+                ..
+            }
+        )),
+        "{at_bob:?}"
+    );
+    let (ok, out, err) = run(&addr, &alice_home, TEST_PASSPHRASE, &[], &["inbox"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("while you were away"), "{out}");
+
+    // The conversation goes on, both ways.
+    let (ok, _, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["send", "bob", "after the restore"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(texts(&bob.inbox().await.unwrap()), ["after the restore"]);
+    bob.send_text("alice", "welcome back").await.unwrap();
+    let (ok, out, err) = run(&addr, &alice_home, TEST_PASSPHRASE, &[], &["inbox"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("welcome back"), "{out}");
+    let (ok, out, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["history", "bob"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let order = [
+        "before the loss",
+        "got it",
+        "while you were away",
+        "after the restore",
+        "welcome back",
+    ];
+    let at: Vec<usize> = order
+        .iter()
+        .map(|t| out.find(t).unwrap_or_else(|| panic!("{t}: {out}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{out}");
+}
