@@ -15,6 +15,8 @@ use crate::output::history_entry;
 
 /// How many entries `history NAME` shows (`client history NAME` shows all).
 const MENU_HISTORY: usize = 20;
+/// Entries shown on entering a conversation (a `send` that asks for its text).
+const ENTERING_HISTORY: usize = 3;
 
 impl Menu {
     /// 4: reads waiting messages.
@@ -57,12 +59,38 @@ impl Menu {
         let Some(to) = self.need(to, "to whom? ", Field::Name).await else {
             return Ok(());
         };
+        if text.is_none() {
+            self.last_lines(&to).await;
+        }
         let Some(text) = self.need(text, "text: ", Field::Text).await else {
             return Ok(());
         };
         let id = cancellable(&cancel, client.send_text(&to, &text)).await?;
         self.say(format!("sent to {} (message {id})", escape_line(&to)));
         Ok(())
+    }
+
+    /// On entering the conversation with `who` to write in it: its last
+    /// lines, so the reply has its context. Nothing when there are none (or
+    /// the name is not one yet; sending says why).
+    async fn last_lines(&self, who: &str) {
+        let query = HistoryQuery {
+            limit: Some(ENTERING_HISTORY),
+            ..HistoryQuery::default()
+        };
+        let Ok((found, entries)) = self.client.history(who, query).await else {
+            return;
+        };
+        if entries.is_empty() {
+            return;
+        }
+        self.say(format!(
+            "last in the conversation with {}:",
+            escape_line(&found.label)
+        ));
+        for e in &entries {
+            self.say(history_entry(e, &found.label));
+        }
     }
 
     /// The last entries of the conversation with `who`.

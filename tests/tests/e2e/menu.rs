@@ -258,6 +258,14 @@ async fn two_users_exchange_texts_and_files_through_the_menu() {
     // The other way, through sub-prompts (as the reference menu asked).
     bob.type_line("5").await;
     bob.type_line("alice").await;
+    // Entering the conversation shows its last lines before the text.
+    bob.expect("last in the conversation with alice:").await;
+    assert_eq!(
+        bob.expect("how are you").await,
+        "    hello bob, how are you?"
+    );
+    let file_line = bob.expect("report.bin").await;
+    assert!(file_line.contains("report.bin"), "{file_line}");
     bob.run("fine, thanks", "sent to alice (message").await;
     assert_eq!(alice.expect("fine, thanks").await, "    fine, thanks");
     let photo = write_file(&files, "photo of bob.jpg", 9, 1_234_567);
