@@ -50,22 +50,14 @@ impl Client {
         let joined = match joined {
             Ok(j) => j,
             Err(ClientError::Room(RoomsError::RoomExists)) => return Ok(Welcomed::Already),
-            Err(ClientError::Room(err @ (RoomsError::Database(_) | RoomsError::Migration(_)))) => {
-                return Err(err.into());
-            }
-            Err(
-                err @ (ClientError::Room(_)
-                | ClientError::UnknownPeer(_)
-                | ClientError::NoValidKey(_)
-                | ClientError::NameConflict(_)),
-            ) => {
+            Err(err) => {
+                let err = super::refused(err)?;
                 tracing::warn!(error = %err, "room invitation refused");
                 return Ok(Welcomed::Refused(crate::repl::explain::client_error(
                     &err,
                     &[],
                 )));
             }
-            Err(other) => return Err(other),
         };
         let engine = self.room_engine().await?;
         let room = joined.room;

@@ -60,6 +60,26 @@ pub fn wire_client_id(id: sealpost_rooms::ClientId) -> protocol::ClientId {
     protocol::ClientId(id.0)
 }
 
+/// Sorts a failure to take in something from the room (an entry, a
+/// welcome): `Ok` with the error when the content was refused (by the
+/// room's rules, our pins, or MLS), to be reported and passed over;
+/// `Err` when it is ours to fail on (the state file, the key store, the
+/// connection).
+pub(crate) fn refused(
+    err: crate::error::ClientError,
+) -> Result<crate::error::ClientError, crate::error::ClientError> {
+    use crate::error::ClientError;
+    use sealpost_rooms::RoomsError;
+    match err {
+        ClientError::Room(RoomsError::Database(_) | RoomsError::Migration(_)) => Err(err),
+        ClientError::Room(_)
+        | ClientError::UnknownPeer(_)
+        | ClientError::NoValidKey(_)
+        | ClientError::NameConflict(_) => Ok(err),
+        other => Err(other),
+    }
+}
+
 /// The engine's room id of a wire room id.
 pub fn engine_room_id(id: protocol::RoomId) -> sealpost_rooms::RoomId {
     sealpost_rooms::RoomId(id.0)

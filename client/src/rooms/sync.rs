@@ -175,15 +175,8 @@ impl Client {
                 engine.run(move |en| en.skip_entry(room, seq)).await?;
                 return Ok(Read::Done(Vec::new(), None));
             }
-            Err(ClientError::Room(err @ (RoomsError::Database(_) | RoomsError::Migration(_)))) => {
-                return Err(err.into());
-            }
-            Err(
-                err @ (ClientError::Room(_)
-                | ClientError::UnknownPeer(_)
-                | ClientError::NoValidKey(_)
-                | ClientError::NameConflict(_)),
-            ) => {
+            Err(err) => {
+                let err = super::refused(err)?;
                 tracing::warn!(seq, error = %err, "room entry refused");
                 engine.run(move |en| en.skip_entry(room, seq)).await?;
                 let line = crate::repl::explain::client_error(&err, &[]);
@@ -192,7 +185,6 @@ impl Client {
                     .await?;
                 return Ok(Read::Done(vec![event], None));
             }
-            Err(other) => return Err(other),
         };
         let mut events = Vec::new();
         let mut leave = None;
