@@ -21,6 +21,7 @@ use openmls::prelude::{
 use openmls_basic_credential::SignatureKeyPair;
 use openmls_traits::OpenMlsProvider as _;
 
+use crate::cache::Loaded;
 use crate::error::RoomsError;
 use crate::identity::{ClientId, IdentitySigner, make_credential};
 pub use crate::ids::RoomId;
@@ -317,6 +318,15 @@ impl RoomEngine {
 }
 
 /// Loads a room's group from the state file.
-pub(crate) fn load_group(provider: &Provider<'_>, room: RoomId) -> Result<MlsGroup, RoomsError> {
-    MlsGroup::load(provider.storage(), &room.group_id())?.ok_or(RoomsError::UnknownRoom)
+pub(crate) fn load_group<'p>(
+    provider: &'p Provider<'_>,
+    room: RoomId,
+) -> Result<Loaded<'p>, RoomsError> {
+    let group = match provider.cache.take(room) {
+        Some(group) => group,
+        None => {
+            MlsGroup::load(provider.storage(), &room.group_id())?.ok_or(RoomsError::UnknownRoom)?
+        }
+    };
+    Ok(Loaded::new(group, room, &provider.cache))
 }

@@ -85,6 +85,7 @@ impl RoomEngine {
         self.store.transact(|provider, conn| {
             if let Ok(mut group) = load_group(provider, room) {
                 group.delete(provider.storage())?;
+                provider.cache.evict(room);
             }
             crate::store::forget_room(conn, room)
         })

@@ -247,6 +247,7 @@ impl RoomEngine {
                     return Err(RoomsError::RoomExists);
                 }
                 old.delete(provider.storage())?;
+                provider.cache.evict(room);
             }
             let staged = processed
                 .into_staged_welcome(provider, None)

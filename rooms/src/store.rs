@@ -4,10 +4,10 @@
 //! openmls writes many rows per operation (tree, secrets, key pairs,
 //! pending commit) through its synchronous `StorageProvider`. Each operation
 //! of the engine runs inside one SQLite transaction, so a crash or an error
-//! leaves the state of the previous operation, never half of one; the
-//! in-memory `MlsGroup` is loaded afresh from the file in each operation for
-//! the same reason (a rolled-back transaction cannot leave a stale copy
-//! behind). Callers run this off their async workers.
+//! leaves the state of the previous operation, never half of one. The
+//! in-memory `MlsGroup` of a room is kept between operations only as it was
+//! when one committed (`crate::cache`): a rolled-back transaction cannot
+//! leave a stale copy behind. Callers run this off their async workers.
 //!
 //! The codec is JSON, as in openmls's own SQLite tests: the rows are
 //! openmls's serde types, and their format is openmls's concern.
@@ -22,6 +22,7 @@ use openmls_sqlite_storage::{Codec, SqliteStorageProvider};
 use openmls_traits::OpenMlsProvider;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::cache::{GroupCache, OpCache};
 use crate::error::RoomsError;
 use crate::ids::{CLIENT_ID_LEN, ClientId, RoomId};
 
@@ -47,18 +48,22 @@ impl Codec for JsonCodec {
 /// openmls's storage over one borrowed connection.
 pub(crate) type Storage<'a> = SqliteStorageProvider<JsonCodec, &'a Connection>;
 
-/// The provider openmls is handed inside one transaction.
+/// The provider openmls is handed inside one transaction, with the rooms
+/// kept in memory (`crate::cache`) as this operation sees them.
 pub(crate) struct Provider<'a> {
     crypto: &'a RustCrypto,
     storage: Storage<'a>,
+    pub(crate) cache: OpCache<'a>,
 }
 
 impl<'a> Provider<'a> {
-    /// A provider over a connection the caller holds in a transaction.
+    /// A provider over a connection the caller holds in a transaction,
+    /// keeping no rooms in memory.
     pub(crate) fn over(conn: &'a Connection, crypto: &'a RustCrypto) -> Self {
         Self {
             crypto,
             storage: SqliteStorageProvider::new(conn),
+            cache: OpCache::new(None),
         }
     }
 }
@@ -95,6 +100,7 @@ pub(crate) struct IdentityRow {
 pub struct Store {
     conn: Connection,
     crypto: RustCrypto,
+    groups: GroupCache,
 }
 
 impl Store {
@@ -142,6 +148,7 @@ impl Store {
         Ok(Self {
             conn,
             crypto: RustCrypto::default(),
+            groups: GroupCache::default(),
         })
     }
 
@@ -154,12 +161,17 @@ impl Store {
         // The engine owns the connection alone and never nests transactions,
         // which is what `unchecked_transaction` asks of its caller.
         let tx = self.conn.unchecked_transaction()?;
+        self.groups.check(&self.conn)?;
         let provider = Provider {
             crypto: &self.crypto,
             storage: SqliteStorageProvider::new(&self.conn),
+            cache: OpCache::new(Some(&self.groups)),
         };
+        // On an error the rooms this operation used are dropped with
+        // `provider`: the next operation loads them from the file.
         let out = f(&provider, &self.conn)?;
         tx.commit()?;
+        self.groups.settle(provider.cache.into_touched());
         Ok(out)
     }
 
