@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::batch::View;
 use super::ops::{Pending, RoomDone, RoomWrite, WriteOp};
-use super::{key_packages, messages, remove, rooms, uploads};
+use super::{key_packages, messages, remove, room_acks, rooms, uploads};
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
 use crate::store::quota::Limits;
@@ -132,11 +132,11 @@ fn apply_room(
             tx, view, limits, caller, room, epoch, file, message,
         )?),
         RoomWrite::Ack { acks } => {
-            let (moved, blobs) = rooms::ack(tx, view, caller, &acks)?;
+            let (moved, blobs) = room_acks::ack(tx, view, caller, &acks)?;
             RoomDone::Acked(moved, blobs)
         }
         RoomWrite::Expire { before_ms } => {
-            let (count, blobs) = rooms::expire(tx, view, before_ms)?;
+            let (count, blobs) = room_acks::expire(tx, view, before_ms)?;
             RoomDone::Expired(count, blobs)
         }
     })

@@ -1,7 +1,6 @@
 //! The writer's statements for rooms (PROTOCOL.md "Rooms"): create a room,
 //! append a commit or a message to its log (a message may name a room file:
-//! `room_files.rs`), move a member's cursor, and delete what every member
-//! has read, with the files it names.
+//! `room_files.rs`). Acknowledgements and deletions: `room_acks.rs`.
 //!
 //! The rooms' MLS public state lives in this database (openmls's tables), so
 //! the observer's check and merge of a commit, the epoch compare-and-set and
@@ -17,7 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use protocol::bundle::KeyBundle;
-use protocol::v3::{CommitAccepted, RoomCursor, RoomEntry, RoomEntryKind, RoomWelcome};
+use protocol::v3::{CommitAccepted, RoomEntry, RoomEntryKind, RoomWelcome};
 use protocol::{ClientId, MessageKind, RoomId, UploadId};
 use rusqlite::{OptionalExtension, Transaction, params};
 use sealpost_rooms::{MAX_ROOM_MEMBERS, Observed, ObserverTx, Pins, Role, RoomsError, peek_header};
@@ -29,7 +28,6 @@ use crate::error::StoreError;
 use crate::store::directory::{Directory, Protocol};
 use crate::store::quota::Limits;
 use crate::store::rows::fixed;
-use crate::store::schema;
 use crate::store::values::{MessageBody, StoreEvent, WaitingMessage, now_ms};
 
 /// Most entries one room's log holds (`ROOM_LOG_FULL` beyond).
@@ -342,127 +340,6 @@ pub(super) fn send(
     Ok(seq)
 }
 
-/// Moves the caller's cursors (cumulatively); `false` where the caller is
-/// not a member. Then deletes what every member has read, and returns the
-/// blobs of the room files that went with it.
-pub(super) fn ack(
-    tx: &Transaction<'_>,
-    view: &mut View<'_>,
-    client: ClientId,
-    acks: &[RoomCursor],
-) -> Result<(Vec<bool>, Vec<String>), StoreError> {
-    // No entry has a number past the last one handed out: a cursor never
-    // runs ahead of the log into entries that do not exist yet.
-    let last = view.next_id.saturating_sub(1);
-    let (moved, freed, files) = atomically(tx, || {
-        let mut moved = Vec::with_capacity(acks.len());
-        let mut freed = Vec::new();
-        let mut files = Vec::new();
-        for &RoomCursor { room, seq } in acks {
-            let row: Option<(i64, Option<i64>)> = tx
-                .prepare_cached(
-                    "SELECT cursor, until_seq FROM room_members WHERE room = ?1 AND client = ?2",
-                )?
-                .query_row(params![&room.0[..], &client.0[..]], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
-            let Some((cursor, until)) = row else {
-                moved.push(false);
-                continue;
-            };
-            let target = (seq.min(last) as i64).min(until.unwrap_or(i64::MAX));
-            if until.is_some_and(|u| target >= u) {
-                // The removed member read its removal: it is gone for good.
-                tx.prepare_cached("DELETE FROM room_members WHERE room = ?1 AND client = ?2")?
-                    .execute(params![&room.0[..], &client.0[..]])?;
-            } else if target > cursor {
-                move_cursor(tx, room, client, target as u64)?;
-            }
-            moved.push(true);
-            let (entries, room_files) = collect(tx, room)?;
-            freed.extend(entries);
-            files.extend(room_files);
-        }
-        Ok((moved, freed, files))
-    })?;
-    for (sender, bytes) in freed {
-        view.staged.tally.add_room_entry(sender, -bytes);
-    }
-    let blobs = room_files::unstage(view, files);
-    for (&RoomCursor { room, seq }, ok) in acks.iter().zip(&moved) {
-        if *ok {
-            view.staged
-                .events
-                .push(StoreEvent::RoomAcked { client, room, seq });
-        }
-    }
-    Ok((moved, blobs))
-}
-
-/// Retention: deletes every entry stored before `before_ms`, read or not,
-/// the files they name (returning their blobs), and the removed members left
-/// with nothing to read.
-pub(super) fn expire(
-    tx: &Transaction<'_>,
-    view: &mut View<'_>,
-    before_ms: u64,
-) -> Result<(usize, Vec<String>), StoreError> {
-    let (freed, files) = atomically(tx, || {
-        let mut stmt = tx.prepare_cached(
-            "DELETE FROM room_log WHERE sent_at < ?1 RETURNING sender, length(body)",
-        )?;
-        let rows = stmt.query_map(params![before_ms as i64], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        let mut freed = Vec::new();
-        for row in rows {
-            let (sender, bytes) = row?;
-            freed.push((ClientId(fixed(&sender, "client id")?), bytes));
-        }
-        drop(stmt);
-        tx.prepare_cached(
-            "DELETE FROM room_members WHERE until_seq IS NOT NULL AND NOT EXISTS (
-                 SELECT 1 FROM room_log l WHERE l.room = room_members.room
-                     AND l.seq > room_members.cursor AND l.seq <= room_members.until_seq)",
-        )?
-        .execute([])?;
-        let files = room_files::delete_orphaned(tx)?;
-        Ok((freed, files))
-    })?;
-    for (sender, bytes) in &freed {
-        view.staged.tally.add_room_entry(*sender, -bytes);
-    }
-    Ok((freed.len(), room_files::unstage(view, files)))
-}
-
-/// Deletes the entries of `room` that every member (removed ones still
-/// reading up to their removal included) has acknowledged, and the files
-/// they name.
-fn collect(tx: &Transaction<'_>, room: RoomId) -> Result<Collected, StoreError> {
-    let Some(upto) = tx
-        .prepare_cached(schema::OLDEST_CURSOR)?
-        .query_row(params![&room.0[..]], |r| r.get::<_, Option<i64>>(0))?
-    else {
-        return Ok((Vec::new(), Vec::new()));
-    };
-    let mut stmt = tx.prepare_cached(
-        "DELETE FROM room_log WHERE room = ?1 AND seq <= ?2 RETURNING sender, length(body)",
-    )?;
-    let rows = stmt.query_map(params![&room.0[..], upto], |r| {
-        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (sender, bytes) = row?;
-        out.push((ClientId(fixed(&sender, "client id")?), bytes));
-    }
-    Ok((out, room_files::delete_upto(tx, room, upto)?))
-}
-
-/// Deleted entries (sender, bytes) and room files.
-type Collected = (Vec<(ClientId, i64)>, Vec<room_files::FreedFile>);
-
 /// The room's epoch, if `client` is a current member (else the room is
 /// unknown to it: the same answer as for a room that does not exist).
 fn member_epoch(tx: &Transaction<'_>, room: RoomId, client: ClientId) -> Result<u64, StoreError> {
@@ -524,19 +401,6 @@ fn append(
         file,
         message: body.clone(),
     })
-}
-
-fn move_cursor(
-    tx: &Transaction<'_>,
-    room: RoomId,
-    client: ClientId,
-    seq: u64,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE room_members SET cursor = MAX(cursor, ?1) WHERE room = ?2 AND client = ?3",
-    )?
-    .execute(params![seq as i64, &room.0[..], &client.0[..]])?;
-    Ok(())
 }
 
 /// Moves the author's cursor past its own new message, if it has read
