@@ -74,11 +74,15 @@ pub enum What {
         /// `text` or `file`.
         kind: &'static str,
     },
-    /// A text sealed in a session this home does not have (restored from a
-    /// backup, or a copy whose twin made the session): kept (it opens if
-    /// the session's offer still comes), and the sender was asked to start
-    /// a new session and send it again (a refusal, "no such session").
-    SessionLost,
+    /// A text or file sealed in a session this home does not have
+    /// (restored from a backup, or a copy whose twin made the session): the
+    /// sender was asked to start a new session and send it again (a
+    /// refusal, "no such session"). A text is also kept here (it opens if
+    /// the session's offer still comes); a file is left to the new copy.
+    SessionLost {
+        /// `text` or `file`.
+        kind: &'static str,
+    },
     /// The sender's key changed; its messages wait until the user accepts
     /// the new key.
     KeyChanged,

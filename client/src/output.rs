@@ -84,8 +84,8 @@ pub fn event(e: &Event) -> String {
         What::Waiting { kind } => format!(
             "[{at}] a {kind} from {who} arrived before its key; it will be opened when the key arrives"
         ),
-        What::SessionLost => format!(
-            "[{at}] a text from {who} was sealed in a session this home no longer has (restored or copied): asked {who} to start a new session and send it again"
+        What::SessionLost { kind } => format!(
+            "[{at}] a {kind} from {who} was sealed in a session this home no longer has (restored or copied): asked {who} to start a new session and send it again"
         ),
         What::KeyChanged => format!(
             "[{at}] WARNING: {who}'s key changed. Their messages wait until you compare safety numbers \
@@ -132,10 +132,10 @@ pub fn event(e: &Event) -> String {
             };
             match resent {
                 Some(id) => format!(
-                    "[{at}] {who} refused your message {refused_id} {why}: the session is renewed and the text sent again as message {id}"
+                    "[{at}] {who} refused your message {refused_id} {why}: the session is renewed and the message sent again as message {id}"
                 ),
                 None => format!(
-                    "[{at}] {who} refused message {refused_id} {why}: the session is renewed (that text was sent by another copy of this home)"
+                    "[{at}] {who} refused message {refused_id} {why}: the session is renewed (that message was sent by another copy of this home)"
                 ),
             }
         }

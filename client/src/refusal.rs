@@ -73,18 +73,19 @@ impl Client {
     }
 
     /// Sends `peer` a refusal notice for `d` with `reason` (also for a text
-    /// kept, not rejected: one sealed in a session this client lacks).
+    /// or file kept, not rejected: one sealed in a session this client
+    /// lacks). Whether the notice went out (`false` also when none is due).
     pub(crate) async fn send_refusal_for(
         &self,
         d: &Delivery,
         peer: &PeerRecord,
         reason: RefusalReason,
-    ) {
+    ) -> bool {
         if d.kind == MessageKind::Text && (is_refusal(&d.content) || is_receipt(&d.content)) {
-            return;
+            return false;
         }
         if self.me().is_some_and(|me| me.id == d.sender) {
-            return;
+            return false;
         }
         let refusal = refusal_of(d, reason);
         let sealed = match self
@@ -96,7 +97,7 @@ impl Client {
             Ok(sealed) => Bytes::from(sealed),
             Err(e) => {
                 tracing::warn!(error = %e, id = d.message_id, "could not seal a refusal notice");
-                return;
+                return false;
             }
         };
         let to = d.sender;
@@ -106,8 +107,9 @@ impl Client {
                 async move { c.send_message(to, MessageKind::Text, sealed).await }
             })
             .await;
-        if let Err(e) = sent {
+        if let Err(e) = &sent {
             tracing::warn!(error = %e, id = d.message_id, "could not send a refusal notice");
         }
+        sent.is_ok()
     }
 }

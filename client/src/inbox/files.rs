@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
 use crate::client::Client;
-use crate::crypto::{FileMeta, SessionId, content_session_id};
+use crate::crypto::{FileMeta, RefusalReason, SessionId, content_session_id};
 use crate::downloads::{DownloadPolicy, HeldOffer};
 use crate::error::ClientError;
 use crate::event::{Event, Rejection, What, event, names_of};
@@ -33,7 +33,22 @@ impl Client {
             return self.reject(&d, &peer, Rejection::Tampered).await;
         };
         let Some(stored) = self.store(move |s| s.session(sid)).await? else {
-            // The file lives on the server: leave it there until the key comes.
+            // Its sender's offer would have come first (a mailbox is in
+            // order), so this home lost the session (a restored backup, a
+            // copied folder): told so, the sender starts a new session and
+            // sends the file again (`crate::heal`), and this copy can go.
+            // Not told (no connection): it stays on the server for the
+            // next try.
+            if self
+                .send_refusal_for(&d, &peer, RefusalReason::NoSession)
+                .await
+            {
+                return Ok(Outcome::handled(vec![event(
+                    &d,
+                    Some(&peer),
+                    What::SessionLost { kind: "file" },
+                )]));
+            }
             return Ok(Outcome::kept(vec![event(
                 &d,
                 Some(&peer),

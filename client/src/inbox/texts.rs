@@ -58,7 +58,7 @@ impl Client {
             return Ok(Outcome::handled(vec![event(
                 &d,
                 Some(&peer),
-                What::SessionLost,
+                What::SessionLost { kind: "text" },
             )]));
         }
         self.open_text(d, &peer).await

@@ -126,7 +126,7 @@ async fn a_text_that_arrives_before_its_key_is_opened_later_even_across_a_restar
     assert!(matches!(
         events[..],
         [client::Event {
-            what: What::SessionLost,
+            what: What::SessionLost { kind: "text" },
             ..
         }]
     ));

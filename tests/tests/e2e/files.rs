@@ -211,7 +211,7 @@ async fn flooding_texts_before_their_key_stops_at_the_bound_and_leaves_the_rest_
         events
             .iter()
             .filter(|e| match &e.what {
-                What::SessionLost => kind == "waiting",
+                What::SessionLost { .. } => kind == "waiting",
                 What::Deferred { .. } => kind == "deferred",
                 _ => false,
             })
