@@ -19,7 +19,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub home: Option<PathBuf>,
 
-    /// Server as host:port. Default: the first line of server.info in the
+    /// Server as host:port; the nodes of a cluster comma-separated
+    /// (host:port,host:port: the client starts at a random one and moves on
+    /// when one is down). Default: server.info (one host:port a line) in the
     /// home folder, or in the working directory.
     #[arg(long, global = true)]
     pub server: Option<String>,

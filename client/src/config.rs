@@ -11,26 +11,40 @@ use crate::ClientConfig;
 pub const SERVER_INFO: &str = "server.info";
 
 /// The server address: `--server`, else `server.info` in the home folder,
-/// else in the working directory.
+/// else in the working directory. Several nodes of one cluster are
+/// comma-separated in `--server` and one a line in `server.info`; the
+/// result lists them comma-separated (see `connection::nodes`).
 ///
 /// # Errors
 /// No address anywhere, or a malformed one.
 pub fn server_address(flag: Option<&str>, home: &Path) -> anyhow::Result<String> {
     if let Some(s) = flag {
-        return check_address(s);
+        return check_addresses(s.split(','));
     }
     for dir in [home, Path::new(".")] {
         let path = dir.join(SERVER_INFO);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let line = text.lines().next().unwrap_or_default().trim();
-                return check_address(line).with_context(|| format!("in {}", path.display()));
+                return check_addresses(text.lines())
+                    .with_context(|| format!("in {}", path.display()));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
     bail!("no server given: pass --server HOST:PORT or write HOST:PORT into {SERVER_INFO}")
+}
+
+/// The non-blank addresses of `parts`, each checked, comma-separated.
+fn check_addresses<'a>(parts: impl Iterator<Item = &'a str>) -> anyhow::Result<String> {
+    let mut all = Vec::new();
+    for part in parts.map(str::trim).filter(|p| !p.is_empty()) {
+        all.push(check_address(part)?);
+    }
+    if all.is_empty() {
+        bail!("no HOST:PORT given");
+    }
+    Ok(all.join(","))
 }
 
 fn check_address(text: &str) -> anyhow::Result<String> {
@@ -89,6 +103,26 @@ mod tests {
             server_address(Some("[::1]:9"), dir.path()).unwrap(),
             "[::1]:9"
         );
+    }
+
+    #[test]
+    fn several_nodes_come_from_the_flag_or_one_a_line_from_server_info() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(SERVER_INFO),
+            "127.0.0.1:1357\n\n 127.0.0.2:1357 \n",
+        )
+        .unwrap();
+        assert_eq!(
+            server_address(None, dir.path()).unwrap(),
+            "127.0.0.1:1357,127.0.0.2:1357"
+        );
+        assert_eq!(
+            server_address(Some("a:1, b:2"), dir.path()).unwrap(),
+            "a:1,b:2"
+        );
+        assert!(server_address(Some("a:1,b"), dir.path()).is_err());
+        assert!(server_address(Some(","), dir.path()).is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::StreamExt;
 use protocol::auth::{client_proof_message, server_proof_message};
@@ -30,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 
 mod error;
 mod handshake;
+mod nodes;
 mod push;
 mod requests;
 mod rooms;
@@ -38,10 +40,12 @@ mod timeouts;
 
 pub use error::ConnectionError;
 pub use handshake::register;
+pub use nodes::NODE_TIMEOUT;
 pub use push::RoomPush;
 pub use timeouts::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, REQUEST_TIMEOUT};
 
 use handshake::{exchange, handshake, open};
+use nodes::{limits, nodes};
 use tasks::{Reply, Shared, read_loop, write_loop};
 
 /// An authenticated connection.
@@ -63,21 +67,59 @@ impl std::fmt::Debug for Connection {
     }
 }
 impl Connection {
-    /// Connects and authenticates as `client_id`. `check_server_key` sees the
-    /// server's (already proven) identity key before the client proves its
-    /// own, and may refuse it; `sign` signs the client proof with the
-    /// identity key.
+    /// Connects and authenticates as `client_id`, to the first node of
+    /// `addrs` (one address, or several: `connection::nodes`) that answers.
+    /// `check_server_key` sees the server's (already proven) identity key
+    /// before the client proves its own, and may refuse it; `sign` signs the
+    /// client proof with the identity key.
     ///
     /// # Errors
-    /// Unreachable server, failed proof either way, or a refused key.
+    /// Unreachable server (the last node's error), failed proof either way,
+    /// or a refused key.
     pub async fn connect(
-        addr: &str,
+        addrs: &str,
         client_id: ClientId,
-        check_server_key: impl FnOnce(&[u8; 32]) -> Result<(), String>,
-        sign: impl FnOnce(&[u8]) -> [u8; 64],
+        mut check_server_key: impl FnMut(&[u8; 32]) -> Result<(), String>,
+        mut sign: impl FnMut(&[u8]) -> [u8; 64],
     ) -> Result<Connection, ConnectionError> {
-        let mut framed = open(addr).await?;
-        let (challenge, limits) = handshake(addr, async {
+        let nodes = nodes(addrs);
+        let (connect_limit, handshake_limit) = limits(nodes.len());
+        let mut last = None;
+        for addr in &nodes {
+            match Self::connect_node(
+                addr,
+                (connect_limit, handshake_limit),
+                client_id,
+                &mut check_server_key,
+                &mut sign,
+            )
+            .await
+            {
+                // Down, silent or refusing (a connection limit, a drain):
+                // the next node may serve. A wrong key or proof is not a
+                // node's trouble but the server's, and is said at once.
+                Err(e) if e.is_disconnect() || matches!(e, ConnectionError::Refused(_)) => {
+                    tracing::info!(node = %addr, error = %e, "node unavailable; trying the next");
+                    last = Some(e);
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| ConnectionError::Connect {
+            addr: addrs.to_string(),
+            source: std::io::Error::other("no server address given"),
+        }))
+    }
+
+    async fn connect_node(
+        addr: &str,
+        (connect_limit, handshake_limit): (Duration, Duration),
+        client_id: ClientId,
+        check_server_key: &mut impl FnMut(&[u8; 32]) -> Result<(), String>,
+        sign: &mut impl FnMut(&[u8]) -> [u8; 64],
+    ) -> Result<Connection, ConnectionError> {
+        let mut framed = open(addr, connect_limit).await?;
+        let (challenge, limits) = handshake(addr, handshake_limit, async {
             let mut client_nonce = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut client_nonce);
             let challenge = match exchange(

@@ -14,12 +14,18 @@ use protocol::{ClientId, Name, ProtocolError, PublicKey, Request, RequestFrame, 
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-use super::error::ConnectionError;
-use super::timeouts::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, REQUEST_TIMEOUT};
+use std::time::Duration;
 
-pub(super) async fn open(addr: &str) -> Result<Framed<TcpStream, ClientCodec>, ConnectionError> {
+use super::error::ConnectionError;
+use super::nodes::{limits, nodes};
+use super::timeouts::REQUEST_TIMEOUT;
+
+pub(super) async fn open(
+    addr: &str,
+    limit: Duration,
+) -> Result<Framed<TcpStream, ClientCodec>, ConnectionError> {
     let connect = TcpStream::connect(addr);
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+    let stream = tokio::time::timeout(limit, connect)
         .await
         .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut)))
         .map_err(|source| ConnectionError::Connect {
@@ -60,20 +66,22 @@ pub(super) async fn exchange(
     .map_err(|_| ConnectionError::Timeout(REQUEST_TIMEOUT))?
 }
 
-/// `handshake` within [`HANDSHAKE_TIMEOUT`]; silence or bytes that are not
-/// our frames become [`ConnectionError::NotSealpost`].
+/// `handshake` within `limit` (`HANDSHAKE_TIMEOUT` for a single server);
+/// silence or bytes that are not our frames become
+/// [`ConnectionError::NotSealpost`].
 pub(super) async fn handshake<T>(
     addr: &str,
+    limit: Duration,
     handshake: impl std::future::Future<Output = Result<T, ConnectionError>>,
 ) -> Result<T, ConnectionError> {
     let not_sealpost = |detail: String| ConnectionError::NotSealpost {
         addr: addr.to_string(),
         detail,
     };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+    match tokio::time::timeout(limit, handshake).await {
         Err(_) => Err(not_sealpost(format!(
             "no answer within {} s",
-            HANDSHAKE_TIMEOUT.as_secs()
+            limit.as_secs()
         ))),
         Ok(Err(ConnectionError::Protocol(e))) if !matches!(e, ProtocolError::Io(_)) => {
             Err(not_sealpost(e.to_string()))
@@ -85,21 +93,49 @@ pub(super) async fn handshake<T>(
     }
 }
 
-/// Registers `name` with a key bundle; returns the new client id.
+/// Registers `name` with a key bundle; returns the new client id. Of
+/// several nodes (`addrs`, see `connection::nodes`), the first that
+/// answers. A node that took the registration and went silent may have
+/// stored it: the next node then answers that the name is taken, which is
+/// said rather than hidden.
 ///
 /// # Errors
 /// The server is unreachable or refuses (name taken, bad bundle).
 pub async fn register(
-    addr: &str,
+    addrs: &str,
     name: &Name,
     bundle: &PublicKey,
 ) -> Result<ClientId, ConnectionError> {
-    let mut framed = open(addr).await?;
+    let nodes = nodes(addrs);
+    let limits = limits(nodes.len());
+    let mut last = None;
+    for addr in &nodes {
+        match register_at(addr, limits, name, bundle).await {
+            Err(e) if e.is_disconnect() => {
+                tracing::info!(node = %addr, error = %e, "node unavailable; trying the next");
+                last = Some(e);
+            }
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| ConnectionError::Connect {
+        addr: addrs.to_string(),
+        source: std::io::Error::other("no server address given"),
+    }))
+}
+
+async fn register_at(
+    addr: &str,
+    (connect_limit, handshake_limit): (Duration, Duration),
+    name: &Name,
+    bundle: &PublicKey,
+) -> Result<ClientId, ConnectionError> {
+    let mut framed = open(addr, connect_limit).await?;
     let request = v3::Request::Register(v3::Register {
         name: name.clone(),
         public_key: *bundle,
     });
-    handshake(addr, async {
+    handshake(addr, handshake_limit, async {
         match exchange(&mut framed, ClientId::NIL, request).await? {
             v3::Response::Registered(id) => Ok(id),
             other => Err(ConnectionError::Unexpected(format!("{other:?}"))),

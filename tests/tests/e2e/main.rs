@@ -10,6 +10,7 @@ mod history;
 mod lifecycle;
 mod menu;
 mod names;
+mod nodes;
 mod operator;
 mod package;
 mod replay;
