@@ -12,6 +12,7 @@ mod menu;
 mod names;
 mod operator;
 mod package;
+mod presence;
 mod replay;
 mod rooms_cli;
 mod scripted;
