@@ -114,38 +114,43 @@ impl Client {
         conn: &Connection,
         push: PresenceChanges,
     ) -> Result<Vec<Event>, ClientError> {
-        let changes: Vec<(ClientId, bool)> = if push.resync {
+        // (who, online now, the server's name when a fresh list gave it)
+        let changes: Vec<(ClientId, bool, Option<String>)> = if push.resync {
             let fresh: BTreeMap<ClientId, String> = conn
                 .online()
                 .await?
                 .into_iter()
                 .map(|e| (e.id, e.name.to_string()))
                 .collect();
-            let mut known = self.known_online();
-            let mut changes: Vec<(ClientId, bool)> = known
+            let known = self.known_online();
+            let mut changes: Vec<_> = known
                 .keys()
                 .filter(|id| !fresh.contains_key(id))
-                .map(|id| (*id, false))
+                .map(|id| (*id, false, None))
                 .collect();
             changes.extend(
                 fresh
-                    .keys()
-                    .filter(|id| !known.contains_key(id))
-                    .map(|id| (*id, true)),
+                    .into_iter()
+                    .filter(|(id, _)| !known.contains_key(id))
+                    .map(|(id, name)| (id, true, Some(name))),
             );
-            *known = fresh;
             changes
         } else {
-            push.changes.iter().map(|c| (c.client, c.online)).collect()
+            push.changes
+                .iter()
+                .map(|c| (c.client, c.online, None))
+                .collect()
         };
         let me = self.require_me()?.id;
         let mut events = Vec::new();
-        for (id, online) in changes {
-            if id == me {
+        for (id, online, listed_name) in changes {
+            let known = self.known_online().get(&id).cloned();
+            // Nothing new to us (a push the list we started from already
+            // held, or a change undone by a resync): no event.
+            if id == me || known.is_some() == online {
                 continue;
             }
-            let known = self.known_online().get(&id).cloned();
-            let name = match known {
+            let name = match listed_name.or(known) {
                 Some(name) => name,
                 None => server_name(conn, id).await,
             };
