@@ -77,6 +77,20 @@ async fn online(server: std::net::SocketAddr, home: &Path) -> Vec<String> {
     names
 }
 
+/// Asks `client online` (a bounded number of times) until it lists exactly
+/// `names`: a watch started a moment ago connects in its own time.
+async fn wait_until_online(server: std::net::SocketAddr, home: &Path, names: &[&str]) {
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = online(server, home).await;
+        if seen == names {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("online kept listing {seen:?}, not {names:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watching_users_appear_and_disappear_and_invisible_ones_stay_hidden() {
     let server = TestServer::start(|_| {}).await.unwrap();
@@ -101,15 +115,7 @@ async fn watching_users_appear_and_disappear_and_invisible_ones_stay_hidden() {
     // Alice's watch shows her once it has connected (a bounded wait: the
     // binary starts in its own time).
     let mut alice_watch = Watch::start(addr, &alice, &[]);
-    let mut seen = Vec::new();
-    for _ in 0..200 {
-        seen = online(addr, &dave).await;
-        if !seen.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(seen, vec!["alice"]);
+    wait_until_online(addr, &dave, &["alice"]).await;
 
     // Bob comes online: alice's watch is told, by the server's push.
     let bob_watch = Watch::start(addr, &bob, &[]);
@@ -179,4 +185,84 @@ async fn watching_users_appear_and_disappear_and_invisible_ones_stay_hidden() {
 
     carol_watch.stop().await;
     alice_watch.stop().await;
+}
+
+/// The menu (standard input a pipe) shows its user online while it runs,
+/// answers `online`, and says when someone goes offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_menu_is_shown_online_lists_who_is_and_says_who_leaves() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));
+    register(addr, &alice, "alice").await;
+    register(addr, &bob, "bob").await;
+    let mut bob_watch = Watch::start(addr, &bob, &[]);
+    // Bob's watch is shown, so it watches: it will hear of alice.
+    wait_until_online(addr, &alice, &["bob"]).await;
+
+    let mut menu = tokio::process::Command::new(binary("client").unwrap())
+        .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
+        .arg("--home")
+        .arg(&alice)
+        .arg("--server")
+        .arg(addr.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = menu.stdin.take().unwrap();
+    let mut output = BufReader::new(menu.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let v = bob_watch.next("presence").await;
+    assert_eq!(
+        (v["name"].as_str(), v["online"].as_bool()),
+        (Some("alice"), Some(true))
+    );
+
+    use tokio::io::AsyncWriteExt;
+    input.write_all(b"online\n").await.unwrap();
+    input.flush().await.unwrap();
+    let mut next_line = async |seen: &mut Vec<String>| {
+        let line = bounded("a menu line", output.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_or_else(|| panic!("the menu ended:\n{}", seen.join("\n")));
+        seen.push(line.clone());
+        line
+    };
+    while !next_line(&mut seen).await.contains("online now:") {}
+    let mut listed = Vec::new();
+    for _ in 0..2 {
+        let line = next_line(&mut seen).await;
+        let name = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        listed.push((name, line.ends_with("(you)")));
+    }
+    listed.sort();
+    assert_eq!(
+        listed,
+        vec![("alice".to_string(), true), ("bob".to_string(), false)],
+        "{}",
+        seen.join("\n")
+    );
+
+    bob_watch.stop().await;
+    loop {
+        if next_line(&mut seen).await.contains("bob went offline") {
+            break;
+        }
+    }
+    input.write_all(b"0\n").await.unwrap();
+    drop(input);
+    bounded("the menu to exit", menu.wait())
+        .await
+        .unwrap()
+        .unwrap();
 }
