@@ -75,7 +75,7 @@ impl Client {
                 me: e.id == me,
             })
             .collect();
-        users.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        users.sort_by_key(|u| u.name.to_lowercase());
         Ok(users)
     }
 
