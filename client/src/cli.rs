@@ -60,6 +60,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 
+    /// Do not show this client as online while the menu or `watch` runs;
+    /// it still sees who is online.
+    #[arg(long, global = true)]
+    pub invisible: bool,
+
     /// Print machine-readable JSON (list, inbox, watch, key, fingerprint).
     #[arg(long, global = true)]
     pub json: bool,
@@ -78,6 +83,9 @@ pub enum Command {
     },
     /// List the other users on the server.
     List,
+    /// Who is online now: users whose menu or `watch` is running, unless
+    /// they chose --invisible.
+    Online,
     /// Fetch, check and pin NAME's public key; show its fingerprint.
     Key {
         /// A user's name (or client id).

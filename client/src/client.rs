@@ -107,6 +107,8 @@ pub(crate) struct Inner {
     pub(crate) link: watch::Sender<Link>,
     /// The rooms engine and the lock on reading the rooms' logs.
     pub(crate) rooms: crate::rooms::RoomsState,
+    /// Shown or not, and who is online (a live client).
+    pub(crate) presence: crate::presence::PresenceState,
 }
 
 /// One user's client. Cheap to clone.
@@ -156,6 +158,7 @@ impl Client {
                 name_checked: Mutex::new(Default::default()),
                 link: watch::channel(Link::Unknown).0,
                 rooms: Default::default(),
+                presence: Default::default(),
             }),
         })
     }

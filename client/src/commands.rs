@@ -112,6 +112,18 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 }
             }
         }
+        Command::Online => {
+            let users = client.online().await?;
+            if flags.json {
+                print_json(&json!({ "online": users }))?;
+            } else if users.is_empty() {
+                println!("nobody is online");
+            } else {
+                for user in &users {
+                    println!("{}", output::online_user(user));
+                }
+            }
+        }
         Command::Key { name } => {
             let mut info = client.fetch_key(&name).await?;
             if info.pin == PinState::Changed && flags.accept_new_key {

@@ -14,11 +14,11 @@
 //!
 //! Its rooms: `connection::error` ([`ConnectionError`]), `connection::handshake`
 //! (opening, the handshake's time limit, [`register`]), `connection::tasks`
-//! (the writer and reader that own the socket) and `connection::requests`
-//! (one typed method per request kind). This file authenticates and queues.
+//! (the writer and reader that own the socket), `connection::requests`
+//! (one typed method per request kind) and `connection::presence` (141). This file authenticates and queues.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 mod error;
 mod handshake;
 mod nodes;
+mod presence;
 mod push;
 mod requests;
 mod rooms;
@@ -56,6 +57,8 @@ pub struct Connection {
     queue: mpsc::UnboundedSender<(RequestFrame, Reply)>,
     pushes: Mutex<Option<mpsc::UnboundedReceiver<v3::Delivery>>>,
     room_pushes: Mutex<Option<mpsc::UnboundedReceiver<RoomPush>>>,
+    /// The presence flags of this connection's last 141 (`connection::presence`).
+    presence: AtomicU8,
     shared: Arc<Shared>,
 }
 
@@ -173,6 +176,7 @@ impl Connection {
             queue,
             pushes: Mutex::new(Some(pushes)),
             room_pushes: Mutex::new(Some(room_pushes)),
+            presence: AtomicU8::new(0),
             shared,
         })
     }

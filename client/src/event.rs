@@ -146,6 +146,14 @@ pub enum What {
         #[serde(flatten)]
         change: RoomChange,
     },
+    /// Not a message: a user came online or went offline (a presence push;
+    /// `message_id` 0, `sent_at_ms` when this client heard of it).
+    Presence {
+        /// Online now, or gone offline.
+        online: bool,
+        /// The server's name for them (escape before printing).
+        name: String,
+    },
     /// It could not be handled now (the server refused our answer, the file
     /// could not be saved, the local disk is full): it stays on the server
     /// and comes again next time; the other messages were handled.

@@ -63,6 +63,7 @@ pub mod passphrase;
 pub mod peer_info;
 mod peers;
 pub mod pin;
+pub mod presence;
 mod receipts;
 mod refusal;
 pub mod repl;

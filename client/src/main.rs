@@ -65,6 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         });
     }
     let (no_passphrase, passphrase_file) = (cli.no_passphrase, cli.passphrase_file);
+    let invisible = cli.invisible;
     let config = client_config(
         cli.home,
         cli.server.as_deref(),
@@ -83,12 +84,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(command) => {
             let client = commands::open(config, flags).await?;
             client.set_download_policy(policy);
+            client.set_invisible(invisible);
             commands::run(&client, command, flags).await?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
             let client = commands::open(config, flags).await?;
             client.set_download_policy(policy);
+            client.set_invisible(invisible);
             client::repl::run(client).await?;
             Ok(ExitCode::SUCCESS)
         }

@@ -139,12 +139,37 @@ pub fn event(e: &Event) -> String {
                 ),
             }
         }
+        What::Presence { online, name } => {
+            let name = escape_line(name);
+            let pinned = match &e.from_name {
+                Some(p) if p != &*name => format!(" ({})", escape_line(p)),
+                _ => String::new(),
+            };
+            if *online {
+                format!("[{at}] {name}{pinned} is online")
+            } else {
+                format!("[{at}] {name}{pinned} went offline")
+            }
+        }
         What::Failed { error } => format!(
             "[{at}] a message from {who} could not be received now: {}; it stays on the server \
              and comes again with the next `inbox`",
             crate::repl::explain::one_line(error)
         ),
     }
+}
+
+/// A user online now: the server's name, the pinned one when it differs,
+/// and the id.
+pub fn online_user(u: &crate::presence::OnlineUser) -> String {
+    let mut remark = match &u.pinned_name {
+        Some(p) if *p != u.name => format!(" (your contact {})", escape_line(p)),
+        _ => String::new(),
+    };
+    if u.me {
+        remark.push_str(" (you)");
+    }
+    format!("{:<30} {}{remark}", escape_line(&u.name), u.id)
 }
 
 /// A history entry for a person: `[time] who (status)` and the text

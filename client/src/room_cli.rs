@@ -111,7 +111,11 @@ pub async fn outcome(
             let members = client.room_members(&name).await?;
             let lines = members
                 .iter()
-                .map(|m| format!("{:<30} {:<6} {}", escape_line(&m.name), m.role, m.id))
+                .map(|m| {
+                    let online = if m.online { "online" } else { "" };
+                    let name = escape_line(&m.name);
+                    format!("{name:<30} {:<6} {online:<6} {}", m.role, m.id)
+                })
                 .collect();
             (json!(members), lines)
         }

@@ -192,6 +192,8 @@ code_table! {
         RoomUploadBegin = 139, v2: false,
         /// 140: read a range of a room's file (version 3).
         RoomDownload = 140, v2: false,
+        /// 141: list who is online; show this connection, watch changes (version 3).
+        Presence = 141, v2: false,
     }
 }
 
@@ -254,6 +256,10 @@ code_table! {
         RoomDelivery = 1310, v2: false,
         /// 1311: the caller's key package stock runs low; unsolicited (version 3).
         KeyPackagesLow = 1311, v2: false,
+        /// 1312: a page of the clients online now (version 3).
+        Online = 1312, v2: false,
+        /// 1313: who came online or went offline; unsolicited (version 3).
+        PresenceChanges = 1313, v2: false,
         /// 9000: the request failed.
         Error = 9000, v2: true,
     }
@@ -271,7 +277,11 @@ impl ResponseCode {
     pub fn is_unsolicited(self) -> bool {
         matches!(
             self,
-            Self::Delivery | Self::Closing | Self::RoomDelivery | Self::KeyPackagesLow
+            Self::Delivery
+                | Self::Closing
+                | Self::RoomDelivery
+                | Self::KeyPackagesLow
+                | Self::PresenceChanges
         )
     }
 }

@@ -99,3 +99,6 @@ pub const MAX_KEY_PACKAGES: usize = 100;
 pub const MAX_ROOM_MEMBERS: usize = 1000;
 /// Most rooms in a 1308 answer.
 pub const MAX_ROOM_LIST: usize = 4096;
+/// Most changes in one presence push (1313): 17 bytes each, so a push
+/// always fits in a frame.
+pub const MAX_PRESENCE_CHANGES: usize = 60_000;

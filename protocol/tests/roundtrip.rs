@@ -120,6 +120,9 @@ fn v3_request() -> impl Strategy<Value = v3::Request> {
         )),
         vec(any::<u64>(), 1..50).prop_map(v3::Request::Ack),
         name().prop_map(v3::Request::LookupName),
+        (any::<bool>(), any::<bool>(), client_id()).prop_map(|(show, watch, after)| {
+            v3::Request::Presence(v3::Presence { show, watch, after })
+        }),
         any::<[u8; 32]>().prop_map(|client_nonce| v3::Request::Hello(v3::Hello { client_nonce })),
         array64().prop_map(v3::Request::Authenticate),
         Just(v3::Request::Subscribe),
@@ -240,6 +243,25 @@ fn delivery() -> impl Strategy<Value = v3::Delivery> {
 fn v3_response() -> impl Strategy<Value = v3::Response> {
     prop_oneof![
         client_id().prop_map(v3::Response::Registered),
+        (any::<bool>(), vec((client_id(), name()), 0..20)).prop_map(|(more, v)| {
+            v3::Response::Online(v3::ClientPage {
+                more,
+                clients: v
+                    .into_iter()
+                    .map(|(id, name)| v3::ClientEntry { id, name })
+                    .collect(),
+            })
+        }),
+        (any::<bool>(), vec((client_id(), any::<bool>()), 0..50)).prop_map(|(resync, v)| {
+            v3::Response::PresenceChanges(v3::PresenceChanges {
+                resync,
+                changes: v
+                    .into_iter()
+                    .map(|(client, online)| v3::PresenceChange { client, online })
+                    .collect::<Vec<_>>()
+                    .into(),
+            })
+        }),
         (any::<bool>(), vec((client_id(), name()), 0..20)).prop_map(|(more, v)| {
             v3::Response::ClientList(v3::ClientPage {
                 more,

@@ -21,6 +21,7 @@ use openmls::prelude::{
 use openmls_traits::OpenMlsProvider as _;
 
 use crate::MAX_ROOM_MEMBERS;
+use crate::access::Access;
 use crate::engine::{RoomEngine, RoomId, load_group};
 use crate::error::{PolicyError, RoomsError};
 use crate::identity::{ClientId, Pins, client_id_of, verify_member};
@@ -55,6 +56,8 @@ enum Change {
     Remove(Vec<ClientId>),
     Role(ClientId, Role),
     Rename(RoomName),
+    Access(Access),
+    Ban(ClientId, bool),
     PendingProposals,
 }
 
@@ -121,6 +124,33 @@ impl RoomEngine {
     /// [`RoomsError::Policy`], [`RoomsError::PendingCommit`].
     pub fn rename(&self, room: RoomId, name: &RoomName) -> Result<Outgoing, RoomsError> {
         self.commit(room, Change::Rename(name.clone()))
+    }
+
+    /// Changes the room's join rule (admins only); the banned ids stay.
+    ///
+    /// # Errors
+    /// [`RoomsError::Policy`], [`RoomsError::PendingCommit`].
+    pub fn set_join_rule(
+        &self,
+        room: RoomId,
+        rule: crate::access::JoinRule,
+    ) -> Result<Outgoing, RoomsError> {
+        self.commit(room, Change::Access(Access::new(rule)))
+    }
+
+    /// Bans `client` (removing it if it is a member) or lifts its ban
+    /// (admins only). A banned id is never added again, by an admin or by
+    /// joining, while the ban stands.
+    ///
+    /// # Errors
+    /// [`RoomsError::Policy`], [`RoomsError::PendingCommit`].
+    pub fn set_banned(
+        &self,
+        room: RoomId,
+        client: ClientId,
+        banned: bool,
+    ) -> Result<Outgoing, RoomsError> {
+        self.commit(room, Change::Ban(client, banned))
     }
 
     /// Commits the proposals waiting in the room (leave requests). Any member
@@ -263,6 +293,7 @@ impl RoomEngine {
         let mut adds = Vec::new();
         let mut removals = Vec::new();
         let mut rename = None;
+        let mut access = view.access().clone();
         match change {
             Change::Add(packages) => {
                 if !my_role.is_admin() {
@@ -302,13 +333,38 @@ impl RoomEngine {
                 }
                 rename = (view.name() != Some(&name)).then_some(name);
             }
+            Change::Access(new) => {
+                if !my_role.is_admin() {
+                    return Err(not_permitted("change who may join"));
+                }
+                // Only the rule: the banned ids are `Change::Ban`'s.
+                access.rule = new.rule;
+            }
+            Change::Ban(client, banned) => {
+                if !my_role.is_admin() {
+                    return Err(not_permitted("ban or unban"));
+                }
+                if client == me {
+                    return Err(not_permitted("ban themselves"));
+                }
+                access.set_banned(client, banned)?;
+                if banned && let Some(leaf) = view.leaf_of(&client) {
+                    staying.retain(|s| *s != client);
+                    removals.push(leaf);
+                }
+            }
             Change::PendingProposals => {}
         }
         roles.retain(|c| staying.contains(c));
-        let new_extensions = if &roles != view.roles() || rename.is_some() {
+        let access_changed = &access != view.access();
+        let new_extensions = if &roles != view.roles() || rename.is_some() || access_changed {
             let mut ext: Extensions<GroupContext> = group.extensions().clone();
             ext.add_or_replace(roles.to_extension())
                 .map_err(RoomsError::mls("roles extension"))?;
+            if access_changed {
+                ext.add_or_replace(access.to_extension())
+                    .map_err(RoomsError::mls("access extension"))?;
+            }
             if let Some(name) = rename {
                 ext.add_or_replace(name.to_extension())
                     .map_err(RoomsError::mls("name extension"))?;

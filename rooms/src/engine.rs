@@ -21,6 +21,7 @@ use openmls::prelude::{
 use openmls_basic_credential::SignatureKeyPair;
 use openmls_traits::OpenMlsProvider as _;
 
+use crate::access::{Access, JoinRule};
 use crate::cache::Loaded;
 use crate::error::RoomsError;
 use crate::identity::{ClientId, IdentitySigner, make_credential};
@@ -69,17 +70,24 @@ pub(crate) fn join_config() -> MlsGroupJoinConfig {
 }
 
 /// The group context extensions a new room starts with: the roles table, the
-/// name (if given) and the requirement that every member understands both
-/// (openmls refuses a later change of an extension not required).
+/// name (if given), the access rules and the requirement that every member
+/// understands all three (openmls refuses a later change of an extension
+/// not required).
 fn initial_extensions(
     owner: ClientId,
     name: Option<&RoomName>,
+    rule: JoinRule,
 ) -> Result<Extensions<GroupContext>, RoomsError> {
     let mut extensions = vec![Roles::with_owner(owner).to_extension()];
     extensions.extend(name.map(RoomName::to_extension));
+    extensions.push(Access::new(rule).to_extension());
     extensions.push(Extension::RequiredCapabilities(
         RequiredCapabilitiesExtension::new(
-            &[Roles::extension_type(), RoomName::extension_type()],
+            &[
+                Roles::extension_type(),
+                RoomName::extension_type(),
+                Access::extension_type(),
+            ],
             &[],
             &[openmls::prelude::CredentialType::Basic],
         ),
@@ -173,7 +181,7 @@ impl RoomEngine {
     /// # Errors
     /// [`RoomsError::RoomExists`]; MLS or database errors.
     pub fn create_room(&self, room: RoomId) -> Result<RoomCreated, RoomsError> {
-        self.create(room, None)
+        self.create(room, None, JoinRule::InviteOnly)
     }
 
     /// Creates a room named `name` (see [`crate::name`]) with us as its only
@@ -186,10 +194,28 @@ impl RoomEngine {
         room: RoomId,
         name: &RoomName,
     ) -> Result<RoomCreated, RoomsError> {
-        self.create(room, Some(name))
+        self.create(room, Some(name), JoinRule::InviteOnly)
     }
 
-    fn create(&self, room: RoomId, name: Option<&RoomName>) -> Result<RoomCreated, RoomsError> {
+    /// Creates a room named `name` that one joins by `rule`.
+    ///
+    /// # Errors
+    /// [`RoomsError::RoomExists`]; MLS or database errors.
+    pub fn create_room_with_rule(
+        &self,
+        room: RoomId,
+        name: &RoomName,
+        rule: JoinRule,
+    ) -> Result<RoomCreated, RoomsError> {
+        self.create(room, Some(name), rule)
+    }
+
+    fn create(
+        &self,
+        room: RoomId,
+        name: Option<&RoomName>,
+        rule: JoinRule,
+    ) -> Result<RoomCreated, RoomsError> {
         self.store.transact(|provider, conn| {
             if load_group(provider, room).is_ok() {
                 return Err(RoomsError::RoomExists);
@@ -202,7 +228,7 @@ impl RoomEngine {
                 .use_ratchet_tree_extension(true)
                 .max_past_epochs(0)
                 .with_capabilities(keys::leaf_capabilities())
-                .with_group_context_extensions(initial_extensions(self.me.client_id, name)?)
+                .with_group_context_extensions(initial_extensions(self.me.client_id, name, rule)?)
                 .build(provider, &signer, self.credential_with_key()?)
                 .map_err(RoomsError::mls("room creation"))?;
             let group_info = group
@@ -258,6 +284,38 @@ impl RoomEngine {
         self.store.transact(|provider, _| {
             let group = load_group(provider, room)?;
             Ok(RoomName::from_extensions(group.extensions())?)
+        })
+    }
+
+    /// The room's access rules (join rule, banned ids).
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`]; malformed rules.
+    pub fn access(&self, room: RoomId) -> Result<Access, RoomsError> {
+        self.store.transact(|provider, _| {
+            let group = load_group(provider, room)?;
+            Ok(Access::from_extensions(group.extensions())?)
+        })
+    }
+
+    /// A signed `GroupInfo` of the room's current epoch with its ratchet
+    /// tree (an `MlsMessage`): what the server hands to those who join the
+    /// room by external commit. Members refresh it after each commit.
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`], [`RoomsError::NotMember`]; MLS errors.
+    pub fn group_info(&self, room: RoomId) -> Result<Vec<u8>, RoomsError> {
+        self.store.transact(|provider, _| {
+            let group = load_group(provider, room)?;
+            if !group.is_active() {
+                return Err(RoomsError::NotMember);
+            }
+            let signer = self.signer(provider)?;
+            group
+                .export_group_info(provider.crypto(), &signer, true)
+                .map_err(RoomsError::mls("group info export"))?
+                .to_bytes()
+                .map_err(RoomsError::mls("group info encoding"))
         })
     }
 

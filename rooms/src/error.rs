@@ -56,6 +56,16 @@ pub enum PolicyError {
     /// A leaf's credential is not a Sealpost member credential.
     #[error("a member credential is malformed")]
     BadCredential,
+    /// The access rules (join rule, banned ids) are malformed.
+    #[error("the room's access rules are malformed")]
+    BadAccess,
+    /// A join without an invitation (an external commit) in an invite-only
+    /// room, or one that does more than add the joiner.
+    #[error("the room is invite-only: only an admin can add members")]
+    JoinRefused,
+    /// The commit adds a banned client id.
+    #[error("{0} is banned from the room")]
+    Banned(ClientId),
 }
 
 /// Why a member's credential is not accepted (see [`crate::identity`]).

@@ -53,6 +53,7 @@ pub(crate) fn leaf_capabilities() -> Capabilities {
         Some(&[
             Roles::extension_type(),
             crate::name::RoomName::extension_type(),
+            crate::access::Access::extension_type(),
             ExtensionType::LastResort,
         ]),
         None,

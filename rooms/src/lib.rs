@@ -11,7 +11,8 @@
 //!   follows the public handshake messages and refuses a commit before it is
 //!   fanned out ([`observer`]);
 //! - the rules both apply to every commit ([`policy`]) over the roles kept
-//!   in the group context ([`roles`]), next to the room's name ([`name`]).
+//!   in the group context ([`roles`]), next to the room's name ([`name`])
+//!   and its access rules (join rule, bans: [`access`]).
 //!
 //! Ciphersuite `MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519` only.
 //! Handshake messages (commits, proposals) are MLS public messages so the
@@ -26,6 +27,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 mod cache;
 pub mod commits;
 pub mod engine;
@@ -34,6 +36,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod incoming;
+pub mod join;
 pub mod keys;
 pub mod name;
 pub mod observer;
@@ -46,6 +49,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use access::{Access, JoinRule};
 pub use commits::Outgoing;
 pub use engine::{RoomCreated, RoomEngine, RoomId, RoomMember};
 pub use error::{IdentityError, PolicyError, RoomsError};
@@ -53,7 +57,7 @@ pub use identity::{ClientId, IdentitySigner, Pins};
 pub use incoming::{Header, Incoming, Joined, peek_header};
 pub use keys::{CIPHERSUITE, KeyPackageOut, check_upload};
 pub use name::RoomName;
-pub use observer::{Observed, ObserverTx, RoomObserver, RoomState};
+pub use observer::{Observed, ObserverTx, RoomObserver, RoomState, check_group_info};
 pub use policy::CommitSummary;
 pub use roles::Role;
 pub use store::migrate;

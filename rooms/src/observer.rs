@@ -72,6 +72,10 @@ pub struct RoomState {
     pub epoch: u64,
     /// Its members and roles.
     pub members: Vec<RoomMember>,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// How one joins it.
+    pub rule: crate::access::JoinRule,
 }
 
 /// The server's public view of many rooms, over one state file of its own
@@ -307,7 +311,28 @@ fn state(room: RoomId, group: &PublicGroup, view: &RoomView) -> RoomState {
                 role: view.role_of(&client_id),
             })
             .collect(),
+        name: view.name().map(ToString::to_string),
+        rule: view.access().rule,
     }
+}
+
+/// Checks that `bytes` is a `GroupInfo` of `room` at `epoch` (what the
+/// server keeps for joiners; its signature is the joiner's to verify).
+///
+/// # Errors
+/// [`RoomsError::Malformed`] if it is not, [`RoomsError::Limit`] if too long.
+pub fn check_group_info(bytes: &[u8], room: RoomId, epoch: u64) -> Result<(), RoomsError> {
+    if bytes.len() > MAX_MESSAGE_LEN {
+        return Err(RoomsError::Limit("room message too long"));
+    }
+    let message = MlsMessageIn::tls_deserialize_exact(bytes).map_err(|_| RoomsError::Malformed)?;
+    let MlsMessageBodyIn::GroupInfo(info) = message.extract() else {
+        return Err(RoomsError::Malformed);
+    };
+    if RoomId::from_group_id(info.group_id()) != Some(room) || info.epoch().as_u64() != epoch {
+        return Err(RoomsError::Malformed);
+    }
+    Ok(())
 }
 
 fn load_public(provider: &Provider<'_>, room: RoomId) -> Result<PublicGroup, RoomsError> {

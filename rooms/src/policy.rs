@@ -10,15 +10,20 @@
 //! depend on the server having checked.
 //!
 //! The rules:
-//! - Only members act: external commits and external proposals are refused.
+//! - Only members act, but for one thing: a join by external commit (no
+//!   invitation) in a public or hidden room ([`crate::access`]), which may
+//!   only add the joiner, who must not be banned or a member already, and
+//!   may change nothing else. External proposals are refused.
+//! - Nobody banned is added.
 //! - Adding, removing another member and changing the group context need an
 //!   admin (or owner), both as the proposal's sender and as the committer.
 //! - A member may always leave: a remove proposal whose sender is the removed
 //!   leaf may be committed by any member.
 //! - Removing an owner, and any change that makes or unmakes an owner, needs
 //!   an owner.
-//! - A commit may change only the roles and name extensions of the group
-//!   context (the name: [`crate::name`]), and a name must stay well formed.
+//! - A commit may change only the roles, name and access extensions of the
+//!   group context (the name: [`crate::name`]), and a name must stay well
+//!   formed.
 //! - A leaf keeps its client id across updates; one client id holds at most
 //!   one leaf.
 //! - Proposal kinds rooms do not use are refused.
@@ -32,6 +37,7 @@ use openmls::prelude::{
     Extension, Extensions, GroupContext, LeafNodeIndex, Member, Proposal, Sender, StagedCommit,
 };
 
+use crate::access::{ACCESS_EXTENSION_TYPE, Access};
 use crate::error::{IdentityError, PolicyError};
 use crate::identity::{ClientId, Pins, client_id_of, verify_member};
 use crate::name::{NAME_EXTENSION_TYPE, RoomName};
@@ -44,6 +50,7 @@ pub struct RoomView {
     leaves: BTreeMap<LeafNodeIndex, ClientId>,
     roles: Roles,
     name: Option<RoomName>,
+    access: Access,
     fixed_extensions: Vec<Extension>,
 }
 
@@ -75,6 +82,11 @@ pub struct CommitSummary {
     pub role_changes: Vec<RoleChange>,
     /// The room's new name, if the commit renamed it.
     pub renamed: Option<String>,
+    /// The room's new access rules, if the commit changed them.
+    pub access: Option<Access>,
+    /// The commit is a join without an invitation (an external commit): the
+    /// committer is the one member it adds.
+    pub external_join: bool,
 }
 
 impl RoomView {
@@ -96,6 +108,7 @@ impl RoomView {
             leaves,
             roles: Roles::from_extensions(extensions)?,
             name: RoomName::from_extensions(extensions)?,
+            access: Access::from_extensions(extensions)?,
             fixed_extensions: fixed_extensions(extensions),
         })
     }
@@ -133,6 +146,11 @@ impl RoomView {
         self.name.as_ref()
     }
 
+    /// The room's access rules.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
     fn member(&self, sender: &Sender) -> Result<(LeafNodeIndex, ClientId, Role), PolicyError> {
         let Sender::Member(leaf) = sender else {
             return Err(PolicyError::ExternalSender);
@@ -149,7 +167,9 @@ fn fixed_extensions(extensions: &Extensions<GroupContext>) -> Vec<Extension> {
         .iter()
         .filter(|e| {
             !matches!(e, Extension::Unknown(kind, _)
-                if *kind == ROLES_EXTENSION_TYPE || *kind == NAME_EXTENSION_TYPE)
+                if *kind == ROLES_EXTENSION_TYPE
+                    || *kind == NAME_EXTENSION_TYPE
+                    || *kind == ACCESS_EXTENSION_TYPE)
         })
         .cloned()
         .collect()
@@ -177,6 +197,9 @@ pub fn check_commit(
     sender: &Sender,
     staged: &StagedCommit,
 ) -> Result<CommitSummary, PolicyError> {
+    if matches!(sender, Sender::NewMemberCommit) {
+        return check_external_join(before, staged);
+    }
     let (_, committer, committer_role) = before.member(sender)?;
     let committer = (committer, committer_role);
     let mut summary = CommitSummary {
@@ -257,6 +280,16 @@ pub fn check_commit(
     }
     let roles_after = Roles::from_extensions(after_extensions)?;
     let name_after = RoomName::from_extensions(after_extensions)?;
+    let access_after = Access::from_extensions(after_extensions)?;
+    if let Some(banned) = summary.added.iter().find(|c| access_after.is_banned(c)) {
+        return Err(PolicyError::Banned(*banned));
+    }
+    if access_after != before.access {
+        if !context_changed {
+            return Err(PolicyError::ContextChanged);
+        }
+        summary.access = Some(access_after);
+    }
     if name_after != before.name {
         if !context_changed {
             return Err(PolicyError::ContextChanged);
@@ -295,6 +328,48 @@ pub fn check_commit(
         }
     }
     Ok(summary)
+}
+
+/// The rules of a join by external commit: an open room, only the joiner's
+/// external init, a joiner who is neither banned nor a member already, and
+/// nothing else changed.
+fn check_external_join(
+    before: &RoomView,
+    staged: &StagedCommit,
+) -> Result<CommitSummary, PolicyError> {
+    if !before.access.rule.open() {
+        return Err(PolicyError::JoinRefused);
+    }
+    for queued in staged.queued_proposals() {
+        if !matches!(queued.proposal(), Proposal::ExternalInit(_)) {
+            return Err(PolicyError::JoinRefused);
+        }
+    }
+    let leaf = staged
+        .update_path_leaf_node()
+        .ok_or(PolicyError::JoinRefused)?;
+    let joiner = client_id_of(leaf.credential()).map_err(|_| PolicyError::BadCredential)?;
+    if before.access.is_banned(&joiner) {
+        return Err(PolicyError::Banned(joiner));
+    }
+    if before.leaf_of(&joiner).is_some() {
+        return Err(PolicyError::DuplicateMember(joiner));
+    }
+    let after = staged.group_context().extensions();
+    if fixed_extensions(after) != before.fixed_extensions
+        || Roles::from_extensions(after)? != before.roles
+        || RoomName::from_extensions(after)? != before.name
+        || Access::from_extensions(after)? != before.access
+    {
+        return Err(PolicyError::ContextChanged);
+    }
+    Ok(CommitSummary {
+        epoch: staged.group_context().epoch().as_u64(),
+        committer: Some(joiner),
+        added: vec![joiner],
+        external_join: true,
+        ..CommitSummary::default()
+    })
 }
 
 /// Checks every leaf a commit brings in or changes (added members, updated

@@ -28,3 +28,13 @@ pub fn rogue_add(engine: &RoomEngine, room: RoomId, key_package: &[u8]) -> Vec<u
         })
         .unwrap()
 }
+
+/// An external commit joining the room of `group_info` made without the
+/// engine's checks (an invite-only room, a banned joiner): what a modified
+/// client would send. The joiner keeps the room as joined.
+///
+/// # Panics
+/// If openmls cannot make the commit (a test setup error).
+pub fn rogue_external_join(engine: &RoomEngine, group_info: &[u8]) -> Vec<u8> {
+    engine.external_join(group_info, None).unwrap().commit
+}

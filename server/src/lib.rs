@@ -34,6 +34,7 @@ pub mod identity;
 mod keepalive;
 mod listener;
 mod names;
+mod presence;
 mod room_retention;
 mod sessions;
 mod shared;
@@ -141,6 +142,7 @@ impl Server {
                 uploads,
                 v2_claims: claims::Claims::default(),
                 sessions: sessions::Sessions::new(),
+                presence: presence::Presence::new(),
                 shutdown: CancellationToken::new(),
                 data_lock: std::sync::Mutex::new(Some(data_lock)),
             }),
@@ -196,6 +198,12 @@ impl Server {
             shared.blobs.clone(),
             shared.config.room_retention,
         ));
+        let presence = tokio::spawn(
+            shared
+                .presence
+                .clone()
+                .push_periodically(shared.shutdown.clone()),
+        );
         let accept = listener::run(listener, shared.clone());
         tokio::pin!(accept);
         tokio::select! {
@@ -210,6 +218,8 @@ impl Server {
         let _ = expiry.await;
         retention.abort();
         let _ = retention.await;
+        presence.abort();
+        let _ = presence.await;
         if let Some(admin) = admin {
             let _ = admin.await;
         }

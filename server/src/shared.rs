@@ -1,5 +1,6 @@
 //! What every connection task shares: the configuration, the store, the
-//! blobs, the push hub, the identity, the uploads and the shutdown signal.
+//! blobs, the push hub, the identity, the uploads, presence and the shutdown
+//! signal.
 //! Out of the crate root so that the protocol versions can name it without
 //! importing the root that starts them.
 
@@ -11,6 +12,7 @@ use crate::config::Config;
 use crate::datadir::DataDirLock;
 use crate::hub::Hub;
 use crate::identity::ServerIdentity;
+use crate::presence::Presence;
 use crate::sessions::Sessions;
 use crate::store::Store;
 use crate::uploads::Uploads;
@@ -26,6 +28,8 @@ pub(crate) struct Shared {
     pub(crate) v2_claims: Claims,
     /// Open connections and authenticated sessions.
     pub(crate) sessions: std::sync::Arc<Sessions>,
+    /// Who is online, and the coalesced pushes of changes.
+    pub(crate) presence: std::sync::Arc<Presence>,
     /// Fires when the server begins to shut down.
     pub(crate) shutdown: CancellationToken,
     /// The data folder's lock: released when the server stops, not when the

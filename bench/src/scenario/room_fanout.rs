@@ -491,7 +491,8 @@ async fn receive(
                     shared.tracker.arrived(e.seq, at);
                     newest = newest.max(e.seq);
                 }
-                Some(RoomPush::KeyPackagesLow(_)) => {}
+                // The bench's connections never ask for presence.
+                Some(RoomPush::KeyPackagesLow(_) | RoomPush::Presence(_)) => {}
                 None => bail!("the connection closed"),
             },
             Some((answer, seq)) = pending.next(), if !pending.is_empty() => {

@@ -1,8 +1,8 @@
 //! What the server sends unasked besides message deliveries: the room
-//! pushes, which the reader routes to their own queue. A leaf, so the
+//! pushes and presence changes, which the reader routes to their own queue. A leaf, so the
 //! reader and the room requests both name it.
 
-use protocol::v3::RoomEntry;
+use protocol::v3::{self, RoomEntry};
 
 /// An unsolicited room frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,4 +11,6 @@ pub enum RoomPush {
     Entry(RoomEntry),
     /// 1311: our one-time key package stock is low.
     KeyPackagesLow(u32),
+    /// 1313: who came online or went offline (or: list again).
+    Presence(v3::PresenceChanges),
 }

@@ -139,6 +139,9 @@ pub(super) async fn read_loop(
                 v3::Response::KeyPackagesLow(stock) => {
                     let _ = room_pushes.send(super::push::RoomPush::KeyPackagesLow(stock));
                 }
+                v3::Response::PresenceChanges(changes) => {
+                    let _ = room_pushes.send(super::push::RoomPush::Presence(changes));
+                }
                 v3::Response::Closing(e) => {
                     *shared.closing.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                 }

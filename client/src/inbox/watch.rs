@@ -83,6 +83,8 @@ impl Client {
             );
         };
         let mut rooms = conn.take_room_pushes();
+        // Shown as online (unless invisible) and told who comes and goes.
+        self.start_presence(conn).await?;
         // What the rooms' logs held before we subscribed (the server pushes
         // it too; reading it now also settles what a lost connection left).
         self.watch_rooms(events).await?;
@@ -90,7 +92,7 @@ impl Client {
             let delivery = tokio::select! {
                 d = stream.recv() => d,
                 Some(push) = next_room_push(&mut rooms) => {
-                    self.on_room_push(push, rooms.as_mut(), events).await?;
+                    self.on_room_push(conn, push, rooms.as_mut(), events).await?;
                     continue;
                 }
                 () = stop.cancelled() => return Ok(()),
@@ -135,24 +137,35 @@ impl Client {
     }
 
     /// A room push: a new entry (read the logs; the push itself only says
-    /// there is something to read) or a low key package stock (refill).
+    /// there is something to read), a low key package stock (refill), or
+    /// presence changes (shown as events).
     async fn on_room_push(
         &self,
+        conn: &Connection,
         push: RoomPush,
         rooms: Option<&mut mpsc::UnboundedReceiver<RoomPush>>,
         events: &mpsc::UnboundedSender<Event>,
     ) -> Result<(), ClientError> {
         let mut read = false;
         let mut refill = false;
+        let mut presence = Vec::new();
         let mut note = |p: RoomPush| match p {
             RoomPush::Entry(_) => read = true,
             RoomPush::KeyPackagesLow(_) => refill = true,
+            RoomPush::Presence(changes) => presence.push(changes),
         };
         note(push);
         if let Some(rooms) = rooms {
             // Everything already queued is read by the same pass.
             while let Ok(p) = rooms.try_recv() {
                 note(p);
+            }
+        }
+        for changes in presence {
+            for e in self.presence_events(conn, changes).await? {
+                if events.send(e).is_err() {
+                    return Ok(());
+                }
             }
         }
         if refill && let Err(e) = self.refill_key_packages().await {

@@ -313,6 +313,7 @@ impl Menu {
         match command {
             Command::Register { name } => self.register(name).await,
             Command::List => self.list(cancel).await,
+            Command::Online => self.online(cancel).await,
             Command::Key { name } => self.fetch_key(name, cancel).await,
             Command::Inbox => self.inbox(cancel).await,
             Command::Answer => self.answer(cancel).await,

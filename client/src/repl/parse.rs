@@ -23,6 +23,8 @@ pub enum Command {
     },
     /// 2: the other users.
     List,
+    /// Who is online now.
+    Online,
     /// 3: fetch, check and pin a peer's key.
     Key {
         /// The peer.
@@ -196,6 +198,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
             }
             match word {
                 "list" => Command::List,
+                "online" => Command::Online,
                 "inbox" => Command::Inbox,
                 "answer" => Command::Answer,
                 "resume" => Command::Resume,

@@ -36,6 +36,19 @@ impl Menu {
         Ok(())
     }
 
+    /// Who is online now.
+    pub(super) async fn online(&self, cancel: CancellationToken) -> Outcome {
+        let client = self.client.clone();
+        let users = cancellable(&cancel, client.online()).await?;
+        if users.is_empty() {
+            self.say("nobody is online");
+        } else {
+            let lines: Vec<String> = users.iter().map(crate::output::online_user).collect();
+            self.say(format!("online now:\n  {}", lines.join("\n  ")));
+        }
+        Ok(())
+    }
+
     /// 2: the other users on the server.
     pub(super) async fn list(&self, cancel: CancellationToken) -> Outcome {
         let client = self.client.clone();

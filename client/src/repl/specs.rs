@@ -58,6 +58,13 @@ pub const SPECS: &[Spec] = &[
         args: Args::Nothing,
     },
     Spec {
+        number: None,
+        words: &["online", "who"],
+        usage: "online",
+        about: "who is online now (their menu or watch runs)",
+        args: Args::Nothing,
+    },
+    Spec {
         number: Some("3"),
         words: &["key", "pubkey"],
         usage: "key NAME",

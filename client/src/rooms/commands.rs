@@ -51,6 +51,8 @@ pub struct RoomMemberInfo {
     pub id: ClientId,
     /// member, admin or owner.
     pub role: String,
+    /// Online now (shown by their menu or `watch`; see `crate::presence`).
+    pub online: bool,
 }
 
 impl Client {
@@ -323,6 +325,7 @@ impl Client {
             let engine = self.room_engine().await?;
             let room_id = room.id;
             let members = engine.run(move |e| e.members(room_id)).await?;
+            let online = self.online_ids().await?;
             let mut out = Vec::new();
             for m in members {
                 let id = wire_client_id(m.client_id);
@@ -330,6 +333,7 @@ impl Client {
                     name: self.member_name(id).await?,
                     id,
                     role: m.role.to_string(),
+                    online: online.contains(&id),
                 });
             }
             Ok(out)

@@ -86,6 +86,7 @@ pub fn request_payload_bounds(version: u8, code: RequestCode, limits: &CodecLimi
             | RequestCode::RoomState
             | RequestCode::RoomList
             | RequestCode::RoomDownload
+            | RequestCode::Presence
     );
     (if fixed { max } else { 0 }, max)
 }

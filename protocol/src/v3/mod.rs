@@ -13,6 +13,7 @@
 mod answers;
 mod delivery;
 mod layout;
+mod presence;
 mod request;
 mod response;
 mod rooms;
@@ -27,6 +28,7 @@ pub use layout::{
     DELIVERY_HEADER_LEN, LIST_ENTRY_HEADER_LEN, NONCE_LEN, SERVER_LIMITS_LEN, SIGNATURE_LEN,
     SIGNING_KEY_LEN,
 };
+pub use presence::{Presence, PresenceChange, PresenceChanges};
 pub use request::{Download, Hello, Pull, Request, UploadBegin, UploadChunk};
 pub use response::Response;
 pub use rooms::{

@@ -5,6 +5,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::layout::*;
+use super::presence::{PRESENCE_LEN, Presence};
 use super::rooms::{
     KeyPackagesUpload, ROOM_DOWNLOAD_LEN, ROOM_ID_LEN, RoomCommit, RoomCreate, RoomCursor,
     RoomDownload, RoomSend, RoomUploadBegin, claim,
@@ -146,6 +147,9 @@ pub enum Request {
     RoomUploadBegin(RoomUploadBegin),
     /// 140: read part of a room's file.
     RoomDownload(RoomDownload),
+    /// 141: show this connection or not, watch changes or not, and a page
+    /// of who is online.
+    Presence(Presence),
 }
 
 impl Request {
@@ -179,6 +183,7 @@ impl Request {
             Self::RoomList => RequestCode::RoomList,
             Self::RoomUploadBegin(_) => RequestCode::RoomUploadBegin,
             Self::RoomDownload(_) => RequestCode::RoomDownload,
+            Self::Presence(_) => RequestCode::Presence,
         }
     }
 
@@ -211,6 +216,7 @@ impl Request {
             RequestCode::RoomList => 0,
             RequestCode::RoomUploadBegin => RoomUploadBegin::MAX_LEN,
             RequestCode::RoomDownload => ROOM_DOWNLOAD_LEN,
+            RequestCode::Presence => PRESENCE_LEN,
         }
     }
 
@@ -354,6 +360,10 @@ impl Request {
                 exact(len, ROOM_DOWNLOAD_LEN)?;
                 Self::RoomDownload(RoomDownload::read(&mut r)?)
             }
+            RequestCode::Presence => {
+                exact(len, PRESENCE_LEN)?;
+                Self::Presence(Presence::read(&mut r)?)
+            }
         };
         r.finish()?;
         Ok(request)
@@ -421,6 +431,7 @@ impl Request {
             Self::RoomList => {}
             Self::RoomUploadBegin(u) => u.write(dst)?,
             Self::RoomDownload(d) => d.write(dst),
+            Self::Presence(p) => p.write(dst),
         }
         Ok(())
     }

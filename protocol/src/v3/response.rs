@@ -7,6 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::answers::*;
 use super::delivery::{Delivery, MessageBatch};
 use super::layout::*;
+use super::presence::PresenceChanges;
 use super::rooms::{
     COMMIT_ACCEPTED_LEN, ClaimedKeyPackage, CommitAccepted, KEY_PACKAGE_STOCK_LEN,
     KEY_PACKAGES_LOW_LEN, KeyPackageStock, ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN,
@@ -83,6 +84,10 @@ pub enum Response {
     RoomDelivery(RoomEntry),
     /// 1311: the caller's one-time key package stock is low (unsolicited).
     KeyPackagesLow(u32),
+    /// 1312: a page of the clients online now (the layout of 1001).
+    Online(ClientPage),
+    /// 1313: presence changes (unsolicited).
+    PresenceChanges(PresenceChanges),
     /// 9000: the request failed.
     Error(ServerError),
 }
@@ -119,6 +124,8 @@ impl Response {
             Self::RoomList(_) => ResponseCode::RoomList,
             Self::RoomDelivery(_) => ResponseCode::RoomDelivery,
             Self::KeyPackagesLow(_) => ResponseCode::KeyPackagesLow,
+            Self::Online(_) => ResponseCode::Online,
+            Self::PresenceChanges(_) => ResponseCode::PresenceChanges,
             Self::Error(_) => ResponseCode::Error,
         }
     }
@@ -128,9 +135,10 @@ impl Response {
         match code {
             ResponseCode::Registered => CLIENT_ID_LEN,
             ResponseCode::UploadCancelled => UPLOAD_ID_LEN,
-            ResponseCode::ClientList => {
+            ResponseCode::ClientList | ResponseCode::Online => {
                 PAGE_HEADER_LEN + MAX_LIST_PAGE * (LIST_ENTRY_HEADER_LEN + MAX_NAME_LEN)
             }
+            ResponseCode::PresenceChanges => PresenceChanges::MAX_LEN,
             ResponseCode::PublicKey => CLIENT_ID_LEN + PUBLIC_KEY_LEN + 1 + MAX_NAME_LEN,
             ResponseCode::MessageStored => MESSAGE_STORED_LEN,
             ResponseCode::Messages => crate::MAX_FRAME_LEN,
@@ -173,20 +181,9 @@ impl Response {
                 exact(len, CLIENT_ID_LEN)?;
                 Self::Registered(ClientId::read(&mut r, "client id")?)
             }
-            ResponseCode::ClientList => {
-                let more = r.flag("more")?;
-                let count = r.u16("count")? as usize;
-                check_range("count", count as u64, 0, MAX_LIST_PAGE as u64)?;
-                let mut clients =
-                    Vec::with_capacity(count.min(r.remaining() / SHORTEST_LIST_ENTRY_LEN));
-                for _ in 0..count {
-                    clients.push(ClientEntry {
-                        id: ClientId::read(&mut r, "client id")?,
-                        name: Name::read_short(&mut r)?,
-                    });
-                }
-                Self::ClientList(ClientPage { more, clients })
-            }
+            ResponseCode::ClientList => Self::ClientList(read_page(&mut r)?),
+            ResponseCode::Online => Self::Online(read_page(&mut r)?),
+            ResponseCode::PresenceChanges => Self::PresenceChanges(PresenceChanges::read(&mut r)?),
             ResponseCode::PublicKey => Self::PublicKey(PeerKey {
                 client_id: ClientId::read(&mut r, "client id")?,
                 public_key: PublicKey::read(&mut r)?,
@@ -339,15 +336,8 @@ impl Response {
     pub fn encode_payload(&self, dst: &mut BytesMut) -> Result<(), ProtocolError> {
         match self {
             Self::Registered(id) => id.write(dst),
-            Self::ClientList(page) => {
-                limit("client list page", page.clients.len(), MAX_LIST_PAGE)?;
-                dst.put_u8(page.more.into());
-                put_u16(dst, page.clients.len() as u16);
-                for c in &page.clients {
-                    c.id.write(dst);
-                    c.name.write_short(dst);
-                }
-            }
+            Self::ClientList(page) | Self::Online(page) => write_page(page, dst)?,
+            Self::PresenceChanges(p) => p.write(dst)?,
             Self::PublicKey(k) => {
                 k.client_id.write(dst);
                 k.public_key.write(dst);
@@ -430,4 +420,30 @@ impl Response {
         }
         Ok(())
     }
+}
+
+/// A page of clients (1001, 1312): more u8 | count u16 | count × ( id | name ).
+fn read_page(r: &mut Reader) -> Result<ClientPage, PayloadError> {
+    let more = r.flag("more")?;
+    let count = r.u16("count")? as usize;
+    check_range("count", count as u64, 0, MAX_LIST_PAGE as u64)?;
+    let mut clients = Vec::with_capacity(count.min(r.remaining() / SHORTEST_LIST_ENTRY_LEN));
+    for _ in 0..count {
+        clients.push(ClientEntry {
+            id: ClientId::read(r, "client id")?,
+            name: Name::read_short(r)?,
+        });
+    }
+    Ok(ClientPage { more, clients })
+}
+
+fn write_page(page: &ClientPage, dst: &mut BytesMut) -> Result<(), ProtocolError> {
+    limit("client list page", page.clients.len(), MAX_LIST_PAGE)?;
+    dst.put_u8(page.more.into());
+    put_u16(dst, page.clients.len() as u16);
+    for c in &page.clients {
+        c.id.write(dst);
+        c.name.write_short(dst);
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod frames;
+mod presence;
 mod rooms;
 
 use std::collections::BTreeMap;
@@ -450,6 +451,7 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
         ))),
     );
     rooms::insert(&mut m);
+    presence::insert(&mut m);
     m
 }
 

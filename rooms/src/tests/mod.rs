@@ -3,6 +3,7 @@
 //! [`RoomObserver`] standing in for the delivery service (the tests carry
 //! the bytes between them in log order).
 
+mod access;
 mod cache;
 mod membership;
 mod names;

@@ -6,12 +6,14 @@
 //!   dispatch of each request;
 //! - `auth`: hello and authenticate, and the connection's authentication
 //!   state; `push`: subscribe and the push window (`room_push` for room
-//!   entries); `rate`: the request rate limit;
+//!   entries); `presence`: a connection's part in who is online (141,
+//!   1313); `rate`: the request rate limit;
 //! - `ops`: one file per request kind (or tight family);
 //! - `reply`: the error answers all of them build.
 
 mod auth;
 mod ops;
+mod presence;
 mod push;
 mod rate;
 mod reply;

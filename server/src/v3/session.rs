@@ -28,6 +28,7 @@ use crate::shared::Shared;
 use crate::v3::auth::Auth;
 use crate::v3::ops::download::{self, OpenFile};
 use crate::v3::ops::{directory, key_packages, pull, register, room_files, rooms, send, upload};
+use crate::v3::presence::ConnPresence;
 use crate::v3::push::{self, Push};
 use crate::v3::rate::RateLimiter;
 use crate::v3::reply::{Pipelined, error};
@@ -41,6 +42,7 @@ enum Event {
     Frame(Next),
     Reply(v3::Response),
     Hub(HubEvent),
+    Presence(v3::PresenceChanges),
     Shutdown,
     /// The operator removed this session's account.
     Removed,
@@ -58,6 +60,8 @@ pub(crate) struct Session {
     /// The session ends after the current event.
     closing: bool,
     push: Option<Push>,
+    /// Shown as online or not, watching presence or not (141).
+    presence: ConnPresence,
     rate: Option<RateLimiter>,
     /// Uploads this connection wrote to or resumed: synced when it closes.
     touched_uploads: HashSet<UploadId>,
@@ -82,6 +86,7 @@ impl Session {
             dirty: false,
             closing: false,
             push: None,
+            presence: ConnPresence::default(),
             rate,
             touched_uploads: HashSet::new(),
             download: None,
@@ -116,6 +121,10 @@ impl Session {
                 }
                 Event::Reply(response) => self.write(Response::V3(response)).await,
                 Event::Hub(event) => self.on_hub(event),
+                Event::Presence(changes) => {
+                    let push = v3::Response::PresenceChanges(changes);
+                    self.write(Response::V3(push)).await;
+                }
                 Event::Removed => {
                     tracing::info!(peer = %self.peer, "account removed by the operator; closing");
                     self.drain().await;
@@ -166,6 +175,7 @@ impl Session {
                         None => future::pending().await,
                     }
                 } => return Event::Hub(event),
+                changes = self.presence.next() => return Event::Presence(changes),
                 next = next_item(&mut self.conn, idle, stall), if room => return Event::Frame(next),
                 () = shutdown.cancelled() => return Event::Shutdown,
                 () = async {
@@ -490,6 +500,7 @@ impl Session {
             (Some(me), v3::Request::RoomDownload(d)) => {
                 room_files::download(&shared, me, d, &mut self.download).await
             }
+            (Some(me), v3::Request::Presence(p)) => self.presence.request(&shared, me, p),
             (_, request) => {
                 // Every authenticated request is matched above; this is a
                 // request needing authentication that slipped through.

@@ -13,6 +13,7 @@ mod names;
 mod nodes;
 mod operator;
 mod package;
+mod presence;
 mod replay;
 mod rooms_cli;
 mod scripted;

@@ -43,21 +43,21 @@ async fn run(server: SocketAddr, home: &Path, args: &[&str]) -> (bool, String, S
 }
 
 /// Runs a command that must succeed; its standard output.
-async fn ok(server: SocketAddr, home: &Path, args: &[&str]) -> String {
+pub(crate) async fn ok(server: SocketAddr, home: &Path, args: &[&str]) -> String {
     let (success, out, err) = run(server, home, args).await;
     assert!(success, "client {args:?} failed: {err}");
     out
 }
 
 /// Runs a `--json` command that must succeed; its JSON.
-async fn json(server: SocketAddr, home: &Path, args: &[&str]) -> Value {
+pub(crate) async fn json(server: SocketAddr, home: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     serde_json::from_str(&ok(server, home, &all).await).unwrap()
 }
 
 /// Registers `name` in `home`; its client id.
-async fn register(server: SocketAddr, home: &Path, name: &str) -> ClientId {
+pub(crate) async fn register(server: SocketAddr, home: &Path, name: &str) -> ClientId {
     let v = json(server, home, &["register", name]).await;
     v["id"].as_str().unwrap().parse().unwrap()
 }
