@@ -172,13 +172,13 @@ fn the_list_shows_unread_counts_rooms_changed_keys_and_the_status() {
         assert!(screen.contains("4 mallory"), "{screen}");
         assert!(!screen.contains('\x1b'));
         assert!(
-            screen.contains("connected | alice | 192.168.1.5:1357"),
+            screen.contains("connected | 192.168.1.5:1357 | server pinned 12345 67890"),
             "{screen}"
         );
     }
     let [wide, _] = show("list", &app);
     assert!(
-        wide.contains(&format!("server pinned {FINGERPRINT}")),
+        wide.contains(&format!("server pinned {FINGERPRINT} | alice | F1 help")),
         "{wide}"
     );
     assert!(wide.contains("4 mallory\\e[2J"), "{wide}");
@@ -357,4 +357,35 @@ fn without_colour_the_screen_stays_readable() {
     app.no_color = false;
     let (_, coloured) = render(&app, 120, 40);
     assert!(coloured.content.iter().any(|c| c.fg != Color::Reset));
+}
+
+#[test]
+fn a_changed_key_is_said_where_it_happened_with_what_to_do() {
+    let mut app = base();
+    let carol = Conversation::Person { id: CAROL };
+    app.open(Some(carol.clone()));
+    let event = crate::event::Event {
+        message_id: 7,
+        from: CAROL,
+        from_name: Some("carol".into()),
+        server_name: None,
+        sent_at_ms: NOW,
+        sender_time_ms: None,
+        what: crate::event::What::KeyChanged,
+    };
+    let item = lines::event_notice(&event, NOW).expect("a changed key is a notice");
+    assert_eq!(item.tone, Tone::Warning);
+    app.notice(Some(&carol), item);
+    // Texts and files are history entries, not notices.
+    let text = crate::event::Event {
+        what: crate::event::What::Text { text: "hi".into() },
+        ..event
+    };
+    assert!(lines::event_notice(&text, NOW).is_none());
+    for screen in show("changed key", &app) {
+        assert!(screen.contains("carol - KEY CHANGED"), "{screen}");
+        assert!(screen.contains("carol's KEY CHANGED."), "{screen}");
+        assert!(screen.contains("(/fingerprint)"), "{screen}");
+        assert!(screen.contains("(/accept"), "{screen}");
+    }
 }

@@ -472,9 +472,11 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         .fingerprint
         .as_deref()
         .map_or_else(|| "not pinned yet".to_string(), |f| format!("pinned {f}"));
+    // The server and its fingerprint first: on a narrow screen the end
+    // is cut (`/fingerprint` shows it whole).
     let rest = format!(
-        " | {} | {} | server {fingerprint} | F1 help",
-        app.me, app.server
+        " | {} | server {fingerprint} | {} | F1 help",
+        app.server, app.me
     );
     let mut lines = vec![Line::from(vec![
         Span::styled(fit(&state, width), style),

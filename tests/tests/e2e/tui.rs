@@ -175,7 +175,8 @@ async fn two_users_exchange_texts_files_and_a_room_bumps_its_count_in_the_tui() 
 
     let mut tui = Tui::start(&home_a, server.addr).await;
     let screen = tui.wait_for("No conversations yet").await;
-    tui.wait_until("the connection", |s| s.contains("connected | alice |"))
+    let status = format!("connected | {addr} | server pinned ");
+    tui.wait_until("the connection", |s| s.contains(&status))
         .await;
     assert!(screen.contains(&format!("| {addr} | server")), "{screen}");
 
