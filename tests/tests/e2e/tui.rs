@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use e2e::{ServerProcess, WAIT, binary, bounded, files, pattern, texts, user};
+use e2e::{ServerProcess, WAIT, binary, bounded, files, pattern, run_client, texts, user};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, Command};
@@ -152,6 +152,13 @@ fn list_row<'a>(screen: &'a str, label: &str) -> Option<&'a str> {
         .find(|l| l.contains(label))
 }
 
+/// Registers `name` in `home` with the client binary (so no store of the
+/// home stays open in this process while the full-screen client runs).
+async fn register(server: &str, home: &Path, name: &str) {
+    let (ok, out, err) = run_client(server, home, &["register", name]).await;
+    assert!(ok, "register {name}: {out}{err}");
+}
+
 fn sha256(path: &Path) -> Vec<u8> {
     Sha256::digest(std::fs::read(path).unwrap()).to_vec()
 }
@@ -170,7 +177,7 @@ async fn two_users_exchange_texts_files_and_a_room_bumps_its_count_in_the_tui() 
         .unwrap();
     let addr = server.addr.to_string();
     let (home_a, home_b) = (dir.path().join("alice"), dir.path().join("bob"));
-    drop(user(&addr, &home_a, "alice").await);
+    register(&addr, &home_a, "alice").await;
     let bob = user(&addr, &home_b, "bob").await;
 
     let mut tui = Tui::start(&home_a, server.addr).await;
@@ -280,7 +287,7 @@ async fn the_tui_gives_the_terminal_back_on_ctrl_c_and_sigterm() {
         .unwrap();
     let addr = server.addr.to_string();
     let home = dir.path().join("alice");
-    drop(user(&addr, &home, "alice").await);
+    register(&addr, &home, "alice").await;
 
     let mut tui = Tui::start(&home, server.addr).await;
     tui.wait_for("No conversations yet").await;
