@@ -181,11 +181,11 @@ async fn two_users_exchange_texts_files_and_a_room_bumps_its_count_in_the_tui() 
     let bob = user(&addr, &home_b, "bob").await;
 
     let mut tui = Tui::start(&home_a, server.addr).await;
-    let screen = tui.wait_for("No conversations yet").await;
+    tui.wait_for("No conversations yet").await;
+    // The status line: the connection, the server and its pinned key.
     let status = format!("connected | {addr} | server pinned ");
     tui.wait_until("the connection", |s| s.contains(&status))
         .await;
-    assert!(screen.contains(&format!("| {addr} | server")), "{screen}");
 
     // A conversation with bob, and a text to him.
     tui.keys("/open bob\r").await;
