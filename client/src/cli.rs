@@ -210,6 +210,15 @@ pub enum Command {
         /// The backup file.
         file: PathBuf,
     },
+    /// The full-screen terminal client: conversations (people and rooms)
+    /// with unread counts, their history, sending texts and files, live
+    /// messages. F1 lists its keys and commands.
+    Tui {
+        /// Ring the terminal bell when a message arrives in a conversation
+        /// that is not on screen (`/bell on|off` changes it).
+        #[arg(long)]
+        bell: bool,
+    },
     /// Run the self-test against the server: fresh users, every flow.
     Test,
     /// Write the man pages and shell completions of this command line into

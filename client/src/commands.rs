@@ -474,6 +474,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             }
         }
         Command::Test => bail!("the self-test runs on its own, not on a home folder"),
+        Command::Tui { .. } => bail!("the full-screen client runs on its own"),
         Command::GenerateAssets { .. } => bail!("generate-assets runs on its own"),
     }
     Ok(())

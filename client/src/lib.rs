@@ -25,7 +25,8 @@
 //! - [`contacts`]: the local pins are the authority on names; the
 //!   server's name-to-id mapping is only compared with them.
 //! - [`history`]: reading and forgetting conversations' history, and
-//!   how long it is kept.
+//!   how long it is kept; [`conversations`]: all of them as a list, with
+//!   unread counts, for [`tui`] (the full-screen client).
 //! - [`link`]: whether the connection is up, for `watch` and the menu.
 //! - `receipts`: delivered and read receipts sent back to senders.
 //! - `refusal`: the notice sent back to a peer whose message was refused.
@@ -46,6 +47,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod contacts;
+pub mod conversations;
 pub mod crypto;
 mod disk;
 pub mod display;
@@ -74,6 +76,7 @@ pub mod selftest;
 mod selftest_room;
 mod send;
 pub mod transfer;
+pub mod tui;
 mod upload_prefix;
 
 pub use client::{Client, ClientConfig, Progress};

@@ -81,6 +81,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Some(Command::Tui { bell }) => {
+            // Its own transfer lines replace the progress bars.
+            let client = commands::open(config, flags).await?;
+            client.set_download_policy(policy);
+            client::tui::run(client, client::tui::Options { bell }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(command) => {
             let client = commands::open(config, flags).await?;
             client.set_download_policy(policy);

@@ -98,6 +98,26 @@ impl Client {
         }
     }
 
+    /// The user was shown our peer's messages `message_ids` (read in
+    /// history already): their sender gets a read receipt unless read
+    /// receipts are off. Failures are logged.
+    pub(crate) async fn send_read_receipts(&self, peer: ClientId, message_ids: Vec<u64>) {
+        match self.read_receipts().await {
+            Ok(true) => {
+                for chunk in message_ids.chunks(MAX_RECEIPT_IDS) {
+                    if let Err(e) = self
+                        .send_receipt(peer, ReceiptKind::Read, chunk.to_vec())
+                        .await
+                    {
+                        tracing::warn!(error = %e, %peer, "could not send a read receipt");
+                    }
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read the receipts setting"),
+        }
+    }
+
     /// Whether read receipts are sent.
     ///
     /// # Errors

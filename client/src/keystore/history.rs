@@ -34,7 +34,7 @@ use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 use super::{KeyStore, KeyStoreError};
 
 /// Whose conversation an entry belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Conversation {
     /// One-to-one, with the peer of this client id.
@@ -55,14 +55,14 @@ fn hex<S: serde::Serializer>(id: &ClientId, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Conversation {
-    fn key(&self) -> (i64, String) {
+    pub(super) fn key(&self) -> (i64, String) {
         match self {
             Self::Person { id } => (1, id.to_string()),
             Self::Room { name } => (2, name.clone()),
         }
     }
 
-    fn from_key(kind: i64, key: String) -> Result<Self, KeyStoreError> {
+    pub(super) fn from_key(kind: i64, key: String) -> Result<Self, KeyStoreError> {
         match kind {
             1 => key
                 .parse()
@@ -103,7 +103,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn code(self) -> i64 {
+    pub(super) fn code(self) -> i64 {
         match self {
             Self::Sent => 1,
             Self::Stored => 2,

@@ -68,6 +68,7 @@ use rusqlite::Connection;
 
 pub mod atrest;
 mod bounds;
+mod conversations;
 mod error;
 mod files;
 mod history;
@@ -87,6 +88,7 @@ pub use bounds::{
     HANDLED_MAX, HANDLED_TTL, PENDING_PER_SENDER, PENDING_TOTAL, PENDING_TOTAL_BYTES, PENDING_TTL,
     PendingRoom,
 };
+pub use conversations::Activity;
 pub use error::{KeyStoreError, PinError};
 pub use files::{HeldFile, HoldReason, PartialDownload};
 pub use history::{

@@ -87,8 +87,8 @@ impl Printer {
         }
     }
 
-    /// A printer writing into a channel, for tests.
-    #[cfg(test)]
+    /// A printer writing into a channel: for tests, and for the
+    /// full-screen client (`crate::tui`), which shows log lines itself.
     pub fn capture() -> (Printer, std_mpsc::Receiver<Print>) {
         let (lines, rx) = std_mpsc::channel();
         (Printer { lines }, rx)

@@ -18,6 +18,7 @@ mod replay;
 mod rooms_cli;
 mod scripted;
 mod server_trust;
+mod tui;
 mod uploads;
 mod v2;
 mod v3;

@@ -1,0 +1,206 @@
+//! Conversations as a list, for a front end that shows them side by side
+//! (the full-screen client): people (contacts, and anyone with history)
+//! and rooms, each with its last activity, unread count and whether a
+//! changed key waits for the user; a conversation's history by its
+//! [`Conversation`] value; and marking one read once it was shown (with
+//! read receipts to the person, as [`Client::shown`] sends them).
+//!
+//! An `impl Client` block over `keystore::conversations`, offline: the
+//! local pins and rooms say who is there, never the server. Left out: how
+//! the list is drawn (`crate::tui`).
+
+use std::collections::HashMap;
+
+use protocol::ClientId;
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::keystore::{Conversation, HistoryEntry, HistoryQuery};
+
+/// One conversation in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationSummary {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Its name for people: the pinned name (or the client id when the
+    /// peer has none), or the room's name without `#` (escape before
+    /// printing).
+    pub label: String,
+    /// What the sending commands take for it: the pinned name or the
+    /// client id (32 hex digits) for a person, the name for a room.
+    pub address: String,
+    /// When its newest history entry was recorded here (ms since the epoch).
+    pub last_ms: Option<u64>,
+    /// Received entries not shown yet.
+    pub unread: usize,
+    /// A person whose changed key waits for the user (nothing is sent to
+    /// them until it is accepted).
+    pub key_changed: bool,
+    /// A person whose safety number the user compared.
+    pub verified: bool,
+}
+
+impl ConversationSummary {
+    /// Whether it is a room.
+    pub fn is_room(&self) -> bool {
+        matches!(self.conversation, Conversation::Room { .. })
+    }
+}
+
+impl Client {
+    /// Every conversation: contacts and people with history, and the rooms
+    /// we are in or have history with; most recent activity first, then by
+    /// name.
+    ///
+    /// # Errors
+    /// The key store or the rooms' state file failed.
+    pub async fn conversations(&self) -> Result<Vec<ConversationSummary>, ClientError> {
+        let me = self.me().map(|m| m.id);
+        let (peers, activity) = self
+            .store(|s| {
+                let mut peers = Vec::new();
+                for p in s.peers()? {
+                    let contact = s.is_contact(p.client_id)?;
+                    peers.push((p, contact));
+                }
+                Ok((peers, s.conversation_activity()?))
+            })
+            .await?;
+        let rooms = self.room_names().await?;
+        let mut by_conversation: HashMap<Conversation, (u64, usize)> = activity
+            .into_iter()
+            .map(|a| (a.conversation, (a.last_ms, a.unread)))
+            .collect();
+        let mut out = Vec::new();
+        for (peer, contact) in peers {
+            if Some(peer.client_id) == me {
+                continue;
+            }
+            let conversation = Conversation::Person { id: peer.client_id };
+            let seen = by_conversation.remove(&conversation);
+            if seen.is_none() && !contact {
+                // Pinned only as a room member: no conversation yet.
+                continue;
+            }
+            let label = if peer.name.is_empty() {
+                peer.client_id.to_string()
+            } else {
+                peer.name.clone()
+            };
+            out.push(ConversationSummary {
+                conversation,
+                address: label.clone(),
+                label,
+                last_ms: seen.map(|s| s.0),
+                unread: seen.map_or(0, |s| s.1),
+                key_changed: peer.pending_bundle.is_some(),
+                verified: peer.verified,
+            });
+        }
+        for name in rooms {
+            let conversation = Conversation::Room { name: name.clone() };
+            let seen = by_conversation.remove(&conversation);
+            out.push(room_summary(conversation, name, seen));
+        }
+        // History of rooms we left and of people no longer pinned.
+        for (conversation, seen) in by_conversation {
+            let name = match &conversation {
+                Conversation::Room { name } => name.clone(),
+                Conversation::Person { id } => {
+                    out.push(ConversationSummary {
+                        conversation: conversation.clone(),
+                        label: id.to_string(),
+                        address: id.to_string(),
+                        last_ms: Some(seen.0),
+                        unread: seen.1,
+                        key_changed: false,
+                        verified: false,
+                    });
+                    continue;
+                }
+            };
+            out.push(room_summary(conversation, name, Some(seen)));
+        }
+        out.sort_by(|a, b| {
+            b.last_ms
+                .cmp(&a.last_ms)
+                .then_with(|| a.label.to_lowercase().cmp(&b.label.to_lowercase()))
+        });
+        Ok(out)
+    }
+
+    /// The entries of `conversation` that `query` selects, oldest first.
+    ///
+    /// # Errors
+    /// The key store failed.
+    pub async fn history_of(
+        &self,
+        conversation: &Conversation,
+        query: HistoryQuery,
+    ) -> Result<Vec<HistoryEntry>, ClientError> {
+        let conversation = conversation.clone();
+        self.store(move |s| s.history(&conversation, &query)).await
+    }
+
+    /// The names people are pinned under, by client id (ours as `you`),
+    /// for showing who sent what in a room.
+    ///
+    /// # Errors
+    /// The key store failed.
+    pub async fn pinned_labels(&self) -> Result<HashMap<ClientId, String>, ClientError> {
+        let mut names: HashMap<ClientId, String> = self
+            .store(|s| s.peers())
+            .await?
+            .into_iter()
+            .map(|p| {
+                let label = if p.name.is_empty() {
+                    p.client_id.to_string()
+                } else {
+                    p.name
+                };
+                (p.client_id, label)
+            })
+            .collect();
+        if let Some(me) = self.me() {
+            names.insert(me.id, "you".into());
+        }
+        Ok(names)
+    }
+
+    /// The user was shown `conversation`: its received entries become
+    /// `read`, and a person gets read receipts for them (unless read
+    /// receipts are off). Returns how many entries were marked.
+    ///
+    /// # Errors
+    /// The key store failed.
+    pub async fn mark_read(&self, conversation: &Conversation) -> Result<usize, ClientError> {
+        let marked = {
+            let conversation = conversation.clone();
+            self.store(move |s| s.mark_conversation_read(&conversation))
+                .await?
+        };
+        let count = marked.len();
+        if let Conversation::Person { id } = conversation
+            && !marked.is_empty()
+        {
+            self.send_read_receipts(*id, marked).await;
+        }
+        Ok(count)
+    }
+}
+
+fn room_summary(
+    conversation: Conversation,
+    name: String,
+    seen: Option<(u64, usize)>,
+) -> ConversationSummary {
+    ConversationSummary {
+        conversation,
+        address: name.clone(),
+        label: name,
+        last_ms: seen.map(|s| s.0),
+        unread: seen.map_or(0, |s| s.1),
+        key_changed: false,
+        verified: false,
+    }
+}

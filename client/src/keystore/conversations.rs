@@ -1,0 +1,170 @@
+//! Every conversation at a glance, for a list of them (the full-screen
+//! client's): when each last had an entry and how many received entries
+//! were not shown yet, and marking a conversation's received entries as
+//! read once it was shown.
+//!
+//! Unread is the history's own status (`received`, not `read` yet), so a
+//! count survives a restart and agrees with the read receipts already sent.
+//! Left out: which conversations exist without history (pinned peers,
+//! rooms: `crate::conversations` adds them) and how they are shown.
+
+use rusqlite::params;
+
+use super::history::{Conversation, Direction, Status};
+use super::schema::{from_sql_u64, now_ms};
+use super::{KeyStore, KeyStoreError};
+
+/// One conversation's activity in the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// When its newest entry was recorded here (ms since the Unix epoch).
+    pub last_ms: u64,
+    /// Received entries not shown yet.
+    pub unread: usize,
+}
+
+fn direction_code(d: Direction) -> i64 {
+    match d {
+        Direction::In => 1,
+        Direction::Out => 2,
+    }
+}
+
+impl KeyStore {
+    /// The activity of every conversation that has history, newest first.
+    ///
+    /// # Errors
+    /// Storage errors, [`KeyStoreError::Corrupt`].
+    pub fn conversation_activity(&self) -> Result<Vec<Activity>, KeyStoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT conv_kind, conv, MAX(arrived_at),
+                    SUM(CASE WHEN direction = ?1 AND status = ?2 THEN 1 ELSE 0 END)
+             FROM history GROUP BY conv_kind, conv ORDER BY MAX(arrived_at) DESC",
+        )?;
+        let rows = stmt.query_map(
+            params![direction_code(Direction::In), Status::Received.code()],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, key, last, unread) = row?;
+            out.push(Activity {
+                conversation: Conversation::from_key(kind, key)?,
+                last_ms: from_sql_u64(last),
+                unread: usize::try_from(unread.max(0)).unwrap_or(usize::MAX),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The received entries of `conversation` not shown yet become `read`;
+    /// returns the server's message ids of those that have one (for read
+    /// receipts), oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn mark_conversation_read(
+        &mut self,
+        conversation: &Conversation,
+    ) -> Result<Vec<u64>, KeyStoreError> {
+        let (kind, key) = conversation.key();
+        let mut stmt = self.conn.prepare(
+            "UPDATE history SET status = ?1, status_at = ?2
+             WHERE conv_kind = ?3 AND conv = ?4 AND direction = ?5 AND status = ?6
+             RETURNING entry, message_id",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                Status::Read.code(),
+                now_ms(),
+                kind,
+                key,
+                direction_code(Direction::In),
+                Status::Received.code()
+            ],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?)),
+        )?;
+        let mut marked = Vec::new();
+        for row in rows {
+            let (entry, id) = row?;
+            if let Some(id) = id {
+                marked.push((entry, from_sql_u64(id)));
+            }
+        }
+        marked.sort_unstable();
+        Ok(marked.into_iter().map(|(_, id)| id).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::fixtures::{ALICE, BOB, home, with_session};
+    use crate::keystore::{Body, NewEntry};
+
+    fn entry(conversation: Conversation, direction: Direction, id: u64) -> NewEntry {
+        NewEntry {
+            conversation,
+            direction,
+            sender: if direction == Direction::In {
+                BOB
+            } else {
+                ALICE
+            },
+            body: Body::Text {
+                text: format!("m{id}"),
+            },
+            sender_time_ms: None,
+            message_id: Some(id),
+            status: if direction == Direction::In {
+                Status::Received
+            } else {
+                Status::Stored
+            },
+        }
+    }
+
+    #[test]
+    fn unread_counts_only_received_entries_until_marked_read() {
+        let (_dir, home) = home();
+        let (mut store, ..) = with_session(&home);
+        let bob = Conversation::Person { id: BOB };
+        let team = Conversation::Room {
+            name: "team".into(),
+        };
+        store
+            .add_history(&entry(bob.clone(), Direction::Out, 1))
+            .unwrap();
+        store
+            .add_history(&entry(bob.clone(), Direction::In, 2))
+            .unwrap();
+        store
+            .add_history(&entry(bob.clone(), Direction::In, 3))
+            .unwrap();
+        store
+            .add_history(&entry(team.clone(), Direction::In, 7))
+            .unwrap();
+        let activity = store.conversation_activity().unwrap();
+        let count = |c: &Conversation, a: &[Activity]| {
+            a.iter().find(|x| x.conversation == *c).map(|x| x.unread)
+        };
+        assert_eq!(activity.len(), 2);
+        assert_eq!(count(&bob, &activity), Some(2));
+        assert_eq!(count(&team, &activity), Some(1));
+        assert_eq!(store.mark_conversation_read(&bob).unwrap(), vec![2, 3]);
+        // A second time there is nothing left to mark.
+        assert!(store.mark_conversation_read(&bob).unwrap().is_empty());
+        let activity = store.conversation_activity().unwrap();
+        assert_eq!(count(&bob, &activity), Some(0));
+        assert_eq!(count(&team, &activity), Some(1));
+    }
+}

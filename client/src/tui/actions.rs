@@ -1,0 +1,314 @@
+//! Carrying out what the user typed, on a task of its own so the screen
+//! stays live: a text to the open conversation (a person or a room, by the
+//! library's send and room send), and the `/` commands that need the
+//! client. Each ends in [`Outcome`]s sent to the screen's loop: reload,
+//! open a conversation, or a notice in words a person acts on (the menu's
+//! error wording, `crate::repl::explain`, escaped).
+//!
+//! Left out: parsing (`super::command`) and the commands that only change
+//! the screen (help, bell, history length, quit, cancel: `super`).
+
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::command::Command;
+use super::lines::Tone;
+use crate::advice::{Audience, quote_word};
+use crate::client::{Client, ClientError};
+use crate::conversations::ConversationSummary;
+use crate::display::{escape_line, escape_path};
+use crate::keystore::Conversation;
+use crate::output;
+use crate::pin::PinState;
+use crate::repl::explain;
+
+/// What the screen must do after an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Reload the list and the open conversation.
+    Refresh,
+    /// Open this conversation (reloading the list first).
+    Open(Conversation),
+    /// Show these lines (escaped) in `conversation`'s pane (or the status
+    /// line).
+    Notice {
+        /// Where.
+        conversation: Option<Conversation>,
+        /// What.
+        lines: Vec<String>,
+        /// How.
+        tone: Tone,
+    },
+}
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// Send a text to the open conversation.
+    Text(String),
+    /// Run a command.
+    Command(Command),
+}
+
+/// Runs `job` for the open conversation `target`, sending what came of it
+/// to `screen`. `cancel` stops an upload.
+pub async fn run(
+    client: Client,
+    target: Option<ConversationSummary>,
+    job: Job,
+    cancel: CancellationToken,
+    screen: mpsc::UnboundedSender<Outcome>,
+) {
+    let place = target.as_ref().map(|t| t.conversation.clone());
+    let say = |lines: Vec<String>, tone: Tone| {
+        let _ = screen.send(Outcome::Notice {
+            conversation: place.clone(),
+            lines,
+            tone,
+        });
+    };
+    match carry_out(&client, target.as_ref(), job, cancel).await {
+        Ok(Done::Refresh) => {
+            let _ = screen.send(Outcome::Refresh);
+        }
+        Ok(Done::Open(c)) => {
+            let _ = screen.send(Outcome::Open(c));
+        }
+        Ok(Done::Say(lines)) => {
+            say(lines, Tone::Info);
+            let _ = screen.send(Outcome::Refresh);
+        }
+        Err(Failure::Usage(line)) => say(vec![escape_line(&line).into_owned()], Tone::Warning),
+        Err(Failure::Client(e)) => {
+            let known = client.pinned_names().await.unwrap_or_default();
+            let line = explain::one_line(&explain::client_error(&e, &known));
+            say(vec![line], Tone::Warning);
+            // A failed send is in history as failed: show it.
+            let _ = screen.send(Outcome::Refresh);
+        }
+    }
+}
+
+enum Done {
+    Refresh,
+    Open(Conversation),
+    Say(Vec<String>),
+}
+
+enum Failure {
+    Usage(String),
+    Client(ClientError),
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Self::Client(e)
+    }
+}
+
+/// The open room, or a usage line for a command that needs one.
+fn room<'a>(target: Option<&'a ConversationSummary>, what: &str) -> Result<&'a str, Failure> {
+    match target {
+        Some(t) if t.is_room() => Ok(&t.address),
+        _ => Err(Failure::Usage(format!(
+            "{what} works in a room: open one first (Ctrl-N, Alt-1..9)"
+        ))),
+    }
+}
+
+async fn carry_out(
+    client: &Client,
+    target: Option<&ConversationSummary>,
+    job: Job,
+    cancel: CancellationToken,
+) -> Result<Done, Failure> {
+    let command = match job {
+        Job::Text(text) => {
+            let Some(t) = target else {
+                return Err(Failure::Usage(
+                    "no conversation is open: /open NAME starts one".into(),
+                ));
+            };
+            if t.is_room() {
+                client.room_send(&t.address, &text).await?;
+            } else {
+                client.send_text(&t.address, &text).await?;
+            }
+            return Ok(Done::Refresh);
+        }
+        Job::Command(c) => c,
+    };
+    match command {
+        Command::File(path) => send_file(client, target, path, cancel).await,
+        Command::Members => {
+            let name = room(target, "/members")?;
+            let members = client.room_members(name).await?;
+            let mut lines = vec![format!(
+                "{} member{} of #{}:",
+                members.len(),
+                if members.len() == 1 { "" } else { "s" },
+                escape_line(name)
+            )];
+            for m in members {
+                lines.push(format!("  {} ({})", escape_line(&m.name), m.role));
+            }
+            Ok(Done::Say(lines))
+        }
+        Command::Kick(user) => {
+            let name = room(target, "/kick")?;
+            client.room_remove(name, &user).await?;
+            Ok(Done::Say(vec![format!(
+                "removed {} from #{}: they read nothing of it from now on",
+                escape_line(&user),
+                escape_line(name)
+            )]))
+        }
+        Command::Add(users) => {
+            let name = room(target, "/add")?;
+            let added = client.room_add(name, &users).await?;
+            Ok(Done::Say(vec![format!(
+                "added {} to #{}",
+                added
+                    .iter()
+                    .map(|n| escape_line(n).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                escape_line(name)
+            )]))
+        }
+        Command::Create(name) => {
+            let info = client.room_create(&name).await?;
+            Ok(Done::Open(Conversation::Room { name: info.name }))
+        }
+        Command::Fingerprint => fingerprint(client, target).await,
+        Command::Open(name) => {
+            let info = client.fetch_key(&name).await?;
+            if info.pin == PinState::Changed {
+                return Err(Failure::Usage(info.pin.describe(
+                    info.verified,
+                    &info.label(),
+                    Audience::Menu,
+                )));
+            }
+            Ok(Done::Open(Conversation::Person { id: info.id }))
+        }
+        Command::AcceptKey(name) => {
+            let info = client.accept(&name).await?;
+            Ok(Done::Say(vec![format!(
+                "accepted: {} is {} with fingerprint {}; not verified until you compare safety \
+                 numbers (/fingerprint)",
+                escape_line(&name),
+                info.id,
+                info.fingerprint
+            )]))
+        }
+        Command::AcceptFile(id) => {
+            let event = client.accept_file(id, cancel).await?;
+            Ok(Done::Say(vec![output::event(&event)]))
+        }
+        Command::DeclineFile(id) => {
+            let offer = client.decline_file(id).await?;
+            Ok(Done::Say(vec![format!(
+                "declined {} ({}); the server deletes it",
+                escape_line(&offer.name),
+                output::size(offer.size)
+            )]))
+        }
+        Command::Files => {
+            let offers = client.held_files().await?;
+            let mut lines: Vec<String> = output::held_offers(&offers)
+                .lines()
+                .map(str::to_string)
+                .collect();
+            if !offers.is_empty() {
+                lines.push("/accept N downloads one, /decline N deletes it".into());
+            }
+            Ok(Done::Say(lines))
+        }
+        Command::Resume => {
+            let done = client.resume_uploads(cancel).await?;
+            Ok(Done::Say(vec![if done.is_empty() {
+                "no interrupted uploads".into()
+            } else {
+                format!("completed {} interrupted upload(s)", done.len())
+            }]))
+        }
+        // The screen does these itself.
+        Command::History(_)
+        | Command::Bell(_)
+        | Command::Help
+        | Command::Quit
+        | Command::Cancel => Ok(Done::Refresh),
+    }
+}
+
+async fn send_file(
+    client: &Client,
+    target: Option<&ConversationSummary>,
+    path: PathBuf,
+    cancel: CancellationToken,
+) -> Result<Done, Failure> {
+    let Some(t) = target else {
+        return Err(Failure::Usage(
+            "no conversation is open: /open NAME starts one".into(),
+        ));
+    };
+    if t.is_room() {
+        client.room_send_file(&t.address, &path).await?;
+        return Ok(Done::Refresh);
+    }
+    match client.send_file(&t.address, &path, cancel).await {
+        Ok(_) => Ok(Done::Refresh),
+        Err(ClientError::Cancelled) => Ok(Done::Say(vec![format!(
+            "upload of {} cancelled; /resume continues it where it stopped",
+            escape_path(&path)
+        )])),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn fingerprint(
+    client: &Client,
+    target: Option<&ConversationSummary>,
+) -> Result<Done, Failure> {
+    if let Some(t) = target.filter(|t| !t.is_room()) {
+        let (info, number) = client.safety_number(&t.address).await?;
+        let who = escape_line(&info.name).into_owned();
+        return Ok(Done::Say(
+            vec![
+                format!("safety number with {who}:"),
+                number.to_string(),
+                format!(
+                    "{who} sees the same digits with you: compare them in person or by phone{}",
+                    if info.verified {
+                        " (marked as compared)"
+                    } else {
+                        ""
+                    }
+                ),
+                if t.key_changed {
+                    format!(
+                        "if they match, /accept {} takes the new key",
+                        escape_line(&quote_word(&t.address))
+                    )
+                } else {
+                    String::new()
+                },
+            ]
+            .into_iter()
+            .filter(|l| !l.is_empty())
+            .collect(),
+        ));
+    }
+    let mine = client.my_fingerprint()?;
+    let server = client.server_fingerprint().await?;
+    Ok(Done::Say(vec![
+        format!("you:    {mine}"),
+        match server {
+            Some(f) => format!("server: {f} (pinned)"),
+            None => "server: not contacted yet".into(),
+        },
+    ]))
+}

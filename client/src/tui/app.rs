@@ -1,0 +1,422 @@
+//! The full-screen client's state, free of the terminal and the network:
+//! the conversation list and which one is open, the open one's items and
+//! how far it is scrolled back, the line being typed, the transfers, the
+//! connection as last seen, and what the help or a search shows.
+//!
+//! Plain data with small methods, so that rendering tests can build any
+//! screen. Left out: drawing (`super::view`), keys (`super::keys`) and
+//! anything that asks the client (`super` and `super::actions`).
+
+use std::collections::HashMap;
+
+use crate::conversations::ConversationSummary;
+use crate::keystore::Conversation;
+
+use super::lines::Item;
+
+/// The connection as the status line shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Not connected yet.
+    Connecting,
+    /// Connected and authenticated.
+    Up,
+    /// Lost; why (escaped). The client is trying again.
+    Down(String),
+}
+
+/// What the bottom box is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Writing to the open conversation (or a `/` command).
+    Write,
+    /// Typing what to search for in the open conversation (Ctrl-F).
+    Search,
+}
+
+/// A file transfer as its line shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// What moves (a file name; escape before drawing: `lines` does).
+    pub label: String,
+    /// Its size in bytes.
+    pub total: u64,
+    /// Bytes through so far.
+    pub done: u64,
+    /// Whether it ended.
+    pub ended: bool,
+}
+
+/// Most transfer lines kept (the oldest ended ones go first).
+pub const MAX_TRANSFERS: usize = 4;
+
+/// The line being typed: text and cursor (a byte offset on a char boundary).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Input {
+    /// The text, possibly several lines.
+    pub text: String,
+    /// Where the cursor is.
+    pub cursor: usize,
+}
+
+impl Input {
+    /// Inserts `s` at the cursor.
+    pub fn insert(&mut self, s: &str) {
+        self.text.insert_str(self.cursor, s);
+        self.cursor += s.len();
+    }
+
+    /// Deletes the character before the cursor.
+    pub fn backspace(&mut self) {
+        if let Some(c) = self.text[..self.cursor].chars().next_back() {
+            self.cursor -= c.len_utf8();
+            self.text.remove(self.cursor);
+        }
+    }
+
+    /// Deletes the character at the cursor.
+    pub fn delete(&mut self) {
+        if self.cursor < self.text.len() {
+            self.text.remove(self.cursor);
+        }
+    }
+
+    /// Moves the cursor one character left.
+    pub fn left(&mut self) {
+        if let Some(c) = self.text[..self.cursor].chars().next_back() {
+            self.cursor -= c.len_utf8();
+        }
+    }
+
+    /// Moves the cursor one character right.
+    pub fn right(&mut self) {
+        if let Some(c) = self.text[self.cursor..].chars().next() {
+            self.cursor += c.len_utf8();
+        }
+    }
+
+    /// To the start of the current line.
+    pub fn home(&mut self) {
+        self.cursor = self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1);
+    }
+
+    /// To the end of the current line.
+    pub fn end(&mut self) {
+        self.cursor += self.text[self.cursor..]
+            .find('\n')
+            .unwrap_or(self.text.len() - self.cursor);
+    }
+
+    /// Takes the text, leaving the box empty.
+    pub fn take(&mut self) -> String {
+        self.cursor = 0;
+        std::mem::take(&mut self.text)
+    }
+
+    /// Replaces the text, the cursor at its end.
+    pub fn set(&mut self, text: String) {
+        self.cursor = text.len();
+        self.text = text;
+    }
+}
+
+/// The whole state of the screen.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Our name (escaped).
+    pub me: String,
+    /// The server's address (escaped).
+    pub server: String,
+    /// The server's pinned fingerprint, once known.
+    pub fingerprint: Option<String>,
+    /// The connection.
+    pub link: LinkState,
+    /// Every conversation, most recent first.
+    pub conversations: Vec<ConversationSummary>,
+    /// The open one.
+    pub selected: Option<Conversation>,
+    /// The open conversation's history and notices, oldest first.
+    pub items: Vec<Item>,
+    /// Notices of this run, by conversation (they are not history).
+    pub notices: HashMap<Conversation, Vec<Item>>,
+    /// How many entries of history are loaded (grows when scrolling back).
+    pub history_limit: usize,
+    /// Whether the store may hold older entries than those loaded.
+    pub more_history: bool,
+    /// Rows scrolled back from the newest.
+    pub scroll: usize,
+    /// The box at the bottom.
+    pub input: Input,
+    /// What the box is for.
+    pub mode: Mode,
+    /// The search shown in the pane, if any (as typed: escape to show).
+    pub search: Option<String>,
+    /// The help is shown over everything.
+    pub help: bool,
+    /// Rows the help is scrolled down.
+    pub help_scroll: usize,
+    /// Transfers, oldest first.
+    pub transfers: Vec<Transfer>,
+    /// One line for the status bar: the last answer or mistake (escaped).
+    pub flash: Option<String>,
+    /// Ring the terminal bell for messages in other conversations.
+    pub bell: bool,
+    /// Whether colours are off (`NO_COLOR`).
+    pub no_color: bool,
+    /// The text being written, put aside while a search is typed.
+    pub draft: Option<Input>,
+}
+
+/// Entries of history loaded when a conversation opens.
+pub const FIRST_LOAD: usize = 200;
+
+impl App {
+    /// A fresh screen for `me` on `server`.
+    pub fn new(me: String, server: String) -> Self {
+        Self {
+            me,
+            server,
+            fingerprint: None,
+            link: LinkState::Connecting,
+            conversations: Vec::new(),
+            selected: None,
+            items: Vec::new(),
+            notices: HashMap::new(),
+            history_limit: FIRST_LOAD,
+            more_history: false,
+            scroll: 0,
+            input: Input::default(),
+            mode: Mode::Write,
+            search: None,
+            help: false,
+            help_scroll: 0,
+            transfers: Vec::new(),
+            flash: None,
+            bell: false,
+            no_color: false,
+            draft: None,
+        }
+    }
+
+    /// The open conversation's summary.
+    pub fn current(&self) -> Option<&ConversationSummary> {
+        let selected = self.selected.as_ref()?;
+        self.conversations
+            .iter()
+            .find(|c| c.conversation == *selected)
+    }
+
+    /// The list's index of the open conversation.
+    pub fn selected_index(&self) -> Option<usize> {
+        let selected = self.selected.as_ref()?;
+        self.conversations
+            .iter()
+            .position(|c| c.conversation == *selected)
+    }
+
+    /// Takes a new list, keeping the open conversation (or opening the
+    /// first one). Returns whether the open conversation changed.
+    pub fn set_conversations(&mut self, list: Vec<ConversationSummary>) -> bool {
+        self.conversations = list;
+        let keep = self
+            .selected
+            .as_ref()
+            .is_some_and(|s| self.conversations.iter().any(|c| c.conversation == *s));
+        if keep {
+            return false;
+        }
+        let first = self.conversations.first().map(|c| c.conversation.clone());
+        let changed = first != self.selected;
+        self.open(first);
+        changed
+    }
+
+    /// Opens `conversation` (the pane starts at its newest entry).
+    pub fn open(&mut self, conversation: Option<Conversation>) {
+        if conversation != self.selected {
+            self.items.clear();
+            self.scroll = 0;
+            self.history_limit = FIRST_LOAD;
+            self.search = None;
+        }
+        self.selected = conversation;
+    }
+
+    /// Opens the conversation `step` places down the list (up if
+    /// negative), wrapping around. Returns whether one was opened.
+    pub fn step(&mut self, step: isize) -> bool {
+        let n = self.conversations.len();
+        if n == 0 {
+            return false;
+        }
+        let at = self.selected_index().unwrap_or(0) as isize;
+        let next = (at + step).rem_euclid(n as isize) as usize;
+        self.open_index(next)
+    }
+
+    /// Opens the `index`-th conversation of the list, if there is one.
+    pub fn open_index(&mut self, index: usize) -> bool {
+        let Some(c) = self.conversations.get(index) else {
+            return false;
+        };
+        let c = c.conversation.clone();
+        self.open(Some(c));
+        true
+    }
+
+    /// The unread count of the open conversation is now zero (it is shown).
+    pub fn clear_unread(&mut self) {
+        let Some(selected) = self.selected.clone() else {
+            return;
+        };
+        for c in &mut self.conversations {
+            if c.conversation == selected {
+                c.unread = 0;
+            }
+        }
+    }
+
+    /// Adds a notice to `conversation`'s pane (or the status line when it
+    /// belongs to none).
+    pub fn notice(&mut self, conversation: Option<&Conversation>, item: Item) {
+        match conversation {
+            Some(c) => {
+                let list = self.notices.entry(c.clone()).or_default();
+                list.push(item.clone());
+                // A long run keeps the newest notices only.
+                if list.len() > FIRST_LOAD {
+                    list.remove(0);
+                }
+                if self.selected.as_ref() == Some(c) {
+                    self.items.push(item);
+                    self.scroll = 0;
+                }
+            }
+            None => self.flash = item.body.first().cloned(),
+        }
+    }
+
+    /// The open conversation's history is `history` (oldest first, at most
+    /// `history_limit`); merges this run's notices in by time.
+    pub fn set_history(&mut self, history: Vec<Item>) {
+        self.more_history = history.len() >= self.history_limit;
+        let mut items = history;
+        if self.search.is_none()
+            && let Some(notices) = self.selected.as_ref().and_then(|c| self.notices.get(c))
+        {
+            items.extend(notices.iter().cloned());
+        }
+        // Stable: entries keep their recorded order among themselves.
+        items.sort_by_key(|i| i.at_ms);
+        self.items = items;
+    }
+
+    /// A transfer began.
+    pub fn transfer_started(&mut self, label: String, total: u64, done: u64) {
+        if self.transfers.len() >= MAX_TRANSFERS
+            && let Some(i) = self.transfers.iter().position(|t| t.ended)
+        {
+            self.transfers.remove(i);
+        }
+        self.transfers.push(Transfer {
+            label,
+            total,
+            done,
+            ended: false,
+        });
+    }
+
+    /// `n` more bytes of the newest running transfer went through.
+    pub fn transfer_advanced(&mut self, n: u64) {
+        if let Some(t) = self.transfers.iter_mut().rev().find(|t| !t.ended) {
+            t.done = t.done.saturating_add(n).min(t.total);
+        }
+    }
+
+    /// The newest running transfer ended.
+    pub fn transfer_finished(&mut self) {
+        if let Some(t) = self.transfers.iter_mut().rev().find(|t| !t.ended) {
+            t.ended = true;
+        }
+    }
+
+    /// The user read the transfer lines: ended ones go.
+    pub fn clear_ended_transfers(&mut self) {
+        self.transfers.retain(|t| !t.ended);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(label: &str, room: bool) -> ConversationSummary {
+        ConversationSummary {
+            conversation: if room {
+                Conversation::Room { name: label.into() }
+            } else {
+                Conversation::Person {
+                    id: protocol::ClientId([label.len() as u8; 16]),
+                }
+            },
+            label: label.into(),
+            address: label.into(),
+            last_ms: None,
+            unread: 3,
+            key_changed: false,
+            verified: false,
+        }
+    }
+
+    #[test]
+    fn switching_wraps_around_and_keeps_the_open_one_across_refreshes() {
+        let mut app = App::new("alice".into(), "127.0.0.1:1".into());
+        app.set_conversations(vec![summary("bob", false), summary("team", true)]);
+        assert_eq!(app.current().unwrap().label, "bob");
+        assert!(app.step(1));
+        assert_eq!(app.current().unwrap().label, "team");
+        assert!(app.step(1));
+        assert_eq!(app.current().unwrap().label, "bob");
+        assert!(app.step(-1));
+        assert_eq!(app.current().unwrap().label, "team");
+        // A refresh in another order keeps team open.
+        assert!(!app.set_conversations(vec![summary("team", true), summary("bob", false)]));
+        assert_eq!(app.current().unwrap().label, "team");
+        app.clear_unread();
+        assert_eq!(app.current().unwrap().unread, 0);
+        assert!(!app.open_index(5));
+    }
+
+    #[test]
+    fn input_edits_at_the_cursor_on_char_boundaries() {
+        let mut i = Input::default();
+        i.insert("héllo");
+        i.left();
+        i.left();
+        i.backspace();
+        i.backspace();
+        assert_eq!(i.text, "hlo");
+        assert_eq!(i.cursor, 1);
+        i.insert("\nsecond");
+        i.home();
+        assert_eq!(i.cursor, "h\n".len());
+        i.end();
+        assert_eq!(i.cursor, "h\nsecondlo".len());
+        assert_eq!(i.take(), "h\nsecondlo");
+        assert_eq!(i.cursor, 0);
+    }
+
+    #[test]
+    fn progress_goes_to_the_newest_running_transfer() {
+        let mut app = App::new("a".into(), "s".into());
+        app.transfer_started("one".into(), 100, 0);
+        app.transfer_advanced(40);
+        app.transfer_started("two".into(), 10, 0);
+        app.transfer_advanced(5);
+        app.transfer_finished();
+        app.transfer_advanced(30);
+        assert_eq!(app.transfers[0].done, 70);
+        assert_eq!(app.transfers[1].done, 5);
+        assert!(app.transfers[1].ended && !app.transfers[0].ended);
+    }
+}

@@ -1,0 +1,218 @@
+//! What a line typed with a leading `/` asks for: the full-screen
+//! client's commands, split into words the menu's way
+//! ([`crate::repl::words`]: quotes and backslashes), each with a usage
+//! line for a mistake.
+//!
+//! Pure parsing: running a command is `super::actions`.
+
+use std::path::PathBuf;
+
+use crate::repl::words::{expand_home, rest_value, words};
+
+/// A `/` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Send the file at this path to the conversation.
+    File(PathBuf),
+    /// List the room's members and their roles.
+    Members,
+    /// Remove this member from the room.
+    Kick(String),
+    /// Create a room with this name (and open it).
+    Create(String),
+    /// Add these users to the room.
+    Add(Vec<String>),
+    /// The safety number with the person, or your and the server's
+    /// fingerprints.
+    Fingerprint,
+    /// The whole stored history of the conversation, or its last N entries.
+    History(Option<usize>),
+    /// Open (and pin) a conversation with this user.
+    Open(String),
+    /// Accept a user's changed key (or the server's new mapping of the
+    /// name), by name.
+    AcceptKey(String),
+    /// Download held file offer N.
+    AcceptFile(u64),
+    /// Decline held file offer N (the server deletes it).
+    DeclineFile(u64),
+    /// List held file offers.
+    Files,
+    /// Cancel the uploads running.
+    Cancel,
+    /// Finish interrupted uploads.
+    Resume,
+    /// Turn the terminal bell on or off.
+    Bell(bool),
+    /// Show the keys and commands.
+    Help,
+    /// Leave.
+    Quit,
+}
+
+/// Every command word, for completion and the help.
+pub const WORDS: &[&str] = &[
+    "accept",
+    "add",
+    "bell",
+    "cancel",
+    "create",
+    "decline",
+    "file",
+    "files",
+    "fingerprint",
+    "help",
+    "history",
+    "kick",
+    "members",
+    "open",
+    "quit",
+    "resume",
+];
+
+/// The help's list of commands: usage and what it does.
+pub const USAGE: &[(&str, &str)] = &[
+    ("/file PATH", "send a file here (Tab completes the path)"),
+    ("/open NAME", "start a conversation with NAME"),
+    ("/create NAME", "create a room (you are its owner)"),
+    ("/add USER...", "add users to this room"),
+    ("/members", "who is in this room, with roles"),
+    ("/kick USER", "remove USER from this room"),
+    ("/fingerprint", "the safety number to compare"),
+    ("/accept NAME", "take NAME's changed key"),
+    ("/accept N", "download held file offer N"),
+    ("/decline N", "delete held file offer N"),
+    ("/files", "file offers waiting for you"),
+    ("/cancel", "stop the uploads running"),
+    ("/resume", "finish interrupted uploads"),
+    ("/history [N]", "all (or N) stored entries"),
+    ("/bell on|off", "ring on messages elsewhere"),
+    ("/quit", "leave (also Ctrl-C)"),
+];
+
+/// Parses `line` (which starts with `/`).
+///
+/// # Errors
+/// One line saying what is wrong, with the usage.
+pub fn parse(line: &str) -> Result<Command, String> {
+    let body = line.strip_prefix('/').unwrap_or(line);
+    let parts = words(body).map_err(|_| "a quote is not closed".to_string())?;
+    let Some(first) = parts.first() else {
+        return Err("type a command after /; F1 lists them".into());
+    };
+    let word = first.text.to_lowercase();
+    let rest: Vec<String> = parts[1..].iter().map(|w| w.text.clone()).collect();
+    let one = |usage: &str| match rest.as_slice() {
+        [only] => Ok(only.clone()),
+        _ => Err(format!("usage: {usage}")),
+    };
+    let none = |c: Command| {
+        if rest.is_empty() {
+            Ok(c)
+        } else {
+            Err(format!("/{word} takes nothing after it"))
+        }
+    };
+    match word.as_str() {
+        "file" => match rest_value(body, first.end) {
+            Some(path) => Ok(Command::File(expand_home(path))),
+            None => Err("usage: /file PATH".into()),
+        },
+        "members" => none(Command::Members),
+        "kick" => one("/kick USER").map(Command::Kick),
+        "create" => one("/create NAME").map(Command::Create),
+        "add" if rest.is_empty() => Err("usage: /add USER...".into()),
+        "add" => Ok(Command::Add(rest)),
+        "fingerprint" => none(Command::Fingerprint),
+        "history" => match rest.as_slice() {
+            [] => Ok(Command::History(None)),
+            [n] => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(|n| Command::History(Some(n)))
+                .ok_or_else(|| "usage: /history [N], N a number of entries".into()),
+            _ => Err("usage: /history [N]".into()),
+        },
+        "open" | "msg" | "query" => one("/open NAME").map(Command::Open),
+        "accept" => {
+            let what = one("/accept NAME or /accept N (a file offer's number)")?;
+            Ok(match what.parse::<u64>() {
+                Ok(n) => Command::AcceptFile(n),
+                Err(_) => Command::AcceptKey(what),
+            })
+        }
+        "decline" => one("/decline N")?
+            .parse::<u64>()
+            .map(Command::DeclineFile)
+            .map_err(|_| "usage: /decline N, N the offer's number from /files".into()),
+        "files" => none(Command::Files),
+        "cancel" => none(Command::Cancel),
+        "resume" => none(Command::Resume),
+        "bell" => match one("/bell on|off")?.as_str() {
+            "on" => Ok(Command::Bell(true)),
+            "off" => Ok(Command::Bell(false)),
+            _ => Err("usage: /bell on|off".into()),
+        },
+        "help" | "?" => none(Command::Help),
+        "quit" | "exit" | "q" => none(Command::Quit),
+        other => Err(match suggest(other) {
+            Some(s) => format!("no command /{other}; did you mean /{s}? (F1 lists them)"),
+            None => format!("no command /{other}; F1 lists them"),
+        }),
+    }
+}
+
+/// The command word closest to a mistyped one.
+fn suggest(typed: &str) -> Option<&'static str> {
+    WORDS
+        .iter()
+        .copied()
+        .map(|w| (w, strsim::damerau_levenshtein(typed, w)))
+        .filter(|(w, d)| *d <= 2 || w.starts_with(typed))
+        .min_by_key(|(_, d)| *d)
+        .map(|(w, _)| w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_take_their_arguments_the_menu_way() {
+        assert_eq!(
+            parse("/file \"my report.pdf\"").unwrap(),
+            Command::File("my report.pdf".into())
+        );
+        assert_eq!(
+            parse("/file my report.pdf").unwrap(),
+            Command::File("my report.pdf".into())
+        );
+        assert_eq!(
+            parse("/add bob \"dave smith\"").unwrap(),
+            Command::Add(vec!["bob".into(), "dave smith".into()])
+        );
+        assert_eq!(parse("/accept 42").unwrap(), Command::AcceptFile(42));
+        assert_eq!(
+            parse("/accept bob").unwrap(),
+            Command::AcceptKey("bob".into())
+        );
+        assert_eq!(parse("/history 20").unwrap(), Command::History(Some(20)));
+        assert_eq!(parse("/QUIT").unwrap(), Command::Quit);
+    }
+
+    #[test]
+    fn mistakes_get_one_line_with_the_usage() {
+        assert_eq!(parse("/kick").unwrap_err(), "usage: /kick USER");
+        assert_eq!(
+            parse("/members x").unwrap_err(),
+            "/members takes nothing after it"
+        );
+        assert_eq!(
+            parse("/memebrs").unwrap_err(),
+            "no command /memebrs; did you mean /members? (F1 lists them)"
+        );
+        assert!(parse("/").unwrap_err().contains("F1"));
+        assert_eq!(parse("/bell maybe").unwrap_err(), "usage: /bell on|off");
+    }
+}

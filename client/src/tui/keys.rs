@@ -1,0 +1,277 @@
+//! What a key does: editing the typing box, switching conversations,
+//! scrolling, the help and the search, all on the state; what needs the
+//! client comes back as an [`Action`] for the loop in `super` to carry out.
+//!
+//! Left out: running anything (`super::actions`), drawing (`super::view`).
+
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::app::{App, Input, Mode};
+use super::complete::complete;
+use super::view;
+
+/// What the loop must do after a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing beyond drawing again.
+    None,
+    /// Leave.
+    Quit,
+    /// Send this text, or run this `/command`.
+    Submit(String),
+    /// Search the open conversation for this.
+    Search(String),
+    /// The search ended: show the conversation again.
+    EndSearch,
+    /// Another conversation was opened: load it.
+    Opened,
+    /// Scrolled to the oldest entry loaded: load older ones.
+    LoadMore,
+}
+
+/// `text` as typed into the box: line ends made `\n`, tabs spaces, other
+/// control characters dropped (the box shows what will be sent).
+pub fn clean(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\t', "    ")
+        .chars()
+        .filter(|c| *c == '\n' || !c.is_control())
+        .collect()
+}
+
+/// Handles one terminal event on a screen of `size` (columns, rows).
+pub fn handle(app: &mut App, event: Event, size: (u16, u16)) -> Action {
+    match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release => key_press(app, key, size),
+        Event::Paste(text) if !app.help => {
+            app.input.insert(&clean(&text));
+            Action::None
+        }
+        _ => Action::None,
+    }
+}
+
+fn key_press(app: &mut App, key: KeyEvent, size: (u16, u16)) -> Action {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    if ctrl && key.code == KeyCode::Char('c') {
+        return Action::Quit;
+    }
+    if app.help {
+        help_key(app, key.code, size);
+        return Action::None;
+    }
+    match key.code {
+        KeyCode::F(1) => {
+            app.help = true;
+            app.help_scroll = 0;
+            Action::None
+        }
+        KeyCode::Char('?') if app.input.text.is_empty() && app.mode == Mode::Write => {
+            app.help = true;
+            app.help_scroll = 0;
+            Action::None
+        }
+        KeyCode::Char('d') if ctrl && app.input.text.is_empty() => Action::Quit,
+        KeyCode::Char('n') if ctrl => switch(app, 1),
+        KeyCode::Char('p') if ctrl => switch(app, -1),
+        KeyCode::Char(d @ '1'..='9') if alt => {
+            let index = usize::from(d as u8 - b'1');
+            if app.open_index(index) {
+                Action::Opened
+            } else {
+                Action::None
+            }
+        }
+        KeyCode::Char('f') if ctrl => {
+            if app.mode == Mode::Write {
+                app.draft = Some(std::mem::take(&mut app.input));
+                app.mode = Mode::Search;
+            }
+            Action::None
+        }
+        KeyCode::Char('j') if ctrl => {
+            app.input.insert("\n");
+            Action::None
+        }
+        KeyCode::Enter if alt => {
+            app.input.insert("\n");
+            Action::None
+        }
+        KeyCode::Enter => enter(app),
+        KeyCode::Esc => escape(app),
+        KeyCode::PageUp => page(app, size, true),
+        KeyCode::PageDown => page(app, size, false),
+        KeyCode::Tab => {
+            if let Some(candidates) = complete(&mut app.input) {
+                app.flash = Some(candidates);
+            }
+            Action::None
+        }
+        KeyCode::Backspace => edit(app, Input::backspace),
+        KeyCode::Delete => edit(app, Input::delete),
+        KeyCode::Left => edit(app, Input::left),
+        KeyCode::Right => edit(app, Input::right),
+        KeyCode::Home => edit(app, Input::home),
+        KeyCode::End => edit(app, Input::end),
+        KeyCode::Char(c) if !ctrl && !alt => {
+            app.input.insert(c.encode_utf8(&mut [0; 4]));
+            Action::None
+        }
+        _ => Action::None,
+    }
+}
+
+fn edit(app: &mut App, f: fn(&mut Input)) -> Action {
+    f(&mut app.input);
+    Action::None
+}
+
+fn switch(app: &mut App, step: isize) -> Action {
+    if app.step(step) {
+        Action::Opened
+    } else {
+        Action::None
+    }
+}
+
+fn enter(app: &mut App) -> Action {
+    match app.mode {
+        Mode::Write => {
+            if app.input.text.trim().is_empty() {
+                return Action::None;
+            }
+            app.flash = None;
+            Action::Submit(app.input.take())
+        }
+        Mode::Search => {
+            let query = app.input.take();
+            app.mode = Mode::Write;
+            app.input = app.draft.take().unwrap_or_default();
+            if query.trim().is_empty() {
+                return Action::None;
+            }
+            app.search = Some(query.trim().to_string());
+            app.scroll = 0;
+            Action::Search(query.trim().to_string())
+        }
+    }
+}
+
+fn escape(app: &mut App) -> Action {
+    if app.mode == Mode::Search {
+        app.mode = Mode::Write;
+        app.input = app.draft.take().unwrap_or_default();
+        return Action::None;
+    }
+    if app.search.take().is_some() {
+        app.scroll = 0;
+        return Action::EndSearch;
+    }
+    app.flash = None;
+    app.clear_ended_transfers();
+    Action::None
+}
+
+fn page(app: &mut App, size: (u16, u16), back: bool) -> Action {
+    let (width, height) = view::pane_size(app, size.0, size.1);
+    let step = usize::from(height.saturating_sub(3)).max(1);
+    let max = view::max_scroll(app, width, height);
+    if back {
+        if app.scroll >= max && app.more_history {
+            app.scroll = max;
+            return Action::LoadMore;
+        }
+        app.scroll = (app.scroll + step).min(max);
+    } else {
+        app.scroll = app.scroll.saturating_sub(step);
+    }
+    Action::None
+}
+
+fn help_key(app: &mut App, code: KeyCode, size: (u16, u16)) {
+    let max = view::help_max_scroll(size.0, size.1);
+    match code {
+        KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('q' | '?') => app.help = false,
+        KeyCode::PageDown | KeyCode::Down | KeyCode::Char(' ') => {
+            app.help_scroll = (app.help_scroll + 5).min(max);
+        }
+        KeyCode::PageUp | KeyCode::Up => app.help_scroll = app.help_scroll.saturating_sub(5),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> Event {
+        Event::Key(KeyEvent::new(code, modifiers))
+    }
+
+    fn typed(app: &mut App, text: &str) {
+        for c in text.chars() {
+            handle(app, key(KeyCode::Char(c), KeyModifiers::NONE), (120, 40));
+        }
+    }
+
+    #[test]
+    fn enter_sends_alt_enter_breaks_the_line_and_paste_is_cleaned() {
+        let mut app = App::new("alice".into(), "s".into());
+        typed(&mut app, "one");
+        handle(&mut app, key(KeyCode::Enter, KeyModifiers::ALT), (120, 40));
+        typed(&mut app, "two");
+        handle(
+            &mut app,
+            Event::Paste("\tthree\x1b[2J\r\n".into()),
+            (120, 40),
+        );
+        assert_eq!(
+            handle(&mut app, key(KeyCode::Enter, KeyModifiers::NONE), (120, 40)),
+            Action::Submit("one\ntwo    three[2J\n".into())
+        );
+        assert!(app.input.text.is_empty());
+        // An empty box sends nothing; `?` there opens the help.
+        assert_eq!(
+            handle(&mut app, key(KeyCode::Enter, KeyModifiers::NONE), (120, 40)),
+            Action::None
+        );
+        typed(&mut app, "?");
+        assert!(app.help && app.input.text.is_empty());
+        handle(&mut app, key(KeyCode::Esc, KeyModifiers::NONE), (120, 40));
+        assert!(!app.help);
+        assert_eq!(
+            handle(
+                &mut app,
+                key(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                (120, 40)
+            ),
+            Action::Quit
+        );
+    }
+
+    #[test]
+    fn a_search_keeps_the_draft_aside() {
+        let mut app = App::new("alice".into(), "s".into());
+        typed(&mut app, "half a sentence");
+        handle(
+            &mut app,
+            key(KeyCode::Char('f'), KeyModifiers::CONTROL),
+            (120, 40),
+        );
+        assert_eq!(app.mode, Mode::Search);
+        typed(&mut app, "lunch");
+        assert_eq!(
+            handle(&mut app, key(KeyCode::Enter, KeyModifiers::NONE), (120, 40)),
+            Action::Search("lunch".into())
+        );
+        assert_eq!(app.input.text, "half a sentence");
+        assert_eq!(app.search.as_deref(), Some("lunch"));
+        assert_eq!(
+            handle(&mut app, key(KeyCode::Esc, KeyModifiers::NONE), (120, 40)),
+            Action::EndSearch
+        );
+        assert_eq!(app.search, None);
+    }
+}

@@ -1,0 +1,401 @@
+//! `client tui`: the full-screen terminal client (ratatui over crossterm),
+//! after iamb and gurk-rs: the conversations on the left (people and rooms,
+//! most recent first, with unread counts and a mark for a changed key),
+//! the open one's stored history on the right (scrolling back through it),
+//! a typing box that grows with its lines, a line per file transfer and a
+//! status line with the connection, the server and its pinned fingerprint.
+//!
+//! It only calls the client library: [`Client::watch`] for what the server
+//! pushes (as `client watch` and the menu do), the send and room commands,
+//! [`Client::conversations`] and [`Client::history_of`] for what is shown,
+//! [`Client::mark_read`] once a conversation is on screen. Its rooms:
+//! `app` (the state), `lines` (items made safe to draw), `view` (drawing),
+//! `keys` (what a key does), `command` (what a `/` line means), `complete`
+//! (Tab), `actions` (running what needs the client), `progress`
+//! (transfers' steps) and `term` (the terminal, always given back).
+
+mod actions;
+pub mod app;
+mod command;
+mod complete;
+mod keys;
+pub mod lines;
+mod progress;
+mod term;
+pub mod view;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::StreamExt;
+use ratatui::crossterm::event::EventStream;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use self::actions::{Job, Outcome};
+use self::app::{App, LinkState};
+use self::command::Command;
+use self::keys::Action;
+use self::progress::{Step, ToScreen};
+use crate::client::{Client, ClientError};
+use crate::display::escape_line;
+use crate::event::{Event, RoomChange, What};
+use crate::keystore::{Conversation, HistoryQuery};
+use crate::link::Link;
+use crate::repl::explain;
+use crate::repl::terminal::{Print, Printer, route_logs};
+
+/// How long leaving waits for the watcher.
+const LEAVE_WAIT: Duration = Duration::from_secs(3);
+
+/// How the full-screen client starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Ring the terminal bell when a message arrives in a conversation
+    /// that is not on screen.
+    pub bell: bool,
+}
+
+/// Runs the full-screen client until the user leaves (Ctrl-C, `/quit`) or
+/// a signal (SIGTERM, SIGHUP, SIGINT) ends it; the terminal is given back
+/// in every case.
+///
+/// # Errors
+/// Not registered, the terminal cannot be used, or the server's key changed.
+pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
+    let me = client
+        .me()
+        .ok_or_else(|| ClientError::NotRegistered(client.config().home.display().to_string()))?;
+    let mut app = App::new(
+        escape_line(me.name.as_str()).into_owned(),
+        escape_line(&client.config().server).into_owned(),
+    );
+    app.bell = options.bell;
+    app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    app.fingerprint = client.server_fingerprint().await?;
+    let (steps_tx, steps) = mpsc::unbounded_channel();
+    client.set_progress(Arc::new(ToScreen(steps_tx)));
+    // Log lines would break the screen: they go to the status line.
+    let (printer, printed) = Printer::capture();
+    let (logs_tx, logs) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        while let Ok(p) = printed.recv() {
+            if let Print::Log(text) | Print::Text(text) = p
+                && logs_tx.send(text).is_err()
+            {
+                break;
+            }
+        }
+    });
+    route_logs(Some(printer));
+    let screen = term::Screen::enter().context("setting up the terminal")?;
+    let result = Loop {
+        client: client.clone(),
+        app,
+        screen,
+        steps,
+        logs,
+    }
+    .run()
+    .await;
+    route_logs(None);
+    result
+}
+
+struct Loop {
+    client: Client,
+    app: App,
+    screen: term::Screen,
+    steps: mpsc::UnboundedReceiver<Step>,
+    logs: mpsc::UnboundedReceiver<String>,
+}
+
+impl Loop {
+    async fn run(mut self) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let mut watcher = {
+            let client = self.client.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move { client.watch(events_tx, stop).await })
+        };
+        let mut watching = true;
+        let mut link = self.client.link();
+        let (outcome_tx, mut outcomes) = mpsc::unbounded_channel();
+        let mut uploads = CancellationToken::new();
+        let mut input = EventStream::new();
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hangup = signal(SignalKind::hangup())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        self.refresh().await;
+        let result = loop {
+            self.screen.draw(&self.app)?;
+            tokio::select! {
+                key = input.next() => match key {
+                    Some(Ok(key)) => {
+                        let action = keys::handle(&mut self.app, key, self.screen.size());
+                        match action {
+                            Action::Quit => break Ok(()),
+                            Action::Submit(text) => {
+                                if self.submit(text, &outcome_tx, &mut uploads).await {
+                                    break Ok(());
+                                }
+                            }
+                            Action::Opened
+                            | Action::Search(_)
+                            | Action::EndSearch => self.load_open().await,
+                            Action::LoadMore => {
+                                self.app.history_limit = self.app.history_limit.saturating_mul(2);
+                                self.load_open().await;
+                            }
+                            Action::None => {}
+                        }
+                    }
+                    Some(Err(e)) => break Err(anyhow::Error::new(e).context("reading the terminal")),
+                    None => break Ok(()),
+                },
+                Some(first) = events.recv() => {
+                    let mut batch = vec![first];
+                    while let Ok(e) = events.try_recv() {
+                        batch.push(e);
+                    }
+                    self.arrived(batch).await;
+                }
+                Some(outcome) = outcomes.recv() => self.outcome(outcome).await,
+                Some(step) = self.steps.recv() => {
+                    self.step(step);
+                    while let Ok(s) = self.steps.try_recv() {
+                        self.step(s);
+                    }
+                }
+                Ok(()) = link.changed() => {
+                    let now = link.borrow_and_update().clone();
+                    self.app.link = match now {
+                        Link::Unknown => LinkState::Connecting,
+                        Link::Up => LinkState::Up,
+                        Link::Down(why) => LinkState::Down(explain::one_line(&why)),
+                    };
+                    if self.app.link == LinkState::Up
+                        && let Ok(f) = self.client.server_fingerprint().await
+                    {
+                        self.app.fingerprint = f;
+                    }
+                }
+                Some(line) = self.logs.recv() => self.app.flash = Some(explain::one_line(&line)),
+                ended = &mut watcher, if watching => {
+                    watching = false;
+                    let why = match ended {
+                        Ok(Ok(())) => "the watcher ended".to_string(),
+                        Ok(Err(e)) => explain::one_line(&explain::client_error(&e, &[])),
+                        Err(e) => e.to_string(),
+                    };
+                    self.app.flash = Some(format!("live messages stopped: {why}"));
+                }
+                _ = term.recv() => break Ok(()),
+                _ = hangup.recv() => break Ok(()),
+                _ = interrupt.recv() => break Ok(()),
+            }
+        };
+        stop.cancel();
+        uploads.cancel();
+        if watching {
+            let _ = tokio::time::timeout(LEAVE_WAIT, watcher).await;
+        }
+        drop(self.screen);
+        result
+    }
+
+    /// Sends a text or runs a command; true to leave.
+    async fn submit(
+        &mut self,
+        text: String,
+        outcomes: &mpsc::UnboundedSender<Outcome>,
+        uploads: &mut CancellationToken,
+    ) -> bool {
+        // `//x` sends `/x` as a text.
+        let job = match text.strip_prefix('/') {
+            Some(rest) if rest.starts_with('/') => Job::Text(rest.to_string()),
+            Some(_) => match command::parse(&text) {
+                Ok(c) => Job::Command(c),
+                Err(usage) => {
+                    self.app.flash = Some(escape_line(&usage).into_owned());
+                    return false;
+                }
+            },
+            None => Job::Text(text),
+        };
+        if let Job::Command(c) = &job {
+            match c {
+                Command::Quit => return true,
+                Command::Help => {
+                    self.app.help = true;
+                    self.app.help_scroll = 0;
+                    return false;
+                }
+                Command::Bell(on) => {
+                    self.app.bell = *on;
+                    self.app.flash = Some(format!(
+                        "bell {}",
+                        if *on {
+                            "on for messages in other conversations"
+                        } else {
+                            "off"
+                        }
+                    ));
+                    return false;
+                }
+                Command::History(n) => {
+                    self.app.history_limit = n.unwrap_or(usize::MAX);
+                    self.app.scroll = 0;
+                    self.load_open().await;
+                    return false;
+                }
+                Command::Cancel => {
+                    uploads.cancel();
+                    *uploads = CancellationToken::new();
+                    self.app.flash = Some("cancelling the uploads running".into());
+                    return false;
+                }
+                _ => {}
+            }
+        }
+        tokio::spawn(actions::run(
+            self.client.clone(),
+            self.app.current().cloned(),
+            job,
+            uploads.clone(),
+            outcomes.clone(),
+        ));
+        false
+    }
+
+    async fn outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Refresh => self.refresh().await,
+            Outcome::Open(c) => {
+                self.app.open(Some(c));
+                self.refresh().await;
+            }
+            Outcome::Notice {
+                conversation,
+                lines,
+                tone,
+            } => {
+                let now = now_ms();
+                let item = lines::escaped_notice(now, now, lines, tone);
+                self.app.notice(conversation.as_ref(), item);
+            }
+        }
+    }
+
+    fn step(&mut self, step: Step) {
+        match step {
+            Step::Start { label, total, done } => self.app.transfer_started(label, total, done),
+            Step::Advance(n) => self.app.transfer_advanced(n),
+            Step::Finish => self.app.transfer_finished(),
+        }
+    }
+
+    /// What the server pushed: notices where they happened, the bell for
+    /// messages elsewhere, then the list and the open conversation again
+    /// (which marks what is on screen read).
+    async fn arrived(&mut self, events: Vec<Event>) {
+        let now = now_ms();
+        let mut ring = false;
+        for e in &events {
+            let place = conversation_of(e);
+            if let Some(item) = lines::event_notice(e, now) {
+                self.app.notice(place.as_ref(), item);
+            }
+            let message = matches!(
+                &e.what,
+                What::Text { .. }
+                    | What::File { .. }
+                    | What::Room {
+                        change: RoomChange::Text { .. } | RoomChange::File { .. },
+                        ..
+                    }
+            );
+            if message && place != self.app.selected {
+                ring = true;
+            }
+        }
+        if ring && self.app.bell {
+            self.screen.bell();
+        }
+        self.refresh().await;
+    }
+
+    /// Reloads the list and the open conversation.
+    async fn refresh(&mut self) {
+        match self.client.conversations().await {
+            Ok(list) => {
+                self.app.set_conversations(list);
+            }
+            Err(e) => {
+                self.app.flash = Some(explain::one_line(&explain::client_error(&e, &[])));
+            }
+        }
+        self.load_open().await;
+    }
+
+    /// Loads the open conversation's history (or its search), and marks it
+    /// read: it is on screen.
+    async fn load_open(&mut self) {
+        let Some(open) = self.app.current().cloned() else {
+            self.app.items.clear();
+            return;
+        };
+        let query = HistoryQuery {
+            limit: Some(self.app.history_limit),
+            since_ms: None,
+            search: self.app.search.clone(),
+        };
+        let loaded = async {
+            let history = self.client.history_of(&open.conversation, query).await?;
+            let names = self.client.pinned_labels().await?;
+            Ok::<_, ClientError>((history, names))
+        }
+        .await;
+        match loaded {
+            Ok((history, names)) => {
+                let now = now_ms();
+                let items = history
+                    .iter()
+                    .map(|e| lines::entry(e, &open.label, &names, now))
+                    .collect();
+                self.app.set_history(items);
+            }
+            Err(e) => {
+                self.app.flash = Some(explain::one_line(&explain::client_error(&e, &[])));
+            }
+        }
+        if open.unread > 0 && self.app.search.is_none() {
+            match self.client.mark_read(&open.conversation).await {
+                Ok(_) => self.app.clear_unread(),
+                Err(e) => {
+                    self.app.flash = Some(explain::one_line(&explain::client_error(&e, &[])));
+                }
+            }
+        }
+    }
+}
+
+/// The conversation an event belongs to (`None`: no conversation, such as
+/// a refused room invitation).
+fn conversation_of(e: &Event) -> Option<Conversation> {
+    match &e.what {
+        What::Room { room, .. } if room.is_empty() => None,
+        What::Room { room, .. } => Some(Conversation::Room { name: room.clone() }),
+        _ => Some(Conversation::Person { id: e.from }),
+    }
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
+}

@@ -1,0 +1,391 @@
+//! Screens drawn on ratatui's `TestBackend` and read back as text: the
+//! list, a conversation, a room with its members, a transfer and the help,
+//! at 120x40 and at 60x20, asserting what a person must be able to read
+//! there. `cargo test -p sealpost-client tui::tests -- --nocapture` prints
+//! them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use protocol::ClientId;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
+
+use super::app::{App, LinkState};
+use super::lines::{self, Tone};
+use super::view;
+use crate::conversations::ConversationSummary;
+use crate::keystore::{Body, Conversation, Direction, HistoryEntry, Status};
+
+const NOW: u64 = 1_767_225_600_000 + 15 * 3_600_000;
+const BOB: ClientId = ClientId([2; 16]);
+const CAROL: ClientId = ClientId([3; 16]);
+const ME: ClientId = ClientId([1; 16]);
+const FINGERPRINT: &str = "12345 67890 13579 24680 11223 34455";
+
+fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSummary {
+    ConversationSummary {
+        conversation: Conversation::Person { id },
+        label: label.into(),
+        address: label.into(),
+        last_ms: Some(at),
+        unread,
+        key_changed: false,
+        verified: false,
+    }
+}
+
+fn room(name: &str, unread: usize, at: u64) -> ConversationSummary {
+    ConversationSummary {
+        conversation: Conversation::Room { name: name.into() },
+        label: name.into(),
+        address: name.into(),
+        last_ms: Some(at),
+        unread,
+        key_changed: false,
+        verified: false,
+    }
+}
+
+fn entry(
+    conversation: Conversation,
+    direction: Direction,
+    sender: ClientId,
+    body: Body,
+    minutes: u64,
+    status: Status,
+) -> HistoryEntry {
+    HistoryEntry {
+        entry: minutes,
+        conversation,
+        direction,
+        sender,
+        body,
+        sender_time_ms: None,
+        arrived_at_ms: NOW - 60_000 * (60 - minutes),
+        message_id: Some(minutes),
+        status,
+        status_at_ms: 0,
+        reason: (status == Status::Failed).then(|| "bob's client refused it as too old".into()),
+    }
+}
+
+fn text(s: &str) -> Body {
+    Body::Text { text: s.into() }
+}
+
+/// alice's screen: bob open with two unread elsewhere, a room, carol's key
+/// changed, and a name that tries terminal escapes.
+fn base() -> App {
+    let mut app = App::new("alice".into(), "192.168.1.5:1357".into());
+    app.link = LinkState::Up;
+    app.fingerprint = Some(FINGERPRINT.into());
+    let mut carol = person(CAROL, "carol", 0, NOW - 7_200_000);
+    carol.key_changed = true;
+    app.set_conversations(vec![
+        person(BOB, "bob", 0, NOW - 60_000),
+        room("team", 3, NOW - 120_000),
+        carol,
+        person(ClientId([9; 16]), "mallory\x1b[2J", 1, NOW - 9_000_000),
+    ]);
+    app
+}
+
+fn bob_history(app: &mut App) {
+    let bob = Conversation::Person { id: BOB };
+    let names = HashMap::new();
+    let items = [
+        entry(
+            bob.clone(),
+            Direction::In,
+            BOB,
+            text("lunch at noon?"),
+            10,
+            Status::Read,
+        ),
+        entry(
+            bob.clone(),
+            Direction::Out,
+            ME,
+            text("yes\nat the usual place"),
+            11,
+            Status::Read,
+        ),
+        entry(
+            bob.clone(),
+            Direction::In,
+            BOB,
+            Body::File {
+                name: "menu.pdf".into(),
+                size: 1_200_000,
+                path: PathBuf::from("/home/alice/downloads/menu.pdf"),
+            },
+            12,
+            Status::Read,
+        ),
+        entry(bob, Direction::Out, ME, text("see you"), 13, Status::Failed),
+    ]
+    .iter()
+    .map(|e| lines::entry(e, "bob", &names, NOW))
+    .collect();
+    app.set_history(items);
+}
+
+fn render(app: &App, width: u16, height: u16) -> (String, ratatui::buffer::Buffer) {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| view::draw(f, app)).unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    let mut text = String::new();
+    for y in 0..height {
+        for x in 0..width {
+            text.push_str(buffer[(x, y)].symbol());
+        }
+        text.push('\n');
+    }
+    (text, buffer)
+}
+
+fn show(name: &str, app: &App) -> [String; 2] {
+    [(120, 40), (60, 20)].map(|(w, h)| {
+        let (text, _) = render(app, w, h);
+        println!("--- {name} at {w}x{h} ---\n{text}");
+        for line in text.lines() {
+            assert_eq!(
+                line.chars().count(),
+                usize::from(w),
+                "a row overflows: {line}"
+            );
+        }
+        text
+    })
+}
+
+#[test]
+fn the_list_shows_unread_counts_rooms_changed_keys_and_the_status() {
+    let app = base();
+    for screen in show("list", &app) {
+        assert!(screen.contains("1 bob"), "{screen}");
+        assert!(screen.contains("2 #team"), "{screen}");
+        assert!(screen.contains("(3)"), "{screen}");
+        assert!(screen.contains("3 !carol"), "{screen}");
+        assert!(screen.contains("4 mallory"), "{screen}");
+        assert!(!screen.contains('\x1b'));
+        assert!(
+            screen.contains("connected | 192.168.1.5:1357 | server pinned 12345 67890"),
+            "{screen}"
+        );
+    }
+    let [wide, _] = show("list", &app);
+    assert!(
+        wide.contains(&format!("server pinned {FINGERPRINT} | alice | F1 help")),
+        "{wide}"
+    );
+    assert!(wide.contains("4 mallory\\e[2J"), "{wide}");
+}
+
+#[test]
+fn a_conversation_shows_senders_times_statuses_and_file_events() {
+    let mut app = base();
+    bob_history(&mut app);
+    let at = |m: u64| lines::short_time(NOW - 60_000 * (60 - m), NOW);
+    for screen in show("conversation with bob", &app) {
+        assert!(screen.contains(&format!("{} bob", at(10))), "{screen}");
+        assert!(screen.contains("  lunch at noon?"), "{screen}");
+        assert!(
+            screen.contains(&format!("{} you  (read)", at(11))),
+            "{screen}"
+        );
+        assert!(screen.contains("  at the usual place"), "{screen}");
+        assert!(
+            screen.contains("file menu.pdf (1.20 MB) saved as"),
+            "{screen}"
+        );
+        assert!(screen.contains("you  (NOT DELIVERED)"), "{screen}");
+        assert!(
+            screen.contains("not delivered: bob's client refused it"),
+            "{screen}"
+        );
+        assert!(screen.contains(" to bob "), "{screen}");
+    }
+}
+
+#[test]
+fn a_room_shows_its_senders_and_members() {
+    let mut app = base();
+    app.open(Some(Conversation::Room {
+        name: "team".into(),
+    }));
+    let team = Conversation::Room {
+        name: "team".into(),
+    };
+    let names = HashMap::from([(BOB, "bob".to_string()), (CAROL, "carol".to_string())]);
+    let items = [
+        entry(
+            team.clone(),
+            Direction::In,
+            BOB,
+            text("standup at 10"),
+            20,
+            Status::Read,
+        ),
+        entry(
+            team.clone(),
+            Direction::In,
+            CAROL,
+            text("ok"),
+            21,
+            Status::Read,
+        ),
+        entry(
+            team.clone(),
+            Direction::Out,
+            ME,
+            text("on my way"),
+            22,
+            Status::Stored,
+        ),
+    ]
+    .iter()
+    .map(|e| lines::entry(e, "team", &names, NOW))
+    .collect();
+    app.set_history(items);
+    app.notice(
+        Some(&team),
+        lines::escaped_notice(
+            NOW,
+            NOW,
+            vec![
+                "3 members of #team:".into(),
+                "  alice (owner)".into(),
+                "  bob (admin)".into(),
+                "  carol (member)".into(),
+            ],
+            Tone::Info,
+        ),
+    );
+    for screen in show("room with members", &app) {
+        assert!(screen.contains("#team"), "{screen}");
+        assert!(
+            screen.contains(" bob\n") || screen.contains(" bob "),
+            "{screen}"
+        );
+        assert!(screen.contains("  standup at 10"), "{screen}");
+        assert!(screen.contains("carol"), "{screen}");
+        assert!(screen.contains("you  (stored)"), "{screen}");
+        assert!(screen.contains("3 members of #team:"), "{screen}");
+        assert!(screen.contains("alice (owner)"), "{screen}");
+        assert!(screen.contains("carol (member)"), "{screen}");
+        assert!(screen.contains(" to #team "), "{screen}");
+    }
+}
+
+#[test]
+fn a_transfer_has_a_progress_line_in_the_clients_units() {
+    let mut app = base();
+    bob_history(&mut app);
+    app.transfer_started("report.pdf".into(), 3_400_000, 0);
+    app.transfer_advanced(1_200_000);
+    app.transfer_started("photos.tar".into(), 52_000_000, 52_000_000);
+    app.transfer_finished();
+    for screen in show("transfer", &app) {
+        assert!(screen.contains("report.pdf  ["), "{screen}");
+        assert!(screen.contains("1.20 MB / 3.40 MB   35%"), "{screen}");
+        assert!(
+            screen.contains("52.00 MB / 52.00 MB  100%  done"),
+            "{screen}"
+        );
+    }
+}
+
+#[test]
+fn the_help_lists_keys_and_commands_and_scrolls_when_short() {
+    let mut app = base();
+    app.help = true;
+    let [wide, narrow] = show("help", &app);
+    for needle in [
+        "Ctrl-N / Ctrl-P",
+        "Alt-1 .. Alt-9",
+        "Ctrl-F",
+        "/file PATH",
+        "/kick USER",
+        "/quit",
+    ] {
+        assert!(wide.contains(needle), "{needle}\n{wide}");
+    }
+    assert!(narrow.contains("Ctrl-N / Ctrl-P"), "{narrow}");
+    assert!(narrow.contains("PageDown for more"), "{narrow}");
+    // Scrolled to its end on the small screen, the last commands show.
+    app.help_scroll = view::help_max_scroll(60, 20);
+    let (narrow, _) = render(&app, 60, 20);
+    println!("--- help scrolled at 60x20 ---\n{narrow}");
+    assert!(narrow.contains("/quit"), "{narrow}");
+    assert!(narrow.contains("Any other line is sent"), "{narrow}");
+}
+
+#[test]
+fn the_typing_box_grows_with_its_lines() {
+    let mut app = base();
+    let (one, _) = render(&app, 60, 20);
+    app.input.set("first\nsecond\nthird".into());
+    let (three, _) = render(&app, 60, 20);
+    let box_top = |s: &str| s.lines().position(|l| l.contains(" to bob ")).unwrap();
+    assert_eq!(box_top(&one) - box_top(&three), 2, "{three}");
+    assert!(three.contains("third"));
+}
+
+#[test]
+fn without_colour_the_screen_stays_readable() {
+    let mut app = base();
+    app.no_color = true;
+    bob_history(&mut app);
+    let (_, buffer) = render(&app, 120, 40);
+    for cell in &buffer.content {
+        assert!(
+            matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset),
+            "a colour under NO_COLOR: {cell:?}"
+        );
+    }
+    // The open conversation is reversed, an unread one bold.
+    let row = |y: u16| (1..29).map(|x| buffer[(x, y)].clone()).collect::<Vec<_>>();
+    assert!(
+        row(1)
+            .iter()
+            .all(|c| c.modifier.contains(Modifier::REVERSED))
+    );
+    assert!(row(2).iter().any(|c| c.modifier.contains(Modifier::BOLD)));
+    app.no_color = false;
+    let (_, coloured) = render(&app, 120, 40);
+    assert!(coloured.content.iter().any(|c| c.fg != Color::Reset));
+}
+
+#[test]
+fn a_changed_key_is_said_where_it_happened_with_what_to_do() {
+    let mut app = base();
+    let carol = Conversation::Person { id: CAROL };
+    app.open(Some(carol.clone()));
+    let event = crate::event::Event {
+        message_id: 7,
+        from: CAROL,
+        from_name: Some("carol".into()),
+        server_name: None,
+        sent_at_ms: NOW,
+        sender_time_ms: None,
+        what: crate::event::What::KeyChanged,
+    };
+    let item = lines::event_notice(&event, NOW).expect("a changed key is a notice");
+    assert_eq!(item.tone, Tone::Warning);
+    app.notice(Some(&carol), item);
+    // Texts and files are history entries, not notices.
+    let text = crate::event::Event {
+        what: crate::event::What::Text { text: "hi".into() },
+        ..event
+    };
+    assert!(lines::event_notice(&text, NOW).is_none());
+    for screen in show("changed key", &app) {
+        assert!(screen.contains("carol - KEY CHANGED"), "{screen}");
+        assert!(screen.contains("carol's KEY CHANGED."), "{screen}");
+        assert!(screen.contains("(/fingerprint)"), "{screen}");
+        assert!(screen.contains("(/accept"), "{screen}");
+    }
+}

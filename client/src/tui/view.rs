@@ -1,0 +1,565 @@
+//! Drawing the state on a ratatui frame: the conversation list on the
+//! left, the open conversation on the right, a line per transfer, the box
+//! being typed in (it grows with its lines), the status line, and the
+//! help over everything.
+//!
+//! Everything drawn was escaped when it became an [`Item`] or a label
+//! (here, with [`escape_line`]). Without colour (`NO_COLOR`) the screen
+//! stays readable: the open conversation is reversed, unread ones are
+//! bold, and warnings say what they are in words.
+//! Left out: the state itself (`super::app`).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use unicode_width::UnicodeWidthChar;
+
+use super::app::{App, LinkState, Mode};
+use super::command::USAGE;
+use super::lines::{Item, Tone, transfer_line};
+use crate::conversations::ConversationSummary;
+use crate::display::escape_line;
+
+/// Most rows the typing box grows to.
+const MAX_INPUT_ROWS: usize = 6;
+
+/// The keys, as the help lists them.
+pub const KEYS: &[(&str, &str)] = &[
+    ("Enter", "send (or run the /command)"),
+    ("Alt-Enter, Ctrl-J", "new line in the text"),
+    ("Ctrl-N / Ctrl-P", "next / previous conversation"),
+    ("Alt-1 .. Alt-9", "open conversation 1 .. 9"),
+    ("PageUp / PageDown", "back / forward in history"),
+    ("Ctrl-F", "search this conversation"),
+    ("Tab", "complete a /command or path"),
+    ("F1 or ? (empty box)", "this help; Esc closes it"),
+    ("Ctrl-C", "leave"),
+];
+
+/// Styles, or none of their colours under `NO_COLOR`.
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+
+    fn header(&self, tone: Tone) -> Style {
+        let base = Style::default().add_modifier(Modifier::BOLD);
+        match tone {
+            Tone::Mine => base.patch(self.fg(Color::Cyan)),
+            Tone::Theirs => base.patch(self.fg(Color::Green)),
+            Tone::Warning => base.patch(self.fg(Color::Red)),
+            Tone::Info => base.patch(self.fg(Color::Yellow)),
+        }
+    }
+
+    fn body(&self, tone: Tone) -> Style {
+        match tone {
+            Tone::Warning => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Tone::Info => self.fg(Color::Yellow),
+            _ => Style::default(),
+        }
+    }
+}
+
+/// The width of `s` on a terminal.
+fn width(s: &str) -> usize {
+    s.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// `s` cut to `max` columns, with `~` where it was cut.
+pub fn fit(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if max > 0 {
+        out.push('~');
+    }
+    out
+}
+
+/// `s` broken into rows of at most `max` columns (at least one row), at
+/// spaces where it can, inside a word only when the word is too long.
+pub fn wrap(s: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut rows = vec![String::new()];
+    let mut used = 0;
+    // Just broken at a space: that space is not carried to the new row
+    // (spaces that indent a line are kept).
+    let mut broke = false;
+    for (i, word) in s.split(' ').enumerate() {
+        let w = width(word);
+        if i > 0 {
+            if used > 0 && used + 1 + w > max {
+                rows.push(String::new());
+                used = 0;
+                broke = true;
+            } else if !broke {
+                if used + 1 > max {
+                    rows.push(String::new());
+                    used = 0;
+                }
+                if let Some(row) = rows.last_mut() {
+                    row.push(' ');
+                }
+                used += 1;
+            }
+        }
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw > max {
+                rows.push(String::new());
+                used = 0;
+            }
+            if let Some(row) = rows.last_mut() {
+                row.push(c);
+            }
+            used += cw;
+            broke = false;
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+#[test]
+fn wrap_breaks_at_spaces_and_keeps_indentation() {
+    assert_eq!(wrap("one two three", 7), ["one two", "three"]);
+    assert_eq!(wrap("  code", 10), ["  code"]);
+    assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+    assert_eq!(wrap("", 4), [""]);
+    assert_eq!(fit("conversation", 6), "conve~");
+}
+
+/// `s` broken into rows of exactly `max` columns (the typing box: the
+/// cursor's place must follow from the text before it alone).
+fn wrap_chars(s: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut rows = vec![String::new()];
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max {
+            rows.push(String::new());
+            used = 0;
+        }
+        if let Some(row) = rows.last_mut() {
+            row.push(c);
+        }
+        used += w;
+    }
+    rows
+}
+
+/// Where each part of the screen goes.
+struct Areas {
+    list: Rect,
+    pane: Rect,
+    transfers: Rect,
+    input: Rect,
+    status: Rect,
+}
+
+fn areas(app: &App, area: Rect) -> Areas {
+    let input_width = usize::from(area.width.saturating_sub(2));
+    let input_rows = input_lines(app, input_width).len().clamp(1, MAX_INPUT_ROWS);
+    let status_rows = 1 + u16::from(app.flash.is_some());
+    let transfers = app.transfers.len() as u16;
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Min(3),
+            Constraint::Length(transfers),
+            Constraint::Length(input_rows as u16 + 2),
+            Constraint::Length(status_rows),
+        ])
+        .split(area);
+    let list_width = (area.width / 4).clamp(16, 30);
+    let top = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Length(list_width), Constraint::Min(10)])
+        .split(rows[0]);
+    Areas {
+        list: top[0],
+        pane: top[1],
+        transfers: rows[1],
+        input: rows[2],
+        status: rows[3],
+    }
+}
+
+/// The conversation pane's size (with its border) on a screen of
+/// `width` x `height`.
+pub fn pane_size(app: &App, width: u16, height: u16) -> (u16, u16) {
+    let pane = areas(app, Rect::new(0, 0, width, height)).pane;
+    (pane.width, pane.height)
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame<'_>, app: &App) {
+    let theme = Theme {
+        color: !app.no_color,
+    };
+    let area = frame.area();
+    let parts = areas(app, area);
+    draw_list(frame, app, &theme, parts.list);
+    draw_pane(frame, app, &theme, parts.pane);
+    draw_transfers(frame, app, parts.transfers);
+    draw_input(frame, app, parts.input);
+    draw_status(frame, app, &theme, parts.status);
+    if app.help {
+        draw_help(frame, app, area);
+    }
+}
+
+/// One row of the list: `1 #team      (2)`.
+pub fn list_row(index: usize, c: &ConversationSummary, width: usize) -> String {
+    let number = if index < 9 {
+        format!("{} ", index + 1)
+    } else {
+        "  ".into()
+    };
+    let mark = if c.is_room() {
+        "#"
+    } else if c.key_changed {
+        "!"
+    } else {
+        ""
+    };
+    let unread = if c.unread > 0 {
+        format!(" ({})", c.unread)
+    } else {
+        String::new()
+    };
+    let label = escape_line(&c.label);
+    let room = width.saturating_sub(width_of(&number) + width_of(mark) + width_of(&unread));
+    let label = fit(&label, room);
+    let pad = room.saturating_sub(width_of(&label));
+    format!("{number}{mark}{label}{}{unread}", " ".repeat(pad))
+}
+
+fn width_of(s: &str) -> usize {
+    width(s)
+}
+
+fn draw_list(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let block = Block::default().borders(Borders::ALL).title(" Chats ");
+    let inner = usize::from(area.width.saturating_sub(2));
+    let selected = app.selected_index();
+    let height = usize::from(area.height.saturating_sub(2));
+    // Keep the open conversation in view.
+    let first = selected.map_or(0, |s| (s + 1).saturating_sub(height));
+    let lines: Vec<Line<'_>> = app
+        .conversations
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(i, c)| {
+            let mut style = Style::default();
+            if c.unread > 0 {
+                style = style.add_modifier(Modifier::BOLD);
+            }
+            if c.key_changed {
+                style = style.patch(theme.fg(Color::Red));
+            }
+            if Some(i) == selected {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            Line::from(Span::styled(list_row(i, c, inner), style))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The pane's title: who, and what to do about a changed key.
+fn pane_title(app: &App) -> String {
+    let Some(c) = app.current() else {
+        return " Sealpost ".into();
+    };
+    let mut title = if c.is_room() {
+        format!(" #{} ", escape_line(&c.label))
+    } else {
+        format!(" {} ", escape_line(&c.label))
+    };
+    if c.key_changed {
+        title.push_str("- KEY CHANGED ");
+    } else if !c.is_room() && c.verified {
+        title.push_str("- verified ");
+    }
+    if let Some(search) = &app.search {
+        let found = app.items.len();
+        title.push_str(&format!(
+            "- search \"{}\": {found} found, Esc returns ",
+            escape_line(search)
+        ));
+    } else if app.scroll > 0 {
+        title.push_str("- scrolled back, PageDown returns ");
+    }
+    title
+}
+
+/// Every row of the open conversation, wrapped to `width`.
+fn pane_rows<'a>(app: &'a App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
+    let mut rows = Vec::new();
+    if app.items.is_empty() {
+        let hint = if app.conversations.is_empty() {
+            "No conversations yet: /open NAME starts one, /create NAME makes a room. F1 lists keys and commands."
+        } else if app.search.is_some() {
+            "Nothing matches."
+        } else {
+            "Nothing here yet: type below and press Enter."
+        };
+        for row in wrap(hint, width) {
+            rows.push(Line::from(row));
+        }
+        return rows;
+    }
+    for item in &app.items {
+        push_item(&mut rows, item, theme, width);
+    }
+    rows
+}
+
+fn push_item(rows: &mut Vec<Line<'_>>, item: &Item, theme: &Theme, width: usize) {
+    for row in wrap(&item.header, width) {
+        rows.push(Line::from(Span::styled(row, theme.header(item.tone))));
+    }
+    for line in &item.body {
+        for row in wrap(line, width.saturating_sub(2)) {
+            rows.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled(row, theme.body(item.tone)),
+            ]));
+        }
+    }
+}
+
+/// How many rows the pane can scroll back at `width` x `height`.
+pub fn max_scroll(app: &App, width: u16, height: u16) -> usize {
+    let theme = Theme { color: false };
+    let rows = pane_rows(app, &theme, usize::from(width.saturating_sub(2))).len();
+    rows.saturating_sub(usize::from(height.saturating_sub(2)))
+}
+
+fn draw_pane(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let block = Block::default().borders(Borders::ALL).title(fit(
+        &pane_title(app),
+        usize::from(area.width.saturating_sub(2)),
+    ));
+    let width = usize::from(area.width.saturating_sub(2));
+    let height = usize::from(area.height.saturating_sub(2));
+    let rows = pane_rows(app, theme, width);
+    let scroll = app.scroll.min(rows.len().saturating_sub(height));
+    let end = rows.len() - scroll;
+    let start = end.saturating_sub(height);
+    let shown: Vec<Line<'_>> = rows.into_iter().skip(start).take(end - start).collect();
+    frame.render_widget(Paragraph::new(shown).block(block), area);
+}
+
+fn draw_transfers(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let width = usize::from(area.width);
+    let lines: Vec<Line<'_>> = app
+        .transfers
+        .iter()
+        .map(|t| Line::from(transfer_line(&t.label, t.total, t.done, t.ended, width)))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The typing box's rows at `width`, and where the cursor is (row, column).
+fn input_lines(app: &App, width: usize) -> Vec<String> {
+    input_layout(app, width).0
+}
+
+fn input_layout(app: &App, width: usize) -> (Vec<String>, (usize, usize)) {
+    let text = &app.input.text;
+    let mut rows = Vec::new();
+    let mut cursor = (0, 0);
+    let mut offset = 0;
+    for line in text.split('\n') {
+        let wrapped = wrap_chars(line, width);
+        let line_end = offset + line.len();
+        if (offset..=line_end).contains(&app.input.cursor) {
+            let before = &line[..app.input.cursor - offset];
+            let before_rows = wrap_chars(before, width);
+            let mut row = before_rows.len() - 1;
+            let mut col = before_rows.last().map_or(0, |r| width_of(r));
+            if col >= width {
+                row += 1;
+                col = 0;
+            }
+            cursor = (rows.len() + row, col);
+        }
+        rows.extend(wrapped);
+        offset = line_end + 1;
+    }
+    if cursor.0 >= rows.len() {
+        rows.push(String::new());
+    }
+    (rows, cursor)
+}
+
+fn draw_input(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let width = usize::from(area.width.saturating_sub(2));
+    let to = app
+        .current()
+        .map(|c| {
+            if c.is_room() {
+                format!("#{}", escape_line(&c.label))
+            } else {
+                escape_line(&c.label).into_owned()
+            }
+        })
+        .unwrap_or_else(|| "nobody (/open NAME)".into());
+    let title = match app.mode {
+        Mode::Write if area.width >= 70 => {
+            format!(" to {to} - Enter sends, Alt-Enter new line, F1 help ")
+        }
+        Mode::Write => format!(" to {to} "),
+        Mode::Search => format!(" search in {to} - Enter finds, Esc cancels "),
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(fit(&title, width));
+    let (rows, (cursor_row, cursor_col)) = input_layout(app, width);
+    let height = usize::from(area.height.saturating_sub(2)).max(1);
+    let first = (cursor_row + 1).saturating_sub(height);
+    let shown: Vec<Line<'_>> = rows
+        .into_iter()
+        .skip(first)
+        .take(height)
+        .map(Line::from)
+        .collect();
+    frame.render_widget(Paragraph::new(shown).block(block), area);
+    if !app.help {
+        let x = area.x + 1 + cursor_col as u16;
+        let y = area.y + 1 + (cursor_row - first) as u16;
+        frame.set_cursor_position((x, y));
+    }
+}
+
+fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let width = usize::from(area.width);
+    let (state, style) = match &app.link {
+        LinkState::Connecting => ("connecting".to_string(), theme.fg(Color::Yellow)),
+        LinkState::Up => ("connected".to_string(), theme.fg(Color::Green)),
+        LinkState::Down(why) => (
+            format!("OFFLINE ({why}), trying again"),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
+    };
+    let fingerprint = app
+        .fingerprint
+        .as_deref()
+        .map_or_else(|| "not pinned yet".to_string(), |f| format!("pinned {f}"));
+    // The server and its fingerprint first: on a narrow screen the end
+    // is cut (`/fingerprint` shows it whole).
+    let rest = format!(
+        " | {} | server {fingerprint} | {} | F1 help",
+        app.server, app.me
+    );
+    let mut lines = vec![Line::from(vec![
+        Span::styled(fit(&state, width), style),
+        Span::raw(fit(&rest, width.saturating_sub(width_of(&state)))),
+    ])];
+    if let Some(flash) = &app.flash {
+        lines.insert(
+            0,
+            Line::from(Span::styled(fit(flash, width), theme.fg(Color::Yellow))),
+        );
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The help's rows.
+pub fn help_rows(width: usize) -> Vec<String> {
+    let mut rows = vec!["Keys".to_string()];
+    let key_width = KEYS.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, what) in KEYS {
+        for (i, row) in wrap(
+            &format!("{key:<key_width$}  {what}"),
+            width.saturating_sub(2),
+        )
+        .into_iter()
+        .enumerate()
+        {
+            rows.push(if i == 0 {
+                format!("  {row}")
+            } else {
+                format!("    {row}")
+            });
+        }
+    }
+    rows.push(String::new());
+    rows.push("Commands (a line starting with /)".into());
+    let cmd_width = USAGE.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+    for (cmd, what) in USAGE {
+        for (i, row) in wrap(
+            &format!("{cmd:<cmd_width$}  {what}"),
+            width.saturating_sub(2),
+        )
+        .into_iter()
+        .enumerate()
+        {
+            rows.push(if i == 0 {
+                format!("  {row}")
+            } else {
+                format!("    {row}")
+            });
+        }
+    }
+    rows.push(String::new());
+    rows.push("Any other line is sent to the open conversation.".into());
+    rows
+}
+
+fn draw_help(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let width = area.width.saturating_sub(4).min(72);
+    let height = area.height.saturating_sub(2);
+    let x = area.x + (area.width - width) / 2;
+    let y = area.y + (area.height - height) / 2;
+    let popup = Rect::new(x, y, width, height);
+    let rows = help_rows(usize::from(width.saturating_sub(2)));
+    let inner = usize::from(height.saturating_sub(2));
+    let scroll = app.help_scroll.min(rows.len().saturating_sub(inner));
+    let title = if rows.len() > inner + scroll {
+        " Help - PageDown for more, Esc closes "
+    } else {
+        " Help - Esc closes "
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(fit(title, usize::from(width.saturating_sub(2))));
+    let lines: Vec<Line<'_>> = rows.into_iter().skip(scroll).map(Line::from).collect();
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
+
+/// How far the help can scroll at `height` rows of screen.
+pub fn help_max_scroll(area_width: u16, area_height: u16) -> usize {
+    let width = area_width.saturating_sub(4).min(72);
+    let inner = usize::from(area_height.saturating_sub(4));
+    help_rows(usize::from(width.saturating_sub(2)))
+        .len()
+        .saturating_sub(inner)
+}
