@@ -171,8 +171,13 @@ impl Client {
         let change = what
             .as_ref()
             .and_then(|w| history_change(d, w, sender_time_ms));
-        self.store(move |s| s.mark_handled_with(id, counter, change.as_ref()))
-            .await?;
+        if !self
+            .store(move |s| s.mark_handled_with(id, counter, change.as_ref()))
+            .await?
+        {
+            // Another client process on this home showed it first.
+            return Ok(Outcome::handled(Vec::new()));
+        }
         Ok(Outcome::handled(
             what.map(|w| {
                 vec![Event {
@@ -206,6 +211,13 @@ impl Client {
         peer: &PeerRecord,
         error: CryptoError,
     ) -> Result<Outcome, ClientError> {
+        let id = d.message_id;
+        if matches!(error, CryptoError::Replayed) && self.store(move |s| s.is_handled(id)).await? {
+            // Another client process on this home handled this very message
+            // (its counter and its id are recorded together) while we
+            // opened it: a redelivery to drop, not a replay to refuse.
+            return Ok(Outcome::handled(Vec::new()));
+        }
         let reason = match error {
             CryptoError::Replayed => Rejection::Replayed,
             CryptoError::TooOld => Rejection::TooOld,
