@@ -195,10 +195,16 @@ impl Client {
         peer: &PeerRecord,
         reason: Rejection,
     ) -> Result<Outcome, ClientError> {
-        tracing::warn!(id = d.message_id, from = %d.sender, ?reason, "message rejected");
         let outcome = self
             .handled(d, peer, None, Some(What::Rejected { reason }))
             .await?;
+        if outcome.events.is_empty() {
+            // Another client process on this home handled this very message
+            // while we opened it (its counter then reads as replayed): a
+            // redelivery to drop, not a message to refuse.
+            return Ok(outcome);
+        }
+        tracing::warn!(id = d.message_id, from = %d.sender, ?reason, "message rejected");
         // Recorded first: a crash now loses the notice, never repeats it.
         self.send_refusal(d, peer, reason).await;
         Ok(outcome)
@@ -211,13 +217,6 @@ impl Client {
         peer: &PeerRecord,
         error: CryptoError,
     ) -> Result<Outcome, ClientError> {
-        let id = d.message_id;
-        if matches!(error, CryptoError::Replayed) && self.store(move |s| s.is_handled(id)).await? {
-            // Another client process on this home handled this very message
-            // (its counter and its id are recorded together) while we
-            // opened it: a redelivery to drop, not a replay to refuse.
-            return Ok(Outcome::handled(Vec::new()));
-        }
         let reason = match error {
             CryptoError::Replayed => Rejection::Replayed,
             CryptoError::TooOld => Rejection::TooOld,
