@@ -23,6 +23,7 @@ use tokio_util::codec::Framed;
 
 mod binaries;
 mod client_run;
+pub mod postgres;
 mod raw_v3;
 pub mod relay;
 mod room_user;
