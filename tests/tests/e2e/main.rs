@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod client;
+mod cluster;
 mod files;
 mod healing;
 mod history;
