@@ -20,7 +20,8 @@ use protocol::ClientId;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
-use super::{CLIENTS_CHANNEL, INBOX_CHANNEL, clients};
+use super::accounts;
+use super::channels::{CLIENTS_CHANNEL, INBOX_CHANNEL};
 use crate::error::StoreError;
 use crate::store::directory::Directory;
 use crate::store::values::StoreEvent;
@@ -94,7 +95,7 @@ async fn listen(
             .await?;
         if !first {
             // Notifications sent while this node was deaf are gone.
-            clients::load(&client, directory).await?;
+            accounts::load(&client, directory).await?;
             notify(vec![StoreEvent::AllStale]);
             tracing::info!("hearing the database's notifications again");
         }
@@ -110,7 +111,7 @@ async fn listen(
             match n.channel() {
                 CLIENTS_CHANNEL => {
                     let conn = pool.get().await?;
-                    clients::load_one(&conn, directory, &id).await?;
+                    accounts::load_one(&conn, directory, &id).await?;
                 }
                 INBOX_CHANNEL => notify(vec![StoreEvent::Stale { recipient: id }]),
                 _ => {}

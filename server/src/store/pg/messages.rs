@@ -9,8 +9,9 @@ use bytes::Bytes;
 use protocol::{ClientId, MessageKind};
 use tokio_postgres::{Row, Transaction};
 
+use super::Pg;
+use super::channels::{INBOX_CHANNEL, client_id};
 use super::quota::{self, Usage};
-use super::{INBOX_CHANNEL, Pg, client_id};
 use crate::error::StoreError;
 use crate::store::values::{
     MessageBody, NewMessage, Removed, StoreEvent, Stored, WaitingMessage, now_ms,

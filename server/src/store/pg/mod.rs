@@ -18,6 +18,8 @@
 //! Rooms, key packages and the operator's account commands are not here
 //! yet: the handle refuses them with [`StoreError::NotOnPostgres`].
 
+mod accounts;
+mod channels;
 mod clients;
 mod listen;
 mod messages;
@@ -45,12 +47,6 @@ const POOL_SIZE: usize = 16;
 /// How long a request waits for a connection (or for a new one to be made)
 /// before it is refused with [`StoreError::DatabaseUnavailable`].
 const POOL_WAIT: Duration = Duration::from_secs(5);
-
-/// Channel of new registrations; payload `<node>:<client id hex>`.
-pub(super) const CLIENTS_CHANNEL: &str = "sealpost_clients";
-
-/// Channel of new messages; payload `<node>:<recipient id hex>`.
-pub(super) const INBOX_CHANNEL: &str = "sealpost_inbox";
 
 /// The PostgreSQL engine of one node.
 pub(crate) struct Pg {
@@ -90,7 +86,7 @@ impl Pg {
             .map_err(|e| StoreError::DatabaseUnavailable(e.to_string()))?;
         let mut conn = pool.get().await?;
         schema::migrate(&mut conn).await?;
-        clients::load(&conn, &directory).await?;
+        accounts::load(&conn, &directory).await?;
         drop(conn);
         let pg = Pg {
             pool,
@@ -145,9 +141,4 @@ impl From<deadpool_postgres::PoolError> for StoreError {
             other => StoreError::DatabaseUnavailable(other.to_string()),
         }
     }
-}
-
-/// A client id from a `BYTEA` column.
-pub(super) fn client_id(bytes: &[u8]) -> Result<ClientId, StoreError> {
-    super::rows::fixed(bytes, "client id").map(ClientId)
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use protocol::ClientId;
 use tokio_postgres::Transaction;
 
-use super::client_id;
+use super::channels::client_id;
 use crate::error::StoreError;
 use crate::store::quota::Limits;
 

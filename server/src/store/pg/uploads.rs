@@ -13,9 +13,10 @@ use bytes::Bytes;
 use protocol::{ClientId, MessageKind, UploadId};
 use tokio_postgres::{Row, Transaction};
 
+use super::Pg;
+use super::channels::client_id;
 use super::messages::add_message;
 use super::quota::{self, Usage};
-use super::{Pg, client_id};
 use crate::error::StoreError;
 use crate::store::rows::fixed;
 use crate::store::values::{
