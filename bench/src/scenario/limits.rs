@@ -248,7 +248,7 @@ fn aead_rate<A: AeadInPlace>(cipher: A, bytes: u64) -> Duration {
 
 /// Inserts up to `rows` rows, `per_commit` per transaction, into a fresh
 /// database in `dir`, stopping early after `max`.
-fn sqlite_inserts(
+pub(crate) fn sqlite_inserts(
     dir: &Path,
     journal: &str,
     synchronous: &str,
