@@ -26,11 +26,11 @@ use pgtemp::Postgres;
 use serde::Serialize;
 use tokio_postgres::NoTls;
 
+use super::file;
+use super::sqlite_inserts::sqlite_inserts;
 use super::v3::{self, V3Args, V3Figures};
-use super::{file, limits};
-use crate::cli::TargetArgs;
 use crate::report::{Comparison, Outcome, per_second, thousands};
-use crate::target::{server_binary, spawn_node, spawn_server};
+use crate::target::{DurabilityArg, server_binary, spawn_node, spawn_server};
 
 /// The cluster workload's own options (v3's and file's are theirs).
 #[derive(Debug, Clone, Args)]
@@ -156,16 +156,17 @@ pub async fn run(
     args: &ClusterArgs,
     v3_args: &V3Args,
     file_args: &file::FileArgs,
-    target: &TargetArgs,
+    server_bin: Option<&std::path::Path>,
+    durability: DurabilityArg,
 ) -> anyhow::Result<Vec<Outcome>> {
-    let binary = server_binary(target.server_bin.as_deref())?;
+    let binary = server_binary(server_bin)?;
     let pg = tokio::task::spawn_blocking(Postgres::start_durable).await??;
     let url = pg.url();
 
     // The limits, in this run: SQLite as the server commits, then PostgreSQL.
     let sqlite_1024 = tokio::task::spawn_blocking(|| {
         let dir = tempfile::tempdir()?;
-        limits::sqlite_inserts(
+        sqlite_inserts(
             dir.path(),
             "wal",
             "full",
@@ -250,7 +251,7 @@ pub async fn run(
     };
 
     // One SQLite node, as today.
-    let sqlite_node = spawn_server(&binary, target.durability, &[])?;
+    let sqlite_node = spawn_server(&binary, durability, &[])?;
     let data = sqlite_node.data_dir();
     let result = v3::run(
         &[sqlite_node.addr],

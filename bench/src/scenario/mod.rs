@@ -14,6 +14,7 @@ pub mod room;
 mod room_fanout;
 mod room_figures;
 mod room_member;
+pub mod sqlite_inserts;
 pub mod v2;
 pub mod v3;
 pub mod v3_latency;
@@ -279,7 +280,8 @@ impl Plan {
                 &plan.cluster,
                 &plan.v3,
                 &plan.file,
-                &self.target,
+                self.target.server_bin.as_deref(),
+                self.target.durability,
             ))?;
             for outcome in outcomes {
                 report.push(outcome);
