@@ -278,9 +278,11 @@ code_table! {
 }
 
 impl RequestCode {
-    /// Whether this is a room or key package code (130 to 140, PROTOCOL.md "Rooms").
+    /// Whether this is a room or key package code (130 to 140 and 142 to
+    /// 144, PROTOCOL.md "Rooms").
     pub fn is_room(self) -> bool {
-        (130..=140).contains(&self.value())
+        let code = self.value();
+        (130..=140).contains(&code) || (142..=144).contains(&code)
     }
 }
 

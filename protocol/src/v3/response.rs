@@ -9,11 +9,10 @@ use super::delivery::{Delivery, MessageBatch};
 use super::layout::*;
 use super::presence::PresenceChanges;
 use super::rooms::{
-    COMMIT_ACCEPTED_LEN, ClaimedKeyPackage, CommitAccepted, KEY_PACKAGE_STOCK_LEN,
-    KEY_PACKAGES_LOW_LEN, KeyPackageStock, ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN,
-    GROUP_INFO_STORED_LEN, GroupInfoStored, ListedRoom, ROOM_MESSAGE_STORED_LEN, RoomAckStatus,
-    RoomGroupInfo, RoomBatch, RoomCreated, RoomEntry, RoomMessageStored,
-    RoomStatus, RoomSummary,
+    COMMIT_ACCEPTED_LEN, ClaimedKeyPackage, CommitAccepted, GROUP_INFO_STORED_LEN, GroupInfoStored,
+    KEY_PACKAGE_STOCK_LEN, KEY_PACKAGES_LOW_LEN, KeyPackageStock, ListedRoom,
+    ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN, ROOM_MESSAGE_STORED_LEN, RoomAckStatus, RoomBatch,
+    RoomCreated, RoomEntry, RoomGroupInfo, RoomMessageStored, RoomStatus, RoomSummary,
 };
 use crate::error::{PayloadError, ProtocolError};
 use crate::header::ResponseCode;

@@ -25,6 +25,7 @@ mod handle;
 mod messages;
 mod quota;
 mod readers;
+mod room_access;
 mod rooms;
 mod rows;
 pub mod schema;

@@ -16,6 +16,7 @@ mod package;
 mod presence;
 mod replay;
 mod rooms_cli;
+mod rooms_join;
 mod scripted;
 mod server_trust;
 mod tui;

@@ -195,7 +195,10 @@ impl ListedRoom {
         Ok(out)
     }
 
-    pub(in crate::v3) fn write_all(rooms: &[Self], dst: &mut BytesMut) -> Result<(), ProtocolError> {
+    pub(in crate::v3) fn write_all(
+        rooms: &[Self],
+        dst: &mut BytesMut,
+    ) -> Result<(), ProtocolError> {
         limit("listed rooms", rooms.len(), MAX_LISTED_ROOMS)?;
         put_u16(dst, rooms.len() as u16);
         for room in rooms {
