@@ -177,7 +177,9 @@ fn read_rows(store: &mut KeyStore, input: impl BufRead) -> Result<BackupSummary,
         peers: 0,
         history: 0,
     };
-    let tx = store.conn.transaction()?;
+    let tx = store
+        .conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut lines = input.lines();
     let first: serde_json::Value =
         serde_json::from_str(&lines.next().ok_or(corrupt("empty backup"))??)

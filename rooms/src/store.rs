@@ -159,8 +159,13 @@ impl Store {
         f: impl FnOnce(&Provider<'_>, &Connection) -> Result<T, RoomsError>,
     ) -> Result<T, RoomsError> {
         // The engine owns the connection alone and never nests transactions,
-        // which is what `unchecked_transaction` asks of its caller.
-        let tx = self.conn.unchecked_transaction()?;
+        // which is what an unchecked transaction asks of its caller. It
+        // starts as a writer: a read that later upgrades to a write fails at
+        // once (no busy wait) when another process on this home wrote.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
         self.groups.check(&self.conn)?;
         let provider = Provider {
             crypto: &self.crypto,

@@ -40,6 +40,17 @@ pub struct Cli {
     #[arg(long, default_value = "data", global = true)]
     pub data_dir: PathBuf,
 
+    /// Keep all state in this PostgreSQL database (postgres://user@host/db)
+    /// instead of SQLite in the data folder: several servers given the same
+    /// one, the same --files-dir and the same server.key form a cluster.
+    #[arg(long, global = true)]
+    pub database: Option<String>,
+
+    /// Folder for file bodies (default: files/ in the data folder). Servers
+    /// of one cluster share one (a network file system between machines).
+    #[arg(long, global = true)]
+    pub files_dir: Option<PathBuf>,
+
     /// Serve protocol version 2, the reference protocol. It has no
     /// authentication: anyone on the network can read and delete anyone's
     /// waiting messages. Off unless given.
@@ -234,6 +245,8 @@ impl Cli {
         };
         let mut options = Options::new(&self.data_dir);
         options.legacy_v2 = self.legacy_v2;
+        options.database.clone_from(&self.database);
+        options.files_dir.clone_from(&self.files_dir);
         options.max_connections = self.max_connections;
         options.max_connections_per_ip = self.max_connections_per_ip;
         options.idle_timeout = Duration::from_secs(self.idle_timeout.max(1));

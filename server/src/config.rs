@@ -28,6 +28,13 @@ pub enum Durability {
 pub struct Options {
     /// Folder holding `server.db`, `files/`, `server.key` and `server.lock`.
     pub data_dir: PathBuf,
+    /// A PostgreSQL connection string (`postgres://...`): the store's
+    /// PostgreSQL engine, shared by every node given the same one. None: the
+    /// SQLite database in the data folder.
+    pub database: Option<String>,
+    /// Folder of file bodies; None: `files/` in the data folder. Nodes on
+    /// one PostgreSQL database share one.
+    pub files_dir: Option<PathBuf>,
     /// Serve version-2 requests (no authentication: off unless asked for).
     pub legacy_v2: bool,
     /// Connections served at once; more are refused.
@@ -78,6 +85,8 @@ impl Options {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            database: None,
+            files_dir: None,
             legacy_v2: false,
             max_connections: 10_240,
             max_connections_per_ip: 1024,
@@ -147,7 +156,10 @@ impl Config {
 
     /// Folder of file blobs.
     pub fn files_dir(&self) -> PathBuf {
-        self.data_dir.join("files")
+        match &self.options.files_dir {
+            Some(dir) => dir.clone(),
+            None => self.data_dir.join("files"),
+        }
     }
 
     /// Path of the server's identity key.

@@ -94,6 +94,19 @@ pub enum StoreError {
     /// The database refused a commit for a reason it did not name.
     #[error("the database refused the commit: {0}")]
     CommitRefused(String),
+    /// PostgreSQL failed (the PostgreSQL engine).
+    #[error("postgresql: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The PostgreSQL database cannot be reached (no connection within the
+    /// pool's wait); the node keeps running and serves again when it returns.
+    #[error("the database is unreachable: {0}")]
+    DatabaseUnavailable(String),
+    /// The request needs a part of the store the PostgreSQL engine does not
+    /// have yet (rooms, key packages, the operator's account commands).
+    #[error(
+        "rooms, key packages and operator account commands are not served by a PostgreSQL-backed server yet"
+    )]
+    NotOnPostgres,
     /// Writes stopped after the database failed to make a commit durable.
     #[error("writes are stopped since the database failed to sync; restart the server")]
     WritesStopped,
@@ -122,7 +135,10 @@ impl StoreError {
             Self::KeyPackagesFull(_) => ErrorReason::KeyPackagesFull,
             Self::Closed => ErrorReason::ShuttingDown,
             Self::DiskFull { .. } => ErrorReason::StorageFull,
-            Self::CommitRefused(_) => ErrorReason::StorageFailed,
+            Self::CommitRefused(_) | Self::Postgres(_) | Self::DatabaseUnavailable(_) => {
+                ErrorReason::StorageFailed
+            }
+            Self::NotOnPostgres => ErrorReason::Internal,
             Self::Sqlite(_)
             | Self::Io(_)
             | Self::Corrupt(_)
@@ -165,6 +181,9 @@ impl StoreError {
                 | Self::Fault(..)
                 | Self::CommitRefused(_)
                 | Self::WritesStopped
+                | Self::Postgres(_)
+                | Self::DatabaseUnavailable(_)
+                | Self::NotOnPostgres
         )
     }
 
@@ -178,6 +197,11 @@ impl StoreError {
             "the server's disk is full; try again after recipients have read their messages".into()
         } else if let Some(f) = self.fault() {
             f.public_text().into()
+        } else if matches!(self, Self::NotOnPostgres) {
+            self.to_string()
+        } else if matches!(self, Self::Postgres(_) | Self::DatabaseUnavailable(_)) {
+            "the server's database failed or is unreachable; nothing was stored, try again later"
+                .into()
         } else if matches!(self, Self::CommitRefused(_)) {
             "the server's database refused the write; nothing was stored, try again later".into()
         } else {

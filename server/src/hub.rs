@@ -38,6 +38,9 @@ pub(crate) enum HubEvent {
     RoomAcked(RoomId, u64),
     /// The client's one-time key packages are running out.
     KeyPackagesLow(u32),
+    /// Messages for the client were stored through another node: the
+    /// database holds some that no event announced.
+    Stale,
 }
 
 struct Subscriber {
@@ -145,6 +148,12 @@ impl Hub {
                 }
                 StoreEvent::RoomAcked { client, room, seq } => {
                     send(&client, HubEvent::RoomAcked(room, seq));
+                }
+                StoreEvent::Stale { recipient } => send(&recipient, HubEvent::Stale),
+                StoreEvent::AllStale => {
+                    for client in subs.keys() {
+                        send(client, HubEvent::Stale);
+                    }
                 }
                 StoreEvent::KeyPackagesLow { owner, stock } => {
                     send(&owner, HubEvent::KeyPackagesLow(stock));

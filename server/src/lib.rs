@@ -83,8 +83,6 @@ impl Server {
         let data_lock = tokio::task::spawn_blocking(move || datadir::DataDirLock::acquire(&dir))
             .await
             .context("opening the data folder")??;
-        datadir::create_private_file(&config.db_path())
-            .with_context(|| format!("creating database {}", config.db_path().display()))?;
         let (identity, created) = ServerIdentity::load_or_create(&config.key_path())
             .with_context(|| format!("loading server key {}", config.key_path().display()))?;
         if created {
@@ -95,14 +93,28 @@ impl Server {
             let hub = hub.clone();
             Arc::new(move |events| hub.publish(events))
         };
-        let store = Store::open(
-            &config.db_path(),
-            config.durability,
-            Limits::from_config(&config),
-            |key| bundle::verify_bundle(key).is_ok(),
-            notify,
-        )
-        .with_context(|| format!("opening database {}", config.db_path().display()))?;
+        let store = match &config.database {
+            Some(url) => Store::open_postgres(url, Limits::from_config(&config), notify)
+                .await
+                .context("opening the PostgreSQL database given with --database")?,
+            None => {
+                datadir::create_private_file(&config.db_path())
+                    .with_context(|| format!("creating database {}", config.db_path().display()))?;
+                Store::open(
+                    &config.db_path(),
+                    config.durability,
+                    Limits::from_config(&config),
+                    |key| bundle::verify_bundle(key).is_ok(),
+                    notify,
+                )
+                .with_context(|| format!("opening database {}", config.db_path().display()))?
+            }
+        };
+        tracing::info!(
+            engine = store.engine_name(),
+            files = %config.files_dir().display(),
+            "store opened"
+        );
         let headroom = headroom::Headroom::start(&config.data_dir, config.min_free_space)
             .with_context(|| format!("measuring free space in {}", config.data_dir.display()))?;
         tracing::info!(
@@ -112,14 +124,20 @@ impl Server {
         store.use_headroom(headroom);
         let blobs = Blobs::open(config.files_dir())
             .with_context(|| format!("opening file folder {}", config.files_dir().display()))?;
-        let referenced = store.referenced_blobs().await?;
-        let unfinished = store.uploads().await?;
-        let swept = blobs.sweep(referenced, unfinished).await?;
-        if swept > 0 {
-            tracing::info!(
-                files = swept,
-                "removed files left behind by an interrupted run"
-            );
+        if store.is_shared() {
+            // Other nodes write in the same folder: what looks orphaned
+            // here may be their work in progress.
+            tracing::info!("files folder shared by a cluster: no sweep of leftover files");
+        } else {
+            let referenced = store.referenced_blobs().await?;
+            let unfinished = store.uploads().await?;
+            let swept = blobs.sweep(referenced, unfinished).await?;
+            if swept > 0 {
+                tracing::info!(
+                    files = swept,
+                    "removed files left behind by an interrupted run"
+                );
+            }
         }
         let uploads = uploads::Uploads::new(store.clone(), blobs.clone());
         // Without it the server still serves clients; only `server status`

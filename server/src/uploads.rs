@@ -155,6 +155,11 @@ impl Uploads {
     ) -> Result<UploadRecord, StoreError> {
         let slot = self.slot(id);
         let mut guard = slot.lock().await;
+        if self.store.is_shared() {
+            // Another node may have taken the upload further since this
+            // one last wrote it: start again from what the database says.
+            guard.take();
+        }
         self.ensure_open(&mut guard, id, owner).await?;
         let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
         if let Err(e) = sync(&self.store, open).await {

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
@@ -23,12 +24,14 @@ use tokio_util::codec::Framed;
 
 mod binaries;
 mod client_run;
+pub mod postgres;
 mod raw_v3;
 pub mod relay;
 mod room_user;
 
 pub use binaries::binary;
 pub use client_run::{files, open_client, run_client, run_client_with_stdin, texts, user};
+pub use postgres::Postgres;
 /// Reads one whole response (a streamed version-2 pull gathered into one);
 /// unbounded, so wrap it in [`bounded`].
 pub use protocol::gather::read_response;
@@ -46,6 +49,34 @@ pub async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> anyhow::Resul
         .map_err(|_| anyhow!("timed out after {WAIT:?}: {what}"))
 }
 
+/// The variable that picks the store engine of [`TestServer::start`]:
+/// `sqlite` (or unset) or `postgres` (a throwaway PostgreSQL per server).
+/// `.ci/run` runs the delivery and file tests once more with `postgres`.
+pub const ENGINE_VAR: &str = "SEALPOST_TEST_ENGINE";
+
+/// A store engine for test servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// SQLite in the data folder (the default).
+    Sqlite,
+    /// A throwaway PostgreSQL of the test's own.
+    Postgres,
+}
+
+impl Engine {
+    /// The engine [`ENGINE_VAR`] names.
+    ///
+    /// # Errors
+    /// It names no engine.
+    pub fn from_env() -> anyhow::Result<Engine> {
+        match std::env::var(ENGINE_VAR).as_deref() {
+            Err(_) | Ok("" | "sqlite") => Ok(Engine::Sqlite),
+            Ok("postgres") => Ok(Engine::Postgres),
+            Ok(other) => bail!("{ENGINE_VAR}={other:?}: expected sqlite or postgres"),
+        }
+    }
+}
+
 /// A server running in this process on a real database in a temporary folder.
 pub struct TestServer {
     /// Where it listens.
@@ -55,18 +86,56 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
+    /// Its PostgreSQL, when it has one (shared by the nodes of a cluster).
+    postgres: Option<Arc<Postgres>>,
 }
 
 impl TestServer {
-    /// Starts a server with the defaults changed by `adjust`.
+    /// Starts a server with the defaults changed by `adjust`, on the engine
+    /// [`ENGINE_VAR`] names.
     pub async fn start(adjust: impl FnOnce(&mut Options)) -> anyhow::Result<TestServer> {
+        Self::start_on(Engine::from_env()?, adjust).await
+    }
+
+    /// Starts a server on `engine` with the defaults changed by `adjust`.
+    pub async fn start_on(
+        engine: Engine,
+        adjust: impl FnOnce(&mut Options),
+    ) -> anyhow::Result<TestServer> {
+        let postgres = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(Arc::new(
+                tokio::task::spawn_blocking(Postgres::start).await??,
+            )),
+        };
         let dir = tempfile::tempdir()?;
         let mut options = Options::new(dir.path().join("data"));
         // Tests care about crashes of the process, not of the machine.
         options.durability = server::Durability::Normal;
+        options.database = postgres.as_ref().map(|p| p.url());
         adjust(&mut options);
         let mut server = Self::start_with(Config::new(options)?).await?;
         server._dir = Some(dir);
+        server.postgres = postgres;
+        Ok(server)
+    }
+
+    /// Starts one node of a cluster: its own data folder, `postgres` and
+    /// the file folder `files` shared with the other nodes.
+    pub async fn start_node(
+        postgres: &Arc<Postgres>,
+        files: &Path,
+        adjust: impl FnOnce(&mut Options),
+    ) -> anyhow::Result<TestServer> {
+        let dir = tempfile::tempdir()?;
+        let mut options = Options::new(dir.path().join("data"));
+        options.durability = server::Durability::Normal;
+        options.database = Some(postgres.url());
+        options.files_dir = Some(files.to_path_buf());
+        adjust(&mut options);
+        let mut server = Self::start_with(Config::new(options)?).await?;
+        server._dir = Some(dir);
+        server.postgres = Some(postgres.clone());
         Ok(server)
     }
 
@@ -85,6 +154,7 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
             _dir: None,
+            postgres: None,
         })
     }
 
@@ -105,6 +175,7 @@ impl TestServer {
         let dir = self._dir.take();
         let mut fresh = Self::start_with(self.config.clone()).await?;
         fresh._dir = dir;
+        fresh.postgres = self.postgres.take();
         *self = fresh;
         Ok(())
     }

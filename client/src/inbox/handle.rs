@@ -171,8 +171,13 @@ impl Client {
         let change = what
             .as_ref()
             .and_then(|w| history_change(d, w, sender_time_ms));
-        self.store(move |s| s.mark_handled_with(id, counter, change.as_ref()))
-            .await?;
+        if !self
+            .store(move |s| s.mark_handled_with(id, counter, change.as_ref()))
+            .await?
+        {
+            // Another client process on this home showed it first.
+            return Ok(Outcome::handled(Vec::new()));
+        }
         Ok(Outcome::handled(
             what.map(|w| {
                 vec![Event {
@@ -190,10 +195,16 @@ impl Client {
         peer: &PeerRecord,
         reason: Rejection,
     ) -> Result<Outcome, ClientError> {
-        tracing::warn!(id = d.message_id, from = %d.sender, ?reason, "message rejected");
         let outcome = self
             .handled(d, peer, None, Some(What::Rejected { reason }))
             .await?;
+        if outcome.events.is_empty() {
+            // Another client process on this home handled this very message
+            // while we opened it (its counter then reads as replayed): a
+            // redelivery to drop, not a message to refuse.
+            return Ok(outcome);
+        }
+        tracing::warn!(id = d.message_id, from = %d.sender, ?reason, "message rejected");
         // Recorded first: a crash now loses the notice, never repeats it.
         self.send_refusal(d, peer, reason).await;
         Ok(outcome)

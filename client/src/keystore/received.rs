@@ -116,11 +116,14 @@ impl KeyStore {
         counter: Option<(SessionId, u64)>,
     ) -> Result<(), KeyStoreError> {
         self.mark_handled_with(message_id, counter, None)
+            .map(|_| ())
     }
 
     /// [`KeyStore::mark_handled`] with the change it makes to history, in
     /// the same transaction: a received text is in history exactly when it
-    /// is marked handled, whatever crashes.
+    /// is marked handled, whatever crashes. Returns `false`, changing
+    /// nothing, when the id was handled already: another client process on
+    /// this home got there first (the caller then shows nothing).
     ///
     /// # Errors
     /// [`KeyStoreError::UnknownSession`]; storage errors.
@@ -129,10 +132,21 @@ impl KeyStore {
         message_id: u64,
         counter: Option<(SessionId, u64)>,
         change: Option<&HistoryChange>,
-    ) -> Result<(), KeyStoreError> {
+    ) -> Result<bool, KeyStoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let handled = tx
+            .query_row(
+                "SELECT 1 FROM handled_messages WHERE message_id = ?1",
+                [to_sql_u64(message_id)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if handled {
+            return Ok(false);
+        }
         if let Some((sid, counter)) = counter {
             record_received(&tx, sid, counter)?;
         }
@@ -148,7 +162,7 @@ impl KeyStore {
             [to_sql_u64(message_id)],
         )?;
         tx.commit()?;
-        Ok(())
+        Ok(true)
     }
 
     /// Forgets handled message ids recorded more than `age` ago; returns how

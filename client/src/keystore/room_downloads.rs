@@ -40,7 +40,9 @@ impl KeyStore {
     ) -> Result<(), KeyStoreError> {
         let event = serde_json::to_string(&download.event)
             .map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         super::room_events::queue(&tx, before)?;
         tx.execute(
             "INSERT OR REPLACE INTO room_downloads (room, seq, event, file) VALUES (?1, ?2, ?3, ?4)",
@@ -95,7 +97,9 @@ impl KeyStore {
         event: &RoomEvent,
         history: Option<&NewEntry>,
     ) -> Result<(), KeyStoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "DELETE FROM room_downloads WHERE room = ?1 AND seq = ?2",
             params![&room.0[..], seq as i64],

@@ -22,7 +22,9 @@ impl KeyStore {
         if events.is_empty() {
             return Ok(());
         }
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         queue(&tx, events)?;
         tx.commit()?;
         Ok(())
@@ -33,7 +35,9 @@ impl KeyStore {
     /// # Errors
     /// Database errors; a row that does not parse.
     pub fn take_room_events(&mut self) -> Result<Vec<RoomEvent>, KeyStoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let rows: Vec<String> = {
             let mut stmt = tx.prepare("SELECT event FROM room_events ORDER BY entry")?;
             stmt.query_map([], |r| r.get(0))?

@@ -4,7 +4,8 @@
 //! async workers.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 
 use sealpost_rooms::{RoomEngine, RoomsError};
 use tokio::sync::oneshot;
@@ -15,10 +16,33 @@ use crate::keystore::StoreKey;
 type Job = Box<dyn FnOnce(&RoomEngine) + Send>;
 
 /// A handle on the engine's thread; the thread ends when the last handle
-/// is dropped.
+/// is dropped, and that drop waits for it.
 #[derive(Clone)]
 pub struct RoomWorker {
-    jobs: mpsc::Sender<Job>,
+    shared: Arc<Thread>,
+}
+
+/// The engine's thread and its queue.
+///
+/// Dropping it closes the queue and joins the thread, so the engine (its
+/// SQLCipher connection and OpenSSL state) is closed before the process's
+/// exit handlers run: a thread still closing it while `main` returned made
+/// the client abort at exit with glibc's "double free".
+struct Thread {
+    jobs: Option<mpsc::Sender<Job>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        // No sender left: the thread runs what is queued, then ends.
+        self.jobs.take();
+        if let Some(handle) = self.handle.take()
+            && handle.thread().id() != std::thread::current().id()
+        {
+            let _ = handle.join();
+        }
+    }
 }
 
 impl RoomWorker {
@@ -35,7 +59,7 @@ impl RoomWorker {
     ) -> Result<Self, RoomsError> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (opened, result) = oneshot::channel();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("rooms".into())
             .spawn(move || {
                 let engine =
@@ -54,8 +78,12 @@ impl RoomWorker {
                 }
             })
             .map_err(|e| RoomsError::Migration(format!("starting the rooms thread: {e}")))?;
+        let shared = Arc::new(Thread {
+            jobs: Some(jobs),
+            handle: Some(handle),
+        });
         result.await.map_err(|_| gone())??;
-        Ok(Self { jobs })
+        Ok(Self { shared })
     }
 
     /// Runs `f` on the engine's thread and returns its result.
@@ -68,11 +96,11 @@ impl RoomWorker {
         F: FnOnce(&RoomEngine) -> Result<T, RoomsError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move |engine| {
-                let _ = reply.send(f(engine));
-            }))
-            .map_err(|_| gone())?;
+        let jobs = self.shared.jobs.as_ref().ok_or_else(gone)?;
+        jobs.send(Box::new(move |engine| {
+            let _ = reply.send(f(engine));
+        }))
+        .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 }

@@ -4,7 +4,7 @@
 
 use protocol::{ClientId, Name, PublicKey};
 
-use super::directory::{ClientRecord, Protocol};
+use super::directory::{ClientRecord, Protocol, name_key};
 use super::handle::{ROW_OVERHEAD, Store};
 use super::writer::WriteOp;
 use crate::error::StoreError;
@@ -25,6 +25,9 @@ impl Store {
         skeleton: Option<String>,
     ) -> Result<ClientRecord, StoreError> {
         self.admit(ROW_OVERHEAD + public_key.0.len() as u64)?;
+        if let Some(pg) = self.pg() {
+            return pg.register(name, public_key, protocol, skeleton).await;
+        }
         self.write(|reply| WriteOp::Register {
             name,
             public_key,
@@ -35,8 +38,34 @@ impl Store {
         .await
     }
 
+    /// In a cluster, reads a client the directory does not know (registered
+    /// through another node, not yet heard of) into it. A failure is logged:
+    /// the request then finds no such client, as it would have anyway.
+    pub async fn know_client(&self, id: &ClientId) {
+        if let Some(pg) = self.pg()
+            && !self.directory().contains_any(id)
+            && let Err(e) = pg.load_client(id).await
+        {
+            e.log();
+        }
+    }
+
+    /// Like [`Store::know_client`], by name (NFC, any ASCII case).
+    pub async fn know_name(&self, name: &str) {
+        if let Some(pg) = self.pg()
+            && self.directory().find_name(Protocol::V3, name).is_none()
+            && self.directory().find_name(Protocol::V2, name).is_none()
+            && let Err(e) = pg.load_name(&name_key(name)).await
+        {
+            e.log();
+        }
+    }
+
     /// Records that a client was active now (committed with the next batch).
     pub fn touch(&self, id: ClientId) {
-        let _ = self.submit(WriteOp::Touch { id });
+        match self.pg() {
+            Some(pg) => pg.touch(id),
+            None => drop(self.submit(WriteOp::Touch { id })),
+        }
     }
 }

@@ -94,6 +94,14 @@ impl Directory {
         inner.in_order.push(record);
     }
 
+    /// Adds a client registered elsewhere (another node of a cluster) unless
+    /// it is known already: notifications and reloads may repeat one.
+    pub(crate) fn insert_if_new(&self, record: ClientRecord) {
+        if !self.contains_any(&record.id) {
+            self.insert(record);
+        }
+    }
+
     /// Forgets a removed client; its name is free again.
     pub(crate) fn remove(&self, id: &ClientId) {
         let mut inner = self.write();

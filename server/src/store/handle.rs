@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use super::checkpoint::{BACKSTOP_PAGES, Checkpointer};
 use super::directory::Directory;
+use super::pg::Pg;
 use super::quota::{Limits, Tally};
 use super::rows::fixed;
 use super::schema;
@@ -32,15 +33,38 @@ pub(super) const ROW_OVERHEAD: u64 = 256;
 pub type Pending<T> = oneshot::Receiver<Result<T, StoreError>>;
 
 pub(super) struct Inner {
+    pub(super) engine: Engine,
+    directory: Directory,
+    /// The free-space reserve, once the server set one (see `crate::headroom`).
+    pub(super) headroom: std::sync::OnceLock<Headroom>,
+}
+
+/// The database behind the handle: SQLite of one server (the writer thread
+/// and the read pool), or PostgreSQL shared by the nodes of a cluster.
+pub(super) enum Engine {
+    Sqlite(Sqlite),
+    Postgres(Pg),
+}
+
+/// The SQLite engine's parts.
+pub(super) struct Sqlite {
     /// Each operation with the instant it was queued (`crate::timing`).
     queue: Mutex<Option<std::sync::mpsc::Sender<(WriteOp, Instant)>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<Checkpointer>>,
     pub(super) readers: Mutex<Vec<Connection>>,
     pub(super) db_path: PathBuf,
-    directory: Directory,
-    /// The free-space reserve, once the server set one (see `crate::headroom`).
-    pub(super) headroom: std::sync::OnceLock<Headroom>,
+}
+
+impl Inner {
+    /// The SQLite engine; on PostgreSQL, the refusal of what only SQLite
+    /// has (rooms, key packages, operator account commands).
+    pub(super) fn sqlite(&self) -> Result<&Sqlite, StoreError> {
+        match &self.engine {
+            Engine::Sqlite(s) => Ok(s),
+            Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
+        }
+    }
 }
 
 /// A cheap-to-clone handle on the store.
@@ -97,15 +121,63 @@ impl Store {
             .spawn(move || writer.run(rx))?;
         Ok(Store {
             inner: Arc::new(Inner {
-                queue: Mutex::new(Some(tx)),
-                writer: Mutex::new(Some(handle)),
-                checkpointer: Mutex::new(Some(checkpointer)),
-                readers: Mutex::new(Vec::new()),
-                db_path: db_path.to_path_buf(),
+                engine: Engine::Sqlite(Sqlite {
+                    queue: Mutex::new(Some(tx)),
+                    writer: Mutex::new(Some(handle)),
+                    checkpointer: Mutex::new(Some(checkpointer)),
+                    readers: Mutex::new(Vec::new()),
+                    db_path: db_path.to_path_buf(),
+                }),
                 directory,
                 headroom: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Opens (creating or migrating) the PostgreSQL database at `url`, loads
+    /// the directory and starts listening for what other nodes commit.
+    /// `notify` is called after each commit of this node, and with
+    /// [`StoreEvent::Stale`] when another node stored a message.
+    ///
+    /// # Errors
+    /// The database cannot be reached, migrated or read.
+    pub async fn open_postgres(
+        url: &str,
+        limits: Limits,
+        notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
+    ) -> Result<Store, StoreError> {
+        let directory = Directory::default();
+        let pg = Pg::open(url, limits, directory.clone(), notify).await?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                engine: Engine::Postgres(pg),
+                directory,
+                headroom: std::sync::OnceLock::new(),
+            }),
+        })
+    }
+
+    /// The PostgreSQL engine, if the store is on PostgreSQL.
+    pub(super) fn pg(&self) -> Option<&Pg> {
+        match &self.inner.engine {
+            Engine::Postgres(pg) => Some(pg),
+            Engine::Sqlite(_) => None,
+        }
+    }
+
+    /// Whether other servers share this store (the PostgreSQL engine): then
+    /// rows may change under this node, and files in its folder may be
+    /// another node's work in progress.
+    pub fn is_shared(&self) -> bool {
+        self.pg().is_some()
+    }
+
+    /// The engine's name, for the log.
+    pub fn engine_name(&self) -> &'static str {
+        match self.inner.engine {
+            Engine::Sqlite(_) => "sqlite",
+            Engine::Postgres(_) => "postgresql",
+        }
     }
 
     /// Refuses new messages, registrations and uploads that would eat into
@@ -131,7 +203,12 @@ impl Store {
     }
 
     pub(super) fn submit(&self, op: WriteOp) -> Result<(), StoreError> {
-        let queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = self
+            .inner
+            .sqlite()?
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match queue.as_ref() {
             Some(q) => q.send((op, Instant::now())).map_err(|_| StoreError::Closed),
             None => Err(StoreError::Closed),
@@ -150,8 +227,11 @@ impl Store {
     /// Stops the writer after it has committed everything queued, and closes
     /// the database. Later writes fail with [`StoreError::Closed`].
     pub async fn close(&self) {
-        let checkpointer = self
-            .inner
+        let sqlite = match &self.inner.engine {
+            Engine::Sqlite(s) => s,
+            Engine::Postgres(pg) => return pg.close().await,
+        };
+        let checkpointer = sqlite
             .checkpointer
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -159,18 +239,17 @@ impl Store {
         if let Some(mut c) = checkpointer {
             let _ = tokio::task::spawn_blocking(move || c.close()).await;
         }
-        self.inner
+        sqlite
             .queue
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        self.inner
+        sqlite
             .readers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        let handle = self
-            .inner
+        let handle = sqlite
             .writer
             .lock()
             .unwrap_or_else(|e| e.into_inner())

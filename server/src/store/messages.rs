@@ -33,6 +33,9 @@ impl Store {
     /// Unknown recipient, or a quota.
     pub async fn insert(&self, message: NewMessage) -> Result<Stored, StoreError> {
         self.admit_message(&message)?;
+        if let Some(pg) = self.pg() {
+            return pg.insert(message).await;
+        }
         self.write(|reply| WriteOp::Insert { message, reply }).await
     }
 
@@ -44,6 +47,16 @@ impl Store {
     pub fn insert_later(&self, message: NewMessage) -> Result<Pending<Stored>, StoreError> {
         self.admit_message(&message)?;
         let (tx, rx) = oneshot::channel();
+        if self.pg().is_some() {
+            // No queue to hand it to: a task of its own commits it.
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Some(pg) = store.pg() {
+                    let _ = tx.send(pg.insert(message).await);
+                }
+            });
+            return Ok(rx);
+        }
         self.submit(WriteOp::Insert { message, reply: tx })?;
         Ok(rx)
     }
@@ -57,6 +70,9 @@ impl Store {
         recipient: ClientId,
         ids: Vec<u64>,
     ) -> Result<Vec<Option<Removed>>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.delete(recipient, ids).await;
+        }
         self.write(|reply| WriteOp::Delete {
             recipient,
             ids,
@@ -75,6 +91,15 @@ impl Store {
         ids: Vec<u64>,
     ) -> Result<Pending<Vec<Option<Removed>>>, StoreError> {
         let (tx, rx) = oneshot::channel();
+        if self.pg().is_some() {
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Some(pg) = store.pg() {
+                    let _ = tx.send(pg.delete(recipient, ids).await);
+                }
+            });
+            return Ok(rx);
+        }
         self.submit(WriteOp::Delete {
             recipient,
             ids,
@@ -96,6 +121,9 @@ impl Store {
         max_count: usize,
         max_bytes: usize,
     ) -> Result<(Vec<WaitingMessage>, bool), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.waiting(recipient, after, max_count, max_bytes).await;
+        }
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, sender, kind, size, content, blob, meta, created_at FROM messages
@@ -130,6 +158,9 @@ impl Store {
         &self,
         recipient: ClientId,
     ) -> Result<Vec<WaitingMessage>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.waiting_index(recipient).await;
+        }
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, sender, kind, size, NULL, blob, meta, created_at FROM messages
@@ -150,6 +181,9 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn waiting_ids(&self, recipient: ClientId) -> Result<HashSet<u64>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.waiting_ids(recipient).await;
+        }
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached("SELECT id FROM messages WHERE recipient = ?1")?;
             let rows = stmt.query_map([&recipient.0[..]], |r| r.get::<_, i64>(0))?;
@@ -171,6 +205,9 @@ impl Store {
         recipient: ClientId,
         ids: Vec<u64>,
     ) -> Result<Vec<Bytes>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.inline_contents(recipient, ids).await;
+        }
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT content FROM messages WHERE id = ?1 AND recipient = ?2")?;
@@ -198,6 +235,9 @@ impl Store {
         recipient: ClientId,
         id: u64,
     ) -> Result<Option<WaitingMessage>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.waiting_message(recipient, id).await;
+        }
         self.read(move |conn| {
             conn.prepare_cached(
                 "SELECT id, sender, kind, size, NULL, blob, meta, created_at FROM messages
@@ -215,6 +255,9 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn referenced_blobs(&self) -> Result<HashSet<String>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.referenced_blobs().await;
+        }
         self.read(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT blob FROM messages WHERE blob IS NOT NULL
@@ -231,6 +274,9 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn count_waiting(&self, recipient: ClientId) -> Result<u64, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.count_waiting(recipient).await;
+        }
         self.read(move |conn| {
             Ok(conn
                 .prepare_cached("SELECT COUNT(*) FROM messages WHERE recipient = ?1")?

@@ -23,6 +23,7 @@ mod clients;
 mod directory;
 mod handle;
 mod messages;
+mod pg;
 mod quota;
 mod readers;
 mod room_access;

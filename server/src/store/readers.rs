@@ -26,6 +26,7 @@ impl Store {
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
+            let inner = inner.sqlite()?;
             let pooled = inner
                 .readers
                 .lock()

@@ -60,6 +60,10 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn listed_rooms(&self) -> Result<Vec<ListedRoomRow>, StoreError> {
+        if self.is_shared() {
+            // No room exists on PostgreSQL (see `store::rooms`).
+            return Ok(Vec::new());
+        }
         self.read(|conn| {
             let mut rooms = conn.prepare_cached(
                 "SELECT id, name FROM rooms WHERE rule = 1 AND name IS NOT NULL
@@ -101,6 +105,9 @@ impl Store {
         caller: ClientId,
         name: String,
     ) -> Result<RoomGroupInfo, StoreError> {
+        if self.is_shared() {
+            return Err(StoreError::UnknownRoom);
+        }
         self.read(move |conn| {
             let found: Option<(Vec<u8>, i64, Vec<u8>)> = conn
                 .prepare_cached(

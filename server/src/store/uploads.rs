@@ -31,6 +31,9 @@ impl Store {
         if let Some(h) = self.inner.headroom.get() {
             h.check(file_size.saturating_add(ROW_OVERHEAD))?;
         }
+        if let Some(pg) = self.pg() {
+            return pg.upload_begin(owner, to, file_size, meta).await;
+        }
         self.write(|reply| WriteOp::UploadBegin {
             owner,
             to,
@@ -43,6 +46,18 @@ impl Store {
 
     /// Records how much of an upload is durably on disk.
     pub fn upload_progress(&self, id: UploadId, durable_offset: u64) {
+        if self.pg().is_some() {
+            // Off the caller's path, as the writer's queue would take it.
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Some(pg) = store.pg()
+                    && let Err(e) = pg.upload_progress(id, durable_offset).await
+                {
+                    tracing::warn!(error = %e, "could not record upload progress");
+                }
+            });
+            return;
+        }
         let _ = self.submit(WriteOp::UploadProgress {
             id,
             durable_offset,
@@ -60,6 +75,9 @@ impl Store {
         id: UploadId,
         durable_offset: u64,
     ) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.upload_progress(id, durable_offset).await;
+        }
         self.write(|reply| WriteOp::UploadProgress {
             id,
             durable_offset,
@@ -78,6 +96,9 @@ impl Store {
         owner: ClientId,
         blob: String,
     ) -> Result<(UploadRecord, Stored), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.upload_complete(id, owner, blob).await;
+        }
         self.write(|reply| WriteOp::UploadComplete {
             id,
             owner,
@@ -96,6 +117,9 @@ impl Store {
         id: UploadId,
         owner: ClientId,
     ) -> Result<UploadRecord, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.upload_cancel(id, owner).await;
+        }
         self.write(|reply| WriteOp::UploadCancel { id, owner, reply })
             .await
     }
@@ -109,6 +133,9 @@ impl Store {
         &self,
         created_before_ms: u64,
     ) -> Result<ExpiredUploads, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.expire_uploads(created_before_ms).await;
+        }
         self.write(|reply| WriteOp::ExpireUploads {
             created_before_ms,
             reply,
@@ -121,6 +148,9 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.upload(id).await;
+        }
         self.read(move |conn| read_upload(conn, &id)).await
     }
 
@@ -129,6 +159,9 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn uploads(&self) -> Result<Vec<UploadRecord>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.uploads().await;
+        }
         self.read(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, owner, destination, file_size, meta, durable_offset, to_room

@@ -203,6 +203,15 @@ pub enum StoreEvent {
         /// The acknowledged entry (cumulative).
         seq: u64,
     },
+    /// Messages for `recipient` were stored through another node of a
+    /// cluster: what is waiting must be read from the database.
+    Stale {
+        /// Their recipient.
+        recipient: ClientId,
+    },
+    /// Messages may have been stored through other nodes unannounced (the
+    /// node could not hear them for a while): every subscriber reloads.
+    AllStale,
     /// A claim left a client with few one-time key packages.
     KeyPackagesLow {
         /// The client.

@@ -110,6 +110,9 @@ impl Push {
             HubEvent::Room(entry) => self.rooms.on_entry(entry, window),
             HubEvent::RoomAcked(room, seq) => self.rooms.on_acked(room, seq),
             HubEvent::KeyPackagesLow(stock) => self.key_packages_low = Some(stock),
+            // Read from the database after what was pushed (duplicates are
+            // filtered by id there).
+            HubEvent::Stale => self.backlog = true,
         }
     }
 

@@ -401,6 +401,7 @@ impl Session {
                     .await;
             }
         };
+        directory::read_through(&self.shared, header_id, &request).await;
         // Sends and acknowledgements are pipelined; everything else waits for
         // them so that it observes their effects.
         match (me, request) {

@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod client;
+mod cluster;
 mod files;
 mod healing;
 mod history;
@@ -17,6 +18,7 @@ mod presence;
 mod replay;
 mod rooms_cli;
 mod rooms_join;
+mod same_home;
 mod scripted;
 mod server_trust;
 mod tui;

@@ -10,6 +10,25 @@ use crate::shared::Shared;
 use crate::store::Protocol;
 use crate::v3::reply::error;
 
+/// In a cluster, makes sure the directory knows the client a request names
+/// (the caller of a hello, the recipient of a send or an upload, the client
+/// asked about) even if its registration through another node has not been
+/// heard yet: a miss is read from the database. Nothing on SQLite.
+pub(crate) async fn read_through(shared: &Shared, header_id: ClientId, request: &v3::Request) {
+    let store = &shared.store;
+    if !store.is_shared() {
+        return;
+    }
+    match request {
+        v3::Request::Hello(_) => store.know_client(&header_id).await,
+        v3::Request::SendMessage(m) => store.know_client(&m.destination).await,
+        v3::Request::UploadBegin(u) => store.know_client(&u.destination).await,
+        v3::Request::GetPublicKey(id) => store.know_client(id).await,
+        v3::Request::LookupName(name) => store.know_name(&names::normalise(name.as_str())).await,
+        _ => {}
+    }
+}
+
 /// A page of the other clients, by id, after `after` (all zero: from the
 /// start).
 pub(crate) fn list_clients(shared: &Shared, me: ClientId, after: ClientId) -> v3::Response {

@@ -1,0 +1,364 @@
+//! Messages on PostgreSQL: storing one (quotas first, then its id from the
+//! cluster's sequence), removing some by id, and every read of waiting
+//! messages. The same answers as the SQLite side (`store/messages.rs`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use protocol::{ClientId, MessageKind};
+use tokio_postgres::{Row, Transaction};
+
+use super::Pg;
+use super::channels::{INBOX_CHANNEL, client_id};
+use super::quota::{self, Usage};
+use crate::error::StoreError;
+use crate::store::values::{
+    MessageBody, NewMessage, Removed, StoreEvent, Stored, WaitingMessage, now_ms,
+};
+
+const SELECT_WAITING: &str = "SELECT id, sender, kind, size, content, blob, meta, created_at \
+                              FROM messages";
+const SELECT_WAITING_INDEX: &str = "SELECT id, sender, kind, size, NULL::BYTEA, blob, meta, \
+                                    created_at FROM messages";
+
+impl Pg {
+    /// Stores a message; see `Store::insert`.
+    pub(crate) async fn insert(&self, message: NewMessage) -> Result<Stored, StoreError> {
+        let NewMessage {
+            recipient,
+            sender,
+            kind,
+            body,
+        } = message;
+        let size = body.size();
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let usage = quota::lock(&tx, &[recipient, sender]).await?;
+        let inbox = usage.get(&recipient).ok_or(StoreError::UnknownClient)?;
+        let sent = usage.get(&sender).copied().unwrap_or_default();
+        quota::check(&self.limits, inbox, &sent, size)?;
+        add_message(&tx, &recipient, &sender, 1, size as i64).await?;
+        quota::add_storage(&tx, &self.limits, &recipient, size as i64).await?;
+        let created_at = now_ms();
+        let id = self
+            .insert_row(&tx, &recipient, &sender, kind, &body, created_at)
+            .await?;
+        tx.commit().await?;
+        (self.notify)(vec![StoreEvent::NewMessage {
+            recipient,
+            message: Arc::new(WaitingMessage {
+                id,
+                sender,
+                kind,
+                size,
+                created_at_ms: created_at,
+                body,
+            }),
+        }]);
+        Ok(Stored {
+            id,
+            created_at_ms: created_at,
+        })
+    }
+
+    /// Writes a message row with the next id and announces its recipient to
+    /// the other nodes (delivered at commit). The caller holds the
+    /// recipient's usage row, so its ids commit in order.
+    pub(super) async fn insert_row(
+        &self,
+        tx: &Transaction<'_>,
+        recipient: &ClientId,
+        sender: &ClientId,
+        kind: MessageKind,
+        body: &MessageBody,
+        created_at: u64,
+    ) -> Result<u64, StoreError> {
+        let (content, blob, meta): (Option<&[u8]>, Option<&str>, Option<&[u8]>) = match body {
+            MessageBody::Inline(c) => (Some(c), None, None),
+            MessageBody::File { blob, meta, .. } => (None, Some(blob), Some(meta)),
+        };
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO messages (recipient, id, sender, kind, size, content, blob, meta,
+                                       created_at)
+                 VALUES ($1, nextval('message_ids'), $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[
+                    &&recipient.0[..],
+                    &&sender.0[..],
+                    &i16::from(kind.code()),
+                    &(body.size() as i64),
+                    &content,
+                    &blob,
+                    &meta,
+                    &(created_at as i64),
+                ],
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&INBOX_CHANNEL, &self.payload(recipient)],
+        )
+        .await?;
+        Ok(id as u64)
+    }
+
+    /// Removes messages of `recipient`; see `Store::delete`.
+    pub(crate) async fn delete(
+        &self,
+        recipient: ClientId,
+        ids: Vec<u64>,
+    ) -> Result<Vec<Option<Removed>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<i64> = ids.iter().map(|&id| id as i64).collect();
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let rows = tx
+            .query(
+                "DELETE FROM messages WHERE recipient = $1 AND id = ANY($2)
+                 RETURNING id, size, blob, sender",
+                &[&&recipient.0[..], &wanted],
+            )
+            .await?;
+        let mut gone: HashMap<u64, (i64, Option<String>, ClientId)> = HashMap::new();
+        for r in &rows {
+            gone.insert(
+                r.get::<_, i64>(0) as u64,
+                (r.get(1), r.get(2), client_id(r.get(3))?),
+            );
+        }
+        if !gone.is_empty() {
+            let mut clients: Vec<ClientId> = gone.values().map(|(_, _, s)| *s).collect();
+            clients.push(recipient);
+            quota::lock(&tx, &clients).await?;
+            let mut per_sender: HashMap<ClientId, i64> = HashMap::new();
+            let mut total = 0;
+            for (size, _, sender) in gone.values() {
+                *per_sender.entry(*sender).or_default() += size;
+                total += size;
+            }
+            let inbox = Usage {
+                inbox_messages: -(gone.len() as i64),
+                inbox_bytes: -total,
+                ..Usage::default()
+            };
+            quota::add(&tx, &recipient, inbox).await?;
+            let mut senders: Vec<_> = per_sender.into_iter().collect();
+            senders.sort_unstable_by_key(|(s, _)| *s);
+            for (sender, bytes) in senders {
+                let sent = Usage {
+                    sent_bytes: -bytes,
+                    ..Usage::default()
+                };
+                quota::add(&tx, &sender, sent).await?;
+            }
+            quota::add_storage(&tx, &self.limits, &recipient, -total).await?;
+        }
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut removed_ids = Vec::new();
+        for id in &ids {
+            // An id named twice was removed once: the second is not waiting.
+            match gone.remove(id) {
+                Some((_, blob, _)) => {
+                    removed_ids.push(*id);
+                    out.push(Some(Removed { blob }));
+                }
+                None => out.push(None),
+            }
+        }
+        if !removed_ids.is_empty() {
+            (self.notify)(vec![StoreEvent::Removed {
+                recipient,
+                ids: removed_ids,
+            }]);
+        }
+        Ok(out)
+    }
+
+    /// See `Store::waiting`.
+    pub(crate) async fn waiting(
+        &self,
+        recipient: ClientId,
+        after: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<WaitingMessage>, bool), StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                &format!("{SELECT_WAITING} WHERE recipient = $1 AND id > $2 ORDER BY id LIMIT $3"),
+                &[&&recipient.0[..], &(after as i64), &(max_count as i64 + 1)],
+            )
+            .await?;
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for row in &rows {
+            let message = row_to_waiting(row)?;
+            let size = message.to_delivery().encoded_len();
+            if out.len() == max_count || (!out.is_empty() && bytes + size > max_bytes) {
+                return Ok((out, true));
+            }
+            bytes += size;
+            out.push(message);
+        }
+        Ok((out, false))
+    }
+
+    /// See `Store::waiting_index`.
+    pub(crate) async fn waiting_index(
+        &self,
+        recipient: ClientId,
+    ) -> Result<Vec<WaitingMessage>, StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                &format!("{SELECT_WAITING_INDEX} WHERE recipient = $1 ORDER BY id"),
+                &[&&recipient.0[..]],
+            )
+            .await?;
+        rows.iter().map(row_to_waiting).collect()
+    }
+
+    /// See `Store::waiting_ids`.
+    pub(crate) async fn waiting_ids(
+        &self,
+        recipient: ClientId,
+    ) -> Result<HashSet<u64>, StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT id FROM messages WHERE recipient = $1",
+                &[&&recipient.0[..]],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
+    }
+
+    /// See `Store::inline_contents`.
+    pub(crate) async fn inline_contents(
+        &self,
+        recipient: ClientId,
+        ids: Vec<u64>,
+    ) -> Result<Vec<Bytes>, StoreError> {
+        let wanted: Vec<i64> = ids.iter().map(|&id| id as i64).collect();
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT id, content FROM messages WHERE recipient = $1 AND id = ANY($2)",
+                &[&&recipient.0[..], &wanted],
+            )
+            .await?;
+        let mut found: HashMap<u64, Option<Vec<u8>>> = rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
+            .collect();
+        ids.iter()
+            .map(|id| {
+                found
+                    .remove(id)
+                    .flatten()
+                    .map(Bytes::from)
+                    .ok_or_else(|| StoreError::Corrupt(format!("message {id} has no content")))
+            })
+            .collect()
+    }
+
+    /// See `Store::waiting_message`.
+    pub(crate) async fn waiting_message(
+        &self,
+        recipient: ClientId,
+        id: u64,
+    ) -> Result<Option<WaitingMessage>, StoreError> {
+        self.conn()
+            .await?
+            .query_opt(
+                &format!("{SELECT_WAITING_INDEX} WHERE recipient = $1 AND id = $2"),
+                &[&&recipient.0[..], &(id as i64)],
+            )
+            .await?
+            .as_ref()
+            .map(row_to_waiting)
+            .transpose()
+    }
+
+    /// See `Store::referenced_blobs`.
+    pub(crate) async fn referenced_blobs(&self) -> Result<HashSet<String>, StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query("SELECT blob FROM messages WHERE blob IS NOT NULL", &[])
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// See `Store::count_waiting`.
+    pub(crate) async fn count_waiting(&self, recipient: ClientId) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .await?
+            .query_one(
+                "SELECT COUNT(*) FROM messages WHERE recipient = $1",
+                &[&&recipient.0[..]],
+            )
+            .await?
+            .get(0);
+        Ok(n as u64)
+    }
+}
+
+/// Counts a message (or its reservation) for its recipient and sender.
+pub(super) async fn add_message(
+    tx: &Transaction<'_>,
+    recipient: &ClientId,
+    sender: &ClientId,
+    count: i64,
+    bytes: i64,
+) -> Result<(), StoreError> {
+    let inbox = Usage {
+        inbox_messages: count,
+        inbox_bytes: bytes,
+        ..Usage::default()
+    };
+    quota::add(tx, recipient, inbox).await?;
+    let sent = Usage {
+        sent_bytes: bytes,
+        ..Usage::default()
+    };
+    quota::add(tx, sender, sent).await
+}
+
+fn row_to_waiting(r: &Row) -> Result<WaitingMessage, StoreError> {
+    let size: i64 = r.get(3);
+    let kind: i16 = r.get(2);
+    let blob: Option<String> = r.get(5);
+    let body = match blob {
+        Some(blob) => MessageBody::File {
+            blob,
+            meta: Bytes::from(r.get::<_, Option<Vec<u8>>>(6).unwrap_or_default()),
+            size: size as u64,
+        },
+        None => MessageBody::Inline(Bytes::from(
+            r.get::<_, Option<Vec<u8>>>(4).unwrap_or_default(),
+        )),
+    };
+    Ok(WaitingMessage {
+        id: r.get::<_, i64>(0) as u64,
+        sender: client_id(r.get(1))?,
+        kind: u8::try_from(kind)
+            .map_err(|_| StoreError::Corrupt(format!("message kind {kind}")))
+            .and_then(|k| {
+                MessageKind::from_code(k).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })?,
+        size: size as u64,
+        created_at_ms: r.get::<_, i64>(7) as u64,
+        body,
+    })
+}

@@ -1,0 +1,144 @@
+//! The PostgreSQL engine: every node of a cluster keeps its state in one
+//! PostgreSQL database, so any node serves any client.
+//!
+//! - Each operation is one transaction on a pooled connection
+//!   (`deadpool-postgres`), answered only after its commit; there is no
+//!   writer thread to batch commits, PostgreSQL groups them itself.
+//! - Quotas are counted in the `usage` rows (one per client) and the
+//!   `storage` stripes, changed in the same transaction as the rows they
+//!   count (`quota.rs`); row locks, always taken in one order, make a check
+//!   and the change it allows atomic across nodes.
+//! - Message ids come from one sequence, taken after the recipient's usage
+//!   row is locked: per recipient they are committed in increasing order
+//!   whichever node stores them.
+//! - What one node commits reaches the others through LISTEN/NOTIFY
+//!   (`listen.rs`): new registrations (the in-memory directory) and the
+//!   recipients of new messages (push).
+//!
+//! Rooms, key packages and the operator's account commands are not here
+//! yet: the handle refuses them with [`StoreError::NotOnPostgres`].
+
+mod accounts;
+mod channels;
+mod clients;
+mod listen;
+mod messages;
+mod quota;
+mod schema;
+mod uploads;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use protocol::ClientId;
+use tokio::task::JoinHandle;
+use tokio_postgres::NoTls;
+use tokio_util::sync::CancellationToken;
+
+use super::directory::Directory;
+use super::quota::Limits;
+use super::values::StoreEvent;
+use crate::error::StoreError;
+
+/// Connections one node keeps to the database (besides its listener).
+const POOL_SIZE: usize = 16;
+
+/// How long a request waits for a connection (or for a new one to be made)
+/// before it is refused with [`StoreError::DatabaseUnavailable`].
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// The PostgreSQL engine of one node.
+pub(crate) struct Pg {
+    pool: Pool,
+    limits: Limits,
+    /// This node's random name in notifications, to skip its own.
+    node: String,
+    directory: Directory,
+    notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
+    stop: CancellationToken,
+    listener: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Pg {
+    /// Connects, migrates, loads the directory and starts the listener.
+    pub(super) async fn open(
+        url: &str,
+        limits: Limits,
+        directory: Directory,
+        notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
+    ) -> Result<Pg, StoreError> {
+        let config: tokio_postgres::Config = url.parse()?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .recycle_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| StoreError::DatabaseUnavailable(e.to_string()))?;
+        let mut conn = pool.get().await?;
+        schema::migrate(&mut conn).await?;
+        accounts::load(&conn, &directory).await?;
+        drop(conn);
+        let pg = Pg {
+            pool,
+            limits,
+            node: hex::encode(uuid::Uuid::new_v4().as_bytes()),
+            directory,
+            notify,
+            stop: CancellationToken::new(),
+            listener: Mutex::new(None),
+        };
+        let listener = tokio::spawn(listen::run(
+            config,
+            pg.pool.clone(),
+            pg.node.clone(),
+            pg.directory.clone(),
+            pg.notify.clone(),
+            pg.stop.clone(),
+        ));
+        *pg.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
+        Ok(pg)
+    }
+
+    /// A pooled connection.
+    async fn conn(&self) -> Result<Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Stops the listener and closes the pool.
+    pub(super) async fn close(&self) {
+        self.stop.cancel();
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(listener) = listener {
+            let _ = listener.await;
+        }
+        self.pool.close();
+    }
+
+    /// The payload announcing `id` on a channel.
+    fn payload(&self, id: &ClientId) -> String {
+        format!("{}:{}", self.node, hex::encode(id.0))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => StoreError::Postgres(e),
+            other => StoreError::DatabaseUnavailable(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The quotas on PostgreSQL: the same limits and the same refusals, in the
+//! same order, as the SQLite writer's (`store/quota.rs`), counted in rows
+//! that change in the transaction that changes what they count.
+//!
+//! Lock order, the same in every transaction so that nodes never deadlock:
+//! upload rows first (the statement that finds them), then the `usage` rows
+//! of every client involved, in id order ([`lock`]), then one `storage`
+//! stripe. A check reads counts its own locks hold still, so a check and the
+//! change it allows cannot race. The storage total is the sum of the
+//! stripes: it is the one count read without locking every stripe, so
+//! transactions in flight together on different stripes may overshoot it by
+//! their own sizes (per-client quotas are exact).
+
+use std::collections::HashMap;
+
+use protocol::ClientId;
+use tokio_postgres::Transaction;
+
+use super::channels::client_id;
+use crate::error::StoreError;
+use crate::store::quota::Limits;
+
+/// Stripes of the storage total (rows of `storage`).
+const STRIPES: i16 = 16;
+
+/// One client's counts, as locked.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Usage {
+    pub(super) inbox_messages: i64,
+    pub(super) inbox_bytes: i64,
+    pub(super) sent_bytes: i64,
+    pub(super) uploads: i64,
+}
+
+/// Locks the `usage` rows of `clients` in id order and returns them; a
+/// client without a row (unknown, or removed) is absent.
+pub(super) async fn lock(
+    tx: &Transaction<'_>,
+    clients: &[ClientId],
+) -> Result<HashMap<ClientId, Usage>, StoreError> {
+    let mut ids: Vec<&[u8]> = clients.iter().map(|c| &c.0[..]).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = tx
+        .query(
+            "SELECT client, inbox_messages, inbox_bytes, sent_bytes, uploads FROM usage
+             WHERE client = ANY($1) ORDER BY client FOR UPDATE",
+            &[&ids],
+        )
+        .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        out.insert(
+            client_id(r.get(0))?,
+            Usage {
+                inbox_messages: r.get(1),
+                inbox_bytes: r.get(2),
+                sent_bytes: r.get(3),
+                uploads: r.get(4),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Whether one more message (or upload) of `bytes` from `sender` to
+/// `recipient` fits the per-client quotas; the storage total is checked by
+/// [`add_storage`].
+///
+/// # Errors
+/// The quota it would break, the recipient's first.
+pub(super) fn check(
+    limits: &Limits,
+    recipient: &Usage,
+    sender: &Usage,
+    bytes: u64,
+) -> Result<(), StoreError> {
+    if recipient.inbox_messages as u64 >= limits.inbox_max_messages {
+        return Err(StoreError::InboxFull(limits.inbox_max_messages));
+    }
+    if recipient.inbox_bytes as u64 + bytes > limits.inbox_max_bytes {
+        return Err(StoreError::InboxBytesFull(limits.inbox_max_bytes));
+    }
+    if sender.sent_bytes as u64 + bytes > limits.sender_max_bytes {
+        return Err(StoreError::SenderBytesFull(limits.sender_max_bytes));
+    }
+    Ok(())
+}
+
+/// Changes a client's counts (negative to give back).
+pub(super) async fn add(
+    tx: &Transaction<'_>,
+    client: &ClientId,
+    change: Usage,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE usage SET inbox_messages = inbox_messages + $2, inbox_bytes = inbox_bytes + $3,
+                          sent_bytes = sent_bytes + $4, uploads = uploads + $5
+         WHERE client = $1",
+        &[
+            &&client.0[..],
+            &change.inbox_messages,
+            &change.inbox_bytes,
+            &change.sent_bytes,
+            &change.uploads,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds `bytes` (negative to give back) to the storage total through the
+/// stripe of `client`; growth is refused past `limits.max_storage_bytes`.
+///
+/// # Errors
+/// [`StoreError::StorageFull`], or the database failed.
+pub(super) async fn add_storage(
+    tx: &Transaction<'_>,
+    limits: &Limits,
+    client: &ClientId,
+    bytes: i64,
+) -> Result<(), StoreError> {
+    let stripe = i16::from(client.0[0]) % STRIPES;
+    tx.execute(
+        "UPDATE storage SET bytes = bytes + $2 WHERE stripe = $1",
+        &[&stripe, &bytes],
+    )
+    .await?;
+    if bytes > 0 {
+        let total: i64 = tx
+            .query_one("SELECT COALESCE(SUM(bytes), 0)::BIGINT FROM storage", &[])
+            .await?
+            .get(0);
+        if total as u64 > limits.max_storage_bytes {
+            return Err(StoreError::StorageFull(limits.max_storage_bytes));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! The PostgreSQL schema and its migrations, versioned in `sealpost_schema`
+//! as the SQLite ones are by `user_version`: the pending migrations run in
+//! one transaction, and a database newer than this program is refused.
+//!
+//! Nodes of a cluster may start together: an advisory lock makes one
+//! migrate while the others wait, then find nothing left to do.
+
+use deadpool_postgres::Object;
+
+use crate::error::StoreError;
+
+/// Key of the advisory lock held while migrating ("seal" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7365_616c;
+
+/// Migrations in order; `MIGRATIONS[i]` produces schema version `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: clients, messages, unfinished uploads, and the quota counts.
+    // Messages are keyed by recipient and id (every read is one recipient's);
+    // ids come from one sequence for the whole cluster. `usage` holds what
+    // the SQLite writer keeps in memory, one row per client (its lock is
+    // what makes a quota check and its change atomic); `storage` is the
+    // total, in stripes so that unrelated sends do not all wait on one row.
+    "CREATE TABLE clients (
+         seq BIGSERIAL PRIMARY KEY,
+         id BYTEA NOT NULL UNIQUE,
+         name TEXT NOT NULL,
+         name_key TEXT NOT NULL UNIQUE,
+         public_key BYTEA NOT NULL,
+         registered_at BIGINT NOT NULL,
+         last_seen BIGINT NOT NULL,
+         protocol SMALLINT NOT NULL,
+         skeleton TEXT UNIQUE
+     );
+     CREATE SEQUENCE message_ids;
+     CREATE TABLE messages (
+         recipient BYTEA NOT NULL,
+         id BIGINT NOT NULL,
+         sender BYTEA NOT NULL,
+         kind SMALLINT NOT NULL,
+         size BIGINT NOT NULL,
+         content BYTEA,
+         blob TEXT,
+         meta BYTEA,
+         created_at BIGINT NOT NULL,
+         PRIMARY KEY (recipient, id)
+     );
+     CREATE TABLE uploads (
+         id BYTEA PRIMARY KEY,
+         owner BYTEA NOT NULL,
+         destination BYTEA NOT NULL,
+         file_size BIGINT NOT NULL,
+         meta BYTEA NOT NULL,
+         durable_offset BIGINT NOT NULL,
+         created_at BIGINT NOT NULL
+     );
+     CREATE INDEX uploads_by_created ON uploads (created_at);
+     CREATE TABLE usage (
+         client BYTEA PRIMARY KEY,
+         inbox_messages BIGINT NOT NULL DEFAULT 0,
+         inbox_bytes BIGINT NOT NULL DEFAULT 0,
+         sent_bytes BIGINT NOT NULL DEFAULT 0,
+         uploads BIGINT NOT NULL DEFAULT 0
+     );
+     CREATE TABLE storage (stripe SMALLINT PRIMARY KEY, bytes BIGINT NOT NULL);
+     INSERT INTO storage (stripe, bytes) SELECT s, 0 FROM generate_series(0, 15) AS s;",
+];
+
+/// Brings the schema up to date (creates it in an empty database).
+///
+/// # Errors
+/// The database failed, or its schema is newer than this program.
+pub(super) async fn migrate(conn: &mut Object) -> Result<(), StoreError> {
+    let tx = conn.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS sealpost_schema (version INTEGER NOT NULL)")
+        .await?;
+    let current: i32 = tx
+        .query_opt("SELECT version FROM sealpost_schema", &[])
+        .await?
+        .map_or(0, |r| r.get(0));
+    let known = MIGRATIONS.len() as i32;
+    if current > known {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {current} is newer than this server ({known})"
+        )));
+    }
+    for sql in MIGRATIONS.iter().skip(current as usize) {
+        tx.batch_execute(sql).await?;
+    }
+    if current < known {
+        tx.execute("DELETE FROM sealpost_schema", &[]).await?;
+        tx.execute(
+            "INSERT INTO sealpost_schema (version) VALUES ($1)",
+            &[&known],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! Several servers on one PostgreSQL database (a throwaway cluster of the
+//! test's own) and one shared file folder: each node serves every client,
+//! whichever node it registered or stored through. Also the self-test
+//! against a PostgreSQL-backed server binary.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use e2e::{Postgres, ServerProcess, TestIdentity, TestServer, V3Conn, pattern, reason_of};
+use protocol::{ErrorReason, MessageKind, Name, v3};
+use sha2::{Digest, Sha256};
+
+use crate::v3::{begin_upload, download_all, upload_range};
+
+async fn postgres() -> Arc<Postgres> {
+    Arc::new(
+        tokio::task::spawn_blocking(Postgres::start)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+}
+
+/// Two nodes on `pg` sharing `files`.
+async fn two_nodes(pg: &Arc<Postgres>, files: &Path) -> (TestServer, TestServer) {
+    let a = TestServer::start_node(pg, files, |_| {}).await.unwrap();
+    let b = TestServer::start_node(pg, files, |_| {}).await.unwrap();
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_through_node_a_is_pushed_to_bob_on_node_b_and_his_ack_on_b_removes_it() {
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(&pg, files.path()).await;
+    let (mut alice, _) = V3Conn::new_user(a.addr, "alice").await.unwrap();
+    let (mut bob, bob_keys) = V3Conn::new_user(b.addr, "bob").await.unwrap();
+    assert_eq!(
+        bob.call(v3::Request::Subscribe).await.unwrap(),
+        v3::Response::Subscribed { waiting: 0 }
+    );
+    // Bob registered through B is found through A.
+    let found = alice
+        .call(v3::Request::LookupName(Name::new("bob").unwrap()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&found, v3::Response::PublicKey(k) if k.client_id == bob.client_id),
+        "{found:?}"
+    );
+    let id = alice
+        .send_text(bob.client_id, b"hello across")
+        .await
+        .unwrap();
+    let pushed = bob.next_push().await.unwrap();
+    assert_eq!(pushed.message_id, id);
+    assert_eq!(&pushed.content[..], b"hello across");
+    assert_eq!(pushed.sender, alice.client_id);
+    // Bob through A sees it too, until he acknowledges it through B.
+    let mut bob_on_a = bob.again(a.addr, &bob_keys).await.unwrap();
+    let waiting = bob_on_a.pull().await.unwrap();
+    assert_eq!(
+        waiting
+            .messages
+            .iter()
+            .map(|m| m.message_id)
+            .collect::<Vec<_>>(),
+        vec![id]
+    );
+    assert_eq!(
+        bob.ack(vec![id]).await.unwrap(),
+        vec![v3::AckStatus::Removed]
+    );
+    assert!(bob_on_a.pull().await.unwrap().messages.is_empty());
+    assert_eq!(
+        bob_on_a.ack(vec![id]).await.unwrap(),
+        vec![v3::AckStatus::NotWaiting]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_grow_per_recipient_whichever_node_stores_the_message() {
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(&pg, files.path()).await;
+    let (mut alice, _) = V3Conn::new_user(a.addr, "alice").await.unwrap();
+    let (mut carol, _) = V3Conn::new_user(b.addr, "carol").await.unwrap();
+    let (mut bob, _) = V3Conn::new_user(a.addr, "bob").await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..10u8 {
+        let through = if i % 2 == 0 { &mut alice } else { &mut carol };
+        sent.push(through.send_text(bob.client_id, &[i]).await.unwrap());
+    }
+    assert!(sent.windows(2).all(|w| w[0] < w[1]), "{sent:?}");
+    let batch = bob.pull().await.unwrap();
+    let pulled: Vec<u64> = batch.messages.iter().map(|m| m.message_id).collect();
+    assert_eq!(pulled, sent);
+    let contents: Vec<u8> = batch.messages.iter().map(|m| m.content[0]).collect();
+    assert_eq!(contents, (0..10).collect::<Vec<u8>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_registered_through_one_node_is_taken_on_the_other() {
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(&pg, files.path()).await;
+    V3Conn::new_user(a.addr, "dave").await.unwrap();
+    let mut conn = V3Conn::open(b.addr).await.unwrap();
+    let err = conn
+        .register("DAVE", &TestIdentity::generate())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("NameTaken"), "{err:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_quota_counts_messages_stored_through_every_node() {
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let limit = |o: &mut server::Options| o.inbox_max_messages = 2;
+    let a = TestServer::start_node(&pg, files.path(), limit)
+        .await
+        .unwrap();
+    let b = TestServer::start_node(&pg, files.path(), limit)
+        .await
+        .unwrap();
+    let (mut alice, _) = V3Conn::new_user(a.addr, "alice").await.unwrap();
+    let (mut carol, _) = V3Conn::new_user(b.addr, "carol").await.unwrap();
+    let (mut bob, _) = V3Conn::new_user(b.addr, "bob").await.unwrap();
+    alice.send_text(bob.client_id, b"1").await.unwrap();
+    carol.send_text(bob.client_id, b"2").await.unwrap();
+    let third = alice
+        .call(v3::Request::SendMessage(v3::SendMessage {
+            destination: bob.client_id,
+            kind: MessageKind::Text,
+            content: bytes::Bytes::from_static(b"3"),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(reason_of(&third).unwrap(), ErrorReason::InboxFull);
+    // An acknowledgement through either node makes room on both.
+    let first = bob.pull().await.unwrap().messages[0].message_id;
+    bob.ack(vec![first]).await.unwrap();
+    alice.send_text(bob.client_id, b"3").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_on_node_a_resumes_on_node_b_and_downloads_from_a() {
+    const SIZE: usize = 12 << 20;
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(&pg, files.path()).await;
+    let (mut alice, alice_keys) = V3Conn::new_user(a.addr, "alice").await.unwrap();
+    let (bob, bob_keys) = V3Conn::new_user(b.addr, "bob").await.unwrap();
+    let data = pattern(12, SIZE);
+    let status = begin_upload(&mut alice, bob.client_id, SIZE as u64).await;
+    let part = upload_range(&mut alice, status.upload_id, &data, 0, 5 << 20).await;
+    assert!(matches!(part, v3::Response::ChunkStored(c) if c.next_offset == 5 << 20));
+    let alice_id = alice.client_id;
+    drop(alice);
+    let mut alice = V3Conn::open(b.addr).await.unwrap();
+    alice.authenticate(alice_id, &alice_keys).await.unwrap();
+    let resumed = match alice
+        .call(v3::Request::UploadResume(status.upload_id))
+        .await
+        .unwrap()
+    {
+        v3::Response::UploadStatus(s) => s,
+        other => panic!("resume on B: {other:?}"),
+    };
+    assert!(resumed.offset <= 5 << 20, "{}", resumed.offset);
+    let done = upload_range(
+        &mut alice,
+        status.upload_id,
+        &data,
+        resumed.offset as usize,
+        SIZE,
+    )
+    .await;
+    let v3::Response::FileSent(sent) = done else {
+        panic!("last chunk on B: {done:?}")
+    };
+    let mut bob_on_a = bob.again(a.addr, &bob_keys).await.unwrap();
+    let offer = bob_on_a.pull().await.unwrap().messages[0].clone();
+    assert_eq!(offer.kind, MessageKind::File);
+    assert_eq!(offer.message_id, sent.message_id);
+    let got = download_all(&mut bob_on_a, sent.message_id, SIZE as u64).await;
+    assert_eq!(Sha256::digest(&got), Sha256::digest(&data));
+    assert_eq!(
+        bob_on_a.ack(vec![sent.message_id]).await.unwrap(),
+        vec![v3::AckStatus::Removed]
+    );
+}
+
+#[tokio::test]
+async fn a_postgres_node_refuses_key_packages_saying_so_and_has_no_rooms() {
+    let server = TestServer::start_on(e2e::Engine::Postgres, |_| {})
+        .await
+        .unwrap();
+    let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
+    let response = alice
+        .call(v3::Request::KeyPackagesClaim(vec![alice.client_id]))
+        .await
+        .unwrap();
+    assert_eq!(reason_of(&response).unwrap(), ErrorReason::Internal);
+    let v3::Response::Error(e) = response else {
+        unreachable!()
+    };
+    assert!(e.text.contains("PostgreSQL"), "{}", e.text);
+    // Room reads answer what is true there: no room can be made, so none.
+    let response = alice
+        .call(v3::Request::RoomPull(v3::Pull {
+            max_messages: 10,
+            max_bytes: 0,
+        }))
+        .await
+        .unwrap();
+    assert!(reason_of(&response).is_err(), "{response:?}");
+    // The connection goes on.
+    assert!(alice.pull().await.unwrap().messages.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_test_against_a_postgres_backed_server_binary_passes_all_but_rooms() {
+    let pg = postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.url();
+    let server = ServerProcess::start(&dir.path().join("data"), &["--database", &url])
+        .await
+        .unwrap();
+    let home = dir.path().join("runner");
+    std::fs::create_dir_all(&home).unwrap();
+    let (ok, out, err) = e2e::run_client_with_stdin(server.addr, &home, &["test"], None).await;
+    assert!(!ok, "{out}\n{err}");
+    assert!(out.contains("14 passed, 1 failed"), "{out}\n{err}");
+    let failed: Vec<&str> = out.lines().filter(|l| l.contains("FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{out}");
+    assert!(failed[0].contains("room"), "{out}");
+}
