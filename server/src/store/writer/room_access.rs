@@ -1,7 +1,8 @@
 //! The writer's statements for joining rooms (PROTOCOL.md "Joining (142 to
 //! 144)"): the room's rule, name and banned ids as the observer follows
 //! them after each creation and commit, and the group info members store
-//! for joiners.
+//! for joiners; and what every room write asks first (is the caller a
+//! member, at which epoch) with what the observer's refusals mean.
 //!
 //! The columns are a copy of what the observer's `PublicGroup` holds (the
 //! access and name extensions), kept in the same savepoint as the log, so
@@ -9,10 +10,9 @@
 //! MLS. Who may join is decided by the observer on the commit itself; these
 //! columns only choose what 143 lists and what 144 answers.
 
-use rusqlite::{ErrorCode, Transaction, params};
-use sealpost_rooms::{Access, JoinRule, ObserverTx, RoomState, check_group_info};
+use rusqlite::{ErrorCode, OptionalExtension, Transaction, params};
+use sealpost_rooms::{Access, JoinRule, ObserverTx, RoomState, RoomsError, check_group_info};
 
-use super::rooms::{member_epoch, room_error};
 use crate::error::StoreError;
 use protocol::{ClientId, RoomId};
 
@@ -83,4 +83,33 @@ pub(super) fn observed(tx: &Transaction<'_>, room: RoomId) -> Result<RoomState, 
     ObserverTx::new(tx)
         .room(sealpost_rooms::RoomId(room.0))
         .map_err(room_error)
+}
+
+/// What the observer's refusal means for the peer.
+pub(super) fn room_error(e: RoomsError) -> StoreError {
+    match e {
+        RoomsError::StaleEpoch { room, .. } => StoreError::StaleEpoch(room),
+        RoomsError::UnknownRoom => StoreError::UnknownRoom,
+        RoomsError::RoomExists => StoreError::RoomExists,
+        RoomsError::Identity(e) => StoreError::RoomIdentity(e.to_string()),
+        RoomsError::Database(e) => StoreError::Sqlite(e),
+        other => StoreError::RoomRefused(other.to_string()),
+    }
+}
+
+/// The room's epoch, if `client` is a current member (else the room is
+/// unknown to it: the same answer as for a room that does not exist).
+pub(super) fn member_epoch(
+    tx: &Transaction<'_>,
+    room: RoomId,
+    client: ClientId,
+) -> Result<u64, StoreError> {
+    tx.prepare_cached(
+        "SELECT r.epoch FROM rooms r JOIN room_members m ON m.room = r.id
+         WHERE r.id = ?1 AND m.client = ?2 AND m.until_seq IS NULL",
+    )?
+    .query_row(params![&room.0[..], &client.0[..]], |r| r.get::<_, i64>(0))
+    .optional()?
+    .map(|e| e as u64)
+    .ok_or(StoreError::UnknownRoom)
 }

@@ -19,11 +19,12 @@ use protocol::bundle::KeyBundle;
 use protocol::v3::{CommitAccepted, RoomEntry, RoomEntryKind, RoomWelcome};
 use protocol::{ClientId, MessageKind, RoomId, UploadId};
 use rusqlite::{OptionalExtension, Transaction, params};
-use sealpost_rooms::{MAX_ROOM_MEMBERS, Observed, ObserverTx, Pins, Role, RoomsError, peek_header};
+use sealpost_rooms::{MAX_ROOM_MEMBERS, Observed, ObserverTx, Pins, Role, peek_header};
 
 use super::batch::{View, atomically};
 use super::messages::insert_row;
-use super::{room_access, room_files};
+use super::room_access::{self, member_epoch, room_error};
+use super::room_files;
 use crate::error::StoreError;
 use crate::store::directory::{Directory, Protocol};
 use crate::store::quota::Limits;
@@ -41,18 +42,6 @@ impl Pins for Registered<'_> {
         self.0
             .get(Protocol::V3, &ClientId(client.0))
             .map(|r| KeyBundle::from_public_key(&r.public_key).identity_key)
-    }
-}
-
-/// What the observer's refusal means for the peer.
-pub(super) fn room_error(e: RoomsError) -> StoreError {
-    match e {
-        RoomsError::StaleEpoch { room, .. } => StoreError::StaleEpoch(room),
-        RoomsError::UnknownRoom => StoreError::UnknownRoom,
-        RoomsError::RoomExists => StoreError::RoomExists,
-        RoomsError::Identity(e) => StoreError::RoomIdentity(e.to_string()),
-        RoomsError::Database(e) => StoreError::Sqlite(e),
-        other => StoreError::RoomRefused(other.to_string()),
     }
 }
 
@@ -365,23 +354,6 @@ fn room_epoch(tx: &Transaction<'_>, room: RoomId) -> Result<u64, StoreError> {
         .optional()?
         .map(|e| e as u64)
         .ok_or(StoreError::UnknownRoom)
-}
-
-/// The room's epoch, if `client` is a current member (else the room is
-/// unknown to it: the same answer as for a room that does not exist).
-pub(super) fn member_epoch(
-    tx: &Transaction<'_>,
-    room: RoomId,
-    client: ClientId,
-) -> Result<u64, StoreError> {
-    tx.prepare_cached(
-        "SELECT r.epoch FROM rooms r JOIN room_members m ON m.room = r.id
-         WHERE r.id = ?1 AND m.client = ?2 AND m.until_seq IS NULL",
-    )?
-    .query_row(params![&room.0[..], &client.0[..]], |r| r.get::<_, i64>(0))
-    .optional()?
-    .map(|e| e as u64)
-    .ok_or(StoreError::UnknownRoom)
 }
 
 fn check_log_room(tx: &Transaction<'_>, room: RoomId) -> Result<(), StoreError> {
