@@ -6,6 +6,7 @@ mod at_rest;
 mod client;
 mod cluster;
 mod files;
+mod haproxy;
 mod healing;
 mod history;
 mod lifecycle;
