@@ -18,6 +18,7 @@ mod package;
 mod presence;
 mod replay;
 mod rooms_cli;
+mod rooms_join;
 mod same_home;
 mod scripted;
 mod server_trust;
