@@ -136,6 +136,25 @@ pub enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Several servers (issue 15): v3 against one SQLite node, one
+    /// PostgreSQL node and two PostgreSQL nodes on one database, beside
+    /// PostgreSQL's own insert rates in the same run, then a file through a
+    /// PostgreSQL-backed node. Starts its own durable throwaway PostgreSQL
+    /// (Debian's `postgresql`) and the release binaries.
+    Cluster {
+        /// The cluster's own options.
+        #[command(flatten)]
+        cluster: crate::scenario::cluster::ClusterArgs,
+        /// v3 workload (each of the three runs).
+        #[command(flatten)]
+        v3: crate::scenario::v3::V3Args,
+        /// File workload.
+        #[command(flatten)]
+        file: crate::scenario::file::FileArgs,
+        /// The server binary and its durability.
+        #[command(flatten)]
+        target: TargetArgs,
+    },
 }
 
 /// Which server to drive.

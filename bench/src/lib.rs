@@ -85,6 +85,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
             v3: (!skip_v3).then(|| v3.clone()),
             file: (!skip_file).then(|| file.clone()),
             room: None,
+            cluster: None,
             target: target.clone(),
             reference: reference.clone(),
         }),
@@ -101,6 +102,20 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
         }),
         Command::File { file, target } => Ok(Plan {
             file: Some(file.clone()),
+            target: target.clone(),
+            ..Plan::default()
+        }),
+        Command::Cluster {
+            cluster,
+            v3,
+            file,
+            target,
+        } => Ok(Plan {
+            cluster: Some(scenario::ClusterPlan {
+                cluster: cluster.clone(),
+                v3: v3.clone(),
+                file: file.clone(),
+            }),
             target: target.clone(),
             ..Plan::default()
         }),

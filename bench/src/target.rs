@@ -66,7 +66,7 @@ impl Target {
     pub fn data_dir(&self) -> Option<PathBuf> {
         match self {
             Target::InProcess(s) => Some(s.dir.path().join("data")),
-            Target::Child(c) => c.dir.as_ref().map(|d| d.path().join("data")),
+            Target::Child(c) => c.data_dir(),
             Target::External(_) => None,
         }
     }
@@ -262,6 +262,11 @@ impl ChildServer {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Its data folder, when this run made it.
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.path().join("data"))
+    }
 }
 
 impl Drop for ChildServer {
@@ -345,6 +350,44 @@ pub fn spawn_server(
         ])
         .args(extra);
     ChildServer::spawn(command, "server (release binary)", Some(dir))
+}
+
+/// Starts the real `server` binary as one node of a cluster: PostgreSQL at
+/// `database`, file bodies in the shared `files` folder, its own temporary
+/// data folder holding a copy of `key` (the cluster's one identity) when
+/// given; without it the node creates the identity the others then copy.
+///
+/// # Errors
+/// The key cannot be copied, or see [`ChildServer::spawn`].
+pub fn spawn_node(
+    binary: &Path,
+    database: &str,
+    files: &Path,
+    key: Option<&Path>,
+) -> anyhow::Result<ChildServer> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data)?;
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    if let Some(key) = key {
+        let copy = data.join("server.key");
+        std::fs::copy(key, &copy).with_context(|| format!("copying {}", key.display()))?;
+        std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    }
+    let mut command = Command::new(binary);
+    command
+        .args(["--port", "0", "--bind", "127.0.0.1", "--log-level", "info"])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--database")
+        .arg(database)
+        .arg("--files-dir")
+        .arg(files);
+    ChildServer::spawn(
+        command,
+        "server node (release binary, PostgreSQL)",
+        Some(dir),
+    )
 }
 
 /// Starts the Python reference stand-in on 127.0.0.1, port 0, in a

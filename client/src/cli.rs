@@ -234,10 +234,66 @@ pub enum Command {
 /// as for one-to-one messages.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum RoomCommand {
-    /// Create a room named NAME, with you as its owner.
+    /// Create a room named NAME, with you as its owner. Without a flag it is
+    /// invite-only (admins add members).
     Create {
         /// The room's name (1 to 64 bytes).
         name: String,
+        /// Listed by the server; anyone registered may join.
+        #[arg(long, conflicts_with = "hidden")]
+        public: bool,
+        /// Not listed; anyone who types its exact name may join.
+        #[arg(long)]
+        hidden: bool,
+    },
+    /// Join the public or hidden room named exactly NAME.
+    Join {
+        /// The room's exact name.
+        name: String,
+    },
+    /// Change who may join room NAME (admins and the owner).
+    Set {
+        /// The room.
+        name: String,
+        /// The new rule.
+        #[command(flatten)]
+        rule: RuleFlags,
+    },
+    /// Remove USER from room NAME; they may join again (admins and the owner).
+    Kick {
+        /// The room.
+        name: String,
+        /// The member to remove.
+        user: String,
+    },
+    /// Ban USER from room NAME, removing them if they are in it; a banned
+    /// user cannot join or be added (admins and the owner).
+    Ban {
+        /// The room.
+        name: String,
+        /// The user to ban.
+        user: String,
+    },
+    /// Lift the ban of USER in room NAME (admins and the owner).
+    Unban {
+        /// The room.
+        name: String,
+        /// The user whose ban ends.
+        user: String,
+    },
+    /// Make admin USER a plain member of room NAME (admins and the owner).
+    Demote {
+        /// The room.
+        name: String,
+        /// The admin to demote.
+        user: String,
+    },
+    /// Rename room NAME to NEW (admins and the owner).
+    Rename {
+        /// The room.
+        name: String,
+        /// Its new name (1 to 64 bytes).
+        new: String,
     },
     /// Add users to room NAME (admins and the owner).
     Add {
@@ -287,8 +343,24 @@ pub enum RoomCommand {
         /// The room.
         name: String,
     },
-    /// List your rooms.
+    /// List the public rooms (with members and how many are online) and
+    /// your rooms.
     List,
+}
+
+/// The join rule `room set` gives: exactly one of the three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct RuleFlags {
+    /// Listed by the server; anyone registered may join.
+    #[arg(long)]
+    pub public: bool,
+    /// Not listed; anyone who types its exact name may join.
+    #[arg(long)]
+    pub hidden: bool,
+    /// Only admins add members.
+    #[arg(long)]
+    pub invite: bool,
 }
 
 /// What `passphrase` does.

@@ -355,6 +355,12 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange) -> St
         RoomChange::Renamed { name } => {
             format!("[#{room}] {who} renamed the room to #{}", escape_line(name))
         }
+        RoomChange::JoinedByName { member } => format!("[#{room}] {} joined", escape_line(member)),
+        RoomChange::Banned { members } => format!("[#{room}] {who} banned {}", list(members)),
+        RoomChange::Unbanned { members } => format!("[#{room}] {who} unbanned {}", list(members)),
+        RoomChange::JoinRule { rule } => {
+            format!("[#{room}] {who} made the room {}", escape_line(rule))
+        }
         RoomChange::Unreadable { error } if room.is_empty() => format!(
             "a room invitation from {who} was refused: {}",
             crate::repl::explain::one_line(error)

@@ -8,9 +8,12 @@
 
 use serde_json::{Value, json};
 
+use sealpost_rooms::JoinRule;
+
 use crate::cli::RoomCommand;
 use crate::client::{Client, ClientError};
 use crate::display::escape_line;
+use crate::rooms::rule_of;
 use crate::script::{print_json, read_stdin};
 
 /// Runs one room command from the command line and prints its result.
@@ -50,14 +53,72 @@ pub async fn outcome(
 ) -> Result<(Value, Vec<String>), ClientError> {
     let room = |name: &str| format!("#{}", escape_line(name.strip_prefix('#').unwrap_or(name)));
     Ok(match command {
-        RoomCommand::Create { name } => {
-            let info = client.room_create(&name).await?;
+        RoomCommand::Create {
+            name,
+            public,
+            hidden,
+        } => {
+            let info = client
+                .room_create_with_rule(&name, rule_of(public, hidden))
+                .await?;
             let line = format!(
-                "created {} (id {}); you are its owner",
+                "created {} ({}, id {}); you are its owner",
                 room(&info.name),
+                info.rule,
                 info.id
             );
             (json!(info), vec![line])
+        }
+        RoomCommand::Join { name } => {
+            let info = client.room_join(&name).await?;
+            let line = format!(
+                "joined {} ({} member(s)); you read it from now on",
+                room(&info.name),
+                info.members
+            );
+            (json!(info), vec![line])
+        }
+        RoomCommand::Set { name, rule } => {
+            let rule = if rule.invite {
+                JoinRule::InviteOnly
+            } else {
+                rule_of(rule.public, rule.hidden)
+            };
+            client.room_set_rule(&name, rule).await?;
+            let line = format!("{} is now {rule}", room(&name));
+            (
+                json!({ "room": name, "rule": rule.to_string() }),
+                vec![line],
+            )
+        }
+        RoomCommand::Kick { name, user } => {
+            client.room_remove(&name, &user).await?;
+            let line = format!(
+                "kicked {} from {}; they may join again",
+                escape_line(&user),
+                room(&name)
+            );
+            (json!({ "room": name, "kicked": user }), vec![line])
+        }
+        RoomCommand::Ban { name, user } => {
+            client.room_ban(&name, &user, true).await?;
+            let line = format!("banned {} from {}", escape_line(&user), room(&name));
+            (json!({ "room": name, "banned": user }), vec![line])
+        }
+        RoomCommand::Unban { name, user } => {
+            client.room_ban(&name, &user, false).await?;
+            let line = format!("{} may join {} again", escape_line(&user), room(&name));
+            (json!({ "room": name, "unbanned": user }), vec![line])
+        }
+        RoomCommand::Demote { name, user } => {
+            client.room_demote(&name, &user).await?;
+            let line = format!("{} is now a member of {}", escape_line(&user), room(&name));
+            (json!({ "room": name, "member": user }), vec![line])
+        }
+        RoomCommand::Rename { name, new } => {
+            client.room_rename(&name, &new).await?;
+            let line = format!("renamed {} to {}", room(&name), room(&new));
+            (json!({ "room": name, "renamed": new }), vec![line])
         }
         RoomCommand::Add { name, users } => {
             let added = client.room_add(&name, &users).await?;
@@ -120,24 +181,38 @@ pub async fn outcome(
             (json!(members), lines)
         }
         RoomCommand::List => {
+            let listed = client.room_directory().await?;
             let rooms = client.room_list().await?;
-            let lines = if rooms.is_empty() {
-                vec!["you are in no room yet (`room create NAME` makes one)".to_string()]
-            } else {
-                rooms
-                    .iter()
-                    .map(|r| {
-                        format!(
-                            "{:<30} {:>4} member(s)  you: {:<6} {}",
-                            room(&r.name),
-                            r.members,
-                            r.role,
-                            r.id
-                        )
-                    })
-                    .collect()
-            };
-            (json!(rooms), lines)
+            let mut lines = vec!["public rooms:".to_string()];
+            if listed.is_empty() {
+                lines.push("  none (`room create NAME --public` makes one)".into());
+            }
+            for r in &listed {
+                lines.push(format!(
+                    "  {:<30} {:>4} member(s) {:>4} online  {}",
+                    room(&r.name),
+                    r.members,
+                    r.online,
+                    r.id
+                ));
+            }
+            lines.push("your rooms:".into());
+            if rooms.is_empty() {
+                lines.push(
+                    "  none yet (`room create NAME` makes one, `room join NAME` joins)".into(),
+                );
+            }
+            for r in &rooms {
+                lines.push(format!(
+                    "  {:<30} {:>4} member(s)  you: {:<6} {:<11} {}",
+                    room(&r.name),
+                    r.members,
+                    r.role,
+                    r.rule,
+                    r.id
+                ));
+            }
+            (json!({ "public": listed, "mine": rooms }), lines)
         }
     })
 }

@@ -194,6 +194,12 @@ code_table! {
         RoomDownload = 140, v2: false,
         /// 141: list who is online; show this connection, watch changes (version 3).
         Presence = 141, v2: false,
+        /// 142: store a room's group info for joiners (version 3).
+        RoomGroupInfo = 142, v2: false,
+        /// 143: the public rooms (version 3).
+        ListedRooms = 143, v2: false,
+        /// 144: a public or hidden room by its exact name (version 3).
+        FindRoom = 144, v2: false,
     }
 }
 
@@ -260,15 +266,23 @@ code_table! {
         Online = 1312, v2: false,
         /// 1313: who came online or went offline; unsolicited (version 3).
         PresenceChanges = 1313, v2: false,
+        /// 1314: the room's group info is stored (version 3).
+        GroupInfoStored = 1314, v2: false,
+        /// 1315: the public rooms (version 3).
+        ListedRooms = 1315, v2: false,
+        /// 1316: a room found by name, with its group info (version 3).
+        RoomFound = 1316, v2: false,
         /// 9000: the request failed.
         Error = 9000, v2: true,
     }
 }
 
 impl RequestCode {
-    /// Whether this is a room or key package code (130 to 140, PROTOCOL.md "Rooms").
+    /// Whether this is a room or key package code (130 to 140 and 142 to
+    /// 144, PROTOCOL.md "Rooms").
     pub fn is_room(self) -> bool {
-        (130..=140).contains(&self.value())
+        let code = self.value();
+        (130..=140).contains(&code) || (142..=144).contains(&code)
     }
 }
 

@@ -39,6 +39,9 @@ use rusqlite::Connection;
 /// What the observer made of a room message it accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+// One value per checked message, moved once: boxing the summary would only
+// add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Observed {
     /// An application message for the room's current epoch (opaque).
     Application {

@@ -84,6 +84,12 @@ pub struct CommitSummary {
     pub renamed: Option<String>,
     /// The room's new access rules, if the commit changed them.
     pub access: Option<Access>,
+    /// Ids the commit banned (a banned member is in `removed` too).
+    pub banned: Vec<ClientId>,
+    /// Ids whose ban the commit lifted.
+    pub unbanned: Vec<ClientId>,
+    /// The room's new join rule, if the commit changed it.
+    pub rule: Option<crate::access::JoinRule>,
     /// The commit is a join without an invitation (an external commit): the
     /// committer is the one member it adds.
     pub external_join: bool,
@@ -287,6 +293,18 @@ pub fn check_commit(
     if access_after != before.access {
         if !context_changed {
             return Err(PolicyError::ContextChanged);
+        }
+        summary.banned = access_after
+            .banned()
+            .filter(|c| !before.access.is_banned(c))
+            .collect();
+        summary.unbanned = before
+            .access
+            .banned()
+            .filter(|c| !access_after.is_banned(c))
+            .collect();
+        if access_after.rule != before.access.rule {
+            summary.rule = Some(access_after.rule);
         }
         summary.access = Some(access_after);
     }

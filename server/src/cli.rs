@@ -124,7 +124,7 @@ pub struct Cli {
     pub upload_max_age_hours: u64,
 
     /// Days after which a room's log entries are deleted even if a member
-    /// has not read them.
+    /// has not read them (0: kept until every member has read them).
     #[arg(long, default_value_t = 30, global = true)]
     pub room_retention_days: u64,
 

@@ -24,6 +24,8 @@ pub struct FileSettings {
     pub port: Option<u16>,
     pub bind: Option<IpAddr>,
     pub data_dir: Option<PathBuf>,
+    pub database: Option<String>,
+    pub files_dir: Option<PathBuf>,
     pub legacy_v2: Option<bool>,
     pub log_level: Option<String>,
     pub max_connections: Option<usize>,
@@ -109,6 +111,8 @@ pub fn apply(cli: &mut Cli, file: FileSettings, given: impl Fn(&str) -> bool) {
         port as Some,
         bind,
         data_dir,
+        database as Some,
+        files_dir as Some,
         legacy_v2,
         log_level,
         max_connections,
@@ -212,11 +216,21 @@ mod tests {
         let defaults = Cli::parse_from(["server"]);
         let mut from_file = Cli::parse_from(["server"]);
         apply(&mut from_file, file, |_| false);
-        // What the example sets on purpose, and the reserve whose default
-        // depends on the disk.
+        // What the example sets on purpose, the reserve whose default
+        // depends on the disk, and a cluster's settings (no default).
         assert_eq!(from_file.data_dir, PathBuf::from("/var/lib/sealpost"));
         assert_eq!(from_file.port, Some(1357));
         assert_eq!(from_file.min_free_space, Some(256 << 20));
+        assert_eq!(
+            from_file.database.as_deref(),
+            Some("postgres://sealpost@127.0.0.1/sealpost")
+        );
+        assert_eq!(
+            from_file.files_dir,
+            Some(PathBuf::from("/srv/sealpost-files"))
+        );
+        from_file.database = None;
+        from_file.files_dir = None;
         from_file.data_dir = defaults.data_dir.clone();
         from_file.port = defaults.port;
         from_file.min_free_space = defaults.min_free_space;

@@ -71,7 +71,8 @@ pub struct Options {
     pub max_uploads_per_client: u32,
     /// Unfinished uploads older than this are deleted.
     pub upload_max_age: Duration,
-    /// Room log entries older than this are deleted, read or not.
+    /// Room log entries older than this are deleted, read or not (zero:
+    /// none are, until read).
     pub room_retention: Duration,
     /// Pushed, unacknowledged messages outstanding on one connection.
     pub push_window: usize,

@@ -44,6 +44,9 @@ pub enum StoreError {
     /// The room id is taken.
     #[error("the room id is taken")]
     RoomExists,
+    /// Another public or hidden room has this name.
+    #[error("a room one may join has this name")]
+    RoomNameTaken,
     /// The message is not for the room's current epoch.
     #[error("the room is at epoch {0}")]
     StaleEpoch(u64),
@@ -122,7 +125,7 @@ impl StoreError {
             Self::UnknownUpload => ErrorReason::UnknownUpload,
             Self::TooManyUploads(_) => ErrorReason::TooManyUploads,
             Self::UnknownRoom => ErrorReason::UnknownRoom,
-            Self::RoomExists => ErrorReason::RoomExists,
+            Self::RoomExists | Self::RoomNameTaken => ErrorReason::RoomExists,
             Self::StaleEpoch(_) => ErrorReason::StaleEpoch,
             Self::RoomRefused(_) => ErrorReason::RoomRefused,
             Self::RoomIdentity(_) => ErrorReason::RoomIdentity,

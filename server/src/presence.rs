@@ -82,6 +82,18 @@ impl Presence {
         }
     }
 
+    /// How many of `clients` are shown online now.
+    pub(crate) fn count_online<'a>(
+        &self,
+        clients: impl IntoIterator<Item = &'a ClientId>,
+    ) -> usize {
+        let state = self.lock();
+        clients
+            .into_iter()
+            .filter(|c| state.shown.contains_key(c))
+            .count()
+    }
+
     /// The pushes from now on.
     pub(crate) fn watch(&self) -> broadcast::Receiver<PresenceChanges> {
         self.pushes.subscribe()

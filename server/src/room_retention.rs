@@ -12,8 +12,13 @@ use crate::store::{Store, now_ms};
 const INTERVAL: Duration = Duration::from_secs(600);
 
 /// Deletes room entries older than `max_age` now and then, with the files
-/// they name; runs until the task is aborted.
+/// they name; runs until the task is aborted. A zero `max_age` keeps
+/// entries until every member has read them; so does a PostgreSQL store,
+/// which has no rooms (asking it would only log a refusal every time).
 pub(crate) async fn expire_periodically(store: Store, blobs: Blobs, max_age: Duration) {
+    if max_age.is_zero() || store.is_shared() {
+        return;
+    }
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;

@@ -24,14 +24,14 @@ use tokio_util::codec::Framed;
 
 mod binaries;
 mod client_run;
-pub mod postgres;
+
 mod raw_v3;
 pub mod relay;
 mod room_user;
 
 pub use binaries::binary;
 pub use client_run::{files, open_client, run_client, run_client_with_stdin, texts, user};
-pub use postgres::Postgres;
+pub use pgtemp::Postgres;
 /// Reads one whole response (a streamed version-2 pull gathered into one);
 /// unbounded, so wrap it in [`bounded`].
 pub use protocol::gather::read_response;

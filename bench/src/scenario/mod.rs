@@ -6,6 +6,7 @@
 //! its own), an async `run` returning an [`Outcome`], a [`Scenario`] variant,
 //! a field in [`Plan`], and its comparisons in [`compare_v2`]'s manner.
 
+pub mod cluster;
 pub mod file;
 pub mod idle;
 pub mod limits;
@@ -13,6 +14,7 @@ pub mod room;
 mod room_fanout;
 mod room_figures;
 mod room_member;
+pub mod sqlite_inserts;
 pub mod v2;
 pub mod v3;
 pub mod v3_latency;
@@ -64,6 +66,17 @@ impl Scenario {
     }
 }
 
+/// The cluster comparison's workloads.
+#[derive(Debug, Clone)]
+pub struct ClusterPlan {
+    /// Its own options.
+    pub cluster: cluster::ClusterArgs,
+    /// The v3 workload of each run.
+    pub v3: v3::V3Args,
+    /// The file workload.
+    pub file: file::FileArgs,
+}
+
 /// What one invocation runs.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
@@ -79,6 +92,8 @@ pub struct Plan {
     pub file: Option<file::FileArgs>,
     /// Run room.
     pub room: Option<room::RoomArgs>,
+    /// Run cluster.
+    pub cluster: Option<ClusterPlan>,
     /// Which server.
     pub target: TargetArgs,
     /// The reference stand-in for v2.
@@ -126,6 +141,7 @@ impl Plan {
                 curve: String::new(),
             }),
             file: None,
+            cluster: None,
             room: Some(room::RoomArgs {
                 members: vec![3],
                 batch: 1,
@@ -197,8 +213,12 @@ impl Plan {
             let target = v3_target(&self.target)?;
             let describe = target.describe();
             let data_dir = target.data_dir();
-            let result =
-                runtime.block_on(v3::run(target.addr(), args, &describe, data_dir.as_deref()));
+            let result = runtime.block_on(v3::run(
+                &[target.addr()],
+                args,
+                &describe,
+                data_dir.as_deref(),
+            ));
             target.stop()?;
             let (mut outcome, figures) = result?;
             compare_v3(&mut outcome, limits.as_ref());
@@ -254,6 +274,18 @@ impl Plan {
             ));
             target.stop()?;
             report.push(result?.0);
+        }
+        if let Some(plan) = &self.cluster {
+            let outcomes = runtime.block_on(cluster::run(
+                &plan.cluster,
+                &plan.v3,
+                &plan.file,
+                self.target.server_bin.as_deref(),
+                self.target.durability,
+            ))?;
+            for outcome in outcomes {
+                report.push(outcome);
+            }
         }
         Ok(())
     }

@@ -133,14 +133,16 @@ struct User {
     pushes: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<v3::Delivery>>>,
 }
 
-/// Runs both phases against `addr`.
+/// Runs both phases against the nodes at `addrs` (one server, or the nodes
+/// of a cluster: user i registers and stays on node i mod n, so with two
+/// nodes and an even ring every text crosses from one node to the other).
 ///
 /// # Errors
 /// Setup failed (registration, connections, key agreement).
 /// `data_dir` is the server's data folder when this run started it: its
 /// stage figures are read there (see `v3_latency`).
 pub async fn run(
-    addr: std::net::SocketAddr,
+    addrs: &[std::net::SocketAddr],
     args: &V3Args,
     target: &str,
     data_dir: Option<&std::path::Path>,
@@ -150,7 +152,8 @@ pub async fn run(
         args.size >= STAMP,
         "v3 texts are at least {STAMP} bytes (the stamps)"
     );
-    let users = setup(addr, args.users)
+    ensure!(!addrs.is_empty(), "v3 needs a server address");
+    let users = setup(addrs, args.users)
         .await
         .context("setting up v3 users")?;
     let users = Arc::new(users);
@@ -231,20 +234,20 @@ pub async fn run(
     Ok((outcome, figures))
 }
 
-async fn setup(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Vec<User>> {
-    let server = addr.to_string();
+async fn setup(addrs: &[std::net::SocketAddr], n: usize) -> anyhow::Result<Vec<User>> {
+    let node = |i: usize| addrs[i % addrs.len()].to_string();
     let tag: u32 = rand::random();
     let mut identities = Vec::with_capacity(n);
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let identity = Identity::generate()?;
         let name = Name::new(format!("v3-{tag:08x}-{i}"))?;
-        ids.push(connection::register(&server, &name, &identity.bundle()).await?);
+        ids.push(connection::register(&node(i), &name, &identity.bundle()).await?);
         identities.push(identity);
     }
     let mut conns = Vec::with_capacity(n);
-    for (identity, id) in identities.iter().zip(&ids) {
-        let conn = Connection::connect(&server, *id, |_| Ok(()), |m| identity.sign(m)).await?;
+    for (i, (identity, id)) in identities.iter().zip(&ids).enumerate() {
+        let conn = Connection::connect(&node(i), *id, |_| Ok(()), |m| identity.sign(m)).await?;
         conns.push(Arc::new(conn));
     }
     // Offers around the ring, through the server.

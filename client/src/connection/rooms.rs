@@ -1,4 +1,5 @@
-//! The room and key package requests (PROTOCOL.md "Rooms", 130 to 140) on an
+//! The room and key package requests (PROTOCOL.md "Rooms", 130 to 140 and
+//! joining, 142 to 144) on an
 //! authenticated [`Connection`], one typed method each, and the queue of
 //! room pushes (1310, 1311) the reader routes apart from message deliveries.
 
@@ -246,6 +247,53 @@ impl Connection {
     pub async fn room_list(&self) -> Result<Vec<RoomSummary>, ConnectionError> {
         match self.call(v3::Request::RoomList).await? {
             v3::Response::RoomList(l) => Ok(l),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Stores the room's group info of `epoch` for joiners (142).
+    ///
+    /// # Errors
+    /// `UNKNOWN_ROOM`, `STALE_EPOCH`, `ROOM_REFUSED`, or see [`Connection::call`].
+    pub async fn room_group_info(
+        &self,
+        room: RoomId,
+        epoch: u64,
+        group_info: Bytes,
+    ) -> Result<(), ConnectionError> {
+        let request = v3::Request::RoomGroupInfo(v3::RoomGroupInfo {
+            room,
+            epoch,
+            group_info,
+        });
+        match self.call(request).await? {
+            v3::Response::GroupInfoStored(_) => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The public rooms (143).
+    ///
+    /// # Errors
+    /// See [`Connection::call`].
+    pub async fn listed_rooms(&self) -> Result<Vec<v3::ListedRoom>, ConnectionError> {
+        match self.call(v3::Request::ListedRooms).await? {
+            v3::Response::ListedRooms(l) => Ok(l),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The public or hidden room named exactly `name`, with its group info
+    /// (144).
+    ///
+    /// # Errors
+    /// `UNKNOWN_ROOM` ("no such room"), or see [`Connection::call`].
+    pub async fn find_room(
+        &self,
+        name: v3::RoomLabel,
+    ) -> Result<v3::RoomGroupInfo, ConnectionError> {
+        match self.call(v3::Request::FindRoom(name)).await? {
+            v3::Response::RoomFound(g) => Ok(g),
             other => Err(unexpected(&other)),
         }
     }

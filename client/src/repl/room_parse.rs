@@ -3,18 +3,27 @@
 //! the line to the room. Pure functions on strings, like [`super::parse`].
 
 use super::words::{next_word, text_value, words};
-use crate::cli::RoomCommand;
+use crate::cli::{RoomCommand, RuleFlags};
 
 /// How `room` is typed.
-pub const ROOM_USAGE: &str = "room create NAME | add NAME USER... | remove NAME USER | \
-     promote NAME USER | leave NAME | send NAME TEXT | send-file NAME PATH | members NAME | list";
+pub const ROOM_USAGE: &str = "room create NAME [--public | --hidden] | join NAME | \
+     set NAME --public|--hidden|--invite | add NAME USER... | remove NAME USER | kick NAME USER | \
+     ban NAME USER | unban NAME USER | promote NAME USER | demote NAME USER | rename NAME NEW | \
+     leave NAME | send NAME TEXT | send-file NAME PATH | members NAME | list";
 
 /// The room subcommands, for completion.
 pub const ROOM_WORDS: &[&str] = &[
     "create",
+    "join",
+    "set",
     "add",
     "remove",
+    "kick",
+    "ban",
+    "unban",
     "promote",
+    "demote",
+    "rename",
     "leave",
     "send",
     "send-file",
@@ -51,7 +60,51 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
         .map(|w| w.text)
         .collect();
     Ok(match (sub_word.as_str(), args.as_slice()) {
-        ("create", [name]) => RoomCommand::Create { name: name.clone() },
+        ("create", [name]) => create(name, false, false),
+        ("create", [name, flag]) | ("create", [flag, name]) if flag.starts_with("--") => {
+            match flag.as_str() {
+                "--public" => create(name, true, false),
+                "--hidden" => create(name, false, true),
+                _ => return Err(RoomUsage),
+            }
+        }
+        ("join", [name]) => RoomCommand::Join { name: name.clone() },
+        ("set", [name, flag]) | ("set", [flag, name]) if flag.starts_with("--") => {
+            let rule = match flag.as_str() {
+                "--public" => (true, false, false),
+                "--hidden" => (false, true, false),
+                "--invite" => (false, false, true),
+                _ => return Err(RoomUsage),
+            };
+            RoomCommand::Set {
+                name: name.clone(),
+                rule: RuleFlags {
+                    public: rule.0,
+                    hidden: rule.1,
+                    invite: rule.2,
+                },
+            }
+        }
+        ("kick", [name, user]) => RoomCommand::Kick {
+            name: name.clone(),
+            user: user.clone(),
+        },
+        ("ban", [name, user]) => RoomCommand::Ban {
+            name: name.clone(),
+            user: user.clone(),
+        },
+        ("unban", [name, user]) => RoomCommand::Unban {
+            name: name.clone(),
+            user: user.clone(),
+        },
+        ("demote", [name, user]) => RoomCommand::Demote {
+            name: name.clone(),
+            user: user.clone(),
+        },
+        ("rename", [name, new]) => RoomCommand::Rename {
+            name: name.clone(),
+            new: new.clone(),
+        },
         ("add", [name, users @ ..]) if !users.is_empty() => RoomCommand::Add {
             name: name.clone(),
             users: users.to_vec(),
@@ -73,6 +126,14 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
         ("list", []) => RoomCommand::List,
         _ => return Err(RoomUsage),
     })
+}
+
+fn create(name: &str, public: bool, hidden: bool) -> RoomCommand {
+    RoomCommand::Create {
+        name: name.to_string(),
+        public,
+        hidden,
+    }
 }
 
 /// `#NAME text`: a text to the room NAME (`None` if the line is not one).
@@ -108,6 +169,25 @@ mod tests {
             Ok(RoomCommand::Add { users, .. }) if users == ["bob", "carol"]
         ));
         assert!(matches!(parse_room("room list", 4), Ok(RoomCommand::List)));
+        assert!(matches!(
+            parse_room("room create ops --hidden", 4),
+            Ok(RoomCommand::Create { name, public: false, hidden: true }) if name == "ops"
+        ));
+        assert!(matches!(
+            parse_room("room set ops --invite", 4),
+            Ok(RoomCommand::Set {
+                rule: RuleFlags { invite: true, .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_room("room ban ops mallory", 4),
+            Ok(RoomCommand::Ban { name, user }) if name == "ops" && user == "mallory"
+        ));
+        assert_eq!(
+            parse_room("room create ops --loud", 4).unwrap_err(),
+            RoomUsage
+        );
         assert!(matches!(
             parse_room("room send-file team \"my notes.txt\"", 4),
             Ok(RoomCommand::SendFile { name, path })

@@ -172,7 +172,7 @@ pub const SPECS: &[Spec] = &[
     Spec {
         number: None,
         words: &["room", "rooms"],
-        usage: "room create|add|remove|promote|leave|send|members|list ...",
+        usage: "room create|join|set|add|kick|ban|unban|promote|demote|rename|leave|send|members|list ...",
         about: "rooms: groups encrypted end to end (`#NAME text` sends to one)",
         args: Args::Room,
     },

@@ -11,7 +11,7 @@
 use bytes::Bytes;
 use protocol::v3::ClaimStatus;
 use protocol::{ClientId, ErrorReason, RoomId, UploadId};
-use sealpost_rooms::{MAX_ROOM_MEMBERS, Role, RoomName, RoomsError};
+use sealpost_rooms::{JoinRule, MAX_ROOM_MEMBERS, Role, RoomName, RoomsError};
 use serde::Serialize;
 
 use super::state::LocalRoom;
@@ -39,6 +39,8 @@ pub struct RoomInfo {
     pub role: String,
     /// Its epoch (moves with every commit).
     pub epoch: u64,
+    /// Who may join: invite-only, public or hidden.
+    pub rule: String,
 }
 
 /// A member as `room members` shows it.
@@ -66,11 +68,25 @@ impl Client {
         f().await
     }
 
-    /// Creates a room named `name` with us as its owner.
+    /// Creates an invite-only room named `name` with us as its owner.
     ///
     /// # Errors
     /// A bad name, a room of that name here already, or the server refused.
     pub async fn room_create(&self, name: &str) -> Result<RoomInfo, ClientError> {
+        self.room_create_with_rule(name, JoinRule::InviteOnly).await
+    }
+
+    /// Creates a room named `name` that one joins by `rule`, with us as its
+    /// owner. The server keeps its first group info for joiners.
+    ///
+    /// # Errors
+    /// A bad name, a room of that name here already, another public or
+    /// hidden room of that name on the server, or the server refused.
+    pub async fn room_create_with_rule(
+        &self,
+        name: &str,
+        rule: JoinRule,
+    ) -> Result<RoomInfo, ClientError> {
         let room_name = RoomName::new(name).map_err(|_| {
             ClientError::RoomMember(format!(
                 "{name:?} cannot name a room: 1 to 64 bytes, no control characters"
@@ -83,7 +99,7 @@ impl Client {
             let id = sealpost_rooms::RoomId(rand::random());
             let engine = self.room_engine().await?;
             let created = engine
-                .run(move |e| e.create_named_room(id, &room_name))
+                .run(move |e| e.create_room_with_rule(id, &room_name, rule))
                 .await?;
             let sent = self
                 .retrying(|c| {
@@ -370,12 +386,12 @@ impl Client {
             .collect())
     }
 
-    async fn room_info(&self, room: &LocalRoom) -> Result<RoomInfo, ClientError> {
+    pub(super) async fn room_info(&self, room: &LocalRoom) -> Result<RoomInfo, ClientError> {
         let engine = self.room_engine().await?;
         let me = engine_client_id(self.require_me()?.id);
         let id = room.id;
-        let (members, epoch) = engine
-            .run(move |e| Ok((e.members(id)?, e.epoch(id)?)))
+        let (members, epoch, access) = engine
+            .run(move |e| Ok((e.members(id)?, e.epoch(id)?, e.access(id)?)))
             .await?;
         let role = members
             .iter()
@@ -387,6 +403,7 @@ impl Client {
             members: members.len(),
             role: role.to_string(),
             epoch,
+            rule: access.rule.to_string(),
         })
     }
 
@@ -403,7 +420,11 @@ impl Client {
 
     /// The member of `room` that `user` names: a pinned name or an id
     /// (never the server's word alone: every member is pinned).
-    async fn member_of(&self, room: &LocalRoom, user: &str) -> Result<ClientId, ClientError> {
+    pub(super) async fn member_of(
+        &self,
+        room: &LocalRoom,
+        user: &str,
+    ) -> Result<ClientId, ClientError> {
         let who = user.to_string();
         let record = self
             .store(move |s| crate::contacts::find_pinned(s, &who))
@@ -435,7 +456,7 @@ impl Client {
     }
 
     /// Refuses, with a clear line, what our role in `room` does not allow.
-    async fn require_role(
+    pub(super) async fn require_role(
         &self,
         room: &LocalRoom,
         needed: Role,

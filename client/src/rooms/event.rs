@@ -1,6 +1,6 @@
 //! What happened in a room, as the client reports it: a text, a join, who
-//! was added, removed or left, a role change, a rename, or an entry that
-//! could not be read. Plain values for `--json` and for the queue of room
+//! was added, joined by name, removed, banned, unbanned or left, a role
+//! change, a new join rule, a rename, or an entry that could not be read. Plain values for `--json` and for the queue of room
 //! events not shown yet (entries read by a room command are shown by the
 //! next `inbox`), in a leaf of their own so that the inbox, the output and
 //! the room code need not import each other.
@@ -80,6 +80,26 @@ pub enum RoomChange {
         member: String,
         /// The new role: member, admin or owner.
         role: String,
+    },
+    /// A user joined by name (a public or hidden room), without an invitation.
+    JoinedByName {
+        /// Who.
+        member: String,
+    },
+    /// Users were banned (a banned member is also in a `Removed`).
+    Banned {
+        /// Who.
+        members: Vec<String>,
+    },
+    /// Bans were lifted.
+    Unbanned {
+        /// Who.
+        members: Vec<String>,
+    },
+    /// Who may join changed.
+    JoinRule {
+        /// invite-only, public or hidden.
+        rule: String,
     },
     /// The room was renamed.
     Renamed {

@@ -15,7 +15,9 @@
 //! engine's thread, pins, rooms by name), `sync` (reading the rooms' logs
 //! in order, exactly once), `publish` (a commit, retried on a stale epoch,
 //! and settling one a lost connection left pending), `commands` (create,
-//! add, remove, promote, leave, send, members, list), `join` (welcomes)
+//! add, remove, promote, leave, send, members, list), `join` (welcomes),
+//! `joining` (public and hidden rooms: list, join by name, the join rule),
+//! `moderation` (ban, unban, demote, rename)
 //! and `stock` (key packages on the server).
 //!
 //! Left out here: the wire (the room requests are `connection::rooms`'
@@ -26,6 +28,8 @@ pub mod content;
 pub mod event;
 pub mod files;
 mod join;
+mod joining;
+mod moderation;
 mod publish;
 mod receive;
 mod send_file;
@@ -42,6 +46,7 @@ pub use files::{
     download_room_file, resume_room_upload, send_room_file, upload_room_file,
 };
 pub use join::Welcomed;
+pub use joining::{ListedRoomInfo, rule_of};
 pub use send_file::RoomFileReport;
 pub use state::{LocalRoom, RoomsState, hex};
 pub use trust::{MeSigner, PinBook};

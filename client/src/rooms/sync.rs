@@ -225,7 +225,10 @@ impl Client {
                     events.push(self.room_event(e, change).await?);
                 }
             }
-            Incoming::OwnCommit { .. } => {}
+            Incoming::OwnCommit { .. } => {
+                // Ours is merged: joiners need the group info of this epoch.
+                self.refresh_group_info(room).await;
+            }
             Incoming::LeaveRequest { room, .. } => {
                 events.push(self.room_event(e, RoomChange::LeaveAsked).await?);
                 leave = Some(room);
@@ -254,14 +257,42 @@ impl Client {
             }
             Ok::<_, ClientError>(out)
         };
-        if !summary.added.is_empty() {
+        if summary.external_join {
+            for id in &summary.added {
+                changes.push(RoomChange::JoinedByName {
+                    member: self.member_name(wire_client_id(*id)).await?,
+                });
+            }
+        } else if !summary.added.is_empty() {
             changes.push(RoomChange::Added {
                 members: names(&summary.added).await?,
             });
         }
-        if !summary.removed.is_empty() {
+        // A ban removes the member in the same commit: one event says both.
+        let kicked: Vec<_> = summary
+            .removed
+            .iter()
+            .filter(|c| !summary.banned.contains(c))
+            .copied()
+            .collect();
+        if !kicked.is_empty() {
             changes.push(RoomChange::Removed {
-                members: names(&summary.removed).await?,
+                members: names(&kicked).await?,
+            });
+        }
+        if !summary.banned.is_empty() {
+            changes.push(RoomChange::Banned {
+                members: names(&summary.banned).await?,
+            });
+        }
+        if !summary.unbanned.is_empty() {
+            changes.push(RoomChange::Unbanned {
+                members: names(&summary.unbanned).await?,
+            });
+        }
+        if let Some(rule) = summary.rule {
+            changes.push(RoomChange::JoinRule {
+                rule: rule.to_string(),
             });
         }
         if !summary.left.is_empty() {

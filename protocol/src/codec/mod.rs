@@ -87,6 +87,7 @@ pub fn request_payload_bounds(version: u8, code: RequestCode, limits: &CodecLimi
             | RequestCode::RoomList
             | RequestCode::RoomDownload
             | RequestCode::Presence
+            | RequestCode::ListedRooms
     );
     (if fixed { max } else { 0 }, max)
 }

@@ -32,9 +32,10 @@ pub use presence::{Presence, PresenceChange, PresenceChanges};
 pub use request::{Download, Hello, Pull, Request, UploadBegin, UploadChunk};
 pub use response::Response;
 pub use rooms::{
-    ClaimStatus, ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock,
-    KeyPackagesUpload, MAX_ROOM_WELCOME_LEN, ROOM_ENTRY_HEADER_LEN, ROOM_ID_LEN,
-    ROOM_WELCOME_HEADER_LEN, RoomAckStatus, RoomBatch, RoomCommit, RoomCreate, RoomCreated,
-    RoomCursor, RoomDownload, RoomEntry, RoomEntryKind, RoomMemberRole, RoomMessageStored,
+    ClaimStatus, ClaimedKeyPackage, CommitAccepted, GroupInfoStored, KeyPackageKind,
+    KeyPackageStock, KeyPackagesUpload, ListedRoom, MAX_LISTED_ROOMS, MAX_ROOM_NAME_LEN,
+    MAX_ROOM_WELCOME_LEN, ROOM_ENTRY_HEADER_LEN, ROOM_ID_LEN, ROOM_WELCOME_HEADER_LEN,
+    RoomAckStatus, RoomBatch, RoomCommit, RoomCreate, RoomCreated, RoomCursor, RoomDownload,
+    RoomEntry, RoomEntryKind, RoomGroupInfo, RoomLabel, RoomMemberRole, RoomMessageStored,
     RoomRole, RoomSend, RoomStatus, RoomSummary, RoomUploadBegin, RoomWelcome,
 };

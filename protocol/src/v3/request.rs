@@ -7,8 +7,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::layout::*;
 use super::presence::{PRESENCE_LEN, Presence};
 use super::rooms::{
-    KeyPackagesUpload, ROOM_DOWNLOAD_LEN, ROOM_ID_LEN, RoomCommit, RoomCreate, RoomCursor,
-    RoomDownload, RoomSend, RoomUploadBegin, claim,
+    FIND_ROOM_MAX_LEN, KeyPackagesUpload, ROOM_DOWNLOAD_LEN, ROOM_ID_LEN, RoomCommit, RoomCreate,
+    RoomCursor, RoomDownload, RoomGroupInfo, RoomLabel, RoomSend, RoomUploadBegin, claim,
+    read_find, write_find,
 };
 use crate::error::{PayloadError, ProtocolError};
 use crate::header::RequestCode;
@@ -150,6 +151,12 @@ pub enum Request {
     /// 141: show this connection or not, watch changes or not, and a page
     /// of who is online.
     Presence(Presence),
+    /// 142: store the room's group info of its current epoch.
+    RoomGroupInfo(RoomGroupInfo),
+    /// 143: the public rooms.
+    ListedRooms,
+    /// 144: the public or hidden room of this exact name.
+    FindRoom(RoomLabel),
 }
 
 impl Request {
@@ -184,6 +191,9 @@ impl Request {
             Self::RoomUploadBegin(_) => RequestCode::RoomUploadBegin,
             Self::RoomDownload(_) => RequestCode::RoomDownload,
             Self::Presence(_) => RequestCode::Presence,
+            Self::RoomGroupInfo(_) => RequestCode::RoomGroupInfo,
+            Self::ListedRooms => RequestCode::ListedRooms,
+            Self::FindRoom(_) => RequestCode::FindRoom,
         }
     }
 
@@ -217,6 +227,9 @@ impl Request {
             RequestCode::RoomUploadBegin => RoomUploadBegin::MAX_LEN,
             RequestCode::RoomDownload => ROOM_DOWNLOAD_LEN,
             RequestCode::Presence => PRESENCE_LEN,
+            RequestCode::RoomGroupInfo => RoomGroupInfo::MAX_LEN,
+            RequestCode::ListedRooms => 0,
+            RequestCode::FindRoom => FIND_ROOM_MAX_LEN,
         }
     }
 
@@ -364,6 +377,12 @@ impl Request {
                 exact(len, PRESENCE_LEN)?;
                 Self::Presence(Presence::read(&mut r)?)
             }
+            RequestCode::RoomGroupInfo => Self::RoomGroupInfo(RoomGroupInfo::read(&mut r)?),
+            RequestCode::ListedRooms => {
+                exact(len, 0)?;
+                Self::ListedRooms
+            }
+            RequestCode::FindRoom => Self::FindRoom(read_find(&mut r)?),
         };
         r.finish()?;
         Ok(request)
@@ -432,6 +451,9 @@ impl Request {
             Self::RoomUploadBegin(u) => u.write(dst)?,
             Self::RoomDownload(d) => d.write(dst),
             Self::Presence(p) => p.write(dst),
+            Self::RoomGroupInfo(g) => g.write(dst)?,
+            Self::ListedRooms => {}
+            Self::FindRoom(name) => write_find(name, dst),
         }
         Ok(())
     }

@@ -9,10 +9,10 @@ use super::delivery::{Delivery, MessageBatch};
 use super::layout::*;
 use super::presence::PresenceChanges;
 use super::rooms::{
-    COMMIT_ACCEPTED_LEN, ClaimedKeyPackage, CommitAccepted, KEY_PACKAGE_STOCK_LEN,
-    KEY_PACKAGES_LOW_LEN, KeyPackageStock, ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN,
-    ROOM_MESSAGE_STORED_LEN, RoomAckStatus, RoomBatch, RoomCreated, RoomEntry, RoomMessageStored,
-    RoomStatus, RoomSummary,
+    COMMIT_ACCEPTED_LEN, ClaimedKeyPackage, CommitAccepted, GROUP_INFO_STORED_LEN, GroupInfoStored,
+    KEY_PACKAGE_STOCK_LEN, KEY_PACKAGES_LOW_LEN, KeyPackageStock, ListedRoom,
+    ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN, ROOM_MESSAGE_STORED_LEN, RoomAckStatus, RoomBatch,
+    RoomCreated, RoomEntry, RoomGroupInfo, RoomMessageStored, RoomStatus, RoomSummary,
 };
 use crate::error::{PayloadError, ProtocolError};
 use crate::header::ResponseCode;
@@ -88,6 +88,12 @@ pub enum Response {
     Online(ClientPage),
     /// 1313: presence changes (unsolicited).
     PresenceChanges(PresenceChanges),
+    /// 1314: the room's group info is stored.
+    GroupInfoStored(GroupInfoStored),
+    /// 1315: the public rooms.
+    ListedRooms(Vec<ListedRoom>),
+    /// 1316: the room found by name, with its group info.
+    RoomFound(RoomGroupInfo),
     /// 9000: the request failed.
     Error(ServerError),
 }
@@ -126,6 +132,9 @@ impl Response {
             Self::KeyPackagesLow(_) => ResponseCode::KeyPackagesLow,
             Self::Online(_) => ResponseCode::Online,
             Self::PresenceChanges(_) => ResponseCode::PresenceChanges,
+            Self::GroupInfoStored(_) => ResponseCode::GroupInfoStored,
+            Self::ListedRooms(_) => ResponseCode::ListedRooms,
+            Self::RoomFound(_) => ResponseCode::RoomFound,
             Self::Error(_) => ResponseCode::Error,
         }
     }
@@ -166,6 +175,9 @@ impl Response {
             ResponseCode::RoomList => RoomSummary::MAX_LIST_LEN,
             ResponseCode::RoomDelivery => ROOM_ENTRY_HEADER_LEN + crate::MAX_ROOM_MESSAGE_LEN,
             ResponseCode::KeyPackagesLow => KEY_PACKAGES_LOW_LEN,
+            ResponseCode::GroupInfoStored => GROUP_INFO_STORED_LEN,
+            ResponseCode::ListedRooms => ListedRoom::MAX_LIST_LEN,
+            ResponseCode::RoomFound => RoomGroupInfo::MAX_LEN,
         }
     }
 
@@ -319,6 +331,12 @@ impl Response {
             ResponseCode::RoomAcked => Self::RoomAcked(RoomAckStatus::read_all(&mut r)?),
             ResponseCode::RoomStatus => Self::RoomStatus(RoomStatus::read(&mut r)?),
             ResponseCode::RoomList => Self::RoomList(RoomSummary::read_all(&mut r)?),
+            ResponseCode::GroupInfoStored => {
+                exact(len, GROUP_INFO_STORED_LEN)?;
+                Self::GroupInfoStored(GroupInfoStored::read(&mut r)?)
+            }
+            ResponseCode::ListedRooms => Self::ListedRooms(ListedRoom::read_all(&mut r)?),
+            ResponseCode::RoomFound => Self::RoomFound(RoomGroupInfo::read(&mut r)?),
             ResponseCode::RoomDelivery => Self::RoomDelivery(RoomEntry::read(&mut r)?),
             ResponseCode::KeyPackagesLow => {
                 exact(len, KEY_PACKAGES_LOW_LEN)?;
@@ -417,6 +435,9 @@ impl Response {
             Self::RoomList(all) => RoomSummary::write_all(all, dst)?,
             Self::RoomDelivery(e) => e.write(dst)?,
             Self::KeyPackagesLow(stock) => put_u32(dst, *stock),
+            Self::GroupInfoStored(g) => g.write(dst),
+            Self::ListedRooms(all) => ListedRoom::write_all(all, dst)?,
+            Self::RoomFound(g) => g.write(dst)?,
         }
         Ok(())
     }

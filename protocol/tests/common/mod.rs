@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod frames;
+mod joining;
 mod presence;
 mod rooms;
 
@@ -452,6 +453,7 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
     );
     rooms::insert(&mut m);
     presence::insert(&mut m);
+    joining::insert(&mut m);
     m
 }
 

@@ -26,6 +26,7 @@ mod messages;
 mod pg;
 mod quota;
 mod readers;
+mod room_access;
 mod rooms;
 mod rows;
 pub mod schema;

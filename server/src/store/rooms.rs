@@ -420,6 +420,6 @@ fn role_of(code: u8) -> Result<RoomRole, StoreError> {
     }
 }
 
-fn mismatch(done: &RoomDone) -> StoreError {
+pub(super) fn mismatch(done: &RoomDone) -> StoreError {
     StoreError::Corrupt(format!("the writer answered a room request with {done:?}"))
 }

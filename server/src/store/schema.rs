@@ -143,6 +143,23 @@ const MIGRATIONS: &[&str] = &[
     // that is a walk over all the room's members, O(N) per acknowledgement
     // and O(N^2) for a room of N members all acknowledging one entry.
     "CREATE INDEX room_members_by_cursor ON room_members (room, cursor);",
+    // 7: joining (PROTOCOL.md "Joining (142 to 144)"). A room's join rule
+    // as its access extension says (0 invite-only, 1 public, 2 hidden), its
+    // name while one may join it (NULL otherwise; unique, so that a name
+    // finds one room), the group info members stored for joiners (and its
+    // epoch, which may be behind the room's until a member stores anew), the
+    // banned ids (so that 144 answers a banned caller as for no room).
+    "ALTER TABLE rooms ADD COLUMN rule INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE rooms ADD COLUMN name TEXT;
+     ALTER TABLE rooms ADD COLUMN group_info BLOB;
+     ALTER TABLE rooms ADD COLUMN group_epoch INTEGER;
+     CREATE UNIQUE INDEX rooms_by_name ON rooms (name);
+     CREATE INDEX rooms_by_rule ON rooms (rule, name);
+     CREATE TABLE room_bans (
+         room BLOB NOT NULL,
+         client BLOB NOT NULL,
+         PRIMARY KEY (room, client)
+     ) WITHOUT ROWID;",
 ];
 
 /// The statement that stores a message row (the writer's, in

@@ -502,6 +502,9 @@ impl Session {
                 room_files::download(&shared, me, d, &mut self.download).await
             }
             (Some(me), v3::Request::Presence(p)) => self.presence.request(&shared, me, p),
+            (Some(me), v3::Request::RoomGroupInfo(g)) => rooms::group_info(&shared, me, g).await,
+            (Some(_), v3::Request::ListedRooms) => rooms::listed(&shared).await,
+            (Some(me), v3::Request::FindRoom(name)) => rooms::find(&shared, me, name).await,
             (_, request) => {
                 // Every authenticated request is matched above; this is a
                 // request needing authentication that slipped through.

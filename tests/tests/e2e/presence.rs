@@ -15,13 +15,13 @@ use tokio::process::{Child, ChildStdout};
 use crate::rooms_cli::{json, ok, register};
 
 /// A running `client --json watch` and its output lines.
-struct Watch {
+pub(crate) struct Watch {
     child: Child,
     lines: Lines<BufReader<ChildStdout>>,
 }
 
 impl Watch {
-    fn start(server: std::net::SocketAddr, home: &Path, extra: &[&str]) -> Watch {
+    pub(crate) fn start(server: std::net::SocketAddr, home: &Path, extra: &[&str]) -> Watch {
         let mut child = tokio::process::Command::new(binary("client").unwrap())
             .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
             .arg("--home")
@@ -41,7 +41,7 @@ impl Watch {
     }
 
     /// The next event of kind `event` (other lines are passed over).
-    async fn next(&mut self, event: &str) -> Value {
+    pub(crate) async fn next(&mut self, event: &str) -> Value {
         loop {
             let line = bounded("a watch line", self.lines.next_line())
                 .await
@@ -55,7 +55,7 @@ impl Watch {
         }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.child.start_kill().unwrap();
         bounded("watch to exit", self.child.wait())
             .await
@@ -79,7 +79,7 @@ async fn online(server: std::net::SocketAddr, home: &Path) -> Vec<String> {
 
 /// Asks `client online` (a bounded number of times) until it lists exactly
 /// `names`: a watch started a moment ago connects in its own time.
-async fn wait_until_online(server: std::net::SocketAddr, home: &Path, names: &[&str]) {
+pub(crate) async fn wait_until_online(server: std::net::SocketAddr, home: &Path, names: &[&str]) {
     let mut seen = Vec::new();
     for _ in 0..100 {
         seen = online(server, home).await;

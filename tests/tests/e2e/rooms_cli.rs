@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Runs the client binary; (success, stdout, stderr).
-async fn run(server: SocketAddr, home: &Path, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn run(server: SocketAddr, home: &Path, args: &[&str]) -> (bool, String, String) {
     let out = bounded(
         "client binary",
         tokio::process::Command::new(binary("client").unwrap())
@@ -63,7 +63,7 @@ pub(crate) async fn register(server: SocketAddr, home: &Path, name: &str) -> Cli
 }
 
 /// The room events of an `inbox --json`, as (room_event, the rest).
-fn room_events(inbox: &Value) -> Vec<Value> {
+pub(crate) fn room_events(inbox: &Value) -> Vec<Value> {
     inbox
         .as_array()
         .unwrap()
@@ -73,7 +73,7 @@ fn room_events(inbox: &Value) -> Vec<Value> {
         .collect()
 }
 
-fn texts(events: &[Value]) -> Vec<String> {
+pub(crate) fn texts(events: &[Value]) -> Vec<String> {
     events
         .iter()
         .filter(|e| e["room_event"] == "text")
@@ -194,11 +194,13 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
         ]
     );
     let rooms = json(addr, &alice, &["room", "list"]).await;
-    assert_eq!(rooms[0]["name"], "team");
-    assert_eq!(rooms[0]["members"], 2);
+    assert_eq!(rooms["mine"][0]["name"], "team");
+    assert_eq!(rooms["mine"][0]["members"], 2);
+    assert_eq!(rooms["mine"][0]["rule"], "invite-only");
+    // An invite-only room is nobody's to see in the public list.
+    assert!(rooms["public"].as_array().unwrap().is_empty());
     assert!(
-        json(addr, &carol, &["room", "list"])
-            .await
+        json(addr, &carol, &["room", "list"]).await["mine"]
             .as_array()
             .unwrap()
             .is_empty()

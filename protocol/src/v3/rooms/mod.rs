@@ -1,5 +1,5 @@
 //! Version 3's rooms (PROTOCOL.md "Rooms"): the payloads of requests 130 to
-//! 140, of answers 1300 to 1308 and notices 1310 and 1311, and the content of
+//! 144, of answers 1300 to 1308 and 1314 to 1316 (joining: `joining.rs`) and notices 1310 and 1311, and the content of
 //! a type-5 message (room welcome). The MLS messages inside are opaque here;
 //! the `sealpost-rooms` crate reads them.
 //!
@@ -8,10 +8,15 @@
 //! this file names the parts and the sizes they share.
 
 mod entry;
+mod joining;
 mod request;
 mod response;
 
 pub use entry::{RoomEntry, RoomEntryKind, RoomWelcome};
+pub(super) use joining::{FIND_ROOM_MAX_LEN, GROUP_INFO_STORED_LEN, read_find, write_find};
+pub use joining::{
+    GroupInfoStored, ListedRoom, MAX_LISTED_ROOMS, MAX_ROOM_NAME_LEN, RoomGroupInfo, RoomLabel,
+};
 pub(super) use request::claim;
 pub use request::{
     KeyPackageKind, KeyPackagesUpload, RoomCommit, RoomCreate, RoomCursor, RoomDownload, RoomSend,

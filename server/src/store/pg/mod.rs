@@ -44,9 +44,16 @@ use crate::error::StoreError;
 /// Connections one node keeps to the database (besides its listener).
 const POOL_SIZE: usize = 16;
 
-/// How long a request waits for a connection (or for a new one to be made)
-/// before it is refused with [`StoreError::DatabaseUnavailable`].
-const POOL_WAIT: Duration = Duration::from_secs(5);
+/// How long making (or checking) a connection may take before the request
+/// is refused with [`StoreError::DatabaseUnavailable`]: a database that is
+/// down is noticed this fast.
+const CONNECT_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a request may queue for a free connection of the pool. Longer
+/// than [`CONNECT_WAIT`]: under a burst (a thousand clients sending at
+/// once) requests queue behind each other's commits, which is load, not an
+/// unreachable database, and must not be refused as one.
+const QUEUE_WAIT: Duration = Duration::from_secs(60);
 
 /// The PostgreSQL engine of one node.
 pub(crate) struct Pg {
@@ -79,9 +86,9 @@ impl Pg {
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(POOL_WAIT))
-            .create_timeout(Some(POOL_WAIT))
-            .recycle_timeout(Some(POOL_WAIT))
+            .wait_timeout(Some(QUEUE_WAIT))
+            .create_timeout(Some(CONNECT_WAIT))
+            .recycle_timeout(Some(CONNECT_WAIT))
             .build()
             .map_err(|e| StoreError::DatabaseUnavailable(e.to_string()))?;
         let mut conn = pool.get().await?;

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::batch::View;
 use super::ops::{Pending, RoomDone, RoomWrite, WriteOp};
-use super::{key_packages, messages, remove, room_acks, rooms, uploads};
+use super::{key_packages, messages, remove, room_access, room_acks, rooms, uploads};
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
 use crate::store::quota::Limits;
@@ -139,6 +139,13 @@ fn apply_room(
             let (count, blobs) = room_acks::expire(tx, view, before_ms)?;
             RoomDone::Expired(count, blobs)
         }
+        RoomWrite::GroupInfo {
+            room,
+            epoch,
+            group_info,
+        } => RoomDone::GroupInfoStored(super::batch::atomically(tx, || {
+            room_access::store_group_info(tx, caller, room, epoch, &group_info)
+        })?),
     })
 }
 

@@ -23,6 +23,7 @@ mod key_packages;
 mod messages;
 mod ops;
 mod remove;
+mod room_access;
 mod room_acks;
 mod room_files;
 mod rooms;

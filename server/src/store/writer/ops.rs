@@ -118,6 +118,12 @@ pub(crate) enum RoomWrite {
     Expire {
         before_ms: u64,
     },
+    /// A member keeps the room's group info for joiners.
+    GroupInfo {
+        room: RoomId,
+        epoch: u64,
+        group_info: Bytes,
+    },
 }
 
 /// What a [`RoomWrite`] produced, one variant per kind.
@@ -132,6 +138,8 @@ pub(crate) enum RoomDone {
     Acked(Vec<bool>, Vec<String>),
     /// How many entries went, and the blobs of room files deleted.
     Expired(usize, Vec<String>),
+    /// The epoch of the group info now kept.
+    GroupInfoStored(u64),
 }
 
 /// An answer owed to a caller, with the outcome to send once the batch

@@ -19,10 +19,11 @@ use protocol::bundle::KeyBundle;
 use protocol::v3::{CommitAccepted, RoomEntry, RoomEntryKind, RoomWelcome};
 use protocol::{ClientId, MessageKind, RoomId, UploadId};
 use rusqlite::{OptionalExtension, Transaction, params};
-use sealpost_rooms::{MAX_ROOM_MEMBERS, Observed, ObserverTx, Pins, Role, RoomsError, peek_header};
+use sealpost_rooms::{MAX_ROOM_MEMBERS, Observed, ObserverTx, Pins, Role, peek_header};
 
 use super::batch::{View, atomically};
 use super::messages::insert_row;
+use super::room_access::{self, member_epoch, room_error};
 use super::room_files;
 use crate::error::StoreError;
 use crate::store::directory::{Directory, Protocol};
@@ -41,18 +42,6 @@ impl Pins for Registered<'_> {
         self.0
             .get(Protocol::V3, &ClientId(client.0))
             .map(|r| KeyBundle::from_public_key(&r.public_key).identity_key)
-    }
-}
-
-/// What the observer's refusal means for the peer.
-pub(super) fn room_error(e: RoomsError) -> StoreError {
-    match e {
-        RoomsError::StaleEpoch { room, .. } => StoreError::StaleEpoch(room),
-        RoomsError::UnknownRoom => StoreError::UnknownRoom,
-        RoomsError::RoomExists => StoreError::RoomExists,
-        RoomsError::Identity(e) => StoreError::RoomIdentity(e.to_string()),
-        RoomsError::Database(e) => StoreError::Sqlite(e),
-        other => StoreError::RoomRefused(other.to_string()),
     }
 }
 
@@ -96,6 +85,10 @@ pub(super) fn create(
              VALUES (?1, ?2, ?3, 0, NULL)",
         )?
         .execute(params![&room.0[..], &creator.0[..], Role::Owner.code()])?;
+        room_access::follow(tx, room, &state, None)?;
+        // The creator's group info (with its tree) is the first for joiners.
+        tx.prepare_cached("UPDATE rooms SET group_info = ?1, group_epoch = 0 WHERE id = ?2")?
+            .execute(params![group_info, &room.0[..]])?;
         Ok(room)
     })
 }
@@ -110,6 +103,8 @@ struct CommitOutcome {
 
 /// Appends a commit: epoch compare-and-set, the observer's rules, cursors of
 /// added and removed members, roles, and a welcome to each added member.
+/// From a client that is not a member, only its own join by external commit
+/// (PROTOCOL.md "Access") is accepted.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn commit(
     tx: &Transaction<'_>,
@@ -123,7 +118,11 @@ pub(super) fn commit(
 ) -> Result<CommitAccepted, StoreError> {
     let now = now_ms();
     let outcome = atomically(tx, || {
-        let room_epoch = member_epoch(tx, room, author)?;
+        let (room_epoch, joining) = match member_epoch(tx, room, author) {
+            Ok(e) => (e, false),
+            Err(StoreError::UnknownRoom) => (room_epoch(tx, room)?, true),
+            Err(e) => return Err(e),
+        };
         if room_epoch != epoch {
             return Err(StoreError::StaleEpoch(room_epoch));
         }
@@ -142,13 +141,21 @@ pub(super) fn commit(
                 ));
             }
         };
-        let state = observer
-            .room(sealpost_rooms::RoomId(room.0))
-            .map_err(room_error)?;
+        // An outsider commits only its own join; a member never joins.
+        let own_join = summary.external_join && summary.committer.map(|c| c.0) == Some(author.0);
+        if joining != own_join {
+            return Err(StoreError::RoomRefused(if joining {
+                "only a join of your own, by external commit".into()
+            } else {
+                "a member does not join again".into()
+            }));
+        }
+        let state = room_access::observed(tx, room)?;
         if state.members.len() > MAX_ROOM_MEMBERS {
             return Err(StoreError::RoomFull(MAX_ROOM_MEMBERS));
         }
-        let welcome = match (&welcome, summary.added.is_empty()) {
+        room_access::follow(tx, room, &state, summary.access.as_ref())?;
+        let welcome = match (&welcome, summary.added.is_empty() || own_join) {
             (Some(w), false) => Some(w.clone()),
             (None, true) => None,
             (None, false) => {
@@ -158,7 +165,7 @@ pub(super) fn commit(
             }
             (Some(_), true) => {
                 return Err(StoreError::RoomRefused(
-                    "a welcome without added members".into(),
+                    "a welcome without members it invites".into(),
                 ));
             }
         };
@@ -340,17 +347,13 @@ pub(super) fn send(
     Ok(seq)
 }
 
-/// The room's epoch, if `client` is a current member (else the room is
-/// unknown to it: the same answer as for a room that does not exist).
-fn member_epoch(tx: &Transaction<'_>, room: RoomId, client: ClientId) -> Result<u64, StoreError> {
-    tx.prepare_cached(
-        "SELECT r.epoch FROM rooms r JOIN room_members m ON m.room = r.id
-         WHERE r.id = ?1 AND m.client = ?2 AND m.until_seq IS NULL",
-    )?
-    .query_row(params![&room.0[..], &client.0[..]], |r| r.get::<_, i64>(0))
-    .optional()?
-    .map(|e| e as u64)
-    .ok_or(StoreError::UnknownRoom)
+/// The room's epoch, whoever asks.
+fn room_epoch(tx: &Transaction<'_>, room: RoomId) -> Result<u64, StoreError> {
+    tx.prepare_cached("SELECT epoch FROM rooms WHERE id = ?1")?
+        .query_row(params![&room.0[..]], |r| r.get::<_, i64>(0))
+        .optional()?
+        .map(|e| e as u64)
+        .ok_or(StoreError::UnknownRoom)
 }
 
 fn check_log_room(tx: &Transaction<'_>, room: RoomId) -> Result<(), StoreError> {

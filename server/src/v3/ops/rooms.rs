@@ -1,5 +1,6 @@
-//! Rooms (132 to 138): create, commit, send, pull, acknowledge, a room's
-//! state and the caller's rooms. The MLS checks (the observer's rules, the
+//! Rooms (132 to 138, 142 to 144): create, commit, send, pull, acknowledge,
+//! a room's state and the caller's rooms; a room's group info for joiners,
+//! the public rooms, a room by name. The MLS checks (the observer's rules, the
 //! epoch compare-and-set) happen in the store's writer, inside the
 //! transaction that appends to the room's log; this file turns requests into
 //! store calls and answers.
@@ -99,6 +100,55 @@ pub(crate) async fn state(shared: &Shared, me: ClientId, room: RoomId) -> v3::Re
 pub(crate) async fn list(shared: &Shared, me: ClientId) -> v3::Response {
     match shared.store.rooms_of(me).await {
         Ok(rooms) => v3::Response::RoomList(rooms),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 142.
+pub(crate) async fn group_info(
+    shared: &Shared,
+    me: ClientId,
+    g: v3::RoomGroupInfo,
+) -> v3::Response {
+    let room = g.room;
+    match shared
+        .store
+        .store_group_info(me, g.room, g.epoch, g.group_info)
+        .await
+    {
+        Ok(epoch) => v3::Response::GroupInfoStored(v3::GroupInfoStored { room, epoch }),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 143: the public rooms, with how many members each has online
+/// (shown ones only, as 141 counts them).
+pub(crate) async fn listed(shared: &Shared) -> v3::Response {
+    match shared.store.listed_rooms().await {
+        Ok(rows) => v3::Response::ListedRooms(
+            rows.into_iter()
+                .filter_map(|row| {
+                    let online = shared.presence.count_online(&row.members);
+                    Some(v3::ListedRoom {
+                        room: row.room,
+                        // At most MAX_ROOM_MEMBERS (1,000) of each.
+                        members: u16::try_from(row.members.len()).unwrap_or(u16::MAX),
+                        online: u16::try_from(online).unwrap_or(u16::MAX),
+                        // The observer checked the name when it came in.
+                        name: v3::RoomLabel::new(&row.name).ok()?,
+                    })
+                })
+                .collect(),
+        ),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 144: one query decides, and every refusal is the same
+/// `UNKNOWN_ROOM` "no such room" (PROTOCOL.md "Find (144)").
+pub(crate) async fn find(shared: &Shared, me: ClientId, name: v3::RoomLabel) -> v3::Response {
+    match shared.store.find_room(me, name.as_str().to_string()).await {
+        Ok(found) => v3::Response::RoomFound(found),
         Err(e) => store_error(&e),
     }
 }

@@ -53,10 +53,11 @@ async fn thousand_connections_deliver_exactly_once() {
                 .await
                 .unwrap();
             for _ in 0..PER_USER {
-                assert!(matches!(
-                    conn.answer().await.unwrap(),
-                    v3::Response::MessageStored(_)
-                ));
+                let answer = conn.answer().await.unwrap();
+                assert!(
+                    matches!(answer, v3::Response::MessageStored(_)),
+                    "{answer:?}"
+                );
             }
             (conn, sent)
         });

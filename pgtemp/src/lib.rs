@@ -1,4 +1,5 @@
-//! A throwaway PostgreSQL for the tests: `initdb` in a temporary folder,
+//! A throwaway PostgreSQL for the tests and the load generator: `initdb` in
+//! a temporary folder,
 //! `pg_ctl start` on a free loopback port, one database, and `pg_ctl stop`
 //! plus the folder's removal when dropped.
 //!
@@ -10,6 +11,8 @@
 //!
 //! Leaves out replication, TLS and passwords: loopback connections are
 //! trusted, and nothing but the test that started it can reach the port.
+//! Tests run it without fsync (they care about crashes of a process, not of
+//! the machine); the load generator runs it durable, as a deployment would.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,6 +46,20 @@ impl Postgres {
     /// postgresql"), or `initdb`, `pg_ctl` or `createdb` failed (their
     /// output is in the error).
     pub fn start() -> anyhow::Result<Postgres> {
+        Self::start_with(false)
+    }
+
+    /// Like [`Postgres::start`], but every commit is flushed to disk before
+    /// it is answered (`fsync` and `synchronous_commit` on, PostgreSQL's
+    /// defaults): the durability of a server run with `--durability full`.
+    ///
+    /// # Errors
+    /// As [`Postgres::start`].
+    pub fn start_durable() -> anyhow::Result<Postgres> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> anyhow::Result<Postgres> {
         let bin = find_bin()?;
         let as_postgres = rustix::process::geteuid().is_root();
         let dir = tempfile::Builder::new().prefix("sealpost-pg").tempdir()?;
@@ -72,9 +89,10 @@ impl Postgres {
             .args(["--encoding=UTF8", "--locale=C"]))?;
         pg.port = free_port()?;
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             pg.port,
-            sockets.display()
+            sockets.display(),
+            if durable { "on" } else { "off" }
         );
         run(pg
             .command("pg_ctl")

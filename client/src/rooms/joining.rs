@@ -1,0 +1,214 @@
+//! Joining rooms without an invitation (PROTOCOL.md "Joining (142 to
+//! 144)"): the public rooms as the server lists them, a join by name (an
+//! MLS external commit from the group info the server keeps, checked by
+//! the engine against the room's rules and our pins before it leaves),
+//! changing a room's join rule, and keeping the server's group info fresh
+//! after each commit of ours that leaves the room open to joiners.
+//!
+//! The server's list and group info are its word only: the engine checks
+//! the group info (signature, tree, every member against our pins, the
+//! rule, our ban) and the server and every member check the commit. Left
+//! out: how results are printed (`crate::room_cli`).
+
+use bytes::Bytes;
+use protocol::v3::RoomLabel;
+use protocol::{ErrorReason, RoomId};
+use sealpost_rooms::{JoinRule, Role};
+use serde::Serialize;
+
+use super::state::LocalRoom;
+use super::{RoomInfo, hex};
+use crate::client::Client;
+use crate::error::ClientError;
+
+/// Attempts at one join while members keep moving the epoch.
+const MAX_JOIN_ATTEMPTS: usize = 8;
+
+/// A public room as `room list` shows it (the server's word).
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedRoomInfo {
+    /// Its name (escape before printing).
+    pub name: String,
+    /// Its id, 32 hex digits.
+    pub id: String,
+    /// How many members it has.
+    pub members: u16,
+    /// How many of them are online (shown) now.
+    pub online: u16,
+}
+
+impl Client {
+    /// The public rooms the server lists, by name.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn room_directory(&self) -> Result<Vec<ListedRoomInfo>, ClientError> {
+        let listed = self
+            .retrying(|c| async move { c.listed_rooms().await })
+            .await?;
+        Ok(listed
+            .into_iter()
+            .map(|r| ListedRoomInfo {
+                name: r.name.as_str().to_string(),
+                id: hex(&sealpost_rooms::RoomId(r.room.0)),
+                members: r.members,
+                online: r.online,
+            })
+            .collect())
+    }
+
+    /// Joins the public or hidden room named exactly `name`.
+    ///
+    /// # Errors
+    /// Already a member, no such room (or not one we may join), refused by
+    /// the room's rules or our pins, or the server refused.
+    pub async fn room_join(&self, name: &str) -> Result<RoomInfo, ClientError> {
+        let name = name.strip_prefix('#').unwrap_or(name);
+        let label = RoomLabel::new(name).map_err(|_| no_such_room(name))?;
+        self.in_rooms(async || {
+            if self.find_room(name).await.is_ok() {
+                return Err(ClientError::RoomMember(format!(
+                    "you are already a member of #{name}"
+                )));
+            }
+            let engine = self.room_engine().await?;
+            for _ in 0..MAX_JOIN_ATTEMPTS {
+                let found = self
+                    .retrying(|c| {
+                        let label = label.clone();
+                        async move { c.find_room(label).await }
+                    })
+                    .await
+                    .map_err(|e| match e.reason() {
+                        Some(ErrorReason::UnknownRoom) => no_such_room(name),
+                        _ => e,
+                    })?;
+                let info = found.group_info.to_vec();
+                let out = self
+                    .with_pins(move |en, book| en.join_external(&info, book))
+                    .await?;
+                let room = out.room;
+                if room.0 != found.room.0 {
+                    engine.run(move |en| en.forget_room(room)).await?;
+                    return Err(ClientError::RoomMember(
+                        "the server answered with another room's group info".into(),
+                    ));
+                }
+                let conn = self.connection().await?;
+                let sent = conn
+                    .room_commit(RoomId(room.0), out.epoch, out.commit.into(), Bytes::new())
+                    .await;
+                match sent {
+                    Ok(_) => {
+                        self.refresh_group_info(room).await;
+                        let local = LocalRoom {
+                            id: room,
+                            name: name.to_string(),
+                        };
+                        return self.room_info(&local).await;
+                    }
+                    Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => {
+                        // A member committed meanwhile: join from the newer
+                        // group info once it is stored.
+                        engine.run(move |en| en.forget_room(room)).await?;
+                    }
+                    Err(e) if e.is_disconnect() => {
+                        // Its fate is unknown: the server says whether we are in.
+                        let state = self
+                            .retrying(|c| async move { c.room_state(RoomId(room.0)).await })
+                            .await;
+                        if state.is_ok() {
+                            self.refresh_group_info(room).await;
+                            let local = LocalRoom {
+                                id: room,
+                                name: name.to_string(),
+                            };
+                            return self.room_info(&local).await;
+                        }
+                        engine.run(move |en| en.forget_room(room)).await?;
+                        return Err(e.into());
+                    }
+                    Err(e) => {
+                        engine.run(move |en| en.forget_room(room)).await?;
+                        return Err(e.into());
+                    }
+                }
+            }
+            Err(ClientError::RoomMember(
+                "other members kept changing the room at the same time; try again".into(),
+            ))
+        })
+        .await
+    }
+
+    /// Changes who may join the room `name` (admins and the owner).
+    ///
+    /// # Errors
+    /// Unknown room, ours not an admin's role, or refused (another public
+    /// or hidden room has this name: `ROOM_EXISTS`).
+    pub async fn room_set_rule(&self, name: &str, rule: JoinRule) -> Result<(), ClientError> {
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            self.require_role(&room, Role::Admin, "change who may join")
+                .await?;
+            let room_id = room.id;
+            self.publish(room.id, move |e, _| {
+                if e.access(room_id)?.rule == rule {
+                    return Ok(None);
+                }
+                e.set_join_rule(room_id, rule).map(Some)
+            })
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stores the room's group info for joiners when the room is open to
+    /// them (after a commit of ours merged, or our join). Not fatal: a
+    /// stale epoch means another member committed since, and stores its
+    /// own; anything else is logged and the next commit tries again.
+    pub(crate) async fn refresh_group_info(&self, room: sealpost_rooms::RoomId) {
+        let made = async {
+            let engine = self.room_engine().await?;
+            let made = engine
+                .run(move |en| {
+                    if !en.is_member(room)? || !en.access(room)?.rule.open() {
+                        return Ok(None);
+                    }
+                    Ok(Some((en.epoch(room)?, en.group_info(room)?)))
+                })
+                .await?;
+            let Some((epoch, info)) = made else {
+                return Ok(());
+            };
+            let conn = self.connection().await?;
+            match conn
+                .room_group_info(RoomId(room.0), epoch, Bytes::from(info))
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => Ok(()),
+                Err(e) => Err(ClientError::from(e)),
+            }
+        };
+        if let Err(e) = made.await {
+            tracing::warn!(error = %e, "storing the room's group info for joiners failed");
+        }
+    }
+}
+
+fn no_such_room(name: &str) -> ClientError {
+    ClientError::RoomMember(format!(
+        "no such room: no public or hidden room is named {name:?} (names are exact)"
+    ))
+}
+
+/// The rule of the words `--public`, `--hidden`, `--invite` (none: invite-only).
+pub fn rule_of(public: bool, hidden: bool) -> JoinRule {
+    match (public, hidden) {
+        (true, _) => JoinRule::Public,
+        (false, true) => JoinRule::Hidden,
+        (false, false) => JoinRule::InviteOnly,
+    }
+}

@@ -1,0 +1,97 @@
+//! Moderating a room (admins and the owner): ban and unban, demote, rename.
+//! Kick is `room_remove`, promote `room_promote` (`commands`). Each is one
+//! commit the engine makes only if our role allows it, and every member's
+//! engine and the server check again (`sealpost_rooms::policy`).
+//!
+//! A user to ban need not be a member (a ban keeps them out before they
+//! join): they are named as for one-to-one messages and pinned the same way.
+
+use sealpost_rooms::{Role, RoomName};
+
+use super::engine_client_id;
+use crate::client::Client;
+use crate::error::ClientError;
+
+impl Client {
+    /// Bans (`true`) or unbans `user` in the room `name`; a banned member is
+    /// removed in the same commit.
+    ///
+    /// # Errors
+    /// Unknown room or user, ours not an admin's role, or refused.
+    pub async fn room_ban(&self, name: &str, user: &str, banned: bool) -> Result<(), ClientError> {
+        // Refuses ourselves, pins a user met for the first time.
+        let record = self.peer_for_sending(user).await?;
+        let client = engine_client_id(record.client_id);
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            let action = if banned { "ban users" } else { "lift bans" };
+            self.require_role(&room, Role::Admin, action).await?;
+            let room_id = room.id;
+            let changed = self
+                .publish(room.id, move |e, _| {
+                    if e.access(room_id)?.is_banned(&client) == banned {
+                        return Ok(None);
+                    }
+                    e.set_banned(room_id, client, banned).map(Some)
+                })
+                .await?;
+            if changed.is_none() {
+                let state = if banned { "already" } else { "not" };
+                return Err(ClientError::RoomMember(format!(
+                    "{user} is {state} banned from #{}",
+                    room.name
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Makes the admin `user` a plain member of the room `name`.
+    ///
+    /// # Errors
+    /// Unknown room, not a member, ours not the needed role, or refused.
+    pub async fn room_demote(&self, name: &str, user: &str) -> Result<(), ClientError> {
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            let id = self.member_of(&room, user).await?;
+            self.require_role(&room, Role::Admin, "demote admins")
+                .await?;
+            let room_id = room.id;
+            let client = engine_client_id(id);
+            self.publish(room.id, move |e, _| {
+                e.set_role(room_id, client, Role::Member).map(Some)
+            })
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Renames the room `name` to `new`.
+    ///
+    /// # Errors
+    /// A bad name, unknown room, a room of the new name here already, ours
+    /// not an admin's role, or refused (another public or hidden room has
+    /// the name: `ROOM_EXISTS`).
+    pub async fn room_rename(&self, name: &str, new: &str) -> Result<(), ClientError> {
+        let new_name = RoomName::new(new).map_err(|_| {
+            ClientError::RoomMember(format!(
+                "{new:?} cannot name a room: 1 to 64 bytes, no control characters"
+            ))
+        })?;
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            if !new.eq_ignore_ascii_case(&room.name) && self.find_room(new).await.is_ok() {
+                return Err(ClientError::RoomNameTaken(new.into()));
+            }
+            self.require_role(&room, Role::Admin, "rename the room")
+                .await?;
+            let room_id = room.id;
+            self.publish(room.id, move |e, _| e.rename(room_id, &new_name).map(Some))
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+}

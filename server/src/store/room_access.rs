@@ -1,0 +1,132 @@
+//! Joining rooms as callers see it (PROTOCOL.md "Joining (142 to 144)"):
+//! a member stores the room's group info (through the writer), anyone
+//! lists the public rooms or finds a public or hidden room by its exact
+//! name (through the read pool).
+
+use bytes::Bytes;
+use protocol::v3::{MAX_LISTED_ROOMS, RoomGroupInfo};
+use protocol::{ClientId, RoomId};
+use rusqlite::{OptionalExtension, params};
+
+use super::handle::{ROW_OVERHEAD, Store};
+use super::rooms::mismatch;
+use super::rows::fixed;
+use super::writer::{RoomDone, RoomWrite, WriteOp};
+use crate::error::StoreError;
+
+/// A public room as 143 lists it, before its online count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedRoomRow {
+    /// The room.
+    pub room: RoomId,
+    /// Its name.
+    pub name: String,
+    /// Its current members.
+    pub members: Vec<ClientId>,
+}
+
+impl Store {
+    /// Keeps `group_info` of `room` at `epoch` for joiners; `caller` must be
+    /// a current member and `epoch` the room's.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownRoom`], [`StoreError::StaleEpoch`],
+    /// [`StoreError::RoomRefused`].
+    pub async fn store_group_info(
+        &self,
+        caller: ClientId,
+        room: RoomId,
+        epoch: u64,
+        group_info: Bytes,
+    ) -> Result<u64, StoreError> {
+        self.admit(group_info.len() as u64 + ROW_OVERHEAD)?;
+        let op = RoomWrite::GroupInfo {
+            room,
+            epoch,
+            group_info,
+        };
+        match self
+            .write(|reply| WriteOp::Room { caller, op, reply })
+            .await?
+        {
+            RoomDone::GroupInfoStored(epoch) => Ok(epoch),
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    /// The public rooms, the first [`MAX_LISTED_ROOMS`] by name, with their
+    /// current members.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn listed_rooms(&self) -> Result<Vec<ListedRoomRow>, StoreError> {
+        if self.is_shared() {
+            // No room exists on PostgreSQL (see `store::rooms`).
+            return Ok(Vec::new());
+        }
+        self.read(|conn| {
+            let mut rooms = conn.prepare_cached(
+                "SELECT id, name FROM rooms WHERE rule = 1 AND name IS NOT NULL
+                 ORDER BY name LIMIT ?1",
+            )?;
+            let mut members = conn.prepare_cached(
+                "SELECT client FROM room_members WHERE room = ?1 AND until_seq IS NULL",
+            )?;
+            let rows = rooms.query_map(params![MAX_LISTED_ROOMS as i64], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, name) = row?;
+                let mut ids = Vec::new();
+                for m in members.query_map(params![&id[..]], |r| r.get::<_, Vec<u8>>(0))? {
+                    ids.push(ClientId(fixed(&m?, "client id")?));
+                }
+                out.push(ListedRoomRow {
+                    room: RoomId(fixed(&id, "room id")?),
+                    name,
+                    members: ids,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The public or hidden room named exactly `name`, with its group info,
+    /// unless `caller` is banned from it. Every other case (no such room,
+    /// invite-only, banned, no group info) is one and the same
+    /// [`StoreError::UnknownRoom`], decided by one query.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownRoom`]; the database failed.
+    pub async fn find_room(
+        &self,
+        caller: ClientId,
+        name: String,
+    ) -> Result<RoomGroupInfo, StoreError> {
+        if self.is_shared() {
+            return Err(StoreError::UnknownRoom);
+        }
+        self.read(move |conn| {
+            let found: Option<(Vec<u8>, i64, Vec<u8>)> = conn
+                .prepare_cached(
+                    "SELECT r.id, r.group_epoch, r.group_info FROM rooms r
+                     WHERE r.name = ?1 AND r.rule != 0 AND r.group_info IS NOT NULL
+                         AND NOT EXISTS (SELECT 1 FROM room_bans b
+                                         WHERE b.room = r.id AND b.client = ?2)",
+                )?
+                .query_row(params![name, &caller.0[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            let (id, epoch, group_info) = found.ok_or(StoreError::UnknownRoom)?;
+            Ok(RoomGroupInfo {
+                room: RoomId(fixed(&id, "room id")?),
+                epoch: epoch as u64,
+                group_info: Bytes::from(group_info),
+            })
+        })
+        .await
+    }
+}
