@@ -90,6 +90,9 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<Mutex<KeyStore>>,
     pub(crate) me: Mutex<Option<Arc<Me>>>,
     conn: AsyncMutex<Option<Arc<Connection>>>,
+    /// The node of the last connection that was lost: tried last when
+    /// connecting again (`connection::nodes`).
+    lost_node: Mutex<Option<String>>,
     pub(crate) progress: Mutex<Arc<dyn Progress>>,
     /// Serialises the handling of deliveries (inbox and watch may run at once).
     pub(crate) receiving: AsyncMutex<()>,
@@ -150,6 +153,7 @@ impl Client {
                 store: Arc::new(Mutex::new(store)),
                 me: Mutex::new(me),
                 conn: AsyncMutex::new(None),
+                lost_node: Mutex::new(None),
                 progress: Mutex::new(Arc::new(NoProgress)),
                 receiving: AsyncMutex::new(()),
                 starting: AsyncMutex::new(()),
@@ -258,10 +262,12 @@ impl Client {
     /// Not registered, unreachable, or the server's key is not the pinned one.
     pub async fn connection(&self) -> Result<Arc<Connection>, ClientError> {
         let mut current = self.inner.conn.lock().await;
-        if let Some(conn) = current.as_ref()
-            && conn.is_alive()
-        {
-            return Ok(conn.clone());
+        if let Some(conn) = current.take() {
+            if conn.is_alive() {
+                *current = Some(conn.clone());
+                return Ok(conn);
+            }
+            self.note_lost(&conn);
         }
         let me = self.require_me()?;
         let server = self.inner.config.server.clone();
@@ -271,8 +277,15 @@ impl Client {
         };
         let accept = self.inner.config.accept_server_key;
         let mut presented = None;
-        let conn = Connection::connect(
+        let lost = self
+            .inner
+            .lost_node
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let conn = Connection::connect_after(
             &server,
+            lost.as_deref(),
             me.id,
             |key| {
                 presented = Some(*key);
@@ -286,9 +299,11 @@ impl Client {
         .await;
         let conn = match conn {
             Ok(c) => c,
-            Err(ConnectionError::ServerKeyRejected(_)) => {
+            Err(ConnectionError::ServerKeyRejected { node, .. }) => {
+                // The node is named: with several, the others may be fine,
+                // and this one is an attack or was given the wrong key.
                 return Err(ClientError::ServerKeyChanged {
-                    server,
+                    server: node,
                     pinned: pinned
                         .map(|k| Fingerprint::of_server(&k).to_string())
                         .unwrap_or_default(),
@@ -404,6 +419,20 @@ impl Client {
 
     /// Closes the connection.
     pub async fn disconnect(&self) {
-        self.inner.conn.lock().await.take();
+        if let Some(conn) = self.inner.conn.lock().await.take()
+            && !conn.is_alive()
+        {
+            self.note_lost(&conn);
+        }
+    }
+
+    /// Remembers `conn`'s node as lost, so that the next connection starts
+    /// at another node.
+    fn note_lost(&self, conn: &Connection) {
+        *self
+            .inner
+            .lost_node
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(conn.node().to_string());
     }
 }

@@ -52,6 +52,8 @@ use tasks::{Reply, Shared, read_loop, write_loop};
 /// An authenticated connection.
 pub struct Connection {
     client_id: ClientId,
+    /// The node reached, as listed (`host:port`).
+    node: String,
     server_key: [u8; 32],
     limits: ServerLimits,
     queue: mpsc::UnboundedSender<(RequestFrame, Reply)>,
@@ -66,6 +68,7 @@ impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("client_id", &self.client_id)
+            .field("node", &self.node)
             .finish_non_exhaustive()
     }
 }
@@ -82,10 +85,25 @@ impl Connection {
     pub async fn connect(
         addrs: &str,
         client_id: ClientId,
+        check_server_key: impl FnMut(&[u8; 32]) -> Result<(), String>,
+        sign: impl FnMut(&[u8]) -> [u8; 64],
+    ) -> Result<Connection, ConnectionError> {
+        Self::connect_after(addrs, None, client_id, check_server_key, sign).await
+    }
+
+    /// [`Connection::connect`] after the connection to the node `lost` was
+    /// lost: the nodes after it are tried first, `lost` last.
+    ///
+    /// # Errors
+    /// As [`Connection::connect`].
+    pub async fn connect_after(
+        addrs: &str,
+        lost: Option<&str>,
+        client_id: ClientId,
         mut check_server_key: impl FnMut(&[u8; 32]) -> Result<(), String>,
         mut sign: impl FnMut(&[u8]) -> [u8; 64],
     ) -> Result<Connection, ConnectionError> {
-        let nodes = nodes(addrs);
+        let nodes = nodes(addrs, lost);
         let (connect_limit, handshake_limit) = limits(nodes.len());
         let mut last = None;
         for addr in &nodes {
@@ -143,7 +161,12 @@ impl Connection {
                     &ed25519_dalek::Signature::from_bytes(&challenge.signature),
                 )
                 .map_err(|_| ConnectionError::BadServerProof)?;
-            check_server_key(&challenge.server_key).map_err(ConnectionError::ServerKeyRejected)?;
+            check_server_key(&challenge.server_key).map_err(|reason| {
+                ConnectionError::ServerKeyRejected {
+                    node: addr.to_string(),
+                    reason,
+                }
+            })?;
             let proof = sign(&client_proof_message(
                 &challenge.server_key,
                 &client_id,
@@ -171,6 +194,7 @@ impl Connection {
         tokio::spawn(read_loop(source, push_tx, room_push_tx, shared.clone()));
         Ok(Connection {
             client_id,
+            node: addr.to_string(),
             server_key: challenge.server_key,
             limits,
             queue,
@@ -184,6 +208,12 @@ impl Connection {
     /// The authenticated client id.
     pub fn client_id(&self) -> ClientId {
         self.client_id
+    }
+
+    /// The node this connection reached, as listed (`host:port`): with
+    /// several nodes, the one that answered.
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     /// The server's identity key, as proven in the handshake.

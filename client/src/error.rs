@@ -37,11 +37,13 @@ pub enum ClientError {
         "DANGER: the server at {server} presented a different identity key than the one pinned on first contact.\n\
          pinned:    {pinned}\n\
          presented: {presented}\n\
-         Someone may be impersonating the server, or its operator replaced its key. Ask the operator \
+         Someone may be impersonating the server, or its operator replaced its key (or gave this node of it \
+         another key). Ask the operator \
          to run `server fingerprint`; only if it prints the presented digits, run again with --accept-server-key."
     )]
     ServerKeyChanged {
-        /// The server address.
+        /// The address that presented it: the server's, or with several
+        /// nodes the node's.
         server: String,
         /// Fingerprint of the pinned key.
         pinned: String,

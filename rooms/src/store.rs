@@ -15,6 +15,7 @@
 //! What is left out: encryption at rest (the client's keystore decides that
 //! for the whole home folder), and sharing one file between processes.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use openmls_rust_crypto::RustCrypto;
@@ -140,11 +141,13 @@ impl Store {
             .map_err(|_| RoomsError::WrongKey)?;
         }
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        let setting_up = lock_exclusively(path)?;
         // WAL with full sync: a commit merged here must survive a power cut,
         // or the member would come back on an epoch the room has left.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         migrate(&mut conn)?;
+        drop(setting_up);
         Ok(Self {
             conn,
             crypto: RustCrypto::default(),
@@ -184,6 +187,27 @@ impl Store {
     pub(crate) fn crypto(&self) -> &RustCrypto {
         &self.crypto
     }
+}
+
+/// An exclusive lock on `<path>.lock`, held while a connection switches
+/// the file to WAL and brings its schema up to date: openmls's migrations
+/// read which versions are applied and then apply the others, and a switch
+/// to WAL while another connection does the same fails at once (no busy
+/// wait), so two processes opening a new home at once would fail. Released
+/// when the returned file is dropped.
+fn lock_exclusively(path: &Path) -> Result<std::fs::File, RoomsError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| RoomsError::Migration(format!("opening {lock_path:?}: {e}")))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| RoomsError::Migration(format!("locking {lock_path:?}: {e}")))?;
+    Ok(lock)
 }
 
 /// Creates or updates openmls's tables and ours in `conn` (idempotent).
@@ -357,4 +381,34 @@ pub(crate) fn set_read_up_to(conn: &Connection, room: RoomId, seq: u64) -> Resul
         params![&room.0[..], seq as i64],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_opening_a_new_state_file_at_once_all_succeed() {
+        // Threads stand in for processes: each has its own connection, and
+        // the flock is per open file, so they exclude each other alike.
+        for round in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("rooms.db");
+            let start = std::sync::Arc::new(std::sync::Barrier::new(6));
+            let openers: Vec<_> = (0..6)
+                .map(|_| {
+                    let path = path.clone();
+                    let start = start.clone();
+                    std::thread::spawn(move || {
+                        start.wait();
+                        Store::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                let opened = opener.join().unwrap();
+                assert!(opened.is_ok(), "round {round}: {opened:?}");
+            }
+        }
+    }
 }

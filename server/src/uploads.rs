@@ -7,7 +7,8 @@
 //! perhaps before the server noticed the old one is gone), so each open part
 //! file sits behind its own async lock: chunks from any connection are applied
 //! one at a time, and each must start exactly where the file ends. Part files
-//! are synced at least every [`SYNC_INTERVAL`] bytes, when a connection that
+//! are synced at least every [`SYNC_INTERVAL`] bytes ([`SHARED_SYNC_INTERVAL`]
+//! in a cluster), when a connection that
 //! wrote to them closes, and before their offset is reported by a resume; the
 //! durable offset is recorded in the database each time. Uploads left
 //! unfinished for too long are deleted by [`Uploads::expire_periodically`].
@@ -26,6 +27,11 @@ use crate::store::{Store, Stored, UploadRecord, UploadTo, now_ms};
 
 /// Most bytes written to a part file between two syncs.
 pub(crate) const SYNC_INTERVAL: u64 = 64 * 1024 * 1024;
+/// The same in a cluster (a shared store): another node resumes an upload
+/// from the offset last recorded durable, so a node killed mid-upload costs
+/// the client at most this much sent again, for one fsync and one row
+/// update per interval.
+pub(crate) const SHARED_SYNC_INTERVAL: u64 = 8 * 1024 * 1024;
 /// How often unfinished uploads are checked for expiry.
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -202,10 +208,15 @@ impl Uploads {
         // Refused above the reserve before a byte is written: the part file
         // stays as it was and the same chunk can come again later.
         store.admit(data.len() as u64)?;
+        let interval = if store.is_shared() {
+            SHARED_SYNC_INTERVAL
+        } else {
+            SYNC_INTERVAL
+        };
         let written = match open.file.append(data).await {
             Ok(())
                 if open.file.len() < file_size
-                    && open.file.len() - open.file.synced() >= SYNC_INTERVAL =>
+                    && open.file.len() - open.file.synced() >= interval =>
             {
                 sync(store, open).await
             }

@@ -38,9 +38,15 @@ pub enum ConnectionError {
     /// The server's proof of identity did not verify.
     #[error("the server failed to prove its identity (its signature does not verify)")]
     BadServerProof,
-    /// The caller refused the server's key (see the pin check).
-    #[error("{0}")]
-    ServerKeyRejected(String),
+    /// The caller refused the server's key (see the pin check). Never a
+    /// reason to try another node: the node is named instead.
+    #[error("{node}: {reason}")]
+    ServerKeyRejected {
+        /// The node that presented the key.
+        node: String,
+        /// Why the caller refused it.
+        reason: String,
+    },
     /// No answer in time.
     #[error("the server did not answer within {0:?}")]
     Timeout(Duration),

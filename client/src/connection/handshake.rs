@@ -106,7 +106,7 @@ pub async fn register(
     name: &Name,
     bundle: &PublicKey,
 ) -> Result<ClientId, ConnectionError> {
-    let nodes = nodes(addrs);
+    let nodes = nodes(addrs, None);
     let limits = limits(nodes.len());
     let mut last = None;
     for addr in &nodes {

@@ -63,7 +63,7 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             presented,
         } => format!(
             "DANGER: the server at {server} presented a different identity key ({presented}) than the one \
-             pinned ({pinned}): someone may be impersonating it. Ask its operator to run `server fingerprint`; \
+             pinned ({pinned}): someone may be impersonating it, or that node was given another key. Ask its operator to run `server fingerprint`; \
              only if it prints the presented digits, start the client again with --accept-server-key"
         ),
         ClientError::PeerKeyChanged { name } => {

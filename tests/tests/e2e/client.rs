@@ -6,7 +6,7 @@ use crate::uploads::server_connection_for;
 use e2e::user;
 
 use client::{ClientError, PinState, Rejection, What};
-use e2e::{Relay, ServerProcess, TestServer, pattern};
+use e2e::{Engine, Relay, ServerProcess, TestServer, pattern};
 use e2e::{files, open_client, run_client_with_stdin, texts};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -145,7 +145,8 @@ async fn a_text_that_arrives_before_its_key_is_opened_later_even_across_a_restar
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_peer_key_blocks_sending_until_accepted() {
-    let mut server = TestServer::start(|_| {}).await.unwrap();
+    // SQLite whatever the engine: the test rewrites the server's database by hand.
+    let mut server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let alice_home = dir.path().join("alice");
     let alice = user(&server.addr.to_string(), &alice_home, "alice").await;
@@ -214,7 +215,8 @@ fn all_key_changed(events: &[client::Event]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_from_someone_who_changed_keys_waits_for_the_user() {
-    let mut server = TestServer::start(|_| {}).await.unwrap();
+    // SQLite whatever the engine: the test rewrites the server's database by hand.
+    let mut server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
     let addr = server.addr.to_string();
     let dir = tempfile::tempdir().unwrap();
     let alice_home = dir.path().join("alice");

@@ -5,6 +5,7 @@
 mod at_rest;
 mod client;
 mod cluster;
+mod failover;
 mod files;
 mod haproxy;
 mod healing;

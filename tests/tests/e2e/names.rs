@@ -12,7 +12,7 @@ use std::path::Path;
 
 use client::contacts::NameConflict;
 use client::{Client, ClientError};
-use e2e::TestServer;
+use e2e::{Engine, TestServer};
 use e2e::{open_client, run_client, texts};
 use protocol::ClientId;
 
@@ -70,7 +70,8 @@ fn conflict(e: ClientError) -> NameConflict {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_moves_a_verified_name_cannot_redirect_sends() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = TestServer::start(|_| {}).await.unwrap();
+    // SQLite whatever the engine: the test rewrites the server's database by hand.
+    let mut server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
     let addr = server.addr.to_string();
     let (alice, _) = user_with_id(&addr, &dir.path().join("alice"), "alice").await;
     let (bob, bob_id) = user_with_id(&addr, &dir.path().join("bob"), "bob").await;
@@ -142,7 +143,8 @@ async fn a_server_that_moves_a_verified_name_cannot_redirect_sends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_show_the_pinned_name_with_the_servers_as_a_remark() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = TestServer::start(|_| {}).await.unwrap();
+    // SQLite whatever the engine: the test rewrites the server's database by hand.
+    let mut server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
     let addr = server.addr.to_string();
     let (alice, _) = user_with_id(&addr, &dir.path().join("alice"), "alice").await;
     let (bob, _) = user_with_id(&addr, &dir.path().join("bob"), "bob").await;
