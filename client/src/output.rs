@@ -361,6 +361,11 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange) -> St
         RoomChange::JoinRule { rule } => {
             format!("[#{room}] {who} made the room {}", escape_line(rule))
         }
+        RoomChange::Deleted => format!("[#{room}] {who} deleted the room"),
+        RoomChange::DeleteRefused { error } => format!(
+            "a room deletion notice from {who} was refused: {}",
+            crate::repl::explain::one_line(error)
+        ),
         RoomChange::Unreadable { error } if room.is_empty() => format!(
             "a room invitation from {who} was refused: {}",
             crate::repl::explain::one_line(error)

@@ -51,8 +51,8 @@ fn refusal_of(d: &Delivery, reason: RefusalReason) -> Refusal {
         MessageKind::SymmetricKeyRequest | MessageKind::SymmetricKey => {
             (clear_sid_and_counter(&d.content).0, 0)
         }
-        // A room welcome belongs to no session.
-        MessageKind::RoomWelcome => clear_sid_and_counter(&[]),
+        // Room welcomes and deletion notices belong to no session.
+        MessageKind::RoomWelcome | MessageKind::RoomDeleted => clear_sid_and_counter(&[]),
     };
     Refusal {
         message_id: d.message_id,

@@ -200,6 +200,8 @@ code_table! {
         ListedRooms = 143, v2: false,
         /// 144: a public or hidden room by its exact name (version 3).
         FindRoom = 144, v2: false,
+        /// 145: the owner deletes a room (version 3).
+        RoomDelete = 145, v2: false,
     }
 }
 
@@ -272,6 +274,8 @@ code_table! {
         ListedRooms = 1315, v2: false,
         /// 1316: a room found by name, with its group info (version 3).
         RoomFound = 1316, v2: false,
+        /// 1317: the room is deleted (version 3).
+        RoomDeleted = 1317, v2: false,
         /// 9000: the request failed.
         Error = 9000, v2: true,
     }

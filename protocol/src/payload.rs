@@ -69,8 +69,9 @@ impl SendHeader {
     pub(crate) fn read(r: &mut Reader) -> Result<Self, PayloadError> {
         let destination = ClientId::read(r, "destination")?;
         let kind = MessageKind::read(r)?;
-        // Only the server makes room welcomes, from a room commit.
-        if kind == MessageKind::RoomWelcome {
+        // Only the server makes room welcomes (from a room commit) and
+        // deletion notices (from a 145).
+        if matches!(kind, MessageKind::RoomWelcome | MessageKind::RoomDeleted) {
             return Err(PayloadError::BadMessageType(kind.code()));
         }
         Ok(Self {

@@ -221,6 +221,10 @@ pub enum MessageKind {
     /// for each member it adds; its content is a [`crate::v3::RoomWelcome`].
     /// Never sent with 103.
     RoomWelcome = 5,
+    /// 6: a room deleted (version 3), stored by the server from the owner's
+    /// 145 for each other member; its content is a [`crate::v3::RoomNotice`].
+    /// Never sent with 103.
+    RoomDeleted = 6,
 }
 
 impl MessageKind {
@@ -232,7 +236,7 @@ impl MessageKind {
     /// Parses the wire value.
     ///
     /// # Errors
-    /// Anything but 1 to 5.
+    /// Anything but 1 to 6.
     pub fn from_code(code: u8) -> Result<Self, PayloadError> {
         match code {
             1 => Ok(Self::SymmetricKeyRequest),
@@ -240,6 +244,7 @@ impl MessageKind {
             3 => Ok(Self::Text),
             4 => Ok(Self::File),
             5 => Ok(Self::RoomWelcome),
+            6 => Ok(Self::RoomDeleted),
             other => Err(PayloadError::BadMessageType(other)),
         }
     }
@@ -404,7 +409,7 @@ mod tests {
 
     #[test]
     fn message_kind_codes() {
-        for code in 1..=5 {
+        for code in 1..=6 {
             assert_eq!(MessageKind::from_code(code).unwrap().code(), code);
         }
         assert_eq!(
@@ -412,8 +417,8 @@ mod tests {
             Err(PayloadError::BadMessageType(0))
         );
         assert_eq!(
-            MessageKind::from_code(6),
-            Err(PayloadError::BadMessageType(6))
+            MessageKind::from_code(7),
+            Err(PayloadError::BadMessageType(7))
         );
     }
 }

@@ -197,6 +197,19 @@ impl<'a> ObserverTx<'a> {
         let provider = Provider::over(self.conn, &self.crypto);
         room_in(&provider, room)
     }
+
+    /// Deletes the room's `PublicGroup` (its owner deleted the room): the
+    /// observer no longer knows it, and anything more for it is refused.
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`] if the observer does not follow it;
+    /// database errors.
+    pub fn forget(&self, room: RoomId) -> Result<(), RoomsError> {
+        let provider = Provider::over(self.conn, &self.crypto);
+        load_public(&provider, room)?;
+        PublicGroup::delete(provider.storage(), &room.group_id())?;
+        Ok(())
+    }
 }
 
 fn track_in(

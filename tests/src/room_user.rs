@@ -545,6 +545,10 @@ impl RoomUser {
                         },
                         Some(file),
                     ),
+                    // Only a type-6 message carries a deletion notice.
+                    RoomContent::Deleted => {
+                        bail!("entry {} of room {room} is a deletion notice", e.seq)
+                    }
                 },
                 Incoming::Commit {
                     summary,

@@ -143,6 +143,7 @@ impl Client {
             MessageKind::Text => self.on_text(d, peer).await,
             MessageKind::File => self.on_file(d, peer, cancel).await,
             MessageKind::RoomWelcome => self.on_welcome(d, peer).await,
+            MessageKind::RoomDeleted => self.on_room_deleted(d, peer).await,
         }
     }
 

@@ -44,6 +44,7 @@ use crate::partial;
 
 mod files;
 mod handle;
+mod room_deleted;
 mod room_log;
 mod sessions;
 mod texts;

@@ -7,6 +7,7 @@
 //!   kind 1 text:  text [rest]  (UTF-8, at least 1 byte)
 //!   kind 2 file:  file key [32] | nonce prefix [19] | size u64 | SHA-256 of the plaintext [32]
 //!                 | name len u8 (1..255) | name [name len]  (UTF-8)
+//!   kind 3 deleted:  nothing  (the owner's notice of a 145, PROTOCOL.md "Deleting")
 //! ```
 //!
 //! The file's key and nonce prefix are those of the file body's stream
@@ -24,6 +25,8 @@ use crate::crypto::{FileSecret, KEY_LEN};
 const KIND_TEXT: u8 = 1;
 /// Kind byte of a file announcement.
 const KIND_FILE: u8 = 2;
+/// Kind byte of the owner's notice that the room is deleted.
+const KIND_DELETED: u8 = 3;
 /// A file announcement's bytes before the name.
 const FILE_FIXED_LEN: usize = 1 + KEY_LEN + NONCE_PREFIX_LEN + 8 + 32 + 1;
 
@@ -71,6 +74,9 @@ pub enum RoomContent {
     Text(String),
     /// A file, whose body waits on the server under the entry's file id.
     File(RoomFile),
+    /// The owner deleted the room (the notice of a 145; it comes as a
+    /// type-6 message, never in the room's log).
+    Deleted,
 }
 
 impl RoomContent {
@@ -107,6 +113,7 @@ impl RoomContent {
                 out.push(name.len() as u8);
                 out.extend_from_slice(name);
             }
+            RoomContent::Deleted => out.push(KIND_DELETED),
         }
         Ok(out)
     }
@@ -129,6 +136,8 @@ impl RoomContent {
                 Ok(RoomContent::Text(text.to_owned()))
             }
             KIND_FILE => decode_file(body).map(RoomContent::File),
+            KIND_DELETED if body.is_empty() => Ok(RoomContent::Deleted),
+            KIND_DELETED => Err(ContentError::Malformed("bytes after a deletion notice")),
             other => Err(ContentError::UnknownKind(other)),
         }
     }
@@ -191,6 +200,12 @@ mod tests {
         assert_eq!(&text[..], &document_block("room-text")[..]);
         let file = RoomContent::File(example_file()).encode().unwrap();
         assert_eq!(&file[..], &document_block("room-file")[..]);
+        let deleted = RoomContent::Deleted.encode().unwrap();
+        assert_eq!(&deleted[..], &document_block("room-deleted")[..]);
+        assert!(matches!(
+            RoomContent::decode(&deleted),
+            Ok(RoomContent::Deleted)
+        ));
         match RoomContent::decode(&file).unwrap() {
             RoomContent::File(f) => {
                 assert_eq!((f.name.as_str(), f.size), ("notes.txt", 10));
@@ -207,8 +222,9 @@ mod tests {
         let file = RoomContent::File(example_file()).encode().unwrap();
         let mut longer = file.to_vec();
         longer.push(0);
-        let cases: [&[u8]; 6] = [
+        let cases: [&[u8]; 7] = [
             &[],
+            &[3, 0],
             &[1],
             &[1, 0xff],
             &file[..file.len() - 1],

@@ -106,6 +106,14 @@ pub enum RoomChange {
         /// The new name.
         name: String,
     },
+    /// The owner deleted the room; it is forgotten here.
+    Deleted,
+    /// A deletion notice not believed (not from the room's owner, or not
+    /// opening): the room is kept.
+    DeleteRefused {
+        /// Why, in one line.
+        error: String,
+    },
     /// An entry that could not be read (refused, or did not decrypt).
     Unreadable {
         /// Why, in one line.

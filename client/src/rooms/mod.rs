@@ -25,6 +25,7 @@
 
 mod commands;
 pub mod content;
+mod deleted;
 pub mod event;
 pub mod files;
 mod join;
@@ -41,6 +42,7 @@ mod worker;
 
 pub use commands::{RoomInfo, RoomMemberInfo};
 pub use content::{ContentError, RoomContent, RoomFile};
+pub use deleted::Deleted;
 pub use files::{
     FinishedUpload, RoomFileError, RoomFileSent, RoomUpload, announce_room_file,
     download_room_file, resume_room_upload, send_room_file, upload_room_file,

@@ -210,6 +210,10 @@ impl Client {
                     Ok(super::RoomContent::File(_)) => RoomChange::Unreadable {
                         error: "a file announcement whose entry names no file".into(),
                     },
+                    // A deletion notice travels only as a type-6 message.
+                    Ok(super::RoomContent::Deleted) => RoomChange::Unreadable {
+                        error: "a deletion notice in the room's log".into(),
+                    },
                     Err(err) => RoomChange::Unreadable {
                         error: format!("a room message that is not room content: {err}"),
                     },

@@ -12,7 +12,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::layout::*;
-use super::rooms::{MAX_ROOM_WELCOME_LEN, RoomWelcome};
+use super::rooms::{MAX_ROOM_NOTICE_LEN, MAX_ROOM_WELCOME_LEN, RoomNotice, RoomWelcome};
 use crate::error::{PayloadError, ProtocolError};
 use crate::types::{ClientId, MessageKind};
 use crate::wire::{Reader, check_range, put_u32, put_u64};
@@ -29,7 +29,7 @@ pub struct Delivery {
     pub kind: MessageKind,
     /// When the server stored it, in milliseconds since the Unix epoch.
     pub sent_at_ms: u64,
-    /// The content; for type 4 a [`FileOffer`], for type 5 a [`RoomWelcome`].
+    /// The content; for type 4 a [`FileOffer`], for type 5 a [`RoomWelcome`], for type 6 a [`RoomNotice`].
     pub content: Bytes,
 }
 
@@ -44,6 +44,7 @@ impl Delivery {
         match kind {
             MessageKind::File => drop(FileOffer::decode(content.clone())?),
             MessageKind::RoomWelcome => drop(RoomWelcome::decode(content.clone())?),
+            MessageKind::RoomDeleted => drop(RoomNotice::decode(content.clone())?),
             _ => check_range("content size", size as u64, 0, MAX_MESSAGE_LEN as u64)?,
         }
         Ok(Self {
@@ -59,6 +60,7 @@ impl Delivery {
         let max = match self.kind {
             MessageKind::File => FILE_OFFER_HEADER_LEN + MAX_FILE_META_LEN,
             MessageKind::RoomWelcome => MAX_ROOM_WELCOME_LEN,
+            MessageKind::RoomDeleted => MAX_ROOM_NOTICE_LEN,
             _ => MAX_MESSAGE_LEN,
         };
         limit("delivered content", self.content.len(), max)?;

@@ -8,8 +8,8 @@ use super::layout::*;
 use super::presence::{PRESENCE_LEN, Presence};
 use super::rooms::{
     FIND_ROOM_MAX_LEN, KeyPackagesUpload, ROOM_DOWNLOAD_LEN, ROOM_ID_LEN, RoomCommit, RoomCreate,
-    RoomCursor, RoomDownload, RoomGroupInfo, RoomLabel, RoomSend, RoomUploadBegin, claim,
-    read_find, write_find,
+    RoomCursor, RoomDelete, RoomDownload, RoomGroupInfo, RoomLabel, RoomSend, RoomUploadBegin,
+    claim, read_find, write_find,
 };
 use crate::error::{PayloadError, ProtocolError};
 use crate::header::RequestCode;
@@ -157,6 +157,8 @@ pub enum Request {
     ListedRooms,
     /// 144: the public or hidden room of this exact name.
     FindRoom(RoomLabel),
+    /// 145: the owner deletes the room, with its notice to the members.
+    RoomDelete(RoomDelete),
 }
 
 impl Request {
@@ -194,6 +196,7 @@ impl Request {
             Self::RoomGroupInfo(_) => RequestCode::RoomGroupInfo,
             Self::ListedRooms => RequestCode::ListedRooms,
             Self::FindRoom(_) => RequestCode::FindRoom,
+            Self::RoomDelete(_) => RequestCode::RoomDelete,
         }
     }
 
@@ -230,6 +233,7 @@ impl Request {
             RequestCode::RoomGroupInfo => RoomGroupInfo::MAX_LEN,
             RequestCode::ListedRooms => 0,
             RequestCode::FindRoom => FIND_ROOM_MAX_LEN,
+            RequestCode::RoomDelete => RoomDelete::MAX_LEN,
         }
     }
 
@@ -383,6 +387,7 @@ impl Request {
                 Self::ListedRooms
             }
             RequestCode::FindRoom => Self::FindRoom(read_find(&mut r)?),
+            RequestCode::RoomDelete => Self::RoomDelete(RoomDelete::read(&mut r)?),
         };
         r.finish()?;
         Ok(request)
@@ -454,6 +459,7 @@ impl Request {
             Self::RoomGroupInfo(g) => g.write(dst)?,
             Self::ListedRooms => {}
             Self::FindRoom(name) => write_find(name, dst),
+            Self::RoomDelete(d) => d.write(dst)?,
         }
         Ok(())
     }

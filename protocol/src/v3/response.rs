@@ -11,12 +11,12 @@ use super::presence::PresenceChanges;
 use super::rooms::{
     COMMIT_ACCEPTED_LEN, ClaimedKeyPackage, CommitAccepted, GROUP_INFO_STORED_LEN, GroupInfoStored,
     KEY_PACKAGE_STOCK_LEN, KEY_PACKAGES_LOW_LEN, KeyPackageStock, ListedRoom,
-    ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN, ROOM_MESSAGE_STORED_LEN, RoomAckStatus, RoomBatch,
-    RoomCreated, RoomEntry, RoomGroupInfo, RoomMessageStored, RoomStatus, RoomSummary,
+    ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN, ROOM_ID_LEN, ROOM_MESSAGE_STORED_LEN, RoomAckStatus,
+    RoomBatch, RoomCreated, RoomEntry, RoomGroupInfo, RoomMessageStored, RoomStatus, RoomSummary,
 };
 use crate::error::{PayloadError, ProtocolError};
 use crate::header::ResponseCode;
-use crate::types::{ClientId, Name, PublicKey, UploadId};
+use crate::types::{ClientId, Name, PublicKey, RoomId, UploadId};
 use crate::wire::{Reader, check_range, put_u16, put_u32, put_u64};
 use crate::{
     CLIENT_ID_LEN, MAX_ACK_IDS, MAX_CHUNK_LEN, MAX_ERROR_TEXT_LEN, MAX_LIST_PAGE, MAX_MESSAGE_LEN,
@@ -94,6 +94,8 @@ pub enum Response {
     ListedRooms(Vec<ListedRoom>),
     /// 1316: the room found by name, with its group info.
     RoomFound(RoomGroupInfo),
+    /// 1317: the room is deleted.
+    RoomDeleted(RoomId),
     /// 9000: the request failed.
     Error(ServerError),
 }
@@ -135,6 +137,7 @@ impl Response {
             Self::GroupInfoStored(_) => ResponseCode::GroupInfoStored,
             Self::ListedRooms(_) => ResponseCode::ListedRooms,
             Self::RoomFound(_) => ResponseCode::RoomFound,
+            Self::RoomDeleted(_) => ResponseCode::RoomDeleted,
             Self::Error(_) => ResponseCode::Error,
         }
     }
@@ -178,6 +181,7 @@ impl Response {
             ResponseCode::GroupInfoStored => GROUP_INFO_STORED_LEN,
             ResponseCode::ListedRooms => ListedRoom::MAX_LIST_LEN,
             ResponseCode::RoomFound => RoomGroupInfo::MAX_LEN,
+            ResponseCode::RoomDeleted => ROOM_ID_LEN,
         }
     }
 
@@ -337,6 +341,10 @@ impl Response {
             }
             ResponseCode::ListedRooms => Self::ListedRooms(ListedRoom::read_all(&mut r)?),
             ResponseCode::RoomFound => Self::RoomFound(RoomGroupInfo::read(&mut r)?),
+            ResponseCode::RoomDeleted => {
+                exact(len, ROOM_ID_LEN)?;
+                Self::RoomDeleted(RoomId::read(&mut r)?)
+            }
             ResponseCode::RoomDelivery => Self::RoomDelivery(RoomEntry::read(&mut r)?),
             ResponseCode::KeyPackagesLow => {
                 exact(len, KEY_PACKAGES_LOW_LEN)?;
@@ -438,6 +446,7 @@ impl Response {
             Self::GroupInfoStored(g) => g.write(dst),
             Self::ListedRooms(all) => ListedRoom::write_all(all, dst)?,
             Self::RoomFound(g) => g.write(dst)?,
+            Self::RoomDeleted(room) => room.write(dst),
         }
         Ok(())
     }

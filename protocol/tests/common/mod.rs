@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+mod deleting;
 pub mod frames;
 mod joining;
 mod presence;
@@ -454,6 +455,7 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
     rooms::insert(&mut m);
     presence::insert(&mut m);
     joining::insert(&mut m);
+    deleting::insert(&mut m);
     m
 }
 

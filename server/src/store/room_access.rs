@@ -54,6 +54,34 @@ impl Store {
         }
     }
 
+    /// Deletes `room` for its owner `caller`, leaving `notice` to every
+    /// other member; returns the blobs of the room's files to delete.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownRoom`], [`StoreError::RoomRefused`] (not the
+    /// owner), [`StoreError::StaleEpoch`], quota errors;
+    /// [`StoreError::NotOnPostgres`].
+    pub async fn delete_room(
+        &self,
+        caller: ClientId,
+        room: RoomId,
+        epoch: u64,
+        notice: Bytes,
+    ) -> Result<Vec<String>, StoreError> {
+        let op = RoomWrite::Delete {
+            room,
+            epoch,
+            notice,
+        };
+        match self
+            .write(|reply| WriteOp::Room { caller, op, reply })
+            .await?
+        {
+            RoomDone::Deleted(blobs) => Ok(blobs),
+            other => Err(mismatch(&other)),
+        }
+    }
+
     /// The public rooms, the first [`MAX_LISTED_ROOMS`] by name, with their
     /// current members.
     ///

@@ -505,6 +505,7 @@ impl Session {
             (Some(me), v3::Request::RoomGroupInfo(g)) => rooms::group_info(&shared, me, g).await,
             (Some(_), v3::Request::ListedRooms) => rooms::listed(&shared).await,
             (Some(me), v3::Request::FindRoom(name)) => rooms::find(&shared, me, name).await,
+            (Some(me), v3::Request::RoomDelete(d)) => rooms::delete(&shared, me, d).await,
             (_, request) => {
                 // Every authenticated request is matched above; this is a
                 // request needing authentication that slipped through.

@@ -1,17 +1,19 @@
 //! Version 3's rooms (PROTOCOL.md "Rooms"): the payloads of requests 130 to
-//! 144, of answers 1300 to 1308 and 1314 to 1316 (joining: `joining.rs`) and notices 1310 and 1311, and the content of
-//! a type-5 message (room welcome). The MLS messages inside are opaque here;
+//! 145, of answers 1300 to 1308 and 1314 to 1317 (joining: `joining.rs`, deleting: `delete.rs`) and notices 1310 and 1311, and the contents of
+//! type-5 (room welcome) and type-6 (room deleted) messages. The MLS messages inside are opaque here;
 //! the `sealpost-rooms` crate reads them.
 //!
 //! `request.rs` holds the request payloads, `response.rs` the answers,
 //! `entry.rs` the room entry (pulled and pushed) and the welcome content;
 //! this file names the parts and the sizes they share.
 
+mod delete;
 mod entry;
 mod joining;
 mod request;
 mod response;
 
+pub use delete::{MAX_ROOM_NOTICE_LEN, ROOM_NOTICE_HEADER_LEN, RoomDelete, RoomNotice};
 pub use entry::{RoomEntry, RoomEntryKind, RoomWelcome};
 pub(super) use joining::{FIND_ROOM_MAX_LEN, GROUP_INFO_STORED_LEN, read_find, write_find};
 pub use joining::{

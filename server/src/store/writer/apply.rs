@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::batch::View;
 use super::ops::{Pending, RoomDone, RoomWrite, WriteOp};
-use super::{key_packages, messages, remove, room_access, room_acks, rooms, uploads};
+use super::{key_packages, messages, remove, room_access, room_acks, room_delete, rooms, uploads};
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
 use crate::store::quota::Limits;
@@ -146,6 +146,13 @@ fn apply_room(
         } => RoomDone::GroupInfoStored(super::batch::atomically(tx, || {
             room_access::store_group_info(tx, caller, room, epoch, &group_info)
         })?),
+        RoomWrite::Delete {
+            room,
+            epoch,
+            notice,
+        } => RoomDone::Deleted(room_delete::delete(
+            tx, view, limits, caller, room, epoch, notice,
+        )?),
     })
 }
 

@@ -25,6 +25,7 @@ mod ops;
 mod remove;
 mod room_access;
 mod room_acks;
+mod room_delete;
 mod room_files;
 mod rooms;
 mod uploads;

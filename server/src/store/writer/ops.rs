@@ -124,6 +124,12 @@ pub(crate) enum RoomWrite {
         epoch: u64,
         group_info: Bytes,
     },
+    /// The owner deletes the room, with its notice to the members.
+    Delete {
+        room: RoomId,
+        epoch: u64,
+        notice: Bytes,
+    },
 }
 
 /// What a [`RoomWrite`] produced, one variant per kind.
@@ -140,6 +146,8 @@ pub(crate) enum RoomDone {
     Expired(usize, Vec<String>),
     /// The epoch of the group info now kept.
     GroupInfoStored(u64),
+    /// The room is deleted; the blobs of its files to delete.
+    Deleted(Vec<String>),
 }
 
 /// An answer owed to a caller, with the outcome to send once the batch

@@ -151,6 +151,18 @@ pub(super) fn delete_upto(
     )
 }
 
+/// Deletes every file of `room`, named or not (its owner deleted it).
+pub(super) fn delete_of_room(
+    tx: &Transaction<'_>,
+    room: RoomId,
+) -> Result<Vec<FreedFile>, StoreError> {
+    freed(
+        tx,
+        "DELETE FROM room_files WHERE room = ?1 RETURNING owner, size, blob",
+        params![&room.0[..]],
+    )
+}
+
 /// Deletes the files whose entries are gone (retention).
 pub(super) fn delete_orphaned(tx: &Transaction<'_>) -> Result<Vec<FreedFile>, StoreError> {
     freed(

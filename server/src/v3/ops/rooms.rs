@@ -1,6 +1,6 @@
-//! Rooms (132 to 138, 142 to 144): create, commit, send, pull, acknowledge,
+//! Rooms (132 to 138, 142 to 145): create, commit, send, pull, acknowledge,
 //! a room's state and the caller's rooms; a room's group info for joiners,
-//! the public rooms, a room by name. The MLS checks (the observer's rules, the
+//! the public rooms, a room by name; the owner's delete. The MLS checks (the observer's rules, the
 //! epoch compare-and-set) happen in the store's writer, inside the
 //! transaction that appends to the room's log; this file turns requests into
 //! store calls and answers.
@@ -149,6 +149,25 @@ pub(crate) async fn listed(shared: &Shared) -> v3::Response {
 pub(crate) async fn find(shared: &Shared, me: ClientId, name: v3::RoomLabel) -> v3::Response {
     match shared.store.find_room(me, name.as_str().to_string()).await {
         Ok(found) => v3::Response::RoomFound(found),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 145: the room and its files go, its notice reaches the members.
+pub(crate) async fn delete(shared: &Shared, me: ClientId, d: v3::RoomDelete) -> v3::Response {
+    let room = d.room;
+    match shared
+        .store
+        .delete_room(me, d.room, d.epoch, d.notice)
+        .await
+    {
+        Ok(files) => {
+            if !files.is_empty() {
+                let blobs = shared.blobs.clone();
+                tokio::spawn(async move { blobs.delete(files).await });
+            }
+            v3::Response::RoomDeleted(room)
+        }
         Err(e) => store_error(&e),
     }
 }

@@ -7,6 +7,7 @@ mod files;
 mod handshake;
 mod limits;
 mod room_crash;
+mod room_delete;
 mod room_files;
 mod room_log;
 mod scale;

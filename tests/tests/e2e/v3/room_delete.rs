@@ -1,0 +1,90 @@
+//! Deleting a room through the real server with real MLS (PROTOCOL.md
+//! "Deleting (145)"): only the owner deletes, each other member gets the
+//! owner's notice in its inbox and opens it with its own copy of the room,
+//! and the server forgets the room.
+
+use bytes::Bytes;
+use client::rooms::RoomContent;
+use e2e::{RoomUser, Seen, reason_of};
+use protocol::v3::{self, RoomDelete, RoomNotice};
+use protocol::{ErrorReason, MessageKind, RoomId};
+use sealpost_rooms::Incoming;
+
+use super::server;
+
+/// `user`'s deletion notice for `room`, encrypted at its current epoch.
+fn delete_request(user: &RoomUser, room: RoomId) -> v3::Request {
+    let engine_room = sealpost_rooms::RoomId(room.0);
+    let content = RoomContent::Deleted.encode().unwrap();
+    v3::Request::RoomDelete(RoomDelete {
+        room,
+        epoch: user.engine.epoch(engine_room).unwrap(),
+        notice: Bytes::from(user.engine.send(engine_room, &content).unwrap()),
+    })
+}
+
+#[tokio::test]
+async fn only_the_owner_deletes_a_room_and_each_member_opens_the_notice() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut alice = RoomUser::new(server.addr, dir.path(), "alice")
+        .await
+        .unwrap();
+    let mut bob = RoomUser::new(server.addr, dir.path(), "bob").await.unwrap();
+    let mut carol = RoomUser::new(server.addr, dir.path(), "carol")
+        .await
+        .unwrap();
+    alice.trust(&[&bob]);
+    bob.trust(&[&alice]);
+    let room = alice.create().await.unwrap();
+    alice.add(room, &[bob.id()]).await.unwrap();
+    assert_eq!(
+        bob.sync().await.unwrap(),
+        vec![Seen::Joined { room, epoch: 1 }]
+    );
+
+    // Carol is no member: the room is unknown to her. Bob is a member, not
+    // the owner: refused.
+    let by_bob = delete_request(&bob, room);
+    let answer = carol.conn.call(by_bob.clone()).await.unwrap();
+    assert_eq!(reason_of(&answer).unwrap(), ErrorReason::UnknownRoom);
+    let answer = bob.conn.call(by_bob).await.unwrap();
+    assert_eq!(reason_of(&answer).unwrap(), ErrorReason::RoomRefused);
+
+    let answer = alice.conn.call(delete_request(&alice, room)).await.unwrap();
+    assert_eq!(answer, v3::Response::RoomDeleted(room));
+
+    // Bob's inbox holds alice's notice, which his own room state opens.
+    let batch = bob.conn.pull().await.unwrap();
+    assert_eq!(batch.messages.len(), 1, "{batch:?}");
+    let m = &batch.messages[0];
+    assert_eq!((m.kind, m.sender), (MessageKind::RoomDeleted, alice.id()));
+    let notice = RoomNotice::decode(m.content.clone()).unwrap();
+    assert_eq!((notice.room, notice.epoch), (room, 1));
+    match bob.engine.process(&notice.notice, &bob.book).unwrap() {
+        Incoming::Message {
+            sender, plaintext, ..
+        } => {
+            assert_eq!(sender.0, alice.id().0);
+            assert!(matches!(
+                RoomContent::decode(&plaintext),
+                Ok(RoomContent::Deleted)
+            ));
+        }
+        other => panic!("the notice opened as {other:?}"),
+    }
+
+    // The server no longer knows the room.
+    assert_eq!(
+        alice.try_say(room, "anyone?").await.unwrap(),
+        Err(ErrorReason::UnknownRoom)
+    );
+    for user in [&mut alice, &mut bob] {
+        assert_eq!(
+            user.call_ok(v3::Request::RoomList).await.unwrap(),
+            v3::Response::RoomList(Vec::new())
+        );
+        let answer = user.conn.call(v3::Request::RoomState(room)).await.unwrap();
+        assert_eq!(reason_of(&answer).unwrap(), ErrorReason::UnknownRoom);
+    }
+}
