@@ -1,8 +1,8 @@
 //! Client failover over two real `server` binaries on one throwaway
 //! PostgreSQL, sharing one `server.key` and one file folder (issue 15, item
-//! 5): a dead node listed first, `kill -9` of a node under load from two
-//! clients and a watcher, and an upload cut by a kill that resumes on the
-//! other node.
+//! 5 and 6): a dead node listed first, `kill -9` and SIGTERM of a node under
+//! load from two clients and a watcher, and an upload cut by a kill that
+//! resumes on the other node.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use client::{DownloadPolicy, Event, Progress, What};
-use e2e::{Postgres, ServerProcess, bounded, pattern, run_client, texts, user};
+use e2e::{Postgres, ServerProcess, Stop, bounded, pattern, run_client, texts, user};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -120,10 +120,24 @@ async fn a_client_listing_a_dead_address_first_gets_through_the_live_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_a_node_under_load_loses_no_answered_send_and_clients_carry_on() {
-    /// Texts each sender sends; the kill comes after `KILL_AFTER` answers
+    node_stopped_under_load(Stop::Kill9).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_a_node_under_load_while_clients_carry_on_through_the_other() {
+    node_stopped_under_load(Stop::Term).await;
+}
+
+/// Alice and carol send to bob, who watches; alice and bob go through the
+/// node that is stopped `how` in the middle of it. Every answered text
+/// reaches bob's watch exactly once, and the senders carry on through the
+/// other node: after a kill at most the send in flight fails (its answer
+/// may be lost), after a drain none does.
+async fn node_stopped_under_load(how: Stop) {
+    /// Texts each sender sends; the stop comes after `STOP_AFTER` answers
     /// in all, so most of them go after it.
     const SENDS: usize = 60;
-    const KILL_AFTER: usize = 20;
+    const STOP_AFTER: usize = 20;
     /// Reconnections tried to put alice on the node bob watches through.
     const MAX_TRIES: usize = 40;
     let mut cluster = Cluster::start().await;
@@ -134,7 +148,7 @@ async fn kill_9_of_a_node_under_load_loses_no_answered_send_and_clients_carry_on
     // Sessions first, so that the load is texts.
     alice.send_text("bob", "alice starts").await.unwrap();
     carol.send_text("bob", "carol starts").await.unwrap();
-    // The node to kill is the one bob watches through; alice is put there too.
+    // The node to stop is the one bob watches through; alice is put there too.
     let doomed = bob.connection().await.unwrap().node().to_string();
     let mut tries = 0;
     while alice.connection().await.unwrap().node() != doomed {
@@ -171,13 +185,14 @@ async fn kill_9_of_a_node_under_load_loses_no_answered_send_and_clients_carry_on
     drop(answered_tx);
     let (answered, failed) = cluster
         .node(&doomed)
-        .kill9_after(KILL_AFTER, answered, senders)
+        .stop_after(STOP_AFTER, answered, senders, how)
         .await
         .unwrap();
     // Both carried on through the other node: at most the send in flight
-    // at the kill failed, and their last sends were answered.
+    // at a kill failed, none at a drain, and their last sends were answered.
+    let may_fail = if how == Stop::Kill9 { 1 } else { 0 };
     for (name, failed) in ["alice", "carol"].iter().zip(&failed) {
-        assert!(failed.len() <= 1, "{name}: {failed:?}");
+        assert!(failed.len() <= may_fail, "{name}: {failed:?}");
         assert!(answered.contains(&format!("{name} {}", SENDS - 1)));
     }
     // Bob's watch moved to the other node and gets every answered text.
