@@ -295,6 +295,11 @@ pub enum RoomCommand {
         /// Its new name (1 to 64 bytes).
         new: String,
     },
+    /// Delete room NAME for every member (its owner only; there is no undo).
+    Delete {
+        /// The room.
+        name: String,
+    },
     /// Add users to room NAME (admins and the owner).
     Add {
         /// The room.

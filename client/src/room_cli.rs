@@ -120,6 +120,11 @@ pub async fn outcome(
             let line = format!("renamed {} to {}", room(&name), room(&new));
             (json!({ "room": name, "renamed": new }), vec![line])
         }
+        RoomCommand::Delete { name } => {
+            let known = client.room_delete(&name).await?;
+            let line = format!("deleted {} for every member", room(&known));
+            (json!({ "room": known, "deleted": true }), vec![line])
+        }
         RoomCommand::Add { name, users } => {
             let added = client.room_add(&name, &users).await?;
             let who: Vec<_> = added.iter().map(|a| escape_line(a).into_owned()).collect();

@@ -1,13 +1,13 @@
 //! The room and key package requests (PROTOCOL.md "Rooms", 130 to 140 and
-//! joining, 142 to 144) on an
+//! joining, 142 to 144, deleting, 145) on an
 //! authenticated [`Connection`], one typed method each, and the queue of
 //! room pushes (1310, 1311) the reader routes apart from message deliveries.
 
 use bytes::Bytes;
 use protocol::v3::{
     ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock, KeyPackagesUpload,
-    RoomBatch, RoomCommit, RoomCreate, RoomCursor, RoomDownload, RoomSend, RoomStatus, RoomSummary,
-    RoomUploadBegin,
+    RoomBatch, RoomCommit, RoomCreate, RoomCursor, RoomDelete, RoomDownload, RoomSend, RoomStatus,
+    RoomSummary, RoomUploadBegin,
 };
 use protocol::{ClientId, RoomId, UploadId, v3};
 use tokio::sync::mpsc;
@@ -121,6 +121,30 @@ impl Connection {
         });
         match self.call(request).await? {
             v3::Response::RoomMessageStored(m) => Ok(m.seq),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Deletes the room (its owner only) with `notice`, the owner's
+    /// deletion notice encrypted in the room at `epoch` (PROTOCOL.md
+    /// "Deleting (145)").
+    ///
+    /// # Errors
+    /// `STALE_EPOCH`, `ROOM_REFUSED` (not the owner), `UNKNOWN_ROOM`, or see
+    /// [`Connection::call`].
+    pub async fn room_delete(
+        &self,
+        room: RoomId,
+        epoch: u64,
+        notice: Bytes,
+    ) -> Result<(), ConnectionError> {
+        let request = v3::Request::RoomDelete(RoomDelete {
+            room,
+            epoch,
+            notice,
+        });
+        match self.call(request).await? {
+            v3::Response::RoomDeleted(r) if r == room => Ok(()),
             other => Err(unexpected(&other)),
         }
     }

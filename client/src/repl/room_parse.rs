@@ -9,7 +9,7 @@ use crate::cli::{RoomCommand, RuleFlags};
 pub const ROOM_USAGE: &str = "room create NAME [--public | --hidden] | join NAME | \
      set NAME --public|--hidden|--invite | add NAME USER... | remove NAME USER | kick NAME USER | \
      ban NAME USER | unban NAME USER | promote NAME USER | demote NAME USER | rename NAME NEW | \
-     leave NAME | send NAME TEXT | send-file NAME PATH | members NAME | list";
+     delete NAME | leave NAME | send NAME TEXT | send-file NAME PATH | members NAME | list";
 
 /// The room subcommands, for completion.
 pub const ROOM_WORDS: &[&str] = &[
@@ -24,6 +24,7 @@ pub const ROOM_WORDS: &[&str] = &[
     "promote",
     "demote",
     "rename",
+    "delete",
     "leave",
     "send",
     "send-file",
@@ -105,6 +106,7 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
             name: name.clone(),
             new: new.clone(),
         },
+        ("delete", [name]) => RoomCommand::Delete { name: name.clone() },
         ("add", [name, users @ ..]) if !users.is_empty() => RoomCommand::Add {
             name: name.clone(),
             users: users.to_vec(),

@@ -24,7 +24,7 @@ use crate::peer_info::hex_id;
 /// Most members one commit adds (PROTOCOL.md "Quotas").
 pub const MAX_ADDS_PER_COMMIT: usize = 100;
 /// Attempts at sending one message while commits keep moving the epoch.
-const MAX_SEND_ATTEMPTS: usize = 8;
+pub(super) const MAX_SEND_ATTEMPTS: usize = 8;
 
 /// A room as `room list` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -472,8 +472,13 @@ impl Client {
             .find(|m| m.client_id == me)
             .map_or(Role::Member, |m| m.role);
         if role < needed {
+            let (not, ask) = if needed == Role::Owner {
+                ("its owner", "ask its owner")
+            } else {
+                ("an admin", "ask an admin or the owner")
+            };
             return Err(ClientError::RoomMember(format!(
-                "you are a {role} of #{}, not an admin, and may not {action}; ask an admin or the owner",
+                "you are a {role} of #{}, not {not}, and may not {action}; {ask}",
                 room.name
             )));
         }

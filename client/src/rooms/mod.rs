@@ -25,6 +25,7 @@
 
 mod commands;
 pub mod content;
+mod delete;
 mod deleted;
 pub mod event;
 pub mod files;

@@ -19,6 +19,7 @@ mod package;
 mod presence;
 mod replay;
 mod rooms_cli;
+mod rooms_delete;
 mod rooms_join;
 mod same_home;
 mod scripted;

@@ -1,0 +1,59 @@
+//! Deleting a room for everyone (its owner only, PROTOCOL.md "Deleting
+//! (145)"): the deletion notice is a private room message of kind 3,
+//! encrypted at the room's current epoch, that the server stores for each
+//! other member in the same transaction that deletes the room. The members'
+//! clients believe it only if their own state names its sender the owner
+//! (`deleted.rs`); here we check our role before sending anything.
+
+use bytes::Bytes;
+use protocol::{ErrorReason, RoomId};
+use sealpost_rooms::Role;
+
+use super::commands::MAX_SEND_ATTEMPTS;
+use super::content::RoomContent;
+use crate::client::Client;
+use crate::error::ClientError;
+
+impl Client {
+    /// Deletes the room `name` for every member and forgets it here;
+    /// returns its name as we knew it.
+    ///
+    /// # Errors
+    /// Unknown room, ours not the owner's role, or the server refused.
+    pub async fn room_delete(&self, name: &str) -> Result<String, ClientError> {
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            self.require_role(&room, Role::Owner, "delete the room")
+                .await?;
+            let (room_id, engine) = (room.id, self.room_engine().await?);
+            let content = RoomContent::Deleted
+                .encode()
+                .map_err(|_| ClientError::RoomMember("cannot encode a deletion".into()))?;
+            for _ in 0..MAX_SEND_ATTEMPTS {
+                let content = content.clone();
+                let (epoch, notice) = engine
+                    .run(move |e| Ok((e.epoch(room_id)?, e.send(room_id, &content)?)))
+                    .await?;
+                let conn = self.connection().await?;
+                match conn
+                    .room_delete(RoomId(room_id.0), epoch, Bytes::from(notice))
+                    .await
+                {
+                    Ok(()) => {
+                        engine.run(move |e| e.forget_room(room_id)).await?;
+                        return Ok(room.name);
+                    }
+                    // A commit moved the room meanwhile: read it, encrypt again.
+                    Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => {
+                        self.read_room_logs().await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(ClientError::RoomMember(
+                "other members kept changing the room at the same time; try again".into(),
+            ))
+        })
+        .await
+    }
+}
