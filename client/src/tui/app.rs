@@ -365,6 +365,8 @@ mod tests {
             unread: 3,
             key_changed: false,
             verified: false,
+            online: false,
+            rule: None,
         }
     }
 

@@ -16,8 +16,18 @@ pub enum Command {
     File(PathBuf),
     /// List the room's members and their roles.
     Members,
-    /// Remove this member from the room.
+    /// Remove this member from the room (they may join again).
     Kick(String),
+    /// Ban this user from the room (removing them if they are in it).
+    Ban(String),
+    /// Lift this user's ban from the room.
+    Unban(String),
+    /// Join the public or hidden room of this name (and open it).
+    Join(String),
+    /// Ask to leave the room.
+    Leave,
+    /// Who is online now.
+    Online,
     /// Create a room with this name (and open it).
     Create(String),
     /// Add these users to the room.
@@ -54,6 +64,7 @@ pub enum Command {
 pub const WORDS: &[&str] = &[
     "accept",
     "add",
+    "ban",
     "bell",
     "cancel",
     "create",
@@ -63,21 +74,30 @@ pub const WORDS: &[&str] = &[
     "fingerprint",
     "help",
     "history",
+    "join",
     "kick",
+    "leave",
     "members",
+    "online",
     "open",
     "quit",
     "resume",
+    "unban",
 ];
 
 /// The help's list of commands: usage and what it does.
 pub const USAGE: &[(&str, &str)] = &[
     ("/file PATH", "send a file here (Tab completes the path)"),
     ("/open NAME", "start a conversation with NAME"),
+    ("/online", "who is online now"),
     ("/create NAME", "create a room (you are its owner)"),
+    ("/join NAME", "join the public or hidden room NAME"),
     ("/add USER...", "add users to this room"),
     ("/members", "who is in this room, with roles"),
     ("/kick USER", "remove USER from this room"),
+    ("/ban USER", "ban USER from this room"),
+    ("/unban USER", "let USER join this room again"),
+    ("/leave", "leave this room"),
     ("/fingerprint", "the safety number to compare"),
     ("/accept NAME", "take NAME's changed key"),
     ("/accept N", "download held file offer N"),
@@ -120,6 +140,11 @@ pub fn parse(line: &str) -> Result<Command, String> {
         },
         "members" => none(Command::Members),
         "kick" => one("/kick USER").map(Command::Kick),
+        "ban" => one("/ban USER").map(Command::Ban),
+        "unban" => one("/unban USER").map(Command::Unban),
+        "join" => one("/join NAME").map(Command::Join),
+        "leave" | "part" => none(Command::Leave),
+        "online" | "who" => none(Command::Online),
         "create" => one("/create NAME").map(Command::Create),
         "add" if rest.is_empty() => Err("usage: /add USER...".into()),
         "add" => Ok(Command::Add(rest)),
@@ -198,12 +223,22 @@ mod tests {
             Command::AcceptKey("bob".into())
         );
         assert_eq!(parse("/history 20").unwrap(), Command::History(Some(20)));
+        assert_eq!(
+            parse("/join \"the lobby\"").unwrap(),
+            Command::Join("the lobby".into())
+        );
+        assert_eq!(parse("/ban bob").unwrap(), Command::Ban("bob".into()));
+        assert_eq!(parse("/unban bob").unwrap(), Command::Unban("bob".into()));
+        assert_eq!(parse("/online").unwrap(), Command::Online);
+        assert_eq!(parse("/leave").unwrap(), Command::Leave);
         assert_eq!(parse("/QUIT").unwrap(), Command::Quit);
     }
 
     #[test]
     fn mistakes_get_one_line_with_the_usage() {
         assert_eq!(parse("/kick").unwrap_err(), "usage: /kick USER");
+        assert_eq!(parse("/join").unwrap_err(), "usage: /join NAME");
+        assert_eq!(parse("/ban a b").unwrap_err(), "usage: /ban USER");
         assert_eq!(
             parse("/members x").unwrap_err(),
             "/members takes nothing after it"

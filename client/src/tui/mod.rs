@@ -10,7 +10,7 @@
 //! [`Client::conversations`] and [`Client::history_of`] for what is shown,
 //! [`Client::mark_read`] once a conversation is on screen. Its rooms:
 //! `app` (the state), `lines` (items made safe to draw), `view` (drawing),
-//! `keys` (what a key does), `command` (what a `/` line means), `complete`
+//! `help` (F1), `keys` (what a key does), `command` (what a `/` line means), `complete`
 //! (Tab), `actions` (running what needs the client), `progress`
 //! (transfers' steps) and `term` (the terminal, always given back).
 
@@ -18,6 +18,7 @@ mod actions;
 pub mod app;
 mod command;
 mod complete;
+mod help;
 mod keys;
 pub mod lines;
 mod progress;
@@ -186,6 +187,8 @@ impl Loop {
                         self.app.fingerprint = f;
                     }
                 }
+                // Who is online was listed anew: the list's marks follow.
+                () = self.client.presence_listed() => self.refresh().await,
                 Some(line) = self.logs.recv() => self.app.flash = Some(explain::one_line(&line)),
                 ended = &mut watcher, if watching => {
                     watching = false;

@@ -33,6 +33,8 @@ fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSumm
         unread,
         key_changed: false,
         verified: false,
+        online: false,
+        rule: None,
     }
 }
 
@@ -45,6 +47,8 @@ fn room(name: &str, unread: usize, at: u64) -> ConversationSummary {
         unread,
         key_changed: false,
         verified: false,
+        online: false,
+        rule: None,
     }
 }
 
@@ -316,7 +320,7 @@ fn the_help_lists_keys_and_commands_and_scrolls_when_short() {
     assert!(narrow.contains("Ctrl-N / Ctrl-P"), "{narrow}");
     assert!(narrow.contains("PageDown for more"), "{narrow}");
     // Scrolled to its end on the small screen, the last commands show.
-    app.help_scroll = view::help_max_scroll(60, 20);
+    app.help_scroll = super::help::max_scroll(60, 20);
     let (narrow, _) = render(&app, 60, 20);
     println!("--- help scrolled at 60x20 ---\n{narrow}");
     assert!(narrow.contains("/quit"), "{narrow}");

@@ -13,30 +13,17 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
 use super::app::{App, LinkState, Mode};
-use super::command::USAGE;
 use super::lines::{Item, Tone, transfer_line};
 use crate::conversations::ConversationSummary;
 use crate::display::escape_line;
+use sealpost_rooms::JoinRule;
 
 /// Most rows the typing box grows to.
 const MAX_INPUT_ROWS: usize = 6;
-
-/// The keys, as the help lists them.
-pub const KEYS: &[(&str, &str)] = &[
-    ("Enter", "send (or run the /command)"),
-    ("Alt-Enter, Ctrl-J", "new line in the text"),
-    ("Ctrl-N / Ctrl-P", "next / previous conversation"),
-    ("Alt-1 .. Alt-9", "open conversation 1 .. 9"),
-    ("PageUp / PageDown", "back / forward in history"),
-    ("Ctrl-F", "search this conversation"),
-    ("Tab", "complete a /command or path"),
-    ("F1 or ? (empty box)", "this help; Esc closes it"),
-    ("Ctrl-C", "leave"),
-];
 
 /// Styles, or none of their colours under `NO_COLOR`.
 struct Theme {
@@ -72,7 +59,7 @@ impl Theme {
 }
 
 /// The width of `s` on a terminal.
-fn width(s: &str) -> usize {
+pub fn width(s: &str) -> usize {
     s.chars().map(|c| c.width().unwrap_or(0)).sum()
 }
 
@@ -227,34 +214,68 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     draw_input(frame, app, parts.input);
     draw_status(frame, app, &theme, parts.status);
     if app.help {
-        draw_help(frame, app, area);
+        super::help::draw(frame, app, area);
     }
 }
 
-/// One row of the list: `1 #team      (2)`.
+/// One row of the list: `1 -#team      (2)`, its marks before the name
+/// (see [`MARKS`]).
 pub fn list_row(index: usize, c: &ConversationSummary, width: usize) -> String {
     let number = if index < 9 {
         format!("{} ", index + 1)
     } else {
         "  ".into()
     };
-    let mark = if c.is_room() {
-        "#"
-    } else if c.key_changed {
-        "!"
-    } else {
-        ""
-    };
+    let mark = marks(c);
     let unread = if c.unread > 0 {
         format!(" ({})", c.unread)
     } else {
         String::new()
     };
     let label = escape_line(&c.label);
-    let room = width.saturating_sub(width_of(&number) + width_of(mark) + width_of(&unread));
+    let room = width.saturating_sub(width_of(&number) + width_of(&mark) + width_of(&unread));
     let label = fit(&label, room);
     let pad = room.saturating_sub(width_of(&label));
     format!("{number}{mark}{label}{}{unread}", " ".repeat(pad))
+}
+
+/// The marks of the list, as the help explains them.
+pub const MARKS: &[(&str, &str)] = &[
+    ("*", "online now"),
+    ("!", "key changed: /fingerprint, then /accept NAME"),
+    ("#", "a room"),
+    ("-#", "an invite-only (locked) room"),
+    ("~#", "a hidden room (joined by its exact name)"),
+];
+
+/// A conversation's marks: a person's changed key and presence, a room's
+/// rule.
+fn marks(c: &ConversationSummary) -> String {
+    if c.is_room() {
+        return match c.rule {
+            Some(JoinRule::InviteOnly) => "-#",
+            Some(JoinRule::Hidden) => "~#",
+            Some(JoinRule::Public) | None => "#",
+        }
+        .to_string();
+    }
+    let mut mark = String::new();
+    if c.key_changed {
+        mark.push('!');
+    }
+    if c.online {
+        mark.push('*');
+    }
+    mark
+}
+
+/// A room's rule in words, for the pane's title.
+fn rule_words(rule: JoinRule) -> &'static str {
+    match rule {
+        JoinRule::InviteOnly => "invite-only",
+        JoinRule::Public => "public",
+        JoinRule::Hidden => "hidden",
+    }
 }
 
 fn width_of(s: &str) -> usize {
@@ -301,6 +322,12 @@ fn pane_title(app: &App) -> String {
     } else {
         format!(" {} ", escape_line(&c.label))
     };
+    if let Some(rule) = c.rule {
+        title.push_str(&format!("- {} ", rule_words(rule)));
+    }
+    if c.online {
+        title.push_str("- online ");
+    }
     if c.key_changed {
         title.push_str("- KEY CHANGED ");
     } else if !c.is_room() && c.verified {
@@ -489,77 +516,4 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         );
     }
     frame.render_widget(Paragraph::new(lines), area);
-}
-
-/// The help's rows.
-pub fn help_rows(width: usize) -> Vec<String> {
-    let mut rows = vec!["Keys".to_string()];
-    let key_width = KEYS.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    for (key, what) in KEYS {
-        for (i, row) in wrap(
-            &format!("{key:<key_width$}  {what}"),
-            width.saturating_sub(2),
-        )
-        .into_iter()
-        .enumerate()
-        {
-            rows.push(if i == 0 {
-                format!("  {row}")
-            } else {
-                format!("    {row}")
-            });
-        }
-    }
-    rows.push(String::new());
-    rows.push("Commands (a line starting with /)".into());
-    let cmd_width = USAGE.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
-    for (cmd, what) in USAGE {
-        for (i, row) in wrap(
-            &format!("{cmd:<cmd_width$}  {what}"),
-            width.saturating_sub(2),
-        )
-        .into_iter()
-        .enumerate()
-        {
-            rows.push(if i == 0 {
-                format!("  {row}")
-            } else {
-                format!("    {row}")
-            });
-        }
-    }
-    rows.push(String::new());
-    rows.push("Any other line is sent to the open conversation.".into());
-    rows
-}
-
-fn draw_help(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let width = area.width.saturating_sub(4).min(72);
-    let height = area.height.saturating_sub(2);
-    let x = area.x + (area.width - width) / 2;
-    let y = area.y + (area.height - height) / 2;
-    let popup = Rect::new(x, y, width, height);
-    let rows = help_rows(usize::from(width.saturating_sub(2)));
-    let inner = usize::from(height.saturating_sub(2));
-    let scroll = app.help_scroll.min(rows.len().saturating_sub(inner));
-    let title = if rows.len() > inner + scroll {
-        " Help - PageDown for more, Esc closes "
-    } else {
-        " Help - Esc closes "
-    };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(fit(title, usize::from(width.saturating_sub(2))));
-    let lines: Vec<Line<'_>> = rows.into_iter().skip(scroll).map(Line::from).collect();
-    frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
-}
-
-/// How far the help can scroll at `height` rows of screen.
-pub fn help_max_scroll(area_width: u16, area_height: u16) -> usize {
-    let width = area_width.saturating_sub(4).min(72);
-    let inner = usize::from(area_height.saturating_sub(4));
-    help_rows(usize::from(width.saturating_sub(2)))
-        .len()
-        .saturating_sub(inner)
 }
