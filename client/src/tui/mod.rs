@@ -26,6 +26,8 @@ mod term;
 pub mod view;
 
 #[cfg(test)]
+mod snapshot;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
