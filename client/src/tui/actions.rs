@@ -33,6 +33,8 @@ pub enum Outcome {
     Refresh,
     /// Open this conversation (reloading the list first).
     Open(Conversation),
+    /// The job of this number ended.
+    Ended(u64),
     /// Show these lines (escaped) in `conversation`'s pane (or the status
     /// line).
     Notice {
@@ -279,7 +281,7 @@ async fn carry_out(
         | Command::Bell(_)
         | Command::Help
         | Command::Quit
-        | Command::Cancel => Ok(Done::Refresh),
+        | Command::Cancel(_) => Ok(Done::Refresh),
     }
 }
 
@@ -301,8 +303,14 @@ async fn send_file(
         ));
     };
     if t.is_room() {
-        client.room_send_file(&t.address, &path).await?;
-        return Ok(Done::Refresh);
+        return match client.room_send_file(&t.address, &path, cancel).await {
+            Ok(_) => Ok(Done::Refresh),
+            Err(ClientError::Cancelled) => Ok(Done::Say(vec![format!(
+                "upload of {} cancelled; nothing was sent to the room (/file sends it again)",
+                escape_path(&path)
+            )])),
+            Err(e) => Err(e.into()),
+        };
     }
     match client.send_file(&t.address, &path, cancel).await {
         Ok(_) => Ok(Done::Refresh),

@@ -48,8 +48,8 @@ pub enum Command {
     DeclineFile(u64),
     /// List held file offers.
     Files,
-    /// Cancel the uploads running.
-    Cancel,
+    /// Cancel transfer N, or every transfer started here.
+    Cancel(Option<u64>),
     /// Finish interrupted uploads.
     Resume,
     /// Turn the terminal bell on or off.
@@ -103,7 +103,7 @@ pub const USAGE: &[(&str, &str)] = &[
     ("/accept N", "download held file offer N"),
     ("/decline N", "delete held file offer N"),
     ("/files", "file offers waiting for you"),
-    ("/cancel", "stop the uploads running"),
+    ("/cancel [N]", "stop transfer N (or all you started)"),
     ("/resume", "finish interrupted uploads"),
     ("/history [N]", "all (or N) stored entries"),
     ("/bell on|off", "ring on messages elsewhere"),
@@ -172,7 +172,14 @@ pub fn parse(line: &str) -> Result<Command, String> {
             .map(Command::DeclineFile)
             .map_err(|_| "usage: /decline N, N the offer's number from /files".into()),
         "files" => none(Command::Files),
-        "cancel" => none(Command::Cancel),
+        "cancel" => match rest.as_slice() {
+            [] => Ok(Command::Cancel(None)),
+            [n] => n
+                .parse::<u64>()
+                .map(|n| Command::Cancel(Some(n)))
+                .map_err(|_| "usage: /cancel [N], N a transfer's number".into()),
+            _ => Err("usage: /cancel [N]".into()),
+        },
         "resume" => none(Command::Resume),
         "bell" => match one("/bell on|off")?.as_str() {
             "on" => Ok(Command::Bell(true)),
@@ -230,6 +237,8 @@ mod tests {
         assert_eq!(parse("/ban bob").unwrap(), Command::Ban("bob".into()));
         assert_eq!(parse("/unban bob").unwrap(), Command::Unban("bob".into()));
         assert_eq!(parse("/online").unwrap(), Command::Online);
+        assert_eq!(parse("/cancel").unwrap(), Command::Cancel(None));
+        assert_eq!(parse("/cancel 3").unwrap(), Command::Cancel(Some(3)));
         assert_eq!(parse("/leave").unwrap(), Command::Leave);
         assert_eq!(parse("/QUIT").unwrap(), Command::Quit);
     }

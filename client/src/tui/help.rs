@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::App;
 use super::command::USAGE;
-use super::view::{MARKS, fit, wrap};
+use super::text::{fit, wrap};
 
 /// The keys, as the help lists them.
 pub const KEYS: &[(&str, &str)] = &[
@@ -24,6 +24,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Tab", "complete a /command or path"),
     ("F1 or ? (empty box)", "this help; Esc closes it"),
     ("Ctrl-C", "leave"),
+];
+
+/// The marks of the list, as the help explains them.
+pub const MARKS: &[(&str, &str)] = &[
+    ("*", "online now"),
+    ("!", "key changed: /fingerprint, then /accept NAME"),
+    ("#", "a room"),
+    ("-#", "an invite-only (locked) room"),
+    ("~#", "a hidden room (joined by its exact name)"),
 ];
 
 /// `name  what` rows of a table, the names padded to one width, each

@@ -293,15 +293,16 @@ fn a_room_shows_its_senders_and_members() {
 fn a_transfer_has_a_progress_line_in_the_clients_units() {
     let mut app = base();
     bob_history(&mut app);
-    app.transfer_started("report.pdf".into(), 3_400_000, 0);
-    app.transfer_advanced(1_200_000);
-    app.transfer_started("photos.tar".into(), 52_000_000, 52_000_000);
-    app.transfer_finished();
+    app.transfer_started(Some(1), "report.pdf".into(), 3_400_000, 0);
+    app.transfer_advanced(Some(1), 1_200_000);
+    app.transfer_started(None, "photos.tar".into(), 52_000_000, 52_000_000);
+    app.transfer_finished(None);
     for screen in show("transfer", &app) {
-        assert!(screen.contains("report.pdf  ["), "{screen}");
-        assert!(screen.contains("1.20 MB / 3.40 MB   35%"), "{screen}");
+        assert!(screen.contains("[1] report.pdf  ["), "{screen}");
+        assert!(screen.contains("1.20 MB /   3.40 MB   35%"), "{screen}");
+        assert!(screen.contains("[2] photos.tar"), "{screen}");
         assert!(
-            screen.contains("52.00 MB / 52.00 MB  100%  done"),
+            screen.contains("52.00 MB /  52.00 MB  100%  done"),
             "{screen}"
         );
     }
@@ -403,7 +404,7 @@ fn a_changed_key_is_said_where_it_happened_with_what_to_do() {
 fn a_resized_screen_is_drawn_whole_at_its_new_size() {
     let mut app = base();
     bob_history(&mut app);
-    app.transfer_started("report.pdf".into(), 3_400_000, 1_200_000);
+    app.transfer_started(None, "report.pdf".into(), 3_400_000, 1_200_000);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
     terminal.draw(|f| view::draw(f, &app)).unwrap();
     let wide = text_of(terminal.backend().buffer());
@@ -416,7 +417,7 @@ fn a_resized_screen_is_drawn_whole_at_its_new_size() {
     assert_eq!(narrow, render(&app, 60, 20).0);
     check("resized", 60, 20, &stable(&narrow, NOW));
     assert!(narrow.contains(" to bob "), "{narrow}");
-    assert!(narrow.contains("1.20 MB / 3.40 MB"), "{narrow}");
+    assert!(narrow.contains("1.20 MB /   3.40 MB"), "{narrow}");
     // And back.
     terminal.backend_mut().resize(120, 40);
     terminal.draw(|f| view::draw(f, &app)).unwrap();

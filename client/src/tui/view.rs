@@ -14,10 +14,10 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use unicode_width::UnicodeWidthChar;
 
 use super::app::{App, LinkState, Mode};
 use super::lines::{Item, Tone, transfer_line};
+use super::text::{fit, wrap, wrap_chars};
 use crate::conversations::ConversationSummary;
 use crate::display::escape_line;
 use sealpost_rooms::JoinRule;
@@ -56,105 +56,6 @@ impl Theme {
             _ => Style::default(),
         }
     }
-}
-
-/// The width of `s` on a terminal.
-pub fn width(s: &str) -> usize {
-    s.chars().map(|c| c.width().unwrap_or(0)).sum()
-}
-
-/// `s` cut to `max` columns, with `~` where it was cut.
-pub fn fit(s: &str, max: usize) -> String {
-    if width(s) <= max {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in s.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > max {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    if max > 0 {
-        out.push('~');
-    }
-    out
-}
-
-/// `s` broken into rows of at most `max` columns (at least one row), at
-/// spaces where it can, inside a word only when the word is too long.
-pub fn wrap(s: &str, max: usize) -> Vec<String> {
-    let max = max.max(1);
-    let mut rows = vec![String::new()];
-    let mut used = 0;
-    // Just broken at a space: that space is not carried to the new row
-    // (spaces that indent a line are kept).
-    let mut broke = false;
-    for (i, word) in s.split(' ').enumerate() {
-        let w = width(word);
-        if i > 0 {
-            if used > 0 && used + 1 + w > max {
-                rows.push(String::new());
-                used = 0;
-                broke = true;
-            } else if !broke {
-                if used + 1 > max {
-                    rows.push(String::new());
-                    used = 0;
-                }
-                if let Some(row) = rows.last_mut() {
-                    row.push(' ');
-                }
-                used += 1;
-            }
-        }
-        for c in word.chars() {
-            let cw = c.width().unwrap_or(0);
-            if used + cw > max {
-                rows.push(String::new());
-                used = 0;
-            }
-            if let Some(row) = rows.last_mut() {
-                row.push(c);
-            }
-            used += cw;
-            broke = false;
-        }
-    }
-    rows
-}
-
-#[cfg(test)]
-#[test]
-fn wrap_breaks_at_spaces_and_keeps_indentation() {
-    assert_eq!(wrap("one two three", 7), ["one two", "three"]);
-    assert_eq!(wrap("  code", 10), ["  code"]);
-    assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
-    assert_eq!(wrap("", 4), [""]);
-    assert_eq!(fit("conversation", 6), "conve~");
-}
-
-/// `s` broken into rows of exactly `max` columns (the typing box: the
-/// cursor's place must follow from the text before it alone).
-fn wrap_chars(s: &str, max: usize) -> Vec<String> {
-    let max = max.max(1);
-    let mut rows = vec![String::new()];
-    let mut used = 0;
-    for c in s.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w > max {
-            rows.push(String::new());
-            used = 0;
-        }
-        if let Some(row) = rows.last_mut() {
-            row.push(c);
-        }
-        used += w;
-    }
-    rows
 }
 
 /// Where each part of the screen goes.
@@ -219,7 +120,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
 }
 
 /// One row of the list: `1 -#team      (2)`, its marks before the name
-/// (see [`MARKS`]).
+/// (see `super::help::MARKS`).
 pub fn list_row(index: usize, c: &ConversationSummary, width: usize) -> String {
     let number = if index < 9 {
         format!("{} ", index + 1)
@@ -238,15 +139,6 @@ pub fn list_row(index: usize, c: &ConversationSummary, width: usize) -> String {
     let pad = room.saturating_sub(width_of(&label));
     format!("{number}{mark}{label}{}{unread}", " ".repeat(pad))
 }
-
-/// The marks of the list, as the help explains them.
-pub const MARKS: &[(&str, &str)] = &[
-    ("*", "online now"),
-    ("!", "key changed: /fingerprint, then /accept NAME"),
-    ("#", "a room"),
-    ("-#", "an invite-only (locked) room"),
-    ("~#", "a hidden room (joined by its exact name)"),
-];
 
 /// A conversation's marks: a person's changed key and presence, a room's
 /// rule.
@@ -279,7 +171,7 @@ fn rule_words(rule: JoinRule) -> &'static str {
 }
 
 fn width_of(s: &str) -> usize {
-    width(s)
+    super::text::width(s)
 }
 
 fn draw_list(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
@@ -408,7 +300,11 @@ fn draw_transfers(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let lines: Vec<Line<'_>> = app
         .transfers
         .iter()
-        .map(|t| Line::from(transfer_line(&t.label, t.total, t.done, t.ended, width)))
+        .map(|t| {
+            Line::from(transfer_line(
+                t.id, &t.label, t.total, t.done, t.ended, width,
+            ))
+        })
         .collect();
     frame.render_widget(Paragraph::new(lines), area);
 }
