@@ -1,18 +1,23 @@
 //! `client tui`: the full-screen terminal client (ratatui over crossterm),
 //! after iamb and gurk-rs: the conversations on the left (people and rooms,
-//! most recent first, with unread counts and a mark for a changed key),
+//! most recent first, with unread counts and marks for a changed key, a
+//! person online and a room's join rule),
 //! the open one's stored history on the right (scrolling back through it),
 //! a typing box that grows with its lines, a line per file transfer and a
 //! status line with the connection, the server and its pinned fingerprint.
+//! Each job a line starts runs on its own task with its own number, cancel
+//! token and progress, so that its transfers' lines say which is which and
+//! `/cancel N` stops one.
 //!
 //! It only calls the client library: [`Client::watch`] for what the server
 //! pushes (as `client watch` and the menu do), the send and room commands,
 //! [`Client::conversations`] and [`Client::history_of`] for what is shown,
 //! [`Client::mark_read`] once a conversation is on screen. Its rooms:
 //! `app` (the state), `lines` (items made safe to draw), `view` (drawing),
-//! `help` (F1), `text` (cutting and wrapping), `keys` (what a key does), `command` (what a `/` line means), `complete`
-//! (Tab), `actions` (running what needs the client), `progress`
-//! (transfers' steps) and `term` (the terminal, always given back).
+//! `help` (F1), `text` (cutting and wrapping), `keys` (what a key does),
+//! `command` (what a `/` line means), `complete` (Tab), `actions`
+//! (running what needs the client), `progress` (transfers' steps) and
+//! `term` (the terminal, always given back).
 
 mod actions;
 pub mod app;

@@ -3,7 +3,9 @@
 //! terminal test) and read back as a screen (the `vt100` crate interprets
 //! what it draws): two users exchange texts and files, a room message
 //! arriving while another conversation is open bumps the room's unread
-//! count, and the terminal is given back on `/quit`, Ctrl-C and SIGTERM.
+//! count, a public room is joined with `/join`, a person coming online
+//! gets the list's mark and `/online` lists them, and the terminal is given
+//! back on `/quit`, Ctrl-C and SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -268,6 +270,47 @@ async fn two_users_exchange_texts_files_and_a_room_bumps_its_count_in_the_tui() 
     })
     .await;
     assert!(screen.contains(" bob"), "{screen}");
+
+    // A public room joined from the screen (an external commit, by the
+    // library's join), opened with what it did said in it.
+    bounded(
+        "a public room",
+        bob.room_create_with_rule("lobby", client::rooms::rule_of(true, false)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tui.keys("/join lobby\r").await;
+    tui.wait_for("joined #lobby").await;
+    tui.wait_for(" #lobby - public ").await;
+    tui.wait_until("#lobby in the list", |s| list_row(s, "#lobby").is_some())
+        .await;
+
+    // bob comes online (his client watches): his row gets the mark, and
+    // /online lists him.
+    let stop = CancellationToken::new();
+    let (events_tx, _events) = tokio::sync::mpsc::unbounded_channel();
+    let watching = {
+        let bob = bob.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { bob.watch(events_tx, stop).await })
+    };
+    tui.wait_until("bob marked online", |s| {
+        list_row(s, "bob").is_some_and(|r| r.contains("*bob"))
+    })
+    .await;
+    tui.keys("/online\r").await;
+    let screen = tui.wait_for("online now:").await;
+    assert!(
+        screen.lines().any(|l| l.contains("  bob ")),
+        "bob is not listed online\n{screen}"
+    );
+    stop.cancel();
+    bounded("bob's watch to stop", watching)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 
     tui.keys("/quit\r").await;
     let (status, raw) = tui.exit().await;
