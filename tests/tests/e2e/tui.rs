@@ -356,3 +356,63 @@ async fn the_tui_gives_the_terminal_back_on_ctrl_c_and_sigterm() {
         "SIGTERM left the screen as it was"
     );
 }
+
+/// The room files among `events`, by name.
+fn room_files(events: &[client::Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.what {
+            client::What::Room {
+                change: client::rooms::event::RoomChange::File { name, .. },
+                ..
+            } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_room_upload_announces_nothing_and_the_next_one_goes_through() {
+    // The full-screen client's /cancel stops a room upload through this
+    // token: nothing reaches the room, and the room takes the next file.
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let alice = user(&addr, &dir.path().join("alice"), "alice").await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    bounded("the room", bob.room_create("team"))
+        .await
+        .unwrap()
+        .unwrap();
+    bounded("adding alice", bob.room_add("team", &["alice".to_string()]))
+        .await
+        .unwrap()
+        .unwrap();
+    let file = write_file(dir.path(), "big.bin", 3, 2 << 20);
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let cancelled = bounded(
+        "a cancelled upload",
+        bob.room_send_file("team", &file, cancel),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(cancelled, Err(client::ClientError::Cancelled)),
+        "{cancelled:?}"
+    );
+    bounded(
+        "the next upload",
+        bob.room_send_file("team", &file, CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let events = bounded("alice's inbox", alice.inbox())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(room_files(&events), ["big.bin"], "{events:?}");
+}
