@@ -76,6 +76,11 @@ pub trait Progress: Send + Sync {
     fn finish(&self);
 }
 
+tokio::task_local! {
+    /// The progress of the transfers of one task ([`Client::with_progress`]).
+    static TASK_PROGRESS: Arc<dyn Progress>;
+}
+
 /// Progress that shows nothing.
 pub struct NoProgress;
 
@@ -176,7 +181,20 @@ impl Client {
             .unwrap_or_else(|e| e.into_inner()) = progress;
     }
 
+    /// Runs `work` with its transfers shown through `progress` instead of
+    /// the client's (a front end that runs several at once tells them
+    /// apart so). Covers what `work` does on its own task only.
+    pub async fn with_progress<T>(
+        progress: Arc<dyn Progress>,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        TASK_PROGRESS.scope(progress, work).await
+    }
+
     pub(crate) fn progress(&self) -> Arc<dyn Progress> {
+        if let Ok(p) = TASK_PROGRESS.try_with(Arc::clone) {
+            return p;
+        }
         self.inner
             .progress
             .lock()

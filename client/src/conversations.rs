@@ -1,7 +1,8 @@
 //! Conversations as a list, for a front end that shows them side by side
 //! (the full-screen client): people (contacts, and anyone with history)
-//! and rooms, each with its last activity, unread count and whether a
-//! changed key waits for the user; a conversation's history by its
+//! and rooms, each with its last activity, unread count, whether a
+//! changed key waits for the user, whether the person is online (as this
+//! live client last heard) and the room's join rule; a conversation's history by its
 //! [`Conversation`] value; and marking one read once it was shown (with
 //! read receipts to the person, as [`Client::shown`] sends them).
 //!
@@ -12,6 +13,7 @@
 use std::collections::HashMap;
 
 use protocol::ClientId;
+use sealpost_rooms::JoinRule;
 
 use crate::client::Client;
 use crate::error::ClientError;
@@ -38,6 +40,12 @@ pub struct ConversationSummary {
     pub key_changed: bool,
     /// A person whose safety number the user compared.
     pub verified: bool,
+    /// A person online now, as the presence pushes of this client's live
+    /// connection said (always false for a client that is not watching).
+    pub online: bool,
+    /// A room's join rule as its group state here says (`None`: a room we
+    /// are no longer in).
+    pub rule: Option<JoinRule>,
 }
 
 impl ConversationSummary {
@@ -66,7 +74,8 @@ impl Client {
                 Ok((peers, s.conversation_activity()?))
             })
             .await?;
-        let rooms = self.room_names().await?;
+        let rooms = self.room_rules().await?;
+        let online = self.online_now();
         let mut by_conversation: HashMap<Conversation, (u64, usize)> = activity
             .into_iter()
             .map(|a| (a.conversation, (a.last_ms, a.unread)))
@@ -95,12 +104,14 @@ impl Client {
                 unread: seen.map_or(0, |s| s.1),
                 key_changed: peer.pending_bundle.is_some(),
                 verified: peer.verified,
+                online: online.contains(&peer.client_id),
+                rule: None,
             });
         }
-        for name in rooms {
+        for (name, rule) in rooms {
             let conversation = Conversation::Room { name: name.clone() };
             let seen = by_conversation.remove(&conversation);
-            out.push(room_summary(conversation, name, seen));
+            out.push(room_summary(conversation, name, seen, Some(rule)));
         }
         // History of rooms we left and of people no longer pinned.
         for (conversation, seen) in by_conversation {
@@ -115,11 +126,13 @@ impl Client {
                         unread: seen.1,
                         key_changed: false,
                         verified: false,
+                        online: online.contains(id),
+                        rule: None,
                     });
                     continue;
                 }
             };
-            out.push(room_summary(conversation, name, Some(seen)));
+            out.push(room_summary(conversation, name, Some(seen), None));
         }
         out.sort_by(|a, b| {
             b.last_ms
@@ -127,6 +140,21 @@ impl Client {
                 .then_with(|| a.label.to_lowercase().cmp(&b.label.to_lowercase()))
         });
         Ok(out)
+    }
+
+    /// Our rooms' names with their join rules.
+    async fn room_rules(&self) -> Result<Vec<(String, JoinRule)>, ClientError> {
+        let rooms = self.local_rooms().await?;
+        let ids: Vec<_> = rooms.iter().map(|r| r.id).collect();
+        let engine = self.room_engine().await?;
+        let rules = engine
+            .run(move |e| {
+                ids.iter()
+                    .map(|id| e.access(*id).map(|a| a.rule))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        Ok(rooms.into_iter().map(|r| r.name).zip(rules).collect())
     }
 
     /// The entries of `conversation` that `query` selects, oldest first.
@@ -193,6 +221,7 @@ fn room_summary(
     conversation: Conversation,
     name: String,
     seen: Option<(u64, usize)>,
+    rule: Option<JoinRule>,
 ) -> ConversationSummary {
     ConversationSummary {
         conversation,
@@ -202,5 +231,7 @@ fn room_summary(
         unread: seen.map_or(0, |s| s.1),
         key_changed: false,
         verified: false,
+        online: false,
+        rule,
     }
 }

@@ -7,6 +7,7 @@
 //! the room's current epoch to act) is kept for the next `inbox`.
 
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 use sealpost_rooms::JoinRule;
 
@@ -163,7 +164,9 @@ pub async fn outcome(
             (json!({ "room": name, "seq": seq }), vec![line])
         }
         RoomCommand::SendFile { name, path } => {
-            let sent = client.room_send_file(&name, &path).await?;
+            let sent = client
+                .room_send_file(&name, &path, CancellationToken::new())
+                .await?;
             let line = format!(
                 "sent {} ({}) to {} (entry {})",
                 escape_line(&sent.name),

@@ -340,7 +340,14 @@ impl RoomUser {
         room: RoomId,
         path: &Path,
     ) -> anyhow::Result<(u64, FinishedUpload)> {
-        let finished = client::rooms::upload_room_file(conn, room, path, &NoProgress).await?;
+        let finished = client::rooms::upload_room_file(
+            conn,
+            room,
+            path,
+            &NoProgress,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await?;
         let content = RoomContent::File(finished.file.clone()).encode()?;
         match self
             .try_send_content(room, &content, Some(finished.upload_id))

@@ -26,6 +26,9 @@ pub(crate) struct PresenceState {
     /// Who is online, with the server's names, as the last list and the
     /// pushes since have said (a live client only).
     online: Mutex<BTreeMap<ClientId, String>>,
+    /// Told each time a live connection lists who is online anew (the
+    /// pushes after that come as events).
+    listed: tokio::sync::Notify,
 }
 
 /// One user online now.
@@ -88,6 +91,14 @@ impl Client {
         Ok(listed.into_iter().map(|e| e.id).collect())
     }
 
+    /// Who is online as this client last heard (the list its live
+    /// connection started from and the pushes since), without asking the
+    /// server: empty unless the client watches (`watch`, the menu, the
+    /// full-screen client).
+    pub fn online_now(&self) -> HashSet<ClientId> {
+        self.known_online().keys().copied().collect()
+    }
+
     /// A live client's start on a new connection: shown unless invisible,
     /// watching changes; remembers who is online.
     pub(crate) async fn start_presence(&self, conn: &Connection) -> Result<(), ClientError> {
@@ -96,7 +107,16 @@ impl Client {
             .into_iter()
             .map(|e| (e.id, e.name.to_string()))
             .collect();
+        // A permit is kept when nobody waits: the next wait returns at once.
+        self.inner.presence.listed.notify_one();
         Ok(())
+    }
+
+    /// Returns once this client's live connection has listed who is online
+    /// anew since the last call (on connecting and on each reconnection),
+    /// so that a front end shows [`Client::online_now`] again.
+    pub async fn presence_listed(&self) {
+        self.inner.presence.listed.notified().await;
     }
 
     fn known_online(&self) -> std::sync::MutexGuard<'_, BTreeMap<ClientId, String>> {

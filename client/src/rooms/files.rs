@@ -144,7 +144,7 @@ pub async fn send_room_file(
     path: &Path,
     progress: &dyn Progress,
 ) -> Result<RoomFileSent, RoomFileError> {
-    let finished = upload_room_file(conn, room, path, progress).await?;
+    let finished = upload_room_file(conn, room, path, progress, &CancellationToken::new()).await?;
     match announce_room_file(conn, worker, &finished).await {
         Ok(seq) => Ok(RoomFileSent { seq, finished }),
         Err(e) => Err(RoomFileError::NotAnnounced {
@@ -157,14 +157,20 @@ pub async fn send_room_file(
 /// Encrypts the file at `path` under a fresh key and uploads it to `room`
 /// (139, then 122 chunks); returns what its announcement will carry.
 ///
+/// `cancel` stops it between chunks: the server's upload is then deleted
+/// and [`ClientError::Cancelled`] returned (a room upload is not kept to
+/// resume after a cancel: it is sent again from the start).
+///
 /// # Errors
 /// [`RoomFileError::Interrupted`] once the upload has begun; otherwise the
-/// file cannot be read, or the server refused (not a member, a quota).
+/// file cannot be read, the upload was cancelled, or the server refused
+/// (not a member, a quota).
 pub async fn upload_room_file(
     conn: &Connection,
     room: RoomId,
     path: &Path,
     progress: &dyn Progress,
+    cancel: &CancellationToken,
 ) -> Result<FinishedUpload, RoomFileError> {
     let path = {
         let p = path.to_path_buf();
@@ -195,19 +201,20 @@ pub async fn upload_room_file(
         secret,
         read: (0, Sha256::digest([]).into()),
     };
-    continue_upload(conn, upload, 0, progress).await
+    continue_upload(conn, upload, 0, progress, cancel).await
 }
 
 /// Continues an interrupted upload to a room from where the server stands
 /// (121), provided the file still begins with what was read before.
 ///
 /// # Errors
-/// As [`upload_room_file`]; `UNKNOWN_UPLOAD` if it expired meanwhile, and
-/// a changed file (it must be sent again, with a new key).
+/// As [`upload_room_file`] (`cancel` too); `UNKNOWN_UPLOAD` if it expired
+/// meanwhile, and a changed file (it must be sent again, with a new key).
 pub async fn resume_room_upload(
     conn: &Connection,
     upload: RoomUpload,
     progress: &dyn Progress,
+    cancel: &CancellationToken,
 ) -> Result<FinishedUpload, RoomFileError> {
     let status = match conn.upload_resume(upload.upload_id).await {
         Ok(s) => s,
@@ -219,7 +226,7 @@ pub async fn resume_room_upload(
         }
         Err(e) => return Err(e.into()),
     };
-    continue_upload(conn, upload, status.offset, progress).await
+    continue_upload(conn, upload, status.offset, progress, cancel).await
 }
 
 async fn continue_upload(
@@ -227,6 +234,7 @@ async fn continue_upload(
     mut upload: RoomUpload,
     offset: u64,
     progress: &dyn Progress,
+    cancel: &CancellationToken,
 ) -> Result<FinishedUpload, RoomFileError> {
     let label = format!("to the room: {}", escape_line(&upload.name));
     progress.start(&label, ciphertext_len(upload.size), offset);
@@ -238,8 +246,7 @@ async fn continue_upload(
         read: upload.read,
     };
     let secret = FileSecret::from_parts(upload.secret.key(), upload.secret.nonce_prefix());
-    let (outcome, read) =
-        upload_from(conn, progress, part, secret, &CancellationToken::new()).await;
+    let (outcome, read) = upload_from(conn, progress, part, secret, cancel).await;
     progress.finish();
     if let Some(read) = read {
         upload.read = read;
@@ -257,6 +264,11 @@ async fn continue_upload(
             },
         }),
         Ok(_) => Err(ClientError::Crypto(CryptoError::FileChanged).into()),
+        Err(ClientError::Cancelled) => {
+            // Nobody will finish it: the server need not keep the part.
+            let _ = conn.upload_cancel(upload.upload_id).await;
+            Err(ClientError::Cancelled.into())
+        }
         Err(e @ ClientError::Crypto(CryptoError::FileChanged)) => {
             // Going on would encrypt other content under nonces already
             // used: this upload is abandoned.

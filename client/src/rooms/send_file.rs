@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use super::content::RoomContent;
 use super::files::{FinishedUpload, RoomFileError, resume_room_upload, upload_room_file};
@@ -32,18 +33,23 @@ pub struct RoomFileReport {
 impl Client {
     /// Sends the file at `path` to the room `name`; see the module docs.
     ///
+    /// `cancel` stops the upload (nothing is announced; the server deletes
+    /// what it received).
+    ///
     /// # Errors
     /// Unknown room, an unreadable or changed file, a lost connection that
-    /// stayed lost, or the server refused (a quota, not a member).
+    /// stayed lost, [`ClientError::Cancelled`], or the server refused (a
+    /// quota, not a member).
     pub async fn room_send_file(
         &self,
         name: &str,
         path: &Path,
+        cancel: CancellationToken,
     ) -> Result<RoomFileReport, ClientError> {
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
             let finished = self
-                .upload_to_room(protocol::RoomId(room.id.0), path)
+                .upload_to_room(protocol::RoomId(room.id.0), path, &cancel)
                 .await?;
             let plaintext = RoomContent::File(finished.file.clone())
                 .encode()
@@ -86,10 +92,11 @@ impl Client {
         &self,
         room: protocol::RoomId,
         path: &Path,
+        cancel: &CancellationToken,
     ) -> Result<FinishedUpload, ClientError> {
         let progress = self.progress();
         let conn = self.connection().await?;
-        let mut outcome = upload_room_file(&conn, room, path, &*progress).await;
+        let mut outcome = upload_room_file(&conn, room, path, &*progress, cancel).await;
         let mut attempt = 0;
         loop {
             match outcome {
@@ -101,7 +108,7 @@ impl Client {
                     tracing::debug!(error = %source, attempt, "room upload interrupted; resuming");
                     tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                     let conn = self.connection().await?;
-                    outcome = resume_room_upload(&conn, *upload, &*progress).await;
+                    outcome = resume_room_upload(&conn, *upload, &*progress, cancel).await;
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::command::Command;
 use super::lines::Tone;
 use crate::advice::{Audience, quote_word};
+use crate::cli::RoomCommand;
 use crate::client::{Client, ClientError};
 use crate::conversations::ConversationSummary;
 use crate::display::{escape_line, escape_path};
@@ -23,6 +24,7 @@ use crate::keystore::Conversation;
 use crate::output;
 use crate::pin::PinState;
 use crate::repl::explain;
+use crate::room_cli;
 
 /// What the screen must do after an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub enum Outcome {
     Refresh,
     /// Open this conversation (reloading the list first).
     Open(Conversation),
+    /// The job of this number ended.
+    Ended(u64),
     /// Show these lines (escaped) in `conversation`'s pane (or the status
     /// line).
     Notice {
@@ -76,6 +80,14 @@ pub async fn run(
         Ok(Done::Open(c)) => {
             let _ = screen.send(Outcome::Open(c));
         }
+        Ok(Done::OpenSaying(c, lines)) => {
+            let _ = screen.send(Outcome::Open(c.clone()));
+            let _ = screen.send(Outcome::Notice {
+                conversation: Some(c),
+                lines,
+                tone: Tone::Info,
+            });
+        }
         Ok(Done::Say(lines)) => {
             say(lines, Tone::Info);
             let _ = screen.send(Outcome::Refresh);
@@ -94,6 +106,8 @@ pub async fn run(
 enum Done {
     Refresh,
     Open(Conversation),
+    /// Open it and say these lines there.
+    OpenSaying(Conversation, Vec<String>),
     Say(Vec<String>),
 }
 
@@ -157,13 +171,40 @@ async fn carry_out(
             Ok(Done::Say(lines))
         }
         Command::Kick(user) => {
-            let name = room(target, "/kick")?;
-            client.room_remove(name, &user).await?;
-            Ok(Done::Say(vec![format!(
-                "removed {} from #{}: they read nothing of it from now on",
-                escape_line(&user),
-                escape_line(name)
-            )]))
+            let name = room(target, "/kick")?.to_string();
+            room_command(client, RoomCommand::Kick { name, user }).await
+        }
+        Command::Ban(user) => {
+            let name = room(target, "/ban")?.to_string();
+            room_command(client, RoomCommand::Ban { name, user }).await
+        }
+        Command::Unban(user) => {
+            let name = room(target, "/unban")?.to_string();
+            room_command(client, RoomCommand::Unban { name, user }).await
+        }
+        Command::Leave => {
+            let name = room(target, "/leave")?.to_string();
+            room_command(client, RoomCommand::Leave { name }).await
+        }
+        Command::Join(name) => {
+            let name = name.strip_prefix('#').unwrap_or(&name).to_string();
+            let (_, lines) =
+                room_cli::outcome(client, RoomCommand::Join { name: name.clone() }).await?;
+            Ok(Done::OpenSaying(Conversation::Room { name }, lines))
+        }
+        Command::Online => {
+            let users = client.online().await?;
+            let mut lines = vec![if users.is_empty() {
+                "nobody is online".to_string()
+            } else {
+                "online now:".to_string()
+            }];
+            lines.extend(
+                users
+                    .iter()
+                    .map(|u| format!("  {}", output::online_user(u))),
+            );
+            Ok(Done::Say(lines))
         }
         Command::Add(users) => {
             let name = room(target, "/add")?;
@@ -240,8 +281,14 @@ async fn carry_out(
         | Command::Bell(_)
         | Command::Help
         | Command::Quit
-        | Command::Cancel => Ok(Done::Refresh),
+        | Command::Cancel(_) => Ok(Done::Refresh),
     }
+}
+
+/// A room command run as the menu and `client room` run it (one wording).
+async fn room_command(client: &Client, command: RoomCommand) -> Result<Done, Failure> {
+    let (_, lines) = room_cli::outcome(client, command).await?;
+    Ok(Done::Say(lines))
 }
 
 async fn send_file(
@@ -256,8 +303,14 @@ async fn send_file(
         ));
     };
     if t.is_room() {
-        client.room_send_file(&t.address, &path).await?;
-        return Ok(Done::Refresh);
+        return match client.room_send_file(&t.address, &path, cancel).await {
+            Ok(_) => Ok(Done::Refresh),
+            Err(ClientError::Cancelled) => Ok(Done::Say(vec![format!(
+                "upload of {} cancelled; nothing was sent to the room (/file sends it again)",
+                escape_path(&path)
+            )])),
+            Err(e) => Err(e.into()),
+        };
     }
     match client.send_file(&t.address, &path, cancel).await {
         Ok(_) => Ok(Done::Refresh),

@@ -37,6 +37,11 @@ pub enum Mode {
 /// A file transfer as its line shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {
+    /// Its number on the screen (`/cancel N`).
+    pub id: u64,
+    /// The screen's job that runs it (`None`: the client's own, such as a
+    /// room file fetched while watching).
+    pub job: Option<u64>,
     /// What moves (a file name; escape before drawing: `lines` does).
     pub label: String,
     /// Its size in bytes.
@@ -165,6 +170,9 @@ pub struct App {
     pub no_color: bool,
     /// The text being written, put aside while a search is typed.
     pub draft: Option<Input>,
+    /// The number the next transfer or job gets (one counter for both, so
+    /// a number names one thing).
+    pub next_id: u64,
 }
 
 /// Entries of history loaded when a conversation opens.
@@ -195,6 +203,7 @@ impl App {
             bell: false,
             no_color: false,
             draft: None,
+            next_id: 1,
         }
     }
 
@@ -311,32 +320,69 @@ impl App {
         self.items = items;
     }
 
-    /// A transfer began.
-    pub fn transfer_started(&mut self, label: String, total: u64, done: u64) {
+    /// A fresh number for a transfer or a job.
+    pub fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// A transfer of `job` began; returns its number.
+    pub fn transfer_started(
+        &mut self,
+        job: Option<u64>,
+        label: String,
+        total: u64,
+        done: u64,
+    ) -> u64 {
         if self.transfers.len() >= MAX_TRANSFERS
             && let Some(i) = self.transfers.iter().position(|t| t.ended)
         {
             self.transfers.remove(i);
         }
+        let id = self.take_id();
         self.transfers.push(Transfer {
+            id,
+            job,
             label,
             total,
             done,
             ended: false,
         });
+        id
     }
 
-    /// `n` more bytes of the newest running transfer went through.
-    pub fn transfer_advanced(&mut self, n: u64) {
-        if let Some(t) = self.transfers.iter_mut().rev().find(|t| !t.ended) {
+    fn running(&mut self, job: Option<u64>) -> Option<&mut Transfer> {
+        self.transfers
+            .iter_mut()
+            .rev()
+            .find(|t| !t.ended && t.job == job)
+    }
+
+    /// `n` more bytes of `job`'s newest running transfer went through.
+    pub fn transfer_advanced(&mut self, job: Option<u64>, n: u64) {
+        if let Some(t) = self.running(job) {
             t.done = t.done.saturating_add(n).min(t.total);
         }
     }
 
-    /// The newest running transfer ended.
-    pub fn transfer_finished(&mut self) {
-        if let Some(t) = self.transfers.iter_mut().rev().find(|t| !t.ended) {
+    /// `job`'s newest running transfer ended.
+    pub fn transfer_finished(&mut self, job: Option<u64>) {
+        if let Some(t) = self.running(job) {
             t.ended = true;
+        }
+    }
+
+    /// The job that runs transfer `id`, if it is still running.
+    pub fn job_of(&self, id: u64) -> Result<u64, String> {
+        match self.transfers.iter().find(|t| t.id == id) {
+            None => Err(format!("no transfer {id} on screen")),
+            Some(t) if t.ended => Err(format!("transfer {id} has ended")),
+            Some(Transfer { job: None, .. }) => Err(format!(
+                "transfer {id} is a download the client started by itself; it cannot be \
+                 cancelled (/cancel stops those you started)"
+            )),
+            Some(Transfer { job: Some(j), .. }) => Ok(*j),
         }
     }
 
@@ -365,6 +411,8 @@ mod tests {
             unread: 3,
             key_changed: false,
             verified: false,
+            online: false,
+            rule: None,
         }
     }
 
@@ -407,16 +455,22 @@ mod tests {
     }
 
     #[test]
-    fn progress_goes_to_the_newest_running_transfer() {
+    fn progress_goes_to_its_jobs_newest_running_transfer() {
         let mut app = App::new("a".into(), "s".into());
-        app.transfer_started("one".into(), 100, 0);
-        app.transfer_advanced(40);
-        app.transfer_started("two".into(), 10, 0);
-        app.transfer_advanced(5);
-        app.transfer_finished();
-        app.transfer_advanced(30);
+        let job = app.take_id();
+        let one = app.transfer_started(Some(job), "one".into(), 100, 0);
+        app.transfer_advanced(Some(job), 40);
+        let two = app.transfer_started(None, "two".into(), 10, 0);
+        app.transfer_advanced(None, 5);
+        app.transfer_advanced(Some(job), 30);
+        app.transfer_finished(None);
+        app.transfer_advanced(None, 30);
+        assert_eq!((one, two), (2, 3));
         assert_eq!(app.transfers[0].done, 70);
         assert_eq!(app.transfers[1].done, 5);
         assert!(app.transfers[1].ended && !app.transfers[0].ended);
+        assert_eq!(app.job_of(one), Ok(job));
+        assert!(app.job_of(two).unwrap_err().contains("has ended"));
+        assert!(app.job_of(9).unwrap_err().contains("no transfer 9"));
     }
 }

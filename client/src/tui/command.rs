@@ -16,8 +16,18 @@ pub enum Command {
     File(PathBuf),
     /// List the room's members and their roles.
     Members,
-    /// Remove this member from the room.
+    /// Remove this member from the room (they may join again).
     Kick(String),
+    /// Ban this user from the room (removing them if they are in it).
+    Ban(String),
+    /// Lift this user's ban from the room.
+    Unban(String),
+    /// Join the public or hidden room of this name (and open it).
+    Join(String),
+    /// Ask to leave the room.
+    Leave,
+    /// Who is online now.
+    Online,
     /// Create a room with this name (and open it).
     Create(String),
     /// Add these users to the room.
@@ -38,8 +48,8 @@ pub enum Command {
     DeclineFile(u64),
     /// List held file offers.
     Files,
-    /// Cancel the uploads running.
-    Cancel,
+    /// Cancel transfer N, or every transfer started here.
+    Cancel(Option<u64>),
     /// Finish interrupted uploads.
     Resume,
     /// Turn the terminal bell on or off.
@@ -54,6 +64,7 @@ pub enum Command {
 pub const WORDS: &[&str] = &[
     "accept",
     "add",
+    "ban",
     "bell",
     "cancel",
     "create",
@@ -63,27 +74,36 @@ pub const WORDS: &[&str] = &[
     "fingerprint",
     "help",
     "history",
+    "join",
     "kick",
+    "leave",
     "members",
+    "online",
     "open",
     "quit",
     "resume",
+    "unban",
 ];
 
 /// The help's list of commands: usage and what it does.
 pub const USAGE: &[(&str, &str)] = &[
     ("/file PATH", "send a file here (Tab completes the path)"),
     ("/open NAME", "start a conversation with NAME"),
+    ("/online", "who is online now"),
     ("/create NAME", "create a room (you are its owner)"),
+    ("/join NAME", "join the public or hidden room NAME"),
     ("/add USER...", "add users to this room"),
     ("/members", "who is in this room, with roles"),
     ("/kick USER", "remove USER from this room"),
+    ("/ban USER", "ban USER from this room"),
+    ("/unban USER", "let USER join this room again"),
+    ("/leave", "leave this room"),
     ("/fingerprint", "the safety number to compare"),
     ("/accept NAME", "take NAME's changed key"),
     ("/accept N", "download held file offer N"),
     ("/decline N", "delete held file offer N"),
     ("/files", "file offers waiting for you"),
-    ("/cancel", "stop the uploads running"),
+    ("/cancel [N]", "stop transfer N (or all you started)"),
     ("/resume", "finish interrupted uploads"),
     ("/history [N]", "all (or N) stored entries"),
     ("/bell on|off", "ring on messages elsewhere"),
@@ -120,6 +140,11 @@ pub fn parse(line: &str) -> Result<Command, String> {
         },
         "members" => none(Command::Members),
         "kick" => one("/kick USER").map(Command::Kick),
+        "ban" => one("/ban USER").map(Command::Ban),
+        "unban" => one("/unban USER").map(Command::Unban),
+        "join" => one("/join NAME").map(Command::Join),
+        "leave" | "part" => none(Command::Leave),
+        "online" | "who" => none(Command::Online),
         "create" => one("/create NAME").map(Command::Create),
         "add" if rest.is_empty() => Err("usage: /add USER...".into()),
         "add" => Ok(Command::Add(rest)),
@@ -147,7 +172,14 @@ pub fn parse(line: &str) -> Result<Command, String> {
             .map(Command::DeclineFile)
             .map_err(|_| "usage: /decline N, N the offer's number from /files".into()),
         "files" => none(Command::Files),
-        "cancel" => none(Command::Cancel),
+        "cancel" => match rest.as_slice() {
+            [] => Ok(Command::Cancel(None)),
+            [n] => n
+                .parse::<u64>()
+                .map(|n| Command::Cancel(Some(n)))
+                .map_err(|_| "usage: /cancel [N], N a transfer's number".into()),
+            _ => Err("usage: /cancel [N]".into()),
+        },
         "resume" => none(Command::Resume),
         "bell" => match one("/bell on|off")?.as_str() {
             "on" => Ok(Command::Bell(true)),
@@ -198,12 +230,24 @@ mod tests {
             Command::AcceptKey("bob".into())
         );
         assert_eq!(parse("/history 20").unwrap(), Command::History(Some(20)));
+        assert_eq!(
+            parse("/join \"the lobby\"").unwrap(),
+            Command::Join("the lobby".into())
+        );
+        assert_eq!(parse("/ban bob").unwrap(), Command::Ban("bob".into()));
+        assert_eq!(parse("/unban bob").unwrap(), Command::Unban("bob".into()));
+        assert_eq!(parse("/online").unwrap(), Command::Online);
+        assert_eq!(parse("/cancel").unwrap(), Command::Cancel(None));
+        assert_eq!(parse("/cancel 3").unwrap(), Command::Cancel(Some(3)));
+        assert_eq!(parse("/leave").unwrap(), Command::Leave);
         assert_eq!(parse("/QUIT").unwrap(), Command::Quit);
     }
 
     #[test]
     fn mistakes_get_one_line_with_the_usage() {
         assert_eq!(parse("/kick").unwrap_err(), "usage: /kick USER");
+        assert_eq!(parse("/join").unwrap_err(), "usage: /join NAME");
+        assert_eq!(parse("/ban a b").unwrap_err(), "usage: /ban USER");
         assert_eq!(
             parse("/members x").unwrap_err(),
             "/members takes nothing after it"

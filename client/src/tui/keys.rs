@@ -191,7 +191,7 @@ fn page(app: &mut App, size: (u16, u16), back: bool) -> Action {
 }
 
 fn help_key(app: &mut App, code: KeyCode, size: (u16, u16)) {
-    let max = view::help_max_scroll(size.0, size.1);
+    let max = super::help::max_scroll(size.0, size.1);
     match code {
         KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('q' | '?') => app.help = false,
         KeyCode::PageDown | KeyCode::Down | KeyCode::Char(' ') => {

@@ -194,24 +194,32 @@ fn strip_prefix(text: &str) -> String {
     text.to_string()
 }
 
-/// A transfer's line: `report.pdf  [=====>    ]  1.20 MB / 3.40 MB  35%`,
-/// fitted into `width` columns (sizes in the client's one unit system).
-pub fn transfer_line(label: &str, total: u64, done: u64, ended: bool, width: usize) -> String {
+/// A transfer's line: `[2] report.pdf  [=====>    ]   1.20 MB /   3.40 MB   35%`,
+/// fitted into `width` columns (sizes in the client's one unit system,
+/// padded so that the bars of several lines line up).
+pub fn transfer_line(
+    id: u64,
+    label: &str,
+    total: u64,
+    done: u64,
+    ended: bool,
+    width: usize,
+) -> String {
     let pct = if total == 0 {
         100
     } else {
         (u128::from(done.min(total)) * 100 / u128::from(total)) as u64
     };
     let sizes = format!(
-        "{} / {}  {pct:>3}%{}",
+        "{:>9} / {:>9}  {pct:>3}%{}",
         output::size(done.min(total)),
         output::size(total),
-        if ended { "  done" } else { "" }
+        if ended { "  done" } else { "      " }
     );
-    let label = escape_line(label).into_owned();
-    // The name keeps at least 12 columns before a bar gets any.
+    let label = format!("[{id}] {}", escape_line(label));
+    // The number and name keep at least 16 columns before a bar gets any.
     let room = width.saturating_sub(sizes.len() + 6);
-    let bar_width = room.saturating_sub(12).min(30);
+    let bar_width = room.saturating_sub(16).min(30);
     let bar_width = if bar_width < 5 { 0 } else { bar_width };
     let name_width = if bar_width == 0 {
         width.saturating_sub(sizes.len() + 2)
@@ -282,11 +290,14 @@ mod tests {
 
     #[test]
     fn transfer_lines_fit_and_use_the_clients_units() {
-        let line = transfer_line("report.pdf", 3_400_000, 1_200_000, false, 80);
-        assert!(line.contains("1.20 MB / 3.40 MB   35%"), "{line}");
-        assert!(line.starts_with("report.pdf  ["), "{line}");
+        let line = transfer_line(2, "report.pdf", 3_400_000, 1_200_000, false, 80);
+        assert!(line.contains("1.20 MB /   3.40 MB   35%"), "{line}");
+        assert!(line.starts_with("[2] report.pdf  ["), "{line}");
         assert!(line.chars().count() <= 80);
-        let narrow = transfer_line("a-very-long-file-name-indeed.tar.gz", 10, 10, true, 40);
+        let other = transfer_line(3, "photos.tar", 52_000_000, 0, false, 80);
+        assert_eq!(line.find('['), other.find('['));
+        assert_eq!(line.rfind(']'), other.rfind(']'), "{line}\n{other}");
+        let narrow = transfer_line(4, "a-very-long-file-name-indeed.tar.gz", 10, 10, true, 40);
         assert!(narrow.chars().count() <= 40, "{narrow}");
         assert!(narrow.ends_with("100%  done"), "{narrow}");
     }

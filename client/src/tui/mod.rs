@@ -1,32 +1,42 @@
 //! `client tui`: the full-screen terminal client (ratatui over crossterm),
 //! after iamb and gurk-rs: the conversations on the left (people and rooms,
-//! most recent first, with unread counts and a mark for a changed key),
+//! most recent first, with unread counts and marks for a changed key, a
+//! person online and a room's join rule),
 //! the open one's stored history on the right (scrolling back through it),
 //! a typing box that grows with its lines, a line per file transfer and a
 //! status line with the connection, the server and its pinned fingerprint.
+//! Each job a line starts runs on its own task with its own number, cancel
+//! token and progress, so that its transfers' lines say which is which and
+//! `/cancel N` stops one.
 //!
 //! It only calls the client library: [`Client::watch`] for what the server
 //! pushes (as `client watch` and the menu do), the send and room commands,
 //! [`Client::conversations`] and [`Client::history_of`] for what is shown,
 //! [`Client::mark_read`] once a conversation is on screen. Its rooms:
 //! `app` (the state), `lines` (items made safe to draw), `view` (drawing),
-//! `keys` (what a key does), `command` (what a `/` line means), `complete`
-//! (Tab), `actions` (running what needs the client), `progress`
-//! (transfers' steps) and `term` (the terminal, always given back).
+//! `help` (F1), `text` (cutting and wrapping), `keys` (what a key does),
+//! `command` (what a `/` line means), `complete` (Tab), `actions`
+//! (running what needs the client), `progress` (transfers' steps) and
+//! `term` (the terminal, always given back).
 
 mod actions;
 pub mod app;
 mod command;
 mod complete;
+mod help;
 mod keys;
 pub mod lines;
 mod progress;
 mod term;
+mod text;
 pub mod view;
 
 #[cfg(test)]
+mod snapshot;
+#[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +51,7 @@ use self::actions::{Job, Outcome};
 use self::app::{App, LinkState};
 use self::command::Command;
 use self::keys::Action;
-use self::progress::{Step, ToScreen};
+use self::progress::{Step, StepKind, ToScreen};
 use crate::client::{Client, ClientError};
 use crate::display::escape_line;
 use crate::event::{Event, RoomChange, What};
@@ -79,7 +89,10 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     app.fingerprint = client.server_fingerprint().await?;
     let (steps_tx, steps) = mpsc::unbounded_channel();
-    client.set_progress(Arc::new(ToScreen(steps_tx)));
+    client.set_progress(Arc::new(ToScreen {
+        screen: steps_tx.clone(),
+        job: None,
+    }));
     // Log lines would break the screen: they go to the status line.
     let (printer, printed) = Printer::capture();
     let (logs_tx, logs) = mpsc::unbounded_channel();
@@ -99,6 +112,8 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         app,
         screen,
         steps,
+        steps_tx,
+        jobs: HashMap::new(),
         logs,
     }
     .run()
@@ -112,6 +127,10 @@ struct Loop {
     app: App,
     screen: term::Screen,
     steps: mpsc::UnboundedReceiver<Step>,
+    /// For the progress of each job (`ToScreen` with its number).
+    steps_tx: mpsc::UnboundedSender<Step>,
+    /// The jobs running, by number: what cancels each.
+    jobs: HashMap<u64, CancellationToken>,
     logs: mpsc::UnboundedReceiver<String>,
 }
 
@@ -186,6 +205,8 @@ impl Loop {
                         self.app.fingerprint = f;
                     }
                 }
+                // Who is online was listed anew: the list's marks follow.
+                () = self.client.presence_listed() => self.refresh().await,
                 Some(line) = self.logs.recv() => self.app.flash = Some(explain::one_line(&line)),
                 ended = &mut watcher, if watching => {
                     watching = false;
@@ -255,28 +276,61 @@ impl Loop {
                     self.load_open().await;
                     return false;
                 }
-                Command::Cancel => {
+                Command::Cancel(None) => {
+                    // Every job's token is a child of this one.
                     uploads.cancel();
                     *uploads = CancellationToken::new();
-                    self.app.flash = Some("cancelling the uploads running".into());
+                    self.app.flash = Some("cancelling the transfers you started".into());
+                    return false;
+                }
+                Command::Cancel(Some(id)) => {
+                    let found = self.app.job_of(*id).and_then(|job| {
+                        self.jobs
+                            .get(&job)
+                            .ok_or_else(|| format!("transfer {id} has ended"))
+                    });
+                    self.app.flash = Some(match found {
+                        Ok(token) => {
+                            token.cancel();
+                            format!("cancelling transfer {id}")
+                        }
+                        Err(why) => why,
+                    });
                     return false;
                 }
                 _ => {}
             }
         }
-        tokio::spawn(actions::run(
+        // Each job has its number, its own cancel and its own progress, so
+        // that its transfers' lines and `/cancel N` name it.
+        let number = self.app.take_id();
+        let cancel = uploads.child_token();
+        self.jobs.insert(number, cancel.clone());
+        let progress = Arc::new(ToScreen {
+            screen: self.steps_tx.clone(),
+            job: Some(number),
+        });
+        let work = actions::run(
             self.client.clone(),
             self.app.current().cloned(),
             job,
-            uploads.clone(),
+            cancel,
             outcomes.clone(),
-        ));
+        );
+        let outcomes = outcomes.clone();
+        tokio::spawn(async move {
+            Client::with_progress(progress, work).await;
+            let _ = outcomes.send(Outcome::Ended(number));
+        });
         false
     }
 
     async fn outcome(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Refresh => self.refresh().await,
+            Outcome::Ended(job) => {
+                self.jobs.remove(&job);
+            }
             Outcome::Open(c) => {
                 self.app.open(Some(c));
                 self.refresh().await;
@@ -294,10 +348,13 @@ impl Loop {
     }
 
     fn step(&mut self, step: Step) {
-        match step {
-            Step::Start { label, total, done } => self.app.transfer_started(label, total, done),
-            Step::Advance(n) => self.app.transfer_advanced(n),
-            Step::Finish => self.app.transfer_finished(),
+        let job = step.job;
+        match step.what {
+            StepKind::Start { label, total, done } => {
+                self.app.transfer_started(job, label, total, done);
+            }
+            StepKind::Advance(n) => self.app.transfer_advanced(job, n),
+            StepKind::Finish => self.app.transfer_finished(job),
         }
     }
 

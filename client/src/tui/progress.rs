@@ -3,16 +3,30 @@
 //! each report becomes a [`Step`] on a channel the screen's loop reads, so
 //! that nothing is drawn from the transfer's task.
 //!
-//! The trait names no transfer, so a step applies to the newest transfer
-//! still running (`super::app::App::transfer_advanced`).
+//! The trait names no transfer: a job of the screen's runs under its own
+//! [`ToScreen`] (`Client::with_progress`), whose steps carry the job's
+//! number; a transfer the client starts by itself (a room file fetched
+//! while watching) reports through the client's, without a number. A step
+//! applies to the newest running transfer of its job
+//! (`super::app::App::transfer_advanced`).
 
 use tokio::sync::mpsc;
 
 use crate::client::Progress;
 
-/// One report of a transfer.
+/// One report of a transfer, and the screen's job it belongs to (`None`:
+/// the client's own).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub struct Step {
+    /// The job.
+    pub job: Option<u64>,
+    /// What happened.
+    pub what: StepKind,
+}
+
+/// What happened to a transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepKind {
     /// A transfer of `total` bytes began with `done` already there.
     Start {
         /// What moves.
@@ -28,13 +42,27 @@ pub enum Step {
     Finish,
 }
 
-/// The client's progress, sent to the screen.
-pub struct ToScreen(pub mpsc::UnboundedSender<Step>);
+/// Progress sent to the screen, as `job`'s.
+pub struct ToScreen {
+    /// The screen's loop.
+    pub screen: mpsc::UnboundedSender<Step>,
+    /// Whose.
+    pub job: Option<u64>,
+}
+
+impl ToScreen {
+    fn send(&self, what: StepKind) {
+        // The screen gone means the program is ending: nothing to show.
+        let _ = self.screen.send(Step {
+            job: self.job,
+            what,
+        });
+    }
+}
 
 impl Progress for ToScreen {
     fn start(&self, label: &str, total: u64, done: u64) {
-        // The screen gone means the program is ending: nothing to show.
-        let _ = self.0.send(Step::Start {
+        self.send(StepKind::Start {
             label: label.to_string(),
             total,
             done,
@@ -42,10 +70,10 @@ impl Progress for ToScreen {
     }
 
     fn advance(&self, n: u64) {
-        let _ = self.0.send(Step::Advance(n));
+        self.send(StepKind::Advance(n));
     }
 
     fn finish(&self) {
-        let _ = self.0.send(Step::Finish);
+        self.send(StepKind::Finish);
     }
 }

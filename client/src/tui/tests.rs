@@ -1,8 +1,8 @@
 //! Screens drawn on ratatui's `TestBackend` and read back as text: the
 //! list, a conversation, a room with its members, a transfer and the help,
 //! at 120x40 and at 60x20, asserting what a person must be able to read
-//! there. `cargo test -p sealpost-client tui::tests -- --nocapture` prints
-//! them.
+//! there and comparing each screen with its committed snapshot
+//! (`snapshots/`, see `super::snapshot`; `SEALPOST_BLESS=1` rewrites them).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,14 +11,18 @@ use protocol::ClientId;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
+use sealpost_rooms::JoinRule;
 
 use super::app::{App, LinkState};
 use super::lines::{self, Tone};
+use super::snapshot::{check, render, stable, text_of};
 use super::view;
 use crate::conversations::ConversationSummary;
 use crate::keystore::{Body, Conversation, Direction, HistoryEntry, Status};
 
-const NOW: u64 = 1_767_225_600_000 + 15 * 3_600_000;
+// Noon UTC: the tests' times (the hour before) fall on one local day in
+// nearly every zone.
+const NOW: u64 = 1_767_225_600_000 + 12 * 3_600_000;
 const BOB: ClientId = ClientId([2; 16]);
 const CAROL: ClientId = ClientId([3; 16]);
 const ME: ClientId = ClientId([1; 16]);
@@ -33,6 +37,8 @@ fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSumm
         unread,
         key_changed: false,
         verified: false,
+        online: false,
+        rule: None,
     }
 }
 
@@ -45,6 +51,8 @@ fn room(name: &str, unread: usize, at: u64) -> ConversationSummary {
         unread,
         key_changed: false,
         verified: false,
+        online: false,
+        rule: None,
     }
 }
 
@@ -75,19 +83,30 @@ fn text(s: &str) -> Body {
     Body::Text { text: s.into() }
 }
 
-/// alice's screen: bob open with two unread elsewhere, a room, carol's key
-/// changed, and a name that tries terminal escapes.
+/// alice's screen: bob (online) open with unread elsewhere, an
+/// invite-only room, carol's key changed, a name that tries terminal
+/// escapes, and a hidden room.
 fn base() -> App {
     let mut app = App::new("alice".into(), "192.168.1.5:1357".into());
     app.link = LinkState::Up;
     app.fingerprint = Some(FINGERPRINT.into());
+    let mut bob = person(BOB, "bob", 0, NOW - 60_000);
+    bob.online = true;
+    let mut team = room("team", 3, NOW - 120_000);
+    team.rule = Some(JoinRule::InviteOnly);
     let mut carol = person(CAROL, "carol", 0, NOW - 7_200_000);
     carol.key_changed = true;
+    let mut lobby = room("lobby", 0, NOW - 9_500_000);
+    lobby.rule = Some(JoinRule::Hidden);
+    let mut public = room("news", 0, NOW - 9_600_000);
+    public.rule = Some(JoinRule::Public);
     app.set_conversations(vec![
-        person(BOB, "bob", 0, NOW - 60_000),
-        room("team", 3, NOW - 120_000),
+        bob,
+        team,
         carol,
         person(ClientId([9; 16]), "mallory\x1b[2J", 1, NOW - 9_000_000),
+        lobby,
+        public,
     ]);
     app
 }
@@ -132,24 +151,11 @@ fn bob_history(app: &mut App) {
     app.set_history(items);
 }
 
-fn render(app: &App, width: u16, height: u16) -> (String, ratatui::buffer::Buffer) {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| view::draw(f, app)).unwrap();
-    let buffer = terminal.backend().buffer().clone();
-    let mut text = String::new();
-    for y in 0..height {
-        for x in 0..width {
-            text.push_str(buffer[(x, y)].symbol());
-        }
-        text.push('\n');
-    }
-    (text, buffer)
-}
-
+/// `app` at 120x40 and 60x20, each compared with its snapshot `name`.
 fn show(name: &str, app: &App) -> [String; 2] {
     [(120, 40), (60, 20)].map(|(w, h)| {
         let (text, _) = render(app, w, h);
-        println!("--- {name} at {w}x{h} ---\n{text}");
+        check(name, w, h, &stable(&text, NOW));
         for line in text.lines() {
             assert_eq!(
                 line.chars().count(),
@@ -162,14 +168,17 @@ fn show(name: &str, app: &App) -> [String; 2] {
 }
 
 #[test]
-fn the_list_shows_unread_counts_rooms_changed_keys_and_the_status() {
+fn the_list_shows_unread_counts_marks_and_the_status() {
     let app = base();
     for screen in show("list", &app) {
-        assert!(screen.contains("1 bob"), "{screen}");
-        assert!(screen.contains("2 #team"), "{screen}");
+        assert!(screen.contains("1 *bob"), "{screen}");
+        assert!(screen.contains("2 -#team"), "{screen}");
         assert!(screen.contains("(3)"), "{screen}");
         assert!(screen.contains("3 !carol"), "{screen}");
         assert!(screen.contains("4 mallory"), "{screen}");
+        assert!(screen.contains("5 ~#lobby"), "{screen}");
+        assert!(screen.contains("6 #news"), "{screen}");
+        assert!(screen.contains(" bob - online "), "{screen}");
         assert!(!screen.contains('\x1b'));
         assert!(
             screen.contains("connected | 192.168.1.5:1357 | server pinned 12345 67890"),
@@ -189,7 +198,7 @@ fn a_conversation_shows_senders_times_statuses_and_file_events() {
     let mut app = base();
     bob_history(&mut app);
     let at = |m: u64| lines::short_time(NOW - 60_000 * (60 - m), NOW);
-    for screen in show("conversation with bob", &app) {
+    for screen in show("conversation", &app) {
         assert!(screen.contains(&format!("{} bob", at(10))), "{screen}");
         assert!(screen.contains("  lunch at noon?"), "{screen}");
         assert!(
@@ -264,7 +273,7 @@ fn a_room_shows_its_senders_and_members() {
             Tone::Info,
         ),
     );
-    for screen in show("room with members", &app) {
+    for screen in show("room-members", &app) {
         assert!(screen.contains("#team"), "{screen}");
         assert!(
             screen.contains(" bob\n") || screen.contains(" bob "),
@@ -284,15 +293,16 @@ fn a_room_shows_its_senders_and_members() {
 fn a_transfer_has_a_progress_line_in_the_clients_units() {
     let mut app = base();
     bob_history(&mut app);
-    app.transfer_started("report.pdf".into(), 3_400_000, 0);
-    app.transfer_advanced(1_200_000);
-    app.transfer_started("photos.tar".into(), 52_000_000, 52_000_000);
-    app.transfer_finished();
+    app.transfer_started(Some(1), "report.pdf".into(), 3_400_000, 0);
+    app.transfer_advanced(Some(1), 1_200_000);
+    app.transfer_started(None, "photos.tar".into(), 52_000_000, 52_000_000);
+    app.transfer_finished(None);
     for screen in show("transfer", &app) {
-        assert!(screen.contains("report.pdf  ["), "{screen}");
-        assert!(screen.contains("1.20 MB / 3.40 MB   35%"), "{screen}");
+        assert!(screen.contains("[1] report.pdf  ["), "{screen}");
+        assert!(screen.contains("1.20 MB /   3.40 MB   35%"), "{screen}");
+        assert!(screen.contains("[2] photos.tar"), "{screen}");
         assert!(
-            screen.contains("52.00 MB / 52.00 MB  100%  done"),
+            screen.contains("52.00 MB /  52.00 MB  100%  done"),
             "{screen}"
         );
     }
@@ -316,9 +326,9 @@ fn the_help_lists_keys_and_commands_and_scrolls_when_short() {
     assert!(narrow.contains("Ctrl-N / Ctrl-P"), "{narrow}");
     assert!(narrow.contains("PageDown for more"), "{narrow}");
     // Scrolled to its end on the small screen, the last commands show.
-    app.help_scroll = view::help_max_scroll(60, 20);
+    app.help_scroll = super::help::max_scroll(60, 20);
     let (narrow, _) = render(&app, 60, 20);
-    println!("--- help scrolled at 60x20 ---\n{narrow}");
+    check("help-scrolled", 60, 20, &stable(&narrow, NOW));
     assert!(narrow.contains("/quit"), "{narrow}");
     assert!(narrow.contains("Any other line is sent"), "{narrow}");
 }
@@ -382,10 +392,89 @@ fn a_changed_key_is_said_where_it_happened_with_what_to_do() {
         ..event
     };
     assert!(lines::event_notice(&text, NOW).is_none());
-    for screen in show("changed key", &app) {
+    for screen in show("changed-key", &app) {
         assert!(screen.contains("carol - KEY CHANGED"), "{screen}");
         assert!(screen.contains("carol's KEY CHANGED."), "{screen}");
         assert!(screen.contains("(/fingerprint)"), "{screen}");
         assert!(screen.contains("(/accept"), "{screen}");
+    }
+}
+
+#[test]
+fn a_resized_screen_is_drawn_whole_at_its_new_size() {
+    let mut app = base();
+    bob_history(&mut app);
+    app.transfer_started(None, "report.pdf".into(), 3_400_000, 1_200_000);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    terminal.draw(|f| view::draw(f, &app)).unwrap();
+    let wide = text_of(terminal.backend().buffer());
+    assert_eq!(wide, render(&app, 120, 40).0);
+    // Narrowed as a window is: the next frame fills the new size, with
+    // nothing of the wide one left over, as if drawn there first.
+    terminal.backend_mut().resize(60, 20);
+    terminal.draw(|f| view::draw(f, &app)).unwrap();
+    let narrow = text_of(terminal.backend().buffer());
+    assert_eq!(narrow, render(&app, 60, 20).0);
+    check("resized", 60, 20, &stable(&narrow, NOW));
+    assert!(narrow.contains(" to bob "), "{narrow}");
+    assert!(narrow.contains("1.20 MB /   3.40 MB"), "{narrow}");
+    // And back.
+    terminal.backend_mut().resize(120, 40);
+    terminal.draw(|f| view::draw(f, &app)).unwrap();
+    assert_eq!(text_of(terminal.backend().buffer()), wide);
+}
+
+#[test]
+fn what_peers_chose_reaches_the_screen_escaped() {
+    // Escape sequences (clear screen, set title, OSC 8 link), C1 controls,
+    // a bell and bidi overrides, in every place a peer chooses a string:
+    // a person's name, a room's name, a text, a file name, a room member.
+    let hostile = "\x1b[2J\x1b]0;pwned\x07\u{9b}31m\u{202e}evil\x1b]8;;http://x\x1b\\";
+    let eve = ClientId([7; 16]);
+    let mut app = App::new("alice".into(), "127.0.0.1:1".into());
+    app.link = LinkState::Up;
+    let room_name = format!("r{hostile}");
+    app.set_conversations(vec![
+        room(&room_name, 2, NOW - 60_000),
+        person(eve, &format!("eve{hostile}"), 1, NOW - 120_000),
+    ]);
+    let here = Conversation::Room {
+        name: room_name.clone(),
+    };
+    let names = HashMap::from([(eve, format!("eve{hostile}"))]);
+    let items = [
+        entry(
+            here.clone(),
+            Direction::In,
+            eve,
+            text(&format!("hi{hostile}\nline two\x08\x08")),
+            30,
+            Status::Read,
+        ),
+        entry(
+            here,
+            Direction::In,
+            eve,
+            Body::File {
+                name: format!("f{hostile}.pdf"),
+                size: 10,
+                path: PathBuf::from(format!("/tmp/f{hostile}.pdf")),
+            },
+            31,
+            Status::Read,
+        ),
+    ]
+    .iter()
+    .map(|e| lines::entry(e, &room_name, &names, NOW))
+    .collect();
+    app.set_history(items);
+    for screen in show("hostile", &app) {
+        assert!(
+            !screen
+                .chars()
+                .any(|c| c != '\n' && (c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c))),
+            "a control or bidi character reached the screen:\n{screen:?}"
+        );
+        assert!(screen.contains("\\e[2J"), "{screen}");
     }
 }

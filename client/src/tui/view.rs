@@ -13,30 +13,17 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
-use unicode_width::UnicodeWidthChar;
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::app::{App, LinkState, Mode};
-use super::command::USAGE;
 use super::lines::{Item, Tone, transfer_line};
+use super::text::{fit, wrap, wrap_chars};
 use crate::conversations::ConversationSummary;
 use crate::display::escape_line;
+use sealpost_rooms::JoinRule;
 
 /// Most rows the typing box grows to.
 const MAX_INPUT_ROWS: usize = 6;
-
-/// The keys, as the help lists them.
-pub const KEYS: &[(&str, &str)] = &[
-    ("Enter", "send (or run the /command)"),
-    ("Alt-Enter, Ctrl-J", "new line in the text"),
-    ("Ctrl-N / Ctrl-P", "next / previous conversation"),
-    ("Alt-1 .. Alt-9", "open conversation 1 .. 9"),
-    ("PageUp / PageDown", "back / forward in history"),
-    ("Ctrl-F", "search this conversation"),
-    ("Tab", "complete a /command or path"),
-    ("F1 or ? (empty box)", "this help; Esc closes it"),
-    ("Ctrl-C", "leave"),
-];
 
 /// Styles, or none of their colours under `NO_COLOR`.
 struct Theme {
@@ -69,105 +56,6 @@ impl Theme {
             _ => Style::default(),
         }
     }
-}
-
-/// The width of `s` on a terminal.
-fn width(s: &str) -> usize {
-    s.chars().map(|c| c.width().unwrap_or(0)).sum()
-}
-
-/// `s` cut to `max` columns, with `~` where it was cut.
-pub fn fit(s: &str, max: usize) -> String {
-    if width(s) <= max {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in s.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > max {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    if max > 0 {
-        out.push('~');
-    }
-    out
-}
-
-/// `s` broken into rows of at most `max` columns (at least one row), at
-/// spaces where it can, inside a word only when the word is too long.
-pub fn wrap(s: &str, max: usize) -> Vec<String> {
-    let max = max.max(1);
-    let mut rows = vec![String::new()];
-    let mut used = 0;
-    // Just broken at a space: that space is not carried to the new row
-    // (spaces that indent a line are kept).
-    let mut broke = false;
-    for (i, word) in s.split(' ').enumerate() {
-        let w = width(word);
-        if i > 0 {
-            if used > 0 && used + 1 + w > max {
-                rows.push(String::new());
-                used = 0;
-                broke = true;
-            } else if !broke {
-                if used + 1 > max {
-                    rows.push(String::new());
-                    used = 0;
-                }
-                if let Some(row) = rows.last_mut() {
-                    row.push(' ');
-                }
-                used += 1;
-            }
-        }
-        for c in word.chars() {
-            let cw = c.width().unwrap_or(0);
-            if used + cw > max {
-                rows.push(String::new());
-                used = 0;
-            }
-            if let Some(row) = rows.last_mut() {
-                row.push(c);
-            }
-            used += cw;
-            broke = false;
-        }
-    }
-    rows
-}
-
-#[cfg(test)]
-#[test]
-fn wrap_breaks_at_spaces_and_keeps_indentation() {
-    assert_eq!(wrap("one two three", 7), ["one two", "three"]);
-    assert_eq!(wrap("  code", 10), ["  code"]);
-    assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
-    assert_eq!(wrap("", 4), [""]);
-    assert_eq!(fit("conversation", 6), "conve~");
-}
-
-/// `s` broken into rows of exactly `max` columns (the typing box: the
-/// cursor's place must follow from the text before it alone).
-fn wrap_chars(s: &str, max: usize) -> Vec<String> {
-    let max = max.max(1);
-    let mut rows = vec![String::new()];
-    let mut used = 0;
-    for c in s.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w > max {
-            rows.push(String::new());
-            used = 0;
-        }
-        if let Some(row) = rows.last_mut() {
-            row.push(c);
-        }
-        used += w;
-    }
-    rows
 }
 
 /// Where each part of the screen goes.
@@ -227,38 +115,63 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     draw_input(frame, app, parts.input);
     draw_status(frame, app, &theme, parts.status);
     if app.help {
-        draw_help(frame, app, area);
+        super::help::draw(frame, app, area);
     }
 }
 
-/// One row of the list: `1 #team      (2)`.
+/// One row of the list: `1 -#team      (2)`, its marks before the name
+/// (see `super::help::MARKS`).
 pub fn list_row(index: usize, c: &ConversationSummary, width: usize) -> String {
     let number = if index < 9 {
         format!("{} ", index + 1)
     } else {
         "  ".into()
     };
-    let mark = if c.is_room() {
-        "#"
-    } else if c.key_changed {
-        "!"
-    } else {
-        ""
-    };
+    let mark = marks(c);
     let unread = if c.unread > 0 {
         format!(" ({})", c.unread)
     } else {
         String::new()
     };
     let label = escape_line(&c.label);
-    let room = width.saturating_sub(width_of(&number) + width_of(mark) + width_of(&unread));
+    let room = width.saturating_sub(width_of(&number) + width_of(&mark) + width_of(&unread));
     let label = fit(&label, room);
     let pad = room.saturating_sub(width_of(&label));
     format!("{number}{mark}{label}{}{unread}", " ".repeat(pad))
 }
 
+/// A conversation's marks: a person's changed key and presence, a room's
+/// rule.
+fn marks(c: &ConversationSummary) -> String {
+    if c.is_room() {
+        return match c.rule {
+            Some(JoinRule::InviteOnly) => "-#",
+            Some(JoinRule::Hidden) => "~#",
+            Some(JoinRule::Public) | None => "#",
+        }
+        .to_string();
+    }
+    let mut mark = String::new();
+    if c.key_changed {
+        mark.push('!');
+    }
+    if c.online {
+        mark.push('*');
+    }
+    mark
+}
+
+/// A room's rule in words, for the pane's title.
+fn rule_words(rule: JoinRule) -> &'static str {
+    match rule {
+        JoinRule::InviteOnly => "invite-only",
+        JoinRule::Public => "public",
+        JoinRule::Hidden => "hidden",
+    }
+}
+
 fn width_of(s: &str) -> usize {
-    width(s)
+    super::text::width(s)
 }
 
 fn draw_list(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
@@ -301,6 +214,12 @@ fn pane_title(app: &App) -> String {
     } else {
         format!(" {} ", escape_line(&c.label))
     };
+    if let Some(rule) = c.rule {
+        title.push_str(&format!("- {} ", rule_words(rule)));
+    }
+    if c.online {
+        title.push_str("- online ");
+    }
     if c.key_changed {
         title.push_str("- KEY CHANGED ");
     } else if !c.is_room() && c.verified {
@@ -381,7 +300,11 @@ fn draw_transfers(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let lines: Vec<Line<'_>> = app
         .transfers
         .iter()
-        .map(|t| Line::from(transfer_line(&t.label, t.total, t.done, t.ended, width)))
+        .map(|t| {
+            Line::from(transfer_line(
+                t.id, &t.label, t.total, t.done, t.ended, width,
+            ))
+        })
         .collect();
     frame.render_widget(Paragraph::new(lines), area);
 }
@@ -489,77 +412,4 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         );
     }
     frame.render_widget(Paragraph::new(lines), area);
-}
-
-/// The help's rows.
-pub fn help_rows(width: usize) -> Vec<String> {
-    let mut rows = vec!["Keys".to_string()];
-    let key_width = KEYS.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    for (key, what) in KEYS {
-        for (i, row) in wrap(
-            &format!("{key:<key_width$}  {what}"),
-            width.saturating_sub(2),
-        )
-        .into_iter()
-        .enumerate()
-        {
-            rows.push(if i == 0 {
-                format!("  {row}")
-            } else {
-                format!("    {row}")
-            });
-        }
-    }
-    rows.push(String::new());
-    rows.push("Commands (a line starting with /)".into());
-    let cmd_width = USAGE.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
-    for (cmd, what) in USAGE {
-        for (i, row) in wrap(
-            &format!("{cmd:<cmd_width$}  {what}"),
-            width.saturating_sub(2),
-        )
-        .into_iter()
-        .enumerate()
-        {
-            rows.push(if i == 0 {
-                format!("  {row}")
-            } else {
-                format!("    {row}")
-            });
-        }
-    }
-    rows.push(String::new());
-    rows.push("Any other line is sent to the open conversation.".into());
-    rows
-}
-
-fn draw_help(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let width = area.width.saturating_sub(4).min(72);
-    let height = area.height.saturating_sub(2);
-    let x = area.x + (area.width - width) / 2;
-    let y = area.y + (area.height - height) / 2;
-    let popup = Rect::new(x, y, width, height);
-    let rows = help_rows(usize::from(width.saturating_sub(2)));
-    let inner = usize::from(height.saturating_sub(2));
-    let scroll = app.help_scroll.min(rows.len().saturating_sub(inner));
-    let title = if rows.len() > inner + scroll {
-        " Help - PageDown for more, Esc closes "
-    } else {
-        " Help - Esc closes "
-    };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(fit(title, usize::from(width.saturating_sub(2))));
-    let lines: Vec<Line<'_>> = rows.into_iter().skip(scroll).map(Line::from).collect();
-    frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
-}
-
-/// How far the help can scroll at `height` rows of screen.
-pub fn help_max_scroll(area_width: u16, area_height: u16) -> usize {
-    let width = area_width.saturating_sub(4).min(72);
-    let inner = usize::from(area_height.saturating_sub(4));
-    help_rows(usize::from(width.saturating_sub(2)))
-        .len()
-        .saturating_sub(inner)
 }

@@ -3,7 +3,9 @@
 //! terminal test) and read back as a screen (the `vt100` crate interprets
 //! what it draws): two users exchange texts and files, a room message
 //! arriving while another conversation is open bumps the room's unread
-//! count, and the terminal is given back on `/quit`, Ctrl-C and SIGTERM.
+//! count, a public room is joined with `/join`, a person coming online
+//! gets the list's mark and `/online` lists them, and the terminal is given
+//! back on `/quit`, Ctrl-C and SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -269,6 +271,47 @@ async fn two_users_exchange_texts_files_and_a_room_bumps_its_count_in_the_tui() 
     .await;
     assert!(screen.contains(" bob"), "{screen}");
 
+    // A public room joined from the screen (an external commit, by the
+    // library's join), opened with what it did said in it.
+    bounded(
+        "a public room",
+        bob.room_create_with_rule("lobby", client::rooms::rule_of(true, false)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tui.keys("/join lobby\r").await;
+    tui.wait_for("joined #lobby").await;
+    tui.wait_for(" #lobby - public ").await;
+    tui.wait_until("#lobby in the list", |s| list_row(s, "#lobby").is_some())
+        .await;
+
+    // bob comes online (his client watches): his row gets the mark, and
+    // /online lists him.
+    let stop = CancellationToken::new();
+    let (events_tx, _events) = tokio::sync::mpsc::unbounded_channel();
+    let watching = {
+        let bob = bob.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { bob.watch(events_tx, stop).await })
+    };
+    tui.wait_until("bob marked online", |s| {
+        list_row(s, "bob").is_some_and(|r| r.contains("*bob"))
+    })
+    .await;
+    tui.keys("/online\r").await;
+    let screen = tui.wait_for("online now:").await;
+    assert!(
+        screen.lines().any(|l| l.contains("  bob ")),
+        "bob is not listed online\n{screen}"
+    );
+    stop.cancel();
+    bounded("bob's watch to stop", watching)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+
     tui.keys("/quit\r").await;
     let (status, raw) = tui.exit().await;
     assert!(status.success(), "exit status {status}\n{raw}");
@@ -312,4 +355,64 @@ async fn the_tui_gives_the_terminal_back_on_ctrl_c_and_sigterm() {
         raw.contains(LEAVE_ALTERNATE_SCREEN),
         "SIGTERM left the screen as it was"
     );
+}
+
+/// The room files among `events`, by name.
+fn room_files(events: &[client::Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.what {
+            client::What::Room {
+                change: client::rooms::event::RoomChange::File { name, .. },
+                ..
+            } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_room_upload_announces_nothing_and_the_next_one_goes_through() {
+    // The full-screen client's /cancel stops a room upload through this
+    // token: nothing reaches the room, and the room takes the next file.
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let alice = user(&addr, &dir.path().join("alice"), "alice").await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    bounded("the room", bob.room_create("team"))
+        .await
+        .unwrap()
+        .unwrap();
+    bounded("adding alice", bob.room_add("team", &["alice".to_string()]))
+        .await
+        .unwrap()
+        .unwrap();
+    let file = write_file(dir.path(), "big.bin", 3, 2 << 20);
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let cancelled = bounded(
+        "a cancelled upload",
+        bob.room_send_file("team", &file, cancel),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(cancelled, Err(client::ClientError::Cancelled)),
+        "{cancelled:?}"
+    );
+    bounded(
+        "the next upload",
+        bob.room_send_file("team", &file, CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let events = bounded("alice's inbox", alice.inbox())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(room_files(&events), ["big.bin"], "{events:?}");
 }
