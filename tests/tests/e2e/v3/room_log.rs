@@ -4,7 +4,7 @@
 //! that a test can also misbehave on purpose. The scripted client's `room`
 //! commands are tested in `rooms.rs`.
 
-use e2e::{RoomUser, Seen, TestServer};
+use e2e::{Engine, RoomUser, Seen, TestServer};
 use protocol::v3::{self, ClaimStatus, RoomRole};
 use protocol::{ErrorReason, RoomId};
 use sealpost_rooms::RoomsError;
@@ -32,6 +32,11 @@ async fn room_of_three(
         );
     }
     (room, alice, bob, carol)
+}
+
+/// A server on SQLite whatever `SEALPOST_TEST_ENGINE` says.
+async fn sqlite_server() -> TestServer {
+    TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap()
 }
 
 fn text(room: RoomId, sender: &RoomUser, text: &str) -> Seen {
@@ -201,7 +206,8 @@ async fn of_two_commits_for_one_epoch_exactly_one_wins_and_the_loser_retries_on_
 
 #[tokio::test]
 async fn a_plain_members_add_is_refused_by_the_server_and_by_members_when_slipped_in() {
-    let server = server().await;
+    // SQLite: the test slips the commit into server.db itself.
+    let server = sqlite_server().await;
     let dir = tempfile::tempdir().unwrap();
     let (room, mut alice, mut bob, _carol) = room_of_three(&server, dir.path()).await;
     let mut mallory = RoomUser::new(server.addr, dir.path(), "mallory")
@@ -402,7 +408,8 @@ async fn each_key_package_is_handed_out_once_under_concurrent_claims_and_low_sto
 
 #[tokio::test]
 async fn a_room_message_is_stored_once_and_deleted_when_every_member_has_read_it() {
-    let server = server().await;
+    // SQLite: the test counts the rows of server.db.
+    let server = sqlite_server().await;
     let dir = tempfile::tempdir().unwrap();
     let (room, mut alice, mut bob, mut carol) = room_of_three(&server, dir.path()).await;
     alice.say(room, "one copy").await.unwrap();
@@ -430,9 +437,12 @@ async fn a_room_message_is_stored_once_and_deleted_when_every_member_has_read_it
 
 #[tokio::test]
 async fn room_entries_past_their_retention_are_deleted_even_unread() {
-    let mut server = TestServer::start(|c| c.room_retention = std::time::Duration::from_millis(1))
-        .await
-        .unwrap();
+    // SQLite: the test counts the rows of server.db.
+    let mut server = TestServer::start_on(Engine::Sqlite, |c| {
+        c.room_retention = std::time::Duration::from_millis(1);
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (room, mut alice, mut bob, _carol) = room_of_three(&server, dir.path()).await;
     alice.say(room, "soon gone").await.unwrap();
