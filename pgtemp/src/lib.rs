@@ -34,6 +34,8 @@ pub struct Postgres {
     data: PathBuf,
     as_postgres: bool,
     port: u16,
+    /// The server's options (`pg_ctl -o`), to start it again the same way.
+    options: String,
     _dir: tempfile::TempDir,
 }
 
@@ -79,6 +81,7 @@ impl Postgres {
             data,
             as_postgres,
             port: 0,
+            options: String::new(),
             _dir: dir,
         };
         run(pg
@@ -88,22 +91,13 @@ impl Postgres {
             .args(["-U", SUPERUSER, "--auth=trust", "--no-sync"])
             .args(["--encoding=UTF8", "--locale=C"]))?;
         pg.port = free_port()?;
-        let options = format!(
+        pg.options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             pg.port,
             sockets.display(),
             if durable { "on" } else { "off" }
         );
-        run(pg
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(&pg.data)
-            .args(["-w", "-t", PG_CTL_WAIT_SECS, "-l"])
-            .arg(pg.data.join("server.log"))
-            .arg("-o")
-            .arg(options)
-            .arg("start"))
-        .with_context(|| format!("starting PostgreSQL on port {}", pg.port))?;
+        pg.start_again()?;
         run(pg
             .command("createdb")
             .args(["-h", "127.0.0.1", "-p", &pg.port.to_string()])
@@ -119,6 +113,43 @@ impl Postgres {
     /// Its port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops the server the way an operator restarting it does (`pg_ctl
+    /// stop -m fast`: sessions are ended, committed work is kept), for tests
+    /// of a database that goes away and comes back.
+    ///
+    /// # Errors
+    /// `pg_ctl` failed (its output is in the error).
+    pub fn stop(&self) -> anyhow::Result<()> {
+        run(self.command("pg_ctl").arg("-D").arg(&self.data).args([
+            "-w",
+            "-t",
+            PG_CTL_WAIT_SECS,
+            "-m",
+            "fast",
+            "stop",
+        ]))
+        .context("stopping PostgreSQL")
+    }
+
+    /// Starts the server again on its data and port after [`Postgres::stop`],
+    /// and returns once it accepts connections.
+    ///
+    /// # Errors
+    /// `pg_ctl` failed (its output is in the error), for one because
+    /// another program took the port meanwhile.
+    pub fn start_again(&self) -> anyhow::Result<()> {
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-t", PG_CTL_WAIT_SECS, "-l"])
+            .arg(self.data.join("server.log"))
+            .arg("-o")
+            .arg(&self.options)
+            .arg("start"))
+        .with_context(|| format!("starting PostgreSQL on port {}", self.port))
     }
 
     /// A PostgreSQL program, run as `postgres` when the tests run as root.
@@ -205,7 +236,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_throwaway_cluster_accepts_connections_and_is_gone_after_drop() {
+    fn a_throwaway_cluster_accepts_connections_restarts_and_is_gone_after_drop() {
         let pg = Postgres::start().unwrap();
         let ready = |pg: &Postgres| {
             pg.command("pg_isready")
@@ -222,6 +253,10 @@ mod tests {
                 .status
                 .success()
         };
+        assert!(ready(&pg), "{}", pg.url());
+        pg.stop().unwrap();
+        assert!(!ready(&pg));
+        pg.start_again().unwrap();
         assert!(ready(&pg), "{}", pg.url());
         let folder = pg._dir.path().to_path_buf();
         let port = pg.port();

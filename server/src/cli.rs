@@ -319,7 +319,16 @@ pub async fn serve(bind: IpAddr, config: Config, port: u16) -> anyhow::Result<()
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    tracing::info!(address = %local, fingerprint = %server.fingerprint(), "listening");
+    let (engine, node) = server.engine();
+    match node {
+        Some(node) => tracing::info!(
+            address = %local, fingerprint = %server.fingerprint(), engine, node,
+            "listening as one node of a cluster"
+        ),
+        None => {
+            tracing::info!(address = %local, fingerprint = %server.fingerprint(), engine, "listening")
+        }
+    }
     // Serve from a worker thread rather than the thread that blocks on the
     // runtime: a connection task spawned by the accept loop then starts on
     // the same worker, instead of being handed to another thread.

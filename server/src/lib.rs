@@ -172,6 +172,13 @@ impl Server {
         self.shared.identity.fingerprint()
     }
 
+    /// Which engine holds the state, and this node's name in a cluster
+    /// (`sqlite` alone, or `postgresql` with the node), for the log.
+    pub fn engine(&self) -> (&'static str, Option<&str>) {
+        let store = &self.shared.store;
+        (store.engine_name(), store.node_name())
+    }
+
     /// The server's identity public key.
     pub fn public_key(&self) -> [u8; 32] {
         self.shared.identity.public_key()

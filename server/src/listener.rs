@@ -3,7 +3,9 @@
 //!
 //! A connection over a limit is not silently dropped: a small, bounded pool of
 //! tasks reads its first header and answers in its version (a bare 9000 for
-//! version 2, `TOO_MANY_CONNECTIONS` for version 3) before closing.
+//! version 2, `TOO_MANY_CONNECTIONS` for version 3) before closing. A node of
+//! a cluster that cannot reach its database refuses the same way (with
+//! `STORAGE_FAILED`), so that clients move to another node at once.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -90,6 +92,16 @@ pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        if !shared.store.database_reachable() {
+            // Clients move to another node at once rather than wait on a
+            // request that can only fail.
+            let why = "this node cannot reach its database; try another node".to_string();
+            tracing::warn!(%peer, "connection refused: the database is unreachable");
+            if let Ok(permit) = refusing.clone().try_acquire_owned() {
+                tracker.spawn(refuse(stream, ErrorReason::StorageFailed, why, permit));
+            }
+            continue;
+        }
         let slot = slots.clone().try_acquire_owned().ok();
         let address = per_address.acquire(peer.ip(), shared.config.max_connections_per_ip);
         match (slot, address) {
@@ -111,7 +123,7 @@ pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>) {
                 };
                 tracing::warn!(%peer, %why, "connection refused");
                 if let Ok(permit) = refusing.clone().try_acquire_owned() {
-                    tracker.spawn(refuse(stream, why, permit));
+                    tracker.spawn(refuse(stream, ErrorReason::TooManyConnections, why, permit));
                 }
             }
         }
@@ -144,9 +156,14 @@ async fn serve(
     tracing::debug!(%peer, "connection closed");
 }
 
-/// Reads the first header of a connection over a limit and answers it with
-/// an error in its version.
-async fn refuse(mut stream: TcpStream, why: String, _permit: OwnedSemaphorePermit) {
+/// Reads the first header of a connection refused (over a limit, or the
+/// database unreachable) and answers it with an error in its version.
+async fn refuse(
+    mut stream: TcpStream,
+    reason: ErrorReason,
+    why: String,
+    _permit: OwnedSemaphorePermit,
+) {
     let mut header = [0u8; protocol::header::REQUEST_HEADER_LEN];
     let read = tokio::time::timeout(REFUSE_READ_TIMEOUT, stream.read_exact(&mut header)).await;
     let version = match read {
@@ -156,7 +173,7 @@ async fn refuse(mut stream: TcpStream, why: String, _permit: OwnedSemaphorePermi
     let response = if version == Some(PROTOCOL_V2) {
         Response::V2(v2::Response::Error)
     } else {
-        v3_error(ErrorReason::TooManyConnections, why)
+        v3_error(reason, why)
     };
     let mut buf = BytesMut::new();
     if response.encode(&mut buf).is_ok() {

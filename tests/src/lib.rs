@@ -269,21 +269,36 @@ impl ServerProcess {
         Ok(())
     }
 
-    /// The kill of the crash tests: waits until the senders have reported
-    /// `enough` answered items on `answered`, kills the server with SIGKILL
-    /// in the middle of their traffic, waits for every sender to stop (its
-    /// connection is gone), and returns all that was answered (what was
-    /// reported after the kill too) and what each sender returned, in order.
+    /// The kill of the crash tests: [`ServerProcess::stop_after`] with
+    /// [`Stop::Kill9`].
     ///
     /// The caller keeps no sender of `answered` itself.
     pub async fn kill9_after<T, R>(
         &mut self,
         enough: usize,
-        mut answered: tokio::sync::mpsc::UnboundedReceiver<T>,
+        answered: tokio::sync::mpsc::UnboundedReceiver<T>,
         senders: Vec<JoinHandle<R>>,
     ) -> anyhow::Result<(Vec<T>, Vec<R>)> {
+        self.stop_after(enough, answered, senders, Stop::Kill9)
+            .await
+    }
+
+    /// Waits until the senders have reported `enough` answered items on
+    /// `answered`, stops the server `how` in the middle of their traffic,
+    /// waits for every sender to finish, and returns all that was answered
+    /// (what was reported after the stop too) and what each sender
+    /// returned, in order.
+    ///
+    /// The caller keeps no sender of `answered` itself.
+    pub async fn stop_after<T, R>(
+        &mut self,
+        enough: usize,
+        mut answered: tokio::sync::mpsc::UnboundedReceiver<T>,
+        senders: Vec<JoinHandle<R>>,
+        how: Stop,
+    ) -> anyhow::Result<(Vec<T>, Vec<R>)> {
         let mut got = Vec::new();
-        bounded("answers before the kill", async {
+        bounded("answers before the stop", async {
             while got.len() < enough {
                 match answered.recv().await {
                     Some(item) => got.push(item),
@@ -293,7 +308,10 @@ impl ServerProcess {
             Ok(())
         })
         .await??;
-        self.kill9().await?;
+        match how {
+            Stop::Kill9 => self.kill9().await?,
+            Stop::Term => self.terminate_cleanly().await?,
+        }
         let mut returned = Vec::new();
         for s in senders {
             returned.push(bounded("a sender to stop", s).await??);
@@ -327,6 +345,15 @@ impl ServerProcess {
         }
         Ok(())
     }
+}
+
+/// How [`ServerProcess::stop_after`] stops the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGKILL: a crash.
+    Kill9,
+    /// SIGTERM, expecting a clean exit (status 0) after the drain.
+    Term,
 }
 
 /// A loopback address that refuses connections: a bound socket that never

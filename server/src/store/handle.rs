@@ -172,6 +172,17 @@ impl Store {
         self.pg().is_some()
     }
 
+    /// Whether the database can be reached: always for SQLite; for
+    /// PostgreSQL, whether this node's listening connection stands.
+    pub fn database_reachable(&self) -> bool {
+        self.pg().is_none_or(Pg::reachable)
+    }
+
+    /// This node's name in a cluster (PostgreSQL), for the log.
+    pub fn node_name(&self) -> Option<&str> {
+        self.pg().map(Pg::node)
+    }
+
     /// The engine's name, for the log.
     pub fn engine_name(&self) -> &'static str {
         match self.inner.engine {

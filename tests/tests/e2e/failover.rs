@@ -1,15 +1,18 @@
 //! Client failover over two real `server` binaries on one throwaway
 //! PostgreSQL, sharing one `server.key` and one file folder (issue 15, item
-//! 5): a dead node listed first, and an upload cut by a kill that resumes on
-//! the other node.
+//! 5 and 6): a dead node listed first, `kill -9` and SIGTERM of a node under
+//! load from two clients and a watcher, and an upload cut by a kill that
+//! resumes on the other node.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use client::{DownloadPolicy, Progress, What};
-use e2e::{Postgres, ServerProcess, bounded, pattern, run_client, user};
+use client::{DownloadPolicy, Event, Progress, What};
+use e2e::{Postgres, ServerProcess, Stop, bounded, pattern, run_client, texts, user};
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Two `server` processes on one database, with one key and one file folder.
@@ -113,6 +116,121 @@ async fn a_client_listing_a_dead_address_first_gets_through_the_live_node() {
     for text in &sent {
         assert_eq!(out.matches(&format!("{text}\n")).count(), 1, "{out}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_a_node_under_load_loses_no_answered_send_and_clients_carry_on() {
+    node_stopped_under_load(Stop::Kill9).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_a_node_under_load_while_clients_carry_on_through_the_other() {
+    node_stopped_under_load(Stop::Term).await;
+}
+
+/// Alice and carol send to bob, who watches; alice and bob go through the
+/// node that is stopped `how` in the middle of it. Every answered text
+/// reaches bob's watch exactly once, and the senders carry on through the
+/// other node: after a kill at most the send in flight fails (its answer
+/// may be lost), after a drain none does.
+async fn node_stopped_under_load(how: Stop) {
+    /// Texts each sender sends; the stop comes after `STOP_AFTER` answers
+    /// in all, so most of them go after it.
+    const SENDS: usize = 60;
+    const STOP_AFTER: usize = 20;
+    /// Reconnections tried to put alice on the node bob watches through.
+    const MAX_TRIES: usize = 40;
+    let mut cluster = Cluster::start().await;
+    let list = cluster.list();
+    let alice = user(&list, &cluster.home("alice"), "alice").await;
+    let carol = user(&list, &cluster.home("carol"), "carol").await;
+    let bob = user(&list, &cluster.home("bob"), "bob").await;
+    // Sessions first, so that the load is texts.
+    alice.send_text("bob", "alice starts").await.unwrap();
+    carol.send_text("bob", "carol starts").await.unwrap();
+    // The node to stop is the one bob watches through; alice is put there too.
+    let doomed = bob.connection().await.unwrap().node().to_string();
+    let mut tries = 0;
+    while alice.connection().await.unwrap().node() != doomed {
+        tries += 1;
+        assert!(tries < MAX_TRIES, "alice never reached {doomed}");
+        alice.disconnect().await;
+    }
+    let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
+    let stop = CancellationToken::new();
+    let watcher = {
+        let (bob, stop) = (bob.clone(), stop.clone());
+        tokio::spawn(async move { bob.watch(events_tx, stop).await })
+    };
+    let (answered_tx, answered) = mpsc::unbounded_channel::<String>();
+    let senders = [("alice", alice), ("carol", carol)]
+        .into_iter()
+        .map(|(name, client)| {
+            let answered = answered_tx.clone();
+            tokio::spawn(async move {
+                let mut failed = Vec::new();
+                for i in 0..SENDS {
+                    let text = format!("{name} {i}");
+                    match client.send_text("bob", &text).await {
+                        Ok(_) => {
+                            let _ = answered.send(text);
+                        }
+                        Err(e) => failed.push((i, e.to_string())),
+                    }
+                }
+                failed
+            })
+        })
+        .collect();
+    drop(answered_tx);
+    let (answered, failed) = cluster
+        .node(&doomed)
+        .stop_after(STOP_AFTER, answered, senders, how)
+        .await
+        .unwrap();
+    // Both carried on through the other node: at most the send in flight
+    // at a kill failed, none at a drain, and their last sends were answered.
+    let may_fail = if how == Stop::Kill9 { 1 } else { 0 };
+    for (name, failed) in ["alice", "carol"].iter().zip(&failed) {
+        assert!(failed.len() <= may_fail, "{name}: {failed:?}");
+        assert!(answered.contains(&format!("{name} {}", SENDS - 1)));
+    }
+    // Bob's watch moved to the other node and gets every answered text.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let all_seen = bounded("every answered text to reach bob's watch", async {
+        while !answered.iter().all(|t| seen.contains_key(t)) {
+            let Some(event) = events.recv().await else {
+                panic!("bob's watch ended: {:?}", watcher.is_finished())
+            };
+            if let What::Text { text } = event.what {
+                *seen.entry(text).or_default() += 1;
+            }
+        }
+    })
+    .await;
+    if let Err(e) = all_seen {
+        let missing: Vec<&String> = answered.iter().filter(|t| !seen.contains_key(*t)).collect();
+        panic!("{e:#}: missing {missing:?}; failed sends {failed:?}");
+    }
+    stop.cancel();
+    bounded("bob's watch to stop", watcher)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    while let Ok(event) = events.try_recv() {
+        if let What::Text { text } = event.what {
+            *seen.entry(text).or_default() += 1;
+        }
+    }
+    // Nothing left waiting for him either, and nothing twice.
+    for text in texts(&bob.inbox().await.unwrap()) {
+        *seen.entry(text).or_default() += 1;
+    }
+    for text in &answered {
+        assert_eq!(seen.get(text), Some(&1), "{text}: {seen:?}");
+    }
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
 }
 
 /// Progress that kills a node (SIGKILL, at once) when `at` bytes have gone

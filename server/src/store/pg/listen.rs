@@ -14,6 +14,7 @@
 //! session stale ([`StoreEvent::AllStale`]): nothing committed is missed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
@@ -28,8 +29,9 @@ use crate::error::StoreError;
 use crate::store::directory::Directory;
 use crate::store::values::StoreEvent;
 
-/// The longest pause between two attempts to reconnect.
-const MAX_PAUSE: Duration = Duration::from_secs(5);
+/// The longest pause between two attempts to reconnect: a database back
+/// from a restart is served again within this.
+const MAX_PAUSE: Duration = Duration::from_secs(2);
 
 /// Listens until `stop` is cancelled.
 pub(super) async fn run(
@@ -38,6 +40,7 @@ pub(super) async fn run(
     node: String,
     directory: Directory,
     notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
+    reachable: Arc<AtomicBool>,
     stop: CancellationToken,
 ) {
     let mut pause = Duration::from_millis(100);
@@ -45,10 +48,18 @@ pub(super) async fn run(
     loop {
         let outcome = tokio::select! {
             () = stop.cancelled() => return,
-            outcome = listen(&config, &pool, &node, &directory, &notify, first) => outcome,
+            outcome = listen(&config, &pool, &node, &directory, &notify, &reachable, first) => outcome,
         };
+        let was_reachable = reachable.swap(false, Ordering::AcqRel);
         if let Err(e) = outcome {
-            tracing::error!(error = %e, "lost the database's notifications; reconnecting");
+            if was_reachable {
+                tracing::error!(
+                    error = %e,
+                    "the database is unreachable: refusing new connections until it returns"
+                );
+            } else {
+                tracing::debug!(error = %e, "the database is still unreachable");
+            }
         }
         first = false;
         tokio::select! {
@@ -67,6 +78,7 @@ async fn listen(
     node: &str,
     directory: &Directory,
     notify: &Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
+    reachable: &AtomicBool,
     first: bool,
 ) -> Result<(), StoreError> {
     let (client, mut connection) = config.connect(NoTls).await?;
@@ -101,8 +113,9 @@ async fn listen(
             // Notifications sent while this node was deaf are gone.
             accounts::load(&client, directory).await?;
             notify(vec![StoreEvent::AllStale]);
-            tracing::info!("hearing the database's notifications again");
+            tracing::info!("the database is reachable again: accepting connections");
         }
+        reachable.store(true, Ordering::Release);
         while let Some(n) = heard.recv().await {
             let n = n?;
             let Some((from, id)) = parse(n.payload()) else {

@@ -3,7 +3,6 @@
 //! messages. The same answers as the SQLite side (`store/messages.rs`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use protocol::{ClientId, MessageKind};
@@ -45,21 +44,23 @@ impl Pg {
             .insert_row(&tx, &recipient, &sender, kind, &body, created_at)
             .await?;
         tx.commit().await?;
-        (self.notify)(vec![StoreEvent::NewMessage {
-            recipient,
-            message: Arc::new(WaitingMessage {
-                id,
-                sender,
-                kind,
-                size,
-                created_at_ms: created_at,
-                body,
-            }),
-        }]);
+        self.announce(recipient);
         Ok(Stored {
             id,
             created_at_ms: created_at,
         })
+    }
+
+    /// Tells this node's subscribers of `recipient` that a message of theirs
+    /// committed, as a [`StoreEvent::Stale`] that sends them to the database
+    /// rather than with the message itself. Two sends to one recipient
+    /// commit in id order (they hold the recipient's usage row), but the
+    /// tasks that committed them may announce in the other order; a session
+    /// that pushed the later id first would skip the earlier one for good,
+    /// since it reads after the highest id it pushed. Reading from the
+    /// database sees committed rows in id order, so nothing is skipped.
+    pub(super) fn announce(&self, recipient: ClientId) {
+        (self.notify)(vec![StoreEvent::Stale { recipient }]);
     }
 
     /// Writes a message row with the next id and announces its recipient to

@@ -38,6 +38,7 @@ mod rooms;
 mod schema;
 mod uploads;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,6 +77,9 @@ pub(crate) struct Pg {
     notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
     stop: CancellationToken,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// Whether the listener's connection to the database stands: the node
+    /// accepts new connections only while it does.
+    reachable: Arc<AtomicBool>,
 }
 
 impl Pg {
@@ -114,6 +118,7 @@ impl Pg {
             notify,
             stop: CancellationToken::new(),
             listener: Mutex::new(None),
+            reachable: Arc::new(AtomicBool::new(true)),
         };
         let listener = tokio::spawn(listen::run(
             config,
@@ -121,10 +126,22 @@ impl Pg {
             pg.node.clone(),
             pg.directory.clone(),
             pg.notify.clone(),
+            pg.reachable.clone(),
             pg.stop.clone(),
         ));
         *pg.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
         Ok(pg)
+    }
+
+    /// Whether the database answered the last time this node's listener
+    /// tried it.
+    pub(super) fn reachable(&self) -> bool {
+        self.reachable.load(Ordering::Acquire)
+    }
+
+    /// This node's name in the cluster's notifications.
+    pub(super) fn node(&self) -> &str {
+        &self.node
     }
 
     /// A pooled connection.

@@ -8,8 +8,6 @@
 //! only these rows say how much of one is durable, so any node can resume
 //! an upload another began.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use protocol::{ClientId, MessageKind, UploadId};
 use tokio_postgres::{Row, Transaction};
@@ -21,9 +19,7 @@ use super::quota::{self, Usage};
 use super::room_acks::{Freed, freed_files};
 use crate::error::StoreError;
 use crate::store::rows::fixed;
-use crate::store::values::{
-    ExpiredUploads, MessageBody, StoreEvent, Stored, UploadRecord, UploadTo, WaitingMessage, now_ms,
-};
+use crate::store::values::{ExpiredUploads, MessageBody, Stored, UploadRecord, UploadTo, now_ms};
 
 const UPLOAD_COLUMNS: &str = "id, owner, destination, file_size, meta, durable_offset, to_room, \
                               created_at";
@@ -145,17 +141,7 @@ impl Pg {
             )
             .await?;
         tx.commit().await?;
-        (self.notify)(vec![StoreEvent::NewMessage {
-            recipient: record.destination,
-            message: Arc::new(WaitingMessage {
-                id: message_id,
-                sender: owner,
-                kind: MessageKind::File,
-                size: record.file_size,
-                created_at_ms: created_at,
-                body,
-            }),
-        }]);
+        self.announce(record.destination);
         Ok((
             record,
             Stored {
