@@ -6,8 +6,6 @@
 //! Only the owner deletes, by the roles the observer follows (the group
 //! context every member agrees on), not by the server's own columns.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use protocol::v3::RoomNotice;
 use protocol::{ClientId, MessageKind, RoomId};
@@ -21,7 +19,7 @@ use super::room_acks::{Freed, freed_files};
 use super::room_log::member_epoch;
 use super::room_observer::{self, lock_room, room_error};
 use crate::error::StoreError;
-use crate::store::values::{MessageBody, StoreEvent, WaitingMessage, now_ms};
+use crate::store::values::{MessageBody, now_ms};
 
 impl Pg {
     /// See `Store::delete_room`.
@@ -92,25 +90,12 @@ impl Pg {
             quota::check(&self.limits, inbox, &sent, content.len() as u64)?;
             sent.sent_bytes += content.len() as i64;
         }
-        let mut events = Vec::new();
         for &recipient in &recipients {
             add_message(&tx, &recipient, &author, 1, content.len() as i64).await?;
             let body = MessageBody::Inline(content.clone());
             let kind = MessageKind::RoomDeleted;
-            let id = self
-                .insert_row(&tx, &recipient, &author, kind, &body, now)
+            self.insert_row(&tx, &recipient, &author, kind, &body, now)
                 .await?;
-            events.push(StoreEvent::NewMessage {
-                recipient,
-                message: Arc::new(WaitingMessage {
-                    id,
-                    sender: author,
-                    kind,
-                    size: body.size(),
-                    created_at_ms: now,
-                    body,
-                }),
-            });
         }
         let rows = tx
             .query(
@@ -145,8 +130,8 @@ impl Pg {
             tx.execute(sql, &[&&room.0[..]]).await?;
         }
         tx.commit().await?;
-        if !events.is_empty() {
-            (self.notify)(events);
+        for recipient in recipients {
+            self.announce(recipient);
         }
         Ok(blobs)
     }

@@ -11,6 +11,12 @@
 //! holds it to its commit. It is taken last (after the room's row, the
 //! `usage` rows and the storage stripe, the order every room write keeps),
 //! so it never waits inside a cycle; the observer's work is done before it.
+//!
+//! Entries (and welcomes, notices) are announced to this node's sessions as
+//! stale, as messages are (`messages.rs`, `Pg::announce`), not with the
+//! entry itself: two appends commit in number order, but the tasks that
+//! committed them may announce in the other order, and a session that
+//! pushed the later entry first would skip the earlier one for good.
 
 use bytes::Bytes;
 use protocol::v3::{RoomEntry, RoomEntryKind, RoomRole};

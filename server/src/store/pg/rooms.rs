@@ -8,8 +8,6 @@
 //! observer's state is read and written in that transaction
 //! (`room_observer.rs`); the append's numbering is `room_log.rs`'.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use protocol::v3::{CommitAccepted, RoomEntryKind, RoomWelcome};
 use protocol::{ClientId, MessageKind, RoomId, UploadId};
@@ -21,7 +19,7 @@ use super::quota::{self, Usage};
 use super::room_log::{self, NewEntry, advance_author, check_log_room, follow, member_epoch};
 use super::room_observer::{self, lock_room, room_error};
 use crate::error::StoreError;
-use crate::store::values::{MessageBody, StoreEvent, WaitingMessage, now_ms};
+use crate::store::values::{MessageBody, StoreEvent, now_ms};
 
 impl Pg {
     /// See `Store::create_room`.
@@ -246,25 +244,14 @@ impl Pg {
             )
             .await?;
         }
-        let mut events = Vec::new();
+        let mut welcomed = Vec::new();
         if let Some(content) = welcome {
             for &recipient in &added {
                 let body = MessageBody::Inline(content.clone());
                 let kind = MessageKind::RoomWelcome;
-                let id = self
-                    .insert_row(&tx, &recipient, &author, kind, &body, now)
+                self.insert_row(&tx, &recipient, &author, kind, &body, now)
                     .await?;
-                events.push(StoreEvent::NewMessage {
-                    recipient,
-                    message: Arc::new(WaitingMessage {
-                        id,
-                        sender: author,
-                        kind,
-                        size: body.size(),
-                        created_at_ms: now,
-                        body,
-                    }),
-                });
+                welcomed.push(recipient);
             }
         }
         // The author reads its own commit back from the log, in order after
@@ -276,14 +263,11 @@ impl Pg {
             epoch: state.epoch,
             seq: entry.seq,
         };
-        events.insert(
-            0,
-            StoreEvent::RoomEntry {
-                recipients: recipients.into(),
-                entry: Arc::new(entry),
-            },
-        );
-        (self.notify)(events);
+        // Announced as stale, not with the entry: see `room_log.rs`.
+        (self.notify)(vec![StoreEvent::RoomStale { recipients }]);
+        for recipient in welcomed {
+            self.announce(recipient);
+        }
         Ok(committed)
     }
 
@@ -385,12 +369,9 @@ impl Pg {
         advance_author(&tx, room, author, entry.seq).await?;
         let recipients = room_log::readers_of(&tx, room, entry.seq, Some(author)).await?;
         tx.commit().await?;
-        let seq = entry.seq;
-        (self.notify)(vec![StoreEvent::RoomEntry {
-            recipients: recipients.into(),
-            entry: Arc::new(entry),
-        }]);
-        Ok(seq)
+        // Announced as stale, not with the entry: see `room_log.rs`.
+        (self.notify)(vec![StoreEvent::RoomStale { recipients }]);
+        Ok(entry.seq)
     }
 }
 
