@@ -300,9 +300,14 @@ fn connection_error(c: &ConnectionError) -> String {
                 "the recipient's inbox is full; try again after they have read their messages"
                     .into()
             }
-            ErrorReason::StorageFull
-            | ErrorReason::StorageFailed
-            | ErrorReason::StorageReadOnly => format!(
+            // A failed store (a cluster node without its database, an I/O
+            // error) may fail reads too: promise nothing.
+            ErrorReason::StorageFailed => format!(
+                "the server could not store or read anything now ({}); nothing was stored. \
+                 Try again later, or ask its operator",
+                e.text
+            ),
+            ErrorReason::StorageFull | ErrorReason::StorageReadOnly => format!(
                 "the server cannot store anything now ({}: {}); reading and deleting your \
                  messages still work. Try again later, or ask its operator",
                 e.reason.name(),
