@@ -182,3 +182,12 @@ impl RoomsError {
         }
     }
 }
+
+impl From<openmls_memory_storage::MemoryStorageError> for RoomsError {
+    fn from(e: openmls_memory_storage::MemoryStorageError) -> Self {
+        RoomsError::Mls {
+            op: "room state in memory",
+            source: Box::new(e),
+        }
+    }
+}

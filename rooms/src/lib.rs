@@ -42,6 +42,7 @@ pub mod name;
 pub mod observer;
 pub mod policy;
 pub mod roles;
+pub mod snapshot;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -60,6 +61,7 @@ pub use name::RoomName;
 pub use observer::{Observed, ObserverTx, RoomObserver, RoomState, check_group_info};
 pub use policy::CommitSummary;
 pub use roles::Role;
+pub use snapshot::{Changes, RoomSnapshot};
 pub use store::migrate;
 
 /// Most members a room may have (the benchmark size).

@@ -24,6 +24,7 @@ use openmls::prelude::{
     ProtocolMessage, PublicGroup, RatchetTreeIn, Sender, tls_codec::Deserialize as _,
 };
 use openmls_traits::OpenMlsProvider as _;
+use openmls_traits::storage::{CURRENT_VERSION, StorageProvider};
 
 use crate::engine::{RoomId, RoomMember};
 use crate::error::{PolicyError, RoomsError};
@@ -113,7 +114,15 @@ impl RoomObserver {
         registrations: &dyn Pins,
     ) -> Result<RoomState, RoomsError> {
         self.store.transact(|provider, conn| {
-            track_in(provider, conn, group_info, ratchet_tree, registrations)
+            let state = track_in(
+                provider.crypto(),
+                provider.storage(),
+                group_info,
+                ratchet_tree,
+                registrations,
+            )?;
+            crate::store::remember_room(conn, state.room)?;
+            Ok(state)
         })
     }
 
@@ -126,8 +135,9 @@ impl RoomObserver {
     /// [`RoomsError::Identity`], [`RoomsError::Malformed`],
     /// [`RoomsError::UnknownRoom`]; MLS errors.
     pub fn process(&self, bytes: &[u8], registrations: &dyn Pins) -> Result<Observed, RoomsError> {
-        self.store
-            .transact(|provider, _| process_in(provider, bytes, registrations))
+        self.store.transact(|provider, _| {
+            process_in(provider.crypto(), provider.storage(), bytes, registrations)
+        })
     }
 
     /// The room as the server knows it now.
@@ -135,7 +145,8 @@ impl RoomObserver {
     /// # Errors
     /// [`RoomsError::UnknownRoom`].
     pub fn room(&self, room: RoomId) -> Result<RoomState, RoomsError> {
-        self.store.transact(|provider, _| room_in(provider, room))
+        self.store
+            .transact(|provider, _| room_in(provider.storage(), room))
     }
 }
 
@@ -171,13 +182,15 @@ impl<'a> ObserverTx<'a> {
         registrations: &dyn Pins,
     ) -> Result<RoomState, RoomsError> {
         let provider = Provider::over(self.conn, &self.crypto);
-        track_in(
-            &provider,
-            self.conn,
+        let state = track_in(
+            provider.crypto(),
+            provider.storage(),
             group_info,
             ratchet_tree,
             registrations,
-        )
+        )?;
+        crate::store::remember_room(self.conn, state.room)?;
+        Ok(state)
     }
 
     /// [`RoomObserver::process`] inside the caller's transaction.
@@ -186,7 +199,7 @@ impl<'a> ObserverTx<'a> {
     /// As [`RoomObserver::process`].
     pub fn process(&self, bytes: &[u8], registrations: &dyn Pins) -> Result<Observed, RoomsError> {
         let provider = Provider::over(self.conn, &self.crypto);
-        process_in(&provider, bytes, registrations)
+        process_in(provider.crypto(), provider.storage(), bytes, registrations)
     }
 
     /// [`RoomObserver::room`] inside the caller's transaction.
@@ -195,7 +208,7 @@ impl<'a> ObserverTx<'a> {
     /// As [`RoomObserver::room`].
     pub fn room(&self, room: RoomId) -> Result<RoomState, RoomsError> {
         let provider = Provider::over(self.conn, &self.crypto);
-        room_in(&provider, room)
+        room_in(provider.storage(), room)
     }
 
     /// Deletes the room's `PublicGroup` (its owner deleted the room): the
@@ -206,15 +219,30 @@ impl<'a> ObserverTx<'a> {
     /// database errors.
     pub fn forget(&self, room: RoomId) -> Result<(), RoomsError> {
         let provider = Provider::over(self.conn, &self.crypto);
-        load_public(&provider, room)?;
-        PublicGroup::delete(provider.storage(), &room.group_id())?;
-        Ok(())
+        forget_in(provider.storage(), room)
     }
 }
 
-fn track_in(
-    provider: &Provider<'_>,
-    conn: &Connection,
+/// The observer's operations over any openmls storage `S` (the server's
+/// SQLite tables, or one room's entries in memory: `crate::snapshot`).
+pub(crate) trait ObserverStorage:
+    StorageProvider<CURRENT_VERSION, Error = Self::Fault>
+{
+    /// The storage's error, carried as a [`RoomsError`].
+    type Fault: std::error::Error + Send + Sync + 'static + Into<RoomsError>;
+}
+
+impl<S> ObserverStorage for S
+where
+    S: StorageProvider<CURRENT_VERSION>,
+    S::Error: Send + Sync + 'static + Into<RoomsError>,
+{
+    type Fault = S::Error;
+}
+
+pub(crate) fn track_in<S: ObserverStorage>(
+    crypto: &RustCrypto,
+    storage: &S,
     group_info: &[u8],
     ratchet_tree: &[u8],
     registrations: &dyn Pins,
@@ -230,17 +258,11 @@ fn track_in(
     let tree =
         RatchetTreeIn::tls_deserialize_exact(ratchet_tree).map_err(|_| RoomsError::Malformed)?;
     let room = RoomId::from_group_id(info.group_id()).ok_or(RoomsError::UnknownRoom)?;
-    if load_public(provider, room).is_ok() {
+    if load_public(storage, room).is_ok() {
         return Err(RoomsError::RoomExists);
     }
-    let (group, _) = PublicGroup::from_external(
-        provider.crypto(),
-        provider.storage(),
-        tree,
-        info,
-        ProposalStore::new(),
-    )
-    .map_err(RoomsError::mls("room tracking"))?;
+    let (group, _) = PublicGroup::from_external(crypto, storage, tree, info, ProposalStore::new())
+        .map_err(RoomsError::mls("room tracking"))?;
     if group.ciphersuite() != CIPHERSUITE || group.group_context().epoch().as_u64() != 0 {
         return Err(RoomsError::Malformed);
     }
@@ -251,18 +273,18 @@ fn track_in(
         [owner] if view.role_of(owner) == Role::Owner => {}
         _ => return Err(PolicyError::BadRoles.into()),
     }
-    crate::store::remember_room(conn, room)?;
     Ok(state(room, &group, &view))
 }
 
-fn process_in(
-    provider: &Provider<'_>,
+pub(crate) fn process_in<S: ObserverStorage>(
+    crypto: &RustCrypto,
+    storage: &S,
     bytes: &[u8],
     registrations: &dyn Pins,
 ) -> Result<Observed, RoomsError> {
     let message = parse_protocol_message(bytes)?;
     let room = RoomId::from_group_id(message.group_id()).ok_or(RoomsError::UnknownRoom)?;
-    let mut group = load_public(provider, room)?;
+    let mut group = load_public(storage, room)?;
     let room_epoch = group.group_context().epoch().as_u64();
     let message_epoch = message.epoch().as_u64();
     if message_epoch != room_epoch {
@@ -282,7 +304,7 @@ fn process_in(
     }
     let view = RoomView::new(group.members(), group.group_context().extensions())?;
     let processed = group
-        .process_message(provider.crypto(), message)
+        .process_message(crypto, message)
         .map_err(RoomsError::mls("message processing"))?;
     let sender = processed.sender().clone();
     match processed.into_content() {
@@ -290,7 +312,7 @@ fn process_in(
             let summary = check_commit(&view, &sender, &staged)?;
             check_new_leaves(&staged, registrations)?;
             group
-                .merge_commit(provider.storage(), *staged)
+                .merge_commit(storage, *staged)
                 .map_err(RoomsError::mls("merge"))?;
             Ok(Observed::Commit { room, summary })
         }
@@ -302,7 +324,7 @@ fn process_in(
                 _ => return Err(PolicyError::UnsupportedProposal.into()),
             };
             group
-                .add_proposal(provider.storage(), *queued)
+                .add_proposal(storage, *queued)
                 .map_err(RoomsError::mls("proposal"))?;
             Ok(Observed::LeaveRequest { room, client })
         }
@@ -310,8 +332,11 @@ fn process_in(
     }
 }
 
-fn room_in(provider: &Provider<'_>, room: RoomId) -> Result<RoomState, RoomsError> {
-    let group = load_public(provider, room)?;
+pub(crate) fn room_in<S: ObserverStorage>(
+    storage: &S,
+    room: RoomId,
+) -> Result<RoomState, RoomsError> {
+    let group = load_public(storage, room)?;
     let view = RoomView::new(group.members(), group.group_context().extensions())?;
     Ok(state(room, &group, &view))
 }
@@ -351,6 +376,13 @@ pub fn check_group_info(bytes: &[u8], room: RoomId, epoch: u64) -> Result<(), Ro
     Ok(())
 }
 
-fn load_public(provider: &Provider<'_>, room: RoomId) -> Result<PublicGroup, RoomsError> {
-    PublicGroup::load(provider.storage(), &room.group_id())?.ok_or(RoomsError::UnknownRoom)
+pub(crate) fn forget_in<S: ObserverStorage>(storage: &S, room: RoomId) -> Result<(), RoomsError> {
+    load_public(storage, room)?;
+    PublicGroup::delete(storage, &room.group_id()).map_err(Into::into)
+}
+
+fn load_public<S: ObserverStorage>(storage: &S, room: RoomId) -> Result<PublicGroup, RoomsError> {
+    PublicGroup::load(storage, &room.group_id())
+        .map_err(Into::into)?
+        .ok_or(RoomsError::UnknownRoom)
 }

@@ -102,10 +102,8 @@ pub enum StoreError {
     #[error("the database is unreachable: {0}")]
     DatabaseUnavailable(String),
     /// The request needs a part of the store the PostgreSQL engine does not
-    /// have yet (rooms, key packages, the operator's account commands).
-    #[error(
-        "rooms, key packages and operator account commands are not served by a PostgreSQL-backed server yet"
-    )]
+    /// have yet (the operator's account commands).
+    #[error("operator account commands are not served by a PostgreSQL-backed server yet")]
     NotOnPostgres,
     /// Writes stopped after the database failed to make a commit durable.
     #[error("writes are stopped since the database failed to sync; restart the server")]

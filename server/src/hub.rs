@@ -41,6 +41,8 @@ pub(crate) enum HubEvent {
     /// Messages for the client were stored through another node: the
     /// database holds some that no event announced.
     Stale,
+    /// The same for entries of the client's rooms.
+    RoomStale,
 }
 
 struct Subscriber {
@@ -150,9 +152,15 @@ impl Hub {
                     send(&client, HubEvent::RoomAcked(room, seq));
                 }
                 StoreEvent::Stale { recipient } => send(&recipient, HubEvent::Stale),
+                StoreEvent::RoomStale { recipients } => {
+                    for r in &recipients {
+                        send(r, HubEvent::RoomStale);
+                    }
+                }
                 StoreEvent::AllStale => {
                     for client in subs.keys() {
                         send(client, HubEvent::Stale);
+                        send(client, HubEvent::RoomStale);
                     }
                 }
                 StoreEvent::KeyPackagesLow { owner, stock } => {

@@ -13,10 +13,10 @@ const INTERVAL: Duration = Duration::from_secs(600);
 
 /// Deletes room entries older than `max_age` now and then, with the files
 /// they name; runs until the task is aborted. A zero `max_age` keeps
-/// entries until every member has read them; so does a PostgreSQL store,
-/// which has no rooms (asking it would only log a refusal every time).
+/// entries until every member has read them. In a cluster every node runs
+/// it; each entry goes once, counted by the node whose statement deleted it.
 pub(crate) async fn expire_periodically(store: Store, blobs: Blobs, max_age: Duration) {
-    if max_age.is_zero() || store.is_shared() {
+    if max_age.is_zero() {
         return;
     }
     let mut tick = tokio::time::interval(INTERVAL);

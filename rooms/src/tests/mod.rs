@@ -9,6 +9,7 @@ mod membership;
 mod names;
 mod races;
 mod rules;
+mod snapshot;
 mod timing;
 
 use std::collections::HashMap;

@@ -58,7 +58,7 @@ pub(super) struct Sqlite {
 
 impl Inner {
     /// The SQLite engine; on PostgreSQL, the refusal of what only SQLite
-    /// has (rooms, key packages, operator account commands).
+    /// has (the operator's account commands).
     pub(super) fn sqlite(&self) -> Result<&Sqlite, StoreError> {
         match &self.engine {
             Engine::Sqlite(s) => Ok(s),

@@ -40,6 +40,9 @@ impl Store {
         group_info: Bytes,
     ) -> Result<u64, StoreError> {
         self.admit(group_info.len() as u64 + ROW_OVERHEAD)?;
+        if let Some(pg) = self.pg() {
+            return pg.store_group_info(caller, room, epoch, group_info).await;
+        }
         let op = RoomWrite::GroupInfo {
             room,
             epoch,
@@ -59,8 +62,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::UnknownRoom`], [`StoreError::RoomRefused`] (not the
-    /// owner), [`StoreError::StaleEpoch`], quota errors;
-    /// [`StoreError::NotOnPostgres`].
+    /// owner), [`StoreError::StaleEpoch`], quota errors.
     pub async fn delete_room(
         &self,
         caller: ClientId,
@@ -68,6 +70,9 @@ impl Store {
         epoch: u64,
         notice: Bytes,
     ) -> Result<Vec<String>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.delete_room(caller, room, epoch, notice).await;
+        }
         let op = RoomWrite::Delete {
             room,
             epoch,
@@ -88,9 +93,8 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn listed_rooms(&self) -> Result<Vec<ListedRoomRow>, StoreError> {
-        if self.is_shared() {
-            // No room exists on PostgreSQL (see `store::rooms`).
-            return Ok(Vec::new());
+        if let Some(pg) = self.pg() {
+            return pg.listed_rooms().await;
         }
         self.read(|conn| {
             let mut rooms = conn.prepare_cached(
@@ -133,8 +137,8 @@ impl Store {
         caller: ClientId,
         name: String,
     ) -> Result<RoomGroupInfo, StoreError> {
-        if self.is_shared() {
-            return Err(StoreError::UnknownRoom);
+        if let Some(pg) = self.pg() {
+            return pg.find_room(caller, name).await;
         }
         self.read(move |conn| {
             let found: Option<(Vec<u8>, i64, Vec<u8>)> = conn

@@ -1,7 +1,8 @@
 //! Rooms and key packages as callers see them: every change goes through
 //! the writer thread (`writer/rooms.rs`, `writer/key_packages.rs`), every
 //! read of a room's log, its members and the caller's rooms through the read
-//! pool.
+//! pool. On PostgreSQL, each goes to the engine's own (`pg/rooms.rs`,
+//! `pg/key_packages.rs`, `pg/room_acks.rs`, `pg/room_reads.rs`).
 
 use bytes::Bytes;
 use protocol::v3::{
@@ -15,11 +16,6 @@ use super::handle::{ROW_OVERHEAD, Store};
 use super::rows::fixed;
 use super::writer::{RoomDone, RoomWrite, WriteOp};
 use crate::error::StoreError;
-
-// On PostgreSQL every change to rooms and key packages is refused
-// (`StoreError::NotOnPostgres`), so no room exists there: the reads below
-// answer truly that the caller is in none, which lets clients that ask
-// about rooms on every connection go on with their messages and files.
 
 impl Store {
     async fn room_write(&self, caller: ClientId, op: RoomWrite) -> Result<RoomDone, StoreError> {
@@ -40,6 +36,9 @@ impl Store {
     ) -> Result<KeyPackageStock, StoreError> {
         let bytes: u64 = packages.iter().map(|p| p.len() as u64 + ROW_OVERHEAD).sum();
         self.admit(bytes)?;
+        if let Some(pg) = self.pg() {
+            return pg.upload_key_packages(caller, last_resort, packages).await;
+        }
         let op = RoomWrite::UploadKeyPackages {
             last_resort,
             packages,
@@ -59,6 +58,9 @@ impl Store {
         caller: ClientId,
         clients: Vec<ClientId>,
     ) -> Result<Vec<ClaimedKeyPackage>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.claim_key_packages(clients).await;
+        }
         match self
             .room_write(caller, RoomWrite::ClaimKeyPackages { clients })
             .await?
@@ -81,6 +83,9 @@ impl Store {
         tree: Bytes,
     ) -> Result<RoomId, StoreError> {
         self.admit((group_info.len() + tree.len()) as u64 + ROW_OVERHEAD)?;
+        if let Some(pg) = self.pg() {
+            return pg.create_room(caller, room, group_info, tree).await;
+        }
         let op = RoomWrite::Create {
             room,
             group_info,
@@ -106,6 +111,9 @@ impl Store {
     ) -> Result<CommitAccepted, StoreError> {
         let welcome_len = welcome.as_ref().map_or(0, Bytes::len);
         self.admit((commit.len() + welcome_len) as u64 + ROW_OVERHEAD)?;
+        if let Some(pg) = self.pg() {
+            return pg.commit_room(caller, room, epoch, commit, welcome).await;
+        }
         let op = RoomWrite::Commit {
             room,
             epoch,
@@ -131,6 +139,9 @@ impl Store {
         message: Bytes,
     ) -> Result<u64, StoreError> {
         self.admit(message.len() as u64 + ROW_OVERHEAD)?;
+        if let Some(pg) = self.pg() {
+            return pg.send_room(caller, room, epoch, file, message).await;
+        }
         let op = RoomWrite::Send {
             room,
             epoch,
@@ -154,6 +165,9 @@ impl Store {
         caller: ClientId,
         acks: Vec<RoomCursor>,
     ) -> Result<(Vec<bool>, Vec<String>), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.ack_rooms(caller, acks).await;
+        }
         match self.room_write(caller, RoomWrite::Ack { acks }).await? {
             RoomDone::Acked(a, blobs) => Ok((a, blobs)),
             other => Err(mismatch(&other)),
@@ -170,6 +184,9 @@ impl Store {
         &self,
         before_ms: u64,
     ) -> Result<(usize, Vec<String>), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.expire_room_entries(before_ms).await;
+        }
         // The writer needs a caller for room writes; retention has none.
         match self
             .room_write(ClientId([0; 16]), RoomWrite::Expire { before_ms })
@@ -191,9 +208,8 @@ impl Store {
         room: RoomId,
         seq: u64,
     ) -> Result<Result<(String, u64), RoomFileRefusal>, StoreError> {
-        if self.is_shared() {
-            // Rooms cannot be created on PostgreSQL yet (see `no_rooms`).
-            return Err(StoreError::UnknownRoom);
+        if let Some(pg) = self.pg() {
+            return pg.room_file(caller, room, seq).await;
         }
         self.read(move |conn| {
             let member: Option<(Option<i64>, i64)> = conn
@@ -248,8 +264,8 @@ impl Store {
         max_count: usize,
         max_bytes: usize,
     ) -> Result<(Vec<RoomEntry>, bool), StoreError> {
-        if self.is_shared() {
-            return Ok((Vec::new(), false));
+        if let Some(pg) = self.pg() {
+            return pg.room_entries(caller, after, max_count, max_bytes).await;
         }
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
@@ -289,8 +305,8 @@ impl Store {
         caller: ClientId,
         room: RoomId,
     ) -> Result<RoomStatus, StoreError> {
-        if self.is_shared() {
-            return Err(StoreError::UnknownRoom);
+        if let Some(pg) = self.pg() {
+            return pg.room_status(caller, room).await;
         }
         self.read(move |conn| {
             let epoch: i64 = conn
@@ -335,8 +351,8 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn rooms_of(&self, caller: ClientId) -> Result<Vec<RoomSummary>, StoreError> {
-        if self.is_shared() {
-            return Ok(Vec::new());
+        if let Some(pg) = self.pg() {
+            return pg.rooms_of(caller).await;
         }
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(

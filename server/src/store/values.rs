@@ -209,6 +209,13 @@ pub enum StoreEvent {
         /// Their recipient.
         recipient: ClientId,
     },
+    /// Entries of rooms `recipients` are members of were stored through
+    /// another node of a cluster: what is waiting must be read from the
+    /// database.
+    RoomStale {
+        /// The rooms' members.
+        recipients: Vec<ClientId>,
+    },
     /// Messages may have been stored through other nodes unannounced (the
     /// node could not hear them for a while): every subscriber reloads.
     AllStale,

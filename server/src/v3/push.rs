@@ -113,6 +113,7 @@ impl Push {
             // Read from the database after what was pushed (duplicates are
             // filtered by id there).
             HubEvent::Stale => self.backlog = true,
+            HubEvent::RoomStale => self.rooms.lagged(),
         }
     }
 

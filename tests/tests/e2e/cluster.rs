@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use e2e::{Postgres, ServerProcess, TestIdentity, TestServer, V3Conn, pattern, reason_of};
+use e2e::{
+    Postgres, RoomUser, Seen, ServerProcess, TestIdentity, TestServer, V3Conn, pattern, reason_of,
+};
 use protocol::{ErrorReason, MessageKind, Name, v3};
 use sha2::{Digest, Sha256};
 
@@ -192,36 +194,141 @@ async fn an_upload_cut_on_node_a_resumes_on_node_b_and_downloads_from_a() {
     );
 }
 
-#[tokio::test]
-async fn a_postgres_node_refuses_key_packages_saying_so_and_has_no_rooms() {
-    let server = TestServer::start_on(e2e::Engine::Postgres, |_| {})
-        .await
-        .unwrap();
-    let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
-    let response = alice
-        .call(v3::Request::KeyPackagesClaim(vec![alice.client_id]))
-        .await
-        .unwrap();
-    assert_eq!(reason_of(&response).unwrap(), ErrorReason::Internal);
-    let v3::Response::Error(e) = response else {
-        unreachable!()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_made_through_node_a_pushes_to_bob_on_node_b_and_a_commit_through_b_reaches_a() {
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(&pg, files.path()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut alice = RoomUser::new(a.addr, dir.path(), "alice").await.unwrap();
+    let mut bob = RoomUser::new(b.addr, dir.path(), "bob").await.unwrap();
+    let mut carol = RoomUser::new(a.addr, dir.path(), "carol").await.unwrap();
+    alice.trust(&[&bob, &carol]);
+    bob.trust(&[&alice, &carol]);
+    carol.trust(&[&alice, &bob]);
+    // Alice, on A, makes the room and adds bob, who joins through B.
+    let room = alice.create().await.unwrap();
+    alice.add(room, &[bob.id()]).await.unwrap();
+    assert_eq!(
+        bob.sync().await.unwrap(),
+        vec![Seen::Joined { room, epoch: 1 }]
+    );
+    assert_eq!(
+        bob.conn.call(v3::Request::Subscribe).await.unwrap(),
+        v3::Response::Subscribed { waiting: 0 }
+    );
+    // What alice says through A is pushed to bob's session on B.
+    let seq = alice.say(room, "hello across").await.unwrap();
+    let pushed = loop {
+        match bob.conn.next_frame().await.unwrap() {
+            Some(v3::Response::RoomDelivery(entry)) => break entry,
+            Some(v3::Response::KeyPackagesLow(_)) => {}
+            other => panic!("expected a room entry, got {other:?}"),
+        }
     };
-    assert!(e.text.contains("PostgreSQL"), "{}", e.text);
-    // Room reads answer what is true there: no room can be made, so none.
-    let response = alice
-        .call(v3::Request::RoomPull(v3::Pull {
-            max_messages: 10,
-            max_bytes: 0,
-        }))
+    assert_eq!((pushed.room, pushed.seq), (room, seq));
+    assert_eq!(
+        bob.read(&pushed).unwrap(),
+        Seen::Text {
+            room,
+            sender: alice.id(),
+            text: "hello across".into()
+        }
+    );
+    // Bob acknowledges it through B (read once: its keys are spent).
+    let acked = bob
+        .conn
+        .call(v3::Request::RoomAck(vec![v3::RoomCursor { room, seq }]))
         .await
         .unwrap();
-    assert!(reason_of(&response).is_err(), "{response:?}");
-    // The connection goes on.
-    assert!(alice.pull().await.unwrap().messages.is_empty());
+    assert!(matches!(acked, v3::Response::RoomAcked(_)), "{acked:?}");
+    // Alice commits through B (adding carol); A serves the new epoch, and
+    // carol, on A, joins from the welcome stored through B.
+    alice.reconnect(b.addr).await.unwrap();
+    alice.add(room, &[carol.id()]).await.unwrap();
+    assert_eq!(
+        carol.sync().await.unwrap(),
+        vec![Seen::Joined { room, epoch: 2 }]
+    );
+    let status = carol.status(room).await.unwrap();
+    assert_eq!(status.epoch, 2);
+    assert_eq!(status.members.len(), 3);
+    // Bob sees the commit and reads what follows it.
+    alice.say(room, "three of us").await.unwrap();
+    let seen = bob.sync().await.unwrap();
+    assert_eq!(
+        seen.last(),
+        Some(&Seen::Text {
+            room,
+            sender: alice.id(),
+            text: "three of us".into()
+        }),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&Seen::Commit {
+            room,
+            epoch: 2,
+            removed_us: false
+        }),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_test_against_a_postgres_backed_server_binary_passes_all_but_rooms() {
+async fn key_packages_claimed_through_two_nodes_at_once_are_each_handed_out_once() {
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(&pg, files.path()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Five one-time packages and a last-resort one, through A.
+    let owner = RoomUser::new(a.addr, dir.path(), "owner").await.unwrap();
+    let mut claimers = Vec::new();
+    for (i, addr) in [a.addr, b.addr, a.addr, b.addr].into_iter().enumerate() {
+        let (conn, _) = V3Conn::new_user(addr, &format!("claimer{i}"))
+            .await
+            .unwrap();
+        claimers.push(conn);
+    }
+    let target = owner.id();
+    let tasks: Vec<_> = claimers
+        .into_iter()
+        .map(|mut conn| {
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..3 {
+                    match conn
+                        .call(v3::Request::KeyPackagesClaim(vec![target]))
+                        .await
+                        .unwrap()
+                    {
+                        v3::Response::KeyPackages(mut c) => got.push(c.remove(0)),
+                        other => panic!("claim answered {other:?}"),
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    let mut one_time = Vec::new();
+    let mut last_resort = 0;
+    for t in tasks {
+        for claimed in t.await.unwrap() {
+            match claimed.status {
+                v3::ClaimStatus::OneTime => one_time.push(claimed.key_package),
+                v3::ClaimStatus::LastResort => last_resort += 1,
+                v3::ClaimStatus::None => panic!("the last-resort package is kept"),
+            }
+        }
+    }
+    assert_eq!(one_time.len(), 5);
+    let distinct: std::collections::HashSet<_> = one_time.iter().collect();
+    assert_eq!(distinct.len(), 5);
+    assert_eq!(last_resort, 12 - 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_test_against_a_postgres_backed_server_binary_passes_all() {
     let pg = postgres().await;
     let dir = tempfile::tempdir().unwrap();
     let url = pg.url();
@@ -231,9 +338,6 @@ async fn client_test_against_a_postgres_backed_server_binary_passes_all_but_room
     let home = dir.path().join("runner");
     std::fs::create_dir_all(&home).unwrap();
     let (ok, out, err) = e2e::run_client_with_stdin(server.addr, &home, &["test"], None).await;
-    assert!(!ok, "{out}\n{err}");
-    assert!(out.contains("14 passed, 1 failed"), "{out}\n{err}");
-    let failed: Vec<&str> = out.lines().filter(|l| l.contains("FAIL")).collect();
-    assert_eq!(failed.len(), 1, "{out}");
-    assert!(failed[0].contains("room"), "{out}");
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("15 passed, 0 failed"), "{out}\n{err}");
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use e2e::V3Conn;
-use e2e::{TestServer, binary, bounded};
+use e2e::{Engine, TestServer, binary, bounded};
 use protocol::{ClientId, v3};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -236,7 +236,8 @@ async fn claim(conn: &mut V3Conn, owner: ClientId, n: usize) -> Vec<v3::ClaimSta
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_shows_room_messages_live_and_the_key_stock_refills() {
-    let server = TestServer::start(|_| {}).await.unwrap();
+    // SQLite: the test counts the key packages in server.db.
+    let server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
     let addr = server.addr;
     let dir = tempfile::tempdir().unwrap();
     let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));

@@ -2,10 +2,12 @@
 //! other nodes commit. A registration elsewhere is read into the in-memory
 //! directory; a message stored elsewhere becomes a [`StoreEvent::Stale`]
 //! for its recipient, which sends that recipient's subscribed sessions here
-//! back to the database for what they have not pushed (`v3::push`).
+//! back to the database for what they have not pushed (`v3::push`); a room
+//! entry stored elsewhere, a [`StoreEvent::RoomStale`] for the room's
+//! members (read here: one notification per entry, not one per member).
 //!
-//! Notifications carry only the sending node and a client id, never
-//! content. A node skips its own (it published those events at commit).
+//! Notifications carry only the sending node and a client or room id,
+//! never content. A node skips its own (it published those events at commit).
 //! When the connection breaks (the database restarted, the network), the
 //! listener reconnects with a growing pause and, since notifications sent
 //! meanwhile are lost, reloads the directory and marks every subscribed
@@ -22,7 +24,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
 use super::accounts;
-use super::channels::{CLIENTS_CHANNEL, INBOX_CHANNEL};
+use super::channels::{CLIENTS_CHANNEL, INBOX_CHANNEL, ROOMS_CHANNEL, client_id};
 use crate::error::StoreError;
 use crate::store::directory::Directory;
 use crate::store::values::StoreEvent;
@@ -103,7 +105,9 @@ async fn listen(
     });
     let result = async {
         client
-            .batch_execute(&format!("LISTEN {CLIENTS_CHANNEL}; LISTEN {INBOX_CHANNEL}"))
+            .batch_execute(&format!(
+                "LISTEN {CLIENTS_CHANNEL}; LISTEN {INBOX_CHANNEL}; LISTEN {ROOMS_CHANNEL}"
+            ))
             .await?;
         if !first {
             // Notifications sent while this node was deaf are gone.
@@ -127,6 +131,22 @@ async fn listen(
                     accounts::load_one(&conn, directory, &id).await?;
                 }
                 INBOX_CHANNEL => notify(vec![StoreEvent::Stale { recipient: id }]),
+                ROOMS_CHANNEL => {
+                    // The id is the room's (16 bytes, as a client's).
+                    let rows = pool
+                        .get()
+                        .await?
+                        .query(
+                            "SELECT client FROM room_members WHERE room = $1",
+                            &[&&id.0[..]],
+                        )
+                        .await?;
+                    let recipients = rows
+                        .iter()
+                        .map(|r| client_id(r.get(0)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    notify(vec![StoreEvent::RoomStale { recipients }]);
+                }
                 _ => {}
             }
         }
@@ -139,7 +159,7 @@ async fn listen(
     result
 }
 
-/// `<node>:<client id hex>`.
+/// `<node>:<client or room id hex>`.
 fn parse(payload: &str) -> Option<(&str, ClientId)> {
     let (node, id) = payload.split_once(':')?;
     let id: [u8; 16] = hex::decode(id).ok()?.try_into().ok()?;

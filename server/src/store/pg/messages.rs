@@ -295,7 +295,11 @@ impl Pg {
         let rows = self
             .conn()
             .await?
-            .query("SELECT blob FROM messages WHERE blob IS NOT NULL", &[])
+            .query(
+                "SELECT blob FROM messages WHERE blob IS NOT NULL
+                 UNION ALL SELECT blob FROM room_files",
+                &[],
+            )
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }

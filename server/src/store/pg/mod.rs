@@ -12,18 +12,29 @@
 //!   row is locked: per recipient they are committed in increasing order
 //!   whichever node stores them.
 //! - What one node commits reaches the others through LISTEN/NOTIFY
-//!   (`listen.rs`): new registrations (the in-memory directory) and the
-//!   recipients of new messages (push).
+//!   (`listen.rs`): new registrations (the in-memory directory), the
+//!   recipients of new messages and the rooms of new entries (push).
+//! - Rooms and key packages: `rooms.rs`, `room_*.rs`, `key_packages.rs`;
+//!   every write of a room holds the room's row, and the rooms' MLS
+//!   observer keeps its state in this database (`room_observer.rs`).
 //!
-//! Rooms, key packages and the operator's account commands are not here
-//! yet: the handle refuses them with [`StoreError::NotOnPostgres`].
+//! The operator's account commands are not here yet: the handle refuses
+//! them with [`StoreError::NotOnPostgres`].
 
 mod accounts;
 mod channels;
 mod clients;
+mod key_packages;
 mod listen;
 mod messages;
 mod quota;
+mod room_acks;
+mod room_delete;
+mod room_files;
+mod room_log;
+mod room_observer;
+mod room_reads;
+mod rooms;
 mod schema;
 mod uploads;
 

@@ -1,7 +1,8 @@
 //! Unfinished uploads on PostgreSQL: begin (reserving the whole file against
 //! the quotas, as the SQLite writer does), progress, complete into a file
-//! message in the same transaction, cancel and expire. Uploads to rooms are
-//! refused: rooms are not on PostgreSQL yet.
+//! message in the same transaction, cancel and expire. An upload to a room
+//! reserves no inbox; finished, it becomes a `room_files` row that one room
+//! message then names (`rooms.rs`), as on SQLite (`writer/room_files.rs`).
 //!
 //! The bodies are files in the folder the nodes share (`crate::blobs`);
 //! only these rows say how much of one is durable, so any node can resume
@@ -15,11 +16,13 @@ use super::Pg;
 use super::channels::client_id;
 use super::messages::add_message;
 use super::quota::{self, Usage};
+use super::room_acks::{Freed, freed_files};
 use crate::error::StoreError;
 use crate::store::rows::fixed;
 use crate::store::values::{ExpiredUploads, MessageBody, Stored, UploadRecord, UploadTo, now_ms};
 
-const UPLOAD_COLUMNS: &str = "id, owner, destination, file_size, meta, durable_offset";
+const UPLOAD_COLUMNS: &str = "id, owner, destination, file_size, meta, durable_offset, to_room, \
+                              created_at";
 
 impl Pg {
     /// See `Store::upload_begin`.
@@ -30,8 +33,11 @@ impl Pg {
         file_size: u64,
         meta: Bytes,
     ) -> Result<UploadRecord, StoreError> {
-        let UploadTo::Client(destination) = to else {
-            return Err(StoreError::NotOnPostgres);
+        let destination = match to {
+            UploadTo::Client(destination) => destination,
+            UploadTo::Room(room) => {
+                return self.upload_begin_room(owner, room, file_size, meta).await;
+            }
         };
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
@@ -106,7 +112,10 @@ impl Pg {
     ) -> Result<(UploadRecord, Stored), StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        let record = remove(&tx, &id, owner).await?;
+        let (record, created_at) = remove(&tx, &id, owner).await?;
+        if record.to_room {
+            return self.complete_room_file(tx, record, created_at, blob).await;
+        }
         quota::lock(&tx, &[owner, record.destination]).await?;
         // The reservation made at begin becomes the message: every quota
         // already counts it, so a file accepted at begin is always delivered.
@@ -150,7 +159,7 @@ impl Pg {
     ) -> Result<UploadRecord, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        let record = remove(&tx, &id, owner).await?;
+        let (record, _) = remove(&tx, &id, owner).await?;
         self.give_back(&tx, std::slice::from_ref(&record)).await?;
         tx.commit().await?;
         Ok(record)
@@ -175,10 +184,23 @@ impl Pg {
             .map(row_to_upload)
             .collect::<Result<Vec<_>, _>>()?;
         self.give_back(&tx, &records).await?;
+        let files = tx
+            .query(
+                "DELETE FROM room_files WHERE seq IS NULL AND created_at < $1
+                 RETURNING owner, size, blob",
+                &[&(created_before_ms as i64)],
+            )
+            .await?;
+        let mut freed = Freed::new();
+        let mut blobs = Vec::new();
+        freed_files(&files, &mut freed, &mut blobs)?;
+        if let Some(through) = freed.keys().min().copied() {
+            self.give_back_room_bytes(&tx, through, freed).await?;
+        }
         tx.commit().await?;
         Ok(ExpiredUploads {
             uploads: records.into_iter().map(|r| r.id).collect(),
-            blobs: Vec::new(),
+            blobs,
         })
     }
 
@@ -191,14 +213,24 @@ impl Pg {
         let Some(first) = records.first() else {
             return Ok(());
         };
+        // A room's id is no client's: only uploads to clients lock theirs.
         let clients: Vec<ClientId> = records
             .iter()
-            .flat_map(|r| [r.owner, r.destination])
+            .flat_map(|r| [Some(r.owner), (!r.to_room).then_some(r.destination)])
+            .flatten()
             .collect();
         quota::lock(tx, &clients).await?;
         let mut total = 0;
         for r in records {
-            add_message(tx, &r.destination, &r.owner, -1, -(r.file_size as i64)).await?;
+            if r.to_room {
+                let back = Usage {
+                    sent_bytes: -(r.file_size as i64),
+                    ..Usage::default()
+                };
+                quota::add(tx, &r.owner, back).await?;
+            } else {
+                add_message(tx, &r.destination, &r.owner, -1, -(r.file_size as i64)).await?;
+            }
             let gone = Usage {
                 uploads: -1,
                 ..Usage::default()
@@ -236,7 +268,7 @@ impl Pg {
     }
 }
 
-/// Deletes the owner's upload row.
+/// Deletes the owner's upload row; returns it with its creation time.
 ///
 /// # Errors
 /// [`StoreError::UnknownUpload`] if there is none.
@@ -244,7 +276,7 @@ async fn remove(
     tx: &Transaction<'_>,
     id: &UploadId,
     owner: ClientId,
-) -> Result<UploadRecord, StoreError> {
+) -> Result<(UploadRecord, u64), StoreError> {
     let row = tx
         .query_opt(
             &format!("DELETE FROM uploads WHERE id = $1 AND owner = $2 RETURNING {UPLOAD_COLUMNS}"),
@@ -252,7 +284,7 @@ async fn remove(
         )
         .await?
         .ok_or(StoreError::UnknownUpload)?;
-    row_to_upload(&row)
+    Ok((row_to_upload(&row)?, row.get::<_, i64>(7) as u64))
 }
 
 fn row_to_upload(r: &Row) -> Result<UploadRecord, StoreError> {
@@ -263,6 +295,6 @@ fn row_to_upload(r: &Row) -> Result<UploadRecord, StoreError> {
         file_size: r.get::<_, i64>(3) as u64,
         meta: Bytes::from(r.get::<_, Vec<u8>>(4)),
         durable_offset: r.get::<_, i64>(5) as u64,
-        to_room: false,
+        to_room: r.get(6),
     })
 }

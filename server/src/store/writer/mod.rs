@@ -30,6 +30,10 @@ mod room_files;
 mod rooms;
 mod uploads;
 
+/// The limits the PostgreSQL engine shares with the writer.
+pub(super) use key_packages::{LOW_KEY_PACKAGES, MAX_STORED_KEY_PACKAGES};
+pub(super) use rooms::MAX_ROOM_ENTRIES;
+
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
