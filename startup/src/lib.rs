@@ -28,7 +28,14 @@ pub fn logging<W>(level: &str, default: &str, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    // A bare level (`info`) leaves out the schema migrations' chatter of
+    // openmls's storage on every start; a full filter is taken as given.
+    let level = if level.contains(['=', ',']) {
+        level.to_string()
+    } else {
+        format!("{level},refinery_core=warn")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
