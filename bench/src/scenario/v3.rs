@@ -565,7 +565,7 @@ async fn receive(
                     }
                     Err(e) => problems.push(format!("message {} did not open: {e}", d.message_id)),
                 }
-                if acks.len() >= ack_batch || stream.is_empty() {
+                if !acks.is_empty() && (acks.len() >= ack_batch || stream.is_empty()) {
                     pending_acks.push(me.conn.submit(v3::Request::Ack(std::mem::take(&mut acks))));
                 }
             }

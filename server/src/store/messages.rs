@@ -47,14 +47,17 @@ impl Store {
     pub fn insert_later(&self, message: NewMessage) -> Result<Pending<Stored>, StoreError> {
         self.admit_message(&message)?;
         let (tx, rx) = oneshot::channel();
-        if self.pg().is_some() {
-            // No queue to hand it to: a task of its own commits it.
-            let store = self.clone();
-            tokio::spawn(async move {
-                if let Some(pg) = store.pg() {
-                    let _ = tx.send(pg.insert(message).await);
-                }
-            });
+        if let Some(pg) = self.pg() {
+            // The sender's commit task takes it, in order (`pg::send_batch`).
+            let sender = message.sender;
+            if pg.sends.push((message, tx)) {
+                let store = self.clone();
+                tokio::spawn(async move {
+                    if let Some(pg) = store.pg() {
+                        pg.commit_sends(sender).await;
+                    }
+                });
+            }
             return Ok(rx);
         }
         self.submit(WriteOp::Insert { message, reply: tx })?;

@@ -12,9 +12,7 @@ use super::Pg;
 use super::channels::{INBOX_CHANNEL, client_id};
 use super::quota::{self, Usage};
 use crate::error::StoreError;
-use crate::store::values::{
-    MessageBody, NewMessage, Removed, StoreEvent, Stored, WaitingMessage, now_ms,
-};
+use crate::store::values::{MessageBody, NewMessage, Removed, StoreEvent, Stored, WaitingMessage};
 
 const SELECT_WAITING: &str = "SELECT id, sender, kind, size, content, blob, meta, created_at \
                               FROM messages";
@@ -24,31 +22,10 @@ const SELECT_WAITING_INDEX: &str = "SELECT id, sender, kind, size, NULL::BYTEA, 
 impl Pg {
     /// Stores a message; see `Store::insert`.
     pub(crate) async fn insert(&self, message: NewMessage) -> Result<Stored, StoreError> {
-        let NewMessage {
-            recipient,
-            sender,
-            kind,
-            body,
-        } = message;
-        let size = body.size();
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await?;
-        let usage = quota::lock(&tx, &[recipient, sender]).await?;
-        let inbox = usage.get(&recipient).ok_or(StoreError::UnknownClient)?;
-        let sent = usage.get(&sender).copied().unwrap_or_default();
-        quota::check(&self.limits, inbox, &sent, size)?;
-        add_message(&tx, &recipient, &sender, 1, size as i64).await?;
-        quota::add_storage(&tx, &self.limits, &recipient, size as i64).await?;
-        let created_at = now_ms();
-        let id = self
-            .insert_row(&tx, &recipient, &sender, kind, &body, created_at)
-            .await?;
-        tx.commit().await?;
-        self.announce(recipient);
-        Ok(Stored {
-            id,
-            created_at_ms: created_at,
-        })
+        self.insert_batch(vec![message])
+            .await
+            .pop()
+            .unwrap_or(Err(StoreError::Closed))
     }
 
     /// Tells this node's subscribers of `recipient` that a message of theirs
@@ -67,6 +44,37 @@ impl Pg {
     /// the other nodes (delivered at commit). The caller holds the
     /// recipient's usage row, so its ids commit in order.
     pub(super) async fn insert_row(
+        &self,
+        tx: &Transaction<'_>,
+        recipient: &ClientId,
+        sender: &ClientId,
+        kind: MessageKind,
+        body: &MessageBody,
+        created_at: u64,
+    ) -> Result<u64, StoreError> {
+        let id = self
+            .insert_message_row(tx, recipient, sender, kind, body, created_at)
+            .await?;
+        self.notify_inbox(tx, recipient).await?;
+        Ok(id)
+    }
+
+    /// Tells the other nodes, at commit, that `recipient` has new messages.
+    pub(super) async fn notify_inbox(
+        &self,
+        tx: &Transaction<'_>,
+        recipient: &ClientId,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&INBOX_CHANNEL, &self.payload(recipient)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Writes a message row with the next id (see [`Pg::insert_row`]).
+    pub(super) async fn insert_message_row(
         &self,
         tx: &Transaction<'_>,
         recipient: &ClientId,
@@ -97,11 +105,6 @@ impl Pg {
             )
             .await?
             .get(0);
-        tx.execute(
-            "SELECT pg_notify($1, $2)",
-            &[&INBOX_CHANNEL, &self.payload(recipient)],
-        )
-        .await?;
         Ok(id as u64)
     }
 

@@ -36,6 +36,7 @@ mod room_observer;
 mod room_reads;
 mod rooms;
 mod schema;
+mod send_batch;
 mod uploads;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,6 +81,8 @@ pub(crate) struct Pg {
     /// Whether the listener's connection to the database stands: the node
     /// accepts new connections only while it does.
     reachable: Arc<AtomicBool>,
+    /// Pipelined sends waiting for their sender's commit task.
+    pub(crate) sends: send_batch::SendQueues,
 }
 
 impl Pg {
@@ -119,6 +122,7 @@ impl Pg {
             stop: CancellationToken::new(),
             listener: Mutex::new(None),
             reachable: Arc::new(AtomicBool::new(true)),
+            sends: send_batch::SendQueues::default(),
         };
         let listener = tokio::spawn(listen::run(
             config,

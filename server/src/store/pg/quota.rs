@@ -21,7 +21,7 @@ use crate::error::StoreError;
 use crate::store::quota::Limits;
 
 /// Stripes of the storage total (rows of `storage`).
-const STRIPES: i16 = 16;
+pub(super) const STRIPES: i16 = 16;
 
 /// One client's counts, as locked.
 #[derive(Debug, Clone, Copy, Default)]
@@ -120,12 +120,7 @@ pub(super) async fn add_storage(
     client: &ClientId,
     bytes: i64,
 ) -> Result<(), StoreError> {
-    let stripe = i16::from(client.0[0]) % STRIPES;
-    tx.execute(
-        "UPDATE storage SET bytes = bytes + $2 WHERE stripe = $1",
-        &[&stripe, &bytes],
-    )
-    .await?;
+    add_to_stripe(tx, i16::from(client.0[0]) % STRIPES, bytes).await?;
     if bytes > 0 {
         let total: i64 = tx
             .query_one("SELECT COALESCE(SUM(bytes), 0)::BIGINT FROM storage", &[])
@@ -135,5 +130,19 @@ pub(super) async fn add_storage(
             return Err(StoreError::StorageFull(limits.max_storage_bytes));
         }
     }
+    Ok(())
+}
+
+/// Adds `bytes` to one stripe of the storage total, unchecked.
+pub(super) async fn add_to_stripe(
+    tx: &Transaction<'_>,
+    stripe: i16,
+    bytes: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE storage SET bytes = bytes + $2 WHERE stripe = $1",
+        &[&stripe, &bytes],
+    )
+    .await?;
     Ok(())
 }

@@ -122,6 +122,53 @@ async fn pulls_are_bounded_batches_in_id_order() {
     assert_eq!(seen, sent);
 }
 
+/// Sends pipelined on one connection are stored, answered and delivered in
+/// the order they were sent, on either engine: the PostgreSQL engine once
+/// let two of them race for the recipient's next id.
+#[tokio::test]
+async fn pipelined_sends_arrive_in_the_order_sent() {
+    let server = server().await;
+    let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
+    let (mut bob, _) = V3Conn::new_user(server.addr, "bob").await.unwrap();
+    const N: u32 = 400;
+    for i in 0..N {
+        let send = v3::Request::SendMessage(v3::SendMessage {
+            destination: bob.client_id,
+            kind: MessageKind::Text,
+            content: i.to_be_bytes().to_vec().into(),
+        });
+        // Fed without a flush, then flushed at once: one burst.
+        if i + 1 < N {
+            alice.feed(send).await.unwrap();
+        } else {
+            alice.send(send).await.unwrap();
+        }
+    }
+    let mut ids = Vec::new();
+    for _ in 0..N {
+        match alice.answer().await.unwrap() {
+            v3::Response::MessageStored(m) => ids.push(m.message_id),
+            other => panic!("send answered {other:?}"),
+        }
+    }
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids out of order: {ids:?}"
+    );
+    let mut contents = Vec::new();
+    for _ in 0..N {
+        let batch = bob.pull().await.unwrap();
+        if batch.messages.is_empty() {
+            break;
+        }
+        let got: Vec<u64> = batch.messages.iter().map(|m| m.message_id).collect();
+        contents.extend(batch.messages.iter().map(|m| m.content.to_vec()));
+        bob.ack(got).await.unwrap();
+    }
+    let expected: Vec<Vec<u8>> = (0..N).map(|i| i.to_be_bytes().to_vec()).collect();
+    assert_eq!(contents, expected);
+}
+
 /// An acknowledgement is one statement over the set of its ids: it removes
 /// exactly the caller's messages it names, whatever their order, gaps
 /// between them, repeats, or ids of another recipient, and answers each id
