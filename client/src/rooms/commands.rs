@@ -477,8 +477,9 @@ impl Client {
             } else {
                 ("an admin", "ask an admin or the owner")
             };
+            let article = if role == Role::Member { "a" } else { "an" };
             return Err(ClientError::RoomMember(format!(
-                "you are a {role} of #{}, not {not}, and may not {action}; {ask}",
+                "you are {article} {role} of #{}, not {not}, and may not {action}; {ask}",
                 room.name
             )));
         }

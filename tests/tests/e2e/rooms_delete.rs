@@ -25,11 +25,13 @@ async fn only_the_owner_deletes_a_room_with_the_client_and_every_member_is_told(
     }
 
     // A member and an admin are refused by their own client, in one line.
-    for home in [&bob, &carol] {
+    for (home, role) in [(&bob, "a member"), (&carol, "an admin")] {
         let (success, _, err) = run(addr, home, &["room", "delete", "team"]).await;
         assert!(!success);
         assert!(
-            err.contains("not its owner, and may not delete the room"),
+            err.contains(&format!(
+                "you are {role} of #team, not its owner, and may not delete the room"
+            )),
             "{err}"
         );
         assert_eq!(err.trim().lines().count(), 1, "{err}");

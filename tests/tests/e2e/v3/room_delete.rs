@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use client::rooms::RoomContent;
 use e2e::{RoomUser, Seen, reason_of};
-use protocol::v3::{self, RoomDelete, RoomNotice};
+use protocol::v3::{self, RoomDelete, RoomNotice, RoomUploadBegin, UploadChunk};
 use protocol::{ErrorReason, MessageKind, RoomId};
 use sealpost_rooms::Incoming;
 
@@ -87,4 +87,67 @@ async fn only_the_owner_deletes_a_room_and_each_member_opens_the_notice() {
         let answer = user.conn.call(v3::Request::RoomState(room)).await.unwrap();
         assert_eq!(reason_of(&answer).unwrap(), ErrorReason::UnknownRoom);
     }
+}
+
+/// A room's unfinished uploads go with it: their part files are deleted and
+/// the uploader's next request about one is told it is gone, at once rather
+/// than at the uploads' expiry.
+#[tokio::test]
+async fn deleting_a_room_cancels_its_unfinished_uploads() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut alice = RoomUser::new(server.addr, dir.path(), "alice")
+        .await
+        .unwrap();
+    let mut bob = RoomUser::new(server.addr, dir.path(), "bob").await.unwrap();
+    alice.trust(&[&bob]);
+    bob.trust(&[&alice]);
+    let room = alice.create().await.unwrap();
+    alice.add(room, &[bob.id()]).await.unwrap();
+    bob.sync().await.unwrap();
+
+    let begun = bob
+        .call_ok(v3::Request::RoomUploadBegin(RoomUploadBegin {
+            room,
+            file_size: 1000,
+            meta: Default::default(),
+        }))
+        .await
+        .unwrap();
+    let v3::Response::UploadStatus(status) = begun else {
+        panic!("room upload begin answered {begun:?}")
+    };
+    let id = status.upload_id;
+    let chunk = bob
+        .call_ok(v3::Request::UploadChunk(UploadChunk {
+            upload_id: id,
+            offset: 0,
+            data: Bytes::from(vec![7u8; 100]),
+        }))
+        .await
+        .unwrap();
+    assert!(matches!(chunk, v3::Response::ChunkStored(_)), "{chunk:?}");
+    let part = server
+        .config
+        .files_dir()
+        .join("uploads")
+        .join(format!("{id}.part"));
+    assert!(part.exists(), "no part file at {}", part.display());
+
+    let answer = alice.conn.call(delete_request(&alice, room)).await.unwrap();
+    assert_eq!(answer, v3::Response::RoomDeleted(room));
+
+    assert!(!part.exists(), "{} outlived its room", part.display());
+    let resumed = bob.conn.call(v3::Request::UploadResume(id)).await.unwrap();
+    assert_eq!(reason_of(&resumed).unwrap(), ErrorReason::UnknownUpload);
+    let chunk = bob
+        .conn
+        .call(v3::Request::UploadChunk(UploadChunk {
+            upload_id: id,
+            offset: 100,
+            data: Bytes::from(vec![7u8; 100]),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(reason_of(&chunk).unwrap(), ErrorReason::UnknownUpload);
 }
