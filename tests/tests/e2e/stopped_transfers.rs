@@ -139,7 +139,7 @@ async fn a_stopped_automatic_download_is_held_with_its_part_and_accepting_resume
     assert_eq!(held, [(id, HoldReason::Cancelled)], "{events:?}");
     let downloads = bob_home.join("downloads");
     let part = format!(".partial-{id}");
-    assert_eq!(names_in(&downloads), [part.clone()]);
+    assert_eq!(names_in(&downloads), std::slice::from_ref(&part));
     let kept = std::fs::metadata(downloads.join(&part)).unwrap().len();
     assert!(kept > 0 && kept.is_multiple_of(CHUNK), "kept {kept}");
     let listed = bob.held_files().await.unwrap();
