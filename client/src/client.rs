@@ -109,6 +109,9 @@ pub(crate) struct Inner {
     key_checked: Mutex<std::collections::HashMap<ClientId, std::time::Instant>>,
     /// Which received files download without asking.
     pub(crate) download_policy: Mutex<DownloadPolicy>,
+    /// Stops the downloads the client runs by itself now
+    /// ([`Client::cancel_downloads`]); replaced after each use.
+    pub(crate) downloads_cancel: Mutex<tokio_util::sync::CancellationToken>,
     /// When each sender's server name was last asked for.
     name_checked: Mutex<std::collections::HashMap<ClientId, std::time::Instant>>,
     /// Whether the connection is up, for those who show it.
@@ -164,6 +167,7 @@ impl Client {
                 starting: AsyncMutex::new(()),
                 key_checked: Mutex::new(Default::default()),
                 download_policy: Mutex::new(Default::default()),
+                downloads_cancel: Mutex::new(Default::default()),
                 name_checked: Mutex::new(Default::default()),
                 link: watch::channel(Link::Unknown).0,
                 rooms: Default::default(),

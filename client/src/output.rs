@@ -215,6 +215,7 @@ pub fn held_because(reason: HoldReason) -> &'static str {
     match reason {
         HoldReason::Stranger => "the sender is not one of your contacts",
         HoldReason::TooLarge => "it is larger than the automatic download limit",
+        HoldReason::Cancelled => "you stopped its download (what arrived is kept)",
     }
 }
 

@@ -376,7 +376,16 @@ impl RoomUser {
         let file = self
             .room_file(room, seq)
             .with_context(|| format!("no file announced at entry {seq}"))?;
-        Ok(client::rooms::download_room_file(conn, room, seq, file, dir, progress).await?)
+        Ok(client::rooms::download_room_file(
+            conn,
+            room,
+            seq,
+            file,
+            dir,
+            progress,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await?)
     }
 
     /// Reads the waiting room entries (one pull) without acknowledging

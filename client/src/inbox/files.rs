@@ -1,5 +1,6 @@
 //! File offers received: authenticated, then downloaded at once or held for
-//! the user's decision by the policy of [`crate::downloads`]; and the
+//! the user's decision by the policy of [`crate::downloads`] (or because the
+//! user stopped the download, [`Client::cancel_downloads`]); and the
 //! user's decision on held offers ([`Client::accept_file`],
 //! [`Client::decline_file`]).
 //!
@@ -80,10 +81,37 @@ impl Client {
             crate::display::escape_line(&meta.name),
             crate::display::escape_line(&peer.name)
         );
-        match self
-            .receive_file(d.message_id, offer.size, &meta, &label, cancel)
-            .await
-        {
+        // Stopped by `cancel` (the whole receive ends) or by the user's
+        // stop for this download alone (`Client::cancel_downloads`).
+        let mine = self.download_token();
+        let received = {
+            let receiving = self.receive_file(d.message_id, offer.size, &meta, &label, &mine);
+            tokio::pin!(receiving);
+            let done = tokio::select! {
+                r = &mut receiving => Some(r),
+                () = cancel.cancelled() => None,
+            };
+            match done {
+                Some(r) => r,
+                // Let the download keep its part, then end.
+                None => {
+                    mine.cancel();
+                    receiving.await
+                }
+            }
+        };
+        match received {
+            Err(ReceiveError::Failed(ClientError::Cancelled)) if !cancel.is_cancelled() => {
+                // The user stopped this one: held, what arrived kept.
+                let counter = (sid, opened.counter);
+                let mut outcome = self
+                    .hold(&d, &peer, counter, meta, offer.size, HoldReason::Cancelled)
+                    .await?;
+                for e in &mut outcome.events {
+                    e.sender_time_ms = Some(opened.sent_at_ms);
+                }
+                Ok(outcome)
+            }
             Ok(path) => {
                 let what = What::File {
                     name: meta.name.clone(),
@@ -171,7 +199,11 @@ impl Client {
     ) -> Result<Outcome, ClientError> {
         let sender = held.sender;
         let peer = self.store(move |s| s.peer(sender)).await?;
-        if self.hold_reason(held.sender, held.size).await?.is_some() {
+        // A download the user stopped waits for their word, whatever the
+        // policy says.
+        if held.reason == HoldReason::Cancelled
+            || self.hold_reason(held.sender, held.size).await?.is_some()
+        {
             return Ok(Outcome::kept(Vec::new()));
         }
         let what = self.download_held(held, peer.as_ref(), cancel).await?;

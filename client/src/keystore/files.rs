@@ -37,6 +37,10 @@ pub enum HoldReason {
     Stranger,
     /// The file is larger than the automatic download limit.
     TooLarge,
+    /// The user stopped its automatic download
+    /// ([`crate::Client::cancel_downloads`]); what arrived is kept as a
+    /// partial download, which accepting resumes.
+    Cancelled,
 }
 
 impl HoldReason {
@@ -44,6 +48,7 @@ impl HoldReason {
         match self {
             Self::Stranger => 1,
             Self::TooLarge => 2,
+            Self::Cancelled => 3,
         }
     }
 
@@ -51,6 +56,7 @@ impl HoldReason {
         match code {
             1 => Ok(Self::Stranger),
             2 => Ok(Self::TooLarge),
+            3 => Ok(Self::Cancelled),
             _ => Err(KeyStoreError::Corrupt("held file reason")),
         }
     }

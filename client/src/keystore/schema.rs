@@ -196,6 +196,29 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (room, seq)
     ) STRICT;
     "#,
+    // 8: a held file's reason may be 3, an automatic download the user
+    // stopped (`HoldReason::Cancelled`); SQLite cannot change a CHECK in
+    // place, so the table is copied into one that allows it.
+    r#"
+    CREATE TABLE held_files_v8 (
+        message_id   INTEGER PRIMARY KEY,
+        sender       BLOB NOT NULL CHECK (length(sender) = 16),
+        name         TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        offer_size   INTEGER NOT NULL,
+        file_key     BLOB NOT NULL CHECK (length(file_key) = 32),
+        nonce_prefix BLOB NOT NULL CHECK (length(nonce_prefix) = 19),
+        reason       INTEGER NOT NULL CHECK (reason IN (1, 2, 3)),
+        sent_at      INTEGER NOT NULL,
+        held_at      INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO held_files_v8 (message_id, sender, name, size, offer_size, file_key,
+        nonce_prefix, reason, sent_at, held_at)
+        SELECT message_id, sender, name, size, offer_size, file_key, nonce_prefix, reason,
+            sent_at, held_at FROM held_files;
+    DROP TABLE held_files;
+    ALTER TABLE held_files_v8 RENAME TO held_files;
+    "#,
 ];
 
 impl KeyStore {
@@ -299,6 +322,35 @@ mod tests {
             KeyStore::open(&home),
             Err(KeyStoreError::SchemaTooNew { .. })
         ));
+    }
+
+    #[test]
+    fn migration_8_keeps_held_files_and_allows_a_stopped_download() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..7] {
+            conn.execute_batch(sql).unwrap();
+        }
+        let insert = |id: i64, reason: i64| {
+            conn.execute(
+                "INSERT INTO held_files VALUES (?1, zeroblob(16), 'a.bin', 1, 17, zeroblob(32),
+                     zeroblob(19), ?2, 5, 6)",
+                [id, reason],
+            )
+        };
+        insert(1, 2).unwrap();
+        assert!(insert(2, 3).is_err(), "version 7 refuses reason 3");
+        conn.execute_batch(MIGRATIONS[7]).unwrap();
+        insert(2, 3).unwrap();
+        assert!(insert(3, 4).is_err(), "still checked");
+        let mut stmt = conn
+            .prepare("SELECT message_id, reason, name, held_at FROM held_files ORDER BY message_id")
+            .unwrap();
+        let rows: Vec<(i64, i64, String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [(1, 2, "a.bin".into(), 6), (2, 3, "a.bin".into(), 6)]);
     }
 
     #[test]

@@ -316,7 +316,8 @@ pub async fn announce_room_file(
 /// # Errors
 /// The connection's (the part is kept), `UNKNOWN_MESSAGE` once the entry is
 /// deleted, a body that does not authenticate or a wrong hash (the part is
-/// deleted), or the file system's.
+/// deleted), or the file system's; [`ClientError::Cancelled`] when
+/// `cancel` stopped it (the part is kept, as for a lost connection).
 pub async fn download_room_file(
     conn: &Connection,
     room: RoomId,
@@ -324,6 +325,7 @@ pub async fn download_room_file(
     file: &RoomFile,
     dir: &Path,
     progress: &dyn Progress,
+    cancel: &CancellationToken,
 ) -> Result<PathBuf, RoomFileError> {
     let part = part_path(dir, room, seq, file);
     let chunks = chunk_count(file.size);
@@ -379,7 +381,12 @@ pub async fn download_room_file(
     });
     let label = format!("from the room: {}", escape_line(&file.name));
     progress.start(&label, total, from);
-    let fed = feed(conn, room, seq, from, total, &tx, progress).await;
+    let fed = tokio::select! {
+        r = feed(conn, room, seq, from, total, &tx, progress) => r,
+        // Dropping the ranges in flight is safe: the decryptor keeps the
+        // whole chunks it wrote once `tx` closes.
+        () = cancel.cancelled() => Err(ClientError::Cancelled),
+    };
     progress.finish();
     drop(tx);
     let decrypted = consumer
@@ -506,7 +513,8 @@ impl Write for HashingWriter {
     }
 }
 
-async fn remove_part(part: &Path) {
+/// Deletes a room file's part (a download given up).
+pub(crate) async fn remove_part(part: &Path) {
     let part = part.to_path_buf();
     let _ = blocking(move || fs::remove_file(part)).await;
 }

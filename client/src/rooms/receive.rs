@@ -8,7 +8,8 @@
 //! a larger file is passed over and the event says why and how to take
 //! such files. A download cut short by the connection stays waiting and
 //! resumes from its part file on the next read; one that does not
-//! authenticate or match its hash is deleted and reported.
+//! authenticate or match its hash is deleted and reported, and so is one
+//! the user stopped ([`Client::cancel_downloads`]).
 //!
 //! [`DownloadPolicy`]: crate::downloads::DownloadPolicy
 
@@ -18,7 +19,7 @@ use protocol::ErrorReason;
 
 use super::content::RoomContent;
 use super::event::RoomChange;
-use super::files::{RoomFileError, download_room_file};
+use super::files::{RoomFileError, download_room_file, part_path, remove_part};
 use crate::client::{Client, RECONNECT_ATTEMPTS};
 use crate::error::ClientError;
 use crate::keystore::{Body, Conversation, Direction, NewEntry, RoomDownload, Status};
@@ -95,13 +96,29 @@ impl Client {
         }
         let dir = self.downloads();
         let progress = self.progress();
+        let cancel = self.download_token();
         let mut attempt = 0;
         loop {
             let conn = self.connection().await?;
+            let (room, seq) = (waiting.room, waiting.seq);
             let outcome =
-                download_room_file(&conn, waiting.room, waiting.seq, &file, &dir, &*progress).await;
+                download_room_file(&conn, room, seq, &file, &dir, &*progress, &cancel).await;
             return match outcome {
                 Ok(path) => Ok((Some(path), None)),
+                // The user stopped it (`Client::cancel_downloads`): passed
+                // over like a file over the limit, since waiting for it
+                // would hold up the room's log.
+                Err(RoomFileError::Client(ClientError::Cancelled)) => {
+                    remove_part(&part_path(&dir, room, seq, &file)).await;
+                    Ok((
+                        None,
+                        Some(
+                            "you stopped its download; what had arrived was deleted \
+                             (ask its sender to send it again)"
+                                .into(),
+                        ),
+                    ))
+                }
                 Err(RoomFileError::Client(ClientError::Connection(e)))
                     if e.is_disconnect() && attempt + 1 < RECONNECT_ATTEMPTS =>
                 {

@@ -3,14 +3,17 @@
 //!
 //! Here is only what the two directions share: how many pieces are in
 //! flight, how often a transfer goes on after a lost connection, and the
-//! small helpers both use. Left out: the disk (the download's writer thread
+//! small helpers both use, and the stop for the downloads the client
+//! starts by itself ([`Client::cancel_downloads`]). Left out: the disk (the download's writer thread
 //! and owner-only files are in [`crate::disk`]) and the bookkeeping that
 //! lets a transfer resume (the key store, [`crate::partial`],
 //! [`crate::upload_prefix`]).
 
 use std::path::Path;
 
-use crate::client::ClientError;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{Client, ClientError};
 use crate::crypto::FileSecret;
 
 pub(crate) mod download;
@@ -40,4 +43,32 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))
+}
+
+impl Client {
+    /// Stops the downloads the client is running by itself now: a file
+    /// received while watching or reading the inbox, a room file. Later
+    /// ones start as usual. A file from a person stopped so is held as an
+    /// offer ([`crate::keystore::HoldReason::Cancelled`]) with what arrived
+    /// kept in its part file: accepting it resumes from there, declining
+    /// it deletes the part. A room file stopped so is passed over and its
+    /// part deleted (the room's log moves on; the event says so).
+    pub fn cancel_downloads(&self) {
+        let mut token = self
+            .inner
+            .downloads_cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        token.cancel();
+        *token = CancellationToken::new();
+    }
+
+    /// What stops an automatic download begun now.
+    pub(crate) fn download_token(&self) -> CancellationToken {
+        self.inner
+            .downloads_cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .child_token()
+    }
 }

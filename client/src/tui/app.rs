@@ -373,16 +373,14 @@ impl App {
         }
     }
 
-    /// The job that runs transfer `id`, if it is still running.
-    pub fn job_of(&self, id: u64) -> Result<u64, String> {
+    /// The job that runs transfer `id` if it is still running (`None`: a
+    /// download the client started by itself, which
+    /// `Client::cancel_downloads` stops).
+    pub fn job_of(&self, id: u64) -> Result<Option<u64>, String> {
         match self.transfers.iter().find(|t| t.id == id) {
             None => Err(format!("no transfer {id} on screen")),
             Some(t) if t.ended => Err(format!("transfer {id} has ended")),
-            Some(Transfer { job: None, .. }) => Err(format!(
-                "transfer {id} is a download the client started by itself; it cannot be \
-                 cancelled (/cancel stops those you started)"
-            )),
-            Some(Transfer { job: Some(j), .. }) => Ok(*j),
+            Some(t) => Ok(t.job),
         }
     }
 
@@ -469,8 +467,11 @@ mod tests {
         assert_eq!(app.transfers[0].done, 70);
         assert_eq!(app.transfers[1].done, 5);
         assert!(app.transfers[1].ended && !app.transfers[0].ended);
-        assert_eq!(app.job_of(one), Ok(job));
+        assert_eq!(app.job_of(one), Ok(Some(job)));
         assert!(app.job_of(two).unwrap_err().contains("has ended"));
+        // A download the client runs by itself can be stopped too.
+        let three = app.transfer_started(None, "three".into(), 10, 0);
+        assert_eq!(app.job_of(three), Ok(None));
         assert!(app.job_of(9).unwrap_err().contains("no transfer 9"));
     }
 }

@@ -13,7 +13,7 @@ use protocol::ClientId;
 
 use crate::display::{escape_line, escape_message, escape_path};
 use crate::event::{Event, RoomChange, What};
-use crate::keystore::{Body, Direction, HistoryEntry, Status};
+use crate::keystore::{Body, Direction, HistoryEntry, HoldReason, Status};
 use crate::output;
 
 /// How an item is drawn.
@@ -152,6 +152,20 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
                 escape_line(&crate::advice::quote_word(
                     &e.from_name.clone().unwrap_or_else(|| e.from.to_string())
                 ))
+            ),
+            Tone::Warning,
+        ),
+        What::FileHeld {
+            name,
+            size,
+            reason: HoldReason::Cancelled,
+        } => (
+            format!(
+                "you stopped the download of {} ({}) from {who}; what arrived is kept. \
+                 /accept {id} resumes it, /decline {id} deletes it",
+                escape_line(name),
+                output::size(*size),
+                id = e.message_id
             ),
             Tone::Warning,
         ),

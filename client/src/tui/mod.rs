@@ -63,6 +63,11 @@ use crate::repl::terminal::{Print, Printer, route_logs};
 /// How long leaving waits for the watcher.
 const LEAVE_WAIT: Duration = Duration::from_secs(3);
 
+/// Debug builds only: when this variable is set, the full-screen client
+/// panics once its first screen is drawn, so that a test can see the panic
+/// hook give the terminal back before the message is printed.
+pub const TEST_PANIC: &str = "SEALPOST_TUI_TEST_PANIC";
+
 /// How the full-screen client starts.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -152,6 +157,10 @@ impl Loop {
         let mut hangup = signal(SignalKind::hangup())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
         self.refresh().await;
+        if cfg!(debug_assertions) && std::env::var_os(TEST_PANIC).is_some() {
+            self.screen.draw(&self.app)?;
+            panic!("{TEST_PANIC} is set: panicking on purpose");
+        }
         let result = loop {
             self.screen.draw(&self.app)?;
             tokio::select! {
@@ -284,18 +293,7 @@ impl Loop {
                     return false;
                 }
                 Command::Cancel(Some(id)) => {
-                    let found = self.app.job_of(*id).and_then(|job| {
-                        self.jobs
-                            .get(&job)
-                            .ok_or_else(|| format!("transfer {id} has ended"))
-                    });
-                    self.app.flash = Some(match found {
-                        Ok(token) => {
-                            token.cancel();
-                            format!("cancelling transfer {id}")
-                        }
-                        Err(why) => why,
-                    });
+                    self.app.flash = Some(self.cancel(*id));
                     return false;
                 }
                 _ => {}
@@ -323,6 +321,29 @@ impl Loop {
             let _ = outcomes.send(Outcome::Ended(number));
         });
         false
+    }
+
+    /// Stops transfer `id`; what the status line says.
+    fn cancel(&mut self, id: u64) -> String {
+        match self.app.job_of(id) {
+            Ok(Some(job)) => match self.jobs.get(&job) {
+                Some(token) => {
+                    token.cancel();
+                    format!("cancelling transfer {id}")
+                }
+                None => format!("transfer {id} has ended"),
+            },
+            // One the client runs by itself (a received file): the library
+            // says in its conversation what became of it.
+            Ok(None) => {
+                self.client.cancel_downloads();
+                format!(
+                    "stopping download {id}: a file from a person waits as an offer with what \
+                     arrived kept (/files, /accept N resumes it); a room file is passed over"
+                )
+            }
+            Err(why) => why,
+        }
     }
 
     async fn outcome(&mut self, outcome: Outcome) {

@@ -478,3 +478,58 @@ fn what_peers_chose_reaches_the_screen_escaped() {
         assert!(screen.contains("\\e[2J"), "{screen}");
     }
 }
+
+#[test]
+fn a_held_file_is_offered_where_it_arrived_with_the_command_that_fetches_it() {
+    let mut app = base();
+    bob_history(&mut app);
+    let bob = Conversation::Person { id: BOB };
+    let held = |id: u64, name: &str, size: u64, reason| crate::event::Event {
+        message_id: id,
+        from: BOB,
+        from_name: Some("bob".into()),
+        server_name: None,
+        sent_at_ms: NOW,
+        sender_time_ms: None,
+        what: crate::event::What::FileHeld {
+            name: name.into(),
+            size,
+            reason,
+        },
+    };
+    use crate::keystore::HoldReason;
+    let said = [
+        (
+            held(42, "video.mkv", 300_000_000, HoldReason::TooLarge),
+            "bob offers a file: video.mkv (300.00 MB); not downloaded because it is larger \
+             than the automatic download limit. /accept 42 downloads it, /decline 42 deletes it",
+        ),
+        (
+            held(43, "slides.pdf", 2_000_000, HoldReason::Cancelled),
+            "you stopped the download of slides.pdf (2.00 MB) from bob; what arrived is kept. \
+             /accept 43 resumes it, /decline 43 deletes it",
+        ),
+    ];
+    for (event, words) in said {
+        let item = lines::event_notice(&event, NOW).expect("a held file is a notice");
+        assert_eq!(item.tone, Tone::Warning);
+        assert_eq!(item.body, [words]);
+        app.notice(Some(&bob), item);
+    }
+    // The download the client ran by itself, stopped with /cancel.
+    let id = app.transfer_started(None, "slides.pdf from bob".into(), 2_000_032, 0);
+    app.transfer_advanced(None, 1_048_592);
+    assert_eq!(app.job_of(id), Ok(None));
+    app.transfer_finished(None);
+    let [wide, narrow] = show("held-file", &app);
+    for needle in [
+        "video.mkv (300.00 MB)",
+        "slides.pdf (2.00 MB)",
+        "[1] slides.pdf from bob",
+    ] {
+        assert!(wide.contains(needle), "{needle}\n{wide}");
+    }
+    for needle in ["video.mkv", "slides.pdf", &format!("[{id}] slides.pdf")] {
+        assert!(narrow.contains(needle), "{needle}\n{narrow}");
+    }
+}

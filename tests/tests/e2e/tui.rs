@@ -5,7 +5,9 @@
 //! arriving while another conversation is open bumps the room's unread
 //! count, a public room is joined with `/join`, a person coming online
 //! gets the list's mark and `/online` lists them, and the terminal is given
-//! back on `/quit`, Ctrl-C and SIGTERM.
+//! back on `/quit`, Ctrl-C, SIGTERM and a panic (before its message).
+//! `tui_more` has the file over the limit asked for on the screen and
+//! `NO_COLOR`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,30 +22,57 @@ use tokio_util::sync::CancellationToken;
 const COLS: u16 = 120;
 const ROWS: u16 = 40;
 /// What crossterm writes when it leaves the alternate screen.
-const LEAVE_ALTERNATE_SCREEN: &str = "\x1b[?1049l";
+pub(super) const LEAVE_ALTERNATE_SCREEN: &str = "\x1b[?1049l";
 
 /// `client tui` in a pseudo-terminal of COLS x ROWS.
-struct Tui {
+pub(super) struct Tui {
     child: Child,
     stdin: ChildStdin,
     output: Arc<Mutex<Vec<u8>>>,
     arrived: Arc<tokio::sync::Notify>,
 }
 
+/// How a [`Tui`] starts besides its home and server.
+#[derive(Default)]
+pub(super) struct Start<'a> {
+    /// More environment.
+    pub(super) env: &'a [(&'a str, &'a str)],
+    /// More options before `tui`.
+    pub(super) options: &'a str,
+    /// A shell command run in the same terminal after the client ends
+    /// (instead of `exec`ing the client).
+    pub(super) after: Option<&'a str>,
+}
+
 impl Tui {
-    async fn start(home: &Path, server: std::net::SocketAddr) -> Tui {
+    pub(super) async fn start(home: &Path, server: std::net::SocketAddr) -> Tui {
+        Self::start_with(home, server, Start::default()).await
+    }
+
+    pub(super) async fn start_with(
+        home: &Path,
+        server: std::net::SocketAddr,
+        how: Start<'_>,
+    ) -> Tui {
         let script = ["/usr/bin/script", "/bin/script"]
             .into_iter()
             .find(|p| Path::new(p).exists())
             .expect("util-linux `script` is missing: install the Debian package bsdutils (.ci/run does)");
-        let command = format!(
-            "stty cols {COLS} rows {ROWS}; exec '{}' --home '{}' --server {server} tui",
+        let client = format!(
+            "'{}' --home '{}' --server {server} {} tui",
             binary("client").unwrap().display(),
-            home.display()
+            home.display(),
+            how.options
         );
+        let command = match how.after {
+            None => format!("stty cols {COLS} rows {ROWS}; exec {client}"),
+            Some(after) => format!("stty cols {COLS} rows {ROWS}; {client}; {after}"),
+        };
         let mut child = Command::new(script)
             .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
             .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .envs(how.env.iter().copied())
             .args(["-q", "-f", "-e", "-c", &command, "/dev/null"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -78,7 +107,7 @@ impl Tui {
         }
     }
 
-    async fn keys(&mut self, keys: &str) {
+    pub(super) async fn keys(&mut self, keys: &str) {
         bounded("typing", async {
             self.stdin.write_all(keys.as_bytes()).await?;
             self.stdin.flush().await
@@ -89,18 +118,18 @@ impl Tui {
     }
 
     /// The screen as the terminal shows it now.
-    fn screen(&self) -> String {
+    pub(super) fn screen(&self) -> String {
         let mut parser = vt100::Parser::new(ROWS, COLS, 0);
         parser.process(&self.output.lock().unwrap());
         parser.screen().contents()
     }
 
-    fn raw(&self) -> String {
+    pub(super) fn raw(&self) -> String {
         String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
     }
 
     /// Waits until the screen satisfies `ok`; returns it.
-    async fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    pub(super) async fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let screen = self.screen();
@@ -116,13 +145,13 @@ impl Tui {
         }
     }
 
-    async fn wait_for(&self, needle: &str) -> String {
+    pub(super) async fn wait_for(&self, needle: &str) -> String {
         self.wait_until(&format!("{needle:?}"), |s| s.contains(needle))
             .await
     }
 
     /// Waits for the program to end; its exit status and everything it wrote.
-    async fn exit(mut self) -> (std::process::ExitStatus, String) {
+    pub(super) async fn exit(mut self) -> (std::process::ExitStatus, String) {
         let status = bounded("the client to exit", self.child.wait())
             .await
             .unwrap()
@@ -156,16 +185,16 @@ fn list_row<'a>(screen: &'a str, label: &str) -> Option<&'a str> {
 
 /// Registers `name` in `home` with the client binary (so no store of the
 /// home stays open in this process while the full-screen client runs).
-async fn register(server: &str, home: &Path, name: &str) {
+pub(super) async fn register(server: &str, home: &Path, name: &str) {
     let (ok, out, err) = run_client(server, home, &["register", name]).await;
     assert!(ok, "register {name}: {out}{err}");
 }
 
-fn sha256(path: &Path) -> Vec<u8> {
+pub(super) fn sha256(path: &Path) -> Vec<u8> {
     Sha256::digest(std::fs::read(path).unwrap()).to_vec()
 }
 
-fn write_file(dir: &Path, name: &str, seed: u64, len: usize) -> PathBuf {
+pub(super) fn write_file(dir: &Path, name: &str, seed: u64, len: usize) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, pattern(seed, len)).unwrap();
     path

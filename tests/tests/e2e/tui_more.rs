@@ -1,0 +1,195 @@
+//! More of `client tui` through a pseudo-terminal (the harness is
+//! `super::tui`'s): a file over the automatic download limit is offered on
+//! the screen and fetched with `/accept N`; `NO_COLOR` leaves every colour
+//! out of what the real binary writes (and without it there are colours);
+//! a panic gives the terminal back, cooked, before its message is printed.
+
+use e2e::{ServerProcess, bounded, user};
+use tokio_util::sync::CancellationToken;
+
+use super::tui::{LEAVE_ALTERNATE_SCREEN, Start, Tui, register, sha256, write_file};
+
+/// What crossterm writes when it takes the alternate screen.
+const ENTER_ALTERNATE_SCREEN: &str = "\x1b[?1049h";
+
+/// The screen's text run together: box lines and runs of blanks become one
+/// space, so that a notice wrapped over several rows reads as one line
+/// (rows of the list come between, so use it where the list is short).
+fn flat(screen: &str) -> String {
+    screen
+        .replace(['│', '┌', '┐', '└', '┘', '─'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The SGR sequences in `raw` that set a colour (foreground or background:
+/// 30-37, 38;..., 40-47, 48;..., 90-97, 100-107); resets (0, 39, 49) and
+/// attributes (bold, reverse) are not colours.
+fn colour_codes(raw: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = raw;
+    while let Some(at) = rest.find("\x1b[") {
+        let after = &rest[at + 2..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ';' || c == ':'))
+            .unwrap_or(after.len());
+        if after[end..].starts_with('m') {
+            let params = &after[..end];
+            let colour = params
+                .split([';', ':'])
+                .filter_map(|p| p.parse::<u32>().ok())
+                .any(|p| matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107));
+            if colour {
+                found.push(format!("ESC[{params}m"));
+            }
+        }
+        rest = &after[end..];
+    }
+    found
+}
+
+#[test]
+fn colour_codes_are_told_from_resets_and_attributes() {
+    assert!(colour_codes("\x1b[0m\x1b[1m\x1b[7m\x1b[39m\x1b[49m\x1b[?1049l\x1b[2J").is_empty());
+    assert_eq!(colour_codes("a\x1b[38;5;2mb"), ["ESC[38;5;2m"]);
+    assert_eq!(colour_codes("\x1b[1;31m"), ["ESC[1;31m"]);
+    assert_eq!(colour_codes("\x1b[48;2;1;2;3m"), ["ESC[48;2;1;2;3m"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_over_the_limit_is_asked_for_on_the_screen_and_fetched_with_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let home = dir.path().join("alice");
+    register(&addr, &home, "alice").await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+
+    let how = Start {
+        options: "--max-auto-download 100K",
+        ..Start::default()
+    };
+    let mut tui = Tui::start_with(&home, server.addr, how).await;
+    tui.wait_for("No conversations yet").await;
+    // bob becomes a contact: only the size holds his file back.
+    tui.keys("/open bob\r").await;
+    tui.wait_for(" to bob ").await;
+    let big = write_file(dir.path(), "big.bin", 5, 300_000);
+    let id = bounded(
+        "bob's file",
+        bob.send_file("alice", &big, CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let screen = tui
+        .wait_until("the offer", |s| {
+            flat(s).contains(&format!("/accept {id} downloads it"))
+        })
+        .await;
+    let said = flat(&screen);
+    assert!(
+        said.contains(
+            "bob offers a file: big.bin (300.00 kB); not downloaded because it is larger than \
+             the automatic download limit."
+        ),
+        "{screen}"
+    );
+    assert!(
+        !home.join("downloads").join("big.bin").exists(),
+        "downloaded without asking"
+    );
+
+    tui.keys(&format!("/accept {id}\r")).await;
+    tui.wait_for("file big.bin (300.00 kB) saved as").await;
+    let got = home.join("downloads").join("big.bin");
+    assert_eq!(sha256(&got), sha256(&big));
+
+    tui.keys("/quit\r").await;
+    let (status, raw) = tui.exit().await;
+    assert!(status.success(), "exit status {status}\n{raw}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_color_leaves_every_colour_out_of_what_the_binary_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let home = dir.path().join("alice");
+    register(&addr, &home, "alice").await;
+
+    for no_color in [true, false] {
+        let env: &[(&str, &str)] = if no_color { &[("NO_COLOR", "1")] } else { &[] };
+        let how = Start {
+            env,
+            ..Start::default()
+        };
+        let mut tui = Tui::start_with(&home, server.addr, how).await;
+        // The status line says "connected" (green when colours are on).
+        tui.wait_until("the connection", |s| s.contains("connected |"))
+            .await;
+        tui.keys("/nosuchcommand\r").await;
+        tui.wait_for("no command /nosuchcommand").await;
+        tui.keys("/quit\r").await;
+        let (status, raw) = tui.exit().await;
+        assert!(status.success(), "exit status {status}\n{raw}");
+        let colours = colour_codes(&raw);
+        if no_color {
+            assert!(colours.is_empty(), "colours under NO_COLOR: {colours:?}");
+        } else {
+            assert!(!colours.is_empty(), "no colour at all without NO_COLOR");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_gives_the_terminal_back_before_its_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let home = dir.path().join("alice");
+    register(&addr, &home, "alice").await;
+
+    // The client panics once its first screen is up (a debug build's test
+    // switch); `stty -a` then shows the terminal's modes in the same
+    // pseudo-terminal.
+    let how = Start {
+        env: &[(client::tui::TEST_PANIC, "1")],
+        after: Some("stty -a"),
+        ..Start::default()
+    };
+    let tui = Tui::start_with(&home, server.addr, how).await;
+    let (_, raw) = tui.exit().await;
+    let taken = raw
+        .find(ENTER_ALTERNATE_SCREEN)
+        .unwrap_or_else(|| panic!("the screen was not taken before the panic:\n{raw:?}"));
+    let message = raw
+        .find("panicking on purpose")
+        .unwrap_or_else(|| panic!("no panic message:\n{raw:?}"));
+    let given_back = raw[taken..]
+        .find(LEAVE_ALTERNATE_SCREEN)
+        .map(|i| i + taken)
+        .unwrap_or_else(|| panic!("the alternate screen was not left:\n{raw:?}"));
+    // Printed on the normal screen, where the user can read it: the hook
+    // gave the terminal back first.
+    assert!(
+        given_back < message,
+        "the panic message was printed on the alternate screen:\n{raw:?}"
+    );
+    // Cooked again: line editing and echo are back on.
+    let modes: Vec<&str> = raw[message..].split_whitespace().collect();
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(
+            modes.contains(&mode),
+            "{mode} is off after the panic:\n{}",
+            &raw[message..]
+        );
+    }
+}
