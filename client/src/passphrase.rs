@@ -93,6 +93,25 @@ fn non_empty(text: Zeroizing<String>) -> anyhow::Result<Zeroizing<String>> {
     Ok(text)
 }
 
+/// A room's password (PROTOCOL.md "Passwords (146 to 149)"): asked on the
+/// terminal without echo (a new one twice), or, when standard input is not
+/// a terminal, its first line. Never an argument.
+///
+/// # Errors
+/// Standard input failed, the password is empty, or the two differ.
+pub fn read_room_password(prompt: &str, twice: bool) -> anyhow::Result<Zeroizing<String>> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return ask(prompt, twice);
+    }
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the room password from standard input")?;
+    let text = Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_string());
+    non_empty(text).context("no room password on standard input")
+}
+
 /// Asks on the terminal without echo; a new passphrase twice.
 fn ask(prompt: &str, twice: bool) -> anyhow::Result<Zeroizing<String>> {
     let first = non_empty(Zeroizing::new(rpassword::prompt_password(prompt)?))?;

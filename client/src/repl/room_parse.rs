@@ -69,7 +69,10 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
                 _ => return Err(RoomUsage),
             }
         }
-        ("join", [name]) => RoomCommand::Join { name: name.clone() },
+        ("join", [name]) => RoomCommand::Join {
+            name: name.clone(),
+            secret: None,
+        },
         ("set", [name, flag]) | ("set", [flag, name]) if flag.starts_with("--") => {
             let rule = match flag.as_str() {
                 "--public" => (true, false, false),
@@ -83,7 +86,9 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
                     public: rule.0,
                     hidden: rule.1,
                     invite: rule.2,
+                    password: false,
                 },
+                secret: None,
             }
         }
         ("kick", [name, user]) => RoomCommand::Kick {
@@ -135,6 +140,8 @@ fn create(name: &str, public: bool, hidden: bool) -> RoomCommand {
         name: name.to_string(),
         public,
         hidden,
+        password: false,
+        secret: None,
     }
 }
 
@@ -173,7 +180,7 @@ mod tests {
         assert!(matches!(parse_room("room list", 4), Ok(RoomCommand::List)));
         assert!(matches!(
             parse_room("room create ops --hidden", 4),
-            Ok(RoomCommand::Create { name, public: false, hidden: true }) if name == "ops"
+            Ok(RoomCommand::Create { name, public: false, hidden: true, .. }) if name == "ops"
         ));
         assert!(matches!(
             parse_room("room set ops --invite", 4),
