@@ -149,9 +149,9 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
                 "#{name} needs a password, which the menu does not ask for yet: \
                  run `client room join {name}` (it asks without echo)"
             ),
-            Audience::Script => format!(
-                "#{name} needs a password: give it on standard input or type it when asked"
-            ),
+            Audience::Script => {
+                format!("#{name} needs a password: give it on standard input or type it when asked")
+            }
         },
     }
 }
