@@ -4,14 +4,16 @@
 //! password, limits guesses and admits the right one; a hidden room with a
 //! password answers "no such room" to a wrong name; `room set --password`
 //! makes the old password fail; the server refuses a crafted join that
-//! never proved the password; and the server's database holds an OPAQUE
-//! record, never the password. Waits are bounded; nothing is timed.
+//! never proved the password; the server's database holds an OPAQUE
+//! record, never the password; and two nodes of a cluster share the OPAQUE
+//! setup, so a password set through one is proven through the other.
+//! Waits are bounded; nothing is timed.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
 use bytes::Bytes;
-use e2e::{Engine, RoomUser, TestServer, run_client_with_stdin};
+use e2e::{Engine, Postgres, RoomUser, TestServer, run_client_with_stdin};
 use protocol::ErrorReason;
 use protocol::v3::{self, RoomCommit, RoomLabel};
 
@@ -281,4 +283,37 @@ async fn rooms_password_the_database_holds_an_opaque_record_never_the_password()
         "the password is in the database"
     );
     assert!(!bytes.windows(8).any(|w| w == b"horse ba"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_password_a_password_set_through_one_node_is_proven_through_another() {
+    let pg = std::sync::Arc::new(
+        tokio::task::spawn_blocking(Postgres::start)
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    let files = tempfile::tempdir().unwrap();
+    let a = TestServer::start_node(&pg, files.path(), |_| {})
+        .await
+        .unwrap();
+    let b = TestServer::start_node(&pg, files.path(), |_| {})
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, carol, dave] = ["alice", "carol", "dave"].map(|n| dir.path().join(n));
+    register(a.addr, &alice, "alice").await;
+    register(b.addr, &carol, "carol").await;
+    register(b.addr, &dave, "dave").await;
+    json_in(
+        a.addr,
+        &alice,
+        &["room", "create", "vault", "--password"],
+        "open sesame\n",
+    )
+    .await;
+    let line = refused_in(b.addr, &dave, &["room", "join", "vault"], "open says me\n").await;
+    assert!(line.contains("wrong password for #vault"), "{line}");
+    let joined = json_in(b.addr, &carol, &["room", "join", "vault"], "open sesame\n").await;
+    assert_eq!(joined["members"], 2, "{joined}");
 }
