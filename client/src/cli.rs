@@ -371,7 +371,7 @@ pub enum RoomCommand {
 
 /// The join rule `room set` gives: one of `--public`, `--hidden`,
 /// `--invite`, `--password`, or `--hidden --password`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
 #[group(required = true, multiple = true)]
 pub struct RuleFlags {
     /// Listed by the server; anyone registered may join.

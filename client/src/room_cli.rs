@@ -18,11 +18,60 @@ use crate::passphrase::read_room_password;
 use crate::rooms::{RoomPassword, rule_of};
 use crate::script::{print_json, read_stdin};
 
+/// The prompt for a new room password (asked twice on a terminal).
+pub const NEW_PASSWORD_PROMPT: &str = "New room password: ";
+
+/// The prompt for the password of the room `name`, to join it.
+pub fn join_prompt(name: &str) -> String {
+    format!("Password of #{}: ", name.strip_prefix('#').unwrap_or(name))
+}
+
+/// Whether `command` sets a new room password, which is asked for before
+/// anything is sent (`room create NAME --password`, `room set NAME
+/// --password`).
+pub fn sets_password(command: &RoomCommand) -> bool {
+    match command {
+        RoomCommand::Create { password, .. } => *password,
+        RoomCommand::Set { rule, .. } => rule.password,
+        _ => false,
+    }
+}
+
+/// `command` with the password `secret` given: a new one for a command
+/// [`sets_password`], the one to prove for a `join`.
+pub fn with_password(command: RoomCommand, secret: RoomPassword) -> RoomCommand {
+    match command {
+        RoomCommand::Create {
+            name,
+            public,
+            hidden,
+            password,
+            ..
+        } => RoomCommand::Create {
+            name,
+            public,
+            hidden,
+            password,
+            secret: Some(secret),
+        },
+        RoomCommand::Set { name, rule, .. } => RoomCommand::Set {
+            name,
+            rule,
+            secret: Some(secret),
+        },
+        RoomCommand::Join { name, .. } => RoomCommand::Join {
+            name,
+            secret: Some(secret),
+        },
+        other => other,
+    }
+}
+
 /// A new room password: asked twice without echo on a terminal, else the
 /// first line of standard input.
 fn new_password() -> anyhow::Result<RoomPassword> {
     Ok(RoomPassword::new(read_room_password(
-        "New room password: ",
+        NEW_PASSWORD_PROMPT,
         true,
     )?)?)
 }
@@ -42,31 +91,13 @@ pub async fn run(client: &Client, command: RoomCommand, json: bool) -> anyhow::R
         },
         // The password before anything is sent: from the terminal (no
         // echo; a new one twice) or standard input, never an argument.
-        RoomCommand::Create {
-            name,
-            public,
-            hidden,
-            password: true,
-            ..
-        } => RoomCommand::Create {
-            name,
-            public,
-            hidden,
-            password: true,
-            secret: Some(new_password()?),
-        },
-        RoomCommand::Set { name, rule, .. } if rule.password => RoomCommand::Set {
-            name,
-            rule,
-            secret: Some(new_password()?),
-        },
+        command if sets_password(&command) => with_password(command, new_password()?),
         other => other,
     };
     let (value, lines) = match (outcome(client, command.clone()).await, command) {
         // A room that turns out to need a password: ask for it, once.
         (Err(ClientError::RoomPasswordNeeded(_)), RoomCommand::Join { name, .. }) => {
-            let prompt = format!("Password of #{}: ", name.strip_prefix('#').unwrap_or(&name));
-            let secret = RoomPassword::new(read_room_password(&prompt, false)?)?;
+            let secret = RoomPassword::new(read_room_password(&join_prompt(&name), false)?)?;
             outcome(
                 client,
                 RoomCommand::Join {

@@ -145,10 +145,9 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         | ClientError::RoomPassword(_)
         | ClientError::NoKeyPackage(_) => e.to_string(),
         ClientError::RoomPasswordNeeded(name) => match audience {
-            Audience::Menu => format!(
-                "#{name} needs a password, which the menu does not ask for yet: \
-                 run `client room join {name}` (it asks without echo)"
-            ),
+            Audience::Menu => {
+                format!("#{name} needs a password: `room join {name}` asks for it")
+            }
             Audience::Script => {
                 format!("#{name} needs a password: give it on standard input or type it when asked")
             }
