@@ -245,11 +245,23 @@ pub enum RoomCommand {
         /// Not listed; anyone who types its exact name may join.
         #[arg(long)]
         hidden: bool,
+        /// Joining needs a password (listed with a lock, or with --hidden
+        /// not listed). It is asked for without echo, or read from the
+        /// first line of standard input; never give it as an argument.
+        #[arg(long)]
+        password: bool,
+        /// The password itself, read from the terminal or standard input.
+        #[arg(skip)]
+        secret: Option<crate::rooms::RoomPassword>,
     },
-    /// Join the public or hidden room named exactly NAME.
+    /// Join the open room named exactly NAME (a password room asks for its
+    /// password, or reads it from standard input).
     Join {
         /// The room's exact name.
         name: String,
+        /// The password itself, read from the terminal or standard input.
+        #[arg(skip)]
+        secret: Option<crate::rooms::RoomPassword>,
     },
     /// Change who may join room NAME (admins and the owner).
     Set {
@@ -258,6 +270,10 @@ pub enum RoomCommand {
         /// The new rule.
         #[command(flatten)]
         rule: RuleFlags,
+        /// The new password (with --password), read from the terminal or
+        /// standard input.
+        #[arg(skip)]
+        secret: Option<crate::rooms::RoomPassword>,
     },
     /// Remove USER from room NAME; they may join again (admins and the owner).
     Kick {
@@ -353,19 +369,25 @@ pub enum RoomCommand {
     List,
 }
 
-/// The join rule `room set` gives: exactly one of the three.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
-#[group(required = true, multiple = false)]
+/// The join rule `room set` gives: one of `--public`, `--hidden`,
+/// `--invite`, `--password`, or `--hidden --password`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+#[group(required = true, multiple = true)]
 pub struct RuleFlags {
     /// Listed by the server; anyone registered may join.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["hidden", "invite"])]
     pub public: bool,
     /// Not listed; anyone who types its exact name may join.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "invite")]
     pub hidden: bool,
     /// Only admins add members.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "password")]
     pub invite: bool,
+    /// Joining needs a (new) password: listed with a lock, or not listed
+    /// with --hidden. Asked for without echo, or read from standard input;
+    /// setting it again replaces the old one, which stops working.
+    #[arg(long)]
+    pub password: bool,
 }
 
 /// What `passphrase` does.

@@ -35,6 +35,7 @@ mod nodes;
 mod presence;
 mod push;
 mod requests;
+mod room_password;
 mod rooms;
 mod tasks;
 mod timeouts;

@@ -130,6 +130,12 @@ pub enum ClientError {
     /// A room command about someone that does not apply to them.
     #[error("{0}")]
     RoomMember(String),
+    /// A room's password was wrong (one line for a person).
+    #[error("{0}")]
+    RoomPassword(String),
+    /// The room needs a password and none was given.
+    #[error("#{0} needs a password")]
+    RoomPasswordNeeded(String),
     /// A user has no key package on the server to be added with.
     #[error(
         "{0} cannot be added now: their client has not published room keys on the server yet (it does on its next connection)"

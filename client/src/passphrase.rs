@@ -86,21 +86,76 @@ fn read_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
     ))
 }
 
+/// What is asked for: the words of its prompts and errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secret {
+    /// The home folder's passphrase.
+    Passphrase,
+    /// A room's password.
+    RoomPassword,
+}
+
+impl Secret {
+    fn word(self) -> &'static str {
+        match self {
+            Secret::Passphrase => "passphrase",
+            Secret::RoomPassword => "password",
+        }
+    }
+}
+
 fn non_empty(text: Zeroizing<String>) -> anyhow::Result<Zeroizing<String>> {
+    non_empty_as(text, Secret::Passphrase)
+}
+
+fn non_empty_as(text: Zeroizing<String>, what: Secret) -> anyhow::Result<Zeroizing<String>> {
     if text.is_empty() {
-        bail!("the passphrase is empty");
+        bail!("the {} is empty", what.word());
     }
     Ok(text)
 }
 
+/// The second entry of a new secret must be the first again.
+fn confirm(first: &str, again: &str, what: Secret) -> anyhow::Result<()> {
+    if again != first {
+        bail!("the two {}s differ", what.word());
+    }
+    Ok(())
+}
+
+/// A room's password (PROTOCOL.md "Passwords (146 to 149)"): asked on the
+/// terminal without echo (a new one twice), or, when standard input is not
+/// a terminal, its first line. Never an argument.
+///
+/// # Errors
+/// Standard input failed, the password is empty, or the two differ.
+pub fn read_room_password(prompt: &str, twice: bool) -> anyhow::Result<Zeroizing<String>> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return ask_as(prompt, twice, Secret::RoomPassword);
+    }
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the room password from standard input")?;
+    let text = Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_string());
+    non_empty_as(text, Secret::RoomPassword).context("no room password on standard input")
+}
+
 /// Asks on the terminal without echo; a new passphrase twice.
 fn ask(prompt: &str, twice: bool) -> anyhow::Result<Zeroizing<String>> {
-    let first = non_empty(Zeroizing::new(rpassword::prompt_password(prompt)?))?;
+    ask_as(prompt, twice, Secret::Passphrase)
+}
+
+/// Asks for `what` on the terminal without echo; a new one twice.
+fn ask_as(prompt: &str, twice: bool, what: Secret) -> anyhow::Result<Zeroizing<String>> {
+    let first = non_empty_as(Zeroizing::new(rpassword::prompt_password(prompt)?), what)?;
     if twice {
-        let again = Zeroizing::new(rpassword::prompt_password("Same passphrase again: ")?);
-        if *again != *first {
-            bail!("the two passphrases differ");
-        }
+        let again = Zeroizing::new(rpassword::prompt_password(format!(
+            "Same {} again: ",
+            what.word()
+        ))?);
+        confirm(&first, &again, what)?;
     }
     Ok(first)
 }
@@ -142,4 +197,24 @@ fn rekey_rooms(home: &Path, old: &StoreKey, new: &StoreKey) -> Result<(), KeySto
     atrest::apply_key(&conn, Some(old))?;
     conn.execute_batch(&atrest::key_pragma("rekey", new))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_room_password_is_worded_as_a_password() {
+        let differ = |what| confirm("one", "two", what).unwrap_err().to_string();
+        assert_eq!(differ(Secret::RoomPassword), "the two passwords differ");
+        assert_eq!(differ(Secret::Passphrase), "the two passphrases differ");
+        assert!(confirm("same", "same", Secret::RoomPassword).is_ok());
+        let empty = |what| {
+            non_empty_as(Zeroizing::new(String::new()), what)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(empty(Secret::RoomPassword), "the password is empty");
+        assert_eq!(empty(Secret::Passphrase), "the passphrase is empty");
+    }
 }

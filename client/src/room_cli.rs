@@ -14,8 +14,67 @@ use sealpost_rooms::JoinRule;
 use crate::cli::RoomCommand;
 use crate::client::{Client, ClientError};
 use crate::display::escape_line;
-use crate::rooms::rule_of;
+use crate::passphrase::read_room_password;
+use crate::rooms::{RoomPassword, rule_of};
 use crate::script::{print_json, read_stdin};
+
+/// The prompt for a new room password (asked twice on a terminal).
+pub const NEW_PASSWORD_PROMPT: &str = "New room password: ";
+
+/// The prompt for the password of the room `name`, to join it.
+pub fn join_prompt(name: &str) -> String {
+    format!("Password of #{}: ", name.strip_prefix('#').unwrap_or(name))
+}
+
+/// Whether `command` sets a new room password, which is asked for before
+/// anything is sent (`room create NAME --password`, `room set NAME
+/// --password`).
+pub fn sets_password(command: &RoomCommand) -> bool {
+    match command {
+        RoomCommand::Create { password, .. } => *password,
+        RoomCommand::Set { rule, .. } => rule.password,
+        _ => false,
+    }
+}
+
+/// `command` with the password `secret` given: a new one for a command
+/// [`sets_password`], the one to prove for a `join`.
+pub fn with_password(command: RoomCommand, secret: RoomPassword) -> RoomCommand {
+    match command {
+        RoomCommand::Create {
+            name,
+            public,
+            hidden,
+            password,
+            ..
+        } => RoomCommand::Create {
+            name,
+            public,
+            hidden,
+            password,
+            secret: Some(secret),
+        },
+        RoomCommand::Set { name, rule, .. } => RoomCommand::Set {
+            name,
+            rule,
+            secret: Some(secret),
+        },
+        RoomCommand::Join { name, .. } => RoomCommand::Join {
+            name,
+            secret: Some(secret),
+        },
+        other => other,
+    }
+}
+
+/// A new room password: asked twice without echo on a terminal, else the
+/// first line of standard input.
+fn new_password() -> anyhow::Result<RoomPassword> {
+    Ok(RoomPassword::new(read_room_password(
+        NEW_PASSWORD_PROMPT,
+        true,
+    )?)?)
+}
 
 /// Runs one room command from the command line and prints its result.
 ///
@@ -30,9 +89,26 @@ pub async fn run(client: &Client, command: RoomCommand, json: bool) -> anyhow::R
                 Some(t) => t.to_string(),
             }),
         },
+        // The password before anything is sent: from the terminal (no
+        // echo; a new one twice) or standard input, never an argument.
+        command if sets_password(&command) => with_password(command, new_password()?),
         other => other,
     };
-    let (value, lines) = outcome(client, command).await?;
+    let (value, lines) = match (outcome(client, command.clone()).await, command) {
+        // A room that turns out to need a password: ask for it, once.
+        (Err(ClientError::RoomPasswordNeeded(_)), RoomCommand::Join { name, .. }) => {
+            let secret = RoomPassword::new(read_room_password(&join_prompt(&name), false)?)?;
+            outcome(
+                client,
+                RoomCommand::Join {
+                    name,
+                    secret: Some(secret),
+                },
+            )
+            .await?
+        }
+        (other, _) => other?,
+    };
     if json {
         print_json(&value)?;
     } else {
@@ -58,9 +134,11 @@ pub async fn outcome(
             name,
             public,
             hidden,
+            password,
+            secret,
         } => {
             let info = client
-                .room_create_with_rule(&name, rule_of(public, hidden))
+                .room_create_locked(&name, rule_of(public, hidden, password), secret.as_ref())
                 .await?;
             let line = format!(
                 "created {} ({}, id {}); you are its owner",
@@ -70,8 +148,8 @@ pub async fn outcome(
             );
             (json!(info), vec![line])
         }
-        RoomCommand::Join { name } => {
-            let info = client.room_join(&name).await?;
+        RoomCommand::Join { name, secret } => {
+            let info = client.room_join_with(&name, secret.as_ref()).await?;
             let line = format!(
                 "joined {} ({} member(s)); you read it from now on",
                 room(&info.name),
@@ -79,13 +157,13 @@ pub async fn outcome(
             );
             (json!(info), vec![line])
         }
-        RoomCommand::Set { name, rule } => {
+        RoomCommand::Set { name, rule, secret } => {
             let rule = if rule.invite {
                 JoinRule::InviteOnly
             } else {
-                rule_of(rule.public, rule.hidden)
+                rule_of(rule.public, rule.hidden, rule.password)
             };
-            client.room_set_rule(&name, rule).await?;
+            client.room_set_locked(&name, rule, secret.as_ref()).await?;
             let line = format!("{} is now {rule}", room(&name));
             (
                 json!({ "room": name, "rule": rule.to_string() }),
@@ -191,16 +269,17 @@ pub async fn outcome(
         RoomCommand::List => {
             let listed = client.room_directory().await?;
             let rooms = client.room_list().await?;
-            let mut lines = vec!["public rooms:".to_string()];
+            let mut lines = vec!["public rooms (locked: joining needs a password):".to_string()];
             if listed.is_empty() {
                 lines.push("  none (`room create NAME --public` makes one)".into());
             }
             for r in &listed {
                 lines.push(format!(
-                    "  {:<30} {:>4} member(s) {:>4} online  {}",
+                    "  {:<30} {:>4} member(s) {:>4} online  {:<6}  {}",
                     room(&r.name),
                     r.members,
                     r.online,
+                    if r.locked { "locked" } else { "" },
                     r.id
                 ));
             }

@@ -321,6 +321,11 @@ pub enum ErrorReason {
     BadKeyPackage,
     /// The caller already stores the most one-time key packages.
     KeyPackagesFull,
+    /// The room's password was not proven on this connection.
+    WrongPassword,
+    /// Too many failed password guesses at the room; the text says when to
+    /// try again.
+    TooManyGuesses,
     /// A code this implementation does not know (kept so that newer servers'
     /// reasons can still be shown).
     Unrecognized(u16),
@@ -328,7 +333,7 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason this implementation defines, for documentation and tests.
-    pub const ALL: [ErrorReason; 41] = [
+    pub const ALL: [ErrorReason; 43] = [
         Self::Malformed,
         Self::UnsupportedVersion,
         Self::UnknownRequest,
@@ -370,6 +375,8 @@ impl ErrorReason {
         Self::RoomLogFull,
         Self::BadKeyPackage,
         Self::KeyPackagesFull,
+        Self::WrongPassword,
+        Self::TooManyGuesses,
     ];
 
     /// The wire value.
@@ -416,6 +423,8 @@ impl ErrorReason {
             Self::RoomLogFull => 76,
             Self::BadKeyPackage => 77,
             Self::KeyPackagesFull => 78,
+            Self::WrongPassword => 79,
+            Self::TooManyGuesses => 80,
             Self::Unrecognized(code) => code,
         }
     }
@@ -487,6 +496,8 @@ impl ErrorReason {
             Self::RoomLogFull => "ROOM_LOG_FULL",
             Self::BadKeyPackage => "BAD_KEY_PACKAGE",
             Self::KeyPackagesFull => "KEY_PACKAGES_FULL",
+            Self::WrongPassword => "WRONG_PASSWORD",
+            Self::TooManyGuesses => "TOO_MANY_GUESSES",
             Self::Unrecognized(_) => "UNRECOGNIZED",
         }
     }

@@ -202,6 +202,14 @@ code_table! {
         FindRoom = 144, v2: false,
         /// 145: the owner deletes a room (version 3).
         RoomDelete = 145, v2: false,
+        /// 146: an admin starts registering a room's password (version 3).
+        RoomPasswordRegister = 146, v2: false,
+        /// 147: an admin uploads a room's password record (version 3).
+        RoomPasswordSet = 147, v2: false,
+        /// 148: a joiner starts proving a room's password (version 3).
+        RoomLogin = 148, v2: false,
+        /// 149: a joiner finishes proving a room's password (version 3).
+        RoomLoginFinish = 149, v2: false,
     }
 }
 
@@ -276,6 +284,14 @@ code_table! {
         RoomFound = 1316, v2: false,
         /// 1317: the room is deleted (version 3).
         RoomDeleted = 1317, v2: false,
+        /// 1318: the server's OPAQUE registration response (version 3).
+        RoomPasswordChallenge = 1318, v2: false,
+        /// 1319: the room's password record is stored (version 3).
+        RoomPasswordStored = 1319, v2: false,
+        /// 1320: the server's OPAQUE credential response (version 3).
+        RoomLoginChallenge = 1320, v2: false,
+        /// 1321: the password is proven; the connection may join (version 3).
+        RoomLoginAccepted = 1321, v2: false,
         /// 9000: the request failed.
         Error = 9000, v2: true,
     }

@@ -133,6 +133,7 @@ fn a_listed_room_count_past_the_limit_is_refused_before_reading_the_rooms() {
                 room: RoomId([(i % 251) as u8; 16]),
                 members: 1,
                 online: 0,
+                locked: false,
                 name: RoomLabel::new("r").unwrap(),
             })
             .collect(),

@@ -5,12 +5,15 @@
 //! of a private-use type (`0xF5E2`), so every member agrees on it at each
 //! epoch, only an admin's commit changes it ([`crate::policy`]), and every
 //! member as well as the server checks each join against it: an external
-//! commit (a join without an invitation) is accepted only in a public or
-//! hidden room, and nobody banned is ever added, by an admin or by joining.
+//! commit (a join without an invitation) is accepted only in an open room
+//! (public or hidden, either possibly with a password, which only the server
+//! can check: `crate::password`), and nobody banned is ever added, by an
+//! admin or by joining.
 //!
 //! ```text
 //! access extension data:  version u8 = 1 | rule u8 | count u16 | count × banned client id [16]
-//!                         rule 0 invite-only, 1 public, 2 hidden; ids sorted, no duplicates
+//!                         rule 0 invite-only, 1 public, 2 hidden, 3 password (listed
+//!                         with a lock), 4 hidden with a password; ids sorted, no duplicates
 //! ```
 //!
 //! A room without the extension (made before it existed) is invite-only
@@ -40,6 +43,12 @@ pub enum JoinRule {
     Public,
     /// Not listed; anyone who knows its exact name joins by external commit.
     Hidden,
+    /// Listed with a lock; a registered user who proves the password to the
+    /// server joins by external commit.
+    Password,
+    /// Not listed; one who knows its exact name and proves the password to
+    /// the server joins by external commit.
+    HiddenPassword,
 }
 
 impl JoinRule {
@@ -49,6 +58,8 @@ impl JoinRule {
             Self::InviteOnly => 0,
             Self::Public => 1,
             Self::Hidden => 2,
+            Self::Password => 3,
+            Self::HiddenPassword => 4,
         }
     }
 
@@ -58,6 +69,8 @@ impl JoinRule {
             0 => Some(Self::InviteOnly),
             1 => Some(Self::Public),
             2 => Some(Self::Hidden),
+            3 => Some(Self::Password),
+            4 => Some(Self::HiddenPassword),
             _ => None,
         }
     }
@@ -65,6 +78,28 @@ impl JoinRule {
     /// Whether one may join without an invitation.
     pub fn open(self) -> bool {
         self != Self::InviteOnly
+    }
+
+    /// Whether the server lists it (public, or with a lock).
+    pub fn listed(self) -> bool {
+        matches!(self, Self::Public | Self::Password)
+    }
+
+    /// Whether joining needs the password (the server checks it).
+    pub fn needs_password(self) -> bool {
+        matches!(self, Self::Password | Self::HiddenPassword)
+    }
+
+    /// The rule of the words `--public`, `--hidden`, `--password` (none of
+    /// the three: invite-only; `--password` alone: listed with a lock).
+    pub fn of_flags(public: bool, hidden: bool, password: bool) -> Self {
+        match (hidden, public || password, password) {
+            (true, _, true) => Self::HiddenPassword,
+            (true, _, false) => Self::Hidden,
+            (false, _, true) => Self::Password,
+            (false, true, false) => Self::Public,
+            (false, false, false) => Self::InviteOnly,
+        }
     }
 }
 
@@ -74,6 +109,8 @@ impl std::fmt::Display for JoinRule {
             Self::InviteOnly => "invite-only",
             Self::Public => "public",
             Self::Hidden => "hidden",
+            Self::Password => "public+password",
+            Self::HiddenPassword => "hidden+password",
         })
     }
 }
@@ -206,6 +243,26 @@ mod tests {
     }
 
     #[test]
+    fn password_rules_have_their_codes_and_flags() {
+        for rule in [JoinRule::Password, JoinRule::HiddenPassword] {
+            assert_eq!(JoinRule::from_code(rule.code()), Some(rule));
+            assert!(rule.open() && rule.needs_password());
+            let access = Access::new(rule);
+            assert_eq!(Access::decode(&access.encode()).unwrap(), access);
+        }
+        assert_eq!(JoinRule::Password.code(), 3);
+        assert_eq!(JoinRule::HiddenPassword.code(), 4);
+        assert!(JoinRule::Password.listed() && !JoinRule::HiddenPassword.listed());
+        let of = JoinRule::of_flags;
+        assert_eq!(of(false, false, false), JoinRule::InviteOnly);
+        assert_eq!(of(true, false, false), JoinRule::Public);
+        assert_eq!(of(false, true, false), JoinRule::Hidden);
+        assert_eq!(of(false, false, true), JoinRule::Password);
+        assert_eq!(of(true, false, true), JoinRule::Password);
+        assert_eq!(of(false, true, true), JoinRule::HiddenPassword);
+    }
+
+    #[test]
     fn rejects_non_canonical_rules() {
         let good = Access::new(JoinRule::Public).encode();
         let two = {
@@ -217,7 +274,7 @@ mod tests {
         for bad in [
             vec![],
             vec![2, 1, 0, 0],
-            vec![1, 3, 0, 0],
+            vec![1, 5, 0, 0],
             [&good[..], &[0]].concat(),
             vec![1, 1, 1, 0],
             two,

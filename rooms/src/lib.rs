@@ -40,6 +40,7 @@ pub mod join;
 pub mod keys;
 pub mod name;
 pub mod observer;
+pub mod password;
 pub mod policy;
 pub mod roles;
 pub mod snapshot;
@@ -59,6 +60,9 @@ pub use incoming::{Header, Incoming, Joined, peek_header};
 pub use keys::{CIPHERSUITE, KeyPackageOut, check_upload};
 pub use name::RoomName;
 pub use observer::{Observed, ObserverTx, RoomObserver, RoomState, check_group_info};
+pub use password::{
+    PasswordError, PasswordLogin, PasswordRegistration, PasswordServer, PendingLogin,
+};
 pub use policy::CommitSummary;
 pub use roles::Role;
 pub use snapshot::{Changes, RoomSnapshot};

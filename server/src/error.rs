@@ -56,6 +56,9 @@ pub enum StoreError {
     /// A leaf's credential does not match its client's registration.
     #[error("{0}")]
     RoomIdentity(String),
+    /// The join needs the room's password, not proven on this connection.
+    #[error("this room needs its password: prove it (148, 149) before joining")]
+    WrongPassword,
     /// The room would have too many members.
     #[error("a room has at most {0} members")]
     RoomFull(usize),
@@ -128,6 +131,7 @@ impl StoreError {
             Self::RoomRefused(_) => ErrorReason::RoomRefused,
             Self::RoomIdentity(_) => ErrorReason::RoomIdentity,
             Self::RoomFull(_) => ErrorReason::RoomFull,
+            Self::WrongPassword => ErrorReason::WrongPassword,
             Self::RoomLogFull(_) => ErrorReason::RoomLogFull,
             Self::BadKeyPackage => ErrorReason::BadKeyPackage,
             Self::KeyPackagesFull(_) => ErrorReason::KeyPackagesFull,

@@ -140,6 +140,10 @@ impl Server {
             }
         }
         let uploads = uploads::Uploads::new(store.clone(), blobs.clone());
+        let passwords = store
+            .password_server()
+            .await
+            .context("reading the server's OPAQUE setup for room passwords")?;
         // Without it the server still serves clients; only `server status`
         // and the other operator commands cannot reach it.
         let admin = match admin::AdminSocket::bind(&config.data_dir) {
@@ -161,6 +165,8 @@ impl Server {
                 v2_claims: claims::Claims::default(),
                 sessions: sessions::Sessions::new(),
                 presence: presence::Presence::new(),
+                passwords,
+                guesses: v3::guesses::Guesses::default(),
                 shutdown: CancellationToken::new(),
                 data_lock: std::sync::Mutex::new(Some(data_lock)),
             }),

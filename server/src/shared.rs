@@ -30,6 +30,10 @@ pub(crate) struct Shared {
     pub(crate) sessions: std::sync::Arc<Sessions>,
     /// Who is online, and the coalesced pushes of changes.
     pub(crate) presence: std::sync::Arc<Presence>,
+    /// The server's OPAQUE setup for room passwords (kept in the store).
+    pub(crate) passwords: sealpost_rooms::PasswordServer,
+    /// Failed password guesses at rooms, per user and per room.
+    pub(crate) guesses: crate::v3::guesses::Guesses,
     /// Fires when the server begins to shut down.
     pub(crate) shutdown: CancellationToken,
     /// The data folder's lock: released when the server stops, not when the

@@ -142,7 +142,16 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         ClientError::AmbiguousRoom(_)
         | ClientError::RoomNameTaken(_)
         | ClientError::RoomMember(_)
+        | ClientError::RoomPassword(_)
         | ClientError::NoKeyPackage(_) => e.to_string(),
+        ClientError::RoomPasswordNeeded(name) => match audience {
+            Audience::Menu => {
+                format!("#{name} needs a password: `room join {name}` asks for it")
+            }
+            Audience::Script => {
+                format!("#{name} needs a password: give it on standard input or type it when asked")
+            }
+        },
     }
 }
 
@@ -252,6 +261,8 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::AmbiguousRoom(_) => return "ambiguous_room".into(),
                 ClientError::RoomNameTaken(_) => return "room_name_taken".into(),
                 ClientError::RoomMember(_) => return "room_member".into(),
+                ClientError::RoomPassword(_) => return "wrong_password".into(),
+                ClientError::RoomPasswordNeeded(_) => return "password_needed".into(),
                 ClientError::NoKeyPackage(_) => return "no_key_package".into(),
                 _ => return "local".into(),
             }

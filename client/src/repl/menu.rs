@@ -138,6 +138,11 @@ impl Menu {
         }
     }
 
+    /// Waits until everything said so far is shown.
+    pub(super) async fn flush(&self) {
+        self.printer.flush().await;
+    }
+
     pub(super) async fn ask(&self, prompt: &str, field: Field) -> Answer {
         self.printer.flush().await;
         self.terminal.ask(prompt, field).await

@@ -6,8 +6,8 @@ use super::words::{next_word, text_value, words};
 use crate::cli::{RoomCommand, RuleFlags};
 
 /// How `room` is typed.
-pub const ROOM_USAGE: &str = "room create NAME [--public | --hidden] | join NAME | \
-     set NAME --public|--hidden|--invite | add NAME USER... | remove NAME USER | kick NAME USER | \
+pub const ROOM_USAGE: &str = "room create NAME [--public | --hidden] [--password] | join NAME | \
+     set NAME --public|--hidden|--invite|--password (--hidden --password) | add NAME USER... | remove NAME USER | kick NAME USER | \
      ban NAME USER | unban NAME USER | promote NAME USER | demote NAME USER | rename NAME NEW | \
      delete NAME | leave NAME | send NAME TEXT | send-file NAME PATH | members NAME | list";
 
@@ -61,29 +61,36 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
         .map(|w| w.text)
         .collect();
     Ok(match (sub_word.as_str(), args.as_slice()) {
-        ("create", [name]) => create(name, false, false),
-        ("create", [name, flag]) | ("create", [flag, name]) if flag.starts_with("--") => {
-            match flag.as_str() {
-                "--public" => create(name, true, false),
-                "--hidden" => create(name, false, true),
-                _ => return Err(RoomUsage),
+        ("create", [_, ..]) => {
+            let (name, flags) = name_and_flags(args.as_slice())?;
+            if flags.invite || (flags.public && flags.hidden) {
+                return Err(RoomUsage);
+            }
+            RoomCommand::Create {
+                name,
+                public: flags.public,
+                hidden: flags.hidden,
+                password: flags.password,
+                secret: None,
             }
         }
-        ("join", [name]) => RoomCommand::Join { name: name.clone() },
-        ("set", [name, flag]) | ("set", [flag, name]) if flag.starts_with("--") => {
-            let rule = match flag.as_str() {
-                "--public" => (true, false, false),
-                "--hidden" => (false, true, false),
-                "--invite" => (false, false, true),
-                _ => return Err(RoomUsage),
-            };
+        ("join", [name]) => RoomCommand::Join {
+            name: name.clone(),
+            secret: None,
+        },
+        ("set", [_, _, ..]) => {
+            let (name, rule) = name_and_flags(args.as_slice())?;
+            let chosen = [rule.public, rule.hidden, rule.invite, rule.password];
+            if !chosen.contains(&true)
+                || (rule.invite && chosen.iter().filter(|&&c| c).count() > 1)
+                || (rule.public && rule.hidden)
+            {
+                return Err(RoomUsage);
+            }
             RoomCommand::Set {
-                name: name.clone(),
-                rule: RuleFlags {
-                    public: rule.0,
-                    hidden: rule.1,
-                    invite: rule.2,
-                },
+                name,
+                rule,
+                secret: None,
             }
         }
         ("kick", [name, user]) => RoomCommand::Kick {
@@ -130,12 +137,28 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
     })
 }
 
-fn create(name: &str, public: bool, hidden: bool) -> RoomCommand {
-    RoomCommand::Create {
-        name: name.to_string(),
-        public,
-        hidden,
+/// One room name and the flags `--public`, `--hidden`, `--invite` and
+/// `--password` in any order, each at most once.
+fn name_and_flags(args: &[String]) -> Result<(String, RuleFlags), RoomUsage> {
+    let mut name = None;
+    let mut flags = RuleFlags::default();
+    for arg in args {
+        let flag = match arg.as_str() {
+            "--public" => &mut flags.public,
+            "--hidden" => &mut flags.hidden,
+            "--invite" => &mut flags.invite,
+            "--password" => &mut flags.password,
+            other if other.starts_with("--") || name.is_some() => return Err(RoomUsage),
+            other => {
+                name = Some(other.to_string());
+                continue;
+            }
+        };
+        if std::mem::replace(flag, true) {
+            return Err(RoomUsage);
+        }
     }
+    Ok((name.ok_or(RoomUsage)?, flags))
 }
 
 /// `#NAME text`: a text to the room NAME (`None` if the line is not one).
@@ -173,7 +196,7 @@ mod tests {
         assert!(matches!(parse_room("room list", 4), Ok(RoomCommand::List)));
         assert!(matches!(
             parse_room("room create ops --hidden", 4),
-            Ok(RoomCommand::Create { name, public: false, hidden: true }) if name == "ops"
+            Ok(RoomCommand::Create { name, public: false, hidden: true, .. }) if name == "ops"
         ));
         assert!(matches!(
             parse_room("room set ops --invite", 4),
@@ -190,6 +213,49 @@ mod tests {
             parse_room("room create ops --loud", 4).unwrap_err(),
             RoomUsage
         );
+        assert!(matches!(
+            parse_room("room create vault --password", 4),
+            Ok(RoomCommand::Create { name, public: false, hidden: false, password: true, secret: None })
+                if name == "vault"
+        ));
+        assert!(matches!(
+            parse_room("room create --password vault --hidden", 4),
+            Ok(RoomCommand::Create { name, hidden: true, password: true, .. }) if name == "vault"
+        ));
+        assert!(matches!(
+            parse_room("room set vault --password", 4),
+            Ok(RoomCommand::Set {
+                rule: RuleFlags {
+                    password: true,
+                    hidden: false,
+                    ..
+                },
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_room("room set vault --hidden --password", 4),
+            Ok(RoomCommand::Set {
+                rule: RuleFlags {
+                    password: true,
+                    hidden: true,
+                    ..
+                },
+                ..
+            })
+        ));
+        for bad in [
+            "room create vault --password --password",
+            "room create vault --public --hidden",
+            "room create vault --invite",
+            "room create vault other --password",
+            "room create --password",
+            "room set vault",
+            "room set vault --invite --password",
+            "room set vault --public --hidden",
+        ] {
+            assert_eq!(parse_room(bad, 4).unwrap_err(), RoomUsage, "{bad}");
+        }
         assert!(matches!(
             parse_room("room send-file team \"my notes.txt\"", 4),
             Ok(RoomCommand::SendFile { name, path })

@@ -1,13 +1,21 @@
 //! The menu's `room ...` and `#NAME text`: the scripted room commands'
-//! work and words (`crate::room_cli`), with a missing text asked for.
+//! work and words (`crate::room_cli`), with a missing text asked for, and a
+//! room password asked for as `client room ...` asks for it: without echo
+//! at a terminal (a new one twice), else the next line of standard input.
 //! Room names complete from the rooms we are in (refreshed after each
 //! room command).
 
 use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
 
 use super::complete::Field;
 use super::menu::{Menu, Outcome, cancellable};
+use super::terminal::Answer;
 use crate::cli::RoomCommand;
+use crate::client::ClientError;
+use crate::passphrase::read_room_password;
+use crate::room_cli::{NEW_PASSWORD_PROMPT, join_prompt, outcome, sets_password, with_password};
+use crate::rooms::RoomPassword;
 
 impl Menu {
     /// Runs a room command and says what it did.
@@ -22,14 +30,75 @@ impl Menu {
                     text: Some(text),
                 }
             }
+            // The new password before anything is sent.
+            command if sets_password(&command) => {
+                let Some(secret) = self.room_password(NEW_PASSWORD_PROMPT, true).await? else {
+                    return Ok(());
+                };
+                with_password(command, secret)
+            }
             other => other,
         };
-        let result = cancellable(&cancel, crate::room_cli::outcome(&self.client, command)).await;
+        let mut result = cancellable(&cancel, outcome(&self.client, command.clone())).await;
+        // A room that turns out to need a password: ask for it, once.
+        if let (Err(ClientError::RoomPasswordNeeded(_)), RoomCommand::Join { name, .. }) =
+            (&result, &command)
+        {
+            let Some(secret) = self.room_password(&join_prompt(name), false).await? else {
+                return Ok(());
+            };
+            result = cancellable(
+                &cancel,
+                outcome(&self.client, with_password(command, secret)),
+            )
+            .await;
+        }
         self.refresh_room_names().await;
         for line in result?.1 {
             self.say(line);
         }
         Ok(())
+    }
+
+    /// A room password: at a terminal asked without echo (a new one twice,
+    /// as `client room ...` asks), else the next line of standard input,
+    /// which is kept out of the history. `None` (and a note) if the user
+    /// gave none.
+    async fn room_password(
+        &self,
+        prompt: &str,
+        twice: bool,
+    ) -> Result<Option<RoomPassword>, ClientError> {
+        let text = if self.interactive {
+            self.flush().await;
+            let prompt = prompt.to_string();
+            let read =
+                tokio::task::spawn_blocking(move || read_room_password(&prompt, twice)).await;
+            match read {
+                Ok(Ok(text)) => text,
+                Ok(Err(e)) => {
+                    self.error(&format!("{e:#}"));
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.error(&format!("the terminal failed: {e}"));
+                    return Ok(None);
+                }
+            }
+        } else {
+            match self.ask("", Field::Text).await {
+                Answer::Line(line) => Zeroizing::new(line),
+                Answer::Interrupted | Answer::Eof => {
+                    self.say("no room password given; cancelled");
+                    return Ok(None);
+                }
+                Answer::Failed(e) => {
+                    self.error(&format!("the terminal failed: {e}"));
+                    return Ok(None);
+                }
+            }
+        };
+        RoomPassword::new(text).map(Some)
     }
 
     /// The room names completion offers.

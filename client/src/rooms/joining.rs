@@ -16,6 +16,7 @@ use protocol::{ErrorReason, RoomId};
 use sealpost_rooms::{JoinRule, Role};
 use serde::Serialize;
 
+use super::password::{RoomPassword, needs_password};
 use super::state::LocalRoom;
 use super::{RoomInfo, hex};
 use crate::client::Client;
@@ -35,6 +36,8 @@ pub struct ListedRoomInfo {
     pub members: u16,
     /// How many of them are online (shown) now.
     pub online: u16,
+    /// Joining needs its password (shown with a lock).
+    pub locked: bool,
 }
 
 impl Client {
@@ -53,6 +56,7 @@ impl Client {
                 id: hex(&sealpost_rooms::RoomId(r.room.0)),
                 members: r.members,
                 online: r.online,
+                locked: r.locked,
             })
             .collect())
     }
@@ -63,6 +67,21 @@ impl Client {
     /// Already a member, no such room (or not one we may join), refused by
     /// the room's rules or our pins, or the server refused.
     pub async fn room_join(&self, name: &str) -> Result<RoomInfo, ClientError> {
+        self.room_join_with(name, None).await
+    }
+
+    /// Joins the open room named exactly `name`, proving `password` to the
+    /// server first when the room needs one (its rule, in the group info).
+    ///
+    /// # Errors
+    /// As [`Client::room_join`]; [`ClientError::RoomPasswordNeeded`] when
+    /// the room needs a password and none is given; a wrong password; too
+    /// many guesses.
+    pub async fn room_join_with(
+        &self,
+        name: &str,
+        password: Option<&RoomPassword>,
+    ) -> Result<RoomInfo, ClientError> {
         let name = name.strip_prefix('#').unwrap_or(name);
         let label = RoomLabel::new(name).map_err(|_| no_such_room(name))?;
         self.in_rooms(async || {
@@ -94,7 +113,18 @@ impl Client {
                         "the server answered with another room's group info".into(),
                     ));
                 }
+                let rule = engine.run(move |en| Ok(en.access(room)?.rule)).await?;
                 let conn = self.connection().await?;
+                if rule.needs_password() {
+                    let proven = match password {
+                        Some(p) => self.prove_room_password(&conn, room, name, p).await,
+                        None => Err(needs_password(name)),
+                    };
+                    if let Err(e) = proven {
+                        engine.run(move |en| en.forget_room(room)).await?;
+                        return Err(e);
+                    }
+                }
                 let sent = conn
                     .room_commit(RoomId(room.0), out.epoch, out.commit.into(), Bytes::new())
                     .await;
@@ -204,11 +234,8 @@ fn no_such_room(name: &str) -> ClientError {
     ))
 }
 
-/// The rule of the words `--public`, `--hidden`, `--invite` (none: invite-only).
-pub fn rule_of(public: bool, hidden: bool) -> JoinRule {
-    match (public, hidden) {
-        (true, _) => JoinRule::Public,
-        (false, true) => JoinRule::Hidden,
-        (false, false) => JoinRule::InviteOnly,
-    }
+/// The rule of the words `--public`, `--hidden`, `--password`, `--invite`
+/// (none: invite-only).
+pub fn rule_of(public: bool, hidden: bool, password: bool) -> JoinRule {
+    JoinRule::of_flags(public, hidden, password)
 }

@@ -17,7 +17,7 @@
 //! and settling one a lost connection left pending), `commands` (create,
 //! add, remove, promote, leave, send, members, list), `join` (welcomes),
 //! `joining` (public and hidden rooms: list, join by name, the join rule),
-//! `moderation` (ban, unban, demote, rename)
+//! `moderation` (ban, unban, demote, rename), `password` (room passwords)
 //! and `stock` (key packages on the server).
 //!
 //! Left out here: the wire (the room requests are `connection::rooms`'
@@ -32,6 +32,7 @@ pub mod files;
 mod join;
 mod joining;
 mod moderation;
+mod password;
 mod publish;
 mod receive;
 mod send_file;
@@ -50,6 +51,7 @@ pub use files::{
 };
 pub use join::Welcomed;
 pub use joining::{ListedRoomInfo, rule_of};
+pub use password::RoomPassword;
 pub use send_file::RoomFileReport;
 pub use state::{LocalRoom, RoomsState, hex};
 pub use trust::{MeSigner, PinBook};

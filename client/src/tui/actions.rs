@@ -188,8 +188,14 @@ async fn carry_out(
         }
         Command::Join(name) => {
             let name = name.strip_prefix('#').unwrap_or(&name).to_string();
-            let (_, lines) =
-                room_cli::outcome(client, RoomCommand::Join { name: name.clone() }).await?;
+            let (_, lines) = room_cli::outcome(
+                client,
+                RoomCommand::Join {
+                    name: name.clone(),
+                    secret: None,
+                },
+            )
+            .await?;
             Ok(Done::OpenSaying(Conversation::Room { name }, lines))
         }
         Command::Online => {

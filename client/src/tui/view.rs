@@ -147,6 +147,8 @@ fn marks(c: &ConversationSummary) -> String {
         return match c.rule {
             Some(JoinRule::InviteOnly) => "-#",
             Some(JoinRule::Hidden) => "~#",
+            Some(JoinRule::HiddenPassword) => "~*#",
+            Some(JoinRule::Password) => "*#",
             Some(JoinRule::Public) | None => "#",
         }
         .to_string();
@@ -167,6 +169,8 @@ fn rule_words(rule: JoinRule) -> &'static str {
         JoinRule::InviteOnly => "invite-only",
         JoinRule::Public => "public",
         JoinRule::Hidden => "hidden",
+        JoinRule::Password => "public+password",
+        JoinRule::HiddenPassword => "hidden+password",
     }
 }
 

@@ -8,8 +8,8 @@ use super::layout::*;
 use super::presence::{PRESENCE_LEN, Presence};
 use super::rooms::{
     FIND_ROOM_MAX_LEN, KeyPackagesUpload, ROOM_DOWNLOAD_LEN, ROOM_ID_LEN, RoomCommit, RoomCreate,
-    RoomCursor, RoomDelete, RoomDownload, RoomGroupInfo, RoomLabel, RoomSend, RoomUploadBegin,
-    claim, read_find, write_find,
+    RoomCursor, RoomDelete, RoomDownload, RoomGroupInfo, RoomLabel, RoomPake, RoomSend,
+    RoomUploadBegin, claim, read_find, write_find,
 };
 use crate::error::{PayloadError, ProtocolError};
 use crate::header::RequestCode;
@@ -159,6 +159,14 @@ pub enum Request {
     FindRoom(RoomLabel),
     /// 145: the owner deletes the room, with its notice to the members.
     RoomDelete(RoomDelete),
+    /// 146: an admin's OPAQUE registration request for the room's password.
+    RoomPasswordRegister(RoomPake),
+    /// 147: an admin's OPAQUE registration upload (the room's new record).
+    RoomPasswordSet(RoomPake),
+    /// 148: a joiner's OPAQUE credential request.
+    RoomLogin(RoomPake),
+    /// 149: a joiner's OPAQUE credential finalization.
+    RoomLoginFinish(RoomPake),
 }
 
 impl Request {
@@ -197,6 +205,10 @@ impl Request {
             Self::ListedRooms => RequestCode::ListedRooms,
             Self::FindRoom(_) => RequestCode::FindRoom,
             Self::RoomDelete(_) => RequestCode::RoomDelete,
+            Self::RoomPasswordRegister(_) => RequestCode::RoomPasswordRegister,
+            Self::RoomPasswordSet(_) => RequestCode::RoomPasswordSet,
+            Self::RoomLogin(_) => RequestCode::RoomLogin,
+            Self::RoomLoginFinish(_) => RequestCode::RoomLoginFinish,
         }
     }
 
@@ -234,6 +246,10 @@ impl Request {
             RequestCode::ListedRooms => 0,
             RequestCode::FindRoom => FIND_ROOM_MAX_LEN,
             RequestCode::RoomDelete => RoomDelete::MAX_LEN,
+            RequestCode::RoomPasswordRegister
+            | RequestCode::RoomPasswordSet
+            | RequestCode::RoomLogin
+            | RequestCode::RoomLoginFinish => RoomPake::MAX_LEN,
         }
     }
 
@@ -388,6 +404,12 @@ impl Request {
             }
             RequestCode::FindRoom => Self::FindRoom(read_find(&mut r)?),
             RequestCode::RoomDelete => Self::RoomDelete(RoomDelete::read(&mut r)?),
+            RequestCode::RoomPasswordRegister => {
+                Self::RoomPasswordRegister(RoomPake::read(&mut r)?)
+            }
+            RequestCode::RoomPasswordSet => Self::RoomPasswordSet(RoomPake::read(&mut r)?),
+            RequestCode::RoomLogin => Self::RoomLogin(RoomPake::read(&mut r)?),
+            RequestCode::RoomLoginFinish => Self::RoomLoginFinish(RoomPake::read(&mut r)?),
         };
         r.finish()?;
         Ok(request)
@@ -460,6 +482,10 @@ impl Request {
             Self::ListedRooms => {}
             Self::FindRoom(name) => write_find(name, dst),
             Self::RoomDelete(d) => d.write(dst)?,
+            Self::RoomPasswordRegister(p)
+            | Self::RoomPasswordSet(p)
+            | Self::RoomLogin(p)
+            | Self::RoomLoginFinish(p) => p.write(dst)?,
         }
         Ok(())
     }

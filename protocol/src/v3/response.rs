@@ -12,7 +12,8 @@ use super::rooms::{
     COMMIT_ACCEPTED_LEN, ClaimedKeyPackage, CommitAccepted, GROUP_INFO_STORED_LEN, GroupInfoStored,
     KEY_PACKAGE_STOCK_LEN, KEY_PACKAGES_LOW_LEN, KeyPackageStock, ListedRoom,
     ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN, ROOM_ID_LEN, ROOM_MESSAGE_STORED_LEN, RoomAckStatus,
-    RoomBatch, RoomCreated, RoomEntry, RoomGroupInfo, RoomMessageStored, RoomStatus, RoomSummary,
+    RoomBatch, RoomCreated, RoomEntry, RoomGroupInfo, RoomMessageStored, RoomPake, RoomStatus,
+    RoomSummary,
 };
 use crate::error::{PayloadError, ProtocolError};
 use crate::header::ResponseCode;
@@ -96,6 +97,14 @@ pub enum Response {
     RoomFound(RoomGroupInfo),
     /// 1317: the room is deleted.
     RoomDeleted(RoomId),
+    /// 1318: the server's OPAQUE registration response.
+    RoomPasswordChallenge(RoomPake),
+    /// 1319: the room's password record is stored.
+    RoomPasswordStored(RoomId),
+    /// 1320: the server's OPAQUE credential response.
+    RoomLoginChallenge(RoomPake),
+    /// 1321: the password is proven; this connection may join the room.
+    RoomLoginAccepted(RoomId),
     /// 9000: the request failed.
     Error(ServerError),
 }
@@ -138,6 +147,10 @@ impl Response {
             Self::ListedRooms(_) => ResponseCode::ListedRooms,
             Self::RoomFound(_) => ResponseCode::RoomFound,
             Self::RoomDeleted(_) => ResponseCode::RoomDeleted,
+            Self::RoomPasswordChallenge(_) => ResponseCode::RoomPasswordChallenge,
+            Self::RoomPasswordStored(_) => ResponseCode::RoomPasswordStored,
+            Self::RoomLoginChallenge(_) => ResponseCode::RoomLoginChallenge,
+            Self::RoomLoginAccepted(_) => ResponseCode::RoomLoginAccepted,
             Self::Error(_) => ResponseCode::Error,
         }
     }
@@ -181,7 +194,12 @@ impl Response {
             ResponseCode::GroupInfoStored => GROUP_INFO_STORED_LEN,
             ResponseCode::ListedRooms => ListedRoom::MAX_LIST_LEN,
             ResponseCode::RoomFound => RoomGroupInfo::MAX_LEN,
-            ResponseCode::RoomDeleted => ROOM_ID_LEN,
+            ResponseCode::RoomDeleted
+            | ResponseCode::RoomPasswordStored
+            | ResponseCode::RoomLoginAccepted => ROOM_ID_LEN,
+            ResponseCode::RoomPasswordChallenge | ResponseCode::RoomLoginChallenge => {
+                RoomPake::MAX_LEN
+            }
         }
     }
 
@@ -345,6 +363,18 @@ impl Response {
                 exact(len, ROOM_ID_LEN)?;
                 Self::RoomDeleted(RoomId::read(&mut r)?)
             }
+            ResponseCode::RoomPasswordStored => {
+                exact(len, ROOM_ID_LEN)?;
+                Self::RoomPasswordStored(RoomId::read(&mut r)?)
+            }
+            ResponseCode::RoomLoginAccepted => {
+                exact(len, ROOM_ID_LEN)?;
+                Self::RoomLoginAccepted(RoomId::read(&mut r)?)
+            }
+            ResponseCode::RoomPasswordChallenge => {
+                Self::RoomPasswordChallenge(RoomPake::read(&mut r)?)
+            }
+            ResponseCode::RoomLoginChallenge => Self::RoomLoginChallenge(RoomPake::read(&mut r)?),
             ResponseCode::RoomDelivery => Self::RoomDelivery(RoomEntry::read(&mut r)?),
             ResponseCode::KeyPackagesLow => {
                 exact(len, KEY_PACKAGES_LOW_LEN)?;
@@ -446,7 +476,10 @@ impl Response {
             Self::GroupInfoStored(g) => g.write(dst),
             Self::ListedRooms(all) => ListedRoom::write_all(all, dst)?,
             Self::RoomFound(g) => g.write(dst)?,
-            Self::RoomDeleted(room) => room.write(dst),
+            Self::RoomDeleted(room)
+            | Self::RoomPasswordStored(room)
+            | Self::RoomLoginAccepted(room) => room.write(dst),
+            Self::RoomPasswordChallenge(p) | Self::RoomLoginChallenge(p) => p.write(dst)?,
         }
         Ok(())
     }

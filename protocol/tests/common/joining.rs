@@ -43,6 +43,7 @@ pub fn insert(m: &mut BTreeMap<&'static str, Example>) {
             room: ROOM,
             members: 2,
             online: 1,
+            locked: true,
             name: ops,
         }])),
     );

@@ -6,6 +6,7 @@
 mod deleting;
 pub mod frames;
 mod joining;
+mod password;
 mod presence;
 mod rooms;
 
@@ -456,6 +457,7 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
     presence::insert(&mut m);
     joining::insert(&mut m);
     deleting::insert(&mut m);
+    password::insert(&mut m);
     m
 }
 

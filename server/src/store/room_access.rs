@@ -23,6 +23,8 @@ pub struct ListedRoomRow {
     pub name: String,
     /// Its current members.
     pub members: Vec<ClientId>,
+    /// Joining needs its password (rule 3).
+    pub locked: bool,
 }
 
 impl Store {
@@ -98,18 +100,22 @@ impl Store {
         }
         self.read(|conn| {
             let mut rooms = conn.prepare_cached(
-                "SELECT id, name FROM rooms WHERE rule = 1 AND name IS NOT NULL
+                "SELECT id, name, rule FROM rooms WHERE rule IN (1, 3) AND name IS NOT NULL
                  ORDER BY name LIMIT ?1",
             )?;
             let mut members = conn.prepare_cached(
                 "SELECT client FROM room_members WHERE room = ?1 AND until_seq IS NULL",
             )?;
             let rows = rooms.query_map(params![MAX_LISTED_ROOMS as i64], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, name) = row?;
+                let (id, name, rule) = row?;
                 let mut ids = Vec::new();
                 for m in members.query_map(params![&id[..]], |r| r.get::<_, Vec<u8>>(0))? {
                     ids.push(ClientId(fixed(&m?, "client id")?));
@@ -118,6 +124,7 @@ impl Store {
                     room: RoomId(fixed(&id, "room id")?),
                     name,
                     members: ids,
+                    locked: rule == 3,
                 });
             }
             Ok(out)

@@ -98,9 +98,12 @@ impl Store {
     }
 
     /// Appends a commit of `caller` for the room's current epoch.
+    /// `proven`: the caller's connection proved the room's password a
+    /// moment ago (a join of a room with a password needs it).
     ///
     /// # Errors
-    /// [`StoreError::StaleEpoch`] for a lost race, and every room refusal.
+    /// [`StoreError::StaleEpoch`] for a lost race, [`StoreError::WrongPassword`]
+    /// for an unproven join of a room with a password, and every room refusal.
     pub async fn commit_room(
         &self,
         caller: ClientId,
@@ -108,17 +111,21 @@ impl Store {
         epoch: u64,
         commit: Bytes,
         welcome: Option<Bytes>,
+        proven: bool,
     ) -> Result<CommitAccepted, StoreError> {
         let welcome_len = welcome.as_ref().map_or(0, Bytes::len);
         self.admit((commit.len() + welcome_len) as u64 + ROW_OVERHEAD)?;
         if let Some(pg) = self.pg() {
-            return pg.commit_room(caller, room, epoch, commit, welcome).await;
+            return pg
+                .commit_room(caller, room, epoch, commit, welcome, proven)
+                .await;
         }
         let op = RoomWrite::Commit {
             room,
             epoch,
             commit,
             welcome,
+            proven,
         };
         match self.room_write(caller, op).await? {
             RoomDone::Committed(c) => Ok(c),

@@ -160,6 +160,17 @@ const MIGRATIONS: &[&str] = &[
          client BLOB NOT NULL,
          PRIMARY KEY (room, client)
      ) WITHOUT ROWID;",
+    // 8: room passwords (PROTOCOL.md "Passwords (146 to 149)"): the
+    // server's OPAQUE setup (one row, made on first start) and each room's
+    // OPAQUE registration record (never the password).
+    "CREATE TABLE opaque_setup (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         setup BLOB NOT NULL
+     );
+     CREATE TABLE room_passwords (
+         room BLOB PRIMARY KEY,
+         record BLOB NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// The statement that stores a message row (the writer's, in

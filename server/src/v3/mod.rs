@@ -12,6 +12,7 @@
 //! - `reply`: the error answers all of them build.
 
 mod auth;
+pub(crate) mod guesses;
 mod ops;
 mod presence;
 mod push;

@@ -27,6 +27,7 @@ use crate::hub::HubEvent;
 use crate::shared::Shared;
 use crate::v3::auth::Auth;
 use crate::v3::ops::download::{self, OpenFile};
+use crate::v3::ops::room_password::{self, RoomLogins};
 use crate::v3::ops::{directory, key_packages, pull, register, room_files, rooms, send, upload};
 use crate::v3::presence::ConnPresence;
 use crate::v3::push::{self, Push};
@@ -67,6 +68,8 @@ pub(crate) struct Session {
     touched_uploads: HashSet<UploadId>,
     /// The file this connection downloaded from last.
     download: Option<OpenFile>,
+    /// Room passwords: a login under way, the room last proven.
+    logins: RoomLogins,
     requests: u64,
     /// Set once authenticated: listed for the operator, and closed if the
     /// account is removed.
@@ -90,6 +93,7 @@ impl Session {
             rate,
             touched_uploads: HashSet::new(),
             download: None,
+            logins: RoomLogins::default(),
             requests: 0,
             online: None,
         }
@@ -489,7 +493,10 @@ impl Session {
                 key_packages::claim(&shared, me, c).await
             }
             (Some(me), v3::Request::RoomCreate(c)) => rooms::create(&shared, me, c).await,
-            (Some(me), v3::Request::RoomCommit(c)) => rooms::commit(&shared, me, c).await,
+            (Some(me), v3::Request::RoomCommit(c)) => {
+                let proven = self.logins.proven(c.room);
+                rooms::commit(&shared, me, c, proven).await
+            }
             (Some(me), v3::Request::RoomSend(m)) => rooms::send(&shared, me, m).await,
             (Some(me), v3::Request::RoomPull(p)) => rooms::pull(&shared, me, p).await,
             (Some(me), v3::Request::RoomAck(cursors)) => rooms::ack(&shared, me, cursors).await,
@@ -506,6 +513,16 @@ impl Session {
             (Some(_), v3::Request::ListedRooms) => rooms::listed(&shared).await,
             (Some(me), v3::Request::FindRoom(name)) => rooms::find(&shared, me, name).await,
             (Some(me), v3::Request::RoomDelete(d)) => rooms::delete(&shared, me, d).await,
+            (Some(me), v3::Request::RoomPasswordRegister(p)) => {
+                room_password::register(&shared, me, p).await
+            }
+            (Some(me), v3::Request::RoomPasswordSet(p)) => room_password::set(&shared, me, p).await,
+            (Some(me), v3::Request::RoomLogin(p)) => {
+                room_password::login(&shared, me, p, &mut self.logins).await
+            }
+            (Some(_), v3::Request::RoomLoginFinish(p)) => {
+                room_password::login_finish(&shared, p, &mut self.logins)
+            }
             (_, request) => {
                 // Every authenticated request is matched above; this is a
                 // request needing authentication that slipped through.

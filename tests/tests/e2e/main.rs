@@ -21,6 +21,8 @@ mod replay;
 mod rooms_cli;
 mod rooms_delete;
 mod rooms_join;
+mod rooms_menu;
+mod rooms_password;
 mod same_home;
 mod scripted;
 mod server_trust;

@@ -304,7 +304,7 @@ async fn two_users_exchange_texts_files_and_a_room_bumps_its_count_in_the_tui() 
     // library's join), opened with what it did said in it.
     bounded(
         "a public room",
-        bob.room_create_with_rule("lobby", client::rooms::rule_of(true, false)),
+        bob.room_create_with_rule("lobby", client::rooms::rule_of(true, false, false)),
     )
     .await
     .unwrap()

@@ -6,7 +6,7 @@
 //! ```text
 //! 142:   room id [16] | epoch u64 | len u32 | group info [len]       len 1..1048512
 //! 1314:  room id [16] | epoch u64
-//! 1315:  count u16 (0..1000) | count × ( room id [16] | members u16 | online u16 | name len u8 | name )
+//! 1315:  count u16 (0..1000) | count × ( room id [16] | members u16 | online u16 | lock u8 | name len u8 | name )
 //! 144:   name len u8 (1..64) | name
 //! 1316:  the layout of 142
 //! ```
@@ -32,8 +32,8 @@ pub const MAX_LISTED_ROOMS: usize = 1000;
 pub(in crate::v3) const GROUP_INFO_STORED_LEN: usize = ROOM_ID_LEN + EPOCH_LEN;
 /// Size of a 144 payload at most: name length, name.
 pub(in crate::v3) const FIND_ROOM_MAX_LEN: usize = 1 + MAX_ROOM_NAME_LEN;
-/// Size of one listed room's fixed part: room id, members, online, name length.
-const LISTED_HEADER_LEN: usize = ROOM_ID_LEN + 2 * COUNT_LEN + 1;
+/// Size of one listed room's fixed part: room id, members, online, lock, name length.
+const LISTED_HEADER_LEN: usize = ROOM_ID_LEN + 2 * COUNT_LEN + 2;
 
 /// Request 142 and answer 1316: a room's group info at an epoch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +171,8 @@ pub struct ListedRoom {
     pub members: u16,
     /// How many of them are shown online.
     pub online: u16,
+    /// Whether joining needs the room's password (rule 3).
+    pub locked: bool,
     /// Its name.
     pub name: RoomLabel,
 }
@@ -189,6 +191,16 @@ impl ListedRoom {
                 room: RoomId::read(r)?,
                 members: r.u16("members")?,
                 online: r.u16("online")?,
+                locked: match r.u8("lock")? {
+                    0 => false,
+                    1 => true,
+                    value => {
+                        return Err(PayloadError::BadFlag {
+                            field: "lock",
+                            value,
+                        });
+                    }
+                },
                 name: RoomLabel::read(r)?,
             });
         }
@@ -205,6 +217,7 @@ impl ListedRoom {
             room.room.write(dst);
             put_u16(dst, room.members);
             put_u16(dst, room.online);
+            dst.put_u8(u8::from(room.locked));
             room.name.write(dst);
         }
         Ok(())

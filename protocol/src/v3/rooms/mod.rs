@@ -10,6 +10,7 @@
 mod delete;
 mod entry;
 mod joining;
+mod password;
 mod request;
 mod response;
 
@@ -19,6 +20,7 @@ pub(super) use joining::{FIND_ROOM_MAX_LEN, GROUP_INFO_STORED_LEN, read_find, wr
 pub use joining::{
     GroupInfoStored, ListedRoom, MAX_LISTED_ROOMS, MAX_ROOM_NAME_LEN, RoomGroupInfo, RoomLabel,
 };
+pub use password::{MAX_PAKE_MESSAGE_LEN, RoomPake};
 pub(super) use request::claim;
 pub use request::{
     KeyPackageKind, KeyPackagesUpload, RoomCommit, RoomCreate, RoomCursor, RoomDownload, RoomSend,

@@ -33,6 +33,7 @@ mod room_delete;
 mod room_files;
 mod room_log;
 mod room_observer;
+mod room_passwords;
 mod room_reads;
 mod rooms;
 mod schema;

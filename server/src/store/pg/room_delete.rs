@@ -124,6 +124,7 @@ impl Pg {
         for sql in [
             "DELETE FROM room_members WHERE room = $1",
             "DELETE FROM room_bans WHERE room = $1",
+            "DELETE FROM room_passwords WHERE room = $1",
             "DELETE FROM room_mls WHERE room = $1",
             "DELETE FROM rooms WHERE id = $1",
         ] {

@@ -70,7 +70,9 @@ pub(super) async fn follow(
 ) -> Result<(), StoreError> {
     let name = match state.rule {
         JoinRule::InviteOnly => None,
-        JoinRule::Public | JoinRule::Hidden => state.name.as_deref(),
+        JoinRule::Public | JoinRule::Hidden | JoinRule::Password | JoinRule::HiddenPassword => {
+            state.name.as_deref()
+        }
     };
     let updated = tx
         .execute(

@@ -142,8 +142,9 @@ impl Pg {
             .query(
                 "SELECT r.id, r.name,
                         ARRAY(SELECT m.client FROM room_members m
-                              WHERE m.room = r.id AND m.until_seq IS NULL ORDER BY m.client)
-                 FROM rooms r WHERE r.rule = 1 AND r.name IS NOT NULL
+                              WHERE m.room = r.id AND m.until_seq IS NULL ORDER BY m.client),
+                        r.rule
+                 FROM rooms r WHERE r.rule IN (1, 3) AND r.name IS NOT NULL
                  ORDER BY r.name COLLATE \"C\" LIMIT $1",
                 &[&(MAX_LISTED_ROOMS as i64)],
             )
@@ -158,6 +159,7 @@ impl Pg {
                     .iter()
                     .map(|m| client_id(m))
                     .collect::<Result<_, _>>()?,
+                locked: r.get::<_, i16>(3) == 3,
             });
         }
         Ok(out)

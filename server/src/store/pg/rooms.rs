@@ -95,6 +95,7 @@ impl Pg {
         epoch: u64,
         commit: Bytes,
         welcome: Option<Bytes>,
+        proven: bool,
     ) -> Result<CommitAccepted, StoreError> {
         let now = now_ms();
         let mut conn = self.conn().await?;
@@ -135,6 +136,11 @@ impl Pg {
             } else {
                 "a member does not join again".into()
             }));
+        }
+        // A join leaves the rules as they were: the state after it says
+        // whether the room needs its password (which only we can check).
+        if joining && state.rule.needs_password() && !proven {
+            return Err(StoreError::WrongPassword);
         }
         if state.members.len() > MAX_ROOM_MEMBERS {
             return Err(StoreError::RoomFull(MAX_ROOM_MEMBERS));

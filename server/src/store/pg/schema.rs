@@ -131,6 +131,17 @@ const MIGRATIONS: &[&str] = &[
          seq BIGINT UNIQUE
      );
      CREATE INDEX room_files_by_room ON room_files (room, seq);",
+    // 3: room passwords, as SQLite's migration 8 (PROTOCOL.md "Passwords
+    // (146 to 149)"): one OPAQUE setup for every node of the cluster, and
+    // each room's OPAQUE record.
+    "CREATE TABLE opaque_setup (
+         id SMALLINT PRIMARY KEY CHECK (id = 1),
+         setup BYTEA NOT NULL
+     );
+     CREATE TABLE room_passwords (
+         room BYTEA PRIMARY KEY,
+         record BYTEA NOT NULL
+     );",
 ];
 
 /// Brings the schema up to date (creates it in an empty database).

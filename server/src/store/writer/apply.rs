@@ -8,7 +8,10 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::batch::View;
 use super::ops::{Pending, RoomDone, RoomWrite, WriteOp};
-use super::{key_packages, messages, remove, room_access, room_acks, room_delete, rooms, uploads};
+use super::{
+    key_packages, messages, remove, room_access, room_acks, room_delete, room_password, rooms,
+    uploads,
+};
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
 use crate::store::quota::Limits;
@@ -120,8 +123,9 @@ fn apply_room(
             epoch,
             commit,
             welcome,
+            proven,
         } => RoomDone::Committed(rooms::commit(
-            tx, view, limits, caller, room, epoch, commit, welcome,
+            tx, view, limits, caller, room, epoch, commit, welcome, proven,
         )?),
         RoomWrite::Send {
             room,
@@ -146,6 +150,13 @@ fn apply_room(
         } => RoomDone::GroupInfoStored(super::batch::atomically(tx, || {
             room_access::store_group_info(tx, caller, room, epoch, &group_info)
         })?),
+        RoomWrite::PasswordSetup { fresh } => {
+            RoomDone::PasswordSetup(room_password::setup(tx, &fresh)?)
+        }
+        RoomWrite::Password { room, record } => {
+            room_password::set(tx, caller, room, &record)?;
+            RoomDone::PasswordStored
+        }
         RoomWrite::Delete {
             room,
             epoch,

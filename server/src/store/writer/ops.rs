@@ -104,6 +104,8 @@ pub(crate) enum RoomWrite {
         epoch: u64,
         commit: Bytes,
         welcome: Option<Bytes>,
+        /// The caller's connection proved the room's password.
+        proven: bool,
     },
     Send {
         room: RoomId,
@@ -123,6 +125,15 @@ pub(crate) enum RoomWrite {
         room: RoomId,
         epoch: u64,
         group_info: Bytes,
+    },
+    /// Keeps this OPAQUE setup unless the database has one.
+    PasswordSetup {
+        fresh: Vec<u8>,
+    },
+    /// An admin replaces the room's OPAQUE record.
+    Password {
+        room: RoomId,
+        record: Vec<u8>,
     },
     /// The owner deletes the room, with its notice to the members.
     Delete {
@@ -148,6 +159,10 @@ pub(crate) enum RoomDone {
     GroupInfoStored(u64),
     /// The room is deleted; the blobs of its files to delete.
     Deleted(Vec<String>),
+    /// The OPAQUE setup the database keeps.
+    PasswordSetup(Vec<u8>),
+    /// The room's OPAQUE record is stored.
+    PasswordStored,
 }
 
 /// An answer owed to a caller, with the outcome to send once the batch

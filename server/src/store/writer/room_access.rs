@@ -30,7 +30,9 @@ pub(super) fn follow(
 ) -> Result<(), StoreError> {
     let name = match state.rule {
         JoinRule::InviteOnly => None,
-        JoinRule::Public | JoinRule::Hidden => state.name.as_deref(),
+        JoinRule::Public | JoinRule::Hidden | JoinRule::Password | JoinRule::HiddenPassword => {
+            state.name.as_deref()
+        }
     };
     let updated = tx
         .prepare_cached("UPDATE rooms SET rule = ?1, name = ?2 WHERE id = ?3")?

@@ -112,6 +112,7 @@ pub(super) fn delete(
         for sql in [
             "DELETE FROM room_members WHERE room = ?1",
             "DELETE FROM room_bans WHERE room = ?1",
+            "DELETE FROM room_passwords WHERE room = ?1",
             "DELETE FROM rooms WHERE id = ?1",
         ] {
             tx.prepare_cached(sql)?.execute(params![&room.0[..]])?;

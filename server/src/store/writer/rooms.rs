@@ -115,6 +115,7 @@ pub(super) fn commit(
     epoch: u64,
     commit: Bytes,
     welcome: Option<Bytes>,
+    proven: bool,
 ) -> Result<CommitAccepted, StoreError> {
     let now = now_ms();
     let outcome = atomically(tx, || {
@@ -151,6 +152,11 @@ pub(super) fn commit(
             }));
         }
         let state = room_access::observed(tx, room)?;
+        // A join leaves the rules as they were: the state after it says
+        // whether the room needs its password (which only we can check).
+        if joining && state.rule.needs_password() && !proven {
+            return Err(StoreError::WrongPassword);
+        }
         if state.members.len() > MAX_ROOM_MEMBERS {
             return Err(StoreError::RoomFull(MAX_ROOM_MEMBERS));
         }

@@ -14,6 +14,7 @@ pub(crate) mod key_packages;
 pub(crate) mod pull;
 pub(crate) mod register;
 pub(crate) mod room_files;
+pub(crate) mod room_password;
 pub(crate) mod rooms;
 pub(crate) mod send;
 pub(crate) mod upload;

@@ -25,11 +25,17 @@ pub(crate) async fn create(shared: &Shared, me: ClientId, c: RoomCreate) -> v3::
 }
 
 /// Answers 133.
-pub(crate) async fn commit(shared: &Shared, me: ClientId, c: RoomCommit) -> v3::Response {
+/// `proven`: this connection proved the room's password a moment ago.
+pub(crate) async fn commit(
+    shared: &Shared,
+    me: ClientId,
+    c: RoomCommit,
+    proven: bool,
+) -> v3::Response {
     let welcome = (!c.welcome.is_empty()).then_some(c.welcome);
     match shared
         .store
-        .commit_room(me, c.room, c.epoch, c.commit, welcome)
+        .commit_room(me, c.room, c.epoch, c.commit, welcome, proven)
         .await
     {
         Ok(accepted) => v3::Response::CommitAccepted(accepted),
@@ -135,6 +141,7 @@ pub(crate) async fn listed(shared: &Shared) -> v3::Response {
                         // At most MAX_ROOM_MEMBERS (1,000) of each.
                         members: u16::try_from(row.members.len()).unwrap_or(u16::MAX),
                         online: u16::try_from(online).unwrap_or(u16::MAX),
+                        locked: row.locked,
                         // The observer checked the name when it came in.
                         name: v3::RoomLabel::new(&row.name).ok()?,
                     })

@@ -1,0 +1,86 @@
+//! What the store keeps for room passwords (PROTOCOL.md "Passwords (146 to
+//! 149)"): the server's OPAQUE setup, one per database so that every node
+//! of a cluster shares it, and each room's OPAQUE record. On SQLite the
+//! writer makes every change; on PostgreSQL one statement each
+//! (`pg/room_passwords.rs`).
+
+use protocol::{ClientId, RoomId};
+use rusqlite::{OptionalExtension, params};
+use sealpost_rooms::PasswordServer;
+
+use super::handle::Store;
+use super::rooms::mismatch;
+use super::writer::{RoomDone, RoomWrite, WriteOp};
+use crate::error::StoreError;
+
+impl Store {
+    /// The server's OPAQUE setup: the one the database keeps, or a new one
+    /// kept now (on first start; nodes starting together agree on the
+    /// first one kept).
+    ///
+    /// # Errors
+    /// The database failed, or the kept setup is malformed.
+    pub async fn password_server(&self) -> Result<PasswordServer, StoreError> {
+        let fresh = PasswordServer::generate().to_bytes().to_vec();
+        let kept = if let Some(pg) = self.pg() {
+            pg.password_setup(fresh).await?
+        } else {
+            let op = RoomWrite::PasswordSetup { fresh };
+            match self
+                .write(|reply| WriteOp::Room {
+                    caller: ClientId([0; 16]),
+                    op,
+                    reply,
+                })
+                .await?
+            {
+                RoomDone::PasswordSetup(kept) => kept,
+                other => return Err(mismatch(&other)),
+            }
+        };
+        PasswordServer::from_bytes(&kept)
+            .map_err(|_| StoreError::Corrupt("the kept OPAQUE setup is malformed".into()))
+    }
+
+    /// Replaces `room`'s OPAQUE record, for `caller`, an admin or the owner.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownRoom`] (not a current member),
+    /// [`StoreError::RoomRefused`] (a plain member); the database failed.
+    pub async fn set_room_password(
+        &self,
+        caller: ClientId,
+        room: RoomId,
+        record: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.admit(record.len() as u64 + super::handle::ROW_OVERHEAD)?;
+        if let Some(pg) = self.pg() {
+            return pg.set_room_password(caller, room, record).await;
+        }
+        let op = RoomWrite::Password { room, record };
+        match self
+            .write(|reply| WriteOp::Room { caller, op, reply })
+            .await?
+        {
+            RoomDone::PasswordStored => Ok(()),
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    /// `room`'s OPAQUE record, if it has one.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn room_password(&self, room: RoomId) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.room_password(room).await;
+        }
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT record FROM room_passwords WHERE room = ?1")?
+                .query_row(params![&room.0[..]], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+}
