@@ -177,8 +177,10 @@ const CHUNK: usize = 1 << 20;
 /// and its peak resident memory (polled while it runs).
 async fn timed_client(binary: &Path, args: &[&str]) -> anyhow::Result<(Duration, u64, String)> {
     let started = Instant::now();
+    // An encrypted home, as a person's is by default (no prompt: no terminal).
     let mut child = tokio::process::Command::new(binary)
         .args(args)
+        .env("SEALPOST_PASSPHRASE", "loadgen file scenario")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
