@@ -5,15 +5,14 @@
 //! again rather than resumed.
 
 use e2e::user;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use client::keystore::{HoldReason, PENDING_PER_SENDER};
 use client::{Client, ClientConfig, ClientError, DownloadPolicy, Progress, What};
 use e2e::run_client;
-use e2e::{ServerProcess, TestServer, bounded, pattern};
-use sha2::{Digest, Sha256};
+use e2e::{Recorder, ServerProcess, TestServer, bounded, names_in, pattern, sha};
 use tokio_util::sync::CancellationToken;
 
 fn saved_files(events: &[client::Event]) -> Vec<PathBuf> {
@@ -36,22 +35,6 @@ fn held(events: &[client::Event]) -> Vec<(u64, HoldReason)> {
         .collect()
 }
 
-/// Every name in `dir` (none if it does not exist).
-fn names_in(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn sha(data: &[u8]) -> Vec<u8> {
-    Sha256::digest(data).to_vec()
-}
-
 /// Cancels `token` once `after` bytes went through.
 struct CancelAfter {
     after: u64,
@@ -65,23 +48,6 @@ impl Progress for CancelAfter {
         if self.seen.fetch_add(n, Ordering::SeqCst) + n >= self.after {
             self.token.cancel();
         }
-    }
-    fn finish(&self) {}
-}
-
-/// Records where transfers start and how many bytes go through.
-#[derive(Default)]
-struct Recorder {
-    starts: Mutex<Vec<(u64, u64)>>,
-    moved: AtomicU64,
-}
-
-impl Progress for Recorder {
-    fn start(&self, _: &str, total: u64, done: u64) {
-        self.starts.lock().unwrap().push((total, done));
-    }
-    fn advance(&self, n: u64) {
-        self.moved.fetch_add(n, Ordering::SeqCst);
     }
     fn finish(&self) {}
 }

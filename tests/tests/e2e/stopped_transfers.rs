@@ -4,15 +4,14 @@
 //! kept, and accepting it resumes from the part; a room file's download
 //! stopped so is passed over with its part deleted.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use client::keystore::HoldReason;
 use client::rooms::event::RoomChange;
 use client::{Client, Progress, What};
-use e2e::{ServerProcess, TestServer, bounded, pattern, user};
-use sha2::{Digest, Sha256};
+use e2e::{Recorder, ServerProcess, TestServer, bounded, names_in, pattern, sha, user};
 use tokio_util::sync::CancellationToken;
 
 /// Chunk of the file stream: parts keep whole chunks.
@@ -48,39 +47,6 @@ impl Progress for StopAfter {
         }
     }
     fn finish(&self) {}
-}
-
-/// Records where transfers start and how many bytes go through.
-#[derive(Default)]
-struct Recorder {
-    starts: Mutex<Vec<(u64, u64)>>,
-    moved: AtomicU64,
-}
-
-impl Progress for Recorder {
-    fn start(&self, _: &str, total: u64, done: u64) {
-        self.starts.lock().unwrap().push((total, done));
-    }
-    fn advance(&self, n: u64) {
-        self.moved.fetch_add(n, Ordering::SeqCst);
-    }
-    fn finish(&self) {}
-}
-
-fn sha(data: &[u8]) -> Vec<u8> {
-    Sha256::digest(data).to_vec()
-}
-
-/// Every name in `dir` (none if it does not exist).
-fn names_in(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// The room files among `events`: name, where saved, why not.
