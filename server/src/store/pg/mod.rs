@@ -38,6 +38,7 @@ mod room_reads;
 mod rooms;
 mod schema;
 mod send_batch;
+mod send_queue;
 mod uploads;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,7 +84,7 @@ pub(crate) struct Pg {
     /// accepts new connections only while it does.
     reachable: Arc<AtomicBool>,
     /// Pipelined sends waiting for their sender's commit task.
-    pub(crate) sends: send_batch::SendQueues,
+    pub(crate) sends: send_queue::SendQueues,
 }
 
 impl Pg {
@@ -123,7 +124,7 @@ impl Pg {
             stop: CancellationToken::new(),
             listener: Mutex::new(None),
             reachable: Arc::new(AtomicBool::new(true)),
-            sends: send_batch::SendQueues::default(),
+            sends: send_queue::SendQueues::default(),
         };
         let listener = tokio::spawn(listen::run(
             config,
