@@ -345,9 +345,9 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             println!("sent a key-agreement offer to {}", escape_line(&name));
         }
         Command::Resume => {
-            let done = client.resume_uploads(cancel_on_ctrl_c()).await?;
+            let done = client.resume_all_uploads(cancel_on_ctrl_c()).await?;
             if flags.json {
-                print_json(&json!({ "completed": done }))?;
+                print_json(&done)?;
             } else if done.is_empty() {
                 println!("no interrupted uploads");
             } else {

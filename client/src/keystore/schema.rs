@@ -219,6 +219,25 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE held_files;
     ALTER TABLE held_files_v8 RENAME TO held_files;
     "#,
+    // 9: uploads to a room that stopped part-way (cancelled, or a
+    // connection that stayed lost), kept to resume, also after a restart;
+    // `read_*` is the plaintext read when it stopped (NULL while sending: a
+    // crash leaves no record of it, and the file is then sent again).
+    r#"
+    CREATE TABLE room_uploads (
+        upload_id    BLOB PRIMARY KEY CHECK (length(upload_id) = 16),
+        room         BLOB NOT NULL CHECK (length(room) = 16),
+        path         BLOB NOT NULL,
+        name         TEXT NOT NULL,
+        plaintext_size INTEGER NOT NULL,
+        mtime_ns     INTEGER NOT NULL,
+        file_key     BLOB NOT NULL CHECK (length(file_key) = 32),
+        nonce_prefix BLOB NOT NULL CHECK (length(nonce_prefix) = 19),
+        read_len     INTEGER,
+        read_sha256  BLOB CHECK (read_sha256 IS NULL OR length(read_sha256) = 32),
+        created_at   INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

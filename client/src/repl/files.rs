@@ -56,17 +56,26 @@ impl Menu {
     /// Finishes interrupted uploads.
     pub(super) async fn resume(&self, cancel: CancellationToken) -> Outcome {
         let client = self.client.clone();
-        let done = client.resume_uploads(cancel.clone()).await;
+        let done = client.resume_all_uploads(cancel.clone()).await;
         match done {
             Ok(done) if done.is_empty() => self.say("no interrupted uploads"),
-            Ok(done) => self.say(format!(
-                "completed {} interrupted upload(s): message {}",
-                done.len(),
-                done.iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            Ok(done) => {
+                let mut parts: Vec<String> = done
+                    .completed
+                    .iter()
+                    .map(|m| format!("message {m}"))
+                    .collect();
+                parts.extend(
+                    done.rooms
+                        .iter()
+                        .map(|r| format!("{} in #{}", escape_line(&r.name), escape_line(&r.room))),
+                );
+                self.say(format!(
+                    "completed {} interrupted upload(s): {}",
+                    done.len(),
+                    parts.join(", ")
+                ));
+            }
             Err(ClientError::Cancelled) => {
                 self.say("upload cancelled again; `resume` continues it")
             }

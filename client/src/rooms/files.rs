@@ -16,6 +16,7 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -35,6 +36,7 @@ use crate::crypto::{CryptoError, FileDecryptor, FileSecret, ciphertext_len};
 use crate::disk::open_private;
 use crate::display::{escape_line, safe_file_name};
 use crate::error::ClientError;
+use crate::keystore::{FileStamp, RoomUploadRecord};
 use crate::transfer::download::place;
 use crate::transfer::upload::{UploadPart, announced_name, upload_from};
 use crate::transfer::{blocking, file_error};
@@ -50,8 +52,8 @@ pub enum RoomFileError {
     /// (a changed file, a body that does not authenticate).
     #[error(transparent)]
     Client(#[from] ClientError),
-    /// The upload stopped part-way (a lost connection): give it to
-    /// [`resume_room_upload`] on a new connection.
+    /// The upload stopped part-way (a lost connection, or cancelled): give
+    /// it to [`resume_room_upload`] on a new connection.
     #[error("the upload to the room stopped: {source}")]
     Interrupted {
         /// Where it stands.
@@ -105,9 +107,49 @@ pub struct RoomUpload {
     pub name: String,
     /// Its plaintext size.
     pub size: u64,
+    /// Its size and modification time when the upload began.
+    pub stamp: FileStamp,
     secret: FileSecret,
     /// The plaintext read so far: `(len, SHA-256)`, checked before a resume.
     read: (u64, [u8; 32]),
+}
+
+impl RoomUpload {
+    /// What the key store keeps of it, with what was read so far (`None`
+    /// while it is being sent).
+    pub(crate) fn record(&self, read: bool, created_at: SystemTime) -> RoomUploadRecord {
+        RoomUploadRecord {
+            upload_id: self.upload_id,
+            room: self.room,
+            path: self.path.clone(),
+            name: self.name.clone(),
+            stamp: self.stamp,
+            secret: FileSecret::from_parts(self.secret.key(), self.secret.nonce_prefix()),
+            read: read.then_some(self.read),
+            created_at,
+        }
+    }
+
+    /// The plaintext read when it stopped.
+    pub(crate) fn read(&self) -> (u64, [u8; 32]) {
+        self.read
+    }
+
+    /// An upload kept in the key store, if it recorded what it had read
+    /// (one stopped while sending cannot resume safely).
+    pub(crate) fn from_record(record: RoomUploadRecord) -> Option<Self> {
+        let read = record.read?;
+        Some(Self {
+            room: record.room,
+            upload_id: record.upload_id,
+            path: record.path,
+            name: record.name,
+            size: record.stamp.size,
+            stamp: record.stamp,
+            secret: record.secret,
+            read,
+        })
+    }
 }
 
 /// A finished upload to a room, not yet or already announced.
@@ -157,14 +199,13 @@ pub async fn send_room_file(
 /// Encrypts the file at `path` under a fresh key and uploads it to `room`
 /// (139, then 122 chunks); returns what its announcement will carry.
 ///
-/// `cancel` stops it between chunks: the server's upload is then deleted
-/// and [`ClientError::Cancelled`] returned (a room upload is not kept to
-/// resume after a cancel: it is sent again from the start).
+/// `cancel` stops it between chunks, as a lost connection does: the
+/// server keeps what it received and [`RoomFileError::Interrupted`] (with
+/// [`ClientError::Cancelled`]) carries what [`resume_room_upload`] needs.
 ///
 /// # Errors
 /// [`RoomFileError::Interrupted`] once the upload has begun; otherwise the
-/// file cannot be read, the upload was cancelled, or the server refused
-/// (not a member, a quota).
+/// file cannot be read or the server refused (not a member, a quota).
 pub async fn upload_room_file(
     conn: &Connection,
     room: RoomId,
@@ -172,6 +213,21 @@ pub async fn upload_room_file(
     progress: &dyn Progress,
     cancel: &CancellationToken,
 ) -> Result<FinishedUpload, RoomFileError> {
+    let upload = begin_room_upload(conn, room, path).await?;
+    send_room_upload(conn, upload, progress, cancel).await
+}
+
+/// Opens the file at `path`, draws its fresh key and begins its upload to
+/// `room` (139); nothing is sent yet ([`send_room_upload`]).
+///
+/// # Errors
+/// The file cannot be read or is no regular file, or the server refused
+/// (not a member, a quota).
+pub async fn begin_room_upload(
+    conn: &Connection,
+    room: RoomId,
+    path: &Path,
+) -> Result<RoomUpload, RoomFileError> {
     let path = {
         let p = path.to_path_buf();
         blocking(move || {
@@ -183,11 +239,13 @@ pub async fn upload_room_file(
                     std::io::Error::other("not a regular file"),
                 ));
             }
-            Ok((path, meta.len()))
+            let stamp = FileStamp::of(&meta).map_err(|e| file_error(&path, e))?;
+            Ok((path, stamp))
         })
         .await?
     };
-    let (path, size) = path?;
+    let (path, stamp) = path?;
+    let size = stamp.size;
     let secret = FileSecret::generate()?;
     let status = conn
         .room_upload_begin(room, ciphertext_len(size), Bytes::new())
@@ -198,9 +256,23 @@ pub async fn upload_room_file(
         name: announced_name(&path),
         path,
         size,
+        stamp,
         secret,
         read: (0, Sha256::digest([]).into()),
     };
+    Ok(upload)
+}
+
+/// Sends a begun upload from its start (see [`upload_room_file`]).
+///
+/// # Errors
+/// As [`upload_room_file`].
+pub async fn send_room_upload(
+    conn: &Connection,
+    upload: RoomUpload,
+    progress: &dyn Progress,
+    cancel: &CancellationToken,
+) -> Result<FinishedUpload, RoomFileError> {
     continue_upload(conn, upload, 0, progress, cancel).await
 }
 
@@ -264,11 +336,6 @@ async fn continue_upload(
             },
         }),
         Ok(_) => Err(ClientError::Crypto(CryptoError::FileChanged).into()),
-        Err(ClientError::Cancelled) => {
-            // Nobody will finish it: the server need not keep the part.
-            let _ = conn.upload_cancel(upload.upload_id).await;
-            Err(ClientError::Cancelled.into())
-        }
         Err(e @ ClientError::Crypto(CryptoError::FileChanged)) => {
             // Going on would encrypt other content under nonces already
             // used: this upload is abandoned.

@@ -52,7 +52,7 @@ pub use files::{
 pub use join::Welcomed;
 pub use joining::{ListedRoomInfo, rule_of};
 pub use password::RoomPassword;
-pub use send_file::RoomFileReport;
+pub use send_file::{ResumedUploads, RoomFileReport};
 pub use state::{LocalRoom, RoomsState, hex};
 pub use trust::{MeSigner, PinBook};
 pub use worker::RoomWorker;

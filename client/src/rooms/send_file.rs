@@ -2,18 +2,28 @@
 //! uploaded once ([`super::files`]: resumed on a new connection when the
 //! old one drops) and announced with one room message on the room's
 //! current epoch (read the log and announce again when commits moved it).
+//!
+//! An upload that stops part-way (cancelled, or a connection that stayed
+//! lost) is kept in the key store with what it had read, and
+//! [`Client::resume_room_uploads`] finishes and announces it later, also
+//! after a restart.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use protocol::ErrorReason;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::content::RoomContent;
-use super::files::{FinishedUpload, RoomFileError, resume_room_upload, upload_room_file};
+use super::files::{
+    FinishedUpload, RoomFileError, RoomUpload, begin_room_upload, resume_room_upload,
+    send_room_upload,
+};
 use crate::client::{Client, RECONNECT_ATTEMPTS};
 use crate::error::ClientError;
-use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
+use crate::keystore::{Body, Conversation, Direction, FileStamp, NewEntry, Status};
+use crate::transfer::blocking;
 
 /// A file sent to a room, as `room send-file` reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -30,11 +40,50 @@ pub struct RoomFileReport {
     pub path: PathBuf,
 }
 
+/// What [`Client::resume_all_uploads`] finished.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResumedUploads {
+    /// The file messages to people that completed.
+    pub completed: Vec<u64>,
+    /// The files to rooms that completed and were announced.
+    pub rooms: Vec<RoomFileReport>,
+}
+
+impl ResumedUploads {
+    /// How many finished.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.completed.len() + self.rooms.len()
+    }
+
+    /// Whether none did.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 impl Client {
+    /// Finishes every interrupted upload, to people
+    /// ([`Client::resume_uploads`]) and then to rooms
+    /// ([`Client::resume_room_uploads`]).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn resume_all_uploads(
+        &self,
+        cancel: CancellationToken,
+    ) -> Result<ResumedUploads, ClientError> {
+        let completed = self.resume_uploads(cancel.clone()).await?;
+        let rooms = self.resume_room_uploads(cancel).await?;
+        Ok(ResumedUploads { completed, rooms })
+    }
+
     /// Sends the file at `path` to the room `name`; see the module docs.
     ///
-    /// `cancel` stops the upload (nothing is announced; the server deletes
-    /// what it received).
+    /// `cancel` stops the upload: nothing is announced, and the upload is
+    /// kept (on the server and in the key store) for
+    /// [`Client::resume_room_uploads`].
     ///
     /// # Errors
     /// Unknown room, an unreadable or changed file, a lost connection that
@@ -46,11 +95,153 @@ impl Client {
         path: &Path,
         cancel: CancellationToken,
     ) -> Result<RoomFileReport, ClientError> {
+        let room = self.in_rooms(async || self.find_room(name).await).await?;
+        // The upload runs outside the rooms lock, so that the rooms' logs
+        // are read meanwhile; only the announcement needs it.
+        let conn = self.connection().await?;
+        let upload = begin_room_upload(&conn, protocol::RoomId(room.id.0), path).await?;
+        let record = upload.record(false, SystemTime::now());
+        self.store(move |s| s.save_room_upload(&record)).await?;
+        let finished = self.carry_room_upload(upload, true, &cancel).await?;
+        self.announce_room_upload(&room.name, finished, path).await
+    }
+
+    /// Finishes the uploads to rooms that stopped part-way (cancelled, or a
+    /// connection that stayed lost; also across restarts) and announces
+    /// each; a file changed meanwhile is sent again from the start with a
+    /// new key, and an upload the server no longer has (expired, or its
+    /// room deleted) is forgotten with a warning.
+    ///
+    /// # Errors
+    /// See [`ClientError`]; a room we are no longer in is not one (its
+    /// upload is dropped).
+    pub async fn resume_room_uploads(
+        &self,
+        cancel: CancellationToken,
+    ) -> Result<Vec<RoomFileReport>, ClientError> {
+        let mut done = Vec::new();
+        for record in self.store(|s| s.room_uploads()).await? {
+            let id = record.upload_id;
+            let path = record.path.clone();
+            let hex_id = super::state::hex(&sealpost_rooms::RoomId(record.room.0));
+            let room = match self.in_rooms(async || self.find_room(&hex_id).await).await {
+                Ok(room) => room,
+                Err(ClientError::NoSuchRoom(_)) => {
+                    tracing::warn!(path = %path.display(), "an upload to a room we are no longer in is dropped");
+                    self.drop_room_upload(id).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let unchanged = {
+                let (p, stamp) = (path.clone(), record.stamp);
+                blocking(move || FileStamp::of_path(&p).is_ok_and(|now| now == stamp)).await?
+            };
+            let Some(upload) = RoomUpload::from_record(record).filter(|_| unchanged) else {
+                // Changed, or stopped without recording what it read (a
+                // crash): going on could re-encrypt other content under
+                // nonces already used.
+                self.drop_room_upload(id).await?;
+                let p = path.clone();
+                if !blocking(move || p.is_file()).await.unwrap_or(false) {
+                    tracing::warn!("an interrupted upload's file is gone; it is abandoned");
+                    continue;
+                }
+                tracing::warn!(path = %path.display(), "an interrupted upload to a room changed (or the client stopped while sending); sending it again from the start");
+                done.push(
+                    self.room_send_file(&room.name, &path, cancel.clone())
+                        .await?,
+                );
+                continue;
+            };
+            match self.carry_room_upload(upload, false, &cancel).await {
+                Ok(finished) => done.push(
+                    self.announce_room_upload(&room.name, finished, &path)
+                        .await?,
+                ),
+                Err(ClientError::Connection(e))
+                    if e.reason() == Some(ErrorReason::UnknownUpload) =>
+                {
+                    tracing::warn!(path = %path.display(), "an upload to a room expired on the server; send the file again");
+                    self.store(move |s| s.delete_room_upload(id)).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Sends a begun upload (`fresh`) or resumes a stopped one, again on a
+    /// new connection when one drops; the key store keeps what it read
+    /// whenever it stops, and forgets it once finished or abandoned.
+    async fn carry_room_upload(
+        &self,
+        upload: RoomUpload,
+        fresh: bool,
+        cancel: &CancellationToken,
+    ) -> Result<FinishedUpload, ClientError> {
+        let progress = self.progress();
+        let id = upload.upload_id;
+        // While sending, how far it gets is unknown until it stops.
+        self.store(move |s| s.set_room_upload_read(id, None))
+            .await?;
+        let conn = self.connection().await?;
+        let mut outcome = if fresh {
+            send_room_upload(&conn, upload, &*progress, cancel).await
+        } else {
+            resume_room_upload(&conn, upload, &*progress, cancel).await
+        };
+        let mut attempt = 0;
+        loop {
+            match outcome {
+                Ok(finished) => {
+                    self.store(move |s| s.delete_room_upload(id)).await?;
+                    return Ok(finished);
+                }
+                Err(RoomFileError::Interrupted { upload, source })
+                    if !matches!(*source, ClientError::Cancelled)
+                        && attempt + 1 < RECONNECT_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    tracing::debug!(error = %source, attempt, "room upload interrupted; resuming");
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    let conn = self.connection().await?;
+                    outcome = resume_room_upload(&conn, *upload, &*progress, cancel).await;
+                }
+                Err(RoomFileError::Interrupted { upload, source }) => {
+                    let read = upload.read();
+                    self.store(move |s| s.set_room_upload_read(id, Some(read)))
+                        .await?;
+                    return Err(*source);
+                }
+                Err(e) => {
+                    // Refused, or abandoned (a changed file): it cannot
+                    // resume.
+                    self.store(move |s| s.delete_room_upload(id)).await?;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// Cancels an upload on the server (best effort) and forgets it.
+    async fn drop_room_upload(&self, id: protocol::UploadId) -> Result<(), ClientError> {
+        let _ = self
+            .retrying(|c| async move { c.upload_cancel(id).await })
+            .await;
+        self.store(move |s| s.delete_room_upload(id)).await
+    }
+
+    /// Announces a finished upload to the room `name` and records it in the
+    /// room's history.
+    async fn announce_room_upload(
+        &self,
+        name: &str,
+        finished: FinishedUpload,
+        path: &Path,
+    ) -> Result<RoomFileReport, ClientError> {
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
-            let finished = self
-                .upload_to_room(protocol::RoomId(room.id.0), path, &cancel)
-                .await?;
             let plaintext = RoomContent::File(finished.file.clone())
                 .encode()
                 .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?;
@@ -85,34 +276,6 @@ impl Client {
             Ok(report)
         })
         .await
-    }
-
-    /// Uploads the file, resuming on a new connection when one drops.
-    async fn upload_to_room(
-        &self,
-        room: protocol::RoomId,
-        path: &Path,
-        cancel: &CancellationToken,
-    ) -> Result<FinishedUpload, ClientError> {
-        let progress = self.progress();
-        let conn = self.connection().await?;
-        let mut outcome = upload_room_file(&conn, room, path, &*progress, cancel).await;
-        let mut attempt = 0;
-        loop {
-            match outcome {
-                Ok(finished) => return Ok(finished),
-                Err(RoomFileError::Interrupted { upload, source })
-                    if attempt + 1 < RECONNECT_ATTEMPTS =>
-                {
-                    attempt += 1;
-                    tracing::debug!(error = %source, attempt, "room upload interrupted; resuming");
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-                    let conn = self.connection().await?;
-                    outcome = resume_room_upload(&conn, *upload, &*progress, cancel).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
     }
 }
 

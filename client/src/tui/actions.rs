@@ -275,12 +275,18 @@ async fn carry_out(
             Ok(Done::Say(lines))
         }
         Command::Resume => {
-            let done = client.resume_uploads(cancel).await?;
-            Ok(Done::Say(vec![if done.is_empty() {
+            let done = client.resume_all_uploads(cancel).await?;
+            let mut lines = vec![if done.is_empty() {
                 "no interrupted uploads".into()
             } else {
                 format!("completed {} interrupted upload(s)", done.len())
-            }]))
+            }];
+            lines.extend(
+                done.rooms
+                    .iter()
+                    .map(|r| format!("{} is in #{}", escape_line(&r.name), escape_line(&r.room))),
+            );
+            Ok(Done::Say(lines))
         }
         // The screen does these itself.
         Command::History(_)
@@ -312,7 +318,7 @@ async fn send_file(
         return match client.room_send_file(&t.address, &path, cancel).await {
             Ok(_) => Ok(Done::Refresh),
             Err(ClientError::Cancelled) => Ok(Done::Say(vec![format!(
-                "upload of {} cancelled; nothing was sent to the room (/file sends it again)",
+                "upload of {} cancelled; nothing was announced to the room yet (/resume continues it where it stopped)",
                 escape_path(&path)
             )])),
             Err(e) => Err(e.into()),

@@ -18,6 +18,7 @@ mod operator;
 mod package;
 mod presence;
 mod replay;
+mod room_uploads;
 mod rooms_cli;
 mod rooms_delete;
 mod rooms_join;
