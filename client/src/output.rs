@@ -362,6 +362,7 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange) -> St
         RoomChange::JoinRule { rule } => {
             format!("[#{room}] {who} made the room {}", escape_line(rule))
         }
+        RoomChange::PasswordChanged => format!("[#{room}] {who} changed the room's password"),
         RoomChange::Deleted => format!("[#{room}] {who} deleted the room"),
         RoomChange::DeleteRefused { error } => format!(
             "a room deletion notice from {who} was refused: {}",

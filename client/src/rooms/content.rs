@@ -8,6 +8,7 @@
 //!   kind 2 file:  file key [32] | nonce prefix [19] | size u64 | SHA-256 of the plaintext [32]
 //!                 | name len u8 (1..255) | name [name len]  (UTF-8)
 //!   kind 3 deleted:  nothing  (the owner's notice of a 145, PROTOCOL.md "Deleting")
+//!   kind 4 password changed:  nothing  (an admin's notice; no commit carries it)
 //! ```
 //!
 //! The file's key and nonce prefix are those of the file body's stream
@@ -27,6 +28,8 @@ const KIND_TEXT: u8 = 1;
 const KIND_FILE: u8 = 2;
 /// Kind byte of the owner's notice that the room is deleted.
 const KIND_DELETED: u8 = 3;
+/// Kind byte of an admin's notice that the room's password changed.
+const KIND_PASSWORD_CHANGED: u8 = 4;
 /// A file announcement's bytes before the name.
 const FILE_FIXED_LEN: usize = 1 + KEY_LEN + NONCE_PREFIX_LEN + 8 + 32 + 1;
 
@@ -77,6 +80,8 @@ pub enum RoomContent {
     /// The owner deleted the room (the notice of a 145; it comes as a
     /// type-6 message, never in the room's log).
     Deleted,
+    /// An admin replaced the room's password (believed only from an admin).
+    PasswordChanged,
 }
 
 impl RoomContent {
@@ -114,6 +119,7 @@ impl RoomContent {
                 out.extend_from_slice(name);
             }
             RoomContent::Deleted => out.push(KIND_DELETED),
+            RoomContent::PasswordChanged => out.push(KIND_PASSWORD_CHANGED),
         }
         Ok(out)
     }
@@ -138,6 +144,8 @@ impl RoomContent {
             KIND_FILE => decode_file(body).map(RoomContent::File),
             KIND_DELETED if body.is_empty() => Ok(RoomContent::Deleted),
             KIND_DELETED => Err(ContentError::Malformed("bytes after a deletion notice")),
+            KIND_PASSWORD_CHANGED if body.is_empty() => Ok(RoomContent::PasswordChanged),
+            KIND_PASSWORD_CHANGED => Err(ContentError::Malformed("bytes after a password notice")),
             other => Err(ContentError::UnknownKind(other)),
         }
     }
@@ -206,6 +214,12 @@ mod tests {
             RoomContent::decode(&deleted),
             Ok(RoomContent::Deleted)
         ));
+        let changed = RoomContent::PasswordChanged.encode().unwrap();
+        assert_eq!(&changed[..], &document_block("room-password-changed")[..]);
+        assert!(matches!(
+            RoomContent::decode(&changed),
+            Ok(RoomContent::PasswordChanged)
+        ));
         match RoomContent::decode(&file).unwrap() {
             RoomContent::File(f) => {
                 assert_eq!((f.name.as_str(), f.size), ("notes.txt", 10));
@@ -222,9 +236,10 @@ mod tests {
         let file = RoomContent::File(example_file()).encode().unwrap();
         let mut longer = file.to_vec();
         longer.push(0);
-        let cases: [&[u8]; 7] = [
+        let cases: [&[u8]; 8] = [
             &[],
             &[3, 0],
+            &[4, 0],
             &[1],
             &[1, 0xff],
             &file[..file.len() - 1],

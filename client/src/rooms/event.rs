@@ -101,6 +101,9 @@ pub enum RoomChange {
         /// invite-only, public or hidden.
         rule: String,
     },
+    /// An admin replaced the room's password (no commit: the room's rule
+    /// stayed).
+    PasswordChanged,
     /// The room was renamed.
     Renamed {
         /// The new name.

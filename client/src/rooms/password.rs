@@ -13,6 +13,7 @@ use sealpost_rooms::{JoinRule, PasswordError, PasswordLogin, PasswordRegistratio
 use zeroize::Zeroizing;
 
 use super::RoomInfo;
+use super::content::RoomContent;
 use super::state::LocalRoom;
 use crate::client::Client;
 use crate::connection::Connection;
@@ -165,9 +166,32 @@ impl Client {
             let room: LocalRoom = self.find_room(name).await?;
             self.require_role(&room, Role::Admin, "set the room's password")
                 .await?;
+            let room_id = room.id;
+            let engine = self.room_engine().await?;
+            let before = engine.run(move |e| Ok(e.access(room_id)?.rule)).await?;
             self.register_room_password(room.id, password).await?;
+            if before == rule {
+                // No commit will say so: the room hears it from us.
+                return self.tell_password_changed(name).await;
+            }
         }
         self.room_set_rule(name, rule).await
+    }
+
+    /// Tells the room `name` that its password changed (a kind-4 message,
+    /// PROTOCOL.md "Room content").
+    async fn tell_password_changed(&self, name: &str) -> Result<(), ClientError> {
+        self.in_rooms(async || {
+            let room = self.find_room(name).await?;
+            let notice = RoomContent::PasswordChanged
+                .encode()
+                .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?;
+            let room_id = room.id;
+            self.send_to_room(room.id, None, move |e| e.send(room_id, &notice))
+                .await?;
+            Ok(())
+        })
+        .await
     }
 }
 

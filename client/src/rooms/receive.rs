@@ -79,7 +79,8 @@ impl Client {
     ) -> Result<(Option<std::path::PathBuf>, Option<String>), ClientError> {
         let file = match RoomContent::decode(&waiting.file) {
             Ok(RoomContent::File(file)) => file,
-            Ok(RoomContent::Text(_) | RoomContent::Deleted) | Err(_) => {
+            Ok(RoomContent::Text(_) | RoomContent::Deleted | RoomContent::PasswordChanged)
+            | Err(_) => {
                 return Ok((None, Some("its announcement is not readable".into())));
             }
         };

@@ -189,7 +189,9 @@ impl Client {
         let mut events = Vec::new();
         let mut leave = None;
         match incoming {
-            Incoming::Message { plaintext, .. } => {
+            Incoming::Message {
+                plaintext, sender, ..
+            } => {
                 // The typed content of PROTOCOL.md ("Room content").
                 let change = match super::RoomContent::decode(&plaintext) {
                     Ok(super::RoomContent::Text(text)) => RoomChange::Text { text },
@@ -210,6 +212,9 @@ impl Client {
                     Ok(super::RoomContent::File(_)) => RoomChange::Unreadable {
                         error: "a file announcement whose entry names no file".into(),
                     },
+                    Ok(super::RoomContent::PasswordChanged) => {
+                        self.password_notice(room, sender).await?
+                    }
                     // A deletion notice travels only as a type-6 message.
                     Ok(super::RoomContent::Deleted) => RoomChange::Unreadable {
                         error: "a deletion notice in the room's log".into(),
@@ -242,6 +247,31 @@ impl Client {
             }
         }
         Ok(Read::Done(events, leave))
+    }
+
+    /// An admin's notice that the password changed, believed only from an
+    /// admin or the owner (the roles are the room's, the sender MLS's).
+    async fn password_notice(
+        &self,
+        room: sealpost_rooms::RoomId,
+        sender: sealpost_rooms::ClientId,
+    ) -> Result<RoomChange, ClientError> {
+        let engine = self.room_engine().await?;
+        let members = engine.run(move |en| en.members(room)).await?;
+        let admin = members.iter().any(|m| {
+            m.client_id == sender
+                && matches!(
+                    m.role,
+                    sealpost_rooms::Role::Admin | sealpost_rooms::Role::Owner
+                )
+        });
+        Ok(if admin {
+            RoomChange::PasswordChanged
+        } else {
+            RoomChange::Unreadable {
+                error: "a password notice from a member who is not an admin".into(),
+            }
+        })
     }
 
     /// What a commit did, as events.

@@ -3,7 +3,7 @@
 //! standard input: a locked room is listed with its lock, refuses a wrong
 //! password, limits guesses and admits the right one; a hidden room with a
 //! password answers "no such room" to a wrong name; `room set --password`
-//! makes the old password fail; the server refuses a crafted join that
+//! makes the old password fail and members see each change; the server refuses a crafted join that
 //! never proved the password; the server's database holds an OPAQUE
 //! record, never the password; and two nodes of a cluster share the OPAQUE
 //! setup, so a password set through one is proven through the other.
@@ -158,6 +158,15 @@ async fn rooms_password_room_set_replaces_the_password_and_the_old_one_fails() {
         "second\n",
     )
     .await;
+    // The second change keeps the rule, so no commit says it: alice's
+    // notice does, once.
+    let shown = ok(addr, &bob, &["inbox"]).await;
+    assert_eq!(
+        shown.matches("[#lab] alice changed the room's password").count(),
+        1,
+        "members see the password change: {shown}"
+    );
+    assert!(!shown.contains("made the room"), "{shown}");
 
     let line = refused_in(addr, &carol, &["room", "join", "lab"], "first\n").await;
     assert!(line.contains("wrong password for #lab"), "{line}");
