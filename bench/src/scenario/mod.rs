@@ -12,8 +12,10 @@ pub mod file;
 pub mod idle;
 pub mod limits;
 pub mod room;
+mod room_commit;
 mod room_fanout;
 mod room_figures;
+mod room_join;
 mod room_member;
 pub mod sqlite_inserts;
 pub mod v2;
@@ -148,6 +150,8 @@ impl Plan {
                 burst: 4,
                 window: 2,
                 size: 32,
+                skip_fanout: false,
+                skip_join: false,
             }),
             target: TargetArgs::default(),
             reference: ReferenceArgs {
