@@ -168,7 +168,13 @@ fn smoke_runs_every_scenario_and_writes_json() {
     assert_eq!(presence["quiet"]["changes_pushed"].as_u64(), Some(0));
     let shown = &presence["presence"];
     assert!(shown["events"].as_u64().unwrap() > 0, "{presence:#}");
-    assert!(shown["changes_pushed"].as_u64().unwrap() > 0, "{presence:#}");
-    assert!(shown["delay"]["count"].as_u64().unwrap() > 0, "{presence:#}");
+    assert!(
+        shown["changes_pushed"].as_u64().unwrap() > 0,
+        "{presence:#}"
+    );
+    assert!(
+        shown["delay"]["count"].as_u64().unwrap() > 0,
+        "{presence:#}"
+    );
     assert_eq!(shown["unmatched"].as_u64(), Some(0));
 }
