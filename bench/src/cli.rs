@@ -107,6 +107,17 @@ pub enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Presence (issue 14): 10,000 connections shown online, watchers of
+    /// presence, and users coming and going at a set rate; the server's CPU
+    /// and the bytes pushed per change, and each change's delay to a watcher.
+    Presence {
+        /// Workload.
+        #[command(flatten)]
+        presence: crate::scenario::presence::PresenceArgs,
+        /// Which server (default here: the release binary as a child).
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Everything with tiny sizes, in a few seconds, all in process (what the
     /// integration test runs).
     Smoke {

@@ -85,6 +85,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
             v3: (!skip_v3).then(|| v3.clone()),
             file: (!skip_file).then(|| file.clone()),
             room: None,
+            presence: None,
             cluster: None,
             target: target.clone(),
             reference: reference.clone(),
@@ -97,6 +98,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
         }),
         Command::Room { room, target } => Ok(Plan {
             room: Some(room.clone()),
+            target: target.clone(),
+            ..Plan::default()
+        }),
+        Command::Presence { presence, target } => Ok(Plan {
+            presence: Some(presence.clone()),
             target: target.clone(),
             ..Plan::default()
         }),

@@ -73,7 +73,15 @@ fn smoke_runs_every_scenario_and_writes_json() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    let expected = vec!["limits", "v2-reference", "v2", "idle", "v3", "room"];
+    let expected = vec![
+        "limits",
+        "v2-reference",
+        "v2",
+        "idle",
+        "v3",
+        "room",
+        "presence",
+    ];
     assert_eq!(names, expected, "stdout:\n{stdout}");
     for s in scenarios {
         assert_eq!(s["passed"], true, "{s:#}");
@@ -141,4 +149,32 @@ fn smoke_runs_every_scenario_and_writes_json() {
         Some(8)
     );
     assert_eq!(room["member_decrypt"]["count"].as_u64(), Some(2));
+
+    // Then one more user joins the room, made public, by external commit:
+    // the three members each got the commit pushed and merged it.
+    let join = &room["join"];
+    assert_eq!(join["members_before"].as_u64(), Some(3), "{join:#}");
+    assert_eq!(join["members_after"].as_u64(), Some(4), "{join:#}");
+    assert!(join["commit_bytes"].as_u64().unwrap() > 0);
+    assert!(join["group_info_bytes"].as_u64().unwrap() > 0);
+    for key in ["delivery", "process", "merged_own_device"] {
+        assert_eq!(join[key]["count"].as_u64(), Some(3), "{key}: {join:#}");
+    }
+
+    // Presence: 30 shown, two watchers; the quiet churn pushes nothing, the
+    // shown churn's changes reach both watchers.
+    let presence = &scenarios[names.iter().position(|n| *n == "presence").unwrap()]["figures"];
+    assert_eq!(presence["shown"].as_u64(), Some(30), "{presence:#}");
+    assert_eq!(presence["quiet"]["changes_pushed"].as_u64(), Some(0));
+    let shown = &presence["presence"];
+    assert!(shown["events"].as_u64().unwrap() > 0, "{presence:#}");
+    assert!(
+        shown["changes_pushed"].as_u64().unwrap() > 0,
+        "{presence:#}"
+    );
+    assert!(
+        shown["delay"]["count"].as_u64().unwrap() > 0,
+        "{presence:#}"
+    );
+    assert_eq!(shown["unmatched"].as_u64(), Some(0));
 }

@@ -11,9 +11,13 @@ mod compare;
 pub mod file;
 pub mod idle;
 pub mod limits;
+pub mod presence;
+mod presence_churn;
 pub mod room;
+mod room_commit;
 mod room_fanout;
 mod room_figures;
+mod room_join;
 mod room_member;
 pub mod sqlite_inserts;
 pub mod v2;
@@ -48,6 +52,8 @@ pub enum Scenario {
     File,
     /// A room of many members with real MLS.
     Room,
+    /// Presence with many connections coming and going.
+    Presence,
 }
 
 impl Scenario {
@@ -60,6 +66,7 @@ impl Scenario {
             Scenario::V3 => "v3",
             Scenario::File => "file",
             Scenario::Room => "room",
+            Scenario::Presence => "presence",
         }
     }
 }
@@ -90,6 +97,8 @@ pub struct Plan {
     pub file: Option<file::FileArgs>,
     /// Run room.
     pub room: Option<room::RoomArgs>,
+    /// Run presence.
+    pub presence: Option<presence::PresenceArgs>,
     /// Run cluster.
     pub cluster: Option<ClusterPlan>,
     /// Which server.
@@ -148,6 +157,17 @@ impl Plan {
                 burst: 4,
                 window: 2,
                 size: 32,
+                skip_fanout: false,
+                skip_join: false,
+            }),
+            presence: Some(presence::PresenceArgs {
+                users: 30,
+                spare: 10,
+                watchers: 2,
+                rate: 20,
+                seconds: 1.0,
+                open_concurrency: 8,
+                in_process: true,
             }),
             target: TargetArgs::default(),
             reference: ReferenceArgs {
@@ -273,6 +293,14 @@ impl Plan {
             target.stop()?;
             report.push(result?.0);
         }
+        if let Some(args) = &self.presence {
+            let target = presence_target(&self.target, args)?;
+            let describe = target.describe();
+            let result =
+                runtime.block_on(presence::run(target.addr(), target.pid(), args, &describe));
+            target.stop()?;
+            report.push(result?);
+        }
         if let Some(plan) = &self.cluster {
             let outcomes = runtime.block_on(cluster::run(
                 &plan.cluster,
@@ -318,6 +346,37 @@ fn room_target(t: &TargetArgs, members: usize) -> anyhow::Result<Target> {
         c.max_connections = c.max_connections.max(room);
         c.idle_timeout = std::time::Duration::from_secs(7200);
     })?))
+}
+
+/// Room for every connection of the presence run beside registrations.
+fn presence_target(t: &TargetArgs, args: &presence::PresenceArgs) -> anyhow::Result<Target> {
+    let room = args.users + args.spare + args.watchers + 512;
+    if let Some(addr) = t.server {
+        return Ok(Target::External(loopback_only(addr)?));
+    }
+    if args.in_process {
+        let d = durability(t.durability);
+        return Ok(Target::InProcess(InProcessServer::start(|c| {
+            c.durability = d;
+            c.max_connections = room;
+            c.max_connections_per_ip = room;
+            c.idle_timeout = std::time::Duration::from_secs(3600);
+        })?));
+    }
+    // The server's CPU time is a figure: a process of its own.
+    let binary = server_binary(t.server_bin.as_deref())?;
+    Ok(Target::Child(spawn_server(
+        &binary,
+        t.durability,
+        &[
+            "--max-connections".into(),
+            room.to_string(),
+            "--max-connections-per-ip".into(),
+            room.to_string(),
+            "--idle-timeout".into(),
+            "3600".into(),
+        ],
+    )?))
 }
 
 fn loopback_only(addr: SocketAddr) -> anyhow::Result<SocketAddr> {

@@ -24,6 +24,11 @@
 //!    in flight; member-deliveries per second to the last delivery.
 //! 7. **every member decrypts**: each member opens one of the texts with
 //!    its engine (timed) and compares the plaintext.
+//! 8. **a join by external commit** (`room_join.rs`): the room made public,
+//!    one more user joins without an invitation; the joiner's steps, the
+//!    server's part and each member processing the commit, timed.
+//!
+//! `--room-skip-fanout` leaves out phases 4 to 7, `--room-skip-join` phase 8.
 //!
 //! Server cost (CPU seconds and bytes written to storage, from /proc) is
 //! read around phases 5 and 6 when the server is a child process.
@@ -31,48 +36,16 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use bytes::Bytes;
-use protocol::v3;
 use protocol::{ClientId, RoomId};
 use sealpost_rooms::{Incoming, Role};
 use serde::Serialize;
 
+pub use super::room_commit::CommitPoint;
+use super::room_commit::commit_round;
 pub use super::room_figures::{FanOut, RoomArgs, StoredFigures, per_text, text};
+pub use super::room_join::JoinFigures;
 use super::room_member::{self as rm, Members, par_map, timed};
 use crate::report::{self, Latency, Outcome};
-
-/// One commit, against the room's size.
-#[derive(Debug, Clone, Serialize)]
-pub struct CommitPoint {
-    /// `add` or `promote`.
-    pub kind: &'static str,
-    /// Members before it.
-    pub members_before: usize,
-    /// Members after it.
-    pub members_after: usize,
-    /// Bytes of the commit (an MLS public message).
-    pub commit_bytes: usize,
-    /// Bytes of the welcome (0: none).
-    pub welcome_bytes: usize,
-    /// The owner's engine making it, ms.
-    pub create_ms: f64,
-    /// The same, CPU time of the thread, ms.
-    pub create_cpu_ms: f64,
-    /// Request 133 to its answer (the server checks and stores it), ms.
-    pub server_ms: f64,
-    /// The owner's engine merging it when read back, ms.
-    pub owner_merge_ms: f64,
-    /// Each member already in processing it (its engine), µs.
-    pub process: Latency,
-    /// The same, CPU time of the thread, µs.
-    pub process_cpu: Latency,
-    /// Each new member joining from its welcome, µs.
-    pub join: Latency,
-    /// The same, CPU time of the thread, µs.
-    pub join_cpu: Latency,
-    /// Wall clock from making the commit to every member at its epoch, ms.
-    pub everyone_ms: f64,
-}
 
 /// Everything about one room size.
 #[derive(Debug, Clone, Serialize)]
@@ -93,13 +66,15 @@ pub struct SizeFigures {
     /// The room's rows in the server's database (when it is reachable).
     pub stored: Option<StoredFigures>,
     /// One text at a time.
-    pub latency: FanOut,
+    pub latency: Option<FanOut>,
     /// Texts with a window in flight.
-    pub throughput: FanOut,
+    pub throughput: Option<FanOut>,
     /// Each member decrypting one text with its engine, µs.
-    pub member_decrypt: Latency,
+    pub member_decrypt: Option<Latency>,
     /// The same, CPU time of the thread, µs.
-    pub member_decrypt_cpu: Latency,
+    pub member_decrypt_cpu: Option<Latency>,
+    /// One more user joining by external commit.
+    pub join: Option<JoinFigures>,
 }
 
 /// Runs every size against `addr`.
@@ -138,19 +113,37 @@ pub async fn run(
     let parts: Vec<String> = sizes
         .iter()
         .map(|f| {
-            format!(
-                "{} members: added in {:.1} s, full-room commit {} B made in {:.1} ms, processed {:.1} ms p50 / {:.1} ms p99 per member; \
-                 text to the last member {}; {:.2} log rows per text; {} member-deliveries/s",
+            let mut line = format!(
+                "{} members: added in {:.1} s, full-room commit {} B made in {:.1} ms, processed {:.1} ms p50 / {:.1} ms p99 per member",
                 f.members,
                 f.add_everyone_seconds,
                 report::thousands(f.full_room_commit.commit_bytes as f64),
                 f.full_room_commit.create_ms,
                 f.full_room_commit.process.p50_us as f64 / 1000.0,
                 f.full_room_commit.process.p99_us as f64 / 1000.0,
-                f.latency.to_last_member.short(),
-                f.stored.as_ref().map_or(f64::NAN, |s| s.log_rows_per_text),
-                report::thousands(f.throughput.member_deliveries_per_s),
-            )
+            );
+            if let (Some(l), Some(t)) = (&f.latency, &f.throughput) {
+                line += &format!(
+                    "; text to the last member {}; {:.2} log rows per text; {} member-deliveries/s",
+                    l.to_last_member.short(),
+                    f.stored.as_ref().map_or(f64::NAN, |s| s.log_rows_per_text),
+                    report::thousands(t.member_deliveries_per_s),
+                );
+            }
+            if let Some(j) = &f.join {
+                line += &format!(
+                    "; external join into {}: joiner {:.1} ms (find {:.1}, build {:.1}, send {:.1}), \
+                     each member merged it {:.1} ms p50 / {:.1} ms p99 on a device of its own",
+                    j.members_before,
+                    j.joiner_ms,
+                    j.find_ms,
+                    j.build_ms,
+                    j.send_ms,
+                    j.merged_own_device.p50_us as f64 / 1000.0,
+                    j.merged_own_device.p99_us as f64 / 1000.0,
+                );
+            }
+            line
         })
         .collect();
     let summary = format!("room ({target}, real MLS): {}", parts.join(" | "));
@@ -175,7 +168,10 @@ async fn one_size(
     problems: &mut Vec<String>,
 ) -> anyhow::Result<SizeFigures> {
     let t = Instant::now();
-    let members = rm::setup(addr, n).await.context("setting up members")?;
+    let spare = usize::from(!args.skip_join);
+    let members = rm::setup(addr, n, spare)
+        .await
+        .context("setting up members")?;
     let setup_seconds = t.elapsed().as_secs_f64();
     tracing::info!(n, setup_seconds, "members ready");
 
@@ -217,15 +213,28 @@ async fn one_size(
     .await?;
     tracing::info!(?full_room_commit, "full-room commit");
 
-    let fan = super::room_fanout::FanOutRoom::start(&members, room, problems).await?;
-    let stored = match db {
-        Some(db) => Some(fan.stored_phase(&members, db, args, problems).await?),
-        None => None,
+    let (mut stored, mut latency, mut throughput) = (None, None, None);
+    let (mut member_decrypt, mut member_decrypt_cpu) = (None, None);
+    let mut pushes = Vec::new();
+    if !args.skip_fanout {
+        let fan = super::room_fanout::FanOutRoom::start(&members, room, problems).await?;
+        if let Some(db) = db {
+            stored = Some(fan.stored_phase(&members, db, args, problems).await?);
+        }
+        latency = Some(fan.latency_phase(&members, pid, args, problems).await?);
+        throughput = Some(fan.throughput_phase(&members, pid, args, problems).await?);
+        let mut kept = fan.stop(problems).await?;
+        let (d, c) = decrypt_check(&members, &kept, args, problems)?;
+        (member_decrypt, member_decrypt_cpu) = (Some(d), Some(c));
+        pushes = std::mem::take(&mut kept.pushes);
+    }
+    let join = if args.skip_join {
+        None
+    } else {
+        let j = super::room_join::run(&members, room, pid, pushes, problems).await?;
+        tracing::info!(?j, "external join");
+        Some(j)
     };
-    let latency = fan.latency_phase(&members, pid, args, problems).await?;
-    let throughput = fan.throughput_phase(&members, pid, args, problems).await?;
-    let kept = fan.stop(problems).await?;
-    let (member_decrypt, member_decrypt_cpu) = decrypt_check(&members, &kept, args, problems)?;
     Ok(SizeFigures {
         members: n,
         setup_seconds,
@@ -238,113 +247,8 @@ async fn one_size(
         throughput,
         member_decrypt,
         member_decrypt_cpu,
+        join,
     })
-}
-
-/// Makes a commit with the owner's engine, has the server accept it, the
-/// owner merge it from the log, every member in `existing` process it and
-/// every member in `added` join from its welcome.
-async fn commit_round(
-    members: &Members,
-    room: RoomId,
-    existing: &[usize],
-    added: &[usize],
-    make: impl FnOnce(
-        &sealpost_rooms::RoomEngine,
-        &rm::Book,
-    ) -> Result<sealpost_rooms::Outgoing, sealpost_rooms::RoomsError>,
-) -> anyhow::Result<CommitPoint> {
-    let owner = &members.all[0];
-    let before = 1 + existing.len();
-    let t0 = Instant::now();
-    let (out, create) =
-        tokio::task::block_in_place(|| timed(|| owner.with_engine(|e| make(e, &members.book))));
-    let out = out?;
-    let create: rm::Took = create;
-    let (commit_bytes, welcome_bytes) =
-        (out.commit.len(), out.welcome.as_ref().map_or(0, Vec::len));
-    let t = Instant::now();
-    let accepted = owner
-        .conn
-        .room_commit(
-            room,
-            out.epoch,
-            Bytes::from(out.commit),
-            out.welcome.map(Bytes::from).unwrap_or_default(),
-        )
-        .await?;
-    let server = t.elapsed();
-    let entry = rm::fetch_commit(owner).await?;
-    ensure!(
-        entry.seq == accepted.seq,
-        "the owner read back another entry"
-    );
-    let merge = tokio::task::block_in_place(|| rm::process_commit(owner, &entry, &members.book))?;
-    rm::ack_room(owner, room, entry.seq).await?;
-
-    let commits = rm::net_map(existing, |i| rm::fetch_commit(&members.all[i])).await;
-    let commits: Vec<_> = commits.into_iter().collect::<Result<_, _>>()?;
-    let work: Vec<(usize, v3::RoomEntry)> = existing.iter().copied().zip(commits).collect();
-    let processed = tokio::task::block_in_place(|| {
-        par_map(&work, |(i, e)| {
-            rm::process_commit(&members.all[*i], e, &members.book)
-        })
-    });
-    let mut process = rm::TookHistograms::new();
-    for p in processed {
-        process.record(p?);
-    }
-    for r in rm::net_map(existing, |i| {
-        rm::ack_room(&members.all[i], room, accepted.seq)
-    })
-    .await
-    {
-        r?;
-    }
-
-    let welcomes = rm::net_map(added, |i| rm::fetch_welcome(&members.all[i])).await;
-    let welcomes: Vec<_> = welcomes.into_iter().collect::<Result<_, _>>()?;
-    let work: Vec<(usize, v3::RoomWelcome)> = added
-        .iter()
-        .copied()
-        .zip(welcomes.iter().map(|(w, _)| w.clone()))
-        .collect();
-    let joins = tokio::task::block_in_place(|| {
-        par_map(&work, |(i, w)| rm::join(&members.all[*i], w, &members.book))
-    });
-    let mut join = rm::TookHistograms::new();
-    for j in joins {
-        join.record(j?);
-    }
-    let acks = rm::net_map(&(0..added.len()).collect::<Vec<_>>(), |k| {
-        let conn = members.all[added[k]].conn.clone();
-        let id = welcomes[k].1;
-        async move { conn.ack(vec![id]).await }
-    })
-    .await;
-    for a in acks {
-        ensure!(a? == [v3::AckStatus::Removed], "a welcome was not removed");
-    }
-    Ok(CommitPoint {
-        kind: if added.is_empty() { "promote" } else { "add" },
-        members_before: before,
-        members_after: before + added.len(),
-        commit_bytes,
-        welcome_bytes,
-        create_ms: ms(create.wall),
-        create_cpu_ms: ms(create.cpu),
-        server_ms: ms(server),
-        owner_merge_ms: ms(merge.wall),
-        process: Latency::of(&process.wall),
-        process_cpu: Latency::of(&process.cpu),
-        join: Latency::of(&join.wall),
-        join_cpu: Latency::of(&join.cpu),
-        everyone_ms: ms(t0.elapsed()),
-    })
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Every member's engine at the server's epoch, the server listing all of them.

@@ -93,13 +93,19 @@ pub struct Kept {
     pub entries: Vec<HashMap<u64, Bytes>>,
     /// The seq of every text sent, in order.
     pub sent: Vec<u64>,
+    /// Per member index: its room pushes, handed back by its receiver (the
+    /// owner's were never taken: `None`).
+    pub pushes: Vec<Option<mpsc::UnboundedReceiver<RoomPush>>>,
 }
+
+/// What one receiver kept, and its pushes back.
+type Received = (HashMap<u64, Bytes>, mpsc::UnboundedReceiver<RoomPush>);
 
 /// The room with its receivers running.
 pub struct FanOutRoom {
     room: RoomId,
     shared: Arc<Shared>,
-    receivers: Vec<tokio::task::JoinHandle<anyhow::Result<HashMap<u64, Bytes>>>>,
+    receivers: Vec<tokio::task::JoinHandle<anyhow::Result<Received>>>,
     sent: Mutex<Vec<u64>>,
 }
 
@@ -398,12 +404,17 @@ impl FanOutRoom {
     pub async fn stop(self, problems: &mut Vec<String>) -> anyhow::Result<Kept> {
         self.shared.stop.store(true, Ordering::SeqCst);
         let mut entries = vec![HashMap::new()];
+        let mut pushes = vec![None];
         for (i, r) in self.receivers.into_iter().enumerate() {
             match r.await {
-                Ok(Ok(kept)) => entries.push(kept),
+                Ok(Ok((kept, rx))) => {
+                    entries.push(kept);
+                    pushes.push(Some(rx));
+                }
                 Ok(Err(e)) => {
                     problems.push(format!("receiver {}: {e:#}", i + 1));
                     entries.push(HashMap::new());
+                    pushes.push(None);
                 }
                 Err(e) => bail!("receiver {} panicked: {e}", i + 1),
             }
@@ -416,7 +427,11 @@ impl FanOutRoom {
                 "{short} members did not get exactly the {expected} texts sent"
             ));
         }
-        Ok(Kept { entries, sent })
+        Ok(Kept {
+            entries,
+            sent,
+            pushes,
+        })
     }
 }
 
@@ -461,7 +476,7 @@ async fn receive(
     room: RoomId,
     owner: ClientId,
     shared: &Shared,
-) -> anyhow::Result<HashMap<u64, Bytes>> {
+) -> anyhow::Result<Received> {
     let mut kept = HashMap::new();
     let mut newest = 0u64;
     let mut pending = FuturesUnordered::new();
@@ -477,7 +492,7 @@ async fn receive(
             }
         }
         if shared.stop.load(Ordering::SeqCst) && pending.is_empty() {
-            return Ok(kept);
+            return Ok((kept, pushes));
         }
         tokio::select! {
             p = pushes.recv() => match p {

@@ -35,6 +35,13 @@ pub struct RoomArgs {
     /// Plaintext bytes per text (at least 16).
     #[arg(long = "room-size", id = "room-size", default_value_t = 100)]
     pub size: usize,
+    /// Leave out the fan-out phases (stored, latency, throughput, decrypt).
+    #[arg(long = "room-skip-fanout", id = "room-skip-fanout")]
+    pub skip_fanout: bool,
+    /// Leave out the external join (the room made public, one more user
+    /// joins by external commit).
+    #[arg(long = "room-skip-join", id = "room-skip-join")]
+    pub skip_join: bool,
 }
 
 impl Default for RoomArgs {
@@ -47,6 +54,8 @@ impl Default for RoomArgs {
             burst: 200,
             window: 32,
             size: 100,
+            skip_fanout: false,
+            skip_join: false,
         }
     }
 }

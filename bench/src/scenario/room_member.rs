@@ -79,6 +79,9 @@ impl Member {
 pub struct Members {
     /// Member 0 is the room's owner.
     pub all: Vec<Member>,
+    /// Users set up like the members (connected, engine open, pinned in
+    /// everyone's book) but never added: the external joiners.
+    pub spare: Vec<Member>,
     /// Everyone's pins.
     pub book: Arc<Book>,
     /// Holds the state files.
@@ -190,12 +193,18 @@ where
         .await
 }
 
-/// Registers `n` users, connects each, opens its engine in a fresh folder
-/// and uploads one one-time key package each.
+/// Registers `n + spare` users, connects each, opens its engine in a fresh
+/// folder and uploads one one-time key package each; the last `spare` are
+/// [`Members::spare`].
 ///
 /// # Errors
 /// Registration, connection, engine or upload failed.
-pub async fn setup(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Members> {
+pub async fn setup(
+    addr: std::net::SocketAddr,
+    members: usize,
+    spare: usize,
+) -> anyhow::Result<Members> {
+    let n = members + spare;
     let server = addr.to_string();
     let tag: u32 = rand::random();
     let identities: Vec<Identity> = (0..n)
@@ -256,8 +265,10 @@ pub async fn setup(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Membe
     for u in uploads {
         ensure!(u?.one_time == 1, "a key package upload did not count");
     }
+    let spare = all.split_off(members);
     Ok(Members {
         all,
+        spare,
         book: Arc::new(book),
         _dir: dir,
     })
