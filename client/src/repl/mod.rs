@@ -22,7 +22,10 @@
 //!   `messages` (inbox, answer, send), `files` (send-file, resume, held
 //!   offers), `rooms` (`room ...`, parsed by [`room_parse`]) and `watch`
 //!   (live messages); `show` words events and the help,
-//!   `progress` shows transfers;
+//!   `progress` shows transfers; `talk` is `/to` and the prompt, and
+//!   [`focus`] the current conversation: where plain lines go, the
+//!   prompt's unread counts and the one-line announcements of other
+//!   conversations' messages;
 //! - [`explain`]: one line for each thing that can go wrong, shared with
 //!   the scripted commands; a leaf that names no other part of the menu.
 
@@ -38,6 +41,8 @@ pub mod room_parse;
 mod rooms;
 mod show;
 pub mod specs;
+pub mod focus;
+mod talk;
 pub mod terminal;
 mod watch;
 pub mod words;
