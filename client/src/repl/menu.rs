@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::complete::{Field, SharedNames};
 use super::explain;
+use super::focus::{Focus, line_command};
 use super::parse::{Command, number};
 use super::progress::MenuProgress;
 use super::show::{help, server_line};
-use super::focus::{Focus, line_command};
 use super::terminal::{self, Answer, Printer, Terminal};
 use super::watch::Watcher;
 use super::words::{argument, text_argument};

@@ -5,9 +5,9 @@
 use tokio_util::sync::CancellationToken;
 
 use super::complete::Field;
+use super::focus::mark_shown;
 use super::menu::{Menu, Outcome, cancellable};
 use super::show::show_event;
-use super::focus::mark_shown;
 use crate::client::ClientError;
 use crate::display::escape_line;
 use crate::inbox::{Event, What};

@@ -32,6 +32,7 @@
 pub mod complete;
 pub mod explain;
 mod files;
+pub mod focus;
 mod menu;
 mod messages;
 pub mod parse;
@@ -41,7 +42,6 @@ pub mod room_parse;
 mod rooms;
 mod show;
 pub mod specs;
-pub mod focus;
 mod talk;
 pub mod terminal;
 mod watch;

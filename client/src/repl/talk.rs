@@ -24,7 +24,6 @@ fn is_unread(e: &HistoryEntry) -> bool {
     e.direction == Direction::In && e.status == Status::Received
 }
 
-
 impl Menu {
     /// The current conversation.
     pub(super) fn current(&self) -> Option<Current> {
