@@ -15,7 +15,7 @@ use protocol::v3::Delivery;
 use serde::Serialize;
 
 use crate::crypto::RefusalReason;
-use crate::keystore::PeerRecord;
+use crate::keystore::{Conversation, PeerRecord};
 use crate::peer_info::hex_id;
 pub use crate::rooms::event::{RoomChange, RoomEvent};
 
@@ -44,6 +44,32 @@ pub struct Event {
     /// What it was.
     #[serde(flatten)]
     pub what: What,
+}
+
+impl Event {
+    /// The conversation it belongs to: its room, else its sender (`None`:
+    /// no conversation, such as a refused room invitation).
+    pub fn conversation(&self) -> Option<Conversation> {
+        match &self.what {
+            What::Room { room, .. } if room.is_empty() => None,
+            What::Room { room, .. } => Some(Conversation::Room { name: room.clone() }),
+            _ => Some(Conversation::Person { id: self.from }),
+        }
+    }
+
+    /// Whether it is a message a person wrote (a text or a file, from a
+    /// person or in a room): what history counts as unread until shown.
+    pub fn is_message(&self) -> bool {
+        matches!(
+            &self.what,
+            What::Text { .. }
+                | What::File { .. }
+                | What::Room {
+                    change: RoomChange::Text { .. } | RoomChange::File { .. },
+                    ..
+                }
+        )
+    }
 }
 
 /// What a delivered message turned out to be.

@@ -44,6 +44,9 @@ pub type SharedNames = Arc<Mutex<Names>>;
 pub enum Field {
     /// A menu command.
     Menu,
+    /// A line while a conversation is chosen: a message, or a `/command`
+    /// (see [`super::talk`]).
+    Talk,
     /// A peer's name (sub-prompt).
     Name,
     /// A file path (sub-prompt).
@@ -111,6 +114,12 @@ impl MenuHelper {
     /// Completion of a menu line: where the replaced part starts, and the
     /// candidates.
     pub fn complete_menu(&self, line: &str, pos: usize) -> (usize, Vec<Pair>) {
+        if pos > 0
+            && let Some(rest) = line.strip_prefix('/')
+        {
+            let (start, pairs) = self.complete_menu(rest, pos - 1);
+            return (start + 1, pairs);
+        }
         let before = &line[..pos];
         let words = words::words(before).unwrap_or_else(|_| {
             // An open quote: complete from after it, as one word.
@@ -171,6 +180,32 @@ impl MenuHelper {
                     .collect();
                 (start, pairs)
             }
+            (Args::Target, 1) => {
+                let mut pairs: Vec<Pair> = self
+                    .name_pairs(&prefix)
+                    .into_iter()
+                    .map(|p| Pair {
+                        replacement: format!("{} ", p.replacement),
+                        ..p
+                    })
+                    .collect();
+                if let Some(room) = prefix.strip_prefix('#') {
+                    pairs = self
+                        .room_pairs(room)
+                        .into_iter()
+                        .map(|p| Pair {
+                            display: format!("#{}", p.display),
+                            replacement: format!("#{}", p.replacement),
+                        })
+                        .collect();
+                } else if prefix.is_empty() {
+                    pairs.extend(self.room_pairs("").into_iter().map(|p| Pair {
+                        display: format!("#{}", p.display),
+                        replacement: format!("#{}", p.replacement),
+                    }));
+                }
+                (start, pairs)
+            }
             (Args::Room, 1) => (
                 start,
                 super::room_parse::ROOM_WORDS
@@ -216,6 +251,9 @@ impl Completer for MenuHelper {
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         Ok(match self.field {
             Field::Menu => self.complete_menu(line, pos),
+            // A message is not completed; a `/command` is.
+            Field::Talk if line.starts_with('/') => self.complete_menu(line, pos),
+            Field::Talk => (pos, Vec::new()),
             Field::Name => {
                 let start = line[..pos]
                     .find(|c: char| !c.is_whitespace())
@@ -290,6 +328,27 @@ mod tests {
         assert_eq!(
             replacements(h.complete_menu("list ", 5)).1,
             Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn completes_slash_commands_and_conversations() {
+        let h = helper(&["bob"]);
+        assert_eq!(
+            replacements(h.complete_menu("/li", 3)),
+            (1, vec!["list ".into()])
+        );
+        assert_eq!(
+            replacements(h.complete_menu("/to b", 5)),
+            (4, vec!["bob ".into()])
+        );
+        assert_eq!(
+            replacements(h.complete_menu("/to #te", 7)),
+            (4, vec!["#team ".into()])
+        );
+        assert_eq!(
+            replacements(h.complete_menu("to ", 3)).1,
+            ["bob ", "carol ", "#garden ", "#team "]
         );
     }
 

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::complete::{Field, SharedNames};
 use super::explain;
-use super::parse::{Command, number, parse};
+use super::focus::{Focus, line_command};
+use super::parse::{Command, number};
 use super::progress::MenuProgress;
 use super::show::{help, server_line};
 use super::terminal::{self, Answer, Printer, Terminal};
@@ -47,6 +48,8 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
         interrupts,
         watcher: None,
         interactive: std::io::stdin().is_terminal(),
+        focus: Focus::default(),
+        printed_prompt: String::new(),
     };
     let result = menu.run().await;
     menu.leave().await;
@@ -93,6 +96,10 @@ pub(super) struct Menu {
     interrupts: Interrupts,
     watcher: Option<Watcher>,
     pub(super) interactive: bool,
+    /// The current conversation ([`super::focus`]), shared with the watcher.
+    pub(super) focus: Focus,
+    /// The prompt last printed as a line (from a script: [`Menu::prompt`]).
+    pub(super) printed_prompt: String,
 }
 
 impl Menu {
@@ -128,16 +135,6 @@ impl Menu {
         }
     }
 
-    fn prompt(&self) -> String {
-        if !self.interactive {
-            return String::new();
-        }
-        match self.client.me() {
-            Some(me) => format!("{}> ", escape_line(me.name.as_str())),
-            None => "sealpost> ".into(),
-        }
-    }
-
     /// Waits until everything said so far is shown.
     pub(super) async fn flush(&self) {
         self.printer.flush().await;
@@ -151,16 +148,22 @@ impl Menu {
     async fn run(&mut self) -> anyhow::Result<()> {
         self.greet().await;
         loop {
-            let prompt = self.prompt();
+            let prompt = self.prompt().await;
+            let current = self.current();
+            let field = if current.is_some() {
+                Field::Talk
+            } else {
+                Field::Menu
+            };
             let mut interrupted = self.interrupts.since_now();
             let answer = tokio::select! {
-                a = self.ask(&prompt, Field::Menu) => a,
+                a = self.ask(&prompt, field) => a,
                 // At a terminal the editor reads Ctrl-C itself; from a pipe
                 // or a script, an interrupt while waiting ends the menu.
                 Ok(()) = interrupted.changed(), if !self.interactive => return Ok(()),
             };
             match answer {
-                Answer::Line(line) => match parse(&line) {
+                Answer::Line(line) => match line_command(&line, current.as_ref()) {
                     Ok(None) => {}
                     Ok(Some(Command::Exit)) => return Ok(()),
                     Ok(Some(command)) => self.execute(command).await,
@@ -303,7 +306,11 @@ impl Menu {
         if self.watching() {
             return;
         }
-        self.watcher = Some(Watcher::start(self.client.clone(), self.printer.clone()));
+        self.watcher = Some(Watcher::start(
+            self.client.clone(),
+            self.printer.clone(),
+            self.focus.clone(),
+        ));
     }
 
     /// Stops the watcher, if it runs.
@@ -336,6 +343,7 @@ impl Menu {
             Command::AcceptFile { id } => self.accept_file(id, cancel).await,
             Command::DeclineFile { id } => self.decline_file(id, cancel).await,
             Command::Room(room) => self.room(room, cancel).await,
+            Command::To { target } => self.to(target).await,
             Command::Help => {
                 self.say(help());
                 Ok(())

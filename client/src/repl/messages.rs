@@ -5,6 +5,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::complete::Field;
+use super::focus::mark_shown;
 use super::menu::{Menu, Outcome, cancellable};
 use super::show::show_event;
 use crate::client::ClientError;
@@ -144,7 +145,7 @@ impl Menu {
         for e in &events {
             self.say(show_event(e));
         }
-        self.client.shown(&events).await;
+        mark_shown(&self.client, &events).await;
         let announced = events
             .iter()
             .filter(|e| matches!(e.what, What::FileHeld { .. }))

@@ -22,13 +22,17 @@
 //!   `messages` (inbox, answer, send), `files` (send-file, resume, held
 //!   offers), `rooms` (`room ...`, parsed by [`room_parse`]) and `watch`
 //!   (live messages); `show` words events and the help,
-//!   `progress` shows transfers;
+//!   `progress` shows transfers; `talk` is `/to` and the prompt, and
+//!   [`focus`] the current conversation: where plain lines go, the
+//!   prompt's unread counts and the one-line announcements of other
+//!   conversations' messages;
 //! - [`explain`]: one line for each thing that can go wrong, shared with
 //!   the scripted commands; a leaf that names no other part of the menu.
 
 pub mod complete;
 pub mod explain;
 mod files;
+pub mod focus;
 mod menu;
 mod messages;
 pub mod parse;
@@ -38,6 +42,7 @@ pub mod room_parse;
 mod rooms;
 mod show;
 pub mod specs;
+mod talk;
 pub mod terminal;
 mod watch;
 pub mod words;

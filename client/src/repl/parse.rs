@@ -93,6 +93,12 @@ pub enum Command {
         /// Its message id.
         id: Option<u64>,
     },
+    /// Where plain lines go: `Some` switches (`-`: back to commands),
+    /// `None` says where they go now (see [`super::talk`]).
+    To {
+        /// The conversation, as typed.
+        target: Option<String>,
+    },
     /// A room command (`room ...`, or `#NAME text`).
     Room(crate::cli::RoomCommand),
     /// The menu.
@@ -177,6 +183,10 @@ pub fn number(text: &str) -> Result<u64, ParseError> {
 /// # Errors
 /// What is wrong with the line, to show as it is.
 pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
+    // `/list` is `list`: commands take a `/` (needed while a conversation
+    // is chosen, see `super::talk`).
+    let line = line.trim_start();
+    let line = line.strip_prefix('/').unwrap_or(line);
     let Some(first) = next_word(line, 0)? else {
         return Ok(None);
     };
@@ -221,6 +231,15 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
                 "verify" => Command::Verify { name },
                 "history" => Command::History { name },
                 _ => Command::Accept { name },
+            }
+        }
+        Args::Target => {
+            let all = words(&line[first.end..])?;
+            if all.len() > 1 {
+                return Err(too_many());
+            }
+            Command::To {
+                target: all.into_iter().next().map(|w| w.text),
             }
         }
         Args::Room => Command::Room(
@@ -282,6 +301,9 @@ pub fn history_entry(line: &str) -> Option<String> {
     let line = line.trim();
     if line.is_empty() {
         return None;
+    }
+    if let Some(command) = line.strip_prefix('/') {
+        return history_entry(command).map(|c| format!("/{c}"));
     }
     let Ok(Some(first)) = next_word(line, 0) else {
         return Some(line.to_string());
@@ -511,5 +533,27 @@ mod tests {
         assert_eq!(history_entry("  list "), name("list"));
         assert_eq!(history_entry("file bob ./x"), name("file bob ./x"));
         assert_eq!(history_entry(""), None);
+        assert_eq!(history_entry("/send bob my secret"), name("/send bob"));
+        assert_eq!(history_entry("/to #ops"), name("/to #ops"));
+    }
+
+    #[test]
+    fn a_slash_before_a_command_is_allowed() {
+        assert_eq!(cmd("/list"), Command::List);
+        assert_eq!(cmd(" /5 bob hi"), cmd("send bob hi"));
+        assert_eq!(
+            cmd("/to #ops"),
+            Command::To {
+                target: name("#ops")
+            }
+        );
+        assert_eq!(cmd("to"), Command::To { target: None });
+        assert_eq!(
+            cmd("/to \"dave smith\""),
+            Command::To {
+                target: name("dave smith")
+            }
+        );
+        assert!(matches!(parse("/to a b"), Err(ParseError::TooMany { .. })));
     }
 }

@@ -70,7 +70,12 @@ pub fn help() -> String {
          answered (its \"send symmetric key\"). Ctrl-C cancels a transfer (`resume` continues an upload; a\n\
          download resumes by itself) or clears the line; texts of messages are not kept in the history.\n\
          Files download by themselves only from contacts (people you sent to or looked up) and up to the\n\
-         --max-auto-download size (64 MiB by default); others wait in `files` for `accept-file N`.",
+         --max-auto-download size (64 MiB by default); others wait in `files` for `accept-file N`.\n\
+         \n\
+         Several conversations: `/to bob` or `/to #ops` makes plain lines go there (a text, or a room\n\
+         message); commands then start with / (`/list`, `/0`), `//` sends a line starting with /, `/to -`\n\
+         goes back to commands and `/to` says where lines go. Switching shows what arrived there unread.\n\
+         Messages elsewhere are announced in one line; the prompt counts them: `[#ops 2 · bob 1] alice> `.",
     );
     text
 }

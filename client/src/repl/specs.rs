@@ -24,6 +24,8 @@ pub enum Args {
     Number,
     /// A room subcommand and its arguments (`super::room_parse`).
     Room,
+    /// A conversation (`NAME` or `#ROOM`, or `-` for none), optional.
+    Target,
 }
 
 /// One command of the menu.
@@ -105,6 +107,13 @@ pub const SPECS: &[Spec] = &[
         usage: "answer",
         about: "read waiting messages now, answering key offers from others",
         args: Args::Nothing,
+    },
+    Spec {
+        number: None,
+        words: &["to"],
+        usage: "/to [NAME|#ROOM|-]",
+        about: "talk in a conversation: plain lines go there (`/to -` stops)",
+        args: Args::Target,
     },
     Spec {
         number: None,

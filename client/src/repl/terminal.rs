@@ -5,7 +5,8 @@
 //! or directly when standard input is not a terminal.
 //!
 //! History lives in `<home>/history`, readable by its owner only; texts of
-//! messages are left out of it (see [`super::parse::history_entry`]).
+//! messages are left out of it (see [`super::parse::history_entry`]), and
+//! so is every plain line typed in a conversation (a message).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -208,9 +209,10 @@ fn editor_thread(
         }
         let answer = match editor.readline(&ask.prompt) {
             Ok(line) => {
-                if ask.field == Field::Menu
-                    && let Some(entry) = history_entry(&line)
-                {
+                // A plain line in a conversation is a message: never kept.
+                let command = ask.field == Field::Menu
+                    || (ask.field == Field::Talk && line.trim_start().starts_with('/'));
+                if command && let Some(entry) = history_entry(&line) {
                     let _ = editor.add_history_entry(entry);
                     if let Err(e) = editor.append_history(&history) {
                         tracing::warn!(error = %e, "cannot save the menu history");

@@ -1,5 +1,7 @@
 //! Live messages in the menu: the watcher task that prints what the server
-//! pushes (and connection losses and returns) above the line being edited.
+//! pushes (and connection losses and returns) above the line being edited,
+//! a message of a conversation other than the current one as a one-line
+//! announcement ([`super::focus`]).
 //! The menu holds at most one ([`super::menu`]); the `watch` command turns
 //! it on and off ([`super::messages`]).
 
@@ -10,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::explain;
-use super::show::show_event;
+use super::focus::{Focus, arrived};
 use super::terminal::Printer;
 use crate::client::Client;
 use crate::inbox::Event;
@@ -25,9 +27,10 @@ pub(super) struct Watcher {
 }
 
 impl Watcher {
-    /// Starts watching `client`'s connection, printing through `printer`;
-    /// it ends when stopped, or when the server's key changes.
-    pub(super) fn start(client: Client, printer: Printer) -> Self {
+    /// Starts watching `client`'s connection, printing through `printer`
+    /// as the current conversation (`focus`) says; it ends when stopped,
+    /// or when the server's key changes.
+    pub(super) fn start(client: Client, printer: Printer, focus: Focus) -> Self {
         let stop = CancellationToken::new();
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         let until = stop.clone();
@@ -37,8 +40,7 @@ impl Watcher {
                 let client = client.clone();
                 tokio::spawn(async move {
                     while let Some(e) = rx.recv().await {
-                        printer.print(show_event(&e));
-                        client.shown(std::slice::from_ref(&e)).await;
+                        arrived(&client, &printer, &focus, e).await;
                     }
                 })
             };

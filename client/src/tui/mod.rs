@@ -54,8 +54,8 @@ use self::keys::Action;
 use self::progress::{Step, StepKind, ToScreen};
 use crate::client::{Client, ClientError};
 use crate::display::escape_line;
-use crate::event::{Event, RoomChange, What};
-use crate::keystore::{Conversation, HistoryQuery};
+use crate::event::Event;
+use crate::keystore::HistoryQuery;
 use crate::link::Link;
 use crate::repl::explain;
 use crate::repl::terminal::{Print, Printer, route_logs};
@@ -386,20 +386,11 @@ impl Loop {
         let now = now_ms();
         let mut ring = false;
         for e in &events {
-            let place = conversation_of(e);
+            let place = e.conversation();
             if let Some(item) = lines::event_notice(e, now) {
                 self.app.notice(place.as_ref(), item);
             }
-            let message = matches!(
-                &e.what,
-                What::Text { .. }
-                    | What::File { .. }
-                    | What::Room {
-                        change: RoomChange::Text { .. } | RoomChange::File { .. },
-                        ..
-                    }
-            );
-            if message && place != self.app.selected {
+            if e.is_message() && place != self.app.selected {
                 ring = true;
             }
         }
@@ -461,16 +452,6 @@ impl Loop {
                 }
             }
         }
-    }
-}
-
-/// The conversation an event belongs to (`None`: no conversation, such as
-/// a refused room invitation).
-fn conversation_of(e: &Event) -> Option<Conversation> {
-    match &e.what {
-        What::Room { room, .. } if room.is_empty() => None,
-        What::Room { room, .. } => Some(Conversation::Room { name: room.clone() }),
-        _ => Some(Conversation::Person { id: e.from }),
     }
 }
 

@@ -12,6 +12,7 @@ mod healing;
 mod history;
 mod lifecycle;
 mod menu;
+mod menu_talk;
 mod names;
 mod nodes;
 mod operator;

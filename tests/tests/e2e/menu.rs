@@ -16,7 +16,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
 /// A menu whose standard input and output are pipes.
-struct Menu {
+pub(crate) struct Menu {
     name: &'static str,
     child: Child,
     stdin: Option<ChildStdin>,
@@ -27,7 +27,7 @@ struct Menu {
 }
 
 impl Menu {
-    async fn start(name: &'static str, home: &Path, server: SocketAddr) -> Menu {
+    pub(crate) async fn start(name: &'static str, home: &Path, server: SocketAddr) -> Menu {
         let mut child = Command::new(binary("client").unwrap())
             .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
             .arg("--home")
@@ -73,7 +73,7 @@ impl Menu {
         }
     }
 
-    async fn type_line(&mut self, line: &str) {
+    pub(crate) async fn type_line(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin is open");
         bounded("writing to the menu", async {
             stdin.write_all(line.as_bytes()).await?;
@@ -95,7 +95,7 @@ impl Menu {
     }
 
     /// Reads lines until one contains `needle`; returns it.
-    async fn expect(&mut self, needle: &str) -> String {
+    pub(crate) async fn expect(&mut self, needle: &str) -> String {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             match tokio::time::timeout_at(deadline, self.lines.recv()).await {
@@ -120,13 +120,13 @@ impl Menu {
     }
 
     /// Types `line` and waits for a line containing `needle`.
-    async fn run(&mut self, line: &str, needle: &str) -> String {
+    pub(crate) async fn run(&mut self, line: &str, needle: &str) -> String {
         self.type_line(line).await;
         self.expect(needle).await
     }
 
     /// Types `0`, waits for the exit and returns the whole output.
-    async fn exit(mut self) -> String {
+    pub(crate) async fn exit(mut self) -> String {
         self.type_line("0").await;
         self.expect("bye").await;
         drop(self.stdin.take());
@@ -359,7 +359,7 @@ async fn menu_explains_a_taken_name_and_a_server_that_is_down() {
 }
 
 /// Runs a scripted subcommand of the client binary; it must succeed.
-async fn subcommand(home: &Path, server: SocketAddr, args: &[&str]) {
+pub(crate) async fn subcommand(home: &Path, server: SocketAddr, args: &[&str]) {
     let status = Command::new(binary("client").unwrap())
         .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
         .arg("--home")
@@ -379,8 +379,8 @@ async fn subcommand(home: &Path, server: SocketAddr, args: &[&str]) {
 }
 
 /// A menu in a pseudo-terminal made by util-linux `script`.
-struct Pty {
-    child: Child,
+pub(crate) struct Pty {
+    pub(crate) child: Child,
     stdin: ChildStdin,
     output: Arc<Mutex<Vec<u8>>>,
     /// Signalled whenever output arrives.
@@ -390,7 +390,7 @@ struct Pty {
 }
 
 impl Pty {
-    async fn start(home: &Path, server: SocketAddr) -> Pty {
+    pub(crate) async fn start(home: &Path, server: SocketAddr) -> Pty {
         let script = ["/usr/bin/script", "/bin/script"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -436,7 +436,7 @@ impl Pty {
         }
     }
 
-    async fn keys(&mut self, keys: &str) {
+    pub(crate) async fn keys(&mut self, keys: &str) {
         bounded("typing", async {
             self.stdin.write_all(keys.as_bytes()).await?;
             self.stdin.flush().await
@@ -446,12 +446,12 @@ impl Pty {
         .unwrap();
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
     }
 
     /// Waits until `needle` appears after what earlier waits consumed.
-    async fn wait_for(&mut self, needle: &str) {
+    pub(crate) async fn wait_for(&mut self, needle: &str) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             {
