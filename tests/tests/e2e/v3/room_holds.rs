@@ -2,7 +2,7 @@
 //! real server, on the engine `SEALPOST_TEST_ENGINE` names: a held file
 //! outlives every member's cursor, downloads whole and decrypts to the
 //! sent bytes; its release deletes entry and blob; a removed member's holds
-//! end with its cursor; refusals for non-members, entries without a file,
+//! end with its cursor, and every hold with its entry's retention; refusals for non-members, entries without a file,
 //! entries that are not there, and one hold past the limit.
 
 use std::time::Duration;
@@ -209,4 +209,48 @@ async fn holds_are_refused_to_non_members_without_a_file_and_past_the_limit() {
         hold(&mut bob, room, *last, true).await,
         held(room, *last, true)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_ends_a_hold_with_its_entry() {
+    let mut server = TestServer::start(|c| c.room_retention = Duration::from_millis(1))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = server.addr;
+    let mut alice = RoomUser::new(addr, dir.path(), "alice").await.unwrap();
+    let mut bob = RoomUser::new(addr, dir.path(), "bob").await.unwrap();
+    let room = room_of(&mut alice, &mut [&mut bob]).await;
+    let (path, _) = random_file(dir.path(), "old.bin", 1000);
+    let conn = alice.client_conn(addr).await.unwrap();
+    let (seq, _) = alice.send_file(&conn, room, &path).await.unwrap();
+    bob.peek().await.unwrap();
+    assert_eq!(hold(&mut bob, room, seq, true).await, held(room, seq, true));
+    bob.sync().await.unwrap();
+    alice.sync().await.unwrap();
+    let sent = server::now_ms();
+    bounded("the clock to pass the retention", async {
+        while server::now_ms() <= sent + 1 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap();
+    // Retention runs at startup: the held entry goes, hold and blob with it.
+    server.restart().await.unwrap();
+    bob.reconnect(server.addr).await.unwrap();
+    bounded("retention to run", async {
+        loop {
+            let answer = download_answer(&mut bob, room, seq, 0).await;
+            if reason_of(&answer).ok() == Some(ErrorReason::UnknownMessage) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    blobs_become(&server, 0).await;
+    let answer = hold(&mut bob, room, seq, false).await;
+    assert_eq!(reason_of(&answer).unwrap(), ErrorReason::UnknownMessage);
 }
