@@ -326,6 +326,9 @@ pub enum ErrorReason {
     /// Too many failed password guesses at the room; the text says when to
     /// try again.
     TooManyGuesses,
+    /// The caller already holds the most room files the server keeps for
+    /// one member ([`crate::v3::MAX_ROOM_FILE_HOLDS`]).
+    TooManyHolds,
     /// A code this implementation does not know (kept so that newer servers'
     /// reasons can still be shown).
     Unrecognized(u16),
@@ -333,7 +336,7 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason this implementation defines, for documentation and tests.
-    pub const ALL: [ErrorReason; 43] = [
+    pub const ALL: [ErrorReason; 44] = [
         Self::Malformed,
         Self::UnsupportedVersion,
         Self::UnknownRequest,
@@ -377,6 +380,7 @@ impl ErrorReason {
         Self::KeyPackagesFull,
         Self::WrongPassword,
         Self::TooManyGuesses,
+        Self::TooManyHolds,
     ];
 
     /// The wire value.
@@ -425,6 +429,7 @@ impl ErrorReason {
             Self::KeyPackagesFull => 78,
             Self::WrongPassword => 79,
             Self::TooManyGuesses => 80,
+            Self::TooManyHolds => 81,
             Self::Unrecognized(code) => code,
         }
     }
@@ -498,6 +503,7 @@ impl ErrorReason {
             Self::KeyPackagesFull => "KEY_PACKAGES_FULL",
             Self::WrongPassword => "WRONG_PASSWORD",
             Self::TooManyGuesses => "TOO_MANY_GUESSES",
+            Self::TooManyHolds => "TOO_MANY_HOLDS",
             Self::Unrecognized(_) => "UNRECOGNIZED",
         }
     }

@@ -210,6 +210,8 @@ code_table! {
         RoomLogin = 148, v2: false,
         /// 149: a joiner finishes proving a room's password (version 3).
         RoomLoginFinish = 149, v2: false,
+        /// 150: a member holds a room file past its cursor, or releases it (version 3).
+        RoomFileHold = 150, v2: false,
     }
 }
 
@@ -292,6 +294,8 @@ code_table! {
         RoomLoginChallenge = 1320, v2: false,
         /// 1321: the password is proven; the connection may join (version 3).
         RoomLoginAccepted = 1321, v2: false,
+        /// 1322: whether the caller holds the room file now (version 3).
+        RoomFileHeld = 1322, v2: false,
         /// 9000: the request failed.
         Error = 9000, v2: true,
     }

@@ -71,6 +71,15 @@ pub enum StoreError {
     /// The caller stores the most one-time key packages.
     #[error("you already store the most one-time key packages ({0})")]
     KeyPackagesFull(u32),
+
+    #[error("you already hold the most room files ({0}); release one")]
+    TooManyHolds(u32),
+
+    #[error("no room entry {0} for you (deleted, or never yours)")]
+    NoRoomEntry(u64),
+
+    #[error("room entry {0} names no file")]
+    NoRoomFile(u64),
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
@@ -135,6 +144,9 @@ impl StoreError {
             Self::RoomLogFull(_) => ErrorReason::RoomLogFull,
             Self::BadKeyPackage => ErrorReason::BadKeyPackage,
             Self::KeyPackagesFull(_) => ErrorReason::KeyPackagesFull,
+            Self::TooManyHolds(_) => ErrorReason::TooManyHolds,
+            Self::NoRoomEntry(_) => ErrorReason::UnknownMessage,
+            Self::NoRoomFile(_) => ErrorReason::BadMessageType,
             Self::Closed => ErrorReason::ShuttingDown,
             Self::DiskFull { .. } => ErrorReason::StorageFull,
             Self::CommitRefused(_) | Self::Postgres(_) | Self::DatabaseUnavailable(_) => {

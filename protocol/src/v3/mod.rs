@@ -34,9 +34,10 @@ pub use response::Response;
 pub use rooms::{
     ClaimStatus, ClaimedKeyPackage, CommitAccepted, GroupInfoStored, KeyPackageKind,
     KeyPackageStock, KeyPackagesUpload, ListedRoom, MAX_LISTED_ROOMS, MAX_PAKE_MESSAGE_LEN,
-    MAX_ROOM_NAME_LEN, MAX_ROOM_NOTICE_LEN, MAX_ROOM_WELCOME_LEN, ROOM_ENTRY_HEADER_LEN,
-    ROOM_ID_LEN, ROOM_NOTICE_HEADER_LEN, ROOM_WELCOME_HEADER_LEN, RoomAckStatus, RoomBatch,
-    RoomCommit, RoomCreate, RoomCreated, RoomCursor, RoomDelete, RoomDownload, RoomEntry,
-    RoomEntryKind, RoomGroupInfo, RoomLabel, RoomMemberRole, RoomMessageStored, RoomNotice,
-    RoomPake, RoomRole, RoomSend, RoomStatus, RoomSummary, RoomUploadBegin, RoomWelcome,
+    MAX_ROOM_FILE_HOLDS, MAX_ROOM_NAME_LEN, MAX_ROOM_NOTICE_LEN, MAX_ROOM_WELCOME_LEN,
+    ROOM_ENTRY_HEADER_LEN, ROOM_ID_LEN, ROOM_NOTICE_HEADER_LEN, ROOM_WELCOME_HEADER_LEN,
+    RoomAckStatus, RoomBatch, RoomCommit, RoomCreate, RoomCreated, RoomCursor, RoomDelete,
+    RoomDownload, RoomEntry, RoomEntryKind, RoomFileHold, RoomGroupInfo, RoomLabel, RoomMemberRole,
+    RoomMessageStored, RoomNotice, RoomPake, RoomRole, RoomSend, RoomStatus, RoomSummary,
+    RoomUploadBegin, RoomWelcome,
 };

@@ -7,9 +7,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::layout::*;
 use super::presence::{PRESENCE_LEN, Presence};
 use super::rooms::{
-    FIND_ROOM_MAX_LEN, KeyPackagesUpload, ROOM_DOWNLOAD_LEN, ROOM_ID_LEN, RoomCommit, RoomCreate,
-    RoomCursor, RoomDelete, RoomDownload, RoomGroupInfo, RoomLabel, RoomPake, RoomSend,
-    RoomUploadBegin, claim, read_find, write_find,
+    FIND_ROOM_MAX_LEN, KeyPackagesUpload, ROOM_DOWNLOAD_LEN, ROOM_FILE_HOLD_LEN, ROOM_ID_LEN,
+    RoomCommit, RoomCreate, RoomCursor, RoomDelete, RoomDownload, RoomFileHold, RoomGroupInfo,
+    RoomLabel, RoomPake, RoomSend, RoomUploadBegin, claim, read_find, write_find,
 };
 use crate::error::{PayloadError, ProtocolError};
 use crate::header::RequestCode;
@@ -167,6 +167,8 @@ pub enum Request {
     RoomLogin(RoomPake),
     /// 149: a joiner's OPAQUE credential finalization.
     RoomLoginFinish(RoomPake),
+    /// 150: hold a room file past the caller's cursor, or release it.
+    RoomFileHold(RoomFileHold),
 }
 
 impl Request {
@@ -209,6 +211,7 @@ impl Request {
             Self::RoomPasswordSet(_) => RequestCode::RoomPasswordSet,
             Self::RoomLogin(_) => RequestCode::RoomLogin,
             Self::RoomLoginFinish(_) => RequestCode::RoomLoginFinish,
+            Self::RoomFileHold(_) => RequestCode::RoomFileHold,
         }
     }
 
@@ -250,6 +253,7 @@ impl Request {
             | RequestCode::RoomPasswordSet
             | RequestCode::RoomLogin
             | RequestCode::RoomLoginFinish => RoomPake::MAX_LEN,
+            RequestCode::RoomFileHold => ROOM_FILE_HOLD_LEN,
         }
     }
 
@@ -393,6 +397,10 @@ impl Request {
                 exact(len, ROOM_DOWNLOAD_LEN)?;
                 Self::RoomDownload(RoomDownload::read(&mut r)?)
             }
+            RequestCode::RoomFileHold => {
+                exact(len, ROOM_FILE_HOLD_LEN)?;
+                Self::RoomFileHold(RoomFileHold::read(&mut r, "hold")?)
+            }
             RequestCode::Presence => {
                 exact(len, PRESENCE_LEN)?;
                 Self::Presence(Presence::read(&mut r)?)
@@ -477,6 +485,7 @@ impl Request {
             Self::RoomList => {}
             Self::RoomUploadBegin(u) => u.write(dst)?,
             Self::RoomDownload(d) => d.write(dst),
+            Self::RoomFileHold(h) => h.write(dst),
             Self::Presence(p) => p.write(dst),
             Self::RoomGroupInfo(g) => g.write(dst)?,
             Self::ListedRooms => {}

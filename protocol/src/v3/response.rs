@@ -11,9 +11,9 @@ use super::presence::PresenceChanges;
 use super::rooms::{
     COMMIT_ACCEPTED_LEN, ClaimedKeyPackage, CommitAccepted, GROUP_INFO_STORED_LEN, GroupInfoStored,
     KEY_PACKAGE_STOCK_LEN, KEY_PACKAGES_LOW_LEN, KeyPackageStock, ListedRoom,
-    ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN, ROOM_ID_LEN, ROOM_MESSAGE_STORED_LEN, RoomAckStatus,
-    RoomBatch, RoomCreated, RoomEntry, RoomGroupInfo, RoomMessageStored, RoomPake, RoomStatus,
-    RoomSummary,
+    ROOM_ENTRY_HEADER_LEN, ROOM_EPOCH_LEN, ROOM_FILE_HOLD_LEN, ROOM_ID_LEN,
+    ROOM_MESSAGE_STORED_LEN, RoomAckStatus, RoomBatch, RoomCreated, RoomEntry, RoomFileHold,
+    RoomGroupInfo, RoomMessageStored, RoomPake, RoomStatus, RoomSummary,
 };
 use crate::error::{PayloadError, ProtocolError};
 use crate::header::ResponseCode;
@@ -105,6 +105,8 @@ pub enum Response {
     RoomLoginChallenge(RoomPake),
     /// 1321: the password is proven; this connection may join the room.
     RoomLoginAccepted(RoomId),
+    /// 1322: whether the caller holds the room file now.
+    RoomFileHeld(RoomFileHold),
     /// 9000: the request failed.
     Error(ServerError),
 }
@@ -151,6 +153,7 @@ impl Response {
             Self::RoomPasswordStored(_) => ResponseCode::RoomPasswordStored,
             Self::RoomLoginChallenge(_) => ResponseCode::RoomLoginChallenge,
             Self::RoomLoginAccepted(_) => ResponseCode::RoomLoginAccepted,
+            Self::RoomFileHeld(_) => ResponseCode::RoomFileHeld,
             Self::Error(_) => ResponseCode::Error,
         }
     }
@@ -197,6 +200,7 @@ impl Response {
             ResponseCode::RoomDeleted
             | ResponseCode::RoomPasswordStored
             | ResponseCode::RoomLoginAccepted => ROOM_ID_LEN,
+            ResponseCode::RoomFileHeld => ROOM_FILE_HOLD_LEN,
             ResponseCode::RoomPasswordChallenge | ResponseCode::RoomLoginChallenge => {
                 RoomPake::MAX_LEN
             }
@@ -371,6 +375,10 @@ impl Response {
                 exact(len, ROOM_ID_LEN)?;
                 Self::RoomLoginAccepted(RoomId::read(&mut r)?)
             }
+            ResponseCode::RoomFileHeld => {
+                exact(len, ROOM_FILE_HOLD_LEN)?;
+                Self::RoomFileHeld(RoomFileHold::read(&mut r, "held")?)
+            }
             ResponseCode::RoomPasswordChallenge => {
                 Self::RoomPasswordChallenge(RoomPake::read(&mut r)?)
             }
@@ -479,6 +487,7 @@ impl Response {
             Self::RoomDeleted(room)
             | Self::RoomPasswordStored(room)
             | Self::RoomLoginAccepted(room) => room.write(dst),
+            Self::RoomFileHeld(h) => h.write(dst),
             Self::RoomPasswordChallenge(p) | Self::RoomLoginChallenge(p) => p.write(dst)?,
         }
         Ok(())

@@ -5,6 +5,7 @@
 
 mod deleting;
 pub mod frames;
+mod holding;
 mod joining;
 mod password;
 mod presence;
@@ -458,6 +459,7 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
     joining::insert(&mut m);
     deleting::insert(&mut m);
     password::insert(&mut m);
+    holding::insert(&mut m);
     m
 }
 

@@ -1,12 +1,12 @@
-//! Strategies for the room requests and responses (codes 130 to 140, 1300
-//! to 1311) and the type-5 delivery, for the round-trip properties.
+//! Strategies for the room requests and responses (codes 130 to 140 and
+//! 150, 1300 to 1311 and 1322) and the type-5 delivery, for the round-trip properties.
 
 use protocol::RoomId;
 use protocol::v3::{
     ClaimStatus, ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock,
     KeyPackagesUpload, Pull, RoomAckStatus, RoomBatch, RoomCommit, RoomCreate, RoomCreated,
-    RoomCursor, RoomDownload, RoomEntry, RoomEntryKind, RoomMemberRole, RoomMessageStored,
-    RoomRole, RoomSend, RoomStatus, RoomSummary, RoomUploadBegin, RoomWelcome,
+    RoomCursor, RoomDownload, RoomEntry, RoomEntryKind, RoomFileHold, RoomMemberRole,
+    RoomMessageStored, RoomRole, RoomSend, RoomStatus, RoomSummary, RoomUploadBegin, RoomWelcome,
 };
 
 use super::*;
@@ -121,6 +121,9 @@ pub fn request() -> impl Strategy<Value = v3::Request> {
                     max_len
                 }
             )),
+        (room_id(), any::<u64>(), any::<bool>()).prop_map(|(room, seq, hold)| {
+            v3::Request::RoomFileHold(RoomFileHold { room, seq, hold })
+        }),
     ]
 }
 
@@ -228,6 +231,9 @@ pub fn response() -> impl Strategy<Value = v3::Response> {
         entry().prop_map(v3::Response::RoomDelivery),
         any::<u32>().prop_map(v3::Response::KeyPackagesLow),
         welcome_delivery().prop_map(v3::Response::Delivery),
+        (room_id(), any::<u64>(), any::<bool>()).prop_map(|(room, seq, hold)| {
+            v3::Response::RoomFileHeld(RoomFileHold { room, seq, hold })
+        }),
     ]
 }
 

@@ -27,6 +27,7 @@ mod pg;
 mod quota;
 mod readers;
 mod room_access;
+mod room_holds;
 mod room_passwords;
 mod rooms;
 mod rows;

@@ -171,6 +171,16 @@ const MIGRATIONS: &[&str] = &[
          room BLOB PRIMARY KEY,
          record BLOB NOT NULL
      ) WITHOUT ROWID;",
+    // 9: held room files (PROTOCOL.md "Holding a room file (150)"): a
+    // member's hold keeps an entry naming a file, and its blob, past every
+    // cursor; by client, to count a member's holds against its limit.
+    "CREATE TABLE room_holds (
+         room BLOB NOT NULL,
+         seq INTEGER NOT NULL,
+         client BLOB NOT NULL,
+         PRIMARY KEY (room, seq, client)
+     ) WITHOUT ROWID;
+     CREATE INDEX room_holds_by_client ON room_holds (client);",
 ];
 
 /// The statement that stores a message row (the writer's, in

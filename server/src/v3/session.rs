@@ -513,6 +513,7 @@ impl Session {
             (Some(_), v3::Request::ListedRooms) => rooms::listed(&shared).await,
             (Some(me), v3::Request::FindRoom(name)) => rooms::find(&shared, me, name).await,
             (Some(me), v3::Request::RoomDelete(d)) => rooms::delete(&shared, me, d).await,
+            (Some(me), v3::Request::RoomFileHold(h)) => room_files::hold(&shared, me, h).await,
             (Some(me), v3::Request::RoomPasswordRegister(p)) => {
                 room_password::register(&shared, me, p).await
             }

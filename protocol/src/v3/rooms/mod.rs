@@ -1,5 +1,6 @@
 //! Version 3's rooms (PROTOCOL.md "Rooms"): the payloads of requests 130 to
-//! 145, of answers 1300 to 1308 and 1314 to 1317 (joining: `joining.rs`, deleting: `delete.rs`) and notices 1310 and 1311, and the contents of
+//! 150, of answers 1300 to 1308 and 1314 to 1322 (joining: `joining.rs`, deleting: `delete.rs`,
+//! passwords: `password.rs`, holding a room file: `hold.rs`) and notices 1310 and 1311, and the contents of
 //! type-5 (room welcome) and type-6 (room deleted) messages. The MLS messages inside are opaque here;
 //! the `sealpost-rooms` crate reads them.
 //!
@@ -9,6 +10,7 @@
 
 mod delete;
 mod entry;
+mod hold;
 mod joining;
 mod password;
 mod request;
@@ -16,6 +18,8 @@ mod response;
 
 pub use delete::{MAX_ROOM_NOTICE_LEN, ROOM_NOTICE_HEADER_LEN, RoomDelete, RoomNotice};
 pub use entry::{RoomEntry, RoomEntryKind, RoomWelcome};
+pub(super) use hold::ROOM_FILE_HOLD_LEN;
+pub use hold::{MAX_ROOM_FILE_HOLDS, RoomFileHold};
 pub(super) use joining::{FIND_ROOM_MAX_LEN, GROUP_INFO_STORED_LEN, read_find, write_find};
 pub use joining::{
     GroupInfoStored, ListedRoom, MAX_LISTED_ROOMS, MAX_ROOM_NAME_LEN, RoomGroupInfo, RoomLabel,

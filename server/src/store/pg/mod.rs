@@ -31,6 +31,7 @@ mod quota;
 mod room_acks;
 mod room_delete;
 mod room_files;
+mod room_holds;
 mod room_log;
 mod room_observer;
 mod room_passwords;

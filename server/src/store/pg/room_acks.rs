@@ -1,6 +1,7 @@
 //! Reading a room on PostgreSQL: a member's acknowledgement moves its
-//! cursor, and what every member has read is deleted with the files it
-//! names; retention deletes what is too old, read or not. The same answers
+//! cursor, and what every member has read and nobody holds (`room_holds.rs`)
+//! is deleted with the files it names; retention deletes what is too old,
+//! read or not, held or not. The same answers
 //! as the SQLite writer's (`writer/room_acks.rs`).
 //!
 //! Lock order, as every room write keeps it: the rooms' rows (in id
@@ -64,13 +65,24 @@ impl Pg {
             };
             let (cursor, until): (i64, Option<i64>) = (row.get(0), row.get(1));
             let target = (seq.min(last as u64) as i64).min(until.unwrap_or(i64::MAX));
+            // Entries the member held, now free, may sit behind others'
+            // cursors: they are collected whoever else is behind.
+            let mut released = false;
             if until.is_some_and(|u| target >= u) {
-                // The removed member read its removal: it is gone for good.
+                // The removed member read its removal: it is gone for good,
+                // and its holds with it.
                 tx.execute(
                     "DELETE FROM room_members WHERE room = $1 AND client = $2",
                     &[&&room.0[..], &&client.0[..]],
                 )
                 .await?;
+                released = tx
+                    .execute(
+                        "DELETE FROM room_holds WHERE room = $1 AND client = $2",
+                        &[&&room.0[..], &&client.0[..]],
+                    )
+                    .await?
+                    > 0;
             } else if target > cursor {
                 tx.execute(
                     "UPDATE room_members SET cursor = GREATEST(cursor, $1)
@@ -83,7 +95,7 @@ impl Pg {
                 continue;
             }
             moved.push(true);
-            if held_back(&tx, room, client, cursor).await? {
+            if released || held_back(&tx, room, client, cursor).await? {
                 collect(&tx, room, &mut freed, &mut blobs).await?;
             }
         }
@@ -126,6 +138,15 @@ impl Pg {
             "DELETE FROM room_members m WHERE m.until_seq IS NOT NULL AND NOT EXISTS (
                  SELECT 1 FROM room_log l WHERE l.room = m.room
                      AND l.seq > m.cursor AND l.seq <= m.until_seq)",
+            &[],
+        )
+        .await?;
+        // Holds end with their entry, and with their member's cursor.
+        tx.execute(
+            "DELETE FROM room_holds h WHERE
+                 NOT EXISTS (SELECT 1 FROM room_log l WHERE l.room = h.room AND l.seq = h.seq)
+                 OR NOT EXISTS (SELECT 1 FROM room_members m
+                                WHERE m.room = h.room AND m.client = h.client)",
             &[],
         )
         .await?;
@@ -196,8 +217,8 @@ async fn held_back(
     Ok(other_behind.is_none())
 }
 
-/// Deletes the entries of `room` that every member has acknowledged, and
-/// the files they name.
+/// Deletes the entries of `room` that every member has acknowledged and
+/// nobody holds, and the files they name.
 async fn collect(
     tx: &Transaction<'_>,
     room: RoomId,
@@ -216,7 +237,9 @@ async fn collect(
     };
     let rows = tx
         .query(
-            "DELETE FROM room_log WHERE room = $1 AND seq <= $2
+            "DELETE FROM room_log l WHERE l.room = $1 AND l.seq <= $2
+                 AND NOT EXISTS (SELECT 1 FROM room_holds h
+                                 WHERE h.room = $1 AND h.seq = l.seq)
              RETURNING sender, octet_length(body)::BIGINT",
             &[&&room.0[..], &upto],
         )
@@ -226,7 +249,9 @@ async fn collect(
     }
     let files = tx
         .query(
-            "DELETE FROM room_files WHERE room = $1 AND seq IS NOT NULL AND seq <= $2
+            "DELETE FROM room_files f WHERE f.room = $1 AND f.seq IS NOT NULL AND f.seq <= $2
+                 AND NOT EXISTS (SELECT 1 FROM room_holds h
+                                 WHERE h.room = $1 AND h.seq = f.seq)
              RETURNING owner, size, blob",
             &[&&room.0[..], &upto],
         )

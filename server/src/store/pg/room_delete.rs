@@ -123,6 +123,7 @@ impl Pg {
         self.give_back_room_bytes(&tx, author, freed).await?;
         for sql in [
             "DELETE FROM room_members WHERE room = $1",
+            "DELETE FROM room_holds WHERE room = $1",
             "DELETE FROM room_bans WHERE room = $1",
             "DELETE FROM room_passwords WHERE room = $1",
             "DELETE FROM room_mls WHERE room = $1",

@@ -142,6 +142,15 @@ const MIGRATIONS: &[&str] = &[
          room BYTEA PRIMARY KEY,
          record BYTEA NOT NULL
      );",
+    // 4: held room files, as SQLite's migration 9 (PROTOCOL.md "Holding a
+    // room file (150)").
+    "CREATE TABLE room_holds (
+         room BYTEA NOT NULL,
+         seq BIGINT NOT NULL,
+         client BYTEA NOT NULL,
+         PRIMARY KEY (room, seq, client)
+     );
+     CREATE INDEX room_holds_by_client ON room_holds (client);",
 ];
 
 /// Brings the schema up to date (creates it in an empty database).

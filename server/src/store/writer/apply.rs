@@ -9,8 +9,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::batch::View;
 use super::ops::{Pending, RoomDone, RoomWrite, WriteOp};
 use super::{
-    key_packages, messages, remove, room_access, room_acks, room_delete, room_password, rooms,
-    uploads,
+    key_packages, messages, remove, room_access, room_acks, room_delete, room_holds, room_password,
+    rooms, uploads,
 };
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
@@ -164,6 +164,10 @@ fn apply_room(
         } => RoomDone::Deleted(room_delete::delete(
             tx, view, limits, caller, room, epoch, notice,
         )?),
+        RoomWrite::Hold { room, seq, hold } => {
+            let (held, blobs) = room_holds::hold(tx, view, caller, room, seq, hold)?;
+            RoomDone::Held(held, blobs)
+        }
     })
 }
 

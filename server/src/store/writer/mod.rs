@@ -27,6 +27,7 @@ mod room_access;
 mod room_acks;
 mod room_delete;
 mod room_files;
+mod room_holds;
 mod room_password;
 mod rooms;
 mod uploads;

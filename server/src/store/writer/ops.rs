@@ -141,6 +141,12 @@ pub(crate) enum RoomWrite {
         epoch: u64,
         notice: Bytes,
     },
+    /// A member holds (or releases) a room entry naming a file.
+    Hold {
+        room: RoomId,
+        seq: u64,
+        hold: bool,
+    },
 }
 
 /// What a [`RoomWrite`] produced, one variant per kind.
@@ -163,6 +169,9 @@ pub(crate) enum RoomDone {
     PasswordSetup(Vec<u8>),
     /// The room's OPAQUE record is stored.
     PasswordStored,
+    /// Whether the caller holds the entry now, and the blobs of a room file
+    /// its release deleted.
+    Held(bool, Vec<String>),
 }
 
 /// An answer owed to a caller, with the outcome to send once the batch

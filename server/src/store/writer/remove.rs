@@ -62,6 +62,10 @@ pub(super) fn remove_account(
             .execute([&id[..]])?;
         tx.prepare_cached("DELETE FROM room_members WHERE client = ?1")?
             .execute([&id[..]])?;
+        // Its holds on room files end: those entries go at their room's
+        // next collection, or by retention.
+        tx.prepare_cached("DELETE FROM room_holds WHERE client = ?1")?
+            .execute([&id[..]])?;
         // Its room files no message names yet would only wait to expire.
         let unnamed = room_files::delete_unnamed_of(tx, &id)?;
         Ok(Some((id, messages, uploads, unnamed)))

@@ -1,13 +1,14 @@
 //! The writer's statements for reading a room: a member's acknowledgement
-//! moves its cursor, and what every member has read is deleted with the
-//! files it names; retention deletes what is too old, read or not.
+//! moves its cursor, and what every member has read and nobody holds
+//! (`room_holds.rs`) is deleted with the files it names; retention deletes
+//! what is too old, read or not, held or not.
 
 use protocol::v3::RoomCursor;
 use protocol::{ClientId, RoomId};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::batch::{View, atomically};
-use super::room_files;
+use super::{room_files, room_holds};
 use crate::error::StoreError;
 use crate::store::rows::fixed;
 use crate::store::schema;
@@ -43,10 +44,15 @@ pub(super) fn ack(
                 continue;
             };
             let target = (seq.min(last) as i64).min(until.unwrap_or(i64::MAX));
+            // Entries the member held, now free, may sit behind others'
+            // cursors: they are collected whoever else is behind.
+            let mut released = false;
             if until.is_some_and(|u| target >= u) {
-                // The removed member read its removal: it is gone for good.
+                // The removed member read its removal: it is gone for good,
+                // and its holds with it.
                 tx.prepare_cached("DELETE FROM room_members WHERE room = ?1 AND client = ?2")?
                     .execute(params![&room.0[..], &client.0[..]])?;
+                released = room_holds::forget_member(tx, room, client)?;
             } else if target > cursor {
                 move_cursor(tx, room, client, target as u64)?;
             } else {
@@ -54,7 +60,7 @@ pub(super) fn ack(
                 continue;
             }
             moved.push(true);
-            if held_back(tx, room, client, cursor)? {
+            if released || held_back(tx, room, client, cursor)? {
                 let (entries, room_files) = collect(tx, room)?;
                 freed.extend(entries);
                 files.extend(room_files);
@@ -103,6 +109,7 @@ pub(super) fn expire(
                      AND l.seq > room_members.cursor AND l.seq <= room_members.until_seq)",
         )?
         .execute([])?;
+        room_holds::forget_gone(tx)?;
         let files = room_files::delete_orphaned(tx)?;
         Ok((freed, files))
     })?;
@@ -113,8 +120,8 @@ pub(super) fn expire(
 }
 
 /// Deletes the entries of `room` that every member (removed ones still
-/// reading up to their removal included) has acknowledged, and the files
-/// they name.
+/// reading up to their removal included) has acknowledged and no member
+/// holds, and the files they name.
 fn collect(tx: &Transaction<'_>, room: RoomId) -> Result<Collected, StoreError> {
     let Some(upto) = tx
         .prepare_cached(schema::OLDEST_CURSOR)?
@@ -123,7 +130,10 @@ fn collect(tx: &Transaction<'_>, room: RoomId) -> Result<Collected, StoreError> 
         return Ok((Vec::new(), Vec::new()));
     };
     let mut stmt = tx.prepare_cached(
-        "DELETE FROM room_log WHERE room = ?1 AND seq <= ?2 RETURNING sender, length(body)",
+        "DELETE FROM room_log WHERE room = ?1 AND seq <= ?2
+             AND NOT EXISTS (SELECT 1 FROM room_holds h
+                             WHERE h.room = ?1 AND h.seq = room_log.seq)
+         RETURNING sender, length(body)",
     )?;
     let rows = stmt.query_map(params![&room.0[..], upto], |r| {
         Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))

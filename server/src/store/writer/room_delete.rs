@@ -111,6 +111,7 @@ pub(super) fn delete(
         let files = room_files::delete_of_room(tx, room)?;
         for sql in [
             "DELETE FROM room_members WHERE room = ?1",
+            "DELETE FROM room_holds WHERE room = ?1",
             "DELETE FROM room_bans WHERE room = ?1",
             "DELETE FROM room_passwords WHERE room = ?1",
             "DELETE FROM rooms WHERE id = ?1",

@@ -136,8 +136,9 @@ pub(super) fn unstage(view: &mut View<'_>, freed: Vec<FreedFile>) -> Vec<String>
         .collect()
 }
 
-/// Deletes the files named by entries of `room` up to `upto` (the entries
-/// every member has read, deleted in the same savepoint).
+/// Deletes the files named by entries of `room` up to `upto` that no
+/// member holds (the entries every member has read, deleted in the same
+/// savepoint).
 pub(super) fn delete_upto(
     tx: &Transaction<'_>,
     room: RoomId,
@@ -146,8 +147,23 @@ pub(super) fn delete_upto(
     freed(
         tx,
         "DELETE FROM room_files WHERE room = ?1 AND seq IS NOT NULL AND seq <= ?2
+             AND NOT EXISTS (SELECT 1 FROM room_holds h
+                             WHERE h.room = ?1 AND h.seq = room_files.seq)
          RETURNING owner, size, blob",
         params![&room.0[..], upto],
+    )
+}
+
+/// Deletes the file entry `seq` of `room` names (its last hold released).
+pub(super) fn delete_one(
+    tx: &Transaction<'_>,
+    room: RoomId,
+    seq: u64,
+) -> Result<Vec<FreedFile>, StoreError> {
+    freed(
+        tx,
+        "DELETE FROM room_files WHERE room = ?1 AND seq = ?2 RETURNING owner, size, blob",
+        params![&room.0[..], seq as i64],
     )
 }
 

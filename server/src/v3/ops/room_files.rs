@@ -1,12 +1,13 @@
 //! Files to a room (PROTOCOL.md "Files to a room"): 139 begins an upload
 //! whose destination is the room, then 121 to 123 carry it like any upload
 //! (`upload.rs`); 140 reads a range of the file a room entry names (the
-//! ranges themselves are `download.rs`'). Naming the finished file is 134's
-//! business (`rooms.rs` and the store's writer).
+//! ranges themselves are `download.rs`'); 150 holds an entry naming a file
+//! past the caller's cursor, or releases it. Naming the finished file is
+//! 134's business (`rooms.rs` and the store's writer).
 
 use std::collections::HashSet;
 
-use protocol::v3::{self, RoomDownload, RoomUploadBegin};
+use protocol::v3::{self, RoomDownload, RoomFileHold, RoomUploadBegin};
 use protocol::{ClientId, ErrorReason, UploadId};
 
 use super::download::{OpenFile, read_range};
@@ -65,4 +66,20 @@ pub(crate) async fn download(
         Err(e) => return store_error(&e),
     };
     read_range(shared, d.seq, &blob, size, d.offset, d.max_len, open).await
+}
+
+/// Answers 150 with 1322: holds or releases the entry for the caller. A
+/// release that let the entry go deletes its blob once the change is
+/// committed.
+pub(crate) async fn hold(shared: &Shared, me: ClientId, h: RoomFileHold) -> v3::Response {
+    match shared.store.hold_room_file(me, h.room, h.seq, h.hold).await {
+        Ok((held, files)) => {
+            if !files.is_empty() {
+                let blobs = shared.blobs.clone();
+                tokio::spawn(async move { blobs.delete(files).await });
+            }
+            v3::Response::RoomFileHeld(RoomFileHold { hold: held, ..h })
+        }
+        Err(e) => store_error(&e),
+    }
 }

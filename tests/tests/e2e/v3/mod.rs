@@ -9,6 +9,7 @@ mod limits;
 mod room_crash;
 mod room_delete;
 mod room_files;
+mod room_holds;
 mod room_log;
 mod scale;
 

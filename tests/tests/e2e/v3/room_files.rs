@@ -30,20 +30,20 @@ fn room_file_rows(data_dir: &Path) -> i64 {
 }
 
 /// A file of `len` random bytes; returns its path and SHA-256.
-fn random_file(dir: &Path, name: &str, len: usize) -> (PathBuf, [u8; 32]) {
+pub(super) fn random_file(dir: &Path, name: &str, len: usize) -> (PathBuf, [u8; 32]) {
     let data: Vec<u8> = (0..len).map(|_| rand::random::<u8>()).collect();
     let path = dir.join(name);
     std::fs::write(&path, &data).unwrap();
     (path, Sha256::digest(&data).into())
 }
 
-fn hash_of(path: &Path) -> [u8; 32] {
+pub(super) fn hash_of(path: &Path) -> [u8; 32] {
     Sha256::digest(std::fs::read(path).unwrap()).into()
 }
 
 /// `owner` creates a room and adds `others`, who join (each member checks
 /// every leaf of the welcome against its pins, so all pin one another).
-async fn room_of(owner: &mut RoomUser, others: &mut [&mut RoomUser]) -> RoomId {
+pub(super) async fn room_of(owner: &mut RoomUser, others: &mut [&mut RoomUser]) -> RoomId {
     let pins: Vec<([u8; 16], [u8; 32])> = others
         .iter()
         .map(|o| {
@@ -68,7 +68,7 @@ async fn room_of(owner: &mut RoomUser, others: &mut [&mut RoomUser]) -> RoomId {
 }
 
 /// The entry of the one file among what a member saw.
-fn file_seq(seen: &[Seen]) -> u64 {
+pub(super) fn file_seq(seen: &[Seen]) -> u64 {
     let files: Vec<u64> = seen
         .iter()
         .filter_map(|s| match s {
@@ -82,7 +82,12 @@ fn file_seq(seen: &[Seen]) -> u64 {
     }
 }
 
-async fn download_answer(user: &mut RoomUser, room: RoomId, seq: u64, offset: u64) -> v3::Response {
+pub(super) async fn download_answer(
+    user: &mut RoomUser,
+    room: RoomId,
+    seq: u64,
+    offset: u64,
+) -> v3::Response {
     user.conn
         .call(v3::Request::RoomDownload(RoomDownload {
             room,
