@@ -39,7 +39,7 @@ pub use protocol::gather::read_response;
 pub use raw_v3::{TestIdentity, V3Conn, reason_of};
 pub use relay::{Observed, Relay};
 pub use room_user::{Book, RoomUser, Seen};
-pub use transfers::{Recorder, names_in, sha};
+pub use transfers::{CancelAfter, Recorder, names_in, sha};
 
 /// How long any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(30);

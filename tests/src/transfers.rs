@@ -1,5 +1,5 @@
-//! What the file transfer tests share: a progress recorder, a hash, and the
-//! names in a folder.
+//! What the file transfer tests share: a progress recorder, a progress that
+//! cancels, a hash, and the names in a folder.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -7,6 +7,38 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use client::Progress;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+/// Cancels `token` once `after` bytes went through.
+pub struct CancelAfter {
+    /// Bytes to let through first.
+    pub after: u64,
+    /// Bytes seen so far.
+    pub seen: AtomicU64,
+    /// What it cancels.
+    pub token: CancellationToken,
+}
+
+impl CancelAfter {
+    /// Cancels `token` after `after` bytes.
+    pub fn new(after: u64, token: CancellationToken) -> Self {
+        Self {
+            after,
+            seen: AtomicU64::new(0),
+            token,
+        }
+    }
+}
+
+impl Progress for CancelAfter {
+    fn start(&self, _: &str, _: u64, _: u64) {}
+    fn advance(&self, n: u64) {
+        if self.seen.fetch_add(n, Ordering::SeqCst) + n >= self.after {
+            self.token.cancel();
+        }
+    }
+    fn finish(&self) {}
+}
 
 /// Records where transfers start and how many bytes go through.
 #[derive(Default)]

@@ -23,11 +23,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure};
+use anyhow::ensure;
 use clap::Args;
-use client::connection;
 use client::crypto::Identity;
-use protocol::{ClientId, Name};
+use protocol::ClientId;
 use serde::Serialize;
 
 use super::presence_churn::{Churned, Ctx};
@@ -200,42 +199,9 @@ pub async fn run(
     let addr_text = addr.to_string();
     let mut problems = Vec::new();
 
-    let identities: Arc<Vec<Identity>> = Arc::new(
-        tokio::task::spawn_blocking(move || {
-            (0..total)
-                .map(|_| Identity::generate())
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await??,
-    );
-    let tag: u32 = rand::random();
-    let registered = {
-        let (identities, addr_text) = (identities.clone(), addr_text.clone());
-        pool::run(total, args.open_concurrency, deadline, move |i| {
-            let (identities, addr_text) = (identities.clone(), addr_text.clone());
-            async move {
-                let name = Name::new(format!("pres{tag:08x}-{i}"))?;
-                Ok(connection::register(&addr_text, &name, &identities[i].bundle()).await?)
-            }
-        })
-        .await
-    };
-    if registered.errors() + registered.not_run() > 0 {
-        bail!(
-            "{} of {total} registrations failed; first: {}",
-            registered.errors() + registered.not_run(),
-            registered
-                .first_error()
-                .unwrap_or_else(|| "deadline".into())
-        );
-    }
-    let ids: Vec<ClientId> = registered
-        .results
-        .iter()
-        .filter_map(|r| r.as_ref().and_then(|r| r.as_ref().ok().copied()))
-        .collect();
-    let mut identities =
-        Arc::try_unwrap(identities).map_err(|_| anyhow::anyhow!("identities shared"))?;
+    let (mut identities, ids, registering) =
+        super::idle::register_many(&addr_text, total, "pres", args.open_concurrency, deadline)
+            .await?;
     let churners = args.users + args.spare;
     let watcher_keys: Vec<(Identity, ClientId)> = identities
         .split_off(churners)
@@ -291,7 +257,7 @@ pub async fn run(
         spare: args.spare,
         watchers: args.watchers,
         rate: args.rate,
-        register_per_s: per_second(total as f64, registered.elapsed),
+        register_per_s: per_second(total as f64, registering),
         opens_per_s: per_second(shown as f64, opened.elapsed),
         open_latency: Latency::of(&opened.latency),
         quiet,

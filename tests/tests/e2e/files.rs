@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use client::keystore::{HoldReason, PENDING_PER_SENDER};
-use client::{Client, ClientConfig, ClientError, DownloadPolicy, Progress, What};
+use client::{Client, ClientConfig, ClientError, DownloadPolicy, What};
 use e2e::run_client;
-use e2e::{Recorder, ServerProcess, TestServer, bounded, names_in, pattern, sha};
+use e2e::{CancelAfter, Recorder, ServerProcess, TestServer, bounded, names_in, pattern, sha};
 use tokio_util::sync::CancellationToken;
 
 fn saved_files(events: &[client::Event]) -> Vec<PathBuf> {
@@ -33,23 +33,6 @@ fn held(events: &[client::Event]) -> Vec<(u64, HoldReason)> {
             _ => None,
         })
         .collect()
-}
-
-/// Cancels `token` once `after` bytes went through.
-struct CancelAfter {
-    after: u64,
-    seen: AtomicU64,
-    token: CancellationToken,
-}
-
-impl Progress for CancelAfter {
-    fn start(&self, _: &str, _: u64, _: u64) {}
-    fn advance(&self, n: u64) {
-        if self.seen.fetch_add(n, Ordering::SeqCst) + n >= self.after {
-            self.token.cancel();
-        }
-    }
-    fn finish(&self) {}
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,26 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use client::rooms::event::RoomChange;
-use client::{ClientError, Progress, What};
-use e2e::{Recorder, TestServer, bounded, open_client, pattern, sha, user};
+use client::{ClientError, What};
+use e2e::{CancelAfter, Recorder, TestServer, bounded, open_client, pattern, sha, user};
 use tokio_util::sync::CancellationToken;
-
-/// Cancels `token` once `after` bytes went up.
-struct CancelAfter {
-    after: u64,
-    seen: AtomicU64,
-    token: CancellationToken,
-}
-
-impl Progress for CancelAfter {
-    fn start(&self, _: &str, _: u64, _: u64) {}
-    fn advance(&self, n: u64) {
-        if self.seen.fetch_add(n, Ordering::SeqCst) + n >= self.after {
-            self.token.cancel();
-        }
-    }
-    fn finish(&self) {}
-}
 
 /// The room files among `events`: name and where saved.
 fn room_files(events: &[client::Event]) -> Vec<(String, Option<std::path::PathBuf>)> {
