@@ -162,7 +162,9 @@ async fn rooms_password_room_set_replaces_the_password_and_the_old_one_fails() {
     // notice does, once.
     let shown = ok(addr, &bob, &["inbox"]).await;
     assert_eq!(
-        shown.matches("[#lab] alice changed the room's password").count(),
+        shown
+            .matches("[#lab] alice changed the room's password")
+            .count(),
         1,
         "members see the password change: {shown}"
     );
