@@ -50,7 +50,7 @@ impl Client {
 
     /// Held room offer `seq`, if there is one.
     pub(crate) async fn room_offer(&self, seq: u64) -> Result<Option<RoomOffer>, ClientError> {
-        Ok(self.store(move |s| s.room_offer(seq)).await?)
+        self.store(move |s| s.room_offer(seq)).await
     }
 
     /// Downloads held room offer `offer` into the downloads folder, records

@@ -79,7 +79,7 @@ async fn held_offer(
         (room.as_str(), name.as_str(), size, limit),
         ("team", "big.bin", 3 << 20, 1 << 20)
     );
-    let line = client::output::event(&events.iter().find(|e| e.message_id == seq).unwrap());
+    let line = client::output::event(events.iter().find(|e| e.message_id == seq).unwrap());
     assert!(
         line.contains(&format!("`client accept-file {seq}`")),
         "{line}"
