@@ -164,3 +164,92 @@ async fn declining_a_held_room_file_releases_it_and_the_server_deletes_it() {
         "{again:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_room_file_whose_room_was_deleted_is_forgotten_with_a_line_saying_so() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = team(&addr, dir.path()).await;
+    let (seq, _) = held_offer(&server, &alice, &bob).await;
+    bounded("deleting the room", alice.room_delete("team"))
+        .await
+        .unwrap()
+        .unwrap();
+    blobs_become(&server, 0).await;
+
+    let event = bounded("accepting", bob.accept_file(seq, CancellationToken::new()))
+        .await
+        .unwrap()
+        .unwrap();
+    let What::Room {
+        change:
+            RoomChange::File {
+                path: None,
+                not_saved: Some(why),
+                ..
+            },
+        ..
+    } = &event.what
+    else {
+        panic!("saved? {event:?}");
+    };
+    assert!(why.contains("no longer has it"), "{why}");
+    assert!(bob.held_files().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_file_the_server_will_not_hold_is_passed_over_with_the_reason() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = team(&addr, dir.path()).await;
+    bob.set_download_policy(DownloadPolicy {
+        max_auto_download: 0,
+        accept_all: false,
+    });
+    let limit = protocol::v3::MAX_ROOM_FILE_HOLDS;
+    for i in 0..=limit {
+        let file = dir.path().join(format!("f{i}.bin"));
+        std::fs::write(&file, [1u8]).unwrap();
+        bounded(
+            "alice's upload",
+            alice.room_send_file("team", &file, CancellationToken::new()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    let events = bounded("bob's read", bob.inbox()).await.unwrap().unwrap();
+    let held = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.what,
+                What::Room {
+                    change: RoomChange::FileHeld { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(held as u64, limit as u64, "{events:?}");
+    let passed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Room {
+                change:
+                    RoomChange::File {
+                        path: None,
+                        not_saved: Some(why),
+                        ..
+                    },
+                ..
+            } => Some(why.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(passed.len(), 1, "{events:?}");
+    assert!(passed[0].contains("TOO_MANY_HOLDS"), "{}", passed[0]);
+    assert_eq!(bob.held_files().await.unwrap().len() as u64, limit as u64);
+}
