@@ -204,10 +204,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             // Printed is shown (to a person or to the script acting for one).
             client.shown(&events).await;
             if !flags.json {
-                let announced = events
-                    .iter()
-                    .filter(|e| matches!(e.what, crate::inbox::What::FileHeld { .. }))
-                    .count();
+                let announced = events.iter().filter(|e| e.is_held_offer()).count();
                 let held = client.held_files().await?.len();
                 if held > announced {
                     println!(

@@ -68,6 +68,10 @@ pub struct HeldOffer {
     pub reason: HoldReason,
     /// When the server stored it (ms since the Unix epoch).
     pub sent_at_ms: u64,
+    /// The room it was sent to (escape before printing); `None` for a file
+    /// sent to us alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
 }
 
 /// Parses a size as people write it: `65536`, `64K`, `64M`, `1.5G`, `64MiB`

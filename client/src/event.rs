@@ -57,6 +57,19 @@ impl Event {
         }
     }
 
+    /// Whether it tells of a file offer held for the user's decision (one
+    /// to us, or a room file the server holds for us).
+    pub fn is_held_offer(&self) -> bool {
+        matches!(
+            &self.what,
+            What::FileHeld { .. }
+                | What::Room {
+                    change: RoomChange::FileHeld { .. },
+                    ..
+                }
+        )
+    }
+
     /// Whether it is a message a person wrote (a text or a file, from a
     /// person or in a room): what history counts as unread until shown.
     pub fn is_message(&self) -> bool {
@@ -65,7 +78,9 @@ impl Event {
             What::Text { .. }
                 | What::File { .. }
                 | What::Room {
-                    change: RoomChange::Text { .. } | RoomChange::File { .. },
+                    change: RoomChange::Text { .. }
+                        | RoomChange::File { .. }
+                        | RoomChange::FileHeld { .. },
                     ..
                 }
         )

@@ -119,7 +119,7 @@ pub fn event(e: &Event) -> String {
             "[{at}] {who}'s client refused your message {refused_id} (counter {counter}): {}",
             reason.explain()
         ),
-        What::Room { room, change } => room_line(room, &who, change),
+        What::Room { room, change } => room_line(room, &who, change, e.message_id),
         What::SessionRenewed {
             refused_id,
             resent,
@@ -219,6 +219,19 @@ pub fn held_because(reason: HoldReason) -> &'static str {
     }
 }
 
+/// A room file held on the server for the user's decision, after its
+/// sender's name: `accept` and `decline` are the commands in the words of
+/// the interface.
+pub fn room_file_held(name: &str, n: u64, limit: u64, accept: &str, decline: &str) -> String {
+    format!(
+        "sent a file: {} ({}); it is larger than your automatic download limit ({}), so the \
+         server keeps it for you: {accept} downloads it, {decline} lets it go",
+        escape_line(name),
+        size(n),
+        size(limit)
+    )
+}
+
 /// The held file offers as lines for a person.
 pub fn held_offers(offers: &[HeldOffer]) -> String {
     if offers.is_empty() {
@@ -234,8 +247,13 @@ pub fn held_offers(offers: &[HeldOffer]) -> String {
         if !text.is_empty() {
             text.push('\n');
         }
+        let room = o
+            .room
+            .as_deref()
+            .map(|r| format!(" in #{}", escape_line(r)))
+            .unwrap_or_default();
         text.push_str(&format!(
-            "{:>6}  {} ({}) from {who}, {}: {}",
+            "{:>6}  {} ({}) from {who}{room}, {}: {}",
             o.message_id,
             escape_line(&o.name),
             size(o.size),
@@ -297,7 +315,7 @@ impl Progress for Bars {
 }
 
 /// A room event as one line: `[#team] alice: hello`.
-pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange) -> String {
+pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: u64) -> String {
     use crate::event::RoomChange;
     let room = escape_line(room);
     let list = |names: &[String]| {
@@ -333,6 +351,20 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange) -> St
                 escape_line(why.as_deref().unwrap_or("it was not downloaded"))
             ),
         },
+        RoomChange::FileHeld {
+            name,
+            size: n,
+            limit,
+        } => format!(
+            "[#{room}] {who} {}",
+            room_file_held(
+                name,
+                *n,
+                *limit,
+                &format!("`client accept-file {seq}`"),
+                &format!("`client decline-file {seq}`")
+            )
+        ),
         RoomChange::Joined { members } => format!(
             "[#{room}] you joined, invited by {who}; members: {}",
             list(members)

@@ -1,13 +1,13 @@
 //! The room and key package requests (PROTOCOL.md "Rooms", 130 to 140 and
-//! joining, 142 to 144, deleting, 145) on an
+//! joining, 142 to 144, deleting, 145, holding a file, 150) on an
 //! authenticated [`Connection`], one typed method each, and the queue of
 //! room pushes (1310, 1311) the reader routes apart from message deliveries.
 
 use bytes::Bytes;
 use protocol::v3::{
     ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock, KeyPackagesUpload,
-    RoomBatch, RoomCommit, RoomCreate, RoomCursor, RoomDelete, RoomDownload, RoomSend, RoomStatus,
-    RoomSummary, RoomUploadBegin,
+    RoomBatch, RoomCommit, RoomCreate, RoomCursor, RoomDelete, RoomDownload, RoomFileHold,
+    RoomSend, RoomStatus, RoomSummary, RoomUploadBegin,
 };
 use protocol::{ClientId, RoomId, UploadId, v3};
 use tokio::sync::mpsc;
@@ -217,6 +217,25 @@ impl Connection {
                 }
                 other => Err(unexpected(&other)),
             }
+        }
+    }
+
+    /// Holds (`hold`) or releases the file room entry `seq` names past our
+    /// cursor (150); whether we hold it now.
+    ///
+    /// # Errors
+    /// `UNKNOWN_ROOM`, `UNKNOWN_MESSAGE` (the entry is gone: a release is
+    /// done), `BAD_MESSAGE_TYPE`, `TOO_MANY_HOLDS`, or see [`Connection::call`].
+    pub async fn room_file_hold(
+        &self,
+        room: RoomId,
+        seq: u64,
+        hold: bool,
+    ) -> Result<bool, ConnectionError> {
+        let request = v3::Request::RoomFileHold(RoomFileHold { room, seq, hold });
+        match self.call(request).await? {
+            v3::Response::RoomFileHeld(h) if h.room == room && h.seq == seq => Ok(h.hold),
+            other => Err(unexpected(&other)),
         }
     }
 

@@ -263,28 +263,36 @@ impl Client {
     /// # Errors
     /// The store failed.
     pub async fn held_files(&self) -> Result<Vec<HeldOffer>, ClientError> {
-        self.store(|s| {
-            let held = s.held_files()?;
-            let mut out = Vec::with_capacity(held.len());
-            for h in held {
-                let from_name = s.peer(h.sender)?.map(|p| p.name);
-                out.push(HeldOffer {
-                    message_id: h.message_id,
-                    from: h.sender,
-                    from_name,
-                    name: h.name,
-                    size: h.size,
-                    reason: h.reason,
-                    sent_at_ms: h.sent_at_ms,
-                });
-            }
-            Ok(out)
-        })
-        .await
+        let direct = self
+            .store(|s| {
+                let held = s.held_files()?;
+                let mut out = Vec::with_capacity(held.len());
+                for h in held {
+                    let from_name = s.peer(h.sender)?.map(|p| p.name);
+                    out.push(HeldOffer {
+                        message_id: h.message_id,
+                        from: h.sender,
+                        from_name,
+                        name: h.name,
+                        size: h.size,
+                        reason: h.reason,
+                        sent_at_ms: h.sent_at_ms,
+                        room: None,
+                    });
+                }
+                Ok(out)
+            })
+            .await?;
+        // With the room files the server holds for us (`crate::rooms`).
+        let mut all = direct;
+        all.extend(self.held_room_offers().await?);
+        all.sort_by_key(|o| (o.sent_at_ms, o.message_id));
+        Ok(all)
     }
 
     /// Downloads held file offer `message_id` (the user accepted it) and
-    /// removes it from the server. `cancel` stops the download; what was
+    /// removes it from the server; a held room file is released (see
+    /// `crate::rooms::offers`). `cancel` stops the download; what was
     /// received is kept for the next attempt.
     ///
     /// # Errors
@@ -298,10 +306,15 @@ impl Client {
             r = self.inner.receiving.lock() => r,
             () = cancel.cancelled() => return Err(ClientError::Cancelled),
         };
-        let held = self
-            .store(move |s| s.held_file(message_id))
-            .await?
-            .ok_or(ClientError::NoHeldFile(message_id))?;
+        let Some(held) = self.store(move |s| s.held_file(message_id)).await? else {
+            // A room file the server holds for us: its entry's seq comes
+            // from the same counter as message ids.
+            let offer = self
+                .room_offer(message_id)
+                .await?
+                .ok_or(ClientError::NoHeldFile(message_id))?;
+            return self.accept_room_offer(offer, &cancel).await;
+        };
         let (sender, sent_at_ms) = (held.sender, held.sent_at_ms);
         let peer = self.store(move |s| s.peer(sender)).await?;
         let what = self.download_held(held, peer.as_ref(), &cancel).await?;
@@ -335,8 +348,14 @@ impl Client {
             .held_files()
             .await?
             .into_iter()
-            .find(|h| h.message_id == message_id)
-            .ok_or(ClientError::NoHeldFile(message_id))?;
+            .find(|h| h.message_id == message_id && h.room.is_none());
+        let Some(offer) = offer else {
+            let room_offer = self
+                .room_offer(message_id)
+                .await?
+                .ok_or(ClientError::NoHeldFile(message_id))?;
+            return self.decline_room_offer(room_offer).await;
+        };
         // Handled here first: if the acknowledgement is lost, the redelivery
         // is recognised and acknowledged then.
         self.store(move |s| {

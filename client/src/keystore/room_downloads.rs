@@ -86,7 +86,8 @@ impl KeyStore {
     }
 
     /// Forgets the download of entry `seq` of `room`, queues `event` (its
-    /// outcome) and records `history`, in one transaction.
+    /// outcome), records `history` and keeps `offer` (a file the server
+    /// holds for the user's decision), in one transaction.
     ///
     /// # Errors
     /// Database errors.
@@ -96,6 +97,7 @@ impl KeyStore {
         seq: u64,
         event: &RoomEvent,
         history: Option<&NewEntry>,
+        offer: Option<&super::RoomOffer>,
     ) -> Result<(), KeyStoreError> {
         let tx = self
             .conn
@@ -107,6 +109,9 @@ impl KeyStore {
         super::room_events::queue(&tx, std::slice::from_ref(event))?;
         if let Some(entry) = history {
             insert(&tx, entry)?;
+        }
+        if let Some(offer) = offer {
+            super::room_offers::insert(&tx, offer)?;
         }
         tx.commit()?;
         Ok(())
@@ -155,7 +160,9 @@ mod tests {
         let mut store = KeyStore::open(&home).unwrap();
         assert_eq!(store.room_downloads().unwrap(), vec![download.clone()]);
         let done = event(9, file_change(Some("/tmp/a.bin")));
-        store.finish_room_download(room, 9, &done, None).unwrap();
+        store
+            .finish_room_download(room, 9, &done, None, None)
+            .unwrap();
         assert!(store.room_downloads().unwrap().is_empty());
         let shown = store.take_room_events().unwrap();
         assert_eq!(shown.len(), 2);

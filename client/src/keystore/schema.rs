@@ -238,6 +238,22 @@ const MIGRATIONS: &[&str] = &[
         created_at   INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 10: room files over the automatic download limit, held on the server
+    // (150) for the user's decision (see `keystore::room_offers`); `file`
+    // is the announcement, with the file's key.
+    r#"
+    CREATE TABLE room_offers (
+        seq       INTEGER PRIMARY KEY,
+        room      BLOB NOT NULL CHECK (length(room) = 16),
+        room_name TEXT NOT NULL,
+        sender    BLOB NOT NULL CHECK (length(sender) = 16),
+        name      TEXT NOT NULL,
+        size      INTEGER NOT NULL,
+        file      BLOB NOT NULL,
+        sent_at   INTEGER NOT NULL,
+        held_at   INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

@@ -146,10 +146,7 @@ impl Menu {
             self.say(show_event(e));
         }
         mark_shown(&self.client, &events).await;
-        let announced = events
-            .iter()
-            .filter(|e| matches!(e.what, What::FileHeld { .. }))
-            .count();
+        let announced = events.iter().filter(|e| e.is_held_offer()).count();
         let held = self.client.held_files().await?.len();
         if held > announced {
             self.say(format!(

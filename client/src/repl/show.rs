@@ -5,6 +5,7 @@
 use super::specs::SPECS;
 use crate::advice::quote_word;
 use crate::display::escape_line;
+use crate::event::RoomChange;
 use crate::inbox::{Event, What};
 use crate::output;
 
@@ -38,6 +39,21 @@ pub fn show_event(e: &Event) -> String {
                 id = e.message_id
             )
         }
+        What::Room {
+            room,
+            change: RoomChange::FileHeld { name, size, limit },
+        } => format!(
+            "[#{}] {} {}",
+            escape_line(room),
+            output::sender(e),
+            output::room_file_held(
+                name,
+                *size,
+                *limit,
+                &format!("`accept-file {}`", e.message_id),
+                &format!("`decline-file {}`", e.message_id)
+            )
+        ),
         _ => output::event(e),
     }
 }

@@ -50,6 +50,17 @@ pub enum RoomChange {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         not_saved: Option<String>,
     },
+    /// A member sent a file larger than the automatic download limit: the
+    /// server holds it for us until the user accepts it (`accept-file N`,
+    /// N the event's seq) or declines it.
+    FileHeld {
+        /// Its name, as the sender gave it.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The automatic download limit it is over.
+        limit: u64,
+    },
     /// We joined the room: who is in it.
     Joined {
         /// The members, by pinned name.

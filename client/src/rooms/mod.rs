@@ -32,6 +32,7 @@ pub mod files;
 mod join;
 mod joining;
 mod moderation;
+mod offers;
 mod password;
 mod publish;
 mod receive;

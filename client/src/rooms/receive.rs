@@ -5,8 +5,9 @@
 //!
 //! A room's members are people an admin chose, so their files download
 //! without asking, up to the automatic download limit ([`DownloadPolicy`]);
-//! a larger file is passed over and the event says why and how to take
-//! such files. A download cut short by the connection stays waiting and
+//! the server holds a larger one (150) for the user to accept or decline
+//! (`crate::rooms::offers`), or, if it will not, it is passed over and the
+//! event says why. A download cut short by the connection stays waiting and
 //! resumes from its part file on the next read; one that does not
 //! authenticate or match its hash is deleted and reported, and so is one
 //! the user stopped ([`Client::cancel_downloads`]).
@@ -15,14 +16,16 @@
 
 use std::time::Duration;
 
-use protocol::ErrorReason;
+use protocol::{ErrorReason, RoomId};
+use zeroize::Zeroizing;
 
 use super::content::RoomContent;
 use super::event::RoomChange;
 use super::files::{RoomFileError, download_room_file, part_path, remove_part};
 use crate::client::{Client, RECONNECT_ATTEMPTS};
+use crate::connection::ConnectionError;
 use crate::error::ClientError;
-use crate::keystore::{Body, Conversation, Direction, NewEntry, RoomDownload, Status};
+use crate::keystore::{Body, Conversation, Direction, NewEntry, RoomDownload, RoomOffer, Status};
 use crate::output::size;
 
 impl Client {
@@ -39,11 +42,32 @@ impl Client {
             } = &waiting;
             let (room, seq) = (*room, *seq);
             let mut event = event.clone();
-            let (path, not_saved) = self.fetch_room_file(&waiting).await?;
             let RoomChange::File { name, size, .. } = event.change else {
                 return Err(ClientError::Store(crate::keystore::KeyStoreError::Corrupt(
                     "room download's event is not a file",
                 )));
+            };
+            let (path, not_saved) = match self.fetch_room_file(&waiting).await? {
+                Fetched::Saved(path) => (Some(path), None),
+                Fetched::NotSaved(why) => (None, Some(why)),
+                Fetched::Held { limit } => {
+                    let offer = RoomOffer {
+                        room,
+                        room_name: event.room.clone(),
+                        seq,
+                        sender: event.from.parse().unwrap_or(protocol::ClientId::NIL),
+                        name: name.clone(),
+                        size,
+                        sent_at_ms: event.sent_at_ms,
+                        file: Zeroizing::new(waiting.file.clone()),
+                    };
+                    event.change = RoomChange::FileHeld { name, size, limit };
+                    self.store(move |s| {
+                        s.finish_room_download(room, seq, &event, None, Some(&offer))
+                    })
+                    .await?;
+                    continue;
+                }
             };
             let history = path.clone().map(|path| NewEntry {
                 conversation: Conversation::Room {
@@ -66,34 +90,37 @@ impl Client {
                 path,
                 not_saved,
             };
-            self.store(move |s| s.finish_room_download(room, seq, &event, history.as_ref()))
+            self.store(move |s| s.finish_room_download(room, seq, &event, history.as_ref(), None))
                 .await?;
         }
         Ok(())
     }
 
-    /// Downloads one announced file: where it was saved, or why it was not.
-    async fn fetch_room_file(
-        &self,
-        waiting: &RoomDownload,
-    ) -> Result<(Option<std::path::PathBuf>, Option<String>), ClientError> {
+    /// Downloads one announced file: where it was saved, or why it was not;
+    /// or has the server hold one over the limit for the user.
+    async fn fetch_room_file(&self, waiting: &RoomDownload) -> Result<Fetched, ClientError> {
         let file = match RoomContent::decode(&waiting.file) {
             Ok(RoomContent::File(file)) => file,
             Ok(RoomContent::Text(_) | RoomContent::Deleted | RoomContent::PasswordChanged)
             | Err(_) => {
-                return Ok((None, Some("its announcement is not readable".into())));
+                return Ok(Fetched::NotSaved("its announcement is not readable".into()));
             }
         };
         let policy = self.download_policy();
         if !policy.accept_all && file.size > policy.max_auto_download {
-            return Ok((
-                None,
-                Some(format!(
-                    "it is larger than your automatic download limit ({}); \
-                     `--max-auto-download SIZE` or `--accept-files` take larger room files",
-                    size(policy.max_auto_download)
-                )),
-            ));
+            let limit = policy.max_auto_download;
+            return match self.hold_room_file(waiting.room, waiting.seq).await {
+                Ok(()) => Ok(Fetched::Held { limit }),
+                Err(ClientError::Connection(e)) if e.reason().is_some() => {
+                    Ok(Fetched::NotSaved(format!(
+                        "it is larger than your automatic download limit ({}), and the server \
+                         would not keep it for you to decide ({e}); `--max-auto-download SIZE` \
+                         or `--accept-files` take larger room files",
+                        size(limit)
+                    )))
+                }
+                Err(e) => Err(e),
+            };
         }
         let dir = self.downloads();
         let progress = self.progress();
@@ -105,19 +132,16 @@ impl Client {
             let outcome =
                 download_room_file(&conn, room, seq, &file, &dir, &*progress, &cancel).await;
             return match outcome {
-                Ok(path) => Ok((Some(path), None)),
+                Ok(path) => Ok(Fetched::Saved(path)),
                 // The user stopped it (`Client::cancel_downloads`): passed
                 // over like a file over the limit, since waiting for it
                 // would hold up the room's log.
                 Err(RoomFileError::Client(ClientError::Cancelled)) => {
                     remove_part(&part_path(&dir, room, seq, &file)).await;
-                    Ok((
-                        None,
-                        Some(
-                            "you stopped its download; what had arrived was deleted \
-                             (ask its sender to send it again)"
-                                .into(),
-                        ),
+                    Ok(Fetched::NotSaved(
+                        "you stopped its download; what had arrived was deleted \
+                         (ask its sender to send it again)"
+                            .into(),
                     ))
                 }
                 Err(RoomFileError::Client(ClientError::Connection(e)))
@@ -130,25 +154,58 @@ impl Client {
                 Err(RoomFileError::Client(ClientError::Connection(e)))
                     if e.reason() == Some(ErrorReason::UnknownMessage) =>
                 {
-                    Ok((
-                        None,
-                        Some("the server no longer has it (its retention deleted it)".into()),
+                    Ok(Fetched::NotSaved(
+                        "the server no longer has it (its retention deleted it)".into(),
                     ))
                 }
-                Err(RoomFileError::HashMismatch) => Ok((
-                    None,
-                    Some(
-                        "its contents do not match what its sender announced; it was deleted"
-                            .into(),
-                    ),
+                Err(RoomFileError::HashMismatch) => Ok(Fetched::NotSaved(
+                    "its contents do not match what its sender announced; it was deleted".into(),
                 )),
-                Err(RoomFileError::Client(ClientError::Crypto(e))) => Ok((
-                    None,
-                    Some(format!("it does not decrypt ({e}); it was deleted")),
+                Err(RoomFileError::Client(ClientError::Crypto(e))) => Ok(Fetched::NotSaved(
+                    format!("it does not decrypt ({e}); it was deleted"),
                 )),
                 Err(RoomFileError::Client(e)) => Err(e),
                 Err(other) => Err(ClientError::Io(std::io::Error::other(other.to_string()))),
             };
         }
     }
+
+    /// Has the server hold file entry `seq` of `room` past our cursor
+    /// (150), trying again over a lost connection.
+    ///
+    /// # Errors
+    /// The server refused (`TOO_MANY_HOLDS`, ...), or the connection stayed
+    /// lost.
+    pub(crate) async fn hold_room_file(&self, room: RoomId, seq: u64) -> Result<(), ClientError> {
+        let mut attempt = 0;
+        loop {
+            let conn = self.connection().await?;
+            match conn.room_file_hold(room, seq, true).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
+                    return Err(ClientError::Connection(ConnectionError::Unexpected(
+                        "the server did not hold the room file".into(),
+                    )));
+                }
+                Err(e) if e.is_disconnect() && attempt + 1 < RECONNECT_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
+                Err(e) => return Err(ClientError::Connection(e)),
+            }
+        }
+    }
+}
+
+/// What became of an announced room file.
+enum Fetched {
+    /// Downloaded, its hash checked.
+    Saved(std::path::PathBuf),
+    /// Not downloaded, for this reason (in words a person acts on).
+    NotSaved(String),
+    /// Over the automatic download limit: the server holds it for the user.
+    Held {
+        /// The limit.
+        limit: u64,
+    },
 }

@@ -142,6 +142,19 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
                 (strip_prefix(&output::event(e)), Tone::Warning)
             }
             RoomChange::File { path: None, .. } => (strip_prefix(&output::event(e)), Tone::Warning),
+            RoomChange::FileHeld { name, size, limit } => (
+                format!(
+                    "{who} {}",
+                    output::room_file_held(
+                        name,
+                        *size,
+                        *limit,
+                        &format!("/accept {}", e.message_id),
+                        &format!("/decline {}", e.message_id)
+                    )
+                ),
+                Tone::Warning,
+            ),
             _ => (strip_prefix(&output::event(e)), Tone::Info),
         },
         What::KeyChanged => (

@@ -533,3 +533,43 @@ fn a_held_file_is_offered_where_it_arrived_with_the_command_that_fetches_it() {
         assert!(narrow.contains(needle), "{needle}\n{narrow}");
     }
 }
+
+#[test]
+fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
+    let mut app = base();
+    let team = Conversation::Room {
+        name: "team".into(),
+    };
+    app.open(Some(team.clone()));
+    let event = crate::event::Event {
+        message_id: 4711,
+        from: BOB,
+        from_name: Some("bob".into()),
+        server_name: None,
+        sent_at_ms: NOW,
+        sender_time_ms: None,
+        what: crate::event::What::Room {
+            room: "team".into(),
+            change: crate::event::RoomChange::FileHeld {
+                name: "video.mkv".into(),
+                size: 300_000_000,
+                limit: 64 << 20,
+            },
+        },
+    };
+    let item = lines::event_notice(&event, NOW).expect("a held room file is a notice");
+    assert_eq!(item.tone, Tone::Warning);
+    assert_eq!(
+        item.body,
+        [
+            "bob sent a file: video.mkv (300.00 MB); it is larger than your automatic download \
+          limit (67.11 MB), so the server keeps it for you: /accept 4711 downloads it, \
+          /decline 4711 lets it go"
+        ]
+    );
+    app.notice(Some(&team), item);
+    let [wide, narrow] = show("held-room-file", &app);
+    assert!(wide.contains("/accept 4711 downloads it"), "{wide}");
+    assert!(narrow.contains("video.mkv"), "{narrow}");
+    assert!(narrow.contains("/decline 4711"), "{narrow}");
+}

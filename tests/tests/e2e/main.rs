@@ -19,6 +19,7 @@ mod operator;
 mod package;
 mod presence;
 mod replay;
+mod room_offers;
 mod room_uploads;
 mod rooms_cli;
 mod rooms_delete;
