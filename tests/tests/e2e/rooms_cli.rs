@@ -368,17 +368,26 @@ async fn a_file_sent_to_a_room_is_stored_once_saved_by_each_member_within_its_li
     assert_eq!(std::fs::read(saved).unwrap(), bytes);
     assert_eq!(blobs(), 1, "carol has not read it yet");
 
-    // Carol's limit is below its size: passed over, and told why and how.
+    // Carol's limit is below its size: the server keeps it for her, and
+    // she is told why and how to take it or let it go.
     let (success, shown, err) = run(addr, &carol, &["--max-auto-download", "100K", "inbox"]).await;
     assert!(success, "{err}");
     assert!(
         shown.contains("[#team] alice sent a file: plan v2.bin (")
-            && shown.contains("not saved: it is larger than your automatic download limit")
-            && shown.contains("--accept-files"),
+            && shown.contains("it is larger than your automatic download limit")
+            && shown.contains("so the server keeps it for you")
+            && shown.contains("`client decline-file "),
         "{shown}"
     );
     assert!(!carol.join("downloads").join("plan v2.bin").exists());
-    // Every member has acknowledged its entry: the blob is gone.
+    // Every member has acknowledged its entry, but carol holds it.
+    assert_eq!(blobs(), 1, "held for carol");
+    let offers = json(addr, &carol, &["files"]).await;
+    let id = offers[0]["message_id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{offers}"));
+    ok(addr, &carol, &["decline-file", &id.to_string()]).await;
+    // Let go: the blob is gone.
     bounded("the room file's blob to be deleted", async {
         while blobs() != 0 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
