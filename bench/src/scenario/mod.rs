@@ -13,6 +13,7 @@ pub mod idle;
 pub mod limits;
 pub mod presence;
 mod presence_churn;
+mod register;
 pub mod room;
 mod room_commit;
 mod room_fanout;

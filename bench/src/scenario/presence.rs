@@ -200,7 +200,7 @@ pub async fn run(
     let mut problems = Vec::new();
 
     let (mut identities, ids, registering) =
-        super::idle::register_many(&addr_text, total, "pres", args.open_concurrency, deadline)
+        super::register::register_many(&addr_text, total, "pres", args.open_concurrency, deadline)
             .await?;
     let churners = args.users + args.spare;
     let watcher_keys: Vec<(Identity, ClientId)> = identities
