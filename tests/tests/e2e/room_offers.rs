@@ -8,27 +8,17 @@ use std::time::Duration;
 
 use client::rooms::event::RoomChange;
 use client::{ClientError, DownloadPolicy, What};
-use e2e::{TestServer, bounded, pattern, sha, user};
+use e2e::{TestServer, bounded, pattern, sha};
 use tokio_util::sync::CancellationToken;
 
 /// alice and bob in `#team`, alice its owner; bob takes files up to 1 MiB
 /// without asking.
 async fn team(addr: &str, dir: &std::path::Path) -> (client::Client, client::Client) {
-    let alice = user(addr, &dir.join("alice"), "alice").await;
-    let bob = user(addr, &dir.join("bob"), "bob").await;
+    let (alice, bob) = crate::room_uploads::team(addr, dir).await;
     bob.set_download_policy(DownloadPolicy {
         max_auto_download: 1 << 20,
         accept_all: false,
     });
-    bounded("the room", alice.room_create("team"))
-        .await
-        .unwrap()
-        .unwrap();
-    bounded("adding bob", alice.room_add("team", &["bob".to_string()]))
-        .await
-        .unwrap()
-        .unwrap();
-    bounded("bob joining", bob.inbox()).await.unwrap().unwrap();
     (alice, bob)
 }
 

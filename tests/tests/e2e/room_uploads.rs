@@ -27,7 +27,7 @@ fn room_files(events: &[client::Event]) -> Vec<(String, Option<std::path::PathBu
 }
 
 /// alice and bob in `#team`, alice its owner.
-async fn team(addr: &str, dir: &std::path::Path) -> (client::Client, client::Client) {
+pub(crate) async fn team(addr: &str, dir: &std::path::Path) -> (client::Client, client::Client) {
     let alice = user(addr, &dir.join("alice"), "alice").await;
     let bob = user(addr, &dir.join("bob"), "bob").await;
     bounded("the room", alice.room_create("team"))
