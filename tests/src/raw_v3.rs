@@ -105,6 +105,12 @@ impl V3Conn {
         Ok(())
     }
 
+    /// Writes out the requests queued with [`V3Conn::feed`].
+    pub async fn flush(&mut self) -> anyhow::Result<()> {
+        bounded("flush", self.conn.flush()).await??;
+        Ok(())
+    }
+
     /// The next frame of any kind; `None` when the server closed.
     pub async fn next_frame(&mut self) -> anyhow::Result<Option<v3::Response>> {
         match bounded("a response", read_response(&mut self.conn)).await?? {

@@ -47,6 +47,11 @@ pub struct ClusterArgs {
     /// Leave out the file through a PostgreSQL-backed node.
     #[arg(long = "cluster-skip-file")]
     pub skip_file: bool,
+    /// Only the v3 phases on PostgreSQL nodes (one node, then two): no
+    /// insert rates, no SQLite node, no file. For before/after runs of two
+    /// server binaries.
+    #[arg(long = "cluster-postgres-only")]
+    pub postgres_only: bool,
 }
 
 /// One PostgreSQL insert measurement.
@@ -163,6 +168,115 @@ pub async fn run(
     let pg = tokio::task::spawn_blocking(Postgres::start_durable).await??;
     let url = pg.url();
 
+    let mut outcomes = Vec::new();
+    let limits = if args.postgres_only {
+        None
+    } else {
+        let (limits, sqlite) = limits_and_sqlite(args, v3_args, &url, &binary, durability).await?;
+        outcomes.extend(sqlite);
+        Some(limits)
+    };
+    let compare = |outcome: &mut Outcome, figures: &V3Figures| {
+        if let Some(limits) = &limits {
+            compare(limits, outcome, figures);
+        }
+    };
+
+    // One PostgreSQL node, then a second one on the same database.
+    let files = tempfile::tempdir()?;
+    let a = spawn_node(&binary, &url, files.path(), None)?;
+    let a_data = a.data_dir().context("node A has no data folder")?;
+    let (mut one, one_figures) =
+        v3::run(&[a.addr], v3_args, "one PostgreSQL node", Some(&a_data)).await?;
+    one.name = "cluster-v3-postgres".into();
+    compare(&mut one, &one_figures);
+    outcomes.push(one);
+
+    let b = spawn_node(
+        &binary,
+        &url,
+        files.path(),
+        Some(&a_data.join("server.key")),
+    )?;
+    let mut same_load = v3_args.clone();
+    same_load.rate = one_figures.latency_offered_per_s.round() as u64;
+    same_load.curve = String::new();
+    let (mut two, two_figures) =
+        v3::run(&[a.addr, b.addr], &same_load, "two PostgreSQL nodes", None).await?;
+    two.name = "cluster-v3-two-postgres-nodes".into();
+    compare(&mut two, &two_figures);
+    two.summary = format!(
+        "{}; push latency cross-node {} against same-node {} at {} msg/s",
+        two.summary,
+        two_figures.push_latency.short(),
+        one_figures.push_latency.short(),
+        thousands(one_figures.latency_offered_per_s)
+    );
+    outcomes.push(two);
+    drop(b);
+
+    if !args.skip_file && !args.postgres_only {
+        let (mut outcome, _) =
+            file::run(a.addr, Some(a.pid()), file_args, "one PostgreSQL node").await?;
+        outcome.name = "cluster-file-postgres".into();
+        outcomes.push(outcome);
+    }
+    drop(a);
+    drop(files);
+    tokio::task::spawn_blocking(move || drop(pg)).await?;
+    Ok(outcomes)
+}
+
+/// PostgreSQL's and SQLite's insert rates of the run.
+struct Limits {
+    sqlite_1024: f64,
+    pool_rate: f64,
+    batch_rate: f64,
+}
+
+/// Puts a v3 run beside the insert rates.
+fn compare(limits: &Limits, outcome: &mut Outcome, figures: &V3Figures) {
+    let e2e = figures.e2e_msgs_per_s;
+    for (limit, value) in [
+        (
+            "SQLite WAL+FULL inserts/s at 1024 rows per commit",
+            limits.sqlite_1024,
+        ),
+        (
+            "PostgreSQL inserts/s, 1 row per commit, a node's pool of connections",
+            limits.pool_rate,
+        ),
+        (
+            "PostgreSQL inserts/s at 1024 rows per commit",
+            limits.batch_rate,
+        ),
+    ] {
+        outcome.comparisons.push(Comparison::new(
+            "v3 end-to-end msg/s",
+            e2e,
+            limit,
+            value,
+            "per second",
+        ));
+    }
+    outcome.summary = format!(
+        "{}; {:.2}x PostgreSQL pooled 1/commit inserts, {:.2}x SQLite 1024/commit",
+        outcome.summary,
+        e2e / limits.pool_rate.max(f64::MIN_POSITIVE),
+        e2e / limits.sqlite_1024.max(f64::MIN_POSITIVE)
+    );
+}
+
+/// The insert rates of the run (an outcome of their own), then v3 on one
+/// SQLite node beside them.
+async fn limits_and_sqlite(
+    args: &ClusterArgs,
+    v3_args: &V3Args,
+    url: &str,
+    binary: &std::path::Path,
+    durability: DurabilityArg,
+) -> anyhow::Result<(Limits, Vec<Outcome>)> {
+    let url = url.to_owned();
     // The limits, in this run: SQLite as the server commits, then PostgreSQL.
     let sqlite_1024 = tokio::task::spawn_blocking(|| {
         let dir = tempfile::tempdir()?;
@@ -220,38 +334,15 @@ pub async fn run(
         }),
         comparisons: Vec::new(),
     };
-    let mut outcomes = vec![limits];
-    let compare = |outcome: &mut Outcome, figures: &V3Figures| {
-        let e2e = figures.e2e_msgs_per_s;
-        for (limit, value) in [
-            (
-                "SQLite WAL+FULL inserts/s at 1024 rows per commit",
-                sqlite_1024.rows_per_s,
-            ),
-            (
-                "PostgreSQL inserts/s, 1 row per commit, a node's pool of connections",
-                pool_rate,
-            ),
-            ("PostgreSQL inserts/s at 1024 rows per commit", batch_rate),
-        ] {
-            outcome.comparisons.push(Comparison::new(
-                "v3 end-to-end msg/s",
-                e2e,
-                limit,
-                value,
-                "per second",
-            ));
-        }
-        outcome.summary = format!(
-            "{}; {:.2}x PostgreSQL pooled 1/commit inserts, {:.2}x SQLite 1024/commit",
-            outcome.summary,
-            e2e / pool_rate.max(f64::MIN_POSITIVE),
-            e2e / sqlite_1024.rows_per_s.max(f64::MIN_POSITIVE)
-        );
+    let limits_outcome = limits;
+    let limits = Limits {
+        sqlite_1024: sqlite_1024.rows_per_s,
+        pool_rate,
+        batch_rate,
     };
-
+    let mut outcomes = vec![limits_outcome];
     // One SQLite node, as today.
-    let sqlite_node = spawn_server(&binary, durability, &[])?;
+    let sqlite_node = spawn_server(binary, durability, &[])?;
     let data = sqlite_node.data_dir();
     let result = v3::run(
         &[sqlite_node.addr],
@@ -263,50 +354,8 @@ pub async fn run(
     drop(sqlite_node);
     let (mut outcome, figures) = result?;
     outcome.name = "cluster-v3-sqlite".into();
-    compare(&mut outcome, &figures);
+    compare(&limits, &mut outcome, &figures);
     outcomes.push(outcome);
 
-    // One PostgreSQL node, then a second one on the same database.
-    let files = tempfile::tempdir()?;
-    let a = spawn_node(&binary, &url, files.path(), None)?;
-    let a_data = a.data_dir().context("node A has no data folder")?;
-    let (mut one, one_figures) =
-        v3::run(&[a.addr], v3_args, "one PostgreSQL node", Some(&a_data)).await?;
-    one.name = "cluster-v3-postgres".into();
-    compare(&mut one, &one_figures);
-    outcomes.push(one);
-
-    let b = spawn_node(
-        &binary,
-        &url,
-        files.path(),
-        Some(&a_data.join("server.key")),
-    )?;
-    let mut same_load = v3_args.clone();
-    same_load.rate = one_figures.latency_offered_per_s.round() as u64;
-    same_load.curve = String::new();
-    let (mut two, two_figures) =
-        v3::run(&[a.addr, b.addr], &same_load, "two PostgreSQL nodes", None).await?;
-    two.name = "cluster-v3-two-postgres-nodes".into();
-    compare(&mut two, &two_figures);
-    two.summary = format!(
-        "{}; push latency cross-node {} against same-node {} at {} msg/s",
-        two.summary,
-        two_figures.push_latency.short(),
-        one_figures.push_latency.short(),
-        thousands(one_figures.latency_offered_per_s)
-    );
-    outcomes.push(two);
-    drop(b);
-
-    if !args.skip_file {
-        let (mut outcome, _) =
-            file::run(a.addr, Some(a.pid()), file_args, "one PostgreSQL node").await?;
-        outcome.name = "cluster-file-postgres".into();
-        outcomes.push(outcome);
-    }
-    drop(a);
-    drop(files);
-    tokio::task::spawn_blocking(move || drop(pg)).await?;
-    Ok(outcomes)
+    Ok((limits, outcomes))
 }

@@ -11,6 +11,7 @@ use rusqlite::{OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::handle::{Pending, ROW_OVERHEAD, Store};
+use super::pg::Read;
 use super::rows::row_to_waiting;
 use super::values::{MessageBody, NewMessage, Removed, Stored, WaitingMessage};
 use super::writer::WriteOp;
@@ -32,10 +33,13 @@ impl Store {
     /// # Errors
     /// Unknown recipient, or a quota.
     pub async fn insert(&self, message: NewMessage) -> Result<Stored, StoreError> {
-        self.admit_message(&message)?;
-        if let Some(pg) = self.pg() {
-            return pg.insert(message).await;
+        if self.pg().is_some() {
+            return self
+                .insert_later(message)?
+                .await
+                .map_err(|_| StoreError::Closed)?;
         }
+        self.admit_message(&message)?;
         self.write(|reply| WriteOp::Insert { message, reply }).await
     }
 
@@ -48,13 +52,13 @@ impl Store {
         self.admit_message(&message)?;
         let (tx, rx) = oneshot::channel();
         if let Some(pg) = self.pg() {
-            // The sender's commit task takes it, in order (`pg::send_batch`).
-            let sender = message.sender;
+            // The node's committers take it, in its sender's order
+            // (`pg::send_batch`).
             if pg.sends.push((message, tx)) {
                 let store = self.clone();
                 tokio::spawn(async move {
                     if let Some(pg) = store.pg() {
-                        pg.commit_sends(sender).await;
+                        pg.commit_sends().await;
                     }
                 });
             }
@@ -73,8 +77,11 @@ impl Store {
         recipient: ClientId,
         ids: Vec<u64>,
     ) -> Result<Vec<Option<Removed>>, StoreError> {
-        if let Some(pg) = self.pg() {
-            return pg.delete(recipient, ids).await;
+        if self.pg().is_some() {
+            return self
+                .delete_later(recipient, ids)?
+                .await
+                .map_err(|_| StoreError::Closed)?;
         }
         self.write(|reply| WriteOp::Delete {
             recipient,
@@ -94,13 +101,19 @@ impl Store {
         ids: Vec<u64>,
     ) -> Result<Pending<Vec<Option<Removed>>>, StoreError> {
         let (tx, rx) = oneshot::channel();
-        if self.pg().is_some() {
-            let store = self.clone();
-            tokio::spawn(async move {
-                if let Some(pg) = store.pg() {
-                    let _ = tx.send(pg.delete(recipient, ids).await);
-                }
-            });
+        if let Some(pg) = self.pg() {
+            // One transaction removes what the node's sessions acknowledged
+            // meanwhile (`pg::ack_batch`).
+            if ids.is_empty() {
+                let _ = tx.send(Ok(Vec::new()));
+            } else if pg.acks.push((recipient, ids, tx)) {
+                let store = self.clone();
+                tokio::spawn(async move {
+                    if let Some(pg) = store.pg() {
+                        pg.commit_acks().await;
+                    }
+                });
+            }
             return Ok(rx);
         }
         self.submit(WriteOp::Delete {
@@ -125,7 +138,25 @@ impl Store {
         max_bytes: usize,
     ) -> Result<(Vec<WaitingMessage>, bool), StoreError> {
         if let Some(pg) = self.pg() {
-            return pg.waiting(recipient, after, max_count, max_bytes).await;
+            // One query serves the reads the node's sessions make meanwhile
+            // (`pg::read_batch`).
+            let (reply, rx) = oneshot::channel();
+            let read = Read {
+                recipient,
+                after,
+                max_count,
+                max_bytes,
+                reply,
+            };
+            if pg.reads.push(read) {
+                let store = self.clone();
+                tokio::spawn(async move {
+                    if let Some(pg) = store.pg() {
+                        pg.serve_reads().await;
+                    }
+                });
+            }
+            return rx.await.map_err(|_| StoreError::Closed)?;
         }
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(

@@ -3,12 +3,14 @@
 //! whichever node it registered or stored through. Also the self-test
 //! against a PostgreSQL-backed server binary.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use e2e::{
     Postgres, RoomUser, Seen, ServerProcess, TestIdentity, TestServer, V3Conn, pattern, reason_of,
 };
+use bytes::Bytes;
 use protocol::{ErrorReason, MessageKind, Name, v3};
 use sha2::{Digest, Sha256};
 
@@ -340,4 +342,161 @@ async fn client_test_against_a_postgres_backed_server_binary_passes_all() {
     let (ok, out, err) = e2e::run_client_with_stdin(server.addr, &home, &["test"], None).await;
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("15 passed, 0 failed"), "{out}\n{err}");
+}
+
+/// Sends from many connections through one node share the node's insert
+/// transactions (its group commit), and acknowledgements from many
+/// sessions share delete transactions; each still gets its own answer. One
+/// sender goes over its quota among the others: only its sends past the
+/// quota are refused, everyone else's in the same transactions are stored,
+/// each once, in each sender's order; and the counts the batched removals
+/// give back are exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn senders_sharing_a_transaction_each_get_their_own_answer_when_one_is_over_quota() {
+    const SENDERS: usize = 8;
+    const EACH: usize = 5;
+    // Sender 0 sends 400-byte texts against a quota of 1,000 bytes: its
+    // first two are stored, the rest refused. The others send 50 bytes.
+    let size = |i: usize| if i == 0 { 400 } else { 50 };
+    let text = |i: usize, k: usize| {
+        let mut t = format!("{i}:{k}:").into_bytes();
+        t.resize(size(i), b'.');
+        Bytes::from(t)
+    };
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let node = TestServer::start_node(&pg, files.path(), |o| o.sender_max_bytes = 1000)
+        .await
+        .unwrap();
+    let (mut bob, bob_keys) = V3Conn::new_user(node.addr, "bob").await.unwrap();
+    let mut senders = Vec::new();
+    for i in 0..SENDERS {
+        let (conn, _) = V3Conn::new_user(node.addr, &format!("sender{i}"))
+            .await
+            .unwrap();
+        senders.push(conn);
+    }
+    // Every sender queues its sends, then all flush at once: the node
+    // receives about forty sends together, from eight connections.
+    let to = bob.client_id;
+    for (i, s) in senders.iter_mut().enumerate() {
+        for k in 0..EACH {
+            s.feed(v3::Request::SendMessage(v3::SendMessage {
+                destination: to,
+                kind: MessageKind::Text,
+                content: text(i, k),
+            }))
+            .await
+            .unwrap();
+        }
+    }
+    let answers = futures::future::join_all(senders.iter_mut().map(|s| async move {
+        s.flush().await.unwrap();
+        let mut got = Vec::new();
+        for _ in 0..EACH {
+            got.push(s.answer().await.unwrap());
+        }
+        got
+    }))
+    .await;
+    let mut stored: HashMap<u64, (usize, usize)> = HashMap::new();
+    for (i, got) in answers.iter().enumerate() {
+        let mut last = 0;
+        for (k, answer) in got.iter().enumerate() {
+            if i == 0 && k >= 2 {
+                assert_eq!(
+                    reason_of(answer).unwrap(),
+                    ErrorReason::SenderBytesFull,
+                    "sender 0, send {k}"
+                );
+                continue;
+            }
+            let v3::Response::MessageStored(m) = answer else {
+                panic!("sender {i}, send {k}: {answer:?}");
+            };
+            assert!(m.message_id > last, "sender {i}: ids in the order sent");
+            last = m.message_id;
+            assert!(stored.insert(m.message_id, (i, k)).is_none());
+        }
+    }
+    assert_eq!(stored.len(), 2 + (SENDERS - 1) * EACH);
+    // Bob finds each stored text once, under the id it was answered with.
+    let mut found = HashMap::new();
+    let mut after = 0;
+    for _ in 0..stored.len() {
+        let batch = bob.pull().await.unwrap();
+        let fresh: Vec<_> = batch
+            .messages
+            .into_iter()
+            .filter(|m| m.message_id > after)
+            .collect();
+        let Some(last) = fresh.last() else { break };
+        after = last.message_id;
+        for m in fresh {
+            let (i, k) = stored[&m.message_id];
+            assert_eq!(m.content, text(i, k));
+            assert!(found.insert(m.message_id, (i, k)).is_none());
+        }
+        if !batch.more {
+            break;
+        }
+    }
+    assert_eq!(found, stored);
+    // Four sessions of bob acknowledge a quarter each at once; the first
+    // also names an id of the second's and one that never was.
+    let mut ids: Vec<u64> = stored.keys().copied().collect();
+    ids.sort_unstable();
+    let quarters: Vec<Vec<u64>> = ids.chunks(ids.len().div_ceil(4)).map(<[u64]>::to_vec).collect();
+    let mut sessions = vec![bob];
+    for _ in 1..quarters.len() {
+        sessions.push(sessions[0].again(node.addr, &bob_keys).await.unwrap());
+    }
+    let mut asks = quarters.clone();
+    asks[0].push(quarters[1][0]);
+    asks[0].push(u64::MAX >> 2);
+    let acks = futures::future::join_all(
+        sessions
+            .iter_mut()
+            .zip(asks.clone())
+            .map(|(s, ids)| async move { s.ack(ids).await.unwrap() }),
+    )
+    .await;
+    let removed = |statuses: &[v3::AckStatus]| {
+        statuses
+            .iter()
+            .filter(|s| **s == v3::AckStatus::Removed)
+            .count()
+    };
+    for (q, statuses) in acks.iter().enumerate().skip(2) {
+        assert_eq!(removed(statuses), quarters[q].len(), "session {q}");
+    }
+    assert_eq!(acks[0].len(), quarters[0].len() + 2);
+    assert_eq!(acks[0][quarters[0].len() + 1], v3::AckStatus::NotWaiting);
+    // The id both named was removed once, by one of them.
+    let twice = (acks[0][quarters[0].len()] == v3::AckStatus::Removed) as usize
+        + (acks[1][0] == v3::AckStatus::Removed) as usize;
+    assert_eq!(twice, 1);
+    assert_eq!(
+        acks.iter().map(|s| removed(s)).sum::<usize>(),
+        stored.len()
+    );
+    assert!(sessions[0].pull().await.unwrap().messages.is_empty());
+    assert_eq!(
+        sessions[0].call(v3::Request::Subscribe).await.unwrap(),
+        v3::Response::Subscribed { waiting: 0 }
+    );
+    // Sender 0's quota is whole again: two more of its texts fit, not three.
+    let greedy = &mut senders[0];
+    for k in 0..2 {
+        greedy.send_text(to, &text(0, EACH + k)).await.unwrap();
+    }
+    let over = greedy
+        .call(v3::Request::SendMessage(v3::SendMessage {
+            destination: to,
+            kind: MessageKind::Text,
+            content: text(0, EACH + 2),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(reason_of(&over).unwrap(), ErrorReason::SenderBytesFull);
 }

@@ -33,6 +33,9 @@ use crate::store::values::StoreEvent;
 /// from a restart is served again within this.
 const MAX_PAUSE: Duration = Duration::from_secs(2);
 
+/// The most notifications handled as one round.
+const MAX_ROUND: usize = 1024;
+
 /// Listens until `stop` is cancelled.
 pub(super) async fn run(
     config: tokio_postgres::Config,
@@ -116,38 +119,54 @@ async fn listen(
             tracing::info!("the database is reachable again: accepting connections");
         }
         reachable.store(true, Ordering::Release);
-        while let Some(n) = heard.recv().await {
-            let n = n?;
-            let Some((from, id)) = parse(n.payload()) else {
-                tracing::warn!(payload = n.payload(), "ignored a malformed notification");
-                continue;
-            };
-            if from == node {
-                continue;
+        while let Some(first) = heard.recv().await {
+            // What has arrived by now is one round: its inboxes go to the
+            // hub in one call, and the sessions they wake read together
+            // (`read_batch.rs`).
+            let mut round = vec![first];
+            while round.len() < MAX_ROUND {
+                match heard.try_recv() {
+                    Ok(n) => round.push(n),
+                    Err(_) => break,
+                }
             }
-            match n.channel() {
-                CLIENTS_CHANNEL => {
-                    let conn = pool.get().await?;
-                    accounts::load_one(&conn, directory, &id).await?;
+            let mut stale = Vec::new();
+            for n in round {
+                let n = n?;
+                let Some((from, id)) = parse(n.payload()) else {
+                    tracing::warn!(payload = n.payload(), "ignored a malformed notification");
+                    continue;
+                };
+                if from == node {
+                    continue;
                 }
-                INBOX_CHANNEL => notify(vec![StoreEvent::Stale { recipient: id }]),
-                ROOMS_CHANNEL => {
-                    // The id is the room's (16 bytes, as a client's).
-                    let rows = pool
-                        .get()
-                        .await?
-                        .query(
-                            "SELECT client FROM room_members WHERE room = $1",
-                            &[&&id.0[..]],
-                        )
-                        .await?;
-                    let recipients = rows
-                        .iter()
-                        .map(|r| client_id(r.get(0)))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    notify(vec![StoreEvent::RoomStale { recipients }]);
+                match n.channel() {
+                    CLIENTS_CHANNEL => {
+                        let conn = pool.get().await?;
+                        accounts::load_one(&conn, directory, &id).await?;
+                    }
+                    INBOX_CHANNEL => stale.push(StoreEvent::Stale { recipient: id }),
+                    ROOMS_CHANNEL => {
+                        // The id is the room's (16 bytes, as a client's).
+                        let rows = pool
+                            .get()
+                            .await?
+                            .query(
+                                "SELECT client FROM room_members WHERE room = $1",
+                                &[&&id.0[..]],
+                            )
+                            .await?;
+                        let recipients = rows
+                            .iter()
+                            .map(|r| client_id(r.get(0)))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        notify(vec![StoreEvent::RoomStale { recipients }]);
+                    }
+                    _ => {}
                 }
-                _ => {}
+            }
+            if !stale.is_empty() {
+                notify(stale);
             }
         }
         Err(StoreError::DatabaseUnavailable(

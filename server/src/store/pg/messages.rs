@@ -1,6 +1,6 @@
-//! Messages on PostgreSQL: storing one (quotas first, then its id from the
-//! cluster's sequence), removing some by id, and every read of waiting
-//! messages. The same answers as the SQLite side (`store/messages.rs`).
+//! Messages on PostgreSQL: storing one row (quotas first, then its id from
+//! the cluster's sequence; sends in batches are `send_batch.rs`'s,
+//! acknowledgements `ack_batch.rs`'s) and every read of waiting messages. The same answers as the SQLite side (`store/messages.rs`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,8 +11,9 @@ use tokio_postgres::{Row, Transaction};
 use super::Pg;
 use super::channels::{INBOX_CHANNEL, client_id};
 use super::quota::{self, Usage};
+use super::read_batch::bound;
 use crate::error::StoreError;
-use crate::store::values::{MessageBody, NewMessage, Removed, StoreEvent, Stored, WaitingMessage};
+use crate::store::values::{MessageBody, StoreEvent, WaitingMessage};
 
 const SELECT_WAITING: &str = "SELECT id, sender, kind, size, content, blob, meta, created_at \
                               FROM messages";
@@ -20,14 +21,6 @@ const SELECT_WAITING_INDEX: &str = "SELECT id, sender, kind, size, NULL::BYTEA, 
                                     created_at FROM messages";
 
 impl Pg {
-    /// Stores a message; see `Store::insert`.
-    pub(crate) async fn insert(&self, message: NewMessage) -> Result<Stored, StoreError> {
-        self.insert_batch(vec![message])
-            .await
-            .pop()
-            .unwrap_or(Err(StoreError::Closed))
-    }
-
     /// Tells this node's subscribers of `recipient` that a message of theirs
     /// committed, as a [`StoreEvent::Stale`] that sends them to the database
     /// rather than with the message itself. Two sends to one recipient
@@ -108,81 +101,6 @@ impl Pg {
         Ok(id as u64)
     }
 
-    /// Removes messages of `recipient`; see `Store::delete`.
-    pub(crate) async fn delete(
-        &self,
-        recipient: ClientId,
-        ids: Vec<u64>,
-    ) -> Result<Vec<Option<Removed>>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let wanted: Vec<i64> = ids.iter().map(|&id| id as i64).collect();
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await?;
-        let rows = tx
-            .query(
-                "DELETE FROM messages WHERE recipient = $1 AND id = ANY($2)
-                 RETURNING id, size, blob, sender",
-                &[&&recipient.0[..], &wanted],
-            )
-            .await?;
-        let mut gone: HashMap<u64, (i64, Option<String>, ClientId)> = HashMap::new();
-        for r in &rows {
-            gone.insert(
-                r.get::<_, i64>(0) as u64,
-                (r.get(1), r.get(2), client_id(r.get(3))?),
-            );
-        }
-        if !gone.is_empty() {
-            let mut clients: Vec<ClientId> = gone.values().map(|(_, _, s)| *s).collect();
-            clients.push(recipient);
-            quota::lock(&tx, &clients).await?;
-            let mut per_sender: HashMap<ClientId, i64> = HashMap::new();
-            let mut total = 0;
-            for (size, _, sender) in gone.values() {
-                *per_sender.entry(*sender).or_default() += size;
-                total += size;
-            }
-            let inbox = Usage {
-                inbox_messages: -(gone.len() as i64),
-                inbox_bytes: -total,
-                ..Usage::default()
-            };
-            quota::add(&tx, &recipient, inbox).await?;
-            let mut senders: Vec<_> = per_sender.into_iter().collect();
-            senders.sort_unstable_by_key(|(s, _)| *s);
-            for (sender, bytes) in senders {
-                let sent = Usage {
-                    sent_bytes: -bytes,
-                    ..Usage::default()
-                };
-                quota::add(&tx, &sender, sent).await?;
-            }
-            quota::add_storage(&tx, &self.limits, &recipient, -total).await?;
-        }
-        tx.commit().await?;
-        let mut out = Vec::with_capacity(ids.len());
-        let mut removed_ids = Vec::new();
-        for id in &ids {
-            // An id named twice was removed once: the second is not waiting.
-            match gone.remove(id) {
-                Some((_, blob, _)) => {
-                    removed_ids.push(*id);
-                    out.push(Some(Removed { blob }));
-                }
-                None => out.push(None),
-            }
-        }
-        if !removed_ids.is_empty() {
-            (self.notify)(vec![StoreEvent::Removed {
-                recipient,
-                ids: removed_ids,
-            }]);
-        }
-        Ok(out)
-    }
-
     /// See `Store::waiting`.
     pub(crate) async fn waiting(
         &self,
@@ -199,18 +117,8 @@ impl Pg {
                 &[&&recipient.0[..], &(after as i64), &(max_count as i64 + 1)],
             )
             .await?;
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        for row in &rows {
-            let message = row_to_waiting(row)?;
-            let size = message.to_delivery().encoded_len();
-            if out.len() == max_count || (!out.is_empty() && bytes + size > max_bytes) {
-                return Ok((out, true));
-            }
-            bytes += size;
-            out.push(message);
-        }
-        Ok((out, false))
+        let messages = rows.iter().map(row_to_waiting).collect::<Result<_, _>>()?;
+        Ok(bound(messages, max_count, max_bytes))
     }
 
     /// See `Store::waiting_index`.
@@ -343,7 +251,7 @@ pub(super) async fn add_message(
     quota::add(tx, sender, sent).await
 }
 
-fn row_to_waiting(r: &Row) -> Result<WaitingMessage, StoreError> {
+pub(super) fn row_to_waiting(r: &Row) -> Result<WaitingMessage, StoreError> {
     let size: i64 = r.get(3);
     let kind: i16 = r.get(2);
     let blob: Option<String> = r.get(5);

@@ -2,8 +2,12 @@
 //! PostgreSQL database, so any node serves any client.
 //!
 //! - Each operation is one transaction on a pooled connection
-//!   (`deadpool-postgres`), answered only after its commit; there is no
-//!   writer thread to batch commits, PostgreSQL groups them itself.
+//!   (`deadpool-postgres`), answered only after its commit. The operations
+//!   of every message's life are batched per node, as the SQLite writer
+//!   batches: sends from every connection share insert transactions
+//!   (`send_batch.rs`), acknowledgements share delete transactions
+//!   (`ack_batch.rs`) and the reads of what is waiting share queries
+//!   (`read_batch.rs`); each still gets its own answer.
 //! - Quotas are counted in the `usage` rows (one per client) and the
 //!   `storage` stripes, changed in the same transaction as the rows they
 //!   count (`quota.rs`); row locks, always taken in one order, make a check
@@ -22,12 +26,15 @@
 //! them with [`StoreError::NotOnPostgres`].
 
 mod accounts;
+mod ack_batch;
 mod channels;
 mod clients;
 mod key_packages;
+mod group;
 mod listen;
 mod messages;
 mod quota;
+mod read_batch;
 mod room_acks;
 mod room_delete;
 mod room_files;
@@ -41,6 +48,8 @@ mod schema;
 mod send_batch;
 mod send_queue;
 mod uploads;
+
+pub(crate) use read_batch::Read;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -84,8 +93,12 @@ pub(crate) struct Pg {
     /// Whether the listener's connection to the database stands: the node
     /// accepts new connections only while it does.
     reachable: Arc<AtomicBool>,
-    /// Pipelined sends waiting for their sender's commit task.
-    pub(crate) sends: send_queue::SendQueues,
+    /// Sends waiting for a committer (`send_batch.rs`).
+    pub(crate) sends: send_queue::SendQueue,
+    /// Acknowledgements waiting for a runner (`ack_batch.rs`).
+    pub(crate) acks: group::Group<ack_batch::AckQueued>,
+    /// Reads of what is waiting, for a runner (`read_batch.rs`).
+    pub(crate) reads: group::Group<read_batch::Read>,
 }
 
 impl Pg {
@@ -125,7 +138,9 @@ impl Pg {
             stop: CancellationToken::new(),
             listener: Mutex::new(None),
             reachable: Arc::new(AtomicBool::new(true)),
-            sends: send_queue::SendQueues::default(),
+            sends: send_queue::SendQueue::default(),
+            acks: ack_batch::queue(),
+            reads: read_batch::queue(),
         };
         let listener = tokio::spawn(listen::run(
             config,

@@ -146,3 +146,84 @@ pub(super) async fn add_to_stripe(
     .await?;
     Ok(())
 }
+
+/// Locks the `usage` rows of `clients` in id order, as [`lock`] does, with
+/// a statement prepared once per connection (the batches' path).
+pub(super) async fn lock_cached(
+    tx: &deadpool_postgres::Transaction<'_>,
+    clients: &[ClientId],
+) -> Result<HashMap<ClientId, Usage>, StoreError> {
+    let mut ids: Vec<&[u8]> = clients.iter().map(|c| &c.0[..]).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let statement = tx
+        .prepare_cached(
+            "SELECT client, inbox_messages, inbox_bytes, sent_bytes, uploads FROM usage
+             WHERE client = ANY($1) ORDER BY client FOR UPDATE",
+        )
+        .await?;
+    let mut out = HashMap::with_capacity(ids.len());
+    for r in tx.query(&statement, &[&ids]).await? {
+        out.insert(
+            client_id(r.get(0))?,
+            Usage {
+                inbox_messages: r.get(1),
+                inbox_bytes: r.get(2),
+                sent_bytes: r.get(3),
+                uploads: r.get(4),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Changes the counts of many clients in one statement (negative to give
+/// back). Their rows must be locked already ([`lock_cached`]): the
+/// statement's own order of taking them is not the cluster's lock order.
+pub(super) async fn add_many(
+    tx: &deadpool_postgres::Transaction<'_>,
+    changes: &HashMap<ClientId, Usage>,
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let statement = tx
+        .prepare_cached(
+            "UPDATE usage AS u SET inbox_messages = u.inbox_messages + d.m,
+                                   inbox_bytes = u.inbox_bytes + d.ib,
+                                   sent_bytes = u.sent_bytes + d.sb
+             FROM unnest($1::BYTEA[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[])
+                  AS d(client, m, ib, sb)
+             WHERE u.client = d.client",
+        )
+        .await?;
+    let clients: Vec<&[u8]> = changes.keys().map(|c| &c.0[..]).collect();
+    let messages: Vec<i64> = changes.values().map(|u| u.inbox_messages).collect();
+    let inbox: Vec<i64> = changes.values().map(|u| u.inbox_bytes).collect();
+    let sent: Vec<i64> = changes.values().map(|u| u.sent_bytes).collect();
+    tx.execute(&statement, &[&clients, &messages, &inbox, &sent])
+        .await?;
+    Ok(())
+}
+
+/// Adds to the stripes of the storage total (unchecked), in stripe order,
+/// the statements pipelined: one round trip.
+pub(super) async fn add_to_stripes(
+    tx: &deadpool_postgres::Transaction<'_>,
+    stripes: &[i64; STRIPES as usize],
+) -> Result<(), StoreError> {
+    let statement = tx
+        .prepare_cached("UPDATE storage SET bytes = bytes + $2 WHERE stripe = $1")
+        .await?;
+    let updates = stripes
+        .iter()
+        .enumerate()
+        .filter(|(_, bytes)| **bytes != 0)
+        .map(|(stripe, bytes)| {
+            let stripe = stripe as i16;
+            let statement = &statement;
+            async move { tx.execute(statement, &[&stripe, bytes]).await }
+        });
+    futures::future::try_join_all(updates).await?;
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Acknowledgements on PostgreSQL, batched per node: the acknowledgements
+//! of every connection of the node queue (a [`Group`]) and one transaction
+//! removes whatever waits, answering each only after the commit.
+//!
+//! The transaction is one DELETE for every (recipient, id) of the batch
+//! (arrays, not a statement per id), then the usage rows of every client
+//! whose counts change, locked in id order, changed in one statement, and
+//! the storage stripes in stripe order. An id named twice (in one
+//! acknowledgement, or by two sessions of one client) is removed once: the
+//! first to name it is answered removed, the other not waiting. If the
+//! transaction fails, nothing of it committed, and each acknowledgement is
+//! tried again alone.
+
+use std::collections::{HashMap, HashSet};
+
+use protocol::ClientId;
+use tokio::sync::oneshot;
+
+use super::Pg;
+use super::channels::client_id;
+use super::group::Group;
+use super::quota::{self, STRIPES, Usage};
+use super::send_batch::{Failed, commit_failed};
+use crate::error::StoreError;
+use crate::store::values::{Removed, StoreEvent};
+
+/// Acknowledgement transactions of one node in flight at once.
+const RUNNERS: usize = 2;
+
+/// The most acknowledgements removed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// What each acknowledged id became: removed, or not waiting.
+pub(crate) type AckOutcome = Result<Vec<Option<Removed>>, StoreError>;
+
+/// An acknowledgement waiting for its transaction, and where its outcome goes.
+pub(crate) type AckQueued = (ClientId, Vec<u64>, oneshot::Sender<AckOutcome>);
+
+/// The node's queued acknowledgements.
+pub(crate) fn queue() -> Group<AckQueued> {
+    Group::new(RUNNERS, MAX_BATCH)
+}
+
+/// A message a batch removed: its size, file and sender.
+type Gone = (i64, Option<String>, ClientId);
+
+impl Pg {
+    /// A runner: removes batches of the node's queued acknowledgements
+    /// until none is left.
+    pub(crate) async fn commit_acks(&self) {
+        loop {
+            let batch = self.acks.take();
+            if batch.is_empty() {
+                return;
+            }
+            let (ops, replies): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .map(|(recipient, ids, reply)| ((recipient, ids), reply))
+                .unzip();
+            let outcomes = self.delete_batch(&ops).await;
+            for (outcome, reply) in outcomes.into_iter().zip(replies) {
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+
+    /// Removes the messages each acknowledgement names, in one transaction.
+    async fn delete_batch(&self, ops: &[(ClientId, Vec<u64>)]) -> Vec<AckOutcome> {
+        let failed = match self.try_delete_batch(ops).await {
+            Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
+            Err(failed) => failed,
+        };
+        if ops.len() > 1 && !failed.maybe_committed {
+            tracing::debug!(error = %failed.error, count = ops.len(),
+                "a batch of acknowledgements failed; trying each alone");
+            let mut out = Vec::with_capacity(ops.len());
+            for op in ops {
+                out.push(match self.try_delete_batch(std::slice::from_ref(op)).await {
+                    Ok(mut one) => one.pop().ok_or(StoreError::Closed),
+                    Err(f) => Err(f.error),
+                });
+            }
+            return out;
+        }
+        let text = failed.error.to_string();
+        let mut out = Vec::with_capacity(ops.len());
+        out.push(Err(failed.error));
+        out.extend((1..ops.len()).map(|_| Err(StoreError::CommitRefused(text.clone()))));
+        out
+    }
+
+    async fn try_delete_batch(
+        &self,
+        ops: &[(ClientId, Vec<u64>)],
+    ) -> Result<Vec<Vec<Option<Removed>>>, Failed> {
+        let mut wanted: HashSet<(ClientId, u64)> = HashSet::new();
+        for (recipient, ids) in ops {
+            wanted.extend(ids.iter().map(|&id| (*recipient, id)));
+        }
+        let mut gone: HashMap<(ClientId, u64), Gone> = HashMap::new();
+        if !wanted.is_empty() {
+            let mut conn = self.conn().await?;
+            let tx = conn.transaction().await?;
+            let delete = tx
+                .prepare_cached(
+                    "DELETE FROM messages AS m
+                     USING unnest($1::BYTEA[], $2::BIGINT[]) AS d(recipient, id)
+                     WHERE m.recipient = d.recipient AND m.id = d.id
+                     RETURNING m.recipient, m.id, m.size, m.blob, m.sender",
+                )
+                .await?;
+            let recipients: Vec<&[u8]> = wanted.iter().map(|(r, _)| &r.0[..]).collect();
+            let ids: Vec<i64> = wanted.iter().map(|&(_, id)| id as i64).collect();
+            for r in tx.query(&delete, &[&recipients, &ids]).await? {
+                let key = (client_id(r.get(0))?, r.get::<_, i64>(1) as u64);
+                gone.insert(key, (r.get(2), r.get(3), client_id(r.get(4))?));
+            }
+            if !gone.is_empty() {
+                let mut changes: HashMap<ClientId, Usage> = HashMap::new();
+                let mut stripes = [0i64; STRIPES as usize];
+                for ((recipient, _), (size, _, sender)) in &gone {
+                    let inbox = changes.entry(*recipient).or_default();
+                    inbox.inbox_messages -= 1;
+                    inbox.inbox_bytes -= size;
+                    changes.entry(*sender).or_default().sent_bytes -= size;
+                    stripes[usize::from(recipient.0[0]) % STRIPES as usize] -= size;
+                }
+                let clients: Vec<ClientId> = changes.keys().copied().collect();
+                quota::lock_cached(&tx, &clients).await?;
+                futures::try_join!(
+                    quota::add_many(&tx, &changes),
+                    quota::add_to_stripes(&tx, &stripes)
+                )?;
+            }
+            tx.commit().await.map_err(commit_failed)?;
+        }
+        let mut out = Vec::with_capacity(ops.len());
+        let mut removed: Vec<(ClientId, Vec<u64>)> = Vec::new();
+        for (recipient, ids) in ops {
+            let mut answers = Vec::with_capacity(ids.len());
+            let mut removed_ids = Vec::new();
+            for &id in ids {
+                // The first to name an id removed it; later ones find it gone.
+                match gone.remove(&(*recipient, id)) {
+                    Some((_, blob, _)) => {
+                        removed_ids.push(id);
+                        answers.push(Some(Removed { blob }));
+                    }
+                    None => answers.push(None),
+                }
+            }
+            if !removed_ids.is_empty() {
+                removed.push((*recipient, removed_ids));
+            }
+            out.push(answers);
+        }
+        if !removed.is_empty() {
+            (self.notify)(
+                removed
+                    .into_iter()
+                    .map(|(recipient, ids)| StoreEvent::Removed { recipient, ids })
+                    .collect(),
+            );
+        }
+        Ok(out)
+    }
+}
