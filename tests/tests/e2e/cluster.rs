@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use e2e::{
     Postgres, RoomUser, Seen, ServerProcess, TestIdentity, TestServer, V3Conn, pattern, reason_of,
 };
-use bytes::Bytes;
 use protocol::{ErrorReason, MessageKind, Name, v3};
 use sha2::{Digest, Sha256};
 
@@ -446,7 +446,10 @@ async fn senders_sharing_a_transaction_each_get_their_own_answer_when_one_is_ove
     // also names an id of the second's and one that never was.
     let mut ids: Vec<u64> = stored.keys().copied().collect();
     ids.sort_unstable();
-    let quarters: Vec<Vec<u64>> = ids.chunks(ids.len().div_ceil(4)).map(<[u64]>::to_vec).collect();
+    let quarters: Vec<Vec<u64>> = ids
+        .chunks(ids.len().div_ceil(4))
+        .map(<[u64]>::to_vec)
+        .collect();
     let mut sessions = vec![bob];
     for _ in 1..quarters.len() {
         sessions.push(sessions[0].again(node.addr, &bob_keys).await.unwrap());
@@ -476,10 +479,7 @@ async fn senders_sharing_a_transaction_each_get_their_own_answer_when_one_is_ove
     let twice = (acks[0][quarters[0].len()] == v3::AckStatus::Removed) as usize
         + (acks[1][0] == v3::AckStatus::Removed) as usize;
     assert_eq!(twice, 1);
-    assert_eq!(
-        acks.iter().map(|s| removed(s)).sum::<usize>(),
-        stored.len()
-    );
+    assert_eq!(acks.iter().map(|s| removed(s)).sum::<usize>(), stored.len());
     assert!(sessions[0].pull().await.unwrap().messages.is_empty());
     assert_eq!(
         sessions[0].call(v3::Request::Subscribe).await.unwrap(),

@@ -75,10 +75,12 @@ impl Pg {
                 "a batch of acknowledgements failed; trying each alone");
             let mut out = Vec::with_capacity(ops.len());
             for op in ops {
-                out.push(match self.try_delete_batch(std::slice::from_ref(op)).await {
-                    Ok(mut one) => one.pop().ok_or(StoreError::Closed),
-                    Err(f) => Err(f.error),
-                });
+                out.push(
+                    match self.try_delete_batch(std::slice::from_ref(op)).await {
+                        Ok(mut one) => one.pop().ok_or(StoreError::Closed),
+                        Err(f) => Err(f.error),
+                    },
+                );
             }
             return out;
         }

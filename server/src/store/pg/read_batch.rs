@@ -118,11 +118,7 @@ impl Pg {
 /// The first of `messages` (oldest first) within `max_count` and
 /// `max_bytes` of version-3 payload (the first always), and whether any
 /// was left out.
-pub(super) fn bound(
-    messages: Vec<WaitingMessage>,
-    max_count: usize,
-    max_bytes: usize,
-) -> Waiting {
+pub(super) fn bound(messages: Vec<WaitingMessage>, max_count: usize, max_bytes: usize) -> Waiting {
     let mut out = Vec::new();
     let mut bytes = 0usize;
     for message in messages {
