@@ -452,7 +452,8 @@ async fn senders_sharing_a_transaction_each_get_their_own_answer_when_one_is_ove
         .collect();
     let mut sessions = vec![bob];
     for _ in 1..quarters.len() {
-        sessions.push(sessions[0].again(node.addr, &bob_keys).await.unwrap());
+        let session = sessions[0].again(node.addr, &bob_keys).await.unwrap();
+        sessions.push(session);
     }
     let mut asks = quarters.clone();
     asks[0].push(quarters[1][0]);
