@@ -14,32 +14,14 @@
 use std::collections::{HashMap, HashSet};
 
 use protocol::ClientId;
-use tokio::sync::oneshot;
 
 use super::Pg;
 use super::channels::client_id;
-use super::group::Group;
+use super::group::AckOutcome;
 use super::quota::{self, STRIPES, Usage};
 use super::send_batch::{Failed, commit_failed};
 use crate::error::StoreError;
 use crate::store::values::{Removed, StoreEvent};
-
-/// Acknowledgement transactions of one node in flight at once.
-const RUNNERS: usize = 2;
-
-/// The most acknowledgements removed in one transaction.
-const MAX_BATCH: usize = 512;
-
-/// What each acknowledged id became: removed, or not waiting.
-pub(crate) type AckOutcome = Result<Vec<Option<Removed>>, StoreError>;
-
-/// An acknowledgement waiting for its transaction, and where its outcome goes.
-pub(crate) type AckQueued = (ClientId, Vec<u64>, oneshot::Sender<AckOutcome>);
-
-/// The node's queued acknowledgements.
-pub(crate) fn queue() -> Group<AckQueued> {
-    Group::new(RUNNERS, MAX_BATCH)
-}
 
 /// A message a batch removed: its size, file and sender.
 type Gone = (i64, Option<String>, ClientId);

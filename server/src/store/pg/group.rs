@@ -10,6 +10,56 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use protocol::ClientId;
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+use crate::store::values::{Removed, WaitingMessage};
+
+// The queues the engine's struct holds are defined here, apart from the
+// code that serves them, so that the engine imports no file that imports
+// it back.
+
+/// Acknowledgement transactions of one node in flight at once.
+const ACK_RUNNERS: usize = 2;
+
+/// The most acknowledgements removed in one transaction.
+const ACK_MAX_BATCH: usize = 512;
+
+/// What each acknowledged id became: removed, or not waiting.
+pub(crate) type AckOutcome = Result<Vec<Option<Removed>>, StoreError>;
+
+/// An acknowledgement waiting for its transaction, and where its outcome goes.
+pub(crate) type AckQueued = (ClientId, Vec<u64>, oneshot::Sender<AckOutcome>);
+
+/// The node's queued acknowledgements.
+pub(crate) fn ack_queue() -> Group<AckQueued> {
+    Group::new(ACK_RUNNERS, ACK_MAX_BATCH)
+}
+
+/// Read queries of one node in flight at once.
+const READ_RUNNERS: usize = 2;
+
+/// The most reads served by one query.
+const READ_MAX_BATCH: usize = 256;
+
+/// Messages waiting, and whether more wait after them.
+pub(crate) type Waiting = (Vec<WaitingMessage>, bool);
+
+/// A read of what waits for `recipient` after `after`, within bounds.
+pub(crate) struct Read {
+    pub(crate) recipient: ClientId,
+    pub(crate) after: u64,
+    pub(crate) max_count: usize,
+    pub(crate) max_bytes: usize,
+    pub(crate) reply: oneshot::Sender<Result<Waiting, StoreError>>,
+}
+
+/// The node's queued reads.
+pub(crate) fn read_queue() -> Group<Read> {
+    Group::new(READ_RUNNERS, READ_MAX_BATCH)
+}
+
 /// Operations of one kind waiting for a runner.
 pub(crate) struct Group<T> {
     state: Mutex<State<T>>,

@@ -10,8 +10,8 @@ use tokio_postgres::{Row, Transaction};
 
 use super::Pg;
 use super::channels::{INBOX_CHANNEL, client_id};
+use super::group::Waiting;
 use super::quota::{self, Usage};
-use super::read_batch::bound;
 use crate::error::StoreError;
 use crate::store::values::{MessageBody, StoreEvent, WaitingMessage};
 
@@ -277,4 +277,21 @@ pub(super) fn row_to_waiting(r: &Row) -> Result<WaitingMessage, StoreError> {
         created_at_ms: r.get::<_, i64>(7) as u64,
         body,
     })
+}
+
+/// The first of `messages` (oldest first) within `max_count` and
+/// `max_bytes` of version-3 payload (the first always), and whether any
+/// was left out.
+pub(super) fn bound(messages: Vec<WaitingMessage>, max_count: usize, max_bytes: usize) -> Waiting {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    for message in messages {
+        let size = message.to_delivery().encoded_len();
+        if out.len() == max_count || (!out.is_empty() && bytes + size > max_bytes) {
+            return (out, true);
+        }
+        bytes += size;
+        out.push(message);
+    }
+    (out, false)
 }

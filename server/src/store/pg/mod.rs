@@ -49,7 +49,7 @@ mod send_batch;
 mod send_queue;
 mod uploads;
 
-pub(crate) use read_batch::Read;
+pub(crate) use group::Read;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -96,9 +96,9 @@ pub(crate) struct Pg {
     /// Sends waiting for a committer (`send_batch.rs`).
     pub(crate) sends: send_queue::SendQueue,
     /// Acknowledgements waiting for a runner (`ack_batch.rs`).
-    pub(crate) acks: group::Group<ack_batch::AckQueued>,
+    pub(crate) acks: group::Group<group::AckQueued>,
     /// Reads of what is waiting, for a runner (`read_batch.rs`).
-    pub(crate) reads: group::Group<read_batch::Read>,
+    pub(crate) reads: group::Group<group::Read>,
 }
 
 impl Pg {
@@ -139,8 +139,8 @@ impl Pg {
             listener: Mutex::new(None),
             reachable: Arc::new(AtomicBool::new(true)),
             sends: send_queue::SendQueue::default(),
-            acks: ack_batch::queue(),
-            reads: read_batch::queue(),
+            acks: group::ack_queue(),
+            reads: group::read_queue(),
         };
         let listener = tokio::spawn(listen::run(
             config,

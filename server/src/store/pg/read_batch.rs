@@ -7,37 +7,11 @@
 //! all, and per recipient ids commit in order (`pg/mod.rs`), so a read
 //! sees every id up to the highest it returns: nothing is skipped.
 
-use protocol::ClientId;
-use tokio::sync::oneshot;
-
 use super::Pg;
-use super::group::Group;
-use super::messages::row_to_waiting;
+use super::group::{Read, Waiting};
+use super::messages::{bound, row_to_waiting};
 use crate::error::StoreError;
 use crate::store::values::WaitingMessage;
-
-/// Read queries of one node in flight at once.
-const RUNNERS: usize = 2;
-
-/// The most reads served by one query.
-const MAX_BATCH: usize = 256;
-
-/// Messages waiting, and whether more wait after them.
-pub(crate) type Waiting = (Vec<WaitingMessage>, bool);
-
-/// A read of what waits for `recipient` after `after`, within bounds.
-pub(crate) struct Read {
-    pub(crate) recipient: ClientId,
-    pub(crate) after: u64,
-    pub(crate) max_count: usize,
-    pub(crate) max_bytes: usize,
-    pub(crate) reply: oneshot::Sender<Result<Waiting, StoreError>>,
-}
-
-/// The node's queued reads.
-pub(crate) fn queue() -> Group<Read> {
-    Group::new(RUNNERS, MAX_BATCH)
-}
 
 impl Pg {
     /// A runner: serves batches of the node's queued reads until none is
@@ -113,21 +87,4 @@ impl Pg {
             .map(|(messages, r)| bound(messages, r.max_count, r.max_bytes))
             .collect())
     }
-}
-
-/// The first of `messages` (oldest first) within `max_count` and
-/// `max_bytes` of version-3 payload (the first always), and whether any
-/// was left out.
-pub(super) fn bound(messages: Vec<WaitingMessage>, max_count: usize, max_bytes: usize) -> Waiting {
-    let mut out = Vec::new();
-    let mut bytes = 0usize;
-    for message in messages {
-        let size = message.to_delivery().encoded_len();
-        if out.len() == max_count || (!out.is_empty() && bytes + size > max_bytes) {
-            return (out, true);
-        }
-        bytes += size;
-        out.push(message);
-    }
-    (out, false)
 }
