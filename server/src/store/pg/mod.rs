@@ -17,11 +17,11 @@
 //! - Rooms and key packages: `rooms.rs`, `room_*.rs`, `key_packages.rs`;
 //!   every write of a room holds the room's row, and the rooms' MLS
 //!   observer keeps its state in this database (`room_observer.rs`).
-//!
-//! The operator's account commands are not here yet: the handle refuses
-//! them with [`StoreError::NotOnPostgres`].
+//! - The operator's account commands (`admin.rs`): totals, the accounts,
+//!   and removing one, announced to every node.
 
 mod accounts;
+mod admin;
 mod channels;
 mod clients;
 mod key_packages;
