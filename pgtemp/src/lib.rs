@@ -115,6 +115,31 @@ impl Postgres {
         self.port
     }
 
+    /// Runs one SQL statement through `psql` and returns its rows, one a
+    /// line, columns separated by `|` (for tests that look at what the
+    /// database holds).
+    ///
+    /// # Errors
+    /// `psql` failed (its output is in the error).
+    pub fn query(&self, sql: &str) -> anyhow::Result<String> {
+        let output = self
+            .command("psql")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", SUPERUSER, "-d", DATABASE, "-X", "-A", "-t", "-c", sql])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .context("running psql")?;
+        if !output.status.success() {
+            bail!(
+                "psql failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    }
+
     /// Stops the server the way an operator restarting it does (`pg_ctl
     /// stop -m fast`: sessions are ended, committed work is kept), for tests
     /// of a database that goes away and comes back.

@@ -113,9 +113,9 @@ pub enum StoreError {
     /// pool's wait); the node keeps running and serves again when it returns.
     #[error("the database is unreachable: {0}")]
     DatabaseUnavailable(String),
-    /// The request needs a part of the store the PostgreSQL engine does not
-    /// have yet (the operator's account commands).
-    #[error("operator account commands are not served by a PostgreSQL-backed server yet")]
+    /// The request needs a part of the store only the SQLite engine has
+    /// (its writer thread or read pool).
+    #[error("this is served only by a SQLite-backed server, not a PostgreSQL-backed one")]
     NotOnPostgres,
     /// Writes stopped after the database failed to make a commit durable.
     #[error("writes are stopped since the database failed to sync; restart the server")]

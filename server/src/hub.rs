@@ -166,6 +166,8 @@ impl Hub {
                 StoreEvent::KeyPackagesLow { owner, stock } => {
                     send(&owner, HubEvent::KeyPackagesLow(stock));
                 }
+                // The server's sessions end (`crate::sessions`), not its push.
+                StoreEvent::AccountRemoved { .. } => {}
             }
         }
     }

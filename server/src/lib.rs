@@ -89,9 +89,19 @@ impl Server {
             tracing::info!(path = %config.key_path().display(), "created a new server identity key");
         }
         let hub = Hub::default();
+        let sessions = sessions::Sessions::new();
         let notify = {
             let hub = hub.clone();
-            Arc::new(move |events| hub.publish(events))
+            let sessions = sessions.clone();
+            Arc::new(move |events: Vec<store::StoreEvent>| {
+                // An account removed through another node of a cluster.
+                for event in &events {
+                    if let store::StoreEvent::AccountRemoved { client } = event {
+                        sessions.close(client);
+                    }
+                }
+                hub.publish(events);
+            })
         };
         let store = match &config.database {
             Some(url) => Store::open_postgres(url, Limits::from_config(&config), notify)
@@ -163,7 +173,7 @@ impl Server {
                 identity,
                 uploads,
                 v2_claims: claims::Claims::default(),
-                sessions: sessions::Sessions::new(),
+                sessions,
                 presence: presence::Presence::new(),
                 passwords,
                 guesses: v3::guesses::Guesses::default(),

@@ -299,7 +299,7 @@ impl Uploads {
     }
 
     /// Closes and deletes the part files of uploads whose records are
-    /// already gone (an account the operator removed).
+    /// already gone (an account the operator removed, a deleted room).
     pub(crate) async fn discard(&self, ids: &[UploadId]) {
         for id in ids {
             self.remove(id).await;

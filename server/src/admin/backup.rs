@@ -58,7 +58,16 @@ pub struct Manifest {
 }
 
 /// Answers a backup request: the answer line, then the archive.
-pub(super) async fn serve(stream: UnixStream, shared: Arc<Shared>) {
+pub(super) async fn serve(mut stream: UnixStream, shared: Arc<Shared>) {
+    if shared.store.is_shared() {
+        let text = "server backup copies a SQLite-backed server only; back up a PostgreSQL-backed \
+                    cluster with pg_dump --format=custom, then a copy of its files folder and the key";
+        let mut line =
+            serde_json::to_vec(&super::Answer::<()>::Error(text.into())).unwrap_or_default();
+        line.push(b'\n');
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, &line).await;
+        return;
+    }
     let result = async {
         let stream = stream.into_std().map_err(|e| e.to_string())?;
         stream.set_nonblocking(false).map_err(|e| e.to_string())?;

@@ -1,7 +1,8 @@
 //! What the operator's channel (`crate::admin`) asks of the store: totals
 //! for `server status`, the accounts for `server user list`, and removing
-//! an account. Reads go through the read pool, the removal through the
-//! writer, like every other caller's.
+//! an account. On SQLite reads go through the read pool, the removal
+//! through the writer, like every other caller's; on PostgreSQL they are
+//! the engine's (`pg/admin.rs`).
 
 use protocol::ClientId;
 
@@ -61,6 +62,9 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn totals(&self) -> Result<Totals, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.totals().await;
+        }
         self.read(|conn| {
             let (accounts, messages, message_bytes) = conn.query_row(
                 "SELECT (SELECT COUNT(*) FROM clients), COUNT(*), COALESCE(SUM(size), 0)
@@ -103,6 +107,9 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.accounts().await;
+        }
         self.read(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT c.id, c.name, c.protocol, c.registered_at, c.last_seen,
@@ -148,6 +155,9 @@ impl Store {
     /// The database failed.
     pub async fn remove_account(&self, name: &str) -> Result<Option<RemovedAccount>, StoreError> {
         let name_key = name_key(name);
+        if let Some(pg) = self.pg() {
+            return pg.remove_account(&name_key).await;
+        }
         self.write(|reply| WriteOp::RemoveAccount { name_key, reply })
             .await
     }

@@ -102,6 +102,11 @@ impl Directory {
         }
     }
 
+    /// Every client's id.
+    pub(crate) fn ids(&self) -> Vec<ClientId> {
+        self.read().by_id.keys().copied().collect()
+    }
+
     /// Forgets a removed client; its name is free again.
     pub(crate) fn remove(&self, id: &ClientId) {
         let mut inner = self.write();

@@ -58,7 +58,7 @@ pub(super) struct Sqlite {
 
 impl Inner {
     /// The SQLite engine; on PostgreSQL, the refusal of what only SQLite
-    /// has (the operator's account commands).
+    /// has (its writer queue and read pool).
     pub(super) fn sqlite(&self) -> Result<&Sqlite, StoreError> {
         match &self.engine {
             Engine::Sqlite(s) => Ok(s),

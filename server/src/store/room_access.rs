@@ -11,6 +11,7 @@ use rusqlite::{OptionalExtension, params};
 use super::handle::{ROW_OVERHEAD, Store};
 use super::rooms::mismatch;
 use super::rows::fixed;
+use super::values::DeletedRoom;
 use super::writer::{RoomDone, RoomWrite, WriteOp};
 use crate::error::StoreError;
 
@@ -60,7 +61,8 @@ impl Store {
     }
 
     /// Deletes `room` for its owner `caller`, leaving `notice` to every
-    /// other member; returns the blobs of the room's files to delete.
+    /// other member, and cancels the unfinished uploads to it, in one
+    /// transaction; returns the room's files and part files to delete.
     ///
     /// # Errors
     /// [`StoreError::UnknownRoom`], [`StoreError::RoomRefused`] (not the
@@ -71,7 +73,7 @@ impl Store {
         room: RoomId,
         epoch: u64,
         notice: Bytes,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<DeletedRoom, StoreError> {
         if let Some(pg) = self.pg() {
             return pg.delete_room(caller, room, epoch, notice).await;
         }
@@ -84,7 +86,7 @@ impl Store {
             .write(|reply| WriteOp::Room { caller, op, reply })
             .await?
         {
-            RoomDone::Deleted(blobs) => Ok(blobs),
+            RoomDone::Deleted(deleted) => Ok(deleted),
             other => Err(mismatch(&other)),
         }
     }

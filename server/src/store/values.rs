@@ -107,6 +107,16 @@ pub struct RemovedAccount {
     pub uploads: Vec<UploadId>,
 }
 
+/// What deleting a room deleted, in its transaction: the caller deletes
+/// the files.
+#[derive(Debug, Clone, Default)]
+pub struct DeletedRoom {
+    /// Blobs of the room's files.
+    pub blobs: Vec<String>,
+    /// Unfinished uploads to the room, whose part files go.
+    pub uploads: Vec<UploadId>,
+}
+
 /// A message waiting for its recipient.
 #[derive(Debug, Clone)]
 pub struct WaitingMessage {
@@ -219,6 +229,12 @@ pub enum StoreEvent {
     /// Messages may have been stored through other nodes unannounced (the
     /// node could not hear them for a while): every subscriber reloads.
     AllStale,
+    /// The operator removed `client` through another node of a cluster:
+    /// its sessions here end (the directory has dropped it already).
+    AccountRemoved {
+        /// The removed account.
+        client: ClientId,
+    },
     /// A claim left a client with few one-time key packages.
     KeyPackagesLow {
         /// The client.

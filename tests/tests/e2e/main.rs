@@ -5,6 +5,8 @@
 mod at_rest;
 mod client;
 mod cluster;
+mod cluster_operator;
+mod cluster_push;
 mod failover;
 mod files;
 mod haproxy;

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 /// Runs `server ARGS --data-dir DATA`; returns success, stdout, stderr.
-async fn server_cmd(data: &Path, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn server_cmd(data: &Path, args: &[&str]) -> (bool, String, String) {
     let out = tokio::process::Command::new(binary("server").unwrap())
         .args(args)
         .arg("--data-dir")
@@ -33,7 +33,7 @@ async fn server_cmd(data: &Path, args: &[&str]) -> (bool, String, String) {
 }
 
 /// `server ARGS --json`, which must succeed, as JSON.
-async fn json(data: &Path, args: &[&str]) -> Value {
+pub(crate) async fn json(data: &Path, args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.push("--json");
     let (ok, out, err) = server_cmd(data, &all).await;

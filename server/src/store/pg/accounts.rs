@@ -1,5 +1,5 @@
 //! The rows of accounts the in-memory directory is loaded from, at startup
-//! and when another node announces a registration.
+//! and when another node announces a registration or a removal.
 
 use protocol::{ClientId, Name, PublicKey};
 use tokio_postgres::{Client, Row};
@@ -23,19 +23,56 @@ pub(super) async fn load(conn: &Client, directory: &Directory) -> Result<(), Sto
     Ok(())
 }
 
-/// Adds one client (registered through another node) to the directory.
+/// Brings the directory up to date after notifications were missed: adds
+/// every client it does not know and drops those whose rows are gone
+/// (removed through another node meanwhile), which it returns.
+pub(super) async fn reload(
+    conn: &Client,
+    directory: &Directory,
+) -> Result<Vec<ClientId>, StoreError> {
+    // Known before the read: a client added to the directory after it (a
+    // registration committed since) must not count as removed.
+    let known = directory.ids();
+    let rows = conn
+        .query(&format!("{SELECT_CLIENT} ORDER BY seq"), &[])
+        .await?;
+    let mut present = std::collections::HashSet::with_capacity(rows.len());
+    for row in rows {
+        let record = record(&row)?;
+        present.insert(record.id);
+        directory.insert_if_new(record);
+    }
+    let gone: Vec<ClientId> = known
+        .into_iter()
+        .filter(|id| !present.contains(id))
+        .collect();
+    for id in &gone {
+        directory.remove(id);
+    }
+    Ok(gone)
+}
+
+/// Reads one client (registered through another node) into the
+/// directory, or drops it if its row is gone (removed through another
+/// node); says whether it is registered.
 pub(super) async fn load_one(
     conn: &Client,
     directory: &Directory,
     id: &ClientId,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let row = conn
         .query_opt(&format!("{SELECT_CLIENT} WHERE id = $1"), &[&&id.0[..]])
         .await?;
-    if let Some(row) = row {
-        directory.insert_if_new(record(&row)?);
+    match row {
+        Some(row) => {
+            directory.insert_if_new(record(&row)?);
+            Ok(true)
+        }
+        None => {
+            directory.remove(id);
+            Ok(false)
+        }
     }
-    Ok(())
 }
 
 pub(super) fn record(row: &Row) -> Result<ClientRecord, StoreError> {

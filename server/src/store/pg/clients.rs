@@ -81,7 +81,7 @@ impl Pg {
     /// Reads one client into the directory (see `Store::know_client`).
     pub(crate) async fn load_client(&self, id: &ClientId) -> Result<(), StoreError> {
         let conn = self.conn().await?;
-        load_one(&conn, &self.directory, id).await
+        load_one(&conn, &self.directory, id).await.map(drop)
     }
 
     /// Reads the client with this name key into the directory.

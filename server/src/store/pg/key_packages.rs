@@ -16,6 +16,7 @@ use protocol::v3::{ClaimStatus, ClaimedKeyPackage, KeyPackageStock};
 use tokio_postgres::Transaction;
 
 use super::Pg;
+use super::channels::KEY_PACKAGES_CHANNEL;
 use super::quota;
 use crate::error::StoreError;
 use crate::store::values::StoreEvent;
@@ -91,6 +92,12 @@ impl Pg {
             if status != ClaimStatus::None {
                 let left = stock(&tx, client).await?.one_time;
                 if left < LOW_KEY_PACKAGES {
+                    // The owner's sessions on other nodes are told too.
+                    tx.execute(
+                        "SELECT pg_notify($1, $2)",
+                        &[&KEY_PACKAGES_CHANNEL, &self.payload(&client)],
+                    )
+                    .await?;
                     low.push(StoreEvent::KeyPackagesLow {
                         owner: client,
                         stock: left,

@@ -1,16 +1,21 @@
 //! The node's ear on the cluster: one dedicated connection LISTENs for what
 //! other nodes commit. A registration elsewhere is read into the in-memory
-//! directory; a message stored elsewhere becomes a [`StoreEvent::Stale`]
+//! directory; an account removed elsewhere (its row gone) leaves it, and
+//! its sessions here end ([`StoreEvent::AccountRemoved`]); a message stored elsewhere becomes a [`StoreEvent::Stale`]
 //! for its recipient, which sends that recipient's subscribed sessions here
 //! back to the database for what they have not pushed (`v3::push`); a room
 //! entry stored elsewhere, a [`StoreEvent::RoomStale`] for the room's
-//! members (read here: one notification per entry, not one per member).
+//! members (read here: one notification per entry, not one per member); a
+//! member's acknowledgement of room entries elsewhere, a
+//! [`StoreEvent::RoomAcked`] that frees its sessions' push windows here; a
+//! claim elsewhere that left an owner few key packages, a
+//! [`StoreEvent::KeyPackagesLow`] with the stock read here.
 //!
-//! Notifications carry only the sending node and a client or room id,
-//! never content. A node skips its own (it published those events at commit).
+//! Notifications carry only the sending node, client or room ids and entry
+//! numbers (`channels.rs`), never content. A node skips its own (it published those events at commit).
 //! When the connection breaks (the database restarted, the network), the
 //! listener reconnects with a growing pause and, since notifications sent
-//! meanwhile are lost, reloads the directory and marks every subscribed
+//! meanwhile are lost, reloads the directory (removals included) and marks every subscribed
 //! session stale ([`StoreEvent::AllStale`]): nothing committed is missed.
 
 use std::sync::Arc;
@@ -19,15 +24,19 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use futures::StreamExt;
-use protocol::ClientId;
+use protocol::{ClientId, RoomId};
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
 use super::accounts;
-use super::channels::{CLIENTS_CHANNEL, INBOX_CHANNEL, ROOMS_CHANNEL, client_id};
+use super::channels::{
+    CLIENTS_CHANNEL, INBOX_CHANNEL, KEY_PACKAGES_CHANNEL, ROOM_ACKS_CHANNEL, ROOMS_CHANNEL,
+    client_id,
+};
 use crate::error::StoreError;
 use crate::store::directory::Directory;
 use crate::store::values::StoreEvent;
+use crate::store::writer::LOW_KEY_PACKAGES;
 
 /// The longest pause between two attempts to reconnect: a database back
 /// from a restart is served again within this.
@@ -109,18 +118,24 @@ async fn listen(
     let result = async {
         client
             .batch_execute(&format!(
-                "LISTEN {CLIENTS_CHANNEL}; LISTEN {INBOX_CHANNEL}; LISTEN {ROOMS_CHANNEL}"
+                "LISTEN {CLIENTS_CHANNEL}; LISTEN {INBOX_CHANNEL}; LISTEN {ROOMS_CHANNEL};
+                 LISTEN {ROOM_ACKS_CHANNEL}; LISTEN {KEY_PACKAGES_CHANNEL}"
             ))
             .await?;
         if !first {
             // Notifications sent while this node was deaf are gone.
-            accounts::load(&client, directory).await?;
-            notify(vec![StoreEvent::AllStale]);
+            let removed = accounts::reload(&client, directory).await?;
+            let mut events: Vec<StoreEvent> = removed
+                .into_iter()
+                .map(|client| StoreEvent::AccountRemoved { client })
+                .collect();
+            events.push(StoreEvent::AllStale);
+            notify(events);
             tracing::info!("the database is reachable again: accepting connections");
         }
         reachable.store(true, Ordering::Release);
         while let Some(first) = heard.recv().await {
-            // What has arrived by now is one round: its inboxes go to the
+            // What has arrived by now is one round: its events go to the
             // hub in one call, and the sessions they wake read together
             // (`read_batch.rs`).
             let mut round = vec![first];
@@ -130,43 +145,25 @@ async fn listen(
                     Err(_) => break,
                 }
             }
-            let mut stale = Vec::new();
+            let mut events = Vec::new();
             for n in round {
                 let n = n?;
-                let Some((from, id)) = parse(n.payload()) else {
+                let Some((from, rest)) = n.payload().split_once(':') else {
                     tracing::warn!(payload = n.payload(), "ignored a malformed notification");
                     continue;
                 };
                 if from == node {
                     continue;
                 }
-                match n.channel() {
-                    CLIENTS_CHANNEL => {
-                        let conn = pool.get().await?;
-                        accounts::load_one(&conn, directory, &id).await?;
+                match heard_one(pool, directory, n.channel(), rest).await? {
+                    Some(more) => events.extend(more),
+                    None => {
+                        tracing::warn!(payload = n.payload(), "ignored a malformed notification");
                     }
-                    INBOX_CHANNEL => stale.push(StoreEvent::Stale { recipient: id }),
-                    ROOMS_CHANNEL => {
-                        // The id is the room's (16 bytes, as a client's).
-                        let rows = pool
-                            .get()
-                            .await?
-                            .query(
-                                "SELECT client FROM room_members WHERE room = $1",
-                                &[&&id.0[..]],
-                            )
-                            .await?;
-                        let recipients = rows
-                            .iter()
-                            .map(|r| client_id(r.get(0)))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        notify(vec![StoreEvent::RoomStale { recipients }]);
-                    }
-                    _ => {}
                 }
             }
-            if !stale.is_empty() {
-                notify(stale);
+            if !events.is_empty() {
+                notify(events);
             }
         }
         Err(StoreError::DatabaseUnavailable(
@@ -178,11 +175,85 @@ async fn listen(
     result
 }
 
-/// `<node>:<client or room id hex>`.
-fn parse(payload: &str) -> Option<(&str, ClientId)> {
-    let (node, id) = payload.split_once(':')?;
-    let id: [u8; 16] = hex::decode(id).ok()?.try_into().ok()?;
-    Some((node, ClientId(id)))
+/// What a notification from another node means here (`rest` is its
+/// payload after the node); `None` if the payload is malformed.
+async fn heard_one(
+    pool: &Pool,
+    directory: &Directory,
+    channel: &str,
+    rest: &str,
+) -> Result<Option<Vec<StoreEvent>>, StoreError> {
+    if channel == ROOM_ACKS_CHANNEL {
+        return Ok(parse_ack(rest)
+            .map(|(client, room, seq)| vec![StoreEvent::RoomAcked { client, room, seq }]));
+    }
+    let Some(id) = parse_id(rest) else {
+        return Ok(None);
+    };
+    let events = match channel {
+        CLIENTS_CHANNEL => {
+            let conn = pool.get().await?;
+            if accounts::load_one(&conn, directory, &id).await? {
+                Vec::new()
+            } else {
+                vec![StoreEvent::AccountRemoved { client: id }]
+            }
+        }
+        INBOX_CHANNEL => vec![StoreEvent::Stale { recipient: id }],
+        ROOMS_CHANNEL => {
+            // The id is the room's (16 bytes, as a client's).
+            let rows = pool
+                .get()
+                .await?
+                .query(
+                    "SELECT client FROM room_members WHERE room = $1",
+                    &[&&id.0[..]],
+                )
+                .await?;
+            let recipients = rows
+                .iter()
+                .map(|r| client_id(r.get(0)))
+                .collect::<Result<Vec<_>, _>>()?;
+            vec![StoreEvent::RoomStale { recipients }]
+        }
+        KEY_PACKAGES_CHANNEL => {
+            // The stock now, read here: the payload names only the owner.
+            let left: i64 = pool
+                .get()
+                .await?
+                .query_one(
+                    "SELECT COUNT(*) FROM key_packages WHERE owner = $1 AND NOT last_resort",
+                    &[&&id.0[..]],
+                )
+                .await?
+                .get(0);
+            let stock = u32::try_from(left).unwrap_or(u32::MAX);
+            if stock < LOW_KEY_PACKAGES {
+                vec![StoreEvent::KeyPackagesLow { owner: id, stock }]
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
+    };
+    Ok(Some(events))
+}
+
+/// A client or room id in hex.
+fn parse_id(hex_id: &str) -> Option<ClientId> {
+    let id: [u8; 16] = hex::decode(hex_id).ok()?.try_into().ok()?;
+    Some(ClientId(id))
+}
+
+/// `<client id hex>:<room id hex>:<entry number>`.
+fn parse_ack(rest: &str) -> Option<(ClientId, RoomId, u64)> {
+    let (client, rest) = rest.split_once(':')?;
+    let (room, seq) = rest.split_once(':')?;
+    Some((
+        parse_id(client)?,
+        RoomId(parse_id(room)?.0),
+        seq.parse().ok()?,
+    ))
 }
 
 #[cfg(test)]
@@ -190,12 +261,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payloads_name_a_node_and_a_client() {
+    fn payloads_name_ids_and_an_entry_number() {
         let id = ClientId([7; 16]);
-        let payload = format!("abc:{}", hex::encode(id.0));
-        assert_eq!(parse(&payload), Some(("abc", id)));
-        assert_eq!(parse("abc"), None);
-        assert_eq!(parse("abc:0102"), None);
-        assert_eq!(parse("abc:zz"), None);
+        assert_eq!(parse_id(&hex::encode(id.0)), Some(id));
+        assert_eq!(parse_id("0102"), None);
+        assert_eq!(parse_id("zz"), None);
+        let ack = format!("{}:{}:42", hex::encode(id.0), hex::encode([9; 16]));
+        assert_eq!(parse_ack(&ack), Some((id, RoomId([9; 16]), 42)));
+        assert_eq!(parse_ack(&hex::encode(id.0)), None);
+        assert_eq!(
+            parse_ack(&format!("{}:{}:x", hex::encode(id.0), hex::encode([9; 16]))),
+            None
+        );
     }
 }

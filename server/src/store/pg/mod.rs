@@ -21,12 +21,12 @@
 //! - Rooms and key packages: `rooms.rs`, `room_*.rs`, `key_packages.rs`;
 //!   every write of a room holds the room's row, and the rooms' MLS
 //!   observer keeps its state in this database (`room_observer.rs`).
-//!
-//! The operator's account commands are not here yet: the handle refuses
-//! them with [`StoreError::NotOnPostgres`].
+//! - The operator's account commands (`admin.rs`): totals, the accounts,
+//!   and removing one, announced to every node.
 
 mod accounts;
 mod ack_batch;
+mod admin;
 mod channels;
 mod clients;
 mod group;

@@ -15,7 +15,7 @@ use protocol::{ClientId, RoomId};
 use tokio_postgres::Transaction;
 
 use super::Pg;
-use super::channels::client_id;
+use super::channels::{ROOM_ACKS_CHANNEL, client_id};
 use super::quota::{self, Usage};
 use crate::error::StoreError;
 use crate::store::values::StoreEvent;
@@ -100,6 +100,12 @@ impl Pg {
             }
         }
         self.give_back_room_bytes(&tx, client, freed).await?;
+        // The client's sessions on other nodes free their push windows.
+        for (&RoomCursor { room, seq }, _) in acks.iter().zip(&moved).filter(|(_, ok)| **ok) {
+            let payload = format!("{}:{}:{seq}", self.payload(&client), hex::encode(room.0));
+            tx.execute("SELECT pg_notify($1, $2)", &[&ROOM_ACKS_CHANNEL, &payload])
+                .await?;
+        }
         tx.commit().await?;
         let events: Vec<StoreEvent> = acks
             .iter()

@@ -1,4 +1,5 @@
-//! Deleting a room on PostgreSQL (PROTOCOL.md "Deleting (145)") and
+//! Deleting a room on PostgreSQL (PROTOCOL.md "Deleting (145)"), its
+//! unfinished uploads cancelled in the same transaction, and
 //! storing its group info for joiners ("Group info (142)"): the same rules
 //! as the SQLite writer's (`writer/room_delete.rs`,
 //! `writer/room_access.rs`), each in one transaction holding the room's row.
@@ -18,8 +19,9 @@ use super::quota;
 use super::room_acks::{Freed, freed_files};
 use super::room_log::member_epoch;
 use super::room_observer::{self, lock_room, room_error};
+use super::uploads::{UPLOAD_COLUMNS, row_to_upload};
 use crate::error::StoreError;
-use crate::store::values::{MessageBody, now_ms};
+use crate::store::values::{DeletedRoom, MessageBody, now_ms};
 
 impl Pg {
     /// See `Store::delete_room`.
@@ -29,7 +31,7 @@ impl Pg {
         room: RoomId,
         epoch: u64,
         notice: Bytes,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<DeletedRoom, StoreError> {
         let now = now_ms();
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
@@ -70,6 +72,20 @@ impl Pg {
             .filter(|m| m.client_id.0 != author.0)
             .map(|m| ClientId(m.client_id.0))
             .collect();
+        // The room's unfinished uploads go with it (after the room's row,
+        // before usage rows: the lock order of `quota.rs`).
+        let uploads = tx
+            .query(
+                &format!(
+                    "DELETE FROM uploads WHERE to_room AND destination = $1
+                     RETURNING {UPLOAD_COLUMNS}"
+                ),
+                &[&&room.0[..]],
+            )
+            .await?
+            .iter()
+            .map(row_to_upload)
+            .collect::<Result<Vec<_>, _>>()?;
         // Every usage row this transaction changes, locked in one statement.
         let owners = tx
             .query(
@@ -83,7 +99,15 @@ impl Pg {
         for r in &owners {
             clients.push(client_id(r.get(0))?);
         }
+        clients.extend(uploads.iter().map(|u| u.owner));
         let usage = quota::lock(&tx, &clients).await?;
+        self.give_back(&tx, &uploads).await?;
+        // A member whose account the operator removed keeps its leaf until
+        // an admin removes it; it has no inbox for the notice.
+        let recipients: Vec<ClientId> = recipients
+            .into_iter()
+            .filter(|r| usage.contains_key(r))
+            .collect();
         let mut sent = usage.get(&author).copied().unwrap_or_default();
         for recipient in &recipients {
             let inbox = usage.get(recipient).ok_or(StoreError::UnknownClient)?;
@@ -135,7 +159,10 @@ impl Pg {
         for recipient in recipients {
             self.announce(recipient);
         }
-        Ok(blobs)
+        Ok(DeletedRoom {
+            blobs,
+            uploads: uploads.into_iter().map(|u| u.id).collect(),
+        })
     }
 
     /// See `Store::store_group_info`.

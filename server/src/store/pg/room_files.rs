@@ -25,6 +25,14 @@ impl Pg {
     ) -> Result<UploadRecord, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
+        // The room's row first (as every room write): a deletion of the
+        // room in flight commits before this looks for the member, so no
+        // upload begins to a room that is gone.
+        tx.execute(
+            "SELECT 1 FROM rooms WHERE id = $1 FOR SHARE",
+            &[&&room.0[..]],
+        )
+        .await?;
         let member = tx
             .query_opt(
                 "SELECT 1 FROM room_members WHERE room = $1 AND client = $2

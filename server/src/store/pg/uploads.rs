@@ -21,7 +21,7 @@ use crate::error::StoreError;
 use crate::store::rows::fixed;
 use crate::store::values::{ExpiredUploads, MessageBody, Stored, UploadRecord, UploadTo, now_ms};
 
-const UPLOAD_COLUMNS: &str = "id, owner, destination, file_size, meta, durable_offset, to_room, \
+pub(super) const UPLOAD_COLUMNS: &str = "id, owner, destination, file_size, meta, durable_offset, to_room, \
                               created_at";
 
 impl Pg {
@@ -205,7 +205,7 @@ impl Pg {
     }
 
     /// Gives back what removed unfinished uploads reserved.
-    async fn give_back(
+    pub(super) async fn give_back(
         &self,
         tx: &Transaction<'_>,
         records: &[UploadRecord],
@@ -287,7 +287,7 @@ async fn remove(
     Ok((row_to_upload(&row)?, row.get::<_, i64>(7) as u64))
 }
 
-fn row_to_upload(r: &Row) -> Result<UploadRecord, StoreError> {
+pub(super) fn row_to_upload(r: &Row) -> Result<UploadRecord, StoreError> {
     Ok(UploadRecord {
         id: UploadId(fixed(r.get(0), "upload id")?),
         owner: client_id(r.get(1))?,

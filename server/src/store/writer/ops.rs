@@ -11,7 +11,8 @@ use crate::error::StoreError;
 use crate::fault::Fault;
 use crate::store::directory::{ClientRecord, Protocol};
 use crate::store::values::{
-    ExpiredUploads, NewMessage, Removed, RemovedAccount, Stored, UploadRecord, UploadTo,
+    DeletedRoom, ExpiredUploads, NewMessage, Removed, RemovedAccount, Stored, UploadRecord,
+    UploadTo,
 };
 use protocol::RoomId;
 use protocol::v3::{ClaimedKeyPackage, CommitAccepted, KeyPackageStock, RoomCursor};
@@ -163,8 +164,8 @@ pub(crate) enum RoomDone {
     Expired(usize, Vec<String>),
     /// The epoch of the group info now kept.
     GroupInfoStored(u64),
-    /// The room is deleted; the blobs of its files to delete.
-    Deleted(Vec<String>),
+    /// The room is deleted; its files and part files to delete.
+    Deleted(DeletedRoom),
     /// The OPAQUE setup the database keeps.
     PasswordSetup(Vec<u8>),
     /// The room's OPAQUE record is stored.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use protocol::v3::RoomNotice;
-use protocol::{ClientId, MessageKind, RoomId};
+use protocol::{ClientId, MessageKind, RoomId, UploadId};
 use rusqlite::{Transaction, params};
 use sealpost_rooms::{ObserverTx, Role, peek_header};
 
@@ -21,11 +21,13 @@ use super::room_files;
 use crate::error::StoreError;
 use crate::store::quota::Limits;
 use crate::store::rows::fixed;
-use crate::store::values::{MessageBody, StoreEvent, WaitingMessage, now_ms};
+use crate::store::values::{DeletedRoom, MessageBody, StoreEvent, WaitingMessage, now_ms};
 
 /// Deletes `room` for its owner `author`, leaving `notice` (a private
 /// application message of the room at `epoch`) to each other member.
-/// Returns the blobs of the room's files, to delete once committed.
+/// Its unfinished uploads are cancelled in the same savepoint (their
+/// reservations given back). Returns the blobs of the room's files and the
+/// uploads whose part files go, to delete once committed.
 ///
 /// # Errors
 /// [`StoreError::UnknownRoom`] (not a current member),
@@ -39,9 +41,9 @@ pub(super) fn delete(
     room: RoomId,
     epoch: u64,
     notice: Bytes,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<DeletedRoom, StoreError> {
     let now = now_ms();
-    let (freed, files, notices) = atomically(tx, || {
+    let (freed, files, notices, uploads) = atomically(tx, || {
         let room_epoch = member_epoch(tx, room, author)?;
         let state = room_access::observed(tx, room)?;
         let owner = state
@@ -70,8 +72,15 @@ pub(super) fn delete(
         .encode()
         .map_err(|e| StoreError::RoomRefused(e.to_string()))?;
         let mut notices = Vec::new();
-        for member in state.members.iter().filter(|m| m.client_id.0 != author.0) {
-            let recipient = ClientId(member.client_id.0);
+        // A member whose account the operator removed keeps its leaf until
+        // an admin removes it; it has no inbox for the notice.
+        let recipients: Vec<ClientId> = state
+            .members
+            .iter()
+            .map(|m| ClientId(m.client_id.0))
+            .filter(|c| *c != author && view.client_known(c))
+            .collect();
+        for recipient in recipients {
             view.counts()
                 .check(limits, &author, &recipient, content.len() as u64)?;
             let body = MessageBody::Inline(content.clone());
@@ -109,6 +118,27 @@ pub(super) fn delete(
         }
         drop(stmt);
         let files = room_files::delete_of_room(tx, room)?;
+        let mut stmt = tx.prepare_cached(
+            "DELETE FROM uploads WHERE to_room = 1 AND destination = ?1
+             RETURNING id, owner, file_size",
+        )?;
+        let rows = stmt.query_map(params![&room.0[..]], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut uploads = Vec::new();
+        for row in rows {
+            let (id, owner, size) = row?;
+            uploads.push((
+                UploadId(fixed(&id, "upload id")?),
+                ClientId(fixed(&owner, "client id")?),
+                size as u64,
+            ));
+        }
+        drop(stmt);
         for sql in [
             "DELETE FROM room_members WHERE room = ?1",
             "DELETE FROM room_holds WHERE room = ?1",
@@ -121,7 +151,7 @@ pub(super) fn delete(
         ObserverTx::new(tx)
             .forget(sealpost_rooms::RoomId(room.0))
             .map_err(room_error)?;
-        Ok((freed, files, notices))
+        Ok((freed, files, notices, uploads))
     })?;
     for (sender, bytes) in freed {
         view.staged.tally.add_room_entry(sender, -bytes);
@@ -135,5 +165,11 @@ pub(super) fn delete(
             message: n,
         });
     }
-    Ok(room_files::unstage(view, files))
+    for &(_, owner, size) in &uploads {
+        view.staged.tally.reserve_room_upload(owner, size, -1);
+    }
+    Ok(DeletedRoom {
+        blobs: room_files::unstage(view, files),
+        uploads: uploads.into_iter().map(|(id, _, _)| id).collect(),
+    })
 }

@@ -8,7 +8,6 @@
 use protocol::v3::{self, RoomCommit, RoomCreate, RoomCursor, RoomSend};
 use protocol::{ClientId, RoomId};
 
-use crate::error::StoreError;
 use crate::shared::Shared;
 use crate::v3::reply::store_error;
 
@@ -169,36 +168,16 @@ pub(crate) async fn delete(shared: &Shared, me: ClientId, d: v3::RoomDelete) -> 
         .delete_room(me, d.room, d.epoch, d.notice)
         .await
     {
-        Ok(files) => {
-            if !files.is_empty() {
+        Ok(deleted) => {
+            // Its unfinished uploads were cancelled with it: their part
+            // files go now, and an uploader's next chunk is told so.
+            shared.uploads.discard(&deleted.uploads).await;
+            if !deleted.blobs.is_empty() {
                 let blobs = shared.blobs.clone();
-                tokio::spawn(async move { blobs.delete(files).await });
+                tokio::spawn(async move { blobs.delete(deleted.blobs).await });
             }
-            cancel_uploads_to(shared, room).await;
             v3::Response::RoomDeleted(room)
         }
         Err(e) => store_error(&e),
-    }
-}
-
-/// Cancels the unfinished uploads to a deleted room, records and part
-/// files, so that their space and quota come back now rather than at
-/// expiry; an uploader's next chunk is told the upload is gone.
-async fn cancel_uploads_to(shared: &Shared, room: RoomId) {
-    let uploads = match shared.store.uploads().await {
-        Ok(uploads) => uploads,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not list the uploads of a deleted room; they expire");
-            return;
-        }
-    };
-    for upload in uploads
-        .into_iter()
-        .filter(|u| u.to_room && u.destination.0 == room.0)
-    {
-        match shared.uploads.cancel(&upload.id, upload.owner).await {
-            Ok(()) | Err(StoreError::UnknownUpload) => {}
-            Err(e) => tracing::warn!(error = %e, "could not cancel an upload to a deleted room"),
-        }
     }
 }

@@ -14,6 +14,7 @@ mod room_log;
 mod scale;
 
 pub(crate) use files::{begin_upload, download_all, upload_range};
+pub(crate) use room_delete::delete_request;
 
 use e2e::{TestServer, V3Conn, reason_of};
 use protocol::{ErrorReason, v3};

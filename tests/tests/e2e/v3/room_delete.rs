@@ -13,7 +13,7 @@ use sealpost_rooms::Incoming;
 use super::server;
 
 /// `user`'s deletion notice for `room`, encrypted at its current epoch.
-fn delete_request(user: &RoomUser, room: RoomId) -> v3::Request {
+pub(crate) fn delete_request(user: &RoomUser, room: RoomId) -> v3::Request {
     let engine_room = sealpost_rooms::RoomId(room.0);
     let content = RoomContent::Deleted.encode().unwrap();
     v3::Request::RoomDelete(RoomDelete {
@@ -150,4 +150,10 @@ async fn deleting_a_room_cancels_its_unfinished_uploads() {
         .await
         .unwrap();
     assert_eq!(reason_of(&chunk).unwrap(), ErrorReason::UnknownUpload);
+    // No upload row is left behind (the operator counts every row of the
+    // table), nor bytes reserved for one.
+    let status = crate::operator::json(&server.config.data_dir, &["status"]).await;
+    assert_eq!(status["uploads_in_progress"], 0, "{status}");
+    assert_eq!(status["upload_bytes_received"], 0, "{status}");
+    assert_eq!(status["storage_used"], status["bytes_waiting"], "{status}");
 }

@@ -1,0 +1,223 @@
+//! The operator's account commands on PostgreSQL (`server status`,
+//! `server user list|remove`): the same answers as the SQLite side
+//! (`store/admin.rs`, `writer/remove.rs`), from the database every node
+//! shares.
+//!
+//! Removing an account is one transaction: its row, the messages waiting
+//! for it, the unfinished uploads from or to it, its key packages, room
+//! memberships and holds, its room files no entry names, and its `usage`
+//! row, with every count given back. The commit announces the id on the
+//! clients channel: every other node drops the account from its directory
+//! and closes its sessions there (`listen.rs`).
+
+use std::collections::HashMap;
+
+use protocol::ClientId;
+
+use super::Pg;
+use super::channels::{CLIENTS_CHANNEL, client_id};
+use super::quota::{self, Usage};
+use super::room_acks::{Freed, freed_files};
+use super::uploads::{UPLOAD_COLUMNS, row_to_upload};
+use crate::error::StoreError;
+use crate::store::admin::{Account, Totals};
+use crate::store::directory::Protocol;
+use crate::store::values::{RemovedAccount, StoreEvent};
+
+impl Pg {
+    /// See `Store::totals`.
+    pub(crate) async fn totals(&self) -> Result<Totals, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM clients),
+                        (SELECT COUNT(*) FROM messages),
+                        (SELECT COALESCE(SUM(size), 0)::BIGINT FROM messages),
+                        (SELECT COUNT(*) FROM uploads),
+                        (SELECT COALESCE(SUM(file_size), 0)::BIGINT FROM uploads),
+                        (SELECT COALESCE(SUM(durable_offset), 0)::BIGINT FROM uploads)",
+                &[],
+            )
+            .await?;
+        let n = |i: usize| row.get::<_, i64>(i) as u64;
+        Ok(Totals {
+            accounts: n(0),
+            messages: n(1),
+            message_bytes: n(2),
+            uploads: n(3),
+            upload_bytes_reserved: n(4),
+            upload_bytes_received: n(5),
+        })
+    }
+
+    /// See `Store::accounts`.
+    pub(crate) async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT c.id, c.name, c.protocol, c.registered_at, c.last_seen,
+                        COUNT(m.id), COALESCE(SUM(m.size), 0)::BIGINT
+                 FROM clients c LEFT JOIN messages m ON m.recipient = c.id
+                 GROUP BY c.seq ORDER BY c.seq",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let protocol: i16 = r.get(2);
+                Ok(Account {
+                    id: client_id(r.get(0))?,
+                    name: r.get(1),
+                    protocol: u8::try_from(protocol)
+                        .ok()
+                        .and_then(Protocol::from_code)
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!("account protocol {protocol}"))
+                        })?,
+                    registered_at_ms: r.get::<_, i64>(3) as u64,
+                    last_seen_ms: r.get::<_, i64>(4) as u64,
+                    messages: r.get::<_, i64>(5) as u64,
+                    bytes: r.get::<_, i64>(6) as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// See `Store::remove_account`.
+    pub(crate) async fn remove_account(
+        &self,
+        name_key: &str,
+    ) -> Result<Option<RemovedAccount>, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "DELETE FROM clients WHERE name_key = $1 RETURNING id",
+                &[&name_key],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let id = client_id(row.get(0))?;
+        let key = &id.0[..];
+        // Lock order as every writer keeps it (`quota.rs`, `room_acks.rs`):
+        // the rooms' rows, then upload rows, then usage rows in id order,
+        // then storage stripes.
+        tx.execute(
+            "SELECT 1 FROM rooms WHERE id IN (SELECT room FROM room_members WHERE client = $1)
+             ORDER BY id FOR UPDATE",
+            &[&key],
+        )
+        .await?;
+        let uploads = tx
+            .query(
+                &format!(
+                    "DELETE FROM uploads WHERE owner = $1 OR (destination = $1 AND NOT to_room)
+                     RETURNING {UPLOAD_COLUMNS}"
+                ),
+                &[&key],
+            )
+            .await?
+            .iter()
+            .map(row_to_upload)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut clients = vec![id];
+        for r in &tx
+            .query(
+                "SELECT DISTINCT sender FROM messages WHERE recipient = $1",
+                &[&key],
+            )
+            .await?
+        {
+            clients.push(client_id(r.get(0))?);
+        }
+        for u in &uploads {
+            clients.push(u.owner);
+            if !u.to_room {
+                clients.push(u.destination);
+            }
+        }
+        // Holding the account's usage row, no send to it commits meanwhile.
+        quota::lock(&tx, &clients).await?;
+        let rows = tx
+            .query(
+                "DELETE FROM messages WHERE recipient = $1 RETURNING id, size, blob, sender",
+                &[&key],
+            )
+            .await?;
+        let mut removed = RemovedAccount {
+            id,
+            messages: rows.len() as u64,
+            bytes: 0,
+            blobs: Vec::new(),
+            uploads: uploads.iter().map(|u| u.id).collect(),
+        };
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut per_sender: HashMap<ClientId, i64> = HashMap::new();
+        for r in &rows {
+            ids.push(r.get::<_, i64>(0) as u64);
+            let size: i64 = r.get(1);
+            removed.bytes += size as u64;
+            removed.blobs.extend(r.get::<_, Option<String>>(2));
+            *per_sender.entry(client_id(r.get(3))?).or_default() += size;
+        }
+        // A sender whose message committed after the list above is locked
+        // now (out of order, but only in that race).
+        let late: Vec<ClientId> = per_sender
+            .keys()
+            .filter(|s| !clients.contains(s))
+            .copied()
+            .collect();
+        if !late.is_empty() {
+            quota::lock(&tx, &late).await?;
+        }
+        let mut senders: Vec<_> = per_sender.into_iter().collect();
+        senders.sort_unstable_by_key(|(s, _)| *s);
+        for (sender, bytes) in senders {
+            let sent = Usage {
+                sent_bytes: -bytes,
+                ..Usage::default()
+            };
+            quota::add(&tx, &sender, sent).await?;
+        }
+        quota::add_storage(&tx, &self.limits, &id, -(removed.bytes as i64)).await?;
+        self.give_back(&tx, &uploads).await?;
+        // No one may add the removed account to a room any more; its
+        // cursors no longer hold back the deletion of room entries, and its
+        // holds end (those entries go at their room's next collection).
+        for sql in [
+            "DELETE FROM key_packages WHERE owner = $1",
+            "DELETE FROM room_members WHERE client = $1",
+            "DELETE FROM room_holds WHERE client = $1",
+        ] {
+            tx.execute(sql, &[&key]).await?;
+        }
+        // Its room files no message names yet would only wait to expire.
+        let files = tx
+            .query(
+                "DELETE FROM room_files WHERE seq IS NULL AND owner = $1
+                 RETURNING owner, size, blob",
+                &[&key],
+            )
+            .await?;
+        let mut freed = Freed::new();
+        freed_files(&files, &mut freed, &mut removed.blobs)?;
+        self.give_back_room_bytes(&tx, id, freed).await?;
+        tx.execute("DELETE FROM usage WHERE client = $1", &[&key])
+            .await?;
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&CLIENTS_CHANNEL, &self.payload(&id)],
+        )
+        .await?;
+        tx.commit().await?;
+        self.directory.remove(&id);
+        if !ids.is_empty() {
+            (self.notify)(vec![StoreEvent::Removed { recipient: id, ids }]);
+        }
+        Ok(Some(removed))
+    }
+}

@@ -1,0 +1,188 @@
+//! The operator's commands on a PostgreSQL-backed cluster (issue 15): the
+//! `server` binary asks an in-process node through its socket, as on
+//! SQLite; removing an account through one node closes its session on the
+//! other, and every node forgets it.
+
+use std::sync::Arc;
+
+use e2e::{Postgres, RoomUser, Seen, TestServer, V3Conn};
+use protocol::{ErrorReason, Name, v3};
+use serde_json::Value;
+
+use crate::operator::server_cmd;
+use crate::v3::{begin_upload, delete_request};
+
+async fn postgres() -> Arc<Postgres> {
+    Arc::new(
+        tokio::task::spawn_blocking(Postgres::start)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+}
+
+/// `server ARGS --json` against `node`, which must succeed, as JSON.
+async fn json(node: &TestServer, args: &[&str]) -> Value {
+    crate::operator::json(&node.config.data_dir, args).await
+}
+
+/// `SELECT COUNT(*)` of what `sql` (a FROM clause on) finds.
+async fn count(pg: &Arc<Postgres>, from: &str) -> u64 {
+    let pg = pg.clone();
+    let sql = format!("SELECT COUNT(*) {from}");
+    let out = tokio::task::spawn_blocking(move || pg.query(&sql))
+        .await
+        .unwrap()
+        .unwrap();
+    out.parse().unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_row_goes() {
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let a = TestServer::start_node(&pg, files.path(), |_| {})
+        .await
+        .unwrap();
+    let b = TestServer::start_node(&pg, files.path(), |_| {})
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let idle = json(&a, &["status"]).await;
+    assert_eq!(idle["users_registered"], 0);
+    assert_eq!(idle["storage_used"], 0);
+
+    // Alice on A, bob on B with key packages, a room with both, three texts
+    // waiting for him and an upload of his begun.
+    let mut alice = RoomUser::new(a.addr, dir.path(), "alice").await.unwrap();
+    let mut bob = RoomUser::new(b.addr, dir.path(), "bob").await.unwrap();
+    alice.trust(&[&bob]);
+    bob.trust(&[&alice]);
+    let room = alice.create().await.unwrap();
+    alice.add(room, &[bob.id()]).await.unwrap();
+    assert_eq!(
+        bob.sync().await.unwrap(),
+        vec![Seen::Joined { room, epoch: 1 }]
+    );
+    for i in 0..3u8 {
+        alice.conn.send_text(bob.id(), &[i; 100]).await.unwrap();
+    }
+    begin_upload(&mut bob.conn, alice.id(), 50_000).await;
+    assert_eq!(
+        bob.conn.call(v3::Request::Subscribe).await.unwrap(),
+        v3::Response::Subscribed { waiting: 3 }
+    );
+    let bob_id = bob.id();
+    let bob_key = format!("'\\x{bob_id}'::bytea");
+    // Five one-time and a last-resort package, one claimed by alice.
+    assert_eq!(
+        count(&pg, &format!("FROM key_packages WHERE owner = {bob_key}")).await,
+        5
+    );
+
+    let busy = json(&a, &["status"]).await;
+    assert_eq!(busy["users_registered"], 2);
+    assert_eq!(busy["messages_waiting"], 3);
+    assert_eq!(busy["bytes_waiting"], 300);
+    assert_eq!(busy["uploads_in_progress"], 1);
+    assert_eq!(busy["storage_used"], 300 + 50_000);
+    let users = json(&a, &["user", "list"]).await;
+    let names: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(users[1]["id"], bob_id.to_string());
+    assert_eq!(users[1]["messages_waiting"], 3);
+    assert_eq!(users[1]["bytes_waiting"], 300);
+    // Online is this node's view: bob is connected to B only.
+    assert_eq!(users[1]["online"], false);
+    assert_eq!(json(&b, &["user", "list"]).await[1]["online"], true);
+
+    let removed = json(&a, &["user", "remove", "BOB"]).await;
+    assert_eq!(removed["messages_deleted"], 3);
+    assert_eq!(removed["bytes_deleted"], 300);
+    assert_eq!(removed["uploads_deleted"], 1);
+    assert_eq!(removed["sessions_closed"], 0, "bob is on the other node");
+    // B closes bob's session, telling him why.
+    bob.conn.expect_closed().await.unwrap();
+    let notice = bob.conn.closing.clone().expect("a closing notice");
+    assert_eq!(notice.reason, ErrorReason::UnknownClient);
+
+    // Nothing of bob is left in the database.
+    for from in [
+        format!("FROM clients WHERE id = {bob_key}"),
+        format!("FROM messages WHERE recipient = {bob_key}"),
+        format!("FROM uploads WHERE owner = {bob_key} OR destination = {bob_key}"),
+        format!("FROM usage WHERE client = {bob_key}"),
+        format!("FROM key_packages WHERE owner = {bob_key}"),
+        format!("FROM room_members WHERE client = {bob_key}"),
+        format!("FROM room_holds WHERE client = {bob_key}"),
+    ] {
+        assert_eq!(count(&pg, &from).await, 0, "{from}");
+    }
+    assert_eq!(
+        count(
+            &pg,
+            &format!("FROM usage WHERE client = '\\x{}'::bytea", alice.id())
+        )
+        .await,
+        1
+    );
+    // Every count came back: the totals are what alice's room left.
+    for node in [&a, &b] {
+        let after = json(node, &["status"]).await;
+        assert_eq!(after["users_registered"], 1, "{after}");
+        assert_eq!(after["messages_waiting"], 0, "{after}");
+        assert_eq!(after["uploads_in_progress"], 0, "{after}");
+        assert_eq!(after["storage_used"], 0, "{after}");
+    }
+    let quota_left = count(
+        &pg,
+        "FROM usage WHERE inbox_messages <> 0 OR inbox_bytes <> 0 OR uploads <> 0",
+    )
+    .await;
+    assert_eq!(quota_left, 0);
+
+    // B's directory forgot him: the name is unknown there, then free.
+    let (mut carol, _) = V3Conn::new_user(b.addr, "carol").await.unwrap();
+    let lookup = carol
+        .call(v3::Request::LookupName(Name::new("bob").unwrap()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&lookup, v3::Response::Error(e) if e.reason == ErrorReason::UnknownClient),
+        "{lookup:?}"
+    );
+    let (new_bob, _) = V3Conn::new_user(b.addr, "bob").await.unwrap();
+    assert_ne!(new_bob.client_id, bob_id);
+    let found = carol
+        .call(v3::Request::LookupName(Name::new("bob").unwrap()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&found, v3::Response::PublicKey(k) if k.client_id == new_bob.client_id),
+        "{found:?}"
+    );
+    let users = json(&a, &["user", "list"]).await;
+    assert_eq!(users.as_array().unwrap().len(), 3, "{users}");
+
+    // Alice, still owner, deletes the room whose member bob was.
+    let deleted = alice.conn.call(delete_request(&alice, room)).await.unwrap();
+    assert_eq!(deleted, v3::Response::RoomDeleted(room));
+
+    let (ok, out, err) =
+        server_cmd(&a.config.data_dir, &["user", "remove", "nobody", "--json"]).await;
+    assert!(!ok);
+    assert!(out.contains("no account is named"), "{out}{err}");
+    // Backups of a cluster are PostgreSQL's own.
+    let archive = dir.path().join("cluster.tar");
+    let (ok, out, err) =
+        server_cmd(&a.config.data_dir, &["backup", archive.to_str().unwrap()]).await;
+    assert!(!ok);
+    assert!(err.contains("pg_dump"), "{out}{err}");
+    assert!(!archive.exists() || std::fs::metadata(&archive).unwrap().len() == 0);
+}
