@@ -134,7 +134,10 @@ impl Server {
         if blobs.is_in_database() {
             let swept = blobs.sweep(HashSet::new(), Vec::new()).await?;
             if swept > 0 {
-                tracing::info!(bodies = swept, "removed bodies nothing names, unwritten for an hour");
+                tracing::info!(
+                    bodies = swept,
+                    "removed bodies nothing names, unwritten for an hour"
+                );
             }
         } else if store.is_shared() {
             // Other nodes write in the same folder: what looks orphaned

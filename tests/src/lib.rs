@@ -195,7 +195,11 @@ impl TestServer {
     /// Whether an upload's body exists: its part file, or chunk rows.
     pub async fn upload_stored(&self, id: &protocol::UploadId) -> anyhow::Result<bool> {
         if !self.config.bodies_in_database() {
-            let part = self.config.files_dir().join("uploads").join(format!("{id}.part"));
+            let part = self
+                .config
+                .files_dir()
+                .join("uploads")
+                .join(format!("{id}.part"));
             return Ok(part.exists());
         }
         let url = self.config.database.clone().context("no database")?;

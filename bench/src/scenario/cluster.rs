@@ -27,9 +27,9 @@ use pgtemp::Postgres;
 use serde::Serialize;
 use tokio_postgres::NoTls;
 
-use super::{cluster_files, file};
 use super::sqlite_inserts::sqlite_inserts;
 use super::v3::{self, V3Args, V3Figures};
+use super::{cluster_files, file};
 use crate::report::{Comparison, Outcome, per_second, thousands};
 use crate::target::{DurabilityArg, server_binary, spawn_node, spawn_server};
 

@@ -53,7 +53,8 @@ pub async fn run(
         let load_before = load_average();
         let before = database_size(url).await?;
         let node = spawn_node(binary, url, files, None)?;
-        let (mut outcome, figures) = file::run(node.addr, Some(node.pid()), file_args, target).await?;
+        let (mut outcome, figures) =
+            file::run(node.addr, Some(node.pid()), file_args, target).await?;
         drop(node);
         let after = database_size(url).await?;
         let load_after = load_average();

@@ -279,7 +279,11 @@ impl Folder {
     ///
     /// # Errors
     /// The file system failed.
-    pub async fn open_upload(&self, id: &UploadId, offset: u64) -> Result<FolderUpload, StoreError> {
+    pub async fn open_upload(
+        &self,
+        id: &UploadId,
+        offset: u64,
+    ) -> Result<FolderUpload, StoreError> {
         let path = self.upload_path(id);
         let p = path.clone();
         let part = blocking(move || PartFile::open(&p, offset)).await?;

@@ -178,10 +178,10 @@ impl Database {
         let mut at = pos;
         for row in data.chunks(ROW_LEN) {
             tx.execute(
-                    "INSERT INTO body_chunks (body, pos, data, written_at) VALUES ($1, $2, $3, $4)",
-                    &[&&key[..], &(at as i64), &row, &now],
-                )
-                .await?;
+                "INSERT INTO body_chunks (body, pos, data, written_at) VALUES ($1, $2, $3, $4)",
+                &[&&key[..], &(at as i64), &row, &now],
+            )
+            .await?;
             at += row.len() as u64;
         }
         Ok(())

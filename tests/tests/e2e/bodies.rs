@@ -103,10 +103,7 @@ async fn a_kill_9_mid_upload_resumes_from_the_committed_offset_with_the_bytes_in
         .unwrap();
     for _ in 0..ANSWERED {
         let answer = alice.answer().await.unwrap();
-        assert!(
-            matches!(answer, v3::Response::ChunkStored(_)),
-            "{answer:?}"
-        );
+        assert!(matches!(answer, v3::Response::ChunkStored(_)), "{answer:?}");
     }
     // Killed while the later chunks may still be on their way in.
     server.kill9().await.unwrap();
@@ -116,10 +113,7 @@ async fn a_kill_9_mid_upload_resumes_from_the_committed_offset_with_the_bytes_in
 
     let server = ServerProcess::start(&data_dir, &args).await.unwrap();
     let mut alice = V3Conn::open(server.addr).await.unwrap();
-    alice
-        .authenticate(alice_id, &alice_keys)
-        .await
-        .unwrap();
+    alice.authenticate(alice_id, &alice_keys).await.unwrap();
     let resumed = match alice
         .call(v3::Request::UploadResume(status.upload_id))
         .await

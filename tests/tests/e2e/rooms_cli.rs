@@ -360,7 +360,11 @@ async fn a_file_sent_to_a_room_is_stored_once_saved_by_each_member_within_its_li
     let saved = Path::new(file["path"].as_str().unwrap());
     assert!(saved.starts_with(bob.join("downloads")), "{saved:?}");
     assert_eq!(std::fs::read(saved).unwrap(), bytes);
-    assert_eq!(server.bodies().await.unwrap(), 1, "carol has not read it yet");
+    assert_eq!(
+        server.bodies().await.unwrap(),
+        1,
+        "carol has not read it yet"
+    );
 
     // Carol's limit is below its size: the server keeps it for her, and
     // she is told why and how to take it or let it go.

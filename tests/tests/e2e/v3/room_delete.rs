@@ -127,7 +127,10 @@ async fn deleting_a_room_cancels_its_unfinished_uploads() {
         .await
         .unwrap();
     assert!(matches!(chunk, v3::Response::ChunkStored(_)), "{chunk:?}");
-    assert!(server.upload_stored(&id).await.unwrap(), "no part file or rows");
+    assert!(
+        server.upload_stored(&id).await.unwrap(),
+        "no part file or rows"
+    );
 
     let answer = alice.conn.call(delete_request(&alice, room)).await.unwrap();
     assert_eq!(answer, v3::Response::RoomDeleted(room));
