@@ -165,13 +165,11 @@ pub async fn run(
     durability: DurabilityArg,
 ) -> anyhow::Result<Vec<Outcome>> {
     let binary = server_binary(server_bin)?;
+    if args.file_only {
+        return cluster_files::run(&binary, file_args).await;
+    }
     let pg = tokio::task::spawn_blocking(Postgres::start_durable).await??;
     let url = pg.url();
-    if args.file_only {
-        let outcomes = cluster_files::run(&binary, &url, file_args).await?;
-        tokio::task::spawn_blocking(move || drop(pg)).await?;
-        return Ok(outcomes);
-    }
 
     // The limits, in this run: SQLite as the server commits, then PostgreSQL.
     let sqlite_1024 = tokio::task::spawn_blocking(|| {
@@ -312,7 +310,7 @@ pub async fn run(
     drop(files);
 
     if !args.skip_file {
-        outcomes.extend(cluster_files::run(&binary, &url, file_args).await?);
+        outcomes.extend(cluster_files::run(&binary, file_args).await?);
     }
     tokio::task::spawn_blocking(move || drop(pg)).await?;
     Ok(outcomes)

@@ -1,7 +1,8 @@
 //! The cluster's file phase (issue 15 item 3): the same large file through
 //! a PostgreSQL-backed node with its bodies in the database (the default:
 //! chunk rows) and with them in a folder (`--files-dir`, what a cluster
-//! shares), one after the other in one run on one PostgreSQL.
+//! shares), one after the other in one run, each on a fresh durable
+//! PostgreSQL (`fsync` and `synchronous_commit` on).
 //!
 //! Each mode gets a fresh node (its own process, so its peak memory is its
 //! own) and the `file` scenario's client processes; beside each: the
@@ -11,6 +12,7 @@
 
 use std::path::Path;
 
+use pgtemp::Postgres;
 use serde_json::json;
 use tokio_postgres::NoTls;
 
@@ -35,11 +37,7 @@ async fn database_size(url: &str) -> anyhow::Result<i64> {
 ///
 /// # Errors
 /// A node could not start or a step failed outright.
-pub async fn run(
-    binary: &Path,
-    url: &str,
-    file_args: &file::FileArgs,
-) -> anyhow::Result<Vec<Outcome>> {
+pub async fn run(binary: &Path, file_args: &file::FileArgs) -> anyhow::Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     let folder = tempfile::tempdir()?;
     for (name, files) in [
@@ -50,6 +48,9 @@ pub async fn run(
             None => "one PostgreSQL node, bodies in PostgreSQL",
             Some(_) => "one PostgreSQL node, bodies in a shared folder",
         };
+        // A durable PostgreSQL of each mode's own: the same users register.
+        let pg = tokio::task::spawn_blocking(Postgres::start_durable).await??;
+        let url = &pg.url();
         let load_before = load_average();
         let before = database_size(url).await?;
         let node = spawn_node(binary, url, files, None)?;
@@ -74,6 +75,7 @@ pub async fn run(
             "load_after": load_after,
         });
         outcomes.push(outcome);
+        tokio::task::spawn_blocking(move || drop(pg)).await?;
     }
     Ok(outcomes)
 }

@@ -189,7 +189,7 @@ impl Database {
 }
 
 /// A new body being written, a row at a time.
-pub(super) struct DatabaseWriter {
+pub struct DatabaseWriter {
     db: Database,
     key: [u8; 16],
     /// Less than [`ROW_LEN`] bytes not yet in a row (between calls).
@@ -250,7 +250,7 @@ impl Drop for DatabaseWriter {
 }
 
 /// A body being read.
-pub(super) struct DatabaseReader {
+pub struct DatabaseReader {
     db: Database,
     key: [u8; 16],
 }
@@ -303,7 +303,7 @@ impl DatabaseReader {
 }
 
 /// An upload whose rows cover `[0, len)`.
-pub(super) struct DatabaseUpload {
+pub struct DatabaseUpload {
     db: Database,
     id: UploadId,
     len: u64,
