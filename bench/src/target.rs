@@ -362,7 +362,7 @@ pub fn spawn_server(
 pub fn spawn_node(
     binary: &Path,
     database: &str,
-    files: &Path,
+    files: Option<&Path>,
     key: Option<&Path>,
 ) -> anyhow::Result<ChildServer> {
     let dir = tempfile::tempdir()?;
@@ -380,9 +380,10 @@ pub fn spawn_node(
         .arg("--data-dir")
         .arg(&data)
         .arg("--database")
-        .arg(database)
-        .arg("--files-dir")
-        .arg(files);
+        .arg(database);
+    if let Some(files) = files {
+        command.arg("--files-dir").arg(files);
+    }
     ChildServer::spawn(
         command,
         "server node (release binary, PostgreSQL)",

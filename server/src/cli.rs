@@ -41,13 +41,15 @@ pub struct Cli {
     pub data_dir: PathBuf,
 
     /// Keep all state in this PostgreSQL database (postgres://user@host/db)
-    /// instead of SQLite in the data folder: several servers given the same
-    /// one, the same --files-dir and the same server.key form a cluster.
+    /// instead of SQLite in the data folder, file bodies included unless
+    /// --files-dir is given: several servers given the same one (and the
+    /// same --files-dir, if any) and the same server.key form a cluster.
     #[arg(long, global = true)]
     pub database: Option<String>,
 
-    /// Folder for file bodies (default: files/ in the data folder). Servers
-    /// of one cluster share one (a network file system between machines).
+    /// Folder for file bodies (default: files/ in the data folder; with
+    /// --database, the database itself). Servers of one cluster given it
+    /// share one folder (a network file system between machines).
     #[arg(long, global = true)]
     pub files_dir: Option<PathBuf>,
 

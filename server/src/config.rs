@@ -163,6 +163,12 @@ impl Config {
         }
     }
 
+    /// Whether file bodies go in the PostgreSQL database: on `--database`
+    /// unless `--files-dir` names a folder.
+    pub fn bodies_in_database(&self) -> bool {
+        self.options.database.is_some() && self.options.files_dir.is_none()
+    }
+
     /// Path of the server's identity key.
     pub fn key_path(&self) -> PathBuf {
         self.data_dir.join("server.key")

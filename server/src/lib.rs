@@ -44,6 +44,7 @@ mod uploads;
 mod v2;
 mod v3;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -120,11 +121,7 @@ impl Server {
                 .with_context(|| format!("opening database {}", config.db_path().display()))?
             }
         };
-        tracing::info!(
-            engine = store.engine_name(),
-            files = %config.files_dir().display(),
-            "store opened"
-        );
+        tracing::info!(engine = store.engine_name(), "store opened");
         let headroom = headroom::Headroom::start(&config.data_dir, config.min_free_space)
             .with_context(|| format!("measuring free space in {}", config.data_dir.display()))?;
         tracing::info!(
@@ -132,9 +129,27 @@ impl Server {
             "keeping free disk space in reserve for acknowledgements"
         );
         store.use_headroom(headroom);
-        let blobs = Blobs::open(config.files_dir())
-            .with_context(|| format!("opening file folder {}", config.files_dir().display()))?;
-        if store.is_shared() {
+        let blobs = match store.pg_pool() {
+            Some(pool) if config.bodies_in_database() => {
+                tracing::info!("file bodies in the PostgreSQL database");
+                Blobs::in_database(pool)
+            }
+            _ => {
+                tracing::info!(folder = %config.files_dir().display(), "file bodies in a folder");
+                Blobs::open(config.files_dir()).with_context(|| {
+                    format!("opening file folder {}", config.files_dir().display())
+                })?
+            }
+        };
+        if blobs.is_in_database() {
+            let swept = blobs.sweep(HashSet::new(), Vec::new()).await?;
+            if swept > 0 {
+                tracing::info!(
+                    bodies = swept,
+                    "removed bodies nothing names, unwritten for an hour"
+                );
+            }
+        } else if store.is_shared() {
             // Other nodes write in the same folder: what looks orphaned
             // here may be their work in progress.
             tracing::info!("files folder shared by a cluster: no sweep of leftover files");

@@ -129,11 +129,21 @@ impl TestServer {
         files: &Path,
         adjust: impl FnOnce(&mut Options),
     ) -> anyhow::Result<TestServer> {
+        Self::start_node_with(postgres, Some(files), adjust).await
+    }
+
+    /// Starts one node of a cluster with its file bodies in the shared
+    /// folder `files`, or (`None`) in PostgreSQL.
+    pub async fn start_node_with(
+        postgres: &Arc<Postgres>,
+        files: Option<&Path>,
+        adjust: impl FnOnce(&mut Options),
+    ) -> anyhow::Result<TestServer> {
         let dir = tempfile::tempdir()?;
         let mut options = Options::new(dir.path().join("data"));
         options.durability = server::Durability::Normal;
         options.database = Some(postgres.url());
-        options.files_dir = Some(files.to_path_buf());
+        options.files_dir = files.map(Path::to_path_buf);
         adjust(&mut options);
         let mut server = Self::start_with(Config::new(options)?).await?;
         server._dir = Some(dir);
@@ -169,6 +179,33 @@ impl TestServer {
             bounded("server shutdown", task).await???;
         }
         Ok(())
+    }
+
+    /// The complete file bodies it stores: `*.blob` files in its folder,
+    /// or, with bodies in PostgreSQL, the distinct bodies of the chunk rows
+    /// (unfinished uploads' rows included).
+    pub async fn bodies(&self) -> anyhow::Result<usize> {
+        if !self.config.bodies_in_database() {
+            return Ok(blobs_in_folder(&self.config.files_dir()));
+        }
+        let url = self.config.database.clone().context("no database")?;
+        body_rows(&url, "SELECT count(DISTINCT body) FROM body_chunks").await
+    }
+
+    /// Whether an upload's body exists: its part file, or chunk rows.
+    pub async fn upload_stored(&self, id: &protocol::UploadId) -> anyhow::Result<bool> {
+        if !self.config.bodies_in_database() {
+            let part = self
+                .config
+                .files_dir()
+                .join("uploads")
+                .join(format!("{id}.part"));
+            return Ok(part.exists());
+        }
+        let url = self.config.database.clone().context("no database")?;
+        let hex: String = id.0.iter().map(|b| format!("{b:02x}")).collect();
+        let query = format!("SELECT count(*) FROM body_chunks WHERE body = '\\x{hex}'::bytea");
+        Ok(body_rows(&url, &query).await? > 0)
     }
 
     /// Stops the server and starts it again on the same data (new port).
@@ -462,9 +499,27 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
+/// One count from PostgreSQL at `url` (a test's look at the chunk rows).
+///
+/// # Errors
+/// The database cannot be reached or the query fails.
+pub async fn body_rows(url: &str, count_query: &str) -> anyhow::Result<usize> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let task = tokio::spawn(connection);
+    let n: i64 = client.query_one(count_query, &[]).await?.get(0);
+    drop(client);
+    let _ = task.await;
+    Ok(n as usize)
+}
+
 /// The blobs in a server's data folder (`files/*.blob`).
 pub fn blobs_in(data: &Path) -> usize {
-    std::fs::read_dir(data.join("files"))
+    blobs_in_folder(&data.join("files"))
+}
+
+/// The blobs (`*.blob`) in a file folder.
+pub fn blobs_in_folder(files: &Path) -> usize {
+    std::fs::read_dir(files)
         .unwrap()
         .filter(|e| {
             e.as_ref()

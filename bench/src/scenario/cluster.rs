@@ -2,7 +2,8 @@
 //! node, one PostgreSQL node and two PostgreSQL nodes on one database, in
 //! one run, each beside PostgreSQL's own insert rates at the same
 //! durability, measured in that run; then a large file through a
-//! PostgreSQL-backed node.
+//! PostgreSQL-backed node, its body in the database and in a shared folder
+//! (`cluster_files.rs`).
 //!
 //! - PostgreSQL is a throwaway cluster of this run (`pgtemp`), durable:
 //!   `fsync` and `synchronous_commit` on, as the server's `--durability
@@ -26,9 +27,9 @@ use pgtemp::Postgres;
 use serde::Serialize;
 use tokio_postgres::NoTls;
 
-use super::file;
 use super::sqlite_inserts::sqlite_inserts;
 use super::v3::{self, V3Args, V3Figures};
+use super::{cluster_files, file};
 use crate::report::{Comparison, Outcome, per_second, thousands};
 use crate::target::{DurabilityArg, server_binary, spawn_node, spawn_server};
 
@@ -52,6 +53,10 @@ pub struct ClusterArgs {
     /// server binaries.
     #[arg(long = "cluster-postgres-only")]
     pub postgres_only: bool,
+    /// Run only the file phase (bodies in PostgreSQL, then in a shared
+    /// folder), not the limits and message workloads.
+    #[arg(long = "cluster-file-only", conflicts_with = "skip_file")]
+    pub file_only: bool,
 }
 
 /// One PostgreSQL insert measurement.
@@ -165,6 +170,9 @@ pub async fn run(
     durability: DurabilityArg,
 ) -> anyhow::Result<Vec<Outcome>> {
     let binary = server_binary(server_bin)?;
+    if args.file_only {
+        return cluster_files::run(&binary, file_args).await;
+    }
     let pg = tokio::task::spawn_blocking(Postgres::start_durable).await??;
     let url = pg.url();
 
@@ -184,7 +192,7 @@ pub async fn run(
 
     // One PostgreSQL node, then a second one on the same database.
     let files = tempfile::tempdir()?;
-    let a = spawn_node(&binary, &url, files.path(), None)?;
+    let a = spawn_node(&binary, &url, Some(files.path()), None)?;
     let a_data = a.data_dir().context("node A has no data folder")?;
     let (mut one, one_figures) =
         v3::run(&[a.addr], v3_args, "one PostgreSQL node", Some(&a_data)).await?;
@@ -195,7 +203,7 @@ pub async fn run(
     let b = spawn_node(
         &binary,
         &url,
-        files.path(),
+        Some(files.path()),
         Some(&a_data.join("server.key")),
     )?;
     let mut same_load = v3_args.clone();
@@ -214,15 +222,14 @@ pub async fn run(
     );
     outcomes.push(two);
     drop(b);
-
-    if !args.skip_file && !args.postgres_only {
-        let (mut outcome, _) =
-            file::run(a.addr, Some(a.pid()), file_args, "one PostgreSQL node").await?;
-        outcome.name = "cluster-file-postgres".into();
-        outcomes.push(outcome);
-    }
     drop(a);
     drop(files);
+
+    if !args.skip_file && !args.postgres_only {
+        // Bodies in PostgreSQL, then in a shared folder, each on a fresh
+        // PostgreSQL of its own.
+        outcomes.extend(cluster_files::run(&binary, file_args).await?);
+    }
     tokio::task::spawn_blocking(move || drop(pg)).await?;
     Ok(outcomes)
 }

@@ -7,6 +7,7 @@
 //! a field in [`Plan`], and its comparisons in [`compare_v2`]'s manner.
 
 pub mod cluster;
+pub mod cluster_files;
 mod compare;
 pub mod file;
 pub mod idle;

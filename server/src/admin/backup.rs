@@ -191,7 +191,11 @@ fn stream_archive(
     tar.append_path_with_name(shared.config.key_path(), KEY_ENTRY)?;
     tar.append_path_with_name(snapshot, DB_ENTRY)?;
     for name in blobs {
-        let path = shared.blobs.blob_path(name);
+        // Backups are of SQLite nodes, whose bodies are always files.
+        let path = shared
+            .blobs
+            .blob_path(name)
+            .ok_or_else(|| io::Error::other("file bodies are in the database"))?;
         manifest.file_bytes += fs::metadata(&path)?.len();
         tar.append_path_with_name(&path, format!("{FILES_PREFIX}{name}"))?;
         manifest.files += 1;

@@ -165,6 +165,11 @@ impl Store {
         }
     }
 
+    /// The PostgreSQL pool, for file bodies kept in the database.
+    pub fn pg_pool(&self) -> Option<deadpool_postgres::Pool> {
+        self.pg().map(Pg::pool)
+    }
+
     /// Whether other servers share this store (the PostgreSQL engine): then
     /// rows may change under this node, and files in its folder may be
     /// another node's work in progress.

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use e2e::{
-    Postgres, RoomUser, Seen, ServerProcess, TestIdentity, TestServer, V3Conn, pattern, reason_of,
+    Postgres, RoomUser, Seen, ServerProcess, TestIdentity, TestServer, V3Conn, bounded, pattern,
+    reason_of,
 };
 use protocol::{ErrorReason, MessageKind, Name, v3};
 use sha2::{Digest, Sha256};
@@ -150,10 +151,29 @@ async fn an_inbox_quota_counts_messages_stored_through_every_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_cut_on_node_a_resumes_on_node_b_and_downloads_from_a() {
+    let files = tempfile::tempdir().unwrap();
+    upload_cut_on_a_resumed_on_b(Some(files.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_on_node_a_resumes_on_node_b_and_downloads_from_a_bodies_in_postgres() {
+    upload_cut_on_a_resumed_on_b(None).await;
+}
+
+/// An upload cut after 5 MiB on node A, resumed on node B, downloaded from
+/// A and hash-compared; bodies in the shared folder `files` or (`None`) in
+/// PostgreSQL, where every stored chunk is committed with the offset, so
+/// the resume starts exactly at 5 MiB.
+async fn upload_cut_on_a_resumed_on_b(files: Option<&Path>) {
     const SIZE: usize = 12 << 20;
     let pg = postgres().await;
-    let files = tempfile::tempdir().unwrap();
-    let (a, b) = two_nodes(&pg, files.path()).await;
+    let a = TestServer::start_node_with(&pg, files, |_| {})
+        .await
+        .unwrap();
+    let b = TestServer::start_node_with(&pg, files, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(a.config.bodies_in_database(), files.is_none());
     let (mut alice, alice_keys) = V3Conn::new_user(a.addr, "alice").await.unwrap();
     let (bob, bob_keys) = V3Conn::new_user(b.addr, "bob").await.unwrap();
     let data = pattern(12, SIZE);
@@ -173,6 +193,9 @@ async fn an_upload_cut_on_node_a_resumes_on_node_b_and_downloads_from_a() {
         other => panic!("resume on B: {other:?}"),
     };
     assert!(resumed.offset <= 5 << 20, "{}", resumed.offset);
+    if files.is_none() {
+        assert_eq!(resumed.offset, 5 << 20, "every stored chunk is durable");
+    }
     let done = upload_range(
         &mut alice,
         status.upload_id,
@@ -194,6 +217,13 @@ async fn an_upload_cut_on_node_a_resumes_on_node_b_and_downloads_from_a() {
         bob_on_a.ack(vec![sent.message_id]).await.unwrap(),
         vec![v3::AckStatus::Removed]
     );
+    bounded("the body to be deleted", async {
+        while a.bodies().await.unwrap() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 //! per area.
 
 mod at_rest;
+mod bodies;
 mod client;
 mod cluster;
 mod cluster_operator;

@@ -323,12 +323,6 @@ async fn a_file_sent_to_a_room_is_stored_once_saved_by_each_member_within_its_li
  {
     let server = TestServer::start(|_| {}).await.unwrap();
     let addr = server.addr;
-    let blobs = || {
-        std::fs::read_dir(server.config.files_dir())
-            .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension() == Some("blob".as_ref()))
-            .count()
-    };
     let dir = tempfile::tempdir().unwrap();
     let [alice, bob, carol] = ["alice", "bob", "carol"].map(|n| dir.path().join(n));
     for (home, name) in [(&alice, "alice"), (&bob, "bob"), (&carol, "carol")] {
@@ -353,7 +347,7 @@ async fn a_file_sent_to_a_room_is_stored_once_saved_by_each_member_within_its_li
     assert_eq!(sent["name"], "plan v2.bin");
     assert_eq!(sent["size"], 300_000);
     // One blob on the server whatever the room's size.
-    assert_eq!(blobs(), 1);
+    assert_eq!(server.bodies().await.unwrap(), 1);
 
     // Bob saves it and it is the same bytes.
     let at_bob = room_events(&json(addr, &bob, &["inbox"]).await);
@@ -366,7 +360,11 @@ async fn a_file_sent_to_a_room_is_stored_once_saved_by_each_member_within_its_li
     let saved = Path::new(file["path"].as_str().unwrap());
     assert!(saved.starts_with(bob.join("downloads")), "{saved:?}");
     assert_eq!(std::fs::read(saved).unwrap(), bytes);
-    assert_eq!(blobs(), 1, "carol has not read it yet");
+    assert_eq!(
+        server.bodies().await.unwrap(),
+        1,
+        "carol has not read it yet"
+    );
 
     // Carol's limit is below its size: the server keeps it for her, and
     // she is told why and how to take it or let it go.
@@ -381,7 +379,7 @@ async fn a_file_sent_to_a_room_is_stored_once_saved_by_each_member_within_its_li
     );
     assert!(!carol.join("downloads").join("plan v2.bin").exists());
     // Every member has acknowledged its entry, but carol holds it.
-    assert_eq!(blobs(), 1, "held for carol");
+    assert_eq!(server.bodies().await.unwrap(), 1, "held for carol");
     let offers = json(addr, &carol, &["files"]).await;
     let id = offers[0]["message_id"]
         .as_u64()
@@ -389,7 +387,7 @@ async fn a_file_sent_to_a_room_is_stored_once_saved_by_each_member_within_its_li
     ok(addr, &carol, &["decline-file", &id.to_string()]).await;
     // Let go: the blob is gone.
     bounded("the room file's blob to be deleted", async {
-        while blobs() != 0 {
+        while server.bodies().await.unwrap() != 0 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     })

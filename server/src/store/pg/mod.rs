@@ -166,6 +166,12 @@ impl Pg {
         &self.node
     }
 
+    /// The pool, for the file bodies kept in this database
+    /// (`crate::blobs`).
+    pub(super) fn pool(&self) -> Pool {
+        self.pool.clone()
+    }
+
     /// A pooled connection.
     async fn conn(&self) -> Result<Object, StoreError> {
         Ok(self.pool.get().await?)

@@ -151,6 +151,17 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (room, seq, client)
      );
      CREATE INDEX room_holds_by_client ON room_holds (client);",
+    // 5: file bodies in the database (`crate::blobs::pg`), for nodes not
+    // given --files-dir: rows of at most 1 MiB keyed by body and position.
+    // Ciphertext does not compress: stored out of line, uncompressed.
+    "CREATE TABLE body_chunks (
+         body BYTEA NOT NULL,
+         pos BIGINT NOT NULL,
+         data BYTEA NOT NULL,
+         written_at BIGINT NOT NULL,
+         PRIMARY KEY (body, pos)
+     );
+     ALTER TABLE body_chunks ALTER COLUMN data SET STORAGE EXTERNAL;",
 ];
 
 /// Brings the schema up to date (creates it in an empty database).

@@ -11,17 +11,11 @@ async fn reference_scenario() {
     let mut server = legacy().await;
     reference_flow(server.addr).await;
     server.stop().await.unwrap();
-    let files = std::fs::read_dir(server.config.files_dir())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "blob")
-        })
-        .count();
-    assert_eq!(files, 0, "delivered files are deleted");
+    assert_eq!(
+        server.bodies().await.unwrap(),
+        0,
+        "delivered files are deleted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,22 +156,11 @@ async fn upload_resumes_after_broken_connection_and_restart() {
     assert_eq!(&offer.meta[..], b"sealed name");
     let got = download_all(&mut b, sent.message_id, SIZE as u64).await;
     assert_eq!(Sha256::digest(&got), Sha256::digest(&data));
-    // Acknowledging deletes the file from disk.
+    // Acknowledging deletes the file from disk (or its rows).
+    assert_eq!(server.bodies().await.unwrap(), 1);
     b.ack(vec![sent.message_id]).await.unwrap();
-    let blobs = || {
-        std::fs::read_dir(server.config.files_dir())
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "blob")
-            })
-            .count()
-    };
     bounded("file to be deleted", async {
-        while blobs() > 0 {
+        while server.bodies().await.unwrap() > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })

@@ -127,17 +127,18 @@ async fn deleting_a_room_cancels_its_unfinished_uploads() {
         .await
         .unwrap();
     assert!(matches!(chunk, v3::Response::ChunkStored(_)), "{chunk:?}");
-    let part = server
-        .config
-        .files_dir()
-        .join("uploads")
-        .join(format!("{id}.part"));
-    assert!(part.exists(), "no part file at {}", part.display());
+    assert!(
+        server.upload_stored(&id).await.unwrap(),
+        "no part file or rows"
+    );
 
     let answer = alice.conn.call(delete_request(&alice, room)).await.unwrap();
     assert_eq!(answer, v3::Response::RoomDeleted(room));
 
-    assert!(!part.exists(), "{} outlived its room", part.display());
+    assert!(
+        !server.upload_stored(&id).await.unwrap(),
+        "the upload's body outlived its room"
+    );
     let resumed = bob.conn.call(v3::Request::UploadResume(id)).await.unwrap();
     assert_eq!(reason_of(&resumed).unwrap(), ErrorReason::UnknownUpload);
     let chunk = bob

@@ -29,9 +29,8 @@ fn held(room: RoomId, seq: u64, hold: bool) -> v3::Response {
 /// Waits until the server's blob folder holds `n` blobs (a blob is deleted
 /// once the change that let it go is committed).
 async fn blobs_become(server: &TestServer, n: usize) {
-    let data = server.config.data_dir.clone();
     bounded("the blobs to be deleted", async {
-        while e2e::blobs_in(&data) != n {
+        while server.bodies().await.unwrap() != n {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
@@ -69,7 +68,7 @@ async fn a_held_room_file_outlives_every_cursor_until_its_release() {
         let answer = download_answer(&mut carol, room, text, 0).await;
         assert_eq!(reason_of(&answer).unwrap(), ErrorReason::UnknownMessage);
     }
-    assert_eq!(e2e::blobs_in(&server.config.data_dir), 1);
+    assert_eq!(server.bodies().await.unwrap(), 1);
     let inbox = dir.path().join("bob-downloads");
     let conn = bob.client_conn(addr).await.unwrap();
     let saved = bob

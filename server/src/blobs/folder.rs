@@ -1,4 +1,5 @@
-//! File bodies on disk, never in memory or in the database.
+//! File bodies in a folder (the engine of SQLite nodes, and of PostgreSQL
+//! nodes given `--files-dir`), never in memory.
 //!
 //! ```text
 //! <data>/files/<uuid>.blob           complete files, referenced by message rows
@@ -30,12 +31,12 @@ use crate::store::UploadRecord;
 
 /// The blob folder.
 #[derive(Debug, Clone)]
-pub struct Blobs {
+pub(super) struct Folder {
     root: PathBuf,
     holds: Arc<Mutex<Holds>>,
 }
 
-/// Deletions put off while a backup copies blobs (see [`Blobs::hold`]).
+/// Deletions put off while a backup copies blobs (see [`Folder::hold`]).
 #[derive(Debug, Default)]
 struct Holds {
     count: usize,
@@ -44,8 +45,8 @@ struct Holds {
 
 /// While one exists, deleted blobs stay on disk; the last one dropped
 /// deletes them. Drop it off the async workers (it may delete files).
-pub struct BlobHold {
-    blobs: Blobs,
+pub struct FolderHold {
+    blobs: Folder,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -81,7 +82,7 @@ async fn on_file<F: Send + 'static, T: Send + 'static>(
     Ok(value)
 }
 
-impl Drop for BlobHold {
+impl Drop for FolderHold {
     fn drop(&mut self) {
         let deferred = {
             let mut holds = self.blobs.holds();
@@ -107,7 +108,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-impl Blobs {
+impl Folder {
     /// Uses (creating if needed) `root` and its `tmp` and `uploads` folders.
     ///
     /// # Errors
@@ -130,9 +131,9 @@ impl Blobs {
     /// takes one before its database snapshot, so that each blob the
     /// snapshot refers to is still there to copy even if its message is
     /// acknowledged meanwhile.
-    pub fn hold(&self) -> BlobHold {
+    pub fn hold(&self) -> FolderHold {
         self.holds().count += 1;
-        BlobHold {
+        FolderHold {
             blobs: self.clone(),
         }
     }
@@ -204,7 +205,7 @@ impl Blobs {
     ///
     /// # Errors
     /// The file cannot be created.
-    pub async fn create(&self) -> Result<BlobWriter, StoreError> {
+    pub async fn create(&self) -> Result<FolderWriter, StoreError> {
         let name = format!("{}.blob", uuid::Uuid::new_v4());
         let part = self.root.join("tmp").join(format!("{name}.part"));
         let path = part.clone();
@@ -216,7 +217,7 @@ impl Blobs {
                 .open(&path)
         })
         .await?;
-        Ok(BlobWriter {
+        Ok(FolderWriter {
             file: Some(file),
             part,
             name,
@@ -224,10 +225,12 @@ impl Blobs {
         })
     }
 
-    /// Writes a whole small body as a blob; returns its name.
+    /// Writes a whole small body as a blob; returns its name (the tests'
+    /// shortcut; the server goes through `Blobs::write_whole`).
     ///
     /// # Errors
     /// The file system failed.
+    #[cfg(test)]
     pub async fn write_whole(&self, content: Bytes) -> Result<String, StoreError> {
         let mut writer = self.create().await?;
         writer.write(content).await?;
@@ -238,10 +241,10 @@ impl Blobs {
     ///
     /// # Errors
     /// The blob is missing.
-    pub async fn open_blob(&self, name: &str) -> Result<BlobReader, StoreError> {
+    pub async fn open_blob(&self, name: &str) -> Result<FolderReader, StoreError> {
         let path = self.blob_path(name);
         let file = blocking(move || BlobFile::open(&path)).await?;
-        Ok(BlobReader { file: Some(file) })
+        Ok(FolderReader { file: Some(file) })
     }
 
     /// Deletes blobs; a missing one is not an error (the startup sweep or an
@@ -278,11 +281,15 @@ impl Blobs {
     ///
     /// # Errors
     /// The file system failed.
-    pub async fn open_upload(&self, id: &UploadId, offset: u64) -> Result<UploadFile, StoreError> {
+    pub async fn open_upload(
+        &self,
+        id: &UploadId,
+        offset: u64,
+    ) -> Result<FolderUpload, StoreError> {
         let path = self.upload_path(id);
         let p = path.clone();
         let part = blocking(move || PartFile::open(&p, offset)).await?;
-        Ok(UploadFile {
+        Ok(FolderUpload {
             part: Some(part),
             path,
             len: offset,
@@ -304,11 +311,11 @@ impl Blobs {
     ///
     /// # Errors
     /// The file system failed.
-    pub async fn promote_upload(&self, upload: UploadFile) -> Result<String, StoreError> {
+    pub async fn promote_upload(&self, upload: FolderUpload) -> Result<String, StoreError> {
         let name = format!("{}.blob", uuid::Uuid::new_v4());
         let to = self.blob_path(&name);
         let root = self.root.clone();
-        let UploadFile { part, path, .. } = upload;
+        let FolderUpload { part, path, .. } = upload;
         blocking(move || {
             if let Some(part) = part {
                 part.close()?;
@@ -331,7 +338,7 @@ impl Blobs {
 }
 
 /// A body being written to a temporary file.
-pub struct BlobWriter {
+pub struct FolderWriter {
     // Taken while a blocking write owns it.
     file: Option<File>,
     part: PathBuf,
@@ -339,7 +346,7 @@ pub struct BlobWriter {
     root: PathBuf,
 }
 
-impl BlobWriter {
+impl FolderWriter {
     /// Appends a piece.
     ///
     /// # Errors
@@ -372,7 +379,7 @@ impl BlobWriter {
     }
 }
 
-impl Drop for BlobWriter {
+impl Drop for FolderWriter {
     fn drop(&mut self) {
         // An unfinished body (the sender went away) is removed at once; the
         // startup sweep catches what a crash leaves.
@@ -383,12 +390,12 @@ impl Drop for BlobWriter {
 }
 
 /// A blob being read.
-pub struct BlobReader {
+pub struct FolderReader {
     // Taken while a blocking read owns it.
     file: Option<BlobFile>,
 }
 
-impl BlobReader {
+impl FolderReader {
     /// Reads up to `len` bytes at `offset` (fewer at the end of the file).
     ///
     /// # Errors
@@ -402,7 +409,7 @@ impl BlobReader {
 }
 
 /// An upload's part file open for appending.
-pub struct UploadFile {
+pub struct FolderUpload {
     // Taken while a blocking operation owns it.
     part: Option<PartFile>,
     path: PathBuf,
@@ -410,7 +417,7 @@ pub struct UploadFile {
     synced: u64,
 }
 
-impl UploadFile {
+impl FolderUpload {
     /// Bytes written so far.
     pub fn len(&self) -> u64 {
         self.len
@@ -427,11 +434,6 @@ impl UploadFile {
     /// The file system failed.
     pub async fn append(&mut self, data: Bytes) -> Result<(), StoreError> {
         self.len = on_file(&mut self.part, "upload file", move |part| {
-            fail::fail_point!("upload-append", |name| Err(crate::fault::io_error(
-                name.as_deref()
-                    .and_then(crate::fault::injected)
-                    .unwrap_or(crate::fault::Fault::Io)
-            )));
             part.append(&data)?;
             Ok(part.len())
         })
@@ -457,7 +459,7 @@ mod tests {
     #[tokio::test]
     async fn a_finished_blob_is_readable_and_a_dropped_one_vanishes() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::open(dir.path()).unwrap();
+        let blobs = Folder::open(dir.path()).unwrap();
         let mut w = blobs.create().await.unwrap();
         w.write(Bytes::from_static(b"hello ")).await.unwrap();
         w.write(Bytes::from_static(b"world")).await.unwrap();
@@ -476,7 +478,7 @@ mod tests {
     #[tokio::test]
     async fn sweep_removes_orphans_and_cuts_uploads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::open(dir.path()).unwrap();
+        let blobs = Folder::open(dir.path()).unwrap();
         let kept = blobs
             .write_whole(Bytes::from_static(b"kept"))
             .await
