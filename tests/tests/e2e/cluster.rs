@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::v3::{begin_upload, download_all, upload_range};
 
-async fn postgres() -> Arc<Postgres> {
+/// A throwaway PostgreSQL for one test.
+pub(crate) async fn postgres() -> Arc<Postgres> {
     Arc::new(
         tokio::task::spawn_blocking(Postgres::start)
             .await
@@ -27,9 +28,18 @@ async fn postgres() -> Arc<Postgres> {
 }
 
 /// Two nodes on `pg` sharing `files`.
-async fn two_nodes(pg: &Arc<Postgres>, files: &Path) -> (TestServer, TestServer) {
-    let a = TestServer::start_node(pg, files, |_| {}).await.unwrap();
-    let b = TestServer::start_node(pg, files, |_| {}).await.unwrap();
+pub(crate) async fn two_nodes(pg: &Arc<Postgres>, files: &Path) -> (TestServer, TestServer) {
+    two_nodes_with(pg, files, |_| {}).await
+}
+
+/// Two nodes on `pg` sharing `files`, both with the defaults changed by `adjust`.
+pub(crate) async fn two_nodes_with(
+    pg: &Arc<Postgres>,
+    files: &Path,
+    adjust: fn(&mut server::Options),
+) -> (TestServer, TestServer) {
+    let a = TestServer::start_node(pg, files, adjust).await.unwrap();
+    let b = TestServer::start_node(pg, files, adjust).await.unwrap();
     (a, b)
 }
 

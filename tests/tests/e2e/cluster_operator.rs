@@ -9,17 +9,9 @@ use e2e::{Postgres, RoomUser, Seen, TestServer, V3Conn};
 use protocol::{ErrorReason, Name, v3};
 use serde_json::Value;
 
+use crate::cluster::{postgres, two_nodes};
 use crate::operator::server_cmd;
 use crate::v3::{begin_upload, delete_request};
-
-async fn postgres() -> Arc<Postgres> {
-    Arc::new(
-        tokio::task::spawn_blocking(Postgres::start)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-}
 
 /// `server ARGS --json` against `node`, which must succeed, as JSON.
 async fn json(node: &TestServer, args: &[&str]) -> Value {
@@ -41,12 +33,7 @@ async fn count(pg: &Arc<Postgres>, from: &str) -> u64 {
 async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_row_goes() {
     let pg = postgres().await;
     let files = tempfile::tempdir().unwrap();
-    let a = TestServer::start_node(&pg, files.path(), |_| {})
-        .await
-        .unwrap();
-    let b = TestServer::start_node(&pg, files.path(), |_| {})
-        .await
-        .unwrap();
+    let (a, b) = two_nodes(&pg, files.path()).await;
     let dir = tempfile::tempdir().unwrap();
 
     let idle = json(&a, &["status"]).await;

@@ -4,20 +4,12 @@
 //! through B that leaves an owner few key packages reaches the owner's
 //! session on A.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::{Postgres, RoomUser, Seen, TestServer, V3Conn};
+use e2e::{RoomUser, Seen, V3Conn};
 use protocol::v3;
 
-async fn postgres() -> Arc<Postgres> {
-    Arc::new(
-        tokio::task::spawn_blocking(Postgres::start)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-}
+use crate::cluster::{postgres, two_nodes, two_nodes_with};
 
 /// How long a push may take once the window has room: far less than the
 /// harness's 30 s, so that a stall fails rather than waits.
@@ -43,12 +35,7 @@ async fn a_member_pushed_on_node_a_and_acknowledging_through_node_b_gets_past_th
     const ENTRIES: usize = 12;
     let pg = postgres().await;
     let files = tempfile::tempdir().unwrap();
-    let a = TestServer::start_node(&pg, files.path(), |o| o.push_window = WINDOW)
-        .await
-        .unwrap();
-    let b = TestServer::start_node(&pg, files.path(), |o| o.push_window = WINDOW)
-        .await
-        .unwrap();
+    let (a, b) = two_nodes_with(&pg, files.path(), |o| o.push_window = WINDOW).await;
     let dir = tempfile::tempdir().unwrap();
     let mut alice = RoomUser::new(a.addr, dir.path(), "alice").await.unwrap();
     let mut bob = RoomUser::new(a.addr, dir.path(), "bob").await.unwrap();
@@ -95,12 +82,7 @@ async fn a_member_pushed_on_node_a_and_acknowledging_through_node_b_gets_past_th
 async fn a_claim_through_node_b_that_leaves_few_key_packages_tells_the_owner_on_node_a() {
     let pg = postgres().await;
     let files = tempfile::tempdir().unwrap();
-    let a = TestServer::start_node(&pg, files.path(), |_| {})
-        .await
-        .unwrap();
-    let b = TestServer::start_node(&pg, files.path(), |_| {})
-        .await
-        .unwrap();
+    let (a, b) = two_nodes(&pg, files.path()).await;
     let dir = tempfile::tempdir().unwrap();
     // Five one-time packages and a last-resort one, through A.
     let mut owner = RoomUser::new(a.addr, dir.path(), "owner").await.unwrap();

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use bytes::Bytes;
-use e2e::{Engine, Postgres, RoomUser, TestServer, run_client_with_stdin};
+use e2e::{Engine, RoomUser, TestServer, run_client_with_stdin};
 use protocol::ErrorReason;
 use protocol::v3::{self, RoomCommit, RoomLabel};
 
@@ -298,19 +298,9 @@ async fn rooms_password_the_database_holds_an_opaque_record_never_the_password()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_password_a_password_set_through_one_node_is_proven_through_another() {
-    let pg = std::sync::Arc::new(
-        tokio::task::spawn_blocking(Postgres::start)
-            .await
-            .unwrap()
-            .unwrap(),
-    );
+    let pg = crate::cluster::postgres().await;
     let files = tempfile::tempdir().unwrap();
-    let a = TestServer::start_node(&pg, files.path(), |_| {})
-        .await
-        .unwrap();
-    let b = TestServer::start_node(&pg, files.path(), |_| {})
-        .await
-        .unwrap();
+    let (a, b) = crate::cluster::two_nodes(&pg, files.path()).await;
     let dir = tempfile::tempdir().unwrap();
     let [alice, carol, dave] = ["alice", "carol", "dave"].map(|n| dir.path().join(n));
     register(a.addr, &alice, "alice").await;

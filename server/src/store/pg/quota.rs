@@ -38,16 +38,25 @@ pub(super) async fn lock(
     tx: &Transaction<'_>,
     clients: &[ClientId],
 ) -> Result<HashMap<ClientId, Usage>, StoreError> {
+    let ids = sorted_ids(clients);
+    let rows = tx.query(LOCK_USAGE, &[&ids]).await?;
+    usage_rows(&rows)
+}
+
+/// The `usage` rows of the clients `$1`, locked in id order.
+const LOCK_USAGE: &str = "SELECT client, inbox_messages, inbox_bytes, sent_bytes, uploads
+     FROM usage WHERE client = ANY($1) ORDER BY client FOR UPDATE";
+
+/// The distinct ids of `clients`, in the cluster's lock order.
+fn sorted_ids(clients: &[ClientId]) -> Vec<&[u8]> {
     let mut ids: Vec<&[u8]> = clients.iter().map(|c| &c.0[..]).collect();
     ids.sort_unstable();
     ids.dedup();
-    let rows = tx
-        .query(
-            "SELECT client, inbox_messages, inbox_bytes, sent_bytes, uploads FROM usage
-             WHERE client = ANY($1) ORDER BY client FOR UPDATE",
-            &[&ids],
-        )
-        .await?;
+    ids
+}
+
+/// Rows of [`LOCK_USAGE`] by client.
+fn usage_rows(rows: &[tokio_postgres::Row]) -> Result<HashMap<ClientId, Usage>, StoreError> {
     let mut out = HashMap::with_capacity(rows.len());
     for r in rows {
         out.insert(
@@ -153,28 +162,10 @@ pub(super) async fn lock_cached(
     tx: &deadpool_postgres::Transaction<'_>,
     clients: &[ClientId],
 ) -> Result<HashMap<ClientId, Usage>, StoreError> {
-    let mut ids: Vec<&[u8]> = clients.iter().map(|c| &c.0[..]).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let statement = tx
-        .prepare_cached(
-            "SELECT client, inbox_messages, inbox_bytes, sent_bytes, uploads FROM usage
-             WHERE client = ANY($1) ORDER BY client FOR UPDATE",
-        )
-        .await?;
-    let mut out = HashMap::with_capacity(ids.len());
-    for r in tx.query(&statement, &[&ids]).await? {
-        out.insert(
-            client_id(r.get(0))?,
-            Usage {
-                inbox_messages: r.get(1),
-                inbox_bytes: r.get(2),
-                sent_bytes: r.get(3),
-                uploads: r.get(4),
-            },
-        );
-    }
-    Ok(out)
+    let ids = sorted_ids(clients);
+    let statement = tx.prepare_cached(LOCK_USAGE).await?;
+    let rows = tx.query(&statement, &[&ids]).await?;
+    usage_rows(&rows)
 }
 
 /// Changes the counts of many clients in one statement (negative to give
