@@ -45,22 +45,30 @@ const MAX_PAUSE: Duration = Duration::from_secs(2);
 /// The most notifications handled as one round.
 const MAX_ROUND: usize = 1024;
 
-/// Listens until `stop` is cancelled.
+/// What the listener works with: the node's own parts.
+pub(super) struct Ears {
+    pub(super) config: tokio_postgres::Config,
+    pub(super) pool: Pool,
+    pub(super) node: String,
+    pub(super) directory: Directory,
+    pub(super) notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
+    pub(super) reachable: Arc<AtomicBool>,
+}
+
+/// Listens until `stop` is cancelled; `ready` is told once the node first
+/// listens.
 pub(super) async fn run(
-    config: tokio_postgres::Config,
-    pool: Pool,
-    node: String,
-    directory: Directory,
-    notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
-    reachable: Arc<AtomicBool>,
+    ears: Ears,
     stop: CancellationToken,
+    mut ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) {
+    let reachable = &ears.reachable;
     let mut pause = Duration::from_millis(100);
     let mut first = true;
     loop {
         let outcome = tokio::select! {
             () = stop.cancelled() => return,
-            outcome = listen(&config, &pool, &node, &directory, &notify, &reachable, first) => outcome,
+            outcome = listen(&ears, first, &mut ready) => outcome,
         };
         let was_reachable = reachable.swap(false, Ordering::AcqRel);
         if let Err(e) = outcome {
@@ -85,14 +93,18 @@ pub(super) async fn run(
 /// One connection's life: LISTEN, catch up, then hear notifications until
 /// the connection fails.
 async fn listen(
-    config: &tokio_postgres::Config,
-    pool: &Pool,
-    node: &str,
-    directory: &Directory,
-    notify: &Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
-    reachable: &AtomicBool,
+    ears: &Ears,
     first: bool,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), StoreError> {
+    let Ears {
+        config,
+        pool,
+        node,
+        directory,
+        notify,
+        reachable,
+    } = ears;
     let (client, mut connection) = config.connect(NoTls).await?;
     let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
     // The connection delivers notifications only while it is polled; this
@@ -132,8 +144,16 @@ async fn listen(
             events.push(StoreEvent::AllStale);
             notify(events);
             tracing::info!("the database is reachable again: accepting connections");
+        } else {
+            // Registrations committed between the store's first load and
+            // this LISTEN were announced to no one here.
+            accounts::reload(&client, directory).await?;
         }
         reachable.store(true, Ordering::Release);
+        // The node serves only once it hears the others (`Pg::open`).
+        if let Some(ready) = ready.take() {
+            let _ = ready.send(());
+        }
         while let Some(first) = heard.recv().await {
             // What has arrived by now is one round: its events go to the
             // hub in one call, and the sessions they wake read together

@@ -142,17 +142,28 @@ impl Pg {
             acks: group::ack_queue(),
             reads: group::read_queue(),
         };
-        let listener = tokio::spawn(listen::run(
+        let (ready, listening) = tokio::sync::oneshot::channel();
+        let ears = listen::Ears {
             config,
-            pg.pool.clone(),
-            pg.node.clone(),
-            pg.directory.clone(),
-            pg.notify.clone(),
-            pg.reachable.clone(),
-            pg.stop.clone(),
-        ));
+            pool: pg.pool.clone(),
+            node: pg.node.clone(),
+            directory: pg.directory.clone(),
+            notify: pg.notify.clone(),
+            reachable: pg.reachable.clone(),
+        };
+        let listener = tokio::spawn(listen::run(ears, pg.stop.clone(), Some(ready)));
         *pg.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
-        Ok(pg)
+        // Not before the node hears the others: a message stored through
+        // another node in between would never be pushed here.
+        match tokio::time::timeout(CONNECT_WAIT, listening).await {
+            Ok(Ok(())) => Ok(pg),
+            _ => {
+                pg.stop.cancel();
+                Err(StoreError::DatabaseUnavailable(
+                    "could not listen for the other nodes' notifications".into(),
+                ))
+            }
+        }
     }
 
     /// Whether the database answered the last time this node's listener
