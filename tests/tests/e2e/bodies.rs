@@ -11,7 +11,7 @@ use e2e::{Engine, Postgres, ServerProcess, TestServer, V3Conn, body_rows, bounde
 use protocol::{MessageKind, v3};
 use sha2::{Digest, Sha256};
 
-use crate::v3::{begin_upload, download_all, upload_range};
+use crate::v3::{begin_upload, download_all, resume_upload, upload_range};
 
 const ALL_ROWS: &str = "SELECT count(*) FROM body_chunks";
 
@@ -114,14 +114,7 @@ async fn a_kill_9_mid_upload_resumes_from_the_committed_offset_with_the_bytes_in
     let server = ServerProcess::start(&data_dir, &args).await.unwrap();
     let mut alice = V3Conn::open(server.addr).await.unwrap();
     alice.authenticate(alice_id, &alice_keys).await.unwrap();
-    let resumed = match alice
-        .call(v3::Request::UploadResume(status.upload_id))
-        .await
-        .unwrap()
-    {
-        v3::Response::UploadStatus(s) => s,
-        other => panic!("resume after kill -9: {other:?}"),
-    };
+    let resumed = resume_upload(&mut alice, status.upload_id).await;
     // Every answered chunk was committed; the offset is a whole number of
     // committed chunks, exactly the rows that survived.
     assert!(

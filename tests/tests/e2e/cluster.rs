@@ -15,7 +15,7 @@ use e2e::{
 use protocol::{ErrorReason, MessageKind, Name, v3};
 use sha2::{Digest, Sha256};
 
-use crate::v3::{begin_upload, download_all, upload_range};
+use crate::v3::{begin_upload, download_all, resume_upload, upload_range};
 
 /// A throwaway PostgreSQL for one test.
 pub(crate) async fn postgres() -> Arc<Postgres> {
@@ -194,14 +194,7 @@ async fn upload_cut_on_a_resumed_on_b(files: Option<&Path>) {
     drop(alice);
     let mut alice = V3Conn::open(b.addr).await.unwrap();
     alice.authenticate(alice_id, &alice_keys).await.unwrap();
-    let resumed = match alice
-        .call(v3::Request::UploadResume(status.upload_id))
-        .await
-        .unwrap()
-    {
-        v3::Response::UploadStatus(s) => s,
-        other => panic!("resume on B: {other:?}"),
-    };
+    let resumed = resume_upload(&mut alice, status.upload_id).await;
     assert!(resumed.offset <= 5 << 20, "{}", resumed.offset);
     if files.is_none() {
         assert_eq!(resumed.offset, 5 << 20, "every stored chunk is durable");

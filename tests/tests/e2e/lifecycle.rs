@@ -7,19 +7,12 @@ use std::collections::HashMap;
 use bytes::{Bytes, BytesMut};
 use e2e::{ServerProcess, TestIdentity, V3Conn, bounded, pattern, reason_of};
 use protocol::v3::{self, AckStatus};
-use protocol::{ClientId, ErrorReason, MessageKind, Request, RequestFrame, UploadId};
+use protocol::{ClientId, ErrorReason, MessageKind, Request, RequestFrame};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio_util::codec::Encoder;
 
-use crate::v3::{begin_upload, download_all, upload_range};
-
-async fn resume(conn: &mut V3Conn, id: UploadId) -> v3::UploadStatus {
-    match conn.call(v3::Request::UploadResume(id)).await.unwrap() {
-        v3::Response::UploadStatus(s) => s,
-        other => panic!("resume: {other:?}"),
-    }
-}
+use crate::v3::{begin_upload, download_all, resume_upload as resume, upload_range};
 
 /// Registers `names` on a fresh connection; returns their ids and keys.
 async fn register(addr: std::net::SocketAddr, names: &[&str]) -> Vec<(ClientId, TestIdentity)> {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use protocol::ClientId;
 
 use super::Pg;
-use super::channels::{CLIENTS_CHANNEL, client_id};
+use super::channels::client_id;
 use super::quota::{self, Usage};
 use super::room_acks::{Freed, freed_files};
 use super::uploads::{UPLOAD_COLUMNS, row_to_upload};
@@ -208,11 +208,7 @@ impl Pg {
         self.give_back_room_bytes(&tx, id, freed).await?;
         tx.execute("DELETE FROM usage WHERE client = $1", &[&key])
             .await?;
-        tx.execute(
-            "SELECT pg_notify($1, $2)",
-            &[&CLIENTS_CHANNEL, &self.payload(&id)],
-        )
-        .await?;
+        self.announce_client(&tx, &id).await?;
         tx.commit().await?;
         self.directory.remove(&id);
         if !ids.is_empty() {

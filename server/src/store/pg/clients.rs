@@ -5,7 +5,6 @@ use protocol::{ClientId, Name, PublicKey};
 
 use super::Pg;
 use super::accounts::{SELECT_CLIENT, load_one, record};
-use super::channels::CLIENTS_CHANNEL;
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
 use crate::store::values::now_ms;
@@ -62,11 +61,7 @@ impl Pg {
         }
         tx.execute("INSERT INTO usage (client) VALUES ($1)", &[&&id.0[..]])
             .await?;
-        tx.execute(
-            "SELECT pg_notify($1, $2)",
-            &[&CLIENTS_CHANNEL, &self.payload(&id)],
-        )
-        .await?;
+        self.announce_client(&tx, &id).await?;
         tx.commit().await?;
         let record = ClientRecord {
             id,

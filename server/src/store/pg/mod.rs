@@ -206,6 +206,21 @@ impl Pg {
     fn payload(&self, id: &ClientId) -> String {
         format!("{}:{}", self.node, hex::encode(id.0))
     }
+
+    /// Tells the other nodes, at commit, that account `id` was registered
+    /// or removed (they read which from the database).
+    async fn announce_client(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        id: &ClientId,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&channels::CLIENTS_CHANNEL, &self.payload(id)],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {

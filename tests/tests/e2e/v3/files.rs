@@ -11,6 +11,14 @@ use sha2::{Digest, Sha256};
 
 use super::{refused, server};
 
+/// Asks where upload `id` stands (request 122).
+pub(crate) async fn resume_upload(conn: &mut V3Conn, id: protocol::UploadId) -> v3::UploadStatus {
+    match conn.call(v3::Request::UploadResume(id)).await.unwrap() {
+        v3::Response::UploadStatus(s) => s,
+        other => panic!("resume: {other:?}"),
+    }
+}
+
 pub(crate) async fn begin_upload(conn: &mut V3Conn, to: ClientId, size: u64) -> v3::UploadStatus {
     match conn
         .call(v3::Request::UploadBegin(v3::UploadBegin {
@@ -112,14 +120,7 @@ async fn upload_resumes_after_broken_connection_and_restart() {
     server.restart().await.unwrap();
     let mut conn = V3Conn::open(server.addr).await.unwrap();
     conn.authenticate(alice, &alice_keys).await.unwrap();
-    let resumed = match conn
-        .call(v3::Request::UploadResume(status.upload_id))
-        .await
-        .unwrap()
-    {
-        v3::Response::UploadStatus(s) => s,
-        other => panic!("resume: {other:?}"),
-    };
+    let resumed = resume_upload(&mut conn, status.upload_id).await;
     assert_eq!(resumed.destination, bob);
     assert_eq!(resumed.file_size, SIZE as u64);
     assert!(resumed.offset <= 30 << 20);

@@ -13,7 +13,7 @@ mod room_holds;
 mod room_log;
 mod scale;
 
-pub(crate) use files::{begin_upload, download_all, upload_range};
+pub(crate) use files::{begin_upload, download_all, resume_upload, upload_range};
 pub(crate) use room_delete::delete_request;
 
 use e2e::{TestServer, V3Conn, reason_of};
