@@ -52,25 +52,14 @@ impl Pg {
             Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
             Err(failed) => failed,
         };
-        if ops.len() > 1 && !failed.maybe_committed {
-            tracing::debug!(error = %failed.error, count = ops.len(),
-                "a batch of acknowledgements failed; trying each alone");
-            let mut out = Vec::with_capacity(ops.len());
-            for op in ops {
-                out.push(
-                    match self.try_delete_batch(std::slice::from_ref(op)).await {
-                        Ok(mut one) => one.pop().ok_or(StoreError::Closed),
-                        Err(f) => Err(f.error),
-                    },
-                );
-            }
-            return out;
-        }
-        let text = failed.error.to_string();
-        let mut out = Vec::with_capacity(ops.len());
-        out.push(Err(failed.error));
-        out.extend((1..ops.len()).map(|_| Err(StoreError::CommitRefused(text.clone()))));
-        out
+        failed
+            .settle(ops.len(), "acknowledgements", |i| async move {
+                match self.try_delete_batch(&ops[i..=i]).await {
+                    Ok(mut one) => one.pop().ok_or(StoreError::Closed),
+                    Err(f) => Err(f.error),
+                }
+            })
+            .await
     }
 
     async fn try_delete_batch(

@@ -30,6 +30,36 @@ pub(super) struct Failed {
     pub(super) maybe_committed: bool,
 }
 
+impl Failed {
+    /// The outcomes of a batch of `count` whose transaction failed. If it
+    /// certainly rolled back, each item is tried alone (`alone(i)`), so one
+    /// bad item fails only itself; if it may have committed, nothing is
+    /// tried again (it might be stored twice) and every item is refused.
+    pub(super) async fn settle<O, Fut>(
+        self,
+        count: usize,
+        what: &str,
+        mut alone: impl FnMut(usize) -> Fut,
+    ) -> Vec<Result<O, StoreError>>
+    where
+        Fut: std::future::Future<Output = Result<O, StoreError>>,
+    {
+        if count > 1 && !self.maybe_committed {
+            tracing::debug!(error = %self.error, count, "a batch of {what} failed; trying each alone");
+            let mut out = Vec::with_capacity(count);
+            for i in 0..count {
+                out.push(alone(i).await);
+            }
+            return out;
+        }
+        let text = self.error.to_string();
+        let mut out = Vec::with_capacity(count);
+        out.push(Err(self.error));
+        out.extend((1..count).map(|_| Err(StoreError::CommitRefused(text.clone()))));
+        out
+    }
+}
+
 impl From<StoreError> for Failed {
     fn from(error: StoreError) -> Self {
         Failed {
@@ -84,24 +114,14 @@ impl Pg {
             Ok(outcomes) => return outcomes,
             Err(failed) => failed,
         };
-        if messages.len() > 1 && !failed.maybe_committed {
-            tracing::debug!(error = %failed.error, count = messages.len(),
-                "a batch of sends failed; trying each alone");
-            let mut out = Vec::with_capacity(messages.len());
-            for m in messages {
-                let outcome = match self.try_insert_batch(std::slice::from_ref(m)).await {
+        failed
+            .settle(messages.len(), "sends", |i| async move {
+                match self.try_insert_batch(&messages[i..=i]).await {
                     Ok(mut one) => one.pop().unwrap_or(Err(StoreError::Closed)),
                     Err(f) => Err(f.error),
-                };
-                out.push(outcome);
-            }
-            return out;
-        }
-        let text = failed.error.to_string();
-        let mut out = Vec::with_capacity(messages.len());
-        out.push(Err(failed.error));
-        out.extend((1..messages.len()).map(|_| Err(StoreError::CommitRefused(text.clone()))));
-        out
+                }
+            })
+            .await
     }
 
     async fn try_insert_batch(
