@@ -24,6 +24,12 @@ pub struct Cli {
     /// Log filter for the load generator and an in-process server.
     #[arg(long, default_value = "warn", global = true)]
     pub log_level: String,
+
+    /// Run the load generator on one half of the cores and every server it
+    /// starts (`--spawn`, the cluster's nodes) on the other, as separate
+    /// machines would; an in-process server shares the generator's half.
+    #[arg(long, global = true)]
+    pub split_cores: bool,
 }
 
 /// The scenarios.

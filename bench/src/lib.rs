@@ -12,6 +12,8 @@
 //! - [`scenario`]: one module per scenario and the [`scenario::Plan`] that
 //!   runs them.
 //! - [`target`]: starting, reaching and stopping servers; process memory.
+//! - [`cores`]: the generator and its servers on separate cores
+//!   (`--split-cores`), and how busy the cores were.
 //! - [`pool`]: bounded, timed workers. [`wire`]: raw protocol exchanges.
 //! - [`report`]: summary lines, JSON, latency percentiles.
 //!
@@ -21,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod cores;
 pub mod pool;
 pub mod report;
 pub mod scenario;
@@ -41,6 +44,14 @@ pub const LOADGEN_THREADS: usize = 2;
 /// A scenario could not be set up or run at all, or the JSON cannot be
 /// written.
 pub fn run(cli: &Cli) -> anyhow::Result<Report> {
+    if cli.split_cores {
+        // Before the runtime: its threads inherit the generator's cores.
+        let split = cores::split()?;
+        eprintln!(
+            "load generator on cores {:?}, servers it starts on cores {:?}",
+            split.generator, split.server
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(LOADGEN_THREADS)
         .thread_name("loadgen")

@@ -219,12 +219,12 @@ impl ChildServer {
         what: &str,
         dir: Option<tempfile::TempDir>,
     ) -> anyhow::Result<Self> {
-        let mut child = command
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {what}"))?;
+            .stderr(Stdio::piped());
+        let mut child =
+            crate::cores::spawn(&mut command).with_context(|| format!("starting {what}"))?;
         let stderr = child.stderr.take().context("no stderr pipe")?;
         let (tx, rx) = mpsc::channel::<SocketAddr>();
         std::thread::Builder::new()

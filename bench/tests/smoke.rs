@@ -178,3 +178,60 @@ fn smoke_runs_every_scenario_and_writes_json() {
     );
     assert_eq!(shown["unmatched"].as_u64(), Some(0));
 }
+
+/// `--split-cores`: the generator and the server it starts get disjoint
+/// halves of the cores, and every phase of v3 says how busy each half was.
+#[test]
+fn split_cores_puts_the_server_on_its_own_cores_and_reports_how_busy_each_half_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("v3.json");
+    let args = [
+        "--split-cores",
+        "v3",
+        "--spawn",
+        "--v3-users",
+        "4",
+        "--v3-seconds",
+        "1",
+        "--v3-curve",
+        "200",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    let (code, stdout, stderr) = loadgen(dir.path(), &args);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("load generator on cores"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v3 = &report["scenarios"][0];
+    assert_eq!(v3["passed"], true, "{v3:#}");
+    let figures = &v3["figures"];
+    let half = |side: &str| -> Vec<u64> {
+        figures["cores"][side]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {side} cores: {figures:#}"))
+            .iter()
+            .map(|c| c.as_u64().unwrap())
+            .collect()
+    };
+    let (generator, server) = (half("generator"), half("server"));
+    assert!(!generator.is_empty() && !server.is_empty());
+    assert!(generator.iter().all(|c| !server.contains(c)));
+    let busy = &figures["curve"][0]["cpu_busy"];
+    for side in ["all", "generator", "server"] {
+        let percent = busy[side]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{side}: {busy:#}"));
+        assert!((0.0..=100.0).contains(&percent), "{side}: {busy:#}");
+    }
+    // Both sides worked in the throughput phase.
+    let throughput = &figures["throughput_cpu_busy"];
+    assert!(
+        throughput["generator"].as_f64().unwrap() > 0.0,
+        "{throughput:#}"
+    );
+    assert!(
+        throughput["server"].as_f64().unwrap() > 0.0,
+        "{throughput:#}"
+    );
+}

@@ -25,6 +25,7 @@ pub mod sqlite_inserts;
 pub mod v2;
 pub mod v3;
 pub mod v3_latency;
+mod v3_setup;
 
 use std::net::SocketAddr;
 
@@ -244,7 +245,17 @@ impl Plan {
             compare_v3(&mut outcome, limits.as_ref());
             // The curve and the breakdown, on standard error: standard
             // output keeps one line per scenario (the JSON has them too).
-            eprint!("v3 latency curve:\n{}", v3_latency::table(&figures.curve));
+            let busy = match &figures.cores {
+                Some(c) => format!(
+                    "cpu busy: the generator's cores {:?} / the server's {:?}",
+                    c.generator, c.server
+                ),
+                None => "cpu busy: every core, generator and server together".into(),
+            };
+            eprint!(
+                "v3 latency curve ({busy}):\n{}",
+                v3_latency::table(&figures.curve)
+            );
             report.push(outcome);
         }
         if let Some(args) = &self.file {

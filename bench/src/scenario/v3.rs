@@ -32,17 +32,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use clap::Args;
-use client::connection::{self, Connection};
-use client::crypto::{Identity, ReplayWindow, SealedKind, Session, VerifiedBundle};
+use client::connection::Connection;
+use client::crypto::{ReplayWindow, SealedKind, Session};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use hdrhistogram::Histogram;
 use protocol::v3::{self, AckStatus};
-use protocol::{ClientId, MessageKind, Name};
+use protocol::{ClientId, MessageKind};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
 use super::v3_latency::{self, CurvePoint, Measured};
+use crate::cores::{self, Busy};
 use crate::report::{self, Latency, Outcome};
 
 /// The version-3 workload.
@@ -105,6 +106,10 @@ pub struct V3Figures {
     pub stored_msgs_per_s: f64,
     /// Push latency in the throughput phase (closed loop: includes queueing).
     pub throughput_push_latency: Latency,
+    /// How busy the cores were in the throughput phase.
+    pub throughput_cpu_busy: Busy,
+    /// The generator's and the server's cores, when `--split-cores` split them.
+    pub cores: Option<cores::Split>,
     /// Offered rate of the latency phase.
     pub latency_offered_per_s: f64,
     /// Messages the latency phase delivered and acknowledged.
@@ -118,19 +123,19 @@ pub struct V3Figures {
     pub curve: Vec<CurvePoint>,
 }
 
-struct User {
-    id: ClientId,
-    conn: Arc<Connection>,
+pub(super) struct User {
+    pub(super) id: ClientId,
+    pub(super) conn: Arc<Connection>,
     /// Session in which this user sends (it started it).
-    outgoing: Session,
+    pub(super) outgoing: Session,
     /// Session in which this user receives.
-    incoming: Session,
+    pub(super) incoming: Session,
     /// The next send counter (phases continue it).
-    next_send: AtomicU64,
+    pub(super) next_send: AtomicU64,
     /// The highest counter opened so far.
-    highest_received: AtomicU64,
+    pub(super) highest_received: AtomicU64,
     /// Pushed deliveries; a phase's receiver takes them and puts them back.
-    pushes: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<v3::Delivery>>>,
+    pub(super) pushes: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<v3::Delivery>>>,
 }
 
 /// Runs both phases against the nodes at `addrs` (one server, or the nodes
@@ -153,13 +158,15 @@ pub async fn run(
         "v3 texts are at least {STAMP} bytes (the stamps)"
     );
     ensure!(!addrs.is_empty(), "v3 needs a server address");
-    let users = setup(addrs, args.users)
+    let users = super::v3_setup::setup(addrs, args.users)
         .await
         .context("setting up v3 users")?;
     let users = Arc::new(users);
     let mut problems = Vec::new();
 
+    let ticks = cores::Ticks::now();
     let throughput = phase(&users, args, None).await?;
+    let throughput_cpu_busy = Busy::between(&ticks, &cores::Ticks::now());
     problems.extend(throughput.problems.iter().cloned());
     let e2e = report::per_second(throughput.removed as f64, throughput.elapsed);
     let rates = v3_latency::rates(&args.curve, args.rate, e2e)?;
@@ -168,7 +175,9 @@ pub async fn run(
     let mut first = None;
     for rate in rates {
         v3_latency::server_figures(data_dir, true).await;
+        let ticks = cores::Ticks::now();
         let latency = phase(&users, args, Some(rate)).await?;
+        let busy = Busy::between(&ticks, &cores::Ticks::now());
         let server = v3_latency::server_figures(data_dir, true).await;
         problems.extend(latency.problems.iter().cloned());
         let achieved = report::per_second(latency.removed as f64, latency.elapsed);
@@ -183,6 +192,7 @@ pub async fn run(
             achieved,
             &measured,
             server.as_ref(),
+            busy,
         ));
         first.get_or_insert(latency);
     }
@@ -207,6 +217,8 @@ pub async fn run(
         e2e_msgs_per_s: e2e,
         stored_msgs_per_s: report::per_second(throughput.stored as f64, throughput.send_elapsed),
         throughput_push_latency: Latency::of(&throughput.latency),
+        throughput_cpu_busy,
+        cores: cores::current().cloned(),
         latency_offered_per_s: offered,
         latency_messages: latency.removed,
         latency_achieved_per_s: report::per_second(latency.removed as f64, latency.elapsed),
@@ -232,89 +244,6 @@ pub async fn run(
         comparisons: Vec::new(),
     };
     Ok((outcome, figures))
-}
-
-async fn setup(addrs: &[std::net::SocketAddr], n: usize) -> anyhow::Result<Vec<User>> {
-    let node = |i: usize| addrs[i % addrs.len()].to_string();
-    let tag: u32 = rand::random();
-    let mut identities = Vec::with_capacity(n);
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let identity = Identity::generate()?;
-        let name = Name::new(format!("v3-{tag:08x}-{i}"))?;
-        ids.push(connection::register(&node(i), &name, &identity.bundle()).await?);
-        identities.push(identity);
-    }
-    let mut conns = Vec::with_capacity(n);
-    for (i, (identity, id)) in identities.iter().zip(&ids).enumerate() {
-        let conn = Connection::connect(&node(i), *id, |_| Ok(()), |m| identity.sign(m)).await?;
-        conns.push(Arc::new(conn));
-    }
-    // Offers around the ring, through the server.
-    let mut outgoing = Vec::with_capacity(n);
-    for i in 0..n {
-        let to = (i + 1) % n;
-        let bundle = VerifiedBundle::verify(&conns[i].public_key(ids[to]).await?.public_key)?;
-        let (session, offer) = Session::initiate(&identities[i], ids[i], ids[to], &bundle)?;
-        conns[i]
-            .send_message(
-                ids[to],
-                MessageKind::SymmetricKeyRequest,
-                Bytes::from(offer),
-            )
-            .await?;
-        outgoing.push(session);
-    }
-    let mut incoming = Vec::with_capacity(n);
-    for i in 0..n {
-        let from = (i + n - 1) % n;
-        let batch = conns[i].pull(0).await?;
-        let offer = batch
-            .messages
-            .iter()
-            .find(|d| d.kind == MessageKind::SymmetricKeyRequest && d.sender == ids[from])
-            .context("an offer did not arrive")?;
-        let bundle = VerifiedBundle::verify(&conns[i].public_key(ids[from]).await?.public_key)?;
-        let (session, answer) =
-            Session::accept_offer(&identities[i], ids[i], ids[from], &bundle, &offer.content)?;
-        conns[i]
-            .send_message(ids[from], MessageKind::SymmetricKey, Bytes::from(answer))
-            .await?;
-        conns[i].ack(vec![offer.message_id]).await?;
-        incoming.push(session);
-    }
-    let mut pushes = Vec::with_capacity(n);
-    for i in 0..n {
-        let batch = conns[i].pull(0).await?;
-        let answer = batch
-            .messages
-            .iter()
-            .find(|d| d.kind == MessageKind::SymmetricKey)
-            .context("an answer did not arrive")?;
-        outgoing[i].confirm(&answer.content)?;
-        conns[i].ack(vec![answer.message_id]).await?;
-        let (waiting, stream) = conns[i].subscribe().await?;
-        ensure!(
-            waiting == 0,
-            "{waiting} messages left after the key agreement"
-        );
-        pushes.push(stream.context("no push stream")?);
-    }
-    Ok(ids
-        .into_iter()
-        .zip(conns)
-        .zip(outgoing.into_iter().zip(incoming))
-        .zip(pushes)
-        .map(|(((id, conn), (outgoing, incoming)), pushes)| User {
-            id,
-            conn,
-            outgoing,
-            incoming,
-            next_send: AtomicU64::new(1),
-            highest_received: AtomicU64::new(0),
-            pushes: Mutex::new(Some(pushes)),
-        })
-        .collect())
 }
 
 struct PhaseResult {

@@ -20,6 +20,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use server::timing::Breakdown;
 
+use crate::cores::Busy;
 use crate::report::{Latency, thousands};
 
 /// One latency phase: a point of the curve.
@@ -42,6 +43,8 @@ pub struct CurvePoint {
     pub commits: Option<u64>,
     /// Operations (sends, acknowledgements) per commit.
     pub ops_per_commit: Option<f64>,
+    /// How busy the cores were during the phase.
+    pub cpu_busy: Busy,
 }
 
 /// One stage of the breakdown, in microseconds.
@@ -119,6 +122,7 @@ pub fn point(
     achieved: f64,
     measured: &Measured<'_>,
     server: Option<&Breakdown>,
+    cpu_busy: Busy,
 ) -> CurvePoint {
     let q = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q);
     let mut stages = vec![StageRow {
@@ -164,17 +168,19 @@ pub fn point(
         ops_per_commit: server
             .filter(|b| b.commits > 0)
             .map(|b| b.ops_committed as f64 / b.commits as f64),
+        cpu_busy,
     }
 }
 
 /// The curve and each point's breakdown, as printed after the summary line.
 pub fn table(points: &[CurvePoint]) -> String {
     let ms = |us: u64| format!("{:.2}", us as f64 / 1000.0);
-    let mut out =
-        String::from("  offered msg/s  share  achieved   p50 ms   p99 ms  p99.9 ms  ops/commit\n");
+    let mut out = String::from(
+        "  offered msg/s  share  achieved   p50 ms   p99 ms  p99.9 ms  ops/commit  cpu busy\n",
+    );
     for p in points {
         out.push_str(&format!(
-            "  {:>13}  {:>4.0}%  {:>8}  {:>7}  {:>7}  {:>8}  {:>10}\n",
+            "  {:>13}  {:>4.0}%  {:>8}  {:>7}  {:>7}  {:>8}  {:>10}  {:>8}\n",
             thousands(p.offered_per_s),
             100.0 * p.share_of_max,
             thousands(p.achieved_per_s),
@@ -183,6 +189,7 @@ pub fn table(points: &[CurvePoint]) -> String {
             ms(p.push_latency.p999_us),
             p.ops_per_commit
                 .map_or_else(|| "-".into(), |o| format!("{o:.1}")),
+            p.cpu_busy.short(),
         ));
     }
     for p in points {
