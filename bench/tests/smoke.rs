@@ -224,6 +224,25 @@ fn split_cores_puts_the_server_on_its_own_cores_and_reports_how_busy_each_half_w
             .unwrap_or_else(|| panic!("{side}: {busy:#}"));
         assert!((0.0..=100.0).contains(&percent), "{side}: {busy:#}");
     }
+    // The server's whole part, message by message: at least its commit,
+    // at most the whole push latency (its buckets read up to 1/8 high).
+    let point = &figures["curve"][0];
+    let stage = |name: &str| {
+        point["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == name)
+            .unwrap_or_else(|| panic!("no stage {name}: {point:#}"))
+            .clone()
+    };
+    let (whole, commit) = (stage("through the server"), stage("commit"));
+    for q in ["p50_us", "p99_us"] {
+        let w = whole[q].as_u64().unwrap();
+        assert!(w >= commit[q].as_u64().unwrap(), "{q}: {point:#}");
+        let total = point["push_latency"][q].as_u64().unwrap();
+        assert!(w <= total + total / 8 + 1, "{q}: {point:#}");
+    }
     // Both sides worked in the throughput phase.
     let throughput = &figures["throughput_cpu_busy"];
     assert!(

@@ -26,8 +26,9 @@ const CHANNEL_CAPACITY: usize = 4096;
 /// What a subscribed connection hears about its client.
 #[derive(Debug, Clone)]
 pub(crate) enum HubEvent {
-    /// A new message is durable (committed at that instant: `crate::timing`).
-    Message(Arc<WaitingMessage>, Instant),
+    /// A new message is durable (`crate::timing`: committed at that
+    /// instant; its send queued for the writer at the other, if it was one).
+    Message(Arc<WaitingMessage>, Instant, Option<Instant>),
     /// Messages were removed (acknowledged on some connection, or pulled by
     /// version 2).
     Removed(Arc<[u64]>),
@@ -137,8 +138,12 @@ impl Hub {
         };
         for event in events {
             match event {
-                StoreEvent::NewMessage { recipient, message } => {
-                    send(&recipient, HubEvent::Message(message, committed));
+                StoreEvent::NewMessage {
+                    recipient,
+                    message,
+                    queued,
+                } => {
+                    send(&recipient, HubEvent::Message(message, committed, queued));
                 }
                 StoreEvent::Removed { recipient, ids } => {
                     send(&recipient, HubEvent::Removed(ids.into()));
@@ -198,6 +203,7 @@ mod tests {
                 created_at_ms: 0,
                 body: MessageBody::Inline(Bytes::from_static(b"x")),
             }),
+            queued: None,
         }
     }
 
@@ -209,7 +215,7 @@ mod tests {
         let mut other = hub.subscribe(ClientId([9; 16]));
         hub.publish(vec![message(5)]);
         for s in [&mut a, &mut b] {
-            assert!(matches!(s.events.recv().await, Some(HubEvent::Message(m, _)) if m.id == 5));
+            assert!(matches!(s.events.recv().await, Some(HubEvent::Message(m, ..)) if m.id == 5));
         }
         assert!(other.events.try_recv().is_err());
         drop(a);

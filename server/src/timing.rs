@@ -32,6 +32,9 @@ pub(crate) enum Stage {
     Notify = 3,
     /// From there to the delivery being flushed to the socket.
     Write = 4,
+    /// The whole way: from the send queued for the writer to the delivery
+    /// flushed (measured per message, not the sum of the stages' quantiles).
+    Server = 5,
 }
 
 const STAGES: [(&str, Stage); 5] = [
@@ -92,14 +95,14 @@ fn upper(index: usize) -> u64 {
 }
 
 struct Timings {
-    stages: [Histogram; 5],
+    stages: [Histogram; 6],
     /// Commits of the writer, and operations they carried.
     commits: AtomicU64,
     ops: AtomicU64,
 }
 
 static TIMINGS: Timings = Timings {
-    stages: [const { Histogram::new() }; 5],
+    stages: [const { Histogram::new() }; 6],
     commits: AtomicU64::new(0),
     ops: AtomicU64::new(0),
 };
@@ -139,6 +142,9 @@ pub struct StageFigures {
 pub struct Breakdown {
     /// Each stage, in the order a message passes them.
     pub stages: Vec<StageFigures>,
+    /// The whole way through the server, each message measured from its
+    /// send queued for the writer to its delivery flushed.
+    pub server: StageFigures,
     /// The writer's commits since the last reset.
     pub commits: u64,
     /// Operations those commits carried (sends, acknowledgements, ...).
@@ -147,31 +153,32 @@ pub struct Breakdown {
 
 /// The figures since the last reset (and resets them, if asked).
 pub(crate) fn breakdown(reset: bool) -> Breakdown {
+    let figures = |name: &str, stage: Stage| {
+        let counts = TIMINGS.stages[stage as usize].take(reset);
+        let count: u64 = counts.iter().sum();
+        let quantile = |q: f64| {
+            let rank = ((count as f64) * q).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            for (i, c) in counts.iter().enumerate() {
+                seen += c;
+                if seen >= rank {
+                    return upper(i);
+                }
+            }
+            0
+        };
+        StageFigures {
+            stage: name.into(),
+            count,
+            p50_us: quantile(0.5),
+            p99_us: quantile(0.99),
+            p999_us: quantile(0.999),
+            max_us: quantile(1.0),
+        }
+    };
     let stages = STAGES
         .iter()
-        .map(|(name, stage)| {
-            let counts = TIMINGS.stages[*stage as usize].take(reset);
-            let count: u64 = counts.iter().sum();
-            let quantile = |q: f64| {
-                let rank = ((count as f64) * q).ceil().max(1.0) as u64;
-                let mut seen = 0;
-                for (i, c) in counts.iter().enumerate() {
-                    seen += c;
-                    if seen >= rank {
-                        return upper(i);
-                    }
-                }
-                0
-            };
-            StageFigures {
-                stage: (*name).into(),
-                count,
-                p50_us: quantile(0.5),
-                p99_us: quantile(0.99),
-                p999_us: quantile(0.999),
-                max_us: quantile(1.0),
-            }
-        })
+        .map(|(name, stage)| figures(name, *stage))
         .collect();
     let take = |a: &AtomicU64| {
         if reset {
@@ -182,6 +189,7 @@ pub(crate) fn breakdown(reset: bool) -> Breakdown {
     };
     Breakdown {
         stages,
+        server: figures("server", Stage::Server),
         commits: take(&TIMINGS.commits),
         ops_committed: take(&TIMINGS.ops),
     }

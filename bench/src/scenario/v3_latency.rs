@@ -11,7 +11,10 @@
 //! *client read* is what is left: the whole way after the send minus the
 //! server's stages at the same quantile (the loopback, the client's
 //! connection task, the opening); at p99 it is an estimate, since the slow
-//! messages of one stage need not be those of another.
+//! messages of one stage need not be those of another. *through the
+//! server* is the server's part measured whole, message by message (from
+//! the send queued for the writer to the delivery flushed): unlike the sum
+//! of the stages' p99, its p99 is exact.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -149,6 +152,14 @@ pub fn point(
             p50_us: q(measured.after_send, 0.5).saturating_sub(sum50),
             p99_us: q(measured.after_send, 0.99).saturating_sub(sum99),
         });
+        // Not a stage of the sum: the server's part as a whole, each
+        // message measured from its send queued to its delivery flushed.
+        stages.push(StageRow {
+            stage: "through the server".into(),
+            measured_by: "server (whole)".into(),
+            p50_us: b.server.p50_us,
+            p99_us: b.server.p99_us,
+        });
     } else {
         stages.push(StageRow {
             stage: "server and client read".into(),
@@ -203,10 +214,10 @@ pub fn table(points: &[CurvePoint]) -> String {
                 s.stage,
                 ms(s.p50_us),
                 ms(s.p99_us),
-                if s.measured_by == "remainder" {
-                    " (remainder)"
-                } else {
-                    ""
+                match s.measured_by.as_str() {
+                    "remainder" => " (remainder)",
+                    "server (whole)" => " (each message, not a sum)",
+                    _ => "",
                 }
             ));
         }

@@ -4,7 +4,7 @@
 //! writer thread all speak in these, so none of them owns them.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use protocol::v3::{Delivery, FileOffer};
@@ -189,6 +189,9 @@ pub enum StoreEvent {
         recipient: ClientId,
         /// The message.
         message: Arc<WaitingMessage>,
+        /// When its send was queued for the writer, if it was sent as such
+        /// (for `crate::timing`: its whole way through the server).
+        queued: Option<Instant>,
     },
     /// Messages were removed.
     Removed {

@@ -20,8 +20,9 @@ use crate::timing::{self, Stage};
 use crate::v3::reply::store_error;
 use crate::v3::room_push::RoomPush;
 
-/// When a message was committed and when this session heard of it.
-type Heard = (Instant, Instant);
+/// When a message's send was queued for the writer (if it was one), when it
+/// was committed and when this session heard of it.
+type Heard = (Option<Instant>, Instant, Instant);
 
 /// Push state of a subscribed session.
 pub(crate) struct Push {
@@ -88,7 +89,7 @@ impl Push {
     /// has room (else the session is behind), removed ones leave the window.
     pub(crate) fn on_hub(&mut self, event: HubEvent, window: usize) {
         match event {
-            HubEvent::Message(m, committed) => {
+            HubEvent::Message(m, committed, queued) => {
                 if m.id <= self.pushed_up_to {
                     return;
                 }
@@ -97,7 +98,8 @@ impl Push {
                     return;
                 }
                 self.pushed_up_to = m.id;
-                self.queue.push_back((m, Some((committed, Instant::now()))));
+                self.queue
+                    .push_back((m, Some((queued, committed, Instant::now()))));
             }
             HubEvent::Removed(ids) => {
                 for id in ids.iter() {
@@ -166,9 +168,12 @@ impl Push {
             return;
         }
         let now = Instant::now();
-        for (committed, heard) in self.unflushed.drain(..) {
+        for (queued, committed, heard) in self.unflushed.drain(..) {
             timing::record(Stage::Notify, heard.saturating_duration_since(committed), 1);
             timing::record(Stage::Write, now - heard, 1);
+            if let Some(queued) = queued {
+                timing::record(Stage::Server, now - queued, 1);
+            }
         }
     }
 }

@@ -3,6 +3,8 @@
 //! and savepoints that make one operation all-or-nothing inside it.
 
 use protocol::ClientId;
+use std::time::Instant;
+
 use rusqlite::Transaction;
 
 use crate::error::StoreError;
@@ -27,6 +29,8 @@ pub(super) struct View<'a> {
     pub(super) directory: &'a Directory,
     /// The next message id; advances only if the batch commits.
     pub(super) next_id: &'a mut u64,
+    /// When the operation being applied was queued (for `crate::timing`).
+    pub(super) queued: Instant,
 }
 
 impl View<'_> {

@@ -52,6 +52,7 @@ pub(super) fn insert(
             created_at_ms: created_at,
             body,
         }),
+        queued: Some(view.queued),
     });
     Ok(stored)
 }

@@ -76,12 +76,13 @@ impl Writer {
         let mut batch = Vec::with_capacity(64);
         while let Ok(first) = queue.recv() {
             let mut sends = 0;
-            let mut note = |(op, queued): (WriteOp, Instant), batch: &mut Vec<WriteOp>| {
+            let mut note = |(op, queued): (WriteOp, Instant),
+                            batch: &mut Vec<(WriteOp, Instant)>| {
                 if matches!(op, WriteOp::Insert { .. }) {
                     sends += 1;
                     crate::timing::record(Stage::Queue, queued.elapsed(), 1);
                 }
-                batch.push(op);
+                batch.push((op, queued));
             };
             note(first, &mut batch);
             while batch.len() < MAX_BATCH {
@@ -101,9 +102,9 @@ impl Writer {
     }
 
     /// Commits `batch`, of which `sends` are new messages (for `timing`).
-    fn commit_batch(&mut self, batch: &mut Vec<WriteOp>, sends: u64) {
+    fn commit_batch(&mut self, batch: &mut Vec<(WriteOp, Instant)>, sends: u64) {
         if self.stopped {
-            for p in batch.drain(..).filter_map(into_pending) {
+            for p in batch.drain(..).filter_map(|(op, _)| into_pending(op)) {
                 p.fail(|| StoreError::WritesStopped);
             }
             return;
@@ -124,8 +125,10 @@ impl Writer {
                 staged: &mut staged,
                 directory: &self.directory,
                 next_id: &mut next_id,
+                queued: began,
             };
-            for op in ops.by_ref() {
+            for (op, queued) in ops.by_ref() {
+                view.queued = queued;
                 if let Some(p) = apply::apply(&tx, &mut view, &self.limits, op) {
                     pending.push(p);
                 }
@@ -173,7 +176,7 @@ impl Writer {
                 fault::recovered();
             }
             Err(e) => {
-                pending.extend(ops.filter_map(into_pending));
+                pending.extend(ops.filter_map(|(op, _)| into_pending(op)));
                 let text = e.to_string();
                 let fault = fault::classify_sqlite(&e);
                 if fault == Some(Fault::SyncFailed) {

@@ -163,6 +163,7 @@ pub(super) fn delete(
         view.staged.events.push(StoreEvent::NewMessage {
             recipient,
             message: n,
+            queued: None,
         });
     }
     for &(_, owner, size) in &uploads {

@@ -273,6 +273,7 @@ pub(super) fn commit(
         view.staged.events.push(StoreEvent::NewMessage {
             recipient,
             message: w,
+            queued: None,
         });
     }
     Ok(outcome.committed)

@@ -162,6 +162,7 @@ pub(super) fn upload_complete(
             created_at_ms: created_at,
             body,
         }),
+        queued: None,
     });
     Ok((
         record,
