@@ -182,7 +182,7 @@ fn smoke_runs_every_scenario_and_writes_json() {
 /// `--split-cores`: the generator and the server it starts get disjoint
 /// halves of the cores, and every phase of v3 says how busy each half was.
 #[test]
-fn split_cores_puts_the_server_on_its_own_cores_and_reports_how_busy_each_half_was() {
+fn split_cores_runs_the_server_on_its_own_cores_and_v3_reports_where_the_time_and_cpu_went() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("v3.json");
     let args = [
@@ -243,6 +243,16 @@ fn split_cores_puts_the_server_on_its_own_cores_and_reports_how_busy_each_half_w
         let total = point["push_latency"][q].as_u64().unwrap();
         assert!(w <= total + total / 8 + 1, "{q}: {point:#}");
     }
+    // The writer's own work for the messages it stored and removed.
+    let writer = &figures["throughput_writer"];
+    assert!(writer["sends"].as_u64().unwrap() > 0, "{writer:#}");
+    assert!(writer["send_ns"].as_u64().unwrap() > 0, "{writer:#}");
+    assert_eq!(
+        writer["acked_ids"].as_u64(),
+        figures["throughput_messages"].as_u64(),
+        "every message acknowledged once: {writer:#}"
+    );
+    assert!(writer["ack_ns"].as_u64().unwrap() > 0, "{writer:#}");
     // Both sides worked in the throughput phase.
     let throughput = &figures["throughput_cpu_busy"];
     assert!(

@@ -113,6 +113,35 @@ pub(crate) fn record(stage: Stage, spent: Duration, n: u64) {
     TIMINGS.stages[stage as usize].record(micros, n);
 }
 
+/// An operation whose own cost the writer measures: a send, or an
+/// acknowledgement of `ids` ids.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Applied {
+    Send,
+    Ack { ids: usize },
+}
+
+/// Sends applied, their nanoseconds; acknowledgements applied, the ids
+/// they named, their nanoseconds.
+static WRITER: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+
+/// Records the writer's own work for one operation: its statements inside
+/// the batch's transaction (not the commit, which the batch shares).
+pub(crate) fn applied(op: Applied, spent: Duration) {
+    let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+    match op {
+        Applied::Send => {
+            WRITER[0].fetch_add(1, Ordering::Relaxed);
+            WRITER[1].fetch_add(nanos, Ordering::Relaxed);
+        }
+        Applied::Ack { ids } => {
+            WRITER[2].fetch_add(1, Ordering::Relaxed);
+            WRITER[3].fetch_add(ids as u64, Ordering::Relaxed);
+            WRITER[4].fetch_add(nanos, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Records one commit of `ops` operations.
 pub(crate) fn commit(ops: usize) {
     TIMINGS.commits.fetch_add(1, Ordering::Relaxed);
@@ -149,6 +178,42 @@ pub struct Breakdown {
     pub commits: u64,
     /// Operations those commits carried (sends, acknowledgements, ...).
     pub ops_committed: u64,
+    /// What storing and acknowledging cost the writer.
+    pub writer: WriterWork,
+}
+
+/// The writer's own work for sends and acknowledgements since the last
+/// reset: each operation's statements inside its batch's transaction. The
+/// commit (log write, fsync) is the batch's and not divided among them.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct WriterWork {
+    /// Sends applied.
+    pub sends: u64,
+    /// Their nanoseconds in all.
+    pub send_ns: u64,
+    /// Acknowledgements applied.
+    pub acks: u64,
+    /// The ids they named.
+    pub acked_ids: u64,
+    /// Their nanoseconds in all.
+    pub ack_ns: u64,
+}
+
+impl WriterWork {
+    /// Microseconds per message stored.
+    pub fn us_per_send(&self) -> Option<f64> {
+        (self.sends > 0).then(|| self.send_ns as f64 / 1000.0 / self.sends as f64)
+    }
+
+    /// Microseconds per message acknowledged (per id, whatever the batch).
+    pub fn us_per_acked_id(&self) -> Option<f64> {
+        (self.acked_ids > 0).then(|| self.ack_ns as f64 / 1000.0 / self.acked_ids as f64)
+    }
+
+    /// Ids per acknowledgement.
+    pub fn ids_per_ack(&self) -> Option<f64> {
+        (self.acks > 0).then(|| self.acked_ids as f64 / self.acks as f64)
+    }
 }
 
 /// The figures since the last reset (and resets them, if asked).
@@ -192,6 +257,13 @@ pub(crate) fn breakdown(reset: bool) -> Breakdown {
         server: figures("server", Stage::Server),
         commits: take(&TIMINGS.commits),
         ops_committed: take(&TIMINGS.ops),
+        writer: WriterWork {
+            sends: take(&WRITER[0]),
+            send_ns: take(&WRITER[1]),
+            acks: take(&WRITER[2]),
+            acked_ids: take(&WRITER[3]),
+            ack_ns: take(&WRITER[4]),
+        },
     }
 }
 

@@ -256,6 +256,18 @@ impl Plan {
                 "v3 latency curve ({busy}):\n{}",
                 v3_latency::table(&figures.curve)
             );
+            if let Some(w) = &figures.throughput_writer {
+                eprint!(
+                    "{}",
+                    v3_latency::writer_line(
+                        &format!(
+                            "at the maximum, {}",
+                            crate::report::thousands(figures.e2e_msgs_per_s)
+                        ),
+                        w
+                    )
+                );
+            }
             report.push(outcome);
         }
         if let Some(args) = &self.file {

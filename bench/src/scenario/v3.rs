@@ -108,6 +108,9 @@ pub struct V3Figures {
     pub throughput_push_latency: Latency,
     /// How busy the cores were in the throughput phase.
     pub throughput_cpu_busy: Busy,
+    /// What storing and acknowledging cost the server's writer in the
+    /// throughput phase (a server this run started).
+    pub throughput_writer: Option<server::timing::WriterWork>,
     /// The generator's and the server's cores, when `--split-cores` split them.
     pub cores: Option<cores::Split>,
     /// Offered rate of the latency phase.
@@ -164,9 +167,13 @@ pub async fn run(
     let users = Arc::new(users);
     let mut problems = Vec::new();
 
+    v3_latency::server_figures(data_dir, true).await;
     let ticks = cores::Ticks::now();
     let throughput = phase(&users, args, None).await?;
     let throughput_cpu_busy = Busy::between(&ticks, &cores::Ticks::now());
+    let throughput_writer = v3_latency::server_figures(data_dir, true)
+        .await
+        .map(|b| b.writer);
     problems.extend(throughput.problems.iter().cloned());
     let e2e = report::per_second(throughput.removed as f64, throughput.elapsed);
     let rates = v3_latency::rates(&args.curve, args.rate, e2e)?;
@@ -218,6 +225,7 @@ pub async fn run(
         stored_msgs_per_s: report::per_second(throughput.stored as f64, throughput.send_elapsed),
         throughput_push_latency: Latency::of(&throughput.latency),
         throughput_cpu_busy,
+        throughput_writer,
         cores: cores::current().cloned(),
         latency_offered_per_s: offered,
         latency_messages: latency.removed,

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use server::timing::Breakdown;
+use server::timing::{Breakdown, WriterWork};
 
 use crate::cores::Busy;
 use crate::report::{Latency, thousands};
@@ -48,6 +48,8 @@ pub struct CurvePoint {
     pub ops_per_commit: Option<f64>,
     /// How busy the cores were during the phase.
     pub cpu_busy: Busy,
+    /// What storing and acknowledging cost the server's writer.
+    pub writer: Option<WriterWork>,
 }
 
 /// One stage of the breakdown, in microseconds.
@@ -180,6 +182,7 @@ pub fn point(
             .filter(|b| b.commits > 0)
             .map(|b| b.ops_committed as f64 / b.commits as f64),
         cpu_busy,
+        writer: server.map(|b| b.writer),
     }
 }
 
@@ -223,8 +226,26 @@ pub fn table(points: &[CurvePoint]) -> String {
         }
         out.pop();
         out.push('\n');
+        if let Some(w) = &p.writer {
+            out.push_str(&writer_line(
+                &format!("at {}", thousands(p.offered_per_s)),
+                w,
+            ));
+        }
     }
     out
+}
+
+/// One line: what a message cost the writer to store and to acknowledge.
+pub fn writer_line(when: &str, w: &WriterWork) -> String {
+    let us = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.2} µs"));
+    format!(
+        "  the writer's own work per message {when} msg/s: store {}, acknowledge {} ({} ids per acknowledgement)\n",
+        us(w.us_per_send()),
+        us(w.us_per_acked_id()),
+        w.ids_per_ack()
+            .map_or_else(|| "-".into(), |v| format!("{v:.1}")),
+    )
 }
 
 /// Hands out send slots at `rate` per second in all, round robin over the

@@ -47,7 +47,7 @@ use crate::fault::{self, Fault};
 use crate::store::directory::Directory;
 use crate::store::quota::{Limits, Tally};
 use crate::store::values::StoreEvent;
-use crate::timing::Stage;
+use crate::timing::{Applied, Stage};
 use batch::{Staged, View};
 pub(crate) use ops::{MAX_BATCH, Reply, RoomDone, RoomWrite, WriteOp};
 use ops::{Pending, into_pending};
@@ -129,8 +129,17 @@ impl Writer {
             };
             for (op, queued) in ops.by_ref() {
                 view.queued = queued;
+                let measured = match &op {
+                    WriteOp::Insert { .. } => Some(Applied::Send),
+                    WriteOp::Delete { ids, .. } => Some(Applied::Ack { ids: ids.len() }),
+                    _ => None,
+                };
+                let start = Instant::now();
                 if let Some(p) = apply::apply(&tx, &mut view, &self.limits, op) {
                     pending.push(p);
+                }
+                if let Some(measured) = measured {
+                    crate::timing::applied(measured, start.elapsed());
                 }
                 if tx.is_autocommit() {
                     // SQLite rolled the whole transaction back (a full disk,
