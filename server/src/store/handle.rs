@@ -67,8 +67,12 @@ impl Inner {
     }
 }
 
+/// Prepared statements the writer keeps (rusqlite's default is 16).
+const WRITER_STATEMENTS: usize = 128;
+
 /// A cheap-to-clone handle on the store.
 #[derive(Clone)]
+
 pub struct Store {
     pub(super) inner: Arc<Inner>,
 }
@@ -105,6 +109,9 @@ impl Store {
         )?;
         // Checkpoints run beside the writer, not inside its commits.
         conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
+        // Every statement the writer runs stays prepared (the removals alone
+        // are nine, one per size of their `IN` list).
+        conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
         let checkpointer = Checkpointer::start(db_path, durability)?;
         let (tx, rx) = std::sync::mpsc::channel();
         let writer = Writer {

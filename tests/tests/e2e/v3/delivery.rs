@@ -169,7 +169,7 @@ async fn pipelined_sends_arrive_in_the_order_sent() {
     assert_eq!(contents, expected);
 }
 
-/// An acknowledgement is one statement over the set of its ids: it removes
+/// An acknowledgement is one statement over its ids (up to 256): it removes
 /// exactly the caller's messages it names, whatever their order, gaps
 /// between them, repeats, or ids of another recipient, and answers each id
 /// in the order given.
@@ -224,6 +224,75 @@ async fn one_ack_removes_exactly_the_named_ids_with_gaps_repeats_and_strangers()
         vec![Removed, Removed]
     );
     assert!(bob.pull().await.unwrap().messages.is_empty());
+}
+
+/// An acknowledgement larger than one removal statement (256 ids) is
+/// answered id by id the same way: a repeat in a later statement than its
+/// first occurrence, another recipient's id and an unknown id are not
+/// waiting, every named message of the caller is removed once, and nothing
+/// else is touched.
+#[tokio::test]
+async fn an_ack_of_more_ids_than_one_statement_takes_answers_each_id_once() {
+    let server = server().await;
+    let addr = server.addr;
+    let (mut alice, _) = V3Conn::new_user(addr, "alice").await.unwrap();
+    let (mut bob, _) = V3Conn::new_user(addr, "bob").await.unwrap();
+    let (mut carol, _) = V3Conn::new_user(addr, "carol").await.unwrap();
+    let mut to_bob = Vec::new();
+    for i in 0..600u32 {
+        to_bob.push(
+            alice
+                .send_text(bob.client_id, &i.to_le_bytes())
+                .await
+                .unwrap(),
+        );
+    }
+    let to_carol = alice.send_text(carol.client_id, b"c").await.unwrap();
+    // Newest first, the oldest left waiting, repeats and strangers spread
+    // over the statements: positions 0..=589 name 590 of bob's ids.
+    let mut asked: Vec<u64> = to_bob[10..].iter().rev().copied().collect();
+    asked.insert(300, to_bob[599]);
+    asked.insert(100, to_carol);
+    asked.push(to_bob[11]);
+    asked.push(u64::MAX);
+    asked.push(i64::MAX as u64 + 5);
+    let statuses = bob.ack(asked.clone()).await.unwrap();
+    assert_eq!(statuses.len(), asked.len());
+    let mut seen = std::collections::HashSet::new();
+    for (id, status) in asked.iter().zip(&statuses) {
+        let expected = if to_bob[10..].contains(id) && seen.insert(*id) {
+            AckStatus::Removed
+        } else {
+            AckStatus::NotWaiting
+        };
+        assert_eq!(*status, expected, "id {id}");
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == AckStatus::Removed)
+            .count(),
+        590
+    );
+    let left = bob.pull().await.unwrap();
+    assert_eq!(
+        left.messages
+            .iter()
+            .map(|m| m.message_id)
+            .collect::<Vec<_>>(),
+        to_bob[..10].to_vec()
+    );
+    assert_eq!(
+        carol
+            .pull()
+            .await
+            .unwrap()
+            .messages
+            .iter()
+            .map(|m| m.message_id)
+            .collect::<Vec<_>>(),
+        vec![to_carol]
+    );
 }
 
 #[tokio::test]
