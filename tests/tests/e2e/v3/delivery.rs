@@ -176,10 +176,7 @@ async fn pipelined_sends_arrive_in_the_order_sent() {
 #[tokio::test]
 async fn one_ack_removes_exactly_the_named_ids_with_gaps_repeats_and_strangers() {
     let server = server().await;
-    let addr = server.addr;
-    let (mut alice, _) = V3Conn::new_user(addr, "alice").await.unwrap();
-    let (mut bob, _) = V3Conn::new_user(addr, "bob").await.unwrap();
-    let (mut carol, _) = V3Conn::new_user(addr, "carol").await.unwrap();
+    let [mut alice, mut bob, mut carol] = users(server.addr, ["alice", "bob", "carol"]).await;
     let mut to_bob = Vec::new();
     for i in 0..5u8 {
         to_bob.push(alice.send_text(bob.client_id, &[i]).await.unwrap());
@@ -202,23 +199,9 @@ async fn one_ack_removes_exactly_the_named_ids_with_gaps_repeats_and_strangers()
         ]
     );
     // The gaps stay, in order, and carol's message is untouched.
-    let left = bob.pull().await.unwrap();
-    assert_eq!(
-        left.messages
-            .iter()
-            .map(|m| m.message_id)
-            .collect::<Vec<_>>(),
-        vec![to_bob[1], to_bob[3]]
-    );
-    assert_eq!(&left.messages[0].content[..], &[1]);
-    let hers = carol.pull().await.unwrap();
-    assert_eq!(
-        hers.messages
-            .iter()
-            .map(|m| m.message_id)
-            .collect::<Vec<_>>(),
-        vec![to_carol]
-    );
+    assert_eq!(waiting(&mut bob).await, vec![to_bob[1], to_bob[3]]);
+    assert_eq!(&bob.pull().await.unwrap().messages[0].content[..], &[1]);
+    assert_eq!(waiting(&mut carol).await, vec![to_carol]);
     assert_eq!(
         bob.ack(vec![to_bob[3], to_bob[1]]).await.unwrap(),
         vec![Removed, Removed]
@@ -234,10 +217,7 @@ async fn one_ack_removes_exactly_the_named_ids_with_gaps_repeats_and_strangers()
 #[tokio::test]
 async fn an_ack_of_more_ids_than_one_statement_takes_answers_each_id_once() {
     let server = server().await;
-    let addr = server.addr;
-    let (mut alice, _) = V3Conn::new_user(addr, "alice").await.unwrap();
-    let (mut bob, _) = V3Conn::new_user(addr, "bob").await.unwrap();
-    let (mut carol, _) = V3Conn::new_user(addr, "carol").await.unwrap();
+    let [mut alice, mut bob, mut carol] = users(server.addr, ["alice", "bob", "carol"]).await;
     let mut to_bob = Vec::new();
     for i in 0..600u32 {
         to_bob.push(
@@ -274,25 +254,23 @@ async fn an_ack_of_more_ids_than_one_statement_takes_answers_each_id_once() {
             .count(),
         590
     );
-    let left = bob.pull().await.unwrap();
-    assert_eq!(
-        left.messages
-            .iter()
-            .map(|m| m.message_id)
-            .collect::<Vec<_>>(),
-        to_bob[..10].to_vec()
-    );
-    assert_eq!(
-        carol
-            .pull()
-            .await
-            .unwrap()
-            .messages
-            .iter()
-            .map(|m| m.message_id)
-            .collect::<Vec<_>>(),
-        vec![to_carol]
-    );
+    assert_eq!(waiting(&mut bob).await, to_bob[..10].to_vec());
+    assert_eq!(waiting(&mut carol).await, vec![to_carol]);
+}
+
+/// New users on `addr`, connected and authenticated, one per name.
+async fn users<const N: usize>(addr: std::net::SocketAddr, names: [&str; N]) -> [V3Conn; N] {
+    let mut conns = Vec::with_capacity(N);
+    for name in names {
+        conns.push(V3Conn::new_user(addr, name).await.unwrap().0);
+    }
+    conns.try_into().unwrap_or_else(|_| unreachable!())
+}
+
+/// The ids of the messages a pull hands `conn` (its first batch).
+async fn waiting(conn: &mut V3Conn) -> Vec<u64> {
+    let batch = conn.pull().await.unwrap();
+    batch.messages.iter().map(|m| m.message_id).collect()
 }
 
 #[tokio::test]
