@@ -32,17 +32,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use clap::Args;
-use client::connection::Connection;
-use client::crypto::{ReplayWindow, SealedKind, Session};
+use client::crypto::{ReplayWindow, SealedKind};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use hdrhistogram::Histogram;
+use protocol::MessageKind;
 use protocol::v3::{self, AckStatus};
-use protocol::{ClientId, MessageKind};
 use serde::Serialize;
-use tokio::sync::Mutex;
 
 use super::v3_latency::{self, CurvePoint, Measured};
+use super::v3_setup::User;
 use crate::cores::{self, Busy};
 use crate::report::{self, Latency, Outcome};
 
@@ -124,21 +123,6 @@ pub struct V3Figures {
     /// Every latency phase (the first is the one above) with where the time
     /// went.
     pub curve: Vec<CurvePoint>,
-}
-
-pub(super) struct User {
-    pub(super) id: ClientId,
-    pub(super) conn: Arc<Connection>,
-    /// Session in which this user sends (it started it).
-    pub(super) outgoing: Session,
-    /// Session in which this user receives.
-    pub(super) incoming: Session,
-    /// The next send counter (phases continue it).
-    pub(super) next_send: AtomicU64,
-    /// The highest counter opened so far.
-    pub(super) highest_received: AtomicU64,
-    /// Pushed deliveries; a phase's receiver takes them and puts them back.
-    pub(super) pushes: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<v3::Delivery>>>,
 }
 
 /// Runs both phases against the nodes at `addrs` (one server, or the nodes

@@ -2,17 +2,33 @@
 //! a session around the ring through the server (an offer, type 1, accepted
 //! and answered, type 2) and subscribes every user to pushes.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use anyhow::{Context, ensure};
 use bytes::Bytes;
 use client::connection::{self, Connection};
 use client::crypto::{Identity, Session, VerifiedBundle};
-use protocol::{MessageKind, Name};
+use protocol::v3;
+use protocol::{ClientId, MessageKind, Name};
 use tokio::sync::Mutex;
 
-use super::v3::User;
-use std::sync::Arc;
+/// One user of the ring: its connection, the session it sends in and the
+/// one it receives in, and where its counters stand between phases.
+pub(super) struct User {
+    pub(super) id: ClientId,
+    pub(super) conn: Arc<Connection>,
+    /// Session in which this user sends (it started it).
+    pub(super) outgoing: Session,
+    /// Session in which this user receives.
+    pub(super) incoming: Session,
+    /// The next send counter (phases continue it).
+    pub(super) next_send: AtomicU64,
+    /// The highest counter opened so far.
+    pub(super) highest_received: AtomicU64,
+    /// Pushed deliveries; a phase's receiver takes them and puts them back.
+    pub(super) pushes: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<v3::Delivery>>>,
+}
 
 pub(super) async fn setup(addrs: &[std::net::SocketAddr], n: usize) -> anyhow::Result<Vec<User>> {
     let node = |i: usize| addrs[i % addrs.len()].to_string();
