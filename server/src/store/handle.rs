@@ -110,7 +110,7 @@ impl Store {
         // Checkpoints run beside the writer, not inside its commits.
         conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
         // Every statement the writer runs stays prepared (the removals alone
-        // are nine, one per size of their `IN` list).
+        // are eighteen: a read and a delete per size of their `IN` list).
         conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
         let checkpointer = Checkpointer::start(db_path, durability)?;
         let (tx, rx) = std::sync::mpsc::channel();
