@@ -11,7 +11,7 @@ use e2e::{Engine, Postgres, ServerProcess, TestServer, V3Conn, body_rows, bounde
 use protocol::{MessageKind, v3};
 use sha2::{Digest, Sha256};
 
-use crate::v3::{begin_upload, download_all, resume_upload, upload_range};
+use crate::v3::{begin_upload, download_all, finish_upload, resume_upload};
 
 const ALL_ROWS: &str = "SELECT count(*) FROM body_chunks";
 
@@ -27,10 +27,7 @@ async fn a_body_in_postgres_is_stored_as_rows_and_its_rows_go_when_the_message_i
     let (mut bob, _) = V3Conn::new_user(server.addr, "bob").await.unwrap();
     let data = pattern(7, SIZE);
     let status = begin_upload(&mut alice, bob.client_id, SIZE as u64).await;
-    let done = upload_range(&mut alice, status.upload_id, &data, 0, SIZE).await;
-    let v3::Response::FileSent(sent) = done else {
-        panic!("last chunk: {done:?}")
-    };
+    let sent = finish_upload(&mut alice, status.upload_id, &data, 0).await;
     // Four 1 MiB chunks, four rows; nothing in the data folder.
     assert_eq!(body_rows(&url, ALL_ROWS).await.unwrap(), 4);
     assert_eq!(server.bodies().await.unwrap(), 1);
@@ -124,17 +121,7 @@ async fn a_kill_9_mid_upload_resumes_from_the_committed_offset_with_the_bytes_in
     );
     assert_eq!(resumed.offset % (1 << 20), 0);
     assert_eq!(rows_after_kill as u64, resumed.offset >> 20);
-    let done = upload_range(
-        &mut alice,
-        status.upload_id,
-        &data,
-        resumed.offset as usize,
-        SIZE,
-    )
-    .await;
-    let v3::Response::FileSent(sent) = done else {
-        panic!("last chunk after the restart: {done:?}")
-    };
+    let sent = finish_upload(&mut alice, status.upload_id, &data, resumed.offset as usize).await;
     let mut bob = bob.again(server.addr, &bob_keys).await.unwrap();
     let got = download_all(&mut bob, sent.message_id, SIZE as u64).await;
     assert_eq!(Sha256::digest(&got), Sha256::digest(&data));

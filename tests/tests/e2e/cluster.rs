@@ -15,7 +15,7 @@ use e2e::{
 use protocol::{ErrorReason, MessageKind, Name, v3};
 use sha2::{Digest, Sha256};
 
-use crate::v3::{begin_upload, download_all, resume_upload, upload_range};
+use crate::v3::{begin_upload, download_all, finish_upload, resume_upload, upload_range};
 
 /// A throwaway PostgreSQL for one test.
 pub(crate) async fn postgres() -> Arc<Postgres> {
@@ -199,17 +199,7 @@ async fn upload_cut_on_a_resumed_on_b(files: Option<&Path>) {
     if files.is_none() {
         assert_eq!(resumed.offset, 5 << 20, "every stored chunk is durable");
     }
-    let done = upload_range(
-        &mut alice,
-        status.upload_id,
-        &data,
-        resumed.offset as usize,
-        SIZE,
-    )
-    .await;
-    let v3::Response::FileSent(sent) = done else {
-        panic!("last chunk on B: {done:?}")
-    };
+    let sent = finish_upload(&mut alice, status.upload_id, &data, resumed.offset as usize).await;
     let mut bob_on_a = bob.again(a.addr, &bob_keys).await.unwrap();
     let offer = bob_on_a.pull().await.unwrap().messages[0].clone();
     assert_eq!(offer.kind, MessageKind::File);

@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use e2e::{Postgres, RoomUser, Seen, TestServer, V3Conn};
+use e2e::{Postgres, RoomUser, TestServer, V3Conn};
 use protocol::{ErrorReason, Name, v3};
 use serde_json::Value;
 
 use crate::cluster::{postgres, two_nodes};
-use crate::operator::server_cmd;
-use crate::v3::{begin_upload, delete_request};
+use crate::operator::{names_of, server_cmd};
+use crate::v3::{begin_upload, delete_request, room_of_two};
 
 /// `server ARGS --json` against `node`, which must succeed, as JSON.
 async fn json(node: &TestServer, args: &[&str]) -> Value {
@@ -44,14 +44,7 @@ async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_r
     // waiting for him and an upload of his begun.
     let mut alice = RoomUser::new(a.addr, dir.path(), "alice").await.unwrap();
     let mut bob = RoomUser::new(b.addr, dir.path(), "bob").await.unwrap();
-    alice.trust(&[&bob]);
-    bob.trust(&[&alice]);
-    let room = alice.create().await.unwrap();
-    alice.add(room, &[bob.id()]).await.unwrap();
-    assert_eq!(
-        bob.sync().await.unwrap(),
-        vec![Seen::Joined { room, epoch: 1 }]
-    );
+    let room = room_of_two(&mut alice, &mut bob).await;
     for i in 0..3u8 {
         alice.conn.send_text(bob.id(), &[i; 100]).await.unwrap();
     }
@@ -75,12 +68,7 @@ async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_r
     assert_eq!(busy["uploads_in_progress"], 1);
     assert_eq!(busy["storage_used"], 300 + 50_000);
     let users = json(&a, &["user", "list"]).await;
-    let names: Vec<&str> = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["name"].as_str().unwrap())
-        .collect();
+    let names = names_of(&users);
     assert_eq!(names, ["alice", "bob"]);
     assert_eq!(users[1]["id"], bob_id.to_string());
     assert_eq!(users[1]["messages_waiting"], 3);

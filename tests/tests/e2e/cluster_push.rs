@@ -6,10 +6,11 @@
 
 use std::time::Duration;
 
-use e2e::{RoomUser, Seen, V3Conn};
+use e2e::{RoomUser, V3Conn};
 use protocol::v3;
 
 use crate::cluster::{postgres, two_nodes, two_nodes_with};
+use crate::v3::room_of_two;
 
 /// How long a push may take once the window has room: far less than the
 /// harness's 30 s, so that a stall fails rather than waits.
@@ -39,14 +40,7 @@ async fn a_member_pushed_on_node_a_and_acknowledging_through_node_b_gets_past_th
     let dir = tempfile::tempdir().unwrap();
     let mut alice = RoomUser::new(a.addr, dir.path(), "alice").await.unwrap();
     let mut bob = RoomUser::new(a.addr, dir.path(), "bob").await.unwrap();
-    alice.trust(&[&bob]);
-    bob.trust(&[&alice]);
-    let room = alice.create().await.unwrap();
-    alice.add(room, &[bob.id()]).await.unwrap();
-    assert_eq!(
-        bob.sync().await.unwrap(),
-        vec![Seen::Joined { room, epoch: 1 }]
-    );
+    let room = room_of_two(&mut alice, &mut bob).await;
     let mut bob_on_b = bob.conn.again(b.addr, &bob.keys).await.unwrap();
     let mut said = Vec::new();
     for i in 0..ENTRIES {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio_util::codec::Encoder;
 
-use crate::v3::{begin_upload, download_all, resume_upload as resume, upload_range};
+use crate::v3::{begin_upload, download_all, finish_upload, resume_upload as resume, upload_range};
 
 /// Registers `names` on a fresh connection; returns their ids and keys.
 async fn register(addr: std::net::SocketAddr, names: &[&str]) -> Vec<(ClientId, TestIdentity)> {
@@ -271,11 +271,7 @@ async fn an_upload_resumes_at_its_durable_offset_after_a_server_crash() {
         .await
         .unwrap();
     assert_eq!(reason_of(&wrong).unwrap(), ErrorReason::BadOffset);
-    let v3::Response::FileSent(big_sent) =
-        upload_range(&mut conn, up.upload_id, &big, resumed.offset as usize, SIZE).await
-    else {
-        panic!("the big file was not sent")
-    };
+    let big_sent = finish_upload(&mut conn, up.upload_id, &big, resumed.offset as usize).await;
 
     let mut b = login(server.addr, &users[1]).await;
     let batch = b.pull().await.unwrap();

@@ -33,6 +33,16 @@ pub(crate) async fn server_cmd(data: &Path, args: &[&str]) -> (bool, String, Str
 }
 
 /// `server ARGS --json`, which must succeed, as JSON.
+/// The names in a `user list` answer, in its order.
+pub(crate) fn names_of(users: &Value) -> Vec<&str> {
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect()
+}
+
 pub(crate) async fn json(data: &Path, args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.push("--json");
@@ -80,12 +90,7 @@ async fn status_moves_with_use_and_removing_a_user_frees_the_name_and_drops_what
     assert_eq!(e2e::blobs_in(&data), 1);
 
     let users = json(&data, &["user", "list"]).await;
-    let names: Vec<&str> = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["name"].as_str().unwrap())
-        .collect();
+    let names = names_of(&users);
     assert_eq!(names, ["alice", "bob"]);
     let bob_row = &users[1];
     assert_eq!(bob_row["online"], true);

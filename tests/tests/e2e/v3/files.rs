@@ -66,6 +66,20 @@ pub(crate) async fn upload_range(
     last.unwrap()
 }
 
+/// Uploads the rest of `data` from `from`; the last chunk must complete the
+/// file.
+pub(crate) async fn finish_upload(
+    conn: &mut V3Conn,
+    id: protocol::UploadId,
+    data: &[u8],
+    from: usize,
+) -> v3::FileSent {
+    match upload_range(conn, id, data, from, data.len()).await {
+        v3::Response::FileSent(sent) => sent,
+        other => panic!("last chunk: {other:?}"),
+    }
+}
+
 pub(crate) async fn download_all(conn: &mut V3Conn, message_id: u64, size: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(size as usize);
     let mut offset = 0u64;
@@ -134,17 +148,7 @@ async fn upload_resumes_after_broken_connection_and_restart() {
         .await
         .unwrap();
     assert_eq!(reason_of(&wrong).unwrap(), ErrorReason::BadOffset);
-    let done = upload_range(
-        &mut conn,
-        status.upload_id,
-        &data,
-        resumed.offset as usize,
-        SIZE,
-    )
-    .await;
-    let v3::Response::FileSent(sent) = done else {
-        panic!("last chunk: {done:?}")
-    };
+    let sent = finish_upload(&mut conn, status.upload_id, &data, resumed.offset as usize).await;
     assert_eq!(sent.destination, bob);
 
     let mut b = V3Conn::open(server.addr).await.unwrap();
@@ -232,10 +236,7 @@ async fn upload_and_download_refusals() {
         ErrorReason::UnknownMessage
     );
     let up = begin_upload(&mut alice, bob.client_id, 5).await;
-    let sent = upload_range(&mut alice, up.upload_id, b"hello", 0, 5).await;
-    let v3::Response::FileSent(sent) = sent else {
-        panic!("{sent:?}")
-    };
+    let sent = finish_upload(&mut alice, up.upload_id, b"hello", 0).await;
     assert_eq!(
         refused(&mut bob, download(sent.message_id, 6)).await,
         ErrorReason::BadOffset

@@ -13,14 +13,28 @@ mod room_holds;
 mod room_log;
 mod scale;
 
-pub(crate) use files::{begin_upload, download_all, resume_upload, upload_range};
+pub(crate) use files::{begin_upload, download_all, finish_upload, resume_upload, upload_range};
 pub(crate) use room_delete::delete_request;
 
-use e2e::{TestServer, V3Conn, reason_of};
-use protocol::{ErrorReason, v3};
+use e2e::{RoomUser, Seen, TestServer, V3Conn, reason_of};
+use protocol::{ErrorReason, RoomId, v3};
 
 async fn server() -> TestServer {
     TestServer::start(|_| {}).await.unwrap()
+}
+
+/// A room of `alice` and `bob`, who trust each other: alice makes it and
+/// adds bob, who sees himself joined at epoch 1.
+pub(crate) async fn room_of_two(alice: &mut RoomUser, bob: &mut RoomUser) -> RoomId {
+    alice.trust(&[bob]);
+    bob.trust(&[alice]);
+    let room = alice.create().await.unwrap();
+    alice.add(room, &[bob.id()]).await.unwrap();
+    assert_eq!(
+        bob.sync().await.unwrap(),
+        vec![Seen::Joined { room, epoch: 1 }]
+    );
+    room
 }
 
 async fn refused(conn: &mut V3Conn, request: v3::Request) -> ErrorReason {

@@ -5,12 +5,12 @@
 
 use bytes::Bytes;
 use client::rooms::RoomContent;
-use e2e::{RoomUser, Seen, reason_of};
+use e2e::{RoomUser, reason_of};
 use protocol::v3::{self, RoomDelete, RoomNotice, RoomUploadBegin, UploadChunk};
 use protocol::{ErrorReason, MessageKind, RoomId};
 use sealpost_rooms::Incoming;
 
-use super::server;
+use super::{room_of_two, server};
 
 /// `user`'s deletion notice for `room`, encrypted at its current epoch.
 pub(crate) fn delete_request(user: &RoomUser, room: RoomId) -> v3::Request {
@@ -34,14 +34,7 @@ async fn only_the_owner_deletes_a_room_and_each_member_opens_the_notice() {
     let mut carol = RoomUser::new(server.addr, dir.path(), "carol")
         .await
         .unwrap();
-    alice.trust(&[&bob]);
-    bob.trust(&[&alice]);
-    let room = alice.create().await.unwrap();
-    alice.add(room, &[bob.id()]).await.unwrap();
-    assert_eq!(
-        bob.sync().await.unwrap(),
-        vec![Seen::Joined { room, epoch: 1 }]
-    );
+    let room = room_of_two(&mut alice, &mut bob).await;
 
     // Carol is no member: the room is unknown to her. Bob is a member, not
     // the owner: refused.
