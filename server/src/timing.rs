@@ -121,9 +121,22 @@ pub(crate) enum Applied {
     Ack { ids: usize },
 }
 
-/// Sends applied, their nanoseconds; acknowledgements applied, the ids
-/// they named, their nanoseconds.
-static WRITER: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+/// The counters behind [`WriterWork`].
+struct WriterCounters {
+    sends: AtomicU64,
+    send_ns: AtomicU64,
+    acks: AtomicU64,
+    acked_ids: AtomicU64,
+    ack_ns: AtomicU64,
+}
+
+static WRITER: WriterCounters = WriterCounters {
+    sends: AtomicU64::new(0),
+    send_ns: AtomicU64::new(0),
+    acks: AtomicU64::new(0),
+    acked_ids: AtomicU64::new(0),
+    ack_ns: AtomicU64::new(0),
+};
 
 /// Records the writer's own work for one operation: its statements inside
 /// the batch's transaction (not the commit, which the batch shares).
@@ -131,13 +144,13 @@ pub(crate) fn applied(op: Applied, spent: Duration) {
     let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
     match op {
         Applied::Send => {
-            WRITER[0].fetch_add(1, Ordering::Relaxed);
-            WRITER[1].fetch_add(nanos, Ordering::Relaxed);
+            WRITER.sends.fetch_add(1, Ordering::Relaxed);
+            WRITER.send_ns.fetch_add(nanos, Ordering::Relaxed);
         }
         Applied::Ack { ids } => {
-            WRITER[2].fetch_add(1, Ordering::Relaxed);
-            WRITER[3].fetch_add(ids as u64, Ordering::Relaxed);
-            WRITER[4].fetch_add(nanos, Ordering::Relaxed);
+            WRITER.acks.fetch_add(1, Ordering::Relaxed);
+            WRITER.acked_ids.fetch_add(ids as u64, Ordering::Relaxed);
+            WRITER.ack_ns.fetch_add(nanos, Ordering::Relaxed);
         }
     }
 }
@@ -258,11 +271,11 @@ pub(crate) fn breakdown(reset: bool) -> Breakdown {
         commits: take(&TIMINGS.commits),
         ops_committed: take(&TIMINGS.ops),
         writer: WriterWork {
-            sends: take(&WRITER[0]),
-            send_ns: take(&WRITER[1]),
-            acks: take(&WRITER[2]),
-            acked_ids: take(&WRITER[3]),
-            ack_ns: take(&WRITER[4]),
+            sends: take(&WRITER.sends),
+            send_ns: take(&WRITER.send_ns),
+            acks: take(&WRITER.acks),
+            acked_ids: take(&WRITER.acked_ids),
+            ack_ns: take(&WRITER.ack_ns),
         },
     }
 }

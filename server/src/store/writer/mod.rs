@@ -127,6 +127,7 @@ impl Writer {
                 next_id: &mut next_id,
                 queued: began,
             };
+            let mut op_start = Instant::now();
             for (op, queued) in ops.by_ref() {
                 view.queued = queued;
                 let measured = match &op {
@@ -134,13 +135,15 @@ impl Writer {
                     WriteOp::Delete { ids, .. } => Some(Applied::Ack { ids: ids.len() }),
                     _ => None,
                 };
-                let start = Instant::now();
                 if let Some(p) = apply::apply(&tx, &mut view, &self.limits, op) {
                     pending.push(p);
                 }
+                // One clock read per operation: its end is the next one's start.
+                let now = Instant::now();
                 if let Some(measured) = measured {
-                    crate::timing::applied(measured, start.elapsed());
+                    crate::timing::applied(measured, now - op_start);
                 }
+                op_start = now;
                 if tx.is_autocommit() {
                     // SQLite rolled the whole transaction back (a full disk,
                     // an I/O error): nothing of this batch is stored, and
