@@ -28,6 +28,7 @@ pub mod pool;
 pub mod report;
 pub mod scenario;
 pub mod target;
+pub mod ticks;
 pub mod wire;
 
 use cli::{Cli, Command};

@@ -302,12 +302,7 @@ async fn phase(
         }));
     }
     if let Some(r) = rate {
-        let pacer = std::thread::Builder::new()
-            .name("pacer".into())
-            .spawn(move || v3_latency::pace(r, start, duration, slots))?;
-        tokio::task::spawn_blocking(move || pacer.join())
-            .await?
-            .map_err(|_| anyhow::anyhow!("the pacer panicked"))?;
+        v3_latency::pace(r, start, duration, slots).await?;
     }
     let mut problems = Vec::new();
     for s in senders {

@@ -249,17 +249,22 @@ pub fn writer_line(when: &str, w: &WriterWork) -> String {
 }
 
 /// Hands out send slots at `rate` per second in all, round robin over the
-/// senders, each stamped with the instant it was due. A thread that wakes
-/// every [`PACER_TICK`] and releases every slot due by then, rather than
-/// async timers (1 ms resolution): the offered load arrives in small groups
-/// every 0.2 ms instead of bursts every millisecond, and the pacer never
-/// spins (a spinning pacer would take one of the two cores).
-pub fn pace(
+/// senders, each stamped with the instant it was due. Every [`PACER_TICK`]
+/// (a timer file, [`crate::ticks`]: tokio's timers resolve to 1 ms) it
+/// releases every slot due by then, so the offered load arrives in small
+/// groups every 0.2 ms instead of bursts every millisecond; it runs on the
+/// generator's runtime, not a thread of its own, which would cost two
+/// context switches per tick.
+///
+/// # Errors
+/// The timer failed.
+pub async fn pace(
     rate: f64,
     start: Instant,
     duration: Duration,
     slots: Vec<tokio::sync::mpsc::UnboundedSender<Instant>>,
-) {
+) -> anyhow::Result<()> {
+    let ticks = crate::ticks::Ticks::every(PACER_TICK)?;
     let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
     let mut due = start;
     let mut k = 0usize;
@@ -267,13 +272,14 @@ pub fn pace(
         let now = Instant::now();
         while due <= now && due.duration_since(start) < duration {
             if slots[k % slots.len()].send(due).is_err() {
-                return;
+                return Ok(());
             }
             k += 1;
             due += period;
         }
-        std::thread::sleep(PACER_TICK.min(due.saturating_duration_since(Instant::now())));
+        ticks.next().await?;
     }
+    Ok(())
 }
 
 /// How often the pacer releases the slots that have come due.
