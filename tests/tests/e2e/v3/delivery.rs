@@ -2,7 +2,7 @@
 //! acknowledged, come in bounded batches in id order, ids never repeat, and
 //! subscribed connections get pushes within their window.
 
-use e2e::{TestIdentity, TestServer, V3Conn, pattern};
+use e2e::{Engine, TestIdentity, TestServer, V3Conn, pattern, reason_of};
 use protocol::MessageKind;
 use protocol::v3::{self, AckStatus};
 
@@ -256,6 +256,49 @@ async fn an_ack_of_more_ids_than_one_statement_takes_answers_each_id_once() {
     );
     assert_eq!(waiting(&mut bob).await, to_bob[..10].to_vec());
     assert_eq!(waiting(&mut carol).await, vec![to_carol]);
+}
+
+/// An acknowledgement that meets a damaged row (a sender of the wrong
+/// size in `server.db`) is refused whole: nothing it names is removed, the
+/// refusal is an error answer, and the connection and the healthy rows
+/// carry on. SQLite whatever `SEALPOST_TEST_ENGINE` says: it edits
+/// `server.db`.
+#[tokio::test]
+async fn an_ack_that_meets_a_damaged_row_removes_nothing() {
+    let server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
+    let [mut alice, mut bob] = users(server.addr, ["alice", "bob"]).await;
+    let good = alice.send_text(bob.client_id, b"good").await.unwrap();
+    let damaged = alice.send_text(bob.client_id, b"damaged").await.unwrap();
+    let db = rusqlite::Connection::open(server.config.data_dir.join("server.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let bob_id = bob.client_id;
+    let stored = || -> Vec<u64> {
+        let mut ids = db
+            .prepare("SELECT id FROM messages WHERE recipient = ?1 ORDER BY id")
+            .unwrap();
+        ids.query_map([&bob_id.0[..]], |r| r.get::<_, i64>(0))
+            .unwrap()
+            .map(|id| id.unwrap() as u64)
+            .collect()
+    };
+    assert_eq!(
+        db.execute(
+            "UPDATE messages SET sender = x'0102' WHERE id = ?1",
+            [damaged as i64]
+        )
+        .unwrap(),
+        1
+    );
+
+    let answer = bob
+        .call(v3::Request::Ack(vec![good, damaged]))
+        .await
+        .unwrap();
+    assert!(reason_of(&answer).is_ok(), "answered {answer:?}");
+    assert_eq!(stored(), vec![good, damaged]);
+
+    assert_eq!(bob.ack(vec![good]).await.unwrap(), vec![AckStatus::Removed]);
+    assert_eq!(stored(), vec![damaged]);
 }
 
 /// New users on `addr`, connected and authenticated, one per name.
