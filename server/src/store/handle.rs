@@ -72,7 +72,6 @@ const WRITER_STATEMENTS: usize = 128;
 
 /// A cheap-to-clone handle on the store.
 #[derive(Clone)]
-
 pub struct Store {
     pub(super) inner: Arc<Inner>,
 }

@@ -147,7 +147,8 @@ const IDS_PER_STATEMENT: usize = 256;
 /// `DELETE ... RETURNING` (which gathers the rows in a temporary table):
 /// measured with loadgen v3's writer figures, one id cost the writer
 /// 10-11 µs through `json_each`, 6.3-6.8 µs with `RETURNING` and 3.8-4.2 µs
-/// like this, against 2-2.5 µs for storing a message. SQLite seeks each
+/// like this inside a savepoint (2.3-3.1 µs without one, against 2.0-2.9 µs
+/// for storing a message). SQLite seeks each
 /// `(recipient, id)` of the clustered key, so the work is the
 /// acknowledgement's size whatever lies between its ids (a scan of the
 /// range from the lowest to the highest id would let a client that
