@@ -3,8 +3,8 @@
 //! subscribed connections get pushes within their window.
 
 use e2e::{Engine, TestIdentity, TestServer, V3Conn, pattern, reason_of};
-use protocol::MessageKind;
 use protocol::v3::{self, AckStatus};
+use protocol::{ClientId, MessageKind};
 
 use super::server;
 
@@ -218,15 +218,7 @@ async fn one_ack_removes_exactly_the_named_ids_with_gaps_repeats_and_strangers()
 async fn an_ack_of_more_ids_than_one_statement_takes_answers_each_id_once() {
     let server = server().await;
     let [mut alice, mut bob, mut carol] = users(server.addr, ["alice", "bob", "carol"]).await;
-    let mut to_bob = Vec::new();
-    for i in 0..600u32 {
-        to_bob.push(
-            alice
-                .send_text(bob.client_id, &i.to_le_bytes())
-                .await
-                .unwrap(),
-        );
-    }
+    let to_bob = send_numbered(&mut alice, bob.client_id, 600).await;
     let to_carol = alice.send_text(carol.client_id, b"c").await.unwrap();
     // Newest first, the oldest left waiting, repeats and strangers spread
     // over the statements: positions 0..=589 name 590 of bob's ids.
@@ -310,6 +302,16 @@ async fn users<const N: usize>(addr: std::net::SocketAddr, names: [&str; N]) -> 
     conns.try_into().unwrap_or_else(|_| unreachable!())
 }
 
+/// Sends `to` the texts 0, 1, ... `n - 1` (little-endian u32) from `from`,
+/// one after the other; their ids in order.
+async fn send_numbered(from: &mut V3Conn, to: ClientId, n: u32) -> Vec<u64> {
+    let mut ids = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        ids.push(from.send_text(to, &i.to_le_bytes()).await.unwrap());
+    }
+    ids
+}
+
 /// The ids of the messages a pull hands `conn` (its first batch).
 async fn waiting(conn: &mut V3Conn) -> Vec<u64> {
     let batch = conn.pull().await.unwrap();
@@ -384,15 +386,7 @@ async fn push_window_holds_back_until_acknowledged() {
     let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
     let (mut bob, _) = V3Conn::new_user(server.addr, "bob").await.unwrap();
     bob.call(v3::Request::Subscribe).await.unwrap();
-    let mut sent = Vec::new();
-    for i in 0..20u32 {
-        sent.push(
-            alice
-                .send_text(bob.client_id, &i.to_le_bytes())
-                .await
-                .unwrap(),
-        );
-    }
+    let sent = send_numbered(&mut alice, bob.client_id, 20).await;
     let mut received: Vec<u64> = Vec::new();
     for round in 0u64.. {
         if received.len() >= 20 {
