@@ -120,6 +120,7 @@ impl Store {
             directory: directory.clone(),
             limits,
             notify,
+            recent: Default::default(),
             stopped: false,
         };
         let handle = std::thread::Builder::new()

@@ -2,8 +2,10 @@
 //! far (applied to the writer's counts and directory only after the commit)
 //! and savepoints that make one operation all-or-nothing inside it.
 
-use protocol::ClientId;
+use std::collections::HashSet;
 use std::time::Instant;
+
+use protocol::ClientId;
 
 use rusqlite::Transaction;
 
@@ -11,6 +13,8 @@ use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Directory};
 use crate::store::quota::{Counts, Tally};
 use crate::store::values::StoreEvent;
+
+use super::recent::{Recent, Row};
 
 /// Changes made by the current batch, applied to the writer's counts after commit.
 #[derive(Default)]
@@ -20,6 +24,9 @@ pub(super) struct Staged {
     /// Accounts the operator removed in this batch.
     pub(super) removed_clients: Vec<ClientId>,
     pub(super) events: Vec<StoreEvent>,
+    /// Ids of messages this batch removed (also in its `Removed` events),
+    /// which [`Recent`] still lists until the commit.
+    pub(super) removed_messages: HashSet<u64>,
 }
 
 /// What an operation sees and changes of the batch in progress.
@@ -27,18 +34,44 @@ pub(super) struct View<'a> {
     pub(super) accounts: &'a Tally,
     pub(super) staged: &'a mut Staged,
     pub(super) directory: &'a Directory,
+    /// Messages stored lately, as committed.
+    pub(super) recent: &'a Recent,
     /// The next message id; advances only if the batch commits.
     pub(super) next_id: &'a mut u64,
     /// When the operation being applied was queued (for `crate::timing`).
     pub(super) queued: Instant,
 }
 
-impl View<'_> {
+impl<'a> View<'a> {
     pub(super) fn counts(&self) -> Counts<'_> {
         Counts {
             committed: self.accounts,
             staged: &self.staged.tally,
         }
+    }
+
+    /// The rows of `ids` of `recipient`'s messages, if every one is known
+    /// to be stored and not yet removed, each named once.
+    pub(super) fn known_rows(&self, recipient: &ClientId, ids: &[u64]) -> Option<Vec<&'a Row>> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            if ids[..i].contains(id) || self.staged.removed_messages.contains(id) {
+                return None;
+            }
+            rows.push(self.recent.get(recipient, *id)?);
+        }
+        Some(rows)
+    }
+
+    /// Notes that `ids` of `recipient`'s messages are removed by this batch.
+    pub(super) fn removed_messages(&mut self, recipient: ClientId, ids: Vec<u64>) {
+        if ids.is_empty() {
+            return;
+        }
+        self.staged.removed_messages.extend(ids.iter().copied());
+        self.staged
+            .events
+            .push(StoreEvent::Removed { recipient, ids });
     }
 
     /// Whether a client is registered, committed or earlier in this batch.

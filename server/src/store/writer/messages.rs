@@ -1,5 +1,6 @@
 //! The writer's statements for messages: store one (checking the quotas
-//! first), and remove some by id. A completed upload becomes a message
+//! first), and remove some by id (without reading them when the writer
+//! knows them, `super::recent`). A completed upload becomes a message
 //! through [`insert_row`] as well.
 
 use std::collections::HashMap;
@@ -97,6 +98,11 @@ pub(super) fn delete(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    if ids.len() <= IDS_PER_STATEMENT {
+        if let Some(rows) = view.known_rows(&recipient, ids) {
+            return delete_known(tx, view, recipient, ids, rows);
+        }
+    }
     let mut gone = HashMap::with_capacity(ids.len());
     if ids.len() <= IDS_PER_STATEMENT {
         // One read and one delete need no savepoint: a read that fails has
@@ -127,12 +133,42 @@ pub(super) fn delete(
             None => out.push(None),
         }
     }
-    if !removed_ids.is_empty() {
-        view.staged.events.push(StoreEvent::Removed {
-            recipient,
-            ids: removed_ids,
-        });
+    view.removed_messages(recipient, removed_ids);
+    Ok(out)
+}
+
+/// Removes rows the writer knows are stored (`super::recent`), each named
+/// once: one statement, nothing read (an acknowledgement of one id costs
+/// one delete, not a read and a delete).
+fn delete_known(
+    tx: &Transaction<'_>,
+    view: &mut View<'_>,
+    recipient: ClientId,
+    ids: &[u64],
+    rows: Vec<&super::recent::Row>,
+) -> Result<Vec<Option<Removed>>, StoreError> {
+    let deleted = run_delete(tx, &recipient, ids)?;
+    if deleted != ids.len() {
+        // Rows leave the database only through this writer, which keeps
+        // `recent` true; fewer means someone changed the file under the
+        // running server. The rows are gone either way: give back what
+        // they counted.
+        tracing::error!(
+            deleted,
+            expected = ids.len(),
+            "messages known to be stored were missing; was the database changed outside the server?"
+        );
     }
+    let mut out = Vec::with_capacity(ids.len());
+    for row in rows {
+        view.staged
+            .tally
+            .add_message(recipient, Some(row.sender), -1, -row.size);
+        out.push(Some(Removed {
+            blob: row.blob.as_deref().map(str::to_owned),
+        }));
+    }
+    view.removed_messages(recipient, ids.to_vec());
     Ok(out)
 }
 
@@ -181,22 +217,12 @@ fn delete_chunk(
     chunk: &[u64],
     gone: &mut HashMap<u64, (i64, Option<String>, ClientId)>,
 ) -> Result<(), StoreError> {
-    let Some(&last) = chunk.last() else {
+    if chunk.is_empty() {
         return Ok(());
-    };
-    let slots = chunk.len().next_power_of_two();
-    let [select, delete] = &STATEMENTS[slots.trailing_zeros() as usize];
-    let bind = |statement: &mut rusqlite::CachedStatement<'_>| -> rusqlite::Result<()> {
-        statement.raw_bind_parameter(1, &recipient.0[..])?;
-        for slot in 0..slots {
-            let id = chunk.get(slot).copied().unwrap_or(last);
-            // Ids beyond i64 name no row (ids are allocated from 1 upwards).
-            statement.raw_bind_parameter(slot + 2, i64::try_from(id).unwrap_or(-1))?;
-        }
-        Ok(())
-    };
+    }
+    let (slots, [select, _]) = statements_for(chunk.len());
     let mut statement = tx.prepare_cached(select)?;
-    bind(&mut statement)?;
+    bind_ids(&mut statement, recipient, chunk, slots)?;
     let mut rows = statement.raw_query();
     let before = gone.len();
     while let Some(row) = rows.next()? {
@@ -210,9 +236,44 @@ fn delete_chunk(
     }
     drop(rows);
     if gone.len() > before {
-        let mut statement = tx.prepare_cached(delete)?;
-        bind(&mut statement)?;
-        statement.raw_execute()?;
+        run_delete(tx, recipient, chunk)?;
+    }
+    Ok(())
+}
+
+/// Deletes `chunk`'s ids (at most [`IDS_PER_STATEMENT`]) of `recipient`'s
+/// messages; how many rows went.
+fn run_delete(
+    tx: &Transaction<'_>,
+    recipient: &ClientId,
+    chunk: &[u64],
+) -> Result<usize, StoreError> {
+    let (slots, [_, delete]) = statements_for(chunk.len());
+    let mut statement = tx.prepare_cached(delete)?;
+    bind_ids(&mut statement, recipient, chunk, slots)?;
+    Ok(statement.raw_execute()?)
+}
+
+/// The prepared pair for a chunk of `len` ids, and its number of slots.
+fn statements_for(len: usize) -> (usize, &'static [String; 2]) {
+    let slots = len.next_power_of_two();
+    (slots, &STATEMENTS[slots.trailing_zeros() as usize])
+}
+
+/// Binds `recipient` and `chunk`'s ids to `slots` slots, padding with the
+/// chunk's last id (an `IN` list names a row once however often it repeats).
+fn bind_ids(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    recipient: &ClientId,
+    chunk: &[u64],
+    slots: usize,
+) -> rusqlite::Result<()> {
+    let last = chunk.last().copied().unwrap_or(0);
+    statement.raw_bind_parameter(1, &recipient.0[..])?;
+    for slot in 0..slots {
+        let id = chunk.get(slot).copied().unwrap_or(last);
+        // Ids beyond i64 name no row (ids are allocated from 1 upwards).
+        statement.raw_bind_parameter(slot + 2, i64::try_from(id).unwrap_or(-1))?;
     }
     Ok(())
 }

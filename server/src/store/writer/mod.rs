@@ -15,13 +15,15 @@
 //! answers. What it is asked and owes is in `ops.rs`, the batch as the
 //! operations see it in `batch.rs`, and what each operation does inside the
 //! batch's transaction in `apply.rs` (the dispatch and accounts),
-//! `messages.rs` and `uploads.rs`.
+//! `messages.rs` and `uploads.rs`; the messages stored lately, which an
+//! acknowledgement removes without reading them, in `recent.rs`.
 
 mod apply;
 mod batch;
 mod key_packages;
 mod messages;
 mod ops;
+mod recent;
 mod remove;
 mod room_access;
 mod room_acks;
@@ -51,6 +53,7 @@ use crate::timing::{Applied, Stage};
 use batch::{Staged, View};
 pub(crate) use ops::{MAX_BATCH, Reply, RoomDone, RoomWrite, WriteOp};
 use ops::{Pending, into_pending};
+pub(crate) use recent::Recent;
 
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
@@ -60,6 +63,8 @@ pub(crate) struct Writer {
     pub(crate) directory: Directory,
     pub(crate) limits: Limits,
     pub(crate) notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
+    /// Messages stored lately and still waiting (acknowledged without a read).
+    pub(crate) recent: Recent,
     /// Set for good when the database failed to sync: every later write is
     /// refused with [`StoreError::WritesStopped`] until a restart.
     pub(crate) stopped: bool,
@@ -124,6 +129,7 @@ impl Writer {
                 accounts: &self.accounts,
                 staged: &mut staged,
                 directory: &self.directory,
+                recent: &self.recent,
                 next_id: &mut next_id,
                 queued: began,
             };
@@ -183,6 +189,7 @@ impl Writer {
                     p.send();
                 }
                 if !staged.events.is_empty() {
+                    self.recent.committed(&staged.events);
                     (self.notify)(staged.events);
                 }
                 fault::recovered();

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction};
 use super::batch::{View, atomically};
 use super::room_files;
 use crate::error::StoreError;
-use crate::store::values::{RemovedAccount, StoreEvent};
+use crate::store::values::RemovedAccount;
 
 pub(super) fn remove_account(
     tx: &Transaction<'_>,
@@ -108,11 +108,7 @@ pub(super) fn remove_account(
                 StoreError::Corrupt(format!("upload id of {} bytes", upload.len()))
             })?));
     }
-    if !ids.is_empty() {
-        view.staged
-            .events
-            .push(StoreEvent::Removed { recipient: id, ids });
-    }
+    view.removed_messages(id, ids);
     view.staged.removed_clients.push(id);
     Ok(Some(removed))
 }

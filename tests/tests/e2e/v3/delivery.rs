@@ -253,17 +253,23 @@ async fn an_ack_of_more_ids_than_one_statement_takes_answers_each_id_once() {
 /// An acknowledgement that meets a damaged row (a sender of the wrong
 /// size in `server.db`) is refused whole: nothing it names is removed, the
 /// refusal is an error answer, and the connection and the healthy rows
-/// carry on. SQLite whatever `SEALPOST_TEST_ENGINE` says: it edits
-/// `server.db`.
+/// carry on. The messages are stored before a restart, so that the writer
+/// reads them back rather than knowing them (`store::writer::recent`).
+/// SQLite whatever `SEALPOST_TEST_ENGINE` says: it edits `server.db`.
 #[tokio::test]
 async fn an_ack_that_meets_a_damaged_row_removes_nothing() {
-    let server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
-    let [mut alice, mut bob] = users(server.addr, ["alice", "bob"]).await;
-    let good = alice.send_text(bob.client_id, b"good").await.unwrap();
-    let damaged = alice.send_text(bob.client_id, b"damaged").await.unwrap();
+    let mut server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
+    let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
+    let (bob, bob_keys) = V3Conn::new_user(server.addr, "bob").await.unwrap();
+    let bob_id = bob.client_id;
+    let good = alice.send_text(bob_id, b"good").await.unwrap();
+    let damaged = alice.send_text(bob_id, b"damaged").await.unwrap();
+    drop((alice, bob));
+    server.restart().await.unwrap();
+    let mut bob = V3Conn::open(server.addr).await.unwrap();
+    bob.authenticate(bob_id, &bob_keys).await.unwrap();
     let db = rusqlite::Connection::open(server.config.data_dir.join("server.db")).unwrap();
     db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    let bob_id = bob.client_id;
     let stored = || -> Vec<u64> {
         let mut ids = db
             .prepare("SELECT id FROM messages WHERE recipient = ?1 ORDER BY id")
@@ -293,6 +299,61 @@ async fn an_ack_that_meets_a_damaged_row_removes_nothing() {
     assert_eq!(stored(), vec![damaged]);
 }
 
+/// Messages the writer stored in this run are acknowledged without being
+/// read back: each acknowledgement still removes each named message once
+/// and gives back exactly its place in the inbox, also when the same id is
+/// acknowledged twice in one pipelined burst (one batch) or in one
+/// acknowledgement, and after a restart (read back then).
+#[tokio::test]
+async fn acknowledging_fresh_messages_gives_back_their_inbox_places_once() {
+    let mut server = TestServer::start(|c| c.inbox_max_messages = 3)
+        .await
+        .unwrap();
+    let (mut alice, alice_keys) = V3Conn::new_user(server.addr, "alice").await.unwrap();
+    let (mut bob, bob_keys) = V3Conn::new_user(server.addr, "bob").await.unwrap();
+    let (alice_id, bob_id) = (alice.client_id, bob.client_id);
+    let first = fill_inbox(&mut alice, bob_id).await;
+    assert_eq!(first.len(), 3);
+    use AckStatus::{NotWaiting, Removed};
+    // Two acknowledgements of the same id in one burst: removed once.
+    bob.feed(v3::Request::Ack(vec![first[0]])).await.unwrap();
+    bob.feed(v3::Request::Ack(vec![first[0], first[1]]))
+        .await
+        .unwrap();
+    bob.flush().await.unwrap();
+    let answers = [bob.answer().await.unwrap(), bob.answer().await.unwrap()];
+    assert_eq!(
+        answers,
+        [
+            v3::Response::Acked(vec![Removed]),
+            v3::Response::Acked(vec![NotWaiting, Removed]),
+        ]
+    );
+    // Two places free, not three.
+    let second = fill_inbox(&mut alice, bob_id).await;
+    assert_eq!(second.len(), 2);
+    // One acknowledgement naming an id twice.
+    assert_eq!(
+        bob.ack(vec![second[0], second[0], first[2]]).await.unwrap(),
+        vec![Removed, NotWaiting, Removed]
+    );
+    let third = fill_inbox(&mut alice, bob_id).await;
+    assert_eq!(third.len(), 2);
+    assert_eq!(waiting(&mut bob).await, vec![second[1], third[0], third[1]]);
+    // After a restart the writer knows none of them: read, then removed.
+    drop((alice, bob));
+    server.restart().await.unwrap();
+    let mut bob = V3Conn::open(server.addr).await.unwrap();
+    bob.authenticate(bob_id, &bob_keys).await.unwrap();
+    assert_eq!(
+        bob.ack(vec![third[1], second[1]]).await.unwrap(),
+        vec![Removed, Removed]
+    );
+    let mut alice = V3Conn::open(server.addr).await.unwrap();
+    alice.authenticate(alice_id, &alice_keys).await.unwrap();
+    assert_eq!(fill_inbox(&mut alice, bob_id).await.len(), 2);
+}
+
 /// New users on `addr`, connected and authenticated, one per name.
 async fn users<const N: usize>(addr: std::net::SocketAddr, names: [&str; N]) -> [V3Conn; N] {
     let mut conns = Vec::with_capacity(N);
@@ -308,6 +369,16 @@ async fn send_numbered(from: &mut V3Conn, to: ClientId, n: u32) -> Vec<u64> {
     let mut ids = Vec::with_capacity(n as usize);
     for i in 0..n {
         ids.push(from.send_text(to, &i.to_le_bytes()).await.unwrap());
+    }
+    ids
+}
+
+/// Sends `to` texts until its inbox is full (at most 3 of them): their ids.
+async fn fill_inbox(from: &mut V3Conn, to: ClientId) -> Vec<u64> {
+    let mut ids = Vec::new();
+    while let Ok(id) = from.send_text(to, b"m").await {
+        ids.push(id);
+        assert!(ids.len() <= 3, "more than the inbox holds");
     }
     ids
 }
