@@ -51,13 +51,7 @@ pub(crate) async fn next_item(conn: &mut Conn, idle: Duration, stall: Duration) 
     let mut progress_at = started;
     loop {
         tokio::select! {
-            item = conn.next() => {
-                return match item {
-                    None => Next::Closed,
-                    Some(Ok(item)) => Next::Item(item),
-                    Some(Err(e)) => Next::Broken(e),
-                };
-            }
+            item = conn.next() => return to_next(item),
             now = check.tick() => {
                 let buffered = conn.read_buffer().len();
                 if buffered != seen {
@@ -73,6 +67,15 @@ pub(crate) async fn next_item(conn: &mut Conn, idle: Duration, stall: Duration) 
                 }
             }
         }
+    }
+}
+
+/// What the framed stream's next item means for the connection.
+pub(crate) fn to_next(item: Option<Result<Inbound, ProtocolError>>) -> Next {
+    match item {
+        None => Next::Closed,
+        Some(Ok(item)) => Next::Item(item),
+        Some(Err(e)) => Next::Broken(e),
     }
 }
 

@@ -7,7 +7,8 @@
 //! - `auth`: hello and authenticate, and the connection's authentication
 //!   state; `push`: subscribe and the push window (`room_push` for room
 //!   entries); `presence`: a connection's part in who is online (141,
-//!   1313); `rate`: the request rate limit;
+//!   1313); `rate`: the request rate limit; `watchdog`: the idle and
+//!   stall timeouts on one timer per connection;
 //! - `ops`: one file per request kind (or tight family);
 //! - `reply`: the error answers all of them build.
 
@@ -20,6 +21,7 @@ mod rate;
 mod reply;
 mod room_push;
 mod session;
+mod watchdog;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

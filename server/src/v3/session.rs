@@ -22,7 +22,7 @@ use protocol::codec::Inbound;
 use protocol::v3::{self, ServerError};
 use protocol::{ClientId, ErrorReason, PROTOCOL_V3, Request, RequestFrame, Response, UploadId};
 
-use crate::conn::{Conn, Next, error_for, next_item, v3_error};
+use crate::conn::{Conn, Next, error_for, next_item, to_next, v3_error};
 use crate::hub::HubEvent;
 use crate::shared::Shared;
 use crate::v3::auth::Auth;
@@ -33,11 +33,10 @@ use crate::v3::presence::ConnPresence;
 use crate::v3::push::{self, Push};
 use crate::v3::rate::RateLimiter;
 use crate::v3::reply::{Pipelined, error};
+use crate::v3::watchdog::Watchdog;
 
 /// Requests answered out of band at once per connection (pipelined).
 const MAX_PIPELINE: usize = 1024;
-/// Silence after which a connection frees its read and write buffers.
-const SHRINK_AFTER: Duration = Duration::from_secs(1);
 
 enum Event {
     Frame(Next),
@@ -60,6 +59,8 @@ pub(crate) struct Session {
     dirty: bool,
     /// The session ends after the current event.
     closing: bool,
+    /// Idle and stall timeouts, and giving back a quiet one's buffers.
+    watchdog: Watchdog,
     push: Option<Push>,
     /// Shown as online or not, watching presence or not (141).
     presence: ConnPresence,
@@ -80,6 +81,7 @@ impl Session {
     /// A fresh, unauthenticated session over `conn`.
     pub(crate) fn new(conn: Conn, peer: SocketAddr, shared: Arc<Shared>) -> Self {
         let rate = RateLimiter::new(shared.config.requests_per_second);
+        let watchdog = Watchdog::new(shared.config.idle_timeout, shared.config.stall_timeout);
         Session {
             conn,
             peer,
@@ -88,6 +90,7 @@ impl Session {
             pending: FuturesOrdered::new(),
             dirty: false,
             closing: false,
+            watchdog,
             push: None,
             presence: ConnPresence::default(),
             rate,
@@ -155,6 +158,7 @@ impl Session {
     /// The next thing to do. Whatever is ready now comes first; only when
     /// nothing is ready are written frames flushed and the session waits.
     async fn next_event(&mut self) -> Event {
+        self.watchdog.saw_event();
         if let Some(event) = self.ready_event() {
             return event;
         }
@@ -164,11 +168,8 @@ impl Session {
                 return Event::Frame(Next::Closed);
             }
         }
-        let config = &self.shared.config;
-        let (idle, stall) = (config.idle_timeout, config.stall_timeout);
         let shutdown = self.shared.shutdown.clone();
         let removed = self.online.as_ref().map(|o| o.removed.clone());
-        let mut shrink_armed = true;
         loop {
             let room = self.pending.len() < MAX_PIPELINE;
             tokio::select! {
@@ -180,7 +181,7 @@ impl Session {
                     }
                 } => return Event::Hub(event),
                 changes = self.presence.next() => return Event::Presence(changes),
-                next = next_item(&mut self.conn, idle, stall), if room => return Event::Frame(next),
+                next = self.conn.next(), if room => return Event::Frame(to_next(next)),
                 () = shutdown.cancelled() => return Event::Shutdown,
                 () = async {
                     match &removed {
@@ -188,17 +189,11 @@ impl Session {
                         None => future::pending().await,
                     }
                 } => return Event::Removed,
-                () = tokio::time::sleep(SHRINK_AFTER), if shrink_armed => {
-                    // A quiet connection gives its buffers back: idle
-                    // connections then cost a few KiB each.
-                    shrink_armed = false;
-                    if self.conn.read_buffer().is_empty() {
-                        *self.conn.read_buffer_mut() = bytes::BytesMut::new();
-                    }
-                    if self.conn.write_buffer().is_empty() {
-                        *self.conn.write_buffer_mut() = bytes::BytesMut::new();
-                    }
-                }
+                () = self.watchdog.fired() => {}
+            }
+            // Only the watchdog's branch gets here.
+            if let Some(timeout) = self.watchdog.check(&mut self.conn) {
+                return Event::Frame(timeout);
             }
         }
     }
@@ -216,11 +211,7 @@ impl Session {
         }
         if self.pending.len() < MAX_PIPELINE {
             if let Some(next) = self.conn.next().now_or_never() {
-                return Some(Event::Frame(match next {
-                    None => Next::Closed,
-                    Some(Ok(item)) => Next::Item(item),
-                    Some(Err(e)) => Next::Broken(e),
-                }));
+                return Some(Event::Frame(to_next(next)));
             }
         }
         None
@@ -263,8 +254,7 @@ impl Session {
         for _ in 0..MAX_PIPELINE {
             let next = match self.conn.next().now_or_never() {
                 Some(None) => return,
-                Some(Some(Ok(item))) => Next::Item(item),
-                Some(Some(Err(e))) => Next::Broken(e),
+                Some(item) => to_next(item),
                 None => {
                     let mid_frame =
                         !self.conn.read_buffer().is_empty() || !self.conn.codec().is_idle();
