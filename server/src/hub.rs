@@ -186,25 +186,10 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-    use protocol::MessageKind;
-
     use super::*;
-    use crate::store::MessageBody;
 
     fn message(id: u64) -> StoreEvent {
-        StoreEvent::NewMessage {
-            recipient: ClientId([1; 16]),
-            message: Arc::new(WaitingMessage {
-                id,
-                sender: ClientId([2; 16]),
-                kind: MessageKind::Text,
-                size: 1,
-                created_at_ms: 0,
-                body: MessageBody::Inline(Bytes::from_static(b"x")),
-            }),
-            queued: None,
-        }
+        StoreEvent::stored_text(ClientId([1; 16]), ClientId([2; 16]), id, b"x")
     }
 
     #[tokio::test]

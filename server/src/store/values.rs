@@ -246,3 +246,27 @@ pub enum StoreEvent {
         stock: u32,
     },
 }
+
+#[cfg(test)]
+impl StoreEvent {
+    /// A text `content` stored as message `id` for `recipient` (tests).
+    pub(crate) fn stored_text(
+        recipient: ClientId,
+        sender: ClientId,
+        id: u64,
+        content: &'static [u8],
+    ) -> Self {
+        StoreEvent::NewMessage {
+            recipient,
+            message: Arc::new(WaitingMessage {
+                id,
+                sender,
+                kind: MessageKind::Text,
+                size: content.len() as u64,
+                created_at_ms: 0,
+                body: MessageBody::Inline(Bytes::from_static(content)),
+            }),
+            queued: None,
+        }
+    }
+}

@@ -82,23 +82,9 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::values::WaitingMessage;
-    use protocol::MessageKind;
-    use std::sync::Arc;
 
     fn stored(recipient: ClientId, id: u64) -> StoreEvent {
-        StoreEvent::NewMessage {
-            recipient,
-            message: Arc::new(WaitingMessage {
-                id,
-                sender: ClientId([9; 16]),
-                kind: MessageKind::Text,
-                size: 3,
-                created_at_ms: 0,
-                body: MessageBody::Inline(bytes::Bytes::from_static(b"abc")),
-            }),
-            queued: None,
-        }
+        StoreEvent::stored_text(recipient, ClientId([9; 16]), id, b"abc")
     }
 
     #[test]
