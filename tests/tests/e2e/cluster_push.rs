@@ -1,6 +1,7 @@
 //! What a session on one node of a cluster hears of what its client does
-//! through another (issue 15): an acknowledgement of room entries through
-//! node B frees the push window of the session on node A, and a claim
+//! through another (issue 15): an acknowledgement of room entries or of
+//! direct messages through node B frees the push window of the session on
+//! node A, and a claim
 //! through B that leaves an owner few key packages reaches the owner's
 //! session on A.
 
@@ -70,6 +71,54 @@ async fn a_member_pushed_on_node_a_and_acknowledging_through_node_b_gets_past_th
     // And what is said now, with the window free, is pushed at once.
     let seq = alice.say(room, "one more").await.unwrap();
     assert_eq!(next_room_entry(&mut bob.conn).await.seq, seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_pushed_on_node_a_and_acknowledging_through_node_b_gets_past_the_window() {
+    const WINDOW: usize = 3;
+    const MESSAGES: u32 = 12;
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes_with(&pg, files.path(), |o| o.push_window = WINDOW).await;
+    let (mut alice, _) = V3Conn::new_user(a.addr, "alice").await.unwrap();
+    let (mut bob, bob_keys) = V3Conn::new_user(a.addr, "bob").await.unwrap();
+    let mut bob_on_b = bob.again(b.addr, &bob_keys).await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..MESSAGES {
+        sent.push(
+            alice
+                .send_text(bob.client_id, &i.to_le_bytes())
+                .await
+                .unwrap(),
+        );
+    }
+    // Bob subscribes on A and acknowledges each pushed message through B
+    // only: A must hear of the removal to push past its window.
+    assert!(matches!(
+        bob.call(v3::Request::Subscribe).await.unwrap(),
+        v3::Response::Subscribed { .. }
+    ));
+    let mut pushed = Vec::new();
+    while pushed.len() < sent.len() {
+        let id = next_message(&mut bob).await;
+        pushed.push(id);
+        assert_eq!(
+            bob_on_b.ack(vec![id]).await.unwrap(),
+            vec![v3::AckStatus::Removed]
+        );
+    }
+    assert_eq!(pushed, sent);
+    // And what is sent now, with the window free, is pushed at once.
+    let id = alice.send_text(bob.client_id, b"one more").await.unwrap();
+    assert_eq!(next_message(&mut bob).await, id);
+}
+
+/// The id of the next message pushed to `conn` within [`PROMPT`].
+async fn next_message(conn: &mut V3Conn) -> u64 {
+    match tokio::time::timeout(PROMPT, conn.next_push()).await {
+        Err(_) => panic!("no message pushed within {PROMPT:?}"),
+        Ok(delivery) => delivery.unwrap().message_id,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

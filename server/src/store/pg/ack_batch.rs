@@ -9,14 +9,16 @@
 //! acknowledgement, or by two sessions of one client) is removed once: the
 //! first to name it is answered removed, the other not waiting. If the
 //! transaction fails, nothing of it committed, and each acknowledgement is
-//! tried again alone.
+//! tried again alone. The same transaction tells the other nodes which
+//! messages left each recipient's inbox, so that the recipient's sessions
+//! there stop waiting for them (`channels::REMOVED_CHANNEL`).
 
 use std::collections::{HashMap, HashSet};
 
 use protocol::ClientId;
 
 use super::Pg;
-use super::channels::client_id;
+use super::channels::{REMOVED_CHANNEL, client_id, removed_payloads};
 use super::group::AckOutcome;
 use super::quota::{self, STRIPES, Usage};
 use super::send_batch::{Failed, commit_failed};
@@ -104,6 +106,7 @@ impl Pg {
                     quota::add_many(&tx, &changes),
                     quota::add_to_stripes(&tx, &stripes)
                 )?;
+                self.announce_removed(&tx, gone.keys()).await?;
             }
             tx.commit().await.map_err(commit_failed)?;
         }
@@ -136,5 +139,29 @@ impl Pg {
             );
         }
         Ok(out)
+    }
+
+    /// Tells the other nodes, at commit, which messages left whose inbox:
+    /// every payload in one statement.
+    async fn announce_removed(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        gone: impl Iterator<Item = &(ClientId, u64)>,
+    ) -> Result<(), tokio_postgres::Error> {
+        let mut by_recipient: HashMap<ClientId, Vec<u64>> = HashMap::new();
+        for &(recipient, id) in gone {
+            by_recipient.entry(recipient).or_default().push(id);
+        }
+        let mut payloads = Vec::new();
+        for (recipient, mut ids) in by_recipient {
+            ids.sort_unstable();
+            payloads.extend(removed_payloads(&self.payload(&recipient), &ids));
+        }
+        tx.execute(
+            "SELECT pg_notify($1, p) FROM unnest($2::TEXT[]) AS p",
+            &[&REMOVED_CHANNEL, &payloads],
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -23,6 +23,28 @@ pub(super) const ROOMS_CHANNEL: &str = "sealpost_rooms";
 /// it (`v3::room_push`).
 pub(super) const ROOM_ACKS_CHANNEL: &str = "sealpost_room_acks";
 
+/// Channel of removed messages (acknowledged, or pulled by version 2), one
+/// notification per recipient and at most [`IDS_PER_NOTICE`] ids; payload
+/// `<node>:<recipient id hex>:<id>,<id>,...`. Other nodes free their
+/// sessions' push windows with it and drop what they had queued to push
+/// (`v3::push`), as this node does with its own removals.
+pub(super) const REMOVED_CHANNEL: &str = "sealpost_removed";
+
+/// The most message ids one notification names: 256 ids of at most 20
+/// digits stay well under PostgreSQL's 8,000-byte payload limit.
+pub(super) const IDS_PER_NOTICE: usize = 256;
+
+/// The payloads of [`REMOVED_CHANNEL`] for `ids` of one recipient, whose
+/// own payload (`<node>:<recipient id hex>`) is `prefix`.
+pub(super) fn removed_payloads(prefix: &str, ids: &[u64]) -> Vec<String> {
+    ids.chunks(IDS_PER_NOTICE)
+        .map(|chunk| {
+            let list: Vec<String> = chunk.iter().map(u64::to_string).collect();
+            format!("{prefix}:{}", list.join(","))
+        })
+        .collect()
+}
+
 /// Channel of claims that left an owner few one-time key packages; payload
 /// `<node>:<owner id hex>`. Each node reads the stock and tells the
 /// owner's sessions there.

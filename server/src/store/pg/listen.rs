@@ -7,7 +7,9 @@
 //! entry stored elsewhere, a [`StoreEvent::RoomStale`] for the room's
 //! members (read here: one notification per entry, not one per member); a
 //! member's acknowledgement of room entries elsewhere, a
-//! [`StoreEvent::RoomAcked`] that frees its sessions' push windows here; a
+//! [`StoreEvent::RoomAcked`] that frees its sessions' push windows here;
+//! messages removed elsewhere (acknowledged), a [`StoreEvent::Removed`]
+//! that does the same for direct messages; a
 //! claim elsewhere that left an owner few key packages, a
 //! [`StoreEvent::KeyPackagesLow`] with the stock read here.
 //!
@@ -30,8 +32,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::accounts;
 use super::channels::{
-    CLIENTS_CHANNEL, INBOX_CHANNEL, KEY_PACKAGES_CHANNEL, ROOM_ACKS_CHANNEL, ROOMS_CHANNEL,
-    client_id,
+    CLIENTS_CHANNEL, IDS_PER_NOTICE, INBOX_CHANNEL, KEY_PACKAGES_CHANNEL, REMOVED_CHANNEL,
+    ROOM_ACKS_CHANNEL, ROOMS_CHANNEL, client_id,
 };
 use crate::error::StoreError;
 use crate::store::directory::Directory;
@@ -131,7 +133,7 @@ async fn listen(
         client
             .batch_execute(&format!(
                 "LISTEN {CLIENTS_CHANNEL}; LISTEN {INBOX_CHANNEL}; LISTEN {ROOMS_CHANNEL};
-                 LISTEN {ROOM_ACKS_CHANNEL}; LISTEN {KEY_PACKAGES_CHANNEL}"
+                 LISTEN {ROOM_ACKS_CHANNEL}; LISTEN {KEY_PACKAGES_CHANNEL}; LISTEN {REMOVED_CHANNEL}"
             ))
             .await?;
         if !first {
@@ -207,6 +209,10 @@ async fn heard_one(
         return Ok(parse_ack(rest)
             .map(|(client, room, seq)| vec![StoreEvent::RoomAcked { client, room, seq }]));
     }
+    if channel == REMOVED_CHANNEL {
+        return Ok(parse_removed(rest)
+            .map(|(recipient, ids)| vec![StoreEvent::Removed { recipient, ids }]));
+    }
     let Some(id) = parse_id(rest) else {
         return Ok(None);
     };
@@ -276,9 +282,23 @@ fn parse_ack(rest: &str) -> Option<(ClientId, RoomId, u64)> {
     ))
 }
 
+/// `<recipient id hex>:<id>,<id>,...`, at most `IDS_PER_NOTICE` ids.
+fn parse_removed(rest: &str) -> Option<(ClientId, Vec<u64>)> {
+    let (recipient, list) = rest.split_once(':')?;
+    let mut ids = Vec::new();
+    for id in list.split(',') {
+        if ids.len() == IDS_PER_NOTICE {
+            return None;
+        }
+        ids.push(id.parse().ok()?);
+    }
+    Some((parse_id(recipient)?, ids))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::pg::channels::removed_payloads;
 
     #[test]
     fn payloads_name_ids_and_an_entry_number() {
@@ -293,5 +313,29 @@ mod tests {
             parse_ack(&format!("{}:{}:x", hex::encode(id.0), hex::encode([9; 16]))),
             None
         );
+    }
+
+    #[test]
+    fn removed_payloads_split_long_lists_and_read_back_whole() {
+        let id = ClientId([7; 16]);
+        let prefix = format!("node-a:{}", hex::encode(id.0));
+        let ids: Vec<u64> = (0..600).map(|i| u64::MAX - i).collect();
+        let payloads = removed_payloads(&prefix, &ids);
+        assert_eq!(payloads.len(), 3);
+        let mut read = Vec::new();
+        for p in &payloads {
+            // PostgreSQL refuses payloads of 8,000 bytes or more.
+            assert!(p.len() < 8000, "{} bytes", p.len());
+            let rest = p.strip_prefix("node-a:").unwrap();
+            let (recipient, chunk) = parse_removed(rest).unwrap();
+            assert_eq!(recipient, id);
+            read.extend(chunk);
+        }
+        assert_eq!(read, ids);
+        assert_eq!(parse_removed(&format!("{}:1,x", hex::encode(id.0))), None);
+        assert_eq!(parse_removed(&format!("{}:", hex::encode(id.0))), None);
+        let too_many: Vec<String> = (0..=IDS_PER_NOTICE).map(|i| i.to_string()).collect();
+        let rest = format!("{}:{}", hex::encode(id.0), too_many.join(","));
+        assert_eq!(parse_removed(&rest), None);
     }
 }
