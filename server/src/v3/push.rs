@@ -119,6 +119,16 @@ impl Push {
         }
     }
 
+    /// The client acknowledged `ids` on this connection: whatever becomes of
+    /// the acknowledgement, they no longer hold the window. Someone else may
+    /// have removed them first, and a removal heard of from another node can
+    /// be lost while the node is cut off from the database.
+    pub(crate) fn acknowledged(&mut self, ids: &[u64]) {
+        for id in ids {
+            self.in_flight.remove(id);
+        }
+    }
+
     /// The next message to write while the window allows, refilling the
     /// queue from the database when the session has fallen behind. The
     /// message counts as in flight from here on.

@@ -404,6 +404,9 @@ impl Session {
                     .push_back(send::send_message(&self.shared, me, m));
             }
             (Some(me), v3::Request::Ack(ids)) => {
+                if let Some(push) = self.push.as_mut() {
+                    push.acknowledged(&ids);
+                }
                 self.pending.push_back(pull::ack(&self.shared, me, ids));
             }
             (me, request) => {
