@@ -109,7 +109,10 @@ impl Session {
         while !self.closing {
             let event = self.next_event().await;
             match event {
-                Event::Frame(Next::Item(item)) => self.handle_item(item).await,
+                Event::Frame(Next::Item(item)) => {
+                    self.watchdog.saw_frame();
+                    self.handle_item(item).await;
+                }
                 Event::Frame(Next::Closed) => break,
                 Event::Frame(Next::TimedOut { mid_frame }) => {
                     let text = if mid_frame {

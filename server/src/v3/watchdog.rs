@@ -10,6 +10,10 @@
 //! is busy, once per check period (`min(stall, idle)`, as `next_item`'s)
 //! once it is quiet. A timeout is therefore noticed up to one period late,
 //! as `next_item`'s is.
+//!
+//! The idle clock restarts with any event; the stall clock only with the
+//! peer's own progress (a frame read, or more of one buffered), so that a
+//! peer cannot hold half a frame open by having pushes sent to it.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -27,8 +31,11 @@ pub(crate) struct Watchdog {
     stall: Duration,
     /// Events the session had (frames, answers, pushes).
     events: u64,
+    /// Frames read from the peer.
+    frames: u64,
     /// What the last check saw.
     seen_events: u64,
+    seen_frames: u64,
     seen_buffered: usize,
     /// When a check last saw new events, and last saw a frame progress.
     active_at: Instant,
@@ -45,7 +52,9 @@ impl Watchdog {
             idle,
             stall,
             events: 0,
+            frames: 0,
             seen_events: 0,
+            seen_frames: 0,
             seen_buffered: 0,
             active_at: now,
             progress_at: now,
@@ -64,6 +73,11 @@ impl Watchdog {
         }
     }
 
+    /// Notes a frame read from the peer: progress for the stall clock.
+    pub(crate) fn saw_frame(&mut self) {
+        self.frames += 1;
+    }
+
     /// Fires at the next check; then call [`Watchdog::check`].
     pub(crate) fn fired(&mut self) -> &mut Pin<Box<Sleep>> {
         &mut self.timer
@@ -78,8 +92,9 @@ impl Watchdog {
         if self.events != self.seen_events {
             self.seen_events = self.events;
             self.active_at = now;
-            self.progress_at = now;
-        } else if buffered != self.seen_buffered {
+        }
+        if self.frames != self.seen_frames || buffered != self.seen_buffered {
+            self.seen_frames = self.frames;
             self.progress_at = now;
         }
         self.seen_buffered = buffered;

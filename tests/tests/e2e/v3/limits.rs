@@ -1,6 +1,6 @@
 //! Version-3 limits and quotas: oversize frames, each quota's reason, request
-//! rate, connections per address, upload expiry, idle and shutdown notices,
-//! and switching protocol version on one connection.
+//! rate, connections per address, upload expiry, idle and stall timeouts,
+//! shutdown notices, and switching protocol version on one connection.
 
 use std::time::Duration;
 
@@ -245,6 +245,70 @@ async fn idle_connections_are_told_and_closed() {
     assert_eq!(
         alice.closing.map(|e| e.reason),
         Some(ErrorReason::IdleTimeout)
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_frame_is_cut_off_even_while_pushes_keep_coming() {
+    use tokio::io::AsyncWriteExt;
+    const STALL: Duration = Duration::from_secs(2);
+    let server = TestServer::start(|c| {
+        c.stall_timeout = STALL;
+        c.push_window = 1000;
+    })
+    .await
+    .unwrap();
+    let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
+    let (mut bob, _) = V3Conn::new_user(server.addr, "bob").await.unwrap();
+    assert!(matches!(
+        bob.call(v3::Request::Subscribe).await.unwrap(),
+        v3::Response::Subscribed { .. }
+    ));
+    // Half a header from Bob, and never the rest.
+    let mut raw = bytes::BytesMut::new();
+    protocol::RequestHeader {
+        client_id: bob.client_id,
+        version: 3,
+        code: 103,
+        payload_len: 100,
+    }
+    .write(&mut raw);
+    bob.conn
+        .get_mut()
+        .write_all(&raw[..raw.len() / 2])
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    // Alice writes to Bob five times a second for ten seconds: each push is
+    // an event of Bob's session, but no progress of his frame.
+    let to = bob.client_id;
+    let sending = tokio::spawn(async move {
+        for i in 0u32..50 {
+            alice.send_text(to, &i.to_le_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut pushed = 0;
+    loop {
+        match bob.next_frame().await {
+            Ok(Some(v3::Response::Delivery(_))) => pushed += 1,
+            Ok(Some(v3::Response::Closing(e))) => bob.closing = Some(e),
+            Ok(Some(other)) => panic!("unexpected {other:?}"),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let waited = started.elapsed();
+    sending.abort();
+    assert_eq!(
+        bob.closing.map(|e| e.reason),
+        Some(ErrorReason::IdleTimeout)
+    );
+    assert!(pushed > 0, "no pushes arrived meanwhile");
+    // The stall timeout and one check period (a second) late, with room for
+    // a loaded machine, and long before the pushes stop.
+    assert!(
+        (STALL..STALL + Duration::from_secs(4)).contains(&waited),
+        "closed after {waited:?}"
     );
 }
 
