@@ -171,8 +171,9 @@ impl Session {
                 return Event::Frame(Next::Closed);
             }
         }
-        let shutdown = self.shared.shutdown.clone();
-        let removed = self.online.as_ref().map(|o| o.removed.clone());
+        // Borrowed, not cloned: a token's clone and drop each take its lock.
+        let shutdown = &self.shared.shutdown;
+        let removed = self.online.as_ref().map(|o| &o.removed);
         loop {
             let room = self.pending.len() < MAX_PIPELINE;
             tokio::select! {
@@ -187,7 +188,7 @@ impl Session {
                 next = self.conn.next(), if room => return Event::Frame(to_next(next)),
                 () = shutdown.cancelled() => return Event::Shutdown,
                 () = async {
-                    match &removed {
+                    match removed {
                         Some(token) => token.cancelled().await,
                         None => future::pending().await,
                     }
