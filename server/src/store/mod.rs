@@ -39,6 +39,7 @@ mod writer;
 pub use directory::Protocol;
 pub use handle::Store;
 pub use quota::Limits;
+pub(crate) use room_passwords::GuessLimits;
 pub use rooms::RoomFileRefusal;
 pub use values::{
     MessageBody, NewMessage, StoreEvent, Stored, UploadRecord, UploadTo, WaitingMessage, now_ms,

@@ -2,7 +2,11 @@
 //! 149)"): the server's OPAQUE setup, one per database so that every node
 //! of a cluster shares it, and each room's OPAQUE record. On SQLite the
 //! writer makes every change; on PostgreSQL one statement each
-//! (`pg/room_passwords.rs`).
+//! (`pg/room_passwords.rs`). Failed guesses are counted in the database
+//! only on PostgreSQL, so that a cluster counts them once (`pg/room_guesses.rs`);
+//! one SQLite node counts them in memory (`v3::guesses`).
+
+use std::time::Duration;
 
 use protocol::{ClientId, RoomId};
 use rusqlite::{OptionalExtension, params};
@@ -13,7 +17,44 @@ use super::rooms::mismatch;
 use super::writer::{RoomDone, RoomWrite, WriteOp};
 use crate::error::StoreError;
 
+/// The limits a password guess is counted against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GuessLimits {
+    /// Failed guesses one user may make at one room within the window.
+    pub(crate) per_user: usize,
+    /// Failed guesses a room takes from everyone within the window.
+    pub(crate) per_room: usize,
+    /// How long a failed guess counts.
+    pub(crate) window: Duration,
+}
+
 impl Store {
+    /// Counts a guess of `user` at `room` for the whole cluster: the
+    /// guess's id, or how long until the caller may guess again. `None` on
+    /// SQLite, whose one node counts in its memory.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub(crate) async fn count_guess(
+        &self,
+        user: ClientId,
+        room: RoomId,
+        limits: GuessLimits,
+    ) -> Option<Result<Result<i64, Duration>, StoreError>> {
+        Some(self.pg()?.count_guess(user, room, limits).await)
+    }
+
+    /// The guess `id` (from [`Store::count_guess`]) succeeded.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub(crate) async fn forgive_guess(&self, id: i64) -> Result<(), StoreError> {
+        match self.pg() {
+            Some(pg) => pg.forgive_guess(id).await,
+            None => Ok(()),
+        }
+    }
+
     /// The server's OPAQUE setup: the one the database keeps, or a new one
     /// kept now (on first start; nodes starting together agree on the
     /// first one kept).

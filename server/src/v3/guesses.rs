@@ -3,16 +3,21 @@
 //! succeeds (149); a user may have [`MAX_USER_GUESSES`] at one room and a
 //! room [`MAX_ROOM_GUESSES`] from everyone within [`GUESS_WINDOW`].
 //!
-//! Kept in this node's memory (a std `Mutex` over short sections, never
-//! across an await): a restart forgets the counts, and each node of a
-//! cluster counts its own. Bounded: at most [`MAX_TRACKED`] keys, past which
-//! expired ones are swept, and new guesses refused while none has expired.
+//! On SQLite, kept in this node's memory (a std `Mutex` over short
+//! sections, never across an await): a restart forgets the counts.
+//! Bounded: at most [`MAX_TRACKED`] keys, past which expired ones are
+//! swept, and new guesses refused while none has expired. On PostgreSQL,
+//! counted in the database (`store::pg::room_guesses`), so that the nodes
+//! of a cluster share one count and a restart forgets nothing.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use protocol::{ClientId, RoomId};
+
+use crate::error::StoreError;
+use crate::store::{GuessLimits, Store};
 
 /// Failed guesses one user may make at one room within the window.
 pub(crate) const MAX_USER_GUESSES: usize = 5;
@@ -37,6 +42,20 @@ struct Tally {
     by_room: HashMap<RoomId, VecDeque<Instant>>,
 }
 
+/// A guess under way, counted in this node's memory or in the cluster's
+/// database.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Counted {
+    Here(Guess),
+    Cluster(i64),
+}
+
+const LIMITS: GuessLimits = GuessLimits {
+    per_user: MAX_USER_GUESSES,
+    per_room: MAX_ROOM_GUESSES,
+    window: GUESS_WINDOW,
+};
+
 /// The failed guesses of the last [`GUESS_WINDOW`].
 #[derive(Default)]
 pub(crate) struct Guesses {
@@ -60,6 +79,37 @@ fn wait(times: &VecDeque<Instant>, now: Instant) -> Duration {
 }
 
 impl Guesses {
+    /// Counts a guess of `user` at `room` where this server counts them:
+    /// the cluster's database, else this node's memory.
+    ///
+    /// # Errors
+    /// The database failed; inside, how long until the caller may guess
+    /// again.
+    pub(crate) async fn count(
+        &self,
+        store: &Store,
+        user: ClientId,
+        room: RoomId,
+    ) -> Result<Result<Counted, Duration>, StoreError> {
+        match store.count_guess(user, room, LIMITS).await {
+            Some(counted) => Ok(counted?.map(Counted::Cluster)),
+            None => Ok(self.start(user, room, Instant::now()).map(Counted::Here)),
+        }
+    }
+
+    /// The counted guess succeeded: it no longer counts. Should the
+    /// database fail, the guess keeps counting until its window ends.
+    pub(crate) async fn forgive_counted(&self, store: &Store, guess: Counted) {
+        match guess {
+            Counted::Here(guess) => self.forgive(guess),
+            Counted::Cluster(id) => {
+                if let Err(e) = store.forgive_guess(id).await {
+                    tracing::warn!(error = %e, "a successful password guess still counts");
+                }
+            }
+        }
+    }
+
     /// Counts a guess of `user` at `room` now, unless the limits are
     /// reached.
     ///

@@ -519,7 +519,7 @@ impl Session {
                 room_password::login(&shared, me, p, &mut self.logins).await
             }
             (Some(_), v3::Request::RoomLoginFinish(p)) => {
-                room_password::login_finish(&shared, p, &mut self.logins)
+                room_password::login_finish(&shared, p, &mut self.logins).await
             }
             (_, request) => {
                 // Every authenticated request is matched above; this is a

@@ -6,14 +6,15 @@
 //! makes the old password fail and members see each change; the server refuses a crafted join that
 //! never proved the password; the server's database holds an OPAQUE
 //! record, never the password; and two nodes of a cluster share the OPAQUE
-//! setup, so a password set through one is proven through the other.
+//! setup, so a password set through one is proven through the other, and
+//! one count of guesses, so that a second node allows no more of them.
 //! Waits are bounded; nothing is timed.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
 use bytes::Bytes;
-use e2e::{Engine, RoomUser, TestServer, run_client_with_stdin};
+use e2e::{Engine, RoomUser, TestServer, V3Conn, run_client_with_stdin};
 use protocol::ErrorReason;
 use protocol::v3::{self, RoomCommit, RoomLabel};
 
@@ -317,4 +318,50 @@ async fn rooms_password_a_password_set_through_one_node_is_proven_through_anothe
     assert!(line.contains("wrong password for #vault"), "{line}");
     let joined = json_in(b.addr, &carol, &["room", "join", "vault"], "open sesame\n").await;
     assert_eq!(joined["members"], 2, "{joined}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_password_guesses_through_one_node_count_on_another() {
+    let pg = crate::cluster::postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let (a, b) = crate::cluster::two_nodes(&pg, files.path()).await;
+    let (mut on_a, keys) = V3Conn::new_user(a.addr, "mallory").await.unwrap();
+    let mut on_b = on_a.again(b.addr, &keys).await.unwrap();
+    // Any room id: the server answers a login whether or not the room
+    // exists or has a password, and counts it as a guess until it succeeds.
+    let room = protocol::RoomId([5; 16]);
+    let login = || {
+        let (_login, request) = sealpost_rooms::PasswordLogin::start(b"guess").unwrap();
+        v3::Request::RoomLogin(v3::RoomPake {
+            room,
+            message: request.into(),
+        })
+    };
+    for _ in 0..5 {
+        let answer = on_a.call(login()).await.unwrap();
+        assert!(
+            matches!(answer, v3::Response::RoomLoginChallenge(_)),
+            "{answer:?}"
+        );
+    }
+    // The sixth within the minute, through the other node: refused.
+    match on_b.call(login()).await.unwrap() {
+        v3::Response::Error(e) => {
+            assert_eq!(e.reason, ErrorReason::TooManyGuesses, "{e:?}");
+            assert!(e.text.contains("try again in"), "{}", e.text);
+        }
+        other => panic!("a sixth guess through node B answered {other:?}"),
+    }
+    // Another room is not held back.
+    let other = v3::Request::RoomLogin(v3::RoomPake {
+        room: protocol::RoomId([6; 16]),
+        message: sealpost_rooms::PasswordLogin::start(b"guess")
+            .unwrap()
+            .1
+            .into(),
+    });
+    assert!(matches!(
+        on_b.call(other).await.unwrap(),
+        v3::Response::RoomLoginChallenge(_)
+    ));
 }

@@ -38,6 +38,7 @@ mod read_batch;
 mod room_acks;
 mod room_delete;
 mod room_files;
+mod room_guesses;
 mod room_holds;
 mod room_log;
 mod room_observer;

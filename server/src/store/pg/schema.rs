@@ -162,6 +162,16 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (body, pos)
      );
      ALTER TABLE body_chunks ALTER COLUMN data SET STORAGE EXTERNAL;",
+    // 6: failed password guesses at rooms, counted for the whole cluster
+    // (`room_guesses.rs`); a row lives as long as the guess counts.
+    "CREATE TABLE room_guesses (
+         id BIGSERIAL PRIMARY KEY,
+         room BYTEA NOT NULL,
+         client BYTEA NOT NULL,
+         at TIMESTAMPTZ NOT NULL DEFAULT now()
+     );
+     CREATE INDEX room_guesses_by_room ON room_guesses (room);
+     CREATE INDEX room_guesses_by_time ON room_guesses (at);",
 ];
 
 /// Brings the schema up to date (creates it in an empty database).

@@ -14,7 +14,7 @@ use protocol::v3::{self, RoomPake, RoomRole};
 use protocol::{ClientId, ErrorReason, RoomId};
 
 use crate::shared::Shared;
-use crate::v3::guesses::Guess;
+use crate::v3::guesses::Counted;
 use crate::v3::reply::{error, store_error};
 
 /// How long a proven password lets the connection join its room.
@@ -24,7 +24,7 @@ pub(crate) const PROVEN_FOR: Duration = Duration::from_secs(60);
 /// the room it last proved, until when.
 #[derive(Default)]
 pub(crate) struct RoomLogins {
-    pending: Option<(sealpost_rooms::PendingLogin, Guess)>,
+    pending: Option<(sealpost_rooms::PendingLogin, Counted)>,
     proven: Option<(RoomId, Instant)>,
 }
 
@@ -110,9 +110,10 @@ pub(crate) async fn login(
 ) -> v3::Response {
     // A new login replaces one under way, whose guess keeps counting.
     logins.pending = None;
-    let guess = match shared.guesses.start(me, p.room, Instant::now()) {
-        Ok(guess) => guess,
-        Err(wait) => {
+    let guess = match shared.guesses.count(&shared.store, me, p.room).await {
+        Ok(Ok(guess)) => guess,
+        Err(e) => return store_error(&e),
+        Ok(Err(wait)) => {
             return error(
                 ErrorReason::TooManyGuesses,
                 format!(
@@ -146,7 +147,11 @@ pub(crate) async fn login(
 }
 
 /// Answers 149: the password is proven, or not.
-pub(crate) fn login_finish(shared: &Shared, p: RoomPake, logins: &mut RoomLogins) -> v3::Response {
+pub(crate) async fn login_finish(
+    shared: &Shared,
+    p: RoomPake,
+    logins: &mut RoomLogins,
+) -> v3::Response {
     let Some((pending, guess)) = logins.pending.take() else {
         return error(
             ErrorReason::WrongPassword,
@@ -161,7 +166,7 @@ pub(crate) fn login_finish(shared: &Shared, p: RoomPake, logins: &mut RoomLogins
     }
     match pending.finish(&p.message) {
         Ok(()) => {
-            shared.guesses.forgive(guess);
+            shared.guesses.forgive_counted(&shared.store, guess).await;
             logins.proven = Some((p.room, Instant::now() + PROVEN_FOR));
             v3::Response::RoomLoginAccepted(p.room)
         }
