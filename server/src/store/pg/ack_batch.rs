@@ -142,7 +142,7 @@ impl Pg {
     }
 
     /// Tells the other nodes, at commit, which messages left whose inbox:
-    /// every payload in one statement.
+    /// as few notifications as fit, in one statement.
     async fn announce_removed(
         &self,
         tx: &tokio_postgres::Transaction<'_>,
@@ -152,11 +152,11 @@ impl Pg {
         for &(recipient, id) in gone {
             by_recipient.entry(recipient).or_default().push(id);
         }
-        let mut payloads = Vec::new();
-        for (recipient, mut ids) in by_recipient {
+        let mut removed: Vec<(ClientId, Vec<u64>)> = by_recipient.into_iter().collect();
+        for (_, ids) in &mut removed {
             ids.sort_unstable();
-            payloads.extend(removed_payloads(&self.payload(&recipient), &ids));
         }
+        let payloads = removed_payloads(&self.node, &removed);
         tx.execute(
             "SELECT pg_notify($1, p) FROM unnest($2::TEXT[]) AS p",
             &[&REMOVED_CHANNEL, &payloads],

@@ -23,26 +23,44 @@ pub(super) const ROOMS_CHANNEL: &str = "sealpost_rooms";
 /// it (`v3::room_push`).
 pub(super) const ROOM_ACKS_CHANNEL: &str = "sealpost_room_acks";
 
-/// Channel of removed messages (acknowledged, or pulled by version 2), one
-/// notification per recipient and at most [`IDS_PER_NOTICE`] ids; payload
-/// `<node>:<recipient id hex>:<id>,<id>,...`. Other nodes free their
-/// sessions' push windows with it and drop what they had queued to push
-/// (`v3::push`), as this node does with its own removals.
+/// Channel of removed messages (acknowledged), one notification per
+/// batch of acknowledgements while it fits [`NOTICE_BYTES`]; payload
+/// `<node>:<recipient id hex>:<id>,<id>,...;<recipient id hex>:<id>,...`.
+/// Other nodes free their sessions' push windows with it and drop what
+/// they had queued to push (`v3::push`), as this node does with its own
+/// removals.
 pub(super) const REMOVED_CHANNEL: &str = "sealpost_removed";
 
-/// The most message ids one notification names: 256 ids of at most 20
-/// digits stay well under PostgreSQL's 8,000-byte payload limit.
-pub(super) const IDS_PER_NOTICE: usize = 256;
+/// The most bytes of one notification's payload: under PostgreSQL's limit
+/// of 8,000 with room for the node's name.
+pub(super) const NOTICE_BYTES: usize = 7000;
 
-/// The payloads of [`REMOVED_CHANNEL`] for `ids` of one recipient, whose
-/// own payload (`<node>:<recipient id hex>`) is `prefix`.
-pub(super) fn removed_payloads(prefix: &str, ids: &[u64]) -> Vec<String> {
-    ids.chunks(IDS_PER_NOTICE)
-        .map(|chunk| {
-            let list: Vec<String> = chunk.iter().map(u64::to_string).collect();
-            format!("{prefix}:{}", list.join(","))
-        })
-        .collect()
+/// The payloads of [`REMOVED_CHANNEL`] from node `node` for what left
+/// each recipient's inbox: as few as fit, a long list split between them.
+pub(super) fn removed_payloads(node: &str, removed: &[(ClientId, Vec<u64>)]) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut current = String::new();
+    for (recipient, ids) in removed {
+        let mut ids = ids.iter().peekable();
+        while ids.peek().is_some() {
+            // A recipient's part: its id, then as many ids as fit.
+            if current.len() + 2 * recipient.0.len() + 2 + 20 > NOTICE_BYTES {
+                payloads.push(std::mem::take(&mut current));
+            }
+            current.push(if current.is_empty() { ':' } else { ';' });
+            current.push_str(&hex::encode(recipient.0));
+            let mut separator = ':';
+            while let Some(id) = ids.next_if(|_| current.len() + 21 <= NOTICE_BYTES) {
+                current.push(separator);
+                current.push_str(&id.to_string());
+                separator = ',';
+            }
+        }
+    }
+    if !current.is_empty() {
+        payloads.push(current);
+    }
+    payloads.into_iter().map(|p| format!("{node}{p}")).collect()
 }
 
 /// Channel of claims that left an owner few one-time key packages; payload

@@ -32,8 +32,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::accounts;
 use super::channels::{
-    CLIENTS_CHANNEL, IDS_PER_NOTICE, INBOX_CHANNEL, KEY_PACKAGES_CHANNEL, REMOVED_CHANNEL,
-    ROOM_ACKS_CHANNEL, ROOMS_CHANNEL, client_id,
+    CLIENTS_CHANNEL, INBOX_CHANNEL, KEY_PACKAGES_CHANNEL, REMOVED_CHANNEL, ROOM_ACKS_CHANNEL,
+    ROOMS_CHANNEL, client_id,
 };
 use crate::error::StoreError;
 use crate::store::directory::Directory;
@@ -210,8 +210,12 @@ async fn heard_one(
             .map(|(client, room, seq)| vec![StoreEvent::RoomAcked { client, room, seq }]));
     }
     if channel == REMOVED_CHANNEL {
-        return Ok(parse_removed(rest)
-            .map(|(recipient, ids)| vec![StoreEvent::Removed { recipient, ids }]));
+        return Ok(parse_removed(rest).map(|removed| {
+            removed
+                .into_iter()
+                .map(|(recipient, ids)| StoreEvent::Removed { recipient, ids })
+                .collect()
+        }));
     }
     let Some(id) = parse_id(rest) else {
         return Ok(None);
@@ -282,17 +286,19 @@ fn parse_ack(rest: &str) -> Option<(ClientId, RoomId, u64)> {
     ))
 }
 
-/// `<recipient id hex>:<id>,<id>,...`, at most `IDS_PER_NOTICE` ids.
-fn parse_removed(rest: &str) -> Option<(ClientId, Vec<u64>)> {
-    let (recipient, list) = rest.split_once(':')?;
-    let mut ids = Vec::new();
-    for id in list.split(',') {
-        if ids.len() == IDS_PER_NOTICE {
-            return None;
-        }
-        ids.push(id.parse().ok()?);
-    }
-    Some((parse_id(recipient)?, ids))
+/// `<recipient id hex>:<id>,<id>,...;<recipient id hex>:...` (PostgreSQL
+/// bounds a payload to 8,000 bytes, and so what this allocates).
+fn parse_removed(rest: &str) -> Option<Vec<(ClientId, Vec<u64>)>> {
+    rest.split(';')
+        .map(|part| {
+            let (recipient, list) = part.split_once(':')?;
+            let ids = list
+                .split(',')
+                .map(|id| id.parse().ok())
+                .collect::<Option<Vec<u64>>>()?;
+            Some((parse_id(recipient)?, ids))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -316,26 +322,40 @@ mod tests {
     }
 
     #[test]
-    fn removed_payloads_split_long_lists_and_read_back_whole() {
-        let id = ClientId([7; 16]);
-        let prefix = format!("node-a:{}", hex::encode(id.0));
-        let ids: Vec<u64> = (0..600).map(|i| u64::MAX - i).collect();
-        let payloads = removed_payloads(&prefix, &ids);
-        assert_eq!(payloads.len(), 3);
-        let mut read = Vec::new();
+    fn removed_payloads_pack_recipients_split_long_lists_and_read_back_whole() {
+        let alice = ClientId([7; 16]);
+        let bob = ClientId([8; 16]);
+        // A few ids each: one notification for both.
+        let few = vec![(alice, vec![1, 5, 9]), (bob, vec![2])];
+        let payloads = removed_payloads("node-a", &few);
+        assert_eq!(payloads.len(), 1);
+        let rest = payloads[0].strip_prefix("node-a:").unwrap();
+        assert_eq!(parse_removed(rest), Some(few));
+        // Long lists: split, each payload under PostgreSQL's limit, and
+        // together exactly what was removed.
+        let long = vec![
+            (alice, (0..600).map(|i| u64::MAX - i).collect::<Vec<_>>()),
+            (bob, (0..300).collect()),
+        ];
+        let payloads = removed_payloads("node-a", &long);
+        assert!(payloads.len() > 1);
+        let mut read: Vec<(ClientId, Vec<u64>)> = Vec::new();
         for p in &payloads {
-            // PostgreSQL refuses payloads of 8,000 bytes or more.
             assert!(p.len() < 8000, "{} bytes", p.len());
             let rest = p.strip_prefix("node-a:").unwrap();
-            let (recipient, chunk) = parse_removed(rest).unwrap();
-            assert_eq!(recipient, id);
-            read.extend(chunk);
+            for (recipient, ids) in parse_removed(rest).unwrap() {
+                assert!(!ids.is_empty());
+                match read.last_mut() {
+                    Some((last, so_far)) if *last == recipient => so_far.extend(ids),
+                    _ => read.push((recipient, ids)),
+                }
+            }
         }
-        assert_eq!(read, ids);
-        assert_eq!(parse_removed(&format!("{}:1,x", hex::encode(id.0))), None);
-        assert_eq!(parse_removed(&format!("{}:", hex::encode(id.0))), None);
-        let too_many: Vec<String> = (0..=IDS_PER_NOTICE).map(|i| i.to_string()).collect();
-        let rest = format!("{}:{}", hex::encode(id.0), too_many.join(","));
-        assert_eq!(parse_removed(&rest), None);
+        assert_eq!(read, long);
+        let hex = hex::encode(alice.0);
+        assert_eq!(parse_removed(&format!("{hex}:1,x")), None);
+        assert_eq!(parse_removed(&format!("{hex}:")), None);
+        assert_eq!(parse_removed(&format!("{hex}:1;")), None);
+        assert_eq!(parse_removed("zz:1"), None);
     }
 }
