@@ -31,9 +31,14 @@ pub(super) const ROOM_ACKS_CHANNEL: &str = "sealpost_room_acks";
 /// removals.
 pub(super) const REMOVED_CHANNEL: &str = "sealpost_removed";
 
-/// The most bytes of one notification's payload: under PostgreSQL's limit
-/// of 8,000 with room for the node's name.
+/// The most bytes of one notification's payload, the node's name included:
+/// under PostgreSQL's limit of 8,000.
 pub(super) const NOTICE_BYTES: usize = 7000;
+
+/// A recipient's part before its ids: a separator and 32 hex digits.
+const PART_HEAD: usize = 1 + 32;
+/// The most one id takes, with its separator.
+const ID_BYTES: usize = 1 + 20;
 
 /// The payloads of [`REMOVED_CHANNEL`] from node `node` for what left
 /// each recipient's inbox: as few as fit, a long list split between them.
@@ -43,14 +48,19 @@ pub(super) fn removed_payloads(node: &str, removed: &[(ClientId, Vec<u64>)]) -> 
     for (recipient, ids) in removed {
         let mut ids = ids.iter().peekable();
         while ids.peek().is_some() {
-            // A recipient's part: its id, then as many ids as fit.
-            if current.len() + 2 * recipient.0.len() + 2 + 20 > NOTICE_BYTES {
+            // A recipient's part, with room for at least one id.
+            if current.len() + PART_HEAD + ID_BYTES > NOTICE_BYTES {
                 payloads.push(std::mem::take(&mut current));
             }
-            current.push(if current.is_empty() { ':' } else { ';' });
+            if current.is_empty() {
+                current.push_str(node);
+                current.push(':');
+            } else {
+                current.push(';');
+            }
             current.push_str(&hex::encode(recipient.0));
             let mut separator = ':';
-            while let Some(id) = ids.next_if(|_| current.len() + 21 <= NOTICE_BYTES) {
+            while let Some(id) = ids.next_if(|_| current.len() + ID_BYTES <= NOTICE_BYTES) {
                 current.push(separator);
                 current.push_str(&id.to_string());
                 separator = ',';
@@ -60,7 +70,7 @@ pub(super) fn removed_payloads(node: &str, removed: &[(ClientId, Vec<u64>)]) -> 
     if !current.is_empty() {
         payloads.push(current);
     }
-    payloads.into_iter().map(|p| format!("{node}{p}")).collect()
+    payloads
 }
 
 /// Channel of claims that left an owner few one-time key packages; payload
