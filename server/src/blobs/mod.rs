@@ -253,7 +253,8 @@ impl BlobReader {
 pub enum UploadFile {
     /// A part file, synced now and then.
     Folder(FolderUpload),
-    /// Rows, each chunk committed with the upload's durable offset.
+    /// Rows, each chunk committed with the upload's offset, flushed now
+    /// and then.
     Database(DatabaseUpload),
 }
 
@@ -270,8 +271,7 @@ impl UploadFile {
     pub fn synced(&self) -> u64 {
         match self {
             Self::Folder(u) => u.synced(),
-            // Every chunk is committed with the offset.
-            Self::Database(u) => u.len(),
+            Self::Database(u) => u.flushed(),
         }
     }
 
@@ -297,11 +297,12 @@ impl UploadFile {
     /// Makes everything written so far durable; returns the durable length.
     ///
     /// # Errors
-    /// The file system failed.
+    /// The file system or the database failed, or (database) the upload
+    /// moved on elsewhere or went.
     pub async fn sync(&mut self) -> Result<u64, StoreError> {
         match self {
             Self::Folder(u) => u.sync().await,
-            Self::Database(u) => Ok(u.len()),
+            Self::Database(u) => u.sync().await,
         }
     }
 }

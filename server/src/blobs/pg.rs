@@ -14,6 +14,11 @@
 //!   in one transaction, which moves the offset only from where this node
 //!   believes it stands (`durable_offset = $old`): any node resumes exactly
 //!   where the last commit left it, and two nodes never both write one range.
+//!   A chunk's commit does not wait for PostgreSQL to flush its log (1201
+//!   only says a chunk was received); [`DatabaseUpload::sync`] does, as a
+//!   part file's sync does, and so does the commit that completes the file.
+//!   A crash of PostgreSQL takes back unflushed chunks together with the
+//!   offset that counts them, so the offset never names a missing byte.
 //! - Version-2 bodies are written a row at a time (at most [`ROW_LEN`]
 //!   buffered); only the message row that names them makes them visible.
 //! - Reads fetch the rows that overlap the asked range, so a transfer holds
@@ -152,6 +157,9 @@ impl Database {
             db: self.clone(),
             id: *id,
             len: offset,
+            // Rows another node or an earlier run committed may not be
+            // flushed yet: the first sync flushes whatever there is.
+            flushed: 0,
         }
     }
 
@@ -307,19 +315,56 @@ pub struct DatabaseUpload {
     db: Database,
     id: UploadId,
     len: u64,
+    /// Bytes whose commit PostgreSQL has flushed to its log.
+    flushed: u64,
 }
 
 impl DatabaseUpload {
-    /// Bytes stored (and durable) so far.
+    /// Bytes committed so far (visible to every node).
     pub(super) fn len(&self) -> u64 {
         self.len
     }
 
-    /// Appends a chunk: its rows and the new durable offset in one
-    /// transaction, which first moves the offset from where this handle
-    /// stands. If it stands elsewhere (another node took the upload
-    /// further, or it was cancelled), nothing is written and the caller
-    /// reopens the upload from the database.
+    /// Bytes known to survive a crash of PostgreSQL.
+    pub(super) fn flushed(&self) -> u64 {
+        self.flushed
+    }
+
+    /// Waits until every chunk committed so far is in PostgreSQL's flushed
+    /// log; returns the durable length. A synchronous commit flushes the
+    /// log up to its own record, which comes after every earlier commit's,
+    /// so one row touched with the offset this handle stands at is enough.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownUpload`] when the offset is no longer where this
+    /// handle stands (another node moved it, the upload went, or a crash of
+    /// PostgreSQL took unflushed chunks back); the database failed.
+    pub(super) async fn sync(&mut self) -> Result<u64, StoreError> {
+        if self.flushed == self.len {
+            return Ok(self.len);
+        }
+        let touched = self
+            .db
+            .conn()
+            .await?
+            .execute(
+                "UPDATE uploads SET durable_offset = durable_offset
+                 WHERE id = $1 AND durable_offset = $2",
+                &[&&self.id.0[..], &(self.len as i64)],
+            )
+            .await?;
+        if touched != 1 {
+            return Err(StoreError::UnknownUpload);
+        }
+        self.flushed = self.len;
+        Ok(self.len)
+    }
+
+    /// Appends a chunk: its rows and the new offset in one transaction,
+    /// which first moves the offset from where this handle stands. If it
+    /// stands elsewhere (another node took the upload further, or it was
+    /// cancelled), nothing is written and the caller reopens the upload
+    /// from the database.
     ///
     /// # Errors
     /// [`StoreError::UnknownUpload`] when the offset moved or the upload is
@@ -328,6 +373,9 @@ impl DatabaseUpload {
         let new_len = self.len + data.len() as u64;
         let mut conn = self.db.conn().await?;
         let tx = conn.transaction().await?;
+        // See the module's notes: `sync` and the completing commit flush.
+        tx.batch_execute("SET LOCAL synchronous_commit TO off")
+            .await?;
         // The row lock this takes orders appends to one upload across nodes.
         let moved = tx
             .execute(
