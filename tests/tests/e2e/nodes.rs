@@ -44,19 +44,24 @@ async fn a_node_with_another_key_is_refused_not_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("alice");
     drop(user(&nodes, &home, "alice").await);
-    // The first node goes down; at the second address comes a node on a
-    // copy of its database (it knows alice) but with a key of its own.
+    // The first node goes down; at the second address comes a node that
+    // knows alice (on a copy of the first one's SQLite database, or on the
+    // same PostgreSQL database) but made a key of its own in its own data
+    // folder: a node of a cluster set up without the shared `server.key`.
     first.stop().await.unwrap();
-    let data = first.config.db_path().parent().unwrap().to_path_buf();
     let other_data = dir.path().join("other");
     std::fs::create_dir_all(&other_data).unwrap();
-    for name in ["server.db", "server.db-wal"] {
-        if data.join(name).exists() {
-            std::fs::copy(data.join(name), other_data.join(name)).unwrap();
-        }
-    }
     let mut options = server::Options::new(&other_data);
     options.durability = server::Durability::Normal;
+    options.database = first.config.database.clone();
+    if options.database.is_none() {
+        let data = first.config.db_path().parent().unwrap().to_path_buf();
+        for name in ["server.db", "server.db-wal"] {
+            if data.join(name).exists() {
+                std::fs::copy(data.join(name), other_data.join(name)).unwrap();
+            }
+        }
+    }
     let other = server::Server::open(server::Config::new(options).unwrap())
         .await
         .unwrap();
