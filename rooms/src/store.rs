@@ -121,6 +121,7 @@ impl Store {
     /// [`RoomsError::WrongKey`] if the file does not open with `key`;
     /// otherwise as [`Self::open`].
     pub fn open_keyed(path: &Path, key: Option<&[u8; 32]>) -> Result<Self, RoomsError> {
+        make_private(path)?;
         let mut conn = Connection::open(path)?;
         if let Some(key) = key {
             // The key goes before any other statement: SQLCipher reads
@@ -187,6 +188,39 @@ impl Store {
     pub(crate) fn crypto(&self) -> &RustCrypto {
         &self.crypto
     }
+}
+
+/// Creates the state file owner-only (0600) if it is missing and narrows
+/// it and its log and shared-memory files if they are wider, before SQLite
+/// opens it: SQLite gives the files it creates beside it the main file's
+/// mode, and the rooms' secrets are nobody else's to read, even encrypted.
+fn make_private(path: &Path) -> Result<(), RoomsError> {
+    use std::os::unix::fs::PermissionsExt;
+    let narrow = |path: &Path| -> std::io::Result<()> {
+        let file = std::fs::File::open(path)?;
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    };
+    let failed = |e: std::io::Error| RoomsError::Migration(format!("securing {path:?}: {e}"));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(failed)?;
+    narrow(path).map_err(failed)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        match narrow(Path::new(&side)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other.map_err(failed)?,
+        }
+    }
+    Ok(())
 }
 
 /// An exclusive lock on `<path>.lock`, held while a connection switches
@@ -386,6 +420,34 @@ pub(crate) fn set_read_up_to(conn: &Connection, room: RoomId, seq: u64) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_state_file_and_its_companions_are_owner_only_new_or_old() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rooms.db");
+        let files = [
+            path.clone(),
+            dir.path().join("rooms.db-wal"),
+            dir.path().join("rooms.db-shm"),
+        ];
+        // New: the log and shared memory exist while the store is open.
+        let store = Store::open(&path).unwrap();
+        for p in &files {
+            assert_eq!(mode(p), 0o600, "{p:?}");
+        }
+        drop(store);
+        // Left wide by an older client: narrowed on the next open.
+        for p in files.iter().filter(|p| p.exists()) {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        for p in &files {
+            assert_eq!(mode(p), 0o600, "{p:?}");
+        }
+        drop(store);
+    }
 
     #[test]
     fn processes_opening_a_new_state_file_at_once_all_succeed() {
