@@ -368,8 +368,9 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             } else if entries.is_empty() {
                 println!("nothing in the history with {}", escape_line(&found.label));
             } else {
+                let names = client.sender_names(&found.conversation).await?;
                 for e in &entries {
-                    println!("{}", output::history_entry(e, &found.label));
+                    println!("{}", output::history_entry(e, &found.label, &names));
                 }
             }
         }

@@ -195,6 +195,22 @@ impl Client {
         Ok(names)
     }
 
+    /// The names to show the senders of `conversation`'s entries by: the
+    /// pinned labels in a room, nothing in a one-to-one conversation (its
+    /// other side is its own label).
+    ///
+    /// # Errors
+    /// The key store failed.
+    pub async fn sender_names(
+        &self,
+        conversation: &Conversation,
+    ) -> Result<HashMap<ClientId, String>, ClientError> {
+        match conversation {
+            Conversation::Room { .. } => self.pinned_labels().await,
+            Conversation::Person { .. } => Ok(HashMap::new()),
+        }
+    }
+
     /// The user was shown `conversation`: its received entries become
     /// `read`, and a person gets read receipts for them (unless read
     /// receipts are off). Returns how many entries were marked.

@@ -1,18 +1,20 @@
 //! How events and transfers look to a person: one escaped block per event,
 //! progress bars on a terminal, JSON for scripts.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{Local, TimeZone};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use protocol::ClientId;
 
 use crate::client::Progress;
 use crate::display::{escape_line, escape_path, indented_message};
 use crate::downloads::HeldOffer;
 use crate::inbox::{Event, What};
-use crate::keystore::{Body, Direction, HistoryEntry, HoldReason, Status};
+use crate::keystore::{Body, Conversation, Direction, HistoryEntry, HoldReason, Status};
 
 /// `2026-11-23 10:15:02`, local time.
 pub fn time(ms: u64) -> String {
@@ -176,12 +178,9 @@ pub fn online_user(u: &crate::presence::OnlineUser) -> String {
 /// indented below, or one line for a file. `peer` names the other side of
 /// a one-to-one conversation (escaped here). The time is the sender's
 /// sealed clock when known, else the arrival here.
-pub fn history_entry(e: &HistoryEntry, peer: &str) -> String {
+pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>) -> String {
     let at = time(e.sender_time_ms.unwrap_or(e.arrived_at_ms));
-    let who = match e.direction {
-        Direction::Out => "you".to_string(),
-        Direction::In => escape_line(peer).into_owned(),
-    };
+    let who = sender_label(e, peer, names);
     let status = match (&e.direction, e.status, &e.reason) {
         (_, Status::Failed, Some(reason)) => {
             format!("  (failed: {})", escape_line(reason))
@@ -207,6 +206,19 @@ pub fn history_entry(e: &HistoryEntry, peer: &str) -> String {
             },
             escape_path(path)
         ),
+    }
+}
+
+/// Who sent `e`, escaped for one line: `you`, `peer` in a one-to-one
+/// conversation, and in a room the member as pinned here (`names`, from
+/// [`crate::client::Client::pinned_labels`]) or the id of one who is not.
+pub fn sender_label(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>) -> String {
+    match e.direction {
+        Direction::Out => "you".to_string(),
+        Direction::In if matches!(e.conversation, Conversation::Room { .. }) => names
+            .get(&e.sender)
+            .map_or_else(|| e.sender.to_string(), |n| escape_line(n).into_owned()),
+        Direction::In => escape_line(peer).into_owned(),
     }
 }
 

@@ -85,12 +85,17 @@ impl Menu {
         if entries.is_empty() {
             return;
         }
+        let names = self
+            .client
+            .sender_names(&found.conversation)
+            .await
+            .unwrap_or_default();
         self.say(format!(
             "last in the conversation with {}:",
             escape_line(&found.label)
         ));
         for e in &entries {
-            self.say(history_entry(e, &found.label));
+            self.say(history_entry(e, &found.label, &names));
         }
     }
 
@@ -104,6 +109,7 @@ impl Menu {
             ..HistoryQuery::default()
         };
         let (found, entries) = self.client.history(&who, query).await?;
+        let names = self.client.sender_names(&found.conversation).await?;
         if entries.is_empty() {
             self.say(format!(
                 "nothing in the history with {}",
@@ -111,7 +117,7 @@ impl Menu {
             ));
         }
         for e in &entries {
-            self.say(history_entry(e, &found.label));
+            self.say(history_entry(e, &found.label, &names));
         }
         Ok(())
     }

@@ -131,19 +131,9 @@ impl Menu {
         self.say(format!(
             "lines go to {label} now; {count} new there while you were away:"
         ));
-        let names = match current.conversation {
-            Conversation::Room { .. } => self.client.pinned_labels().await?,
-            Conversation::Person { .. } => Default::default(),
-        };
+        let names = self.client.sender_names(&current.conversation).await?;
         for e in new {
-            let who = match current.conversation {
-                Conversation::Room { .. } => names
-                    .get(&e.sender)
-                    .cloned()
-                    .unwrap_or_else(|| e.sender.to_string()),
-                Conversation::Person { .. } => current.label.clone(),
-            };
-            self.say(history_entry(e, &who));
+            self.say(history_entry(e, &current.label, &names));
         }
         self.client.mark_read(&current.conversation).await?;
         Ok(())

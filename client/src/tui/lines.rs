@@ -58,15 +58,7 @@ pub fn short_time(ms: u64, today_ms: u64) -> String {
 /// one-to-one conversation, `names` the senders in a room.
 pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, now: u64) -> Item {
     let at = short_time(e.sender_time_ms.unwrap_or(e.arrived_at_ms), now);
-    let in_room = matches!(e.conversation, crate::keystore::Conversation::Room { .. });
-    let who = match e.direction {
-        Direction::Out => "you".to_string(),
-        // In a room, the member as pinned here (or the id of one who is not).
-        Direction::In if in_room => names
-            .get(&e.sender)
-            .map_or_else(|| e.sender.to_string(), |n| escape_line(n).into_owned()),
-        Direction::In => escape_line(peer).into_owned(),
-    };
+    let who = output::sender_label(e, peer, names);
     let mut tone = match e.direction {
         Direction::Out => Tone::Mine,
         Direction::In => Tone::Theirs,

@@ -110,6 +110,13 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
     ok(addr, &bob, &["room", "send", "team", "hi all"]).await;
     let shown = ok(addr, &carol, &["inbox"]).await;
     assert_eq!(shown.trim(), "[#team] bob: hi all");
+    // The room's history, in text, names who said each thing.
+    let history = ok(addr, &carol, &["history", "#team"]).await;
+    let said_by: Vec<&str> = history
+        .lines()
+        .filter_map(|l| l.strip_prefix('[')?.split_once("] ").map(|(_, who)| who))
+        .collect();
+    assert_eq!(said_by, ["alice", "bob"], "{history}");
 
     // A plain member may not add: refused with one clear line.
     let (success, _, err) = run(addr, &bob, &["room", "add", "team", "alice"]).await;
