@@ -269,7 +269,12 @@ pub async fn outcome(
         RoomCommand::List => {
             let listed = client.room_directory().await?;
             let rooms = client.room_list().await?;
-            let mut lines = vec!["public rooms (locked: joining needs a password):".to_string()];
+            // The legend only when a listed room needs it.
+            let mut lines = vec![if listed.iter().any(|r| r.locked) {
+                "public rooms (\"locked\": joining needs a password):".to_string()
+            } else {
+                "public rooms:".to_string()
+            }];
             if listed.is_empty() {
                 lines.push("  none (`room create NAME --public` makes one)".into());
             }
