@@ -33,15 +33,15 @@ impl Run {
         match result {
             Ok(Ok(())) => {
                 self.passed += 1;
-                println!("PASS  {name:<44} {ms:>9.1} ms");
+                println!("PASS  {name:<50} {ms:>9.1} ms");
             }
             Ok(Err(e)) => {
                 self.failed += 1;
-                println!("FAIL  {name:<44} {ms:>9.1} ms  {e:#}");
+                println!("FAIL  {name:<50} {ms:>9.1} ms  {e:#}");
             }
             Err(_) => {
                 self.failed += 1;
-                println!("FAIL  {name:<44} {ms:>9.1} ms  timed out");
+                println!("FAIL  {name:<50} {ms:>9.1} ms  timed out");
             }
         }
     }

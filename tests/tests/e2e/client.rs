@@ -436,6 +436,16 @@ async fn client_test_passes_twice_against_the_server_binary() {
         assert!(ok, "round {round}:\n{out}\n{err}");
         assert!(out.contains("15 passed, 0 failed"), "round {round}:\n{out}");
         assert!(!out.contains("FAIL"), "{out}");
+        // Its own tampered and replayed messages are rejected on purpose:
+        // no warning says so beside the PASS lines that do.
+        assert!(!err.contains("WARN"), "round {round}:\n{err}");
+        // One column of times.
+        let widths: std::collections::HashSet<usize> = out
+            .lines()
+            .filter(|l| l.starts_with("PASS"))
+            .map(|l| l.chars().count())
+            .collect();
+        assert_eq!(widths.len(), 1, "{out}");
     }
 }
 
