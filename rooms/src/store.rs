@@ -196,26 +196,26 @@ impl Store {
 /// mode, and the rooms' secrets are nobody else's to read, even encrypted.
 fn make_private(path: &Path) -> Result<(), RoomsError> {
     use std::os::unix::fs::PermissionsExt;
-    let narrow = |path: &Path| -> std::io::Result<()> {
-        let file = std::fs::File::open(path)?;
+    // Opens `path` (creating it only if asked) and narrows it if wider.
+    let narrow = |path: &Path, create: bool| -> std::io::Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(create)
+            .create(create)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
         if file.metadata()?.permissions().mode() & 0o077 != 0 {
             file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         }
         Ok(())
     };
     let failed = |e: std::io::Error| RoomsError::Migration(format!("securing {path:?}: {e}"));
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(failed)?;
-    narrow(path).map_err(failed)?;
+    narrow(path, true).map_err(failed)?;
     for suffix in ["-wal", "-shm"] {
         let mut side = path.as_os_str().to_owned();
         side.push(suffix);
-        match narrow(Path::new(&side)) {
+        match narrow(Path::new(&side), false) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             other => other.map_err(failed)?,
         }

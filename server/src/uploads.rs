@@ -176,9 +176,11 @@ impl Uploads {
         let open = guard.as_mut().ok_or(StoreError::UnknownUpload)?;
         // The answer calls this offset durable: the database must say so
         // too before it goes out, or a crash would cut the file back.
-        self.store
-            .upload_progress_committed(open.record.id, open.file.len())
-            .await?;
+        if !open.file.keeps_its_offset() {
+            self.store
+                .upload_progress_committed(open.record.id, open.file.len())
+                .await?;
+        }
         let mut record = open.record.clone();
         record.durable_offset = open.file.len();
         Ok(record)
@@ -333,7 +335,9 @@ impl Uploads {
 async fn sync(store: &Store, open: &mut OpenUpload) -> Result<(), StoreError> {
     if open.file.synced() != open.file.len() {
         let durable = open.file.sync().await?;
-        store.upload_progress(open.record.id, durable);
+        if !open.file.keeps_its_offset() {
+            store.upload_progress(open.record.id, durable);
+        }
     }
     Ok(())
 }

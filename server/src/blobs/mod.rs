@@ -275,6 +275,13 @@ impl UploadFile {
         }
     }
 
+    /// Whether the upload's record already holds its durable offset after
+    /// a sync: a database upload's offset is its own row, moved by every
+    /// chunk and flushed by the sync, so the store has nothing to record.
+    pub fn keeps_its_offset(&self) -> bool {
+        matches!(self, Self::Database(_))
+    }
+
     /// Appends a chunk.
     ///
     /// # Errors
