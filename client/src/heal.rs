@@ -118,6 +118,7 @@ impl Client {
             sender: self.require_me()?.id,
             body: Body::Text { text: body },
             sender_time_ms: Some(crate::crypto::envelope::now_ms()),
+            server_time_ms: None,
             message_id: None,
             status: Status::Sent,
         };

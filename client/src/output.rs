@@ -177,9 +177,9 @@ pub fn online_user(u: &crate::presence::OnlineUser) -> String {
 /// A history entry for a person: `[time] who (status)` and the text
 /// indented below, or one line for a file. `peer` names the other side of
 /// a one-to-one conversation (escaped here). The time is the sender's
-/// sealed clock when known, else the arrival here.
+/// sealed clock when known, else the server's, else the arrival here.
 pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>) -> String {
-    let at = time(e.sender_time_ms.unwrap_or(e.arrived_at_ms));
+    let at = time(e.shown_time_ms());
     let who = sender_label(e, peer, names);
     let status = match (&e.direction, e.status, &e.reason) {
         (_, Status::Failed, Some(reason)) => {

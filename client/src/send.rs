@@ -101,6 +101,7 @@ impl Client {
                 text: text.to_string(),
             },
             sender_time_ms: Some(crate::crypto::envelope::now_ms()),
+            server_time_ms: None,
             message_id: None,
             status: Status::Sent,
         };

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
 use crate::client::Client;
-use crate::crypto::{FileMeta, RefusalReason, SessionId, content_session_id};
+use crate::crypto::{FileMeta, Opened, RefusalReason, SessionId, content_session_id};
 use crate::downloads::{DownloadPolicy, HeldOffer};
 use crate::error::ClientError;
 use crate::event::{Event, Rejection, What, event, names_of};
@@ -66,16 +66,11 @@ impl Client {
             Ok(o) => o,
             Err(e) => return self.reject_opening(&d, &peer, e).await,
         };
-        let meta = opened.plaintext;
-        if let Some(reason) = self.hold_reason(d.sender, meta.size).await? {
-            let mut outcome = self
-                .hold(&d, &peer, (sid, opened.counter), meta, offer.size, reason)
-                .await?;
-            for e in &mut outcome.events {
-                e.sender_time_ms = Some(opened.sent_at_ms);
-            }
-            return Ok(outcome);
+        if let Some(reason) = self.hold_reason(d.sender, opened.plaintext.size).await? {
+            return self.hold(&d, &peer, sid, opened, offer.size, reason).await;
         }
+        let (counter, sent_at_ms) = (opened.counter, opened.sent_at_ms);
+        let meta = opened.plaintext;
         let label = format!(
             "{} from {}",
             crate::display::escape_line(&meta.name),
@@ -103,14 +98,13 @@ impl Client {
         match received {
             Err(ReceiveError::Failed(ClientError::Cancelled)) if !cancel.is_cancelled() => {
                 // The user stopped this one: held, what arrived kept.
-                let counter = (sid, opened.counter);
-                let mut outcome = self
-                    .hold(&d, &peer, counter, meta, offer.size, HoldReason::Cancelled)
-                    .await?;
-                for e in &mut outcome.events {
-                    e.sender_time_ms = Some(opened.sent_at_ms);
-                }
-                Ok(outcome)
+                let opened = crate::crypto::Opened {
+                    counter,
+                    sent_at_ms,
+                    plaintext: meta,
+                };
+                self.hold(&d, &peer, sid, opened, offer.size, HoldReason::Cancelled)
+                    .await
             }
             Ok(path) => {
                 let what = What::File {
@@ -118,8 +112,8 @@ impl Client {
                     path,
                     size: meta.size,
                 };
-                let counter = Some((sid, opened.counter));
-                self.handled_sealed(&d, &peer, counter, Some(what), Some(opened.sent_at_ms))
+                let counter = Some((sid, counter));
+                self.handled_sealed(&d, &peer, counter, Some(what), Some(sent_at_ms))
                     .await
             }
             Err(ReceiveError::Rejected(_)) => self.reject(&d, &peer, Rejection::Tampered).await,
@@ -162,17 +156,19 @@ impl Client {
         Ok((size > policy.max_auto_download).then_some(HoldReason::TooLarge))
     }
 
-    /// Holds an authenticated file offer for the user (its counter is used
-    /// now); the file stays on the server.
+    /// Holds an authenticated file offer (`opened` in session `sid`) for
+    /// the user (its counter is used now); the file stays on the server.
     pub(super) async fn hold(
         &self,
         d: &Delivery,
         peer: &PeerRecord,
-        counter: (SessionId, u64),
-        meta: FileMeta,
+        sid: SessionId,
+        opened: Opened<FileMeta>,
         offer_size: u64,
         reason: HoldReason,
     ) -> Result<Outcome, ClientError> {
+        let counter = (sid, opened.counter);
+        let meta = opened.plaintext;
         let held = HeldFile {
             message_id: d.message_id,
             sender: d.sender,
@@ -182,10 +178,13 @@ impl Client {
             secret: meta.secret,
             reason,
             sent_at_ms: d.sent_at_ms,
+            sender_time_ms: Some(opened.sent_at_ms),
         };
         let what = held_event(&held);
         self.store(move |s| s.hold_file(&held, counter)).await?;
-        Ok(Outcome::kept(vec![event(d, Some(peer), what)]))
+        let mut shown = event(d, Some(peer), what);
+        shown.sender_time_ms = Some(opened.sent_at_ms);
+        Ok(Outcome::kept(vec![shown]))
     }
 
     /// A held offer delivered again: downloaded if the policy now allows
@@ -206,8 +205,11 @@ impl Client {
         {
             return Ok(Outcome::kept(Vec::new()));
         }
+        let sender_time_ms = held.sender_time_ms;
         let what = self.download_held(held, peer.as_ref(), cancel).await?;
-        Ok(Outcome::handled(vec![event(d, peer.as_ref(), what)]))
+        let mut shown = event(d, peer.as_ref(), what);
+        shown.sender_time_ms = sender_time_ms;
+        Ok(Outcome::handled(vec![shown]))
     }
 
     /// Downloads a held file and forgets the offer; a file that does not
@@ -247,7 +249,7 @@ impl Client {
             sent_at_ms: held.sent_at_ms,
             content: bytes::Bytes::new(),
         };
-        let change = super::handle::history_change(&delivery, &what, None);
+        let change = super::handle::history_change(&delivery, &what, held.sender_time_ms);
         self.store(move |s| {
             if let Some(HistoryChange::Add(entry)) = &change {
                 s.add_history(entry)?;
@@ -315,7 +317,8 @@ impl Client {
                 .ok_or(ClientError::NoHeldFile(message_id))?;
             return self.accept_room_offer(offer, &cancel).await;
         };
-        let (sender, sent_at_ms) = (held.sender, held.sent_at_ms);
+        let (sender, sent_at_ms, sender_time_ms) =
+            (held.sender, held.sent_at_ms, held.sender_time_ms);
         let peer = self.store(move |s| s.peer(sender)).await?;
         let what = self.download_held(held, peer.as_ref(), &cancel).await?;
         self.acknowledge(vec![message_id]).await?;
@@ -326,7 +329,7 @@ impl Client {
             from_name,
             server_name,
             sent_at_ms,
-            sender_time_ms: None,
+            sender_time_ms,
             what,
         };
         self.send_receipts(

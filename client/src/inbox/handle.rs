@@ -260,6 +260,7 @@ pub(super) fn history_change(
         sender: d.sender,
         body,
         sender_time_ms,
+        server_time_ms: Some(d.sent_at_ms),
         message_id: Some(d.message_id),
         status: Status::Received,
     }))

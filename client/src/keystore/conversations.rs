@@ -124,6 +124,7 @@ mod tests {
                 text: format!("m{id}"),
             },
             sender_time_ms: None,
+            server_time_ms: None,
             message_id: Some(id),
             status: if direction == Direction::In {
                 Status::Received

@@ -80,6 +80,9 @@ pub struct HeldFile {
     pub reason: HoldReason,
     /// When the server stored it (ms since the Unix epoch).
     pub sent_at_ms: u64,
+    /// The sender's sealed clock (ms since the Unix epoch); `None` for an
+    /// offer held by an older version.
+    pub sender_time_ms: Option<u64>,
 }
 
 impl std::fmt::Debug for HeldFile {
@@ -106,7 +109,7 @@ pub struct PartialDownload {
 }
 
 const HELD_COLUMNS: &str = "SELECT message_id, sender, name, size, offer_size, file_key,
-        nonce_prefix, reason, sent_at FROM held_files";
+        nonce_prefix, reason, sent_at, sender_time FROM held_files";
 
 fn held_row(row: &Row<'_>) -> rusqlite::Result<(HeldFile, i64)> {
     let key = secret_array::<KEY_LEN>(row, 5)?;
@@ -121,6 +124,7 @@ fn held_row(row: &Row<'_>) -> rusqlite::Result<(HeldFile, i64)> {
             secret: FileSecret::from_parts(&key, &prefix),
             reason: HoldReason::Stranger,
             sent_at_ms: from_sql_u64(row.get(8)?),
+            sender_time_ms: row.get::<_, Option<i64>>(9)?.map(from_sql_u64),
         },
         row.get(7)?,
     ))
@@ -182,8 +186,8 @@ impl KeyStore {
         record_received(&tx, counter.0, counter.1)?;
         tx.execute(
             "INSERT OR REPLACE INTO held_files (message_id, sender, name, size, offer_size,
-                 file_key, nonce_prefix, reason, sent_at, held_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 file_key, nonce_prefix, reason, sent_at, held_at, sender_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 to_sql_u64(held.message_id),
                 &held.sender.0[..],
@@ -195,6 +199,7 @@ impl KeyStore {
                 held.reason.code(),
                 to_sql_u64(held.sent_at_ms),
                 now_ms(),
+                held.sender_time_ms.map(to_sql_u64),
             ],
         )?;
         tx.commit()?;

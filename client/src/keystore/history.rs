@@ -190,6 +190,8 @@ pub struct NewEntry {
     pub body: Body,
     /// The sender's sealed clock, in ms since the Unix epoch.
     pub sender_time_ms: Option<u64>,
+    /// When the server stored it (its word), for a received one.
+    pub server_time_ms: Option<u64>,
     /// The server's message id, once known.
     pub message_id: Option<u64>,
     /// Its first status.
@@ -213,6 +215,8 @@ pub struct HistoryEntry {
     pub body: Body,
     /// The sender's sealed clock (ms since the Unix epoch), if known.
     pub sender_time_ms: Option<u64>,
+    /// When the server stored it (its word), if known.
+    pub server_time_ms: Option<u64>,
     /// When it was recorded here: received, or sealed to be sent.
     pub arrived_at_ms: u64,
     /// The server's message id, once known.
@@ -224,6 +228,17 @@ pub struct HistoryEntry {
     /// Why it failed, for a failed one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+impl HistoryEntry {
+    /// The time to show it at: the sender's sealed clock, else the
+    /// server's, else its arrival here (an entry read days late is dated
+    /// by its sending, not its reading).
+    pub fn shown_time_ms(&self) -> u64 {
+        self.sender_time_ms
+            .or(self.server_time_ms)
+            .unwrap_or(self.arrived_at_ms)
+    }
 }
 
 /// Which entries of a conversation to read.
@@ -395,7 +410,7 @@ impl KeyStore {
         let (kind, key) = conversation.key();
         let mut stmt = self.conn.prepare(
             "SELECT entry, conv_kind, conv, direction, sender, kind, body, file_size, file_path,
-                    sender_time, arrived_at, message_id, status, status_at, reason
+                    sender_time, arrived_at, message_id, status, status_at, reason, server_time
              FROM history WHERE conv_kind = ?1 AND conv = ?2 AND arrived_at >= ?3
              ORDER BY entry DESC",
         )?;
@@ -454,8 +469,9 @@ pub(super) fn insert(conn: &Connection, entry: &NewEntry) -> Result<u64, KeyStor
     let now = now_ms();
     let id: i64 = conn.query_row(
         "INSERT INTO history (conv_kind, conv, direction, sender, kind, body, file_size,
-                              file_path, sender_time, arrived_at, message_id, status, status_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?10)
+                              file_path, sender_time, arrived_at, message_id, status, status_at,
+                              server_time)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?10, ?13)
          RETURNING entry",
         params![
             conv_kind,
@@ -470,6 +486,7 @@ pub(super) fn insert(conn: &Connection, entry: &NewEntry) -> Result<u64, KeyStor
             now,
             entry.message_id.map(to_sql_u64),
             entry.status.code(),
+            entry.server_time_ms.map(to_sql_u64),
         ],
         |r| r.get(0),
     )?;
@@ -555,6 +572,7 @@ fn history_row(row: &Row<'_>) -> rusqlite::Result<Result<HistoryEntry, KeyStoreE
         sender: ClientId(blob_array(row, 4)?),
         body,
         sender_time_ms: row.get::<_, Option<i64>>(9)?.map(from_sql_u64),
+        server_time_ms: row.get::<_, Option<i64>>(15)?.map(from_sql_u64),
         arrived_at_ms: from_sql_u64(row.get(10)?),
         message_id: row.get::<_, Option<i64>>(11)?.map(from_sql_u64),
         status,

@@ -254,6 +254,15 @@ const MIGRATIONS: &[&str] = &[
         held_at   INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 11: when the server stored a history entry (its word: a room's log
+    // time, a message's arrival), shown when the sender sealed no time of
+    // their own, so that what was read late is not dated by its reading;
+    // and the sender's sealed time of a held file, for the entry its
+    // acceptance makes. NULL in rows from before.
+    r#"
+    ALTER TABLE history ADD COLUMN server_time INTEGER;
+    ALTER TABLE held_files ADD COLUMN sender_time INTEGER;
+    "#,
 ];
 
 impl KeyStore {
@@ -386,6 +395,43 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(rows, [(1, 2, "a.bin".into(), 6), (2, 3, "a.bin".into(), 6)]);
+    }
+
+    #[test]
+    fn migration_11_keeps_history_and_held_files_without_their_new_times() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..10] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO held_files VALUES (7, zeroblob(16), 'a.bin', 1, 17, zeroblob(32),
+                 zeroblob(19), 1, 5, 6)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO history (conv_kind, conv, direction, sender, kind, body, arrived_at,
+                 status, status_at) VALUES (1, 'x', 1, zeroblob(16), 1, 'hi', 9, 5, 9)",
+            [],
+        )
+        .unwrap();
+        conn.execute_batch(MIGRATIONS[10]).unwrap();
+        let held: (i64, i64, Option<i64>) = conn
+            .query_row(
+                "SELECT message_id, sent_at, sender_time FROM held_files",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(held, (7, 5, None));
+        let entry: (String, i64, Option<i64>) = conn
+            .query_row(
+                "SELECT body, arrived_at, server_time FROM history",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(entry, ("hi".into(), 9, None));
     }
 
     #[test]

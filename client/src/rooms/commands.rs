@@ -281,6 +281,7 @@ impl Client {
                 sender: me,
                 body: Body::Text { text: text.into() },
                 sender_time_ms: None,
+                server_time_ms: None,
                 message_id: Some(seq),
                 status: Status::Stored,
             };

@@ -116,6 +116,7 @@ impl Client {
                                 path: path.clone(),
                             },
                             sender_time_ms: None,
+                            server_time_ms: Some(offer.sent_at_ms),
                             message_id: Some(seq),
                             status: Status::Received,
                         });

@@ -81,6 +81,7 @@ impl Client {
                     path,
                 },
                 sender_time_ms: None,
+                server_time_ms: Some(event.sent_at_ms),
                 message_id: Some(seq),
                 status: Status::Received,
             });

@@ -268,6 +268,7 @@ impl Client {
                     path: report.path.clone(),
                 },
                 sender_time_ms: None,
+                server_time_ms: None,
                 message_id: Some(seq),
                 status: Status::Stored,
             };

@@ -125,6 +125,7 @@ impl Client {
                         sender: e.from.parse().unwrap_or(ClientId::NIL),
                         body: Body::Text { text: text.clone() },
                         sender_time_ms: None,
+                        server_time_ms: Some(e.sent_at_ms),
                         message_id: Some(e.seq),
                         status: Status::Received,
                     })?;

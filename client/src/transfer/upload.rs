@@ -99,6 +99,7 @@ impl Client {
                 path: path.clone(),
             },
             sender_time_ms: Some(crate::crypto::envelope::now_ms()),
+            server_time_ms: None,
             message_id: None,
             status: Status::Sent,
         };

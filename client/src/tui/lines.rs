@@ -57,7 +57,7 @@ pub fn short_time(ms: u64, today_ms: u64) -> String {
 /// The item of a history entry; `peer` names the other side of a
 /// one-to-one conversation, `names` the senders in a room.
 pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, now: u64) -> Item {
-    let at = short_time(e.sender_time_ms.unwrap_or(e.arrived_at_ms), now);
+    let at = short_time(e.shown_time_ms(), now);
     let who = output::sender_label(e, peer, names);
     let mut tone = match e.direction {
         Direction::Out => Tone::Mine,
@@ -282,6 +282,7 @@ mod tests {
             sender: ClientId([2; 16]),
             body: Body::Text { text: text.into() },
             sender_time_ms: None,
+            server_time_ms: None,
             arrived_at_ms: 1_767_225_600_000,
             message_id: Some(4),
             status,

@@ -71,6 +71,7 @@ fn entry(
         sender,
         body,
         sender_time_ms: None,
+        server_time_ms: None,
         arrived_at_ms: NOW - 60_000 * (60 - minutes),
         message_id: Some(minutes),
         status,

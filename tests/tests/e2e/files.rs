@@ -72,8 +72,13 @@ async fn a_strangers_file_is_not_downloaded_until_accepted() {
     assert_eq!(listed[0].name, "gift.bin");
     assert_eq!(listed[0].size, data.len() as u64);
 
-    // Accepting downloads it and removes it from the server.
+    // Accepting downloads it and removes it from the server; the file keeps
+    // its sender's sealed time, in the event and in history.
     let accepted = bob.accept_file(id, CancellationToken::new()).await.unwrap();
+    assert_eq!(accepted.sender_time_ms, offer.sender_time_ms);
+    let (_, history) = bob.history("alice", Default::default()).await.unwrap();
+    let entry = history.iter().find(|e| e.message_id == Some(id)).unwrap();
+    assert_eq!(entry.sender_time_ms, offer.sender_time_ms);
     let saved = saved_files(std::slice::from_ref(&accepted));
     assert_eq!(saved.len(), 1);
     assert_eq!(sha(&std::fs::read(&saved[0]).unwrap()), sha(&data));

@@ -121,13 +121,32 @@ async fn a_room_file_over_the_limit_is_held_until_accepted_and_then_deleted_on_t
         "{again:?}"
     );
     let history = bob.history("#team", Default::default()).await.unwrap().1;
-    let files = history
+    let files: Vec<_> = history
         .iter()
         .filter(
             |e| matches!(&e.body, client::keystore::Body::File { name, .. } if name == "big.bin"),
         )
-        .count();
-    assert_eq!(files, 1, "{history:?}");
+        .collect();
+    assert_eq!(files.len(), 1, "{history:?}");
+    // Dated by the room's log, not by the acceptance (300 ms and more
+    // later).
+    assert_eq!(files[0].server_time_ms, Some(event.sent_at_ms));
+    assert!(
+        files[0].shown_time_ms() + 300 <= files[0].arrived_at_ms,
+        "{:?}",
+        files[0]
+    );
+
+    // A text read late is dated by the room's log too, not by its reading.
+    let seq = alice.room_send("team", "written before").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bounded("bob's read", bob.inbox()).await.unwrap().unwrap();
+    let history = bob.history("#team", Default::default()).await.unwrap().1;
+    let text = history
+        .iter()
+        .find(|e| e.message_id == Some(seq))
+        .expect("the text is in bob's history");
+    assert!(text.shown_time_ms() + 300 <= text.arrived_at_ms, "{text:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

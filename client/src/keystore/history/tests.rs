@@ -15,6 +15,7 @@ fn text(direction: Direction, text: &str, id: Option<u64>) -> NewEntry {
         sender,
         body: Body::Text { text: text.into() },
         sender_time_ms: Some(1_767_225_600_000),
+        server_time_ms: None,
         message_id: id,
         status,
     }
@@ -197,4 +198,40 @@ fn retention_deletes_old_entries_when_set_and_on_open() {
     );
     assert_eq!(store.set_retention_days(None).unwrap(), 0);
     assert_eq!(store.retention_days().unwrap(), None);
+}
+
+#[test]
+fn an_entry_is_dated_by_its_sender_then_the_server_then_its_arrival() {
+    let (_dir, home) = home();
+    let (mut store, ..) = with_session(&home);
+    let sealed = text(Direction::In, "sealed", Some(50));
+    let room = NewEntry {
+        conversation: Conversation::Room {
+            name: "team".into(),
+        },
+        sender_time_ms: None,
+        server_time_ms: Some(1_767_000_000_000),
+        ..text(Direction::In, "read late", Some(51))
+    };
+    let neither = NewEntry {
+        sender_time_ms: None,
+        ..text(Direction::In, "old", Some(52))
+    };
+    let before = now_ms() as u64;
+    for e in [&sealed, &room, &neither] {
+        store.add_history(e).unwrap();
+    }
+    drop(store);
+
+    let store = crate::keystore::KeyStore::open(&home).unwrap();
+    let person = store.history(&bob(), &HistoryQuery::default()).unwrap();
+    assert_eq!(person[0].shown_time_ms(), 1_767_225_600_000);
+    assert!(person[1].shown_time_ms() >= before, "{:?}", person[1]);
+    let team = Conversation::Room {
+        name: "team".into(),
+    };
+    let room = store.history(&team, &HistoryQuery::default()).unwrap();
+    assert_eq!(room[0].server_time_ms, Some(1_767_000_000_000));
+    assert_eq!(room[0].shown_time_ms(), 1_767_000_000_000);
+    assert!(room[0].arrived_at_ms >= before);
 }
