@@ -188,9 +188,9 @@ pub enum Command {
         #[arg(value_name = "DAYS|forever")]
         days: Option<String>,
     },
-    /// Rooms: end-to-end encrypted groups (create, add, remove, promote,
-    /// leave, send, members, list). `inbox` and `watch` show what happens
-    /// in them.
+    /// Rooms: end-to-end encrypted groups (create, list, join, send,
+    /// send-file, members, and for admins add, remove, kick, ban, promote,
+    /// set, rename). `inbox` and `watch` show what happens in them.
     #[command(subcommand)]
     Room(RoomCommand),
     /// Change the passphrase of this home folder's store (re-keys it).
@@ -254,6 +254,9 @@ pub enum RoomCommand {
         #[arg(skip)]
         secret: Option<crate::rooms::RoomPassword>,
     },
+    /// List the public rooms (with members and how many are online) and
+    /// your rooms.
+    List,
     /// Join the open room named exactly NAME (a password room asks for its
     /// password, or reads it from standard input).
     Join {
@@ -263,17 +266,41 @@ pub enum RoomCommand {
         #[arg(skip)]
         secret: Option<crate::rooms::RoomPassword>,
     },
-    /// Change who may join room NAME (admins and the owner).
-    Set {
+    /// Send a text to room NAME, encrypted once for every member. Without
+    /// TEXT (or with `-`), the text is read from standard input.
+    Send {
         /// The room.
         name: String,
-        /// The new rule.
-        #[command(flatten)]
-        rule: RuleFlags,
-        /// The new password (with --password), read from the terminal or
-        /// standard input.
-        #[arg(skip)]
-        secret: Option<crate::rooms::RoomPassword>,
+        /// The text.
+        text: Option<String>,
+    },
+    /// Send the file at PATH to room NAME: encrypted once, uploaded once
+    /// (resumed if the connection drops), announced to every member.
+    SendFile {
+        /// The room.
+        name: String,
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// List the members of room NAME with their roles.
+    Members {
+        /// The room.
+        name: String,
+    },
+    /// Add users to room NAME (admins and the owner).
+    Add {
+        /// The room.
+        name: String,
+        /// The users to add.
+        #[arg(required = true, value_name = "USER")]
+        users: Vec<String>,
+    },
+    /// Remove USER from room NAME (admins and the owner).
+    Remove {
+        /// The room.
+        name: String,
+        /// The member to remove.
+        user: String,
     },
     /// Remove USER from room NAME; they may join again (admins and the owner).
     Kick {
@@ -297,12 +324,31 @@ pub enum RoomCommand {
         /// The user whose ban ends.
         user: String,
     },
+    /// Make USER an admin of room NAME (admins and the owner).
+    Promote {
+        /// The room.
+        name: String,
+        /// The member to promote.
+        user: String,
+    },
     /// Make admin USER a plain member of room NAME (admins and the owner).
     Demote {
         /// The room.
         name: String,
         /// The admin to demote.
         user: String,
+    },
+    /// Change who may join room NAME (admins and the owner).
+    Set {
+        /// The room.
+        name: String,
+        /// The new rule.
+        #[command(flatten)]
+        rule: RuleFlags,
+        /// The new password (with --password), read from the terminal or
+        /// standard input.
+        #[arg(skip)]
+        secret: Option<crate::rooms::RoomPassword>,
     },
     /// Rename room NAME to NEW (admins and the owner).
     Rename {
@@ -311,62 +357,16 @@ pub enum RoomCommand {
         /// Its new name (1 to 64 bytes).
         new: String,
     },
-    /// Delete room NAME for every member (its owner only; there is no undo).
-    Delete {
-        /// The room.
-        name: String,
-    },
-    /// Add users to room NAME (admins and the owner).
-    Add {
-        /// The room.
-        name: String,
-        /// The users to add.
-        #[arg(required = true, value_name = "USER")]
-        users: Vec<String>,
-    },
-    /// Remove USER from room NAME (admins and the owner).
-    Remove {
-        /// The room.
-        name: String,
-        /// The member to remove.
-        user: String,
-    },
-    /// Make USER an admin of room NAME (admins and the owner).
-    Promote {
-        /// The room.
-        name: String,
-        /// The member to promote.
-        user: String,
-    },
     /// Leave room NAME (another member's client completes it).
     Leave {
         /// The room.
         name: String,
     },
-    /// Send a text to room NAME, encrypted once for every member. Without
-    /// TEXT (or with `-`), the text is read from standard input.
-    Send {
-        /// The room.
-        name: String,
-        /// The text.
-        text: Option<String>,
-    },
-    /// Send the file at PATH to room NAME: encrypted once, uploaded once
-    /// (resumed if the connection drops), announced to every member.
-    SendFile {
-        /// The room.
-        name: String,
-        /// The file.
-        path: std::path::PathBuf,
-    },
-    /// List the members of room NAME with their roles.
-    Members {
+    /// Delete room NAME for every member (its owner only; there is no undo).
+    Delete {
         /// The room.
         name: String,
     },
-    /// List the public rooms (with members and how many are online) and
-    /// your rooms.
-    List,
 }
 
 /// The join rule `room set` gives: one of `--public`, `--hidden`,

@@ -181,7 +181,7 @@ pub const SPECS: &[Spec] = &[
     Spec {
         number: None,
         words: &["room", "rooms"],
-        usage: "room create|join|set|add|kick|ban|unban|promote|demote|rename|leave|send|members|list ...",
+        usage: "room create|list|join|send|send-file|members|add|remove|kick|ban|unban|promote|demote|set|rename|leave|delete ...",
         about: "rooms: groups encrypted end to end (`#NAME text` sends to one)",
         args: Args::Room,
     },
