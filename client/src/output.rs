@@ -383,9 +383,9 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: 
         ),
         RoomChange::Added { members } => format!("[#{room}] {who} added {}", list(members)),
         RoomChange::Removed { members } => format!("[#{room}] {who} removed {}", list(members)),
-        RoomChange::RemovedYou => format!(
-            "[#{room}] {who} removed you: you were removed and receive nothing more of this room"
-        ),
+        RoomChange::RemovedYou => {
+            format!("[#{room}] {who} removed you; you receive nothing more of this room")
+        }
         RoomChange::Left { members } => format!("[#{room}] {} left", list(members)),
         RoomChange::LeaveAsked => format!("[#{room}] {who} asked to leave"),
         RoomChange::Role { member, role } => format!(
