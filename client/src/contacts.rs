@@ -310,8 +310,9 @@ impl Client {
         Ok(PeerInfo::of(&r, pin))
     }
 
-    /// Every other user on the server, each beside the contact pinned for
-    /// its id or its name; remembers the server's names for pinned ids.
+    /// Every other user on the server, by name, each beside the contact
+    /// pinned for its id or its name; remembers the server's names for
+    /// pinned ids.
     ///
     /// # Errors
     /// See [`ClientError`].
@@ -337,6 +338,8 @@ impl Client {
                     name,
                 });
             }
+            // The server pages by id, an order no person reads by.
+            listed.sort_by_cached_key(|l| (l.name.to_lowercase(), l.name.clone(), l.id.0));
             Ok(listed)
         })
         .await

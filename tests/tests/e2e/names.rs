@@ -113,6 +113,9 @@ async fn a_server_that_moves_a_verified_name_cannot_redirect_sends() {
     assert!(bob_line.contains(&mallory_id.to_string()), "{out}");
     let old_line = out.lines().find(|l| l.starts_with("bob-old ")).unwrap();
     assert!(old_line.contains("pinned as \"bob\""), "{out}");
+    // By name, whatever order the server's ids give.
+    let listed: Vec<&str> = out.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(listed, ["bob", "bob-old"], "{out}");
 
     // By id, the pinned bob is still reached, and only he.
     alice.send_text(&bob_id.to_string(), "by id").await.unwrap();
