@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::complete::{Field, SharedNames};
 use super::explain;
 use super::focus::{Focus, line_command};
-use super::parse::{Command, number};
+use super::parse::{Command, ParseError, number};
 use super::progress::MenuProgress;
 use super::show::{help, server_line};
 use super::terminal::{self, Answer, Printer, Terminal};
@@ -167,6 +167,8 @@ impl Menu {
                     Ok(None) => {}
                     Ok(Some(Command::Exit)) => return Ok(()),
                     Ok(Some(command)) => self.execute(command).await,
+                    // Our own list of forms, one a line (nothing of the peer's).
+                    Err(e @ ParseError::RoomUsage) => self.say(format!("error: {e}")),
                     Err(e) => self.error(&e.to_string()),
                 },
                 Answer::Interrupted => {}

@@ -151,7 +151,13 @@ impl std::fmt::Display for ParseError {
             ),
             Self::UnclosedQuote => write!(f, "a quote is not closed; close it or leave it out"),
             Self::BadSwitch(s) => write!(f, "`watch` takes on or off, not \"{s}\""),
-            Self::RoomUsage => write!(f, "the usage is `{}`", super::room_parse::ROOM_USAGE),
+            Self::RoomUsage => {
+                write!(f, "the room commands are:")?;
+                for form in super::room_parse::ROOM_FORMS {
+                    write!(f, "\n  room {form}")?;
+                }
+                Ok(())
+            }
             Self::BadNumber(s) => write!(
                 f,
                 "\"{s}\" is not a file offer's number; `files` lists them with their numbers"
@@ -296,7 +302,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
 
 /// What goes into the history for a line: the line, except that the text of
 /// a message is left out (texts are secrets; the history file is not
-/// encrypted), keeping `send NAME` to reuse. `None`: nothing to keep.
+/// encrypted), keeping `send NAME`, `room send NAME` or `#NAME` to reuse.
+/// `None`: nothing to keep.
 pub fn history_entry(line: &str) -> Option<String> {
     let line = line.trim();
     if line.is_empty() {
@@ -308,13 +315,23 @@ pub fn history_entry(line: &str) -> Option<String> {
     let Ok(Some(first)) = next_word(line, 0) else {
         return Some(line.to_string());
     };
-    if spec_of(&first.text).is_some_and(|s| s.args == Args::NameText) {
-        return match next_word(line, first.end) {
-            Ok(Some(to)) => Some(line[..to.end].to_string()),
-            _ => Some(line.to_string()),
-        };
+    // Up to the end of the word after `from`, or the whole line.
+    let through_next = |from: usize| match next_word(line, from) {
+        Ok(Some(w)) => Some(line[..w.end].to_string()),
+        _ => Some(line.to_string()),
+    };
+    if first.text.starts_with('#') {
+        // `#NAME text`: the room's name is the first word.
+        return Some(line[..first.end].to_string());
     }
-    Some(line.to_string())
+    match spec_of(&first.text).map(|s| s.args) {
+        Some(Args::NameText) => through_next(first.end),
+        Some(Args::Room) => match next_word(line, first.end) {
+            Ok(Some(sub)) if sub.text.eq_ignore_ascii_case("send") => through_next(sub.end),
+            _ => Some(line.to_string()),
+        },
+        _ => Some(line.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -535,6 +552,18 @@ mod tests {
         assert_eq!(history_entry(""), None);
         assert_eq!(history_entry("/send bob my secret"), name("/send bob"));
         assert_eq!(history_entry("/to #ops"), name("/to #ops"));
+        // Room texts too, typed either way.
+        assert_eq!(history_entry("#ops my secret"), name("#ops"));
+        assert_eq!(
+            history_entry("room send ops my secret"),
+            name("room send ops")
+        );
+        assert_eq!(
+            history_entry("ROOM Send ops my secret"),
+            name("ROOM Send ops")
+        );
+        assert_eq!(history_entry("/#ops my secret"), name("/#ops"));
+        assert_eq!(history_entry("room members ops"), name("room members ops"));
     }
 
     #[test]

@@ -5,11 +5,27 @@
 use super::words::{next_word, text_value, words};
 use crate::cli::{RoomCommand, RuleFlags};
 
-/// How `room` is typed.
-pub const ROOM_USAGE: &str = "room create NAME [--public | --hidden] [--password] | join NAME | \
-     set NAME --public|--hidden|--invite|--password (--hidden --password) | add NAME USER... | remove NAME USER | kick NAME USER | \
-     ban NAME USER | unban NAME USER | promote NAME USER | demote NAME USER | rename NAME NEW | \
-     delete NAME | leave NAME | send NAME TEXT | send-file NAME PATH | members NAME | list";
+/// How each `room` command is typed, in the order `client room --help`
+/// lists them.
+pub const ROOM_FORMS: &[&str] = &[
+    "create NAME [--public | --hidden] [--password]",
+    "list",
+    "join NAME",
+    "send NAME TEXT",
+    "send-file NAME PATH",
+    "members NAME",
+    "add NAME USER...",
+    "remove NAME USER",
+    "kick NAME USER",
+    "ban NAME USER",
+    "unban NAME USER",
+    "promote NAME USER",
+    "demote NAME USER",
+    "set NAME --public|--hidden|--invite|--password (--hidden --password)",
+    "rename NAME NEW",
+    "leave NAME",
+    "delete NAME",
+];
 
 /// The room subcommands, for completion.
 pub const ROOM_WORDS: &[&str] = &[
@@ -177,6 +193,24 @@ pub fn parse_hash(line: &str) -> Option<RoomCommand> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_room_word_has_a_form_and_the_usage_lists_one_a_line() {
+        let mut firsts: Vec<&str> = ROOM_FORMS
+            .iter()
+            .map(|f| f.split(' ').next().unwrap())
+            .collect();
+        let mut words = ROOM_WORDS.to_vec();
+        firsts.sort_unstable();
+        words.sort_unstable();
+        assert_eq!(firsts, words);
+        let shown = crate::repl::parse::ParseError::RoomUsage.to_string();
+        assert_eq!(shown.lines().count(), ROOM_FORMS.len() + 1, "{shown}");
+        assert!(
+            shown.lines().skip(1).all(|l| l.starts_with("  room ")),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn room_lines_use_the_scripted_words() {

@@ -84,7 +84,7 @@ pub fn help() -> String {
          receive is answered as soon as your messages are read. 51 starts a new session on purpose (the\n\
          reference's \"request symmetric key\"); 52 reads messages now so that offers waiting for you are\n\
          answered (its \"send symmetric key\"). Ctrl-C cancels a transfer (`resume` continues an upload; a\n\
-         download resumes by itself) or clears the line; texts of messages are not kept in the history.\n\
+         download resumes by itself) or clears the line; the up arrow recalls commands, never texts.\n\
          Files download by themselves only from contacts (people you sent to or looked up) and up to the\n\
          --max-auto-download size (64 MiB by default); others wait in `files` for `accept-file N`.\n\
          \n\

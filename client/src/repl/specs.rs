@@ -181,8 +181,8 @@ pub const SPECS: &[Spec] = &[
     Spec {
         number: None,
         words: &["room", "rooms"],
-        usage: "room create|list|join|send|send-file|members|add|remove|kick|ban|unban|promote|demote|set|rename|leave|delete ...",
-        about: "rooms: groups encrypted end to end (`#NAME text` sends to one)",
+        usage: "room WHAT ...",
+        about: "rooms, encrypted end to end: `room` alone lists what; `#NAME text` sends",
         args: Args::Room,
     },
     Spec {
