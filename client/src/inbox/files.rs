@@ -69,8 +69,7 @@ impl Client {
         if let Some(reason) = self.hold_reason(d.sender, opened.plaintext.size).await? {
             return self.hold(&d, &peer, sid, opened, offer.size, reason).await;
         }
-        let (counter, sent_at_ms) = (opened.counter, opened.sent_at_ms);
-        let meta = opened.plaintext;
+        let meta = &opened.plaintext;
         let label = format!(
             "{} from {}",
             crate::display::escape_line(&meta.name),
@@ -80,7 +79,7 @@ impl Client {
         // stop for this download alone (`Client::cancel_downloads`).
         let mine = self.download_token();
         let received = {
-            let receiving = self.receive_file(d.message_id, offer.size, &meta, &label, &mine);
+            let receiving = self.receive_file(d.message_id, offer.size, meta, &label, &mine);
             tokio::pin!(receiving);
             let done = tokio::select! {
                 r = &mut receiving => Some(r),
@@ -98,11 +97,6 @@ impl Client {
         match received {
             Err(ReceiveError::Failed(ClientError::Cancelled)) if !cancel.is_cancelled() => {
                 // The user stopped this one: held, what arrived kept.
-                let opened = crate::crypto::Opened {
-                    counter,
-                    sent_at_ms,
-                    plaintext: meta,
-                };
                 self.hold(&d, &peer, sid, opened, offer.size, HoldReason::Cancelled)
                     .await
             }
@@ -112,8 +106,8 @@ impl Client {
                     path,
                     size: meta.size,
                 };
-                let counter = Some((sid, counter));
-                self.handled_sealed(&d, &peer, counter, Some(what), Some(sent_at_ms))
+                let counter = Some((sid, opened.counter));
+                self.handled_sealed(&d, &peer, counter, Some(what), Some(opened.sent_at_ms))
                     .await
             }
             Err(ReceiveError::Rejected(_)) => self.reject(&d, &peer, Rejection::Tampered).await,
