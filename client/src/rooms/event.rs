@@ -78,6 +78,8 @@ pub enum RoomChange {
     },
     /// We were removed: nothing of the room reaches us any more.
     RemovedYou,
+    /// We were removed and banned: nor may we join again until unbanned.
+    BannedYou,
     /// Members left.
     Left {
         /// Who.

@@ -282,7 +282,16 @@ impl Client {
         removed_us: bool,
     ) -> Result<Vec<RoomChange>, ClientError> {
         if removed_us {
-            return Ok(vec![RoomChange::RemovedYou]);
+            // The ban is in the commit's new group context, which every
+            // member checked: not the server's word.
+            let banned = self
+                .me()
+                .is_some_and(|me| summary.banned.iter().any(|c| wire_client_id(*c) == me.id));
+            return Ok(vec![if banned {
+                RoomChange::BannedYou
+            } else {
+                RoomChange::RemovedYou
+            }]);
         }
         let mut changes = Vec::new();
         let names = async |ids: &[sealpost_rooms::ClientId]| {

@@ -130,7 +130,7 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
         What::Room { change, .. } => match change {
             RoomChange::Text { .. } => return None,
             RoomChange::File { path: Some(_), .. } => return None,
-            RoomChange::RemovedYou | RoomChange::Unreadable { .. } => {
+            RoomChange::RemovedYou | RoomChange::BannedYou | RoomChange::Unreadable { .. } => {
                 (strip_prefix(&output::event(e)), Tone::Warning)
             }
             RoomChange::File { path: None, .. } => (strip_prefix(&output::event(e)), Tone::Warning),

@@ -270,6 +270,14 @@ async fn rooms_join_kick_ban_unban_and_rename_are_shown_to_members() {
     let shown = ok(addr, &bob, &["inbox"]).await;
     assert!(shown.contains("[#ops] alice banned mallory"), "{shown}");
     assert!(shown.contains("[#ops] alice removed mallory"), "{shown}");
+    // The banned user is told it is a ban, not a kick it may undo by
+    // joining again.
+    let shown = ok(addr, &mallory, &["inbox"]).await;
+    assert!(
+        shown.contains("[#ops] alice banned you; you receive nothing more of this room and may not join it again unless unbanned"),
+        "{shown}"
+    );
+    assert!(!shown.contains("removed you"), "{shown}");
     let err = refused(addr, &mallory, &["room", "join", "ops"]).await;
     assert!(err.contains("no such room"), "{err}");
     let err = refused(addr, &alice, &["room", "add", "ops", "mallory"]).await;
