@@ -189,8 +189,9 @@ pub enum Command {
         days: Option<String>,
     },
     /// Rooms: end-to-end encrypted groups (create, list, join, send,
-    /// send-file, members, and for admins add, remove, kick, ban, promote,
-    /// set, rename). `inbox` and `watch` show what happens in them.
+    /// send-file, members, leave; for admins add, remove, kick, ban, unban,
+    /// promote, demote, set, rename; for the owner delete). `inbox` and
+    /// `watch` show what happens in them.
     #[command(subcommand)]
     Room(RoomCommand),
     /// Change the passphrase of this home folder's store (re-keys it).
@@ -401,4 +402,29 @@ pub enum PassphraseAction {
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_room_summary_names_every_room_command() {
+        let cli = Cli::command();
+        let room = cli.find_subcommand("room").expect("a room command");
+        let about = room.get_about().expect("an about line").to_string();
+        let named: Vec<String> = about
+            .split(['(', ')', ',', ';'])
+            .flat_map(|part| part.split_whitespace().last())
+            .map(str::to_string)
+            .collect();
+        for sub in room.get_subcommands() {
+            assert!(
+                named.iter().any(|n| n == sub.get_name()),
+                "`room {}` is missing from {about:?}",
+                sub.get_name()
+            );
+        }
+    }
 }
