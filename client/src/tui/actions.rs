@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::command::Command;
+use super::command::{Command, Rule};
 use super::lines::Tone;
 use crate::advice::{Audience, quote_word};
-use crate::cli::RoomCommand;
+use crate::cli::{RoomCommand, RuleFlags};
 use crate::client::{Client, ClientError};
 use crate::conversations::ConversationSummary;
 use crate::display::{escape_line, escape_path};
@@ -181,6 +181,48 @@ async fn carry_out(
         Command::Unban(user) => {
             let name = room(target, "/unban")?.to_string();
             room_command(client, RoomCommand::Unban { name, user }).await
+        }
+        Command::Promote(user) => {
+            let name = room(target, "/promote")?.to_string();
+            room_command(client, RoomCommand::Promote { name, user }).await
+        }
+        Command::Demote(user) => {
+            let name = room(target, "/demote")?.to_string();
+            room_command(client, RoomCommand::Demote { name, user }).await
+        }
+        Command::Set(rule) => {
+            let name = room(target, "/set")?.to_string();
+            let rule = RuleFlags {
+                public: rule == Rule::Public,
+                hidden: rule == Rule::Hidden,
+                invite: rule == Rule::Invite,
+                password: false,
+            };
+            let set = RoomCommand::Set {
+                name,
+                rule,
+                secret: None,
+            };
+            room_command(client, set).await
+        }
+        Command::Rename(new) => {
+            let name = room(target, "/rename")?.to_string();
+            let new = new.strip_prefix('#').unwrap_or(&new).to_string();
+            let rename = RoomCommand::Rename {
+                name,
+                new: new.clone(),
+            };
+            let (_, lines) = room_cli::outcome(client, rename).await?;
+            Ok(Done::OpenSaying(Conversation::Room { name: new }, lines))
+        }
+        Command::Delete(typed) => {
+            let name = room(target, "/delete")?.to_string();
+            if typed.strip_prefix('#').unwrap_or(&typed) != name {
+                return Err(Failure::Usage(format!(
+                    "to delete #{name} for every member, type its name: /delete {name}"
+                )));
+            }
+            room_command(client, RoomCommand::Delete { name }).await
         }
         Command::Leave => {
             let name = room(target, "/leave")?.to_string();

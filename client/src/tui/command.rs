@@ -22,6 +22,18 @@ pub enum Command {
     Ban(String),
     /// Lift this user's ban from the room.
     Unban(String),
+    /// Make this member an admin of the room.
+    Promote(String),
+    /// Make this admin a plain member of the room.
+    Demote(String),
+    /// Change who may join the room (a password is set where it is typed
+    /// without echo: the menu or `client room set`).
+    Set(Rule),
+    /// Rename the room.
+    Rename(String),
+    /// Delete the room for every member; the name typed again, as the
+    /// confirmation there is no undo for.
+    Delete(String),
     /// Join the public or hidden room of this name (and open it).
     Join(String),
     /// Ask to leave the room.
@@ -60,6 +72,17 @@ pub enum Command {
     Quit,
 }
 
+/// Who may join a room, as `/set` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Listed; anyone registered may join.
+    Public,
+    /// Not listed; anyone who types its exact name may join.
+    Hidden,
+    /// Only admins add members.
+    Invite,
+}
+
 /// Every command word, for completion and the help.
 pub const WORDS: &[&str] = &[
     "accept",
@@ -69,6 +92,8 @@ pub const WORDS: &[&str] = &[
     "cancel",
     "create",
     "decline",
+    "delete",
+    "demote",
     "file",
     "files",
     "fingerprint",
@@ -80,8 +105,11 @@ pub const WORDS: &[&str] = &[
     "members",
     "online",
     "open",
+    "promote",
     "quit",
+    "rename",
     "resume",
+    "set",
     "unban",
 ];
 
@@ -92,12 +120,6 @@ pub const USAGE: &[(&str, &str)] = &[
     ("/online", "who is online now"),
     ("/create NAME", "create a room (you are its owner)"),
     ("/join NAME", "join the public or hidden room NAME"),
-    ("/add USER...", "add users to this room"),
-    ("/members", "who is in this room, with roles"),
-    ("/kick USER", "remove USER from this room"),
-    ("/ban USER", "ban USER from this room"),
-    ("/unban USER", "let USER join this room again"),
-    ("/leave", "leave this room"),
     ("/fingerprint", "the safety number to compare"),
     ("/accept NAME", "take NAME's changed key"),
     ("/accept N", "download held file offer N"),
@@ -108,6 +130,24 @@ pub const USAGE: &[(&str, &str)] = &[
     ("/history [N]", "all (or N) stored entries"),
     ("/bell on|off", "ring on messages elsewhere"),
     ("/quit", "leave (also Ctrl-C)"),
+];
+
+/// The help's list of the commands for the open room.
+pub const ROOM_USAGE: &[(&str, &str)] = &[
+    ("/members", "who is in it, with roles"),
+    ("/leave", "leave it"),
+    ("/add USER...", "add users"),
+    ("/kick USER", "remove USER; they may join again"),
+    ("/ban USER", "remove USER and keep them out"),
+    ("/unban USER", "let USER join again"),
+    ("/promote USER", "make USER an admin"),
+    ("/demote USER", "make admin USER a plain member"),
+    ("/set RULE", "who may join: public, hidden or invite"),
+    ("/rename NEW", "rename it"),
+    (
+        "/delete NAME",
+        "delete it for everyone (its name, typed again)",
+    ),
 ];
 
 /// Parses `line` (which starts with `/`).
@@ -142,6 +182,20 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "kick" => one("/kick USER").map(Command::Kick),
         "ban" => one("/ban USER").map(Command::Ban),
         "unban" => one("/unban USER").map(Command::Unban),
+        "promote" => one("/promote USER").map(Command::Promote),
+        "demote" => one("/demote USER").map(Command::Demote),
+        "set" => match one("/set public|hidden|invite")?.to_lowercase().as_str() {
+            "public" => Ok(Command::Set(Rule::Public)),
+            "hidden" => Ok(Command::Set(Rule::Hidden)),
+            "invite" | "invite-only" => Ok(Command::Set(Rule::Invite)),
+            "password" => Err(
+                "a room password is set where it is typed without echo: the menu's `room set NAME --password`, or `client room set NAME --password`"
+                    .into(),
+            ),
+            _ => Err("usage: /set public|hidden|invite".into()),
+        },
+        "rename" => one("/rename NEW").map(Command::Rename),
+        "delete" => one("/delete NAME (this room's name, typed again)").map(Command::Delete),
         "join" => one("/join NAME").map(Command::Join),
         "leave" | "part" => none(Command::Leave),
         "online" | "who" => none(Command::Online),
@@ -240,6 +294,21 @@ mod tests {
         assert_eq!(parse("/cancel").unwrap(), Command::Cancel(None));
         assert_eq!(parse("/cancel 3").unwrap(), Command::Cancel(Some(3)));
         assert_eq!(parse("/leave").unwrap(), Command::Leave);
+        assert_eq!(
+            parse("/promote bob").unwrap(),
+            Command::Promote("bob".into())
+        );
+        assert_eq!(parse("/demote bob").unwrap(), Command::Demote("bob".into()));
+        assert_eq!(parse("/set Public").unwrap(), Command::Set(Rule::Public));
+        assert_eq!(parse("/set invite").unwrap(), Command::Set(Rule::Invite));
+        assert_eq!(
+            parse("/rename \"ops team\"").unwrap(),
+            Command::Rename("ops team".into())
+        );
+        assert_eq!(
+            parse("/delete team").unwrap(),
+            Command::Delete("team".into())
+        );
         assert_eq!(parse("/QUIT").unwrap(), Command::Quit);
     }
 
@@ -258,5 +327,14 @@ mod tests {
         );
         assert!(parse("/").unwrap_err().contains("F1"));
         assert_eq!(parse("/bell maybe").unwrap_err(), "usage: /bell on|off");
+        assert_eq!(
+            parse("/set open").unwrap_err(),
+            "usage: /set public|hidden|invite"
+        );
+        assert!(parse("/set password").unwrap_err().contains("without echo"));
+        assert_eq!(
+            parse("/delete").unwrap_err(),
+            "usage: /delete NAME (this room's name, typed again)"
+        );
     }
 }

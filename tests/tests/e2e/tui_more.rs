@@ -2,9 +2,10 @@
 //! `super::tui`'s): a file over the automatic download limit is offered on
 //! the screen and fetched with `/accept N`; `NO_COLOR` leaves every colour
 //! out of what the real binary writes (and without it there are colours);
-//! a panic gives the terminal back, cooked, before its message is printed.
+//! a panic gives the terminal back, cooked, before its message is printed;
+//! a room's owner promotes, opens, renames and deletes it from the screen.
 
-use e2e::{ServerProcess, bounded, user};
+use e2e::{ServerProcess, bounded, run_client, user};
 use tokio_util::sync::CancellationToken;
 
 use super::tui::{LEAVE_ALTERNATE_SCREEN, Start, Tui, register, sha256, write_file};
@@ -107,6 +108,75 @@ async fn a_file_over_the_limit_is_asked_for_on_the_screen_and_fetched_with_accep
     tui.wait_for("file big.bin (300.00 kB) saved as").await;
     let got = home.join("downloads").join("big.bin");
     assert_eq!(sha256(&got), sha256(&big));
+
+    tui.keys("/quit\r").await;
+    let (status, raw) = tui.exit().await;
+    assert!(status.success(), "exit status {status}\n{raw}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let home = dir.path().join("alice");
+    register(&addr, &home, "alice").await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    let carol_home = dir.path().join("carol");
+    register(&addr, &carol_home, "carol").await;
+
+    let mut tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("No conversations yet").await;
+    tui.keys("/create team\r").await;
+    tui.wait_for(" #team ").await;
+    tui.keys("/add bob\r").await;
+    tui.wait_for("added bob to #team").await;
+    tui.keys("/promote bob\r").await;
+    tui.wait_for("bob is now an admin of #team").await;
+    tui.keys("/set public\r").await;
+    tui.wait_for("#team is now public").await;
+    // Public now: carol finds it by name.
+    let (ok, out, err) = run_client(&addr, &carol_home, &["room", "join", "team"]).await;
+    assert!(ok, "carol's join: {out}{err}");
+    tui.keys("/set password\r").await;
+    tui.wait_until("the password refusal", |s| {
+        flat(s).contains("typed without echo")
+    })
+    .await;
+
+    // Renamed, the room stays open under its new name.
+    tui.keys("/rename ops\r").await;
+    let screen = tui.wait_for("renamed #team to #ops").await;
+    assert!(screen.contains(" #ops "), "{screen}");
+
+    // Deleting asks for the name again; a wrong one deletes nothing.
+    tui.keys("/delete team\r").await;
+    tui.wait_until("the confirmation asked for", |s| {
+        flat(s).contains("to delete #ops for every member, type its name: /delete ops")
+    })
+    .await;
+    let events = bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
+    let said: Vec<String> = events.iter().map(client::output::event).collect();
+    for line in [
+        "[#team] alice made you an admin",
+        "[#team] alice made the room public",
+        "[#team] carol joined",
+        "[#ops] alice renamed the room to #ops",
+    ] {
+        assert!(said.iter().any(|l| l == line), "{line:?} not in {said:#?}");
+    }
+    assert!(!said.iter().any(|l| l.contains("deleted")), "{said:#?}");
+
+    tui.keys("/delete ops\r").await;
+    tui.wait_for("deleted #ops for every member").await;
+    let events = bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
+    let said: Vec<String> = events.iter().map(client::output::event).collect();
+    assert!(
+        said.iter().any(|l| l == "[#ops] alice deleted the room"),
+        "{said:#?}"
+    );
 
     tui.keys("/quit\r").await;
     let (status, raw) = tui.exit().await;
