@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::command::{Command, Rule};
 use super::lines::Tone;
+use super::secret::{Hidden, SecretFor};
 use crate::advice::{Audience, quote_word};
 use crate::cli::{RoomCommand, RuleFlags};
 use crate::client::{Client, ClientError};
@@ -25,6 +26,7 @@ use crate::output;
 use crate::pin::PinState;
 use crate::repl::explain;
 use crate::room_cli;
+use crate::rooms::RoomPassword;
 
 /// What the screen must do after an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub enum Outcome {
     Refresh,
     /// Open this conversation (reloading the list first).
     Open(Conversation),
+    /// Ask for a room's password (hidden) for this.
+    AskPassword(SecretFor),
     /// The job of this number ended.
     Ended(u64),
     /// Show these lines (escaped) in `conversation`'s pane (or the status
@@ -54,6 +58,8 @@ pub enum Job {
     Text(String),
     /// Run a command.
     Command(Command),
+    /// A room password typed for this.
+    Password(SecretFor, Hidden),
 }
 
 /// Runs `job` for the open conversation `target`, sending what came of it
@@ -92,6 +98,9 @@ pub async fn run(
             say(lines, Tone::Info);
             let _ = screen.send(Outcome::Refresh);
         }
+        Ok(Done::Ask(purpose)) => {
+            let _ = screen.send(Outcome::AskPassword(purpose));
+        }
         Err(Failure::Usage(line)) => say(vec![escape_line(&line).into_owned()], Tone::Warning),
         Err(Failure::Client(e)) => {
             let known = client.pinned_names().await.unwrap_or_default();
@@ -109,6 +118,8 @@ enum Done {
     /// Open it and say these lines there.
     OpenSaying(Conversation, Vec<String>),
     Say(Vec<String>),
+    /// Ask for a password for this.
+    Ask(SecretFor),
 }
 
 enum Failure {
@@ -153,6 +164,7 @@ async fn carry_out(
             return Ok(Done::Refresh);
         }
         Job::Command(c) => c,
+        Job::Password(purpose, typed) => return with_password(client, purpose, typed).await,
     };
     match command {
         Command::File(path) => send_file(client, target, path, cancel).await,
@@ -192,6 +204,10 @@ async fn carry_out(
         }
         Command::Set(rule) => {
             let name = room(target, "/set")?.to_string();
+            if let Rule::Password { hidden } = rule {
+                // Asked for next, shown as dots (`super::secret`).
+                return Ok(Done::Ask(SecretFor::New { room: name, hidden }));
+            }
             let rule = RuleFlags {
                 public: rule == Rule::Public,
                 hidden: rule == Rule::Hidden,
@@ -230,15 +246,15 @@ async fn carry_out(
         }
         Command::Join(name) => {
             let name = name.strip_prefix('#').unwrap_or(&name).to_string();
-            let (_, lines) = room_cli::outcome(
-                client,
-                RoomCommand::Join {
-                    name: name.clone(),
-                    secret: None,
-                },
-            )
-            .await?;
-            Ok(Done::OpenSaying(Conversation::Room { name }, lines))
+            let join = RoomCommand::Join {
+                name: name.clone(),
+                secret: None,
+            };
+            match room_cli::outcome(client, join).await {
+                Ok((_, lines)) => Ok(Done::OpenSaying(Conversation::Room { name }, lines)),
+                Err(ClientError::RoomPasswordNeeded(_)) => Ok(Done::Ask(SecretFor::Join(name))),
+                Err(e) => Err(e.into()),
+            }
         }
         Command::Online => {
             let users = client.online().await?;
@@ -340,6 +356,39 @@ async fn carry_out(
 }
 
 /// A room command run as the menu and `client room` run it (one wording).
+/// Joins, or sets the new password of, a room with the password typed.
+async fn with_password(
+    client: &Client,
+    purpose: SecretFor,
+    typed: Hidden,
+) -> Result<Done, Failure> {
+    let secret = RoomPassword::new(typed.0)?;
+    match purpose {
+        SecretFor::Join(name) => {
+            let join = RoomCommand::Join {
+                name: name.clone(),
+                secret: Some(secret),
+            };
+            let (_, lines) = room_cli::outcome(client, join).await?;
+            Ok(Done::OpenSaying(Conversation::Room { name }, lines))
+        }
+        SecretFor::New { room, hidden } => {
+            let rule = RuleFlags {
+                public: false,
+                hidden,
+                invite: false,
+                password: true,
+            };
+            let set = RoomCommand::Set {
+                name: room,
+                rule,
+                secret: Some(secret),
+            };
+            room_command(client, set).await
+        }
+    }
+}
+
 async fn room_command(client: &Client, command: RoomCommand) -> Result<Done, Failure> {
     let (_, lines) = room_cli::outcome(client, command).await?;
     Ok(Done::Say(lines))

@@ -32,6 +32,8 @@ pub enum Mode {
     Write,
     /// Typing what to search for in the open conversation (Ctrl-F).
     Search,
+    /// Typing a room's password, shown as dots (`super::secret`).
+    Secret,
 }
 
 /// A file transfer as its line shows it.
@@ -168,8 +170,11 @@ pub struct App {
     pub bell: bool,
     /// Whether colours are off (`NO_COLOR`).
     pub no_color: bool,
-    /// The text being written, put aside while a search is typed.
+    /// The text being written, put aside while a search or a password is
+    /// typed.
     pub draft: Option<Input>,
+    /// The password being asked for, if one is.
+    pub secret: Option<super::secret::Prompt>,
     /// The number the next transfer or job gets (one counter for both, so
     /// a number names one thing).
     pub next_id: u64,
@@ -203,6 +208,7 @@ impl App {
             bell: false,
             no_color: false,
             draft: None,
+            secret: None,
             next_id: 1,
         }
     }

@@ -81,6 +81,12 @@ pub enum Rule {
     Hidden,
     /// Only admins add members.
     Invite,
+    /// Joining needs a password (asked next, without echo): then hidden,
+    /// or listed with a lock.
+    Password {
+        /// Not listed.
+        hidden: bool,
+    },
 }
 
 /// Every command word, for completion and the help.
@@ -142,13 +148,18 @@ pub const ROOM_USAGE: &[(&str, &str)] = &[
     ("/unban USER", "let USER join again"),
     ("/promote USER", "make USER an admin"),
     ("/demote USER", "make admin USER a plain member"),
-    ("/set RULE", "who may join: public, hidden or invite"),
+    (
+        "/set RULE",
+        "who may join: public, hidden, invite, password (asked next) or hidden-password",
+    ),
     ("/rename NEW", "rename it"),
     (
         "/delete NAME",
         "delete it for everyone (its name, typed again)",
     ),
 ];
+
+const SET_USAGE: &str = "/set public|hidden|invite|password|hidden-password";
 
 /// Parses `line` (which starts with `/`).
 ///
@@ -184,15 +195,13 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "unban" => one("/unban USER").map(Command::Unban),
         "promote" => one("/promote USER").map(Command::Promote),
         "demote" => one("/demote USER").map(Command::Demote),
-        "set" => match one("/set public|hidden|invite")?.to_lowercase().as_str() {
+        "set" => match one(SET_USAGE)?.to_lowercase().as_str() {
             "public" => Ok(Command::Set(Rule::Public)),
             "hidden" => Ok(Command::Set(Rule::Hidden)),
             "invite" | "invite-only" => Ok(Command::Set(Rule::Invite)),
-            "password" => Err(
-                "a room password is set where it is typed without echo: the menu's `room set NAME --password`, or `client room set NAME --password`"
-                    .into(),
-            ),
-            _ => Err("usage: /set public|hidden|invite".into()),
+            "password" => Ok(Command::Set(Rule::Password { hidden: false })),
+            "hidden-password" => Ok(Command::Set(Rule::Password { hidden: true })),
+            _ => Err(format!("usage: {SET_USAGE}")),
         },
         "rename" => one("/rename NEW").map(Command::Rename),
         "delete" => one("/delete NAME (this room's name, typed again)").map(Command::Delete),
@@ -302,6 +311,10 @@ mod tests {
         assert_eq!(parse("/set Public").unwrap(), Command::Set(Rule::Public));
         assert_eq!(parse("/set invite").unwrap(), Command::Set(Rule::Invite));
         assert_eq!(
+            parse("/set hidden-password").unwrap(),
+            Command::Set(Rule::Password { hidden: true })
+        );
+        assert_eq!(
             parse("/rename \"ops team\"").unwrap(),
             Command::Rename("ops team".into())
         );
@@ -329,9 +342,8 @@ mod tests {
         assert_eq!(parse("/bell maybe").unwrap_err(), "usage: /bell on|off");
         assert_eq!(
             parse("/set open").unwrap_err(),
-            "usage: /set public|hidden|invite"
+            "usage: /set public|hidden|invite|password|hidden-password"
         );
-        assert!(parse("/set password").unwrap_err().contains("without echo"));
         assert_eq!(
             parse("/delete").unwrap_err(),
             "usage: /delete NAME (this room's name, typed again)"

@@ -8,6 +8,7 @@ use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModif
 
 use super::app::{App, Input, Mode};
 use super::complete::complete;
+use super::secret::{self, Hidden, SecretFor};
 use super::view;
 
 /// What the loop must do after a key.
@@ -27,6 +28,8 @@ pub enum Action {
     Opened,
     /// Scrolled to the oldest entry loaded: load older ones.
     LoadMore,
+    /// A room password was typed, for this.
+    Password(SecretFor, Hidden),
 }
 
 /// `text` as typed into the box: line ends made `\n`, tabs spaces, other
@@ -45,7 +48,12 @@ pub fn handle(app: &mut App, event: Event, size: (u16, u16)) -> Action {
     match event {
         Event::Key(key) if key.kind != KeyEventKind::Release => key_press(app, key, size),
         Event::Paste(text) if !app.help => {
-            app.input.insert(&clean(&text));
+            let text = clean(&text);
+            if app.mode == Mode::Secret {
+                app.input.insert(text.lines().next().unwrap_or_default());
+            } else {
+                app.input.insert(&text);
+            }
             Action::None
         }
         _ => Action::None,
@@ -61,6 +69,9 @@ fn key_press(app: &mut App, key: KeyEvent, size: (u16, u16)) -> Action {
     if app.help {
         help_key(app, key.code, size);
         return Action::None;
+    }
+    if app.mode == Mode::Secret {
+        return secret_key(app, key.code, ctrl || alt);
     }
     match key.code {
         KeyCode::F(1) => {
@@ -123,6 +134,29 @@ fn key_press(app: &mut App, key: KeyEvent, size: (u16, u16)) -> Action {
     }
 }
 
+/// While a password is typed: editing, Enter and Esc only.
+fn secret_key(app: &mut App, code: KeyCode, modified: bool) -> Action {
+    match code {
+        KeyCode::Enter => secret::enter(app),
+        KeyCode::Esc => {
+            app.end_secret();
+            app.flash = Some("cancelled: no password was sent".into());
+            Action::None
+        }
+        KeyCode::Backspace => edit(app, Input::backspace),
+        KeyCode::Delete => edit(app, Input::delete),
+        KeyCode::Left => edit(app, Input::left),
+        KeyCode::Right => edit(app, Input::right),
+        KeyCode::Home => edit(app, Input::home),
+        KeyCode::End => edit(app, Input::end),
+        KeyCode::Char(c) if !modified => {
+            app.input.insert(c.encode_utf8(&mut [0; 4]));
+            Action::None
+        }
+        _ => Action::None,
+    }
+}
+
 fn edit(app: &mut App, f: fn(&mut Input)) -> Action {
     f(&mut app.input);
     Action::None
@@ -145,6 +179,7 @@ fn enter(app: &mut App) -> Action {
             app.flash = None;
             Action::Submit(app.input.take())
         }
+        Mode::Secret => secret::enter(app),
         Mode::Search => {
             let query = app.input.take();
             app.mode = Mode::Write;

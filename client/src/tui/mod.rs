@@ -27,6 +27,7 @@ mod help;
 mod keys;
 pub mod lines;
 mod progress;
+mod secret;
 mod term;
 mod text;
 pub mod view;
@@ -181,6 +182,9 @@ impl Loop {
                                 self.app.history_limit = self.app.history_limit.saturating_mul(2);
                                 self.load_open().await;
                             }
+                            Action::Password(purpose, typed) => {
+                                self.spawn(Job::Password(purpose, typed), &outcome_tx, &uploads);
+                            }
                             Action::None => {}
                         }
                     }
@@ -299,6 +303,17 @@ impl Loop {
                 _ => {}
             }
         }
+        self.spawn(job, outcomes, uploads);
+        false
+    }
+
+    /// Runs `job` for the open conversation on a task of its own.
+    fn spawn(
+        &mut self,
+        job: Job,
+        outcomes: &mpsc::UnboundedSender<Outcome>,
+        uploads: &CancellationToken,
+    ) {
         // Each job has its number, its own cancel and its own progress, so
         // that its transfers' lines and `/cancel N` name it.
         let number = self.app.take_id();
@@ -320,7 +335,6 @@ impl Loop {
             Client::with_progress(progress, work).await;
             let _ = outcomes.send(Outcome::Ended(number));
         });
-        false
     }
 
     /// Stops transfer `id`; what the status line says.
@@ -356,6 +370,7 @@ impl Loop {
                 self.app.open(Some(c));
                 self.refresh().await;
             }
+            Outcome::AskPassword(purpose) => self.app.ask_secret(purpose),
             Outcome::Notice {
                 conversation,
                 lines,

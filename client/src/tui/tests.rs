@@ -575,3 +575,25 @@ fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
     assert!(narrow.contains("video.mkv"), "{narrow}");
     assert!(narrow.contains("/decline 4711"), "{narrow}");
 }
+
+#[test]
+fn a_room_password_is_typed_as_dots_under_a_title_that_says_so() {
+    let mut app = base();
+    app.input.insert("draft text");
+    app.ask_secret(super::secret::SecretFor::Join("lab".into()));
+    app.input.insert("hunter2");
+    let (screen, _) = render(&app, 120, 40);
+    assert!(!screen.contains("hunter2"), "{screen}");
+    assert!(screen.contains("\u{2022}".repeat(7).as_str()), "{screen}");
+    assert!(
+        screen.contains("password of #lab (not shown) - Enter joins, Esc cancels"),
+        "{screen}"
+    );
+    let (narrow, _) = render(&app, 60, 20);
+    assert!(
+        !narrow.contains("hunter2") && narrow.contains("password of #lab"),
+        "{narrow}"
+    );
+    app.end_secret();
+    assert_eq!(app.input.text, "draft text");
+}

@@ -319,15 +319,22 @@ fn input_lines(app: &App, width: usize) -> Vec<String> {
 }
 
 fn input_layout(app: &App, width: usize) -> (Vec<String>, (usize, usize)) {
-    let text = &app.input.text;
+    if app.mode == Mode::Secret {
+        let (dots, cursor) = super::secret::masked(&app.input.text, app.input.cursor);
+        return text_layout(&dots, cursor, width);
+    }
+    text_layout(&app.input.text, app.input.cursor, width)
+}
+
+fn text_layout(text: &str, at: usize, width: usize) -> (Vec<String>, (usize, usize)) {
     let mut rows = Vec::new();
     let mut cursor = (0, 0);
     let mut offset = 0;
     for line in text.split('\n') {
         let wrapped = wrap_chars(line, width);
         let line_end = offset + line.len();
-        if (offset..=line_end).contains(&app.input.cursor) {
-            let before = &line[..app.input.cursor - offset];
+        if (offset..=line_end).contains(&at) {
+            let before = &line[..at - offset];
             let before_rows = wrap_chars(before, width);
             let mut row = before_rows.len() - 1;
             let mut col = before_rows.last().map_or(0, |r| width_of(r));
@@ -364,6 +371,7 @@ fn draw_input(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
         Mode::Write => format!(" to {to} "),
         Mode::Search => format!(" search in {to} - Enter finds, Esc cancels "),
+        Mode::Secret => super::secret::title(app, area.width >= 70),
     };
     let block = Block::default()
         .borders(Borders::ALL)

@@ -3,9 +3,10 @@
 //! the screen and fetched with `/accept N`; `NO_COLOR` leaves every colour
 //! out of what the real binary writes (and without it there are colours);
 //! a panic gives the terminal back, cooked, before its message is printed;
-//! a room's owner promotes, opens, renames and deletes it from the screen.
+//! a room's owner promotes, opens, renames and deletes it from the screen;
+//! room passwords are typed as dots, to set one (twice) and to join.
 
-use e2e::{ServerProcess, bounded, run_client, user};
+use e2e::{ServerProcess, bounded, run_client, run_client_with_stdin, user};
 use tokio_util::sync::CancellationToken;
 
 use super::tui::{LEAVE_ALTERNATE_SCREEN, Start, Tui, register, sha256, write_file};
@@ -140,11 +141,51 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
     // Public now: carol finds it by name.
     let (ok, out, err) = run_client(&addr, &carol_home, &["room", "join", "team"]).await;
     assert!(ok, "carol's join: {out}{err}");
+
+    // A password, typed twice as dots (a mismatch asks again); dave's
+    // command line then joins with it, a wrong one does not.
     tui.keys("/set password\r").await;
-    tui.wait_until("the password refusal", |s| {
-        flat(s).contains("typed without echo")
-    })
-    .await;
+    tui.wait_for("new password of #team (not shown)").await;
+    tui.keys("first-try\rsecond-try\r").await;
+    tui.wait_for("the two passwords differ").await;
+    tui.keys("tiger-lily-7\r").await;
+    tui.wait_for("the same password again").await;
+    tui.keys("tiger-lily-7\r").await;
+    let screen = tui.wait_for("#team is now public+password").await;
+    assert!(!screen.contains("tiger-lily"), "{screen}");
+    let dave_home = dir.path().join("dave");
+    register(&addr, &dave_home, "dave").await;
+    let join = ["room", "join", "team"];
+    let (ok, _, _) = run_client_with_stdin(&addr, &dave_home, &join, Some("tiger-lily\n")).await;
+    assert!(!ok, "a wrong password joined");
+    let (ok, out, err) =
+        run_client_with_stdin(&addr, &dave_home, &join, Some("tiger-lily-7\n")).await;
+    assert!(
+        ok,
+        "dave's join with the password set on the screen: {out}{err}"
+    );
+
+    // Joining a room that needs a password asks for it the same way.
+    let lab = ["room", "create", "lab", "--password"];
+    let (ok, out, err) =
+        run_client_with_stdin(&addr, &carol_home, &lab, Some("lab-secret\n")).await;
+    assert!(ok, "carol's room: {out}{err}");
+    tui.keys("/join lab\r").await;
+    tui.wait_for("password of #lab (not shown) - Enter joins")
+        .await;
+    tui.keys("lab-secret\r").await;
+    let screen = tui.wait_for("joined #lab").await;
+    assert!(!screen.contains("lab-secret"), "{screen}");
+    assert!(screen.contains(" #lab "), "{screen}");
+    // Back to the first room for what follows (Alt and its number).
+    let number = screen
+        .lines()
+        .filter_map(|l| l.strip_prefix('│'))
+        .find(|l| l.chars().take(28).collect::<String>().contains("#team"))
+        .and_then(|l| l.chars().next())
+        .expect("#team in the list");
+    tui.keys(&format!("\x1b{number}")).await;
+    tui.wait_for(" #team ").await;
 
     // Renamed, the room stays open under its new name.
     tui.keys("/rename ops\r").await;
@@ -163,6 +204,8 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
         "[#team] alice made you an admin",
         "[#team] alice made the room public",
         "[#team] carol joined",
+        "[#team] alice made the room public+password",
+        "[#team] dave joined",
         "[#ops] alice renamed the room to #ops",
     ] {
         assert!(said.iter().any(|l| l == line), "{line:?} not in {said:#?}");

@@ -1,0 +1,170 @@
+//! A room password typed into the bottom box: shown as dots, never kept
+//! in the box's text once Enter takes it, a new one typed twice. It is
+//! asked when `/join` finds the room needs one, and for `/set password`.
+//!
+//! Left out: what the password is then used for (`super::actions`).
+
+use zeroize::Zeroizing;
+
+use super::app::{App, Mode};
+use super::keys::Action;
+
+/// What a password being typed is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretFor {
+    /// Joining this room.
+    Join(String),
+    /// A new password for this room: then hidden, or listed with a lock.
+    New {
+        /// The room.
+        room: String,
+        /// Not listed (joined by its exact name and the password).
+        hidden: bool,
+    },
+}
+
+/// A password as typed; no `Debug` of its text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hidden(pub Zeroizing<String>);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hidden(..)")
+    }
+}
+
+/// The password being asked for.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    /// What for.
+    pub purpose: SecretFor,
+    /// A new password's first typing, while the second is asked.
+    pub first: Option<Hidden>,
+}
+
+impl App {
+    /// Starts asking for a password for `purpose`, the text being written
+    /// put aside.
+    pub fn ask_secret(&mut self, purpose: SecretFor) {
+        if self.mode == Mode::Write {
+            self.draft = Some(std::mem::take(&mut self.input));
+        } else {
+            self.input.take();
+        }
+        self.mode = Mode::Secret;
+        self.secret = Some(Prompt {
+            purpose,
+            first: None,
+        });
+    }
+
+    /// Stops asking: the box gets back what was being written.
+    pub fn end_secret(&mut self) {
+        // The typed text is dropped in a wrapper that wipes it.
+        drop(Zeroizing::new(self.input.take()));
+        self.secret = None;
+        self.mode = Mode::Write;
+        self.input = self.draft.take().unwrap_or_default();
+    }
+}
+
+/// Enter while a password is asked: the password when it is complete
+/// (a new one typed the same twice), else nothing.
+pub fn enter(app: &mut App) -> Action {
+    let typed = Hidden(Zeroizing::new(app.input.take()));
+    if typed.0.is_empty() {
+        app.flash = Some("type the password (Esc cancels)".into());
+        return Action::None;
+    }
+    let Some(prompt) = app.secret.as_mut() else {
+        app.end_secret();
+        return Action::None;
+    };
+    if matches!(prompt.purpose, SecretFor::New { .. }) {
+        match prompt.first.take() {
+            None => {
+                prompt.first = Some(typed);
+                app.flash = None;
+                return Action::None;
+            }
+            Some(first) if first != typed => {
+                app.flash = Some("the two passwords differ; type the new one again".into());
+                return Action::None;
+            }
+            Some(_) => {}
+        }
+    }
+    let purpose = prompt.purpose.clone();
+    app.flash = None;
+    app.end_secret();
+    Action::Password(purpose, typed)
+}
+
+/// The box's title while a password is asked.
+pub fn title(app: &App, wide: bool) -> String {
+    let Some(prompt) = &app.secret else {
+        return String::new();
+    };
+    let (what, keys) = match (&prompt.purpose, &prompt.first) {
+        (SecretFor::Join(room), _) => (format!("password of #{room}"), "Enter joins"),
+        (SecretFor::New { room, .. }, None) => (format!("new password of #{room}"), "Enter"),
+        (SecretFor::New { .. }, Some(_)) => ("the same password again".into(), "Enter sets it"),
+    };
+    let what = crate::display::escape_line(&what).into_owned();
+    if wide {
+        format!(" {what} (not shown) - {keys}, Esc cancels ")
+    } else {
+        format!(" {what} ")
+    }
+}
+
+/// What the box shows of `text`: a dot a character.
+pub fn masked(text: &str, cursor: usize) -> (String, usize) {
+    let dots = "\u{2022}".repeat(text.chars().count());
+    let at = text[..cursor].chars().count() * '\u{2022}'.len_utf8();
+    (dots, at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_password_is_typed_twice_and_a_mismatch_starts_again() {
+        let mut app = App::new("alice".into(), "s".into());
+        app.input.insert("half a text");
+        app.ask_secret(SecretFor::New {
+            room: "lab".into(),
+            hidden: false,
+        });
+        assert!(app.input.text.is_empty());
+        app.input.insert("one");
+        assert_eq!(enter(&mut app), Action::None);
+        app.input.insert("two");
+        assert_eq!(enter(&mut app), Action::None);
+        assert!(app.flash.as_deref().unwrap().contains("differ"));
+        assert_eq!(app.mode, Mode::Secret);
+        app.input.insert("same");
+        assert_eq!(enter(&mut app), Action::None);
+        app.input.insert("same");
+        let purpose = SecretFor::New {
+            room: "lab".into(),
+            hidden: false,
+        };
+        assert_eq!(
+            enter(&mut app),
+            Action::Password(purpose, Hidden(Zeroizing::new("same".into())))
+        );
+        assert_eq!(app.mode, Mode::Write);
+        assert_eq!(app.input.text, "half a text");
+    }
+
+    #[test]
+    fn the_box_shows_dots_and_debug_shows_no_password() {
+        assert_eq!(masked("pässword", 3), ("\u{2022}".repeat(8), 6));
+        let hidden = Hidden(Zeroizing::new("secret".into()));
+        assert!(!format!("{hidden:?}").contains("secret"));
+        let action = Action::Password(SecretFor::Join("lab".into()), hidden);
+        assert!(!format!("{action:?}").contains("secret"));
+    }
+}
