@@ -120,17 +120,7 @@ fn key_press(app: &mut App, key: KeyEvent, size: (u16, u16)) -> Action {
             }
             Action::None
         }
-        KeyCode::Backspace => edit(app, Input::backspace),
-        KeyCode::Delete => edit(app, Input::delete),
-        KeyCode::Left => edit(app, Input::left),
-        KeyCode::Right => edit(app, Input::right),
-        KeyCode::Home => edit(app, Input::home),
-        KeyCode::End => edit(app, Input::end),
-        KeyCode::Char(c) if !ctrl && !alt => {
-            app.input.insert(c.encode_utf8(&mut [0; 4]));
-            Action::None
-        }
-        _ => Action::None,
+        code => editing(app, code, ctrl || alt),
     }
 }
 
@@ -143,21 +133,26 @@ fn secret_key(app: &mut App, code: KeyCode, modified: bool) -> Action {
             app.flash = Some("cancelled: no password was sent".into());
             Action::None
         }
-        KeyCode::Backspace => edit(app, Input::backspace),
-        KeyCode::Delete => edit(app, Input::delete),
-        KeyCode::Left => edit(app, Input::left),
-        KeyCode::Right => edit(app, Input::right),
-        KeyCode::Home => edit(app, Input::home),
-        KeyCode::End => edit(app, Input::end),
-        KeyCode::Char(c) if !modified => {
-            app.input.insert(c.encode_utf8(&mut [0; 4]));
-            Action::None
-        }
-        _ => Action::None,
+        code => editing(app, code, modified),
     }
 }
 
-fn edit(app: &mut App, f: fn(&mut Input)) -> Action {
+/// The keys that edit the box's text (a character typed with Ctrl or Alt
+/// is not text); any other key does nothing.
+fn editing(app: &mut App, code: KeyCode, modified: bool) -> Action {
+    let f: fn(&mut Input) = match code {
+        KeyCode::Backspace => Input::backspace,
+        KeyCode::Delete => Input::delete,
+        KeyCode::Left => Input::left,
+        KeyCode::Right => Input::right,
+        KeyCode::Home => Input::home,
+        KeyCode::End => Input::end,
+        KeyCode::Char(c) if !modified => {
+            app.input.insert(c.encode_utf8(&mut [0; 4]));
+            return Action::None;
+        }
+        _ => return Action::None,
+    };
     f(&mut app.input);
     Action::None
 }
@@ -308,5 +303,32 @@ mod tests {
             Action::EndSearch
         );
         assert_eq!(app.search, None);
+    }
+
+    #[test]
+    fn while_a_password_is_typed_only_editing_enter_and_esc_work() {
+        let mut app = App::new("alice".into(), "s".into());
+        typed(&mut app, "draft");
+        app.ask_secret(super::secret::SecretFor::Join("lab".into()));
+        typed(&mut app, "pw?x");
+        handle(
+            &mut app,
+            key(KeyCode::Backspace, KeyModifiers::NONE),
+            (120, 40),
+        );
+        // Neither the help, nor a search, nor another conversation.
+        handle(&mut app, key(KeyCode::F(1), KeyModifiers::NONE), (120, 40));
+        handle(
+            &mut app,
+            key(KeyCode::Char('f'), KeyModifiers::CONTROL),
+            (120, 40),
+        );
+        assert!(!app.help);
+        assert_eq!((app.mode, app.input.text.as_str()), (Mode::Secret, "pw?"));
+        handle(&mut app, Event::Paste("more\nlines".into()), (120, 40));
+        assert_eq!(app.input.text, "pw?more");
+        handle(&mut app, key(KeyCode::Esc, KeyModifiers::NONE), (120, 40));
+        assert_eq!((app.mode, app.input.text.as_str()), (Mode::Write, "draft"));
+        assert!(app.secret.is_none());
     }
 }
