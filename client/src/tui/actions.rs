@@ -355,7 +355,6 @@ async fn carry_out(
     }
 }
 
-/// A room command run as the menu and `client room` run it (one wording).
 /// Joins, or sets the new password of, a room with the password typed.
 async fn with_password(
     client: &Client,
@@ -389,6 +388,7 @@ async fn with_password(
     }
 }
 
+/// A room command run as the menu and `client room` run it (one wording).
 async fn room_command(client: &Client, command: RoomCommand) -> Result<Done, Failure> {
     let (_, lines) = room_cli::outcome(client, command).await?;
     Ok(Done::Say(lines))
