@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::app::{Hidden, SecretFor};
 use super::command::{Command, Rule};
 use super::lines::Tone;
-use super::secret::{Hidden, SecretFor};
 use crate::advice::{Audience, quote_word};
 use crate::cli::{RoomCommand, RuleFlags};
 use crate::client::{Client, ClientError};

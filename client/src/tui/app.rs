@@ -9,6 +9,8 @@
 
 use std::collections::HashMap;
 
+use zeroize::Zeroizing;
+
 use crate::conversations::ConversationSummary;
 use crate::keystore::Conversation;
 
@@ -34,6 +36,39 @@ pub enum Mode {
     Search,
     /// Typing a room's password, shown as dots (`super::secret`).
     Secret,
+}
+
+/// What a password being typed is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretFor {
+    /// Joining this room.
+    Join(String),
+    /// A new password for this room: then hidden, or listed with a lock.
+    New {
+        /// The room.
+        room: String,
+        /// Not listed (joined by its exact name and the password).
+        hidden: bool,
+    },
+}
+
+/// A password as typed; no `Debug` of its text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hidden(pub Zeroizing<String>);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hidden(..)")
+    }
+}
+
+/// The password being asked for.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    /// What for.
+    pub purpose: SecretFor,
+    /// A new password's first typing, while the second is asked.
+    pub first: Option<Hidden>,
 }
 
 /// A file transfer as its line shows it.
@@ -174,7 +209,7 @@ pub struct App {
     /// typed.
     pub draft: Option<Input>,
     /// The password being asked for, if one is.
-    pub secret: Option<super::secret::Prompt>,
+    pub secret: Option<Prompt>,
     /// The number the next transfer or job gets (one counter for both, so
     /// a number names one thing).
     pub next_id: u64,

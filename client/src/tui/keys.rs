@@ -6,9 +6,9 @@
 
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::{App, Input, Mode};
+use super::app::{App, Hidden, Input, Mode, SecretFor};
 use super::complete::complete;
-use super::secret::{self, Hidden, SecretFor};
+use super::secret;
 use super::view;
 
 /// What the loop must do after a key.
@@ -124,10 +124,16 @@ fn key_press(app: &mut App, key: KeyEvent, size: (u16, u16)) -> Action {
     }
 }
 
+fn secret_enter(app: &mut App) -> Action {
+    secret::enter(app).map_or(Action::None, |(purpose, typed)| {
+        Action::Password(purpose, typed)
+    })
+}
+
 /// While a password is typed: editing, Enter and Esc only.
 fn secret_key(app: &mut App, code: KeyCode, modified: bool) -> Action {
     match code {
-        KeyCode::Enter => secret::enter(app),
+        KeyCode::Enter => secret_enter(app),
         KeyCode::Esc => {
             app.end_secret();
             app.flash = Some("cancelled: no password was sent".into());
@@ -174,7 +180,7 @@ fn enter(app: &mut App) -> Action {
             app.flash = None;
             Action::Submit(app.input.take())
         }
-        Mode::Secret => secret::enter(app),
+        Mode::Secret => secret_enter(app),
         Mode::Search => {
             let query = app.input.take();
             app.mode = Mode::Write;
@@ -309,7 +315,7 @@ mod tests {
     fn while_a_password_is_typed_only_editing_enter_and_esc_work() {
         let mut app = App::new("alice".into(), "s".into());
         typed(&mut app, "draft");
-        app.ask_secret(super::secret::SecretFor::Join("lab".into()));
+        app.ask_secret(SecretFor::Join("lab".into()));
         typed(&mut app, "pw?x");
         handle(
             &mut app,

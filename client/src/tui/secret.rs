@@ -6,41 +6,7 @@
 
 use zeroize::Zeroizing;
 
-use super::app::{App, Mode};
-use super::keys::Action;
-
-/// What a password being typed is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretFor {
-    /// Joining this room.
-    Join(String),
-    /// A new password for this room: then hidden, or listed with a lock.
-    New {
-        /// The room.
-        room: String,
-        /// Not listed (joined by its exact name and the password).
-        hidden: bool,
-    },
-}
-
-/// A password as typed; no `Debug` of its text.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Hidden(pub Zeroizing<String>);
-
-impl std::fmt::Debug for Hidden {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Hidden(..)")
-    }
-}
-
-/// The password being asked for.
-#[derive(Debug, Clone)]
-pub struct Prompt {
-    /// What for.
-    pub purpose: SecretFor,
-    /// A new password's first typing, while the second is asked.
-    pub first: Option<Hidden>,
-}
+use super::app::{App, Hidden, Mode, Prompt, SecretFor};
 
 impl App {
     /// Starts asking for a password for `purpose`, the text being written
@@ -68,28 +34,28 @@ impl App {
     }
 }
 
-/// Enter while a password is asked: the password when it is complete
-/// (a new one typed the same twice), else nothing.
-pub fn enter(app: &mut App) -> Action {
+/// Enter while a password is asked: the password and what it is for when
+/// it is complete (a new one typed the same twice), else nothing.
+pub fn enter(app: &mut App) -> Option<(SecretFor, Hidden)> {
     let typed = Hidden(Zeroizing::new(app.input.take()));
     if typed.0.is_empty() {
         app.flash = Some("type the password (Esc cancels)".into());
-        return Action::None;
+        return None;
     }
     let Some(prompt) = app.secret.as_mut() else {
         app.end_secret();
-        return Action::None;
+        return None;
     };
     if matches!(prompt.purpose, SecretFor::New { .. }) {
         match prompt.first.take() {
             None => {
                 prompt.first = Some(typed);
                 app.flash = None;
-                return Action::None;
+                return None;
             }
             Some(first) if first != typed => {
                 app.flash = Some("the two passwords differ; type the new one again".into());
-                return Action::None;
+                return None;
             }
             Some(_) => {}
         }
@@ -97,7 +63,7 @@ pub fn enter(app: &mut App) -> Action {
     let purpose = prompt.purpose.clone();
     app.flash = None;
     app.end_secret();
-    Action::Password(purpose, typed)
+    Some((purpose, typed))
 }
 
 /// The box's title while a password is asked.
@@ -139,13 +105,13 @@ mod tests {
         });
         assert!(app.input.text.is_empty());
         app.input.insert("one");
-        assert_eq!(enter(&mut app), Action::None);
+        assert_eq!(enter(&mut app), None);
         app.input.insert("two");
-        assert_eq!(enter(&mut app), Action::None);
+        assert_eq!(enter(&mut app), None);
         assert!(app.flash.as_deref().unwrap().contains("differ"));
         assert_eq!(app.mode, Mode::Secret);
         app.input.insert("same");
-        assert_eq!(enter(&mut app), Action::None);
+        assert_eq!(enter(&mut app), None);
         app.input.insert("same");
         let purpose = SecretFor::New {
             room: "lab".into(),
@@ -153,7 +119,7 @@ mod tests {
         };
         assert_eq!(
             enter(&mut app),
-            Action::Password(purpose, Hidden(Zeroizing::new("same".into())))
+            Some((purpose, Hidden(Zeroizing::new("same".into()))))
         );
         assert_eq!(app.mode, Mode::Write);
         assert_eq!(app.input.text, "half a text");
@@ -164,7 +130,10 @@ mod tests {
         assert_eq!(masked("pässword", 3), ("\u{2022}".repeat(8), 6));
         let hidden = Hidden(Zeroizing::new("secret".into()));
         assert!(!format!("{hidden:?}").contains("secret"));
-        let action = Action::Password(SecretFor::Join("lab".into()), hidden);
-        assert!(!format!("{action:?}").contains("secret"));
+        let prompt = Prompt {
+            purpose: SecretFor::Join("lab".into()),
+            first: Some(hidden),
+        };
+        assert!(!format!("{prompt:?}").contains("secret"));
     }
 }

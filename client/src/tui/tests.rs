@@ -580,7 +580,7 @@ fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
 fn a_room_password_is_typed_as_dots_under_a_title_that_says_so() {
     let mut app = base();
     app.input.insert("draft text");
-    app.ask_secret(super::secret::SecretFor::Join("lab".into()));
+    app.ask_secret(super::app::SecretFor::Join("lab".into()));
     app.input.insert("hunter2");
     let (screen, _) = render(&app, 120, 40);
     assert!(!screen.contains("hunter2"), "{screen}");
