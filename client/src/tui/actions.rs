@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::app::{Hidden, SecretFor};
+use super::app::SecretFor;
 use super::command::{Command, Rule};
 use super::lines::Tone;
 use crate::advice::{Audience, quote_word};
@@ -59,7 +59,7 @@ pub enum Job {
     /// Run a command.
     Command(Command),
     /// A room password typed for this.
-    Password(SecretFor, Hidden),
+    Password(SecretFor, RoomPassword),
 }
 
 /// Runs `job` for the open conversation `target`, sending what came of it
@@ -359,9 +359,8 @@ async fn carry_out(
 async fn with_password(
     client: &Client,
     purpose: SecretFor,
-    typed: Hidden,
+    secret: RoomPassword,
 ) -> Result<Done, Failure> {
-    let secret = RoomPassword::new(typed.0)?;
     match purpose {
         SecretFor::Join(name) => {
             let join = RoomCommand::Join {

@@ -9,10 +9,9 @@
 
 use std::collections::HashMap;
 
-use zeroize::Zeroizing;
-
 use crate::conversations::ConversationSummary;
 use crate::keystore::Conversation;
+use crate::rooms::RoomPassword;
 
 use super::lines::Item;
 
@@ -52,23 +51,13 @@ pub enum SecretFor {
     },
 }
 
-/// A password as typed; no `Debug` of its text.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Hidden(pub Zeroizing<String>);
-
-impl std::fmt::Debug for Hidden {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Hidden(..)")
-    }
-}
-
 /// The password being asked for.
 #[derive(Debug, Clone)]
 pub struct Prompt {
     /// What for.
     pub purpose: SecretFor,
     /// A new password's first typing, while the second is asked.
-    pub first: Option<Hidden>,
+    pub first: Option<RoomPassword>,
 }
 
 /// A file transfer as its line shows it.

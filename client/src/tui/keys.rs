@@ -6,10 +6,11 @@
 
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::{App, Hidden, Input, Mode, SecretFor};
+use super::app::{App, Input, Mode, SecretFor};
 use super::complete::complete;
 use super::secret;
 use super::view;
+use crate::rooms::RoomPassword;
 
 /// What the loop must do after a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub enum Action {
     /// Scrolled to the oldest entry loaded: load older ones.
     LoadMore,
     /// A room password was typed, for this.
-    Password(SecretFor, Hidden),
+    Password(SecretFor, RoomPassword),
 }
 
 /// `text` as typed into the box: line ends made `\n`, tabs spaces, other

@@ -6,7 +6,8 @@
 
 use zeroize::Zeroizing;
 
-use super::app::{App, Hidden, Mode, Prompt, SecretFor};
+use super::app::{App, Mode, Prompt, SecretFor};
+use crate::rooms::RoomPassword;
 
 impl App {
     /// Starts asking for a password for `purpose`, the text being written
@@ -36,12 +37,12 @@ impl App {
 
 /// Enter while a password is asked: the password and what it is for when
 /// it is complete (a new one typed the same twice), else nothing.
-pub fn enter(app: &mut App) -> Option<(SecretFor, Hidden)> {
-    let typed = Hidden(Zeroizing::new(app.input.take()));
-    if typed.0.is_empty() {
+pub fn enter(app: &mut App) -> Option<(SecretFor, RoomPassword)> {
+    // Only an empty password is refused.
+    let Ok(typed) = RoomPassword::new(Zeroizing::new(app.input.take())) else {
         app.flash = Some("type the password (Esc cancels)".into());
         return None;
-    }
+    };
     let Some(prompt) = app.secret.as_mut() else {
         app.end_secret();
         return None;
@@ -119,7 +120,10 @@ mod tests {
         };
         assert_eq!(
             enter(&mut app),
-            Some((purpose, Hidden(Zeroizing::new("same".into()))))
+            Some((
+                purpose,
+                RoomPassword::new(Zeroizing::new("same".into())).unwrap()
+            ))
         );
         assert_eq!(app.mode, Mode::Write);
         assert_eq!(app.input.text, "half a text");
@@ -128,7 +132,7 @@ mod tests {
     #[test]
     fn the_box_shows_dots_and_debug_shows_no_password() {
         assert_eq!(masked("pässword", 3), ("\u{2022}".repeat(8), 6));
-        let hidden = Hidden(Zeroizing::new("secret".into()));
+        let hidden = RoomPassword::new(Zeroizing::new("secret".into())).unwrap();
         assert!(!format!("{hidden:?}").contains("secret"));
         let prompt = Prompt {
             purpose: SecretFor::Join("lab".into()),
