@@ -36,7 +36,8 @@ pub enum Outcome {
     /// Open this conversation (reloading the list first).
     Open(Conversation),
     /// Ask for a room's password (hidden) for this.
-    AskPassword(SecretFor),
+    /// Ask for a password for this, saying why first (a wrong one).
+    AskPassword(SecretFor, Option<String>),
     /// The job of this number ended.
     Ended(u64),
     /// Show these lines (escaped) in `conversation`'s pane (or the status
@@ -98,8 +99,8 @@ pub async fn run(
             say(lines, Tone::Info);
             let _ = screen.send(Outcome::Refresh);
         }
-        Ok(Done::Ask(purpose)) => {
-            let _ = screen.send(Outcome::AskPassword(purpose));
+        Ok(Done::Ask(purpose, why)) => {
+            let _ = screen.send(Outcome::AskPassword(purpose, why));
         }
         Err(Failure::Usage(line)) => say(vec![escape_line(&line).into_owned()], Tone::Warning),
         Err(Failure::Client(e)) => {
@@ -118,8 +119,8 @@ enum Done {
     /// Open it and say these lines there.
     OpenSaying(Conversation, Vec<String>),
     Say(Vec<String>),
-    /// Ask for a password for this.
-    Ask(SecretFor),
+    /// Ask for a password for this, saying why first (a wrong one).
+    Ask(SecretFor, Option<String>),
 }
 
 enum Failure {
@@ -206,7 +207,7 @@ async fn carry_out(
             let name = room(target, "/set")?.to_string();
             if let Rule::Password { hidden } = rule {
                 // Asked for next, shown as dots (`super::secret`).
-                return Ok(Done::Ask(SecretFor::New { room: name, hidden }));
+                return Ok(Done::Ask(SecretFor::New { room: name, hidden }, None));
             }
             let rule = RuleFlags {
                 public: rule == Rule::Public,
@@ -252,7 +253,9 @@ async fn carry_out(
             };
             match room_cli::outcome(client, join).await {
                 Ok((_, lines)) => Ok(Done::OpenSaying(Conversation::Room { name }, lines)),
-                Err(ClientError::RoomPasswordNeeded(_)) => Ok(Done::Ask(SecretFor::Join(name))),
+                Err(ClientError::RoomPasswordNeeded(_)) => {
+                    Ok(Done::Ask(SecretFor::Join(name), None))
+                }
                 Err(e) => Err(e.into()),
             }
         }
@@ -367,8 +370,15 @@ async fn with_password(
                 name: name.clone(),
                 secret: Some(secret),
             };
-            let (_, lines) = room_cli::outcome(client, join).await?;
-            Ok(Done::OpenSaying(Conversation::Room { name }, lines))
+            match room_cli::outcome(client, join).await {
+                Ok((_, lines)) => Ok(Done::OpenSaying(Conversation::Room { name }, lines)),
+                // Mistyped: asked again at once, as a login asks again.
+                Err(ClientError::RoomPassword(line)) => Ok(Done::Ask(
+                    SecretFor::Join(name),
+                    Some(format!("{line}; type it again (Esc cancels)")),
+                )),
+                Err(e) => Err(e.into()),
+            }
         }
         SecretFor::New { room, hidden } => {
             let rule = RuleFlags {

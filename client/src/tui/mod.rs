@@ -370,7 +370,10 @@ impl Loop {
                 self.app.open(Some(c));
                 self.refresh().await;
             }
-            Outcome::AskPassword(purpose) => self.app.ask_secret(purpose),
+            Outcome::AskPassword(purpose, why) => {
+                self.app.ask_secret(purpose);
+                self.app.flash = why.map(|w| escape_line(&w).into_owned());
+            }
             Outcome::Notice {
                 conversation,
                 lines,

@@ -4,7 +4,8 @@
 //! out of what the real binary writes (and without it there are colours);
 //! a panic gives the terminal back, cooked, before its message is printed;
 //! a room's owner promotes, opens, renames and deletes it from the screen;
-//! room passwords are typed as dots, to set one (twice) and to join.
+//! room passwords are typed as dots, to set one (twice) and to join (a
+//! mistyped one is asked for again).
 
 use e2e::{ServerProcess, bounded, run_client, run_client_with_stdin, user};
 use tokio_util::sync::CancellationToken;
@@ -173,9 +174,19 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
     tui.keys("/join lab\r").await;
     tui.wait_for("password of #lab (not shown) - Enter joins")
         .await;
+    // A mistyped one is refused and asked for again at once.
+    tui.keys("lab-secrte\r").await;
+    let screen = tui
+        .wait_for("wrong password for #lab; type it again (Esc cancels)")
+        .await;
+    assert!(
+        screen.contains("password of #lab (not shown) - Enter joins"),
+        "{screen}"
+    );
     tui.keys("lab-secret\r").await;
     let screen = tui.wait_for("joined #lab").await;
     assert!(!screen.contains("lab-secret"), "{screen}");
+    assert!(!screen.contains("lab-secrte"), "{screen}");
     assert!(screen.contains(" #lab "), "{screen}");
     // Back to the first room for what follows (Alt and its number).
     let number = screen
