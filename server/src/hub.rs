@@ -172,7 +172,7 @@ impl Hub {
                     send(&owner, HubEvent::KeyPackagesLow(stock));
                 }
                 // The server's sessions end (`crate::sessions`), not its push.
-                StoreEvent::AccountRemoved { .. } => {}
+                StoreEvent::AccountRemoved { .. } | StoreEvent::Presence(_) => {}
             }
         }
     }

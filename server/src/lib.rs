@@ -91,16 +91,24 @@ impl Server {
         }
         let hub = Hub::default();
         let sessions = sessions::Sessions::new();
+        let presence = presence::Presence::new();
         let notify = {
             let hub = hub.clone();
             let sessions = sessions.clone();
-            Arc::new(move |events: Vec<store::StoreEvent>| {
-                // An account removed through another node of a cluster.
-                for event in &events {
-                    if let store::StoreEvent::AccountRemoved { client } = event {
+            let presence = presence.clone();
+            Arc::new(move |mut events: Vec<store::StoreEvent>| {
+                events.retain(|event| match event {
+                    // An account removed through another node of a cluster.
+                    store::StoreEvent::AccountRemoved { client } => {
                         sessions.close(client);
+                        true
                     }
-                }
+                    store::StoreEvent::Presence(update) => {
+                        presence.apply(update.clone());
+                        false
+                    }
+                    _ => true,
+                });
                 hub.publish(events);
             })
         };
@@ -189,7 +197,7 @@ impl Server {
                 uploads,
                 v2_claims: claims::Claims::default(),
                 sessions,
-                presence: presence::Presence::new(),
+                presence,
                 passwords,
                 guesses: v3::guesses::Guesses::default(),
                 shutdown: CancellationToken::new(),
@@ -254,12 +262,11 @@ impl Server {
             shared.blobs.clone(),
             shared.config.room_retention,
         ));
-        let presence = tokio::spawn(
-            shared
-                .presence
-                .clone()
-                .push_periodically(shared.shutdown.clone()),
-        );
+        let presence = tokio::spawn(presence::run(
+            shared.presence.clone(),
+            shared.store.clone(),
+            shared.shutdown.clone(),
+        ));
         let accept = listener::run(listener, shared.clone());
         tokio::pin!(accept);
         tokio::select! {
@@ -274,7 +281,7 @@ impl Server {
         let _ = expiry.await;
         retention.abort();
         let _ = retention.await;
-        presence.abort();
+        // It tells the other nodes of a cluster that this one stops.
         let _ = presence.await;
         if let Some(admin) = admin {
             let _ = admin.await;

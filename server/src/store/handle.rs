@@ -190,6 +190,34 @@ impl Store {
         self.pg().is_none_or(Pg::reachable)
     }
 
+    /// In a cluster, tells the other nodes whom this node shows online
+    /// and drops nodes silent past `timeout` (`pg/presence.rs`); `None`
+    /// alone on SQLite.
+    ///
+    /// # Errors
+    /// The database failed (nothing was told).
+    pub(crate) async fn presence_beat(
+        &self,
+        told: super::pg::Told,
+        timeout: std::time::Duration,
+    ) -> Result<Option<super::pg::Beat>, StoreError> {
+        match self.pg() {
+            Some(pg) => pg.presence_beat(told, timeout).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// In a cluster, tells the other nodes this node shows nobody now.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub(crate) async fn presence_leave(&self) -> Result<(), StoreError> {
+        match self.pg() {
+            Some(pg) => pg.presence_leave().await,
+            None => Ok(()),
+        }
+    }
+
     /// This node's name in a cluster (PostgreSQL), for the log.
     pub fn node_name(&self) -> Option<&str> {
         self.pg().map(Pg::node)

@@ -38,9 +38,11 @@ mod writer;
 
 pub use directory::Protocol;
 pub use handle::Store;
+pub(crate) use pg::Told;
 pub use quota::Limits;
 pub(crate) use room_passwords::GuessLimits;
 pub use rooms::RoomFileRefusal;
 pub use values::{
-    MessageBody, NewMessage, StoreEvent, Stored, UploadRecord, UploadTo, WaitingMessage, now_ms,
+    MessageBody, NewMessage, PresenceUpdate, StoreEvent, Stored, UploadRecord, UploadTo,
+    WaitingMessage, now_ms,
 };

@@ -245,6 +245,36 @@ pub enum StoreEvent {
         /// One-time packages left.
         stock: u32,
     },
+    /// Who another node of a cluster shows online changed.
+    Presence(PresenceUpdate),
+}
+
+/// What another node of a cluster shows online, as heard through the
+/// database (`crate::presence` keeps it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceUpdate {
+    /// These clients came online (`true`) or went offline there.
+    Changed {
+        /// The node.
+        node: String,
+        /// Each client and whether it is shown now.
+        changes: Vec<(ClientId, bool)>,
+    },
+    /// Everyone the node shows now.
+    Node {
+        /// The node.
+        node: String,
+        /// Its clients shown online.
+        clients: Vec<ClientId>,
+    },
+    /// The node stopped, or was silent too long: it shows nobody.
+    Gone {
+        /// The node.
+        node: String,
+    },
+    /// Every other node and whom it shows (after this node could not
+    /// hear them for a while, and when it starts).
+    All(Vec<(String, Vec<ClientId>)>),
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod bodies;
 mod client;
 mod cluster;
 mod cluster_operator;
+mod cluster_presence;
 mod cluster_push;
 mod failover;
 mod files;

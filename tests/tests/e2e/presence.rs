@@ -65,7 +65,7 @@ impl Watch {
 }
 
 /// The names `client online --json` lists, sorted.
-async fn online(server: std::net::SocketAddr, home: &Path) -> Vec<String> {
+pub(crate) async fn online(server: std::net::SocketAddr, home: &Path) -> Vec<String> {
     let v = json(server, home, &["online"]).await;
     let mut names: Vec<String> = v["online"]
         .as_array()

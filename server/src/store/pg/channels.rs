@@ -31,6 +31,12 @@ pub(super) const ROOM_ACKS_CHANNEL: &str = "sealpost_room_acks";
 /// removals.
 pub(super) const REMOVED_CHANNEL: &str = "sealpost_removed";
 
+/// Channel of who nodes show online (`presence.rs`); payload `<node>:`
+/// then `+<client hex>,-<client hex>,...` (came online, went offline
+/// there), `all` (read what the node shows from the database) or
+/// `gone:<node>` (that node shows nobody now).
+pub(super) const PRESENCE_CHANNEL: &str = "sealpost_presence";
+
 /// The most bytes of one notification's payload, the node's name included:
 /// under PostgreSQL's limit of 8,000.
 pub(super) const NOTICE_BYTES: usize = 7000;

@@ -11,7 +11,9 @@
 //! messages removed elsewhere (acknowledged), a [`StoreEvent::Removed`]
 //! that does the same for direct messages; a
 //! claim elsewhere that left an owner few key packages, a
-//! [`StoreEvent::KeyPackagesLow`] with the stock read here.
+//! [`StoreEvent::KeyPackagesLow`] with the stock read here; who another
+//! node shows online, a [`StoreEvent::Presence`] (`presence.rs`), read
+//! whole from the database when the node starts to hear.
 //!
 //! Notifications carry only the sending node, client or room ids and entry
 //! numbers (`channels.rs`), never content. A node skips its own (it published those events at commit).
@@ -32,12 +34,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::accounts;
 use super::channels::{
-    CLIENTS_CHANNEL, INBOX_CHANNEL, KEY_PACKAGES_CHANNEL, REMOVED_CHANNEL, ROOM_ACKS_CHANNEL,
-    ROOMS_CHANNEL, client_id,
+    CLIENTS_CHANNEL, INBOX_CHANNEL, KEY_PACKAGES_CHANNEL, PRESENCE_CHANNEL, REMOVED_CHANNEL,
+    ROOM_ACKS_CHANNEL, ROOMS_CHANNEL, client_id,
 };
 use crate::error::StoreError;
 use crate::store::directory::Directory;
-use crate::store::values::StoreEvent;
+use crate::store::values::{PresenceUpdate, StoreEvent};
 use crate::store::writer::LOW_KEY_PACKAGES;
 
 /// The longest pause between two attempts to reconnect: a database back
@@ -133,9 +135,14 @@ async fn listen(
         client
             .batch_execute(&format!(
                 "LISTEN {CLIENTS_CHANNEL}; LISTEN {INBOX_CHANNEL}; LISTEN {ROOMS_CHANNEL};
-                 LISTEN {ROOM_ACKS_CHANNEL}; LISTEN {KEY_PACKAGES_CHANNEL}; LISTEN {REMOVED_CHANNEL}"
+                 LISTEN {ROOM_ACKS_CHANNEL}; LISTEN {KEY_PACKAGES_CHANNEL}; LISTEN {REMOVED_CHANNEL};
+                 LISTEN {PRESENCE_CHANNEL}"
             ))
             .await?;
+        // Who the others show, from now on kept by their notifications.
+        notify(vec![StoreEvent::Presence(PresenceUpdate::All(
+            everyone_shown(&client, node).await?,
+        ))]);
         if !first {
             // Notifications sent while this node was deaf are gone.
             let removed = accounts::reload(&client, directory).await?;
@@ -177,7 +184,7 @@ async fn listen(
                 if from == node {
                     continue;
                 }
-                match heard_one(pool, directory, n.channel(), rest).await? {
+                match heard_one(pool, directory, n.channel(), from, rest).await? {
                     Some(more) => events.extend(more),
                     None => {
                         tracing::warn!(payload = n.payload(), "ignored a malformed notification");
@@ -203,11 +210,15 @@ async fn heard_one(
     pool: &Pool,
     directory: &Directory,
     channel: &str,
+    from: &str,
     rest: &str,
 ) -> Result<Option<Vec<StoreEvent>>, StoreError> {
     if channel == ROOM_ACKS_CHANNEL {
         return Ok(parse_ack(rest)
             .map(|(client, room, seq)| vec![StoreEvent::RoomAcked { client, room, seq }]));
+    }
+    if channel == PRESENCE_CHANNEL {
+        return presence(pool, from, rest).await;
     }
     if channel == REMOVED_CHANNEL {
         return Ok(parse_removed(rest).map(|removed| {
@@ -269,6 +280,79 @@ async fn heard_one(
     Ok(Some(events))
 }
 
+/// Every other node's clients shown online.
+async fn everyone_shown(
+    client: &tokio_postgres::Client,
+    node: &str,
+) -> Result<Vec<(String, Vec<ClientId>)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT node, client FROM presence WHERE node <> $1 ORDER BY node",
+            &[&node],
+        )
+        .await?;
+    let mut nodes: Vec<(String, Vec<ClientId>)> = Vec::new();
+    for row in rows {
+        let (node, id): (String, ClientId) = (row.get(0), client_id(row.get(1))?);
+        match nodes.last_mut() {
+            Some((last, ids)) if *last == node => ids.push(id),
+            _ => nodes.push((node, vec![id])),
+        }
+    }
+    Ok(nodes)
+}
+
+/// A notification of who node `from` shows (`presence.rs`'s payloads).
+async fn presence(
+    pool: &Pool,
+    from: &str,
+    rest: &str,
+) -> Result<Option<Vec<StoreEvent>>, StoreError> {
+    let update = if rest == "all" {
+        let rows = pool
+            .get()
+            .await?
+            .query("SELECT client FROM presence WHERE node = $1", &[&from])
+            .await?;
+        let clients = rows
+            .iter()
+            .map(|r| client_id(r.get(0)))
+            .collect::<Result<Vec<_>, _>>()?;
+        PresenceUpdate::Node {
+            node: from.to_string(),
+            clients,
+        }
+    } else if let Some(node) = rest.strip_prefix("gone:") {
+        PresenceUpdate::Gone {
+            node: node.to_string(),
+        }
+    } else {
+        let Some(changes) = parse_presence(rest) else {
+            return Ok(None);
+        };
+        PresenceUpdate::Changed {
+            node: from.to_string(),
+            changes,
+        }
+    };
+    Ok(Some(vec![StoreEvent::Presence(update)]))
+}
+
+/// `+<client hex>,-<client hex>,...` (PostgreSQL bounds a payload to 8,000
+/// bytes, and so what this allocates).
+fn parse_presence(rest: &str) -> Option<Vec<(ClientId, bool)>> {
+    rest.split(',')
+        .map(|part| {
+            let online = match part.get(..1)? {
+                "+" => true,
+                "-" => false,
+                _ => return None,
+            };
+            Some((parse_id(&part[1..])?, online))
+        })
+        .collect()
+}
+
 /// A client or room id in hex.
 fn parse_id(hex_id: &str) -> Option<ClientId> {
     let id: [u8; 16] = hex::decode(hex_id).ok()?.try_into().ok()?;
@@ -319,6 +403,32 @@ mod tests {
             parse_ack(&format!("{}:{}:x", hex::encode(id.0), hex::encode([9; 16]))),
             None
         );
+    }
+
+    #[test]
+    fn presence_payloads_read_back_whole_and_split_under_the_limit() {
+        use crate::store::pg::presence::change_payloads;
+        use protocol::v3::PresenceChange;
+        let changes: Vec<PresenceChange> = (0..500u16)
+            .map(|i| PresenceChange {
+                client: ClientId((u128::from(i) << 64).to_le_bytes()),
+                online: i % 3 != 0,
+            })
+            .collect();
+        let payloads = change_payloads("node-a", &changes);
+        assert!(payloads.len() > 1);
+        let mut read = Vec::new();
+        for p in &payloads {
+            assert!(p.len() < 8000, "{} bytes", p.len());
+            read.extend(parse_presence(p.strip_prefix("node-a:").unwrap()).unwrap());
+        }
+        let sent: Vec<(ClientId, bool)> = changes.iter().map(|c| (c.client, c.online)).collect();
+        assert_eq!(read, sent);
+        let hex = hex::encode([7u8; 16]);
+        assert_eq!(parse_presence(&format!("*{hex}")), None);
+        assert_eq!(parse_presence(&format!("+{hex},")), None);
+        assert_eq!(parse_presence("+zz"), None);
+        assert_eq!(parse_presence(""), None);
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod group;
 mod key_packages;
 mod listen;
 mod messages;
+mod presence;
 mod quota;
 mod read_batch;
 mod room_acks;
@@ -51,6 +52,7 @@ mod send_queue;
 mod uploads;
 
 pub(crate) use group::Read;
+pub(crate) use presence::{Beat, Told};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

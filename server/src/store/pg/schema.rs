@@ -172,6 +172,17 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX room_guesses_by_room ON room_guesses (room);
      CREATE INDEX room_guesses_by_time ON room_guesses (at);",
+    // 7: who each node shows online, for the others (`presence.rs`):
+    // unlogged, since a restart of the database ends every connection.
+    "CREATE UNLOGGED TABLE presence_nodes (
+         node TEXT PRIMARY KEY,
+         seen TIMESTAMPTZ NOT NULL
+     );
+     CREATE UNLOGGED TABLE presence (
+         node TEXT NOT NULL REFERENCES presence_nodes ON DELETE CASCADE,
+         client BYTEA NOT NULL,
+         PRIMARY KEY (node, client)
+     );",
 ];
 
 /// Brings the schema up to date (creates it in an empty database).

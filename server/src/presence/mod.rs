@@ -4,8 +4,14 @@
 //! connection through a broadcast channel. However many connections come
 //! and go, a watcher gets at most one frame per interval (a few more only
 //! past 60,000 changes), built once and shared by every watcher.
+//!
+//! In a cluster a client is online when any node shows it: the clients
+//! other nodes show are kept here per node (`cluster.rs` hears and tells
+//! them through the database).
 
-use std::collections::{BTreeMap, HashMap};
+mod cluster;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +19,8 @@ use std::time::Duration;
 use protocol::v3::{PresenceChange, PresenceChanges};
 use protocol::{ClientId, MAX_PRESENCE_CHANGES};
 use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
+
+pub(crate) use cluster::run;
 
 /// How often the changes are pushed: well within the second a change may
 /// take to reach watchers.
@@ -22,13 +29,78 @@ pub(crate) const INTERVAL: Duration = Duration::from_millis(250);
 /// to list again (a 1313 with resync) instead of being buffered for.
 const BACKLOG: usize = 64;
 
+/// Why a client is online.
+#[derive(Default, Clone, Copy)]
+struct Count {
+    /// Its shown connections on this node.
+    here: u32,
+    /// The other nodes of a cluster that show it.
+    nodes: u32,
+}
+
 #[derive(Default)]
 struct State {
-    /// Shown connections per online client.
-    shown: BTreeMap<ClientId, u32>,
-    /// Clients whose count crossed zero since the last push, with whether
-    /// they were online at that push.
+    /// Online clients (shown here or by another node).
+    shown: BTreeMap<ClientId, Count>,
+    /// Clients whose online-ness may have changed since the last push,
+    /// with whether they were online at that push.
     before: HashMap<ClientId, bool>,
+    /// Clients whose count here crossed zero since this node last told
+    /// the others, with whether they were shown here then.
+    told: HashMap<ClientId, bool>,
+    /// What each other node of a cluster shows.
+    elsewhere: HashMap<String, HashSet<ClientId>>,
+}
+
+impl State {
+    /// Changes `client`'s count, keeping `shown` to online clients and
+    /// noting a crossing of zero for the watchers.
+    fn change(&mut self, client: ClientId, edit: impl FnOnce(&mut Count)) {
+        let was = self.shown.get(&client).copied().unwrap_or_default();
+        let mut now = was;
+        edit(&mut now);
+        let (on_before, on_now) = (was.here + was.nodes > 0, now.here + now.nodes > 0);
+        if on_before != on_now {
+            self.before.entry(client).or_insert(on_before);
+        }
+        if (was.here > 0) != (now.here > 0) {
+            self.told.entry(client).or_insert(was.here > 0);
+        }
+        if on_now {
+            self.shown.insert(client, now);
+        } else {
+            self.shown.remove(&client);
+        }
+    }
+
+    /// Forgets what node `node` showed.
+    fn forget_node(&mut self, node: &str) {
+        for client in self.elsewhere.remove(node).unwrap_or_default() {
+            self.change(client, |c| c.nodes -= 1);
+        }
+    }
+
+    /// Node `node` shows `client` (`online`) or no longer does.
+    fn set_elsewhere(&mut self, node: &str, client: ClientId, online: bool) {
+        let set = self.elsewhere.entry(node.to_string()).or_default();
+        let changed = if online {
+            set.insert(client)
+        } else {
+            set.remove(&client)
+        };
+        if set.is_empty() {
+            self.elsewhere.remove(node);
+        }
+        if changed {
+            self.change(client, |c| {
+                if online {
+                    c.nodes += 1;
+                } else {
+                    c.nodes -= 1;
+                }
+            });
+        }
+    }
 }
 
 /// The server's presence.
@@ -58,12 +130,7 @@ impl Presence {
 
     /// Counts a connection of `client` as online until the guard is dropped.
     pub(crate) fn show(self: &Arc<Self>, client: ClientId) -> Shown {
-        let mut state = self.lock();
-        let count = state.shown.entry(client).or_insert(0);
-        *count += 1;
-        if *count == 1 {
-            state.before.entry(client).or_insert(false);
-        }
+        self.lock().change(client, |c| c.here += 1);
         Shown {
             presence: self.clone(),
             client,
@@ -72,13 +139,8 @@ impl Presence {
 
     fn hide(&self, client: ClientId) {
         let mut state = self.lock();
-        let Some(count) = state.shown.get_mut(&client) else {
-            return;
-        };
-        *count -= 1;
-        if *count == 0 {
-            state.shown.remove(&client);
-            state.before.entry(client).or_insert(true);
+        if state.shown.get(&client).is_some_and(|c| c.here > 0) {
+            state.change(client, |c| c.here -= 1);
         }
     }
 
@@ -138,20 +200,6 @@ impl Presence {
             });
         }
         changes.len()
-    }
-
-    /// Pushes every interval until `stop` fires.
-    pub(crate) async fn push_periodically(self: Arc<Self>, stop: CancellationToken) {
-        let mut tick = tokio::time::interval(INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    self.flush();
-                }
-                () = stop.cancelled() => return,
-            }
-        }
     }
 }
 
