@@ -167,6 +167,10 @@ pub enum Command {
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
     },
+    /// List your conversations, most recent first: people and rooms, each
+    /// with its last activity and what is unread (from this home's
+    /// history; the server is not asked).
+    Conversations,
     /// Delete the history of a conversation (keys and pins stay).
     Forget {
         /// A pinned name, a client id or #ROOM.

@@ -374,6 +374,21 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 }
             }
         }
+        Command::Conversations => {
+            let list = client.conversations().await?;
+            if flags.json {
+                let list: Vec<_> = list.iter().map(output::conversation_json).collect();
+                print_json(&list)?;
+            } else if list.is_empty() {
+                println!(
+                    "no conversations yet (`send NAME TEXT` starts one, `room create NAME` a room)"
+                );
+            } else {
+                for c in &list {
+                    println!("{}", output::conversation_line(c));
+                }
+            }
+        }
         Command::Forget { name } => {
             let (found, gone) = client.forget(&name).await?;
             if flags.json {

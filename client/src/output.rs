@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::ClientId;
 
 use crate::client::Progress;
+use crate::conversations::ConversationSummary;
 use crate::display::{escape_line, escape_path, indented_message};
 use crate::downloads::HeldOffer;
 use crate::inbox::{Event, What};
@@ -172,6 +173,44 @@ pub fn online_user(u: &crate::presence::OnlineUser) -> String {
         remark.push_str(" (you)");
     }
     format!("{:<30} {}{remark}", escape_line(&u.name), u.id)
+}
+
+/// One conversation of `conversations`: its name (`#` before a room's),
+/// its last activity, what is unread and what needs the user.
+pub fn conversation_line(c: &ConversationSummary) -> String {
+    let name = if c.is_room() {
+        format!("#{}", escape_line(&c.label))
+    } else {
+        escape_line(&c.label).into_owned()
+    };
+    let last = c.last_ms.map_or_else(|| "nothing yet".to_string(), time);
+    let mut line = format!("{name:<24} {last}");
+    if c.unread > 0 {
+        line.push_str(&format!("  {} unread", c.unread));
+    }
+    if c.key_changed {
+        line.push_str("  KEY CHANGED: compare safety numbers, then `accept` it");
+    } else if c.verified {
+        line.push_str("  verified");
+    }
+    if c.is_room() && c.rule.is_none() {
+        line.push_str("  (no longer a member)");
+    }
+    line
+}
+
+/// [`conversation_line`]'s fields for `--json`.
+pub fn conversation_json(c: &ConversationSummary) -> serde_json::Value {
+    serde_json::json!({
+        "name": c.label,
+        "room": c.is_room(),
+        "address": c.address,
+        "last_ms": c.last_ms,
+        "unread": c.unread,
+        "key_changed": c.key_changed,
+        "verified": c.verified,
+        "member": !c.is_room() || c.rule.is_some(),
+    })
 }
 
 /// A history entry for a person: `[time] who (status)` and the text

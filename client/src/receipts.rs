@@ -72,28 +72,37 @@ impl Client {
     }
 
     /// The user was shown `events`: their texts and files are `read` in
-    /// history, and their senders get a read receipt unless read receipts
-    /// are off. Front ends call it after showing; failures are logged.
+    /// history (rooms' too), and their senders get a read receipt unless
+    /// read receipts are off (rooms have none). Front ends call it after
+    /// showing; failures are logged.
     pub async fn shown(&self, events: &[Event]) {
         let by_sender = receipted(events);
-        if by_sender.is_empty() {
+        let in_rooms: Vec<(Conversation, u64)> = events
+            .iter()
+            .filter(|e| e.is_message() && matches!(e.what, What::Room { .. }))
+            .filter_map(|e| Some((e.conversation()?, e.message_id)))
+            .collect();
+        if by_sender.is_empty() && in_rooms.is_empty() {
             return;
         }
         let marked = by_sender.clone();
         let on = self
             .store(move |s| {
-                for (peer, ids) in &marked {
-                    let conversation = Conversation::Person { id: *peer };
-                    for id in ids {
-                        s.set_status(&conversation, Direction::In, *id, Status::Read, None)?;
-                    }
+                let people = marked.iter().flat_map(|(peer, ids)| {
+                    ids.iter()
+                        .map(|id| (Conversation::Person { id: *peer }, *id))
+                });
+                for (conversation, id) in people.chain(in_rooms) {
+                    s.set_status(&conversation, Direction::In, id, Status::Read, None)?;
                 }
                 s.read_receipts()
             })
             .await;
         match on {
-            Ok(true) => self.send_receipts(events, ReceiptKind::Read).await,
-            Ok(false) => {}
+            Ok(true) if !by_sender.is_empty() => {
+                self.send_receipts(events, ReceiptKind::Read).await;
+            }
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not mark messages as read"),
         }
     }

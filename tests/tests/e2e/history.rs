@@ -3,7 +3,9 @@
 //! restarts through the library and the real `client` binary (`history`,
 //! `--json`, `--limit`, `--search`, `forget`, `retention`), a message
 //! the peer refused shown as failed with the peer's reason, and receipts
-//! turning stored into delivered and read.
+//! turning stored into delivered and read; `conversations` listing them
+//! newest first with what is unread (what `inbox` printed is read, rooms'
+//! texts too).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -295,4 +297,79 @@ async fn a_receipt_turns_stored_into_delivered_and_read() {
     let json = history_json(server.addr, &dir.path().join("alice"), &["bob"]).await;
     let words: Vec<&str> = json.iter().map(|e| e["status"].as_str().unwrap()).collect();
     assert_eq!(words, vec!["read", "delivered", "read"]);
+}
+
+/// `client conversations --json` as (name, room, unread), checked to be
+/// newest first (by when each last recorded an entry here), sorted by name.
+async fn conversations(server: SocketAddr, home: &Path) -> Vec<(String, bool, u64)> {
+    let (ok, out, err) = run_client(server, home, &["--json", "conversations"]).await;
+    assert!(ok, "{err}");
+    let list = serde_json::from_str::<Vec<Value>>(&out).unwrap();
+    let times: Vec<u64> = list
+        .iter()
+        .map(|c| c["last_ms"].as_u64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{out}");
+    let mut list: Vec<(String, bool, u64)> = list
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["room"].as_bool().unwrap(),
+                c["unread"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    list.sort();
+    list
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_lists_rooms_and_people_with_what_is_unread_and_what_inbox_printed_is_read() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice_home, bob_home) = (dir.path().join("alice"), dir.path().join("bob"));
+    let alice = user(&addr, &alice_home, "alice").await;
+    let bob = user(&addr, &bob_home, "bob").await;
+    let (ok, out, _) = run_client(server.addr, &bob_home, &["conversations"]).await;
+    assert!(ok && out.contains("no conversations yet"), "{out}");
+
+    // Received through the library, which shows nothing: unread.
+    alice.send_text("bob", "hi").await.unwrap();
+    alice.room_create("team").await.unwrap();
+    alice.room_add("team", &["bob".into()]).await.unwrap();
+    alice.room_send("team", "hello team").await.unwrap();
+    bob.inbox().await.unwrap();
+    drop(bob);
+    assert_eq!(
+        conversations(server.addr, &bob_home).await,
+        vec![("alice".into(), false, 1), ("team".into(), true, 1)]
+    );
+
+    // What `inbox` prints is read, in a room as with a person (before,
+    // room texts stayed unread: #team would count 2).
+    alice.room_send("team", "again").await.unwrap();
+    alice.send_text("bob", "hey").await.unwrap();
+    let (ok, out, err) = run_client(server.addr, &bob_home, &["inbox"]).await;
+    assert!(
+        ok && out.contains("again") && out.contains("hey"),
+        "{out}{err}"
+    );
+    assert_eq!(
+        conversations(server.addr, &bob_home).await,
+        vec![("alice".into(), false, 1), ("team".into(), true, 1)]
+    );
+    let (ok, out, _) = run_client(server.addr, &bob_home, &["conversations"]).await;
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert!(ok && lines.len() == 2, "{out}");
+    assert!(
+        lines[0].starts_with("#team ") && lines[0].ends_with("1 unread"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("alice ") && lines[1].ends_with("1 unread"),
+        "{out}"
+    );
 }
