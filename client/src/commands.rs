@@ -380,9 +380,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 let list: Vec<_> = list.iter().map(output::conversation_json).collect();
                 print_json(&list)?;
             } else if list.is_empty() {
-                println!(
-                    "no conversations yet (`send NAME TEXT` starts one, `room create NAME` a room)"
-                );
+                println!("{}", output::NO_CONVERSATIONS);
             } else {
                 for c in &list {
                     println!("{}", output::conversation_line(c));

@@ -175,6 +175,10 @@ pub fn online_user(u: &crate::presence::OnlineUser) -> String {
     format!("{:<30} {}{remark}", escape_line(&u.name), u.id)
 }
 
+/// What `conversations` says when there is none.
+pub const NO_CONVERSATIONS: &str =
+    "no conversations yet (`send NAME TEXT` starts one, `room create NAME` a room)";
+
 /// One conversation of `conversations`: its name (`#` before a room's),
 /// its last activity, what is unread and what needs the user.
 pub fn conversation_line(c: &ConversationSummary) -> String {

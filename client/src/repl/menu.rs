@@ -336,6 +336,7 @@ impl Menu {
             Command::Session { name } => self.start_session(name, cancel).await,
             Command::Watch { on } => self.watch(on).await,
             Command::History { name } => self.history(name).await,
+            Command::Conversations => self.conversations().await,
             Command::Fingerprint { name: None } => self.fingerprints().await,
             Command::Fingerprint { name: Some(name) } => self.safety_number(name, cancel).await,
             Command::Verify { name } => self.verify(name, cancel).await,

@@ -122,6 +122,18 @@ impl Menu {
         Ok(())
     }
 
+    /// Every conversation, newest first (`client conversations`'s lines).
+    pub(super) async fn conversations(&self) -> Outcome {
+        let list = self.client.conversations().await?;
+        if list.is_empty() {
+            self.say(crate::output::NO_CONVERSATIONS);
+        }
+        for c in &list {
+            self.say(crate::output::conversation_line(c));
+        }
+        Ok(())
+    }
+
     /// Turns live messages on, off, or over (`None`).
     pub(super) async fn watch(&mut self, on: Option<bool>) -> Outcome {
         self.client.require_me()?;

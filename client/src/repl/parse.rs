@@ -25,6 +25,8 @@ pub enum Command {
     List,
     /// Who is online now.
     Online,
+    /// Every conversation, newest first.
+    Conversations,
     /// 3: fetch, check and pin a peer's key.
     Key {
         /// The peer.
@@ -215,6 +217,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
             match word {
                 "list" => Command::List,
                 "online" => Command::Online,
+                "conversations" => Command::Conversations,
                 "inbox" => Command::Inbox,
                 "answer" => Command::Answer,
                 "resume" => Command::Resume,
@@ -344,6 +347,17 @@ mod tests {
 
     fn name(n: &str) -> Option<String> {
         Some(n.to_string())
+    }
+
+    #[test]
+    fn conversations_is_a_word_of_its_own_and_takes_nothing() {
+        for line in ["conversations", "chats", "  CHATS  "] {
+            assert_eq!(parse(line).unwrap(), Some(Command::Conversations), "{line}");
+        }
+        assert!(matches!(
+            parse("conversations bob"),
+            Err(ParseError::TooMany { .. })
+        ));
     }
 
     #[test]

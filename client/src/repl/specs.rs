@@ -117,6 +117,13 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         number: None,
+        words: &["conversations", "chats"],
+        usage: "conversations",
+        about: "every conversation, newest first, with what is unread",
+        args: Args::Nothing,
+    },
+    Spec {
+        number: None,
         words: &["history", "hist"],
         usage: "history NAME",
         about: "the last messages with NAME, both ways, with their status",
