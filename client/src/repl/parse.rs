@@ -338,5 +338,4 @@ pub fn history_entry(line: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "parse_tests.rs"]
 mod tests;
