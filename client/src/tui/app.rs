@@ -264,6 +264,17 @@ impl App {
         if keep {
             return false;
         }
+        // The open conversation left the list (deleted, left): what this run
+        // last said in it moves to the status line, or it would vanish with
+        // its pane before it was read.
+        if let Some(said) = self
+            .selected
+            .as_ref()
+            .and_then(|s| self.notices.get(s))
+            .and_then(|n| n.last())
+        {
+            self.flash = said.body.first().cloned();
+        }
         let first = self.conversations.first().map(|c| c.conversation.clone());
         let changed = first != self.selected;
         self.open(first);
@@ -423,6 +434,7 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::lines::Tone;
 
     fn summary(label: &str, room: bool) -> ConversationSummary {
         ConversationSummary {
@@ -461,6 +473,25 @@ mod tests {
         app.clear_unread();
         assert_eq!(app.current().unwrap().unread, 0);
         assert!(!app.open_index(5));
+    }
+
+    #[test]
+    fn the_last_notice_of_a_conversation_that_leaves_the_list_moves_to_the_status_line() {
+        let mut app = App::new("alice".into(), "127.0.0.1:1".into());
+        app.set_conversations(vec![summary("bob", false), summary("ops", true)]);
+        assert!(app.step(1));
+        let ops = app.current().unwrap().conversation.clone();
+        let said = Item {
+            at_ms: 1,
+            header: String::new(),
+            body: vec!["deleted #ops for every member".into()],
+            tone: Tone::Info,
+        };
+        app.notice(Some(&ops), said);
+        assert_eq!(app.flash, None);
+        assert!(app.set_conversations(vec![summary("bob", false)]));
+        assert_eq!(app.current().unwrap().label, "bob");
+        assert_eq!(app.flash.as_deref(), Some("deleted #ops for every member"));
     }
 
     #[test]
