@@ -90,7 +90,7 @@ impl Server {
             tracing::info!(path = %config.key_path().display(), "created a new server identity key");
         }
         let hub = Hub::default();
-        let sessions = sessions::Sessions::new();
+        let sessions = sessions::Sessions::new(config.database.is_some());
         let presence = presence::Presence::new();
         let notify = {
             let hub = hub.clone();
@@ -264,6 +264,7 @@ impl Server {
         ));
         let presence = tokio::spawn(presence::run(
             shared.presence.clone(),
+            shared.sessions.clone(),
             shared.store.clone(),
             shared.shutdown.clone(),
         ));

@@ -102,10 +102,16 @@ fn status(s: &Status, json: bool) -> String {
             uptime(s.uptime_seconds)
         ),
         format!("fingerprint  {}", s.fingerprint),
-        format!(
-            "connections  {} ({} users online of {} registered)",
-            s.connections, s.users_online, s.users_registered
-        ),
+        match &s.node {
+            None => format!(
+                "connections  {} ({} users online of {} registered)",
+                s.connections, s.users_online, s.users_registered
+            ),
+            Some(node) => format!(
+                "connections  {} to node {node} ({} users online in the cluster of {} registered)",
+                s.connections, s.users_online, s.users_registered
+            ),
+        },
         format!(
             "waiting      {} messages, {}",
             s.messages_waiting,

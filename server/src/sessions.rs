@@ -2,6 +2,11 @@
 //! sessions of an account the operator removes: a count of open connections
 //! and, per client, the authenticated version-3 sessions, each with a token
 //! that ends it. Entries remove themselves when dropped.
+//!
+//! In a cluster the operator asks one node about all of them: which clients
+//! are connected here is told to the other nodes through the database with
+//! each presence heartbeat (`presence/cluster.rs`), so this keeps the changes
+//! since the last telling.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -9,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use protocol::ClientId;
+use protocol::v3::PresenceChange;
 use tokio_util::sync::CancellationToken;
 
 /// Open connections and authenticated sessions.
@@ -16,7 +22,26 @@ pub(crate) struct Sessions {
     started: Instant,
     connections: AtomicUsize,
     next_id: AtomicU64,
-    online: Mutex<HashMap<ClientId, Vec<(u64, CancellationToken)>>>,
+    /// Whether the changes are kept for telling (in a cluster).
+    tells: bool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    online: HashMap<ClientId, Vec<(u64, CancellationToken)>>,
+    /// Clients that connected or went away since the last telling, with
+    /// whether they were connected then.
+    told: HashMap<ClientId, bool>,
+}
+
+impl State {
+    /// Notes that `client`'s being connected changed from `was`.
+    fn crossed(&mut self, tells: bool, client: ClientId, was: bool) {
+        if tells {
+            self.told.entry(client).or_insert(was);
+        }
+    }
 }
 
 /// One open connection, counted until dropped.
@@ -32,18 +57,21 @@ pub(crate) struct Online {
 }
 
 impl Sessions {
-    pub(crate) fn new() -> Arc<Self> {
+    /// `tells`: whether the changes are kept to tell the other nodes of a
+    /// cluster ([`Sessions::take_told`]).
+    pub(crate) fn new(tells: bool) -> Arc<Self> {
         Arc::new(Sessions {
             started: Instant::now(),
             connections: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
-            online: Mutex::new(HashMap::new()),
+            tells,
+            state: Mutex::default(),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, Vec<(u64, CancellationToken)>>> {
-        // Critical sections only edit the map.
-        self.online.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Critical sections only edit the maps.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Counts a connection until the guard is dropped.
@@ -56,10 +84,14 @@ impl Sessions {
     pub(crate) fn online(self: &Arc<Self>, client: ClientId) -> Online {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let removed = CancellationToken::new();
-        self.lock()
-            .entry(client)
-            .or_default()
-            .push((id, removed.clone()));
+        let mut state = self.lock();
+        let list = state.online.entry(client).or_default();
+        let first = list.is_empty();
+        list.push((id, removed.clone()));
+        if first {
+            state.crossed(self.tells, client, false);
+        }
+        drop(state);
         Online {
             sessions: self.clone(),
             client,
@@ -70,7 +102,14 @@ impl Sessions {
 
     /// Ends every session of `client`; returns how many there were.
     pub(crate) fn close(&self, client: &ClientId) -> usize {
-        let list = self.lock().remove(client).unwrap_or_default();
+        let list = {
+            let mut state = self.lock();
+            let list = state.online.remove(client).unwrap_or_default();
+            if !list.is_empty() {
+                state.crossed(self.tells, *client, true);
+            }
+            list
+        };
         for (_, token) in &list {
             token.cancel();
         }
@@ -87,14 +126,36 @@ impl Sessions {
         self.connections.load(Ordering::Relaxed)
     }
 
-    /// Clients with at least one authenticated session.
-    pub(crate) fn clients_online(&self) -> usize {
-        self.lock().len()
+    /// The clients with an authenticated session.
+    pub(crate) fn clients(&self) -> Vec<ClientId> {
+        self.lock().online.keys().copied().collect()
     }
 
-    /// Whether `client` has an authenticated session.
-    pub(crate) fn is_online(&self, client: &ClientId) -> bool {
-        self.lock().contains_key(client)
+    /// The clients with an authenticated session; the changes so far
+    /// count as told.
+    pub(crate) fn told_all(&self) -> Vec<ClientId> {
+        let mut state = self.lock();
+        state.told.clear();
+        state.online.keys().copied().collect()
+    }
+
+    /// The net changes of who is connected since the last call (or
+    /// [`Sessions::told_all`]), sorted by client.
+    pub(crate) fn take_told(&self) -> Vec<PresenceChange> {
+        let mut state = self.lock();
+        let told = std::mem::take(&mut state.told);
+        let mut changes: Vec<PresenceChange> = told
+            .into_iter()
+            .filter_map(|(client, was)| {
+                let now = state.online.contains_key(&client);
+                (now != was).then_some(PresenceChange {
+                    client,
+                    online: now,
+                })
+            })
+            .collect();
+        changes.sort_by_key(|c| c.client);
+        changes
     }
 }
 
@@ -106,11 +167,12 @@ impl Drop for Connection {
 
 impl Drop for Online {
     fn drop(&mut self) {
-        let mut map = self.sessions.lock();
-        if let Some(list) = map.get_mut(&self.client) {
+        let mut state = self.sessions.lock();
+        if let Some(list) = state.online.get_mut(&self.client) {
             list.retain(|(id, _)| *id != self.id);
             if list.is_empty() {
-                map.remove(&self.client);
+                state.online.remove(&self.client);
+                state.crossed(self.sessions.tells, self.client, true);
             }
         }
     }
@@ -122,18 +184,44 @@ mod tests {
 
     #[test]
     fn sessions_count_until_dropped_and_close_ends_a_clients_sessions() {
-        let sessions = Sessions::new();
+        let sessions = Sessions::new(false);
         let conn = sessions.connection();
         let (a, b) = (ClientId([1; 16]), ClientId([2; 16]));
         let a1 = sessions.online(a);
         let a2 = sessions.online(a);
         let b1 = sessions.online(b);
-        assert_eq!((sessions.connections(), sessions.clients_online()), (1, 2));
+        assert_eq!((sessions.connections(), sessions.clients().len()), (1, 2));
         assert_eq!(sessions.close(&a), 2);
         assert!(a1.removed.is_cancelled() && a2.removed.is_cancelled());
         assert!(!b1.removed.is_cancelled());
-        assert!(!sessions.is_online(&a));
+        assert_eq!(sessions.clients(), [b]);
         drop((a1, a2, b1, conn));
-        assert_eq!((sessions.connections(), sessions.clients_online()), (0, 0));
+        assert_eq!((sessions.connections(), sessions.clients().len()), (0, 0));
+        assert!(sessions.take_told().is_empty(), "kept only to tell");
+    }
+
+    #[test]
+    fn the_changes_told_are_net_since_the_last_telling_and_closing_counts() {
+        let sessions = Sessions::new(true);
+        let (a, b, c) = (ClientId([1; 16]), ClientId([2; 16]), ClientId([3; 16]));
+        let a1 = sessions.online(a);
+        let b1 = sessions.online(b);
+        let mut all = sessions.told_all();
+        all.sort();
+        assert_eq!(all, [a, b]);
+        assert!(sessions.take_told().is_empty());
+        // A second session of a, c in and out again, b's only one gone,
+        // a's sessions closed by the operator: a and b went, c never was.
+        let a2 = sessions.online(a);
+        drop(sessions.online(c));
+        drop(b1);
+        assert_eq!(sessions.close(&a), 2);
+        let change = |client, online| PresenceChange { client, online };
+        assert_eq!(sessions.take_told(), [change(a, false), change(b, false)]);
+        drop((a1, a2));
+        assert!(sessions.take_told().is_empty(), "a was told gone already");
+        let c1 = sessions.online(c);
+        assert_eq!(sessions.take_told(), [change(c, true)]);
+        drop(c1);
     }
 }

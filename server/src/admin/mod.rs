@@ -58,9 +58,13 @@ pub struct Status {
     pub fingerprint: String,
     /// Seconds since it opened its data folder.
     pub uptime_seconds: u64,
-    /// Connections open now.
+    /// In a cluster, this node's name.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Connections open now (to this node).
     pub connections: usize,
-    /// Accounts with an authenticated connection now.
+    /// Accounts with an authenticated connection now (in a cluster, to
+    /// any node, as the others last told: within a heartbeat).
     pub users_online: usize,
     /// Registered accounts.
     pub users_registered: u64,
@@ -98,7 +102,8 @@ pub struct User {
     pub id: String,
     /// The protocol version it registered through (2 or 3).
     pub protocol: u8,
-    /// Whether it has an authenticated connection now.
+    /// Whether it has an authenticated connection now (in a cluster, to
+    /// any node).
     pub online: bool,
     /// Registration time, ms since the Unix epoch.
     pub registered_at_ms: u64,

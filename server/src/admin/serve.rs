@@ -2,6 +2,7 @@
 //! stale one: the data folder's lock says no other server uses it), the
 //! peer check, one request per connection, and the answers.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,10 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use protocol::ClientId;
+
 use super::{Answer, MAX_REQUEST, Removed, Request, SOCKET_FILE, Status, User};
+use crate::presence::NODE_TIMEOUT;
 use crate::shared::Shared;
 
 /// How long a connection may take to send its request.
@@ -126,7 +130,22 @@ pub(super) async fn answer<T: serde::Serialize>(
     }
 }
 
+/// The clients with an authenticated session on any node: this node's
+/// own now, the others' as they last told (within a heartbeat).
+async fn online(shared: &Shared) -> Result<HashSet<ClientId>, String> {
+    let mut online: HashSet<ClientId> = shared
+        .store
+        .connected_elsewhere(NODE_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .collect();
+    online.extend(shared.sessions.clients());
+    Ok(online)
+}
+
 async fn status(shared: &Shared) -> Result<Status, String> {
+    let online = online(shared).await?;
     let totals = shared.store.totals().await.map_err(|e| e.to_string())?;
     let (disk_free, disk_reserve) = shared.store.disk().unwrap_or((0, 0));
     let config = &shared.config;
@@ -134,8 +153,9 @@ async fn status(shared: &Shared) -> Result<Status, String> {
         version: env!("CARGO_PKG_VERSION").into(),
         fingerprint: shared.identity.fingerprint(),
         uptime_seconds: shared.sessions.uptime_secs(),
+        node: shared.store.node_name().map(str::to_owned),
         connections: shared.sessions.connections(),
-        users_online: shared.sessions.clients_online(),
+        users_online: online.len(),
         users_registered: totals.accounts,
         messages_waiting: totals.messages,
         bytes_waiting: totals.message_bytes,
@@ -152,11 +172,12 @@ async fn status(shared: &Shared) -> Result<Status, String> {
 }
 
 async fn users(shared: &Shared) -> Result<Vec<User>, String> {
+    let online = online(shared).await?;
     let accounts = shared.store.accounts().await.map_err(|e| e.to_string())?;
     Ok(accounts
         .into_iter()
         .map(|a| User {
-            online: shared.sessions.is_online(&a.id),
+            online: online.contains(&a.id),
             id: a.id.to_string(),
             name: a.name,
             protocol: a.protocol.code(),

@@ -14,6 +14,7 @@ use protocol::v3::PresenceChange;
 use tokio_util::sync::CancellationToken;
 
 use super::{INTERVAL, Presence};
+use crate::sessions::Sessions;
 use crate::store::{PresenceUpdate, Store, Told};
 
 /// How long a node may be silent before the others stop showing its
@@ -89,9 +90,15 @@ impl Presence {
 }
 
 /// Pushes the changes to this node's watchers every interval and, in a
-/// cluster, tells the other nodes, until `stop` fires; then tells them
-/// this node is gone.
-pub(crate) async fn run(presence: Arc<Presence>, store: Store, stop: CancellationToken) {
+/// cluster, tells the other nodes (who is shown, and for the operator who
+/// is connected: `sessions`), until `stop` fires; then tells them this
+/// node is gone.
+pub(crate) async fn run(
+    presence: Arc<Presence>,
+    sessions: Arc<Sessions>,
+    store: Store,
+    stop: CancellationToken,
+) {
     let clustered = store.node_name().is_some();
     let pushing = async {
         let mut tick = tokio::time::interval(INTERVAL);
@@ -115,13 +122,17 @@ pub(crate) async fn run(presence: Arc<Presence>, store: Store, stop: Cancellatio
         loop {
             tick.tick().await;
             let told = if whole {
-                Told::All(presence.told_all())
+                Told::All {
+                    shown: presence.told_all(),
+                    connected: sessions.told_all(),
+                }
             } else {
-                let changes = presence.take_told();
-                if changes.is_empty() && last_beat.is_some_and(|t| t.elapsed() < BEAT) {
+                let (shown, connected) = (presence.take_told(), sessions.take_told());
+                let quiet = shown.is_empty() && connected.is_empty();
+                if quiet && last_beat.is_some_and(|t| t.elapsed() < BEAT) {
                     continue;
                 }
-                Told::Changes(changes)
+                Told::Changes { shown, connected }
             };
             match tokio::time::timeout(NODE_TIMEOUT, store.presence_beat(told, NODE_TIMEOUT)).await
             {

@@ -20,7 +20,7 @@ use protocol::v3::{PresenceChange, PresenceChanges};
 use protocol::{ClientId, MAX_PRESENCE_CHANGES};
 use tokio::sync::broadcast;
 
-pub(crate) use cluster::run;
+pub(crate) use cluster::{NODE_TIMEOUT, run};
 
 /// How often the changes are pushed: well within the second a change may
 /// take to reach watchers.

@@ -207,6 +207,22 @@ impl Store {
         }
     }
 
+    /// In a cluster, the clients connected to the other nodes (the node's
+    /// own are in `Sessions`), of nodes heard within `timeout`; alone on
+    /// SQLite, none.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub(crate) async fn connected_elsewhere(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<protocol::ClientId>, StoreError> {
+        match self.pg() {
+            Some(pg) => pg.connected_elsewhere(timeout).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// In a cluster, tells the other nodes this node shows nobody now.
     ///
     /// # Errors

@@ -1,7 +1,8 @@
 //! The operator's commands on a PostgreSQL-backed cluster (issue 15): the
 //! `server` binary asks an in-process node through its socket, as on
-//! SQLite; removing an account through one node closes its session on the
-//! other, and every node forgets it.
+//! SQLite; who is connected is the whole cluster's; removing an account
+//! through one node closes its session on the other, and every node forgets
+//! it.
 
 use std::sync::Arc;
 
@@ -27,6 +28,21 @@ async fn count(pg: &Arc<Postgres>, from: &str) -> u64 {
         .unwrap()
         .unwrap();
     out.parse().unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Waits, at most ten seconds, until `server user list` on `node` says
+/// whether `name` is online as `online`.
+async fn wait_online(node: &TestServer, name: &str, online: bool) {
+    let mut users = Value::Null;
+    for _ in 0..100 {
+        users = json(node, &["user", "list"]).await;
+        let user = users.as_array().unwrap().iter().find(|u| u["name"] == name);
+        if user.is_some_and(|u| u["online"] == online) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{name} never became online={online}: {users}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,9 +89,24 @@ async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_r
     assert_eq!(users[1]["id"], bob_id.to_string());
     assert_eq!(users[1]["messages_waiting"], 3);
     assert_eq!(users[1]["bytes_waiting"], 300);
-    // Online is this node's view: bob is connected to B only.
-    assert_eq!(users[1]["online"], false);
+    // Bob is connected to B only, and does not show himself online (he
+    // watches no presence); the operator sees him connected through either
+    // node, through A once B's next heartbeat told it.
     assert_eq!(json(&b, &["user", "list"]).await[1]["online"], true);
+    wait_online(&a, "bob", true).await;
+    let status = json(&a, &["status"]).await;
+    assert_eq!(status["users_online"], 2, "{status}");
+    assert_eq!(
+        status["connections"], 1,
+        "alice's, the only one to A: {status}"
+    );
+    assert!(
+        status["node"].as_str().is_some_and(|n| !n.is_empty()),
+        "{status}"
+    );
+    let (ok, text, err) = server_cmd(&a.config.data_dir, &["status"]).await;
+    assert!(ok, "{err}");
+    assert!(text.contains("users online in the cluster"), "{text}");
 
     let removed = json(&a, &["user", "remove", "BOB"]).await;
     assert_eq!(removed["messages_deleted"], 3);
@@ -86,6 +117,16 @@ async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_r
     bob.conn.expect_closed().await.unwrap();
     let notice = bob.conn.closing.clone().expect("a closing notice");
     assert_eq!(notice.reason, ErrorReason::UnknownClient);
+    // B tells the others his session ended: his row goes.
+    let mut connected = u64::MAX;
+    for _ in 0..100 {
+        connected = count(&pg, &format!("FROM connected WHERE client = {bob_key}")).await;
+        if connected == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(connected, 0, "bob's session on B is still told connected");
 
     // Nothing of bob is left in the database.
     for from in [

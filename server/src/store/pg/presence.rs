@@ -6,6 +6,10 @@
 //! with it, by whichever node notices first, which tells the others. A
 //! node that finds its own heartbeat gone (dropped while the database was
 //! out of its reach) tells everything again.
+//!
+//! Beside them, in `connected`, the clients each node has connected (shown
+//! or not), for the operator's view of the whole cluster; nobody is told
+//! of those changes, the operator asks.
 
 use std::time::Duration;
 
@@ -16,13 +20,25 @@ use super::Pg;
 use super::channels::{NOTICE_BYTES, PRESENCE_CHANNEL};
 use crate::error::StoreError;
 
-/// What a node tells the others of whom it shows.
+/// What a node tells the others of whom it shows online and whom it has
+/// connected (for the operator, who sees clients hidden from presence).
 pub(crate) enum Told {
-    /// These came online or went offline here since the last time.
-    Changes(Vec<PresenceChange>),
-    /// Everyone shown here now (in place of what was told before).
-    All(Vec<ClientId>),
+    /// These came or went here since the last time.
+    Changes {
+        shown: Vec<PresenceChange>,
+        connected: Vec<PresenceChange>,
+    },
+    /// Everyone shown and connected here now (in place of what was told
+    /// before).
+    All {
+        shown: Vec<ClientId>,
+        connected: Vec<ClientId>,
+    },
 }
+
+/// The tables a node's rows are in: shown online, connected.
+const SHOWN: &str = "presence";
+const CONNECTED: &str = "connected";
 
 /// What a heartbeat found.
 #[derive(Debug, Default)]
@@ -56,28 +72,19 @@ impl Pg {
             .await?
             .get(0);
         let payloads = match &told {
-            Told::All(clients) => {
-                tx.execute("DELETE FROM presence WHERE node = $1", &[&node])
-                    .await?;
-                insert(&tx, node, clients.iter()).await?;
+            Told::All { shown, connected } => {
+                for (table, clients) in [(SHOWN, shown), (CONNECTED, connected)] {
+                    tx.execute(&format!("DELETE FROM {table} WHERE node = $1"), &[&node])
+                        .await?;
+                    insert(&tx, table, node, clients.iter()).await?;
+                }
                 vec![format!("{node}:all")]
             }
-            Told::Changes(changes) => {
-                let online = changes.iter().filter(|c| c.online).map(|c| &c.client);
-                insert(&tx, node, online).await?;
-                let offline: Vec<&[u8]> = changes
-                    .iter()
-                    .filter(|c| !c.online)
-                    .map(|c| &c.client.0[..])
-                    .collect();
-                if !offline.is_empty() {
-                    tx.execute(
-                        "DELETE FROM presence WHERE node = $1 AND client = ANY($2)",
-                        &[&node, &offline],
-                    )
-                    .await?;
+            Told::Changes { shown, connected } => {
+                for (table, changes) in [(SHOWN, shown), (CONNECTED, connected)] {
+                    apply(&tx, table, node, changes).await?;
                 }
-                change_payloads(node, changes)
+                change_payloads(node, shown)
             }
         };
         let rows = tx
@@ -101,8 +108,33 @@ impl Pg {
         tx.commit().await?;
         Ok(Beat {
             gone,
-            lost: inserted && matches!(told, Told::Changes(_)),
+            lost: inserted && matches!(told, Told::Changes { .. }),
         })
+    }
+
+    /// The clients connected to the other nodes, as they last told, of
+    /// the nodes heard within `timeout` (a node silent longer is dropped
+    /// with its rows at the next heartbeat).
+    pub(crate) async fn connected_elsewhere(
+        &self,
+        timeout: Duration,
+    ) -> Result<Vec<ClientId>, StoreError> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(
+                "SELECT DISTINCT c.client FROM connected c JOIN presence_nodes n ON n.node = c.node
+                 WHERE c.node <> $1 AND n.seen >= now() - make_interval(secs => $2)",
+                &[&self.node(), &timeout.as_secs_f64()],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let bytes: &[u8] = r.get(0);
+                <[u8; 16]>::try_from(bytes).map(ClientId).map_err(|_| {
+                    StoreError::Corrupt("a connected client id is not 16 bytes".into())
+                })
+            })
+            .collect()
     }
 
     /// Drops this node's heartbeat and rows (it stops), telling the others.
@@ -122,17 +154,45 @@ impl Pg {
     }
 }
 
+/// Adds rows of `node` for `clients` to `table`.
 async fn insert(
     tx: &tokio_postgres::Transaction<'_>,
+    table: &str,
     node: &str,
     clients: impl Iterator<Item = &ClientId>,
 ) -> Result<(), StoreError> {
     let ids: Vec<&[u8]> = clients.map(|c| &c.0[..]).collect();
     if !ids.is_empty() {
         tx.execute(
-            "INSERT INTO presence (node, client) SELECT $1, c FROM unnest($2::BYTEA[]) AS c
-             ON CONFLICT DO NOTHING",
+            &format!(
+                "INSERT INTO {table} (node, client) SELECT $1, c FROM unnest($2::BYTEA[]) AS c
+                 ON CONFLICT DO NOTHING"
+            ),
             &[&node, &ids],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Applies `changes` of `node` to `table`.
+async fn apply(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    node: &str,
+    changes: &[PresenceChange],
+) -> Result<(), StoreError> {
+    let came = changes.iter().filter(|c| c.online).map(|c| &c.client);
+    insert(tx, table, node, came).await?;
+    let went: Vec<&[u8]> = changes
+        .iter()
+        .filter(|c| !c.online)
+        .map(|c| &c.client.0[..])
+        .collect();
+    if !went.is_empty() {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE node = $1 AND client = ANY($2)"),
+            &[&node, &went],
         )
         .await?;
     }

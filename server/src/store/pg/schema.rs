@@ -183,6 +183,13 @@ const MIGRATIONS: &[&str] = &[
          client BYTEA NOT NULL,
          PRIMARY KEY (node, client)
      );",
+    // 8: who each node has connected, shown online or not, for the
+    // operator's view of the cluster (`presence.rs`).
+    "CREATE UNLOGGED TABLE connected (
+         node TEXT NOT NULL REFERENCES presence_nodes ON DELETE CASCADE,
+         client BYTEA NOT NULL,
+         PRIMARY KEY (node, client)
+     );",
 ];
 
 /// Brings the schema up to date (creates it in an empty database).
