@@ -121,10 +121,35 @@ pub async fn run(client: &Client, command: RoomCommand, json: bool) -> anyhow::R
 
 /// Runs one room command (a `send` without its text sends nothing and is
 /// refused); what it did as JSON and as lines for a person (escaped).
+/// A command naming a room we are not in first joins the rooms whose
+/// welcomes wait in the inbox (we were just added), and says so: the
+/// lines of those joins come first, and the JSON of an object gets
+/// `joined` with them.
 ///
 /// # Errors
 /// Whatever the command hit.
 pub async fn outcome(
+    client: &Client,
+    command: RoomCommand,
+) -> Result<(Value, Vec<String>), ClientError> {
+    let missing = match attempt(client, command.clone()).await {
+        Err(ClientError::NoSuchRoom(name)) => name,
+        done => return done,
+    };
+    let joins = client.join_waiting_rooms().await?;
+    if joins.is_empty() {
+        return Err(ClientError::NoSuchRoom(missing));
+    }
+    let (mut value, lines) = attempt(client, command).await?;
+    let joined: Vec<String> = joins.iter().map(crate::output::event).collect();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("joined".into(), json!(joined));
+    }
+    Ok((value, joined.into_iter().chain(lines).collect()))
+}
+
+/// [`outcome`] without looking for welcomes.
+async fn attempt(
     client: &Client,
     command: RoomCommand,
 ) -> Result<(Value, Vec<String>), ClientError> {

@@ -131,12 +131,12 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         ClientError::Room(r) => room_error(r),
         ClientError::NoSuchRoom(name) => match audience {
             Audience::Menu => format!(
-                "you are in no room named \"{name}\"; `room list` shows yours (a room you were just \
-                 added to appears after `inbox`)"
+                "you are in no room named \"{name}\"; `room list` shows yours (`inbox` tells of an \
+                 invitation that could not be used)"
             ),
             Audience::Script => format!(
-                "you are in no room named \"{name}\"; `client room list` shows yours (a room you were \
-                 just added to appears after `client inbox`)"
+                "you are in no room named \"{name}\"; `client room list` shows yours (`client inbox` \
+                 tells of an invitation that could not be used)"
             ),
         },
         ClientError::AmbiguousRoom(_)

@@ -214,6 +214,58 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_just_added_uses_the_room_at_once_and_the_rest_of_the_inbox_waits() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));
+    register(addr, &alice, "alice").await;
+    register(addr, &bob, "bob").await;
+    ok(addr, &alice, &["send", "bob", "before the room"]).await;
+    ok(addr, &alice, &["room", "create", "ops"]).await;
+    ok(addr, &alice, &["room", "add", "ops", "bob"]).await;
+    ok(addr, &alice, &["room", "send", "ops", "welcome aboard"]).await;
+
+    // Bob names the room before reading his inbox: his client joins it
+    // from the waiting welcome, says so, and sends.
+    let sent = ok(addr, &bob, &["room", "send", "ops", "on my way"]).await;
+    let lines: Vec<&str> = sent.lines().collect();
+    assert_eq!(lines.len(), 2, "{sent}");
+    assert!(
+        lines[0].starts_with("[#ops] you joined, invited by alice"),
+        "{sent}"
+    );
+    let again = ok(addr, &bob, &["room", "send", "ops", "and here"]).await;
+    assert_eq!(again.lines().count(), 1, "joined once: {again}");
+
+    // The text sent before stays for his inbox, with what the room said.
+    let inbox = json(addr, &bob, &["inbox"]).await;
+    let direct: Vec<&str> = inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "text")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(direct, ["before the room"], "{inbox}");
+    assert_eq!(texts(&room_events(&inbox)), ["welcome aboard"], "{inbox}");
+    let read = json(addr, &alice, &["inbox"]).await;
+    assert_eq!(
+        texts(&room_events(&read)),
+        ["on my way", "and here"],
+        "{read}"
+    );
+
+    // A room nobody added him to is still no room of his.
+    let (success, _, err) = run(addr, &bob, &["room", "send", "elsewhere", "x"]).await;
+    assert!(!success);
+    assert!(
+        err.contains("you are in no room named \"elsewhere\""),
+        "{err}"
+    );
+}
+
 /// One-time key packages of `owner` stored on the server.
 fn stock(server: &TestServer, owner: ClientId) -> i64 {
     let db = rusqlite::Connection::open(server.config.data_dir.join("server.db")).unwrap();
