@@ -95,7 +95,14 @@ fn status(s: &Status, json: bool) -> String {
     } else {
         s.storage_used as f64 * 100.0 / s.max_storage as f64
     };
-    [
+    let cluster = s.node.as_ref().map(|_| {
+        format!(
+            "cluster      {} node(s) heard from: {}",
+            s.nodes.len(),
+            s.nodes.join(", ")
+        )
+    });
+    let mut lines = vec![
         format!(
             "server       sealpost {}, up {}",
             s.version,
@@ -138,8 +145,10 @@ fn status(s: &Status, json: bool) -> String {
             bytes(s.disk_free),
             bytes(s.disk_reserve)
         ),
-    ]
-    .join("\n")
+    ];
+    // After the connections line, which names this node.
+    lines.splice(3..3, cluster);
+    lines.join("\n")
 }
 
 fn users(list: &[User], json: bool) -> String {

@@ -61,6 +61,10 @@ pub struct Status {
     /// In a cluster, this node's name.
     #[serde(default)]
     pub node: Option<String>,
+    /// In a cluster, the nodes heard from within the timeout a silent
+    /// node is dropped after (ten seconds), by name.
+    #[serde(default)]
+    pub nodes: Vec<String>,
     /// Connections open now (to this node).
     pub connections: usize,
     /// Accounts with an authenticated connection now (in a cluster, to

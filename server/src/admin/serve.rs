@@ -154,6 +154,11 @@ async fn status(shared: &Shared) -> Result<Status, String> {
         fingerprint: shared.identity.fingerprint(),
         uptime_seconds: shared.sessions.uptime_secs(),
         node: shared.store.node_name().map(str::to_owned),
+        nodes: shared
+            .store
+            .live_nodes(NODE_TIMEOUT)
+            .await
+            .map_err(|e| e.to_string())?,
         connections: shared.sessions.connections(),
         users_online: online.len(),
         users_registered: totals.accounts,

@@ -223,6 +223,21 @@ impl Store {
         }
     }
 
+    /// In a cluster, the nodes heard within `timeout`, by name; alone on
+    /// SQLite, none.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub(crate) async fn live_nodes(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        match self.pg() {
+            Some(pg) => pg.live_nodes(timeout).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// In a cluster, tells the other nodes this node shows nobody now.
     ///
     /// # Errors

@@ -137,6 +137,20 @@ impl Pg {
             .collect()
     }
 
+    /// The nodes heard within `timeout` (this one too, once it beat),
+    /// by name.
+    pub(crate) async fn live_nodes(&self, timeout: Duration) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(
+                "SELECT node FROM presence_nodes
+                 WHERE seen >= now() - make_interval(secs => $1) ORDER BY node",
+                &[&timeout.as_secs_f64()],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Drops this node's heartbeat and rows (it stops), telling the others.
     pub(crate) async fn presence_leave(&self) -> Result<(), StoreError> {
         let node = self.node();
