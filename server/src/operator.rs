@@ -178,8 +178,16 @@ fn removed(r: &Removed, json: bool) -> String {
     if json {
         return to_json(r);
     }
+    let elsewhere = if r.closing_on_nodes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " here (node(s) {} close the others)",
+            r.closing_on_nodes.join(", ")
+        )
+    };
     format!(
-        "removed {}: {} waiting messages ({}) and {} unfinished uploads deleted, {} connections closed; the name is free",
+        "removed {}: {} waiting messages ({}) and {} unfinished uploads deleted, {} connections closed{elsewhere}; the name is free",
         r.name,
         r.messages_deleted,
         bytes(r.bytes_deleted),

@@ -130,8 +130,12 @@ pub struct Removed {
     pub bytes_deleted: u64,
     /// Unfinished uploads from or to it, deleted.
     pub uploads_deleted: u64,
-    /// Its connections, closed.
+    /// Its connections to this node, closed.
     pub sessions_closed: usize,
+    /// In a cluster, the other nodes it was connected to, which close its
+    /// sessions there when they hear of the removal.
+    #[serde(default)]
+    pub closing_on_nodes: Vec<String>,
 }
 
 /// The answer line.

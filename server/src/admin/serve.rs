@@ -15,6 +15,7 @@ use protocol::ClientId;
 use super::{Answer, MAX_REQUEST, Removed, Request, SOCKET_FILE, Status, User};
 use crate::presence::NODE_TIMEOUT;
 use crate::shared::Shared;
+use crate::store::Protocol;
 
 /// How long a connection may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -195,6 +196,19 @@ async fn users(shared: &Shared) -> Result<Vec<User>, String> {
 }
 
 async fn remove(shared: &Shared, name: &str) -> Result<Removed, String> {
+    // Asked before: once removed, the other nodes close its sessions and
+    // soon stop telling them.
+    let known = [Protocol::V3, Protocol::V2]
+        .into_iter()
+        .find_map(|p| shared.store.directory().find_name(p, name));
+    let closing_on_nodes = match known {
+        Some(record) => shared
+            .store
+            .nodes_connecting(record.id, NODE_TIMEOUT)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
     let removed = shared
         .store
         .remove_account(name)
@@ -220,5 +234,6 @@ async fn remove(shared: &Shared, name: &str) -> Result<Removed, String> {
         bytes_deleted: removed.bytes,
         uploads_deleted,
         sessions_closed,
+        closing_on_nodes,
     })
 }

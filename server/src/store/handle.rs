@@ -223,6 +223,22 @@ impl Store {
         }
     }
 
+    /// In a cluster, the other nodes that have `client` connected (as they
+    /// last told, of those heard within `timeout`); alone on SQLite, none.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub(crate) async fn nodes_connecting(
+        &self,
+        client: protocol::ClientId,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        match self.pg() {
+            Some(pg) => pg.nodes_connecting(client, timeout).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// In a cluster, the nodes heard within `timeout`, by name; alone on
     /// SQLite, none.
     ///

@@ -100,19 +100,31 @@ async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_r
         status["connections"], 1,
         "alice's, the only one to A: {status}"
     );
-    assert!(
-        status["node"].as_str().is_some_and(|n| !n.is_empty()),
-        "{status}"
-    );
+    let node_a = status["node"].as_str().expect("a node name").to_owned();
+    let node_b = json(&b, &["status"]).await["node"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut both = vec![node_a.clone(), node_b.clone()];
+    both.sort();
+    assert_eq!(status["nodes"], serde_json::json!(both), "{status}");
     let (ok, text, err) = server_cmd(&a.config.data_dir, &["status"]).await;
     assert!(ok, "{err}");
-    assert!(text.contains("users online in the cluster"), "{text}");
+    assert!(
+        text.contains(&format!("to node {node_a} (2 users online in the cluster")),
+        "{text}"
+    );
+    assert!(
+        text.contains("cluster      2 node(s) heard from: "),
+        "{text}"
+    );
 
     let removed = json(&a, &["user", "remove", "BOB"]).await;
     assert_eq!(removed["messages_deleted"], 3);
     assert_eq!(removed["bytes_deleted"], 300);
     assert_eq!(removed["uploads_deleted"], 1);
     assert_eq!(removed["sessions_closed"], 0, "bob is on the other node");
+    assert_eq!(removed["closing_on_nodes"], serde_json::json!([node_b]));
     // B closes bob's session, telling him why.
     bob.conn.expect_closed().await.unwrap();
     let notice = bob.conn.closing.clone().expect("a closing notice");

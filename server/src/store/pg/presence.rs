@@ -112,6 +112,26 @@ impl Pg {
         })
     }
 
+    /// The other nodes that told they have `client` connected, of the
+    /// nodes heard within `timeout`, by name.
+    pub(crate) async fn nodes_connecting(
+        &self,
+        client: ClientId,
+        timeout: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(
+                "SELECT c.node FROM connected c JOIN presence_nodes n ON n.node = c.node
+                 WHERE c.client = $1 AND c.node <> $2
+                   AND n.seen >= now() - make_interval(secs => $3)
+                 ORDER BY c.node",
+                &[&&client.0[..], &self.node(), &timeout.as_secs_f64()],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// The clients connected to the other nodes, as they last told, of
     /// the nodes heard within `timeout` (a node silent longer is dropped
     /// with its rows at the next heartbeat).
