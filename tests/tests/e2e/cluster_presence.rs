@@ -3,7 +3,8 @@
 //! goes offline there when the watch ends; a node that stops takes its
 //! users offline on the others; a node that fell silent without a word
 //! (killed) is dropped by the others within the timeout, its users with
-//! it. Waits are bounded; nothing is timed.
+//! it; the operator's `user list` counts a user connected to a node heard
+//! from within the timeout. Waits are bounded; nothing is timed.
 
 use std::sync::Arc;
 
@@ -112,5 +113,36 @@ async fn a_user_online_through_one_node_is_online_on_every_node_until_it_goes() 
     .await;
     assert_eq!(left.trim(), "0");
 
+    // The operator's view: a node heard from within the timeout that told
+    // it has carol connected (invisible to presence: no presence row) makes
+    // her online for `user list` on A; a node silent past the timeout does
+    // not, even before a live node drops it.
+    sql(
+        &pg,
+        format!(
+            "INSERT INTO presence_nodes (node, seen) VALUES ('quiet', now());
+             INSERT INTO connected (node, client) VALUES ('quiet', '\\x{carol_hex}');"
+        ),
+    )
+    .await;
+    assert!(operator_online(&a, "carol").await);
+    assert_eq!(online(a.addr, &dave).await, vec!["alice"], "not shown");
+    sql(
+        &pg,
+        "UPDATE presence_nodes SET seen = now() - interval '11 seconds' WHERE node = 'quiet'"
+            .into(),
+    )
+    .await;
+    assert!(!operator_online(&a, "carol").await);
+
     alice_watch.stop().await;
+}
+
+/// Whether `server user list` on `node` says `name` is online.
+async fn operator_online(node: &TestServer, name: &str) -> bool {
+    let users = crate::operator::json(&node.config.data_dir, &["user", "list"]).await;
+    let user = users.as_array().unwrap().iter().find(|u| u["name"] == name);
+    user.unwrap_or_else(|| panic!("no {name} in {users}"))["online"]
+        .as_bool()
+        .unwrap()
 }
