@@ -17,6 +17,8 @@ use protocol::ClientId;
 use protocol::v3::PresenceChange;
 use tokio_util::sync::CancellationToken;
 
+use crate::presence::net_changes;
+
 /// Open connections and authenticated sessions.
 pub(crate) struct Sessions {
     started: Instant,
@@ -144,18 +146,7 @@ impl Sessions {
     pub(crate) fn take_told(&self) -> Vec<PresenceChange> {
         let mut state = self.lock();
         let told = std::mem::take(&mut state.told);
-        let mut changes: Vec<PresenceChange> = told
-            .into_iter()
-            .filter_map(|(client, was)| {
-                let now = state.online.contains_key(&client);
-                (now != was).then_some(PresenceChange {
-                    client,
-                    online: now,
-                })
-            })
-            .collect();
-        changes.sort_by_key(|c| c.client);
-        changes
+        net_changes(told, |client| state.online.contains_key(client))
     }
 }
 

@@ -15,7 +15,6 @@ use protocol::ClientId;
 use super::{Answer, MAX_REQUEST, Removed, Request, SOCKET_FILE, Status, User};
 use crate::presence::NODE_TIMEOUT;
 use crate::shared::Shared;
-use crate::store::Protocol;
 
 /// How long a connection may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -198,10 +197,7 @@ async fn users(shared: &Shared) -> Result<Vec<User>, String> {
 async fn remove(shared: &Shared, name: &str) -> Result<Removed, String> {
     // Asked before: once removed, the other nodes close its sessions and
     // soon stop telling them.
-    let known = [Protocol::V3, Protocol::V2]
-        .into_iter()
-        .find_map(|p| shared.store.directory().find_name(p, name));
-    let closing_on_nodes = match known {
+    let closing_on_nodes = match shared.store.directory().find_any_name(name) {
         Some(record) => shared
             .store
             .nodes_connecting(record.id, NODE_TIMEOUT)

@@ -13,7 +13,7 @@ use protocol::ClientId;
 use protocol::v3::PresenceChange;
 use tokio_util::sync::CancellationToken;
 
-use super::{INTERVAL, Presence};
+use super::{INTERVAL, Presence, net_changes};
 use crate::sessions::Sessions;
 use crate::store::{PresenceUpdate, Store, Told};
 
@@ -32,18 +32,9 @@ impl Presence {
     fn take_told(&self) -> Vec<PresenceChange> {
         let mut state = self.lock();
         let told = std::mem::take(&mut state.told);
-        let mut changes: Vec<PresenceChange> = told
-            .into_iter()
-            .filter_map(|(client, was)| {
-                let here = state.shown.get(&client).is_some_and(|c| c.here > 0);
-                (here != was).then_some(PresenceChange {
-                    client,
-                    online: here,
-                })
-            })
-            .collect();
-        changes.sort_by_key(|c| c.client);
-        changes
+        net_changes(told, |client| {
+            state.shown.get(client).is_some_and(|c| c.here > 0)
+        })
     }
 
     /// Everyone shown on this node now; the changes so far count as told.

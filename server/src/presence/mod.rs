@@ -22,6 +22,24 @@ use tokio::sync::broadcast;
 
 pub(crate) use cluster::{NODE_TIMEOUT, run};
 
+/// The net changes among `told` (clients whose state may have changed,
+/// with their state when last told), given their state `now`, sorted by
+/// client: what a node tells the others.
+pub(crate) fn net_changes(
+    told: HashMap<ClientId, bool>,
+    now: impl Fn(&ClientId) -> bool,
+) -> Vec<PresenceChange> {
+    let mut changes: Vec<PresenceChange> = told
+        .into_iter()
+        .filter_map(|(client, was)| {
+            let online = now(&client);
+            (online != was).then_some(PresenceChange { client, online })
+        })
+        .collect();
+    changes.sort_by_key(|c| c.client);
+    changes
+}
+
 /// How often the changes are pushed: well within the second a change may
 /// take to reach watchers.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(250);

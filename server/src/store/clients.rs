@@ -53,8 +53,7 @@ impl Store {
     /// Like [`Store::know_client`], by name (NFC, any ASCII case).
     pub async fn know_name(&self, name: &str) {
         if let Some(pg) = self.pg()
-            && self.directory().find_name(Protocol::V3, name).is_none()
-            && self.directory().find_name(Protocol::V2, name).is_none()
+            && self.directory().find_any_name(name).is_none()
             && let Err(e) = pg.load_name(&name_key(name)).await
         {
             e.log();

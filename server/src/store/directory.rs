@@ -158,6 +158,14 @@ impl Directory {
             .cloned()
     }
 
+    /// The client of either version whose name equals `name` ignoring
+    /// ASCII case (a name is one client's, whatever its version).
+    pub fn find_any_name(&self, name: &str) -> Option<Arc<ClientRecord>> {
+        let inner = self.read();
+        let id = inner.by_name_key.get(&name_key(name))?;
+        inner.by_id.get(id).cloned()
+    }
+
     /// Whether the name is taken (ignoring ASCII case).
     #[cfg(test)]
     pub fn name_taken(&self, name: &str) -> bool {

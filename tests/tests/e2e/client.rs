@@ -366,14 +366,10 @@ async fn the_binaries_exchange_text_and_a_file() {
     .await;
     assert!(ok, "{err}");
     let events: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let texts: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["event"] == "text")
-        .map(|e| e["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(texts, vec!["hello from a script", "from standard input\n"]);
+    assert_eq!(
+        crate::rooms_cli::direct_texts(&events),
+        vec!["hello from a script", "from standard input\n"]
+    );
     let saved = events
         .as_array()
         .unwrap()

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 
-use crate::rooms_cli::{json, ok, register};
+use crate::rooms_cli::{json, ok, register, users};
 
 /// A running `client --json watch` and its output lines.
 pub(crate) struct Watch {
@@ -191,12 +191,8 @@ async fn watching_users_appear_and_disappear_and_invisible_ones_stay_hidden() {
 /// answers `online`, and says when someone goes offline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_menu_is_shown_online_lists_who_is_and_says_who_leaves() {
-    let server = TestServer::start(|_| {}).await.unwrap();
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
     let addr = server.addr;
-    let dir = tempfile::tempdir().unwrap();
-    let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));
-    register(addr, &alice, "alice").await;
-    register(addr, &bob, "bob").await;
     let mut bob_watch = Watch::start(addr, &bob, &[]);
     // Bob's watch is shown, so it watches: it will hear of alice.
     wait_until_online(addr, &alice, &["bob"]).await;

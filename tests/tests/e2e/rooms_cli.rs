@@ -6,7 +6,7 @@
 //! claims, on authentication and on the server's low-stock notice (1311).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use e2e::V3Conn;
@@ -60,6 +60,31 @@ pub(crate) async fn json(server: SocketAddr, home: &Path, args: &[&str]) -> Valu
 pub(crate) async fn register(server: SocketAddr, home: &Path, name: &str) -> ClientId {
     let v = json(server, home, &["register", name]).await;
     v["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// A server, and `names` registered through the client binary, each with
+/// its home (named after it) in the returned folder.
+pub(crate) async fn users<const N: usize>(
+    names: [&str; N],
+) -> (TestServer, tempfile::TempDir, [PathBuf; N]) {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let homes = names.map(|n| dir.path().join(n));
+    for (home, name) in homes.iter().zip(names) {
+        register(server.addr, home, name).await;
+    }
+    (server, dir, homes)
+}
+
+/// The texts of the direct messages in an `inbox --json`, in order.
+pub(crate) fn direct_texts(inbox: &Value) -> Vec<&str> {
+    inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "text")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect()
 }
 
 /// The room events of an `inbox --json`, as (room_event, the rest).
@@ -216,12 +241,8 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_just_added_uses_the_room_at_once_and_the_rest_of_the_inbox_waits() {
-    let server = TestServer::start(|_| {}).await.unwrap();
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
     let addr = server.addr;
-    let dir = tempfile::tempdir().unwrap();
-    let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));
-    register(addr, &alice, "alice").await;
-    register(addr, &bob, "bob").await;
     ok(addr, &alice, &["send", "bob", "before the room"]).await;
     ok(addr, &alice, &["room", "create", "ops"]).await;
     ok(addr, &alice, &["room", "add", "ops", "bob"]).await;
@@ -241,14 +262,7 @@ async fn a_user_just_added_uses_the_room_at_once_and_the_rest_of_the_inbox_waits
 
     // The text sent before stays for his inbox, with what the room said.
     let inbox = json(addr, &bob, &["inbox"]).await;
-    let direct: Vec<&str> = inbox
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["event"] == "text")
-        .map(|e| e["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(direct, ["before the room"], "{inbox}");
+    assert_eq!(direct_texts(&inbox), ["before the room"], "{inbox}");
     assert_eq!(texts(&room_events(&inbox)), ["welcome aboard"], "{inbox}");
     let read = json(addr, &alice, &["inbox"]).await;
     assert_eq!(

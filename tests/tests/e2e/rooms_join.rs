@@ -16,7 +16,7 @@ use protocol::{ErrorReason, Response, RoomId};
 use sealpost_rooms::{JoinRule, RoomName};
 
 use crate::presence::{Watch, wait_until_online};
-use crate::rooms_cli::{json, ok, register, room_events, run, texts};
+use crate::rooms_cli::{json, ok, register, room_events, run, texts, users};
 
 /// The line a failed client command printed, after it failed.
 async fn refused(addr: std::net::SocketAddr, home: &std::path::Path, args: &[&str]) -> String {
@@ -68,12 +68,8 @@ async fn rooms_join_a_public_room_is_listed_with_its_counts_and_joined_by_name()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_join_a_hidden_room_is_unlisted_found_by_its_exact_name_only() {
-    let server = TestServer::start(|_| {}).await.unwrap();
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
     let addr = server.addr;
-    let dir = tempfile::tempdir().unwrap();
-    let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));
-    register(addr, &alice, "alice").await;
-    register(addr, &bob, "bob").await;
     json(addr, &alice, &["room", "create", "den", "--hidden"]).await;
     json(addr, &alice, &["room", "create", "club"]).await;
 

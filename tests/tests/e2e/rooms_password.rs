@@ -18,7 +18,7 @@ use e2e::{Engine, RoomUser, TestServer, V3Conn, run_client_with_stdin};
 use protocol::ErrorReason;
 use protocol::v3::{self, RoomCommit, RoomLabel};
 
-use crate::rooms_cli::{json, ok, register, room_events, texts};
+use crate::rooms_cli::{json, ok, register, room_events, texts, users};
 
 /// Runs a `--json` command with `stdin`; (success, stdout, stderr).
 async fn with_stdin(
@@ -96,12 +96,8 @@ async fn rooms_password_a_locked_room_refuses_wrong_passwords_limits_guesses_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_password_a_hidden_locked_room_answers_no_such_room_to_a_wrong_name() {
-    let server = TestServer::start(|_| {}).await.unwrap();
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
     let addr = server.addr;
-    let dir = tempfile::tempdir().unwrap();
-    let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));
-    register(addr, &alice, "alice").await;
-    register(addr, &bob, "bob").await;
     let created = json_in(
         addr,
         &alice,

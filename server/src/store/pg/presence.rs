@@ -17,7 +17,7 @@ use protocol::ClientId;
 use protocol::v3::PresenceChange;
 
 use super::Pg;
-use super::channels::{NOTICE_BYTES, PRESENCE_CHANNEL};
+use super::channels::{NOTICE_BYTES, PRESENCE_CHANNEL, client_id};
 use crate::error::StoreError;
 
 /// What a node tells the others of whom it shows online and whom it has
@@ -147,14 +147,7 @@ impl Pg {
                 &[&self.node(), &timeout.as_secs_f64()],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                let bytes: &[u8] = r.get(0);
-                <[u8; 16]>::try_from(bytes).map(ClientId).map_err(|_| {
-                    StoreError::Corrupt("a connected client id is not 16 bytes".into())
-                })
-            })
-            .collect()
+        rows.iter().map(|r| client_id(r.get(0))).collect()
     }
 
     /// The nodes heard within `timeout` (this one too, once it beat),
