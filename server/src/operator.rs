@@ -71,7 +71,12 @@ fn unreachable_command() -> (bool, anyhow::Result<String>) {
 fn restore(file: &std::path::Path, config: &Config) -> anyhow::Result<String> {
     let archive = std::fs::File::open(file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let manifest = admin::restore(std::io::BufReader::new(archive), &config.data_dir)?;
+    let manifest = admin::restore(std::io::BufReader::new(archive), &config.data_dir).map_err(
+        |e| match e {
+            admin::RestoreError::BadArchive(why) => anyhow::anyhow!("{}: {why}", file.display()),
+            other => other.into(),
+        },
+    )?;
     Ok(format!(
         "restored into {}: {} accounts, {} messages, {} files; server fingerprint {}",
         config.data_dir.display(),

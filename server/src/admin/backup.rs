@@ -232,18 +232,22 @@ pub enum RestoreError {
 /// The folder is not empty, the archive is not a whole Sealpost backup, or
 /// the file system failed.
 pub fn restore(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError> {
-    match fs::read_dir(data_dir) {
+    let existed = match fs::read_dir(data_dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
                 return Err(RestoreError::NotEmpty(data_dir.to_path_buf()));
             }
+            true
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return Err(e.into()),
-    }
+    };
     create_private_dir(&data_dir.join("files"))?;
     let result = unpack(archive, data_dir);
-    if result.is_err() {
+    if result.is_err() && !existed {
+        // The folder was ours: a failed restore leaves nothing behind.
+        let _ = fs::remove_dir_all(data_dir);
+    } else if result.is_err() {
         for entry in fs::read_dir(data_dir)?.flatten() {
             let path = entry.path();
             let _ = if path.is_dir() {
@@ -256,17 +260,39 @@ pub fn restore(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreE
     result
 }
 
+/// A tar parsing error as one readable line: the tar crate quotes the
+/// bytes it could not parse, which for a file that is no archive at all
+/// are binary noise (and it repeats itself as its own source).
+fn not_a_backup(e: &io::Error) -> RestoreError {
+    let reason: String = e
+        .to_string()
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(80)
+        .collect();
+    RestoreError::BadArchive(format!(
+        "not a Sealpost backup: the tar archive is damaged, cut off or not one ({reason})"
+    ))
+}
+
 fn unpack(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError> {
     let bad = |text: String| RestoreError::BadArchive(text);
     let mut tar = tar::Archive::new(archive);
     let (mut db, mut key, mut files) = (false, false, 0u64);
     let mut manifest = None;
-    for entry in tar.entries()? {
-        let mut entry = entry?;
+    for entry in tar.entries().map_err(|e| not_a_backup(&e))? {
+        let mut entry = entry.map_err(|e| not_a_backup(&e))?;
         if manifest.is_some() {
             return Err(bad(format!("an entry follows {BACKUP_MANIFEST}")));
         }
-        let name = entry.path()?.to_string_lossy().into_owned();
+        let name = entry
+            .path()
+            .map_err(|e| not_a_backup(&e))?
+            .to_string_lossy()
+            .into_owned();
         if entry.header().entry_type() != tar::EntryType::Regular {
             return Err(bad(format!("{name:?} in the archive is not a plain file")));
         }
@@ -324,4 +350,81 @@ fn is_blob_name(name: &str) -> bool {
     name.strip_suffix(".blob").is_some_and(|stem| {
         !stem.is_empty() && stem.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An archive shaped as `server backup` writes one, with one file body.
+    fn archive() -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut add = |name: &str, body: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o600);
+            header.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut header, name, body).unwrap();
+        };
+        add(KEY_ENTRY, &[7; 32]);
+        add(DB_ENTRY, &[1; 4096]);
+        add("files/0a1b-2c.blob", &[2; 10_000]);
+        let manifest = Manifest {
+            format: 1,
+            version: "test".into(),
+            created_at_ms: 0,
+            fingerprint: "1".into(),
+            accounts: 1,
+            messages: 1,
+            files: 1,
+            file_bytes: 10_000,
+        };
+        add(BACKUP_MANIFEST, &serde_json::to_vec(&manifest).unwrap());
+        tar.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_whole_archive_restores_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let manifest = restore(archive().as_slice(), &data).unwrap();
+        assert_eq!((manifest.accounts, manifest.files), (1, 1));
+        assert_eq!(fs::read(data.join(KEY_ENTRY)).unwrap(), [7; 32]);
+        assert_eq!(
+            fs::read(data.join("files/0a1b-2c.blob")).unwrap().len(),
+            10_000
+        );
+    }
+
+    #[test]
+    fn noise_is_refused_in_one_printable_line_and_a_new_folder_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let noise: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let err = restore(noise.as_slice(), &data).unwrap_err().to_string();
+        assert!(err.starts_with("not a Sealpost backup"), "{err}");
+        assert!(
+            err.chars().all(|c| c.is_ascii_graphic() || c == ' '),
+            "{err:?}"
+        );
+        assert!(err.len() < 200, "{err}");
+        assert!(!data.exists(), "the folder restore made is left behind");
+    }
+
+    #[test]
+    fn every_cut_of_an_archive_is_refused_and_an_existing_folder_is_left_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = archive();
+        // Cut inside a header, inside a body, and just before the manifest.
+        for cut in [100, 700, 3000, 9000, whole.len() - 1100] {
+            let data = dir.path().join(format!("cut-{cut}"));
+            fs::create_dir(&data).unwrap();
+            let err = restore(&whole[..cut], &data).unwrap_err();
+            assert!(
+                matches!(err, RestoreError::BadArchive(_)),
+                "cut {cut}: {err}"
+            );
+            assert_eq!(fs::read_dir(&data).unwrap().count(), 0, "cut {cut}");
+        }
+    }
 }

@@ -16,7 +16,7 @@ mod serve;
 
 use serde::{Deserialize, Serialize};
 
-pub use backup::{BACKUP_MANIFEST, Manifest, restore};
+pub use backup::{BACKUP_MANIFEST, Manifest, RestoreError, restore};
 pub(crate) use serve::AdminSocket;
 
 /// The socket's file name in the data folder.
