@@ -127,6 +127,11 @@ pub enum ClientError {
     /// A room of this name exists here already.
     #[error("you are already in a room named {0:?}; choose another name")]
     RoomNameTaken(String),
+    /// Another public or hidden room on the server has this name.
+    #[error(
+        "another public or hidden room on the server is named {0:?}; choose another name (`room join {0}` joins that one, if it lets you)"
+    )]
+    RoomNameInUse(String),
     /// A room command about someone that does not apply to them.
     #[error("{0}")]
     RoomMember(String),
@@ -149,6 +154,16 @@ impl ClientError {
         match self {
             Self::Connection(e) => e.reason(),
             _ => None,
+        }
+    }
+
+    /// A commit the server refused because it would give an open room
+    /// `name` another open room has, said so; anything else as it is.
+    pub(crate) fn name_in_use(self, name: &str) -> Self {
+        if self.reason() == Some(ErrorReason::RoomExists) {
+            Self::RoomNameInUse(name.into())
+        } else {
+            self
         }
     }
 }

@@ -141,6 +141,7 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         },
         ClientError::AmbiguousRoom(_)
         | ClientError::RoomNameTaken(_)
+        | ClientError::RoomNameInUse(_)
         | ClientError::RoomMember(_)
         | ClientError::RoomPassword(_)
         | ClientError::NoKeyPackage(_) => e.to_string(),
@@ -259,7 +260,9 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::Room(_) => return "room".into(),
                 ClientError::NoSuchRoom(_) => return "no_such_room".into(),
                 ClientError::AmbiguousRoom(_) => return "ambiguous_room".into(),
-                ClientError::RoomNameTaken(_) => return "room_name_taken".into(),
+                ClientError::RoomNameTaken(_) | ClientError::RoomNameInUse(_) => {
+                    return "room_name_taken".into();
+                }
                 ClientError::RoomMember(_) => return "room_member".into(),
                 ClientError::RoomPassword(_) => return "wrong_password".into(),
                 ClientError::RoomPasswordNeeded(_) => return "password_needed".into(),

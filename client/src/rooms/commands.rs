@@ -110,17 +110,25 @@ impl Client {
                     }
                 })
                 .await;
-            match sent {
-                Ok(_) => {}
-                // The id is random: taken means our own earlier attempt,
-                // whose answer the lost connection took.
-                Err(e) if e.reason() == Some(ErrorReason::RoomExists) => {}
-                Err(e) => {
-                    // The server does not have it (or we cannot tell): a room
-                    // only we know would linger here, refusing every use.
-                    engine.run(move |en| en.forget_room(id)).await?;
-                    return Err(e);
+            let ours = match &sent {
+                Ok(_) => true,
+                // The id is random, so a taken id is our own earlier attempt
+                // whose answer the lost connection took; but the same
+                // refusal means an open room has the name. The server knows
+                // us in the room only in the first case.
+                Err(e) if e.reason() == Some(ErrorReason::RoomExists) => {
+                    let conn = self.connection().await?;
+                    conn.room_state(RoomId(id.0)).await.is_ok()
                 }
+                Err(_) => false,
+            };
+            if !ours {
+                // A room only we know would linger here, refusing every use.
+                engine.run(move |en| en.forget_room(id)).await?;
+                return Err(sent.err().map_or_else(
+                    || ClientError::RoomNameInUse(name.into()),
+                    |e| e.name_in_use(name),
+                ));
             }
             self.room_info(&LocalRoom {
                 id,

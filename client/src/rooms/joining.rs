@@ -188,7 +188,8 @@ impl Client {
                 }
                 e.set_join_rule(room_id, rule).map(Some)
             })
-            .await?;
+            .await
+            .map_err(|e| e.name_in_use(&room.name))?;
             Ok(())
         })
         .await

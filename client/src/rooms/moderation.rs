@@ -89,7 +89,8 @@ impl Client {
                 .await?;
             let room_id = room.id;
             self.publish(room.id, move |e, _| e.rename(room_id, &new_name).map(Some))
-                .await?;
+                .await
+                .map_err(|e| e.name_in_use(new))?;
             Ok(())
         })
         .await

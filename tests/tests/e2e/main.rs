@@ -29,6 +29,7 @@ mod rooms_cli;
 mod rooms_delete;
 mod rooms_join;
 mod rooms_menu;
+mod rooms_names;
 mod rooms_password;
 mod same_home;
 mod scripted;
