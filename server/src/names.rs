@@ -34,6 +34,12 @@ pub enum NameRefusal {
     /// A character that is not shown at all.
     #[error("the name contains {0}, a character that is not shown")]
     Invisible(String),
+    /// 32 hex digits: the form of an account id, which clients read as one.
+    #[error("the name is 32 hex digits, the form of an account id; clients would read it as one")]
+    IdShaped,
+    /// Starts with `#`, which names a room wherever a person types a name.
+    #[error("the name starts with #, which clients read as a room's name")]
+    RoomSigil,
     /// Longer than the format allows once normalised.
     #[error("the name is {0} bytes once normalised (NFC), over the limit of 254")]
     TooLong(usize),
@@ -86,6 +92,14 @@ pub fn check(name: &Name) -> Result<CheckedName, NameRefusal> {
     }
     if nfc.starts_with(' ') || nfc.ends_with(' ') || nfc.contains("  ") {
         return Err(NameRefusal::StraySpace);
+    }
+    // Where a person types a name, clients also take an id and a room:
+    // such a name would reach someone else, or no one.
+    if nfc.len() == 32 && nfc.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(NameRefusal::IdShaped);
+    }
+    if nfc.starts_with('#') {
+        return Err(NameRefusal::RoomSigil);
     }
     let len = nfc.len();
     let name = Name::new(nfc).map_err(|_| NameRefusal::TooLong(len))?;
@@ -175,6 +189,32 @@ mod tests {
                 matches!(check_str(invisible).unwrap_err(), NameRefusal::Invisible(_)),
                 "{invisible:?}"
             );
+        }
+    }
+
+    #[test]
+    fn names_a_client_reads_as_an_id_or_a_room_are_refused() {
+        for id in [
+            "fd61755841d24bbc9dc42da82b4a5476",
+            "0123456789ABCDEF0123456789abcdef",
+        ] {
+            assert_eq!(check_str(id).unwrap_err(), NameRefusal::IdShaped, "{id}");
+        }
+        for room in ["#room", "#", "#ops team"] {
+            assert_eq!(
+                check_str(room).unwrap_err(),
+                NameRefusal::RoomSigil,
+                "{room}"
+            );
+        }
+        // Near misses are ordinary names.
+        for fine in [
+            "fd61755841d24bbc9dc42da82b4a547",
+            "fd61755841d24bbc9dc42da82b4a54761",
+            "gd61755841d24bbc9dc42da82b4a5476",
+            "team#2",
+        ] {
+            assert!(check_str(fine).is_ok(), "{fine}");
         }
     }
 

@@ -51,7 +51,7 @@ async fn list_names(conn: &mut V3Conn) -> Vec<String> {
 // ---- names ------------------------------------------------------------------
 
 #[tokio::test]
-async fn v3_names_refuse_blank_bidi_invisible_and_look_alikes() {
+async fn v3_names_refuse_blank_bidi_invisible_id_or_room_shaped_and_look_alikes() {
     let server = TestServer::start(|c| c.legacy_v2 = true).await.unwrap();
     let (mut alice, _) = V3Conn::new_user(server.addr, "alice").await.unwrap();
     alice
@@ -78,6 +78,10 @@ async fn v3_names_refuse_blank_bidi_invisible_and_look_alikes() {
         ("\u{2067}mallory", "U+2067"),
         ("zero\u{200B}width", "U+200B"),
         ("carol\u{00A0}smith", "U+00A0"),
+        // Clients read these as an account's id and a room's name: a name
+        // of someone's id would take texts meant for them.
+        ("fd61755841d24bbc9dc42da82b4a5476", "account id"),
+        ("#ops", "room"),
     ] {
         let (reason, text) = refusal(&mut alice, register(bad)).await;
         assert_eq!(reason, ErrorReason::BadName, "{bad:?}");
