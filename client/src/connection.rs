@@ -25,7 +25,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use protocol::auth::{client_proof_message, server_proof_message};
 use protocol::v3::{self, ServerError, ServerLimits};
-use protocol::{ClientId, Request, RequestFrame};
+use protocol::{ClientId, ErrorReason, Request, RequestFrame};
 use rand::RngCore;
 use tokio::sync::{mpsc, oneshot};
 
@@ -149,10 +149,19 @@ impl Connection {
                 client_id,
                 v3::Request::Hello(v3::Hello { client_nonce }),
             )
-            .await?
+            .await
             {
-                v3::Response::Challenge(c) => c,
-                other => return Err(ConnectionError::Unexpected(format!("{other:?}"))),
+                Ok(v3::Response::Challenge(c)) => c,
+                Ok(other) => return Err(ConnectionError::Unexpected(format!("{other:?}"))),
+                // A Sealpost server proves its key before it judges an
+                // account; this one did not.
+                Err(ConnectionError::Refused(e)) if e.reason == ErrorReason::UnknownClient => {
+                    return Err(ConnectionError::Unproven {
+                        node: addr.to_string(),
+                        refusal: e.text,
+                    });
+                }
+                Err(e) => return Err(e),
             };
             let server_key = ed25519_dalek::VerifyingKey::from_bytes(&challenge.server_key)
                 .map_err(|_| ConnectionError::BadServerProof)?;

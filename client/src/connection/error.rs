@@ -47,6 +47,18 @@ pub enum ConnectionError {
         /// Why the caller refused it.
         reason: String,
     },
+    /// The server refused the hello itself, before proving its identity:
+    /// what it said (an unknown account, say) is not the pinned server's
+    /// word, so it is shown as such and never acted on.
+    #[error(
+        "the server at {node} refused before proving it is the server you pinned ({refusal}); if it should know you, compare its fingerprint with its operator before registering again (`client fingerprint` shows the pinned one)"
+    )]
+    Unproven {
+        /// The node that answered.
+        node: String,
+        /// What it said.
+        refusal: String,
+    },
     /// No answer in time.
     #[error("the server did not answer within {0:?}")]
     Timeout(Duration),

@@ -280,6 +280,7 @@ pub fn error_code(e: &anyhow::Error) -> String {
             ConnectionError::Closed(_) => "connection_closed".into(),
             ConnectionError::Timeout(_) => "timeout".into(),
             ConnectionError::NotSealpost { .. } => "not_sealpost".into(),
+            ConnectionError::Unproven { .. } => "unproven_server".into(),
             _ => "protocol".into(),
         };
     }

@@ -59,20 +59,17 @@ impl Auth {
         self.failures >= MAX_AUTH_FAILURES
     }
 
-    /// Answers a hello from a registered client with a challenge signed by
-    /// the server's identity key.
+    /// Answers a hello with a challenge signed by the server's identity
+    /// key, registered client or not: the server proves who it is before it
+    /// says anything about an account, so that a client that reached
+    /// another server with its pinned address is warned of the key, not
+    /// told that its account is gone (and invited to register again).
     pub(crate) fn hello(
         &mut self,
         shared: &Shared,
         client_id: ClientId,
         client_nonce: [u8; 32],
     ) -> v3::Response {
-        if !shared.store.directory().contains(Protocol::V3, &client_id) {
-            return error(
-                ErrorReason::UnknownClient,
-                format!("no client {client_id} is registered"),
-            );
-        }
         let mut server_nonce = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut server_nonce);
         let signature = shared.identity.sign(&server_proof_message(
@@ -113,6 +110,12 @@ impl Auth {
                 "say hello first; each challenge answers once",
             );
         };
+        if !shared.store.directory().contains(Protocol::V3, &client_id) {
+            return error(
+                ErrorReason::UnknownClient,
+                format!("no client {client_id} is registered"),
+            );
+        }
         let verified = header_id == client_id
             && shared
                 .store

@@ -446,7 +446,7 @@ async fn client_test_passes_twice_against_the_server_binary() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_changed_server_key_is_refused_loudly() {
+async fn a_changed_server_key_is_refused_loudly_even_by_a_server_without_the_account() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut server = ServerProcess::start(&data, &[]).await.unwrap();
@@ -467,7 +467,61 @@ async fn a_changed_server_key_is_refused_loudly() {
     assert!(!ok);
     assert!(err.contains("DANGER"), "{err}");
     assert!(err.contains("--accept-server-key"), "{err}");
+    // A server that never had the account (a reinstalled one, or an
+    // impostor with its own empty folder) gets the same warning, not word
+    // that the account is gone.
+    let elsewhere = ServerProcess::start(&dir.path().join("other"), &[])
+        .await
+        .unwrap();
+    relay.set_target(elsewhere.addr);
+    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["inbox"], None).await;
+    assert!(!ok);
+    assert!(err.contains("DANGER"), "{err}");
+    assert!(!err.contains("registered"), "{err}");
+    // One that refuses before proving any key is not believed either.
+    let refuser = refuses_every_hello().await;
+    relay.set_target(refuser);
+    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["--json", "inbox"], None).await;
+    assert!(!ok);
+    let err: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    assert_eq!(err["code"], "unproven_server", "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("before proving"),
+        "{err}"
+    );
+
+    relay.set_target(server.addr);
     let (ok, _, err) =
         run_client_with_stdin(relay.addr, &home, &["--accept-server-key", "inbox"], None).await;
     assert!(ok, "{err}");
+}
+
+/// A loopback listener that answers every request with `UNKNOWN_CLIENT`,
+/// as a server that does not prove its key before judging an account
+/// would; its address. It lives until the test's runtime ends.
+async fn refuses_every_hello() -> std::net::SocketAddr {
+    use futures::{SinkExt, StreamExt};
+    use protocol::codec::{Inbound, ServerCodec};
+    use protocol::v3::{self, ServerError};
+    use protocol::{ErrorReason, Response};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut framed = tokio_util::codec::Framed::new(stream, ServerCodec::default());
+                while let Some(Ok(Inbound::Request(_))) = framed.next().await {
+                    let no = v3::Response::Error(ServerError {
+                        reason: ErrorReason::UnknownClient,
+                        text: "no client is registered".into(),
+                    });
+                    if framed.send(Response::V3(no).into()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
 }

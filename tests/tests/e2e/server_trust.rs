@@ -390,14 +390,12 @@ async fn v2_cannot_see_or_touch_v3_accounts() {
         assert_eq!(reason_of(&answer).unwrap(), ErrorReason::UnknownClient);
     }
     let mut as_mallory = V3Conn::open(addr).await.unwrap();
-    as_mallory.client_id = mallory;
-    let hello = as_mallory
-        .call(v3::Request::Hello(v3::Hello {
-            client_nonce: [1; 32],
-        }))
+    as_mallory.hello(mallory, [1; 32]).await.unwrap();
+    let answer = as_mallory
+        .call(v3::Request::Authenticate([0; 64]))
         .await
         .unwrap();
-    assert_eq!(reason_of(&hello).unwrap(), ErrorReason::UnknownClient);
+    assert_eq!(reason_of(&answer).unwrap(), ErrorReason::UnknownClient);
     // Names stay unique across both.
     assert!(matches!(
         v2_call(

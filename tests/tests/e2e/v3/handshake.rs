@@ -134,17 +134,13 @@ async fn wrong_key_replayed_answer_and_someone_elses_key_fail() {
         ErrorReason::AuthFailed
     );
 
-    // Hello for nobody.
+    // Hello for nobody: the server proves its key first (the raw
+    // connection's hello checks the signature), and only then says the id
+    // is unknown.
     let mut stranger = V3Conn::open(addr).await.unwrap();
-    stranger.client_id = ClientId([0xee; 16]);
+    stranger.hello(ClientId([0xee; 16]), nonce).await.unwrap();
     assert_eq!(
-        refused(
-            &mut stranger,
-            v3::Request::Hello(v3::Hello {
-                client_nonce: [0; 32]
-            })
-        )
-        .await,
+        refused(&mut stranger, v3::Request::Authenticate([0; 64])).await,
         ErrorReason::UnknownClient
     );
 
