@@ -90,7 +90,18 @@ impl Client {
     /// [`KeyStoreError::NoPassphraseHome`] for a plain home (a backup is
     /// never written in the clear); file and database errors.
     pub async fn export(&self, path: &Path) -> Result<BackupSummary, ClientError> {
+        // A home with no identity would export a backup nothing can restore.
+        self.require_me()?;
         let pass = passphrase(self)?;
+        if path.exists() {
+            return Err(ClientError::Io(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists already; export writes a new file and overwrites none",
+                    path.display()
+                ),
+            )));
+        }
         let path = path.to_path_buf();
         self.store(move |store| {
             let file = crate::disk::create_private_new(&path)?;
@@ -111,13 +122,16 @@ impl Client {
     /// [`KeyStoreError::Corrupt`] for a damaged or cut backup.
     pub async fn import(&self, path: &Path) -> Result<BackupSummary, ClientError> {
         let pass = passphrase(self)?;
-        let path = path.to_path_buf();
+        let file = File::open(path).map_err(|source| ClientError::File {
+            path: path.display().to_string(),
+            source,
+        })?;
         let summary = self
             .store(move |store| {
                 if store.identity()?.is_some() {
                     return Err(KeyStoreError::IdentityExists);
                 }
-                let reader = Opener::new(BufReader::new(File::open(&path)?), &pass)?;
+                let reader = Opener::new(BufReader::new(file), &pass)?;
                 read_rows(store, BufReader::new(reader))
             })
             .await?;

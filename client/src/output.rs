@@ -429,6 +429,9 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: 
         RoomChange::RemovedYou => {
             format!("[#{room}] {who} removed you; you receive nothing more of this room")
         }
+        RoomChange::YouLeft => {
+            format!("[#{room}] you left, as you asked; you receive nothing more of this room")
+        }
         RoomChange::BannedYou => format!(
             "[#{room}] {who} banned you; you receive nothing more of this room and may not join it again unless unbanned"
         ),

@@ -252,6 +252,25 @@ impl Client {
                 )));
             }
             let room_id = room.id;
+            // An owner who leaves no admin behind leaves a room nobody can
+            // moderate, open, or add anyone to.
+            let me = engine_client_id(self.require_me()?.id);
+            let engine = self.room_engine().await?;
+            let members = engine.run(move |e| e.members(room_id)).await?;
+            let owner = members
+                .iter()
+                .any(|m| m.client_id == me && m.role == Role::Owner);
+            if owner
+                && !members
+                    .iter()
+                    .any(|m| m.client_id != me && m.role >= Role::Admin)
+            {
+                return Err(ClientError::RoomMember(format!(
+                    "you own #{0} and no other member is an admin, so nobody could manage it after you; \
+                     promote one first (room promote {0} NAME), or delete the room (room delete {0})",
+                    room.name
+                )));
+            }
             self.send_to_room(room.id, None, move |e| e.leave(room_id))
                 .await?;
             Ok(())

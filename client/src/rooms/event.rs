@@ -80,6 +80,8 @@ pub enum RoomChange {
     RemovedYou,
     /// We were removed and banned: nor may we join again until unbanned.
     BannedYou,
+    /// We left, as we asked (another member's client committed it).
+    YouLeft,
     /// Members left.
     Left {
         /// Who.

@@ -287,8 +287,12 @@ impl Client {
             let banned = self
                 .me()
                 .is_some_and(|me| summary.banned.iter().any(|c| wire_client_id(*c) == me.id));
+            let me = self.me().map(|me| me.id);
+            let left = summary.left.iter().any(|c| Some(wire_client_id(*c)) == me);
             return Ok(vec![if banned {
                 RoomChange::BannedYou
+            } else if left {
+                RoomChange::YouLeft
             } else {
                 RoomChange::RemovedYou
             }]);

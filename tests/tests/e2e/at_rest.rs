@@ -222,6 +222,29 @@ async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
     let mut bytes = Vec::new();
     bytes.extend(std::fs::read(&backup).unwrap());
     assert!(!bytes.windows(15).any(|w| w == b"before the loss"));
+    // A second export never overwrites the first; a home with no identity
+    // (a mistyped --home) exports nothing that could not be restored.
+    let (ok, _, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["export", backup_arg],
+    )
+    .await;
+    assert!(!ok && err.contains("exists already"), "{err}");
+    assert_eq!(std::fs::read(&backup).unwrap(), bytes);
+    let stray = dir.path().join("stray.backup");
+    let (ok, _, err) = run(
+        &addr,
+        &dir.path().join("typo"),
+        TEST_PASSPHRASE,
+        &[],
+        &["--json", "export", stray.to_str().unwrap()],
+    )
+    .await;
+    assert!(!ok && err.contains("not_registered"), "{err}");
+    assert!(!stray.exists());
 
     // The home folder is lost; a fresh one takes the backup.
     std::fs::remove_dir_all(&alice_home).unwrap();

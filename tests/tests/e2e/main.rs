@@ -28,6 +28,7 @@ mod room_uploads;
 mod rooms_cli;
 mod rooms_delete;
 mod rooms_join;
+mod rooms_leave;
 mod rooms_menu;
 mod rooms_names;
 mod rooms_password;
