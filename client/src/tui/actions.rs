@@ -40,6 +40,9 @@ pub enum Outcome {
     AskPassword(SecretFor, Option<String>),
     /// The job of this number ended.
     Ended(u64),
+    /// A text that could not be sent: it goes back into the box, so that
+    /// nothing typed is lost (Enter sends it again).
+    Unsent(String),
     /// Show these lines (escaped) in `conversation`'s pane (or the status
     /// line).
     Notice {
@@ -80,6 +83,20 @@ pub async fn run(
             tone,
         });
     };
+    // A text is kept until it is sent: on any failure it goes back.
+    let text = match &job {
+        Job::Text(text) => Some(text.clone()),
+        _ => None,
+    };
+    let back = |line: String| match &text {
+        Some(_) => format!("{line}; your text is back in the box: Enter sends it again"),
+        None => line,
+    };
+    let unsent = || {
+        if let Some(text) = &text {
+            let _ = screen.send(Outcome::Unsent(text.clone()));
+        }
+    };
     match carry_out(&client, target.as_ref(), job, cancel).await {
         Ok(Done::Refresh) => {
             let _ = screen.send(Outcome::Refresh);
@@ -102,11 +119,15 @@ pub async fn run(
         Ok(Done::Ask(purpose, why)) => {
             let _ = screen.send(Outcome::AskPassword(purpose, why));
         }
-        Err(Failure::Usage(line)) => say(vec![escape_line(&line).into_owned()], Tone::Warning),
+        Err(Failure::Usage(line)) => {
+            unsent();
+            say(vec![back(escape_line(&line).into_owned())], Tone::Warning);
+        }
         Err(Failure::Client(e)) => {
+            unsent();
             let known = client.pinned_names().await.unwrap_or_default();
             let line = explain::one_line(&explain::client_error(&e, &known));
-            say(vec![line], Tone::Warning);
+            say(vec![back(line)], Tone::Warning);
             // A failed send is in history as failed: show it.
             let _ = screen.send(Outcome::Refresh);
         }

@@ -149,6 +149,19 @@ impl Input {
         self.cursor = text.len();
         self.text = text;
     }
+
+    /// Puts `text` back before what is there (on a line of its own when
+    /// something was typed meanwhile), the cursor where it was in what
+    /// follows.
+    pub fn put_back(&mut self, text: &str) {
+        if self.text.is_empty() {
+            self.set(text.to_string());
+            return;
+        }
+        let before = format!("{text}\n");
+        self.text.insert_str(0, &before);
+        self.cursor += before.len();
+    }
 }
 
 /// The whole state of the screen.
@@ -361,6 +374,17 @@ impl App {
         self.items = items;
     }
 
+    /// A text that could not be sent goes back into the writing box (put
+    /// aside while a search or a password is typed), so that nothing typed
+    /// is lost.
+    pub fn unsent(&mut self, text: &str) {
+        if self.mode == Mode::Write {
+            self.input.put_back(text);
+        } else {
+            self.draft.get_or_insert_default().put_back(text);
+        }
+    }
+
     /// A fresh number for a transfer or a job.
     pub fn take_id(&mut self) -> u64 {
         let id = self.next_id;
@@ -511,6 +535,25 @@ mod tests {
         assert_eq!(i.cursor, "h\nsecondlo".len());
         assert_eq!(i.take(), "h\nsecondlo");
         assert_eq!(i.cursor, 0);
+    }
+
+    #[test]
+    fn an_unsent_text_goes_back_into_the_box_before_what_was_typed_since() {
+        let mut app = App::new("a".into(), "s".into());
+        app.unsent("first try");
+        assert_eq!(app.input.text, "first try");
+        assert_eq!(app.input.cursor, "first try".len());
+        app.input.set("next".into());
+        app.input.left();
+        app.unsent("lost?");
+        assert_eq!(app.input.text, "lost?\nnext");
+        assert_eq!(app.input.cursor, "lost?\nnex".len());
+        // While a search is typed, it goes to the text put aside.
+        app.mode = Mode::Search;
+        app.draft = Some(std::mem::take(&mut app.input));
+        app.unsent("third");
+        assert!(app.input.text.is_empty());
+        assert_eq!(app.draft.unwrap().text, "third\nlost?\nnext");
     }
 
     #[test]

@@ -366,6 +366,7 @@ impl Loop {
             Outcome::Ended(job) => {
                 self.jobs.remove(&job);
             }
+            Outcome::Unsent(text) => self.app.unsent(&text),
             Outcome::Open(c) => {
                 self.app.open(Some(c));
                 self.refresh().await;

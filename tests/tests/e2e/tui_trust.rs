@@ -1,0 +1,71 @@
+//! `client tui` keeps what the user typed and saw (the harness is
+//! `super::tui`'s): a text typed while the server is down stays in the box
+//! and is sent once it is back.
+
+use e2e::{ServerProcess, bounded, texts, user};
+
+use super::tui::{Tui, register};
+
+/// The rows inside the typing box (under its title ` to ... `), joined by
+/// newlines, without the box's borders.
+fn typing_box(screen: &str) -> String {
+    let rows: Vec<&str> = screen.lines().collect();
+    let Some(title) = rows.iter().rposition(|r| r.contains("Enter sends")) else {
+        return String::new();
+    };
+    rows[title + 1..]
+        .iter()
+        .take_while(|r| !r.trim_start().starts_with('└'))
+        .map(|r| r.trim_matches(|c: char| c == '│' || c.is_whitespace()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_typed_while_the_server_is_down_stays_in_the_box_and_is_sent_once_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
+    let addr = server.addr;
+    let home = dir.path().join("alice");
+    register(&addr.to_string(), &home, "alice").await;
+    let bob = user(&addr.to_string(), &dir.path().join("bob"), "bob").await;
+
+    let mut tui = Tui::start(&home, addr).await;
+    tui.wait_for("No conversations yet").await;
+    tui.keys("/open bob\r").await;
+    tui.wait_for(" to bob ").await;
+    tui.wait_for("connected |").await;
+
+    server.kill9().await.unwrap();
+    tui.wait_for("OFFLINE").await;
+    tui.keys("typed while down\r").await;
+    let screen = tui
+        .wait_for("your text is back in the box: Enter sends it again")
+        .await;
+    assert!(
+        screen.contains("cannot reach the server"),
+        "the reason is not said\n{screen}"
+    );
+    assert_eq!(typing_box(&screen), "typed while down", "{screen}");
+
+    // The server comes back where the client expects it; Enter sends the
+    // text that waited in the box.
+    let _server = ServerProcess::start_on(&data, addr.port(), &[])
+        .await
+        .unwrap();
+    tui.wait_for("connected |").await;
+    tui.keys("\r").await;
+    let screen = tui
+        .wait_until("the text stored", |s| {
+            s.contains("you  (stored)") && typing_box(s).is_empty()
+        })
+        .await;
+    assert!(screen.contains("typed while down"), "{screen}");
+    let events = bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
+    assert_eq!(texts(&events), ["typed while down"]);
+
+    tui.keys("/quit\r").await;
+    let (status, raw) = tui.exit().await;
+    assert!(status.success(), "exit status {status}\n{raw}");
+}
