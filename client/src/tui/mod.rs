@@ -13,8 +13,9 @@
 //! pushes (as `client watch` and the menu do), the send and room commands,
 //! [`Client::conversations`] and [`Client::history_of`] for what is shown,
 //! [`Client::mark_read`] once a conversation is on screen. Its rooms:
-//! `app` (the state), `lines` (items made safe to draw), `view` (drawing),
-//! `help` (F1), `text` (cutting and wrapping), `keys` (what a key does),
+//! `app` (the state), `input` (the typing box's text), `lines` (items
+//! made safe to draw), `view` (drawing), `help` (F1), `text` (cutting and
+//! wrapping), `keys` (what a key does),
 //! `command` (what a `/` line means), `complete` (Tab), `actions`
 //! (running what needs the client), `progress` (transfers' steps) and
 //! `term` (the terminal, always given back).
@@ -24,6 +25,7 @@ pub mod app;
 mod command;
 mod complete;
 mod help;
+mod input;
 mod keys;
 pub mod lines;
 mod progress;
