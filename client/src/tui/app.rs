@@ -93,7 +93,8 @@ pub struct App {
     pub fingerprint: Option<String>,
     /// The connection.
     pub link: LinkState,
-    /// Every conversation, most recent first.
+    /// Every conversation: most recent first as the screen started, then
+    /// in the order they appeared (see [`App::set_conversations`]).
     pub conversations: Vec<ConversationSummary>,
     /// The open one.
     pub selected: Option<Conversation>,
@@ -184,10 +185,26 @@ impl App {
             .position(|c| c.conversation == *selected)
     }
 
-    /// Takes a new list, keeping the open conversation (or opening the
-    /// first one). Returns whether the open conversation changed.
-    pub fn set_conversations(&mut self, list: Vec<ConversationSummary>) -> bool {
-        self.conversations = list;
+    /// Takes a new list (most recent first), keeping the open conversation
+    /// (or opening the first one). Returns whether the open conversation
+    /// changed.
+    ///
+    /// The list keeps the order it had: a conversation a message arrives in
+    /// stays where it is (its count says so), and one new to the list joins
+    /// at its end. So a number (Alt-1..9) or Ctrl-N, Ctrl-P pressed a moment
+    /// after a message arrived opens what the user saw there.
+    pub fn set_conversations(&mut self, mut list: Vec<ConversationSummary>) -> bool {
+        let mut kept = Vec::with_capacity(list.len());
+        for shown in &self.conversations {
+            if let Some(i) = list
+                .iter()
+                .position(|c| c.conversation == shown.conversation)
+            {
+                kept.push(list.remove(i));
+            }
+        }
+        kept.append(&mut list);
+        self.conversations = kept;
         let keep = self
             .selected
             .as_ref()
@@ -409,12 +426,35 @@ mod tests {
         assert_eq!(app.current().unwrap().label, "bob");
         assert!(app.step(-1));
         assert_eq!(app.current().unwrap().label, "team");
-        // A refresh in another order keeps team open.
+        // A refresh in another order keeps team open, and the list's order.
         assert!(!app.set_conversations(vec![summary("team", true), summary("bob", false)]));
         assert_eq!(app.current().unwrap().label, "team");
+        assert_eq!(labels(&app), ["bob", "team"]);
         app.clear_unread();
         assert_eq!(app.current().unwrap().unread, 0);
         assert!(!app.open_index(5));
+    }
+
+    fn labels(app: &App) -> Vec<&str> {
+        app.conversations.iter().map(|c| c.label.as_str()).collect()
+    }
+
+    #[test]
+    fn a_message_arriving_does_not_move_its_conversation_so_alt_n_opens_what_was_seen() {
+        let mut app = App::new("alice".into(), "127.0.0.1:1".into());
+        app.set_conversations(vec![summary("bob", false), summary("carol", false)]);
+        // carol writes: the library lists her first now; a newcomer too.
+        let mut carol = summary("carol", false);
+        carol.unread = 4;
+        app.set_conversations(vec![summary("dave", false), carol, summary("bob", false)]);
+        assert_eq!(labels(&app), ["bob", "carol", "dave"]);
+        assert_eq!(app.conversations[1].unread, 4);
+        // Alt-1 (index 0) still opens bob, whom the list showed first.
+        assert!(app.open_index(0));
+        assert_eq!(app.current().unwrap().label, "bob");
+        // One that leaves the list goes; the rest keep their order.
+        app.set_conversations(vec![summary("dave", false), summary("bob", false)]);
+        assert_eq!(labels(&app), ["bob", "dave"]);
     }
 
     #[test]

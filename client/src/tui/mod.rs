@@ -1,7 +1,8 @@
 //! `client tui`: the full-screen terminal client (ratatui over crossterm),
 //! after iamb and gurk-rs: the conversations on the left (people and rooms,
-//! most recent first, with unread counts and marks for a changed key, a
-//! person online and a room's join rule),
+//! most recent first when it starts, then in a steady order so that a
+//! number opens what was seen there, with unread counts and marks for a
+//! changed key, a person online and a room's join rule),
 //! the open one's stored history on the right (scrolling back through it),
 //! a typing box that grows with its lines, a line per file transfer and a
 //! status line with the connection, the server and its pinned fingerprint.

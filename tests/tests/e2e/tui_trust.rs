@@ -1,10 +1,11 @@
 //! `client tui` keeps what the user typed and saw (the harness is
 //! `super::tui`'s): a text typed while the server is down stays in the box
-//! and is sent once it is back.
+//! and is sent once it is back; a message arriving does not move its
+//! conversation in the list, so Alt-N opens what the user saw there.
 
 use e2e::{ServerProcess, bounded, texts, user};
 
-use super::tui::{Tui, register};
+use super::tui::{Tui, list_row, register};
 
 /// The rows inside the typing box (under its title ` to ... `), joined by
 /// newlines, without the box's borders.
@@ -64,6 +65,73 @@ async fn a_text_typed_while_the_server_is_down_stays_in_the_box_and_is_sent_once
     assert!(screen.contains("typed while down"), "{screen}");
     let events = bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
     assert_eq!(texts(&events), ["typed while down"]);
+
+    tui.keys("/quit\r").await;
+    let (status, raw) = tui.exit().await;
+    assert!(status.success(), "exit status {status}\n{raw}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_arriving_keeps_the_list_in_place_so_alt_n_opens_what_was_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let home = dir.path().join("alice");
+    register(&addr, &home, "alice").await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    let carol = user(&addr, &dir.path().join("carol"), "carol").await;
+    for (who, text) in [(&bob, "from bob"), (&carol, "from carol")] {
+        bounded("a text", who.send_text("alice", text))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    let mut tui = Tui::start(&home, server.addr).await;
+    let screen = tui
+        .wait_until("bob and carol listed", |s| {
+            list_row(s, "bob").is_some() && list_row(s, "carol").is_some()
+        })
+        .await;
+    let (first, second) = if list_row(&screen, "bob").unwrap().contains("1 bob") {
+        (("bob", &bob), ("carol", &carol))
+    } else {
+        (("carol", &carol), ("bob", &bob))
+    };
+    // Whichever came first opened; Alt-1 opens the first row.
+    tui.keys("\x1b1").await;
+    tui.wait_for(&format!(" to {} ", first.0)).await;
+
+    // The second one writes again: it keeps its place, with its count.
+    bounded("another text", second.1.send_text("alice", "and again"))
+        .await
+        .unwrap()
+        .unwrap();
+    let screen = tui
+        .wait_until("the second one's count", |s| {
+            list_row(s, second.0).is_some_and(|r| r.contains("(2)"))
+        })
+        .await;
+    let row = list_row(&screen, second.0).unwrap();
+    assert!(
+        row.contains(&format!("2 {}", second.0)),
+        "moved: {row}\n{screen}"
+    );
+    assert!(
+        list_row(&screen, first.0)
+            .unwrap()
+            .contains(&format!("1 {}", first.0)),
+        "{screen}"
+    );
+
+    // Alt-2 opens the one the list showed second, Alt-1 the first.
+    tui.keys("\x1b2").await;
+    tui.wait_for(&format!(" to {} ", second.0)).await;
+    tui.wait_for("and again").await;
+    tui.keys("\x1b1").await;
+    tui.wait_for(&format!(" to {} ", first.0)).await;
 
     tui.keys("/quit\r").await;
     let (status, raw) = tui.exit().await;
