@@ -262,6 +262,13 @@ impl App {
         true
     }
 
+    /// Whether the open conversation's newest entries are on screen: not
+    /// scrolled back, not covered by the help, not replaced by a search.
+    /// Only then is what arrived there read.
+    pub fn newest_on_screen(&self) -> bool {
+        self.scroll == 0 && !self.help && self.search.is_none()
+    }
+
     /// The unread count of the open conversation is now zero (it is shown).
     pub fn clear_unread(&mut self) {
         let Some(selected) = self.selected.clone() else {

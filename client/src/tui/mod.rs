@@ -185,6 +185,7 @@ impl Loop {
                                 self.app.history_limit = self.app.history_limit.saturating_mul(2);
                                 self.load_open().await;
                             }
+                            Action::Seen => self.mark_shown().await,
                             Action::Password(purpose, typed) => {
                                 self.spawn(Job::Password(purpose, typed), &outcome_tx, &uploads);
                             }
@@ -436,7 +437,7 @@ impl Loop {
     }
 
     /// Loads the open conversation's history (or its search), and marks it
-    /// read: it is on screen.
+    /// read if its newest entries are on screen.
     async fn load_open(&mut self) {
         let Some(open) = self.app.current().cloned() else {
             self.app.items.clear();
@@ -466,7 +467,17 @@ impl Loop {
                 self.app.flash = Some(explain::one_line(&explain::client_error(&e, &[])));
             }
         }
-        if open.unread > 0 && self.app.search.is_none() {
+        self.mark_shown().await;
+    }
+
+    /// Marks the open conversation read (sending read receipts, unless they
+    /// are off) when what it holds is on screen: not while scrolled back,
+    /// under the help or a search, where it stays counted as unread.
+    async fn mark_shown(&mut self) {
+        let Some(open) = self.app.current().cloned() else {
+            return;
+        };
+        if open.unread > 0 && self.app.newest_on_screen() {
             match self.client.mark_read(&open.conversation).await {
                 Ok(_) => self.app.clear_unread(),
                 Err(e) => {

@@ -1,9 +1,12 @@
 //! `client tui` keeps what the user typed and saw (the harness is
 //! `super::tui`'s): a text typed while the server is down stays in the box
 //! and is sent once it is back; a message arriving does not move its
-//! conversation in the list, so Alt-N opens what the user saw there.
+//! conversation in the list, so Alt-N opens what the user saw there; a
+//! message that arrives while the user is scrolled back is not read (no
+//! read receipt) until PageDown brings it on screen.
 
-use e2e::{ServerProcess, bounded, texts, user};
+use client::keystore::{HistoryQuery, Status};
+use e2e::{ServerProcess, WAIT, bounded, texts, user};
 
 use super::tui::{Tui, list_row, register};
 
@@ -132,6 +135,86 @@ async fn a_message_arriving_keeps_the_list_in_place_so_alt_n_opens_what_was_seen
     tui.wait_for("and again").await;
     tui.keys("\x1b1").await;
     tui.wait_for(&format!(" to {} ", first.0)).await;
+
+    tui.keys("/quit\r").await;
+    let (status, raw) = tui.exit().await;
+    assert!(status.success(), "exit status {status}\n{raw}");
+}
+
+/// The status of the newest entry in `who`'s history with `with`, once
+/// `who` has fetched the receipts that wait for it.
+async fn newest_status(who: &client::Client, with: &str) -> (String, Status) {
+    bounded("the inbox", who.inbox()).await.unwrap().unwrap();
+    let (_, entries) = who.history(with, HistoryQuery::default()).await.unwrap();
+    let newest = entries.last().expect("a history");
+    let text = match &newest.body {
+        client::keystore::Body::Text { text } => text.clone(),
+        other => format!("{other:?}"),
+    };
+    (text, newest.status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_arriving_while_scrolled_back_is_read_only_once_it_is_on_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let home = dir.path().join("alice");
+    register(&addr, &home, "alice").await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    // More than a screen of history, so that PageUp scrolls back.
+    for n in 0..40 {
+        bounded("a text", bob.send_text("alice", &format!("line {n}")))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    let mut tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("line 39").await;
+    tui.wait_until("bob read", |s| {
+        list_row(s, "bob").is_some_and(|r| !r.contains('('))
+    })
+    .await;
+    tui.keys("\x1b[5~").await; // PageUp
+    tui.wait_for("scrolled back, PageDown returns").await;
+
+    bounded("a text", bob.send_text("alice", "sent during the scroll"))
+        .await
+        .unwrap()
+        .unwrap();
+    let screen = tui
+        .wait_until("bob's count", |s| {
+            list_row(s, "bob").is_some_and(|r| r.contains("(1)"))
+        })
+        .await;
+    assert!(screen.contains("scrolled back"), "{screen}");
+    let (text, status) = newest_status(&bob, "alice").await;
+    assert_eq!(text, "sent during the scroll");
+    assert_ne!(status, Status::Read, "read while it was not on screen");
+
+    // Back at the bottom: it is shown, counted read, and bob hears so.
+    tui.keys("\x1b[6~").await; // PageDown
+    tui.wait_until("bob read again", |s| {
+        !s.contains("scrolled back,")
+            && s.contains("sent during the scroll")
+            && list_row(s, "bob").is_some_and(|r| !r.contains('('))
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, status) = newest_status(&bob, "alice").await;
+        if status == Status::Read {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no read receipt within {WAIT:?}: {status:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     tui.keys("/quit\r").await;
     let (status, raw) = tui.exit().await;
