@@ -3,12 +3,14 @@
 //! and is sent once it is back; a message arriving does not move its
 //! conversation in the list, so Alt-N opens what the user saw there; a
 //! message that arrives while the user is scrolled back is not read (no
-//! read receipt) until PageDown brings it on screen.
+//! read receipt) until PageDown brings it on screen; `/open #room`, and
+//! `/join` of a room the user is in, go to that room.
 
 use client::keystore::{HistoryQuery, Status};
 use e2e::{ServerProcess, WAIT, bounded, texts, user};
 
 use super::tui::{Tui, list_row, register};
+use super::tui_more::flat;
 
 /// The rows inside the typing box (under its title ` to ... `), joined by
 /// newlines, without the box's borders.
@@ -215,6 +217,54 @@ async fn a_message_arriving_while_scrolled_back_is_read_only_once_it_is_on_scree
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+
+    tui.keys("/quit\r").await;
+    let (status, raw) = tui.exit().await;
+    assert!(status.success(), "exit status {status}\n{raw}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_with_a_hash_and_join_of_a_room_you_are_in_go_to_that_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let home = dir.path().join("alice");
+    register(&addr, &home, "alice").await;
+    let _bob = user(&addr, &dir.path().join("bob"), "bob").await;
+
+    let mut tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("No conversations yet").await;
+    tui.keys("/create team\r").await;
+    tui.wait_for(" to #team ").await;
+    tui.keys("/open bob\r").await;
+    tui.wait_for(" to bob ").await;
+
+    tui.keys("/open #team\r").await;
+    tui.wait_for(" to #team ").await;
+    tui.keys("/open bob\r").await;
+    tui.wait_for(" to bob ").await;
+    // A plain name no user has, that a room of ours has.
+    tui.keys("/open team\r").await;
+    tui.wait_for(" to #team ").await;
+    tui.keys("/open bob\r").await;
+    tui.wait_for(" to bob ").await;
+    tui.keys("/join team\r").await;
+    tui.wait_for(" to #team ").await;
+    tui.wait_for("you are in #team already").await;
+
+    // Neither a user nor a room: the hint names the screen's commands.
+    tui.keys("/open nosuch\r").await;
+    let screen = tui
+        .wait_until("the hint", |s| {
+            flat(s).contains("no user named \"nosuch\" on this server")
+        })
+        .await;
+    assert!(flat(&screen).contains("/join nosuch joins"), "{screen}");
+    assert!(!screen.contains("`list`"), "{screen}");
+    tui.keys("/open #nosuch\r").await;
+    tui.wait_for("you are in no room named #nosuch").await;
 
     tui.keys("/quit\r").await;
     let (status, raw) = tui.exit().await;
