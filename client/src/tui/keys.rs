@@ -120,9 +120,9 @@ fn key_press(app: &mut App, key: KeyEvent, size: (u16, u16)) -> Action {
         KeyCode::PageUp => page(app, size, true),
         KeyCode::PageDown => page(app, size, false),
         KeyCode::Tab => {
-            if let Some(candidates) = complete(&mut app.input) {
-                app.flash = Some(candidates);
-            }
+            // The candidates, or nothing once a Tab completes: an earlier
+            // Tab's candidates would be stale.
+            app.flash = complete(&mut app.input);
             Action::None
         }
         code => editing(app, code, ctrl || alt),
@@ -328,6 +328,19 @@ mod tests {
             Action::Seen
         );
         assert!(app.newest_on_screen());
+    }
+
+    #[test]
+    fn tab_candidates_leave_the_status_line_once_a_tab_completes() {
+        let mut app = App::new("alice".into(), "s".into());
+        let tab = |app: &mut App| handle(app, key(KeyCode::Tab, KeyModifiers::NONE), (120, 40));
+        typed(&mut app, "/fi");
+        tab(&mut app);
+        assert_eq!(app.flash.as_deref(), Some("file  files  fingerprint"));
+        typed(&mut app, "ng");
+        tab(&mut app);
+        assert_eq!(app.input.text, "/fingerprint ");
+        assert_eq!(app.flash, None);
     }
 
     #[test]
