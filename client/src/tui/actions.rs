@@ -40,6 +40,9 @@ pub enum Outcome {
     AskPassword(SecretFor, Option<String>),
     /// The job of this number ended.
     Ended(u64),
+    /// A text that could not be sent: it goes back into the box, so that
+    /// nothing typed is lost (Enter sends it again).
+    Unsent(String),
     /// Show these lines (escaped) in `conversation`'s pane (or the status
     /// line).
     Notice {
@@ -80,6 +83,20 @@ pub async fn run(
             tone,
         });
     };
+    // A text is kept until it is sent: on any failure it goes back.
+    let text = match &job {
+        Job::Text(text) => Some(text.clone()),
+        _ => None,
+    };
+    let back = |line: String| match &text {
+        Some(_) => format!("{line}; your text is back in the box: Enter sends it again"),
+        None => line,
+    };
+    let unsent = || {
+        if let Some(text) = &text {
+            let _ = screen.send(Outcome::Unsent(text.clone()));
+        }
+    };
     match carry_out(&client, target.as_ref(), job, cancel).await {
         Ok(Done::Refresh) => {
             let _ = screen.send(Outcome::Refresh);
@@ -102,11 +119,15 @@ pub async fn run(
         Ok(Done::Ask(purpose, why)) => {
             let _ = screen.send(Outcome::AskPassword(purpose, why));
         }
-        Err(Failure::Usage(line)) => say(vec![escape_line(&line).into_owned()], Tone::Warning),
+        Err(Failure::Usage(line)) => {
+            unsent();
+            say(vec![back(escape_line(&line).into_owned())], Tone::Warning);
+        }
         Err(Failure::Client(e)) => {
+            unsent();
             let known = client.pinned_names().await.unwrap_or_default();
             let line = explain::one_line(&explain::client_error(&e, &known));
-            say(vec![line], Tone::Warning);
+            say(vec![back(line)], Tone::Warning);
             // A failed send is in history as failed: show it.
             let _ = screen.send(Outcome::Refresh);
         }
@@ -247,6 +268,14 @@ async fn carry_out(
         }
         Command::Join(name) => {
             let name = name.strip_prefix('#').unwrap_or(&name).to_string();
+            // A room we are in already: joining it means going there.
+            if let Ok(room) = client.find_room(&name).await {
+                let line = format!("you are in #{} already", escape_line(&room.name));
+                return Ok(Done::OpenSaying(
+                    Conversation::Room { name: room.name },
+                    vec![line],
+                ));
+            }
             let join = RoomCommand::Join {
                 name: name.clone(),
                 secret: None,
@@ -291,17 +320,7 @@ async fn carry_out(
             Ok(Done::Open(Conversation::Room { name: info.name }))
         }
         Command::Fingerprint => fingerprint(client, target).await,
-        Command::Open(name) => {
-            let info = client.fetch_key(&name).await?;
-            if info.pin == PinState::Changed {
-                return Err(Failure::Usage(info.pin.describe(
-                    info.verified,
-                    &info.label(),
-                    Audience::Menu,
-                )));
-            }
-            Ok(Done::Open(Conversation::Person { id: info.id }))
-        }
+        Command::Open(name) => open(client, &name).await,
         Command::AcceptKey(name) => {
             let info = client.accept(&name).await?;
             Ok(Done::Say(vec![format!(
@@ -356,6 +375,44 @@ async fn carry_out(
         | Command::Quit
         | Command::Cancel(_) => Ok(Done::Refresh),
     }
+}
+
+/// `/open NAME`: the person of that name; `#NAME` the room of yours of
+/// that name, and so does a plain NAME that no user has.
+async fn open(client: &Client, name: &str) -> Result<Done, Failure> {
+    let join = |room: &str| format!("/join {} joins a public or hidden one", quote_word(room));
+    if let Some(room) = name.strip_prefix('#') {
+        return match client.find_room(room).await {
+            Ok(r) => Ok(Done::Open(Conversation::Room { name: r.name })),
+            Err(ClientError::NoSuchRoom(_)) => Err(Failure::Usage(format!(
+                "you are in no room named #{room}; {}",
+                join(room)
+            ))),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let info = match client.fetch_key(name).await {
+        Ok(info) => info,
+        Err(ClientError::UnknownPeer(_)) => {
+            return match client.find_room(name).await {
+                Ok(r) => Ok(Done::Open(Conversation::Room { name: r.name })),
+                Err(_) => Err(Failure::Usage(format!(
+                    "no user named \"{name}\" on this server and no room of yours of that name \
+                     (/online shows who is online; {})",
+                    join(name)
+                ))),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if info.pin == PinState::Changed {
+        return Err(Failure::Usage(info.pin.describe(
+            info.verified,
+            &info.label(),
+            Audience::Menu,
+        )));
+    }
+    Ok(Done::Open(Conversation::Person { id: info.id }))
 }
 
 /// Joins, or sets the new password of, a room with the password typed.

@@ -13,6 +13,7 @@ use crate::conversations::ConversationSummary;
 use crate::keystore::Conversation;
 use crate::rooms::RoomPassword;
 
+pub use super::input::Input;
 use super::lines::Item;
 
 /// The connection as the status line shows it.
@@ -81,76 +82,6 @@ pub struct Transfer {
 /// Most transfer lines kept (the oldest ended ones go first).
 pub const MAX_TRANSFERS: usize = 4;
 
-/// The line being typed: text and cursor (a byte offset on a char boundary).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Input {
-    /// The text, possibly several lines.
-    pub text: String,
-    /// Where the cursor is.
-    pub cursor: usize,
-}
-
-impl Input {
-    /// Inserts `s` at the cursor.
-    pub fn insert(&mut self, s: &str) {
-        self.text.insert_str(self.cursor, s);
-        self.cursor += s.len();
-    }
-
-    /// Deletes the character before the cursor.
-    pub fn backspace(&mut self) {
-        if let Some(c) = self.text[..self.cursor].chars().next_back() {
-            self.cursor -= c.len_utf8();
-            self.text.remove(self.cursor);
-        }
-    }
-
-    /// Deletes the character at the cursor.
-    pub fn delete(&mut self) {
-        if self.cursor < self.text.len() {
-            self.text.remove(self.cursor);
-        }
-    }
-
-    /// Moves the cursor one character left.
-    pub fn left(&mut self) {
-        if let Some(c) = self.text[..self.cursor].chars().next_back() {
-            self.cursor -= c.len_utf8();
-        }
-    }
-
-    /// Moves the cursor one character right.
-    pub fn right(&mut self) {
-        if let Some(c) = self.text[self.cursor..].chars().next() {
-            self.cursor += c.len_utf8();
-        }
-    }
-
-    /// To the start of the current line.
-    pub fn home(&mut self) {
-        self.cursor = self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1);
-    }
-
-    /// To the end of the current line.
-    pub fn end(&mut self) {
-        self.cursor += self.text[self.cursor..]
-            .find('\n')
-            .unwrap_or(self.text.len() - self.cursor);
-    }
-
-    /// Takes the text, leaving the box empty.
-    pub fn take(&mut self) -> String {
-        self.cursor = 0;
-        std::mem::take(&mut self.text)
-    }
-
-    /// Replaces the text, the cursor at its end.
-    pub fn set(&mut self, text: String) {
-        self.cursor = text.len();
-        self.text = text;
-    }
-}
-
 /// The whole state of the screen.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -162,7 +93,8 @@ pub struct App {
     pub fingerprint: Option<String>,
     /// The connection.
     pub link: LinkState,
-    /// Every conversation, most recent first.
+    /// Every conversation: most recent first as the screen started, then
+    /// in the order they appeared (see [`App::set_conversations`]).
     pub conversations: Vec<ConversationSummary>,
     /// The open one.
     pub selected: Option<Conversation>,
@@ -253,10 +185,26 @@ impl App {
             .position(|c| c.conversation == *selected)
     }
 
-    /// Takes a new list, keeping the open conversation (or opening the
-    /// first one). Returns whether the open conversation changed.
-    pub fn set_conversations(&mut self, list: Vec<ConversationSummary>) -> bool {
-        self.conversations = list;
+    /// Takes a new list (most recent first), keeping the open conversation
+    /// (or opening the first one). Returns whether the open conversation
+    /// changed.
+    ///
+    /// The list keeps the order it had: a conversation a message arrives in
+    /// stays where it is (its count says so), and one new to the list joins
+    /// at its end. So a number (Alt-1..9) or Ctrl-N, Ctrl-P pressed a moment
+    /// after a message arrived opens what the user saw there.
+    pub fn set_conversations(&mut self, mut list: Vec<ConversationSummary>) -> bool {
+        let mut kept = Vec::with_capacity(list.len());
+        for shown in &self.conversations {
+            if let Some(i) = list
+                .iter()
+                .position(|c| c.conversation == shown.conversation)
+            {
+                kept.push(list.remove(i));
+            }
+        }
+        kept.append(&mut list);
+        self.conversations = kept;
         let keep = self
             .selected
             .as_ref()
@@ -314,6 +262,13 @@ impl App {
         true
     }
 
+    /// Whether the open conversation's newest entries are on screen: not
+    /// scrolled back, not covered by the help, not replaced by a search.
+    /// Only then is what arrived there read.
+    pub fn newest_on_screen(&self) -> bool {
+        self.scroll == 0 && !self.help && self.search.is_none()
+    }
+
     /// The unread count of the open conversation is now zero (it is shown).
     pub fn clear_unread(&mut self) {
         let Some(selected) = self.selected.clone() else {
@@ -359,6 +314,17 @@ impl App {
         // Stable: entries keep their recorded order among themselves.
         items.sort_by_key(|i| i.at_ms);
         self.items = items;
+    }
+
+    /// A text that could not be sent goes back into the writing box (put
+    /// aside while a search or a password is typed), so that nothing typed
+    /// is lost.
+    pub fn unsent(&mut self, text: &str) {
+        if self.mode == Mode::Write {
+            self.input.put_back(text);
+        } else {
+            self.draft.get_or_insert_default().put_back(text);
+        }
     }
 
     /// A fresh number for a transfer or a job.
@@ -467,12 +433,35 @@ mod tests {
         assert_eq!(app.current().unwrap().label, "bob");
         assert!(app.step(-1));
         assert_eq!(app.current().unwrap().label, "team");
-        // A refresh in another order keeps team open.
+        // A refresh in another order keeps team open, and the list's order.
         assert!(!app.set_conversations(vec![summary("team", true), summary("bob", false)]));
         assert_eq!(app.current().unwrap().label, "team");
+        assert_eq!(labels(&app), ["bob", "team"]);
         app.clear_unread();
         assert_eq!(app.current().unwrap().unread, 0);
         assert!(!app.open_index(5));
+    }
+
+    fn labels(app: &App) -> Vec<&str> {
+        app.conversations.iter().map(|c| c.label.as_str()).collect()
+    }
+
+    #[test]
+    fn a_message_arriving_does_not_move_its_conversation_so_alt_n_opens_what_was_seen() {
+        let mut app = App::new("alice".into(), "127.0.0.1:1".into());
+        app.set_conversations(vec![summary("bob", false), summary("carol", false)]);
+        // carol writes: the library lists her first now; a newcomer too.
+        let mut carol = summary("carol", false);
+        carol.unread = 4;
+        app.set_conversations(vec![summary("dave", false), carol, summary("bob", false)]);
+        assert_eq!(labels(&app), ["bob", "carol", "dave"]);
+        assert_eq!(app.conversations[1].unread, 4);
+        // Alt-1 (index 0) still opens bob, whom the list showed first.
+        assert!(app.open_index(0));
+        assert_eq!(app.current().unwrap().label, "bob");
+        // One that leaves the list goes; the rest keep their order.
+        app.set_conversations(vec![summary("dave", false), summary("bob", false)]);
+        assert_eq!(labels(&app), ["bob", "dave"]);
     }
 
     #[test]
@@ -495,22 +484,22 @@ mod tests {
     }
 
     #[test]
-    fn input_edits_at_the_cursor_on_char_boundaries() {
-        let mut i = Input::default();
-        i.insert("héllo");
-        i.left();
-        i.left();
-        i.backspace();
-        i.backspace();
-        assert_eq!(i.text, "hlo");
-        assert_eq!(i.cursor, 1);
-        i.insert("\nsecond");
-        i.home();
-        assert_eq!(i.cursor, "h\n".len());
-        i.end();
-        assert_eq!(i.cursor, "h\nsecondlo".len());
-        assert_eq!(i.take(), "h\nsecondlo");
-        assert_eq!(i.cursor, 0);
+    fn an_unsent_text_goes_back_into_the_box_before_what_was_typed_since() {
+        let mut app = App::new("a".into(), "s".into());
+        app.unsent("first try");
+        assert_eq!(app.input.text, "first try");
+        assert_eq!(app.input.cursor, "first try".len());
+        app.input.set("next".into());
+        app.input.left();
+        app.unsent("lost?");
+        assert_eq!(app.input.text, "lost?\nnext");
+        assert_eq!(app.input.cursor, "lost?\nnex".len());
+        // While a search is typed, it goes to the text put aside.
+        app.mode = Mode::Search;
+        app.draft = Some(std::mem::take(&mut app.input));
+        app.unsent("third");
+        assert!(app.input.text.is_empty());
+        assert_eq!(app.draft.unwrap().text, "third\nlost?\nnext");
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub enum Command {
     /// Delete the room for every member; the name typed again, as the
     /// confirmation there is no undo for.
     Delete(String),
-    /// Join the public or hidden room of this name (and open it).
+    /// Join the public or hidden room of this name (and open it); open it
+    /// if we are in it already.
     Join(String),
     /// Ask to leave the room.
     Leave,
@@ -49,7 +50,8 @@ pub enum Command {
     Fingerprint,
     /// The whole stored history of the conversation, or its last N entries.
     History(Option<usize>),
-    /// Open (and pin) a conversation with this user.
+    /// Open (and pin) a conversation with this user, or open the room
+    /// of ours of this name (`#NAME`, or a name no user has).
     Open(String),
     /// Accept a user's changed key (or the server's new mapping of the
     /// name), by name.
@@ -122,7 +124,7 @@ pub const WORDS: &[&str] = &[
 /// The help's list of commands: usage and what it does.
 pub const USAGE: &[(&str, &str)] = &[
     ("/file PATH", "send a file here (Tab completes the path)"),
-    ("/open NAME", "start a conversation with NAME"),
+    ("/open NAME", "talk with NAME (#NAME: a room of yours)"),
     ("/online", "who is online now"),
     ("/create NAME", "create a room (you are its owner)"),
     ("/join NAME", "join the public or hidden room NAME"),

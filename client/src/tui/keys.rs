@@ -31,6 +31,10 @@ pub enum Action {
     LoadMore,
     /// A room password was typed, for this.
     Password(SecretFor, RoomPassword),
+    /// The newest entries of the open conversation came into view again
+    /// (back at the bottom, the help closed): what arrived meanwhile is
+    /// read now.
+    Seen,
 }
 
 /// `text` as typed into the box: line ends made `\n`, tabs spaces, other
@@ -69,7 +73,7 @@ fn key_press(app: &mut App, key: KeyEvent, size: (u16, u16)) -> Action {
     }
     if app.help {
         help_key(app, key.code, size);
-        return Action::None;
+        return if app.help { Action::None } else { Action::Seen };
     }
     if app.mode == Mode::Secret {
         return secret_key(app, key.code, ctrl || alt);
@@ -116,9 +120,9 @@ fn key_press(app: &mut App, key: KeyEvent, size: (u16, u16)) -> Action {
         KeyCode::PageUp => page(app, size, true),
         KeyCode::PageDown => page(app, size, false),
         KeyCode::Tab => {
-            if let Some(candidates) = complete(&mut app.input) {
-                app.flash = Some(candidates);
-            }
+            // The candidates, or nothing once a Tab completes: an earlier
+            // Tab's candidates would be stale.
+            app.flash = complete(&mut app.input);
             Action::None
         }
         code => editing(app, code, ctrl || alt),
@@ -221,8 +225,11 @@ fn page(app: &mut App, size: (u16, u16), back: bool) -> Action {
             return Action::LoadMore;
         }
         app.scroll = (app.scroll + step).min(max);
-    } else {
+    } else if app.scroll > 0 {
         app.scroll = app.scroll.saturating_sub(step);
+        if app.scroll == 0 {
+            return Action::Seen;
+        }
     }
     Action::None
 }
@@ -286,6 +293,54 @@ mod tests {
             ),
             Action::Quit
         );
+    }
+
+    #[test]
+    fn what_arrives_is_on_screen_only_at_the_bottom_without_the_help() {
+        let mut app = App::new("alice".into(), "s".into());
+        assert!(app.newest_on_screen());
+        // Scrolled back: not on screen until PageDown reaches the bottom.
+        app.scroll = 100;
+        assert!(!app.newest_on_screen());
+        let down =
+            |app: &mut App| handle(app, key(KeyCode::PageDown, KeyModifiers::NONE), (120, 40));
+        let mut presses = 0;
+        while app.scroll > 0 {
+            let action = down(&mut app);
+            presses += 1;
+            if app.scroll > 0 {
+                assert_eq!(action, Action::None);
+                assert!(!app.newest_on_screen());
+            } else {
+                assert_eq!(action, Action::Seen);
+            }
+        }
+        assert!(presses > 1, "one page went all the way down");
+        assert!(app.newest_on_screen());
+        // At the bottom already, PageDown changes nothing.
+        assert_eq!(down(&mut app), Action::None);
+        // The help covers it until it is closed.
+        handle(&mut app, key(KeyCode::F(1), KeyModifiers::NONE), (120, 40));
+        assert!(!app.newest_on_screen());
+        assert_eq!(down(&mut app), Action::None);
+        assert_eq!(
+            handle(&mut app, key(KeyCode::Esc, KeyModifiers::NONE), (120, 40)),
+            Action::Seen
+        );
+        assert!(app.newest_on_screen());
+    }
+
+    #[test]
+    fn tab_candidates_leave_the_status_line_once_a_tab_completes() {
+        let mut app = App::new("alice".into(), "s".into());
+        let tab = |app: &mut App| handle(app, key(KeyCode::Tab, KeyModifiers::NONE), (120, 40));
+        typed(&mut app, "/fi");
+        tab(&mut app);
+        assert_eq!(app.flash.as_deref(), Some("file  files  fingerprint"));
+        typed(&mut app, "ng");
+        tab(&mut app);
+        assert_eq!(app.input.text, "/fingerprint ");
+        assert_eq!(app.flash, None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `client tui`: the full-screen terminal client (ratatui over crossterm),
 //! after iamb and gurk-rs: the conversations on the left (people and rooms,
-//! most recent first, with unread counts and marks for a changed key, a
-//! person online and a room's join rule),
+//! most recent first when it starts, then in a steady order so that a
+//! number opens what was seen there, with unread counts and marks for a
+//! changed key, a person online and a room's join rule),
 //! the open one's stored history on the right (scrolling back through it),
 //! a typing box that grows with its lines, a line per file transfer and a
 //! status line with the connection, the server and its pinned fingerprint.
@@ -13,8 +14,9 @@
 //! pushes (as `client watch` and the menu do), the send and room commands,
 //! [`Client::conversations`] and [`Client::history_of`] for what is shown,
 //! [`Client::mark_read`] once a conversation is on screen. Its rooms:
-//! `app` (the state), `lines` (items made safe to draw), `view` (drawing),
-//! `help` (F1), `text` (cutting and wrapping), `keys` (what a key does),
+//! `app` (the state), `input` (the typing box's text), `lines` (items
+//! made safe to draw), `view` (drawing), `help` (F1), `text` (cutting and
+//! wrapping), `keys` (what a key does),
 //! `command` (what a `/` line means), `complete` (Tab), `actions`
 //! (running what needs the client), `progress` (transfers' steps) and
 //! `term` (the terminal, always given back).
@@ -24,6 +26,7 @@ pub mod app;
 mod command;
 mod complete;
 mod help;
+mod input;
 mod keys;
 pub mod lines;
 mod progress;
@@ -182,6 +185,7 @@ impl Loop {
                                 self.app.history_limit = self.app.history_limit.saturating_mul(2);
                                 self.load_open().await;
                             }
+                            Action::Seen => self.mark_shown().await,
                             Action::Password(purpose, typed) => {
                                 self.spawn(Job::Password(purpose, typed), &outcome_tx, &uploads);
                             }
@@ -366,6 +370,7 @@ impl Loop {
             Outcome::Ended(job) => {
                 self.jobs.remove(&job);
             }
+            Outcome::Unsent(text) => self.app.unsent(&text),
             Outcome::Open(c) => {
                 self.app.open(Some(c));
                 self.refresh().await;
@@ -432,7 +437,7 @@ impl Loop {
     }
 
     /// Loads the open conversation's history (or its search), and marks it
-    /// read: it is on screen.
+    /// read if its newest entries are on screen.
     async fn load_open(&mut self) {
         let Some(open) = self.app.current().cloned() else {
             self.app.items.clear();
@@ -462,7 +467,17 @@ impl Loop {
                 self.app.flash = Some(explain::one_line(&explain::client_error(&e, &[])));
             }
         }
-        if open.unread > 0 && self.app.search.is_none() {
+        self.mark_shown().await;
+    }
+
+    /// Marks the open conversation read (sending read receipts, unless they
+    /// are off) when what it holds is on screen: not while scrolled back,
+    /// under the help or a search, where it stays counted as unread.
+    async fn mark_shown(&mut self) {
+        let Some(open) = self.app.current().cloned() else {
+            return;
+        };
+        if open.unread > 0 && self.app.newest_on_screen() {
             match self.client.mark_read(&open.conversation).await {
                 Ok(_) => self.app.clear_unread(),
                 Err(e) => {

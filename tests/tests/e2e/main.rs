@@ -38,6 +38,7 @@ mod server_trust;
 mod stopped_transfers;
 mod tui;
 mod tui_more;
+mod tui_trust;
 mod uploads;
 mod v2;
 mod v3;

@@ -173,7 +173,7 @@ impl Tui {
 }
 
 /// The row of the conversation list that names `label`.
-fn list_row<'a>(screen: &'a str, label: &str) -> Option<&'a str> {
+pub(super) fn list_row<'a>(screen: &'a str, label: &str) -> Option<&'a str> {
     screen
         .lines()
         .map(|l| {

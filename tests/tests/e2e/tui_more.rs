@@ -18,7 +18,7 @@ const ENTER_ALTERNATE_SCREEN: &str = "\x1b[?1049h";
 /// The screen's text run together: box lines and runs of blanks become one
 /// space, so that a notice wrapped over several rows reads as one line
 /// (rows of the list come between, so use it where the list is short).
-fn flat(screen: &str) -> String {
+pub(super) fn flat(screen: &str) -> String {
     screen
         .replace(['│', '┌', '┐', '└', '┘', '─'], " ")
         .split_whitespace()
