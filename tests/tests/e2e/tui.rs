@@ -159,6 +159,15 @@ impl Tui {
         (status, self.raw())
     }
 
+    /// Quits with `/quit`, which must end the program cleanly; everything
+    /// it wrote.
+    pub(super) async fn quit(mut self) -> String {
+        self.keys("/quit\r").await;
+        let (status, raw) = self.exit().await;
+        assert!(status.success(), "exit status {status}\n{raw}");
+        raw
+    }
+
     /// The `client` process (the child of `script`, which exec'd it).
     fn client_pid(&self) -> i32 {
         let script = self.child.id().expect("script is running");
@@ -341,9 +350,7 @@ async fn two_users_exchange_texts_files_and_a_room_bumps_its_count_in_the_tui() 
         .unwrap()
         .unwrap();
 
-    tui.keys("/quit\r").await;
-    let (status, raw) = tui.exit().await;
-    assert!(status.success(), "exit status {status}\n{raw}");
+    let raw = tui.quit().await;
     assert!(
         raw.contains(LEAVE_ALTERNATE_SCREEN),
         "the terminal was not given back"

@@ -111,9 +111,7 @@ async fn a_file_over_the_limit_is_asked_for_on_the_screen_and_fetched_with_accep
     let got = home.join("downloads").join("big.bin");
     assert_eq!(sha256(&got), sha256(&big));
 
-    tui.keys("/quit\r").await;
-    let (status, raw) = tui.exit().await;
-    assert!(status.success(), "exit status {status}\n{raw}");
+    tui.quit().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,9 +230,7 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
         "{said:#?}"
     );
 
-    tui.keys("/quit\r").await;
-    let (status, raw) = tui.exit().await;
-    assert!(status.success(), "exit status {status}\n{raw}");
+    tui.quit().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,9 +255,7 @@ async fn no_color_leaves_every_colour_out_of_what_the_binary_writes() {
             .await;
         tui.keys("/nosuchcommand\r").await;
         tui.wait_for("no command /nosuchcommand").await;
-        tui.keys("/quit\r").await;
-        let (status, raw) = tui.exit().await;
-        assert!(status.success(), "exit status {status}\n{raw}");
+        let raw = tui.quit().await;
         let colours = colour_codes(&raw);
         if no_color {
             assert!(colours.is_empty(), "colours under NO_COLOR: {colours:?}");

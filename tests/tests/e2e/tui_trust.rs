@@ -71,9 +71,7 @@ async fn a_text_typed_while_the_server_is_down_stays_in_the_box_and_is_sent_once
     let events = bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
     assert_eq!(texts(&events), ["typed while down"]);
 
-    tui.keys("/quit\r").await;
-    let (status, raw) = tui.exit().await;
-    assert!(status.success(), "exit status {status}\n{raw}");
+    tui.quit().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,9 +136,7 @@ async fn a_message_arriving_keeps_the_list_in_place_so_alt_n_opens_what_was_seen
     tui.keys("\x1b1").await;
     tui.wait_for(&format!(" to {} ", first.0)).await;
 
-    tui.keys("/quit\r").await;
-    let (status, raw) = tui.exit().await;
-    assert!(status.success(), "exit status {status}\n{raw}");
+    tui.quit().await;
 }
 
 /// The status of the newest entry in `who`'s history with `with`, once
@@ -218,9 +214,7 @@ async fn a_message_arriving_while_scrolled_back_is_read_only_once_it_is_on_scree
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    tui.keys("/quit\r").await;
-    let (status, raw) = tui.exit().await;
-    assert!(status.success(), "exit status {status}\n{raw}");
+    tui.quit().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,7 +260,5 @@ async fn open_with_a_hash_and_join_of_a_room_you_are_in_go_to_that_room() {
     tui.keys("/open #nosuch\r").await;
     tui.wait_for("you are in no room named #nosuch").await;
 
-    tui.keys("/quit\r").await;
-    let (status, raw) = tui.exit().await;
-    assert!(status.success(), "exit status {status}\n{raw}");
+    tui.quit().await;
 }
