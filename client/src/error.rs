@@ -119,13 +119,29 @@ pub enum ClientError {
     /// No room of this name here (escape before printing).
     #[error("no room named {0:?} here")]
     NoSuchRoom(String),
+    /// A room of ours that the server no longer has us in: deleted, or we
+    /// were removed while this client was away (escape before printing).
+    #[error("the server no longer has you in #{0}: it was deleted, or you were removed while away")]
+    RoomGone(String),
+    /// The server has no public or hidden room of this name that we may
+    /// join (a ban answers the same); `listed` is a listed room whose name
+    /// differs only in case (escape before printing).
+    #[error("no such room: no public or hidden room you may join is named {name:?} (names are exact){}", did_you_mean(listed.as_deref()))]
+    NoRoomToJoin {
+        /// The name asked for.
+        name: String,
+        /// A listed room of that name in another case.
+        listed: Option<String>,
+    },
     /// Several rooms here go by this name.
     #[error(
         "several rooms here are named {0:?}; name one by its id (32 hex digits, `client room list --json`)"
     )]
     AmbiguousRoom(String),
     /// A room of this name exists here already.
-    #[error("you are already in a room named {0:?}; choose another name")]
+    #[error(
+        "you are already in a room named {0:?} (room names here ignore case); choose another name"
+    )]
     RoomNameTaken(String),
     /// Another public or hidden room on the server has this name.
     #[error(
@@ -240,6 +256,10 @@ impl std::fmt::Display for NameConflict {
         let accept = format!("`client accept {}`", self.asked);
         f.write_str(&self.advise(&accept))
     }
+}
+
+fn did_you_mean(listed: Option<&str>) -> String {
+    listed.map_or_else(String::new, |n| format!("; did you mean #{n}?"))
 }
 
 #[cfg(test)]

@@ -457,6 +457,12 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: 
         }
         RoomChange::PasswordChanged => format!("[#{room}] {who} changed the room's password"),
         RoomChange::Deleted => format!("[#{room}] {who} deleted the room"),
+        RoomChange::DeletedUnchecked => format!(
+            "[#{room}] {who} deleted the room, says the server, which no longer has it; the notice \
+             could not be checked (this client had not caught up with the room): `room leave {}` \
+             forgets it here",
+            crate::advice::quote_word(&room)
+        ),
         RoomChange::DeleteRefused { error } => format!(
             "a room deletion notice from {who} was refused: {}",
             crate::repl::explain::one_line(error)

@@ -6,16 +6,18 @@
 //! What a room command reads from the rooms' logs on the way (it must be on
 //! the room's current epoch to act) is kept for the next `inbox`.
 
+use protocol::ErrorReason;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use sealpost_rooms::JoinRule;
 
+use crate::advice::quote_word;
 use crate::cli::RoomCommand;
 use crate::client::{Client, ClientError};
 use crate::display::escape_line;
 use crate::passphrase::read_room_password;
-use crate::rooms::{RoomPassword, rule_of};
+use crate::rooms::{Leaving, RoomPassword, rule_of};
 use crate::script::{print_json, read_stdin};
 
 /// The prompt for a new room password (asked twice on a terminal).
@@ -134,6 +136,7 @@ pub async fn outcome(
 ) -> Result<(Value, Vec<String>), ClientError> {
     let missing = match attempt(client, command.clone()).await {
         Err(ClientError::NoSuchRoom(name)) => name,
+        Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => return Err(gone(&command, e)),
         done => return done,
     };
     let joins = client.join_waiting_rooms().await?;
@@ -146,6 +149,31 @@ pub async fn outcome(
         object.insert("joined".into(), json!(joined));
     }
     Ok((value, joined.into_iter().chain(lines).collect()))
+}
+
+/// The server's `UNKNOWN_ROOM` for a command on a room we hold: the room
+/// is gone for us there (`room leave` forgets it); for a join it means
+/// what it says.
+fn gone(command: &RoomCommand, e: ClientError) -> ClientError {
+    match command {
+        RoomCommand::Create { .. } | RoomCommand::Join { .. } | RoomCommand::List => e,
+        RoomCommand::Send { name, .. }
+        | RoomCommand::SendFile { name, .. }
+        | RoomCommand::Members { name }
+        | RoomCommand::Add { name, .. }
+        | RoomCommand::Remove { name, .. }
+        | RoomCommand::Kick { name, .. }
+        | RoomCommand::Ban { name, .. }
+        | RoomCommand::Unban { name, .. }
+        | RoomCommand::Promote { name, .. }
+        | RoomCommand::Demote { name, .. }
+        | RoomCommand::Set { name, .. }
+        | RoomCommand::Rename { name, .. }
+        | RoomCommand::Leave { name }
+        | RoomCommand::Delete { name } => {
+            ClientError::RoomGone(name.strip_prefix('#').unwrap_or(name).to_string())
+        }
+    }
 }
 
 /// [`outcome`] without looking for welcomes.
@@ -249,14 +277,26 @@ async fn attempt(
             let line = format!("{} is now an admin of {}", escape_line(&user), room(&name));
             (json!({ "room": name, "admin": user }), vec![line])
         }
-        RoomCommand::Leave { name } => {
-            client.room_leave(&name).await?;
-            let line = format!(
-                "asked to leave {}; you are out once another member's client commits it",
-                room(&name)
-            );
-            (json!({ "room": name, "leave_requested": true }), vec![line])
-        }
+        RoomCommand::Leave { name } => match client.room_leave(&name).await? {
+            Leaving::Asked(known) => {
+                let line = format!(
+                    "asked to leave {}; you are out once another member's client commits it",
+                    room(&known)
+                );
+                (
+                    json!({ "room": known, "leave_requested": true }),
+                    vec![line],
+                )
+            }
+            Leaving::Forgotten(known) => {
+                let line = format!(
+                    "the server no longer has you in {} (deleted, or you were removed while away); \
+                     forgot it here",
+                    room(&known)
+                );
+                (json!({ "room": known, "forgotten": true }), vec![line])
+            }
+        },
         RoomCommand::Send { name, text } => {
             let text = text.unwrap_or_default();
             if text.is_empty() {
@@ -328,6 +368,13 @@ async fn attempt(
                     r.rule,
                     r.id
                 ));
+                if r.gone {
+                    lines.push(format!(
+                        "    gone from the server (deleted, or you were removed while away): \
+                         `room leave {}` forgets it here",
+                        escape_line(&quote_word(&r.name))
+                    ));
+                }
             }
             (json!({ "public": listed, "mine": rooms }), lines)
         }

@@ -31,6 +31,10 @@ impl Client {
                     ),
                 },
             }),
+            Deleted::Unchecked { room } => Some(What::Room {
+                room,
+                change: RoomChange::DeletedUnchecked,
+            }),
             Deleted::Unknown => None,
             Deleted::Refused(error) => Some(What::Room {
                 room: String::new(),

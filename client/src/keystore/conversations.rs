@@ -66,6 +66,20 @@ impl KeyStore {
         Ok(out)
     }
 
+    /// A room renamed from `old` to `new`: its history goes with it, so
+    /// one conversation stays one (history is kept by room name). Returns
+    /// how many entries moved.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn rename_room_history(&self, old: &str, new: &str) -> Result<usize, KeyStoreError> {
+        let (kind, old) = Conversation::Room { name: old.into() }.key();
+        Ok(self.conn.execute(
+            "UPDATE history SET conv = ?3 WHERE conv_kind = ?1 AND conv = ?2",
+            params![kind, old, new],
+        )?)
+    }
+
     /// The received entries of `conversation` not shown yet become `read`;
     /// returns the server's message ids of those that have one (for read
     /// receipts), oldest first.
@@ -167,5 +181,39 @@ mod tests {
         let activity = store.conversation_activity().unwrap();
         assert_eq!(count(&bob, &activity), Some(0));
         assert_eq!(count(&team, &activity), Some(1));
+    }
+
+    #[test]
+    fn a_renamed_room_keeps_its_history_under_the_new_name_and_nothing_else_moves() {
+        let (_dir, home) = home();
+        let (mut store, ..) = with_session(&home);
+        let team = Conversation::Room {
+            name: "team".into(),
+        };
+        let crew = Conversation::Room {
+            name: "crew".into(),
+        };
+        let bob = Conversation::Person { id: BOB };
+        store
+            .add_history(&entry(team.clone(), Direction::In, 1))
+            .unwrap();
+        store
+            .add_history(&entry(team.clone(), Direction::Out, 2))
+            .unwrap();
+        store
+            .add_history(&entry(bob.clone(), Direction::In, 3))
+            .unwrap();
+        assert_eq!(store.rename_room_history("team", "crew").unwrap(), 2);
+        let activity = store.conversation_activity().unwrap();
+        assert!(activity.iter().all(|a| a.conversation != team));
+        assert!(activity.iter().any(|a| a.conversation == crew));
+        assert!(activity.iter().any(|a| a.conversation == bob));
+        // A person's key is never a room's, whatever the name.
+        assert_eq!(
+            store
+                .rename_room_history(&BOB.to_string(), "other")
+                .unwrap(),
+            0
+        );
     }
 }

@@ -139,7 +139,12 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
                  tells of an invitation that could not be used)"
             ),
         },
+        ClientError::RoomGone(name) => format!(
+            "{e}; {} forgets it here",
+            cmd(&format!("room leave {}", quote_word(name)))
+        ),
         ClientError::AmbiguousRoom(_)
+        | ClientError::NoRoomToJoin { .. }
         | ClientError::RoomNameTaken(_)
         | ClientError::RoomNameInUse(_)
         | ClientError::RoomMember(_)
@@ -258,7 +263,10 @@ pub fn error_code(e: &anyhow::Error) -> String {
                     return "room_refused".into();
                 }
                 ClientError::Room(_) => return "room".into(),
-                ClientError::NoSuchRoom(_) => return "no_such_room".into(),
+                ClientError::NoSuchRoom(_) | ClientError::NoRoomToJoin { .. } => {
+                    return "no_such_room".into();
+                }
+                ClientError::RoomGone(_) => return "room_gone".into(),
                 ClientError::AmbiguousRoom(_) => return "ambiguous_room".into(),
                 ClientError::RoomNameTaken(_) | ClientError::RoomNameInUse(_) => {
                     return "room_name_taken".into();

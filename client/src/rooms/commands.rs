@@ -41,6 +41,20 @@ pub struct RoomInfo {
     pub epoch: u64,
     /// Who may join: invite-only, public or hidden.
     pub rule: String,
+    /// The server no longer has us in it (deleted, or we were removed
+    /// while away): `room leave` forgets it here.
+    pub gone: bool,
+}
+
+/// What `room leave` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leaving {
+    /// Asked to leave the room of this name; another member's client
+    /// commits it.
+    Asked(String),
+    /// The server no longer had us in the room of this name: forgotten
+    /// here.
+    Forgotten(String),
 }
 
 /// A member as `room members` shows it.
@@ -93,8 +107,8 @@ impl Client {
             ))
         })?;
         self.in_rooms(async || {
-            if self.find_room(name).await.is_ok() {
-                return Err(ClientError::RoomNameTaken(name.into()));
+            if let Ok(held) = self.find_room(name).await {
+                return Err(ClientError::RoomNameTaken(held.name));
             }
             let id = sealpost_rooms::RoomId(rand::random());
             let engine = self.room_engine().await?;
@@ -238,13 +252,27 @@ impl Client {
     }
 
     /// Asks to leave the room `name`: another member's client commits it
-    /// (MLS forbids committing one's own removal).
+    /// (MLS forbids committing one's own removal). A room the server no
+    /// longer has us in (deleted, or we were removed while away, so no
+    /// notice could reach us) is forgotten here instead: nothing is left to
+    /// leave, and only the user's own command drops it.
     ///
     /// # Errors
     /// Unknown room, the only member, or the server refused.
-    pub async fn room_leave(&self, name: &str) -> Result<(), ClientError> {
+    pub async fn room_leave(&self, name: &str) -> Result<Leaving, ClientError> {
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
+            let conn = self.connection().await?;
+            match conn.room_state(RoomId(room.id.0)).await {
+                Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => {
+                    let id = room.id;
+                    let engine = self.room_engine().await?;
+                    engine.run(move |en| en.forget_room(id)).await?;
+                    return Ok(Leaving::Forgotten(room.name));
+                }
+                Err(e) => return Err(e.into()),
+                Ok(_) => {}
+            }
             if self.member_ids(&room).await?.len() < 2 {
                 return Err(ClientError::RoomMember(format!(
                     "you are the only member of #{}; there is nobody to leave",
@@ -273,7 +301,7 @@ impl Client {
             }
             self.send_to_room(room.id, None, move |e| e.leave(room_id))
                 .await?;
-            Ok(())
+            Ok(Leaving::Asked(room.name))
         })
         .await
     }
@@ -391,9 +419,14 @@ impl Client {
     /// The server, the key store or the engine's state file failed.
     pub async fn room_list(&self) -> Result<Vec<RoomInfo>, ClientError> {
         self.in_rooms(async || {
+            let conn = self.connection().await?;
+            let on_server: std::collections::HashSet<RoomId> =
+                conn.room_list().await?.iter().map(|r| r.room).collect();
             let mut out = Vec::new();
             for room in self.local_rooms().await? {
-                out.push(self.room_info(&room).await?);
+                let mut info = self.room_info(&room).await?;
+                info.gone = !on_server.contains(&RoomId(room.id.0));
+                out.push(info);
             }
             out.sort_by_key(|r| r.name.to_lowercase());
             Ok(out)
@@ -432,6 +465,7 @@ impl Client {
             role: role.to_string(),
             epoch,
             rule: access.rule.to_string(),
+            gone: false,
         })
     }
 

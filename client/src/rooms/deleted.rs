@@ -4,6 +4,7 @@
 //! roles, never on the server's word; then the room is forgotten.
 
 use bytes::Bytes;
+use protocol::ErrorReason;
 use protocol::v3::RoomNotice;
 use sealpost_rooms::{Incoming, Role};
 
@@ -21,6 +22,13 @@ pub enum Deleted {
         room: String,
         /// The owner (verified by the room's MLS state).
         owner: protocol::ClientId,
+    },
+    /// A notice of `room` that did not open here (sent in an epoch we never
+    /// reached), while the server no longer has us in the room: kept, for
+    /// the user to forget.
+    Unchecked {
+        /// The room's name.
+        room: String,
     },
     /// A room we do not have (never joined, or already forgotten).
     Unknown,
@@ -70,6 +78,19 @@ impl Client {
             }
             Err(err) => {
                 let err = super::refused(err)?;
+                // Behind on the room's epochs, we cannot open the owner's
+                // notice (its log is gone with the room); whether the
+                // server still has us in it is only worth saying.
+                let conn = self.connection().await?;
+                if conn
+                    .room_state(notice.room)
+                    .await
+                    .err()
+                    .and_then(|e| e.reason())
+                    == Some(ErrorReason::UnknownRoom)
+                {
+                    return Ok(Deleted::Unchecked { room: name });
+                }
                 return Ok(Deleted::Refused(format!(
                     "a deletion notice for #{name} that does not open: {}",
                     crate::repl::explain::client_error(&err, &[])

@@ -126,6 +126,11 @@ pub enum RoomChange {
     },
     /// The owner deleted the room; it is forgotten here.
     Deleted,
+    /// A deletion notice this client could not check (it was sent in an
+    /// epoch we never reached: the room's log went with the room), for a
+    /// room the server no longer has us in. Kept until the user's `room
+    /// leave` forgets it.
+    DeletedUnchecked,
     /// A deletion notice not believed (not from the room's owner, or not
     /// opening): the room is kept.
     DeleteRefused {

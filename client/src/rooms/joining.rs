@@ -92,16 +92,19 @@ impl Client {
             }
             let engine = self.room_engine().await?;
             for _ in 0..MAX_JOIN_ATTEMPTS {
-                let found = self
+                let found = match self
                     .retrying(|c| {
                         let label = label.clone();
                         async move { c.find_room(label).await }
                     })
                     .await
-                    .map_err(|e| match e.reason() {
-                        Some(ErrorReason::UnknownRoom) => no_such_room(name),
-                        _ => e,
-                    })?;
+                {
+                    Ok(found) => found,
+                    Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => {
+                        return Err(self.no_room_to_join(name).await);
+                    }
+                    Err(e) => return Err(e),
+                };
                 let info = found.group_info.to_vec();
                 let out = self
                     .with_pins(move |en, book| en.join_external(&info, book))
@@ -230,9 +233,27 @@ impl Client {
 }
 
 fn no_such_room(name: &str) -> ClientError {
-    ClientError::RoomMember(format!(
-        "no such room: no public or hidden room is named {name:?} (names are exact)"
-    ))
+    ClientError::NoRoomToJoin {
+        name: name.into(),
+        listed: None,
+    }
+}
+
+impl Client {
+    /// The server has no room `name` we may join; names are exact, so a
+    /// listed room whose name differs only in case is offered instead.
+    async fn no_room_to_join(&self, name: &str) -> ClientError {
+        let listed = self.room_directory().await.ok().and_then(|rooms| {
+            rooms
+                .into_iter()
+                .find(|r| r.name.to_lowercase() == name.to_lowercase())
+                .map(|r| r.name)
+        });
+        ClientError::NoRoomToJoin {
+            name: name.into(),
+            listed,
+        }
+    }
 }
 
 /// The rule of the words `--public`, `--hidden`, `--password`, `--invite`

@@ -43,7 +43,7 @@ mod sync;
 mod trust;
 mod worker;
 
-pub use commands::{RoomInfo, RoomMemberInfo};
+pub use commands::{Leaving, RoomInfo, RoomMemberInfo};
 pub use content::{ContentError, RoomContent, RoomFile};
 pub use deleted::Deleted;
 pub use files::{

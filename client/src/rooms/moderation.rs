@@ -82,8 +82,10 @@ impl Client {
         })?;
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
-            if !new.eq_ignore_ascii_case(&room.name) && self.find_room(new).await.is_ok() {
-                return Err(ClientError::RoomNameTaken(new.into()));
+            if !new.eq_ignore_ascii_case(&room.name)
+                && let Ok(held) = self.find_room(new).await
+            {
+                return Err(ClientError::RoomNameTaken(held.name));
             }
             self.require_role(&room, Role::Admin, "rename the room")
                 .await?;

@@ -160,6 +160,13 @@ impl Client {
             }
             return Ok(Read::Done(Vec::new(), None));
         }
+        // History is kept by room name: a commit that renames the room
+        // takes it along (ours and others' alike, read back here).
+        let name_before = if e.kind == RoomEntryKind::Commit {
+            engine.run(move |en| en.name(room)).await.ok().flatten()
+        } else {
+            None
+        };
         let bytes = e.message.clone();
         let result = self
             .with_pins(move |en, book| en.process_entry(room, seq, &bytes, book))
@@ -245,6 +252,14 @@ impl Client {
             }
             other => {
                 tracing::warn!(?other, "a room entry of an unknown kind");
+            }
+        }
+        if let Some(old) = name_before {
+            let now = engine.run(move |en| en.name(room)).await.ok().flatten();
+            if let Some(new) = now.filter(|n| n.as_str() != old.as_str()) {
+                let (old, new) = (old.as_str().to_string(), new.as_str().to_string());
+                self.store(move |s| s.rename_room_history(&old, &new))
+                    .await?;
             }
         }
         Ok(Read::Done(events, leave))

@@ -49,6 +49,16 @@ pub(crate) async fn ok(server: SocketAddr, home: &Path, args: &[&str]) -> String
     out
 }
 
+/// Runs a `--json` command that must fail; its JSON error line
+/// (`code`, `error`).
+pub(crate) async fn refusal(server: SocketAddr, home: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let (success, _, err) = run(server, home, &all).await;
+    assert!(!success, "client {args:?} succeeded");
+    serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {err}"))
+}
+
 /// Runs a `--json` command that must succeed; its JSON.
 pub(crate) async fn json(server: SocketAddr, home: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];

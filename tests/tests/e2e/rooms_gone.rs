@@ -1,0 +1,134 @@
+//! A room's history and its end, through the real `client` binary: a
+//! rename keeps one conversation (history is kept by room name); a member
+//! removed while away, whose room is then deleted, sees the room gone from
+//! the server and forgets it with `room leave`; a member behind on the
+//! room's epochs is told of a deletion it cannot check; a join by a name in
+//! the wrong case offers the listed room's name.
+
+use serde_json::Value;
+
+use crate::rooms_cli::{json, ok, refusal, room_events, users};
+
+/// The texts of a `history --json`, oldest first.
+fn history_texts(history: &Value) -> Vec<&str> {
+    history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect()
+}
+
+/// The room names in a `conversations --json`.
+fn room_conversations(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["room"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_gone_a_renamed_room_keeps_one_history_for_every_member() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    json(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &alice, &["room", "send", "team", "before the rename"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+
+    ok(addr, &alice, &["room", "rename", "team", "crew"]).await;
+    ok(addr, &alice, &["room", "send", "crew", "after the rename"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+
+    // The renamer (its own commit read back) and the member who read it.
+    for home in [&alice, &bob] {
+        let history = json(addr, home, &["history", "#crew"]).await;
+        assert_eq!(
+            history_texts(&history),
+            ["before the rename", "after the rename"],
+            "{history}"
+        );
+        let rooms = json(addr, home, &["conversations"]).await;
+        assert_eq!(room_conversations(&rooms), ["crew"], "{rooms}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_gone_a_room_deleted_while_a_member_was_away_is_shown_gone_and_leave_forgets_it() {
+    let (server, _dir, [alice, bob, carol]) = users(["alice", "bob", "carol"]).await;
+    let addr = server.addr;
+    json(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob", "carol"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &carol, &["inbox"]).await;
+
+    // Bob is removed and the room deleted while bob and carol are away:
+    // no notice reaches bob, and carol's comes from an epoch she never saw
+    // (the room's log went with it).
+    ok(addr, &alice, &["room", "remove", "team", "bob"]).await;
+    ok(addr, &alice, &["room", "delete", "team"]).await;
+
+    let told = room_events(&json(addr, &carol, &["inbox"]).await);
+    let kinds: Vec<&str> = told
+        .iter()
+        .map(|e| e["room_event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["deleted_unchecked"], "{told:?}");
+    let shown = ok(addr, &carol, &["room", "list"]).await;
+    assert!(shown.contains("`room leave team` forgets it"), "{shown}");
+
+    for home in [&bob, &carol] {
+        let list = json(addr, home, &["room", "list"]).await;
+        assert_eq!(list["mine"][0]["name"], "team", "{list}");
+        assert_eq!(list["mine"][0]["gone"], true, "{list}");
+        let err = refusal(addr, home, &["room", "send", "team", "hello?"]).await;
+        assert_eq!(err["code"], "room_gone", "{err}");
+        assert!(
+            err["error"]
+                .as_str()
+                .unwrap()
+                .contains("`client room leave team` forgets it here"),
+            "{err}"
+        );
+
+        let left = json(addr, home, &["room", "leave", "team"]).await;
+        assert_eq!(left["forgotten"], true, "{left}");
+        let list = json(addr, home, &["room", "list"]).await;
+        assert!(list["mine"].as_array().unwrap().is_empty(), "{list}");
+    }
+
+    // A room still on the server is listed as it is, and left as before.
+    json(addr, &alice, &["room", "create", "crew"]).await;
+    ok(addr, &alice, &["room", "add", "crew", "bob"]).await;
+    ok(addr, &alice, &["room", "promote", "crew", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    let list = json(addr, &bob, &["room", "list"]).await;
+    assert_eq!(list["mine"][0]["gone"], false, "{list}");
+    let left = json(addr, &bob, &["room", "leave", "crew"]).await;
+    assert_eq!(left["leave_requested"], true, "{left}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_gone_a_join_in_the_wrong_case_names_the_listed_room() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    json(addr, &alice, &["room", "create", "Lobby", "--public"]).await;
+    json(addr, &alice, &["room", "create", "den", "--hidden"]).await;
+
+    let err = refusal(addr, &bob, &["room", "join", "lobby"]).await;
+    assert_eq!(err["code"], "no_such_room", "{err}");
+    let line = err["error"].as_str().unwrap();
+    assert!(line.contains("did you mean #Lobby?"), "{err}");
+    // A hidden room stays as secret as its name: no suggestion.
+    let err = refusal(addr, &bob, &["room", "join", "Den"]).await;
+    assert_eq!(err["code"], "no_such_room", "{err}");
+    assert!(
+        !err["error"].as_str().unwrap().contains("did you mean"),
+        "{err}"
+    );
+
+    json(addr, &bob, &["room", "join", "Lobby"]).await;
+}
