@@ -242,10 +242,20 @@ impl Client {
             self.require_role(&room, Role::Admin, "make admins").await?;
             let room_id = room.id;
             let client = engine_client_id(id);
-            self.publish(room.id, move |e, _| {
-                e.set_role(room_id, client, Role::Admin).map(Some)
-            })
-            .await?;
+            let changed = self
+                .publish(room.id, move |e, _| {
+                    if role_in(e, room_id, client)? >= Role::Admin {
+                        return Ok(None);
+                    }
+                    e.set_role(room_id, client, Role::Admin).map(Some)
+                })
+                .await?;
+            if changed.is_none() {
+                return Err(ClientError::RoomMember(format!(
+                    "{user} is already an admin of #{}",
+                    room.name
+                )));
+            }
             Ok(())
         })
         .await
@@ -547,4 +557,18 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// The role of `client` in `room` as our engine holds it (a plain member's
+/// for one who is not in it).
+pub(super) fn role_in(
+    engine: &sealpost_rooms::RoomEngine,
+    room: sealpost_rooms::RoomId,
+    client: sealpost_rooms::ClientId,
+) -> Result<Role, RoomsError> {
+    Ok(engine
+        .members(room)?
+        .into_iter()
+        .find(|m| m.client_id == client)
+        .map_or(Role::Member, |m| m.role))
 }

@@ -185,14 +185,21 @@ impl Client {
             self.require_role(&room, Role::Admin, "change who may join")
                 .await?;
             let room_id = room.id;
-            self.publish(room.id, move |e, _| {
-                if e.access(room_id)?.rule == rule {
-                    return Ok(None);
-                }
-                e.set_join_rule(room_id, rule).map(Some)
-            })
-            .await
-            .map_err(|e| e.name_in_use(&room.name))?;
+            let changed = self
+                .publish(room.id, move |e, _| {
+                    if e.access(room_id)?.rule == rule {
+                        return Ok(None);
+                    }
+                    e.set_join_rule(room_id, rule).map(Some)
+                })
+                .await
+                .map_err(|e| e.name_in_use(&room.name))?;
+            if changed.is_none() {
+                return Err(ClientError::RoomMember(format!(
+                    "#{} is already {rule}",
+                    room.name
+                )));
+            }
             Ok(())
         })
         .await

@@ -8,6 +8,7 @@
 
 use sealpost_rooms::{Role, RoomName};
 
+use super::commands::role_in;
 use super::engine_client_id;
 use crate::client::Client;
 use crate::error::ClientError;
@@ -59,10 +60,20 @@ impl Client {
                 .await?;
             let room_id = room.id;
             let client = engine_client_id(id);
-            self.publish(room.id, move |e, _| {
-                e.set_role(room_id, client, Role::Member).map(Some)
-            })
-            .await?;
+            let changed = self
+                .publish(room.id, move |e, _| {
+                    if role_in(e, room_id, client)? == Role::Member {
+                        return Ok(None);
+                    }
+                    e.set_role(room_id, client, Role::Member).map(Some)
+                })
+                .await?;
+            if changed.is_none() {
+                return Err(ClientError::RoomMember(format!(
+                    "{user} is not an admin of #{}",
+                    room.name
+                )));
+            }
             Ok(())
         })
         .await
@@ -86,6 +97,12 @@ impl Client {
                 && let Ok(held) = self.find_room(new).await
             {
                 return Err(ClientError::RoomNameTaken(held.name));
+            }
+            if new == room.name {
+                return Err(ClientError::RoomMember(format!(
+                    "#{} is already named so",
+                    room.name
+                )));
             }
             self.require_role(&room, Role::Admin, "rename the room")
                 .await?;

@@ -32,6 +32,7 @@ mod rooms_join;
 mod rooms_leave;
 mod rooms_menu;
 mod rooms_names;
+mod rooms_noop;
 mod rooms_password;
 mod same_home;
 mod scripted;

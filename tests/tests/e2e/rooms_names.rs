@@ -2,18 +2,7 @@
 //! room's name is the server's to give once, and a client that asks for a
 //! taken one is told so and keeps no room the server does not have.
 
-use serde_json::Value;
-
-use crate::rooms_cli::{json, ok, run, users};
-
-/// The `--json` error of a client command that must fail.
-async fn refusal(addr: std::net::SocketAddr, home: &std::path::Path, args: &[&str]) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let (success, _, err) = run(addr, home, &all).await;
-    assert!(!success, "client {args:?} succeeded");
-    serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("{e}: {err}"))
-}
+use crate::rooms_cli::{json, ok, refusal, users};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_rooms_name_taken_on_the_server_is_refused_and_leaves_no_room_here() {
