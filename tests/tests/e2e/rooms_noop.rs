@@ -15,7 +15,7 @@ async fn epoch(addr: SocketAddr, home: &Path) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_noop_a_command_that_changes_nothing_says_so_and_commits_nothing() {
-    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let (server, _dir, [alice, _bob]) = users(["alice", "bob"]).await;
     let addr = server.addr;
     json(addr, &alice, &["room", "create", "ops"]).await;
     ok(addr, &alice, &["room", "add", "ops", "bob"]).await;
