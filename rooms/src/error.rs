@@ -124,6 +124,10 @@ pub enum RoomsError {
     /// A commit of ours awaits the server's answer; confirm or discard it first.
     #[error("a commit of ours awaits the server's answer")]
     PendingCommit,
+    /// We asked to leave the room and no commit has taken the request yet:
+    /// MLS sends nothing while a proposal waits.
+    #[error("you asked to leave the room; another member's client completes it")]
+    Leaving,
     /// There is no commit of ours to confirm or discard.
     #[error("no commit of ours awaits an answer")]
     NoPendingCommit,

@@ -105,6 +105,15 @@ impl RoomEngine {
             if group.pending_commit().is_some() {
                 return Err(RoomsError::PendingCommit);
             }
+            // Our own leave request blocks every message until a commit
+            // takes it (others' requests are committed before we send).
+            let own = group.own_leaf_index();
+            if group
+                .pending_proposals()
+                .any(|p| matches!(p.sender(), Sender::Member(leaf) if *leaf == own))
+            {
+                return Err(RoomsError::Leaving);
+            }
             let signer = self.signer(provider)?;
             group
                 .create_message(provider, &signer, plaintext)

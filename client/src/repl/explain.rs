@@ -172,6 +172,9 @@ fn room_error(e: &sealpost_rooms::RoomsError) -> String {
         RoomsError::Identity(i) => format!("a room member is refused: {i}"),
         RoomsError::Policy(p) => format!("refused by the room's rules: {p}"),
         RoomsError::NotMember => "you are no longer a member of that room".into(),
+        RoomsError::Leaving => "you asked to leave that room: nothing more can be sent to it \
+                                while another member's client completes it"
+            .into(),
         RoomsError::DecryptFailed => {
             "a room message did not decrypt (altered, or not for you)".into()
         }
@@ -261,6 +264,9 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::Crypto(_) => return "crypto".into(),
                 ClientError::Room(sealpost_rooms::RoomsError::Policy(_)) => {
                     return "room_refused".into();
+                }
+                ClientError::Room(sealpost_rooms::RoomsError::Leaving) => {
+                    return "leaving".into();
                 }
                 ClientError::Room(_) => return "room".into(),
                 ClientError::NoSuchRoom(_) | ClientError::NoRoomToJoin { .. } => {

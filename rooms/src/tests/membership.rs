@@ -88,6 +88,11 @@ fn a_member_leaves_and_a_plain_member_commits_it() {
             Incoming::LeaveRequest { client, .. } if client == w.cid(2)
         ));
     }
+    // The leaver sends nothing more, and is told why (not MLS's words).
+    assert!(matches!(
+        w.m[2].engine.send(ROOM, b"one more"),
+        Err(RoomsError::Leaving)
+    ));
     // Member 1 is not an admin, but committing a leave is anyone's right.
     let out = w.m[1].engine.commit_pending_proposals(ROOM).unwrap();
     assert_eq!(out.summary.left, vec![w.cid(2)]);

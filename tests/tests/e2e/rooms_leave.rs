@@ -24,6 +24,9 @@ async fn a_member_leaves_in_its_own_words_and_an_owner_only_with_an_admin_behind
     // Bob leaves; the next member to read commits it, and bob hears that
     // he left, not that he was removed.
     ok(addr, &bob, &["room", "leave", "crew"]).await;
+    // Until then bob sends nothing more, and is told why.
+    let err = refusal(addr, &bob, &["room", "send", "crew", "one more"]).await;
+    assert_eq!(err["code"], "leaving", "{err}");
     let seen = ok(addr, &alice, &["inbox"]).await;
     assert!(seen.contains("[#crew] bob asked to leave"), "{seen}");
     let members = json(addr, &alice, &["room", "members", "crew"]).await;
