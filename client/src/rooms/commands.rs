@@ -231,36 +231,6 @@ impl Client {
         .await
     }
 
-    /// Makes `user` an admin of the room `name`.
-    ///
-    /// # Errors
-    /// Unknown room, not a member, ours not an admin's role, or refused.
-    pub async fn room_promote(&self, name: &str, user: &str) -> Result<(), ClientError> {
-        self.in_rooms(async || {
-            let room = self.find_room(name).await?;
-            let id = self.member_of(&room, user).await?;
-            self.require_role(&room, Role::Admin, "make admins").await?;
-            let room_id = room.id;
-            let client = engine_client_id(id);
-            let changed = self
-                .publish(room.id, move |e, _| {
-                    if role_in(e, room_id, client)? >= Role::Admin {
-                        return Ok(None);
-                    }
-                    e.set_role(room_id, client, Role::Admin).map(Some)
-                })
-                .await?;
-            if changed.is_none() {
-                return Err(ClientError::RoomMember(format!(
-                    "{user} is already an admin of #{}",
-                    room.name
-                )));
-            }
-            Ok(())
-        })
-        .await
-    }
-
     /// Asks to leave the room `name`: another member's client commits it
     /// (MLS forbids committing one's own removal). A room the server no
     /// longer has us in (deleted, or we were removed while away, so no
@@ -557,18 +527,4 @@ impl Client {
         }
         Ok(())
     }
-}
-
-/// The role of `client` in `room` as our engine holds it (a plain member's
-/// for one who is not in it).
-pub(super) fn role_in(
-    engine: &sealpost_rooms::RoomEngine,
-    room: sealpost_rooms::RoomId,
-    client: sealpost_rooms::ClientId,
-) -> Result<Role, RoomsError> {
-    Ok(engine
-        .members(room)?
-        .into_iter()
-        .find(|m| m.client_id == client)
-        .map_or(Role::Member, |m| m.role))
 }

@@ -1,14 +1,13 @@
-//! Moderating a room (admins and the owner): ban and unban, demote, rename.
-//! Kick is `room_remove`, promote `room_promote` (`commands`). Each is one
+//! Moderating a room (admins and the owner): ban and unban, promote and
+//! demote, rename. Kick is `room_remove` (`commands`). Each is one
 //! commit the engine makes only if our role allows it, and every member's
 //! engine and the server check again (`sealpost_rooms::policy`).
 //!
 //! A user to ban need not be a member (a ban keeps them out before they
 //! join): they are named as for one-to-one messages and pinned the same way.
 
-use sealpost_rooms::{Role, RoomName};
+use sealpost_rooms::{ClientId, Role, RoomEngine, RoomId, RoomName, RoomsError};
 
-use super::commands::role_in;
 use super::engine_client_id;
 use crate::client::Client;
 use crate::error::ClientError;
@@ -48,29 +47,50 @@ impl Client {
         .await
     }
 
+    /// Makes `user` an admin of the room `name`.
+    ///
+    /// # Errors
+    /// Unknown room, not a member, already an admin, ours not an admin's
+    /// role, or refused.
+    pub async fn room_promote(&self, name: &str, user: &str) -> Result<(), ClientError> {
+        self.set_member_role(name, user, Role::Admin).await
+    }
+
     /// Makes the admin `user` a plain member of the room `name`.
     ///
     /// # Errors
-    /// Unknown room, not a member, ours not the needed role, or refused.
+    /// Unknown room, not a member, not an admin, ours not the needed role,
+    /// or refused.
     pub async fn room_demote(&self, name: &str, user: &str) -> Result<(), ClientError> {
+        self.set_member_role(name, user, Role::Member).await
+    }
+
+    /// Gives the member `user` of the room `name` the role `to` (admin or
+    /// plain member); a role they have already is refused, not committed.
+    async fn set_member_role(&self, name: &str, user: &str, to: Role) -> Result<(), ClientError> {
+        let (action, already) = if to == Role::Admin {
+            ("make admins", "is already an admin of")
+        } else {
+            ("demote admins", "is not an admin of")
+        };
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
             let id = self.member_of(&room, user).await?;
-            self.require_role(&room, Role::Admin, "demote admins")
-                .await?;
+            self.require_role(&room, Role::Admin, action).await?;
             let room_id = room.id;
             let client = engine_client_id(id);
             let changed = self
                 .publish(room.id, move |e, _| {
-                    if role_in(e, room_id, client)? == Role::Member {
+                    let now = role_in(e, room_id, client)?;
+                    if now == to || (to == Role::Admin && now == Role::Owner) {
                         return Ok(None);
                     }
-                    e.set_role(room_id, client, Role::Member).map(Some)
+                    e.set_role(room_id, client, to).map(Some)
                 })
                 .await?;
             if changed.is_none() {
                 return Err(ClientError::RoomMember(format!(
-                    "{user} is not an admin of #{}",
+                    "{user} {already} #{}",
                     room.name
                 )));
             }
@@ -114,4 +134,14 @@ impl Client {
         })
         .await
     }
+}
+
+/// The role of `client` in `room` as our engine holds it (a plain member's
+/// for one who is not in it).
+fn role_in(engine: &RoomEngine, room: RoomId, client: ClientId) -> Result<Role, RoomsError> {
+    Ok(engine
+        .members(room)?
+        .into_iter()
+        .find(|m| m.client_id == client)
+        .map_or(Role::Member, |m| m.role))
 }
