@@ -95,6 +95,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             client::tui::run(client, client::tui::Options { bell }).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Import { file }) => {
+            commands::import(config, flags, &file).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(command) => {
             let client = commands::open(config, flags).await?;
             client.set_download_policy(policy);
