@@ -356,7 +356,11 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
         }
         Command::Session { name } => {
             client.start_session(&name).await?;
-            println!("sent a key-agreement offer to {}", escape_line(&name));
+            if flags.json {
+                print_json(&json!({ "session_offered_to": name }))?;
+            } else {
+                println!("sent a key-agreement offer to {}", escape_line(&name));
+            }
         }
         Command::Resume => {
             let done = client.resume_all_uploads(cancel_on_ctrl_c()).await?;
