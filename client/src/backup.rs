@@ -16,9 +16,11 @@
 //! (blobs as hex), read and written one row at a time: a large history is
 //! never whole in memory.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chacha20poly1305::XChaCha20Poly1305;
 use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
@@ -27,6 +29,7 @@ use rand::RngCore;
 use rusqlite::types::{Value, ValueRef};
 use serde_json::{Map, json};
 
+use crate::client::ClientConfig;
 use crate::keystore::atrest;
 use crate::keystore::{KeyStore, KeyStoreError, Protection, SCHEMA_VERSION};
 use crate::{Client, ClientError};
@@ -147,6 +150,89 @@ impl Client {
             }));
         Ok(summary)
     }
+}
+
+/// A home not set up yet, as an import found it: whether its folder
+/// existed and what was in it.
+struct FreshHome {
+    home: PathBuf,
+    entries: Option<HashSet<OsString>>,
+}
+
+impl FreshHome {
+    /// `None` for a home that has a key store already: opening it with a
+    /// wrong passphrase fails before anything is written.
+    fn look(home: &Path) -> Result<Option<Self>, KeyStoreError> {
+        if atrest::read_record(home)?.is_some() {
+            return Ok(None);
+        }
+        let entries = match std::fs::read_dir(home) {
+            Ok(dir) => Some(
+                dir.map(|e| e.map(|e| e.file_name()))
+                    .collect::<std::io::Result<_>>()?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(Self {
+            home: home.to_path_buf(),
+            entries,
+        }))
+    }
+
+    /// Removes what was added since [`Self::look`] (the folder itself if it
+    /// was not there).
+    fn restore(&self) -> std::io::Result<()> {
+        let Some(before) = &self.entries else {
+            return std::fs::remove_dir_all(&self.home);
+        };
+        for entry in std::fs::read_dir(&self.home)? {
+            let entry = entry?;
+            if before.contains(&entry.file_name()) {
+                continue;
+            }
+            if entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(entry.path())?;
+            } else {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens the home of `config` and restores the backup at `path` into it,
+/// as [`Client::import`]. If the home had no key store and the import
+/// fails, what opening it added is taken away again: a home set up under a
+/// wrong passphrase would refuse the retry with the right one.
+///
+/// # Errors
+/// As [`Client::open`] and [`Client::import`].
+pub async fn open_and_import(
+    config: ClientConfig,
+    path: &Path,
+) -> Result<(Client, BackupSummary), ClientError> {
+    let home = config.home.clone();
+    let fresh = tokio::task::spawn_blocking(move || FreshHome::look(&home))
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    let error = match Client::open(config).await {
+        Ok(client) => match client.import(path).await {
+            Ok(summary) => return Ok((client, summary)),
+            Err(e) => e,
+        },
+        Err(e) => e,
+    };
+    // The client, and with it the store's connection, is closed by now.
+    if let Some(fresh) = fresh {
+        let home = fresh.home.clone();
+        let restored = tokio::task::spawn_blocking(move || fresh.restore()).await;
+        if !matches!(restored, Ok(Ok(()))) {
+            // The import's error is what the user must read first.
+            tracing::warn!(home = %home.display(), "could not take back what the failed import added");
+        }
+    }
+    Err(error)
 }
 
 fn write_rows(store: &KeyStore, out: &mut impl Write) -> Result<BackupSummary, KeyStoreError> {

@@ -65,7 +65,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub invisible: bool,
 
-    /// Print machine-readable JSON (list, inbox, watch, key, fingerprint).
+    /// Print machine-readable JSON: every command's result (not the menu's
+    /// or tui's screens), and errors as one {"error", "code"} line on
+    /// standard error.
     #[arg(long, global = true)]
     pub json: bool,
 

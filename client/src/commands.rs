@@ -2,6 +2,7 @@
 //! its result (as text or `--json`) and returns; errors go back to `main`,
 //! which prints one line and exits non-zero.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -25,6 +26,22 @@ pub struct Flags {
     pub json: bool,
     /// Accept a peer's changed key before sending.
     pub accept_new_key: bool,
+}
+
+/// `client import FILE`: restores a backup into the home of `config`,
+/// which it opens itself so that a failed import can leave the home as it
+/// found it.
+///
+/// # Errors
+/// As [`crate::backup::open_and_import`].
+pub async fn import(config: ClientConfig, flags: Flags, file: &Path) -> anyhow::Result<()> {
+    let (_client, summary) = crate::backup::open_and_import(config, file).await?;
+    if flags.json {
+        print_json(&summary)?;
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
 }
 
 /// A token cancelled by Ctrl-C, for transfers.
@@ -339,7 +356,11 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
         }
         Command::Session { name } => {
             client.start_session(&name).await?;
-            println!("sent a key-agreement offer to {}", escape_line(&name));
+            if flags.json {
+                print_json(&json!({ "session_offered_to": name }))?;
+            } else {
+                println!("sent a key-agreement offer to {}", escape_line(&name));
+            }
         }
         Command::Resume => {
             let done = client.resume_all_uploads(cancel_on_ctrl_c()).await?;
@@ -476,14 +497,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 println!("{summary}");
             }
         }
-        Command::Import { file } => {
-            let summary = client.import(&file).await?;
-            if flags.json {
-                print_json(&summary)?;
-            } else {
-                println!("{summary}");
-            }
-        }
+        Command::Import { .. } => bail!("import sets the home up on its own"),
         Command::Test => bail!("the self-test runs on its own, not on a home folder"),
         Command::Tui { .. } => bail!("the full-screen client runs on its own"),
         Command::GenerateAssets { .. } => bail!("generate-assets runs on its own"),

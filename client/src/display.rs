@@ -23,14 +23,48 @@ fn is_format_trap(c: char) -> bool {
     )
 }
 
+const ZWJ: char = '\u{200D}';
+
+/// A pictograph that emoji sequences are made of, as far as showing a ZWJ
+/// between two of them goes: the emoji blocks and the older symbols with an
+/// emoji form (the ones a ZWJ sequence starts or ends with, such as ❤ and ⚕).
+fn is_emoji(c: char) -> bool {
+    matches!(
+        c,
+        '\u{1F000}'..='\u{1FAFF}' // pictographs, emoticons, transport, supplements
+            | '\u{2600}'..='\u{27BF}' // miscellaneous symbols, dingbats
+            | '\u{2300}'..='\u{23FF}' // technical (⌚, ⏰)
+            | '\u{2B00}'..='\u{2BFF}' // arrows and shapes (⬛, ⭐)
+            | '\u{00A9}'
+            | '\u{00AE}'
+    )
+}
+
+/// What may stand between an emoji and the ZWJ after it: the emoji
+/// presentation selector and the skin tones.
+fn is_emoji_modifier(c: char) -> bool {
+    c == '\u{FE0F}' || ('\u{1F3FB}'..='\u{1F3FF}').contains(&c)
+}
+
+/// Whether the ZWJ at byte `at` of `text` joins two emoji (a family, a
+/// profession, a flag): the emoji then show as one, as their sender meant.
+/// A ZWJ anywhere else stays escaped, since it only hides itself there.
+fn joins_emoji(text: &str, at: usize) -> bool {
+    let before = text[..at].chars().rev().find(|c| !is_emoji_modifier(*c));
+    let after = text[at + ZWJ.len_utf8()..].chars().next();
+    before.is_some_and(is_emoji) && after.is_some_and(is_emoji)
+}
+
 fn escape_with(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
-    let needs = |c: char| (c.is_control() || is_format_trap(c)) && !keep(c);
-    if !text.chars().any(needs) {
+    let needs = |at: usize, c: char| {
+        (c.is_control() || is_format_trap(c)) && !keep(c) && !(c == ZWJ && joins_emoji(text, at))
+    };
+    if !text.char_indices().any(|(at, c)| needs(at, c)) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if needs(c) {
+    for (at, c) in text.char_indices() {
+        if needs(at, c) {
             match c {
                 '\n' => out.push_str("\\n"),
                 '\r' => out.push_str("\\r"),
@@ -134,6 +168,48 @@ mod tests {
         assert!(!shown.contains('\u{202E}'));
         assert!(!shown.contains('\x07'));
         assert_eq!(shown, "hi\\e[2J\\e]0;pwned\\u{7} \\u{202e}txt.exe\\u{2066}");
+    }
+
+    #[test]
+    fn emoji_sequences_show_as_they_are() {
+        for emoji in [
+            "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}", // family
+            "\u{1F469}\u{1F3FD}\u{200D}\u{1F4BB}",         // technologist, skin tone
+            "\u{1F3F3}\u{FE0F}\u{200D}\u{1F308}",          // rainbow flag
+            "\u{2764}\u{FE0F}\u{200D}\u{1F525}",           // heart on fire
+            "\u{2764}\u{FE0F}",                            // red heart
+            "\u{263A}\u{FE0F}",                            // smiling face
+        ] {
+            let text = format!("hi {emoji}!");
+            assert!(matches!(escape_line(&text), Cow::Borrowed(_)), "{text:?}");
+            assert!(
+                matches!(escape_message(&text), Cow::Borrowed(_)),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_zwj_that_joins_no_two_emoji_is_escaped() {
+        assert_eq!(escape_line("bo\u{200D}b"), "bo\\u{200d}b");
+        assert_eq!(escape_line("\u{1F600}\u{200D}b"), "\u{1F600}\\u{200d}b");
+        assert_eq!(escape_line("a\u{200D}\u{1F600}"), "a\\u{200d}\u{1F600}");
+        assert_eq!(escape_line("\u{1F600}\u{200D}"), "\u{1F600}\\u{200d}");
+        assert_eq!(escape_line("\u{200D}\u{1F600}"), "\\u{200d}\u{1F600}");
+        // A selector is no emoji: it does not make a letter one.
+        assert_eq!(
+            escape_line("a\u{FE0F}\u{200D}\u{1F600}"),
+            "a\u{FE0F}\\u{200d}\u{1F600}"
+        );
+        // Other zero-width characters between emoji stay escaped.
+        assert_eq!(
+            escape_line("\u{1F600}\u{200B}\u{1F600}"),
+            "\u{1F600}\\u{200b}\u{1F600}"
+        );
+        assert_eq!(
+            escape_line("\u{1F600}\u{202E}\u{1F600}"),
+            "\u{1F600}\\u{202e}\u{1F600}"
+        );
     }
 
     #[test]

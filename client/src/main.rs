@@ -10,7 +10,7 @@ use client::commands::{self, Flags};
 use client::config::client_config;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| client::output::usage_error(e));
     if let Some(Command::GenerateAssets { dir }) = &cli.command {
         use clap::CommandFactory;
         return match startup::assets::generate(Cli::command(), "sealpost-client", dir) {
@@ -64,7 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         // Fresh homes of its own: no passphrase of this one is needed.
         let home = client::config::home_folder(cli.home)?;
         let server = client::config::server_address(cli.server.as_deref(), &home)?;
-        let passed = client::selftest::run(&server).await?;
+        let passed = client::selftest::run(&server, cli.json).await?;
         return Ok(if passed {
             ExitCode::SUCCESS
         } else {
@@ -80,19 +80,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         |home| client::passphrase::resolve(home, no_passphrase, passphrase_file.as_deref()),
     )?;
     match cli.command {
-        Some(Command::Test) => {
-            let passed = client::selftest::run(&config.server).await?;
-            Ok(if passed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
         Some(Command::Tui { bell }) => {
             // Its own transfer lines replace the progress bars.
             let client = commands::open(config, flags).await?;
             client.set_download_policy(policy);
             client::tui::run(client, client::tui::Options { bell }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Import { file }) => {
+            commands::import(config, flags, &file).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(command) => {

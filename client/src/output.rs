@@ -478,6 +478,33 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: 
     }
 }
 
+/// Ends the process on a command line clap refused. With `--json`
+/// anywhere on it, a script reads one JSON line on standard error, with
+/// the code `usage` and clap's message, as it reads every other error; else
+/// clap's own text. Help and version (exit code 0) are always clap's text,
+/// and the exit code is always clap's (2 for a usage error).
+pub fn usage_error(e: clap::Error) -> ! {
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    if e.exit_code() == 0 || !json {
+        e.exit()
+    }
+    let error = match e.kind() {
+        // Its text is the whole help, which is no one-line message.
+        clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            "a subcommand is missing; --help lists them".to_string()
+        }
+        _ => {
+            // What clap says before its usage lines, on one line.
+            let text = e.render().to_string();
+            let said = text.split("\nUsage:").next().unwrap_or_default();
+            let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
+            said.strip_prefix("error: ").unwrap_or(&said).to_string()
+        }
+    };
+    eprintln!("{}", serde_json::json!({ "error": error, "code": "usage" }));
+    std::process::exit(e.exit_code())
+}
+
 #[cfg(test)]
 mod tests {
     use protocol::ClientId;

@@ -1,6 +1,9 @@
 //! `client test`: every flow against a live server, with fresh users in
 //! temporary home folders (so it can run again and again against the same
-//! server). One line per step with PASS or FAIL and its time.
+//! server). One line per step with PASS or FAIL and its time (with
+//! `--json`, one object per line). A server that cannot be reached ends the
+//! run at the first step that meets it: every later step would only say
+//! the same.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -10,8 +13,12 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use serde_json::json;
+
 use crate::client::{Client, ClientConfig};
+use crate::connection::ConnectionError;
 use crate::crypto::RefusalReason;
+use crate::error::ClientError;
 use crate::inbox::{Event, Rejection, What};
 use crate::pin::PinState;
 
@@ -23,27 +30,53 @@ const PUSH_WAIT: Duration = Duration::from_secs(10);
 struct Run {
     passed: usize,
     failed: usize,
+    json: bool,
+}
+
+/// The connection failure in `e`'s chain, if the server is out of reach.
+fn disconnect(e: &anyhow::Error) -> Option<&ConnectionError> {
+    e.chain()
+        .find_map(|cause| match cause.downcast_ref::<ClientError>() {
+            Some(ClientError::Connection(c)) => Some(c),
+            _ => cause.downcast_ref::<ConnectionError>(),
+        })
+        .filter(|c| c.is_disconnect())
 }
 
 impl Run {
-    async fn step<F: Future<Output = anyhow::Result<()>>>(&mut self, name: &str, f: F) {
+    /// Runs one step and reports it.
+    ///
+    /// # Errors
+    /// The step's error, when it could not reach the server.
+    async fn step<F: Future<Output = anyhow::Result<()>>>(
+        &mut self,
+        name: &str,
+        f: F,
+    ) -> anyhow::Result<()> {
         let started = Instant::now();
         let result = tokio::time::timeout(Duration::from_secs(120), f).await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        match result {
-            Ok(Ok(())) => {
-                self.passed += 1;
-                println!("PASS  {name:<50} {ms:>9.1} ms");
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) if disconnect(&e).is_some() => {
+                return Err(e.context(format!("self-test step \"{name}\"")));
             }
-            Ok(Err(e)) => {
-                self.failed += 1;
-                println!("FAIL  {name:<50} {ms:>9.1} ms  {e:#}");
-            }
-            Err(_) => {
-                self.failed += 1;
-                println!("FAIL  {name:<50} {ms:>9.1} ms  timed out");
-            }
+            Ok(Err(e)) => Some(format!("{e:#}")),
+            Err(_) => Some("timed out".to_string()),
+        };
+        match &error {
+            None => self.passed += 1,
+            Some(_) => self.failed += 1,
         }
+        if self.json {
+            let line = json!({ "event": "step", "step": name, "passed": error.is_none(), "ms": ms, "error": error });
+            println!("{line}");
+        } else if let Some(error) = error {
+            println!("FAIL  {name:<50} {ms:>9.1} ms  {error}");
+        } else {
+            println!("PASS  {name:<50} {ms:>9.1} ms");
+        }
+        Ok(())
     }
 }
 
@@ -99,11 +132,13 @@ async fn expect_text(client: &Client, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs every step against `server`; returns whether all passed.
+/// Runs every step against `server`; returns whether all passed. `json`:
+/// one JSON object a line (`start`, one `step` each, `summary`).
 ///
 /// # Errors
-/// Temporary folders could not be made.
-pub async fn run(server: &str) -> anyhow::Result<bool> {
+/// Temporary folders could not be made; the server could not be reached
+/// (the first step that tried, with why).
+pub async fn run(server: &str, json: bool) -> anyhow::Result<bool> {
     let tag: u32 = rand::random();
     let alice_name = format!("selftest-alice-{tag:08x}");
     let bob_name = format!("selftest-bob-{tag:08x}");
@@ -120,10 +155,19 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
     };
     let alice = Client::open(config(alice_home.path())).await?;
     let bob = Client::open(config(bob_home.path())).await?;
-    println!("self-test against {server} as {alice_name} and {bob_name}");
+    if json {
+        let users = [&alice_name, &bob_name];
+        println!(
+            "{}",
+            json!({ "event": "start", "server": server, "users": users })
+        );
+    } else {
+        println!("self-test against {server} as {alice_name} and {bob_name}");
+    }
     let mut run = Run {
         passed: 0,
         failed: 0,
+        json,
     };
 
     run.step("register two users", async {
@@ -131,7 +175,7 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         bob.register(&bob_name).await?;
         Ok(())
     })
-    .await;
+    .await?;
 
     run.step("list shows each other", async {
         let seen_by_alice = alice.list().await?;
@@ -150,7 +194,7 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         );
         Ok(())
     })
-    .await;
+    .await?;
 
     run.step("fetch, check and pin keys", async {
         let first = alice.fetch_key(&bob_name).await?;
@@ -172,7 +216,7 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         bob.fetch_key(&alice_name).await?;
         Ok(())
     })
-    .await;
+    .await?;
 
     run.step("safety numbers match on both sides", async {
         let (_, a) = alice.safety_number(&bob_name).await?;
@@ -180,7 +224,7 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         ensure!(a == b, "alice sees {a}, bob sees {b}");
         Ok(())
     })
-    .await;
+    .await?;
 
     run.step("key agreement (offer and answer)", async {
         alice.start_session(&bob_name).await?;
@@ -200,19 +244,19 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         );
         Ok(())
     })
-    .await;
+    .await?;
 
     run.step("text from alice to bob", async {
         alice.send_text(&bob_name, "hello bob").await?;
         expect_text(&bob, "hello bob").await
     })
-    .await;
+    .await?;
 
     run.step("text from bob to alice", async {
         bob.send_text(&alice_name, "hello alice").await?;
         expect_text(&alice, "hello alice").await
     })
-    .await;
+    .await?;
 
     run.step("a 5,000-byte text", async {
         let long: String = (0..5000)
@@ -221,7 +265,7 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         alice.send_text(&bob_name, &long).await?;
         expect_text(&bob, &long).await
     })
-    .await;
+    .await?;
 
     run.step("a multi-MiB file, compared by hash", async {
         let path = alice_home.path().join("selftest.bin");
@@ -245,7 +289,7 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         );
         Ok(())
     })
-    .await;
+    .await?;
 
     run.step(
         "a tampered ciphertext is rejected, the sender told",
@@ -265,7 +309,7 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
             expect_refusal(&alice, id, RefusalReason::Undecryptable).await
         },
     )
-    .await;
+    .await?;
 
     run.step("a replayed message is rejected, the sender told", async {
         let sealed = alice.seal_text(&bob_name, "only once").await?;
@@ -283,7 +327,7 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         );
         expect_refusal(&alice, again, RefusalReason::Duplicate).await
     })
-    .await;
+    .await?;
 
     run.step("texts out of order are both shown", async {
         let first = alice.seal_text(&bob_name, "sealed first").await?;
@@ -297,7 +341,7 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         );
         Ok(())
     })
-    .await;
+    .await?;
 
     run.step("a watching user receives a push", async {
         let stop = CancellationToken::new();
@@ -322,7 +366,7 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         ensure!(pushed == Ok(true), "no push within {PUSH_WAIT:?}");
         Ok(())
     })
-    .await;
+    .await?;
 
     run.step("both inboxes are empty afterwards", async {
         let a = alice.inbox().await?;
@@ -330,14 +374,19 @@ pub async fn run(server: &str) -> anyhow::Result<bool> {
         ensure!(a.is_empty() && b.is_empty(), "left: alice {a:?}, bob {b:?}");
         Ok(())
     })
-    .await;
+    .await?;
 
     run.step(
         "a room of three: create, add, send, remove",
         crate::selftest_room::room_of_three(&alice, &bob, &bob_name, tag),
     )
-    .await;
+    .await?;
 
-    println!("{} passed, {} failed", run.passed, run.failed);
+    if json {
+        let summary = json!({ "event": "summary", "passed": run.passed, "failed": run.failed });
+        println!("{summary}");
+    } else {
+        println!("{} passed, {} failed", run.passed, run.failed);
+    }
     Ok(run.failed == 0)
 }

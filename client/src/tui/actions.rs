@@ -67,11 +67,13 @@ pub enum Job {
 }
 
 /// Runs `job` for the open conversation `target`, sending what came of it
-/// to `screen`. `cancel` stops an upload.
+/// to `screen`. `typed` is the line the user typed for it, which goes back
+/// into the box if the job fails (`None` for a password, which never
+/// does). `cancel` stops an upload.
 pub async fn run(
     client: Client,
     target: Option<ConversationSummary>,
-    job: Job,
+    (job, typed): (Job, Option<String>),
     cancel: CancellationToken,
     screen: mpsc::UnboundedSender<Outcome>,
 ) {
@@ -83,18 +85,17 @@ pub async fn run(
             tone,
         });
     };
-    // A text is kept until it is sent: on any failure it goes back.
-    let text = match &job {
-        Job::Text(text) => Some(text.clone()),
-        _ => None,
-    };
-    let back = |line: String| match &text {
-        Some(_) => format!("{line}; your text is back in the box: Enter sends it again"),
-        None => line,
+    // What was typed is kept until it is carried out: on a failure it goes
+    // back, so that nothing typed is lost and a typo is fixed in place.
+    let is_text = matches!(job, Job::Text(_));
+    let back = |line: String| match (&typed, is_text) {
+        (Some(_), true) => format!("{line}; your text is back in the box: Enter sends it again"),
+        (Some(_), false) => format!("{line}; the command is back in the box: Enter runs it again"),
+        (None, _) => line,
     };
     let unsent = || {
-        if let Some(text) = &text {
-            let _ = screen.send(Outcome::Unsent(text.clone()));
+        if let Some(typed) = &typed {
+            let _ = screen.send(Outcome::Unsent(typed.clone()));
         }
     };
     match carry_out(&client, target.as_ref(), job, cancel).await {
@@ -124,10 +125,15 @@ pub async fn run(
             say(vec![back(escape_line(&line).into_owned())], Tone::Warning);
         }
         Err(Failure::Client(e)) => {
-            unsent();
             let known = client.pinned_names().await.unwrap_or_default();
             let line = explain::one_line(&explain::client_error(&e, &known));
-            say(vec![back(line)], Tone::Warning);
+            // A transfer the user stopped is not for Enter to start again.
+            if matches!(e, ClientError::Cancelled) && !is_text {
+                say(vec![line], Tone::Warning);
+            } else {
+                unsent();
+                say(vec![back(line)], Tone::Warning);
+            }
             // A failed send is in history as failed: show it.
             let _ = screen.send(Outcome::Refresh);
         }

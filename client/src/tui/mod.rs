@@ -187,7 +187,8 @@ impl Loop {
                             }
                             Action::Seen => self.mark_shown().await,
                             Action::Password(purpose, typed) => {
-                                self.spawn(Job::Password(purpose, typed), &outcome_tx, &uploads);
+                                let job = (Job::Password(purpose, typed), None);
+                                self.spawn(job, &outcome_tx, &uploads);
                             }
                             Action::None => {}
                         }
@@ -261,11 +262,15 @@ impl Loop {
             Some(_) => match command::parse(&text) {
                 Ok(c) => Job::Command(c),
                 Err(usage) => {
-                    self.app.flash = Some(escape_line(&usage).into_owned());
+                    self.app.unsent(&text);
+                    self.app.flash = Some(format!(
+                        "{}; the command is back in the box",
+                        escape_line(&usage)
+                    ));
                     return false;
                 }
             },
-            None => Job::Text(text),
+            None => Job::Text(text.clone()),
         };
         if let Job::Command(c) = &job {
             match c {
@@ -307,14 +312,15 @@ impl Loop {
                 _ => {}
             }
         }
-        self.spawn(job, outcomes, uploads);
+        self.spawn((job, Some(text)), outcomes, uploads);
         false
     }
 
-    /// Runs `job` for the open conversation on a task of its own.
+    /// Runs `job` for the open conversation on a task of its own; the line
+    /// typed for it goes back into the box if it fails.
     fn spawn(
         &mut self,
-        job: Job,
+        job: (Job, Option<String>),
         outcomes: &mpsc::UnboundedSender<Outcome>,
         uploads: &CancellationToken,
     ) {

@@ -246,11 +246,32 @@ async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
     assert!(!ok && err.contains("not_registered"), "{err}");
     assert!(!stray.exists());
 
-    // The home folder is lost; a fresh one takes the backup.
+    let (ok, exported, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["--json", "fingerprint"],
+    )
+    .await;
+    assert!(ok, "{err}");
+
+    // The home folder is lost; a fresh one takes the backup. A wrong
+    // passphrase leaves the home as it was (regression: it was set up under
+    // the wrong one, and the retry with the right one was refused).
     std::fs::remove_dir_all(&alice_home).unwrap();
     let (ok, _, err) = run(&addr, &alice_home, "not it", &[], &["import", backup_arg]).await;
     assert!(!ok && err.contains("wrong passphrase"), "{err}");
-    std::fs::remove_dir_all(&alice_home).unwrap();
+    assert!(!alice_home.exists());
+    std::fs::create_dir(&alice_home).unwrap();
+    std::fs::write(alice_home.join("server.info"), &addr).unwrap();
+    let (ok, _, err) = run(&addr, &alice_home, "not it", &[], &["import", backup_arg]).await;
+    assert!(!ok && err.contains("wrong passphrase"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&alice_home)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["server.info"]);
     let (ok, out, err) = run(
         &addr,
         &alice_home,
@@ -264,6 +285,17 @@ async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
         out.contains("1 peers") && out.contains("2 history entries"),
         "{out}"
     );
+    let (ok, restored, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["--json", "fingerprint"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let you = |out: &str| serde_json::from_str::<serde_json::Value>(out).unwrap()["you"].clone();
+    assert_eq!(you(&restored), you(&exported));
     let (ok, out, err) = run(
         &addr,
         &alice_home,

@@ -430,6 +430,25 @@ async fn client_test_passes_twice_against_the_server_binary() {
     for round in 1..=2 {
         let (ok, out, err) = run_client_with_stdin(server.addr, &home, &["test"], None).await;
         assert!(ok, "round {round}:\n{out}\n{err}");
+        if round == 2 {
+            // Ran again with --json: one object a line, the same steps.
+            let (ok, json, err) =
+                run_client_with_stdin(server.addr, &home, &["--json", "test"], None).await;
+            assert!(ok, "{json}\n{err}");
+            let lines: Vec<serde_json::Value> = json
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                .collect();
+            let steps: Vec<_> = lines.iter().filter(|l| l["event"] == "step").collect();
+            assert_eq!(steps.len(), 15, "{json}");
+            assert!(steps.iter().all(|s| s["passed"] == true), "{json}");
+            let summary = lines.last().unwrap();
+            assert_eq!(summary["event"], "summary", "{json}");
+            assert_eq!(
+                (&summary["passed"], &summary["failed"]),
+                (&15.into(), &0.into())
+            );
+        }
         assert!(out.contains("15 passed, 0 failed"), "round {round}:\n{out}");
         assert!(!out.contains("FAIL"), "{out}");
         // Its own tampered and replayed messages are rejected on purpose:

@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod bodies;
+mod cli_json;
 mod client;
 mod cluster;
 mod cluster_operator;

@@ -117,6 +117,12 @@ impl Tui {
         .unwrap();
     }
 
+    /// Backspaces over `typed`, which is in the typing box (where a failed
+    /// command comes back).
+    pub(super) async fn erase(&mut self, typed: &str) {
+        self.keys(&"\x7f".repeat(typed.chars().count())).await;
+    }
+
     /// The screen as the terminal shows it now.
     pub(super) fn screen(&self) -> String {
         let mut parser = vt100::Parser::new(ROWS, COLS, 0);

@@ -221,6 +221,7 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
     }
     assert!(!said.iter().any(|l| l.contains("deleted")), "{said:#?}");
 
+    tui.erase("/delete team").await;
     tui.keys("/delete ops\r").await;
     tui.wait_for("deleted #ops for every member").await;
     let events = bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
@@ -255,6 +256,7 @@ async fn no_color_leaves_every_colour_out_of_what_the_binary_writes() {
             .await;
         tui.keys("/nosuchcommand\r").await;
         tui.wait_for("no command /nosuchcommand").await;
+        tui.erase("/nosuchcommand").await;
         let raw = tui.quit().await;
         let colours = colour_codes(&raw);
         if no_color {

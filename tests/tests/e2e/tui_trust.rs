@@ -4,7 +4,8 @@
 //! conversation in the list, so Alt-N opens what the user saw there; a
 //! message that arrives while the user is scrolled back is not read (no
 //! read receipt) until PageDown brings it on screen; `/open #room`, and
-//! `/join` of a room the user is in, go to that room.
+//! `/join` of a room the user is in, go to that room; a command that fails
+//! comes back into the box, with why.
 
 use client::keystore::{HistoryQuery, Status};
 use e2e::{ServerProcess, WAIT, bounded, texts, user};
@@ -257,8 +258,56 @@ async fn open_with_a_hash_and_join_of_a_room_you_are_in_go_to_that_room() {
         .await;
     assert!(flat(&screen).contains("/join nosuch joins"), "{screen}");
     assert!(!screen.contains("`list`"), "{screen}");
+    tui.erase("/open nosuch").await;
     tui.keys("/open #nosuch\r").await;
     tui.wait_for("you are in no room named #nosuch").await;
+    tui.erase("/open #nosuch").await;
+
+    tui.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_command_comes_back_into_the_box_with_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
+    let home = dir.path().join("alice");
+    register(&server.addr.to_string(), &home, "alice").await;
+
+    let mut tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("No conversations yet").await;
+    tui.wait_for("connected |").await;
+    // Refused by the server, unknown to it, mistyped: each comes back, and
+    // the status line says why (and, where the line is long enough, that
+    // the command is back).
+    for (typed, why, says_back) in [
+        ("/join #nosuchroom", "no such room", true),
+        ("/open nosuchuser", "no user named \"nosuchuser\"", false),
+        ("/opne nosuchuser", "no command /opne", true),
+    ] {
+        tui.keys(&format!("{typed}\r")).await;
+        let screen = tui
+            .wait_until("the command back", |s| {
+                flat(s).contains(why) && typing_box(s) == typed
+            })
+            .await;
+        assert!(
+            !says_back || flat(&screen).contains("back in the box"),
+            "{screen}"
+        );
+        tui.erase(typed).await;
+    }
+    // The server is down: the command waits in the box for Enter.
+    server.kill9().await.unwrap();
+    tui.wait_for("OFFLINE").await;
+    tui.keys("/create team\r").await;
+    let screen = tui
+        .wait_until("the command back", |s| {
+            s.contains("cannot reach the server") && typing_box(s) == "/create team"
+        })
+        .await;
+    assert!(!screen.contains(" to #team "), "{screen}");
+    tui.erase("/create team").await;
 
     tui.quit().await;
 }

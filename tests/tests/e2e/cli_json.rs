@@ -1,0 +1,123 @@
+//! What a script reads from the `client` binary when the command itself
+//! goes wrong: with `--json`, a command line that does not parse is one
+//! JSON line with the code `usage` (exit code 2, as without `--json`),
+//! while `--help` stays text; `client test` against a server that is not
+//! there says so once, naming the address, and stops.
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use e2e::{binary, bounded};
+use serde_json::Value;
+
+/// Runs the client binary in `home` with `args` (no server given).
+async fn client(home: &Path, args: &[&str]) -> Output {
+    bounded(
+        "client binary",
+        tokio::process::Command::new(binary("client").unwrap())
+            .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
+            .arg("--home")
+            .arg(home)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// An address nothing listens on: a port just bound and let go.
+async fn nobody_there() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_under_json_are_one_json_line_with_clap_s_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    for (args, says) in [
+        (&["--json", "no-such-command"][..], "no-such-command"),
+        (&["send", "--json"][..], "<NAME>"),
+        (&["--json", "list", "--no-such-flag"][..], "--no-such-flag"),
+        (&["--json", "room"][..], "subcommand"),
+    ] {
+        let out = client(home, args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        let v: Value =
+            serde_json::from_str(&err).unwrap_or_else(|e| panic!("{args:?}: {e}: {err}"));
+        assert_eq!(v["code"], "usage", "{err}");
+        assert!(
+            v["error"].as_str().unwrap().contains(says),
+            "{args:?}: {err}"
+        );
+    }
+    // Without --json, clap's own text, with the same exit code.
+    let out = client(home, &["no-such-command"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("error: "),
+        "{}",
+        text(&out.stderr)
+    );
+    // Help is text, on standard output, exit code 0, --json or not; and it
+    // says which commands print JSON.
+    let out = client(home, &["--json", "--help"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    assert!(help.contains("Usage: client"), "{help}");
+    assert!(help.contains("every command's result"), "{help}");
+    let out = client(home, &["send", "--help", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("Usage: client send"));
+    // Nothing was set up in the home by commands that never ran.
+    assert_eq!(std::fs::read_dir(home).unwrap().count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_self_test_stops_at_an_unreachable_server_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = nobody_there().await;
+
+    let out = client(dir.path(), &["--server", &addr, "test"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        !stdout.contains("FAIL") && !stdout.contains("PASS"),
+        "{stdout}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach the server at {addr}")),
+        "{stderr}"
+    );
+
+    let out = client(dir.path(), &["--json", "--server", &addr, "test"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    // Standard output is JSON lines: the start, and no step.
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines[0]["event"], "start");
+    assert_eq!(lines[0]["server"], addr.as_str());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let v: Value = serde_json::from_str(&stderr).unwrap();
+    assert_eq!(v["code"], "unreachable", "{stderr}");
+    assert!(v["error"].as_str().unwrap().contains(&addr), "{stderr}");
+}
