@@ -126,7 +126,7 @@ pub enum ClientError {
     /// The server has no public or hidden room of this name that we may
     /// join (a ban answers the same); `listed` is a listed room whose name
     /// differs only in case (escape before printing).
-    #[error("no such room: no public or hidden room you may join is named {name:?} (names are exact){}", did_you_mean(listed.as_deref()))]
+    #[error("no such room: none you may join is named {name:?} (names are exact){}", did_you_mean(listed.as_deref()))]
     NoRoomToJoin {
         /// The name asked for.
         name: String,
