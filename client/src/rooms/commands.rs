@@ -507,12 +507,7 @@ impl Client {
         let engine = self.room_engine().await?;
         let me = engine_client_id(self.require_me()?.id);
         let id = room.id;
-        let role = engine
-            .run(move |e| e.members(id))
-            .await?
-            .into_iter()
-            .find(|m| m.client_id == me)
-            .map_or(Role::Member, |m| m.role);
+        let role = engine.run(move |e| role_in(e, id, me)).await?;
         if role < needed {
             let (not, ask) = if needed == Role::Owner {
                 ("its owner", "ask its owner")
@@ -527,4 +522,18 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// The role of `client` in `room` as our engine holds it (a plain member's
+/// for one who is not in it).
+pub(super) fn role_in(
+    engine: &sealpost_rooms::RoomEngine,
+    room: sealpost_rooms::RoomId,
+    client: sealpost_rooms::ClientId,
+) -> Result<Role, RoomsError> {
+    Ok(engine
+        .members(room)?
+        .into_iter()
+        .find(|m| m.client_id == client)
+        .map_or(Role::Member, |m| m.role))
 }

@@ -6,8 +6,9 @@
 //! A user to ban need not be a member (a ban keeps them out before they
 //! join): they are named as for one-to-one messages and pinned the same way.
 
-use sealpost_rooms::{ClientId, Role, RoomEngine, RoomId, RoomName, RoomsError};
+use sealpost_rooms::{Role, RoomName};
 
+use super::commands::role_in;
 use super::engine_client_id;
 use crate::client::Client;
 use crate::error::ClientError;
@@ -134,14 +135,4 @@ impl Client {
         })
         .await
     }
-}
-
-/// The role of `client` in `room` as our engine holds it (a plain member's
-/// for one who is not in it).
-fn role_in(engine: &RoomEngine, room: RoomId, client: ClientId) -> Result<Role, RoomsError> {
-    Ok(engine
-        .members(room)?
-        .into_iter()
-        .find(|m| m.client_id == client)
-        .map_or(Role::Member, |m| m.role))
 }
