@@ -263,6 +263,8 @@ pub enum ErrorReason {
     BadKeyBundle,
     /// No client has this id or name.
     UnknownClient,
+    /// Delete account: the name is not the caller's own.
+    NameMismatch,
     /// The message id is not waiting for the caller.
     UnknownMessage,
     /// The message type is not allowed in this request.
@@ -336,7 +338,7 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason this implementation defines, for documentation and tests.
-    pub const ALL: [ErrorReason; 44] = [
+    pub const ALL: [ErrorReason; 45] = [
         Self::Malformed,
         Self::UnsupportedVersion,
         Self::UnknownRequest,
@@ -351,6 +353,7 @@ impl ErrorReason {
         Self::BadName,
         Self::BadKeyBundle,
         Self::UnknownClient,
+        Self::NameMismatch,
         Self::UnknownMessage,
         Self::BadMessageType,
         Self::MessageTooLarge,
@@ -400,6 +403,7 @@ impl ErrorReason {
             Self::BadName => 21,
             Self::BadKeyBundle => 22,
             Self::UnknownClient => 23,
+            Self::NameMismatch => 24,
             Self::UnknownMessage => 30,
             Self::BadMessageType => 31,
             Self::MessageTooLarge => 32,
@@ -474,6 +478,7 @@ impl ErrorReason {
             Self::BadName => "BAD_NAME",
             Self::BadKeyBundle => "BAD_KEY_BUNDLE",
             Self::UnknownClient => "UNKNOWN_CLIENT",
+            Self::NameMismatch => "NAME_MISMATCH",
             Self::UnknownMessage => "UNKNOWN_MESSAGE",
             Self::BadMessageType => "BAD_MESSAGE_TYPE",
             Self::MessageTooLarge => "MESSAGE_TOO_LARGE",

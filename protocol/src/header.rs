@@ -160,6 +160,8 @@ code_table! {
         Subscribe = 112, v2: false,
         /// 113: keep-alive (version 3).
         Ping = 113, v2: false,
+        /// 114: the caller deletes its own account (version 3).
+        DeleteAccount = 114, v2: false,
         /// 120: begin a file upload (version 3).
         UploadBegin = 120, v2: false,
         /// 121: ask where an unfinished upload stands (version 3).
@@ -242,6 +244,8 @@ code_table! {
         Delivery = 1104, v2: false,
         /// 1105: the server is closing the connection; unsolicited (version 3).
         Closing = 1105, v2: false,
+        /// 1106: the caller's account is deleted (version 3).
+        AccountDeleted = 1106, v2: false,
         /// 1200: where an upload stands (version 3).
         UploadStatus = 1200, v2: false,
         /// 1201: a chunk is stored (version 3).

@@ -120,6 +120,7 @@ fn v3_request() -> impl Strategy<Value = v3::Request> {
         )),
         vec(any::<u64>(), 1..50).prop_map(v3::Request::Ack),
         name().prop_map(v3::Request::LookupName),
+        name().prop_map(v3::Request::DeleteAccount),
         (any::<bool>(), any::<bool>(), client_id()).prop_map(|(show, watch, after)| {
             v3::Request::Presence(v3::Presence { show, watch, after })
         }),
@@ -317,6 +318,13 @@ fn v3_response() -> impl Strategy<Value = v3::Response> {
         ),
         any::<u32>().prop_map(|waiting| v3::Response::Subscribed { waiting }),
         any::<u64>().prop_map(v3::Response::Pong),
+        (any::<u64>(), any::<u64>(), any::<u32>()).prop_map(|(messages, bytes, uploads)| {
+            v3::Response::AccountDeleted(v3::AccountDeleted {
+                messages,
+                bytes,
+                uploads,
+            })
+        }),
         delivery().prop_map(v3::Response::Delivery),
         server_error().prop_map(v3::Response::Closing),
         (upload_id(), client_id(), any::<u64>(), any::<u64>()).prop_map(

@@ -55,6 +55,17 @@ pub struct MessageStored {
     pub message_id: u64,
 }
 
+/// Response 1106: the caller's account is deleted, with what waited for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountDeleted {
+    /// Messages that were waiting for the account, deleted with it.
+    pub messages: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Unfinished uploads from or to the account, deleted with it.
+    pub uploads: u32,
+}
+
 /// The outcome for one id of an acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckStatus {

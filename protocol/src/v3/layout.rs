@@ -49,6 +49,8 @@ pub(super) const CHUNK_STORED_LEN: usize = UPLOAD_ID_LEN + OFFSET_LEN;
 pub(super) const FILE_SENT_LEN: usize = UPLOAD_ID_LEN + CLIENT_ID_LEN + MESSAGE_ID_LEN;
 /// Size of the `Subscribed` payload: messages waiting (u32).
 pub(super) const SUBSCRIBED_LEN: usize = SIZE_LEN;
+/// Size of the [`AccountDeleted`] payload: messages, bytes, uploads.
+pub(super) const ACCOUNT_DELETED_LEN: usize = 8 + 8 + SIZE_LEN;
 /// Size of a client list's or message batch's head: more flag, count.
 pub(super) const PAGE_HEADER_LEN: usize = 1 + COUNT_LEN;
 /// Size of a [`ServerError`] before its text: reason u16, text length u16.

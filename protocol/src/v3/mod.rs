@@ -20,8 +20,8 @@ mod rooms;
 
 pub use crate::payload::{Register, SendMessage};
 pub use answers::{
-    AckStatus, Challenge, ChunkStored, ClientEntry, ClientPage, FileChunk, FileSent, MessageStored,
-    PeerKey, ServerError, ServerLimits, UploadStatus,
+    AccountDeleted, AckStatus, Challenge, ChunkStored, ClientEntry, ClientPage, FileChunk,
+    FileSent, MessageStored, PeerKey, ServerError, ServerLimits, UploadStatus,
 };
 pub use delivery::{Delivery, FileOffer, MessageBatch};
 pub use layout::{

@@ -116,6 +116,8 @@ pub enum Request {
     Subscribe,
     /// 113: keep-alive; the token is echoed.
     Ping(u64),
+    /// 114: delete the caller's account, named again as a confirmation.
+    DeleteAccount(Name),
     /// 120: begin an upload.
     UploadBegin(UploadBegin),
     /// 121: where does this upload stand.
@@ -186,6 +188,7 @@ impl Request {
             Self::Authenticate(_) => RequestCode::Authenticate,
             Self::Subscribe => RequestCode::Subscribe,
             Self::Ping(_) => RequestCode::Ping,
+            Self::DeleteAccount(_) => RequestCode::DeleteAccount,
             Self::UploadBegin(_) => RequestCode::UploadBegin,
             Self::UploadResume(_) => RequestCode::UploadResume,
             Self::UploadChunk(_) => RequestCode::UploadChunk,
@@ -225,7 +228,7 @@ impl Request {
             RequestCode::SendMessage => crate::payload::SEND_HEADER_LEN + MAX_MESSAGE_LEN,
             RequestCode::Pull => PULL_LEN,
             RequestCode::Ack => COUNT_LEN + MESSAGE_ID_LEN * MAX_ACK_IDS,
-            RequestCode::LookupName => 1 + MAX_NAME_LEN,
+            RequestCode::LookupName | RequestCode::DeleteAccount => 1 + MAX_NAME_LEN,
             RequestCode::Hello => NONCE_LEN,
             RequestCode::Authenticate => SIGNATURE_LEN,
             RequestCode::Subscribe => 0,
@@ -307,6 +310,7 @@ impl Request {
                 Self::Ack(ids)
             }
             RequestCode::LookupName => Self::LookupName(Name::read_short(&mut r)?),
+            RequestCode::DeleteAccount => Self::DeleteAccount(Name::read_short(&mut r)?),
             RequestCode::Hello => {
                 exact(len, NONCE_LEN)?;
                 Self::Hello(Hello {
@@ -447,7 +451,7 @@ impl Request {
                     put_u64(dst, *id);
                 }
             }
-            Self::LookupName(name) => name.write_short(dst),
+            Self::LookupName(name) | Self::DeleteAccount(name) => name.write_short(dst),
             Self::Hello(h) => dst.put_slice(&h.client_nonce),
             Self::Authenticate(sig) => dst.put_slice(sig),
             Self::Subscribe => {}

@@ -53,6 +53,8 @@ pub enum Response {
     Delivery(Delivery),
     /// 1105: the server is closing this connection (unsolicited).
     Closing(ServerError),
+    /// 1106: the caller's account is deleted; the connection closes.
+    AccountDeleted(AccountDeleted),
     /// 1200: where an upload stands.
     UploadStatus(UploadStatus),
     /// 1201: a chunk is stored.
@@ -127,6 +129,7 @@ impl Response {
             Self::Pong(_) => ResponseCode::Pong,
             Self::Delivery(_) => ResponseCode::Delivery,
             Self::Closing(_) => ResponseCode::Closing,
+            Self::AccountDeleted(_) => ResponseCode::AccountDeleted,
             Self::UploadStatus(_) => ResponseCode::UploadStatus,
             Self::ChunkStored(_) => ResponseCode::ChunkStored,
             Self::FileSent(_) => ResponseCode::FileSent,
@@ -175,6 +178,7 @@ impl Response {
             ResponseCode::Authenticated => SERVER_LIMITS_LEN,
             ResponseCode::Subscribed => SUBSCRIBED_LEN,
             ResponseCode::Pong => TOKEN_LEN,
+            ResponseCode::AccountDeleted => ACCOUNT_DELETED_LEN,
             ResponseCode::Delivery => {
                 DELIVERY_HEADER_LEN + MAX_MESSAGE_LEN.max(super::rooms::MAX_ROOM_WELCOME_LEN)
             }
@@ -296,6 +300,14 @@ impl Response {
             }
             ResponseCode::Delivery => Self::Delivery(Delivery::read(&mut r)?),
             ResponseCode::Closing => Self::Closing(ServerError::read(&mut r)?),
+            ResponseCode::AccountDeleted => {
+                exact(len, ACCOUNT_DELETED_LEN)?;
+                Self::AccountDeleted(AccountDeleted {
+                    messages: r.u64("messages")?,
+                    bytes: r.u64("bytes")?,
+                    uploads: r.u32("uploads")?,
+                })
+            }
             ResponseCode::UploadStatus => {
                 exact(len, UPLOAD_STATUS_LEN)?;
                 Self::UploadStatus(UploadStatus {
@@ -448,6 +460,11 @@ impl Response {
             Self::Pong(token) => put_u64(dst, *token),
             Self::Delivery(d) => d.write(dst)?,
             Self::Closing(e) | Self::Error(e) => e.write(dst)?,
+            Self::AccountDeleted(d) => {
+                put_u64(dst, d.messages);
+                put_u64(dst, d.bytes);
+                put_u32(dst, d.uploads);
+            }
             Self::UploadStatus(s) => {
                 s.upload_id.write(dst);
                 s.destination.write(dst);

@@ -261,6 +261,10 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
         req3(ALICE, v3::Request::Ping(0x0102_0304_0506_0708)),
     );
     m.insert(
+        "v3-delete-account",
+        req3(ALICE, v3::Request::DeleteAccount(name("alice"))),
+    );
+    m.insert(
         "v3-upload-begin",
         req3(
             ALICE,
@@ -380,6 +384,14 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
         resp3(v3::Response::Subscribed { waiting: 3 }),
     );
     m.insert("v3-pong", resp3(v3::Response::Pong(0x0102_0304_0506_0708)));
+    m.insert(
+        "v3-account-deleted",
+        resp3(v3::Response::AccountDeleted(v3::AccountDeleted {
+            messages: 3,
+            bytes: 4096,
+            uploads: 1,
+        })),
+    );
     m.insert(
         "v3-delivery",
         resp3(v3::Response::Delivery(Delivery {
