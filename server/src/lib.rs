@@ -35,6 +35,7 @@ mod keepalive;
 mod listener;
 mod names;
 mod presence;
+mod removal;
 mod room_retention;
 mod sessions;
 mod shared;

@@ -14,6 +14,7 @@ use protocol::ClientId;
 
 use super::{Answer, MAX_REQUEST, Removed, Request, SOCKET_FILE, Status, User};
 use crate::presence::NODE_TIMEOUT;
+use crate::removal::{RemovedBy, remove_account};
 use crate::shared::Shared;
 
 /// How long a connection may take to send its request.
@@ -195,41 +196,8 @@ async fn users(shared: &Shared) -> Result<Vec<User>, String> {
 }
 
 async fn remove(shared: &Shared, name: &str) -> Result<Removed, String> {
-    // Asked before: once removed, the other nodes close its sessions and
-    // soon stop telling them.
-    let closing_on_nodes = match shared.store.directory().find_any_name(name) {
-        Some(record) => shared
-            .store
-            .nodes_connecting(record.id, NODE_TIMEOUT)
-            .await
-            .map_err(|e| e.to_string())?,
-        None => Vec::new(),
-    };
-    let removed = shared
-        .store
-        .remove_account(name)
+    remove_account(shared, name, RemovedBy::Operator)
         .await
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no account is named {name:?}"))?;
-    // The directory no longer has the account: close its connections, then
-    // delete its files (an upload's part file waits for its chunk in flight).
-    let sessions_closed = shared.sessions.close(&removed.id);
-    let uploads_deleted = removed.uploads.len() as u64;
-    shared.uploads.discard(&removed.uploads).await;
-    shared.blobs.delete(removed.blobs).await;
-    tracing::info!(
-        name,
-        messages = removed.messages,
-        uploads = uploads_deleted,
-        sessions = sessions_closed,
-        "account removed by the operator"
-    );
-    Ok(Removed {
-        name: name.into(),
-        messages_deleted: removed.messages,
-        bytes_deleted: removed.bytes,
-        uploads_deleted,
-        sessions_closed,
-        closing_on_nodes,
-    })
+        .ok_or_else(|| format!("no account is named {name:?}"))
 }

@@ -36,7 +36,7 @@ mod uploads;
 mod values;
 mod writer;
 
-pub use directory::Protocol;
+pub use directory::{Protocol, name_key};
 pub use handle::Store;
 pub(crate) use pg::Told;
 pub use quota::Limits;

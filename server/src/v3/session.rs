@@ -28,7 +28,9 @@ use crate::shared::Shared;
 use crate::v3::auth::Auth;
 use crate::v3::ops::download::{self, OpenFile};
 use crate::v3::ops::room_password::{self, RoomLogins};
-use crate::v3::ops::{directory, key_packages, pull, register, room_files, rooms, send, upload};
+use crate::v3::ops::{
+    account, directory, key_packages, pull, register, room_files, rooms, send, upload,
+};
 use crate::v3::presence::ConnPresence;
 use crate::v3::push::{self, Push};
 use crate::v3::rate::RateLimiter;
@@ -136,11 +138,11 @@ impl Session {
                     self.write(Response::V3(push)).await;
                 }
                 Event::Removed => {
-                    tracing::info!(peer = %self.peer, "account removed by the operator; closing");
+                    tracing::info!(peer = %self.peer, "account removed; closing");
                     self.drain().await;
                     self.say_goodbye(
                         ErrorReason::UnknownClient,
-                        "this account was removed by the server's operator",
+                        "this account was deleted (by its owner, or by the server's operator)",
                     )
                     .await;
                 }
@@ -467,6 +469,14 @@ impl Session {
                 directory::lookup_name(&shared, name.as_str())
             }
             (Some(me), v3::Request::Pull(p)) => pull::pull(&shared, me, p).await,
+            (Some(me), v3::Request::DeleteAccount(name)) => {
+                let response = account::delete(&shared, me, name).await;
+                // Its sessions are closed; this one after the answer.
+                if matches!(response, v3::Response::AccountDeleted(_)) {
+                    self.closing = true;
+                }
+                response
+            }
             (Some(me), v3::Request::Subscribe) => {
                 push::subscribe(&shared, &mut self.push, me).await
             }

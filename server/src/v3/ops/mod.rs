@@ -8,6 +8,7 @@
 //! Hello, authenticate and subscribe change the connection's own state and
 //! live with it, in `v3::auth` and `v3::push`.
 
+pub(crate) mod account;
 pub(crate) mod directory;
 pub(crate) mod download;
 pub(crate) mod key_packages;
