@@ -217,6 +217,14 @@ pub enum Command {
         /// The backup file.
         file: PathBuf,
     },
+    /// Delete your account on the server, for good: what waits for you
+    /// there goes with it and the name becomes free. Leave your rooms first
+    /// (or delete those you own). This home keeps its history and keys but
+    /// cannot connect again.
+    DeleteAccount {
+        /// Your own name, typed again as the confirmation.
+        name: String,
+    },
     /// The full-screen terminal client: conversations (people and rooms)
     /// with unread counts, their history, sending texts and files, live
     /// messages. F1 lists its keys and commands.

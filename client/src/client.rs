@@ -334,6 +334,14 @@ impl Client {
                         .unwrap_or_default(),
                 });
             }
+            // The server proved its key, then said it has no such account.
+            Err(ConnectionError::Refused(e)) if e.reason == ErrorReason::UnknownClient => {
+                let deleted_at_ms = self.store(|s| s.account_deleted_at()).await?;
+                return Err(ClientError::AccountGone {
+                    name: me.name.to_string(),
+                    deleted_at_ms,
+                });
+            }
             Err(e) => {
                 if e.is_disconnect() {
                     self.set_link(Link::Down(e.to_string()));

@@ -497,6 +497,46 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 println!("{summary}");
             }
         }
+        Command::DeleteAccount { name } => {
+            let d = client.delete_account(&name).await?;
+            let own = client.me().map_or(name, |m| m.name.to_string());
+            if flags.json {
+                print_json(&json!({
+                    "deleted": own,
+                    "messages_deleted": d.messages,
+                    "bytes_deleted": d.bytes,
+                    "uploads_deleted": d.uploads,
+                }))?;
+            } else {
+                let plural = |n: u64| if n == 1 { "" } else { "s" };
+                let mut gone = Vec::new();
+                if d.messages > 0 {
+                    gone.push(format!(
+                        "{} message{} ({} bytes) that waited for you",
+                        d.messages,
+                        plural(d.messages),
+                        d.bytes
+                    ));
+                }
+                if d.uploads > 0 {
+                    gone.push(format!(
+                        "{} unfinished upload{}",
+                        d.uploads,
+                        plural(d.uploads.into())
+                    ));
+                }
+                let with = if gone.is_empty() {
+                    String::new()
+                } else {
+                    format!(", with {}", gone.join(" and "))
+                };
+                println!(
+                    "deleted your account {} from the server{with}; the name is free now. This home keeps \
+                     its history and keys (`client history`), but cannot connect again",
+                    escape_line(&own),
+                );
+            }
+        }
         Command::Import { .. } => bail!("import sets the home up on its own"),
         Command::Test => bail!("the self-test runs on its own, not on a home folder"),
         Command::Tui { .. } => bail!("the full-screen client runs on its own"),

@@ -157,6 +157,31 @@ pub enum ClientError {
     /// The room needs a password and none was given.
     #[error("#{0} needs a password")]
     RoomPasswordNeeded(String),
+    /// Deleting the account: the name given as the confirmation is not this
+    /// home's (escape before printing).
+    #[error("{given:?} is not this account's name (this home is {own:?}); nothing was deleted")]
+    NameMismatch {
+        /// The name given.
+        given: String,
+        /// This home's account name.
+        own: String,
+    },
+    /// Deleting the account: rooms it is still in and has not asked to
+    /// leave, each `#name` or said in words (escape before printing).
+    #[error(
+        "you are still in {}: leave each (`room leave NAME`; an owner promotes an admin first) or delete those you own (`room delete NAME`), then delete the account; nothing was deleted",
+        room_list(.0)
+    )]
+    StillInRooms(Vec<String>),
+    /// The server has no account for this home any more: deleted by its
+    /// user (`deleted_at_ms`, recorded here) or removed by the operator.
+    #[error("{}", account_gone(name, *deleted_at_ms))]
+    AccountGone {
+        /// This home's account name.
+        name: String,
+        /// When this home deleted it (ms since the Unix epoch).
+        deleted_at_ms: Option<u64>,
+    },
     /// A user has no key package on the server to be added with.
     #[error(
         "{0} cannot be added now: their client has not published room keys on the server yet (it does on its next connection)"
@@ -256,6 +281,28 @@ impl std::fmt::Display for NameConflict {
         let accept = format!("`client accept {}`", self.asked);
         f.write_str(&self.advise(&accept))
     }
+}
+
+fn room_list(rooms: &[String]) -> String {
+    let plural = if rooms.len() == 1 { "" } else { "s" };
+    format!("{} room{plural} ({})", rooms.len(), rooms.join(", "))
+}
+
+fn account_gone(name: &str, deleted_at_ms: Option<u64>) -> String {
+    let why = match deleted_at_ms {
+        Some(at) => format!(
+            "you deleted the account {name:?} from this home on {}",
+            crate::output::time(at)
+        ),
+        None => format!(
+            "the server has no account {name:?} any more: it was deleted from another home, or the \
+             server's operator removed it"
+        ),
+    };
+    format!(
+        "{why}; this home's history stays readable (`client history`, `client conversations`), \
+         but it cannot connect again: register in a new home folder to start over"
+    )
 }
 
 fn did_you_mean(listed: Option<&str>) -> String {

@@ -39,6 +39,7 @@
 
 #![forbid(unsafe_code)]
 
+mod account;
 pub mod advice;
 pub mod backup;
 pub mod cli;

@@ -376,10 +376,40 @@ pub async fn run(server: &str, json: bool) -> anyhow::Result<bool> {
     })
     .await?;
 
+    let carol_name = format!("selftest-carol-{tag:08x}");
+    let (_carol_home, carol) = crate::selftest_room::third_user(&alice).await?;
     run.step(
         "a room of three: create, add, send, remove",
-        crate::selftest_room::room_of_three(&alice, &bob, &bob_name, tag),
+        crate::selftest_room::room_of_three(&alice, &bob, &bob_name, &carol, &carol_name, tag),
     )
+    .await?;
+
+    // Whatever failed before: the server keeps no test user.
+    run.step("the room and the test users are deleted", async {
+        let room = crate::selftest_room::room_name(tag);
+        if alice.room_names().await?.contains(&room) {
+            alice.room_delete(&room).await.context("room delete")?;
+        }
+        if carol.me().is_some() {
+            carol
+                .delete_account(&carol_name)
+                .await
+                .context("deleting carol")?;
+            let seen_by_bob = bob.list().await?;
+            ensure!(
+                !seen_by_bob.iter().any(|(_, n)| n.as_str() == carol_name),
+                "bob still sees carol after she deleted her account"
+            );
+        }
+        bob.delete_account(&bob_name)
+            .await
+            .context("deleting bob")?;
+        alice
+            .delete_account(&alice_name)
+            .await
+            .context("deleting alice")?;
+        Ok(())
+    })
     .await?;
 
     if json {

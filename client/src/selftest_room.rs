@@ -20,7 +20,28 @@ fn room_texts(events: &[Event]) -> Vec<&str> {
         .collect()
 }
 
-/// Runs the room steps with two registered users and a third made here.
+/// A third user's client, in a home of its own beside alice's, for the
+/// room steps (registered there as `carol_name`).
+///
+/// # Errors
+/// The home could not be made or opened.
+pub(crate) async fn third_user(alice: &Client) -> anyhow::Result<(tempfile::TempDir, Client)> {
+    let home = tempfile::tempdir().context("making a temporary home")?;
+    let carol = Client::open(ClientConfig {
+        home: home.path().to_path_buf(),
+        ..alice.config().clone()
+    })
+    .await?;
+    Ok((home, carol))
+}
+
+/// The room the steps use.
+pub(crate) fn room_name(tag: u32) -> String {
+    format!("selftest-{tag:08x}")
+}
+
+/// Runs the room steps with two registered users and `carol`, registered
+/// here as `carol_name`.
 ///
 /// # Errors
 /// The first step that did not go as it should.
@@ -28,24 +49,20 @@ pub(crate) async fn room_of_three(
     alice: &Client,
     bob: &Client,
     bob_name: &str,
+    carol: &Client,
+    carol_name: &str,
     tag: u32,
 ) -> anyhow::Result<()> {
-    let carol_home = tempfile::tempdir().context("making a temporary home")?;
-    let carol = Client::open(ClientConfig {
-        home: carol_home.path().to_path_buf(),
-        ..alice.config().clone()
-    })
-    .await?;
-    let carol_name = format!("selftest-carol-{tag:08x}");
+    let carol_name = carol_name.to_string();
     carol.register(&carol_name).await?;
-    let room = format!("selftest-{tag:08x}");
+    let room = room_name(tag);
     alice.room_create(&room).await.context("create")?;
     alice
         .room_add(&room, &[bob_name.to_string(), carol_name.clone()])
         .await
         .context("add")?;
     alice.room_send(&room, "hello room").await.context("send")?;
-    for (who, c) in [("bob", bob), ("carol", &carol)] {
+    for (who, c) in [("bob", bob), ("carol", carol)] {
         let got = c.inbox().await?;
         ensure!(
             room_texts(&got) == ["hello room"],

@@ -185,6 +185,20 @@ impl RoomEngine {
         })
     }
 
+    /// The rooms we asked to leave (a leave request of ours waits for a
+    /// member to commit it, or lapsed and is asked again).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn asked_to_leave(&self) -> Result<Vec<RoomId>, RoomsError> {
+        self.store.transact(|_, conn| {
+            Ok(crate::store::leaving(conn)?
+                .into_iter()
+                .map(|(room, _)| room)
+                .collect())
+        })
+    }
+
     /// The rooms whose leave request of ours lapsed: a commit that did not
     /// include it moved the room to a later epoch (a proposal lives one
     /// epoch), and we are still a member. Ask to leave again in each.

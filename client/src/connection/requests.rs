@@ -50,6 +50,18 @@ impl Connection {
         }
     }
 
+    /// Deletes our own account, named again as the server asks (114); the
+    /// server closes this connection after answering.
+    ///
+    /// # Errors
+    /// `NAME_MISMATCH`, or see [`Connection::call`].
+    pub async fn delete_account(&self, name: &Name) -> Result<v3::AccountDeleted, ConnectionError> {
+        match self.call(v3::Request::DeleteAccount(name.clone())).await? {
+            v3::Response::AccountDeleted(d) => Ok(d),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// A client's id, key bundle and name by name (ignoring ASCII case).
     ///
     /// # Errors

@@ -37,7 +37,12 @@ impl Client {
         while !stop.is_cancelled() {
             let conn = match self.connection().await {
                 Ok(c) => c,
-                Err(e @ (ClientError::ServerKeyChanged { .. } | ClientError::NotRegistered(_))) => {
+                // Trying again changes none of these.
+                Err(
+                    e @ (ClientError::ServerKeyChanged { .. }
+                    | ClientError::NotRegistered(_)
+                    | ClientError::AccountGone { .. }),
+                ) => {
                     return Err(e);
                 }
                 Err(e) => {

@@ -1,7 +1,8 @@
 //! The user's settings, kept in the store (`settings` table): how long
 //! history is kept (`retention_days`, applied by [`KeyStore::open`] each
 //! time the store opens, and whenever it is set) and whether read receipts
-//! are sent (`read_receipts`).
+//! are sent (`read_receipts`), and when this home deleted its account on
+//! the server (`account_deleted_at_ms`), to say so when it connects.
 //!
 //! Left out: what the settings change elsewhere (history, receipts).
 
@@ -14,6 +15,8 @@ use super::{KeyStore, KeyStoreError};
 const RETENTION_KEY: &str = "retention_days";
 /// The settings key of read receipts (`off` when turned off).
 const READ_RECEIPTS_KEY: &str = "read_receipts";
+/// The settings key of when the account was deleted here (ms).
+const ACCOUNT_DELETED_KEY: &str = "account_deleted_at_ms";
 pub(super) const DAY_MS: i64 = 24 * 3600 * 1000;
 
 impl KeyStore {
@@ -31,6 +34,30 @@ impl KeyStore {
     /// Storage errors.
     pub fn set_read_receipts(&mut self, on: bool) -> Result<(), KeyStoreError> {
         self.set_setting(READ_RECEIPTS_KEY, (!on).then_some("off"))
+    }
+
+    /// When this home deleted its account on the server (ms since the Unix
+    /// epoch), if it did.
+    ///
+    /// # Errors
+    /// Storage errors, [`KeyStoreError::Corrupt`].
+    pub fn account_deleted_at(&self) -> Result<Option<u64>, KeyStoreError> {
+        self.setting(ACCOUNT_DELETED_KEY)?
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| KeyStoreError::Corrupt("account deletion time"))
+            })
+            .transpose()
+    }
+
+    /// Records that this home deletes its account on the server now, or
+    /// (`false`) that the server refused.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn set_account_deleted(&mut self, deleted: bool) -> Result<(), KeyStoreError> {
+        let now = now_ms().to_string();
+        self.set_setting(ACCOUNT_DELETED_KEY, deleted.then_some(now.as_str()))
     }
 
     fn setting(&self, key: &str) -> Result<Option<String>, KeyStoreError> {

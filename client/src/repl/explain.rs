@@ -149,7 +149,12 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         | ClientError::RoomNameInUse(_)
         | ClientError::RoomMember(_)
         | ClientError::RoomPassword(_)
-        | ClientError::NoKeyPackage(_) => e.to_string(),
+        | ClientError::NoKeyPackage(_)
+        | ClientError::NameMismatch { .. } => e.to_string(),
+        ClientError::StillInRooms(_) | ClientError::AccountGone { .. } => match audience {
+            Audience::Menu => e.to_string().replace("`client ", "`"),
+            Audience::Script => e.to_string(),
+        },
         ClientError::RoomPasswordNeeded(name) => match audience {
             Audience::Menu => {
                 format!("#{name} needs a password: `room join {name}` asks for it")
@@ -281,6 +286,9 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::RoomPassword(_) => return "wrong_password".into(),
                 ClientError::RoomPasswordNeeded(_) => return "password_needed".into(),
                 ClientError::NoKeyPackage(_) => return "no_key_package".into(),
+                ClientError::NameMismatch { .. } => return "name_mismatch".into(),
+                ClientError::StillInRooms(_) => return "still_in_rooms".into(),
+                ClientError::AccountGone { .. } => return "account_gone".into(),
                 _ => return "local".into(),
             }
         } else if let Some(c) = cause.downcast_ref::<ConnectionError>() {

@@ -227,6 +227,11 @@ impl Menu {
                 self.say("watching: off until the server's key is sorted out");
                 return;
             }
+            Err(e @ ClientError::AccountGone { .. }) => {
+                self.fail(e).await;
+                self.say("watching: off; this home's account is gone from the server");
+                return;
+            }
             Err(e) => self.fail(e).await,
         }
         self.refresh_pinned().await;

@@ -38,6 +38,7 @@ mod publish;
 mod receive;
 mod send_file;
 mod state;
+mod staying;
 mod stock;
 mod sync;
 mod trust;

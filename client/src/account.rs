@@ -1,0 +1,45 @@
+//! Deleting this home's account on the server (PROTOCOL.md "114 delete
+//! account"): the user names the account again, it must have left its rooms,
+//! and the home records the deletion so that a later start says why the
+//! server no longer knows it. The home keeps its history and keys.
+
+use protocol::v3::AccountDeleted;
+
+use crate::client::Client;
+use crate::connection::ConnectionError;
+use crate::error::ClientError;
+
+impl Client {
+    /// Deletes our account on the server; `name` must be its name (ASCII
+    /// case aside), as a confirmation. Returns what the server deleted with
+    /// it.
+    ///
+    /// # Errors
+    /// [`ClientError::NameMismatch`], [`ClientError::StillInRooms`], or the
+    /// server refused or could not be reached.
+    pub async fn delete_account(&self, name: &str) -> Result<AccountDeleted, ClientError> {
+        let me = self.require_me()?;
+        if !name.eq_ignore_ascii_case(me.name.as_str()) {
+            return Err(ClientError::NameMismatch {
+                given: name.into(),
+                own: me.name.to_string(),
+            });
+        }
+        let staying = self.rooms_staying_in().await?;
+        if !staying.is_empty() {
+            return Err(ClientError::StillInRooms(staying));
+        }
+        let conn = self.connection().await?;
+        // Recorded first: if the answer is lost, the server's next "no such
+        // account" is still explained as this deletion.
+        self.store(|s| s.set_account_deleted(true)).await?;
+        match conn.delete_account(&me.name).await {
+            Ok(deleted) => Ok(deleted),
+            Err(e @ ConnectionError::Refused(_)) => {
+                self.store(|s| s.set_account_deleted(false)).await?;
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
