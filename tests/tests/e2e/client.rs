@@ -420,11 +420,10 @@ async fn the_binaries_exchange_text_and_a_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_test_passes_twice_against_the_server_binary() {
+async fn client_test_passes_twice_against_the_server_binary_and_leaves_no_account() {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("data"), &[])
-        .await
-        .unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(&data, &[]).await.unwrap();
     let home = dir.path().join("runner");
     std::fs::create_dir_all(&home).unwrap();
     for round in 1..=2 {
@@ -440,16 +439,16 @@ async fn client_test_passes_twice_against_the_server_binary() {
                 .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
                 .collect();
             let steps: Vec<_> = lines.iter().filter(|l| l["event"] == "step").collect();
-            assert_eq!(steps.len(), 15, "{json}");
+            assert_eq!(steps.len(), 16, "{json}");
             assert!(steps.iter().all(|s| s["passed"] == true), "{json}");
             let summary = lines.last().unwrap();
             assert_eq!(summary["event"], "summary", "{json}");
             assert_eq!(
                 (&summary["passed"], &summary["failed"]),
-                (&15.into(), &0.into())
+                (&16.into(), &0.into())
             );
         }
-        assert!(out.contains("15 passed, 0 failed"), "round {round}:\n{out}");
+        assert!(out.contains("16 passed, 0 failed"), "round {round}:\n{out}");
         assert!(!out.contains("FAIL"), "{out}");
         // Its own tampered and replayed messages are rejected on purpose:
         // no warning says so beside the PASS lines that do.
@@ -461,6 +460,11 @@ async fn client_test_passes_twice_against_the_server_binary() {
             .map(|l| l.chars().count())
             .collect();
         assert_eq!(widths.len(), 1, "{out}");
+        // Its users deleted their accounts, and their room went first.
+        let users = crate::operator::json(&data, &["user", "list"]).await;
+        assert_eq!(users, serde_json::json!([]), "round {round}");
+        let status = crate::operator::json(&data, &["status"]).await;
+        assert_eq!(status["messages_waiting"], 0, "{status}");
     }
 }
 

@@ -364,7 +364,7 @@ async fn client_test_against_a_postgres_backed_server_binary_passes_all() {
     std::fs::create_dir_all(&home).unwrap();
     let (ok, out, err) = e2e::run_client_with_stdin(server.addr, &home, &["test"], None).await;
     assert!(ok, "{out}\n{err}");
-    assert!(out.contains("15 passed, 0 failed"), "{out}\n{err}");
+    assert!(out.contains("16 passed, 0 failed"), "{out}\n{err}");
 }
 
 /// Sends from many connections through one node share the node's insert

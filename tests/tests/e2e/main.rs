@@ -2,6 +2,7 @@
 //! its binary) and real clients over loopback. One test binary; one module
 //! per area.
 
+mod account_delete;
 mod at_rest;
 mod bodies;
 mod cli_json;

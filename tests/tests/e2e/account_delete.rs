@@ -1,0 +1,130 @@
+//! Deleting one's own account (114) through the real binaries: a wrong name
+//! deletes nothing; the right one deletes what waited for the account, frees
+//! the name and closes its other sessions; the home then says why it cannot
+//! connect and keeps its history; peers' pins hold against whoever takes the
+//! name next. An account still in a room is refused until it asked to leave
+//! every one (or deleted those it owns).
+
+use e2e::{ServerProcess, bounded, pattern};
+use protocol::ErrorReason;
+use serde_json::Value;
+
+use crate::operator::{json as server_json, names_of};
+use crate::rooms_cli::{json, ok, refusal, register, users};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(&data, &[]).await.unwrap();
+    let addr = server.addr;
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    register(addr, &alice, "alice").await;
+    // Bob also holds a session of his own in this process, as a second
+    // terminal would.
+    let bob_elsewhere = e2e::user(&addr.to_string(), &bob, "bob").await;
+    let other_session = bob_elsewhere.connection().await.unwrap();
+    ok(addr, &alice, &["send", "bob", "read before"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &alice, &["send", "bob", "never read"]).await;
+    let file = dir.path().join("report.bin");
+    std::fs::write(&file, pattern(3, 100_000)).unwrap();
+    ok(addr, &alice, &["send-file", "bob", file.to_str().unwrap()]).await;
+
+    let wrong = refusal(addr, &bob, &["delete-account", "alice"]).await;
+    assert_eq!(wrong["code"], "name_mismatch", "{wrong}");
+    assert!(other_session.is_alive());
+    let users = server_json(&data, &["user", "list"]).await;
+    assert_eq!(names_of(&users), ["alice", "bob"]);
+    let waiting = users[1].clone();
+    assert!(
+        waiting["messages_waiting"].as_u64().unwrap() >= 2,
+        "{users}"
+    );
+    assert_eq!(e2e::blobs_in(&data), 1);
+
+    // Names ignore ASCII case, as on the server.
+    let deleted = json(addr, &bob, &["delete-account", "BOB"]).await;
+    assert_eq!(deleted["deleted"], "bob", "{deleted}");
+    assert_eq!(deleted["messages_deleted"], waiting["messages_waiting"]);
+    assert_eq!(deleted["bytes_deleted"], waiting["bytes_waiting"]);
+    bounded("bob's other session to close", async {
+        while other_session.is_alive() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let notice = other_session.closing_notice().expect("a closing notice");
+    assert_eq!(notice.reason, ErrorReason::UnknownClient);
+    assert!(notice.text.contains("deleted"), "{}", notice.text);
+    let users = server_json(&data, &["user", "list"]).await;
+    assert_eq!(names_of(&users), ["alice"]);
+    assert_eq!(
+        e2e::blobs_in(&data),
+        0,
+        "the file waiting for bob is deleted"
+    );
+
+    // Bob's home says why it cannot connect, and keeps what it read.
+    let gone = refusal(addr, &bob, &["inbox"]).await;
+    assert_eq!(gone["code"], "account_gone", "{gone}");
+    assert!(
+        gone["error"]
+            .as_str()
+            .unwrap()
+            .contains("you deleted the account \"bob\""),
+        "{gone}"
+    );
+    let history = json(addr, &bob, &["history", "alice"]).await;
+    let texts: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["read before"], "{history}");
+
+    // The name is free; alice's pin of the old bob holds against the new one.
+    register(addr, &dir.path().join("bob2"), "bob").await;
+    let conflict = refusal(addr, &alice, &["send", "bob", "is that you?"]).await;
+    assert_eq!(conflict["code"], "name_conflict", "{conflict}");
+}
+
+/// The rooms named in a `still_in_rooms` refusal's line.
+fn still_in(refused: &Value) -> &str {
+    assert_eq!(refused["code"], "still_in_rooms", "{refused}");
+    refused["error"].as_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_delete_waits_until_every_room_is_left_or_deleted() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    json(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    json(addr, &alice, &["room", "create", "solo"]).await;
+
+    // Bob has not opened his invitation yet: the room is named by its id,
+    // with what opens it.
+    let line = still_in(&refusal(addr, &bob, &["delete-account", "bob"]).await).to_string();
+    assert!(
+        line.contains("1 room (a room not opened here yet") && line.contains("`client inbox`"),
+        "{line}"
+    );
+    ok(addr, &bob, &["inbox"]).await;
+    let line = still_in(&refusal(addr, &bob, &["delete-account", "bob"]).await).to_string();
+    assert!(line.contains("1 room (#team)"), "{line}");
+    // Asking to leave is enough: a member's client commits it.
+    ok(addr, &bob, &["room", "leave", "team"]).await;
+    json(addr, &bob, &["delete-account", "bob"]).await;
+    let members = json(addr, &alice, &["room", "members", "team"]).await;
+    assert!(!members.to_string().contains("\"bob\""), "{members}");
+
+    let line = still_in(&refusal(addr, &alice, &["delete-account", "alice"]).await).to_string();
+    assert!(line.contains("2 rooms (#solo, #team)"), "{line}");
+    ok(addr, &alice, &["room", "delete", "solo"]).await;
+    ok(addr, &alice, &["room", "delete", "team"]).await;
+    let deleted = json(addr, &alice, &["delete-account", "alice"]).await;
+    assert_eq!(deleted["deleted"], "alice", "{deleted}");
+}
