@@ -292,7 +292,7 @@ fn account_gone(name: &str, deleted_at_ms: Option<u64>) -> String {
     let why = match deleted_at_ms {
         Some(at) => format!(
             "you deleted the account {name:?} from this home on {}",
-            crate::output::time(at)
+            crate::local_time::time(at)
         ),
         None => format!(
             "the server has no account {name:?} any more: it was deleted from another home, or the \

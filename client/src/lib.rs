@@ -60,6 +60,7 @@ pub mod history;
 pub mod inbox;
 pub mod keystore;
 pub mod link;
+pub mod local_time;
 pub mod output;
 pub mod partial;
 pub mod passphrase;

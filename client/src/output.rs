@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{Local, TimeZone};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::ClientId;
 
@@ -17,14 +16,7 @@ use crate::downloads::HeldOffer;
 use crate::inbox::{Event, What};
 use crate::keystore::{Body, Conversation, Direction, HistoryEntry, HoldReason, Status};
 
-/// `2026-11-23 10:15:02`, local time.
-pub fn time(ms: u64) -> String {
-    Local
-        .timestamp_millis_opt(ms as i64)
-        .single()
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|| "????-??-?? ??:??:??".into())
-}
+pub use crate::local_time::time;
 
 /// How far the sender's clock may be from the server's before the server's
 /// time is shown too.
