@@ -3,11 +3,14 @@
 //! the name and closes its other sessions; the home then says why it cannot
 //! connect and keeps its history; peers' pins hold against whoever takes the
 //! name next. An account still in a room is refused until it asked to leave
-//! every one (or deleted those it owns).
+//! every one (or deleted those it owns); a `watch` on the home stops.
 
-use e2e::{ServerProcess, bounded, pattern};
+use std::process::Stdio;
+
+use e2e::{ServerProcess, binary, bounded, pattern};
 use protocol::ErrorReason;
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::operator::{json as server_json, names_of};
 use crate::rooms_cli::{json, ok, refusal, register, users};
@@ -125,6 +128,48 @@ async fn account_delete_waits_until_every_room_is_left_or_deleted() {
     assert!(line.contains("2 rooms (#solo, #team)"), "{line}");
     ok(addr, &alice, &["room", "delete", "solo"]).await;
     ok(addr, &alice, &["room", "delete", "team"]).await;
+    // A `watch` in another terminal stops, saying why, instead of trying
+    // again for ever.
+    let mut watch = tokio::process::Command::new(binary("client").unwrap())
+        .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
+        .arg("--home")
+        .arg(&alice)
+        .arg("--server")
+        .arg(addr.to_string())
+        .arg("watch")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // It says on standard error when it watches, and why it stopped.
+    let mut err = BufReader::new(watch.stderr.take().unwrap()).lines();
+    bounded("watch to start", async {
+        while let Some(line) = err.next_line().await.unwrap() {
+            if line.starts_with("watching") {
+                return;
+            }
+        }
+        panic!("watch ended before it started watching");
+    })
+    .await
+    .unwrap();
     let deleted = json(addr, &alice, &["delete-account", "alice"]).await;
     assert_eq!(deleted["deleted"], "alice", "{deleted}");
+    let status = bounded("watch to stop", watch.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!status.success());
+    let mut rest = Vec::new();
+    while let Some(line) = bounded("watch's last words", err.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        rest.push(line);
+    }
+    let err = rest.join("\n");
+    assert!(err.contains("you deleted the account \"alice\""), "{err}");
 }
