@@ -44,7 +44,10 @@ fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSumm
 
 fn room(name: &str, unread: usize, at: u64) -> ConversationSummary {
     ConversationSummary {
-        conversation: Conversation::Room { name: name.into() },
+        conversation: Conversation::Room {
+            id: None,
+            name: name.into(),
+        },
         label: name.into(),
         address: name.into(),
         last_ms: Some(at),
@@ -224,9 +227,11 @@ fn a_conversation_shows_senders_times_statuses_and_file_events() {
 fn a_room_shows_its_senders_and_members() {
     let mut app = base();
     app.open(Some(Conversation::Room {
+        id: None,
         name: "team".into(),
     }));
     let team = Conversation::Room {
+        id: None,
         name: "team".into(),
     };
     let names = HashMap::from([(BOB, "bob".to_string()), (CAROL, "carol".to_string())]);
@@ -441,6 +446,7 @@ fn what_peers_chose_reaches_the_screen_escaped() {
         person(eve, &format!("eve{hostile}"), 1, NOW - 120_000),
     ]);
     let here = Conversation::Room {
+        id: None,
         name: room_name.clone(),
     };
     let names = HashMap::from([(eve, format!("eve{hostile}"))]);
@@ -540,6 +546,7 @@ fn a_held_file_is_offered_where_it_arrived_with_the_command_that_fetches_it() {
 fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
     let mut app = base();
     let team = Conversation::Room {
+        id: None,
         name: "team".into(),
     };
     app.open(Some(team.clone()));
@@ -551,6 +558,7 @@ fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
         sent_at_ms: NOW,
         sender_time_ms: None,
         what: crate::event::What::Room {
+            room_id: String::new(),
             room: "team".into(),
             change: crate::event::RoomChange::FileHeld {
                 name: "video.mkv".into(),
