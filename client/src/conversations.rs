@@ -18,6 +18,7 @@ use sealpost_rooms::JoinRule;
 use crate::client::Client;
 use crate::error::ClientError;
 use crate::keystore::{Conversation, HistoryEntry, HistoryQuery};
+use crate::rooms::{LocalRoom, hex};
 
 /// One conversation in the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,9 @@ pub struct ConversationSummary {
     /// printing).
     pub label: String,
     /// What the sending commands take for it: the pinned name or the
-    /// client id (32 hex digits) for a person, the name for a room.
+    /// client id (32 hex digits) for a person, the name for a room we are
+    /// in, the id (32 hex digits) for one we left (the name may be another
+    /// room's by now).
     pub address: String,
     /// When its newest history entry was recorded here (ms since the epoch).
     pub last_ms: Option<u64>,
@@ -108,15 +111,15 @@ impl Client {
                 rule: None,
             });
         }
-        for (name, rule) in rooms {
-            let conversation = Conversation::Room { name: name.clone() };
+        for (room, rule) in rooms {
+            let conversation = Conversation::room(room.id, room.name.clone());
             let seen = by_conversation.remove(&conversation);
-            out.push(room_summary(conversation, name, seen, Some(rule)));
+            out.push(room_summary(conversation, room.name, seen, Some(rule)));
         }
         // History of rooms we left and of people no longer pinned.
         for (conversation, seen) in by_conversation {
             let name = match &conversation {
-                Conversation::Room { name } => name.clone(),
+                Conversation::Room { name, .. } => name.clone(),
                 Conversation::Person { id } => {
                     out.push(ConversationSummary {
                         conversation: conversation.clone(),
@@ -142,8 +145,8 @@ impl Client {
         Ok(out)
     }
 
-    /// Our rooms' names with their join rules.
-    async fn room_rules(&self) -> Result<Vec<(String, JoinRule)>, ClientError> {
+    /// Our rooms with their join rules.
+    async fn room_rules(&self) -> Result<Vec<(LocalRoom, JoinRule)>, ClientError> {
         let rooms = self.local_rooms().await?;
         let ids: Vec<_> = rooms.iter().map(|r| r.id).collect();
         let engine = self.room_engine().await?;
@@ -154,7 +157,7 @@ impl Client {
                     .collect::<Result<Vec<_>, _>>()
             })
             .await?;
-        Ok(rooms.into_iter().map(|r| r.name).zip(rules).collect())
+        Ok(rooms.into_iter().zip(rules).collect())
     }
 
     /// The entries of `conversation` that `query` selects, oldest first.
@@ -239,9 +242,13 @@ fn room_summary(
     seen: Option<(u64, usize)>,
     rule: Option<JoinRule>,
 ) -> ConversationSummary {
+    let address = match &conversation {
+        Conversation::Room { id: Some(id), .. } if rule.is_none() => hex(id),
+        _ => name.clone(),
+    };
     ConversationSummary {
         conversation,
-        address: name.clone(),
+        address,
         label: name,
         last_ms: seen.map(|s| s.0),
         unread: seen.map_or(0, |s| s.1),

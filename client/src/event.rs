@@ -52,7 +52,9 @@ impl Event {
     pub fn conversation(&self) -> Option<Conversation> {
         match &self.what {
             What::Room { room, .. } if room.is_empty() => None,
-            What::Room { room, .. } => Some(Conversation::Room { name: room.clone() }),
+            What::Room { room, room_id, .. } => {
+                Some(crate::rooms::event::room_conversation(room_id, room))
+            }
             _ => Some(Conversation::Person { id: self.from }),
         }
     }
@@ -183,6 +185,10 @@ pub enum What {
     Room {
         /// The room's name (escape before printing).
         room: String,
+        /// The room's id, 32 hex digits (empty when unknown, such as for
+        /// an invitation refused).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        room_id: String,
         /// What.
         #[serde(flatten)]
         change: RoomChange,

@@ -3,7 +3,11 @@
 //! local pins say who a name is, never the server).
 //!
 //! A conversation is named as the user types it: a pinned name (any
-//! case), a client id (32 hex digits), or `#ROOM` for a room.
+//! case), a client id (32 hex digits), or `#ROOM` for a room. A room's
+//! history is kept by its id, so `#ROOM` is the room of that name we are
+//! in; else the room with history that had the name last (one we left or
+//! that was deleted); `#` and a room's id (32 hex digits, as
+//! `conversations --json` lists them) is exactly that room.
 //! Left out: recording (the sending and receiving code does it) and how
 //! entries look (`crate::output`).
 
@@ -29,11 +33,14 @@ impl Client {
     /// [`ClientError::NoConversation`] if nobody is pinned under `who`.
     pub async fn conversation(&self, who: &str) -> Result<Found, ClientError> {
         if let Some(room) = who.strip_prefix('#') {
+            let conversation = self.room_conversation(room).await?;
+            let label = match &conversation {
+                Conversation::Room { name, .. } => format!("#{name}"),
+                Conversation::Person { .. } => who.to_string(),
+            };
             return Ok(Found {
-                conversation: Conversation::Room {
-                    name: room.to_string(),
-                },
-                label: who.to_string(),
+                conversation,
+                label,
             });
         }
         let typed = who.to_string();
@@ -49,6 +56,26 @@ impl Client {
             }),
             None => Err(ClientError::NoConversation(who.to_string())),
         }
+    }
+
+    /// The room conversation `room` names (see the module docs).
+    ///
+    /// A room known nowhere is one with no history yet, by that name.
+    ///
+    /// # Errors
+    /// [`ClientError::AmbiguousRoom`]; the store failed.
+    pub async fn room_conversation(&self, room: &str) -> Result<Conversation, ClientError> {
+        match self.find_room(room).await {
+            Ok(r) => return Ok(Conversation::room(r.id, r.name)),
+            Err(ClientError::NoSuchRoom(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let typed = room.to_string();
+        let found = self.store(move |s| s.room_in_history(&typed)).await?;
+        Ok(found.unwrap_or_else(|| Conversation::Room {
+            id: None,
+            name: room.to_string(),
+        }))
     }
 
     /// The history of the conversation `who` names, oldest first.

@@ -114,7 +114,7 @@ pub fn event(e: &Event) -> String {
             "[{at}] {who}'s client refused your message {refused_id} (counter {counter}): {}",
             reason.explain()
         ),
-        What::Room { room, change } => room_line(room, &who, change, e.message_id),
+        What::Room { room, change, .. } => room_line(room, &who, change, e.message_id),
         What::SessionRenewed {
             refused_id,
             resent,
@@ -190,15 +190,30 @@ pub fn conversation_line(c: &ConversationSummary) -> String {
         line.push_str("  verified");
     }
     if c.is_room() && c.rule.is_none() {
-        line.push_str("  (no longer a member)");
+        // The name may be another room's now: the id reaches this one.
+        match &c.conversation {
+            Conversation::Room { id: Some(_), .. } => line.push_str(&format!(
+                "  (no longer a member; `history #{}` shows it)",
+                c.address
+            )),
+            _ => line.push_str("  (no longer a member)"),
+        }
     }
     line
 }
 
-/// [`conversation_line`]'s fields for `--json`.
+/// [`conversation_line`]'s fields for `--json`; a room's `id` (32 hex
+/// digits) is missing for history kept by name from before rooms were
+/// kept by id.
 pub fn conversation_json(c: &ConversationSummary) -> serde_json::Value {
+    let id = match &c.conversation {
+        Conversation::Room { id: Some(id), .. } => Some(crate::rooms::hex(id)),
+        Conversation::Room { id: None, .. } => None,
+        Conversation::Person { id } => Some(id.to_string()),
+    };
     serde_json::json!({
         "name": c.label,
+        "id": id,
         "room": c.is_room(),
         "address": c.address,
         "last_ms": c.last_ms,

@@ -19,25 +19,33 @@ impl Client {
         let what = match self.room_deleted(d.content.clone()).await? {
             // The line names the inbox sender: it must be the owner MLS
             // names, or a server could show someone else as the deleter.
-            Deleted::Deleted { room, owner } if owner == d.sender => Some(What::Room {
+            Deleted::Deleted {
                 room,
+                room_id,
+                owner,
+            } if owner == d.sender => Some(What::Room {
+                room,
+                room_id,
                 change: RoomChange::Deleted,
             }),
             Deleted::Deleted { room, .. } => Some(What::Room {
                 room: String::new(),
+                room_id: String::new(),
                 change: RoomChange::DeleteRefused {
                     error: format!(
                         "#{room} was deleted by its owner, but the server names another sender"
                     ),
                 },
             }),
-            Deleted::Unchecked { room } => Some(What::Room {
+            Deleted::Unchecked { room, room_id } => Some(What::Room {
                 room,
+                room_id,
                 change: RoomChange::DeletedUnchecked,
             }),
             Deleted::Unknown => None,
             Deleted::Refused(error) => Some(What::Room {
                 room: String::new(),
+                room_id: String::new(),
                 change: RoomChange::DeleteRefused { error },
             }),
         };

@@ -42,6 +42,7 @@ impl Client {
                 sender_time_ms: None,
                 what: What::Room {
                     room: e.room,
+                    room_id: e.room_id,
                     change: e.change,
                 },
             });

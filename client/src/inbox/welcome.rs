@@ -22,10 +22,19 @@ impl Client {
         peer: PeerRecord,
     ) -> Result<Outcome, ClientError> {
         let what = match self.join_room(d.content.clone()).await? {
-            Welcomed::Joined { room, change } => Some(What::Room { room, change }),
+            Welcomed::Joined {
+                room,
+                room_id,
+                change,
+            } => Some(What::Room {
+                room,
+                room_id,
+                change,
+            }),
             Welcomed::Already => None,
             Welcomed::Refused(error) => Some(What::Room {
                 room: String::new(),
+                room_id: String::new(),
                 change: RoomChange::Unreadable { error },
             }),
         };

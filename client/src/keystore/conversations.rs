@@ -40,7 +40,8 @@ impl KeyStore {
     pub fn conversation_activity(&self) -> Result<Vec<Activity>, KeyStoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT conv_kind, conv, MAX(arrived_at),
-                    SUM(CASE WHEN direction = ?1 AND status = ?2 THEN 1 ELSE 0 END)
+                    SUM(CASE WHEN direction = ?1 AND status = ?2 THEN 1 ELSE 0 END),
+                    (SELECT name FROM room_names WHERE room = conv AND conv_kind = 2)
              FROM history GROUP BY conv_kind, conv ORDER BY MAX(arrived_at) DESC",
         )?;
         let rows = stmt.query_map(
@@ -51,33 +52,20 @@ impl KeyStore {
                     r.get::<_, String>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, i64>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             },
         )?;
         let mut out = Vec::new();
         for row in rows {
-            let (kind, key, last, unread) = row?;
+            let (kind, key, last, unread, name) = row?;
             out.push(Activity {
-                conversation: Conversation::from_key(kind, key)?,
+                conversation: Conversation::from_key(kind, key, name)?,
                 last_ms: from_sql_u64(last),
                 unread: usize::try_from(unread.max(0)).unwrap_or(usize::MAX),
             });
         }
         Ok(out)
-    }
-
-    /// A room renamed from `old` to `new`: its history goes with it, so
-    /// one conversation stays one (history is kept by room name). Returns
-    /// how many entries moved.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn rename_room_history(&self, old: &str, new: &str) -> Result<usize, KeyStoreError> {
-        let (kind, old) = Conversation::Room { name: old.into() }.key();
-        Ok(self.conn.execute(
-            "UPDATE history SET conv = ?3 WHERE conv_kind = ?1 AND conv = ?2",
-            params![kind, old, new],
-        )?)
     }
 
     /// The received entries of `conversation` not shown yet become `read`;
@@ -153,9 +141,7 @@ mod tests {
         let (_dir, home) = home();
         let (mut store, ..) = with_session(&home);
         let bob = Conversation::Person { id: BOB };
-        let team = Conversation::Room {
-            name: "team".into(),
-        };
+        let team = Conversation::room(sealpost_rooms::RoomId([7; 16]), "team");
         store
             .add_history(&entry(bob.clone(), Direction::Out, 1))
             .unwrap();
@@ -181,39 +167,5 @@ mod tests {
         let activity = store.conversation_activity().unwrap();
         assert_eq!(count(&bob, &activity), Some(0));
         assert_eq!(count(&team, &activity), Some(1));
-    }
-
-    #[test]
-    fn a_renamed_room_keeps_its_history_under_the_new_name_and_nothing_else_moves() {
-        let (_dir, home) = home();
-        let (mut store, ..) = with_session(&home);
-        let team = Conversation::Room {
-            name: "team".into(),
-        };
-        let crew = Conversation::Room {
-            name: "crew".into(),
-        };
-        let bob = Conversation::Person { id: BOB };
-        store
-            .add_history(&entry(team.clone(), Direction::In, 1))
-            .unwrap();
-        store
-            .add_history(&entry(team.clone(), Direction::Out, 2))
-            .unwrap();
-        store
-            .add_history(&entry(bob.clone(), Direction::In, 3))
-            .unwrap();
-        assert_eq!(store.rename_room_history("team", "crew").unwrap(), 2);
-        let activity = store.conversation_activity().unwrap();
-        assert!(activity.iter().all(|a| a.conversation != team));
-        assert!(activity.iter().any(|a| a.conversation == crew));
-        assert!(activity.iter().any(|a| a.conversation == bob));
-        // A person's key is never a room's, whatever the name.
-        assert_eq!(
-            store
-                .rename_room_history(&BOB.to_string(), "other")
-                .unwrap(),
-            0
-        );
     }
 }

@@ -2,9 +2,8 @@
 //! in the order this client recorded them, with the sender's sealed time,
 //! the local arrival time and a delivery status.
 //!
-//! A conversation is named by [`Conversation`]: a person (by client id, so
-//! that a rename on the server does not split it) or a room (by name, for
-//! the room events that rooms will record). Entries are ordered by a local
+//! A conversation is named by [`Conversation`]: a person by client id, a
+//! room by its id (see `keystore::conversation`). Entries are ordered by a local
 //! sequence number (`entry`), which is the order they happened here: the
 //! sender's clock may be wrong, the local one only moves forward for us.
 //!
@@ -30,48 +29,13 @@ use protocol::ClientId;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
+pub use super::conversation::Conversation;
+use super::conversation::note_name;
 use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 use super::{KeyStore, KeyStoreError};
 
-/// Whose conversation an entry belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Conversation {
-    /// One-to-one, with the peer of this client id.
-    Person {
-        /// The peer.
-        #[serde(serialize_with = "hex")]
-        id: ClientId,
-    },
-    /// A room, by its name.
-    Room {
-        /// The room's name (escape before printing).
-        name: String,
-    },
-}
-
 fn hex<S: serde::Serializer>(id: &ClientId, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&id.to_string())
-}
-
-impl Conversation {
-    pub(super) fn key(&self) -> (i64, String) {
-        match self {
-            Self::Person { id } => (1, id.to_string()),
-            Self::Room { name } => (2, name.clone()),
-        }
-    }
-
-    pub(super) fn from_key(kind: i64, key: String) -> Result<Self, KeyStoreError> {
-        match kind {
-            1 => key
-                .parse()
-                .map(|id| Self::Person { id })
-                .map_err(|_| KeyStoreError::Corrupt("history conversation id")),
-            2 => Ok(Self::Room { name: key }),
-            _ => Err(KeyStoreError::Corrupt("history conversation kind")),
-        }
-    }
 }
 
 /// Which way a message went.
@@ -410,7 +374,8 @@ impl KeyStore {
         let (kind, key) = conversation.key();
         let mut stmt = self.conn.prepare(
             "SELECT entry, conv_kind, conv, direction, sender, kind, body, file_size, file_path,
-                    sender_time, arrived_at, message_id, status, status_at, reason, server_time
+                    sender_time, arrived_at, message_id, status, status_at, reason, server_time,
+                    (SELECT name FROM room_names WHERE room = conv AND conv_kind = 2)
              FROM history WHERE conv_kind = ?1 AND conv = ?2 AND arrived_at >= ?3
              ORDER BY entry DESC",
         )?;
@@ -443,16 +408,23 @@ impl KeyStore {
     /// Storage errors.
     pub fn forget(&mut self, conversation: &Conversation) -> Result<usize, KeyStoreError> {
         let (kind, key) = conversation.key();
-        Ok(self.conn.execute(
+        let gone = self.conn.execute(
             "DELETE FROM history WHERE conv_kind = ?1 AND conv = ?2",
             params![kind, key],
-        )?)
+        )?;
+        if kind == 2 {
+            self.conn
+                .execute("DELETE FROM room_names WHERE room = ?1", [&key])?;
+        }
+        Ok(gone)
     }
 }
 
 /// Records `entry` on `conn` (inside the caller's transaction, if any).
 pub(super) fn insert(conn: &Connection, entry: &NewEntry) -> Result<u64, KeyStoreError> {
     let (conv_kind, conv) = entry.conversation.key();
+    // The room's name as it is now, for showing its history once we left.
+    note_name(conn, &entry.conversation)?;
     let (kind, body, size, path) = match &entry.body {
         Body::Text { text } => (1, text.as_str(), None, None),
         Body::File { name, size, path } => (
@@ -539,7 +511,7 @@ pub(super) fn set_status(
 
 /// A history row; the outer result is SQLite's, the inner one ours.
 fn history_row(row: &Row<'_>) -> rusqlite::Result<Result<HistoryEntry, KeyStoreError>> {
-    let conversation = match Conversation::from_key(row.get(1)?, row.get(2)?) {
+    let conversation = match Conversation::from_key(row.get(1)?, row.get(2)?, row.get(16)?) {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };

@@ -68,6 +68,7 @@ use rusqlite::Connection;
 
 pub mod atrest;
 mod bounds;
+mod conversation;
 mod conversations;
 mod error;
 mod files;
@@ -90,12 +91,11 @@ pub use bounds::{
     HANDLED_MAX, HANDLED_TTL, PENDING_PER_SENDER, PENDING_TOTAL, PENDING_TOTAL_BYTES, PENDING_TTL,
     PendingRoom,
 };
+pub use conversation::{Conversation, parse_room_id};
 pub use conversations::Activity;
 pub use error::{KeyStoreError, PinError};
 pub use files::{HeldFile, HoldReason, PartialDownload};
-pub use history::{
-    Body, Conversation, Direction, HistoryChange, HistoryEntry, HistoryQuery, NewEntry, Status,
-};
+pub use history::{Body, Direction, HistoryChange, HistoryEntry, HistoryQuery, NewEntry, Status};
 pub use identity::StoredIdentity;
 pub use pins::{PeerRecord, Pinned, ServerPin};
 pub use received::PendingMessage;

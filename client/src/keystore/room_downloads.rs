@@ -127,6 +127,7 @@ mod tests {
         RoomEvent {
             seq,
             room: "team".into(),
+            room_id: "07".repeat(16),
             from: "00".repeat(16),
             sent_at_ms: 1,
             change,

@@ -80,6 +80,7 @@ mod tests {
         let e = |seq, text: &str| RoomEvent {
             seq,
             room: "team".into(),
+            room_id: "07".repeat(16),
             from: "00".repeat(16),
             sent_at_ms: 1,
             change: RoomChange::Text { text: text.into() },

@@ -263,6 +263,22 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE history ADD COLUMN server_time INTEGER;
     ALTER TABLE held_files ADD COLUMN sender_time INTEGER;
     "#,
+    // 12: a room's history is kept by the room's id, not its name (two
+    // rooms may share a name; see `keystore::conversation`), with the last
+    // name each room had. Rows from before keep a key made of their name
+    // (`name:`), which ids never look like, until the client, with its
+    // rooms at hand, moves them to the id of the room that has the name.
+    r#"
+    CREATE TABLE room_names (
+        room     TEXT PRIMARY KEY,
+        name     TEXT NOT NULL,
+        named_at INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO room_names (room, name, named_at)
+        SELECT 'name:' || conv, conv, MAX(arrived_at) FROM history
+        WHERE conv_kind = 2 GROUP BY conv;
+    UPDATE history SET conv = 'name:' || conv WHERE conv_kind = 2;
+    "#,
 ];
 
 impl KeyStore {

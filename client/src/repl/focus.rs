@@ -57,7 +57,7 @@ impl Current {
                 to: Some(self.label.clone()),
                 text: Some(text.to_string()),
             },
-            Conversation::Room { name } => Command::Room(RoomCommand::Send {
+            Conversation::Room { name, .. } => Command::Room(RoomCommand::Send {
                 name: name.clone(),
                 text: Some(text.to_string()),
             }),
@@ -204,7 +204,10 @@ mod tests {
     fn summary(label: &str, room: bool, unread: usize) -> ConversationSummary {
         ConversationSummary {
             conversation: if room {
-                Conversation::Room { name: label.into() }
+                Conversation::Room {
+                    id: None,
+                    name: label.into(),
+                }
             } else {
                 Conversation::Person {
                     id: ClientId([label.len() as u8; 16]),
@@ -233,7 +236,10 @@ mod tests {
     #[test]
     fn plain_lines_go_to_the_current_conversation() {
         let ops = Current {
-            conversation: Conversation::Room { name: "ops".into() },
+            conversation: Conversation::Room {
+                id: None,
+                name: "ops".into(),
+            },
             label: "#ops".into(),
         };
         assert_eq!(

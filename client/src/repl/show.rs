@@ -42,6 +42,7 @@ pub fn show_event(e: &Event) -> String {
         What::Room {
             room,
             change: RoomChange::FileHeld { name, size, limit },
+            ..
         } => format!(
             "[#{}] {} {}",
             escape_line(room),

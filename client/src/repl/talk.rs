@@ -87,15 +87,15 @@ impl Menu {
     /// (looked up and pinned if not pinned yet, as sending would).
     async fn find_conversation(&self, target: &str) -> Result<Current, ClientError> {
         if let Some(room) = target.strip_prefix('#') {
-            let rooms = self.client.room_names().await?;
-            let name = rooms
+            let rooms = self.client.local_rooms().await?;
+            let found = rooms
                 .iter()
-                .find(|r| *r == room)
-                .or_else(|| rooms.iter().find(|r| r.eq_ignore_ascii_case(room)))
+                .find(|r| r.name == room)
+                .or_else(|| rooms.iter().find(|r| r.name.eq_ignore_ascii_case(room)))
                 .ok_or_else(|| ClientError::NoSuchRoom(room.to_string()))?;
             return Ok(Current {
-                conversation: Conversation::Room { name: name.clone() },
-                label: format!("#{name}"),
+                conversation: Conversation::room(found.id, found.name.clone()),
+                label: format!("#{}", found.name),
             });
         }
         let found = match self.client.conversation(target).await {

@@ -311,7 +311,7 @@ impl Client {
                 .await?;
             let me = self.require_me()?.id;
             let entry = NewEntry {
-                conversation: Conversation::Room { name: room.name },
+                conversation: Conversation::room(room.id, room.name),
                 direction: Direction::Out,
                 sender: me,
                 body: Body::Text { text: text.into() },

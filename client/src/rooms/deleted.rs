@@ -20,6 +20,8 @@ pub enum Deleted {
     Deleted {
         /// The room's name.
         room: String,
+        /// The room's id, 32 hex digits.
+        room_id: String,
         /// The owner (verified by the room's MLS state).
         owner: protocol::ClientId,
     },
@@ -29,6 +31,8 @@ pub enum Deleted {
     Unchecked {
         /// The room's name.
         room: String,
+        /// The room's id, 32 hex digits.
+        room_id: String,
     },
     /// A room we do not have (never joined, or already forgotten).
     Unknown,
@@ -89,7 +93,10 @@ impl Client {
                     .and_then(|e| e.reason())
                     == Some(ErrorReason::UnknownRoom)
                 {
-                    return Ok(Deleted::Unchecked { room: name });
+                    return Ok(Deleted::Unchecked {
+                        room: name,
+                        room_id: super::hex(&room),
+                    });
                 }
                 return Ok(Deleted::Refused(format!(
                     "a deletion notice for #{name} that does not open: {}",
@@ -114,6 +121,7 @@ impl Client {
         engine.run(move |en| en.forget_room(room)).await?;
         Ok(Deleted::Deleted {
             room: name,
+            room_id: super::hex(&room),
             owner: wire_client_id(sender),
         })
     }

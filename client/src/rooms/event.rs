@@ -12,6 +12,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::keystore::{Conversation, parse_room_id};
+
 /// A room event kept until it is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomEvent {
@@ -20,12 +22,32 @@ pub struct RoomEvent {
     pub seq: u64,
     /// The room's name.
     pub room: String,
+    /// The room's id, 32 hex digits: its history is kept by it (empty in
+    /// events queued before it was recorded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub room_id: String,
     /// Who acted (the sender or committer): client id, 32 hex digits.
     pub from: String,
     /// When the server stored it (ms since the Unix epoch, the server's word).
     pub sent_at_ms: u64,
     /// What happened.
     pub change: RoomChange,
+}
+
+impl RoomEvent {
+    /// The room's conversation in history.
+    pub fn conversation(&self) -> Conversation {
+        room_conversation(&self.room_id, &self.room)
+    }
+}
+
+/// The conversation of the room of id `id` (hex) named `name`; by its
+/// name alone if the id is missing (an event queued before ids were).
+pub fn room_conversation(id: &str, name: &str) -> Conversation {
+    Conversation::Room {
+        id: parse_room_id(id),
+        name: name.to_string(),
+    }
 }
 
 /// What happened in a room.

@@ -19,6 +19,8 @@ pub enum Welcomed {
     Joined {
         /// The room's name.
         room: String,
+        /// The room's id, 32 hex digits.
+        room_id: String,
         /// What to show.
         change: RoomChange,
     },
@@ -72,7 +74,11 @@ impl Client {
         }
         // Entries of the room that waited for this welcome.
         self.room_sync_locked().await?;
+        // History is shown by this name from now on, also once we leave.
+        let named = name.clone();
+        self.store(move |s| s.note_room_name(room, &named)).await?;
         Ok(Welcomed::Joined {
+            room_id: super::hex(&room),
             room: name,
             change: RoomChange::Joined { members },
         })

@@ -105,9 +105,10 @@ impl Client {
                 change = match outcome {
                     Ok(path) => {
                         history = Some(NewEntry {
-                            conversation: Conversation::Room {
-                                name: offer.room_name.clone(),
-                            },
+                            conversation: Conversation::room(
+                                super::engine_room_id(offer.room),
+                                offer.room_name.clone(),
+                            ),
                             direction: Direction::In,
                             sender,
                             body: Body::File {
@@ -163,6 +164,7 @@ impl Client {
             sender_time_ms: None,
             what: What::Room {
                 room: offer.room_name.clone(),
+                room_id: super::hex(&super::engine_room_id(offer.room)),
                 change,
             },
         })

@@ -70,9 +70,7 @@ impl Client {
                 }
             };
             let history = path.clone().map(|path| NewEntry {
-                conversation: Conversation::Room {
-                    name: event.room.clone(),
-                },
+                conversation: Conversation::room(super::engine_room_id(room), event.room.clone()),
                 direction: Direction::In,
                 sender: event.from.parse().unwrap_or(protocol::ClientId::NIL),
                 body: Body::File {

@@ -259,7 +259,7 @@ impl Client {
                 path: path.to_path_buf(),
             };
             let entry = NewEntry {
-                conversation: Conversation::Room { name: room.name },
+                conversation: Conversation::room(room.id, room.name),
                 direction: Direction::Out,
                 sender: self.require_me()?.id,
                 body: Body::File {

@@ -71,10 +71,31 @@ impl Client {
             .get_or_try_init(|| async move {
                 let identity =
                     crate::crypto::Identity::from_secret_bytes(&me.identity.to_secret_bytes());
-                RoomWorker::open(path, MeSigner::new(me.id, identity), key).await
+                let worker = RoomWorker::open(path, MeSigner::new(me.id, identity), key).await?;
+                self.adopt_named_history(&worker).await?;
+                Ok::<_, ClientError>(worker)
             })
             .await?;
         Ok(worker.clone())
+    }
+
+    /// Moves room history kept by name (before rooms were kept by id) to
+    /// the rooms of ours that have those names; the key store does it once
+    /// (see `keystore::conversation`), before any room entry is recorded.
+    async fn adopt_named_history(&self, worker: &RoomWorker) -> Result<(), ClientError> {
+        let rooms: Vec<_> = worker
+            .run(member_rooms)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.name))
+            .collect();
+        let moved = self
+            .store(move |s| s.adopt_named_room_history(&rooms))
+            .await?;
+        if moved > 0 {
+            tracing::info!(moved, "room history kept by name now kept by room id");
+        }
+        Ok(())
     }
 
     /// Our pins (and our own key) as the engine checks members against them.
@@ -135,22 +156,7 @@ impl Client {
     /// Every room we are a member of, by name.
     pub(crate) async fn local_rooms(&self) -> Result<Vec<LocalRoom>, ClientError> {
         let engine = self.room_engine().await?;
-        Ok(engine
-            .run(|e| {
-                let mut rooms = Vec::new();
-                for id in e.rooms()? {
-                    if !e.is_member(id)? {
-                        continue;
-                    }
-                    let name = e
-                        .name(id)?
-                        .map(|n| n.as_str().to_string())
-                        .unwrap_or_else(|| hex(&id));
-                    rooms.push(LocalRoom { id, name });
-                }
-                Ok(rooms)
-            })
-            .await?)
+        Ok(engine.run(member_rooms).await?)
     }
 
     /// The room we are in that goes by `name` (ignoring ASCII case; a
@@ -176,6 +182,22 @@ impl Client {
             (None, _) => Err(ClientError::NoSuchRoom(name.into())),
         }
     }
+}
+
+/// The rooms the engine `e` has us in, named (by id if unnamed).
+fn member_rooms(e: &sealpost_rooms::RoomEngine) -> Result<Vec<LocalRoom>, RoomsError> {
+    let mut rooms = Vec::new();
+    for id in e.rooms()? {
+        if !e.is_member(id)? {
+            continue;
+        }
+        let name = e
+            .name(id)?
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_else(|| hex(&id));
+        rooms.push(LocalRoom { id, name });
+    }
+    Ok(rooms)
 }
 
 /// A room id as 32 hex digits.

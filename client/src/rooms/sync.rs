@@ -26,7 +26,7 @@ use super::event::{RoomChange, RoomEvent};
 use super::{engine_room_id, wire_client_id};
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::keystore::{Body, Conversation, Direction, NewEntry, RoomDownload, Status};
+use crate::keystore::{Body, Direction, NewEntry, RoomDownload, Status};
 
 /// Most room pulls in one read: each moves a cursor, so this bounds a read
 /// that others keep feeding.
@@ -118,9 +118,7 @@ impl Client {
             for e in &events {
                 if let RoomChange::Text { text } = &e.change {
                     s.add_history(&NewEntry {
-                        conversation: Conversation::Room {
-                            name: e.room.clone(),
-                        },
+                        conversation: e.conversation(),
                         direction: Direction::In,
                         sender: e.from.parse().unwrap_or(ClientId::NIL),
                         body: Body::Text { text: text.clone() },
@@ -257,9 +255,9 @@ impl Client {
         if let Some(old) = name_before {
             let now = engine.run(move |en| en.name(room)).await.ok().flatten();
             if let Some(new) = now.filter(|n| n.as_str() != old.as_str()) {
-                let (old, new) = (old.as_str().to_string(), new.as_str().to_string());
-                self.store(move |s| s.rename_room_history(&old, &new))
-                    .await?;
+                // History is kept by id: only the name it is shown by moves.
+                let new = new.as_str().to_string();
+                self.store(move |s| s.note_room_name(room, &new)).await?;
             }
         }
         Ok(Read::Done(events, leave))
@@ -397,6 +395,7 @@ impl Client {
         Ok(RoomEvent {
             seq: e.seq,
             room: name,
+            room_id: super::hex(&room),
             from: e.sender.to_string(),
             sent_at_ms: e.sent_at_ms,
             change,

@@ -27,6 +27,7 @@ use crate::pin::PinState;
 use crate::repl::explain;
 use crate::room_cli;
 use crate::rooms::RoomPassword;
+use crate::rooms::event::room_conversation;
 
 /// What the screen must do after an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,7 +258,15 @@ async fn carry_out(
                 new: new.clone(),
             };
             let (_, lines) = room_cli::outcome(client, rename).await?;
-            Ok(Done::OpenSaying(Conversation::Room { name: new }, lines))
+            // The same room (its id) under its new name.
+            let id = match target.map(|t| &t.conversation) {
+                Some(Conversation::Room { id, .. }) => *id,
+                _ => None,
+            };
+            Ok(Done::OpenSaying(
+                Conversation::Room { id, name: new },
+                lines,
+            ))
         }
         Command::Delete(typed) => {
             let name = room(target, "/delete")?.to_string();
@@ -278,7 +287,7 @@ async fn carry_out(
             if let Ok(room) = client.find_room(&name).await {
                 let line = format!("you are in #{} already", escape_line(&room.name));
                 return Ok(Done::OpenSaying(
-                    Conversation::Room { name: room.name },
+                    Conversation::room(room.id, room.name),
                     vec![line],
                 ));
             }
@@ -287,7 +296,7 @@ async fn carry_out(
                 secret: None,
             };
             match room_cli::outcome(client, join).await {
-                Ok((_, lines)) => Ok(Done::OpenSaying(Conversation::Room { name }, lines)),
+                Ok((_, lines)) => Ok(joined(client, name, lines).await),
                 Err(ClientError::RoomPasswordNeeded(_)) => {
                     Ok(Done::Ask(SecretFor::Join(name), None))
                 }
@@ -323,7 +332,7 @@ async fn carry_out(
         }
         Command::Create(name) => {
             let info = client.room_create(&name).await?;
-            Ok(Done::Open(Conversation::Room { name: info.name }))
+            Ok(Done::Open(room_conversation(&info.id, &info.name)))
         }
         Command::Fingerprint => fingerprint(client, target).await,
         Command::Open(name) => open(client, &name).await,
@@ -389,7 +398,7 @@ async fn open(client: &Client, name: &str) -> Result<Done, Failure> {
     let join = |room: &str| format!("/join {} joins a public or hidden one", quote_word(room));
     if let Some(room) = name.strip_prefix('#') {
         return match client.find_room(room).await {
-            Ok(r) => Ok(Done::Open(Conversation::Room { name: r.name })),
+            Ok(r) => Ok(Done::Open(Conversation::room(r.id, r.name))),
             Err(ClientError::NoSuchRoom(_)) => Err(Failure::Usage(format!(
                 "you are in no room named #{room}; {}",
                 join(room)
@@ -401,7 +410,7 @@ async fn open(client: &Client, name: &str) -> Result<Done, Failure> {
         Ok(info) => info,
         Err(ClientError::UnknownPeer(_)) => {
             return match client.find_room(name).await {
-                Ok(r) => Ok(Done::Open(Conversation::Room { name: r.name })),
+                Ok(r) => Ok(Done::Open(Conversation::room(r.id, r.name))),
                 Err(_) => Err(Failure::Usage(format!(
                     "no user named \"{name}\" on this server and no room of yours of that name \
                      (/online shows who is online; {})",
@@ -421,6 +430,15 @@ async fn open(client: &Client, name: &str) -> Result<Done, Failure> {
     Ok(Done::Open(Conversation::Person { id: info.id }))
 }
 
+/// Goes to the room just joined by `name` (by its id: a room we left may
+/// have had the name), saying `lines`; only says them if it is not found.
+async fn joined(client: &Client, name: String, lines: Vec<String>) -> Done {
+    match client.find_room(&name).await {
+        Ok(r) => Done::OpenSaying(Conversation::room(r.id, r.name), lines),
+        Err(_) => Done::Say(lines),
+    }
+}
+
 /// Joins, or sets the new password of, a room with the password typed.
 async fn with_password(
     client: &Client,
@@ -434,7 +452,7 @@ async fn with_password(
                 secret: Some(secret),
             };
             match room_cli::outcome(client, join).await {
-                Ok((_, lines)) => Ok(Done::OpenSaying(Conversation::Room { name }, lines)),
+                Ok((_, lines)) => Ok(joined(client, name, lines).await),
                 // Mistyped: asked again at once, as a login asks again.
                 Err(ClientError::RoomPassword(line)) => Ok(Done::Ask(
                     SecretFor::Join(name),

@@ -405,7 +405,10 @@ mod tests {
     fn summary(label: &str, room: bool) -> ConversationSummary {
         ConversationSummary {
             conversation: if room {
-                Conversation::Room { name: label.into() }
+                Conversation::Room {
+                    id: None,
+                    name: label.into(),
+                }
             } else {
                 Conversation::Person {
                     id: protocol::ClientId([label.len() as u8; 16]),

@@ -42,9 +42,17 @@ fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSumm
     }
 }
 
+/// A room by its name alone (what these tests tell apart is the name).
+fn named_room(name: &str) -> Conversation {
+    Conversation::Room {
+        id: None,
+        name: name.into(),
+    }
+}
+
 fn room(name: &str, unread: usize, at: u64) -> ConversationSummary {
     ConversationSummary {
-        conversation: Conversation::Room { name: name.into() },
+        conversation: named_room(name),
         label: name.into(),
         address: name.into(),
         last_ms: Some(at),
@@ -223,12 +231,8 @@ fn a_conversation_shows_senders_times_statuses_and_file_events() {
 #[test]
 fn a_room_shows_its_senders_and_members() {
     let mut app = base();
-    app.open(Some(Conversation::Room {
-        name: "team".into(),
-    }));
-    let team = Conversation::Room {
-        name: "team".into(),
-    };
+    app.open(Some(named_room("team")));
+    let team = named_room("team");
     let names = HashMap::from([(BOB, "bob".to_string()), (CAROL, "carol".to_string())]);
     let items = [
         entry(
@@ -440,9 +444,7 @@ fn what_peers_chose_reaches_the_screen_escaped() {
         room(&room_name, 2, NOW - 60_000),
         person(eve, &format!("eve{hostile}"), 1, NOW - 120_000),
     ]);
-    let here = Conversation::Room {
-        name: room_name.clone(),
-    };
+    let here = named_room(&room_name);
     let names = HashMap::from([(eve, format!("eve{hostile}"))]);
     let items = [
         entry(
@@ -539,9 +541,7 @@ fn a_held_file_is_offered_where_it_arrived_with_the_command_that_fetches_it() {
 #[test]
 fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
     let mut app = base();
-    let team = Conversation::Room {
-        name: "team".into(),
-    };
+    let team = named_room("team");
     app.open(Some(team.clone()));
     let event = crate::event::Event {
         message_id: 4711,
@@ -551,6 +551,7 @@ fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
         sent_at_ms: NOW,
         sender_time_ms: None,
         what: crate::event::What::Room {
+            room_id: String::new(),
             room: "team".into(),
             change: crate::event::RoomChange::FileHeld {
                 name: "video.mkv".into(),

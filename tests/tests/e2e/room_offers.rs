@@ -59,6 +59,7 @@ async fn held_offer(
             What::Room {
                 change: RoomChange::FileHeld { name, size, limit },
                 room,
+                ..
             } => Some((e.message_id, room.clone(), name.clone(), *size, *limit)),
             _ => None,
         })

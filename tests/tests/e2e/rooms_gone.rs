@@ -1,5 +1,7 @@
 //! A room's history and its end, through the real `client` binary: a
-//! rename keeps one conversation (history is kept by room name); a member
+//! rename keeps one conversation (history is kept by room id); a new room
+//! with a deleted room's name starts a conversation of its own, the old
+//! one still shown by its id; a member
 //! removed while away, whose room is then deleted, sees the room gone from
 //! the server and forgets it with `room leave`; a member behind on the
 //! room's epochs is told of a deletion it cannot check; a join by a name in
@@ -53,6 +55,93 @@ async fn rooms_gone_a_renamed_room_keeps_one_history_for_every_member() {
         );
         let rooms = json(addr, home, &["conversations"]).await;
         assert_eq!(room_conversations(&rooms), ["crew"], "{rooms}");
+    }
+}
+
+/// The texts and the room id of each entry of a `history --json`.
+fn texts_in(history: &Value) -> Vec<(&str, &str)> {
+    history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["conversation"]["kind"], "room", "{e}");
+            (
+                e["text"].as_str().unwrap(),
+                e["conversation"]["id"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_gone_a_new_room_with_an_old_name_has_its_own_history() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    let old = json(addr, &alice, &["room", "create", "team"]).await;
+    let old = old["id"].as_str().unwrap().to_string();
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &alice, &["room", "send", "team", "old hello"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &bob, &["room", "send", "team", "old reply"]).await;
+    ok(addr, &alice, &["inbox"]).await;
+    ok(addr, &alice, &["room", "delete", "team"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+
+    let new = json(addr, &alice, &["room", "create", "team"]).await;
+    let new = new["id"].as_str().unwrap().to_string();
+    assert_ne!(old, new);
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &alice, &["room", "send", "team", "new hello"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+
+    for home in [&alice, &bob] {
+        // By name: the room of that name we are in, and only its history.
+        let history = json(addr, home, &["history", "#team"]).await;
+        assert_eq!(
+            texts_in(&history),
+            [("new hello", new.as_str())],
+            "{history}"
+        );
+
+        // Both are listed; the deleted one by its id, which shows its history.
+        let list = json(addr, home, &["conversations"]).await;
+        let rooms: Vec<(&str, &str, bool)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["room"] == true)
+            .map(|c| {
+                assert_eq!(c["name"], "team", "{c}");
+                (
+                    c["id"].as_str().unwrap(),
+                    c["address"].as_str().unwrap(),
+                    c["member"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rooms,
+            [
+                (new.as_str(), "team", true),
+                (old.as_str(), old.as_str(), false)
+            ],
+            "{list}"
+        );
+        let shown = ok(addr, home, &["conversations"]).await;
+        assert!(
+            shown.contains(&format!("(no longer a member; `history #{old}` shows it)")),
+            "{shown}"
+        );
+        let history = json(addr, home, &["history", &format!("#{old}")]).await;
+        assert_eq!(
+            texts_in(&history),
+            [("old hello", old.as_str()), ("old reply", old.as_str())],
+            "{history}"
+        );
+        assert_eq!(history[0]["conversation"]["name"], "team", "{history}");
     }
 }
 

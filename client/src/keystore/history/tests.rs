@@ -46,6 +46,7 @@ fn history_keeps_order_and_statuses_across_reopen() {
     store.mark_unsent(unsent, "server unreachable").unwrap();
     let room = NewEntry {
         conversation: Conversation::Room {
+            id: None,
             name: "team".into(),
         },
         ..text(Direction::In, "elsewhere", Some(42))
@@ -113,6 +114,7 @@ fn history_keeps_order_and_statuses_across_reopen() {
             .is_empty()
     );
     let team = Conversation::Room {
+        id: None,
         name: "team".into(),
     };
     assert_eq!(
@@ -207,6 +209,7 @@ fn an_entry_is_dated_by_its_sender_then_the_server_then_its_arrival() {
     let sealed = text(Direction::In, "sealed", Some(50));
     let room = NewEntry {
         conversation: Conversation::Room {
+            id: None,
             name: "team".into(),
         },
         sender_time_ms: None,
@@ -228,6 +231,7 @@ fn an_entry_is_dated_by_its_sender_then_the_server_then_its_arrival() {
     assert_eq!(person[0].shown_time_ms(), 1_767_225_600_000);
     assert!(person[1].shown_time_ms() >= before, "{:?}", person[1]);
     let team = Conversation::Room {
+        id: None,
         name: "team".into(),
     };
     let room = store.history(&team, &HistoryQuery::default()).unwrap();
