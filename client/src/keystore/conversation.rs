@@ -64,18 +64,13 @@ const NAMED: &str = "name:";
 
 /// A room id as history keeps it: 32 lowercase hex digits.
 fn room_key(id: &RoomId) -> String {
-    id.0.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(id.0)
 }
 
 /// The room id of 32 hex digits (any case), if `text` is one.
 pub fn parse_room_id(text: &str) -> Option<RoomId> {
-    if text.len() != 32 || !text.is_ascii() {
-        return None;
-    }
     let mut id = [0u8; 16];
-    for (i, b) in id.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut id).ok()?;
     Some(RoomId(id))
 }
 

@@ -202,5 +202,5 @@ fn member_rooms(e: &sealpost_rooms::RoomEngine) -> Result<Vec<LocalRoom>, RoomsE
 
 /// A room id as 32 hex digits.
 pub fn hex(id: &RoomId) -> String {
-    id.0.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(id.0)
 }
