@@ -7,6 +7,7 @@ use protocol::v3::AccountDeleted;
 
 use crate::client::Client;
 use crate::connection::ConnectionError;
+use crate::display::escape_line;
 use crate::error::ClientError;
 
 impl Client {
@@ -42,4 +43,38 @@ impl Client {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// One line for a person: what went with the account `own` and what the
+/// home keeps, and `history`, how its history is read where this is said
+/// (the scripted command and the menu say the same).
+#[must_use]
+pub fn deletion_summary(own: &str, deleted: &AccountDeleted, history: &str) -> String {
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut gone = Vec::new();
+    if deleted.messages > 0 {
+        gone.push(format!(
+            "{} message{} ({} bytes) that waited for you",
+            deleted.messages,
+            plural(deleted.messages),
+            deleted.bytes
+        ));
+    }
+    if deleted.uploads > 0 {
+        gone.push(format!(
+            "{} unfinished upload{}",
+            deleted.uploads,
+            plural(deleted.uploads.into())
+        ));
+    }
+    let with = if gone.is_empty() {
+        String::new()
+    } else {
+        format!(", with {}", gone.join(" and "))
+    };
+    format!(
+        "deleted your account {} from the server{with}; the name is free now. This home keeps \
+         its history and keys (`{history}`), but cannot connect again",
+        escape_line(own),
+    )
 }

@@ -508,32 +508,9 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                     "uploads_deleted": d.uploads,
                 }))?;
             } else {
-                let plural = |n: u64| if n == 1 { "" } else { "s" };
-                let mut gone = Vec::new();
-                if d.messages > 0 {
-                    gone.push(format!(
-                        "{} message{} ({} bytes) that waited for you",
-                        d.messages,
-                        plural(d.messages),
-                        d.bytes
-                    ));
-                }
-                if d.uploads > 0 {
-                    gone.push(format!(
-                        "{} unfinished upload{}",
-                        d.uploads,
-                        plural(d.uploads.into())
-                    ));
-                }
-                let with = if gone.is_empty() {
-                    String::new()
-                } else {
-                    format!(", with {}", gone.join(" and "))
-                };
                 println!(
-                    "deleted your account {} from the server{with}; the name is free now. This home keeps \
-                     its history and keys (`client history`), but cannot connect again",
-                    escape_line(&own),
+                    "{}",
+                    crate::account::deletion_summary(&own, &d, "client history")
                 );
             }
         }

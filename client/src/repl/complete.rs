@@ -169,6 +169,8 @@ impl MenuHelper {
             return (pos, Vec::new());
         };
         match (spec.args, index) {
+            // A confirmation is typed, never completed.
+            (Args::Name, 1) if spec.words[0] == "delete-account" => (pos, Vec::new()),
             (Args::Name | Args::OptionalName | Args::NameText, 1) => {
                 let pairs = self
                     .name_pairs(&prefix)

@@ -346,6 +346,7 @@ impl Menu {
             Command::Fingerprint { name: Some(name) } => self.safety_number(name, cancel).await,
             Command::Verify { name } => self.verify(name, cancel).await,
             Command::Accept { name } => self.accept(name, cancel).await,
+            Command::DeleteAccount { name } => self.delete_account(name, cancel).await,
             Command::Resume => self.resume(cancel).await,
             Command::Files => self.held_files().await,
             Command::AcceptFile { id } => self.accept_file(id, cancel).await,

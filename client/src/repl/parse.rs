@@ -81,6 +81,11 @@ pub enum Command {
         /// The peer.
         name: Option<String>,
     },
+    /// Delete our account on the server; the name typed again confirms.
+    DeleteAccount {
+        /// The account's name.
+        name: Option<String>,
+    },
     /// Finish interrupted uploads.
     Resume,
     /// The file offers waiting for a decision.
@@ -239,6 +244,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
                 "fingerprint" => Command::Fingerprint { name },
                 "verify" => Command::Verify { name },
                 "history" => Command::History { name },
+                "delete-account" => Command::DeleteAccount { name },
                 _ => Command::Accept { name },
             }
         }

@@ -36,6 +36,41 @@ impl Menu {
         Ok(())
     }
 
+    /// Deletes our account on the server, once `name` (asked for when not
+    /// given) repeats its name; live messages stop, as nothing more can
+    /// come (and go on if the server refuses).
+    pub(super) async fn delete_account(
+        &mut self,
+        name: Option<String>,
+        cancel: CancellationToken,
+    ) -> Outcome {
+        let client = self.client.clone();
+        let prompt = "to delete your account on the server for good, type its name: ";
+        let Some(name) = self.need(name, prompt, Field::Text).await else {
+            return Ok(());
+        };
+        // Stopped first: the server closes this connection after its
+        // answer, which the watcher would otherwise report as lost.
+        let watching = self.watching();
+        self.stop_watch().await;
+        let deleted = match cancellable(&cancel, client.delete_account(&name)).await {
+            Ok(d) => d,
+            Err(e) => {
+                if watching {
+                    self.start_watch();
+                }
+                return Err(e);
+            }
+        };
+        let own = client.me().map_or(name, |m| m.name.to_string());
+        self.say(crate::account::deletion_summary(
+            &own,
+            &deleted,
+            "history NAME",
+        ));
+        Ok(())
+    }
+
     /// Who is online now.
     pub(super) async fn online(&self, cancel: CancellationToken) -> Outcome {
         let client = self.client.clone();

@@ -187,6 +187,13 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         number: None,
+        words: &["delete-account"],
+        usage: "delete-account NAME",
+        about: "delete your account on the server for good (NAME, your own, confirms)",
+        args: Args::Name,
+    },
+    Spec {
+        number: None,
         words: &["room", "rooms"],
         usage: "room WHAT ...",
         about: "rooms, encrypted end to end: `room` alone lists what; `#NAME text` sends",

@@ -12,6 +12,7 @@ use protocol::ErrorReason;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::menu::Menu;
 use crate::operator::{json as server_json, names_of};
 use crate::rooms_cli::{json, ok, refusal, register, users};
 
@@ -172,4 +173,57 @@ async fn account_delete_waits_until_every_room_is_left_or_deleted() {
     }
     let err = rest.join("\n");
     assert!(err.contains("you deleted the account \"alice\""), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_menu_deletes_its_account_once_the_name_is_typed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(&data, &[]).await.unwrap();
+    let addr = server.addr;
+    let alice = dir.path().join("alice");
+    register(addr, &alice, "alice").await;
+    let mut bob = Menu::start("bob", &dir.path().join("bob"), addr).await;
+    bob.run("register bob", "registered bob with id").await;
+    bob.expect("watching: on").await;
+    ok(addr, &alice, &["send", "bob", "never read"]).await;
+    bob.expect("never read").await;
+    ok(addr, &alice, &["send", "bob", "still waiting"]).await;
+    bob.expect("still waiting").await;
+
+    let wrong = bob.run("delete-account alice", "error:").await;
+    assert!(
+        wrong.contains("\"alice\" is not this account's name")
+            && wrong.contains("nothing was deleted"),
+        "{wrong}"
+    );
+    let users = server_json(&data, &["user", "list"]).await;
+    assert_eq!(names_of(&users), ["alice", "bob"]);
+    // Live messages go on after a refusal.
+    ok(addr, &alice, &["send", "bob", "after the mistake"]).await;
+    bob.expect("after the mistake").await;
+
+    // Without the name on the line the menu asks for it (here, the next
+    // line of standard input).
+    bob.type_line("delete-account").await;
+    let done = bob.run("Bob", "deleted your account").await;
+    assert!(
+        done.starts_with("deleted your account bob from the server")
+            && done.contains("the name is free now")
+            && done.contains("`history NAME`"),
+        "{done}"
+    );
+    let users = server_json(&data, &["user", "list"]).await;
+    assert_eq!(names_of(&users), ["alice"]);
+    // The home says why nothing more can be done, and the history stays.
+    let gone = bob.run("list", "error:").await;
+    assert!(gone.contains("you deleted the account \"bob\""), "{gone}");
+    bob.run("history alice", "still waiting").await;
+    let transcript = bob.exit().await;
+    // The watcher stopped before the server closed the connection.
+    assert!(
+        !transcript.contains("live messages stopped")
+            && !transcript.contains("connection to the server lost"),
+        "{transcript}"
+    );
 }
