@@ -148,6 +148,7 @@ impl Plan {
                 window: 16,
                 rate: 0,
                 ack_batch: 16,
+                acks_in_flight: 1,
                 curve: String::new(),
             }),
             file: None,

@@ -8,7 +8,9 @@
 //! 1. **throughput**: every sender seals texts (XChaCha20-Poly1305, counter
 //!    in the associated data) and sends them pipelined, as fast as the
 //!    server answers, for `seconds`; every receiver opens each pushed text
-//!    (tag and counter checked), and acknowledges in batches. A message
+//!    (tag and counter checked), and acknowledges in batches, one
+//!    unanswered at a time as the client's `watch` does (what arrives
+//!    meanwhile goes into the next; `--v3-acks-in-flight`). A message
 //!    counts once its acknowledgement says *removed*: sent, durable,
 //!    delivered and acknowledged.
 //! 2. **latency**: the same at a fixed offered rate (half the throughput
@@ -67,6 +69,15 @@ pub struct V3Args {
     /// Acknowledge after this many deliveries (or when no more are queued).
     #[arg(long = "v3-ack-batch", id = "v3-ack-batch", default_value_t = 256)]
     pub ack_batch: usize,
+    /// Acknowledgements a receiver keeps in flight (0: no limit). At 1 it
+    /// acknowledges as the client's `watch` does: what arrives while one
+    /// acknowledgement is answered goes into the next.
+    #[arg(
+        long = "v3-acks-in-flight",
+        id = "v3-acks-in-flight",
+        default_value_t = 0
+    )]
+    pub acks_in_flight: usize,
     /// Latency phases to run instead of the one at `--v3-rate`, comma
     /// separated: texts per second, or shares of the measured maximum
     /// (`1000,5000,0.25x,0.5x`): the latency-versus-load curve.
@@ -83,6 +94,7 @@ impl Default for V3Args {
             window: 128,
             rate: 0,
             ack_batch: 256,
+            acks_in_flight: 1,
             curve: String::new(),
         }
     }
@@ -95,6 +107,8 @@ pub struct V3Figures {
     pub users: usize,
     /// Plaintext bytes per text.
     pub size: usize,
+    /// Acknowledgements each receiver kept in flight (0: no limit).
+    pub acks_in_flight: usize,
     /// Throughput phase: messages acknowledged as removed.
     pub throughput_messages: u64,
     /// Throughput phase: seconds from the first send to the last removal.
@@ -203,6 +217,7 @@ pub async fn run(
     let figures = V3Figures {
         users: args.users,
         size: args.size,
+        acks_in_flight: args.acks_in_flight,
         throughput_messages: throughput.removed,
         throughput_seconds: throughput.elapsed.as_secs_f64(),
         e2e_msgs_per_s: e2e,
@@ -273,12 +288,15 @@ async fn phase(
     let mut receivers = Vec::with_capacity(n);
     for j in 0..n {
         let users = users.clone();
-        let ack_batch = args.ack_batch.max(1);
+        let acks = AckPolicy {
+            batch: args.ack_batch.max(1),
+            in_flight: args.acks_in_flight,
+        };
         let sent = sent_per_user.clone();
         let over = sending_over.clone();
         let notify = done_sending.clone();
         receivers.push(tokio::spawn(async move {
-            receive(&users, j, start, ack_batch, sent, over, notify).await
+            receive(&users, j, start, acks, sent, over, notify).await
         }));
     }
 
@@ -425,11 +443,31 @@ struct ReceiveResult {
     problems: Vec<String>,
 }
 
+/// When a receiver acknowledges what it opened.
+#[derive(Debug, Clone, Copy)]
+struct AckPolicy {
+    /// At most this many ids per acknowledgement; a full batch goes at once.
+    batch: usize,
+    /// At most this many acknowledgements unanswered (0: no limit).
+    in_flight: usize,
+}
+
+impl AckPolicy {
+    /// Whether the next acknowledgement goes now: there is something to
+    /// acknowledge, a full batch or nothing more queued (`quiet`), and
+    /// room in flight.
+    fn due(self, waiting_ids: usize, unanswered: usize, quiet: bool) -> bool {
+        waiting_ids > 0
+            && (waiting_ids >= self.batch || quiet)
+            && (self.in_flight == 0 || unanswered < self.in_flight)
+    }
+}
+
 async fn receive(
     users: &[User],
     j: usize,
     start: Instant,
-    ack_batch: usize,
+    policy: AckPolicy,
     sent: Arc<Vec<AtomicU64>>,
     over: Arc<std::sync::atomic::AtomicBool>,
     notify: Arc<tokio::sync::Notify>,
@@ -441,8 +479,12 @@ async fn receive(
     let mut latency = report::histogram();
     let mut send_lag = report::histogram();
     let mut after_send = report::histogram();
-    let mut acks = Vec::with_capacity(ack_batch);
+    let mut acks = Vec::with_capacity(policy.batch);
     let mut pending_acks = FuturesUnordered::new();
+    // One timer for the whole phase (a new one per push would cost the
+    // generator's core a timer-wheel insertion per message).
+    let mut recheck = tokio::time::interval(Duration::from_millis(50));
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut received = 0u64;
     let mut removed = 0u64;
     let mut last_removal = start;
@@ -481,9 +523,6 @@ async fn receive(
                     }
                     Err(e) => problems.push(format!("message {} did not open: {e}", d.message_id)),
                 }
-                if !acks.is_empty() && (acks.len() >= ack_batch || stream.is_empty()) {
-                    pending_acks.push(me.conn.submit(v3::Request::Ack(std::mem::take(&mut acks))));
-                }
             }
             Some(answer) = pending_acks.next(), if !pending_acks.is_empty() => {
                 match answer {
@@ -499,7 +538,11 @@ async fn receive(
                 }
             }
             () = notify.notified() => {}
-            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = recheck.tick() => {}
+        }
+        while policy.due(acks.len(), pending_acks.len(), stream.is_empty()) {
+            let ids: Vec<u64> = acks.drain(..acks.len().min(policy.batch)).collect();
+            pending_acks.push(me.conn.submit(v3::Request::Ack(ids)));
         }
     }
     me.highest_received.store(highest, Ordering::SeqCst);
