@@ -58,6 +58,28 @@ pub fn files(events: &[client::Event]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The client binary for `home` and `server` with `args`, not yet started:
+/// the test passphrase, standard input closed, both outputs piped, killed
+/// when dropped (a caller changes what it needs before `spawn`).
+pub fn client_process(
+    server: impl std::fmt::Display,
+    home: &Path,
+    args: &[&str],
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+    cmd.env("SEALPOST_PASSPHRASE", crate::TEST_PASSPHRASE)
+        .arg("--home")
+        .arg(home)
+        .arg("--server")
+        .arg(server.to_string())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
 /// Runs the client binary with stdin closed; (success, stdout, stderr).
 pub async fn run_client(
     server: impl std::fmt::Display,
@@ -75,21 +97,10 @@ pub async fn run_client_with_stdin(
     args: &[&str],
     stdin: Option<&str>,
 ) -> (bool, String, String) {
-    let mut cmd = tokio::process::Command::new(binary("client").unwrap());
-    cmd.env("SEALPOST_PASSPHRASE", crate::TEST_PASSPHRASE);
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--server")
-        .arg(server.to_string())
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let mut cmd = client_process(server, home, args);
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
     let mut child = cmd.spawn().unwrap();
     if let Some(text) = stdin {
         let mut pipe = child.stdin.take().unwrap();

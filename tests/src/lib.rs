@@ -31,7 +31,9 @@ mod room_user;
 mod transfers;
 
 pub use binaries::binary;
-pub use client_run::{files, open_client, run_client, run_client_with_stdin, texts, user};
+pub use client_run::{
+    client_process, files, open_client, run_client, run_client_with_stdin, texts, user,
+};
 pub use pgtemp::Postgres;
 /// Reads one whole response (a streamed version-2 pull gathered into one);
 /// unbounded, so wrap it in [`bounded`].

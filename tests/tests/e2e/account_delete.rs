@@ -7,7 +7,7 @@
 
 use std::process::Stdio;
 
-use e2e::{ServerProcess, binary, bounded, pattern};
+use e2e::{ServerProcess, bounded, pattern};
 use protocol::ErrorReason;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -131,17 +131,8 @@ async fn account_delete_waits_until_every_room_is_left_or_deleted() {
     ok(addr, &alice, &["room", "delete", "team"]).await;
     // A `watch` in another terminal stops, saying why, instead of trying
     // again for ever.
-    let mut watch = tokio::process::Command::new(binary("client").unwrap())
-        .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
-        .arg("--home")
-        .arg(&alice)
-        .arg("--server")
-        .arg(addr.to_string())
-        .arg("watch")
-        .stdin(Stdio::null())
+    let mut watch = e2e::client_process(addr, &alice, &["watch"])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     // It says on standard error when it watches, and why it stopped.

@@ -344,17 +344,8 @@ async fn watch_shows_room_messages_live_and_the_key_stock_refills() {
 
     ok(addr, &alice, &["room", "create", "lab"]).await;
     ok(addr, &alice, &["room", "add", "lab", "bob"]).await;
-    let mut watch = tokio::process::Command::new(binary("client").unwrap())
-        .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
-        .arg("--home")
-        .arg(&bob)
-        .arg("--server")
-        .arg(addr.to_string())
-        .args(["--json", "watch"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+    let mut watch = e2e::client_process(addr, &bob, &["--json", "watch"])
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();

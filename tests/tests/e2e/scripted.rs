@@ -3,7 +3,7 @@
 //! speak the protocol failing soon and clearly, and `watch` saying when the
 //! connection is lost and when it is back.
 
-use e2e::{ServerProcess, TestServer, binary, bounded};
+use e2e::{ServerProcess, TestServer, bounded};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -150,17 +150,7 @@ async fn watch_says_when_the_connection_is_lost_and_when_it_is_back() {
     let (bob, _) = user_with_id(&addr, &dir.path().join("bob"), "bob").await;
     user_with_id(&addr, &dir.path().join("alice"), "alice").await;
 
-    let mut watch = tokio::process::Command::new(binary("client").unwrap())
-        .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
-        .arg("--home")
-        .arg(dir.path().join("alice"))
-        .arg("--server")
-        .arg(&addr)
-        .arg("watch")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
+    let mut watch = e2e::client_process(&addr, &dir.path().join("alice"), &["watch"])
         .spawn()
         .unwrap();
     let mut out = BufReader::new(watch.stdout.take().unwrap()).lines();
