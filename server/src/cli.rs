@@ -321,6 +321,7 @@ pub async fn serve(bind: IpAddr, config: Config, port: u16) -> anyhow::Result<()
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
+    let shutdown = shutdown_signal().context("installing the SIGTERM and SIGINT handlers")?;
     let (engine, node) = server.engine();
     match node {
         Some(node) => tracing::info!(
@@ -334,31 +335,33 @@ pub async fn serve(bind: IpAddr, config: Config, port: u16) -> anyhow::Result<()
     // Serve from a worker thread rather than the thread that blocks on the
     // runtime: a connection task spawned by the accept loop then starts on
     // the same worker, instead of being handed to another thread.
-    tokio::spawn(server.serve(listener, shutdown_signal()))
+    tokio::spawn(server.serve(listener, shutdown))
         .await
         .context("the server task failed")?
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when
+/// this is called, not when the future is first polled: a signal sent the
+/// moment after "listening" is logged must not find the default action (or
+/// fall into tokio's window between installing a handler and listening to it).
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

@@ -366,7 +366,17 @@ impl ServerProcess {
     /// Sends SIGTERM and waits for the exit; returns the exit status.
     pub async fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         self.send_sigterm()?;
-        Ok(bounded("server to exit on SIGTERM", self.child.wait()).await??)
+        match bounded("server to exit on SIGTERM", self.child.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(e) => {
+                // What it logged says whether it saw the signal at all.
+                let mut logged = Vec::new();
+                while let Ok(line) = self.log.try_recv() {
+                    logged.push(line);
+                }
+                Err(e.context(format!("the server logged: {logged:?}")))
+            }
+        }
     }
 
     /// Sends SIGTERM without waiting for the exit.
