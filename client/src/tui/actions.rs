@@ -383,8 +383,10 @@ async fn carry_out(
             );
             Ok(Done::Say(lines))
         }
-        // The screen does these itself.
+        // The screen does these itself (deleting the account stops its
+        // live messages first).
         Command::History(_)
+        | Command::DeleteAccount(_)
         | Command::Bell(_)
         | Command::Help
         | Command::Quit

@@ -70,6 +70,9 @@ pub enum Command {
     Bell(bool),
     /// Show the keys and commands.
     Help,
+    /// Delete our own account on the server; its name typed again, as the
+    /// confirmation there is no undo for.
+    DeleteAccount(String),
     /// Leave.
     Quit,
 }
@@ -91,7 +94,9 @@ pub enum Rule {
     },
 }
 
-/// Every command word, for completion and the help.
+/// Every command word, for completion and the help. `delete-account` is
+/// not one: a command that deletes the account is typed in full, never
+/// completed.
 pub const WORDS: &[&str] = &[
     "accept",
     "add",
@@ -139,6 +144,13 @@ pub const USAGE: &[(&str, &str)] = &[
     ("/bell on|off", "ring on messages elsewhere"),
     ("/quit", "leave (also Ctrl-C)"),
 ];
+
+/// The help's list of the commands for one's own account (a table of its
+/// own: its long usage would widen the others).
+pub const ACCOUNT_USAGE: &[(&str, &str)] = &[(
+    "/delete-account NAME",
+    "delete your account on the server for good (its name, typed again); this home keeps its history",
+)];
 
 /// The help's list of the commands for the open room.
 pub const ROOM_USAGE: &[(&str, &str)] = &[
@@ -251,6 +263,8 @@ pub fn parse(line: &str) -> Result<Command, String> {
             "off" => Ok(Command::Bell(false)),
             _ => Err("usage: /bell on|off".into()),
         },
+        "delete-account" => one("/delete-account NAME (your account's name, typed again)")
+            .map(Command::DeleteAccount),
         "help" | "?" => none(Command::Help),
         "quit" | "exit" | "q" => none(Command::Quit),
         other => Err(match suggest(other) {
@@ -324,6 +338,10 @@ mod tests {
             parse("/delete team").unwrap(),
             Command::Delete("team".into())
         );
+        assert_eq!(
+            parse("/delete-account alice").unwrap(),
+            Command::DeleteAccount("alice".into())
+        );
         assert_eq!(parse("/QUIT").unwrap(), Command::Quit);
     }
 
@@ -349,6 +367,20 @@ mod tests {
         assert_eq!(
             parse("/delete").unwrap_err(),
             "usage: /delete NAME (this room's name, typed again)"
+        );
+        assert_eq!(
+            parse("/delete-account").unwrap_err(),
+            "usage: /delete-account NAME (your account's name, typed again)"
+        );
+    }
+
+    #[test]
+    fn deleting_the_account_is_in_the_help_but_not_a_completed_word() {
+        assert!(!WORDS.contains(&"delete-account"));
+        assert!(
+            ACCOUNT_USAGE
+                .iter()
+                .any(|(u, _)| u.starts_with("/delete-account "))
         );
     }
 }

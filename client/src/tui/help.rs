@@ -10,7 +10,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::App;
-use super::command::{ROOM_USAGE, USAGE};
+use super::command::{ACCOUNT_USAGE, ROOM_USAGE, USAGE};
 use super::text::{fit, wrap};
 
 /// The keys, as the help lists them.
@@ -64,6 +64,9 @@ pub fn rows(width: usize) -> Vec<String> {
     rows.push(String::new());
     rows.push("In the open room (admins change it, the owner deletes it)".into());
     table(&mut rows, ROOM_USAGE, width);
+    rows.push(String::new());
+    rows.push("Your account".into());
+    table(&mut rows, ACCOUNT_USAGE, width);
     rows.push(String::new());
     rows.push("Marks in the list".into());
     table(&mut rows, MARKS, width);

@@ -128,7 +128,35 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     .run()
     .await;
     route_logs(None);
-    result
+    // Said on the normal screen, where it stays after the program ends.
+    let farewell = result?;
+    if let Some(line) = farewell {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// What a submitted line asks of the screen's loop.
+enum Next {
+    Stay,
+    Quit,
+    /// Delete the account, its name typed again.
+    DeleteAccount(String),
+}
+
+type Watcher = tokio::task::JoinHandle<Result<(), ClientError>>;
+
+/// Starts receiving what the server pushes: the task, what it receives,
+/// and what stops it.
+fn start_watch(client: &Client) -> (Watcher, mpsc::UnboundedReceiver<Event>, CancellationToken) {
+    let stop = CancellationToken::new();
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let watcher = {
+        let client = client.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { client.watch(events_tx, stop).await })
+    };
+    (watcher, events, stop)
 }
 
 struct Loop {
@@ -144,14 +172,10 @@ struct Loop {
 }
 
 impl Loop {
-    async fn run(mut self) -> anyhow::Result<()> {
-        let stop = CancellationToken::new();
-        let (events_tx, mut events) = mpsc::unbounded_channel();
-        let mut watcher = {
-            let client = self.client.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move { client.watch(events_tx, stop).await })
-        };
+    /// Runs until the user leaves; a line to print once the terminal is
+    /// given back (the account deleted).
+    async fn run(mut self) -> anyhow::Result<Option<String>> {
+        let (mut watcher, mut events, mut stop) = start_watch(&self.client);
         let mut watching = true;
         let mut link = self.client.link();
         let (outcome_tx, mut outcomes) = mpsc::unbounded_channel();
@@ -172,12 +196,31 @@ impl Loop {
                     Some(Ok(key)) => {
                         let action = keys::handle(&mut self.app, key, self.screen.size());
                         match action {
-                            Action::Quit => break Ok(()),
-                            Action::Submit(text) => {
-                                if self.submit(text, &outcome_tx, &mut uploads).await {
-                                    break Ok(());
+                            Action::Quit => break Ok(None),
+                            Action::Submit(text) => match self.submit(text.clone(), &outcome_tx, &mut uploads).await {
+                                Next::Stay => {}
+                                Next::Quit => break Ok(None),
+                                Next::DeleteAccount(name) => {
+                                    // Stopped first: the server closes this
+                                    // connection after its answer, which the
+                                    // watcher would report as lost.
+                                    stop.cancel();
+                                    if watching {
+                                        if tokio::time::timeout(LEAVE_WAIT, &mut watcher).await.is_err() {
+                                            watcher.abort();
+                                        }
+                                        watching = false;
+                                    }
+                                    match self.delete_account(&name, &text).await {
+                                        Some(farewell) => break Ok(Some(farewell)),
+                                        // Refused: live messages go on.
+                                        None => {
+                                            (watcher, events, stop) = start_watch(&self.client);
+                                            watching = true;
+                                        }
+                                    }
                                 }
-                            }
+                            },
                             Action::Opened
                             | Action::Search(_)
                             | Action::EndSearch => self.load_open().await,
@@ -194,7 +237,7 @@ impl Loop {
                         }
                     }
                     Some(Err(e)) => break Err(anyhow::Error::new(e).context("reading the terminal")),
-                    None => break Ok(()),
+                    None => break Ok(None),
                 },
                 Some(first) = events.recv() => {
                     let mut batch = vec![first];
@@ -235,9 +278,9 @@ impl Loop {
                     };
                     self.app.flash = Some(format!("live messages stopped: {why}"));
                 }
-                _ = term.recv() => break Ok(()),
-                _ = hangup.recv() => break Ok(()),
-                _ = interrupt.recv() => break Ok(()),
+                _ = term.recv() => break Ok(None),
+                _ = hangup.recv() => break Ok(None),
+                _ = interrupt.recv() => break Ok(None),
             }
         };
         stop.cancel();
@@ -249,13 +292,42 @@ impl Loop {
         result
     }
 
-    /// Sends a text or runs a command; true to leave.
+    /// Deletes our account (`typed` is the command line, back in the box if
+    /// the server refuses): the summary to print on leaving, or `None`,
+    /// the reason on the status line.
+    async fn delete_account(&mut self, name: &str, typed: &str) -> Option<String> {
+        self.app.flash = Some("deleting your account on the server".into());
+        // On screen while the request runs: nothing else is drawn meanwhile.
+        let _ = self.screen.draw(&self.app);
+        match self.client.delete_account(name).await {
+            Ok(deleted) => {
+                let own = self
+                    .client
+                    .me()
+                    .map_or_else(|| name.to_string(), |m| m.name.to_string());
+                Some(crate::account::deletion_summary(
+                    &own,
+                    &deleted,
+                    "client history",
+                ))
+            }
+            Err(e) => {
+                let known = self.client.pinned_names().await.unwrap_or_default();
+                let why = explain::one_line(&explain::client_error(&e, &known));
+                self.app.unsent(typed);
+                self.app.flash = Some(format!("{why}; the command is back in the box"));
+                None
+            }
+        }
+    }
+
+    /// Sends a text or runs a command.
     async fn submit(
         &mut self,
         text: String,
         outcomes: &mpsc::UnboundedSender<Outcome>,
         uploads: &mut CancellationToken,
-    ) -> bool {
+    ) -> Next {
         // `//x` sends `/x` as a text.
         let job = match text.strip_prefix('/') {
             Some(rest) if rest.starts_with('/') => Job::Text(rest.to_string()),
@@ -267,18 +339,19 @@ impl Loop {
                         "{}; the command is back in the box",
                         escape_line(&usage)
                     ));
-                    return false;
+                    return Next::Stay;
                 }
             },
             None => Job::Text(text.clone()),
         };
         if let Job::Command(c) = &job {
             match c {
-                Command::Quit => return true,
+                Command::Quit => return Next::Quit,
+                Command::DeleteAccount(name) => return Next::DeleteAccount(name.clone()),
                 Command::Help => {
                     self.app.help = true;
                     self.app.help_scroll = 0;
-                    return false;
+                    return Next::Stay;
                 }
                 Command::Bell(on) => {
                     self.app.bell = *on;
@@ -290,30 +363,30 @@ impl Loop {
                             "off"
                         }
                     ));
-                    return false;
+                    return Next::Stay;
                 }
                 Command::History(n) => {
                     self.app.history_limit = n.unwrap_or(usize::MAX);
                     self.app.scroll = 0;
                     self.load_open().await;
-                    return false;
+                    return Next::Stay;
                 }
                 Command::Cancel(None) => {
                     // Every job's token is a child of this one.
                     uploads.cancel();
                     *uploads = CancellationToken::new();
                     self.app.flash = Some("cancelling the transfers you started".into());
-                    return false;
+                    return Next::Stay;
                 }
                 Command::Cancel(Some(id)) => {
                     self.app.flash = Some(self.cancel(*id));
-                    return false;
+                    return Next::Stay;
                 }
                 _ => {}
             }
         }
         self.spawn((job, Some(text)), outcomes, uploads);
-        false
+        Next::Stay
     }
 
     /// Runs `job` for the open conversation on a task of its own; the line

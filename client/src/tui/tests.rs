@@ -336,6 +336,7 @@ fn the_help_lists_keys_and_commands_and_scrolls_when_short() {
     let (narrow, _) = render(&app, 60, 20);
     check("help-scrolled", 60, 20, &stable(&narrow, NOW));
     assert!(narrow.contains("/delete NAME"), "{narrow}");
+    assert!(narrow.contains("/delete-account NAME"), "{narrow}");
     assert!(narrow.contains("Any other line is sent"), "{narrow}");
 }
 

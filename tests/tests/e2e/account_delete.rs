@@ -3,7 +3,8 @@
 //! the name and closes its other sessions; the home then says why it cannot
 //! connect and keeps its history; peers' pins hold against whoever takes the
 //! name next. An account still in a room is refused until it asked to leave
-//! every one (or deleted those it owns); a `watch` on the home stops.
+//! every one (or deleted those it owns); a `watch` on the home stops. The
+//! menu and the full-screen client delete it the same way.
 
 use std::process::Stdio;
 
@@ -217,4 +218,51 @@ async fn the_menu_deletes_its_account_once_the_name_is_typed_again() {
             && !transcript.contains("connection to the server lost"),
         "{transcript}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_screen_client_deletes_its_account_once_the_name_is_typed_again() {
+    use crate::tui::{LEAVE_ALTERNATE_SCREEN, Tui, list_row};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(&data, &[]).await.unwrap();
+    let addr = server.addr;
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    register(addr, &alice, "alice").await;
+    register(addr, &bob, "bob").await;
+    let mut tui = Tui::start(&alice, addr).await;
+    tui.wait_for("No conversations yet").await;
+
+    tui.keys("/delete-account bob\r").await;
+    tui.wait_for("\"bob\" is not this account's name").await;
+    let users = server_json(&data, &["user", "list"]).await;
+    assert_eq!(names_of(&users), ["alice", "bob"]);
+    // The command came back into the box; live messages go on.
+    tui.erase("/delete-account bob").await;
+    ok(addr, &bob, &["send", "alice", "after the mistake"]).await;
+    tui.wait_until("bob in the list", |s| list_row(s, "bob").is_some())
+        .await;
+    tui.keys("/open bob\r").await;
+    tui.wait_for("after the mistake").await;
+
+    tui.keys("/delete-account alice\r").await;
+    let (status, raw) = tui.exit().await;
+    assert!(status.success(), "exit status {status}\n{raw}");
+    // Said on the normal screen, after the full screen was given back.
+    let normal = &raw[raw
+        .rfind(LEAVE_ALTERNATE_SCREEN)
+        .expect("the screen was given back")..];
+    assert!(
+        normal.contains("deleted your account alice from the server")
+            && normal.contains("the name is free now"),
+        "{normal:?}"
+    );
+    let users = server_json(&data, &["user", "list"]).await;
+    assert_eq!(names_of(&users), ["bob"]);
+    // The home cannot reach the server any more; its history stays.
+    let gone = refusal(addr, &alice, &["inbox"]).await;
+    assert_eq!(gone["code"], "account_gone", "{gone}");
+    let kept = json(addr, &alice, &["history", "bob"]).await;
+    assert!(kept.to_string().contains("after the mistake"), "{kept}");
 }
