@@ -335,9 +335,8 @@ fn the_help_lists_keys_and_commands_and_scrolls_when_short() {
     app.help_scroll = super::help::max_scroll(60, 20);
     let (narrow, _) = render(&app, 60, 20);
     check("help-scrolled", 60, 20, &stable(&narrow, NOW));
-    for last in ["/delete NAME", "/delete-account NAME", "Any other line is"] {
-        assert!(narrow.contains(last), "{last}\n{narrow}");
-    }
+    assert!(narrow.contains("/delete NAME"), "{narrow}");
+    assert!(narrow.contains("Any other line is sent"), "{narrow}");
 }
 
 #[test]
