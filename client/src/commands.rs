@@ -46,13 +46,21 @@ pub async fn import(config: ClientConfig, flags: Flags, file: &Path) -> anyhow::
 
 /// A token cancelled by Ctrl-C, for transfers.
 fn cancel_on_ctrl_c() -> CancellationToken {
+    use tokio::signal::unix::{SignalKind, signal};
     let token = CancellationToken::new();
-    let t = token.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            t.cancel();
+    // Installed now, not when the task first runs: a Ctrl-C in between
+    // would kill the process instead of stopping the transfer cleanly.
+    match signal(SignalKind::interrupt()) {
+        Ok(mut presses) => {
+            let t = token.clone();
+            tokio::spawn(async move {
+                if presses.recv().await.is_some() {
+                    t.cancel();
+                }
+            });
         }
-    });
+        Err(e) => tracing::warn!("Ctrl-C cannot be caught: {e}"),
+    }
     token
 }
 

@@ -67,11 +67,19 @@ struct Interrupts {
 impl Interrupts {
     fn start() -> Self {
         let (tx, count) = watch::channel(0u64);
-        tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                tx.send_modify(|n| *n += 1);
+        // Installed here rather than in the task, and listened to by one
+        // stream: no press falls between two listeners.
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::interrupt()) {
+            Ok(mut presses) => {
+                tokio::spawn(async move {
+                    while presses.recv().await.is_some() {
+                        tx.send_modify(|n| *n += 1);
+                    }
+                });
             }
-        });
+            Err(e) => tracing::warn!("Ctrl-C cannot be caught: {e}"),
+        }
         Self { count }
     }
 
