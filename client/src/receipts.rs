@@ -1,7 +1,9 @@
 //! Telling senders what became of their messages: a *delivered* receipt
 //! once this client has opened their texts and files, a *read* receipt
 //! once the user was shown them (unless the user turned read receipts
-//! off), each sealed end to end (see `crypto::receipt`).
+//! off), a *declined* receipt for a file offer the user declined (always:
+//! the file is gone, and the sender would otherwise think it waits), each
+//! sealed end to end (see `crypto::receipt`).
 //!
 //! Best effort: a receipt that cannot be sent is logged, never an error of
 //! the receive, and is not tried again (the sender's history then stays at
@@ -47,7 +49,7 @@ impl Client {
         }
     }
 
-    async fn send_receipt(
+    pub(crate) async fn send_receipt(
         &self,
         peer: ClientId,
         kind: ReceiptKind,

@@ -11,7 +11,8 @@
 //!  0        1              3                              3 + 8n
 //!  | what u8 | count u16 LE | message id u64 LE [count] ... |
 //!
-//!  what        1 delivered (the client opened them), 2 read (shown to the person)
+//!  what        1 delivered (the client opened them), 2 read (shown to the person),
+//!              3 declined (file offers the person declined: deleted unread)
 //!  count       1 to 1024
 //!  message id  the server's ids of the sender's messages (what its sends returned)
 //! ```
@@ -34,6 +35,9 @@ pub enum ReceiptKind {
     Delivered,
     /// 2: they were shown to the recipient.
     Read,
+    /// 3: file offers the recipient declined (never downloaded; the server
+    /// deleted them).
+    Declined,
 }
 
 /// A receipt's body.
@@ -59,6 +63,7 @@ impl Receipt {
         out.push(match self.kind {
             ReceiptKind::Delivered => 1,
             ReceiptKind::Read => 2,
+            ReceiptKind::Declined => 3,
         });
         // At most MAX_RECEIPT_IDS (1024), checked above.
         out.extend_from_slice(&(count as u16).to_le_bytes());
@@ -73,6 +78,7 @@ impl Receipt {
         let kind = match what {
             1 => ReceiptKind::Delivered,
             2 => ReceiptKind::Read,
+            3 => ReceiptKind::Declined,
             _ => return Err(CryptoError::BadPlaintext),
         };
         let (count, ids) = rest.split_at_checked(2).ok_or(CryptoError::BadPlaintext)?;
@@ -182,9 +188,21 @@ mod tests {
             message_ids: vec![1; MAX_RECEIPT_IDS + 1],
         };
         assert!(sb.seal_receipt(5, &many).is_err());
+        let declined = Receipt {
+            kind: ReceiptKind::Declined,
+            message_ids: vec![42],
+        };
+        assert_eq!(
+            declined.encode().unwrap(),
+            [3, 1, 0, 42, 0, 0, 0, 0, 0, 0, 0]
+        );
+        let sealed = sb.seal_receipt(6, &declined).unwrap();
+        let opened = sa.open_receipt(&sealed, &ReplayWindow::default()).unwrap();
+        assert_eq!(opened.plaintext, declined);
         for bad in [
             &[][..],
-            &[3, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+            &[4, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+            &[0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0],
             &[1, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0],
             &[1, 1, 0, 1, 0, 0],

@@ -335,7 +335,8 @@ impl Client {
     }
 
     /// Declines held file offer `message_id`: it is forgotten here and
-    /// acknowledged, so the server deletes the file. Returns the offer.
+    /// acknowledged, so the server deletes the file; the sender gets a
+    /// declined receipt. Returns the offer.
     ///
     /// # Errors
     /// [`ClientError::NoHeldFile`], or see [`ClientError`].
@@ -363,6 +364,11 @@ impl Client {
         let path = partial::path(&self.downloads(), message_id);
         let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
         self.acknowledge(vec![message_id]).await?;
+        // Best effort, as every receipt: the decline itself is done.
+        let kind = crate::crypto::ReceiptKind::Declined;
+        if let Err(e) = self.send_receipt(offer.from, kind, vec![message_id]).await {
+            tracing::warn!(error = %e, peer = %offer.from, "could not send a declined receipt");
+        }
         Ok(offer)
     }
 }

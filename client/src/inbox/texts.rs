@@ -92,6 +92,7 @@ impl Client {
                         status: match opened.plaintext.kind {
                             ReceiptKind::Delivered => Status::Delivered,
                             ReceiptKind::Read => Status::Read,
+                            ReceiptKind::Declined => Status::Declined,
                         },
                     };
                     let (id, counter) = (d.message_id, Some((sid, opened.counter)));

@@ -64,6 +64,9 @@ pub enum Status {
     Failed,
     /// Received and opened here, not shown yet.
     Received,
+    /// A file the peer declined (their receipt says so): never downloaded,
+    /// deleted from the server.
+    Declined,
 }
 
 impl Status {
@@ -75,6 +78,7 @@ impl Status {
             Self::Read => 4,
             Self::Failed => 5,
             Self::Received => 6,
+            Self::Declined => 7,
         }
     }
 
@@ -86,6 +90,7 @@ impl Status {
             4 => Self::Read,
             5 => Self::Failed,
             6 => Self::Received,
+            7 => Self::Declined,
             _ => return Err(KeyStoreError::Corrupt("history status")),
         })
     }
@@ -104,6 +109,7 @@ impl Status {
                 Self::Received,
             ],
             Self::Failed => &[Self::Sent, Self::Stored],
+            Self::Declined => &[Self::Sent, Self::Stored, Self::Delivered],
         }
     }
 
@@ -116,6 +122,7 @@ impl Status {
             Self::Read => "read",
             Self::Failed => "failed",
             Self::Received => "received",
+            Self::Declined => "declined",
         }
     }
 }
@@ -232,13 +239,13 @@ pub enum HistoryChange {
         reason: String,
     },
     /// The peer's receipt: our messages `message_ids` to it reached
-    /// `status` (delivered or read).
+    /// `status` (delivered or read; declined, for files).
     Receipt {
         /// The peer who sent the receipt.
         peer: ClientId,
         /// The server's ids of our messages.
         message_ids: Vec<u64>,
-        /// Delivered or read.
+        /// Delivered, read or declined.
         status: Status,
     },
 }
@@ -487,11 +494,18 @@ pub(super) fn set_status(
     if from.is_empty() {
         return Ok(false);
     }
+    // Only a file offer can be declined (kind 2): a peer's receipt naming
+    // a text changes nothing.
+    let only_files = if status == Status::Declined {
+        " AND kind = 2"
+    } else {
+        ""
+    };
     // The codes are our own small integers, never input.
     let sql = format!(
         "UPDATE history SET status = ?1, status_at = ?2, reason = ?3
          WHERE conv_kind = ?4 AND conv = ?5 AND direction = ?6 AND message_id = ?7
-           AND status IN ({})",
+           AND status IN ({}){only_files}",
         from.join(", ")
     );
     let changed = conn.execute(

@@ -279,6 +279,48 @@ const MIGRATIONS: &[&str] = &[
         WHERE conv_kind = 2 GROUP BY conv;
     UPDATE history SET conv = 'name:' || conv WHERE conv_kind = 2;
     "#,
+    // 13: a history status may be 7, a file the peer declined
+    // (`Status::Declined`); the table is copied into one whose CHECK allows
+    // it (as 8 did), keeping its entry numbers and the counter that never
+    // gives a deleted entry's number again.
+    r#"
+    CREATE TABLE history_v13 (
+        entry       INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv_kind   INTEGER NOT NULL CHECK (conv_kind IN (1, 2)),
+        conv        TEXT NOT NULL,
+        direction   INTEGER NOT NULL CHECK (direction IN (1, 2)),
+        sender      BLOB NOT NULL CHECK (length(sender) = 16),
+        kind        INTEGER NOT NULL CHECK (kind IN (1, 2)),
+        body        TEXT NOT NULL,
+        file_size   INTEGER,
+        file_path   BLOB,
+        sender_time INTEGER,
+        arrived_at  INTEGER NOT NULL,
+        message_id  INTEGER,
+        status      INTEGER NOT NULL CHECK (status BETWEEN 1 AND 7),
+        status_at   INTEGER NOT NULL,
+        reason      TEXT,
+        upload_id   BLOB CHECK (upload_id IS NULL OR length(upload_id) = 16),
+        server_time INTEGER
+    ) STRICT;
+    INSERT INTO history_v13 (entry, conv_kind, conv, direction, sender, kind, body, file_size,
+        file_path, sender_time, arrived_at, message_id, status, status_at, reason, upload_id,
+        server_time)
+        SELECT entry, conv_kind, conv, direction, sender, kind, body, file_size, file_path,
+            sender_time, arrived_at, message_id, status, status_at, reason, upload_id,
+            server_time FROM history;
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'history_v13', 0
+        WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'history_v13');
+    UPDATE sqlite_sequence SET seq = max(seq,
+        coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'history'), 0))
+        WHERE name = 'history_v13';
+    DROP TABLE history;
+    ALTER TABLE history_v13 RENAME TO history;
+    CREATE INDEX history_by_conv ON history (conv_kind, conv, entry);
+    CREATE INDEX history_by_message ON history (message_id) WHERE message_id IS NOT NULL;
+    CREATE INDEX history_by_upload ON history (upload_id) WHERE upload_id IS NOT NULL;
+    CREATE INDEX history_by_time ON history (arrived_at);
+    "#,
 ];
 
 impl KeyStore {
@@ -448,6 +490,50 @@ mod tests {
             )
             .unwrap();
         assert_eq!(entry, ("hi".into(), 9, None));
+    }
+
+    #[test]
+    fn migration_13_keeps_history_and_its_numbers_and_allows_a_declined_file() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..12] {
+            conn.execute_batch(sql).unwrap();
+        }
+        let insert = |status: i64| {
+            conn.execute(
+                "INSERT INTO history (conv_kind, conv, direction, sender, kind, body, arrived_at,
+                     status, status_at, server_time) VALUES (1, 'x', 2, zeroblob(16), 2, 'a.bin',
+                     9, ?1, 9, 8)",
+                [status],
+            )
+        };
+        for _ in 0..3 {
+            insert(2).unwrap();
+        }
+        // The newest entry deleted: its number is never given again.
+        conn.execute("DELETE FROM history WHERE entry = 3", [])
+            .unwrap();
+        assert!(insert(7).is_err(), "version 12 refuses status 7");
+        conn.execute_batch(MIGRATIONS[12]).unwrap();
+        insert(7).unwrap();
+        assert!(insert(8).is_err(), "still checked");
+        let mut stmt = conn
+            .prepare("SELECT entry, status, body, server_time FROM history ORDER BY entry")
+            .unwrap();
+        let rows: Vec<(i64, i64, String, Option<i64>)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let file = |entry, status| (entry, status, "a.bin".to_string(), Some(8));
+        assert_eq!(rows, [file(1, 2), file(2, 2), file(4, 7)]);
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'history'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 4);
     }
 
     #[test]

@@ -91,7 +91,7 @@ async fn a_strangers_file_is_not_downloaded_until_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_contacts_file_over_the_limit_is_held_and_declining_deletes_it_on_the_server() {
+async fn a_contacts_file_over_the_limit_is_held_and_declining_deletes_it_and_tells_the_sender() {
     let server = TestServer::start(|_| {}).await.unwrap();
     let addr = server.addr.to_string();
     let dir = tempfile::tempdir().unwrap();
@@ -131,6 +131,27 @@ async fn a_contacts_file_over_the_limit_is_held_and_declining_deletes_it_on_the_
     assert!(conn.pull(0).await.unwrap().messages.is_empty());
     assert!(bob.held_files().await.unwrap().is_empty());
     assert_eq!(names_in(&bob_home.join("downloads")), vec!["small.bin"]);
+    // Alice's history says what became of each: the small one delivered,
+    // the declined one declined (not "stored" for a file that is gone).
+    alice.inbox().await.unwrap();
+    let (_, history) = alice
+        .history("bob", client::keystore::HistoryQuery::default())
+        .await
+        .unwrap();
+    let statuses: Vec<(String, &str)> = history
+        .iter()
+        .map(|e| match &e.body {
+            client::keystore::Body::File { name, .. } => (name.clone(), e.status.word()),
+            client::keystore::Body::Text { text } => (text.clone(), e.status.word()),
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("small.bin".to_string(), "delivered"),
+            ("big.bin".to_string(), "declined")
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -154,6 +154,46 @@ fn a_refusal_fails_the_message_it_names_from_that_peer_only() {
 }
 
 #[test]
+fn a_declined_receipt_moves_a_file_only_and_nothing_moves_it_on() {
+    let (_dir, home) = home();
+    let (mut store, ..) = with_session(&home);
+    let file = NewEntry {
+        body: Body::File {
+            name: "a.bin".into(),
+            size: 5,
+            path: "a.bin".into(),
+        },
+        ..text(Direction::Out, "", None)
+    };
+    let f = store.add_history(&file).unwrap();
+    store.mark_stored(f, 7).unwrap();
+    let t = store.add_history(&text(Direction::Out, "x", None)).unwrap();
+    store.mark_stored(t, 8).unwrap();
+    let receipt = |status, ids: &[u64]| HistoryChange::Receipt {
+        peer: BOB,
+        message_ids: ids.to_vec(),
+        status,
+    };
+    let statuses = |s: &crate::keystore::KeyStore| -> Vec<Status> {
+        let all = s.history(&bob(), &HistoryQuery::default()).unwrap();
+        all.iter().map(|e| e.status).collect()
+    };
+    store
+        .mark_handled_with(20, None, Some(&receipt(Status::Declined, &[7, 8])))
+        .unwrap();
+    // The text named with it is not a file: it stays stored.
+    assert_eq!(statuses(&store), [Status::Declined, Status::Stored]);
+    store
+        .mark_handled_with(21, None, Some(&receipt(Status::Read, &[7])))
+        .unwrap();
+    store
+        .mark_handled_with(22, None, Some(&receipt(Status::Delivered, &[7])))
+        .unwrap();
+    assert_eq!(statuses(&store), [Status::Declined, Status::Stored]);
+    assert_eq!(Status::Declined.word(), "declined");
+}
+
+#[test]
 fn retention_deletes_old_entries_when_set_and_on_open() {
     let (_dir, home) = home();
     let (mut store, ..) = with_session(&home);
