@@ -17,6 +17,10 @@ use super::text::{fit, wrap};
 pub const KEYS: &[(&str, &str)] = &[
     ("Enter", "send (or run the /command)"),
     ("Alt-Enter, Ctrl-J", "new line in the text"),
+    (
+        "Ctrl-U / Ctrl-K",
+        "delete to line start / end; Ctrl-W a word",
+    ),
     ("Ctrl-N / Ctrl-P", "next / previous conversation"),
     ("Alt-1 .. Alt-9", "open conversation 1 .. 9"),
     ("PageUp / PageDown", "back / forward in history"),

@@ -62,6 +62,34 @@ impl Input {
             .unwrap_or(self.text.len() - self.cursor);
     }
 
+    /// Deletes from the start of the current line to the cursor (Ctrl-U).
+    pub fn kill_to_start(&mut self) {
+        let start = self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1);
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+    }
+
+    /// Deletes from the cursor to the end of the current line (Ctrl-K).
+    pub fn kill_to_end(&mut self) {
+        let end = self.cursor
+            + self.text[self.cursor..]
+                .find('\n')
+                .unwrap_or(self.text.len() - self.cursor);
+        self.text.replace_range(self.cursor..end, "");
+    }
+
+    /// Deletes the word before the cursor and the spaces after it (Ctrl-W),
+    /// never past the start of the line.
+    pub fn delete_word(&mut self) {
+        let before = &self.text[..self.cursor];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = &before[line_start..];
+        let trimmed = line.trim_end_matches([' ', '\t']);
+        let start = line_start + trimmed.rfind([' ', '\t']).map_or(0, |i| i + 1);
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+    }
+
     /// Takes the text, leaving the box empty.
     pub fn take(&mut self) -> String {
         self.cursor = 0;
@@ -108,6 +136,35 @@ mod tests {
         i.end();
         assert_eq!(i.cursor, "h\nsecondlo".len());
         assert_eq!(i.take(), "h\nsecondlo");
+        assert_eq!(i.cursor, 0);
+    }
+
+    #[test]
+    fn line_kills_and_word_deletion_stay_on_the_cursors_line() {
+        let mut i = Input::default();
+        i.set("first line\nsay héllo  wörld  ".into());
+        i.delete_word();
+        assert_eq!(i.text, "first line\nsay héllo  ");
+        i.delete_word();
+        i.delete_word();
+        assert_eq!(i.text, "first line\n");
+        // At the start of a line a word deletion stops there.
+        i.delete_word();
+        assert_eq!(i.text, "first line\n");
+        i.insert("again and again");
+        for _ in 0.."again".len() {
+            i.left();
+        }
+        i.kill_to_end();
+        assert_eq!(i.text, "first line\nagain and ");
+        i.left();
+        i.kill_to_start();
+        assert_eq!(i.text, "first line\n ");
+        assert_eq!(i.cursor, "first line\n".len());
+        i.home();
+        i.left();
+        i.kill_to_start();
+        assert_eq!(i.text, "\n ");
         assert_eq!(i.cursor, 0);
     }
 }

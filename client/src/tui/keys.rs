@@ -76,7 +76,7 @@ fn key_press(app: &mut App, key: KeyEvent, size: (u16, u16)) -> Action {
         return if app.help { Action::None } else { Action::Seen };
     }
     if app.mode == Mode::Secret {
-        return secret_key(app, key.code, ctrl || alt);
+        return secret_key(app, key);
     }
     match key.code {
         KeyCode::F(1) => {
@@ -125,7 +125,7 @@ fn key_press(app: &mut App, key: KeyEvent, size: (u16, u16)) -> Action {
             app.flash = complete(&mut app.input);
             Action::None
         }
-        code => editing(app, code, ctrl || alt),
+        _ => editing(app, key),
     }
 }
 
@@ -136,22 +136,30 @@ fn secret_enter(app: &mut App) -> Action {
 }
 
 /// While a password is typed: editing, Enter and Esc only.
-fn secret_key(app: &mut App, code: KeyCode, modified: bool) -> Action {
-    match code {
+fn secret_key(app: &mut App, key: KeyEvent) -> Action {
+    match key.code {
         KeyCode::Enter => secret_enter(app),
         KeyCode::Esc => {
             app.end_secret();
             app.flash = Some("cancelled: no password was sent".into());
             Action::None
         }
-        code => editing(app, code, modified),
+        _ => editing(app, key),
     }
 }
 
 /// The keys that edit the box's text (a character typed with Ctrl or Alt
-/// is not text); any other key does nothing.
-fn editing(app: &mut App, code: KeyCode, modified: bool) -> Action {
-    let f: fn(&mut Input) = match code {
+/// is not text; Ctrl-U, Ctrl-K, Ctrl-W, Ctrl-A and Ctrl-E edit as in a
+/// shell); any other key does nothing.
+fn editing(app: &mut App, key: KeyEvent) -> Action {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let modified = ctrl || key.modifiers.contains(KeyModifiers::ALT);
+    let f: fn(&mut Input) = match key.code {
+        KeyCode::Char('u') if ctrl => Input::kill_to_start,
+        KeyCode::Char('k') if ctrl => Input::kill_to_end,
+        KeyCode::Char('w') if ctrl => Input::delete_word,
+        KeyCode::Char('a') if ctrl => Input::home,
+        KeyCode::Char('e') if ctrl => Input::end,
         KeyCode::Backspace => Input::backspace,
         KeyCode::Delete => Input::delete,
         KeyCode::Left => Input::left,
@@ -258,6 +266,30 @@ mod tests {
         for c in text.chars() {
             handle(app, key(KeyCode::Char(c), KeyModifiers::NONE), (120, 40));
         }
+    }
+
+    #[test]
+    fn ctrl_w_u_k_a_e_edit_as_in_a_shell_and_are_never_typed() {
+        let ctrl =
+            |app: &mut App, c| handle(app, key(KeyCode::Char(c), KeyModifiers::CONTROL), (120, 40));
+        let mut app = App::new("alice".into(), "s".into());
+        typed(&mut app, "hello wrold");
+        ctrl(&mut app, 'w');
+        typed(&mut app, "world");
+        assert_eq!(app.input.text, "hello world");
+        ctrl(&mut app, 'a');
+        typed(&mut app, ">");
+        ctrl(&mut app, 'e');
+        typed(&mut app, "!");
+        assert_eq!(app.input.text, ">hello world!");
+        ctrl(&mut app, 'a');
+        ctrl(&mut app, 'k');
+        assert!(app.input.text.is_empty());
+        // A mistyped password is cleared the same way.
+        app.ask_secret(SecretFor::Join("lobby".into()));
+        typed(&mut app, "wrong");
+        ctrl(&mut app, 'u');
+        assert!(app.input.text.is_empty());
     }
 
     #[test]
