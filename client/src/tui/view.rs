@@ -24,6 +24,9 @@ use sealpost_rooms::JoinRule;
 
 /// Most rows the typing box grows to.
 const MAX_INPUT_ROWS: usize = 6;
+/// Rows a status message may take above the status line (a failure's
+/// reason is read whole; past this, the end is cut).
+const MAX_FLASH_ROWS: usize = 3;
 
 /// Styles, or none of their colours under `NO_COLOR`.
 struct Theme {
@@ -70,7 +73,7 @@ struct Areas {
 fn areas(app: &App, area: Rect) -> Areas {
     let input_width = usize::from(area.width.saturating_sub(2));
     let input_rows = input_lines(app, input_width).len().clamp(1, MAX_INPUT_ROWS);
-    let status_rows = 1 + u16::from(app.flash.is_some());
+    let status_rows = 1 + flash_rows(app, usize::from(area.width)).len() as u16;
     let transfers = app.transfers.len() as u16;
     let rows = Layout::default()
         .direction(Direction::Vertical)
@@ -417,11 +420,40 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         Span::styled(fit(&state, width), style),
         Span::raw(fit(&rest, width.saturating_sub(width_of(&state)))),
     ])];
-    if let Some(flash) = &app.flash {
-        lines.insert(
-            0,
-            Line::from(Span::styled(fit(flash, width), theme.fg(Color::Yellow))),
-        );
-    }
+    let flash = flash_rows(app, width)
+        .into_iter()
+        .map(|row| Line::from(Span::styled(row, theme.fg(Color::Yellow))));
+    lines.splice(0..0, flash);
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The status message wrapped to `width`, at most [`MAX_FLASH_ROWS`] rows
+/// (the last one cut short if more would follow).
+fn flash_rows(app: &App, width: usize) -> Vec<String> {
+    let Some(flash) = &app.flash else {
+        return Vec::new();
+    };
+    let mut rows = wrap(flash, width);
+    if rows.len() > MAX_FLASH_ROWS {
+        let rest = rows.split_off(MAX_FLASH_ROWS - 1).join(" ");
+        rows.push(fit(&rest, width));
+    }
+    rows
+}
+
+#[cfg(test)]
+#[test]
+fn a_long_status_message_wraps_over_three_rows_at_most() {
+    let mut app = App::new("alice".into(), "s".into());
+    assert!(flash_rows(&app, 40).is_empty());
+    app.flash = Some("the server refused: \"bob\" is not this account's name".into());
+    assert_eq!(
+        flash_rows(&app, 40),
+        ["the server refused: \"bob\" is not this", "account's name"]
+    );
+    app.flash = Some("word ".repeat(40));
+    let rows = flash_rows(&app, 20);
+    assert_eq!(rows.len(), MAX_FLASH_ROWS);
+    assert!(rows[2].ends_with('~'), "{rows:?}");
+    assert!(rows.iter().all(|r| r.chars().count() <= 20), "{rows:?}");
 }
