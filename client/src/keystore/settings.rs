@@ -112,8 +112,17 @@ impl KeyStore {
             return Ok(0);
         };
         let cutoff = now_ms().saturating_sub(i64::from(days).saturating_mul(DAY_MS));
-        Ok(self
+        let gone = self
             .conn
-            .execute("DELETE FROM history WHERE arrived_at < ?1", [cutoff])?)
+            .execute("DELETE FROM history WHERE arrived_at < ?1", [cutoff])?;
+        // A room's last name is kept for its history: with none left, and
+        // not noted since the cutoff, it goes too (a room's next entry, a
+        // join or a rename notes it again).
+        self.conn.execute(
+            "DELETE FROM room_names WHERE named_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM history WHERE conv_kind = 2 AND conv = room)",
+            [cutoff],
+        )?;
+        Ok(gone)
     }
 }

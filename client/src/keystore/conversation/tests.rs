@@ -182,3 +182,47 @@ fn history_kept_by_room_name_before_is_all_kept_and_adopted_by_our_rooms_once() 
         "a person's history is not touched"
     );
 }
+
+#[test]
+fn retention_forgets_the_name_of_a_room_with_no_history_left() {
+    let (_dir, home) = home();
+    let (mut store, ..) = with_session(&home);
+    let (kept, emptied, joined) = (OLD, NEW, RoomId([3; 16]));
+    store
+        .add_history(&said(Conversation::room(kept, "kept"), "recent"))
+        .unwrap();
+    store
+        .add_history(&said(Conversation::room(emptied, "emptied"), "old"))
+        .unwrap();
+    store.note_room_name(joined, "joined").unwrap();
+    let three_days_ago = crate::keystore::schema::now_ms() - 3 * crate::keystore::settings::DAY_MS;
+    store
+        .conn
+        .execute(
+            "UPDATE history SET arrived_at = ?1 WHERE body = 'old'",
+            [three_days_ago],
+        )
+        .unwrap();
+    store
+        .conn
+        .execute(
+            "UPDATE room_names SET named_at = ?1 WHERE name = 'emptied'",
+            [three_days_ago],
+        )
+        .unwrap();
+    assert_eq!(store.set_retention_days(Some(2)).unwrap(), 1);
+    let names = |store: &KeyStore| -> Vec<String> {
+        let mut stmt = store
+            .conn
+            .prepare("SELECT name FROM room_names ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    // A room joined lately with nothing said yet keeps its name.
+    assert_eq!(names(&store), ["joined", "kept"]);
+    assert_eq!(store.room_in_history("emptied").unwrap(), None);
+    assert!(store.room_in_history("kept").unwrap().is_some());
+}
