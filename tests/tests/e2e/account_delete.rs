@@ -6,6 +6,7 @@
 //! every one (or deleted those it owns); a `watch` on the home stops. The
 //! menu and the full-screen client delete it the same way.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use e2e::{ServerProcess, bounded, pattern};
@@ -17,14 +18,22 @@ use crate::menu::Menu;
 use crate::operator::{json as server_json, names_of};
 use crate::rooms_cli::{json, ok, refusal, register, users};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_sessions() {
+/// A server on a fresh folder with alice registered: the folder (kept
+/// while the test runs), the server's data folder, the server, and the
+/// homes of alice and of bob (not registered).
+async fn alice_registered() -> (tempfile::TempDir, PathBuf, ServerProcess, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = ServerProcess::start(&data, &[]).await.unwrap();
-    let addr = server.addr;
     let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    register(addr, &alice, "alice").await;
+    register(server.addr, &alice, "alice").await;
+    (dir, data, server, alice, bob)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_sessions() {
+    let (dir, data, server, alice, bob) = alice_registered().await;
+    let addr = server.addr;
     // Bob also holds a session of his own in this process, as a second
     // terminal would.
     let bob_elsewhere = e2e::user(&addr.to_string(), &bob, "bob").await;
@@ -169,12 +178,8 @@ async fn account_delete_waits_until_every_room_is_left_or_deleted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_menu_deletes_its_account_once_the_name_is_typed_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = ServerProcess::start(&data, &[]).await.unwrap();
+    let (dir, data, server, alice, _) = alice_registered().await;
     let addr = server.addr;
-    let alice = dir.path().join("alice");
-    register(addr, &alice, "alice").await;
     let mut bob = Menu::start("bob", &dir.path().join("bob"), addr).await;
     bob.run("register bob", "registered bob with id").await;
     bob.expect("watching: on").await;
@@ -224,12 +229,8 @@ async fn the_menu_deletes_its_account_once_the_name_is_typed_again() {
 async fn the_full_screen_client_deletes_its_account_once_the_name_is_typed_again() {
     use crate::tui::{LEAVE_ALTERNATE_SCREEN, Tui, list_row};
 
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = ServerProcess::start(&data, &[]).await.unwrap();
+    let (_dir, data, server, alice, bob) = alice_registered().await;
     let addr = server.addr;
-    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    register(addr, &alice, "alice").await;
     register(addr, &bob, "bob").await;
     let mut tui = Tui::start(&alice, addr).await;
     tui.wait_for("No conversations yet").await;
