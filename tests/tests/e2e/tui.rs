@@ -187,6 +187,20 @@ impl Tui {
     }
 }
 
+/// A server on a fresh folder with alice registered, for her screen: the
+/// folder (deleted when dropped: keep it bound), the server, its address as
+/// `--server` takes it, and alice's home.
+pub(super) async fn alice_on_a_server() -> (tempfile::TempDir, ServerProcess, String, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let home = dir.path().join("alice");
+    register(&addr, &home, "alice").await;
+    (dir, server, addr, home)
+}
+
 /// The row of the conversation list that names `label`.
 pub(super) fn list_row<'a>(screen: &'a str, label: &str) -> Option<&'a str> {
     screen
@@ -366,13 +380,7 @@ async fn two_users_exchange_texts_files_and_a_room_bumps_its_count_in_the_tui() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tui_gives_the_terminal_back_on_ctrl_c_and_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("data"), &[])
-        .await
-        .unwrap();
-    let addr = server.addr.to_string();
-    let home = dir.path().join("alice");
-    register(&addr, &home, "alice").await;
+    let (_dir, server, _addr, home) = alice_on_a_server().await;
 
     let mut tui = Tui::start(&home, server.addr).await;
     tui.wait_for("No conversations yet").await;

@@ -7,10 +7,12 @@
 //! room passwords are typed as dots, to set one (twice) and to join (a
 //! mistyped one is asked for again).
 
-use e2e::{ServerProcess, bounded, run_client, run_client_with_stdin, user};
+use e2e::{bounded, run_client, run_client_with_stdin, user};
 use tokio_util::sync::CancellationToken;
 
-use super::tui::{LEAVE_ALTERNATE_SCREEN, Start, Tui, register, sha256, write_file};
+use super::tui::{
+    LEAVE_ALTERNATE_SCREEN, Start, Tui, alice_on_a_server, register, sha256, write_file,
+};
 
 /// What crossterm writes when it takes the alternate screen.
 const ENTER_ALTERNATE_SCREEN: &str = "\x1b[?1049h";
@@ -62,13 +64,7 @@ fn colour_codes_are_told_from_resets_and_attributes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_over_the_limit_is_asked_for_on_the_screen_and_fetched_with_accept() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("data"), &[])
-        .await
-        .unwrap();
-    let addr = server.addr.to_string();
-    let home = dir.path().join("alice");
-    register(&addr, &home, "alice").await;
+    let (dir, server, addr, home) = alice_on_a_server().await;
     let bob = user(&addr, &dir.path().join("bob"), "bob").await;
 
     let how = Start {
@@ -116,13 +112,7 @@ async fn a_file_over_the_limit_is_asked_for_on_the_screen_and_fetched_with_accep
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_screen() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("data"), &[])
-        .await
-        .unwrap();
-    let addr = server.addr.to_string();
-    let home = dir.path().join("alice");
-    register(&addr, &home, "alice").await;
+    let (dir, server, addr, home) = alice_on_a_server().await;
     let bob = user(&addr, &dir.path().join("bob"), "bob").await;
     let carol_home = dir.path().join("carol");
     register(&addr, &carol_home, "carol").await;
@@ -236,13 +226,7 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_color_leaves_every_colour_out_of_what_the_binary_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("data"), &[])
-        .await
-        .unwrap();
-    let addr = server.addr.to_string();
-    let home = dir.path().join("alice");
-    register(&addr, &home, "alice").await;
+    let (_dir, server, _addr, home) = alice_on_a_server().await;
 
     for no_color in [true, false] {
         let env: &[(&str, &str)] = if no_color { &[("NO_COLOR", "1")] } else { &[] };
@@ -269,13 +253,7 @@ async fn no_color_leaves_every_colour_out_of_what_the_binary_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_gives_the_terminal_back_before_its_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("data"), &[])
-        .await
-        .unwrap();
-    let addr = server.addr.to_string();
-    let home = dir.path().join("alice");
-    register(&addr, &home, "alice").await;
+    let (_dir, server, _addr, home) = alice_on_a_server().await;
 
     // The client panics once its first screen is up (a debug build's test
     // switch); `stty -a` then shows the terminal's modes in the same

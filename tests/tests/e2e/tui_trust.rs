@@ -10,7 +10,7 @@
 use client::keystore::{HistoryQuery, Status};
 use e2e::{ServerProcess, WAIT, bounded, texts, user};
 
-use super::tui::{Tui, list_row, register};
+use super::tui::{Tui, alice_on_a_server, list_row, register};
 use super::tui_more::flat;
 
 /// The rows inside the typing box (under its title ` to ... `), joined by
@@ -77,13 +77,7 @@ async fn a_text_typed_while_the_server_is_down_stays_in_the_box_and_is_sent_once
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_arriving_keeps_the_list_in_place_so_alt_n_opens_what_was_seen() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("data"), &[])
-        .await
-        .unwrap();
-    let addr = server.addr.to_string();
-    let home = dir.path().join("alice");
-    register(&addr, &home, "alice").await;
+    let (dir, server, addr, home) = alice_on_a_server().await;
     let bob = user(&addr, &dir.path().join("bob"), "bob").await;
     let carol = user(&addr, &dir.path().join("carol"), "carol").await;
     for (who, text) in [(&bob, "from bob"), (&carol, "from carol")] {
@@ -155,13 +149,7 @@ async fn newest_status(who: &client::Client, with: &str) -> (String, Status) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_arriving_while_scrolled_back_is_read_only_once_it_is_on_screen() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("data"), &[])
-        .await
-        .unwrap();
-    let addr = server.addr.to_string();
-    let home = dir.path().join("alice");
-    register(&addr, &home, "alice").await;
+    let (dir, server, addr, home) = alice_on_a_server().await;
     let bob = user(&addr, &dir.path().join("bob"), "bob").await;
     // More than a screen of history, so that PageUp scrolls back.
     for n in 0..40 {
@@ -220,13 +208,7 @@ async fn a_message_arriving_while_scrolled_back_is_read_only_once_it_is_on_scree
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_with_a_hash_and_join_of_a_room_you_are_in_go_to_that_room() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("data"), &[])
-        .await
-        .unwrap();
-    let addr = server.addr.to_string();
-    let home = dir.path().join("alice");
-    register(&addr, &home, "alice").await;
+    let (dir, server, addr, home) = alice_on_a_server().await;
     let _bob = user(&addr, &dir.path().join("bob"), "bob").await;
 
     let mut tui = Tui::start(&home, server.addr).await;
