@@ -43,7 +43,7 @@ pub(super) struct Inner {
 /// and the read pool), or PostgreSQL shared by the nodes of a cluster.
 pub(super) enum Engine {
     Sqlite(Sqlite),
-    Postgres(Pg),
+    Postgres(Box<Pg>),
 }
 
 /// The SQLite engine's parts.
@@ -157,7 +157,7 @@ impl Store {
         let pg = Pg::open(url, limits, directory.clone(), notify).await?;
         Ok(Store {
             inner: Arc::new(Inner {
-                engine: Engine::Postgres(pg),
+                engine: Engine::Postgres(Box::new(pg)),
                 directory,
                 headroom: std::sync::OnceLock::new(),
             }),

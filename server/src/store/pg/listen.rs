@@ -21,6 +21,8 @@
 //! listener reconnects with a growing pause and, since notifications sent
 //! meanwhile are lost, reloads the directory (removals included) and marks every subscribed
 //! session stale ([`StoreEvent::AllStale`]): nothing committed is missed.
+//! A client arriving at the refusing node, or a pooled connection that
+//! reaches the database, cuts the pause short.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +48,10 @@ use crate::store::writer::LOW_KEY_PACKAGES;
 /// from a restart is served again within this.
 const MAX_PAUSE: Duration = Duration::from_secs(2);
 
+/// The shortest pause between two attempts, when a client's arrival or a
+/// pooled connection that reached the database wakes the listener early.
+const MIN_PAUSE: Duration = Duration::from_millis(20);
+
 /// The most notifications handled as one round.
 const MAX_ROUND: usize = 1024;
 
@@ -57,6 +63,8 @@ pub(super) struct Ears {
     pub(super) directory: Directory,
     pub(super) notify: Arc<dyn Fn(Vec<StoreEvent>) + Send + Sync>,
     pub(super) reachable: Arc<AtomicBool>,
+    /// Ends a pause early (`Pg::reachable`, `Pg::conn`).
+    pub(super) listen_again: Arc<tokio::sync::Notify>,
 }
 
 /// Listens until `stop` is cancelled; `ready` is told once the node first
@@ -89,6 +97,11 @@ pub(super) async fn run(
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(pause) => {}
+            // However often it is woken, it tries at most this often.
+            () = async {
+                ears.listen_again.notified().await;
+                tokio::time::sleep(MIN_PAUSE).await;
+            } => {}
         }
         pause = (pause * 2).min(MAX_PAUSE);
     }
@@ -108,6 +121,7 @@ async fn listen(
         directory,
         notify,
         reachable,
+        listen_again: _,
     } = ears;
     let (client, mut connection) = config.connect(NoTls).await?;
     let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();

@@ -96,6 +96,9 @@ pub(crate) struct Pg {
     /// Whether the listener's connection to the database stands: the node
     /// accepts new connections only while it does.
     reachable: Arc<AtomicBool>,
+    /// Wakes the listener out of its pause between two attempts to
+    /// reconnect, when something says the database may be back.
+    listen_again: Arc<tokio::sync::Notify>,
     /// Sends waiting for a committer (`send_batch.rs`).
     pub(crate) sends: send_queue::SendQueue,
     /// Acknowledgements waiting for a runner (`ack_batch.rs`).
@@ -141,6 +144,7 @@ impl Pg {
             stop: CancellationToken::new(),
             listener: Mutex::new(None),
             reachable: Arc::new(AtomicBool::new(true)),
+            listen_again: Arc::new(tokio::sync::Notify::new()),
             sends: send_queue::SendQueue::default(),
             acks: group::ack_queue(),
             reads: group::read_queue(),
@@ -153,6 +157,7 @@ impl Pg {
             directory: pg.directory.clone(),
             notify: pg.notify.clone(),
             reachable: pg.reachable.clone(),
+            listen_again: pg.listen_again.clone(),
         };
         let listener = tokio::spawn(listen::run(ears, pg.stop.clone(), Some(ready)));
         *pg.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
@@ -170,9 +175,14 @@ impl Pg {
     }
 
     /// Whether the database answered the last time this node's listener
-    /// tried it.
+    /// tried it. If not, the listener tries again now rather than at the
+    /// end of its pause: a client is waiting to be served.
     pub(super) fn reachable(&self) -> bool {
-        self.reachable.load(Ordering::Acquire)
+        let reachable = self.reachable.load(Ordering::Acquire);
+        if !reachable {
+            self.listen_again.notify_one();
+        }
+        reachable
     }
 
     /// This node's name in the cluster's notifications.
@@ -188,7 +198,13 @@ impl Pg {
 
     /// A pooled connection.
     async fn conn(&self) -> Result<Object, StoreError> {
-        Ok(self.pool.get().await?)
+        let conn = self.pool.get().await?;
+        if !self.reachable.load(Ordering::Acquire) {
+            // The pool reached the database the listener is still waiting
+            // to retry: new clients need not wait out its pause.
+            self.listen_again.notify_one();
+        }
+        Ok(conn)
     }
 
     /// Stops the listener and closes the pool.
