@@ -96,14 +96,21 @@ pub(super) async fn run(
         first = false;
         tokio::select! {
             () = stop.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
-            // However often it is woken, it tries at most this often.
-            () = async {
-                ears.listen_again.notified().await;
-                tokio::time::sleep(MIN_PAUSE).await;
-            } => {}
+            () = pause_unless_woken(pause, &ears.listen_again) => {}
         }
         pause = (pause * 2).min(MAX_PAUSE);
+    }
+}
+
+/// Waits `pause`, or [`MIN_PAUSE`] after `woken` is notified if that ends
+/// sooner: however often it is woken, the listener tries at most this often.
+async fn pause_unless_woken(pause: Duration, woken: &tokio::sync::Notify) {
+    tokio::select! {
+        () = tokio::time::sleep(pause) => {}
+        () = async {
+            woken.notified().await;
+            tokio::time::sleep(MIN_PAUSE).await;
+        } => {}
     }
 }
 
@@ -403,6 +410,35 @@ fn parse_removed(rest: &str) -> Option<Vec<(ClientId, Vec<u64>)>> {
 mod tests {
     use super::*;
     use crate::store::pg::channels::removed_payloads;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_ends_early_when_woken_but_never_sooner_than_the_shortest() {
+        use tokio::time::Instant;
+        let woken = Arc::new(tokio::sync::Notify::new());
+        // Not woken: the whole pause.
+        let start = Instant::now();
+        pause_unless_woken(MAX_PAUSE, &woken).await;
+        assert_eq!(start.elapsed(), MAX_PAUSE);
+        // Woken before the pause began (a client refused while the
+        // listener was still connecting): only the shortest pause.
+        woken.notify_one();
+        let start = Instant::now();
+        pause_unless_woken(MAX_PAUSE, &woken).await;
+        assert_eq!(start.elapsed(), MIN_PAUSE);
+        // Woken part-way, many times: the shortest pause after the first.
+        let waker = woken.clone();
+        let wake_at = Duration::from_millis(500);
+        tokio::spawn(async move {
+            tokio::time::sleep(wake_at).await;
+            for _ in 0..100 {
+                waker.notify_one();
+                tokio::task::yield_now().await;
+            }
+        });
+        let start = Instant::now();
+        pause_unless_woken(MAX_PAUSE, &woken).await;
+        assert_eq!(start.elapsed(), wake_at + MIN_PAUSE);
+    }
 
     #[test]
     fn payloads_name_ids_and_an_entry_number() {
