@@ -228,9 +228,13 @@ impl RoomEngine {
     /// # Errors
     /// [`RoomsError::NoPendingCommit`]; MLS errors.
     pub fn confirm_commit(&self, room: RoomId) -> Result<CommitSummary, RoomsError> {
-        self.store.transact(|provider, _| {
+        self.store.transact(|provider, conn| {
             let mut group = load_group(provider, room)?;
             let summary = pending_summary(&group)?;
+            if let Some(staged) = group.pending_commit() {
+                let view = RoomView::new(group.members(), group.extensions())?;
+                crate::lapsed::before_merge(conn, room, &group, staged, &view)?;
+            }
             group
                 .merge_pending_commit(provider)
                 .map_err(RoomsError::mls("merge of our commit"))?;

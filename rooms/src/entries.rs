@@ -45,7 +45,7 @@ impl RoomEngine {
             if seq <= read_up_to(conn, room)? {
                 return Ok(None);
             }
-            let incoming = self.process_in(provider, room, message, pins)?;
+            let incoming = self.process_in(provider, conn, room, message, pins)?;
             set_read_up_to(conn, room, seq)?;
             Ok(Some(incoming))
         })

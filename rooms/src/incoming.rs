@@ -22,6 +22,7 @@ use openmls_traits::OpenMlsProvider as _;
 use crate::engine::{RoomEngine, RoomId, RoomMember, join_config, load_group};
 use crate::error::{PolicyError, RoomsError};
 use crate::identity::{ClientId, Pins, client_id_of};
+use crate::lapsed;
 use crate::policy::{CommitSummary, RoomView, check_commit, check_members, check_new_leaves};
 
 /// The largest application plaintext [`RoomEngine::send`] encrypts (room
@@ -134,13 +135,14 @@ impl RoomEngine {
         let message = parse_protocol_message(bytes)?;
         let room = RoomId::from_group_id(message.group_id()).ok_or(RoomsError::UnknownRoom)?;
         self.store
-            .transact(|provider, _| self.process_in(provider, room, message, pins))
+            .transact(|provider, conn| self.process_in(provider, conn, room, message, pins))
     }
 
     /// [`RoomEngine::process`] inside the caller's transaction.
     pub(crate) fn process_in(
         &self,
         provider: &crate::store::Provider<'_>,
+        conn: &rusqlite::Connection,
         room: RoomId,
         message: ProtocolMessage,
         pins: &dyn Pins,
@@ -190,6 +192,7 @@ impl RoomEngine {
                         group.clear_pending_commit(provider.storage())?;
                     }
                     let removed_us = staged.self_removed();
+                    lapsed::before_merge(conn, room, &group, &staged, &view)?;
                     group
                         .merge_staged_commit(provider, *staged)
                         .map_err(RoomsError::mls("merge"))?;
@@ -203,6 +206,7 @@ impl RoomEngine {
                 ProcessedMessageContent::OwnPendingCommit => {
                     let staged = group.pending_commit().ok_or(RoomsError::NoPendingCommit)?;
                     let summary = check_commit(&view, &sender, staged)?;
+                    lapsed::before_merge(conn, room, &group, staged, &view)?;
                     group
                         .merge_pending_commit(provider)
                         .map_err(RoomsError::mls("merge of our commit"))?;

@@ -38,6 +38,7 @@ pub mod ids;
 pub mod incoming;
 pub mod join;
 pub mod keys;
+mod lapsed;
 pub mod name;
 pub mod observer;
 pub mod password;

@@ -270,6 +270,11 @@ pub fn migrate(conn: &mut Connection) -> Result<(), RoomsError> {
          CREATE TABLE IF NOT EXISTS sealpost_rooms_leaving (
              room_id BLOB PRIMARY KEY NOT NULL,
              epoch INTEGER NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS sealpost_rooms_lapsed (
+             room_id BLOB NOT NULL,
+             client_id BLOB NOT NULL,
+             PRIMARY KEY (room_id, client_id)
          );",
     )?;
     Ok(())
@@ -344,6 +349,7 @@ pub(crate) fn forget_room(conn: &Connection, room: RoomId) -> Result<(), RoomsEr
         "DELETE FROM sealpost_rooms_read WHERE room_id = ?1",
         params![&room.0[..]],
     )?;
+    crate::lapsed::forget_room(conn, room)?;
     forget_leaving(conn, room)
 }
 

@@ -149,6 +149,11 @@ impl Client {
                 }
             }
         }
+        for room in engine.run(|en| en.rooms_with_lapsed_leaves()).await? {
+            if let Err(e) = self.remove_lapsed_leavers(room).await {
+                tracing::warn!(error = %e, "removing members whose leave lapsed failed");
+            }
+        }
         // Our own leave request lives one epoch: a commit that came first
         // without it leaves us in the room, so ask again.
         for room in engine.run(|en| en.lapsed_leaves()).await? {
@@ -158,6 +163,30 @@ impl Client {
                 tracing::warn!(error = %e, "asking again to leave a room failed");
             }
         }
+        Ok(())
+    }
+
+    /// Removes the members of `room` whose leave request we saw lapse, if
+    /// we are an admin: a leaver whose account is gone never asks again.
+    async fn remove_lapsed_leavers(&self, room: sealpost_rooms::RoomId) -> Result<(), ClientError> {
+        let engine = self.room_engine().await?;
+        let leavers = engine.run(move |en| en.lapsed_leavers(room)).await?;
+        if leavers.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            count = leavers.len(),
+            "removing members whose leave request lapsed"
+        );
+        self.publish(room, move |en, _| {
+            // Ask again at each attempt: a winner's commit may have taken them.
+            let now = en.lapsed_leavers(room)?;
+            if now.is_empty() {
+                return Ok(None);
+            }
+            en.remove_members(room, &now).map(Some)
+        })
+        .await?;
         Ok(())
     }
 

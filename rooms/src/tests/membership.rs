@@ -1,7 +1,7 @@
 //! Create, add, send, remove, leave, and state that survives reopening.
 
 use super::{ROOM, World};
-use crate::{Incoming, Observed, Role, RoomEngine, RoomsError};
+use crate::{Incoming, Observed, Role, RoomEngine, RoomName, RoomsError};
 
 #[test]
 fn three_members_create_add_send_and_all_read() {
@@ -125,6 +125,68 @@ fn a_leave_request_overtaken_by_a_commit_lapses_and_the_leaver_is_told_to_ask_ag
     w.publish(1, &out, &[0, 2], &[]);
     assert!(!w.m[2].engine.is_member(ROOM).unwrap());
     assert!(w.m[2].engine.lapsed_leaves().unwrap().is_empty());
+}
+
+#[test]
+fn a_lapsed_leave_request_is_honoured_by_an_admin_who_saw_it() {
+    let w = World::room_of_three();
+    let proposal = w.m[2].engine.leave(ROOM).unwrap();
+    w.server.process(&proposal, &w.book).unwrap();
+    // Member 1 reads the request; the owner commits a promotion of member
+    // 1 before reading it, so the request lapses.
+    w.m[1].engine.process(&proposal, &w.book).unwrap();
+    let out = w.m[0].engine.set_role(ROOM, w.cid(1), Role::Admin).unwrap();
+    assert!(w.m[1].engine.lapsed_leavers(ROOM).unwrap().is_empty());
+    w.publish(0, &out, &[1, 2], &[]);
+    // The owner never saw the request; member 1, now an admin, did.
+    assert!(w.m[0].engine.lapsed_leavers(ROOM).unwrap().is_empty());
+    assert_eq!(w.m[1].engine.lapsed_leavers(ROOM).unwrap(), vec![w.cid(2)]);
+    // The leaver never asks again (its account is gone): the admin removes it.
+    let out = w.m[1].engine.remove_members(ROOM, &[w.cid(2)]).unwrap();
+    assert_eq!(out.summary.removed, vec![w.cid(2)]);
+    w.publish(1, &out, &[0, 2], &[]);
+    assert!(!w.m[2].engine.is_member(ROOM).unwrap());
+    assert_eq!(w.m[0].engine.members(ROOM).unwrap().len(), 2);
+    assert!(w.m[1].engine.lapsed_leavers(ROOM).unwrap().is_empty());
+}
+
+#[test]
+fn a_lapsed_leave_request_is_not_for_a_plain_member_nor_held_against_a_leaver_who_returns() {
+    let w = World::room_of_three();
+    let proposal = w.m[2].engine.leave(ROOM).unwrap();
+    w.server.process(&proposal, &w.book).unwrap();
+    w.m[1].engine.process(&proposal, &w.book).unwrap();
+    let out = w.m[0]
+        .engine
+        .rename(ROOM, &RoomName::new("moved-on").unwrap())
+        .unwrap();
+    w.publish(0, &out, &[1, 2], &[]);
+    // Member 1 saw it lapse but may remove no one.
+    assert!(w.m[1].engine.lapsed_leavers(ROOM).unwrap().is_empty());
+    assert_eq!(
+        w.m[1].engine.rooms_with_lapsed_leaves().unwrap(),
+        vec![ROOM]
+    );
+    // The leaver asks again and is committed out, then is added back.
+    let again = w.m[2].engine.leave(ROOM).unwrap();
+    w.server.process(&again, &w.book).unwrap();
+    for r in [0, 1] {
+        w.m[r].engine.process(&again, &w.book).unwrap();
+    }
+    let out = w.m[1].engine.commit_pending_proposals(ROOM).unwrap();
+    assert_eq!(out.summary.left, vec![w.cid(2)]);
+    w.publish(1, &out, &[0, 2], &[]);
+    assert!(w.m[1].engine.rooms_with_lapsed_leaves().unwrap().is_empty());
+    let out = w.m[0]
+        .engine
+        .add_members(ROOM, &[w.kp(2)], &w.book)
+        .unwrap();
+    w.publish(0, &out, &[1], &[2]);
+    let out = w.m[0].engine.set_role(ROOM, w.cid(1), Role::Admin).unwrap();
+    w.publish(0, &out, &[1, 2], &[]);
+    // Member 1, an admin now, has nothing against the returned member.
+    assert!(w.m[1].engine.lapsed_leavers(ROOM).unwrap().is_empty());
+    assert_eq!(w.m[0].engine.members(ROOM).unwrap().len(), 3);
 }
 
 #[test]

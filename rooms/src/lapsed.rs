@@ -1,0 +1,152 @@
+//! Other members' leave requests that lapsed: a commit that did not carry
+//! one moved the room on (a proposal lives one epoch). The leaver's own
+//! client asks again ([`RoomEngine::lapsed_leaves`]), but a leaver that
+//! asked and then deleted its account never will, and its leaf would stay
+//! in the room, encrypted to, for good. So every member remembers whose
+//! signed request it saw lapse, and an admin's client removes them
+//! ([`RoomEngine::lapsed_leavers`]), honouring the request.
+
+use openmls::prelude::{MlsGroup, Proposal, Sender, StagedCommit};
+use rusqlite::{Connection, params};
+
+use crate::engine::{RoomEngine, RoomId, load_group};
+use crate::error::RoomsError;
+use crate::identity::ClientId;
+use crate::policy::RoomView;
+use crate::roles::Role;
+
+/// Before `staged` (a commit of `room` about to be merged into `group`):
+/// remembers the members whose leave request waits in `group` and is not
+/// carried by it, and forgets those it removes, so that a leaver who comes
+/// back later is not taken for one.
+pub(crate) fn before_merge(
+    conn: &Connection,
+    room: RoomId,
+    group: &MlsGroup,
+    staged: &StagedCommit,
+    view: &RoomView,
+) -> Result<(), RoomsError> {
+    let carried: Vec<_> = staged
+        .remove_proposals()
+        .map(|r| r.remove_proposal().removed())
+        .collect();
+    for leaf in &carried {
+        if let Some(client) = view.client_at(*leaf) {
+            forget(conn, room, &client)?;
+        }
+    }
+    let behind: Vec<ClientId> = group
+        .pending_proposals()
+        .filter_map(|queued| match (queued.sender(), queued.proposal()) {
+            (Sender::Member(from), Proposal::Remove(r))
+                if r.removed() == *from && !carried.contains(from) =>
+            {
+                view.client_at(*from)
+            }
+            _ => None,
+        })
+        .collect();
+    note(conn, room, &behind)
+}
+
+/// Remembers that `clients` asked to leave `room` and were left behind.
+pub(crate) fn note(
+    conn: &Connection,
+    room: RoomId,
+    clients: &[ClientId],
+) -> Result<(), RoomsError> {
+    for client in clients {
+        conn.execute(
+            "INSERT OR IGNORE INTO sealpost_rooms_lapsed (room_id, client_id) VALUES (?1, ?2)",
+            params![&room.0[..], &client.0[..]],
+        )?;
+    }
+    Ok(())
+}
+
+fn read(conn: &Connection, room: RoomId) -> Result<Vec<ClientId>, RoomsError> {
+    let mut stmt = conn.prepare(
+        "SELECT client_id FROM sealpost_rooms_lapsed WHERE room_id = ?1 ORDER BY client_id",
+    )?;
+    let rows = stmt.query_map(params![&room.0[..]], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let id: [u8; 16] = row?.try_into().map_err(|_| RoomsError::Malformed)?;
+        out.push(ClientId(id));
+    }
+    Ok(out)
+}
+
+fn forget(conn: &Connection, room: RoomId, client: &ClientId) -> Result<(), RoomsError> {
+    conn.execute(
+        "DELETE FROM sealpost_rooms_lapsed WHERE room_id = ?1 AND client_id = ?2",
+        params![&room.0[..], &client.0[..]],
+    )?;
+    Ok(())
+}
+
+/// Forgets every lapsed request of `room` (the room is forgotten).
+pub(crate) fn forget_room(conn: &Connection, room: RoomId) -> Result<(), RoomsError> {
+    conn.execute(
+        "DELETE FROM sealpost_rooms_lapsed WHERE room_id = ?1",
+        params![&room.0[..]],
+    )?;
+    Ok(())
+}
+
+impl RoomEngine {
+    /// The rooms where we saw someone's leave request lapse (cheap: no room
+    /// is loaded); [`RoomEngine::lapsed_leavers`] tells whom to remove.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn rooms_with_lapsed_leaves(&self) -> Result<Vec<RoomId>, RoomsError> {
+        self.store.transact(|_, conn| {
+            let mut stmt = conn
+                .prepare("SELECT DISTINCT room_id FROM sealpost_rooms_lapsed ORDER BY room_id")?;
+            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let id: [u8; 16] = row?.try_into().map_err(|_| RoomsError::Malformed)?;
+                out.push(RoomId(id));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The members of `room` whose leave request we saw lapse and whom we
+    /// may remove (we are an admin; an owner only if we are one): commit
+    /// their removal with [`RoomEngine::remove_members`]. Those no longer
+    /// members are forgotten here, and all of them once we are out of the
+    /// room; empty if we may remove no one.
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`]; database errors.
+    pub fn lapsed_leavers(&self, room: RoomId) -> Result<Vec<ClientId>, RoomsError> {
+        self.store.transact(|provider, conn| {
+            let group = match load_group(provider, room) {
+                Ok(group) if group.is_active() => group,
+                // Not ours to act on any more: removed, or the room is gone.
+                Ok(_) | Err(RoomsError::UnknownRoom) => {
+                    forget_room(conn, room)?;
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(e),
+            };
+            let view = RoomView::new(group.members(), group.extensions())?;
+            let mine = view.role_of(&self.me.client_id);
+            let mut removable = Vec::new();
+            for client in read(conn, room)? {
+                if view.leaf_of(&client).is_none() || client == self.me.client_id {
+                    forget(conn, room, &client)?;
+                    continue;
+                }
+                let theirs = view.role_of(&client);
+                if mine.is_admin() && (theirs != Role::Owner || mine == Role::Owner) {
+                    removable.push(client);
+                }
+            }
+            Ok(removable)
+        })
+    }
+}
