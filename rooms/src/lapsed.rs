@@ -7,13 +7,14 @@
 //! ([`RoomEngine::lapsed_leavers`]), honouring the request.
 
 use openmls::prelude::{MlsGroup, Proposal, Sender, StagedCommit};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use crate::engine::{RoomEngine, RoomId, load_group};
 use crate::error::RoomsError;
 use crate::identity::ClientId;
 use crate::policy::RoomView;
 use crate::roles::Role;
+use crate::store::{forget_lapsed, forget_lapsed_room, lapsed, lapsed_rooms, note_lapsed};
 
 /// Before `staged` (a commit of `room` about to be merged into `group`):
 /// remembers the members whose leave request waits in `group` and is not
@@ -32,7 +33,7 @@ pub(crate) fn before_merge(
         .collect();
     for leaf in &carried {
         if let Some(client) = view.client_at(*leaf) {
-            forget(conn, room, &client)?;
+            forget_lapsed(conn, room, &client)?;
         }
     }
     let behind: Vec<ClientId> = group
@@ -46,52 +47,7 @@ pub(crate) fn before_merge(
             _ => None,
         })
         .collect();
-    note(conn, room, &behind)
-}
-
-/// Remembers that `clients` asked to leave `room` and were left behind.
-pub(crate) fn note(
-    conn: &Connection,
-    room: RoomId,
-    clients: &[ClientId],
-) -> Result<(), RoomsError> {
-    for client in clients {
-        conn.execute(
-            "INSERT OR IGNORE INTO sealpost_rooms_lapsed (room_id, client_id) VALUES (?1, ?2)",
-            params![&room.0[..], &client.0[..]],
-        )?;
-    }
-    Ok(())
-}
-
-fn read(conn: &Connection, room: RoomId) -> Result<Vec<ClientId>, RoomsError> {
-    let mut stmt = conn.prepare(
-        "SELECT client_id FROM sealpost_rooms_lapsed WHERE room_id = ?1 ORDER BY client_id",
-    )?;
-    let rows = stmt.query_map(params![&room.0[..]], |r| r.get::<_, Vec<u8>>(0))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let id: [u8; 16] = row?.try_into().map_err(|_| RoomsError::Malformed)?;
-        out.push(ClientId(id));
-    }
-    Ok(out)
-}
-
-fn forget(conn: &Connection, room: RoomId, client: &ClientId) -> Result<(), RoomsError> {
-    conn.execute(
-        "DELETE FROM sealpost_rooms_lapsed WHERE room_id = ?1 AND client_id = ?2",
-        params![&room.0[..], &client.0[..]],
-    )?;
-    Ok(())
-}
-
-/// Forgets every lapsed request of `room` (the room is forgotten).
-pub(crate) fn forget_room(conn: &Connection, room: RoomId) -> Result<(), RoomsError> {
-    conn.execute(
-        "DELETE FROM sealpost_rooms_lapsed WHERE room_id = ?1",
-        params![&room.0[..]],
-    )?;
-    Ok(())
+    note_lapsed(conn, room, &behind)
 }
 
 impl RoomEngine {
@@ -101,17 +57,7 @@ impl RoomEngine {
     /// # Errors
     /// Database errors.
     pub fn rooms_with_lapsed_leaves(&self) -> Result<Vec<RoomId>, RoomsError> {
-        self.store.transact(|_, conn| {
-            let mut stmt = conn
-                .prepare("SELECT DISTINCT room_id FROM sealpost_rooms_lapsed ORDER BY room_id")?;
-            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let id: [u8; 16] = row?.try_into().map_err(|_| RoomsError::Malformed)?;
-                out.push(RoomId(id));
-            }
-            Ok(out)
-        })
+        self.store.transact(|_, conn| lapsed_rooms(conn))
     }
 
     /// The members of `room` whose leave request we saw lapse and whom we
@@ -128,7 +74,7 @@ impl RoomEngine {
                 Ok(group) if group.is_active() => group,
                 // Not ours to act on any more: removed, or the room is gone.
                 Ok(_) | Err(RoomsError::UnknownRoom) => {
-                    forget_room(conn, room)?;
+                    forget_lapsed_room(conn, room)?;
                     return Ok(Vec::new());
                 }
                 Err(e) => return Err(e),
@@ -136,9 +82,9 @@ impl RoomEngine {
             let view = RoomView::new(group.members(), group.extensions())?;
             let mine = view.role_of(&self.me.client_id);
             let mut removable = Vec::new();
-            for client in read(conn, room)? {
+            for client in lapsed(conn, room)? {
                 if view.leaf_of(&client).is_none() || client == self.me.client_id {
-                    forget(conn, room, &client)?;
+                    forget_lapsed(conn, room, &client)?;
                     continue;
                 }
                 let theirs = view.role_of(&client);

@@ -349,7 +349,7 @@ pub(crate) fn forget_room(conn: &Connection, room: RoomId) -> Result<(), RoomsEr
         "DELETE FROM sealpost_rooms_read WHERE room_id = ?1",
         params![&room.0[..]],
     )?;
-    crate::lapsed::forget_room(conn, room)?;
+    forget_lapsed_room(conn, room)?;
     forget_leaving(conn, room)
 }
 
@@ -383,6 +383,70 @@ pub(crate) fn forget_leaving(conn: &Connection, room: RoomId) -> Result<(), Room
         params![&room.0[..]],
     )?;
     Ok(())
+}
+
+/// Remembers that `clients` asked to leave `room` and were left behind.
+pub(crate) fn note_lapsed(
+    conn: &Connection,
+    room: RoomId,
+    clients: &[ClientId],
+) -> Result<(), RoomsError> {
+    for client in clients {
+        conn.execute(
+            "INSERT OR IGNORE INTO sealpost_rooms_lapsed (room_id, client_id) VALUES (?1, ?2)",
+            params![&room.0[..], &client.0[..]],
+        )?;
+    }
+    Ok(())
+}
+
+/// The clients whose leave request we saw lapse in `room`.
+pub(crate) fn lapsed(conn: &Connection, room: RoomId) -> Result<Vec<ClientId>, RoomsError> {
+    let mut stmt = conn.prepare(
+        "SELECT client_id FROM sealpost_rooms_lapsed WHERE room_id = ?1 ORDER BY client_id",
+    )?;
+    let rows = stmt.query_map(params![&room.0[..]], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let id: [u8; 16] = row?.try_into().map_err(|_| RoomsError::Malformed)?;
+        out.push(ClientId(id));
+    }
+    Ok(out)
+}
+
+/// Forgets `client`'s lapsed request in `room`.
+pub(crate) fn forget_lapsed(
+    conn: &Connection,
+    room: RoomId,
+    client: &ClientId,
+) -> Result<(), RoomsError> {
+    conn.execute(
+        "DELETE FROM sealpost_rooms_lapsed WHERE room_id = ?1 AND client_id = ?2",
+        params![&room.0[..], &client.0[..]],
+    )?;
+    Ok(())
+}
+
+/// Forgets every lapsed request of `room` (the room is forgotten).
+pub(crate) fn forget_lapsed_room(conn: &Connection, room: RoomId) -> Result<(), RoomsError> {
+    conn.execute(
+        "DELETE FROM sealpost_rooms_lapsed WHERE room_id = ?1",
+        params![&room.0[..]],
+    )?;
+    Ok(())
+}
+
+/// The rooms where someone's leave request lapsed.
+pub(crate) fn lapsed_rooms(conn: &Connection) -> Result<Vec<RoomId>, RoomsError> {
+    let mut stmt =
+        conn.prepare("SELECT DISTINCT room_id FROM sealpost_rooms_lapsed ORDER BY room_id")?;
+    let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let id: [u8; 16] = row?.try_into().map_err(|_| RoomsError::Malformed)?;
+        out.push(RoomId(id));
+    }
+    Ok(out)
 }
 
 /// The rooms the state file holds, by id.
