@@ -116,25 +116,38 @@ fn a_leave_request_overtaken_by_a_commit_lapses_and_the_leaver_is_told_to_ask_ag
     // Asked again, and this time committed: out, and nothing lapses.
     let again = w.m[2].engine.leave(ROOM).unwrap();
     assert!(w.m[2].engine.lapsed_leaves().unwrap().is_empty());
-    w.server.process(&again, &w.book).unwrap();
-    for r in [0, 1] {
-        w.m[r].engine.process(&again, &w.book).unwrap();
-    }
-    let out = w.m[1].engine.commit_pending_proposals(ROOM).unwrap();
-    assert_eq!(out.summary.left, vec![w.cid(2)]);
-    w.publish(1, &out, &[0, 2], &[]);
+    member_2_leaves_by_member_1s_commit(&w, &again);
     assert!(!w.m[2].engine.is_member(ROOM).unwrap());
     assert!(w.m[2].engine.lapsed_leaves().unwrap().is_empty());
 }
 
-#[test]
-fn a_lapsed_leave_request_is_honoured_by_an_admin_who_saw_it() {
+/// Member 2's leave request `proposal` reaches everyone and member 1
+/// commits it.
+fn member_2_leaves_by_member_1s_commit(w: &World, proposal: &[u8]) {
+    w.server.process(proposal, &w.book).unwrap();
+    for r in [0, 1] {
+        w.m[r].engine.process(proposal, &w.book).unwrap();
+    }
+    let out = w.m[1].engine.commit_pending_proposals(ROOM).unwrap();
+    assert_eq!(out.summary.left, vec![w.cid(2)]);
+    w.publish(1, &out, &[0, 2], &[]);
+}
+
+/// A room of three where member 2 asked to leave and only member 1 (not
+/// the owner) read the request.
+fn leave_read_by_member_1_only() -> World {
     let w = World::room_of_three();
     let proposal = w.m[2].engine.leave(ROOM).unwrap();
     w.server.process(&proposal, &w.book).unwrap();
-    // Member 1 reads the request; the owner commits a promotion of member
-    // 1 before reading it, so the request lapses.
     w.m[1].engine.process(&proposal, &w.book).unwrap();
+    w
+}
+
+#[test]
+fn a_lapsed_leave_request_is_honoured_by_an_admin_who_saw_it() {
+    let w = leave_read_by_member_1_only();
+    // The owner commits a promotion of member 1 before reading the
+    // request, so the request lapses.
     let out = w.m[0].engine.set_role(ROOM, w.cid(1), Role::Admin).unwrap();
     assert!(w.m[1].engine.lapsed_leavers(ROOM).unwrap().is_empty());
     w.publish(0, &out, &[1, 2], &[]);
@@ -152,10 +165,7 @@ fn a_lapsed_leave_request_is_honoured_by_an_admin_who_saw_it() {
 
 #[test]
 fn a_lapsed_leave_request_is_not_for_a_plain_member_nor_held_against_a_leaver_who_returns() {
-    let w = World::room_of_three();
-    let proposal = w.m[2].engine.leave(ROOM).unwrap();
-    w.server.process(&proposal, &w.book).unwrap();
-    w.m[1].engine.process(&proposal, &w.book).unwrap();
+    let w = leave_read_by_member_1_only();
     let out = w.m[0]
         .engine
         .rename(ROOM, &RoomName::new("moved-on").unwrap())
@@ -169,13 +179,7 @@ fn a_lapsed_leave_request_is_not_for_a_plain_member_nor_held_against_a_leaver_wh
     );
     // The leaver asks again and is committed out, then is added back.
     let again = w.m[2].engine.leave(ROOM).unwrap();
-    w.server.process(&again, &w.book).unwrap();
-    for r in [0, 1] {
-        w.m[r].engine.process(&again, &w.book).unwrap();
-    }
-    let out = w.m[1].engine.commit_pending_proposals(ROOM).unwrap();
-    assert_eq!(out.summary.left, vec![w.cid(2)]);
-    w.publish(1, &out, &[0, 2], &[]);
+    member_2_leaves_by_member_1s_commit(&w, &again);
     assert!(w.m[1].engine.rooms_with_lapsed_leaves().unwrap().is_empty());
     let out = w.m[0]
         .engine
