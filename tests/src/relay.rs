@@ -3,7 +3,9 @@
 //! number of bytes, send new connections to another server (an impostor on
 //! the same address), and it records the upload traffic it carried, decoded
 //! with the `protocol` crate, so that a test can check where a resumed
-//! upload continued.
+//! upload continued. Started [`Relay::framewise`], it forwards whole
+//! requests only and can hold one back ([`Relay::hold_next`]) until the
+//! test lets it go, so that a test can order what reaches the server.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -11,7 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
 use protocol::codec::{ClientCodec, Inbound, ResponseItem, ServerCodec};
-use protocol::{Request, Response, v3};
+use protocol::{Request, RequestCode, Response, v3};
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -68,6 +71,12 @@ struct State {
     cuts: AtomicU64,
     connections: AtomicUsize,
     log: watch::Sender<Vec<Observed>>,
+    /// Forward whole requests only (needed to hold one).
+    framewise: bool,
+    /// The next request of this code is held; `None` once it is.
+    hold: Mutex<Option<RequestCode>>,
+    /// Whether a request is held now.
+    held: watch::Sender<bool>,
 }
 
 impl State {
@@ -87,6 +96,16 @@ pub struct Relay {
 impl Relay {
     /// Relays every connection to `target`.
     pub async fn start(target: SocketAddr) -> anyhow::Result<Relay> {
+        Self::start_with(target, false).await
+    }
+
+    /// Relays every connection to `target` a whole request at a time, so
+    /// that [`Relay::hold_next`] can hold one.
+    pub async fn framewise(target: SocketAddr) -> anyhow::Result<Relay> {
+        Self::start_with(target, true).await
+    }
+
+    async fn start_with(target: SocketAddr, framewise: bool) -> anyhow::Result<Relay> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
@@ -96,6 +115,9 @@ impl Relay {
             cuts: AtomicU64::new(0),
             connections: AtomicUsize::new(0),
             log: watch::channel(Vec::new()).0,
+            framewise,
+            hold: Mutex::new(None),
+            held: watch::channel(false).0,
         });
         let task = tokio::spawn({
             let state = state.clone();
@@ -125,6 +147,26 @@ impl Relay {
     /// Sends connections accepted from now on to `target`.
     pub fn set_target(&self, target: SocketAddr) {
         *self.state.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
+    }
+
+    /// Holds the next request of kind `code` on any connection (and what
+    /// that connection sends after it) until [`Relay::release`]. Needs a
+    /// [`Relay::framewise`] relay.
+    pub fn hold_next(&self, code: RequestCode) {
+        assert!(self.state.framewise, "hold_next needs Relay::framewise");
+        *self.state.hold.lock().unwrap_or_else(|e| e.into_inner()) = Some(code);
+    }
+
+    /// Waits (bounded) until a request is held.
+    pub async fn wait_held(&self) -> anyhow::Result<()> {
+        let mut held = self.state.held.subscribe();
+        bounded("a request held", held.wait_for(|h| *h)).await??;
+        Ok(())
+    }
+
+    /// Lets the held request go on to the server.
+    pub fn release(&self) {
+        self.state.held.send_replace(false);
     }
 
     /// The upload traffic so far.
@@ -186,6 +228,15 @@ async fn relay(inbound: TcpStream, conn: usize, state: Arc<State>) {
                 state.cuts.fetch_add(1, Ordering::SeqCst);
                 let _ = cut_tx.send(true);
                 break;
+            }
+            if state.framewise {
+                if forward_whole_requests(&state, conn, &buf[..n], &mut decoder, &mut wo)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                continue;
             }
             if wo.write_all(&buf[..n]).await.is_err() {
                 break;
@@ -249,6 +300,59 @@ async fn relay(inbound: TcpStream, conn: usize, state: Arc<State>) {
         let _ = wi.shutdown().await;
     };
     tokio::join!(up, down);
+}
+
+/// Framewise forwarding: `bytes` join the connection's undecoded ones, and
+/// each request they complete is forwarded whole, the one to hold only
+/// once released. Bytes that do not decode are forwarded as they are.
+async fn forward_whole_requests(
+    state: &State,
+    conn: usize,
+    bytes: &[u8],
+    decoder: &mut Option<(ServerCodec, BytesMut)>,
+    wo: &mut tokio::net::tcp::OwnedWriteHalf,
+) -> std::io::Result<()> {
+    let Some((codec, pending)) = decoder.as_mut() else {
+        return wo.write_all(bytes).await;
+    };
+    pending.extend_from_slice(bytes);
+    loop {
+        // The decoder takes a whole request's bytes from the front.
+        let raw = pending.clone();
+        match codec.decode(pending) {
+            Ok(Some(item)) => {
+                let whole = &raw[..raw.len() - pending.len()];
+                let code = match &item {
+                    Inbound::Request(frame) => Some(frame.request.code()),
+                    _ => None,
+                };
+                if code.is_some() && take_hold(state, code) {
+                    state.held.send_replace(true);
+                    let mut held = state.held.subscribe();
+                    // Bounded by the test, which releases or drops the relay.
+                    let _ = held.wait_for(|h| !*h).await;
+                }
+                wo.write_all(whole).await?;
+                observe_request(state, conn, item);
+            }
+            Ok(None) => return Ok(()),
+            Err(_) => {
+                let rest = pending.split();
+                *decoder = None;
+                return wo.write_all(&rest).await;
+            }
+        }
+    }
+}
+
+/// Whether a request of `code` is the one to hold (disarming the hold).
+fn take_hold(state: &State, code: Option<RequestCode>) -> bool {
+    let mut hold = state.hold.lock().unwrap_or_else(|e| e.into_inner());
+    let hit = *hold == code;
+    if hit {
+        *hold = None;
+    }
+    hit
 }
 
 fn observe_request(state: &State, conn: usize, item: Inbound) {

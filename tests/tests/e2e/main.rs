@@ -31,6 +31,7 @@ mod rooms_cli;
 mod rooms_delete;
 mod rooms_gone;
 mod rooms_join;
+mod rooms_lapsed;
 mod rooms_leave;
 mod rooms_menu;
 mod rooms_names;
