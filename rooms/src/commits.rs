@@ -230,10 +230,10 @@ impl RoomEngine {
     pub fn confirm_commit(&self, room: RoomId) -> Result<CommitSummary, RoomsError> {
         self.store.transact(|provider, conn| {
             let mut group = load_group(provider, room)?;
-            let summary = pending_summary(&group)?;
+            let mut summary = pending_summary(&group)?;
             if let Some(staged) = group.pending_commit() {
                 let view = RoomView::new(group.members(), group.extensions())?;
-                crate::lapsed::before_merge(conn, room, &group, staged, &view)?;
+                crate::lapsed::before_merge(conn, room, &group, staged, &view, &mut summary)?;
             }
             group
                 .merge_pending_commit(provider)

@@ -185,14 +185,14 @@ impl RoomEngine {
                     })
                 }
                 ProcessedMessageContent::StagedCommitMessage(staged) => {
-                    let summary = check_commit(&view, &sender, &staged)?;
+                    let mut summary = check_commit(&view, &sender, &staged)?;
                     check_new_leaves(&staged, pins)?;
                     let discarded_ours = group.pending_commit().is_some();
                     if discarded_ours {
                         group.clear_pending_commit(provider.storage())?;
                     }
                     let removed_us = staged.self_removed();
-                    lapsed::before_merge(conn, room, &group, &staged, &view)?;
+                    lapsed::before_merge(conn, room, &group, &staged, &view, &mut summary)?;
                     group
                         .merge_staged_commit(provider, *staged)
                         .map_err(RoomsError::mls("merge"))?;
@@ -205,8 +205,8 @@ impl RoomEngine {
                 }
                 ProcessedMessageContent::OwnPendingCommit => {
                     let staged = group.pending_commit().ok_or(RoomsError::NoPendingCommit)?;
-                    let summary = check_commit(&view, &sender, staged)?;
-                    lapsed::before_merge(conn, room, &group, staged, &view)?;
+                    let mut summary = check_commit(&view, &sender, staged)?;
+                    lapsed::before_merge(conn, room, &group, staged, &view, &mut summary)?;
                     group
                         .merge_pending_commit(provider)
                         .map_err(RoomsError::mls("merge of our commit"))?;

@@ -12,27 +12,36 @@ use rusqlite::Connection;
 use crate::engine::{RoomEngine, RoomId, load_group};
 use crate::error::RoomsError;
 use crate::identity::ClientId;
-use crate::policy::RoomView;
+use crate::policy::{CommitSummary, RoomView};
 use crate::roles::Role;
 use crate::store::{forget_lapsed, forget_lapsed_room, lapsed, lapsed_rooms, note_lapsed};
 
 /// Before `staged` (a commit of `room` about to be merged into `group`):
 /// remembers the members whose leave request waits in `group` and is not
 /// carried by it, and forgets those it removes, so that a leaver who comes
-/// back later is not taken for one.
+/// back later is not taken for one. In `summary`, a removal that honours
+/// a lapsed request we saw (not a ban) is told as the leaver leaving.
 pub(crate) fn before_merge(
     conn: &Connection,
     room: RoomId,
     group: &MlsGroup,
     staged: &StagedCommit,
     view: &RoomView,
+    summary: &mut CommitSummary,
 ) -> Result<(), RoomsError> {
     let carried: Vec<_> = staged
         .remove_proposals()
         .map(|r| r.remove_proposal().removed())
         .collect();
+    let asked = lapsed(conn, room)?;
     for leaf in &carried {
         if let Some(client) = view.client_at(*leaf) {
+            if asked.contains(&client) && !summary.banned.contains(&client) {
+                summary.removed.retain(|c| *c != client);
+                if !summary.left.contains(&client) {
+                    summary.left.push(client);
+                }
+            }
             forget_lapsed(conn, room, &client)?;
         }
     }

@@ -157,7 +157,16 @@ fn a_lapsed_leave_request_is_honoured_by_an_admin_who_saw_it() {
     // The leaver never asks again (its account is gone): the admin removes it.
     let out = w.m[1].engine.remove_members(ROOM, &[w.cid(2)]).unwrap();
     assert_eq!(out.summary.removed, vec![w.cid(2)]);
-    w.publish(1, &out, &[0, 2], &[]);
+    w.server.process(&out.commit, &w.book).unwrap();
+    // Told as carol leaving by the admin who saw her ask, as a removal by
+    // the owner who did not.
+    let told = w.m[1].engine.confirm_commit(ROOM).unwrap();
+    assert_eq!((told.left, told.removed), (vec![w.cid(2)], vec![]));
+    match w.m[0].engine.process(&out.commit, &w.book).unwrap() {
+        Incoming::Commit { summary, .. } => assert_eq!(summary, out.summary),
+        other => panic!("the owner saw {other:?}"),
+    }
+    w.m[2].engine.process(&out.commit, &w.book).unwrap();
     assert!(!w.m[2].engine.is_member(ROOM).unwrap());
     assert_eq!(w.m[0].engine.members(ROOM).unwrap().len(), 2);
     assert!(w.m[1].engine.lapsed_leavers(ROOM).unwrap().is_empty());

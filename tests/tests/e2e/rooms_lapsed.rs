@@ -2,8 +2,11 @@
 //! owner's change is made before the request and reaches the server after
 //! it (held back at a relay), so it does not carry the request; the leaver
 //! has deleted its account meanwhile and never asks again; an admin who read
-//! the request removes the leaver on its next sync.
+//! the request removes the leaver on its next sync, and a member who saw
+//! the request is told the leaver left.
 
+use client::What;
+use client::event::RoomChange;
 use e2e::{Relay, TestServer, user};
 use protocol::RequestCode;
 
@@ -41,6 +44,31 @@ async fn a_leaver_whose_request_lapsed_after_deleting_the_account_is_removed_by_
     // Bob reads carol's request, then alice's commit without it: the
     // request lapsed, and bob, an admin, removes her.
     bob.room_sync().await.unwrap();
+    // Alice saw carol ask too (before her own commit came back): she is
+    // told carol left, not that bob removed her.
+    let changes: Vec<RoomChange> = alice
+        .inbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.what {
+            What::Room { change, .. } => Some(change),
+            _ => None,
+        })
+        .collect();
+    let carol_only = |m: &Vec<String>| m == &vec!["carol".to_string()];
+    assert!(
+        changes
+            .iter()
+            .any(|c| matches!(c, RoomChange::Left { members } if carol_only(members))),
+        "{changes:?}"
+    );
+    assert!(
+        !changes
+            .iter()
+            .any(|c| matches!(c, RoomChange::Removed { .. })),
+        "{changes:?}"
+    );
     for who in [&bob, &alice] {
         let members = who.room_members("crew2").await.unwrap();
         let mut names: Vec<_> = members.iter().map(|m| m.name.as_str()).collect();
