@@ -33,7 +33,12 @@ pub(crate) fn before_merge(
         .remove_proposals()
         .map(|r| r.remove_proposal().removed())
         .collect();
-    let asked = lapsed(conn, room)?;
+    // Read only when the commit removes someone (most commits do not).
+    let asked = if carried.is_empty() {
+        Vec::new()
+    } else {
+        lapsed(conn, room)?
+    };
     for leaf in &carried {
         if let Some(client) = view.client_at(*leaf) {
             if asked.contains(&client) && !summary.banned.contains(&client) {

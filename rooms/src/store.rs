@@ -402,16 +402,13 @@ pub(crate) fn note_lapsed(
 
 /// The clients whose leave request we saw lapse in `room`.
 pub(crate) fn lapsed(conn: &Connection, room: RoomId) -> Result<Vec<ClientId>, RoomsError> {
-    let mut stmt = conn.prepare(
+    let ids = ids_of(
+        conn,
         "SELECT client_id FROM sealpost_rooms_lapsed WHERE room_id = ?1 ORDER BY client_id",
+        params![&room.0[..]],
+        || RoomsError::Malformed,
     )?;
-    let rows = stmt.query_map(params![&room.0[..]], |r| r.get::<_, Vec<u8>>(0))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let id: [u8; 16] = row?.try_into().map_err(|_| RoomsError::Malformed)?;
-        out.push(ClientId(id));
-    }
-    Ok(out)
+    Ok(ids.into_iter().map(ClientId).collect())
 }
 
 /// Forgets `client`'s lapsed request in `room`.
@@ -438,27 +435,41 @@ pub(crate) fn forget_lapsed_room(conn: &Connection, room: RoomId) -> Result<(), 
 
 /// The rooms where someone's leave request lapsed.
 pub(crate) fn lapsed_rooms(conn: &Connection) -> Result<Vec<RoomId>, RoomsError> {
-    let mut stmt =
-        conn.prepare("SELECT DISTINCT room_id FROM sealpost_rooms_lapsed ORDER BY room_id")?;
-    let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let id: [u8; 16] = row?.try_into().map_err(|_| RoomsError::Malformed)?;
-        out.push(RoomId(id));
-    }
-    Ok(out)
+    let ids = ids_of(
+        conn,
+        "SELECT DISTINCT room_id FROM sealpost_rooms_lapsed ORDER BY room_id",
+        [],
+        || RoomsError::Malformed,
+    )?;
+    Ok(ids.into_iter().map(RoomId).collect())
 }
 
 /// The rooms the state file holds, by id.
 pub(crate) fn read_rooms(conn: &Connection) -> Result<Vec<RoomId>, RoomsError> {
-    let mut stmt = conn.prepare("SELECT room_id FROM sealpost_rooms_rooms ORDER BY room_id")?;
-    let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-    let mut rooms = Vec::new();
+    let ids = ids_of(
+        conn,
+        "SELECT room_id FROM sealpost_rooms_rooms ORDER BY room_id",
+        [],
+        || RoomsError::UnknownRoom,
+    )?;
+    Ok(ids.into_iter().map(RoomId).collect())
+}
+
+/// The 16-byte ids `sql` selects in its first column; a value of another
+/// length is `bad`.
+fn ids_of(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    bad: fn() -> RoomsError,
+) -> Result<Vec<[u8; 16]>, RoomsError> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map(params, |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
     for row in rows {
-        let id: [u8; 16] = row?.try_into().map_err(|_| RoomsError::UnknownRoom)?;
-        rooms.push(RoomId(id));
+        out.push(row?.try_into().map_err(|_| bad())?);
     }
-    Ok(rooms)
+    Ok(out)
 }
 
 /// The last log entry of `room` read here (0: none). Kept in the same

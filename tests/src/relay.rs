@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use bytes::BytesMut;
 use protocol::codec::{ClientCodec, Inbound, ResponseItem, ServerCodec};
 use protocol::{Request, RequestCode, Response, v3};
-
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -216,6 +215,7 @@ async fn relay(inbound: TcpStream, conn: usize, state: Arc<State>) {
         let mut total = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
         let mut decoder = Some((ServerCodec::default(), BytesMut::new()));
+        let mut unsent = BytesMut::new();
         loop {
             let n = match ri.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -230,7 +230,8 @@ async fn relay(inbound: TcpStream, conn: usize, state: Arc<State>) {
                 break;
             }
             if state.framewise {
-                if forward_whole_requests(&state, conn, &buf[..n], &mut decoder, &mut wo)
+                let read = &buf[..n];
+                if forward_whole_requests(&state, conn, read, &mut decoder, &mut unsent, &mut wo)
                     .await
                     .is_err()
                 {
@@ -304,24 +305,28 @@ async fn relay(inbound: TcpStream, conn: usize, state: Arc<State>) {
 
 /// Framewise forwarding: `bytes` join the connection's undecoded ones, and
 /// each request they complete is forwarded whole, the one to hold only
-/// once released. Bytes that do not decode are forwarded as they are.
+/// once released. `unsent` holds the same bytes as the decoder's buffer,
+/// which the decoder consumes. Bytes that do not decode are forwarded as
+/// they are.
 async fn forward_whole_requests(
     state: &State,
     conn: usize,
     bytes: &[u8],
     decoder: &mut Option<(ServerCodec, BytesMut)>,
+    unsent: &mut BytesMut,
     wo: &mut tokio::net::tcp::OwnedWriteHalf,
 ) -> std::io::Result<()> {
     let Some((codec, pending)) = decoder.as_mut() else {
         return wo.write_all(bytes).await;
     };
     pending.extend_from_slice(bytes);
+    unsent.extend_from_slice(bytes);
     loop {
         // The decoder takes a whole request's bytes from the front.
-        let raw = pending.clone();
+        let before = pending.len();
         match codec.decode(pending) {
             Ok(Some(item)) => {
-                let whole = &raw[..raw.len() - pending.len()];
+                let whole = unsent.split_to(before - pending.len());
                 let code = match &item {
                     Inbound::Request(frame) => Some(frame.request.code()),
                     _ => None,
@@ -332,14 +337,13 @@ async fn forward_whole_requests(
                     // Bounded by the test, which releases or drops the relay.
                     let _ = held.wait_for(|h| !*h).await;
                 }
-                wo.write_all(whole).await?;
+                wo.write_all(&whole).await?;
                 observe_request(state, conn, item);
             }
             Ok(None) => return Ok(()),
             Err(_) => {
-                let rest = pending.split();
                 *decoder = None;
-                return wo.write_all(&rest).await;
+                return wo.write_all(&unsent.split()).await;
             }
         }
     }

@@ -169,21 +169,17 @@ impl Client {
     /// Removes the members of `room` whose leave request we saw lapse, if
     /// we are an admin: a leaver whose account is gone never asks again.
     async fn remove_lapsed_leavers(&self, room: sealpost_rooms::RoomId) -> Result<(), ClientError> {
-        let engine = self.room_engine().await?;
-        let leavers = engine.run(move |en| en.lapsed_leavers(room)).await?;
-        if leavers.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(
-            count = leavers.len(),
-            "removing members whose leave request lapsed"
-        );
+        // Nothing to remove makes no commit and sends nothing.
         self.publish(room, move |en, _| {
-            // Ask again at each attempt: a winner's commit may have taken them.
+            // Asked at each attempt: a winner's commit may have taken them.
             let now = en.lapsed_leavers(room)?;
             if now.is_empty() {
                 return Ok(None);
             }
+            tracing::info!(
+                count = now.len(),
+                "removing members whose leave request lapsed"
+            );
             en.remove_members(room, &now).map(Some)
         })
         .await?;
