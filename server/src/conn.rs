@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use protocol::codec::{Inbound, ServerCodec};
 use protocol::v3::ServerError;
 use protocol::{ErrorReason, PROTOCOL_V2, ProtocolError, Response, v2, v3};
@@ -90,6 +90,17 @@ pub(crate) fn error_for(e: &ProtocolError) -> Response {
             e.to_string(),
         )))
     }
+}
+
+/// `fut` bounded by `limit`, without reading the clock when it is ready at
+/// once, as a write into a buffer with room is: a timeout's deadline costs
+/// a clock read, and a session writes and flushes several times a message.
+pub(crate) async fn within<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    if let Some(out) = (&mut fut).now_or_never() {
+        return Some(out);
+    }
+    tokio::time::timeout(limit, fut).await.ok()
 }
 
 /// Sends a last frame and closes, ignoring a peer that is already gone.

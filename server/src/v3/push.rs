@@ -143,24 +143,14 @@ impl Push {
             self.rooms.lagged();
         }
         let room = window.saturating_sub(self.in_flight.len() + self.queue.len());
-        if self.queue.is_empty() && self.backlog && room > 0 {
-            let after = self.pushed_up_to;
-            match store
-                .waiting(me, after, room, MAX_PULL_BYTES as usize)
-                .await
-            {
-                Ok((messages, more)) => {
-                    for m in messages {
-                        self.pushed_up_to = self.pushed_up_to.max(m.id);
-                        self.queue.push_back((Arc::new(m), None));
-                    }
-                    self.backlog = more;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "could not load messages to push");
-                    return None;
-                }
-            }
+        // Boxed: the read's future is most of this one's size, and it is
+        // rare (a session that fell behind).
+        if self.queue.is_empty()
+            && self.backlog
+            && room > 0
+            && !Box::pin(self.refill(store, me, room)).await
+        {
+            return None;
         }
         if self.in_flight.len() >= window {
             return None;
@@ -169,6 +159,29 @@ impl Push {
         self.in_flight.insert(message.id);
         self.unflushed.extend(heard);
         Some(message)
+    }
+
+    /// Queues up to `room` messages from the database after those pushed;
+    /// false if they could not be read.
+    async fn refill(&mut self, store: &Store, me: ClientId, room: usize) -> bool {
+        let after = self.pushed_up_to;
+        match store
+            .waiting(me, after, room, MAX_PULL_BYTES as usize)
+            .await
+        {
+            Ok((messages, more)) => {
+                for m in messages {
+                    self.pushed_up_to = self.pushed_up_to.max(m.id);
+                    self.queue.push_back((Arc::new(m), None));
+                }
+                self.backlog = more;
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not load messages to push");
+                false
+            }
+        }
     }
 
     /// The session flushed what it wrote: records how long the messages it

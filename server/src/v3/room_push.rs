@@ -72,23 +72,13 @@ impl RoomPush {
         window: usize,
     ) -> Option<Arc<RoomEntry>> {
         let room = window.saturating_sub(self.in_flight.len() + self.queue.len());
-        if self.queue.is_empty() && self.backlog && room > 0 {
-            match store
-                .room_entries(me, self.pushed_up_to, room, MAX_PULL_BYTES as usize)
-                .await
-            {
-                Ok((entries, more)) => {
-                    for e in entries {
-                        self.pushed_up_to = self.pushed_up_to.max(e.seq);
-                        self.queue.push_back(Arc::new(e));
-                    }
-                    self.backlog = more;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "could not load room entries to push");
-                    return None;
-                }
-            }
+        // Boxed, as the messages' refill: rare, and most of the size.
+        if self.queue.is_empty()
+            && self.backlog
+            && room > 0
+            && !Box::pin(self.refill(store, me, room)).await
+        {
+            return None;
         }
         if self.in_flight.len() >= window {
             return None;
@@ -96,5 +86,27 @@ impl RoomPush {
         let entry = self.queue.pop_front()?;
         self.in_flight.insert(entry.seq, entry.room);
         Some(entry)
+    }
+
+    /// Queues up to `room` entries from the database after those pushed;
+    /// false if they could not be read.
+    async fn refill(&mut self, store: &Store, me: ClientId, room: usize) -> bool {
+        match store
+            .room_entries(me, self.pushed_up_to, room, MAX_PULL_BYTES as usize)
+            .await
+        {
+            Ok((entries, more)) => {
+                for e in entries {
+                    self.pushed_up_to = self.pushed_up_to.max(e.seq);
+                    self.queue.push_back(Arc::new(e));
+                }
+                self.backlog = more;
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not load room entries to push");
+                false
+            }
+        }
     }
 }

@@ -22,7 +22,7 @@ use protocol::codec::Inbound;
 use protocol::v3::{self, ServerError};
 use protocol::{ClientId, ErrorReason, PROTOCOL_V3, Request, RequestFrame, Response, UploadId};
 
-use crate::conn::{Conn, Next, error_for, next_item, to_next, v3_error};
+use crate::conn::{Conn, Next, error_for, next_item, to_next, v3_error, within};
 use crate::hub::HubEvent;
 use crate::shared::Shared;
 use crate::v3::auth::Auth;
@@ -225,13 +225,16 @@ impl Session {
 
     async fn write(&mut self, response: Response) {
         let stall = self.shared.config.stall_timeout;
-        match tokio::time::timeout(stall, self.conn.feed(response.into())).await {
-            Ok(Ok(())) => self.dirty = true,
-            Ok(Err(e)) => {
+        // Ready first, then the frame: the timed future stays small, and the
+        // frame is moved once, into the buffer.
+        let ready = within(stall, future::poll_fn(|cx| self.conn.poll_ready_unpin(cx))).await;
+        match ready.map(|r| r.and_then(|()| self.conn.start_send_unpin(response.into()))) {
+            Some(Ok(())) => self.dirty = true,
+            Some(Err(e)) => {
                 tracing::debug!(peer = %self.peer, error = %e, "write failed");
                 self.closing = true;
             }
-            Err(_) => {
+            None => {
                 tracing::info!(peer = %self.peer, "peer stopped reading; closing");
                 self.closing = true;
             }
@@ -240,14 +243,14 @@ impl Session {
 
     async fn flush(&mut self) {
         let stall = self.shared.config.stall_timeout;
-        match tokio::time::timeout(stall, self.conn.flush()).await {
-            Ok(Ok(())) => {
+        match within(stall, self.conn.flush()).await {
+            Some(Ok(())) => {
                 self.dirty = false;
                 if let Some(push) = self.push.as_mut() {
                     push.flushed();
                 }
             }
-            Ok(Err(_)) | Err(_) => self.closing = true,
+            Some(Err(_)) | None => self.closing = true,
         }
     }
 
@@ -401,7 +404,9 @@ impl Session {
                     .await;
             }
         };
-        directory::read_through(&self.shared, header_id, &request).await;
+        if self.shared.store.is_shared() {
+            Box::pin(directory::read_through(&self.shared, header_id, &request)).await;
+        }
         // Sends and acknowledgements are pipelined; everything else waits for
         // them so that it observes their effects.
         match (me, request) {
@@ -417,7 +422,10 @@ impl Session {
             }
             (me, request) => {
                 self.drain().await;
-                let response = self.answer(me, header_id, request).await;
+                // Boxed: its future holds the largest operation's, several
+                // KiB that every frame's future would otherwise carry and
+                // copy, sends and acknowledgements included.
+                let response = Box::pin(self.answer(me, header_id, request)).await;
                 if let v3::Response::Error(e) = &response {
                     tracing::info!(peer = %self.peer, code, reason = %e.reason, text = %e.text, "request refused");
                 }
