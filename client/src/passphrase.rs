@@ -47,17 +47,35 @@ pub fn resolve(
         return Ok(Protection::Passphrase(non_empty(Zeroizing::new(text))?));
     }
     let first_use = record.is_none();
-    let text = ask("Passphrase for this home folder: ", first_use).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: {e}",
-            if first_use {
-                "no passphrase given: type one on a terminal, or use --passphrase-file FILE or SEALPOST_PASSPHRASE (or --no-passphrase for an unencrypted home)"
-            } else {
-                "this home folder is encrypted and no passphrase was given (--passphrase-file FILE or SEALPOST_PASSPHRASE)"
-            }
-        )
-    })?;
+    let needed = if first_use {
+        KeyStoreError::FirstPassphraseNeeded
+    } else {
+        KeyStoreError::PassphraseNeeded
+    };
+    let text = ask("Passphrase for this home folder: ", first_use)
+        .map_err(|e| no_terminal_as(e, needed))?;
     Ok(Protection::Passphrase(text))
+}
+
+/// A prompt that failed for want of a terminal (none is attached: a
+/// script, a service, `setsid`) becomes `needed`, one line with the ways
+/// to give the secret and a stable `--json` code; the system's words
+/// ("No such device or address") would tell a person nothing more. Any
+/// other failure, such as two entries that differ, stays as it is.
+fn no_terminal_as(e: anyhow::Error, needed: KeyStoreError) -> anyhow::Error {
+    let no_terminal = e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+        // ENXIO: no controlling terminal; ENOTTY: not a terminal.
+        matches!(io.raw_os_error(), Some(6 | 25))
+            || matches!(
+                io.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::UnexpectedEof
+            )
+    });
+    if no_terminal {
+        ClientError::Store(needed).into()
+    } else {
+        e
+    }
 }
 
 /// The new passphrase for `passphrase change`.
@@ -71,9 +89,7 @@ pub fn resolve_new(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
     if let Ok(text) = std::env::var(NEW_PASSPHRASE_ENV) {
         return non_empty(Zeroizing::new(text));
     }
-    ask("New passphrase: ", true).context(
-        "no new passphrase given (a terminal, --new-passphrase-file FILE or SEALPOST_NEW_PASSPHRASE)",
-    )
+    ask("New passphrase: ", true).map_err(|e| no_terminal_as(e, KeyStoreError::NewPassphraseNeeded))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {

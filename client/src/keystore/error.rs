@@ -69,6 +69,17 @@ pub enum KeyStoreError {
         "this home folder is encrypted: give its passphrase (asked on a terminal, or --passphrase-file FILE, or SEALPOST_PASSPHRASE)"
     )]
     PassphraseNeeded,
+    /// A new home needs a passphrase and none could be had (no terminal to
+    /// ask on, nothing given).
+    #[error(
+        "no passphrase given for this new home folder: type one on a terminal, or use --passphrase-file FILE or SEALPOST_PASSPHRASE (or --no-passphrase for an unencrypted home)"
+    )]
+    FirstPassphraseNeeded,
+    /// `passphrase change` found no new passphrase to read.
+    #[error(
+        "no new passphrase given: type it on a terminal, or use --new-passphrase-file FILE or SEALPOST_NEW_PASSPHRASE"
+    )]
+    NewPassphraseNeeded,
     /// A passphrase was given for a home set up without one.
     #[error(
         "this home folder was set up with --no-passphrase and is not encrypted; run with --no-passphrase (or export it and import it into a new home with a passphrase)"

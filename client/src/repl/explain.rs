@@ -120,6 +120,8 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         ClientError::Store(
             s @ (KeyStoreError::WrongPassphrase
             | KeyStoreError::PassphraseNeeded
+            | KeyStoreError::FirstPassphraseNeeded
+            | KeyStoreError::NewPassphraseNeeded
             | KeyStoreError::NoPassphraseHome),
         ) => s.to_string(),
         ClientError::Store(s) => format!("the local key store failed: {s}"),
@@ -262,7 +264,11 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::Store(KeyStoreError::WrongPassphrase) => {
                     return "wrong_passphrase".into();
                 }
-                ClientError::Store(KeyStoreError::PassphraseNeeded) => {
+                ClientError::Store(
+                    KeyStoreError::PassphraseNeeded
+                    | KeyStoreError::FirstPassphraseNeeded
+                    | KeyStoreError::NewPassphraseNeeded,
+                ) => {
                     return "passphrase_needed".into();
                 }
                 ClientError::Store(_) => return "key_store".into(),

@@ -20,6 +20,7 @@ mod lifecycle;
 mod menu;
 mod menu_talk;
 mod names;
+mod no_terminal;
 mod nodes;
 mod operator;
 mod package;
