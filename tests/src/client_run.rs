@@ -66,7 +66,26 @@ pub fn client_process(
     home: &Path,
     args: &[&str],
 ) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+    client_process_under(&[], server, home, args)
+}
+
+/// As [`client_process`], started through `launcher` (a program and its
+/// arguments, such as `setsid --wait`) when it is not empty.
+pub fn client_process_under(
+    launcher: &[&str],
+    server: impl std::fmt::Display,
+    home: &Path,
+    args: &[&str],
+) -> tokio::process::Command {
+    let client = binary("client").unwrap();
+    let mut cmd = match launcher.split_first() {
+        Some((program, launcher_args)) => {
+            let mut cmd = tokio::process::Command::new(program);
+            cmd.args(launcher_args).arg(client);
+            cmd
+        }
+        None => tokio::process::Command::new(client),
+    };
     cmd.env("SEALPOST_PASSPHRASE", crate::TEST_PASSPHRASE)
         .arg("--home")
         .arg(home)

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use e2e::{TEST_PASSPHRASE, TestServer, binary, bounded, user};
+use e2e::{TEST_PASSPHRASE, TestServer, bounded, client_process_under, user};
 
 /// Runs the client binary in a session of its own (`setsid`), so that it
 /// has no controlling terminal whatever runs the tests, with `passphrase` (if
@@ -24,20 +24,9 @@ async fn run_without_terminal(
             "util-linux `setsid` is missing: install the Debian package util-linux (.ci/run does)",
         );
     // `--wait`: the exit status is the client's.
-    let mut cmd = tokio::process::Command::new(setsid);
-    cmd.arg("--wait")
-        .arg(binary("client").unwrap())
-        .env_remove("SEALPOST_PASSPHRASE")
-        .env_remove("SEALPOST_NEW_PASSPHRASE")
-        .arg("--home")
-        .arg(home)
-        .arg("--server")
-        .arg(server)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
+    let mut cmd = client_process_under(&[setsid, "--wait"], server, home, args);
+    cmd.env_remove("SEALPOST_PASSPHRASE")
+        .env_remove("SEALPOST_NEW_PASSPHRASE");
     if let Some(passphrase) = passphrase {
         cmd.env("SEALPOST_PASSPHRASE", passphrase);
     }
