@@ -143,9 +143,10 @@ pub enum ClientError {
         "you are already in a room named {0:?} (room names here ignore case); choose another name"
     )]
     RoomNameTaken(String),
-    /// Another public or hidden room on the server has this name.
+    /// Another public or hidden room on the server has this name, or one
+    /// confusable with it.
     #[error(
-        "another public or hidden room on the server is named {0:?}; choose another name (`room join {0}` joins that one, if it lets you)"
+        "another public or hidden room on the server is named {0:?} or a name that looks the same (other case, look-alike letters); choose another name (`room join` joins an open room by its exact name, if it lets you)"
     )]
     RoomNameInUse(String),
     /// A room command about someone that does not apply to them.

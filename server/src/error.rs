@@ -45,7 +45,7 @@ pub enum StoreError {
     #[error("the room id is taken")]
     RoomExists,
     /// Another public or hidden room has this name.
-    #[error("a room one may join has this name")]
+    #[error("a room one may join has this name, or one that looks the same")]
     RoomNameTaken,
     /// The message is not for the room's current epoch.
     #[error("the room is at epoch {0}")]

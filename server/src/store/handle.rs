@@ -98,6 +98,7 @@ impl Store {
         schema::classify_accounts(&mut conn, |key| {
             fixed(key, "public key").is_ok_and(|key| is_v3_key(&PublicKey(key)))
         })?;
+        schema::key_room_names(&mut conn)?;
         let directory = Directory::load(&conn)?;
         let accounts = Tally::load(&conn)?;
         let next_id: i64 = conn.query_row(

@@ -181,6 +181,12 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (room, seq, client)
      ) WITHOUT ROWID;
      CREATE INDEX room_holds_by_client ON room_holds (client);",
+    // 10: an open room's name is unique by the confusability key user
+    // names have (`crate::names::skeleton_key`), so that `team` and `tеam`
+    // (a Cyrillic e) cannot both be open; rooms named before get theirs at
+    // start (`key_room_names`).
+    "ALTER TABLE rooms ADD COLUMN name_key TEXT;
+     CREATE UNIQUE INDEX rooms_by_name_key ON rooms (name_key);",
 ];
 
 /// The statement that stores a message row (the writer's, in
@@ -246,6 +252,44 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     // openmls's tables for the rooms' public state (idempotent, versioned by
     // its own migration table).
     sealpost_rooms::migrate(conn).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(())
+}
+
+/// Gives each open room named before schema 10 its name's confusability key,
+/// oldest first; where two such names are confusable, the older keeps the
+/// key and the newer is logged and left without one (it keeps its name; it
+/// blocks no other). Idempotent: only rooms with a name and no key are read.
+pub(crate) fn key_room_names(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    let rows: Vec<(Vec<u8>, String)> = tx
+        .prepare(
+            "SELECT id, name FROM rooms WHERE name IS NOT NULL AND name_key IS NULL
+             ORDER BY created_at, id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, name) in rows {
+        let key = crate::names::skeleton_key(&name);
+        let holder: Option<String> = tx
+            .query_row("SELECT name FROM rooms WHERE name_key = ?1", [&key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match holder {
+            Some(holder) => tracing::warn!(
+                room = %name,
+                confusable_with = %holder,
+                "two open rooms named before the confusable check look alike"
+            ),
+            None => {
+                tx.execute(
+                    "UPDATE rooms SET name_key = ?1 WHERE id = ?2",
+                    rusqlite::params![key, id],
+                )?;
+            }
+        }
+    }
+    tx.commit()?;
     Ok(())
 }
 
@@ -416,6 +460,51 @@ mod tests {
             })
             .unwrap();
         assert_eq!(v2, 1);
+    }
+
+    #[test]
+    fn version_10_keys_the_names_of_open_rooms_the_older_look_alike_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        configure(&conn, Durability::Normal).unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &MIGRATIONS[..9] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 9).unwrap();
+        // Two open rooms whose names look alike (the older with a Cyrillic
+        // е), another open one, and an invite-only one (no name kept).
+        tx.execute_batch(
+            "INSERT INTO rooms (id, epoch, creator, created_at, rule, name)
+                 VALUES (x'01', 1, x'00', 5, 1, 'team');
+             INSERT INTO rooms (id, epoch, creator, created_at, rule, name)
+                 VALUES (x'02', 1, x'00', 3, 2, 't\u{435}am');
+             INSERT INTO rooms (id, epoch, creator, created_at, rule, name)
+                 VALUES (x'03', 1, x'00', 9, 1, 'ops');
+             INSERT INTO rooms (id, epoch, creator, created_at, rule, name)
+                 VALUES (x'04', 1, x'00', 1, 0, NULL);",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        migrate(&mut conn).unwrap();
+        key_room_names(&mut conn).unwrap();
+        key_room_names(&mut conn).unwrap();
+        let keys: Vec<(Vec<u8>, Option<String>)> = conn
+            .prepare("SELECT id, name_key FROM rooms ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let team = crate::names::skeleton_key("team");
+        assert_eq!(
+            keys[0],
+            (vec![1], None),
+            "the younger look-alike keeps no key"
+        );
+        assert_eq!(keys[1], (vec![2], Some(team)));
+        assert_eq!(keys[2], (vec![3], Some(crate::names::skeleton_key("ops"))));
+        assert_eq!(keys[3], (vec![4], None));
     }
 
     #[test]

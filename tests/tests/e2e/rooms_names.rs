@@ -1,6 +1,7 @@
 //! Room names through the real `client` binary: an open (public or hidden)
-//! room's name is the server's to give once, and a client that asks for a
-//! taken one is told so and keeps no room the server does not have.
+//! room's name is the server's to give once, with every name that looks
+//! like it, and a client that asks for a taken one is told so and keeps no
+//! room the server does not have.
 
 use crate::rooms_cli::{json, ok, refusal, users};
 
@@ -39,4 +40,44 @@ async fn an_open_rooms_name_taken_on_the_server_is_refused_and_leaves_no_room_he
         .collect();
     assert!(rules.contains(&("ops", "invite-only")), "{mine}");
     assert!(rules.contains(&("crew", "public")), "{mine}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_rooms_name_that_looks_like_a_taken_one_is_refused_too() {
+    let (server, _dir, [alice, dave]) = users(["alice", "dave"]).await;
+    let addr = server.addr;
+    json(addr, &alice, &["room", "create", "team", "--public"]).await;
+
+    // Other case, a Cyrillic e, Greek capitals: each would list as the same
+    // room to a person, so none may be open beside it.
+    for (name, rule) in [
+        ("Team", "--public"),
+        ("t\u{435}am", "--hidden"),
+        ("\u{3a4}\u{395}\u{391}M", "--public"),
+    ] {
+        let err = refusal(addr, &dave, &["room", "create", name, rule]).await;
+        assert_eq!(err["code"], "room_name_taken", "{name}: {err}");
+        let text = err["error"].as_str().unwrap();
+        assert!(text.contains("looks the same"), "{text}");
+    }
+    // Nor by opening an invite-only room, or by a rename.
+    json(addr, &dave, &["room", "create", "t\u{435}am"]).await;
+    let err = refusal(addr, &dave, &["room", "set", "t\u{435}am", "--public"]).await;
+    assert_eq!(err["code"], "room_name_taken", "{err}");
+    json(addr, &dave, &["room", "create", "crew", "--public"]).await;
+    let err = refusal(addr, &dave, &["room", "rename", "crew", "TEAM"]).await;
+    assert_eq!(err["code"], "room_name_taken", "{err}");
+
+    // The room that has the name may change its case, and the old look
+    // then blocks nobody: the name is the one room's either way.
+    ok(addr, &alice, &["room", "rename", "team", "Team"]).await;
+    let listed = json(addr, &dave, &["room", "list"]).await;
+    let open: Vec<&str> = listed["public"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(open.contains(&"Team") && open.contains(&"crew"), "{listed}");
+    assert_eq!(open.len(), 2, "{listed}");
 }

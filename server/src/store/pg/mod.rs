@@ -133,6 +133,7 @@ impl Pg {
             .map_err(|e| StoreError::DatabaseUnavailable(e.to_string()))?;
         let mut conn = pool.get().await?;
         schema::migrate(&mut conn).await?;
+        schema::key_room_names(&mut conn).await?;
         accounts::load(&conn, &directory).await?;
         drop(conn);
         let pg = Pg {

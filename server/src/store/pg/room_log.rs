@@ -56,12 +56,40 @@ pub(super) async fn member_epoch(
     .ok_or(StoreError::UnknownRoom)
 }
 
+/// The confusability key an open room named `name` gets, as the SQLite
+/// writer's `room_access::name_key`: refused when another open room holds
+/// it, unless this room already had the name.
+async fn name_key(
+    tx: &Transaction<'_>,
+    room: RoomId,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    let key = crate::names::skeleton_key(name);
+    let holder = tx
+        .query_opt("SELECT id FROM rooms WHERE name_key = $1", &[&key])
+        .await?;
+    match holder {
+        Some(row) if row.get::<_, Vec<u8>>(0) != room.0[..] => {
+            let had = tx
+                .query_opt("SELECT name FROM rooms WHERE id = $1", &[&&room.0[..]])
+                .await?
+                .and_then(|row| row.get::<_, Option<String>>(0));
+            if had.as_deref() == Some(name) {
+                Ok(None)
+            } else {
+                Err(StoreError::RoomNameTaken)
+            }
+        }
+        _ => Ok(Some(key)),
+    }
+}
+
 /// Copies the room's rule and name (the name only while one may join) from
 /// `state`, and its banned ids from `access` when a commit changed them.
 ///
 /// # Errors
 /// [`StoreError::RoomNameTaken`] if another public or hidden room has the
-/// name; database errors.
+/// name or one confusable with it; database errors.
 pub(super) async fn follow(
     tx: &Transaction<'_>,
     room: RoomId,
@@ -74,10 +102,14 @@ pub(super) async fn follow(
             state.name.as_deref()
         }
     };
+    let key = match name {
+        Some(name) => name_key(tx, room, name).await?,
+        None => None,
+    };
     let updated = tx
         .execute(
-            "UPDATE rooms SET rule = $1, name = $2 WHERE id = $3",
-            &[&i16::from(state.rule.code()), &name, &&room.0[..]],
+            "UPDATE rooms SET rule = $1, name = $2, name_key = $3 WHERE id = $4",
+            &[&i16::from(state.rule.code()), &name, &key, &&room.0[..]],
         )
         .await;
     match updated {

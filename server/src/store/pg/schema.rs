@@ -190,7 +190,50 @@ const MIGRATIONS: &[&str] = &[
          client BYTEA NOT NULL,
          PRIMARY KEY (node, client)
      );",
+    // 9: an open room's name is unique by its confusability key, as in
+    // SQLite's migration 10; rooms named before get theirs at start.
+    "ALTER TABLE rooms ADD COLUMN name_key TEXT UNIQUE;",
 ];
+
+/// Gives each open room named before schema 9 its name's confusability key,
+/// as SQLite's `schema::key_room_names` does (the older of two confusable
+/// names keeps the key), under the migration lock so that nodes starting
+/// together do it once.
+///
+/// # Errors
+/// The database failed.
+pub(super) async fn key_room_names(conn: &mut Object) -> Result<(), StoreError> {
+    let tx = conn.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let rows = tx
+        .query(
+            "SELECT id, name FROM rooms WHERE name IS NOT NULL AND name_key IS NULL
+             ORDER BY created_at, id",
+            &[],
+        )
+        .await?;
+    for row in rows {
+        let (id, name): (Vec<u8>, String) = (row.get(0), row.get(1));
+        let key = crate::names::skeleton_key(&name);
+        let holder = tx
+            .query_opt("SELECT name FROM rooms WHERE name_key = $1", &[&key])
+            .await?;
+        match holder {
+            Some(holder) => tracing::warn!(
+                room = %name,
+                confusable_with = %holder.get::<_, String>(0),
+                "two open rooms named before the confusable check look alike"
+            ),
+            None => {
+                tx.execute("UPDATE rooms SET name_key = $1 WHERE id = $2", &[&key, &id])
+                    .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
 
 /// Brings the schema up to date (creates it in an empty database).
 ///

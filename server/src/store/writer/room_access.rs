@@ -21,7 +21,7 @@ use protocol::{ClientId, RoomId};
 ///
 /// # Errors
 /// [`StoreError::RoomNameTaken`] if another public or hidden room has the
-/// name; database errors.
+/// name or one confusable with it; database errors.
 pub(super) fn follow(
     tx: &Transaction<'_>,
     room: RoomId,
@@ -34,9 +34,13 @@ pub(super) fn follow(
             state.name.as_deref()
         }
     };
+    let key = match name {
+        Some(name) => name_key(tx, room, name)?,
+        None => None,
+    };
     let updated = tx
-        .prepare_cached("UPDATE rooms SET rule = ?1, name = ?2 WHERE id = ?3")?
-        .execute(params![state.rule.code(), name, &room.0[..]]);
+        .prepare_cached("UPDATE rooms SET rule = ?1, name = ?2, name_key = ?3 WHERE id = ?4")?
+        .execute(params![state.rule.code(), name, key, &room.0[..]]);
     match updated {
         Ok(_) => {}
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
@@ -53,6 +57,33 @@ pub(super) fn follow(
         }
     }
     Ok(())
+}
+
+/// The confusability key an open room named `name` gets: refused when
+/// another open room holds it, unless this room already had the name (two
+/// rooms named alike before keys existed: the newer keeps its name, without
+/// the key; see `schema::key_room_names`).
+fn name_key(tx: &Transaction<'_>, room: RoomId, name: &str) -> Result<Option<String>, StoreError> {
+    let key = crate::names::skeleton_key(name);
+    let holder: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT id FROM rooms WHERE name_key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?;
+    match holder {
+        Some(id) if id != room.0[..] => {
+            let had: Option<String> = tx
+                .prepare_cached("SELECT name FROM rooms WHERE id = ?1")?
+                .query_row(params![&room.0[..]], |r| r.get(0))
+                .optional()?
+                .flatten();
+            if had.as_deref() == Some(name) {
+                Ok(None)
+            } else {
+                Err(StoreError::RoomNameTaken)
+            }
+        }
+        _ => Ok(Some(key)),
+    }
 }
 
 /// Keeps `group_info` for joiners: from a current member, of this room at
@@ -114,4 +145,48 @@ pub(super) fn member_epoch(
     .optional()?
     .map(|e| e as u64)
     .ok_or(StoreError::UnknownRoom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema;
+
+    #[test]
+    fn an_open_rooms_name_is_refused_when_it_looks_like_another_unless_the_room_had_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        schema::migrate(&mut conn).unwrap();
+        // "team" holds its key; "tеam" (a Cyrillic е) was named before keys
+        // and, being the younger, was left without one.
+        conn.execute_batch(&format!(
+            "INSERT INTO rooms (id, epoch, creator, created_at, rule, name, name_key)
+                 VALUES (x'{a}', 1, x'00', 1, 1, 'team', '{key}');
+             INSERT INTO rooms (id, epoch, creator, created_at, rule, name)
+                 VALUES (x'{b}', 1, x'00', 2, 1, 't\u{435}am');",
+            a = "aa".repeat(16),
+            b = "bb".repeat(16),
+            key = crate::names::skeleton_key("team"),
+        ))
+        .unwrap();
+        let (a, b, c) = (RoomId([0xaa; 16]), RoomId([0xbb; 16]), RoomId([0xcc; 16]));
+        let tx = conn.transaction().unwrap();
+        let taken =
+            |r: Result<Option<String>, StoreError>| matches!(r, Err(StoreError::RoomNameTaken));
+        // The holder may change the name's case: the key is its own.
+        assert_eq!(
+            name_key(&tx, a, "Team").unwrap(),
+            Some(crate::names::skeleton_key("team"))
+        );
+        // The younger look-alike keeps its name, without the key...
+        assert_eq!(name_key(&tx, b, "t\u{435}am").unwrap(), None);
+        // ...but may not move to another look-alike, nor may a new room.
+        assert!(taken(name_key(&tx, b, "TEAM")));
+        assert!(taken(name_key(&tx, c, "team")));
+        assert!(taken(name_key(&tx, c, "t\u{435}am")));
+        assert_eq!(
+            name_key(&tx, c, "crew").unwrap(),
+            Some(crate::names::skeleton_key("crew"))
+        );
+    }
 }
