@@ -23,7 +23,7 @@ use crate::crypto::sealed::MAX_RECEIPT_IDS;
 use crate::crypto::{Receipt, ReceiptKind};
 use crate::error::ClientError;
 use crate::event::{Event, What};
-use crate::keystore::{Conversation, Direction, Status};
+use crate::keystore::{Conversation, Status};
 
 /// The texts and files among `events`, by sender, in order.
 fn receipted(events: &[Event]) -> BTreeMap<ClientId, Vec<u64>> {
@@ -87,16 +87,17 @@ impl Client {
         if by_sender.is_empty() && in_rooms.is_empty() {
             return;
         }
-        let marked = by_sender.clone();
+        let mut entries: Vec<(Conversation, u64)> = by_sender
+            .iter()
+            .flat_map(|(peer, ids)| {
+                ids.iter()
+                    .map(|id| (Conversation::Person { id: *peer }, *id))
+            })
+            .collect();
+        entries.extend(in_rooms);
         let on = self
             .store(move |s| {
-                let people = marked.iter().flat_map(|(peer, ids)| {
-                    ids.iter()
-                        .map(|id| (Conversation::Person { id: *peer }, *id))
-                });
-                for (conversation, id) in people.chain(in_rooms) {
-                    s.set_status(&conversation, Direction::In, id, Status::Read, None)?;
-                }
+                s.set_received_statuses(&entries, Status::Read)?;
                 s.read_receipts()
             })
             .await;

@@ -105,6 +105,33 @@ impl KeyStore {
         marked.sort_unstable();
         Ok(marked.into_iter().map(|(_, id)| id).collect())
     }
+
+    /// [`KeyStore::set_status`] for every received `(conversation, id)` in
+    /// `entries`, in one transaction: one sync for a whole inbox shown,
+    /// not one per message. Returns how many changed.
+    ///
+    /// # Errors
+    /// Storage errors (then none changed).
+    pub fn set_received_statuses(
+        &mut self,
+        entries: &[(Conversation, u64)],
+        status: Status,
+    ) -> Result<usize, KeyStoreError> {
+        let tx = self.conn.transaction()?;
+        let mut changed = 0;
+        for (conversation, id) in entries {
+            changed += usize::from(super::history::set_status(
+                &tx,
+                conversation,
+                Direction::In,
+                *id,
+                status,
+                None,
+            )?);
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
 }
 
 #[cfg(test)]
@@ -167,5 +194,51 @@ mod tests {
         let activity = store.conversation_activity().unwrap();
         assert_eq!(count(&bob, &activity), Some(0));
         assert_eq!(count(&team, &activity), Some(1));
+    }
+
+    #[test]
+    fn received_messages_shown_together_are_read_in_one_transaction() {
+        let (_dir, home) = home();
+        let (mut store, ..) = with_session(&home);
+        let bob = Conversation::Person { id: BOB };
+        for id in [50, 51, 52] {
+            store
+                .add_history(&entry(bob.clone(), Direction::In, id))
+                .unwrap();
+        }
+        store
+            .add_history(&entry(bob.clone(), Direction::Out, 51))
+            .unwrap();
+        // 51 also names our own message and 99 nothing: only received ones move.
+        let shown = [(bob.clone(), 50), (bob.clone(), 51), (bob.clone(), 99)];
+        assert_eq!(
+            store.set_received_statuses(&shown, Status::Read).unwrap(),
+            2
+        );
+        assert_eq!(
+            store.set_received_statuses(&shown, Status::Read).unwrap(),
+            0,
+            "read already: nothing moves twice"
+        );
+        drop(store);
+
+        let store = crate::keystore::KeyStore::open(&home).unwrap();
+        let statuses: Vec<_> = store
+            .history(&bob, &crate::keystore::HistoryQuery::default())
+            .unwrap()
+            .iter()
+            .map(|e| (e.direction, e.message_id, e.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                (Direction::In, Some(50), Status::Read),
+                (Direction::In, Some(51), Status::Read),
+                (Direction::In, Some(52), Status::Received),
+                (Direction::Out, Some(51), Status::Stored),
+            ]
+        );
+        let activity = store.conversation_activity().unwrap();
+        assert_eq!(activity[0].unread, 1);
     }
 }
