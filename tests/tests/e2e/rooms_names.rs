@@ -1,9 +1,13 @@
 //! Room names through the real `client` binary: an open (public or hidden)
 //! room's name is the server's to give once, with every name that looks
 //! like it, and a client that asks for a taken one is told so and keeps no
-//! room the server does not have.
+//! room the server does not have. And on PostgreSQL, the rooms of a
+//! database from before the look-alike rule get their keys at start.
 
-use crate::rooms_cli::{json, ok, refusal, users};
+use e2e::TestServer;
+
+use crate::cluster::postgres;
+use crate::rooms_cli::{json, ok, refusal, register, users};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_rooms_name_taken_on_the_server_is_refused_and_leaves_no_room_here() {
@@ -80,4 +84,68 @@ async fn an_open_rooms_name_that_looks_like_a_taken_one_is_refused_too() {
         .collect();
     assert!(open.contains(&"Team") && open.contains(&"crew"), "{listed}");
     assert_eq!(open.len(), 2, "{listed}");
+}
+
+/// The keys of the `rooms` rows on `pg`, by id: `id|key` lines, the key
+/// empty when there is none.
+fn room_keys(pg: &e2e::Postgres) -> Vec<String> {
+    pg.query("SELECT encode(id, 'hex') || '|' || coalesce(name_key, '') FROM rooms ORDER BY id")
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// PostgreSQL's rooms from before the look-alike rule (no key), as an
+/// upgraded database has them: a start keys them, the older of two
+/// look-alikes first, and the key then refuses a new look-alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_rooms_named_before_the_rule_get_their_keys_at_start_on_postgresql() {
+    let pg = postgres().await;
+    let mut server = TestServer::start_node_with(&pg, None, |_| {})
+        .await
+        .unwrap();
+    // Two open rooms that look alike (the older with a Cyrillic е),
+    // another open one, and an invite-only one (no name kept).
+    pg.query(
+        "INSERT INTO rooms (id, epoch, creator, created_at, rule, name) VALUES
+             ('\\x01', 1, '\\x00', 5, 1, 'team'),
+             ('\\x02', 1, '\\x00', 3, 2, 't\u{435}am'),
+             ('\\x03', 1, '\\x00', 9, 1, 'ops'),
+             ('\\x04', 1, '\\x00', 1, 0, NULL)",
+    )
+    .unwrap();
+    assert!(
+        room_keys(&pg).iter().all(|k| k.ends_with('|')),
+        "{:?}",
+        room_keys(&pg)
+    );
+    // Twice: the younger look-alike stays without a key, and is only
+    // warned about again.
+    server.restart().await.unwrap();
+    server.restart().await.unwrap();
+    let keys = room_keys(&pg);
+    let key = |id: &str| {
+        keys.iter()
+            .find_map(|k| k.strip_prefix(&format!("{id}|")))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        key("01"),
+        "",
+        "the younger look-alike keeps no key: {keys:?}"
+    );
+    assert_ne!(key("02"), "", "{keys:?}");
+    assert_ne!(key("03"), "", "{keys:?}");
+    assert_ne!(key("02"), key("03"), "{keys:?}");
+    assert_eq!(key("04"), "", "{keys:?}");
+
+    // The key is the rule's: another look-alike of team is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let dave = dir.path().join("dave");
+    register(server.addr, &dave, "dave").await;
+    let err = refusal(server.addr, &dave, &["room", "create", "TEAM", "--public"]).await;
+    assert_eq!(err["code"], "room_name_taken", "{err}");
+    json(server.addr, &dave, &["room", "create", "crew", "--public"]).await;
 }
