@@ -209,27 +209,36 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
             }
         }
         Command::Inbox => {
-            let events = client.inbox_until(cancel_on_ctrl_c()).await;
-            let events = match events {
+            // Each batch is printed as soon as it is acknowledged: a long
+            // backlog shows as it is read, and a Ctrl-C keeps what it showed.
+            let json = flags.json;
+            let mut shown = Vec::new();
+            let read = client
+                .inbox_each(cancel_on_ctrl_c(), |events| {
+                    if !json {
+                        for e in &events {
+                            println!("{}", output::event(e));
+                        }
+                    }
+                    shown.extend(events);
+                })
+                .await;
+            if json && (read.is_ok() || !shown.is_empty()) {
+                print_json(&shown)?;
+            }
+            // Printed is shown (to a person or to the script acting for one).
+            client.shown(&shown).await;
+            match read {
                 Err(ClientError::Cancelled) => bail!(
                     "stopped; what was not read stays on the server, and a file resumes where it stopped"
                 ),
                 other => other?,
-            };
-            if flags.json {
-                print_json(&events)?;
-            } else {
-                if events.is_empty() {
+            }
+            if !json {
+                if shown.is_empty() {
                     println!("no new messages");
                 }
-                for e in &events {
-                    println!("{}", output::event(e));
-                }
-            }
-            // Printed is shown (to a person or to the script acting for one).
-            client.shown(&events).await;
-            if !flags.json {
-                let announced = events.iter().filter(|e| e.is_held_offer()).count();
+                let announced = shown.iter().filter(|e| e.is_held_offer()).count();
                 let held = client.held_files().await?.len();
                 if held > announced {
                     println!(

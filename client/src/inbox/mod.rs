@@ -101,11 +101,34 @@ impl Client {
     /// # Errors
     /// Cancelled, or see [`Client::inbox`].
     pub async fn inbox_until(&self, cancel: CancellationToken) -> Result<Vec<Event>, ClientError> {
+        let mut all = Vec::new();
+        self.inbox_each(cancel, |events| all.extend(events)).await?;
+        Ok(all)
+    }
+
+    /// [`Client::inbox_until`] that hands over what happened as it goes:
+    /// `each` gets the events of every batch once its messages are
+    /// acknowledged, so a front end shows a long backlog as it is read.
+    /// When reading stops early (cancelled, the connection lost), what was
+    /// handled until then is acknowledged if the server can still be
+    /// reached and handed to `each` before the error returns: nothing
+    /// handled goes unshown.
+    ///
+    /// # Errors
+    /// Cancelled, or see [`Client::inbox`].
+    pub async fn inbox_each(
+        &self,
+        cancel: CancellationToken,
+        mut each: impl FnMut(Vec<Event>),
+    ) -> Result<(), ClientError> {
         let _receiving = tokio::select! {
             r = self.inner.receiving.lock() => r,
             () = cancel.cancelled() => return Err(ClientError::Cancelled),
         };
-        let mut events = self.housekeeping().await?;
+        let expired = self.housekeeping().await?;
+        if !expired.is_empty() {
+            each(expired);
+        }
         let mut seen = HashSet::new();
         let mut kept = Vec::new();
         let mut retry_kept = false;
@@ -131,7 +154,7 @@ impl Client {
                 break;
             }
             let mut acks = Vec::new();
-            let first_event = events.len();
+            let mut events = Vec::new();
             for d in fresh {
                 let id = d.message_id;
                 if stuck.contains(&d.sender) {
@@ -141,7 +164,18 @@ impl Client {
                     continue;
                 }
                 let sender = d.sender;
-                let outcome = self.handle_or_keep(d, &cancel).await?;
+                let outcome = match self.handle_or_keep(d, &cancel).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        // Those before it are handled: acknowledged (a
+                        // redelivery would be dropped anyway) and shown.
+                        if self.acknowledge(acks).await.is_ok() {
+                            self.send_receipts(&events, ReceiptKind::Delivered).await;
+                        }
+                        each(events);
+                        return Err(e);
+                    }
+                };
                 if outcome
                     .events
                     .iter()
@@ -160,16 +194,23 @@ impl Client {
                     kept.push(id);
                 }
             }
-            self.acknowledge(acks).await?;
-            self.send_receipts(&events[first_event..], ReceiptKind::Delivered)
-                .await;
+            if let Err(e) = self.acknowledge(acks).await {
+                // Handled all the same: a redelivery is dropped unshown.
+                each(events);
+                return Err(e);
+            }
+            self.send_receipts(&events, ReceiptKind::Delivered).await;
+            each(events);
             if !more && !retry_kept {
                 break;
             }
         }
         // After the welcomes above: entries of rooms just joined are read.
-        events.extend(self.room_inbox().await?);
-        Ok(events)
+        let rooms = self.room_inbox().await?;
+        if !rooms.is_empty() {
+            each(rooms);
+        }
+        Ok(())
     }
 
     /// Counts the messages waiting on the server with one pull; nothing is

@@ -153,17 +153,26 @@ impl Menu {
         &self,
         cancel: &CancellationToken,
     ) -> Result<Option<Vec<Event>>, ClientError> {
-        let events = match self.client.inbox_until(cancel.clone()).await {
+        // Each batch is shown as soon as it is acknowledged; a stop keeps
+        // what was shown.
+        let mut events = Vec::new();
+        let read = self
+            .client
+            .inbox_each(cancel.clone(), |batch| {
+                for e in &batch {
+                    self.say(show_event(e));
+                }
+                events.extend(batch);
+            })
+            .await;
+        mark_shown(&self.client, &events).await;
+        match read {
             Err(ClientError::Cancelled) => {
                 self.say("stopped reading; what was not read stays on the server for next time");
                 return Ok(None);
             }
             other => other?,
-        };
-        for e in &events {
-            self.say(show_event(e));
         }
-        mark_shown(&self.client, &events).await;
         let announced = events.iter().filter(|e| e.is_held_offer()).count();
         let held = self.client.held_files().await?.len();
         if held > announced {

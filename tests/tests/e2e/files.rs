@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use client::keystore::{HoldReason, PENDING_PER_SENDER};
 use client::{Client, ClientConfig, ClientError, DownloadPolicy, What};
-use e2e::run_client;
 use e2e::{CancelAfter, Recorder, ServerProcess, TestServer, bounded, names_in, pattern, sha};
+use e2e::{run_client, texts};
 use tokio_util::sync::CancellationToken;
 
 fn saved_files(events: &[client::Event]) -> Vec<PathBuf> {
@@ -265,6 +265,55 @@ async fn an_interrupted_download_resumes_from_its_partial_file_and_leaves_none()
     );
     assert_eq!(recorder.moved.load(Ordering::SeqCst), total - from);
     assert_eq!(names_in(&downloads), vec!["video.bin"], "no partial left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_read_before_a_stopped_download_are_handed_over_and_acknowledged() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = user(&addr, &dir.path().join("alice"), "alice").await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    bob.fetch_key("alice").await.unwrap();
+    alice.send_text("bob", "first").await.unwrap();
+    alice.send_text("bob", "second").await.unwrap();
+    let original = dir.path().join("video.bin");
+    std::fs::write(&original, pattern(35, 8 << 20)).unwrap();
+    alice
+        .send_file("bob", &original, CancellationToken::new())
+        .await
+        .unwrap();
+
+    // The download stops after 3 MiB, as Ctrl-C would: the two texts
+    // read before it in the same batch are handed over all the same.
+    let token = CancellationToken::new();
+    bob.set_progress(Arc::new(CancelAfter {
+        after: 3 << 20,
+        seen: AtomicU64::new(0),
+        token: token.clone(),
+    }));
+    let mut handed = Vec::new();
+    let stopped = bounded(
+        "the stopped read",
+        bob.inbox_each(token, |events| handed.extend(events)),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(stopped, Err(ClientError::Cancelled)),
+        "{stopped:?}"
+    );
+    assert_eq!(texts(&handed), vec!["first", "second"], "{handed:?}");
+    // And acknowledged: only the file waits on the server, and the next
+    // read brings it alone.
+    assert_eq!(bob.waiting().await.unwrap().messages, 1);
+    bob.set_progress(Arc::new(Recorder::default()));
+    let events = bounded("the next read", bob.inbox())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(texts(&events).is_empty(), "{events:?}");
+    assert_eq!(saved_files(&events).len(), 1, "{events:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
