@@ -206,6 +206,27 @@ async fn flooding_texts_before_their_key_stops_at_the_bound_and_leaves_the_rest_
     assert_eq!(bob.waiting().await.unwrap().messages, 2 * over);
 }
 
+/// Writes `data` (8 MiB) to `path` and sends it from `alice` to bob.
+async fn send_8_mib(alice: &Client, path: &std::path::Path, data: &[u8]) {
+    std::fs::write(path, data).unwrap();
+    alice
+        .send_file("bob", path, CancellationToken::new())
+        .await
+        .unwrap();
+}
+
+/// Makes `bob`'s downloads stop after 3 MiB, as a Ctrl-C would; the token
+/// to read with.
+fn stop_after_3_mib(bob: &Client) -> CancellationToken {
+    let token = CancellationToken::new();
+    bob.set_progress(Arc::new(CancelAfter {
+        after: 3 << 20,
+        seen: AtomicU64::new(0),
+        token: token.clone(),
+    }));
+    token
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_download_resumes_from_its_partial_file_and_leaves_none() {
     let server = TestServer::start(|_| {}).await.unwrap();
@@ -215,21 +236,11 @@ async fn an_interrupted_download_resumes_from_its_partial_file_and_leaves_none()
     let alice = user(&addr, &dir.path().join("alice"), "alice").await;
     let bob = user(&addr, &bob_home, "bob").await;
     bob.fetch_key("alice").await.unwrap();
-    let original = dir.path().join("video.bin");
     let data = pattern(34, 8 << 20);
-    std::fs::write(&original, &data).unwrap();
-    alice
-        .send_file("bob", &original, CancellationToken::new())
-        .await
-        .unwrap();
+    send_8_mib(&alice, &dir.path().join("video.bin"), &data).await;
 
     // Stop the download after 3 MiB, as Ctrl-C would.
-    let token = CancellationToken::new();
-    bob.set_progress(Arc::new(CancelAfter {
-        after: 3 << 20,
-        seen: AtomicU64::new(0),
-        token: token.clone(),
-    }));
+    let token = stop_after_3_mib(&bob);
     let stopped = bounded("the first download", bob.inbox_until(token))
         .await
         .unwrap();
@@ -277,21 +288,11 @@ async fn texts_read_before_a_stopped_download_are_handed_over_and_acknowledged()
     bob.fetch_key("alice").await.unwrap();
     alice.send_text("bob", "first").await.unwrap();
     alice.send_text("bob", "second").await.unwrap();
-    let original = dir.path().join("video.bin");
-    std::fs::write(&original, pattern(35, 8 << 20)).unwrap();
-    alice
-        .send_file("bob", &original, CancellationToken::new())
-        .await
-        .unwrap();
+    send_8_mib(&alice, &dir.path().join("video.bin"), &pattern(35, 8 << 20)).await;
 
     // The download stops after 3 MiB, as Ctrl-C would: the two texts
     // read before it in the same batch are handed over all the same.
-    let token = CancellationToken::new();
-    bob.set_progress(Arc::new(CancelAfter {
-        after: 3 << 20,
-        seen: AtomicU64::new(0),
-        token: token.clone(),
-    }));
+    let token = stop_after_3_mib(&bob);
     let mut handed = Vec::new();
     let stopped = bounded(
         "the stopped read",
