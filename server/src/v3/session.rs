@@ -404,6 +404,8 @@ impl Session {
                     .await;
             }
         };
+        // A cluster node reads what its directory misses; boxed, so that a
+        // single node's frames never carry the read's future.
         if self.shared.store.is_shared() {
             Box::pin(directory::read_through(&self.shared, header_id, &request)).await;
         }

@@ -13,12 +13,11 @@ use crate::v3::reply::error;
 /// In a cluster, makes sure the directory knows the client a request names
 /// (the caller of a hello, the recipient of a send or an upload, the client
 /// asked about) even if its registration through another node has not been
-/// heard yet: a miss is read from the database. Nothing on SQLite.
+/// heard yet: a miss is read from the database. Called only for a shared
+/// store (the session checks, so that a single node never builds this
+/// future).
 pub(crate) async fn read_through(shared: &Shared, header_id: ClientId, request: &v3::Request) {
     let store = &shared.store;
-    if !store.is_shared() {
-        return;
-    }
     match request {
         v3::Request::Hello(_) => store.know_client(&header_id).await,
         v3::Request::SendMessage(m) => store.know_client(&m.destination).await,
