@@ -167,12 +167,8 @@ impl Client {
                 let outcome = match self.handle_or_keep(d, &cancel).await {
                     Ok(outcome) => outcome,
                     Err(e) => {
-                        // Those before it are handled: acknowledged (a
-                        // redelivery would be dropped anyway) and shown.
-                        if self.acknowledge(acks).await.is_ok() {
-                            self.send_receipts(&events, ReceiptKind::Delivered).await;
-                        }
-                        each(events);
+                        // Those before it are handled: settled all the same.
+                        let _ = self.settle_batch(acks, events, &mut each).await;
                         return Err(e);
                     }
                 };
@@ -194,13 +190,7 @@ impl Client {
                     kept.push(id);
                 }
             }
-            if let Err(e) = self.acknowledge(acks).await {
-                // Handled all the same: a redelivery is dropped unshown.
-                each(events);
-                return Err(e);
-            }
-            self.send_receipts(&events, ReceiptKind::Delivered).await;
-            each(events);
+            self.settle_batch(acks, events, &mut each).await?;
             if !more && !retry_kept {
                 break;
             }
@@ -211,6 +201,24 @@ impl Client {
             each(rooms);
         }
         Ok(())
+    }
+
+    /// Ends a batch of handled messages: acknowledges `acks` (with delivery
+    /// receipts once that worked) and hands `events` to `each` whatever the
+    /// server said, since a redelivery of a handled message is dropped
+    /// unshown.
+    async fn settle_batch(
+        &self,
+        acks: Vec<u64>,
+        events: Vec<Event>,
+        each: &mut impl FnMut(Vec<Event>),
+    ) -> Result<(), ClientError> {
+        let acked = self.acknowledge(acks).await;
+        if acked.is_ok() {
+            self.send_receipts(&events, ReceiptKind::Delivered).await;
+        }
+        each(events);
+        acked
     }
 
     /// Counts the messages waiting on the server with one pull; nothing is
