@@ -215,8 +215,9 @@ impl Client {
     }
 
     /// The user was shown `conversation`: its received entries become
-    /// `read`, and a person gets read receipts for them (unless read
-    /// receipts are off). Returns how many entries were marked.
+    /// `read`, and a person (a room's members) gets read receipts for them
+    /// (unless read receipts are off). Returns how many entries were
+    /// marked.
     ///
     /// # Errors
     /// The key store failed.
@@ -227,10 +228,20 @@ impl Client {
                 .await?
         };
         let count = marked.len();
-        if let Conversation::Person { id } = conversation
-            && !marked.is_empty()
-        {
-            self.send_read_receipts(*id, marked).await;
+        match conversation {
+            Conversation::Person { id } if !marked.is_empty() => {
+                self.send_read_receipts(*id, marked).await;
+            }
+            Conversation::Room { id: Some(room), .. } if !marked.is_empty() => {
+                let (room, through) = (*room, marked.iter().copied().max().unwrap_or(0));
+                self.store(move |s| {
+                    let read = if s.read_receipts()? { through } else { 0 };
+                    s.raise_room_marks(room, through, read)
+                })
+                .await?;
+                self.send_room_receipts().await;
+            }
+            _ => {}
         }
         Ok(count)
     }

@@ -235,7 +235,7 @@ pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, Str
         (_, Status::Failed, Some(reason)) => {
             format!("  (failed: {})", escape_line(reason))
         }
-        (Direction::Out, s, _) => format!("  ({})", s.word()),
+        (Direction::Out, _, _) => format!("  ({})", e.status_words()),
         (Direction::In, _, _) => String::new(),
     };
     match &e.body {

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use protocol::{ClientId, MessageKind};
+use sealpost_rooms::RoomId;
 
 use crate::client::Client;
 use crate::crypto::sealed::MAX_RECEIPT_IDS;
@@ -24,6 +25,18 @@ use crate::crypto::{Receipt, ReceiptKind};
 use crate::error::ClientError;
 use crate::event::{Event, What};
 use crate::keystore::{Conversation, Status};
+
+/// How far the room entries `shown` reach in each room.
+fn shown_marks(shown: &[(Conversation, u64)]) -> Vec<(RoomId, u64)> {
+    let mut marks: BTreeMap<RoomId, u64> = BTreeMap::new();
+    for (conversation, seq) in shown {
+        if let Conversation::Room { id: Some(room), .. } = conversation {
+            let through = marks.entry(*room).or_default();
+            *through = (*through).max(*seq);
+        }
+    }
+    marks.into_iter().collect()
+}
 
 /// The texts and files among `events`, by sender, in order.
 fn receipted(events: &[Event]) -> BTreeMap<ClientId, Vec<u64>> {
@@ -75,8 +88,9 @@ impl Client {
 
     /// The user was shown `events`: their texts and files are `read` in
     /// history (rooms' too), and their senders get a read receipt unless
-    /// read receipts are off (rooms have none). Front ends call it after
-    /// showing; failures are logged.
+    /// read receipts are off (a room's members one receipt for the room,
+    /// see `rooms::receipts`). Front ends call it after showing; failures
+    /// are logged.
     pub async fn shown(&self, events: &[Event]) {
         let by_sender = receipted(events);
         let in_rooms: Vec<(Conversation, u64)> = events
@@ -84,6 +98,8 @@ impl Client {
             .filter(|e| e.is_message() && matches!(e.what, What::Room { .. }))
             .filter_map(|e| Some((e.conversation()?, e.message_id)))
             .collect();
+        let room_marks = shown_marks(&in_rooms);
+        let in_a_room = !room_marks.is_empty();
         if by_sender.is_empty() && in_rooms.is_empty() {
             return;
         }
@@ -98,14 +114,22 @@ impl Client {
         let on = self
             .store(move |s| {
                 s.set_received_statuses(&entries, Status::Read)?;
-                s.read_receipts()
+                let on = s.read_receipts()?;
+                for (room, through) in room_marks {
+                    s.raise_room_marks(room, through, if on { through } else { 0 })?;
+                }
+                Ok(on)
             })
             .await;
         match on {
-            Ok(true) if !by_sender.is_empty() => {
-                self.send_receipts(events, ReceiptKind::Read).await;
+            Ok(on) => {
+                if on && !by_sender.is_empty() {
+                    self.send_receipts(events, ReceiptKind::Read).await;
+                }
+                if in_a_room {
+                    self.send_room_receipts().await;
+                }
             }
-            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not mark messages as read"),
         }
     }

@@ -59,6 +59,17 @@ pub enum Seen {
         /// Its announced size.
         size: u64,
     },
+    /// A member's receipt: how far it read the room's log.
+    Receipt {
+        /// The room.
+        room: RoomId,
+        /// Its sender.
+        sender: ClientId,
+        /// Opened up to this entry.
+        delivered: u64,
+        /// Shown up to this entry.
+        read: u64,
+    },
     /// The reader joined from a welcome.
     Joined {
         /// The room.
@@ -569,6 +580,15 @@ impl RoomUser {
                     RoomContent::PasswordChanged => {
                         bail!("entry {} of room {room} is a password notice", e.seq)
                     }
+                    RoomContent::Receipt { delivered, read } => (
+                        Seen::Receipt {
+                            room,
+                            sender: e.sender,
+                            delivered,
+                            read,
+                        },
+                        None,
+                    ),
                 },
                 Incoming::Commit {
                     summary,

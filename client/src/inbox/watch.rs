@@ -185,7 +185,11 @@ impl Client {
     async fn watch_rooms(&self, events: &mpsc::UnboundedSender<Event>) -> Result<(), ClientError> {
         let _receiving = self.inner.receiving.lock().await;
         self.room_sync().await?;
-        self.send_room_events(events).await
+        self.send_room_events(events).await?;
+        // What was read is told to the room in a moment, with what the
+        // front end showed meanwhile.
+        self.send_room_receipts_soon();
+        Ok(())
     }
 
     async fn send_room_events(

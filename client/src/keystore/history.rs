@@ -31,6 +31,7 @@ use serde::Serialize;
 
 pub use super::conversation::Conversation;
 use super::conversation::note_name;
+use super::room_receipts::RoomReceipts;
 use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 use super::{KeyStore, KeyStoreError};
 
@@ -199,6 +200,9 @@ pub struct HistoryEntry {
     /// Why it failed, for a failed one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For one of our room messages: how far its recipients read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipts: Option<RoomReceipts>,
 }
 
 impl HistoryEntry {
@@ -209,6 +213,16 @@ impl HistoryEntry {
         self.sender_time_ms
             .or(self.server_time_ms)
             .unwrap_or(self.arrived_at_ms)
+    }
+
+    /// Where it is on its way, in words: the status, or for a room message
+    /// of ours still on its way to some, how many read it (`read by 1 of
+    /// 3`).
+    pub fn status_words(&self) -> String {
+        match self.receipts.and_then(RoomReceipts::words) {
+            Some(words) if matches!(self.status, Status::Stored | Status::Delivered) => words,
+            _ => self.status.word().to_string(),
+        }
     }
 }
 
@@ -382,7 +396,12 @@ impl KeyStore {
         let mut stmt = self.conn.prepare(
             "SELECT entry, conv_kind, conv, direction, sender, kind, body, file_size, file_path,
                     sender_time, arrived_at, message_id, status, status_at, reason, server_time,
-                    (SELECT name FROM room_names WHERE room = conv AND conv_kind = 2)
+                    (SELECT name FROM room_names WHERE room = conv AND conv_kind = 2),
+                    (SELECT count(*) FROM room_recipients r WHERE r.entry = history.entry),
+                    (SELECT count(*) FROM room_recipients r
+                     WHERE r.entry = history.entry AND r.status >= 3),
+                    (SELECT count(*) FROM room_recipients r
+                     WHERE r.entry = history.entry AND r.status >= 4)
              FROM history WHERE conv_kind = ?1 AND conv = ?2 AND arrived_at >= ?3
              ORDER BY entry DESC",
         )?;
@@ -564,6 +583,12 @@ fn history_row(row: &Row<'_>) -> rusqlite::Result<Result<HistoryEntry, KeyStoreE
         status,
         status_at_ms: from_sql_u64(row.get(13)?),
         reason: row.get(14)?,
+        receipts: Some(RoomReceipts {
+            members: row.get(17)?,
+            delivered: row.get(18)?,
+            read: row.get(19)?,
+        })
+        .filter(|r| r.members > 0),
     }))
 }
 

@@ -321,6 +321,27 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX history_by_upload ON history (upload_id) WHERE upload_id IS NOT NULL;
     CREATE INDEX history_by_time ON history (arrived_at);
     "#,
+    // 14: room receipts (PROTOCOL.md "Room receipts", see
+    // `keystore::room_receipts`): whom each of our room messages went to
+    // and how far each read it (a status code: 2 stored, 3 delivered, 4
+    // read), gone with its history entry; and, per room, how far we read
+    // (watermarks over the log) against what we told the room.
+    r#"
+    CREATE TABLE room_recipients (
+        entry  INTEGER NOT NULL REFERENCES history (entry) ON DELETE CASCADE,
+        member BLOB NOT NULL CHECK (length(member) = 16),
+        status INTEGER NOT NULL CHECK (status IN (2, 3, 4)),
+        PRIMARY KEY (entry, member)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX room_recipients_pending ON room_recipients (member, status);
+    CREATE TABLE room_marks (
+        room           BLOB PRIMARY KEY CHECK (length(room) = 16),
+        delivered      INTEGER NOT NULL DEFAULT 0,
+        read           INTEGER NOT NULL DEFAULT 0,
+        sent_delivered INTEGER NOT NULL DEFAULT 0,
+        sent_read      INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

@@ -320,8 +320,7 @@ impl Client {
                 message_id: Some(seq),
                 status: Status::Stored,
             };
-            self.store(move |s| s.add_history(&entry).map(|_| ()))
-                .await?;
+            self.keep_sent_room_entry(room_id, entry).await?;
             Ok(seq)
         })
         .await

@@ -9,6 +9,7 @@
 //!                 | name len u8 (1..255) | name [name len]  (UTF-8)
 //!   kind 3 deleted:  nothing  (the owner's notice of a 145, PROTOCOL.md "Deleting")
 //!   kind 4 password changed:  nothing  (an admin's notice; no commit carries it)
+//!   kind 5 receipt:  delivered through u64 | read through u64  (watermarks over the log)
 //! ```
 //!
 //! The file's key and nonce prefix are those of the file body's stream
@@ -30,6 +31,8 @@ const KIND_FILE: u8 = 2;
 const KIND_DELETED: u8 = 3;
 /// Kind byte of an admin's notice that the room's password changed.
 const KIND_PASSWORD_CHANGED: u8 = 4;
+/// Kind byte of a member's receipt.
+const KIND_RECEIPT: u8 = 5;
 /// A file announcement's bytes before the name.
 const FILE_FIXED_LEN: usize = 1 + KEY_LEN + NONCE_PREFIX_LEN + 8 + 32 + 1;
 
@@ -82,6 +85,15 @@ pub enum RoomContent {
     Deleted,
     /// An admin replaced the room's password (believed only from an admin).
     PasswordChanged,
+    /// How far its sender has read the room's log (PROTOCOL.md "Room
+    /// receipts"): entries up to `delivered` opened, up to `read` shown (0:
+    /// none; never above `delivered`).
+    Receipt {
+        /// Opened up to this entry.
+        delivered: u64,
+        /// Shown up to this entry.
+        read: u64,
+    },
 }
 
 impl RoomContent {
@@ -120,6 +132,14 @@ impl RoomContent {
             }
             RoomContent::Deleted => out.push(KIND_DELETED),
             RoomContent::PasswordChanged => out.push(KIND_PASSWORD_CHANGED),
+            RoomContent::Receipt { delivered, read } => {
+                if read > delivered {
+                    return Err(ContentError::Malformed("read beyond delivered"));
+                }
+                out.push(KIND_RECEIPT);
+                out.extend_from_slice(&delivered.to_le_bytes());
+                out.extend_from_slice(&read.to_le_bytes());
+            }
         }
         Ok(out)
     }
@@ -146,6 +166,18 @@ impl RoomContent {
             KIND_DELETED => Err(ContentError::Malformed("bytes after a deletion notice")),
             KIND_PASSWORD_CHANGED if body.is_empty() => Ok(RoomContent::PasswordChanged),
             KIND_PASSWORD_CHANGED => Err(ContentError::Malformed("bytes after a password notice")),
+            KIND_RECEIPT => {
+                let marks: &[u8; 16] = body
+                    .try_into()
+                    .map_err(|_| ContentError::Malformed("a receipt is 16 bytes"))?;
+                let (delivered, read) = marks.split_at(8);
+                let delivered = u64::from_le_bytes(delivered.try_into().expect("8 bytes"));
+                let read = u64::from_le_bytes(read.try_into().expect("8 bytes"));
+                if read > delivered {
+                    return Err(ContentError::Malformed("read beyond delivered"));
+                }
+                Ok(RoomContent::Receipt { delivered, read })
+            }
             other => Err(ContentError::UnknownKind(other)),
         }
     }
@@ -220,6 +252,20 @@ mod tests {
             RoomContent::decode(&changed),
             Ok(RoomContent::PasswordChanged)
         ));
+        let receipt = RoomContent::Receipt {
+            delivered: 12,
+            read: 9,
+        }
+        .encode()
+        .unwrap();
+        assert_eq!(&receipt[..], &document_block("room-receipt")[..]);
+        assert!(matches!(
+            RoomContent::decode(&receipt),
+            Ok(RoomContent::Receipt {
+                delivered: 12,
+                read: 9
+            })
+        ));
         match RoomContent::decode(&file).unwrap() {
             RoomContent::File(f) => {
                 assert_eq!((f.name.as_str(), f.size), ("notes.txt", 10));
@@ -236,7 +282,13 @@ mod tests {
         let file = RoomContent::File(example_file()).encode().unwrap();
         let mut longer = file.to_vec();
         longer.push(0);
-        let cases: [&[u8]; 8] = [
+        let mut read_beyond = vec![5];
+        read_beyond.extend_from_slice(&3u64.to_le_bytes());
+        read_beyond.extend_from_slice(&4u64.to_le_bytes());
+        let cases: [&[u8]; 11] = [
+            &[5, 0],
+            &read_beyond,
+            &[5; 18],
             &[],
             &[3, 0],
             &[4, 0],
@@ -256,5 +308,10 @@ mod tests {
         let mut no_name = example_file();
         no_name.name.clear();
         assert!(RoomContent::File(no_name).encode().is_err());
+        let backwards = RoomContent::Receipt {
+            delivered: 1,
+            read: 2,
+        };
+        assert!(backwards.encode().is_err());
     }
 }

@@ -18,7 +18,8 @@
 //! add, remove, promote, leave, send, members, list), `join` (welcomes),
 //! `joining` (public and hidden rooms: list, join by name, the join rule),
 //! `moderation` (ban, unban, demote, rename), `password` (room passwords)
-//! and `stock` (key packages on the server).
+//! `stock` (key packages on the server) and `receipts` (how far members
+//! read our messages, and telling a room how far we read it).
 //!
 //! Left out here: the wire (the room requests are `connection::rooms`'
 //! business) and what a person sees (`crate::output`).
@@ -35,6 +36,7 @@ mod moderation;
 mod offers;
 mod password;
 mod publish;
+mod receipts;
 mod receive;
 mod send_file;
 mod state;
@@ -54,6 +56,7 @@ pub use files::{
 pub use join::Welcomed;
 pub use joining::{ListedRoomInfo, rule_of};
 pub use password::RoomPassword;
+pub use receipts::MAX_RECEIPT_MEMBERS;
 pub use send_file::{ResumedUploads, RoomFileReport};
 pub use state::{LocalRoom, RoomsState, hex};
 pub use trust::{MeSigner, PinBook};

@@ -100,7 +100,12 @@ impl Client {
     async fn fetch_room_file(&self, waiting: &RoomDownload) -> Result<Fetched, ClientError> {
         let file = match RoomContent::decode(&waiting.file) {
             Ok(RoomContent::File(file)) => file,
-            Ok(RoomContent::Text(_) | RoomContent::Deleted | RoomContent::PasswordChanged)
+            Ok(
+                RoomContent::Text(_)
+                | RoomContent::Deleted
+                | RoomContent::PasswordChanged
+                | RoomContent::Receipt { .. },
+            )
             | Err(_) => {
                 return Ok(Fetched::NotSaved("its announcement is not readable".into()));
             }

@@ -23,6 +23,9 @@ pub struct RoomsState {
     pub(crate) lock: AsyncMutex<()>,
     /// Rooms where a member asked to leave since we last committed there.
     leave_requests: std::sync::Mutex<HashSet<RoomId>>,
+    /// A live reader's room receipts are to be sent in a moment (see
+    /// `rooms::receipts`).
+    pub(crate) receipts_scheduled: std::sync::atomic::AtomicBool,
 }
 
 impl RoomsState {

@@ -26,7 +26,9 @@ use super::event::{RoomChange, RoomEvent};
 use super::{engine_room_id, wire_client_id};
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::keystore::{Body, Direction, NewEntry, RoomDownload, Status};
+use crate::keystore::{
+    Body, Conversation, Direction, NewEntry, RoomDownload, Status, parse_room_id,
+};
 
 /// Most room pulls in one read: each moves a cursor, so this bounds a read
 /// that others keep feeding.
@@ -114,7 +116,11 @@ impl Client {
         if events.is_empty() && download.is_none() {
             return Ok(());
         }
+        let opened = opened_marks(&events, download.as_ref());
         self.store(move |s| {
+            for (room, through) in &opened {
+                s.raise_room_marks(*room, *through, 0)?;
+            }
             for e in &events {
                 if let RoomChange::Text { text } = &e.change {
                     s.add_history(&NewEntry {
@@ -220,6 +226,17 @@ impl Client {
                     },
                     Ok(super::RoomContent::PasswordChanged) => {
                         self.password_notice(room, sender).await?
+                    }
+                    Ok(super::RoomContent::Receipt { delivered, read }) => {
+                        // No member has read what comes after its receipt.
+                        let (delivered, read) = (delivered.min(seq), read.min(seq));
+                        let member = wire_client_id(sender);
+                        let conversation = Conversation::room(room, "");
+                        self.store(move |s| {
+                            s.apply_room_receipt(&conversation, member, delivered, read)
+                        })
+                        .await?;
+                        return Ok(Read::Done(Vec::new(), None));
                     }
                     // A deletion notice travels only as a type-6 message.
                     Ok(super::RoomContent::Deleted) => RoomChange::Unreadable {
@@ -401,4 +418,29 @@ impl Client {
             change,
         })
     }
+}
+
+/// How far `events` (and `download`, a file announced after them) open each
+/// room's log: its texts and files, for the room's receipt.
+fn opened_marks(
+    events: &[RoomEvent],
+    download: Option<&RoomDownload>,
+) -> Vec<(sealpost_rooms::RoomId, u64)> {
+    let mut marks: Vec<(sealpost_rooms::RoomId, u64)> = Vec::new();
+    let mut raise =
+        |room: sealpost_rooms::RoomId, seq: u64| match marks.iter_mut().find(|(r, _)| *r == room) {
+            Some((_, through)) => *through = (*through).max(seq),
+            None => marks.push((room, seq)),
+        };
+    for e in events {
+        if matches!(e.change, RoomChange::Text { .. })
+            && let Some(room) = parse_room_id(&e.room_id)
+        {
+            raise(room, e.seq);
+        }
+    }
+    if let Some(d) = download {
+        raise(engine_room_id(d.room), d.seq);
+    }
+    marks
 }

@@ -68,7 +68,7 @@ pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, no
             tone = Tone::Warning;
             "  (NOT DELIVERED)".to_string()
         }
-        (Direction::Out, s) => format!("  ({})", s.word()),
+        (Direction::Out, _) => format!("  ({})", e.status_words()),
         (Direction::In, _) => String::new(),
     };
     let mut body: Vec<String> = match &e.body {
@@ -288,6 +288,7 @@ mod tests {
             status,
             status_at_ms: 0,
             reason: Some("its counter was used already".into()),
+            receipts: None,
         }
     }
 

@@ -85,6 +85,7 @@ fn entry(
         status,
         status_at_ms: 0,
         reason: (status == Status::Failed).then(|| "bob's client refused it as too old".into()),
+        receipts: None,
     }
 }
 

@@ -38,6 +38,7 @@ mod rooms_menu;
 mod rooms_names;
 mod rooms_noop;
 mod rooms_password;
+mod rooms_receipts;
 mod same_home;
 mod scripted;
 mod server_trust;

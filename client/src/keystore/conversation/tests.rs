@@ -133,7 +133,8 @@ fn history_kept_by_room_name_before_is_all_kept_and_adopted_by_our_rooms_once() 
     store
         .conn
         .execute_batch(
-            "DROP TABLE room_names; PRAGMA user_version = 11;
+            "DROP TABLE room_names; DROP TABLE room_recipients; DROP TABLE room_marks;
+             PRAGMA user_version = 11;
              INSERT INTO history (conv_kind, conv, direction, sender, kind, body, arrived_at,
                  status, status_at) VALUES
                  (2, 'team', 1, zeroblob(16), 1, 't1', 5, 6, 5),

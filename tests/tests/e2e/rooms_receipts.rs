@@ -1,0 +1,176 @@
+//! Room receipts through the real `client` binary (PROTOCOL.md "Room
+//! receipts"): the sender's history counts the members who opened and read
+//! each message; a member with read receipts off tells only that it opened
+//! them; a member added later counts only for what was sent after; a
+//! receipt is never shown to anyone; `watch` tells the room what it showed.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use e2e::bounded;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::rooms_cli::{json, ok, room_events, texts, users};
+
+/// Alice's room entry of text `text`: its status and receipt counts
+/// (members, delivered, read), after reading what waits for her.
+async fn at_alice(
+    addr: std::net::SocketAddr,
+    alice: &std::path::Path,
+    text: &str,
+) -> (String, [u64; 3]) {
+    // Receipts come in the room's log; nothing of them is shown (what
+    // others said is).
+    let events = room_events(&json(addr, alice, &["inbox"]).await);
+    assert!(
+        events.iter().all(|e| e["room_event"] == "text"),
+        "{events:?}"
+    );
+    let history = json(addr, alice, &["history", "#team"]).await;
+    let entry = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["text"] == text)
+        .unwrap_or_else(|| panic!("no {text:?} in {history}"))
+        .clone();
+    let r = &entry["receipts"];
+    let count = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{entry}"));
+    (
+        entry["status"].as_str().unwrap().to_string(),
+        [count("members"), count("delivered"), count("read")],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_message_counts_who_opened_and_read_it_and_a_later_member_only_what_followed() {
+    let (server, _dir, [alice, bob, carol, dave]) = users(["alice", "bob", "carol", "dave"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob", "carol"]).await;
+    ok(addr, &alice, &["room", "send", "team", "one"]).await;
+    assert_eq!(
+        at_alice(addr, &alice, "one").await,
+        ("stored".into(), [2, 0, 0])
+    );
+
+    // Bob reads it: opened and read by one of two.
+    let at_bob = room_events(&json(addr, &bob, &["inbox"]).await);
+    assert_eq!(texts(&at_bob), ["one"]);
+    assert_eq!(
+        at_alice(addr, &alice, "one").await,
+        ("stored".into(), [2, 1, 1])
+    );
+    let history = ok(addr, &alice, &["history", "#team"]).await;
+    assert!(history.contains("you  (read by 1 of 2)"), "{history}");
+
+    // Carol turned read receipts off: she tells only that she opened it.
+    ok(addr, &carol, &["receipts", "off"]).await;
+    assert_eq!(
+        texts(&room_events(&json(addr, &carol, &["inbox"]).await)),
+        ["one"]
+    );
+    assert_eq!(
+        at_alice(addr, &alice, "one").await,
+        ("delivered".into(), [2, 2, 1])
+    );
+
+    // Dave joins after it: his receipts count for what follows only.
+    ok(addr, &alice, &["room", "add", "team", "dave"]).await;
+    ok(addr, &alice, &["room", "send", "team", "two"]).await;
+    assert_eq!(
+        texts(&room_events(&json(addr, &dave, &["inbox"]).await)),
+        ["two"]
+    );
+    assert_eq!(
+        at_alice(addr, &alice, "one").await,
+        ("delivered".into(), [2, 2, 1])
+    );
+    assert_eq!(
+        at_alice(addr, &alice, "two").await,
+        ("stored".into(), [3, 1, 1])
+    );
+
+    // Everyone's receipts reach the others too, and none of them is shown:
+    // each reads only texts.
+    for home in [&bob, &carol] {
+        let events = room_events(&json(addr, home, &["inbox"]).await);
+        assert_eq!(
+            events
+                .iter()
+                .map(|e| e["room_event"].as_str().unwrap())
+                .collect::<Vec<_>>(),
+            ["added", "text"],
+            "{events:?}"
+        );
+    }
+    ok(addr, &carol, &["receipts", "on"]).await;
+    // Carol's read mark moves when she is shown something new.
+    ok(addr, &bob, &["room", "send", "team", "three"]).await;
+    assert_eq!(
+        texts(&room_events(&json(addr, &carol, &["inbox"]).await)),
+        ["three"]
+    );
+    assert_eq!(
+        at_alice(addr, &alice, "two").await,
+        ("read".into(), [3, 3, 3])
+    );
+    let history = ok(addr, &alice, &["history", "#team"]).await;
+    assert!(history.contains("you  (read)\n    two"), "{history}");
+    // Bob's own message counts alice, carol and dave; the first two read
+    // it (his inbox brings their receipts).
+    json(addr, &bob, &["inbox"]).await;
+    let mine = json(addr, &bob, &["history", "#team"]).await;
+    let three = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["text"] == "three")
+        .unwrap()
+        .clone();
+    assert_eq!(three["receipts"]["members"], 3, "{three}");
+    assert_eq!(three["receipts"]["read"], 2, "{three}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_tells_the_room_what_it_showed() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    let mut watch = e2e::client_process(addr, &bob, &["--json", "watch"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut next_room_event = async || loop {
+        let line = bounded("a watch line", lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("watch ended");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == "room" {
+            return v;
+        }
+    };
+    assert_eq!(next_room_event().await["room_event"], "joined");
+    ok(addr, &alice, &["room", "send", "team", "live"]).await;
+    assert_eq!(next_room_event().await["text"], "live");
+    // The receipt follows the showing; bounded wait for it to be stored.
+    let mut seen = at_alice(addr, &alice, "live").await;
+    for _ in 0..50 {
+        if seen.1 == [1, 1, 1] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = at_alice(addr, &alice, "live").await;
+    }
+    assert_eq!(seen, ("read".into(), [1, 1, 1]));
+    watch.start_kill().unwrap();
+    bounded("watch to exit", watch.wait())
+        .await
+        .unwrap()
+        .unwrap();
+}
