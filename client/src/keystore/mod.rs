@@ -85,6 +85,7 @@ mod room_uploads;
 mod schema;
 mod sessions;
 mod settings;
+mod status;
 mod uploads;
 
 pub use atrest::{Protection, STORE_FILE, StoreKey};

@@ -14,8 +14,8 @@ use rusqlite::{OptionalExtension, params};
 use sealpost_rooms::RoomId;
 use serde::Serialize;
 
-use super::history::Status;
 use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
+use super::status::Status;
 use super::{Conversation, KeyStore, KeyStoreError};
 
 /// How far the recipients of one of our room messages read it.

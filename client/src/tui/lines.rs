@@ -310,6 +310,32 @@ mod tests {
     }
 
     #[test]
+    fn a_room_message_of_ours_says_how_many_members_read_it() {
+        let now = 1_767_225_600_000;
+        let mut sent = text_entry(Direction::Out, "standup?", Status::Stored);
+        sent.reason = None;
+        sent.receipts = Some(crate::keystore::RoomReceipts {
+            members: 3,
+            delivered: 2,
+            read: 1,
+        });
+        let item = entry(&sent, "team", &HashMap::new(), now);
+        assert!(
+            item.header.ends_with("you  (read by 1 of 3)"),
+            "{}",
+            item.header
+        );
+        sent.receipts = Some(crate::keystore::RoomReceipts {
+            members: 3,
+            delivered: 3,
+            read: 3,
+        });
+        sent.status = Status::Read;
+        let item = entry(&sent, "team", &HashMap::new(), now);
+        assert!(item.header.ends_with("you  (read)"), "{}", item.header);
+    }
+
+    #[test]
     fn transfer_lines_fit_and_use_the_clients_units() {
         let line = transfer_line(2, "report.pdf", 3_400_000, 1_200_000, false, 80);
         assert!(line.contains("1.20 MB /   3.40 MB   35%"), "{line}");

@@ -20,8 +20,7 @@ use super::view;
 use crate::conversations::ConversationSummary;
 use crate::keystore::{Body, Conversation, Direction, HistoryEntry, Status};
 
-// Noon UTC: the tests' times (the hour before) fall on one local day in
-// nearly every zone.
+// Noon UTC: the tests' times (the hour before) fall on one local day.
 const NOW: u64 = 1_767_225_600_000 + 12 * 3_600_000;
 const BOB: ClientId = ClientId([2; 16]);
 const CAROL: ClientId = ClientId([3; 16]);
