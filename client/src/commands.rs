@@ -28,6 +28,9 @@ pub struct Flags {
     pub accept_new_key: bool,
 }
 
+/// Most events `watch` prints before marking them shown.
+const WATCH_BATCH: usize = 256;
+
 /// `client import FILE`: restores a backup into the home of `config`,
 /// which it opens itself so that a failed import can leave the home as it
 /// found it.
@@ -306,13 +309,23 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                     }
                 },
             ));
-            while let Some(e) = rx.recv().await {
-                if flags.json {
-                    println!("{}", serde_json::to_string(&e)?);
-                } else {
-                    println!("{}", output::event(&e));
+            while let Some(first) = rx.recv().await {
+                // What arrived together is marked shown together: one
+                // receipt for a room's batch, not one per text.
+                let mut batch = vec![first];
+                while batch.len() < WATCH_BATCH
+                    && let Ok(e) = rx.try_recv()
+                {
+                    batch.push(e);
                 }
-                client.shown(std::slice::from_ref(&e)).await;
+                for e in &batch {
+                    if flags.json {
+                        println!("{}", serde_json::to_string(e)?);
+                    } else {
+                        println!("{}", output::event(e));
+                    }
+                }
+                client.shown(&batch).await;
             }
             watcher.await.context("the watcher failed")??;
         }

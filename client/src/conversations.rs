@@ -239,7 +239,9 @@ impl Client {
                     s.raise_room_marks(room, through, read)
                 })
                 .await?;
-                self.send_room_receipts().await;
+                // Front ends that keep running call this: the receipt goes
+                // out in a moment, never holding up the screen.
+                self.send_room_receipts_soon();
             }
             _ => {}
         }

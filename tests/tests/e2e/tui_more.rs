@@ -5,7 +5,8 @@
 //! a panic gives the terminal back, cooked, before its message is printed;
 //! a room's owner promotes, opens, renames and deletes it from the screen;
 //! room passwords are typed as dots, to set one (twice) and to join (a
-//! mistyped one is asked for again).
+//! mistyped one is asked for again); a room open on the screen sends its
+//! read receipt.
 
 use e2e::{bounded, run_client, run_client_with_stdin, user};
 use tokio_util::sync::CancellationToken;
@@ -221,6 +222,41 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
         "{said:#?}"
     );
 
+    tui.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_open_on_the_screen_tells_the_sender_its_text_was_read() {
+    let (dir, server, addr, home) = alice_on_a_server().await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    let mut tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("No conversations yet").await;
+    tui.keys("/create team\r").await;
+    tui.wait_for(" #team ").await;
+    tui.keys("/add bob\r").await;
+    tui.wait_for("added bob to #team").await;
+    bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
+    bob.room_send("team", "seen on the screen?").await.unwrap();
+    // Shown in the open room: alice's client tells the room in a moment.
+    tui.wait_for("seen on the screen?").await;
+    let mut counts = None;
+    for _ in 0..50 {
+        bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
+        let (_, entries) = bob
+            .history("#team", client::keystore::HistoryQuery::default())
+            .await
+            .unwrap();
+        counts = entries
+            .iter()
+            .find(|e| matches!(&e.body, client::keystore::Body::Text { text } if text == "seen on the screen?"))
+            .and_then(|e| e.receipts);
+        if counts.is_some_and(|c| c.read == 1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let counts = counts.expect("bob's message has its recipients");
+    assert_eq!((counts.members, counts.delivered, counts.read), (1, 1, 1));
     tui.quit().await;
 }
 
