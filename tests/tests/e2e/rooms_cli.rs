@@ -116,6 +116,34 @@ pub(crate) fn texts(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The lines of a `watch --json` in `home`.
+pub(crate) type WatchLines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// Starts `client --json watch` in `home`: the process, and its lines.
+pub(crate) fn watch_json(server: SocketAddr, home: &Path) -> (tokio::process::Child, WatchLines) {
+    let mut watch = e2e::client_process(server, home, &["--json", "watch"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    (watch, lines)
+}
+
+/// The next room event a `watch --json` prints (bounded).
+pub(crate) async fn next_room_event(lines: &mut WatchLines) -> Value {
+    loop {
+        let line = bounded("a watch line", lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("watch ended");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == "room" {
+            return v;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
     let server = TestServer::start(|_| {}).await.unwrap();
@@ -344,22 +372,8 @@ async fn watch_shows_room_messages_live_and_the_key_stock_refills() {
 
     ok(addr, &alice, &["room", "create", "lab"]).await;
     ok(addr, &alice, &["room", "add", "lab", "bob"]).await;
-    let mut watch = e2e::client_process(addr, &bob, &["--json", "watch"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
-    let mut next_room_event = async || loop {
-        let line = bounded("a watch line", lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("watch ended");
-        let v: Value = serde_json::from_str(&line).unwrap();
-        if v["event"] == "room" {
-            return v;
-        }
-    };
+    let (mut watch, mut lines) = watch_json(addr, &bob);
+    let mut next_room_event = async || next_room_event(&mut lines).await;
     // The welcome waiting for bob joins him.
     assert_eq!(next_room_event().await["room_event"], "joined");
     ok(addr, &alice, &["room", "send", "lab", "pushed live"]).await;

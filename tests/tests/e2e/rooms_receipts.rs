@@ -4,14 +4,11 @@
 //! them; a member added later counts only for what was sent after; a
 //! receipt is never shown to anyone; `watch` tells the room what it showed.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use e2e::bounded;
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::rooms_cli::{json, ok, room_events, texts, users};
+use crate::rooms_cli::{json, next_room_event, ok, room_events, texts, users, watch_json};
 
 /// Alice's room entry of text `text`: its status and receipt counts
 /// (members, delivered, read), after reading what waits for her.
@@ -139,25 +136,10 @@ async fn watch_tells_the_room_what_it_showed() {
     let addr = server.addr;
     ok(addr, &alice, &["room", "create", "team"]).await;
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-    let mut watch = e2e::client_process(addr, &bob, &["--json", "watch"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
-    let mut next_room_event = async || loop {
-        let line = bounded("a watch line", lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("watch ended");
-        let v: Value = serde_json::from_str(&line).unwrap();
-        if v["event"] == "room" {
-            return v;
-        }
-    };
-    assert_eq!(next_room_event().await["room_event"], "joined");
+    let (mut watch, mut lines) = watch_json(addr, &bob);
+    assert_eq!(next_room_event(&mut lines).await["room_event"], "joined");
     ok(addr, &alice, &["room", "send", "team", "live"]).await;
-    assert_eq!(next_room_event().await["text"], "live");
+    assert_eq!(next_room_event(&mut lines).await["text"], "live");
     // The receipt follows the showing; bounded wait for it to be stored.
     let mut seen = at_alice(addr, &alice, "live").await;
     for _ in 0..50 {

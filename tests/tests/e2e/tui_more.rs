@@ -111,6 +111,17 @@ async fn a_file_over_the_limit_is_asked_for_on_the_screen_and_fetched_with_accep
     tui.quit().await;
 }
 
+/// Alice's screen with room #team, to which she added bob.
+async fn team_with_bob(home: &std::path::Path, server: std::net::SocketAddr) -> Tui {
+    let mut tui = Tui::start(home, server).await;
+    tui.wait_for("No conversations yet").await;
+    tui.keys("/create team\r").await;
+    tui.wait_for(" #team ").await;
+    tui.keys("/add bob\r").await;
+    tui.wait_for("added bob to #team").await;
+    tui
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_screen() {
     let (dir, server, addr, home) = alice_on_a_server().await;
@@ -118,12 +129,7 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
     let carol_home = dir.path().join("carol");
     register(&addr, &carol_home, "carol").await;
 
-    let mut tui = Tui::start(&home, server.addr).await;
-    tui.wait_for("No conversations yet").await;
-    tui.keys("/create team\r").await;
-    tui.wait_for(" #team ").await;
-    tui.keys("/add bob\r").await;
-    tui.wait_for("added bob to #team").await;
+    let mut tui = team_with_bob(&home, server.addr).await;
     tui.keys("/promote bob\r").await;
     tui.wait_for("bob is now an admin of #team").await;
     tui.keys("/set public\r").await;
@@ -229,12 +235,7 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
 async fn a_room_open_on_the_screen_tells_the_sender_its_text_was_read() {
     let (dir, server, addr, home) = alice_on_a_server().await;
     let bob = user(&addr, &dir.path().join("bob"), "bob").await;
-    let mut tui = Tui::start(&home, server.addr).await;
-    tui.wait_for("No conversations yet").await;
-    tui.keys("/create team\r").await;
-    tui.wait_for(" #team ").await;
-    tui.keys("/add bob\r").await;
-    tui.wait_for("added bob to #team").await;
+    let tui = team_with_bob(&home, server.addr).await;
     bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
     bob.room_send("team", "seen on the screen?").await.unwrap();
     // Shown in the open room: alice's client tells the room in a moment.
