@@ -120,6 +120,9 @@ pub(crate) struct Inner {
     pub(crate) rooms: crate::rooms::RoomsState,
     /// Shown or not, and who is online (a live client).
     pub(crate) presence: crate::presence::PresenceState,
+    /// A receipt moved the status of messages we sent (see
+    /// [`Client::statuses_moved`]).
+    pub(crate) statuses: tokio::sync::Notify,
 }
 
 /// One user's client. Cheap to clone.
@@ -172,6 +175,7 @@ impl Client {
                 link: watch::channel(Link::Unknown).0,
                 rooms: Default::default(),
                 presence: Default::default(),
+                statuses: Default::default(),
             }),
         })
     }

@@ -154,6 +154,17 @@ impl Client {
         }
     }
 
+    /// Waits until a receipt moved the status of messages we sent (a
+    /// person's, or a room member's): a screen showing history reloads it.
+    /// A move while nobody waits is kept for the next wait.
+    pub async fn statuses_moved(&self) {
+        self.inner.statuses.notified().await;
+    }
+
+    pub(crate) fn note_statuses_moved(&self) {
+        self.inner.statuses.notify_one();
+    }
+
     /// Whether read receipts are sent.
     ///
     /// # Errors

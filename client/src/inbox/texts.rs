@@ -98,6 +98,7 @@ impl Client {
                     let (id, counter) = (d.message_id, Some((sid, opened.counter)));
                     self.store(move |s| s.mark_handled_with(id, counter, Some(&change)))
                         .await?;
+                    self.note_statuses_moved();
                     Ok(Outcome::handled(Vec::new()))
                 }
                 Err(e) => self.reject_opening(&d, peer, e).await,

@@ -91,7 +91,7 @@ impl KeyStore {
     /// `member` of `room` opened our messages up to entry `delivered` of
     /// its log and was shown them up to `read`: its rows move (never
     /// back), and so does each entry every recipient has now opened or
-    /// read. Returns how many of our entries moved.
+    /// read. Returns how many of our entries' counts moved.
     ///
     /// # Errors
     /// Storage errors (then nothing moved).
@@ -135,10 +135,9 @@ impl KeyStore {
         }
         touched.sort_unstable();
         touched.dedup();
-        let mut changed = 0;
-        for entry in touched {
+        for &entry in &touched {
             for status in [Status::Delivered, Status::Read] {
-                changed += tx.execute(
+                tx.execute(
                     "UPDATE history SET status = ?1, status_at = ?2
                      WHERE entry = ?3 AND status IN (?4, ?5) AND status < ?1
                        AND NOT EXISTS (SELECT 1 FROM room_recipients r
@@ -154,7 +153,7 @@ impl KeyStore {
             }
         }
         tx.commit()?;
-        Ok(changed)
+        Ok(touched.len())
     }
 
     /// How far the recipients of our entry `entry` read it; `None` for an
@@ -305,7 +304,8 @@ mod tests {
         assert_eq!((counts.members, counts.delivered, counts.read), (2, 0, 0));
         assert_eq!(counts.words(), None);
 
-        store.apply_room_receipt(&room, BOB, 20, 10).unwrap();
+        // Bob opened both and read the first: two entries' counts moved.
+        assert_eq!(store.apply_room_receipt(&room, BOB, 20, 10).unwrap(), 2);
         assert_eq!(words(&store, second).as_deref(), Some("read by 1 of 3"));
         assert_eq!(words(&store, first).as_deref(), Some("read by 1 of 2"));
 

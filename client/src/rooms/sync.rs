@@ -232,10 +232,14 @@ impl Client {
                         let (delivered, read) = (delivered.min(seq), read.min(seq));
                         let member = wire_client_id(sender);
                         let conversation = Conversation::room(room, "");
-                        self.store(move |s| {
-                            s.apply_room_receipt(&conversation, member, delivered, read)
-                        })
-                        .await?;
+                        let moved = self
+                            .store(move |s| {
+                                s.apply_room_receipt(&conversation, member, delivered, read)
+                            })
+                            .await?;
+                        if moved > 0 {
+                            self.note_statuses_moved();
+                        }
                         return Ok(Read::Done(Vec::new(), None));
                     }
                     // A deletion notice travels only as a type-6 message.

@@ -268,6 +268,8 @@ impl Loop {
                 }
                 // Who is online was listed anew: the list's marks follow.
                 () = self.client.presence_listed() => self.refresh().await,
+                // A receipt: what we sent shows its new status.
+                () = self.client.statuses_moved() => self.refresh().await,
                 Some(line) = self.logs.recv() => self.app.flash = Some(explain::one_line(&line)),
                 ended = &mut watcher, if watching => {
                     watching = false;

@@ -6,7 +6,7 @@
 //! a room's owner promotes, opens, renames and deletes it from the screen;
 //! room passwords are typed as dots, to set one (twice) and to join (a
 //! mistyped one is asked for again); a room open on the screen sends its
-//! read receipt.
+//! read receipt, and shows a member's as it comes.
 
 use e2e::{bounded, run_client, run_client_with_stdin, user};
 use tokio_util::sync::CancellationToken;
@@ -232,10 +232,10 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_room_open_on_the_screen_tells_the_sender_its_text_was_read() {
+async fn a_room_open_on_the_screen_sends_and_shows_read_receipts() {
     let (dir, server, addr, home) = alice_on_a_server().await;
     let bob = user(&addr, &dir.path().join("bob"), "bob").await;
-    let tui = team_with_bob(&home, server.addr).await;
+    let mut tui = team_with_bob(&home, server.addr).await;
     bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
     bob.room_send("team", "seen on the screen?").await.unwrap();
     // Shown in the open room: alice's client tells the room in a moment.
@@ -258,6 +258,14 @@ async fn a_room_open_on_the_screen_tells_the_sender_its_text_was_read() {
     }
     let counts = counts.expect("bob's message has its recipients");
     assert_eq!((counts.members, counts.delivered, counts.read), (1, 1, 1));
+
+    // The other way: alice's text shows bob's receipt as it comes, with
+    // nothing else arriving to redraw the room.
+    tui.keys("standup at ten\r").await;
+    tui.wait_for("you  (stored)").await;
+    let events = bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
+    bob.shown(&events).await;
+    tui.wait_for("you  (read)").await;
     tui.quit().await;
 }
 
