@@ -1,11 +1,13 @@
 //! The self-test's room of three: alice creates a room, adds bob and a
-//! third user, sends; both read it; alice removes the third, sends again;
-//! bob reads it and the removed member reads only its removal.
+//! third user, sends; both read it, and alice's history says both read it
+//! (their receipts); alice removes the third, sends again; bob reads it
+//! and the removed member reads only its removal.
 
 use anyhow::{Context, ensure};
 
 use crate::client::{Client, ClientConfig};
 use crate::event::{Event, RoomChange, What};
+use crate::keystore::HistoryQuery;
 
 fn room_texts(events: &[Event]) -> Vec<&str> {
     events
@@ -69,7 +71,18 @@ pub(crate) async fn room_of_three(
             "{who} read {:?}",
             room_texts(&got)
         );
+        // As a front end does once it showed them: a read receipt.
+        c.shown(&got).await;
     }
+    alice.inbox().await?;
+    let (_, sent) = alice
+        .history(&format!("#{room}"), HistoryQuery::default())
+        .await?;
+    let receipts = sent.iter().rev().find_map(|e| e.receipts);
+    ensure!(
+        receipts.is_some_and(|r| (r.members, r.read) == (2, 2)),
+        "the room's receipts: {receipts:?}"
+    );
     alice
         .room_remove(&room, &carol_name)
         .await

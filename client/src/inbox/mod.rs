@@ -200,6 +200,9 @@ impl Client {
         if !rooms.is_empty() {
             each(rooms);
         }
+        // The rooms are told what was opened in a moment: a front end that
+        // shows it meanwhile sends one receipt with both marks at once.
+        self.send_room_receipts_soon();
         Ok(())
     }
 

@@ -2,7 +2,8 @@
 //! receipts"): the sender's history counts the members who opened and read
 //! each message; a member with read receipts off tells only that it opened
 //! them; a member added later counts only for what was sent after; a
-//! receipt is never shown to anyone; `watch` tells the room what it showed.
+//! receipt is never shown to anyone; `watch` tells the room what it showed;
+//! a library reader that shows nothing tells it what it opened.
 
 use std::time::Duration;
 
@@ -155,4 +156,43 @@ async fn watch_tells_the_room_what_it_showed() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_shows_nothing_still_tells_the_room_it_opened_the_text() {
+    let server = e2e::TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = e2e::user(&addr, &dir.path().join("alice"), "alice").await;
+    let bob = e2e::user(&addr, &dir.path().join("bob"), "bob").await;
+    alice.room_create("team").await.unwrap();
+    alice.room_add("team", &["bob".into()]).await.unwrap();
+    bounded("bob joins", bob.inbox()).await.unwrap().unwrap();
+    alice.room_send("team", "quietly read").await.unwrap();
+    // Bob's library reads it and shows nothing (no `shown`): his client
+    // tells the room in a moment that it opened it, and nothing more.
+    let events = bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let mut seen = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        bounded("alice's inbox", alice.inbox())
+            .await
+            .unwrap()
+            .unwrap();
+        let (_, entries) = alice
+            .history("#team", client::keystore::HistoryQuery::default())
+            .await
+            .unwrap();
+        seen = entries.last().map(|e| (e.status, e.receipts));
+        if seen.is_some_and(|(_, r)| r.is_some_and(|r| r.delivered == 1)) {
+            break;
+        }
+    }
+    let (status, receipts) = seen.expect("alice's text is in her history");
+    let receipts = receipts.expect("it has its recipient");
+    assert_eq!(
+        (status, receipts.members, receipts.delivered, receipts.read),
+        (client::keystore::Status::Delivered, 1, 1, 0)
+    );
 }
