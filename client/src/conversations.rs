@@ -234,11 +234,8 @@ impl Client {
             }
             Conversation::Room { id: Some(room), .. } if !marked.is_empty() => {
                 let (room, through) = (*room, marked.iter().copied().max().unwrap_or(0));
-                self.store(move |s| {
-                    let read = if s.read_receipts()? { through } else { 0 };
-                    s.raise_room_marks(room, through, read)
-                })
-                .await?;
+                self.store(move |s| s.note_room_shown(room, through))
+                    .await?;
                 // Front ends that keep running call this: the receipt goes
                 // out in a moment, never holding up the screen.
                 self.send_room_receipts_soon();

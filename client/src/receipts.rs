@@ -114,11 +114,10 @@ impl Client {
         let on = self
             .store(move |s| {
                 s.set_received_statuses(&entries, Status::Read)?;
-                let on = s.read_receipts()?;
                 for (room, through) in room_marks {
-                    s.raise_room_marks(room, through, if on { through } else { 0 })?;
+                    s.note_room_shown(room, through)?;
                 }
-                Ok(on)
+                s.read_receipts()
             })
             .await;
         match on {

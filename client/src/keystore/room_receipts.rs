@@ -204,6 +204,16 @@ impl KeyStore {
         Ok(())
     }
 
+    /// The user was shown `room`'s log up to entry `through`: opened, and
+    /// read too unless read receipts are off.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn note_room_shown(&mut self, room: RoomId, through: u64) -> Result<(), KeyStoreError> {
+        let read = if self.read_receipts()? { through } else { 0 };
+        self.raise_room_marks(room, through, read)
+    }
+
     /// The rooms whose marks rose past what we told them.
     ///
     /// # Errors
