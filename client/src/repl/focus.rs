@@ -154,9 +154,29 @@ pub fn announcement(s: &ConversationSummary, from: Option<&str>) -> String {
     }
 }
 
-/// Shows `e`, pushed by the server, as the current conversation says (see
-/// the module docs).
-pub(super) async fn arrived(client: &Client, printer: &Printer, focus: &Focus, e: Event) {
+/// Shows `events`, pushed by the server together, as the current
+/// conversation says (see the module docs); what was shown in full is
+/// marked shown at once (one receipt for a room's burst, not one a text).
+pub(super) async fn arrived(client: &Client, printer: &Printer, focus: &Focus, events: Vec<Event>) {
+    let mut shown = Vec::new();
+    for e in events {
+        if let Some(e) = show_or_announce(client, printer, focus, e).await {
+            shown.push(e);
+        }
+    }
+    if !shown.is_empty() {
+        mark_shown(client, &shown).await;
+    }
+}
+
+/// Prints `e` in full (returned, to be marked shown) or, for another
+/// conversation than the current one, its one-line announcement.
+async fn show_or_announce(
+    client: &Client,
+    printer: &Printer,
+    focus: &Focus,
+    e: Event,
+) -> Option<Event> {
     let place = e.conversation().filter(|_| e.is_message());
     let current = focus.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let (Some(place), Some(current)) = (&place, &current)
@@ -171,10 +191,10 @@ pub(super) async fn arrived(client: &Client, printer: &Printer, focus: &Focus, e
             _ => None,
         };
         printer.print(announcement(s, from.as_deref()));
-        return;
+        return None;
     }
     printer.print(show_event(&e));
-    mark_shown(client, std::slice::from_ref(&e)).await;
+    Some(e)
 }
 
 /// The user was shown `events` in full: their messages are read (with

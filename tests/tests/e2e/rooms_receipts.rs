@@ -3,7 +3,8 @@
 //! each message; a member with read receipts off tells only that it opened
 //! them; a member added later counts only for what was sent after; a
 //! receipt is never shown to anyone; `watch` tells the room what it showed;
-//! a library reader that shows nothing tells it what it opened.
+//! a library reader that shows nothing tells it what it opened; a burst
+//! read together is one receipt.
 
 use std::time::Duration;
 
@@ -195,4 +196,59 @@ async fn a_reader_that_shows_nothing_still_tells_the_room_it_opened_the_text() {
         (status, receipts.members, receipts.delivered, receipts.read),
         (client::keystore::Status::Delivered, 1, 1, 0)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_tells_the_room_of_a_burst_in_one_receipt() {
+    // SQLite: the test counts bob's entries in the room's log.
+    let server = e2e::TestServer::start_on(e2e::Engine::Sqlite, |_| {})
+        .await
+        .unwrap();
+    let addr = server.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));
+    crate::rooms_cli::register(addr, &alice, "alice").await;
+    let bob_id = crate::rooms_cli::register(addr, &bob, "bob").await;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    for text in ["one", "two", "three"] {
+        ok(addr, &alice, &["room", "send", "team", text]).await;
+    }
+    // Bob's watch reads the three at once, shows them, and sends one
+    // receipt for them (not one a text); alice has not read it, so it
+    // stays in the log.
+    let (mut watch, mut lines) = watch_json(addr, &bob);
+    assert_eq!(next_room_event(&mut lines).await["room_event"], "joined");
+    for text in ["one", "two", "three"] {
+        assert_eq!(next_room_event(&mut lines).await["text"], text);
+    }
+    for _ in 0..50 {
+        if entries_from(&server, bob_id) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A moment more than the live reader's delay, for any late one.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(entries_from(&server, bob_id), 1);
+    assert_eq!(
+        at_alice(addr, &alice, "three").await,
+        ("read".into(), [1, 1, 1])
+    );
+    watch.start_kill().unwrap();
+    bounded("watch to exit", watch.wait())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Entries `sender` put in the room logs that are still there.
+fn entries_from(server: &e2e::TestServer, sender: protocol::ClientId) -> i64 {
+    let db = rusqlite::Connection::open(server.config.data_dir.join("server.db")).unwrap();
+    db.query_row(
+        "SELECT count(*) FROM room_log WHERE sender = ?1",
+        [&sender.0[..]],
+        |r| r.get(0),
+    )
+    .unwrap()
 }
