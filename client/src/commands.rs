@@ -310,8 +310,9 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 },
             ));
             while let Some(first) = rx.recv().await {
-                // What arrived together is marked shown together: one
-                // receipt for a room's batch, not one per text.
+                // What arrived together is marked shown together (one read
+                // receipt a person for it); the rooms are told a moment
+                // later, one receipt a room for what showed meanwhile.
                 let mut batch = vec![first];
                 while batch.len() < WATCH_BATCH
                     && let Ok(e) = rx.try_recv()
@@ -325,7 +326,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                         println!("{}", output::event(e));
                     }
                 }
-                client.shown(&batch).await;
+                client.shown_live(&batch).await;
             }
             watcher.await.context("the watcher failed")??;
         }

@@ -90,8 +90,20 @@ impl Client {
     /// history (rooms' too), and their senders get a read receipt unless
     /// read receipts are off (a room's members one receipt for the room,
     /// see `rooms::receipts`). Front ends call it after showing; failures
-    /// are logged.
+    /// are logged. The rooms are told before it returns, for a command
+    /// about to end; see [`Client::shown_live`].
     pub async fn shown(&self, events: &[Event]) {
+        self.mark_shown(events, true).await;
+    }
+
+    /// [`Client::shown`] for a front end that keeps running (`watch`, the
+    /// menu): the rooms are told a moment later, so that what it shows one
+    /// by one within that moment goes out as one receipt a room.
+    pub async fn shown_live(&self, events: &[Event]) {
+        self.mark_shown(events, false).await;
+    }
+
+    async fn mark_shown(&self, events: &[Event], tell_rooms_now: bool) {
         let by_sender = receipted(events);
         let in_rooms: Vec<(Conversation, u64)> = events
             .iter()
@@ -125,8 +137,10 @@ impl Client {
                 if on && !by_sender.is_empty() {
                     self.send_receipts(events, ReceiptKind::Read).await;
                 }
-                if in_a_room {
+                if in_a_room && tell_rooms_now {
                     self.send_room_receipts().await;
+                } else if in_a_room {
+                    self.send_room_receipts_soon();
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not mark messages as read"),

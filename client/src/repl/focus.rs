@@ -200,7 +200,8 @@ async fn show_or_announce(
 /// The user was shown `events` in full: their messages are read (with
 /// read receipts to people), rooms' included.
 pub(super) async fn mark_shown(client: &Client, events: &[Event]) {
-    client.shown(events).await;
+    // The menu keeps running: its rooms are told a moment later.
+    client.shown_live(events).await;
     let mut rooms: Vec<Conversation> = events
         .iter()
         .filter(|e| e.is_message())
