@@ -129,6 +129,15 @@ pub(crate) fn watch_json(server: SocketAddr, home: &Path) -> (tokio::process::Ch
     (watch, lines)
 }
 
+/// Stops a `watch` and waits for it to exit (bounded).
+pub(crate) async fn stop_watch(mut watch: tokio::process::Child) {
+    watch.start_kill().unwrap();
+    bounded("watch to exit", watch.wait())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 /// The next room event a `watch --json` prints (bounded).
 pub(crate) async fn next_room_event(lines: &mut WatchLines) -> Value {
     loop {
@@ -372,7 +381,7 @@ async fn watch_shows_room_messages_live_and_the_key_stock_refills() {
 
     ok(addr, &alice, &["room", "create", "lab"]).await;
     ok(addr, &alice, &["room", "add", "lab", "bob"]).await;
-    let (mut watch, mut lines) = watch_json(addr, &bob);
+    let (watch, mut lines) = watch_json(addr, &bob);
     let mut next_room_event = async || next_room_event(&mut lines).await;
     // The welcome waiting for bob joins him.
     assert_eq!(next_room_event().await["room_event"], "joined");
@@ -399,11 +408,7 @@ async fn watch_shows_room_messages_live_and_the_key_stock_refills() {
         refilled = stock(&server, bob_id);
     }
     assert!(refilled >= 10, "the stock stayed at {refilled}");
-    watch.start_kill().unwrap();
-    bounded("watch to exit", watch.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    stop_watch(watch).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use e2e::bounded;
 
-use crate::rooms_cli::{json, next_room_event, ok, room_events, texts, users, watch_json};
+use crate::rooms_cli::{
+    json, next_room_event, ok, room_events, stop_watch, texts, users, watch_json,
+};
 
 /// Alice's room entry of text `text`: its status and receipt counts
 /// (members, delivered, read), after reading what waits for her.
@@ -138,7 +140,7 @@ async fn watch_tells_the_room_what_it_showed() {
     let addr = server.addr;
     ok(addr, &alice, &["room", "create", "team"]).await;
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-    let (mut watch, mut lines) = watch_json(addr, &bob);
+    let (watch, mut lines) = watch_json(addr, &bob);
     assert_eq!(next_room_event(&mut lines).await["room_event"], "joined");
     ok(addr, &alice, &["room", "send", "team", "live"]).await;
     assert_eq!(next_room_event(&mut lines).await["text"], "live");
@@ -152,11 +154,7 @@ async fn watch_tells_the_room_what_it_showed() {
         seen = at_alice(addr, &alice, "live").await;
     }
     assert_eq!(seen, ("read".into(), [1, 1, 1]));
-    watch.start_kill().unwrap();
-    bounded("watch to exit", watch.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    stop_watch(watch).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,7 +215,7 @@ async fn watch_tells_the_room_of_a_burst_in_one_receipt() {
     // Bob's watch reads the three at once, shows them, and sends one
     // receipt for them (not one a text); alice has not read it, so it
     // stays in the log.
-    let (mut watch, mut lines) = watch_json(addr, &bob);
+    let (watch, mut lines) = watch_json(addr, &bob);
     assert_eq!(next_room_event(&mut lines).await["room_event"], "joined");
     for text in ["one", "two", "three"] {
         assert_eq!(next_room_event(&mut lines).await["text"], text);
@@ -235,11 +233,7 @@ async fn watch_tells_the_room_of_a_burst_in_one_receipt() {
         at_alice(addr, &alice, "three").await,
         ("read".into(), [1, 1, 1])
     );
-    watch.start_kill().unwrap();
-    bounded("watch to exit", watch.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    stop_watch(watch).await;
 }
 
 /// Entries `sender` put in the room logs that are still there.
