@@ -4,7 +4,7 @@
 //! them; a member added later counts only for what was sent after; a
 //! receipt is never shown to anyone; `watch` tells the room what it showed;
 //! a library reader that shows nothing tells it what it opened; a burst
-//! read together is one receipt.
+//! read together is one receipt; a room over the limit has none.
 
 use std::time::Duration;
 
@@ -245,4 +245,56 @@ fn entries_from(server: &e2e::TestServer, sender: protocol::ClientId) -> i64 {
         |r| r.get(0),
     )
     .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_over_the_receipt_limit_has_none_and_its_messages_stay_stored() {
+    let server = e2e::TestServer::start_on(e2e::Engine::Sqlite, |_| {})
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = e2e::user(&addr, &dir.path().join("alice"), "alice").await;
+    // One member more than the limit, alice included.
+    let mut members = Vec::new();
+    for i in 1..=client::rooms::MAX_RECEIPT_MEMBERS {
+        let name = format!("m{i}");
+        members.push((
+            name.clone(),
+            e2e::user(&addr, &dir.path().join(&name), &name).await,
+        ));
+    }
+    alice.room_create("big").await.unwrap();
+    let names: Vec<String> = members.iter().map(|(n, _)| n.clone()).collect();
+    alice.room_add("big", &names).await.unwrap();
+    alice.room_send("big", "to everyone").await.unwrap();
+    let (first, reader) = &members[0];
+    let events = bounded("a member's inbox", reader.inbox())
+        .await
+        .unwrap()
+        .unwrap();
+    reader.shown(&events).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| client::output::event(e).ends_with("alice: to everyone")),
+        "{first} read {events:?}"
+    );
+    // A moment more than the live reader's delay: nothing was sent.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let reader_id = reader.me().unwrap().id;
+    assert_eq!(entries_from(&server, reader_id), 0);
+    bounded("alice's inbox", alice.inbox())
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, entries) = alice
+        .history("#big", client::keystore::HistoryQuery::default())
+        .await
+        .unwrap();
+    let sent = entries.last().unwrap();
+    assert_eq!(
+        (sent.status, sent.receipts),
+        (client::keystore::Status::Stored, None)
+    );
 }
