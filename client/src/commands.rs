@@ -28,9 +28,6 @@ pub struct Flags {
     pub accept_new_key: bool,
 }
 
-/// Most events `watch` prints before marking them shown.
-const WATCH_BATCH: usize = 256;
-
 /// `client import FILE`: restores a backup into the home of `config`,
 /// which it opens itself so that a failed import can leave the home as it
 /// found it.
@@ -313,12 +310,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 // What arrived together is marked shown together (one read
                 // receipt a person for it); the rooms are told a moment
                 // later, one receipt a room for what showed meanwhile.
-                let mut batch = vec![first];
-                while batch.len() < WATCH_BATCH
-                    && let Ok(e) = rx.try_recv()
-                {
-                    batch.push(e);
-                }
+                let batch = crate::inbox::arrived_together(first, &mut rx);
                 for e in &batch {
                     if flags.json {
                         println!("{}", serde_json::to_string(e)?);

@@ -28,14 +28,14 @@ use crate::keystore::{Conversation, Status};
 
 /// How far the room entries `shown` reach in each room.
 fn shown_marks(shown: &[(Conversation, u64)]) -> Vec<(RoomId, u64)> {
-    let mut marks: BTreeMap<RoomId, u64> = BTreeMap::new();
-    for (conversation, seq) in shown {
-        if let Conversation::Room { id: Some(room), .. } = conversation {
-            let through = marks.entry(*room).or_default();
-            *through = (*through).max(*seq);
-        }
-    }
-    marks.into_iter().collect()
+    crate::rooms::furthest(
+        shown
+            .iter()
+            .filter_map(|(conversation, seq)| match conversation {
+                Conversation::Room { id: Some(room), .. } => Some((*room, *seq)),
+                _ => None,
+            }),
+    )
 }
 
 /// The texts and files among `events`, by sender, in order.

@@ -41,6 +41,7 @@ use crate::event::names_of;
 pub use crate::event::{Event, Rejection, Waiting, What};
 use crate::keystore::PENDING_TTL;
 use crate::partial;
+pub use watch::arrived_together;
 
 mod files;
 mod handle;

@@ -212,3 +212,19 @@ async fn next_room_push(rooms: &mut Option<mpsc::UnboundedReceiver<RoomPush>>) -
         None => std::future::pending().await,
     }
 }
+
+/// Most live events a front end takes at once.
+const LIVE_BATCH: usize = 256;
+
+/// `first` and the events queued behind it (at most [`LIVE_BATCH`] in
+/// all): what arrived together, for a front end to show and mark shown
+/// together (one read receipt for it, not one an event).
+pub fn arrived_together(first: Event, queue: &mut mpsc::UnboundedReceiver<Event>) -> Vec<Event> {
+    let mut batch = vec![first];
+    while batch.len() < LIVE_BATCH
+        && let Ok(e) = queue.try_recv()
+    {
+        batch.push(e);
+    }
+    batch
+}

@@ -17,9 +17,6 @@ use super::terminal::Printer;
 use crate::client::Client;
 use crate::inbox::Event;
 
-/// Most live events printed before they are marked shown.
-const LIVE_BATCH: usize = 256;
-
 /// How long leaving waits for the watcher and the printer.
 const LEAVE_WAIT: Duration = Duration::from_secs(3);
 
@@ -43,12 +40,7 @@ impl Watcher {
                 let client = client.clone();
                 tokio::spawn(async move {
                     while let Some(first) = rx.recv().await {
-                        let mut batch = vec![first];
-                        while batch.len() < LIVE_BATCH
-                            && let Ok(e) = rx.try_recv()
-                        {
-                            batch.push(e);
-                        }
+                        let batch = crate::inbox::arrived_together(first, &mut rx);
                         arrived(&client, &printer, &focus, batch).await;
                     }
                 })

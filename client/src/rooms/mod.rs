@@ -57,6 +57,7 @@ pub use join::Welcomed;
 pub use joining::{ListedRoomInfo, rule_of};
 pub use password::RoomPassword;
 pub use receipts::MAX_RECEIPT_MEMBERS;
+pub(crate) use receipts::furthest;
 pub use send_file::{ResumedUploads, RoomFileReport};
 pub use state::{LocalRoom, RoomsState, hex};
 pub use trust::{MeSigner, PinBook};

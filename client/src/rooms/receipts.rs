@@ -12,6 +12,7 @@
 //! Best effort, as a person's receipts are: one that cannot be sent is
 //! logged, never an error of the read.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -31,6 +32,19 @@ pub const MAX_RECEIPT_MEMBERS: usize = 32;
 /// How long a live reader waits before telling the room what it opened, so
 /// that the user's being shown it joins the same receipt.
 const LIVE_RECEIPT_DELAY: Duration = Duration::from_secs(1);
+
+/// The furthest entry of each room among `entries` (room, `seq`): how far
+/// they take each room's mark.
+pub(crate) fn furthest(
+    entries: impl IntoIterator<Item = (sealpost_rooms::RoomId, u64)>,
+) -> Vec<(sealpost_rooms::RoomId, u64)> {
+    let mut marks: BTreeMap<sealpost_rooms::RoomId, u64> = BTreeMap::new();
+    for (room, seq) in entries {
+        let through = marks.entry(room).or_default();
+        *through = (*through).max(seq);
+    }
+    marks.into_iter().collect()
+}
 
 impl Client {
     /// The other members of `room` to record as the recipients of a message

@@ -430,21 +430,10 @@ fn opened_marks(
     events: &[RoomEvent],
     download: Option<&RoomDownload>,
 ) -> Vec<(sealpost_rooms::RoomId, u64)> {
-    let mut marks: Vec<(sealpost_rooms::RoomId, u64)> = Vec::new();
-    let mut raise =
-        |room: sealpost_rooms::RoomId, seq: u64| match marks.iter_mut().find(|(r, _)| *r == room) {
-            Some((_, through)) => *through = (*through).max(seq),
-            None => marks.push((room, seq)),
-        };
-    for e in events {
-        if matches!(e.change, RoomChange::Text { .. })
-            && let Some(room) = parse_room_id(&e.room_id)
-        {
-            raise(room, e.seq);
-        }
-    }
-    if let Some(d) = download {
-        raise(engine_room_id(d.room), d.seq);
-    }
-    marks
+    let texts = events
+        .iter()
+        .filter(|e| matches!(e.change, RoomChange::Text { .. }))
+        .filter_map(|e| Some((parse_room_id(&e.room_id)?, e.seq)));
+    let file = download.map(|d| (engine_room_id(d.room), d.seq));
+    super::receipts::furthest(texts.chain(file))
 }

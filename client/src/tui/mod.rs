@@ -240,10 +240,7 @@ impl Loop {
                     None => break Ok(None),
                 },
                 Some(first) = events.recv() => {
-                    let mut batch = vec![first];
-                    while let Ok(e) = events.try_recv() {
-                        batch.push(e);
-                    }
+                    let batch = crate::inbox::arrived_together(first, &mut events);
                     self.arrived(batch).await;
                 }
                 Some(outcome) = outcomes.recv() => self.outcome(outcome).await,

@@ -108,6 +108,11 @@ pub(crate) fn room_events(inbox: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// The room texts `inbox --json` in `home` reads.
+pub(crate) async fn inbox_room_texts(server: SocketAddr, home: &Path) -> Vec<String> {
+    texts(&room_events(&json(server, home, &["inbox"]).await))
+}
+
 pub(crate) fn texts(events: &[Value]) -> Vec<String> {
     events
         .iter()
@@ -244,10 +249,7 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
     );
     ok(addr, &alice, &["room", "send", "team", "after carol"]).await;
     assert!(room_events(&json(addr, &carol, &["inbox"]).await).is_empty());
-    assert_eq!(
-        texts(&room_events(&json(addr, &bob, &["inbox"]).await)),
-        vec!["after carol"]
-    );
+    assert_eq!(inbox_room_texts(addr, &bob).await, vec!["after carol"]);
     let (success, _, err) = run(addr, &carol, &["room", "send", "team", "still here?"]).await;
     assert!(!success);
     assert!(err.contains("no room named \"team\""), "{err}");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use e2e::bounded;
 
 use crate::rooms_cli::{
-    json, next_room_event, ok, room_events, stop_watch, texts, users, watch_json,
+    inbox_room_texts, json, next_room_event, ok, room_events, stop_watch, texts, users, watch_json,
 };
 
 /// Alice's room entry of text `text`: its status and receipt counts
@@ -68,10 +68,7 @@ async fn a_room_message_counts_who_opened_and_read_it_and_a_later_member_only_wh
 
     // Carol turned read receipts off: she tells only that she opened it.
     ok(addr, &carol, &["receipts", "off"]).await;
-    assert_eq!(
-        texts(&room_events(&json(addr, &carol, &["inbox"]).await)),
-        ["one"]
-    );
+    assert_eq!(inbox_room_texts(addr, &carol).await, ["one"]);
     assert_eq!(
         at_alice(addr, &alice, "one").await,
         ("delivered".into(), [2, 2, 1])
@@ -80,10 +77,7 @@ async fn a_room_message_counts_who_opened_and_read_it_and_a_later_member_only_wh
     // Dave joins after it: his receipts count for what follows only.
     ok(addr, &alice, &["room", "add", "team", "dave"]).await;
     ok(addr, &alice, &["room", "send", "team", "two"]).await;
-    assert_eq!(
-        texts(&room_events(&json(addr, &dave, &["inbox"]).await)),
-        ["two"]
-    );
+    assert_eq!(inbox_room_texts(addr, &dave).await, ["two"]);
     assert_eq!(
         at_alice(addr, &alice, "one").await,
         ("delivered".into(), [2, 2, 1])
@@ -109,10 +103,7 @@ async fn a_room_message_counts_who_opened_and_read_it_and_a_later_member_only_wh
     ok(addr, &carol, &["receipts", "on"]).await;
     // Carol's read mark moves when she is shown something new.
     ok(addr, &bob, &["room", "send", "team", "three"]).await;
-    assert_eq!(
-        texts(&room_events(&json(addr, &carol, &["inbox"]).await)),
-        ["three"]
-    );
+    assert_eq!(inbox_room_texts(addr, &carol).await, ["three"]);
     assert_eq!(
         at_alice(addr, &alice, "two").await,
         ("read".into(), [3, 3, 3])
