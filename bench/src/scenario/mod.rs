@@ -26,6 +26,7 @@ pub mod v2;
 pub mod v3;
 pub mod v3_latency;
 mod v3_setup;
+pub mod v3_windows;
 
 use std::net::SocketAddr;
 

@@ -44,6 +44,7 @@ use serde::Serialize;
 
 use super::v3_latency::{self, CurvePoint, Measured};
 use super::v3_setup::User;
+use super::v3_windows::Windows;
 use crate::cores::{self, Busy};
 use crate::report::{self, Latency, Outcome};
 
@@ -198,6 +199,7 @@ pub async fn run(
             &measured,
             server.as_ref(),
             busy,
+            latency.windows.clone(),
         ));
         first.get_or_insert(latency);
     }
@@ -262,6 +264,8 @@ struct PhaseResult {
     /// Due to handed to the connection, and from there to opened.
     send: Histogram<u64>,
     after_send: Histogram<u64>,
+    /// When the slow messages were due.
+    windows: Windows,
     problems: Vec<String>,
 }
 
@@ -277,6 +281,9 @@ async fn phase(
     rate: Option<f64>,
 ) -> anyhow::Result<PhaseResult> {
     let n = users.len();
+    // The receivers' books are made before the clock starts: their memory
+    // is the generator's, not a delay of the server's.
+    let mut books: Vec<Books> = (0..n).map(|_| Books::new(args.seconds)).collect();
     let start = Instant::now();
     let duration = Duration::from_secs(args.seconds);
     let stored = Arc::new(AtomicU64::new(0));
@@ -295,8 +302,9 @@ async fn phase(
         let sent = sent_per_user.clone();
         let over = sending_over.clone();
         let notify = done_sending.clone();
+        let book = books.pop().expect("one book per receiver");
         receivers.push(tokio::spawn(async move {
-            receive(&users, j, start, acks, sent, over, notify).await
+            receive(&users, j, start, acks, sent, over, notify, book).await
         }));
     }
 
@@ -334,6 +342,7 @@ async fn phase(
     let mut latency = report::histogram();
     let mut send_lag = report::histogram();
     let mut after_send = report::histogram();
+    let mut windows = Windows::default();
     let mut removed = 0u64;
     let mut last_removal = start;
     for (j, r) in receivers.into_iter().enumerate() {
@@ -343,6 +352,7 @@ async fn phase(
                 latency.add(&result.latency)?;
                 send_lag.add(&result.send)?;
                 after_send.add(&result.after_send)?;
+                windows.add(&result.windows);
                 last_removal = last_removal.max(result.last_removal);
                 problems.extend(result.problems);
             }
@@ -365,6 +375,7 @@ async fn phase(
         latency,
         send: send_lag,
         after_send,
+        windows,
         problems,
     })
 }
@@ -439,6 +450,7 @@ struct ReceiveResult {
     latency: Histogram<u64>,
     send: Histogram<u64>,
     after_send: Histogram<u64>,
+    windows: Windows,
     last_removal: Instant,
     problems: Vec<String>,
 }
@@ -463,6 +475,33 @@ impl AckPolicy {
     }
 }
 
+/// What a receiver records, made before the phase's clock starts.
+struct Books {
+    latency: Histogram<u64>,
+    send: Histogram<u64>,
+    after_send: Histogram<u64>,
+    windows: Windows,
+}
+
+impl Books {
+    fn new(seconds: u64) -> Self {
+        let touched = || {
+            let mut h = report::histogram();
+            // Writes every counter once (reset zeroes them all), so that no
+            // page of it is first touched during the phase.
+            h.reset();
+            h
+        };
+        Books {
+            latency: touched(),
+            send: touched(),
+            after_send: touched(),
+            windows: Windows::for_seconds(seconds + 2),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn receive(
     users: &[User],
     j: usize,
@@ -471,14 +510,18 @@ async fn receive(
     sent: Arc<Vec<AtomicU64>>,
     over: Arc<std::sync::atomic::AtomicBool>,
     notify: Arc<tokio::sync::Notify>,
+    books: Books,
 ) -> anyhow::Result<ReceiveResult> {
     let me = &users[j];
     let from = (j + users.len() - 1) % users.len();
     let mut highest = me.highest_received.load(Ordering::SeqCst);
     let mut stream = me.pushes.lock().await.take().context("no push stream")?;
-    let mut latency = report::histogram();
-    let mut send_lag = report::histogram();
-    let mut after_send = report::histogram();
+    let Books {
+        mut latency,
+        send: mut send_lag,
+        mut after_send,
+        mut windows,
+    } = books;
     let mut acks = Vec::with_capacity(policy.batch);
     let mut pending_acks = FuturesUnordered::new();
     // One timer for the whole phase (a new one per push would cost the
@@ -518,6 +561,7 @@ async fn receive(
                         report::record(&mut latency, now.saturating_duration_since(due));
                         report::record(&mut send_lag, handed.saturating_duration_since(due));
                         report::record(&mut after_send, now.saturating_duration_since(handed));
+                        windows.record(due.saturating_duration_since(start), now.saturating_duration_since(due));
                         received += 1;
                         acks.push(d.message_id);
                     }
@@ -552,6 +596,7 @@ async fn receive(
         latency,
         send: send_lag,
         after_send,
+        windows,
         last_removal,
         problems,
     })

@@ -23,6 +23,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use server::timing::{Breakdown, WriterWork};
 
+use super::v3_windows::Windows;
 use crate::cores::Busy;
 use crate::report::{Latency, thousands};
 
@@ -50,6 +51,8 @@ pub struct CurvePoint {
     pub cpu_busy: Busy,
     /// What storing and acknowledging cost the server's writer.
     pub writer: Option<WriterWork>,
+    /// When in the phase the slow messages were due.
+    pub windows: Windows,
 }
 
 /// One stage of the breakdown, in microseconds.
@@ -63,6 +66,8 @@ pub struct StageRow {
     pub p50_us: u64,
     /// 99th percentile.
     pub p99_us: u64,
+    /// The slowest message, where the server measured the stage.
+    pub max_us: Option<u64>,
 }
 
 /// The latency phases to run after the throughput phase, in texts per
@@ -128,6 +133,7 @@ pub fn point(
     measured: &Measured<'_>,
     server: Option<&Breakdown>,
     cpu_busy: Busy,
+    windows: Windows,
 ) -> CurvePoint {
     let q = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q);
     let mut stages = vec![StageRow {
@@ -135,6 +141,7 @@ pub fn point(
         measured_by: "loadgen".into(),
         p50_us: q(measured.send, 0.5),
         p99_us: q(measured.send, 0.99),
+        max_us: Some(measured.send.max()),
     }];
     if let Some(b) = server {
         let (mut sum50, mut sum99) = (0, 0);
@@ -146,6 +153,7 @@ pub fn point(
                 measured_by: "server".into(),
                 p50_us: s.p50_us,
                 p99_us: s.p99_us,
+                max_us: Some(s.max_us),
             });
         }
         stages.push(StageRow {
@@ -153,6 +161,7 @@ pub fn point(
             measured_by: "remainder".into(),
             p50_us: q(measured.after_send, 0.5).saturating_sub(sum50),
             p99_us: q(measured.after_send, 0.99).saturating_sub(sum99),
+            max_us: None,
         });
         // Not a stage of the sum: the server's part as a whole, each
         // message measured from its send queued to its delivery flushed.
@@ -161,6 +170,7 @@ pub fn point(
             measured_by: "server (whole)".into(),
             p50_us: b.server.p50_us,
             p99_us: b.server.p99_us,
+            max_us: Some(b.server.max_us),
         });
     } else {
         stages.push(StageRow {
@@ -168,6 +178,7 @@ pub fn point(
             measured_by: "loadgen".into(),
             p50_us: q(measured.after_send, 0.5),
             p99_us: q(measured.after_send, 0.99),
+            max_us: Some(measured.after_send.max()),
         });
     }
     CurvePoint {
@@ -183,6 +194,7 @@ pub fn point(
             .map(|b| b.ops_committed as f64 / b.commits as f64),
         cpu_busy,
         writer: server.map(|b| b.writer),
+        windows,
     }
 }
 
@@ -232,6 +244,20 @@ pub fn table(points: &[CurvePoint]) -> String {
                 w,
             ));
         }
+        out.push_str(&format!(
+            "  the slowest message of each stage at {} msg/s (ms):{}\n",
+            thousands(p.offered_per_s),
+            p.stages
+                .iter()
+                .filter_map(|s| s.max_us.map(|m| format!(" {} {}", s.stage, ms(m))))
+                .collect::<Vec<_>>()
+                .join(";")
+        ));
+        out.push_str(&format!(
+            "  when at {} msg/s: {}\n",
+            thousands(p.offered_per_s),
+            p.windows.summary()
+        ));
     }
     out
 }
