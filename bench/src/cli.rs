@@ -352,6 +352,22 @@ mod tests {
     }
 
     #[test]
+    fn v3_acknowledges_as_the_client_does_unless_told_otherwise() {
+        // The command line's defaults are the documented ones (`Default`):
+        // one acknowledgement in flight, as the client's `watch`.
+        let cli = Cli::try_parse_from(["loadgen", "all"]).unwrap();
+        let Command::All { v3, .. } = cli.command else {
+            panic!("not all")
+        };
+        let documented = crate::scenario::v3::V3Args::default();
+        assert_eq!(v3.acks_in_flight, 1);
+        assert_eq!(v3.acks_in_flight, documented.acks_in_flight);
+        assert_eq!(v3.ack_batch, documented.ack_batch);
+        assert_eq!(v3.users, documented.users);
+        assert_eq!(v3.window, documented.window);
+    }
+
+    #[test]
     fn all_takes_every_default() {
         let cli = Cli::try_parse_from(["loadgen", "all"]).unwrap();
         assert!(matches!(cli.command, Command::All { .. }));

@@ -76,7 +76,7 @@ pub struct V3Args {
     #[arg(
         long = "v3-acks-in-flight",
         id = "v3-acks-in-flight",
-        default_value_t = 0
+        default_value_t = 1
     )]
     pub acks_in_flight: usize,
     /// Latency phases to run instead of the one at `--v3-rate`, comma
