@@ -25,6 +25,7 @@ pub mod sqlite_inserts;
 pub mod v2;
 pub mod v3;
 pub mod v3_latency;
+mod v3_receive;
 mod v3_setup;
 pub mod v3_windows;
 
