@@ -320,7 +320,9 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
                 }
                 client.shown_live(&batch).await;
             }
-            watcher.await.context("the watcher failed")??;
+            let ended = watcher.await;
+            client.send_receipts_before_leaving().await;
+            ended.context("the watcher failed")??;
         }
         Command::Fingerprint { name: None, .. } => {
             let mine = client.my_fingerprint()?;

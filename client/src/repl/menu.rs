@@ -188,6 +188,7 @@ impl Menu {
 
     async fn leave(&mut self) {
         self.stop_watch().await;
+        self.client.send_receipts_before_leaving().await;
         self.say("bye");
         self.printer.flush().await;
     }

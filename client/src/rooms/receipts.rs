@@ -7,7 +7,8 @@
 //! receipt carries both, and only when one rose past what the room was
 //! told. A live reader (`watch`, the full-screen client) sends it a moment
 //! after reading, so that a text shown at once goes out as one receipt, not
-//! two; a receipt not sent stays due for a later run.
+//! two, and at once when it stops; a receipt not sent stays due for a
+//! later run.
 //!
 //! Best effort, as a person's receipts are: one that cannot be sent is
 //! logged, never an error of the read.
@@ -32,6 +33,10 @@ pub const MAX_RECEIPT_MEMBERS: usize = 32;
 /// How long a live reader waits before telling the room what it opened, so
 /// that the user's being shown it joins the same receipt.
 const LIVE_RECEIPT_DELAY: Duration = Duration::from_secs(1);
+
+/// How long a live reader that is stopping waits for the receipts it had
+/// left for later.
+const LEAVING_RECEIPT_WAIT: Duration = Duration::from_secs(3);
 
 /// The furthest entry of each room among `entries` (room, `seq`): how far
 /// they take each room's mark.
@@ -120,6 +125,19 @@ impl Client {
                 .store(false, Ordering::Release);
             client.send_room_receipts().await;
         });
+    }
+
+    /// For a front end that keeps running (`watch`, the menu, the TUI), as
+    /// it stops: the room receipts it left for a moment later go now, so
+    /// that leaving right after reading still tells the rooms. Bounded: a
+    /// server that does not answer in time leaves them due for a later run.
+    pub async fn send_receipts_before_leaving(&self) {
+        if tokio::time::timeout(LEAVING_RECEIPT_WAIT, self.send_room_receipts())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the last room receipts did not go out in time; they stay due");
+        }
     }
 
     /// Tells `marks.room` its marks; the caller holds the rooms lock. A

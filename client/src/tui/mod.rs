@@ -288,6 +288,7 @@ impl Loop {
             let _ = tokio::time::timeout(LEAVE_WAIT, watcher).await;
         }
         drop(self.screen);
+        self.client.send_receipts_before_leaving().await;
         result
     }
 

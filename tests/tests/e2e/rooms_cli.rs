@@ -143,6 +143,22 @@ pub(crate) async fn stop_watch(mut watch: tokio::process::Child) {
         .unwrap();
 }
 
+/// Stops a `watch` as Ctrl-C does (SIGINT), and waits for it to exit
+/// (bounded); it must exit cleanly.
+pub(crate) async fn interrupt_watch(mut watch: tokio::process::Child) {
+    let pid = watch.id().expect("watch is running");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = bounded("watch to exit after Ctrl-C", watch.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "watch ended with {status}");
+}
+
 /// The next room event a `watch --json` prints (bounded).
 pub(crate) async fn next_room_event(lines: &mut WatchLines) -> Value {
     loop {

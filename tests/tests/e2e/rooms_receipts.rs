@@ -2,7 +2,8 @@
 //! receipts"): the sender's history counts the members who opened and read
 //! each message; a member with read receipts off tells only that it opened
 //! them; a member added later counts only for what was sent after; a
-//! receipt is never shown to anyone; `watch` tells the room what it showed;
+//! receipt is never shown to anyone; `watch` tells the room what it showed,
+//! even when stopped at once, and so does the menu leaving at once;
 //! a library reader that shows nothing tells it what it opened; a burst
 //! read together is one receipt; a room over the limit has none.
 
@@ -11,7 +12,8 @@ use std::time::Duration;
 use e2e::bounded;
 
 use crate::rooms_cli::{
-    inbox_room_texts, json, next_room_event, ok, room_events, stop_watch, texts, users, watch_json,
+    inbox_room_texts, interrupt_watch, json, next_room_event, ok, room_events, stop_watch, texts,
+    users, watch_json,
 };
 
 /// Alice's room entry of text `text`: its status and receipt counts
@@ -146,6 +148,42 @@ async fn watch_tells_the_room_what_it_showed() {
     }
     assert_eq!(seen, ("read".into(), [1, 1, 1]));
     stop_watch(watch).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_stopped_right_after_showing_a_text_has_told_the_room_before_it_exits() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    let (watch, mut lines) = watch_json(addr, &bob);
+    assert_eq!(next_room_event(&mut lines).await["room_event"], "joined");
+    ok(addr, &alice, &["room", "send", "team", "quick look"]).await;
+    assert_eq!(next_room_event(&mut lines).await["text"], "quick look");
+    // Ctrl-C at once: well within the moment a live reader waits before
+    // telling the room. Once it exited, the receipt is on the server.
+    interrupt_watch(watch).await;
+    assert_eq!(
+        at_alice(addr, &alice, "quick look").await,
+        ("read".into(), [1, 1, 1])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_menu_leaving_right_after_showing_a_text_has_told_the_room() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(addr, &alice, &["room", "send", "team", "menu look"]).await;
+    // `4` shows what waits, and the script's end leaves at once.
+    let (success, out, err) = e2e::run_client_with_stdin(addr, &bob, &[], Some("4\n")).await;
+    assert!(success, "the menu failed:\n{out}\n{err}");
+    assert!(out.contains("menu look"), "{out}");
+    assert_eq!(
+        at_alice(addr, &alice, "menu look").await,
+        ("read".into(), [1, 1, 1])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

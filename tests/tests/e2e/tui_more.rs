@@ -270,6 +270,32 @@ async fn a_room_open_on_the_screen_sends_and_shows_read_receipts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quitting_right_after_a_room_text_showed_still_tells_the_room() {
+    let (dir, server, addr, home) = alice_on_a_server().await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    let mut tui = team_with_bob(&home, server.addr).await;
+    bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
+    bob.room_send("team", "read and gone").await.unwrap();
+    // Quit as soon as it shows, within the moment the client waits before
+    // telling the room: the receipt goes out before the client exits.
+    tui.wait_for("read and gone").await;
+    tui.quit().await;
+    bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
+    let (_, entries) = bob
+        .history("#team", client::keystore::HistoryQuery::default())
+        .await
+        .unwrap();
+    let counts = entries
+        .iter()
+        .find(
+            |e| matches!(&e.body, client::keystore::Body::Text { text } if text == "read and gone"),
+        )
+        .and_then(|e| e.receipts)
+        .expect("bob's message has its recipients");
+    assert_eq!((counts.members, counts.delivered, counts.read), (1, 1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_color_leaves_every_colour_out_of_what_the_binary_writes() {
     let (_dir, server, _addr, home) = alice_on_a_server().await;
 
