@@ -273,7 +273,7 @@ async fn a_room_open_on_the_screen_sends_and_shows_read_receipts() {
 async fn quitting_right_after_a_room_text_showed_still_tells_the_room() {
     let (dir, server, addr, home) = alice_on_a_server().await;
     let bob = user(&addr, &dir.path().join("bob"), "bob").await;
-    let mut tui = team_with_bob(&home, server.addr).await;
+    let tui = team_with_bob(&home, server.addr).await;
     bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
     bob.room_send("team", "read and gone").await.unwrap();
     // Quit as soon as it shows, within the moment the client waits before
