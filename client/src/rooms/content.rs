@@ -12,6 +12,10 @@
 //!   kind 5 receipt:  delivered through u64 | read through u64  (watermarks over the log)
 //! ```
 //!
+//! Kinds from 128 up are optional: a client that does not know one skips
+//! it (a newer client's signal, such as a receipt, that an older one can
+//! do without); an unknown kind below 128 is shown as unreadable.
+//!
 //! The file's key and nonce prefix are those of the file body's stream
 //! ([`crate::crypto::file`]); MLS keeps them confidential to the room's
 //! members of that epoch. Left out: MLS itself (`sealpost-rooms`) and the
@@ -33,6 +37,9 @@ const KIND_DELETED: u8 = 3;
 const KIND_PASSWORD_CHANGED: u8 = 4;
 /// Kind byte of a member's receipt.
 const KIND_RECEIPT: u8 = 5;
+/// The first optional kind: an unknown kind from here up is skipped, not
+/// shown (PROTOCOL.md "Room content").
+pub const FIRST_OPTIONAL_KIND: u8 = 128;
 /// A file announcement's bytes before the name.
 const FILE_FIXED_LEN: usize = 1 + KEY_LEN + NONCE_PREFIX_LEN + 8 + 32 + 1;
 
@@ -40,9 +47,15 @@ const FILE_FIXED_LEN: usize = 1 + KEY_LEN + NONCE_PREFIX_LEN + 8 + 32 + 1;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ContentError {
-    /// The kind byte is none this client knows.
-    #[error("unknown room content kind {0}")]
+    /// The kind byte is none this client knows, below
+    /// [`FIRST_OPTIONAL_KIND`]: a newer client's message to show.
+    #[error(
+        "a message of kind {0}, which this client does not know (a newer client sent it: update to read it)"
+    )]
     UnknownKind(u8),
+    /// An optional kind this client does not know: skipped.
+    #[error("optional room content of kind {0}, which this client does not know")]
+    UnknownOptionalKind(u8),
     /// The bytes do not follow the kind's layout.
     #[error("malformed room content: {0}")]
     Malformed(&'static str),
@@ -178,6 +191,7 @@ impl RoomContent {
                 }
                 Ok(RoomContent::Receipt { delivered, read })
             }
+            other if other >= FIRST_OPTIONAL_KIND => Err(ContentError::UnknownOptionalKind(other)),
             other => Err(ContentError::UnknownKind(other)),
         }
     }
@@ -259,6 +273,10 @@ mod tests {
         .encode()
         .unwrap();
         assert_eq!(&receipt[..], &document_block("room-receipt")[..]);
+        assert_eq!(
+            RoomContent::decode(&document_block("room-optional")).unwrap_err(),
+            ContentError::UnknownOptionalKind(128)
+        );
         assert!(matches!(
             RoomContent::decode(&receipt),
             Ok(RoomContent::Receipt {
@@ -305,6 +323,17 @@ mod tests {
             RoomContent::decode(&[9]).unwrap_err(),
             ContentError::UnknownKind(9)
         );
+        // From 128 up an unknown kind is optional, whatever its body.
+        assert_eq!(
+            RoomContent::decode(&[127, 1]).unwrap_err(),
+            ContentError::UnknownKind(127)
+        );
+        for optional in [&[128u8][..], &[128, 1, 2], &[255]] {
+            assert_eq!(
+                RoomContent::decode(optional).unwrap_err(),
+                ContentError::UnknownOptionalKind(optional[0])
+            );
+        }
         let mut no_name = example_file();
         no_name.name.clear();
         assert!(RoomContent::File(no_name).encode().is_err());

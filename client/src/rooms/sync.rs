@@ -246,6 +246,19 @@ impl Client {
                     Ok(super::RoomContent::Deleted) => RoomChange::Unreadable {
                         error: "a deletion notice in the room's log".into(),
                     },
+                    // A newer client's optional signal: nothing to show.
+                    Err(super::content::ContentError::UnknownOptionalKind(kind)) => {
+                        tracing::debug!(
+                            kind,
+                            "skipped an optional room message of an unknown kind"
+                        );
+                        return Ok(Read::Done(Vec::new(), None));
+                    }
+                    Err(err @ super::content::ContentError::UnknownKind(_)) => {
+                        RoomChange::Unreadable {
+                            error: err.to_string(),
+                        }
+                    }
                     Err(err) => RoomChange::Unreadable {
                         error: format!("a room message that is not room content: {err}"),
                     },

@@ -36,6 +36,7 @@ mod rooms_lapsed;
 mod rooms_leave;
 mod rooms_menu;
 mod rooms_names;
+mod rooms_newer;
 mod rooms_noop;
 mod rooms_password;
 mod rooms_receipts;
