@@ -12,8 +12,8 @@ use std::time::Duration;
 use e2e::bounded;
 
 use crate::rooms_cli::{
-    inbox_room_texts, interrupt_watch, json, next_room_event, ok, room_events, stop_watch, texts,
-    users, watch_json,
+    WatchLines, inbox_room_texts, interrupt_watch, json, next_room_event, ok, room_events,
+    stop_watch, texts, users, watch_json,
 };
 
 /// Alice's room entry of text `text`: its status and receipt counts
@@ -127,16 +127,34 @@ async fn a_room_message_counts_who_opened_and_read_it_and_a_later_member_only_wh
     assert_eq!(three["receipts"]["read"], 2, "{three}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_tells_the_room_what_it_showed() {
-    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+/// Alice's room `team` with bob in it, bob's `watch --json` running and
+/// having shown alice's `text`: the server, the folder, alice's home and
+/// the watch with its lines (kept open: a watch whose output is closed
+/// fails on its next line).
+async fn bob_watches_alice_say(
+    text: &str,
+) -> (
+    e2e::TestServer,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    tokio::process::Child,
+    WatchLines,
+) {
+    let (server, dir, [alice, bob]) = users(["alice", "bob"]).await;
     let addr = server.addr;
     ok(addr, &alice, &["room", "create", "team"]).await;
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
     let (watch, mut lines) = watch_json(addr, &bob);
     assert_eq!(next_room_event(&mut lines).await["room_event"], "joined");
-    ok(addr, &alice, &["room", "send", "team", "live"]).await;
-    assert_eq!(next_room_event(&mut lines).await["text"], "live");
+    ok(addr, &alice, &["room", "send", "team", text]).await;
+    assert_eq!(next_room_event(&mut lines).await["text"], text);
+    (server, dir, alice, watch, lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_tells_the_room_what_it_showed() {
+    let (server, _dir, alice, watch, _lines) = bob_watches_alice_say("live").await;
+    let addr = server.addr;
     // The receipt follows the showing; bounded wait for it to be stored.
     let mut seen = at_alice(addr, &alice, "live").await;
     for _ in 0..50 {
@@ -152,14 +170,8 @@ async fn watch_tells_the_room_what_it_showed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_stopped_right_after_showing_a_text_has_told_the_room_before_it_exits() {
-    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let (server, _dir, alice, watch, _lines) = bob_watches_alice_say("quick look").await;
     let addr = server.addr;
-    ok(addr, &alice, &["room", "create", "team"]).await;
-    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-    let (watch, mut lines) = watch_json(addr, &bob);
-    assert_eq!(next_room_event(&mut lines).await["room_event"], "joined");
-    ok(addr, &alice, &["room", "send", "team", "quick look"]).await;
-    assert_eq!(next_room_event(&mut lines).await["text"], "quick look");
     // Ctrl-C at once: well within the moment a live reader waits before
     // telling the room. Once it exited, the receipt is on the server.
     interrupt_watch(watch).await;
