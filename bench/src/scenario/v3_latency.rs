@@ -66,7 +66,8 @@ pub struct StageRow {
     pub p50_us: u64,
     /// 99th percentile.
     pub p99_us: u64,
-    /// The slowest message, where the server measured the stage.
+    /// The slowest message, where the stage was measured message by
+    /// message (none for the remainder).
     pub max_us: Option<u64>,
 }
 

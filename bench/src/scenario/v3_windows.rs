@@ -28,11 +28,17 @@ impl Windows {
     /// Windows for a phase of `seconds`, made ahead (a later message still
     /// gets its window).
     pub fn for_seconds(seconds: u64) -> Self {
-        let n = (Duration::from_secs(seconds).as_nanos() / WINDOW.as_nanos()) as usize;
-        Windows {
-            messages: vec![0; n],
-            slow: vec![0; n],
-            slowest_us: vec![0; n],
+        let mut windows = Windows::default();
+        windows.grow((Duration::from_secs(seconds).as_nanos() / WINDOW.as_nanos()) as usize);
+        windows
+    }
+
+    /// At least `n` windows.
+    fn grow(&mut self, n: usize) {
+        if self.messages.len() < n {
+            self.messages.resize(n, 0);
+            self.slow.resize(n, 0);
+            self.slowest_us.resize(n, 0);
         }
     }
 
@@ -44,11 +50,7 @@ impl Windows {
         if i > 100_000 {
             return;
         }
-        if self.messages.len() <= i {
-            self.messages.resize(i + 1, 0);
-            self.slow.resize(i + 1, 0);
-            self.slowest_us.resize(i + 1, 0);
-        }
+        self.grow(i + 1);
         self.messages[i] += 1;
         if took > SLOW {
             self.slow[i] += 1;
@@ -58,6 +60,7 @@ impl Windows {
 
     /// Adds another receiver's windows.
     pub fn add(&mut self, other: &Windows) {
+        self.grow(other.messages.len());
         for (i, ((&m, &s), &w)) in other
             .messages
             .iter()
@@ -65,11 +68,6 @@ impl Windows {
             .zip(&other.slowest_us)
             .enumerate()
         {
-            if self.messages.len() <= i {
-                self.messages.resize(i + 1, 0);
-                self.slow.resize(i + 1, 0);
-                self.slowest_us.resize(i + 1, 0);
-            }
             self.messages[i] += m;
             self.slow[i] += s;
             self.slowest_us[i] = self.slowest_us[i].max(w);
