@@ -41,6 +41,8 @@ pub mod window;
 
 #[cfg(test)]
 mod protocol_md;
+#[cfg(test)]
+mod untrusted_tests;
 
 pub use bundle::VerifiedBundle;
 pub use file::{FileDecryptor, FileEncryptor, FileSecret, ciphertext_len};

@@ -343,4 +343,83 @@ mod tests {
         };
         assert!(backwards.encode().is_err());
     }
+
+    mod arbitrary {
+        use proptest::prelude::*;
+
+        use super::super::{ContentError, FIRST_OPTIONAL_KIND, RoomContent};
+
+        fn plaintext() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..200),
+                // The kinds this client knows and their neighbours, with
+                // bodies around a file announcement's length.
+                (0u8..7, prop::collection::vec(any::<u8>(), 0..130)).prop_map(|(kind, body)| [
+                    vec![kind],
+                    body
+                ]
+                .concat()),
+                file_announcement(),
+            ]
+        }
+
+        /// A file announcement laid out right but with any size up to twice
+        /// the limit, a name length from 0 to 255 and a name one byte short
+        /// of it, exact or one over.
+        fn file_announcement() -> impl Strategy<Value = Vec<u8>> {
+            let limit = crate::crypto::file::MAX_PLAINTEXT_LEN;
+            (
+                any::<[u8; 32]>(),
+                any::<[u8; 19]>(),
+                0..2 * limit,
+                any::<u8>(),
+                -1i32..=1,
+                // Printable ASCII: random bytes would rarely be UTF-8, and
+                // the first branch covers those.
+                prop::collection::vec(0x20u8..0x7f, 0..257),
+            )
+                .prop_map(|(key, prefix, size, name_len, skew, name)| {
+                    let want = (i32::from(name_len) + skew).max(0) as usize;
+                    let mut out = vec![2];
+                    out.extend_from_slice(&key);
+                    out.extend_from_slice(&prefix);
+                    out.extend_from_slice(&size.to_le_bytes());
+                    out.extend_from_slice(&[0x33; 32]);
+                    out.push(name_len);
+                    out.extend(
+                        name.iter()
+                            .copied()
+                            .chain(std::iter::repeat(b'a'))
+                            .take(want),
+                    );
+                    out
+                })
+        }
+
+        proptest! {
+            /// A member's client may be broken or hostile: whatever
+            /// plaintext it encrypts for the room, reading it never panics,
+            /// an unknown kind is optional exactly from 128 up, and what
+            /// decodes has one spelling (encoding it again gives the same
+            /// bytes).
+            #[test]
+            fn any_room_plaintext_decodes_to_its_one_spelling_or_is_refused(bytes in plaintext()) {
+                match RoomContent::decode(&bytes) {
+                    Ok(content) => {
+                        let again = content.encode().expect("what decodes encodes");
+                        prop_assert_eq!(&again[..], &bytes[..]);
+                    }
+                    Err(ContentError::UnknownOptionalKind(kind)) => {
+                        prop_assert!(kind >= FIRST_OPTIONAL_KIND);
+                        prop_assert_eq!(Some(&kind), bytes.first());
+                    }
+                    Err(ContentError::UnknownKind(kind)) => {
+                        prop_assert!(kind < FIRST_OPTIONAL_KIND);
+                        prop_assert!(!(1..=5).contains(&kind));
+                    }
+                    Err(ContentError::Malformed(_)) => {}
+                }
+            }
+        }
+    }
 }
