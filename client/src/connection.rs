@@ -34,6 +34,7 @@ mod handshake;
 mod nodes;
 mod presence;
 mod push;
+mod queue;
 mod requests;
 mod room_password;
 mod rooms;
@@ -44,6 +45,7 @@ pub use error::ConnectionError;
 pub use handshake::register;
 pub use nodes::NODE_TIMEOUT;
 pub use push::RoomPush;
+pub use queue::{MAX_QUEUED_PUSH_BYTES, MAX_QUEUED_PUSHES, PushQueue, Pushed};
 pub use timeouts::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, REQUEST_TIMEOUT};
 
 use handshake::{exchange, handshake, open};
@@ -58,8 +60,8 @@ pub struct Connection {
     server_key: [u8; 32],
     limits: ServerLimits,
     queue: mpsc::UnboundedSender<(RequestFrame, Reply)>,
-    pushes: Mutex<Option<mpsc::UnboundedReceiver<v3::Delivery>>>,
-    room_pushes: Mutex<Option<mpsc::UnboundedReceiver<RoomPush>>>,
+    pushes: Mutex<Option<PushQueue<v3::Delivery>>>,
+    room_pushes: Mutex<Option<PushQueue<RoomPush>>>,
     /// The presence flags of this connection's last 141 (`connection::presence`).
     presence: AtomicU8,
     shared: Arc<Shared>,
@@ -198,8 +200,8 @@ impl Connection {
             alive: AtomicBool::new(true),
         });
         let (queue, requests) = mpsc::unbounded_channel();
-        let (push_tx, pushes) = mpsc::unbounded_channel();
-        let (room_push_tx, room_pushes) = mpsc::unbounded_channel();
+        let (push_tx, pushes) = queue::push_queue();
+        let (room_push_tx, room_pushes) = queue::push_queue();
         tokio::spawn(write_loop(sink, requests, shared.clone()));
         tokio::spawn(read_loop(source, push_tx, room_push_tx, shared.clone()));
         Ok(Connection {

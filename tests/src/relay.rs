@@ -1,9 +1,9 @@
 //! A loopback TCP relay between clients and a server, for what a test must
 //! see or break on the wire: it can cut the first connection once after a
 //! number of bytes, send new connections to another server (an impostor on
-//! the same address), and it records the upload traffic it carried, decoded
-//! with the `protocol` crate, so that a test can check where a resumed
-//! upload continued. Started [`Relay::framewise`], it forwards whole
+//! the same address), and it records the upload traffic, the deliveries
+//! pushed and the pulls it carried, decoded with the `protocol` crate, so
+//! that a test can check where a resumed upload continued. Started [`Relay::framewise`], it forwards whole
 //! requests only and can hold one back ([`Relay::hold_next`]) until the
 //! test lets it go, so that a test can order what reaches the server.
 
@@ -56,6 +56,18 @@ pub enum Observed {
     },
     /// The server completed the upload.
     FileSent {
+        /// Connection.
+        conn: usize,
+    },
+    /// A delivery pushed to the client, passed on whole.
+    Delivery {
+        /// Connection.
+        conn: usize,
+        /// The message.
+        message_id: u64,
+    },
+    /// A pull of waiting messages that the server received.
+    Pull {
         /// Connection.
         conn: usize,
     },
@@ -370,6 +382,7 @@ fn observe_request(state: &State, conn: usize, item: Inbound) {
             len: c.data.len() as u64,
         }),
         Request::V3(v3::Request::UploadResume(_)) => state.record(Observed::Resume { conn }),
+        Request::V3(v3::Request::Pull(_)) => state.record(Observed::Pull { conn }),
         _ => {}
     }
 }
@@ -388,6 +401,10 @@ fn observe_response(state: &State, conn: usize, item: ResponseItem) {
             next_offset: c.next_offset,
         }),
         v3::Response::FileSent(_) => state.record(Observed::FileSent { conn }),
+        v3::Response::Delivery(d) => state.record(Observed::Delivery {
+            conn,
+            message_id: d.message_id,
+        }),
         _ => {}
     }
 }

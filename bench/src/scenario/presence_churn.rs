@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use client::connection::{Connection, RoomPush};
+use client::connection::{Connection, PushQueue, Pushed, RoomPush};
 use client::crypto::Identity;
 use hdrhistogram::Histogram;
 use protocol::ClientId;
-use protocol::v3;
-use tokio::sync::mpsc::UnboundedReceiver;
+use protocol::v3::{self, PresenceChanges};
+
 use tokio::task::JoinSet;
 
 use crate::report;
@@ -253,9 +253,18 @@ impl Ctx {
     }
 
     /// Reads one watcher's pushes until its connection closes.
-    pub async fn watch(self: Arc<Self>, mut rx: UnboundedReceiver<RoomPush>) {
+    pub async fn watch(self: Arc<Self>, mut rx: PushQueue<RoomPush>) {
         while let Some(p) = rx.recv().await {
-            let RoomPush::Presence(c) = p else { continue };
+            let c = match p {
+                Pushed::Item(RoomPush::Presence(c)) => c,
+                // The client's queue dropped pushes: its view is stale, as
+                // after a resync of the server's.
+                Pushed::Lagged => PresenceChanges {
+                    resync: true,
+                    changes: Arc::new([]),
+                },
+                Pushed::Item(_) => continue,
+            };
             let at = Instant::now();
             if !self.measuring.load(Ordering::SeqCst) {
                 continue;

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
-use client::connection::{Connection, RoomPush};
+use client::connection::{Connection, PushQueue, Pushed, RoomPush};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use hdrhistogram::Histogram;
 use protocol::v3::{self, RoomCursor, RoomEntryKind};
 use protocol::{ClientId, RoomId};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use super::room_figures::{FanOut, RoomArgs, StoredFigures, per_text, text};
 use super::room_member::{self as rm, Members, timed};
@@ -95,11 +95,11 @@ pub struct Kept {
     pub sent: Vec<u64>,
     /// Per member index: its room pushes, handed back by its receiver (the
     /// owner's were never taken: `None`).
-    pub pushes: Vec<Option<mpsc::UnboundedReceiver<RoomPush>>>,
+    pub pushes: Vec<Option<PushQueue<RoomPush>>>,
 }
 
 /// What one receiver kept, and its pushes back.
-type Received = (HashMap<u64, Bytes>, mpsc::UnboundedReceiver<RoomPush>);
+type Received = (HashMap<u64, Bytes>, PushQueue<RoomPush>);
 
 /// The room with its receivers running.
 pub struct FanOutRoom {
@@ -472,7 +472,7 @@ fn record_arrivals(
 async fn receive(
     i: usize,
     conn: Arc<Connection>,
-    mut pushes: mpsc::UnboundedReceiver<RoomPush>,
+    mut pushes: PushQueue<RoomPush>,
     room: RoomId,
     owner: ClientId,
     shared: &Shared,
@@ -496,7 +496,7 @@ async fn receive(
         }
         tokio::select! {
             p = pushes.recv() => match p {
-                Some(RoomPush::Entry(e)) => {
+                Some(Pushed::Item(RoomPush::Entry(e))) => {
                     let at = Instant::now();
                     ensure!(
                         e.room == room && e.sender == owner && e.kind == RoomEntryKind::Application,
@@ -507,7 +507,8 @@ async fn receive(
                     newest = newest.max(e.seq);
                 }
                 // The bench's connections never ask for presence.
-                Some(RoomPush::KeyPackagesLow(_) | RoomPush::Presence(_)) => {}
+                Some(Pushed::Item(RoomPush::KeyPackagesLow(_) | RoomPush::Presence(_))) => {}
+                Some(Pushed::Lagged) => bail!("member {i}'s push queue dropped entries: it fell behind"),
                 None => bail!("the connection closed"),
             },
             Some((answer, seq)) = pending.next(), if !pending.is_empty() => {

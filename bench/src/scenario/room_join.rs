@@ -22,12 +22,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
-use client::connection::RoomPush;
+use client::connection::{PushQueue, Pushed, RoomPush};
 use protocol::RoomId;
 use protocol::v3::{RoomEntry, RoomEntryKind, RoomLabel};
 use sealpost_rooms::{JoinRule, RoomName};
 use serde::Serialize;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::room_commit::{CommitPoint, commit_round, ms};
 use super::room_member::{self as rm, Members, par_map, timed};
@@ -99,7 +98,7 @@ pub async fn run(
     members: &Members,
     room: RoomId,
     pid: Option<u32>,
-    mut pushes: Vec<Option<UnboundedReceiver<RoomPush>>>,
+    mut pushes: Vec<Option<PushQueue<RoomPush>>>,
     problems: &mut Vec<String>,
 ) -> anyhow::Result<JoinFigures> {
     let built = members.all.len();
@@ -260,18 +259,21 @@ pub async fn run(
 
 /// The push of the commit made at `epoch`, and when it came.
 async fn wait_commit(
-    rx: Option<UnboundedReceiver<RoomPush>>,
+    rx: Option<PushQueue<RoomPush>>,
     epoch: u64,
 ) -> anyhow::Result<(RoomEntry, Instant)> {
     let mut rx = rx.context("no room pushes")?;
     let deadline = tokio::time::Instant::now() + ARRIVAL_TIMEOUT;
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(RoomPush::Entry(e))) if e.kind == RoomEntryKind::Commit && e.epoch == epoch => {
+            Ok(Some(Pushed::Item(RoomPush::Entry(e))))
+                if e.kind == RoomEntryKind::Commit && e.epoch == epoch =>
+            {
                 return Ok((e, Instant::now()));
             }
+            Ok(Some(Pushed::Lagged)) => bail!("the push queue dropped entries: it fell behind"),
             // Pushes of the commits before, texts, presence: not this one.
-            Ok(Some(_)) => {}
+            Ok(Some(Pushed::Item(_))) => {}
             Ok(None) => bail!("the connection closed"),
             Err(_) => bail!("the join commit did not arrive within {ARRIVAL_TIMEOUT:?}"),
         }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use client::connection::Pushed;
 use client::crypto::{ReplayWindow, SealedKind};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -116,7 +117,11 @@ pub(super) async fn receive(
         }
         tokio::select! {
             d = stream.recv() => {
-                let Some(d) = d else { bail!("push stream ended") };
+                let d = match d {
+                    Some(Pushed::Item(d)) => d,
+                    Some(Pushed::Lagged) => bail!("the push queue dropped deliveries: the receiver fell behind"),
+                    None => bail!("push stream ended"),
+                };
                 // In order only: everything up to `highest` counts as received.
                 let window = ReplayWindow::from_stored(highest, None)?;
                 match me.incoming.open(SealedKind::Text, &d.content, &window) {

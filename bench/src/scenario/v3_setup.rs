@@ -27,7 +27,7 @@ pub(super) struct User {
     /// The highest counter opened so far.
     pub(super) highest_received: AtomicU64,
     /// Pushed deliveries; a phase's receiver takes them and puts them back.
-    pub(super) pushes: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<v3::Delivery>>>,
+    pub(super) pushes: Mutex<Option<client::connection::PushQueue<v3::Delivery>>>,
 }
 
 pub(super) async fn setup(addrs: &[std::net::SocketAddr], n: usize) -> anyhow::Result<Vec<User>> {

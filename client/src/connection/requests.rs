@@ -6,10 +6,10 @@
 //! Apart from `connection.rs` so that a new request kind is one method here
 //! and nothing in the connection's plumbing.
 
+use super::queue::PushQueue;
 use bytes::Bytes;
 use protocol::v3;
 use protocol::{ClientId, MessageKind, Name, UploadId};
-use tokio::sync::mpsc;
 
 use super::Connection;
 use super::error::ConnectionError;
@@ -131,7 +131,7 @@ impl Connection {
     /// See [`Connection::call`].
     pub async fn subscribe(
         &self,
-    ) -> Result<(u32, Option<mpsc::UnboundedReceiver<v3::Delivery>>), ConnectionError> {
+    ) -> Result<(u32, Option<PushQueue<v3::Delivery>>), ConnectionError> {
         match self.call(v3::Request::Subscribe).await? {
             v3::Response::Subscribed { waiting } => {
                 let stream = self.pushes.lock().unwrap_or_else(|e| e.into_inner()).take();

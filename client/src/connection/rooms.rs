@@ -3,6 +3,7 @@
 //! authenticated [`Connection`], one typed method each, and the queue of
 //! room pushes (1310, 1311) the reader routes apart from message deliveries.
 
+use super::queue::PushQueue;
 use bytes::Bytes;
 use protocol::v3::{
     ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock, KeyPackagesUpload,
@@ -10,7 +11,6 @@ use protocol::v3::{
     RoomSend, RoomStatus, RoomSummary, RoomUploadBegin,
 };
 use protocol::{ClientId, RoomId, UploadId, v3};
-use tokio::sync::mpsc;
 
 use super::Connection;
 use super::error::ConnectionError;
@@ -22,7 +22,7 @@ fn unexpected(response: &v3::Response) -> ConnectionError {
 
 impl Connection {
     /// The room pushes of this connection (only the first call gets them).
-    pub fn take_room_pushes(&self) -> Option<mpsc::UnboundedReceiver<RoomPush>> {
+    pub fn take_room_pushes(&self) -> Option<PushQueue<RoomPush>> {
         self.room_pushes
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -22,6 +22,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Framed;
 
 use super::error::ConnectionError;
+use super::push::RoomPush;
+use super::queue::PushSender;
+
+/// What a queued push costs besides its content (ids, times, the queue's
+/// own slot), counted against the queue's bytes.
+const PUSH_OVERHEAD: usize = 96;
 
 pub(super) type Reply = oneshot::Sender<Result<v3::Response, ConnectionError>>;
 type Sink = SplitSink<Framed<TcpStream, ClientCodec>, RequestPart>;
@@ -118,8 +124,8 @@ pub(super) async fn write_loop(
 
 pub(super) async fn read_loop(
     mut source: Source,
-    pushes: mpsc::UnboundedSender<v3::Delivery>,
-    room_pushes: mpsc::UnboundedSender<super::push::RoomPush>,
+    pushes: PushSender<v3::Delivery>,
+    room_pushes: PushSender<RoomPush>,
     shared: Arc<Shared>,
 ) {
     let ending = loop {
@@ -127,20 +133,23 @@ pub(super) async fn read_loop(
             None => break None,
             Some(Err(e)) => break Some(e.to_string()),
             Some(Ok(ResponseItem::Response(Response::V3(response)))) => match response {
+                // Bounded queues (`connection::queue`): what does not fit
+                // is dropped, and the taker reads it from the server.
                 v3::Response::Delivery(d) => {
-                    // The server bounds unacknowledged pushes, so this queue
-                    // is bounded too; a subscriber that went away is fine.
-                    let _ = pushes.send(d);
+                    let bytes = d.content.len() + PUSH_OVERHEAD;
+                    pushes.offer(d, bytes);
                 }
                 // Unsolicited too: never the answer to a waiting request.
                 v3::Response::RoomDelivery(entry) => {
-                    let _ = room_pushes.send(super::push::RoomPush::Entry(entry));
+                    let bytes = entry.message.len() + PUSH_OVERHEAD;
+                    room_pushes.offer(RoomPush::Entry(entry), bytes);
                 }
                 v3::Response::KeyPackagesLow(stock) => {
-                    let _ = room_pushes.send(super::push::RoomPush::KeyPackagesLow(stock));
+                    room_pushes.offer(RoomPush::KeyPackagesLow(stock), PUSH_OVERHEAD);
                 }
                 v3::Response::PresenceChanges(changes) => {
-                    let _ = room_pushes.send(super::push::RoomPush::Presence(changes));
+                    let bytes = PUSH_OVERHEAD + 32 * changes.changes.len();
+                    room_pushes.offer(RoomPush::Presence(changes), bytes);
                 }
                 v3::Response::Closing(e) => {
                     *shared.closing.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
@@ -174,7 +183,89 @@ pub(super) async fn read_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{ClientId, Request};
+    use crate::connection::queue::{MAX_QUEUED_PUSH_BYTES, Pushed, push_queue};
+    use protocol::{ClientId, MAX_MESSAGE_LEN, MessageKind, Request};
+
+    /// A server that pushes without end (a thousand times its window, in
+    /// the largest deliveries) to a client that takes none of them: the
+    /// client holds at most its queue's bytes, says it dropped the rest,
+    /// and its requests are still answered.
+    #[tokio::test]
+    async fn a_server_pushing_without_end_fills_no_more_than_the_queue() {
+        use protocol::codec::ServerCodec;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let mut server = Framed::new(server.unwrap().0, ServerCodec::default());
+        let (sink, source) = Framed::new(client.unwrap(), ClientCodec::default()).split();
+        let shared = Arc::new(Shared {
+            waiting: Mutex::new(VecDeque::new()),
+            closing: Mutex::new(None),
+            alive: AtomicBool::new(true),
+        });
+        let (queue, requests) = mpsc::unbounded_channel();
+        let (push_tx, mut pushes) = push_queue();
+        let (room_tx, _room_pushes) = push_queue();
+        let writer = tokio::spawn(write_loop(sink, requests, shared.clone()));
+        let reader = tokio::spawn(read_loop(source, push_tx, room_tx, shared.clone()));
+        let content = bytes::Bytes::from(vec![0x5a; MAX_MESSAGE_LEN]);
+        let flood = 4 * MAX_QUEUED_PUSH_BYTES / MAX_MESSAGE_LEN;
+        for id in 1..=flood as u64 {
+            let d = v3::Delivery {
+                sender: ClientId([2; 16]),
+                message_id: id,
+                kind: MessageKind::Text,
+                sent_at_ms: 0,
+                content: content.clone(),
+            };
+            server
+                .feed(Response::V3(v3::Response::Delivery(d)).into())
+                .await
+                .unwrap();
+        }
+        server.flush().await.unwrap();
+        // A request after the flood is read and answered past it.
+        let (reply, answer) = oneshot::channel();
+        let frame = RequestFrame {
+            client_id: ClientId([7; 16]),
+            request: Request::V3(v3::Request::Ping(5)),
+        };
+        queue.send((frame, reply)).unwrap();
+        assert!(server.next().await.is_some());
+        server
+            .send(Response::V3(v3::Response::Pong(5)).into())
+            .await
+            .unwrap();
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(30), answer)
+            .await
+            .expect("no answer");
+        assert!(matches!(answered, Ok(Ok(v3::Response::Pong(5)))));
+        // What the queue kept: the first deliveries in order, within its
+        // bytes, then the notice, and nothing after it.
+        let mut kept = Vec::new();
+        let mut lagged = 0;
+        while let Ok(p) = pushes.try_recv() {
+            match p {
+                Pushed::Item(d) => {
+                    assert_eq!(lagged, 0, "a delivery queued after the notice");
+                    kept.push(d.message_id);
+                }
+                Pushed::Lagged => lagged += 1,
+            }
+        }
+        assert_eq!(lagged, 1);
+        assert!(!kept.is_empty());
+        assert!(
+            kept.len() * MAX_MESSAGE_LEN <= MAX_QUEUED_PUSH_BYTES,
+            "{} kept",
+            kept.len()
+        );
+        assert_eq!(kept, (1..=kept.len() as u64).collect::<Vec<_>>());
+        drop(server);
+        drop(queue);
+        reader.await.unwrap();
+        writer.await.unwrap();
+    }
 
     /// A room push (1310, 1311) arriving while a request waits is routed to
     /// the room pushes, never taken as that request's answer.
@@ -192,8 +283,8 @@ mod tests {
             alive: AtomicBool::new(true),
         });
         let (queue, requests) = mpsc::unbounded_channel();
-        let (push_tx, _pushes) = mpsc::unbounded_channel();
-        let (room_tx, mut room_pushes) = mpsc::unbounded_channel();
+        let (push_tx, _pushes) = push_queue();
+        let (room_tx, mut room_pushes) = push_queue();
         let writer = tokio::spawn(write_loop(sink, requests, shared.clone()));
         let reader = tokio::spawn(read_loop(source, push_tx, room_tx, shared.clone()));
         let (reply, answer) = oneshot::channel();
@@ -227,11 +318,11 @@ mod tests {
         assert!(matches!(answered, Ok(Ok(v3::Response::Pong(5)))));
         assert_eq!(
             room_pushes.recv().await,
-            Some(super::super::push::RoomPush::Entry(entry))
+            Some(Pushed::Item(RoomPush::Entry(entry)))
         );
         assert_eq!(
             room_pushes.recv().await,
-            Some(super::super::push::RoomPush::KeyPackagesLow(9))
+            Some(Pushed::Item(RoomPush::KeyPackagesLow(9)))
         );
         drop(server);
         drop(queue);

@@ -10,7 +10,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
-use crate::connection::{Connection, ConnectionError, RoomPush};
+use protocol::v3::PresenceChanges;
+
+use crate::connection::{Connection, ConnectionError, PushQueue, Pushed, RoomPush};
 use crate::crypto::ReceiptKind;
 use crate::error::ClientError;
 use crate::event::Event;
@@ -107,9 +109,17 @@ impl Client {
             };
             // Handle whatever else already arrived too, then acknowledge
             // them together.
-            let mut batch = vec![first];
-            while let Ok(d) = stream.try_recv() {
-                batch.push(d);
+            let mut lagged = false;
+            let mut batch = Vec::new();
+            for pushed in
+                std::iter::once(first).chain(std::iter::from_fn(|| stream.try_recv().ok()))
+            {
+                match pushed {
+                    Pushed::Item(d) => batch.push(d),
+                    // Always the last: the queue drops everything after it
+                    // until it is taken.
+                    Pushed::Lagged => lagged = true,
+                }
             }
             let _receiving = self.inner.receiving.lock().await;
             let mut acks = Vec::new();
@@ -136,28 +146,63 @@ impl Client {
             }
             self.send_receipts(&handled, ReceiptKind::Delivered).await;
             drop(_receiving);
+            if lagged && !self.read_what_was_dropped(events, stop).await? {
+                return Ok(());
+            }
             // A join reads the room's waiting entries: show them.
             self.send_room_events(events).await?;
         }
     }
 
+    /// The pushes queue dropped deliveries (`connection::queue`): they wait
+    /// on the server, unacknowledged, so read them as `inbox` does (what
+    /// the queue still holds of them is then acknowledged as handled).
+    /// Returns false when the watch is to end (stopped, or no one listens).
+    async fn read_what_was_dropped(
+        &self,
+        events: &mpsc::UnboundedSender<Event>,
+        stop: &CancellationToken,
+    ) -> Result<bool, ClientError> {
+        let mut listening = true;
+        let read = self
+            .inbox_each(stop.clone(), |batch| {
+                for e in batch {
+                    listening &= events.send(e).is_ok();
+                }
+            })
+            .await;
+        match read {
+            Err(ClientError::Cancelled) if stop.is_cancelled() => Ok(false),
+            other => other.map(|()| listening),
+        }
+    }
+
     /// A room push: a new entry (read the logs; the push itself only says
     /// there is something to read), a low key package stock (refill), or
-    /// presence changes (shown as events).
+    /// presence changes (shown as events). Room pushes dropped by their
+    /// queue do all three: read, refill, and list who is online again.
     async fn on_room_push(
         &self,
         conn: &Connection,
-        push: RoomPush,
-        rooms: Option<&mut mpsc::UnboundedReceiver<RoomPush>>,
+        push: Pushed<RoomPush>,
+        rooms: Option<&mut PushQueue<RoomPush>>,
         events: &mpsc::UnboundedSender<Event>,
     ) -> Result<(), ClientError> {
         let mut read = false;
         let mut refill = false;
         let mut presence = Vec::new();
-        let mut note = |p: RoomPush| match p {
-            RoomPush::Entry(_) => read = true,
-            RoomPush::KeyPackagesLow(_) => refill = true,
-            RoomPush::Presence(changes) => presence.push(changes),
+        let mut note = |p: Pushed<RoomPush>| match p {
+            Pushed::Item(RoomPush::Entry(_)) => read = true,
+            Pushed::Item(RoomPush::KeyPackagesLow(_)) => refill = true,
+            Pushed::Item(RoomPush::Presence(changes)) => presence.push(changes),
+            Pushed::Lagged => {
+                read = true;
+                refill = true;
+                presence.push(PresenceChanges {
+                    resync: true,
+                    changes: Arc::new([]),
+                });
+            }
         };
         note(push);
         if let Some(rooms) = rooms {
@@ -206,7 +251,7 @@ impl Client {
 }
 
 /// The next room push, or never when there is no queue of them.
-async fn next_room_push(rooms: &mut Option<mpsc::UnboundedReceiver<RoomPush>>) -> Option<RoomPush> {
+async fn next_room_push(rooms: &mut Option<PushQueue<RoomPush>>) -> Option<Pushed<RoomPush>> {
     match rooms {
         Some(r) => r.recv().await,
         None => std::future::pending().await,

@@ -25,6 +25,7 @@ mod nodes;
 mod operator;
 mod package;
 mod presence;
+mod push_queue;
 mod replay;
 mod room_offers;
 mod room_uploads;
