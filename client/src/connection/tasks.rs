@@ -183,20 +183,27 @@ pub(super) async fn read_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connection::queue::{MAX_QUEUED_PUSH_BYTES, Pushed, push_queue};
+    use crate::connection::queue::{MAX_QUEUED_PUSH_BYTES, PushQueue, Pushed, push_queue};
+    use protocol::codec::ServerCodec;
     use protocol::{ClientId, MAX_MESSAGE_LEN, MessageKind, Request};
+    use tokio::task::JoinHandle;
 
-    /// A server that pushes without end (a thousand times its window, in
-    /// the largest deliveries) to a client that takes none of them: the
-    /// client holds at most its queue's bytes, says it dropped the rest,
-    /// and its requests are still answered.
-    #[tokio::test]
-    async fn a_server_pushing_without_end_fills_no_more_than_the_queue() {
-        use protocol::codec::ServerCodec;
+    /// A client's reader and writer tasks on one end of a loopback
+    /// connection, a test's server codec on the other.
+    struct Wired {
+        server: Framed<TcpStream, ServerCodec>,
+        queue: mpsc::UnboundedSender<(RequestFrame, Reply)>,
+        pushes: PushQueue<v3::Delivery>,
+        room_pushes: PushQueue<RoomPush>,
+        reader: JoinHandle<()>,
+        writer: JoinHandle<()>,
+    }
+
+    async fn wired() -> Wired {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        let mut server = Framed::new(server.unwrap().0, ServerCodec::default());
+        let server = Framed::new(server.unwrap().0, ServerCodec::default());
         let (sink, source) = Framed::new(client.unwrap(), ClientCodec::default()).split();
         let shared = Arc::new(Shared {
             waiting: Mutex::new(VecDeque::new()),
@@ -204,10 +211,34 @@ mod tests {
             alive: AtomicBool::new(true),
         });
         let (queue, requests) = mpsc::unbounded_channel();
-        let (push_tx, mut pushes) = push_queue();
-        let (room_tx, _room_pushes) = push_queue();
+        let (push_tx, pushes) = push_queue();
+        let (room_tx, room_pushes) = push_queue();
         let writer = tokio::spawn(write_loop(sink, requests, shared.clone()));
-        let reader = tokio::spawn(read_loop(source, push_tx, room_tx, shared.clone()));
+        let reader = tokio::spawn(read_loop(source, push_tx, room_tx, shared));
+        Wired {
+            server,
+            queue,
+            pushes,
+            room_pushes,
+            reader,
+            writer,
+        }
+    }
+
+    /// A server that pushes without end (a thousand times its window, in
+    /// the largest deliveries) to a client that takes none of them: the
+    /// client holds at most its queue's bytes, says it dropped the rest,
+    /// and its requests are still answered.
+    #[tokio::test]
+    async fn a_server_pushing_without_end_fills_no_more_than_the_queue() {
+        let Wired {
+            mut server,
+            queue,
+            mut pushes,
+            reader,
+            writer,
+            ..
+        } = wired().await;
         let content = bytes::Bytes::from(vec![0x5a; MAX_MESSAGE_LEN]);
         let flood = 4 * MAX_QUEUED_PUSH_BYTES / MAX_MESSAGE_LEN;
         for id in 1..=flood as u64 {
@@ -271,22 +302,14 @@ mod tests {
     /// the room pushes, never taken as that request's answer.
     #[tokio::test]
     async fn room_pushes_are_not_taken_as_answers() {
-        use protocol::codec::ServerCodec;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        let mut server = Framed::new(server.unwrap().0, ServerCodec::default());
-        let (sink, source) = Framed::new(client.unwrap(), ClientCodec::default()).split();
-        let shared = Arc::new(Shared {
-            waiting: Mutex::new(VecDeque::new()),
-            closing: Mutex::new(None),
-            alive: AtomicBool::new(true),
-        });
-        let (queue, requests) = mpsc::unbounded_channel();
-        let (push_tx, _pushes) = push_queue();
-        let (room_tx, mut room_pushes) = push_queue();
-        let writer = tokio::spawn(write_loop(sink, requests, shared.clone()));
-        let reader = tokio::spawn(read_loop(source, push_tx, room_tx, shared.clone()));
+        let Wired {
+            mut server,
+            queue,
+            mut room_pushes,
+            reader,
+            writer,
+            ..
+        } = wired().await;
         let (reply, answer) = oneshot::channel();
         let frame = RequestFrame {
             client_id: ClientId([7; 16]),
