@@ -6,12 +6,11 @@
 
 use std::sync::Arc;
 
+use protocol::v3::PresenceChanges;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
-use protocol::v3::PresenceChanges;
-
 use crate::connection::{Connection, ConnectionError, PushQueue, Pushed, RoomPush};
 use crate::crypto::ReceiptKind;
 use crate::error::ClientError;
@@ -116,9 +115,12 @@ impl Client {
             {
                 match pushed {
                     Pushed::Item(d) => batch.push(d),
-                    // Always the last: the queue drops everything after it
-                    // until it is taken.
-                    Pushed::Lagged => lagged = true,
+                    // What the queue took after the notice is newer than
+                    // what it dropped: it waits until that is read.
+                    Pushed::Lagged => {
+                        lagged = true;
+                        break;
+                    }
                 }
             }
             let _receiving = self.inner.receiving.lock().await;
