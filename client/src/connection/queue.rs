@@ -86,7 +86,10 @@ impl<T> PushSender<T> {
         let queued = held.bytes.load(Ordering::Acquire);
         if items >= MAX_QUEUED_PUSHES || queued.saturating_add(bytes) > MAX_QUEUED_PUSH_BYTES {
             held.lagged.store(true, Ordering::Release);
-            tracing::warn!(
+            // Info, not a warning: an honest server does this to a client
+            // that came online to a backlog of large texts, and nothing is
+            // lost.
+            tracing::info!(
                 items,
                 bytes = queued,
                 "pushes come faster than they are taken; dropping them until what waits is read from the server"
