@@ -6,13 +6,13 @@
 //! Apart from `connection.rs` so that a new request kind is one method here
 //! and nothing in the connection's plumbing.
 
-use super::queue::PushQueue;
 use bytes::Bytes;
 use protocol::v3;
 use protocol::{ClientId, MessageKind, Name, UploadId};
 
 use super::Connection;
 use super::error::ConnectionError;
+use super::queue::PushQueue;
 
 impl Connection {
     /// Every other client, page by page.

@@ -3,7 +3,6 @@
 //! authenticated [`Connection`], one typed method each, and the queue of
 //! room pushes (1310, 1311) the reader routes apart from message deliveries.
 
-use super::queue::PushQueue;
 use bytes::Bytes;
 use protocol::v3::{
     ClaimedKeyPackage, CommitAccepted, KeyPackageKind, KeyPackageStock, KeyPackagesUpload,
@@ -15,6 +14,7 @@ use protocol::{ClientId, RoomId, UploadId, v3};
 use super::Connection;
 use super::error::ConnectionError;
 use super::push::RoomPush;
+use super::queue::PushQueue;
 
 fn unexpected(response: &v3::Response) -> ConnectionError {
     ConnectionError::Unexpected(format!("{:?}", response.code()))

@@ -225,20 +225,34 @@ mod tests {
         }
     }
 
+    impl Wired {
+        /// Queues a ping (token 5); its answer comes on the receiver.
+        fn ping(&self) -> oneshot::Receiver<Result<v3::Response, ConnectionError>> {
+            let (reply, answer) = oneshot::channel();
+            let frame = RequestFrame {
+                client_id: ClientId([7; 16]),
+                request: Request::V3(v3::Request::Ping(5)),
+            };
+            self.queue.send((frame, reply)).unwrap();
+            answer
+        }
+
+        /// Closes both ends and waits for the client's tasks to end.
+        async fn finish(self) {
+            drop(self.server);
+            drop(self.queue);
+            self.reader.await.unwrap();
+            self.writer.await.unwrap();
+        }
+    }
+
     /// A server that pushes without end (a thousand times its window, in
     /// the largest deliveries) to a client that takes none of them: the
     /// client holds at most its queue's bytes, says it dropped the rest,
     /// and its requests are still answered.
     #[tokio::test]
     async fn a_server_pushing_without_end_fills_no_more_than_the_queue() {
-        let Wired {
-            mut server,
-            queue,
-            mut pushes,
-            reader,
-            writer,
-            ..
-        } = wired().await;
+        let mut w = wired().await;
         let content = bytes::Bytes::from(vec![0x5a; MAX_MESSAGE_LEN]);
         let flood = 4 * MAX_QUEUED_PUSH_BYTES / MAX_MESSAGE_LEN;
         for id in 1..=flood as u64 {
@@ -249,21 +263,16 @@ mod tests {
                 sent_at_ms: 0,
                 content: content.clone(),
             };
-            server
+            w.server
                 .feed(Response::V3(v3::Response::Delivery(d)).into())
                 .await
                 .unwrap();
         }
-        server.flush().await.unwrap();
+        w.server.flush().await.unwrap();
         // A request after the flood is read and answered past it.
-        let (reply, answer) = oneshot::channel();
-        let frame = RequestFrame {
-            client_id: ClientId([7; 16]),
-            request: Request::V3(v3::Request::Ping(5)),
-        };
-        queue.send((frame, reply)).unwrap();
-        assert!(server.next().await.is_some());
-        server
+        let answer = w.ping();
+        assert!(w.server.next().await.is_some());
+        w.server
             .send(Response::V3(v3::Response::Pong(5)).into())
             .await
             .unwrap();
@@ -275,7 +284,7 @@ mod tests {
         // bytes, then the notice, and nothing after it.
         let mut kept = Vec::new();
         let mut lagged = 0;
-        while let Ok(p) = pushes.try_recv() {
+        while let Ok(p) = w.pushes.try_recv() {
             match p {
                 Pushed::Item(d) => {
                     assert_eq!(lagged, 0, "a delivery queued after the notice");
@@ -292,32 +301,17 @@ mod tests {
             kept.len()
         );
         assert_eq!(kept, (1..=kept.len() as u64).collect::<Vec<_>>());
-        drop(server);
-        drop(queue);
-        reader.await.unwrap();
-        writer.await.unwrap();
+        w.finish().await;
     }
 
     /// A room push (1310, 1311) arriving while a request waits is routed to
     /// the room pushes, never taken as that request's answer.
     #[tokio::test]
     async fn room_pushes_are_not_taken_as_answers() {
-        let Wired {
-            mut server,
-            queue,
-            mut room_pushes,
-            reader,
-            writer,
-            ..
-        } = wired().await;
-        let (reply, answer) = oneshot::channel();
-        let frame = RequestFrame {
-            client_id: ClientId([7; 16]),
-            request: Request::V3(v3::Request::Ping(5)),
-        };
-        queue.send((frame, reply)).unwrap();
+        let mut w = wired().await;
+        let answer = w.ping();
         // The server reads the ping, then pushes before it answers.
-        assert!(server.next().await.is_some());
+        assert!(w.server.next().await.is_some());
         let entry = v3::RoomEntry {
             room: protocol::RoomId([1; 16]),
             seq: 3,
@@ -333,24 +327,21 @@ mod tests {
             v3::Response::KeyPackagesLow(9),
             v3::Response::Pong(5),
         ] {
-            server.send(Response::V3(r).into()).await.unwrap();
+            w.server.send(Response::V3(r).into()).await.unwrap();
         }
         let answered = tokio::time::timeout(std::time::Duration::from_secs(10), answer)
             .await
             .expect("no answer");
         assert!(matches!(answered, Ok(Ok(v3::Response::Pong(5)))));
         assert_eq!(
-            room_pushes.recv().await,
+            w.room_pushes.recv().await,
             Some(Pushed::Item(RoomPush::Entry(entry)))
         );
         assert_eq!(
-            room_pushes.recv().await,
+            w.room_pushes.recv().await,
             Some(Pushed::Item(RoomPush::KeyPackagesLow(9)))
         );
-        drop(server);
-        drop(queue);
-        reader.await.unwrap();
-        writer.await.unwrap();
+        w.finish().await;
     }
 
     /// The race behind a watcher that did not notice a dead server for a
