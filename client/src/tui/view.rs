@@ -244,9 +244,19 @@ fn pane_title(app: &App) -> String {
     title
 }
 
+/// The rows of the open conversation, and for each the first row of the
+/// header it goes under (`None` for the hint of an empty pane).
+struct PaneRows<'a> {
+    rows: Vec<Line<'a>>,
+    heads: Vec<Option<usize>>,
+}
+
 /// Every row of the open conversation, wrapped to `width`.
-fn pane_rows<'a>(app: &'a App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
-    let mut rows = Vec::new();
+fn pane_rows<'a>(app: &'a App, theme: &Theme, width: usize) -> PaneRows<'a> {
+    let mut pane = PaneRows {
+        rows: Vec::new(),
+        heads: Vec::new(),
+    };
     if app.items.is_empty() {
         let hint = if app.conversations.is_empty() {
             "No conversations yet: /open NAME starts one, /create NAME makes a room. F1 lists keys and commands."
@@ -256,19 +266,41 @@ fn pane_rows<'a>(app: &'a App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
             "Nothing here yet: type below and press Enter."
         };
         for row in wrap(hint, width) {
-            rows.push(Line::from(row));
+            pane.rows.push(Line::from(row));
+            pane.heads.push(None);
         }
-        return rows;
+        return pane;
     }
+    let mut previous: Option<&Item> = None;
+    let mut head = 0;
     for item in &app.items {
-        push_item(&mut rows, item, theme, width);
+        let continued = continues(previous, item);
+        if !continued {
+            head = pane.rows.len();
+        }
+        push_item(&mut pane.rows, item, continued, theme, width);
+        pane.heads.resize(pane.rows.len(), Some(head));
+        previous = Some(item);
     }
-    rows
+    pane
 }
 
-fn push_item(rows: &mut Vec<Line<'_>>, item: &Item, theme: &Theme, width: usize) {
-    for row in wrap(&item.header, width) {
-        rows.push(Line::from(Span::styled(row, theme.header(item.tone))));
+/// Whether `item` goes on under `previous`'s header: a message of the same
+/// sender in the same minute with the same status (the header says all of
+/// that), as chat screens group a burst of messages. Notices keep theirs.
+fn continues(previous: Option<&Item>, item: &Item) -> bool {
+    previous.is_some_and(|p| {
+        matches!(item.tone, Tone::Mine | Tone::Theirs)
+            && p.tone == item.tone
+            && p.header == item.header
+    })
+}
+
+fn push_item(rows: &mut Vec<Line<'_>>, item: &Item, continued: bool, theme: &Theme, width: usize) {
+    if !continued {
+        for row in wrap(&item.header, width) {
+            rows.push(Line::from(Span::styled(row, theme.header(item.tone))));
+        }
     }
     for line in &item.body {
         for row in wrap(line, width.saturating_sub(2)) {
@@ -283,7 +315,9 @@ fn push_item(rows: &mut Vec<Line<'_>>, item: &Item, theme: &Theme, width: usize)
 /// How many rows the pane can scroll back at `width` x `height`.
 pub fn max_scroll(app: &App, width: u16, height: u16) -> usize {
     let theme = Theme { color: false };
-    let rows = pane_rows(app, &theme, usize::from(width.saturating_sub(2))).len();
+    let rows = pane_rows(app, &theme, usize::from(width.saturating_sub(2)))
+        .rows
+        .len();
     rows.saturating_sub(usize::from(height.saturating_sub(2)))
 }
 
@@ -294,12 +328,31 @@ fn draw_pane(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     ));
     let width = usize::from(area.width.saturating_sub(2));
     let height = usize::from(area.height.saturating_sub(2));
-    let rows = pane_rows(app, theme, width);
-    let scroll = app.scroll.min(rows.len().saturating_sub(height));
+    let shown = shown_rows(pane_rows(app, theme, width), app.scroll, height);
+    frame.render_widget(Paragraph::new(shown).block(block), area);
+}
+
+/// The `height` rows on screen `scroll` rows back from the end. When the
+/// top two rows go under a header that scrolled out of sight, that header
+/// takes the top row's place (as the rows scroll under it), so that who
+/// sent the rows in sight stays in sight; a lone last row of a message is
+/// left as it is.
+fn shown_rows(pane: PaneRows<'_>, scroll: usize, height: usize) -> Vec<Line<'_>> {
+    let PaneRows { rows, heads } = pane;
+    let scroll = scroll.min(rows.len().saturating_sub(height));
     let end = rows.len() - scroll;
     let start = end.saturating_sub(height);
-    let shown: Vec<Line<'_>> = rows.into_iter().skip(start).take(end - start).collect();
-    frame.render_widget(Paragraph::new(shown).block(block), area);
+    let sticky = match heads.get(start) {
+        Some(&Some(head)) if head < start && heads.get(start + 1) == Some(&Some(head)) => {
+            Some(rows[head].clone())
+        }
+        _ => None,
+    };
+    let mut shown: Vec<Line<'_>> = rows.into_iter().skip(start).take(end - start).collect();
+    if let (Some(header), Some(top)) = (sticky, shown.first_mut()) {
+        *top = header;
+    }
+    shown
 }
 
 fn draw_transfers(frame: &mut Frame<'_>, app: &App, area: Rect) {
@@ -456,4 +509,68 @@ fn a_long_status_message_wraps_over_three_rows_at_most() {
     assert_eq!(rows.len(), MAX_FLASH_ROWS);
     assert!(rows[2].ends_with('~'), "{rows:?}");
     assert!(rows.iter().all(|r| r.chars().count() <= 20), "{rows:?}");
+}
+
+#[cfg(test)]
+#[test]
+fn a_burst_of_one_senders_messages_in_a_minute_goes_under_one_header() {
+    let item = |header: &str, text: &str, tone: Tone| Item {
+        at_ms: 0,
+        header: header.into(),
+        body: vec![text.into()],
+        tone,
+    };
+    let mut app = App::new("alice".into(), "s".into());
+    app.set_history(vec![
+        item("11:10 bob", "one", Tone::Theirs),
+        item("11:10 bob", "two", Tone::Theirs),
+        item("11:10 you  (read)", "a", Tone::Mine),
+        item("11:10 you  (read)", "b", Tone::Mine),
+        item("11:10 you  (delivered)", "c", Tone::Mine),
+        item("11:10 bob", "three", Tone::Theirs),
+        item("11:10 --", "bob's key was confirmed", Tone::Info),
+        item("11:10 --", "a second notice", Tone::Info),
+        item("11:10 bob", "four", Tone::Theirs),
+    ]);
+    let theme = Theme { color: false };
+    let text = |rows: &[Line<'_>]| -> Vec<String> {
+        rows.iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    };
+    let rows = text(&pane_rows(&app, &theme, 40).rows);
+    assert_eq!(
+        rows,
+        [
+            "11:10 bob",
+            "  one",
+            "  two",
+            "11:10 you  (read)",
+            "  a",
+            "  b",
+            "11:10 you  (delivered)",
+            "  c",
+            "11:10 bob",
+            "  three",
+            "11:10 --",
+            "  bob's key was confirmed",
+            "11:10 --",
+            "  a second notice",
+            "11:10 bob",
+            "  four",
+        ]
+    );
+    assert_eq!(max_scroll(&app, 42, 10), rows.len() - 8);
+    // Scrolled so that the top rows are "  one", "  two": bob's header
+    // takes the place of the first; with "  two" alone on top, nothing
+    // changes (the header would hide all of bob's there).
+    let shown = text(&shown_rows(pane_rows(&app, &theme, 40), 16 - 1 - 4, 4));
+    assert_eq!(shown, ["11:10 bob", "  two", "11:10 you  (read)", "  a"]);
+    let shown = text(&shown_rows(pane_rows(&app, &theme, 40), 16 - 2 - 4, 4));
+    assert_eq!(shown, ["  two", "11:10 you  (read)", "  a", "  b"]);
+    // A header in sight, or the top row a header itself: nothing changes.
+    let shown = text(&shown_rows(pane_rows(&app, &theme, 40), 16 - 3 - 3, 3));
+    assert_eq!(shown, ["11:10 you  (read)", "  a", "  b"]);
+    let shown = text(&shown_rows(pane_rows(&app, &theme, 40), 0, 2));
+    assert_eq!(shown, ["11:10 bob", "  four"]);
 }
