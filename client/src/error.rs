@@ -72,8 +72,15 @@ pub enum ClientError {
     #[error("no user named {0:?} on this server")]
     UnknownPeer(String),
     /// No conversation goes by this name: nobody is pinned under it here.
-    #[error("no conversation with {0:?}: nobody of that name is pinned here")]
-    NoConversation(String),
+    /// `room` is the name of a room of ours (or with history here) that
+    /// the user may have meant, typed without its `#`.
+    #[error("no conversation with {who:?}: nobody of that name is pinned here")]
+    NoConversation {
+        /// What the user typed.
+        who: String,
+        /// A room of that name.
+        room: Option<String>,
+    },
     /// The peer's key is not a version-3 key bundle.
     #[error("{0} has no valid end-to-end key (perhaps a version-2 client); cannot send to them")]
     NoValidKey(String),

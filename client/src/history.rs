@@ -30,7 +30,8 @@ impl Client {
     /// The conversation `who` names (see the module docs).
     ///
     /// # Errors
-    /// [`ClientError::NoConversation`] if nobody is pinned under `who`.
+    /// [`ClientError::NoConversation`] if nobody is pinned under `who`
+    /// (naming the room `#who` if there is one).
     pub async fn conversation(&self, who: &str) -> Result<Found, ClientError> {
         if let Some(room) = who.strip_prefix('#') {
             let conversation = self.room_conversation(room).await?;
@@ -54,8 +55,28 @@ impl Client {
                     p.name
                 },
             }),
-            None => Err(ClientError::NoConversation(who.to_string())),
+            None => Err(ClientError::NoConversation {
+                who: who.to_string(),
+                room: self.room_named(who).await?,
+            }),
         }
+    }
+
+    /// The name of a room of ours, or with history here, that `name`
+    /// (typed without `#`) names.
+    async fn room_named(&self, name: &str) -> Result<Option<String>, ClientError> {
+        match self.find_room(name).await {
+            Ok(r) => return Ok(Some(r.name)),
+            Err(ClientError::NoSuchRoom(_) | ClientError::AmbiguousRoom(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let typed = name.to_string();
+        Ok(
+            match self.store(move |s| s.room_in_history(&typed)).await? {
+                Some(Conversation::Room { name, .. }) => Some(name),
+                _ => None,
+            },
+        )
     }
 
     /// The room conversation `room` names (see the module docs).

@@ -82,9 +82,16 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             }
             _ => format!("no user named \"{who}\" on this server; `list` shows who is there"),
         },
-        ClientError::NoConversation(who) => format!(
+        ClientError::NoConversation { who, room: None } => format!(
             "no conversation with \"{who}\": nobody of that name is pinned here (names you sent to \
              or received from are)"
+        ),
+        ClientError::NoConversation {
+            who,
+            room: Some(room),
+        } => format!(
+            "no conversation with \"{who}\": nobody of that name is pinned here; did you mean \
+             the room #{room}?"
         ),
         ClientError::SendToSelf(who) => {
             format!("{who} is you: sending to yourself is not supported (there is no note to self)")
@@ -256,7 +263,7 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::PeerKeyChanged { .. } => return "peer_key_changed".into(),
                 ClientError::NameConflict(_) => return "name_conflict".into(),
                 ClientError::UnknownPeer(_) => return "unknown_peer".into(),
-                ClientError::NoConversation(_) => return "no_conversation".into(),
+                ClientError::NoConversation { .. } => return "no_conversation".into(),
                 ClientError::NoValidKey(_) => return "no_valid_key".into(),
                 ClientError::TextTooLong { .. } => return "text_too_long".into(),
                 ClientError::File { .. } => return "file".into(),

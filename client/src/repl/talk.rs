@@ -99,7 +99,7 @@ impl Menu {
             });
         }
         let found = match self.client.conversation(target).await {
-            Err(ClientError::NoConversation(_)) => {
+            Err(ClientError::NoConversation { .. }) => {
                 self.client.fetch_key(target).await?;
                 self.client.conversation(target).await?
             }

@@ -372,4 +372,19 @@ async fn conversations_lists_rooms_and_people_with_what_is_unread_and_what_inbox
         lines[1].starts_with("alice ") && lines[1].ends_with("1 unread"),
         "{out}"
     );
+
+    // A room's name typed without its `#`: the refusal names the room.
+    let (ok, _, err) = run_client(server.addr, &bob_home, &["history", "TEAM"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("nobody of that name is pinned here; did you mean the room #team?"),
+        "{err}"
+    );
+    let (ok, out, err) = run_client(server.addr, &bob_home, &["history", "#TEAM"]).await;
+    assert!(
+        ok && out.contains("hello team") && out.contains("again"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = run_client(server.addr, &bob_home, &["history", "teams"]).await;
+    assert!(!ok && !err.contains("did you mean"), "{err}");
 }
