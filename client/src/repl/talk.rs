@@ -99,8 +99,14 @@ impl Menu {
             });
         }
         let found = match self.client.conversation(target).await {
-            Err(ClientError::NoConversation { .. }) => {
-                self.client.fetch_key(target).await?;
+            Err(ClientError::NoConversation { who, room }) => {
+                match self.client.fetch_key(target).await {
+                    // Nobody of that name, but a room: say which.
+                    Err(ClientError::UnknownPeer(_)) if room.is_some() => {
+                        return Err(ClientError::NoConversation { who, room });
+                    }
+                    other => other?,
+                };
                 self.client.conversation(target).await?
             }
             other => other?,
