@@ -17,6 +17,7 @@ use crate::display::{escape_line, escape_path};
 use crate::keystore::HistoryQuery;
 use crate::output::{self, Bars};
 use crate::pin::PinState;
+use crate::repl::explain::KnownNames;
 use crate::script::{print_json, read_stdin};
 
 /// Flags that change how commands behave.
@@ -103,11 +104,34 @@ where
     }
 }
 
-/// Runs one subcommand.
+/// Runs one subcommand; an unknown peer's error carries the names to
+/// suggest from.
 ///
 /// # Errors
 /// Whatever the command hit, for `main` to print.
 pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Result<()> {
+    match run_command(client, command, flags).await {
+        Err(e) if is_unknown_peer(&e) => Err(e.context(known_names(client).await)),
+        other => other,
+    }
+}
+
+fn is_unknown_peer(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| matches!(c.downcast_ref(), Some(ClientError::UnknownPeer(_))))
+}
+
+/// What the line of an unknown peer suggests from: the server's list now
+/// (if it answers) and the pinned names, as the menu does.
+async fn known_names(client: &Client) -> KnownNames {
+    let mut names = client.pinned_names().await.unwrap_or_default();
+    if let Ok(users) = client.list().await {
+        names.extend(users.into_iter().map(|(_, n)| n.to_string()));
+    }
+    KnownNames(names)
+}
+
+async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow::Result<()> {
     match command {
         Command::Register { name } => {
             let id = client.register(&name).await?;

@@ -227,14 +227,31 @@ pub fn suggest_name(who: &str, names: &[String]) -> Option<String> {
         .map(|(n, _)| n.clone())
 }
 
+/// The names an error about an unknown peer suggests from (the server's
+/// list and the pinned names), attached as the error's outermost context
+/// by a scripted command, which has a client to ask them of; never shown.
+#[derive(Debug)]
+pub struct KnownNames(pub Vec<String>);
+
+impl std::fmt::Display for KnownNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} names known", self.0.len())
+    }
+}
+
 /// `e` and its causes as one line for a script: the same words as the
-/// menu for the client's own errors, and every cause said once (an error
-/// that quotes its source is not followed by that source again).
+/// menu for the client's own errors (an unknown peer's with the closest of
+/// the [`KnownNames`] attached), and every cause said once (an error that
+/// quotes its source is not followed by that source again).
 pub fn error_line(e: &anyhow::Error) -> String {
+    let (known, skip) = match e.downcast_ref::<KnownNames>() {
+        Some(k) => (k.0.as_slice(), 1),
+        None => (&[][..], 0),
+    };
     let mut parts: Vec<String> = Vec::new();
-    for cause in e.chain() {
+    for cause in e.chain().skip(skip) {
         let (text, last) = if let Some(c) = cause.downcast_ref::<ClientError>() {
-            (explain(c, &[], Audience::Script), true)
+            (explain(c, known, Audience::Script), true)
         } else if let Some(c) = cause.downcast_ref::<ConnectionError>() {
             (connection_error(c), true)
         } else {

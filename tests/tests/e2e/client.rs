@@ -401,6 +401,25 @@ async fn the_binaries_exchange_text_and_a_file() {
     assert!(!ok);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("no user named \"nobody\""), "{err}");
+    assert!(!err.contains("did you mean"), "{err}");
+    // A near miss is answered with the closest name on the server, as the
+    // menu does, in the one line and in the JSON error.
+    let (ok, _, err) =
+        run_client_with_stdin(server.addr, &alice, &["send", "bbo", "hi"], None).await;
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        "client: no user named \"bbo\" on this server; did you mean \"bob\"?"
+    );
+    let (ok, _, err) =
+        run_client_with_stdin(server.addr, &alice, &["--json", "key", "BOBB"], None).await;
+    assert!(!ok);
+    let err: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    assert_eq!(err["code"], "unknown_peer");
+    assert_eq!(
+        err["error"],
+        "no user named \"BOBB\" on this server; did you mean \"bob\"?"
+    );
     let (ok, _, err) = run_client_with_stdin(
         server.addr,
         &alice,
