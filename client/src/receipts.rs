@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use protocol::{ClientId, MessageKind};
+use protocol::{ClientId, ErrorReason, MessageKind};
 use sealpost_rooms::RoomId;
 
 use crate::client::Client;
@@ -55,8 +55,16 @@ impl Client {
     pub(crate) async fn send_receipts(&self, events: &[Event], kind: ReceiptKind) {
         for (peer, ids) in receipted(events) {
             for chunk in ids.chunks(MAX_RECEIPT_IDS) {
-                if let Err(e) = self.send_receipt(peer, kind, chunk.to_vec()).await {
-                    tracing::warn!(error = %e, %peer, ?kind, "could not send a receipt");
+                match self.send_receipt(peer, kind, chunk.to_vec()).await {
+                    Ok(()) => {}
+                    // The sender deleted its account since: nobody to tell,
+                    // which is no fault of ours to warn about.
+                    Err(e) if e.reason() == Some(ErrorReason::UnknownClient) => {
+                        tracing::debug!(%peer, ?kind, "no receipt: the sender's account is gone");
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, %peer, ?kind, "could not send a receipt");
+                    }
                 }
             }
         }

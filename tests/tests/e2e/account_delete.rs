@@ -1,8 +1,8 @@
 //! Deleting one's own account (114) through the real binaries: a wrong name
 //! deletes nothing; the right one deletes what waited for the account, frees
 //! the name and closes its other sessions; the home then says why it cannot
-//! connect and keeps its history; peers' pins hold against whoever takes the
-//! name next. An account still in a room is refused until it asked to leave
+//! connect and keeps its history; a peer still reads what it sent before,
+//! quietly; peers' pins hold against whoever takes the name next. An account still in a room is refused until it asked to leave
 //! every one (or deleted those it owns); a `watch` on the home stops. The
 //! menu and the full-screen client delete it the same way.
 
@@ -40,6 +40,7 @@ async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_ses
     let other_session = bob_elsewhere.connection().await.unwrap();
     ok(addr, &alice, &["send", "bob", "read before"]).await;
     ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &bob, &["send", "alice", "last words"]).await;
     ok(addr, &alice, &["send", "bob", "never read"]).await;
     let file = dir.path().join("report.bin");
     std::fs::write(&file, pattern(3, 100_000)).unwrap();
@@ -97,7 +98,13 @@ async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_ses
         .iter()
         .filter_map(|e| e["text"].as_str())
         .collect();
-    assert_eq!(texts, ["read before"], "{history}");
+    assert_eq!(texts, ["read before", "last words"], "{history}");
+
+    // What bob sent before is still read by alice, whose pin proves it;
+    // that his receipts have nobody to go to is no warning.
+    let (success, out, err) = e2e::run_client(addr, &alice, &["inbox"]).await;
+    assert!(success && out.contains("last words"), "{out}{err}");
+    assert_eq!(err, "", "nothing on standard error");
 
     // The name is free; alice's pin of the old bob holds against the new one.
     register(addr, &dir.path().join("bob2"), "bob").await;
