@@ -132,8 +132,8 @@ pub enum ClientError {
     RoomGone(String),
     /// The server has no public or hidden room of this name that we may
     /// join (a ban answers the same); `listed` is a listed room whose name
-    /// differs only in case (escape before printing).
-    #[error("no such room: none you may join is named {name:?} (names are exact){}", did_you_mean(listed.as_deref()))]
+    /// differs at most in case (escape before printing).
+    #[error("no such room: none you may join is named {name:?} (names are exact){}", did_you_mean(name, listed.as_deref()))]
     NoRoomToJoin {
         /// The name asked for.
         name: String,
@@ -313,8 +313,15 @@ fn account_gone(name: &str, deleted_at_ms: Option<u64>) -> String {
     )
 }
 
-fn did_you_mean(listed: Option<&str>) -> String {
-    listed.map_or_else(String::new, |n| format!("; did you mean #{n}?"))
+fn did_you_mean(name: &str, listed: Option<&str>) -> String {
+    match listed {
+        None => String::new(),
+        // Listed under that very name, yet refused: what a ban looks like.
+        Some(n) if n == name => {
+            format!("; #{n} is listed, but not for you: its admins may have banned you")
+        }
+        Some(n) => format!("; did you mean #{n}?"),
+    }
 }
 
 #[cfg(test)]

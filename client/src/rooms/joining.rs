@@ -248,7 +248,8 @@ fn no_such_room(name: &str) -> ClientError {
 
 impl Client {
     /// The server has no room `name` we may join; names are exact, so a
-    /// listed room whose name differs only in case is offered instead.
+    /// listed room whose name differs only in case is offered instead, and
+    /// one listed under that very name is said to be closed to us.
     async fn no_room_to_join(&self, name: &str) -> ClientError {
         let listed = self.room_directory().await.ok().and_then(|rooms| {
             rooms
