@@ -94,7 +94,8 @@ pub enum Command {
         name: String,
     },
     /// Send an end-to-end encrypted text to NAME. Without TEXT (or with
-    /// `-`), the text is read from standard input.
+    /// `-`), the text is read from standard input (without the one line
+    /// break that ends it, as `echo` ends its line).
     #[command(name = "send")]
     SendText {
         /// The recipient's name, or client id (32 hex digits).
@@ -282,7 +283,8 @@ pub enum RoomCommand {
         secret: Option<crate::rooms::RoomPassword>,
     },
     /// Send a text to room NAME, encrypted once for every member. Without
-    /// TEXT (or with `-`), the text is read from standard input.
+    /// TEXT (or with `-`), the text is read from standard input (without
+    /// the one line break that ends it, as `echo` ends its line).
     Send {
         /// The room.
         name: String,

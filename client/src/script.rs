@@ -11,14 +11,40 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The text of a message from standard input (not empty).
+/// The text of a message from standard input (not empty), without the one
+/// line break that ends it (`echo hi` sends `hi`).
 pub(crate) fn read_stdin() -> anyhow::Result<String> {
     let mut buf = String::new();
     std::io::stdin()
         .read_to_string(&mut buf)
         .context("reading the text from standard input")?;
-    if buf.is_empty() {
+    let text = without_final_line_break(buf);
+    if text.is_empty() {
         bail!("the text is empty");
     }
-    Ok(buf)
+    Ok(text)
+}
+
+/// `text` without one final `\n` or `\r\n`; any line break before it stays.
+fn without_final_line_break(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+#[test]
+fn one_final_line_break_is_dropped_and_no_more() {
+    let cut = |s: &str| without_final_line_break(s.to_string());
+    assert_eq!(cut("hi\n"), "hi");
+    assert_eq!(cut("hi\r\n"), "hi");
+    assert_eq!(cut("a\nb\n\n"), "a\nb\n");
+    assert_eq!(cut("hi"), "hi");
+    assert_eq!(cut("hi\r"), "hi\r");
+    assert_eq!(cut("\n"), "");
+    assert_eq!(cut("ünï\n"), "ünï");
 }
