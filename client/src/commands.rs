@@ -496,7 +496,11 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 Some("forever") => Some(None),
                 Some(d) => match d.parse::<u32>() {
                     Ok(n) if n > 0 => Some(Some(n)),
-                    _ => bail!("{d:?} is not a number of days (1 or more) or `forever`"),
+                    Ok(_) => bail!(
+                        "history cannot be kept 0 days: give 1 or more, or `forever` (`client forget NAME` \
+                         deletes a conversation's history now)"
+                    ),
+                    Err(_) => bail!("{d:?} is neither a number of days nor `forever`"),
                 },
             };
             let (kept, gone) = match days {

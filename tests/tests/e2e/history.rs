@@ -161,7 +161,17 @@ async fn history_survives_restarts_in_order_with_statuses() {
     let (ok, out, _) = run_client(server.addr, &alice_home, &["--json", "retention"]).await;
     assert!(ok && out.contains("\"retention_days\": 30"), "{out}");
     let (ok, _, err) = run_client(server.addr, &alice_home, &["retention", "soon"]).await;
-    assert!(!ok && err.contains("not a number of days"), "{err}");
+    assert!(
+        !ok && err.contains("\"soon\" is neither a number of days nor `forever`"),
+        "{err}"
+    );
+    let (ok, _, err) = run_client(server.addr, &alice_home, &["retention", "0"]).await;
+    assert!(
+        !ok && err.contains("history cannot be kept 0 days: give 1 or more"),
+        "{err}"
+    );
+    let (ok, out, _) = run_client(server.addr, &alice_home, &["retention"]).await;
+    assert!(ok && out.contains("kept 30 day(s)"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
