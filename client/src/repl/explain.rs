@@ -80,7 +80,10 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             Some(s) if s != *who => {
                 format!("no user named \"{who}\" on this server; did you mean \"{s}\"?")
             }
-            _ => format!("no user named \"{who}\" on this server; `list` shows who is there"),
+            _ => format!(
+                "no user named \"{who}\" on this server; {} shows who is there",
+                cmd("list")
+            ),
         },
         ClientError::NoConversation { who, room: None } => format!(
             "no conversation with \"{who}\": nobody of that name is pinned here (names you sent to \
@@ -133,7 +136,10 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         ) => s.to_string(),
         ClientError::Store(s) => format!("the local key store failed: {s}"),
         ClientError::NoHeldFile(id) => {
-            format!("no file offer {id} waits for a decision; `files` lists them")
+            format!(
+                "no file offer {id} waits for a decision; {} lists them",
+                cmd("files")
+            )
         }
         ClientError::Crypto(c) => format!("cryptography failed: {c}"),
         ClientError::Io(e) => format!("local error: {e}"),

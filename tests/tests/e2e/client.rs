@@ -403,6 +403,7 @@ async fn the_binaries_exchange_text_and_a_file() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("no user named \"nobody\""), "{err}");
     assert!(!err.contains("did you mean"), "{err}");
+    assert!(err.contains("`client list` shows who is there"), "{err}");
     // A near miss is answered with the closest name on the server, as the
     // menu does, in the one line and in the JSON error.
     let (ok, _, err) =

@@ -498,5 +498,8 @@ async fn scripts_download_held_files_only_when_told() {
     let (ok, _, err) = run_client(server.addr, &bob, &["decline-file", "999999"]).await;
     assert!(!ok);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("no file offer 999999"), "{err}");
+    assert!(
+        err.contains("no file offer 999999 waits for a decision; `client files` lists them"),
+        "{err}"
+    );
 }
