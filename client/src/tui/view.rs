@@ -287,7 +287,8 @@ fn pane_rows<'a>(app: &'a App, theme: &Theme, width: usize) -> PaneRows<'a> {
 
 /// Whether `item` goes on under `previous`'s header: a message of the same
 /// sender in the same minute with the same status (the header says all of
-/// that), as chat screens group a burst of messages. Notices keep theirs.
+/// that), as chat screens group a burst of messages; its first row is
+/// marked ([`NEXT_MESSAGE`]). Notices keep their headers.
 fn continues(previous: Option<&Item>, item: &Item) -> bool {
     previous.is_some_and(|p| {
         matches!(item.tone, Tone::Mine | Tone::Theirs)
@@ -296,18 +297,24 @@ fn continues(previous: Option<&Item>, item: &Item) -> bool {
     })
 }
 
+/// Marks where a message under the previous one's header starts, so that
+/// two messages never read as one with several lines.
+const NEXT_MESSAGE: &str = "\u{b7} ";
+
 fn push_item(rows: &mut Vec<Line<'_>>, item: &Item, continued: bool, theme: &Theme, width: usize) {
     if !continued {
         for row in wrap(&item.header, width) {
             rows.push(Line::from(Span::styled(row, theme.header(item.tone))));
         }
     }
+    let mut indent = if continued { NEXT_MESSAGE } else { "  " };
     for line in &item.body {
         for row in wrap(line, width.saturating_sub(2)) {
             rows.push(Line::from(vec![
-                Span::raw("  "),
+                Span::styled(indent, theme.header(item.tone)),
                 Span::styled(row, theme.body(item.tone)),
             ]));
+            indent = "  ";
         }
     }
 }
@@ -517,13 +524,13 @@ fn a_burst_of_one_senders_messages_in_a_minute_goes_under_one_header() {
     let item = |header: &str, text: &str, tone: Tone| Item {
         at_ms: 0,
         header: header.into(),
-        body: vec![text.into()],
+        body: text.split('\n').map(str::to_string).collect(),
         tone,
     };
     let mut app = App::new("alice".into(), "s".into());
     app.set_history(vec![
         item("11:10 bob", "one", Tone::Theirs),
-        item("11:10 bob", "two", Tone::Theirs),
+        item("11:10 bob", "two\nand more", Tone::Theirs),
         item("11:10 you  (read)", "a", Tone::Mine),
         item("11:10 you  (read)", "b", Tone::Mine),
         item("11:10 you  (delivered)", "c", Tone::Mine),
@@ -544,10 +551,11 @@ fn a_burst_of_one_senders_messages_in_a_minute_goes_under_one_header() {
         [
             "11:10 bob",
             "  one",
-            "  two",
+            "\u{b7} two",
+            "  and more",
             "11:10 you  (read)",
             "  a",
-            "  b",
+            "\u{b7} b",
             "11:10 you  (delivered)",
             "  c",
             "11:10 bob",
@@ -561,16 +569,22 @@ fn a_burst_of_one_senders_messages_in_a_minute_goes_under_one_header() {
         ]
     );
     assert_eq!(max_scroll(&app, 42, 10), rows.len() - 8);
-    // Scrolled so that the top rows are "  one", "  two": bob's header
-    // takes the place of the first; with "  two" alone on top, nothing
-    // changes (the header would hide all of bob's there).
-    let shown = text(&shown_rows(pane_rows(&app, &theme, 40), 16 - 1 - 4, 4));
-    assert_eq!(shown, ["11:10 bob", "  two", "11:10 you  (read)", "  a"]);
-    let shown = text(&shown_rows(pane_rows(&app, &theme, 40), 16 - 2 - 4, 4));
-    assert_eq!(shown, ["  two", "11:10 you  (read)", "  a", "  b"]);
+    // Scrolled so that the top rows are "  one", "· two": bob's header
+    // takes the place of the first; with "  and more" alone on top,
+    // nothing changes (the header would hide all of bob's there).
+    let scrolled = |scroll, height| text(&shown_rows(pane_rows(&app, &theme, 40), scroll, height));
+    assert_eq!(
+        scrolled(17 - 1 - 4, 4),
+        ["11:10 bob", "\u{b7} two", "  and more", "11:10 you  (read)"]
+    );
+    assert_eq!(
+        scrolled(17 - 3 - 4, 4),
+        ["  and more", "11:10 you  (read)", "  a", "\u{b7} b"]
+    );
     // A header in sight, or the top row a header itself: nothing changes.
-    let shown = text(&shown_rows(pane_rows(&app, &theme, 40), 16 - 3 - 3, 3));
-    assert_eq!(shown, ["11:10 you  (read)", "  a", "  b"]);
-    let shown = text(&shown_rows(pane_rows(&app, &theme, 40), 0, 2));
-    assert_eq!(shown, ["11:10 bob", "  four"]);
+    assert_eq!(
+        scrolled(17 - 4 - 3, 3),
+        ["11:10 you  (read)", "  a", "\u{b7} b"]
+    );
+    assert_eq!(scrolled(0, 2), ["11:10 bob", "  four"]);
 }
