@@ -37,6 +37,8 @@ pub const MARKS: &[(&str, &str)] = &[
     ("#", "a room"),
     ("-#", "an invite-only (locked) room"),
     ("~#", "a hidden room (joined by its exact name)"),
+    ("*#", "a room that asks whoever joins for its password"),
+    ("~*#", "a hidden room with a password"),
 ];
 
 /// `name  what` rows of a table, the names padded to one width, each

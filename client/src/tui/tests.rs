@@ -331,11 +331,14 @@ fn the_help_lists_keys_and_commands_and_scrolls_when_short() {
     }
     assert!(narrow.contains("Ctrl-N / Ctrl-P"), "{narrow}");
     assert!(narrow.contains("PageDown for more"), "{narrow}");
-    // Scrolled to its end on the small screen, the last commands show.
+    // Scrolled to its end on the small screen, the last marks show.
     app.help_scroll = super::help::max_scroll(60, 20);
     let (narrow, _) = render(&app, 60, 20);
     check("help-scrolled", 60, 20, &stable(&narrow, NOW));
-    assert!(narrow.contains("/delete NAME"), "{narrow}");
+    assert!(
+        narrow.contains("~*#  a hidden room with a password"),
+        "{narrow}"
+    );
     assert!(narrow.contains("Any other line is sent"), "{narrow}");
 }
 
