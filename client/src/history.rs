@@ -57,26 +57,23 @@ impl Client {
             }),
             None => Err(ClientError::NoConversation {
                 who: who.to_string(),
-                room: self.room_named(who).await?,
+                room: self.room_named(who).await,
             }),
         }
     }
 
     /// The name of a room of ours, or with history here, that `name`
-    /// (typed without `#`) names.
-    async fn room_named(&self, name: &str) -> Result<Option<String>, ClientError> {
-        match self.find_room(name).await {
-            Ok(r) => return Ok(Some(r.name)),
-            Err(ClientError::NoSuchRoom(_) | ClientError::AmbiguousRoom(_)) => {}
-            Err(e) => return Err(e),
+    /// (typed without `#`) names. Only a hint for an error line: a failure
+    /// to look is no room.
+    async fn room_named(&self, name: &str) -> Option<String> {
+        if let Ok(r) = self.find_room(name).await {
+            return Some(r.name);
         }
         let typed = name.to_string();
-        Ok(
-            match self.store(move |s| s.room_in_history(&typed)).await? {
-                Some(Conversation::Room { name, .. }) => Some(name),
-                _ => None,
-            },
-        )
+        match self.store(move |s| s.room_in_history(&typed)).await {
+            Ok(Some(Conversation::Room { name, .. })) => Some(name),
+            _ => None,
+        }
     }
 
     /// The room conversation `room` names (see the module docs).
