@@ -37,6 +37,7 @@ pub mod error;
 pub mod frame;
 pub mod gather;
 pub mod header;
+pub mod names;
 pub mod notation;
 mod payload;
 pub mod types;

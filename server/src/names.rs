@@ -10,9 +10,8 @@
 //! registration. Version 2 keeps its own, older rules (see `v2.rs`).
 
 use protocol::Name;
+use protocol::names::{Unshown, code_point, unshown};
 use unicode_normalization::UnicodeNormalization;
-use unicode_security::GeneralSecurityProfile;
-use unicode_security::general_security_profile::IdentifierType;
 
 /// Why a version-3 name is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,19 +53,6 @@ pub struct CheckedName {
     pub skeleton: String,
 }
 
-/// The characters of the Unicode `Bidi_Control` property: embeddings,
-/// overrides, isolates and marks, each of which can make a name display as
-/// another (unchanged since Unicode 6.3).
-const BIDI_CONTROLS: &[char] = &[
-    '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
-    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
-];
-
-/// `U+XXXX` for messages: the character itself may be invisible.
-fn code_point(c: char) -> String {
-    format!("U+{:04X}", u32::from(c))
-}
-
 /// Checks a version-3 name and returns its stored form and key.
 ///
 /// # Errors
@@ -74,15 +60,11 @@ fn code_point(c: char) -> String {
 pub fn check(name: &Name) -> Result<CheckedName, NameRefusal> {
     // Control characters never get here: `Name` refuses them on the wire.
     let nfc = normalise(name.as_str());
-    for c in nfc.chars() {
-        if BIDI_CONTROLS.contains(&c) {
-            return Err(NameRefusal::Bidi(code_point(c)));
-        }
-        // Zero-width spaces and joiners, soft hyphens, variation selectors,
-        // tags: the skeleton drops them, and so should a person's eye.
-        if c.identifier_type() == Some(IdentifierType::Default_Ignorable) {
-            return Err(NameRefusal::Invisible(code_point(c)));
-        }
+    // Invisible ones the skeleton drops, and so should a person's eye.
+    match unshown(&nfc) {
+        Some(Unshown::Reorders(c)) => return Err(NameRefusal::Bidi(code_point(c))),
+        Some(Unshown::Invisible(c)) => return Err(NameRefusal::Invisible(code_point(c))),
+        None => {}
     }
     if nfc.chars().all(char::is_whitespace) {
         return Err(NameRefusal::Blank);

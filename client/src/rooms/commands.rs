@@ -11,9 +11,10 @@
 use bytes::Bytes;
 use protocol::v3::ClaimStatus;
 use protocol::{ClientId, ErrorReason, RoomId, UploadId};
-use sealpost_rooms::{JoinRule, MAX_ROOM_MEMBERS, Role, RoomName, RoomsError};
+use sealpost_rooms::{JoinRule, MAX_ROOM_MEMBERS, Role, RoomsError};
 use serde::Serialize;
 
+use super::naming::new_room_name;
 use super::state::LocalRoom;
 use super::{engine_client_id, hex, wire_client_id};
 use crate::client::Client;
@@ -101,11 +102,7 @@ impl Client {
         name: &str,
         rule: JoinRule,
     ) -> Result<RoomInfo, ClientError> {
-        let room_name = RoomName::new(name).map_err(|_| {
-            ClientError::RoomMember(format!(
-                "{name:?} cannot name a room: 1 to 64 bytes, no control characters"
-            ))
-        })?;
+        let room_name = new_room_name(name)?;
         self.in_rooms(async || {
             if let Ok(held) = self.find_room(name).await {
                 return Err(ClientError::RoomNameTaken(held.name));

@@ -33,6 +33,7 @@ pub mod files;
 mod join;
 mod joining;
 mod moderation;
+mod naming;
 mod offers;
 mod password;
 mod publish;

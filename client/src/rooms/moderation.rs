@@ -6,10 +6,11 @@
 //! A user to ban need not be a member (a ban keeps them out before they
 //! join): they are named as for one-to-one messages and pinned the same way.
 
-use sealpost_rooms::{Role, RoomName};
+use sealpost_rooms::Role;
 
 use super::commands::role_in;
 use super::engine_client_id;
+use super::naming::new_room_name;
 use crate::client::Client;
 use crate::error::ClientError;
 
@@ -107,11 +108,7 @@ impl Client {
     /// not an admin's role, or refused (another public or hidden room has
     /// the name: `ROOM_EXISTS`).
     pub async fn room_rename(&self, name: &str, new: &str) -> Result<(), ClientError> {
-        let new_name = RoomName::new(new).map_err(|_| {
-            ClientError::RoomMember(format!(
-                "{new:?} cannot name a room: 1 to 64 bytes, no control characters"
-            ))
-        })?;
+        let new_name = new_room_name(new)?;
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
             if !new.eq_ignore_ascii_case(&room.name)

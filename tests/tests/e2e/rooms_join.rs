@@ -297,6 +297,14 @@ async fn rooms_join_kick_ban_unban_and_rename_are_shown_to_members() {
 
     // A rename: members see it; the old name finds nothing, the new one
     // the room.
+    // A name not shown as typed is refused before it reaches the room.
+    let err = refused(addr, &alice, &["room", "rename", "ops", "ops\u{200B}2"]).await;
+    assert!(
+        err.contains("cannot name a room: it holds U+200B, a character that is not shown"),
+        "{err}"
+    );
+    let err = refused(addr, &alice, &["room", "create", "r\u{202E}oom"]).await;
+    assert!(err.contains("U+202E, a character that reorders"), "{err}");
     ok(addr, &alice, &["room", "rename", "ops", "ops-2"]).await;
     let shown = ok(addr, &bob, &["inbox"]).await;
     assert!(

@@ -1,0 +1,89 @@
+//! The names this client gives rooms (creating or renaming one): the wire's
+//! limits (1 to 64 bytes, no control characters) and, like the server's
+//! rules for user names, only characters shown as typed, with plain single
+//! spaces between words. A name that looks like another, or that nobody
+//! can type back, is refused before it reaches the room. Names that other
+//! clients gave are read as they are (and shown escaped).
+
+use protocol::names::{Unshown, code_point, unshown};
+use sealpost_rooms::RoomName;
+
+use crate::error::ClientError;
+
+/// `name` as a room name this client gives.
+///
+/// # Errors
+/// [`ClientError::RoomMember`] saying which rule the name breaks.
+pub(crate) fn new_room_name(name: &str) -> Result<RoomName, ClientError> {
+    let refused =
+        |why: String| ClientError::RoomMember(format!("{name:?} cannot name a room: {why}"));
+    let checked =
+        RoomName::new(name).map_err(|_| refused("1 to 64 bytes, no control characters".into()))?;
+    match unshown(name) {
+        Some(Unshown::Reorders(c)) => {
+            return Err(refused(format!(
+                "it holds {}, a character that reorders how text is shown",
+                code_point(c)
+            )));
+        }
+        Some(Unshown::Invisible(c)) => {
+            return Err(refused(format!(
+                "it holds {}, a character that is not shown",
+                code_point(c)
+            )));
+        }
+        None => {}
+    }
+    if name.chars().all(char::is_whitespace) {
+        return Err(refused("it is blank".into()));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_whitespace() && *c != ' ') {
+        return Err(refused(format!(
+            "it holds {}, a space other than the plain space",
+            code_point(c)
+        )));
+    }
+    if name.starts_with(' ') || name.ends_with(' ') || name.contains("  ") {
+        return Err(refused(
+            "it starts or ends with a space, or has two in a row".into(),
+        ));
+    }
+    Ok(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn why(name: &str) -> String {
+        match new_room_name(name) {
+            Ok(_) => "ok".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_room_is_given_only_a_name_shown_as_typed() {
+        for ok in ["team", "dev ops", "Équipe-2", "tеam", "#1 fans"] {
+            assert!(new_room_name(ok).is_ok(), "{ok}");
+        }
+        for (name, said) in [
+            ("r\u{202E}oom", "U+202E, a character that reorders"),
+            ("te\u{200B}am", "U+200B, a character that is not shown"),
+            ("   ", "it is blank"),
+            (
+                "dev\u{00A0}ops",
+                "U+00A0, a space other than the plain space",
+            ),
+            (" team", "starts or ends with a space"),
+            ("team ", "starts or ends with a space"),
+            ("dev  ops", "two in a row"),
+            ("", "1 to 64 bytes"),
+            ("a\u{1b}b", "no control characters"),
+        ] {
+            let got = why(name);
+            assert!(got.contains(said), "{name:?}: {got}");
+        }
+        assert!(why(&"x".repeat(65)).contains("1 to 64 bytes"));
+    }
+}
