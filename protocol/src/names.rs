@@ -1,8 +1,8 @@
-//! Characters a name must not hold because a person would not see them as
-//! typed: those that reorder the text around them, and those that are not
-//! shown at all. The server refuses them in user names (its version-3 name
-//! rules, PROTOCOL.md "Common fields"); the client also keeps them out of
-//! the room names it gives.
+//! What a name must not hold because a person would not see it as typed:
+//! characters that reorder the text around them or are not shown at all,
+//! and spaces other than single plain ones between words. The server
+//! refuses such user names (its version-3 name rules, PROTOCOL.md "Common
+//! fields"); the client also keeps them out of the room names it gives.
 
 use unicode_security::GeneralSecurityProfile;
 use unicode_security::general_security_profile::IdentifierType;
@@ -15,28 +15,47 @@ pub const BIDI_CONTROLS: &[char] = &[
     '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
 ];
 
-/// A character of a name that is not shown as typed.
+/// Why a name is not shown as typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unshown {
-    /// It changes the direction of the text around it.
+pub enum NotAsTyped {
+    /// A character that changes the direction of the text around it.
     Reorders(char),
-    /// It is not shown at all (zero-width spaces and joiners, soft
+    /// A character not shown at all (zero-width spaces and joiners, soft
     /// hyphens, variation selectors, tags: Unicode's default-ignorable
     /// code points).
     Invisible(char),
+    /// Only whitespace.
+    Blank,
+    /// Whitespace other than the plain space (U+0020).
+    OtherSpace(char),
+    /// A space at either end, or two in a row.
+    StraySpace,
 }
 
-/// The first character of `name` that is not shown as typed, if any.
-pub fn unshown(name: &str) -> Option<Unshown> {
-    name.chars().find_map(|c| {
+/// The first reason, in the order above, why `name` is not shown as typed.
+pub fn not_as_typed(name: &str) -> Option<NotAsTyped> {
+    let unshown = name.chars().find_map(|c| {
         if BIDI_CONTROLS.contains(&c) {
-            Some(Unshown::Reorders(c))
+            Some(NotAsTyped::Reorders(c))
         } else if c.identifier_type() == Some(IdentifierType::Default_Ignorable) {
-            Some(Unshown::Invisible(c))
+            Some(NotAsTyped::Invisible(c))
         } else {
             None
         }
-    })
+    });
+    if unshown.is_some() {
+        return unshown;
+    }
+    if name.chars().all(char::is_whitespace) {
+        return Some(NotAsTyped::Blank);
+    }
+    if let Some(c) = name.chars().find(|c| c.is_whitespace() && *c != ' ') {
+        return Some(NotAsTyped::OtherSpace(c));
+    }
+    if name.starts_with(' ') || name.ends_with(' ') || name.contains("  ") {
+        return Some(NotAsTyped::StraySpace);
+    }
+    None
 }
 
 /// `U+XXXX`, for messages: the character itself may be invisible.
@@ -50,19 +69,29 @@ mod tests {
 
     #[test]
     fn reordering_and_invisible_characters_are_found_and_others_pass() {
+        let unshown = not_as_typed;
         assert_eq!(unshown("team"), None);
         assert_eq!(unshown("Équipe ops-2 tеam"), None);
-        assert_eq!(unshown("r\u{202E}oom"), Some(Unshown::Reorders('\u{202E}')));
-        assert_eq!(unshown("a\u{2067}b"), Some(Unshown::Reorders('\u{2067}')));
+        assert_eq!(
+            unshown("r\u{202E}oom"),
+            Some(NotAsTyped::Reorders('\u{202E}'))
+        );
+        assert_eq!(
+            unshown("a\u{2067}b"),
+            Some(NotAsTyped::Reorders('\u{2067}'))
+        );
         assert_eq!(
             unshown("te\u{200B}am"),
-            Some(Unshown::Invisible('\u{200B}'))
+            Some(NotAsTyped::Invisible('\u{200B}'))
         );
         assert_eq!(
             unshown("te\u{00AD}am"),
-            Some(Unshown::Invisible('\u{00AD}'))
+            Some(NotAsTyped::Invisible('\u{00AD}'))
         );
-        assert_eq!(unshown("x\u{FE0F}"), Some(Unshown::Invisible('\u{FE0F}')));
+        assert_eq!(
+            unshown("x\u{FE0F}"),
+            Some(NotAsTyped::Invisible('\u{FE0F}'))
+        );
         assert_eq!(code_point('\u{202E}'), "U+202E");
         assert_eq!(code_point('a'), "U+0061");
     }

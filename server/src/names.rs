@@ -10,7 +10,7 @@
 //! registration. Version 2 keeps its own, older rules (see `v2.rs`).
 
 use protocol::Name;
-use protocol::names::{Unshown, code_point, unshown};
+use protocol::names::{NotAsTyped, code_point, not_as_typed};
 use unicode_normalization::UnicodeNormalization;
 
 /// Why a version-3 name is refused.
@@ -60,20 +60,15 @@ pub struct CheckedName {
 pub fn check(name: &Name) -> Result<CheckedName, NameRefusal> {
     // Control characters never get here: `Name` refuses them on the wire.
     let nfc = normalise(name.as_str());
-    // Invisible ones the skeleton drops, and so should a person's eye.
-    match unshown(&nfc) {
-        Some(Unshown::Reorders(c)) => return Err(NameRefusal::Bidi(code_point(c))),
-        Some(Unshown::Invisible(c)) => return Err(NameRefusal::Invisible(code_point(c))),
-        None => {}
-    }
-    if nfc.chars().all(char::is_whitespace) {
-        return Err(NameRefusal::Blank);
-    }
-    if let Some(c) = nfc.chars().find(|c| c.is_whitespace() && *c != ' ') {
-        return Err(NameRefusal::OtherSpace(code_point(c)));
-    }
-    if nfc.starts_with(' ') || nfc.ends_with(' ') || nfc.contains("  ") {
-        return Err(NameRefusal::StraySpace);
+    // Invisible characters the skeleton drops, and so should a person's eye.
+    if let Some(why) = not_as_typed(&nfc) {
+        return Err(match why {
+            NotAsTyped::Reorders(c) => NameRefusal::Bidi(code_point(c)),
+            NotAsTyped::Invisible(c) => NameRefusal::Invisible(code_point(c)),
+            NotAsTyped::Blank => NameRefusal::Blank,
+            NotAsTyped::OtherSpace(c) => NameRefusal::OtherSpace(code_point(c)),
+            NotAsTyped::StraySpace => NameRefusal::StraySpace,
+        });
     }
     // Where a person types a name, clients also take an id and a room:
     // such a name would reach someone else, or no one.

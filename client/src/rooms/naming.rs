@@ -1,11 +1,11 @@
 //! The names this client gives rooms (creating or renaming one): the wire's
-//! limits (1 to 64 bytes, no control characters) and, like the server's
-//! rules for user names, only characters shown as typed, with plain single
-//! spaces between words. A name that looks like another, or that nobody
-//! can type back, is refused before it reaches the room. Names that other
-//! clients gave are read as they are (and shown escaped).
+//! limits (1 to 64 bytes, no control characters) and, as the server's rules
+//! for user names ask, shown as typed (`protocol::names`). A name that looks
+//! like another, or that nobody can type back, is refused before it reaches
+//! the room. Names that other clients gave are read as they are (and shown
+//! escaped).
 
-use protocol::names::{Unshown, code_point, unshown};
+use protocol::names::{NotAsTyped, code_point, not_as_typed};
 use sealpost_rooms::RoomName;
 
 use crate::error::ClientError;
@@ -19,36 +19,24 @@ pub(crate) fn new_room_name(name: &str) -> Result<RoomName, ClientError> {
         |why: String| ClientError::RoomMember(format!("{name:?} cannot name a room: {why}"));
     let checked =
         RoomName::new(name).map_err(|_| refused("1 to 64 bytes, no control characters".into()))?;
-    match unshown(name) {
-        Some(Unshown::Reorders(c)) => {
-            return Err(refused(format!(
-                "it holds {}, a character that reorders how text is shown",
-                code_point(c)
-            )));
+    let Some(why) = not_as_typed(name) else {
+        return Ok(checked);
+    };
+    Err(refused(match why {
+        NotAsTyped::Reorders(c) => format!(
+            "it holds {}, a character that reorders how text is shown",
+            code_point(c)
+        ),
+        NotAsTyped::Invisible(c) => {
+            format!("it holds {}, a character that is not shown", code_point(c))
         }
-        Some(Unshown::Invisible(c)) => {
-            return Err(refused(format!(
-                "it holds {}, a character that is not shown",
-                code_point(c)
-            )));
-        }
-        None => {}
-    }
-    if name.chars().all(char::is_whitespace) {
-        return Err(refused("it is blank".into()));
-    }
-    if let Some(c) = name.chars().find(|c| c.is_whitespace() && *c != ' ') {
-        return Err(refused(format!(
+        NotAsTyped::Blank => "it is blank".into(),
+        NotAsTyped::OtherSpace(c) => format!(
             "it holds {}, a space other than the plain space",
             code_point(c)
-        )));
-    }
-    if name.starts_with(' ') || name.ends_with(' ') || name.contains("  ") {
-        return Err(refused(
-            "it starts or ends with a space, or has two in a row".into(),
-        ));
-    }
-    Ok(checked)
+        ),
+        NotAsTyped::StraySpace => "it starts or ends with a space, or has two in a row".into(),
+    }))
 }
 
 #[cfg(test)]
