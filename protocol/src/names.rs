@@ -2,7 +2,8 @@
 //! characters that reorder the text around them or are not shown at all,
 //! and spaces other than single plain ones between words. The server
 //! refuses such user names (its version-3 name rules, PROTOCOL.md "Common
-//! fields"); the client also keeps them out of the room names it gives.
+//! fields") and new room names ("Room name"); the client keeps them out of
+//! the room names it gives before the server is asked.
 
 use unicode_security::GeneralSecurityProfile;
 use unicode_security::general_security_profile::IdentifierType;

@@ -62,13 +62,7 @@ pub fn check(name: &Name) -> Result<CheckedName, NameRefusal> {
     let nfc = normalise(name.as_str());
     // Invisible characters the skeleton drops, and so should a person's eye.
     if let Some(why) = not_as_typed(&nfc) {
-        return Err(match why {
-            NotAsTyped::Reorders(c) => NameRefusal::Bidi(code_point(c)),
-            NotAsTyped::Invisible(c) => NameRefusal::Invisible(code_point(c)),
-            NotAsTyped::Blank => NameRefusal::Blank,
-            NotAsTyped::OtherSpace(c) => NameRefusal::OtherSpace(code_point(c)),
-            NotAsTyped::StraySpace => NameRefusal::StraySpace,
-        });
+        return Err(why.into());
     }
     // Where a person types a name, clients also take an id and a room:
     // such a name would reach someone else, or no one.
@@ -82,6 +76,35 @@ pub fn check(name: &Name) -> Result<CheckedName, NameRefusal> {
     let name = Name::new(nfc).map_err(|_| NameRefusal::TooLong(len))?;
     let skeleton = skeleton_key(name.as_str());
     Ok(CheckedName { name, skeleton })
+}
+
+impl From<NotAsTyped> for NameRefusal {
+    fn from(why: NotAsTyped) -> Self {
+        match why {
+            NotAsTyped::Reorders(c) => Self::Bidi(code_point(c)),
+            NotAsTyped::Invisible(c) => Self::Invisible(code_point(c)),
+            NotAsTyped::Blank => Self::Blank,
+            NotAsTyped::OtherSpace(c) => Self::OtherSpace(code_point(c)),
+            NotAsTyped::StraySpace => Self::StraySpace,
+        }
+    }
+}
+
+/// Checks a name that a 132 or a commit gives a room (PROTOCOL.md "Room
+/// name"): shown as typed, by the same character rules as a user's name. A
+/// name compares byte for byte, so it is not normalised; a room keeps a name
+/// it had before servers checked this, since only a new name is checked.
+///
+/// # Errors
+/// [`crate::error::StoreError::RoomRefused`] saying which rule it breaks.
+pub fn check_room_name(name: &str) -> Result<(), crate::error::StoreError> {
+    match not_as_typed(name) {
+        None => Ok(()),
+        Some(why) => Err(crate::error::StoreError::RoomRefused(format!(
+            "a room's name must be shown as typed: {}",
+            NameRefusal::from(why)
+        ))),
+    }
 }
 
 /// The NFC form of a name, as version-3 names are stored (for lookups).

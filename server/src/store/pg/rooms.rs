@@ -62,6 +62,9 @@ impl Pg {
                 ));
             }
         }
+        if let Some(name) = &state.name {
+            crate::names::check_room_name(name)?;
+        }
         room_observer::save(&tx, room, &snapshot.changes()).await?;
         tx.execute(
             "INSERT INTO room_members (room, client, role, cursor, until_seq)
@@ -127,6 +130,9 @@ impl Pg {
                 ));
             }
         };
+        if let Some(name) = &summary.renamed {
+            crate::names::check_room_name(name)?;
+        }
         let state = observed.1;
         // An outsider commits only its own join; a member never joins.
         let own_join = summary.external_join && summary.committer.map(|c| c.0) == Some(author.0);

@@ -71,6 +71,9 @@ pub(super) fn create(
                 ));
             }
         }
+        if let Some(name) = &state.name {
+            crate::names::check_room_name(name)?;
+        }
         let inserted = tx
             .prepare_cached(
                 "INSERT INTO rooms (id, epoch, creator, created_at) VALUES (?1, 0, ?2, ?3)
@@ -150,6 +153,9 @@ pub(super) fn commit(
             } else {
                 "a member does not join again".into()
             }));
+        }
+        if let Some(name) = &summary.renamed {
+            crate::names::check_room_name(name)?;
         }
         let state = room_access::observed(tx, room)?;
         // A join leaves the rules as they were: the state after it says

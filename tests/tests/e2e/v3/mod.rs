@@ -11,6 +11,7 @@ mod room_delete;
 mod room_files;
 mod room_holds;
 mod room_log;
+mod room_names;
 mod scale;
 
 pub(crate) use files::{begin_upload, download_all, finish_upload, resume_upload, upload_range};
