@@ -17,6 +17,7 @@ use crate::display::{escape_line, escape_path};
 use crate::keystore::HistoryQuery;
 use crate::output::{self, Bars};
 use crate::pin::PinState;
+use crate::rejections;
 use crate::repl::explain::KnownNames;
 use crate::script::{print_json, read_stdin};
 
@@ -240,8 +241,8 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             let read = client
                 .inbox_each(cancel_on_ctrl_c(), |events| {
                     if !json {
-                        for e in &events {
-                            println!("{}", output::event(e));
+                        for line in rejections::event_lines(&events, output::event) {
+                            println!("{line}");
                         }
                     }
                     shown.extend(events);
@@ -335,11 +336,13 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 // receipt a person for it); the rooms are told a moment
                 // later, one receipt a room for what showed meanwhile.
                 let batch = crate::inbox::arrived_together(first, &mut rx);
-                for e in &batch {
-                    if flags.json {
+                if flags.json {
+                    for e in &batch {
                         println!("{}", serde_json::to_string(e)?);
-                    } else {
-                        println!("{}", output::event(e));
+                    }
+                } else {
+                    for line in rejections::event_lines(&batch, output::event) {
+                        println!("{line}");
                     }
                 }
                 client.shown_live(&batch).await;

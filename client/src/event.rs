@@ -247,7 +247,9 @@ impl Rejection {
             }
             Self::UnknownSession => "rejected: it belongs to a session this client does not have",
             Self::NotEncrypted => "rejected: the sender has no valid end-to-end key",
-            Self::UnknownSender => "rejected: the sender is not registered on this server",
+            Self::UnknownSender => {
+                "rejected: the sender is not registered on this server (an account deleted since, or never made), so nothing proves who sent it"
+            }
         }
     }
 }

@@ -70,6 +70,7 @@ pub mod pin;
 pub mod presence;
 mod receipts;
 mod refusal;
+pub mod rejections;
 pub mod repl;
 pub mod room_cli;
 pub mod rooms;

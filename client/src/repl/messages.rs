@@ -13,6 +13,7 @@ use crate::display::escape_line;
 use crate::inbox::{Event, What};
 use crate::keystore::HistoryQuery;
 use crate::output::history_entry;
+use crate::rejections::event_lines;
 
 /// How many entries `history NAME` shows (`client history NAME` shows all).
 const MENU_HISTORY: usize = 20;
@@ -159,8 +160,8 @@ impl Menu {
         let read = self
             .client
             .inbox_each(cancel.clone(), |batch| {
-                for e in &batch {
-                    self.say(show_event(e));
+                for line in event_lines(&batch, show_event) {
+                    self.say(line);
                 }
                 events.extend(batch);
             })

@@ -2,7 +2,9 @@
 //! deletes nothing; the right one deletes what waited for the account, frees
 //! the name and closes its other sessions; the home then says why it cannot
 //! connect and keeps its history; a peer still reads what it sent before,
-//! quietly; peers' pins hold against whoever takes the name next. An account still in a room is refused until it asked to leave
+//! quietly (a peer who never pinned it is told once how many it could not
+//! read); peers' pins hold against whoever takes the name next. An account
+//! still in a room is refused until it asked to leave
 //! every one (or deleted those it owns); a `watch` on the home stops. The
 //! menu and the full-screen client delete it the same way.
 
@@ -41,6 +43,11 @@ async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_ses
     ok(addr, &alice, &["send", "bob", "read before"]).await;
     ok(addr, &bob, &["inbox"]).await;
     ok(addr, &bob, &["send", "alice", "last words"]).await;
+    // Carol never met bob: she has no pin of him when she reads these.
+    let carol = dir.path().join("carol");
+    register(addr, &carol, "carol").await;
+    ok(addr, &bob, &["send", "carol", "one"]).await;
+    ok(addr, &bob, &["send", "carol", "two"]).await;
     ok(addr, &alice, &["send", "bob", "never read"]).await;
     let file = dir.path().join("report.bin");
     std::fs::write(&file, pattern(3, 100_000)).unwrap();
@@ -50,7 +57,7 @@ async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_ses
     assert_eq!(wrong["code"], "name_mismatch", "{wrong}");
     assert!(other_session.is_alive());
     let users = server_json(&data, &["user", "list"]).await;
-    assert_eq!(names_of(&users), ["alice", "bob"]);
+    assert_eq!(names_of(&users), ["alice", "bob", "carol"]);
     let waiting = users[1].clone();
     assert!(
         waiting["messages_waiting"].as_u64().unwrap() >= 2,
@@ -74,7 +81,7 @@ async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_ses
     assert_eq!(notice.reason, ErrorReason::UnknownClient);
     assert!(notice.text.contains("deleted"), "{}", notice.text);
     let users = server_json(&data, &["user", "list"]).await;
-    assert_eq!(names_of(&users), ["alice"]);
+    assert_eq!(names_of(&users), ["alice", "carol"]);
     assert_eq!(
         e2e::blobs_in(&data),
         0,
@@ -105,6 +112,18 @@ async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_ses
     let (success, out, err) = e2e::run_client(addr, &alice, &["inbox"]).await;
     assert!(success && out.contains("last words"), "{out}{err}");
     assert_eq!(err, "", "nothing on standard error");
+
+    // Carol's cannot be read (nothing proves who sent them): the key offer
+    // and the two texts are one line that counts them, not three alike.
+    let (success, out, err) = e2e::run_client(addr, &carol, &["inbox"]).await;
+    assert!(success, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].contains("] 3 messages from client ")
+            && lines[0].contains("rejected: the sender is not registered on this server"),
+        "{out}"
+    );
 
     // The name is free; alice's pin of the old bob holds against the new one.
     register(addr, &dir.path().join("bob2"), "bob").await;

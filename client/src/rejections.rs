@@ -1,0 +1,93 @@
+//! Lines for a batch of events, where a run of messages from one sender
+//! rejected for one reason is one line that counts them. An account deleted
+//! since it wrote leaves its key-agreement offer and each of its texts
+//! unreadable, and a person would otherwise read the same line once for
+//! each, with nothing to tell them apart.
+
+use crate::event::{Event, What};
+use crate::output;
+
+/// `events` as lines, each shown by `line`, except that consecutive
+/// rejections of one sender for one reason become one line.
+pub fn event_lines(events: &[Event], line: impl Fn(&Event) -> String) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = events;
+    while let Some((first, after)) = rest.split_first() {
+        let run = match first.what {
+            What::Rejected { reason } => {
+                1 + after
+                    .iter()
+                    .take_while(|e| {
+                        e.from == first.from
+                            && matches!(e.what, What::Rejected { reason: r } if r == reason)
+                    })
+                    .count()
+            }
+            _ => 1,
+        };
+        lines.push(match (run, &first.what) {
+            (2.., What::Rejected { reason }) => format!(
+                "[{}] {run} messages from {} {}",
+                output::event_time(first),
+                output::sender(first),
+                reason.explain()
+            ),
+            _ => line(first),
+        });
+        rest = &rest[run..];
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Rejection;
+    use protocol::ClientId;
+
+    fn from(sender: u8, what: What) -> Event {
+        Event {
+            message_id: 1,
+            from: ClientId([sender; 16]),
+            from_name: None,
+            server_name: None,
+            sent_at_ms: 0,
+            sender_time_ms: None,
+            what,
+        }
+    }
+
+    #[test]
+    fn a_run_of_one_senders_rejections_for_one_reason_is_one_counted_line() {
+        let gone = || What::Rejected {
+            reason: Rejection::UnknownSender,
+        };
+        let forged = What::Rejected {
+            reason: Rejection::Tampered,
+        };
+        let text = What::Text { text: "hi".into() };
+        let events = [
+            from(1, gone()),
+            from(1, gone()),
+            from(1, gone()),
+            from(2, gone()),
+            from(2, forged),
+            from(2, text),
+            from(1, gone()),
+        ];
+        let lines = event_lines(&events, output::event);
+        assert_eq!(lines.len(), 5, "{lines:#?}");
+        assert!(
+            lines[0].contains("3 messages from client 01010101")
+                && lines[0].contains("not registered on this server"),
+            "{}",
+            lines[0]
+        );
+        // Another sender, another reason, or a message between: a line each.
+        assert_eq!(lines[1], output::event(&events[3]));
+        assert_eq!(lines[2], output::event(&events[4]));
+        assert!(lines[3].contains("hi"), "{}", lines[3]);
+        assert_eq!(lines[4], output::event(&events[6]));
+        assert!(lines[4].starts_with("[") && lines[4].contains("] message from client"));
+    }
+}
