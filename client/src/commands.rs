@@ -386,9 +386,12 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     "{} sees the same digits with you; compare them in person or by phone{}",
                     escape_line(&info.name),
                     if verified || info.verified {
-                        " (marked as compared)"
+                        " (marked as compared)".to_string()
                     } else {
-                        ""
+                        format!(
+                            "; if they match, `client fingerprint {} --verified` records it",
+                            escape_line(&crate::advice::quote_word(&info.name))
+                        )
                     }
                 );
             }

@@ -335,6 +335,7 @@ async fn carry_out(
             Ok(Done::Open(room_conversation(&info.id, &info.name)))
         }
         Command::Fingerprint => fingerprint(client, target).await,
+        Command::Verified => verified(client, target).await,
         Command::Open(name) => open(client, &name).await,
         Command::AcceptKey(name) => {
             let info = client.accept(&name).await?;
@@ -517,6 +518,22 @@ async fn send_file(
     }
 }
 
+/// Marks the safety number with the open person as compared (a changed
+/// key is refused by the lookup: it is accepted first).
+async fn verified(client: &Client, target: Option<&ConversationSummary>) -> Result<Done, Failure> {
+    let Some(t) = target.filter(|t| !t.is_room()) else {
+        return Err(Failure::Usage(
+            "open a conversation with a person first: /verified marks your safety number with them"
+                .into(),
+        ));
+    };
+    client.mark_verified(&t.address).await?;
+    Ok(Done::Say(vec![format!(
+        "marked the safety number with {} as compared",
+        escape_line(&t.address)
+    )]))
+}
+
 async fn fingerprint(
     client: &Client,
     target: Option<&ConversationSummary>,
@@ -532,8 +549,10 @@ async fn fingerprint(
                     "{who} sees the same digits with you: compare them in person or by phone{}",
                     if info.verified {
                         " (marked as compared)"
-                    } else {
+                    } else if t.key_changed {
                         ""
+                    } else {
+                        "; if they match, /verified records it"
                     }
                 ),
                 if t.key_changed {

@@ -48,6 +48,8 @@ pub enum Command {
     /// The safety number with the person, or your and the server's
     /// fingerprints.
     Fingerprint,
+    /// Record that the safety number with the person matched.
+    Verified,
     /// The whole stored history of the conversation, or its last N entries.
     History(Option<usize>),
     /// Open (and pin) a conversation with this user, or open the room
@@ -124,6 +126,7 @@ pub const WORDS: &[&str] = &[
     "resume",
     "set",
     "unban",
+    "verified",
 ];
 
 /// The help's list of commands: usage and what it does.
@@ -134,6 +137,7 @@ pub const USAGE: &[(&str, &str)] = &[
     ("/create NAME", "create a room (you are its owner)"),
     ("/join NAME", "join the public or hidden room NAME"),
     ("/fingerprint", "the safety number to compare"),
+    ("/verified", "record that it matched theirs"),
     ("/accept NAME", "take NAME's changed key"),
     ("/accept N", "download held file offer N"),
     ("/decline N", "delete held file offer N"),
@@ -226,6 +230,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "add" if rest.is_empty() => Err("usage: /add USER...".into()),
         "add" => Ok(Command::Add(rest)),
         "fingerprint" => none(Command::Fingerprint),
+        "verified" => none(Command::Verified),
         "history" => match rest.as_slice() {
             [] => Ok(Command::History(None)),
             [n] => n

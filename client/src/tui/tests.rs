@@ -325,7 +325,7 @@ fn the_help_lists_keys_and_commands_and_scrolls_when_short() {
         "/file PATH",
         "/quit",
         "/kick USER",
-        "/unban USER",
+        "/verified",
     ] {
         assert!(wide.contains(needle), "{needle}\n{wide}");
     }

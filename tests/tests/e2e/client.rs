@@ -395,6 +395,22 @@ async fn the_binaries_exchange_text_and_a_file() {
     let b: serde_json::Value = serde_json::from_str(&b).unwrap();
     assert_eq!(a["safety_number"], b["safety_number"]);
     assert_eq!(a["safety_number"].as_str().unwrap().len(), 60 + 11);
+    // The line says how to record a match, and once recorded says so.
+    let (_, said, _) =
+        run_client_with_stdin(server.addr, &alice, &["fingerprint", "bob"], None).await;
+    assert!(
+        said.contains("if they match, `client fingerprint bob --verified` records it"),
+        "{said}"
+    );
+    let (_, said, _) = run_client_with_stdin(
+        server.addr,
+        &alice,
+        &["fingerprint", "bob", "--verified"],
+        None,
+    )
+    .await;
+    assert!(said.contains("(marked as compared)"), "{said}");
+    assert!(!said.contains("records it"), "{said}");
 
     // Mistakes are one line and a failure exit.
     let (ok, _, err) =

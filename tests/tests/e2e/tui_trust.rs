@@ -5,7 +5,8 @@
 //! message that arrives while the user is scrolled back is not read (no
 //! read receipt) until PageDown brings it on screen; `/open #room`, and
 //! `/join` of a room the user is in, go to that room; a command that fails
-//! comes back into the box, with why.
+//! comes back into the box, with why; `/verified` records that the safety
+//! number matched.
 
 use client::keystore::{HistoryQuery, Status};
 use e2e::{ServerProcess, WAIT, bounded, texts, user};
@@ -292,4 +293,49 @@ async fn a_failed_command_comes_back_into_the_box_with_why() {
     tui.erase("/create team").await;
 
     tui.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_records_that_the_safety_number_matched_and_the_title_says_so() {
+    let (dir, server, addr, home) = alice_on_a_server().await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+
+    let mut tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("No conversations yet").await;
+    // Not in a conversation with a person: said so, and nothing is marked.
+    tui.keys("/verified\r").await;
+    tui.wait_until("the refusal", |s| {
+        flat(s).contains("open a conversation with a person first")
+    })
+    .await;
+    tui.erase("/verified").await;
+
+    tui.keys("/open bob\r").await;
+    tui.wait_for(" to bob ").await;
+    tui.keys("/fingerprint\r").await;
+    tui.wait_until("the hint", |s| {
+        flat(s).contains("if they match, /verified records it")
+    })
+    .await;
+    tui.keys("/verified\r").await;
+    tui.wait_until("the mark", |s| {
+        flat(s).contains("marked the safety number with bob as compared")
+            && s.contains("- verified")
+    })
+    .await;
+    tui.keys("/fingerprint\r").await;
+    tui.wait_until("the number, marked", |s| {
+        flat(s).contains("(marked as compared)")
+    })
+    .await;
+    tui.quit().await;
+
+    // The mark is the home's, as `client fingerprint bob` reads it.
+    let (ok, out, err) =
+        e2e::run_client(server.addr, &home, &["--json", "fingerprint", "bob"]).await;
+    assert!(ok, "{out}{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["verified"], true, "{out}");
+    let bob_id = bob.connection().await.unwrap().client_id();
+    assert_eq!(shown["id"], bob_id.to_string(), "{out}");
 }
