@@ -66,10 +66,18 @@ pub struct BackupSummary {
 
 impl std::fmt::Display for BackupSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (peers, history) = (self.peers, self.history);
         write!(
             f,
-            "{}: identity, {} peers with their pins, {} history entries",
-            self.action, self.peers, self.history
+            "{}: identity, {peers} {}, {history} history {}; rooms are not in a backup (a restored \
+             home is in a room again once an admin adds it)",
+            self.action,
+            if peers == 1 {
+                "contact with its pin"
+            } else {
+                "contacts with their pins"
+            },
+            if history == 1 { "entry" } else { "entries" },
         )
     }
 }

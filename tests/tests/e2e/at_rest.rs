@@ -282,7 +282,9 @@ async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
     .await;
     assert!(ok, "{err}");
     assert!(
-        out.contains("1 peers") && out.contains("2 history entries"),
+        out.contains("1 contact with its pin")
+            && out.contains("2 history entries")
+            && out.contains("rooms are not in a backup"),
         "{out}"
     );
     let (ok, restored, err) = run(
