@@ -205,7 +205,8 @@ impl Client {
             // redelivery to drop, not a message to refuse.
             return Ok(outcome);
         }
-        tracing::warn!(id = d.message_id, from = %d.sender, ?reason, "message rejected");
+        // The event's line tells the person; a warning would say it twice.
+        tracing::info!(id = d.message_id, from = %d.sender, ?reason, "message rejected");
         // Recorded first: a crash now loses the notice, never repeats it.
         self.send_refusal(d, peer, reason).await;
         Ok(outcome)

@@ -379,4 +379,6 @@ async fn the_senders_clock_is_shown_and_cannot_be_changed_on_the_way() {
     assert!(out.contains("from a slow clock"), "{out}");
     assert!(out.contains("does not authenticate"), "{out}");
     assert_eq!(out.matches("(server: ").count(), 1, "{out}");
+    // The line is the person's notice; the log does not say it again.
+    assert_eq!(err, "", "nothing on standard error");
 }
