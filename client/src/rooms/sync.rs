@@ -274,9 +274,17 @@ impl Client {
                     events.push(self.room_event(e, change).await?);
                 }
             }
-            Incoming::OwnCommit { .. } => {
+            Incoming::OwnCommit { summary, .. } => {
                 // Ours is merged: joiners need the group info of this epoch.
                 self.refresh_group_info(room).await;
+                // The command that made it said what it did, except for
+                // leave requests, which this client commits by itself (or
+                // along with the command's change): those who left are news
+                // here as they are to every other member.
+                if !summary.left.is_empty() {
+                    let members = self.member_names(&summary.left).await?;
+                    events.push(self.room_event(e, RoomChange::Left { members }).await?);
+                }
             }
             Incoming::LeaveRequest { room, .. } => {
                 events.push(self.room_event(e, RoomChange::LeaveAsked).await?);
@@ -345,13 +353,7 @@ impl Client {
             }]);
         }
         let mut changes = Vec::new();
-        let names = async |ids: &[sealpost_rooms::ClientId]| {
-            let mut out = Vec::new();
-            for id in ids {
-                out.push(self.member_name(wire_client_id(*id)).await?);
-            }
-            Ok::<_, ClientError>(out)
-        };
+        let names = async |ids: &[sealpost_rooms::ClientId]| self.member_names(ids).await;
         if summary.external_join {
             for id in &summary.added {
                 changes.push(RoomChange::JoinedByName {
@@ -409,6 +411,17 @@ impl Client {
             changes.push(RoomChange::Renamed { name: name.clone() });
         }
         Ok(changes)
+    }
+
+    async fn member_names(
+        &self,
+        ids: &[sealpost_rooms::ClientId],
+    ) -> Result<Vec<String>, ClientError> {
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(self.member_name(wire_client_id(*id)).await?);
+        }
+        Ok(out)
     }
 
     /// The event of entry `e` (the room named as it is now).

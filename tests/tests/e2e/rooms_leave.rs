@@ -1,6 +1,7 @@
 //! Leaving a room through the real `client` binary: a member who leaves is
-//! told it left (not that someone removed it), the others see it go, and
-//! an owner may not leave a room nobody could manage after it.
+//! told it left (not that someone removed it), the others see it go (the
+//! one whose client commits the leave as well), and an owner may not leave
+//! a room nobody could manage after it.
 
 use crate::rooms_cli::{json, ok, refusal, room_events, users};
 
@@ -29,6 +30,9 @@ async fn a_member_leaves_in_its_own_words_and_an_owner_only_with_an_admin_behind
     assert_eq!(err["code"], "leaving", "{err}");
     let seen = ok(addr, &alice, &["inbox"]).await;
     assert!(seen.contains("[#crew] bob asked to leave"), "{seen}");
+    // Alice's client committed it by itself: she is told bob left, once,
+    // as carol is when she reads the commit.
+    assert_eq!(seen.matches("[#crew] bob left").count(), 1, "{seen}");
     let members = json(addr, &alice, &["room", "members", "crew"]).await;
     assert_eq!(members.as_array().unwrap().len(), 2, "{members}");
     let told = room_events(&json(addr, &bob, &["inbox"]).await);
@@ -43,7 +47,9 @@ async fn a_member_leaves_in_its_own_words_and_an_owner_only_with_an_admin_behind
     ok(addr, &alice, &["room", "promote", "crew", "carol"]).await;
     ok(addr, &alice, &["room", "leave", "crew"]).await;
     let seen = ok(addr, &carol, &["inbox"]).await;
+    assert!(seen.contains("[#crew] bob left"), "{seen}");
     assert!(seen.contains("alice asked to leave"), "{seen}");
+    assert_eq!(seen.matches("[#crew] alice left").count(), 1, "{seen}");
     ok(addr, &carol, &["room", "add", "crew", "bob"]).await;
     let members = json(addr, &carol, &["room", "members", "crew"]).await;
     let roles: Vec<&str> = members
