@@ -204,9 +204,10 @@ async fn attempt(
         RoomCommand::Join { name, secret } => {
             let info = client.room_join_with(&name, secret.as_ref()).await?;
             let line = format!(
-                "joined {} ({} member(s)); you read it from now on",
+                "joined {} ({} {}); you read it from now on",
                 room(&info.name),
-                info.members
+                info.members,
+                member_word(usize::from(info.members))
             );
             (json!(info), vec![line])
         }
@@ -345,9 +346,10 @@ async fn attempt(
             }
             for r in &listed {
                 lines.push(format!(
-                    "  {:<30} {:>4} member(s) {:>4} online  {:<6}  {}",
+                    "  {:<30} {:>4} {:<7}  {:>4} online  {:<6}  {}",
                     room(&r.name),
                     r.members,
+                    member_word(usize::from(r.members)),
                     r.online,
                     if r.locked { "locked" } else { "" },
                     r.id
@@ -361,9 +363,10 @@ async fn attempt(
             }
             for r in &rooms {
                 lines.push(format!(
-                    "  {:<30} {:>4} member(s)  you: {:<6} {:<11} {}",
+                    "  {:<30} {:>4} {:<7}  you: {:<6} {:<11} {}",
                     room(&r.name),
                     r.members,
+                    member_word(r.members),
                     r.role,
                     r.rule,
                     r.id
@@ -379,4 +382,9 @@ async fn attempt(
             (json!({ "public": listed, "mine": rooms }), lines)
         }
     })
+}
+
+/// `member` or `members`, as the count asks.
+fn member_word(count: usize) -> &'static str {
+    if count == 1 { "member" } else { "members" }
 }

@@ -324,6 +324,13 @@ async fn a_user_just_added_uses_the_room_at_once_and_the_rest_of_the_inbox_waits
     );
     let again = ok(addr, &bob, &["room", "send", "ops", "and here"]).await;
     assert_eq!(again.lines().count(), 1, "joined once: {again}");
+    // The list counts members in words that agree with the number.
+    ok(addr, &alice, &["room", "create", "solo"]).await;
+    let listed = ok(addr, &alice, &["room", "list"]).await;
+    assert!(
+        listed.contains("   2 members  you: owner") && listed.contains("   1 member   you: owner"),
+        "{listed}"
+    );
 
     // The text sent before stays for his inbox, with what the room said.
     let inbox = json(addr, &bob, &["inbox"]).await;
