@@ -207,7 +207,7 @@ async fn attempt(
                 "joined {} ({} {}); you read it from now on",
                 room(&info.name),
                 info.members,
-                member_word(usize::from(info.members))
+                member_word(info.members)
             );
             (json!(info), vec![line])
         }
