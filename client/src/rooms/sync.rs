@@ -353,7 +353,6 @@ impl Client {
             }]);
         }
         let mut changes = Vec::new();
-        let names = async |ids: &[sealpost_rooms::ClientId]| self.member_names(ids).await;
         if summary.external_join {
             for id in &summary.added {
                 changes.push(RoomChange::JoinedByName {
@@ -362,7 +361,7 @@ impl Client {
             }
         } else if !summary.added.is_empty() {
             changes.push(RoomChange::Added {
-                members: names(&summary.added).await?,
+                members: self.member_names(&summary.added).await?,
             });
         }
         // A ban removes the member in the same commit: one event says both.
@@ -374,17 +373,17 @@ impl Client {
             .collect();
         if !kicked.is_empty() {
             changes.push(RoomChange::Removed {
-                members: names(&kicked).await?,
+                members: self.member_names(&kicked).await?,
             });
         }
         if !summary.banned.is_empty() {
             changes.push(RoomChange::Banned {
-                members: names(&summary.banned).await?,
+                members: self.member_names(&summary.banned).await?,
             });
         }
         if !summary.unbanned.is_empty() {
             changes.push(RoomChange::Unbanned {
-                members: names(&summary.unbanned).await?,
+                members: self.member_names(&summary.unbanned).await?,
             });
         }
         if let Some(rule) = summary.rule {
@@ -394,7 +393,7 @@ impl Client {
         }
         if !summary.left.is_empty() {
             changes.push(RoomChange::Left {
-                members: names(&summary.left).await?,
+                members: self.member_names(&summary.left).await?,
             });
         }
         for c in &summary.role_changes {
@@ -413,6 +412,7 @@ impl Client {
         Ok(changes)
     }
 
+    /// [`Client::member_name`] of each of these members.
     async fn member_names(
         &self,
         ids: &[sealpost_rooms::ClientId],
