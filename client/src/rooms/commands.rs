@@ -219,6 +219,8 @@ impl Client {
                 .await?;
             let room_id = room.id;
             let client = engine_client_id(id);
+            self.refuse_owner_target(&room, client, user, "removed")
+                .await?;
             self.publish(room.id, move |e, _| {
                 e.remove_members(room_id, &[client]).map(Some)
             })
@@ -513,6 +515,28 @@ impl Client {
             let article = if role == Role::Member { "a" } else { "an" };
             return Err(ClientError::RoomMember(format!(
                 "you are {article} {role} of #{}, not {not}, and may not {action}; {ask}",
+                room.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses, with a clear line, acting on `room`'s owner (`user`, whose
+    /// engine id is `client`): nobody removes, bans or demotes an owner, and
+    /// only an owner could. Without it the engine's own policy check refuses
+    /// the commit in terms of client ids.
+    pub(super) async fn refuse_owner_target(
+        &self,
+        room: &LocalRoom,
+        client: sealpost_rooms::ClientId,
+        user: &str,
+        action: &str,
+    ) -> Result<(), ClientError> {
+        let engine = self.room_engine().await?;
+        let id = room.id;
+        if engine.run(move |e| role_in(e, id, client)).await? == Role::Owner {
+            return Err(ClientError::RoomMember(format!(
+                "{user} is the owner of #{}, and a room's owner cannot be {action}",
                 room.name
             )));
         }

@@ -28,6 +28,10 @@ impl Client {
             let room = self.find_room(name).await?;
             let action = if banned { "ban users" } else { "lift bans" };
             self.require_role(&room, Role::Admin, action).await?;
+            if banned {
+                self.refuse_owner_target(&room, client, user, "banned")
+                    .await?;
+            }
             let room_id = room.id;
             let changed = self
                 .publish(room.id, move |e, _| {
@@ -81,10 +85,17 @@ impl Client {
             self.require_role(&room, Role::Admin, action).await?;
             let room_id = room.id;
             let client = engine_client_id(id);
+            let owner_action = if to == Role::Admin {
+                "made an admin (the owner has every right an admin has)"
+            } else {
+                "demoted"
+            };
+            self.refuse_owner_target(&room, client, user, owner_action)
+                .await?;
             let changed = self
                 .publish(room.id, move |e, _| {
                     let now = role_in(e, room_id, client)?;
-                    if now == to || (to == Role::Admin && now == Role::Owner) {
+                    if now == to {
                         return Ok(None);
                     }
                     e.set_role(room_id, client, to).map(Some)

@@ -39,6 +39,7 @@ mod rooms_menu;
 mod rooms_names;
 mod rooms_newer;
 mod rooms_noop;
+mod rooms_owner;
 mod rooms_password;
 mod rooms_receipts;
 mod same_home;
