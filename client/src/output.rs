@@ -114,7 +114,10 @@ pub fn event(e: &Event) -> String {
             "[{at}] {who}'s client refused your message {refused_id} (counter {counter}): {}",
             reason.explain()
         ),
-        What::Room { room, change, .. } => room_line(room, &who, change, e.message_id),
+        // The server's time: a room entry carries no sealed time of its own.
+        What::Room { room, change, .. } => {
+            format!("[{at}] {}", room_line(room, &who, change, e.message_id))
+        }
         What::SessionRenewed {
             refused_id,
             resent,
@@ -562,5 +565,26 @@ mod tests {
         );
         e.sender_time_ms = None;
         assert_eq!(event_time(&e), time(server));
+    }
+
+    #[test]
+    fn a_room_line_starts_with_the_time_the_server_stored_it() {
+        let server = 1_767_225_600_000;
+        let e = Event {
+            message_id: 7,
+            from: ClientId([1; 16]),
+            from_name: Some("bob".into()),
+            server_name: None,
+            sent_at_ms: server,
+            sender_time_ms: None,
+            what: What::Room {
+                room: "team".into(),
+                room_id: String::new(),
+                change: crate::event::RoomChange::Text {
+                    text: "hi all".into(),
+                },
+            },
+        };
+        assert_eq!(event(&e), format!("[{}] [#team] bob: hi all", time(server)));
     }
 }

@@ -136,3 +136,21 @@ pub async fn run_client_with_stdin(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// `line` without the `[YYYY-MM-DD HH:MM:SS] ` that begins every event the
+/// client prints; panics, naming the line, when it has none.
+pub fn untimed(line: &str) -> &str {
+    let (at, rest) = line
+        .strip_prefix('[')
+        .and_then(|l| l.split_once("] "))
+        .unwrap_or_else(|| panic!("no time in {line:?}"));
+    let shape = at.len() == 19
+        && at.char_indices().all(|(i, c)| match i {
+            4 | 7 => c == '-',
+            10 => c == ' ',
+            13 | 16 => c == ':',
+            _ => c.is_ascii_digit(),
+        });
+    assert!(shape, "no time in {line:?}");
+    rest
+}

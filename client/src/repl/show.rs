@@ -44,7 +44,8 @@ pub fn show_event(e: &Event) -> String {
             change: RoomChange::FileHeld { name, size, limit },
             ..
         } => format!(
-            "[#{}] {} {}",
+            "[{}] [#{}] {} {}",
+            output::time(e.sent_at_ms),
             escape_line(room),
             output::sender(e),
             output::room_file_held(

@@ -131,9 +131,9 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
             RoomChange::Text { .. } => return None,
             RoomChange::File { path: Some(_), .. } => return None,
             RoomChange::RemovedYou | RoomChange::BannedYou | RoomChange::Unreadable { .. } => {
-                (strip_prefix(&output::event(e)), Tone::Warning)
+                (room_notice(e), Tone::Warning)
             }
-            RoomChange::File { path: None, .. } => (strip_prefix(&output::event(e)), Tone::Warning),
+            RoomChange::File { path: None, .. } => (room_notice(e), Tone::Warning),
             RoomChange::FileHeld { name, size, limit } => (
                 format!(
                     "{who} {}",
@@ -147,7 +147,7 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
                 ),
                 Tone::Warning,
             ),
-            _ => (strip_prefix(&output::event(e)), Tone::Info),
+            _ => (room_notice(e), Tone::Info),
         },
         What::KeyChanged => (
             format!(
@@ -202,8 +202,20 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
     Some(escaped_notice(now, now, lines, tone))
 }
 
-/// `text` without the `[time] ` or `[#room] ` that starts the menu's lines
-/// (the pane has its own header).
+/// A room event's line without its time and its `[#room] `: the screen
+/// shows both already.
+fn room_notice(e: &Event) -> String {
+    let line = strip_prefix(&output::event(e));
+    match &e.what {
+        What::Room { room, .. } => line
+            .strip_prefix(&format!("[#{}] ", escape_line(room)))
+            .map_or_else(|| line.clone(), str::to_string),
+        _ => line,
+    }
+}
+
+/// `text` without the `[time] ` that starts the menu's lines (the pane has
+/// its own header).
 fn strip_prefix(text: &str) -> String {
     if text.starts_with('[')
         && let Some(end) = text.find("] ")
