@@ -191,10 +191,9 @@ pub fn parse(line: &str) -> Result<Command, String> {
     };
     let word = first.text.to_lowercase();
     let rest: Vec<String> = parts[1..].iter().map(|w| w.text.clone()).collect();
-    let one = |usage: &str| match rest.as_slice() {
-        [only] => Ok(only.clone()),
-        _ => Err(format!("usage: {usage}")),
-    };
+    // Names of rooms and users may hold spaces, and each command takes one:
+    // the rest of the line as typed is it (quoted, as one word, too).
+    let one = |usage: &str| rest_value(body, first.end).ok_or_else(|| format!("usage: {usage}"));
     let none = |c: Command| {
         if rest.is_empty() {
             Ok(c)
@@ -351,10 +350,41 @@ mod tests {
     }
 
     #[test]
+    fn a_name_with_spaces_is_the_rest_of_the_line() {
+        assert_eq!(
+            parse("/open #lounge 2").unwrap(),
+            Command::Open("#lounge 2".into())
+        );
+        assert_eq!(
+            parse("/join the  lobby ").unwrap(),
+            Command::Join("the  lobby".into())
+        );
+        assert_eq!(
+            parse("/kick bob smith").unwrap(),
+            Command::Kick("bob smith".into())
+        );
+        assert_eq!(
+            parse("/create ops team").unwrap(),
+            Command::Create("ops team".into())
+        );
+        assert_eq!(
+            parse("/accept dave smith").unwrap(),
+            Command::AcceptKey("dave smith".into())
+        );
+        assert_eq!(
+            parse("/rename \"ops team\"").unwrap(),
+            Command::Rename("ops team".into())
+        );
+    }
+
+    #[test]
     fn mistakes_get_one_line_with_the_usage() {
         assert_eq!(parse("/kick").unwrap_err(), "usage: /kick USER");
         assert_eq!(parse("/join").unwrap_err(), "usage: /join NAME");
-        assert_eq!(parse("/ban a b").unwrap_err(), "usage: /ban USER");
+        assert_eq!(
+            parse("/decline 3 4").unwrap_err(),
+            "usage: /decline N, N the offer's number from /files"
+        );
         assert_eq!(
             parse("/members x").unwrap_err(),
             "/members takes nothing after it"
