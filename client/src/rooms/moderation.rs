@@ -81,6 +81,21 @@ impl Client {
         };
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
+            let me = self.require_me()?;
+            if me.name.as_str().eq_ignore_ascii_case(user) {
+                let engine = self.room_engine().await?;
+                let (room_id, client) = (room.id, engine_client_id(me.id));
+                let mine = engine.run(move |e| role_in(e, room_id, client)).await?;
+                let (you, why) = match mine {
+                    Role::Owner => ("the owner", "the owner's role does not change"),
+                    Role::Admin => ("an admin", "another admin or the owner changes your role"),
+                    Role::Member => ("a member", "an admin or the owner changes your role"),
+                };
+                return Err(ClientError::RoomMember(format!(
+                    "that is you, {you} of #{}; {why}",
+                    room.name
+                )));
+            }
             let id = self.member_of(&room, user).await?;
             self.require_role(&room, Role::Admin, action).await?;
             let room_id = room.id;

@@ -15,14 +15,22 @@ async fn epoch(addr: SocketAddr, home: &Path) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_noop_a_command_that_changes_nothing_says_so_and_commits_nothing() {
-    let (server, _dir, [alice, _bob]) = users(["alice", "bob"]).await;
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
     let addr = server.addr;
     json(addr, &alice, &["room", "create", "ops"]).await;
     ok(addr, &alice, &["room", "add", "ops", "bob"]).await;
     ok(addr, &alice, &["room", "promote", "ops", "bob"]).await;
     let before = epoch(addr, &alice).await;
 
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["room", "demote", "ops", "alice"],
+            "that is you, the owner of #ops; the owner's role does not change",
+        ),
+        (
+            &["room", "promote", "ops", "alice"],
+            "that is you, the owner of #ops; the owner's role does not change",
+        ),
         (
             &["room", "promote", "ops", "bob"],
             "bob is already an admin of #ops",
@@ -45,6 +53,12 @@ async fn rooms_noop_a_command_that_changes_nothing_says_so_and_commits_nothing()
         assert_eq!(err["code"], "room_member", "{args:?}: {err}");
         assert_eq!(err["error"], says, "{args:?}");
     }
+    // Bob, an admin, cannot change his own role either.
+    let err = refusal(addr, &bob, &["room", "demote", "ops", "bob"]).await;
+    assert_eq!(
+        err["error"], "that is you, an admin of #ops; another admin or the owner changes your role",
+        "{err}"
+    );
     assert_eq!(epoch(addr, &alice).await, before);
 
     // Demoting works once; the second time there is nothing to demote.
