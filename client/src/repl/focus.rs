@@ -19,6 +19,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::parse::{Command, ParseError, parse};
+use super::room_parse::with_spaced_room;
 use super::show::show_event;
 use super::terminal::Printer;
 use crate::advice::quote_word;
@@ -70,9 +71,19 @@ impl Current {
 ///
 /// # Errors
 /// A command that does not parse.
-pub fn line_command(line: &str, current: Option<&Current>) -> Result<Option<Command>, ParseError> {
+pub fn line_command(
+    line: &str,
+    current: Option<&Current>,
+    rooms: &[String],
+) -> Result<Option<Command>, ParseError> {
+    let typed = |line: &str| {
+        Ok(match parse(line)? {
+            Some(Command::Room(room)) => Some(Command::Room(with_spaced_room(room, rooms, line))),
+            other => other,
+        })
+    };
     let Some(current) = current else {
-        return parse(line);
+        return typed(line);
     };
     let line = line.trim();
     if line.is_empty() {
@@ -80,7 +91,7 @@ pub fn line_command(line: &str, current: Option<&Current>) -> Result<Option<Comm
     }
     let text = match line.strip_prefix('/') {
         Some(rest) if rest.starts_with('/') => rest,
-        Some(_) => return parse(line),
+        Some(_) => return typed(line),
         None => line,
     };
     Ok(Some(current.say(text)))
@@ -264,36 +275,42 @@ mod tests {
             label: "#ops".into(),
         };
         assert_eq!(
-            line_command("list", Some(&bob())).unwrap(),
+            line_command("list", Some(&bob()), &[]).unwrap(),
             Some(Command::SendText {
                 to: Some("bob".into()),
                 text: Some("list".into())
             })
         );
         assert_eq!(
-            line_command(" 0 ", Some(&ops)).unwrap(),
+            line_command(" 0 ", Some(&ops), &[]).unwrap(),
             Some(Command::Room(RoomCommand::Send {
                 name: "ops".into(),
                 text: Some("0".into())
             }))
         );
         assert_eq!(
-            line_command("//etc/hosts is fine", Some(&bob())).unwrap(),
+            line_command("//etc/hosts is fine", Some(&bob()), &[]).unwrap(),
             Some(Command::SendText {
                 to: Some("bob".into()),
                 text: Some("/etc/hosts is fine".into())
             })
         );
         assert_eq!(
-            line_command("/list", Some(&bob())).unwrap(),
+            line_command("/list", Some(&bob()), &[]).unwrap(),
             Some(Command::List)
         );
-        assert_eq!(line_command("/0", Some(&ops)).unwrap(), Some(Command::Exit));
-        assert_eq!(line_command("   ", Some(&ops)).unwrap(), None);
-        assert!(line_command("/lsit", Some(&ops)).is_err());
+        assert_eq!(
+            line_command("/0", Some(&ops), &[]).unwrap(),
+            Some(Command::Exit)
+        );
+        assert_eq!(line_command("   ", Some(&ops), &[]).unwrap(), None);
+        assert!(line_command("/lsit", Some(&ops), &[]).is_err());
         // Without a current conversation, lines are commands as before.
-        assert_eq!(line_command("list", None).unwrap(), Some(Command::List));
-        assert!(line_command("hello there", None).is_err());
+        assert_eq!(
+            line_command("list", None, &[]).unwrap(),
+            Some(Command::List)
+        );
+        assert!(line_command("hello there", None, &[]).is_err());
     }
 
     #[test]

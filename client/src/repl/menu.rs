@@ -171,14 +171,16 @@ impl Menu {
                 Ok(()) = interrupted.changed(), if !self.interactive => return Ok(()),
             };
             match answer {
-                Answer::Line(line) => match line_command(&line, current.as_ref()) {
-                    Ok(None) => {}
-                    Ok(Some(Command::Exit)) => return Ok(()),
-                    Ok(Some(command)) => self.execute(command).await,
-                    // Our own list of forms, one a line (nothing of the peer's).
-                    Err(e @ ParseError::RoomUsage) => self.say(format!("error: {e}")),
-                    Err(e) => self.error(&e.to_string()),
-                },
+                Answer::Line(line) => {
+                    match line_command(&line, current.as_ref(), &self.room_names()) {
+                        Ok(None) => {}
+                        Ok(Some(Command::Exit)) => return Ok(()),
+                        Ok(Some(command)) => self.execute(command).await,
+                        // Our own list of forms, one a line (nothing of the peer's).
+                        Err(e @ ParseError::RoomUsage) => self.say(format!("error: {e}")),
+                        Err(e) => self.error(&e.to_string()),
+                    }
+                }
                 Answer::Interrupted => {}
                 Answer::Eof => return Ok(()),
                 Answer::Failed(e) => anyhow::bail!("the terminal failed: {e}"),

@@ -190,9 +190,107 @@ pub fn parse_hash(line: &str) -> Option<RoomCommand> {
     })
 }
 
+/// `room send lounge 2 hi` and `#lounge 2 hi` split at the first space, so
+/// a room whose name has spaces is read back from `rooms`, ours: the
+/// longest of ours that the line starts with (a space after it, or the end)
+/// is the room, and the rest the text. With rooms `ops` and `ops team`,
+/// `#ops team hi` goes to `ops team`; quotes say otherwise (`#ops "team
+/// hi"`). Only for a typed command (`typed`, the line it was parsed from):
+/// a line said in an open room is all text.
+pub fn with_spaced_room(command: RoomCommand, rooms: &[String], typed: &str) -> RoomCommand {
+    let RoomCommand::Send {
+        name,
+        text: Some(text),
+    } = command
+    else {
+        return command;
+    };
+    // A text given as one quoted string: the line does not end with it.
+    if !typed.trim_end().ends_with(text.as_str()) {
+        return RoomCommand::Send {
+            name,
+            text: Some(text),
+        };
+    }
+    let line = format!("{name} {text}");
+    let spaced = rooms
+        .iter()
+        .filter(|r| r.contains(' '))
+        .filter_map(|r| {
+            let rest = line.strip_prefix(r.as_str())?;
+            let rest = if rest.is_empty() {
+                rest
+            } else {
+                rest.strip_prefix(' ')?.trim_start()
+            };
+            Some((r, rest))
+        })
+        .max_by_key(|(r, _)| r.len());
+    match spaced {
+        Some((room, rest)) => RoomCommand::Send {
+            name: room.clone(),
+            text: (!rest.is_empty()).then(|| rest.to_string()),
+        },
+        None => RoomCommand::Send {
+            name,
+            text: Some(text),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_room_name_with_spaces_is_read_back_from_ours_before_the_text() {
+        let rooms = ["lounge".to_string(), "lounge 2".into(), "ops team".into()];
+        let send = |name: &str, text: Option<&str>| RoomCommand::Send {
+            name: name.into(),
+            text: text.map(Into::into),
+        };
+        let cases = [
+            // The longest name wins: lounge 2, not lounge.
+            (
+                send("lounge", Some("2 hello")),
+                send("lounge 2", Some("hello")),
+            ),
+            (
+                send("lounge", Some("3 hello")),
+                send("lounge", Some("3 hello")),
+            ),
+            (
+                send("ops", Some("team hello")),
+                send("ops team", Some("hello")),
+            ),
+            (send("ops", Some("team")), send("ops team", None)),
+            (send("ops", Some("teamwork")), send("ops", Some("teamwork"))),
+            (send("dev", Some("hi")), send("dev", Some("hi"))),
+            (send("ops", None), send("ops", None)),
+        ];
+        for (typed, meant) in cases {
+            let RoomCommand::Send { name, text } = &typed else {
+                unreachable!()
+            };
+            let line = format!("#{name} {}", text.as_deref().unwrap_or_default());
+            assert_eq!(
+                with_spaced_room(typed.clone(), &rooms, &line),
+                meant,
+                "{typed:?}"
+            );
+        }
+        let hash = |line: &str| parse_hash(line).map(|c| with_spaced_room(c, &rooms, line));
+        assert_eq!(hash("#ops team hi"), Some(send("ops team", Some("hi"))));
+        // Quotes keep the split: the text is one quoted string.
+        assert_eq!(
+            hash("#ops \"team hi\" "),
+            Some(send("ops", Some("team hi")))
+        );
+        assert_eq!(
+            hash("#ops team said \"hi\""),
+            Some(send("ops team", Some("said \"hi\"")))
+        );
+    }
 
     #[test]
     fn every_room_word_has_a_form_and_the_usage_lists_one_a_line() {

@@ -101,6 +101,15 @@ impl Menu {
         RoomPassword::new(text).map(Some)
     }
 
+    /// The names of our rooms, as last refreshed.
+    pub(super) fn room_names(&self) -> Vec<String> {
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .rooms
+            .clone()
+    }
+
     /// The room names completion offers.
     pub(super) async fn refresh_room_names(&self) {
         if let Ok(rooms) = self.client.room_names().await {

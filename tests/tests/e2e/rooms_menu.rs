@@ -10,7 +10,7 @@ use std::path::Path;
 
 use e2e::{TestServer, run_client_with_stdin};
 
-use crate::rooms_cli::{json, register};
+use crate::rooms_cli::{json, ok, register, room_events};
 
 /// Runs the menu with `script` as its standard input (it ends at the end of
 /// the input); its standard output, after checking it exited cleanly.
@@ -103,4 +103,54 @@ async fn rooms_menu_asks_for_room_passwords_on_standard_input() {
             assert!(!seen.contains(secret), "{secret} in {seen}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_menu_sends_to_a_room_whose_name_has_spaces_without_quotes() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));
+    for (home, name) in [(&alice, "alice"), (&bob, "bob")] {
+        register(addr, home, name).await;
+    }
+    for room in ["ops team", "ops"] {
+        ok(addr, &alice, &["room", "create", room]).await;
+        ok(addr, &alice, &["room", "add", room, "bob"]).await;
+    }
+
+    // Unquoted, the line splits at the first space; the menu reads the room
+    // back from alice's rooms, the longest name the line starts with. A
+    // quoted text keeps the split.
+    let out = menu(
+        addr,
+        &alice,
+        "#ops team hello there\nroom send ops team second\n#ops team\nasked for\n\
+         #ops teamwork\n#ops \"team hi\"\n",
+    )
+    .await;
+    assert!(!out.contains("error:"), "{out}");
+    assert_eq!(out.matches("sent to #ops team (entry").count(), 3, "{out}");
+    assert_eq!(out.matches("sent to #ops (entry").count(), 2, "{out}");
+
+    let said: Vec<(String, String)> = room_events(&json(addr, &bob, &["inbox"]).await)
+        .iter()
+        .filter(|e| e["room_event"] == "text")
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap().to_string();
+            (field("room"), field("text"))
+        })
+        .collect();
+    let pair = |room: &str, text: &str| (room.to_string(), text.to_string());
+    assert_eq!(
+        said,
+        [
+            pair("ops team", "hello there"),
+            pair("ops team", "second"),
+            pair("ops team", "asked for"),
+            pair("ops", "teamwork"),
+            pair("ops", "team hi"),
+        ],
+        "{said:?}"
+    );
 }
