@@ -2,17 +2,24 @@
 //! rejected for one reason is one line that counts them. An account deleted
 //! since it wrote leaves its key-agreement offer and each of its texts
 //! unreadable, and a person would otherwise read the same line once for
-//! each, with nothing to tell them apart.
+//! each, with nothing to tell them apart. Likewise a member's request to
+//! leave a room, when the batch also holds their leaving, is told once, as
+//! the leaving (`carol left`, not `carol asked to leave` before it).
 
-use crate::event::{Event, What};
+use crate::event::{Event, RoomChange, What};
 use crate::output;
 
 /// `events` as lines, each shown by `line`, except that consecutive
-/// rejections of one sender for one reason become one line.
+/// rejections of one sender for one reason become one line, and a leave
+/// request followed by its leave is the leave alone.
 pub fn event_lines(events: &[Event], line: impl Fn(&Event) -> String) -> Vec<String> {
     let mut lines = Vec::new();
     let mut rest = events;
     while let Some((first, after)) = rest.split_first() {
+        if leave_told_later(first, after) {
+            rest = after;
+            continue;
+        }
         let run = match first.what {
             What::Rejected { reason } => {
                 1 + after
@@ -37,6 +44,25 @@ pub fn event_lines(events: &[Event], line: impl Fn(&Event) -> String) -> Vec<Str
         rest = &rest[run..];
     }
     lines
+}
+
+/// Whether `e` asks to leave a room and `later` holds that member leaving it.
+fn leave_told_later(e: &Event, later: &[Event]) -> bool {
+    let What::Room {
+        room_id,
+        change: RoomChange::LeaveAsked,
+        ..
+    } = &e.what
+    else {
+        return false;
+    };
+    let Some(who) = &e.from_name else {
+        return false;
+    };
+    later.iter().any(|l| {
+        matches!(&l.what, What::Room { room_id: r, change: RoomChange::Left { members }, .. }
+            if r == room_id && members.contains(who))
+    })
 }
 
 #[cfg(test)]
@@ -89,5 +115,35 @@ mod tests {
         assert!(lines[3].contains("hi"), "{}", lines[3]);
         assert_eq!(lines[4], output::event(&events[6]));
         assert!(lines[4].starts_with("[") && lines[4].contains("] message from client"));
+    }
+
+    #[test]
+    fn a_leave_request_followed_by_the_leave_is_told_once_as_the_leave() {
+        let room = |id: &str, change: RoomChange| What::Room {
+            room: format!("room {id}"),
+            room_id: id.into(),
+            change,
+        };
+        let named = |sender: u8, name: &str, what: What| Event {
+            from_name: Some(name.into()),
+            ..from(sender, what)
+        };
+        let left = |who: &str| RoomChange::Left {
+            members: vec![who.into()],
+        };
+        let events = [
+            named(3, "carol", room("a", RoomChange::LeaveAsked)),
+            named(4, "dave", room("a", RoomChange::LeaveAsked)),
+            named(3, "carol", room("b", RoomChange::LeaveAsked)),
+            named(2, "bob", room("a", left("carol"))),
+        ];
+        let lines = event_lines(&events, output::event);
+        // Carol's request in room a is told by her leaving; dave's has no
+        // leave yet, and carol's in room b is another room's.
+        assert_eq!(
+            lines,
+            [&events[1], &events[2], &events[3]].map(output::event),
+            "{lines:#?}"
+        );
     }
 }
