@@ -47,7 +47,7 @@ pub fn event_lines(events: &[Event], line: impl Fn(&Event) -> String) -> Vec<Str
 }
 
 /// Whether `e` asks to leave a room and `later` holds that member leaving it.
-fn leave_told_later(e: &Event, later: &[Event]) -> bool {
+pub fn leave_told_later(e: &Event, later: &[Event]) -> bool {
     let What::Room {
         room_id,
         change: RoomChange::LeaveAsked,

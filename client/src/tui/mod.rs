@@ -487,9 +487,11 @@ impl Loop {
     async fn arrived(&mut self, events: Vec<Event>) {
         let now = now_ms();
         let mut ring = false;
-        for e in &events {
+        for (i, e) in events.iter().enumerate() {
             let place = e.conversation();
-            if let Some(item) = lines::event_notice(e, now) {
+            // A leave request whose leave came with it: the leave tells it.
+            let told_later = crate::rejections::leave_told_later(e, &events[i + 1..]);
+            if let Some(item) = lines::event_notice(e, now).filter(|_| !told_later) {
                 self.app.notice(place.as_ref(), item);
             }
             if e.is_message() && place != self.app.selected {
