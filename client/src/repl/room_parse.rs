@@ -201,16 +201,13 @@ pub fn with_spaced_room(command: RoomCommand, rooms: &[String], typed: &str) -> 
     let RoomCommand::Send {
         name,
         text: Some(text),
-    } = command
+    } = &command
     else {
         return command;
     };
     // A text given as one quoted string: the line does not end with it.
     if !typed.trim_end().ends_with(text.as_str()) {
-        return RoomCommand::Send {
-            name,
-            text: Some(text),
-        };
+        return command;
     }
     let line = format!("{name} {text}");
     let spaced = rooms
@@ -226,15 +223,12 @@ pub fn with_spaced_room(command: RoomCommand, rooms: &[String], typed: &str) -> 
             Some((r, rest))
         })
         .max_by_key(|(r, _)| r.len());
-    match spaced {
-        Some((room, rest)) => RoomCommand::Send {
-            name: room.clone(),
-            text: (!rest.is_empty()).then(|| rest.to_string()),
-        },
-        None => RoomCommand::Send {
-            name,
-            text: Some(text),
-        },
+    let Some((room, rest)) = spaced else {
+        return command;
+    };
+    RoomCommand::Send {
+        name: room.clone(),
+        text: (!rest.is_empty()).then(|| rest.to_string()),
     }
 }
 

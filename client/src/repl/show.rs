@@ -45,7 +45,7 @@ pub fn show_event(e: &Event) -> String {
             ..
         } => format!(
             "[{}] [#{}] {} {}",
-            output::time(e.sent_at_ms),
+            output::event_time(e),
             escape_line(room),
             output::sender(e),
             output::room_file_held(

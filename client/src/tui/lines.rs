@@ -205,13 +205,12 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
 /// A room event's line without its time and its `[#room] `: the screen
 /// shows both already.
 fn room_notice(e: &Event) -> String {
-    let line = strip_prefix(&output::event(e));
-    match &e.what {
-        What::Room { room, .. } => line
-            .strip_prefix(&format!("[#{}] ", escape_line(room)))
-            .map_or_else(|| line.clone(), str::to_string),
-        _ => line,
-    }
+    let What::Room { room, change, .. } = &e.what else {
+        return strip_prefix(&output::event(e));
+    };
+    let line = output::room_line(room, &output::sender(e), change, e.message_id);
+    line.strip_prefix(&format!("[#{}] ", escape_line(room)))
+        .map_or_else(|| line.clone(), str::to_string)
 }
 
 /// `text` without the `[time] ` that starts the menu's lines (the pane has
