@@ -101,9 +101,23 @@ impl Client {
     /// [`KeyStoreError::NoPassphraseHome`] for a plain home (a backup is
     /// never written in the clear); file and database errors.
     pub async fn export(&self, path: &Path) -> Result<BackupSummary, ClientError> {
+        let pass = passphrase(self)?;
+        self.export_locked(path, pass).await
+    }
+
+    /// Writes the backup of this home into `path` (which must not exist),
+    /// locked with `pass`: how a home without a passphrase is exported (and
+    /// so encrypted, once imported into a new home).
+    ///
+    /// # Errors
+    /// File and database errors.
+    pub async fn export_locked(
+        &self,
+        path: &Path,
+        pass: zeroize::Zeroizing<String>,
+    ) -> Result<BackupSummary, ClientError> {
         // A home with no identity would export a backup nothing can restore.
         self.require_me()?;
-        let pass = passphrase(self)?;
         if path.exists() {
             return Err(ClientError::Io(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
@@ -129,7 +143,7 @@ impl Client {
     ///
     /// # Errors
     /// [`KeyStoreError::IdentityExists`] for a home in use;
-    /// [`KeyStoreError::WrongPassphrase`] if the backup does not open;
+    /// [`KeyStoreError::WrongBackupPassphrase`] if the backup does not open;
     /// [`KeyStoreError::Corrupt`] for a damaged or cut backup.
     pub async fn import(&self, path: &Path) -> Result<BackupSummary, ClientError> {
         let pass = passphrase(self)?;
@@ -475,7 +489,7 @@ impl<R: Read> Opener<R> {
         // The first chunk tells a wrong passphrase from a damaged file.
         opener
             .next_chunk()
-            .map_err(|_| KeyStoreError::WrongPassphrase)?;
+            .map_err(|_| KeyStoreError::WrongBackupPassphrase)?;
         Ok(opener)
     }
 

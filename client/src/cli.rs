@@ -207,10 +207,18 @@ pub enum Command {
         action: PassphraseAction,
     },
     /// Write an encrypted backup of this home (identity, contacts and their
-    /// pins, history) into FILE, locked with the home's passphrase.
+    /// pins, history) into FILE, locked with the home's passphrase. A home
+    /// set up with --no-passphrase is locked with a new one (asked twice on
+    /// the terminal, or --new-passphrase-file FILE, or the environment
+    /// variable SEALPOST_NEW_PASSPHRASE): import it into a new home to
+    /// encrypt that home.
     Export {
         /// The backup file (must not exist).
         file: PathBuf,
+        /// For a home without a passphrase: read the backup's passphrase
+        /// from the first line of FILE.
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
     },
     /// Restore a backup written by `export` into this (fresh) home folder;
     /// the passphrase given opens the backup and becomes the home's.

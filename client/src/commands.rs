@@ -15,6 +15,7 @@ use crate::cli::Command;
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::display::{escape_line, escape_path};
 use crate::keystore::HistoryQuery;
+use crate::keystore::Protection;
 use crate::output::{self, Bars};
 use crate::pin::PinState;
 use crate::rejections;
@@ -548,8 +549,19 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 println!("passphrase changed: the store is re-keyed");
             }
         }
-        Command::Export { file } => {
-            let summary = client.export(&file).await?;
+        Command::Export {
+            file,
+            new_passphrase_file,
+        } => {
+            let summary = match client.config().protection {
+                Protection::Passphrase(_) => client.export(&file).await?,
+                // Never written in the clear: a plain home's backup is
+                // locked with a passphrase of its own.
+                Protection::NoPassphrase => {
+                    let pass = crate::passphrase::resolve_new(new_passphrase_file.as_deref())?;
+                    client.export_locked(&file, pass).await?
+                }
+            };
             if flags.json {
                 print_json(&summary)?;
             } else {

@@ -32,7 +32,7 @@ use crate::error::ClientError;
 use crate::pin::PinState;
 // Defined with the error that carries it; part of this module's story.
 pub use crate::error::NameConflict;
-use crate::keystore::{KeyStore, KeyStoreError, PeerRecord};
+use crate::keystore::{KeyStore, KeyStoreError, LookAlike, PeerRecord};
 use crate::peer_info::{PeerInfo, hex_id};
 
 /// One user of the server's list, beside what is pinned.
@@ -52,6 +52,9 @@ pub struct Listed {
     /// that contact's name to this id.
     #[serde(serialize_with = "hex_id_opt")]
     pub name_pinned_for: Option<ClientId>,
+    /// Another pinned contact whose name `name` looks like (other case,
+    /// look-alike letters), when that is not already `name_pinned_for`.
+    pub looks_like: Option<LookAlike>,
 }
 
 fn hex_id_opt<S: serde::Serializer>(id: &Option<ClientId>, s: S) -> Result<S::Ok, S::Error> {
@@ -68,6 +71,12 @@ impl Listed {
             return Some(format!(
                 "WARNING: not the \"{}\" you pinned (that is {other})",
                 self.name
+            ));
+        }
+        if let Some(c) = &self.looks_like {
+            return Some(format!(
+                "WARNING: looks like your contact \"{}\" ({}), but is another account",
+                c.name, c.client_id
             ));
         }
         match self.pinned_name.as_deref() {
@@ -250,6 +259,17 @@ impl Client {
         {
             // Move the old holder of the name out of the way.
             let now = self.server_key_by_id(p.client_id).await?;
+            if found.is_none() && now.is_none() {
+                // Nobody holds the name, and the contact's account is gone:
+                // there is nothing to take; the pin stays as it was.
+                return Err(conflict(NameConflict {
+                    asked: who.into(),
+                    pinned_id: p.client_id,
+                    pinned_name: p.name.clone(),
+                    server_id: None,
+                    server_name: None,
+                }));
+            }
             let id = p.client_id;
             let to = now.map(|k| k.name.to_string()).unwrap_or_default();
             let asked = who.to_string();
@@ -320,6 +340,10 @@ impl Client {
         let users = self.list().await?;
         self.store(move |s| {
             let pins = s.peers()?;
+            let keys: Vec<String> = pins
+                .iter()
+                .map(|p| protocol::names::skeleton_key(&p.name))
+                .collect();
             let mut listed = Vec::with_capacity(users.len());
             for (id, name) in users {
                 let name = name.to_string();
@@ -330,11 +354,22 @@ impl Client {
                 let other = pins.iter().find(|p| {
                     p.client_id != id && !p.name.is_empty() && p.name.eq_ignore_ascii_case(&name)
                 });
+                let key = protocol::names::skeleton_key(&name);
+                let looks_like = match other {
+                    Some(_) => None,
+                    None => pins.iter().zip(&keys).find_map(|(p, k)| {
+                        (p.client_id != id && !p.name.is_empty() && *k == key).then(|| LookAlike {
+                            name: p.name.clone(),
+                            client_id: p.client_id,
+                        })
+                    }),
+                };
                 listed.push(Listed {
                     id,
                     pinned_name: pinned.map(|p| p.name.clone()),
                     verified: pinned.is_some_and(|p| p.verified),
                     name_pinned_for: other.map(|p| p.client_id),
+                    looks_like,
                     name,
                 });
             }
@@ -383,6 +418,7 @@ mod tests {
             pinned_name: pinned.map(str::to_string),
             verified: false,
             name_pinned_for: other,
+            looks_like: None,
         };
         assert_eq!(entry("bob", Some("bob"), None).remark(), None);
         assert_eq!(entry("bob", None, None).remark(), None);

@@ -59,6 +59,17 @@ pub enum ClientError {
         /// The peer's name.
         name: String,
     },
+    /// Marking a contact's safety number as compared while a changed key of
+    /// theirs waits: the number shown is the new key's, which is not
+    /// pinned yet, so the mark would land on the old one.
+    #[error(
+        "{name}'s key changed and the safety number shown is the new key's: nothing was marked. \
+         Compare it, accept the new key (`client accept {name}`), then mark it as compared"
+    )]
+    VerifyChangedKey {
+        /// The peer's name.
+        name: String,
+    },
     /// The server's name-to-id mapping disagrees with a pinned contact:
     /// nothing is sent by that name until the user settles it.
     #[error("{0}")]
@@ -274,6 +285,21 @@ impl NameConflict {
     /// [`NameConflict::describe`] with what to do; `accept` is the command
     /// that takes the server's mapping, as the reader types it.
     pub fn advise(&self, accept: &str) -> String {
+        if self.server_name.is_none() {
+            // The pinned account is gone: its id reaches no one.
+            let next = match self.server_id {
+                Some(id) => format!(
+                    "if {id} is really {}'s new account, take it with {accept} (it is then \
+                     unverified) and compare safety numbers with them",
+                    self.asked
+                ),
+                None => format!("nothing can be sent to \"{}\" now", self.asked),
+            };
+            return format!(
+                "{}: the account you pinned is gone from this server; {next}",
+                self.describe()
+            );
+        }
         format!(
             "{}. Nothing is sent to \"{}\" until you settle it: address the contact you pinned by its id \
              ({}), or take the server's new mapping with {accept} (it is then unverified)",
@@ -344,5 +370,37 @@ mod tests {
         assert!(text.contains(&mallory.to_string()), "{text}");
         assert!(text.contains("\"bob2\""), "{text}");
         assert!(text.contains("client accept bob"), "{text}");
+    }
+
+    #[test]
+    fn a_conflict_over_a_gone_account_does_not_advise_its_id() {
+        let bob = ClientId([0xb0; 16]);
+        let gone = NameConflict {
+            asked: "bob".into(),
+            pinned_id: bob,
+            pinned_name: "bob".into(),
+            server_id: None,
+            server_name: None,
+        };
+        let text = gone.to_string();
+        assert!(text.contains("the account you pinned is gone"), "{text}");
+        assert!(
+            text.contains("nothing can be sent to \"bob\" now"),
+            "{text}"
+        );
+        assert!(!text.contains("by its id"), "{text}");
+        assert!(!text.contains("accept"), "{text}");
+        let new_holder = ClientId([0x3a; 16]);
+        let taken = NameConflict {
+            server_id: Some(new_holder),
+            ..gone
+        };
+        let text = taken.to_string();
+        assert!(
+            text.contains(&format!("if {new_holder} is really bob's new account")),
+            "{text}"
+        );
+        assert!(text.contains("client accept bob"), "{text}");
+        assert!(!text.contains("by its id"), "{text}");
     }
 }

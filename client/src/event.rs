@@ -129,6 +129,13 @@ pub enum What {
     /// The sender's key changed; its messages wait until the user accepts
     /// the new key.
     KeyChanged,
+    /// A sender new to this home whose name looks like a pinned contact's
+    /// (other case, look-alike letters): it was pinned without a name, and
+    /// is shown by its id until the user names it with `accept`.
+    LookAlike {
+        /// The pinned contact its name looks like.
+        contact: crate::keystore::LookAlike,
+    },
     /// A file offer waits for the user's decision (`accept-file` or
     /// `decline-file` with the message id); the file stays on the server.
     FileHeld {

@@ -58,6 +58,22 @@ pub fn sender(e: &Event) -> String {
     }
 }
 
+/// The warning of a new sender whose name looks like `contact`'s, with the
+/// commands as the reader types them (`client ` before each, or none).
+pub fn look_alike(e: &Event, contact: &crate::keystore::LookAlike, cmd: &str) -> String {
+    let name = e.server_name.as_deref().unwrap_or_default();
+    format!(
+        "WARNING: client {id}, new to you, goes by \"{}\" on the server, which looks like your \
+         contact \"{}\" ({}) but is another account. It has no name here until you give it one \
+         ({cmd}accept {}); compare safety numbers first ({cmd}fingerprint {id})",
+        escape_line(name),
+        escape_line(&contact.name),
+        contact.client_id,
+        escape_line(&crate::advice::quote_word(name)),
+        id = e.from,
+    )
+}
+
 /// An event as text for a person, every peer-chosen string escaped.
 pub fn event(e: &Event) -> String {
     let who = sender(e);
@@ -86,6 +102,7 @@ pub fn event(e: &Event) -> String {
             "[{at}] WARNING: {who}'s key changed. Their messages wait until you compare safety numbers \
              (client fingerprint {who}) and accept the new key (client accept {who})"
         ),
+        What::LookAlike { contact } => format!("[{at}] {}", look_alike(e, contact, "client ")),
         What::Rejected { reason } => format!("[{at}] message from {who} {}", reason.explain()),
         What::FileHeld {
             name,

@@ -37,7 +37,11 @@ pub fn resolve(
 ) -> anyhow::Result<Protection> {
     let record = atrest::read_record(home)?;
     if no_passphrase || (record == Some(Record::NoPassphrase) && file.is_none()) {
-        eprintln!("{PLAIN_WARNING}");
+        // An encrypted home refuses to open without its passphrase: it is
+        // not the plain home the warning would call it.
+        if !matches!(record, Some(Record::Passphrase(_))) {
+            eprintln!("{PLAIN_WARNING}");
+        }
         return Ok(Protection::NoPassphrase);
     }
     if let Some(file) = file {

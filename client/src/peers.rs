@@ -167,10 +167,15 @@ impl Client {
     /// Marks the safety number with `who` as compared.
     ///
     /// # Errors
-    /// Unknown peer.
+    /// Unknown peer; [`ClientError::VerifyChangedKey`] while a changed key
+    /// of theirs waits to be accepted.
     pub async fn mark_verified(&self, who: &str) -> Result<(), ClientError> {
         let info = self.fetch_key(who).await?;
         let id = info.id;
+        let record = self.store(move |s| s.peer(id)).await?;
+        if record.is_some_and(|r| r.pending_bundle.is_some()) {
+            return Err(ClientError::VerifyChangedKey { name: info.label() });
+        }
         self.store(move |s| s.set_verified(id, true)).await
     }
 

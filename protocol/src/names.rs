@@ -3,7 +3,8 @@
 //! and spaces other than single plain ones between words. The server
 //! refuses such user names (its version-3 name rules, PROTOCOL.md "Common
 //! fields") and new room names ("Room name"); the client keeps them out of
-//! the room names it gives before the server is asked.
+//! the room names it gives before the server is asked. Also the key under
+//! which two names look alike ([`skeleton_key`]).
 
 use unicode_security::GeneralSecurityProfile;
 use unicode_security::general_security_profile::IdentifierType;
@@ -57,6 +58,20 @@ pub fn not_as_typed(name: &str) -> Option<NotAsTyped> {
         return Some(NotAsTyped::StraySpace);
     }
     None
+}
+
+/// The key under which two names count as the same name to a person's eye:
+/// the UTS #39 skeleton (Unicode Security Mechanisms), lower-cased, and the
+/// skeleton of that. The skeleton comes first so that capitals that look
+/// alike (Greek `Β`, Latin `B`) meet before lower-casing pulls them apart
+/// (`β`, `b`); the second skeleton maps what lower-casing produced (`bOb`
+/// from `b0b` becomes `bob`). The server keeps version-3 names and room
+/// names unique under it; the client compares a new sender's name with its
+/// pinned contacts' under it.
+pub fn skeleton_key(name: &str) -> String {
+    let first: String = unicode_security::skeleton(name).collect();
+    let lower = first.to_lowercase();
+    unicode_security::skeleton(&lower).collect()
 }
 
 /// `U+XXXX`, for messages: the character itself may be invisible.

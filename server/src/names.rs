@@ -112,16 +112,9 @@ pub fn normalise(name: &str) -> String {
     name.nfc().collect()
 }
 
-/// The key under which version-3 names must be unique: the UTS #39 skeleton,
-/// lower-cased, and the skeleton of that. The skeleton comes first so that
-/// capitals that look alike (Greek `Β`, Latin `B`) meet before lower-casing
-/// pulls them apart (`β`, `b`); the second skeleton maps what lower-casing
-/// produced (`bOb` from `b0b` becomes `bob`).
-pub fn skeleton_key(name: &str) -> String {
-    let first: String = unicode_security::skeleton(name).collect();
-    let lower = first.to_lowercase();
-    unicode_security::skeleton(&lower).collect()
-}
+/// The key under which version-3 names must be unique (see
+/// [`protocol::names::skeleton_key`], shared with the client).
+pub use protocol::names::skeleton_key;
 
 #[cfg(test)]
 mod tests {

@@ -19,12 +19,13 @@ use crate::event::{Event, Rejection, What, event, names_of};
 use crate::keystore::{Body, Conversation, Direction, HistoryChange, NewEntry, PeerRecord, Status};
 
 impl Client {
-    /// The sender as pinned, pinning it on first contact. `Err(outcome)`
-    /// when the message cannot be handled because of the sender.
+    /// The sender as pinned, pinning it on first contact, with a warning
+    /// when a new sender's name looks like a contact's. `Err(outcome)` when
+    /// the message cannot be handled because of the sender.
     pub(super) async fn sender(
         &self,
         d: &Delivery,
-    ) -> Result<Result<PeerRecord, Outcome>, ClientError> {
+    ) -> Result<Result<(PeerRecord, Option<Event>), Outcome>, ClientError> {
         let id = d.sender;
         if let Some(mut record) = self.store(move |s| s.peer(id)).await? {
             self.refresh_server_name(&mut record).await;
@@ -35,7 +36,7 @@ impl Client {
                     What::KeyChanged,
                 )])));
             }
-            return Ok(Ok(record));
+            return Ok(Ok((record, None)));
         }
         let key = self
             .retrying(|c| async move { c.public_key(id).await })
@@ -73,7 +74,19 @@ impl Client {
         }
         let record = self.store(move |s| s.peer(id)).await?;
         match record {
-            Some(r) if r.pending_bundle.is_none() => Ok(Ok(r)),
+            Some(r) if r.pending_bundle.is_none() => {
+                // Pinned without a name just now: a contact goes by one
+                // that looks like it (`bob`, `Bоb`), which an impostor
+                // would choose once the contact's account is gone.
+                let name = key.name.to_string();
+                let contact = match r.name.is_empty() {
+                    true => self.store(move |s| s.look_alike(id, &name)).await?,
+                    false => None,
+                };
+                let warning =
+                    contact.map(|contact| event(d, Some(&r), What::LookAlike { contact }));
+                Ok(Ok((r, warning)))
+            }
             r => Ok(Err(Outcome::kept(vec![event(
                 d,
                 r.as_ref(),
@@ -133,18 +146,23 @@ impl Client {
         if let Some(held) = self.store(move |s| s.held_file(id)).await? {
             return self.on_held(&d, held, cancel).await;
         }
-        let peer = match self.sender(&d).await? {
+        let (peer, warning) = match self.sender(&d).await? {
             Ok(p) => p,
             Err(outcome) => return Ok(outcome),
         };
-        match d.kind {
+        let mut outcome = match d.kind {
             MessageKind::SymmetricKeyRequest => self.on_offer(d, peer).await,
             MessageKind::SymmetricKey => self.on_answer(d, peer).await,
             MessageKind::Text => self.on_text(d, peer).await,
             MessageKind::File => self.on_file(d, peer, cancel).await,
             MessageKind::RoomWelcome => self.on_welcome(d, peer).await,
             MessageKind::RoomDeleted => self.on_room_deleted(d, peer).await,
+        }?;
+        if let Some(warning) = warning {
+            // Before what the message itself was, so it is read first.
+            outcome.events.insert(0, warning);
         }
+        Ok(outcome)
     }
 
     /// Records a message as handled (with the counter it used, if any) and

@@ -64,6 +64,11 @@ pub enum KeyStoreError {
     /// passphrase.
     #[error("wrong passphrase: the store in this home folder cannot be opened with it")]
     WrongPassphrase,
+    /// A backup could not be opened with the key from the given passphrase.
+    #[error(
+        "wrong passphrase: the backup cannot be opened with it (give the passphrase it was exported under)"
+    )]
+    WrongBackupPassphrase,
     /// The home is encrypted and no passphrase was given.
     #[error(
         "this home folder is encrypted: give its passphrase (asked on a terminal, or --passphrase-file FILE, or SEALPOST_PASSPHRASE)"
@@ -82,7 +87,7 @@ pub enum KeyStoreError {
     NewPassphraseNeeded,
     /// A passphrase was given for a home set up without one.
     #[error(
-        "this home folder was set up with --no-passphrase and is not encrypted; run with --no-passphrase (or export it and import it into a new home with a passphrase)"
+        "this home folder was set up with --no-passphrase and is not encrypted; run with --no-passphrase. To encrypt it, export it (`client --no-passphrase export FILE` asks for the backup's passphrase) and import that into a new home with the same passphrase"
     )]
     NoPassphraseHome,
     /// The session's send counter reached its limit; start a new session.

@@ -99,7 +99,7 @@ pub use error::{KeyStoreError, PinError};
 pub use files::{HeldFile, HoldReason, PartialDownload};
 pub use history::{Body, Direction, HistoryChange, HistoryEntry, HistoryQuery, NewEntry, Status};
 pub use identity::StoredIdentity;
-pub use pins::{PeerRecord, Pinned, ServerPin};
+pub use pins::{LookAlike, PeerRecord, Pinned, ServerPin};
 pub use received::PendingMessage;
 pub use room_downloads::RoomDownload;
 pub use room_offers::RoomOffer;

@@ -168,14 +168,10 @@ impl KeyStore {
             .optional()?;
         let outcome = match pinned {
             None => {
-                let taken = tx
-                    .query_row(
-                        "SELECT 1 FROM peers WHERE name = ?1 COLLATE NOCASE AND client_id != ?2",
-                        params![name, &peer.0[..]],
-                        |_| Ok(()),
-                    )
-                    .optional()?
-                    .is_some();
+                // A name that looks like a contact's (`bob`, `Bоb` with a
+                // Cyrillic o) is not given on first contact: the user names
+                // it with `accept`, after the warning.
+                let taken = look_alike(&tx, peer, name)?.is_some();
                 let local = if taken { "" } else { name };
                 tx.execute(
                     "INSERT INTO peers (client_id, name, bundle, pinned_at, server_name)
@@ -202,6 +198,19 @@ impl KeyStore {
         };
         tx.commit()?;
         Ok(outcome)
+    }
+
+    /// The pinned contact other than `peer` whose name looks like `name`
+    /// (see [`look_alike`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn look_alike(
+        &self,
+        peer: ClientId,
+        name: &str,
+    ) -> Result<Option<LookAlike>, KeyStoreError> {
+        look_alike(&self.conn, peer, name)
     }
 
     /// A pinned peer, if known.
@@ -295,6 +304,44 @@ impl KeyStore {
         }
         Ok(())
     }
+}
+
+/// A pinned contact whose name another name looks like.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LookAlike {
+    /// The contact's local name (not yet safe to print).
+    pub name: String,
+    /// The contact's id.
+    #[serde(serialize_with = "crate::peer_info::hex_id")]
+    pub client_id: ClientId,
+}
+
+/// The pinned contact other than `peer` whose local name looks like `name`
+/// to a person (the same [`protocol::names::skeleton_key`]: other case,
+/// look-alike letters from other scripts), if any.
+fn look_alike(
+    conn: &rusqlite::Connection,
+    peer: ClientId,
+    name: &str,
+) -> Result<Option<LookAlike>, KeyStoreError> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let key = protocol::names::skeleton_key(name);
+    let mut stmt = conn.prepare_cached("SELECT client_id, name FROM peers WHERE name != ''")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((blob_array::<16>(row, 0)?, row.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (id, pinned) = row?;
+        if id != peer.0 && protocol::names::skeleton_key(&pinned) == key {
+            return Ok(Some(LookAlike {
+                name: pinned,
+                client_id: ClientId(id),
+            }));
+        }
+    }
+    Ok(None)
 }
 
 const PEER_COLUMNS: &str =

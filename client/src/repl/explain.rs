@@ -12,7 +12,7 @@
 //! the inbox, [`crate::output`] and `main` word errors through it without
 //! depending on the menu.
 
-use protocol::ErrorReason;
+use protocol::{ClientId, ErrorReason};
 
 // The client's error through the crate root: `client.rs` imports what
 // imports this file (the inbox words a failed message with it).
@@ -75,8 +75,23 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
                 cmd(&format!("accept {q}"))
             )
         }
+        ClientError::VerifyChangedKey { name } => format!(
+            "{name}'s key changed and the safety number shown is the new key's: nothing was \
+             marked. Compare it, accept the new key ({}), then mark it as compared",
+            cmd(&format!("accept {}", quote_word(name)))
+        ),
         ClientError::NameConflict(c) => c.advise(&cmd(&format!("accept {}", quote_word(&c.asked)))),
+        ClientError::UnknownPeer(who) if who.parse::<ClientId>().is_ok() => format!(
+            "the server has no account with the id {who}: it was deleted or removed by the \
+             server's operator, so nothing can reach it"
+        ),
         ClientError::UnknownPeer(who) => match suggest_name(who, known) {
+            // Never offer a look-alike: it is what an impostor registers
+            // once the real holder's name is free.
+            Some(s) if s.to_lowercase() != who.to_lowercase() && looks_alike(&s, who) => format!(
+                "no user named \"{who}\" on this server; \"{s}\" only looks like it (other \
+                 letters that look the same): another name, and perhaps someone else"
+            ),
             Some(s) if s != *who => {
                 format!("no user named \"{who}\" on this server; did you mean \"{s}\"?")
             }
@@ -233,6 +248,12 @@ pub fn suggest_name(who: &str, names: &[String]) -> Option<String> {
         .map(|(n, _)| n.clone())
 }
 
+/// Whether two names look the same to a person (the server's rule for
+/// names that may not both be registered).
+fn looks_alike(a: &str, b: &str) -> bool {
+    protocol::names::skeleton_key(a) == protocol::names::skeleton_key(b)
+}
+
 /// The names an error about an unknown peer suggests from (the server's
 /// list and the pinned names), attached as the error's outermost context
 /// by a scripted command, which has a client to ask them of; never shown.
@@ -283,7 +304,9 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::NotRegistered(_) => return "not_registered".into(),
                 ClientError::AlreadyRegistered { .. } => return "already_registered".into(),
                 ClientError::ServerKeyChanged { .. } => return "server_key_changed".into(),
-                ClientError::PeerKeyChanged { .. } => return "peer_key_changed".into(),
+                ClientError::PeerKeyChanged { .. } | ClientError::VerifyChangedKey { .. } => {
+                    return "peer_key_changed".into();
+                }
                 ClientError::NameConflict(_) => return "name_conflict".into(),
                 ClientError::UnknownPeer(_) => return "unknown_peer".into(),
                 ClientError::NoConversation { .. } => return "no_conversation".into(),
@@ -291,7 +314,9 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::TextTooLong { .. } => return "text_too_long".into(),
                 ClientError::File { .. } => return "file".into(),
                 ClientError::Cancelled => return "cancelled".into(),
-                ClientError::Store(KeyStoreError::WrongPassphrase) => {
+                ClientError::Store(
+                    KeyStoreError::WrongPassphrase | KeyStoreError::WrongBackupPassphrase,
+                ) => {
                     return "wrong_passphrase".into();
                 }
                 ClientError::Store(
@@ -413,6 +438,21 @@ mod tests {
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_look_alike_is_never_suggested_and_an_unknown_id_is_said_to_be_gone() {
+        // `Bоb` with a Cyrillic o: what an impostor registers once bob's
+        // account is gone.
+        let known = names(&["B\u{43e}b", "alice"]);
+        let e = ClientError::UnknownPeer("bob".into());
+        let said = client_error(&e, &known);
+        assert!(!said.contains("did you mean"), "{said}");
+        assert!(said.contains("only looks like it"), "{said}");
+        let e = ClientError::UnknownPeer("9bf9cec8b51f4ce39f02eac02e97dc9f".into());
+        let said = client_error(&e, &known);
+        assert!(said.contains("no account with the id 9bf9cec8"), "{said}");
+        assert!(!said.contains("no user named"), "{said}");
     }
 
     #[test]

@@ -56,6 +56,11 @@ pub fn show_event(e: &Event) -> String {
                 &format!("`decline-file {}`", e.message_id)
             )
         ),
+        What::LookAlike { contact } => format!(
+            "[{}] {}",
+            output::event_time(e),
+            output::look_alike(e, contact, "")
+        ),
         _ => output::event(e),
     }
 }

@@ -160,6 +160,7 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
             ),
             Tone::Warning,
         ),
+        What::LookAlike { contact } => (output::look_alike(e, contact, "/"), Tone::Warning),
         What::FileHeld {
             name,
             size,

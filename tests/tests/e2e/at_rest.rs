@@ -375,3 +375,80 @@ async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
         .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_without_a_passphrase_is_encrypted_by_exporting_and_importing_it() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (bot_home, bob_home) = (dir.path().join("bot"), dir.path().join("bob"));
+    let plain = ["--no-passphrase"];
+    let (ok, _, err) = run(
+        &addr,
+        &bot_home,
+        "",
+        &[],
+        &[&plain[..], &["register", "bot"]].concat(),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let bob = user(&addr, &bob_home, "bob").await;
+    bob.send_text("bot", "kept through the move").await.unwrap();
+    let (ok, out, err) = run(&addr, &bot_home, "", &[], &["--no-passphrase", "inbox"]).await;
+    assert!(ok && out.contains("kept through the move"), "{out}{err}");
+
+    // The backup is locked with a new passphrase, never written in the clear.
+    let backup = dir.path().join("bot.backup");
+    let backup_arg = backup.to_str().unwrap();
+    let new = [("SEALPOST_NEW_PASSPHRASE", "bot's new secret")];
+    let (ok, out, err) = run(
+        &addr,
+        &bot_home,
+        "",
+        &new,
+        &["--no-passphrase", "export", backup_arg],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("1 history entry"), "{out}");
+    let bytes = std::fs::read(&backup).unwrap();
+    assert!(!bytes.windows(22).any(|w| w == b"kept through the move"));
+
+    // Imported into a new home under that passphrase: encrypted, with the
+    // identity and the history, and talking on.
+    let home = dir.path().join("bot-encrypted");
+    let (ok, _, err) = run(&addr, &home, "wrong", &[], &["import", backup_arg]).await;
+    assert!(!ok && err.contains("wrong passphrase: the backup"), "{err}");
+    let (ok, _, err) = run(
+        &addr,
+        &home,
+        "bot's new secret",
+        &[],
+        &["import", backup_arg],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(matches!(
+        atrest::read_record(&home).unwrap(),
+        Some(atrest::Record::Passphrase(_))
+    ));
+    let (ok, out, err) = run(&addr, &home, "bot's new secret", &[], &["history", "bob"]).await;
+    assert!(ok && out.contains("kept through the move"), "{out}{err}");
+    let (ok, _, err) = run(
+        &addr,
+        &home,
+        "bot's new secret",
+        &[],
+        &["send", "bob", "encrypted now"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(texts(&bob.inbox().await.unwrap()), ["encrypted now"]);
+
+    // `--no-passphrase` on the encrypted home is refused without claiming
+    // the home is not encrypted.
+    let (ok, _, err) = run(&addr, &home, "", &[], &["--no-passphrase", "inbox"]).await;
+    assert!(!ok, "{err}");
+    assert!(!err.contains("NOT encrypted"), "{err}");
+    assert!(err.contains("encrypted"), "{err}");
+}

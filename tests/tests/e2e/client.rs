@@ -144,7 +144,7 @@ async fn a_text_that_arrives_before_its_key_is_opened_later_even_across_a_restar
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_changed_peer_key_blocks_sending_until_accepted() {
+async fn a_changed_peer_key_blocks_sending_and_marking_it_compared_until_accepted() {
     // SQLite whatever the engine: the test rewrites the server's database by hand.
     let mut server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -152,6 +152,7 @@ async fn a_changed_peer_key_blocks_sending_until_accepted() {
     let alice = user(&server.addr.to_string(), &alice_home, "alice").await;
     let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
     alice.send_text("bob", "first").await.unwrap();
+    alice.mark_verified("bob").await.unwrap();
     let bob_id = bob.me().unwrap().id;
     drop((alice, bob));
 
@@ -176,9 +177,19 @@ async fn a_changed_peer_key_blocks_sending_until_accepted() {
         matches!(refused, Err(ClientError::PeerKeyChanged { .. })),
         "{refused:?}"
     );
-    // The safety number now differs from the one for the pinned key.
+    // The safety number shown is the new key's; marking it compared now
+    // would mark the old key, so it is refused and the old mark stays.
+    let marked = alice.mark_verified("bob").await;
+    assert!(
+        matches!(marked, Err(ClientError::VerifyChangedKey { ref name }) if name == "bob"),
+        "{marked:?}"
+    );
+    assert!(alice.fetch_key("bob").await.unwrap().verified);
     let accepted = alice.accept_new_key("bob").await.unwrap();
     assert_eq!(accepted.pin, PinState::Accepted);
+    assert!(!accepted.verified, "the new key is not compared yet");
+    alice.mark_verified("bob").await.unwrap();
+    assert!(alice.fetch_key("bob").await.unwrap().verified);
     alice.send_text("bob", "second").await.unwrap();
 }
 

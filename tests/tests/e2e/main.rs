@@ -17,6 +17,7 @@ mod haproxy;
 mod healing;
 mod history;
 mod lifecycle;
+mod look_alike;
 mod menu;
 mod menu_talk;
 mod names;
