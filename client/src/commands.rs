@@ -450,6 +450,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     println!("{}", output::history_entry(e, &found.label, &names));
                 }
             }
+            client.history_shown(&found.conversation, &entries).await?;
         }
         Command::Conversations => {
             let list = client.conversations().await?;

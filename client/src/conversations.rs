@@ -17,7 +17,7 @@ use sealpost_rooms::JoinRule;
 
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::keystore::{Conversation, HistoryEntry, HistoryQuery};
+use crate::keystore::{Conversation, Direction, HistoryEntry, HistoryQuery, Status};
 use crate::rooms::{LocalRoom, hex};
 
 /// One conversation in the list.
@@ -243,6 +243,47 @@ impl Client {
             _ => {}
         }
         Ok(count)
+    }
+}
+
+impl Client {
+    /// The user was shown `entries` of `conversation` (`history`): those
+    /// received and not shown before become `read`, and their sender (a
+    /// room's members) gets read receipts, as for what `inbox` prints.
+    /// Entries not shown (older than a limit, or not matching a search)
+    /// stay unread. Returns how many were marked.
+    ///
+    /// # Errors
+    /// The key store failed.
+    pub async fn history_shown(
+        &self,
+        conversation: &Conversation,
+        entries: &[HistoryEntry],
+    ) -> Result<usize, ClientError> {
+        let ids: Vec<u64> = entries
+            .iter()
+            .filter(|e| e.direction == Direction::In && e.status == Status::Received)
+            .filter_map(|e| e.message_id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let marks: Vec<(Conversation, u64)> =
+            ids.iter().map(|id| (conversation.clone(), *id)).collect();
+        let marked = self
+            .store(move |s| s.set_received_statuses(&marks, Status::Read))
+            .await?;
+        match conversation {
+            Conversation::Person { id } => self.send_read_receipts(*id, ids).await,
+            Conversation::Room { id: Some(room), .. } => {
+                let (room, through) = (*room, ids.iter().copied().max().unwrap_or(0));
+                self.store(move |s| s.note_room_shown(room, through))
+                    .await?;
+                self.send_room_receipts().await;
+            }
+            Conversation::Room { id: None, .. } => {}
+        }
+        Ok(marked)
     }
 }
 

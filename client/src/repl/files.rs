@@ -99,7 +99,10 @@ impl Menu {
             return Ok(());
         };
         match client.accept_file(id, cancel.clone()).await {
-            Ok(e) => self.say(show_event(&e)),
+            Ok(e) => {
+                self.say(show_event(&e));
+                client.shown_live(std::slice::from_ref(&e)).await;
+            }
             Err(ClientError::Cancelled) => self.say(format!(
                 "stopped; `accept-file {id}` resumes the download where it stopped"
             )),

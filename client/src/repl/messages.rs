@@ -98,6 +98,13 @@ impl Menu {
         for e in &entries {
             self.say(history_entry(e, &found.label, &names));
         }
+        if let Err(e) = self
+            .client
+            .history_shown(&found.conversation, &entries)
+            .await
+        {
+            tracing::warn!(error = %e, "could not mark what was shown as read");
+        }
     }
 
     /// The last entries of the conversation with `who`.
@@ -120,6 +127,9 @@ impl Menu {
         for e in &entries {
             self.say(history_entry(e, &found.label, &names));
         }
+        self.client
+            .history_shown(&found.conversation, &entries)
+            .await?;
         Ok(())
     }
 

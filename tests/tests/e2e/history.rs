@@ -335,7 +335,8 @@ async fn conversations(server: SocketAddr, home: &Path) -> Vec<(String, bool, u6
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conversations_lists_rooms_and_people_with_what_is_unread_and_what_inbox_printed_is_read() {
+async fn conversations_lists_rooms_and_people_with_what_is_unread_and_what_inbox_or_history_printed_is_read()
+ {
     let server = TestServer::start(|_| {}).await.unwrap();
     let addr = server.addr.to_string();
     let dir = tempfile::tempdir().unwrap();
@@ -397,4 +398,31 @@ async fn conversations_lists_rooms_and_people_with_what_is_unread_and_what_inbox
     );
     let (ok, _, err) = run_client(server.addr, &bob_home, &["history", "teams"]).await;
     assert!(!ok && !err.contains("did you mean"), "{err}");
+
+    // What `history` printed is read too; what it did not print (another
+    // search) stays unread. Alice's client hears of it by receipt.
+    let (ok, out, err) = run_client(
+        server.addr,
+        &bob_home,
+        &["history", "alice", "--search", "hey"],
+    )
+    .await;
+    assert!(
+        ok && out.contains("hey") && !out.contains("hi"),
+        "{out}{err}"
+    );
+    assert_eq!(
+        conversations(server.addr, &bob_home).await,
+        vec![("alice".into(), false, 1), ("team".into(), true, 0)]
+    );
+    let (ok, out, err) = run_client(server.addr, &bob_home, &["history", "alice"]).await;
+    assert!(ok && out.contains("hi"), "{out}{err}");
+    assert_eq!(
+        conversations(server.addr, &bob_home).await,
+        vec![("alice".into(), false, 0), ("team".into(), true, 0)]
+    );
+    alice.inbox().await.unwrap();
+    let (_, sent) = alice.history("bob", HistoryQuery::default()).await.unwrap();
+    let statuses: Vec<Status> = sent.iter().map(|e| e.status).collect();
+    assert_eq!(statuses, [Status::Read, Status::Read], "{sent:?}");
 }
