@@ -422,10 +422,15 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             let done = client.resume_all_uploads(cancel_on_ctrl_c()).await?;
             if flags.json {
                 print_json(&done)?;
-            } else if done.is_empty() {
-                println!("no interrupted uploads");
             } else {
-                println!("completed {} interrupted upload(s)", done.len());
+                if let Some(line) = done.abandoned_line() {
+                    println!("{line}");
+                }
+                if !done.is_empty() {
+                    println!("completed {} interrupted upload(s)", done.len());
+                } else if done.abandoned.is_empty() {
+                    println!("no interrupted uploads");
+                }
             }
         }
         Command::History {

@@ -255,6 +255,9 @@ pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, Str
         (_, Status::Failed, Some(reason)) => {
             format!("  (failed: {})", escape_line(reason))
         }
+        (Direction::Out, Status::Sent, Some(_)) => {
+            "  (sent, not finished: `resume` sends the rest)".to_string()
+        }
         (Direction::Out, _, _) => format!("  ({})", e.status_words()),
         (Direction::In, _, _) => String::new(),
     };

@@ -119,7 +119,8 @@ pub struct HistoryEntry {
     pub status: Status,
     /// When the status last changed, by the local clock.
     pub status_at_ms: u64,
-    /// Why it failed, for a failed one.
+    /// Why it failed, for a failed one; `not finished` for a file of ours
+    /// still `sent` whose upload stopped part-way (`resume` finishes it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// For one of our room messages: how far its recipients read it.
@@ -317,7 +318,12 @@ impl KeyStore {
         let (kind, key) = conversation.key();
         let mut stmt = self.conn.prepare(
             "SELECT entry, conv_kind, conv, direction, sender, kind, body, file_size, file_path,
-                    sender_time, arrived_at, message_id, status, status_at, reason, server_time,
+                    sender_time, arrived_at, message_id, status, status_at,
+                    -- A file still `sent` whose upload is kept: it stopped
+                    -- part-way, and `resume` finishes it.
+                    COALESCE(reason, CASE WHEN status = 1 AND upload_id IN
+                        (SELECT upload_id FROM uploads) THEN 'not finished' END),
+                    server_time,
                     (SELECT name FROM room_names WHERE room = conv AND conv_kind = 2),
                     (SELECT count(*) FROM room_recipients r WHERE r.entry = history.entry),
                     (SELECT count(*) FROM room_recipients r

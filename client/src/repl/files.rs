@@ -57,7 +57,11 @@ impl Menu {
     pub(super) async fn resume(&self, cancel: CancellationToken) -> Outcome {
         let client = self.client.clone();
         let done = client.resume_all_uploads(cancel.clone()).await;
+        if let Some(line) = done.as_ref().ok().and_then(|d| d.abandoned_line()) {
+            self.say(line);
+        }
         match done {
+            Ok(done) if done.is_empty() && !done.abandoned.is_empty() => {}
             Ok(done) if done.is_empty() => self.say("no interrupted uploads"),
             Ok(done) => {
                 let mut parts: Vec<String> = done

@@ -47,6 +47,9 @@ pub struct ResumedUploads {
     pub completed: Vec<u64>,
     /// The files to rooms that completed and were announced.
     pub rooms: Vec<RoomFileReport>,
+    /// Interrupted uploads whose file is gone: not sent (a person's
+    /// history entry says so).
+    pub abandoned: Vec<PathBuf>,
 }
 
 impl ResumedUploads {
@@ -61,6 +64,24 @@ impl ResumedUploads {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// What was given up, in one line for a person, if anything was.
+    #[must_use]
+    pub fn abandoned_line(&self) -> Option<String> {
+        if self.abandoned.is_empty() {
+            return None;
+        }
+        let paths: Vec<String> = self
+            .abandoned
+            .iter()
+            .map(|p| crate::display::escape_path(p))
+            .collect();
+        Some(format!(
+            "gave up {} interrupted upload(s) whose file is gone, not sent: {}",
+            paths.len(),
+            paths.join(", ")
+        ))
+    }
 }
 
 impl Client {
@@ -74,9 +95,16 @@ impl Client {
         &self,
         cancel: CancellationToken,
     ) -> Result<ResumedUploads, ClientError> {
-        let completed = self.resume_uploads(cancel.clone()).await?;
-        let rooms = self.resume_room_uploads(cancel).await?;
-        Ok(ResumedUploads { completed, rooms })
+        let mut abandoned = Vec::new();
+        let completed = self
+            .resume_uploads_noting(cancel.clone(), &mut abandoned)
+            .await?;
+        let rooms = self.resume_room_uploads(cancel, &mut abandoned).await?;
+        Ok(ResumedUploads {
+            completed,
+            rooms,
+            abandoned,
+        })
     }
 
     /// Sends the file at `path` to the room `name`; see the module docs.
@@ -118,6 +146,7 @@ impl Client {
     pub async fn resume_room_uploads(
         &self,
         cancel: CancellationToken,
+        abandoned: &mut Vec<PathBuf>,
     ) -> Result<Vec<RoomFileReport>, ClientError> {
         let mut done = Vec::new();
         for record in self.store(|s| s.room_uploads()).await? {
@@ -145,6 +174,7 @@ impl Client {
                 let p = path.clone();
                 if !blocking(move || p.is_file()).await.unwrap_or(false) {
                     tracing::warn!("an interrupted upload's file is gone; it is abandoned");
+                    abandoned.push(path);
                     continue;
                 }
                 tracing::warn!(path = %path.display(), "an interrupted upload to a room changed (or the client stopped while sending); sending it again from the start");

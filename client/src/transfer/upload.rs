@@ -139,6 +139,20 @@ impl Client {
     /// # Errors
     /// See [`ClientError`].
     pub async fn resume_uploads(&self, cancel: CancellationToken) -> Result<Vec<u64>, ClientError> {
+        self.resume_uploads_noting(cancel, &mut Vec::new()).await
+    }
+
+    /// [`Client::resume_uploads`], noting in `abandoned` the files of
+    /// interrupted uploads that are gone (not sent; their history entries
+    /// say so).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub(crate) async fn resume_uploads_noting(
+        &self,
+        cancel: CancellationToken,
+        abandoned: &mut Vec<std::path::PathBuf>,
+    ) -> Result<Vec<u64>, ClientError> {
         let uploads = self.store(|s| s.uploads()).await?;
         let mut done = Vec::new();
         for record in uploads {
@@ -155,8 +169,9 @@ impl Client {
                     // Changed, or stopped without recording what it read (a
                     // crash): going on could re-encrypt other content under
                     // nonces already used.
-                    if let Some(message) = self.send_again(&record, &cancel).await? {
-                        done.push(message);
+                    match self.send_again(&record, &cancel).await? {
+                        Some(message) => done.push(message),
+                        None => abandoned.push(record.path.clone()),
                     }
                     continue;
                 }
@@ -199,8 +214,9 @@ impl Client {
                 }
                 // The content already sent differs from the file now.
                 Err(ClientError::Crypto(CryptoError::FileChanged)) => {
-                    if let Some(message) = self.send_again(&record, &cancel).await? {
-                        done.push(message);
+                    match self.send_again(&record, &cancel).await? {
+                        Some(message) => done.push(message),
+                        None => abandoned.push(record.path.clone()),
                     }
                 }
                 Err(e) => return Err(e),
@@ -220,14 +236,20 @@ impl Client {
         let _ = self
             .retrying(|c| async move { c.upload_cancel(id).await })
             .await;
+        let gone = !stamp_is_file(&record.path).await;
+        let reason = if gone {
+            "interrupted, and the file is gone: not sent"
+        } else {
+            "interrupted, and the file changed: sent again from the start as a new message"
+        };
         self.store(move |s| {
             if let Some(entry) = s.upload_entry(id.0)? {
-                s.mark_unsent(entry, "interrupted; sent again from the start")?;
+                s.mark_unsent(entry, reason)?;
             }
             s.delete_upload(id)
         })
         .await?;
-        if !stamp_is_file(&record.path).await {
+        if gone {
             tracing::warn!(path = %record.path.display(), "an interrupted upload's file is gone; it is abandoned");
             return Ok(None);
         }

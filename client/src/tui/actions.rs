@@ -372,11 +372,12 @@ async fn carry_out(
         }
         Command::Resume => {
             let done = client.resume_all_uploads(cancel).await?;
-            let mut lines = vec![if done.is_empty() {
-                "no interrupted uploads".into()
-            } else {
-                format!("completed {} interrupted upload(s)", done.len())
-            }];
+            let mut lines: Vec<String> = done.abandoned_line().into_iter().collect();
+            if !done.is_empty() {
+                lines.push(format!("completed {} interrupted upload(s)", done.len()));
+            } else if lines.is_empty() {
+                lines.push("no interrupted uploads".into());
+            }
             lines.extend(
                 done.rooms
                     .iter()

@@ -1,7 +1,8 @@
 //! Uploads through the client library cut off by a relay that drops the
 //! connection: the upload resumes where the server's copy ends (not from
 //! zero), within one client's life and after the client restarts, and the
-//! file arrives intact.
+//! file arrives intact; one whose file is gone is given up, said so, and
+//! its history entry says it was not sent.
 
 use std::sync::Arc;
 
@@ -152,4 +153,71 @@ async fn an_interrupted_upload_resumes_after_the_client_restarts() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_upload_whose_file_is_gone_is_reported_and_its_history_says_not_sent() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let relay = Relay::start(server.addr).await.unwrap();
+    let addr = relay.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
+    let alice = user(&addr, &dir.path().join("alice"), "alice").await;
+    bob.fetch_key("alice").await.unwrap();
+    let original = dir.path().join("draft.bin");
+    std::fs::write(&original, pattern(13, 16 * 1024 * 1024)).unwrap();
+    let cancel = CancellationToken::new();
+    let upload = alice.send_file("bob", &original, cancel.clone());
+    let stopper = async {
+        relay
+            .wait_until("the upload to get going", |seen| {
+                seen.iter().any(|o| {
+                    matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= 1 << 20)
+                })
+            })
+            .await
+            .unwrap();
+        cancel.cancel();
+    };
+    let (result, ()) = tokio::join!(upload, stopper);
+    assert!(matches!(result, Err(ClientError::Cancelled)), "{result:?}");
+    // Stopped part-way: still `sent`, and said to be not finished.
+    let query = client::keystore::HistoryQuery::default;
+    let (_, history) = alice.history("bob", query()).await.unwrap();
+    let entry = history.last().unwrap();
+    assert_eq!(entry.status, client::keystore::Status::Sent, "{entry:?}");
+    assert_eq!(entry.reason.as_deref(), Some("not finished"));
+    let line = client::output::history_entry(entry, "bob", &Default::default());
+    assert!(
+        line.ends_with("(sent, not finished: `resume` sends the rest)"),
+        "{line}"
+    );
+    std::fs::remove_file(&original).unwrap();
+
+    let resumed = alice
+        .resume_all_uploads(CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(resumed.is_empty(), "{resumed:?}");
+    assert_eq!(resumed.abandoned, std::slice::from_ref(&original));
+    assert!(
+        resumed
+            .abandoned_line()
+            .unwrap()
+            .contains("gave up 1 interrupted upload(s) whose file is gone, not sent"),
+    );
+    let (_, history) = alice.history("bob", query()).await.unwrap();
+    let entry = history.last().unwrap();
+    assert_eq!(entry.status, client::keystore::Status::Failed, "{entry:?}");
+    assert_eq!(
+        entry.reason.as_deref(),
+        Some("interrupted, and the file is gone: not sent")
+    );
+    // Nothing is left to resume, and bob receives no file.
+    let again = alice
+        .resume_all_uploads(CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(again.is_empty() && again.abandoned.is_empty(), "{again:?}");
+    assert!(files(&bob.inbox().await.unwrap()).is_empty());
 }
