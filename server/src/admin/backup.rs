@@ -18,6 +18,7 @@
 //! the file; nothing is held in memory. Its last entry is a manifest, so a
 //! cut-off archive is recognised as one.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::net::UnixStream;
 
 use crate::datadir::{create_private_dir, private_file_options};
@@ -55,6 +57,63 @@ pub struct Manifest {
     pub files: u64,
     /// Their bytes.
     pub file_bytes: u64,
+    /// The SHA-256 of every other entry (hex), by name, so that a restore
+    /// and the operator's copy tell a damaged archive from a whole one
+    /// (absent from archives of servers before it: not checked then).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sha256: BTreeMap<String, String>,
+}
+
+/// A reader that hashes what passes through it.
+pub(crate) struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Hashing<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// The SHA-256 of what was read, hex.
+    pub(crate) fn hex(self) -> String {
+        hex::encode(self.hasher.finalize())
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl Manifest {
+    /// Compares the entries read (`read`, name to SHA-256) with the sums
+    /// this manifest lists; an archive without sums is not checked.
+    ///
+    /// # Errors
+    /// One line naming the entry that differs or is missing.
+    pub fn verify(&self, read: &BTreeMap<String, String>) -> Result<(), String> {
+        if self.sha256.is_empty() {
+            return Ok(());
+        }
+        for (name, sum) in read {
+            if self.sha256.get(name) != Some(sum) {
+                return Err(format!(
+                    "the archive is damaged: {name:?} does not match its checksum in {BACKUP_MANIFEST}"
+                ));
+            }
+        }
+        if let Some(name) = self.sha256.keys().find(|n| !read.contains_key(*n)) {
+            return Err(format!("the archive is incomplete: {name:?} is missing"));
+        }
+        Ok(())
+    }
 }
 
 /// Answers a backup request: the answer line, then the archive.
@@ -176,6 +235,7 @@ fn take_snapshot(db: &Path, to: &Path) -> Result<(Vec<String>, Manifest), String
             messages: messages as u64,
             files: 0,
             file_bytes: 0,
+            sha256: BTreeMap::new(),
         },
     ))
 }
@@ -188,16 +248,17 @@ fn stream_archive(
     stream: std::os::unix::net::UnixStream,
 ) -> io::Result<Manifest> {
     let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, stream));
-    tar.append_path_with_name(shared.config.key_path(), KEY_ENTRY)?;
-    tar.append_path_with_name(snapshot, DB_ENTRY)?;
+    let sums = &mut manifest.sha256;
+    append_hashed(&mut tar, &shared.config.key_path(), KEY_ENTRY, sums)?;
+    append_hashed(&mut tar, snapshot, DB_ENTRY, sums)?;
     for name in blobs {
         // Backups are of SQLite nodes, whose bodies are always files.
         let path = shared
             .blobs
             .blob_path(name)
             .ok_or_else(|| io::Error::other("file bodies are in the database"))?;
-        manifest.file_bytes += fs::metadata(&path)?.len();
-        tar.append_path_with_name(&path, format!("{FILES_PREFIX}{name}"))?;
+        let entry = format!("{FILES_PREFIX}{name}");
+        manifest.file_bytes += append_hashed(&mut tar, &path, &entry, &mut manifest.sha256)?;
         manifest.files += 1;
     }
     let json = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
@@ -209,6 +270,24 @@ fn stream_archive(
     tar.append_data(&mut header, BACKUP_MANIFEST, json.as_slice())?;
     tar.into_inner()?.flush()?;
     Ok(manifest)
+}
+
+/// Appends the file at `path` as `name`, noting its SHA-256 in `sums`;
+/// returns its size.
+fn append_hashed<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: &Path,
+    name: &str,
+    sums: &mut BTreeMap<String, String>,
+) -> io::Result<u64> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata(&meta);
+    let mut hashing = Hashing::new(file);
+    tar.append_data(&mut header, name, &mut hashing)?;
+    sums.insert(name.to_string(), hashing.hex());
+    Ok(meta.len())
 }
 
 /// Why a restore did not happen.
@@ -283,6 +362,7 @@ fn unpack(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError>
     let mut tar = tar::Archive::new(archive);
     let (mut db, mut key, mut files) = (false, false, 0u64);
     let mut manifest = None;
+    let mut sums = BTreeMap::new();
     for entry in tar.entries().map_err(|e| not_a_backup(&e))? {
         let mut entry = entry.map_err(|e| not_a_backup(&e))?;
         if manifest.is_some() {
@@ -326,8 +406,10 @@ fn unpack(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError>
             .write(true)
             .create_new(true)
             .open(&target)?;
-        io::copy(&mut entry, &mut out)?;
+        let mut hashing = Hashing::new(&mut entry);
+        io::copy(&mut hashing, &mut out)?;
         out.sync_all()?;
+        sums.insert(name, hashing.hex());
     }
     let manifest = manifest.ok_or_else(|| {
         bad(format!(
@@ -340,6 +422,7 @@ fn unpack(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError>
             manifest.files
         )));
     }
+    manifest.verify(&sums).map_err(bad)?;
     File::open(data_dir.join("files"))?.sync_all()?;
     File::open(data_dir)?.sync_all()?;
     Ok(manifest)
@@ -359,16 +442,22 @@ mod tests {
     /// An archive shaped as `server backup` writes one, with one file body.
     fn archive() -> Vec<u8> {
         let mut tar = tar::Builder::new(Vec::new());
+        let mut sha256 = BTreeMap::new();
         let mut add = |name: &str, body: &[u8]| {
             let mut header = tar::Header::new_gnu();
             header.set_size(body.len() as u64);
             header.set_mode(0o600);
             header.set_entry_type(tar::EntryType::Regular);
             tar.append_data(&mut header, name, body).unwrap();
+            hex::encode(Sha256::digest(body))
         };
-        add(KEY_ENTRY, &[7; 32]);
-        add(DB_ENTRY, &[1; 4096]);
-        add("files/0a1b-2c.blob", &[2; 10_000]);
+        for (name, body) in [
+            (KEY_ENTRY, &[7; 32][..]),
+            (DB_ENTRY, &[1; 4096]),
+            ("files/0a1b-2c.blob", &[2; 10_000]),
+        ] {
+            sha256.insert(name.to_string(), add(name, body));
+        }
         let manifest = Manifest {
             format: 1,
             version: "test".into(),
@@ -378,9 +467,45 @@ mod tests {
             messages: 1,
             files: 1,
             file_bytes: 10_000,
+            sha256,
         };
         add(BACKUP_MANIFEST, &serde_json::to_vec(&manifest).unwrap());
         tar.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_changed_byte_in_any_entry_is_refused_and_an_archive_without_sums_is_not_checked() {
+        let whole = archive();
+        let dir = tempfile::tempdir().unwrap();
+        // A byte inside the key's, the database's and the file body's data
+        // (each entry's data follows its 512-byte header).
+        for (at, name) in [
+            (512 + 3, KEY_ENTRY),
+            (1536 + 9, DB_ENTRY),
+            (6144 + 77, "files/0a1b-2c.blob"),
+        ] {
+            let mut damaged = whole.clone();
+            damaged[at] ^= 0x20;
+            let data = dir.path().join(format!("at-{at}"));
+            let err = restore(damaged.as_slice(), &data).unwrap_err().to_string();
+            assert!(
+                err.contains("the archive is damaged") && err.contains(name),
+                "byte {at}: {err}"
+            );
+            assert!(!data.exists(), "byte {at}: the folder is left behind");
+        }
+        let unchecked = Manifest {
+            sha256: BTreeMap::new(),
+            ..serde_json::from_str(
+                r#"{"format":1,"version":"old","created_at_ms":0,
+                "fingerprint":"1","accounts":1,"messages":1,"files":1,"file_bytes":10000}"#,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            unchecked.verify(&BTreeMap::from([("x".into(), "y".into())])),
+            Ok(())
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The operator's side of the socket, for the `server` binary's `status`,
 //! `user` and `backup` commands: blocking, one request per connection.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::de::DeserializeOwned;
 
+use super::backup::Hashing;
 use super::{Answer, BACKUP_MANIFEST, Manifest, Request, SOCKET_FILE};
 use crate::datadir::private_file_options;
 
@@ -72,6 +74,12 @@ pub fn request<T: DeserializeOwned>(data_dir: &Path, request: &Request) -> anyho
 /// No server runs there, it failed, the archive arrived cut off, or `file`
 /// cannot be written.
 pub fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<Manifest> {
+    if file.exists() {
+        bail!(
+            "{} exists already; backup writes a new file and overwrites none",
+            file.display()
+        );
+    }
     let (mut reader, line) = ask(data_dir, &Request::Backup)?;
     parse::<()>(&line)?;
     let mut part = file.as_os_str().to_owned();
@@ -88,7 +96,10 @@ pub fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<Manifest> {
         out.sync_all()?;
         drop(out);
         let manifest = check(&part)?;
-        fs::rename(&part, file).with_context(|| format!("renaming to {}", file.display()))?;
+        // A link, not a rename: it fails rather than replace a file made
+        // at that name meanwhile.
+        fs::hard_link(&part, file).with_context(|| format!("writing {}", file.display()))?;
+        fs::remove_file(&part)?;
         Ok(manifest)
     })();
     if result.is_err() {
@@ -97,12 +108,13 @@ pub fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<Manifest> {
     result
 }
 
-/// Reads the archive through: it must end with its manifest, and hold the
-/// number of files it says.
+/// Reads the archive through: it must end with its manifest, hold the
+/// number of files it says, and every entry must match its checksum.
 fn check(path: &Path) -> anyhow::Result<Manifest> {
     let mut archive = tar::Archive::new(io::BufReader::new(fs::File::open(path)?));
     let mut files = 0;
     let mut manifest = None;
+    let mut sums = BTreeMap::new();
     for entry in archive.entries()? {
         let mut entry = entry.context("the archive arrived cut off (see the server's log)")?;
         let name = entry.path()?.to_string_lossy().into_owned();
@@ -110,12 +122,20 @@ fn check(path: &Path) -> anyhow::Result<Manifest> {
             let mut text = String::new();
             entry.by_ref().take(1 << 16).read_to_string(&mut text)?;
             manifest = Some(serde_json::from_str::<Manifest>(&text)?);
-        } else if name.starts_with("files/") {
+            continue;
+        }
+        if name.starts_with("files/") {
             files += 1;
         }
+        let mut hashing = Hashing::new(&mut entry);
+        io::copy(&mut hashing, &mut io::sink())?;
+        sums.insert(name, hashing.hex());
     }
     match manifest {
-        Some(m) if m.files == files => Ok(m),
+        Some(m) if m.files == files => {
+            m.verify(&sums).map_err(anyhow::Error::msg)?;
+            Ok(m)
+        }
         _ => bail!("the archive arrived cut off (see the server's log)"),
     }
 }

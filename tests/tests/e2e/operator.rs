@@ -189,6 +189,11 @@ async fn a_backup_taken_under_load_restores_every_answered_message_and_file() {
     let (ok, out, err) = server_cmd(&data, &["backup", archive.to_str().unwrap()]).await;
     assert!(ok, "{out}{err}");
     let during = answered.lock().unwrap().len() - before.len();
+    // A second backup never overwrites the first.
+    let written = std::fs::read(&archive).unwrap();
+    let (ok, _, err) = server_cmd(&data, &["backup", archive.to_str().unwrap()]).await;
+    assert!(!ok && err.contains("exists already"), "{err}");
+    assert_eq!(std::fs::read(&archive).unwrap(), written);
     stop.cancel();
     load.await.unwrap();
     println!("{}", out.trim());
@@ -204,6 +209,21 @@ async fn a_backup_taken_under_load_restores_every_answered_message_and_file() {
     assert!(!ok);
     assert!(err.contains("is not empty"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // A changed byte (here in the key's data, right after the first
+    // header) is found by its checksum; nothing is restored.
+    let mut damaged = written.clone();
+    damaged[512 + 8] ^= 1;
+    let damaged_path = dir.path().join("damaged.tar");
+    std::fs::write(&damaged_path, &damaged).unwrap();
+    let nowhere = dir.path().join("nowhere");
+    let (ok, _, err) = server_cmd(&nowhere, &["restore", damaged_path.to_str().unwrap()]).await;
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("the archive is damaged: \"server.key\" does not match its checksum"),
+        "{err}"
+    );
+    assert!(!nowhere.exists());
 
     let restored = dir.path().join("restored");
     let (ok, out, err) = server_cmd(&restored, &["restore", archive.to_str().unwrap()]).await;
