@@ -224,9 +224,7 @@ impl FreshHome {
 }
 
 /// Opens the home of `config` and restores the backup at `path` into it,
-/// as [`Client::import`]. If the home had no key store and the import
-/// fails, what opening it added is taken away again: a home set up under a
-/// wrong passphrase would refuse the retry with the right one.
+/// as [`Client::import`]; see [`open_and_set_up`].
 ///
 /// # Errors
 /// As [`Client::open`] and [`Client::import`].
@@ -234,13 +232,27 @@ pub async fn open_and_import(
     config: ClientConfig,
     path: &Path,
 ) -> Result<(Client, BackupSummary), ClientError> {
+    open_and_set_up(config, async |client: &Client| client.import(path).await).await
+}
+
+/// Opens the home of `config` and runs `set_up` on it (an import, a
+/// registration). If the home had no key store and `set_up` fails, what
+/// opening it added is taken away again: a home left set up under the
+/// passphrase of a failed try would refuse the next try under another.
+///
+/// # Errors
+/// As [`Client::open`] and `set_up`.
+pub async fn open_and_set_up<T>(
+    config: ClientConfig,
+    set_up: impl AsyncFnOnce(&Client) -> Result<T, ClientError>,
+) -> Result<(Client, T), ClientError> {
     let home = config.home.clone();
     let fresh = tokio::task::spawn_blocking(move || FreshHome::look(&home))
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))??;
     let error = match Client::open(config).await {
-        Ok(client) => match client.import(path).await {
-            Ok(summary) => return Ok((client, summary)),
+        Ok(client) => match set_up(&client).await {
+            Ok(done) => return Ok((client, done)),
             Err(e) => e,
         },
         Err(e) => e,
@@ -251,7 +263,7 @@ pub async fn open_and_import(
         let restored = tokio::task::spawn_blocking(move || fresh.restore()).await;
         if !matches!(restored, Ok(Ok(()))) {
             // The import's error is what the user must read first.
-            tracing::warn!(home = %home.display(), "could not take back what the failed import added");
+            tracing::warn!(home = %home.display(), "could not take back what the failed set-up added");
         }
     }
     Err(error)

@@ -47,6 +47,28 @@ pub async fn import(config: ClientConfig, flags: Flags, file: &Path) -> anyhow::
     Ok(())
 }
 
+/// `client register NAME`: in a home set up by this very command, a
+/// refused registration (a name taken, the server unreachable) leaves the
+/// home as it found it, so that the next try may use another passphrase.
+///
+/// # Errors
+/// As [`crate::backup::open_and_set_up`] and [`Client::register`].
+pub async fn register(config: ClientConfig, flags: Flags, name: &str) -> anyhow::Result<()> {
+    let (client, id) =
+        crate::backup::open_and_set_up(config, async |client: &Client| client.register(name).await)
+            .await?;
+    let fingerprint = client.my_fingerprint()?;
+    if flags.json {
+        print_json(
+            &json!({ "name": name, "id": id.to_string(), "fingerprint": fingerprint.to_string() }),
+        )?;
+    } else {
+        println!("registered {} with id {id}", escape_line(name));
+        println!("your fingerprint: {fingerprint}");
+    }
+    Ok(())
+}
+
 /// A token cancelled by Ctrl-C, for transfers.
 fn cancel_on_ctrl_c() -> CancellationToken {
     use tokio::signal::unix::{SignalKind, signal};
@@ -135,18 +157,7 @@ async fn known_names(client: &Client) -> KnownNames {
 
 async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow::Result<()> {
     match command {
-        Command::Register { name } => {
-            let id = client.register(&name).await?;
-            let fingerprint = client.my_fingerprint()?;
-            if flags.json {
-                print_json(
-                    &json!({ "name": name, "id": id.to_string(), "fingerprint": fingerprint.to_string() }),
-                )?;
-            } else {
-                println!("registered {} with id {id}", escape_line(&name));
-                println!("your fingerprint: {fingerprint}");
-            }
-        }
+        Command::Register { .. } => bail!("register sets the home up on its own"),
         Command::List => {
             let users = client.directory().await?;
             if flags.json {

@@ -91,6 +91,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::import(config, flags, &file).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Register { name }) => {
+            commands::register(config, flags, &name).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(command) => {
             let client = commands::open(config, flags).await?;
             client.set_download_policy(policy);

@@ -452,3 +452,36 @@ async fn a_home_without_a_passphrase_is_encrypted_by_exporting_and_importing_it(
     assert!(!err.contains("NOT encrypted"), "{err}");
     assert!(err.contains("encrypted"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_registration_leaves_no_home_behind_and_the_next_may_use_another_passphrase() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    drop(user(&addr, &dir.path().join("bob"), "bob").await);
+    let home = dir.path().join("second");
+    let (ok, _, err) = run(
+        &addr,
+        &home,
+        "first try",
+        &[],
+        &["--json", "register", "bob"],
+    )
+    .await;
+    assert!(!ok && err.contains("name_taken"), "{err}");
+    assert!(!home.exists(), "the refused registration left {home:?}");
+    // A folder that was there already keeps what it had, and only that.
+    std::fs::create_dir(&home).unwrap();
+    std::fs::write(home.join("notes.txt"), "mine").unwrap();
+    let (ok, _, err) = run(&addr, &home, "first try", &[], &["register", "bob"]).await;
+    assert!(!ok, "{err}");
+    let left: Vec<_> = std::fs::read_dir(&home)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["notes.txt"]);
+    let (ok, out, err) = run(&addr, &home, "another", &[], &["register", "bob2"]).await;
+    assert!(ok && out.contains("registered bob2"), "{out}{err}");
+    let (ok, _, err) = run(&addr, &home, "another", &[], &["list"]).await;
+    assert!(ok, "{err}");
+}
