@@ -358,7 +358,10 @@ impl Client {
         let pin = self
             .store(move |s| match s.pin_server(&address, &key) {
                 Ok(p) => Ok(Ok(p)),
-                Err(PinError::ServerKeyChanged { .. }) => Ok(Err(())),
+                Err(PinError::ServerKeyChanged {
+                    pinned_fingerprint,
+                    presented_fingerprint,
+                }) => Ok(Err((pinned_fingerprint, presented_fingerprint))),
                 Err(PinError::Store(e)) => Err(e),
             })
             .await?;
@@ -367,12 +370,12 @@ impl Client {
                 tracing::info!(fingerprint = %Fingerprint::of_server(&key), "pinned the server's key on first contact");
             }
             Ok(ServerPin::Known) => {}
-            Err(()) => {
+            Err((pinned, presented)) => {
                 // Only reached with accept_server_key: the user confirmed it.
                 let address = server.clone();
                 self.store(move |s| s.accept_server_key(&address, &key))
                     .await?;
-                tracing::warn!("accepted the server's new key as instructed");
+                tracing::warn!(%pinned, %presented, "accepted the server's new key as instructed (--accept-server-key)");
             }
         }
         let conn = Arc::new(conn);

@@ -117,11 +117,27 @@ where
 {
     match f().await {
         Err(ClientError::PeerKeyChanged { .. }) if flags.accept_new_key => {
-            client.accept_new_key(who).await?;
-            eprintln!(
-                "accepted {}'s new key as instructed (--accept-new-key)",
-                escape_line(who)
-            );
+            let accepted = client.accept_new_key(who).await?;
+            // Said on standard error, so that standard output stays the
+            // command's own answer; a script reads it as JSON with --json.
+            if flags.json {
+                let notice = json!({
+                    "notice": "peer_key_accepted",
+                    "name": accepted.label(),
+                    "id": accepted.id.to_string(),
+                    "fingerprint": accepted.fingerprint,
+                    "verified": false,
+                });
+                eprintln!("{notice}");
+            } else {
+                eprintln!(
+                    "accepted {}'s new key as instructed (--accept-new-key): its fingerprint is now {}, \
+                     not verified (compare safety numbers: client fingerprint {})",
+                    escape_line(who),
+                    accepted.fingerprint,
+                    escape_line(&crate::advice::quote_word(who))
+                );
+            }
             f().await
         }
         other => other,

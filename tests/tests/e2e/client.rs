@@ -564,7 +564,10 @@ async fn a_changed_server_key_is_refused_loudly_even_by_a_server_without_the_acc
     relay.set_target(server.addr);
     let (ok, _, err) =
         run_client_with_stdin(relay.addr, &home, &["--accept-server-key", "inbox"], None).await;
-    assert!(ok, "{err}");
+    assert!(
+        ok && err.contains("pinned=") && err.contains("presented="),
+        "{err}"
+    );
 }
 
 /// A loopback listener that answers every request with `UNKNOWN_CLIENT`,
