@@ -502,11 +502,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             if flags.json {
                 print_json(&json!({ "forgotten": gone }))?;
             } else {
-                println!(
-                    "forgot {gone} entr{} of the conversation with {} (its keys stay)",
-                    if gone == 1 { "y" } else { "ies" },
-                    escape_line(&found.label)
-                );
+                println!("{}", output::forgot(gone, &found.label));
             }
         }
         Command::Receipts { on } => {
@@ -524,25 +520,16 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             };
             if flags.json {
                 print_json(&json!({ "read_receipts": on }))?;
-            } else if on {
-                println!("read receipts: on (senders see when you were shown their messages)");
             } else {
-                println!("read receipts: off (senders see only that your client received them)");
+                println!("{}", output::read_receipts(on));
             }
         }
         Command::Retention { days } => {
-            let days = match days.as_deref() {
-                None => None,
-                Some("forever") => Some(None),
-                Some(d) => match d.parse::<u32>() {
-                    Ok(n) if n > 0 => Some(Some(n)),
-                    Ok(_) => bail!(
-                        "history cannot be kept 0 days: give 1 or more, or `forever` (`client forget NAME` \
-                         deletes a conversation's history now)"
-                    ),
-                    Err(_) => bail!("{d:?} is neither a number of days nor `forever`"),
-                },
-            };
+            let days = days
+                .as_deref()
+                .map(crate::history::retention_days)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
             let (kept, gone) = match days {
                 None => (client.retention().await?, 0),
                 Some(d) => (d, client.set_retention(d).await?),
@@ -550,20 +537,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             if flags.json {
                 print_json(&json!({ "retention_days": kept, "deleted": gone }))?;
             } else {
-                match kept {
-                    None => println!("history is kept until you forget it (`client forget NAME`)"),
-                    Some(d) => println!(
-                        "history is kept {d} day(s) after it arrives{}",
-                        if gone > 0 {
-                            format!(
-                                "; {gone} older entr{} deleted",
-                                if gone == 1 { "y" } else { "ies" }
-                            )
-                        } else {
-                            String::new()
-                        }
-                    ),
-                }
+                println!("{}", output::retention(kept, gone, "client forget NAME"));
             }
         }
         Command::Room(room) => crate::room_cli::run(client, room, flags.json).await?,
@@ -584,14 +558,13 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
         }
         Command::Export {
             file,
-            new_passphrase_file,
+            new_passphrase_file: new,
         } => {
             let summary = match client.config().protection {
                 Protection::Passphrase(_) => client.export(&file).await?,
-                // Never written in the clear: a plain home's backup is
-                // locked with a passphrase of its own.
+                // Never in the clear: a plain home's backup gets a passphrase.
                 Protection::NoPassphrase => {
-                    let pass = crate::passphrase::resolve_new(new_passphrase_file.as_deref())?;
+                    let pass = crate::passphrase::resolve_new(new.as_deref())?;
                     client.export_locked(&file, pass).await?
                 }
             };

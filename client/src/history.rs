@@ -16,6 +16,28 @@ use crate::contacts::find_pinned;
 use crate::error::ClientError;
 use crate::keystore::{Conversation, HistoryEntry, HistoryQuery};
 
+/// How long to keep history, as the user typed it: a number of days (1 or
+/// more) or `forever` (`None`).
+///
+/// # Errors
+/// What is wrong with it, in one line.
+pub fn retention_days(typed: &str) -> Result<Option<u32>, String> {
+    if typed.eq_ignore_ascii_case("forever") {
+        return Ok(None);
+    }
+    match typed.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        Ok(_) => Err(
+            "history cannot be kept 0 days: give 1 or more, or `forever` (`forget NAME` \
+             deletes a conversation's history now)"
+                .into(),
+        ),
+        Err(_) => Err(format!(
+            "{typed:?} is neither a number of days nor `forever`"
+        )),
+    }
+}
+
 /// A conversation as found from what the user typed.
 #[derive(Debug, Clone)]
 pub struct Found {

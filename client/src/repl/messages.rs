@@ -133,6 +133,43 @@ impl Menu {
         Ok(())
     }
 
+    /// Deletes the history with `who` (its keys and pins stay).
+    pub(super) async fn forget(&self, who: Option<String>) -> Outcome {
+        let Some(who) = self.need(who, "forget whose history? ", Field::Name).await else {
+            return Ok(());
+        };
+        let (found, gone) = self.client.forget(&who).await?;
+        self.say(crate::output::forgot(gone, &found.label));
+        Ok(())
+    }
+
+    /// Shows or sets how long history is kept.
+    pub(super) async fn retention(&self, days: Option<String>) -> Outcome {
+        let kept = match days.as_deref().map(crate::history::retention_days) {
+            None => (self.client.retention().await?, 0),
+            Some(Ok(d)) => (d, self.client.set_retention(d).await?),
+            Some(Err(why)) => {
+                self.say(why);
+                return Ok(());
+            }
+        };
+        self.say(crate::output::retention(kept.0, kept.1, "forget NAME"));
+        Ok(())
+    }
+
+    /// Shows or sets whether read receipts are sent.
+    pub(super) async fn receipts(&self, on: Option<bool>) -> Outcome {
+        let on = match on {
+            None => self.client.read_receipts().await?,
+            Some(on) => {
+                self.client.set_read_receipts(on).await?;
+                on
+            }
+        };
+        self.say(crate::output::read_receipts(on));
+        Ok(())
+    }
+
     /// Every conversation, newest first (`client conversations`'s lines).
     pub(super) async fn conversations(&self) -> Outcome {
         let list = self.client.conversations().await?;

@@ -60,6 +60,21 @@ pub enum Command {
         /// The conversation.
         name: Option<String>,
     },
+    /// Read receipts on or off, or the setting shown (`None`).
+    Receipts {
+        /// On or off.
+        on: Option<bool>,
+    },
+    /// Deletes a conversation's history (keys and pins stay).
+    Forget {
+        /// The conversation.
+        name: Option<String>,
+    },
+    /// How long history is kept: days or `forever`, or shown (`None`).
+    Retention {
+        /// As typed.
+        days: Option<String>,
+    },
     /// Live messages on, off, or toggled (`None`).
     Watch {
         /// On or off.
@@ -244,6 +259,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
                 "fingerprint" => Command::Fingerprint { name },
                 "verify" => Command::Verify { name },
                 "history" => Command::History { name },
+                "forget" => Command::Forget { name },
+                "retention" => Command::Retention { days: name },
                 "delete-account" => Command::DeleteAccount { name },
                 _ => Command::Accept { name },
             }
@@ -291,7 +308,10 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
                 },
                 _ => return Err(too_many()),
             };
-            Command::Watch { on }
+            match word {
+                "receipts" => Command::Receipts { on },
+                _ => Command::Watch { on },
+            }
         }
         Args::Number => {
             let all = words(&line[first.end..])?;

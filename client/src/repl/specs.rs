@@ -131,6 +131,27 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         number: None,
+        words: &["forget"],
+        usage: "forget NAME",
+        about: "delete the history with NAME or #ROOM (keys and pins stay)",
+        args: Args::Name,
+    },
+    Spec {
+        number: None,
+        words: &["retention"],
+        usage: "retention [DAYS|forever]",
+        about: "how long history is kept; with a value, set it",
+        args: Args::OptionalName,
+    },
+    Spec {
+        number: None,
+        words: &["receipts"],
+        usage: "receipts [on|off]",
+        about: "whether senders see when you were shown their messages",
+        args: Args::Switch,
+    },
+    Spec {
+        number: None,
         words: &["watch"],
         usage: "watch [on|off]",
         about: "show messages live while the menu waits (on by default)",

@@ -19,6 +19,7 @@ mod history;
 mod lifecycle;
 mod look_alike;
 mod menu;
+mod menu_settings;
 mod menu_talk;
 mod names;
 mod no_terminal;
