@@ -2,7 +2,6 @@
 //! its result (as text or `--json`) and returns; errors go back to `main`,
 //! which prints one line and exits non-zero.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -29,44 +28,6 @@ pub struct Flags {
     pub json: bool,
     /// Accept a peer's changed key before sending.
     pub accept_new_key: bool,
-}
-
-/// `client import FILE`: restores a backup into the home of `config`,
-/// which it opens itself so that a failed import can leave the home as it
-/// found it.
-///
-/// # Errors
-/// As [`crate::backup::open_and_import`].
-pub async fn import(config: ClientConfig, flags: Flags, file: &Path) -> anyhow::Result<()> {
-    let (_client, summary) = crate::backup::open_and_import(config, file).await?;
-    if flags.json {
-        print_json(&summary)?;
-    } else {
-        println!("{summary}");
-    }
-    Ok(())
-}
-
-/// `client register NAME`: in a home set up by this very command, a
-/// refused registration (a name taken, the server unreachable) leaves the
-/// home as it found it, so that the next try may use another passphrase.
-///
-/// # Errors
-/// As [`crate::backup::open_and_set_up`] and [`Client::register`].
-pub async fn register(config: ClientConfig, flags: Flags, name: &str) -> anyhow::Result<()> {
-    let (client, id) =
-        crate::backup::open_and_set_up(config, async |client: &Client| client.register(name).await)
-            .await?;
-    let fingerprint = client.my_fingerprint()?;
-    if flags.json {
-        print_json(
-            &json!({ "name": name, "id": id.to_string(), "fingerprint": fingerprint.to_string() }),
-        )?;
-    } else {
-        println!("registered {} with id {id}", escape_line(name));
-        println!("your fingerprint: {fingerprint}");
-    }
-    Ok(())
 }
 
 /// A token cancelled by Ctrl-C, for transfers.

@@ -32,7 +32,10 @@ pub fn server_address(flag: Option<&str>, home: &Path) -> anyhow::Result<String>
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
-    bail!("no server given: pass --server HOST:PORT or write HOST:PORT into {SERVER_INFO}")
+    bail!(
+        "no server given: pass --server HOST:PORT (a home remembers the server it registered on) or \
+         write HOST:PORT into {SERVER_INFO}; `client --help` lists the commands"
+    )
 }
 
 /// The non-blank addresses of `parts`, each checked, comma-separated.

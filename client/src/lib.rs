@@ -78,6 +78,7 @@ mod script;
 pub mod selftest;
 mod selftest_room;
 mod send;
+pub mod set_up;
 pub mod transfer;
 pub mod tui;
 mod upload_prefix;

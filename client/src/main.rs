@@ -88,11 +88,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Import { file }) => {
-            commands::import(config, flags, &file).await?;
+            client::set_up::import(config, flags, &file).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Register { name }) => {
-            commands::register(config, flags, &name).await?;
+            client::set_up::register(config, flags, &name).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(command) => {

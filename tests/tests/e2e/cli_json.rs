@@ -121,3 +121,34 @@ async fn the_self_test_stops_at_an_unreachable_server_with_one_line_naming_it() 
     assert_eq!(v["code"], "unreachable", "{stderr}");
     assert!(v["error"].as_str().unwrap().contains(&addr), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_remembers_the_server_it_registered_on_and_a_home_without_one_says_how_to_give_it() {
+    let server = e2e::TestServer::start(|_| {}).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("alice");
+    let out = client(&home, &["list"]).await;
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no server given") && err.contains("`client --help` lists the commands"),
+        "{err}"
+    );
+    let addr = server.addr.to_string();
+    let out = client(&home, &["--server", &addr, "register", "alice"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let info = std::fs::read_to_string(home.join("server.info")).unwrap();
+    assert_eq!(info, format!("{addr}\n"));
+    // No --server from here on.
+    let out = client(&home, &["--json", "list"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A home's server.info is the user's: a later registration elsewhere
+    // does not overwrite one that is there.
+    let other = dir.path().join("bob");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("server.info"), format!("{addr}\n127.0.0.1:9\n")).unwrap();
+    let out = client(&other, &["--server", &addr, "register", "bob"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let kept = std::fs::read_to_string(other.join("server.info")).unwrap();
+    assert_eq!(kept, format!("{addr}\n127.0.0.1:9\n"));
+}

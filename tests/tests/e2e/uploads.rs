@@ -101,6 +101,31 @@ async fn an_upload_cut_off_midway_resumes_and_arrives_intact() {
     );
 }
 
+/// Sends the file at `path` from `alice` to bob through `relay`, cancelled
+/// once the server has stored `at` bytes of it; what the send returned.
+async fn send_and_cancel_at(
+    alice: &Client,
+    relay: &Relay,
+    path: &std::path::Path,
+    at: u64,
+) -> Result<u64, ClientError> {
+    let cancel = CancellationToken::new();
+    let upload = alice.send_file("bob", path, cancel.clone());
+    let stopper = async {
+        relay
+            .wait_until("the upload to get going", |seen| {
+                seen.iter().any(
+                    |o| matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= at),
+                )
+            })
+            .await
+            .unwrap();
+        cancel.cancel();
+    };
+    let (result, ()) = tokio::join!(upload, stopper);
+    result
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_upload_resumes_after_the_client_restarts() {
     let server = TestServer::start(|_| {}).await.unwrap();
@@ -115,20 +140,7 @@ async fn an_interrupted_upload_resumes_after_the_client_restarts() {
     let data = pattern(12, 64 * 1024 * 1024);
     std::fs::write(&original, &data).unwrap();
     // Cancel once the server has stored a few MiB.
-    let cancel = CancellationToken::new();
-    let upload = alice.send_file("bob", &original, cancel.clone());
-    let stopper = async {
-        relay
-            .wait_until("the upload to get going", |seen| {
-                seen.iter().any(|o| {
-                    matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= 4 << 20)
-                })
-            })
-            .await
-            .unwrap();
-        cancel.cancel();
-    };
-    let (result, ()) = tokio::join!(upload, stopper);
+    let result = send_and_cancel_at(&alice, &relay, &original, 4 << 20).await;
     assert!(matches!(result, Err(ClientError::Cancelled)), "{result:?}");
     // Bob has the session alice started, but no file yet.
     assert!(files(&bob.inbox().await.unwrap()).is_empty());
@@ -166,20 +178,7 @@ async fn an_interrupted_upload_whose_file_is_gone_is_reported_and_its_history_sa
     bob.fetch_key("alice").await.unwrap();
     let original = dir.path().join("draft.bin");
     std::fs::write(&original, pattern(13, 16 * 1024 * 1024)).unwrap();
-    let cancel = CancellationToken::new();
-    let upload = alice.send_file("bob", &original, cancel.clone());
-    let stopper = async {
-        relay
-            .wait_until("the upload to get going", |seen| {
-                seen.iter().any(|o| {
-                    matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= 1 << 20)
-                })
-            })
-            .await
-            .unwrap();
-        cancel.cancel();
-    };
-    let (result, ()) = tokio::join!(upload, stopper);
+    let result = send_and_cancel_at(&alice, &relay, &original, 1 << 20).await;
     assert!(matches!(result, Err(ClientError::Cancelled)), "{result:?}");
     // Stopped part-way: still `sent`, and said to be not finished.
     let query = client::keystore::HistoryQuery::default;

@@ -1,0 +1,60 @@
+//! The commands that set a home up rather than run in one: `client import`
+//! and `client register`. Each opens the home itself, so that a failure
+//! leaves a home it set up as it found it (see
+//! [`crate::backup::open_and_set_up`]).
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::client::{Client, ClientConfig};
+use crate::commands::Flags;
+use crate::display::{escape_line, escape_path};
+use crate::script::print_json;
+
+/// `client import FILE`: restores a backup into the home of `config`,
+/// which it opens itself so that a failed import can leave the home as it
+/// found it.
+///
+/// # Errors
+/// As [`crate::backup::open_and_import`].
+pub async fn import(config: ClientConfig, flags: Flags, file: &Path) -> anyhow::Result<()> {
+    let (_client, summary) = crate::backup::open_and_import(config, file).await?;
+    if flags.json {
+        print_json(&summary)?;
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+/// `client register NAME`: in a home set up by this very command, a
+/// refused registration (a name taken, the server unreachable) leaves the
+/// home as it found it, so that the next try may use another passphrase.
+///
+/// # Errors
+/// As [`crate::backup::open_and_set_up`] and [`Client::register`].
+pub async fn register(config: ClientConfig, flags: Flags, name: &str) -> anyhow::Result<()> {
+    let info = config.home.join(crate::config::SERVER_INFO);
+    let server = config.server.replace(',', "\n");
+    let (client, id) =
+        crate::backup::open_and_set_up(config, async |client: &Client| client.register(name).await)
+            .await?;
+    let fingerprint = client.my_fingerprint()?;
+    if flags.json {
+        print_json(
+            &json!({ "name": name, "id": id.to_string(), "fingerprint": fingerprint.to_string() }),
+        )?;
+    } else {
+        println!("registered {} with id {id}", escape_line(name));
+        println!("your fingerprint: {fingerprint}");
+    }
+    // The home remembers its server, so later commands need no --server.
+    if !tokio::fs::try_exists(&info).await.unwrap_or(true) {
+        tokio::fs::write(&info, format!("{server}\n"))
+            .await
+            .with_context(|| format!("writing {}", escape_path(&info)))?;
+    }
+    Ok(())
+}
