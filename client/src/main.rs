@@ -92,7 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Register { name }) => {
-            client::set_up::register(config, flags, &name).await?;
+            client::set_up::register(config, flags, &name, invisible).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(command) => {

@@ -33,14 +33,23 @@ pub async fn import(config: ClientConfig, flags: Flags, file: &Path) -> anyhow::
 /// refused registration (a name taken, the server unreachable) leaves the
 /// home as it found it, so that the next try may use another passphrase.
 ///
+/// `invisible`: not shown online while registering (`--invisible`).
+///
 /// # Errors
 /// As [`crate::backup::open_and_set_up`] and [`Client::register`].
-pub async fn register(config: ClientConfig, flags: Flags, name: &str) -> anyhow::Result<()> {
+pub async fn register(
+    config: ClientConfig,
+    flags: Flags,
+    name: &str,
+    invisible: bool,
+) -> anyhow::Result<()> {
     let info = config.home.join(crate::config::SERVER_INFO);
     let server = config.server.replace(',', "\n");
-    let (client, id) =
-        crate::backup::open_and_set_up(config, async |client: &Client| client.register(name).await)
-            .await?;
+    let (client, id) = crate::backup::open_and_set_up(config, async |client: &Client| {
+        client.set_invisible(invisible);
+        client.register(name).await
+    })
+    .await?;
     let fingerprint = client.my_fingerprint()?;
     if flags.json {
         print_json(
