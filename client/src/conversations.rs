@@ -228,21 +228,37 @@ impl Client {
                 .await?
         };
         let count = marked.len();
+        // Front ends that keep running call this: a room's receipt goes out
+        // in a moment, never holding up the screen.
+        self.tell_read(conversation, marked, false).await?;
+        Ok(count)
+    }
+
+    /// Read receipts for our peer's messages `ids` of `conversation`, just
+    /// marked read: to the person, or the room's receipt (now, or in a
+    /// moment unless `room_now`).
+    async fn tell_read(
+        &self,
+        conversation: &Conversation,
+        ids: Vec<u64>,
+        room_now: bool,
+    ) -> Result<(), ClientError> {
         match conversation {
-            Conversation::Person { id } if !marked.is_empty() => {
-                self.send_read_receipts(*id, marked).await;
-            }
-            Conversation::Room { id: Some(room), .. } if !marked.is_empty() => {
-                let (room, through) = (*room, marked.iter().copied().max().unwrap_or(0));
+            _ if ids.is_empty() => {}
+            Conversation::Person { id } => self.send_read_receipts(*id, ids).await,
+            Conversation::Room { id: Some(room), .. } => {
+                let (room, through) = (*room, ids.iter().copied().max().unwrap_or(0));
                 self.store(move |s| s.note_room_shown(room, through))
                     .await?;
-                // Front ends that keep running call this: the receipt goes
-                // out in a moment, never holding up the screen.
-                self.send_room_receipts_soon();
+                if room_now {
+                    self.send_room_receipts().await;
+                } else {
+                    self.send_room_receipts_soon();
+                }
             }
-            _ => {}
+            Conversation::Room { id: None, .. } => {}
         }
-        Ok(count)
+        Ok(())
     }
 }
 
@@ -273,16 +289,7 @@ impl Client {
         let marked = self
             .store(move |s| s.set_received_statuses(&marks, Status::Read))
             .await?;
-        match conversation {
-            Conversation::Person { id } => self.send_read_receipts(*id, ids).await,
-            Conversation::Room { id: Some(room), .. } => {
-                let (room, through) = (*room, ids.iter().copied().max().unwrap_or(0));
-                self.store(move |s| s.note_room_shown(room, through))
-                    .await?;
-                self.send_room_receipts().await;
-            }
-            Conversation::Room { id: None, .. } => {}
-        }
+        self.tell_read(conversation, ids, true).await?;
         Ok(marked)
     }
 }

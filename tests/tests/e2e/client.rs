@@ -177,8 +177,7 @@ async fn a_changed_peer_key_blocks_sending_and_marking_it_compared_until_accepte
         matches!(refused, Err(ClientError::PeerKeyChanged { .. })),
         "{refused:?}"
     );
-    // The safety number shown is the new key's; marking it compared now
-    // would mark the old key, so it is refused and the old mark stays.
+    // The number shown is the new key's: marking it is refused; the old mark stays.
     let marked = alice.mark_verified("bob").await;
     assert!(
         matches!(marked, Err(ClientError::VerifyChangedKey { ref name }) if name == "bob"),
