@@ -175,9 +175,12 @@ impl Loop {
     /// Runs until the user leaves; a line to print once the terminal is
     /// given back (the account deleted).
     async fn run(mut self) -> anyhow::Result<Option<String>> {
+        // Subscribed before the watcher starts, and read once: a connection
+        // made in between would otherwise never show on the status line.
+        let mut link = self.client.link();
+        self.show_link(link.borrow_and_update().clone()).await;
         let (mut watcher, mut events, mut stop) = start_watch(&self.client);
         let mut watching = true;
-        let mut link = self.client.link();
         let (outcome_tx, mut outcomes) = mpsc::unbounded_channel();
         let mut uploads = CancellationToken::new();
         let mut input = EventStream::new();
@@ -252,16 +255,7 @@ impl Loop {
                 }
                 Ok(()) = link.changed() => {
                     let now = link.borrow_and_update().clone();
-                    self.app.link = match now {
-                        Link::Unknown => LinkState::Connecting,
-                        Link::Up => LinkState::Up,
-                        Link::Down(why) => LinkState::Down(explain::one_line(&why)),
-                    };
-                    if self.app.link == LinkState::Up
-                        && let Ok(f) = self.client.server_fingerprint().await
-                    {
-                        self.app.fingerprint = f;
-                    }
+                    self.show_link(now).await;
                 }
                 // Who is online was listed anew: the list's marks follow.
                 () = self.client.presence_listed() => self.refresh().await,
@@ -290,6 +284,21 @@ impl Loop {
         drop(self.screen);
         self.client.send_receipts_before_leaving().await;
         result
+    }
+
+    /// The connection's state on the status line, with the server's
+    /// fingerprint as pinned once it is up.
+    async fn show_link(&mut self, now: Link) {
+        self.app.link = match now {
+            Link::Unknown => LinkState::Connecting,
+            Link::Up => LinkState::Up,
+            Link::Down(why) => LinkState::Down(explain::one_line(&why)),
+        };
+        if self.app.link == LinkState::Up
+            && let Ok(f) = self.client.server_fingerprint().await
+        {
+            self.app.fingerprint = f;
+        }
     }
 
     /// Deletes our account (`typed` is the command line, back in the box if
