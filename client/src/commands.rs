@@ -300,6 +300,8 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
         Command::Watch => {
             let stop = cancel_on_ctrl_c();
             let (tx, mut rx) = mpsc::unbounded_channel();
+            // Subscribed before the watcher connects, so no change is missed.
+            let link = client.link();
             let watcher = {
                 let client = client.clone();
                 let stop = stop.clone();
@@ -310,7 +312,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             }
             let json = flags.json;
             tokio::spawn(crate::link::follow(
-                client.link(),
+                link,
                 stop.clone(),
                 move |change| {
                     if json {
