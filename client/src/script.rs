@@ -7,7 +7,9 @@ use anyhow::{Context, bail};
 
 /// Prints `value` as JSON on standard output.
 pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    // One line an answer, as `watch` prints its events: a script reads
+    // it with a line reader, and a person pipes it to `jq`.
+    println!("{}", serde_json::to_string(value)?);
     Ok(())
 }
 

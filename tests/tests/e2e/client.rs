@@ -337,7 +337,7 @@ async fn the_binaries_exchange_text_and_a_file() {
 
     let (ok, out, _) = run_client_with_stdin(server.addr, &alice, &["--json", "list"], None).await;
     assert!(ok);
-    assert!(out.contains("\"name\": \"bob\""), "{out}");
+    assert!(out.contains("\"name\":\"bob\""), "{out}");
     let (ok, _, err) = run_client_with_stdin(
         server.addr,
         &alice,

@@ -36,6 +36,8 @@ async fn history_json(server: SocketAddr, home: &Path, args: &[&str]) -> Vec<Val
     all.extend_from_slice(args);
     let (ok, out, err) = run_client(server, home, &all).await;
     assert!(ok, "{err}");
+    // One answer, one line (as `watch` prints each event).
+    assert_eq!(out.lines().count(), 1, "{out}");
     serde_json::from_str::<Vec<Value>>(&out).unwrap()
 }
 
@@ -159,7 +161,7 @@ async fn history_survives_restarts_in_order_with_statuses() {
     let (ok, out, _) = run_client(server.addr, &alice_home, &["retention", "30"]).await;
     assert!(ok && out.contains("kept 30 day(s)"), "{out}");
     let (ok, out, _) = run_client(server.addr, &alice_home, &["--json", "retention"]).await;
-    assert!(ok && out.contains("\"retention_days\": 30"), "{out}");
+    assert!(ok && out.contains("\"retention_days\":30"), "{out}");
     let (ok, _, err) = run_client(server.addr, &alice_home, &["retention", "soon"]).await;
     assert!(
         !ok && err.contains("\"soon\" is neither a number of days nor `forever`"),
@@ -303,7 +305,7 @@ async fn a_receipt_turns_stored_into_delivered_and_read() {
     let (ok, out, _) = run_client(server.addr, &bob_home, &["receipts"]).await;
     assert!(ok && out.contains("read receipts: on"), "{out}");
     let (ok, out, _) = run_client(server.addr, &bob_home, &["--json", "receipts", "off"]).await;
-    assert!(ok && out.contains("\"read_receipts\": false"), "{out}");
+    assert!(ok && out.contains("\"read_receipts\":false"), "{out}");
     let json = history_json(server.addr, &dir.path().join("alice"), &["bob"]).await;
     let words: Vec<&str> = json.iter().map(|e| e["status"].as_str().unwrap()).collect();
     assert_eq!(words, vec!["read", "delivered", "read"]);
