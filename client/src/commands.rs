@@ -311,17 +311,13 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 eprintln!("watching for messages; Ctrl-C stops");
             }
             let json = flags.json;
-            tokio::spawn(crate::link::follow(
-                link,
-                stop.clone(),
-                move |change| {
-                    if json {
-                        println!("{}", change.json());
-                    } else {
-                        eprintln!("{}", change.line());
-                    }
-                },
-            ));
+            tokio::spawn(crate::link::follow(link, stop.clone(), move |change| {
+                if json {
+                    println!("{}", change.json());
+                } else {
+                    eprintln!("{}", change.line());
+                }
+            }));
             while let Some(first) = rx.recv().await {
                 // What arrived together is marked shown together (one read
                 // receipt a person for it); the rooms are told a moment

@@ -54,7 +54,13 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) if json => {
-            println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            // On standard error, as the client's: standard output is only
+            // ever the answer.
+            let code = client::error_code(&e);
+            eprintln!(
+                "{}",
+                serde_json::json!({ "error": format!("{e:#}"), "code": code })
+            );
             ExitCode::FAILURE
         }
         Err(e) => {

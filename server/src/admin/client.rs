@@ -14,6 +14,40 @@ use super::backup::Hashing;
 use super::{Answer, BACKUP_MANIFEST, Manifest, Request, SOCKET_FILE};
 use crate::datadir::private_file_options;
 
+/// Why the operator's request failed, in the cases a script tells apart
+/// (`code`); anything else is an `anyhow` error with its context.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("no server is running on the data folder {} (nothing answers at {})", dir.display(), socket.display())]
+    NotRunning { dir: PathBuf, socket: PathBuf },
+    #[error("{}: permission denied (run this as the server's user or root)", .0.display())]
+    PermissionDenied(PathBuf),
+    /// The server answered with a refusal, in its words.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl AdminError {
+    /// Stable, for `--json`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotRunning { .. } => "not_running",
+            Self::PermissionDenied(_) => "permission_denied",
+            Self::Refused(_) => "refused",
+        }
+    }
+}
+
+/// The code of an operator command's error: [`AdminError::code`], or
+/// `failed` for any other.
+#[must_use]
+pub fn error_code(e: &anyhow::Error) -> &'static str {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<AdminError>())
+        .map_or("failed", AdminError::code)
+}
+
 /// Connects to the server that runs on `data_dir`.
 ///
 /// # Errors
@@ -21,15 +55,12 @@ use crate::datadir::private_file_options;
 pub fn connect(data_dir: &Path) -> anyhow::Result<UnixStream> {
     let path = data_dir.join(SOCKET_FILE);
     UnixStream::connect(&path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => anyhow::anyhow!(
-            "no server is running on the data folder {} (nothing answers at {})",
-            data_dir.display(),
-            path.display()
-        ),
-        io::ErrorKind::PermissionDenied => anyhow::anyhow!(
-            "{}: permission denied (run this as the server's user or root)",
-            path.display()
-        ),
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => AdminError::NotRunning {
+            dir: data_dir.to_path_buf(),
+            socket: path,
+        }
+        .into(),
+        io::ErrorKind::PermissionDenied => AdminError::PermissionDenied(path).into(),
         _ => anyhow::Error::new(e).context(format!("connecting to {}", path.display())),
     })
 }
@@ -54,7 +85,7 @@ fn ask(data_dir: &Path, request: &Request) -> anyhow::Result<(BufReader<UnixStre
 fn parse<T: DeserializeOwned>(line: &[u8]) -> anyhow::Result<T> {
     match serde_json::from_slice::<Answer<T>>(line).context("the server's answer")? {
         Answer::Ok(v) => Ok(v),
-        Answer::Error(e) => bail!("{e}"),
+        Answer::Error(e) => Err(AdminError::Refused(e).into()),
     }
 }
 

@@ -129,11 +129,17 @@ async fn status_moves_with_use_and_removing_a_user_frees_the_name_and_drops_what
     let users = json(&data, &["user", "list"]).await;
     assert_eq!(users.as_array().unwrap().len(), 2);
 
+    // A refusal with --json: one object on standard error, with its code.
     let (ok, out, err) = server_cmd(&data, &["user", "remove", "nobody", "--json"]).await;
-    assert!(!ok);
+    assert!(!ok && out.is_empty(), "{out}");
+    let refusal: Value = serde_json::from_str(&err).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(refusal["code"], "refused", "{err}");
     assert!(
-        out.contains("no account is named") && err.is_empty(),
-        "{out}{err}"
+        refusal["error"]
+            .as_str()
+            .unwrap()
+            .contains("no account is named"),
+        "{err}"
     );
 
     server.terminate_cleanly().await.unwrap();
@@ -141,6 +147,9 @@ async fn status_moves_with_use_and_removing_a_user_frees_the_name_and_drops_what
     assert!(!ok);
     assert!(err.contains("no server is running"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (ok, _, err) = server_cmd(&data, &["status", "--json"]).await;
+    let down: Value = serde_json::from_str(&err).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert!(!ok && down["code"] == "not_running", "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
