@@ -44,6 +44,7 @@ mod rooms_noop;
 mod rooms_owner;
 mod rooms_password;
 mod rooms_receipts;
+mod rooms_rejoin;
 mod same_home;
 mod scripted;
 mod server_trust;

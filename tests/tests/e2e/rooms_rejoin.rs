@@ -1,0 +1,49 @@
+//! A member removed and added back reads the room again from its new
+//! invitation on, even when the room changed before it read that
+//! invitation: the entries after it wait for the welcome instead of being
+//! read against the state the removal left (which would lose them).
+
+use crate::rooms_cli::{inbox_room_texts, json, ok, users};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_added_back_reads_what_came_after_its_invitation() {
+    let (server, _dir, [alice, bob, carol]) = users(["alice", "bob", "carol"]).await;
+    let addr = server.addr;
+    json(addr, &alice, &["room", "create", "crew"]).await;
+    ok(addr, &alice, &["room", "add", "crew", "bob", "carol"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &carol, &["inbox"]).await;
+
+    // Carol is removed and reads it; then she is added back.
+    ok(addr, &alice, &["room", "kick", "crew", "carol"]).await;
+    let shown = ok(addr, &carol, &["inbox"]).await;
+    assert!(shown.contains("[#crew] alice removed you"), "{shown}");
+    ok(addr, &alice, &["room", "add", "crew", "carol"]).await;
+
+    // Before carol reads her invitation the room moves on: bob leaves
+    // (alice's client commits it) and alice writes in the new epoch.
+    ok(addr, &bob, &["room", "leave", "crew"]).await;
+    ok(addr, &alice, &["room", "members", "crew"]).await;
+    ok(addr, &alice, &["room", "send", "crew", "after bob left"]).await;
+
+    // A room command reads the log first, then the invitation: carol is
+    // in the room as it is now, and reads alice's message.
+    let members = json(addr, &carol, &["room", "members", "crew"]).await;
+    let names: Vec<&str> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{members}");
+    assert!(!names.contains(&"bob"), "{members}");
+    assert_eq!(
+        inbox_room_texts(addr, &carol).await,
+        ["after bob left"],
+        "carol lost what came after her invitation"
+    );
+
+    // And she writes to the room again.
+    ok(addr, &carol, &["room", "send", "crew", "back"]).await;
+    assert_eq!(inbox_room_texts(addr, &alice).await, ["back"]);
+}
