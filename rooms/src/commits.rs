@@ -267,6 +267,15 @@ impl RoomEngine {
             if group.pending_commit().is_some() {
                 return Err(RoomsError::PendingCommit);
             }
+            // A commit would take our own leave request with it, and MLS
+            // forbids committing one's own removal: another member commits.
+            let own = group.own_leaf_index();
+            if group
+                .pending_proposals()
+                .any(|p| matches!(p.sender(), Sender::Member(leaf) if *leaf == own))
+            {
+                return Err(RoomsError::Leaving);
+            }
             let view = RoomView::new(group.members(), group.extensions())?;
             let me = self.me.client_id;
             let epoch = group.epoch().as_u64();
@@ -373,7 +382,12 @@ impl RoomEngine {
             }
             Change::PendingProposals => {}
         }
-        roles.retain(|c| staying.contains(c));
+        // Only an admin may change the roles table (`check_commit`): a
+        // plain member committing leave requests leaves it as it is,
+        // stale entries and all, or every member would refuse the commit.
+        if my_role.is_admin() {
+            roles.retain(|c| staying.contains(c));
+        }
         let access_changed = &access != view.access();
         let new_extensions = if &roles != view.roles() || rename.is_some() || access_changed {
             let mut ext: Extensions<GroupContext> = group.extensions().clone();

@@ -259,22 +259,33 @@ impl Client {
                 )));
             }
             let room_id = room.id;
-            // An owner who leaves no admin behind leaves a room nobody can
-            // moderate, open, or add anyone to.
+            // The owner or the last admin, leaving no admin behind, would
+            // leave a room nobody can moderate, open, add anyone to, or
+            // delete.
             let me = engine_client_id(self.require_me()?.id);
             let engine = self.room_engine().await?;
             let members = engine.run(move |e| e.members(room_id)).await?;
-            let owner = members
+            let my_role = members
                 .iter()
-                .any(|m| m.client_id == me && m.role == Role::Owner);
-            if owner
-                && !members
-                    .iter()
-                    .any(|m| m.client_id != me && m.role >= Role::Admin)
-            {
+                .find(|m| m.client_id == me)
+                .map_or(Role::Member, |m| m.role);
+            let admin_behind = members
+                .iter()
+                .any(|m| m.client_id != me && m.role >= Role::Admin);
+            if my_role >= Role::Admin && !admin_behind {
+                let why = if my_role == Role::Owner {
+                    format!("you own #{} and no other member is an admin", room.name)
+                } else {
+                    format!("you are the last admin of #{}", room.name)
+                };
+                let or_delete = if my_role == Role::Owner {
+                    format!(", or delete the room (room delete {})", room.name)
+                } else {
+                    String::new()
+                };
                 return Err(ClientError::RoomMember(format!(
-                    "you own #{0} and no other member is an admin, so nobody could manage it after you; \
-                     promote one first (room promote {0} NAME), or delete the room (room delete {0})",
+                    "{why}, so nobody could manage it after you; \
+                     promote one first (room promote {0} NAME){or_delete}",
                     room.name
                 )));
             }

@@ -200,7 +200,11 @@ impl Client {
                 // Someone's commit removed the leavers meanwhile.
                 return Ok(None);
             }
-            en.commit_pending_proposals(room).map(Some)
+            match en.commit_pending_proposals(room) {
+                // Our own leave waits too: the others commit it with theirs.
+                Err(RoomsError::Leaving) => Ok(None),
+                done => done.map(Some),
+            }
         })
         .await?;
         Ok(())

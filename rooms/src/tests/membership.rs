@@ -238,3 +238,53 @@ fn state_survives_reopening_from_the_sqlite_file() {
         Err(RoomsError::IdentityMismatch)
     ));
 }
+
+#[test]
+fn a_plain_member_commits_a_leave_after_an_admin_left_without_touching_the_roles() {
+    let w = World::room_of_three();
+    let out = w.m[0].engine.set_role(ROOM, w.cid(1), Role::Admin).unwrap();
+    w.publish(0, &out, &[1, 2], &[]);
+    // The admin leaves by the owner's commit: its role entry stays behind,
+    // stale, in the roles table.
+    let proposal = w.m[1].engine.leave(ROOM).unwrap();
+    w.server.process(&proposal, &w.book).unwrap();
+    for r in [0, 2] {
+        w.m[r].engine.process(&proposal, &w.book).unwrap();
+    }
+    let out = w.m[0].engine.commit_pending_proposals(ROOM).unwrap();
+    w.publish(0, &out, &[1, 2], &[]);
+    // The owner asks to leave; member 2, not an admin, commits it. Were
+    // the stale entry dropped, the roles would change, which only an
+    // admin may do: the server and every member would refuse it.
+    let proposal = w.m[0].engine.leave(ROOM).unwrap();
+    w.server.process(&proposal, &w.book).unwrap();
+    w.m[2].engine.process(&proposal, &w.book).unwrap();
+    let out = w.m[2].engine.commit_pending_proposals(ROOM).unwrap();
+    assert_eq!(out.summary.left, vec![w.cid(0)]);
+    w.publish(2, &out, &[0], &[]);
+    assert_eq!(w.m[2].engine.members(ROOM).unwrap().len(), 1);
+}
+
+#[test]
+fn a_member_whose_own_leave_waits_commits_no_one_elses() {
+    let w = World::room_of_three();
+    // Members 1 and 2 ask to leave in the same epoch.
+    let first = w.m[1].engine.leave(ROOM).unwrap();
+    let second = w.m[2].engine.leave(ROOM).unwrap();
+    for proposal in [&first, &second] {
+        w.server.process(proposal, &w.book).unwrap();
+        w.m[0].engine.process(proposal, &w.book).unwrap();
+    }
+    w.m[1].engine.process(&second, &w.book).unwrap();
+    w.m[2].engine.process(&first, &w.book).unwrap();
+    // Member 1's commit would remove itself, which MLS forbids: it is told
+    // that it is leaving, and the owner commits both.
+    assert!(matches!(
+        w.m[1].engine.commit_pending_proposals(ROOM),
+        Err(RoomsError::Leaving)
+    ));
+    let out = w.m[0].engine.commit_pending_proposals(ROOM).unwrap();
+    assert_eq!(out.summary.left.len(), 2);
+    w.publish(0, &out, &[1, 2], &[]);
+    assert_eq!(w.m[0].engine.members(ROOM).unwrap().len(), 1);
+}

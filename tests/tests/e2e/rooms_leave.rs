@@ -3,7 +3,7 @@
 //! one whose client commits the leave as well), and an owner may not leave
 //! a room nobody could manage after it.
 
-use crate::rooms_cli::{json, ok, refusal, room_events, users};
+use crate::rooms_cli::{json, ok, refusal, room_events, run, users};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_leaves_in_its_own_words_and_an_owner_only_with_an_admin_behind() {
@@ -65,4 +65,65 @@ async fn a_member_leaves_in_its_own_words_and_an_owner_only_with_an_admin_behind
         roles.contains(&"admin") && roles.contains(&"member"),
         "{members}"
     );
+}
+
+/// Leaves after the owner left: a plain member commits another's leave
+/// (the roles table keeps the owner's stale entry, which only an admin may
+/// drop), and the last admin may not leave until another is an admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaves_go_through_after_the_owner_left_and_the_last_admin_stays() {
+    let names = ["gina", "hank", "ivan", "jack", "kim"];
+    let (server, _dir, [gina, hank, ivan, jack, kim]) = users(names).await;
+    let addr = server.addr;
+    json(addr, &gina, &["room", "create", "orphan"]).await;
+    ok(
+        addr,
+        &gina,
+        &["room", "add", "orphan", "hank", "ivan", "jack", "kim"],
+    )
+    .await;
+    ok(addr, &gina, &["room", "promote", "orphan", "hank"]).await;
+    for home in [&hank, &ivan, &jack, &kim] {
+        ok(addr, home, &["inbox"]).await;
+    }
+    ok(addr, &gina, &["room", "leave", "orphan"]).await;
+    let seen = ok(addr, &hank, &["inbox"]).await;
+    assert!(seen.contains("[#orphan] gina left"), "{seen}");
+
+    // Jack leaves; ivan, a plain member, commits it, and every member
+    // accepts it.
+    ok(addr, &jack, &["room", "leave", "orphan"]).await;
+    let (done, seen, err) = run(addr, &ivan, &["inbox"]).await;
+    assert!(done && seen.contains("[#orphan] jack left"), "{seen}{err}");
+    assert!(!err.contains("WARN"), "{err}");
+    let seen = ok(addr, &hank, &["inbox"]).await;
+    assert!(seen.contains("[#orphan] jack left"), "{seen}");
+
+    // Hank is the last admin: he may not leave the room unmanaged.
+    let err = refusal(addr, &hank, &["room", "leave", "orphan"]).await;
+    assert_eq!(err["code"], "room_member", "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("you are the last admin of #orphan"),
+        "{err}"
+    );
+
+    // With ivan an admin he may. Kim, asking next, commits hank's leave
+    // first (a plain member, the roles as they were); ivan commits kim's.
+    ok(addr, &hank, &["room", "promote", "orphan", "ivan"]).await;
+    ok(addr, &hank, &["room", "leave", "orphan"]).await;
+    let (done, _, err) = run(addr, &kim, &["room", "leave", "orphan"]).await;
+    assert!(done && !err.contains("WARN"), "{err}");
+    let seen = ok(addr, &hank, &["inbox"]).await;
+    assert!(seen.contains("[#orphan] you left, as you asked"), "{seen}");
+    let (done, seen, err) = run(addr, &ivan, &["inbox"]).await;
+    assert!(done && !err.contains("WARN"), "{err}");
+    assert!(
+        seen.contains("[#orphan] hank left") && seen.contains("[#orphan] kim left"),
+        "{seen}"
+    );
+    let members = json(addr, &ivan, &["room", "members", "orphan"]).await;
+    assert_eq!(members.as_array().unwrap().len(), 1, "{members}");
 }
