@@ -128,12 +128,14 @@ impl Client {
     ) -> Result<RoomInfo, ClientError> {
         let password = match (rule.needs_password(), password) {
             (true, Some(p)) => Some(p),
-            (true, None) => return Err(needs_password(name)),
+            (true, None) => return Err(needs_password(name.strip_prefix('#').unwrap_or(name))),
             (false, _) => None,
         };
         let info = self.room_create_with_rule(name, rule).await?;
         if let Some(password) = password {
-            let room = self.find_room(name).await?;
+            // The name as created (`#NAME` is NAME), the room by its id.
+            let name = &info.name;
+            let room = self.find_room(&info.id).await?;
             self.register_room_password(room.id, password)
                 .await
                 .map_err(|e| {
