@@ -218,6 +218,9 @@ async fn attempt(
         RoomCommand::Set { name, rule, secret } => {
             let rule = if rule.invite {
                 JoinRule::InviteOnly
+            } else if rule.password && !rule.public && !rule.hidden {
+                // A new password alone keeps a hidden room hidden.
+                client.room_password_rule(&name).await?
             } else {
                 rule_of(rule.public, rule.hidden, rule.password)
             };

@@ -180,6 +180,26 @@ impl Client {
         self.room_set_rule(name, rule).await
     }
 
+    /// The rule `--password` alone gives the room `name`: a hidden room
+    /// stays unlisted (hidden+password), any other is listed with a lock
+    /// (public+password). `--public` or `--hidden` beside it says which.
+    ///
+    /// # Errors
+    /// Unknown room, or reading its log failed.
+    pub async fn room_password_rule(&self, name: &str) -> Result<JoinRule, ClientError> {
+        self.in_rooms(async || {
+            let room_id = self.find_room(name).await?.id;
+            let engine = self.room_engine().await?;
+            let now = engine.run(move |e| Ok(e.access(room_id)?.rule)).await?;
+            Ok(if now.open() && !now.listed() {
+                JoinRule::HiddenPassword
+            } else {
+                JoinRule::Password
+            })
+        })
+        .await
+    }
+
     /// Tells the room `name` that its password changed (a kind-4 message,
     /// PROTOCOL.md "Room content").
     async fn tell_password_changed(&self, name: &str) -> Result<(), ClientError> {
