@@ -408,8 +408,9 @@ pub struct RuleFlags {
     /// Only admins add members.
     #[arg(long, conflicts_with = "password")]
     pub invite: bool,
-    /// Joining needs a (new) password: listed with a lock, or not listed
-    /// with --hidden. Asked for without echo, or read from standard input;
+    /// Joining needs a (new) password: not listed with --hidden or when the
+    /// room is hidden now, else listed with a lock (with --public, a hidden
+    /// room too). Asked for without echo, or read from standard input;
     /// setting it again replaces the old one, which stops working.
     #[arg(long)]
     pub password: bool,

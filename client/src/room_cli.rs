@@ -181,7 +181,11 @@ async fn attempt(
     client: &Client,
     command: RoomCommand,
 ) -> Result<(Value, Vec<String>), ClientError> {
+    // A name as typed drops one leading `#`, as the commands do; a room's
+    // own name is shown as it is, so that a room another client named
+    // `#ops` shows as `##ops`, not as the room `ops`.
     let room = |name: &str| format!("#{}", escape_line(name.strip_prefix('#').unwrap_or(name)));
+    let named = |name: &str| format!("#{}", escape_line(name));
     Ok(match command {
         RoomCommand::Create {
             name,
@@ -195,7 +199,7 @@ async fn attempt(
                 .await?;
             let line = format!(
                 "created {} ({}, id {}); you are its owner",
-                room(&info.name),
+                named(&info.name),
                 info.rule,
                 info.id
             );
@@ -205,7 +209,7 @@ async fn attempt(
             let info = client.room_join_with(&name, secret.as_ref()).await?;
             let line = format!(
                 "joined {} ({} {}); you read it from now on",
-                room(&info.name),
+                named(&info.name),
                 info.members,
                 member_word(info.members)
             );
@@ -214,6 +218,9 @@ async fn attempt(
         RoomCommand::Set { name, rule, secret } => {
             let rule = if rule.invite {
                 JoinRule::InviteOnly
+            } else if rule.password && !rule.public && !rule.hidden {
+                // A new password alone keeps a hidden room hidden.
+                client.room_password_rule(&name).await?
             } else {
                 rule_of(rule.public, rule.hidden, rule.password)
             };
@@ -255,7 +262,7 @@ async fn attempt(
         }
         RoomCommand::Delete { name } => {
             let known = client.room_delete(&name).await?;
-            let line = format!("deleted {} for every member", room(&known));
+            let line = format!("deleted {} for every member", named(&known));
             (json!({ "room": known, "deleted": true }), vec![line])
         }
         RoomCommand::Add { name, users } => {
@@ -282,7 +289,7 @@ async fn attempt(
             Leaving::Asked(known) => {
                 let line = format!(
                     "asked to leave {}; you are out once another member's client commits it",
-                    room(&known)
+                    named(&known)
                 );
                 (
                     json!({ "room": known, "leave_requested": true }),
@@ -293,7 +300,7 @@ async fn attempt(
                 let line = format!(
                     "the server no longer has you in {} (deleted, or you were removed while away); \
                      forgot it here",
-                    room(&known)
+                    named(&known)
                 );
                 (json!({ "room": known, "forgotten": true }), vec![line])
             }
@@ -347,7 +354,7 @@ async fn attempt(
             for r in &listed {
                 lines.push(format!(
                     "  {:<30} {:>4} {:<7}  {:>4} online  {:<6}  {}",
-                    room(&r.name),
+                    named(&r.name),
                     r.members,
                     member_word(usize::from(r.members)),
                     r.online,
@@ -364,7 +371,7 @@ async fn attempt(
             for r in &rooms {
                 lines.push(format!(
                     "  {:<30} {:>4} {:<7}  you: {:<6} {:<11} {}",
-                    room(&r.name),
+                    named(&r.name),
                     r.members,
                     member_word(r.members),
                     r.role,

@@ -103,6 +103,8 @@ impl Client {
         rule: JoinRule,
     ) -> Result<RoomInfo, ClientError> {
         let room_name = new_room_name(name)?;
+        // `#NAME` is NAME here as in every room command.
+        let name = &room_name.as_str().to_owned();
         self.in_rooms(async || {
             if let Ok(held) = self.find_room(name).await {
                 return Err(ClientError::RoomNameTaken(held.name));

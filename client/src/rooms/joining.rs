@@ -82,14 +82,12 @@ impl Client {
         name: &str,
         password: Option<&RoomPassword>,
     ) -> Result<RoomInfo, ClientError> {
-        let name = name.strip_prefix('#').unwrap_or(name);
+        let typed = name.strip_prefix('#').unwrap_or(name);
+        // A listed room's id names it, as `#ID` names a room elsewhere: the
+        // way to one whose name a room of ours has too.
+        let name = &self.listed_name(typed).await?;
         let label = RoomLabel::new(name).map_err(|_| no_such_room(name))?;
         self.in_rooms(async || {
-            if self.find_room(name).await.is_ok() {
-                return Err(ClientError::RoomMember(format!(
-                    "you are already a member of #{name}"
-                )));
-            }
             let engine = self.room_engine().await?;
             for _ in 0..MAX_JOIN_ATTEMPTS {
                 let found = match self
@@ -105,6 +103,21 @@ impl Client {
                     }
                     Err(e) => return Err(e),
                 };
+                // The room the server found, by its id: a room of ours may
+                // have its name (an invite-only one) and be another room.
+                let found_id = super::engine_room_id(found.room);
+                if let Some(held) = self
+                    .local_rooms()
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == found_id)
+                {
+                    return Err(ClientError::RoomMember(format!(
+                        "you are already a member of #{} (id {})",
+                        held.name,
+                        hex(&held.id)
+                    )));
+                }
                 let info = found.group_info.to_vec();
                 let out = self
                     .with_pins(move |en, book| en.join_external(&info, book))
@@ -247,10 +260,38 @@ fn no_such_room(name: &str) -> ClientError {
 }
 
 impl Client {
+    /// The name to join by for `typed`: the name of the listed room whose id
+    /// it is (32 hex digits), else `typed` itself.
+    ///
+    /// # Errors
+    /// The server failed listing its rooms.
+    async fn listed_name(&self, typed: &str) -> Result<String, ClientError> {
+        let id = typed.to_ascii_lowercase();
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(typed.to_string());
+        }
+        let listed = self.room_directory().await?;
+        Ok(listed
+            .into_iter()
+            .find(|r| r.id == id)
+            .map_or_else(|| typed.to_string(), |r| r.name))
+    }
+
     /// The server has no room `name` we may join; names are exact, so a
     /// listed room whose name differs only in case is offered instead, and
-    /// one listed under that very name is said to be closed to us.
+    /// one listed under that very name is said to be closed to us. A room
+    /// of ours that goes by `name` (invite-only, or named by its id) is
+    /// said to be one we are in.
     async fn no_room_to_join(&self, name: &str) -> ClientError {
+        // `#` first, so that only it is dropped from a name that has one.
+        if let Ok(held) = self.find_room(&format!("#{name}")).await {
+            return ClientError::RoomMember(format!(
+                "you are already a member of #{} (id {}), and no other room you may join \
+                 is named {name:?}",
+                held.name,
+                hex(&held.id)
+            ));
+        }
         let listed = self.room_directory().await.ok().and_then(|rooms| {
             rooms
                 .into_iter()

@@ -135,6 +135,8 @@ impl Client {
     /// the name: `ROOM_EXISTS`).
     pub async fn room_rename(&self, name: &str, new: &str) -> Result<(), ClientError> {
         let new_name = new_room_name(new)?;
+        // `#NAME` is NAME here as in every room command.
+        let new = &new_name.as_str().to_owned();
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
             if !new.eq_ignore_ascii_case(&room.name)
@@ -142,7 +144,7 @@ impl Client {
             {
                 return Err(ClientError::RoomNameTaken(held.name));
             }
-            if new == room.name {
+            if *new == room.name {
                 return Err(ClientError::RoomMember(format!(
                     "#{} is already named so",
                     room.name

@@ -4,19 +4,35 @@
 //! like another, or that nobody can type back, is refused before it reaches
 //! the room. Names that other clients gave are read as they are (and shown
 //! escaped).
+//!
+//! Every room command takes `#NAME` for `NAME` (one leading `#` dropped),
+//! so a name is given the same way: `room create '#ops'` makes `ops`, and a
+//! name that would still start with `#` is refused, since `#ops` typed back
+//! would reach `ops`, another room, and a list would show both as `#ops`.
 
 use protocol::names::{NotAsTyped, code_point, not_as_typed};
 use sealpost_rooms::RoomName;
 
 use crate::error::ClientError;
 
-/// `name` as a room name this client gives.
+/// `name` as a room name this client gives, one leading `#` dropped as
+/// every room command drops it.
 ///
 /// # Errors
 /// [`ClientError::RoomMember`] saying which rule the name breaks.
-pub(crate) fn new_room_name(name: &str) -> Result<RoomName, ClientError> {
+pub(crate) fn new_room_name(typed: &str) -> Result<RoomName, ClientError> {
     let refused =
-        |why: String| ClientError::RoomMember(format!("{name:?} cannot name a room: {why}"));
+        |why: String| ClientError::RoomMember(format!("{typed:?} cannot name a room: {why}"));
+    let name = typed.strip_prefix('#').unwrap_or(typed);
+    if name.is_empty() && !typed.is_empty() {
+        return Err(refused("a name is needed after the `#`".into()));
+    }
+    if let Some(other) = name.strip_prefix('#') {
+        return Err(refused(format!(
+            "a room's name may not start with `#`: every room command takes `{name}` \
+             for the room {other:?}"
+        )));
+    }
     let checked =
         RoomName::new(name).map_err(|_| refused("1 to 64 bytes, no control characters".into()))?;
     let Some(why) = not_as_typed(name) else {
@@ -52,9 +68,12 @@ mod tests {
 
     #[test]
     fn a_room_is_given_only_a_name_shown_as_typed() {
-        for ok in ["team", "dev ops", "Équipe-2", "tеam", "#1 fans"] {
-            assert!(new_room_name(ok).is_ok(), "{ok}");
+        for ok in ["team", "dev ops", "Équipe-2", "tеam", "1 #fans", "a#"] {
+            assert_eq!(new_room_name(ok).unwrap().as_str(), ok);
         }
+        // `#NAME` is NAME, as in every other room command.
+        assert_eq!(new_room_name("#ops").unwrap().as_str(), "ops");
+        assert_eq!(new_room_name("#1 fans").unwrap().as_str(), "1 fans");
         for (name, said) in [
             ("r\u{202E}oom", "U+202E, a character that reorders"),
             ("te\u{200B}am", "U+200B, a character that is not shown"),
@@ -67,6 +86,9 @@ mod tests {
             ("team ", "starts or ends with a space"),
             ("dev  ops", "two in a row"),
             ("", "1 to 64 bytes"),
+            ("#", "a name is needed after the `#`"),
+            ("##ops", "may not start with `#`"),
+            ("# ops", "starts or ends with a space"),
             ("a\u{1b}b", "no control characters"),
         ] {
             let got = why(name);

@@ -128,12 +128,14 @@ impl Client {
     ) -> Result<RoomInfo, ClientError> {
         let password = match (rule.needs_password(), password) {
             (true, Some(p)) => Some(p),
-            (true, None) => return Err(needs_password(name)),
+            (true, None) => return Err(needs_password(name.strip_prefix('#').unwrap_or(name))),
             (false, _) => None,
         };
         let info = self.room_create_with_rule(name, rule).await?;
         if let Some(password) = password {
-            let room = self.find_room(name).await?;
+            // The name as created (`#NAME` is NAME), the room by its id.
+            let name = &info.name;
+            let room = self.find_room(&info.id).await?;
             self.register_room_password(room.id, password)
                 .await
                 .map_err(|e| {
@@ -176,6 +178,26 @@ impl Client {
             }
         }
         self.room_set_rule(name, rule).await
+    }
+
+    /// The rule `--password` alone gives the room `name`: a hidden room
+    /// stays unlisted (hidden+password), any other is listed with a lock
+    /// (public+password). `--public` or `--hidden` beside it says which.
+    ///
+    /// # Errors
+    /// Unknown room, or reading its log failed.
+    pub async fn room_password_rule(&self, name: &str) -> Result<JoinRule, ClientError> {
+        self.in_rooms(async || {
+            let room_id = self.find_room(name).await?.id;
+            let engine = self.room_engine().await?;
+            let now = engine.run(move |e| Ok(e.access(room_id)?.rule)).await?;
+            Ok(if now.open() && !now.listed() {
+                JoinRule::HiddenPassword
+            } else {
+                JoinRule::Password
+            })
+        })
+        .await
     }
 
     /// Tells the room `name` that its password changed (a kind-4 message,

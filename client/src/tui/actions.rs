@@ -252,12 +252,13 @@ async fn carry_out(
         }
         Command::Rename(new) => {
             let name = room(target, "/rename")?.to_string();
-            let new = new.strip_prefix('#').unwrap_or(&new).to_string();
+            // The command drops one leading `#` (and refuses a second).
             let rename = RoomCommand::Rename {
                 name,
                 new: new.clone(),
             };
             let (_, lines) = room_cli::outcome(client, rename).await?;
+            let new = new.strip_prefix('#').unwrap_or(&new).to_string();
             // The same room (its id) under its new name.
             let id = match target.map(|t| &t.conversation) {
                 Some(Conversation::Room { id, .. }) => *id,

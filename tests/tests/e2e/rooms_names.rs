@@ -3,11 +3,157 @@
 //! like it, and a client that asks for a taken one is told so and keeps no
 //! room the server does not have. And on PostgreSQL, the rooms of a
 //! database from before the look-alike rule get their keys at start.
+//! `#NAME` is NAME when a room is created or renamed too, and a name that
+//! would keep a `#` is refused (one another client gave is shown with it);
+//! a room of yours that shares an open room's name does not stop you
+//! joining the open one.
 
-use e2e::TestServer;
+use e2e::{RoomUser, TestServer};
+use protocol::{RoomId, v3};
+use sealpost_rooms::{JoinRule, RoomName};
 
 use crate::cluster::postgres;
 use crate::rooms_cli::{json, ok, refusal, register, users};
+
+/// Every room command takes `#NAME` for NAME, and creating and renaming
+/// do too: `room create '#ops'` asks for `ops` (alice's, so refused), and a
+/// name that would still start with `#` is refused, as typed back it would
+/// reach another room (a list showed dave's `#ops` as alice's `#ops`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_name_given_with_a_hash_is_the_name_without_it_and_a_second_hash_is_refused() {
+    let (server, _dir, [alice, dave, carol]) = users(["alice", "dave", "carol"]).await;
+    let addr = server.addr;
+    let ops = json(addr, &alice, &["room", "create", "ops", "--public"]).await;
+
+    let err = refusal(addr, &dave, &["room", "create", "#ops", "--public"]).await;
+    assert_eq!(err["code"], "room_name_taken", "{err}");
+    let crew = json(addr, &dave, &["room", "create", "#crew", "--public"]).await;
+    assert_eq!(crew["name"], "crew", "{crew}");
+    for rule in [&["--public"][..], &[]] {
+        let mut args = vec!["room", "create", "##ops"];
+        args.extend_from_slice(rule);
+        let err = refusal(addr, &dave, &args).await;
+        assert_eq!(err["code"], "room_member", "{err}");
+        let text = err["error"].as_str().unwrap();
+        assert!(text.contains("may not start with `#`"), "{text}");
+    }
+    let err = refusal(addr, &dave, &["room", "rename", "crew", "##ops"]).await;
+    let text = err["error"].as_str().unwrap();
+    assert!(text.contains("may not start with `#`"), "{text}");
+    ok(addr, &dave, &["room", "rename", "crew", "#deck"]).await;
+    let listed = json(addr, &carol, &["room", "list"]).await;
+    let mut open: Vec<&str> = listed["public"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    open.sort_unstable();
+    assert_eq!(open, ["deck", "ops"], "{listed}");
+
+    // `#ops` is alice's ops; `##ops` is no room (not one carol is in).
+    let joined = json(addr, &carol, &["room", "join", "#ops"]).await;
+    assert_eq!(joined["id"], ops["id"], "{joined}");
+    let err = refusal(addr, &carol, &["room", "join", "##ops"]).await;
+    assert_eq!(err["code"], "no_such_room", "{err}");
+}
+
+/// A public room another client named `#ops` (this one refuses to) is
+/// listed under its own name, `##ops`, not as the room `ops`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_another_client_named_with_a_hash_is_listed_with_it() {
+    let (server, dir, [alice, carol]) = users(["alice", "carol"]).await;
+    let addr = server.addr;
+    let ops = json(addr, &alice, &["room", "create", "ops", "--public"]).await;
+    let mut mallory = RoomUser::new(addr, dir.path(), "mallory").await.unwrap();
+    let room = RoomId(rand::random());
+    let created = mallory
+        .engine
+        .create_room_with_rule(
+            sealpost_rooms::RoomId(room.0),
+            &RoomName::new("#ops").unwrap(),
+            JoinRule::Public,
+        )
+        .unwrap();
+    mallory
+        .call_ok(v3::Request::RoomCreate(v3::RoomCreate {
+            room,
+            group_info: created.group_info.into(),
+            ratchet_tree: created.ratchet_tree.into(),
+        }))
+        .await
+        .unwrap();
+
+    let listed = json(addr, &carol, &["room", "list"]).await;
+    let theirs = listed["public"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "#ops")
+        .unwrap_or_else(|| panic!("{listed}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = ok(addr, &carol, &["room", "list"]).await;
+    let line = |id: &str| {
+        shown
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id} not listed: {shown}"))
+            .trim_start()
+            .to_string()
+    };
+    assert!(
+        line(ops["id"].as_str().unwrap()).starts_with("#ops "),
+        "{shown}"
+    );
+    assert!(line(&theirs).starts_with("##ops "), "{shown}");
+}
+
+/// Bob's invite-only `ops` does not stop him joining alice's public `ops`:
+/// the join is of the server's room of that name (or of the id `room
+/// list` shows), and "already a member" is said of that very room only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_of_yours_that_shares_an_open_rooms_name_does_not_stop_joining_it() {
+    let (server, _dir, [alice, bob, carol]) = users(["alice", "bob", "carol"]).await;
+    let addr = server.addr;
+    let ops = json(addr, &alice, &["room", "create", "ops", "--public"]).await;
+    let id = ops["id"].as_str().unwrap();
+    let own = json(addr, &bob, &["room", "create", "ops"]).await;
+    assert_eq!(own["rule"], "invite-only", "{own}");
+
+    let joined = json(addr, &bob, &["room", "join", "ops"]).await;
+    assert_eq!(joined["id"], ops["id"], "{joined}");
+    let mine = json(addr, &bob, &["room", "list"]).await;
+    assert_eq!(mine["mine"].as_array().unwrap().len(), 2, "{mine}");
+    // Now he is in it: said of alice's room, by its id.
+    let err = refusal(addr, &bob, &["room", "join", "ops"]).await;
+    assert_eq!(err["code"], "room_member", "{err}");
+    let text = err["error"].as_str().unwrap();
+    assert!(
+        text.contains("already a member") && text.contains(id),
+        "{text}"
+    );
+
+    // By the id `room list` shows, as `#ID`.
+    json(addr, &carol, &["room", "create", "ops"]).await;
+    let joined = json(addr, &carol, &["room", "join", &format!("#{id}")]).await;
+    assert_eq!(joined["id"], ops["id"], "{joined}");
+    let err = refusal(addr, &carol, &["room", "join", &format!("#{id}")]).await;
+    assert_eq!(err["code"], "room_member", "{err}");
+
+    // A name only a room of ours has: that room is named, with its id.
+    let lab = json(addr, &carol, &["room", "create", "lab"]).await;
+    let err = refusal(addr, &carol, &["room", "join", "lab"]).await;
+    assert_eq!(err["code"], "room_member", "{err}");
+    let text = err["error"].as_str().unwrap();
+    assert!(
+        text.contains("already a member of #lab")
+            && text.contains(lab["id"].as_str().unwrap())
+            && text.contains("no other room you may join"),
+        "{text}"
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_rooms_name_taken_on_the_server_is_refused_and_leaves_no_room_here() {

@@ -120,6 +120,31 @@ async fn rooms_password_a_hidden_locked_room_answers_no_such_room_to_a_wrong_nam
     assert_eq!(joined["rule"], "hidden+password", "{joined}");
 }
 
+/// A password set on a hidden room keeps it hidden, and the line says so
+/// (it was made public+password, listed for everyone); `--public` beside
+/// `--password` lists it, with a lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_password_a_password_set_on_a_hidden_room_keeps_it_hidden() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    json(addr, &alice, &["room", "create", "secretlab", "--hidden"]).await;
+    let args = ["room", "set", "secretlab", "--password"];
+    let (success, out, err) = run_client_with_stdin(addr, &alice, &args, Some("pw\n")).await;
+    assert!(success, "{err}");
+    assert_eq!(out.trim(), "#secretlab is now hidden+password", "{out}");
+    let listed = json(addr, &bob, &["room", "list"]).await;
+    assert!(listed["public"].as_array().unwrap().is_empty(), "{listed}");
+    let joined = json_in(addr, &bob, &["room", "join", "secretlab"], "pw\n").await;
+    assert_eq!(joined["rule"], "hidden+password", "{joined}");
+
+    let args = ["room", "set", "secretlab", "--password", "--public"];
+    let set = json_in(addr, &alice, &args, "pw2\n").await;
+    assert_eq!(set["rule"], "public+password", "{set}");
+    let listed = json(addr, &bob, &["room", "list"]).await;
+    assert_eq!(listed["public"][0]["name"], "secretlab", "{listed}");
+    assert_eq!(listed["public"][0]["locked"], true, "{listed}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_password_room_set_replaces_the_password_and_the_old_one_fails() {
     let server = TestServer::start(|_| {}).await.unwrap();
