@@ -266,10 +266,17 @@ async fn attempt(
             (json!({ "room": known, "deleted": true }), vec![line])
         }
         RoomCommand::Add { name, users } => {
-            let added = client.room_add(&name, &users).await?;
-            let who: Vec<_> = added.iter().map(|a| escape_line(a).into_owned()).collect();
-            let line = format!("added {} to {}", who.join(", "), room(&name));
-            (json!({ "room": name, "added": added }), vec![line])
+            let done = client.room_add(&name, &users).await?;
+            let mut lines = gone_lines(&done.removed_gone, &room(&name));
+            let who: Vec<_> = done
+                .added
+                .iter()
+                .map(|a| escape_line(a).into_owned())
+                .collect();
+            lines.push(format!("added {} to {}", who.join(", "), room(&name)));
+            let value =
+                json!({ "room": name, "added": done.added, "removed_gone": done.removed_gone });
+            (value, lines)
         }
         RoomCommand::Remove { name, user } => {
             client.room_remove(&name, &user).await?;
@@ -334,7 +341,12 @@ async fn attempt(
                 .map(|m| {
                     let online = if m.online { "online" } else { "" };
                     let name = escape_line(&m.name);
-                    format!("{name:<30} {:<6} {online:<6} {}", m.role, m.id)
+                    let gone = if m.gone {
+                        "  (account gone from the server: an admin's next `room add` removes it)"
+                    } else {
+                        ""
+                    };
+                    format!("{name:<30} {:<6} {online:<6} {}{gone}", m.role, m.id)
                 })
                 .collect();
             (json!(members), lines)
@@ -394,4 +406,17 @@ async fn attempt(
 /// `member` or `members`, as the count asks.
 fn member_word(count: usize) -> &'static str {
     if count == 1 { "member" } else { "members" }
+}
+
+/// The lines for members removed because their account is gone.
+pub(crate) fn gone_lines(names: &[String], room: &str) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| {
+            format!(
+                "removed {} from {room}: their account is gone from the server",
+                escape_line(n)
+            )
+        })
+        .collect()
 }

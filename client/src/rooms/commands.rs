@@ -47,6 +47,15 @@ pub struct RoomInfo {
     pub gone: bool,
 }
 
+/// What `room add` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// The users added, as named.
+    pub added: Vec<String>,
+    /// Members whose account is gone from the server, removed first.
+    pub removed_gone: Vec<String>,
+}
+
 /// What `room leave` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Leaving {
@@ -70,6 +79,9 @@ pub struct RoomMemberInfo {
     pub role: String,
     /// Online now (shown by their menu or `watch`; see `crate::presence`).
     pub online: bool,
+    /// The server no longer has the account (an admin's next `room add`
+    /// removes it).
+    pub gone: bool,
 }
 
 impl Client {
@@ -153,12 +165,14 @@ impl Client {
     }
 
     /// Adds `users` to the room `name`, at most [`MAX_ADDS_PER_COMMIT`] per
-    /// commit; returns the names added.
+    /// commit, after removing the members whose account is gone from the
+    /// server (`gone_members.rs`: their leaves would make every invitee
+    /// refuse the invitation).
     ///
     /// # Errors
     /// Unknown room or user, a user already in it, ours not an admin's
     /// role, no key package for a user, or the server refused.
-    pub async fn room_add(&self, name: &str, users: &[String]) -> Result<Vec<String>, ClientError> {
+    pub async fn room_add(&self, name: &str, users: &[String]) -> Result<Added, ClientError> {
         let mut peers = Vec::new();
         for u in users {
             let record = self.peer_for_sending(u).await?;
@@ -181,6 +195,7 @@ impl Client {
             if members.len() + peers.len() > MAX_ROOM_MEMBERS {
                 return Err(RoomsError::Limit("a room holds at most 1,000 members").into());
             }
+            let removed_gone = self.remove_gone_members(&room).await?;
             let mut added = Vec::new();
             for chunk in peers.chunks(MAX_ADDS_PER_COMMIT) {
                 let ids: Vec<ClientId> = chunk.iter().map(|(id, _)| *id).collect();
@@ -204,7 +219,10 @@ impl Client {
                 .await?;
                 added.extend(chunk.iter().map(|(_, who)| who.clone()));
             }
-            Ok(added)
+            Ok(Added {
+                added,
+                removed_gone,
+            })
         })
         .await
     }
@@ -389,6 +407,7 @@ impl Client {
             let room_id = room.id;
             let members = engine.run(move |e| e.members(room_id)).await?;
             let online = self.online_ids().await?;
+            let accounts = self.account_ids().await?;
             let mut out = Vec::new();
             for m in members {
                 let id = wire_client_id(m.client_id);
@@ -397,6 +416,7 @@ impl Client {
                     id,
                     role: m.role.to_string(),
                     online: online.contains(&id),
+                    gone: !accounts.contains(&id),
                 });
             }
             Ok(out)

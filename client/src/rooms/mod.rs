@@ -30,6 +30,7 @@ mod delete;
 mod deleted;
 pub mod event;
 pub mod files;
+mod gone_members;
 mod join;
 mod joining;
 mod moderation;
@@ -47,7 +48,7 @@ mod sync;
 mod trust;
 mod worker;
 
-pub use commands::{Leaving, RoomInfo, RoomMemberInfo};
+pub use commands::{Added, Leaving, RoomInfo, RoomMemberInfo};
 pub use content::{ContentError, RoomContent, RoomFile};
 pub use deleted::Deleted;
 pub use files::{

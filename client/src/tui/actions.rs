@@ -320,16 +320,16 @@ async fn carry_out(
         }
         Command::Add(users) => {
             let name = room(target, "/add")?;
-            let added = client.room_add(name, &users).await?;
-            Ok(Done::Say(vec![format!(
-                "added {} to #{}",
-                added
-                    .iter()
-                    .map(|n| escape_line(n).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                escape_line(name)
-            )]))
+            let done = client.room_add(name, &users).await?;
+            let room = format!("#{}", escape_line(name));
+            let mut lines = crate::room_cli::gone_lines(&done.removed_gone, &room);
+            let who: Vec<_> = done
+                .added
+                .iter()
+                .map(|n| escape_line(n).into_owned())
+                .collect();
+            lines.push(format!("added {} to {room}", who.join(", ")));
+            Ok(Done::Say(lines))
         }
         Command::Create(name) => {
             let info = client.room_create(&name).await?;

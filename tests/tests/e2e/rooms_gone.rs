@@ -9,7 +9,8 @@
 
 use serde_json::Value;
 
-use crate::rooms_cli::{json, ok, refusal, room_events, users};
+use crate::operator::server_cmd;
+use crate::rooms_cli::{inbox_room_texts, json, ok, refusal, room_events, users};
 
 /// The texts of a `history --json`, oldest first.
 fn history_texts(history: &Value) -> Vec<&str> {
@@ -220,4 +221,47 @@ async fn rooms_gone_a_join_in_the_wrong_case_names_the_listed_room() {
     );
 
     json(addr, &bob, &["room", "join", "Lobby"]).await;
+}
+
+/// A member whose account the operator removed: `room members` marks it,
+/// and the next `room add` removes it first (its leaf would make the new
+/// member's client refuse the invitation: a member it cannot check), so
+/// the new member joins and reads the room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_account_was_removed_goes_at_the_next_add() {
+    let (server, _dir, [alice, bob, carol, dave]) = users(["alice", "bob", "carol", "dave"]).await;
+    let addr = server.addr;
+    json(addr, &alice, &["room", "create", "crew"]).await;
+    ok(addr, &alice, &["room", "add", "crew", "bob", "carol"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &carol, &["inbox"]).await;
+    let (done, _, err) = server_cmd(&server.config.data_dir, &["user", "remove", "carol"]).await;
+    assert!(done, "{err}");
+
+    let members = json(addr, &alice, &["room", "members", "crew"]).await;
+    let gone: Vec<&str> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["gone"] == true)
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(gone, ["carol"], "{members}");
+    let shown = ok(addr, &alice, &["room", "members", "crew"]).await;
+    assert!(shown.contains("account gone from the server"), "{shown}");
+
+    let added = json(addr, &alice, &["room", "add", "crew", "dave"]).await;
+    assert_eq!(
+        added["removed_gone"],
+        serde_json::json!(["carol"]),
+        "{added}"
+    );
+    assert_eq!(added["added"], serde_json::json!(["dave"]), "{added}");
+    ok(addr, &alice, &["room", "send", "crew", "welcome dave"]).await;
+    assert_eq!(inbox_room_texts(addr, &dave).await, ["welcome dave"]);
+    let members = json(addr, &dave, &["room", "members", "crew"]).await;
+    assert_eq!(members.as_array().unwrap().len(), 3, "{members}");
+    let seen = ok(addr, &bob, &["inbox"]).await;
+    assert!(seen.contains("[#crew] alice removed carol"), "{seen}");
+    assert!(seen.contains("welcome dave"), "{seen}");
 }
