@@ -64,7 +64,7 @@ pub use observer::{Observed, ObserverTx, RoomObserver, RoomState, check_group_in
 pub use password::{
     PasswordError, PasswordLogin, PasswordRegistration, PasswordServer, PendingLogin,
 };
-pub use policy::CommitSummary;
+pub use policy::{CommitSummary, may_delete};
 pub use roles::Role;
 pub use snapshot::{Changes, RoomSnapshot};
 pub use store::migrate;

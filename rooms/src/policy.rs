@@ -193,6 +193,22 @@ fn require(who: (ClientId, Role), needed: Role, action: &'static str) -> Result<
     }
 }
 
+/// Whether `who` may delete the room whose members are `members` (with
+/// their roles; PROTOCOL.md "Deleting (145)"): its owner; any admin once
+/// no member is the owner (it left); and the only member, whatever its
+/// role, so that nobody is left holding a room they can neither leave nor
+/// delete. The server checks it by the roles it follows, and every member
+/// by its own before believing a deletion notice.
+#[must_use]
+pub fn may_delete(members: &[crate::RoomMember], who: ClientId) -> bool {
+    let Some(me) = members.iter().find(|m| m.client_id == who) else {
+        return false;
+    };
+    me.role == Role::Owner
+        || members.len() == 1
+        || (me.role >= Role::Admin && !members.iter().any(|m| m.role == Role::Owner))
+}
+
 /// Applies the module's rules to `staged`, a commit sent by `sender` on the
 /// epoch `before` describes.
 ///

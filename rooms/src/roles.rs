@@ -9,7 +9,8 @@
 //!
 //! Only owners and admins are listed; every other member is a plain member.
 //! Entries for client ids that are no longer members are ignored (and
-//! dropped by the next commit the engine makes).
+//! dropped by the next commit an admin's engine makes: only an admin may
+//! change the table).
 //!
 //! ```text
 //! roles extension data:

@@ -274,7 +274,8 @@ impl Client {
             }
             if self.member_ids(&room).await?.len() < 2 {
                 return Err(ClientError::RoomMember(format!(
-                    "you are the only member of #{}; there is nobody to leave",
+                    "you are the only member of #{0}: nobody could complete your leave; \
+                     delete the room instead (room delete {0})",
                     room.name
                 )));
             }

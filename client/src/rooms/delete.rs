@@ -1,9 +1,10 @@
-//! Deleting a room for everyone (its owner only, PROTOCOL.md "Deleting
+//! Deleting a room for everyone (its owner; an admin once the owner left;
+//! its only member: `sealpost_rooms::may_delete`, PROTOCOL.md "Deleting
 //! (145)"): the deletion notice is a private room message of kind 3,
 //! encrypted at the room's current epoch, that the server stores for each
 //! other member in the same transaction that deletes the room. The members'
-//! clients believe it only if their own state names its sender the owner
-//! (`deleted.rs`); here we check our role before sending anything.
+//! clients believe it only if their own state lets its sender delete the
+//! room (`deleted.rs`); here we check ours before sending anything.
 
 use bytes::Bytes;
 use protocol::{ErrorReason, RoomId};
@@ -19,13 +20,25 @@ impl Client {
     /// returns its name as we knew it.
     ///
     /// # Errors
-    /// Unknown room, ours not the owner's role, or the server refused.
+    /// Unknown room, not ours to delete, or the server refused.
     pub async fn room_delete(&self, name: &str) -> Result<String, ClientError> {
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
-            self.require_role(&room, Role::Owner, "delete the room")
-                .await?;
             let (room_id, engine) = (room.id, self.room_engine().await?);
+            let me = super::engine_client_id(self.require_me()?.id);
+            let members = engine.run(move |e| e.members(room_id)).await?;
+            if !sealpost_rooms::may_delete(&members, me) {
+                // The owner, when there is one, else an admin.
+                let who = if members.iter().any(|m| m.role == Role::Owner) {
+                    "its owner"
+                } else {
+                    "an admin"
+                };
+                return Err(ClientError::RoomMember(format!(
+                    "only {who} may delete #{} (or its only member); ask {who}",
+                    room.name
+                )));
+            }
             let content = RoomContent::Deleted
                 .encode()
                 .map_err(|_| ClientError::RoomMember("cannot encode a deletion".into()))?;

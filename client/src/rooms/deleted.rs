@@ -1,12 +1,14 @@
-//! A room deleted by its owner (a type-6 message in the inbox, PROTOCOL.md
-//! "Deleting (145)"): the notice is opened with our own copy of the room,
-//! and believed only if MLS says its sender is the room's owner by our own
-//! roles, never on the server's word; then the room is forgotten.
+//! A room deleted by its owner (or an admin once the owner left; a type-6
+//! message in the inbox, PROTOCOL.md "Deleting (145)"): the notice is
+//! opened with our own copy of the room, and believed only if MLS says its
+//! sender may delete the room by our own roles
+//! (`sealpost_rooms::may_delete`), never on the server's word; then the
+//! room is forgotten.
 
 use bytes::Bytes;
 use protocol::ErrorReason;
 use protocol::v3::RoomNotice;
-use sealpost_rooms::{Incoming, Role};
+use sealpost_rooms::Incoming;
 
 use super::content::RoomContent;
 use super::{engine_room_id, wire_client_id};
@@ -110,12 +112,9 @@ impl Client {
             )));
         }
         let members = engine.run(move |en| en.members(room)).await?;
-        let is_owner = members
-            .iter()
-            .any(|m| m.client_id == sender && m.role == Role::Owner);
-        if !is_owner {
+        if !sealpost_rooms::may_delete(&members, sender) {
             return Ok(Deleted::Refused(format!(
-                "a deletion notice for #{name} from a member who is not its owner"
+                "a deletion notice for #{name} from a member who may not delete it"
             )));
         }
         engine.run(move |en| en.forget_room(room)).await?;

@@ -186,3 +186,28 @@ impl IdentitySigner for ImpostorOf<'_> {
         self.0.sign(message)
     }
 }
+
+#[test]
+fn the_owner_deletes_an_admin_once_the_owner_left_and_the_only_member_always() {
+    use crate::{ClientId, RoomMember, may_delete};
+    let id = |n: u8| ClientId([n; 16]);
+    let member = |n: u8, role: Role| RoomMember {
+        client_id: id(n),
+        role,
+    };
+    let with_owner = [
+        member(1, Role::Owner),
+        member(2, Role::Admin),
+        member(3, Role::Member),
+    ];
+    assert!(may_delete(&with_owner, id(1)));
+    assert!(!may_delete(&with_owner, id(2)));
+    assert!(!may_delete(&with_owner, id(3)));
+    // Not a member at all.
+    assert!(!may_delete(&with_owner, id(9)));
+    let owner_left = [member(2, Role::Admin), member(3, Role::Member)];
+    assert!(may_delete(&owner_left, id(2)));
+    assert!(!may_delete(&owner_left, id(3)));
+    // Left alone, a plain member may: nobody could commit its leave.
+    assert!(may_delete(&[member(3, Role::Member)], id(3)));
+}

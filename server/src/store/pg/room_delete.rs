@@ -4,13 +4,14 @@
 //! as the SQLite writer's (`writer/room_delete.rs`,
 //! `writer/room_access.rs`), each in one transaction holding the room's row.
 //!
-//! Only the owner deletes, by the roles the observer follows (the group
+//! Only the owner deletes (an admin once the owner left, or the only
+//! member: `sealpost_rooms::may_delete`), by the roles the observer follows (the group
 //! context every member agrees on), not by the server's own columns.
 
 use bytes::Bytes;
 use protocol::v3::RoomNotice;
 use protocol::{ClientId, MessageKind, RoomId};
-use sealpost_rooms::{Role, check_group_info, peek_header};
+use sealpost_rooms::{check_group_info, peek_header};
 
 use super::Pg;
 use super::channels::client_id;
@@ -41,13 +42,11 @@ impl Pg {
         let (state, _) = self
             .observe(snapshot, move |o, _| o.room(sealpost_rooms::RoomId(room.0)))
             .await?;
-        let owner = state
-            .members
-            .iter()
-            .any(|m| m.client_id.0 == author.0 && m.role == Role::Owner);
-        if !owner {
+        if !sealpost_rooms::may_delete(&state.members, sealpost_rooms::ClientId(author.0)) {
             return Err(StoreError::RoomRefused(
-                "only the room's owner deletes it".into(),
+                "only the room's owner deletes it (an admin once the owner has left, \
+                 or its only member)"
+                    .into(),
             ));
         }
         let header = peek_header(&notice).map_err(room_error)?;

@@ -3,7 +3,8 @@
 //! inbox as a type-6 message, and the room goes: its log, members, bans,
 //! files, and the observer's `PublicGroup`.
 //!
-//! Only the owner deletes, by the roles the observer follows (the group
+//! Only the owner deletes (an admin once the owner left, or the only
+//! member: `sealpost_rooms::may_delete`), by the roles the observer follows (the group
 //! context every member agrees on), not by the server's own columns.
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use protocol::v3::RoomNotice;
 use protocol::{ClientId, MessageKind, RoomId, UploadId};
 use rusqlite::{Transaction, params};
-use sealpost_rooms::{ObserverTx, Role, peek_header};
+use sealpost_rooms::{ObserverTx, peek_header};
 
 use super::batch::{View, atomically};
 use super::messages::insert_row;
@@ -46,13 +47,11 @@ pub(super) fn delete(
     let (freed, files, notices, uploads) = atomically(tx, || {
         let room_epoch = member_epoch(tx, room, author)?;
         let state = room_access::observed(tx, room)?;
-        let owner = state
-            .members
-            .iter()
-            .any(|m| m.client_id.0 == author.0 && m.role == Role::Owner);
-        if !owner {
+        if !sealpost_rooms::may_delete(&state.members, sealpost_rooms::ClientId(author.0)) {
             return Err(StoreError::RoomRefused(
-                "only the room's owner deletes it".into(),
+                "only the room's owner deletes it (an admin once the owner has left, \
+                 or its only member)"
+                    .into(),
             ));
         }
         let header = peek_header(&notice).map_err(room_error)?;
