@@ -489,7 +489,10 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: 
         RoomChange::Added { members } => format!("[#{room}] {who} added {}", list(members)),
         RoomChange::Removed { members } => format!("[#{room}] {who} removed {}", list(members)),
         RoomChange::RemovedYou => {
-            format!("[#{room}] {who} removed you; you receive nothing more of this room")
+            format!(
+                "[#{room}] {who} removed you; you receive nothing more of this room unless you \
+                 are added again (or join again, if it is open to you)"
+            )
         }
         RoomChange::YouLeft => {
             format!("[#{room}] you left, as you asked; you receive nothing more of this room")

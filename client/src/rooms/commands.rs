@@ -9,9 +9,8 @@
 //! how results are printed (`crate::room_cli`).
 
 use bytes::Bytes;
-use protocol::v3::ClaimStatus;
 use protocol::{ClientId, ErrorReason, RoomId, UploadId};
-use sealpost_rooms::{JoinRule, MAX_ROOM_MEMBERS, Role, RoomsError};
+use sealpost_rooms::{JoinRule, Role, RoomsError};
 use serde::Serialize;
 
 use super::naming::new_room_name;
@@ -45,15 +44,6 @@ pub struct RoomInfo {
     /// The server no longer has us in it (deleted, or we were removed
     /// while away): `room leave` forgets it here.
     pub gone: bool,
-}
-
-/// What `room add` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Added {
-    /// The users added, as named.
-    pub added: Vec<String>,
-    /// Members whose account is gone from the server, removed first.
-    pub removed_gone: Vec<String>,
 }
 
 /// What `room leave` did.
@@ -160,69 +150,6 @@ impl Client {
                 name: name.into(),
             })
             .await
-        })
-        .await
-    }
-
-    /// Adds `users` to the room `name`, at most [`MAX_ADDS_PER_COMMIT`] per
-    /// commit, after removing the members whose account is gone from the
-    /// server (`gone_members.rs`: their leaves would make every invitee
-    /// refuse the invitation).
-    ///
-    /// # Errors
-    /// Unknown room or user, a user already in it, ours not an admin's
-    /// role, no key package for a user, or the server refused.
-    pub async fn room_add(&self, name: &str, users: &[String]) -> Result<Added, ClientError> {
-        let mut peers = Vec::new();
-        for u in users {
-            let record = self.peer_for_sending(u).await?;
-            if !peers.iter().any(|(id, _)| *id == record.client_id) {
-                peers.push((record.client_id, u.clone()));
-            }
-        }
-        self.in_rooms(async || {
-            let room = self.find_room(name).await?;
-            let members = self.member_ids(&room).await?;
-            self.require_role(&room, Role::Admin, "add members").await?;
-            for (id, who) in &peers {
-                if members.contains(id) {
-                    return Err(ClientError::RoomMember(format!(
-                        "{who} is already a member of #{}",
-                        room.name
-                    )));
-                }
-            }
-            if members.len() + peers.len() > MAX_ROOM_MEMBERS {
-                return Err(RoomsError::Limit("a room holds at most 1,000 members").into());
-            }
-            let removed_gone = self.remove_gone_members(&room).await?;
-            let mut added = Vec::new();
-            for chunk in peers.chunks(MAX_ADDS_PER_COMMIT) {
-                let ids: Vec<ClientId> = chunk.iter().map(|(id, _)| *id).collect();
-                let claimed = self
-                    .retrying(|c| {
-                        let ids = ids.clone();
-                        async move { c.claim_key_packages(ids).await }
-                    })
-                    .await?;
-                let mut packages = Vec::new();
-                for ((_, who), k) in chunk.iter().zip(&claimed) {
-                    if k.status == ClaimStatus::None || k.key_package.is_empty() {
-                        return Err(ClientError::NoKeyPackage(who.clone()));
-                    }
-                    packages.push(k.key_package.to_vec());
-                }
-                let room_id = room.id;
-                self.publish(room.id, move |e, book| {
-                    e.add_members(room_id, &packages, book).map(Some)
-                })
-                .await?;
-                added.extend(chunk.iter().map(|(_, who)| who.clone()));
-            }
-            Ok(Added {
-                added,
-                removed_gone,
-            })
         })
         .await
     }
@@ -481,7 +408,7 @@ impl Client {
         })
     }
 
-    async fn member_ids(&self, room: &LocalRoom) -> Result<Vec<ClientId>, ClientError> {
+    pub(super) async fn member_ids(&self, room: &LocalRoom) -> Result<Vec<ClientId>, ClientError> {
         let engine = self.room_engine().await?;
         let id = room.id;
         Ok(engine

@@ -24,6 +24,7 @@
 //! Left out here: the wire (the room requests are `connection::rooms`'
 //! business) and what a person sees (`crate::output`).
 
+mod add;
 mod commands;
 pub mod content;
 mod delete;
@@ -48,7 +49,8 @@ mod sync;
 mod trust;
 mod worker;
 
-pub use commands::{Added, Leaving, RoomInfo, RoomMemberInfo};
+pub use add::Added;
+pub use commands::{Leaving, RoomInfo, RoomMemberInfo};
 pub use content::{ContentError, RoomContent, RoomFile};
 pub use deleted::Deleted;
 pub use files::{

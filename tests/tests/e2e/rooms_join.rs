@@ -283,8 +283,17 @@ async fn rooms_join_kick_ban_unban_and_rename_are_shown_to_members() {
             && !err.contains("did you mean"),
         "{err}"
     );
+    // Adding her is refused by her name, with the way out.
     let err = refused(addr, &alice, &["room", "add", "ops", "mallory"]).await;
-    assert!(err.contains("banned"), "{err}");
+    assert!(
+        err.contains("mallory is banned from #ops; lift the ban first (room unban ops mallory)"),
+        "{err}"
+    );
+    let err = refused(addr, &alice, &["room", "add", "ops", "alice"]).await;
+    assert!(
+        err.contains("alice is you: only others can be added"),
+        "{err}"
+    );
 
     // Unbanned, mallory joins again and reads what follows.
     ok(addr, &alice, &["room", "unban", "ops", "mallory"]).await;
