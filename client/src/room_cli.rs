@@ -136,6 +136,9 @@ pub async fn outcome(
 ) -> Result<(Value, Vec<String>), ClientError> {
     let missing = match attempt(client, command.clone()).await {
         Err(ClientError::NoSuchRoom(name)) => name,
+        Err(e @ ClientError::NoRoomToJoin { .. }) => {
+            return joined_by_invitation(client, &command, e).await;
+        }
         Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => return Err(gone(&command, e)),
         done => return done,
     };
@@ -149,6 +152,34 @@ pub async fn outcome(
         object.insert("joined".into(), json!(joined));
     }
     Ok((value, joined.into_iter().chain(lines).collect()))
+}
+
+/// `room join NAME` for a room nobody may join by its name, but whose
+/// invitation waits in the inbox (we were added): the invitation is what
+/// joins us, as the room's own `joined` line and JSON say. Otherwise `e`.
+async fn joined_by_invitation(
+    client: &Client,
+    command: &RoomCommand,
+    e: ClientError,
+) -> Result<(Value, Vec<String>), ClientError> {
+    let RoomCommand::Join { name, .. } = command else {
+        return Err(e);
+    };
+    let joins = client.join_waiting_rooms().await?;
+    if joins.is_empty() {
+        return Err(e);
+    }
+    let name = name.strip_prefix('#').unwrap_or(name);
+    let Some(info) = client
+        .room_list()
+        .await?
+        .into_iter()
+        .find(|r| r.name.eq_ignore_ascii_case(name) || r.id == name.to_ascii_lowercase())
+    else {
+        return Err(e);
+    };
+    let lines = joins.iter().map(crate::output::event).collect();
+    Ok((json!(info), lines))
 }
 
 /// The server's `UNKNOWN_ROOM` for a command on a room we hold: the room

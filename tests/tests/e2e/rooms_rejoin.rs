@@ -47,3 +47,19 @@ async fn a_member_added_back_reads_what_came_after_its_invitation() {
     ok(addr, &carol, &["room", "send", "crew", "back"]).await;
     assert_eq!(inbox_room_texts(addr, &alice).await, ["back"]);
 }
+
+/// `room join` of an invite-only room whose invitation waits in the inbox
+/// joins it by that invitation (before, it said there was no such room).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_a_room_one_was_added_to_takes_the_invitation() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    json(addr, &alice, &["room", "create", "proj"]).await;
+    ok(addr, &alice, &["room", "add", "proj", "bob"]).await;
+    let shown = ok(addr, &bob, &["room", "join", "proj"]).await;
+    assert!(shown.contains("[#proj] you joined"), "{shown}");
+    let joined = json(addr, &bob, &["room", "members", "proj"]).await;
+    assert_eq!(joined.as_array().unwrap().len(), 2, "{joined}");
+    ok(addr, &alice, &["room", "send", "proj", "hi bob"]).await;
+    assert_eq!(inbox_room_texts(addr, &bob).await, ["hi bob"]);
+}
