@@ -334,6 +334,17 @@ async fn attempt(
                     vec![line],
                 )
             }
+            Leaving::AlreadyAsked(known) => {
+                let line = format!(
+                    "you already asked to leave {}; you are out once another member's client \
+                     commits it",
+                    named(&known)
+                );
+                (
+                    json!({ "room": known, "leave_requested": true, "already": true }),
+                    vec![line],
+                )
+            }
             Leaving::Forgotten(known) => {
                 let line = format!(
                     "the server no longer has you in {} (deleted, or you were removed while away); \
@@ -413,11 +424,11 @@ async fn attempt(
             }
             for r in &rooms {
                 lines.push(format!(
-                    "  {:<30} {:>4} {:<7}  you: {:<6} {:<11} {}",
+                    "  {:<30} {:>4} {:<7}  you: {:<7} {:<11} {}",
                     named(&r.name),
                     r.members,
                     member_word(r.members),
-                    r.role,
+                    if r.leaving { "leaving" } else { &r.role },
                     r.rule,
                     r.id
                 ));

@@ -44,6 +44,8 @@ pub struct RoomInfo {
     /// The server no longer has us in it (deleted, or we were removed
     /// while away): `room leave` forgets it here.
     pub gone: bool,
+    /// We asked to leave; another member's client has yet to commit it.
+    pub leaving: bool,
 }
 
 /// What `room leave` did.
@@ -52,6 +54,8 @@ pub enum Leaving {
     /// Asked to leave the room of this name; another member's client
     /// commits it.
     Asked(String),
+    /// Asked before, and still waiting: nothing was sent again.
+    AlreadyAsked(String),
     /// The server no longer had us in the room of this name: forgotten
     /// here.
     Forgotten(String),
@@ -199,6 +203,15 @@ impl Client {
                 Err(e) => return Err(e.into()),
                 Ok(_) => {}
             }
+            let room_id = room.id;
+            let engine = self.room_engine().await?;
+            if engine
+                .run(move |e| e.asked_to_leave())
+                .await?
+                .contains(&room_id)
+            {
+                return Ok(Leaving::AlreadyAsked(room.name));
+            }
             if self.member_ids(&room).await?.len() < 2 {
                 return Err(ClientError::RoomMember(format!(
                     "you are the only member of #{0}: nobody could complete your leave; \
@@ -206,12 +219,10 @@ impl Client {
                     room.name
                 )));
             }
-            let room_id = room.id;
             // The owner or the last admin, leaving no admin behind, would
             // leave a room nobody can moderate, open, add anyone to, or
             // delete.
             let me = engine_client_id(self.require_me()?.id);
-            let engine = self.room_engine().await?;
             let members = engine.run(move |e| e.members(room_id)).await?;
             let my_role = members
                 .iter()
@@ -390,8 +401,11 @@ impl Client {
         let engine = self.room_engine().await?;
         let me = engine_client_id(self.require_me()?.id);
         let id = room.id;
-        let (members, epoch, access) = engine
-            .run(move |e| Ok((e.members(id)?, e.epoch(id)?, e.access(id)?)))
+        let (members, epoch, access, leaving) = engine
+            .run(move |e| {
+                let leaving = e.asked_to_leave()?.contains(&id);
+                Ok((e.members(id)?, e.epoch(id)?, e.access(id)?, leaving))
+            })
             .await?;
         let role = members
             .iter()
@@ -405,6 +419,7 @@ impl Client {
             epoch,
             rule: access.rule.to_string(),
             gone: false,
+            leaving,
         })
     }
 

@@ -25,6 +25,12 @@ async fn a_member_leaves_in_its_own_words_and_an_owner_only_with_an_admin_behind
     // Bob leaves; the next member to read commits it, and bob hears that
     // he left, not that he was removed.
     ok(addr, &bob, &["room", "leave", "crew"]).await;
+    // Asked again, nothing is sent again, and he is told so; his list
+    // shows the room as one he is leaving.
+    let again = json(addr, &bob, &["room", "leave", "crew"]).await;
+    assert_eq!(again["already"], true, "{again}");
+    let listed = ok(addr, &bob, &["room", "list"]).await;
+    assert!(listed.contains("you: leaving"), "{listed}");
     // Until then bob sends nothing more, and is told why.
     let err = refusal(addr, &bob, &["room", "send", "crew", "one more"]).await;
     assert_eq!(err["code"], "leaving", "{err}");
