@@ -147,11 +147,12 @@ pub async fn outcome(
         return Err(ClientError::NoSuchRoom(missing));
     }
     let (mut value, lines) = attempt(client, command).await?;
-    let joined: Vec<String> = joins.iter().map(crate::output::event).collect();
+    // In JSON the joins as `inbox --json` gives them, not as lines.
     if let Some(object) = value.as_object_mut() {
-        object.insert("joined".into(), json!(joined));
+        object.insert("joined".into(), json!(joins));
     }
-    Ok((value, joined.into_iter().chain(lines).collect()))
+    let joined = joins.iter().map(crate::output::event);
+    Ok((value, joined.chain(lines).collect()))
 }
 
 /// `room join NAME` for a room nobody may join by its name, but whose
@@ -179,7 +180,11 @@ async fn joined_by_invitation(
         return Err(e);
     };
     let lines = joins.iter().map(crate::output::event).collect();
-    Ok((json!(info), lines))
+    let mut value = json!(info);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("joined".into(), json!(joins));
+    }
+    Ok((value, lines))
 }
 
 /// The server's `UNKNOWN_ROOM` for a command on a room we hold: the room

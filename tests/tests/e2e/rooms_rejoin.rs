@@ -62,4 +62,12 @@ async fn joining_a_room_one_was_added_to_takes_the_invitation() {
     assert_eq!(joined.as_array().unwrap().len(), 2, "{joined}");
     ok(addr, &alice, &["room", "send", "proj", "hi bob"]).await;
     assert_eq!(inbox_room_texts(addr, &bob).await, ["hi bob"]);
+
+    // A command on a room one was just added to joins it first; with
+    // --json the join is an event object, as `inbox --json` gives it.
+    json(addr, &alice, &["room", "create", "side"]).await;
+    ok(addr, &alice, &["room", "add", "side", "bob"]).await;
+    let sent = json(addr, &bob, &["room", "send", "side", "hello"]).await;
+    assert_eq!(sent["joined"][0]["room_event"], "joined", "{sent}");
+    assert_eq!(sent["joined"][0]["room"], "side", "{sent}");
 }
