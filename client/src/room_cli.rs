@@ -123,10 +123,10 @@ pub async fn run(client: &Client, command: RoomCommand, json: bool) -> anyhow::R
 
 /// Runs one room command (a `send` without its text sends nothing and is
 /// refused); what it did as JSON and as lines for a person (escaped).
-/// A command naming a room we are not in first joins the rooms whose
-/// welcomes wait in the inbox (we were just added), and says so: the
-/// lines of those joins come first, and the JSON of an object gets
-/// `joined` with them.
+/// The rooms whose welcomes wait in the inbox are joined first (we were
+/// just added, or added back: the state our removal left would misread
+/// the room's log), and said so: the lines of those joins come first, and
+/// the JSON of an object gets `joined` with them.
 ///
 /// # Errors
 /// Whatever the command hit.
@@ -134,19 +134,20 @@ pub async fn outcome(
     client: &Client,
     command: RoomCommand,
 ) -> Result<(Value, Vec<String>), ClientError> {
-    let missing = match attempt(client, command.clone()).await {
-        Err(ClientError::NoSuchRoom(name)) => name,
-        Err(e @ ClientError::NoRoomToJoin { .. }) => {
-            return joined_by_invitation(client, &command, e).await;
-        }
-        Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => return Err(gone(&command, e)),
-        done => return done,
-    };
     let joins = client.join_waiting_rooms().await?;
+    let (mut value, lines) = match attempt(client, command.clone()).await {
+        Ok(done) => done,
+        Err(e) => match joined_by_invitation(client, &command, &joins).await? {
+            Some(info) => (info, Vec::new()),
+            None if e.reason() == Some(ErrorReason::UnknownRoom) => {
+                return Err(gone(&command, e));
+            }
+            None => return Err(e),
+        },
+    };
     if joins.is_empty() {
-        return Err(ClientError::NoSuchRoom(missing));
+        return Ok((value, lines));
     }
-    let (mut value, lines) = attempt(client, command).await?;
     // In JSON the joins as `inbox --json` gives them, not as lines.
     if let Some(object) = value.as_object_mut() {
         object.insert("joined".into(), json!(joins));
@@ -155,36 +156,31 @@ pub async fn outcome(
     Ok((value, joined.chain(lines).collect()))
 }
 
-/// `room join NAME` for a room nobody may join by its name, but whose
-/// invitation waits in the inbox (we were added): the invitation is what
-/// joins us, as the room's own `joined` line and JSON say. Otherwise `e`.
+/// `room join NAME` of a room one of `joins` (the welcomes just read) put
+/// us in: the invitation did what was asked, and the room as `join`
+/// reports it. `None` for any other command or room.
 async fn joined_by_invitation(
     client: &Client,
     command: &RoomCommand,
-    e: ClientError,
-) -> Result<(Value, Vec<String>), ClientError> {
+    joins: &[crate::event::Event],
+) -> Result<Option<Value>, ClientError> {
     let RoomCommand::Join { name, .. } = command else {
-        return Err(e);
+        return Ok(None);
     };
-    let joins = client.join_waiting_rooms().await?;
-    if joins.is_empty() {
-        return Err(e);
-    }
     let name = name.strip_prefix('#').unwrap_or(name);
-    let Some(info) = client
+    let invited = joins.iter().any(|e| {
+        matches!(&e.what, crate::event::What::Room { room, room_id, .. }
+            if room.eq_ignore_ascii_case(name) || room_id.eq_ignore_ascii_case(name))
+    });
+    if !invited {
+        return Ok(None);
+    }
+    Ok(client
         .room_list()
         .await?
         .into_iter()
-        .find(|r| r.name.eq_ignore_ascii_case(name) || r.id == name.to_ascii_lowercase())
-    else {
-        return Err(e);
-    };
-    let lines = joins.iter().map(crate::output::event).collect();
-    let mut value = json!(info);
-    if let Some(object) = value.as_object_mut() {
-        object.insert("joined".into(), json!(joins));
-    }
-    Ok((value, lines))
+        .find(|r| r.name.eq_ignore_ascii_case(name) || r.id.eq_ignore_ascii_case(name))
+        .map(|info| json!(info)))
 }
 
 /// The server's `UNKNOWN_ROOM` for a command on a room we hold: the room
