@@ -39,8 +39,9 @@ async fn added_back_after_the_room_moved_on(reads_its_removal: bool) {
     ok(addr, &alice, &["room", "members", "crew"]).await;
     ok(addr, &alice, &["room", "send", "crew", "after bob left"]).await;
 
-    // A room command reads the log first, then the invitation: carol is
-    // in the room as it is now, and reads alice's message.
+    // Her next room command reads the log of a room she holds state for
+    // and finds her invitation: she is in the room as it is now, and reads
+    // alice's message.
     let members = json(addr, &carol, &["room", "members", "crew"]).await;
     let names: Vec<&str> = members
         .as_array()
