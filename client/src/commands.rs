@@ -2,6 +2,7 @@
 //! its result (as text or `--json`) and returns; errors go back to `main`,
 //! which prints one line and exits non-zero.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -182,10 +183,23 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                         .describe(info.verified, &info.label(), Audience::Script)
                 );
             }
+            // Shown, and a failure all the same: a script that checks a
+            // key before trusting it must not read a changed one as fine.
+            if info.pin == PinState::Changed {
+                return Err(ClientError::PeerKeyChanged { name }.into());
+            }
         }
         Command::SendText { to, text } => {
             let text = match text.as_deref() {
-                None | Some("-") => read_stdin()?,
+                None | Some("-") => {
+                    if std::io::stdin().is_terminal() {
+                        eprintln!(
+                            "type the message to {}; Ctrl-D on a line of its own sends it, Ctrl-C cancels",
+                            escape_line(&to)
+                        );
+                    }
+                    read_stdin()?
+                }
                 Some(t) => t.to_string(),
             };
             if text.is_empty() {

@@ -399,7 +399,7 @@ pub async fn download_room_file(
     let opened = {
         let (dir, part) = (dir.to_path_buf(), part.clone());
         blocking(move || {
-            fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))?;
+            crate::disk::create_private_dir(&dir).map_err(|e| file_error(&dir, e))?;
             open_part(&part, chunks).map_err(|e| file_error(&part, e))
         })
         .await??

@@ -81,7 +81,10 @@ impl Client {
         let temp = partial::path(&dir, message_id);
         {
             let dir = dir.clone();
-            blocking(move || fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))).await??;
+            blocking(move || {
+                crate::disk::create_private_dir(&dir).map_err(|e| file_error(&dir, e))
+            })
+            .await??;
         }
         // Resume only a part recorded for this very file key, at a chunk that
         // is not past the end.

@@ -429,6 +429,14 @@ async fn scripts_download_held_files_only_when_told() {
         sha(&std::fs::read(bob.join("downloads").join("first.bin")).unwrap()),
         sha(&first_data)
     );
+    // The folder is bob's alone, as his home is.
+    let mode = std::fs::metadata(bob.join("downloads"))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o700
+    );
 
     // A contact's file over the limit set on the command line waits too;
     // declining it leaves nothing, and `--accept-files` takes the next one.

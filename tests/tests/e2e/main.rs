@@ -16,6 +16,7 @@ mod files;
 mod haproxy;
 mod healing;
 mod history;
+mod key_changed;
 mod lifecycle;
 mod look_alike;
 mod menu;
