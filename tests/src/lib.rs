@@ -184,6 +184,26 @@ impl TestServer {
         Ok(())
     }
 
+    /// Stops the server, makes its database hand out another (validly
+    /// signed) bundle as `id`'s key, what a compromised server or a man in
+    /// the middle would do, and starts it again on the same folder (a new
+    /// port).
+    pub async fn restart_handing_out_another_key(&mut self, id: ClientId) -> anyhow::Result<()> {
+        self.stop().await?;
+        let other = TestIdentity::generate();
+        let db = rusqlite::Connection::open(self.config.db_path())?;
+        db.execute(
+            "UPDATE clients SET public_key = ?1 WHERE id = ?2",
+            rusqlite::params![&other.bundle.0[..], &id.0[..]],
+        )?;
+        drop(db);
+        let mut again = TestServer::start_with(self.config.clone()).await?;
+        again._dir = self._dir.take();
+        again.postgres = self.postgres.take();
+        *self = again;
+        Ok(())
+    }
+
     /// The complete file bodies it stores: `*.blob` files in its folder,
     /// or, with bodies in PostgreSQL, the distinct bodies of the chunk rows
     /// (unfinished uploads' rows included).

@@ -156,18 +156,11 @@ async fn a_changed_peer_key_blocks_sending_and_marking_it_compared_until_accepte
     let bob_id = bob.me().unwrap().id;
     drop((alice, bob));
 
-    // The server now hands out another (validly signed) bundle for bob: what
-    // a compromised server, or a man in the middle, would do.
-    server.stop().await.unwrap();
-    let other = e2e::TestIdentity::generate();
-    let db = rusqlite::Connection::open(server.config.db_path()).unwrap();
-    db.execute(
-        "UPDATE clients SET public_key = ?1 WHERE id = ?2",
-        rusqlite::params![&other.bundle.0[..], &bob_id.0[..]],
-    )
-    .unwrap();
-    drop(db);
-    server = TestServer::start_with(server.config.clone()).await.unwrap();
+    // The server now hands out another (validly signed) bundle for bob.
+    server
+        .restart_handing_out_another_key(bob_id)
+        .await
+        .unwrap();
     let addr = server.addr.to_string();
     let alice = open_client(&addr, &alice_home).await;
     // Pinning sees the change; sending is refused, loudly.

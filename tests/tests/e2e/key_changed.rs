@@ -3,8 +3,6 @@
 //! that a script checking a key before trusting it does not read a changed
 //! one as fine.
 
-use e2e::TestServer;
-
 use crate::rooms_cli::{json, run, users};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,16 +15,10 @@ async fn key_of_a_contact_whose_key_changed_shows_it_and_fails() {
         .unwrap();
 
     // The server now hands out another (validly signed) bundle for bob.
-    server.stop().await.unwrap();
-    let other = e2e::TestIdentity::generate();
-    let db = rusqlite::Connection::open(server.config.db_path()).unwrap();
-    db.execute(
-        "UPDATE clients SET public_key = ?1 WHERE id = ?2",
-        rusqlite::params![&other.bundle.0[..], &bob_id.0[..]],
-    )
-    .unwrap();
-    drop(db);
-    let server = TestServer::start_with(server.config.clone()).await.unwrap();
+    server
+        .restart_handing_out_another_key(bob_id)
+        .await
+        .unwrap();
 
     let (done, out, err) = run(server.addr, &alice, &["--json", "key", "bob"]).await;
     assert!(!done, "a changed key passed: {out}");
