@@ -25,7 +25,7 @@ pub const NEW_PASSWORD_PROMPT: &str = "New room password: ";
 
 /// The prompt for the password of the room `name`, to join it.
 pub fn join_prompt(name: &str) -> String {
-    format!("Password of #{}: ", name.strip_prefix('#').unwrap_or(name))
+    format!("Password of #{}: ", crate::rooms::typed_room(name))
 }
 
 /// Whether `command` sets a new room password, which is asked for before
@@ -167,7 +167,7 @@ async fn joined_by_invitation(
     let RoomCommand::Join { name, .. } = command else {
         return Ok(None);
     };
-    let name = name.strip_prefix('#').unwrap_or(name);
+    let name = crate::rooms::typed_room(name);
     let invited = joins.iter().any(|e| {
         matches!(&e.what, crate::event::What::Room { room, room_id, .. }
             if room.eq_ignore_ascii_case(name) || room_id.eq_ignore_ascii_case(name))
@@ -203,7 +203,7 @@ fn gone(command: &RoomCommand, e: ClientError) -> ClientError {
         | RoomCommand::Rename { name, .. }
         | RoomCommand::Leave { name }
         | RoomCommand::Delete { name } => {
-            ClientError::RoomGone(name.strip_prefix('#').unwrap_or(name).to_string())
+            ClientError::RoomGone(crate::rooms::typed_room(name).to_string())
         }
     }
 }
@@ -216,7 +216,7 @@ async fn attempt(
     // A name as typed drops one leading `#`, as the commands do; a room's
     // own name is shown as it is, so that a room another client named
     // `#ops` shows as `##ops`, not as the room `ops`.
-    let room = |name: &str| format!("#{}", escape_line(name.strip_prefix('#').unwrap_or(name)));
+    let room = |name: &str| format!("#{}", escape_line(crate::rooms::typed_room(name)));
     let named = |name: &str| format!("#{}", escape_line(name));
     Ok(match command {
         RoomCommand::Create {

@@ -82,7 +82,7 @@ impl Client {
         name: &str,
         password: Option<&RoomPassword>,
     ) -> Result<RoomInfo, ClientError> {
-        let typed = name.strip_prefix('#').unwrap_or(name);
+        let typed = super::typed_room(name);
         // A listed room's id names it, as `#ID` names a room elsewhere: the
         // way to one whose name a room of ours has too.
         let name = &self.listed_name(typed).await?;

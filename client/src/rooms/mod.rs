@@ -59,6 +59,7 @@ pub use files::{
 };
 pub use join::Welcomed;
 pub use joining::{ListedRoomInfo, rule_of};
+pub use naming::typed_room;
 pub use password::RoomPassword;
 pub use receipts::MAX_RECEIPT_MEMBERS;
 pub(crate) use receipts::furthest;

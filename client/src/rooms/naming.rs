@@ -15,6 +15,12 @@ use sealpost_rooms::RoomName;
 
 use crate::error::ClientError;
 
+/// A room as typed in a command: `#NAME` is `NAME` (one leading `#`
+/// dropped), in every room command alike.
+pub fn typed_room(typed: &str) -> &str {
+    typed.strip_prefix('#').unwrap_or(typed)
+}
+
 /// `name` as a room name this client gives, one leading `#` dropped as
 /// every room command drops it.
 ///
@@ -23,7 +29,7 @@ use crate::error::ClientError;
 pub(crate) fn new_room_name(typed: &str) -> Result<RoomName, ClientError> {
     let refused =
         |why: String| ClientError::RoomMember(format!("{typed:?} cannot name a room: {why}"));
-    let name = typed.strip_prefix('#').unwrap_or(typed);
+    let name = typed_room(typed);
     if name.is_empty() && !typed.is_empty() {
         return Err(refused("a name is needed after the `#`".into()));
     }

@@ -128,7 +128,7 @@ impl Client {
     ) -> Result<RoomInfo, ClientError> {
         let password = match (rule.needs_password(), password) {
             (true, Some(p)) => Some(p),
-            (true, None) => return Err(needs_password(name.strip_prefix('#').unwrap_or(name))),
+            (true, None) => return Err(needs_password(super::typed_room(name))),
             (false, _) => None,
         };
         let info = self.room_create_with_rule(name, rule).await?;

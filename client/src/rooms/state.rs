@@ -168,7 +168,7 @@ impl Client {
     /// # Errors
     /// [`ClientError::NoSuchRoom`], [`ClientError::AmbiguousRoom`].
     pub(crate) async fn find_room(&self, name: &str) -> Result<LocalRoom, ClientError> {
-        let name = name.strip_prefix('#').unwrap_or(name);
+        let name = super::typed_room(name);
         let rooms = self.local_rooms().await?;
         if let Some(r) = rooms
             .iter()

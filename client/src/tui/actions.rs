@@ -258,7 +258,7 @@ async fn carry_out(
                 new: new.clone(),
             };
             let (_, lines) = room_cli::outcome(client, rename).await?;
-            let new = new.strip_prefix('#').unwrap_or(&new).to_string();
+            let new = crate::rooms::typed_room(&new).to_string();
             // The same room (its id) under its new name.
             let id = match target.map(|t| &t.conversation) {
                 Some(Conversation::Room { id, .. }) => *id,
@@ -271,7 +271,7 @@ async fn carry_out(
         }
         Command::Delete(typed) => {
             let name = room(target, "/delete")?.to_string();
-            if typed.strip_prefix('#').unwrap_or(&typed) != name {
+            if crate::rooms::typed_room(&typed) != name {
                 return Err(Failure::Usage(format!(
                     "to delete #{name} for every member, type its name: /delete {name}"
                 )));
@@ -283,7 +283,7 @@ async fn carry_out(
             room_command(client, RoomCommand::Leave { name }).await
         }
         Command::Join(name) => {
-            let name = name.strip_prefix('#').unwrap_or(&name).to_string();
+            let name = crate::rooms::typed_room(&name).to_string();
             // A room we are in already: joining it means going there.
             if let Ok(room) = client.find_room(&name).await {
                 let line = format!("you are in #{} already", escape_line(&room.name));
