@@ -387,7 +387,9 @@ pub enum RoomCommand {
         /// The room.
         name: String,
     },
-    /// Delete room NAME for every member (its owner only; there is no undo).
+    /// Delete room NAME for every member, with what they have not yet read
+    /// in it (its owner; an admin once the owner left; its only member).
+    /// There is no undo.
     Delete {
         /// The room.
         name: String,

@@ -293,9 +293,19 @@ async fn attempt(
             (json!({ "room": name, "renamed": new }), vec![line])
         }
         RoomCommand::Delete { name } => {
-            let known = client.room_delete(&name).await?;
-            let line = format!("deleted {} for every member", named(&known));
-            (json!({ "room": known, "deleted": true }), vec![line])
+            let (known, others) = client.room_delete(&name).await?;
+            let line = match others {
+                0 => format!("deleted {}", named(&known)),
+                n => format!(
+                    "deleted {} for its {n} other member{}; what they had not yet read in it is gone with it",
+                    named(&known),
+                    if n == 1 { "" } else { "s" }
+                ),
+            };
+            (
+                json!({ "room": known, "deleted": true, "other_members": others }),
+                vec![line],
+            )
         }
         RoomCommand::Add { name, users } => {
             let done = client.room_add(&name, &users).await?;

@@ -17,11 +17,11 @@ use crate::error::ClientError;
 
 impl Client {
     /// Deletes the room `name` for every member and forgets it here;
-    /// returns its name as we knew it.
+    /// returns its name as we knew it and how many other members it had.
     ///
     /// # Errors
     /// Unknown room, not ours to delete, or the server refused.
-    pub async fn room_delete(&self, name: &str) -> Result<String, ClientError> {
+    pub async fn room_delete(&self, name: &str) -> Result<(String, usize), ClientError> {
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
             let (room_id, engine) = (room.id, self.room_engine().await?);
@@ -54,7 +54,7 @@ impl Client {
                 {
                     Ok(()) => {
                         engine.run(move |e| e.forget_room(room_id)).await?;
-                        return Ok(room.name);
+                        return Ok((room.name, members.len().saturating_sub(1)));
                     }
                     // A commit moved the room meanwhile: read it, encrypt again.
                     Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => {

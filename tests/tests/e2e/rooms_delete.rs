@@ -40,6 +40,7 @@ async fn only_the_owner_deletes_a_room_with_the_client_and_every_member_is_told(
     let deleted = json(addr, &alice, &["room", "delete", "team"]).await;
     assert_eq!(deleted["room"], "team");
     assert_eq!(deleted["deleted"], true);
+    assert_eq!(deleted["other_members"], 2, "{deleted}");
 
     // Each other member reads the owner's notice and forgets the room.
     for home in [&bob, &carol] {
@@ -76,7 +77,14 @@ async fn an_admin_deletes_a_room_whose_owner_left_and_a_lone_member_may_too() {
         err.contains("only an admin may delete #team (or its only member)"),
         "{err}"
     );
-    ok(addr, &bob, &["room", "delete", "team"]).await;
+    // The one who deletes is told what the others lose with it.
+    let said = ok(addr, &bob, &["room", "delete", "team"]).await;
+    assert!(
+        said.contains(
+            "deleted #team for its 1 other member; what they had not yet read in it is gone with it"
+        ),
+        "{said}"
+    );
     let shown = ok(addr, &carol, &["inbox"]).await;
     assert!(shown.contains("[#team] bob deleted the room"), "{shown}");
     assert!(!shown.contains("may not delete"), "{shown}");
@@ -90,5 +98,6 @@ async fn an_admin_deletes_a_room_whose_owner_left_and_a_lone_member_may_too() {
     ok(addr, &carol, &["inbox"]).await;
     let (success, _, err) = run(addr, &carol, &["room", "leave", "pair"]).await;
     assert!(!success && err.contains("room delete pair"), "{err}");
-    ok(addr, &carol, &["room", "delete", "pair"]).await;
+    let said = ok(addr, &carol, &["room", "delete", "pair"]).await;
+    assert_eq!(said.trim(), "deleted #pair", "{said}");
 }

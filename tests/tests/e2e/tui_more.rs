@@ -223,7 +223,7 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
 
     tui.erase("/delete team").await;
     tui.keys("/delete ops\r").await;
-    tui.wait_for("deleted #ops for every member").await;
+    tui.wait_for("deleted #ops for its 3 other members").await;
     let events = bounded("bob's inbox", bob.inbox()).await.unwrap().unwrap();
     let said: Vec<String> = events
         .iter()
