@@ -373,13 +373,25 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             if verified {
                 client.mark_verified(&name).await?;
             }
+            let changed = info.pin == PinState::Changed;
             if flags.json {
                 print_json(&json!({
                     "name": info.name,
                     "id": info.id.to_string(),
                     "safety_number": number.to_string(),
+                    "pin": info.pin,
                     "verified": verified || info.verified,
                 }))?;
+            } else if changed {
+                let who = escape_line(&info.name);
+                println!(
+                    "{who}'s key changed and is not accepted; the safety number with the new key:"
+                );
+                println!("{number}");
+                println!(
+                    "compare them with {who} in person or by phone; only if they match, accept the new key (`client accept {}`)",
+                    escape_line(&crate::advice::quote_word(&info.name))
+                );
             } else {
                 println!("safety number with {}:", escape_line(&info.name));
                 println!("{number}");
@@ -395,6 +407,11 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                         )
                     }
                 );
+            }
+            // Shown, and a failure all the same, as `key` does: these digits
+            // are not the pinned key's.
+            if changed {
+                return Err(ClientError::PeerKeyChanged { name }.into());
             }
         }
         Command::Accept { name } => {

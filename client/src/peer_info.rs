@@ -28,7 +28,9 @@ pub struct PeerInfo {
     pub fingerprint: String,
     /// What pinning found: `new`, `same` or `changed`.
     pub pin: PinState,
-    /// Whether the user marked the safety number as compared.
+    /// Whether the user marked the safety number as compared, for the key
+    /// shown: never for a changed key not yet accepted, whose number nobody
+    /// has compared.
     pub verified: bool,
 }
 
@@ -47,7 +49,7 @@ impl PeerInfo {
             server_name: record.server_name.clone().filter(|n| *n != record.name),
             fingerprint: fingerprint.to_string(),
             pin,
-            verified: record.verified,
+            verified: record.verified && record.pending_bundle.is_none(),
         }
     }
 

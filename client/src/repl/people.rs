@@ -12,6 +12,8 @@ use super::show::server_line;
 use super::terminal::Answer;
 use crate::advice::{Audience, quote_word};
 use crate::display::escape_line;
+use crate::peer_info::PeerInfo;
+use crate::pin::PinState;
 
 impl Menu {
     /// 1: creates an identity and registers it under `name`.
@@ -160,6 +162,10 @@ impl Menu {
         let client = self.client.clone();
         let (info, number) = cancellable(&cancel, client.safety_number(&name)).await?;
         let shown = escape_line(&info.name).into_owned();
+        if info.pin == PinState::Changed {
+            self.say(changed_key_number(&info, &number));
+            return Ok(());
+        }
         self.say(format!(
             "safety number with {shown}:\n{number}\n{shown} sees the same digits with you; compare them \
              in person or by phone{}",
@@ -180,13 +186,22 @@ impl Menu {
         };
         let (info, number) = cancellable(&cancel, client.safety_number(&name)).await?;
         let shown = escape_line(&info.name).into_owned();
+        if info.pin == PinState::Changed {
+            // The number is the new key's: there is nothing to mark yet.
+            self.say(changed_key_number(&info, &number));
+            return Ok(());
+        }
         self.say(format!("safety number with {shown}:\n{number}"));
+        if !self.interactive {
+            // Piped, the next line is the next command, not an answer.
+            self.say(format!(
+                "not marked: the menu asks this on a terminal only; after comparing, \
+                 `client fingerprint {} --verified` records it",
+                escape_line(&quote_word(&info.name))
+            ));
+            return Ok(());
+        }
         let question = format!("do these digits match what {shown} sees? [y/N] ");
-        let question = if self.interactive {
-            question
-        } else {
-            String::new()
-        };
         let yes = matches!(
             self.ask(&question, Field::Text).await,
             Answer::Line(l) if matches!(l.trim().to_lowercase().as_str(), "y" | "yes")
@@ -237,4 +252,15 @@ impl Menu {
         ));
         Ok(())
     }
+}
+
+/// The safety number of a changed key not yet accepted, and what to do.
+fn changed_key_number(info: &PeerInfo, number: &impl std::fmt::Display) -> String {
+    let shown = escape_line(&info.name);
+    format!(
+        "{shown}'s key changed and is not accepted; the safety number with the new key:\n{number}\n\
+         compare them with {shown} in person or by phone; only if they match, `accept {}` takes the \
+         new key (then `verify` it)",
+        escape_line(&quote_word(&info.name))
+    )
 }

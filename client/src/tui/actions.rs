@@ -543,21 +543,27 @@ async fn fingerprint(
     if let Some(t) = target.filter(|t| !t.is_room()) {
         let (info, number) = client.safety_number(&t.address).await?;
         let who = escape_line(&info.name).into_owned();
+        // The client's own pin decides, not the list's last word on it.
+        let changed = info.pin == crate::pin::PinState::Changed;
         return Ok(Done::Say(
             vec![
-                format!("safety number with {who}:"),
+                if changed {
+                    format!("{who}'s key changed and is not accepted; the safety number with the new key:")
+                } else {
+                    format!("safety number with {who}:")
+                },
                 number.to_string(),
                 format!(
                     "{who} sees the same digits with you: compare them in person or by phone{}",
                     if info.verified {
                         " (marked as compared)"
-                    } else if t.key_changed {
+                    } else if changed {
                         ""
                     } else {
                         "; if they match, /verified records it"
                     }
                 ),
-                if t.key_changed {
+                if changed {
                     format!(
                         "if they match, /accept {} takes the new key",
                         escape_line(&quote_word(&t.address))

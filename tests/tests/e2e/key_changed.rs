@@ -1,9 +1,10 @@
 //! `client key NAME` when the server hands out another key than the pinned
 //! one: the answer is shown (`"pin": "changed"`) and the command fails, so
 //! that a script checking a key before trusting it does not read a changed
-//! one as fine.
+//! one as fine. `client fingerprint NAME` then shows the new key's safety
+//! number as that, never as the one compared before.
 
-use crate::rooms_cli::{json, run, users};
+use crate::rooms_cli::{json, ok, run, users};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_of_a_contact_whose_key_changed_shows_it_and_fails() {
@@ -26,4 +27,46 @@ async fn key_of_a_contact_whose_key_changed_shows_it_and_fails() {
     assert_eq!(shown["pin"], "changed", "{out}");
     let error: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
     assert_eq!(error["code"], "peer_key_changed", "{err}");
+}
+
+/// A contact whose safety number was marked as compared changes key: the
+/// number shown is the new key's, and nothing calls it compared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fingerprint_of_a_changed_key_is_never_shown_as_compared() {
+    let (mut server, _dir, [alice, _bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    let marked = ok(addr, &alice, &["fingerprint", "bob", "--verified"]).await;
+    assert!(marked.contains("(marked as compared)"), "{marked}");
+    let before = json(addr, &alice, &["fingerprint", "bob"]).await;
+    assert_eq!(before["verified"], true, "{before}");
+    let bob_id: protocol::ClientId = before["id"].as_str().unwrap().parse().unwrap();
+
+    server
+        .restart_handing_out_another_key(bob_id)
+        .await
+        .unwrap();
+    let addr = server.addr;
+
+    let (done, out, err) = run(addr, &alice, &["fingerprint", "bob"]).await;
+    assert!(!done, "a changed key's number passed: {out}");
+    assert!(!out.contains("marked as compared"), "{out}");
+    assert!(
+        out.contains("bob's key changed and is not accepted; the safety number with the new key:"),
+        "{out}"
+    );
+    assert!(out.contains("client accept bob"), "{out}");
+    assert!(err.contains("bob's key changed"), "{err}");
+
+    let (done, out, err) = run(addr, &alice, &["--json", "fingerprint", "bob"]).await;
+    assert!(!done, "{out}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["verified"], false, "{out}");
+    assert_eq!(shown["pin"], "changed", "{out}");
+    assert_ne!(shown["safety_number"], before["safety_number"], "{out}");
+    let error: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    assert_eq!(error["code"], "peer_key_changed", "{err}");
+
+    let key = run(addr, &alice, &["--json", "key", "bob"]).await.1;
+    let key: serde_json::Value = serde_json::from_str(&key).unwrap();
+    assert_eq!(key["verified"], false, "{key}");
 }
