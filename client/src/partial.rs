@@ -51,7 +51,8 @@ pub fn open(path: &Path, keep: u64) -> std::io::Result<(File, bool, u64)> {
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
-            return Err(std::io::Error::other(
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
                 "another client of this home folder is receiving this file",
             ));
         }

@@ -111,6 +111,14 @@ impl Client {
                     .await
             }
             Err(ReceiveError::Rejected(_)) => self.reject(&d, &peer, Rejection::Tampered).await,
+            Err(ReceiveError::Busy(_)) => {
+                // Another process of this home (a second `watch`) has it.
+                tracing::info!(
+                    id = d.message_id,
+                    "file left to the client of this home receiving it"
+                );
+                Ok(Outcome::kept(Vec::new()))
+            }
             Err(ReceiveError::Failed(e)) => Err(e),
         }
     }
@@ -234,7 +242,7 @@ impl Client {
             Err(ReceiveError::Rejected(_)) => What::Rejected {
                 reason: Rejection::Tampered,
             },
-            Err(ReceiveError::Failed(e)) => return Err(e),
+            Err(ReceiveError::Busy(e) | ReceiveError::Failed(e)) => return Err(e),
         };
         let delivery = Delivery {
             sender: held.sender,

@@ -237,6 +237,18 @@ impl Client {
         peer: &PeerRecord,
         error: CryptoError,
     ) -> Result<Outcome, ClientError> {
+        if matches!(error, CryptoError::Replayed) {
+            // Another process of this home (two `watch`es, a `watch` and an
+            // `inbox`) may have handled or held this very message since we
+            // checked: that is no replay, and it is that process's to finish.
+            let id = d.message_id;
+            let ours = self
+                .store(move |s| Ok(s.is_handled(id)? || s.held_file(id)?.is_some()))
+                .await?;
+            if ours {
+                return Ok(Outcome::kept(Vec::new()));
+            }
+        }
         let reason = match error {
             CryptoError::Replayed => Rejection::Replayed,
             CryptoError::TooOld => Rejection::TooOld,

@@ -37,6 +37,9 @@ pub(crate) enum ReceiveError {
     /// The ciphertext failed to authenticate, was truncated or had extra
     /// bytes: the file is rejected (and its partial copy deleted).
     Rejected(CryptoError),
+    /// Another client of this home folder is receiving this very file (its
+    /// part is locked): that one finishes it; the message is left to it.
+    Busy(ClientError),
     /// Anything else; the message is left for a later attempt.
     Failed(ClientError),
 }
@@ -105,6 +108,7 @@ impl Client {
         };
         let (file, direct, start) = match opened {
             Ok(o) => o,
+            Err(e) if is_busy(&e) => return Err(ReceiveError::Busy(e)),
             Err(e) => return Err(ReceiveError::Failed(e)),
         };
         let first_chunk = start / CHUNK_LEN as u64;
@@ -298,4 +302,9 @@ mod tests {
         assert_eq!(fs::read(dir.path().join("a.txt")).unwrap(), b"old");
         assert_eq!(fs::read(&placed).unwrap(), b"new");
     }
+}
+
+/// The part is locked by another client of this home folder.
+fn is_busy(e: &ClientError) -> bool {
+    matches!(e, ClientError::File { source, .. } if source.kind() == std::io::ErrorKind::WouldBlock)
 }

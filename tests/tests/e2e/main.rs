@@ -53,6 +53,7 @@ mod stopped_transfers;
 mod tui;
 mod tui_more;
 mod tui_trust;
+mod two_watchers;
 mod uploads;
 mod v2;
 mod v3;

@@ -42,6 +42,11 @@ impl Watch {
 
     /// The next event of kind `event` (other lines are passed over).
     pub(crate) async fn next(&mut self, event: &str) -> Value {
+        self.next_where(|v| v["event"] == event).await
+    }
+
+    /// The next event `wanted` picks (other lines are passed over).
+    pub(crate) async fn next_where(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
         loop {
             let line = bounded("a watch line", self.lines.next_line())
                 .await
@@ -49,10 +54,15 @@ impl Watch {
                 .unwrap()
                 .expect("watch ended");
             let v: Value = serde_json::from_str(&line).unwrap();
-            if v["event"] == event {
+            if wanted(&v) {
                 return v;
             }
         }
+    }
+
+    /// Whether the process is still running.
+    pub(crate) fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub(crate) async fn stop(mut self) {
