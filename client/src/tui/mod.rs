@@ -18,7 +18,8 @@
 //! made safe to draw), `view` (drawing), `help` (F1), `text` (cutting and
 //! wrapping), `keys` (what a key does),
 //! `command` (what a `/` line means), `complete` (Tab), `actions`
-//! (running what needs the client), `progress` (transfers' steps) and
+//! (running what needs the client; `open` for `/open` and `/join`),
+//! `progress` (transfers' steps) and
 //! `term` (the terminal, always given back).
 
 mod actions;
@@ -29,6 +30,7 @@ mod help;
 mod input;
 mod keys;
 pub mod lines;
+mod open;
 mod progress;
 mod secret;
 mod term;
