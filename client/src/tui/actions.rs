@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::app::SecretFor;
 use super::command::{Command, Rule};
+use super::done::{Done, Failure};
 use super::lines::Tone;
 use crate::advice::quote_word;
 use crate::cli::{RoomCommand, RuleFlags};
@@ -137,27 +138,6 @@ pub async fn run(
             // A failed send is in history as failed: show it.
             let _ = screen.send(Outcome::Refresh);
         }
-    }
-}
-
-pub(super) enum Done {
-    Refresh,
-    Open(Conversation),
-    /// Open it and say these lines there.
-    OpenSaying(Conversation, Vec<String>),
-    Say(Vec<String>),
-    /// Ask for a password for this, saying why first (a wrong one).
-    Ask(SecretFor, Option<String>),
-}
-
-pub(super) enum Failure {
-    Usage(String),
-    Client(ClientError),
-}
-
-impl From<ClientError> for Failure {
-    fn from(e: ClientError) -> Self {
-        Self::Client(e)
     }
 }
 

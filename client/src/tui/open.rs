@@ -7,8 +7,8 @@
 
 use serde_json::Value;
 
-use super::actions::{Done, Failure};
 use super::app::SecretFor;
+use super::done::{Done, Failure};
 use crate::advice::{Audience, quote_word};
 use crate::cli::RoomCommand;
 use crate::client::{Client, ClientError};
