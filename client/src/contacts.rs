@@ -33,7 +33,7 @@ use crate::pin::PinState;
 // Defined with the error that carries it; part of this module's story.
 pub use crate::error::NameConflict;
 use crate::keystore::{KeyStore, KeyStoreError, LookAlike, PeerRecord};
-use crate::peer_info::{PeerInfo, hex_id};
+use crate::peer_info::{PeerInfo, hex_id, hex_id_opt};
 
 /// One user of the server's list, beside what is pinned.
 #[derive(Debug, Clone, Serialize)]
@@ -55,13 +55,6 @@ pub struct Listed {
     /// Another pinned contact whose name `name` looks like (other case,
     /// look-alike letters), when that is not already `name_pinned_for`.
     pub looks_like: Option<LookAlike>,
-}
-
-fn hex_id_opt<S: serde::Serializer>(id: &Option<ClientId>, s: S) -> Result<S::Ok, S::Error> {
-    match id {
-        Some(id) => s.serialize_str(&id.to_string()),
-        None => s.serialize_none(),
-    }
 }
 
 impl Listed {

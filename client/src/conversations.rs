@@ -32,7 +32,7 @@ pub struct ConversationSummary {
     /// What the sending commands take for it: the pinned name or the
     /// client id (32 hex digits) for a person, the name for a room we are
     /// in, the id (32 hex digits) for one we left (the name may be another
-    /// room's by now).
+    /// room's by now) or one whose name another room of ours has too.
     pub address: String,
     /// When its newest history entry was recorded here (ms since the epoch).
     pub last_ms: Option<u64>,
@@ -111,10 +111,21 @@ impl Client {
                 rule: None,
             });
         }
+        let names: Vec<String> = rooms.iter().map(|(r, _)| r.name.to_lowercase()).collect();
         for (room, rule) in rooms {
             let conversation = Conversation::room(room.id, room.name.clone());
             let seen = by_conversation.remove(&conversation);
-            out.push(room_summary(conversation, room.name, seen, Some(rule)));
+            let shared = names
+                .iter()
+                .filter(|n| **n == room.name.to_lowercase())
+                .count()
+                > 1;
+            let mut summary = room_summary(conversation, room.name, seen, Some(rule));
+            if shared {
+                // Another room of ours has its name: only the id reaches it.
+                summary.address = hex(&room.id);
+            }
+            out.push(summary);
         }
         // History of rooms we left and of people no longer pinned.
         for (conversation, seen) in by_conversation {

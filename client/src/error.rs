@@ -151,11 +151,26 @@ pub enum ClientError {
         /// A listed room of that name in another case.
         listed: Option<String>,
     },
-    /// Several rooms here go by this name.
-    #[error(
-        "several rooms here are named {0:?}; name one by its id (32 hex digits, `client room list --json`)"
-    )]
-    AmbiguousRoom(String),
+    /// Several rooms of ours go by this name (ignoring ASCII case): each
+    /// is named with its id and who runs it, and how to give one by id.
+    #[error("{}", ambiguous(name, candidates))]
+    AmbiguousRoom {
+        /// The name as typed (without its `#`).
+        name: String,
+        /// The rooms it could mean.
+        candidates: Vec<RoomCandidate>,
+    },
+    /// A join of a room we are in already (escape before printing).
+    #[error("you are already a member of #{room} (id {id}){}", no_other(other.as_deref()))]
+    AlreadyInRoom {
+        /// Its name.
+        room: String,
+        /// Its id, 32 hex digits.
+        id: String,
+        /// The name asked for, when no other room we may join has it (the
+        /// server has none of that name, and this room of ours has it).
+        other: Option<String>,
+    },
     /// A room of this name exists here already.
     #[error(
         "you are already in a room named {0:?} (room names here ignore case); choose another name"
@@ -339,6 +354,53 @@ fn account_gone(name: &str, deleted_at_ms: Option<u64>) -> String {
     )
 }
 
+/// One room an ambiguous name could mean, as [`ClientError::AmbiguousRoom`]
+/// names it (escape before printing).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoomCandidate {
+    /// Its id, 32 hex digits: `'#ID'` names it in every room command.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its owner, by pinned name ("you" for us); `None` once the owner left.
+    pub owner: Option<String>,
+    /// Its admins, by pinned name, when it has no owner.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub admins: Vec<String>,
+}
+
+/// The line of [`ClientError::AmbiguousRoom`]: every room the name could
+/// mean, told apart by id and by who runs it, and the `'#ID'` form (quoted:
+/// a shell takes an unquoted `#` for a comment).
+fn ambiguous(name: &str, candidates: &[RoomCandidate]) -> String {
+    let each: Vec<String> = candidates
+        .iter()
+        .map(|c| {
+            let who = match (&c.owner, c.admins.as_slice()) {
+                (Some(owner), _) => format!("owner {owner}"),
+                (None, []) => "no owner or admin".to_string(),
+                (None, admins) => format!("admins {}", admins.join(", ")),
+            };
+            format!("#{} ({who}, id {})", c.name, c.id)
+        })
+        .collect();
+    let example = candidates
+        .first()
+        .map_or_else(String::new, |c| format!(", e.g. '#{}'", c.id));
+    format!(
+        "you are in {} rooms named {name:?}: {}; name the one you mean by its id as '#ID'{example}",
+        candidates.len(),
+        each.join("; ")
+    )
+}
+
+/// The end of [`ClientError::AlreadyInRoom`] when no other room has the name.
+fn no_other(name: Option<&str>) -> String {
+    name.map_or_else(String::new, |n| {
+        format!(", and no other room you may join is named {n:?}")
+    })
+}
+
 fn did_you_mean(name: &str, listed: Option<&str>) -> String {
     match listed {
         None => String::new(),
@@ -402,5 +464,32 @@ mod tests {
         );
         assert!(text.contains("client accept bob"), "{text}");
         assert!(!text.contains("by its id"), "{text}");
+    }
+
+    #[test]
+    fn an_ambiguous_room_names_each_with_its_id_and_who_runs_it() {
+        let room = |id: char, name: &str, owner: Option<&str>, admins: &[&str]| RoomCandidate {
+            id: id.to_string().repeat(32),
+            name: name.into(),
+            owner: owner.map(str::to_string),
+            admins: admins.iter().map(|a| a.to_string()).collect(),
+        };
+        let (a, b) = ("a".repeat(32), "b".repeat(32));
+        let text = ClientError::AmbiguousRoom {
+            name: "ops".into(),
+            candidates: vec![
+                room('a', "ops", Some("you"), &[]),
+                room('b', "Ops", None, &["carol", "dave"]),
+            ],
+        }
+        .to_string();
+        assert_eq!(
+            text,
+            format!(
+                "you are in 2 rooms named \"ops\": #ops (owner you, id {a}); \
+                 #Ops (admins carol, dave, id {b}); name the one you mean by its id as \
+                 '#ID', e.g. '#{a}'"
+            )
+        );
     }
 }

@@ -39,12 +39,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // One line, in the menu's words; with --json one JSON object.
-            let line = client::repl::explain::error_line(&e);
             if json {
-                let code = client::repl::explain::error_code(&e);
-                eprintln!("{}", serde_json::json!({ "error": line, "code": code }));
+                eprintln!("{}", client::repl::explain::error_json(&e));
             } else {
-                eprintln!("client: {line}");
+                eprintln!("client: {}", client::repl::explain::error_line(&e));
             }
             ExitCode::FAILURE
         }

@@ -511,9 +511,18 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: 
                 _ => "a plain member",
             }
         ),
-        RoomChange::Renamed { name } => {
-            format!("[#{room}] {who} renamed the room to #{}", escape_line(name))
-        }
+        RoomChange::Renamed {
+            old_name: Some(old),
+            name,
+        } => format!(
+            "[#{room}] {who} renamed #{} to #{}",
+            escape_line(old),
+            escape_line(name)
+        ),
+        RoomChange::Renamed {
+            old_name: None,
+            name,
+        } => format!("[#{room}] {who} renamed the room to #{}", escape_line(name)),
         RoomChange::JoinedByName { member } => format!("[#{room}] {} joined", escape_line(member)),
         RoomChange::Banned { members } => format!("[#{room}] {who} banned {}", list(members)),
         RoomChange::Unbanned { members } => format!("[#{room}] {who} unbanned {}", list(members)),

@@ -66,3 +66,14 @@ impl PeerInfo {
 pub(crate) fn hex_id<S: serde::Serializer>(id: &ClientId, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&id.to_string())
 }
+
+/// [`hex_id`] of an id that may be missing (`null`).
+pub(crate) fn hex_id_opt<S: serde::Serializer>(
+    id: &Option<ClientId>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.serialize_str(&id.to_string()),
+        None => s.serialize_none(),
+    }
+}

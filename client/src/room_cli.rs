@@ -213,10 +213,9 @@ async fn attempt(
     client: &Client,
     command: RoomCommand,
 ) -> Result<(Value, Vec<String>), ClientError> {
-    // A name as typed drops one leading `#`, as the commands do; a room's
-    // own name is shown as it is, so that a room another client named
-    // `#ops` shows as `##ops`, not as the room `ops`.
-    let room = |name: &str| format!("#{}", escape_line(crate::rooms::typed_room(name)));
+    // A room's own name is shown as it is (as lists show it), not as
+    // typed: `dev team` for `Dev Team` or its id, and `##ops` for a room
+    // another client named `#ops`, not the room `ops`.
     let named = |name: &str| format!("#{}", escape_line(name));
     Ok(match command {
         RoomCommand::Create {
@@ -257,40 +256,44 @@ async fn attempt(
                 rule_of(rule.public, rule.hidden, rule.password)
             };
             client.room_set_locked(&name, rule, secret.as_ref()).await?;
-            let line = format!("{} is now {rule}", room(&name));
-            (
-                json!({ "room": name, "rule": rule.to_string() }),
-                vec![line],
-            )
+            let room = held(client, &name).await;
+            let line = format!("{} is now {rule}", room.line());
+            (room.json(json!({ "rule": rule.to_string() })), vec![line])
         }
         RoomCommand::Kick { name, user } => {
             client.room_remove(&name, &user).await?;
+            let room = held(client, &name).await;
             let line = format!(
                 "kicked {} from {}; they may join again",
                 escape_line(&user),
-                room(&name)
+                room.line()
             );
-            (json!({ "room": name, "kicked": user }), vec![line])
+            (room.json(json!({ "kicked": user })), vec![line])
         }
         RoomCommand::Ban { name, user } => {
             client.room_ban(&name, &user, true).await?;
-            let line = format!("banned {} from {}", escape_line(&user), room(&name));
-            (json!({ "room": name, "banned": user }), vec![line])
+            let room = held(client, &name).await;
+            let line = format!("banned {} from {}", escape_line(&user), room.line());
+            (room.json(json!({ "banned": user })), vec![line])
         }
         RoomCommand::Unban { name, user } => {
             client.room_ban(&name, &user, false).await?;
-            let line = format!("{} may join {} again", escape_line(&user), room(&name));
-            (json!({ "room": name, "unbanned": user }), vec![line])
+            let room = held(client, &name).await;
+            let line = format!("{} may join {} again", escape_line(&user), room.line());
+            (room.json(json!({ "unbanned": user })), vec![line])
         }
         RoomCommand::Demote { name, user } => {
             client.room_demote(&name, &user).await?;
-            let line = format!("{} is now a member of {}", escape_line(&user), room(&name));
-            (json!({ "room": name, "member": user }), vec![line])
+            let room = held(client, &name).await;
+            let line = format!("{} is now a member of {}", escape_line(&user), room.line());
+            (room.json(json!({ "member": user })), vec![line])
         }
         RoomCommand::Rename { name, new } => {
-            client.room_rename(&name, &new).await?;
-            let line = format!("renamed {} to {}", room(&name), room(&new));
-            (json!({ "room": name, "renamed": new }), vec![line])
+            let old = client.room_rename(&name, &new).await?;
+            let room = held(client, &crate::rooms::hex(&old.id)).await;
+            let line = format!("renamed {} to {}", named(&old.name), room.line());
+            let value = json!({ "old_name": old.name, "renamed": room.name });
+            (room.json(value), vec![line])
         }
         RoomCommand::Delete { name } => {
             let (known, others) = client.room_delete(&name).await?;
@@ -309,30 +312,32 @@ async fn attempt(
         }
         RoomCommand::Add { name, users } => {
             let done = client.room_add(&name, &users).await?;
-            let mut lines = gone_lines(&done.removed_gone, &room(&name));
+            let room = held(client, &name).await;
+            let mut lines = gone_lines(&done.removed_gone, &room.line());
             let who: Vec<_> = done
                 .added
                 .iter()
                 .map(|a| escape_line(a).into_owned())
                 .collect();
-            lines.push(format!("added {} to {}", who.join(", "), room(&name)));
-            let value =
-                json!({ "room": name, "added": done.added, "removed_gone": done.removed_gone });
-            (value, lines)
+            lines.push(format!("added {} to {}", who.join(", "), room.line()));
+            let value = json!({ "added": done.added, "removed_gone": done.removed_gone });
+            (room.json(value), lines)
         }
         RoomCommand::Remove { name, user } => {
             client.room_remove(&name, &user).await?;
+            let room = held(client, &name).await;
             let line = format!(
                 "removed {} from {}; they cannot read what follows",
                 escape_line(&user),
-                room(&name)
+                room.line()
             );
-            (json!({ "room": name, "removed": user }), vec![line])
+            (room.json(json!({ "removed": user })), vec![line])
         }
         RoomCommand::Promote { name, user } => {
             client.room_promote(&name, &user).await?;
-            let line = format!("{} is now an admin of {}", escape_line(&user), room(&name));
-            (json!({ "room": name, "admin": user }), vec![line])
+            let room = held(client, &name).await;
+            let line = format!("{} is now an admin of {}", escape_line(&user), room.line());
+            (room.json(json!({ "admin": user })), vec![line])
         }
         RoomCommand::Leave { name } => match client.room_leave(&name).await? {
             Leaving::Asked(known) => {
@@ -371,8 +376,9 @@ async fn attempt(
                 return Err(ClientError::RoomMember("the text is empty".into()));
             }
             let seq = client.room_send(&name, &text).await?;
-            let line = format!("sent to {} (entry {seq})", room(&name));
-            (json!({ "room": name, "seq": seq }), vec![line])
+            let room = held(client, &name).await;
+            let line = format!("sent to {} (entry {seq})", room.line());
+            (room.json(json!({ "seq": seq })), vec![line])
         }
         RoomCommand::SendFile { name, path } => {
             let sent = client
@@ -382,26 +388,14 @@ async fn attempt(
                 "sent {} ({}) to {} (entry {})",
                 escape_line(&sent.name),
                 crate::output::size(sent.size),
-                room(&name),
+                named(&sent.room),
                 sent.seq
             );
             (json!(sent), vec![line])
         }
         RoomCommand::Members { name } => {
             let members = client.room_members(&name).await?;
-            let lines = members
-                .iter()
-                .map(|m| {
-                    let online = if m.online { "online" } else { "" };
-                    let name = escape_line(&m.name);
-                    let gone = if m.gone {
-                        "  (account gone from the server: an admin's next `room add` removes it)"
-                    } else {
-                        ""
-                    };
-                    format!("{name:<30} {:<6} {online:<6} {}{gone}", m.role, m.id)
-                })
-                .collect();
+            let lines = member_lines(&members);
             (json!(members), lines)
         }
         RoomCommand::List => {
@@ -456,6 +450,67 @@ async fn attempt(
     })
 }
 
+/// A room a command acted on, as lists show it.
+struct Held {
+    /// Its own name.
+    name: String,
+    /// Its id (32 hex digits), if it is still ours.
+    id: Option<String>,
+}
+
+impl Held {
+    /// `#NAME`, escaped.
+    fn line(&self) -> String {
+        format!("#{}", escape_line(&self.name))
+    }
+
+    /// `value` (an object) with the room's `room` (its name) and `room_id`.
+    fn json(&self, mut value: Value) -> Value {
+        if let Some(object) = value.as_object_mut() {
+            object.insert("room".into(), json!(self.name));
+            object.insert("room_id".into(), json!(self.id));
+        }
+        value
+    }
+}
+
+/// The room `typed` names once a command on it succeeded: its own name and
+/// id; the name as typed (without its `#`) if it names none of ours now.
+async fn held(client: &Client, typed: &str) -> Held {
+    match client.find_room(typed).await {
+        Ok(r) => Held {
+            id: Some(crate::rooms::hex(&r.id)),
+            name: r.name,
+        },
+        Err(_) => Held {
+            name: crate::rooms::typed_room(typed).to_string(),
+            id: None,
+        },
+    }
+}
+
+/// `room members` as lines: name, role, online, id and a remark, in
+/// columns as wide as the widest entry (a member shown by its id is 32
+/// columns wide), however wide its characters are on a terminal.
+fn member_lines(members: &[crate::rooms::RoomMemberInfo]) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let names: Vec<String> = members
+        .iter()
+        .map(|m| escape_line(&m.name).into_owned())
+        .collect();
+    let wide = names.iter().map(|n| n.width()).max().unwrap_or(0);
+    members
+        .iter()
+        .zip(names)
+        .map(|(m, name)| {
+            let pad = " ".repeat(wide - name.width());
+            let online = if m.online { "online" } else { "" };
+            let remark = m.remark().map(|r| format!("  {r}")).unwrap_or_default();
+            format!("{name}{pad} {:<6} {online:<6} {}{remark}", m.role, m.id)
+        })
+        .collect()
+}
+
 /// `member` or `members`, as the count asks.
 fn member_word(count: usize) -> &'static str {
     if count == 1 { "member" } else { "members" }
@@ -472,4 +527,52 @@ pub(crate) fn gone_lines(names: &[String], room: &str) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::ClientId;
+
+    use super::member_lines;
+    use crate::rooms::RoomMemberInfo;
+
+    fn member(name: &str, role: &str, id: u8) -> RoomMemberInfo {
+        RoomMemberInfo {
+            name: name.into(),
+            id: ClientId([id; 16]),
+            role: role.into(),
+            online: false,
+            gone: false,
+            server_name: None,
+            name_held_by: None,
+            name_now_of: None,
+        }
+    }
+
+    #[test]
+    fn members_line_up_whatever_their_names_width() {
+        let by_id = ClientId([0xb0; 16]).to_string();
+        let mut new_bob = member(&by_id, "member", 0xb0);
+        new_bob.server_name = Some("bob".into());
+        let lines = member_lines(&[
+            member("you", "owner", 1),
+            new_bob,
+            member("日本", "admin", 2),
+        ]);
+        // Each id starts in the same column of the terminal.
+        let columns: Vec<usize> = lines
+            .iter()
+            .zip([1u8, 0xb0, 2])
+            .map(|(l, id)| {
+                let at = l.rfind(&ClientId([id; 16]).to_string()).unwrap();
+                unicode_width::UnicodeWidthStr::width(&l[..at])
+            })
+            .collect();
+        assert_eq!(columns, [47, 47, 47], "{lines:#?}");
+        assert!(
+            lines[1].ends_with("  (registered as \"bob\" now)"),
+            "{lines:#?}"
+        );
+        assert!(lines[0].starts_with("you  "), "{lines:#?}");
+    }
 }

@@ -173,7 +173,8 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             "{e}; {} forgets it here",
             cmd(&format!("room leave {}", quote_word(name)))
         ),
-        ClientError::AmbiguousRoom(_)
+        ClientError::AmbiguousRoom { .. }
+        | ClientError::AlreadyInRoom { .. }
         | ClientError::NoRoomToJoin { .. }
         | ClientError::RoomNameTaken(_)
         | ClientError::RoomNameInUse(_)
@@ -294,6 +295,23 @@ pub fn error_line(e: &anyhow::Error) -> String {
     one_line(&parts.join(": "))
 }
 
+/// The `--json` error for `e`: `{"error": LINE, "code": CODE}`, and what a
+/// script needs to act on beside them: `candidates` for an ambiguous room
+/// (each with its `id`, to give as `#ID`).
+pub fn error_json(e: &anyhow::Error) -> serde_json::Value {
+    let mut value = serde_json::json!({ "error": error_line(e), "code": error_code(e) });
+    let candidates = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<ClientError>() {
+            Some(ClientError::AmbiguousRoom { candidates, .. }) => Some(candidates),
+            _ => None,
+        });
+    if let (Some(candidates), Some(object)) = (candidates, value.as_object_mut()) {
+        object.insert("candidates".into(), serde_json::json!(candidates));
+    }
+    value
+}
+
 /// A stable word for what went wrong, for `--json` errors: the server's
 /// reason (`name_taken`) when it refused, else the kind of failure.
 pub fn error_code(e: &anyhow::Error) -> String {
@@ -339,11 +357,13 @@ pub fn error_code(e: &anyhow::Error) -> String {
                     return "no_such_room".into();
                 }
                 ClientError::RoomGone(_) => return "room_gone".into(),
-                ClientError::AmbiguousRoom(_) => return "ambiguous_room".into(),
+                ClientError::AmbiguousRoom { .. } => return "ambiguous_room".into(),
                 ClientError::RoomNameTaken(_) | ClientError::RoomNameInUse(_) => {
                     return "room_name_taken".into();
                 }
-                ClientError::RoomMember(_) => return "room_member".into(),
+                ClientError::RoomMember(_) | ClientError::AlreadyInRoom { .. } => {
+                    return "room_member".into();
+                }
                 ClientError::RoomPassword(_) => return "wrong_password".into(),
                 ClientError::RoomPasswordNeeded(_) => return "password_needed".into(),
                 ClientError::NoKeyPackage(_) => return "no_key_package".into(),

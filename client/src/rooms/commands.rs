@@ -1,5 +1,5 @@
 //! The room operations a person asks for: create, add, remove, promote,
-//! leave, send, members, list. Each brings our rooms up to date first
+//! leave, send, list (members: `members`). Each brings our rooms up to date first
 //! ([`Client::room_sync`]: a commit or message must be made on the room's
 //! current epoch), under the rooms lock, then acts.
 //!
@@ -19,7 +19,6 @@ use super::{engine_client_id, hex, wire_client_id};
 use crate::client::Client;
 use crate::error::ClientError;
 use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
-use crate::peer_info::hex_id;
 
 /// Most members one commit adds (PROTOCOL.md "Quotas").
 pub const MAX_ADDS_PER_COMMIT: usize = 100;
@@ -59,23 +58,6 @@ pub enum Leaving {
     /// The server no longer had us in the room of this name: forgotten
     /// here.
     Forgotten(String),
-}
-
-/// A member as `room members` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct RoomMemberInfo {
-    /// The name the member is pinned under ("you" for us).
-    pub name: String,
-    /// Its client id.
-    #[serde(serialize_with = "hex_id")]
-    pub id: ClientId,
-    /// member, admin or owner.
-    pub role: String,
-    /// Online now (shown by their menu or `watch`; see `crate::presence`).
-    pub online: bool,
-    /// The server no longer has the account (an admin's next `room add`
-    /// removes it).
-    pub gone: bool,
 }
 
 impl Client {
@@ -333,34 +315,6 @@ impl Client {
         Err(ClientError::RoomMember(
             "other members kept changing the room at the same time; try again".into(),
         ))
-    }
-
-    /// The members of the room `name`, with their roles.
-    ///
-    /// # Errors
-    /// Unknown room.
-    pub async fn room_members(&self, name: &str) -> Result<Vec<RoomMemberInfo>, ClientError> {
-        self.in_rooms(async || {
-            let room = self.find_room(name).await?;
-            let engine = self.room_engine().await?;
-            let room_id = room.id;
-            let members = engine.run(move |e| e.members(room_id)).await?;
-            let online = self.online_ids().await?;
-            let accounts = self.account_ids().await?;
-            let mut out = Vec::new();
-            for m in members {
-                let id = wire_client_id(m.client_id);
-                out.push(RoomMemberInfo {
-                    name: self.member_name(id).await?,
-                    id,
-                    role: m.role.to_string(),
-                    online: online.contains(&id),
-                    gone: !accounts.contains(&id),
-                });
-            }
-            Ok(out)
-        })
-        .await
     }
 
     /// Our rooms, by name.

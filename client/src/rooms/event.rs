@@ -143,6 +143,9 @@ pub enum RoomChange {
     PasswordChanged,
     /// The room was renamed.
     Renamed {
+        /// The name it had (missing in events queued before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        old_name: Option<String>,
         /// The new name.
         name: String,
     },

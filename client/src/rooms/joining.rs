@@ -112,11 +112,11 @@ impl Client {
                     .into_iter()
                     .find(|r| r.id == found_id)
                 {
-                    return Err(ClientError::RoomMember(format!(
-                        "you are already a member of #{} (id {})",
-                        held.name,
-                        hex(&held.id)
-                    )));
+                    return Err(ClientError::AlreadyInRoom {
+                        room: held.name,
+                        id: hex(&held.id),
+                        other: None,
+                    });
                 }
                 let info = found.group_info.to_vec();
                 let out = self
@@ -285,12 +285,11 @@ impl Client {
     async fn no_room_to_join(&self, name: &str) -> ClientError {
         // `#` first, so that only it is dropped from a name that has one.
         if let Ok(held) = self.find_room(&format!("#{name}")).await {
-            return ClientError::RoomMember(format!(
-                "you are already a member of #{} (id {}), and no other room you may join \
-                 is named {name:?}",
-                held.name,
-                hex(&held.id)
-            ));
+            return ClientError::AlreadyInRoom {
+                room: held.name,
+                id: hex(&held.id),
+                other: Some(name.into()),
+            };
         }
         let listed = self.room_directory().await.ok().and_then(|rooms| {
             rooms

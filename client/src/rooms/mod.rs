@@ -15,7 +15,8 @@
 //! engine's thread, pins, rooms by name), `sync` (reading the rooms' logs
 //! in order, exactly once), `publish` (a commit, retried on a stale epoch,
 //! and settling one a lost connection left pending), `commands` (create,
-//! add, remove, promote, leave, send, members, list), `join` (welcomes),
+//! add, remove, promote, leave, send, list), `members` (who is in a room,
+//! beside the server's word on them), `join` (welcomes),
 //! `joining` (public and hidden rooms: list, join by name, the join rule),
 //! `moderation` (ban, unban, demote, rename), `password` (room passwords)
 //! `stock` (key packages on the server) and `receipts` (how far members
@@ -34,6 +35,7 @@ pub mod files;
 mod gone_members;
 mod join;
 mod joining;
+mod members;
 mod moderation;
 mod naming;
 mod offers;
@@ -50,7 +52,7 @@ mod trust;
 mod worker;
 
 pub use add::Added;
-pub use commands::{Leaving, RoomInfo, RoomMemberInfo};
+pub use commands::{Leaving, RoomInfo};
 pub use content::{ContentError, RoomContent, RoomFile};
 pub use deleted::Deleted;
 pub use files::{
@@ -59,6 +61,7 @@ pub use files::{
 };
 pub use join::Welcomed;
 pub use joining::{ListedRoomInfo, rule_of};
+pub use members::RoomMemberInfo;
 pub use naming::typed_room;
 pub use password::RoomPassword;
 pub use receipts::MAX_RECEIPT_MEMBERS;

@@ -11,6 +11,7 @@ use sealpost_rooms::Role;
 use super::commands::role_in;
 use super::engine_client_id;
 use super::naming::new_room_name;
+use super::state::LocalRoom;
 use crate::client::Client;
 use crate::error::ClientError;
 
@@ -127,20 +128,26 @@ impl Client {
         .await
     }
 
-    /// Renames the room `name` to `new`.
+    /// Renames the room `name` to `new`; the room as it was (its id and
+    /// old name).
     ///
     /// # Errors
     /// A bad name, unknown room, a room of the new name here already, ours
     /// not an admin's role, or refused (another public or hidden room has
     /// the name: `ROOM_EXISTS`).
-    pub async fn room_rename(&self, name: &str, new: &str) -> Result<(), ClientError> {
+    pub async fn room_rename(&self, name: &str, new: &str) -> Result<LocalRoom, ClientError> {
         let new_name = new_room_name(new)?;
         // `#NAME` is NAME here as in every room command.
         let new = &new_name.as_str().to_owned();
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
+            // Any other room of ours of that name (one, or several).
             if !new.eq_ignore_ascii_case(&room.name)
-                && let Ok(held) = self.find_room(new).await
+                && let Some(held) = self
+                    .local_rooms()
+                    .await?
+                    .into_iter()
+                    .find(|r| r.name.eq_ignore_ascii_case(new))
             {
                 return Err(ClientError::RoomNameTaken(held.name));
             }
@@ -156,7 +163,7 @@ impl Client {
             self.publish(room.id, move |e, _| e.rename(room_id, &new_name).map(Some))
                 .await
                 .map_err(|e| e.name_in_use(new))?;
-            Ok(())
+            Ok(room)
         })
         .await
     }

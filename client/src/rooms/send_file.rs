@@ -131,7 +131,9 @@ impl Client {
         let record = upload.record(false, SystemTime::now());
         self.store(move |s| s.save_room_upload(&record)).await?;
         let finished = self.carry_room_upload(upload, true, &cancel).await?;
-        self.announce_room_upload(&room.name, finished, path).await
+        // By its id: another room of ours may share its name.
+        self.announce_room_upload(&super::hex(&room.id), finished, path)
+            .await
     }
 
     /// Finishes the uploads to rooms that stopped part-way (cancelled, or a
@@ -153,15 +155,16 @@ impl Client {
             let id = record.upload_id;
             let path = record.path.clone();
             let hex_id = super::state::hex(&sealpost_rooms::RoomId(record.room.0));
-            let room = match self.in_rooms(async || self.find_room(&hex_id).await).await {
-                Ok(room) => room,
+            // Still ours? (Then it is reached by its id from here on.)
+            match self.in_rooms(async || self.find_room(&hex_id).await).await {
+                Ok(_) => {}
                 Err(ClientError::NoSuchRoom(_)) => {
                     tracing::warn!(path = %path.display(), "an upload to a room we are no longer in is dropped");
                     self.drop_room_upload(id).await?;
                     continue;
                 }
                 Err(e) => return Err(e),
-            };
+            }
             let unchanged = {
                 let (p, stamp) = (path.clone(), record.stamp);
                 blocking(move || FileStamp::of_path(&p).is_ok_and(|now| now == stamp)).await?
@@ -178,17 +181,13 @@ impl Client {
                     continue;
                 }
                 tracing::warn!(path = %path.display(), "an interrupted upload to a room changed (or the client stopped while sending); sending it again from the start");
-                done.push(
-                    self.room_send_file(&room.name, &path, cancel.clone())
-                        .await?,
-                );
+                done.push(self.room_send_file(&hex_id, &path, cancel.clone()).await?);
                 continue;
             };
             match self.carry_room_upload(upload, false, &cancel).await {
-                Ok(finished) => done.push(
-                    self.announce_room_upload(&room.name, finished, &path)
-                        .await?,
-                ),
+                Ok(finished) => {
+                    done.push(self.announce_room_upload(&hex_id, finished, &path).await?)
+                }
                 Err(ClientError::Connection(e))
                     if e.reason() == Some(ErrorReason::UnknownUpload) =>
                 {
@@ -262,8 +261,8 @@ impl Client {
         self.store(move |s| s.delete_room_upload(id)).await
     }
 
-    /// Announces a finished upload to the room `name` and records it in the
-    /// room's history.
+    /// Announces a finished upload to the room `name` (its id, 32 hex
+    /// digits) and records it in the room's history.
     async fn announce_room_upload(
         &self,
         name: &str,

@@ -7,12 +7,12 @@
 use std::collections::HashSet;
 
 use protocol::ClientId;
-use sealpost_rooms::{IdentityError, RoomId, RoomsError};
+use sealpost_rooms::{IdentityError, Role, RoomId, RoomsError};
 use tokio::sync::{Mutex as AsyncMutex, OnceCell};
 
 use super::{MeSigner, PinBook, ROOMS_FILE, RoomWorker};
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomCandidate};
 
 /// The client's rooms while it runs.
 #[derive(Default)]
@@ -176,14 +176,51 @@ impl Client {
         {
             return Ok(r.clone());
         }
-        let mut found = rooms
+        let mut found: Vec<LocalRoom> = rooms
             .into_iter()
-            .filter(|r| r.name.eq_ignore_ascii_case(name));
-        match (found.next(), found.next()) {
-            (Some(r), None) => Ok(r),
-            (Some(_), Some(_)) => Err(ClientError::AmbiguousRoom(name.into())),
-            (None, _) => Err(ClientError::NoSuchRoom(name.into())),
+            .filter(|r| r.name.eq_ignore_ascii_case(name))
+            .collect();
+        match found.len() {
+            0 => Err(ClientError::NoSuchRoom(name.into())),
+            1 => Ok(found.remove(0)),
+            _ => {
+                let mut candidates = Vec::new();
+                for room in &found {
+                    candidates.push(self.candidate(room).await?);
+                }
+                Err(ClientError::AmbiguousRoom {
+                    name: name.into(),
+                    candidates,
+                })
+            }
         }
+    }
+
+    /// `room` as an ambiguous name's candidate: its id, and its owner (or,
+    /// once the owner left, its admins) by the names pinned here.
+    async fn candidate(&self, room: &LocalRoom) -> Result<RoomCandidate, ClientError> {
+        let engine = self.room_engine().await?;
+        let id = room.id;
+        let members = engine.run(move |e| e.members(id)).await?;
+        let mut owner = None;
+        let mut admins = Vec::new();
+        for m in members {
+            let name = self.member_name(super::wire_client_id(m.client_id)).await?;
+            match m.role {
+                Role::Owner => owner = Some(name),
+                Role::Admin => admins.push(name),
+                Role::Member => {}
+            }
+        }
+        if owner.is_some() {
+            admins.clear();
+        }
+        Ok(RoomCandidate {
+            id: hex(&room.id),
+            name: room.name.clone(),
+            owner,
+            admins,
+        })
     }
 }
 

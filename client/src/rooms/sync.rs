@@ -273,7 +273,8 @@ impl Client {
                 removed_us,
                 ..
             } => {
-                for change in self.commit_changes(&summary, removed_us).await? {
+                let old_name = name_before.as_ref().map(|n| n.as_str().to_string());
+                for change in self.commit_changes(&summary, removed_us, old_name).await? {
                     events.push(self.room_event(e, change).await?);
                 }
             }
@@ -333,11 +334,13 @@ impl Client {
         })
     }
 
-    /// What a commit did, as events.
+    /// What a commit did, as events; `old_name` is the room's name before
+    /// it.
     pub(crate) async fn commit_changes(
         &self,
         summary: &sealpost_rooms::CommitSummary,
         removed_us: bool,
+        old_name: Option<String>,
     ) -> Result<Vec<RoomChange>, ClientError> {
         if removed_us {
             // The ban is in the commit's new group context, which every
@@ -410,7 +413,10 @@ impl Client {
             });
         }
         if let Some(name) = &summary.renamed {
-            changes.push(RoomChange::Renamed { name: name.clone() });
+            changes.push(RoomChange::Renamed {
+                old_name,
+                name: name.clone(),
+            });
         }
         Ok(changes)
     }

@@ -15,15 +15,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::app::SecretFor;
 use super::command::{Command, Rule};
+use super::done::{Done, Failure};
 use super::lines::Tone;
-use crate::advice::{Audience, quote_word};
+use crate::advice::quote_word;
 use crate::cli::{RoomCommand, RuleFlags};
 use crate::client::{Client, ClientError};
 use crate::conversations::ConversationSummary;
 use crate::display::{escape_line, escape_path};
 use crate::keystore::Conversation;
 use crate::output;
-use crate::pin::PinState;
 use crate::repl::explain;
 use crate::room_cli;
 use crate::rooms::RoomPassword;
@@ -141,27 +141,6 @@ pub async fn run(
     }
 }
 
-enum Done {
-    Refresh,
-    Open(Conversation),
-    /// Open it and say these lines there.
-    OpenSaying(Conversation, Vec<String>),
-    Say(Vec<String>),
-    /// Ask for a password for this, saying why first (a wrong one).
-    Ask(SecretFor, Option<String>),
-}
-
-enum Failure {
-    Usage(String),
-    Client(ClientError),
-}
-
-impl From<ClientError> for Failure {
-    fn from(e: ClientError) -> Self {
-        Self::Client(e)
-    }
-}
-
 /// The open room, or a usage line for a command that needs one.
 fn room<'a>(target: Option<&'a ConversationSummary>, what: &str) -> Result<&'a str, Failure> {
     match target {
@@ -200,14 +179,16 @@ async fn carry_out(
         Command::Members => {
             let name = room(target, "/members")?;
             let members = client.room_members(name).await?;
+            let shown = target.map_or(name, |t| t.label.as_str());
             let mut lines = vec![format!(
                 "{} member{} of #{}:",
                 members.len(),
                 if members.len() == 1 { "" } else { "s" },
-                escape_line(name)
+                escape_line(shown)
             )];
             for m in members {
-                lines.push(format!("  {} ({})", escape_line(&m.name), m.role));
+                let remark = m.remark().map(|r| format!(" {r}")).unwrap_or_default();
+                lines.push(format!("  {} ({}){remark}", escape_line(&m.name), m.role));
             }
             Ok(Done::Say(lines))
         }
@@ -271,9 +252,12 @@ async fn carry_out(
         }
         Command::Delete(typed) => {
             let name = room(target, "/delete")?.to_string();
-            if crate::rooms::typed_room(&typed) != name {
+            // Its name as the list shows it (or the id it is addressed by).
+            let shown = target.map_or(name.as_str(), |t| t.label.as_str());
+            let typed = crate::rooms::typed_room(&typed);
+            if typed != shown && typed != name {
                 return Err(Failure::Usage(format!(
-                    "to delete #{name} for every member, type its name: /delete {name}"
+                    "to delete #{shown} for every member, type its name: /delete {shown}"
                 )));
             }
             room_command(client, RoomCommand::Delete { name }).await
@@ -282,28 +266,7 @@ async fn carry_out(
             let name = room(target, "/leave")?.to_string();
             room_command(client, RoomCommand::Leave { name }).await
         }
-        Command::Join(name) => {
-            let name = crate::rooms::typed_room(&name).to_string();
-            // A room we are in already: joining it means going there.
-            if let Ok(room) = client.find_room(&name).await {
-                let line = format!("you are in #{} already", escape_line(&room.name));
-                return Ok(Done::OpenSaying(
-                    Conversation::room(room.id, room.name),
-                    vec![line],
-                ));
-            }
-            let join = RoomCommand::Join {
-                name: name.clone(),
-                secret: None,
-            };
-            match room_cli::outcome(client, join).await {
-                Ok((_, lines)) => Ok(joined(client, name, lines).await),
-                Err(ClientError::RoomPasswordNeeded(_)) => {
-                    Ok(Done::Ask(SecretFor::Join(name), None))
-                }
-                Err(e) => Err(e.into()),
-            }
-        }
+        Command::Join(name) => super::open::join(client, &name, None).await,
         Command::Online => {
             let users = client.online().await?;
             let mut lines = vec![if users.is_empty() {
@@ -319,17 +282,8 @@ async fn carry_out(
             Ok(Done::Say(lines))
         }
         Command::Add(users) => {
-            let name = room(target, "/add")?;
-            let done = client.room_add(name, &users).await?;
-            let room = format!("#{}", escape_line(name));
-            let mut lines = crate::room_cli::gone_lines(&done.removed_gone, &room);
-            let who: Vec<_> = done
-                .added
-                .iter()
-                .map(|n| escape_line(n).into_owned())
-                .collect();
-            lines.push(format!("added {} to {room}", who.join(", ")));
-            Ok(Done::Say(lines))
+            let name = room(target, "/add")?.to_string();
+            room_command(client, RoomCommand::Add { name, users }).await
         }
         Command::Create(name) => {
             let info = client.room_create(&name).await?;
@@ -337,7 +291,7 @@ async fn carry_out(
         }
         Command::Fingerprint => fingerprint(client, target).await,
         Command::Verified => verified(client, target).await,
-        Command::Open(name) => open(client, &name).await,
+        Command::Open(name) => super::open::open(client, &name).await,
         Command::AcceptKey(name) => {
             let info = client.accept(&name).await?;
             Ok(Done::Say(vec![format!(
@@ -397,53 +351,6 @@ async fn carry_out(
     }
 }
 
-/// `/open NAME`: the person of that name; `#NAME` the room of yours of
-/// that name, and so does a plain NAME that no user has.
-async fn open(client: &Client, name: &str) -> Result<Done, Failure> {
-    let join = |room: &str| format!("/join {} joins a public or hidden one", quote_word(room));
-    if let Some(room) = name.strip_prefix('#') {
-        return match client.find_room(room).await {
-            Ok(r) => Ok(Done::Open(Conversation::room(r.id, r.name))),
-            Err(ClientError::NoSuchRoom(_)) => Err(Failure::Usage(format!(
-                "you are in no room named #{room}; {}",
-                join(room)
-            ))),
-            Err(e) => Err(e.into()),
-        };
-    }
-    let info = match client.fetch_key(name).await {
-        Ok(info) => info,
-        Err(ClientError::UnknownPeer(_)) => {
-            return match client.find_room(name).await {
-                Ok(r) => Ok(Done::Open(Conversation::room(r.id, r.name))),
-                Err(_) => Err(Failure::Usage(format!(
-                    "no user named \"{name}\" on this server and no room of yours of that name \
-                     (/online shows who is online; {})",
-                    join(name)
-                ))),
-            };
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if info.pin == PinState::Changed {
-        return Err(Failure::Usage(info.pin.describe(
-            info.verified,
-            &info.label(),
-            Audience::Menu,
-        )));
-    }
-    Ok(Done::Open(Conversation::Person { id: info.id }))
-}
-
-/// Goes to the room just joined by `name` (by its id: a room we left may
-/// have had the name), saying `lines`; only says them if it is not found.
-async fn joined(client: &Client, name: String, lines: Vec<String>) -> Done {
-    match client.find_room(&name).await {
-        Ok(r) => Done::OpenSaying(Conversation::room(r.id, r.name), lines),
-        Err(_) => Done::Say(lines),
-    }
-}
-
 /// Joins, or sets the new password of, a room with the password typed.
 async fn with_password(
     client: &Client,
@@ -451,21 +358,7 @@ async fn with_password(
     secret: RoomPassword,
 ) -> Result<Done, Failure> {
     match purpose {
-        SecretFor::Join(name) => {
-            let join = RoomCommand::Join {
-                name: name.clone(),
-                secret: Some(secret),
-            };
-            match room_cli::outcome(client, join).await {
-                Ok((_, lines)) => Ok(joined(client, name, lines).await),
-                // Mistyped: asked again at once, as a login asks again.
-                Err(ClientError::RoomPassword(line)) => Ok(Done::Ask(
-                    SecretFor::Join(name),
-                    Some(format!("{line}; type it again (Esc cancels)")),
-                )),
-                Err(e) => Err(e.into()),
-            }
-        }
+        SecretFor::Join(name) => super::open::join(client, &name, Some(secret)).await,
         SecretFor::New { room, hidden } => {
             let rule = RuleFlags {
                 public: false,

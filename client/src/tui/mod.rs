@@ -18,17 +18,21 @@
 //! made safe to draw), `view` (drawing), `help` (F1), `text` (cutting and
 //! wrapping), `keys` (what a key does),
 //! `command` (what a `/` line means), `complete` (Tab), `actions`
-//! (running what needs the client), `progress` (transfers' steps) and
+//! (running what needs the client; `open` for `/open` and `/join`,
+//! `done` for what a job came to),
+//! `progress` (transfers' steps) and
 //! `term` (the terminal, always given back).
 
 mod actions;
 pub mod app;
 mod command;
 mod complete;
+mod done;
 mod help;
 mod input;
 mod keys;
 pub mod lines;
+mod open;
 mod progress;
 mod secret;
 mod term;

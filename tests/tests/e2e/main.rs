@@ -46,6 +46,7 @@ mod rooms_owner;
 mod rooms_password;
 mod rooms_receipts;
 mod rooms_rejoin;
+mod rooms_same_name;
 mod same_home;
 mod scripted;
 mod server_trust;

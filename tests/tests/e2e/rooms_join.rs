@@ -317,7 +317,7 @@ async fn rooms_join_kick_ban_unban_and_rename_are_shown_to_members() {
     ok(addr, &alice, &["room", "rename", "ops", "ops-2"]).await;
     let shown = ok(addr, &bob, &["inbox"]).await;
     assert!(
-        shown.contains("[#ops-2] alice renamed the room to #ops-2"),
+        shown.contains("[#ops-2] alice renamed #ops to #ops-2"),
         "{shown}"
     );
     let carol = dir.path().join("carol");

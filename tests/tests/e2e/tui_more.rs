@@ -215,7 +215,7 @@ async fn a_room_owner_promotes_opens_renames_and_deletes_the_room_from_the_scree
         "[#team] carol joined",
         "[#team] alice made the room public+password",
         "[#team] dave joined",
-        "[#ops] alice renamed the room to #ops",
+        "[#ops] alice renamed #team to #ops",
     ] {
         assert!(said.iter().any(|l| l == line), "{line:?} not in {said:#?}");
     }

@@ -1,0 +1,35 @@
+//! What a job the user typed came to, before `actions` turns it into
+//! what the screen does ([`super::actions::Outcome`]); shared by `actions`
+//! and `open`, which carry out jobs.
+
+use super::app::SecretFor;
+use crate::client::ClientError;
+use crate::keystore::Conversation;
+
+/// A job done.
+pub(super) enum Done {
+    /// Reload the list and the open conversation.
+    Refresh,
+    /// Open this conversation.
+    Open(Conversation),
+    /// Open it and say these lines there.
+    OpenSaying(Conversation, Vec<String>),
+    /// Say these lines.
+    Say(Vec<String>),
+    /// Ask for a password for this, saying why first (a wrong one).
+    Ask(SecretFor, Option<String>),
+}
+
+/// A job that failed.
+pub(super) enum Failure {
+    /// Misused: this line says how to use it.
+    Usage(String),
+    /// The client failed.
+    Client(ClientError),
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Self::Client(e)
+    }
+}
