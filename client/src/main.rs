@@ -41,7 +41,7 @@ fn main() -> ExitCode {
             // One line, in the menu's words; with --json one JSON object.
             let line = client::repl::explain::error_line(&e);
             if json {
-                let code = client::repl::explain::error_code(&e);
+                let code = client::repl::codes::error_code(&e);
                 eprintln!("{}", serde_json::json!({ "error": line, "code": code }));
             } else {
                 eprintln!("client: {line}");

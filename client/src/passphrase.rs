@@ -108,7 +108,7 @@ fn read_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
 
 /// What is asked for: the words of its prompts and errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Secret {
+pub enum Secret {
     /// The home folder's passphrase.
     Passphrase,
     /// A room's password.
@@ -130,7 +130,7 @@ fn non_empty(text: Zeroizing<String>) -> anyhow::Result<Zeroizing<String>> {
 
 fn non_empty_as(text: Zeroizing<String>, what: Secret) -> anyhow::Result<Zeroizing<String>> {
     if text.is_empty() {
-        bail!("the {} is empty", what.word());
+        bail!(EntryError::Empty(what));
     }
     Ok(text)
 }
@@ -138,9 +138,32 @@ fn non_empty_as(text: Zeroizing<String>, what: Secret) -> anyhow::Result<Zeroizi
 /// The second entry of a new secret must be the first again.
 fn confirm(first: &str, again: &str, what: Secret) -> anyhow::Result<()> {
     if again != first {
-        bail!("the two {}s differ", what.word());
+        bail!(EntryError::Differ(what));
     }
     Ok(())
+}
+
+/// A secret given that cannot be used, whatever the home holds.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    /// Nothing was given.
+    #[error("the {} is empty", .0.word())]
+    Empty(Secret),
+    /// The second entry of a new secret is not the first.
+    #[error("the two {}s differ", .0.word())]
+    Differ(Secret),
+}
+
+impl EntryError {
+    /// The stable word for `--json` errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Empty(Secret::Passphrase) => "empty_passphrase",
+            Self::Empty(Secret::RoomPassword) => "empty_password",
+            Self::Differ(Secret::Passphrase) => "passphrases_differ",
+            Self::Differ(Secret::RoomPassword) => "passwords_differ",
+        }
+    }
 }
 
 /// A room's password (PROTOCOL.md "Passwords (146 to 149)"): asked on the

@@ -285,7 +285,10 @@ async fn attempt(
         RoomCommand::Demote { name, user } => {
             client.room_demote(&name, &user).await?;
             let line = format!("{} is now a member of {}", escape_line(&user), room(&name));
-            (json!({ "room": name, "member": user }), vec![line])
+            // The same shape as `promote`'s, and as a role change in the
+            // room's log: who, and the role they have now.
+            let value = json!({ "room": name, "member": user, "role": "member" });
+            (value, vec![line])
         }
         RoomCommand::Rename { name, new } => {
             client.room_rename(&name, &new).await?;
@@ -322,7 +325,8 @@ async fn attempt(
         RoomCommand::Promote { name, user } => {
             client.room_promote(&name, &user).await?;
             let line = format!("{} is now an admin of {}", escape_line(&user), room(&name));
-            (json!({ "room": name, "admin": user }), vec![line])
+            let value = json!({ "room": name, "member": user, "role": "admin" });
+            (value, vec![line])
         }
         RoomCommand::Leave { name } => match client.room_leave(&name).await? {
             Leaving::Asked(known) => {
@@ -358,7 +362,7 @@ async fn attempt(
         RoomCommand::Send { name, text } => {
             let text = text.unwrap_or_default();
             if text.is_empty() {
-                return Err(ClientError::RoomMember("the text is empty".into()));
+                return Err(ClientError::EmptyText);
             }
             let seq = client.room_send(&name, &text).await?;
             let line = format!("sent to {} (entry {seq})", room(&name));
@@ -383,7 +387,7 @@ async fn attempt(
                 .iter()
                 .map(|m| {
                     let online = if m.online { "online" } else { "" };
-                    let name = escape_line(&m.name);
+                    let name = if m.you { "you".into() } else { escape_line(&m.name) };
                     let gone = if m.gone {
                         "  (account gone from the server: an admin's next `room add` removes it)"
                     } else {

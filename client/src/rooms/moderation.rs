@@ -12,7 +12,7 @@ use super::commands::role_in;
 use super::engine_client_id;
 use super::naming::new_room_name;
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 
 impl Client {
     /// Bans (`true`) or unbans `user` in the room `name`; a banned member is
@@ -43,7 +43,7 @@ impl Client {
                 .await?;
             if changed.is_none() {
                 let state = if banned { "already" } else { "not" };
-                return Err(ClientError::RoomMember(format!(
+                return Err(ClientError::room(RoomRefusal::Unchanged, format!(
                     "{user} is {state} banned from #{}",
                     room.name
                 )));
@@ -91,7 +91,7 @@ impl Client {
                     Role::Admin => ("an admin", "another admin or the owner changes your role"),
                     Role::Member => ("a member", "an admin or the owner changes your role"),
                 };
-                return Err(ClientError::RoomMember(format!(
+                return Err(ClientError::room(RoomRefusal::IsYou, format!(
                     "that is you, {you} of #{}; {why}",
                     room.name
                 )));
@@ -117,7 +117,7 @@ impl Client {
                 })
                 .await?;
             if changed.is_none() {
-                return Err(ClientError::RoomMember(format!(
+                return Err(ClientError::room(RoomRefusal::Unchanged, format!(
                     "{user} {already} #{}",
                     room.name
                 )));
@@ -145,7 +145,7 @@ impl Client {
                 return Err(ClientError::RoomNameTaken(held.name));
             }
             if *new == room.name {
-                return Err(ClientError::RoomMember(format!(
+                return Err(ClientError::room(RoomRefusal::Unchanged, format!(
                     "#{} is already named so",
                     room.name
                 )));

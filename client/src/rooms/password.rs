@@ -17,7 +17,7 @@ use super::content::RoomContent;
 use super::state::LocalRoom;
 use crate::client::Client;
 use crate::connection::Connection;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 
 /// A room's password, as a person typed it. No `Debug` of its text.
 #[derive(Clone, PartialEq, Eq)]
@@ -30,7 +30,7 @@ impl RoomPassword {
     /// An empty password.
     pub fn new(text: Zeroizing<String>) -> Result<Self, ClientError> {
         if text.is_empty() {
-            return Err(ClientError::RoomMember("the room password is empty".into()));
+            return Err(ClientError::room(RoomRefusal::EmptyPassword, "the room password is empty"));
         }
         Ok(Self(text))
     }
@@ -52,11 +52,11 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<Result<T, PasswordError>, ClientError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| ClientError::RoomMember(format!("the password task failed: {e}")))
+        .map_err(|e| ClientError::room(RoomRefusal::Failed, format!("the password task failed: {e}")))
 }
 
 fn malformed(_: PasswordError) -> ClientError {
-    ClientError::RoomMember("the server's OPAQUE answer is malformed".into())
+    ClientError::room(RoomRefusal::Failed, "the server's OPAQUE answer is malformed")
 }
 
 impl Client {
@@ -139,7 +139,7 @@ impl Client {
             self.register_room_password(room.id, password)
                 .await
                 .map_err(|e| {
-                    ClientError::RoomMember(format!(
+                    ClientError::room(RoomRefusal::PasswordNotSet, format!(
                         "#{name} was created but its password was not set ({e}); \
                          nobody can join it until `room set {name} --password` succeeds"
                     ))

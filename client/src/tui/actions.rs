@@ -207,7 +207,8 @@ async fn carry_out(
                 escape_line(name)
             )];
             for m in members {
-                lines.push(format!("  {} ({})", escape_line(&m.name), m.role));
+                let who = if m.you { "you".into() } else { escape_line(&m.name) };
+                lines.push(format!("  {who} ({})", m.role));
             }
             Ok(Done::Say(lines))
         }

@@ -180,7 +180,7 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
     let addr = server.addr;
     let dir = tempfile::tempdir().unwrap();
     let [alice, bob, carol] = ["alice", "bob", "carol"].map(|n| dir.path().join(n));
-    register(addr, &alice, "alice").await;
+    let alice_id = register(addr, &alice, "alice").await;
     register(addr, &bob, "bob").await;
     register(addr, &carol, "carol").await;
 
@@ -223,6 +223,7 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
     assert!(!success);
     let refusal: Value = serde_json::from_str(err.trim()).unwrap();
     assert!(refusal["error"].as_str().unwrap().contains("not an admin"));
+    assert_eq!(refusal["code"], "not_admin", "{refusal}");
 
     // Bob is offline while alice sends ten texts around two commits (a
     // promotion and a removal): he reads everything, in order.
@@ -238,7 +239,19 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
     for i in 8..10 {
         ok(addr, &alice, &["room", "send", "team", &format!("m{i}")]).await;
     }
+    // Alice's own entries come back to her under her name, marked as
+    // hers, for a script; a person reads "you".
+    let own: Vec<Value> = room_events(&json(addr, &alice, &["inbox"]).await)
+        .into_iter()
+        .filter(|e| e["from"] == alice_id.to_string().as_str())
+        .collect();
+    assert!(!own.is_empty(), "no entry of alice's own in her inbox");
+    for e in &own {
+        assert_eq!(e["from_name"], "alice", "{e}");
+        assert_eq!(e["from_you"], true, "{e}");
+    }
     let events = room_events(&json(addr, &bob, &["inbox"]).await);
+    assert!(events.iter().all(|e| e["from_you"] == false), "{events:?}");
     let order: Vec<String> = events
         .iter()
         .map(|e| match e["room_event"].as_str().unwrap() {
@@ -287,9 +300,18 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
         roles,
         vec![
             ("alice".into(), "owner".into()),
-            ("you".into(), "member".into())
+            ("bob".into(), "member".into())
         ]
     );
+    let you: Vec<bool> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["you"].as_bool().unwrap())
+        .collect();
+    assert_eq!(you, [false, true], "{members}");
+    let shown = ok(addr, &bob, &["room", "members", "team"]).await;
+    assert!(shown.lines().any(|l| l.starts_with("you ")), "{shown}");
     let rooms = json(addr, &alice, &["room", "list"]).await;
     assert_eq!(rooms["mine"][0]["name"], "team");
     assert_eq!(rooms["mine"][0]["members"], 2);
