@@ -231,7 +231,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     }
                 }
                 Err(ClientError::Cancelled) => {
-                    return Err(cancelled("upload cancelled; `client resume` continues it where it stopped"))
+                    return Err(cancelled(
+                        "upload cancelled; `client resume` continues it where it stopped",
+                    ));
                 }
                 Err(e) => return Err(e.into()),
             }

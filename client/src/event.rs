@@ -298,3 +298,19 @@ pub(crate) fn event(d: &Delivery, peer: Option<&PeerRecord>, what: What) -> Even
         what,
     }
 }
+
+/// An event from the peer `from`, pinned as `name`, stored at `at` (for
+/// tests that show one).
+#[cfg(test)]
+pub(crate) fn test_event(id: u64, from: ClientId, name: &str, at: u64, what: What) -> Event {
+    Event {
+        message_id: id,
+        from,
+        from_name: Some(name.into()),
+        from_you: false,
+        server_name: None,
+        sent_at_ms: at,
+        sender_time_ms: None,
+        what,
+    }
+}

@@ -387,7 +387,11 @@ async fn attempt(
                 .iter()
                 .map(|m| {
                     let online = if m.online { "online" } else { "" };
-                    let name = if m.you { "you".into() } else { escape_line(&m.name) };
+                    let name = if m.you {
+                        "you".into()
+                    } else {
+                        escape_line(&m.name)
+                    };
                     let gone = if m.gone {
                         "  (account gone from the server: an admin's next `room add` removes it)"
                     } else {

@@ -75,9 +75,9 @@ pub fn client_code(e: &ClientError) -> String {
         ClientError::Room(RoomsError::NotMember) => "not_in_room",
         ClientError::Room(RoomsError::WrongKey) => "wrong_passphrase",
         ClientError::Room(RoomsError::Limit(_)) => "room_limit",
-        ClientError::Room(RoomsError::Identity(sealpost_rooms::IdentityError::PinMismatch(
-            _,
-        ))) => "peer_key_changed",
+        ClientError::Room(RoomsError::Identity(sealpost_rooms::IdentityError::PinMismatch(_))) => {
+            "peer_key_changed"
+        }
         ClientError::Room(_) => "room",
         ClientError::NoSuchRoom(_) | ClientError::NoRoomToJoin { .. } => "no_such_room",
         ClientError::RoomGone(_) => "room_gone",
@@ -97,9 +97,7 @@ pub fn client_code(e: &ClientError) -> String {
 /// The code of a key store failure: what is wrong with the home folder.
 pub fn store_code(e: &KeyStoreError) -> &'static str {
     match e {
-        KeyStoreError::WrongPassphrase | KeyStoreError::WrongBackupPassphrase => {
-            "wrong_passphrase"
-        }
+        KeyStoreError::WrongPassphrase | KeyStoreError::WrongBackupPassphrase => "wrong_passphrase",
         KeyStoreError::PassphraseNeeded
         | KeyStoreError::FirstPassphraseNeeded
         | KeyStoreError::NewPassphraseNeeded => "passphrase_needed",

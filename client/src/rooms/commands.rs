@@ -215,11 +215,14 @@ impl Client {
                 return Ok(Leaving::AlreadyAsked(room.name));
             }
             if self.member_ids(&room).await?.len() < 2 {
-                return Err(ClientError::room(RoomRefusal::OnlyMember, format!(
-                    "you are the only member of #{0}: nobody could complete your leave; \
+                return Err(ClientError::room(
+                    RoomRefusal::OnlyMember,
+                    format!(
+                        "you are the only member of #{0}: nobody could complete your leave; \
                      delete the room instead (room delete {0})",
-                    room.name
-                )));
+                        room.name
+                    ),
+                ));
             }
             // The owner or the last admin, leaving no admin behind, would
             // leave a room nobody can moderate, open, add anyone to, or
@@ -244,11 +247,14 @@ impl Client {
                 } else {
                     String::new()
                 };
-                return Err(ClientError::room(RoomRefusal::LastAdmin, format!(
-                    "{why}, so nobody could manage it after you; \
+                return Err(ClientError::room(
+                    RoomRefusal::LastAdmin,
+                    format!(
+                        "{why}, so nobody could manage it after you; \
                      promote one first (room promote {0} NAME){or_delete}",
-                    room.name
-                )));
+                        room.name
+                    ),
+                ));
             }
             self.send_to_room(room.id, None, move |e| e.leave(room_id))
                 .await?;
@@ -460,23 +466,26 @@ impl Client {
             Some(r) => r.client_id,
             None if me.name.as_str().eq_ignore_ascii_case(user) => me.id,
             None => {
-                return Err(ClientError::room(RoomRefusal::NotMember, format!(
-                    "nobody named {user:?} is pinned here, so nobody of that name is in #{}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::NotMember,
+                    format!(
+                        "nobody named {user:?} is pinned here, so nobody of that name is in #{}",
+                        room.name
+                    ),
+                ));
             }
         };
         if id == me.id {
-            return Err(ClientError::room(RoomRefusal::IsYou, format!(
-                "that is you; to leave #{}, use `room leave`",
-                room.name
-            )));
+            return Err(ClientError::room(
+                RoomRefusal::IsYou,
+                format!("that is you; to leave #{}, use `room leave`", room.name),
+            ));
         }
         if !self.member_ids(room).await?.contains(&id) {
-            return Err(ClientError::room(RoomRefusal::NotMember, format!(
-                "{user} is not a member of #{}",
-                room.name
-            )));
+            return Err(ClientError::room(
+                RoomRefusal::NotMember,
+                format!("{user} is not a member of #{}", room.name),
+            ));
         }
         Ok(id)
     }
@@ -496,13 +505,20 @@ impl Client {
             let (not, ask, why) = if needed == Role::Owner {
                 ("its owner", "ask its owner", RoomRefusal::NotOwner)
             } else {
-                ("an admin", "ask an admin or the owner", RoomRefusal::NotAdmin)
+                (
+                    "an admin",
+                    "ask an admin or the owner",
+                    RoomRefusal::NotAdmin,
+                )
             };
             let article = if role == Role::Member { "a" } else { "an" };
-            return Err(ClientError::room(why, format!(
-                "you are {article} {role} of #{}, not {not}, and may not {action}; {ask}",
-                room.name
-            )));
+            return Err(ClientError::room(
+                why,
+                format!(
+                    "you are {article} {role} of #{}, not {not}, and may not {action}; {ask}",
+                    room.name
+                ),
+            ));
         }
         Ok(())
     }
@@ -521,10 +537,13 @@ impl Client {
         let engine = self.room_engine().await?;
         let id = room.id;
         if engine.run(move |e| role_in(e, id, client)).await? == Role::Owner {
-            return Err(ClientError::room(RoomRefusal::IsOwner, format!(
-                "{user} is the owner of #{}, and a room's owner cannot be {action}",
-                room.name
-            )));
+            return Err(ClientError::room(
+                RoomRefusal::IsOwner,
+                format!(
+                    "{user} is the owner of #{}, and a room's owner cannot be {action}",
+                    room.name
+                ),
+            ));
         }
         Ok(())
     }

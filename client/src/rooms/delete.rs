@@ -34,10 +34,13 @@ impl Client {
                 } else {
                     ("an admin", RoomRefusal::NotAdmin)
                 };
-                return Err(ClientError::room(why, format!(
-                    "only {who} may delete #{} (or its only member); ask {who}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    why,
+                    format!(
+                        "only {who} may delete #{} (or its only member); ask {who}",
+                        room.name
+                    ),
+                ));
             }
             let content = RoomContent::Deleted
                 .encode()

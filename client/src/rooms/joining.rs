@@ -112,11 +112,14 @@ impl Client {
                     .into_iter()
                     .find(|r| r.id == found_id)
                 {
-                    return Err(ClientError::room(RoomRefusal::AlreadyMember, format!(
-                        "you are already a member of #{} (id {})",
-                        held.name,
-                        hex(&held.id)
-                    )));
+                    return Err(ClientError::room(
+                        RoomRefusal::AlreadyMember,
+                        format!(
+                            "you are already a member of #{} (id {})",
+                            held.name,
+                            hex(&held.id)
+                        ),
+                    ));
                 }
                 let info = found.group_info.to_vec();
                 let out = self
@@ -210,10 +213,10 @@ impl Client {
                 .await
                 .map_err(|e| e.name_in_use(&room.name))?;
             if changed.is_none() {
-                return Err(ClientError::room(RoomRefusal::Unchanged, format!(
-                    "#{} is already {rule}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::Unchanged,
+                    format!("#{} is already {rule}", room.name),
+                ));
             }
             Ok(())
         })
@@ -287,12 +290,15 @@ impl Client {
     async fn no_room_to_join(&self, name: &str) -> ClientError {
         // `#` first, so that only it is dropped from a name that has one.
         if let Ok(held) = self.find_room(&format!("#{name}")).await {
-            return ClientError::room(RoomRefusal::AlreadyMember, format!(
-                "you are already a member of #{} (id {}), and no other room you may join \
+            return ClientError::room(
+                RoomRefusal::AlreadyMember,
+                format!(
+                    "you are already a member of #{} (id {}), and no other room you may join \
                  is named {name:?}",
-                held.name,
-                hex(&held.id)
-            ));
+                    held.name,
+                    hex(&held.id)
+                ),
+            );
         }
         let listed = self.room_directory().await.ok().and_then(|rooms| {
             rooms

@@ -43,10 +43,10 @@ impl Client {
                 .await?;
             if changed.is_none() {
                 let state = if banned { "already" } else { "not" };
-                return Err(ClientError::room(RoomRefusal::Unchanged, format!(
-                    "{user} is {state} banned from #{}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::Unchanged,
+                    format!("{user} is {state} banned from #{}", room.name),
+                ));
             }
             Ok(())
         })
@@ -91,10 +91,10 @@ impl Client {
                     Role::Admin => ("an admin", "another admin or the owner changes your role"),
                     Role::Member => ("a member", "an admin or the owner changes your role"),
                 };
-                return Err(ClientError::room(RoomRefusal::IsYou, format!(
-                    "that is you, {you} of #{}; {why}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::IsYou,
+                    format!("that is you, {you} of #{}; {why}", room.name),
+                ));
             }
             let id = self.member_of(&room, user).await?;
             self.require_role(&room, Role::Admin, action).await?;
@@ -117,10 +117,10 @@ impl Client {
                 })
                 .await?;
             if changed.is_none() {
-                return Err(ClientError::room(RoomRefusal::Unchanged, format!(
-                    "{user} {already} #{}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::Unchanged,
+                    format!("{user} {already} #{}", room.name),
+                ));
             }
             Ok(())
         })
@@ -145,10 +145,10 @@ impl Client {
                 return Err(ClientError::RoomNameTaken(held.name));
             }
             if *new == room.name {
-                return Err(ClientError::room(RoomRefusal::Unchanged, format!(
-                    "#{} is already named so",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::Unchanged,
+                    format!("#{} is already named so", room.name),
+                ));
             }
             self.require_role(&room, Role::Admin, "rename the room")
                 .await?;

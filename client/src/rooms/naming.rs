@@ -27,8 +27,12 @@ pub fn typed_room(typed: &str) -> &str {
 /// # Errors
 /// [`ClientError::RoomRefused`] saying which rule the name breaks.
 pub(crate) fn new_room_name(typed: &str) -> Result<RoomName, ClientError> {
-    let refused =
-        |why: String| ClientError::room(RoomRefusal::BadRoomName, format!("{typed:?} cannot name a room: {why}"));
+    let refused = |why: String| {
+        ClientError::room(
+            RoomRefusal::BadRoomName,
+            format!("{typed:?} cannot name a room: {why}"),
+        )
+    };
     let name = typed_room(typed);
     if name.is_empty() && !typed.is_empty() {
         return Err(refused("a name is needed after the `#`".into()));

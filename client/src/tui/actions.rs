@@ -207,7 +207,11 @@ async fn carry_out(
                 escape_line(name)
             )];
             for m in members {
-                let who = if m.you { "you".into() } else { escape_line(&m.name) };
+                let who = if m.you {
+                    "you".into()
+                } else {
+                    escape_line(&m.name)
+                };
                 lines.push(format!("  {who} ({})", m.role));
             }
             Ok(Done::Say(lines))

@@ -165,7 +165,10 @@ async fn a_file_that_cannot_be_sent_has_a_code_saying_why() {
     let missing = missing.to_str().unwrap();
     let err = refusal(addr, &alice, &["send-file", "bob", missing]).await;
     assert_eq!(err["code"], "file_not_found", "{err}");
-    assert!(err["error"].as_str().unwrap().contains("no file at"), "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("no file at"),
+        "{err}"
+    );
     let folder = dir.path().to_str().unwrap();
     let err = refusal(addr, &alice, &["send-file", "bob", folder]).await;
     assert_eq!(err["code"], "is_a_directory", "{err}");

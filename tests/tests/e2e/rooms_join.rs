@@ -367,7 +367,10 @@ async fn rooms_join_promote_and_demote_decide_who_may_moderate() {
 
     let err = refusal(addr, &bob, &["room", "kick", "ops", "carol"]).await;
     assert_eq!(err["code"], "not_admin", "{err}");
-    assert!(err["error"].as_str().unwrap().contains("not an admin"), "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("not an admin"),
+        "{err}"
+    );
     // Promote and demote answer in one shape: who, and their role now.
     let promoted = json(addr, &alice, &["room", "promote", "ops", "bob"]).await;
     assert_eq!(
