@@ -20,7 +20,7 @@ use crate::output::{self, Bars};
 use crate::pin::PinState;
 use crate::rejections;
 use crate::repl::explain::KnownNames;
-use crate::script::{print_json, read_stdin};
+use crate::script::{cancelled, print_json, read_stdin};
 
 /// Flags that change how commands behave.
 #[derive(Debug, Clone, Copy)]
@@ -203,7 +203,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 Some(t) => t.to_string(),
             };
             if text.is_empty() {
-                bail!("the text is empty");
+                bail!(ClientError::EmptyText);
             }
             let id = accepting(client, flags, &to, || client.send_text(&to, &text)).await?;
             if flags.json {
@@ -231,7 +231,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     }
                 }
                 Err(ClientError::Cancelled) => {
-                    bail!("upload cancelled; `client resume` continues it where it stopped")
+                    return Err(cancelled(
+                        "upload cancelled; `client resume` continues it where it stopped",
+                    ));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -257,9 +259,11 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             // Printed is shown (to a person or to the script acting for one).
             client.shown(&shown).await;
             match read {
-                Err(ClientError::Cancelled) => bail!(
-                    "stopped; what was not read stays on the server, and a file resumes where it stopped"
-                ),
+                Err(ClientError::Cancelled) => {
+                    return Err(cancelled(
+                        "stopped; what was not read stays on the server, and a file resumes where it stopped",
+                    ));
+                }
                 other => other?,
             }
             if !json {
@@ -286,9 +290,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
         Command::AcceptFile { id } => {
             let event = match client.accept_file(id, cancel_on_ctrl_c()).await {
                 Err(ClientError::Cancelled) => {
-                    bail!(
+                    return Err(cancelled(format!(
                         "stopped; `client accept-file {id}` resumes the download where it stopped"
-                    )
+                    )));
                 }
                 other => other?,
             };

@@ -30,6 +30,9 @@ pub struct Event {
     /// The name the sender is pinned under, if it has one (escape before
     /// printing). Never the server's word alone: see [`crate::contacts`].
     pub from_name: Option<String>,
+    /// Whether the sender is this home's own user (a commit of ours in a
+    /// room): `from_name` is then our own name, and a person reads "you".
+    pub from_you: bool,
     /// The server's current name for the sender, only when it differs from
     /// `from_name` (a remark; escape before printing).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -288,8 +291,25 @@ pub(crate) fn event(d: &Delivery, peer: Option<&PeerRecord>, what: What) -> Even
         message_id: d.message_id,
         from: d.sender,
         from_name,
+        from_you: false,
         server_name,
         sent_at_ms: d.sent_at_ms,
+        sender_time_ms: None,
+        what,
+    }
+}
+
+/// An event from the peer `from`, pinned as `name`, stored at `at` (for
+/// tests that show one).
+#[cfg(test)]
+pub(crate) fn test_event(id: u64, from: ClientId, name: &str, at: u64, what: What) -> Event {
+    Event {
+        message_id: id,
+        from,
+        from_name: Some(name.into()),
+        from_you: false,
+        server_name: None,
+        sent_at_ms: at,
         sender_time_ms: None,
         what,
     }

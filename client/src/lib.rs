@@ -86,7 +86,7 @@ mod upload_prefix;
 pub use client::{Client, ClientConfig, Progress};
 pub use crypto::RefusalReason;
 pub use downloads::{DownloadPolicy, HeldOffer};
-pub use error::{ClientError, NameConflict};
+pub use error::{ClientError, NameConflict, RoomRefusal};
 pub use event::{Event, Rejection, Waiting, What};
 pub use peer_info::PeerInfo;
 pub use pin::PinState;

@@ -71,11 +71,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let (no_passphrase, passphrase_file) = (cli.no_passphrase, cli.passphrase_file);
     let invisible = cli.invisible;
+    // A backup brings its passphrase, which may predate the minimum.
+    let restoring = matches!(cli.command, Some(Command::Import { .. }));
     let config = client_config(
         cli.home,
         cli.server.as_deref(),
         cli.accept_server_key,
-        |home| client::passphrase::resolve(home, no_passphrase, passphrase_file.as_deref()),
+        |home| {
+            client::passphrase::resolve(home, no_passphrase, passphrase_file.as_deref(), restoring)
+        },
     )?;
     match cli.command {
         Some(Command::Tui { bell }) => {

@@ -45,8 +45,11 @@ pub fn size(bytes: u64) -> String {
 }
 
 /// The sender as the user pinned it, with the server's name as a remark
-/// when that differs, escaped.
+/// when that differs, escaped; `you` for the user itself.
 pub fn sender(e: &Event) -> String {
+    if e.from_you {
+        return "you".into();
+    }
     let who = e
         .from_name
         .as_deref()

@@ -20,6 +20,24 @@ pub const PASSPHRASE_ENV: &str = "SEALPOST_PASSPHRASE";
 /// The environment variable `passphrase change` reads the new one from.
 pub const NEW_PASSPHRASE_ENV: &str = "SEALPOST_NEW_PASSPHRASE";
 
+/// The fewest characters a new passphrase has (a new home's, a changed
+/// one, a plain home's backup's). Homes and backups made under a shorter
+/// one, before there was a minimum, still open with it.
+pub const MIN_NEW_PASSPHRASE_CHARS: usize = 8;
+
+/// `text` as a new passphrase: refused when shorter than the minimum.
+///
+/// # Errors
+/// [`KeyStoreError::PassphraseTooShort`].
+pub fn new_passphrase(text: Zeroizing<String>) -> Result<Zeroizing<String>, KeyStoreError> {
+    if text.chars().count() < MIN_NEW_PASSPHRASE_CHARS {
+        return Err(KeyStoreError::PassphraseTooShort {
+            min: MIN_NEW_PASSPHRASE_CHARS,
+        });
+    }
+    Ok(text)
+}
+
 /// The line every start of a plain home prints on standard error.
 pub const PLAIN_WARNING: &str = "client: WARNING: this home folder is NOT encrypted (--no-passphrase): anyone who can read its files reads your keys and history";
 
@@ -27,15 +45,29 @@ pub const PLAIN_WARNING: &str = "client: WARNING: this home folder is NOT encryp
 /// with `--no-passphrase`, now or on an earlier run) says so on standard
 /// error, every time.
 ///
+/// `restoring`: the home is being set up from a backup, whose passphrase
+/// it takes whatever its length; any other new home's passphrase is a new
+/// one, [`MIN_NEW_PASSPHRASE_CHARS`] at least.
+///
 /// # Errors
 /// An unreadable or empty passphrase file; no passphrase to be had (no
-/// terminal, nothing given) for a home that needs one.
+/// terminal, nothing given) for a home that needs one; a new home's
+/// passphrase too short.
 pub fn resolve(
     home: &Path,
     no_passphrase: bool,
     file: Option<&Path>,
+    restoring: bool,
 ) -> anyhow::Result<Protection> {
     let record = atrest::read_record(home)?;
+    let new = record.is_none() && !restoring;
+    let checked = |text: Zeroizing<String>| -> anyhow::Result<Protection> {
+        Ok(Protection::Passphrase(if new {
+            new_passphrase(text).map_err(ClientError::Store)?
+        } else {
+            text
+        }))
+    };
     if no_passphrase || (record == Some(Record::NoPassphrase) && file.is_none()) {
         // An encrypted home refuses to open without its passphrase: it is
         // not the plain home the warning would call it.
@@ -45,10 +77,10 @@ pub fn resolve(
         return Ok(Protection::NoPassphrase);
     }
     if let Some(file) = file {
-        return Ok(Protection::Passphrase(read_file(file)?));
+        return checked(read_file(file)?);
     }
     if let Ok(text) = std::env::var(PASSPHRASE_ENV) {
-        return Ok(Protection::Passphrase(non_empty(Zeroizing::new(text))?));
+        return checked(non_empty(Zeroizing::new(text))?);
     }
     let first_use = record.is_none();
     let needed = if first_use {
@@ -58,7 +90,7 @@ pub fn resolve(
     };
     let text = ask("Passphrase for this home folder: ", first_use)
         .map_err(|e| no_terminal_as(e, needed))?;
-    Ok(Protection::Passphrase(text))
+    checked(text)
 }
 
 /// A prompt that failed for want of a terminal (none is attached: a
@@ -87,13 +119,15 @@ fn no_terminal_as(e: anyhow::Error, needed: KeyStoreError) -> anyhow::Error {
 /// # Errors
 /// As [`resolve`].
 pub fn resolve_new(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
-    if let Some(file) = file {
-        return read_file(file);
-    }
-    if let Ok(text) = std::env::var(NEW_PASSPHRASE_ENV) {
-        return non_empty(Zeroizing::new(text));
-    }
-    ask("New passphrase: ", true).map_err(|e| no_terminal_as(e, KeyStoreError::NewPassphraseNeeded))
+    let text = if let Some(file) = file {
+        read_file(file)?
+    } else if let Ok(text) = std::env::var(NEW_PASSPHRASE_ENV) {
+        non_empty(Zeroizing::new(text))?
+    } else {
+        ask("New passphrase: ", true)
+            .map_err(|e| no_terminal_as(e, KeyStoreError::NewPassphraseNeeded))?
+    };
+    Ok(new_passphrase(text).map_err(ClientError::Store)?)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
@@ -108,7 +142,7 @@ fn read_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
 
 /// What is asked for: the words of its prompts and errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Secret {
+pub enum Secret {
     /// The home folder's passphrase.
     Passphrase,
     /// A room's password.
@@ -130,7 +164,7 @@ fn non_empty(text: Zeroizing<String>) -> anyhow::Result<Zeroizing<String>> {
 
 fn non_empty_as(text: Zeroizing<String>, what: Secret) -> anyhow::Result<Zeroizing<String>> {
     if text.is_empty() {
-        bail!("the {} is empty", what.word());
+        bail!(EntryError::Empty(what));
     }
     Ok(text)
 }
@@ -138,9 +172,32 @@ fn non_empty_as(text: Zeroizing<String>, what: Secret) -> anyhow::Result<Zeroizi
 /// The second entry of a new secret must be the first again.
 fn confirm(first: &str, again: &str, what: Secret) -> anyhow::Result<()> {
     if again != first {
-        bail!("the two {}s differ", what.word());
+        bail!(EntryError::Differ(what));
     }
     Ok(())
+}
+
+/// A secret given that cannot be used, whatever the home holds.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    /// Nothing was given.
+    #[error("the {} is empty", .0.word())]
+    Empty(Secret),
+    /// The second entry of a new secret is not the first.
+    #[error("the two {}s differ", .0.word())]
+    Differ(Secret),
+}
+
+impl EntryError {
+    /// The stable word for `--json` errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Empty(Secret::Passphrase) => "empty_passphrase",
+            Self::Empty(Secret::RoomPassword) => "empty_password",
+            Self::Differ(Secret::Passphrase) => "passphrases_differ",
+            Self::Differ(Secret::RoomPassword) => "passwords_differ",
+        }
+    }
 }
 
 /// A room's password (PROTOCOL.md "Passwords (146 to 149)"): asked on the
@@ -186,9 +243,10 @@ impl Client {
     /// salt. Run it with no rooms engine open (a command of its own).
     ///
     /// # Errors
-    /// [`KeyStoreError::NoPassphraseHome`] for a plain home; database and
-    /// file errors.
+    /// [`KeyStoreError::PassphraseTooShort`]; [`KeyStoreError::NoPassphraseHome`]
+    /// for a plain home; database and file errors.
     pub async fn change_passphrase(&self, new: Zeroizing<String>) -> Result<(), ClientError> {
+        let new = new_passphrase(new)?;
         let home = self.config().home.clone();
         self.store(move |store| {
             let old = store

@@ -76,6 +76,7 @@ mod tests {
             message_id: 1,
             from: ClientId([sender; 16]),
             from_name: None,
+            from_you: false,
             server_name: None,
             sent_at_ms: 0,
             sender_time_ms: None,

@@ -286,7 +286,10 @@ async fn attempt(
             client.room_demote(&name, &user).await?;
             let room = held(client, &name).await;
             let line = format!("{} is now a member of {}", escape_line(&user), room.line());
-            (room.json(json!({ "member": user })), vec![line])
+            (
+                room.json(json!({ "member": user, "role": "member" })),
+                vec![line],
+            )
         }
         RoomCommand::Rename { name, new } => {
             let old = client.room_rename(&name, &new).await?;
@@ -337,7 +340,10 @@ async fn attempt(
             client.room_promote(&name, &user).await?;
             let room = held(client, &name).await;
             let line = format!("{} is now an admin of {}", escape_line(&user), room.line());
-            (room.json(json!({ "admin": user })), vec![line])
+            (
+                room.json(json!({ "member": user, "role": "admin" })),
+                vec![line],
+            )
         }
         RoomCommand::Leave { name } => match client.room_leave(&name).await? {
             Leaving::Asked(known) => {
@@ -373,7 +379,7 @@ async fn attempt(
         RoomCommand::Send { name, text } => {
             let text = text.unwrap_or_default();
             if text.is_empty() {
-                return Err(ClientError::RoomMember("the text is empty".into()));
+                return Err(ClientError::EmptyText);
             }
             let seq = client.room_send(&name, &text).await?;
             let room = held(client, &name).await;
@@ -496,7 +502,13 @@ fn member_lines(members: &[crate::rooms::RoomMemberInfo]) -> Vec<String> {
     use unicode_width::UnicodeWidthStr;
     let names: Vec<String> = members
         .iter()
-        .map(|m| escape_line(&m.name).into_owned())
+        .map(|m| {
+            if m.you {
+                "you".into()
+            } else {
+                escape_line(&m.name).into_owned()
+            }
+        })
         .collect();
     let wide = names.iter().map(|n| n.width()).max().unwrap_or(0);
     members
@@ -539,6 +551,7 @@ mod tests {
     fn member(name: &str, role: &str, id: u8) -> RoomMemberInfo {
         RoomMemberInfo {
             name: name.into(),
+            you: name == "you",
             id: ClientId([id; 16]),
             role: role.into(),
             online: false,

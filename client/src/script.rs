@@ -22,7 +22,7 @@ pub(crate) fn read_stdin() -> anyhow::Result<String> {
         .context("reading the text from standard input")?;
     let text = without_final_line_break(buf);
     if text.is_empty() {
-        bail!("the text is empty");
+        bail!(crate::ClientError::EmptyText);
     }
     Ok(text)
 }
@@ -49,4 +49,10 @@ fn one_final_line_break_is_dropped_and_no_more() {
     assert_eq!(cut("hi\r"), "hi\r");
     assert_eq!(cut("\n"), "");
     assert_eq!(cut("ünï\n"), "ünï");
+}
+
+/// A cancelled command's error: `words` (what resumes it) for a person,
+/// the code `cancelled` for a script.
+pub(crate) fn cancelled(words: impl std::fmt::Display + Send + Sync + 'static) -> anyhow::Error {
+    anyhow::Error::new(crate::ClientError::Cancelled).context(words)
 }

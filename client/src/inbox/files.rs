@@ -329,6 +329,7 @@ impl Client {
             message_id,
             from: sender,
             from_name,
+            from_you: false,
             server_name,
             sent_at_ms,
             sender_time_ms,

@@ -289,6 +289,7 @@ impl Client {
                 message_id: m.message_id,
                 from: m.sender,
                 from_name,
+                from_you: false,
                 server_name,
                 sent_at_ms: m.sent_at_ms,
                 sender_time_ms: None,

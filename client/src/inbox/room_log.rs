@@ -22,13 +22,16 @@ impl Client {
     /// The room events read and not shown yet, as events (taken: each is
     /// returned once).
     pub(crate) async fn shown_room_events(&self) -> Result<Vec<Event>, ClientError> {
-        let me = self.require_me()?.id;
+        let me = self.require_me()?;
         let queued = self.take_room_events().await?;
         let mut events = Vec::with_capacity(queued.len());
         for e in queued {
             let from: ClientId = e.from.parse().unwrap_or(ClientId::NIL);
-            let (from_name, server_name) = if from == me {
-                (Some("you".to_string()), None)
+            // Our own name for a script, with `from_you`; a person reads
+            // "you" (`output::sender`).
+            let from_you = from == me.id;
+            let (from_name, server_name) = if from_you {
+                (Some(me.name.as_str().to_string()), None)
             } else {
                 let peer = self.store(move |s| s.peer(from)).await?;
                 names_of(peer.as_ref())
@@ -37,6 +40,7 @@ impl Client {
                 message_id: e.seq,
                 from,
                 from_name,
+                from_you,
                 server_name,
                 sent_at_ms: e.sent_at_ms,
                 sender_time_ms: None,

@@ -85,6 +85,13 @@ pub enum KeyStoreError {
         "no new passphrase given: type it on a terminal, or use --new-passphrase-file FILE or SEALPOST_NEW_PASSPHRASE"
     )]
     NewPassphraseNeeded,
+    /// A new passphrase (a new home's, a changed one, a backup's) shorter
+    /// than the minimum; homes made under a shorter one still open.
+    #[error("the new passphrase is too short: use at least {min} characters")]
+    PassphraseTooShort {
+        /// The fewest characters a new passphrase has.
+        min: usize,
+    },
     /// A passphrase was given for a home set up without one.
     #[error(
         "this home folder was set up with --no-passphrase and is not encrypted; run with --no-passphrase. To encrypt it, export it (`client --no-passphrase export FILE` asks for the backup's passphrase) and import that into a new home with the same passphrase"

@@ -185,6 +185,7 @@ impl Client {
                 message_id: 0,
                 from: id,
                 from_name,
+                from_you: false,
                 server_name: None,
                 sent_at_ms: now_ms(),
                 sender_time_ms: None,

@@ -138,6 +138,7 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             _ => format!("cannot read {path}: {source}"),
         },
         ClientError::Cancelled => "cancelled".into(),
+        ClientError::EmptyText => e.to_string(),
         ClientError::Connection(c) => connection_error(c),
         ClientError::Store(KeyStoreError::NoPendingKey(_)) => {
             "that user's key has not changed; there is nothing to accept".into()
@@ -147,6 +148,7 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             | KeyStoreError::PassphraseNeeded
             | KeyStoreError::FirstPassphraseNeeded
             | KeyStoreError::NewPassphraseNeeded
+            | KeyStoreError::PassphraseTooShort { .. }
             | KeyStoreError::NoPassphraseHome),
         ) => s.to_string(),
         ClientError::Store(s) => format!("the local key store failed: {s}"),
@@ -178,7 +180,7 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         | ClientError::NoRoomToJoin { .. }
         | ClientError::RoomNameTaken(_)
         | ClientError::RoomNameInUse(_)
-        | ClientError::RoomMember(_)
+        | ClientError::RoomRefused { .. }
         | ClientError::RoomPassword(_)
         | ClientError::NoKeyPackage(_)
         | ClientError::NameMismatch { .. } => e.to_string(),
@@ -278,6 +280,11 @@ pub fn error_line(e: &anyhow::Error) -> String {
     };
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain().skip(skip) {
+        // A cancellation under words of its own (what resumes it) is
+        // said by them alone.
+        if matches!(cause.downcast_ref(), Some(ClientError::Cancelled)) && !parts.is_empty() {
+            break;
+        }
         let (text, last) = if let Some(c) = cause.downcast_ref::<ClientError>() {
             (explain(c, known, Audience::Script), true)
         } else if let Some(c) = cause.downcast_ref::<ConnectionError>() {
@@ -299,7 +306,8 @@ pub fn error_line(e: &anyhow::Error) -> String {
 /// script needs to act on beside them: `candidates` for an ambiguous room
 /// (each with its `id`, to give as `#ID`).
 pub fn error_json(e: &anyhow::Error) -> serde_json::Value {
-    let mut value = serde_json::json!({ "error": error_line(e), "code": error_code(e) });
+    let mut value =
+        serde_json::json!({ "error": error_line(e), "code": super::codes::error_code(e) });
     let candidates = e
         .chain()
         .find_map(|c| match c.downcast_ref::<ClientError>() {
@@ -310,100 +318,6 @@ pub fn error_json(e: &anyhow::Error) -> serde_json::Value {
         object.insert("candidates".into(), serde_json::json!(candidates));
     }
     value
-}
-
-/// A stable word for what went wrong, for `--json` errors: the server's
-/// reason (`name_taken`) when it refused, else the kind of failure.
-pub fn error_code(e: &anyhow::Error) -> String {
-    for cause in e.chain() {
-        let connection = if let Some(c) = cause.downcast_ref::<ClientError>() {
-            match c {
-                ClientError::Connection(c) => c,
-                ClientError::NotRegistered(_) => return "not_registered".into(),
-                ClientError::AlreadyRegistered { .. } => return "already_registered".into(),
-                ClientError::ServerKeyChanged { .. } => return "server_key_changed".into(),
-                ClientError::PeerKeyChanged { .. } | ClientError::VerifyChangedKey { .. } => {
-                    return "peer_key_changed".into();
-                }
-                ClientError::NameConflict(_) => return "name_conflict".into(),
-                ClientError::UnknownPeer(_) => return "unknown_peer".into(),
-                ClientError::NoConversation { .. } => return "no_conversation".into(),
-                ClientError::NoValidKey(_) => return "no_valid_key".into(),
-                ClientError::TextTooLong { .. } => return "text_too_long".into(),
-                ClientError::File { .. } => return "file".into(),
-                ClientError::Cancelled => return "cancelled".into(),
-                ClientError::Store(
-                    KeyStoreError::WrongPassphrase | KeyStoreError::WrongBackupPassphrase,
-                ) => {
-                    return "wrong_passphrase".into();
-                }
-                ClientError::Store(
-                    KeyStoreError::PassphraseNeeded
-                    | KeyStoreError::FirstPassphraseNeeded
-                    | KeyStoreError::NewPassphraseNeeded,
-                ) => {
-                    return "passphrase_needed".into();
-                }
-                ClientError::Store(_) => return "key_store".into(),
-                ClientError::Crypto(_) => return "crypto".into(),
-                ClientError::Room(sealpost_rooms::RoomsError::Policy(_)) => {
-                    return "room_refused".into();
-                }
-                ClientError::Room(sealpost_rooms::RoomsError::Leaving) => {
-                    return "leaving".into();
-                }
-                ClientError::Room(_) => return "room".into(),
-                ClientError::NoSuchRoom(_) | ClientError::NoRoomToJoin { .. } => {
-                    return "no_such_room".into();
-                }
-                ClientError::RoomGone(_) => return "room_gone".into(),
-                ClientError::AmbiguousRoom { .. } => return "ambiguous_room".into(),
-                ClientError::RoomNameTaken(_) | ClientError::RoomNameInUse(_) => {
-                    return "room_name_taken".into();
-                }
-                ClientError::RoomMember(_) | ClientError::AlreadyInRoom { .. } => {
-                    return "room_member".into();
-                }
-                ClientError::RoomPassword(_) => return "wrong_password".into(),
-                ClientError::RoomPasswordNeeded(_) => return "password_needed".into(),
-                ClientError::NoKeyPackage(_) => return "no_key_package".into(),
-                ClientError::NameMismatch { .. } => return "name_mismatch".into(),
-                ClientError::StillInRooms(_) => return "still_in_rooms".into(),
-                ClientError::AccountGone { .. } => return "account_gone".into(),
-                _ => return "local".into(),
-            }
-        } else if let Some(c) = cause.downcast_ref::<ConnectionError>() {
-            c
-        } else {
-            continue;
-        };
-        return match connection {
-            ConnectionError::Refused(e) => snake_case(&format!("{:?}", e.reason)),
-            ConnectionError::Connect { .. } => "unreachable".into(),
-            ConnectionError::Closed(_) => "connection_closed".into(),
-            ConnectionError::Timeout(_) => "timeout".into(),
-            ConnectionError::NotSealpost { .. } => "not_sealpost".into(),
-            ConnectionError::Unproven { .. } => "unproven_server".into(),
-            _ => "protocol".into(),
-        };
-    }
-    "error".into()
-}
-
-/// `NameTaken` -> `name_taken`.
-fn snake_case(camel: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else if c.is_ascii_alphanumeric() {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn connection_error(c: &ConnectionError) -> String {

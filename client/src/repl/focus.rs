@@ -198,6 +198,7 @@ async fn show_or_announce(
         && let Some(s) = list.iter().find(|s| s.conversation == *place && s.unread > 0)
     {
         let from = match &e.what {
+            What::Room { .. } if e.from_you => Some("you".into()),
             What::Room { .. } => Some(e.from_name.clone().unwrap_or_else(|| e.from.to_string())),
             _ => None,
         };

@@ -27,8 +27,10 @@
 //!   prompt's unread counts and the one-line announcements of other
 //!   conversations' messages;
 //! - [`explain`]: one line for each thing that can go wrong, shared with
-//!   the scripted commands; a leaf that names no other part of the menu.
+//!   the scripted commands; a leaf that names no other part of the menu;
+//!   [`codes`] the stable code of each for `--json` errors.
 
+pub mod codes;
 pub mod complete;
 pub mod explain;
 mod files;

@@ -127,6 +127,7 @@ mod tests {
             message_id: 1,
             from: ClientId([1; 16]),
             from_name: Some("bob smith\u{202e}".into()),
+            from_you: false,
             server_name: None,
             sent_at_ms: 0,
             sender_time_ms: None,

@@ -11,7 +11,7 @@ use sealpost_rooms::{MAX_ROOM_MEMBERS, Role, RoomsError};
 use super::commands::MAX_ADDS_PER_COMMIT;
 use super::engine_client_id;
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 
 /// What `room add` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +36,10 @@ impl Client {
         for u in users {
             let record = match self.peer_for_sending(u).await {
                 Err(ClientError::SendToSelf(_)) => {
-                    return Err(ClientError::RoomMember(format!(
-                        "{u} is you: only others can be added to a room"
-                    )));
+                    return Err(ClientError::room(
+                        RoomRefusal::IsYou,
+                        format!("{u} is you: only others can be added to a room"),
+                    ));
                 }
                 found => found?,
             };
@@ -52,10 +53,10 @@ impl Client {
             self.require_role(&room, Role::Admin, "add members").await?;
             for (id, who) in &peers {
                 if members.contains(id) {
-                    return Err(ClientError::RoomMember(format!(
-                        "{who} is already a member of #{}",
-                        room.name
-                    )));
+                    return Err(ClientError::room(
+                        RoomRefusal::AlreadyMember,
+                        format!("{who} is already a member of #{}", room.name),
+                    ));
                 }
             }
             if members.len() + peers.len() > MAX_ROOM_MEMBERS {
@@ -70,10 +71,13 @@ impl Client {
                 .iter()
                 .find(|(id, _)| access.is_banned(&engine_client_id(*id)))
             {
-                return Err(ClientError::RoomMember(format!(
-                    "{who} is banned from #{0}; lift the ban first (room unban {0} {who})",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::Banned,
+                    format!(
+                        "{who} is banned from #{0}; lift the ban first (room unban {0} {who})",
+                        room.name
+                    ),
+                ));
             }
             let removed_gone = self.remove_gone_members(&room).await?;
             let mut added = Vec::new();

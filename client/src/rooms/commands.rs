@@ -17,7 +17,7 @@ use super::naming::new_room_name;
 use super::state::LocalRoom;
 use super::{engine_client_id, hex, wire_client_id};
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
 
 /// Most members one commit adds (PROTOCOL.md "Quotas").
@@ -195,11 +195,14 @@ impl Client {
                 return Ok(Leaving::AlreadyAsked(room.name));
             }
             if self.member_ids(&room).await?.len() < 2 {
-                return Err(ClientError::RoomMember(format!(
-                    "you are the only member of #{0}: nobody could complete your leave; \
+                return Err(ClientError::room(
+                    RoomRefusal::OnlyMember,
+                    format!(
+                        "you are the only member of #{0}: nobody could complete your leave; \
                      delete the room instead (room delete {0})",
-                    room.name
-                )));
+                        room.name
+                    ),
+                ));
             }
             // The owner or the last admin, leaving no admin behind, would
             // leave a room nobody can moderate, open, add anyone to, or
@@ -224,11 +227,14 @@ impl Client {
                 } else {
                     String::new()
                 };
-                return Err(ClientError::RoomMember(format!(
-                    "{why}, so nobody could manage it after you; \
+                return Err(ClientError::room(
+                    RoomRefusal::LastAdmin,
+                    format!(
+                        "{why}, so nobody could manage it after you; \
                      promote one first (room promote {0} NAME){or_delete}",
-                    room.name
-                )));
+                        room.name
+                    ),
+                ));
             }
             self.send_to_room(room.id, None, move |e| e.leave(room_id))
                 .await?;
@@ -256,7 +262,7 @@ impl Client {
             // The typed content of PROTOCOL.md; only an empty text fails it.
             let plaintext = super::RoomContent::Text(text.to_string())
                 .encode()
-                .map_err(|_| ClientError::RoomMember("the text is empty".into()))?;
+                .map_err(|_| ClientError::EmptyText)?;
             let seq = self
                 .send_to_room(room.id, None, move |e| e.send(room_id, &plaintext))
                 .await?;
@@ -312,8 +318,9 @@ impl Client {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ClientError::RoomMember(
-            "other members kept changing the room at the same time; try again".into(),
+        Err(ClientError::room(
+            RoomRefusal::Busy,
+            "other members kept changing the room at the same time; try again",
         ))
     }
 
@@ -404,23 +411,26 @@ impl Client {
             Some(r) => r.client_id,
             None if me.name.as_str().eq_ignore_ascii_case(user) => me.id,
             None => {
-                return Err(ClientError::RoomMember(format!(
-                    "nobody named {user:?} is pinned here, so nobody of that name is in #{}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::NotMember,
+                    format!(
+                        "nobody named {user:?} is pinned here, so nobody of that name is in #{}",
+                        room.name
+                    ),
+                ));
             }
         };
         if id == me.id {
-            return Err(ClientError::RoomMember(format!(
-                "that is you; to leave #{}, use `room leave`",
-                room.name
-            )));
+            return Err(ClientError::room(
+                RoomRefusal::IsYou,
+                format!("that is you; to leave #{}, use `room leave`", room.name),
+            ));
         }
         if !self.member_ids(room).await?.contains(&id) {
-            return Err(ClientError::RoomMember(format!(
-                "{user} is not a member of #{}",
-                room.name
-            )));
+            return Err(ClientError::room(
+                RoomRefusal::NotMember,
+                format!("{user} is not a member of #{}", room.name),
+            ));
         }
         Ok(id)
     }
@@ -437,16 +447,23 @@ impl Client {
         let id = room.id;
         let role = engine.run(move |e| role_in(e, id, me)).await?;
         if role < needed {
-            let (not, ask) = if needed == Role::Owner {
-                ("its owner", "ask its owner")
+            let (not, ask, why) = if needed == Role::Owner {
+                ("its owner", "ask its owner", RoomRefusal::NotOwner)
             } else {
-                ("an admin", "ask an admin or the owner")
+                (
+                    "an admin",
+                    "ask an admin or the owner",
+                    RoomRefusal::NotAdmin,
+                )
             };
             let article = if role == Role::Member { "a" } else { "an" };
-            return Err(ClientError::RoomMember(format!(
-                "you are {article} {role} of #{}, not {not}, and may not {action}; {ask}",
-                room.name
-            )));
+            return Err(ClientError::room(
+                why,
+                format!(
+                    "you are {article} {role} of #{}, not {not}, and may not {action}; {ask}",
+                    room.name
+                ),
+            ));
         }
         Ok(())
     }
@@ -465,10 +482,13 @@ impl Client {
         let engine = self.room_engine().await?;
         let id = room.id;
         if engine.run(move |e| role_in(e, id, client)).await? == Role::Owner {
-            return Err(ClientError::RoomMember(format!(
-                "{user} is the owner of #{}, and a room's owner cannot be {action}",
-                room.name
-            )));
+            return Err(ClientError::room(
+                RoomRefusal::IsOwner,
+                format!(
+                    "{user} is the owner of #{}, and a room's owner cannot be {action}",
+                    room.name
+                ),
+            ));
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use sealpost_rooms::Role;
 use super::commands::MAX_SEND_ATTEMPTS;
 use super::content::RoomContent;
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 
 impl Client {
     /// Deletes the room `name` for every member and forgets it here;
@@ -29,19 +29,22 @@ impl Client {
             let members = engine.run(move |e| e.members(room_id)).await?;
             if !sealpost_rooms::may_delete(&members, me) {
                 // The owner, when there is one, else an admin.
-                let who = if members.iter().any(|m| m.role == Role::Owner) {
-                    "its owner"
+                let (who, why) = if members.iter().any(|m| m.role == Role::Owner) {
+                    ("its owner", RoomRefusal::NotOwner)
                 } else {
-                    "an admin"
+                    ("an admin", RoomRefusal::NotAdmin)
                 };
-                return Err(ClientError::RoomMember(format!(
-                    "only {who} may delete #{} (or its only member); ask {who}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    why,
+                    format!(
+                        "only {who} may delete #{} (or its only member); ask {who}",
+                        room.name
+                    ),
+                ));
             }
             let content = RoomContent::Deleted
                 .encode()
-                .map_err(|_| ClientError::RoomMember("cannot encode a deletion".into()))?;
+                .map_err(|_| ClientError::room(RoomRefusal::Failed, "cannot encode a deletion"))?;
             for _ in 0..MAX_SEND_ATTEMPTS {
                 let content = content.clone();
                 let (epoch, notice) = engine
@@ -63,8 +66,9 @@ impl Client {
                     Err(e) => return Err(e.into()),
                 }
             }
-            Err(ClientError::RoomMember(
-                "other members kept changing the room at the same time; try again".into(),
+            Err(ClientError::room(
+                RoomRefusal::Busy,
+                "other members kept changing the room at the same time; try again",
             ))
         })
         .await

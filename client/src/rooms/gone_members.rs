@@ -14,7 +14,7 @@ use sealpost_rooms::Role;
 use super::state::LocalRoom;
 use super::wire_client_id;
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 
 impl Client {
     /// The ids of the server's accounts, ours among them.
@@ -54,11 +54,14 @@ impl Client {
             names.push(self.member_name(wire_client_id(m.client_id)).await?);
         }
         if let Some(owner) = gone.iter().position(|m| m.role == Role::Owner) {
-            return Err(ClientError::RoomMember(format!(
-                "the account of #{}'s owner, {}, is gone from this server, and only an owner \
+            return Err(ClientError::room(
+                RoomRefusal::OwnerGone,
+                format!(
+                    "the account of #{}'s owner, {}, is gone from this server, and only an owner \
                  may remove an owner: nobody new could read the room; create another",
-                room.name, names[owner]
-            )));
+                    room.name, names[owner]
+                ),
+            ));
         }
         let clients: Vec<_> = gone.iter().map(|m| m.client_id).collect();
         self.publish(room_id, move |e, _| {

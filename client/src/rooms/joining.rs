@@ -20,7 +20,7 @@ use super::password::{RoomPassword, needs_password};
 use super::state::LocalRoom;
 use super::{RoomInfo, hex};
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 
 /// Attempts at one join while members keep moving the epoch.
 const MAX_JOIN_ATTEMPTS: usize = 8;
@@ -125,8 +125,9 @@ impl Client {
                 let room = out.room;
                 if room.0 != found.room.0 {
                     engine.run(move |en| en.forget_room(room)).await?;
-                    return Err(ClientError::RoomMember(
-                        "the server answered with another room's group info".into(),
+                    return Err(ClientError::room(
+                        RoomRefusal::Failed,
+                        "the server answered with another room's group info",
                     ));
                 }
                 let rule = engine.run(move |en| Ok(en.access(room)?.rule)).await?;
@@ -180,8 +181,9 @@ impl Client {
                     }
                 }
             }
-            Err(ClientError::RoomMember(
-                "other members kept changing the room at the same time; try again".into(),
+            Err(ClientError::room(
+                RoomRefusal::Busy,
+                "other members kept changing the room at the same time; try again",
             ))
         })
         .await
@@ -208,10 +210,10 @@ impl Client {
                 .await
                 .map_err(|e| e.name_in_use(&room.name))?;
             if changed.is_none() {
-                return Err(ClientError::RoomMember(format!(
-                    "#{} is already {rule}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::Unchanged,
+                    format!("#{} is already {rule}", room.name),
+                ));
             }
             Ok(())
         })

@@ -20,9 +20,11 @@ use crate::peer_info::{hex_id, hex_id_opt};
 /// A member as `room members` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoomMemberInfo {
-    /// The name the member is pinned under ("you" for us; its id when it
-    /// has no name here).
+    /// The name the member is pinned under (our own name for us; its id
+    /// when it has no name here).
     pub name: String,
+    /// Whether the member is this home's user (a person reads "you").
+    pub you: bool,
     /// Its client id.
     #[serde(serialize_with = "hex_id")]
     pub id: ClientId,
@@ -108,12 +110,18 @@ impl Client {
                 .into_iter()
                 .map(|(id, n)| (id, n.to_string()))
                 .collect();
-            let me = self.require_me()?.id;
+            let me = self.require_me()?;
+            let (me, my_name) = (me.id, me.name.as_str().to_string());
             let mut out = Vec::new();
             for m in members {
                 let id = wire_client_id(m.client_id);
                 let mut info = RoomMemberInfo {
-                    name: self.member_name(id).await?,
+                    name: if id == me {
+                        my_name.clone()
+                    } else {
+                        self.member_name(id).await?
+                    },
+                    you: id == me,
                     id,
                     role: m.role.to_string(),
                     online: online.contains(&id),
@@ -165,6 +173,7 @@ mod tests {
     fn member(name: &str) -> RoomMemberInfo {
         RoomMemberInfo {
             name: name.into(),
+            you: name == "you",
             id: ClientId([0xb0; 16]),
             role: "member".into(),
             online: false,

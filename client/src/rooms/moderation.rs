@@ -13,7 +13,7 @@ use super::engine_client_id;
 use super::naming::new_room_name;
 use super::state::LocalRoom;
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 
 impl Client {
     /// Bans (`true`) or unbans `user` in the room `name`; a banned member is
@@ -44,10 +44,10 @@ impl Client {
                 .await?;
             if changed.is_none() {
                 let state = if banned { "already" } else { "not" };
-                return Err(ClientError::RoomMember(format!(
-                    "{user} is {state} banned from #{}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::Unchanged,
+                    format!("{user} is {state} banned from #{}", room.name),
+                ));
             }
             Ok(())
         })
@@ -92,10 +92,10 @@ impl Client {
                     Role::Admin => ("an admin", "another admin or the owner changes your role"),
                     Role::Member => ("a member", "an admin or the owner changes your role"),
                 };
-                return Err(ClientError::RoomMember(format!(
-                    "that is you, {you} of #{}; {why}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::IsYou,
+                    format!("that is you, {you} of #{}; {why}", room.name),
+                ));
             }
             let id = self.member_of(&room, user).await?;
             self.require_role(&room, Role::Admin, action).await?;
@@ -118,10 +118,10 @@ impl Client {
                 })
                 .await?;
             if changed.is_none() {
-                return Err(ClientError::RoomMember(format!(
-                    "{user} {already} #{}",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::Unchanged,
+                    format!("{user} {already} #{}", room.name),
+                ));
             }
             Ok(())
         })
@@ -152,10 +152,10 @@ impl Client {
                 return Err(ClientError::RoomNameTaken(held.name));
             }
             if *new == room.name {
-                return Err(ClientError::RoomMember(format!(
-                    "#{} is already named so",
-                    room.name
-                )));
+                return Err(ClientError::room(
+                    RoomRefusal::Unchanged,
+                    format!("#{} is already named so", room.name),
+                ));
             }
             self.require_role(&room, Role::Admin, "rename the room")
                 .await?;

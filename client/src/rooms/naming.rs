@@ -13,7 +13,7 @@
 use protocol::names::{NotAsTyped, code_point, not_as_typed};
 use sealpost_rooms::RoomName;
 
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 
 /// A room as typed in a command: `#NAME` is `NAME` (one leading `#`
 /// dropped), in every room command alike.
@@ -25,10 +25,14 @@ pub fn typed_room(typed: &str) -> &str {
 /// every room command drops it.
 ///
 /// # Errors
-/// [`ClientError::RoomMember`] saying which rule the name breaks.
+/// [`ClientError::RoomRefused`] saying which rule the name breaks.
 pub(crate) fn new_room_name(typed: &str) -> Result<RoomName, ClientError> {
-    let refused =
-        |why: String| ClientError::RoomMember(format!("{typed:?} cannot name a room: {why}"));
+    let refused = |why: String| {
+        ClientError::room(
+            RoomRefusal::BadRoomName,
+            format!("{typed:?} cannot name a room: {why}"),
+        )
+    };
     let name = typed_room(typed);
     if name.is_empty() && !typed.is_empty() {
         return Err(refused("a name is needed after the `#`".into()));

@@ -159,6 +159,7 @@ impl Client {
             message_id: seq,
             from: sender,
             from_name,
+            from_you: false,
             server_name,
             sent_at_ms: offer.sent_at_ms,
             sender_time_ms: None,

@@ -17,7 +17,7 @@ use super::content::RoomContent;
 use super::state::LocalRoom;
 use crate::client::Client;
 use crate::connection::Connection;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 
 /// A room's password, as a person typed it. No `Debug` of its text.
 #[derive(Clone, PartialEq, Eq)]
@@ -30,7 +30,10 @@ impl RoomPassword {
     /// An empty password.
     pub fn new(text: Zeroizing<String>) -> Result<Self, ClientError> {
         if text.is_empty() {
-            return Err(ClientError::RoomMember("the room password is empty".into()));
+            return Err(ClientError::room(
+                RoomRefusal::EmptyPassword,
+                "the room password is empty",
+            ));
         }
         Ok(Self(text))
     }
@@ -50,13 +53,19 @@ impl std::fmt::Debug for RoomPassword {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
 ) -> Result<Result<T, PasswordError>, ClientError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ClientError::RoomMember(format!("the password task failed: {e}")))
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        ClientError::room(
+            RoomRefusal::Failed,
+            format!("the password task failed: {e}"),
+        )
+    })
 }
 
 fn malformed(_: PasswordError) -> ClientError {
-    ClientError::RoomMember("the server's OPAQUE answer is malformed".into())
+    ClientError::room(
+        RoomRefusal::Failed,
+        "the server's OPAQUE answer is malformed",
+    )
 }
 
 impl Client {
@@ -139,10 +148,13 @@ impl Client {
             self.register_room_password(room.id, password)
                 .await
                 .map_err(|e| {
-                    ClientError::RoomMember(format!(
-                        "#{name} was created but its password was not set ({e}); \
+                    ClientError::room(
+                        RoomRefusal::PasswordNotSet,
+                        format!(
+                            "#{name} was created but its password was not set ({e}); \
                          nobody can join it until `room set {name} --password` succeeds"
-                    ))
+                        ),
+                    )
                 })?;
         }
         Ok(info)

@@ -18,7 +18,7 @@ use sealpost_rooms::{CommitSummary, Outgoing, RoomEngine, RoomsError};
 
 use super::PinBook;
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 
 /// Attempts at one commit when others keep winning the epoch.
 const MAX_ATTEMPTS: usize = 8;
@@ -86,8 +86,9 @@ impl Client {
                 }
             }
         }
-        Err(ClientError::RoomMember(
-            "other members kept changing the room at the same time; try again".into(),
+        Err(ClientError::room(
+            RoomRefusal::Busy,
+            "other members kept changing the room at the same time; try again",
         ))
     }
 

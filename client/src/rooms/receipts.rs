@@ -22,7 +22,7 @@ use protocol::ClientId;
 use super::content::RoomContent;
 use super::wire_client_id;
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, RoomRefusal};
 use crate::keystore::{NewEntry, RoomMarks};
 
 /// Receipts are sent in rooms of at most this many members: each one
@@ -158,7 +158,7 @@ impl Client {
                 read: marks.read.min(marks.delivered),
             }
             .encode()
-            .map_err(|e| ClientError::RoomMember(format!("a room receipt: {e}")))?;
+            .map_err(|e| ClientError::room(RoomRefusal::Failed, format!("a room receipt: {e}")))?;
             self.send_to_room(room, None, move |e| e.send(room, &plaintext))
                 .await?;
         }

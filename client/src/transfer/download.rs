@@ -287,6 +287,11 @@ pub(crate) fn place(temp: &Path, dir: &Path, name: &str) -> std::io::Result<Path
     )))
 }
 
+/// The part is locked by another client of this home folder.
+fn is_busy(e: &ClientError) -> bool {
+    matches!(e, ClientError::File { source, .. } if source.kind() == std::io::ErrorKind::WouldBlock)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,9 +307,4 @@ mod tests {
         assert_eq!(fs::read(dir.path().join("a.txt")).unwrap(), b"old");
         assert_eq!(fs::read(&placed).unwrap(), b"new");
     }
-}
-
-/// The part is locked by another client of this home folder.
-fn is_busy(e: &ClientError) -> bool {
-    matches!(e, ClientError::File { source, .. } if source.kind() == std::io::ErrorKind::WouldBlock)
 }

@@ -188,7 +188,12 @@ async fn carry_out(
             )];
             for m in members {
                 let remark = m.remark().map(|r| format!(" {r}")).unwrap_or_default();
-                lines.push(format!("  {} ({}){remark}", escape_line(&m.name), m.role));
+                let who = if m.you {
+                    "you".into()
+                } else {
+                    escape_line(&m.name)
+                };
+                lines.push(format!("  {who} ({}){remark}", m.role));
             }
             Ok(Done::Say(lines))
         }

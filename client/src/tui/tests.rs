@@ -380,15 +380,7 @@ fn a_changed_key_is_said_where_it_happened_with_what_to_do() {
     let mut app = base();
     let carol = Conversation::Person { id: CAROL };
     app.open(Some(carol.clone()));
-    let event = crate::event::Event {
-        message_id: 7,
-        from: CAROL,
-        from_name: Some("carol".into()),
-        server_name: None,
-        sent_at_ms: NOW,
-        sender_time_ms: None,
-        what: crate::event::What::KeyChanged,
-    };
+    let event = crate::event::test_event(7, CAROL, "carol", NOW, crate::event::What::KeyChanged);
     let item = lines::event_notice(&event, NOW).expect("a changed key is a notice");
     assert_eq!(item.tone, Tone::Warning);
     app.notice(Some(&carol), item);
@@ -488,18 +480,18 @@ fn a_held_file_is_offered_where_it_arrived_with_the_command_that_fetches_it() {
     let mut app = base();
     bob_history(&mut app);
     let bob = Conversation::Person { id: BOB };
-    let held = |id: u64, name: &str, size: u64, reason| crate::event::Event {
-        message_id: id,
-        from: BOB,
-        from_name: Some("bob".into()),
-        server_name: None,
-        sent_at_ms: NOW,
-        sender_time_ms: None,
-        what: crate::event::What::FileHeld {
-            name: name.into(),
-            size,
-            reason,
-        },
+    let held = |id: u64, name: &str, size: u64, reason| {
+        crate::event::test_event(
+            id,
+            BOB,
+            "bob",
+            NOW,
+            crate::event::What::FileHeld {
+                name: name.into(),
+                size,
+                reason,
+            },
+        )
     };
     use crate::keystore::HoldReason;
     let said = [
@@ -543,14 +535,12 @@ fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
     let mut app = base();
     let team = named_room("team");
     app.open(Some(team.clone()));
-    let event = crate::event::Event {
-        message_id: 4711,
-        from: BOB,
-        from_name: Some("bob".into()),
-        server_name: None,
-        sent_at_ms: NOW,
-        sender_time_ms: None,
-        what: crate::event::What::Room {
+    let event = crate::event::test_event(
+        4711,
+        BOB,
+        "bob",
+        NOW,
+        crate::event::What::Room {
             room_id: String::new(),
             room: "team".into(),
             change: crate::event::RoomChange::FileHeld {
@@ -559,7 +549,7 @@ fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
                 limit: 64 << 20,
             },
         },
-    };
+    );
     let item = lines::event_notice(&event, NOW).expect("a held room file is a notice");
     assert_eq!(item.tone, Tone::Warning);
     assert_eq!(

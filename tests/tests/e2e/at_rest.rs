@@ -480,8 +480,56 @@ async fn a_refused_registration_leaves_no_home_behind_and_the_next_may_use_anoth
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, ["notes.txt"]);
-    let (ok, out, err) = run(&addr, &home, "another", &[], &["register", "bob2"]).await;
+    let (ok, out, err) = run(
+        &addr,
+        &home,
+        "another passphrase",
+        &[],
+        &["register", "bob2"],
+    )
+    .await;
     assert!(ok && out.contains("registered bob2"), "{out}{err}");
-    let (ok, _, err) = run(&addr, &home, "another", &[], &["list"]).await;
+    let (ok, _, err) = run(&addr, &home, "another passphrase", &[], &["list"]).await;
     assert!(ok, "{err}");
+}
+
+/// A new passphrase has eight characters at least (`passphrase_too_short`),
+/// for a new home and for `passphrase change`; a home made under a shorter
+/// one, before there was a minimum, still opens with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_passphrase_has_eight_characters_at_least_and_an_older_shorter_one_still_opens() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let code = |err: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(err.trim()).unwrap()["code"].clone()
+    };
+    let home = dir.path().join("zed");
+    let (ok, _, err) = run(&addr, &home, "1234567", &[], &["--json", "register", "zed"]).await;
+    assert!(!ok);
+    assert_eq!(code(&err), "passphrase_too_short", "{err}");
+    let (ok, _, err) = run(&addr, &home, "12345678", &[], &["register", "zed"]).await;
+    assert!(ok, "{err}");
+    let short = [("SEALPOST_NEW_PASSPHRASE", "x")];
+    let args = ["--json", "passphrase", "change"];
+    let (ok, _, err) = run(&addr, &home, "12345678", &short, &args).await;
+    assert!(!ok);
+    assert_eq!(code(&err), "passphrase_too_short", "{err}");
+    let (ok, _, err) = run(&addr, &home, "12345678", &[], &["list"]).await;
+    assert!(ok, "the refused change changed the passphrase: {err}");
+
+    // A home set up under "pw" before the minimum.
+    let old = dir.path().join("old");
+    let c = client::Client::open(client::ClientConfig {
+        home: old.clone(),
+        server: addr.clone(),
+        accept_server_key: false,
+        protection: Protection::passphrase("pw"),
+    })
+    .await
+    .unwrap();
+    c.register("old").await.unwrap();
+    drop(c);
+    let (ok, out, err) = run(&addr, &old, "pw", &[], &["list"]).await;
+    assert!(ok && out.contains("zed"), "{out}{err}");
 }

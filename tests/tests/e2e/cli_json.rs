@@ -2,7 +2,8 @@
 //! goes wrong: with `--json`, a command line that does not parse is one
 //! JSON line with the code `usage` (exit code 2, as without `--json`),
 //! while `--help` stays text; `client test` against a server that is not
-//! there says so once, naming the address, and stops.
+//! there says so once, naming the address, and stops; a local failure has
+//! a code that says which (`file_not_found`, `is_a_directory`, `is_you`).
 
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -151,4 +152,26 @@ async fn a_home_remembers_the_server_it_registered_on_and_a_home_without_one_say
     assert!(out.status.success(), "{}", text(&out.stderr));
     let kept = std::fs::read_to_string(other.join("server.info")).unwrap();
     assert_eq!(kept, format!("{addr}\n127.0.0.1:9\n"));
+}
+
+/// A file that cannot be sent says why in its code, so that a script can
+/// tell a wrong path from a folder; nothing is sent either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_cannot_be_sent_has_a_code_saying_why() {
+    use crate::rooms_cli::{refusal, users};
+    let (server, dir, [alice, _bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    let missing = dir.path().join("nonexistent");
+    let missing = missing.to_str().unwrap();
+    let err = refusal(addr, &alice, &["send-file", "bob", missing]).await;
+    assert_eq!(err["code"], "file_not_found", "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("no file at"),
+        "{err}"
+    );
+    let folder = dir.path().to_str().unwrap();
+    let err = refusal(addr, &alice, &["send-file", "bob", folder]).await;
+    assert_eq!(err["code"], "is_a_directory", "{err}");
+    let err = refusal(addr, &alice, &["send", "alice", "hi"]).await;
+    assert_eq!(err["code"], "is_you", "{err}");
 }

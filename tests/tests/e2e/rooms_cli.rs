@@ -223,6 +223,7 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
     assert!(!success);
     let refusal: Value = serde_json::from_str(err.trim()).unwrap();
     assert!(refusal["error"].as_str().unwrap().contains("not an admin"));
+    assert_eq!(refusal["code"], "not_admin", "{refusal}");
 
     // Bob is offline while alice sends ten texts around two commits (a
     // promotion and a removal): he reads everything, in order.
@@ -239,6 +240,8 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
         ok(addr, &alice, &["room", "send", "team", &format!("m{i}")]).await;
     }
     let events = room_events(&json(addr, &bob, &["inbox"]).await);
+    // Nothing of bob's own: every entry says it is not his.
+    assert!(events.iter().all(|e| e["from_you"] == false), "{events:?}");
     let order: Vec<String> = events
         .iter()
         .map(|e| match e["room_event"].as_str().unwrap() {
@@ -287,9 +290,18 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
         roles,
         vec![
             ("alice".into(), "owner".into()),
-            ("you".into(), "member".into())
+            ("bob".into(), "member".into())
         ]
     );
+    let you: Vec<bool> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["you"].as_bool().unwrap())
+        .collect();
+    assert_eq!(you, [false, true], "{members}");
+    let shown = ok(addr, &bob, &["room", "members", "team"]).await;
+    assert!(shown.lines().any(|l| l.starts_with("you ")), "{shown}");
     let rooms = json(addr, &alice, &["room", "list"]).await;
     assert_eq!(rooms["mine"][0]["name"], "team");
     assert_eq!(rooms["mine"][0]["members"], 2);

@@ -5,7 +5,7 @@
 
 use e2e::TestServer;
 
-use crate::rooms_cli::{json, ok, register, run, users};
+use crate::rooms_cli::{json, ok, refusal, register, run, users};
 
 #[tokio::test]
 async fn only_the_owner_deletes_a_room_with_the_client_and_every_member_is_told() {
@@ -33,6 +33,8 @@ async fn only_the_owner_deletes_a_room_with_the_client_and_every_member_is_told(
             "{err}"
         );
         assert_eq!(err.trim().lines().count(), 1, "{err}");
+        let err = refusal(addr, home, &["room", "delete", "team"]).await;
+        assert_eq!(err["code"], "not_owner", "{err}");
     }
     // The room still works after the refusals.
     ok(addr, &bob, &["room", "send", "team", "still here"]).await;
@@ -77,6 +79,8 @@ async fn an_admin_deletes_a_room_whose_owner_left_and_a_lone_member_may_too() {
         err.contains("only an admin may delete #team (or its only member)"),
         "{err}"
     );
+    let err = refusal(addr, &carol, &["room", "delete", "team"]).await;
+    assert_eq!(err["code"], "not_admin", "{err}");
     // The one who deletes is told what the others lose with it.
     let said = ok(addr, &bob, &["room", "delete", "team"]).await;
     assert!(

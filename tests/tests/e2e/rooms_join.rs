@@ -16,7 +16,7 @@ use protocol::{ErrorReason, Response, RoomId};
 use sealpost_rooms::{JoinRule, RoomName};
 
 use crate::presence::{Watch, wait_until_online};
-use crate::rooms_cli::{json, ok, register, room_events, run, texts, users};
+use crate::rooms_cli::{json, ok, refusal, register, room_events, run, texts, users};
 
 /// The line a failed client command printed, after it failed.
 async fn refused(addr: std::net::SocketAddr, home: &std::path::Path, args: &[&str]) -> String {
@@ -289,6 +289,18 @@ async fn rooms_join_kick_ban_unban_and_rename_are_shown_to_members() {
         err.contains("mallory is banned from #ops; lift the ban first (room unban ops mallory)"),
         "{err}"
     );
+    let err = refusal(addr, &alice, &["room", "add", "ops", "mallory"]).await;
+    assert_eq!(err["code"], "banned", "{err}");
+    // Oneself, in every command that names a user, is one refusal.
+    for args in [
+        &["room", "add", "ops", "alice"][..],
+        &["room", "ban", "ops", "alice"],
+        &["room", "kick", "ops", "alice"],
+        &["room", "promote", "ops", "alice"],
+    ] {
+        let err = refusal(addr, &alice, args).await;
+        assert_eq!(err["code"], "is_you", "{args:?}: {err}");
+    }
     let err = refused(addr, &alice, &["room", "add", "ops", "alice"]).await;
     assert!(
         err.contains("alice is you: only others can be added"),
@@ -353,16 +365,29 @@ async fn rooms_join_promote_and_demote_decide_who_may_moderate() {
     json(addr, &bob, &["room", "join", "ops"]).await;
     json(addr, &carol, &["room", "join", "ops"]).await;
 
-    let err = refused(addr, &bob, &["room", "kick", "ops", "carol"]).await;
-    assert!(err.contains("not an admin"), "{err}");
-    ok(addr, &alice, &["room", "promote", "ops", "bob"]).await;
+    let err = refusal(addr, &bob, &["room", "kick", "ops", "carol"]).await;
+    assert_eq!(err["code"], "not_admin", "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("not an admin"),
+        "{err}"
+    );
+    // Promote and demote answer in one shape: who, and their role now.
+    let promoted = json(addr, &alice, &["room", "promote", "ops", "bob"]).await;
+    assert_eq!(
+        promoted,
+        serde_json::json!({ "room": "ops", "member": "bob", "role": "admin" })
+    );
     ok(addr, &bob, &["room", "kick", "ops", "carol"]).await;
     let shown = ok(addr, &carol, &["inbox"]).await;
     assert!(shown.contains("[#ops] alice made bob an admin"), "{shown}");
     assert!(shown.contains("[#ops] bob removed you"), "{shown}");
     json(addr, &carol, &["room", "join", "ops"]).await;
 
-    ok(addr, &alice, &["room", "demote", "ops", "bob"]).await;
+    let demoted = json(addr, &alice, &["room", "demote", "ops", "bob"]).await;
+    assert_eq!(
+        demoted,
+        serde_json::json!({ "room": "ops", "member": "bob", "role": "member" })
+    );
     let shown = ok(addr, &carol, &["inbox"]).await;
     assert!(
         shown.contains("[#ops] alice made bob a plain member"),

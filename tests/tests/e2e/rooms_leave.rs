@@ -16,7 +16,7 @@ async fn a_member_leaves_in_its_own_words_and_an_owner_only_with_an_admin_behind
 
     // The owner, with no admin beside her, is refused before anything is sent.
     let err = refusal(addr, &alice, &["room", "leave", "crew"]).await;
-    assert_eq!(err["code"], "room_member", "{err}");
+    assert_eq!(err["code"], "last_admin", "{err}");
     assert!(
         err["error"].as_str().unwrap().contains("room promote crew"),
         "{err}"
@@ -107,7 +107,7 @@ async fn leaves_go_through_after_the_owner_left_and_the_last_admin_stays() {
 
     // Hank is the last admin: he may not leave the room unmanaged.
     let err = refusal(addr, &hank, &["room", "leave", "orphan"]).await;
-    assert_eq!(err["code"], "room_member", "{err}");
+    assert_eq!(err["code"], "last_admin", "{err}");
     assert!(
         err["error"]
             .as_str()

@@ -33,11 +33,12 @@ async fn a_room_name_given_with_a_hash_is_the_name_without_it_and_a_second_hash_
         let mut args = vec!["room", "create", "##ops"];
         args.extend_from_slice(rule);
         let err = refusal(addr, &dave, &args).await;
-        assert_eq!(err["code"], "room_member", "{err}");
+        assert_eq!(err["code"], "bad_room_name", "{err}");
         let text = err["error"].as_str().unwrap();
         assert!(text.contains("may not start with `#`"), "{text}");
     }
     let err = refusal(addr, &dave, &["room", "rename", "crew", "##ops"]).await;
+    assert_eq!(err["code"], "bad_room_name", "{err}");
     let text = err["error"].as_str().unwrap();
     assert!(text.contains("may not start with `#`"), "{text}");
     ok(addr, &dave, &["room", "rename", "crew", "#deck"]).await;
@@ -128,7 +129,7 @@ async fn a_room_of_yours_that_shares_an_open_rooms_name_does_not_stop_joining_it
     assert_eq!(mine["mine"].as_array().unwrap().len(), 2, "{mine}");
     // Now he is in it: said of alice's room, by its id.
     let err = refusal(addr, &bob, &["room", "join", "ops"]).await;
-    assert_eq!(err["code"], "room_member", "{err}");
+    assert_eq!(err["code"], "already_member", "{err}");
     let text = err["error"].as_str().unwrap();
     assert!(
         text.contains("already a member") && text.contains(id),
@@ -140,12 +141,12 @@ async fn a_room_of_yours_that_shares_an_open_rooms_name_does_not_stop_joining_it
     let joined = json(addr, &carol, &["room", "join", &format!("#{id}")]).await;
     assert_eq!(joined["id"], ops["id"], "{joined}");
     let err = refusal(addr, &carol, &["room", "join", &format!("#{id}")]).await;
-    assert_eq!(err["code"], "room_member", "{err}");
+    assert_eq!(err["code"], "already_member", "{err}");
 
     // A name only a room of ours has: that room is named, with its id.
     let lab = json(addr, &carol, &["room", "create", "lab"]).await;
     let err = refusal(addr, &carol, &["room", "join", "lab"]).await;
-    assert_eq!(err["code"], "room_member", "{err}");
+    assert_eq!(err["code"], "already_member", "{err}");
     let text = err["error"].as_str().unwrap();
     assert!(
         text.contains("already a member of #lab")
