@@ -340,6 +340,12 @@ impl Client {
             }
             // The server proved its key, then said it has no such account.
             Err(ConnectionError::Refused(e)) if e.reason == ErrorReason::UnknownClient => {
+                if pinned.is_some() && presented.is_some() && pinned != presented {
+                    return Err(ClientError::OtherServer {
+                        server,
+                        name: me.name.to_string(),
+                    });
+                }
                 let deleted_at_ms = self.store(|s| s.account_deleted_at()).await?;
                 return Err(ClientError::AccountGone {
                     name: me.name.to_string(),

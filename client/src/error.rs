@@ -226,6 +226,21 @@ pub enum ClientError {
         /// When this home deleted it (ms since the Unix epoch).
         deleted_at_ms: Option<u64>,
     },
+    /// A server whose key is not the pinned one (accepted with
+    /// `--accept-server-key`) proved it, then said it has no account for
+    /// this home: most likely another server than the one registered with.
+    /// Nothing was pinned.
+    #[error(
+        "the server at {server} presents another key than the one pinned, and has no account {name:?}: \
+         it is most likely not the server this home registered with; nothing was changed here (the \
+         pinned key stays). Check the address (--server, server.info in the home folder)"
+    )]
+    OtherServer {
+        /// The address that answered.
+        server: String,
+        /// This home's account name.
+        name: String,
+    },
     /// A user has no key package on the server to be added with.
     #[error(
         "{0} cannot be added now: their client has not published room keys on the server yet (it does on its next connection)"

@@ -10,6 +10,7 @@ use client::commands::{self, Flags};
 use client::config::client_config;
 
 fn main() -> ExitCode {
+    output_failures_are_errors();
     let cli = Cli::try_parse().unwrap_or_else(|e| client::output::usage_error(e));
     if let Some(Command::GenerateAssets { dir }) = &cli.command {
         use clap::CommandFactory;
@@ -112,4 +113,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A print to standard output that fails (a closed pipe, `> /dev/full`)
+/// ends the client with one line and exit code 1, not a panic's backtrace
+/// and 101: `println!` panics on a failed write.
+fn output_failures_are_errors() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied());
+        match message.and_then(|m| m.strip_prefix("failed printing to stdout: ")) {
+            Some(why) => {
+                eprintln!("client: cannot write to standard output: {why}");
+                std::process::exit(1);
+            }
+            None => default(info),
+        }
+    }));
 }

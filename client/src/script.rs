@@ -1,7 +1,7 @@
 //! What every scripted command shares: printing one JSON value, and
 //! reading a message's text from standard input.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use anyhow::{Context, bail};
 
@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     // One line an answer, as `watch` prints its events: a script reads
     // it with a line reader, and a person pipes it to `jq`.
-    println!("{}", serde_json::to_string(value)?);
+    let line = serde_json::to_string(value)?;
+    writeln!(std::io::stdout().lock(), "{line}").context("writing to standard output")?;
     Ok(())
 }
 

@@ -70,14 +70,22 @@ impl Run {
         }
         if self.json {
             let line = json!({ "event": "step", "step": name, "passed": error.is_none(), "ms": ms, "error": error });
-            println!("{line}");
+            say(&line.to_string());
         } else if let Some(error) = error {
-            println!("FAIL  {name:<50} {ms:>9.1} ms  {error}");
+            say(&format!("FAIL  {name:<50} {ms:>9.1} ms  {error}"));
         } else {
-            println!("PASS  {name:<50} {ms:>9.1} ms");
+            say(&format!("PASS  {name:<50} {ms:>9.1} ms"));
         }
         Ok(())
     }
+}
+
+/// Prints a line of the report. A closed output (`client test | head -1`)
+/// does not stop the run: the steps go on, so that the last one still
+/// deletes the test users from the server.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 fn texts(events: &[Event]) -> Vec<&str> {
@@ -157,12 +165,11 @@ pub async fn run(server: &str, json: bool) -> anyhow::Result<bool> {
     let bob = Client::open(config(bob_home.path())).await?;
     if json {
         let users = [&alice_name, &bob_name];
-        println!(
-            "{}",
-            json!({ "event": "start", "server": server, "users": users })
-        );
+        say(&json!({ "event": "start", "server": server, "users": users }).to_string());
     } else {
-        println!("self-test against {server} as {alice_name} and {bob_name}");
+        say(&format!(
+            "self-test against {server} as {alice_name} and {bob_name}"
+        ));
     }
     let mut run = Run {
         passed: 0,
@@ -170,253 +177,275 @@ pub async fn run(server: &str, json: bool) -> anyhow::Result<bool> {
         json,
     };
 
-    run.step("register two users", async {
-        alice.register(&alice_name).await?;
-        bob.register(&bob_name).await?;
-        Ok(())
-    })
-    .await?;
-
-    run.step("list shows each other", async {
-        let seen_by_alice = alice.list().await?;
-        let seen_by_bob = bob.list().await?;
-        ensure!(
-            seen_by_alice.iter().any(|(_, n)| n.as_str() == bob_name),
-            "alice does not see bob"
-        );
-        ensure!(
-            seen_by_bob.iter().any(|(_, n)| n.as_str() == alice_name),
-            "bob does not see alice"
-        );
-        ensure!(
-            !seen_by_alice.iter().any(|(_, n)| n.as_str() == alice_name),
-            "the list includes the requester"
-        );
-        Ok(())
-    })
-    .await?;
-
-    run.step("fetch, check and pin keys", async {
-        let first = alice.fetch_key(&bob_name).await?;
-        ensure!(
-            first.pin == PinState::New,
-            "first fetch pinned {:?}",
-            first.pin.as_str()
-        );
-        let again = alice.fetch_key(&bob_name).await?;
-        ensure!(
-            again.pin == PinState::Same,
-            "second fetch found {:?}",
-            again.pin.as_str()
-        );
-        ensure!(
-            first.fingerprint == again.fingerprint,
-            "fingerprint changed"
-        );
-        bob.fetch_key(&alice_name).await?;
-        Ok(())
-    })
-    .await?;
-
-    run.step("safety numbers match on both sides", async {
-        let (_, a) = alice.safety_number(&bob_name).await?;
-        let (_, b) = bob.safety_number(&alice_name).await?;
-        ensure!(a == b, "alice sees {a}, bob sees {b}");
-        Ok(())
-    })
-    .await?;
-
-    run.step("key agreement (offer and answer)", async {
-        alice.start_session(&bob_name).await?;
-        let at_bob = bob.inbox().await?;
-        ensure!(
-            at_bob
-                .iter()
-                .any(|e| matches!(e.what, What::SessionStarted)),
-            "bob did not accept the offer: {at_bob:?}"
-        );
-        let at_alice = alice.inbox().await?;
-        ensure!(
-            at_alice
-                .iter()
-                .any(|e| matches!(e.what, What::SessionConfirmed)),
-            "alice got no answer"
-        );
-        Ok(())
-    })
-    .await?;
-
-    run.step("text from alice to bob", async {
-        alice.send_text(&bob_name, "hello bob").await?;
-        expect_text(&bob, "hello bob").await
-    })
-    .await?;
-
-    run.step("text from bob to alice", async {
-        bob.send_text(&alice_name, "hello alice").await?;
-        expect_text(&alice, "hello alice").await
-    })
-    .await?;
-
-    run.step("a 5,000-byte text", async {
-        let long: String = (0..5000)
-            .map(|i| char::from(b'a' + (i % 26) as u8))
-            .collect();
-        alice.send_text(&bob_name, &long).await?;
-        expect_text(&bob, &long).await
-    })
-    .await?;
-
-    run.step("a multi-MiB file, compared by hash", async {
-        let path = alice_home.path().join("selftest.bin");
-        let data: Vec<u8> = (0..FILE_LEN).map(|_| rand::random::<u8>()).collect();
-        crate::transfer::write_file(&path, &data)?;
-        alice
-            .send_file(&bob_name, &path, CancellationToken::new())
-            .await?;
-        let events = bob.inbox().await?;
-        let saved = events.iter().find_map(|e| match &e.what {
-            What::File { path, name, .. } if name == "selftest.bin" => Some(path.clone()),
-            _ => None,
-        });
-        let Some(saved) = saved else {
-            bail!("bob received no file: {events:?}");
-        };
-        let got = tokio::fs::read(&saved).await?;
-        ensure!(
-            Sha256::digest(&got) == Sha256::digest(&data),
-            "the received file differs"
-        );
-        Ok(())
-    })
-    .await?;
-
-    run.step(
-        "a tampered ciphertext is rejected, the sender told",
-        async {
-            let mut sealed = alice.seal_text(&bob_name, "tamper with me").await?;
-            let mut bytes = sealed.content.to_vec();
-            let last = bytes.len() - 20;
-            bytes[last] ^= 0x40;
-            sealed.content = bytes.into();
-            let id = alice.send_sealed(&sealed).await?;
-            let events = bob.inbox().await?;
-            ensure!(texts(&events).is_empty(), "a tampered text was shown");
-            ensure!(
-                rejections(&events) == vec![Rejection::Tampered],
-                "no rejection: {events:?}"
-            );
-            expect_refusal(&alice, id, RefusalReason::Undecryptable).await
-        },
-    )
-    .await?;
-
-    run.step("a replayed message is rejected, the sender told", async {
-        let sealed = alice.seal_text(&bob_name, "only once").await?;
-        alice.send_sealed(&sealed).await?;
-        let again = alice.send_sealed(&sealed).await?;
-        let events = bob.inbox().await?;
-        ensure!(
-            texts(&events) == vec!["only once"],
-            "texts: {:?}",
-            texts(&events)
-        );
-        ensure!(
-            rejections(&events) == vec![Rejection::Replayed],
-            "no replay rejection: {events:?}"
-        );
-        expect_refusal(&alice, again, RefusalReason::Duplicate).await
-    })
-    .await?;
-
-    run.step("texts out of order are both shown", async {
-        let first = alice.seal_text(&bob_name, "sealed first").await?;
-        let second = alice.seal_text(&bob_name, "sealed second").await?;
-        alice.send_sealed(&second).await?;
-        alice.send_sealed(&first).await?;
-        let events = bob.inbox().await?;
-        ensure!(
-            texts(&events) == vec!["sealed second", "sealed first"],
-            "got {events:?}"
-        );
-        Ok(())
-    })
-    .await?;
-
-    run.step("a watching user receives a push", async {
-        let stop = CancellationToken::new();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let watcher = {
-            let bob = bob.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move { bob.watch(tx, stop).await })
-        };
-        alice.send_text(&bob_name, "are you there?").await?;
-        let pushed = tokio::time::timeout(PUSH_WAIT, async {
-            while let Some(e) = rx.recv().await {
-                if matches!(&e.what, What::Text { text } if text == "are you there?") {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        stop.cancel();
-        let _ = watcher.await;
-        ensure!(pushed == Ok(true), "no push within {PUSH_WAIT:?}");
-        Ok(())
-    })
-    .await?;
-
-    run.step("both inboxes are empty afterwards", async {
-        let a = alice.inbox().await?;
-        let b = bob.inbox().await?;
-        ensure!(a.is_empty() && b.is_empty(), "left: alice {a:?}, bob {b:?}");
-        Ok(())
-    })
-    .await?;
-
     let carol_name = format!("selftest-carol-{tag:08x}");
-    let (_carol_home, carol) = crate::selftest_room::third_user(&alice).await?;
-    run.step(
-        "a room of three: add, send, receipts, remove",
-        crate::selftest_room::room_of_three(&alice, &bob, &bob_name, &carol, &carol_name, tag),
-    )
-    .await?;
+    let mut carol_slot = None;
+    // Interrupted (Ctrl-C) or cut short by an error, the run still deletes
+    // what it made on the server.
+    let steps = async {
+        run.step("register two users", async {
+            alice.register(&alice_name).await?;
+            bob.register(&bob_name).await?;
+            Ok(())
+        })
+        .await?;
 
-    // Whatever failed before: the server keeps no test user.
-    run.step("the room and the test users are deleted", async {
-        let room = crate::selftest_room::room_name(tag);
-        if alice.room_names().await?.contains(&room) {
-            alice.room_delete(&room).await.context("room delete")?;
-        }
-        if carol.me().is_some() {
-            carol
-                .delete_account(&carol_name)
-                .await
-                .context("deleting carol")?;
+        run.step("list shows each other", async {
+            let seen_by_alice = alice.list().await?;
             let seen_by_bob = bob.list().await?;
             ensure!(
-                !seen_by_bob.iter().any(|(_, n)| n.as_str() == carol_name),
-                "bob still sees carol after she deleted her account"
+                seen_by_alice.iter().any(|(_, n)| n.as_str() == bob_name),
+                "alice does not see bob"
             );
-        }
-        bob.delete_account(&bob_name)
-            .await
-            .context("deleting bob")?;
-        alice
-            .delete_account(&alice_name)
-            .await
-            .context("deleting alice")?;
-        Ok(())
-    })
-    .await?;
+            ensure!(
+                seen_by_bob.iter().any(|(_, n)| n.as_str() == alice_name),
+                "bob does not see alice"
+            );
+            ensure!(
+                !seen_by_alice.iter().any(|(_, n)| n.as_str() == alice_name),
+                "the list includes the requester"
+            );
+            Ok(())
+        })
+        .await?;
 
+        run.step("fetch, check and pin keys", async {
+            let first = alice.fetch_key(&bob_name).await?;
+            ensure!(
+                first.pin == PinState::New,
+                "first fetch pinned {:?}",
+                first.pin.as_str()
+            );
+            let again = alice.fetch_key(&bob_name).await?;
+            ensure!(
+                again.pin == PinState::Same,
+                "second fetch found {:?}",
+                again.pin.as_str()
+            );
+            ensure!(
+                first.fingerprint == again.fingerprint,
+                "fingerprint changed"
+            );
+            bob.fetch_key(&alice_name).await?;
+            Ok(())
+        })
+        .await?;
+
+        run.step("safety numbers match on both sides", async {
+            let (_, a) = alice.safety_number(&bob_name).await?;
+            let (_, b) = bob.safety_number(&alice_name).await?;
+            ensure!(a == b, "alice sees {a}, bob sees {b}");
+            Ok(())
+        })
+        .await?;
+
+        run.step("key agreement (offer and answer)", async {
+            alice.start_session(&bob_name).await?;
+            let at_bob = bob.inbox().await?;
+            ensure!(
+                at_bob
+                    .iter()
+                    .any(|e| matches!(e.what, What::SessionStarted)),
+                "bob did not accept the offer: {at_bob:?}"
+            );
+            let at_alice = alice.inbox().await?;
+            ensure!(
+                at_alice
+                    .iter()
+                    .any(|e| matches!(e.what, What::SessionConfirmed)),
+                "alice got no answer"
+            );
+            Ok(())
+        })
+        .await?;
+
+        run.step("text from alice to bob", async {
+            alice.send_text(&bob_name, "hello bob").await?;
+            expect_text(&bob, "hello bob").await
+        })
+        .await?;
+
+        run.step("text from bob to alice", async {
+            bob.send_text(&alice_name, "hello alice").await?;
+            expect_text(&alice, "hello alice").await
+        })
+        .await?;
+
+        run.step("a 5,000-byte text", async {
+            let long: String = (0..5000)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            alice.send_text(&bob_name, &long).await?;
+            expect_text(&bob, &long).await
+        })
+        .await?;
+
+        run.step("a multi-MiB file, compared by hash", async {
+            let path = alice_home.path().join("selftest.bin");
+            let data: Vec<u8> = (0..FILE_LEN).map(|_| rand::random::<u8>()).collect();
+            crate::transfer::write_file(&path, &data)?;
+            alice
+                .send_file(&bob_name, &path, CancellationToken::new())
+                .await?;
+            let events = bob.inbox().await?;
+            let saved = events.iter().find_map(|e| match &e.what {
+                What::File { path, name, .. } if name == "selftest.bin" => Some(path.clone()),
+                _ => None,
+            });
+            let Some(saved) = saved else {
+                bail!("bob received no file: {events:?}");
+            };
+            let got = tokio::fs::read(&saved).await?;
+            ensure!(
+                Sha256::digest(&got) == Sha256::digest(&data),
+                "the received file differs"
+            );
+            Ok(())
+        })
+        .await?;
+
+        run.step(
+            "a tampered ciphertext is rejected, the sender told",
+            async {
+                let mut sealed = alice.seal_text(&bob_name, "tamper with me").await?;
+                let mut bytes = sealed.content.to_vec();
+                let last = bytes.len() - 20;
+                bytes[last] ^= 0x40;
+                sealed.content = bytes.into();
+                let id = alice.send_sealed(&sealed).await?;
+                let events = bob.inbox().await?;
+                ensure!(texts(&events).is_empty(), "a tampered text was shown");
+                ensure!(
+                    rejections(&events) == vec![Rejection::Tampered],
+                    "no rejection: {events:?}"
+                );
+                expect_refusal(&alice, id, RefusalReason::Undecryptable).await
+            },
+        )
+        .await?;
+
+        run.step("a replayed message is rejected, the sender told", async {
+            let sealed = alice.seal_text(&bob_name, "only once").await?;
+            alice.send_sealed(&sealed).await?;
+            let again = alice.send_sealed(&sealed).await?;
+            let events = bob.inbox().await?;
+            ensure!(
+                texts(&events) == vec!["only once"],
+                "texts: {:?}",
+                texts(&events)
+            );
+            ensure!(
+                rejections(&events) == vec![Rejection::Replayed],
+                "no replay rejection: {events:?}"
+            );
+            expect_refusal(&alice, again, RefusalReason::Duplicate).await
+        })
+        .await?;
+
+        run.step("texts out of order are both shown", async {
+            let first = alice.seal_text(&bob_name, "sealed first").await?;
+            let second = alice.seal_text(&bob_name, "sealed second").await?;
+            alice.send_sealed(&second).await?;
+            alice.send_sealed(&first).await?;
+            let events = bob.inbox().await?;
+            ensure!(
+                texts(&events) == vec!["sealed second", "sealed first"],
+                "got {events:?}"
+            );
+            Ok(())
+        })
+        .await?;
+
+        run.step("a watching user receives a push", async {
+            let stop = CancellationToken::new();
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let watcher = {
+                let bob = bob.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move { bob.watch(tx, stop).await })
+            };
+            alice.send_text(&bob_name, "are you there?").await?;
+            let pushed = tokio::time::timeout(PUSH_WAIT, async {
+                while let Some(e) = rx.recv().await {
+                    if matches!(&e.what, What::Text { text } if text == "are you there?") {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await;
+            stop.cancel();
+            let _ = watcher.await;
+            ensure!(pushed == Ok(true), "no push within {PUSH_WAIT:?}");
+            Ok(())
+        })
+        .await?;
+
+        run.step("both inboxes are empty afterwards", async {
+            let a = alice.inbox().await?;
+            let b = bob.inbox().await?;
+            ensure!(a.is_empty() && b.is_empty(), "left: alice {a:?}, bob {b:?}");
+            Ok(())
+        })
+        .await?;
+
+        let (home, third) = crate::selftest_room::third_user(&alice).await?;
+        let carol = &carol_slot.insert((home, third)).1;
+        run.step(
+            "a room of three: add, send, receipts, remove",
+            crate::selftest_room::room_of_three(&alice, &bob, &bob_name, carol, &carol_name, tag),
+        )
+        .await?;
+
+        anyhow::Ok(())
+    };
+    let ended = tokio::select! {
+        ended = steps => ended,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    // Whatever failed before, the server keeps no test user; unless it is
+    // out of reach (every step would only say so again) or has none.
+    let unreachable = matches!(&ended, Err(e) if disconnect(e).is_some());
+    if !unreachable && (alice.me().is_some() || bob.me().is_some()) {
+        run.step("the room and the test users are deleted", async {
+            let room = crate::selftest_room::room_name(tag);
+            if alice.me().is_some() && alice.room_names().await?.contains(&room) {
+                alice.room_delete(&room).await.context("room delete")?;
+            }
+            if let Some((_, carol)) = &carol_slot
+                && carol.me().is_some()
+            {
+                carol
+                    .delete_account(&carol_name)
+                    .await
+                    .context("deleting carol")?;
+                let seen_by_bob = bob.list().await?;
+                ensure!(
+                    !seen_by_bob.iter().any(|(_, n)| n.as_str() == carol_name),
+                    "bob still sees carol after she deleted her account"
+                );
+            }
+            if bob.me().is_some() {
+                bob.delete_account(&bob_name)
+                    .await
+                    .context("deleting bob")?;
+            }
+            if alice.me().is_some() {
+                alice
+                    .delete_account(&alice_name)
+                    .await
+                    .context("deleting alice")?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+
+    ended?;
     if json {
         let summary = json!({ "event": "summary", "passed": run.passed, "failed": run.failed });
-        println!("{summary}");
+        say(&summary.to_string());
     } else {
-        println!("{} passed, {} failed", run.passed, run.failed);
+        say(&format!("{} passed, {} failed", run.passed, run.failed));
     }
     Ok(run.failed == 0)
 }

@@ -20,13 +20,15 @@ use crate::script::print_json;
 /// # Errors
 /// As [`crate::backup::open_and_import`].
 pub async fn import(config: ClientConfig, flags: Flags, file: &Path) -> anyhow::Result<()> {
+    let home = config.home.clone();
+    let server = config.server.clone();
     let (_client, summary) = crate::backup::open_and_import(config, file).await?;
     if flags.json {
         print_json(&summary)?;
     } else {
         println!("{summary}");
     }
-    Ok(())
+    remember_server(&home, &server).await
 }
 
 /// `client register NAME`: in a home set up by this very command, a
@@ -43,8 +45,8 @@ pub async fn register(
     name: &str,
     invisible: bool,
 ) -> anyhow::Result<()> {
-    let info = config.home.join(crate::config::SERVER_INFO);
-    let server = config.server.replace(',', "\n");
+    let home = config.home.clone();
+    let server = config.server.clone();
     let (client, id) = crate::backup::open_and_set_up(config, async |client: &Client| {
         client.set_invisible(invisible);
         client.register(name).await
@@ -59,9 +61,15 @@ pub async fn register(
         println!("registered {} with id {id}", escape_line(name));
         println!("your fingerprint: {fingerprint}");
     }
-    // The home remembers its server, so later commands need no --server.
+    remember_server(&home, &server).await
+}
+
+/// Writes `server` (its nodes one a line) into the home's `server.info`
+/// unless it has one, so that later commands need no --server.
+async fn remember_server(home: &Path, server: &str) -> anyhow::Result<()> {
+    let info = home.join(crate::config::SERVER_INFO);
     if !tokio::fs::try_exists(&info).await.unwrap_or(true) {
-        tokio::fs::write(&info, format!("{server}\n"))
+        tokio::fs::write(&info, format!("{}\n", server.replace(',', "\n")))
             .await
             .with_context(|| format!("writing {}", escape_path(&info)))?;
     }

@@ -42,7 +42,8 @@ impl Client {
                 Err(
                     e @ (ClientError::ServerKeyChanged { .. }
                     | ClientError::NotRegistered(_)
-                    | ClientError::AccountGone { .. }),
+                    | ClientError::AccountGone { .. }
+                    | ClientError::OtherServer { .. }),
                 ) => {
                     return Err(e);
                 }

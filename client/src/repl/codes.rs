@@ -68,6 +68,7 @@ pub fn client_code(e: &ClientError) -> String {
         ClientError::Cancelled => "cancelled",
         ClientError::NoHeldFile(_) => "no_such_offer",
         ClientError::Store(s) => store_code(s),
+        ClientError::Crypto(crate::crypto::CryptoError::FileChanged) => "file_changed",
         ClientError::Crypto(_) => "crypto",
         ClientError::Io(e) => io_code(e).unwrap_or("io_error"),
         ClientError::Room(RoomsError::Policy(_)) => "room_refused",
@@ -91,6 +92,7 @@ pub fn client_code(e: &ClientError) -> String {
         ClientError::NameMismatch { .. } => "name_mismatch",
         ClientError::StillInRooms(_) => "still_in_rooms",
         ClientError::AccountGone { .. } => "account_gone",
+        ClientError::OtherServer { .. } => "other_server",
     };
     code.into()
 }
@@ -195,6 +197,9 @@ mod tests {
         assert_eq!(code(file(K::AlreadyExists)), "file_exists");
         assert_eq!(code(file(K::StorageFull)), "disk_full");
         assert_eq!(code(file(K::Interrupted)), "file");
+        // Read twice (hash, then encrypt) and different the second time.
+        let changed = ClientError::Crypto(crate::crypto::CryptoError::FileChanged);
+        assert_eq!(code(changed), "file_changed");
         // A folder given as a file, whatever the kind the read failed with.
         let dir = tempfile::tempdir().unwrap();
         let folder = ClientError::File {

@@ -158,6 +158,11 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
                 cmd("files")
             )
         }
+        ClientError::Crypto(crate::crypto::CryptoError::FileChanged) => format!(
+            "the file changed while it was being sent, so it was not delivered; {} sends it again \
+             from the start as it is now",
+            cmd("resume")
+        ),
         ClientError::Crypto(c) => format!("cryptography failed: {c}"),
         ClientError::Io(e) => format!("local error: {e}"),
         ClientError::Room(r) => room_error(r),
@@ -184,7 +189,9 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         | ClientError::RoomPassword(_)
         | ClientError::NoKeyPackage(_)
         | ClientError::NameMismatch { .. } => e.to_string(),
-        ClientError::StillInRooms(_) | ClientError::AccountGone { .. } => match audience {
+        ClientError::StillInRooms(_)
+        | ClientError::AccountGone { .. }
+        | ClientError::OtherServer { .. } => match audience {
             Audience::Menu => e.to_string().replace("`client ", "`"),
             Audience::Script => e.to_string(),
         },
@@ -326,7 +333,7 @@ fn connection_error(c: &ConnectionError) -> String {
             "cannot reach the server at {addr} ({source}); is it running? Try again when it is"
         ),
         ConnectionError::Refused(e) => match e.reason {
-            ErrorReason::NameTaken => "that name is taken on this server; choose another".into(),
+            ErrorReason::NameTaken => "that name is taken on this server, or one too like it (other case, look-alike letters); choose another".into(),
             ErrorReason::BadName => format!("that name cannot be used: {}", e.text),
             ErrorReason::InboxFull | ErrorReason::InboxBytesFull => {
                 "the recipient's inbox is full; try again after they have read their messages"

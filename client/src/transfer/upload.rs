@@ -240,7 +240,8 @@ impl Client {
         let reason = if gone {
             "interrupted, and the file is gone: not sent"
         } else {
-            "interrupted, and the file changed: sent again from the start as a new message"
+            "interrupted, and what was sent no longer matches the file (it changed, or the client \
+             stopped before recording its progress): sent again from the start as a new message"
         };
         self.store(move |s| {
             if let Some(entry) = s.upload_entry(id.0)? {

@@ -432,6 +432,10 @@ async fn a_home_without_a_passphrase_is_encrypted_by_exporting_and_importing_it(
         atrest::read_record(&home).unwrap(),
         Some(atrest::Record::Passphrase(_))
     ));
+    // The new home remembers the server it was imported with, as
+    // `register` does: later commands need no --server.
+    let remembered = std::fs::read_to_string(home.join("server.info")).unwrap();
+    assert_eq!(remembered.trim(), addr);
     let (ok, out, err) = run(&addr, &home, "bot's new secret", &[], &["history", "bob"]).await;
     assert!(ok && out.contains("kept through the move"), "{out}{err}");
     let (ok, _, err) = run(

@@ -3,7 +3,8 @@
 //! JSON line with the code `usage` (exit code 2, as without `--json`),
 //! while `--help` stays text; `client test` against a server that is not
 //! there says so once, naming the address, and stops; a local failure has
-//! a code that says which (`file_not_found`, `is_a_directory`, `is_you`).
+//! a code that says which (`file_not_found`, `is_a_directory`, `is_you`);
+//! output that cannot be written is one line and exit code 1, not a panic.
 
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -174,4 +175,38 @@ async fn a_file_that_cannot_be_sent_has_a_code_saying_why() {
     assert_eq!(err["code"], "is_a_directory", "{err}");
     let err = refusal(addr, &alice, &["send", "alice", "hi"]).await;
     assert_eq!(err["code"], "is_you", "{err}");
+}
+
+/// Standard output that takes nothing (`> /dev/full`, a pipe closed early)
+/// ends the command with one line on standard error and exit code 1, as
+/// any failure does (it panicked, with exit code 101 and a backtrace).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_that_cannot_be_written_is_one_line_and_exit_code_1() {
+    use crate::rooms_cli::users;
+    let (server, _dir, [alice, _bob]) = users(["alice", "bob"]).await;
+    for json in [false, true] {
+        let mut cmd = tokio::process::Command::new(binary("client").unwrap());
+        cmd.env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
+            .arg("--home")
+            .arg(&alice)
+            .arg("--server")
+            .arg(server.addr.to_string())
+            .args(if json { &["--json"][..] } else { &[][..] })
+            .args(["key", "bob"])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // Spawned, not `output()`: that would pipe standard output anew.
+        let child = cmd.spawn().unwrap();
+        let out = bounded("client binary", child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("standard output"), "{err}");
+    }
 }

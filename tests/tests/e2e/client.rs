@@ -170,13 +170,14 @@ async fn a_changed_peer_key_blocks_sending_and_marking_it_compared_until_accepte
         matches!(refused, Err(ClientError::PeerKeyChanged { .. })),
         "{refused:?}"
     );
-    // The number shown is the new key's: marking it is refused; the old mark stays.
+    // The number shown is the new key's: marking it is refused, and nothing
+    // calls the new key compared.
     let marked = alice.mark_verified("bob").await;
     assert!(
         matches!(marked, Err(ClientError::VerifyChangedKey { ref name }) if name == "bob"),
         "{marked:?}"
     );
-    assert!(alice.fetch_key("bob").await.unwrap().verified);
+    assert!(!alice.fetch_key("bob").await.unwrap().verified);
     let accepted = alice.accept_new_key("bob").await.unwrap();
     assert_eq!(accepted.pin, PinState::Accepted);
     assert!(!accepted.verified, "the new key is not compared yet");
@@ -552,7 +553,12 @@ async fn a_changed_server_key_is_refused_loudly_even_by_a_server_without_the_acc
         err["error"].as_str().unwrap().contains("before proving"),
         "{err}"
     );
-
+    // Its key accepted, a server without the account is named as most
+    // likely not this home's server (it was: "register in a new home").
+    relay.set_target(elsewhere.addr);
+    let args = ["--json", "--accept-server-key", "inbox"];
+    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &args, None).await;
+    assert!(!ok && err.contains("\"other_server\""), "{err}");
     relay.set_target(server.addr);
     let (ok, _, err) =
         run_client_with_stdin(relay.addr, &home, &["--accept-server-key", "inbox"], None).await;

@@ -49,6 +49,7 @@ mod rooms_rejoin;
 mod rooms_same_name;
 mod same_home;
 mod scripted;
+mod selftest_cleanup;
 mod server_trust;
 mod stopped_transfers;
 mod tui;

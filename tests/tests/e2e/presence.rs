@@ -157,7 +157,10 @@ async fn watching_users_appear_and_disappear_and_invisible_ones_stay_hidden() {
         .iter()
         .map(|m| {
             (
-                m["name"].as_str().unwrap().to_string(),
+                match m["you"].as_bool().unwrap() {
+                    true => "you".to_string(),
+                    false => m["name"].as_str().unwrap().to_string(),
+                },
                 m["online"].as_bool().unwrap(),
             )
         })

@@ -361,7 +361,8 @@ async fn rooms_join_promote_and_demote_decide_who_may_moderate() {
     for (home, name) in [(&alice, "alice"), (&bob, "bob"), (&carol, "carol")] {
         register(addr, home, name).await;
     }
-    json(addr, &alice, &["room", "create", "ops", "--public"]).await;
+    let created = json(addr, &alice, &["room", "create", "ops", "--public"]).await;
+    let room_id = created["id"].as_str().unwrap().to_string();
     json(addr, &bob, &["room", "join", "ops"]).await;
     json(addr, &carol, &["room", "join", "ops"]).await;
 
@@ -375,7 +376,7 @@ async fn rooms_join_promote_and_demote_decide_who_may_moderate() {
     let promoted = json(addr, &alice, &["room", "promote", "ops", "bob"]).await;
     assert_eq!(
         promoted,
-        serde_json::json!({ "room": "ops", "member": "bob", "role": "admin" })
+        serde_json::json!({ "room": "ops", "room_id": room_id, "member": "bob", "role": "admin" })
     );
     ok(addr, &bob, &["room", "kick", "ops", "carol"]).await;
     let shown = ok(addr, &carol, &["inbox"]).await;
@@ -386,7 +387,7 @@ async fn rooms_join_promote_and_demote_decide_who_may_moderate() {
     let demoted = json(addr, &alice, &["room", "demote", "ops", "bob"]).await;
     assert_eq!(
         demoted,
-        serde_json::json!({ "room": "ops", "member": "bob", "role": "member" })
+        serde_json::json!({ "room": "ops", "room_id": room_id, "member": "bob", "role": "member" })
     );
     let shown = ok(addr, &carol, &["inbox"]).await;
     assert!(

@@ -44,7 +44,7 @@ async fn scripted_errors_are_one_line_in_the_menus_words() {
     assert!(!ok);
     let line = one_line(&err);
     assert!(
-        line.contains("that name is taken on this server; choose another"),
+        line.contains("that name is taken on this server, or one too like it (other case, look-alike letters); choose another"),
         "{line}"
     );
     assert!(!line.contains("NAME_TAKEN"), "{line}");
