@@ -549,17 +549,7 @@ mod tests {
     use crate::rooms::RoomMemberInfo;
 
     fn member(name: &str, role: &str, id: u8) -> RoomMemberInfo {
-        RoomMemberInfo {
-            name: name.into(),
-            you: name == "you",
-            id: ClientId([id; 16]),
-            role: role.into(),
-            online: false,
-            gone: false,
-            server_name: None,
-            name_held_by: None,
-            name_now_of: None,
-        }
+        RoomMemberInfo::sample(name, role, id)
     }
 
     #[test]

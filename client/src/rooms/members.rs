@@ -49,6 +49,23 @@ pub struct RoomMemberInfo {
 }
 
 impl RoomMemberInfo {
+    /// A member with nothing to remark on, for tests: `name` (`you` is us),
+    /// `role`, and an id of sixteen `id` bytes.
+    #[cfg(test)]
+    pub(crate) fn sample(name: &str, role: &str, id: u8) -> Self {
+        RoomMemberInfo {
+            name: name.into(),
+            you: name == "you",
+            id: ClientId([id; 16]),
+            role: role.into(),
+            online: false,
+            gone: false,
+            server_name: None,
+            name_held_by: None,
+            name_now_of: None,
+        }
+    }
+
     /// What to say beside the member, in parentheses and escaped, if
     /// anything.
     pub fn remark(&self) -> Option<String> {
@@ -171,17 +188,7 @@ mod tests {
     use super::*;
 
     fn member(name: &str) -> RoomMemberInfo {
-        RoomMemberInfo {
-            name: name.into(),
-            you: name == "you",
-            id: ClientId([0xb0; 16]),
-            role: "member".into(),
-            online: false,
-            gone: false,
-            server_name: None,
-            name_held_by: None,
-            name_now_of: None,
-        }
+        RoomMemberInfo::sample(name, "member", 0xb0)
     }
 
     #[test]
