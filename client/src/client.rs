@@ -340,7 +340,7 @@ impl Client {
             }
             // The server proved its key, then said it has no such account.
             Err(ConnectionError::Refused(e)) if e.reason == ErrorReason::UnknownClient => {
-                if pinned.is_some() && presented.is_some() && pinned != presented {
+                if matches!((pinned, presented), (Some(p), Some(k)) if p != k) {
                     return Err(ClientError::OtherServer {
                         server,
                         name: me.name.to_string(),

@@ -500,16 +500,7 @@ async fn held(client: &Client, typed: &str) -> Held {
 /// columns wide), however wide its characters are on a terminal.
 fn member_lines(members: &[crate::rooms::RoomMemberInfo]) -> Vec<String> {
     use unicode_width::UnicodeWidthStr;
-    let names: Vec<String> = members
-        .iter()
-        .map(|m| {
-            if m.you {
-                "you".into()
-            } else {
-                escape_line(&m.name).into_owned()
-            }
-        })
-        .collect();
+    let names: Vec<String> = members.iter().map(|m| m.shown_name()).collect();
     let wide = names.iter().map(|n| n.width()).max().unwrap_or(0);
     members
         .iter()

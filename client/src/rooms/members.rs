@@ -49,6 +49,15 @@ pub struct RoomMemberInfo {
 }
 
 impl RoomMemberInfo {
+    /// The member as a person reads it, escaped: "you" for us.
+    pub fn shown_name(&self) -> String {
+        if self.you {
+            "you".into()
+        } else {
+            escape_line(&self.name).into_owned()
+        }
+    }
+
     /// A member with nothing to remark on, for tests: `name` (`you` is us),
     /// `role`, and an id of sixteen `id` bytes.
     #[cfg(test)]

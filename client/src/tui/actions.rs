@@ -188,12 +188,7 @@ async fn carry_out(
             )];
             for m in members {
                 let remark = m.remark().map(|r| format!(" {r}")).unwrap_or_default();
-                let who = if m.you {
-                    "you".into()
-                } else {
-                    escape_line(&m.name)
-                };
-                lines.push(format!("  {who} ({}){remark}", m.role));
+                lines.push(format!("  {} ({}){remark}", m.shown_name(), m.role));
             }
             Ok(Done::Say(lines))
         }
