@@ -423,6 +423,7 @@ fn unpack(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError>
         )));
     }
     manifest.verify(&sums).map_err(bad)?;
+    crate::store::restored::mark(data_dir, manifest.created_at_ms)?;
     File::open(data_dir.join("files"))?.sync_all()?;
     File::open(data_dir)?.sync_all()?;
     Ok(manifest)
@@ -515,6 +516,11 @@ mod tests {
         let manifest = restore(archive().as_slice(), &data).unwrap();
         assert_eq!((manifest.accounts, manifest.files), (1, 1));
         assert_eq!(fs::read(data.join(KEY_ENTRY)).unwrap(), [7; 32]);
+        // The first start moves message ids past the original's.
+        assert_eq!(
+            fs::read_to_string(data.join(crate::store::restored::MARKER)).unwrap(),
+            manifest.created_at_ms.to_string()
+        );
         assert_eq!(
             fs::read(data.join("files/0a1b-2c.blob")).unwrap().len(),
             10_000

@@ -107,6 +107,7 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
+        let next_id = super::restored::next_id_after_restore(&conn, db_path, next_id as u64)?;
         // Checkpoints run beside the writer, not inside its commits.
         conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
         // Every statement the writer runs stays prepared (the removals alone
@@ -116,7 +117,7 @@ impl Store {
         let (tx, rx) = std::sync::mpsc::channel();
         let writer = Writer {
             conn,
-            next_id: next_id as u64,
+            next_id,
             accounts,
             directory: directory.clone(),
             limits,

@@ -26,6 +26,7 @@ mod messages;
 mod pg;
 mod quota;
 mod readers;
+pub mod restored;
 mod room_access;
 mod room_holds;
 mod room_passwords;

@@ -30,6 +30,7 @@ mod package;
 mod presence;
 mod push_queue;
 mod replay;
+mod restore_ids;
 mod room_offers;
 mod room_uploads;
 mod rooms_cli;

@@ -1,0 +1,119 @@
+//! A data folder restored from a backup (`server restore`) knows the
+//! message-id counter as it stood at the snapshot, not the ids the original
+//! server handed out after it. Recipients that fetched those messages keep
+//! their ids as handled and would drop a new message that came with one as a
+//! redelivery. So the restore leaves a marker holding the snapshot's time,
+//! and the first start on the folder moves the counter past every id the
+//! original could have given since: 2^31, plus one id for each microsecond
+//! since the snapshot (more than any server stores; this one's measured
+//! maximum is under 200,000 a second). Counting from the snapshot's time
+//! means that restoring the same archive again later also skips what the
+//! first restored server handed out.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+
+use crate::datadir::private_file_options;
+use crate::error::StoreError;
+
+/// The marker's file name, beside the database.
+pub const MARKER: &str = "restored-from-backup";
+
+/// Ids skipped however soon after the snapshot the restored server starts.
+const MIN_SKIP: u64 = 1 << 31;
+
+/// Leaves the marker in `data_dir`: the snapshot was taken at
+/// `created_at_ms` (ms since the Unix epoch).
+///
+/// # Errors
+/// The file cannot be written.
+pub fn mark(data_dir: &Path, created_at_ms: u64) -> io::Result<()> {
+    let mut file = private_file_options()
+        .write(true)
+        .create_new(true)
+        .open(data_dir.join(MARKER))?;
+    file.write_all(created_at_ms.to_string().as_bytes())?;
+    file.sync_all()
+}
+
+/// The counter to start from: `next_id`, or, when `db_path`'s folder holds
+/// the marker, past every id handed out since the snapshot. The new value is
+/// stored before the marker goes, so a crash in between only skips again.
+pub(super) fn next_id_after_restore(
+    conn: &Connection,
+    db_path: &Path,
+    next_id: u64,
+) -> Result<u64, StoreError> {
+    let marker = db_path.with_file_name(MARKER);
+    let created_at_ms = match fs::read_to_string(&marker) {
+        Ok(text) => text.trim().parse::<u64>().unwrap_or(0),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(next_id),
+        Err(e) => return Err(e.into()),
+    };
+    let next = next_id.saturating_add(skip(created_at_ms, now_ms()));
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'next_message_id'",
+        [i64::try_from(next).unwrap_or(i64::MAX)],
+    )?;
+    fs::remove_file(&marker)?;
+    tracing::info!(
+        next_id = next,
+        "restored from a backup: message ids continue past the original's"
+    );
+    Ok(next)
+}
+
+/// Ids to skip for a snapshot taken at `created_at_ms`, now being `now_ms`.
+fn skip(created_at_ms: u64, now_ms: u64) -> u64 {
+    MIN_SKIP.saturating_add(now_ms.saturating_sub(created_at_ms).saturating_mul(1000))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_skip_grows_with_the_time_since_the_snapshot() {
+        assert_eq!(skip(5_000, 5_000), MIN_SKIP);
+        assert_eq!(skip(5_000, 6_000), MIN_SKIP + 1_000_000);
+        // A clock behind the snapshot's still skips the minimum.
+        assert_eq!(skip(9_000, 1_000), MIN_SKIP);
+        assert_eq!(skip(0, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn a_marked_folder_moves_the_counter_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.db");
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             INSERT INTO meta VALUES ('next_message_id', 42);",
+        )
+        .unwrap();
+        assert_eq!(next_id_after_restore(&conn, &db, 42).unwrap(), 42);
+        mark(dir.path(), now_ms()).unwrap();
+        let next = next_id_after_restore(&conn, &db, 42).unwrap();
+        assert!(next >= 42 + MIN_SKIP, "{next}");
+        let stored: i64 = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'next_message_id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored as u64, next);
+        assert!(!dir.path().join(MARKER).exists());
+        assert_eq!(next_id_after_restore(&conn, &db, next).unwrap(), next);
+    }
+}
