@@ -2,7 +2,6 @@
 //! its result (as text or `--json`) and returns; errors go back to `main`,
 //! which prints one line and exits non-zero.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -14,13 +13,14 @@ use crate::advice::Audience;
 use crate::cli::Command;
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::display::{escape_line, escape_path};
+use crate::history::Retention;
 use crate::keystore::HistoryQuery;
 use crate::keystore::Protection;
 use crate::output::{self, Bars};
 use crate::pin::PinState;
 use crate::rejections;
 use crate::repl::explain::KnownNames;
-use crate::script::{cancelled, print_json, read_stdin};
+use crate::script::{cancelled, print_json};
 
 /// Flags that change how commands behave.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +32,7 @@ pub struct Flags {
 }
 
 /// A token cancelled by Ctrl-C, for transfers.
-fn cancel_on_ctrl_c() -> CancellationToken {
+pub(crate) fn cancel_on_ctrl_c() -> CancellationToken {
     use tokio::signal::unix::{SignalKind, signal};
     let token = CancellationToken::new();
     // Installed now, not when the task first runs: a Ctrl-C in between
@@ -67,7 +67,7 @@ pub async fn open(config: ClientConfig, flags: Flags) -> anyhow::Result<Client> 
 
 /// Runs `f`; if it fails because `who`'s key changed and the user said to
 /// accept new keys, accepts it and runs `f` again.
-async fn accepting<T, F, Fut>(
+pub(crate) async fn accepting<T, F, Fut>(
     client: &Client,
     flags: Flags,
     who: &str,
@@ -144,11 +144,8 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 println!("no other users on this server yet");
             } else {
                 for user in users {
-                    let remark = user
-                        .remark()
-                        .map(|r| format!("  {}", escape_line(&r)))
-                        .unwrap_or_default();
-                    println!("{:<30} {}{remark}", escape_line(&user.name), user.id);
+                    let marks = user.marks();
+                    println!("{:<30} {}{marks}", escape_line(&user.name), user.id);
                 }
             }
         }
@@ -190,54 +187,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             }
         }
         Command::SendText { to, text } => {
-            let text = match text.as_deref() {
-                None | Some("-") => {
-                    if std::io::stdin().is_terminal() {
-                        eprintln!(
-                            "type the message to {}; Ctrl-D on a line of its own sends it, Ctrl-C cancels",
-                            escape_line(&to)
-                        );
-                    }
-                    read_stdin()?
-                }
-                Some(t) => t.to_string(),
-            };
-            if text.is_empty() {
-                bail!(ClientError::EmptyText);
-            }
-            let id = accepting(client, flags, &to, || client.send_text(&to, &text)).await?;
-            if flags.json {
-                print_json(&json!({ "message_id": id }))?;
-            } else {
-                println!("sent to {} (message {id})", escape_line(&to));
-            }
+            crate::send_cli::text(client, flags, &to, text.as_deref()).await?;
         }
-        Command::SendFile { to, path } => {
-            let cancel = cancel_on_ctrl_c();
-            let result = accepting(client, flags, &to, || {
-                client.send_file(&to, &path, cancel.clone())
-            })
-            .await;
-            match result {
-                Ok(id) => {
-                    if flags.json {
-                        print_json(&json!({ "message_id": id }))?;
-                    } else {
-                        println!(
-                            "sent {} to {} (message {id})",
-                            escape_path(&path),
-                            escape_line(&to)
-                        );
-                    }
-                }
-                Err(ClientError::Cancelled) => {
-                    return Err(cancelled(
-                        "upload cancelled; `client resume` continues it where it stopped",
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Command::SendFile { to, path } => crate::send_cli::file(client, flags, &to, &path).await?,
         Command::Inbox => {
             // Each batch is printed as soon as it is acknowledged: a long
             // backlog shows as it is read, and a Ctrl-C keeps what it showed.
@@ -365,6 +317,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 println!("you:    {mine}");
                 match server {
                     Some(f) => println!("server: {f} (pinned)"),
+                    None if !client.has_server() => println!(
+                        "server: none given (--server HOST:PORT, or server.info in the home)"
+                    ),
                     None => println!("server: not contacted yet"),
                 }
             }
@@ -433,8 +388,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
         }
         Command::Session { name } => {
             client.start_session(&name).await?;
+            let (name, id) = crate::send_cli::recipient(client, &name).await;
             if flags.json {
-                print_json(&json!({ "session_offered_to": name }))?;
+                print_json(&json!({ "session_offered_to": name, "id": id }))?;
             } else {
                 println!("sent a key-agreement offer to {}", escape_line(&name));
             }
@@ -476,7 +432,11 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     println!("{}", output::history_entry(e, &found.label, &names));
                 }
             }
-            client.history_shown(&found.conversation, &entries).await?;
+            // Read means its sender was told: without a server, what was
+            // shown stays unread until it is shown again with one.
+            if client.has_server() {
+                client.history_shown(&found.conversation, &entries).await?;
+            }
         }
         Command::Conversations => {
             let list = client.conversations().await?;
@@ -500,17 +460,13 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             }
         }
         Command::Receipts { on } => {
+            // The command line took only on or off.
             let on = match on.as_deref() {
                 None => client.read_receipts().await?,
-                Some("on") => {
-                    client.set_read_receipts(true).await?;
-                    true
+                Some(word) => {
+                    client.set_read_receipts(word == "on").await?;
+                    word == "on"
                 }
-                Some("off") => {
-                    client.set_read_receipts(false).await?;
-                    false
-                }
-                Some(other) => bail!("`receipts` takes on or off, not {other:?}"),
             };
             if flags.json {
                 print_json(&json!({ "read_receipts": on }))?;
@@ -519,14 +475,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             }
         }
         Command::Retention { days } => {
-            let days = days
-                .as_deref()
-                .map(crate::history::retention_days)
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
             let (kept, gone) = match days {
                 None => (client.retention().await?, 0),
-                Some(d) => (d, client.set_retention(d).await?),
+                Some(Retention(d)) => (d, client.set_retention(d).await?),
             };
             if flags.json {
                 print_json(&json!({ "retention_days": kept, "deleted": gone }))?;
