@@ -3,7 +3,8 @@
 //! named them by name (any case) or by client id (`--json`: `name` and `id`
 //! both).
 //!
-//! Split from [`crate::commands`], which runs every other subcommand.
+//! Split from `crate::commands`, which runs every other subcommand (and
+//! answers `session` with [`recipient`] too).
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -12,10 +13,9 @@ use anyhow::bail;
 use serde_json::json;
 
 use crate::client::{Client, ClientError};
-use crate::commands::{Flags, accepting, cancel_on_ctrl_c};
 use crate::display::{escape_line, escape_path};
 use crate::keystore::Conversation;
-use crate::script::{cancelled, print_json, read_stdin};
+use crate::script::{Flags, accepting, cancel_on_ctrl_c, cancelled, print_json, read_stdin};
 
 /// Sends `text` (standard input when `None` or `-`) to `to`.
 ///

@@ -279,4 +279,13 @@ mod tests {
         );
         assert_eq!(error_code(&anyhow::anyhow!("something")), "error");
     }
+
+    #[test]
+    fn the_command_line_s_server_has_codes_of_its_own() {
+        let home = tempfile::tempdir().unwrap();
+        let none = crate::config::server_address(None, home.path()).unwrap_err();
+        assert_eq!(error_code(&none), "no_server");
+        let bad = crate::config::server_address(Some("nohost"), home.path()).unwrap_err();
+        assert_eq!(error_code(&bad), "bad_address");
+    }
 }
