@@ -159,8 +159,8 @@ pub enum Command {
     History {
         /// A pinned name, a client id (32 hex digits) or #ROOM.
         name: String,
-        /// Only the last N entries.
-        #[arg(long, value_name = "N")]
+        /// Only the last N entries (1 or more).
+        #[arg(long, value_name = "N", value_parser = crate::history::parse_limit)]
         limit: Option<usize>,
         /// Only entries since TIME: 30m, 12h, 7d (ago), 2026-11-30,
         /// "2026-11-30 10:15" or RFC 3339.
@@ -184,7 +184,7 @@ pub enum Command {
     /// receipts (your client received them) are always sent.
     Receipts {
         /// on or off. Without it, shows the setting.
-        #[arg(value_name = "on|off")]
+        #[arg(value_name = "on|off", value_parser = ["on", "off"])]
         on: Option<String>,
     },
     /// Show or set how long history is kept: a number of days, or
@@ -192,8 +192,8 @@ pub enum Command {
     /// each time the client starts.
     Retention {
         /// Days, or `forever`. Without it, shows the setting.
-        #[arg(value_name = "DAYS|forever")]
-        days: Option<String>,
+        #[arg(value_name = "DAYS|forever", value_parser = crate::history::parse_retention)]
+        days: Option<crate::history::Retention>,
     },
     /// Rooms: end-to-end encrypted groups (create, list, join, send,
     /// send-file, members, leave; for admins add, remove, kick, ban, unban,
@@ -252,6 +252,25 @@ pub enum Command {
         /// Output folder (man/ and completions/ are made in it).
         dir: PathBuf,
     },
+}
+
+impl Command {
+    /// Whether it talks to the server. The others read and write this home
+    /// only, and run without a server address (`--server`, `server.info`).
+    pub fn needs_server(&self) -> bool {
+        !matches!(
+            self,
+            Command::History { .. }
+                | Command::Conversations
+                | Command::Forget { .. }
+                | Command::Receipts { .. }
+                | Command::Retention { .. }
+                | Command::Files
+                | Command::Fingerprint { name: None, .. }
+                | Command::Export { .. }
+                | Command::Passphrase { .. }
+        )
+    }
 }
 
 /// `client room ...`: rooms by name (or id, 32 hex digits), users by name

@@ -38,7 +38,8 @@ pub use crate::error::ClientError;
 pub struct ClientConfig {
     /// The user's folder: `store.db`, `me.info`, `downloads/`.
     pub home: PathBuf,
-    /// The server, `host:port`.
+    /// The server, `host:port` (several nodes comma-separated); empty for
+    /// a command that never connects and was given none.
     pub server: String,
     /// Accept a server key that differs from the pinned one (the user
     /// checked the new fingerprint with the server's operator).
@@ -297,6 +298,9 @@ impl Client {
         }
         let me = self.require_me()?;
         let server = self.inner.config.server.clone();
+        if server.is_empty() {
+            return Err(ConnectionError::NoServer.into());
+        }
         let pinned = {
             let server = server.clone();
             self.store(move |s| s.server_key(&server)).await?
@@ -393,6 +397,12 @@ impl Client {
             tracing::warn!(error = %e, "could not refill the room key packages");
         }
         Ok(conn)
+    }
+
+    /// Whether a server was given (a command that only reads the home runs
+    /// without one).
+    pub fn has_server(&self) -> bool {
+        !self.inner.config.server.is_empty()
     }
 
     /// The pinned server key's fingerprint, if this home has talked to the server.

@@ -2,54 +2,25 @@
 //! its result (as text or `--json`) and returns; errors go back to `main`,
 //! which prints one line and exits non-zero.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde_json::json;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::advice::Audience;
 use crate::cli::Command;
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::display::{escape_line, escape_path};
+use crate::history::Retention;
 use crate::keystore::HistoryQuery;
 use crate::keystore::Protection;
 use crate::output::{self, Bars};
 use crate::pin::PinState;
 use crate::rejections;
 use crate::repl::explain::KnownNames;
-use crate::script::{cancelled, print_json, read_stdin};
-
-/// Flags that change how commands behave.
-#[derive(Debug, Clone, Copy)]
-pub struct Flags {
-    /// Print JSON.
-    pub json: bool,
-    /// Accept a peer's changed key before sending.
-    pub accept_new_key: bool,
-}
-
-/// A token cancelled by Ctrl-C, for transfers.
-fn cancel_on_ctrl_c() -> CancellationToken {
-    use tokio::signal::unix::{SignalKind, signal};
-    let token = CancellationToken::new();
-    // Installed now, not when the task first runs: a Ctrl-C in between
-    // would kill the process instead of stopping the transfer cleanly.
-    match signal(SignalKind::interrupt()) {
-        Ok(mut presses) => {
-            let t = token.clone();
-            tokio::spawn(async move {
-                if presses.recv().await.is_some() {
-                    t.cancel();
-                }
-            });
-        }
-        Err(e) => tracing::warn!("Ctrl-C cannot be caught: {e}"),
-    }
-    token
-}
+pub use crate::script::Flags;
+use crate::script::{cancel_on_ctrl_c, cancelled, print_json};
 
 /// Opens the client of a home folder, with progress bars on a terminal.
 pub async fn open(config: ClientConfig, flags: Flags) -> anyhow::Result<Client> {
@@ -63,47 +34,6 @@ pub async fn open(config: ClientConfig, flags: Flags) -> anyhow::Result<Client> 
         client.set_progress(Arc::new(bars));
     }
     Ok(client)
-}
-
-/// Runs `f`; if it fails because `who`'s key changed and the user said to
-/// accept new keys, accepts it and runs `f` again.
-async fn accepting<T, F, Fut>(
-    client: &Client,
-    flags: Flags,
-    who: &str,
-    f: F,
-) -> Result<T, ClientError>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ClientError>>,
-{
-    match f().await {
-        Err(ClientError::PeerKeyChanged { .. }) if flags.accept_new_key => {
-            let accepted = client.accept_new_key(who).await?;
-            // Said on standard error, so that standard output stays the
-            // command's own answer; a script reads it as JSON with --json.
-            if flags.json {
-                let notice = json!({
-                    "notice": "peer_key_accepted",
-                    "name": accepted.label(),
-                    "id": accepted.id.to_string(),
-                    "fingerprint": accepted.fingerprint,
-                    "verified": false,
-                });
-                eprintln!("{notice}");
-            } else {
-                eprintln!(
-                    "accepted {}'s new key as instructed (--accept-new-key): its fingerprint is now {}, \
-                     not verified (compare safety numbers: client fingerprint {})",
-                    escape_line(who),
-                    accepted.fingerprint,
-                    escape_line(&crate::advice::quote_word(who))
-                );
-            }
-            f().await
-        }
-        other => other,
-    }
 }
 
 /// Runs one subcommand; an unknown peer's error carries the names to
@@ -144,11 +74,8 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 println!("no other users on this server yet");
             } else {
                 for user in users {
-                    let remark = user
-                        .remark()
-                        .map(|r| format!("  {}", escape_line(&r)))
-                        .unwrap_or_default();
-                    println!("{:<30} {}{remark}", escape_line(&user.name), user.id);
+                    let marks = user.marks();
+                    println!("{:<30} {}{marks}", escape_line(&user.name), user.id);
                 }
             }
         }
@@ -190,54 +117,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             }
         }
         Command::SendText { to, text } => {
-            let text = match text.as_deref() {
-                None | Some("-") => {
-                    if std::io::stdin().is_terminal() {
-                        eprintln!(
-                            "type the message to {}; Ctrl-D on a line of its own sends it, Ctrl-C cancels",
-                            escape_line(&to)
-                        );
-                    }
-                    read_stdin()?
-                }
-                Some(t) => t.to_string(),
-            };
-            if text.is_empty() {
-                bail!(ClientError::EmptyText);
-            }
-            let id = accepting(client, flags, &to, || client.send_text(&to, &text)).await?;
-            if flags.json {
-                print_json(&json!({ "message_id": id }))?;
-            } else {
-                println!("sent to {} (message {id})", escape_line(&to));
-            }
+            crate::send_cli::text(client, flags, &to, text.as_deref()).await?;
         }
-        Command::SendFile { to, path } => {
-            let cancel = cancel_on_ctrl_c();
-            let result = accepting(client, flags, &to, || {
-                client.send_file(&to, &path, cancel.clone())
-            })
-            .await;
-            match result {
-                Ok(id) => {
-                    if flags.json {
-                        print_json(&json!({ "message_id": id }))?;
-                    } else {
-                        println!(
-                            "sent {} to {} (message {id})",
-                            escape_path(&path),
-                            escape_line(&to)
-                        );
-                    }
-                }
-                Err(ClientError::Cancelled) => {
-                    return Err(cancelled(
-                        "upload cancelled; `client resume` continues it where it stopped",
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Command::SendFile { to, path } => crate::send_cli::file(client, flags, &to, &path).await?,
         Command::Inbox => {
             // Each batch is printed as soon as it is acknowledged: a long
             // backlog shows as it is read, and a Ctrl-C keeps what it showed.
@@ -365,6 +247,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 println!("you:    {mine}");
                 match server {
                     Some(f) => println!("server: {f} (pinned)"),
+                    None if !client.has_server() => println!(
+                        "server: none given (--server HOST:PORT, or server.info in the home)"
+                    ),
                     None => println!("server: not contacted yet"),
                 }
             }
@@ -433,8 +318,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
         }
         Command::Session { name } => {
             client.start_session(&name).await?;
+            let (name, id) = crate::send_cli::recipient(client, &name).await;
             if flags.json {
-                print_json(&json!({ "session_offered_to": name }))?;
+                print_json(&json!({ "session_offered_to": name, "id": id }))?;
             } else {
                 println!("sent a key-agreement offer to {}", escape_line(&name));
             }
@@ -476,7 +362,11 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     println!("{}", output::history_entry(e, &found.label, &names));
                 }
             }
-            client.history_shown(&found.conversation, &entries).await?;
+            // Read means its sender was told: without a server, what was
+            // shown stays unread until it is shown again with one.
+            if client.has_server() {
+                client.history_shown(&found.conversation, &entries).await?;
+            }
         }
         Command::Conversations => {
             let list = client.conversations().await?;
@@ -500,17 +390,13 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             }
         }
         Command::Receipts { on } => {
+            // The command line took only on or off.
             let on = match on.as_deref() {
                 None => client.read_receipts().await?,
-                Some("on") => {
-                    client.set_read_receipts(true).await?;
-                    true
+                Some(word) => {
+                    client.set_read_receipts(word == "on").await?;
+                    word == "on"
                 }
-                Some("off") => {
-                    client.set_read_receipts(false).await?;
-                    false
-                }
-                Some(other) => bail!("`receipts` takes on or off, not {other:?}"),
             };
             if flags.json {
                 print_json(&json!({ "read_receipts": on }))?;
@@ -519,14 +405,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             }
         }
         Command::Retention { days } => {
-            let days = days
-                .as_deref()
-                .map(crate::history::retention_days)
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
             let (kept, gone) = match days {
                 None => (client.retention().await?, 0),
-                Some(d) => (d, client.set_retention(d).await?),
+                Some(Retention(d)) => (d, client.set_retention(d).await?),
             };
             if flags.json {
                 print_json(&json!({ "retention_days": kept, "deleted": gone }))?;

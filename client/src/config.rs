@@ -3,9 +3,21 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use crate::ClientConfig;
+use crate::connection::ConnectionError;
+
+/// A server address that cannot be one (`bad_address` with `--json`).
+#[derive(Debug, thiserror::Error)]
+pub enum AddressError {
+    /// Nothing but commas and blanks.
+    #[error("no HOST:PORT given")]
+    Empty,
+    /// No colon, no host, or a port that is not 1 to 65535.
+    #[error("{0:?} is not HOST:PORT with a port from 1 to 65535")]
+    Malformed(String),
+}
 
 /// File naming the server, as in the reference client.
 pub const SERVER_INFO: &str = "server.info";
@@ -16,46 +28,55 @@ pub const SERVER_INFO: &str = "server.info";
 /// result lists them comma-separated (see `connection::nodes`).
 ///
 /// # Errors
-/// No address anywhere, or a malformed one.
+/// No address anywhere ([`ConnectionError::NoServer`]), or a malformed one
+/// ([`AddressError`]).
 pub fn server_address(flag: Option<&str>, home: &Path) -> anyhow::Result<String> {
+    given_address(flag, home)?.ok_or_else(|| ConnectionError::NoServer.into())
+}
+
+/// [`server_address`], or `None` when none is given anywhere: for the
+/// commands that only read and write the home (see
+/// [`crate::cli::Command::needs_server`]).
+///
+/// # Errors
+/// A malformed address, or a `server.info` that cannot be read.
+pub fn given_address(flag: Option<&str>, home: &Path) -> anyhow::Result<Option<String>> {
     if let Some(s) = flag {
-        return check_addresses(s.split(','));
+        return Ok(Some(check_addresses(s.split(','))?));
     }
     for dir in [home, Path::new(".")] {
         let path = dir.join(SERVER_INFO);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 return check_addresses(text.lines())
+                    .map(Some)
                     .with_context(|| format!("in {}", path.display()));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
-    bail!(
-        "no server given: pass --server HOST:PORT (a home remembers the server it registered on) or \
-         write HOST:PORT into {SERVER_INFO}; `client --help` lists the commands"
-    )
+    Ok(None)
 }
 
 /// The non-blank addresses of `parts`, each checked, comma-separated.
-fn check_addresses<'a>(parts: impl Iterator<Item = &'a str>) -> anyhow::Result<String> {
+fn check_addresses<'a>(parts: impl Iterator<Item = &'a str>) -> Result<String, AddressError> {
     let mut all = Vec::new();
     for part in parts.map(str::trim).filter(|p| !p.is_empty()) {
         all.push(check_address(part)?);
     }
     if all.is_empty() {
-        bail!("no HOST:PORT given");
+        return Err(AddressError::Empty);
     }
     Ok(all.join(","))
 }
 
-fn check_address(text: &str) -> anyhow::Result<String> {
-    let Some((host, port)) = text.rsplit_once(':') else {
-        bail!("{text:?} is not HOST:PORT");
-    };
-    if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
-        bail!("{text:?} is not HOST:PORT with a port from 1 to 65535");
+fn check_address(text: &str) -> Result<String, AddressError> {
+    let fine = text
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0));
+    if !fine {
+        return Err(AddressError::Malformed(text.to_string()));
     }
     Ok(text.to_string())
 }
@@ -73,17 +94,26 @@ pub fn home_folder(home: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 /// The configuration for a home folder and server; `protection` says how
 /// the home's stores are protected (see [`crate::passphrase::resolve`]).
+/// Without `needs_server`, no address anywhere is an empty one: the
+/// command reads the home only, and connecting would fail
+/// ([`ConnectionError::NoServer`]).
 ///
 /// # Errors
-/// No server address, or `protection` failed.
+/// No server address when one is needed, a malformed one, or
+/// `protection` failed.
 pub fn client_config(
     home: Option<PathBuf>,
     server: Option<&str>,
+    needs_server: bool,
     accept_server_key: bool,
     protection: impl FnOnce(&Path) -> anyhow::Result<crate::keystore::Protection>,
 ) -> anyhow::Result<ClientConfig> {
     let home = home_folder(home)?;
-    let server = server_address(server, &home)?;
+    let server = match given_address(server, &home)? {
+        Some(s) => s,
+        None if needs_server => return Err(ConnectionError::NoServer.into()),
+        None => String::new(),
+    };
     let protection = protection(&home)?;
     Ok(ClientConfig {
         home,

@@ -58,6 +58,22 @@ pub struct Listed {
 }
 
 impl Listed {
+    /// What follows the name and id on its line in `list` (the scripted
+    /// command's and the menu's): `verified` for a contact whose safety
+    /// number was compared, as `conversations` marks it, then the remark;
+    /// escaped for printing.
+    pub fn marks(&self) -> String {
+        let mut marks = String::new();
+        if self.verified {
+            marks.push_str("  verified");
+        }
+        if let Some(r) = self.remark() {
+            marks.push_str("  ");
+            marks.push_str(&crate::display::escape_line(&r));
+        }
+        marks
+    }
+
     /// Why this entry deserves attention, in one sentence, if it does.
     pub fn remark(&self) -> Option<String> {
         if let Some(other) = self.name_pinned_for {
@@ -414,6 +430,16 @@ mod tests {
             looks_like: None,
         };
         assert_eq!(entry("bob", Some("bob"), None).remark(), None);
+        assert_eq!(entry("bob", Some("bob"), None).marks(), "");
+        let verified = Listed {
+            verified: true,
+            ..entry("bob2", Some("bob"), None)
+        };
+        assert!(
+            verified
+                .marks()
+                .starts_with("  verified  pinned as \"bob\"")
+        );
         assert_eq!(entry("bob", None, None).remark(), None);
         assert!(
             entry("bob2", Some("bob"), None)

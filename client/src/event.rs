@@ -19,13 +19,15 @@ use crate::keystore::{Conversation, PeerRecord};
 use crate::peer_info::hex_id;
 pub use crate::rooms::event::{RoomChange, RoomEvent};
 
-/// Something that happened to a delivered message.
-#[derive(Debug, Clone, Serialize)]
+/// Something that happened to a delivered message, or (a presence push)
+/// to a user. Its JSON is a message's fields and [`What`]'s, except a
+/// presence event's: `{"event": "presence", "id", "name", "pinned_name",
+/// "online", "at_ms"}`, as `online` lists users (no message id or sender).
+#[derive(Debug, Clone)]
 pub struct Event {
     /// The server's message id.
     pub message_id: u64,
     /// The sender's client id.
-    #[serde(serialize_with = "hex_id")]
     pub from: ClientId,
     /// The name the sender is pinned under, if it has one (escape before
     /// printing). Never the server's word alone: see [`crate::contacts`].
@@ -35,18 +37,74 @@ pub struct Event {
     pub from_you: bool,
     /// The server's current name for the sender, only when it differs from
     /// `from_name` (a remark; escape before printing).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
     /// When the server stored it (ms since the Unix epoch): the server's
     /// word, not authenticated.
     pub sent_at_ms: u64,
     /// When the sender sealed it by the sender's clock (ms since the Unix
     /// epoch), authenticated end to end; for texts, files and refusals.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sender_time_ms: Option<u64>,
     /// What it was.
-    #[serde(flatten)]
     pub what: What,
+}
+
+/// An [`Event`] about a message, as `--json` shows it.
+#[derive(Serialize)]
+struct MessageJson<'a> {
+    message_id: u64,
+    #[serde(serialize_with = "hex_id")]
+    from: ClientId,
+    from_name: Option<&'a str>,
+    from_you: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_name: Option<&'a str>,
+    sent_at_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sender_time_ms: Option<u64>,
+    #[serde(flatten)]
+    what: &'a What,
+}
+
+/// A presence [`Event`] as `--json` shows it: a user, not a message.
+#[derive(Serialize)]
+struct PresenceJson<'a> {
+    event: &'static str,
+    #[serde(serialize_with = "hex_id")]
+    id: ClientId,
+    /// The server's name for them.
+    name: &'a str,
+    /// The name they are pinned under here, if they are a contact.
+    pinned_name: Option<&'a str>,
+    online: bool,
+    /// When this client heard of it (ms since the Unix epoch).
+    at_ms: u64,
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.what {
+            What::Presence { online, name } => PresenceJson {
+                event: "presence",
+                id: self.from,
+                name,
+                pinned_name: self.from_name.as_deref(),
+                online: *online,
+                at_ms: self.sent_at_ms,
+            }
+            .serialize(s),
+            what => MessageJson {
+                message_id: self.message_id,
+                from: self.from,
+                from_name: self.from_name.as_deref(),
+                from_you: self.from_you,
+                server_name: self.server_name.as_deref(),
+                sent_at_ms: self.sent_at_ms,
+                sender_time_ms: self.sender_time_ms,
+                what,
+            }
+            .serialize(s),
+        }
+    }
 }
 
 impl Event {
@@ -204,7 +262,8 @@ pub enum What {
         change: RoomChange,
     },
     /// Not a message: a user came online or went offline (a presence push;
-    /// `message_id` 0, `sent_at_ms` when this client heard of it).
+    /// `message_id` 0, `from` the user, `sent_at_ms` when this client heard
+    /// of it; its JSON is its own, see [`Event`]).
     Presence {
         /// Online now, or gone offline.
         online: bool,
@@ -267,8 +326,8 @@ impl Rejection {
 /// What waits on the server, as one pull sees it (nothing is removed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Waiting {
-    /// Messages in the first batch not handled here yet (key-agreement
-    /// messages included).
+    /// Texts and file offers in the first batch not handled here yet
+    /// (receipts, refusal notices and key agreement are not counted).
     pub messages: usize,
     /// Whether more wait beyond that batch.
     pub more: bool,
@@ -312,5 +371,45 @@ pub(crate) fn test_event(id: u64, from: ClientId, name: &str, at: u64, what: Wha
         sent_at_ms: at,
         sender_time_ms: None,
         what,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_presence_event_is_a_user_in_json_and_a_message_keeps_its_fields() {
+        let bob = ClientId([7; 16]);
+        let came = test_event(
+            0,
+            bob,
+            "bobby",
+            1_000,
+            What::Presence {
+                online: true,
+                name: "bob".into(),
+            },
+        );
+        let v = serde_json::to_value(&came).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "event": "presence",
+                "id": bob.to_string(),
+                "name": "bob",
+                "pinned_name": "bobby",
+                "online": true,
+                "at_ms": 1_000,
+            })
+        );
+        let text = test_event(5, bob, "bobby", 2_000, What::Text { text: "hi".into() });
+        let v = serde_json::to_value(&text).unwrap();
+        assert_eq!(v["event"], "text");
+        assert_eq!(v["message_id"], 5);
+        assert_eq!(v["from"], bob.to_string());
+        assert_eq!(v["from_name"], "bobby");
+        assert_eq!(v["sent_at_ms"], 2_000);
+        assert!(v.get("server_name").is_none() && v.get("sender_time_ms").is_none());
     }
 }

@@ -38,6 +38,32 @@ pub fn retention_days(typed: &str) -> Result<Option<u32>, String> {
     }
 }
 
+/// `retention`'s setting as typed: a number of days (1 or more), or
+/// `forever` (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(pub Option<u32>);
+
+/// Reads `retention`'s argument for the command line (see
+/// [`retention_days`]).
+///
+/// # Errors
+/// What is wrong with it, in one line.
+pub fn parse_retention(typed: &str) -> Result<Retention, String> {
+    retention_days(typed).map(Retention)
+}
+
+/// Reads `--limit`: how many of the last entries, 1 or more.
+///
+/// # Errors
+/// Not a number, or 0, in one line.
+pub fn parse_limit(typed: &str) -> Result<usize, String> {
+    match typed.trim().parse::<usize>() {
+        Ok(0) => Err("the limit is how many of the last entries to show: 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{typed:?} is not a number of entries (1 or more)")),
+    }
+}
+
 /// A conversation as found from what the user typed.
 #[derive(Debug, Clone)]
 pub struct Found {

@@ -78,6 +78,7 @@ mod script;
 pub mod selftest;
 mod selftest_room;
 mod send;
+mod send_cli;
 pub mod set_up;
 pub mod transfer;
 pub mod tui;

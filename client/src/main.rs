@@ -74,9 +74,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let invisible = cli.invisible;
     // A backup brings its passphrase, which may predate the minimum.
     let restoring = matches!(cli.command, Some(Command::Import { .. }));
+    // The menu connects at once.
+    let needs_server = cli.command.as_ref().is_none_or(Command::needs_server);
     let config = client_config(
         cli.home,
         cli.server.as_deref(),
+        needs_server,
         cli.accept_server_key,
         |home| {
             client::passphrase::resolve(home, no_passphrase, passphrase_file.as_deref(), restoring)

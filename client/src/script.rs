@@ -1,9 +1,85 @@
-//! What every scripted command shares: printing one JSON value, and
-//! reading a message's text from standard input.
+//! What every scripted command shares: its flags, printing one JSON value,
+//! reading a message's text from standard input, Ctrl-C for transfers, and
+//! accepting a peer's changed key when told to.
 
 use std::io::{Read, Write};
 
 use anyhow::{Context, bail};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{Client, ClientError};
+use crate::display::escape_line;
+
+/// Flags that change how commands behave.
+#[derive(Debug, Clone, Copy)]
+pub struct Flags {
+    /// Print JSON.
+    pub json: bool,
+    /// Accept a peer's changed key before sending.
+    pub accept_new_key: bool,
+}
+
+/// A token cancelled by Ctrl-C, for transfers.
+pub(crate) fn cancel_on_ctrl_c() -> CancellationToken {
+    use tokio::signal::unix::{SignalKind, signal};
+    let token = CancellationToken::new();
+    // Installed now, not when the task first runs: a Ctrl-C in between
+    // would kill the process instead of stopping the transfer cleanly.
+    match signal(SignalKind::interrupt()) {
+        Ok(mut presses) => {
+            let t = token.clone();
+            tokio::spawn(async move {
+                if presses.recv().await.is_some() {
+                    t.cancel();
+                }
+            });
+        }
+        Err(e) => tracing::warn!("Ctrl-C cannot be caught: {e}"),
+    }
+    token
+}
+
+/// Runs `f`; if it fails because `who`'s key changed and the user said to
+/// accept new keys, accepts it and runs `f` again.
+pub(crate) async fn accepting<T, F, Fut>(
+    client: &Client,
+    flags: Flags,
+    who: &str,
+    f: F,
+) -> Result<T, ClientError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    match f().await {
+        Err(ClientError::PeerKeyChanged { .. }) if flags.accept_new_key => {
+            let accepted = client.accept_new_key(who).await?;
+            // Said on standard error, so that standard output stays the
+            // command's own answer; a script reads it as JSON with --json.
+            if flags.json {
+                let notice = json!({
+                    "notice": "peer_key_accepted",
+                    "name": accepted.label(),
+                    "id": accepted.id.to_string(),
+                    "fingerprint": accepted.fingerprint,
+                    "verified": false,
+                });
+                eprintln!("{notice}");
+            } else {
+                eprintln!(
+                    "accepted {}'s new key as instructed (--accept-new-key): its fingerprint is now {}, \
+                     not verified (compare safety numbers: client fingerprint {})",
+                    escape_line(who),
+                    accepted.fingerprint,
+                    escape_line(&crate::advice::quote_word(who))
+                );
+            }
+            f().await
+        }
+        other => other,
+    }
+}
 
 /// Prints `value` as JSON on standard output.
 pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

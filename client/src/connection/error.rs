@@ -73,6 +73,12 @@ pub enum ConnectionError {
         /// What it did instead.
         detail: String,
     },
+    /// No server address anywhere (`--server`, `server.info`): only the
+    /// commands that read the home alone run without one.
+    #[error(
+        "no server given: pass --server HOST:PORT (a home remembers the server it registered on) or write HOST:PORT into server.info; `client --help` lists the commands"
+    )]
+    NoServer,
 }
 
 impl ConnectionError {

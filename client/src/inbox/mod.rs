@@ -43,6 +43,18 @@ use crate::keystore::PENDING_TTL;
 use crate::partial;
 pub use watch::arrived_together;
 
+/// Whether `d` is a text or a file offer, by what it shows in clear: a
+/// type-3 content's first byte tells a text from a receipt or a refusal
+/// notice (see `crypto::sealed`).
+fn is_message(d: &Delivery) -> bool {
+    use crate::crypto::{receipt::is_receipt, refusal::is_refusal};
+    match d.kind {
+        protocol::MessageKind::Text => !is_receipt(&d.content) && !is_refusal(&d.content),
+        protocol::MessageKind::File => true,
+        _ => false,
+    }
+}
+
 mod files;
 mod handle;
 mod room_deleted;
@@ -225,14 +237,21 @@ impl Client {
         acked
     }
 
-    /// Counts the messages waiting on the server with one pull; nothing is
-    /// handled or removed.
+    /// Counts the messages waiting on the server with one pull: texts and
+    /// file offers, what a person reads as messages; not receipts, refusal
+    /// notices, key agreement or room notices. Nothing is handled or
+    /// removed.
     ///
     /// # Errors
     /// See [`ClientError`].
     pub async fn waiting(&self) -> Result<Waiting, ClientError> {
         let batch = self.retrying(|c| async move { c.pull(0).await }).await?;
-        let ids: Vec<u64> = batch.messages.iter().map(|d| d.message_id).collect();
+        let ids: Vec<u64> = batch
+            .messages
+            .iter()
+            .filter(|d| is_message(d))
+            .map(|d| d.message_id)
+            .collect();
         // Handled here but not yet acknowledged: they go silently.
         let fresh = self
             .store(move |s| {
@@ -296,5 +315,28 @@ impl Client {
                 what: What::Expired { kind: "text" },
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_texts_and_files_count_as_waiting_messages() {
+        use protocol::MessageKind as K;
+        let d = |kind, first: u8| Delivery {
+            sender: protocol::ClientId([1; 16]),
+            message_id: 1,
+            kind,
+            sent_at_ms: 0,
+            content: bytes::Bytes::from(vec![first, 0, 0]),
+        };
+        assert!(is_message(&d(K::Text, crate::crypto::FORMAT_VERSION)));
+        assert!(is_message(&d(K::File, 0)));
+        assert!(!is_message(&d(K::Text, crate::crypto::RECEIPT_FORMAT)));
+        assert!(!is_message(&d(K::Text, crate::crypto::REFUSAL_FORMAT)));
+        assert!(!is_message(&d(K::SymmetricKeyRequest, 0)));
+        assert!(!is_message(&d(K::RoomWelcome, 0)));
     }
 }

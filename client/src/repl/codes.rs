@@ -31,6 +31,9 @@ pub fn error_code(e: &anyhow::Error) -> String {
         if let Some(c) = cause.downcast_ref::<EntryError>() {
             return c.code().into();
         }
+        if cause.is::<crate::config::AddressError>() {
+            return "bad_address".into();
+        }
         if let Some(c) = cause.downcast_ref::<io::Error>() {
             return io_code(c).unwrap_or("io_error").into();
         }
@@ -152,6 +155,7 @@ fn connection_code(c: &ConnectionError) -> String {
         ConnectionError::Timeout(_) => "timeout".into(),
         ConnectionError::NotSealpost { .. } => "not_sealpost".into(),
         ConnectionError::Unproven { .. } => "unproven_server".into(),
+        ConnectionError::NoServer => "no_server".into(),
         _ => "protocol".into(),
     }
 }
@@ -274,5 +278,14 @@ mod tests {
             "not_in_room"
         );
         assert_eq!(error_code(&anyhow::anyhow!("something")), "error");
+    }
+
+    #[test]
+    fn the_command_line_s_server_has_codes_of_its_own() {
+        let home = tempfile::tempdir().unwrap();
+        let none = crate::config::server_address(None, home.path()).unwrap_err();
+        assert_eq!(error_code(&none), "no_server");
+        let bad = crate::config::server_address(Some("nohost"), home.path()).unwrap_err();
+        assert_eq!(error_code(&bad), "bad_address");
     }
 }

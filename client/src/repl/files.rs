@@ -39,10 +39,11 @@ impl Menu {
                     .await
                     .map(|m| format!(" ({})", output::size(m.len())))
                     .unwrap_or_default();
+                let (name, _) = crate::send_cli::recipient(&client, &to).await;
                 self.say(format!(
                     "sent {}{size} to {} (message {id})",
                     escape_path(&path),
-                    escape_line(&to)
+                    escape_line(&name)
                 ));
             }
             Err(ClientError::Cancelled) => {

@@ -225,10 +225,15 @@ impl Menu {
         match waiting {
             Ok(w) => {
                 let count = match (w.messages, w.more) {
-                    (0, _) => "no messages".to_string(),
+                    (0, false) => "no messages".to_string(),
                     (1, false) => "1 message".to_string(),
                     (n, false) => format!("{n} messages"),
-                    (n, true) => format!("more than {n} messages"),
+                    // Only texts and files count, and the first page may
+                    // hold none while more wait behind it.
+                    (0, true) => {
+                        "more than a page of notices and messages; `inbox` reads them".into()
+                    }
+                    (n, true) => format!("at least {n} messages, and more"),
                 };
                 self.say(format!("waiting:  {count}"));
             }

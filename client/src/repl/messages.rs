@@ -68,7 +68,8 @@ impl Menu {
             return Ok(());
         };
         let id = cancellable(&cancel, client.send_text(&to, &text)).await?;
-        self.say(format!("sent to {} (message {id})", escape_line(&to)));
+        let (name, _) = crate::send_cli::recipient(&client, &to).await;
+        self.say(format!("sent to {} (message {id})", escape_line(&name)));
         Ok(())
     }
 

@@ -100,14 +100,11 @@ impl Menu {
                 n => format!("{n} other users:"),
             };
             for user in &users {
-                let remark = user
-                    .remark()
-                    .map(|r| format!("  {}", escape_line(&r)))
-                    .unwrap_or_default();
                 text.push_str(&format!(
-                    "\n  {:<24} {}{remark}",
+                    "\n  {:<24} {}{}",
                     escape_line(&user.name),
-                    user.id
+                    user.id,
+                    user.marks()
                 ));
             }
             self.say(text);

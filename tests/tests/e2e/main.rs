@@ -6,6 +6,7 @@ mod account_delete;
 mod at_rest;
 mod bodies;
 mod cli_json;
+mod cli_local;
 mod client;
 mod cluster;
 mod cluster_operator;

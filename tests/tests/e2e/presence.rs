@@ -134,6 +134,15 @@ async fn watching_users_appear_and_disappear_and_invisible_ones_stay_hidden() {
         (v["name"].as_str(), v["online"].as_bool()),
         (Some("bob"), Some(true))
     );
+    // A user, not a message: no message id or sender fields.
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["at_ms", "event", "id", "name", "online", "pinned_name"],
+        "{v}"
+    );
+    assert_eq!(v["id"].as_str().map(str::len), Some(32), "{v}");
 
     // Carol watches invisibly: once her watch is surely running (it shows
     // a text sent to her), she is still not listed.
