@@ -471,8 +471,7 @@ pub struct RoomCandidate {
 }
 
 impl RoomCandidate {
-    /// Who runs it: `owner alice`, `admins bob, carol`, or `no owner or
-    /// admin`.
+    /// Who runs it: `owner alice`, `admins bob, carol`, or none of them.
     pub fn who(&self) -> String {
         match (&self.owner, self.admins.as_slice()) {
             (Some(owner), _) => format!("owner {owner}"),

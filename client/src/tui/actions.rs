@@ -217,7 +217,7 @@ async fn carry_out(
             if let (Rule::Password { hidden }, Some(t)) = (rule, target) {
                 // Asked for next, shown as dots (`super::secret`), naming
                 // the room as the screen does (its address may be its id).
-                let shown = super::view::shown_room(t);
+                let shown = super::label::shown_room(t);
                 return Ok(Done::Ask(
                     SecretFor::New {
                         room: name,

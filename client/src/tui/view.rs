@@ -137,24 +137,9 @@ pub fn list_row(index: usize, c: &ConversationSummary, width: usize) -> String {
         String::new()
     };
     let room = width.saturating_sub(width_of(&number) + width_of(&mark) + width_of(&unread));
-    let label = labelled(c, room);
+    let label = super::label::labelled(c, room);
     let pad = room.saturating_sub(width_of(&label));
     format!("{number}{mark}{label}{}{unread}", " ".repeat(pad))
-}
-
-/// A conversation's label cut to `room` columns; a room that shares its
-/// name keeps what tells it apart in view (`team (owner bob)`), its name
-/// cut first, down to a few characters.
-fn labelled(c: &ConversationSummary, room: usize) -> String {
-    let label = escape_line(&c.label);
-    let Some(apart) = &c.apart else {
-        return fit(&label, room);
-    };
-    let apart = format!(" ({})", escape_line(apart));
-    let name_room = room
-        .saturating_sub(width_of(&apart))
-        .max(width_of(&label).min(4));
-    fit(&format!("{}{apart}", fit(&label, name_room)), room)
 }
 
 /// A conversation's marks: a person's changed key and presence, a room's
@@ -231,7 +216,7 @@ fn pane_title(app: &App) -> String {
         return " Sealpost ".into();
     };
     let mut title = if c.is_room() {
-        format!(" {} ", shown_room(c))
+        format!(" {} ", super::label::shown_room(c))
     } else {
         format!(" {} ", escape_line(&c.label))
     };
@@ -256,15 +241,6 @@ fn pane_title(app: &App) -> String {
         title.push_str("- scrolled back, PageDown returns ");
     }
     title
-}
-
-/// A room as the screen names it, escaped: `#team`, and what tells it
-/// apart from another room of the name (`#team (owner bob)`).
-pub fn shown_room(c: &ConversationSummary) -> String {
-    match &c.apart {
-        Some(apart) => format!("#{} ({})", escape_line(&c.label), escape_line(apart)),
-        None => format!("#{}", escape_line(&c.label)),
-    }
 }
 
 /// The rows of the open conversation, and for each the first row of the
