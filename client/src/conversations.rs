@@ -49,6 +49,11 @@ pub struct ConversationSummary {
     /// A room's join rule as its group state here says (`None`: a room we
     /// are no longer in).
     pub rule: Option<JoinRule>,
+    /// For a room whose name another room in the list has: what tells it
+    /// apart, as an ambiguous name's refusal does (`owner alice`, `admins
+    /// bob, carol`, and `id ...` when those are the same too), or `no
+    /// longer a member` (escape before printing).
+    pub apart: Option<String>,
 }
 
 impl ConversationSummary {
@@ -109,21 +114,18 @@ impl Client {
                 verified: peer.verified,
                 online: online.contains(&peer.client_id),
                 rule: None,
+                apart: None,
             });
         }
-        let names: Vec<String> = rooms.iter().map(|(r, _)| r.name.to_lowercase()).collect();
+        let apart = self.rooms_apart(rooms.iter().map(|(r, _)| r)).await?;
         for (room, rule) in rooms {
             let conversation = Conversation::room(room.id, room.name.clone());
             let seen = by_conversation.remove(&conversation);
-            let shared = names
-                .iter()
-                .filter(|n| **n == room.name.to_lowercase())
-                .count()
-                > 1;
             let mut summary = room_summary(conversation, room.name, seen, Some(rule));
-            if shared {
+            if let Some(apart) = apart.get(&room.id) {
                 // Another room of ours has its name: only the id reaches it.
                 summary.address = hex(&room.id);
+                summary.apart = Some(apart.clone());
             }
             out.push(summary);
         }
@@ -142,17 +144,63 @@ impl Client {
                         verified: false,
                         online: online.contains(id),
                         rule: None,
+                        apart: None,
                     });
                     continue;
                 }
             };
             out.push(room_summary(conversation, name, Some(seen), None));
         }
+        // A room we left beside another of its name in the list.
+        for i in 0..out.len() {
+            let (c, label) = (&out[i], out[i].label.to_lowercase());
+            if c.is_room()
+                && c.rule.is_none()
+                && out
+                    .iter()
+                    .enumerate()
+                    .any(|(j, o)| j != i && o.is_room() && o.label.to_lowercase() == label)
+            {
+                out[i].apart = Some("no longer a member".into());
+            }
+        }
         out.sort_by(|a, b| {
             b.last_ms
                 .cmp(&a.last_ms)
                 .then_with(|| a.label.to_lowercase().cmp(&b.label.to_lowercase()))
         });
+        Ok(out)
+    }
+
+    /// For each of `rooms` whose name another of them has too: what tells
+    /// it apart, its owner (or admins), with its id when that is the same
+    /// for another room of the name.
+    async fn rooms_apart<'a>(
+        &self,
+        rooms: impl Iterator<Item = &'a LocalRoom>,
+    ) -> Result<HashMap<sealpost_rooms::RoomId, String>, ClientError> {
+        let mut by_name: HashMap<String, Vec<&LocalRoom>> = HashMap::new();
+        for room in rooms {
+            by_name
+                .entry(room.name.to_lowercase())
+                .or_default()
+                .push(room);
+        }
+        let mut out = HashMap::new();
+        for group in by_name.into_values().filter(|g| g.len() > 1) {
+            let mut whos = Vec::new();
+            for room in &group {
+                whos.push(self.room_candidate(room).await?.who());
+            }
+            for (room, who) in group.iter().zip(&whos) {
+                let apart = if whos.iter().filter(|w| *w == who).count() > 1 {
+                    format!("{who}, id {}", hex(&room.id))
+                } else {
+                    who.clone()
+                };
+                out.insert(room.id, apart);
+            }
+        }
         Ok(out)
     }
 
@@ -325,5 +373,6 @@ fn room_summary(
         verified: false,
         online: false,
         rule,
+        apart: None,
     }
 }

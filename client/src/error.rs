@@ -470,20 +470,24 @@ pub struct RoomCandidate {
     pub admins: Vec<String>,
 }
 
+impl RoomCandidate {
+    /// Who runs it: `owner alice`, `admins bob, carol`, or none of them.
+    pub fn who(&self) -> String {
+        match (&self.owner, self.admins.as_slice()) {
+            (Some(owner), _) => format!("owner {owner}"),
+            (None, []) => "no owner or admin".to_string(),
+            (None, admins) => format!("admins {}", admins.join(", ")),
+        }
+    }
+}
+
 /// The line of [`ClientError::AmbiguousRoom`]: every room the name could
 /// mean, told apart by id and by who runs it, and the `'#ID'` form (quoted:
 /// a shell takes an unquoted `#` for a comment).
 fn ambiguous(name: &str, candidates: &[RoomCandidate]) -> String {
     let each: Vec<String> = candidates
         .iter()
-        .map(|c| {
-            let who = match (&c.owner, c.admins.as_slice()) {
-                (Some(owner), _) => format!("owner {owner}"),
-                (None, []) => "no owner or admin".to_string(),
-                (None, admins) => format!("admins {}", admins.join(", ")),
-            };
-            format!("#{} ({who}, id {})", c.name, c.id)
-        })
+        .map(|c| format!("#{} ({}, id {})", c.name, c.who(), c.id))
         .collect();
     let example = candidates
         .first()

@@ -244,6 +244,9 @@ pub fn conversation_line(c: &ConversationSummary) -> String {
     } else if c.verified {
         line.push_str("  verified");
     }
+    if let (Some(apart), Some(_)) = (&c.apart, c.rule) {
+        line.push_str(&format!("  ({})", escape_line(apart)));
+    }
     if c.is_room() && c.rule.is_none() {
         // The name may be another room's now: the id reaches this one.
         match &c.conversation {
@@ -437,11 +440,12 @@ impl Progress for Bars {
 /// A room event as one line: `[#team] alice: hello`.
 pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: u64) -> String {
     use crate::event::RoomChange;
+    use crate::rooms::event::shown_member;
     let room = escape_line(room);
-    let list = |names: &[String]| {
+    let list = |names: &[crate::rooms::event::Named]| {
         names
             .iter()
-            .map(|n| escape_line(n).into_owned())
+            .map(crate::rooms::event::Named::shown)
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -505,9 +509,9 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: 
         ),
         RoomChange::Left { members } => format!("[#{room}] {} left", list(members)),
         RoomChange::LeaveAsked => format!("[#{room}] {who} asked to leave"),
-        RoomChange::Role { member, role } => format!(
+        RoomChange::Role { member, you, role } => format!(
             "[#{room}] {who} made {} {}",
-            escape_line(member),
+            shown_member(member, *you),
             match role.as_str() {
                 "admin" => "an admin",
                 "owner" => "an owner",
@@ -526,7 +530,9 @@ pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: 
             old_name: None,
             name,
         } => format!("[#{room}] {who} renamed the room to #{}", escape_line(name)),
-        RoomChange::JoinedByName { member } => format!("[#{room}] {} joined", escape_line(member)),
+        RoomChange::JoinedByName { member, you } => {
+            format!("[#{room}] {} joined", shown_member(member, *you))
+        }
         RoomChange::Banned { members } => format!("[#{room}] {who} banned {}", list(members)),
         RoomChange::Unbanned { members } => format!("[#{room}] {who} unbanned {}", list(members)),
         RoomChange::JoinRule { rule } => {

@@ -74,3 +74,65 @@ fn a_room_line_starts_with_the_time_the_server_stored_it() {
     };
     assert_eq!(event(&e), format!("[{}] [#team] bob: hi all", time(server)));
 }
+
+#[test]
+fn room_events_name_the_user_in_json_and_say_you_in_lines() {
+    use crate::rooms::event::Named;
+    let me = Named {
+        name: "bob".into(),
+        you: true,
+    };
+    let mut e = Event {
+        message_id: 7,
+        from: ClientId([1; 16]),
+        from_name: Some("alice".into()),
+        from_you: false,
+        server_name: None,
+        sent_at_ms: 0,
+        sender_time_ms: None,
+        what: What::Room {
+            room: "team".into(),
+            room_id: String::new(),
+            change: crate::event::RoomChange::Joined {
+                members: vec![Named::other("alice"), me],
+            },
+        },
+    };
+    assert!(
+        event(&e).ends_with("[#team] you joined, invited by alice; members: alice, you"),
+        "{}",
+        event(&e)
+    );
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(
+        json["members"],
+        serde_json::json!([{"name": "alice", "you": false}, {"name": "bob", "you": true}]),
+        "{json}"
+    );
+    e.what = What::Room {
+        room: "team".into(),
+        room_id: String::new(),
+        change: crate::event::RoomChange::Role {
+            member: "bob".into(),
+            you: true,
+            role: "admin".into(),
+        },
+    };
+    assert!(
+        event(&e).ends_with("alice made you an admin"),
+        "{}",
+        event(&e)
+    );
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(
+        (&json["member"], &json["you"]),
+        (&"bob".into(), &true.into())
+    );
+    // An event queued before names were kept so reads "you" as the user.
+    let old: crate::event::RoomChange =
+        serde_json::from_str(r#"{"room_event":"added","members":["you","carol"]}"#).unwrap();
+    let crate::event::RoomChange::Added { members } = old else {
+        panic!("{old:?}");
+    };
+    assert_eq!((members[0].you, members[1].you), (true, false));
+}

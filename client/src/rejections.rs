@@ -61,7 +61,7 @@ pub fn leave_told_later(e: &Event, later: &[Event]) -> bool {
     };
     later.iter().any(|l| {
         matches!(&l.what, What::Room { room_id: r, change: RoomChange::Left { members }, .. }
-            if r == room_id && members.contains(who))
+            if r == room_id && members.iter().any(|m| m.name == *who && m.you == e.from_you))
     })
 }
 
@@ -130,7 +130,7 @@ mod tests {
             ..from(sender, what)
         };
         let left = |who: &str| RoomChange::Left {
-            members: vec![who.into()],
+            members: vec![crate::rooms::event::Named::other(who)],
         };
         let events = [
             named(3, "carol", room("a", RoomChange::LeaveAsked)),

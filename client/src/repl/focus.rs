@@ -254,6 +254,7 @@ mod tests {
             verified: false,
             online: false,
             rule: None,
+            apart: None,
         }
     }
 

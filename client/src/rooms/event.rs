@@ -50,6 +50,67 @@ pub fn room_conversation(id: &str, name: &str) -> Conversation {
     }
 }
 
+/// A member a room event names: by the name pinned here, the user's own
+/// name for the user (`you`), as `room members --json` gives them. An
+/// event queued before this was kept reads `"you"` as the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "NamedWire")]
+pub struct Named {
+    /// The name (escape before printing).
+    pub name: String,
+    /// Whether it is this home's user (a person reads "you").
+    pub you: bool,
+}
+
+impl Named {
+    /// Someone else, by `name`.
+    pub fn other(name: impl Into<String>) -> Self {
+        Named {
+            name: name.into(),
+            you: false,
+        }
+    }
+
+    /// As a person reads it, escaped: "you" for the user.
+    pub fn shown(&self) -> String {
+        shown_member(&self.name, self.you)
+    }
+}
+
+/// A member named `name` as a person reads it, escaped: "you" for the
+/// user (`you`), whom JSON names by their own name.
+pub fn shown_member(name: &str, you: bool) -> String {
+    if you {
+        "you".into()
+    } else {
+        crate::display::escape_line(name).into_owned()
+    }
+}
+
+/// [`Named`] as kept: an object, or a plain name from before.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NamedWire {
+    Plain(String),
+    Full {
+        name: String,
+        #[serde(default)]
+        you: bool,
+    },
+}
+
+impl From<NamedWire> for Named {
+    fn from(w: NamedWire) -> Self {
+        match w {
+            NamedWire::Plain(name) => Named {
+                you: name == "you",
+                name,
+            },
+            NamedWire::Full { name, you } => Named { name, you },
+        }
+    }
+}
+
 /// What happened in a room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "room_event", rename_all = "snake_case")]
@@ -86,17 +147,17 @@ pub enum RoomChange {
     /// We joined the room: who is in it.
     Joined {
         /// The members, by pinned name.
-        members: Vec<String>,
+        members: Vec<Named>,
     },
     /// Members were added.
     Added {
         /// Who.
-        members: Vec<String>,
+        members: Vec<Named>,
     },
     /// Members were removed by an admin.
     Removed {
         /// Who.
-        members: Vec<String>,
+        members: Vec<Named>,
     },
     /// We were removed: nothing of the room reaches us any more.
     RemovedYou,
@@ -107,31 +168,37 @@ pub enum RoomChange {
     /// Members left.
     Left {
         /// Who.
-        members: Vec<String>,
+        members: Vec<Named>,
     },
     /// A member asked to leave (a member's client commits it).
     LeaveAsked,
     /// A member's role changed.
     Role {
-        /// Whose.
+        /// Whose (the user's own name for the user).
         member: String,
+        /// Whether it is this home's user's (a person reads "you").
+        #[serde(default)]
+        you: bool,
         /// The new role: member, admin or owner.
         role: String,
     },
     /// A user joined by name (a public or hidden room), without an invitation.
     JoinedByName {
-        /// Who.
+        /// Who (the user's own name for the user).
         member: String,
+        /// Whether it is this home's user (a person reads "you").
+        #[serde(default)]
+        you: bool,
     },
     /// Users were banned (a banned member is also in a `Removed`).
     Banned {
         /// Who.
-        members: Vec<String>,
+        members: Vec<Named>,
     },
     /// Bans were lifted.
     Unbanned {
         /// Who.
-        members: Vec<String>,
+        members: Vec<Named>,
     },
     /// Who may join changed.
     JoinRule {

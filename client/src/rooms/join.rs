@@ -70,7 +70,7 @@ impl Client {
             .unwrap_or_else(|| super::hex(&room));
         let mut members = Vec::new();
         for m in &joined.members {
-            members.push(self.member_name(wire_client_id(m.client_id)).await?);
+            members.push(self.member_named(wire_client_id(m.client_id)).await?);
         }
         // Entries of the room that waited for this welcome.
         self.room_sync_locked().await?;

@@ -283,15 +283,20 @@ impl Client {
     /// listed room whose name differs only in case is offered instead, and
     /// one listed under that very name is said to be closed to us. A room
     /// of ours that goes by `name` (invite-only, or named by its id) is
-    /// said to be one we are in.
+    /// said to be one we are in; two or more of them are named with their
+    /// ids, as every room command names them.
     async fn no_room_to_join(&self, name: &str) -> ClientError {
         // `#` first, so that only it is dropped from a name that has one.
-        if let Ok(held) = self.find_room(&format!("#{name}")).await {
-            return ClientError::AlreadyInRoom {
-                room: held.name,
-                id: hex(&held.id),
-                other: Some(name.into()),
-            };
+        match self.find_room(&format!("#{name}")).await {
+            Ok(held) => {
+                return ClientError::AlreadyInRoom {
+                    room: held.name,
+                    id: hex(&held.id),
+                    other: Some(name.into()),
+                };
+            }
+            Err(e @ ClientError::AmbiguousRoom { .. }) => return e,
+            Err(_) => {}
         }
         let listed = self.room_directory().await.ok().and_then(|rooms| {
             rooms

@@ -143,6 +143,21 @@ impl Client {
         Err(RoomsError::Limit("too many members to pin").into())
     }
 
+    /// A member as a room event names it: the name it is pinned under
+    /// (its id if it has no local name), our own name for us.
+    pub(crate) async fn member_named(
+        &self,
+        id: ClientId,
+    ) -> Result<super::event::Named, ClientError> {
+        if let Some(me) = self.me().filter(|me| me.id == id) {
+            return Ok(super::event::Named {
+                name: me.name.as_str().to_string(),
+                you: true,
+            });
+        }
+        Ok(super::event::Named::other(self.member_name(id).await?))
+    }
+
     /// The name a member is pinned under ("you" for us; its id if it has
     /// no local name).
     pub(crate) async fn member_name(&self, id: ClientId) -> Result<String, ClientError> {
@@ -186,7 +201,7 @@ impl Client {
             _ => {
                 let mut candidates = Vec::new();
                 for room in &found {
-                    candidates.push(self.candidate(room).await?);
+                    candidates.push(self.room_candidate(room).await?);
                 }
                 Err(ClientError::AmbiguousRoom {
                     name: name.into(),
@@ -198,7 +213,10 @@ impl Client {
 
     /// `room` as an ambiguous name's candidate: its id, and its owner (or,
     /// once the owner left, its admins) by the names pinned here.
-    async fn candidate(&self, room: &LocalRoom) -> Result<RoomCandidate, ClientError> {
+    pub(crate) async fn room_candidate(
+        &self,
+        room: &LocalRoom,
+    ) -> Result<RoomCandidate, ClientError> {
         let engine = self.room_engine().await?;
         let id = room.id;
         let members = engine.run(move |e| e.members(id)).await?;

@@ -361,8 +361,10 @@ impl Client {
         let mut changes = Vec::new();
         if summary.external_join {
             for id in &summary.added {
+                let named = self.member_named(wire_client_id(*id)).await?;
                 changes.push(RoomChange::JoinedByName {
-                    member: self.member_name(wire_client_id(*id)).await?,
+                    member: named.name,
+                    you: named.you,
                 });
             }
         } else if !summary.added.is_empty() {
@@ -407,8 +409,10 @@ impl Client {
             if summary.added.contains(&c.client) {
                 continue;
             }
+            let named = self.member_named(wire_client_id(c.client)).await?;
             changes.push(RoomChange::Role {
-                member: self.member_name(wire_client_id(c.client)).await?,
+                member: named.name,
+                you: named.you,
                 role: c.to.to_string(),
             });
         }
@@ -421,14 +425,14 @@ impl Client {
         Ok(changes)
     }
 
-    /// [`Client::member_name`] of each of these members.
+    /// [`Client::member_named`] of each of these members.
     async fn member_names(
         &self,
         ids: &[sealpost_rooms::ClientId],
-    ) -> Result<Vec<String>, ClientError> {
+    ) -> Result<Vec<super::event::Named>, ClientError> {
         let mut out = Vec::new();
         for id in ids {
-            out.push(self.member_name(wire_client_id(*id)).await?);
+            out.push(self.member_named(wire_client_id(*id)).await?);
         }
         Ok(out)
     }

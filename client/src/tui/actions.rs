@@ -214,9 +214,18 @@ async fn carry_out(
         }
         Command::Set(rule) => {
             let name = room(target, "/set")?.to_string();
-            if let Rule::Password { hidden } = rule {
-                // Asked for next, shown as dots (`super::secret`).
-                return Ok(Done::Ask(SecretFor::New { room: name, hidden }, None));
+            if let (Rule::Password { hidden }, Some(t)) = (rule, target) {
+                // Asked for next, shown as dots (`super::secret`), naming
+                // the room as the screen does (its address may be its id).
+                let shown = super::label::shown_room(t);
+                return Ok(Done::Ask(
+                    SecretFor::New {
+                        room: name,
+                        shown,
+                        hidden,
+                    },
+                    None,
+                ));
             }
             let rule = RuleFlags {
                 public: rule == Rule::Public,
@@ -359,7 +368,7 @@ async fn with_password(
 ) -> Result<Done, Failure> {
     match purpose {
         SecretFor::Join(name) => super::open::join(client, &name, Some(secret)).await,
-        SecretFor::New { room, hidden } => {
+        SecretFor::New { room, hidden, .. } => {
             let rule = RuleFlags {
                 public: false,
                 hidden,

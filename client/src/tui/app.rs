@@ -45,8 +45,11 @@ pub enum SecretFor {
     Join(String),
     /// A new password for this room: then hidden, or listed with a lock.
     New {
-        /// The room.
+        /// The room, as commands take it (its id when another room of
+        /// ours has its name).
         room: String,
+        /// The room as the screen names it (`#team`, escaped).
+        shown: String,
         /// Not listed (joined by its exact name and the password).
         hidden: bool,
     },
@@ -422,6 +425,7 @@ mod tests {
             verified: false,
             online: false,
             rule: None,
+            apart: None,
         }
     }
 

@@ -31,6 +31,7 @@ mod done;
 mod help;
 mod input;
 mod keys;
+mod label;
 pub mod lines;
 mod open;
 mod progress;

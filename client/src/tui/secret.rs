@@ -73,11 +73,13 @@ pub fn title(app: &App, wide: bool) -> String {
         return String::new();
     };
     let (what, keys) = match (&prompt.purpose, &prompt.first) {
-        (SecretFor::Join(room), _) => (format!("password of #{room}"), "Enter joins"),
-        (SecretFor::New { room, .. }, None) => (format!("new password of #{room}"), "Enter"),
+        (SecretFor::Join(room), _) => (
+            format!("password of #{}", crate::display::escape_line(room)),
+            "Enter joins",
+        ),
+        (SecretFor::New { shown, .. }, None) => (format!("new password of {shown}"), "Enter"),
         (SecretFor::New { .. }, Some(_)) => ("the same password again".into(), "Enter sets it"),
     };
-    let what = crate::display::escape_line(&what).into_owned();
     if wide {
         format!(" {what} (not shown) - {keys}, Esc cancels ")
     } else {
@@ -102,6 +104,7 @@ mod tests {
         app.input.insert("half a text");
         app.ask_secret(SecretFor::New {
             room: "lab".into(),
+            shown: "#lab".into(),
             hidden: false,
         });
         assert!(app.input.text.is_empty());
@@ -116,6 +119,7 @@ mod tests {
         app.input.insert("same");
         let purpose = SecretFor::New {
             room: "lab".into(),
+            shown: "#lab".into(),
             hidden: false,
         };
         assert_eq!(

@@ -38,6 +38,7 @@ fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSumm
         verified: false,
         online: false,
         rule: None,
+        apart: None,
     }
 }
 
@@ -60,6 +61,7 @@ fn room(name: &str, unread: usize, at: u64) -> ConversationSummary {
         verified: false,
         online: false,
         rule: None,
+        apart: None,
     }
 }
 

@@ -136,9 +136,8 @@ pub fn list_row(index: usize, c: &ConversationSummary, width: usize) -> String {
     } else {
         String::new()
     };
-    let label = escape_line(&c.label);
     let room = width.saturating_sub(width_of(&number) + width_of(&mark) + width_of(&unread));
-    let label = fit(&label, room);
+    let label = super::label::labelled(c, room);
     let pad = room.saturating_sub(width_of(&label));
     format!("{number}{mark}{label}{}{unread}", " ".repeat(pad))
 }
@@ -217,7 +216,7 @@ fn pane_title(app: &App) -> String {
         return " Sealpost ".into();
     };
     let mut title = if c.is_room() {
-        format!(" #{} ", escape_line(&c.label))
+        format!(" {} ", super::label::shown_room(c))
     } else {
         format!(" {} ", escape_line(&c.label))
     };

@@ -49,6 +49,7 @@ mod rooms_password;
 mod rooms_receipts;
 mod rooms_rejoin;
 mod rooms_same_name;
+mod rooms_you;
 mod same_home;
 mod scripted;
 mod selftest_cleanup;

@@ -247,7 +247,7 @@ async fn three_users_share_a_room_and_a_removed_member_reads_nothing_more() {
         .map(|e| match e["room_event"].as_str().unwrap() {
             "text" => e["text"].as_str().unwrap().to_string(),
             "role" => format!("{} is {}", e["member"].as_str().unwrap(), e["role"]),
-            "removed" => format!("removed {}", e["members"][0].as_str().unwrap()),
+            "removed" => format!("removed {}", e["members"][0]["name"].as_str().unwrap()),
             other => other.to_string(),
         })
         .collect();

@@ -56,7 +56,8 @@ async fn a_leaver_whose_request_lapsed_after_deleting_the_account_is_removed_by_
             _ => None,
         })
         .collect();
-    let carol_only = |m: &Vec<String>| m == &vec!["carol".to_string()];
+    let carol_only =
+        |m: &Vec<client::rooms::event::Named>| m == &[client::rooms::event::Named::other("carol")];
     assert!(
         changes
             .iter()

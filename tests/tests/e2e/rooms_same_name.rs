@@ -5,8 +5,11 @@
 //! not as typed; a rename tells members the old name and the new; `room
 //! members` lines up a member shown by id and says why a member is shown
 //! so (its name a contact's here, or its pinned name now another
-//! account's); and the full-screen client's `/join NAME` joins the open
-//! room of that name rather than going to a room of yours that has it.
+//! account's); the full-screen client's `/join NAME`, and `room join
+//! NAME`, join the open room of that name rather than going to a room of
+//! yours that has it (two such rooms and no open one: refused naming
+//! both); and the full-screen client's list, title and password prompt
+//! tell rooms of one name apart by owner (and id).
 
 use serde_json::Value;
 
@@ -267,4 +270,79 @@ async fn join_on_the_screen_joins_the_open_room_that_shares_a_name_with_yours() 
     let inbox = json(server.addr, &bob, &["inbox"]).await;
     let texts = crate::rooms_cli::texts(&room_events(&inbox));
     assert_eq!(texts, ["in bob's room", "there again"], "{inbox}");
+}
+
+/// `room join lab` with two invite-only `lab`s, bob's own and alice's
+/// that she added him to, and no open room of that name: refused naming
+/// both (it said there was no such room); once carol opens a `lab`, it
+/// joins hers, as the screen's `/join` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_by_a_name_two_of_your_rooms_share_names_both_or_joins_the_open_one() {
+    let (server, _dir, [alice, bob, carol]) = users(["alice", "bob", "carol"]).await;
+    let addr = server.addr;
+    let own = json(addr, &bob, &["room", "create", "lab"]).await;
+    let hers = json(addr, &alice, &["room", "create", "lab"]).await;
+    ok(addr, &alice, &["room", "add", "lab", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+
+    let err = refusal(addr, &bob, &["room", "join", "lab"]).await;
+    assert_eq!(err["code"], "ambiguous_room", "{err}");
+    let mut expected = vec![
+        (own["id"].as_str().unwrap().to_string(), "you".to_string()),
+        (
+            hers["id"].as_str().unwrap().to_string(),
+            "alice".to_string(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(candidates(&err), expected, "{err}");
+
+    let open = json(addr, &carol, &["room", "create", "lab", "--public"]).await;
+    let joined = json(addr, &bob, &["room", "join", "lab"]).await;
+    assert_eq!(joined["id"], open["id"], "{joined}");
+    let err = refusal(addr, &bob, &["room", "join", "#lab"]).await;
+    assert_eq!(err["code"], "already_member", "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains(open["id"].as_str().unwrap()),
+        "{err}"
+    );
+}
+
+/// The screen's list tells two rooms of one name apart by owner, as an
+/// ambiguous name's refusal does (and `conversations` too); the pane's
+/// title and `/set password`'s prompt name the room so, not by its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screen_tells_rooms_of_one_name_apart_in_its_list_title_and_prompts() {
+    let (dir, server, _addr, home) = alice_on_a_server().await;
+    let addr = server.addr;
+    let bob = dir.path().join("bob");
+    register(addr, &bob, "bob").await;
+    json(addr, &bob, &["room", "create", "team", "--public"]).await;
+    let mine = json(addr, &home, &["room", "create", "team"]).await;
+    let mine = mine["id"].as_str().unwrap().to_string();
+    json(addr, &home, &["room", "join", "team"]).await;
+    let listed = ok(addr, &home, &["conversations"]).await;
+    for said in ["(owner bob)", "(owner you)"] {
+        assert!(listed.contains(said), "{said} not in {listed}");
+    }
+
+    let mut tui = Tui::start(&home, addr).await;
+    let screen = tui.wait_for("#team (owner bob)").await;
+    assert!(
+        crate::tui::list_row(&screen, "#team (owner you)").is_some(),
+        "{screen}"
+    );
+    tui.keys(&format!("/open #{mine}\r")).await;
+    tui.wait_for(" #team (owner you) - invite-only ").await;
+    tui.keys("/set password\r").await;
+    let screen = tui.wait_for("new password of #team (owner you)").await;
+    assert!(!screen.contains(&mine), "{screen}");
+    tui.keys("\x1b").await;
+    // Esc and the next keys in one read would be Alt and a key.
+    tui.wait_until("the prompt gone", |s| !s.contains("new password of"))
+        .await;
+    tui.quit().await;
 }
