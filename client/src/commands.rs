@@ -20,7 +20,7 @@ use crate::output::{self, Bars};
 use crate::pin::PinState;
 use crate::rejections;
 use crate::repl::explain::KnownNames;
-use crate::script::{cancelled, print_json, read_stdin};
+use crate::script::{InboxPrinter, cancelled, print_json, read_stdin};
 
 /// Flags that change how commands behave.
 #[derive(Debug, Clone, Copy)]
@@ -239,22 +239,28 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             }
         }
         Command::Inbox => {
-            // Each batch is printed as soon as it is acknowledged: a long
-            // backlog shows as it is read, and a Ctrl-C keeps what it showed.
+            // Each batch is printed (and flushed) before it is
+            // acknowledged: a long backlog shows as it is read, a Ctrl-C
+            // keeps what it showed, and what could not be written stays on
+            // the server for the next `inbox`. JSON is the one array, a
+            // batch at a time.
             let json = flags.json;
             let mut shown = Vec::new();
+            let mut printer = InboxPrinter::new(json);
             let read = client
                 .inbox_each(cancel_on_ctrl_c(), |events| {
-                    if !json {
-                        for line in rejections::event_lines(&events, output::event) {
-                            println!("{line}");
-                        }
-                    }
+                    printer.batch(&events)?;
                     shown.extend(events);
+                    Ok(())
                 })
                 .await;
-            if json && (read.is_ok() || !shown.is_empty()) {
-                print_json(&shown)?;
+            if let Some(e) = printer.failed.take() {
+                // Shown is only what was written.
+                client.shown(&shown).await;
+                return Err(anyhow::Error::new(e).context("cannot write to standard output"));
+            }
+            if read.is_ok() || !shown.is_empty() {
+                printer.end().context("cannot write to standard output")?;
             }
             // Printed is shown (to a person or to the script acting for one).
             client.shown(&shown).await;
@@ -445,6 +451,9 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 print_json(&done)?;
             } else {
                 if let Some(line) = done.abandoned_line() {
+                    println!("{line}");
+                }
+                if let Some(line) = done.restarted_line() {
                     println!("{line}");
                 }
                 if !done.is_empty() {

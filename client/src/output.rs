@@ -26,16 +26,23 @@ pub const CLOCK_REMARK: Duration = Duration::from_secs(5 * 60);
 /// the server's (unauthenticated) time as a remark when they differ by more
 /// than [`CLOCK_REMARK`]; else the server's time.
 pub fn event_time(e: &Event) -> String {
-    match e.sender_time_ms {
+    sent_time(e.sender_time_ms, e.sent_at_ms)
+}
+
+/// [`event_time`] of a message the sender sealed at `sender_ms` (if known)
+/// and the server stored at `server_ms`: how `inbox` and `files` both date
+/// a file offer.
+pub fn sent_time(sender_ms: Option<u64>, server_ms: u64) -> String {
+    match sender_ms {
         Some(sender) => {
-            let apart = sender.abs_diff(e.sent_at_ms);
+            let apart = sender.abs_diff(server_ms);
             if u128::from(apart) > CLOCK_REMARK.as_millis() {
-                format!("{} (server: {})", time(sender), time(e.sent_at_ms))
+                format!("{} (server: {})", time(sender), time(server_ms))
             } else {
                 time(sender)
             }
         }
-        None => time(e.sent_at_ms),
+        None => time(server_ms),
     }
 }
 
@@ -304,16 +311,26 @@ pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, Str
             name,
             size: n,
             path,
-        } => format!(
-            "[{at}] {who} sent a file: {} ({}), {} {}{status}",
-            escape_line(name),
-            size(*n),
-            match e.direction {
-                Direction::In => "saved as",
-                Direction::Out => "from",
-            },
-            escape_path(path)
-        ),
+        } => {
+            let file = format!(
+                "[{at}] {who} sent a file: {} ({})",
+                escape_line(name),
+                size(*n)
+            );
+            match (e.direction, e.status) {
+                (Direction::In, Status::Held) => format!(
+                    "{file}; held, waiting for your answer: accept-file {id} downloads it, \
+                     decline-file {id} deletes it",
+                    id = e.message_id.unwrap_or_default()
+                ),
+                (Direction::In, Status::Declined) => {
+                    format!("{file}; you declined it (never downloaded)")
+                }
+                (Direction::In, Status::Failed) => format!("{file}{status}"),
+                (Direction::In, _) => format!("{file}, saved as {}", escape_path(path)),
+                (Direction::Out, _) => format!("{file}, from {}{status}", escape_path(path)),
+            }
+        }
     }
 }
 
@@ -377,7 +394,7 @@ pub fn held_offers(offers: &[HeldOffer]) -> String {
             o.message_id,
             escape_line(&o.name),
             size(o.size),
-            time(o.sent_at_ms),
+            sent_time(o.sender_time_ms, o.sent_at_ms),
             held_because(o.reason)
         ));
     }
@@ -402,14 +419,17 @@ impl Progress for Bars {
     fn start(&self, label: &str, total: u64, done: u64) {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         // The template is a constant; a broken one falls back to the default.
+        // The label in full; sizes in the client's one unit system.
         let style = ProgressStyle::with_template(
-            "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            "{msg} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(label.to_string());
         bar.set_position(done);
+        // The speed counts what moves from now on, not what was there.
+        bar.reset_eta();
         bar.enable_steady_tick(Duration::from_millis(200));
         if let Some(old) = self
             .bar
