@@ -327,7 +327,10 @@ async fn carry_out(
         }
         Command::Resume => {
             let done = client.resume_all_uploads(cancel).await?;
-            let mut lines: Vec<String> = done.abandoned_line().into_iter().collect();
+            let mut lines: Vec<String> = [done.abandoned_line(), done.restarted_line()]
+                .into_iter()
+                .flatten()
+                .collect();
             if !done.is_empty() {
                 lines.push(format!("completed {} interrupted upload(s)", done.len()));
             } else if lines.is_empty() {
