@@ -77,7 +77,8 @@ async fn held_and_declined_offers_are_in_history_and_accepting_completes_the_sam
     assert_eq!(after.len(), 2, "accepting adds no second entry: {after:?}");
     assert_eq!(after[0]["entry"], entries[0]["entry"]);
     assert_eq!(after[0]["name"], "first.bin");
-    assert_eq!(after[0]["status"], "received");
+    // Received, and read: `accept-file` printed it.
+    assert_eq!(after[0]["status"], "read");
     assert_eq!(
         after[0]["path"].as_str().map(Path::new),
         Some(bob.join("downloads").join("first.bin").as_path())
@@ -203,5 +204,5 @@ async fn files_dates_an_offer_as_inbox_did_by_its_senders_clock() {
         offers[0]["sender_time_ms"].as_u64().unwrap(),
         offers[0]["sent_at_ms"].as_u64().unwrap(),
     );
-    assert!(sender.abs_diff(server_ms) >= 3_600_000, "{offers:?}");
+    assert!(sender.abs_diff(server_ms) > 3_500_000, "{offers:?}");
 }
