@@ -290,7 +290,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             if flags.json {
                 print_json(&offers)?;
             } else {
-                println!("{}", output::held_offers(&offers));
+                println!("{}", crate::downloads::held_offers(&offers));
             }
         }
         Command::AcceptFile { id } => {
@@ -450,11 +450,8 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             if flags.json {
                 print_json(&done)?;
             } else {
-                if let Some(line) = done.abandoned_line() {
-                    println!("{line}");
-                }
-                if let Some(line) = done.restarted_line() {
-                    println!("{line}");
+                for line in [done.abandoned_line(), done.restarted_line()] {
+                    line.into_iter().for_each(|l| println!("{l}"));
                 }
                 if !done.is_empty() {
                     println!("completed {} interrupted upload(s)", done.len());

@@ -12,7 +12,6 @@ use protocol::ClientId;
 use crate::client::Progress;
 use crate::conversations::ConversationSummary;
 use crate::display::{escape_line, escape_path, indented_message};
-use crate::downloads::HeldOffer;
 use crate::inbox::{Event, What};
 use crate::keystore::{Body, Conversation, Direction, HistoryEntry, HoldReason, Status};
 
@@ -367,38 +366,6 @@ pub fn room_file_held(name: &str, n: u64, limit: u64, accept: &str, decline: &st
         size(n),
         size(limit)
     )
-}
-
-/// The held file offers as lines for a person.
-pub fn held_offers(offers: &[HeldOffer]) -> String {
-    if offers.is_empty() {
-        return "no file offers wait for a decision".into();
-    }
-    let mut text = String::new();
-    for o in offers {
-        let who = o
-            .from_name
-            .as_deref()
-            .map(|n| escape_line(n).into_owned())
-            .unwrap_or_else(|| format!("client {}", o.from));
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        let room = o
-            .room
-            .as_deref()
-            .map(|r| format!(" in #{}", escape_line(r)))
-            .unwrap_or_default();
-        text.push_str(&format!(
-            "{:>6}  {} ({}) from {who}{room}, {}: {}",
-            o.message_id,
-            escape_line(&o.name),
-            size(o.size),
-            sent_time(o.sender_time_ms, o.sent_at_ms),
-            held_because(o.reason)
-        ));
-    }
-    text
 }
 
 /// A progress bar on standard error, drawn only on a terminal.

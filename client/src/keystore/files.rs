@@ -24,6 +24,7 @@ use protocol::{ClientId, UploadId};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
 use super::held::{HeldEnd, end_held, record_held};
+use super::history::{Body, Conversation, Direction, NewEntry, Status};
 use super::schema::{blob_array, from_sql_u64, now_ms, secret_array, to_sql_u64};
 use super::sessions::record_received;
 use super::{KeyStore, KeyStoreError};
@@ -137,6 +138,24 @@ fn held_from(row: (HeldFile, i64)) -> Result<HeldFile, KeyStoreError> {
     Ok(held)
 }
 
+/// The history entry of a held offer: held, nothing saved yet.
+fn held_entry(held: &HeldFile) -> NewEntry {
+    NewEntry {
+        conversation: Conversation::Person { id: held.sender },
+        direction: Direction::In,
+        sender: held.sender,
+        body: Body::File {
+            name: held.name.clone(),
+            size: held.size,
+            path: std::path::PathBuf::new(),
+        },
+        sender_time_ms: held.sender_time_ms,
+        server_time_ms: Some(held.sent_at_ms),
+        message_id: Some(held.message_id),
+        status: Status::Held,
+    }
+}
+
 impl KeyStore {
     // ---- contacts ----------------------------------------------------------------
 
@@ -203,7 +222,7 @@ impl KeyStore {
                 held.sender_time_ms.map(to_sql_u64),
             ],
         )?;
-        record_held(&tx, held)?;
+        record_held(&tx, &held_entry(held))?;
         tx.commit()?;
         Ok(())
     }
@@ -259,7 +278,7 @@ impl KeyStore {
             )
             .optional()?;
         if let Some((held, _)) = held {
-            end_held(&tx, &held, end)?;
+            end_held(&tx, held_entry(&held), end)?;
         }
         tx.execute(
             "INSERT OR IGNORE INTO handled_messages (message_id, handled_at) VALUES (?1, ?2)",

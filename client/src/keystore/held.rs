@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, params};
 
 use super::KeyStoreError;
-use super::files::HeldFile;
-use super::history::{Body, Conversation, Direction, NewEntry, Status, insert};
+use super::history::{Body, NewEntry, Status, insert};
 use super::schema::{now_ms, to_sql_u64};
 
 /// What became of a held offer.
@@ -26,46 +25,28 @@ pub enum HeldEnd {
     Rejected(String),
 }
 
-/// The entry a held offer starts with (or, for one held by a version that
-/// recorded none, ends with).
-fn entry(held: &HeldFile, status: Status, path: &Path) -> NewEntry {
-    NewEntry {
-        conversation: Conversation::Person { id: held.sender },
-        direction: Direction::In,
-        sender: held.sender,
-        body: Body::File {
-            name: held.name.clone(),
-            size: held.size,
-            path: path.to_path_buf(),
-        },
-        sender_time_ms: held.sender_time_ms,
-        server_time_ms: Some(held.sent_at_ms),
-        message_id: Some(held.message_id),
-        status,
-    }
-}
-
-/// Records `held` in history as held, unless it is already (inside the
-/// caller's transaction).
-pub(super) fn record_held(conn: &Connection, held: &HeldFile) -> Result<(), KeyStoreError> {
-    let (kind, key) = Conversation::Person { id: held.sender }.key();
+/// Records a held offer's `entry` (status held) in history, unless it is
+/// already (inside the caller's transaction).
+pub(super) fn record_held(conn: &Connection, entry: &NewEntry) -> Result<(), KeyStoreError> {
+    let (kind, key) = entry.conversation.key();
     let known: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM history WHERE conv_kind = ?1 AND conv = ?2
              AND direction = 1 AND message_id = ?3)",
-        params![kind, key, to_sql_u64(held.message_id)],
+        params![kind, key, entry.message_id.map(to_sql_u64)],
         |r| r.get(0),
     )?;
     if !known {
-        insert(conn, &entry(held, Status::Held, Path::new("")))?;
+        insert(conn, entry)?;
     }
     Ok(())
 }
 
-/// Turns `held`'s entry into what became of it (inside the caller's
-/// transaction); an offer with no held entry gets one now.
+/// Turns a held offer's entry (`entry`, as [`record_held`] got it) into
+/// what became of it (inside the caller's transaction); an offer with no
+/// held entry (held by an older version) gets one now.
 pub(super) fn end_held(
     conn: &Connection,
-    held: &HeldFile,
+    mut entry: NewEntry,
     end: &HeldEnd,
 ) -> Result<(), KeyStoreError> {
     let (status, path, reason) = match end {
@@ -73,7 +54,7 @@ pub(super) fn end_held(
         HeldEnd::Declined => (Status::Declined, Path::new(""), None),
         HeldEnd::Rejected(why) => (Status::Failed, Path::new(""), Some(why.as_str())),
     };
-    let (kind, key) = Conversation::Person { id: held.sender }.key();
+    let (kind, key) = entry.conversation.key();
     let changed = conn.execute(
         "UPDATE history SET status = ?1, status_at = ?2, file_path = ?3, reason = ?4
          WHERE conv_kind = ?5 AND conv = ?6 AND direction = 1 AND message_id = ?7
@@ -85,12 +66,16 @@ pub(super) fn end_held(
             reason,
             kind,
             key,
-            to_sql_u64(held.message_id),
+            entry.message_id.map(to_sql_u64),
             Status::Held.code(),
         ],
     )?;
     if changed == 0 {
-        let entry = insert(conn, &entry(held, status, path))?;
+        entry.status = status;
+        if let Body::File { path: saved, .. } = &mut entry.body {
+            *saved = path.to_path_buf();
+        }
+        let entry = insert(conn, &entry)?;
         if let Some(reason) = reason {
             conn.execute(
                 "UPDATE history SET reason = ?2 WHERE entry = ?1",
