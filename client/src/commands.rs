@@ -290,7 +290,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             if flags.json {
                 print_json(&offers)?;
             } else {
-                println!("{}", crate::downloads::held_offers(&offers));
+                println!("{}", crate::held_text::held_offers(&offers));
             }
         }
         Command::AcceptFile { id } => {

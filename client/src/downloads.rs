@@ -78,38 +78,6 @@ pub struct HeldOffer {
     pub room: Option<String>,
 }
 
-/// The held file offers as lines for a person.
-pub fn held_offers(offers: &[HeldOffer]) -> String {
-    if offers.is_empty() {
-        return "no file offers wait for a decision".into();
-    }
-    let mut text = String::new();
-    for o in offers {
-        let who = o
-            .from_name
-            .as_deref()
-            .map(|n| crate::display::escape_line(n).into_owned())
-            .unwrap_or_else(|| format!("client {}", o.from));
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        let room = o
-            .room
-            .as_deref()
-            .map(|r| format!(" in #{}", crate::display::escape_line(r)))
-            .unwrap_or_default();
-        text.push_str(&format!(
-            "{:>6}  {} ({}) from {who}{room}, {}: {}",
-            o.message_id,
-            crate::display::escape_line(&o.name),
-            crate::output::size(o.size),
-            crate::output::sent_time(o.sender_time_ms, o.sent_at_ms),
-            crate::output::held_because(o.reason)
-        ));
-    }
-    text
-}
-
 /// Parses a size as people write it: `65536`, `64K`, `64M`, `1.5G`, `64MiB`
 /// (K, M, G, T are binary multiples, as in "64 MiB").
 ///

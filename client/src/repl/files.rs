@@ -97,7 +97,7 @@ impl Menu {
     pub(super) async fn held_files(&self) -> Outcome {
         let client = self.client.clone();
         let offers = client.held_files().await?;
-        self.say(crate::downloads::held_offers(&offers));
+        self.say(crate::held_text::held_offers(&offers));
         Ok(())
     }
 

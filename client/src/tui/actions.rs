@@ -316,7 +316,7 @@ async fn carry_out(
         }
         Command::Files => {
             let offers = client.held_files().await?;
-            let mut lines: Vec<String> = crate::downloads::held_offers(&offers)
+            let mut lines: Vec<String> = crate::held_text::held_offers(&offers)
                 .lines()
                 .map(str::to_string)
                 .collect();
