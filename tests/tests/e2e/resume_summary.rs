@@ -77,7 +77,7 @@ async fn resume_names_what_it_sends_and_says_what_it_sent_again_from_the_start()
 
     // Changed: sent again from the start, and `resume` says so.
     interrupted_send(&addr, &alice, &path).await;
-    std::fs::write(&path, pattern(8, 8 << 20 + 1)).unwrap();
+    std::fs::write(&path, pattern(8, (8 << 20) + 1)).unwrap();
     let (ok, out, err) = run_client(&addr, &alice, &["resume"]).await;
     assert!(ok, "{err}");
     assert!(out.contains("completed 1 interrupted upload(s)"), "{out}");
