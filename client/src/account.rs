@@ -54,10 +54,10 @@ pub fn deletion_summary(own: &str, deleted: &AccountDeleted, history: &str) -> S
     let mut gone = Vec::new();
     if deleted.messages > 0 {
         gone.push(format!(
-            "{} message{} ({} bytes) that waited for you",
+            "{} message{} ({}) that waited for you",
             deleted.messages,
             plural(deleted.messages),
-            deleted.bytes
+            crate::output::size(deleted.bytes)
         ));
     }
     if deleted.uploads > 0 {

@@ -20,7 +20,7 @@ use crate::pin::PinState;
 use crate::rejections;
 use crate::repl::explain::KnownNames;
 pub use crate::script::Flags;
-use crate::script::{cancel_on_ctrl_c, cancelled, print_json};
+use crate::script::{InboxPrinter, cancel_on_ctrl_c, cancelled, print_json};
 
 /// Opens the client of a home folder, with progress bars on a terminal.
 pub async fn open(config: ClientConfig, flags: Flags) -> anyhow::Result<Client> {
@@ -121,22 +121,28 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
         }
         Command::SendFile { to, path } => crate::send_cli::file(client, flags, &to, &path).await?,
         Command::Inbox => {
-            // Each batch is printed as soon as it is acknowledged: a long
-            // backlog shows as it is read, and a Ctrl-C keeps what it showed.
+            // Each batch is printed (and flushed) before it is
+            // acknowledged: a long backlog shows as it is read, a Ctrl-C
+            // keeps what it showed, and what could not be written stays on
+            // the server for the next `inbox`. JSON is the one array, a
+            // batch at a time.
             let json = flags.json;
             let mut shown = Vec::new();
+            let mut printer = InboxPrinter::new(json);
             let read = client
                 .inbox_each(cancel_on_ctrl_c(), |events| {
-                    if !json {
-                        for line in rejections::event_lines(&events, output::event) {
-                            println!("{line}");
-                        }
-                    }
+                    printer.batch(&events)?;
                     shown.extend(events);
+                    Ok(())
                 })
                 .await;
-            if json && (read.is_ok() || !shown.is_empty()) {
-                print_json(&shown)?;
+            if let Some(e) = printer.failed.take() {
+                // Shown is only what was written.
+                client.shown(&shown).await;
+                return Err(anyhow::Error::new(e).context("cannot write to standard output"));
+            }
+            if read.is_ok() || !shown.is_empty() {
+                printer.end().context("cannot write to standard output")?;
             }
             // Printed is shown (to a person or to the script acting for one).
             client.shown(&shown).await;
@@ -166,7 +172,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             if flags.json {
                 print_json(&offers)?;
             } else {
-                println!("{}", output::held_offers(&offers));
+                println!("{}", crate::held_text::held_offers(&offers));
             }
         }
         Command::AcceptFile { id } => {
@@ -330,8 +336,8 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             if flags.json {
                 print_json(&done)?;
             } else {
-                if let Some(line) = done.abandoned_line() {
-                    println!("{line}");
+                for line in [done.abandoned_line(), done.restarted_line()] {
+                    line.into_iter().for_each(|l| println!("{l}"));
                 }
                 if !done.is_empty() {
                     println!("completed {} interrupted upload(s)", done.len());

@@ -107,8 +107,13 @@ pub fn escape_path(path: &Path) -> String {
 /// A file name chosen by a peer, made safe to create in the downloads
 /// folder: only its last component, no control or format characters, no
 /// leading dots, no path separators, at most 200 bytes; never empty.
+/// Separators are this platform's (`/`): a `\` is an ordinary character
+/// here, and a name such as `a\b.txt` is kept as it was sent.
 pub fn safe_file_name(name: &str) -> String {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let last = name
+        .rsplit(std::path::is_separator)
+        .next()
+        .unwrap_or_default();
     let mut cleaned: String = last
         .chars()
         .filter(|c| !c.is_control() && !is_format_trap(*c) && *c != ':')
@@ -227,7 +232,9 @@ mod tests {
     #[test]
     fn file_names_cannot_escape_the_downloads_folder() {
         assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
-        assert_eq!(safe_file_name("..\\..\\boot.ini"), "boot.ini");
+        // One name here, not a path: kept whole, the leading dots dropped.
+        assert_eq!(safe_file_name("..\\..\\boot.ini"), "\\..\\boot.ini");
+        assert_eq!(safe_file_name("a\\b.txt"), "a\\b.txt");
         assert_eq!(safe_file_name("/absolute/path.txt"), "path.txt");
         assert_eq!(safe_file_name(".bashrc"), "bashrc");
         assert_eq!(safe_file_name(".."), "file");

@@ -68,6 +68,10 @@ pub struct HeldOffer {
     pub reason: HoldReason,
     /// When the server stored it (ms since the Unix epoch).
     pub sent_at_ms: u64,
+    /// The sender's sealed clock when it sent it (ms since the Unix
+    /// epoch), the time shown; `None` if not known (a room's offer, or one
+    /// held by an older version).
+    pub sender_time_ms: Option<u64>,
     /// The room it was sent to (escape before printing); `None` for a file
     /// sent to us alone.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -56,6 +56,7 @@ pub mod downloads;
 pub mod error;
 pub mod event;
 mod heal;
+pub mod held_text;
 pub mod history;
 pub mod inbox;
 pub mod keystore;

@@ -12,7 +12,6 @@ use protocol::ClientId;
 use crate::client::Progress;
 use crate::conversations::ConversationSummary;
 use crate::display::{escape_line, escape_path, indented_message};
-use crate::downloads::HeldOffer;
 use crate::inbox::{Event, What};
 use crate::keystore::{Body, Conversation, Direction, HistoryEntry, HoldReason, Status};
 
@@ -26,16 +25,23 @@ pub const CLOCK_REMARK: Duration = Duration::from_secs(5 * 60);
 /// the server's (unauthenticated) time as a remark when they differ by more
 /// than [`CLOCK_REMARK`]; else the server's time.
 pub fn event_time(e: &Event) -> String {
-    match e.sender_time_ms {
+    sent_time(e.sender_time_ms, e.sent_at_ms)
+}
+
+/// [`event_time`] of a message the sender sealed at `sender_ms` (if known)
+/// and the server stored at `server_ms`: how `inbox` and `files` both date
+/// a file offer.
+pub fn sent_time(sender_ms: Option<u64>, server_ms: u64) -> String {
+    match sender_ms {
         Some(sender) => {
-            let apart = sender.abs_diff(e.sent_at_ms);
+            let apart = sender.abs_diff(server_ms);
             if u128::from(apart) > CLOCK_REMARK.as_millis() {
-                format!("{} (server: {})", time(sender), time(e.sent_at_ms))
+                format!("{} (server: {})", time(sender), time(server_ms))
             } else {
                 time(sender)
             }
         }
-        None => time(e.sent_at_ms),
+        None => time(server_ms),
     }
 }
 
@@ -307,16 +313,26 @@ pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, Str
             name,
             size: n,
             path,
-        } => format!(
-            "[{at}] {who} sent a file: {} ({}), {} {}{status}",
-            escape_line(name),
-            size(*n),
-            match e.direction {
-                Direction::In => "saved as",
-                Direction::Out => "from",
-            },
-            escape_path(path)
-        ),
+        } => {
+            let file = format!(
+                "[{at}] {who} sent a file: {} ({})",
+                escape_line(name),
+                size(*n)
+            );
+            match (e.direction, e.status) {
+                (Direction::In, Status::Held) => format!(
+                    "{file}; held, waiting for your answer: accept-file {id} downloads it, \
+                     decline-file {id} deletes it",
+                    id = e.message_id.unwrap_or_default()
+                ),
+                (Direction::In, Status::Declined) => {
+                    format!("{file}; you declined it (never downloaded)")
+                }
+                (Direction::In, Status::Failed) => format!("{file}{status}"),
+                (Direction::In, _) => format!("{file}, saved as {}", escape_path(path)),
+                (Direction::Out, _) => format!("{file}, from {}{status}", escape_path(path)),
+            }
+        }
     }
 }
 
@@ -355,38 +371,6 @@ pub fn room_file_held(name: &str, n: u64, limit: u64, accept: &str, decline: &st
     )
 }
 
-/// The held file offers as lines for a person.
-pub fn held_offers(offers: &[HeldOffer]) -> String {
-    if offers.is_empty() {
-        return "no file offers wait for a decision".into();
-    }
-    let mut text = String::new();
-    for o in offers {
-        let who = o
-            .from_name
-            .as_deref()
-            .map(|n| escape_line(n).into_owned())
-            .unwrap_or_else(|| format!("client {}", o.from));
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        let room = o
-            .room
-            .as_deref()
-            .map(|r| format!(" in #{}", escape_line(r)))
-            .unwrap_or_default();
-        text.push_str(&format!(
-            "{:>6}  {} ({}) from {who}{room}, {}: {}",
-            o.message_id,
-            escape_line(&o.name),
-            size(o.size),
-            time(o.sent_at_ms),
-            held_because(o.reason)
-        ));
-    }
-    text
-}
-
 /// A progress bar on standard error, drawn only on a terminal.
 pub struct Bars {
     bar: Mutex<Option<ProgressBar>>,
@@ -405,14 +389,17 @@ impl Progress for Bars {
     fn start(&self, label: &str, total: u64, done: u64) {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         // The template is a constant; a broken one falls back to the default.
+        // The label in full; sizes in the client's one unit system.
         let style = ProgressStyle::with_template(
-            "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            "{msg} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(label.to_string());
         bar.set_position(done);
+        // The speed counts what moves from now on, not what was there.
+        bar.reset_eta();
         bar.enable_steady_tick(Duration::from_millis(200));
         if let Some(old) = self
             .bar

@@ -90,6 +90,62 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `inbox` prints: each batch's lines for a person, or one JSON array
+/// written a batch at a time; each batch flushed before [`Self::batch`]
+/// returns, so that what it acknowledges next was written.
+pub(crate) struct InboxPrinter {
+    json: bool,
+    /// Events written into the JSON array so far.
+    written: usize,
+    /// The write that failed, if one did.
+    pub(crate) failed: Option<std::io::Error>,
+}
+
+impl InboxPrinter {
+    pub(crate) fn new(json: bool) -> Self {
+        Self {
+            json,
+            written: 0,
+            failed: None,
+        }
+    }
+
+    /// Writes and flushes one batch.
+    pub(crate) fn batch(&mut self, events: &[crate::inbox::Event]) -> std::io::Result<()> {
+        let written = self.write(events);
+        if let Err(e) = &written {
+            self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+        }
+        written
+    }
+
+    fn write(&mut self, events: &[crate::inbox::Event]) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            for e in events {
+                out.write_all(if self.written == 0 { b"[" } else { b"," })?;
+                serde_json::to_writer(&mut out, e)?;
+                self.written += 1;
+            }
+        } else {
+            for line in crate::rejections::event_lines(events, crate::output::event) {
+                writeln!(out, "{line}")?;
+            }
+        }
+        out.flush()
+    }
+
+    /// Ends what was printed: closes the JSON array (`[]` if empty).
+    pub(crate) fn end(&mut self) -> std::io::Result<()> {
+        if !self.json {
+            return Ok(());
+        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(if self.written == 0 { b"[]\n" } else { b"]\n" })?;
+        out.flush()
+    }
+}
+
 /// The text of a message from standard input (not empty), without the one
 /// line break that ends it (`echo hi` sends `hi`).
 pub(crate) fn read_stdin() -> anyhow::Result<String> {

@@ -16,7 +16,7 @@ use crate::crypto::{FileMeta, Opened, RefusalReason, SessionId, content_session_
 use crate::downloads::{DownloadPolicy, HeldOffer};
 use crate::error::ClientError;
 use crate::event::{Event, Rejection, What, event, names_of};
-use crate::keystore::{HeldFile, HistoryChange, HoldReason, PeerRecord};
+use crate::keystore::{HeldEnd, HeldFile, HoldReason, PeerRecord};
 use crate::partial;
 use crate::transfer::download::ReceiveError;
 
@@ -230,35 +230,28 @@ impl Client {
             crate::display::escape_line(&meta.name),
             crate::display::escape_line(&from)
         );
-        let what = match self
+        let (what, end) = match self
             .receive_file(id, held.offer_size, &meta, &label, cancel)
             .await
         {
-            Ok(path) => What::File {
-                name: meta.name.clone(),
-                path,
-                size: meta.size,
-            },
-            Err(ReceiveError::Rejected(_)) => What::Rejected {
-                reason: Rejection::Tampered,
-            },
+            Ok(path) => (
+                What::File {
+                    name: meta.name.clone(),
+                    path: path.clone(),
+                    size: meta.size,
+                },
+                HeldEnd::Saved(path),
+            ),
+            Err(ReceiveError::Rejected(_)) => {
+                let reason = Rejection::Tampered;
+                let why = format!("not saved, {}", reason.explain());
+                (What::Rejected { reason }, HeldEnd::Rejected(why))
+            }
             Err(ReceiveError::Busy(e) | ReceiveError::Failed(e)) => return Err(e),
         };
-        let delivery = Delivery {
-            sender: held.sender,
-            message_id: id,
-            kind: protocol::MessageKind::File,
-            sent_at_ms: held.sent_at_ms,
-            content: bytes::Bytes::new(),
-        };
-        let change = super::handle::history_change(&delivery, &what, held.sender_time_ms);
-        self.store(move |s| {
-            if let Some(HistoryChange::Add(entry)) = &change {
-                s.add_history(entry)?;
-            }
-            s.finish_held_file(id)
-        })
-        .await?;
+        // Its held entry in history becomes the received file (or says why
+        // not): one entry for the offer all along.
+        self.store(move |s| s.finish_held_file(id, &end)).await?;
         Ok(what)
     }
 
@@ -281,6 +274,7 @@ impl Client {
                         size: h.size,
                         reason: h.reason,
                         sent_at_ms: h.sent_at_ms,
+                        sender_time_ms: h.sender_time_ms,
                         room: None,
                     });
                 }
@@ -366,7 +360,7 @@ impl Client {
         // Handled here first: if the acknowledgement is lost, the redelivery
         // is recognised and acknowledged then.
         self.store(move |s| {
-            s.finish_held_file(message_id)?;
+            s.finish_held_file(message_id, &HeldEnd::Declined)?;
             s.delete_partial(message_id)
         })
         .await?;

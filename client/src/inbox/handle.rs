@@ -142,7 +142,7 @@ impl Client {
     ) -> Result<Outcome, ClientError> {
         let id = d.message_id;
         if self.store(move |s| s.is_handled(id)).await? {
-            return Ok(Outcome::handled(Vec::new()));
+            return self.handled_again(&d).await;
         }
         if let Some(held) = self.store(move |s| s.held_file(id)).await? {
             return self.on_held(&d, held, cancel).await;
@@ -164,6 +164,26 @@ impl Client {
             outcome.events.insert(0, warning);
         }
         Ok(outcome)
+    }
+
+    /// A message handled here already, delivered again: dropped, unless
+    /// it was never shown (the output failed, see [`Client::inbox_each`]):
+    /// then its text or file is shown now as history has it, recorded
+    /// nowhere a second time.
+    async fn handled_again(&self, d: &Delivery) -> Result<Outcome, ClientError> {
+        let (id, sender) = (d.message_id, d.sender);
+        let Some(entry) = self.store(move |s| s.take_unshown(id, sender)).await? else {
+            return Ok(Outcome::handled(Vec::new()));
+        };
+        let what = match entry.body {
+            Body::Text { text } => What::Text { text },
+            Body::File { name, size, path } => What::File { name, path, size },
+        };
+        let peer = self.store(move |s| s.peer(sender)).await?;
+        Ok(Outcome::handled(vec![Event {
+            sender_time_ms: entry.sender_time_ms,
+            ..event(d, peer.as_ref(), what)
+        }]))
     }
 
     /// Records a message as handled (with the counter it used, if any) and

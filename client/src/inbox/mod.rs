@@ -115,24 +115,33 @@ impl Client {
     /// Cancelled, or see [`Client::inbox`].
     pub async fn inbox_until(&self, cancel: CancellationToken) -> Result<Vec<Event>, ClientError> {
         let mut all = Vec::new();
-        self.inbox_each(cancel, |events| all.extend(events)).await?;
+        self.inbox_each(cancel, |events| {
+            all.extend(events);
+            Ok(())
+        })
+        .await?;
         Ok(all)
     }
 
     /// [`Client::inbox_until`] that hands over what happened as it goes:
-    /// `each` gets the events of every batch once its messages are
+    /// `each` gets the events of every batch before its messages are
     /// acknowledged, so a front end shows a long backlog as it is read.
     /// When reading stops early (cancelled, the connection lost), what was
-    /// handled until then is acknowledged if the server can still be
-    /// reached and handed to `each` before the error returns: nothing
+    /// handled until then is handed to `each` and acknowledged if the
+    /// server can still be reached before the error returns: nothing
     /// handled goes unshown.
     ///
+    /// When `each` fails (its output cannot be written), that batch is not
+    /// acknowledged and its messages are noted as not shown: the next read
+    /// shows them again, from history, where they are once.
+    ///
     /// # Errors
-    /// Cancelled, or see [`Client::inbox`].
+    /// Cancelled, `each`'s error ([`ClientError::Io`]), or see
+    /// [`Client::inbox`].
     pub async fn inbox_each(
         &self,
         cancel: CancellationToken,
-        mut each: impl FnMut(Vec<Event>),
+        mut each: impl FnMut(Vec<Event>) -> std::io::Result<()>,
     ) -> Result<(), ClientError> {
         let _receiving = tokio::select! {
             r = self.inner.receiving.lock() => r,
@@ -140,7 +149,7 @@ impl Client {
         };
         let expired = self.housekeeping().await?;
         if !expired.is_empty() {
-            each(expired);
+            each(expired)?;
         }
         let mut seen = HashSet::new();
         let mut kept = Vec::new();
@@ -211,7 +220,7 @@ impl Client {
         // After the welcomes above: entries of rooms just joined are read.
         let rooms = self.room_inbox().await?;
         if !rooms.is_empty() {
-            each(rooms);
+            each(rooms)?;
         }
         // The rooms are told what was opened in a moment: a front end that
         // shows it meanwhile sends one receipt with both marks at once.
@@ -219,22 +228,24 @@ impl Client {
         Ok(())
     }
 
-    /// Ends a batch of handled messages: acknowledges `acks` (with delivery
-    /// receipts once that worked) and hands `events` to `each` whatever the
-    /// server said, since a redelivery of a handled message is dropped
-    /// unshown.
+    /// Ends a batch of handled messages: hands `events` to `each` first
+    /// (shown, then removed from the server: never the other way round),
+    /// then acknowledges `acks` (with delivery receipts once that worked).
+    /// If `each` fails, `acks` stay on the server, noted as not shown.
     async fn settle_batch(
         &self,
         acks: Vec<u64>,
         events: Vec<Event>,
-        each: &mut impl FnMut(Vec<Event>),
+        each: &mut impl FnMut(Vec<Event>) -> std::io::Result<()>,
     ) -> Result<(), ClientError> {
-        let acked = self.acknowledge(acks).await;
-        if acked.is_ok() {
-            self.send_receipts(&events, ReceiptKind::Delivered).await;
+        let receipted = events.clone();
+        if let Err(e) = each(events) {
+            self.store(move |s| s.mark_unshown(&acks)).await?;
+            return Err(e.into());
         }
-        each(events);
-        acked
+        self.acknowledge(acks).await?;
+        self.send_receipts(&receipted, ReceiptKind::Delivered).await;
+        Ok(())
     }
 
     /// Counts the messages waiting on the server with one pull: texts and

@@ -172,6 +172,7 @@ impl Client {
                 for e in batch {
                     listening &= events.send(e).is_ok();
                 }
+                Ok(())
             })
             .await;
         match read {

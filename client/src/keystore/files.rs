@@ -23,6 +23,8 @@ use std::time::Duration;
 use protocol::{ClientId, UploadId};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
+use super::held::{HeldEnd, end_held, record_held};
+use super::history::{Body, Conversation, Direction, NewEntry, Status};
 use super::schema::{blob_array, from_sql_u64, now_ms, secret_array, to_sql_u64};
 use super::sessions::record_received;
 use super::{KeyStore, KeyStoreError};
@@ -136,6 +138,24 @@ fn held_from(row: (HeldFile, i64)) -> Result<HeldFile, KeyStoreError> {
     Ok(held)
 }
 
+/// The history entry of a held offer: held, nothing saved yet.
+fn held_entry(held: &HeldFile) -> NewEntry {
+    NewEntry {
+        conversation: Conversation::Person { id: held.sender },
+        direction: Direction::In,
+        sender: held.sender,
+        body: Body::File {
+            name: held.name.clone(),
+            size: held.size,
+            path: std::path::PathBuf::new(),
+        },
+        sender_time_ms: held.sender_time_ms,
+        server_time_ms: Some(held.sent_at_ms),
+        message_id: Some(held.message_id),
+        status: Status::Held,
+    }
+}
+
 impl KeyStore {
     // ---- contacts ----------------------------------------------------------------
 
@@ -202,6 +222,7 @@ impl KeyStore {
                 held.sender_time_ms.map(to_sql_u64),
             ],
         )?;
+        record_held(&tx, &held_entry(held))?;
         tx.commit()?;
         Ok(())
     }
@@ -234,16 +255,31 @@ impl KeyStore {
         rows.map(|r| held_from(r?)).collect()
     }
 
-    /// Records a held offer as handled (downloaded or declined) and forgets
-    /// it, in one transaction. Its counter was used when it was held.
+    /// Records a held offer as handled (downloaded or declined: `end`, in
+    /// its history entry) and forgets it, in one transaction. Its counter
+    /// was used when it was held.
     ///
     /// # Errors
     /// Storage errors.
-    pub fn finish_held_file(&mut self, message_id: u64) -> Result<(), KeyStoreError> {
+    pub fn finish_held_file(
+        &mut self,
+        message_id: u64,
+        end: &HeldEnd,
+    ) -> Result<(), KeyStoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let id = to_sql_u64(message_id);
+        let held = tx
+            .query_row(
+                &format!("{HELD_COLUMNS} WHERE message_id = ?1"),
+                [id],
+                held_row,
+            )
+            .optional()?;
+        if let Some((held, _)) = held {
+            end_held(&tx, held_entry(&held), end)?;
+        }
         tx.execute(
             "INSERT OR IGNORE INTO handled_messages (message_id, handled_at) VALUES (?1, ?2)",
             params![id, now_ms()],

@@ -40,6 +40,10 @@ fn hex<S: serde::Serializer>(id: &ClientId, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&id.to_string())
 }
 
+fn no_path(path: &std::path::Path) -> bool {
+    path.as_os_str().is_empty()
+}
+
 /// Which way a message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -66,7 +70,9 @@ pub enum Body {
         /// Its size in bytes.
         size: u64,
         /// Where it is on this machine: saved (incoming) or read from
-        /// (outgoing).
+        /// (outgoing); empty (and left out of JSON) for an offer not
+        /// downloaded (held, declined).
+        #[serde(skip_serializing_if = "no_path")]
         path: PathBuf,
     },
 }
@@ -316,23 +322,10 @@ impl KeyStore {
         query: &HistoryQuery,
     ) -> Result<Vec<HistoryEntry>, KeyStoreError> {
         let (kind, key) = conversation.key();
-        let mut stmt = self.conn.prepare(
-            "SELECT entry, conv_kind, conv, direction, sender, kind, body, file_size, file_path,
-                    sender_time, arrived_at, message_id, status, status_at,
-                    -- A file still `sent` whose upload is kept: it stopped
-                    -- part-way, and `resume` finishes it.
-                    COALESCE(reason, CASE WHEN status = 1 AND upload_id IN
-                        (SELECT upload_id FROM uploads) THEN 'not finished' END),
-                    server_time,
-                    (SELECT name FROM room_names WHERE room = conv AND conv_kind = 2),
-                    (SELECT count(*) FROM room_recipients r WHERE r.entry = history.entry),
-                    (SELECT count(*) FROM room_recipients r
-                     WHERE r.entry = history.entry AND r.status >= 3),
-                    (SELECT count(*) FROM room_recipients r
-                     WHERE r.entry = history.entry AND r.status >= 4)
-             FROM history WHERE conv_kind = ?1 AND conv = ?2 AND arrived_at >= ?3
-             ORDER BY entry DESC",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "{ENTRY_COLUMNS} WHERE conv_kind = ?1 AND conv = ?2 AND arrived_at >= ?3
+             ORDER BY entry DESC"
+        ))?;
         let since = query.since_ms.unwrap_or(i64::MIN);
         let needle = query.search.as_ref().map(|s| s.to_lowercase());
         let limit = query.limit.unwrap_or(usize::MAX);
@@ -356,6 +349,30 @@ impl KeyStore {
         Ok(out)
     }
 
+    /// The entry of the message `message_id` received in `conversation`,
+    /// if it is recorded.
+    ///
+    /// # Errors
+    /// Storage errors, [`KeyStoreError::Corrupt`].
+    pub fn received_entry(
+        &self,
+        conversation: &Conversation,
+        message_id: u64,
+    ) -> Result<Option<HistoryEntry>, KeyStoreError> {
+        let (kind, key) = conversation.key();
+        self.conn
+            .query_row(
+                &format!(
+                    "{ENTRY_COLUMNS} WHERE conv_kind = ?1 AND conv = ?2 AND direction = 1
+                     AND message_id = ?3"
+                ),
+                params![kind, key, to_sql_u64(message_id)],
+                history_row,
+            )
+            .optional()?
+            .transpose()
+    }
+
     /// Deletes every entry of `conversation`; returns how many.
     ///
     /// # Errors
@@ -373,6 +390,22 @@ impl KeyStore {
         Ok(gone)
     }
 }
+
+/// The columns [`history_row`] reads, before a `WHERE`.
+const ENTRY_COLUMNS: &str = "SELECT entry, conv_kind, conv, direction, sender, kind, body,
+        file_size, file_path, sender_time, arrived_at, message_id, status, status_at,
+        -- A file still `sent` whose upload is kept: it stopped part-way,
+        -- and `resume` finishes it.
+        COALESCE(reason, CASE WHEN status = 1 AND upload_id IN
+            (SELECT upload_id FROM uploads) THEN 'not finished' END),
+        server_time,
+        (SELECT name FROM room_names WHERE room = conv AND conv_kind = 2),
+        (SELECT count(*) FROM room_recipients r WHERE r.entry = history.entry),
+        (SELECT count(*) FROM room_recipients r
+         WHERE r.entry = history.entry AND r.status >= 3),
+        (SELECT count(*) FROM room_recipients r
+         WHERE r.entry = history.entry AND r.status >= 4)
+    FROM history";
 
 /// Records `entry` on `conn` (inside the caller's transaction, if any).
 pub(super) fn insert(conn: &Connection, entry: &NewEntry) -> Result<u64, KeyStoreError> {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use protocol::{ClientId, MessageKind};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
-use super::history::HistoryChange;
+use super::history::{Conversation, HistoryChange, HistoryEntry};
 use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 use super::sessions::record_received;
 use super::{KeyStore, KeyStoreError};
@@ -163,6 +163,52 @@ impl KeyStore {
         )?;
         tx.commit()?;
         Ok(true)
+    }
+
+    /// Notes handled messages whose events could not be shown (the output
+    /// failed): they stay on the server, and their redelivery is shown
+    /// from history ([`KeyStore::take_unshown`]) rather than dropped.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn mark_unshown(&mut self, message_ids: &[u64]) -> Result<(), KeyStoreError> {
+        let tx = self.conn.transaction()?;
+        // Bounded as the handled ids are: a note outlives none of them.
+        tx.execute(
+            "DELETE FROM unshown_messages
+             WHERE message_id NOT IN (SELECT message_id FROM handled_messages)",
+            [],
+        )?;
+        for id in message_ids {
+            tx.execute(
+                "INSERT OR IGNORE INTO unshown_messages (message_id)
+                 SELECT message_id FROM handled_messages WHERE message_id = ?1",
+                [to_sql_u64(*id)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Takes the note that handled message `message_id` from `sender` was
+    /// not shown: its history entry (a text or file) to show now, once
+    /// (the note goes, so no other process of this home shows it too).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn take_unshown(
+        &mut self,
+        message_id: u64,
+        sender: ClientId,
+    ) -> Result<Option<HistoryEntry>, KeyStoreError> {
+        let taken = self.conn.execute(
+            "DELETE FROM unshown_messages WHERE message_id = ?1",
+            [to_sql_u64(message_id)],
+        )?;
+        if taken == 0 {
+            return Ok(None);
+        }
+        self.received_entry(&Conversation::Person { id: sender }, message_id)
     }
 
     /// Forgets handled message ids recorded more than `age` ago; returns how

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Row, TransactionBehavior};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior};
 use zeroize::Zeroizing;
 
 use super::{KeyStore, KeyStoreError};
@@ -342,6 +342,50 @@ const MIGRATIONS: &[&str] = &[
         sent_read      INTEGER NOT NULL DEFAULT 0
     ) STRICT;
     "#,
+    // 15: a history status may be 8, a file offer held for the user's
+    // answer (`Status::Held`), copied as 13 did; and the messages handled
+    // but not shown (`keystore::received`). `migrate` turns foreign
+    // keys off around it, so that dropping the old table does not empty
+    // `room_recipients`, which then refers to the new one.
+    r#"
+    CREATE TABLE history_v15 (
+        entry       INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv_kind   INTEGER NOT NULL CHECK (conv_kind IN (1, 2)),
+        conv        TEXT NOT NULL,
+        direction   INTEGER NOT NULL CHECK (direction IN (1, 2)),
+        sender      BLOB NOT NULL CHECK (length(sender) = 16),
+        kind        INTEGER NOT NULL CHECK (kind IN (1, 2)),
+        body        TEXT NOT NULL,
+        file_size   INTEGER,
+        file_path   BLOB,
+        sender_time INTEGER,
+        arrived_at  INTEGER NOT NULL,
+        message_id  INTEGER,
+        status      INTEGER NOT NULL CHECK (status BETWEEN 1 AND 8),
+        status_at   INTEGER NOT NULL,
+        reason      TEXT,
+        upload_id   BLOB CHECK (upload_id IS NULL OR length(upload_id) = 16),
+        server_time INTEGER
+    ) STRICT;
+    INSERT INTO history_v15 SELECT entry, conv_kind, conv, direction, sender, kind, body,
+        file_size, file_path, sender_time, arrived_at, message_id, status, status_at, reason,
+        upload_id, server_time FROM history;
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'history_v15', 0
+        WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'history_v15');
+    UPDATE sqlite_sequence SET seq = max(seq,
+        coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'history'), 0))
+        WHERE name = 'history_v15';
+    DROP TABLE history;
+    ALTER TABLE history_v15 RENAME TO history;
+    CREATE INDEX history_by_conv ON history (conv_kind, conv, entry);
+    CREATE INDEX history_by_message ON history (message_id) WHERE message_id IS NOT NULL;
+    CREATE INDEX history_by_upload ON history (upload_id) WHERE upload_id IS NOT NULL;
+    CREATE INDEX history_by_time ON history (arrived_at);
+
+    -- Messages handled but not shown (the output failed): shown from
+    -- history when the server delivers them again.
+    CREATE TABLE unshown_messages (message_id INTEGER PRIMARY KEY) STRICT;
+    "#,
 ];
 
 impl KeyStore {
@@ -355,11 +399,31 @@ impl KeyStore {
                 known: SCHEMA_VERSION,
             });
         }
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // A table copied into a new one (13, 15) is dropped: with foreign
+        // keys on, that would delete what refers to it. Checked before
+        // each commit instead, and on again after (a no-op in a
+        // transaction, so set here).
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let migrated = self.run_migrations(found);
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrated
+    }
+
+    fn run_migrations(&mut self, found: u32) -> Result<(), KeyStoreError> {
         for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Exclusive)?;
             tx.execute_batch(sql)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()?;
+            if broken.is_some() {
+                return Err(KeyStoreError::Corrupt("a migration broke a reference"));
+            }
             tx.pragma_update(None, "user_version", version + 1)?;
             tx.commit()?;
         }
@@ -428,142 +492,4 @@ pub(super) fn now_ms() -> i64 {
     system_time_to_ms(SystemTime::now())
 }
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::keystore::fixtures::home;
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let (_dir, home) = home();
-        let store = KeyStore::open(&home).unwrap();
-        store
-            .conn
-            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-            .unwrap();
-        drop(store);
-        assert!(matches!(
-            KeyStore::open(&home),
-            Err(KeyStoreError::SchemaTooNew { .. })
-        ));
-    }
-
-    #[test]
-    fn migration_8_keeps_held_files_and_allows_a_stopped_download() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..7] {
-            conn.execute_batch(sql).unwrap();
-        }
-        let insert = |id: i64, reason: i64| {
-            conn.execute(
-                "INSERT INTO held_files VALUES (?1, zeroblob(16), 'a.bin', 1, 17, zeroblob(32),
-                     zeroblob(19), ?2, 5, 6)",
-                [id, reason],
-            )
-        };
-        insert(1, 2).unwrap();
-        assert!(insert(2, 3).is_err(), "version 7 refuses reason 3");
-        conn.execute_batch(MIGRATIONS[7]).unwrap();
-        insert(2, 3).unwrap();
-        assert!(insert(3, 4).is_err(), "still checked");
-        let mut stmt = conn
-            .prepare("SELECT message_id, reason, name, held_at FROM held_files ORDER BY message_id")
-            .unwrap();
-        let rows: Vec<(i64, i64, String, i64)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(rows, [(1, 2, "a.bin".into(), 6), (2, 3, "a.bin".into(), 6)]);
-    }
-
-    #[test]
-    fn migration_11_keeps_history_and_held_files_without_their_new_times() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..10] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.execute(
-            "INSERT INTO held_files VALUES (7, zeroblob(16), 'a.bin', 1, 17, zeroblob(32),
-                 zeroblob(19), 1, 5, 6)",
-            [],
-        )
-        .unwrap();
-        conn.execute(
-            "INSERT INTO history (conv_kind, conv, direction, sender, kind, body, arrived_at,
-                 status, status_at) VALUES (1, 'x', 1, zeroblob(16), 1, 'hi', 9, 5, 9)",
-            [],
-        )
-        .unwrap();
-        conn.execute_batch(MIGRATIONS[10]).unwrap();
-        let held: (i64, i64, Option<i64>) = conn
-            .query_row(
-                "SELECT message_id, sent_at, sender_time FROM held_files",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap();
-        assert_eq!(held, (7, 5, None));
-        let entry: (String, i64, Option<i64>) = conn
-            .query_row(
-                "SELECT body, arrived_at, server_time FROM history",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap();
-        assert_eq!(entry, ("hi".into(), 9, None));
-    }
-
-    #[test]
-    fn migration_13_keeps_history_and_its_numbers_and_allows_a_declined_file() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..12] {
-            conn.execute_batch(sql).unwrap();
-        }
-        let insert = |status: i64| {
-            conn.execute(
-                "INSERT INTO history (conv_kind, conv, direction, sender, kind, body, arrived_at,
-                     status, status_at, server_time) VALUES (1, 'x', 2, zeroblob(16), 2, 'a.bin',
-                     9, ?1, 9, 8)",
-                [status],
-            )
-        };
-        for _ in 0..3 {
-            insert(2).unwrap();
-        }
-        // The newest entry deleted: its number is never given again.
-        conn.execute("DELETE FROM history WHERE entry = 3", [])
-            .unwrap();
-        assert!(insert(7).is_err(), "version 12 refuses status 7");
-        conn.execute_batch(MIGRATIONS[12]).unwrap();
-        insert(7).unwrap();
-        assert!(insert(8).is_err(), "still checked");
-        let mut stmt = conn
-            .prepare("SELECT entry, status, body, server_time FROM history ORDER BY entry")
-            .unwrap();
-        let rows: Vec<(i64, i64, String, Option<i64>)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let file = |entry, status| (entry, status, "a.bin".to_string(), Some(8));
-        assert_eq!(rows, [file(1, 2), file(2, 2), file(4, 7)]);
-        let indexes: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'history'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(indexes, 4);
-    }
-
-    #[test]
-    fn times_and_ids_convert_both_ways() {
-        for v in [0, 1, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
-            assert_eq!(from_sql_u64(to_sql_u64(v)), v);
-        }
-        for ms in [0, 1_767_225_600_000, -5_000] {
-            assert_eq!(system_time_to_ms(ms_to_system_time(ms)), ms);
-        }
-    }
-}
+mod tests;

@@ -22,8 +22,12 @@ pub enum Status {
     /// Received and opened here, not shown yet.
     Received,
     /// A file the peer declined (their receipt says so): never downloaded,
-    /// deleted from the server.
+    /// deleted from the server; or (incoming) a file offer this user
+    /// declined.
     Declined,
+    /// (Incoming) a file offer held for this user's answer (accept or
+    /// decline): not downloaded yet.
+    Held,
 }
 
 impl Status {
@@ -36,6 +40,7 @@ impl Status {
             Self::Failed => 5,
             Self::Received => 6,
             Self::Declined => 7,
+            Self::Held => 8,
         }
     }
 
@@ -48,6 +53,7 @@ impl Status {
             5 => Self::Failed,
             6 => Self::Received,
             7 => Self::Declined,
+            8 => Self::Held,
             _ => return Err(KeyStoreError::Corrupt("history status")),
         })
     }
@@ -55,7 +61,9 @@ impl Status {
     /// The statuses this one may replace: statuses only move forward.
     pub(super) fn replaces(self) -> &'static [Status] {
         match self {
-            Self::Sent | Self::Received => &[],
+            // A held offer becomes received (or declined) by
+            // `KeyStore::finish_held_file`, never by a receipt.
+            Self::Sent | Self::Received | Self::Held => &[],
             Self::Stored => &[Self::Sent],
             Self::Delivered => &[Self::Sent, Self::Stored, Self::Failed],
             Self::Read => &[
@@ -80,6 +88,7 @@ impl Status {
             Self::Failed => "failed",
             Self::Received => "received",
             Self::Declined => "declined",
+            Self::Held => "held",
         }
     }
 }

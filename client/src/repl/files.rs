@@ -58,8 +58,13 @@ impl Menu {
     pub(super) async fn resume(&self, cancel: CancellationToken) -> Outcome {
         let client = self.client.clone();
         let done = client.resume_all_uploads(cancel.clone()).await;
-        if let Some(line) = done.as_ref().ok().and_then(|d| d.abandoned_line()) {
-            self.say(line);
+        if let Ok(d) = &done {
+            for line in [d.abandoned_line(), d.restarted_line()]
+                .into_iter()
+                .flatten()
+            {
+                self.say(line);
+            }
         }
         match done {
             Ok(done) if done.is_empty() && !done.abandoned.is_empty() => {}
@@ -93,7 +98,7 @@ impl Menu {
     pub(super) async fn held_files(&self) -> Outcome {
         let client = self.client.clone();
         let offers = client.held_files().await?;
-        self.say(output::held_offers(&offers));
+        self.say(crate::held_text::held_offers(&offers));
         Ok(())
     }
 

@@ -202,8 +202,8 @@ impl Menu {
         &self,
         cancel: &CancellationToken,
     ) -> Result<Option<Vec<Event>>, ClientError> {
-        // Each batch is shown as soon as it is acknowledged; a stop keeps
-        // what was shown.
+        // Each batch is shown before it is acknowledged; a stop keeps what
+        // was shown.
         let mut events = Vec::new();
         let read = self
             .client
@@ -212,6 +212,7 @@ impl Menu {
                     self.say(line);
                 }
                 events.extend(batch);
+                Ok(())
             })
             .await;
         mark_shown(&self.client, &events).await;

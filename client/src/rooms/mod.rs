@@ -66,6 +66,7 @@ pub use naming::typed_room;
 pub use password::RoomPassword;
 pub use receipts::MAX_RECEIPT_MEMBERS;
 pub(crate) use receipts::furthest;
+pub(crate) use send_file::ResumeNotes;
 pub use send_file::{ResumedUploads, RoomFileReport};
 pub use state::{LocalRoom, RoomsState, hex};
 pub use trust::{MeSigner, PinBook};

@@ -223,6 +223,7 @@ fn held_offer(o: RoomOffer, from_name: Option<String>) -> HeldOffer {
         size: o.size,
         reason: HoldReason::TooLarge,
         sent_at_ms: o.sent_at_ms,
+        sender_time_ms: None,
         room: Some(o.room_name),
     }
 }

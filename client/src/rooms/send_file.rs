@@ -50,6 +50,19 @@ pub struct ResumedUploads {
     /// Interrupted uploads whose file is gone: not sent (a person's
     /// history entry says so).
     pub abandoned: Vec<PathBuf>,
+    /// Interrupted uploads sent again from the start, as new messages
+    /// (among those completed): the file changed, or the server no longer
+    /// had what was sent.
+    pub restarted: Vec<PathBuf>,
+}
+
+/// What [`Client::resume_all_uploads`] notes besides what completed.
+#[derive(Debug, Default)]
+pub(crate) struct ResumeNotes {
+    /// See [`ResumedUploads::abandoned`].
+    pub(crate) abandoned: Vec<PathBuf>,
+    /// See [`ResumedUploads::restarted`].
+    pub(crate) restarted: Vec<PathBuf>,
 }
 
 impl ResumedUploads {
@@ -82,6 +95,26 @@ impl ResumedUploads {
             paths.join(", ")
         ))
     }
+
+    /// What was sent again from the start, in one line for a person, if
+    /// anything was.
+    #[must_use]
+    pub fn restarted_line(&self) -> Option<String> {
+        if self.restarted.is_empty() {
+            return None;
+        }
+        let paths: Vec<String> = self
+            .restarted
+            .iter()
+            .map(|p| crate::display::escape_path(p))
+            .collect();
+        Some(format!(
+            "sent {} interrupted upload(s) again from the start, as new messages (the file \
+             changed, or the server no longer had what was sent): {}",
+            paths.len(),
+            paths.join(", ")
+        ))
+    }
 }
 
 impl Client {
@@ -95,15 +128,16 @@ impl Client {
         &self,
         cancel: CancellationToken,
     ) -> Result<ResumedUploads, ClientError> {
-        let mut abandoned = Vec::new();
+        let mut notes = ResumeNotes::default();
         let completed = self
-            .resume_uploads_noting(cancel.clone(), &mut abandoned)
+            .resume_uploads_noting(cancel.clone(), &mut notes)
             .await?;
-        let rooms = self.resume_room_uploads(cancel, &mut abandoned).await?;
+        let rooms = self.resume_room_uploads(cancel, &mut notes).await?;
         Ok(ResumedUploads {
             completed,
             rooms,
-            abandoned,
+            abandoned: notes.abandoned,
+            restarted: notes.restarted,
         })
     }
 
@@ -138,17 +172,17 @@ impl Client {
 
     /// Finishes the uploads to rooms that stopped part-way (cancelled, or a
     /// connection that stayed lost; also across restarts) and announces
-    /// each; a file changed meanwhile is sent again from the start with a
-    /// new key, and an upload the server no longer has (expired, or its
-    /// room deleted) is forgotten with a warning.
+    /// each; a file changed meanwhile, or one whose upload the server no
+    /// longer has (expired), is sent again from the start with a new key
+    /// (noted in `notes`).
     ///
     /// # Errors
     /// See [`ClientError`]; a room we are no longer in is not one (its
     /// upload is dropped).
-    pub async fn resume_room_uploads(
+    pub(crate) async fn resume_room_uploads(
         &self,
         cancel: CancellationToken,
-        abandoned: &mut Vec<PathBuf>,
+        notes: &mut ResumeNotes,
     ) -> Result<Vec<RoomFileReport>, ClientError> {
         let mut done = Vec::new();
         for record in self.store(|s| s.room_uploads()).await? {
@@ -177,11 +211,12 @@ impl Client {
                 let p = path.clone();
                 if !blocking(move || p.is_file()).await.unwrap_or(false) {
                     tracing::warn!("an interrupted upload's file is gone; it is abandoned");
-                    abandoned.push(path);
+                    notes.abandoned.push(path);
                     continue;
                 }
                 tracing::warn!(path = %path.display(), "an interrupted upload to a room changed (or the client stopped while sending); sending it again from the start");
                 done.push(self.room_send_file(&hex_id, &path, cancel.clone()).await?);
+                notes.restarted.push(path);
                 continue;
             };
             match self.carry_room_upload(upload, false, &cancel).await {
@@ -191,8 +226,15 @@ impl Client {
                 Err(ClientError::Connection(e))
                     if e.reason() == Some(ErrorReason::UnknownUpload) =>
                 {
-                    tracing::warn!(path = %path.display(), "an upload to a room expired on the server; send the file again");
+                    tracing::warn!(path = %path.display(), "an upload to a room expired on the server; sending it again from the start");
                     self.store(move |s| s.delete_room_upload(id)).await?;
+                    let p = path.clone();
+                    if !blocking(move || p.is_file()).await.unwrap_or(false) {
+                        notes.abandoned.push(path);
+                        continue;
+                    }
+                    done.push(self.room_send_file(&hex_id, &path, cancel.clone()).await?);
+                    notes.restarted.push(path);
                 }
                 Err(e) => return Err(e),
             }

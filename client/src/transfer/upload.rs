@@ -32,6 +32,7 @@ use crate::connection::{Connection, ConnectionError};
 use crate::crypto::file::{CHUNK_LEN, SEALED_CHUNK_LEN};
 use crate::crypto::{CryptoError, FileEncryptor, FileMeta, FileSecret, ciphertext_len};
 use crate::keystore::{Body, Conversation, Direction, FileStamp, NewEntry, Status, UploadRecord};
+use crate::rooms::ResumeNotes;
 use crate::upload_prefix::{self, HashingReader, ReadPrefix};
 
 impl Client {
@@ -139,19 +140,20 @@ impl Client {
     /// # Errors
     /// See [`ClientError`].
     pub async fn resume_uploads(&self, cancel: CancellationToken) -> Result<Vec<u64>, ClientError> {
-        self.resume_uploads_noting(cancel, &mut Vec::new()).await
+        self.resume_uploads_noting(cancel, &mut ResumeNotes::default())
+            .await
     }
 
-    /// [`Client::resume_uploads`], noting in `abandoned` the files of
+    /// [`Client::resume_uploads`], noting in `notes` the files of
     /// interrupted uploads that are gone (not sent; their history entries
-    /// say so).
+    /// say so) and those sent again from the start.
     ///
     /// # Errors
     /// See [`ClientError`].
     pub(crate) async fn resume_uploads_noting(
         &self,
         cancel: CancellationToken,
-        abandoned: &mut Vec<std::path::PathBuf>,
+        notes: &mut ResumeNotes,
     ) -> Result<Vec<u64>, ClientError> {
         let uploads = self.store(|s| s.uploads()).await?;
         let mut done = Vec::new();
@@ -169,10 +171,8 @@ impl Client {
                     // Changed, or stopped without recording what it read (a
                     // crash): going on could re-encrypt other content under
                     // nonces already used.
-                    match self.send_again(&record, &cancel).await? {
-                        Some(message) => done.push(message),
-                        None => abandoned.push(record.path.clone()),
-                    }
+                    let message = self.send_again(&record, Restart::Changed, &cancel).await?;
+                    note_again(&mut done, notes, &record, message);
                     continue;
                 }
             };
@@ -182,13 +182,21 @@ impl Client {
             {
                 Ok(s) => s,
                 Err(e) if e.reason() == Some(ErrorReason::UnknownUpload) => {
-                    tracing::warn!(path = %record.path.display(), "an interrupted upload expired on the server; send the file again");
-                    self.store(move |s| s.delete_upload(id)).await?;
+                    let message = self.send_again(&record, Restart::Lost, &cancel).await?;
+                    note_again(&mut done, notes, &record, message);
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            let label = format!("resuming {}", crate::display::escape_path(&record.path));
+            // The file's name and who it goes to, as `send-file` names
+            // its own, not a whole path the bar would cut.
+            let to = record.destination;
+            let peer = self.store(move |s| s.peer(to)).await?;
+            let label = format!(
+                "resuming {} to {}",
+                crate::display::escape_line(&announced_name(&record.path)),
+                crate::display::escape_line(&peer.map_or_else(|| to.to_string(), |p| p.name))
+            );
             let sent = self
                 .run_upload(
                     id,
@@ -214,10 +222,8 @@ impl Client {
                 }
                 // The content already sent differs from the file now.
                 Err(ClientError::Crypto(CryptoError::FileChanged)) => {
-                    match self.send_again(&record, &cancel).await? {
-                        Some(message) => done.push(message),
-                        None => abandoned.push(record.path.clone()),
-                    }
+                    let message = self.send_again(&record, Restart::Changed, &cancel).await?;
+                    note_again(&mut done, notes, &record, message);
                 }
                 Err(e) => return Err(e),
             }
@@ -230,18 +236,27 @@ impl Client {
     async fn send_again(
         &self,
         record: &UploadRecord,
+        why: Restart,
         cancel: &CancellationToken,
     ) -> Result<Option<u64>, ClientError> {
         let id = record.upload_id;
-        let _ = self
-            .retrying(|c| async move { c.upload_cancel(id).await })
-            .await;
+        if why == Restart::Changed {
+            let _ = self
+                .retrying(|c| async move { c.upload_cancel(id).await })
+                .await;
+        }
         let gone = !stamp_is_file(&record.path).await;
-        let reason = if gone {
-            "interrupted, and the file is gone: not sent"
-        } else {
-            "interrupted, and what was sent no longer matches the file (it changed, or the client \
-             stopped before recording its progress): sent again from the start as a new message"
+        let reason = match (gone, why) {
+            (true, _) => "interrupted, and the file is gone: not sent",
+            (false, Restart::Changed) => {
+                "interrupted, and what was sent no longer matches the file (it changed, or the \
+                 client stopped before recording its progress): sent again from the start as a \
+                 new message"
+            }
+            (false, Restart::Lost) => {
+                "interrupted, and the server no longer had what was sent (it expired): sent again \
+                 from the start as a new message"
+            }
         };
         self.store(move |s| {
             if let Some(entry) = s.upload_entry(id.0)? {
@@ -498,6 +513,32 @@ pub(crate) async fn upload_from(
         .load(Ordering::Acquire)
         .then(|| shared.lock().unwrap_or_else(|e| e.into_inner()).record());
     (outcome, now_read)
+}
+
+/// Why an interrupted upload is sent again from the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    /// The file changed (or what was read was not recorded).
+    Changed,
+    /// The server no longer has the upload.
+    Lost,
+}
+
+/// Notes what [`Client::send_again`] did with `record`: a new message
+/// (completed, sent from the start) or nothing (the file is gone).
+fn note_again(
+    done: &mut Vec<u64>,
+    notes: &mut ResumeNotes,
+    record: &UploadRecord,
+    sent: Option<u64>,
+) {
+    match sent {
+        Some(message) => {
+            done.push(message);
+            notes.restarted.push(record.path.clone());
+        }
+        None => notes.abandoned.push(record.path.clone()),
+    }
 }
 
 /// The name a file goes by in its metadata: its last path component, cut to

@@ -325,7 +325,7 @@ async fn carry_out(
         }
         Command::Files => {
             let offers = client.held_files().await?;
-            let mut lines: Vec<String> = output::held_offers(&offers)
+            let mut lines: Vec<String> = crate::held_text::held_offers(&offers)
                 .lines()
                 .map(str::to_string)
                 .collect();
@@ -336,7 +336,10 @@ async fn carry_out(
         }
         Command::Resume => {
             let done = client.resume_all_uploads(cancel).await?;
-            let mut lines: Vec<String> = done.abandoned_line().into_iter().collect();
+            let mut lines: Vec<String> = [done.abandoned_line(), done.restarted_line()]
+                .into_iter()
+                .flatten()
+                .collect();
             if !done.is_empty() {
                 lines.push(format!("completed {} interrupted upload(s)", done.len()));
             } else if lines.is_empty() {

@@ -78,14 +78,33 @@ pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, no
             .lines()
             .map(str::to_string)
             .collect(),
-        Body::File { name, size, path } => vec![match e.direction {
-            Direction::In => format!(
+        Body::File { name, size, path } => vec![match (e.direction, e.status) {
+            (Direction::In, Status::Held) => format!(
+                "file {} ({}), held: waiting for your answer (accept-file {id} or decline-file {id})",
+                escape_line(name),
+                output::size(*size),
+                id = e.message_id.unwrap_or_default()
+            ),
+            (Direction::In, Status::Declined) => format!(
+                "file {} ({}), declined (never downloaded)",
+                escape_line(name),
+                output::size(*size)
+            ),
+            (Direction::In, Status::Failed) => format!(
+                "file {} ({}), {}",
+                escape_line(name),
+                output::size(*size),
+                escape_line(e.reason.as_deref().unwrap_or("not saved"))
+            ),
+            (Direction::In, _) => format!(
                 "file {} ({}) saved as {}",
                 escape_line(name),
                 output::size(*size),
                 escape_path(path)
             ),
-            Direction::Out => format!("file {} ({})", escape_line(name), output::size(*size)),
+            (Direction::Out, _) => {
+                format!("file {} ({})", escape_line(name), output::size(*size))
+            }
         }],
     };
     if body.is_empty() {

@@ -296,7 +296,10 @@ async fn texts_read_before_a_stopped_download_are_handed_over_and_acknowledged()
     let mut handed = Vec::new();
     let stopped = bounded(
         "the stopped read",
-        bob.inbox_each(token, |events| handed.extend(events)),
+        bob.inbox_each(token, |events| {
+            handed.extend(events);
+            Ok(())
+        }),
     )
     .await
     .unwrap();

@@ -1,0 +1,208 @@
+//! Files received, as the recipient sees them through the real binaries:
+//! an offer held for an answer is in `history` from the moment it arrives
+//! (held, then declined or the received file: one entry all along).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use e2e::{ServerProcess, pattern, run_client};
+use serde_json::Value;
+
+async fn ok(server: SocketAddr, home: &Path, args: &[&str]) -> String {
+    let (ok, out, err) = run_client(server, home, args).await;
+    assert!(ok, "{args:?}: {err}");
+    out
+}
+
+async fn history(server: SocketAddr, home: &Path, peer: &str) -> Vec<Value> {
+    let out = ok(server, home, &["--json", "history", peer]).await;
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Two registered users, `alice` and `bob`, each in a home of its own.
+async fn two_users(dir: &Path, server: SocketAddr) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (alice, bob) = (dir.join("alice"), dir.join("bob"));
+    for (home, name) in [(&alice, "alice"), (&bob, "bob")] {
+        std::fs::create_dir_all(home).unwrap();
+        ok(server, home, &["register", name]).await;
+    }
+    (alice, bob)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_and_declined_offers_are_in_history_and_accepting_completes_the_same_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let (alice, bob) = two_users(dir.path(), server.addr).await;
+    for (name, seed) in [("first.bin", 1), ("second.bin", 2)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pattern(seed, 200_000)).unwrap();
+        ok(
+            server.addr,
+            &alice,
+            &["send-file", "bob", path.to_str().unwrap()],
+        )
+        .await;
+    }
+    // From a stranger: both held.
+    let out = ok(server.addr, &bob, &["inbox"]).await;
+    assert_eq!(out.matches("offers a file").count(), 2, "{out}");
+    let entries = history(server.addr, &bob, "alice").await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for (e, name) in entries.iter().zip(["first.bin", "second.bin"]) {
+        assert_eq!(e["name"], name);
+        assert_eq!(e["size"], 200_000);
+        assert_eq!(e["status"], "held");
+        assert_eq!(e["direction"], "in");
+        assert!(e.get("path").is_none(), "nothing saved yet: {e}");
+    }
+    let (first, second) = (
+        entries[0]["message_id"].as_u64().unwrap(),
+        entries[1]["message_id"].as_u64().unwrap(),
+    );
+    let out = ok(server.addr, &bob, &["history", "alice"]).await;
+    assert!(
+        out.contains(&format!(
+            "alice sent a file: first.bin (200.00 kB); held, waiting for your answer: \
+             accept-file {first} downloads it"
+        )),
+        "{out}"
+    );
+
+    ok(server.addr, &bob, &["decline-file", &second.to_string()]).await;
+    ok(server.addr, &bob, &["accept-file", &first.to_string()]).await;
+    let after = history(server.addr, &bob, "alice").await;
+    assert_eq!(after.len(), 2, "accepting adds no second entry: {after:?}");
+    assert_eq!(after[0]["entry"], entries[0]["entry"]);
+    assert_eq!(after[0]["name"], "first.bin");
+    // Received, and read: `accept-file` printed it.
+    assert_eq!(after[0]["status"], "read");
+    assert_eq!(
+        after[0]["path"].as_str().map(Path::new),
+        Some(bob.join("downloads").join("first.bin").as_path())
+    );
+    assert_eq!(after[1]["entry"], entries[1]["entry"]);
+    assert_eq!(after[1]["status"], "declined");
+    assert!(after[1].get("path").is_none(), "{after:?}");
+    let out = ok(server.addr, &bob, &["history", "alice"]).await;
+    assert!(
+        out.contains("alice sent a file: second.bin (200.00 kB); you declined it"),
+        "{out}"
+    );
+    assert!(out.contains("first.bin (200.00 kB), saved as"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_an_inbox_could_not_print_are_shown_by_the_next_once_and_kept_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let (alice, bob) = two_users(dir.path(), server.addr).await;
+    let texts = ["one", "two", "three"];
+    for text in texts {
+        ok(server.addr, &alice, &["send", "bob", text]).await;
+    }
+    // Standard output that refuses every write: `inbox` fails, and
+    // removes nothing from the server that it did not show.
+    for json in [false, true] {
+        let args: &[&str] = if json {
+            &["--json", "inbox"]
+        } else {
+            &["inbox"]
+        };
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let child = e2e::client_process(server.addr, &bob, args)
+            .stdout(std::process::Stdio::from(full))
+            .spawn()
+            .unwrap();
+        let out = e2e::bounded("inbox into /dev/full", child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains("cannot write to standard output"), "{err}");
+    }
+    let out = ok(server.addr, &bob, &["inbox"]).await;
+    for text in texts {
+        assert_eq!(out.matches(&format!("\n    {text}\n")).count(), 1, "{out}");
+    }
+    let out = ok(server.addr, &bob, &["inbox"]).await;
+    assert!(out.contains("no new messages"), "{out}");
+    let entries = history(server.addr, &bob, "alice").await;
+    let kept: Vec<&str> = entries.iter().filter_map(|e| e["text"].as_str()).collect();
+    assert_eq!(kept, texts, "{entries:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backslash_in_a_received_file_name_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let (alice, bob) = two_users(dir.path(), server.addr).await;
+    // A contact's file downloads at once.
+    ok(server.addr, &bob, &["key", "alice"]).await;
+    let sent = dir.path().join("a\\b.txt");
+    std::fs::write(&sent, b"one name").unwrap();
+    ok(
+        server.addr,
+        &alice,
+        &["send-file", "bob", sent.to_str().unwrap()],
+    )
+    .await;
+    let out = ok(server.addr, &bob, &["--json", "inbox"]).await;
+    let events: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let file = events.iter().find(|e| e["event"] == "file").unwrap();
+    assert_eq!(file["name"], "a\\b.txt");
+    let saved = bob.join("downloads").join("a\\b.txt");
+    assert_eq!(file["path"].as_str().map(Path::new), Some(saved.as_path()));
+    assert_eq!(std::fs::read(&saved).unwrap(), b"one name");
+    assert_eq!(e2e::names_in(&bob.join("downloads")), ["a\\b.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_dates_an_offer_as_inbox_did_by_its_senders_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let (alice, bob) = two_users(dir.path(), server.addr).await;
+    let path = dir.path().join("report.pdf");
+    std::fs::write(&path, b"pdf").unwrap();
+    ok(
+        server.addr,
+        &alice,
+        &["send-file", "bob", path.to_str().unwrap()],
+    )
+    .await;
+    let out = ok(server.addr, &bob, &["inbox"]).await;
+    let line = out.lines().find(|l| l.contains("offers a file")).unwrap();
+    let shown = &line[1..line.find(']').unwrap()];
+    // The server's clock an hour behind the sender's: its time is only a
+    // remark, as it would be in `inbox`.
+    let db = e2e::open_store_db(&bob);
+    let moved = db
+        .execute("UPDATE held_files SET sent_at = sent_at - 3600000", [])
+        .unwrap();
+    assert_eq!(moved, 1);
+    drop(db);
+    let listed = ok(server.addr, &bob, &["files"]).await;
+    assert!(
+        listed.contains(&format!("from alice, {shown} (server: ")),
+        "inbox said {shown}: {listed}"
+    );
+    let offers: Vec<Value> =
+        serde_json::from_str(&ok(server.addr, &bob, &["--json", "files"]).await).unwrap();
+    let (sender, server_ms) = (
+        offers[0]["sender_time_ms"].as_u64().unwrap(),
+        offers[0]["sent_at_ms"].as_u64().unwrap(),
+    );
+    assert!(sender.abs_diff(server_ms) > 3_500_000, "{offers:?}");
+}
