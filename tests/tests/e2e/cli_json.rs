@@ -13,7 +13,7 @@ use e2e::{binary, bounded};
 use serde_json::Value;
 
 /// Runs the client binary in `home` with `args` (no server given).
-async fn client(home: &Path, args: &[&str]) -> Output {
+pub(crate) async fn client(home: &Path, args: &[&str]) -> Output {
     bounded(
         "client binary",
         tokio::process::Command::new(binary("client").unwrap())

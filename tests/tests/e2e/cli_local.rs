@@ -7,37 +7,16 @@
 //! greeting counts texts and files, not the receipts that wait.
 
 use std::path::Path;
-use std::process::{Output, Stdio};
 
-use e2e::{binary, bounded};
 use serde_json::Value;
 
 use crate::menu::Menu;
 use crate::rooms_cli::{json, ok, users};
 
-/// Runs the client binary in `home` with `args` and no `--server`.
-async fn bare(home: &Path, args: &[&str]) -> Output {
-    bounded(
-        "client binary",
-        tokio::process::Command::new(binary("client").unwrap())
-            .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
-            .arg("--home")
-            .arg(home)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-}
-
-/// [`bare`] for a command that must succeed: its standard output.
+/// The client with no `--server` (`cli_json::client`) for a command
+/// that must succeed: its standard output.
 async fn bare_ok(home: &Path, args: &[&str]) -> String {
-    let out = bare(home, args).await;
+    let out = crate::cli_json::client(home, args).await;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -47,12 +26,12 @@ async fn bare_ok(home: &Path, args: &[&str]) -> String {
     text
 }
 
-/// [`bare`] with `--json` for a command that must fail: its exit code and
-/// its one JSON error line.
+/// The client with no `--server` and `--json` for a command that must
+/// fail: its exit code and its one JSON error line.
 async fn bare_refusal(home: &Path, args: &[&str]) -> (Option<i32>, Value) {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
-    let out = bare(home, &all).await;
+    let out = crate::cli_json::client(home, &all).await;
     assert!(!out.status.success(), "client {args:?} succeeded");
     let err = String::from_utf8_lossy(&out.stderr);
     let v = serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("{args:?}: {e}: {err}"));
