@@ -5,14 +5,10 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use e2e::{ServerProcess, pattern, run_client};
+use e2e::{ServerProcess, pattern};
 use serde_json::Value;
 
-async fn ok(server: SocketAddr, home: &Path, args: &[&str]) -> String {
-    let (ok, out, err) = run_client(server, home, args).await;
-    assert!(ok, "{args:?}: {err}");
-    out
-}
+use crate::rooms_cli::ok;
 
 async fn history(server: SocketAddr, home: &Path, peer: &str) -> Vec<Value> {
     let out = ok(server, home, &["--json", "history", peer]).await;
