@@ -268,6 +268,7 @@ impl Command {
                 | Command::Files
                 | Command::Fingerprint { name: None, .. }
                 | Command::Export { .. }
+                | Command::Import { .. }
                 | Command::Passphrase { .. }
         )
     }

@@ -15,18 +15,32 @@ use crate::script::print_json;
 
 /// `client import FILE`: restores a backup into the home of `config`,
 /// which it opens itself so that a failed import can leave the home as it
-/// found it.
+/// found it, and writes the server's address into the home's `server.info`
+/// (the one given, else those the backup pinned).
 ///
 /// # Errors
 /// As [`crate::backup::open_and_import`].
 pub async fn import(config: ClientConfig, flags: Flags, file: &Path) -> anyhow::Result<()> {
     let home = config.home.clone();
-    let server = config.server.clone();
-    let (_client, summary) = crate::backup::open_and_import(config, file).await?;
+    let given = config.server.clone();
+    let (client, summary) = crate::backup::open_and_import(config, file).await?;
+    // Without an address given, the servers the backed-up home had pinned:
+    // a home restored on a new machine needs no --server.
+    let server = if given.is_empty() {
+        client
+            .store(|s| s.pinned_server_addresses())
+            .await?
+            .join(",")
+    } else {
+        given
+    };
     if flags.json {
         print_json(&summary)?;
     } else {
         println!("{summary}");
+    }
+    if server.is_empty() {
+        return Ok(());
     }
     remember_server(&home, &server).await
 }

@@ -136,6 +136,19 @@ impl KeyStore {
             .optional()?)
     }
 
+    /// Every server address a key is pinned for, oldest pin first: where a
+    /// home restored from a backup connects when it is given no address.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn pinned_server_addresses(&self) -> Result<Vec<String>, KeyStoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT address FROM server_pins ORDER BY pinned_at, address")?;
+        let rows = stmt.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Pins a peer's (verified) bundle on first use, or compares it with the
     /// pinned one. A changed bundle is kept as pending and blocks sending
     /// (see [`KeyStore::peer_for_sending`]) until

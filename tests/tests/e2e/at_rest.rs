@@ -18,13 +18,25 @@ async fn run(
     extra: &[(&str, &str)],
     args: &[&str],
 ) -> (bool, String, String) {
+    run_in(&["--server", server], home, passphrase, extra, args).await
+}
+
+/// [`run`] with `before` ahead of the arguments instead of `--server`, in
+/// the home's parent folder (where a `server.info` would also be read).
+async fn run_in(
+    before: &[&str],
+    home: &Path,
+    passphrase: &str,
+    extra: &[(&str, &str)],
+    args: &[&str],
+) -> (bool, String, String) {
     let mut cmd = tokio::process::Command::new(binary("client").unwrap());
     cmd.env("SEALPOST_PASSPHRASE", passphrase)
         .envs(extra.iter().copied())
+        .current_dir(home.parent().unwrap())
         .arg("--home")
         .arg(home)
-        .arg("--server")
-        .arg(server)
+        .args(before)
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -374,6 +386,40 @@ async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
         .map(|t| out.find(t).unwrap_or_else(|| panic!("{t}: {out}")))
         .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{out}");
+}
+
+/// Regression: `import` wanted `--server` (or a `server.info`) although the
+/// backup holds the server's pin and address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_imported_without_an_address_connects_to_the_server_it_pinned() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice_home, bob_home) = (dir.path().join("alice"), dir.path().join("bob"));
+    drop(user(&addr, &alice_home, "alice").await);
+    let bob = user(&addr, &bob_home, "bob").await;
+    let backup = dir.path().join("alice.backup");
+    let backup_arg = backup.to_str().unwrap();
+    let (ok, _, err) = run(
+        &addr,
+        &alice_home,
+        TEST_PASSPHRASE,
+        &[],
+        &["export", backup_arg],
+    )
+    .await;
+    assert!(ok, "{err}");
+
+    // A new machine: an empty folder, no server.info anywhere, no --server.
+    let moved = dir.path().join("new-machine").join("alice");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    let (ok, _, err) = run_in(&[], &moved, TEST_PASSPHRASE, &[], &["import", backup_arg]).await;
+    assert!(ok, "{err}");
+    let remembered = std::fs::read_to_string(moved.join("server.info")).unwrap();
+    assert_eq!(remembered.trim(), addr);
+    let (ok, _, err) = run_in(&[], &moved, TEST_PASSPHRASE, &[], &["send", "bob", "moved"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(texts(&bob.inbox().await.unwrap()), ["moved"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
