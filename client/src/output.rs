@@ -220,11 +220,18 @@ pub fn read_receipts(on: bool) -> &'static str {
 pub fn retention(kept: Option<u32>, gone: usize, forget: &str) -> String {
     match kept {
         None => format!("history is kept until you forget it (`{forget}`)"),
-        Some(d) if gone > 0 => format!(
-            "history is kept {d} day(s) after it arrives; {gone} older entr{} deleted",
-            if gone == 1 { "y" } else { "ies" }
-        ),
-        Some(d) => format!("history is kept {d} day(s) after it arrives"),
+        Some(d) => {
+            let days = if d == 1 {
+                "1 day".to_string()
+            } else {
+                format!("{d} days")
+            };
+            match gone {
+                0 => format!("history is kept {days} after it arrives"),
+                1 => format!("history is kept {days} after it arrives; 1 older entry deleted"),
+                n => format!("history is kept {days} after it arrives; {n} older entries deleted"),
+            }
+        }
     }
 }
 

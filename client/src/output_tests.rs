@@ -136,3 +136,19 @@ fn room_events_name_the_user_in_json_and_say_you_in_lines() {
     };
     assert_eq!((members[0].you, members[1].you), (true, false));
 }
+
+#[test]
+fn retention_counts_days_and_entries_in_words() {
+    assert_eq!(
+        retention(Some(1), 0, "forget NAME"),
+        "history is kept 1 day after it arrives"
+    );
+    assert_eq!(
+        retention(Some(30), 1, "forget NAME"),
+        "history is kept 30 days after it arrives; 1 older entry deleted"
+    );
+    assert_eq!(
+        retention(Some(7), 12, "forget NAME"),
+        "history is kept 7 days after it arrives; 12 older entries deleted"
+    );
+}

@@ -55,7 +55,7 @@ async fn a_home_without_a_server_still_shows_its_history_and_conversations() {
     let text = bare_ok(&bob, &["conversations"]).await;
     assert!(text.starts_with("alice"), "{text}");
     let kept = bare_ok(&bob, &["retention", "30"]).await;
-    assert!(kept.contains("kept 30 day(s)"), "{kept}");
+    assert!(kept.contains("kept 30 days"), "{kept}");
     let receipts = bare_ok(&bob, &["receipts", "off"]).await;
     assert!(receipts.starts_with("read receipts: off"), "{receipts}");
     let mine = bare_ok(&bob, &["fingerprint"]).await;

@@ -159,7 +159,7 @@ async fn history_survives_restarts_in_order_with_statuses() {
     let (ok, out, _) = run_client(server.addr, &alice_home, &["retention"]).await;
     assert!(ok && out.contains("until you forget it"), "{out}");
     let (ok, out, _) = run_client(server.addr, &alice_home, &["retention", "30"]).await;
-    assert!(ok && out.contains("kept 30 day(s)"), "{out}");
+    assert!(ok && out.contains("kept 30 days"), "{out}");
     let (ok, out, _) = run_client(server.addr, &alice_home, &["--json", "retention"]).await;
     assert!(ok && out.contains("\"retention_days\":30"), "{out}");
     let (ok, _, err) = run_client(server.addr, &alice_home, &["retention", "soon"]).await;
@@ -173,7 +173,7 @@ async fn history_survives_restarts_in_order_with_statuses() {
         "{err}"
     );
     let (ok, out, _) = run_client(server.addr, &alice_home, &["retention"]).await;
-    assert!(ok && out.contains("kept 30 day(s)"), "{out}");
+    assert!(ok && out.contains("kept 30 days"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

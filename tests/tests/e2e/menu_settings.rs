@@ -25,7 +25,7 @@ async fn menu_receipts_retention_and_forget_do_what_the_subcommands_do() {
     .await;
     menu.run("retention 0", "history cannot be kept 0 days")
         .await;
-    menu.run("retention 30", "history is kept 30 day(s) after it arrives")
+    menu.run("retention 30", "history is kept 30 days after it arrives")
         .await;
     menu.run(
         "forget alice",
