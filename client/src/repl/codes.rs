@@ -53,6 +53,7 @@ pub fn client_code(e: &ClientError) -> String {
         ClientError::PeerKeyChanged { .. } | ClientError::VerifyChangedKey { .. } => {
             "peer_key_changed"
         }
+        ClientError::NameConflict(c) if c.is_gone() => "contact_gone",
         ClientError::NameConflict(_) => "name_conflict",
         ClientError::SendToSelf(_) => "is_you",
         ClientError::UnknownPeer(_) => "unknown_peer",

@@ -125,6 +125,17 @@ async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_ses
         "{out}"
     );
 
+    // Until someone takes the name, alice is told bob's account is gone:
+    // a fact, not a warning (it was a `name_conflict` WARNING).
+    let gone = refusal(addr, &alice, &["send", "bob", "still there?"]).await;
+    assert_eq!(gone["code"], "contact_gone", "{gone}");
+    let line = gone["error"].as_str().unwrap();
+    assert!(
+        line.contains("nothing can be sent to \"bob\" now"),
+        "{gone}"
+    );
+    assert!(!line.contains("WARNING"), "{gone}");
+
     // The name is free; alice's pin of the old bob holds against the new one.
     register(addr, &dir.path().join("bob2"), "bob").await;
     let conflict = refusal(addr, &alice, &["send", "bob", "is that you?"]).await;

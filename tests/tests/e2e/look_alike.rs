@@ -69,7 +69,7 @@ async fn a_look_alike_of_a_gone_contact_is_flagged_and_never_taken_for_them() {
     // pin as it was).
     for args in [&["accept", "bob"][..], &["send", "bob", "are you there?"]] {
         let refused = refusal(addr, &alice, args).await;
-        assert_eq!(refused["code"], "name_conflict", "{args:?}: {refused}");
+        assert_eq!(refused["code"], "contact_gone", "{args:?}: {refused}");
         let said = refused["error"].as_str().unwrap();
         assert!(
             said.contains("the account you pinned is gone from this server")
