@@ -95,8 +95,9 @@ impl Client {
             }
             let conversation = Conversation::Person { id: peer.client_id };
             let seen = by_conversation.remove(&conversation);
-            if seen.is_none() && !contact {
-                // Pinned only as a room member: no conversation yet.
+            if seen.is_none() && (!contact || peer.name.is_empty()) {
+                // Pinned only as a room member, or a pin whose name went to
+                // another client (`accept`): no conversation to show.
                 continue;
             }
             let label = if peer.name.is_empty() {

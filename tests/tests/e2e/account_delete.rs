@@ -142,6 +142,29 @@ async fn account_delete_frees_the_name_drops_what_waits_and_closes_the_other_ses
     assert_eq!(conflict["code"], "name_conflict", "{conflict}");
 }
 
+/// Regression: after `accept` moved a name to its new account, the old
+/// pin, with nothing ever said to it, stayed in `conversations` as a bare
+/// id with "nothing yet".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_replaced_by_accept_with_no_history_leaves_conversations() {
+    let (dir, _data, server, alice, bob) = alice_registered().await;
+    let addr = server.addr;
+    register(addr, &bob, "bob").await;
+    ok(addr, &alice, &["key", "bob"]).await;
+    json(addr, &bob, &["delete-account", "bob"]).await;
+    let new_bob = register(addr, &dir.path().join("bob2"), "bob").await;
+    ok(addr, &alice, &["accept", "bob"]).await;
+    ok(addr, &alice, &["send", "bob", "hello, new bob"]).await;
+    let listed = json(addr, &alice, &["conversations"]).await;
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [new_bob.to_string().as_str()], "{listed}");
+}
+
 /// The rooms named in a `still_in_rooms` refusal's line.
 fn still_in(refused: &Value) -> &str {
     assert_eq!(refused["code"], "still_in_rooms", "{refused}");
