@@ -319,6 +319,8 @@ impl Client {
         if !settled && pinned.pin != PinState::New {
             return Err(KeyStoreError::NoPendingKey(id).into());
         }
+        // Taken on purpose, as `key NAME` does: a contact from now on.
+        self.mark_contact(id).await?;
         self.info(
             id,
             if settled {
