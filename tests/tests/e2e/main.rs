@@ -38,6 +38,7 @@ mod room_offers;
 mod room_uploads;
 mod rooms_cli;
 mod rooms_delete;
+mod rooms_departed;
 mod rooms_gone;
 mod rooms_join;
 mod rooms_lapsed;
