@@ -34,6 +34,7 @@ mod received_files;
 mod replay;
 mod restore_ids;
 mod resume_summary;
+mod room_held_history;
 mod room_offers;
 mod room_uploads;
 mod rooms_cli;
