@@ -144,6 +144,19 @@ pub enum ClientError {
     /// were removed while this client was away (escape before printing).
     #[error("the server no longer has you in #{0}: it was deleted, or you were removed while away")]
     RoomGone(String),
+    /// A member removed or banned us from the room of this name: this
+    /// client read the commit that did it (escape before printing).
+    #[error("{}", departed(room, by, *at_ms, *banned))]
+    RemovedFromRoom {
+        /// The room's name when we were removed.
+        room: String,
+        /// Who did it, by the name pinned here.
+        by: String,
+        /// When (ms since the Unix epoch, the server's word).
+        at_ms: u64,
+        /// Banned, not only removed.
+        banned: bool,
+    },
     /// The server has no public or hidden room of this name that we may
     /// join (a ban answers the same); `listed` is a listed room whose name
     /// differs at most in case (escape before printing).
@@ -509,6 +522,19 @@ fn ambiguous(name: &str, candidates: &[RoomCandidate]) -> String {
         candidates.len(),
         each.join("; ")
     )
+}
+
+/// The line of [`ClientError::RemovedFromRoom`].
+fn departed(room: &str, by: &str, at_ms: u64, banned: bool) -> String {
+    let at = crate::local_time::time(at_ms);
+    if banned {
+        format!("{by} banned you from #{room} on {at}; you may not join it again unless unbanned")
+    } else {
+        format!(
+            "{by} removed you from #{room} on {at}; you receive nothing more of it unless you \
+             are added again (or join again, if it is open to you)"
+        )
+    }
 }
 
 /// The end of [`ClientError::AlreadyInRoom`] when no other room has the name.

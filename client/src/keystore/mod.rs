@@ -70,6 +70,7 @@ pub mod atrest;
 mod bounds;
 mod conversation;
 mod conversations;
+mod departures;
 mod error;
 mod files;
 mod held;
@@ -96,6 +97,7 @@ pub use bounds::{
 };
 pub use conversation::{Conversation, parse_room_id};
 pub use conversations::Activity;
+pub use departures::RoomDeparture;
 pub use error::{KeyStoreError, PinError};
 pub use files::{HeldFile, HoldReason, PartialDownload};
 pub use held::HeldEnd;

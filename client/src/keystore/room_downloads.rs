@@ -86,8 +86,9 @@ impl KeyStore {
     }
 
     /// Forgets the download of entry `seq` of `room`, queues `event` (its
-    /// outcome), records `history` and keeps `offer` (a file the server
-    /// holds for the user's decision), in one transaction.
+    /// outcome), records `history` (the received file, or the offer held)
+    /// and keeps `offer` (a file the server holds for the user's
+    /// decision), in one transaction.
     ///
     /// # Errors
     /// Database errors.

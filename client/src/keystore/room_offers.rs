@@ -11,6 +11,8 @@ use protocol::{ClientId, RoomId};
 use rusqlite::{OptionalExtension, params};
 use zeroize::Zeroizing;
 
+use super::held::{HeldEnd, end_held};
+use super::history::NewEntry;
 use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 use super::{KeyStore, KeyStoreError};
 
@@ -110,6 +112,26 @@ impl KeyStore {
                 offer_from,
             )
             .optional()?)
+    }
+
+    /// Forgets held room offer `seq` and turns its history entry (`entry`,
+    /// as it was held) into what became of it (`end`), in one transaction.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn end_room_offer(
+        &mut self,
+        seq: u64,
+        entry: &NewEntry,
+        end: &HeldEnd,
+    ) -> Result<(), KeyStoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        end_held(&tx, entry.clone(), end)?;
+        tx.execute("DELETE FROM room_offers WHERE seq = ?1", [to_sql_u64(seq)])?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Forgets held room offer `seq` (none: no change).

@@ -386,6 +386,17 @@ const MIGRATIONS: &[&str] = &[
     -- history when the server delivers them again.
     CREATE TABLE unshown_messages (message_id INTEGER PRIMARY KEY) STRICT;
     "#,
+    // 16: the rooms a member removed or banned us from, by whom and when,
+    // so that a later command on the room says so (`keystore::departures`).
+    r#"
+    CREATE TABLE room_departures (
+        room      BLOB PRIMARY KEY CHECK (length(room) = 16),
+        name      TEXT NOT NULL,
+        by_client BLOB NOT NULL CHECK (length(by_client) = 16),
+        banned    INTEGER NOT NULL CHECK (banned IN (0, 1)),
+        at_ms     INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

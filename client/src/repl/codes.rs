@@ -86,6 +86,8 @@ pub fn client_code(e: &ClientError) -> String {
         ClientError::Room(_) => "room",
         ClientError::NoSuchRoom(_) | ClientError::NoRoomToJoin { .. } => "no_such_room",
         ClientError::RoomGone(_) => "room_gone",
+        ClientError::RemovedFromRoom { banned: false, .. } => "removed_from_room",
+        ClientError::RemovedFromRoom { banned: true, .. } => "banned_from_room",
         ClientError::AmbiguousRoom { .. } => "ambiguous_room",
         ClientError::AlreadyInRoom { .. } => "already_member",
         ClientError::RoomNameTaken(_) | ClientError::RoomNameInUse(_) => "room_name_taken",

@@ -181,6 +181,7 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             cmd(&format!("room leave {}", quote_word(name)))
         ),
         ClientError::AmbiguousRoom { .. }
+        | ClientError::RemovedFromRoom { .. }
         | ClientError::AlreadyInRoom { .. }
         | ClientError::NoRoomToJoin { .. }
         | ClientError::RoomNameTaken(_)

@@ -91,8 +91,10 @@ impl Menu {
             let found = rooms
                 .iter()
                 .find(|r| r.name == room)
-                .or_else(|| rooms.iter().find(|r| r.name.eq_ignore_ascii_case(room)))
-                .ok_or_else(|| ClientError::NoSuchRoom(room.to_string()))?;
+                .or_else(|| rooms.iter().find(|r| r.name.eq_ignore_ascii_case(room)));
+            let Some(found) = found else {
+                return Err(self.client.no_room_named(room).await);
+            };
             return Ok(Current {
                 conversation: Conversation::room(found.id, found.name.clone()),
                 label: format!("#{}", found.name),

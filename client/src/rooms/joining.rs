@@ -148,11 +148,7 @@ impl Client {
                 match sent {
                     Ok(_) => {
                         self.refresh_group_info(room).await;
-                        let local = LocalRoom {
-                            id: room,
-                            name: name.to_string(),
-                        };
-                        return self.room_info(&local).await;
+                        return self.joined(room, name).await;
                     }
                     Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => {
                         // A member committed meanwhile: join from the newer
@@ -166,11 +162,7 @@ impl Client {
                             .await;
                         if state.is_ok() {
                             self.refresh_group_info(room).await;
-                            let local = LocalRoom {
-                                id: room,
-                                name: name.to_string(),
-                            };
-                            return self.room_info(&local).await;
+                            return self.joined(room, name).await;
                         }
                         engine.run(move |en| en.forget_room(room)).await?;
                         return Err(e.into());
@@ -279,6 +271,24 @@ impl Client {
             .map_or_else(|| typed.to_string(), |r| r.name))
     }
 
+    /// The room `room` we joined by `name`: a removal or ban from it (or
+    /// from another room of that name) recorded here no longer explains
+    /// anything.
+    async fn joined(
+        &self,
+        room: sealpost_rooms::RoomId,
+        name: &str,
+    ) -> Result<RoomInfo, ClientError> {
+        let owned = name.to_string();
+        self.store(move |s| s.forget_room_departure(room, &owned))
+            .await?;
+        self.room_info(&LocalRoom {
+            id: room,
+            name: name.to_string(),
+        })
+        .await
+    }
+
     /// The server has no room `name` we may join; names are exact, so a
     /// listed room whose name differs only in case is offered instead, and
     /// one listed under that very name is said to be closed to us. A room
@@ -302,11 +312,20 @@ impl Client {
             rooms
                 .into_iter()
                 .find(|r| r.name.to_lowercase() == name.to_lowercase())
-                .map(|r| r.name)
         });
+        // A ban we read is the reason, unless the room listed under the
+        // name is another one (a ban does not end with the ban's news: an
+        // unban is a commit of a room we no longer read).
+        if let Some(d) = self
+            .room_departure(name)
+            .await
+            .filter(|d| d.banned && listed.as_ref().is_none_or(|l| l.id == hex(&d.room)))
+        {
+            return self.departed(d).await;
+        }
         ClientError::NoRoomToJoin {
             name: name.into(),
-            listed,
+            listed: listed.map(|r| r.name),
         }
     }
 }

@@ -22,7 +22,9 @@ use crate::connection::ConnectionError;
 use crate::downloads::HeldOffer;
 use crate::error::ClientError;
 use crate::event::{Event, What};
-use crate::keystore::{Body, Conversation, Direction, HoldReason, NewEntry, RoomOffer, Status};
+use crate::keystore::{
+    Body, Conversation, Direction, HeldEnd, HoldReason, NewEntry, RoomOffer, Status,
+};
 
 /// Whether a request about a room entry failed because the entry (or the
 /// room, or our membership) is gone.
@@ -82,7 +84,8 @@ impl Client {
             path: None,
             not_saved: Some(why.into()),
         };
-        let mut history = None;
+        let entry = held_entry(&offer);
+        let mut end = None;
         match RoomContent::decode(&offer.file) {
             Ok(RoomContent::File(file)) => {
                 let dir = self.downloads();
@@ -104,23 +107,7 @@ impl Client {
                 };
                 change = match outcome {
                     Ok(path) => {
-                        history = Some(NewEntry {
-                            conversation: Conversation::room(
-                                super::engine_room_id(offer.room),
-                                offer.room_name.clone(),
-                            ),
-                            direction: Direction::In,
-                            sender,
-                            body: Body::File {
-                                name: offer.name.clone(),
-                                size: offer.size,
-                                path: path.clone(),
-                            },
-                            sender_time_ms: None,
-                            server_time_ms: Some(offer.sent_at_ms),
-                            message_id: Some(seq),
-                            status: Status::Received,
-                        });
+                        end = Some(HeldEnd::Saved(path.clone()));
                         let RoomChange::File { path: p, .. } = &mut change else {
                             unreachable!("built as a file above")
                         };
@@ -148,13 +135,20 @@ impl Client {
             _ => change = not_saved("its announcement is not readable; the offer is forgotten"),
         }
         self.release_room_offer(&offer).await?;
-        self.store(move |s| {
-            if let Some(entry) = &history {
-                s.add_history(entry)?;
-            }
-            s.forget_room_offer(seq)
-        })
-        .await?;
+        // Not saved: the held entry says why, as a one-to-one offer's does.
+        let end = match (end, &change) {
+            (Some(end), _) => end,
+            (
+                None,
+                RoomChange::File {
+                    not_saved: Some(why),
+                    ..
+                },
+            ) => HeldEnd::Rejected(why.clone()),
+            (None, _) => HeldEnd::Rejected("not saved".into()),
+        };
+        self.store(move |s| s.end_room_offer(seq, &entry, &end))
+            .await?;
         Ok(Event {
             message_id: seq,
             from: sender,
@@ -186,9 +180,10 @@ impl Client {
         }
         let seq = offer.seq;
         let sender = offer.sender;
+        let entry = held_entry(&offer);
         let from_name = self
             .store(move |s| {
-                s.forget_room_offer(seq)?;
+                s.end_room_offer(seq, &entry, &HeldEnd::Declined)?;
                 Ok(s.peer(sender)?.map(|p| p.name))
             })
             .await?;
@@ -211,6 +206,26 @@ impl Client {
                 Err(e) => return Err(ClientError::Connection(e)),
             }
         }
+    }
+}
+
+/// The history entry of held offer `o` (status held, nothing saved): kept
+/// from the moment it is held, and turned into the received file, or
+/// declined, when the user answers.
+pub(super) fn held_entry(o: &RoomOffer) -> NewEntry {
+    NewEntry {
+        conversation: Conversation::room(super::engine_room_id(o.room), o.room_name.clone()),
+        direction: Direction::In,
+        sender: o.sender,
+        body: Body::File {
+            name: o.name.clone(),
+            size: o.size,
+            path: std::path::PathBuf::new(),
+        },
+        sender_time_ms: None,
+        server_time_ms: Some(o.sent_at_ms),
+        message_id: Some(o.seq),
+        status: Status::Held,
     }
 }
 

@@ -62,8 +62,10 @@ impl Client {
                         file: Zeroizing::new(waiting.file.clone()),
                     };
                     event.change = RoomChange::FileHeld { name, size, limit };
+                    // In history from now on, as a one-to-one held offer is.
+                    let held = super::offers::held_entry(&offer);
                     self.store(move |s| {
-                        s.finish_room_download(room, seq, &event, None, Some(&offer))
+                        s.finish_room_download(room, seq, &event, Some(&held), Some(&offer))
                     })
                     .await?;
                     continue;

@@ -13,6 +13,7 @@ use tokio::sync::{Mutex as AsyncMutex, OnceCell};
 use super::{MeSigner, PinBook, ROOMS_FILE, RoomWorker};
 use crate::client::Client;
 use crate::error::{ClientError, RoomCandidate};
+use crate::keystore::RoomDeparture;
 
 /// The client's rooms while it runs.
 #[derive(Default)]
@@ -181,7 +182,8 @@ impl Client {
     /// leading `#` is allowed), or by its id (32 hex digits).
     ///
     /// # Errors
-    /// [`ClientError::NoSuchRoom`], [`ClientError::AmbiguousRoom`].
+    /// [`ClientError::NoSuchRoom`], [`ClientError::RemovedFromRoom`],
+    /// [`ClientError::AmbiguousRoom`].
     pub(crate) async fn find_room(&self, name: &str) -> Result<LocalRoom, ClientError> {
         let name = super::typed_room(name);
         let rooms = self.local_rooms().await?;
@@ -196,7 +198,7 @@ impl Client {
             .filter(|r| r.name.eq_ignore_ascii_case(name))
             .collect();
         match found.len() {
-            0 => Err(ClientError::NoSuchRoom(name.into())),
+            0 => Err(self.no_room_named(name).await),
             1 => Ok(found.remove(0)),
             _ => {
                 let mut candidates = Vec::new();
@@ -208,6 +210,40 @@ impl Client {
                     candidates,
                 })
             }
+        }
+    }
+
+    /// Why we are in no room `name` names: a member removed or banned us
+    /// from one (its commit was read here), else there is none.
+    pub(crate) async fn no_room_named(&self, name: &str) -> ClientError {
+        match self.room_departure(name).await {
+            Some(d) => self.departed(d).await,
+            None => ClientError::NoSuchRoom(name.into()),
+        }
+    }
+
+    /// The latest room we were removed or banned from that `name` names
+    /// (or its id); a store that fails to say is taken as none (only the
+    /// wording of a refusal depends on it).
+    pub(crate) async fn room_departure(&self, name: &str) -> Option<RoomDeparture> {
+        let typed = name.to_string();
+        self.store(move |s| s.room_departure(&typed))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The refusal that says who removed or banned us from `d`'s room, and
+    /// when.
+    pub(crate) async fn departed(&self, d: RoomDeparture) -> ClientError {
+        ClientError::RemovedFromRoom {
+            room: d.name,
+            by: self
+                .member_name(d.by)
+                .await
+                .unwrap_or_else(|_| d.by.to_string()),
+            at_ms: d.at_ms,
+            banned: d.banned,
         }
     }
 

@@ -135,6 +135,7 @@ impl Client {
                     })?;
                 }
             }
+            s.note_room_departures(&events)?;
             match &download {
                 Some(d) => s.add_room_download(&events, d),
                 None => s.queue_room_events(&events),
