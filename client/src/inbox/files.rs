@@ -182,7 +182,9 @@ impl Client {
             sent_at_ms: d.sent_at_ms,
             sender_time_ms: Some(opened.sent_at_ms),
         };
-        let what = held_event(&held);
+        let limit =
+            (reason == HoldReason::TooLarge).then(|| self.download_policy().max_auto_download);
+        let what = held_event(&held, limit);
         self.store(move |s| s.hold_file(&held, counter)).await?;
         let mut shown = event(d, Some(peer), what);
         shown.sender_time_ms = Some(opened.sent_at_ms);
@@ -376,10 +378,11 @@ impl Client {
     }
 }
 
-fn held_event(held: &HeldFile) -> What {
+fn held_event(held: &HeldFile, limit: Option<u64>) -> What {
     What::FileHeld {
         name: held.name.clone(),
         size: held.size,
         reason: held.reason,
+        limit,
     }
 }
