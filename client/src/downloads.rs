@@ -79,6 +79,16 @@ pub struct HeldOffer {
     pub room: Option<String>,
 }
 
+/// What became of a message that is no file offer waiting, for the
+/// error that says so ([`crate::ClientError::NoHeldFile`]).
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// Its history entry (received here).
+    pub entry: crate::keystore::HistoryEntry,
+    /// The sender's name as pinned, if known (escape before printing).
+    pub from_name: Option<String>,
+}
+
 /// Parses a size as people write it, in the decimal units every size is
 /// shown in: `65536` (bytes), `500kB`, `64MB`, `1.5GB`, `2TB` (a bare `K`,
 /// `M`, `G`, `T` means the same). The binary `KiB`, `MiB`, `GiB`, `TiB` are

@@ -105,7 +105,7 @@ async fn bad_values_on_the_command_line_have_codes_of_their_own() {
             &["--max-auto-download", "lots", "files"],
             "usage",
             2,
-            "not a size",
+            "e.g. 64MB or 1.5GB",
         ),
     ] {
         let (status, v) = bare_refusal(home, args).await;
