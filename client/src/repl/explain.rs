@@ -376,6 +376,33 @@ fn connection_error(c: &ConnectionError) -> String {
     }
 }
 
+/// What became of message `id`, no offer waiting: a file accepted or
+/// declined already, or a text; `None` if history says nothing more useful.
+fn decided(id: u64, d: &crate::downloads::Decided) -> Option<String> {
+    use crate::display::{escape_line, escape_path};
+    use crate::keystore::{Body, Status};
+    let from = d.from_name.as_deref().map_or_else(
+        || format!("client {}", d.entry.sender),
+        |n| escape_line(n).into_owned(),
+    );
+    match &d.entry.body {
+        Body::Text { .. } => Some(format!(
+            "message {id} from {from} is a text, not a file offer"
+        )),
+        Body::File { name, path, .. } => {
+            let what = format!("file offer {id} ({} from {from})", escape_line(name));
+            match d.entry.status {
+                Status::Declined => Some(format!("{what} was declined already")),
+                _ if path.as_os_str().is_empty() => None,
+                _ => Some(format!(
+                    "{what} was accepted already: saved as {}",
+                    escape_path(path)
+                )),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,32 +484,5 @@ mod tests {
         assert_eq!(suggest_name("robe", &names).as_deref(), Some("robert"));
         assert_eq!(suggest_name("zzzzzz", &names), None);
         assert_eq!(suggest_name("", &names), None);
-    }
-}
-
-/// What became of message `id`, no offer waiting: a file accepted or
-/// declined already, or a text; `None` if history says nothing more useful.
-fn decided(id: u64, d: &crate::downloads::Decided) -> Option<String> {
-    use crate::display::{escape_line, escape_path};
-    use crate::keystore::{Body, Status};
-    let from = d.from_name.as_deref().map_or_else(
-        || format!("client {}", d.entry.sender),
-        |n| escape_line(n).into_owned(),
-    );
-    match &d.entry.body {
-        Body::Text { .. } => Some(format!(
-            "message {id} from {from} is a text, not a file offer"
-        )),
-        Body::File { name, path, .. } => {
-            let what = format!("file offer {id} ({} from {from})", escape_line(name));
-            match d.entry.status {
-                Status::Declined => Some(format!("{what} was declined already")),
-                _ if path.as_os_str().is_empty() => None,
-                _ => Some(format!(
-                    "{what} was accepted already: saved as {}",
-                    escape_path(path)
-                )),
-            }
-        }
     }
 }
