@@ -42,9 +42,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub accept_files: bool,
 
-    /// Largest file downloaded from a contact without asking (64M, 1G,
-    /// 500K, or bytes). Larger ones wait for `accept-file`.
-    #[arg(long, global = true, value_name = "SIZE", default_value = "64MiB",
+    /// Largest file downloaded from a contact without asking: bytes, or
+    /// decimal units as sizes are shown (500kB, 64MB, 1.5GB; MiB and GiB
+    /// work too). Larger ones wait for `accept-file`.
+    #[arg(long, global = true, value_name = "SIZE", default_value = "64MB",
           value_parser = crate::downloads::parse_size)]
     pub max_auto_download: u64,
 

@@ -117,9 +117,9 @@ pub enum ClientError {
     /// The user cancelled a transfer.
     #[error("cancelled")]
     Cancelled,
-    /// No file offer with this message id waits for a decision.
+    /// No file offer with this id waits: what history has of it, if any.
     #[error("no file offer {0} waits for a decision (`client files` lists them)")]
-    NoHeldFile(u64),
+    NoHeldFile(u64, Option<Box<crate::downloads::Decided>>),
     /// The server refused or could not be reached.
     #[error(transparent)]
     Connection(#[from] ConnectionError),

@@ -206,6 +206,9 @@ pub enum What {
         size: u64,
         /// Why it was not downloaded.
         reason: crate::keystore::HoldReason,
+        /// The automatic download limit it is over, when that is why.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        limit: Option<u64>,
     },
     /// It arrived before its session's key, but the store already keeps
     /// as many such messages as it may (from this sender, or in all): it

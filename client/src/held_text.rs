@@ -27,7 +27,7 @@ pub fn held_offers(offers: &[crate::downloads::HeldOffer]) -> String {
             crate::display::escape_line(&o.name),
             crate::output::size(o.size),
             crate::output::sent_time(o.sender_time_ms, o.sent_at_ms),
-            crate::output::held_because(o.reason)
+            crate::output::held_because(o.reason, None)
         ));
     }
     text

@@ -117,12 +117,13 @@ pub fn event(e: &Event) -> String {
             name,
             size: n,
             reason,
+            limit,
         } => format!(
             "[{at}] {who} offers a file: {} ({}); not downloaded because {}. \
              `client accept-file {id}` downloads it, `client decline-file {id}` deletes it",
             escape_line(name),
             size(*n),
-            held_because(*reason),
+            held_because(*reason, *limit),
             id = e.message_id
         ),
         What::Deferred { kind } => format!(
@@ -356,12 +357,19 @@ pub fn sender_label(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, Stri
     }
 }
 
-/// Why a file was held, as the end of a sentence.
-pub fn held_because(reason: HoldReason) -> &'static str {
-    match reason {
-        HoldReason::Stranger => "the sender is not one of your contacts",
-        HoldReason::TooLarge => "it is larger than the automatic download limit",
-        HoldReason::Cancelled => "you stopped its download (what arrived is kept)",
+/// Why a file was held, as the end of a sentence; `limit` is the
+/// automatic download limit it was over, if known.
+pub fn held_because(reason: HoldReason, limit: Option<u64>) -> String {
+    match (reason, limit) {
+        (HoldReason::Stranger, _) => "the sender is not one of your contacts".into(),
+        (HoldReason::TooLarge, Some(limit)) => {
+            format!(
+                "it is larger than your automatic download limit ({})",
+                size(limit)
+            )
+        }
+        (HoldReason::TooLarge, None) => "it is larger than the automatic download limit".into(),
+        (HoldReason::Cancelled, _) => "you stopped its download (what arrived is kept)".into(),
     }
 }
 
@@ -574,6 +582,10 @@ pub fn usage_error(e: clap::Error) -> ! {
             // What clap says before its usage lines, on one line.
             let text = e.render().to_string();
             let said = text.split("\nUsage:").next().unwrap_or_default();
+            let said = said
+                .split("\n\nFor more information")
+                .next()
+                .unwrap_or_default();
             let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
             said.strip_prefix("error: ").unwrap_or(&said).to_string()
         }

@@ -182,7 +182,9 @@ impl Client {
             sent_at_ms: d.sent_at_ms,
             sender_time_ms: Some(opened.sent_at_ms),
         };
-        let what = held_event(&held);
+        let limit =
+            (reason == HoldReason::TooLarge).then(|| self.download_policy().max_auto_download);
+        let what = held_event(&held, limit);
         self.store(move |s| s.hold_file(&held, counter)).await?;
         let mut shown = event(d, Some(peer), what);
         shown.sender_time_ms = Some(opened.sent_at_ms);
@@ -307,10 +309,9 @@ impl Client {
         let Some(held) = self.store(move |s| s.held_file(message_id)).await? else {
             // A room file the server holds for us: its entry's seq comes
             // from the same counter as message ids.
-            let offer = self
-                .room_offer(message_id)
-                .await?
-                .ok_or(ClientError::NoHeldFile(message_id))?;
+            let Some(offer) = self.room_offer(message_id).await? else {
+                return Err(self.no_held_file(message_id).await);
+            };
             return self.accept_room_offer(offer, &cancel).await;
         };
         let (sender, sent_at_ms, sender_time_ms) =
@@ -351,10 +352,9 @@ impl Client {
             .into_iter()
             .find(|h| h.message_id == message_id && h.room.is_none());
         let Some(offer) = offer else {
-            let room_offer = self
-                .room_offer(message_id)
-                .await?
-                .ok_or(ClientError::NoHeldFile(message_id))?;
+            let Some(room_offer) = self.room_offer(message_id).await? else {
+                return Err(self.no_held_file(message_id).await);
+            };
             return self.decline_room_offer(room_offer).await;
         };
         // Handled here first: if the acknowledgement is lost, the redelivery
@@ -376,10 +376,30 @@ impl Client {
     }
 }
 
-fn held_event(held: &HeldFile) -> What {
+impl Client {
+    /// The error for `message_id`, no offer waiting: with what history
+    /// has of it (accepted, declined, a text), if it was received here.
+    async fn no_held_file(&self, message_id: u64) -> ClientError {
+        let found = self.store(move |s| s.received_by_id(message_id)).await;
+        let decided = match found {
+            Ok(Some(entry)) => {
+                let sender = entry.sender;
+                let peer = self.store(move |s| s.peer(sender)).await.ok().flatten();
+                let (from_name, _) = names_of(peer.as_ref());
+                Some(Box::new(crate::downloads::Decided { entry, from_name }))
+            }
+            Ok(None) => None,
+            Err(e) => return e,
+        };
+        ClientError::NoHeldFile(message_id, decided)
+    }
+}
+
+fn held_event(held: &HeldFile, limit: Option<u64>) -> What {
     What::FileHeld {
         name: held.name.clone(),
         size: held.size,
         reason: held.reason,
+        limit,
     }
 }

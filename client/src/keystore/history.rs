@@ -373,6 +373,22 @@ impl KeyStore {
             .transpose()
     }
 
+    /// The entry of the message `message_id` received in any conversation
+    /// (message ids and room seqs come from one counter), if recorded.
+    ///
+    /// # Errors
+    /// Storage errors, [`KeyStoreError::Corrupt`].
+    pub fn received_by_id(&self, message_id: u64) -> Result<Option<HistoryEntry>, KeyStoreError> {
+        self.conn
+            .query_row(
+                &format!("{ENTRY_COLUMNS} WHERE direction = 1 AND message_id = ?1"),
+                [to_sql_u64(message_id)],
+                history_row,
+            )
+            .optional()?
+            .transpose()
+    }
+
     /// Deletes every entry of `conversation`; returns how many.
     ///
     /// # Errors

@@ -70,7 +70,7 @@ pub fn client_code(e: &ClientError) -> String {
             }
         }
         ClientError::Cancelled => "cancelled",
-        ClientError::NoHeldFile(_) => "no_such_offer",
+        ClientError::NoHeldFile(..) => "no_such_offer",
         ClientError::Store(s) => store_code(s),
         ClientError::Crypto(crate::crypto::CryptoError::FileChanged) => "file_changed",
         ClientError::Crypto(_) => "crypto",
@@ -275,7 +275,7 @@ mod tests {
             "unchanged"
         );
         assert_eq!(code(ClientError::SendToSelf("me".into())), "is_you");
-        assert_eq!(code(ClientError::NoHeldFile(3)), "no_such_offer");
+        assert_eq!(code(ClientError::NoHeldFile(3, None)), "no_such_offer");
         assert_eq!(
             code(ClientError::Room(sealpost_rooms::RoomsError::NotMember)),
             "not_in_room"

@@ -152,12 +152,15 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             | KeyStoreError::NoPassphraseHome),
         ) => s.to_string(),
         ClientError::Store(s) => format!("the local key store failed: {s}"),
-        ClientError::NoHeldFile(id) => {
-            format!(
-                "no file offer {id} waits for a decision; {} lists them",
-                cmd("files")
-            )
-        }
+        ClientError::NoHeldFile(id, was) => was
+            .as_deref()
+            .and_then(|d| decided(*id, d))
+            .unwrap_or_else(|| {
+                format!(
+                    "no file offer {id} waits for a decision; {} lists them",
+                    cmd("files")
+                )
+            }),
         ClientError::Crypto(crate::crypto::CryptoError::FileChanged) => format!(
             "the file changed while it was being sent, so it was not delivered; {} sends it again \
              from the start as it is now",
@@ -371,6 +374,33 @@ fn connection_error(c: &ConnectionError) -> String {
             format!("{c}; try again (the server may be down)")
         }
         other => other.to_string(),
+    }
+}
+
+/// What became of message `id`, no offer waiting: a file accepted or
+/// declined already, or a text; `None` if history says nothing more useful.
+fn decided(id: u64, d: &crate::downloads::Decided) -> Option<String> {
+    use crate::display::{escape_line, escape_path};
+    use crate::keystore::{Body, Status};
+    let from = d.from_name.as_deref().map_or_else(
+        || format!("client {}", d.entry.sender),
+        |n| escape_line(n).into_owned(),
+    );
+    match &d.entry.body {
+        Body::Text { .. } => Some(format!(
+            "message {id} from {from} is a text, not a file offer"
+        )),
+        Body::File { name, path, .. } => {
+            let what = format!("file offer {id} ({} from {from})", escape_line(name));
+            match d.entry.status {
+                Status::Declined => Some(format!("{what} was declined already")),
+                _ if path.as_os_str().is_empty() => None,
+                _ => Some(format!(
+                    "{what} was accepted already: saved as {}",
+                    escape_path(path)
+                )),
+            }
+        }
     }
 }
 

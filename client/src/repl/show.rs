@@ -23,7 +23,12 @@ pub fn show_event(e: &Event) -> String {
                 output::event_time(e)
             )
         }
-        What::FileHeld { name, size, reason } => {
+        What::FileHeld {
+            name,
+            size,
+            reason,
+            limit,
+        } => {
             let who = e
                 .from_name
                 .as_deref()
@@ -35,7 +40,7 @@ pub fn show_event(e: &Event) -> String {
                 output::time(e.sent_at_ms),
                 escape_line(name),
                 output::size(*size),
-                output::held_because(*reason),
+                output::held_because(*reason, *limit),
                 id = e.message_id
             )
         }
@@ -86,20 +91,22 @@ pub fn help() -> String {
             spec.usage, spec.about
         ));
     }
-    text.push_str(
+    text.push_str(&format!(
         "\n\nKey agreement is automatic: a text to someone without a session starts one, and an offer you\n\
          receive is answered as soon as your messages are read. 51 starts a new session on purpose (the\n\
          reference's \"request symmetric key\"); 52 reads messages now so that offers waiting for you are\n\
          answered (its \"send symmetric key\"). Ctrl-C cancels a transfer (`resume` continues an upload; a\n\
          download resumes by itself) or clears the line; the up arrow recalls commands, never texts.\n\
          Files download by themselves only from contacts (people you sent to or looked up) and up to the\n\
-         --max-auto-download size (64 MiB by default); others wait in `files` for `accept-file N`.\n\
+         client's --max-auto-download SIZE ({} unless set, e.g. 500kB or 1.5GB); others wait in `files`\n\
+         for `accept-file N`.\n\
          \n\
          Several conversations: `/to bob` or `/to #ops` makes plain lines go there (a text, or a room\n\
          message); commands then start with / (`/list`, `/0`), `//` sends a line starting with /, `/to -`\n\
          goes back to commands and `/to` says where lines go. Switching shows what arrived there unread.\n\
          Messages elsewhere are announced in one line; the prompt counts them: `[#ops 2 · bob 1] alice> `.",
-    );
+        output::size(crate::downloads::DEFAULT_MAX_AUTO_DOWNLOAD)
+    ));
     text
 }
 

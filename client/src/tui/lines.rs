@@ -184,6 +184,7 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
             name,
             size,
             reason: HoldReason::Cancelled,
+            ..
         } => (
             format!(
                 "you stopped the download of {} ({}) from {who}; what arrived is kept. \
@@ -194,13 +195,18 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
             ),
             Tone::Warning,
         ),
-        What::FileHeld { name, size, reason } => (
+        What::FileHeld {
+            name,
+            size,
+            reason,
+            limit,
+        } => (
             format!(
                 "{who} offers a file: {} ({}); not downloaded because {}. /accept {id} downloads \
                  it, /decline {id} deletes it",
                 escape_line(name),
                 output::size(*size),
-                output::held_because(*reason),
+                output::held_because(*reason, *limit),
                 id = e.message_id
             ),
             Tone::Warning,

@@ -482,7 +482,7 @@ fn a_held_file_is_offered_where_it_arrived_with_the_command_that_fetches_it() {
     let mut app = base();
     bob_history(&mut app);
     let bob = Conversation::Person { id: BOB };
-    let held = |id: u64, name: &str, size: u64, reason| {
+    let held = |id: u64, name: &str, size: u64, reason, limit| {
         crate::event::test_event(
             id,
             BOB,
@@ -492,18 +492,26 @@ fn a_held_file_is_offered_where_it_arrived_with_the_command_that_fetches_it() {
                 name: name.into(),
                 size,
                 reason,
+                limit,
             },
         )
     };
     use crate::keystore::HoldReason;
     let said = [
         (
-            held(42, "video.mkv", 300_000_000, HoldReason::TooLarge),
+            held(
+                42,
+                "video.mkv",
+                300_000_000,
+                HoldReason::TooLarge,
+                Some(64_000_000),
+            ),
             "bob offers a file: video.mkv (300.00 MB); not downloaded because it is larger \
-             than the automatic download limit. /accept 42 downloads it, /decline 42 deletes it",
+             than your automatic download limit (64.00 MB). /accept 42 downloads it, /decline 42 \
+             deletes it",
         ),
         (
-            held(43, "slides.pdf", 2_000_000, HoldReason::Cancelled),
+            held(43, "slides.pdf", 2_000_000, HoldReason::Cancelled, None),
             "you stopped the download of slides.pdf (2.00 MB) from bob; what arrived is kept. \
              /accept 43 resumes it, /decline 43 deletes it",
         ),
@@ -548,7 +556,7 @@ fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
             change: crate::event::RoomChange::FileHeld {
                 name: "video.mkv".into(),
                 size: 300_000_000,
-                limit: 64 << 20,
+                limit: 64_000_000,
             },
         },
     );
@@ -558,7 +566,7 @@ fn a_held_room_file_is_offered_in_its_room_with_the_commands_that_decide_it() {
         item.body,
         [
             "bob sent a file: video.mkv (300.00 MB); it is larger than your automatic download \
-          limit (67.11 MB), so the server keeps it for you: /accept 4711 downloads it, \
+          limit (64.00 MB), so the server keeps it for you: /accept 4711 downloads it, \
           /decline 4711 lets it go"
         ]
     );

@@ -101,6 +101,12 @@ async fn bad_values_on_the_command_line_have_codes_of_their_own() {
         (&["retention", "0"], "usage", 2, "1 or more"),
         (&["retention", "soon"], "usage", 2, "forever"),
         (&["history", "bob", "--limit", "0"], "usage", 2, "1 or more"),
+        (
+            &["--max-auto-download", "lots", "files"],
+            "usage",
+            2,
+            "e.g. 64MB or 1.5GB",
+        ),
     ] {
         let (status, v) = bare_refusal(home, args).await;
         assert_eq!(v["code"], code, "{args:?}: {v}");

@@ -86,7 +86,7 @@ async fn a_strangers_file_is_not_downloaded_until_accepted() {
     assert!(bob.held_files().await.unwrap().is_empty());
     assert!(matches!(
         bob.accept_file(id, CancellationToken::new()).await,
-        Err(ClientError::NoHeldFile(_))
+        Err(ClientError::NoHeldFile(..))
     ));
 }
 

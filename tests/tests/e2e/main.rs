@@ -12,6 +12,7 @@ mod cluster;
 mod cluster_operator;
 mod cluster_presence;
 mod cluster_push;
+mod download_limit;
 mod failover;
 mod files;
 mod haproxy;

@@ -202,3 +202,75 @@ async fn files_dates_an_offer_as_inbox_did_by_its_senders_clock() {
     );
     assert!(sender.abs_diff(server_ms) > 3_500_000, "{offers:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deciding_an_offer_again_says_what_became_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let (alice, bob) = two_users(dir.path(), server.addr).await;
+    for name in ["kept.txt", "gone.txt"] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, name).unwrap();
+        ok(
+            server.addr,
+            &alice,
+            &["send-file", "bob", path.to_str().unwrap()],
+        )
+        .await;
+    }
+    ok(server.addr, &alice, &["send", "bob", "a text"]).await;
+    let events: Vec<Value> =
+        serde_json::from_str(&ok(server.addr, &bob, &["--json", "inbox"]).await).unwrap();
+    let id = |what: &str| {
+        events
+            .iter()
+            .find(|e| e["name"] == what || e["text"] == what)
+            .and_then(|e| e["message_id"].as_u64())
+            .unwrap_or_else(|| panic!("{what}: {events:?}"))
+            .to_string()
+    };
+    let (kept, gone, text) = (id("kept.txt"), id("gone.txt"), id("a text"));
+    ok(server.addr, &bob, &["accept-file", &kept]).await;
+    ok(server.addr, &bob, &["decline-file", &gone]).await;
+
+    let saved = bob.join("downloads").join("kept.txt");
+    for (args, says) in [
+        (
+            ["accept-file", &kept],
+            format!(
+                "file offer {kept} (kept.txt from alice) was accepted already: saved as {}",
+                saved.display()
+            ),
+        ),
+        (
+            ["decline-file", &kept],
+            format!("file offer {kept} (kept.txt from alice) was accepted already"),
+        ),
+        (
+            ["accept-file", &gone],
+            format!("file offer {gone} (gone.txt from alice) was declined already"),
+        ),
+        (
+            ["decline-file", &gone],
+            format!("file offer {gone} (gone.txt from alice) was declined already"),
+        ),
+        (
+            ["accept-file", &text],
+            format!("message {text} from alice is a text, not a file offer"),
+        ),
+        (
+            ["accept-file", "999999"],
+            "no file offer 999999 waits for a decision".to_string(),
+        ),
+    ] {
+        let v = crate::rooms_cli::refusal(server.addr, &bob, &args).await;
+        assert_eq!(v["code"], "no_such_offer", "{args:?}: {v}");
+        assert!(
+            v["error"].as_str().unwrap().starts_with(&says),
+            "{args:?}: {v}"
+        );
+    }
+    assert_eq!(std::fs::read(&saved).unwrap(), b"kept.txt");
+}

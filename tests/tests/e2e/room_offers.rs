@@ -122,7 +122,7 @@ async fn a_room_file_over_the_limit_is_held_until_accepted_and_then_deleted_on_t
     assert!(bob.held_files().await.unwrap().is_empty());
     let again = bob.accept_file(seq, CancellationToken::new()).await;
     assert!(
-        matches!(again, Err(ClientError::NoHeldFile(n)) if n == seq),
+        matches!(again, Err(ClientError::NoHeldFile(n, _)) if n == seq),
         "{again:?}"
     );
     let history = bob.history("#team", Default::default()).await.unwrap().1;
@@ -171,7 +171,7 @@ async fn declining_a_held_room_file_releases_it_and_the_server_deletes_it() {
     assert!(bob.held_files().await.unwrap().is_empty());
     let again = bob.decline_file(seq).await;
     assert!(
-        matches!(again, Err(ClientError::NoHeldFile(n)) if n == seq),
+        matches!(again, Err(ClientError::NoHeldFile(n, _)) if n == seq),
         "{again:?}"
     );
 }

@@ -94,7 +94,7 @@ async fn a_file_over_the_limit_is_asked_for_on_the_screen_and_fetched_with_accep
     assert!(
         said.contains(
             "bob offers a file: big.bin (300.00 kB); not downloaded because it is larger than \
-             the automatic download limit."
+             your automatic download limit (100.00 kB)."
         ),
         "{screen}"
     );
