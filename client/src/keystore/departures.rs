@@ -37,28 +37,18 @@ impl KeyStore {
     /// # Errors
     /// Database errors.
     pub fn note_room_departures(&mut self, events: &[RoomEvent]) -> Result<(), KeyStoreError> {
+        let changes: Vec<Change> = events.iter().filter_map(change).collect();
+        // Most batches are texts: no write transaction for them.
+        if changes.is_empty() {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for e in events {
-            let Some(room) = super::parse_room_id(&e.room_id) else {
-                continue;
-            };
-            match &e.change {
-                RoomChange::RemovedYou | RoomChange::BannedYou => {
-                    let departure = RoomDeparture {
-                        room,
-                        name: e.room.clone(),
-                        by: e.from.parse().unwrap_or(ClientId::NIL),
-                        banned: e.change == RoomChange::BannedYou,
-                        at_ms: e.sent_at_ms,
-                    };
-                    note(&tx, &departure)?;
-                }
-                RoomChange::Joined { .. }
-                | RoomChange::JoinedByName { you: true, .. }
-                | RoomChange::YouLeft => forget(&tx, room, &e.room)?,
-                _ => {}
+        for c in changes {
+            match c {
+                Change::Departed(d) => note(&tx, &d)?,
+                Change::Back(room, name) => forget(&tx, room, name)?,
             }
         }
         tx.commit()?;
@@ -99,6 +89,31 @@ impl KeyStore {
                 },
             )
             .optional()?)
+    }
+}
+
+/// What one event changes in `room_departures`.
+enum Change<'a> {
+    /// We were removed or banned.
+    Departed(RoomDeparture),
+    /// We are in the room (or one of its name) again, or left it ourselves.
+    Back(RoomId, &'a str),
+}
+
+fn change(e: &RoomEvent) -> Option<Change<'_>> {
+    let room = super::parse_room_id(&e.room_id)?;
+    match &e.change {
+        RoomChange::RemovedYou | RoomChange::BannedYou => Some(Change::Departed(RoomDeparture {
+            room,
+            name: e.room.clone(),
+            by: e.from.parse().unwrap_or(ClientId::NIL),
+            banned: e.change == RoomChange::BannedYou,
+            at_ms: e.sent_at_ms,
+        })),
+        RoomChange::Joined { .. }
+        | RoomChange::JoinedByName { you: true, .. }
+        | RoomChange::YouLeft => Some(Change::Back(room, &e.room)),
+        _ => None,
     }
 }
 
