@@ -231,7 +231,7 @@ pub async fn begin_room_upload(
     let path = {
         let p = path.to_path_buf();
         blocking(move || {
-            let path = fs::canonicalize(&p).map_err(|e| file_error(&p, e))?;
+            let path = crate::transfer::regular_file(&p)?;
             let meta = fs::metadata(&path).map_err(|e| file_error(&path, e))?;
             if !meta.is_file() {
                 return Err(file_error(

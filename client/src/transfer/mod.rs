@@ -37,6 +37,21 @@ pub(crate) fn file_error(path: &Path, source: std::io::Error) -> ClientError {
     }
 }
 
+/// The file at `path` as a sender names it: refused, by the path as typed,
+/// when it is missing or not a regular file (a folder, a pipe, a process
+/// substitution's `/dev/fd/N`, whose canonical form names no file), then
+/// made absolute for the records that resume it. Blocking.
+pub(crate) fn regular_file(path: &Path) -> Result<std::path::PathBuf, ClientError> {
+    let meta = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
+    if !meta.is_file() {
+        return Err(file_error(
+            path,
+            std::io::Error::other("not a regular file"),
+        ));
+    }
+    std::fs::canonicalize(path).map_err(|e| file_error(path, e))
+}
+
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ClientError> {

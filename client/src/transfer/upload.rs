@@ -51,7 +51,7 @@ impl Client {
         let peer = self.peer_for_sending(who).await?;
         let path = {
             let p = path.to_path_buf();
-            blocking(move || fs::canonicalize(&p).map_err(|e| file_error(&p, e))).await??
+            blocking(move || super::regular_file(&p)).await??
         };
         let stamp = {
             let p = path.clone();

@@ -177,6 +177,48 @@ async fn a_file_that_cannot_be_sent_has_a_code_saying_why() {
     assert_eq!(err["code"], "is_you", "{err}");
 }
 
+/// Regression: `send-file bob <(cmd)` said "no file at /dev/fd/63" (the
+/// pipe's canonical form names no file); it is refused as what it is, a
+/// pipe, by the path as typed, for a person and for a room alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_substitution_is_refused_as_not_a_regular_file() {
+    use crate::rooms_cli::{ok, users};
+    let (server, _dir, [alice, _bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    for target in ["send-file bob", "room send-file team"] {
+        let script =
+            format!("exec \"$0\" --json --home \"$1\" --server \"$2\" {target} <(echo piped)");
+        let out = bounded(
+            "client binary under bash",
+            tokio::process::Command::new("bash")
+                .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
+                .arg("-c")
+                .arg(script)
+                .arg(binary("client").unwrap())
+                .arg(&alice)
+                .arg(addr.to_string())
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .unwrap()
+        .expect("bash (Debian package bash) runs the client");
+        assert!(!out.status.success(), "{target}");
+        let stderr = text(&out.stderr);
+        let last = stderr.lines().last().unwrap_or_default();
+        let err: Value =
+            serde_json::from_str(last).unwrap_or_else(|e| panic!("{target}: {e}: {stderr}"));
+        let line = err["error"].as_str().unwrap();
+        assert!(
+            line.contains("/dev/fd/") && line.contains("not a regular file"),
+            "{target}: {err}"
+        );
+        assert_ne!(err["code"], "file_not_found", "{target}: {err}");
+    }
+}
+
 /// Standard output that takes nothing (`> /dev/full`, a pipe closed early)
 /// ends the command with one line on standard error and exit code 1, as
 /// any failure does (it panicked, with exit code 101 and a backtrace).
