@@ -81,40 +81,40 @@ impl ResumedUploads {
     /// What was given up, in one line for a person, if anything was.
     #[must_use]
     pub fn abandoned_line(&self) -> Option<String> {
-        if self.abandoned.is_empty() {
-            return None;
-        }
-        let paths: Vec<String> = self
-            .abandoned
-            .iter()
-            .map(|p| crate::display::escape_path(p))
-            .collect();
-        Some(format!(
-            "gave up {} interrupted upload(s) whose file is gone, not sent: {}",
-            paths.len(),
-            paths.join(", ")
-        ))
+        paths_line(
+            &self.abandoned,
+            "interrupted upload(s) whose file is gone, not sent",
+            "gave up",
+        )
     }
 
     /// What was sent again from the start, in one line for a person, if
     /// anything was.
     #[must_use]
     pub fn restarted_line(&self) -> Option<String> {
-        if self.restarted.is_empty() {
-            return None;
-        }
-        let paths: Vec<String> = self
-            .restarted
-            .iter()
-            .map(|p| crate::display::escape_path(p))
-            .collect();
-        Some(format!(
-            "sent {} interrupted upload(s) again from the start, as new messages (the file \
-             changed, or the server no longer had what was sent): {}",
-            paths.len(),
-            paths.join(", ")
-        ))
+        paths_line(
+            &self.restarted,
+            "interrupted upload(s) again from the start, as new messages (the file \
+             changed, or the server no longer had what was sent)",
+            "sent",
+        )
     }
+}
+
+/// "`verb` N `what`: path, path", or nothing for no paths.
+fn paths_line(paths: &[PathBuf], what: &str, verb: &str) -> Option<String> {
+    if paths.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = paths
+        .iter()
+        .map(|p| crate::display::escape_path(p))
+        .collect();
+    Some(format!(
+        "{verb} {} {what}: {}",
+        paths.len(),
+        shown.join(", ")
+    ))
 }
 
 impl Client {
