@@ -148,11 +148,13 @@ pub enum Command {
     /// Download a held file offer (its number from `files` or `inbox`).
     AcceptFile {
         /// The offer's message id.
+        #[arg(allow_negative_numbers = true, value_parser = offer_number)]
         id: u64,
     },
     /// Decline a held file offer: the server deletes it.
     DeclineFile {
         /// The offer's message id.
+        #[arg(allow_negative_numbers = true, value_parser = offer_number)]
         id: u64,
     },
     /// Show the history of a conversation, oldest first: texts and files
@@ -161,7 +163,8 @@ pub enum Command {
         /// A pinned name, a client id (32 hex digits) or #ROOM.
         name: String,
         /// Only the last N entries (1 or more).
-        #[arg(long, value_name = "N", value_parser = crate::history::parse_limit)]
+        #[arg(long, value_name = "N", allow_negative_numbers = true,
+              value_parser = crate::history::parse_limit)]
         limit: Option<usize>,
         /// Only entries since TIME: 30m, 12h, 7d (ago), 2026-11-30,
         /// "2026-11-30 10:15" or RFC 3339.
@@ -193,7 +196,8 @@ pub enum Command {
     /// each time the client starts.
     Retention {
         /// Days, or `forever`. Without it, shows the setting.
-        #[arg(value_name = "DAYS|forever", value_parser = crate::history::parse_retention)]
+        #[arg(value_name = "DAYS|forever", allow_negative_numbers = true,
+              value_parser = crate::history::parse_retention)]
         days: Option<crate::history::Retention>,
     },
     /// Rooms: end-to-end encrypted groups (create, list, join, send,
@@ -475,4 +479,11 @@ mod tests {
             );
         }
     }
+}
+
+/// A file offer's number as the menu reads it (`42` or `#42`); `-1` reaches
+/// this parser as a value rather than as an unknown option, so it gets the
+/// same answer as any other word that is not an offer's number.
+fn offer_number(text: &str) -> Result<u64, String> {
+    crate::repl::parse::number(text).map_err(|e| e.to_string())
 }

@@ -107,6 +107,26 @@ async fn bad_values_on_the_command_line_have_codes_of_their_own() {
             2,
             "e.g. 64MB or 1.5GB",
         ),
+        // A negative number is a wrong offer number, not an unknown option.
+        (
+            &["accept-file", "-1"],
+            "usage",
+            2,
+            "not a file offer's number",
+        ),
+        (
+            &["decline-file", "x"],
+            "usage",
+            2,
+            "not a file offer's number",
+        ),
+        (&["retention", "-1"], "usage", 2, "neither a number of days"),
+        (
+            &["history", "bob", "--limit", "-3"],
+            "usage",
+            2,
+            "1 or more",
+        ),
     ] {
         let (status, v) = bare_refusal(home, args).await;
         assert_eq!(v["code"], code, "{args:?}: {v}");
