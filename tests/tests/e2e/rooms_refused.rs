@@ -82,3 +82,32 @@ async fn the_admin_is_told_when_a_members_client_refuses_the_invitation() {
     let members = json(addr, &alice, &["room", "members", "ops"]).await;
     assert!(!members.to_string().contains("\"bob\""), "{members}");
 }
+
+/// A member whose rooms state was lost (its home restored from an older
+/// copy) cannot open an invitation made for a key package it held then: its
+/// client says the invitation was unusable, not a key warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_for_a_lost_key_package_is_told_as_unusable() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    // Bob's uploaded key packages are the oldest, so the next claim takes
+    // one whose private part went with this file.
+    for file in ["rooms.db", "rooms.db-wal", "rooms.db-shm"] {
+        let _ = std::fs::remove_file(bob.join(file));
+    }
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    let seen = json(addr, &bob, &["inbox"]).await;
+    assert!(
+        room_events(&seen)
+            .iter()
+            .any(|e| e["room_event"] == "unreadable"),
+        "bob's client used the invitation: {seen}"
+    );
+
+    let events = refusals(&json(addr, &alice, &["inbox"]).await);
+    assert_eq!(events.len(), 1, "alice was not told: {events:?}");
+    assert_eq!(events[0]["room"], "team", "{events:?}");
+    assert_eq!(events[0]["member"], "bob", "{events:?}");
+    assert_eq!(events[0]["reason"], "invitation_unusable", "{events:?}");
+}
