@@ -2,8 +2,8 @@
 //! `inbox`, `watch`, the menu and the full-screen client alike).
 
 use super::{room_file_held, size};
-use crate::display::{escape_line, escape_path};
 use crate::crypto::RefusalReason;
+use crate::display::{escape_line, escape_path};
 use crate::event::RoomChange;
 
 /// A room event as one line: `[#team] alice: hello`.

@@ -3,7 +3,9 @@
 //! authenticate or is malformed), the client seals a refusal notice (see
 //! `crypto::refusal`) in its current session with the sender and sends it
 //! back, so the sender sees "bob's client refused your message 17" instead
-//! of "sent" followed by silence.
+//! of "sent" followed by silence. A room welcome we cannot use is told the
+//! same way to the admin whose commit made it (`crate::inbox`'s welcomes),
+//! naming the room.
 //!
 //! Best effort and at most once: the rejection is recorded before the
 //! notice goes out, and a failure to send it is logged, never an error of
@@ -71,7 +73,9 @@ fn refusal_of(d: &Delivery, reason: RefusalReason) -> Refusal {
 /// sid and counter fields (zeros for a content too short to hold them).
 fn welcome_room_and_epoch(content: &[u8]) -> (SessionId, u64) {
     let room = content.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok());
-    let epoch = content.get(16..24).and_then(|b| <[u8; 8]>::try_from(b).ok());
+    let epoch = content
+        .get(16..24)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok());
     match (room, epoch) {
         (Some(room), Some(epoch)) => (SessionId(room), u64::from_le_bytes(epoch)),
         _ => clear_sid_and_counter(&[]),

@@ -306,10 +306,19 @@ mod tests {
             let sealed = sb.seal_refusal(2, &welcome).unwrap();
             let mut window = ReplayWindow::default();
             window.record(1);
-            assert_eq!(sa.open_refusal(&sealed, &window).unwrap().plaintext, welcome);
+            assert_eq!(
+                sa.open_refusal(&sealed, &window).unwrap().plaintext,
+                welcome
+            );
         }
-        assert_eq!(RefusalReason::from_code(7), RefusalReason::InvitationUnusable);
-        assert_eq!(RefusalReason::from_code(8), RefusalReason::InvitationKeyDiffers);
+        assert_eq!(
+            RefusalReason::from_code(7),
+            RefusalReason::InvitationUnusable
+        );
+        assert_eq!(
+            RefusalReason::from_code(8),
+            RefusalReason::InvitationKeyDiffers
+        );
         // Unknown reasons survive; short contents name nothing.
         assert_eq!(RefusalReason::from_code(77).code(), 77);
         assert_eq!(

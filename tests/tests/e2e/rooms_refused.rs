@@ -71,7 +71,9 @@ async fn the_admin_is_told_when_a_members_client_refuses_the_invitation() {
     assert!(
         line.contains(
             "bob's client refused your invitation to #ops (a member's key differs from bob's pin"
-        ) && line.contains("bob is listed but cannot read the room; remove them with: client room remove ops bob"),
+        ) && line.contains(
+            "bob is listed but cannot read the room; remove them with: client room remove ops bob"
+        ),
         "{line}"
     );
     // Told once per invitation: nothing more comes.
