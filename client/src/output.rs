@@ -16,6 +16,10 @@ use crate::inbox::{Event, What};
 use crate::keystore::{Body, Conversation, Direction, HistoryEntry, HoldReason, Status};
 
 pub use crate::local_time::time;
+pub use room::room_line;
+
+#[path = "output_room.rs"]
+mod room;
 
 /// How far the sender's clock may be from the server's before the server's
 /// time is shown too.
@@ -436,130 +440,6 @@ impl Progress for Bars {
         if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
             bar.finish_and_clear();
         }
-    }
-}
-
-/// A room event as one line: `[#team] alice: hello`.
-pub fn room_line(room: &str, who: &str, change: &crate::event::RoomChange, seq: u64) -> String {
-    use crate::event::RoomChange;
-    use crate::rooms::event::shown_member;
-    let room = escape_line(room);
-    let list = |names: &[crate::rooms::event::Named]| {
-        names
-            .iter()
-            .map(crate::rooms::event::Named::shown)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match change {
-        RoomChange::Text { text } => {
-            let mut lines = text.lines();
-            let first = escape_line(lines.next().unwrap_or_default()).into_owned();
-            let rest: String = lines.map(|l| format!("\n    {}", escape_line(l))).collect();
-            format!("[#{room}] {who}: {first}{rest}")
-        }
-        RoomChange::File {
-            name,
-            size: n,
-            path,
-            not_saved,
-        } => match (path, not_saved) {
-            (Some(path), _) => format!(
-                "[#{room}] {who} sent a file: {} ({}), saved as {}",
-                escape_line(name),
-                size(*n),
-                escape_path(path)
-            ),
-            (None, why) => format!(
-                "[#{room}] {who} sent a file: {} ({}); not saved: {}",
-                escape_line(name),
-                size(*n),
-                escape_line(why.as_deref().unwrap_or("it was not downloaded"))
-            ),
-        },
-        RoomChange::FileHeld {
-            name,
-            size: n,
-            limit,
-        } => format!(
-            "[#{room}] {who} {}",
-            room_file_held(
-                name,
-                *n,
-                *limit,
-                &format!("`client accept-file {seq}`"),
-                &format!("`client decline-file {seq}`")
-            )
-        ),
-        RoomChange::Joined { members } => format!(
-            "[#{room}] you joined, invited by {who}; members: {}",
-            list(members)
-        ),
-        RoomChange::Added { members } => format!("[#{room}] {who} added {}", list(members)),
-        RoomChange::Removed { members } => format!("[#{room}] {who} removed {}", list(members)),
-        RoomChange::RemovedYou => {
-            format!(
-                "[#{room}] {who} removed you; you receive nothing more of this room unless you \
-                 are added again (or join again, if it is open to you)"
-            )
-        }
-        RoomChange::YouLeft => {
-            format!("[#{room}] you left, as you asked; you receive nothing more of this room")
-        }
-        RoomChange::BannedYou => format!(
-            "[#{room}] {who} banned you; you receive nothing more of this room and may not join it again unless unbanned"
-        ),
-        RoomChange::Left { members } => format!("[#{room}] {} left", list(members)),
-        RoomChange::LeaveAsked => format!("[#{room}] {who} asked to leave"),
-        RoomChange::Role { member, you, role } => format!(
-            "[#{room}] {who} made {} {}",
-            shown_member(member, *you),
-            match role.as_str() {
-                "admin" => "an admin",
-                "owner" => "an owner",
-                _ => "a plain member",
-            }
-        ),
-        RoomChange::Renamed {
-            old_name: Some(old),
-            name,
-        } => format!(
-            "[#{room}] {who} renamed #{} to #{}",
-            escape_line(old),
-            escape_line(name)
-        ),
-        RoomChange::Renamed {
-            old_name: None,
-            name,
-        } => format!("[#{room}] {who} renamed the room to #{}", escape_line(name)),
-        RoomChange::JoinedByName { member, you } => {
-            format!("[#{room}] {} joined", shown_member(member, *you))
-        }
-        RoomChange::Banned { members } => format!("[#{room}] {who} banned {}", list(members)),
-        RoomChange::Unbanned { members } => format!("[#{room}] {who} unbanned {}", list(members)),
-        RoomChange::JoinRule { rule } => {
-            format!("[#{room}] {who} made the room {}", escape_line(rule))
-        }
-        RoomChange::PasswordChanged => format!("[#{room}] {who} changed the room's password"),
-        RoomChange::Deleted => format!("[#{room}] {who} deleted the room"),
-        RoomChange::DeletedUnchecked => format!(
-            "[#{room}] {who} deleted the room, says the server, which no longer has it; the notice \
-             could not be checked (this client had not caught up with the room): `room leave {}` \
-             forgets it here",
-            crate::advice::quote_word(&room)
-        ),
-        RoomChange::DeleteRefused { error } => format!(
-            "a room deletion notice from {who} was refused: {}",
-            crate::repl::explain::one_line(error)
-        ),
-        RoomChange::Unreadable { error } if room.is_empty() => format!(
-            "a room invitation from {who} was refused: {}",
-            crate::repl::explain::one_line(error)
-        ),
-        RoomChange::Unreadable { error } => format!(
-            "[#{room}] an entry from {who} could not be read: {}",
-            crate::repl::explain::one_line(error)
-        ),
     }
 }
 

@@ -3,7 +3,9 @@
 //! authenticate or is malformed), the client seals a refusal notice (see
 //! `crypto::refusal`) in its current session with the sender and sends it
 //! back, so the sender sees "bob's client refused your message 17" instead
-//! of "sent" followed by silence.
+//! of "sent" followed by silence. A room welcome we cannot use is told the
+//! same way to the admin whose commit made it (`crate::inbox`'s welcomes),
+//! naming the room.
 //!
 //! Best effort and at most once: the rejection is recorded before the
 //! notice goes out, and a failure to send it is logged, never an error of
@@ -20,7 +22,7 @@ use protocol::v3::{Delivery, FileOffer};
 use crate::client::Client;
 use crate::crypto::receipt::is_receipt;
 use crate::crypto::refusal::{clear_sid_and_counter, is_refusal};
-use crate::crypto::{Refusal, RefusalReason};
+use crate::crypto::{Refusal, RefusalReason, SessionId};
 use crate::event::Rejection;
 use crate::keystore::PeerRecord;
 
@@ -51,8 +53,12 @@ fn refusal_of(d: &Delivery, reason: RefusalReason) -> Refusal {
         MessageKind::SymmetricKeyRequest | MessageKind::SymmetricKey => {
             (clear_sid_and_counter(&d.content).0, 0)
         }
-        // Room welcomes and deletion notices belong to no session.
-        MessageKind::RoomWelcome | MessageKind::RoomDeleted => clear_sid_and_counter(&[]),
+        // Its sender never learns a welcome's message id (the server made
+        // it from a commit): the room id and epoch that start its content
+        // name it instead.
+        MessageKind::RoomWelcome => welcome_room_and_epoch(&d.content),
+        // A deletion notice belongs to no session.
+        MessageKind::RoomDeleted => clear_sid_and_counter(&[]),
     };
     Refusal {
         message_id: d.message_id,
@@ -60,6 +66,19 @@ fn refusal_of(d: &Delivery, reason: RefusalReason) -> Refusal {
         counter,
         kind: d.kind.code(),
         reason,
+    }
+}
+
+/// The room id and epoch a type-5 content starts with, in the refusal's
+/// sid and counter fields (zeros for a content too short to hold them).
+fn welcome_room_and_epoch(content: &[u8]) -> (SessionId, u64) {
+    let room = content.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok());
+    let epoch = content
+        .get(16..24)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok());
+    match (room, epoch) {
+        (Some(room), Some(epoch)) => (SessionId(room), u64::from_le_bytes(epoch)),
+        _ => clear_sid_and_counter(&[]),
     }
 }
 

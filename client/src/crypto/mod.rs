@@ -271,6 +271,37 @@ pub(crate) mod test_support {
             .unwrap()
     }
 
+    /// The sender's time of PROTOCOL.md's refused room invitation, five
+    /// minutes after the text.
+    pub const KAT_WELCOME_REFUSAL_TIME: u64 = KAT_TIME + 300_000;
+
+    /// The body of PROTOCOL.md's refused room invitation: Alice's welcome,
+    /// message 11, to room `3b*16` at epoch 2, names a member whose key
+    /// differs from Bob's pin.
+    pub fn kat_welcome_refusal_body() -> super::Refusal {
+        super::Refusal {
+            message_id: 11,
+            sid: super::SessionId([0x3b; 16]),
+            counter: 2,
+            kind: 5,
+            reason: super::RefusalReason::InvitationKeyDiffers,
+        }
+    }
+
+    /// PROTOCOL.md's refused room invitation: Bob tells Alice in the
+    /// examples' session, with his counter 4, nonce `7f*24`.
+    pub fn kat_welcome_refusal() -> Vec<u8> {
+        let (_, sb, _, _) = kat_handshake();
+        let mut rng = Replay::new(&[&[0x7f; 24]]);
+        sb.seal_refusal_with_rng(
+            4,
+            &kat_welcome_refusal_body(),
+            KAT_WELCOME_REFUSAL_TIME,
+            &mut rng,
+        )
+        .unwrap()
+    }
+
     /// The sender's time of PROTOCOL.md's receipt, three minutes after the
     /// text.
     pub const KAT_RECEIPT_TIME: u64 = KAT_TIME + 180_000;

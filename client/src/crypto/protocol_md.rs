@@ -11,8 +11,9 @@ use std::path::PathBuf;
 use super::session::derive_shared_secret;
 use super::test_support::{
     ALICE, BOB, KAT_META_TIME, KAT_NO_SESSION_TIME, KAT_RECEIPT_TIME, KAT_REFUSAL_TIME, KAT_TIME,
-    fixed_identity, kat_file_secret, kat_handshake, kat_meta, kat_no_session, kat_no_session_body,
-    kat_receipt, kat_refusal, kat_refusal_body, kat_text,
+    KAT_WELCOME_REFUSAL_TIME, fixed_identity, kat_file_secret, kat_handshake, kat_meta,
+    kat_no_session, kat_no_session_body, kat_receipt, kat_refusal, kat_refusal_body, kat_text,
+    kat_welcome_refusal, kat_welcome_refusal_body,
 };
 use super::{FileDecryptor, FileEncryptor, Fingerprint, SafetyNumber, VerifiedBundle};
 
@@ -83,6 +84,7 @@ fn expected_e2e() -> BTreeMap<&'static str, Vec<u8>> {
         ("file-body", body_ciphertext(b"hello file")),
         ("refusal", kat_refusal()),
         ("refusal-no-session", kat_no_session()),
+        ("refusal-welcome", kat_welcome_refusal()),
         ("receipt", kat_receipt()),
     ])
 }
@@ -164,6 +166,15 @@ fn the_documented_contents_open_on_the_receiving_side() {
         .unwrap();
     assert_eq!(lost.plaintext, kat_no_session_body());
     assert_eq!((lost.counter, lost.sent_at_ms), (3, KAT_NO_SESSION_TIME));
+    window.record(lost.counter);
+    let welcome = alice_session
+        .open_refusal(&b("refusal-welcome"), &window)
+        .unwrap();
+    assert_eq!(welcome.plaintext, kat_welcome_refusal_body());
+    assert_eq!(
+        (welcome.counter, welcome.sent_at_ms),
+        (4, KAT_WELCOME_REFUSAL_TIME)
+    );
 
     // The document's k_confirm is the one the offer was made with.
     let keys = b("x3dh-keys");

@@ -12,11 +12,20 @@
 //!  | message id u64 LE | refused sid [16] | counter u64 LE | type u8 | reason u8 |
 //!
 //!  message id   the server's id of the refused message (the sender got it from its send)
-//!  refused sid  the session id the refused content named (zero if none could be read)
-//!  counter      the counter it carried (0 if none could be read, or for types 1 and 2)
-//!  type         its message type (1 to 4)
-//!  reason       1 duplicate, 2 too old, 3 undecryptable, 4 malformed, 5 file body damaged
+//!  refused sid  the session id the refused content named (zero if none could be read);
+//!               for a room welcome (type 5), the room id
+//!  counter      the counter it carried (0 if none could be read, or for types 1 and 2);
+//!               for a room welcome, the epoch it joins
+//!  type         its message type (1 to 5)
+//!  reason       1 duplicate, 2 too old, 3 undecryptable, 4 malformed, 5 file body damaged,
+//!               6 no such session, 7 unusable room invitation, 8 room invitation naming
+//!               a member whose key differs from the pin
 //! ```
+//!
+//! A welcome's sender (the admin whose commit added us) never learns the
+//! welcome's message id, so its refusal names the room instead: the same
+//! 34 bytes, which an older client still reads (and shows the new codes as
+//! numbers).
 //!
 //! The format byte is in clear on purpose: a client never answers a content
 //! that starts with `02` with a refusal, whether or not it opens, so two
@@ -34,7 +43,7 @@ use super::window::ReplayWindow;
 use super::{CryptoError, REFUSAL_FORMAT, Session, SessionId};
 
 /// Why a message was refused, as it travels in a notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalReason {
     /// 1: its counter was already received; the first copy arrived.
@@ -50,6 +59,13 @@ pub enum RefusalReason {
     /// 6: sealed in a session the recipient does not have (its home was
     /// restored or copied): the sender starts a new one and sends again.
     NoSession,
+    /// 7: a room invitation (type 5) the recipient could not use:
+    /// malformed, for a key package it no longer holds, against the room's
+    /// rules.
+    InvitationUnusable,
+    /// 8: a room invitation naming a member whose identity key differs from
+    /// the one the recipient pins: a trust warning.
+    InvitationKeyDiffers,
     /// A code this client does not know.
     Other(u8),
 }
@@ -64,6 +80,8 @@ impl RefusalReason {
             Self::Malformed => 4,
             Self::FileDamaged => 5,
             Self::NoSession => 6,
+            Self::InvitationUnusable => 7,
+            Self::InvitationKeyDiffers => 8,
             Self::Other(code) => code,
         }
     }
@@ -77,6 +95,8 @@ impl RefusalReason {
             4 => Self::Malformed,
             5 => Self::FileDamaged,
             6 => Self::NoSession,
+            7 => Self::InvitationUnusable,
+            8 => Self::InvitationKeyDiffers,
             other => Self::Other(other),
         }
     }
@@ -93,6 +113,14 @@ impl RefusalReason {
             Self::FileDamaged => "the file's contents were damaged on the way".into(),
             Self::NoSession => {
                 "it was sealed in a session that client no longer has (its home was restored or copied)"
+                    .into()
+            }
+            Self::InvitationUnusable => {
+                "a room invitation that client could not use (malformed, for a key it no longer holds, or against the room's rules)"
+                    .into()
+            }
+            Self::InvitationKeyDiffers => {
+                "a room invitation naming a member whose key differs from the key that client pinned"
                     .into()
             }
             Self::Other(code) => format!("reason {code}"),
@@ -257,6 +285,40 @@ mod tests {
         let opened = sa.open_refusal(&sealed, &ReplayWindow::default()).unwrap();
         assert_eq!(opened.plaintext, refusal);
         assert_eq!(opened.counter, 1);
+        // A refused room welcome names the room and the epoch in place of
+        // the session and counter; its reasons 7 and 8 survive the trip.
+        for reason in [
+            RefusalReason::InvitationUnusable,
+            RefusalReason::InvitationKeyDiffers,
+        ] {
+            let welcome = Refusal {
+                message_id: 41,
+                sid: SessionId([0x3b; SESSION_ID_LEN]),
+                counter: 2,
+                kind: 5,
+                reason,
+            };
+            let body = welcome.encode();
+            assert_eq!(body.len(), REFUSAL_BODY_LEN);
+            assert_eq!(&body[8..24], &[0x3b; 16]);
+            assert_eq!((body[32], body[33]), (5, reason.code()));
+            assert_eq!(Refusal::decode(&body).unwrap(), welcome);
+            let sealed = sb.seal_refusal(2, &welcome).unwrap();
+            let mut window = ReplayWindow::default();
+            window.record(1);
+            assert_eq!(
+                sa.open_refusal(&sealed, &window).unwrap().plaintext,
+                welcome
+            );
+        }
+        assert_eq!(
+            RefusalReason::from_code(7),
+            RefusalReason::InvitationUnusable
+        );
+        assert_eq!(
+            RefusalReason::from_code(8),
+            RefusalReason::InvitationKeyDiffers
+        );
         // Unknown reasons survive; short contents name nothing.
         assert_eq!(RefusalReason::from_code(77).code(), 77);
         assert_eq!(

@@ -1,9 +1,10 @@
 //! Texts received: opened in their session (or kept in the key store until
-//! its key arrives), and refusal notices and receipts, which travel as
-//! texts.
+//! its key arrives), and refusal notices (of our messages, or of our room
+//! invitations: `crate::rooms`) and receipts, which travel as texts.
 //!
 //! Left out: sending refusal notices ([`crate::refusal`]).
 
+use protocol::MessageKind;
 use protocol::v3::Delivery;
 
 use super::Outcome;
@@ -109,6 +110,14 @@ impl Client {
                 .session
                 .open_refusal(&d.content, &stored.receive_window)
             {
+                Ok(opened) if opened.plaintext.kind == MessageKind::RoomWelcome.code() => {
+                    // One of our room invitations: it names the room, and
+                    // heals no session.
+                    let what = self.invitation_refused(peer, &opened.plaintext).await?;
+                    let counter = Some((sid, opened.counter));
+                    self.handled_sealed(&d, peer, counter, Some(what), Some(opened.sent_at_ms))
+                        .await
+                }
                 Ok(opened) => {
                     let (refused_id, reason) =
                         (opened.plaintext.message_id, opened.plaintext.reason);

@@ -1,5 +1,6 @@
 //! A room welcome (type 5) in the inbox: join the room it invites us to
-//! (`crate::rooms`), report it, and record the message as handled. A room
+//! (`crate::rooms`), report it, and record the message as handled; one we
+//! cannot use is reported and its sender told (a refusal notice). A room
 //! command naming a room we are not in yet joins the rooms whose welcomes
 //! wait, leaving the rest of the inbox for `inbox`.
 
@@ -21,24 +22,40 @@ impl Client {
         d: Delivery,
         peer: PeerRecord,
     ) -> Result<Outcome, ClientError> {
-        let what = match self.join_room(d.content.clone()).await? {
+        let (what, refusal) = match self.join_room(d.content.clone()).await? {
             Welcomed::Joined {
                 room,
                 room_id,
                 change,
-            } => Some(What::Room {
-                room,
-                room_id,
-                change,
-            }),
-            Welcomed::Already => None,
-            Welcomed::Refused(error) => Some(What::Room {
-                room: String::new(),
-                room_id: String::new(),
-                change: RoomChange::Unreadable { error },
-            }),
+            } => (
+                Some(What::Room {
+                    room,
+                    room_id,
+                    change,
+                }),
+                None,
+            ),
+            Welcomed::Already => (None, None),
+            Welcomed::Refused { error, reason } => (
+                Some(What::Room {
+                    room: String::new(),
+                    room_id: String::new(),
+                    change: RoomChange::Unreadable { error },
+                }),
+                Some(reason),
+            ),
         };
-        self.handled(&d, &peer, None, what).await
+        let outcome = self.handled(&d, &peer, None, what).await?;
+        // Recorded first: a crash now loses the notice, never repeats it;
+        // and nothing is sent when another process of this home handled it.
+        if let Some(reason) = refusal
+            && !outcome.events.is_empty()
+        {
+            // The admin who added us would otherwise list us as a member
+            // who never joined (PROTOCOL.md "A refused room invitation").
+            self.send_refusal_for(&d, &peer, reason).await;
+        }
+        Ok(outcome)
     }
 
     /// Handles the room welcomes among the first messages waiting (a page:

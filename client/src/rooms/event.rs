@@ -229,6 +229,18 @@ pub enum RoomChange {
         /// Why, in one line.
         error: String,
     },
+    /// A member's client refused our invitation to the room (a refusal
+    /// notice for our welcome): they read nothing of it, while the room
+    /// lists them until an admin removes them. `room` is empty when this
+    /// home no longer holds the room.
+    InvitationRefused {
+        /// Who refused it (the name they are pinned under here).
+        member: String,
+        /// Why, as their notice says.
+        reason: crate::crypto::RefusalReason,
+        /// Whether the room still lists them as a member.
+        listed: bool,
+    },
     /// An entry that could not be read (refused, or did not decrypt).
     Unreadable {
         /// Why, in one line.

@@ -5,11 +5,12 @@
 
 use bytes::Bytes;
 use protocol::v3::RoomWelcome;
-use sealpost_rooms::RoomsError;
+use sealpost_rooms::{IdentityError, RoomsError};
 
 use super::event::RoomChange;
 use super::wire_client_id;
 use crate::client::Client;
+use crate::crypto::RefusalReason;
 use crate::error::ClientError;
 
 /// What a welcome came to.
@@ -27,8 +28,14 @@ pub enum Welcomed {
     /// Joined before (a welcome that came again): nothing to show.
     Already,
     /// The welcome cannot be used (malformed, refused, or for key packages
-    /// we no longer hold): why, in one line.
-    Refused(String),
+    /// we no longer hold).
+    Refused {
+        /// Why, in one line.
+        error: String,
+        /// What the refusal notice tells its sender: a member's key that
+        /// differs from our pin (a trust warning) or anything else.
+        reason: RefusalReason,
+    },
 }
 
 impl Client {
@@ -41,9 +48,10 @@ impl Client {
         let welcome = match RoomWelcome::decode(content) {
             Ok(w) => w,
             Err(e) => {
-                return Ok(Welcomed::Refused(format!(
-                    "a malformed room invitation ({e})"
-                )));
+                return Ok(Welcomed::Refused {
+                    error: format!("a malformed room invitation ({e})"),
+                    reason: RefusalReason::InvitationUnusable,
+                });
             }
         };
         let _reading = self.inner.rooms.lock.lock().await;
@@ -55,10 +63,16 @@ impl Client {
             Err(err) => {
                 let err = super::refused(err)?;
                 tracing::warn!(error = %err, "room invitation refused");
-                return Ok(Welcomed::Refused(crate::repl::explain::client_error(
-                    &err,
-                    &[],
-                )));
+                let reason = match err {
+                    ClientError::Room(RoomsError::Identity(IdentityError::PinMismatch(_))) => {
+                        RefusalReason::InvitationKeyDiffers
+                    }
+                    _ => RefusalReason::InvitationUnusable,
+                };
+                return Ok(Welcomed::Refused {
+                    error: crate::repl::explain::client_error(&err, &[]),
+                    reason,
+                });
             }
         };
         let engine = self.room_engine().await?;

@@ -33,6 +33,7 @@ mod deleted;
 pub mod event;
 pub mod files;
 mod gone_members;
+mod invitation_refused;
 mod join;
 mod joining;
 mod members;

@@ -149,9 +149,10 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
         What::Room { change, .. } => match change {
             RoomChange::Text { .. } => return None,
             RoomChange::File { path: Some(_), .. } => return None,
-            RoomChange::RemovedYou | RoomChange::BannedYou | RoomChange::Unreadable { .. } => {
-                (room_notice(e), Tone::Warning)
-            }
+            RoomChange::RemovedYou
+            | RoomChange::BannedYou
+            | RoomChange::Unreadable { .. }
+            | RoomChange::InvitationRefused { .. } => (room_notice(e), Tone::Warning),
             RoomChange::File { path: None, .. } => (room_notice(e), Tone::Warning),
             RoomChange::FileHeld { name, size, limit } => (
                 format!(

@@ -52,6 +52,7 @@ mod rooms_noop;
 mod rooms_owner;
 mod rooms_password;
 mod rooms_receipts;
+mod rooms_refused;
 mod rooms_rejoin;
 mod rooms_same_name;
 mod rooms_you;
