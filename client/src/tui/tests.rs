@@ -39,6 +39,7 @@ fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSumm
         online: false,
         rule: None,
         apart: None,
+        restored: false,
     }
 }
 
@@ -62,6 +63,7 @@ fn room(name: &str, unread: usize, at: u64) -> ConversationSummary {
         online: false,
         rule: None,
         apart: None,
+        restored: false,
     }
 }
 

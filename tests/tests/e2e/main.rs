@@ -53,6 +53,7 @@ mod rooms_owner;
 mod rooms_password;
 mod rooms_receipts;
 mod rooms_rejoin;
+mod rooms_restored;
 mod rooms_same_name;
 mod rooms_you;
 mod same_home;
