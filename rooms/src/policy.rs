@@ -95,6 +95,10 @@ pub struct CommitSummary {
     /// The commit is a join without an invitation (an external commit): the
     /// committer is the one member it adds.
     pub external_join: bool,
+    /// The external join removes the joiner's own old leaf (a resync): the
+    /// joiner was a member already. Set where a commit is checked (the
+    /// server, the members), not in the joiner's own summary.
+    pub resync: bool,
 }
 
 impl RoomView {
@@ -412,6 +416,7 @@ fn check_external_join(
         committer: Some(joiner),
         added: vec![joiner],
         external_join: true,
+        resync: resync.is_some(),
         ..CommitSummary::default()
     })
 }

@@ -37,10 +37,13 @@ fn a_restored_member_with_its_old_leaf_key_joins_again_in_place_of_its_old_leaf(
     assert_eq!(*restored.leaf_key().unwrap().pair, *leaf.pair);
     let info = w.m[0].engine.group_info(ROOM).unwrap();
     let out = restored.join_external(&info, &w.book).unwrap();
-    assert!(matches!(
-        w.server.process(&out.commit, &w.book).unwrap(),
-        Observed::Commit { .. }
-    ));
+    match w.server.process(&out.commit, &w.book).unwrap() {
+        Observed::Commit { summary, .. } => {
+            assert!(summary.resync && summary.removed.is_empty());
+            assert_eq!(summary.added, vec![w.cid(1)]);
+        }
+        other => panic!("the server saw {other:?}"),
+    }
     assert!(matches!(
         w.m[0].engine.process(&out.commit, &w.book).unwrap(),
         Incoming::Commit { .. }
