@@ -22,7 +22,7 @@ const NEW_TABLES: [&str; 4] = [
 /// name in its history and one room, as this client writes them.
 fn backup_lines() -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = KeyStore::open(&dir.path().join("old")).unwrap();
+    let mut store = KeyStore::open(dir.path().join("old")).unwrap();
     let identity = Identity::generate().unwrap();
     store
         .save_identity(
@@ -54,7 +54,7 @@ fn backup_lines() -> Vec<String> {
 
 fn import(lines: &[String]) -> (tempfile::TempDir, KeyStore) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = KeyStore::open(&dir.path().join("new")).unwrap();
+    let mut store = KeyStore::open(dir.path().join("new")).unwrap();
     read_rows(&mut store, lines.join("\n").as_bytes()).unwrap();
     (dir, store)
 }
