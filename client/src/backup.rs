@@ -1,10 +1,14 @@
 //! `client export FILE` and `client import FILE`: an encrypted backup of a
 //! home folder (identity, server pins, peers with their pins and
-//! verification, contacts, history, settings), restored into a fresh home.
+//! verification, contacts, history with its rooms' names, settings, the
+//! rooms we were removed from, and the rooms we are in -- their id, name,
+//! rule and admins, not their keys), restored into a fresh home.
 //!
 //! Sessions are left out on purpose: a restored home starts new sessions
 //! (its peers see a new key agreement), which is what keeps a backup from
-//! replaying old counters.
+//! replaying old counters. So are the rooms' MLS states: an old epoch's
+//! keys could not follow the room anyway, so a restored home gets back in
+//! by joining again or being added again (`keystore::restored`).
 //!
 //! **Format.** `SEALPOST-BACKUP-1\n`, a 16-byte Argon2id salt, a 19-byte
 //! nonce prefix, then the STREAM construction (`aead::stream`, big-endian
@@ -27,11 +31,12 @@ use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
 use chacha20poly1305::aead::{KeyInit, Payload};
 use rand::RngCore;
 use rusqlite::types::{Value, ValueRef};
+use sealpost_rooms::LeafKey;
 use serde_json::{Map, json};
 
 use crate::client::ClientConfig;
 use crate::keystore::atrest;
-use crate::keystore::{KeyStore, KeyStoreError, Protection, SCHEMA_VERSION};
+use crate::keystore::{KeyStore, KeyStoreError, Protection, RestoredRoom, SCHEMA_VERSION};
 use crate::{Client, ClientError};
 
 const MAGIC: &[u8] = b"SEALPOST-BACKUP-1\n";
@@ -51,6 +56,10 @@ const TABLES: &[&str] = &[
     "contacts",
     "settings",
     "history",
+    "room_names",
+    "room_departures",
+    "restored_rooms",
+    "restored_leaf_key",
 ];
 
 /// What an export or import moved.
@@ -62,15 +71,23 @@ pub struct BackupSummary {
     pub peers: u64,
     /// History entries.
     pub history: u64,
+    /// Rooms named without their keys.
+    pub rooms: u64,
 }
 
 impl std::fmt::Display for BackupSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (peers, history) = (self.peers, self.history);
+        let (peers, history, rooms) = (self.peers, self.history, self.rooms);
+        let rooms = match rooms {
+            0 => String::new(),
+            1 => ": 1 room must be joined again or added to again (`room list` names it)".into(),
+            n => format!(
+                ": {n} rooms must be joined again or added to again (`room list` names them)"
+            ),
+        };
         write!(
             f,
-            "{}: identity, {peers} {}, {history} history {}; rooms are not in a backup (a restored \
-             home is in a room again once an admin adds it)",
+            "{}: identity, {peers} {}, {history} history {}; rooms' keys are not in a backup{rooms}",
             self.action,
             if peers == 1 {
                 "contact with its pin"
@@ -128,10 +145,11 @@ impl Client {
             )));
         }
         let path = path.to_path_buf();
+        let (rooms, leaf) = self.rooms_for_backup().await?;
         self.store(move |store| {
             let file = crate::disk::create_private_new(&path)?;
             let mut out = Sealer::new(BufWriter::new(file), &pass)?;
-            let summary = write_rows(store, &mut out)?;
+            let summary = write_rows(store, &rooms, &leaf, &mut out)?;
             out.finish()?;
             Ok(summary)
         })
@@ -269,11 +287,17 @@ pub async fn open_and_set_up<T>(
     Err(error)
 }
 
-fn write_rows(store: &KeyStore, out: &mut impl Write) -> Result<BackupSummary, KeyStoreError> {
+fn write_rows(
+    store: &KeyStore,
+    rooms: &[RestoredRoom],
+    leaf: &LeafKey,
+    out: &mut impl Write,
+) -> Result<BackupSummary, KeyStoreError> {
     let mut summary = BackupSummary {
         action: "exported",
         peers: 0,
         history: 0,
+        rooms: 0,
     };
     writeln!(out, "{}", json!({ "schema": SCHEMA_VERSION }))?;
     for table in TABLES {
@@ -295,14 +319,27 @@ fn write_rows(store: &KeyStore, out: &mut impl Write) -> Result<BackupSummary, K
             serde_json::to_writer(&mut *out, &json!({ "table": table, "row": fields }))
                 .map_err(|_| corrupt("a row could not be written"))?;
             out.write_all(b"\n")?;
-            match *table {
-                "peers" => summary.peers += 1,
-                "history" => summary.history += 1,
-                _ => {}
-            }
+            count(&mut summary, table);
         }
     }
+    // The rooms we are in and the rooms state's leaf key, as rows of the
+    // tables a restored home keeps them in (`rooms::restored`).
+    for row in crate::rooms::restored::backup_rows(rooms, leaf) {
+        serde_json::to_writer(&mut *out, &row)
+            .map_err(|_| corrupt("a row could not be written"))?;
+        out.write_all(b"\n")?;
+    }
+    summary.rooms += rooms.len() as u64;
     Ok(summary)
+}
+
+fn count(summary: &mut BackupSummary, table: &str) {
+    match table {
+        "peers" => summary.peers += 1,
+        "history" => summary.history += 1,
+        "restored_rooms" => summary.rooms += 1,
+        _ => {}
+    }
 }
 
 fn read_rows(store: &mut KeyStore, input: impl BufRead) -> Result<BackupSummary, KeyStoreError> {
@@ -310,6 +347,7 @@ fn read_rows(store: &mut KeyStore, input: impl BufRead) -> Result<BackupSummary,
         action: "imported",
         peers: 0,
         history: 0,
+        rooms: 0,
     };
     let tx = store
         .conn
@@ -355,13 +393,12 @@ fn read_rows(store: &mut KeyStore, input: impl BufRead) -> Result<BackupSummary,
             ),
             rusqlite::params_from_iter(values),
         )?;
-        match table {
-            "peers" => summary.peers += 1,
-            "history" => summary.history += 1,
-            _ => {}
-        }
+        count(&mut summary, table);
     }
     tx.commit()?;
+    // The key packages the server holds for us were made by the backed-up
+    // home, whose keys are not in a backup: a welcome to one would be lost.
+    store.set_key_packages_stale(true)?;
     Ok(summary)
 }
 
@@ -556,3 +593,7 @@ impl<R: Read> Read for Opener<R> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+#[path = "backup_tests.rs"]
+mod tests;

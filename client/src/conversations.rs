@@ -54,6 +54,9 @@ pub struct ConversationSummary {
     /// bob, carol`, and `id ...` when those are the same too), or `no
     /// longer a member` (escape before printing).
     pub apart: Option<String>,
+    /// A room this home was in before it was restored from a backup, which
+    /// holds no room's keys: to be joined or added to again.
+    pub restored: bool,
 }
 
 impl ConversationSummary {
@@ -116,6 +119,7 @@ impl Client {
                 online: online.contains(&peer.client_id),
                 rule: None,
                 apart: None,
+                restored: false,
             });
         }
         let apart = self.rooms_apart(rooms.iter().map(|(r, _)| r)).await?;
@@ -128,6 +132,17 @@ impl Client {
                 summary.address = hex(&room.id);
                 summary.apart = Some(apart.clone());
             }
+            out.push(summary);
+        }
+        // Rooms restored from a backup without their keys, with their
+        // history if they have some.
+        for r in self.restored_rooms().await? {
+            let conversation = Conversation::room(r.room, r.name.clone());
+            let seen = by_conversation.remove(&conversation);
+            let mut summary = room_summary(conversation, r.name, seen, None);
+            summary.address = hex(&r.room);
+            summary.restored = true;
+            summary.apart = Some("restored: rejoin".into());
             out.push(summary);
         }
         // History of rooms we left and of people no longer pinned.
@@ -146,6 +161,7 @@ impl Client {
                         online: online.contains(id),
                         rule: None,
                         apart: None,
+                        restored: false,
                     });
                     continue;
                 }
@@ -157,6 +173,7 @@ impl Client {
             let (c, label) = (&out[i], out[i].label.to_lowercase());
             if c.is_room()
                 && c.rule.is_none()
+                && !c.restored
                 && out
                     .iter()
                     .enumerate()
@@ -375,5 +392,6 @@ fn room_summary(
         online: false,
         rule,
         apart: None,
+        restored: false,
     }
 }

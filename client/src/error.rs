@@ -157,6 +157,21 @@ pub enum ClientError {
         /// Banned, not only removed.
         banned: bool,
     },
+    /// A room this home was in before it was restored from a backup, which
+    /// holds no room's keys (escape before printing).
+    #[error("{}", crate::rooms::restored::lost_line(room, *rule, admins, *owned))]
+    RoomLostInRestore {
+        /// Its name when the backup was made.
+        room: String,
+        /// Its id, 32 hex digits.
+        id: String,
+        /// Its join rule then.
+        rule: sealpost_rooms::JoinRule,
+        /// Its owner and admins then, by the names pinned here.
+        admins: Vec<String>,
+        /// We owned it.
+        owned: bool,
+    },
     /// The server has no public or hidden room of this name that we may
     /// join (a ban answers the same); `listed` is a listed room whose name
     /// differs at most in case (escape before printing).

@@ -133,7 +133,11 @@ impl Client {
     pub async fn room_conversation(&self, room: &str) -> Result<Conversation, ClientError> {
         match self.find_room(room).await {
             Ok(r) => return Ok(Conversation::room(r.id, r.name)),
-            Err(ClientError::NoSuchRoom(_) | ClientError::RemovedFromRoom { .. }) => {}
+            Err(
+                ClientError::NoSuchRoom(_)
+                | ClientError::RemovedFromRoom { .. }
+                | ClientError::RoomLostInRestore { .. },
+            ) => {}
             Err(e) => return Err(e),
         }
         let typed = room.to_string();

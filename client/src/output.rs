@@ -262,10 +262,10 @@ pub fn conversation_line(c: &ConversationSummary) -> String {
     } else if c.verified {
         line.push_str("  verified");
     }
-    if let (Some(apart), Some(_)) = (&c.apart, c.rule) {
+    if let Some(apart) = c.apart.as_ref().filter(|_| c.rule.is_some() || c.restored) {
         line.push_str(&format!("  ({})", escape_line(apart)));
     }
-    if c.is_room() && c.rule.is_none() {
+    if c.is_room() && c.rule.is_none() && !c.restored {
         // The name may be another room's now: the id reaches this one.
         match &c.conversation {
             Conversation::Room { id: Some(_), .. } => line.push_str(&format!(
@@ -297,6 +297,7 @@ pub fn conversation_json(c: &ConversationSummary) -> serde_json::Value {
         "key_changed": c.key_changed,
         "verified": c.verified,
         "member": !c.is_room() || c.rule.is_some(),
+        "restored": c.restored,
     })
 }
 

@@ -407,6 +407,7 @@ async fn attempt(
         RoomCommand::List => {
             let listed = client.room_directory().await?;
             let rooms = client.room_list().await?;
+            let restored = client.restored_room_infos().await?;
             // The legend only when a listed room needs it.
             let mut lines = vec![if listed.iter().any(|r| r.locked) {
                 "public rooms (\"locked\": joining needs a password):".to_string()
@@ -428,7 +429,7 @@ async fn attempt(
                 ));
             }
             lines.push("your rooms:".into());
-            if rooms.is_empty() {
+            if rooms.is_empty() && restored.is_empty() {
                 lines.push(
                     "  none yet (`room create NAME` makes one, `room join NAME` joins)".into(),
                 );
@@ -451,7 +452,19 @@ async fn attempt(
                     ));
                 }
             }
-            (json!({ "public": listed, "mine": rooms }), lines)
+            for r in &restored {
+                lines.push(format!(
+                    "  {:<30} (restored: rejoin)  {:<11} {}",
+                    named(&r.name),
+                    r.rule,
+                    r.id
+                ));
+                lines.push(format!("    {}", escape_line(&r.how)));
+            }
+            (
+                json!({ "public": listed, "mine": rooms, "restored": restored }),
+                lines,
+            )
         }
     })
 }

@@ -116,6 +116,20 @@ impl RoomEngine {
         me: &dyn IdentitySigner,
         key: Option<&[u8; 32]>,
     ) -> Result<Self, RoomsError> {
+        Self::open_keyed_with(path, me, key, None)
+    }
+
+    /// As [`Self::open_keyed`]; a new state file takes `leaf` as its leaf
+    /// signature key (a home restored from a backup: see [`LeafKey`]).
+    ///
+    /// # Errors
+    /// As [`Self::open_keyed`].
+    pub fn open_keyed_with(
+        path: &Path,
+        me: &dyn IdentitySigner,
+        key: Option<&[u8; 32]>,
+        leaf: Option<&LeafKey>,
+    ) -> Result<Self, RoomsError> {
         let store = Store::open_keyed(path, key)?;
         let row = store.transact(|provider, conn| {
             if let Some(row) = read_identity(conn)? {
@@ -124,8 +138,12 @@ impl RoomEngine {
                 }
                 return Ok(row);
             }
-            let keys = SignatureKeyPair::new(SignatureScheme::ED25519)
-                .map_err(RoomsError::mls("signature key"))?;
+            let keys = match leaf {
+                Some(l) => SignatureKeyPair::tls_deserialize_exact(l.pair.as_slice())
+                    .map_err(|_| RoomsError::Malformed)?,
+                None => SignatureKeyPair::new(SignatureScheme::ED25519)
+                    .map_err(RoomsError::mls("signature key"))?,
+            };
             keys.store(provider.storage())?;
             let credential = make_credential(me, keys.public())
                 .tls_serialize_detached()
@@ -140,6 +158,22 @@ impl RoomEngine {
             Ok(row)
         })?;
         Ok(Self { store, me: row })
+    }
+
+    /// Our leaf signature key pair, for a backup.
+    ///
+    /// # Errors
+    /// The state file failed.
+    pub fn leaf_key(&self) -> Result<LeafKey, RoomsError> {
+        self.store.transact(|provider, _| {
+            let pair = self
+                .signer(provider)?
+                .tls_serialize_detached()
+                .map_err(RoomsError::mls("leaf key encoding"))?;
+            Ok(LeafKey {
+                pair: zeroize::Zeroizing::new(pair),
+            })
+        })
     }
 
     /// Our client id.
@@ -373,6 +407,19 @@ impl RoomEngine {
             signature_key: self.me.signature_key.clone().into(),
         })
     }
+}
+
+/// Our MLS leaf signature key pair as a backup keeps it. The identity key
+/// (in the backup too) could bind any leaf key to us, so this gives a
+/// backup no new power; a restored home that uses it again is known by its
+/// old leaf, which openmls's external commit then removes (RFC 9420
+/// 12.4.3.2, a resync): the home joins an open room again although the
+/// room still counts its old leaf.
+#[derive(Clone)]
+pub struct LeafKey {
+    /// The key pair as openmls serializes it (TLS: secret, public key,
+    /// scheme).
+    pub pair: zeroize::Zeroizing<Vec<u8>>,
 }
 
 /// Loads a room's group from the state file.

@@ -54,7 +54,7 @@ mod tests;
 
 pub use access::{Access, JoinRule};
 pub use commits::Outgoing;
-pub use engine::{RoomCreated, RoomEngine, RoomId, RoomMember};
+pub use engine::{LeafKey, RoomCreated, RoomEngine, RoomId, RoomMember};
 pub use error::{IdentityError, PolicyError, RoomsError};
 pub use identity::{ClientId, IdentitySigner, Pins};
 pub use incoming::{Header, Incoming, Joined, peek_header};

@@ -13,7 +13,9 @@
 //! - Only members act, but for one thing: a join by external commit (no
 //!   invitation) in a public or hidden room ([`crate::access`]), which may
 //!   only add the joiner, who must not be banned or a member already, and
-//!   may change nothing else. External proposals are refused.
+//!   may change nothing else -- but remove the joiner's own old leaf (a
+//!   resync, RFC 9420 12.4.3.2: a home restored from a backup, which holds
+//!   no room's keys, joins again). External proposals are refused.
 //! - Nobody banned is added.
 //! - Adding, removing another member and changing the group context need an
 //!   admin (or owner), both as the proposal's sender and as the committer.
@@ -93,6 +95,10 @@ pub struct CommitSummary {
     /// The commit is a join without an invitation (an external commit): the
     /// committer is the one member it adds.
     pub external_join: bool,
+    /// The external join removes the joiner's own old leaf (a resync): the
+    /// joiner was a member already. Set where a commit is checked (the
+    /// server, the members), not in the joiner's own summary.
+    pub resync: bool,
 }
 
 impl RoomView {
@@ -374,9 +380,13 @@ fn check_external_join(
     if !before.access.rule.open() {
         return Err(PolicyError::JoinRefused);
     }
+    // At most one Remove: of the joiner's own old leaf (checked below).
+    let mut resync = None;
     for queued in staged.queued_proposals() {
-        if !matches!(queued.proposal(), Proposal::ExternalInit(_)) {
-            return Err(PolicyError::JoinRefused);
+        match queued.proposal() {
+            Proposal::ExternalInit(_) => {}
+            Proposal::Remove(r) if resync.is_none() => resync = Some(r.removed()),
+            _ => return Err(PolicyError::JoinRefused),
         }
     }
     let leaf = staged
@@ -386,8 +396,12 @@ fn check_external_join(
     if before.access.is_banned(&joiner) {
         return Err(PolicyError::Banned(joiner));
     }
-    if before.leaf_of(&joiner).is_some() {
-        return Err(PolicyError::DuplicateMember(joiner));
+    match (before.leaf_of(&joiner), resync) {
+        (None, None) => {}
+        (Some(old), Some(removed)) if old == removed => {}
+        (Some(_), None) => return Err(PolicyError::DuplicateMember(joiner)),
+        // Someone else's leaf: only admins remove members.
+        (_, Some(_)) => return Err(PolicyError::JoinRefused),
     }
     let after = staged.group_context().extensions();
     if fixed_extensions(after) != before.fixed_extensions
@@ -402,6 +416,7 @@ fn check_external_join(
         committer: Some(joiner),
         added: vec![joiner],
         external_join: true,
+        resync: resync.is_some(),
         ..CommitSummary::default()
     })
 }

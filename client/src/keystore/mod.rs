@@ -79,6 +79,7 @@ mod identity;
 mod me_info;
 mod pins;
 mod received;
+mod restored;
 mod room_downloads;
 mod room_events;
 mod room_offers;
@@ -105,6 +106,7 @@ pub use history::{Body, Direction, HistoryChange, HistoryEntry, HistoryQuery, Ne
 pub use identity::StoredIdentity;
 pub use pins::{LookAlike, PeerRecord, Pinned, ServerPin};
 pub use received::PendingMessage;
+pub use restored::RestoredRoom;
 pub use room_downloads::RoomDownload;
 pub use room_offers::RoomOffer;
 pub use room_receipts::{RoomMarks, RoomReceipts};

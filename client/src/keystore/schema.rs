@@ -397,6 +397,22 @@ const MIGRATIONS: &[&str] = &[
         at_ms     INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 17: the rooms a backup said this home was in, whose keys a backup
+    // does not hold (`keystore::restored`): named until we are in them again.
+    r#"
+    CREATE TABLE restored_rooms (
+        room   BLOB PRIMARY KEY CHECK (length(room) = 16),
+        name   TEXT NOT NULL,
+        rule   INTEGER NOT NULL CHECK (rule BETWEEN 0 AND 255),
+        admins BLOB NOT NULL CHECK (length(admins) % 16 = 0),
+        owned  INTEGER NOT NULL DEFAULT 0 CHECK (owned IN (0, 1))
+    ) STRICT;
+    -- The backed-up home's MLS leaf key, for a rooms state made here.
+    CREATE TABLE restored_leaf_key (
+        only INTEGER PRIMARY KEY CHECK (only = 1),
+        pair BLOB NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

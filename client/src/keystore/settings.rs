@@ -17,6 +17,9 @@ const RETENTION_KEY: &str = "retention_days";
 const READ_RECEIPTS_KEY: &str = "read_receipts";
 /// The settings key of when the account was deleted here (ms).
 const ACCOUNT_DELETED_KEY: &str = "account_deleted_at_ms";
+/// The settings key set by an import until the server's key packages of
+/// the backed-up home are replaced (`rooms::stock`).
+const STALE_KEY_PACKAGES_KEY: &str = "stale_key_packages";
 pub(super) const DAY_MS: i64 = 24 * 3600 * 1000;
 
 impl KeyStore {
@@ -58,6 +61,24 @@ impl KeyStore {
     pub fn set_account_deleted(&mut self, deleted: bool) -> Result<(), KeyStoreError> {
         let now = now_ms().to_string();
         self.set_setting(ACCOUNT_DELETED_KEY, deleted.then_some(now.as_str()))
+    }
+
+    /// Whether the server may still hold key packages of the home this one
+    /// was restored from (their keys were not in the backup).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn key_packages_stale(&self) -> Result<bool, KeyStoreError> {
+        Ok(self.setting(STALE_KEY_PACKAGES_KEY)?.is_some())
+    }
+
+    /// Records that the server's key packages of this client are (or no
+    /// longer are) ones this home cannot open.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn set_key_packages_stale(&mut self, stale: bool) -> Result<(), KeyStoreError> {
+        self.set_setting(STALE_KEY_PACKAGES_KEY, stale.then_some("1"))
     }
 
     fn setting(&self, key: &str) -> Result<Option<String>, KeyStoreError> {

@@ -88,6 +88,7 @@ pub fn client_code(e: &ClientError) -> String {
         ClientError::RoomGone(_) => "room_gone",
         ClientError::RemovedFromRoom { banned: false, .. } => "removed_from_room",
         ClientError::RemovedFromRoom { banned: true, .. } => "banned_from_room",
+        ClientError::RoomLostInRestore { .. } => "room_lost_in_restore",
         ClientError::AmbiguousRoom { .. } => "ambiguous_room",
         ClientError::AlreadyInRoom { .. } => "already_member",
         ClientError::RoomNameTaken(_) | ClientError::RoomNameInUse(_) => "room_name_taken",

@@ -185,6 +185,7 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         ),
         ClientError::AmbiguousRoom { .. }
         | ClientError::RemovedFromRoom { .. }
+        | ClientError::RoomLostInRestore { .. }
         | ClientError::AlreadyInRoom { .. }
         | ClientError::NoRoomToJoin { .. }
         | ClientError::RoomNameTaken(_)

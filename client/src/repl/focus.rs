@@ -255,6 +255,7 @@ mod tests {
             online: false,
             rule: None,
             apart: None,
+            restored: false,
         }
     }
 

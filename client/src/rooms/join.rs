@@ -91,6 +91,7 @@ impl Client {
         // History is shown by this name from now on, also once we leave.
         let named = name.clone();
         self.store(move |s| s.note_room_name(room, &named)).await?;
+        self.back_in_restored(room).await;
         Ok(Welcomed::Joined {
             room_id: super::hex(&room),
             room: name,

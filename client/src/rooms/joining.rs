@@ -282,6 +282,7 @@ impl Client {
         let owned = name.to_string();
         self.store(move |s| s.forget_room_departure(room, &owned))
             .await?;
+        self.back_in_restored(room).await;
         self.room_info(&LocalRoom {
             id: room,
             name: name.to_string(),

@@ -44,6 +44,7 @@ mod password;
 mod publish;
 mod receipts;
 mod receive;
+pub(crate) mod restored;
 mod send_file;
 mod state;
 mod staying;

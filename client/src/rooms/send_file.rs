@@ -192,7 +192,11 @@ impl Client {
             // Still ours? (Then it is reached by its id from here on.)
             match self.in_rooms(async || self.find_room(&hex_id).await).await {
                 Ok(_) => {}
-                Err(ClientError::NoSuchRoom(_) | ClientError::RemovedFromRoom { .. }) => {
+                Err(
+                    ClientError::NoSuchRoom(_)
+                    | ClientError::RemovedFromRoom { .. }
+                    | ClientError::RoomLostInRestore { .. },
+                ) => {
                     tracing::warn!(path = %path.display(), "an upload to a room we are no longer in is dropped");
                     self.drop_room_upload(id).await?;
                     continue;

@@ -68,6 +68,8 @@ impl Client {
         let path = self.config().home.join(ROOMS_FILE);
         // rooms.db is keyed like store.db (the same passphrase opens both).
         let key = self.store(|s| Ok(s.key().cloned())).await?;
+        // A restored home's new state file keeps the backed-up leaf key.
+        let leaf = self.store(|s| s.restored_leaf_key()).await?;
         let worker = self
             .inner
             .rooms
@@ -75,7 +77,8 @@ impl Client {
             .get_or_try_init(|| async move {
                 let identity =
                     crate::crypto::Identity::from_secret_bytes(&me.identity.to_secret_bytes());
-                let worker = RoomWorker::open(path, MeSigner::new(me.id, identity), key).await?;
+                let worker =
+                    RoomWorker::open(path, MeSigner::new(me.id, identity), key, leaf).await?;
                 self.adopt_named_history(&worker).await?;
                 Ok::<_, ClientError>(worker)
             })
@@ -214,10 +217,14 @@ impl Client {
     }
 
     /// Why we are in no room `name` names: a member removed or banned us
-    /// from one (its commit was read here), else there is none.
+    /// from one (its commit was read here), or this home was restored from
+    /// a backup made while it was in one, else there is none.
     pub(crate) async fn no_room_named(&self, name: &str) -> ClientError {
-        match self.room_departure(name).await {
-            Some(d) => self.departed(d).await,
+        if let Some(d) = self.room_departure(name).await {
+            return self.departed(d).await;
+        }
+        match self.restored_room(name).await {
+            Some(r) => self.lost_in_restore(r).await,
             None => ClientError::NoSuchRoom(name.into()),
         }
     }

@@ -35,14 +35,25 @@ impl Client {
                 .into_iter()
                 .map(|r| (r.id, r.name))
                 .collect();
+            let restored: HashMap<_, _> = self
+                .restored_rooms()
+                .await?
+                .into_iter()
+                .map(|r| (r.room, r.name))
+                .collect();
             let mut staying: Vec<String> = on_server
                 .iter()
                 .map(|r| sealpost_rooms::RoomId(r.room.0))
                 .filter(|id| !leaving.contains(id))
-                .map(|id| match names.get(&id) {
-                    Some(name) => format!("#{name}"),
+                .map(|id| match (names.get(&id), restored.get(&id)) {
+                    (Some(name), _) => format!("#{name}"),
+                    // Its keys were not in the backup this home came from.
+                    (None, Some(name)) => format!(
+                        "#{name} (restored from a backup without its keys: join it again or ask \
+                         an admin to remove you)"
+                    ),
                     // Its invitation waits in the inbox, unread.
-                    None => format!(
+                    (None, None) => format!(
                         "a room not opened here yet, id {}: `client inbox` opens its invitation",
                         hex(&id)
                     ),

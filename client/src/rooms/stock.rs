@@ -18,6 +18,9 @@ use crate::error::ClientError;
 pub const KEY_PACKAGES_LOW: u32 = 10;
 /// How many one-time packages a refill leaves on the server.
 pub const KEY_PACKAGES_TARGET: u32 = 30;
+/// Claim rounds that drain a restored home's stale stock (another client of
+/// ours refilling meanwhile would otherwise keep it going).
+const MAX_DRAIN_ROUNDS: usize = 4;
 
 impl Client {
     /// Checks our key packages on the server and refills them: a last-resort
@@ -33,7 +36,11 @@ impl Client {
         let mut stock = conn
             .upload_key_packages(KeyPackageKind::OneTime, Vec::new())
             .await?;
-        if !stock.last_resort {
+        let stale = self.store(|s| s.key_packages_stale()).await?;
+        if stale {
+            stock = self.drain_key_packages(conn, stock).await?;
+        }
+        if !stock.last_resort || stale {
             let engine = self.room_engine().await?;
             let last = engine.run(|e| e.generate_last_resort_key_package()).await?;
             stock = conn
@@ -58,6 +65,32 @@ impl Client {
                 Err(e) if e.reason() == Some(ErrorReason::KeyPackagesFull) => {}
                 Err(e) => return Err(e.into()),
             }
+        }
+        if stale {
+            self.store(|s| s.set_key_packages_stale(false)).await?;
+        }
+        Ok(stock)
+    }
+
+    /// Claims every one-time key package the server holds for us: made by
+    /// the home this one was restored from, they would bring welcomes this
+    /// home cannot open (the last-resort one is replaced by an upload).
+    async fn drain_key_packages(
+        &self,
+        conn: &Connection,
+        mut stock: KeyPackageStock,
+    ) -> Result<KeyPackageStock, ClientError> {
+        let me = self.require_me()?.id;
+        // Each round claims up to 100; the stock holds at most 100.
+        for _ in 0..MAX_DRAIN_ROUNDS {
+            if stock.one_time == 0 {
+                break;
+            }
+            let count = stock.one_time.min(100) as usize;
+            conn.claim_key_packages(vec![me; count]).await?;
+            stock = conn
+                .upload_key_packages(KeyPackageKind::OneTime, Vec::new())
+                .await?;
         }
         Ok(stock)
     }

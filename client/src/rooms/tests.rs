@@ -21,7 +21,7 @@ async fn user(dir: &std::path::Path, seed: u8) -> User {
     let home = dir.join(format!("user-{seed}"));
     std::fs::create_dir_all(&home).unwrap();
     let signer = MeSigner::new(id, Identity::from_secret_bytes(&identity.to_secret_bytes()));
-    let worker = RoomWorker::open(home.join(ROOMS_FILE), signer, None)
+    let worker = RoomWorker::open(home.join(ROOMS_FILE), signer, None, None)
         .await
         .unwrap();
     User {
@@ -150,10 +150,14 @@ async fn a_state_file_refuses_another_identity() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(ROOMS_FILE);
     let first = MeSigner::new(ClientId([1; 16]), Identity::generate().unwrap());
-    drop(RoomWorker::open(path.clone(), first, None).await.unwrap());
+    drop(
+        RoomWorker::open(path.clone(), first, None, None)
+            .await
+            .unwrap(),
+    );
     let other = MeSigner::new(ClientId([1; 16]), Identity::generate().unwrap());
     assert!(matches!(
-        RoomWorker::open(path, other, None).await,
+        RoomWorker::open(path, other, None, None).await,
         Err(RoomsError::IdentityMismatch)
     ));
 }

@@ -56,23 +56,24 @@ impl RoomWorker {
         path: PathBuf,
         me: MeSigner,
         key: Option<StoreKey>,
+        leaf: Option<sealpost_rooms::LeafKey>,
     ) -> Result<Self, RoomsError> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (opened, result) = oneshot::channel();
         let handle = std::thread::Builder::new()
             .name("rooms".into())
             .spawn(move || {
-                let engine =
-                    match RoomEngine::open_keyed(&path, &me, key.as_ref().map(StoreKey::bytes)) {
-                        Ok(engine) => {
-                            let _ = opened.send(Ok(()));
-                            engine
-                        }
-                        Err(e) => {
-                            let _ = opened.send(Err(e));
-                            return;
-                        }
-                    };
+                let key = key.as_ref().map(StoreKey::bytes);
+                let engine = match RoomEngine::open_keyed_with(&path, &me, key, leaf.as_ref()) {
+                    Ok(engine) => {
+                        let _ = opened.send(Ok(()));
+                        engine
+                    }
+                    Err(e) => {
+                        let _ = opened.send(Err(e));
+                        return;
+                    }
+                };
                 while let Ok(job) = queue.recv() {
                     job(&engine);
                 }

@@ -426,6 +426,7 @@ mod tests {
             online: false,
             rule: None,
             apart: None,
+            restored: false,
         }
     }
 

@@ -39,6 +39,7 @@ fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSumm
         online: false,
         rule: None,
         apart: None,
+        restored: false,
     }
 }
 
@@ -53,15 +54,7 @@ fn named_room(name: &str) -> Conversation {
 fn room(name: &str, unread: usize, at: u64) -> ConversationSummary {
     ConversationSummary {
         conversation: named_room(name),
-        label: name.into(),
-        address: name.into(),
-        last_ms: Some(at),
-        unread,
-        key_changed: false,
-        verified: false,
-        online: false,
-        rule: None,
-        apart: None,
+        ..person(ClientId([0; 16]), name, unread, at)
     }
 }
 

@@ -8,6 +8,7 @@ mod cache;
 mod membership;
 mod names;
 mod races;
+mod resync;
 mod rules;
 mod snapshot;
 mod timing;

@@ -103,6 +103,7 @@ async fn rooms_store(home: &Path, right: &str, passphrase: &str) -> bool {
         home.join(ROOMS_FILE),
         MeSigner::new(me.client_id, me.identity),
         key,
+        None,
     )
     .await
     .is_ok()
@@ -296,7 +297,7 @@ async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
     assert!(
         out.contains("1 contact with its pin")
             && out.contains("2 history entries")
-            && out.contains("rooms are not in a backup"),
+            && out.contains("rooms' keys are not in a backup"),
         "{out}"
     );
     let (ok, restored, err) = run(

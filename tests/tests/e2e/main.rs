@@ -54,6 +54,7 @@ mod rooms_password;
 mod rooms_receipts;
 mod rooms_refused;
 mod rooms_rejoin;
+mod rooms_restored;
 mod rooms_same_name;
 mod rooms_you;
 mod same_home;

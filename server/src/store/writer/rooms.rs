@@ -145,9 +145,10 @@ pub(super) fn commit(
                 ));
             }
         };
-        // An outsider commits only its own join; a member never joins.
+        // An outsider commits only its own join; a member joins again only
+        // in place of its own old leaf (a resync: its room state was lost).
         let own_join = summary.external_join && summary.committer.map(|c| c.0) == Some(author.0);
-        if joining != own_join {
+        if joining != own_join && !(own_join && summary.resync) {
             return Err(StoreError::RoomRefused(if joining {
                 "only a join of your own, by external commit".into()
             } else {
