@@ -456,6 +456,13 @@ pub enum PassphraseAction {
     },
 }
 
+/// A file offer's number as the menu reads it (`42` or `#42`); `-1` reaches
+/// this parser as a value rather than as an unknown option, so it gets the
+/// same answer as any other word that is not an offer's number.
+fn offer_number(text: &str) -> Result<u64, String> {
+    crate::repl::parse::number(text).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::Cli;
@@ -479,11 +486,4 @@ mod tests {
             );
         }
     }
-}
-
-/// A file offer's number as the menu reads it (`42` or `#42`); `-1` reaches
-/// this parser as a value rather than as an unknown option, so it gets the
-/// same answer as any other word that is not an offer's number.
-fn offer_number(text: &str) -> Result<u64, String> {
-    crate::repl::parse::number(text).map_err(|e| e.to_string())
 }
