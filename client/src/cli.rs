@@ -148,13 +148,13 @@ pub enum Command {
     /// Download a held file offer (its number from `files` or `inbox`).
     AcceptFile {
         /// The offer's message id.
-        #[arg(allow_negative_numbers = true, value_parser = offer_number)]
+        #[arg(allow_negative_numbers = true, value_parser = crate::downloads::offer_number)]
         id: u64,
     },
     /// Decline a held file offer: the server deletes it.
     DeclineFile {
         /// The offer's message id.
-        #[arg(allow_negative_numbers = true, value_parser = offer_number)]
+        #[arg(allow_negative_numbers = true, value_parser = crate::downloads::offer_number)]
         id: u64,
     },
     /// Show the history of a conversation, oldest first: texts and files
@@ -454,13 +454,6 @@ pub enum PassphraseAction {
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
     },
-}
-
-/// A file offer's number as the menu reads it (`42` or `#42`); `-1` reaches
-/// this parser as a value rather than as an unknown option, so it gets the
-/// same answer as any other word that is not an offer's number.
-fn offer_number(text: &str) -> Result<u64, String> {
-    crate::repl::parse::number(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -89,6 +89,24 @@ pub struct Decided {
     pub from_name: Option<String>,
 }
 
+/// A file offer's number (as `files` and `inbox` show it, `#` allowed
+/// before it), for the command line and the menu alike.
+///
+/// # Errors
+/// Not a number: the line to show.
+pub fn offer_number(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    t.strip_prefix('#')
+        .unwrap_or(t)
+        .parse()
+        .map_err(|_| not_an_offer_number(t))
+}
+
+/// What a word that is not a file offer's number gets.
+pub fn not_an_offer_number(text: &str) -> String {
+    format!("\"{text}\" is not a file offer's number; `files` lists them with their numbers")
+}
+
 /// Parses a size as people write it, in the decimal units every size is
 /// shown in: `65536` (bytes), `500kB`, `64MB`, `1.5GB`, `2TB` (a bare `K`,
 /// `M`, `G`, `T` means the same). The binary `KiB`, `MiB`, `GiB`, `TiB` are

@@ -180,10 +180,7 @@ impl std::fmt::Display for ParseError {
                 }
                 Ok(())
             }
-            Self::BadNumber(s) => write!(
-                f,
-                "\"{s}\" is not a file offer's number; `files` lists them with their numbers"
-            ),
+            Self::BadNumber(s) => f.write_str(&crate::downloads::not_an_offer_number(s)),
         }
     }
 }
@@ -199,11 +196,7 @@ impl From<UnclosedQuote> for ParseError {
 /// # Errors
 /// Not a number.
 pub fn number(text: &str) -> Result<u64, ParseError> {
-    let t = text.trim();
-    t.strip_prefix('#')
-        .unwrap_or(t)
-        .parse()
-        .map_err(|_| ParseError::BadNumber(t.to_string()))
+    crate::downloads::offer_number(text).map_err(|_| ParseError::BadNumber(text.trim().to_string()))
 }
 
 /// Parses one line; `Ok(None)` for an empty line.
