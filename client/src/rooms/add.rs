@@ -53,9 +53,17 @@ impl Client {
             self.require_role(&room, Role::Admin, "add members").await?;
             for (id, who) in &peers {
                 if members.contains(id) {
+                    // Listed yet maybe unable to read: a restored home, or
+                    // an invitation its client refused. Adding again takes
+                    // a removal first.
+                    let r = &room.name;
                     return Err(ClientError::room(
                         RoomRefusal::AlreadyMember,
-                        format!("{who} is already a member of #{}", room.name),
+                        format!(
+                            "{who} is already a member of #{r}; if {who}'s client cannot \
+                             read it (restored from a backup, or it refused the invitation), \
+                             remove and add {who} again: client room remove {r} {who}"
+                        ),
                     ));
                 }
             }

@@ -11,7 +11,7 @@ use crate::{Incoming, JoinRule, Observed, PolicyError, RoomName, RoomsError};
 
 /// Member 0 owns a room of rule `rule` with member 1 in it; member 2 and
 /// 3 are outside.
-fn room(rule: JoinRule) -> World {
+pub(super) fn room(rule: JoinRule) -> World {
     let w = World::new(4);
     let name = RoomName::new("lobby").unwrap();
     let created = w.m[0]

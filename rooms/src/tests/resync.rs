@@ -2,34 +2,15 @@
 //! its public room again: with its old leaf key (`LeafKey`, in the backup)
 //! the external commit removes its old leaf (a resync) and the server and
 //! every member accept it; with a new leaf key the old leaf is still there
-//! and the join is refused as a duplicate member; nobody else's leaf may be
-//! removed by an external commit.
+//! and the join is refused as a duplicate member.
 
-use super::{ROOM, World};
-use crate::{Incoming, JoinRule, Observed, PolicyError, RoomEngine, RoomName, RoomsError};
-
-/// Member 0 owns a public room with member 1 in it.
-fn room() -> World {
-    let w = World::new(2);
-    let name = RoomName::new("lobby").unwrap();
-    let created = w.m[0]
-        .engine
-        .create_room_with_rule(ROOM, &name, JoinRule::Public)
-        .unwrap();
-    w.server
-        .track(&created.group_info, &created.ratchet_tree, &w.book)
-        .unwrap();
-    let out = w.m[0]
-        .engine
-        .add_members(ROOM, &[w.kp(1)], &w.book)
-        .unwrap();
-    w.publish(0, &out, &[], &[1]);
-    w
-}
+use super::ROOM;
+use super::access::room;
+use crate::{Incoming, JoinRule, Observed, PolicyError, RoomEngine, RoomsError};
 
 #[test]
 fn a_restored_member_with_its_old_leaf_key_joins_again_in_place_of_its_old_leaf() {
-    let w = room();
+    let w = room(JoinRule::Public);
     let leaf = w.m[1].engine.leaf_key().unwrap();
     // Member 1's state file is lost; a new one keeps the old leaf key.
     let fresh = w.dir.path().join("restored.db");
@@ -57,7 +38,7 @@ fn a_restored_member_with_its_old_leaf_key_joins_again_in_place_of_its_old_leaf(
 
 #[test]
 fn a_restored_member_with_a_new_leaf_key_is_refused_as_a_member_already() {
-    let w = room();
+    let w = room(JoinRule::Public);
     let fresh = w.dir.path().join("restored.db");
     let restored = RoomEngine::open(&fresh, &w.m[1].id).unwrap();
     let info = w.m[0].engine.group_info(ROOM).unwrap();

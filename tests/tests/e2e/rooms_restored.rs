@@ -102,6 +102,14 @@ async fn rooms_restored_a_restored_home_is_told_how_to_get_back_in_and_an_admin_
 
     // Bob, an admin, removes her old membership and adds her again: she
     // reads and sends in the room as before, and it is no longer marked.
+    // Adding her while the room still lists her says how.
+    let err = refusal(addr, &bob, &["room", "add", "team", "alice"]).await;
+    assert_eq!(err["code"], "already_member", "{err}");
+    let text = err["error"].as_str().unwrap();
+    assert!(
+        text.contains("restored from a backup") && text.contains("client room remove team alice"),
+        "{text}"
+    );
     ok(addr, &bob, &["room", "remove", "team", "alice"]).await;
     ok(addr, &bob, &["room", "add", "team", "alice"]).await;
     ok(addr, &alice, &["inbox"]).await;
