@@ -120,6 +120,14 @@ INPUTS = {
     "lost_clock": (r"in the session of the examples above with his counter \d+, his clock at (\d+) ms", int),
     "lost_nonce": (r"in the session of the examples above with his counter \d+, his clock at \d+ ms and nonce `([^`]+)`", notation),
     "lost_reason": (r"restored from a backup; .*?reason (\d+)\)", int),
+    "welcome_room": (r"invitation to room `([^`]+)`", notation),
+    "welcome_id": (r"invitation to room `[^`]+`, message (\d+)", int),
+    "welcome_epoch": (r"invitation to room `[^`]+`, message \d+, which joins epoch (\d+)", int),
+    "welcome_refusal_counter": (r"which joins epoch \d+: .*?with his counter (\d+)", int),
+    "welcome_clock": (r"which joins epoch \d+: .*?with his counter \d+, his clock at (\d+) ms", int),
+    "welcome_nonce": (r"which joins epoch \d+: .*?his clock at \d+ ms and nonce `([^`]+)`", notation),
+    "welcome_type": (r"room id, epoch \d+, type (\d+), reason", int),
+    "welcome_reason": (r"room id, epoch \d+, type \d+, reason (\d+)\)", int),
 }
 
 
@@ -362,6 +370,16 @@ def expected(i):
             i["lost_refusal_counter"], i["lost_nonce"], i["lost_clock"],
             struct.pack("<Q", i["lost_id"]) + i["lost_sid"]
             + struct.pack("<Q", i["lost_counter"]) + bytes([3, i["lost_reason"]]),
+            refusal=True,
+        ),
+        # A refused room invitation: the room id and epoch in the sid and
+        # counter fields, type 5.
+        "refusal-welcome": envelope(
+            keys["k_ba"], i["bob_id"], i["alice_id"], 3, i["sid"],
+            i["welcome_refusal_counter"], i["welcome_nonce"], i["welcome_clock"],
+            struct.pack("<Q", i["welcome_id"]) + i["welcome_room"]
+            + struct.pack("<Q", i["welcome_epoch"])
+            + bytes([i["welcome_type"], i["welcome_reason"]]),
             refusal=True,
         ),
         "file-body": file_body(i["file_key"], i["nonce_prefix"], i["file_content"]),
