@@ -275,10 +275,22 @@ async fn attempt(
             (room.json(json!({ "kicked": user })), vec![line])
         }
         RoomCommand::Ban { name, user } => {
-            client.room_ban(&name, &user, true).await?;
+            let was_member = client.room_ban(&name, &user, true).await?;
             let room = held(client, &name).await;
-            let line = format!("banned {} from {}", escape_line(&user), room.line());
-            (room.json(json!({ "banned": user })), vec![line])
+            let (who, mut line) = (
+                escape_line(&user),
+                format!("banned {} from ", escape_line(&user)),
+            );
+            line += &room.line();
+            if !was_member {
+                line += &format!(
+                    "; {who} was not a member, and may not join or be added unless unbanned"
+                );
+            }
+            (
+                room.json(json!({ "banned": user, "was_member": was_member })),
+                vec![line],
+            )
         }
         RoomCommand::Unban { name, user } => {
             client.room_ban(&name, &user, false).await?;

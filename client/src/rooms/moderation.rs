@@ -17,16 +17,47 @@ use crate::error::{ClientError, RoomRefusal};
 
 impl Client {
     /// Bans (`true`) or unbans `user` in the room `name`; a banned member is
-    /// removed in the same commit.
+    /// removed in the same commit. Whether `user` was a member: a ban of
+    /// one who is not keeps them out, and the line says which it was.
     ///
     /// # Errors
-    /// Unknown room or user, ours not an admin's role, or refused.
-    pub async fn room_ban(&self, name: &str, user: &str, banned: bool) -> Result<(), ClientError> {
-        // Refuses ourselves, pins a user met for the first time.
-        let record = self.peer_for_sending(user).await?;
+    /// Unknown room or user, ourselves, ours not an admin's role, or
+    /// refused.
+    pub async fn room_ban(
+        &self,
+        name: &str,
+        user: &str,
+        banned: bool,
+    ) -> Result<bool, ClientError> {
+        // Pins a user met for the first time (before the rooms lock, as
+        // `room add` does).
+        let record = match self.peer_for_sending(user).await {
+            Err(ClientError::SendToSelf(_)) => {
+                // Not the one-to-one "no note to self": name the room.
+                return self
+                    .in_rooms(async || {
+                        let room = self.find_room(name).await?;
+                        let why = if banned {
+                            format!(
+                                "you cannot ban yourself from #{} (to leave it, use `room leave`)",
+                                room.name
+                            )
+                        } else {
+                            format!("you are in #{0}, so you are not banned from it", room.name)
+                        };
+                        Err(ClientError::room(
+                            RoomRefusal::IsYou,
+                            format!("that is you; {why}"),
+                        ))
+                    })
+                    .await;
+            }
+            found => found?,
+        };
         let client = engine_client_id(record.client_id);
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
+            let was_member = self.member_ids(&room).await?.contains(&record.client_id);
             let action = if banned { "ban users" } else { "lift bans" };
             self.require_role(&room, Role::Admin, action).await?;
             if banned {
@@ -49,7 +80,7 @@ impl Client {
                     format!("{user} is {state} banned from #{}", room.name),
                 ));
             }
-            Ok(())
+            Ok(was_member)
         })
         .await
     }

@@ -1,0 +1,53 @@
+//! Moderation edges a room admin meets: a ban of someone who was never a
+//! member (legitimate: it keeps them out) says so, and a ban or unban of
+//! oneself is refused naming the room, not as a one-to-one message.
+
+use crate::rooms_cli::{json, ok, refusal, users};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_says_whether_the_user_was_a_member_and_oneself_is_refused_by_room() {
+    let (server, _dir, [alice, bob, carol]) = users(["alice", "bob", "carol"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+
+    // Carol was never in the room: banned all the same, and told apart.
+    let line = ok(addr, &alice, &["room", "ban", "team", "carol"]).await;
+    assert_eq!(
+        line.trim(),
+        "banned carol from #team; carol was not a member, and may not join or be added unless \
+         unbanned"
+    );
+    let err = refusal(addr, &alice, &["room", "add", "team", "carol"]).await;
+    assert_eq!(err["code"], "banned", "{err}");
+    ok(addr, &alice, &["room", "unban", "team", "carol"]).await;
+    let done = json(addr, &alice, &["room", "ban", "team", "carol"]).await;
+    assert_eq!(done["banned"], "carol", "{done}");
+    assert_eq!(done["room"], "team", "{done}");
+    assert_eq!(done["was_member"], false, "{done}");
+
+    // A member's ban removes them; the line and the JSON say it was one.
+    let done = json(addr, &alice, &["room", "ban", "team", "bob"]).await;
+    assert_eq!(done["was_member"], true, "{done}");
+    let line = ok(addr, &alice, &["room", "unban", "team", "bob"]).await;
+    assert!(line.contains("bob"), "{line}");
+
+    // Oneself: refused as a room matter, naming the room.
+    for (args, says) in [
+        (
+            ["room", "ban", "team", "alice"],
+            "that is you; you cannot ban yourself from #team (to leave it, use `room leave`)",
+        ),
+        (
+            ["room", "unban", "team", "alice"],
+            "that is you; you are in #team, so you are not banned from it",
+        ),
+    ] {
+        let err = refusal(addr, &alice, &args).await;
+        assert_eq!(err["code"], "is_you", "{args:?}: {err}");
+        assert_eq!(err["error"], says, "{args:?}: {err}");
+        let (done, _, text) = crate::rooms_cli::run(addr, &alice, &args).await;
+        assert!(!done, "{args:?}");
+        assert_eq!(text.trim(), format!("client: {says}"), "{args:?}");
+    }
+}
