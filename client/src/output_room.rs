@@ -131,18 +131,22 @@ pub fn room_line(room: &str, who: &str, change: &RoomChange, seq: u64) -> String
             member,
             reason,
             listed,
-        } => invitation_refused(typed, who, member, *reason, *listed),
+            in_room,
+        } => invitation_refused(typed, who, member, *reason, (*in_room, *listed)),
     }
 }
 
-/// `who`'s client refused our invitation to `room` (empty: a room this home
-/// no longer holds); `member` is who as typed on a command line, unescaped.
+/// `who`'s client refused our invitation to `room` (empty: a room an
+/// event kept from before rooms we left were named); `member` is who as
+/// typed on a command line, unescaped. `(in_room, listed)`: whether we are
+/// still in the room, and whether it still lists `who`: only then is there
+/// something for us to remove.
 fn invitation_refused(
     room: &str,
     who: &str,
     member: &str,
     reason: RefusalReason,
-    listed: bool,
+    (in_room, listed): (bool, bool),
 ) -> String {
     let why = match reason {
         RefusalReason::InvitationKeyDiffers => {
@@ -160,11 +164,15 @@ fn invitation_refused(
         );
     }
     let shown = escape_line(room);
-    if !listed {
+    let refused = format!("{who}'s client refused your invitation to #{shown} ({why})");
+    if !in_room {
+        // Left, deleted, or removed meanwhile: not ours to act on.
         return format!(
-            "{who}'s client refused your invitation to #{shown} ({why}); {who} is no \
-             longer listed in the room"
+            "{refused}; you are no longer in #{shown}, so there is nothing for you to remove"
         );
+    }
+    if !listed {
+        return format!("{refused}; #{shown} no longer lists {who}, so there is nothing to remove");
     }
     let remove = escape_line(&format!(
         "client room remove {} {}",
@@ -172,8 +180,5 @@ fn invitation_refused(
         crate::advice::quote_word(member)
     ))
     .into_owned();
-    format!(
-        "{who}'s client refused your invitation to #{shown} ({why}): {who} is listed \
-         but cannot read the room; remove them with: {remove}"
-    )
+    format!("{refused}: {who} is listed but cannot read the room; remove them with: {remove}")
 }

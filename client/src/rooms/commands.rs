@@ -131,6 +131,10 @@ impl Client {
                     |e| e.name_in_use(name),
                 ));
             }
+            // Kept beside history, so that what comes once we have left
+            // (a refused invitation) still names the room.
+            let named = name.clone();
+            self.store(move |s| s.note_room_name(id, &named)).await?;
             self.room_info(&LocalRoom {
                 id,
                 name: name.into(),

@@ -231,19 +231,31 @@ pub enum RoomChange {
     },
     /// A member's client refused our invitation to the room (a refusal
     /// notice for our welcome): they read nothing of it, while the room
-    /// lists them until an admin removes them. `room` is empty when this
-    /// home no longer holds the room.
+    /// lists them until an admin removes them. A room we are no longer in
+    /// is named as history last knew it, else by its id.
     InvitationRefused {
         /// Who refused it (the name they are pinned under here).
         member: String,
         /// Why, as their notice says.
         reason: crate::crypto::RefusalReason,
-        /// Whether the room still lists them as a member.
+        /// Whether the room still lists them as a member (false too when
+        /// we are not in it: we cannot tell).
         listed: bool,
+        /// Whether we are still in the room (we left it, deleted it or
+        /// were removed before the refusal came). Events kept from before
+        /// this was recorded read as in it unless their room is empty.
+        #[serde(default = "in_room_by_default")]
+        in_room: bool,
     },
     /// An entry that could not be read (refused, or did not decrypt).
     Unreadable {
         /// Why, in one line.
         error: String,
     },
+}
+
+/// An `invitation_refused` kept before `in_room` was recorded named a room
+/// we were in (one we were not in had an empty name).
+fn in_room_by_default() -> bool {
+    true
 }

@@ -10,16 +10,17 @@ use crate::client::Client;
 use crate::crypto::Refusal;
 use crate::error::ClientError;
 use crate::event::What;
-use crate::keystore::PeerRecord;
+use crate::keystore::{Conversation, PeerRecord};
 
 impl Client {
     /// What `peer`'s refusal of our welcome to the room `refusal` names
-    /// comes to: the room by name and whether it still lists `peer`; a
-    /// room this home does not hold (left, forgotten, or never ours) by
-    /// its id alone.
+    /// comes to: the room by name, whether we are still in it and whether
+    /// it still lists `peer`. A room we are no longer in (left, deleted,
+    /// or removed from) is named as its history last knew it, else by its
+    /// id.
     ///
     /// # Errors
-    /// The engine's state file failed.
+    /// The engine's state file or the key store failed.
     pub(crate) async fn invitation_refused(
         &self,
         peer: &PeerRecord,
@@ -28,26 +29,39 @@ impl Client {
         let room = sealpost_rooms::RoomId(*refusal.sid.as_bytes());
         let member = engine_client_id(peer.client_id);
         let engine = self.room_engine().await?;
-        let known = engine
+        let (name, in_room, listed) = engine
             .run(move |en| {
-                if !en.rooms()?.contains(&room) || !en.is_member(room)? {
-                    return Ok(None);
+                if !en.rooms()?.contains(&room) {
+                    return Ok((None, false, false));
                 }
                 let name = en.name(room)?.map(|n| n.as_str().to_string());
+                if !en.is_member(room)? {
+                    // Removed: the group's last state is not the room's now.
+                    return Ok((name, false, false));
+                }
                 let listed = en.members(room)?.iter().any(|m| m.client_id == member);
-                Ok(Some((name.unwrap_or_else(|| hex(&room)), listed)))
+                Ok((name, true, listed))
             })
             .await?;
-        let id = peer.client_id;
-        let member_name = self.member_name(id).await?;
-        let (room_name, listed) = known.unwrap_or_default();
+        let name = match name {
+            Some(name) => name,
+            None => {
+                let id = hex(&room);
+                match self.store(move |s| s.room_in_history(&id)).await? {
+                    Some(Conversation::Room { name, .. }) => name,
+                    _ => hex(&room),
+                }
+            }
+        };
+        let member_name = self.member_name(peer.client_id).await?;
         Ok(What::Room {
-            room: room_name,
+            room: name,
             room_id: hex(&room),
             change: RoomChange::InvitationRefused {
                 member: member_name,
                 reason: refusal.reason,
                 listed,
+                in_room,
             },
         })
     }

@@ -282,6 +282,12 @@ impl Client {
         let owned = name.to_string();
         self.store(move |s| s.forget_room_departure(room, &owned))
             .await?;
+        // Its own name (not `#ID` as typed), kept as a welcome's join does.
+        let engine = self.room_engine().await?;
+        if let Some(own) = engine.run(move |en| en.name(room)).await? {
+            self.store(move |s| s.note_room_name(room, own.as_str()))
+                .await?;
+        }
         self.back_in_restored(room).await;
         self.room_info(&LocalRoom {
             id: room,

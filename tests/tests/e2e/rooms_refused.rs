@@ -113,3 +113,116 @@ async fn an_invitation_for_a_lost_key_package_is_told_as_unusable() {
     assert_eq!(events[0]["member"], "bob", "{events:?}");
     assert_eq!(events[0]["reason"], "invitation_unusable", "{events:?}");
 }
+
+/// Deletes `home`'s rooms state, so that its client cannot open the
+/// invitations made for the key packages it uploaded so far (the oldest,
+/// claimed first).
+fn lose_rooms_state(home: &std::path::Path) {
+    for file in ["rooms.db", "rooms.db-wal", "rooms.db-shm"] {
+        let _ = std::fs::remove_file(home.join(file));
+    }
+}
+
+/// A refusal that comes once the admin removed the refuser: nothing is
+/// left to remove, and the line says so instead of offering a removal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_after_the_refuser_was_removed_offers_no_removal() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    lose_rooms_state(&bob);
+    for room in ["team", "ops"] {
+        ok(addr, &alice, &["room", "create", room]).await;
+        ok(addr, &alice, &["room", "add", room, "bob"]).await;
+        ok(addr, &alice, &["room", "remove", room, "bob"]).await;
+    }
+    let seen = json(addr, &bob, &["inbox"]).await;
+    let unreadable = room_events(&seen)
+        .into_iter()
+        .filter(|e| e["room_event"] == "unreadable")
+        .count();
+    assert_eq!(unreadable, 2, "bob's client used an invitation: {seen}");
+
+    // Both refusals wait for alice; `--json` reads them both.
+    let events = refusals(&json(addr, &alice, &["inbox"]).await);
+    assert_eq!(events.len(), 2, "{events:?}");
+    for (e, room) in events.iter().zip(["team", "ops"]) {
+        assert_eq!(e["room"], room, "{e}");
+        assert_eq!(e["member"], "bob", "{e}");
+        assert_eq!(e["listed"], false, "{e}");
+        assert_eq!(e["in_room"], true, "{e}");
+    }
+
+    // For a person: one more refusal, of a room that no longer lists bob.
+    ok(addr, &alice, &["room", "create", "lab"]).await;
+    ok(addr, &alice, &["room", "add", "lab", "bob"]).await;
+    ok(addr, &alice, &["room", "remove", "lab", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    let line = ok(addr, &alice, &["inbox"]).await;
+    assert!(
+        line.contains(
+            "bob's client refused your invitation to #lab (bob's client could not use it"
+        ) && line.contains("; #lab no longer lists bob, so there is nothing to remove"),
+        "{line}"
+    );
+    assert!(!line.contains("room remove"), "{line}");
+}
+
+/// A refusal that comes once the admin is out of the room (left it, or
+/// deleted it): the room is named as it was, and the admin is told they
+/// are no longer in it rather than given a removal they cannot make.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_after_the_admin_left_names_the_room_and_says_so() {
+    let (server, _dir, [alice, bob, carol]) = users(["alice", "bob", "carol"]).await;
+    let addr = server.addr;
+    lose_rooms_state(&bob);
+    // Alice leaves lab (carol, an admin, stays and completes it) and
+    // deletes den, each after adding bob.
+    ok(addr, &alice, &["room", "create", "lab"]).await;
+    ok(addr, &alice, &["room", "add", "lab", "carol"]).await;
+    ok(addr, &carol, &["inbox"]).await;
+    ok(addr, &alice, &["room", "promote", "lab", "carol"]).await;
+    ok(addr, &alice, &["room", "add", "lab", "bob"]).await;
+    ok(addr, &alice, &["room", "leave", "lab"]).await;
+    ok(addr, &carol, &["inbox"]).await;
+    let out = ok(addr, &alice, &["inbox"]).await;
+    assert!(out.contains("[#lab] you left"), "{out}");
+    ok(addr, &alice, &["room", "create", "den"]).await;
+    ok(addr, &alice, &["room", "add", "den", "bob"]).await;
+    ok(addr, &alice, &["room", "delete", "den"]).await;
+
+    let seen = json(addr, &bob, &["inbox"]).await;
+    let unreadable = room_events(&seen)
+        .into_iter()
+        .filter(|e| e["room_event"] == "unreadable")
+        .count();
+    assert_eq!(unreadable, 2, "bob's client used an invitation: {seen}");
+
+    let events = refusals(&json(addr, &alice, &["inbox"]).await);
+    assert_eq!(events.len(), 2, "{events:?}");
+    for (e, room) in events.iter().zip(["lab", "den"]) {
+        assert_eq!(e["room"], room, "{e}");
+        assert_eq!(e["member"], "bob", "{e}");
+        assert_eq!(e["in_room"], false, "{e}");
+        assert_eq!(e["listed"], false, "{e}");
+        assert_eq!(e["room_id"].as_str().map(str::len), Some(32), "{e}");
+    }
+
+    // For a person, the same for a room she left.
+    ok(addr, &alice, &["room", "create", "ops"]).await;
+    ok(addr, &alice, &["room", "add", "ops", "carol"]).await;
+    ok(addr, &carol, &["inbox"]).await;
+    ok(addr, &alice, &["room", "promote", "ops", "carol"]).await;
+    ok(addr, &alice, &["room", "add", "ops", "bob"]).await;
+    ok(addr, &alice, &["room", "leave", "ops"]).await;
+    ok(addr, &carol, &["inbox"]).await;
+    ok(addr, &alice, &["inbox"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    let line = ok(addr, &alice, &["inbox"]).await;
+    assert!(
+        line.contains(
+            "bob's client refused your invitation to #ops (bob's client could not use it"
+        ) && line.contains("; you are no longer in #ops, so there is nothing for you to remove"),
+        "{line}"
+    );
+    assert!(!line.contains("room remove"), "{line}");
+}
