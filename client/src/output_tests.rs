@@ -152,3 +152,43 @@ fn retention_counts_days_and_entries_in_words() {
         "history is kept 7 days after it arrives; 12 older entries deleted"
     );
 }
+
+#[test]
+fn a_refused_invitation_offers_a_removal_only_when_there_is_one_to_make() {
+    use crate::crypto::RefusalReason;
+    use crate::event::RoomChange;
+    let line = |in_room, listed| {
+        let change = RoomChange::InvitationRefused {
+            member: "bob".into(),
+            reason: RefusalReason::InvitationUnusable,
+            listed,
+            in_room,
+        };
+        room_line("dev team", "bob", &change, 3)
+    };
+    assert!(
+        line(true, true).ends_with(
+            "bob is listed but cannot read the room; remove them with: client room remove \
+             \"dev team\" bob"
+        ),
+        "{}",
+        line(true, true)
+    );
+    assert!(
+        line(true, false)
+            .ends_with("; #dev team no longer lists bob, so there is nothing to remove")
+    );
+    assert!(
+        line(false, false)
+            .ends_with("; you are no longer in #dev team, so there is nothing for you to remove")
+    );
+    // One kept before `in_room` was recorded: in the room unless unnamed.
+    let kept: RoomChange = serde_json::from_str(
+        r#"{"room_event":"invitation_refused","member":"bob","reason":"invitation_unusable","listed":false}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        kept,
+        RoomChange::InvitationRefused { in_room: true, .. }
+    ));
+}
