@@ -6,7 +6,8 @@ use crate::rooms_cli::{json, ok, refusal, users};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_says_whether_the_user_was_a_member_and_oneself_is_refused_by_room() {
-    let (server, _dir, [alice, bob, carol]) = users(["alice", "bob", "carol"]).await;
+    // Bob and carol need only be registered: alice acts on them.
+    let (server, _dir, [alice, _bob, _carol]) = users(["alice", "bob", "carol"]).await;
     let addr = server.addr;
     ok(addr, &alice, &["room", "create", "team"]).await;
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
