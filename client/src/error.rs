@@ -159,7 +159,7 @@ pub enum ClientError {
     },
     /// A room this home was in before it was restored from a backup, which
     /// holds no room's keys (escape before printing).
-    #[error("{}", crate::rooms::restored::lost_line(room, *rule, admins, *owned))]
+    #[error("{}", crate::rooms::restored::lost_line(room, *rule, admins, *owned, *back))]
     RoomLostInRestore {
         /// Its name when the backup was made.
         room: String,
@@ -171,6 +171,8 @@ pub enum ClientError {
         admins: Vec<String>,
         /// We owned it.
         owned: bool,
+        /// What `room join` found of the way back.
+        back: crate::rooms::restored::Back,
     },
     /// The server has no public or hidden room of this name that we may
     /// join (a ban answers the same); `listed` is a listed room whose name

@@ -16,7 +16,7 @@ use crate::rooms_cli::{inbox_room_texts, json, ok, refusal, run, users};
 
 /// Exports `home` into the temp folder, deletes it and imports the backup
 /// into a fresh home at the same place; the import's line.
-async fn restore(addr: SocketAddr, dir: &Path, home: &PathBuf) -> String {
+pub(crate) async fn restore(addr: SocketAddr, dir: &Path, home: &PathBuf) -> String {
     let backup = dir.join("restore.backup");
     let _ = std::fs::remove_file(&backup);
     ok(addr, home, &["export", backup.to_str().unwrap()]).await;
@@ -25,7 +25,7 @@ async fn restore(addr: SocketAddr, dir: &Path, home: &PathBuf) -> String {
 }
 
 /// The entry of `list` (a JSON array) whose `name` is `name`.
-fn named<'a>(list: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn named<'a>(list: &'a Value, name: &str) -> &'a Value {
     list.as_array()
         .unwrap()
         .iter()
