@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{hex, wire_client_id};
 use crate::client::Client;
+pub use crate::error::Back;
 use crate::error::ClientError;
 use crate::keystore::RestoredRoom;
 
@@ -137,21 +138,6 @@ impl Client {
             tracing::warn!(error = %e, "forgetting a restored room failed");
         }
     }
-}
-
-/// What `room join` found of the way back into a restored room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Back {
-    /// The room lists us, as far as we know: `room join` takes our old
-    /// place again (a resync), whatever the room's rule.
-    #[default]
-    Join,
-    /// The room no longer lists us: a member removed us after the backup
-    /// was made.
-    NotListed,
-    /// The room lists us with a leaf key the backup did not keep (one made
-    /// before backups kept it): a join cannot take that place.
-    KeyLost,
 }
 
 /// The line of [`ClientError::RoomLostInRestore`].
