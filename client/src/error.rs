@@ -159,7 +159,7 @@ pub enum ClientError {
     },
     /// A room this home was in before it was restored from a backup, which
     /// holds no room's keys (escape before printing).
-    #[error("{}", crate::rooms::restored::lost_line(room, *rule, admins, *owned))]
+    #[error("{}", crate::rooms::restored::lost_line(room, *rule, admins, *owned, *back))]
     RoomLostInRestore {
         /// Its name when the backup was made.
         room: String,
@@ -171,6 +171,8 @@ pub enum ClientError {
         admins: Vec<String>,
         /// We owned it.
         owned: bool,
+        /// What `room join` found of the way back.
+        back: Back,
     },
     /// The server has no public or hidden room of this name that we may
     /// join (a ban answers the same); `listed` is a listed room whose name
@@ -568,6 +570,21 @@ fn did_you_mean(name: &str, listed: Option<&str>) -> String {
         }
         Some(n) => format!("; did you mean #{n}?"),
     }
+}
+
+/// What `room join` found of the way back into a restored room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Back {
+    /// The room lists us, as far as we know: `room join` takes our old
+    /// place again (a resync), whatever the room's rule.
+    #[default]
+    Join,
+    /// The room no longer lists us: a member removed us after the backup
+    /// was made.
+    NotListed,
+    /// The room lists us with a leaf key the backup did not keep (one made
+    /// before backups kept it): a join cannot take that place.
+    KeyLost,
 }
 
 #[cfg(test)]

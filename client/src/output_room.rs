@@ -99,8 +99,13 @@ pub fn room_line(room: &str, who: &str, change: &RoomChange, seq: u64) -> String
             old_name: None,
             name,
         } => format!("[#{room}] {who} renamed the room to #{}", escape_line(name)),
-        RoomChange::JoinedByName { member, you } => {
-            format!("[#{room}] {} joined", shown_member(member, *you))
+        RoomChange::JoinedByName { member, you, again } => {
+            let again = if *again {
+                " again (a home restored from a backup)"
+            } else {
+                ""
+            };
+            format!("[#{room}] {} joined{again}", shown_member(member, *you))
         }
         RoomChange::Banned { members } => format!("[#{room}] {who} banned {}", list(members)),
         RoomChange::Unbanned { members } => format!("[#{room}] {who} unbanned {}", list(members)),

@@ -115,6 +115,13 @@ pub enum RoomsError {
     /// We are no longer a member of the room.
     #[error("not a member of the room any more")]
     NotMember,
+
+    /// The room lists us with a leaf signature key this state file does not
+    /// hold (a home restored from a backup made before backups kept it):
+    /// an external commit cannot take that leaf's place (openmls removes
+    /// only a leaf with the joiner's own key), so an admin must remove it.
+    #[error("the room lists you with a key this home no longer holds")]
+    LeafKeyLost,
     /// The client id is not a member of the room.
     #[error("{0} is not a member of the room")]
     NoSuchMember(ClientId),

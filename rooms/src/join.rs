@@ -3,16 +3,25 @@
 //! `GroupInfo`, which the server keeps and members refresh after each
 //! commit ([`RoomEngine::group_info`]).
 //!
-//! Only public and hidden rooms accept it ([`crate::access`]); the joiner
-//! checks that before sending, checks every member against its pins as
+//! Public and hidden rooms accept it from anyone not banned, and a room of
+//! any rule from a member it still lists, in place of that member's own
+//! leaf (a resync: a home restored from a backup, whose state file lost
+//! the room; [`crate::access`], [`crate::policy`]). openmls adds the Remove
+//! of that leaf only when it has our signature key, so a backup must keep
+//! it ([`crate::engine::LeafKey`]): openmls 0.9 offers no way to name
+//! another leaf to remove in an external commit. The joiner checks all
+//! this before sending, checks every member against its pins as
 //! after a welcome, and the server and every member check the commit again
 //! ([`crate::policy`]). openmls merges the joiner's own commit at once: the
 //! joiner has no log to read before it. If the server refuses the commit,
 //! the caller forgets the room ([`RoomEngine::forget_room`]).
 
+use openmls::messages::group_info::VerifiableGroupInfo;
 use openmls::prelude::{
-    LeafNodeParameters, MlsGroup, MlsMessageBodyIn, MlsMessageIn, tls_codec::Deserialize as _,
+    LeafNodeParameters, MlsGroup, MlsMessageBodyIn, MlsMessageIn, ProposalStore, PublicGroup,
+    tls_codec::Deserialize as _,
 };
+use openmls_memory_storage::MemoryStorage;
 use openmls_traits::OpenMlsProvider as _;
 
 use crate::access::Access;
@@ -22,6 +31,7 @@ use crate::error::{PolicyError, RoomsError};
 use crate::identity::Pins;
 use crate::incoming::MAX_MESSAGE_LEN;
 use crate::policy::{CommitSummary, RoomView, check_members};
+use crate::store::Provider;
 
 impl RoomEngine {
     /// Joins the room whose `GroupInfo` (an `MlsMessage` with the ratchet
@@ -70,6 +80,11 @@ impl RoomEngine {
             }
             // The group made below replaces any copy kept in memory.
             provider.cache.evict(room);
+            let me = self.me.client_id;
+            let resync = match pins {
+                Some(_) => self.may_join(provider, &info)?,
+                None => false,
+            };
             let signer = self.signer(provider)?;
             let (group, bundle) = MlsGroup::external_commit_builder()
                 .with_config(join_config())
@@ -88,12 +103,8 @@ impl RoomEngine {
                 .map_err(RoomsError::mls("external join"))?;
             // The room as we now hold it (our commit merged): the rules
             // every member will apply, checked here before anything leaves.
-            let me = self.me.client_id;
             if let Some(pins) = pins {
                 let access = Access::from_extensions(group.extensions())?;
-                if !access.rule.open() {
-                    return Err(PolicyError::JoinRefused.into());
-                }
                 if access.is_banned(&me) {
                     return Err(PolicyError::Banned(me).into());
                 }
@@ -115,9 +126,55 @@ impl RoomEngine {
                     committer: Some(me),
                     added: vec![me],
                     external_join: true,
+                    resync,
                     ..CommitSummary::default()
                 },
             })
         })
+    }
+
+    /// Whether the room of `info` (before our commit) takes us: in an open
+    /// room anyone not banned joins; in any room a member it lists joins
+    /// again in place of its own leaf (a resync: true), which openmls
+    /// removes only when the leaf has our signature key.
+    ///
+    /// # Errors
+    /// [`PolicyError::JoinRefused`] (invite-only, not listed),
+    /// [`RoomsError::LeafKeyLost`] (listed with a key we do not hold).
+    fn may_join(
+        &self,
+        provider: &Provider<'_>,
+        info: &VerifiableGroupInfo,
+    ) -> Result<bool, RoomsError> {
+        let tree = info
+            .extensions()
+            .ratchet_tree()
+            .ok_or(RoomsError::Malformed)?
+            .ratchet_tree()
+            .clone();
+        let (group, _) = PublicGroup::from_external(
+            provider.crypto(),
+            &MemoryStorage::default(),
+            tree,
+            info.clone(),
+            ProposalStore::new(),
+        )
+        .map_err(RoomsError::mls("external join"))?;
+        let view = RoomView::new(group.members(), group.group_context().extensions())?;
+        let me = self.me.client_id;
+        let Some(leaf) = view.leaf_of(&me) else {
+            if !view.access().rule.open() {
+                return Err(PolicyError::JoinRefused.into());
+            }
+            return Ok(false);
+        };
+        let ours = group
+            .members()
+            .any(|m| m.index == leaf && m.signature_key == self.me.signature_key);
+        if ours {
+            Ok(true)
+        } else {
+            Err(RoomsError::LeafKeyLost)
+        }
     }
 }

@@ -10,12 +10,13 @@
 //! depend on the server having checked.
 //!
 //! The rules:
-//! - Only members act, but for one thing: a join by external commit (no
-//!   invitation) in a public or hidden room ([`crate::access`]), which may
-//!   only add the joiner, who must not be banned or a member already, and
-//!   may change nothing else -- but remove the joiner's own old leaf (a
-//!   resync, RFC 9420 12.4.3.2: a home restored from a backup, which holds
-//!   no room's keys, joins again). External proposals are refused.
+//! - Only members act, but for two things, by external commit (no
+//!   invitation), which may change nothing else and add only the joiner,
+//!   who must not be banned: a join of a public or hidden room
+//!   ([`crate::access`]) by one who is not a member; and in a room of any
+//!   rule a resync (RFC 9420 12.4.3.2: a home restored from a backup, which
+//!   holds no room's keys, joins again), whose one Remove is of the
+//!   joiner's own old leaf. External proposals are refused.
 //! - Nobody banned is added.
 //! - Adding, removing another member and changing the group context need an
 //!   admin (or owner), both as the proposal's sender and as the committer.
@@ -370,16 +371,14 @@ pub fn check_commit(
     Ok(summary)
 }
 
-/// The rules of a join by external commit: an open room, only the joiner's
-/// external init, a joiner who is neither banned nor a member already, and
-/// nothing else changed.
+/// The rules of a join by external commit: only the joiner's external
+/// init, a joiner who is not banned, and nothing else changed; either an
+/// open room and a joiner who is not a member, or, in any room, a resync:
+/// the one Remove is of the joiner's own leaf.
 fn check_external_join(
     before: &RoomView,
     staged: &StagedCommit,
 ) -> Result<CommitSummary, PolicyError> {
-    if !before.access.rule.open() {
-        return Err(PolicyError::JoinRefused);
-    }
     // At most one Remove: of the joiner's own old leaf (checked below).
     let mut resync = None;
     for queued in staged.queued_proposals() {
@@ -397,7 +396,12 @@ fn check_external_join(
         return Err(PolicyError::Banned(joiner));
     }
     match (before.leaf_of(&joiner), resync) {
-        (None, None) => {}
+        // A newcomer: only an open room admits one without an admin.
+        (None, None) if before.access.rule.open() => {}
+        (None, None) => return Err(PolicyError::JoinRefused),
+        // A member the room lists takes its own place again whatever the
+        // rule: it was admitted before, and it keeps its role (roles are
+        // kept by client id, which stays).
         (Some(old), Some(removed)) if old == removed => {}
         (Some(_), None) => return Err(PolicyError::DuplicateMember(joiner)),
         // Someone else's leaf: only admins remove members.

@@ -53,16 +53,18 @@ impl Client {
             self.require_role(&room, Role::Admin, "add members").await?;
             for (id, who) in &peers {
                 if members.contains(id) {
-                    // Listed yet maybe unable to read: a restored home, or
-                    // an invitation its client refused. Adding again takes
-                    // a removal first.
+                    // Listed yet maybe unable to read: a restored home
+                    // (which joins again by itself), or an invitation its
+                    // client refused. Adding again takes a removal first.
                     let r = &room.name;
                     return Err(ClientError::room(
                         RoomRefusal::AlreadyMember,
                         format!(
-                            "{who} is already a member of #{r}; if {who}'s client cannot \
-                             read it (restored from a backup, or it refused the invitation), \
-                             remove and add {who} again: client room remove {r} {who}"
+                            "{who} is already a member of #{r}; a home of {who}'s restored from \
+                             a backup gets back in with `room join {r}`; if {who}'s client \
+                             cannot read it otherwise (it refused the invitation, or the backup \
+                             predates the room key), remove and add {who} again: \
+                             client room remove {r} {who}"
                         ),
                     ));
                 }

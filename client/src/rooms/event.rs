@@ -189,6 +189,10 @@ pub enum RoomChange {
         /// Whether it is this home's user (a person reads "you").
         #[serde(default)]
         you: bool,
+        /// A member the room listed took its own place again (a resync: its
+        /// home was restored from a backup), in a room of any rule.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        again: bool,
     },
     /// Users were banned (a banned member is also in a `Removed`).
     Banned {

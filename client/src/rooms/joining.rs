@@ -1,7 +1,9 @@
 //! Joining rooms without an invitation (PROTOCOL.md "Joining (142 to
 //! 144)"): the public rooms as the server lists them, a join by name (an
 //! MLS external commit from the group info the server keeps, checked by
-//! the engine against the room's rules and our pins before it leaves),
+//! the engine against the room's rules and our pins before it leaves; a
+//! room this home was in before a restore is found by its id and joined
+//! again in place of our old leaf, whatever its rule),
 //! changing a room's join rule, and keeping the server's group info fresh
 //! after each commit of ours that leaves the room open to joiners.
 //!
@@ -13,14 +15,16 @@
 use bytes::Bytes;
 use protocol::v3::RoomLabel;
 use protocol::{ErrorReason, RoomId};
-use sealpost_rooms::{JoinRule, Role};
+use sealpost_rooms::{JoinRule, PolicyError, Role, RoomsError};
 use serde::Serialize;
 
 use super::password::{RoomPassword, needs_password};
+use super::restored::Back;
 use super::state::LocalRoom;
 use super::{RoomInfo, hex};
 use crate::client::Client;
 use crate::error::{ClientError, RoomRefusal};
+use crate::keystore::RestoredRoom;
 
 /// Attempts at one join while members keep moving the epoch.
 const MAX_JOIN_ATTEMPTS: usize = 8;
@@ -83,23 +87,41 @@ impl Client {
         password: Option<&RoomPassword>,
     ) -> Result<RoomInfo, ClientError> {
         let typed = super::typed_room(name);
+        // A room this home was in before it was restored from a backup: the
+        // server finds it by its id for a member it still lists, whatever
+        // its rule, and the join takes our old place (a resync).
+        let restored = self.restored_room(typed).await;
         // A listed room's id names it, as `#ID` names a room elsewhere: the
         // way to one whose name a room of ours has too.
         let name = &self.listed_name(typed).await?;
         let label = RoomLabel::new(name).map_err(|_| no_such_room(name))?;
+        let mut by_id = match &restored {
+            Some(r) => Some(RoomLabel::new(&hex(&r.room)).map_err(|_| no_such_room(name))?),
+            None => None,
+        };
         self.in_rooms(async || {
             let engine = self.room_engine().await?;
             for _ in 0..MAX_JOIN_ATTEMPTS {
+                let asked = by_id.clone().unwrap_or_else(|| label.clone());
                 let found = match self
                     .retrying(|c| {
-                        let label = label.clone();
-                        async move { c.find_room(label).await }
+                        let asked = asked.clone();
+                        async move { c.find_room(asked).await }
                     })
                     .await
                 {
                     Ok(found) => found,
                     Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => {
-                        return Err(self.no_room_to_join(name).await);
+                        let Some(r) = restored.clone().filter(|_| by_id.is_some()) else {
+                            return Err(self.no_room_to_join(name).await);
+                        };
+                        // Not a member any more: removed since the backup.
+                        // An open room is joined as anyone joins it.
+                        if JoinRule::from_code(r.rule).is_some_and(JoinRule::open) {
+                            by_id = None;
+                            continue;
+                        }
+                        return Err(self.lost_in_restore_as(r, Back::NotListed).await);
                     }
                     Err(e) => return Err(e),
                 };
@@ -119,9 +141,13 @@ impl Client {
                     });
                 }
                 let info = found.group_info.to_vec();
-                let out = self
+                let out = match self
                     .with_pins(move |en, book| en.join_external(&info, book))
-                    .await?;
+                    .await
+                {
+                    Ok(out) => out,
+                    Err(e) => return Err(self.not_back(e, restored.clone(), name).await),
+                };
                 let room = out.room;
                 if room.0 != found.room.0 {
                     engine.run(move |en| en.forget_room(room)).await?;
@@ -132,7 +158,9 @@ impl Client {
                 }
                 let rule = engine.run(move |en| Ok(en.access(room)?.rule)).await?;
                 let conn = self.connection().await?;
-                if rule.needs_password() {
+                // A member the room lists proves nothing again (the server
+                // asks a password of newcomers only).
+                if rule.needs_password() && !out.summary.resync {
                     let proven = match password {
                         Some(p) => self.prove_room_password(&conn, room, name, p).await,
                         None => Err(needs_password(name)),
@@ -173,12 +201,36 @@ impl Client {
                     }
                 }
             }
+            if by_id.is_some() {
+                return Err(stale_group_info(name));
+            }
             Err(ClientError::room(
                 RoomRefusal::Busy,
                 "other members kept changing the room at the same time; try again",
             ))
         })
         .await
+    }
+
+    /// What a join's refusal by our engine means for a room restored here:
+    /// the room lists us with a key the backup did not keep, or (the
+    /// server listing us: it found the room by id) its group info is older
+    /// than our membership.
+    async fn not_back(
+        &self,
+        e: ClientError,
+        restored: Option<RestoredRoom>,
+        name: &str,
+    ) -> ClientError {
+        match (e, restored) {
+            (ClientError::Room(RoomsError::LeafKeyLost), Some(r)) => {
+                self.lost_in_restore_as(r, Back::KeyLost).await
+            }
+            (ClientError::Room(RoomsError::Policy(PolicyError::JoinRefused)), Some(_)) => {
+                stale_group_info(name)
+            }
+            (e, _) => e,
+        }
     }
 
     /// Changes who may join the room `name` (admins and the owner).
@@ -212,8 +264,10 @@ impl Client {
         .await
     }
 
-    /// Stores the room's group info for joiners when the room is open to
-    /// them (after a commit of ours merged, or our join). Not fatal: a
+    /// Stores the room's group info for joiners (after a commit of ours
+    /// merged, or our join), whatever the room's rule: in an invite-only
+    /// room the joiners are members it still lists whose homes lost the
+    /// room (a resync, PROTOCOL.md "Access"). Not fatal: a
     /// stale epoch means another member committed since, and stores its
     /// own; anything else is logged and the next commit tries again.
     pub(crate) async fn refresh_group_info(&self, room: sealpost_rooms::RoomId) {
@@ -221,7 +275,7 @@ impl Client {
             let engine = self.room_engine().await?;
             let made = engine
                 .run(move |en| {
-                    if !en.is_member(room)? || !en.access(room)?.rule.open() {
+                    if !en.is_member(room)? {
                         return Ok(None);
                     }
                     Ok(Some((en.epoch(room)?, en.group_info(room)?)))
@@ -244,6 +298,19 @@ impl Client {
             tracing::warn!(error = %e, "storing the room's group info for joiners failed");
         }
     }
+}
+
+/// The server's group info of a room that lists us is older than the
+/// room's epoch and stays so (a member's client that predates storing it
+/// for every room made the last change).
+fn stale_group_info(name: &str) -> ClientError {
+    ClientError::room(
+        RoomRefusal::Busy,
+        format!(
+            "the server holds no current group info of #{name} to join it again from: \
+             try again after a member changes the room (adds or removes someone)"
+        ),
+    )
 }
 
 fn no_such_room(name: &str) -> ClientError {

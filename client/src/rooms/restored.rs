@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{hex, wire_client_id};
 use crate::client::Client;
+pub use crate::error::Back;
 use crate::error::ClientError;
 use crate::keystore::RestoredRoom;
 
@@ -78,6 +79,11 @@ impl Client {
     /// The refusal that says `r` was restored without its keys and how to
     /// get back in.
     pub(crate) async fn lost_in_restore(&self, r: RestoredRoom) -> ClientError {
+        self.lost_in_restore_as(r, Back::Join).await
+    }
+
+    /// [`Self::lost_in_restore`] once `room join` found the way back `back`.
+    pub(crate) async fn lost_in_restore_as(&self, r: RestoredRoom, back: Back) -> ClientError {
         let admins = self.admin_names(&r).await;
         ClientError::RoomLostInRestore {
             room: r.name,
@@ -85,6 +91,7 @@ impl Client {
             rule: JoinRule::from_code(r.rule).unwrap_or_default(),
             admins,
             owned: r.owned,
+            back,
         }
     }
 
@@ -115,7 +122,7 @@ impl Client {
             let admins = self.admin_names(&r).await;
             let rule = JoinRule::from_code(r.rule).unwrap_or_default();
             out.push(RestoredInfo {
-                how: how_back(&r.name, rule, &admins, r.owned),
+                how: how_back(&r.name, rule, &admins, r.owned, Back::Join),
                 id: hex(&r.room),
                 name: r.name,
                 rule: rule.to_string(),
@@ -134,42 +141,75 @@ impl Client {
 }
 
 /// The line of [`ClientError::RoomLostInRestore`].
-pub(crate) fn lost_line(room: &str, rule: JoinRule, admins: &[String], owned: bool) -> String {
+pub(crate) fn lost_line(
+    room: &str,
+    rule: JoinRule,
+    admins: &[String],
+    owned: bool,
+    back: Back,
+) -> String {
     format!(
         "this home was restored from a backup, which does not hold the keys of #{room}: \
          it cannot read or send there until it is in the room again; {}",
-        how_back(room, rule, admins, owned)
+        how_back(room, rule, admins, owned, back)
     )
 }
 
 /// How to get back into a room restored without its keys.
-pub fn how_back(room: &str, rule: JoinRule, admins: &[String], owned: bool) -> String {
-    if rule.open() {
-        let password = if rule.needs_password() {
-            " (with its password)"
+pub fn how_back(room: &str, rule: JoinRule, admins: &[String], owned: bool, back: Back) -> String {
+    let ask = |what: &str| {
+        if admins.is_empty() {
+            format!("nobody else manages it, so nobody can {what}")
         } else {
-            ""
-        };
-        format!("join it again with `room join {room}`{password}")
-    } else if owned {
-        // An owner is never removed (policy), so never added again.
-        "you own this invite-only room and nobody may remove an owner to add you again: \
-         this home cannot get back into it"
-            .to_string()
-    } else if admins.is_empty() {
-        "nobody else manages this invite-only room, so nobody can add you again".to_string()
-    } else {
-        format!(
-            "ask an admin of it ({}) to remove you and add you again",
-            admins.join(", ")
-        )
+            format!("ask an admin of it ({}) to {what}", admins.join(", "))
+        }
+    };
+    match back {
+        // The room still lists us: our old place is ours to take again.
+        Back::Join => format!("join it again with `room join {room}`"),
+        Back::NotListed if rule.open() => {
+            let password = if rule.needs_password() {
+                " (with its password)"
+            } else {
+                ""
+            };
+            format!(
+                "it no longer lists you (you were removed after the backup was made): \
+                 join it as anyone does with `room join {room}`{password}"
+            )
+        }
+        Back::NotListed => format!(
+            "it no longer lists you (you were removed after the backup was made): {}",
+            ask("add you again")
+        ),
+        // An owner is never removed (policy), so its old place stays.
+        Back::KeyLost if owned => "the backup is older than those that keep your key of the \
+             room, so a join cannot take your old place, and nobody may remove an owner: \
+             this home cannot get back into it"
+            .to_string(),
+        Back::KeyLost => {
+            let way = if rule.open() {
+                let then = if admins.is_empty() {
+                    String::new()
+                } else {
+                    format!(", then join it again with `room join {room}`")
+                };
+                format!("{}{then}", ask("remove you"))
+            } else {
+                ask("remove you and add you again")
+            };
+            format!(
+                "the backup is older than those that keep your key of the room, so a join \
+                 cannot take your old place: {way}"
+            )
+        }
     }
 }
 
 /// The backup lines of `rooms` (in `restored_rooms`, where a restored home
 /// keeps them; a room restored here and not joined since is in that table
 /// already) and of the leaf key (`sealpost_rooms::LeafKey`: a restored home
-/// joins an open room again in place of its old leaf).
+/// joins a room again in place of its old leaf).
 pub(crate) fn backup_rows(rooms: &[RestoredRoom], leaf: &LeafKey) -> Vec<serde_json::Value> {
     let mut rows: Vec<_> = rooms
         .iter()

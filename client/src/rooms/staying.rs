@@ -49,8 +49,8 @@ impl Client {
                     (Some(name), _) => format!("#{name}"),
                     // Its keys were not in the backup this home came from.
                     (None, Some(name)) => format!(
-                        "#{name} (restored from a backup without its keys: join it again or ask \
-                         an admin to remove you)"
+                        "#{name} (restored from a backup without its keys: `room join {name}` \
+                         gets you back in, to leave it)"
                     ),
                     // Its invitation waits in the inbox, unread.
                     (None, None) => format!(

@@ -366,6 +366,7 @@ impl Client {
                 changes.push(RoomChange::JoinedByName {
                     member: named.name,
                     you: named.you,
+                    again: summary.resync,
                 });
             }
         } else if !summary.added.is_empty() {

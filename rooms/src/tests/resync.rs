@@ -1,34 +1,63 @@
 //! A member whose state file is lost (a home restored from a backup) joins
-//! its public room again: with its old leaf key (`LeafKey`, in the backup)
-//! the external commit removes its old leaf (a resync) and the server and
-//! every member accept it; with a new leaf key the old leaf is still there
-//! and the join is refused as a duplicate member.
+//! its room again, whatever the room's rule: with its old leaf key
+//! (`LeafKey`, in the backup) the external commit removes its old leaf (a
+//! resync) and the server and every member accept it, the owner staying
+//! owner. With a new leaf key openmls adds no such Remove: the engine says
+//! so before anything leaves, and the server refuses the commit as a
+//! duplicate member. An external commit may remove no one else's leaf (a
+//! newcomer still cannot join an invite-only room: `access`).
 
-use super::ROOM;
 use super::access::room;
-use crate::{Incoming, JoinRule, Observed, PolicyError, RoomEngine, RoomsError};
+use super::{ROOM, World};
+use crate::testing::rogue_external_join;
+use crate::{Incoming, JoinRule, Observed, PolicyError, Role, RoomEngine, RoomsError};
+
+/// Member `who`'s state file is lost; a new one, of the same identity,
+/// takes the leaf key of member `key_of` (its own: a backup that kept it;
+/// another's: a forgery) or a new one (`None`: an older backup).
+fn restored(w: &World, who: usize, key_of: Option<usize>) -> RoomEngine {
+    let leaf = key_of.map(|i| w.m[i].engine.leaf_key().unwrap());
+    let fresh = w.dir.path().join(format!("restored-{who}.db"));
+    let _ = std::fs::remove_file(&fresh);
+    RoomEngine::open_keyed_with(&fresh, &w.m[who].id, None, leaf.as_ref()).unwrap()
+}
+
+/// The restored engine of member `who` joins from member `from`'s group
+/// info; the server and the members `readers` accept it as a resync.
+fn resync(w: &World, who: usize, from: usize, readers: &[usize]) -> RoomEngine {
+    let restored = restored(w, who, Some(who));
+    let info = w.m[from].engine.group_info(ROOM).unwrap();
+    let out = restored.join_external(&info, &w.book).unwrap();
+    assert!(out.summary.resync);
+    match w.server.process(&out.commit, &w.book).unwrap() {
+        Observed::Commit { summary, .. } => {
+            assert!(summary.resync && summary.removed.is_empty());
+            assert_eq!(summary.added, vec![w.cid(who)]);
+        }
+        other => panic!("the server saw {other:?}"),
+    }
+    for &r in readers {
+        match w.m[r].engine.process(&out.commit, &w.book).unwrap() {
+            Incoming::Commit { summary, .. } => assert!(summary.resync),
+            other => panic!("member {r} saw {other:?}"),
+        }
+    }
+    restored
+}
+
+fn refused(result: Result<impl std::fmt::Debug, RoomsError>) -> PolicyError {
+    match result {
+        Err(RoomsError::Policy(e)) => e,
+        other => panic!("expected a policy refusal, got {other:?}"),
+    }
+}
 
 #[test]
 fn a_restored_member_with_its_old_leaf_key_joins_again_in_place_of_its_old_leaf() {
     let w = room(JoinRule::Public);
     let leaf = w.m[1].engine.leaf_key().unwrap();
-    // Member 1's state file is lost; a new one keeps the old leaf key.
-    let fresh = w.dir.path().join("restored.db");
-    let restored = RoomEngine::open_keyed_with(&fresh, &w.m[1].id, None, Some(&leaf)).unwrap();
+    let restored = resync(&w, 1, 0, &[0]);
     assert_eq!(*restored.leaf_key().unwrap().pair, *leaf.pair);
-    let info = w.m[0].engine.group_info(ROOM).unwrap();
-    let out = restored.join_external(&info, &w.book).unwrap();
-    match w.server.process(&out.commit, &w.book).unwrap() {
-        Observed::Commit { summary, .. } => {
-            assert!(summary.resync && summary.removed.is_empty());
-            assert_eq!(summary.added, vec![w.cid(1)]);
-        }
-        other => panic!("the server saw {other:?}"),
-    }
-    assert!(matches!(
-        w.m[0].engine.process(&out.commit, &w.book).unwrap(),
-        Incoming::Commit { .. }
-    ));
     // One leaf of member 1, not two; and the restored engine talks.
     assert_eq!(w.m[0].engine.members(ROOM).unwrap().len(), 2);
     assert_eq!(w.server.room(ROOM).unwrap().members.len(), 2);
@@ -37,14 +66,98 @@ fn a_restored_member_with_its_old_leaf_key_joins_again_in_place_of_its_old_leaf(
 }
 
 #[test]
-fn a_restored_member_with_a_new_leaf_key_is_refused_as_a_member_already() {
-    let w = room(JoinRule::Public);
-    let fresh = w.dir.path().join("restored.db");
-    let restored = RoomEngine::open(&fresh, &w.m[1].id).unwrap();
-    let info = w.m[0].engine.group_info(ROOM).unwrap();
-    let out = restored.join_external(&info, &w.book).unwrap();
-    match w.server.process(&out.commit, &w.book) {
-        Err(RoomsError::Policy(PolicyError::DuplicateMember(id))) => assert_eq!(id, w.cid(1)),
-        other => panic!("the server answered {other:?}"),
+fn a_listed_member_of_an_invite_only_or_password_room_joins_again_by_itself() {
+    for rule in [JoinRule::InviteOnly, JoinRule::Password] {
+        let w = room(rule);
+        let restored = resync(&w, 1, 0, &[0]);
+        assert_eq!(w.m[0].engine.members(ROOM).unwrap().len(), 2);
+        assert_eq!(w.server.room(ROOM).unwrap().members.len(), 2);
+        let text = restored.send(ROOM, b"back").unwrap();
+        assert_eq!(w.read(0, &text), (w.cid(1), "back".into()));
+        // The room goes on: the owner adds a newcomer the restored member
+        // sees.
+        let out = w.m[0]
+            .engine
+            .add_members(ROOM, &[w.kp(2)], &w.book)
+            .unwrap();
+        assert!(matches!(
+            w.server.process(&out.commit, &w.book).unwrap(),
+            Observed::Commit { .. }
+        ));
+        w.m[0].engine.confirm_commit(ROOM).unwrap();
+        assert!(matches!(
+            restored.process(&out.commit, &w.book).unwrap(),
+            Incoming::Commit { .. }
+        ));
+        assert_eq!(restored.members(ROOM).unwrap().len(), 3);
+    }
+}
+
+#[test]
+fn the_restored_owner_of_an_invite_only_room_stays_owner_and_adds_members() {
+    let w = room(JoinRule::InviteOnly);
+    let owner = resync(&w, 0, 1, &[1]);
+    let members = w.m[1].engine.members(ROOM).unwrap();
+    let role = |c| members.iter().find(|m| m.client_id == c).unwrap().role;
+    assert_eq!(role(w.cid(0)), Role::Owner);
+    assert_eq!(w.server.room(ROOM).unwrap().members.len(), 2);
+    let out = owner.add_members(ROOM, &[w.kp(2)], &w.book).unwrap();
+    assert!(matches!(
+        w.server.process(&out.commit, &w.book).unwrap(),
+        Observed::Commit { .. }
+    ));
+    owner.confirm_commit(ROOM).unwrap();
+    assert!(matches!(
+        w.m[1].engine.process(&out.commit, &w.book).unwrap(),
+        Incoming::Commit { .. }
+    ));
+    assert_eq!(w.m[1].engine.members(ROOM).unwrap().len(), 3);
+}
+
+#[test]
+fn a_restored_member_with_a_new_leaf_key_is_told_so_and_its_commit_is_refused() {
+    for rule in [JoinRule::Public, JoinRule::InviteOnly] {
+        let w = room(rule);
+        let restored = restored(&w, 1, None);
+        let info = w.m[0].engine.group_info(ROOM).unwrap();
+        assert!(matches!(
+            restored.join_external(&info, &w.book),
+            Err(RoomsError::LeafKeyLost)
+        ));
+        // Sent anyway (a modified client): the room would hold member 1
+        // twice.
+        let rogue = rogue_external_join(&restored, &info);
+        assert_eq!(
+            refused(w.server.process(&rogue, &w.book)),
+            PolicyError::DuplicateMember(w.cid(1))
+        );
+    }
+}
+
+#[test]
+fn an_external_commit_removing_someone_elses_leaf_is_refused() {
+    // In an open room by a newcomer (2) and by a member (1); in an
+    // invite-only room by a member (1). Each holds the victim's leaf key,
+    // so openmls puts the victim's leaf in the Remove.
+    for (rule, joiner, victim) in [
+        (JoinRule::Public, 2, 1),
+        (JoinRule::Public, 1, 0),
+        (JoinRule::InviteOnly, 1, 0),
+    ] {
+        let w = room(rule);
+        let forger = restored(&w, joiner, Some(victim));
+        let info = w.m[0].engine.group_info(ROOM).unwrap();
+        let rogue = rogue_external_join(&forger, &info);
+        assert_eq!(
+            refused(w.server.process(&rogue, &w.book)),
+            PolicyError::JoinRefused,
+            "{rule} {joiner} {victim}"
+        );
+        // Member 0 (the victim or not) refuses it too, before merging.
+        assert_eq!(
+            refused(w.m[0].engine.process(&rogue, &w.book)),
+            PolicyError::JoinRefused
+        );
+        assert_eq!(w.server.room(ROOM).unwrap().members.len(), 2);
     }
 }

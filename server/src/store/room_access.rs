@@ -135,7 +135,10 @@ impl Store {
     }
 
     /// The public or hidden room named exactly `name`, with its group info,
-    /// unless `caller` is banned from it. Every other case (no such room,
+    /// unless `caller` is banned from it; or, `name` being a room id in 32
+    /// lowercase hex digits, the room of any rule of which `caller` is a
+    /// current member (its way back after losing the room's state: a
+    /// resync, PROTOCOL.md "Access"). Every other case (no such room,
     /// invite-only, banned, no group info) is one and the same
     /// [`StoreError::UnknownRoom`], decided by one query.
     ///
@@ -150,16 +153,24 @@ impl Store {
             return pg.find_room(caller, name).await;
         }
         self.read(move |conn| {
+            let id = member_room_id(&name);
             let found: Option<(Vec<u8>, i64, Vec<u8>)> = conn
                 .prepare_cached(
                     "SELECT r.id, r.group_epoch, r.group_info FROM rooms r
-                     WHERE r.name = ?1 AND r.rule != 0 AND r.group_info IS NOT NULL
-                         AND NOT EXISTS (SELECT 1 FROM room_bans b
-                                         WHERE b.room = r.id AND b.client = ?2)",
+                     WHERE r.group_info IS NOT NULL
+                         AND ((r.name = ?1 AND r.rule != 0
+                               AND NOT EXISTS (SELECT 1 FROM room_bans b
+                                               WHERE b.room = r.id AND b.client = ?2))
+                           OR (r.id = ?3
+                               AND EXISTS (SELECT 1 FROM room_members m
+                                           WHERE m.room = r.id AND m.client = ?2
+                                               AND m.until_seq IS NULL)))
+                     ORDER BY r.id = ?3 DESC LIMIT 1",
                 )?
-                .query_row(params![name, &caller.0[..]], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
+                .query_row(
+                    params![name, &caller.0[..], id.as_ref().map(|i| &i[..])],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()?;
             let (id, epoch, group_info) = found.ok_or(StoreError::UnknownRoom)?;
             Ok(RoomGroupInfo {
@@ -170,4 +181,15 @@ impl Store {
         })
         .await
     }
+}
+
+/// The room id a 144 name gives in 32 lowercase hex digits (a member's way
+/// back into a room of any rule), if it is one.
+pub(crate) fn member_room_id(name: &str) -> Option<[u8; 16]> {
+    if name.len() != 32 || !name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut id = [0u8; 16];
+    hex::decode_to_slice(name, &mut id).ok()?;
+    Some(id)
 }

@@ -56,6 +56,7 @@ mod rooms_receipts;
 mod rooms_refused;
 mod rooms_rejoin;
 mod rooms_restored;
+mod rooms_resync;
 mod rooms_same_name;
 mod rooms_you;
 mod same_home;

@@ -1,8 +1,8 @@
 //! A home restored from a backup (`export`, then `import` into a fresh
 //! home) that was in rooms, through the real `client` binary: a backup
 //! holds no room's keys, so every command on such a room says the home
-//! was restored and how to get back in (join an open room again, or ask a
-//! named admin to remove and add you again; code `room_lost_in_restore`),
+//! was restored and how to get back in (`room join`, whatever the rule:
+//! `rooms_resync`; code `room_lost_in_restore`),
 //! `room list` and `conversations` mark it, the rooms a member removed the
 //! home from still say who did it, and an admin's remove and add brings
 //! the restored home back into the room.
@@ -16,7 +16,7 @@ use crate::rooms_cli::{inbox_room_texts, json, ok, refusal, run, users};
 
 /// Exports `home` into the temp folder, deletes it and imports the backup
 /// into a fresh home at the same place; the import's line.
-async fn restore(addr: SocketAddr, dir: &Path, home: &PathBuf) -> String {
+pub(crate) async fn restore(addr: SocketAddr, dir: &Path, home: &PathBuf) -> String {
     let backup = dir.join("restore.backup");
     let _ = std::fs::remove_file(&backup);
     ok(addr, home, &["export", backup.to_str().unwrap()]).await;
@@ -25,7 +25,7 @@ async fn restore(addr: SocketAddr, dir: &Path, home: &PathBuf) -> String {
 }
 
 /// The entry of `list` (a JSON array) whose `name` is `name`.
-fn named<'a>(list: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn named<'a>(list: &'a Value, name: &str) -> &'a Value {
     list.as_array()
         .unwrap()
         .iter()
@@ -63,7 +63,7 @@ async fn rooms_restored_a_restored_home_is_told_how_to_get_back_in_and_an_admin_
     let text = err["error"].as_str().unwrap();
     assert!(text.contains("restored from a backup"), "{text}");
     assert!(
-        text.contains("ask an admin of it (bob) to remove you and add you again"),
+        text.contains("join it again with `room join team`"),
         "{text}"
     );
     let (success, _, err) = run(addr, &alice, &["room", "members", "lobby"]).await;

@@ -171,15 +171,22 @@ impl Pg {
         caller: ClientId,
         name: String,
     ) -> Result<RoomGroupInfo, StoreError> {
+        let id = crate::store::room_access::member_room_id(&name);
         let row = self
             .conn()
             .await?
             .query_opt(
                 "SELECT r.id, r.group_epoch, r.group_info FROM rooms r
-                 WHERE r.name = $1 AND r.rule != 0 AND r.group_info IS NOT NULL
-                     AND NOT EXISTS (SELECT 1 FROM room_bans b
-                                     WHERE b.room = r.id AND b.client = $2)",
-                &[&name, &&caller.0[..]],
+                 WHERE r.group_info IS NOT NULL
+                     AND ((r.name = $1 AND r.rule != 0
+                           AND NOT EXISTS (SELECT 1 FROM room_bans b
+                                           WHERE b.room = r.id AND b.client = $2))
+                       OR (r.id = $3
+                           AND EXISTS (SELECT 1 FROM room_members m
+                                       WHERE m.room = r.id AND m.client = $2
+                                           AND m.until_seq IS NULL)))
+                 ORDER BY r.id = $3 DESC NULLS LAST LIMIT 1",
+                &[&name, &&caller.0[..], &id.as_ref().map(|i| &i[..])],
             )
             .await?
             .ok_or(StoreError::UnknownRoom)?;
