@@ -122,6 +122,11 @@ pub enum RoomsError {
     /// only a leaf with the joiner's own key), so an admin must remove it.
     #[error("the room lists you with a key this home no longer holds")]
     LeafKeyLost,
+    /// A welcome made for a key package whose private part this state
+    /// file does not hold (used already, or its state file lost or
+    /// restored from a backup): only a new invitation helps.
+    #[error("the invitation was made for a key package this home no longer holds")]
+    InvitationKeyLost,
     /// The client id is not a member of the room.
     #[error("{0} is not a member of the room")]
     NoSuchMember(ClientId),

@@ -15,7 +15,7 @@
 
 use openmls::prelude::{
     ContentType, MlsMessageBodyIn, MlsMessageIn, ProcessedMessageContent, ProcessedWelcome,
-    Proposal, ProtocolMessage, Sender, tls_codec::Deserialize as _,
+    Proposal, ProtocolMessage, Sender, WelcomeError, tls_codec::Deserialize as _,
 };
 use openmls_traits::OpenMlsProvider as _;
 
@@ -236,8 +236,9 @@ impl RoomEngine {
     ///
     /// # Errors
     /// [`RoomsError::Malformed`], [`RoomsError::RoomExists`],
-    /// [`RoomsError::Identity`], [`RoomsError::Policy`]; MLS errors (no
-    /// key package of ours matches).
+    /// [`RoomsError::Identity`], [`RoomsError::Policy`],
+    /// [`RoomsError::InvitationKeyLost`] (no key package of ours matches);
+    /// other MLS errors.
     pub fn join(&self, welcome: &[u8], pins: &dyn Pins) -> Result<Joined, RoomsError> {
         if welcome.len() > MAX_MESSAGE_LEN {
             return Err(RoomsError::Limit("room message too long"));
@@ -249,7 +250,10 @@ impl RoomEngine {
         };
         self.store.transact(|provider, conn| {
             let processed = ProcessedWelcome::new_from_welcome(provider, &join_config(), welcome)
-                .map_err(RoomsError::mls("welcome"))?;
+                .map_err(|e| match e {
+                WelcomeError::NoMatchingKeyPackage => RoomsError::InvitationKeyLost,
+                e => RoomsError::mls("welcome")(e),
+            })?;
             let info = processed.unverified_group_info();
             let room = RoomId::from_group_id(info.group_id()).ok_or(RoomsError::UnknownRoom)?;
             if let Ok(mut old) = load_group(provider, room) {

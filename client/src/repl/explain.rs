@@ -229,6 +229,11 @@ fn room_error(e: &sealpost_rooms::RoomsError) -> String {
             "a room message did not decrypt (altered, or not for you)".into()
         }
         RoomsError::Limit(l) => (*l).to_string(),
+        RoomsError::InvitationKeyLost => "it was made for a key package this home no longer \
+                                          holds (used before, or this home's rooms state was \
+                                          lost or restored from a backup); its sender is told, \
+                                          and can remove you and add you again"
+            .into(),
         other => format!("the rooms engine failed: {other}"),
     }
 }

@@ -92,11 +92,7 @@ async fn the_admin_is_told_when_a_members_client_refuses_the_invitation() {
 async fn an_invitation_for_a_lost_key_package_is_told_as_unusable() {
     let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
     let addr = server.addr;
-    // Bob's uploaded key packages are the oldest, so the next claim takes
-    // one whose private part went with this file.
-    for file in ["rooms.db", "rooms.db-wal", "rooms.db-shm"] {
-        let _ = std::fs::remove_file(bob.join(file));
-    }
+    lose_rooms_state(&bob);
     ok(addr, &alice, &["room", "create", "team"]).await;
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
     let seen = json(addr, &bob, &["inbox"]).await;
@@ -106,9 +102,21 @@ async fn an_invitation_for_a_lost_key_package_is_told_as_unusable() {
             .any(|e| e["room_event"] == "unreadable"),
         "bob's client used the invitation: {seen}"
     );
+    // Bob is told why in words, not in the MLS library's.
+    ok(addr, &alice, &["room", "create", "ops"]).await;
+    ok(addr, &alice, &["room", "add", "ops", "bob"]).await;
+    let line = ok(addr, &bob, &["inbox"]).await;
+    assert!(
+        line.contains(
+            "a room invitation from alice was refused: it was made for a key package this \
+             home no longer holds"
+        ) && line.contains("its sender is told, and can remove you and add you again"),
+        "{line}"
+    );
+    assert!(!line.contains("MLS"), "{line}");
 
     let events = refusals(&json(addr, &alice, &["inbox"]).await);
-    assert_eq!(events.len(), 1, "alice was not told: {events:?}");
+    assert_eq!(events.len(), 2, "alice was not told of both: {events:?}");
     assert_eq!(events[0]["room"], "team", "{events:?}");
     assert_eq!(events[0]["member"], "bob", "{events:?}");
     assert_eq!(events[0]["reason"], "invitation_unusable", "{events:?}");
