@@ -268,9 +268,16 @@ async fn attempt(
             client.room_remove(&name, &user).await?;
             let room = held(client, &name).await;
             let line = format!(
-                "kicked {} from {}; they may join again",
+                "kicked {} from {}{}",
                 escape_line(&user),
-                room.line()
+                room.line(),
+                way_back(
+                    client,
+                    &name,
+                    "they may join again",
+                    "they cannot join again unless an admin adds them"
+                )
+                .await
             );
             (room.json(json!({ "kicked": user })), vec![line])
         }
@@ -295,7 +302,12 @@ async fn attempt(
         RoomCommand::Unban { name, user } => {
             client.room_ban(&name, &user, false).await?;
             let room = held(client, &name).await;
-            let line = format!("{} may join {} again", escape_line(&user), room.line());
+            let line = format!(
+                "{} is no longer banned from {}{}",
+                escape_line(&user),
+                room.line(),
+                way_back(client, &name, "they may join it", "an admin may add them").await
+            );
             (room.json(json!({ "unbanned": user })), vec![line])
         }
         RoomCommand::Demote { name, user } => {
@@ -506,6 +518,17 @@ impl Held {
             object.insert("room_id".into(), json!(self.id));
         }
         value
+    }
+}
+
+/// How someone removed or unbanned gets into the room `typed`: `open` in
+/// a room one may join, `invite` in an invite-only one (empty when the
+/// rule cannot be read: the command was done, only this is lost).
+async fn way_back(client: &Client, typed: &str, open: &str, invite: &str) -> String {
+    match client.room_rule(typed).await {
+        Ok(rule) if rule.open() => format!("; {open}"),
+        Ok(_) => format!("; {invite} (the room is invite-only)"),
+        Err(_) => String::new(),
     }
 }
 

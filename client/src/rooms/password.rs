@@ -199,15 +199,23 @@ impl Client {
     /// # Errors
     /// Unknown room, or reading its log failed.
     pub async fn room_password_rule(&self, name: &str) -> Result<JoinRule, ClientError> {
+        let now = self.room_rule(name).await?;
+        Ok(if now.open() && !now.listed() {
+            JoinRule::HiddenPassword
+        } else {
+            JoinRule::Password
+        })
+    }
+
+    /// Who may join the room `name` now.
+    ///
+    /// # Errors
+    /// No such room of ours; the engine's state file failed.
+    pub async fn room_rule(&self, name: &str) -> Result<JoinRule, ClientError> {
         self.in_rooms(async || {
             let room_id = self.find_room(name).await?.id;
             let engine = self.room_engine().await?;
-            let now = engine.run(move |e| Ok(e.access(room_id)?.rule)).await?;
-            Ok(if now.open() && !now.listed() {
-                JoinRule::HiddenPassword
-            } else {
-                JoinRule::Password
-            })
+            Ok(engine.run(move |e| Ok(e.access(room_id)?.rule)).await?)
         })
         .await
     }

@@ -306,7 +306,11 @@ async fn rooms_join_kick_ban_unban_and_rename_are_shown_to_members() {
     );
 
     // Unbanned, mallory joins again and reads what follows.
-    ok(addr, &alice, &["room", "unban", "ops", "mallory"]).await;
+    let line = ok(addr, &alice, &["room", "unban", "ops", "mallory"]).await;
+    assert_eq!(
+        line.trim(),
+        "mallory is no longer banned from #ops; they may join it"
+    );
     let shown = ok(addr, &bob, &["inbox"]).await;
     assert!(shown.contains("[#ops] alice unbanned mallory"), "{shown}");
     json(addr, &mallory, &["room", "join", "ops"]).await;

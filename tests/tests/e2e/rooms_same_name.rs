@@ -92,9 +92,16 @@ async fn two_rooms_of_one_name_are_told_apart_by_id_and_shown_by_their_own_names
             ["room", "demote", &m, "carol"],
             "carol is now a member of #Ops",
         ),
-        (["room", "kick", &m, "carol"], "kicked carol from #Ops"),
+        (
+            ["room", "kick", &m, "carol"],
+            "kicked carol from #Ops; they cannot join again unless an admin adds them (the \
+             room is invite-only)",
+        ),
         (["room", "ban", &m, "carol"], "banned carol from #Ops"),
-        (["room", "unban", &m, "carol"], "carol may join #Ops again"),
+        (
+            ["room", "unban", &m, "carol"],
+            "carol is no longer banned from #Ops; an admin may add them (the room is invite-only)",
+        ),
         (["room", "set", &m, "--invite"], ""),
     ] {
         let (done, out, err) = crate::rooms_cli::run(addr, &bob, &args).await;
