@@ -21,7 +21,7 @@ use protocol::v3::{self, RoomCommit, RoomLabel};
 use crate::rooms_cli::{json, ok, register, room_events, texts, users};
 
 /// Runs a `--json` command with `stdin`; (success, stdout, stderr).
-async fn with_stdin(
+pub(crate) async fn with_stdin(
     addr: SocketAddr,
     home: &Path,
     args: &[&str],

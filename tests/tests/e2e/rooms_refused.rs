@@ -41,12 +41,7 @@ async fn the_admin_is_told_when_a_members_client_refuses_the_invitation() {
     ok(addr, &bob, &["key", "carol"]).await;
 
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-    let seen = json(addr, &bob, &["inbox"]).await;
-    let refused: Vec<_> = room_events(&seen)
-        .into_iter()
-        .filter(|e| e["room_event"] == "unreadable")
-        .collect();
-    assert_eq!(refused.len(), 1, "bob's client used the invitation: {seen}");
+    bob_refuses(addr, &bob, 1).await;
 
     // Alice's client says who refused which room, why, and the way out.
     let told = json(addr, &alice, &["inbox"]).await;
@@ -95,13 +90,7 @@ async fn an_invitation_for_a_lost_key_package_is_told_as_unusable() {
     lose_rooms_state(&bob);
     ok(addr, &alice, &["room", "create", "team"]).await;
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-    let seen = json(addr, &bob, &["inbox"]).await;
-    assert!(
-        room_events(&seen)
-            .iter()
-            .any(|e| e["room_event"] == "unreadable"),
-        "bob's client used the invitation: {seen}"
-    );
+    bob_refuses(addr, &bob, 1).await;
     // Bob is told why in words, not in the MLS library's.
     ok(addr, &alice, &["room", "create", "ops"]).await;
     ok(addr, &alice, &["room", "add", "ops", "bob"]).await;
@@ -120,6 +109,17 @@ async fn an_invitation_for_a_lost_key_package_is_told_as_unusable() {
     assert_eq!(events[0]["room"], "team", "{events:?}");
     assert_eq!(events[0]["member"], "bob", "{events:?}");
     assert_eq!(events[0]["reason"], "invitation_unusable", "{events:?}");
+}
+
+/// `home`'s `inbox`, in which its client refuses `n` invitations (it
+/// cannot open them) and uses none.
+async fn bob_refuses(addr: std::net::SocketAddr, home: &std::path::Path, n: usize) {
+    let seen = json(addr, home, &["inbox"]).await;
+    let unreadable = room_events(&seen)
+        .into_iter()
+        .filter(|e| e["room_event"] == "unreadable")
+        .count();
+    assert_eq!(unreadable, n, "the client used an invitation: {seen}");
 }
 
 /// Deletes `home`'s rooms state, so that its client cannot open the
@@ -143,12 +143,7 @@ async fn a_refusal_after_the_refuser_was_removed_offers_no_removal() {
         ok(addr, &alice, &["room", "add", room, "bob"]).await;
         ok(addr, &alice, &["room", "remove", room, "bob"]).await;
     }
-    let seen = json(addr, &bob, &["inbox"]).await;
-    let unreadable = room_events(&seen)
-        .into_iter()
-        .filter(|e| e["room_event"] == "unreadable")
-        .count();
-    assert_eq!(unreadable, 2, "bob's client used an invitation: {seen}");
+    bob_refuses(addr, &bob, 2).await;
 
     // Both refusals wait for alice; `--json` reads them both.
     let events = refusals(&json(addr, &alice, &["inbox"]).await);
@@ -198,12 +193,7 @@ async fn a_refusal_after_the_admin_left_names_the_room_and_says_so() {
     ok(addr, &alice, &["room", "add", "den", "bob"]).await;
     ok(addr, &alice, &["room", "delete", "den"]).await;
 
-    let seen = json(addr, &bob, &["inbox"]).await;
-    let unreadable = room_events(&seen)
-        .into_iter()
-        .filter(|e| e["room_event"] == "unreadable")
-        .count();
-    assert_eq!(unreadable, 2, "bob's client used an invitation: {seen}");
+    bob_refuses(addr, &bob, 2).await;
 
     let events = refusals(&json(addr, &alice, &["inbox"]).await);
     assert_eq!(events.len(), 2, "{events:?}");

@@ -13,6 +13,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::rooms_cli::{inbox_room_texts, json, ok, refusal, room_events, users};
+use crate::rooms_password::with_stdin;
 use crate::rooms_restored::{named, restore};
 
 /// The room `name` of `room list --json`'s own rooms in `home`.
@@ -103,18 +104,6 @@ async fn rooms_resync_the_restored_owner_of_an_invite_only_room_is_its_owner_aga
     ok(addr, &alice, &["room", "send", "team", "mine again"]).await;
     assert_eq!(inbox_room_texts(addr, &carol).await, ["mine again"]);
     assert_eq!(inbox_room_texts(addr, &bob).await, ["mine again"]);
-}
-
-/// Runs a `--json` client command with `stdin`; (success, stdout, stderr).
-async fn with_stdin(
-    addr: std::net::SocketAddr,
-    home: &Path,
-    args: &[&str],
-    stdin: &str,
-) -> (bool, String, String) {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    e2e::run_client_with_stdin(addr, home, &all, Some(stdin)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
