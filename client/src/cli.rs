@@ -352,7 +352,7 @@ pub enum RoomCommand {
         /// The member to remove.
         user: String,
     },
-    /// Remove USER from room NAME; they may join again (admins and the owner).
+    /// Remove USER from room NAME (admins and the owner); they may join an open room again.
     Kick {
         /// The room.
         name: String,

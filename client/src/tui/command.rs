@@ -16,7 +16,7 @@ pub enum Command {
     File(PathBuf),
     /// List the room's members and their roles.
     Members,
-    /// Remove this member from the room (they may join again).
+    /// Remove this member from the room (an open room they may join again).
     Kick(String),
     /// Ban this user from the room (removing them if they are in it).
     Ban(String),
@@ -161,9 +161,15 @@ pub const ROOM_USAGE: &[(&str, &str)] = &[
     ("/members", "who is in it, with roles"),
     ("/leave", "leave it"),
     ("/add USER...", "add users"),
-    ("/kick USER", "remove USER; they may join again"),
+    (
+        "/kick USER",
+        "remove USER (from an open room they may join again)",
+    ),
     ("/ban USER", "remove USER and keep them out"),
-    ("/unban USER", "let USER join again"),
+    (
+        "/unban USER",
+        "lift USER's ban (they may join an open room)",
+    ),
     ("/promote USER", "make USER an admin"),
     ("/demote USER", "make admin USER a plain member"),
     (
