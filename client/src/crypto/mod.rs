@@ -239,9 +239,15 @@ pub(crate) mod test_support {
     /// session, with his counter 1, sent at [`KAT_REFUSAL_TIME`], nonce
     /// `7c*24`.
     pub fn kat_refusal() -> Vec<u8> {
+        bobs_refusal(1, &kat_refusal_body(), KAT_REFUSAL_TIME, 0x7c)
+    }
+
+    /// `body` sealed by Bob in the examples' session with his `counter`,
+    /// at `time`, its nonce 24 bytes of `nonce`.
+    fn bobs_refusal(counter: u64, body: &super::Refusal, time: u64, nonce: u8) -> Vec<u8> {
         let (_, sb, _, _) = kat_handshake();
-        let mut rng = Replay::new(&[&[0x7c; 24]]);
-        sb.seal_refusal_with_rng(1, &kat_refusal_body(), KAT_REFUSAL_TIME, &mut rng)
+        let mut rng = Replay::new(&[&[nonce; 24]]);
+        sb.seal_refusal_with_rng(counter, body, time, &mut rng)
             .unwrap()
     }
 
@@ -265,10 +271,7 @@ pub(crate) mod test_support {
     /// PROTOCOL.md's no-such-session refusal: Bob tells Alice in the
     /// examples' session, with his counter 3, nonce `7e*24`.
     pub fn kat_no_session() -> Vec<u8> {
-        let (_, sb, _, _) = kat_handshake();
-        let mut rng = Replay::new(&[&[0x7e; 24]]);
-        sb.seal_refusal_with_rng(3, &kat_no_session_body(), KAT_NO_SESSION_TIME, &mut rng)
-            .unwrap()
+        bobs_refusal(3, &kat_no_session_body(), KAT_NO_SESSION_TIME, 0x7e)
     }
 
     /// The sender's time of PROTOCOL.md's refused room invitation, five
@@ -291,15 +294,12 @@ pub(crate) mod test_support {
     /// PROTOCOL.md's refused room invitation: Bob tells Alice in the
     /// examples' session, with his counter 4, nonce `7f*24`.
     pub fn kat_welcome_refusal() -> Vec<u8> {
-        let (_, sb, _, _) = kat_handshake();
-        let mut rng = Replay::new(&[&[0x7f; 24]]);
-        sb.seal_refusal_with_rng(
+        bobs_refusal(
             4,
             &kat_welcome_refusal_body(),
             KAT_WELCOME_REFUSAL_TIME,
-            &mut rng,
+            0x7f,
         )
-        .unwrap()
     }
 
     /// The sender's time of PROTOCOL.md's receipt, three minutes after the
