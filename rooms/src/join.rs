@@ -18,20 +18,17 @@
 
 use openmls::messages::group_info::VerifiableGroupInfo;
 use openmls::prelude::{
-    LeafNodeParameters, MlsGroup, MlsMessageBodyIn, MlsMessageIn, ProposalStore, PublicGroup,
-    tls_codec::Deserialize as _,
+    LeafNodeParameters, MlsGroup, MlsMessageBodyIn, MlsMessageIn, tls_codec::Deserialize as _,
 };
-use openmls_memory_storage::MemoryStorage;
 use openmls_traits::OpenMlsProvider as _;
 
 use crate::access::Access;
 use crate::commits::Outgoing;
 use crate::engine::{RoomEngine, RoomId, join_config, load_group};
 use crate::error::{PolicyError, RoomsError};
-use crate::identity::Pins;
+use crate::identity::{Pins, client_id_of};
 use crate::incoming::MAX_MESSAGE_LEN;
 use crate::policy::{CommitSummary, RoomView, check_members};
-use crate::store::Provider;
 
 impl RoomEngine {
     /// Joins the room whose `GroupInfo` (an `MlsMessage` with the ratchet
@@ -82,7 +79,7 @@ impl RoomEngine {
             provider.cache.evict(room);
             let me = self.me.client_id;
             let resync = match pins {
-                Some(_) => self.may_join(provider, &info)?,
+                Some(_) => self.takes_own_place(&info)?,
                 None => false,
             };
             let signer = self.signer(provider)?;
@@ -107,6 +104,11 @@ impl RoomEngine {
                 let access = Access::from_extensions(group.extensions())?;
                 if access.is_banned(&me) {
                     return Err(PolicyError::Banned(me).into());
+                }
+                // A newcomer joins only an open room; a member it lists
+                // may come back to any.
+                if !resync && !access.rule.open() {
+                    return Err(PolicyError::JoinRefused.into());
                 }
                 // The roles and the name must parse, as for every room we hold.
                 RoomView::new(group.members(), group.extensions())?;
@@ -133,48 +135,31 @@ impl RoomEngine {
         })
     }
 
-    /// Whether the room of `info` (before our commit) takes us: in an open
-    /// room anyone not banned joins; in any room a member it lists joins
-    /// again in place of its own leaf (a resync: true), which openmls
-    /// removes only when the leaf has our signature key.
+    /// Whether the room of `info` (before our commit) lists us, so that our
+    /// join takes our own place (a resync), which openmls does only when
+    /// that leaf has our signature key. Read from the tree as sent: the
+    /// builder verifies it next, and what is checked after it (the room's
+    /// rule, the members) is read from the verified group.
     ///
     /// # Errors
-    /// [`PolicyError::JoinRefused`] (invite-only, not listed),
-    /// [`RoomsError::LeafKeyLost`] (listed with a key we do not hold).
-    fn may_join(
-        &self,
-        provider: &Provider<'_>,
-        info: &VerifiableGroupInfo,
-    ) -> Result<bool, RoomsError> {
+    /// [`RoomsError::Malformed`] (no tree), [`RoomsError::LeafKeyLost`]
+    /// (listed with a key we do not hold).
+    fn takes_own_place(&self, info: &VerifiableGroupInfo) -> Result<bool, RoomsError> {
         let tree = info
             .extensions()
             .ratchet_tree()
             .ok_or(RoomsError::Malformed)?
-            .ratchet_tree()
-            .clone();
-        let (group, _) = PublicGroup::from_external(
-            provider.crypto(),
-            &MemoryStorage::default(),
-            tree,
-            info.clone(),
-            ProposalStore::new(),
-        )
-        .map_err(RoomsError::mls("external join"))?;
-        let view = RoomView::new(group.members(), group.group_context().extensions())?;
+            .ratchet_tree();
         let me = self.me.client_id;
-        let Some(leaf) = view.leaf_of(&me) else {
-            if !view.access().rule.open() {
-                return Err(PolicyError::JoinRefused.into());
-            }
-            return Ok(false);
-        };
-        let ours = group
-            .members()
-            .any(|m| m.index == leaf && m.signature_key == self.me.signature_key);
-        if ours {
-            Ok(true)
-        } else {
-            Err(RoomsError::LeafKeyLost)
+        let ours = tree
+            .leaves()
+            .filter(|leaf| client_id_of(leaf.credential()).is_ok_and(|c| c == me))
+            .map(|leaf| leaf.signature_key().as_slice() == self.me.signature_key.as_slice())
+            .collect::<Vec<_>>();
+        match ours.as_slice() {
+            [] => Ok(false),
+            [true] => Ok(true),
+            _ => Err(RoomsError::LeafKeyLost),
         }
     }
 }
