@@ -50,7 +50,7 @@ pub async fn run(client: &Client, command: Command, flags: Flags) -> anyhow::Res
 
 fn is_unknown_peer(e: &anyhow::Error) -> bool {
     e.chain()
-        .any(|c| matches!(c.downcast_ref(), Some(ClientError::UnknownPeer(_))))
+        .any(|c| c.downcast_ref().is_some_and(ClientError::is_unknown_peer))
 }
 
 /// What the line of an unknown peer suggests from: the server's list now

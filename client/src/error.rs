@@ -15,6 +15,10 @@ use crate::connection::ConnectionError;
 use crate::crypto::CryptoError;
 use crate::keystore::KeyStoreError;
 
+#[path = "error_room.rs"]
+mod room;
+pub use room::{RoomRefusal, RoomUserAction};
+
 /// What went wrong, in terms a person can act on.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -82,6 +86,18 @@ pub enum ClientError {
     /// No client has this name.
     #[error("no user named {0:?} on this server")]
     UnknownPeer(String),
+    /// A room command (`room add`, `ban`, `unban`) about a user the server
+    /// does not know, naming the room by its own name (escape before
+    /// printing).
+    #[error("{}: no user named {who:?} on this server", action.cannot(who, room))]
+    UnknownPeerInRoom {
+        /// The name given.
+        who: String,
+        /// The room's name.
+        room: String,
+        /// Which command.
+        action: RoomUserAction,
+    },
     /// No conversation goes by this name: nobody is pinned under it here.
     /// `room` is the name of a room of ours (or with history here) that
     /// the user may have meant, typed without its `#`.
@@ -287,6 +303,12 @@ impl ClientError {
         }
     }
 
+    /// Whether this is about a user the server does not know: its line
+    /// suggests the closest known name.
+    pub fn is_unknown_peer(&self) -> bool {
+        matches!(self, Self::UnknownPeer(_) | Self::UnknownPeerInRoom { .. })
+    }
+
     /// A commit the server refused because it would give an open room
     /// `name` another open room has, said so; anything else as it is.
     pub(crate) fn name_in_use(self, name: &str) -> Self {
@@ -294,82 +316,6 @@ impl ClientError {
             Self::RoomNameInUse(name.into())
         } else {
             self
-        }
-    }
-}
-
-impl ClientError {
-    /// A room command refused for `why`, said as `text`.
-    pub(crate) fn room(why: RoomRefusal, text: impl Into<String>) -> Self {
-        Self::RoomRefused {
-            why,
-            text: text.into(),
-        }
-    }
-}
-
-/// Why a room command was refused before anything was sent. The same
-/// refusal has the same code in every command, so that a script can act on
-/// it (`not_admin`: ask an admin; `unchanged`: nothing to do).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RoomRefusal {
-    /// The command needs an admin (or the owner) and we are a plain member.
-    NotAdmin,
-    /// The command needs the room's owner.
-    NotOwner,
-    /// The user the command is about is ourselves.
-    IsYou,
-    /// The user the command is about is the room's owner, whom nobody
-    /// removes, bans or demotes.
-    IsOwner,
-    /// The user the command is about is not in the room.
-    NotMember,
-    /// The user to add (or we, joining) is in the room already.
-    AlreadyMember,
-    /// The user to add is banned from the room.
-    Banned,
-    /// The room is already as asked (rule, name, role, ban): nothing to do.
-    Unchanged,
-    /// Leaving would leave nobody to manage the room.
-    LastAdmin,
-    /// We are the room's only member: nobody could complete a leave.
-    OnlyMember,
-    /// The owner's account is gone, and only an owner may remove it.
-    OwnerGone,
-    /// The name given cannot name a room.
-    BadRoomName,
-    /// The room password given is empty.
-    EmptyPassword,
-    /// Other members' changes kept winning; trying again may succeed.
-    Busy,
-    /// The room was created but its password could not be set.
-    PasswordNotSet,
-    /// Something that is not the user's doing (an encoding, a malformed
-    /// answer of the server's).
-    Failed,
-}
-
-impl RoomRefusal {
-    /// The stable word for `--json` errors.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::NotAdmin => "not_admin",
-            Self::NotOwner => "not_owner",
-            Self::IsYou => "is_you",
-            Self::IsOwner => "is_owner",
-            Self::NotMember => "not_member",
-            Self::AlreadyMember => "already_member",
-            Self::Banned => "banned",
-            Self::Unchanged => "unchanged",
-            Self::LastAdmin => "last_admin",
-            Self::OnlyMember => "only_member",
-            Self::OwnerGone => "owner_gone",
-            Self::BadRoomName => "bad_room_name",
-            Self::EmptyPassword => "empty_password",
-            Self::Busy => "room_busy",
-            Self::PasswordNotSet => "password_not_set",
-            Self::Failed => "room",
         }
     }
 }

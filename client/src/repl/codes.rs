@@ -56,7 +56,7 @@ pub fn client_code(e: &ClientError) -> String {
         ClientError::NameConflict(c) if c.is_gone() => "contact_gone",
         ClientError::NameConflict(_) => "name_conflict",
         ClientError::SendToSelf(_) => "is_you",
-        ClientError::UnknownPeer(_) => "unknown_peer",
+        ClientError::UnknownPeer(_) | ClientError::UnknownPeerInRoom { .. } => "unknown_peer",
         ClientError::NoConversation { .. } => "no_conversation",
         ClientError::NoValidKey(_) => "no_valid_key",
         ClientError::TextTooLong { .. } => "text_too_long",

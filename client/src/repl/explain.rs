@@ -100,6 +100,11 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
                 cmd("list")
             ),
         },
+        ClientError::UnknownPeerInRoom { who, room, action } => format!(
+            "{}: {}",
+            action.cannot(who, room),
+            explain(&ClientError::UnknownPeer(who.clone()), known, audience)
+        ),
         ClientError::NoConversation { who, room: None } => format!(
             "no conversation with \"{who}\": nobody of that name is pinned here (names you sent to \
              or received from are)"
@@ -321,18 +326,22 @@ pub fn error_line(e: &anyhow::Error) -> String {
 
 /// The `--json` error for `e`: `{"error": LINE, "code": CODE}`, and what a
 /// script needs to act on beside them: `candidates` for an ambiguous room
-/// (each with its `id`, to give as `#ID`).
+/// (each with its `id`, to give as `#ID`), the `room` a room command about
+/// an unknown user was for.
 pub fn error_json(e: &anyhow::Error) -> serde_json::Value {
     let mut value =
         serde_json::json!({ "error": error_line(e), "code": super::codes::error_code(e) });
-    let candidates = e
-        .chain()
-        .find_map(|c| match c.downcast_ref::<ClientError>() {
-            Some(ClientError::AmbiguousRoom { candidates, .. }) => Some(candidates),
-            _ => None,
-        });
-    if let (Some(candidates), Some(object)) = (candidates, value.as_object_mut()) {
-        object.insert("candidates".into(), serde_json::json!(candidates));
+    let Some(object) = value.as_object_mut() else {
+        return value;
+    };
+    match e.chain().find_map(|c| c.downcast_ref::<ClientError>()) {
+        Some(ClientError::AmbiguousRoom { candidates, .. }) => {
+            object.insert("candidates".into(), serde_json::json!(candidates));
+        }
+        Some(ClientError::UnknownPeerInRoom { room, .. }) => {
+            object.insert("room".into(), serde_json::json!(room));
+        }
+        _ => {}
     }
     value
 }

@@ -127,7 +127,7 @@ impl Menu {
     /// Names to suggest from when `e` is about an unknown peer: the server's
     /// list now (falling back on what the menu knew) and the pinned peers.
     async fn known_names(&self, e: &ClientError) -> Vec<String> {
-        if !matches!(e, ClientError::UnknownPeer(_)) {
+        if !e.is_unknown_peer() {
             return Vec::new();
         }
         if let Ok(users) = self.client.list().await {

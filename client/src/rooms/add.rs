@@ -11,7 +11,7 @@ use sealpost_rooms::{MAX_ROOM_MEMBERS, Role, RoomsError};
 use super::commands::MAX_ADDS_PER_COMMIT;
 use super::engine_client_id;
 use crate::client::Client;
-use crate::error::{ClientError, RoomRefusal};
+use crate::error::{ClientError, RoomRefusal, RoomUserAction};
 
 /// What `room add` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,8 @@ impl Client {
                         format!("{u} is you: only others can be added to a room"),
                     ));
                 }
-                found => found?,
+                Err(e) => return Err(self.in_room_named(e, name, RoomUserAction::Add).await),
+                Ok(found) => found,
             };
             if !peers.iter().any(|(id, _)| *id == record.client_id) {
                 peers.push((record.client_id, u.clone()));

@@ -13,7 +13,7 @@ use super::engine_client_id;
 use super::naming::new_room_name;
 use super::state::LocalRoom;
 use crate::client::Client;
-use crate::error::{ClientError, RoomRefusal};
+use crate::error::{ClientError, RoomRefusal, RoomUserAction};
 
 impl Client {
     /// Bans (`true`) or unbans `user` in the room `name`; a banned member is
@@ -52,7 +52,15 @@ impl Client {
                     })
                     .await;
             }
-            found => found?,
+            Err(e) => {
+                let action = if banned {
+                    RoomUserAction::Ban
+                } else {
+                    RoomUserAction::Unban
+                };
+                return Err(self.in_room_named(e, name, action).await);
+            }
+            Ok(found) => found,
         };
         let client = engine_client_id(record.client_id);
         self.in_rooms(async || {
@@ -83,6 +91,29 @@ impl Client {
             Ok(was_member)
         })
         .await
+    }
+
+    /// `e`, a failure to find the user a room command on the room `name`
+    /// is about, naming the room when the server does not know the user (a
+    /// person with several rooms open needs to know which command failed);
+    /// the room's own failure when `name` names none of ours.
+    pub(super) async fn in_room_named(
+        &self,
+        e: ClientError,
+        name: &str,
+        action: RoomUserAction,
+    ) -> ClientError {
+        let ClientError::UnknownPeer(who) = e else {
+            return e;
+        };
+        match self.find_room(name).await {
+            Ok(room) => ClientError::UnknownPeerInRoom {
+                who,
+                room: room.name,
+                action,
+            },
+            Err(no_room) => no_room,
+        }
     }
 
     /// Makes `user` an admin of the room `name`.

@@ -1,6 +1,7 @@
 //! Moderation edges a room admin meets: a ban of someone who was never a
 //! member (legitimate: it keeps them out) says so, and a ban or unban of
-//! oneself is refused naming the room, not as a one-to-one message.
+//! oneself, or an add, ban or unban of a name the server does not know, is
+//! refused naming the room, not as a one-to-one message.
 
 use crate::rooms_cli::{json, ok, refusal, users};
 
@@ -55,4 +56,47 @@ async fn a_ban_says_whether_the_user_was_a_member_and_oneself_is_refused_by_room
         assert!(!done, "{args:?}");
         assert_eq!(text.trim(), format!("client: {says}"), "{args:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_add_or_ban_of_a_user_the_server_does_not_know_names_the_room() {
+    let (server, _dir, [alice, _mallory]) = users(["alice", "mallory"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "Ops"]).await;
+
+    // The room by its own name, however it was typed; the unknown name's
+    // own advice (the closest known name, else where to look) after it.
+    for (args, says) in [
+        (
+            vec!["room", "add", "ops", "mallory", "nobody"],
+            "cannot add nobody to #Ops: no user named \"nobody\" on this server; \
+             `client list` shows who is there",
+        ),
+        (
+            vec!["room", "ban", "OPS", "mallroy"],
+            "cannot ban mallroy from #Ops: no user named \"mallroy\" on this server; did you \
+             mean \"mallory\"?",
+        ),
+        (
+            vec!["room", "unban", "#Ops", "nobody"],
+            "cannot unban nobody from #Ops: no user named \"nobody\" on this server; \
+             `client list` shows who is there",
+        ),
+    ] {
+        let (done, _, text) = crate::rooms_cli::run(addr, &alice, &args).await;
+        assert!(!done, "{args:?}");
+        assert_eq!(text.trim(), format!("client: {says}"), "{args:?}");
+        let err = refusal(addr, &alice, &args).await;
+        assert_eq!(err["code"], "unknown_peer", "{args:?}: {err}");
+        assert_eq!(err["error"], says, "{args:?}: {err}");
+        assert_eq!(err["room"], "Ops", "{args:?}: {err}");
+    }
+    // Mallory, named beside the unknown name, was not added either.
+    let members = json(addr, &alice, &["room", "members", "ops"]).await;
+    assert_eq!(members.as_array().unwrap().len(), 1, "{members}");
+
+    // A room that is not ours is what is wrong first.
+    let err = refusal(addr, &alice, &["room", "add", "nosuch", "nobody"]).await;
+    assert_eq!(err["code"], "no_such_room", "{err}");
+    assert!(err.get("room").is_none(), "{err}");
 }
