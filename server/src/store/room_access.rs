@@ -193,3 +193,139 @@ pub(crate) fn member_room_id(name: &str) -> Option<[u8; 16]> {
     hex::decode_to_slice(name, &mut id).ok()?;
     Some(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Durability;
+    use crate::store::quota::Limits;
+    use crate::store::schema;
+
+    const ALICE: ClientId = ClientId([0xa1; 16]);
+    const BOB: ClientId = ClientId([0xb0; 16]);
+    const CAROL: ClientId = ClientId([0xc0; 16]);
+    const DAVE: ClientId = ClientId([0xd0; 16]);
+    const ERIN: ClientId = ClientId([0xe0; 16]);
+    /// Invite-only: alice is in it, dave was removed, erin banned.
+    const TEAM: RoomId = RoomId([0x1a; 16]);
+    /// Invite-only: alice is in it.
+    const LAB: RoomId = RoomId([0x3c; 16]);
+    /// Public, named with `LAB`'s id: bob is in it.
+    const DECOY: RoomId = RoomId([0x22; 16]);
+
+    fn id(room: RoomId) -> String {
+        hex::encode(room.0)
+    }
+
+    /// A store in `dir` holding the three rooms, each with its group info
+    /// (its name's bytes) at epoch 5, written to the migrated schema before
+    /// the store opens it, as a server finds it on start.
+    fn store(dir: &Path) -> Store {
+        let db = dir.join("server.db");
+        let mut conn = rusqlite::Connection::open(&db).unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let (team, lab, decoy) = (id(TEAM), id(LAB), id(DECOY));
+        let (alice, bob, dave, erin) = (id_of(ALICE), id_of(BOB), id_of(DAVE), id_of(ERIN));
+        conn.execute_batch(&format!(
+            "INSERT INTO rooms (id, epoch, creator, created_at, rule, name, group_epoch, group_info)
+                 VALUES (x'{team}', 5, x'{alice}', 1, 0, 'team', 5, CAST('team' AS BLOB)),
+                        (x'{lab}', 5, x'{alice}', 2, 0, 'lab', 5, CAST('lab' AS BLOB)),
+                        (x'{decoy}', 5, x'{bob}', 3, 1, '{lab}', 5, CAST('decoy' AS BLOB));
+             INSERT INTO room_members (room, client, role, cursor, until_seq)
+                 VALUES (x'{team}', x'{alice}', 2, 0, NULL),
+                        (x'{team}', x'{dave}', 0, 0, 3),
+                        (x'{team}', x'{erin}', 0, 0, 4),
+                        (x'{lab}', x'{alice}', 2, 0, NULL),
+                        (x'{decoy}', x'{bob}', 2, 0, NULL);
+             INSERT INTO room_bans (room, client) VALUES (x'{team}', x'{erin}');"
+        ))
+        .unwrap();
+        drop(conn);
+        let limits = Limits {
+            inbox_max_messages: 1_000,
+            inbox_max_bytes: 1 << 30,
+            sender_max_bytes: 1 << 30,
+            max_storage_bytes: 1 << 40,
+            max_uploads_per_client: 10,
+        };
+        Store::open(&db, Durability::Normal, limits, |_| true, Arc::new(|_| {})).unwrap()
+    }
+
+    fn id_of(client: ClientId) -> String {
+        hex::encode(client.0)
+    }
+
+    /// The room `caller` finds by `name`, with its group info as text;
+    /// `None` when the store answers `UnknownRoom`.
+    async fn found(store: &Store, caller: ClientId, name: &str) -> Option<(RoomId, String)> {
+        match store.find_room(caller, name.to_string()).await {
+            Ok(g) => {
+                assert_eq!(g.epoch, 5);
+                Some((g.room, String::from_utf8(g.group_info.to_vec()).unwrap()))
+            }
+            Err(StoreError::UnknownRoom) => None,
+            Err(e) => panic!("{name:?}: {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_member_finds_an_invite_only_room_by_its_id_and_not_by_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        assert_eq!(
+            found(&store, ALICE, &id(TEAM)).await,
+            Some((TEAM, "team".into()))
+        );
+        assert_eq!(found(&store, ALICE, "team").await, None);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_non_member_a_banned_user_and_a_removed_member_find_nothing_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        for (who, caller) in [("non-member", CAROL), ("removed", DAVE), ("banned", ERIN)] {
+            assert_eq!(found(&store, caller, &id(TEAM)).await, None, "{who}");
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_id_in_upper_case_or_of_the_wrong_length_finds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        // Its id has letters, so that upper case is another name.
+        let team = id(TEAM);
+        for name in [
+            team.to_uppercase(),
+            team[..31].to_string(),
+            format!("{team}1"),
+            team[..30].to_string(),
+        ] {
+            assert_eq!(found(&store, ALICE, &name).await, None, "{name}");
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_open_room_named_with_another_rooms_id_loses_to_that_room_for_its_members() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let lab = id(LAB);
+        // Not in the lab: the open room of that name, by its name.
+        assert_eq!(
+            found(&store, CAROL, &lab).await,
+            Some((DECOY, "decoy".into()))
+        );
+        assert_eq!(
+            found(&store, BOB, &lab).await,
+            Some((DECOY, "decoy".into()))
+        );
+        // A member of the lab: the lab, whose id it is.
+        assert_eq!(found(&store, ALICE, &lab).await, Some((LAB, "lab".into())));
+        store.close().await;
+    }
+}
