@@ -115,6 +115,17 @@ impl Client {
                         let Some(r) = restored.clone().filter(|_| by_id.is_some()) else {
                             return Err(self.no_room_to_join(name).await);
                         };
+                        // Listed, but with no group info at all (a room
+                        // made before servers kept one, changed by older
+                        // clients only): the server answers as for a room
+                        // that does not list us.
+                        let id = RoomId(r.room.0);
+                        let listed = self
+                            .retrying(|c| async move { c.room_state(id).await })
+                            .await;
+                        if listed.is_ok() {
+                            return Err(stale_group_info(name));
+                        }
                         // Not a member any more: removed since the backup.
                         // An open room is joined as anyone joins it.
                         if JoinRule::from_code(r.rule).is_some_and(JoinRule::open) {
@@ -301,14 +312,17 @@ impl Client {
 }
 
 /// The server's group info of a room that lists us is older than the
-/// room's epoch and stays so (a member's client that predates storing it
-/// for every room made the last change).
+/// room's epoch, or there is none, and it stays so until a member's
+/// client stores it after a change (one that predates storing it for every
+/// room made the last change). Any change does: its client stores the
+/// group info after every commit of its own.
 fn stale_group_info(name: &str) -> ClientError {
     ClientError::room(
         RoomRefusal::Busy,
         format!(
-            "the server holds no current group info of #{name} to join it again from: \
-             try again after a member changes the room (adds or removes someone)"
+            "cannot join #{name} again yet: the server holds no group info of the room as it \
+             is now to join from (most likely an older client made its last change); try again \
+             after a member changes the room (adds or removes someone, for example)"
         ),
     )
 }

@@ -6,13 +6,17 @@
 //! without the password, which a newcomer still needs. A backup made
 //! before backups kept the room key cannot take the old place: the join
 //! says so and which admin to ask; nor can a home a member removed
-//! meanwhile get back into an invite-only room by itself.
+//! meanwhile get back into an invite-only room by itself. A room whose
+//! last change came from an older client (which stores no group info after
+//! its commits) is joined again after the next change of a current one.
 
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::rooms_cli::{inbox_room_texts, json, ok, refusal, room_events, users};
+use e2e::{Engine, TestServer};
+
+use crate::rooms_cli::{inbox_room_texts, json, ok, refusal, register, room_events, users};
 use crate::rooms_password::with_stdin;
 use crate::rooms_restored::{named, restore};
 
@@ -192,4 +196,84 @@ async fn rooms_resync_an_old_backup_is_told_to_ask_an_admin_and_a_removed_home_t
             && text.contains("ask an admin of it (alice) to add you again"),
         "{text}"
     );
+}
+
+/// The group info for joiners the server's database holds of the room
+/// `id` (32 hex digits): its epoch and bytes.
+fn stored_group_info(db: &Path, id: &str) -> (Option<i64>, Option<Vec<u8>>) {
+    let db = rusqlite::Connection::open(db).unwrap();
+    db.query_row(
+        "SELECT group_epoch, group_info FROM rooms WHERE hex(id) = upper(?1)",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_resync_a_room_last_changed_by_an_older_client_is_joined_after_the_next_change() {
+    // SQLite whatever the engine: the test puts the group info an older
+    // client leaves in the server's database by hand.
+    let mut server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob, carol, dave] = ["alice", "bob", "carol", "dave"].map(|n| dir.path().join(n));
+    for (home, name) in [
+        (&alice, "alice"),
+        (&bob, "bob"),
+        (&carol, "carol"),
+        (&dave, "dave"),
+    ] {
+        register(server.addr, home, name).await;
+    }
+    let created = json(server.addr, &alice, &["room", "create", "team"]).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    ok(server.addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(server.addr, &bob, &["inbox"]).await;
+    let db = server.config.db_path();
+    let older = stored_group_info(&db, &id);
+    ok(server.addr, &alice, &["room", "add", "team", "carol"]).await;
+    assert!(stored_group_info(&db, &id).0 > older.0);
+
+    let says = "cannot join #team again yet: the server holds no group info of the room as it \
+                is now to join from (most likely an older client made its last change); try \
+                again after a member changes the room (adds or removes someone, for example)";
+    // What carol's add by an older client leaves: the group info where it
+    // was before; and what a room made before servers kept one and changed
+    // by older clients only leaves: none. Each time a change by alice's
+    // client (which stores it after every commit of its own) lets bob in.
+    for (stale, change) in [
+        (older, ["room", "add", "team", "dave"]),
+        ((None, None), ["room", "promote", "team", "carol"]),
+    ] {
+        restore(server.addr, dir.path(), &bob).await;
+        server.stop().await.unwrap();
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let put = conn
+            .execute(
+                "UPDATE rooms SET group_epoch = ?1, group_info = ?2 WHERE hex(id) = upper(?3)",
+                rusqlite::params![stale.0, stale.1, id],
+            )
+            .unwrap();
+        assert_eq!(put, 1);
+        drop(conn);
+        server.restart().await.unwrap();
+        let addr = server.addr;
+
+        let (done, _, text) = crate::rooms_cli::run(addr, &bob, &["room", "join", "team"]).await;
+        assert!(!done, "{change:?}");
+        assert_eq!(text.trim(), format!("client: {says}"), "{change:?}");
+        let err = refusal(addr, &bob, &["room", "join", "team"]).await;
+        assert_eq!(err["code"], "room_busy", "{err}");
+        assert_eq!(err["error"], says, "{err}");
+        // Still the restored room, nothing half joined left behind.
+        let err = refusal(addr, &bob, &["room", "send", "team", "hi"]).await;
+        assert_eq!(err["code"], "room_lost_in_restore", "{err}");
+
+        ok(addr, &alice, &change).await;
+        let joined = json(addr, &bob, &["room", "join", "team"]).await;
+        assert_eq!(joined["members"], 4, "{joined}");
+        ok(addr, &bob, &["room", "send", "team", "back"]).await;
+        assert_eq!(inbox_room_texts(addr, &alice).await, ["back"], "{change:?}");
+    }
+    assert_eq!(inbox_room_texts(server.addr, &dave).await, ["back", "back"]);
 }
