@@ -5,12 +5,15 @@
 //! owner. With a new leaf key openmls adds no such Remove: the engine says
 //! so before anything leaves, and the server refuses the commit as a
 //! duplicate member. An external commit may remove no one else's leaf (a
-//! newcomer still cannot join an invite-only room: `access`).
+//! newcomer still cannot join an invite-only room: `access`), nor may a
+//! resync a server makes from an older group info, whose leaf another
+//! member holds now.
 
 use super::access::room;
 use super::{ROOM, World};
+use crate::policy::RoomView;
 use crate::testing::rogue_external_join;
-use crate::{Incoming, JoinRule, Observed, PolicyError, Role, RoomEngine, RoomsError};
+use crate::{ClientId, Incoming, JoinRule, Observed, PolicyError, Role, RoomEngine, RoomsError};
 
 /// Member `who`'s state file is lost; a new one, of the same identity,
 /// takes the leaf key of member `key_of` (its own: a backup that kept it;
@@ -160,4 +163,55 @@ fn an_external_commit_removing_someone_elses_leaf_is_refused() {
         );
         assert_eq!(w.server.room(ROOM).unwrap().members.len(), 2);
     }
+}
+
+/// The leaf `engine`'s copy of the room has `client` at.
+fn leaf_of(engine: &RoomEngine, client: ClientId) -> Option<openmls::prelude::LeafNodeIndex> {
+    engine
+        .store
+        .transact(|provider, _| {
+            let group = crate::engine::load_group(provider, ROOM)?;
+            Ok(RoomView::new(group.members(), group.extensions())?.leaf_of(&client))
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_resync_from_an_older_group_info_removes_no_one_who_holds_that_leaf_now() {
+    // Member 1 is removed and member 2 added in its place (the same leaf);
+    // a server that kept the group info of when member 1 was in serves it
+    // to member 1's restored home, which takes that leaf for its own.
+    let w = room(JoinRule::InviteOnly);
+    let older = w.m[0].engine.group_info(ROOM).unwrap();
+    let leaf = leaf_of(&w.m[0].engine, w.cid(1)).unwrap();
+    let out = w.m[0].engine.remove_members(ROOM, &[w.cid(1)]).unwrap();
+    w.publish(0, &out, &[], &[]);
+    let out = w.m[0]
+        .engine
+        .add_members(ROOM, &[w.kp(2)], &w.book)
+        .unwrap();
+    w.publish(0, &out, &[], &[2]);
+    assert_eq!(leaf_of(&w.m[0].engine, w.cid(2)), Some(leaf));
+
+    let restored = restored(&w, 1, Some(1));
+    let made = restored.join_external(&older, &w.book).unwrap();
+    assert!(made.summary.resync);
+    // The room has moved on: the server and every member refuse it.
+    let stale = |r: Result<_, RoomsError>| matches!(r, Err(RoomsError::StaleEpoch { .. }));
+    assert!(stale(w.server.process(&made.commit, &w.book).map(|_| ())));
+    for m in [0, 2] {
+        let seen = w.m[m].engine.process(&made.commit, &w.book);
+        assert!(stale(seen.map(|_| ())), "member {m}");
+    }
+    let members: Vec<_> = w.m[0]
+        .engine
+        .members(ROOM)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.client_id)
+        .collect();
+    assert_eq!(members, [w.cid(0), w.cid(2)]);
+    assert_eq!(w.server.room(ROOM).unwrap().members.len(), 2);
+    let text = w.send(2, "still here");
+    assert_eq!(w.read(0, &text), (w.cid(2), "still here".into()));
 }
