@@ -45,6 +45,9 @@ pub enum RoomRefusal {
     OnlyMember,
     /// The owner's account is gone, and only an owner may remove it.
     OwnerGone,
+    /// The server says members' accounts are gone: an admin removes them
+    /// first, by a command of their own, never on the server's word alone.
+    MembersGone,
     /// The name given cannot name a room.
     BadRoomName,
     /// The room password given is empty.
@@ -73,6 +76,7 @@ impl RoomRefusal {
             Self::LastAdmin => "last_admin",
             Self::OnlyMember => "only_member",
             Self::OwnerGone => "owner_gone",
+            Self::MembersGone => "members_gone",
             Self::BadRoomName => "bad_room_name",
             Self::EmptyPassword => "empty_password",
             Self::Busy => "room_busy",

@@ -22,7 +22,7 @@ use crate::script::{print_json, read_stdin};
 
 #[path = "room_cli_members.rs"]
 mod members;
-use members::{gone_lines, member_lines, member_word};
+use members::{member_lines, member_word};
 
 /// The prompt for a new room password (asked twice on a terminal).
 pub const NEW_PASSWORD_PROMPT: &str = "New room password: ";
@@ -344,15 +344,13 @@ async fn attempt(
         RoomCommand::Add { name, users } => {
             let done = client.room_add(&name, &users).await?;
             let room = held(client, &name).await;
-            let mut lines = gone_lines(&done.removed_gone, &room.line());
             let who: Vec<_> = done
                 .added
                 .iter()
                 .map(|a| escape_line(a).into_owned())
                 .collect();
-            lines.push(format!("added {} to {}", who.join(", "), room.line()));
-            let value = json!({ "added": done.added, "removed_gone": done.removed_gone });
-            (room.json(value), lines)
+            let line = format!("added {} to {}", who.join(", "), room.line());
+            (room.json(json!({ "added": done.added })), vec![line])
         }
         RoomCommand::Remove { name, user } => {
             client.room_remove(&name, &user).await?;

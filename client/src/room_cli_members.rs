@@ -1,7 +1,4 @@
-//! The lines of `room members`, `room list` and `room add` (members whose
-//! account is gone) for a person.
-
-use crate::display::escape_line;
+//! The lines of `room members` and `room list` for a person.
 
 /// `room members` as lines: name, role, online, id and a remark, in
 /// columns as wide as the widest entry (a member shown by its id is 32
@@ -25,19 +22,6 @@ pub(super) fn member_lines(members: &[crate::rooms::RoomMemberInfo]) -> Vec<Stri
 /// `member` or `members`, as the count asks.
 pub(super) fn member_word(count: usize) -> &'static str {
     if count == 1 { "member" } else { "members" }
-}
-
-/// The lines for members removed because their account is gone.
-pub(super) fn gone_lines(names: &[String], room: &str) -> Vec<String> {
-    names
-        .iter()
-        .map(|n| {
-            format!(
-                "removed {} from {room}: their account is gone from the server",
-                escape_line(n)
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Adding members to a room (`room add`): admins only, at most
 //! [`MAX_ADDS_PER_COMMIT`] per commit, each new member's key package
-//! claimed from the server and checked against our pins. Members whose
-//! account is gone are removed first (`gone_members.rs`), and a banned
-//! user is refused by name before anything is claimed.
+//! claimed from the server and checked against our pins. While the
+//! server says members' accounts are gone, it refuses, naming them
+//! (`gone_members.rs`), and a banned user is refused by name before
+//! anything is claimed.
 
 use protocol::ClientId;
 use protocol::v3::ClaimStatus;
@@ -18,19 +19,17 @@ use crate::error::{ClientError, RoomRefusal, RoomUserAction};
 pub struct Added {
     /// The users added, as named.
     pub added: Vec<String>,
-    /// Members whose account is gone from the server, removed first.
-    pub removed_gone: Vec<String>,
 }
 
 impl Client {
     /// Adds `users` to the room `name`, at most [`MAX_ADDS_PER_COMMIT`] per
-    /// commit, after removing the members whose account is gone from the
-    /// server (`gone_members.rs`: their leaves would make every invitee
-    /// refuse the invitation).
+    /// commit.
     ///
     /// # Errors
     /// Unknown room or user, a user already in it, ours not an admin's
-    /// role, no key package for a user, or the server refused.
+    /// role, members whose account the server says is gone
+    /// (`gone_members.rs`: their leaves would make every invitee refuse the
+    /// invitation), no key package for a user, or the server refused.
     pub async fn room_add(&self, name: &str, users: &[String]) -> Result<Added, ClientError> {
         let mut peers = Vec::new();
         for u in users {
@@ -90,7 +89,7 @@ impl Client {
                     ),
                 ));
             }
-            let removed_gone = self.remove_gone_members(&room).await?;
+            self.refuse_gone_members(&room).await?;
             let mut added = Vec::new();
             for chunk in peers.chunks(MAX_ADDS_PER_COMMIT) {
                 let ids: Vec<ClientId> = chunk.iter().map(|(id, _)| *id).collect();
@@ -114,10 +113,7 @@ impl Client {
                 .await?;
                 added.extend(chunk.iter().map(|(_, who)| who.clone()));
             }
-            Ok(Added {
-                added,
-                removed_gone,
-            })
+            Ok(Added { added })
         })
         .await
     }

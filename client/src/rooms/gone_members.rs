@@ -3,8 +3,11 @@
 //! first). Its leaf stays in the room until an admin removes it, and every
 //! invitation meanwhile names it: the invitee cannot pin a member the
 //! server does not know, and refuses the whole welcome, while the room
-//! counts it as a member. So `room add` removes such members first, in one
-//! commit, and says so; `room members` marks them.
+//! counts it as a member. So `room add` refuses while the server says such
+//! members are in the room, naming them, and `room members` marks them. It
+//! removes no one itself: "gone" is only the server's word, and a server
+//! that left someone out of its list would otherwise have an admin's
+//! client remove them from the room under the admin's name.
 
 use std::collections::HashSet;
 
@@ -27,17 +30,16 @@ impl Client {
         Ok(ids)
     }
 
-    /// Removes the members of `room` whose account is gone from the server,
-    /// in one commit (the caller is an admin and holds the rooms lock);
-    /// their names, as pinned.
+    /// Refuses to go on while the server says members of `room` have no
+    /// account: an invitation naming them would be refused, and only the
+    /// admin, not the server, decides that they are gone.
     ///
     /// # Errors
-    /// The owner's account is gone (only an owner removes an owner, so
-    /// nobody new can join), or the server refused.
-    pub(crate) async fn remove_gone_members(
-        &self,
-        room: &LocalRoom,
-    ) -> Result<Vec<String>, ClientError> {
+    /// [`RoomRefusal::MembersGone`] naming them (with the command that
+    /// removes each), [`RoomRefusal::OwnerGone`] if the owner is among them
+    /// (only an owner removes an owner, so nobody new can join), or the
+    /// server failed.
+    pub(crate) async fn refuse_gone_members(&self, room: &LocalRoom) -> Result<(), ClientError> {
         let accounts = self.account_ids().await?;
         let engine = self.room_engine().await?;
         let room_id = room.id;
@@ -47,27 +49,46 @@ impl Client {
             .filter(|m| !accounts.contains(&wire_client_id(m.client_id)))
             .collect();
         if gone.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let mut names = Vec::with_capacity(gone.len());
         for m in &gone {
             names.push(self.member_name(wire_client_id(m.client_id)).await?);
         }
+        let r = &room.name;
         if let Some(owner) = gone.iter().position(|m| m.role == Role::Owner) {
             return Err(ClientError::room(
                 RoomRefusal::OwnerGone,
                 format!(
-                    "the account of #{}'s owner, {}, is gone from this server, and only an owner \
+                    "the account of #{r}'s owner, {}, is gone from this server, and only an owner \
                  may remove an owner: nobody new could read the room; create another",
-                    room.name, names[owner]
+                    names[owner]
                 ),
             ));
         }
-        let clients: Vec<_> = gone.iter().map(|m| m.client_id).collect();
-        self.publish(room_id, move |e, _| {
-            e.remove_members(room_id, &clients).map(Some)
-        })
-        .await?;
-        Ok(names)
+        let removes: Vec<String> = names
+            .iter()
+            .map(|n| format!("client room remove {r} {n}"))
+            .collect();
+        let said = match names.as_slice() {
+            [one] => format!(
+                "the account of {one}, a member, is gone, and a new member's client refuses an \
+                 invitation naming a member the server does not know; if it is gone, remove \
+                 {one} first"
+            ),
+            many => format!(
+                "the accounts of {}, members, are gone, and a new member's client refuses an \
+                 invitation naming members the server does not know; if they are gone, remove \
+                 each first",
+                many.join(", ")
+            ),
+        };
+        Err(ClientError::room(
+            RoomRefusal::MembersGone,
+            format!(
+                "cannot add to #{r} yet: the server says {said} ({}), then add again",
+                removes.join("; ")
+            ),
+        ))
     }
 }

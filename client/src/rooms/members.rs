@@ -81,8 +81,10 @@ impl RoomMemberInfo {
         let quoted = |n: &str| format!("\"{}\"", escape_line(n));
         let mut parts = Vec::new();
         if self.gone {
-            parts
-                .push("account gone from the server: an admin's next `room add` removes it".into());
+            parts.push(
+                "account gone from the server, it says: an admin removes it with `room remove`"
+                    .into(),
+            );
         } else if let Some(server) = &self.server_name {
             let now = if self.name_held_by.is_some() {
                 ""
@@ -246,7 +248,7 @@ mod tests {
         assert_eq!(
             gone.remark().unwrap(),
             format!(
-                "(account gone from the server: an admin's next `room add` removes it; \
+                "(account gone from the server, it says: an admin removes it with `room remove`; \
                  the name \"bob\" now belongs to another key, {new_bob})"
             )
         );

@@ -224,11 +224,12 @@ async fn rooms_gone_a_join_in_the_wrong_case_names_the_listed_room() {
 }
 
 /// A member whose account the operator removed: `room members` marks it,
-/// and the next `room add` removes it first (its leaf would make the new
-/// member's client refuse the invitation: a member it cannot check), so
-/// the new member joins and reads the room.
+/// and `room add` refuses, naming it (its leaf would make the new member's
+/// client refuse the invitation: a member it cannot check), and removes
+/// no one on the server's word; once the admin removes it by their own
+/// command, the new member joins and reads the room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_whose_account_was_removed_goes_at_the_next_add() {
+async fn a_member_whose_account_was_removed_is_named_by_add_until_an_admin_removes_it() {
     let (server, _dir, [alice, bob, carol, dave]) = users(["alice", "bob", "carol", "dave"]).await;
     let addr = server.addr;
     json(addr, &alice, &["room", "create", "crew"]).await;
@@ -250,12 +251,26 @@ async fn a_member_whose_account_was_removed_goes_at_the_next_add() {
     let shown = ok(addr, &alice, &["room", "members", "crew"]).await;
     assert!(shown.contains("account gone from the server"), "{shown}");
 
-    let added = json(addr, &alice, &["room", "add", "crew", "dave"]).await;
+    let err = refusal(addr, &alice, &["room", "add", "crew", "dave"]).await;
+    assert_eq!(err["code"], "members_gone", "{err}");
     assert_eq!(
-        added["removed_gone"],
-        serde_json::json!(["carol"]),
-        "{added}"
+        err["error"],
+        "cannot add to #crew yet: the server says the account of carol, a member, is gone, and a \
+         new member's client refuses an invitation naming a member the server does not know; if \
+         it is gone, remove carol first (client room remove crew carol), then add again",
+        "{err}"
     );
+    let members = json(addr, &alice, &["room", "members", "crew"]).await;
+    assert_eq!(
+        members.as_array().unwrap().len(),
+        3,
+        "nobody removed: {members}"
+    );
+    let seen = ok(addr, &bob, &["inbox"]).await;
+    assert!(!seen.contains("removed carol"), "{seen}");
+
+    ok(addr, &alice, &["room", "remove", "crew", "carol"]).await;
+    let added = json(addr, &alice, &["room", "add", "crew", "dave"]).await;
     assert_eq!(added["added"], serde_json::json!(["dave"]), "{added}");
     ok(addr, &alice, &["room", "send", "crew", "welcome dave"]).await;
     assert_eq!(inbox_room_texts(addr, &dave).await, ["welcome dave"]);
