@@ -75,6 +75,7 @@ mod error;
 mod files;
 mod held;
 mod history;
+mod history_change;
 mod identity;
 mod me_info;
 mod pins;
