@@ -33,7 +33,6 @@ use serde::Serialize;
 
 pub use super::conversation::Conversation;
 use super::conversation::note_name;
-pub use super::history_change::HistoryChange;
 use super::room_receipts::RoomReceipts;
 use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 pub use super::status::Status;

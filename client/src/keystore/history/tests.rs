@@ -1,6 +1,7 @@
 //! The history room's tests: order, statuses, filters, refusals, retention.
 
 use super::*;
+use crate::keystore::HistoryChange;
 use crate::keystore::fixtures::{ALICE, BOB, home, with_session};
 use crate::keystore::settings::DAY_MS;
 
