@@ -96,8 +96,9 @@ impl Client {
                 return self.resend_file(peer, &path, size).await.map(Some);
             }
             // The peer lost the session, but the refused message was not
-            // one of this home's: the new session alone is the healing.
-            None => return Ok(Some(None)),
+            // one of this home's (no event has a message id): the new
+            // session alone is the healing.
+            None | Some(Body::Event { .. }) => return Ok(Some(None)),
         };
         let body = text.clone();
         let text = zeroize::Zeroizing::new(text);

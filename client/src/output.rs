@@ -16,7 +16,7 @@ use crate::inbox::{Event, What};
 use crate::keystore::{Body, Conversation, Direction, HistoryEntry, HoldReason, Status};
 
 pub use crate::local_time::time;
-pub use room::room_line;
+pub use room::{room_event_words, room_line};
 
 #[path = "output_room.rs"]
 mod room;
@@ -302,7 +302,8 @@ pub fn conversation_json(c: &ConversationSummary) -> serde_json::Value {
 }
 
 /// A history entry for a person: `[time] who (status)` and the text
-/// indented below, or one line for a file. `peer` names the other side of
+/// indented below, or one line for a file or a room event (`[time] --
+/// alice removed carol`). `peer` names the other side of
 /// a one-to-one conversation (escaped here). The time is the sender's
 /// sealed clock when known, else the server's, else the arrival here.
 pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>) -> String {
@@ -346,6 +347,18 @@ pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, Str
                 (Direction::Out, _) => format!("{file}, from {}{status}", escape_path(path)),
             }
         }
+        Body::Event { change } => format!(
+            "[{at}] -- {}",
+            room_event_words(room_name(&e.conversation), &who, change)
+        ),
+    }
+}
+
+/// The name a room's history goes by (empty for a person's).
+fn room_name(c: &Conversation) -> &str {
+    match c {
+        Conversation::Room { name, .. } => name,
+        Conversation::Person { .. } => "",
     }
 }
 

@@ -141,6 +141,15 @@ pub fn room_line(room: &str, who: &str, change: &RoomChange, seq: u64) -> String
     }
 }
 
+/// A room event kept in `room`'s history, as [`room_line`] says it
+/// without the `[#room] ` the history's name gives already (`alice
+/// removed carol`); `who` is who acted, escaped (`you` for the user).
+pub fn room_event_words(room: &str, who: &str, change: &RoomChange) -> String {
+    let line = room_line(room, who, change, 0);
+    line.strip_prefix(&format!("[#{}] ", escape_line(room)))
+        .map_or_else(|| line.clone(), str::to_string)
+}
+
 /// `who`'s client refused our invitation to `room` (empty: a room an
 /// event kept from before rooms we left were named); `member` is who as
 /// typed on a command line, unescaped. `(in_room, listed)`: whether we are

@@ -15,7 +15,7 @@ use crate::client::Client;
 use crate::crypto::RefusalReason;
 use crate::crypto::{CryptoError, SessionId};
 use crate::error::ClientError;
-use crate::event::{Event, Rejection, What, event, names_of};
+use crate::event::{Event, Rejection, RoomChange, What, event, names_of};
 use crate::keystore::{Body, Conversation, Direction, HistoryChange, NewEntry, PeerRecord, Status};
 
 impl Client {
@@ -178,6 +178,8 @@ impl Client {
         let what = match entry.body {
             Body::Text { text } => What::Text { text },
             Body::File { name, size, path } => What::File { name, path, size },
+            // A person's history holds no room event.
+            Body::Event { .. } => return Ok(Outcome::handled(Vec::new())),
         };
         let peer = self.store(move |s| s.peer(sender)).await?;
         Ok(Outcome::handled(vec![Event {
@@ -282,7 +284,8 @@ impl Client {
 
 /// What handling `d` as `what` changes in history: a text or file is
 /// recorded, a refusal notice fails the message it names (a duplicate's
-/// first copy arrived, so that one changes nothing).
+/// first copy arrived, so that one changes nothing), a room event kept in
+/// history is recorded in its room's.
 pub(super) fn history_change(
     d: &Delivery,
     what: &What,
@@ -303,6 +306,29 @@ pub(super) fn history_change(
                 message_id: *refused_id,
                 reason: reason.explain(),
             });
+        }
+        // A refused invitation, a deletion: kept in the room's history. A
+        // join is recorded by the join, before the entries that waited.
+        What::Room {
+            room,
+            room_id,
+            change,
+        } if change.kept_as_event()
+            && !room_id.is_empty()
+            && !matches!(change, RoomChange::Joined { .. }) =>
+        {
+            return Some(HistoryChange::Add(NewEntry {
+                conversation: crate::rooms::event::room_conversation(room_id, room),
+                direction: Direction::In,
+                sender: d.sender,
+                body: Body::Event {
+                    change: change.clone(),
+                },
+                sender_time_ms,
+                server_time_ms: Some(d.sent_at_ms),
+                message_id: None,
+                status: Status::Read,
+            }));
         }
         _ => return None,
     };

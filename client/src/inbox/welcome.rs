@@ -22,7 +22,10 @@ impl Client {
         d: Delivery,
         peer: PeerRecord,
     ) -> Result<Outcome, ClientError> {
-        let (what, refusal) = match self.join_room(d.content.clone()).await? {
+        let (what, refusal) = match self
+            .join_room(d.content.clone(), d.sender, d.sent_at_ms)
+            .await?
+        {
             Welcomed::Joined {
                 room,
                 room_id,

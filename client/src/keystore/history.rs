@@ -1,6 +1,8 @@
 //! The history of every conversation: each text and file sent or received,
-//! in the order this client recorded them, with the sender's sealed time,
-//! the local arrival time and a delivery status.
+//! and each room event (who was added, joined, left or was removed, roles,
+//! the room's name and rule), in the order this client recorded them, with
+//! the sender's sealed time, the local arrival time and a delivery status
+//! (an event's is `read`: it is never unread, nor counted in receipts).
 //!
 //! A conversation is named by [`Conversation`]: a person by client id, a
 //! room by its id (see `keystore::conversation`). Entries are ordered by a local
@@ -35,6 +37,7 @@ use super::room_receipts::RoomReceipts;
 use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 pub use super::status::Status;
 use super::{KeyStore, KeyStoreError};
+use crate::rooms::event::RoomChange;
 
 fn hex<S: serde::Serializer>(id: &ClientId, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&id.to_string())
@@ -74,6 +77,15 @@ pub enum Body {
         /// downloaded (held, declined).
         #[serde(skip_serializing_if = "no_path")]
         path: PathBuf,
+    },
+    /// A room event (someone added, removed or joined, the room renamed):
+    /// no message, kept between them, never unread. Its `sender` is who
+    /// acted (`out`: this user).
+    Event {
+        /// What happened: `room_event` and its fields, as `inbox --json`
+        /// gives them (escape names before printing).
+        #[serde(flatten)]
+        change: RoomChange,
     },
 }
 
@@ -162,72 +174,9 @@ pub struct HistoryQuery {
     pub limit: Option<usize>,
     /// Only those that arrived at or after this time (ms since the epoch).
     pub since_ms: Option<i64>,
-    /// Only texts and file names containing this, ignoring case.
+    /// Only texts, file names and the names in room events containing
+    /// this, ignoring case.
     pub search: Option<String>,
-}
-
-/// A change to history recorded together with a received message (see
-/// [`KeyStore::mark_handled_with`]).
-#[derive(Debug, Clone)]
-pub enum HistoryChange {
-    /// A new entry.
-    Add(NewEntry),
-    /// The peer refused our message `message_id`: it failed, for `reason`.
-    Refused {
-        /// The peer who refused it.
-        peer: ClientId,
-        /// The server's id of our message.
-        message_id: u64,
-        /// Why, in a few words.
-        reason: String,
-    },
-    /// The peer's receipt: our messages `message_ids` to it reached
-    /// `status` (delivered or read; declined, for files).
-    Receipt {
-        /// The peer who sent the receipt.
-        peer: ClientId,
-        /// The server's ids of our messages.
-        message_ids: Vec<u64>,
-        /// Delivered, read or declined.
-        status: Status,
-    },
-}
-
-impl HistoryChange {
-    /// Applies the change on `conn` (inside the caller's transaction).
-    pub(super) fn apply(&self, conn: &Connection) -> Result<(), KeyStoreError> {
-        match self {
-            Self::Add(entry) => {
-                insert(conn, entry)?;
-            }
-            Self::Refused {
-                peer,
-                message_id,
-                reason,
-            } => {
-                let peer = Conversation::Person { id: *peer };
-                set_status(
-                    conn,
-                    &peer,
-                    Direction::Out,
-                    *message_id,
-                    Status::Failed,
-                    Some(reason),
-                )?;
-            }
-            Self::Receipt {
-                peer,
-                message_ids,
-                status,
-            } => {
-                let peer = Conversation::Person { id: *peer };
-                for id in message_ids {
-                    set_status(conn, &peer, Direction::Out, *id, *status, None)?;
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 impl KeyStore {
@@ -340,6 +289,9 @@ impl KeyStore {
             let matches = needle.as_ref().is_none_or(|n| match &entry.body {
                 Body::Text { text } => text.to_lowercase().contains(n),
                 Body::File { name, .. } => name.to_lowercase().contains(n),
+                Body::Event { change } => {
+                    change.words().iter().any(|w| w.to_lowercase().contains(n))
+                }
             });
             if matches {
                 out.push(entry);
@@ -429,12 +381,19 @@ pub(super) fn insert(conn: &Connection, entry: &NewEntry) -> Result<u64, KeyStor
     // The room's name as it is now, for showing its history once we left.
     note_name(conn, &entry.conversation)?;
     let (kind, body, size, path) = match &entry.body {
-        Body::Text { text } => (1, text.as_str(), None, None),
+        Body::Text { text } => (1, text.clone(), None, None),
         Body::File { name, size, path } => (
             2,
-            name.as_str(),
+            name.clone(),
             Some(to_sql_u64(*size)),
             Some(path.as_os_str().as_encoded_bytes()),
+        ),
+        Body::Event { change } => (
+            3,
+            serde_json::to_string(change)
+                .map_err(|_| KeyStoreError::Corrupt("room event encoding"))?,
+            None,
+            None,
         ),
     };
     let direction = match entry.direction {
@@ -541,6 +500,10 @@ fn history_row(row: &Row<'_>) -> rusqlite::Result<Result<HistoryEntry, KeyStoreE
                 path: path_from_bytes(path),
             }
         }
+        3 => match serde_json::from_str(&text) {
+            Ok(change) => Body::Event { change },
+            Err(_) => return Ok(Err(KeyStoreError::Corrupt("history event"))),
+        },
         _ => return Ok(Err(KeyStoreError::Corrupt("history kind"))),
     };
     let status = match Status::from_code(row.get(12)?) {

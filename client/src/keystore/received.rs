@@ -13,7 +13,8 @@ use std::time::Duration;
 use protocol::{ClientId, MessageKind};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
-use super::history::{Conversation, HistoryChange, HistoryEntry};
+use super::history::{Conversation, HistoryEntry};
+use super::history_change::HistoryChange;
 use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 use super::sessions::record_received;
 use super::{KeyStore, KeyStoreError};

@@ -132,6 +132,7 @@ mod tests {
             from: "00".repeat(16),
             sent_at_ms: 1,
             change,
+            quiet: false,
         }
     }
 

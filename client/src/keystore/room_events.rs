@@ -4,17 +4,28 @@
 //!
 //! Kept as JSON of [`RoomEvent`]; bounded, oldest dropped first, so a user
 //! who only ever sends cannot grow the store without end.
+//!
+//! What is read goes into the room's history in the same transaction that
+//! queues it, in the order read: its texts and its events (who came and
+//! went, a rename; [`RoomChange::kept_as_event`]). An entry is read once
+//! (the engine keeps its seq), so each is recorded once: a crash before
+//! the commit records and queues nothing, one after it both. Files are
+//! recorded when their download ends (`keystore::room_downloads`).
 
-use rusqlite::{Connection, params};
+use protocol::ClientId;
+use rusqlite::{Connection, OptionalExtension, params};
 
+use super::history::{Body, Direction, NewEntry, Status, insert};
+use super::schema::blob_array;
 use super::{KeyStore, KeyStoreError};
-use crate::rooms::event::RoomEvent;
+use crate::rooms::event::{RoomChange, RoomEvent};
 
 /// Most room events kept unshown.
 pub const ROOM_EVENTS_MAX: i64 = 10_000;
 
 impl KeyStore {
-    /// Appends `events` to the queue, in order.
+    /// Records `events` in their rooms' history and appends those not
+    /// quiet to the queue, in order, in one transaction.
     ///
     /// # Errors
     /// Database errors.
@@ -51,12 +62,13 @@ impl KeyStore {
     }
 }
 
-/// Appends `events` to the queue inside the caller's transaction.
+/// [`KeyStore::queue_room_events`] inside the caller's transaction.
 pub(super) fn queue(conn: &Connection, events: &[RoomEvent]) -> Result<(), KeyStoreError> {
     if events.is_empty() {
         return Ok(());
     }
-    for e in events {
+    record(conn, events)?;
+    for e in events.iter().filter(|e| !e.quiet) {
         let json =
             serde_json::to_string(e).map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
         conn.execute("INSERT INTO room_events (event) VALUES (?1)", params![json])?;
@@ -68,10 +80,121 @@ pub(super) fn queue(conn: &Connection, events: &[RoomEvent]) -> Result<(), KeySt
     Ok(())
 }
 
+/// Records the texts and kept events of `events` in their rooms'
+/// history, in order.
+fn record(conn: &Connection, events: &[RoomEvent]) -> Result<(), KeyStoreError> {
+    let me: Option<ClientId> = conn
+        .query_row("SELECT client_id FROM identity", [], |r| {
+            blob_array(r, 0).map(ClientId)
+        })
+        .optional()?;
+    for e in events {
+        let sender = e.from.parse().unwrap_or(ClientId::NIL);
+        let (body, status, message_id) = match &e.change {
+            RoomChange::Text { text } => (
+                Body::Text { text: text.clone() },
+                Status::Received,
+                Some(e.seq),
+            ),
+            // Never unread, and no message id: a receipt never names one.
+            change if change.kept_as_event() => (
+                Body::Event {
+                    change: change.clone(),
+                },
+                Status::Read,
+                None,
+            ),
+            _ => continue,
+        };
+        let direction = match (&body, me) {
+            (Body::Event { .. }, Some(me)) if me == sender => Direction::Out,
+            _ => Direction::In,
+        };
+        insert(
+            conn,
+            &NewEntry {
+                conversation: e.conversation(),
+                direction,
+                sender,
+                body,
+                sender_time_ms: None,
+                server_time_ms: Some(e.sent_at_ms),
+                message_id,
+                status,
+            },
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rooms::event::RoomChange;
+    use crate::keystore::HistoryQuery;
+    use crate::rooms::event::Named;
+
+    fn event(seq: u64, change: RoomChange, quiet: bool) -> RoomEvent {
+        RoomEvent {
+            seq,
+            room: "team".into(),
+            room_id: "07".repeat(16),
+            from: "00".repeat(16),
+            sent_at_ms: 1,
+            change,
+            quiet,
+        }
+    }
+
+    #[test]
+    fn room_events_go_into_history_with_their_queueing_once_or_not_at_all() {
+        let (_dir, home) = super::super::fixtures::home();
+        let mut store = KeyStore::open(&home).unwrap();
+        let removed = RoomChange::Removed {
+            members: vec![Named::other("carol")],
+        };
+        let renamed = RoomChange::Renamed {
+            old_name: Some("old".into()),
+            name: "team".into(),
+        };
+        let read = [
+            event(1, RoomChange::Text { text: "a".into() }, false),
+            event(2, removed.clone(), false),
+            // Our own command's change: recorded, not shown again.
+            event(3, renamed.clone(), true),
+            event(3, RoomChange::LeaveAsked, false),
+        ];
+        let room = read[0].conversation();
+        let bodies = |store: &KeyStore| -> Vec<Body> {
+            let all = store.history(&room, &HistoryQuery::default()).unwrap();
+            all.into_iter().map(|e| e.body).collect()
+        };
+
+        // A crash before the queue's commit: nothing recorded either.
+        store
+            .conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER crash AFTER INSERT ON room_events
+                 BEGIN SELECT RAISE(ABORT, 'crash'); END;",
+            )
+            .unwrap();
+        assert!(store.queue_room_events(&read).is_err());
+        assert!(bodies(&store).is_empty());
+        store.conn.execute_batch("DROP TRIGGER crash").unwrap();
+
+        store.queue_room_events(&read).unwrap();
+        let kept = vec![
+            Body::Text { text: "a".into() },
+            Body::Event { change: removed },
+            Body::Event { change: renamed },
+        ];
+        assert_eq!(bodies(&store), kept);
+        let shown = store.take_room_events().unwrap();
+        assert_eq!(shown, [read[0].clone(), read[1].clone(), read[3].clone()]);
+        assert!(store.take_room_events().unwrap().is_empty());
+        assert_eq!(bodies(&store), kept, "showing records nothing again");
+        // Events are never unread; the text is until shown.
+        assert_eq!(store.conversation_activity().unwrap()[0].unread, 1);
+    }
 
     #[test]
     fn queued_room_events_come_back_once_in_order() {
@@ -84,6 +207,7 @@ mod tests {
             from: "00".repeat(16),
             sent_at_ms: 1,
             change: RoomChange::Text { text: text.into() },
+            quiet: false,
         };
         store.queue_room_events(&[e(1, "a"), e(2, "b")]).unwrap();
         store.queue_room_events(&[e(3, "c")]).unwrap();

@@ -413,6 +413,45 @@ const MIGRATIONS: &[&str] = &[
         pair BLOB NOT NULL
     ) STRICT;
     "#,
+    // 18: a history entry may be of kind 3, a room event (someone added,
+    // removed, a rename: `history::Body::Event`, its JSON in `body`), kept
+    // between the room's texts; copied as 15 did, since SQLite cannot
+    // change a CHECK in place.
+    r#"
+    CREATE TABLE history_v18 (
+        entry       INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv_kind   INTEGER NOT NULL CHECK (conv_kind IN (1, 2)),
+        conv        TEXT NOT NULL,
+        direction   INTEGER NOT NULL CHECK (direction IN (1, 2)),
+        sender      BLOB NOT NULL CHECK (length(sender) = 16),
+        kind        INTEGER NOT NULL CHECK (kind IN (1, 2, 3)),
+        body        TEXT NOT NULL,
+        file_size   INTEGER,
+        file_path   BLOB,
+        sender_time INTEGER,
+        arrived_at  INTEGER NOT NULL,
+        message_id  INTEGER,
+        status      INTEGER NOT NULL CHECK (status BETWEEN 1 AND 8),
+        status_at   INTEGER NOT NULL,
+        reason      TEXT,
+        upload_id   BLOB CHECK (upload_id IS NULL OR length(upload_id) = 16),
+        server_time INTEGER
+    ) STRICT;
+    INSERT INTO history_v18 SELECT entry, conv_kind, conv, direction, sender, kind, body,
+        file_size, file_path, sender_time, arrived_at, message_id, status, status_at, reason,
+        upload_id, server_time FROM history;
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'history_v18', 0
+        WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'history_v18');
+    UPDATE sqlite_sequence SET seq = max(seq,
+        coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'history'), 0))
+        WHERE name = 'history_v18';
+    DROP TABLE history;
+    ALTER TABLE history_v18 RENAME TO history;
+    CREATE INDEX history_by_conv ON history (conv_kind, conv, entry);
+    CREATE INDEX history_by_message ON history (message_id) WHERE message_id IS NOT NULL;
+    CREATE INDEX history_by_upload ON history (upload_id) WHERE upload_id IS NOT NULL;
+    CREATE INDEX history_by_time ON history (arrived_at);
+    "#,
 ];
 
 impl KeyStore {
@@ -429,7 +468,7 @@ impl KeyStore {
         if found == SCHEMA_VERSION {
             return Ok(());
         }
-        // A table copied into a new one (13, 15) is dropped: with foreign
+        // A table copied into a new one (13, 15, 18) is dropped: with foreign
         // keys on, that would delete what refers to it. Checked before
         // each commit instead, and on again after (a no-op in a
         // transaction, so set here).

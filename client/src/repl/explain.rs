@@ -416,6 +416,8 @@ fn decided(id: u64, d: &crate::downloads::Decided) -> Option<String> {
                 )),
             }
         }
+        // Events have no message id: none is found by one.
+        Body::Event { .. } => None,
     }
 }
 

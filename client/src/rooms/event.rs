@@ -32,6 +32,10 @@ pub struct RoomEvent {
     pub sent_at_ms: u64,
     /// What happened.
     pub change: RoomChange,
+    /// Recorded in the room's history but not shown: a change our own
+    /// command made, which the command reported. Never queued.
+    #[serde(skip)]
+    pub quiet: bool,
 }
 
 impl RoomEvent {
@@ -256,6 +260,62 @@ pub enum RoomChange {
         /// Why, in one line.
         error: String,
     },
+}
+
+impl RoomChange {
+    /// Whether it is kept in the room's history as an event of its own:
+    /// who came and went, roles, the room's name and rule, a refused
+    /// invitation. Not texts and files (kept as messages), a leave request
+    /// (the leave that follows tells it), nor what concerns no room kept
+    /// here (a deletion not checked or not believed, an unreadable entry).
+    pub fn kept_as_event(&self) -> bool {
+        !matches!(
+            self,
+            Self::Text { .. }
+                | Self::File { .. }
+                | Self::FileHeld { .. }
+                | Self::LeaveAsked
+                | Self::DeletedUnchecked
+                | Self::DeleteRefused { .. }
+                | Self::Unreadable { .. }
+        )
+    }
+
+    /// The names it holds (members, the room's names, a role or rule),
+    /// for a history search.
+    pub fn words(&self) -> Vec<&str> {
+        fn names(m: &[Named]) -> Vec<&str> {
+            m.iter().map(|n| n.name.as_str()).collect()
+        }
+        match self {
+            Self::Joined { members }
+            | Self::Added { members }
+            | Self::Removed { members }
+            | Self::Left { members }
+            | Self::Banned { members }
+            | Self::Unbanned { members } => names(members),
+            Self::Role { member, role, .. } => vec![member, role],
+            Self::JoinedByName { member, .. } | Self::InvitationRefused { member, .. } => {
+                vec![member]
+            }
+            Self::JoinRule { rule } => vec![rule],
+            Self::Renamed { old_name, name } => old_name
+                .iter()
+                .map(String::as_str)
+                .chain([name.as_str()])
+                .collect(),
+            Self::Text { text } => vec![text],
+            Self::File { name, .. } | Self::FileHeld { name, .. } => vec![name],
+            Self::DeleteRefused { error } | Self::Unreadable { error } => vec![error],
+            Self::RemovedYou
+            | Self::BannedYou
+            | Self::YouLeft
+            | Self::LeaveAsked
+            | Self::PasswordChanged
+            | Self::Deleted
+            | Self::DeletedUnchecked => Vec::new(),
+        }
+    }
 }
 
 /// An `invitation_refused` kept before `in_room` was recorded named a room

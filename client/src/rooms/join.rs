@@ -7,11 +7,14 @@ use bytes::Bytes;
 use protocol::v3::RoomWelcome;
 use sealpost_rooms::{IdentityError, RoomsError};
 
+use protocol::ClientId;
+
 use super::event::RoomChange;
 use super::wire_client_id;
 use crate::client::Client;
 use crate::crypto::RefusalReason;
 use crate::error::ClientError;
+use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
 
 /// What a welcome came to.
 #[derive(Debug)]
@@ -39,12 +42,19 @@ pub enum Welcomed {
 }
 
 impl Client {
-    /// Joins the room a welcome's `content` invites us to.
+    /// Joins the room a welcome's `content` from `inviter` (stored by the
+    /// server at `sent_at_ms`) invites us to, and records the join in the
+    /// room's history, before the entries that waited for it.
     ///
     /// # Errors
     /// The key store or the engine's state file failed, or the server did
     /// (pinning a member).
-    pub(crate) async fn join_room(&self, content: Bytes) -> Result<Welcomed, ClientError> {
+    pub(crate) async fn join_room(
+        &self,
+        content: Bytes,
+        inviter: ClientId,
+        sent_at_ms: u64,
+    ) -> Result<Welcomed, ClientError> {
         let welcome = match RoomWelcome::decode(content) {
             Ok(w) => w,
             Err(e) => {
@@ -86,6 +96,21 @@ impl Client {
         for m in &joined.members {
             members.push(self.member_named(wire_client_id(m.client_id)).await?);
         }
+        let change = RoomChange::Joined { members };
+        // A welcome used once: the engine refuses it again (`Already`).
+        let joined = NewEntry {
+            conversation: Conversation::room(room, name.clone()),
+            direction: Direction::In,
+            sender: inviter,
+            body: Body::Event {
+                change: change.clone(),
+            },
+            sender_time_ms: None,
+            server_time_ms: Some(sent_at_ms),
+            message_id: None,
+            status: Status::Read,
+        };
+        self.store(move |s| s.add_history(&joined)).await?;
         // Entries of the room that waited for this welcome.
         self.room_sync_locked().await?;
         // History is shown by this name from now on, also once we leave.
@@ -95,7 +120,7 @@ impl Client {
         Ok(Welcomed::Joined {
             room_id: super::hex(&room),
             room: name,
-            change: RoomChange::Joined { members },
+            change,
         })
     }
 }

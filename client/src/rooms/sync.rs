@@ -26,9 +26,7 @@ use super::event::{RoomChange, RoomEvent};
 use super::{engine_room_id, wire_client_id};
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::keystore::{
-    Body, Conversation, Direction, NewEntry, RoomDownload, Status, parse_room_id,
-};
+use crate::keystore::{Conversation, RoomDownload, parse_room_id};
 
 /// Most room pulls in one read: each moves a cursor, so this bounds a read
 /// that others keep feeding.
@@ -106,8 +104,9 @@ impl Client {
         Ok(())
     }
 
-    /// Queues `events` for showing and records the texts in history; then
-    /// keeps `download` (the file announced after them), all in one step.
+    /// Records `events` in their rooms' history and queues those not quiet
+    /// for showing; then keeps `download` (the file announced after them),
+    /// all in one transaction.
     async fn keep_room_events(
         &self,
         events: Vec<RoomEvent>,
@@ -120,20 +119,6 @@ impl Client {
         self.store(move |s| {
             for (room, through) in &opened {
                 s.raise_room_marks(*room, *through, 0)?;
-            }
-            for e in &events {
-                if let RoomChange::Text { text } = &e.change {
-                    s.add_history(&NewEntry {
-                        conversation: e.conversation(),
-                        direction: Direction::In,
-                        sender: e.from.parse().unwrap_or(ClientId::NIL),
-                        body: Body::Text { text: text.clone() },
-                        sender_time_ms: None,
-                        server_time_ms: Some(e.sent_at_ms),
-                        message_id: Some(e.seq),
-                        status: Status::Received,
-                    })?;
-                }
             }
             s.note_room_departures(&events)?;
             match &download {
@@ -282,13 +267,16 @@ impl Client {
             Incoming::OwnCommit { summary, .. } => {
                 // Ours is merged: joiners need the group info of this epoch.
                 self.refresh_group_info(room).await;
-                // The command that made it said what it did, except for
-                // leave requests, which this client commits by itself (or
-                // along with the command's change): those who left are news
-                // here as they are to every other member.
-                if !summary.left.is_empty() {
-                    let members = self.member_names(&summary.left).await?;
-                    events.push(self.room_event(e, RoomChange::Left { members }).await?);
+                // The command that made it said what it did: its changes
+                // are only recorded in history, except for leave requests,
+                // which this client commits by itself (or along with the
+                // command's change): those who left are news here as they
+                // are to every other member.
+                let old_name = name_before.as_ref().map(|n| n.as_str().to_string());
+                for change in self.commit_changes(&summary, false, old_name).await? {
+                    let quiet = !matches!(change, RoomChange::Left { .. });
+                    let event = self.room_event(e, change).await?;
+                    events.push(RoomEvent { quiet, ..event });
                 }
             }
             Incoming::LeaveRequest { room, .. } => {
@@ -461,6 +449,7 @@ impl Client {
             from: e.sender.to_string(),
             sent_at_ms: e.sent_at_ms,
             change,
+            quiet: false,
         })
     }
 }

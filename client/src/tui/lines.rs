@@ -27,6 +27,9 @@ pub enum Tone {
     Warning,
     /// Information: a room event, a command's answer.
     Info,
+    /// A room event kept in the history (`— bob joined —`): drawn dim,
+    /// between the messages.
+    Event,
 }
 
 /// One item of a conversation's pane: a header line and the lines under
@@ -71,6 +74,9 @@ pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, no
         (Direction::Out, _) => format!("  ({})", e.status_words()),
         (Direction::In, _) => String::new(),
     };
+    if let Body::Event { change } = &e.body {
+        return event_entry(e, &who, change, now);
+    }
     let mut body: Vec<String> = match &e.body {
         // Tabs have no width of their own on the screen.
         Body::Text { text } => escape_message(text)
@@ -78,6 +84,7 @@ pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, no
             .lines()
             .map(str::to_string)
             .collect(),
+        Body::Event { .. } => Vec::new(),
         Body::File { name, size, path } => vec![match (e.direction, e.status) {
             (Direction::In, Status::Held) => format!(
                 "file {} ({}), held: waiting for your answer (accept-file {id} or decline-file {id})",
@@ -128,6 +135,29 @@ pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, no
     }
 }
 
+/// The item of a room event kept in history: `— alice removed carol —`
+/// under a notice's header; one that ended our membership, or an
+/// invitation refused, is a warning as it was when it came.
+fn event_entry(e: &HistoryEntry, who: &str, change: &RoomChange, now: u64) -> Item {
+    let room = match &e.conversation {
+        crate::keystore::Conversation::Room { name, .. } => name.as_str(),
+        crate::keystore::Conversation::Person { .. } => "",
+    };
+    let words = output::room_event_words(room, who, change);
+    let tone = match change {
+        RoomChange::RemovedYou | RoomChange::BannedYou | RoomChange::InvitationRefused { .. } => {
+            Tone::Warning
+        }
+        _ => Tone::Event,
+    };
+    Item {
+        at_ms: e.arrived_at_ms,
+        header: format!("{} --", short_time(e.shown_time_ms(), now)),
+        body: words.lines().map(|l| format!("— {l} —")).collect(),
+        tone,
+    }
+}
+
 /// Lines already escaped (a command's answer built from escaped parts).
 pub fn escaped_notice(at_ms: u64, now: u64, lines: Vec<String>, tone: Tone) -> Item {
     Item {
@@ -146,8 +176,12 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
     let who = output::sender(e);
     let (text, tone) = match &e.what {
         What::Text { .. } | What::File { .. } => return None,
-        What::Room { change, .. } => match change {
+        What::Room {
+            change, room_id, ..
+        } => match change {
             RoomChange::Text { .. } => return None,
+            // Its history entry shows it (a room we are in, or were).
+            c if c.kept_as_event() && !room_id.is_empty() => return None,
             RoomChange::File { path: Some(_), .. } => return None,
             RoomChange::RemovedYou
             | RoomChange::BannedYou

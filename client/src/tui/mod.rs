@@ -44,6 +44,8 @@ pub mod view;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_events;
 
 use std::collections::HashMap;
 use std::sync::Arc;

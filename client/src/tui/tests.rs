@@ -21,10 +21,10 @@ use crate::conversations::ConversationSummary;
 use crate::keystore::{Body, Conversation, Direction, HistoryEntry, Status};
 
 // Noon UTC: the tests' times (the hour before) fall on one local day.
-const NOW: u64 = 1_767_225_600_000 + 12 * 3_600_000;
-const BOB: ClientId = ClientId([2; 16]);
-const CAROL: ClientId = ClientId([3; 16]);
-const ME: ClientId = ClientId([1; 16]);
+pub(super) const NOW: u64 = 1_767_225_600_000 + 12 * 3_600_000;
+pub(super) const BOB: ClientId = ClientId([2; 16]);
+pub(super) const CAROL: ClientId = ClientId([3; 16]);
+pub(super) const ME: ClientId = ClientId([1; 16]);
 const FINGERPRINT: &str = "12345 67890 13579 24680 11223 34455";
 
 fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSummary {
@@ -44,7 +44,7 @@ fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSumm
 }
 
 /// A room by its name alone (what these tests tell apart is the name).
-fn named_room(name: &str) -> Conversation {
+pub(super) fn named_room(name: &str) -> Conversation {
     Conversation::Room {
         id: None,
         name: name.into(),
@@ -58,7 +58,7 @@ fn room(name: &str, unread: usize, at: u64) -> ConversationSummary {
     }
 }
 
-fn entry(
+pub(super) fn entry(
     conversation: Conversation,
     direction: Direction,
     sender: ClientId,
@@ -83,14 +83,14 @@ fn entry(
     }
 }
 
-fn text(s: &str) -> Body {
+pub(super) fn text(s: &str) -> Body {
     Body::Text { text: s.into() }
 }
 
 /// alice's screen: bob (online) open with unread elsewhere, an
 /// invite-only room, carol's key changed, a name that tries terminal
 /// escapes, and a hidden room.
-fn base() -> App {
+pub(super) fn base() -> App {
     let mut app = App::new("alice".into(), "192.168.1.5:1357".into());
     app.link = LinkState::Up;
     app.fingerprint = Some(FINGERPRINT.into());
@@ -156,7 +156,7 @@ fn bob_history(app: &mut App) {
 }
 
 /// `app` at 120x40 and 60x20, each compared with its snapshot `name`.
-fn show(name: &str, app: &App) -> [String; 2] {
+pub(super) fn show(name: &str, app: &App) -> [String; 2] {
     [(120, 40), (60, 20)].map(|(w, h)| {
         let (text, _) = render(app, w, h);
         check(name, w, h, &stable(&text, NOW));

@@ -49,6 +49,7 @@ impl Theme {
             Tone::Theirs => base.patch(self.fg(Color::Green)),
             Tone::Warning => base.patch(self.fg(Color::Red)),
             Tone::Info => base.patch(self.fg(Color::Yellow)),
+            Tone::Event => Style::default().add_modifier(Modifier::DIM),
         }
     }
 
@@ -56,6 +57,7 @@ impl Theme {
         match tone {
             Tone::Warning => self.fg(Color::Red).add_modifier(Modifier::BOLD),
             Tone::Info => self.fg(Color::Yellow),
+            Tone::Event => Style::default().add_modifier(Modifier::DIM | Modifier::ITALIC),
             _ => Style::default(),
         }
     }

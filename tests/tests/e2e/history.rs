@@ -25,6 +25,7 @@ fn summary(entries: &[HistoryEntry]) -> Vec<(Direction, String, Status)> {
             let what = match &e.body {
                 Body::Text { text } => text.clone(),
                 Body::File { name, .. } => format!("file {name}"),
+                Body::Event { change } => format!("event {change:?}"),
             };
             (e.direction, what, e.status)
         })

@@ -16,7 +16,7 @@ async fn files(addr: std::net::SocketAddr, home: &std::path::Path) -> Vec<Value>
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e.get("name").is_some())
+        .filter(|e| e["type"] == "file")
         .cloned()
         .collect()
 }

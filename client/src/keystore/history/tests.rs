@@ -1,6 +1,7 @@
 //! The history room's tests: order, statuses, filters, refusals, retention.
 
 use super::*;
+use crate::keystore::HistoryChange;
 use crate::keystore::fixtures::{ALICE, BOB, home, with_session};
 use crate::keystore::settings::DAY_MS;
 
@@ -60,7 +61,7 @@ fn history_keeps_order_and_statuses_across_reopen() {
         .iter()
         .map(|e| match &e.body {
             Body::Text { text } => (text.as_str(), e.status, e.message_id),
-            Body::File { .. } => unreachable!(),
+            Body::File { .. } | Body::Event { .. } => unreachable!(),
         })
         .collect();
     assert_eq!(

@@ -187,3 +187,56 @@ fn migration_15_allows_a_held_status_and_keeps_room_recipients() {
         .unwrap();
     assert_eq!(count("SELECT count(*) FROM room_recipients"), 0);
 }
+
+#[test]
+fn migration_18_keeps_history_and_its_numbers_and_allows_room_events() {
+    let (_dir, home) = home();
+    std::fs::create_dir_all(&home).unwrap();
+    let event = "INSERT INTO history (conv_kind, conv, direction, sender, kind, body,
+        arrived_at, status, status_at) VALUES (2, 'room', 1, zeroblob(16), 3,
+        '{\"room_event\":\"password_changed\"}', 3, 4, 3)";
+    {
+        let conn = rusqlite::Connection::open(home.join(super::super::STORE_FILE)).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for sql in &MIGRATIONS[..17] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 17).unwrap();
+        for body in ["one", "two"] {
+            conn.execute(
+                "INSERT INTO history (conv_kind, conv, direction, sender, kind, body,
+                     arrived_at, status, status_at) VALUES (2, 'room', 2, zeroblob(16), 1, ?1,
+                     1, 2, 1)",
+                [body],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO room_recipients VALUES (1, zeroblob(16), 3)",
+            [],
+        )
+        .unwrap();
+        conn.execute("DELETE FROM history WHERE entry = 2", [])
+            .unwrap();
+        assert!(
+            conn.execute(event, []).is_err(),
+            "version 17 refuses kind 3"
+        );
+    }
+    let store = KeyStore::open(&home).unwrap();
+    let count = |sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM room_recipients"), 1);
+    store.conn.execute(event, []).unwrap();
+    let rows: Vec<(i64, i64, String)> = store
+        .conn
+        .prepare("SELECT entry, kind, body FROM history ORDER BY entry")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // The old entry kept; the deleted one's number never given again.
+    assert_eq!(rows[0], (1, 1, "one".to_string()));
+    assert_eq!((rows[1].0, rows[1].1), (3, 3));
+    assert_eq!(rows.len(), 2);
+}

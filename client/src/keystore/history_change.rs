@@ -1,0 +1,74 @@
+//! A change to history recorded together with a received message, in the
+//! transaction that marks it handled ([`KeyStore::mark_handled_with`]):
+//! a new entry, or a status our peer's refusal or receipt moves.
+//!
+//! [`KeyStore::mark_handled_with`]: super::KeyStore::mark_handled_with
+
+use protocol::ClientId;
+use rusqlite::Connection;
+
+use super::KeyStoreError;
+use super::history::{Conversation, Direction, NewEntry, Status, insert, set_status};
+
+/// A change to history recorded together with a received message.
+#[derive(Debug, Clone)]
+pub enum HistoryChange {
+    /// A new entry.
+    Add(NewEntry),
+    /// The peer refused our message `message_id`: it failed, for `reason`.
+    Refused {
+        /// The peer who refused it.
+        peer: ClientId,
+        /// The server's id of our message.
+        message_id: u64,
+        /// Why, in a few words.
+        reason: String,
+    },
+    /// The peer's receipt: our messages `message_ids` to it reached
+    /// `status` (delivered or read; declined, for files).
+    Receipt {
+        /// The peer who sent the receipt.
+        peer: ClientId,
+        /// The server's ids of our messages.
+        message_ids: Vec<u64>,
+        /// Delivered, read or declined.
+        status: Status,
+    },
+}
+
+impl HistoryChange {
+    /// Applies the change on `conn` (inside the caller's transaction).
+    pub(super) fn apply(&self, conn: &Connection) -> Result<(), KeyStoreError> {
+        match self {
+            Self::Add(entry) => {
+                insert(conn, entry)?;
+            }
+            Self::Refused {
+                peer,
+                message_id,
+                reason,
+            } => {
+                let peer = Conversation::Person { id: *peer };
+                set_status(
+                    conn,
+                    &peer,
+                    Direction::Out,
+                    *message_id,
+                    Status::Failed,
+                    Some(reason),
+                )?;
+            }
+            Self::Receipt {
+                peer,
+                message_ids,
+                status,
+            } => {
+                let peer = Conversation::Person { id: *peer };
+                for id in message_ids {
+                    set_status(conn, &peer, Direction::Out, *id, *status, None)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

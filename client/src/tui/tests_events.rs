@@ -1,0 +1,110 @@
+//! A room's events in its conversation pane: kept in history between the
+//! messages, each a dim, italic line of its own (`— bob removed carol —`),
+//! with its own header so that no message runs into it; one that ended our
+//! membership stays a warning. Compared with committed snapshots as in
+//! `super::tests`.
+
+use std::collections::HashMap;
+
+use ratatui::style::Modifier;
+
+use super::lines::{self, Tone};
+use super::snapshot::render;
+use super::tests::{BOB, CAROL, ME, NOW, base, entry, named_room, show, text};
+use crate::event::RoomChange;
+use crate::keystore::{Body, Direction, Status};
+use crate::rooms::event::Named;
+
+fn event(change: RoomChange) -> Body {
+    Body::Event { change }
+}
+
+#[test]
+fn a_rooms_events_are_dim_lines_between_its_messages() {
+    let mut app = base();
+    let team = named_room("team");
+    app.open(Some(team.clone()));
+    let names = HashMap::from([(BOB, "bob".to_string()), (CAROL, "carol".to_string())]);
+    let removed = event(RoomChange::Removed {
+        members: vec![Named::other("carol")],
+    });
+    let renamed = event(RoomChange::Renamed {
+        old_name: Some("crew".into()),
+        name: "team".into(),
+    });
+    let items = [
+        entry(
+            team.clone(),
+            Direction::In,
+            BOB,
+            text("standup at 10"),
+            20,
+            Status::Read,
+        ),
+        entry(team.clone(), Direction::In, BOB, removed, 21, Status::Read),
+        entry(team.clone(), Direction::Out, ME, renamed, 22, Status::Read),
+        entry(
+            team.clone(),
+            Direction::In,
+            BOB,
+            text("ok"),
+            22,
+            Status::Read,
+        ),
+        entry(
+            team,
+            Direction::In,
+            BOB,
+            event(RoomChange::RemovedYou),
+            23,
+            Status::Read,
+        ),
+    ]
+    .iter()
+    .map(|e| lines::entry(e, "team", &names, NOW))
+    .collect::<Vec<_>>();
+    assert_eq!(items[1].body, ["— bob removed carol —"]);
+    assert_eq!(items[1].tone, Tone::Event);
+    assert_eq!(items[2].body, ["— you renamed #crew to #team —"]);
+    assert_eq!(items[4].tone, Tone::Warning, "the end of our membership");
+    app.set_history(items);
+    for screen in show("room-events", &app) {
+        let at = |what: &str| {
+            screen
+                .find(what)
+                .unwrap_or_else(|| panic!("{what}: {screen}"))
+        };
+        assert!(
+            at("standup at 10") < at("— bob removed carol —"),
+            "{screen}"
+        );
+        assert!(
+            at("— you renamed #crew to #team —") < at("  ok"),
+            "{screen}"
+        );
+        assert!(screen.contains("— bob removed you;"), "{screen}");
+    }
+    // Drawn dim and italic, the messages around it not.
+    let (text, buffer) = render(&app, 120, 40);
+    let row = text
+        .lines()
+        .position(|l| l.contains("— bob removed carol —"))
+        .unwrap();
+    let column = text.lines().nth(row).unwrap().find("bob removed").unwrap();
+    let column = text.lines().nth(row).unwrap()[..column].chars().count();
+    let style = buffer[(u16::try_from(column).unwrap(), u16::try_from(row).unwrap())].style();
+    assert!(
+        style
+            .add_modifier
+            .contains(Modifier::DIM | Modifier::ITALIC),
+        "{style:?}"
+    );
+    let row = text
+        .lines()
+        .position(|l| l.contains("standup at 10"))
+        .unwrap();
+    let column = text.lines().nth(row).unwrap().find("standup").unwrap();
+    let column = text.lines().nth(row).unwrap()[..column].chars().count();
+    let style = buffer[(u16::try_from(column).unwrap(), u16::try_from(row).unwrap())].style();
+    assert!(!style.add_modifier.contains(Modifier::ITALIC), "{style:?}");
+}
