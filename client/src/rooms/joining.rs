@@ -101,6 +101,10 @@ impl Client {
         };
         self.in_rooms(async || {
             let engine = self.room_engine().await?;
+            // The epochs our commits were refused at as stale: one and the
+            // same each time means nobody changed the room meanwhile, and
+            // the server's group info is older than the room.
+            let mut stale_at = Vec::new();
             for _ in 0..MAX_JOIN_ATTEMPTS {
                 let asked = by_id.clone().unwrap_or_else(|| label.clone());
                 let found = match self
@@ -192,6 +196,7 @@ impl Client {
                     Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => {
                         // A member committed meanwhile: join from the newer
                         // group info once it is stored.
+                        stale_at.push(out.epoch);
                         engine.run(move |en| en.forget_room(room)).await?;
                     }
                     Err(e) if e.is_disconnect() => {
@@ -214,6 +219,9 @@ impl Client {
             }
             if by_id.is_some() {
                 return Err(stale_group_info(name));
+            }
+            if stale_at.len() > 1 && stale_at.iter().all(|e| *e == stale_at[0]) {
+                return Err(older_group_info(name));
             }
             Err(ClientError::room(
                 RoomRefusal::Busy,
@@ -323,6 +331,21 @@ fn stale_group_info(name: &str) -> ClientError {
             "cannot join #{name} again yet: the server holds no group info of the room as it \
              is now to join from (most likely an older client made its last change); try again \
              after a member changes the room (adds or removes someone, for example)"
+        ),
+    )
+}
+
+/// A newcomer's join refused as stale each time from the same group
+/// info: the server's is older than the room (the last change was an
+/// older client's, which stores none after its commits).
+fn older_group_info(name: &str) -> ClientError {
+    ClientError::room(
+        RoomRefusal::Busy,
+        format!(
+            "cannot join #{name} yet: the server's group info of the room is older than the \
+             room (most likely an older client made its last change), so every join made from \
+             it is refused; try again after a member changes the room (adds or removes someone, \
+             for example)"
         ),
     )
 }

@@ -8,7 +8,9 @@
 //! says so and which admin to ask; nor can a home a member removed
 //! meanwhile get back into an invite-only room by itself. A room whose
 //! last change came from an older client (which stores no group info after
-//! its commits) is joined again after the next change of a current one.
+//! its commits) is joined again after the next change of a current one; a
+//! newcomer to an open room in that state is told so too, not that others
+//! kept changing the room.
 
 use std::path::Path;
 
@@ -276,4 +278,63 @@ async fn rooms_resync_a_room_last_changed_by_an_older_client_is_joined_after_the
         assert_eq!(inbox_room_texts(addr, &alice).await, ["back"], "{change:?}");
     }
     assert_eq!(inbox_room_texts(server.addr, &dave).await, ["back", "back"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_resync_a_newcomer_to_an_open_room_with_an_older_group_info_is_told_so() {
+    let mut server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob, carol, dave] = ["alice", "bob", "carol", "dave"].map(|n| dir.path().join(n));
+    for (home, name) in [
+        (&alice, "alice"),
+        (&bob, "bob"),
+        (&carol, "carol"),
+        (&dave, "dave"),
+    ] {
+        register(server.addr, home, name).await;
+    }
+    let created = json(
+        server.addr,
+        &alice,
+        &["room", "create", "lobby", "--public"],
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    ok(server.addr, &alice, &["room", "add", "lobby", "bob"]).await;
+    let db = server.config.db_path();
+    let older = stored_group_info(&db, &id);
+    // Carol's add as an older client leaves it: the group info stays where
+    // it was, one epoch behind the room.
+    ok(server.addr, &alice, &["room", "add", "lobby", "carol"]).await;
+    server.stop().await.unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE rooms SET group_epoch = ?1, group_info = ?2 WHERE hex(id) = upper(?3)",
+        rusqlite::params![older.0, older.1, id],
+    )
+    .unwrap();
+    drop(conn);
+    server.restart().await.unwrap();
+    let addr = server.addr;
+
+    let err = refusal(addr, &dave, &["room", "join", "lobby"]).await;
+    assert_eq!(err["code"], "room_busy", "{err}");
+    assert_eq!(
+        err["error"],
+        "cannot join #lobby yet: the server's group info of the room is older than the room \
+         (most likely an older client made its last change), so every join made from it is \
+         refused; try again after a member changes the room (adds or removes someone, for \
+         example)",
+        "{err}"
+    );
+    assert_eq!(
+        json(addr, &dave, &["room", "list"]).await["mine"],
+        serde_json::json!([])
+    );
+
+    ok(addr, &alice, &["room", "promote", "lobby", "bob"]).await;
+    let joined = json(addr, &dave, &["room", "join", "lobby"]).await;
+    assert_eq!(joined["members"], 4, "{joined}");
+    ok(addr, &dave, &["room", "send", "lobby", "hello"]).await;
+    assert_eq!(inbox_room_texts(addr, &carol).await, ["hello"]);
 }
