@@ -32,8 +32,8 @@ pub struct RoomMemberInfo {
     pub role: String,
     /// Online now (shown by their menu or `watch`; see `crate::presence`).
     pub online: bool,
-    /// The server no longer has the account (an admin's next `room add`
-    /// removes it).
+    /// The server says it no longer has the account (`room add` refuses
+    /// until an admin removes it).
     pub gone: bool,
     /// The name the server gives the member now, when it differs from the
     /// pinned one (or none is pinned).

@@ -203,7 +203,12 @@ async fn members_shown_by_id_line_up_and_say_why() {
         "{shown}"
     );
 
-    // The next add removes the old bob; the new one joins, shown by id.
+    // An add is refused while the server says the old bob is gone (the
+    // client removes no one on its word); alice removes him by her own
+    // command, then adds; the new bob joins, shown by id.
+    let err = refusal(addr, &alice, &["room", "add", "crew", "dave"]).await;
+    assert_eq!(err["code"], "members_gone", "{err}");
+    ok(addr, &alice, &["room", "remove", "crew", "bob"]).await;
     ok(addr, &alice, &["room", "add", "crew", "dave"]).await;
     json(addr, &new_bob_home, &["room", "join", "crew"]).await;
     let members = json(addr, &alice, &["room", "members", "crew"]).await;
