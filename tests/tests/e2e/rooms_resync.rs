@@ -212,21 +212,39 @@ fn stored_group_info(db: &Path, id: &str) -> (Option<i64>, Option<Vec<u8>>) {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rooms_resync_a_room_last_changed_by_an_older_client_is_joined_after_the_next_change() {
-    // SQLite whatever the engine: the test puts the group info an older
-    // client leaves in the server's database by hand.
-    let mut server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
+/// Puts `info` (epoch and bytes, or none) as the server's group info of the
+/// room `id`, with the server stopped, as an older client's last commit
+/// leaves it; then starts the server again.
+async fn put_group_info(server: &mut TestServer, id: &str, info: (Option<i64>, Option<Vec<u8>>)) {
+    server.stop().await.unwrap();
+    let conn = rusqlite::Connection::open(server.config.db_path()).unwrap();
+    let put = conn
+        .execute(
+            "UPDATE rooms SET group_epoch = ?1, group_info = ?2 WHERE hex(id) = upper(?3)",
+            rusqlite::params![info.0, info.1, id],
+        )
+        .unwrap();
+    assert_eq!(put, 1);
+    drop(conn);
+    server.restart().await.unwrap();
+}
+
+/// A server on SQLite whatever the engine (the tests put what an older
+/// client leaves in its database by hand), and alice, bob, carol and dave
+/// registered, each in a home of their own.
+async fn four_on_sqlite() -> (TestServer, tempfile::TempDir, [std::path::PathBuf; 4]) {
+    let server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let [alice, bob, carol, dave] = ["alice", "bob", "carol", "dave"].map(|n| dir.path().join(n));
-    for (home, name) in [
-        (&alice, "alice"),
-        (&bob, "bob"),
-        (&carol, "carol"),
-        (&dave, "dave"),
-    ] {
+    let homes = ["alice", "bob", "carol", "dave"].map(|n| dir.path().join(n));
+    for (home, name) in homes.iter().zip(["alice", "bob", "carol", "dave"]) {
         register(server.addr, home, name).await;
     }
+    (server, dir, homes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_resync_a_room_last_changed_by_an_older_client_is_joined_after_the_next_change() {
+    let (mut server, dir, [alice, bob, _carol, dave]) = four_on_sqlite().await;
     let created = json(server.addr, &alice, &["room", "create", "team"]).await;
     let id = created["id"].as_str().unwrap().to_string();
     ok(server.addr, &alice, &["room", "add", "team", "bob"]).await;
@@ -248,17 +266,7 @@ async fn rooms_resync_a_room_last_changed_by_an_older_client_is_joined_after_the
         ((None, None), ["room", "promote", "team", "carol"]),
     ] {
         restore(server.addr, dir.path(), &bob).await;
-        server.stop().await.unwrap();
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let put = conn
-            .execute(
-                "UPDATE rooms SET group_epoch = ?1, group_info = ?2 WHERE hex(id) = upper(?3)",
-                rusqlite::params![stale.0, stale.1, id],
-            )
-            .unwrap();
-        assert_eq!(put, 1);
-        drop(conn);
-        server.restart().await.unwrap();
+        put_group_info(&mut server, &id, stale).await;
         let addr = server.addr;
 
         let (done, _, text) = crate::rooms_cli::run(addr, &bob, &["room", "join", "team"]).await;
@@ -282,17 +290,7 @@ async fn rooms_resync_a_room_last_changed_by_an_older_client_is_joined_after_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_resync_a_newcomer_to_an_open_room_with_an_older_group_info_is_told_so() {
-    let mut server = TestServer::start_on(Engine::Sqlite, |_| {}).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let [alice, bob, carol, dave] = ["alice", "bob", "carol", "dave"].map(|n| dir.path().join(n));
-    for (home, name) in [
-        (&alice, "alice"),
-        (&bob, "bob"),
-        (&carol, "carol"),
-        (&dave, "dave"),
-    ] {
-        register(server.addr, home, name).await;
-    }
+    let (mut server, _dir, [alice, _bob, carol, dave]) = four_on_sqlite().await;
     let created = json(
         server.addr,
         &alice,
@@ -306,15 +304,7 @@ async fn rooms_resync_a_newcomer_to_an_open_room_with_an_older_group_info_is_tol
     // Carol's add as an older client leaves it: the group info stays where
     // it was, one epoch behind the room.
     ok(server.addr, &alice, &["room", "add", "lobby", "carol"]).await;
-    server.stop().await.unwrap();
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute(
-        "UPDATE rooms SET group_epoch = ?1, group_info = ?2 WHERE hex(id) = upper(?3)",
-        rusqlite::params![older.0, older.1, id],
-    )
-    .unwrap();
-    drop(conn);
-    server.restart().await.unwrap();
+    put_group_info(&mut server, &id, older).await;
     let addr = server.addr;
 
     let err = refusal(addr, &dave, &["room", "join", "lobby"]).await;
