@@ -286,6 +286,9 @@ async fn phase(
     // is the generator's, not a delay of the server's.
     let mut books: Vec<Books> = (0..n).map(|_| Books::new(args.seconds)).collect();
     let start = Instant::now();
+    let started_unix_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
     let duration = Duration::from_secs(args.seconds);
     let stored = Arc::new(AtomicU64::new(0));
     let sent_per_user: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
@@ -343,7 +346,10 @@ async fn phase(
     let mut latency = report::histogram();
     let mut send_lag = report::histogram();
     let mut after_send = report::histogram();
-    let mut windows = Windows::default();
+    let mut windows = Windows {
+        started_unix_us,
+        ..Windows::default()
+    };
     let mut removed = 0u64;
     let mut last_removal = start;
     for (j, r) in receivers.into_iter().enumerate() {

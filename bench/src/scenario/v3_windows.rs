@@ -22,6 +22,10 @@ pub struct Windows {
     pub slow: Vec<u32>,
     /// The slowest of each window, in microseconds.
     pub slowest_us: Vec<u64>,
+    /// When window 0 began, in µs since the Unix epoch, so that the
+    /// windows can be laid beside another clock's record of the same run
+    /// (the VM's stolen time, the disk's counters).
+    pub started_unix_us: u64,
 }
 
 impl Windows {
