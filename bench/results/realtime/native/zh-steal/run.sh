@@ -5,10 +5,8 @@
 cd /work/main
 out=/work/main/bench/results/realtime/native/zh-steal
 for r in ${RUNS:-1 2 3 4}; do
-  # How fast each core is this minute: a fixed amount of hashing.
-  for c in 0 1; do
-    taskset -c $c python3 -c "import hashlib,time; b=b'x'*1048576; h=hashlib.sha256(); t=time.perf_counter(); [h.update(b) for _ in range(300)]; print('run $r core $c: sha256 %.0f MB/s' % (300*1.048576/(time.perf_counter()-t)))"
-  done | tee $out/speed-$r.txt
+  # How fast each core is this minute (runs 5 on; the probe script from run 9 on).
+  python3 bench/scripts/speed-probe.py "run $r" | tee $out/speed-$r.txt
   python3 bench/scripts/steal-sampler.py 45 > $out/steal-$r.tsv &
   sampler=$!
   timeout 120 target/native/release/loadgen --split-cores v3 --spawn --v3-seconds 5 --v3-curve 5000,0.5x --server-bin target/release/server --json $out/run-$r.json > $out/run-$r.out 2>&1
