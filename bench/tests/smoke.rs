@@ -185,6 +185,7 @@ fn smoke_runs_every_scenario_and_writes_json() {
 fn split_cores_runs_the_server_on_its_own_cores_and_v3_reports_where_the_time_and_cpu_went() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("v3.json");
+    let before_us = unix_us();
     let args = [
         "--split-cores",
         "v3",
@@ -224,6 +225,14 @@ fn split_cores_runs_the_server_on_its_own_cores_and_v3_reports_where_the_time_an
             .unwrap_or_else(|| panic!("{side}: {busy:#}"));
         assert!((0.0..=100.0).contains(&percent), "{side}: {busy:#}");
     }
+    // When the phase's first window began, to lay other records beside it.
+    let began = figures["curve"][0]["windows"]["started_unix_us"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no start of the windows: {figures:#}"));
+    assert!(
+        (before_us..=unix_us()).contains(&began),
+        "{began} not within the run"
+    );
     // The server's whole part, message by message: at least its commit,
     // at most the whole push latency (its buckets read up to 1/8 high).
     let point = &figures["curve"][0];
@@ -263,4 +272,11 @@ fn split_cores_runs_the_server_on_its_own_cores_and_v3_reports_where_the_time_an
         throughput["server"].as_f64().unwrap() > 0.0,
         "{throughput:#}"
     );
+}
+
+fn unix_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
 }
