@@ -242,6 +242,7 @@ mod fixtures {
 
     use super::KeyStore;
     use crate::crypto::{Identity, Session, VerifiedBundle};
+    use crate::rooms::event::{RoomChange, RoomEvent};
 
     pub(super) const ALICE: ClientId = ClientId([0x11; 16]);
     pub(super) const BOB: ClientId = ClientId([0x22; 16]);
@@ -263,6 +264,19 @@ mod fixtures {
 
     pub(super) fn bundle_of(identity: &Identity) -> VerifiedBundle {
         VerifiedBundle::verify(&identity.bundle()).unwrap()
+    }
+
+    /// Entry `seq` of the room `team` (id 07…07): `change`, shown.
+    pub(super) fn room_event(seq: u64, change: RoomChange) -> RoomEvent {
+        RoomEvent {
+            seq,
+            room: "team".into(),
+            room_id: "07".repeat(16),
+            from: "00".repeat(16),
+            sent_at_ms: 1,
+            change,
+            quiet: false,
+        }
     }
 
     /// Alice's store with Bob pinned and a session Alice initiated.
