@@ -164,7 +164,11 @@ async fn joined_by_name_is_recorded_once_before_the_first_text(
     let text = |what: &str| ("text".to_string(), what.to_string());
 
     let right_after = json(addr, bob, &history).await;
-    assert_eq!(entries(&right_after), [joined.clone()], "{right_after}");
+    assert_eq!(
+        entries(&right_after),
+        std::slice::from_ref(&joined),
+        "{right_after}"
+    );
     let join_entry = &right_after[0];
     assert_eq!(join_entry["you"], true, "{join_entry}");
     assert_eq!(join_entry["member"], "bob", "{join_entry}");
