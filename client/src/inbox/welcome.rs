@@ -23,7 +23,7 @@ impl Client {
         peer: PeerRecord,
     ) -> Result<Outcome, ClientError> {
         let (what, refusal) = match self
-            .join_room(d.content.clone(), d.sender, d.sent_at_ms)
+            .join_room(d.content.clone(), d.message_id, d.sender, d.sent_at_ms)
             .await?
         {
             Welcomed::Joined {

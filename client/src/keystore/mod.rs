@@ -77,6 +77,7 @@ mod held;
 mod history;
 mod history_change;
 mod identity;
+mod joins;
 mod me_info;
 mod pins;
 mod received;
@@ -106,6 +107,7 @@ pub use held::HeldEnd;
 pub use history::{Body, Direction, HistoryEntry, HistoryQuery, NewEntry, Status};
 pub use history_change::HistoryChange;
 pub use identity::StoredIdentity;
+pub use joins::JoinBy;
 pub use pins::{LookAlike, PeerRecord, Pinned, ServerPin};
 pub use received::PendingMessage;
 pub use restored::RestoredRoom;
@@ -242,6 +244,7 @@ mod fixtures {
 
     use super::KeyStore;
     use crate::crypto::{Identity, Session, VerifiedBundle};
+    use crate::rooms::event::{RoomChange, RoomEvent};
 
     pub(super) const ALICE: ClientId = ClientId([0x11; 16]);
     pub(super) const BOB: ClientId = ClientId([0x22; 16]);
@@ -263,6 +266,19 @@ mod fixtures {
 
     pub(super) fn bundle_of(identity: &Identity) -> VerifiedBundle {
         VerifiedBundle::verify(&identity.bundle()).unwrap()
+    }
+
+    /// Entry `seq` of the room `team` (id 07…07): `change`, shown.
+    pub(super) fn room_event(seq: u64, change: RoomChange) -> RoomEvent {
+        RoomEvent {
+            seq,
+            room: "team".into(),
+            room_id: "07".repeat(16),
+            from: "00".repeat(16),
+            sent_at_ms: 1,
+            change,
+            quiet: false,
+        }
     }
 
     /// Alice's store with Bob pinned and a session Alice initiated.

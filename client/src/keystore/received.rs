@@ -162,6 +162,9 @@ impl KeyStore {
             "DELETE FROM pending_messages WHERE message_id = ?1",
             [to_sql_u64(message_id)],
         )?;
+        // A welcome's join not recorded by now never will be: its room's
+        // log waits no longer.
+        super::joins::drop_join(&tx, message_id)?;
         tx.commit()?;
         Ok(true)
     }

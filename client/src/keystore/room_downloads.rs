@@ -121,20 +121,9 @@ impl KeyStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::room_event as event;
     use super::*;
     use crate::rooms::event::RoomChange;
-
-    fn event(seq: u64, change: RoomChange) -> RoomEvent {
-        RoomEvent {
-            seq,
-            room: "team".into(),
-            room_id: "07".repeat(16),
-            from: "00".repeat(16),
-            sent_at_ms: 1,
-            change,
-            quiet: false,
-        }
-    }
 
     fn file_change(path: Option<&str>) -> RoomChange {
         RoomChange::File {

@@ -129,21 +129,10 @@ fn record(conn: &Connection, events: &[RoomEvent]) -> Result<(), KeyStoreError> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::room_event as event;
     use super::*;
     use crate::keystore::HistoryQuery;
     use crate::rooms::event::Named;
-
-    fn event(seq: u64, change: RoomChange, quiet: bool) -> RoomEvent {
-        RoomEvent {
-            seq,
-            room: "team".into(),
-            room_id: "07".repeat(16),
-            from: "00".repeat(16),
-            sent_at_ms: 1,
-            change,
-            quiet,
-        }
-    }
 
     #[test]
     fn room_events_go_into_history_with_their_queueing_once_or_not_at_all() {
@@ -157,11 +146,14 @@ mod tests {
             name: "team".into(),
         };
         let read = [
-            event(1, RoomChange::Text { text: "a".into() }, false),
-            event(2, removed.clone(), false),
+            event(1, RoomChange::Text { text: "a".into() }),
+            event(2, removed.clone()),
             // Our own command's change: recorded, not shown again.
-            event(3, renamed.clone(), true),
-            event(3, RoomChange::LeaveAsked, false),
+            RoomEvent {
+                quiet: true,
+                ..event(3, renamed.clone())
+            },
+            event(3, RoomChange::LeaveAsked),
         ];
         let room = read[0].conversation();
         let bodies = |store: &KeyStore| -> Vec<Body> {
@@ -200,15 +192,7 @@ mod tests {
     fn queued_room_events_come_back_once_in_order() {
         let (_dir, home) = super::super::fixtures::home();
         let mut store = KeyStore::open(&home).unwrap();
-        let e = |seq, text: &str| RoomEvent {
-            seq,
-            room: "team".into(),
-            room_id: "07".repeat(16),
-            from: "00".repeat(16),
-            sent_at_ms: 1,
-            change: RoomChange::Text { text: text.into() },
-            quiet: false,
-        };
+        let e = |seq, text: &str| event(seq, RoomChange::Text { text: text.into() });
         store.queue_room_events(&[e(1, "a"), e(2, "b")]).unwrap();
         store.queue_room_events(&[e(3, "c")]).unwrap();
         assert_eq!(

@@ -452,6 +452,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX history_by_upload ON history (upload_id) WHERE upload_id IS NOT NULL;
     CREATE INDEX history_by_time ON history (arrived_at);
     "#,
+    // 19: joins from a welcome, noted before the rooms engine makes them
+    // and marked once their "you joined" entry is recorded
+    // (`keystore::joins`).
+    r#"
+    CREATE TABLE pending_joins (
+        welcome  INTEGER PRIMARY KEY,
+        room     BLOB NOT NULL CHECK (length(room) = 16),
+        recorded INTEGER NOT NULL CHECK (recorded IN (0, 1))
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

@@ -2,6 +2,10 @@
 //! "Rooms"): every member the welcome names is checked against our pins,
 //! pinned on first use like a one-to-one contact and refused loudly when
 //! its key differs from the pin, before the room is kept.
+//!
+//! The join is noted in the key store before the engine makes it, and its
+//! "you joined" entry recorded once after (`keystore::joins`): a crash
+//! between the two records it when the welcome comes again.
 
 use bytes::Bytes;
 use protocol::v3::RoomWelcome;
@@ -10,11 +14,24 @@ use sealpost_rooms::{IdentityError, RoomsError};
 use protocol::ClientId;
 
 use super::event::RoomChange;
-use super::wire_client_id;
+use super::{engine_room_id, wire_client_id};
 use crate::client::Client;
 use crate::crypto::RefusalReason;
 use crate::error::ClientError;
-use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
+use crate::keystore::{Body, Conversation, Direction, JoinBy, NewEntry, Status};
+
+/// Debug builds only: when this variable names a point of a join from a
+/// welcome, the client aborts there (as a kill -9 would stop it), so that
+/// a test can see the join recorded once all the same: `joined` (the
+/// engine joined, nothing recorded) or `recorded` (its entry recorded, the
+/// welcome not yet handled).
+pub const TEST_CRASH: &str = "SEALPOST_ROOM_JOIN_TEST_CRASH";
+
+fn crash_point(at: &str) {
+    if cfg!(debug_assertions) && std::env::var_os(TEST_CRASH).is_some_and(|v| v == at) {
+        std::process::abort();
+    }
+}
 
 /// What a welcome came to.
 #[derive(Debug)]
@@ -42,9 +59,12 @@ pub enum Welcomed {
 }
 
 impl Client {
-    /// Joins the room a welcome's `content` from `inviter` (stored by the
-    /// server at `sent_at_ms`) invites us to, and records the join in the
-    /// room's history, before the entries that waited for it.
+    /// Joins the room a welcome's `content` (message `welcome_id`) from
+    /// `inviter` (stored by the server at `sent_at_ms`) invites us to, and
+    /// records the join in the room's history once, before the entries
+    /// that waited for it: also when a crash came between the engine's
+    /// join and the record (the welcome comes again; the members are then
+    /// those the room has now).
     ///
     /// # Errors
     /// The key store or the engine's state file failed, or the server did
@@ -52,6 +72,7 @@ impl Client {
     pub(crate) async fn join_room(
         &self,
         content: Bytes,
+        welcome_id: u64,
         inviter: ClientId,
         sent_at_ms: u64,
     ) -> Result<Welcomed, ClientError> {
@@ -64,41 +85,45 @@ impl Client {
                 });
             }
         };
+        // The room the content names (the server's word): its log waits
+        // until the join is recorded.
+        let named = engine_room_id(welcome.room);
+        let noted = self.store(move |s| s.begin_join(welcome_id, named)).await?;
         let _reading = self.inner.rooms.lock.lock().await;
         let bytes = welcome.welcome;
         let joined = self.with_pins(move |en, book| en.join(&bytes, book)).await;
-        let joined = match joined {
-            Ok(j) => j,
-            Err(ClientError::Room(RoomsError::RoomExists)) => return Ok(Welcomed::Already),
+        let (room, members, by) = match joined {
+            Ok(j) => (j.room, j.members, JoinBy::Joining),
             Err(err) => {
-                let err = super::refused(err)?;
-                tracing::warn!(error = %err, "room invitation refused");
-                let reason = match err {
-                    ClientError::Room(RoomsError::Identity(IdentityError::PinMismatch(_))) => {
-                        RefusalReason::InvitationKeyDiffers
-                    }
-                    _ => RefusalReason::InvitationUnusable,
-                };
-                return Ok(Welcomed::Refused {
-                    error: crate::repl::explain::client_error(&err, &[]),
-                    reason,
-                });
+                // Our own join, noted before this run, whose entry a crash
+                // (or another process) left unrecorded: the engine holds
+                // the room, and says so or (that join used the key package)
+                // that it holds no key package for the welcome.
+                let again = matches!(
+                    err,
+                    ClientError::Room(RoomsError::RoomExists | RoomsError::InvitationKeyLost)
+                );
+                match self.held_since_noted(named, noted && again).await? {
+                    Some(members) => (named, members, JoinBy::Recovering),
+                    None => return self.not_joined(err, welcome_id).await,
+                }
             }
         };
+        crash_point("joined");
         let engine = self.room_engine().await?;
-        let room = joined.room;
         let name = engine
             .run(move |en| en.name(room))
             .await?
             .map(|n| n.as_str().to_string())
             .unwrap_or_else(|| super::hex(&room));
-        let mut members = Vec::new();
-        for m in &joined.members {
-            members.push(self.member_named(wire_client_id(m.client_id)).await?);
+        let mut named_members = Vec::new();
+        for m in &members {
+            named_members.push(self.member_named(wire_client_id(m.client_id)).await?);
         }
-        let change = RoomChange::Joined { members };
-        // A welcome used once: the engine refuses it again (`Already`).
-        let joined = NewEntry {
+        let change = RoomChange::Joined {
+            members: named_members,
+        };
+        let entry = NewEntry {
             conversation: Conversation::room(room, name.clone()),
             direction: Direction::In,
             sender: inviter,
@@ -110,7 +135,11 @@ impl Client {
             message_id: None,
             status: Status::Read,
         };
-        self.store(move |s| s.add_history(&joined)).await?;
+        // Recorded by one run and one process only; showing it is the
+        // inbox's, once, when it marks the welcome handled.
+        self.store(move |s| s.record_join(welcome_id, room, &entry, by))
+            .await?;
+        crash_point("recorded");
         // Entries of the room that waited for this welcome.
         self.room_sync_locked().await?;
         // History is shown by this name from now on, also once we leave.
@@ -122,5 +151,50 @@ impl Client {
             room: name,
             change,
         })
+    }
+
+    /// What a welcome the engine did not join from came to: a copy of one
+    /// used before (it holds the room already), or refused.
+    async fn not_joined(&self, err: ClientError, welcome_id: u64) -> Result<Welcomed, ClientError> {
+        let err = match err {
+            ClientError::Room(RoomsError::RoomExists) => None,
+            err => Some(super::refused(err)?),
+        };
+        self.store(move |s| s.drop_join(welcome_id)).await?;
+        let Some(err) = err else {
+            return Ok(Welcomed::Already);
+        };
+        tracing::warn!(error = %err, "room invitation refused");
+        let reason = match err {
+            ClientError::Room(RoomsError::Identity(IdentityError::PinMismatch(_))) => {
+                RefusalReason::InvitationKeyDiffers
+            }
+            _ => RefusalReason::InvitationUnusable,
+        };
+        Ok(Welcomed::Refused {
+            error: crate::repl::explain::client_error(&err, &[]),
+            reason,
+        })
+    }
+
+    /// The members of `room`, which the engine held before a welcome to
+    /// it, if that welcome's join was `noted` before this run and we are
+    /// still in the room.
+    async fn held_since_noted(
+        &self,
+        room: sealpost_rooms::RoomId,
+        noted: bool,
+    ) -> Result<Option<Vec<sealpost_rooms::RoomMember>>, ClientError> {
+        if !noted {
+            return Ok(None);
+        }
+        let engine = self.room_engine().await?;
+        Ok(engine
+            .run(move |en| match en.is_member(room) {
+                Ok(true) => en.members(room).map(Some),
+                Ok(false) | Err(RoomsError::UnknownRoom) => Ok(None),
+                Err(e) => Err(e),
+            })
+            .await?)
     }
 }

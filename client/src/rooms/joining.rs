@@ -18,13 +18,14 @@ use protocol::{ErrorReason, RoomId};
 use sealpost_rooms::{JoinRule, PolicyError, Role, RoomsError};
 use serde::Serialize;
 
+use super::event::RoomChange;
 use super::password::{RoomPassword, needs_password};
 use super::restored::Back;
 use super::state::LocalRoom;
 use super::{RoomInfo, hex};
 use crate::client::Client;
 use crate::error::{ClientError, RoomRefusal};
-use crate::keystore::RestoredRoom;
+use crate::keystore::{Body, Conversation, Direction, NewEntry, RestoredRoom, Status};
 
 /// Attempts at one join while members keep moving the epoch.
 const MAX_JOIN_ATTEMPTS: usize = 8;
@@ -191,7 +192,7 @@ impl Client {
                 match sent {
                     Ok(_) => {
                         self.refresh_group_info(room).await;
-                        return self.joined(room, name).await;
+                        return self.joined(room, name, out.summary.resync).await;
                     }
                     Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => {
                         // A member committed meanwhile: join from the newer
@@ -206,7 +207,7 @@ impl Client {
                             .await;
                         if state.is_ok() {
                             self.refresh_group_info(room).await;
-                            return self.joined(room, name).await;
+                            return self.joined(room, name, out.summary.resync).await;
                         }
                         engine.run(move |en| en.forget_room(room)).await?;
                         return Err(e.into());
@@ -375,23 +376,49 @@ impl Client {
             .map_or_else(|| typed.to_string(), |r| r.name))
     }
 
-    /// The room `room` we joined by `name`: a removal or ban from it (or
-    /// from another room of that name) recorded here no longer explains
-    /// anything.
+    /// The room `room` we joined by `name` (`again`: in our own place, a
+    /// resync): the join is recorded in the room's history, and a removal
+    /// or ban from it (or from another room of that name) recorded here no
+    /// longer explains anything.
     async fn joined(
         &self,
         room: sealpost_rooms::RoomId,
         name: &str,
+        again: bool,
     ) -> Result<RoomInfo, ClientError> {
         let owned = name.to_string();
         self.store(move |s| s.forget_room_departure(room, &owned))
             .await?;
         // Its own name (not `#ID` as typed), kept as a welcome's join does.
         let engine = self.room_engine().await?;
-        if let Some(own) = engine.run(move |en| en.name(room)).await? {
-            self.store(move |s| s.note_room_name(room, own.as_str()))
-                .await?;
-        }
+        let own = engine
+            .run(move |en| en.name(room))
+            .await?
+            .map_or_else(|| name.to_string(), |n| n.as_str().to_string());
+        // Recorded here, once: the log gives no member its own join to
+        // read back, and what it holds after it comes after this entry.
+        let me = self.member_named(self.require_me()?.id).await?;
+        let entry = NewEntry {
+            conversation: Conversation::room(room, own.clone()),
+            direction: Direction::Out,
+            sender: self.require_me()?.id,
+            body: Body::Event {
+                change: RoomChange::JoinedByName {
+                    member: me.name,
+                    you: true,
+                    again,
+                },
+            },
+            sender_time_ms: None,
+            server_time_ms: None,
+            message_id: None,
+            status: Status::Read,
+        };
+        self.store(move |s| {
+            s.add_history(&entry)?;
+            s.note_room_name(room, &own)
+        })
+        .await?;
         self.back_in_restored(room).await;
         self.room_info(&LocalRoom {
             id: room,

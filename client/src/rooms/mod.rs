@@ -61,7 +61,7 @@ pub use files::{
     FinishedUpload, RoomFileError, RoomFileSent, RoomUpload, announce_room_file,
     download_room_file, resume_room_upload, send_room_file, upload_room_file,
 };
-pub use join::Welcomed;
+pub use join::{TEST_CRASH, Welcomed};
 pub use joining::{ListedRoomInfo, rule_of};
 pub use members::RoomMemberInfo;
 pub use naming::typed_room;

@@ -12,7 +12,8 @@
 //! `inbox` or `watch` shows them) and texts go into the room's history. An
 //! entry that cannot be read (refused by the room's rules, not decrypting)
 //! is reported once and passed over; an entry of a room we have not joined
-//! yet (its welcome is still in the inbox) waits on the server.
+//! yet (its welcome is still in the inbox), or whose join from a welcome is
+//! not recorded in history yet (`keystore::joins`), waits on the server.
 //!
 //! The caller holds the rooms lock ([`super::RoomsState`]).
 
@@ -52,13 +53,21 @@ impl Client {
         let me = self.require_me()?.id;
         // Files whose download was cut short, before anything after them.
         self.download_room_files().await?;
+        // A room whose join is not recorded yet (`keystore::joins`) waits,
+        // as one not joined yet does, so that the join comes first.
+        let joining: HashSet<RoomId> = self
+            .store(|s| s.rooms_joining())
+            .await?
+            .into_iter()
+            .map(|r| RoomId(r.0))
+            .collect();
         for _ in 0..MAX_PULLS {
             let batch = self
                 .retrying(|c| async move { c.room_pull(0).await })
                 .await?;
             let mut cursors = Vec::new();
             let mut events = Vec::new();
-            let mut waiting: HashSet<RoomId> = HashSet::new();
+            let mut waiting = joining.clone();
             for e in &batch.entries {
                 if waiting.contains(&e.room) {
                     continue;

@@ -3,7 +3,9 @@
 //! the texts, in the order they happened, recorded once however often the
 //! inbox is read, and read back the same by a later run; the changes our
 //! own commands made are recorded too, without the inbox showing them
-//! again.
+//! again. Our own join is recorded once, before the first text: by name
+//! (an open room, a password room), and from an invitation also when the
+//! client was killed between joining the room and recording it.
 
 use serde_json::Value;
 
@@ -131,4 +133,164 @@ async fn rooms_history_events_are_kept_between_the_texts_once_and_in_order() {
         ],
         "{plain}"
     );
+}
+
+/// Joins `room` by name in `bob`'s home (with `password` on standard
+/// input, if any), then checks that his history of the room records the
+/// join once, before the first text, in JSON and in plain text: right
+/// after the join, after the `inbox` that reads the room's log (his own
+/// join in it), read again, and after a command of his own in the room.
+async fn joined_by_name_is_recorded_once_before_the_first_text(
+    addr: std::net::SocketAddr,
+    alice: &std::path::Path,
+    bob: &std::path::Path,
+    room: &str,
+    password: Option<&str>,
+) {
+    let join = ["room", "join", room];
+    match password {
+        Some(p) => {
+            let (success, _, err) =
+                crate::rooms_password::with_stdin(addr, bob, &join, &format!("{p}\n")).await;
+            assert!(success, "{err}");
+        }
+        None => {
+            json(addr, bob, &join).await;
+        }
+    }
+    let conversation = format!("#{room}");
+    let history = ["history", conversation.as_str()];
+    let joined = ("event".to_string(), "joined_by_name".to_string());
+    let text = |what: &str| ("text".to_string(), what.to_string());
+
+    let right_after = json(addr, bob, &history).await;
+    assert_eq!(
+        entries(&right_after),
+        std::slice::from_ref(&joined),
+        "{right_after}"
+    );
+    let join_entry = &right_after[0];
+    assert_eq!(join_entry["you"], true, "{join_entry}");
+    assert_eq!(join_entry["member"], "bob", "{join_entry}");
+    assert_eq!(join_entry["direction"], "out", "{join_entry}");
+    assert_eq!(join_entry["status"], "read", "{join_entry}");
+
+    ok(addr, alice, &["room", "send", room, "welcome, bob"]).await;
+    let shown = room_events(&json(addr, bob, &["inbox"]).await);
+    assert_eq!(
+        crate::rooms_cli::texts(&shown),
+        ["welcome, bob"],
+        "{shown:?}"
+    );
+    let expected = vec![joined.clone(), text("welcome, bob")];
+    let first = json(addr, bob, &history).await;
+    assert_eq!(entries(&first), expected, "{first}");
+    assert_eq!(first[0], right_after[0], "{first}");
+    let plain = ok(addr, bob, &history).await;
+    assert_eq!(event_lines(&plain), ["you joined"], "{plain}");
+    let at = |what: &str| {
+        plain
+            .find(what)
+            .unwrap_or_else(|| panic!("{what}: {plain}"))
+    };
+    assert!(at("you joined") < at("welcome, bob"), "{plain}");
+
+    // Later runs read the same: again, after another inbox, and after a
+    // command of his in the room.
+    assert_eq!(json(addr, bob, &history).await, first);
+    assert!(room_events(&json(addr, bob, &["inbox"]).await).is_empty());
+    assert_eq!(json(addr, bob, &history).await, first);
+    ok(addr, bob, &["room", "send", room, "thanks"]).await;
+    let after = json(addr, bob, &history).await;
+    assert_eq!(
+        entries(&after),
+        [joined, text("welcome, bob"), text("thanks")],
+        "{after}"
+    );
+    assert_eq!(event_lines(&ok(addr, bob, &history).await), ["you joined"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_history_events_a_join_by_name_is_recorded_once_before_the_first_text() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "lobby", "--public"]).await;
+    joined_by_name_is_recorded_once_before_the_first_text(addr, &alice, &bob, "lobby", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_history_events_a_join_of_a_password_room_is_recorded_once_before_the_first_text() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    let (success, _, err) = crate::rooms_password::with_stdin(
+        addr,
+        &alice,
+        &["room", "create", "vault", "--password"],
+        "open sesame\n",
+    )
+    .await;
+    assert!(success, "{err}");
+    joined_by_name_is_recorded_once_before_the_first_text(
+        addr,
+        &alice,
+        &bob,
+        "vault",
+        Some("open sesame"),
+    )
+    .await;
+}
+
+/// Runs `client --json inbox` in `home` made to abort at the point `at`
+/// of a join from a welcome (`client::rooms::TEST_CRASH`), as a kill -9
+/// there would stop it.
+async fn inbox_crashing_at(addr: std::net::SocketAddr, home: &std::path::Path, at: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut cmd = e2e::client_process(addr, home, &["--json", "inbox"]);
+    cmd.env(client::rooms::TEST_CRASH, at);
+    let out = e2e::bounded("client binary", cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.signal().is_some(),
+        "{at}: did not crash: {out:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_history_events_a_join_cut_short_by_a_crash_is_recorded_once_before_what_waited() {
+    // Killed after the engine joined, and after the entry was recorded
+    // but before the welcome was marked handled: the welcome comes again.
+    for at in ["joined", "recorded"] {
+        let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+        let addr = server.addr;
+        ok(addr, &alice, &["room", "create", "team"]).await;
+        ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+        ok(addr, &alice, &["room", "send", "team", "waited for bob"]).await;
+        inbox_crashing_at(addr, &bob, at).await;
+
+        let shown = room_events(&json(addr, &bob, &["inbox"]).await);
+        let kinds: Vec<&str> = shown
+            .iter()
+            .map(|e| e["room_event"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["joined", "text"], "{at}: {shown:?}");
+        assert!(room_events(&json(addr, &bob, &["inbox"]).await).is_empty());
+
+        let event = |what: &str| ("event".to_string(), what.to_string());
+        let text = |what: &str| ("text".to_string(), what.to_string());
+        let history = json(addr, &bob, &["history", "#team"]).await;
+        assert_eq!(
+            entries(&history),
+            [event("joined"), text("waited for bob")],
+            "{at}: {history}"
+        );
+        let plain = ok(addr, &bob, &["history", "#team"]).await;
+        assert_eq!(
+            event_lines(&plain),
+            ["you joined, invited by alice; members: alice, you"],
+            "{at}: {plain}"
+        );
+        assert_eq!(json(addr, &bob, &["history", "#team"]).await, history);
+    }
 }

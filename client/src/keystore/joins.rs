@@ -1,0 +1,194 @@
+//! Joins from a welcome, noted before the rooms engine makes them
+//! (`pending_joins`): the engine keeps its own database, so a join is made
+//! there first and its "you joined" entry recorded here after, and a
+//! crash between the two would lose the entry for good (the welcome's next
+//! delivery finds the room held: the engine answers `RoomExists`).
+//!
+//! A row names the welcome (its message id) and the room its content
+//! names, and says whether the entry is recorded. A welcome that comes
+//! again while its row is not recorded records the join then; the entry
+//! is recorded in the transaction that says so, so that of two deliveries
+//! or two processes of one home only one records it. While a row is not
+//! recorded its room's log waits (`rooms::sync`), so that the entry comes
+//! before every entry of the room that waited for the welcome. A row not
+//! recorded goes when its welcome is refused or handled; a recorded one
+//! stays, so that a late second process never records the join again
+//! (a row a room joined: a few bytes).
+//!
+//! Left out: the join itself (`crate::rooms`).
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use sealpost_rooms::RoomId;
+
+use super::history::{NewEntry, insert};
+use super::schema::{blob_array, to_sql_u64};
+use super::{KeyStore, KeyStoreError};
+
+/// Who records a join's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinBy {
+    /// The engine joined from the welcome just now.
+    Joining,
+    /// The engine held the room already, and the welcome's join was noted
+    /// before this run's ([`KeyStore::begin_join`] said so): a crash, or
+    /// another process, between the engine's join and the record.
+    Recovering,
+}
+
+impl KeyStore {
+    /// Notes that the welcome `welcome` (its message id) to `room` is about
+    /// to be used; returns whether it was noted before (a join of it began
+    /// in an earlier run, or in another process of this home).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn begin_join(&mut self, welcome: u64, room: RoomId) -> Result<bool, KeyStoreError> {
+        let added = self.conn.execute(
+            "INSERT OR IGNORE INTO pending_joins (welcome, room, recorded) VALUES (?1, ?2, 0)",
+            params![to_sql_u64(welcome), &room.0[..]],
+        )?;
+        Ok(added == 0)
+    }
+
+    /// Records `entry`, the "you joined" entry of the welcome `welcome` to
+    /// `room`, unless it is recorded already; `Recovering`, only if the
+    /// join is noted and not recorded. Returns whether it recorded it.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn record_join(
+        &mut self,
+        welcome: u64,
+        room: RoomId,
+        entry: &NewEntry,
+        by: JoinBy,
+    ) -> Result<bool, KeyStoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let recorded: Option<bool> = tx
+            .query_row(
+                "SELECT recorded FROM pending_joins WHERE welcome = ?1",
+                [to_sql_u64(welcome)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let record = match by {
+            JoinBy::Joining => recorded != Some(true),
+            JoinBy::Recovering => recorded == Some(false),
+        };
+        if record {
+            insert(&tx, entry)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO pending_joins (welcome, room, recorded) VALUES (?1, ?2, 1)",
+                params![to_sql_u64(welcome), &room.0[..]],
+            )?;
+        }
+        tx.commit()?;
+        Ok(record)
+    }
+
+    /// Forgets the join of the welcome `welcome` if it is not recorded:
+    /// the engine refused the welcome, or held the room before it.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn drop_join(&mut self, welcome: u64) -> Result<(), KeyStoreError> {
+        drop_join(&self.conn, welcome)
+    }
+
+    /// The rooms whose join is noted and not recorded: their logs wait.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn rooms_joining(&self) -> Result<Vec<RoomId>, KeyStoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT room FROM pending_joins WHERE recorded = 0")?;
+        let rows = stmt.query_map([], |r| blob_array(r, 0).map(RoomId))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// [`KeyStore::drop_join`] on `conn` (inside the caller's transaction).
+pub(super) fn drop_join(conn: &Connection, welcome: u64) -> Result<(), KeyStoreError> {
+    conn.execute(
+        "DELETE FROM pending_joins WHERE welcome = ?1 AND recorded = 0",
+        [to_sql_u64(welcome)],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::{Body, Conversation, Direction, HistoryQuery, Status};
+    use crate::rooms::event::{Named, RoomChange};
+
+    const ROOM: RoomId = RoomId([7; 16]);
+
+    fn joined() -> NewEntry {
+        NewEntry {
+            conversation: Conversation::room(ROOM, "team"),
+            direction: Direction::In,
+            sender: super::super::fixtures::BOB,
+            body: Body::Event {
+                change: RoomChange::Joined {
+                    members: vec![Named::other("bob")],
+                },
+            },
+            sender_time_ms: None,
+            server_time_ms: Some(1),
+            message_id: None,
+            status: Status::Read,
+        }
+    }
+
+    fn joins(store: &KeyStore) -> usize {
+        let room = Conversation::room(ROOM, "team");
+        let all = store.history(&room, &HistoryQuery::default()).unwrap();
+        all.len()
+    }
+
+    fn record(store: &mut KeyStore, welcome: u64, by: JoinBy) -> bool {
+        store.record_join(welcome, ROOM, &joined(), by).unwrap()
+    }
+
+    #[test]
+    fn a_join_is_recorded_once_by_the_run_that_joined_or_the_one_after_its_crash() {
+        use JoinBy::{Joining, Recovering};
+        let (_dir, home) = super::super::fixtures::home();
+        let mut store = KeyStore::open(&home).unwrap();
+        // Joined: recorded once, however often a second process or a
+        // delivery again tries; the room's log waits until then.
+        assert!(!store.begin_join(1, ROOM).unwrap());
+        assert_eq!(store.rooms_joining().unwrap(), [ROOM]);
+        assert!(record(&mut store, 1, Joining));
+        assert!(store.rooms_joining().unwrap().is_empty());
+        assert!(store.begin_join(1, ROOM).unwrap());
+        assert!(!record(&mut store, 1, Recovering));
+        assert!(!record(&mut store, 1, Joining));
+        store.drop_join(1).unwrap();
+        assert!(!record(&mut store, 1, Joining));
+        assert_eq!(joins(&store), 1);
+
+        // A crash after the engine's join: the next run recovers it, once.
+        assert!(!store.begin_join(2, ROOM).unwrap());
+        drop(store);
+        let mut store = KeyStore::open(&home).unwrap();
+        assert!(store.begin_join(2, ROOM).unwrap());
+        assert!(record(&mut store, 2, Recovering));
+        assert!(!record(&mut store, 2, Recovering));
+        assert!(!record(&mut store, 2, Joining));
+        assert_eq!(joins(&store), 2);
+
+        // A welcome never noted (a copy of one used before) recovers
+        // nothing, nor does one whose join was dropped (refused, handled).
+        assert!(!record(&mut store, 3, Recovering));
+        assert!(!store.begin_join(4, ROOM).unwrap());
+        store.drop_join(4).unwrap();
+        assert!(store.rooms_joining().unwrap().is_empty());
+        assert!(!record(&mut store, 4, Recovering));
+        assert_eq!(joins(&store), 2);
+    }
+}
