@@ -67,6 +67,7 @@ mod server_trust;
 mod stopped_transfers;
 mod tui;
 mod tui_more;
+mod tui_rooms;
 mod tui_trust;
 mod two_watchers;
 mod uploads;
