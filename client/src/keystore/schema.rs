@@ -452,6 +452,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX history_by_upload ON history (upload_id) WHERE upload_id IS NOT NULL;
     CREATE INDEX history_by_time ON history (arrived_at);
     "#,
+    // 19: notices an `inbox` could not print that nothing else brings back
+    // (a session started, a room's events, ...), as `--json` gives them,
+    // for the next read to show (`keystore::received`).
+    r#"
+    CREATE TABLE unshown_events (
+        entry INTEGER PRIMARY KEY AUTOINCREMENT,
+        event TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

@@ -18,6 +18,7 @@ mod files;
 mod haproxy;
 mod healing;
 mod history;
+mod inbox_unshown;
 mod key_changed;
 mod lifecycle;
 mod look_alike;

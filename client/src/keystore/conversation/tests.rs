@@ -137,6 +137,7 @@ fn history_kept_by_room_name_before_is_all_kept_and_adopted_by_our_rooms_once() 
             "DROP TABLE room_names; DROP TABLE room_recipients; DROP TABLE room_marks;
              DROP TABLE unshown_messages; DROP TABLE room_departures;
              DROP TABLE restored_rooms; DROP TABLE restored_leaf_key;
+             DROP TABLE unshown_events;
              PRAGMA user_version = 11;
              INSERT INTO history (conv_kind, conv, direction, sender, kind, body, arrived_at,
                  status, status_at) VALUES
