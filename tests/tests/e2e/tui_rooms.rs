@@ -57,9 +57,11 @@ async fn a_room_change_made_on_the_screen_shows_once_in_the_rooms_pane() {
     let screen = tui.wait_for("— you renamed #crew to #team —").await;
     assert_eq!(in_pane(&screen, "renamed #crew"), 1, "{screen}");
 
-    // A refusal changes nothing, and is still said in the pane.
+    // A refusal changes nothing, and is still said in the pane (the
+    // command back in the box).
     tui.keys("/promote dave\r").await;
     tui.wait_until("the refusal", |s| in_pane(s, "dave") > 0)
         .await;
+    tui.erase("/promote dave").await;
     tui.quit().await;
 }
