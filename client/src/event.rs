@@ -3,7 +3,8 @@
 //! message was refused ([`Rejection`]), and how much waits on the server
 //! ([`Waiting`]).
 //!
-//! Plain values, serialisable for `--json`, in a leaf of their own so that
+//! Plain values, serialisable for `--json` (and read back from it, for a
+//! notice kept until it can be shown), in a leaf of their own so that
 //! the receiving code ([`crate::inbox`], the held file offers, refusal
 //! notices) and the front ends that show them need not import each other.
 //! Left out: how they are shown (`crate::output`).
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 
 use protocol::ClientId;
 use protocol::v3::Delivery;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::crypto::RefusalReason;
 use crate::keystore::{Conversation, PeerRecord};
@@ -107,6 +108,51 @@ impl Serialize for Event {
     }
 }
 
+/// The fields of an [`Event`] about a message besides [`What`], read
+/// back from its `--json` (a presence event is never kept, so it is not
+/// read back).
+#[derive(Deserialize)]
+struct MessageFields {
+    message_id: u64,
+    #[serde(deserialize_with = "crate::peer_info::hex_id_from")]
+    from: ClientId,
+    from_name: Option<String>,
+    #[serde(default)]
+    from_you: bool,
+    server_name: Option<String>,
+    sent_at_ms: u64,
+    sender_time_ms: Option<u64>,
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        // Through an owned value: `What` keeps its kind words static.
+        let json = serde_json::Value::deserialize(d)?;
+        let what = What::deserialize(json.clone()).map_err(D::Error::custom)?;
+        let m: MessageFields = serde_json::from_value(json).map_err(D::Error::custom)?;
+        Ok(Event {
+            message_id: m.message_id,
+            from: m.from,
+            from_name: m.from_name,
+            from_you: m.from_you,
+            server_name: m.server_name,
+            sent_at_ms: m.sent_at_ms,
+            sender_time_ms: m.sender_time_ms,
+            what,
+        })
+    }
+}
+
+/// Reads a `kind` word back (`text`, `file`): the enum keeps it static.
+fn kind_word<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "text" => Ok("text"),
+        "file" => Ok("file"),
+        _ => Err(serde::de::Error::custom("a kind other than text or file")),
+    }
+}
+
 impl Event {
     /// The conversation it belongs to: its room, else its sender (`None`:
     /// no conversation, such as a refused room invitation).
@@ -151,7 +197,7 @@ impl Event {
 }
 
 /// What a delivered message turned out to be.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum What {
     /// A text, authentic and fresh.
@@ -176,6 +222,7 @@ pub enum What {
     /// when the key arrives.
     Waiting {
         /// `text` or `file`.
+        #[serde(deserialize_with = "kind_word")]
         kind: &'static str,
     },
     /// A text or file sealed in a session this home does not have
@@ -185,6 +232,7 @@ pub enum What {
     /// the session's offer still comes); a file is left to the new copy.
     SessionLost {
         /// `text` or `file`.
+        #[serde(deserialize_with = "kind_word")]
         kind: &'static str,
     },
     /// The sender's key changed; its messages wait until the user accepts
@@ -215,12 +263,14 @@ pub enum What {
     /// stays on the server and is read again once the key arrives.
     Deferred {
         /// `text`.
+        #[serde(deserialize_with = "kind_word")]
         kind: &'static str,
     },
     /// It waited for its session's key longer than the store keeps such
     /// messages, and was given up unread.
     Expired {
         /// `text`.
+        #[serde(deserialize_with = "kind_word")]
         kind: &'static str,
     },
     /// Refused: never shown as genuine.
@@ -258,7 +308,7 @@ pub enum What {
         room: String,
         /// The room's id, 32 hex digits (empty when unknown, such as for
         /// an invitation refused).
-        #[serde(skip_serializing_if = "String::is_empty")]
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         room_id: String,
         /// What.
         #[serde(flatten)]
@@ -283,7 +333,7 @@ pub enum What {
 }
 
 /// Why a message was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rejection {
     /// Its counter was already received: a true duplicate.
@@ -414,5 +464,77 @@ mod tests {
         assert_eq!(v["from_name"], "bobby");
         assert_eq!(v["sent_at_ms"], 2_000);
         assert!(v.get("server_name").is_none() && v.get("sender_time_ms").is_none());
+    }
+
+    #[test]
+    fn every_notice_of_a_message_reads_back_from_its_json_as_it_was() {
+        use crate::keystore::{HoldReason, LookAlike};
+        use crate::rooms::event::Named;
+        let bob = ClientId([7; 16]);
+        let whats = [
+            What::Text { text: "hi".into() },
+            What::File {
+                name: "a.pdf".into(),
+                path: "/tmp/a.pdf".into(),
+                size: u64::MAX,
+            },
+            What::SessionStarted,
+            What::SessionConfirmed,
+            What::Waiting { kind: "file" },
+            What::SessionLost { kind: "text" },
+            What::KeyChanged,
+            What::LookAlike {
+                contact: LookAlike {
+                    name: "Bob".into(),
+                    client_id: ClientId([9; 16]),
+                },
+            },
+            What::FileHeld {
+                name: "big.bin".into(),
+                size: 300_000,
+                reason: HoldReason::TooLarge,
+                limit: Some(100_000),
+            },
+            What::Deferred { kind: "text" },
+            What::Expired { kind: "text" },
+            What::Rejected {
+                reason: Rejection::UnknownSender,
+            },
+            What::SessionRenewed {
+                refused_id: 4,
+                resent: Some(9),
+                lost: true,
+            },
+            What::Refused {
+                refused_id: 4,
+                counter: 2,
+                reason: RefusalReason::NoSession,
+            },
+            What::Room {
+                room: "team".into(),
+                room_id: "07".repeat(16),
+                change: RoomChange::Removed {
+                    members: vec![Named::other("carol")],
+                },
+            },
+            What::Room {
+                room: "team".into(),
+                room_id: String::new(),
+                change: RoomChange::Text { text: "ok".into() },
+            },
+            What::Failed {
+                error: "the disk is full".into(),
+            },
+        ];
+        for what in whats {
+            let mut e = test_event(5, bob, "bobby", 2_000, what);
+            e.server_name = Some("robert".into());
+            e.sender_time_ms = Some(1_999);
+            let json = serde_json::to_string(&e).unwrap();
+            let back: Event = serde_json::from_str(&json).unwrap();
+            assert_eq!(format!("{back:?}"), format!("{e:?}"), "{json}");
+        }
+        let torn = r#"{"event":"waiting","kind":"song","message_id":1,"from":"00"}"#;
+        assert!(serde_json::from_str::<Event>(torn).is_err());
     }
 }

@@ -67,6 +67,13 @@ pub(crate) fn hex_id<S: serde::Serializer>(id: &ClientId, s: S) -> Result<S::Ok,
     s.serialize_str(&id.to_string())
 }
 
+/// Reads what [`hex_id`] wrote.
+pub(crate) fn hex_id_from<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ClientId, D::Error> {
+    let hex = <String as serde::Deserialize>::deserialize(d)?;
+    hex.parse()
+        .map_err(|_| serde::de::Error::custom("not a client id"))
+}
+
 /// [`hex_id`] of an id that may be missing (`null`).
 pub(crate) fn hex_id_opt<S: serde::Serializer>(
     id: &Option<ClientId>,

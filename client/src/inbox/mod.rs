@@ -133,7 +133,9 @@ impl Client {
     ///
     /// When `each` fails (its output cannot be written), that batch is not
     /// acknowledged and its messages are noted as not shown: the next read
-    /// shows them again, from history, where they are once.
+    /// shows their texts and files again, from history, where they are
+    /// once, and every other notice of the batch (a session started, a
+    /// refusal, a room's events, ...) from where it was kept meanwhile.
     ///
     /// # Errors
     /// Cancelled, `each`'s error ([`ClientError::Io`]), or see
@@ -147,10 +149,9 @@ impl Client {
             r = self.inner.receiving.lock() => r,
             () = cancel.cancelled() => return Err(ClientError::Cancelled),
         };
-        let expired = self.housekeeping().await?;
-        if !expired.is_empty() {
-            each(expired)?;
-        }
+        // What an earlier read could not show, and texts given up.
+        let first = self.housekeeping().await?;
+        self.show_or_keep(first, &mut each).await?;
         let mut seen = HashSet::new();
         let mut kept = Vec::new();
         let mut retry_kept = false;
@@ -177,6 +178,7 @@ impl Client {
             }
             let mut acks = Vec::new();
             let mut events = Vec::new();
+            let delivered: HashSet<u64> = fresh.iter().map(|d| d.message_id).collect();
             for d in fresh {
                 let id = d.message_id;
                 if stuck.contains(&d.sender) {
@@ -190,7 +192,9 @@ impl Client {
                     Ok(outcome) => outcome,
                     Err(e) => {
                         // Those before it are handled: settled all the same.
-                        let _ = self.settle_batch(acks, events, &mut each).await;
+                        let _ = self
+                            .settle_batch((acks, &delivered), events, &mut each)
+                            .await;
                         return Err(e);
                     }
                 };
@@ -212,35 +216,71 @@ impl Client {
                     kept.push(id);
                 }
             }
-            self.settle_batch(acks, events, &mut each).await?;
+            self.settle_batch((acks, &delivered), events, &mut each)
+                .await?;
             if !more && !retry_kept {
                 break;
             }
         }
         // After the welcomes above: entries of rooms just joined are read.
         let rooms = self.room_inbox().await?;
-        if !rooms.is_empty() {
-            each(rooms)?;
-        }
+        self.show_or_keep(rooms, &mut each).await?;
         // The rooms are told what was opened in a moment: a front end that
         // shows it meanwhile sends one receipt with both marks at once.
         self.send_room_receipts_soon();
         Ok(())
     }
 
-    /// Ends a batch of handled messages: hands `events` to `each` first
-    /// (shown, then removed from the server: never the other way round),
-    /// then acknowledges `acks` (with delivery receipts once that worked).
-    /// If `each` fails, `acks` stay on the server, noted as not shown.
+    /// Hands `events` (taken from where they waited) to `each`; if it
+    /// fails, they are kept for the next read to show, and its error
+    /// returned.
+    async fn show_or_keep(
+        &self,
+        events: Vec<Event>,
+        each: &mut impl FnMut(Vec<Event>) -> std::io::Result<()>,
+    ) -> Result<(), ClientError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let kept = unshown_rows(&events);
+        if let Err(e) = each(events) {
+            self.store(move |s| s.keep_unshown_events(&kept)).await?;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Ends a batch of handled messages (`acks`, of those `delivered` in
+    /// it): hands `events` to `each` first (shown, then removed from the
+    /// server: never the other way round), then acknowledges `acks` (with
+    /// delivery receipts once that worked). If `each` fails, `acks` stay
+    /// on the server, noted as not shown: a text or file of theirs is
+    /// shown from history when it comes again; every other notice is kept
+    /// for the next read, except those of messages not handled, which
+    /// come again as they are.
     async fn settle_batch(
         &self,
-        acks: Vec<u64>,
+        (acks, delivered): (Vec<u64>, &HashSet<u64>),
         events: Vec<Event>,
         each: &mut impl FnMut(Vec<Event>) -> std::io::Result<()>,
     ) -> Result<(), ClientError> {
         let receipted = events.clone();
+        let handled: HashSet<u64> = acks.iter().copied().collect();
+        let kept: Vec<Event> = events
+            .iter()
+            .filter(|e| match handled.contains(&e.message_id) {
+                true => !matches!(e.what, What::Text { .. } | What::File { .. }),
+                false => !delivered.contains(&e.message_id),
+            })
+            .cloned()
+            .collect();
         if let Err(e) = each(events) {
-            self.store(move |s| s.mark_unshown(&acks)).await?;
+            let kept = unshown_rows(&kept);
+            self.store(move |s| {
+                s.mark_unshown(&acks)?;
+                s.keep_unshown_events(&kept)
+            })
+            .await?;
             return Err(e.into());
         }
         self.acknowledge(acks).await?;
@@ -293,12 +333,15 @@ impl Client {
         Ok(())
     }
 
-    /// Bounds what is kept: forgets old handled ids, gives up texts whose
-    /// session never came (returned as events, to tell the user), and
-    /// deletes download parts that are stale or belong to nothing.
+    /// Takes the notices an earlier read could not show (returned first,
+    /// to show now), and bounds what is kept: forgets old handled ids,
+    /// gives up texts whose session never came (returned as events, to
+    /// tell the user), and deletes download parts that are stale or belong
+    /// to nothing.
     pub(crate) async fn housekeeping(&self) -> Result<Vec<Event>, ClientError> {
-        let (expired, names, partials) = self
+        let (unshown, expired, names, partials) = self
             .store(|s| {
+                let unshown = s.take_unshown_events()?;
                 s.prune_handled_bounded()?;
                 let expired = s.expire_pending(PENDING_TTL)?;
                 let mut names = Vec::with_capacity(expired.len());
@@ -307,26 +350,48 @@ impl Client {
                 }
                 s.expire_partials(PARTIAL_TTL)?;
                 let keep: Vec<u64> = s.partials()?.iter().map(|p| p.message_id).collect();
-                Ok((expired, names, keep))
+                Ok((unshown, expired, names, keep))
             })
             .await?;
         let dir = self.downloads();
         let _ = tokio::task::spawn_blocking(move || partial::sweep(&dir, &partials)).await;
-        Ok(expired
-            .into_iter()
-            .zip(names)
-            .map(|(m, (from_name, server_name))| Event {
-                message_id: m.message_id,
-                from: m.sender,
-                from_name,
-                from_you: false,
-                server_name,
-                sent_at_ms: m.sent_at_ms,
-                sender_time_ms: None,
-                what: What::Expired { kind: "text" },
+        // Written by this client: one that does not read back (a newer
+        // client's) is passed over.
+        let mut events: Vec<Event> = unshown
+            .iter()
+            .filter_map(|row| {
+                serde_json::from_str(row)
+                    .inspect_err(|e| tracing::warn!(error = %e, "an unshown notice does not read"))
+                    .ok()
             })
-            .collect())
+            .collect();
+        events.extend(
+            expired
+                .into_iter()
+                .zip(names)
+                .map(|(m, (from_name, server_name))| Event {
+                    message_id: m.message_id,
+                    from: m.sender,
+                    from_name,
+                    from_you: false,
+                    server_name,
+                    sent_at_ms: m.sent_at_ms,
+                    sender_time_ms: None,
+                    what: What::Expired { kind: "text" },
+                }),
+        );
+        Ok(events)
     }
+}
+
+/// `events` as [`KeyStore::keep_unshown_events`] keeps them: their JSON.
+///
+/// [`KeyStore::keep_unshown_events`]: crate::keystore::KeyStore::keep_unshown_events
+fn unshown_rows(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| serde_json::to_string(e).ok())
+        .collect()
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use crate::crypto::file::NONCE_PREFIX_LEN;
 use crate::crypto::{FileSecret, KEY_LEN, SessionId};
 
 /// Why a file offer waits for the user instead of downloading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldReason {
     /// The sender is not a contact.

@@ -320,12 +320,15 @@ impl KeyStore {
 }
 
 /// A pinned contact whose name another name looks like.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LookAlike {
     /// The contact's local name (not yet safe to print).
     pub name: String,
     /// The contact's id.
-    #[serde(serialize_with = "crate::peer_info::hex_id")]
+    #[serde(
+        serialize_with = "crate::peer_info::hex_id",
+        deserialize_with = "crate::peer_info::hex_id_from"
+    )]
     pub client_id: ClientId,
 }
 

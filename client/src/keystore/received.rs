@@ -20,6 +20,9 @@ use super::sessions::record_received;
 use super::{KeyStore, KeyStoreError};
 use crate::crypto::SessionId;
 
+/// Most notices kept unshown ([`KeyStore::keep_unshown_events`]).
+const UNSHOWN_EVENTS_MAX: i64 = 10_000;
+
 /// A message that arrived before its session's offer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingMessage {
@@ -215,6 +218,48 @@ impl KeyStore {
         self.received_entry(&Conversation::Person { id: sender }, message_id)
     }
 
+    /// Keeps notices that could not be shown (the output failed) and that
+    /// no redelivery brings back, each as the JSON of its event, after
+    /// those kept before; the next read shows them
+    /// ([`KeyStore::take_unshown_events`]). Bounded: the oldest go first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn keep_unshown_events(&mut self, events: &[String]) -> Result<(), KeyStoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for e in events {
+            tx.execute("INSERT INTO unshown_events (event) VALUES (?1)", [e])?;
+        }
+        tx.execute(
+            "DELETE FROM unshown_events
+             WHERE entry <= (SELECT max(entry) FROM unshown_events) - ?1",
+            [UNSHOWN_EVENTS_MAX],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Takes the notices [`KeyStore::keep_unshown_events`] kept, oldest
+    /// first: each is returned once (taken before it is shown, so a crash
+    /// loses it rather than shows it twice).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn take_unshown_events(&mut self) -> Result<Vec<String>, KeyStoreError> {
+        let tx = self.conn.transaction()?;
+        let rows = {
+            let mut stmt = tx.prepare("SELECT event FROM unshown_events ORDER BY entry")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?
+        };
+        tx.execute("DELETE FROM unshown_events", [])?;
+        tx.commit()?;
+        Ok(rows)
+    }
+
     /// Forgets handled message ids recorded more than `age` ago; returns how
     /// many. Keep `age` well above the time a message can wait on the server
     /// unacknowledged (a redelivery after pruning would be handled again,
@@ -265,6 +310,20 @@ pub(super) fn pending_message(
 mod tests {
     use super::*;
     use crate::keystore::fixtures::{BOB, home, with_session};
+
+    #[test]
+    fn unshown_notices_come_back_once_in_order_after_a_reopen() {
+        let (_dir, home) = home();
+        let (mut store, ..) = with_session(&home);
+        store
+            .keep_unshown_events(&["a".into(), "b".into()])
+            .unwrap();
+        store.keep_unshown_events(&["c".into()]).unwrap();
+        drop(store);
+        let mut store = KeyStore::open(&home).unwrap();
+        assert_eq!(store.take_unshown_events().unwrap(), ["a", "b", "c"]);
+        assert!(store.take_unshown_events().unwrap().is_empty());
+    }
 
     #[test]
     fn pending_messages_survive_reopen_until_handled() {

@@ -462,6 +462,15 @@ const MIGRATIONS: &[&str] = &[
         recorded INTEGER NOT NULL CHECK (recorded IN (0, 1))
     ) STRICT;
     "#,
+    // 20: notices an `inbox` could not print that nothing else brings back
+    // (a session started, a room's events, ...), as `--json` gives them,
+    // for the next read to show (`keystore::received`).
+    r#"
+    CREATE TABLE unshown_events (
+        entry INTEGER PRIMARY KEY AUTOINCREMENT,
+        event TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

@@ -94,6 +94,15 @@ pub async fn run(
         (Some(_), false) => format!("{line}; the command is back in the box: Enter runs it again"),
         (None, _) => line,
     };
+    // A change the room's history shows: its answer only confirms the
+    // command, on the status line (several lines, as one).
+    let confirm = |lines: Vec<String>| {
+        let _ = screen.send(Outcome::Notice {
+            conversation: None,
+            lines: vec![lines.join("; ")],
+            tone: Tone::Info,
+        });
+    };
     let unsent = || {
         if let Some(typed) = &typed {
             let _ = screen.send(Outcome::Unsent(typed.clone()));
@@ -117,6 +126,14 @@ pub async fn run(
         Ok(Done::Say(lines)) => {
             say(lines, Tone::Info);
             let _ = screen.send(Outcome::Refresh);
+        }
+        Ok(Done::Changed(lines)) => {
+            confirm(lines);
+            let _ = screen.send(Outcome::Refresh);
+        }
+        Ok(Done::OpenChanged(c, lines)) => {
+            let _ = screen.send(Outcome::Open(c));
+            confirm(lines);
         }
         Ok(Done::Ask(purpose, why)) => {
             let _ = screen.send(Outcome::AskPassword(purpose, why));
@@ -254,7 +271,7 @@ async fn carry_out(
                 Some(Conversation::Room { id, .. }) => *id,
                 _ => None,
             };
-            Ok(Done::OpenSaying(
+            Ok(Done::OpenChanged(
                 Conversation::Room { id, name: new },
                 lines,
             ))
@@ -389,9 +406,18 @@ async fn with_password(
 }
 
 /// A room command run as the menu and `client room` run it (one wording).
+/// What it changes in the room the room's history records (`— you removed
+/// carol —`), except a leave request or a deletion, which it says itself.
 async fn room_command(client: &Client, command: RoomCommand) -> Result<Done, Failure> {
+    let recorded = !matches!(
+        command,
+        RoomCommand::Leave { .. } | RoomCommand::Delete { .. }
+    );
     let (_, lines) = room_cli::outcome(client, command).await?;
-    Ok(Done::Say(lines))
+    Ok(match recorded {
+        true => Done::Changed(lines),
+        false => Done::Say(lines),
+    })
 }
 
 async fn send_file(

@@ -16,6 +16,12 @@ pub(super) enum Done {
     OpenSaying(Conversation, Vec<String>),
     /// Say these lines.
     Say(Vec<String>),
+    /// A room change, which the room's history records: the pane shows it
+    /// from there, once, as every member reads it; these lines (the
+    /// command's answer) go to the status line.
+    Changed(Vec<String>),
+    /// [`Done::Changed`] by a rename: open the room under its new name.
+    OpenChanged(Conversation, Vec<String>),
     /// Ask for a password for this, saying why first (a wrong one).
     Ask(SecretFor, Option<String>),
 }

@@ -1,0 +1,93 @@
+//! What an `inbox` could not print (standard output refusing every write:
+//! `> /dev/full`) is shown by the next `inbox`, once, whatever it was: a
+//! session started, a room joined by invitation, a room's texts and
+//! changes read from its log, besides the texts and files
+//! (`received_files` has those). The `inbox` after that has nothing new.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use crate::rooms_cli::{ok, users};
+
+/// `client inbox` with standard output on `/dev/full`: it must fail,
+/// saying so.
+async fn inbox_into_full_disk(server: SocketAddr, home: &Path) {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let child = e2e::client_process(server, home, &["inbox"])
+        .stdout(std::process::Stdio::from(full))
+        .spawn()
+        .unwrap();
+    let out = e2e::bounded("inbox into /dev/full", child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("cannot write to standard output"), "{err}");
+}
+
+/// `client inbox`'s lines without their times.
+async fn inbox(server: SocketAddr, home: &Path) -> Vec<String> {
+    ok(server, home, &["inbox"])
+        .await
+        .lines()
+        .map(|l| match l.starts_with('[') {
+            true => e2e::untimed(l).to_string(),
+            false => l.to_string(),
+        })
+        .collect()
+}
+
+/// Asserts that each of `lines` is in `shown` exactly once.
+fn each_once(shown: &[String], lines: &[&str]) {
+    for line in lines {
+        let n = shown.iter().filter(|l| l == line).count();
+        assert_eq!(n, 1, "{line:?} shown {n} times in {shown:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_and_an_invitation_an_inbox_could_not_print_are_shown_by_the_next_once() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    // A first text (its session's offer with it) and an invitation.
+    ok(addr, &alice, &["send", "bob", "hello bob"]).await;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    inbox_into_full_disk(addr, &bob).await;
+    let shown = inbox(addr, &bob).await;
+    each_once(
+        &shown,
+        &[
+            "alice started a secure session with you",
+            "    hello bob",
+            "[#team] you joined, invited by alice; members: alice, you",
+        ],
+    );
+    assert_eq!(inbox(addr, &bob).await, ["no new messages"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rooms_text_and_change_an_inbox_could_not_print_are_shown_by_the_next_once() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    // Read from the room's log only, after every delivery.
+    ok(addr, &alice, &["room", "send", "team", "standup at 10"]).await;
+    ok(addr, &alice, &["room", "rename", "team", "ops"]).await;
+    inbox_into_full_disk(addr, &bob).await;
+    let shown = inbox(addr, &bob).await;
+    each_once(
+        &shown,
+        &[
+            "[#team] alice: standup at 10",
+            "[#ops] alice renamed #team to #ops",
+        ],
+    );
+    assert_eq!(inbox(addr, &bob).await, ["no new messages"]);
+}

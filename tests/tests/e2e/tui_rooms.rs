@@ -1,0 +1,67 @@
+//! A room change made from `client tui` (the harness is `super::tui`'s):
+//! the room's history records it, and its pane shows it there once, as
+//! the other members read it (`— you removed carol —`); the command's own
+//! answer goes to the status line. A refusal is still said in the pane.
+
+use e2e::user;
+
+use super::tui::{Tui, alice_on_a_server};
+
+/// The conversation pane of a 120-column screen: the rows of the top
+/// boxes (down to the list's bottom border), right of the list.
+fn pane(screen: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    for (i, row) in screen.lines().enumerate() {
+        rows.push(row.chars().skip(30).collect::<String>());
+        if i > 0 && row.starts_with('└') {
+            break;
+        }
+    }
+    rows
+}
+
+/// How many rows of the pane contain `what`.
+fn in_pane(screen: &str, what: &str) -> usize {
+    pane(screen).iter().filter(|r| r.contains(what)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_change_made_on_the_screen_shows_once_in_the_rooms_pane() {
+    let (dir, server, addr, home) = alice_on_a_server().await;
+    user(&addr, &dir.path().join("bob"), "bob").await;
+    user(&addr, &dir.path().join("carol"), "carol").await;
+    let mut tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("No conversations yet").await;
+    tui.keys("/create crew\r").await;
+    tui.wait_for(" #crew ").await;
+
+    tui.keys("/add bob carol\r").await;
+    tui.wait_for("— you added bob, carol —").await;
+    tui.keys("/kick carol\r").await;
+    tui.wait_for("— you removed carol —").await;
+    // Its answer, with what the pane's line leaves out, on the status line.
+    let screen = tui
+        .wait_for("kicked carol from #crew; they cannot join again unless an admin adds them")
+        .await;
+    // Each change once, as the room's history has it: not its answer too.
+    for (what, rows) in [
+        ("— you added bob, carol —", 1),
+        ("added bob", 1),
+        ("— you removed carol —", 1),
+        ("kicked carol", 0),
+    ] {
+        assert_eq!(in_pane(&screen, what), rows, "{what:?}:\n{screen}");
+    }
+
+    tui.keys("/rename team\r").await;
+    let screen = tui.wait_for("— you renamed #crew to #team —").await;
+    assert_eq!(in_pane(&screen, "renamed #crew"), 1, "{screen}");
+
+    // A refusal changes nothing, and is still said in the pane (the
+    // command back in the box).
+    tui.keys("/promote dave\r").await;
+    tui.wait_until("the refusal", |s| in_pane(s, "dave") > 0)
+        .await;
+    tui.erase("/promote dave").await;
+    tui.quit().await;
+}
