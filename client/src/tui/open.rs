@@ -93,11 +93,12 @@ pub(super) async fn join(
 }
 
 /// Goes to the room a join reported (by its id: a room of ours, or one we
-/// left, may have its name), saying its lines; only says them if the
-/// report names no room.
+/// left, may have its name). The room's history records the join (`— you
+/// joined —`), so the answer goes to the status line, as other room
+/// changes' do; only said in the pane if the report names no room.
 fn joined((value, lines): (Value, Vec<String>)) -> Done {
     match (value["id"].as_str(), value["name"].as_str()) {
-        (Some(id), Some(name)) => Done::OpenSaying(room_conversation(id, name), lines),
+        (Some(id), Some(name)) => Done::OpenChanged(room_conversation(id, name), lines),
         _ => Done::Say(lines),
     }
 }

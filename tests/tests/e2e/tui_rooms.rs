@@ -5,7 +5,8 @@
 
 use e2e::user;
 
-use super::tui::{Tui, alice_on_a_server};
+use super::rooms_cli::json;
+use super::tui::{Tui, alice_on_a_server, register};
 
 /// The conversation pane of a 120-column screen: the rows of the top
 /// boxes (down to the list's bottom border), right of the list.
@@ -63,5 +64,25 @@ async fn a_room_change_made_on_the_screen_shows_once_in_the_rooms_pane() {
     tui.wait_until("the refusal", |s| in_pane(s, "dave") > 0)
         .await;
     tui.erase("/promote dave").await;
+    tui.quit().await;
+}
+
+/// `/join lobby` of bob's public room: the pane shows the join once, as
+/// the room's history records it (`— you joined —`), and the answer
+/// (`joined #lobby (2 members)`) is on the status line, not in the pane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_made_on_the_screen_shows_once_in_the_rooms_pane() {
+    let (dir, server, addr, home) = alice_on_a_server().await;
+    let bob = dir.path().join("bob");
+    register(&addr, &bob, "bob").await;
+    json(server.addr, &bob, &["room", "create", "lobby", "--public"]).await;
+    let mut tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("No conversations yet").await;
+
+    tui.keys("/join lobby\r").await;
+    tui.wait_for("— you joined —").await;
+    let screen = tui.wait_for("joined #lobby (2 members)").await;
+    assert_eq!(in_pane(&screen, "you joined"), 1, "{screen}");
+    assert_eq!(in_pane(&screen, "joined #lobby"), 0, "{screen}");
     tui.quit().await;
 }
