@@ -229,7 +229,9 @@ impl KeyStore {
         if events.is_empty() {
             return Ok(());
         }
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for e in events {
             tx.execute("INSERT INTO unshown_events (event) VALUES (?1)", [e])?;
         }
@@ -249,7 +251,21 @@ impl KeyStore {
     /// # Errors
     /// Storage errors.
     pub fn take_unshown_events(&mut self) -> Result<Vec<String>, KeyStoreError> {
-        let tx = self.conn.transaction()?;
+        // Every read of the inbox asks, most often of an empty table: no
+        // write lock then, which other processes of this home would wait on.
+        let any: bool =
+            self.conn
+                .query_row("SELECT EXISTS (SELECT 1 FROM unshown_events)", [], |r| {
+                    r.get(0)
+                })?;
+        if !any {
+            return Ok(Vec::new());
+        }
+        // Immediate: a read that upgrades to a write after another process
+        // wrote fails at once (`database is locked`) instead of waiting.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let rows = {
             let mut stmt = tx.prepare("SELECT event FROM unshown_events ORDER BY entry")?;
             stmt.query_map([], |r| r.get(0))?
