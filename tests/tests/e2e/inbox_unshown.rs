@@ -9,14 +9,14 @@ use std::path::Path;
 
 use crate::rooms_cli::{ok, users};
 
-/// `client inbox` with standard output on `/dev/full`: it must fail,
-/// saying so.
-async fn inbox_into_full_disk(server: SocketAddr, home: &Path) {
+/// `client inbox` (`args`, `inbox` or `--json inbox`) with standard
+/// output on `/dev/full`: it must fail, saying so.
+pub(crate) async fn inbox_into_full_disk(server: SocketAddr, home: &Path, args: &[&str]) {
     let full = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let child = e2e::client_process(server, home, &["inbox"])
+    let child = e2e::client_process(server, home, args)
         .stdout(std::process::Stdio::from(full))
         .spawn()
         .unwrap();
@@ -57,7 +57,7 @@ async fn a_session_and_an_invitation_an_inbox_could_not_print_are_shown_by_the_n
     ok(addr, &alice, &["send", "bob", "hello bob"]).await;
     ok(addr, &alice, &["room", "create", "team"]).await;
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-    inbox_into_full_disk(addr, &bob).await;
+    inbox_into_full_disk(addr, &bob, &["inbox"]).await;
     let shown = inbox(addr, &bob).await;
     each_once(
         &shown,
@@ -80,7 +80,7 @@ async fn a_rooms_text_and_change_an_inbox_could_not_print_are_shown_by_the_next_
     // Read from the room's log only, after every delivery.
     ok(addr, &alice, &["room", "send", "team", "standup at 10"]).await;
     ok(addr, &alice, &["room", "rename", "team", "ops"]).await;
-    inbox_into_full_disk(addr, &bob).await;
+    inbox_into_full_disk(addr, &bob, &["inbox"]).await;
     let shown = inbox(addr, &bob).await;
     each_once(
         &shown,

@@ -8,6 +8,7 @@ use std::path::Path;
 use e2e::{ServerProcess, pattern};
 use serde_json::Value;
 
+use crate::inbox_unshown::inbox_into_full_disk;
 use crate::rooms_cli::ok;
 
 async fn history(server: SocketAddr, home: &Path, peer: &str) -> Vec<Value> {
@@ -109,21 +110,7 @@ async fn texts_an_inbox_could_not_print_are_shown_by_the_next_once_and_kept_once
         } else {
             &["inbox"]
         };
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap();
-        let child = e2e::client_process(server.addr, &bob, args)
-            .stdout(std::process::Stdio::from(full))
-            .spawn()
-            .unwrap();
-        let out = e2e::bounded("inbox into /dev/full", child.wait_with_output())
-            .await
-            .unwrap()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{err}");
-        assert!(err.contains("cannot write to standard output"), "{err}");
+        inbox_into_full_disk(server.addr, &bob, args).await;
     }
     let out = ok(server.addr, &bob, &["inbox"]).await;
     for text in texts {
