@@ -242,8 +242,10 @@ impl Client {
         if events.is_empty() {
             return Ok(());
         }
-        let kept = unshown_rows(&events);
+        // A copy, turned into rows only if printing fails.
+        let copy = events.clone();
         if let Err(e) = each(events) {
+            let kept = unshown_rows(&copy);
             self.store(move |s| s.keep_unshown_events(&kept)).await?;
             return Err(e.into());
         }
@@ -265,16 +267,16 @@ impl Client {
         each: &mut impl FnMut(Vec<Event>) -> std::io::Result<()>,
     ) -> Result<(), ClientError> {
         let receipted = events.clone();
-        let handled: HashSet<u64> = acks.iter().copied().collect();
-        let kept: Vec<Event> = events
-            .iter()
-            .filter(|e| match handled.contains(&e.message_id) {
-                true => !matches!(e.what, What::Text { .. } | What::File { .. }),
-                false => !delivered.contains(&e.message_id),
-            })
-            .cloned()
-            .collect();
         if let Err(e) = each(events) {
+            // Only now: a batch printed costs nothing more.
+            let handled: HashSet<u64> = acks.iter().copied().collect();
+            let kept: Vec<Event> = receipted
+                .into_iter()
+                .filter(|e| match handled.contains(&e.message_id) {
+                    true => !matches!(e.what, What::Text { .. } | What::File { .. }),
+                    false => !delivered.contains(&e.message_id),
+                })
+                .collect();
             let kept = unshown_rows(&kept);
             self.store(move |s| {
                 s.mark_unshown(&acks)?;
