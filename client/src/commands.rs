@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use crate::advice::Audience;
 use crate::cli::Command;
@@ -17,7 +16,6 @@ use crate::keystore::HistoryQuery;
 use crate::keystore::Protection;
 use crate::output::{self, Bars};
 use crate::pin::PinState;
-use crate::rejections;
 use crate::repl::explain::KnownNames;
 pub use crate::script::Flags;
 use crate::script::{InboxPrinter, cancel_on_ctrl_c, cancelled, print_json};
@@ -203,47 +201,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 );
             }
         }
-        Command::Watch => {
-            let stop = cancel_on_ctrl_c();
-            let (tx, mut rx) = mpsc::unbounded_channel();
-            // Subscribed before the watcher connects, so no change is missed.
-            let link = client.link();
-            let watcher = {
-                let client = client.clone();
-                let stop = stop.clone();
-                tokio::spawn(async move { client.watch(tx, stop).await })
-            };
-            if !flags.json {
-                eprintln!("watching for messages; Ctrl-C stops");
-            }
-            let json = flags.json;
-            tokio::spawn(crate::link::follow(link, stop.clone(), move |change| {
-                if json {
-                    println!("{}", change.json());
-                } else {
-                    eprintln!("{}", change.line());
-                }
-            }));
-            while let Some(first) = rx.recv().await {
-                // What arrived together is marked shown together (one read
-                // receipt a person for it); the rooms are told a moment
-                // later, one receipt a room for what showed meanwhile.
-                let batch = crate::inbox::arrived_together(first, &mut rx);
-                if flags.json {
-                    for e in &batch {
-                        println!("{}", serde_json::to_string(e)?);
-                    }
-                } else {
-                    for line in rejections::event_lines(&batch, output::event) {
-                        println!("{line}");
-                    }
-                }
-                client.shown_live(&batch).await;
-            }
-            let ended = watcher.await;
-            client.send_receipts_before_leaving().await;
-            ended.context("the watcher failed")??;
-        }
+        Command::Watch => crate::watch_cli::watch(client, flags).await?,
         Command::Fingerprint { name: None, .. } => {
             let mine = client.my_fingerprint()?;
             let server = client.server_fingerprint().await?;

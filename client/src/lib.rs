@@ -84,6 +84,7 @@ pub mod set_up;
 pub mod transfer;
 pub mod tui;
 mod upload_prefix;
+mod watch_cli;
 
 pub use client::{Client, ClientConfig, Progress};
 pub use crypto::RefusalReason;

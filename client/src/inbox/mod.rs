@@ -290,6 +290,25 @@ impl Client {
         Ok(())
     }
 
+    /// Keeps `events`, which a front end took but could not show (its
+    /// output failed after they were acknowledged), for the next read to
+    /// show first. Presence changes are left out: by then they are stale.
+    ///
+    /// # Errors
+    /// The key store failed.
+    pub async fn keep_unshown(&self, events: &[Event]) -> Result<(), ClientError> {
+        let kept: Vec<Event> = events
+            .iter()
+            .filter(|e| !matches!(e.what, What::Presence { .. }))
+            .cloned()
+            .collect();
+        if kept.is_empty() {
+            return Ok(());
+        }
+        let rows = unshown_rows(&kept);
+        self.store(move |s| s.keep_unshown_events(&rows)).await
+    }
+
     /// Counts the messages waiting on the server with one pull: texts and
     /// file offers, what a person reads as messages; not receipts, refusal
     /// notices, key agreement or room notices. Nothing is handled or

@@ -1,7 +1,7 @@
-//! What an `inbox` could not print (standard output refusing every write:
-//! `> /dev/full`) is shown by the next `inbox`, once, whatever it was: a
-//! session started, a room joined by invitation, a room's texts and
-//! changes read from its log, besides the texts and files
+//! What an `inbox` or a `watch` could not print (standard output refusing
+//! every write: `> /dev/full`) is shown by the next `inbox`, once, whatever
+//! it was: a session started, a room joined by invitation, a room's texts
+//! and changes read from its log, besides the texts and files
 //! (`received_files` has those). The `inbox` after that has nothing new.
 
 use std::net::SocketAddr;
@@ -9,9 +9,10 @@ use std::path::Path;
 
 use crate::rooms_cli::{ok, users};
 
-/// `client inbox` (`args`, `inbox` or `--json inbox`) with standard
-/// output on `/dev/full`: it must fail, saying so.
-pub(crate) async fn inbox_into_full_disk(server: SocketAddr, home: &Path, args: &[&str]) {
+/// The client run with `args` (`inbox`, `--json inbox`, `watch`, ...) and
+/// standard output on `/dev/full`: it must end by itself and fail, saying
+/// so.
+pub(crate) async fn output_into_full_disk(server: SocketAddr, home: &Path, args: &[&str]) {
     let full = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
@@ -20,7 +21,7 @@ pub(crate) async fn inbox_into_full_disk(server: SocketAddr, home: &Path, args: 
         .stdout(std::process::Stdio::from(full))
         .spawn()
         .unwrap();
-    let out = e2e::bounded("inbox into /dev/full", child.wait_with_output())
+    let out = e2e::bounded("a client into /dev/full", child.wait_with_output())
         .await
         .unwrap()
         .unwrap();
@@ -57,7 +58,7 @@ async fn a_session_and_an_invitation_an_inbox_could_not_print_are_shown_by_the_n
     ok(addr, &alice, &["send", "bob", "hello bob"]).await;
     ok(addr, &alice, &["room", "create", "team"]).await;
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-    inbox_into_full_disk(addr, &bob, &["inbox"]).await;
+    output_into_full_disk(addr, &bob, &["inbox"]).await;
     let shown = inbox(addr, &bob).await;
     each_once(
         &shown,
@@ -80,13 +81,56 @@ async fn a_rooms_text_and_change_an_inbox_could_not_print_are_shown_by_the_next_
     // Read from the room's log only, after every delivery.
     ok(addr, &alice, &["room", "send", "team", "standup at 10"]).await;
     ok(addr, &alice, &["room", "rename", "team", "ops"]).await;
-    inbox_into_full_disk(addr, &bob, &["inbox"]).await;
+    output_into_full_disk(addr, &bob, &["inbox"]).await;
     let shown = inbox(addr, &bob).await;
     each_once(
         &shown,
         &[
             "[#team] alice: standup at 10",
             "[#ops] alice renamed #team to #ops",
+        ],
+    );
+    assert_eq!(inbox(addr, &bob).await, ["no new messages"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_that_cannot_print_stops_and_the_next_inbox_shows_what_it_took_once() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["send", "bob", "hello bob"]).await;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    output_into_full_disk(addr, &bob, &["watch"]).await;
+    let shown = inbox(addr, &bob).await;
+    each_once(
+        &shown,
+        &[
+            "alice started a secure session with you",
+            "    hello bob",
+            "[#team] you joined, invited by alice; members: alice, you",
+        ],
+    );
+    assert_eq!(inbox(addr, &bob).await, ["no new messages"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_watch_that_cannot_print_leaves_a_rooms_texts_for_the_next_inbox_once() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &alice, &["room", "send", "team", "standup at 10"]).await;
+    ok(addr, &alice, &["room", "send", "team", "in room 4"]).await;
+    ok(addr, &alice, &["send", "bob", "see you there"]).await;
+    output_into_full_disk(addr, &bob, &["--json", "watch"]).await;
+    let shown = inbox(addr, &bob).await;
+    each_once(
+        &shown,
+        &[
+            "[#team] alice: standup at 10",
+            "[#team] alice: in room 4",
+            "    see you there",
         ],
     );
     assert_eq!(inbox(addr, &bob).await, ["no new messages"]);

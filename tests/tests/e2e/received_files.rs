@@ -8,7 +8,7 @@ use std::path::Path;
 use e2e::{ServerProcess, pattern};
 use serde_json::Value;
 
-use crate::inbox_unshown::inbox_into_full_disk;
+use crate::inbox_unshown::output_into_full_disk;
 use crate::rooms_cli::ok;
 
 async fn history(server: SocketAddr, home: &Path, peer: &str) -> Vec<Value> {
@@ -110,7 +110,7 @@ async fn texts_an_inbox_could_not_print_are_shown_by_the_next_once_and_kept_once
         } else {
             &["inbox"]
         };
-        inbox_into_full_disk(server.addr, &bob, args).await;
+        output_into_full_disk(server.addr, &bob, args).await;
     }
     let out = ok(server.addr, &bob, &["inbox"]).await;
     for text in texts {
