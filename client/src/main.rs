@@ -70,6 +70,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         });
     }
+    // Only these make a home: anything else on a folder without one (a
+    // mistyped --home, the wrong working directory) would create a stray
+    // key store and ask for its new passphrase before saying it holds no
+    // account.
+    let makes_a_home = matches!(
+        cli.command,
+        None | Some(Command::Register { .. } | Command::Import { .. })
+    );
     let (no_passphrase, passphrase_file) = (cli.no_passphrase, cli.passphrase_file);
     let invisible = cli.invisible;
     // A backup brings its passphrase, which may predate the minimum.
@@ -82,6 +90,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         needs_server,
         cli.accept_server_key,
         |home| {
+            if !makes_a_home && client::keystore::atrest::read_record(home)?.is_none() {
+                return Err(client::ClientError::NotRegistered(home.display().to_string()).into());
+            }
             client::passphrase::resolve(home, no_passphrase, passphrase_file.as_deref(), restoring)
         },
     )?;

@@ -45,13 +45,14 @@ pub fn client_error(e: &ClientError, known: &[String]) -> String {
 pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String {
     let cmd = |c: &str| audience.command(c);
     match e {
-        ClientError::NotRegistered(_) => match audience {
+        ClientError::NotRegistered(home) => match audience {
             Audience::Menu => {
                 "you are not registered yet: type `register NAME` (or `1 NAME`) first".into()
             }
-            Audience::Script => {
-                "you are not registered yet: run `client register NAME` first".into()
-            }
+            Audience::Script => format!(
+                "no user is registered in {}: run `client register NAME` first, or give the --home you registered in",
+                crate::display::escape_line(home)
+            ),
         },
         ClientError::AlreadyRegistered { name, .. } => format!(
             "this home folder already holds the identity of {name}; start the client with another --home \

@@ -195,3 +195,47 @@ async fn the_menu_greeting_counts_messages_not_the_receipts_waiting() {
     assert_eq!(menu.expect("waiting:").await, "waiting:  1 message");
     menu.exit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_on_a_folder_that_holds_no_home_says_so_and_creates_nothing() {
+    let (server, dir, [_alice]) = users(["alice"]).await;
+    // A mistyped --home, with no passphrase given: what is wrong is the
+    // folder, not the passphrase.
+    let typo = dir.path().join("alcie");
+    let commands: [&[&str]; 6] = [
+        &["inbox"],
+        &["send", "alice", "hi"],
+        &["history", "alice"],
+        &["room", "list"],
+        &["watch"],
+        &["tui"],
+    ];
+    for args in commands {
+        for json in [false, true] {
+            let mut all = if json { vec!["--json"] } else { vec![] };
+            all.extend_from_slice(args);
+            let mut cmd = e2e::client_process(server.addr, &typo, &all);
+            cmd.env_remove("SEALPOST_PASSPHRASE");
+            let out = e2e::bounded("a command on no home", cmd.output())
+                .await
+                .unwrap()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{all:?}: {err}");
+            let said = match json {
+                true => {
+                    let v: Value = serde_json::from_str(err.trim()).unwrap();
+                    assert_eq!(v["code"], "not_registered", "{all:?}: {v}");
+                    v["error"].as_str().unwrap().to_string()
+                }
+                false => err.trim().to_string(),
+            };
+            assert!(
+                said.contains(&format!("no user is registered in {}", typo.display()))
+                    && said.contains("client register NAME"),
+                "{all:?}: {said}"
+            );
+            assert!(!typo.exists(), "{all:?} made {}", typo.display());
+        }
+    }
+}
