@@ -50,15 +50,16 @@ fn each_once(shown: &[String], lines: &[&str]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_and_an_invitation_an_inbox_could_not_print_are_shown_by_the_next_once() {
+/// A first text (its session's offer with it) and an invitation wait for
+/// bob; `client` with `args` cannot print them; the next `inbox` shows
+/// each once, and the one after nothing.
+async fn a_session_and_an_invitation_not_printed_by(args: &[&str]) {
     let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
     let addr = server.addr;
-    // A first text (its session's offer with it) and an invitation.
     ok(addr, &alice, &["send", "bob", "hello bob"]).await;
     ok(addr, &alice, &["room", "create", "team"]).await;
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-    output_into_full_disk(addr, &bob, &["inbox"]).await;
+    output_into_full_disk(addr, &bob, args).await;
     let shown = inbox(addr, &bob).await;
     each_once(
         &shown,
@@ -69,6 +70,11 @@ async fn a_session_and_an_invitation_an_inbox_could_not_print_are_shown_by_the_n
         ],
     );
     assert_eq!(inbox(addr, &bob).await, ["no new messages"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_and_an_invitation_an_inbox_could_not_print_are_shown_by_the_next_once() {
+    a_session_and_an_invitation_not_printed_by(&["inbox"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,22 +101,7 @@ async fn a_rooms_text_and_change_an_inbox_could_not_print_are_shown_by_the_next_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_that_cannot_print_stops_and_the_next_inbox_shows_what_it_took_once() {
-    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
-    let addr = server.addr;
-    ok(addr, &alice, &["send", "bob", "hello bob"]).await;
-    ok(addr, &alice, &["room", "create", "team"]).await;
-    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-    output_into_full_disk(addr, &bob, &["watch"]).await;
-    let shown = inbox(addr, &bob).await;
-    each_once(
-        &shown,
-        &[
-            "alice started a secure session with you",
-            "    hello bob",
-            "[#team] you joined, invited by alice; members: alice, you",
-        ],
-    );
-    assert_eq!(inbox(addr, &bob).await, ["no new messages"]);
+    a_session_and_an_invitation_not_printed_by(&["watch"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
