@@ -71,6 +71,7 @@ mod tui_more;
 mod tui_rooms;
 mod tui_trust;
 mod two_watchers;
+mod upgrade;
 mod uploads;
 mod v2;
 mod v3;
