@@ -36,6 +36,7 @@ mod gone_members;
 mod invitation_refused;
 mod join;
 mod joining;
+mod name_join;
 mod members;
 mod moderation;
 mod naming;
