@@ -172,7 +172,11 @@ impl KeyStore {
     ///
     /// # Errors
     /// Database errors.
-    pub fn record_name_join(&mut self, room: RoomId, entry: &NewEntry) -> Result<bool, KeyStoreError> {
+    pub fn record_name_join(
+        &mut self,
+        room: RoomId,
+        entry: &NewEntry,
+    ) -> Result<bool, KeyStoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -31,10 +31,7 @@ impl Client {
         name: &str,
     ) -> Result<(), ClientError> {
         let named = name.to_string();
-        if self
-            .store(move |s| s.begin_name_join(room, &named))
-            .await?
-        {
+        if self.store(move |s| s.begin_name_join(room, &named)).await? {
             return Ok(());
         }
         Err(ClientError::room(
@@ -100,7 +97,8 @@ impl Client {
             status: Status::Read,
         };
         self.back_in_restored(room).await;
-        self.store(move |s| s.record_name_join(room, &entry)).await?;
+        self.store(move |s| s.record_name_join(room, &entry))
+            .await?;
         Ok(())
     }
 

@@ -179,11 +179,7 @@ async fn joined_by_name_is_recorded_once_before_the_first_text(
 
     ok(addr, alice, &["room", "send", room, "welcome, bob"]).await;
     let shown = room_events(&json(addr, bob, &["inbox"]).await);
-    assert_eq!(
-        texts(&shown),
-        ["welcome, bob"],
-        "{shown:?}"
-    );
+    assert_eq!(texts(&shown), ["welcome, bob"], "{shown:?}");
     let expected = vec![joined.clone(), text("welcome, bob")];
     let first = json(addr, bob, &history).await;
     assert_eq!(entries(&first), expected, "{first}");
@@ -253,7 +249,9 @@ async fn inbox_crashing_at(addr: std::net::SocketAddr, home: &std::path::Path, a
 /// a join (`client::rooms::TEST_CRASH`), as a kill -9 there would stop it.
 async fn crashing_at(addr: std::net::SocketAddr, home: &std::path::Path, args: &[&str], at: &str) {
     use std::os::unix::process::ExitStatusExt;
-    let args: Vec<&str> = std::iter::once("--json").chain(args.iter().copied()).collect();
+    let args: Vec<&str> = std::iter::once("--json")
+        .chain(args.iter().copied())
+        .collect();
     let mut cmd = e2e::client_process(addr, home, &args);
     cmd.env(client::rooms::TEST_CRASH, at);
     let out = e2e::bounded("client binary", cmd.output())
