@@ -322,7 +322,10 @@ mod tests {
             epoch: None,
             resync: false,
         };
-        assert_eq!(store.name_joins().unwrap(), [never_sent.clone()]);
+        assert_eq!(
+            store.name_joins().unwrap(),
+            std::slice::from_ref(&never_sent)
+        );
         store.name_join_made(ROOM, 3, true).unwrap();
         drop(store);
 
