@@ -15,13 +15,21 @@
 //! stays, so that a late second process never records the join again
 //! (a row a room joined: a few bytes).
 //!
+//! A join by name (an external commit, PROTOCOL.md "Joining") is noted
+//! the same way, by its room, before the engine makes it; the epoch its
+//! commit is made at is added before the commit leaves, so a note without
+//! one never reached the server. Its entry is recorded in the transaction
+//! that takes the note away, by the run that joined or the next one, which
+//! asks the server whether it took the join (`rooms::name_join`).
+//!
 //! Left out: the join itself (`crate::rooms`).
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sealpost_rooms::RoomId;
 
+use super::conversation::note_name;
 use super::history::{NewEntry, insert};
-use super::schema::{blob_array, to_sql_u64};
+use super::schema::{blob_array, from_sql_u64, to_sql_u64};
 use super::{KeyStore, KeyStoreError};
 
 /// Who records a join's entry.
@@ -110,6 +118,114 @@ impl KeyStore {
     }
 }
 
+/// A join by name noted and not recorded yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameJoin {
+    /// The room.
+    pub room: RoomId,
+    /// The name it was joined by.
+    pub name: String,
+    /// The epoch its commit was made at, once the engine made it (`None`:
+    /// it never left).
+    pub epoch: Option<u64>,
+    /// It takes our own place again (a member the room lists).
+    pub resync: bool,
+}
+
+impl KeyStore {
+    /// Notes that we are about to join `room` by `name`; `false` if a join
+    /// of it by name is noted already (another process of this home).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn begin_name_join(&mut self, room: RoomId, name: &str) -> Result<bool, KeyStoreError> {
+        let added = self.conn.execute(
+            "INSERT OR IGNORE INTO pending_joins (welcome, room, recorded, name)
+             VALUES (NULL, ?1, 0, ?2)",
+            params![&room.0[..], name],
+        )?;
+        Ok(added == 1)
+    }
+
+    /// Notes the epoch the commit of the join of `room` by name is made at,
+    /// before it leaves.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn name_join_made(
+        &mut self,
+        room: RoomId,
+        epoch: u64,
+        resync: bool,
+    ) -> Result<(), KeyStoreError> {
+        self.conn.execute(
+            "UPDATE pending_joins SET epoch = ?2, resync = ?3
+             WHERE welcome IS NULL AND recorded = 0 AND room = ?1",
+            params![&room.0[..], to_sql_u64(epoch), resync],
+        )?;
+        Ok(())
+    }
+
+    /// Records `entry`, the "you joined" entry of the join of `room` by
+    /// name, if that join is noted, taking the note away in the same
+    /// transaction; returns whether it recorded it (of two runs, one).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn record_name_join(
+        &mut self,
+        room: RoomId,
+        entry: &NewEntry,
+    ) -> Result<bool, KeyStoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let noted = tx.execute(
+            "DELETE FROM pending_joins WHERE welcome IS NULL AND recorded = 0 AND room = ?1",
+            [&room.0[..]],
+        )?;
+        if noted == 1 {
+            insert(&tx, entry)?;
+            note_name(&tx, &entry.conversation)?;
+        }
+        tx.commit()?;
+        Ok(noted == 1)
+    }
+
+    /// Forgets the join of `room` by name: the engine refused it, or the
+    /// server never took it.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn drop_name_join(&mut self, room: RoomId) -> Result<(), KeyStoreError> {
+        self.conn.execute(
+            "DELETE FROM pending_joins WHERE welcome IS NULL AND recorded = 0 AND room = ?1",
+            [&room.0[..]],
+        )?;
+        Ok(())
+    }
+
+    /// The joins by name noted and not recorded.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn name_joins(&self) -> Result<Vec<NameJoin>, KeyStoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT room, name, epoch, resync FROM pending_joins
+             WHERE welcome IS NULL AND recorded = 0",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(NameJoin {
+                room: RoomId(blob_array(r, 0)?),
+                name: r.get(1)?,
+                epoch: r.get::<_, Option<i64>>(2)?.map(from_sql_u64),
+                resync: r.get::<_, Option<bool>>(3)?.unwrap_or(false),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
 /// [`KeyStore::drop_join`] on `conn` (inside the caller's transaction).
 pub(super) fn drop_join(conn: &Connection, welcome: u64) -> Result<(), KeyStoreError> {
     conn.execute(
@@ -190,5 +306,53 @@ mod tests {
         assert!(store.rooms_joining().unwrap().is_empty());
         assert!(!record(&mut store, 4, Recovering));
         assert_eq!(joins(&store), 2);
+    }
+
+    #[test]
+    fn a_join_by_name_is_noted_once_and_recorded_once_by_the_run_that_finds_it_noted() {
+        let (_dir, home) = super::super::fixtures::home();
+        let mut store = KeyStore::open(&home).unwrap();
+        // Noted before the engine makes it; its log waits meanwhile.
+        assert!(store.begin_name_join(ROOM, "team").unwrap());
+        assert!(!store.begin_name_join(ROOM, "team").unwrap());
+        assert_eq!(store.rooms_joining().unwrap(), [ROOM]);
+        let never_sent = NameJoin {
+            room: ROOM,
+            name: "team".into(),
+            epoch: None,
+            resync: false,
+        };
+        assert_eq!(
+            store.name_joins().unwrap(),
+            std::slice::from_ref(&never_sent)
+        );
+        store.name_join_made(ROOM, 3, true).unwrap();
+        drop(store);
+
+        // The next run finds it with its epoch; of two records, one counts.
+        let mut store = KeyStore::open(&home).unwrap();
+        let made = NameJoin {
+            epoch: Some(3),
+            resync: true,
+            ..never_sent
+        };
+        assert_eq!(store.name_joins().unwrap(), [made]);
+        assert!(store.record_name_join(ROOM, &joined()).unwrap());
+        assert!(!store.record_name_join(ROOM, &joined()).unwrap());
+        assert!(store.name_joins().unwrap().is_empty());
+        assert!(store.rooms_joining().unwrap().is_empty());
+        assert_eq!(joins(&store), 1);
+
+        // Dropped (never taken): nothing to record, and a new join is noted.
+        assert!(store.begin_name_join(ROOM, "team").unwrap());
+        store.drop_name_join(ROOM).unwrap();
+        assert!(!store.record_name_join(ROOM, &joined()).unwrap());
+        assert_eq!(joins(&store), 1);
+        assert!(store.begin_name_join(ROOM, "team").unwrap());
+
+        // A welcome's join of the same room is its own note.
+        assert!(!store.begin_join(9, ROOM).unwrap());
+        store.drop_name_join(ROOM).unwrap();
+        assert_eq!(store.rooms_joining().unwrap(), [ROOM]);
     }
 }

@@ -107,7 +107,7 @@ pub use held::HeldEnd;
 pub use history::{Body, Direction, HistoryEntry, HistoryQuery, NewEntry, Status};
 pub use history_change::HistoryChange;
 pub use identity::StoredIdentity;
-pub use joins::JoinBy;
+pub use joins::{JoinBy, NameJoin};
 pub use pins::{LookAlike, PeerRecord, Pinned, ServerPin};
 pub use received::PendingMessage;
 pub use restored::RestoredRoom;

@@ -471,6 +471,22 @@ const MIGRATIONS: &[&str] = &[
         event TEXT NOT NULL
     ) STRICT;
     "#,
+    // 21: joins by name noted as well (no welcome; the name joined by,
+    // then the epoch the commit was made at and whether it was a resync).
+    r#"
+    CREATE TABLE pending_joins_v21 (
+        welcome INTEGER UNIQUE, room BLOB NOT NULL CHECK (length(room) = 16),
+        recorded INTEGER NOT NULL CHECK (recorded IN (0, 1)),
+        name TEXT, epoch INTEGER, resync INTEGER CHECK (resync IN (0, 1)),
+        CHECK ((welcome IS NULL) = (name IS NOT NULL))
+    ) STRICT;
+    INSERT INTO pending_joins_v21 (welcome, room, recorded)
+        SELECT welcome, room, recorded FROM pending_joins;
+    DROP TABLE pending_joins;
+    ALTER TABLE pending_joins_v21 RENAME TO pending_joins;
+    CREATE UNIQUE INDEX pending_joins_by_name ON pending_joins (room)
+        WHERE welcome IS NULL AND recorded = 0;
+    "#,
 ];
 
 impl KeyStore {

@@ -20,14 +20,15 @@ use crate::crypto::RefusalReason;
 use crate::error::ClientError;
 use crate::keystore::{Body, Conversation, Direction, JoinBy, NewEntry, Status};
 
-/// Debug builds only: when this variable names a point of a join from a
-/// welcome, the client aborts there (as a kill -9 would stop it), so that
-/// a test can see the join recorded once all the same: `joined` (the
+/// Debug builds only: when this variable names a point of a join, the
+/// client aborts there (as a kill -9 would stop it), so that a test can
+/// see the join recorded once all the same. From a welcome: `joined` (the
 /// engine joined, nothing recorded) or `recorded` (its entry recorded, the
-/// welcome not yet handled).
+/// welcome not yet handled). By name: `made` (the engine made the join,
+/// its commit not sent) or `sent` (the server took it, nothing recorded).
 pub const TEST_CRASH: &str = "SEALPOST_ROOM_JOIN_TEST_CRASH";
 
-fn crash_point(at: &str) {
+pub(super) fn crash_point(at: &str) {
     if cfg!(debug_assertions) && std::env::var_os(TEST_CRASH).is_some_and(|v| v == at) {
         std::process::abort();
     }

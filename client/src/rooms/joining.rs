@@ -18,14 +18,13 @@ use protocol::{ErrorReason, RoomId};
 use sealpost_rooms::{JoinRule, PolicyError, Role, RoomsError};
 use serde::Serialize;
 
-use super::event::RoomChange;
 use super::password::{RoomPassword, needs_password};
 use super::restored::Back;
 use super::state::LocalRoom;
 use super::{RoomInfo, hex};
 use crate::client::Client;
 use crate::error::{ClientError, RoomRefusal};
-use crate::keystore::{Body, Conversation, Direction, NewEntry, RestoredRoom, Status};
+use crate::keystore::RestoredRoom;
 
 /// Attempts at one join while members keep moving the epoch.
 const MAX_JOIN_ATTEMPTS: usize = 8;
@@ -156,17 +155,23 @@ impl Client {
                         other: None,
                     });
                 }
+                // Noted before the engine makes it (`super::name_join`).
+                self.note_name_join(found_id, name).await?;
                 let info = found.group_info.to_vec();
                 let out = match self
                     .with_pins(move |en, book| en.join_external(&info, book))
                     .await
                 {
                     Ok(out) => out,
-                    Err(e) => return Err(self.not_back(e, restored.clone(), name).await),
+                    Err(e) => {
+                        self.store(move |s| s.drop_name_join(found_id)).await?;
+                        return Err(self.not_back(e, restored.clone(), name).await);
+                    }
                 };
                 let room = out.room;
                 if room.0 != found.room.0 {
                     engine.run(move |en| en.forget_room(room)).await?;
+                    self.store(move |s| s.drop_name_join(found_id)).await?;
                     return Err(ClientError::room(
                         RoomRefusal::Failed,
                         "the server answered with another room's group info",
@@ -182,15 +187,20 @@ impl Client {
                         None => Err(needs_password(name)),
                     };
                     if let Err(e) = proven {
-                        engine.run(move |en| en.forget_room(room)).await?;
+                        self.abandon_name_join(room).await?;
                         return Err(e);
                     }
                 }
+                let (epoch, resync) = (out.epoch, out.summary.resync);
+                self.store(move |s| s.name_join_made(room, epoch, resync))
+                    .await?;
+                super::join::crash_point("made");
                 let sent = conn
                     .room_commit(RoomId(room.0), out.epoch, out.commit.into(), Bytes::new())
                     .await;
                 match sent {
                     Ok(_) => {
+                        super::join::crash_point("sent");
                         self.refresh_group_info(room).await;
                         return self.joined(room, name, out.summary.resync).await;
                     }
@@ -198,22 +208,23 @@ impl Client {
                         // A member committed meanwhile: join from the newer
                         // group info once it is stored.
                         stale_at.push(out.epoch);
-                        engine.run(move |en| en.forget_room(room)).await?;
+                        self.abandon_name_join(room).await?;
                     }
                     Err(e) if e.is_disconnect() => {
-                        // Its fate is unknown: the server says whether we are in.
-                        let state = self
-                            .retrying(|c| async move { c.room_state(RoomId(room.0)).await })
-                            .await;
-                        if state.is_ok() {
-                            self.refresh_group_info(room).await;
-                            return self.joined(room, name, out.summary.resync).await;
+                        // Its fate is unknown: the server says whether it
+                        // took it; if it cannot yet, the next run asks.
+                        match self.name_join_taken(room, epoch, resync).await {
+                            Ok(true) => {
+                                self.refresh_group_info(room).await;
+                                return self.joined(room, name, resync).await;
+                            }
+                            Ok(false) => self.abandon_name_join(room).await?,
+                            Err(_) => {}
                         }
-                        engine.run(move |en| en.forget_room(room)).await?;
                         return Err(e.into());
                     }
                     Err(e) => {
-                        engine.run(move |en| en.forget_room(room)).await?;
+                        self.abandon_name_join(room).await?;
                         return Err(e.into());
                     }
                 }
@@ -377,49 +388,14 @@ impl Client {
     }
 
     /// The room `room` we joined by `name` (`again`: in our own place, a
-    /// resync): the join is recorded in the room's history, and a removal
-    /// or ban from it (or from another room of that name) recorded here no
-    /// longer explains anything.
+    /// resync), recorded (`super::name_join`).
     async fn joined(
         &self,
         room: sealpost_rooms::RoomId,
         name: &str,
         again: bool,
     ) -> Result<RoomInfo, ClientError> {
-        let owned = name.to_string();
-        self.store(move |s| s.forget_room_departure(room, &owned))
-            .await?;
-        // Its own name (not `#ID` as typed), kept as a welcome's join does.
-        let engine = self.room_engine().await?;
-        let own = engine
-            .run(move |en| en.name(room))
-            .await?
-            .map_or_else(|| name.to_string(), |n| n.as_str().to_string());
-        // Recorded here, once: the log gives no member its own join to
-        // read back, and what it holds after it comes after this entry.
-        let me = self.member_named(self.require_me()?.id).await?;
-        let entry = NewEntry {
-            conversation: Conversation::room(room, own.clone()),
-            direction: Direction::Out,
-            sender: self.require_me()?.id,
-            body: Body::Event {
-                change: RoomChange::JoinedByName {
-                    member: me.name,
-                    you: true,
-                    again,
-                },
-            },
-            sender_time_ms: None,
-            server_time_ms: None,
-            message_id: None,
-            status: Status::Read,
-        };
-        self.store(move |s| {
-            s.add_history(&entry)?;
-            s.note_room_name(room, &own)
-        })
-        .await?;
-        self.back_in_restored(room).await;
+        self.record_name_join(room, name, again).await?;
         self.room_info(&LocalRoom {
             id: room,
             name: name.to_string(),

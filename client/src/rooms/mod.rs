@@ -18,6 +18,7 @@
 //! add, remove, promote, leave, send, list), `members` (who is in a room,
 //! beside the server's word on them), `join` (welcomes),
 //! `joining` (public and hidden rooms: list, join by name, the join rule),
+//! `name_join` (a join by name noted first, finished after a crash),
 //! `moderation` (ban, unban, demote, rename), `password` (room passwords)
 //! `stock` (key packages on the server) and `receipts` (how far members
 //! read our messages, and telling a room how far we read it).
@@ -38,6 +39,7 @@ mod join;
 mod joining;
 mod members;
 mod moderation;
+mod name_join;
 mod naming;
 mod offers;
 mod password;

@@ -53,6 +53,8 @@ impl Client {
         let me = self.require_me()?.id;
         // Files whose download was cut short, before anything after them.
         self.download_room_files().await?;
+        // Joins by name a crash cut short, before anything of their rooms.
+        self.finish_name_joins().await?;
         // A room whose join is not recorded yet (`keystore::joins`) waits,
         // as one not joined yet does, so that the join comes first.
         let joining: HashSet<RoomId> = self

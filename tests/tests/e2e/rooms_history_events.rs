@@ -4,12 +4,14 @@
 //! inbox is read, and read back the same by a later run; the changes our
 //! own commands made are recorded too, without the inbox showing them
 //! again. Our own join is recorded once, before the first text: by name
-//! (an open room, a password room), and from an invitation also when the
-//! client was killed between joining the room and recording it.
+//! (an open room, a password room), and, when the client was killed
+//! between joining the room and recording it, by the next command, from an
+//! invitation and by name (or, if the server never took a join by name,
+//! the next join makes it).
 
 use serde_json::Value;
 
-use crate::rooms_cli::{json, ok, room_events, users};
+use crate::rooms_cli::{json, ok, room_events, run, texts, users};
 
 /// Each entry of a `history --json` as (type, room_event or text).
 fn entries(history: &Value) -> Vec<(String, String)> {
@@ -177,11 +179,7 @@ async fn joined_by_name_is_recorded_once_before_the_first_text(
 
     ok(addr, alice, &["room", "send", room, "welcome, bob"]).await;
     let shown = room_events(&json(addr, bob, &["inbox"]).await);
-    assert_eq!(
-        crate::rooms_cli::texts(&shown),
-        ["welcome, bob"],
-        "{shown:?}"
-    );
+    assert_eq!(texts(&shown), ["welcome, bob"], "{shown:?}");
     let expected = vec![joined.clone(), text("welcome, bob")];
     let first = json(addr, bob, &history).await;
     assert_eq!(entries(&first), expected, "{first}");
@@ -244,8 +242,17 @@ async fn rooms_history_events_a_join_of_a_password_room_is_recorded_once_before_
 /// of a join from a welcome (`client::rooms::TEST_CRASH`), as a kill -9
 /// there would stop it.
 async fn inbox_crashing_at(addr: std::net::SocketAddr, home: &std::path::Path, at: &str) {
+    crashing_at(addr, home, &["inbox"], at).await;
+}
+
+/// Runs `client --json ARGS` in `home` made to abort at the point `at` of
+/// a join (`client::rooms::TEST_CRASH`), as a kill -9 there would stop it.
+async fn crashing_at(addr: std::net::SocketAddr, home: &std::path::Path, args: &[&str], at: &str) {
     use std::os::unix::process::ExitStatusExt;
-    let mut cmd = e2e::client_process(addr, home, &["--json", "inbox"]);
+    let args: Vec<&str> = std::iter::once("--json")
+        .chain(args.iter().copied())
+        .collect();
+    let mut cmd = e2e::client_process(addr, home, &args);
     cmd.env(client::rooms::TEST_CRASH, at);
     let out = e2e::bounded("client binary", cmd.output())
         .await
@@ -292,5 +299,80 @@ async fn rooms_history_events_a_join_cut_short_by_a_crash_is_recorded_once_befor
             "{at}: {plain}"
         );
         assert_eq!(json(addr, &bob, &["history", "#team"]).await, history);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_history_events_a_join_by_name_cut_short_by_a_crash_is_finished_by_the_next_command()
+{
+    // Killed with the join made here but not sent (the server never took
+    // it), or taken by the server but not recorded; then the next command
+    // is another join, an inbox or a text to the room.
+    let cases = [
+        ("made", "join"),
+        ("made", "inbox"),
+        ("sent", "join"),
+        ("sent", "inbox"),
+        ("sent", "send"),
+    ];
+    for (at, next) in cases {
+        let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+        let addr = server.addr;
+        let case = format!("{at}, then {next}");
+        ok(addr, &alice, &["room", "create", "lobby", "--public"]).await;
+        crashing_at(addr, &bob, &["room", "join", "lobby"], at).await;
+
+        match next {
+            "join" if at == "sent" => {
+                let (success, _, err) = run(addr, &bob, &["room", "join", "lobby"]).await;
+                assert!(!success, "{case}");
+                assert!(
+                    err.contains("you are already a member of #lobby"),
+                    "{case}: {err}"
+                );
+            }
+            "inbox" => {
+                let shown = room_events(&json(addr, &bob, &["inbox"]).await);
+                assert!(shown.is_empty(), "{case}: {shown:?}");
+            }
+            "send" => {
+                ok(addr, &bob, &["room", "send", "lobby", "from bob"]).await;
+            }
+            _ => {}
+        }
+        // Never taken: a new join makes it.
+        if at == "made" {
+            let joined = json(addr, &bob, &["room", "join", "lobby"]).await;
+            assert_eq!(joined["members"], 2, "{case}: {joined}");
+        }
+
+        // Texts go both ways after it.
+        if next != "send" {
+            ok(addr, &bob, &["room", "send", "lobby", "from bob"]).await;
+        }
+        let seen = room_events(&json(addr, &alice, &["inbox"]).await);
+        let kinds: Vec<&str> = seen
+            .iter()
+            .map(|e| e["room_event"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["joined_by_name", "text"], "{case}: {seen:?}");
+        assert_eq!(texts(&seen), ["from bob"], "{case}");
+        ok(addr, &alice, &["room", "send", "lobby", "from alice"]).await;
+        let shown = room_events(&json(addr, &bob, &["inbox"]).await);
+        assert_eq!(texts(&shown), ["from alice"], "{case}: {shown:?}");
+
+        // Bob's history records his join once, before both texts.
+        let text = |what: &str| ("text".to_string(), what.to_string());
+        let joined = ("event".to_string(), "joined_by_name".to_string());
+        let history = json(addr, &bob, &["history", "#lobby"]).await;
+        assert_eq!(
+            entries(&history),
+            [joined, text("from bob"), text("from alice")],
+            "{case}: {history}"
+        );
+        let plain = ok(addr, &bob, &["history", "#lobby"]).await;
+        assert_eq!(event_lines(&plain), ["you joined"], "{case}: {plain}");
+        assert!(room_events(&json(addr, &bob, &["inbox"]).await).is_empty());
+        assert_eq!(json(addr, &bob, &["history", "#lobby"]).await, history);
     }
 }

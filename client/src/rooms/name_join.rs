@@ -1,0 +1,157 @@
+//! A join by name noted before the engine makes it and recorded once after
+//! (`keystore::joins`): the engine keeps its own database and merges our
+//! external commit before it leaves, so a crash could leave the room held
+//! here that the server never took, or taken without its "you joined".
+//!
+//! The next read of the rooms' logs finishes a join a crash cut short,
+//! before anything of the room is read: a note without an epoch never
+//! left (the room is forgotten again); with one, the server's word
+//! decides. It lists a newcomer only once it took the join; a member
+//! taking its own place again (a resync) was listed before, so there the
+//! server's epoch decides: still the one our commit was made at, it never
+//! took it. Left out: the join itself (`super::joining`).
+
+use protocol::{ErrorReason, RoomId};
+use sealpost_rooms::RoomsError;
+
+use super::event::RoomChange;
+use crate::client::Client;
+use crate::error::{ClientError, RoomRefusal};
+use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
+
+impl Client {
+    /// Notes the join of `room` by `name`, before the engine makes it.
+    ///
+    /// # Errors
+    /// The key store failed, or another process of this home is joining
+    /// the room.
+    pub(super) async fn note_name_join(
+        &self,
+        room: sealpost_rooms::RoomId,
+        name: &str,
+    ) -> Result<(), ClientError> {
+        let named = name.to_string();
+        if self.store(move |s| s.begin_name_join(room, &named)).await? {
+            return Ok(());
+        }
+        Err(ClientError::room(
+            RoomRefusal::Busy,
+            format!("another run of this client is joining #{name}; try again once it is done"),
+        ))
+    }
+
+    /// Gives up the join of `room` by name: the engine forgets the room
+    /// it made (the server never took our commit) and the note goes.
+    ///
+    /// # Errors
+    /// The engine's state file or the key store failed.
+    pub(super) async fn abandon_name_join(
+        &self,
+        room: sealpost_rooms::RoomId,
+    ) -> Result<(), ClientError> {
+        let engine = self.room_engine().await?;
+        engine.run(move |en| en.forget_room(room)).await?;
+        self.store(move |s| s.drop_name_join(room)).await
+    }
+
+    /// Records the join of `room` by `name` (`again`: a resync) that the
+    /// server took, once: its entry goes into the room's history with the
+    /// note's end, and a removal or ban recorded before no longer explains
+    /// anything.
+    ///
+    /// # Errors
+    /// The key store, the engine's state file or the server (naming us)
+    /// failed.
+    pub(super) async fn record_name_join(
+        &self,
+        room: sealpost_rooms::RoomId,
+        name: &str,
+        again: bool,
+    ) -> Result<(), ClientError> {
+        let owned = name.to_string();
+        self.store(move |s| s.forget_room_departure(room, &owned))
+            .await?;
+        // Its own name (not `#ID` as typed), kept as a welcome's join does.
+        let engine = self.room_engine().await?;
+        let own = engine
+            .run(move |en| en.name(room))
+            .await?
+            .map_or_else(|| name.to_string(), |n| n.as_str().to_string());
+        // Recorded here, once: the log gives no member its own join to
+        // read back, and what it holds after it comes after this entry.
+        let me = self.member_named(self.require_me()?.id).await?;
+        let entry = NewEntry {
+            conversation: Conversation::room(room, own),
+            direction: Direction::Out,
+            sender: self.require_me()?.id,
+            body: Body::Event {
+                change: RoomChange::JoinedByName {
+                    member: me.name,
+                    you: true,
+                    again,
+                },
+            },
+            sender_time_ms: None,
+            server_time_ms: None,
+            message_id: None,
+            status: Status::Read,
+        };
+        self.back_in_restored(room).await;
+        self.store(move |s| s.record_name_join(room, &entry))
+            .await?;
+        Ok(())
+    }
+
+    /// Finishes the joins by name a crash (or a lost connection) cut
+    /// short; see the module docs. The caller holds the rooms lock.
+    ///
+    /// # Errors
+    /// The server, the key store or the engine's state file failed.
+    pub(super) async fn finish_name_joins(&self) -> Result<(), ClientError> {
+        for join in self.store(|s| s.name_joins()).await? {
+            let room = join.room;
+            let engine = self.room_engine().await?;
+            let held = engine
+                .run(move |en| match en.is_member(room) {
+                    Err(RoomsError::UnknownRoom) => Ok(false),
+                    held => held,
+                })
+                .await?;
+            let Some(epoch) = join.epoch.filter(|_| held) else {
+                // The commit leaves only once its epoch is noted.
+                tracing::info!("a join by name cut short before it was sent is forgotten");
+                self.abandon_name_join(room).await?;
+                continue;
+            };
+            if self.name_join_taken(room, epoch, join.resync).await? {
+                self.refresh_group_info(room).await;
+                self.record_name_join(room, &join.name, join.resync).await?;
+            } else {
+                tracing::info!("a join by name the server never took is forgotten");
+                self.abandon_name_join(room).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the server took our join of `room` by name, its commit made
+    /// at `epoch` (`resync`: we were listed before it); see the module docs.
+    ///
+    /// # Errors
+    /// The server failed answering.
+    pub(super) async fn name_join_taken(
+        &self,
+        room: sealpost_rooms::RoomId,
+        epoch: u64,
+        resync: bool,
+    ) -> Result<bool, ClientError> {
+        let state = self
+            .retrying(|c| async move { c.room_state(RoomId(room.0)).await })
+            .await;
+        match state {
+            Ok(s) => Ok(!resync || s.epoch != epoch),
+            Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
