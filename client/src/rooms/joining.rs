@@ -100,6 +100,8 @@ impl Client {
             None => None,
         };
         self.in_rooms(async || {
+            // Held to the end, noted or not (`super::name_join`).
+            let _joining = self.lock_name_joins().await?;
             let engine = self.room_engine().await?;
             // The epochs our commits were refused at as stale: one and the
             // same each time means nobody changed the room meanwhile, and

@@ -11,6 +11,10 @@
 //! server's epoch decides: still the one our commit was made at, it never
 //! took it. Left out: the join itself (`super::joining`).
 
+use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
 use protocol::{ErrorReason, RoomId};
 use sealpost_rooms::RoomsError;
 
@@ -19,7 +23,38 @@ use crate::client::Client;
 use crate::error::{ClientError, RoomRefusal};
 use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
 
+/// Held locked by a join by name from before its note to its end, so that
+/// another process of this home does not take a join in flight for one a
+/// crash cut short: the kernel lets go of it when its process dies.
+const JOIN_LOCK: &str = "room-join.lock";
+
+fn open_join_lock(home: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(home.join(JOIN_LOCK))
+}
+
 impl Client {
+    /// Takes this home's lock of joins by name, waiting for another
+    /// process's join to end; held until the returned file is dropped.
+    ///
+    /// # Errors
+    /// The lock file cannot be opened or locked.
+    pub(super) async fn lock_name_joins(&self) -> Result<File, ClientError> {
+        let home = self.inner.config.home.clone();
+        let locked = tokio::task::spawn_blocking(move || {
+            let file = open_join_lock(&home)?;
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+        Ok(locked)
+    }
+
     /// Notes the join of `room` by `name`, before the engine makes it.
     ///
     /// # Errors
@@ -108,7 +143,19 @@ impl Client {
     /// # Errors
     /// The server, the key store or the engine's state file failed.
     pub(super) async fn finish_name_joins(&self) -> Result<(), ClientError> {
-        for join in self.store(|s| s.name_joins()).await? {
+        let joins = self.store(|s| s.name_joins()).await?;
+        if joins.is_empty() {
+            return Ok(());
+        }
+        // Another process is joining: its notes are in flight, not cut
+        // short, and their rooms wait for it.
+        let lock = open_join_lock(&self.inner.config.home)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(()),
+            Err(TryLockError::Error(e)) => return Err(e.into()),
+        }
+        for join in joins {
             let room = join.room;
             let engine = self.room_engine().await?;
             let held = engine

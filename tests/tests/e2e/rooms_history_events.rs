@@ -376,3 +376,35 @@ async fn rooms_history_events_a_join_by_name_cut_short_by_a_crash_is_finished_by
         assert_eq!(json(addr, &bob, &["history", "#lobby"]).await, history);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_history_events_a_join_by_name_another_process_holds_is_left_to_it() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "lobby", "--public"]).await;
+    // Made here, never sent: what a join in flight in another process of
+    // the home looks like while that process holds the home's join lock.
+    crashing_at(addr, &bob, &["room", "join", "lobby"], "made").await;
+    let mine = |list: &Value| -> Vec<String> {
+        list["mine"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(bob.join("room-join.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    json(addr, &bob, &["inbox"]).await;
+    let list = json(addr, &bob, &["room", "list"]).await;
+    assert_eq!(mine(&list), ["lobby"], "left to the lock's holder: {list}");
+    drop(lock);
+    // Its holder gone, the join is the crash's: never taken, so forgotten.
+    let list = json(addr, &bob, &["room", "list"]).await;
+    assert!(mine(&list).is_empty(), "{list}");
+    let joined = json(addr, &bob, &["room", "join", "lobby"]).await;
+    assert_eq!(joined["members"], 2, "{joined}");
+}
