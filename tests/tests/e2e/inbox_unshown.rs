@@ -77,26 +77,39 @@ async fn a_session_and_an_invitation_an_inbox_could_not_print_are_shown_by_the_n
     a_session_and_an_invitation_not_printed_by(&["inbox"]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rooms_text_and_change_an_inbox_could_not_print_are_shown_by_the_next_once() {
+/// Bob is in alice's room `team`, its invitation read; alice runs each of
+/// `then` (read by bob from the room's log, or delivered); `client` with
+/// `args` cannot print it; the next `inbox` shows each of `lines` once, and
+/// the one after nothing.
+async fn a_rooms_news_not_printed_by(args: &[&str], then: &[&[&str]], lines: &[&str]) {
     let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
     let addr = server.addr;
     ok(addr, &alice, &["room", "create", "team"]).await;
     ok(addr, &alice, &["room", "add", "team", "bob"]).await;
     ok(addr, &bob, &["inbox"]).await;
+    for command in then {
+        ok(addr, &alice, command).await;
+    }
+    output_into_full_disk(addr, &bob, args).await;
+    each_once(&inbox(addr, &bob).await, lines);
+    assert_eq!(inbox(addr, &bob).await, ["no new messages"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rooms_text_and_change_an_inbox_could_not_print_are_shown_by_the_next_once() {
     // Read from the room's log only, after every delivery.
-    ok(addr, &alice, &["room", "send", "team", "standup at 10"]).await;
-    ok(addr, &alice, &["room", "rename", "team", "ops"]).await;
-    output_into_full_disk(addr, &bob, &["inbox"]).await;
-    let shown = inbox(addr, &bob).await;
-    each_once(
-        &shown,
+    a_rooms_news_not_printed_by(
+        &["inbox"],
+        &[
+            &["room", "send", "team", "standup at 10"],
+            &["room", "rename", "team", "ops"],
+        ],
         &[
             "[#team] alice: standup at 10",
             "[#ops] alice renamed #team to #ops",
         ],
-    );
-    assert_eq!(inbox(addr, &bob).await, ["no new messages"]);
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,23 +119,18 @@ async fn a_watch_that_cannot_print_stops_and_the_next_inbox_shows_what_it_took_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_json_watch_that_cannot_print_leaves_a_rooms_texts_for_the_next_inbox_once() {
-    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
-    let addr = server.addr;
-    ok(addr, &alice, &["room", "create", "team"]).await;
-    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-    ok(addr, &bob, &["inbox"]).await;
-    ok(addr, &alice, &["room", "send", "team", "standup at 10"]).await;
-    ok(addr, &alice, &["room", "send", "team", "in room 4"]).await;
-    ok(addr, &alice, &["send", "bob", "see you there"]).await;
-    output_into_full_disk(addr, &bob, &["--json", "watch"]).await;
-    let shown = inbox(addr, &bob).await;
-    each_once(
-        &shown,
+    a_rooms_news_not_printed_by(
+        &["--json", "watch"],
+        &[
+            &["room", "send", "team", "standup at 10"],
+            &["room", "send", "team", "in room 4"],
+            &["send", "bob", "see you there"],
+        ],
         &[
             "[#team] alice: standup at 10",
             "[#team] alice: in room 4",
             "    see you there",
         ],
-    );
-    assert_eq!(inbox(addr, &bob).await, ["no new messages"]);
+    )
+    .await;
 }
