@@ -53,16 +53,16 @@ impl Client {
         let me = self.require_me()?.id;
         // Files whose download was cut short, before anything after them.
         self.download_room_files().await?;
-        // Joins by name a crash cut short, before anything of their rooms.
-        self.finish_name_joins().await?;
         // A room whose join is not recorded yet (`keystore::joins`) waits,
         // as one not joined yet does, so that the join comes first.
-        let joining: HashSet<RoomId> = self
-            .store(|s| s.rooms_joining())
-            .await?
-            .into_iter()
-            .map(|r| RoomId(r.0))
-            .collect();
+        let mut joining = self.store(|s| s.rooms_joining()).await?;
+        if !joining.is_empty() {
+            // Joins by name a crash cut short (among these, if any) are
+            // finished before anything of their rooms; most reads have none.
+            self.finish_name_joins().await?;
+            joining = self.store(|s| s.rooms_joining()).await?;
+        }
+        let joining: HashSet<RoomId> = joining.into_iter().map(|r| RoomId(r.0)).collect();
         for _ in 0..MAX_PULLS {
             let batch = self
                 .retrying(|c| async move { c.room_pull(0).await })
