@@ -107,6 +107,9 @@ pub fn room_line(room: &str, who: &str, change: &RoomChange, seq: u64) -> String
             };
             format!("[#{room}] {} joined{again}", shown_member(member, *you))
         }
+        RoomChange::JoinCutShort => format!(
+            "[#{room}] a join of yours was cut short before the server took it: it was not made"
+        ),
         RoomChange::Banned { members } => format!("[#{room}] {who} banned {}", list(members)),
         RoomChange::Unbanned { members } => format!("[#{room}] {who} unbanned {}", list(members)),
         RoomChange::JoinRule { rule } => {

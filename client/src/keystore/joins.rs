@@ -29,8 +29,10 @@ use sealpost_rooms::RoomId;
 
 use super::conversation::note_name;
 use super::history::{NewEntry, insert};
+use super::room_events::show_only;
 use super::schema::{blob_array, from_sql_u64, to_sql_u64};
 use super::{KeyStore, KeyStoreError};
+use crate::rooms::event::RoomEvent;
 
 /// Who records a join's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +178,7 @@ impl KeyStore {
         &mut self,
         room: RoomId,
         entry: &NewEntry,
+        shown: Option<&RoomEvent>,
     ) -> Result<bool, KeyStoreError> {
         let tx = self
             .conn
@@ -187,21 +190,36 @@ impl KeyStore {
         if noted == 1 {
             insert(&tx, entry)?;
             note_name(&tx, &entry.conversation)?;
+            if let Some(event) = shown {
+                show_only(&tx, event)?;
+            }
         }
         tx.commit()?;
         Ok(noted == 1)
     }
 
     /// Forgets the join of `room` by name: the engine refused it, or the
-    /// server never took it.
+    /// server never took it. `shown`, a notice for the next `inbox`, is
+    /// queued in the same transaction if the note was there: once.
     ///
     /// # Errors
     /// Database errors.
-    pub fn drop_name_join(&mut self, room: RoomId) -> Result<(), KeyStoreError> {
-        self.conn.execute(
+    pub fn drop_name_join(
+        &mut self,
+        room: RoomId,
+        shown: Option<&RoomEvent>,
+    ) -> Result<(), KeyStoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let noted = tx.execute(
             "DELETE FROM pending_joins WHERE welcome IS NULL AND recorded = 0 AND room = ?1",
             [&room.0[..]],
         )?;
+        if let Some(event) = shown.filter(|_| noted == 1) {
+            show_only(&tx, event)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -337,22 +355,42 @@ mod tests {
             ..never_sent
         };
         assert_eq!(store.name_joins().unwrap(), [made]);
-        assert!(store.record_name_join(ROOM, &joined()).unwrap());
-        assert!(!store.record_name_join(ROOM, &joined()).unwrap());
+        // Its notice for the next `inbox` is queued with the record, once.
+        let notice = |change| crate::keystore::fixtures::room_event(0, change);
+        let you_joined = notice(RoomChange::JoinedByName {
+            member: "alice".into(),
+            you: true,
+            again: true,
+        });
+        assert!(
+            store
+                .record_name_join(ROOM, &joined(), Some(&you_joined))
+                .unwrap()
+        );
+        assert!(
+            !store
+                .record_name_join(ROOM, &joined(), Some(&you_joined))
+                .unwrap()
+        );
         assert!(store.name_joins().unwrap().is_empty());
         assert!(store.rooms_joining().unwrap().is_empty());
         assert_eq!(joins(&store), 1);
+        assert_eq!(store.take_room_events().unwrap(), [you_joined]);
 
-        // Dropped (never taken): nothing to record, and a new join is noted.
+        // Dropped (never taken): nothing to record, a notice once, and a
+        // new join is noted.
         assert!(store.begin_name_join(ROOM, "team").unwrap());
-        store.drop_name_join(ROOM).unwrap();
-        assert!(!store.record_name_join(ROOM, &joined()).unwrap());
+        let cut_short = notice(RoomChange::JoinCutShort);
+        store.drop_name_join(ROOM, Some(&cut_short)).unwrap();
+        store.drop_name_join(ROOM, Some(&cut_short)).unwrap();
+        assert!(!store.record_name_join(ROOM, &joined(), None).unwrap());
         assert_eq!(joins(&store), 1);
+        assert_eq!(store.take_room_events().unwrap(), [cut_short]);
         assert!(store.begin_name_join(ROOM, "team").unwrap());
 
         // A welcome's join of the same room is its own note.
         assert!(!store.begin_join(9, ROOM).unwrap());
-        store.drop_name_join(ROOM).unwrap();
+        store.drop_name_join(ROOM, None).unwrap();
         assert_eq!(store.rooms_joining().unwrap(), [ROOM]);
     }
 }

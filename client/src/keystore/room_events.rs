@@ -69,10 +69,18 @@ pub(super) fn queue(conn: &Connection, events: &[RoomEvent]) -> Result<(), KeySt
     }
     record(conn, events)?;
     for e in events.iter().filter(|e| !e.quiet) {
-        let json =
-            serde_json::to_string(e).map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
-        conn.execute("INSERT INTO room_events (event) VALUES (?1)", params![json])?;
+        show_only(conn, e)?;
     }
+    Ok(())
+}
+
+/// Appends `event` to the queue of events to show, without recording it in
+/// history (the caller does, if it belongs there), inside the caller's
+/// transaction; the oldest beyond [`ROOM_EVENTS_MAX`] go.
+pub(super) fn show_only(conn: &Connection, event: &RoomEvent) -> Result<(), KeyStoreError> {
+    let json =
+        serde_json::to_string(event).map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
+    conn.execute("INSERT INTO room_events (event) VALUES (?1)", params![json])?;
     conn.execute(
         "DELETE FROM room_events WHERE entry <= (SELECT max(entry) FROM room_events) - ?1",
         params![ROOM_EVENTS_MAX],

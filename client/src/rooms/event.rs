@@ -198,6 +198,10 @@ pub enum RoomChange {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         again: bool,
     },
+    /// A join of ours by name was cut short (the client stopped, or lost
+    /// the server) before the server took it: it was not made, and the
+    /// room is forgotten here.
+    JoinCutShort,
     /// Users were banned (a banned member is also in a `Removed`).
     Banned {
         /// Who.
@@ -275,6 +279,7 @@ impl RoomChange {
                 | Self::File { .. }
                 | Self::FileHeld { .. }
                 | Self::LeaveAsked
+                | Self::JoinCutShort
                 | Self::DeletedUnchecked
                 | Self::DeleteRefused { .. }
                 | Self::Unreadable { .. }
@@ -311,6 +316,7 @@ impl RoomChange {
             | Self::BannedYou
             | Self::YouLeft
             | Self::LeaveAsked
+            | Self::JoinCutShort
             | Self::PasswordChanged
             | Self::Deleted
             | Self::DeletedUnchecked => Vec::new(),

@@ -166,14 +166,16 @@ impl Client {
                 {
                     Ok(out) => out,
                     Err(e) => {
-                        self.store(move |s| s.drop_name_join(found_id)).await?;
+                        self.store(move |s| s.drop_name_join(found_id, None))
+                            .await?;
                         return Err(self.not_back(e, restored.clone(), name).await);
                     }
                 };
                 let room = out.room;
                 if room.0 != found.room.0 {
                     engine.run(move |en| en.forget_room(room)).await?;
-                    self.store(move |s| s.drop_name_join(found_id)).await?;
+                    self.store(move |s| s.drop_name_join(found_id, None))
+                        .await?;
                     return Err(ClientError::room(
                         RoomRefusal::Failed,
                         "the server answered with another room's group info",
@@ -189,7 +191,7 @@ impl Client {
                         None => Err(needs_password(name)),
                     };
                     if let Err(e) = proven {
-                        self.abandon_name_join(room).await?;
+                        self.abandon_name_join(room, None).await?;
                         return Err(e);
                     }
                 }
@@ -210,7 +212,7 @@ impl Client {
                         // A member committed meanwhile: join from the newer
                         // group info once it is stored.
                         stale_at.push(out.epoch);
-                        self.abandon_name_join(room).await?;
+                        self.abandon_name_join(room, None).await?;
                     }
                     Err(e) if e.is_disconnect() => {
                         // Its fate is unknown: the server says whether it
@@ -220,13 +222,13 @@ impl Client {
                                 self.refresh_group_info(room).await;
                                 return self.joined(room, name, resync).await;
                             }
-                            Ok(false) => self.abandon_name_join(room).await?,
+                            Ok(false) => self.abandon_name_join(room, None).await?,
                             Err(_) => {}
                         }
                         return Err(e.into());
                     }
                     Err(e) => {
-                        self.abandon_name_join(room).await?;
+                        self.abandon_name_join(room, None).await?;
                         return Err(e.into());
                     }
                 }
@@ -397,7 +399,7 @@ impl Client {
         name: &str,
         again: bool,
     ) -> Result<RoomInfo, ClientError> {
-        self.record_name_join(room, name, again).await?;
+        self.record_name_join(room, name, again, false).await?;
         self.room_info(&LocalRoom {
             id: room,
             name: name.to_string(),

@@ -18,7 +18,7 @@ use std::path::Path;
 use protocol::{ErrorReason, RoomId};
 use sealpost_rooms::RoomsError;
 
-use super::event::RoomChange;
+use super::event::{RoomChange, RoomEvent};
 use crate::client::Client;
 use crate::error::{ClientError, RoomRefusal};
 use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
@@ -76,17 +76,44 @@ impl Client {
     }
 
     /// Gives up the join of `room` by name: the engine forgets the room
-    /// it made (the server never took our commit) and the note goes.
+    /// it made (the server never took our commit) and the note goes, with
+    /// a notice for the next `inbox` if a crash cut it short (`cut_short`:
+    /// the room's name as the join noted it), since no command said so.
     ///
     /// # Errors
     /// The engine's state file or the key store failed.
     pub(super) async fn abandon_name_join(
         &self,
         room: sealpost_rooms::RoomId,
+        cut_short: Option<&str>,
     ) -> Result<(), ClientError> {
         let engine = self.room_engine().await?;
         engine.run(move |en| en.forget_room(room)).await?;
-        self.store(move |s| s.drop_name_join(room)).await
+        let notice = match cut_short {
+            Some(name) => Some(self.own_room_event(room, name, RoomChange::JoinCutShort)?),
+            None => None,
+        };
+        self.store(move |s| s.drop_name_join(room, notice.as_ref()))
+            .await
+    }
+
+    /// An event of ours in `room` (named `name`), now, for the next `inbox`.
+    fn own_room_event(
+        &self,
+        room: sealpost_rooms::RoomId,
+        name: &str,
+        change: RoomChange,
+    ) -> Result<RoomEvent, ClientError> {
+        Ok(RoomEvent {
+            // No entry of the room's log: it gives no member its own join.
+            seq: 0,
+            room: name.to_string(),
+            room_id: super::hex(&room),
+            from: self.require_me()?.id.to_string(),
+            sent_at_ms: crate::crypto::envelope::now_ms(),
+            change,
+            quiet: false,
+        })
     }
 
     /// Records the join of `room` by `name` (`again`: a resync) that the
@@ -102,6 +129,7 @@ impl Client {
         room: sealpost_rooms::RoomId,
         name: &str,
         again: bool,
+        announce: bool,
     ) -> Result<(), ClientError> {
         let owned = name.to_string();
         self.store(move |s| s.forget_room_departure(room, &owned))
@@ -115,24 +143,28 @@ impl Client {
         // Recorded here, once: the log gives no member its own join to
         // read back, and what it holds after it comes after this entry.
         let me = self.member_named(self.require_me()?.id).await?;
+        let change = RoomChange::JoinedByName {
+            member: me.name,
+            you: true,
+            again,
+        };
+        // A join a crash cut short is news: no command said it was made.
+        let shown = match announce {
+            true => Some(self.own_room_event(room, &own, change.clone())?),
+            false => None,
+        };
         let entry = NewEntry {
             conversation: Conversation::room(room, own),
             direction: Direction::Out,
             sender: self.require_me()?.id,
-            body: Body::Event {
-                change: RoomChange::JoinedByName {
-                    member: me.name,
-                    you: true,
-                    again,
-                },
-            },
+            body: Body::Event { change },
             sender_time_ms: None,
             server_time_ms: None,
             message_id: None,
             status: Status::Read,
         };
         self.back_in_restored(room).await;
-        self.store(move |s| s.record_name_join(room, &entry))
+        self.store(move |s| s.record_name_join(room, &entry, shown.as_ref()))
             .await?;
         Ok(())
     }
@@ -167,15 +199,16 @@ impl Client {
             let Some(epoch) = join.epoch.filter(|_| held) else {
                 // The commit leaves only once its epoch is noted.
                 tracing::info!("a join by name cut short before it was sent is forgotten");
-                self.abandon_name_join(room).await?;
+                self.abandon_name_join(room, Some(&join.name)).await?;
                 continue;
             };
             if self.name_join_taken(room, epoch, join.resync).await? {
                 self.refresh_group_info(room).await;
-                self.record_name_join(room, &join.name, join.resync).await?;
+                self.record_name_join(room, &join.name, join.resync, true)
+                    .await?;
             } else {
                 tracing::info!("a join by name the server never took is forgotten");
-                self.abandon_name_join(room).await?;
+                self.abandon_name_join(room, Some(&join.name)).await?;
             }
         }
         Ok(())
