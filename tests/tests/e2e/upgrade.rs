@@ -5,6 +5,7 @@
 //! database schema 6; `make.sh` beside it made them and says how to make
 //! them again): texts both ways, a file, a room `team` (alice its owner,
 //! bob a member) with texts, and one text and one room text bob never read.
+//! Alice's home is encrypted at rest (the default), bob's plain.
 //!
 //! The current server runs on the old folder at a new address; the
 //! current clients read the old histories, the unread texts once, and
@@ -19,9 +20,15 @@ use std::process::Command;
 use e2e::{ServerProcess, binary, run_client};
 use serde_json::Value;
 
-/// What every start of a plain home says; the fixture's homes are plain
-/// (encrypted pages do not compress: see make.sh).
-const PLAIN: &str = client::passphrase::PLAIN_WARNING;
+/// What every start of `home` says on standard error: bob's home is plain,
+/// alice's encrypted under the tests' passphrase (see make.sh).
+fn start_warning(home: &Path) -> &'static str {
+    if home.ends_with("bob") {
+        client::passphrase::PLAIN_WARNING
+    } else {
+        ""
+    }
+}
 
 /// The fixture unpacked into `dir`: the server's data folder, alice's home
 /// and bob's.
@@ -39,19 +46,23 @@ fn unpack(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 /// Runs a `--json` client command that must succeed with nothing on
-/// standard error but the plain home's warning (no changed key, no
-/// failure logged); its JSON.
+/// standard error but a plain home's warning (no changed key, no failure
+/// logged); its JSON.
 async fn json(server: SocketAddr, home: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let (success, out, err) = run_client(server, home, &all).await;
     assert!(success, "client {args:?} failed: {err}");
-    assert_eq!(err.trim_end(), PLAIN, "client {args:?} said more");
+    assert_eq!(
+        err.trim_end(),
+        start_warning(home),
+        "client {args:?} said more"
+    );
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("client {args:?}: not JSON ({e}): {out}"))
 }
 
 /// The server address the old client pinned (the only one it talked to),
-/// read from the home's store before a current client migrates it.
+/// read from a plain home's store before a current client migrates it.
 fn old_address(home: &Path) -> SocketAddr {
     let db = rusqlite::Connection::open(home.join(client::keystore::STORE_FILE)).unwrap();
     let addresses: Vec<String> = db
@@ -134,8 +145,14 @@ fn server_fingerprint(data: &Path) -> String {
 async fn current_release_opens_2d91a1d_data_and_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let (data, alice, bob) = unpack(dir.path());
-    let old = old_address(&alice);
-    assert_eq!(old_address(&bob), old);
+    let old = old_address(&bob);
+    // Alice's files are SQLCipher's, not plain SQLite's: the old client
+    // encrypted them, and only the passphrase opens them.
+    for file in [client::keystore::STORE_FILE, "rooms.db"] {
+        let head = std::fs::read(alice.join(file)).unwrap();
+        assert!(head.len() > 4096, "{file}: {} bytes", head.len());
+        assert_ne!(&head[..16], b"SQLite format 3\0", "{file} is plain");
+    }
     let fingerprint = server_fingerprint(&data);
     // The room texts are older than the default retention by the time
     // this runs; retention is not what this test is about.
