@@ -159,6 +159,11 @@ impl Event {
     pub fn conversation(&self) -> Option<Conversation> {
         match &self.what {
             What::Room { room, .. } if room.is_empty() => None,
+            // A join that was not made: no conversation holds the room.
+            What::Room {
+                change: RoomChange::JoinCutShort,
+                ..
+            } => None,
             What::Room { room, room_id, .. } => {
                 Some(crate::rooms::event::room_conversation(room_id, room))
             }

@@ -270,6 +270,10 @@ fn room_notice(e: &Event) -> String {
         return strip_prefix(&output::event(e));
     };
     let line = output::room_line(room, &output::sender(e), change, e.message_id);
+    if e.conversation().is_none() {
+        // Told on the status line, not in the room's pane: named.
+        return line;
+    }
     line.strip_prefix(&format!("[#{}] ", escape_line(room)))
         .map_or_else(|| line.clone(), str::to_string)
 }

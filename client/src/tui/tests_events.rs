@@ -108,3 +108,35 @@ fn a_rooms_events_are_dim_lines_between_its_messages() {
     let style = buffer[(u16::try_from(column).unwrap(), u16::try_from(row).unwrap())].style();
     assert!(!style.add_modifier.contains(Modifier::ITALIC), "{style:?}");
 }
+
+#[test]
+fn a_join_that_was_not_made_is_told_on_the_status_line_not_in_a_room() {
+    let mut app = base();
+    let team = named_room("team");
+    app.open(Some(team.clone()));
+    let event = crate::event::test_event(
+        0,
+        ME,
+        "me",
+        NOW,
+        crate::event::What::Room {
+            room_id: "07".repeat(16),
+            room: "lobby".into(),
+            change: RoomChange::JoinCutShort,
+        },
+    );
+    // No conversation holds a room that was not joined.
+    assert_eq!(event.conversation(), None);
+    let item = lines::event_notice(&event, NOW).expect("a join not made is a notice");
+    assert_eq!(
+        item.body,
+        ["[#lobby] a join of yours was cut short before the server took it: it was not made"]
+    );
+    let shown = app.items.len();
+    app.notice(event.conversation().as_ref(), item);
+    assert_eq!(app.items.len(), shown, "nothing added to #team");
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("[#lobby] a join of yours was cut short before the server took it: it was not made")
+    );
+}
