@@ -217,6 +217,10 @@ fn a_room_creation_names_its_rule_in_words_unless_invite_only() {
     );
     assert_eq!(
         words("x\u{202e}", "odd\x1b"),
-        format!("you created #{} ({})", escape_line("x\u{202e}"), escape_line("odd\x1b"))
+        format!(
+            "you created #{} ({})",
+            escape_line("x\u{202e}"),
+            escape_line("odd\x1b")
+        )
     );
 }
