@@ -58,6 +58,11 @@ pub fn room_line(room: &str, who: &str, change: &RoomChange, seq: u64) -> String
                 &format!("`client decline-file {seq}`")
             )
         ),
+        RoomChange::Created { name, rule } => format!(
+            "[#{room}] {who} created #{}{}",
+            escape_line(name),
+            created_rule(rule)
+        ),
         RoomChange::Joined { members } => format!(
             "[#{room}] you joined, invited by {who}; members: {}",
             list(members)
@@ -151,6 +156,19 @@ pub fn room_event_words(room: &str, who: &str, change: &RoomChange) -> String {
     let line = room_line(room, who, change, 0);
     line.strip_prefix(&format!("[#{}] ", escape_line(room)))
         .map_or_else(|| line.clone(), str::to_string)
+}
+
+/// The rule a room was created with, in words after its name: nothing
+/// for the default (invite-only), else ` (public)` and the like.
+fn created_rule(rule: &str) -> String {
+    let words = match rule {
+        "invite-only" => return String::new(),
+        "public+password" => "public, with a password",
+        "hidden+password" => "hidden, with a password",
+        // "public", "hidden", and a rule of a later release as it is named.
+        other => other,
+    };
+    format!(" ({})", escape_line(words))
 }
 
 /// `who`'s client refused our invitation to `room` (empty: a room an

@@ -192,3 +192,35 @@ fn a_refused_invitation_offers_a_removal_only_when_there_is_one_to_make() {
         RoomChange::InvitationRefused { in_room: true, .. }
     ));
 }
+
+#[test]
+fn a_room_creation_names_its_rule_in_words_unless_invite_only() {
+    use crate::event::RoomChange;
+    let words = |name: &str, rule: &str| {
+        let change = RoomChange::Created {
+            name: name.into(),
+            rule: rule.into(),
+        };
+        room_event_words("crew", "you", &change)
+    };
+    // Named as it was created, whatever it is called now.
+    assert_eq!(words("team", "invite-only"), "you created #team");
+    assert_eq!(words("ops", "public"), "you created #ops (public)");
+    assert_eq!(words("lab", "hidden"), "you created #lab (hidden)");
+    assert_eq!(
+        words("vault", "public+password"),
+        "you created #vault (public, with a password)"
+    );
+    assert_eq!(
+        words("den", "hidden+password"),
+        "you created #den (hidden, with a password)"
+    );
+    assert_eq!(
+        words("x\u{202e}", "odd\x1b"),
+        format!(
+            "you created #{} ({})",
+            escape_line("x\u{202e}"),
+            escape_line("odd\x1b")
+        )
+    );
+}

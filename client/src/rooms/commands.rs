@@ -13,6 +13,7 @@ use protocol::{ClientId, ErrorReason, RoomId, UploadId};
 use sealpost_rooms::{JoinRule, Role, RoomsError};
 use serde::Serialize;
 
+use super::event::RoomChange;
 use super::naming::new_room_name;
 use super::state::LocalRoom;
 use super::{engine_client_id, hex, wire_client_id};
@@ -131,10 +132,29 @@ impl Client {
                     |e| e.name_in_use(name),
                 ));
             }
-            // Kept beside history, so that what comes once we have left
-            // (a refused invitation) still names the room.
-            let named = name.clone();
-            self.store(move |s| s.note_room_name(id, &named)).await?;
+            // The room's first entry, with its name, kept beside history so
+            // that what comes once we have left (a refused invitation) still
+            // names the room. Recorded once the server has the room: a crash
+            // before this leaves the room ours, here and on the server, with
+            // a history that starts at its first change, as an older release
+            // left every room; nothing records the creation later, and a
+            // room's creation is recorded once whatever runs again.
+            let entry = NewEntry {
+                conversation: Conversation::room(id, name.clone()),
+                direction: Direction::Out,
+                sender: self.require_me()?.id,
+                body: Body::Event {
+                    change: RoomChange::Created {
+                        name: name.clone(),
+                        rule: rule.to_string(),
+                    },
+                },
+                sender_time_ms: None,
+                server_time_ms: None,
+                message_id: None,
+                status: Status::Read,
+            };
+            self.store(move |s| s.record_room_created(&entry)).await?;
             self.room_info(&LocalRoom {
                 id,
                 name: name.into(),

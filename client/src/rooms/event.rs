@@ -1,5 +1,5 @@
-//! What happened in a room, as the client reports it: a text, a join, who
-//! was added, joined by name, removed, banned, unbanned or left, a role
+//! What happened in a room, as the client reports it: its creation, a
+//! text, a join, who was added, joined by name, removed, banned, unbanned or left, a role
 //! change, a new join rule, a rename, or an entry that could not be read. Plain values for `--json` and for the queue of room
 //! events not shown yet (entries read by a room command are shown by the
 //! next `inbox`), in a leaf of their own so that the inbox, the output and
@@ -148,6 +148,15 @@ pub enum RoomChange {
         /// The automatic download limit it is over.
         limit: u64,
     },
+    /// We created the room (recorded in its creator's history only, never
+    /// queued: the `room create` that made it said so).
+    Created {
+        /// The name it was created with.
+        name: String,
+        /// Who could join it then: invite-only, public, hidden,
+        /// public+password or hidden+password.
+        rule: String,
+    },
     /// We joined the room: who is in it.
     Joined {
         /// The members, by pinned name.
@@ -268,7 +277,7 @@ pub enum RoomChange {
 
 impl RoomChange {
     /// Whether it is kept in the room's history as an event of its own:
-    /// who came and went, roles, the room's name and rule, a refused
+    /// its creation, who came and went, roles, the room's name and rule, a refused
     /// invitation. Not texts and files (kept as messages), a leave request
     /// (the leave that follows tells it), nor what concerns no room kept
     /// here (a deletion not checked or not believed, an unreadable entry).
@@ -304,6 +313,7 @@ impl RoomChange {
                 vec![member]
             }
             Self::JoinRule { rule } => vec![rule],
+            Self::Created { name, rule } => vec![name, rule],
             Self::Renamed { old_name, name } => old_name
                 .iter()
                 .map(String::as_str)

@@ -43,6 +43,7 @@ mod rooms_cli;
 mod rooms_delete;
 mod rooms_departed;
 mod rooms_gone;
+mod rooms_history_created;
 mod rooms_history_events;
 mod rooms_join;
 mod rooms_lapsed;

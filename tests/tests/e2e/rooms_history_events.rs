@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::rooms_cli::{json, ok, room_events, run, texts, users};
 
 /// Each entry of a `history --json` as (type, room_event or text).
-fn entries(history: &Value) -> Vec<(String, String)> {
+pub(crate) fn entries(history: &Value) -> Vec<(String, String)> {
     history
         .as_array()
         .unwrap()
@@ -32,7 +32,7 @@ fn entries(history: &Value) -> Vec<(String, String)> {
 
 /// The lines of a text `history` that say a room event, without their
 /// time.
-fn event_lines(history: &str) -> Vec<&str> {
+pub(crate) fn event_lines(history: &str) -> Vec<&str> {
     history
         .lines()
         .filter(|l| l.starts_with('['))
@@ -129,6 +129,7 @@ async fn rooms_history_events_are_kept_between_the_texts_once_and_in_order() {
     assert_eq!(
         event_lines(&plain),
         [
+            "you created #team",
             "you added bob, carol",
             "you removed carol",
             "you renamed #team to #crew",

@@ -35,6 +35,9 @@ async fn a_room_change_made_on_the_screen_shows_once_in_the_rooms_pane() {
     tui.wait_for("No conversations yet").await;
     tui.keys("/create crew\r").await;
     tui.wait_for(" #crew ").await;
+    // The room's history opens with its creation.
+    let screen = tui.wait_for("— you created #crew —").await;
+    assert_eq!(in_pane(&screen, "created #crew"), 1, "{screen}");
 
     tui.keys("/add bob carol\r").await;
     tui.wait_for("— you added bob, carol —").await;
@@ -57,6 +60,8 @@ async fn a_room_change_made_on_the_screen_shows_once_in_the_rooms_pane() {
     tui.keys("/rename team\r").await;
     let screen = tui.wait_for("— you renamed #crew to #team —").await;
     assert_eq!(in_pane(&screen, "renamed #crew"), 1, "{screen}");
+    // Created as #crew, whatever it is called now.
+    assert_eq!(in_pane(&screen, "— you created #crew —"), 1, "{screen}");
 
     // A refusal changes nothing, and is still said in the pane (the
     // command back in the box).
