@@ -277,6 +277,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), RoomsError> {
              PRIMARY KEY (room_id, client_id)
          );",
     )?;
+    conn.execute_batch(crate::kept::KEPT_TABLE)?;
     Ok(())
 }
 
@@ -339,8 +340,10 @@ pub(crate) fn remember_room(conn: &Connection, room: RoomId) -> Result<(), Rooms
     Ok(())
 }
 
-/// Forgets that the state file holds `room`, and where its log was read.
+/// Forgets that the state file holds `room`, where its log was read and
+/// what its entries came to.
 pub(crate) fn forget_room(conn: &Connection, room: RoomId) -> Result<(), RoomsError> {
+    crate::kept::release(conn, room, u64::MAX >> 1)?;
     conn.execute(
         "DELETE FROM sealpost_rooms_rooms WHERE room_id = ?1",
         params![&room.0[..]],

@@ -6,6 +6,7 @@
 mod access;
 mod cache;
 mod membership;
+mod kept;
 mod names;
 mod races;
 mod resync;
