@@ -75,7 +75,8 @@ impl RoomEngine {
     /// # Errors
     /// Database errors.
     pub fn release_entries(&self, room: RoomId, seq: u64) -> Result<(), RoomsError> {
-        self.store.transact(|_, conn| kept::release(conn, room, seq))
+        self.store
+            .transact(|_, conn| kept::release(conn, room, seq))
     }
 
     /// Records entry `seq` of `room` as read without processing it (our

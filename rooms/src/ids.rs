@@ -10,7 +10,9 @@ use openmls::prelude::GroupId;
 /// Length of a Sealpost client id.
 pub const CLIENT_ID_LEN: usize = 16;
 /// A Sealpost client id (the 16 bytes of the wire format).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct ClientId(pub [u8; CLIENT_ID_LEN]);
 
 impl fmt::Display for ClientId {

@@ -115,7 +115,10 @@ fn change(e: &RoomEvent) -> Option<Change<'_>> {
 /// Records `d` inside the caller's transaction (the room's earlier record
 /// gives way).
 /// [`KeyStore::note_room_departures`] inside the caller's transaction.
-pub(super) fn note_departures(conn: &Connection, events: &[RoomEvent]) -> Result<(), KeyStoreError> {
+pub(super) fn note_departures(
+    conn: &Connection,
+    events: &[RoomEvent],
+) -> Result<(), KeyStoreError> {
     for c in events.iter().filter_map(change) {
         match c {
             Change::Departed(d) => note(conn, &d)?,

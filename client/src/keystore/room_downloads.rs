@@ -115,12 +115,20 @@ impl KeyStore {
 }
 
 /// Keeps `download` inside the caller's transaction.
-pub(super) fn add(conn: &rusqlite::Connection, download: &RoomDownload) -> Result<(), KeyStoreError> {
+pub(super) fn add(
+    conn: &rusqlite::Connection,
+    download: &RoomDownload,
+) -> Result<(), KeyStoreError> {
     let event = serde_json::to_string(&download.event)
         .map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
     conn.execute(
         "INSERT OR REPLACE INTO room_downloads (room, seq, event, file) VALUES (?1, ?2, ?3, ?4)",
-        params![&download.room.0[..], download.seq as i64, event, download.file],
+        params![
+            &download.room.0[..],
+            download.seq as i64,
+            event,
+            download.file
+        ],
     )?;
     Ok(())
 }

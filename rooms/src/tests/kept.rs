@@ -33,7 +33,10 @@ fn an_entry_read_comes_again_as_kept_until_released_even_after_a_restart() {
             if summary.renamed.as_deref() == Some("crew")),
         "{first:?}"
     );
-    assert_eq!((first.name_before.as_ref(), first.name_after.as_ref()), (None, Some(&crew)));
+    assert_eq!(
+        (first.name_before.as_ref(), first.name_after.as_ref()),
+        (None, Some(&crew))
+    );
     let said = w.m[1]
         .engine
         .process_entry(ROOM, 2, &text, &w.book)
@@ -50,16 +53,34 @@ fn an_entry_read_comes_again_as_kept_until_released_even_after_a_restart() {
         .unwrap()
         .unwrap();
     assert!(again.replay);
-    assert_eq!((again.incoming, again.name_before, again.name_after), (first.incoming, None, Some(crew)));
-    let said_again = engine.process_entry(ROOM, 2, &text, &w.book).unwrap().unwrap();
+    assert_eq!(
+        (again.incoming, again.name_before, again.name_after),
+        (first.incoming, None, Some(crew))
+    );
+    let said_again = engine
+        .process_entry(ROOM, 2, &text, &w.book)
+        .unwrap()
+        .unwrap();
     assert!(said_again.replay);
     assert_eq!(said_again.incoming, said.incoming);
-    assert!(matches!(&said.incoming, Incoming::Message { plaintext, .. } if plaintext == b"after the rename"));
+    assert!(
+        matches!(&said.incoming, Incoming::Message { plaintext, .. } if plaintext == b"after the rename")
+    );
 
     // Released up to the rename: it is read and gone, the text still kept.
     engine.release_entries(ROOM, 1).unwrap();
-    assert_eq!(engine.process_entry(ROOM, 1, &rename.commit, &w.book).unwrap(), None);
-    assert!(engine.process_entry(ROOM, 2, &text, &w.book).unwrap().is_some());
+    assert_eq!(
+        engine
+            .process_entry(ROOM, 1, &rename.commit, &w.book)
+            .unwrap(),
+        None
+    );
+    assert!(
+        engine
+            .process_entry(ROOM, 2, &text, &w.book)
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(kept_rows(engine), 1);
     engine.release_entries(ROOM, 2).unwrap();
     assert_eq!(engine.process_entry(ROOM, 2, &text, &w.book).unwrap(), None);
@@ -71,7 +92,10 @@ fn a_forgotten_room_keeps_nothing_it_read() {
     let w = World::room_of_three();
     let text = w.send(0, "hello");
     let engine = &w.m[1].engine;
-    engine.process_entry(ROOM, 1, &text, &w.book).unwrap().unwrap();
+    engine
+        .process_entry(ROOM, 1, &text, &w.book)
+        .unwrap()
+        .unwrap();
     assert_eq!(kept_rows(engine), 1);
     engine.forget_room(ROOM).unwrap();
     assert_eq!(kept_rows(engine), 0);

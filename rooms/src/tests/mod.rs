@@ -5,8 +5,8 @@
 
 mod access;
 mod cache;
-mod membership;
 mod kept;
+mod membership;
 mod names;
 mod races;
 mod resync;

@@ -49,7 +49,12 @@ async fn rooms_read_crash_at_any_point_of_a_read_loses_nothing_and_shows_nothing
         std::fs::write(&note, b"minutes").unwrap();
         ok(addr, &alice, &["room", "send", "team", "one"]).await;
         ok(addr, &alice, &["room", "send", "team", "two"]).await;
-        ok(addr, &alice, &["room", "send-file", "team", note.to_str().unwrap()]).await;
+        ok(
+            addr,
+            &alice,
+            &["room", "send-file", "team", note.to_str().unwrap()],
+        )
+        .await;
         ok(addr, &alice, &["room", "rename", "team", "crew"]).await;
         ok(addr, &alice, &["room", "send", "crew", "three"]).await;
 

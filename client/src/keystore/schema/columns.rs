@@ -8,7 +8,10 @@ use rusqlite::Row;
 use zeroize::Zeroizing;
 
 /// A fixed-size blob column; a wrong size is a conversion error.
-pub(in crate::keystore) fn blob_array<const N: usize>(row: &Row<'_>, idx: usize) -> rusqlite::Result<[u8; N]> {
+pub(in crate::keystore) fn blob_array<const N: usize>(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<[u8; N]> {
     let blob = row.get_ref(idx)?.as_blob()?;
     blob.try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
