@@ -60,10 +60,10 @@ impl KeyStore {
         super::departures::note_departures(&tx, &events)?;
         super::room_events::queue(&tx, &events)?;
         let file = download.map(|d| (sealpost_rooms::RoomId(d.room.0), d.seq));
-        if let (Some(d), Some((room, seq))) = (download, file) {
-            if seq > mark(&tx, room)? {
-                super::room_downloads::add(&tx, d)?;
-            }
+        if let (Some(d), Some((room, seq))) = (download, file)
+            && seq > mark(&tx, room)?
+        {
+            super::room_downloads::add(&tx, d)?;
         }
         let moved = read.iter().map(|r| (r.room, r.seq)).chain(file);
         for (room, seq) in moved {
@@ -176,7 +176,10 @@ mod tests {
         };
         store.keep_room_log(&[], &[], Some(&download)).unwrap();
         assert_eq!(store.room_log_read(room).unwrap(), 7);
-        assert_eq!(store.room_downloads().unwrap(), [download.clone()]);
+        assert_eq!(
+            store.room_downloads().unwrap(),
+            std::slice::from_ref(&download)
+        );
         store
             .finish_room_download(download.room, 7, &download.event, None, None)
             .unwrap();

@@ -289,11 +289,11 @@ impl Client {
                 tracing::warn!(?other, "a room entry of an unknown kind");
             }
         }
-        if let Some(old) = name_before {
-            if let Some(new) = name.filter(|n| n != old.as_str()) {
-                // History is kept by id: only the name it is shown by moves.
-                self.store(move |s| s.note_room_name(room, &new)).await?;
-            }
+        if let Some(old) = name_before
+            && let Some(new) = name.filter(|n| n != old.as_str())
+        {
+            // History is kept by id: only the name it is shown by moves.
+            self.store(move |s| s.note_room_name(room, &new)).await?;
         }
         Ok(Read::Done(events, leave))
     }
