@@ -11,8 +11,10 @@
 //! Rows are JSON of [`Incoming`] with the room's name before and after the
 //! entry (a commit may rename the room, and only the name before it tells
 //! what the rename was). They live for one read of the logs: the client
-//! releases them once it has recorded them. Left out: entries that were
-//! not processed (skipped or refused), which keep nothing.
+//! releases them once it has recorded them (the table is made by
+//! `crate::store::migrate`, and emptied of a room it forgets). Left out:
+//! entries that were not processed (skipped or refused), which keep
+//! nothing.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -20,16 +22,6 @@ use crate::error::RoomsError;
 use crate::ids::RoomId;
 use crate::incoming::Incoming;
 use crate::name::RoomName;
-
-/// The table (created by `crate::store::migrate`).
-pub(crate) const KEPT_TABLE: &str = "CREATE TABLE IF NOT EXISTS sealpost_rooms_kept (
-     room_id BLOB NOT NULL,
-     seq INTEGER NOT NULL,
-     incoming TEXT NOT NULL,
-     name_before TEXT,
-     name_after TEXT,
-     PRIMARY KEY (room_id, seq)
- );";
 
 /// An entry of a room's log as processed here.
 #[derive(Debug, Clone, PartialEq, Eq)]
