@@ -34,7 +34,9 @@ pub const ACCESS_VERSION: u8 = 1;
 pub const MAX_BANNED: usize = 1000;
 
 /// How one joins a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum JoinRule {
     /// Only an admin adds members (a welcome).
     #[default]
@@ -116,7 +118,7 @@ impl std::fmt::Display for JoinRule {
 }
 
 /// A room's access rules at one epoch.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Access {
     /// How one joins.
     pub rule: JoinRule,

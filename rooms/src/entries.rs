@@ -11,31 +11,39 @@
 //! and marked read, or neither; one that comes again is recognised and
 //! skipped.
 //!
+//! What an entry came to is kept with it (`crate::kept`) until the client
+//! has recorded it in its own database, so that a crash between the two
+//! commits loses nothing: the entry that comes again is handed out again.
+//!
 //! Left out: pulling and acknowledging (the client's business).
 
 use crate::engine::{RoomEngine, RoomId, load_group};
 use crate::error::RoomsError;
 use crate::identity::Pins;
-use crate::incoming::{Incoming, parse_protocol_message};
-use crate::store::{read_up_to, set_read_up_to};
+use crate::incoming::parse_protocol_message;
+use crate::kept::{self, EntryRead};
+use crate::name::RoomName;
+use crate::store::{Provider, read_up_to, set_read_up_to};
 use openmls_traits::OpenMlsProvider as _;
 
 impl RoomEngine {
-    /// Processes entry `seq` of `room`'s log (see [`RoomEngine::process`])
-    /// and records it as read, in one transaction. `Ok(None)` if an entry
-    /// at or after `seq` was already read here.
+    /// Processes entry `seq` of `room`'s log (see [`RoomEngine::process`]),
+    /// records it as read and keeps what it came to (`crate::kept`), in
+    /// one transaction. An entry at or before the last one read comes back
+    /// as kept, marked as a replay, until [`RoomEngine::release_entries`]
+    /// drops it; `Ok(None)` after that.
     ///
     /// # Errors
-    /// [`RoomsError::Malformed`] when the message is not of `room`; those
-    /// of [`RoomEngine::process`] (nothing is recorded then: see
-    /// [`RoomEngine::skip_entry`]).
+    /// [`RoomsError::Malformed`] when the message is not of `room`, or its
+    /// kept result does not parse; those of [`RoomEngine::process`]
+    /// (nothing is recorded then: see [`RoomEngine::skip_entry`]).
     pub fn process_entry(
         &self,
         room: RoomId,
         seq: u64,
         bytes: &[u8],
         pins: &dyn Pins,
-    ) -> Result<Option<Incoming>, RoomsError> {
+    ) -> Result<Option<EntryRead>, RoomsError> {
         let message = parse_protocol_message(bytes)?;
         if RoomId::from_group_id(message.group_id()) != Some(room) {
             // An entry filed under another room than its own.
@@ -43,12 +51,32 @@ impl RoomEngine {
         }
         self.store.transact(|provider, conn| {
             if seq <= read_up_to(conn, room)? {
-                return Ok(None);
+                return kept::kept(conn, room, seq);
             }
+            let name_before = name_in(provider, room)?;
             let incoming = self.process_in(provider, conn, room, message, pins)?;
+            // A commit that removed us leaves no group to name the room.
+            let name_after = name_in(provider, room).unwrap_or(None);
+            let read = EntryRead {
+                incoming,
+                name_before,
+                name_after,
+                replay: false,
+            };
+            kept::keep(conn, room, seq, &read)?;
             set_read_up_to(conn, room, seq)?;
-            Ok(Some(incoming))
+            Ok(Some(read))
         })
+    }
+
+    /// Drops the kept results of `room`'s entries up to `seq`: the caller
+    /// has recorded what they came to.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn release_entries(&self, room: RoomId, seq: u64) -> Result<(), RoomsError> {
+        self.store
+            .transact(|_, conn| kept::release(conn, room, seq))
     }
 
     /// Records entry `seq` of `room` as read without processing it (our
@@ -100,4 +128,10 @@ impl RoomEngine {
         self.store
             .transact(|provider, _| Ok(load_group(provider, room)?.pending_commit().is_some()))
     }
+}
+
+/// The room's name as `provider` sees it now.
+fn name_in(provider: &Provider<'_>, room: RoomId) -> Result<Option<RoomName>, RoomsError> {
+    let group = load_group(provider, room)?;
+    Ok(RoomName::from_extensions(group.extensions())?)
 }

@@ -10,7 +10,9 @@ use openmls::prelude::GroupId;
 /// Length of a Sealpost client id.
 pub const CLIENT_ID_LEN: usize = 16;
 /// A Sealpost client id (the 16 bytes of the wire format).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct ClientId(pub [u8; CLIENT_ID_LEN]);
 
 impl fmt::Display for ClientId {
@@ -29,7 +31,9 @@ impl fmt::Debug for ClientId {
 }
 
 /// A room's id: the MLS group id, 16 bytes chosen by its creator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct RoomId(pub [u8; 16]);
 
 impl RoomId {
@@ -44,7 +48,9 @@ impl RoomId {
 }
 
 /// A member's role in a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Role {
     /// Reads and sends; may leave.
     Member,

@@ -33,7 +33,7 @@ pub const MAX_PLAINTEXT_LEN: usize = 64 * 1024;
 pub const MAX_MESSAGE_LEN: usize = 4 * 1024 * 1024;
 
 /// What an incoming room message was.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Incoming {
     /// An application message from a member.

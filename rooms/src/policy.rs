@@ -58,7 +58,7 @@ pub struct RoomView {
 }
 
 /// A role change a commit makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoleChange {
     /// Whose role changed.
     pub client: ClientId,
@@ -69,7 +69,7 @@ pub struct RoleChange {
 }
 
 /// What an accepted commit does, for the caller to show and to act on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommitSummary {
     /// The epoch the commit moves the room to.
     pub epoch: u64,

@@ -277,6 +277,18 @@ pub fn migrate(conn: &mut Connection) -> Result<(), RoomsError> {
              PRIMARY KEY (room_id, client_id)
          );",
     )?;
+    // What reading an entry came to, until the client releases it
+    // (`crate::kept`).
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS sealpost_rooms_kept (
+             room_id BLOB NOT NULL,
+             seq INTEGER NOT NULL,
+             incoming TEXT NOT NULL,
+             name_before TEXT,
+             name_after TEXT,
+             PRIMARY KEY (room_id, seq)
+         );",
+    )?;
     Ok(())
 }
 
@@ -339,8 +351,13 @@ pub(crate) fn remember_room(conn: &Connection, room: RoomId) -> Result<(), Rooms
     Ok(())
 }
 
-/// Forgets that the state file holds `room`, and where its log was read.
+/// Forgets that the state file holds `room`, where its log was read and
+/// what its entries came to.
 pub(crate) fn forget_room(conn: &Connection, room: RoomId) -> Result<(), RoomsError> {
+    conn.execute(
+        "DELETE FROM sealpost_rooms_kept WHERE room_id = ?1",
+        params![&room.0[..]],
+    )?;
     conn.execute(
         "DELETE FROM sealpost_rooms_rooms WHERE room_id = ?1",
         params![&room.0[..]],

@@ -45,12 +45,7 @@ impl KeyStore {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for c in changes {
-            match c {
-                Change::Departed(d) => note(&tx, &d)?,
-                Change::Back(room, name) => forget(&tx, room, name)?,
-            }
-        }
+        note_departures(&tx, events)?;
         tx.commit()?;
         Ok(())
     }
@@ -119,6 +114,20 @@ fn change(e: &RoomEvent) -> Option<Change<'_>> {
 
 /// Records `d` inside the caller's transaction (the room's earlier record
 /// gives way).
+/// [`KeyStore::note_room_departures`] inside the caller's transaction.
+pub(super) fn note_departures(
+    conn: &Connection,
+    events: &[RoomEvent],
+) -> Result<(), KeyStoreError> {
+    for c in events.iter().filter_map(change) {
+        match c {
+            Change::Departed(d) => note(conn, &d)?,
+            Change::Back(room, name) => forget(conn, room, name)?,
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn note(conn: &Connection, d: &RoomDeparture) -> Result<(), KeyStoreError> {
     conn.execute(
         "INSERT OR REPLACE INTO room_departures (room, name, by_client, banned, at_ms)

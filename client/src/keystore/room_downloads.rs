@@ -38,16 +38,11 @@ impl KeyStore {
         before: &[RoomEvent],
         download: &RoomDownload,
     ) -> Result<(), KeyStoreError> {
-        let event = serde_json::to_string(&download.event)
-            .map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         super::room_events::queue(&tx, before)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO room_downloads (room, seq, event, file) VALUES (?1, ?2, ?3, ?4)",
-            params![&download.room.0[..], download.seq as i64, event, download.file],
-        )?;
+        add(&tx, download)?;
         tx.commit()?;
         Ok(())
     }
@@ -117,6 +112,25 @@ impl KeyStore {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Keeps `download` inside the caller's transaction.
+pub(super) fn add(
+    conn: &rusqlite::Connection,
+    download: &RoomDownload,
+) -> Result<(), KeyStoreError> {
+    let event = serde_json::to_string(&download.event)
+        .map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
+    conn.execute(
+        "INSERT OR REPLACE INTO room_downloads (room, seq, event, file) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            &download.room.0[..],
+            download.seq as i64,
+            event,
+            download.file
+        ],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

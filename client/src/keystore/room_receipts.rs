@@ -192,16 +192,7 @@ impl KeyStore {
         delivered: u64,
         read: u64,
     ) -> Result<(), KeyStoreError> {
-        // Shown means opened.
-        let delivered = delivered.max(read);
-        self.conn.execute(
-            "INSERT INTO room_marks (room, delivered, read) VALUES (?1, ?2, ?3)
-             ON CONFLICT (room) DO UPDATE SET
-                 delivered = max(delivered, excluded.delivered),
-                 read = max(read, excluded.read)",
-            params![&room.0[..], to_sql_u64(delivered), to_sql_u64(read)],
-        )?;
-        Ok(())
+        raise_marks(&self.conn, room, delivered, read)
     }
 
     /// The user was shown `room`'s log up to entry `through`: opened, and
@@ -251,6 +242,25 @@ impl KeyStore {
         )?;
         Ok(())
     }
+}
+
+/// [`KeyStore::raise_room_marks`] inside the caller's transaction.
+pub(super) fn raise_marks(
+    conn: &rusqlite::Connection,
+    room: RoomId,
+    delivered: u64,
+    read: u64,
+) -> Result<(), KeyStoreError> {
+    // Shown means opened.
+    let delivered = delivered.max(read);
+    conn.execute(
+        "INSERT INTO room_marks (room, delivered, read) VALUES (?1, ?2, ?3)
+         ON CONFLICT (room) DO UPDATE SET
+             delivered = max(delivered, excluded.delivered),
+             read = max(read, excluded.read)",
+        params![&room.0[..], to_sql_u64(delivered), to_sql_u64(read)],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,19 +4,20 @@
 //! [`MIGRATIONS`] is the schema's history: migration `i` takes
 //! `user_version` from `i` to `i + 1`. A new element goes at the end; an
 //! existing one is never edited, since databases already on disk went
-//! through it. The column helpers (fixed-size blobs, secrets copied straight
-//! into wiped memory, u64 values and times as SQLite integers) are here
-//! because they are the other half of the table definitions.
+//! through it. The column helpers (`columns`: fixed-size blobs, secrets
+//! copied straight into wiped memory, u64 values and times as SQLite
+//! integers) are beside it because they are the other half of the table
+//! definitions.
 //!
 //! Left out: what any table means to the client (each room of the store
 //! documents its own tables).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use rusqlite::{OptionalExtension, Row, TransactionBehavior};
-use zeroize::Zeroizing;
+use rusqlite::{OptionalExtension, TransactionBehavior};
 
 use super::{KeyStore, KeyStoreError};
+
+mod columns;
+pub(super) use columns::*;
 
 /// Schema version this client writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -487,6 +488,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX pending_joins_by_name ON pending_joins (room)
         WHERE welcome IS NULL AND recorded = 0;
     "#,
+    // 22: per room, the last log entry whose events are recorded here, in
+    // their transaction (`keystore::room_log`).
+    r#"
+    CREATE TABLE room_log_read (
+        room BLOB PRIMARY KEY CHECK (length(room) = 16),
+        seq  INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {
@@ -532,65 +541,5 @@ impl KeyStore {
     }
 }
 
-/// A fixed-size blob column; a wrong size is a conversion error.
-pub(super) fn blob_array<const N: usize>(row: &Row<'_>, idx: usize) -> rusqlite::Result<[u8; N]> {
-    let blob = row.get_ref(idx)?.as_blob()?;
-    blob.try_into().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(
-            idx,
-            rusqlite::types::Type::Blob,
-            format!("expected {N} bytes, found {}", blob.len()).into(),
-        )
-    })
-}
-
-/// A fixed-size secret blob column, copied straight into wiped memory.
-pub(super) fn secret_array<const N: usize>(
-    row: &Row<'_>,
-    idx: usize,
-) -> rusqlite::Result<Zeroizing<[u8; N]>> {
-    let blob = row.get_ref(idx)?.as_blob()?;
-    if blob.len() != N {
-        return Err(rusqlite::Error::FromSqlConversionFailure(
-            idx,
-            rusqlite::types::Type::Blob,
-            format!("expected {N} bytes, found {}", blob.len()).into(),
-        ));
-    }
-    let mut out = Zeroizing::new([0u8; N]);
-    out.copy_from_slice(blob);
-    Ok(out)
-}
-
-/// Server message ids and times are u64 on the wire and i64 in SQLite: the
-/// bits are kept as they are (a value over i64::MAX reads back unchanged).
-/// SQL never orders or compares these columns, so the sign does not matter.
-pub(super) fn to_sql_u64(value: u64) -> i64 {
-    i64::from_le_bytes(value.to_le_bytes())
-}
-
-pub(super) fn from_sql_u64(value: i64) -> u64 {
-    u64::from_le_bytes(value.to_le_bytes())
-}
-
-pub(super) fn system_time_to_ms(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
-    }
-}
-
-pub(super) fn ms_to_system_time(ms: i64) -> SystemTime {
-    let offset = Duration::from_millis(ms.unsigned_abs());
-    if ms >= 0 {
-        UNIX_EPOCH + offset
-    } else {
-        UNIX_EPOCH - offset
-    }
-}
-
-pub(super) fn now_ms() -> i64 {
-    system_time_to_ms(SystemTime::now())
-}
 #[cfg(test)]
 mod tests;

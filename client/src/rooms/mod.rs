@@ -37,6 +37,7 @@ mod gone_members;
 mod invitation_refused;
 mod join;
 mod joining;
+mod log_record;
 mod members;
 mod moderation;
 mod name_join;
@@ -65,6 +66,7 @@ pub use files::{
 };
 pub use join::{TEST_CRASH, Welcomed};
 pub use joining::{ListedRoomInfo, rule_of};
+pub use log_record::READ_TEST_CRASH;
 pub use members::RoomMemberInfo;
 pub use naming::typed_room;
 pub use password::RoomPassword;

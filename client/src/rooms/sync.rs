@@ -8,6 +8,10 @@
 //! Our own commits are read back here and merged here, after the entries
 //! before them, which were made in the epoch before.
 //!
+//! What an entry came to is kept by the engine until the key store has
+//! recorded it, so that a crash between the two commits loses nothing
+//! (`super::log_record`).
+//!
 //! What is read becomes [`RoomEvent`]s in the key store's queue (the next
 //! `inbox` or `watch` shows them) and texts go into the room's history. An
 //! entry that cannot be read (refused by the room's rules, not decrypting)
@@ -24,10 +28,10 @@ use protocol::{ClientId, RoomId};
 use sealpost_rooms::{Incoming, RoomsError};
 
 use super::event::{RoomChange, RoomEvent};
-use super::{engine_room_id, wire_client_id};
+use super::{engine_room_id, log_record, wire_client_id};
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::keystore::{Conversation, RoomDownload, parse_room_id};
+use crate::keystore::{Conversation, LogRead, RoomDownload};
 
 /// Most room pulls in one read: each moves a cursor, so this bounds a read
 /// that others keep feeding.
@@ -68,19 +72,23 @@ impl Client {
                 .retrying(|c| async move { c.room_pull(0).await })
                 .await?;
             let mut cursors = Vec::new();
-            let mut events = Vec::new();
+            let mut read = Vec::new();
             let mut waiting = joining.clone();
             for e in &batch.entries {
                 if waiting.contains(&e.room) {
                     continue;
                 }
                 match self.read_entry(me, e).await? {
-                    Read::Done(mut found, leave) => {
+                    Read::Done(events, leave) => {
                         cursors.push(RoomCursor {
                             room: e.room,
                             seq: e.seq,
                         });
-                        events.append(&mut found);
+                        read.push(LogRead {
+                            room: engine_room_id(e.room),
+                            seq: e.seq,
+                            events,
+                        });
                         if let Some(room) = leave {
                             self.inner.rooms.note_leave_request(room);
                         }
@@ -90,7 +98,7 @@ impl Client {
                             room: e.room,
                             seq: e.seq,
                         });
-                        let before = std::mem::take(&mut events);
+                        let before = std::mem::take(&mut read);
                         self.keep_room_events(before, Some(*download)).await?;
                         self.download_room_files().await?;
                     }
@@ -99,10 +107,16 @@ impl Client {
                     }
                 }
             }
-            self.keep_room_events(events, None).await?;
             if cursors.is_empty() {
                 break;
             }
+            // The order of these steps is what makes a crash lose nothing
+            // (`super::log_record`).
+            log_record::crash_point("processed");
+            self.keep_room_events(read, None).await?;
+            log_record::crash_point("recorded");
+            self.release_room_entries(&cursors).await?;
+            log_record::crash_point("released");
             self.retrying(|c| {
                 let cursors = cursors.clone();
                 async move { c.room_ack(cursors).await }
@@ -113,31 +127,6 @@ impl Client {
             }
         }
         Ok(())
-    }
-
-    /// Records `events` in their rooms' history and queues those not quiet
-    /// for showing; then keeps `download` (the file announced after them),
-    /// all in one transaction.
-    async fn keep_room_events(
-        &self,
-        events: Vec<RoomEvent>,
-        download: Option<RoomDownload>,
-    ) -> Result<(), ClientError> {
-        if events.is_empty() && download.is_none() {
-            return Ok(());
-        }
-        let opened = opened_marks(&events, download.as_ref());
-        self.store(move |s| {
-            for (room, through) in &opened {
-                s.raise_room_marks(*room, *through, 0)?;
-            }
-            s.note_room_departures(&events)?;
-            match &download {
-                Some(d) => s.add_room_download(&events, d),
-                None => s.queue_room_events(&events),
-            }
-        })
-        .await
     }
 
     /// Room events read and not shown yet, oldest first (they are shown
@@ -161,19 +150,12 @@ impl Client {
             }
             return Ok(Read::Done(Vec::new(), None));
         }
-        // History is kept by room name: a commit that renames the room
-        // takes it along (ours and others' alike, read back here).
-        let name_before = if e.kind == RoomEntryKind::Commit {
-            engine.run(move |en| en.name(room)).await.ok().flatten()
-        } else {
-            None
-        };
         let bytes = e.message.clone();
         let result = self
             .with_pins(move |en, book| en.process_entry(room, seq, &bytes, book))
             .await;
-        let incoming = match result {
-            Ok(Some(incoming)) => incoming,
+        let read = match result {
+            Ok(Some(read)) => read,
             Ok(None) => return Ok(Read::Done(Vec::new(), None)),
             Err(ClientError::Room(RoomsError::UnknownRoom)) => {
                 // No state for the room: not joined yet, or never.
@@ -198,9 +180,16 @@ impl Client {
                 return Ok(Read::Done(vec![event], None));
             }
         };
+        // A replay (`super::log_record`) is turned into events as the first
+        // time: the names are those the engine kept from then.
+        let name = read.name_after.as_ref().map(|n| n.as_str().to_string());
+        let event = |change| event_of(e, name.clone(), change);
+        // History is kept by room name: a commit that renames the room
+        // takes it along (ours and others' alike, read back here).
+        let name_before = read.name_before.filter(|_| e.kind == RoomEntryKind::Commit);
         let mut events = Vec::new();
         let mut leave = None;
-        match incoming {
+        match read.incoming {
             Incoming::Message {
                 plaintext, sender, ..
             } => {
@@ -217,7 +206,7 @@ impl Client {
                         return Ok(Read::File(Box::new(RoomDownload {
                             room: e.room,
                             seq: e.seq,
-                            event: self.room_event(e, change).await?,
+                            event: event(change),
                             file: plaintext.to_vec(),
                         })));
                     }
@@ -263,7 +252,7 @@ impl Client {
                         error: format!("a room message that is not room content: {err}"),
                     },
                 };
-                events.push(self.room_event(e, change).await?);
+                events.push(event(change));
             }
             Incoming::Commit {
                 summary,
@@ -272,7 +261,7 @@ impl Client {
             } => {
                 let old_name = name_before.as_ref().map(|n| n.as_str().to_string());
                 for change in self.commit_changes(&summary, removed_us, old_name).await? {
-                    events.push(self.room_event(e, change).await?);
+                    events.push(event(change));
                 }
             }
             Incoming::OwnCommit { summary, .. } => {
@@ -286,25 +275,25 @@ impl Client {
                 let old_name = name_before.as_ref().map(|n| n.as_str().to_string());
                 for change in self.commit_changes(&summary, false, old_name).await? {
                     let quiet = !matches!(change, RoomChange::Left { .. });
-                    let event = self.room_event(e, change).await?;
-                    events.push(RoomEvent { quiet, ..event });
+                    events.push(RoomEvent {
+                        quiet,
+                        ..event(change)
+                    });
                 }
             }
             Incoming::LeaveRequest { room, .. } => {
-                events.push(self.room_event(e, RoomChange::LeaveAsked).await?);
+                events.push(event(RoomChange::LeaveAsked));
                 leave = Some(room);
             }
             other => {
                 tracing::warn!(?other, "a room entry of an unknown kind");
             }
         }
-        if let Some(old) = name_before {
-            let now = engine.run(move |en| en.name(room)).await.ok().flatten();
-            if let Some(new) = now.filter(|n| n.as_str() != old.as_str()) {
-                // History is kept by id: only the name it is shown by moves.
-                let new = new.as_str().to_string();
-                self.store(move |s| s.note_room_name(room, &new)).await?;
-            }
+        if let Some(old) = name_before
+            && let Some(new) = name.filter(|n| n != old.as_str())
+        {
+            // History is kept by id: only the name it is shown by moves.
+            self.store(move |s| s.note_room_name(room, &new)).await?;
         }
         Ok(Read::Done(events, leave))
     }
@@ -451,30 +440,21 @@ impl Client {
             .await
             .ok()
             .flatten()
-            .map(|n| n.as_str().to_string())
-            .unwrap_or_else(|| super::hex(&room));
-        Ok(RoomEvent {
-            seq: e.seq,
-            room: name,
-            room_id: super::hex(&room),
-            from: e.sender.to_string(),
-            sent_at_ms: e.sent_at_ms,
-            change,
-            quiet: false,
-        })
+            .map(|n| n.as_str().to_string());
+        Ok(event_of(e, name, change))
     }
 }
 
-/// How far `events` (and `download`, a file announced after them) open each
-/// room's log: its texts and files, for the room's receipt.
-fn opened_marks(
-    events: &[RoomEvent],
-    download: Option<&RoomDownload>,
-) -> Vec<(sealpost_rooms::RoomId, u64)> {
-    let texts = events
-        .iter()
-        .filter(|e| matches!(e.change, RoomChange::Text { .. }))
-        .filter_map(|e| Some((parse_room_id(&e.room_id)?, e.seq)));
-    let file = download.map(|d| (engine_room_id(d.room), d.seq));
-    super::receipts::furthest(texts.chain(file))
+/// The event of entry `e`, its room named `name` (its id if it has none).
+fn event_of(e: &RoomEntry, name: Option<String>, change: RoomChange) -> RoomEvent {
+    let room = super::hex(&engine_room_id(e.room));
+    RoomEvent {
+        seq: e.seq,
+        room: name.unwrap_or_else(|| room.clone()),
+        room_id: room,
+        from: e.sender.to_string(),
+        sent_at_ms: e.sent_at_ms,
+        change,
+        quiet: false,
+    }
 }

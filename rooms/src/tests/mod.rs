@@ -5,6 +5,7 @@
 
 mod access;
 mod cache;
+mod kept;
 mod membership;
 mod names;
 mod races;

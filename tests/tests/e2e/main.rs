@@ -55,6 +55,7 @@ mod rooms_newer;
 mod rooms_noop;
 mod rooms_owner;
 mod rooms_password;
+mod rooms_read_crash;
 mod rooms_receipts;
 mod rooms_refused;
 mod rooms_rejoin;

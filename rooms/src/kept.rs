@@ -1,0 +1,118 @@
+//! What reading a log entry came to, kept in the state file from the
+//! transaction that processed the entry until the client says it has
+//! recorded it ([`crate::RoomEngine::release_entries`]).
+//!
+//! The client records what it read in a database of its own (its key
+//! store): two databases, two transactions. Without this, a crash between
+//! the two would lose the entry for good: it comes again (not
+//! acknowledged), but its keys are spent and it is already marked read.
+//! Kept here, it is handed out again instead, marked as a replay.
+//!
+//! Rows are JSON of [`Incoming`] with the room's name before and after the
+//! entry (a commit may rename the room, and only the name before it tells
+//! what the rename was). They live for one read of the logs: the client
+//! releases them once it has recorded them (the table is made by
+//! `crate::store::migrate`, and emptied of a room it forgets). Left out:
+//! entries that were not processed (skipped or refused), which keep
+//! nothing.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::RoomsError;
+use crate::ids::RoomId;
+use crate::incoming::Incoming;
+use crate::name::RoomName;
+
+/// An entry of a room's log as processed here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRead {
+    /// What the entry was.
+    pub incoming: Incoming,
+    /// The room's name before the entry.
+    pub name_before: Option<RoomName>,
+    /// The room's name right after it.
+    pub name_after: Option<RoomName>,
+    /// True if the entry was processed by an earlier read whose result
+    /// was not released: the caller may have recorded it already.
+    pub replay: bool,
+}
+
+/// Keeps `read`, the result of entry `seq` of `room`.
+pub(crate) fn keep(
+    conn: &Connection,
+    room: RoomId,
+    seq: u64,
+    read: &EntryRead,
+) -> Result<(), RoomsError> {
+    let incoming = serde_json::to_string(&read.incoming).map_err(|_| RoomsError::Malformed)?;
+    let name = |n: &Option<RoomName>| n.as_ref().map(|n| n.as_str().to_string());
+    conn.execute(
+        "INSERT OR REPLACE INTO sealpost_rooms_kept
+             (room_id, seq, incoming, name_before, name_after)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        // Stored from a u64 with the same bits.
+        params![
+            &room.0[..],
+            seq as i64,
+            incoming,
+            name(&read.name_before),
+            name(&read.name_after)
+        ],
+    )?;
+    Ok(())
+}
+
+/// The kept result of entry `seq` of `room`, as a replay; `None` if it was
+/// released (or never kept).
+///
+/// # Errors
+/// Database errors; [`RoomsError::Malformed`] for a row that does not
+/// parse (written by another version).
+pub(crate) fn kept(
+    conn: &Connection,
+    room: RoomId,
+    seq: u64,
+) -> Result<Option<EntryRead>, RoomsError> {
+    let row: Option<(String, Option<String>, Option<String>)> = conn
+        .query_row(
+            "SELECT incoming, name_before, name_after FROM sealpost_rooms_kept
+             WHERE room_id = ?1 AND seq = ?2",
+            params![&room.0[..], seq as i64],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((incoming, before, after)) = row else {
+        return Ok(None);
+    };
+    let incoming = serde_json::from_str(&incoming).map_err(|_| RoomsError::Malformed)?;
+    let name = |n: Option<String>| -> Result<Option<RoomName>, RoomsError> {
+        n.map(|n| RoomName::new(&n).map_err(|_| RoomsError::Malformed))
+            .transpose()
+    };
+    Ok(Some(EntryRead {
+        incoming,
+        name_before: name(before)?,
+        name_after: name(after)?,
+        replay: true,
+    }))
+}
+
+/// Drops the kept results of `room`'s entries up to `seq`.
+pub(crate) fn release(conn: &Connection, room: RoomId, seq: u64) -> Result<(), RoomsError> {
+    conn.execute(
+        "DELETE FROM sealpost_rooms_kept WHERE room_id = ?1 AND seq <= ?2",
+        params![&room.0[..], seq as i64],
+    )?;
+    Ok(())
+}
+
+/// How many results of `room` are kept (for tests).
+#[cfg(test)]
+pub(crate) fn count(conn: &Connection, room: RoomId) -> Result<u64, RoomsError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sealpost_rooms_kept WHERE room_id = ?1",
+        params![&room.0[..]],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}

@@ -1,0 +1,100 @@
+//! A read of a room's log killed at any point loses nothing and shows
+//! nothing twice, through the real `client` binary: killed after the rooms
+//! engine processed the entries and before the key store recorded them,
+//! after the key store recorded them and before the engine let go of them,
+//! and before the server was told, the next `inbox` shows every text, the
+//! file and the rename once, in order; the one after shows nothing new;
+//! `history` holds each once.
+
+use serde_json::Value;
+
+use crate::rooms_cli::{json, ok, room_events, users};
+
+/// What an entry of `inbox --json` or `history --json` says, in short.
+fn said(e: &Value) -> String {
+    match (e["type"].as_str(), e["room_event"].as_str()) {
+        (Some("text"), _) | (None, Some("text")) => format!("text {}", e["text"].as_str().unwrap()),
+        (Some("file"), _) | (None, Some("file")) => format!("file {}", e["name"].as_str().unwrap()),
+        (_, Some(event)) => event.to_string(),
+        _ => panic!("{e}"),
+    }
+}
+
+/// Runs `client --json inbox` in `home` made to abort at the point `at`
+/// of a read of the rooms' logs (`client::rooms::READ_TEST_CRASH`), as a
+/// kill -9 there would stop it.
+async fn inbox_crashing_at(addr: std::net::SocketAddr, home: &std::path::Path, at: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut cmd = e2e::client_process(addr, home, &["--json", "inbox"]);
+    cmd.env(client::rooms::READ_TEST_CRASH, at);
+    let out = e2e::bounded("client binary", cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.signal().is_some(),
+        "{at}: did not crash: {out:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_read_crash_at_any_point_of_a_read_loses_nothing_and_shows_nothing_twice() {
+    for at in ["processed", "recorded", "released"] {
+        let (server, dir, [alice, bob]) = users(["alice", "bob"]).await;
+        let addr = server.addr;
+        ok(addr, &alice, &["room", "create", "team"]).await;
+        ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+        ok(addr, &bob, &["inbox"]).await;
+        let note = dir.path().join("note.txt");
+        std::fs::write(&note, b"minutes").unwrap();
+        ok(addr, &alice, &["room", "send", "team", "one"]).await;
+        ok(addr, &alice, &["room", "send", "team", "two"]).await;
+        ok(
+            addr,
+            &alice,
+            &["room", "send-file", "team", note.to_str().unwrap()],
+        )
+        .await;
+        ok(addr, &alice, &["room", "rename", "team", "crew"]).await;
+        ok(addr, &alice, &["room", "send", "crew", "three"]).await;
+
+        inbox_crashing_at(addr, &bob, at).await;
+        let expected = [
+            "text one",
+            "text two",
+            "file note.txt",
+            "renamed",
+            "text three",
+        ];
+        let events = room_events(&json(addr, &bob, &["inbox"]).await);
+        let shown: Vec<String> = events.iter().map(said).collect();
+        assert_eq!(shown, expected, "{at}: {events:?}");
+        // The rename says what the room was called before it, read again
+        // or not.
+        assert_eq!(events[3]["old_name"], "team", "{at}: {events:?}");
+        assert_eq!(events[3]["name"], "crew", "{at}: {events:?}");
+        let again = room_events(&json(addr, &bob, &["inbox"]).await);
+        assert!(again.is_empty(), "{at}: {again:?}");
+
+        let history = json(addr, &bob, &["history", "#crew"]).await;
+        let kept: Vec<String> = history.as_array().unwrap().iter().map(said).collect();
+        assert_eq!(kept[0], "joined", "{at}: {history}");
+        assert_eq!(kept[1..], expected, "{at}: {history}");
+        let plain = ok(addr, &bob, &["history", "#crew"]).await;
+        for (what, times) in [
+            ("one", 1),
+            ("two", 1),
+            ("three", 1),
+            ("note.txt", 1),
+            ("renamed", 1),
+        ] {
+            let lines = plain.lines().filter(|l| l.contains(what)).count();
+            assert_eq!(lines, times, "{at}: {what}: {plain}");
+        }
+        assert_eq!(
+            std::fs::read(bob.join("downloads").join("note.txt")).unwrap(),
+            b"minutes",
+            "{at}"
+        );
+    }
+}
