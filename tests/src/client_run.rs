@@ -137,6 +137,35 @@ pub async fn run_client_with_stdin(
     )
 }
 
+/// Runs `client --json ARGS` in `home` with the debug-only crash point
+/// `var` set to `at`, and checks that the client aborted there (as a kill
+/// -9 at that point would stop it).
+///
+/// # Panics
+/// If the client ended by itself: the crash point was never reached.
+pub async fn run_client_crashing_at(
+    server: impl std::fmt::Display,
+    home: &Path,
+    args: &[&str],
+    var: &str,
+    at: &str,
+) {
+    use std::os::unix::process::ExitStatusExt;
+    let args: Vec<&str> = std::iter::once("--json")
+        .chain(args.iter().copied())
+        .collect();
+    let mut cmd = client_process(server, home, &args);
+    cmd.env(var, at);
+    let out = bounded("client binary", cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.signal().is_some(),
+        "{var}={at}: did not crash: {out:?}"
+    );
+}
+
 /// `line` without the `[YYYY-MM-DD HH:MM:SS] ` that begins every event the
 /// client prints; panics, naming the line, when it has none.
 pub fn untimed(line: &str) -> &str {

@@ -32,8 +32,8 @@ mod transfers;
 
 pub use binaries::binary;
 pub use client_run::{
-    client_process, client_process_under, files, open_client, run_client, run_client_with_stdin,
-    texts, untimed, user,
+    client_process, client_process_under, files, open_client, run_client, run_client_crashing_at,
+    run_client_with_stdin, texts, untimed, user,
 };
 pub use pgtemp::Postgres;
 /// Reads one whole response (a streamed version-2 pull gathered into one);

@@ -270,6 +270,23 @@ mod fixtures {
         VerifiedBundle::verify(&identity.bundle()).unwrap()
     }
 
+    /// Makes every insert into `table` fail until [`allow_inserts`], as a
+    /// crash inside the transaction that makes it would.
+    pub(super) fn fail_inserts_into(store: &KeyStore, table: &str) {
+        store
+            .conn
+            .execute_batch(&format!(
+                "CREATE TEMP TRIGGER crash AFTER INSERT ON {table}
+                 BEGIN SELECT RAISE(ABORT, 'crash'); END;"
+            ))
+            .unwrap();
+    }
+
+    /// Undoes [`fail_inserts_into`].
+    pub(super) fn allow_inserts(store: &KeyStore) {
+        store.conn.execute_batch("DROP TRIGGER crash").unwrap();
+    }
+
     /// Entry `seq` of the room `team` (id 07…07): `change`, shown.
     pub(super) fn room_event(seq: u64, change: RoomChange) -> RoomEvent {
         RoomEvent {

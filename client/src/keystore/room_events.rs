@@ -203,16 +203,10 @@ mod tests {
         };
 
         // A crash before the queue's commit: nothing recorded either.
-        store
-            .conn
-            .execute_batch(
-                "CREATE TEMP TRIGGER crash AFTER INSERT ON room_events
-                 BEGIN SELECT RAISE(ABORT, 'crash'); END;",
-            )
-            .unwrap();
+        super::super::fixtures::fail_inserts_into(&store, "room_events");
         assert!(store.queue_room_events(&read).is_err());
         assert!(bodies(&store).is_empty());
-        store.conn.execute_batch("DROP TRIGGER crash").unwrap();
+        super::super::fixtures::allow_inserts(&store);
 
         store.queue_room_events(&read).unwrap();
         let kept = vec![

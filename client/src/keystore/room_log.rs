@@ -130,17 +130,11 @@ mod tests {
         assert_eq!(store.room_log_read(room).unwrap(), 0);
 
         // A crash in the transaction records nothing, the mark included.
-        store
-            .conn
-            .execute_batch(
-                "CREATE TEMP TRIGGER crash AFTER INSERT ON room_log_read
-                 BEGIN SELECT RAISE(ABORT, 'crash'); END;",
-            )
-            .unwrap();
+        super::super::fixtures::fail_inserts_into(&store, "room_log_read");
         let first = [entry(4, vec![text(4, "a")]), entry(5, vec![])];
         assert!(store.keep_room_log(&first, &[], None).is_err());
         assert!(texts(&store, &text(4, "a")).is_empty());
-        store.conn.execute_batch("DROP TRIGGER crash").unwrap();
+        super::super::fixtures::allow_inserts(&store);
 
         store.keep_room_log(&first, &[], None).unwrap();
         assert_eq!(store.room_log_read(room).unwrap(), 5);

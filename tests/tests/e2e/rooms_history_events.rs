@@ -249,20 +249,7 @@ async fn inbox_crashing_at(addr: std::net::SocketAddr, home: &std::path::Path, a
 /// Runs `client --json ARGS` in `home` made to abort at the point `at` of
 /// a join (`client::rooms::TEST_CRASH`), as a kill -9 there would stop it.
 async fn crashing_at(addr: std::net::SocketAddr, home: &std::path::Path, args: &[&str], at: &str) {
-    use std::os::unix::process::ExitStatusExt;
-    let args: Vec<&str> = std::iter::once("--json")
-        .chain(args.iter().copied())
-        .collect();
-    let mut cmd = e2e::client_process(addr, home, &args);
-    cmd.env(client::rooms::TEST_CRASH, at);
-    let out = e2e::bounded("client binary", cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        out.status.signal().is_some(),
-        "{at}: did not crash: {out:?}"
-    );
+    e2e::run_client_crashing_at(addr, home, args, client::rooms::TEST_CRASH, at).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,17 +24,7 @@ fn said(e: &Value) -> String {
 /// of a read of the rooms' logs (`client::rooms::READ_TEST_CRASH`), as a
 /// kill -9 there would stop it.
 async fn inbox_crashing_at(addr: std::net::SocketAddr, home: &std::path::Path, at: &str) {
-    use std::os::unix::process::ExitStatusExt;
-    let mut cmd = e2e::client_process(addr, home, &["--json", "inbox"]);
-    cmd.env(client::rooms::READ_TEST_CRASH, at);
-    let out = e2e::bounded("client binary", cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        out.status.signal().is_some(),
-        "{at}: did not crash: {out:?}"
-    );
+    e2e::run_client_crashing_at(addr, home, &["inbox"], client::rooms::READ_TEST_CRASH, at).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
