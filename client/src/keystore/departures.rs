@@ -37,9 +37,8 @@ impl KeyStore {
     /// # Errors
     /// Database errors.
     pub fn note_room_departures(&mut self, events: &[RoomEvent]) -> Result<(), KeyStoreError> {
-        let changes: Vec<Change> = events.iter().filter_map(change).collect();
         // Most batches are texts: no write transaction for them.
-        if changes.is_empty() {
+        if !events.iter().any(|e| change(e).is_some()) {
             return Ok(());
         }
         let tx = self
@@ -112,8 +111,6 @@ fn change(e: &RoomEvent) -> Option<Change<'_>> {
     }
 }
 
-/// Records `d` inside the caller's transaction (the room's earlier record
-/// gives way).
 /// [`KeyStore::note_room_departures`] inside the caller's transaction.
 pub(super) fn note_departures(
     conn: &Connection,
@@ -128,6 +125,8 @@ pub(super) fn note_departures(
     Ok(())
 }
 
+/// Records `d` inside the caller's transaction (the room's earlier record
+/// gives way).
 pub(super) fn note(conn: &Connection, d: &RoomDeparture) -> Result<(), KeyStoreError> {
     conn.execute(
         "INSERT OR REPLACE INTO room_departures (room, name, by_client, banned, at_ms)

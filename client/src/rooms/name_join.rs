@@ -89,10 +89,9 @@ impl Client {
     ) -> Result<(), ClientError> {
         let engine = self.room_engine().await?;
         engine.run(move |en| en.forget_room(room)).await?;
-        let notice = match cut_short {
-            Some(name) => Some(self.own_room_event(room, name, RoomChange::JoinCutShort)?),
-            None => None,
-        };
+        let notice = cut_short
+            .map(|name| self.own_room_event(room, name, RoomChange::JoinCutShort))
+            .transpose()?;
         self.store(move |s| s.drop_name_join(room, notice.as_ref()))
             .await
     }
@@ -149,9 +148,10 @@ impl Client {
             again,
         };
         // A join a crash cut short is news: no command said it was made.
-        let shown = match announce {
-            true => Some(self.own_room_event(room, &own, change.clone())?),
-            false => None,
+        let shown = if announce {
+            Some(self.own_room_event(room, &own, change.clone())?)
+        } else {
+            None
         };
         let entry = NewEntry {
             conversation: Conversation::room(room, own),
