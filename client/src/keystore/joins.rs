@@ -191,7 +191,7 @@ impl KeyStore {
             insert(&tx, entry)?;
             note_name(&tx, &entry.conversation)?;
             if let Some(event) = shown {
-                show_only(&tx, event)?;
+                show_only(&tx, [event])?;
             }
         }
         tx.commit()?;
@@ -217,7 +217,7 @@ impl KeyStore {
             [&room.0[..]],
         )?;
         if let Some(event) = shown.filter(|_| noted == 1) {
-            show_only(&tx, event)?;
+            show_only(&tx, [event])?;
         }
         tx.commit()?;
         Ok(())

@@ -101,19 +101,21 @@ pub(super) fn queue(conn: &Connection, events: &[RoomEvent]) -> Result<(), KeySt
         return Ok(());
     }
     record(conn, events)?;
-    for e in events.iter().filter(|e| !e.quiet) {
-        show_only(conn, e)?;
-    }
-    Ok(())
+    show_only(conn, events.iter().filter(|e| !e.quiet))
 }
 
-/// Appends `event` to the queue of events to show, without recording it in
-/// history (the caller does, if it belongs there), inside the caller's
-/// transaction; the oldest beyond [`ROOM_EVENTS_MAX`] go.
-pub(super) fn show_only(conn: &Connection, event: &RoomEvent) -> Result<(), KeyStoreError> {
-    let json =
-        serde_json::to_string(event).map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
-    conn.execute("INSERT INTO room_events (event) VALUES (?1)", params![json])?;
+/// Appends `events` to the queue of events to show, without recording them
+/// in history (the caller does, if they belong there), inside the caller's
+/// transaction; then the oldest beyond [`ROOM_EVENTS_MAX`] go, once per call.
+pub(super) fn show_only<'a>(
+    conn: &Connection,
+    events: impl IntoIterator<Item = &'a RoomEvent>,
+) -> Result<(), KeyStoreError> {
+    for event in events {
+        let json = serde_json::to_string(event)
+            .map_err(|_| KeyStoreError::Corrupt("room event encoding"))?;
+        conn.execute("INSERT INTO room_events (event) VALUES (?1)", params![json])?;
+    }
     conn.execute(
         "DELETE FROM room_events WHERE entry <= (SELECT max(entry) FROM room_events) - ?1",
         params![ROOM_EVENTS_MAX],
