@@ -29,9 +29,13 @@ pub enum ConnectionError {
     /// The connection closed, with the server's reason if it gave one.
     #[error("the connection to the server closed{}", .0.as_ref().map(|e| format!(": {}", e.text)).unwrap_or_default())]
     Closed(Option<ServerError>),
+    /// The connection failed under a read or write (reset, broken pipe):
+    /// the server went away, not one of its frames.
+    #[error("the connection to the server was lost ({0})")]
+    Lost(std::io::Error),
     /// The bytes from the server broke the protocol.
     #[error("the server broke the protocol: {0}")]
-    Protocol(#[from] ProtocolError),
+    Protocol(ProtocolError),
     /// The server answered with something that does not fit the request.
     #[error("unexpected answer from the server: {0}")]
     Unexpected(String),
@@ -94,7 +98,22 @@ impl ConnectionError {
     pub fn is_disconnect(&self) -> bool {
         matches!(
             self,
-            Self::Closed(_) | Self::Connect { .. } | Self::Timeout(_) | Self::NotSealpost { .. }
-        ) || matches!(self, Self::Protocol(ProtocolError::Io(_)))
+            Self::Closed(_)
+                | Self::Lost(_)
+                | Self::Connect { .. }
+                | Self::Timeout(_)
+                | Self::NotSealpost { .. }
+        )
+    }
+}
+
+impl From<ProtocolError> for ConnectionError {
+    /// A failed read or write is the connection lost, not a broken frame:
+    /// said as such, a reset reads as the server's fault otherwise.
+    fn from(e: ProtocolError) -> Self {
+        match e {
+            ProtocolError::Io(io) => Self::Lost(io),
+            other => Self::Protocol(other),
+        }
     }
 }

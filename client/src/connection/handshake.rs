@@ -10,7 +10,7 @@
 use futures::{SinkExt, StreamExt};
 use protocol::codec::{ClientCodec, ResponseItem};
 use protocol::v3;
-use protocol::{ClientId, Name, ProtocolError, PublicKey, Request, RequestFrame, Response};
+use protocol::{ClientId, Name, PublicKey, Request, RequestFrame, Response};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
@@ -83,7 +83,7 @@ pub(super) async fn handshake<T>(
             "no answer within {} s",
             limit.as_secs()
         ))),
-        Ok(Err(ConnectionError::Protocol(e))) if !matches!(e, ProtocolError::Io(_)) => {
+        Ok(Err(ConnectionError::Protocol(e))) => {
             Err(not_sealpost(e.to_string()))
         }
         Ok(Err(ConnectionError::Unexpected(what))) => {

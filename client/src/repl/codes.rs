@@ -155,7 +155,7 @@ fn connection_code(c: &ConnectionError) -> String {
     match c {
         ConnectionError::Refused(e) => snake_case(&format!("{:?}", e.reason)),
         ConnectionError::Connect { .. } => "unreachable".into(),
-        ConnectionError::Closed(_) => "connection_closed".into(),
+        ConnectionError::Closed(_) | ConnectionError::Lost(_) => "connection_closed".into(),
         ConnectionError::Timeout(_) => "timeout".into(),
         ConnectionError::NotSealpost { .. } => "not_sealpost".into(),
         ConnectionError::Unproven { .. } => "unproven_server".into(),

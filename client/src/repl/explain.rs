@@ -386,7 +386,7 @@ fn connection_error(c: &ConnectionError) -> String {
             }
             _ => format!("the server refused: {}", e.text),
         },
-        ConnectionError::Closed(_) | ConnectionError::Timeout(_) => {
+        ConnectionError::Closed(_) | ConnectionError::Lost(_) | ConnectionError::Timeout(_) => {
             format!("{c}; try again (the server may be down)")
         }
         other => other.to_string(),

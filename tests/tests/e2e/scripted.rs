@@ -114,6 +114,39 @@ async fn a_port_that_does_not_speak_the_protocol_fails_with_a_clear_line() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_reset_by_the_server_is_said_as_lost_not_as_a_broken_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    // Reads the client's first frame, then resets the connection (a
+    // server killed mid-request, or a LAN that drops it).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let resetting = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 64];
+            let _ = socket.read(&mut request).await;
+            // Linger zero: the close sends a reset, not an orderly end.
+            let _ = socket.set_zero_linger();
+            drop(socket);
+        }
+    });
+    let home = dir.path().join("home");
+    let (ok, _, err) = run_client(&addr, &home, &["register", "someone"]).await;
+    let (json_ok, _, json_err) =
+        run_client(&addr, &home, &["--json", "register", "someone"]).await;
+    resetting.abort();
+    assert!(!ok && !json_ok);
+    let line = one_line(&err);
+    assert!(
+        line.contains("the connection to the server was lost"),
+        "{line}"
+    );
+    assert!(line.contains("try again (the server may be down)"), "{line}");
+    assert!(!line.contains("broke the protocol"), "{line}");
+    let value: serde_json::Value = serde_json::from_str(one_line(&json_err)).unwrap();
+    assert_eq!(value["code"], "connection_closed", "{value}");
+}
+
 /// Reads lines from `lines` until one contains `wanted`; on failure, shows
 /// the lines read meanwhile.
 async fn wait_for_line(
