@@ -83,9 +83,7 @@ pub(super) async fn handshake<T>(
             "no answer within {} s",
             limit.as_secs()
         ))),
-        Ok(Err(ConnectionError::Protocol(e))) => {
-            Err(not_sealpost(e.to_string()))
-        }
+        Ok(Err(ConnectionError::Protocol(e))) => Err(not_sealpost(e.to_string())),
         Ok(Err(ConnectionError::Unexpected(what))) => {
             Err(not_sealpost(format!("unexpected answer {what}")))
         }

@@ -132,8 +132,7 @@ async fn a_connection_reset_by_the_server_is_said_as_lost_not_as_a_broken_protoc
     });
     let home = dir.path().join("home");
     let (ok, _, err) = run_client(&addr, &home, &["register", "someone"]).await;
-    let (json_ok, _, json_err) =
-        run_client(&addr, &home, &["--json", "register", "someone"]).await;
+    let (json_ok, _, json_err) = run_client(&addr, &home, &["--json", "register", "someone"]).await;
     resetting.abort();
     assert!(!ok && !json_ok);
     let line = one_line(&err);
@@ -141,7 +140,10 @@ async fn a_connection_reset_by_the_server_is_said_as_lost_not_as_a_broken_protoc
         line.contains("the connection to the server was lost"),
         "{line}"
     );
-    assert!(line.contains("try again (the server may be down)"), "{line}");
+    assert!(
+        line.contains("try again (the server may be down)"),
+        "{line}"
+    );
     assert!(!line.contains("broke the protocol"), "{line}");
     let value: serde_json::Value = serde_json::from_str(one_line(&json_err)).unwrap();
     assert_eq!(value["code"], "connection_closed", "{value}");
