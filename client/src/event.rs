@@ -159,9 +159,10 @@ impl Event {
     pub fn conversation(&self) -> Option<Conversation> {
         match &self.what {
             What::Room { room, .. } if room.is_empty() => None,
-            // A join that was not made: no conversation holds the room.
+            // A join or a room that was not made: no conversation holds
+            // the room.
             What::Room {
-                change: RoomChange::JoinCutShort,
+                change: RoomChange::JoinCutShort | RoomChange::CreateCutShort,
                 ..
             } => None,
             What::Room { room, room_id, .. } => {

@@ -115,6 +115,10 @@ pub fn room_line(room: &str, who: &str, change: &RoomChange, seq: u64) -> String
         RoomChange::JoinCutShort => format!(
             "[#{room}] a join of yours was cut short before the server took it: it was not made"
         ),
+        RoomChange::CreateCutShort => format!(
+            "[#{room}] your creation of the room was cut short before the server took it: \
+             it was not made"
+        ),
         RoomChange::Banned { members } => format!("[#{room}] {who} banned {}", list(members)),
         RoomChange::Unbanned { members } => format!("[#{room}] {who} unbanned {}", list(members)),
         RoomChange::JoinRule { rule } => {

@@ -70,6 +70,7 @@ pub mod atrest;
 mod bounds;
 mod conversation;
 mod conversations;
+mod creates;
 mod departures;
 mod error;
 mod files;
@@ -101,6 +102,7 @@ pub use bounds::{
 };
 pub use conversation::{Conversation, parse_room_id};
 pub use conversations::Activity;
+pub use creates::RoomCreate;
 pub use departures::RoomDeparture;
 pub use error::{KeyStoreError, PinError};
 pub use files::{HeldFile, HoldReason, PartialDownload};

@@ -13,13 +13,12 @@
 //! recorded when their download ends (`keystore::room_downloads`).
 //!
 //! A room's creation is recorded apart, by the `room create` that made it
-//! ([`KeyStore::record_room_created`]): it is in no room's log, and only
-//! its creator saw it.
+//! (`keystore::creates`): it is in no room's log, and only its creator saw
+//! it.
 
 use protocol::ClientId;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::conversation::note_name;
 use super::history::{Body, Direction, NewEntry, Status, insert};
 use super::schema::blob_array;
 use super::{KeyStore, KeyStoreError};
@@ -44,34 +43,6 @@ impl KeyStore {
         queue(&tx, events)?;
         tx.commit()?;
         Ok(())
-    }
-
-    /// Records `entry`, the creation of the room it names (a
-    /// [`RoomChange::Created`] event), and the room's name, in one
-    /// transaction; the entry only if the room's history holds no creation
-    /// yet, so that a create retried with the same room records it once.
-    /// Returns whether it recorded the entry.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub fn record_room_created(&mut self, entry: &NewEntry) -> Result<bool, KeyStoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let (kind, key) = entry.conversation.key();
-        let recorded: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM history WHERE conv_kind = ?1 AND conv = ?2
-               AND kind = 3 AND json_extract(body, '$.room_event') = 'created')",
-            params![kind, key],
-            |r| r.get(0),
-        )?;
-        if recorded {
-            note_name(&tx, &entry.conversation)?;
-        } else {
-            insert(&tx, entry)?;
-        }
-        tx.commit()?;
-        Ok(!recorded)
     }
 
     /// Takes every queued room event, oldest first.
@@ -223,42 +194,6 @@ mod tests {
         assert_eq!(bodies(&store), kept, "showing records nothing again");
         // Events are never unread; the text is until shown.
         assert_eq!(store.conversation_activity().unwrap()[0].unread, 1);
-    }
-
-    #[test]
-    fn a_room_creation_is_recorded_once_never_unread_nor_queued() {
-        let (_dir, home) = super::super::fixtures::home();
-        let mut store = KeyStore::open(&home).unwrap();
-        let room = event(1, RoomChange::LeaveAsked).conversation();
-        let created = Body::Event {
-            change: RoomChange::Created {
-                name: "team".into(),
-                rule: "public".into(),
-            },
-        };
-        let entry = NewEntry {
-            conversation: room.clone(),
-            direction: Direction::Out,
-            sender: ClientId([0x11; 16]),
-            body: created.clone(),
-            sender_time_ms: None,
-            server_time_ms: None,
-            message_id: None,
-            status: Status::Read,
-        };
-        assert!(store.record_room_created(&entry).unwrap());
-        // Again (a create run twice for one room): not recorded again.
-        assert!(!store.record_room_created(&entry).unwrap());
-        let all = store.history(&room, &HistoryQuery::default()).unwrap();
-        let bodies: Vec<Body> = all.into_iter().map(|e| e.body).collect();
-        assert_eq!(bodies, [created]);
-        assert_eq!(store.conversation_activity().unwrap()[0].unread, 0);
-        assert!(store.take_room_events().unwrap().is_empty());
-        assert_eq!(
-            store.room_in_history("team").unwrap(),
-            Some(room),
-            "the room is named"
-        );
     }
 
     #[test]

@@ -496,6 +496,15 @@ const MIGRATIONS: &[&str] = &[
         seq  INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 23: room creations noted before the rooms engine makes the room,
+    // until recorded or forgotten (`keystore::creates`).
+    r#"
+    CREATE TABLE pending_creates (
+        room BLOB PRIMARY KEY CHECK (length(room) = 16),
+        name TEXT NOT NULL,
+        rule TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 impl KeyStore {

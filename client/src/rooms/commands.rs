@@ -10,11 +10,9 @@
 
 use bytes::Bytes;
 use protocol::{ClientId, ErrorReason, RoomId, UploadId};
-use sealpost_rooms::{JoinRule, Role, RoomsError};
+use sealpost_rooms::{Role, RoomsError};
 use serde::Serialize;
 
-use super::event::RoomChange;
-use super::naming::new_room_name;
 use super::state::LocalRoom;
 use super::{engine_client_id, hex, wire_client_id};
 use crate::client::Client;
@@ -70,98 +68,6 @@ impl Client {
         let _reading = self.inner.rooms.lock.lock().await;
         self.room_sync_locked().await?;
         f().await
-    }
-
-    /// Creates an invite-only room named `name` with us as its owner.
-    ///
-    /// # Errors
-    /// A bad name, a room of that name here already, or the server refused.
-    pub async fn room_create(&self, name: &str) -> Result<RoomInfo, ClientError> {
-        self.room_create_with_rule(name, JoinRule::InviteOnly).await
-    }
-
-    /// Creates a room named `name` that one joins by `rule`, with us as its
-    /// owner. The server keeps its first group info for joiners.
-    ///
-    /// # Errors
-    /// A bad name, a room of that name here already, another public or
-    /// hidden room of that name on the server, or the server refused.
-    pub async fn room_create_with_rule(
-        &self,
-        name: &str,
-        rule: JoinRule,
-    ) -> Result<RoomInfo, ClientError> {
-        let room_name = new_room_name(name)?;
-        // `#NAME` is NAME here as in every room command.
-        let name = &room_name.as_str().to_owned();
-        self.in_rooms(async || {
-            if let Ok(held) = self.find_room(name).await {
-                return Err(ClientError::RoomNameTaken(held.name));
-            }
-            let id = sealpost_rooms::RoomId(rand::random());
-            let engine = self.room_engine().await?;
-            let created = engine
-                .run(move |e| e.create_room_with_rule(id, &room_name, rule))
-                .await?;
-            let sent = self
-                .retrying(|c| {
-                    let (info, tree) = (created.group_info.clone(), created.ratchet_tree.clone());
-                    async move {
-                        c.room_create(RoomId(id.0), Bytes::from(info), Bytes::from(tree))
-                            .await
-                    }
-                })
-                .await;
-            let ours = match &sent {
-                Ok(_) => true,
-                // The id is random, so a taken id is our own earlier attempt
-                // whose answer the lost connection took; but the same
-                // refusal means an open room has the name. The server knows
-                // us in the room only in the first case.
-                Err(e) if e.reason() == Some(ErrorReason::RoomExists) => {
-                    let conn = self.connection().await?;
-                    conn.room_state(RoomId(id.0)).await.is_ok()
-                }
-                Err(_) => false,
-            };
-            if !ours {
-                // A room only we know would linger here, refusing every use.
-                engine.run(move |en| en.forget_room(id)).await?;
-                return Err(sent.err().map_or_else(
-                    || ClientError::RoomNameInUse(name.into()),
-                    |e| e.name_in_use(name),
-                ));
-            }
-            // The room's first entry, with its name, kept beside history so
-            // that what comes once we have left (a refused invitation) still
-            // names the room. Recorded once the server has the room: a crash
-            // before this leaves the room ours, here and on the server, with
-            // a history that starts at its first change, as an older release
-            // left every room; nothing records the creation later, and a
-            // room's creation is recorded once whatever runs again.
-            let entry = NewEntry {
-                conversation: Conversation::room(id, name.clone()),
-                direction: Direction::Out,
-                sender: self.require_me()?.id,
-                body: Body::Event {
-                    change: RoomChange::Created {
-                        name: name.clone(),
-                        rule: rule.to_string(),
-                    },
-                },
-                sender_time_ms: None,
-                server_time_ms: None,
-                message_id: None,
-                status: Status::Read,
-            };
-            self.store(move |s| s.record_room_created(&entry)).await?;
-            self.room_info(&LocalRoom {
-                id,
-                name: name.into(),
-            })
-            .await
-        })
-        .await
     }
 
     /// Removes `user` from the room `name`.

@@ -211,6 +211,10 @@ pub enum RoomChange {
     /// the server) before the server took it: it was not made, and the
     /// room is forgotten here.
     JoinCutShort,
+    /// A creation of ours was cut short (the client stopped, or lost the
+    /// server) before the server took the room: it was not made, and the
+    /// room is forgotten here.
+    CreateCutShort,
     /// Users were banned (a banned member is also in a `Removed`).
     Banned {
         /// Who.
@@ -289,6 +293,7 @@ impl RoomChange {
                 | Self::FileHeld { .. }
                 | Self::LeaveAsked
                 | Self::JoinCutShort
+                | Self::CreateCutShort
                 | Self::DeletedUnchecked
                 | Self::DeleteRefused { .. }
                 | Self::Unreadable { .. }
@@ -327,6 +332,7 @@ impl RoomChange {
             | Self::YouLeft
             | Self::LeaveAsked
             | Self::JoinCutShort
+            | Self::CreateCutShort
             | Self::PasswordChanged
             | Self::Deleted
             | Self::DeletedUnchecked => Vec::new(),

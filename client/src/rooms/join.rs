@@ -29,9 +29,7 @@ use crate::keystore::{Body, Conversation, Direction, JoinBy, NewEntry, Status};
 pub const TEST_CRASH: &str = "SEALPOST_ROOM_JOIN_TEST_CRASH";
 
 pub(super) fn crash_point(at: &str) {
-    if cfg!(debug_assertions) && std::env::var_os(TEST_CRASH).is_some_and(|v| v == at) {
-        std::process::abort();
-    }
+    super::test_crash(TEST_CRASH, at);
 }
 
 /// What a welcome came to.

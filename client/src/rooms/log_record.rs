@@ -36,9 +36,7 @@ use crate::keystore::{LogRead, RoomDownload, parse_room_id};
 pub const READ_TEST_CRASH: &str = "SEALPOST_ROOM_READ_TEST_CRASH";
 
 pub(super) fn crash_point(at: &str) {
-    if cfg!(debug_assertions) && std::env::var_os(READ_TEST_CRASH).is_some_and(|v| v == at) {
-        std::process::abort();
-    }
+    super::test_crash(READ_TEST_CRASH, at);
 }
 
 impl Client {

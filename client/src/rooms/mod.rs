@@ -29,6 +29,7 @@
 mod add;
 mod commands;
 pub mod content;
+mod create;
 mod delete;
 mod deleted;
 pub mod event;
@@ -59,6 +60,7 @@ mod worker;
 pub use add::Added;
 pub use commands::{Leaving, RoomInfo};
 pub use content::{ContentError, RoomContent, RoomFile};
+pub use create::CREATE_TEST_CRASH;
 pub use deleted::Deleted;
 pub use files::{
     FinishedUpload, RoomFileError, RoomFileSent, RoomUpload, announce_room_file,
@@ -108,6 +110,15 @@ pub(crate) fn refused(
         | ClientError::NoValidKey(_)
         | ClientError::NameConflict(_) => Ok(err),
         other => Err(other),
+    }
+}
+
+/// Debug builds only: aborts, as a kill -9 would stop the client, when the
+/// variable `var` names the point `at` (the crash tests' points of a join,
+/// a creation or a read of the rooms' logs).
+pub(super) fn test_crash(var: &str, at: &str) {
+    if cfg!(debug_assertions) && std::env::var_os(var).is_some_and(|v| v == at) {
+        std::process::abort();
     }
 }
 

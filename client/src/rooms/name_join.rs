@@ -23,12 +23,13 @@ use crate::client::Client;
 use crate::error::{ClientError, RoomRefusal};
 use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
 
-/// Held locked by a join by name from before its note to its end, so that
-/// another process of this home does not take a join in flight for one a
-/// crash cut short: the kernel lets go of it when its process dies.
+/// Held locked by a join by name, and by a room's creation
+/// (`super::create`), from before its note to its end, so that another
+/// process of this home does not take one in flight for one a crash cut
+/// short: the kernel lets go of it when its process dies.
 const JOIN_LOCK: &str = "room-join.lock";
 
-fn open_join_lock(home: &Path) -> std::io::Result<File> {
+pub(super) fn open_join_lock(home: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -38,8 +39,8 @@ fn open_join_lock(home: &Path) -> std::io::Result<File> {
 }
 
 impl Client {
-    /// Takes this home's lock of joins by name, waiting for another
-    /// process's join to end; held until the returned file is dropped.
+    /// Takes this home's lock of joins by name and creations, waiting for
+    /// another process's to end; held until the returned file is dropped.
     ///
     /// # Errors
     /// The lock file cannot be opened or locked.
@@ -97,7 +98,7 @@ impl Client {
     }
 
     /// An event of ours in `room` (named `name`), now, for the next `inbox`.
-    fn own_room_event(
+    pub(super) fn own_room_event(
         &self,
         room: sealpost_rooms::RoomId,
         name: &str,

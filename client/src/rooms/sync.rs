@@ -59,7 +59,14 @@ impl Client {
         self.download_room_files().await?;
         // A room whose join is not recorded yet (`keystore::joins`) waits,
         // as one not joined yet does, so that the join comes first.
-        let mut joining = self.store(|s| s.rooms_joining()).await?;
+        let (mut joining, creates) = self
+            .store(|s| Ok((s.rooms_joining()?, s.room_creates()?)))
+            .await?;
+        if !creates.is_empty() {
+            // Creations a crash cut short (`super::create`); most reads
+            // have none.
+            self.finish_room_creates(creates).await?;
+        }
         if !joining.is_empty() {
             // Joins by name a crash cut short (among these, if any) are
             // finished before anything of their rooms; most reads have none.

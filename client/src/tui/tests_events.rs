@@ -110,33 +110,40 @@ fn a_rooms_events_are_dim_lines_between_its_messages() {
 }
 
 #[test]
-fn a_join_that_was_not_made_is_told_on_the_status_line_not_in_a_room() {
-    let mut app = base();
-    let team = named_room("team");
-    app.open(Some(team.clone()));
-    let event = crate::event::test_event(
-        0,
-        ME,
-        "me",
-        NOW,
-        crate::event::What::Room {
-            room_id: "07".repeat(16),
-            room: "lobby".into(),
-            change: RoomChange::JoinCutShort,
-        },
-    );
-    // No conversation holds a room that was not joined.
-    assert_eq!(event.conversation(), None);
-    let item = lines::event_notice(&event, NOW).expect("a join not made is a notice");
-    assert_eq!(
-        item.body,
-        ["[#lobby] a join of yours was cut short before the server took it: it was not made"]
-    );
-    let shown = app.items.len();
-    app.notice(event.conversation().as_ref(), item);
-    assert_eq!(app.items.len(), shown, "nothing added to #team");
-    assert_eq!(
-        app.flash.as_deref(),
-        Some("[#lobby] a join of yours was cut short before the server took it: it was not made")
-    );
+fn a_join_or_a_room_that_was_not_made_is_told_on_the_status_line_not_in_a_room() {
+    let cases = [
+        (
+            RoomChange::JoinCutShort,
+            "[#lobby] a join of yours was cut short before the server took it: it was not made",
+        ),
+        (
+            RoomChange::CreateCutShort,
+            "[#lobby] your creation of the room was cut short before the server took it: \
+             it was not made",
+        ),
+    ];
+    for (change, line) in cases {
+        let mut app = base();
+        let team = named_room("team");
+        app.open(Some(team.clone()));
+        let event = crate::event::test_event(
+            0,
+            ME,
+            "me",
+            NOW,
+            crate::event::What::Room {
+                room_id: "07".repeat(16),
+                room: "lobby".into(),
+                change,
+            },
+        );
+        // No conversation holds a room that was not joined or made.
+        assert_eq!(event.conversation(), None);
+        let item = lines::event_notice(&event, NOW).expect("a room not had is a notice");
+        assert_eq!(item.body, [line]);
+        let shown = app.items.len();
+        app.notice(event.conversation().as_ref(), item);
+        assert_eq!(app.items.len(), shown, "nothing added to #team");
+        assert_eq!(app.flash.as_deref(), Some(line));
+    }
 }

@@ -3,11 +3,13 @@
 //! public, hidden with a password), once, with the rule it was made with
 //! (in words when not invite-only), in plain text and in JSON; never
 //! unread, never shown by `inbox`. A member who came later reads no creation: they
-//! did not see it.
+//! did not see it. A creation a crash cut short is finished by the next
+//! command: recorded once and told once if the server took the room, else
+//! forgotten (the name free again) and told once that it was not made.
 
 use serde_json::Value;
 
-use crate::rooms_cli::{json, ok, room_events, users};
+use crate::rooms_cli::{json, ok, room_events, run, users};
 use crate::rooms_history_events::{entries, event_lines};
 
 /// The lines of a plain `history` that hold an entry (they start with its
@@ -142,5 +144,101 @@ async fn rooms_history_created_opens_the_creators_history_once_with_its_rule() {
     for room in ["#team", "#lobby"] {
         let plain = ok(addr, &bob, &["history", room]).await;
         assert!(!plain.contains("created"), "{room}: {plain}");
+    }
+}
+
+/// The names of `home`'s own rooms, as `room list --json` gives them.
+async fn own_rooms(addr: std::net::SocketAddr, home: &std::path::Path) -> Vec<String> {
+    let list = json(addr, home, &["room", "list"]).await;
+    list["mine"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rooms in {list}"))
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_history_created_a_creation_cut_short_by_a_crash_is_finished_by_the_next_command() {
+    // Killed with the room made here but not sent (the server never had
+    // it), or taken by the server but not recorded; then the next command
+    // is an inbox or the same creation again.
+    let event = |what: &str| ("event".to_string(), what.to_string());
+    for (at, next) in [
+        ("made", "inbox"),
+        ("made", "create"),
+        ("taken", "inbox"),
+        ("taken", "create"),
+    ] {
+        let case = format!("{at}, then {next}");
+        let (server, _dir, [alice]) = users(["alice"]).await;
+        let addr = server.addr;
+        let create = ["room", "create", "lobby", "--public"];
+        e2e::run_client_crashing_at(addr, &alice, &create, client::rooms::CREATE_TEST_CRASH, at)
+            .await;
+        let (notice, line) = match at {
+            "made" => (
+                "create_cut_short",
+                "[#lobby] your creation of the room was cut short before the server took it: \
+                 it was not made",
+            ),
+            _ => ("created", "[#lobby] you created #lobby (public)"),
+        };
+        if next == "create" {
+            let (success, _, err) = run(addr, &alice, &create).await;
+            // Not made: the name is free again. Made: it is ours.
+            assert_eq!(success, at == "made", "{case}: {err}");
+            if at == "taken" {
+                assert!(
+                    err.contains("you are already in a room named"),
+                    "{case}: {err}"
+                );
+            }
+        }
+        // No command said what became of it: the next inbox does, once.
+        if next == "inbox" {
+            let shown = room_events(&json(addr, &alice, &["inbox"]).await);
+            let kinds: Vec<&str> = shown
+                .iter()
+                .map(|e| e["room_event"].as_str().unwrap())
+                .collect();
+            assert_eq!(kinds, [notice], "{case}: {shown:?}");
+            assert_eq!(shown[0]["room"], "lobby", "{case}: {shown:?}");
+        } else {
+            let shown = ok(addr, &alice, &["inbox"]).await;
+            let lines: Vec<&str> = shown.lines().filter(|l| l.contains("#lobby")).collect();
+            assert_eq!(lines.len(), 1, "{case}: {shown}");
+            assert!(lines[0].ends_with(line), "{case}: {shown}");
+        }
+        assert!(
+            room_events(&json(addr, &alice, &["inbox"]).await).is_empty(),
+            "{case}: told once"
+        );
+
+        assert_eq!(
+            own_rooms(addr, &alice).await,
+            if at == "made" && next == "inbox" {
+                Vec::<String>::new()
+            } else {
+                vec!["lobby".to_string()]
+            },
+            "{case}"
+        );
+        let history = json(addr, &alice, &["history", "#lobby"]).await;
+        let expected = if at == "made" && next == "inbox" {
+            vec![]
+        } else {
+            vec![event("created")]
+        };
+        assert_eq!(entries(&history), expected, "{case}: {history}");
+        if !expected.is_empty() {
+            assert_eq!(creation(&history[0]), created("lobby", "public"), "{case}");
+        }
+        // The room works: a text to it is the next entry.
+        if !expected.is_empty() {
+            ok(addr, &alice, &["room", "send", "lobby", "still here"]).await;
+            let history = json(addr, &alice, &["history", "#lobby"]).await;
+            assert_eq!(history.as_array().unwrap().len(), 2, "{case}: {history}");
+        }
     }
 }
