@@ -12,7 +12,7 @@
 //! entry (a commit may rename the room, and only the name before it tells
 //! what the rename was), but for a message's plaintext, a BLOB of its own:
 //! in JSON bytes are an array of numbers, three to four times their size,
-//! and a text of 64 KiB was written, synced and deleted as about 230 KB
+//! and a text of 64 KiB was written, synced and deleted as 200 to 230 KB
 //! (BENCHMARKS.md, "What keeping a room entry's result costs"). A row of an
 //! older version has the plaintext in its JSON and no BLOB, and is read as
 //! it is. They live for one read of the logs: the client

@@ -71,7 +71,8 @@ pub struct SizeFigures {
     pub latency: Option<FanOut>,
     /// Texts with a window in flight.
     pub throughput: Option<FanOut>,
-    /// Each member decrypting one text with its engine, µs.
+    /// Each member reading one text with its engine as the client does
+    /// (decrypted, its result kept, then released), µs.
     pub member_decrypt: Option<Latency>,
     /// The same, CPU time of the thread, µs.
     pub member_decrypt_cpu: Option<Latency>,
