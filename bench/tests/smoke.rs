@@ -131,7 +131,10 @@ fn smoke_runs_every_scenario_and_writes_json() {
     assert_eq!(sizes, [100, 65_536]);
     for s in read {
         assert_eq!(s["texts"].as_u64(), Some(4), "{s:#}");
-        assert!(s["release_wall"]["median_us"].as_f64().unwrap() > 0.0, "{s:#}");
+        assert!(
+            s["release_wall"]["median_us"].as_f64().unwrap() > 0.0,
+            "{s:#}"
+        );
     }
 
     let idle = &scenarios[names.iter().position(|n| *n == "idle").unwrap()];
