@@ -113,6 +113,14 @@ pub enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// What reading a room entry costs as the client reads it (its result
+    /// kept until released) against the engine's bare decryption: one real
+    /// MLS room, texts of several sizes, no server.
+    RoomRead {
+        /// Workload.
+        #[command(flatten)]
+        read: crate::scenario::room_read::RoomReadArgs,
+    },
     /// Presence (issue 14): 10,000 connections shown online, watchers of
     /// presence, and users coming and going at a set rate; the server's CPU
     /// and the bytes pushed per change, and each change's delay to a watcher.

@@ -97,6 +97,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
             v3: (!skip_v3).then(|| v3.clone()),
             file: (!skip_file).then(|| file.clone()),
             room: None,
+            room_read: None,
             presence: None,
             cluster: None,
             target: target.clone(),
@@ -111,6 +112,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<Report> {
         Command::Room { room, target } => Ok(Plan {
             room: Some(room.clone()),
             target: target.clone(),
+            ..Plan::default()
+        }),
+        Command::RoomRead { read } => Ok(Plan {
+            room_read: Some(read.clone()),
             ..Plan::default()
         }),
         Command::Presence { presence, target } => Ok(Plan {

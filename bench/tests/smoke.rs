@@ -80,6 +80,7 @@ fn smoke_runs_every_scenario_and_writes_json() {
         "idle",
         "v3",
         "room",
+        "room-read",
         "presence",
     ];
     assert_eq!(names, expected, "stdout:\n{stdout}");
@@ -120,6 +121,21 @@ fn smoke_runs_every_scenario_and_writes_json() {
     );
     assert!(v3["figures"]["e2e_msgs_per_s"].as_f64().unwrap() > 0.0);
     assert!(v3["figures"]["push_latency"]["count"].as_u64().unwrap() > 0);
+
+    // room-read: both readers read every text of each size, the one
+    // reading as the client releasing after each.
+    let read = scenarios[names.iter().position(|n| *n == "room-read").unwrap()]["figures"]
+        .as_array()
+        .unwrap();
+    let sizes: Vec<u64> = read.iter().map(|s| s["size"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [100, 65_536]);
+    for s in read {
+        assert_eq!(s["texts"].as_u64(), Some(4), "{s:#}");
+        assert!(
+            s["release_wall"]["median_us"].as_f64().unwrap() > 0.0,
+            "{s:#}"
+        );
+    }
 
     let idle = &scenarios[names.iter().position(|n| *n == "idle").unwrap()];
     assert_eq!(idle["figures"]["connections"].as_u64(), Some(40));

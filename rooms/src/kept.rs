@@ -10,7 +10,12 @@
 //!
 //! Rows are JSON of [`Incoming`] with the room's name before and after the
 //! entry (a commit may rename the room, and only the name before it tells
-//! what the rename was). They live for one read of the logs: the client
+//! what the rename was), but for a message's plaintext, a BLOB of its own:
+//! in JSON bytes are an array of numbers, three to four times their size,
+//! and a text of 64 KiB was written, synced and deleted as 200 to 230 KB
+//! (BENCHMARKS.md, "What keeping a room entry's result costs"). A row of an
+//! older version has the plaintext in its JSON and no BLOB, and is read as
+//! it is. They live for one read of the logs: the client
 //! releases them once it has recorded them (the table is made by
 //! `crate::store::migrate`, and emptied of a room it forgets). Left out:
 //! entries that were not processed (skipped or refused), which keep
@@ -44,17 +49,33 @@ pub(crate) fn keep(
     seq: u64,
     read: &EntryRead,
 ) -> Result<(), RoomsError> {
-    let incoming = serde_json::to_string(&read.incoming).map_err(|_| RoomsError::Malformed)?;
+    let (incoming, plaintext) = match &read.incoming {
+        Incoming::Message {
+            room,
+            sender,
+            plaintext,
+        } => (
+            serde_json::to_string(&Incoming::Message {
+                room: *room,
+                sender: *sender,
+                plaintext: Vec::new(),
+            }),
+            Some(plaintext.as_slice()),
+        ),
+        other => (serde_json::to_string(other), None),
+    };
+    let incoming = incoming.map_err(|_| RoomsError::Malformed)?;
     let name = |n: &Option<RoomName>| n.as_ref().map(|n| n.as_str().to_string());
     conn.execute(
         "INSERT OR REPLACE INTO sealpost_rooms_kept
-             (room_id, seq, incoming, name_before, name_after)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+             (room_id, seq, incoming, plaintext, name_before, name_after)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         // Stored from a u64 with the same bits.
         params![
             &room.0[..],
             seq as i64,
             incoming,
+            plaintext,
             name(&read.name_before),
             name(&read.name_after)
         ],
@@ -73,18 +94,26 @@ pub(crate) fn kept(
     room: RoomId,
     seq: u64,
 ) -> Result<Option<EntryRead>, RoomsError> {
-    let row: Option<(String, Option<String>, Option<String>)> = conn
+    type Row = (String, Option<Vec<u8>>, Option<String>, Option<String>);
+    let row: Option<Row> = conn
         .query_row(
-            "SELECT incoming, name_before, name_after FROM sealpost_rooms_kept
+            "SELECT incoming, plaintext, name_before, name_after FROM sealpost_rooms_kept
              WHERE room_id = ?1 AND seq = ?2",
             params![&room.0[..], seq as i64],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    let Some((incoming, before, after)) = row else {
+    let Some((incoming, blob, before, after)) = row else {
         return Ok(None);
     };
-    let incoming = serde_json::from_str(&incoming).map_err(|_| RoomsError::Malformed)?;
+    let mut incoming = serde_json::from_str(&incoming).map_err(|_| RoomsError::Malformed)?;
+    if let Some(blob) = blob {
+        // Only a message's plaintext is kept apart (an older row has none).
+        match &mut incoming {
+            Incoming::Message { plaintext, .. } if plaintext.is_empty() => *plaintext = blob,
+            _ => return Err(RoomsError::Malformed),
+        }
+    }
     let name = |n: Option<String>| -> Result<Option<RoomName>, RoomsError> {
         n.map(|n| RoomName::new(&n).map_err(|_| RoomsError::Malformed))
             .transpose()

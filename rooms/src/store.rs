@@ -286,9 +286,20 @@ pub fn migrate(conn: &mut Connection) -> Result<(), RoomsError> {
              incoming TEXT NOT NULL,
              name_before TEXT,
              name_after TEXT,
+             plaintext BLOB,
              PRIMARY KEY (room_id, seq)
          );",
     )?;
+    // A table of the version before the plaintext's BLOB: its rows stay
+    // (a crash may have left one to hand out again) and read as they are.
+    let blob: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('sealpost_rooms_kept') WHERE name = 'plaintext'",
+        [],
+        |r| r.get(0),
+    )?;
+    if blob == 0 {
+        conn.execute_batch("ALTER TABLE sealpost_rooms_kept ADD COLUMN plaintext BLOB;")?;
+    }
     Ok(())
 }
 

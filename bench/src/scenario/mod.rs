@@ -21,6 +21,7 @@ mod room_fanout;
 mod room_figures;
 mod room_join;
 mod room_member;
+pub mod room_read;
 pub mod sqlite_inserts;
 pub mod v2;
 pub mod v3;
@@ -102,6 +103,8 @@ pub struct Plan {
     pub file: Option<file::FileArgs>,
     /// Run room.
     pub room: Option<room::RoomArgs>,
+    /// Run room-read.
+    pub room_read: Option<room_read::RoomReadArgs>,
     /// Run presence.
     pub presence: Option<presence::PresenceArgs>,
     /// Run cluster.
@@ -165,6 +168,12 @@ impl Plan {
                 size: 32,
                 skip_fanout: false,
                 skip_join: false,
+            }),
+            room_read: Some(room_read::RoomReadArgs {
+                sizes: vec![100, 65_536],
+                texts: 2,
+                rounds: 2,
+                batch: 1,
             }),
             presence: Some(presence::PresenceArgs {
                 users: 30,
@@ -320,6 +329,9 @@ impl Plan {
             ));
             target.stop()?;
             report.push(result?.0);
+        }
+        if let Some(args) = &self.room_read {
+            report.push(room_read::run(args)?.0);
         }
         if let Some(args) = &self.presence {
             let target = presence_target(&self.target, args)?;

@@ -22,8 +22,10 @@
 //!    last member's connection has it (members acknowledge as they go).
 //! 6. **fan-out throughput**: texts encrypted beforehand, sent with a window
 //!    in flight; member-deliveries per second to the last delivery.
-//! 7. **every member decrypts**: each member opens one of the texts with
-//!    its engine (timed) and compares the plaintext.
+//! 7. **every member decrypts**: each member reads one of the texts with
+//!    its engine as the client does (processed, its result kept, then
+//!    released: `room_member::read_entry`), timed, and compares the
+//!    plaintext. Commits are read the same way.
 //! 8. **a join by external commit** (`room_join.rs`): the room made public,
 //!    one more user joins without an invitation; the joiner's steps, the
 //!    server's part and each member processing the commit, timed.
@@ -44,7 +46,7 @@ pub use super::room_commit::CommitPoint;
 use super::room_commit::commit_round;
 pub use super::room_figures::{FanOut, RoomArgs, StoredFigures, per_text, text};
 pub use super::room_join::JoinFigures;
-use super::room_member::{self as rm, Members, par_map, timed};
+use super::room_member::{self as rm, Members, par_map};
 use crate::report::{self, Latency, Outcome};
 
 /// Everything about one room size.
@@ -69,7 +71,8 @@ pub struct SizeFigures {
     pub latency: Option<FanOut>,
     /// Texts with a window in flight.
     pub throughput: Option<FanOut>,
-    /// Each member decrypting one text with its engine, µs.
+    /// Each member reading one text with its engine as the client does
+    /// (decrypted, its result kept, then released), µs.
     pub member_decrypt: Option<Latency>,
     /// The same, CPU time of the thread, µs.
     pub member_decrypt_cpu: Option<Latency>,
@@ -224,7 +227,7 @@ async fn one_size(
         latency = Some(fan.latency_phase(&members, pid, args, problems).await?);
         throughput = Some(fan.throughput_phase(&members, pid, args, problems).await?);
         let mut kept = fan.stop(problems).await?;
-        let (d, c) = decrypt_check(&members, &kept, args, problems)?;
+        let (d, c) = decrypt_check(&members, room, &kept, args, problems)?;
         (member_decrypt, member_decrypt_cpu) = (Some(d), Some(c));
         pushes = std::mem::take(&mut kept.pushes);
     }
@@ -283,10 +286,12 @@ async fn check_room(
     Ok(())
 }
 
-/// Each receiving member decrypts one text it kept (member i the text
-/// `i mod texts`), timed, and compares it with what was sent.
+/// Each receiving member reads one text it kept (member i the text
+/// `i mod texts`) as the client does (`rm::read_entry`), timed, and
+/// compares it with what was sent.
 fn decrypt_check(
     members: &Members,
+    room: RoomId,
     kept: &super::room_fanout::Kept,
     args: &RoomArgs,
     problems: &mut Vec<String>,
@@ -306,8 +311,8 @@ fn decrypt_check(
             let bytes = kept.entries[i]
                 .get(&seq)
                 .with_context(|| format!("member {} has no entry {seq}", m.id))?;
-            let (r, took) = timed(|| m.with_engine(|e| e.process(bytes, &*members.book)));
-            match r? {
+            let (incoming, took) = rm::read_entry(m, room, seq, bytes, &members.book)?;
+            match incoming {
                 Incoming::Message {
                     sender, plaintext, ..
                 } if sender == owner && plaintext == text(k, args.size) => Ok(took),

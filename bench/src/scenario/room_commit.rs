@@ -36,7 +36,8 @@ pub struct CommitPoint {
     pub server_ms: f64,
     /// The owner's engine merging it when read back, ms.
     pub owner_merge_ms: f64,
-    /// Each member already in processing it (its engine), µs.
+    /// Each member already in reading it as the client does (its engine:
+    /// `room_member::read_entry`), µs.
     pub process: Latency,
     /// The same, CPU time of the thread, µs.
     pub process_cpu: Latency,

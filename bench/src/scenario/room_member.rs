@@ -3,7 +3,8 @@
 //! (a `sealpost_rooms::RoomEngine` over a state file of its own) and its own
 //! key packages, doing what a member does with the server (PROTOCOL.md
 //! "Rooms"): join from a type-5 welcome, read the room's log (135) and
-//! process each entry with its engine, acknowledge (136).
+//! read each entry with its engine as the client does ([`read_entry`]),
+//! acknowledge (136).
 //!
 //! The engine is synchronous and every operation loads the room from its
 //! state file and commits (fsync) there, as the product's client does; the
@@ -36,6 +37,13 @@ const NET_CONCURRENCY: usize = 64;
 /// every leaf against (all members trust the server's directory here).
 #[derive(Default)]
 pub struct Book(HashMap<[u8; 16], [u8; 32]>);
+
+impl Book {
+    /// Pins `key` as `id`'s identity key.
+    pub fn pin(&mut self, id: ClientId, key: [u8; 32]) {
+        self.0.insert(id.0, key);
+    }
+}
 
 impl Pins for Book {
     fn pinned_identity_key(&self, client: &sealpost_rooms::ClientId) -> Option<[u8; 32]> {
@@ -234,7 +242,7 @@ pub async fn setup(
     .collect::<Result<_, _>>()?;
     let mut book = Book::default();
     for (identity, id) in identities.iter().zip(&ids) {
-        book.0.insert(id.0, identity.identity_key());
+        book.pin(*id, identity.identity_key());
     }
     let dir = tempfile::Builder::new().prefix("loadgen-room-").tempdir()?;
     let opened = tokio::task::block_in_place(|| {
@@ -274,7 +282,12 @@ pub async fn setup(
     })
 }
 
-fn open_engine(
+/// Opens `id`'s engine on a state file of its own in `dir` and makes one
+/// key package.
+///
+/// # Errors
+/// The engine did not open or made no key package.
+pub fn open_engine(
     dir: &Path,
     identity: &Identity,
     id: ClientId,
@@ -350,13 +363,43 @@ pub async fn fetch_commit(m: &Member) -> anyhow::Result<RoomEntry> {
     Ok(entries.remove(0))
 }
 
-/// Processes a commit of another member; checks it moved the epoch.
+/// Reads entry `seq` of `room` as the client does: processed, marked read
+/// and its result kept in one transaction (`process_entry`), then released
+/// once recorded (`release_entries`; the client releases after each pulled
+/// batch, and each of the scenario's pulls is one entry). Timed together.
+///
+/// # Errors
+/// The engine refused the entry or had read it before.
+pub fn read_entry(
+    m: &Member,
+    room: RoomId,
+    seq: u64,
+    message: &[u8],
+    pins: &Book,
+) -> anyhow::Result<(Incoming, Took)> {
+    let room = sealpost_rooms::RoomId(room.0);
+    let (r, took) = timed(|| {
+        m.with_engine(|e| {
+            let read = e.process_entry(room, seq, message, pins)?;
+            e.release_entries(room, seq)?;
+            Ok::<_, sealpost_rooms::RoomsError>(read)
+        })
+    });
+    let read = r.with_context(|| format!("member {} reading entry {seq}", m.id))?;
+    match read {
+        Some(read) if !read.replay => Ok((read.incoming, took)),
+        other => bail!("member {} had read entry {seq} before: {other:?}", m.id),
+    }
+}
+
+/// Reads a commit of another member ([`read_entry`]); checks it moved the
+/// epoch.
 ///
 /// # Errors
 /// The engine refused it or it was not a commit.
 pub fn process_commit(m: &Member, entry: &RoomEntry, pins: &Book) -> anyhow::Result<Took> {
-    let (r, took) = timed(|| m.with_engine(|e| e.process(&entry.message, pins)));
-    match r.with_context(|| format!("member {} processing a commit", m.id))? {
+    let (incoming, took) = read_entry(m, entry.room, entry.seq, &entry.message, pins)?;
+    match incoming {
         Incoming::Commit { summary, .. } if summary.epoch == entry.epoch + 1 => Ok(took),
         Incoming::OwnCommit { summary, .. } if summary.epoch == entry.epoch + 1 => Ok(took),
         other => bail!("member {} read {other:?} for a commit", m.id),

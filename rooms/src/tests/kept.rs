@@ -100,3 +100,105 @@ fn a_forgotten_room_keeps_nothing_it_read() {
     engine.forget_room(ROOM).unwrap();
     assert_eq!(kept_rows(engine), 0);
 }
+
+/// The kept row of `seq` as stored: the length of its JSON and its BLOB.
+fn kept_row(engine: &RoomEngine, seq: u64) -> (usize, Option<Vec<u8>>) {
+    engine
+        .store
+        .transact(|_, conn| {
+            Ok(conn.query_row(
+                "SELECT length(incoming), plaintext FROM sealpost_rooms_kept
+                 WHERE room_id = ?1 AND seq = ?2",
+                rusqlite::params![&ROOM.0[..], seq as i64],
+                |r| Ok((r.get::<_, i64>(0)? as usize, r.get(1)?)),
+            )?)
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_kept_message_keeps_its_plaintext_as_bytes_not_as_json_numbers() {
+    let w = World::room_of_three();
+    let text = "x".repeat(crate::incoming::MAX_PLAINTEXT_LEN);
+    let bytes = w.send(0, &text);
+    let engine = &w.m[1].engine;
+    let read = engine
+        .process_entry(ROOM, 1, &bytes, &w.book)
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&read.incoming, Incoming::Message { plaintext, .. } if plaintext == text.as_bytes())
+    );
+    let (json, blob) = kept_row(engine, 1);
+    // As JSON numbers the 64 KiB would take 4 bytes each ("120,").
+    assert!(json < 200, "the row's JSON is {json} bytes");
+    assert_eq!(blob.as_deref(), Some(text.as_bytes()));
+    let again = engine
+        .process_entry(ROOM, 1, &bytes, &w.book)
+        .unwrap()
+        .unwrap();
+    assert!(again.replay);
+    assert_eq!(again.incoming, read.incoming);
+}
+
+#[test]
+fn a_row_kept_by_the_version_before_the_blob_is_handed_out_again_after_the_upgrade() {
+    let mut w = World::room_of_three();
+    let old_text = w.send(0, "read just before the upgrade");
+    let new_text = w.send(0, "read after it");
+    let first = w.m[1]
+        .engine
+        .process_entry(ROOM, 1, &old_text, &w.book)
+        .unwrap()
+        .unwrap();
+    // The state file as the version before left it, killed between its two
+    // commits: the table without the BLOB, the plaintext in the JSON.
+    let path = w.m[1].path.clone();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE sealpost_rooms_kept;
+         CREATE TABLE sealpost_rooms_kept (
+             room_id BLOB NOT NULL,
+             seq INTEGER NOT NULL,
+             incoming TEXT NOT NULL,
+             name_before TEXT,
+             name_after TEXT,
+             PRIMARY KEY (room_id, seq)
+         );",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO sealpost_rooms_kept (room_id, seq, incoming) VALUES (?1, 1, ?2)",
+        rusqlite::params![&ROOM.0[..], serde_json::to_string(&first.incoming).unwrap()],
+    )
+    .unwrap();
+    drop(conn);
+
+    w.m[1].engine = RoomEngine::open(&path, &w.m[1].id).unwrap();
+    let engine = &w.m[1].engine;
+    let again = engine
+        .process_entry(ROOM, 1, &old_text, &w.book)
+        .unwrap()
+        .unwrap();
+    assert!(again.replay);
+    assert_eq!(again.incoming, first.incoming);
+    assert!(
+        matches!(&again.incoming, Incoming::Message { plaintext, .. } if plaintext == b"read just before the upgrade")
+    );
+    // The upgraded table keeps the next one's plaintext apart.
+    let said = engine
+        .process_entry(ROOM, 2, &new_text, &w.book)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept_row(engine, 2).1.as_deref(),
+        Some(&b"read after it"[..])
+    );
+    let said_again = engine
+        .process_entry(ROOM, 2, &new_text, &w.book)
+        .unwrap()
+        .unwrap();
+    assert_eq!(said_again.incoming, said.incoming);
+    engine.release_entries(ROOM, 2).unwrap();
+    assert_eq!(kept_rows(engine), 0);
+}
