@@ -70,13 +70,17 @@ impl RoomEngine {
     }
 
     /// Drops the kept results of `room`'s entries up to `seq`: the caller
-    /// has recorded what they came to.
+    /// has recorded what they came to. Not synced to the disk by itself: a
+    /// release a crash loses only hands out again what the caller recorded
+    /// and passes over (or leaves rows the room's next release drops), and
+    /// a sync here doubled what reading an entry costs (BENCHMARKS.md,
+    /// "What keeping a room entry's result costs").
     ///
     /// # Errors
     /// Database errors.
     pub fn release_entries(&self, room: RoomId, seq: u64) -> Result<(), RoomsError> {
         self.store
-            .transact(|_, conn| kept::release(conn, room, seq))
+            .transact_unsynced(|_, conn| kept::release(conn, room, seq))
     }
 
     /// Records entry `seq` of `room` as read without processing it (our

@@ -184,6 +184,21 @@ impl Store {
         Ok(out)
     }
 
+    /// [`Self::transact`] whose commit is not synced to the disk (WAL with
+    /// `synchronous = NORMAL`): the file stays whole after a crash, which
+    /// may lose this commit. The next synced commit makes it durable with
+    /// its own, since the log is written in order.
+    pub(crate) fn transact_unsynced<T>(
+        &self,
+        f: impl FnOnce(&Provider<'_>, &Connection) -> Result<T, RoomsError>,
+    ) -> Result<T, RoomsError> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let out = self.transact(f);
+        // Every other commit stays synced, even when this one failed.
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        out
+    }
+
     /// The crypto provider (for work that touches no storage).
     pub(crate) fn crypto(&self) -> &RustCrypto {
         &self.crypto
