@@ -6,15 +6,18 @@
 //! store): two databases, two transactions. Without this, a crash between
 //! the two would lose the entry for good: it comes again (not
 //! acknowledged), but its keys are spent and it is already marked read.
-//! Kept here, it is handed out again instead, marked as a replay.
+//! Kept here, it is handed out again instead, marked as a replay. An entry
+//! the client refused ([`crate::RoomEngine::refuse_entry`]) is kept the same
+//! way, with the reason it gave, so that its notice is not lost either.
 //!
 //! Rows are JSON of [`Incoming`] with the room's name before and after the
 //! entry (a commit may rename the room, and only the name before it tells
-//! what the rename was). They live for one read of the logs: the client
-//! releases them once it has recorded them (the table is made by
-//! `crate::store::migrate`, and emptied of a room it forgets). Left out:
-//! entries that were not processed (skipped or refused), which keep
-//! nothing.
+//! what the rename was); a refusal's row has its reason in `refused`, no
+//! incoming (empty) and the room's name then as the name after. They live
+//! for one read of the logs: the client releases them once it has recorded
+//! them (the table is made by `crate::store::migrate`, and emptied of a
+//! room it forgets). Left out: the entries the client skips unread (its
+//! own messages), which keep nothing.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -37,27 +40,48 @@ pub struct EntryRead {
     pub replay: bool,
 }
 
-/// Keeps `read`, the result of entry `seq` of `room`.
+/// What an entry of a room's log came to, as
+/// [`crate::RoomEngine::process_entry`] hands it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryOutcome {
+    /// Processed.
+    Read(EntryRead),
+    /// Refused by an earlier read ([`crate::RoomEngine::refuse_entry`]),
+    /// whose notice the caller may not have recorded: always a replay (a
+    /// refusal is first the error of [`crate::RoomEngine::process_entry`]).
+    Refused {
+        /// The reason the caller gave then, word for word.
+        reason: String,
+        /// The room's name then.
+        name: Option<RoomName>,
+    },
+}
+
+/// Keeps `outcome`, what entry `seq` of `room` came to.
 pub(crate) fn keep(
     conn: &Connection,
     room: RoomId,
     seq: u64,
-    read: &EntryRead,
+    outcome: &EntryOutcome,
 ) -> Result<(), RoomsError> {
-    let incoming = serde_json::to_string(&read.incoming).map_err(|_| RoomsError::Malformed)?;
     let name = |n: &Option<RoomName>| n.as_ref().map(|n| n.as_str().to_string());
+    let (incoming, before, after, refused) = match outcome {
+        EntryOutcome::Read(read) => (
+            serde_json::to_string(&read.incoming).map_err(|_| RoomsError::Malformed)?,
+            name(&read.name_before),
+            name(&read.name_after),
+            None,
+        ),
+        EntryOutcome::Refused { reason, name: now } => {
+            (String::new(), None, name(now), Some(reason.as_str()))
+        }
+    };
     conn.execute(
         "INSERT OR REPLACE INTO sealpost_rooms_kept
-             (room_id, seq, incoming, name_before, name_after)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+             (room_id, seq, incoming, name_before, name_after, refused)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         // Stored from a u64 with the same bits.
-        params![
-            &room.0[..],
-            seq as i64,
-            incoming,
-            name(&read.name_before),
-            name(&read.name_after)
-        ],
+        params![&room.0[..], seq as i64, incoming, before, after, refused],
     )?;
     Ok(())
 }
@@ -72,29 +96,34 @@ pub(crate) fn kept(
     conn: &Connection,
     room: RoomId,
     seq: u64,
-) -> Result<Option<EntryRead>, RoomsError> {
-    let row: Option<(String, Option<String>, Option<String>)> = conn
+) -> Result<Option<EntryOutcome>, RoomsError> {
+    type Row = (String, Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = conn
         .query_row(
-            "SELECT incoming, name_before, name_after FROM sealpost_rooms_kept
+            "SELECT incoming, name_before, name_after, refused FROM sealpost_rooms_kept
              WHERE room_id = ?1 AND seq = ?2",
             params![&room.0[..], seq as i64],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    let Some((incoming, before, after)) = row else {
+    let Some((incoming, before, after, refused)) = row else {
         return Ok(None);
     };
-    let incoming = serde_json::from_str(&incoming).map_err(|_| RoomsError::Malformed)?;
     let name = |n: Option<String>| -> Result<Option<RoomName>, RoomsError> {
         n.map(|n| RoomName::new(&n).map_err(|_| RoomsError::Malformed))
             .transpose()
     };
-    Ok(Some(EntryRead {
+    if let Some(reason) = refused {
+        let name = name(after)?;
+        return Ok(Some(EntryOutcome::Refused { reason, name }));
+    }
+    let incoming = serde_json::from_str(&incoming).map_err(|_| RoomsError::Malformed)?;
+    Ok(Some(EntryOutcome::Read(EntryRead {
         incoming,
         name_before: name(before)?,
         name_after: name(after)?,
         replay: true,
-    }))
+    })))
 }
 
 /// Drops the kept results of `room`'s entries up to `seq`.

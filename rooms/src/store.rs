@@ -289,6 +289,16 @@ pub fn migrate(conn: &mut Connection) -> Result<(), RoomsError> {
              PRIMARY KEY (room_id, seq)
          );",
     )?;
+    // A refused entry's reason (NULL for one processed); files made before
+    // refusals were kept lack the column.
+    let has_refused: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('sealpost_rooms_kept') WHERE name = 'refused'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_refused == 0 {
+        conn.execute_batch("ALTER TABLE sealpost_rooms_kept ADD COLUMN refused TEXT")?;
+    }
     Ok(())
 }
 
