@@ -32,7 +32,11 @@ fn an_entry_read_comes_again_as_kept_until_released_even_after_a_restart() {
     w.publish(0, &rename, &[], &[]);
     let text = w.send(0, "after the rename");
 
-    let first = read(w.m[1].engine.process_entry(ROOM, 1, &rename.commit, &w.book));
+    let first = read(
+        w.m[1]
+            .engine
+            .process_entry(ROOM, 1, &rename.commit, &w.book),
+    );
     assert!(!first.replay);
     assert!(
         matches!(&first.incoming, Incoming::Commit { summary, .. }
@@ -128,7 +132,10 @@ fn a_refused_entry_comes_again_with_its_reason_until_released_even_after_a_resta
     assert_eq!(kept_rows(engine), 3);
 
     engine.release_entries(ROOM, 2).unwrap();
-    assert_eq!(engine.process_entry(ROOM, 2, &garbage, &w.book).unwrap(), None);
+    assert_eq!(
+        engine.process_entry(ROOM, 2, &garbage, &w.book).unwrap(),
+        None
+    );
     assert_eq!(kept_rows(engine), 1);
     engine.release_entries(ROOM, 3).unwrap();
     assert_eq!(kept_rows(engine), 0);
