@@ -42,6 +42,8 @@ pub struct EntryRead {
 
 /// What an entry of a room's log came to, as
 /// [`crate::RoomEngine::process_entry`] hands it out.
+// One is handed out per entry and moved, never stored in bulk: no box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryOutcome {
     /// Processed.
