@@ -14,6 +14,7 @@
 //! What an entry came to is kept with it (`crate::kept`) until the client
 //! has recorded it in its own database, so that a crash between the two
 //! commits loses nothing: the entry that comes again is handed out again.
+//! So is an entry the client refused, with the reason it gave.
 //!
 //! Left out: pulling and acknowledging (the client's business).
 
@@ -21,7 +22,7 @@ use crate::engine::{RoomEngine, RoomId, load_group};
 use crate::error::RoomsError;
 use crate::identity::Pins;
 use crate::incoming::parse_protocol_message;
-use crate::kept::{self, EntryRead};
+use crate::kept::{self, EntryOutcome, EntryRead};
 use crate::name::RoomName;
 use crate::store::{Provider, read_up_to, set_read_up_to};
 use openmls_traits::OpenMlsProvider as _;
@@ -30,28 +31,31 @@ impl RoomEngine {
     /// Processes entry `seq` of `room`'s log (see [`RoomEngine::process`]),
     /// records it as read and keeps what it came to (`crate::kept`), in
     /// one transaction. An entry at or before the last one read comes back
-    /// as kept, marked as a replay, until [`RoomEngine::release_entries`]
-    /// drops it; `Ok(None)` after that.
+    /// as kept (a refused one too: [`RoomEngine::refuse_entry`]), marked as
+    /// a replay, until [`RoomEngine::release_entries`] drops it; `Ok(None)`
+    /// after that.
     ///
     /// # Errors
     /// [`RoomsError::Malformed`] when the message is not of `room`, or its
     /// kept result does not parse; those of [`RoomEngine::process`]
-    /// (nothing is recorded then: see [`RoomEngine::skip_entry`]).
+    /// (nothing is recorded then: see [`RoomEngine::refuse_entry`]).
     pub fn process_entry(
         &self,
         room: RoomId,
         seq: u64,
         bytes: &[u8],
         pins: &dyn Pins,
-    ) -> Result<Option<EntryRead>, RoomsError> {
-        let message = parse_protocol_message(bytes)?;
-        if RoomId::from_group_id(message.group_id()) != Some(room) {
-            // An entry filed under another room than its own.
-            return Err(RoomsError::Malformed);
-        }
+    ) -> Result<Option<EntryOutcome>, RoomsError> {
         self.store.transact(|provider, conn| {
+            // Before parsing: an entry refused as malformed is handed out
+            // again as kept, as any other.
             if seq <= read_up_to(conn, room)? {
                 return kept::kept(conn, room, seq);
+            }
+            let message = parse_protocol_message(bytes)?;
+            if RoomId::from_group_id(message.group_id()) != Some(room) {
+                // An entry filed under another room than its own.
+                return Err(RoomsError::Malformed);
             }
             let name_before = name_in(provider, room)?;
             let incoming = self.process_in(provider, conn, room, message, pins)?;
@@ -63,9 +67,36 @@ impl RoomEngine {
                 name_after,
                 replay: false,
             };
-            kept::keep(conn, room, seq, &read)?;
+            let outcome = EntryOutcome::Read(read);
+            kept::keep(conn, room, seq, &outcome)?;
             set_read_up_to(conn, room, seq)?;
-            Ok(Some(read))
+            Ok(Some(outcome))
+        })
+    }
+
+    /// Records entry `seq` of `room` as read without processing it, and
+    /// keeps `reason`, the caller's words for why it refused the entry
+    /// (the error [`RoomEngine::process_entry`] returned), in the same
+    /// transaction: until [`RoomEngine::release_entries`] drops it, the
+    /// entry comes back as [`EntryOutcome::Refused`] with these words, so
+    /// that a crash before the caller recorded its notice loses nothing.
+    /// True if it was not read before (nothing is kept otherwise).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn refuse_entry(&self, room: RoomId, seq: u64, reason: &str) -> Result<bool, RoomsError> {
+        self.store.transact(|provider, conn| {
+            if seq <= read_up_to(conn, room)? {
+                return Ok(false);
+            }
+            let refused = EntryOutcome::Refused {
+                reason: reason.to_string(),
+                // The room may be gone from the state file, or never joined.
+                name: name_in(provider, room).unwrap_or(None),
+            };
+            kept::keep(conn, room, seq, &refused)?;
+            set_read_up_to(conn, room, seq)?;
+            Ok(true)
         })
     }
 
@@ -83,9 +114,9 @@ impl RoomEngine {
             .transact_unsynced(|_, conn| kept::release(conn, room, seq))
     }
 
-    /// Records entry `seq` of `room` as read without processing it (our
-    /// own application messages, and entries that cannot be read, once
-    /// reported). True if it was not read before.
+    /// Records entry `seq` of `room` as read without processing it and
+    /// keeps nothing (our own application messages: the caller knows what
+    /// they said). True if it was not read before.
     ///
     /// # Errors
     /// Database errors.

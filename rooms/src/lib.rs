@@ -59,7 +59,7 @@ pub use engine::{LeafKey, RoomCreated, RoomEngine, RoomId, RoomMember};
 pub use error::{IdentityError, PolicyError, RoomsError};
 pub use identity::{ClientId, IdentitySigner, Pins};
 pub use incoming::{Header, Incoming, Joined, peek_header};
-pub use kept::EntryRead;
+pub use kept::{EntryOutcome, EntryRead};
 pub use keys::{CIPHERSUITE, KeyPackageOut, check_upload};
 pub use name::RoomName;
 pub use observer::{Observed, ObserverTx, RoomObserver, RoomState, check_group_info};

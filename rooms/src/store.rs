@@ -302,18 +302,25 @@ pub fn migrate(conn: &mut Connection) -> Result<(), RoomsError> {
              name_before TEXT,
              name_after TEXT,
              plaintext BLOB,
+             refused TEXT,
              PRIMARY KEY (room_id, seq)
          );",
     )?;
-    // A table of the version before the plaintext's BLOB: its rows stay
-    // (a crash may have left one to hand out again) and read as they are.
-    let blob: i64 = conn.query_row(
-        "SELECT count(*) FROM pragma_table_info('sealpost_rooms_kept') WHERE name = 'plaintext'",
-        [],
-        |r| r.get(0),
-    )?;
-    if blob == 0 {
-        conn.execute_batch("ALTER TABLE sealpost_rooms_kept ADD COLUMN plaintext BLOB;")?;
+    // Columns a table made by an earlier version lacks: the plaintext's
+    // BLOB (an older row keeps it in its JSON and reads as it is) and a
+    // refused entry's reason (NULL for one processed). Rows stay: a crash
+    // may have left one to hand out again.
+    for (column, kind) in [("plaintext", "BLOB"), ("refused", "TEXT")] {
+        let has: i64 = conn.query_row(
+            "SELECT count(*) FROM pragma_table_info('sealpost_rooms_kept') WHERE name = ?1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if has == 0 {
+            conn.execute_batch(&format!(
+                "ALTER TABLE sealpost_rooms_kept ADD COLUMN {column} {kind};"
+            ))?;
+        }
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ use client::crypto::Identity;
 use futures::StreamExt;
 use protocol::v3::{self, ClaimStatus, KeyPackageKind, RoomCursor, RoomEntry, RoomEntryKind};
 use protocol::{ClientId, MessageKind, Name, RoomId};
-use sealpost_rooms::{IdentitySigner, Incoming, Pins, RoomEngine};
+use sealpost_rooms::{EntryOutcome, IdentitySigner, Incoming, Pins, RoomEngine};
 
 /// Threads that run members' MLS work (the machine has two cores).
 pub const CPU_THREADS: usize = 2;
@@ -387,7 +387,7 @@ pub fn read_entry(
     });
     let read = r.with_context(|| format!("member {} reading entry {seq}", m.id))?;
     match read {
-        Some(read) if !read.replay => Ok((read.incoming, took)),
+        Some(EntryOutcome::Read(read)) if !read.replay => Ok((read.incoming, took)),
         other => bail!("member {} had read entry {seq} before: {other:?}", m.id),
     }
 }

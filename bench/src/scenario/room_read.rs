@@ -26,7 +26,7 @@ use anyhow::{Context, ensure};
 use clap::Args;
 use client::crypto::Identity;
 use protocol::ClientId;
-use sealpost_rooms::{Incoming, RoomEngine, RoomId};
+use sealpost_rooms::{EntryOutcome, Incoming, RoomEngine, RoomId};
 use serde::Serialize;
 
 use super::room_figures::text;
@@ -147,7 +147,9 @@ pub fn run(args: &RoomReadArgs) -> anyhow::Result<(Outcome, Vec<SizeRead>)> {
                 };
                 let read_client = |problems: &mut Vec<String>| -> anyhow::Result<Took> {
                     let (r, took) = timed(|| client.process_entry(room, seq, &message, &book));
-                    let read = r?.with_context(|| format!("entry {seq} was read before"))?;
+                    let Some(EntryOutcome::Read(read)) = r? else {
+                        anyhow::bail!("entry {seq} was read or refused before");
+                    };
                     check(read.incoming, &plaintext, problems, "client");
                     Ok(took)
                 };

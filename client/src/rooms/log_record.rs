@@ -3,7 +3,8 @@
 //!
 //! Each entry goes through four commits, in this order:
 //! 1. the engine processes it, marks it read and keeps what it came to
-//!    (`rooms.db`, one transaction per entry);
+//!    (`rooms.db`, one transaction per entry); an entry that cannot be
+//!    read (refused) is marked read with the words of its notice kept;
 //! 2. the key store records its events and moves the room's log mark
 //!    (`store.db`, one transaction per batch, or up to a file);
 //! 3. the engine lets go of what it kept;
@@ -11,11 +12,13 @@
 //!
 //! Killed before 1: nothing happened; the entry comes again. Between 1
 //! and 2: the entry comes again (not acknowledged) and the engine hands out
-//! what it kept, marked as a replay; the key store records it now. Between
-//! 2 and 3: the same, and the key store's mark passes it over. Between 3
-//! and 4: the entry comes again, the engine has it read and nothing kept:
-//! it is skipped, as before. Receipts and room names applied again on a
-//! replay move nothing.
+//! what it kept, marked as a replay (a refusal, in the same words); the
+//! key store records it now. Between 2 and 3: the same, and the key
+//! store's mark passes it over. Between 3 and 4: the entry comes again,
+//! the engine has it read and nothing kept: it is skipped, as before.
+//! Receipts and room names applied again on a replay move nothing. Our
+//! own messages, skipped unread, keep nothing: they have no notice to
+//! lose.
 
 use std::collections::BTreeMap;
 

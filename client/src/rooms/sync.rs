@@ -15,7 +15,8 @@
 //! What is read becomes [`RoomEvent`]s in the key store's queue (the next
 //! `inbox` or `watch` shows them) and texts go into the room's history. An
 //! entry that cannot be read (refused by the room's rules, not decrypting)
-//! is reported once and passed over; an entry of a room we have not joined
+//! is reported once and passed over (the engine keeps the notice's words
+//! until it is recorded, as it keeps what it read); an entry of a room we have not joined
 //! yet (its welcome is still in the inbox), or whose join from a welcome is
 //! not recorded in history yet (`keystore::joins`), waits on the server.
 //!
@@ -25,7 +26,7 @@ use std::collections::HashSet;
 
 use protocol::v3::{RoomCursor, RoomEntry, RoomEntryKind};
 use protocol::{ClientId, RoomId};
-use sealpost_rooms::{Incoming, RoomsError};
+use sealpost_rooms::{EntryOutcome, Incoming, RoomsError};
 
 use super::event::{RoomChange, RoomEvent};
 use super::{engine_room_id, log_record, wire_client_id};
@@ -162,7 +163,14 @@ impl Client {
             .with_pins(move |en, book| en.process_entry(room, seq, &bytes, book))
             .await;
         let read = match result {
-            Ok(Some(read)) => read,
+            Ok(Some(EntryOutcome::Read(read))) => read,
+            Ok(Some(EntryOutcome::Refused { reason, name })) => {
+                // Refused by a read killed before its notice was recorded
+                // (`super::log_record`): the notice, as it was then.
+                let name = name.map(|n| n.as_str().to_string());
+                let event = event_of(e, name, RoomChange::Unreadable { error: reason });
+                return Ok(Read::Done(vec![event], None));
+            }
             Ok(None) => return Ok(Read::Done(Vec::new(), None)),
             Err(ClientError::Room(RoomsError::UnknownRoom)) => {
                 // No state for the room: not joined yet, or never.
@@ -179,8 +187,13 @@ impl Client {
             Err(err) => {
                 let err = super::refused(err)?;
                 tracing::warn!(seq, error = %err, "room entry refused");
-                engine.run(move |en| en.skip_entry(room, seq)).await?;
                 let line = crate::repl::explain::client_error(&err, &[]);
+                // Kept with the entry marked read, so that a kill before the
+                // key store records the notice does not lose it.
+                let reason = line.clone();
+                engine
+                    .run(move |en| en.refuse_entry(room, seq, &reason))
+                    .await?;
                 let event = self
                     .room_event(e, RoomChange::Unreadable { error: line })
                     .await?;

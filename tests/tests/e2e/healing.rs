@@ -30,7 +30,7 @@ async fn closed(home: &Path) {
 }
 
 /// Copies the folder `from` (files and folders) to `to`.
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

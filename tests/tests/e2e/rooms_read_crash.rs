@@ -4,7 +4,9 @@
 //! after the key store recorded them and before the engine let go of them,
 //! and before the server was told, the next `inbox` shows every text, the
 //! file and the rename once, in order; the one after shows nothing new;
-//! `history` holds each once.
+//! `history` holds each once. The same for an entry the client cannot
+//! read: its notice comes once, in its place, in the same words (history
+//! does not keep such notices).
 
 use serde_json::Value;
 
@@ -88,3 +90,41 @@ async fn rooms_read_crash_at_any_point_of_a_read_loses_nothing_and_shows_nothing
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_read_crash_at_any_point_of_a_read_loses_no_unreadable_notice() {
+    for at in ["processed", "recorded", "released"] {
+        let (server, dir, [alice, bob]) = users(["alice", "bob"]).await;
+        let addr = server.addr;
+        ok(addr, &alice, &["room", "create", "team"]).await;
+        ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+        ok(addr, &bob, &["inbox"]).await;
+        // A copy of alice's home (no client runs in it now) used beside the
+        // original seals with the keys the original spends: bob's client
+        // cannot read the copy's text.
+        let copy = dir.path().join("alice-copy");
+        crate::healing::copy_dir(&alice, &copy);
+        ok(addr, &alice, &["room", "send", "team", "one"]).await;
+        ok(addr, &copy, &["room", "send", "team", "from the copy"]).await;
+        ok(addr, &alice, &["room", "send", "team", "two"]).await;
+
+        inbox_crashing_at(addr, &bob, at).await;
+        let expected = ["text one", "unreadable", "text two"];
+        let events = room_events(&json(addr, &bob, &["inbox"]).await);
+        let shown: Vec<String> = events.iter().map(said).collect();
+        assert_eq!(shown, expected, "{at}: {events:?}");
+        let why = events[1]["error"].as_str().unwrap();
+        assert_eq!(why, UNREADABLE, "{at}: {events:?}");
+        let again = room_events(&json(addr, &bob, &["inbox"]).await);
+        assert!(again.is_empty(), "{at}: {again:?}");
+
+        // History holds the texts once each; an unreadable entry is not
+        // kept there (`RoomChange::kept_as_event`): the inbox told it.
+        let history = json(addr, &bob, &["history", "#team"]).await;
+        let kept: Vec<String> = history.as_array().unwrap().iter().map(said).collect();
+        assert_eq!(kept, ["joined", "text one", "text two"], "{at}: {history}");
+    }
+}
+
+/// What bob's client says of the copy's text, the first time and again.
+const UNREADABLE: &str = "a room message did not decrypt (altered, or not for you)";
