@@ -12,11 +12,9 @@
 //! this home holds the rooms' join lock (`super::name_join`), and is left
 //! to it.
 
-use std::fs::TryLockError;
-
 use bytes::Bytes;
 use protocol::{ErrorReason, RoomId};
-use sealpost_rooms::{JoinRule, RoomsError};
+use sealpost_rooms::JoinRule;
 
 use super::commands::RoomInfo;
 use super::event::RoomChange;
@@ -162,30 +160,21 @@ impl Client {
         &self,
         creates: Vec<RoomCreate>,
     ) -> Result<(), ClientError> {
-        let lock = super::name_join::open_join_lock(&self.inner.config.home)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            // Another process is creating: its note is in flight.
-            Err(TryLockError::WouldBlock) => return Ok(()),
-            Err(TryLockError::Error(e)) => return Err(e.into()),
-        }
+        // Another process is creating: its note is in flight.
+        let Some(_lock) = super::name_join::try_join_lock(&self.inner.config.home)? else {
+            return Ok(());
+        };
         for create in creates {
             let room = create.room;
-            let engine = self.room_engine().await?;
-            let held = engine
-                .run(move |en| match en.is_member(room) {
-                    Err(RoomsError::UnknownRoom) => Ok(false),
-                    held => held,
-                })
-                .await?;
             // The engine makes the room before anything is sent.
-            let taken = held && self.server_has_room(room).await?;
+            let taken = self.engine_holds(room).await? && self.server_has_room(room).await?;
             if taken {
                 tracing::info!("a room creation cut short after the server took it is recorded");
                 self.record_creation(room, &create.name, &create.rule, true)
                     .await?;
             } else {
                 tracing::info!("a room creation the server never took is forgotten");
+                let engine = self.room_engine().await?;
                 engine.run(move |en| en.forget_room(room)).await?;
                 let notice = self.own_room_event(room, &create.name, RoomChange::CreateCutShort)?;
                 self.store(move |s| s.drop_room_create(room, Some(&notice)))

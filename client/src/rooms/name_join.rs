@@ -29,7 +29,7 @@ use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
 /// short: the kernel lets go of it when its process dies.
 const JOIN_LOCK: &str = "room-join.lock";
 
-pub(super) fn open_join_lock(home: &Path) -> std::io::Result<File> {
+fn open_join_lock(home: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -38,7 +38,37 @@ pub(super) fn open_join_lock(home: &Path) -> std::io::Result<File> {
         .open(home.join(JOIN_LOCK))
 }
 
+/// This home's lock of joins by name and creations if no other process
+/// holds it (`None`: one does, and its notes are in flight, not cut
+/// short); held until the returned file is dropped.
+pub(super) fn try_join_lock(home: &Path) -> Result<Option<File>, ClientError> {
+    let lock = open_join_lock(home)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
 impl Client {
+    /// Whether the engine holds `room` with us in it (`false` for a room
+    /// it never made, or forgot).
+    ///
+    /// # Errors
+    /// The engine's state file failed.
+    pub(super) async fn engine_holds(
+        &self,
+        room: sealpost_rooms::RoomId,
+    ) -> Result<bool, ClientError> {
+        let engine = self.room_engine().await?;
+        Ok(engine
+            .run(move |en| match en.is_member(room) {
+                Err(RoomsError::UnknownRoom) => Ok(false),
+                held => held,
+            })
+            .await?)
+    }
+
     /// Takes this home's lock of joins by name and creations, waiting for
     /// another process's to end; held until the returned file is dropped.
     ///
@@ -182,21 +212,12 @@ impl Client {
         }
         // Another process is joining: its notes are in flight, not cut
         // short, and their rooms wait for it.
-        let lock = open_join_lock(&self.inner.config.home)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Ok(()),
-            Err(TryLockError::Error(e)) => return Err(e.into()),
-        }
+        let Some(_lock) = try_join_lock(&self.inner.config.home)? else {
+            return Ok(());
+        };
         for join in joins {
             let room = join.room;
-            let engine = self.room_engine().await?;
-            let held = engine
-                .run(move |en| match en.is_member(room) {
-                    Err(RoomsError::UnknownRoom) => Ok(false),
-                    held => held,
-                })
-                .await?;
+            let held = self.engine_holds(room).await?;
             let Some(epoch) = join.epoch.filter(|_| held) else {
                 // The commit leaves only once its epoch is noted.
                 tracing::info!("a join by name cut short before it was sent is forgotten");
