@@ -16,9 +16,10 @@
 //! `inbox` or `watch` shows them) and texts go into the room's history. An
 //! entry that cannot be read (refused by the room's rules, not decrypting)
 //! is reported once and passed over (the engine keeps the notice's words
-//! until it is recorded, as it keeps what it read); an entry of a room we have not joined
-//! yet (its welcome is still in the inbox), or whose join from a welcome is
-//! not recorded in history yet (`keystore::joins`), waits on the server.
+//! until it is recorded, as it keeps what it read); an entry of a room we
+//! have not joined yet (its welcome is still in the inbox), or whose join
+//! from a welcome is not recorded in history yet (`keystore::joins`),
+//! waits on the server.
 //!
 //! The caller holds the rooms lock ([`super::RoomsState`]).
 
