@@ -55,8 +55,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, ConfigError, DEFAULT_PORT, Durability, Options};
 pub use conn::Transport;
-pub use store::now_ms;
 /// The database schema, for the load generator's raw-SQLite figures.
+pub use datadir::DataDirError;
+pub use store::now_ms;
 pub use store::schema;
 
 use blobs::Blobs;

@@ -173,6 +173,23 @@ impl TestServer {
         })
     }
 
+    /// Starts a server again on a folder a stopped one released. A child
+    /// process another test forks in the same instant holds a copy of the
+    /// lock's open file until it execs (the lock belongs to the open file,
+    /// which a fork shares), so the folder can read as in use for a moment:
+    /// tried again for up to 5 s then.
+    async fn start_again(config: Config) -> anyhow::Result<TestServer> {
+        for _ in 0..250 {
+            match Self::start_with(config.clone()).await {
+                Err(e) if matches!(e.downcast_ref(), Some(server::DataDirError::InUse(_))) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                started => return started,
+            }
+        }
+        Self::start_with(config).await
+    }
+
     /// Shuts the server down cleanly and waits for it.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
@@ -197,7 +214,7 @@ impl TestServer {
             rusqlite::params![&other.bundle.0[..], &id.0[..]],
         )?;
         drop(db);
-        let mut again = TestServer::start_with(self.config.clone()).await?;
+        let mut again = TestServer::start_again(self.config.clone()).await?;
         again._dir = self._dir.take();
         again.postgres = self.postgres.take();
         *self = again;
@@ -235,7 +252,7 @@ impl TestServer {
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.stop().await?;
         let dir = self._dir.take();
-        let mut fresh = Self::start_with(self.config.clone()).await?;
+        let mut fresh = Self::start_again(self.config.clone()).await?;
         fresh._dir = dir;
         fresh.postgres = self.postgres.take();
         *self = fresh;
