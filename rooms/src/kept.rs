@@ -20,7 +20,7 @@
 //! it is. A refusal's row has its reason in `refused`, no incoming (empty)
 //! and the room's name then as the name after. They live for one read of
 //! the logs: the client releases them once it has recorded them (the table
-//! is made by `crate::store::migrate`, and emptied of a room it forgets).
+//! is made by `crate::kept_table`, and emptied of a room it forgets).
 //! Left out: the entries the client skips unread (its own messages), which
 //! keep nothing.
 

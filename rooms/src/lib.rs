@@ -38,6 +38,7 @@ pub mod ids;
 pub mod incoming;
 pub mod join;
 mod kept;
+mod kept_table;
 pub mod keys;
 mod lapsed;
 pub mod name;
