@@ -27,6 +27,7 @@ mod client_run;
 
 mod raw_v3;
 pub mod relay;
+mod restart;
 mod room_user;
 mod transfers;
 
@@ -173,23 +174,6 @@ impl TestServer {
         })
     }
 
-    /// Starts a server again on a folder a stopped one released. A child
-    /// process another test forks in the same instant holds a copy of the
-    /// lock's open file until it execs (the lock belongs to the open file,
-    /// which a fork shares), so the folder can read as in use for a moment:
-    /// tried again for up to 5 s then.
-    async fn start_again(config: Config) -> anyhow::Result<TestServer> {
-        for _ in 0..250 {
-            match Self::start_with(config.clone()).await {
-                Err(e) if matches!(e.downcast_ref(), Some(server::DataDirError::InUse(_))) => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                started => return started,
-            }
-        }
-        Self::start_with(config).await
-    }
-
     /// Shuts the server down cleanly and waits for it.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
@@ -198,26 +182,6 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             bounded("server shutdown", task).await???;
         }
-        Ok(())
-    }
-
-    /// Stops the server, makes its database hand out another (validly
-    /// signed) bundle as `id`'s key, what a compromised server or a man in
-    /// the middle would do, and starts it again on the same folder (a new
-    /// port).
-    pub async fn restart_handing_out_another_key(&mut self, id: ClientId) -> anyhow::Result<()> {
-        self.stop().await?;
-        let other = TestIdentity::generate();
-        let db = rusqlite::Connection::open(self.config.db_path())?;
-        db.execute(
-            "UPDATE clients SET public_key = ?1 WHERE id = ?2",
-            rusqlite::params![&other.bundle.0[..], &id.0[..]],
-        )?;
-        drop(db);
-        let mut again = TestServer::start_again(self.config.clone()).await?;
-        again._dir = self._dir.take();
-        again.postgres = self.postgres.take();
-        *self = again;
         Ok(())
     }
 
@@ -246,17 +210,6 @@ impl TestServer {
         let hex: String = id.0.iter().map(|b| format!("{b:02x}")).collect();
         let query = format!("SELECT count(*) FROM body_chunks WHERE body = '\\x{hex}'::bytea");
         Ok(body_rows(&url, &query).await? > 0)
-    }
-
-    /// Stops the server and starts it again on the same data (new port).
-    pub async fn restart(&mut self) -> anyhow::Result<()> {
-        self.stop().await?;
-        let dir = self._dir.take();
-        let mut fresh = Self::start_again(self.config.clone()).await?;
-        fresh._dir = dir;
-        fresh.postgres = self.postgres.take();
-        *self = fresh;
-        Ok(())
     }
 }
 
