@@ -22,7 +22,7 @@ use super::naming::new_room_name;
 use super::state::LocalRoom;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::keystore::{Body, Conversation, Direction, NewEntry, RoomCreate, Status};
+use crate::keystore::RoomCreate;
 
 /// Debug builds only: when this variable names a point of a room's
 /// creation, the client aborts there (as a kill -9 would stop it), so that
@@ -131,21 +131,7 @@ impl Client {
             name: name.to_string(),
             rule: rule.to_string(),
         };
-        let shown = if announce {
-            Some(self.own_room_event(room, name, change.clone())?)
-        } else {
-            None
-        };
-        let entry = NewEntry {
-            conversation: Conversation::room(room, name.to_string()),
-            direction: Direction::Out,
-            sender: self.require_me()?.id,
-            body: Body::Event { change },
-            sender_time_ms: None,
-            server_time_ms: None,
-            message_id: None,
-            status: Status::Read,
-        };
+        let (entry, shown) = self.own_event_entry(room, name, change, announce)?;
         self.store(move |s| s.record_room_created(room, &entry, shown.as_ref()))
             .await?;
         Ok(())

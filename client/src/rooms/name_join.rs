@@ -146,6 +146,36 @@ impl Client {
         })
     }
 
+    /// The history entry of a change we made to `room` (`name`), and, if
+    /// `announce`, its notice: what no entry of the room's log tells us.
+    ///
+    /// # Errors
+    /// No one is registered in this home.
+    pub(super) fn own_event_entry(
+        &self,
+        room: sealpost_rooms::RoomId,
+        name: &str,
+        change: RoomChange,
+        announce: bool,
+    ) -> Result<(NewEntry, Option<RoomEvent>), ClientError> {
+        let shown = if announce {
+            Some(self.own_room_event(room, name, change.clone())?)
+        } else {
+            None
+        };
+        let entry = NewEntry {
+            conversation: Conversation::room(room, name.to_string()),
+            direction: Direction::Out,
+            sender: self.require_me()?.id,
+            body: Body::Event { change },
+            sender_time_ms: None,
+            server_time_ms: None,
+            message_id: None,
+            status: Status::Read,
+        };
+        Ok((entry, shown))
+    }
+
     /// Records the join of `room` by `name` (`again`: a resync) that the
     /// server took, once: its entry goes into the room's history with the
     /// note's end, and a removal or ban recorded before no longer explains
@@ -179,21 +209,7 @@ impl Client {
             again,
         };
         // A join a crash cut short is news: no command said it was made.
-        let shown = if announce {
-            Some(self.own_room_event(room, &own, change.clone())?)
-        } else {
-            None
-        };
-        let entry = NewEntry {
-            conversation: Conversation::room(room, own),
-            direction: Direction::Out,
-            sender: self.require_me()?.id,
-            body: Body::Event { change },
-            sender_time_ms: None,
-            server_time_ms: None,
-            message_id: None,
-            status: Status::Read,
-        };
+        let (entry, shown) = self.own_event_entry(room, &own, change, announce)?;
         self.back_in_restored(room).await;
         self.store(move |s| s.record_name_join(room, &entry, shown.as_ref()))
             .await?;
