@@ -18,7 +18,7 @@ use sealpost_rooms::RoomId;
 
 use super::conversation::note_name;
 use super::history::{NewEntry, insert};
-use super::room_events::show_only;
+use super::room_events::{drop_note, show_only};
 use super::schema::blob_array;
 use super::{KeyStore, KeyStoreError};
 use crate::rooms::event::RoomEvent;
@@ -115,15 +115,12 @@ impl KeyStore {
         room: RoomId,
         shown: Option<&RoomEvent>,
     ) -> Result<(), KeyStoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let noted = tx.execute("DELETE FROM pending_creates WHERE room = ?1", [&room.0[..]])?;
-        if let Some(event) = shown.filter(|_| noted == 1) {
-            show_only(&tx, [event])?;
-        }
-        tx.commit()?;
-        Ok(())
+        drop_note(
+            &mut self.conn,
+            "DELETE FROM pending_creates WHERE room = ?1",
+            room,
+            shown,
+        )
     }
 }
 

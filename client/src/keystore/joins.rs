@@ -29,7 +29,7 @@ use sealpost_rooms::RoomId;
 
 use super::conversation::note_name;
 use super::history::{NewEntry, insert};
-use super::room_events::show_only;
+use super::room_events::{drop_note, show_only};
 use super::schema::{blob_array, from_sql_u64, to_sql_u64};
 use super::{KeyStore, KeyStoreError};
 use crate::rooms::event::RoomEvent;
@@ -209,18 +209,12 @@ impl KeyStore {
         room: RoomId,
         shown: Option<&RoomEvent>,
     ) -> Result<(), KeyStoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let noted = tx.execute(
+        drop_note(
+            &mut self.conn,
             "DELETE FROM pending_joins WHERE welcome IS NULL AND recorded = 0 AND room = ?1",
-            [&room.0[..]],
-        )?;
-        if let Some(event) = shown.filter(|_| noted == 1) {
-            show_only(&tx, [event])?;
-        }
-        tx.commit()?;
-        Ok(())
+            room,
+            shown,
+        )
     }
 
     /// The joins by name noted and not recorded.
