@@ -6,28 +6,13 @@
 
 mod common;
 
-use bytes::{BufMut, BytesMut};
-use common::ALICE;
-use protocol::codec::{ClientCodec, Inbound, ServerCodec};
+use common::frames::{decode_request, decode_response, invalid, raw_request, raw_response};
+use protocol::codec::Inbound;
 use protocol::v3::{self, RoomFileHold};
-use protocol::{PayloadError, ProtocolError, Request, RequestHeader, ResponseHeader, RoomId};
-use tokio_util::codec::Decoder;
+use protocol::{PayloadError, ProtocolError, Request, RoomId};
 
 const HOLD: u8 = 150;
 const HELD: u16 = 1322;
-
-fn raw_request(payload: &[u8]) -> BytesMut {
-    let mut buf = BytesMut::new();
-    RequestHeader {
-        client_id: ALICE,
-        version: 3,
-        code: HOLD,
-        payload_len: payload.len() as u32,
-    }
-    .write(&mut buf);
-    buf.put_slice(payload);
-    buf
-}
 
 fn payload(flag: u8) -> Vec<u8> {
     let mut p = vec![7; 16];
@@ -39,9 +24,8 @@ fn payload(flag: u8) -> Vec<u8> {
 #[test]
 fn a_hold_and_a_release_decode() {
     for (flag, hold) in [(1, true), (0, false)] {
-        let mut buf = raw_request(&payload(flag));
-        match ServerCodec::default().decode_eof(&mut buf).unwrap() {
-            Some(Inbound::Request(f)) => assert_eq!(
+        match decode_request(raw_request(HOLD, &payload(flag))).unwrap() {
+            Inbound::Request(f) => assert_eq!(
                 f.request,
                 Request::V3(v3::Request::RoomFileHold(RoomFileHold {
                     room: RoomId([7; 16]),
@@ -56,16 +40,11 @@ fn a_hold_and_a_release_decode() {
 
 #[test]
 fn a_flag_other_than_zero_or_one_is_malformed() {
-    let mut buf = raw_request(&payload(2));
-    match ServerCodec::default().decode_eof(&mut buf) {
-        Ok(Some(Inbound::Invalid { error, .. })) => {
-            assert!(
-                matches!(error, PayloadError::BadFlag { value: 2, .. }),
-                "{error:?}"
-            );
-        }
-        other => panic!("expected an invalid payload, got {other:?}"),
-    }
+    let error = invalid(raw_request(HOLD, &payload(2)));
+    assert!(
+        matches!(error, PayloadError::BadFlag { value: 2, .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -73,18 +52,17 @@ fn a_hold_of_the_wrong_size_is_refused_unread() {
     for len in [24, 26] {
         let mut p = payload(1);
         p.resize(len, 0);
-        let mut buf = raw_request(&p);
-        let result = ServerCodec::default().decode_eof(&mut buf);
+        let result = decode_request(raw_request(HOLD, &p));
         let refused = match len {
             24 => matches!(
                 result,
-                Ok(Some(Inbound::Invalid {
+                Ok(Inbound::Invalid {
                     error: PayloadError::WrongSize {
                         expected: 25,
                         actual: 24
                     },
                     ..
-                }))
+                })
             ),
             _ => matches!(result, Err(ProtocolError::FrameTooLarge { max: 25, .. })),
         };
@@ -95,16 +73,8 @@ fn a_hold_of_the_wrong_size_is_refused_unread() {
 #[test]
 fn a_1322_of_the_wrong_size_is_refused() {
     for len in [24usize, 26] {
-        let mut buf = BytesMut::new();
-        ResponseHeader {
-            version: 3,
-            code: HELD,
-            payload_len: len as u32,
-        }
-        .write(&mut buf);
-        buf.put_slice(&vec![1; len]);
         assert!(
-            ClientCodec::default().decode_eof(&mut buf).is_err(),
+            decode_response(raw_response(HELD, &vec![1; len])).is_err(),
             "a 1322 of {len} bytes"
         );
     }

@@ -6,41 +6,12 @@
 
 mod common;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use common::ALICE;
-use protocol::codec::{ClientCodec, Inbound, ServerCodec};
-use protocol::v3::{self, MAX_LISTED_ROOMS, RoomGroupInfo, RoomLabel};
-use protocol::{
-    ErrorReason, MAX_ROOM_MESSAGE_LEN, PayloadError, ProtocolError, Request, RequestFrame,
-    RequestHeader, Response, ResponseHeader, RoomId,
+use bytes::Bytes;
+use common::frames::{
+    assert_largest_travels, decode_response, invalid, raw_request, raw_response, response_bytes,
 };
-use tokio_util::codec::Decoder;
-
-fn raw_request(code: u8, payload: &[u8]) -> BytesMut {
-    let mut buf = BytesMut::new();
-    RequestHeader {
-        client_id: ALICE,
-        version: 3,
-        code,
-        payload_len: payload.len() as u32,
-    }
-    .write(&mut buf);
-    buf.put_slice(payload);
-    buf
-}
-
-fn decode_request(mut buf: BytesMut) -> Result<Inbound, ProtocolError> {
-    ServerCodec::default()
-        .decode_eof(&mut buf)
-        .map(|item| item.expect("a whole frame"))
-}
-
-fn payload_error(result: Result<Inbound, ProtocolError>) -> PayloadError {
-    match result {
-        Ok(Inbound::Invalid { error, .. }) => error,
-        other => panic!("expected an invalid payload, got {other:?}"),
-    }
-}
+use protocol::v3::{self, MAX_LISTED_ROOMS, RoomGroupInfo, RoomLabel};
+use protocol::{ErrorReason, MAX_ROOM_MESSAGE_LEN, PayloadError, ProtocolError, RoomId};
 
 fn group_info(len: usize) -> v3::Request {
     v3::Request::RoomGroupInfo(RoomGroupInfo {
@@ -52,27 +23,7 @@ fn group_info(len: usize) -> v3::Request {
 
 #[test]
 fn the_largest_group_info_travels_and_one_byte_more_does_not_encode() {
-    let mut buf = BytesMut::new();
-    let largest = group_info(MAX_ROOM_MESSAGE_LEN);
-    RequestFrame {
-        client_id: ALICE,
-        request: Request::V3(largest.clone()),
-    }
-    .encode(&mut buf)
-    .unwrap();
-    match decode_request(buf).unwrap() {
-        Inbound::Request(f) => assert_eq!(f.request, Request::V3(largest)),
-        other => panic!("{other:?}"),
-    }
-    let mut buf = BytesMut::new();
-    assert!(matches!(
-        RequestFrame {
-            client_id: ALICE,
-            request: Request::V3(group_info(MAX_ROOM_MESSAGE_LEN + 1)),
-        }
-        .encode(&mut buf),
-        Err(ProtocolError::ValueTooLarge { .. })
-    ));
+    assert_largest_travels(group_info, MAX_ROOM_MESSAGE_LEN);
 }
 
 #[test]
@@ -87,7 +38,7 @@ fn a_room_name_that_is_not_short_clean_text_is_a_bad_name() {
         &[0][..],
         &[3, b'o', b'p'][..],
     ] {
-        let error = payload_error(decode_request(raw_request(144, payload)));
+        let error = invalid(raw_request(144, payload));
         assert!(
             matches!(
                 error.reason(),
@@ -96,7 +47,7 @@ fn a_room_name_that_is_not_short_clean_text_is_a_bad_name() {
             "{payload:?}: {error:?}"
         );
     }
-    let error = payload_error(decode_request(raw_request(144, &[3, b'a', 7, b'b'])));
+    let error = invalid(raw_request(144, &[3, b'a', 7, b'b']));
     assert_eq!(error.reason(), ErrorReason::BadName);
 }
 
@@ -104,15 +55,7 @@ fn a_room_name_that_is_not_short_clean_text_is_a_bad_name() {
 fn a_listed_room_count_past_the_limit_is_refused_before_reading_the_rooms() {
     let mut payload = Vec::new();
     payload.extend_from_slice(&((MAX_LISTED_ROOMS + 1) as u16).to_le_bytes());
-    let mut buf = BytesMut::new();
-    ResponseHeader {
-        version: 3,
-        code: 1315,
-        payload_len: payload.len() as u32,
-    }
-    .write(&mut buf);
-    buf.put_slice(&payload);
-    let result = ClientCodec::default().decode_eof(&mut buf);
+    let result = decode_response(raw_response(1315, &payload));
     assert!(
         matches!(
             result,
@@ -126,7 +69,6 @@ fn a_listed_room_count_past_the_limit_is_refused_before_reading_the_rooms() {
         ),
         "{result:?}"
     );
-    let mut out = BytesMut::new();
     let many = v3::Response::ListedRooms(
         (0..=MAX_LISTED_ROOMS)
             .map(|i| v3::ListedRoom {
@@ -139,7 +81,7 @@ fn a_listed_room_count_past_the_limit_is_refused_before_reading_the_rooms() {
             .collect(),
     );
     assert!(matches!(
-        Response::V3(many).encode(&mut out),
+        response_bytes(many),
         Err(ProtocolError::ValueTooLarge { .. })
     ));
 }

@@ -5,87 +5,23 @@
 
 mod common;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
+use common::frames::{
+    decode_request, decode_response, invalid, invalid_response, raw_request, raw_response,
+    request_bytes, response_bytes,
+};
 use common::{ALICE, BOB};
-use protocol::codec::{ClientCodec, Inbound, ResponseItem, ServerCodec};
+use protocol::codec::{Inbound, ResponseItem};
 use protocol::v3::{
     self, KeyPackageKind, KeyPackagesUpload, RoomBatch, RoomCommit, RoomCreate, RoomEntry,
     RoomEntryKind, RoomSend, RoomWelcome,
 };
 use protocol::{
     MAX_FRAME_LEN, MAX_ROOM_MESSAGE_LEN, MessageKind, PayloadError, ProtocolError, Request,
-    RequestFrame, RequestHeader, Response, ResponseHeader, RoomId,
+    Response, RoomId,
 };
-use tokio_util::codec::Decoder;
 
 const ROOM: RoomId = RoomId([0x77; 16]);
-
-fn request_bytes(request: v3::Request) -> Result<BytesMut, ProtocolError> {
-    let mut buf = BytesMut::new();
-    RequestFrame {
-        client_id: ALICE,
-        request: Request::V3(request),
-    }
-    .encode(&mut buf)?;
-    Ok(buf)
-}
-
-fn decode_request(mut buf: BytesMut) -> Result<Inbound, ProtocolError> {
-    ServerCodec::default()
-        .decode_eof(&mut buf)
-        .map(|item| item.expect("a whole frame"))
-}
-
-fn response_bytes(response: v3::Response) -> Result<BytesMut, ProtocolError> {
-    let mut buf = BytesMut::new();
-    Response::V3(response).encode(&mut buf)?;
-    Ok(buf)
-}
-
-fn decode_response(mut buf: BytesMut) -> Result<ResponseItem, ProtocolError> {
-    ClientCodec::default()
-        .decode_eof(&mut buf)
-        .map(|item| item.expect("a whole frame"))
-}
-
-fn raw_request(code: u8, payload: &[u8]) -> BytesMut {
-    let mut buf = BytesMut::new();
-    RequestHeader {
-        client_id: ALICE,
-        version: 3,
-        code,
-        payload_len: payload.len() as u32,
-    }
-    .write(&mut buf);
-    buf.put_slice(payload);
-    buf
-}
-
-fn raw_response(code: u16, payload: &[u8]) -> BytesMut {
-    let mut buf = BytesMut::new();
-    ResponseHeader {
-        version: 3,
-        code,
-        payload_len: payload.len() as u32,
-    }
-    .write(&mut buf);
-    buf.put_slice(payload);
-    buf
-}
-
-fn invalid(buf: BytesMut) -> PayloadError {
-    match decode_request(buf) {
-        Ok(Inbound::Invalid { error, .. }) => error,
-        other => panic!("expected an invalid payload, got {other:?}"),
-    }
-}
-
-fn invalid_response(buf: BytesMut) -> PayloadError {
-    match decode_response(buf) {
-        Err(ProtocolError::InvalidPayload { source, .. }) => source,
-        other => panic!("expected an invalid payload, got {other:?}"),
-    }
-}
 
 fn out_of_range(e: PayloadError) -> &'static str {
     match e {
