@@ -54,6 +54,9 @@ pub enum RoomRefusal {
     EmptyPassword,
     /// Other members' changes kept winning; trying again may succeed.
     Busy,
+    /// The server holds the room at an older epoch than ours (restored
+    /// from a backup): it takes nothing more in the room.
+    ServerBehind,
     /// The room was created but its password could not be set.
     PasswordNotSet,
     /// Something that is not the user's doing (an encoding, a malformed
@@ -80,6 +83,7 @@ impl RoomRefusal {
             Self::BadRoomName => "bad_room_name",
             Self::EmptyPassword => "empty_password",
             Self::Busy => "room_busy",
+            Self::ServerBehind => "room_server_behind",
             Self::PasswordNotSet => "password_not_set",
             Self::Failed => "room",
         }

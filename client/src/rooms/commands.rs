@@ -248,10 +248,7 @@ impl Client {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ClientError::room(
-            RoomRefusal::Busy,
-            "other members kept changing the room at the same time; try again",
-        ))
+        Err(self.spent_retries(room).await)
     }
 
     /// Our rooms, by name.

@@ -66,10 +66,7 @@ impl Client {
                     Err(e) => return Err(e.into()),
                 }
             }
-            Err(ClientError::room(
-                RoomRefusal::Busy,
-                "other members kept changing the room at the same time; try again",
-            ))
+            Err(self.spent_retries(room_id).await)
         })
         .await
     }

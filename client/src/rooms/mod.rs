@@ -27,6 +27,7 @@
 //! business) and what a person sees (`crate::output`).
 
 mod add;
+mod behind;
 mod commands;
 pub mod content;
 mod create;

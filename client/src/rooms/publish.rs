@@ -18,7 +18,7 @@ use sealpost_rooms::{CommitSummary, Outgoing, RoomEngine, RoomsError};
 
 use super::PinBook;
 use crate::client::Client;
-use crate::error::{ClientError, RoomRefusal};
+use crate::error::ClientError;
 
 /// Attempts at one commit when others keep winning the epoch.
 const MAX_ATTEMPTS: usize = 8;
@@ -86,10 +86,7 @@ impl Client {
                 }
             }
         }
-        Err(ClientError::room(
-            RoomRefusal::Busy,
-            "other members kept changing the room at the same time; try again",
-        ))
+        Err(self.spent_retries(room).await)
     }
 
     /// Settles a commit of ours in `room` left pending: reads the logs (our

@@ -35,6 +35,7 @@ mod push_queue;
 mod received_files;
 mod replay;
 mod restore_ids;
+mod restore_rooms;
 mod resume_summary;
 mod room_held_history;
 mod room_offers;

@@ -1,0 +1,65 @@
+//! Rooms on a server restored from a backup: one whose last change came
+//! before the backup goes on; one changed after it is refused in words that
+//! say why (the server holds it at an older epoch than its members), where
+//! the client used to say that other members kept changing the room.
+
+use e2e::ServerProcess;
+
+use crate::operator::server_cmd;
+use crate::rooms_cli::{inbox_room_texts, ok, refusal, register};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_an_unchanged_one_goes_on()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
+    let (port, addr) = (server.addr.port(), server.addr);
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    register(addr, &alice, "alice").await;
+    register(addr, &bob, "bob").await;
+    for room in ["team", "calm"] {
+        ok(addr, &alice, &["room", "create", room]).await;
+        ok(addr, &alice, &["room", "add", room, "bob"]).await;
+    }
+    ok(addr, &bob, &["inbox"]).await;
+
+    let archive = dir.path().join("sealpost.tar");
+    let (done, out, err) = server_cmd(&data, &["backup", archive.to_str().unwrap()]).await;
+    assert!(done, "{out}{err}");
+    // After the backup: a commit in team (epoch 1 to 2), only a text in
+    // calm; bob reads both before the server is lost.
+    ok(addr, &alice, &["room", "rename", "team", "crew"]).await;
+    ok(addr, &alice, &["room", "send", "calm", "after the backup"]).await;
+    assert_eq!(inbox_room_texts(addr, &bob).await, ["after the backup"]);
+    server.terminate_cleanly().await.unwrap();
+
+    let restored = dir.path().join("restored");
+    let (done, out, err) = server_cmd(&restored, &["restore", archive.to_str().unwrap()]).await;
+    assert!(done, "{out}{err}");
+    let mut server = ServerProcess::start_on(&restored, port, &[]).await.unwrap();
+
+    let says = "the server holds #crew at epoch 1, behind this client's 2: it was most likely \
+                restored from a backup made before the room last changed, and takes nothing more \
+                in the room; its history here is kept; make a new room (`room create`) to go on";
+    for (home, args) in [
+        (&alice, &["room", "send", "crew", "hello?"][..]),
+        (&bob, &["room", "send", "crew", "anyone?"][..]),
+        (&alice, &["room", "promote", "crew", "bob"][..]),
+    ] {
+        let err = refusal(addr, home, args).await;
+        assert_eq!(err["code"], "room_server_behind", "{args:?}: {err}");
+        assert_eq!(err["error"], says, "{args:?}: {err}");
+    }
+    let (done, _, text) = crate::rooms_cli::run(addr, &bob, &["room", "send", "crew", "x"]).await;
+    assert!(!done);
+    assert_eq!(text.trim(), format!("client: {says}"));
+
+    // Calm goes on both ways: its texts since the backup come with new
+    // entry numbers, past those bob read before the loss.
+    ok(addr, &alice, &["room", "send", "calm", "after the restore"]).await;
+    assert_eq!(inbox_room_texts(addr, &bob).await, ["after the restore"]);
+    ok(addr, &bob, &["room", "send", "calm", "still here"]).await;
+    assert_eq!(inbox_room_texts(addr, &alice).await, ["still here"]);
+    server.terminate_cleanly().await.unwrap();
+}
