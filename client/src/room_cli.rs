@@ -401,6 +401,18 @@ async fn attempt(
                 );
                 (json!({ "room": known, "forgotten": true }), vec![line])
             }
+            Leaving::ServerBehind(known) => {
+                let line = format!(
+                    "the server holds {} at an older epoch than this client (it was restored from \
+                     a backup made before the room last changed), so no leave can be made there; \
+                     forgot it here, and kept its history",
+                    named(&known)
+                );
+                (
+                    json!({ "room": known, "forgotten": true, "server_behind": true }),
+                    vec![line],
+                )
+            }
         },
         RoomCommand::Send { name, text } => {
             let text = text.unwrap_or_default();

@@ -11,6 +11,9 @@
 //! spent, so that the race with other members, which they settle, costs
 //! nothing more.
 //!
+//! `room leave` of such a room forgets it here (`super::commands`): no
+//! leave can be made on the server either.
+//!
 //! Left out: moving the server's room forward. The server checks every
 //! commit against its own copy of the room's public state, which the
 //! restore took back too, and taking a member's word for a newer one is a
@@ -60,8 +63,8 @@ impl Client {
             format!(
                 "the server holds #{name} at epoch {server}, behind this client's {ours}: it was \
                  most likely restored from a backup made before the room last changed, and takes \
-                 nothing more in the room; its history here is kept; make a new room (`room \
-                 create`) to go on"
+                 nothing more in the room; make a new room (`room create`) to go on, and `room \
+                 leave {name}` forgets this one here (its history is kept)"
             ),
         )))
     }

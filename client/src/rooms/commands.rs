@@ -57,6 +57,10 @@ pub enum Leaving {
     /// The server no longer had us in the room of this name: forgotten
     /// here.
     Forgotten(String),
+    /// The server holds the room of this name at an older epoch than ours
+    /// (restored from a backup), where no leave can be made: forgotten
+    /// here.
+    ServerBehind(String),
 }
 
 impl Client {
@@ -113,7 +117,16 @@ impl Client {
                     return Ok(Leaving::Forgotten(room.name));
                 }
                 Err(e) => return Err(e.into()),
-                Ok(_) => {}
+                Ok(state) => {
+                    // Restored from a backup taken before the room last
+                    // changed (`super::behind`): no leave can be made there.
+                    let id = room.id;
+                    let engine = self.room_engine().await?;
+                    if state.epoch < engine.run(move |en| en.epoch(id)).await? {
+                        engine.run(move |en| en.forget_room(id)).await?;
+                        return Ok(Leaving::ServerBehind(room.name));
+                    }
+                }
             }
             let room_id = room.id;
             let engine = self.room_engine().await?;

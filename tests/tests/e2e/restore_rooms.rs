@@ -6,7 +6,7 @@
 use e2e::ServerProcess;
 
 use crate::operator::server_cmd;
-use crate::rooms_cli::{inbox_room_texts, ok, refusal, register};
+use crate::rooms_cli::{inbox_room_texts, json, ok, refusal, register};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_an_unchanged_one_goes_on()
@@ -41,7 +41,8 @@ async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_
 
     let says = "the server holds #crew at epoch 1, behind this client's 2: it was most likely \
                 restored from a backup made before the room last changed, and takes nothing more \
-                in the room; its history here is kept; make a new room (`room create`) to go on";
+                in the room; make a new room (`room create`) to go on, and `room leave crew` \
+                forgets this one here (its history is kept)";
     for (home, args) in [
         (&alice, &["room", "send", "crew", "hello?"][..]),
         (&bob, &["room", "send", "crew", "anyone?"][..]),
@@ -54,6 +55,31 @@ async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_
     let (done, _, text) = crate::rooms_cli::run(addr, &bob, &["room", "send", "crew", "x"]).await;
     assert!(!done);
     assert_eq!(text.trim(), format!("client: {says}"));
+
+    // Leaving it forgets it here, history kept; nothing was sent.
+    let left = json(addr, &alice, &["room", "leave", "crew"]).await;
+    assert_eq!(left["server_behind"], true, "{left}");
+    assert_eq!(left["forgotten"], true, "{left}");
+    let (done, out, err) = crate::rooms_cli::run(addr, &bob, &["room", "leave", "crew"]).await;
+    assert!(done, "{err}");
+    assert_eq!(
+        out.trim(),
+        "the server holds #crew at an older epoch than this client (it was restored from a \
+         backup made before the room last changed), so no leave can be made there; forgot it \
+         here, and kept its history"
+    );
+    for home in [&alice, &bob] {
+        let listed = json(addr, home, &["room", "list"]).await;
+        assert!(!listed.to_string().contains("crew"), "{listed}");
+        let history = json(addr, home, &["history", "#crew"]).await;
+        let events: Vec<&str> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["room_event"].as_str())
+            .collect();
+        assert_eq!(events.last(), Some(&"renamed"), "{history}");
+    }
 
     // Calm goes on both ways: its texts since the backup come with new
     // entry numbers, past those bob read before the loss.
