@@ -156,9 +156,13 @@ pub enum ClientError {
     /// No room of this name here (escape before printing).
     #[error("no room named {0:?} here")]
     NoSuchRoom(String),
-    /// A room of ours that the server no longer has us in: deleted, or we
-    /// were removed while this client was away (escape before printing).
-    #[error("the server no longer has you in #{0}: it was deleted, or you were removed while away")]
+    /// A room of ours that the server no longer has us in: deleted, we
+    /// were removed while this client was away, or the server was restored
+    /// from a backup made before we joined (escape before printing).
+    #[error(
+        "the server no longer has you in #{0}: it was deleted, you were removed while away, or the \
+         server was restored from a backup made before you joined"
+    )]
     RoomGone(String),
     /// A member removed or banned us from the room of this name: this
     /// client read the commit that did it (escape before printing).

@@ -395,8 +395,8 @@ async fn attempt(
             }
             Leaving::Forgotten(known) => {
                 let line = format!(
-                    "the server no longer has you in {} (deleted, or you were removed while away); \
-                     forgot it here",
+                    "the server no longer has you in {} (deleted, you were removed while away, or \
+                     the server was restored from a backup made before you joined); forgot it here",
                     named(&known)
                 );
                 (json!({ "room": known, "forgotten": true }), vec![line])
@@ -484,8 +484,8 @@ async fn attempt(
                 ));
                 if r.gone {
                     lines.push(format!(
-                        "    gone from the server (deleted, or you were removed while away): \
-                         `room leave {}` forgets it here",
+                        "    gone from the server (deleted, you were removed while away, or the \
+                         server was restored from an older backup): `room leave {}` forgets it here",
                         escape_line(&quote_word(&r.name))
                     ));
                 }

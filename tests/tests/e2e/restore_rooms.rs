@@ -1,7 +1,8 @@
 //! Rooms on a server restored from a backup: one whose last change came
 //! before the backup goes on; one changed after it is refused in words that
 //! say why (the server holds it at an older epoch than its members), where
-//! the client used to say that other members kept changing the room.
+//! the client used to say that other members kept changing the room; one
+//! made after it is gone, and the words say a restore may be why.
 
 use e2e::ServerProcess;
 
@@ -30,6 +31,8 @@ async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_
     // After the backup: a commit in team (epoch 1 to 2), only a text in
     // calm; bob reads both before the server is lost.
     ok(addr, &alice, &["room", "rename", "team", "crew"]).await;
+    ok(addr, &alice, &["room", "create", "late"]).await;
+    ok(addr, &alice, &["room", "add", "late", "bob"]).await;
     ok(addr, &alice, &["room", "send", "calm", "after the backup"]).await;
     assert_eq!(inbox_room_texts(addr, &bob).await, ["after the backup"]);
     server.terminate_cleanly().await.unwrap();
@@ -80,6 +83,24 @@ async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_
             .collect();
         assert_eq!(events.last(), Some(&"renamed"), "{history}");
     }
+
+    // A room made after the backup is not on the server at all.
+    let err = refusal(addr, &bob, &["room", "send", "late", "hi"]).await;
+    assert_eq!(err["code"], "room_gone", "{err}");
+    assert_eq!(
+        err["error"],
+        "the server no longer has you in #late: it was deleted, you were removed while away, or \
+         the server was restored from a backup made before you joined; `client room leave late` \
+         forgets it here",
+        "{err}"
+    );
+    let (done, out, err) = crate::rooms_cli::run(addr, &alice, &["room", "leave", "late"]).await;
+    assert!(done, "{err}");
+    assert_eq!(
+        out.trim(),
+        "the server no longer has you in #late (deleted, you were removed while away, or the \
+         server was restored from a backup made before you joined); forgot it here"
+    );
 
     // Calm goes on both ways: its texts since the backup come with new
     // entry numbers, past those bob read before the loss.
