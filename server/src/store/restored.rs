@@ -9,6 +9,13 @@
 //! maximum is under 200,000 a second). Counting from the snapshot's time
 //! means that restoring the same archive again later also skips what the
 //! first restored server handed out.
+//!
+//! The same start drops every one-time key package: the original handed
+//! out some of them after the snapshot, which the restored server would
+//! hand out again, and an invitation made for one its owner has used is
+//! one it cannot open. Their owners refill their stock when they next
+//! connect; a last-resort package, which may be handed out any number of
+//! times, stays.
 
 use std::fs;
 use std::io::{self, Write};
@@ -41,8 +48,9 @@ pub fn mark(data_dir: &Path, created_at_ms: u64) -> io::Result<()> {
 }
 
 /// The counter to start from: `next_id`, or, when `db_path`'s folder holds
-/// the marker, past every id handed out since the snapshot. The new value is
-/// stored before the marker goes, so a crash in between only skips again.
+/// the marker, past every id handed out since the snapshot (and the
+/// one-time key packages dropped). Both are committed before the marker
+/// goes, so a crash in between only does them again.
 pub(super) fn next_id_after_restore(
     conn: &Connection,
     db_path: &Path,
@@ -55,13 +63,17 @@ pub(super) fn next_id_after_restore(
         Err(e) => return Err(e.into()),
     };
     let next = next_id.saturating_add(skip(created_at_ms, now_ms()));
-    conn.execute(
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
         "UPDATE meta SET value = ?1 WHERE key = 'next_message_id'",
         [i64::try_from(next).unwrap_or(i64::MAX)],
     )?;
+    let dropped = tx.execute("DELETE FROM key_packages WHERE last_resort = 0", [])?;
+    tx.commit()?;
     fs::remove_file(&marker)?;
     tracing::info!(
         next_id = next,
+        one_time_key_packages_dropped = dropped,
         "restored from a backup: message ids continue past the original's"
     );
     Ok(next)
@@ -92,16 +104,34 @@ mod tests {
     }
 
     #[test]
-    fn a_marked_folder_moves_the_counter_once() {
+    fn a_marked_folder_moves_the_counter_and_drops_one_time_key_packages_once() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("server.db");
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch(
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-             INSERT INTO meta VALUES ('next_message_id', 42);",
+             INSERT INTO meta VALUES ('next_message_id', 42);
+             CREATE TABLE key_packages (id INTEGER PRIMARY KEY, owner BLOB NOT NULL,
+                 last_resort INTEGER NOT NULL, package BLOB NOT NULL);
+             INSERT INTO key_packages VALUES (1, x'01', 0, x'aa'), (2, x'01', 1, x'bb'),
+                 (3, x'02', 0, x'cc');",
         )
         .unwrap();
+        let kinds = |conn: &Connection| -> Vec<(i64, i64)> {
+            let mut stmt = conn
+                .prepare("SELECT id, last_resort FROM key_packages ORDER BY id")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
         assert_eq!(next_id_after_restore(&conn, &db, 42).unwrap(), 42);
+        assert_eq!(
+            kinds(&conn),
+            [(1, 0), (2, 1), (3, 0)],
+            "no marker, nothing dropped"
+        );
         mark(dir.path(), now_ms()).unwrap();
         let next = next_id_after_restore(&conn, &db, 42).unwrap();
         assert!(next >= 42 + MIN_SKIP, "{next}");
@@ -114,6 +144,7 @@ mod tests {
             .unwrap();
         assert_eq!(stored as u64, next);
         assert!(!dir.path().join(MARKER).exists());
+        assert_eq!(kinds(&conn), [(2, 1)], "only the last-resort package stays");
         assert_eq!(next_id_after_restore(&conn, &db, next).unwrap(), next);
     }
 }

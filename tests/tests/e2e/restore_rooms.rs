@@ -2,7 +2,9 @@
 //! before the backup goes on; one changed after it is refused in words that
 //! say why (the server holds it at an older epoch than its members), where
 //! the client used to say that other members kept changing the room; one
-//! made after it is gone, and the words say a restore may be why.
+//! made after it is gone, and the words say a restore may be why. And an
+//! invitation made after the restore opens: the restored server no longer
+//! hands out a key package its original handed out since the backup.
 
 use e2e::ServerProcess;
 
@@ -108,5 +110,41 @@ async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_
     assert_eq!(inbox_room_texts(addr, &bob).await, ["after the restore"]);
     ok(addr, &bob, &["room", "send", "calm", "still here"]).await;
     assert_eq!(inbox_room_texts(addr, &alice).await, ["still here"]);
+    server.terminate_cleanly().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_rooms_an_invitation_after_the_restore_is_not_made_for_a_key_package_used_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
+    let (port, addr) = (server.addr.port(), server.addr);
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    register(addr, &alice, "alice").await;
+    register(addr, &bob, "bob").await;
+
+    let archive = dir.path().join("sealpost.tar");
+    let (done, out, err) = server_cmd(&data, &["backup", archive.to_str().unwrap()]).await;
+    assert!(done, "{out}{err}");
+    // After the backup, bob is added with one of his one-time key packages
+    // (its private key spent when he joins), which the backup still holds.
+    ok(addr, &alice, &["room", "create", "first"]).await;
+    ok(addr, &alice, &["room", "add", "first", "bob"]).await;
+    ok(addr, &alice, &["room", "send", "first", "one"]).await;
+    assert_eq!(inbox_room_texts(addr, &bob).await, ["one"]);
+    server.terminate_cleanly().await.unwrap();
+
+    let restored = dir.path().join("restored");
+    let (done, out, err) = server_cmd(&restored, &["restore", archive.to_str().unwrap()]).await;
+    assert!(done, "{out}{err}");
+    let mut server = ServerProcess::start_on(&restored, port, &[]).await.unwrap();
+    // Bob connects (refilling his stock), then is invited again.
+    assert!(inbox_room_texts(addr, &bob).await.is_empty());
+    ok(addr, &alice, &["room", "create", "second"]).await;
+    ok(addr, &alice, &["room", "add", "second", "bob"]).await;
+    ok(addr, &alice, &["room", "send", "second", "two"]).await;
+    assert_eq!(inbox_room_texts(addr, &bob).await, ["two"]);
+    let listed = json(addr, &bob, &["room", "list"]).await;
+    assert!(listed.to_string().contains("\"second\""), "{listed}");
     server.terminate_cleanly().await.unwrap();
 }
