@@ -107,7 +107,7 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
-        let next_id = super::restored::next_id_after_restore(&conn, db_path, next_id as u64)?;
+        let next_id = super::restored::settle_restore(&conn, db_path, next_id as u64)?;
         // Checkpoints run beside the writer, not inside its commits.
         conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
         // Every statement the writer runs stays prepared (the removals alone

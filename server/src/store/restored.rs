@@ -51,7 +51,7 @@ pub fn mark(data_dir: &Path, created_at_ms: u64) -> io::Result<()> {
 /// the marker, past every id handed out since the snapshot (and the
 /// one-time key packages dropped). Both are committed before the marker
 /// goes, so a crash in between only does them again.
-pub(super) fn next_id_after_restore(
+pub(super) fn settle_restore(
     conn: &Connection,
     db_path: &Path,
     next_id: u64,
@@ -126,14 +126,14 @@ mod tests {
                 .map(Result::unwrap)
                 .collect()
         };
-        assert_eq!(next_id_after_restore(&conn, &db, 42).unwrap(), 42);
+        assert_eq!(settle_restore(&conn, &db, 42).unwrap(), 42);
         assert_eq!(
             kinds(&conn),
             [(1, 0), (2, 1), (3, 0)],
             "no marker, nothing dropped"
         );
         mark(dir.path(), now_ms()).unwrap();
-        let next = next_id_after_restore(&conn, &db, 42).unwrap();
+        let next = settle_restore(&conn, &db, 42).unwrap();
         assert!(next >= 42 + MIN_SKIP, "{next}");
         let stored: i64 = conn
             .query_row(
@@ -145,6 +145,6 @@ mod tests {
         assert_eq!(stored as u64, next);
         assert!(!dir.path().join(MARKER).exists());
         assert_eq!(kinds(&conn), [(2, 1)], "only the last-resort package stays");
-        assert_eq!(next_id_after_restore(&conn, &db, next).unwrap(), next);
+        assert_eq!(settle_restore(&conn, &db, next).unwrap(), next);
     }
 }
