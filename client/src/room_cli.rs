@@ -489,6 +489,14 @@ async fn attempt(
                         escape_line(&quote_word(&r.name))
                     ));
                 }
+                if r.server_behind {
+                    lines.push(format!(
+                        "    the server holds it at an older epoch (restored from a backup made \
+                         before the room last changed): it takes nothing more; `room leave {}` \
+                         forgets it here",
+                        escape_line(&quote_word(&r.name))
+                    ));
+                }
             }
             for r in &restored {
                 lines.push(format!(

@@ -42,6 +42,10 @@ pub struct RoomInfo {
     /// The server no longer has us in it (deleted, or we were removed
     /// while away): `room leave` forgets it here.
     pub gone: bool,
+    /// The server holds it at an older epoch than ours (restored from a
+    /// backup made before it last changed: `super::behind`): it takes
+    /// nothing more in it, and `room leave` forgets it here.
+    pub server_behind: bool,
     /// We asked to leave; another member's client has yet to commit it.
     pub leaving: bool,
 }
@@ -271,12 +275,19 @@ impl Client {
     pub async fn room_list(&self) -> Result<Vec<RoomInfo>, ClientError> {
         self.in_rooms(async || {
             let conn = self.connection().await?;
-            let on_server: std::collections::HashSet<RoomId> =
-                conn.room_list().await?.iter().map(|r| r.room).collect();
+            let on_server: std::collections::HashMap<RoomId, u64> = conn
+                .room_list()
+                .await?
+                .iter()
+                .map(|r| (r.room, r.epoch))
+                .collect();
             let mut out = Vec::new();
             for room in self.local_rooms().await? {
                 let mut info = self.room_info(&room).await?;
-                info.gone = !on_server.contains(&RoomId(room.id.0));
+                match on_server.get(&RoomId(room.id.0)) {
+                    None => info.gone = true,
+                    Some(&epoch) => info.server_behind = epoch < info.epoch,
+                }
                 out.push(info);
             }
             out.sort_by_key(|r| r.name.to_lowercase());
@@ -320,6 +331,7 @@ impl Client {
             epoch,
             rule: access.rule.to_string(),
             gone: false,
+            server_behind: false,
             leaving,
         })
     }

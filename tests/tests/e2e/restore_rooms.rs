@@ -61,6 +61,34 @@ async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_
     assert!(!done);
     assert_eq!(text.trim(), format!("client: {says}"));
 
+    // Listed as such, with the way out.
+    let listed = json(addr, &alice, &["room", "list"]).await;
+    let mine = listed["mine"].as_array().unwrap();
+    let behind: Vec<(&str, bool)> = mine
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap(),
+                r["server_behind"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        behind,
+        [("calm", false), ("crew", true), ("late", false)],
+        "{listed}"
+    );
+    let shown = ok(addr, &bob, &["room", "list"]).await;
+    assert!(
+        shown.contains(
+            "#crew ",
+        ) && shown.contains(
+            "    the server holds it at an older epoch (restored from a backup made before the room \
+             last changed): it takes nothing more; `room leave crew` forgets it here"
+        ),
+        "{shown}"
+    );
+
     // Leaving it forgets it here, history kept; nothing was sent.
     let left = json(addr, &alice, &["room", "leave", "crew"]).await;
     assert_eq!(left["server_behind"], true, "{left}");
