@@ -6,30 +6,57 @@
 //! invitation made after the restore opens: the restored server no longer
 //! hands out a key package its original handed out since the backup.
 
+use std::path::{Path, PathBuf};
+
 use e2e::ServerProcess;
 
 use crate::operator::server_cmd;
 use crate::rooms_cli::{inbox_room_texts, json, ok, refusal, register};
 
+/// A server in a folder of its own with alice and bob registered: the
+/// folder, the server and the two homes.
+async fn alice_and_bob() -> (tempfile::TempDir, ServerProcess, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    register(server.addr, &alice, "alice").await;
+    register(server.addr, &bob, "bob").await;
+    (dir, server, alice, bob)
+}
+
+/// Backs up the server of [`alice_and_bob`] into an archive in `dir`.
+async fn back_up(dir: &Path) -> PathBuf {
+    let archive = dir.join("sealpost.tar");
+    let data = dir.join("data");
+    let (done, out, err) = server_cmd(&data, &["backup", archive.to_str().unwrap()]).await;
+    assert!(done, "{out}{err}");
+    archive
+}
+
+/// Stops `lost` and starts a server restored from `archive` on its port.
+async fn restore(dir: &Path, mut lost: ServerProcess, archive: &Path) -> ServerProcess {
+    lost.terminate_cleanly().await.unwrap();
+    let restored = dir.join("restored");
+    let (done, out, err) = server_cmd(&restored, &["restore", archive.to_str().unwrap()]).await;
+    assert!(done, "{out}{err}");
+    ServerProcess::start_on(&restored, lost.addr.port(), &[])
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_an_unchanged_one_goes_on()
  {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
-    let (port, addr) = (server.addr.port(), server.addr);
-    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    register(addr, &alice, "alice").await;
-    register(addr, &bob, "bob").await;
+    let (dir, server, alice, bob) = alice_and_bob().await;
+    let addr = server.addr;
     for room in ["team", "calm"] {
         ok(addr, &alice, &["room", "create", room]).await;
         ok(addr, &alice, &["room", "add", room, "bob"]).await;
     }
     ok(addr, &bob, &["inbox"]).await;
-
-    let archive = dir.path().join("sealpost.tar");
-    let (done, out, err) = server_cmd(&data, &["backup", archive.to_str().unwrap()]).await;
-    assert!(done, "{out}{err}");
+    let archive = back_up(dir.path()).await;
     // After the backup: a commit in team (epoch 1 to 2), only a text in
     // calm; bob reads both before the server is lost.
     ok(addr, &alice, &["room", "rename", "team", "crew"]).await;
@@ -37,12 +64,7 @@ async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_
     ok(addr, &alice, &["room", "add", "late", "bob"]).await;
     ok(addr, &alice, &["room", "send", "calm", "after the backup"]).await;
     assert_eq!(inbox_room_texts(addr, &bob).await, ["after the backup"]);
-    server.terminate_cleanly().await.unwrap();
-
-    let restored = dir.path().join("restored");
-    let (done, out, err) = server_cmd(&restored, &["restore", archive.to_str().unwrap()]).await;
-    assert!(done, "{out}{err}");
-    let mut server = ServerProcess::start_on(&restored, port, &[]).await.unwrap();
+    let mut server = restore(dir.path(), server, &archive).await;
 
     let says = "the server holds #crew at epoch 1, behind this client's 2: it was most likely \
                 restored from a backup made before the room last changed, and takes nothing more \
@@ -143,29 +165,16 @@ async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_rooms_an_invitation_after_the_restore_is_not_made_for_a_key_package_used_before() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
-    let (port, addr) = (server.addr.port(), server.addr);
-    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    register(addr, &alice, "alice").await;
-    register(addr, &bob, "bob").await;
-
-    let archive = dir.path().join("sealpost.tar");
-    let (done, out, err) = server_cmd(&data, &["backup", archive.to_str().unwrap()]).await;
-    assert!(done, "{out}{err}");
+    let (dir, server, alice, bob) = alice_and_bob().await;
+    let addr = server.addr;
+    let archive = back_up(dir.path()).await;
     // After the backup, bob is added with one of his one-time key packages
     // (its private key spent when he joins), which the backup still holds.
     ok(addr, &alice, &["room", "create", "first"]).await;
     ok(addr, &alice, &["room", "add", "first", "bob"]).await;
     ok(addr, &alice, &["room", "send", "first", "one"]).await;
     assert_eq!(inbox_room_texts(addr, &bob).await, ["one"]);
-    server.terminate_cleanly().await.unwrap();
-
-    let restored = dir.path().join("restored");
-    let (done, out, err) = server_cmd(&restored, &["restore", archive.to_str().unwrap()]).await;
-    assert!(done, "{out}{err}");
-    let mut server = ServerProcess::start_on(&restored, port, &[]).await.unwrap();
+    let mut server = restore(dir.path(), server, &archive).await;
     // Bob connects (refilling his stock), then is invited again.
     assert!(inbox_room_texts(addr, &bob).await.is_empty());
     ok(addr, &alice, &["room", "create", "second"]).await;
