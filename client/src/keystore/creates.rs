@@ -9,19 +9,23 @@
 //! The note names the room, its name and rule. It goes in the transaction
 //! that records the creation, or with the room when the server refused
 //! it; the next read of the rooms' logs finishes one a crash left
-//! (`rooms::create_cut_short`), asking the server whether it has the room.
+//! (`rooms::create`), asking the server whether it has the room.
 //!
-//! Left out: the creation itself (`crate::rooms::commands`).
+//! Left out: the creation itself (`crate::rooms::create`).
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 use sealpost_rooms::RoomId;
 
 use super::conversation::note_name;
 use super::history::{NewEntry, insert};
-use super::room_events::{drop_note, show_only};
+use super::notes::{drop_note, end_note};
+use super::room_events::show_only;
 use super::schema::blob_array;
 use super::{KeyStore, KeyStoreError};
 use crate::rooms::event::RoomEvent;
+
+/// Deletes the note of a creation (the room as `?1`).
+const NOTED_CREATE: &str = "DELETE FROM pending_creates WHERE room = ?1";
 
 /// A room creation noted and not finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,27 +85,24 @@ impl KeyStore {
         entry: &NewEntry,
         shown: Option<&RoomEvent>,
     ) -> Result<bool, KeyStoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let noted = tx.execute("DELETE FROM pending_creates WHERE room = ?1", [&room.0[..]])?;
-        let (kind, key) = entry.conversation.key();
-        let recorded: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM history WHERE conv_kind = ?1 AND conv = ?2
-               AND kind = 3 AND json_extract(body, '$.room_event') = 'created')",
-            params![kind, key],
-            |r| r.get(0),
-        )?;
-        if recorded {
-            note_name(&tx, &entry.conversation)?;
-        } else {
-            insert(&tx, entry)?;
-            if let Some(event) = shown.filter(|_| noted == 1) {
-                show_only(&tx, [event])?;
+        end_note(&mut self.conn, NOTED_CREATE, room, |tx, noted| {
+            let (kind, key) = entry.conversation.key();
+            let recorded: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM history WHERE conv_kind = ?1 AND conv = ?2
+                   AND kind = 3 AND json_extract(body, '$.room_event') = 'created')",
+                params![kind, key],
+                |r| r.get(0),
+            )?;
+            if recorded {
+                note_name(tx, &entry.conversation)?;
+            } else {
+                insert(tx, entry)?;
+                if let Some(event) = shown.filter(|_| noted) {
+                    show_only(tx, [event])?;
+                }
             }
-        }
-        tx.commit()?;
-        Ok(!recorded)
+            Ok(!recorded)
+        })
     }
 
     /// Forgets the creation of `room`: the server refused it or never had
@@ -115,12 +116,7 @@ impl KeyStore {
         room: RoomId,
         shown: Option<&RoomEvent>,
     ) -> Result<(), KeyStoreError> {
-        drop_note(
-            &mut self.conn,
-            "DELETE FROM pending_creates WHERE room = ?1",
-            room,
-            shown,
-        )
+        drop_note(&mut self.conn, NOTED_CREATE, room, shown)
     }
 }
 

@@ -29,10 +29,15 @@ use sealpost_rooms::RoomId;
 
 use super::conversation::note_name;
 use super::history::{NewEntry, insert};
-use super::room_events::{drop_note, show_only};
+use super::notes::{drop_note, end_note};
+use super::room_events::show_only;
 use super::schema::{blob_array, from_sql_u64, to_sql_u64};
 use super::{KeyStore, KeyStoreError};
 use crate::rooms::event::RoomEvent;
+
+/// Deletes the note of a join by name not recorded (the room as `?1`).
+const NOTED_NAME_JOIN: &str =
+    "DELETE FROM pending_joins WHERE welcome IS NULL AND recorded = 0 AND room = ?1";
 
 /// Who records a join's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,22 +185,16 @@ impl KeyStore {
         entry: &NewEntry,
         shown: Option<&RoomEvent>,
     ) -> Result<bool, KeyStoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let noted = tx.execute(
-            "DELETE FROM pending_joins WHERE welcome IS NULL AND recorded = 0 AND room = ?1",
-            [&room.0[..]],
-        )?;
-        if noted == 1 {
-            insert(&tx, entry)?;
-            note_name(&tx, &entry.conversation)?;
-            if let Some(event) = shown {
-                show_only(&tx, [event])?;
+        end_note(&mut self.conn, NOTED_NAME_JOIN, room, |tx, noted| {
+            if noted {
+                insert(tx, entry)?;
+                note_name(tx, &entry.conversation)?;
+                if let Some(event) = shown {
+                    show_only(tx, [event])?;
+                }
             }
-        }
-        tx.commit()?;
-        Ok(noted == 1)
+            Ok(noted)
+        })
     }
 
     /// Forgets the join of `room` by name: the engine refused it, or the
@@ -209,12 +208,7 @@ impl KeyStore {
         room: RoomId,
         shown: Option<&RoomEvent>,
     ) -> Result<(), KeyStoreError> {
-        drop_note(
-            &mut self.conn,
-            "DELETE FROM pending_joins WHERE welcome IS NULL AND recorded = 0 AND room = ?1",
-            room,
-            shown,
-        )
+        drop_note(&mut self.conn, NOTED_NAME_JOIN, room, shown)
     }
 
     /// The joins by name noted and not recorded.

@@ -80,6 +80,7 @@ mod history_change;
 mod identity;
 mod joins;
 mod me_info;
+mod notes;
 mod pins;
 mod received;
 mod restored;

@@ -17,8 +17,7 @@
 //! it.
 
 use protocol::ClientId;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use sealpost_rooms::RoomId;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::history::{Body, Direction, NewEntry, Status, insert};
 use super::schema::blob_array;
@@ -92,24 +91,6 @@ pub(super) fn show_only<'a>(
         "DELETE FROM room_events WHERE entry <= (SELECT max(entry) FROM room_events) - ?1",
         params![ROOM_EVENTS_MAX],
     )?;
-    Ok(())
-}
-
-/// Ends a note of ours on `room` that never came to be (`delete`, with the
-/// room as `?1`, deletes it) and queues `shown`, its notice, in the same
-/// transaction if the note was there: once.
-pub(super) fn drop_note(
-    conn: &mut Connection,
-    delete: &str,
-    room: RoomId,
-    shown: Option<&RoomEvent>,
-) -> Result<(), KeyStoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let noted = tx.execute(delete, [&room.0[..]])?;
-    if let Some(event) = shown.filter(|_| noted == 1) {
-        show_only(&tx, [event])?;
-    }
-    tx.commit()?;
     Ok(())
 }
 
