@@ -8,6 +8,8 @@
 //! read: its notice comes once, in its place, in the same words (history
 //! does not keep such notices).
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
 
 use crate::rooms_cli::{json, ok, room_events, users};
@@ -29,14 +31,39 @@ async fn inbox_crashing_at(addr: std::net::SocketAddr, home: &std::path::Path, a
     e2e::run_client_crashing_at(addr, home, &["inbox"], client::rooms::READ_TEST_CRASH, at).await;
 }
 
+/// A server with alice and bob, both in alice's room `team`: the server,
+/// the folder and the two homes.
+async fn team() -> (e2e::TestServer, tempfile::TempDir, PathBuf, PathBuf) {
+    let (server, dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    (server, dir, alice, bob)
+}
+
+/// The room events of bob's next `inbox` after one killed at `at`, which
+/// must be `expected`, and those of the one after, which must be none.
+async fn inbox_after_crash(
+    addr: std::net::SocketAddr,
+    bob: &Path,
+    at: &str,
+    expected: &[&str],
+) -> Vec<Value> {
+    inbox_crashing_at(addr, bob, at).await;
+    let events = room_events(&json(addr, bob, &["inbox"]).await);
+    let shown: Vec<String> = events.iter().map(said).collect();
+    assert_eq!(shown, expected, "{at}: {events:?}");
+    let again = room_events(&json(addr, bob, &["inbox"]).await);
+    assert!(again.is_empty(), "{at}: {again:?}");
+    events
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_read_crash_at_any_point_of_a_read_loses_nothing_and_shows_nothing_twice() {
     for at in ["processed", "recorded", "released"] {
-        let (server, dir, [alice, bob]) = users(["alice", "bob"]).await;
+        let (server, dir, alice, bob) = team().await;
         let addr = server.addr;
-        ok(addr, &alice, &["room", "create", "team"]).await;
-        ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-        ok(addr, &bob, &["inbox"]).await;
         let note = dir.path().join("note.txt");
         std::fs::write(&note, b"minutes").unwrap();
         ok(addr, &alice, &["room", "send", "team", "one"]).await;
@@ -50,7 +77,6 @@ async fn rooms_read_crash_at_any_point_of_a_read_loses_nothing_and_shows_nothing
         ok(addr, &alice, &["room", "rename", "team", "crew"]).await;
         ok(addr, &alice, &["room", "send", "crew", "three"]).await;
 
-        inbox_crashing_at(addr, &bob, at).await;
         let expected = [
             "text one",
             "text two",
@@ -58,15 +84,11 @@ async fn rooms_read_crash_at_any_point_of_a_read_loses_nothing_and_shows_nothing
             "renamed",
             "text three",
         ];
-        let events = room_events(&json(addr, &bob, &["inbox"]).await);
-        let shown: Vec<String> = events.iter().map(said).collect();
-        assert_eq!(shown, expected, "{at}: {events:?}");
+        let events = inbox_after_crash(addr, &bob, at, &expected).await;
         // The rename says what the room was called before it, read again
         // or not.
         assert_eq!(events[3]["old_name"], "team", "{at}: {events:?}");
         assert_eq!(events[3]["name"], "crew", "{at}: {events:?}");
-        let again = room_events(&json(addr, &bob, &["inbox"]).await);
-        assert!(again.is_empty(), "{at}: {again:?}");
 
         let history = json(addr, &bob, &["history", "#crew"]).await;
         let kept: Vec<String> = history.as_array().unwrap().iter().map(said).collect();
@@ -94,11 +116,8 @@ async fn rooms_read_crash_at_any_point_of_a_read_loses_nothing_and_shows_nothing
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_read_crash_at_any_point_of_a_read_loses_no_unreadable_notice() {
     for at in ["processed", "recorded", "released"] {
-        let (server, dir, [alice, bob]) = users(["alice", "bob"]).await;
+        let (server, dir, alice, bob) = team().await;
         let addr = server.addr;
-        ok(addr, &alice, &["room", "create", "team"]).await;
-        ok(addr, &alice, &["room", "add", "team", "bob"]).await;
-        ok(addr, &bob, &["inbox"]).await;
         // A copy of alice's home (no client runs in it now) used beside the
         // original seals with the keys the original spends: bob's client
         // cannot read the copy's text.
@@ -108,15 +127,10 @@ async fn rooms_read_crash_at_any_point_of_a_read_loses_no_unreadable_notice() {
         ok(addr, &copy, &["room", "send", "team", "from the copy"]).await;
         ok(addr, &alice, &["room", "send", "team", "two"]).await;
 
-        inbox_crashing_at(addr, &bob, at).await;
         let expected = ["text one", "unreadable", "text two"];
-        let events = room_events(&json(addr, &bob, &["inbox"]).await);
-        let shown: Vec<String> = events.iter().map(said).collect();
-        assert_eq!(shown, expected, "{at}: {events:?}");
+        let events = inbox_after_crash(addr, &bob, at, &expected).await;
         let why = events[1]["error"].as_str().unwrap();
         assert_eq!(why, UNREADABLE, "{at}: {events:?}");
-        let again = room_events(&json(addr, &bob, &["inbox"]).await);
-        assert!(again.is_empty(), "{at}: {again:?}");
 
         // History holds the texts once each; an unreadable entry is not
         // kept there (`RoomChange::kept_as_event`): the inbox told it.
