@@ -112,28 +112,28 @@ impl Client {
     pub async fn room_leave(&self, name: &str) -> Result<Leaving, ClientError> {
         self.in_rooms(async || {
             let room = self.find_room(name).await?;
-            let conn = self.connection().await?;
-            match conn.room_state(RoomId(room.id.0)).await {
-                Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => {
-                    let id = room.id;
-                    let engine = self.room_engine().await?;
-                    engine.run(move |en| en.forget_room(id)).await?;
-                    return Ok(Leaving::Forgotten(room.name));
-                }
-                Err(e) => return Err(e.into()),
-                Ok(state) => {
-                    // Restored from a backup taken before the room last
-                    // changed (`super::behind`): no leave can be made there.
-                    let id = room.id;
-                    let engine = self.room_engine().await?;
-                    if state.epoch < engine.run(move |en| en.epoch(id)).await? {
-                        engine.run(move |en| en.forget_room(id)).await?;
-                        return Ok(Leaving::ServerBehind(room.name));
-                    }
-                }
-            }
             let room_id = room.id;
             let engine = self.room_engine().await?;
+            let conn = self.connection().await?;
+            // Gone from the server, or held there at an older epoch than
+            // ours (restored from a backup taken before the room last
+            // changed: `super::behind`): no leave can be made there.
+            let server_epoch = match conn.room_state(RoomId(room_id.0)).await {
+                Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => None,
+                Err(e) => return Err(e.into()),
+                Ok(state) => Some(state.epoch),
+            };
+            let nothing_to_leave = match server_epoch {
+                None => true,
+                Some(epoch) => epoch < engine.run(move |en| en.epoch(room_id)).await?,
+            };
+            if nothing_to_leave {
+                engine.run(move |en| en.forget_room(room_id)).await?;
+                return Ok(match server_epoch {
+                    None => Leaving::Forgotten(room.name),
+                    Some(_) => Leaving::ServerBehind(room.name),
+                });
+            }
             if engine
                 .run(move |e| e.asked_to_leave())
                 .await?
