@@ -214,6 +214,8 @@ code_table! {
         RoomLoginFinish = 149, v2: false,
         /// 150: a member holds a room file past its cursor, or releases it (version 3).
         RoomFileHold = 150, v2: false,
+        /// 151: a member takes up a room a restored server holds behind (version 3).
+        RoomRefound = 151, v2: false,
     }
 }
 
@@ -300,6 +302,8 @@ code_table! {
         RoomLoginAccepted = 1321, v2: false,
         /// 1322: whether the caller holds the room file now (version 3).
         RoomFileHeld = 1322, v2: false,
+        /// 1323: the server holds the re-founded room at its new epoch (version 3).
+        RoomRefounded = 1323, v2: false,
         /// 9000: the request failed.
         Error = 9000, v2: true,
     }

@@ -171,6 +171,9 @@ pub enum Request {
     RoomLoginFinish(RoomPake),
     /// 150: hold a room file past the caller's cursor, or release it.
     RoomFileHold(RoomFileHold),
+    /// 151: re-found a room a restored server holds at an older epoch, from
+    /// the caller's group info and tree (the layout of 132).
+    RoomRefound(RoomCreate),
 }
 
 impl Request {
@@ -215,6 +218,7 @@ impl Request {
             Self::RoomLogin(_) => RequestCode::RoomLogin,
             Self::RoomLoginFinish(_) => RequestCode::RoomLoginFinish,
             Self::RoomFileHold(_) => RequestCode::RoomFileHold,
+            Self::RoomRefound(_) => RequestCode::RoomRefound,
         }
     }
 
@@ -238,7 +242,7 @@ impl Request {
             RequestCode::Download => DOWNLOAD_LEN,
             RequestCode::KeyPackagesUpload => KeyPackagesUpload::MAX_LEN,
             RequestCode::KeyPackagesClaim => claim::MAX_LEN,
-            RequestCode::RoomCreate => RoomCreate::MAX_LEN,
+            RequestCode::RoomCreate | RequestCode::RoomRefound => RoomCreate::MAX_LEN,
             RequestCode::RoomCommit => RoomCommit::MAX_LEN,
             RequestCode::RoomSend => RoomSend::MAX_LEN,
             RequestCode::RoomPull => PULL_LEN,
@@ -378,6 +382,7 @@ impl Request {
             }
             RequestCode::KeyPackagesClaim => Self::KeyPackagesClaim(claim::read(&mut r)?),
             RequestCode::RoomCreate => Self::RoomCreate(RoomCreate::read(&mut r)?),
+            RequestCode::RoomRefound => Self::RoomRefound(RoomCreate::read(&mut r)?),
             RequestCode::RoomCommit => Self::RoomCommit(RoomCommit::read(&mut r)?),
             RequestCode::RoomSend => Self::RoomSend(RoomSend::read(&mut r)?),
             RequestCode::RoomPull => {
@@ -477,7 +482,7 @@ impl Request {
             }
             Self::KeyPackagesUpload(u) => u.write(dst)?,
             Self::KeyPackagesClaim(ids) => claim::write(ids, dst)?,
-            Self::RoomCreate(c) => c.write(dst)?,
+            Self::RoomCreate(c) | Self::RoomRefound(c) => c.write(dst)?,
             Self::RoomCommit(c) => c.write(dst)?,
             Self::RoomSend(m) => m.write(dst)?,
             Self::RoomPull(p) => {

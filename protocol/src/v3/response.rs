@@ -109,6 +109,9 @@ pub enum Response {
     RoomLoginAccepted(RoomId),
     /// 1322: whether the caller holds the room file now.
     RoomFileHeld(RoomFileHold),
+    /// 1323: the re-founded room and the epoch the server holds it at now
+    /// (the layout of 1302).
+    RoomRefounded(RoomCreated),
     /// 9000: the request failed.
     Error(ServerError),
 }
@@ -157,6 +160,7 @@ impl Response {
             Self::RoomLoginChallenge(_) => ResponseCode::RoomLoginChallenge,
             Self::RoomLoginAccepted(_) => ResponseCode::RoomLoginAccepted,
             Self::RoomFileHeld(_) => ResponseCode::RoomFileHeld,
+            Self::RoomRefounded(_) => ResponseCode::RoomRefounded,
             Self::Error(_) => ResponseCode::Error,
         }
     }
@@ -189,7 +193,7 @@ impl Response {
             ResponseCode::FileChunk => FILE_CHUNK_HEADER_LEN + MAX_CHUNK_LEN,
             ResponseCode::KeyPackageStock => KEY_PACKAGE_STOCK_LEN,
             ResponseCode::KeyPackages => ClaimedKeyPackage::MAX_ANSWER_LEN,
-            ResponseCode::RoomCreated => ROOM_EPOCH_LEN,
+            ResponseCode::RoomCreated | ResponseCode::RoomRefounded => ROOM_EPOCH_LEN,
             ResponseCode::CommitAccepted => COMMIT_ACCEPTED_LEN,
             ResponseCode::RoomMessageStored => ROOM_MESSAGE_STORED_LEN,
             ResponseCode::RoomEntries => crate::MAX_FRAME_LEN,
@@ -357,6 +361,10 @@ impl Response {
                 exact(len, ROOM_EPOCH_LEN)?;
                 Self::RoomCreated(RoomCreated::read(&mut r)?)
             }
+            ResponseCode::RoomRefounded => {
+                exact(len, ROOM_EPOCH_LEN)?;
+                Self::RoomRefounded(RoomCreated::read(&mut r)?)
+            }
             ResponseCode::CommitAccepted => {
                 exact(len, COMMIT_ACCEPTED_LEN)?;
                 Self::CommitAccepted(CommitAccepted::read(&mut r)?)
@@ -489,7 +497,7 @@ impl Response {
             }
             Self::KeyPackageStock(s) => s.write(dst),
             Self::KeyPackages(all) => ClaimedKeyPackage::write_all(all, dst)?,
-            Self::RoomCreated(c) => c.write(dst),
+            Self::RoomCreated(c) | Self::RoomRefounded(c) => c.write(dst),
             Self::CommitAccepted(c) => c.write(dst),
             Self::RoomMessageStored(m) => m.write(dst),
             Self::RoomEntries(batch) => batch.write(dst)?,

@@ -73,6 +73,17 @@ pub fn insert(m: &mut BTreeMap<&'static str, Example>) {
         ),
     );
     m.insert(
+        "v3-room-refound",
+        req3(
+            ALICE,
+            v3::Request::RoomRefound(RoomCreate {
+                room: ROOM,
+                group_info: bytes8(0x61),
+                ratchet_tree: bytes8(0x74),
+            }),
+        ),
+    );
+    m.insert(
         "v3-room-commit",
         req3(
             ALICE,
@@ -169,6 +180,13 @@ pub fn insert(m: &mut BTreeMap<&'static str, Example>) {
         resp3(v3::Response::RoomCreated(RoomCreated {
             room: ROOM,
             epoch: 0,
+        })),
+    );
+    m.insert(
+        "v3-room-refounded",
+        resp3(v3::Response::RoomRefounded(RoomCreated {
+            room: ROOM,
+            epoch: 3,
         })),
     );
     m.insert(

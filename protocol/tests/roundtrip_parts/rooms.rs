@@ -1,5 +1,5 @@
 //! Strategies for the room requests and responses (codes 130 to 140 and
-//! 150, 1300 to 1311 and 1322) and the type-5 delivery, for the round-trip properties.
+//! 151, 1300 to 1311, 1322 and 1323) and the type-5 delivery, for the round-trip properties.
 
 use protocol::RoomId;
 use protocol::v3::{
@@ -64,13 +64,24 @@ pub fn request() -> impl Strategy<Value = v3::Request> {
             v3::Request::KeyPackagesUpload(KeyPackagesUpload { kind, packages })
         }),
         vec(client_id(), 1..=100).prop_map(v3::Request::KeyPackagesClaim),
-        (room_id(), nonempty_bytes(800), nonempty_bytes(800)).prop_map(
-            |(room, group_info, ratchet_tree)| v3::Request::RoomCreate(RoomCreate {
-                room,
-                group_info,
-                ratchet_tree
-            })
-        ),
+        (
+            any::<bool>(),
+            room_id(),
+            nonempty_bytes(800),
+            nonempty_bytes(800)
+        )
+            .prop_map(|(refound, room, group_info, ratchet_tree)| {
+                let c = RoomCreate {
+                    room,
+                    group_info,
+                    ratchet_tree,
+                };
+                if refound {
+                    v3::Request::RoomRefound(c)
+                } else {
+                    v3::Request::RoomCreate(c)
+                }
+            }),
         (room_id(), any::<u64>(), nonempty_bytes(800), bytes(800)).prop_map(
             |(room, epoch, commit, welcome)| v3::Request::RoomCommit(RoomCommit {
                 room,
@@ -180,8 +191,14 @@ pub fn response() -> impl Strategy<Value = v3::Response> {
             })
         }),
         vec(claimed(), 0..=10).prop_map(v3::Response::KeyPackages),
-        (room_id(), any::<u64>())
-            .prop_map(|(room, epoch)| v3::Response::RoomCreated(RoomCreated { room, epoch })),
+        (any::<bool>(), room_id(), any::<u64>()).prop_map(|(refound, room, epoch)| {
+            let c = RoomCreated { room, epoch };
+            if refound {
+                v3::Response::RoomRefounded(c)
+            } else {
+                v3::Response::RoomCreated(c)
+            }
+        }),
         (room_id(), any::<u64>(), any::<u64>()).prop_map(|(room, epoch, seq)| {
             v3::Response::CommitAccepted(CommitAccepted { room, epoch, seq })
         }),

@@ -1,5 +1,5 @@
 //! Version 3's rooms (PROTOCOL.md "Rooms"): the payloads of requests 130 to
-//! 150, of answers 1300 to 1308 and 1314 to 1322 (joining: `joining.rs`, deleting: `delete.rs`,
+//! 151, of answers 1300 to 1308 and 1314 to 1323 (joining: `joining.rs`, deleting: `delete.rs`,
 //! passwords: `password.rs`, holding a room file: `hold.rs`) and notices 1310 and 1311, and the contents of
 //! type-5 (room welcome) and type-6 (room deleted) messages. The MLS messages inside are opaque here;
 //! the `sealpost-rooms` crate reads them.

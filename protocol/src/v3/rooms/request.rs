@@ -136,6 +136,8 @@ pub(in crate::v3) mod claim {
 }
 
 /// Request 132: create a room at epoch 0 with the caller as its one member.
+/// Request 151 (re-found a room a restored server holds behind) has the
+/// same layout, with the group info and tree of the caller's current epoch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomCreate {
     /// The new room's id (16 random bytes).

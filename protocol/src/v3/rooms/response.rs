@@ -105,7 +105,8 @@ impl ClaimedKeyPackage {
     }
 }
 
-/// Response 1302: the room exists, at epoch 0.
+/// Response 1302: the room exists, at epoch 0. Response 1323 (the room is
+/// re-founded) has the same layout, with the epoch the server holds now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoomCreated {
     /// The room.
