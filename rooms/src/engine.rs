@@ -265,21 +265,8 @@ impl RoomEngine {
                 .with_group_context_extensions(initial_extensions(self.me.client_id, name, rule)?)
                 .build(provider, &signer, self.credential_with_key()?)
                 .map_err(RoomsError::mls("room creation"))?;
-            let group_info = group
-                .export_group_info(provider.crypto(), &signer, true)
-                .map_err(RoomsError::mls("group info export"))?
-                .to_bytes()
-                .map_err(RoomsError::mls("group info encoding"))?;
             crate::store::remember_room(conn, room)?;
-            let ratchet_tree = group
-                .export_ratchet_tree()
-                .tls_serialize_detached()
-                .map_err(RoomsError::mls("ratchet tree encoding"))?;
-            Ok(RoomCreated {
-                room,
-                group_info,
-                ratchet_tree,
-            })
+            self.founding_of(provider, &group, room)
         })
     }
 
@@ -344,12 +331,58 @@ impl RoomEngine {
             if !group.is_active() {
                 return Err(RoomsError::NotMember);
             }
-            let signer = self.signer(provider)?;
-            group
-                .export_group_info(provider.crypto(), &signer, true)
-                .map_err(RoomsError::mls("group info export"))?
-                .to_bytes()
-                .map_err(RoomsError::mls("group info encoding"))
+            self.export_group_info(provider, &group)
+        })
+    }
+
+    /// A signed `GroupInfo` of `group`'s current epoch, with its tree.
+    fn export_group_info(
+        &self,
+        provider: &Provider<'_>,
+        group: &MlsGroup,
+    ) -> Result<Vec<u8>, RoomsError> {
+        let signer = self.signer(provider)?;
+        group
+            .export_group_info(provider.crypto(), &signer, true)
+            .map_err(RoomsError::mls("group info export"))?
+            .to_bytes()
+            .map_err(RoomsError::mls("group info encoding"))
+    }
+
+    /// What a member sends to re-found the room on a server restored from a
+    /// backup that holds it behind (PROTOCOL.md "Re-founding a restored
+    /// room"): a signed `GroupInfo` and the ratchet tree of our current
+    /// epoch, as a creator sends those of epoch 0.
+    ///
+    /// # Errors
+    /// [`RoomsError::UnknownRoom`], [`RoomsError::NotMember`]; MLS errors.
+    pub fn founding(&self, room: RoomId) -> Result<RoomCreated, RoomsError> {
+        self.store.transact(|provider, _| {
+            let group = load_group(provider, room)?;
+            if !group.is_active() {
+                return Err(RoomsError::NotMember);
+            }
+            self.founding_of(provider, &group, room)
+        })
+    }
+
+    /// The group info and tree of `group`'s current epoch, as a creator
+    /// (or a re-founder) hands them to the server.
+    fn founding_of(
+        &self,
+        provider: &Provider<'_>,
+        group: &MlsGroup,
+        room: RoomId,
+    ) -> Result<RoomCreated, RoomsError> {
+        let group_info = self.export_group_info(provider, group)?;
+        let ratchet_tree = group
+            .export_ratchet_tree()
+            .tls_serialize_detached()
+            .map_err(RoomsError::mls("ratchet tree encoding"))?;
+        Ok(RoomCreated {
+            room,
+            group_info,
+            ratchet_tree,
         })
     }
 

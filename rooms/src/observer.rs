@@ -19,6 +19,7 @@
 
 use std::path::Path;
 
+use openmls::messages::group_info::VerifiableGroupInfo;
 use openmls::prelude::{
     ContentType, MlsMessageBodyIn, MlsMessageIn, ProcessedMessageContent, Proposal, ProposalStore,
     ProtocolMessage, PublicGroup, RatchetTreeIn, Sender, tls_codec::Deserialize as _,
@@ -26,6 +27,7 @@ use openmls::prelude::{
 use openmls_traits::OpenMlsProvider as _;
 use openmls_traits::storage::{CURRENT_VERSION, StorageProvider};
 
+use crate::access::Access;
 use crate::engine::{RoomId, RoomMember};
 use crate::error::{PolicyError, RoomsError};
 use crate::identity::{ClientId, Pins};
@@ -211,6 +213,36 @@ impl<'a> ObserverTx<'a> {
         room_in(provider.storage(), room)
     }
 
+    /// Follows `room` from a member's group info and tree at an epoch past
+    /// the one followed, in place of the state followed so far
+    /// (PROTOCOL.md "Re-founding a restored room"); returns the new state
+    /// and its access rules (bans included). The caller decides
+    /// whether the room may be re-founded, and undoes what this wrote on an
+    /// error.
+    ///
+    /// # Errors
+    /// [`RoomsError::StaleEpoch`] (the epoch followed) for an epoch not past
+    /// it, [`RoomsError::UnknownRoom`], [`RoomsError::Malformed`] (also a
+    /// group info of another room), [`RoomsError::Policy`],
+    /// [`RoomsError::Identity`]; MLS errors.
+    pub fn refound(
+        &self,
+        room: RoomId,
+        group_info: &[u8],
+        ratchet_tree: &[u8],
+        registrations: &dyn Pins,
+    ) -> Result<(RoomState, Access), RoomsError> {
+        let provider = Provider::over(self.conn, &self.crypto);
+        refound_in(
+            provider.crypto(),
+            provider.storage(),
+            room,
+            group_info,
+            ratchet_tree,
+            registrations,
+        )
+    }
+
     /// Deletes the room's `PublicGroup` (its owner deleted the room): the
     /// observer no longer knows it, and anything more for it is refused.
     ///
@@ -247,17 +279,7 @@ pub(crate) fn track_in<S: ObserverStorage>(
     ratchet_tree: &[u8],
     registrations: &dyn Pins,
 ) -> Result<RoomState, RoomsError> {
-    if group_info.len() > MAX_MESSAGE_LEN || ratchet_tree.len() > MAX_MESSAGE_LEN {
-        return Err(RoomsError::Limit("room message too long"));
-    }
-    let info =
-        MlsMessageIn::tls_deserialize_exact(group_info).map_err(|_| RoomsError::Malformed)?;
-    let MlsMessageBodyIn::GroupInfo(info) = info.extract() else {
-        return Err(RoomsError::Malformed);
-    };
-    let tree =
-        RatchetTreeIn::tls_deserialize_exact(ratchet_tree).map_err(|_| RoomsError::Malformed)?;
-    let room = RoomId::from_group_id(info.group_id()).ok_or(RoomsError::UnknownRoom)?;
+    let (room, info, tree) = parse_founding(group_info, ratchet_tree)?;
     if load_public(storage, room).is_ok() {
         return Err(RoomsError::RoomExists);
     }
@@ -274,6 +296,64 @@ pub(crate) fn track_in<S: ObserverStorage>(
         _ => return Err(PolicyError::BadRoles.into()),
     }
     Ok(state(room, &group, &view))
+}
+
+/// The room, group info and tree a creator (or a re-founder) sends.
+fn parse_founding(
+    group_info: &[u8],
+    ratchet_tree: &[u8],
+) -> Result<(RoomId, VerifiableGroupInfo, RatchetTreeIn), RoomsError> {
+    if group_info.len() > MAX_MESSAGE_LEN || ratchet_tree.len() > MAX_MESSAGE_LEN {
+        return Err(RoomsError::Limit("room message too long"));
+    }
+    let info =
+        MlsMessageIn::tls_deserialize_exact(group_info).map_err(|_| RoomsError::Malformed)?;
+    let MlsMessageBodyIn::GroupInfo(info) = info.extract() else {
+        return Err(RoomsError::Malformed);
+    };
+    let tree =
+        RatchetTreeIn::tls_deserialize_exact(ratchet_tree).map_err(|_| RoomsError::Malformed)?;
+    let room = RoomId::from_group_id(info.group_id()).ok_or(RoomsError::UnknownRoom)?;
+    Ok((room, info, tree))
+}
+
+/// Replaces a followed room's public state with the one a member's group
+/// info and tree give, at an epoch past the one followed (a server restored
+/// from a backup holds the room behind its members: PROTOCOL.md
+/// "Re-founding a restored room"). Checked as at creation, by openmls (the
+/// group info's signature, the tree's hashes and leaf signatures) and
+/// against `registrations`; the roles may be any the extension allows.
+pub(crate) fn refound_in<S: ObserverStorage>(
+    crypto: &RustCrypto,
+    storage: &S,
+    room: RoomId,
+    group_info: &[u8],
+    ratchet_tree: &[u8],
+    registrations: &dyn Pins,
+) -> Result<(RoomState, Access), RoomsError> {
+    let (of, info, tree) = parse_founding(group_info, ratchet_tree)?;
+    if of != room {
+        return Err(RoomsError::Malformed);
+    }
+    let held = load_public(storage, room)?.group_context().epoch().as_u64();
+    let epoch = info.epoch().as_u64();
+    if epoch <= held {
+        return Err(RoomsError::StaleEpoch {
+            message: epoch,
+            room: held,
+        });
+    }
+    // The old state goes first: openmls stores the new group under the same
+    // id. On an error the caller's savepoint brings the old one back.
+    PublicGroup::delete(storage, &room.group_id()).map_err(Into::into)?;
+    let (group, _) = PublicGroup::from_external(crypto, storage, tree, info, ProposalStore::new())
+        .map_err(RoomsError::mls("room re-founding"))?;
+    if group.ciphersuite() != CIPHERSUITE {
+        return Err(RoomsError::Malformed);
+    }
+    let view = RoomView::new(group.members(), group.group_context().extensions())?;
+    check_members(group.members(), registrations)?;
+    Ok((state(room, &group, &view), view.access().clone()))
 }
 
 pub(crate) fn process_in<S: ObserverStorage>(
