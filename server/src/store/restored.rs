@@ -16,6 +16,10 @@
 //! one it cannot open. Their owners refill their stock when they next
 //! connect; a last-resort package, which may be handed out any number of
 //! times, stays.
+//!
+//! And it marks every room restored: one changed after the snapshot is held
+//! at an older epoch than its members', and a member may re-found it
+//! (`writer/room_refound.rs`) until its first commit.
 
 use std::fs;
 use std::io::{self, Write};
@@ -29,6 +33,10 @@ use crate::error::StoreError;
 
 /// The marker's file name, beside the database.
 pub const MARKER: &str = "restored-from-backup";
+
+/// Why a room that is not marked restored cannot be re-founded.
+pub(crate) const NOT_RESTORED: &str =
+    "this room was not restored from a backup, or has changed since";
 
 /// Ids skipped however soon after the snapshot the restored server starts.
 const MIN_SKIP: u64 = 1 << 31;
@@ -49,7 +57,7 @@ pub fn mark(data_dir: &Path, created_at_ms: u64) -> io::Result<()> {
 
 /// The counter to start from: `next_id`, or, when `db_path`'s folder holds
 /// the marker, past every id handed out since the snapshot (and the
-/// one-time key packages dropped). Both are committed before the marker
+/// one-time key packages dropped, the rooms marked restored). All are committed before the marker
 /// goes, so a crash in between only does them again.
 pub(super) fn settle_restore(
     conn: &Connection,
@@ -69,11 +77,13 @@ pub(super) fn settle_restore(
         [i64::try_from(next).unwrap_or(i64::MAX)],
     )?;
     let dropped = tx.execute("DELETE FROM key_packages WHERE last_resort = 0", [])?;
+    let rooms = tx.execute("UPDATE rooms SET restored = 1", [])?;
     tx.commit()?;
     fs::remove_file(&marker)?;
     tracing::info!(
         next_id = next,
         one_time_key_packages_dropped = dropped,
+        rooms_marked_restored = rooms,
         "restored from a backup: message ids continue past the original's"
     );
     Ok(next)
@@ -104,7 +114,7 @@ mod tests {
     }
 
     #[test]
-    fn a_marked_folder_moves_the_counter_and_drops_one_time_key_packages_once() {
+    fn a_marked_folder_moves_the_counter_drops_one_time_key_packages_and_marks_rooms_once() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("server.db");
         let conn = Connection::open(&db).unwrap();
@@ -114,7 +124,9 @@ mod tests {
              CREATE TABLE key_packages (id INTEGER PRIMARY KEY, owner BLOB NOT NULL,
                  last_resort INTEGER NOT NULL, package BLOB NOT NULL);
              INSERT INTO key_packages VALUES (1, x'01', 0, x'aa'), (2, x'01', 1, x'bb'),
-                 (3, x'02', 0, x'cc');",
+                 (3, x'02', 0, x'cc');
+             CREATE TABLE rooms (id BLOB PRIMARY KEY, restored INTEGER NOT NULL DEFAULT 0);
+             INSERT INTO rooms (id) VALUES (x'0a'), (x'0b');",
         )
         .unwrap();
         let kinds = |conn: &Connection| -> Vec<(i64, i64)> {
@@ -126,12 +138,17 @@ mod tests {
                 .map(Result::unwrap)
                 .collect()
         };
+        let marked = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT SUM(restored) FROM rooms", [], |r| r.get(0))
+                .unwrap()
+        };
         assert_eq!(settle_restore(&conn, &db, 42).unwrap(), 42);
         assert_eq!(
             kinds(&conn),
             [(1, 0), (2, 1), (3, 0)],
             "no marker, nothing dropped"
         );
+        assert_eq!(marked(&conn), 0, "no marker, no room marked");
         mark(dir.path(), now_ms()).unwrap();
         let next = settle_restore(&conn, &db, 42).unwrap();
         assert!(next >= 42 + MIN_SKIP, "{next}");
@@ -145,6 +162,9 @@ mod tests {
         assert_eq!(stored as u64, next);
         assert!(!dir.path().join(MARKER).exists());
         assert_eq!(kinds(&conn), [(2, 1)], "only the last-resort package stays");
+        assert_eq!(marked(&conn), 2, "every room is marked restored");
+        conn.execute("UPDATE rooms SET restored = 0", []).unwrap();
         assert_eq!(settle_restore(&conn, &db, next).unwrap(), next);
+        assert_eq!(marked(&conn), 0, "marked once only");
     }
 }

@@ -60,6 +60,39 @@ impl Store {
         }
     }
 
+    /// Re-founds `room` for its member `caller` from the group info and tree
+    /// of the caller's epoch, past the server's (PROTOCOL.md "Re-founding a
+    /// restored room"); returns the epoch the server holds it at now.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownRoom`], [`StoreError::StaleEpoch`],
+    /// [`StoreError::RoomRefused`] (not restored, or a bad state), and the
+    /// checks of a creation.
+    pub async fn refound_room(
+        &self,
+        caller: ClientId,
+        room: RoomId,
+        group_info: Bytes,
+        tree: Bytes,
+    ) -> Result<u64, StoreError> {
+        self.admit((group_info.len() + tree.len()) as u64 + ROW_OVERHEAD)?;
+        if let Some(pg) = self.pg() {
+            return pg.refound_room(caller, room).await;
+        }
+        let op = RoomWrite::Refound {
+            room,
+            group_info,
+            tree,
+        };
+        match self
+            .write(|reply| WriteOp::Room { caller, op, reply })
+            .await?
+        {
+            RoomDone::Refounded(epoch) => Ok(epoch),
+            other => Err(mismatch(&other)),
+        }
+    }
+
     /// Deletes `room` for its owner `caller`, leaving `notice` to every
     /// other member, and cancels the unfinished uploads to it, in one
     /// transaction; returns the room's files and part files to delete.

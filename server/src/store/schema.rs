@@ -187,6 +187,9 @@ const MIGRATIONS: &[&str] = &[
     // start (`key_room_names`).
     "ALTER TABLE rooms ADD COLUMN name_key TEXT;
      CREATE UNIQUE INDEX rooms_by_name_key ON rooms (name_key);",
+    // 11: a room restored from a backup, until its first commit: a member
+    // may re-found it (`writer/room_refound.rs`).
+    "ALTER TABLE rooms ADD COLUMN restored INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The statement that stores a message row (the writer's, in

@@ -510,6 +510,7 @@ impl Session {
                 key_packages::claim(&shared, me, c).await
             }
             (Some(me), v3::Request::RoomCreate(c)) => rooms::create(&shared, me, c).await,
+            (Some(me), v3::Request::RoomRefound(c)) => rooms::refound(&shared, me, c).await,
             (Some(me), v3::Request::RoomCommit(c)) => {
                 let proven = self.logins.proven(c.room);
                 rooms::commit(&shared, me, c, proven).await

@@ -190,4 +190,21 @@ impl Pg {
         tx.commit().await?;
         Ok(epoch)
     }
+
+    /// Re-founding (151) is for rooms `server restore` brought back, and a
+    /// cluster's rooms live in PostgreSQL, which that command does not
+    /// restore: none is ever marked restored, so a member is refused.
+    pub(crate) async fn refound_room(
+        &self,
+        caller: ClientId,
+        room: RoomId,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let current = member_epoch(&tx, room, caller).await?;
+        Err(StoreError::RoomRefused(format!(
+            "{} (the server holds it at epoch {current})",
+            crate::store::restored::NOT_RESTORED
+        )))
+    }
 }

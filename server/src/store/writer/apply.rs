@@ -10,7 +10,7 @@ use super::batch::View;
 use super::ops::{Pending, RoomDone, RoomWrite, WriteOp};
 use super::{
     key_packages, messages, remove, room_access, room_acks, room_delete, room_holds, room_password,
-    rooms, uploads,
+    room_refound, rooms, uploads,
 };
 use crate::error::StoreError;
 use crate::store::directory::{ClientRecord, Protocol, name_key};
@@ -163,6 +163,18 @@ fn apply_room(
             notice,
         } => RoomDone::Deleted(room_delete::delete(
             tx, view, limits, caller, room, epoch, notice,
+        )?),
+        RoomWrite::Refound {
+            room,
+            group_info,
+            tree,
+        } => RoomDone::Refounded(room_refound::refound(
+            tx,
+            view,
+            caller,
+            room,
+            &group_info,
+            &tree,
         )?),
         RoomWrite::Hold { room, seq, hold } => {
             let (held, blobs) = room_holds::hold(tx, view, caller, room, seq, hold)?;

@@ -31,6 +31,7 @@ mod room_delete;
 mod room_files;
 mod room_holds;
 mod room_password;
+mod room_refound;
 mod rooms;
 mod uploads;
 

@@ -148,6 +148,12 @@ pub(crate) enum RoomWrite {
         seq: u64,
         hold: bool,
     },
+    /// A member re-founds a room a restored server holds behind it.
+    Refound {
+        room: RoomId,
+        group_info: Bytes,
+        tree: Bytes,
+    },
 }
 
 /// What a [`RoomWrite`] produced, one variant per kind.
@@ -173,6 +179,8 @@ pub(crate) enum RoomDone {
     /// Whether the caller holds the entry now, and the blobs of a room file
     /// its release deleted.
     Held(bool, Vec<String>),
+    /// The epoch the server holds the re-founded room at now.
+    Refounded(u64),
 }
 
 /// An answer owed to a caller, with the outcome to send once the batch

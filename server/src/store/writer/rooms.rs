@@ -35,7 +35,7 @@ use crate::store::values::{MessageBody, StoreEvent, WaitingMessage, now_ms};
 pub(crate) const MAX_ROOM_ENTRIES: i64 = 100_000;
 
 /// The identity keys clients registered, as the observer checks leaves.
-struct Registered<'a>(&'a Directory);
+pub(super) struct Registered<'a>(pub(super) &'a Directory);
 
 impl Pins for Registered<'_> {
     fn pinned_identity_key(&self, client: &sealpost_rooms::ClientId) -> Option<[u8; 32]> {
@@ -194,7 +194,8 @@ pub(super) fn commit(
             now,
         )?;
         let seq = entry.seq as i64;
-        tx.prepare_cached("UPDATE rooms SET epoch = ?1 WHERE id = ?2")?
+        // A restored room's first commit ends its re-founding.
+        tx.prepare_cached("UPDATE rooms SET epoch = ?1, restored = 0 WHERE id = ?2")?
             .execute(params![state.epoch as i64, &room.0[..]])?;
         let mut leave = tx.prepare_cached(
             "UPDATE room_members SET until_seq = ?1

@@ -1,6 +1,7 @@
-//! Rooms (132 to 138, 142 to 145): create, commit, send, pull, acknowledge,
+//! Rooms (132 to 138, 142 to 145, 151): create, commit, send, pull, acknowledge,
 //! a room's state and the caller's rooms; a room's group info for joiners,
-//! the public rooms, a room by name; the owner's delete. The MLS checks (the observer's rules, the
+//! the public rooms, a room by name; the owner's delete; a member's
+//! re-founding of a restored room. The MLS checks (the observer's rules, the
 //! epoch compare-and-set) happen in the store's writer, inside the
 //! transaction that appends to the room's log; this file turns requests into
 //! store calls and answers.
@@ -19,6 +20,21 @@ pub(crate) async fn create(shared: &Shared, me: ClientId, c: RoomCreate) -> v3::
         .await
     {
         Ok(room) => v3::Response::RoomCreated(v3::RoomCreated { room, epoch: 0 }),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Answers 151: a member takes up a room a restored server holds behind it.
+pub(crate) async fn refound(shared: &Shared, me: ClientId, c: RoomCreate) -> v3::Response {
+    match shared
+        .store
+        .refound_room(me, c.room, c.group_info, c.ratchet_tree)
+        .await
+    {
+        Ok(epoch) => v3::Response::RoomRefounded(v3::RoomCreated {
+            room: c.room,
+            epoch,
+        }),
         Err(e) => store_error(&e),
     }
 }
