@@ -55,8 +55,12 @@ pub enum RoomRefusal {
     /// Other members' changes kept winning; trying again may succeed.
     Busy,
     /// The server holds the room at an older epoch than ours (restored
-    /// from a backup): it takes nothing more in the room.
+    /// from a backup) and would not let us re-found it.
     ServerBehind,
+    /// The server holds the room at a newer epoch than ours, and the
+    /// commits between are no longer in its log (lost with a restore, or
+    /// past its retention): we cannot follow the room.
+    LeftBehind,
     /// The room was created but its password could not be set.
     PasswordNotSet,
     /// Something that is not the user's doing (an encoding, a malformed
@@ -84,6 +88,7 @@ impl RoomRefusal {
             Self::EmptyPassword => "empty_password",
             Self::Busy => "room_busy",
             Self::ServerBehind => "room_server_behind",
+            Self::LeftBehind => "room_left_behind",
             Self::PasswordNotSet => "password_not_set",
             Self::Failed => "room",
         }

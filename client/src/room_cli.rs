@@ -492,8 +492,9 @@ async fn attempt(
                 if r.server_behind {
                     lines.push(format!(
                         "    the server holds it at an older epoch (restored from a backup made \
-                         before the room last changed): it takes nothing more; `room leave {}` \
-                         forgets it here",
+                         before the room last changed): your next message or change there takes \
+                         it up again, unless someone changed it there since; else `room leave \
+                         {}` forgets it here",
                         escape_line(&quote_word(&r.name))
                     ));
                 }

@@ -80,6 +80,30 @@ impl Connection {
         }
     }
 
+    /// Re-founds a room the server (restored from a backup) holds at an
+    /// older epoch than ours, from the group info and tree of our epoch;
+    /// returns the epoch the server holds it at now.
+    ///
+    /// # Errors
+    /// `ROOM_REFUSED` (not restored, or changed since), `STALE_EPOCH` (the
+    /// server is not behind), or see [`Connection::call`].
+    pub async fn room_refound(
+        &self,
+        room: RoomId,
+        group_info: Bytes,
+        ratchet_tree: Bytes,
+    ) -> Result<u64, ConnectionError> {
+        let request = v3::Request::RoomRefound(RoomCreate {
+            room,
+            group_info,
+            ratchet_tree,
+        });
+        match self.call(request).await? {
+            v3::Response::RoomRefounded(r) => Ok(r.epoch),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Commits to a room at `epoch`, with the welcome of the members it adds.
     ///
     /// # Errors

@@ -13,6 +13,7 @@ use protocol::{ClientId, ErrorReason, RoomId, UploadId};
 use sealpost_rooms::{Role, RoomsError};
 use serde::Serialize;
 
+use super::behind::Attempts;
 use super::state::LocalRoom;
 use super::{engine_client_id, hex, wire_client_id};
 use crate::client::Client;
@@ -21,8 +22,6 @@ use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
 
 /// Most members one commit adds (PROTOCOL.md "Quotas").
 pub const MAX_ADDS_PER_COMMIT: usize = 100;
-/// Attempts at sending one message while commits keep moving the epoch.
-pub(super) const MAX_SEND_ATTEMPTS: usize = 8;
 
 /// A room as `room list` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -43,8 +42,9 @@ pub struct RoomInfo {
     /// while away): `room leave` forgets it here.
     pub gone: bool,
     /// The server holds it at an older epoch than ours (restored from a
-    /// backup made before it last changed: `super::behind`): it takes
-    /// nothing more in it, and `room leave` forgets it here.
+    /// backup made before it last changed: `super::behind`): our next
+    /// message or change re-founds it there, unless it changed there since
+    /// the restore; then `room leave` forgets it here.
     pub server_behind: bool,
     /// We asked to leave; another member's client has yet to commit it.
     pub leaving: bool,
@@ -117,7 +117,8 @@ impl Client {
             let conn = self.connection().await?;
             // Gone from the server, or held there at an older epoch than
             // ours (restored from a backup taken before the room last
-            // changed: `super::behind`): no leave can be made there.
+            // changed: `super::behind`) and not to be re-founded: no leave
+            // can be made there.
             let server_epoch = match conn.room_state(RoomId(room_id.0)).await {
                 Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => None,
                 Err(e) => return Err(e.into()),
@@ -125,7 +126,10 @@ impl Client {
             };
             let nothing_to_leave = match server_epoch {
                 None => true,
-                Some(epoch) => epoch < engine.run(move |en| en.epoch(room_id)).await?,
+                Some(epoch) => {
+                    epoch < engine.run(move |en| en.epoch(room_id)).await?
+                        && !self.refounded(room_id).await?
+                }
             };
             if nothing_to_leave {
                 engine.run(move |en| en.forget_room(room_id)).await?;
@@ -248,7 +252,8 @@ impl Client {
             + 'static,
     {
         let engine = self.room_engine().await?;
-        for _ in 0..MAX_SEND_ATTEMPTS {
+        let mut attempts = Attempts::new();
+        while self.again(room, &mut attempts).await? {
             let make = make.clone();
             let (epoch, message) = engine.run(move |e| Ok((e.epoch(room)?, make(e)?))).await?;
             let conn = self.connection().await?;

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use protocol::{ErrorReason, RoomId};
 use sealpost_rooms::Role;
 
-use super::commands::MAX_SEND_ATTEMPTS;
+use super::behind::Attempts;
 use super::content::RoomContent;
 use crate::client::Client;
 use crate::error::{ClientError, RoomRefusal};
@@ -45,7 +45,8 @@ impl Client {
             let content = RoomContent::Deleted
                 .encode()
                 .map_err(|_| ClientError::room(RoomRefusal::Failed, "cannot encode a deletion"))?;
-            for _ in 0..MAX_SEND_ATTEMPTS {
+            let mut attempts = Attempts::new();
+            while self.again(room_id, &mut attempts).await? {
                 let content = content.clone();
                 let (epoch, notice) = engine
                     .run(move |e| Ok((e.epoch(room_id)?, e.send(room_id, &content)?)))

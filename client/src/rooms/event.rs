@@ -282,9 +282,11 @@ pub enum RoomChange {
 impl RoomChange {
     /// Whether it is kept in the room's history as an event of its own:
     /// its creation, who came and went, roles, the room's name and rule, a refused
-    /// invitation. Not texts and files (kept as messages), a leave request
-    /// (the leave that follows tells it), nor what concerns no room kept
-    /// here (a deletion not checked or not believed, an unreadable entry).
+    /// invitation, an entry that could not be read (where a message or a
+    /// change would have been). Not texts and files (kept as messages), a
+    /// leave request (the leave that follows tells it), nor what concerns
+    /// no room kept here (a deletion not checked or not believed; an
+    /// invitation that could not be opened names no room).
     pub fn kept_as_event(&self) -> bool {
         !matches!(
             self,
@@ -296,7 +298,6 @@ impl RoomChange {
                 | Self::CreateCutShort
                 | Self::DeletedUnchecked
                 | Self::DeleteRefused { .. }
-                | Self::Unreadable { .. }
         )
     }
 

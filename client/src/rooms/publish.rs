@@ -17,11 +17,10 @@ use protocol::{ErrorReason, RoomId};
 use sealpost_rooms::{CommitSummary, Outgoing, RoomEngine, RoomsError};
 
 use super::PinBook;
+use super::behind::Attempts;
 use crate::client::Client;
 use crate::error::ClientError;
 
-/// Attempts at one commit when others keep winning the epoch.
-const MAX_ATTEMPTS: usize = 8;
 /// Rounds of committing leave requests in one sync (each can reveal more).
 const MAX_LEAVE_ROUNDS: usize = 4;
 
@@ -47,7 +46,8 @@ impl Client {
             + 'static,
     {
         let engine = self.room_engine().await?;
-        for _ in 0..MAX_ATTEMPTS {
+        let mut attempts = Attempts::new();
+        while self.again(room, &mut attempts).await? {
             let Some(out) = self.with_pins(make.clone()).await? else {
                 return Ok(None);
             };

@@ -188,7 +188,17 @@ impl Client {
             Err(err) => {
                 let err = super::refused(err)?;
                 tracing::warn!(seq, error = %err, "room entry refused");
-                let line = crate::repl::explain::client_error(&err, &[]);
+                let line = match &err {
+                    // A commit at an epoch we passed, new to us (one read
+                    // before is skipped by its seq): the server's log went
+                    // another way than ours.
+                    ClientError::Room(RoomsError::StaleEpoch { message, room })
+                        if e.kind == RoomEntryKind::Commit && message < room =>
+                    {
+                        split_line(*message, *room)
+                    }
+                    _ => crate::repl::explain::client_error(&err, &[]),
+                };
                 // Kept with the entry marked read, so that a kill before the
                 // key store records the notice does not lose it.
                 let reason = line.clone();
@@ -478,4 +488,18 @@ fn event_of(e: &RoomEntry, name: Option<String>, change: RoomChange) -> RoomEven
         change,
         quiet: false,
     }
+}
+
+/// What a member reads of a commit made at an epoch it has passed: the
+/// room split on the server, which happens when a server restored from a
+/// backup takes a change from a member still at the backup's epoch before
+/// anyone ahead of it re-founds the room (PROTOCOL.md "Re-founding a
+/// restored room"). Neither side can read the other's messages from then on.
+fn split_line(theirs: u64, ours: u64) -> String {
+    format!(
+        "it changes the room from epoch {theirs}, which this client passed (it is at {ours}): \
+         the room split on the server, most likely restored from a backup made before the room \
+         last changed, and messages between the two sides cannot be read; make a new room \
+         (`room create`) to go on together"
+    )
 }
