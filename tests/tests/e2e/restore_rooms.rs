@@ -1,14 +1,19 @@
 //! Rooms on a server restored from a backup: one whose last change came
-//! before the backup goes on; one changed after it is refused in words that
-//! say why (the server holds it at an older epoch than its members), where
-//! the client used to say that other members kept changing the room; one
-//! made after it is gone, and the words say a restore may be why. And an
-//! invitation made after the restore opens: the restored server no longer
-//! hands out a key package its original handed out since the backup.
+//! before the backup goes on; one changed after it is re-founded by its
+//! members' next message (the server takes up their newer state), and goes
+//! on for every member, one added after the backup included; one changed
+//! on the restored server before that cannot be, and is refused in words
+//! that say why (the server holds it at an older epoch than its members),
+//! where the client used to say that other members kept changing the room;
+//! one made after the backup is gone, and the words say a restore may be
+//! why. And an invitation made after the restore opens: the restored
+//! server no longer hands out a key package its original handed out since
+//! the backup.
 
 use std::path::{Path, PathBuf};
 
 use e2e::ServerProcess;
+use serde_json::Value;
 
 use crate::operator::server_cmd;
 use crate::rooms_cli::{inbox_room_texts, json, ok, refusal, register};
@@ -26,6 +31,18 @@ async fn alice_and_bob() -> (tempfile::TempDir, ServerProcess, PathBuf, PathBuf)
     (dir, server, alice, bob)
 }
 
+/// The `--json` refusal of a command whose client first warns, on lines
+/// of their own, of room entries its state cannot take (another member's
+/// commits at epochs it is not at).
+async fn refusal_after_warnings(addr: std::net::SocketAddr, home: &Path, args: &[&str]) -> Value {
+    let mut with_json = vec!["--json"];
+    with_json.extend_from_slice(args);
+    let (done, _, err) = crate::rooms_cli::run(addr, home, &with_json).await;
+    assert!(!done, "{args:?}");
+    let last = err.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {err}"))
+}
+
 /// Backs up the server of [`alice_and_bob`] into an archive in `dir`.
 async fn back_up(dir: &Path) -> PathBuf {
     let archive = dir.join("sealpost.tar");
@@ -36,7 +53,7 @@ async fn back_up(dir: &Path) -> PathBuf {
 }
 
 /// Stops `lost` and starts a server restored from `archive` on its port.
-async fn restore(dir: &Path, mut lost: ServerProcess, archive: &Path) -> ServerProcess {
+pub(crate) async fn restore(dir: &Path, mut lost: ServerProcess, archive: &Path) -> ServerProcess {
     lost.terminate_cleanly().await.unwrap();
     let restored = dir.join("restored");
     let (done, out, err) = server_cmd(&restored, &["restore", archive.to_str().unwrap()]).await;
@@ -47,46 +64,39 @@ async fn restore(dir: &Path, mut lost: ServerProcess, archive: &Path) -> ServerP
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_an_unchanged_one_goes_on()
+async fn restore_rooms_a_room_changed_after_the_backup_is_re_founded_by_the_next_message_and_goes_on_for_every_member()
  {
     let (dir, server, alice, bob) = alice_and_bob().await;
     let addr = server.addr;
+    let (carol, dave) = (dir.path().join("carol"), dir.path().join("dave"));
+    register(addr, &carol, "carol").await;
+    register(addr, &dave, "dave").await;
     for room in ["team", "calm"] {
         ok(addr, &alice, &["room", "create", room]).await;
         ok(addr, &alice, &["room", "add", room, "bob"]).await;
     }
+    ok(addr, &alice, &["room", "add", "team", "dave"]).await;
     ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &dave, &["inbox"]).await;
     let archive = back_up(dir.path()).await;
-    // After the backup: a commit in team (epoch 1 to 2), only a text in
-    // calm; bob reads both before the server is lost.
+    // After the backup: two commits in team (epoch 2 to 4: a rename, and
+    // carol added), only a text in calm; everyone but dave reads them all
+    // before the server is lost.
     ok(addr, &alice, &["room", "rename", "team", "crew"]).await;
+    ok(addr, &alice, &["room", "add", "crew", "carol"]).await;
     ok(addr, &alice, &["room", "create", "late"]).await;
     ok(addr, &alice, &["room", "add", "late", "bob"]).await;
     ok(addr, &alice, &["room", "send", "calm", "after the backup"]).await;
     assert_eq!(inbox_room_texts(addr, &bob).await, ["after the backup"]);
+    ok(addr, &carol, &["inbox"]).await;
     let mut server = restore(dir.path(), server, &archive).await;
 
-    let says = "the server holds #crew at epoch 1, behind this client's 2: it was most likely \
-                restored from a backup made before the room last changed, and takes nothing more \
-                in the room; make a new room (`room create`) to go on, and `room leave crew` \
-                forgets this one here (its history is kept)";
-    for (home, args) in [
-        (&alice, &["room", "send", "crew", "hello?"][..]),
-        (&bob, &["room", "send", "crew", "anyone?"][..]),
-        (&alice, &["room", "promote", "crew", "bob"][..]),
-    ] {
-        let err = refusal(addr, home, args).await;
-        assert_eq!(err["code"], "room_server_behind", "{args:?}: {err}");
-        assert_eq!(err["error"], says, "{args:?}: {err}");
-    }
-    let (done, _, text) = crate::rooms_cli::run(addr, &bob, &["room", "send", "crew", "x"]).await;
-    assert!(!done);
-    assert_eq!(text.trim(), format!("client: {says}"));
-
-    // Listed as such, with the way out.
+    // The server holds crew at epoch 2, as the backup does, and lists it
+    // so, with the way on.
     let listed = json(addr, &alice, &["room", "list"]).await;
-    let mine = listed["mine"].as_array().unwrap();
-    let behind: Vec<(&str, bool)> = mine
+    let behind: Vec<(&str, bool)> = listed["mine"]
+        .as_array()
+        .unwrap()
         .iter()
         .map(|r| {
             (
@@ -103,38 +113,58 @@ async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_
     let shown = ok(addr, &bob, &["room", "list"]).await;
     assert!(
         shown.contains(
-            "#crew ",
-        ) && shown.contains(
             "    the server holds it at an older epoch (restored from a backup made before the room \
-             last changed): it takes nothing more; `room leave crew` forgets it here"
+             last changed): your next message or change there takes it up again, unless someone \
+             changed it there since; else `room leave crew` forgets it here"
         ),
         "{shown}"
     );
 
-    // Leaving it forgets it here, history kept; nothing was sent.
-    let left = json(addr, &alice, &["room", "leave", "crew"]).await;
-    assert_eq!(left["server_behind"], true, "{left}");
-    assert_eq!(left["forgotten"], true, "{left}");
-    let (done, out, err) = crate::rooms_cli::run(addr, &bob, &["room", "leave", "crew"]).await;
-    assert!(done, "{err}");
-    assert_eq!(
-        out.trim(),
-        "the server holds #crew at an older epoch than this client (it was restored from a \
-         backup made before the room last changed), so no leave can be made there; forgot it \
-         here, and kept its history"
-    );
-    for home in [&alice, &bob] {
-        let listed = json(addr, home, &["room", "list"]).await;
-        assert!(!listed.to_string().contains("crew"), "{listed}");
-        let history = json(addr, home, &["history", "#crew"]).await;
-        let events: Vec<&str> = history
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|e| e["room_event"].as_str())
-            .collect();
-        assert_eq!(events.last(), Some(&"renamed"), "{history}");
+    // Bob's text re-founds it at epoch 4; carol, whom the backup does not
+    // have in the room, is a member again, and reads from then on.
+    ok(addr, &bob, &["room", "send", "crew", "hello?"]).await;
+    for home in [&alice, &carol] {
+        assert_eq!(inbox_room_texts(addr, home).await, ["hello?"]);
     }
+    ok(addr, &carol, &["room", "send", "crew", "carol here"]).await;
+    for home in [&alice, &bob] {
+        assert_eq!(inbox_room_texts(addr, home).await, ["carol here"]);
+    }
+    // A change goes through the server's new copy of the room.
+    ok(addr, &alice, &["room", "promote", "crew", "carol"]).await;
+    ok(addr, &carol, &["room", "send", "crew", "an admin now"]).await;
+    for home in [&alice, &bob] {
+        assert_eq!(inbox_room_texts(addr, home).await, ["an admin now"]);
+    }
+    let listed = json(addr, &bob, &["room", "list"]).await;
+    assert!(
+        !listed.to_string().contains("\"server_behind\":true"),
+        "{listed}"
+    );
+
+    // Dave, who had not read the changes since the backup, cannot follow:
+    // they went with the lost server. He is told so, and how to get back.
+    let err = refusal_after_warnings(addr, &dave, &["room", "send", "team", "me too?"]).await;
+    assert_eq!(err["code"], "room_left_behind", "{err}");
+    assert_eq!(
+        err["error"],
+        "the server holds #team at epoch 5 and this client is at 2, and the changes between are \
+         no longer on the server (it was restored from an older backup, or they passed its \
+         retention while you were away): this client cannot follow the room any more; ask an \
+         admin of #team to remove you and add you again",
+        "{err}"
+    );
+    ok(addr, &alice, &["room", "remove", "crew", "dave"]).await;
+    ok(addr, &alice, &["room", "add", "crew", "dave"]).await;
+    ok(addr, &alice, &["room", "send", "crew", "welcome back"]).await;
+    assert_eq!(inbox_room_texts(addr, &dave).await, ["welcome back"]);
+    ok(addr, &dave, &["room", "send", "crew", "back"]).await;
+    assert_eq!(
+        inbox_room_texts(addr, &carol).await,
+        ["welcome back", "back"]
+    );
+    assert_eq!(inbox_room_texts(addr, &bob).await, ["welcome back", "back"]);
+    assert_eq!(inbox_room_texts(addr, &alice).await, ["back"]);
 
     // A room made after the backup is not on the server at all.
     let err = refusal(addr, &bob, &["room", "send", "late", "hi"]).await;
@@ -160,6 +190,91 @@ async fn restore_rooms_a_room_changed_after_the_backup_is_refused_as_behind_and_
     assert_eq!(inbox_room_texts(addr, &bob).await, ["after the restore"]);
     ok(addr, &bob, &["room", "send", "calm", "still here"]).await;
     assert_eq!(inbox_room_texts(addr, &alice).await, ["still here"]);
+    server.terminate_cleanly().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_rooms_a_room_changed_on_the_restored_server_before_it_was_re_founded_is_refused_as_behind()
+ {
+    let (dir, server, alice, bob) = alice_and_bob().await;
+    let addr = server.addr;
+    ok(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(addr, &alice, &["room", "promote", "team", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    let archive = back_up(dir.path()).await;
+    // After the backup alice renames team twice (epoch 2 to 4); bob reads
+    // neither before the server is lost.
+    ok(addr, &alice, &["room", "rename", "team", "crew"]).await;
+    ok(addr, &alice, &["room", "rename", "crew", "deck"]).await;
+    let mut server = restore(dir.path(), server, &archive).await;
+    // Bob, at the backup's epoch, changes the room first: the restored
+    // server takes it (epoch 3), and no member may re-found the room now.
+    ok(addr, &bob, &["room", "rename", "team", "ops"]).await;
+
+    let says = "the server holds #deck at epoch 3, behind this client's 4: it was most likely \
+                restored from a backup made before the room last changed, and would not take the \
+                room up again from this client (someone changed it there since the restore); make \
+                a new room (`room create`) to go on, and `room leave deck` forgets this one here \
+                (its history is kept)";
+    for args in [
+        &["room", "send", "deck", "hello?"][..],
+        &["room", "rename", "deck", "dock"][..],
+    ] {
+        // Before its answer alice's client warns of bob's commit, which
+        // its own state cannot take.
+        let err = refusal_after_warnings(addr, &alice, args).await;
+        assert_eq!(err["code"], "room_server_behind", "{args:?}: {err}");
+        assert_eq!(err["error"], says, "{args:?}: {err}");
+    }
+    let (done, _, text) = crate::rooms_cli::run(addr, &alice, &["room", "send", "deck", "x"]).await;
+    assert!(!done);
+    assert_eq!(
+        text.lines().last(),
+        Some(format!("client: {says}").as_str())
+    );
+    // Alice is told what bob's change means: the room split.
+    let inbox = json(addr, &alice, &["inbox"]).await;
+    let unreadable: Vec<String> = crate::rooms_cli::room_events(&inbox)
+        .iter()
+        .filter(|e| e["room_event"] == "unreadable")
+        .map(|e| e["error"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        unreadable,
+        [
+            "it changes the room from epoch 2, which this client passed (it is at 4): the room \
+             split on the server, most likely restored from a backup made before the room last \
+             changed, and messages between the two sides cannot be read; make a new room \
+             (`room create`) to go on together"
+        ],
+        "{inbox}"
+    );
+
+    // Leaving it forgets it here, history kept; nothing was sent.
+    let (done, out, err) = crate::rooms_cli::run(addr, &alice, &["room", "leave", "deck"]).await;
+    assert!(done, "{err}");
+    assert_eq!(
+        out.trim(),
+        "the server holds #deck at an older epoch than this client (it was restored from a \
+         backup made before the room last changed), so no leave can be made there; forgot it \
+         here, and kept its history"
+    );
+    let listed = json(addr, &alice, &["room", "list"]).await;
+    assert!(!listed.to_string().contains("deck"), "{listed}");
+    let history = json(addr, &alice, &["history", "#deck"]).await;
+    let events: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["room_event"].as_str())
+        .collect();
+    // Kept: its last rename, then bob's change that split it.
+    assert_eq!(
+        events[events.len().saturating_sub(2)..],
+        ["renamed", "unreadable"],
+        "{history}"
+    );
     server.terminate_cleanly().await.unwrap();
 }
 

@@ -12,6 +12,7 @@ mod room_files;
 mod room_holds;
 mod room_log;
 mod room_names;
+mod room_refound;
 mod scale;
 
 pub(crate) use files::{begin_upload, download_all, finish_upload, resume_upload, upload_range};
