@@ -56,6 +56,38 @@ impl RoomEngine {
         group_info: &[u8],
         pins: Option<&dyn Pins>,
     ) -> Result<Outgoing, RoomsError> {
+        self.join_from(group_info, pins, false)
+    }
+
+    /// Takes our own place again (a resync) in a room we hold but can no
+    /// longer follow: the server moved past our epoch and the commits
+    /// between are gone from its log (a server restored from an older
+    /// backup, or entries past its retention). The state we hold goes, in
+    /// the same transaction as the join, and only for a group info of a
+    /// later epoch than ours that lists us with our key; otherwise it stays
+    /// as it was. A room we do not hold is joined as by
+    /// [`Self::join_external`], in our own place too.
+    ///
+    /// # Errors
+    /// As [`Self::join_external`]; [`RoomsError::RoomExists`] if we hold
+    /// the room at the group info's epoch or later (nothing to take up
+    /// again); [`PolicyError::JoinRefused`] if the room does not list us.
+    pub fn rejoin_external(
+        &self,
+        group_info: &[u8],
+        pins: &dyn Pins,
+    ) -> Result<Outgoing, RoomsError> {
+        self.join_from(group_info, Some(pins), true)
+    }
+
+    /// An external join from `group_info`; `rejoin`: in our own place only,
+    /// replacing state of an earlier epoch we hold.
+    fn join_from(
+        &self,
+        group_info: &[u8],
+        pins: Option<&dyn Pins>,
+        rejoin: bool,
+    ) -> Result<Outgoing, RoomsError> {
         if group_info.len() > MAX_MESSAGE_LEN {
             return Err(RoomsError::Limit("room message too long"));
         }
@@ -68,10 +100,11 @@ impl RoomEngine {
         let epoch = info.epoch().as_u64();
         self.store.transact(|provider, conn| {
             if let Ok(old) = load_group(provider, room) {
-                if old.is_active() {
+                if old.is_active() && !(rejoin && old.epoch().as_u64() < epoch) {
                     return Err(RoomsError::RoomExists);
                 }
-                // Removed (or banned) before: that state is of the past.
+                // Removed (or banned) before, or left behind: that state
+                // is of the past.
                 let mut old = old;
                 old.delete(provider.storage())?;
             }
@@ -82,6 +115,9 @@ impl RoomEngine {
                 Some(_) => self.takes_own_place(&info)?,
                 None => false,
             };
+            if rejoin && !resync {
+                return Err(PolicyError::JoinRefused.into());
+            }
             let signer = self.signer(provider)?;
             let (group, bundle) = MlsGroup::external_commit_builder()
                 .with_config(join_config())

@@ -7,7 +7,9 @@
 //! duplicate member. An external commit may remove no one else's leaf (a
 //! newcomer still cannot join an invite-only room: `access`), nor may a
 //! resync a server makes from an older group info, whose leaf another
-//! member holds now.
+//! member holds now. A member left behind (the server moved past its epoch
+//! with the commits between gone) takes its own place again from a later
+//! group info, and from no earlier one.
 
 use super::access::room;
 use super::{ROOM, World};
@@ -214,4 +216,68 @@ fn a_resync_from_an_older_group_info_removes_no_one_who_holds_that_leaf_now() {
     assert_eq!(w.server.room(ROOM).unwrap().members.len(), 2);
     let text = w.send(2, "still here");
     assert_eq!(w.read(0, &text), (w.cid(2), "still here".into()));
+}
+
+#[test]
+fn a_member_left_behind_takes_its_own_place_again_from_a_later_group_info_only() {
+    let w = room(JoinRule::InviteOnly);
+    // Member 1 holds the room at the epoch of the group info taken now.
+    let its_own_epoch = w.m[0].engine.group_info(ROOM).unwrap();
+    assert!(matches!(
+        w.m[1].engine.rejoin_external(&its_own_epoch, &w.book),
+        Err(RoomsError::RoomExists)
+    ));
+    // Member 0 adds member 2; member 1 never reads the commit (it is gone
+    // from the server's log), so it cannot follow the room any more.
+    let out = w.m[0]
+        .engine
+        .add_members(ROOM, &[w.kp(2)], &w.book)
+        .unwrap();
+    w.publish(0, &out, &[], &[2]);
+    let behind = w.m[1].engine.epoch(ROOM).unwrap();
+    assert!(behind < w.m[0].engine.epoch(ROOM).unwrap());
+    let info = w.m[0].engine.group_info(ROOM).unwrap();
+    // A plain join is refused: it holds the room.
+    assert!(matches!(
+        w.m[1].engine.join_external(&info, &w.book),
+        Err(RoomsError::RoomExists)
+    ));
+    let out = w.m[1].engine.rejoin_external(&info, &w.book).unwrap();
+    assert!(out.summary.resync);
+    match w.server.process(&out.commit, &w.book).unwrap() {
+        Observed::Commit { summary, .. } => {
+            assert!(summary.resync && summary.removed.is_empty());
+        }
+        other => panic!("the server saw {other:?}"),
+    }
+    for r in [0, 2] {
+        assert!(matches!(
+            w.m[r].engine.process(&out.commit, &w.book).unwrap(),
+            Incoming::Commit { .. }
+        ));
+    }
+    // One leaf of member 1 in every copy, and it talks both ways again.
+    assert_eq!(w.m[1].engine.members(ROOM).unwrap().len(), 3);
+    assert_eq!(w.m[2].engine.members(ROOM).unwrap().len(), 3);
+    assert_eq!(w.server.room(ROOM).unwrap().members.len(), 3);
+    assert_eq!(w.epochs(&[0, 1, 2]), [behind + 2; 3]);
+    let text = w.send(1, "back");
+    assert_eq!(w.read(2, &text), (w.cid(1), "back".into()));
+    let text = w.send(0, "welcome back");
+    assert_eq!(w.read(1, &text), (w.cid(0), "welcome back".into()));
+}
+
+#[test]
+fn a_rejoin_into_a_room_that_no_longer_lists_us_is_refused_and_keeps_our_state() {
+    let w = room(JoinRule::Public);
+    let out = w.m[0].engine.remove_members(ROOM, &[w.cid(1)]).unwrap();
+    w.publish(0, &out, &[], &[]);
+    let before = w.m[1].engine.epoch(ROOM).unwrap();
+    let info = w.m[0].engine.group_info(ROOM).unwrap();
+    assert_eq!(
+        refused(w.m[1].engine.rejoin_external(&info, &w.book)),
+        PolicyError::JoinRefused
+    );
+    assert_eq!(w.m[1].engine.epoch(ROOM).unwrap(), before);
+    assert!(w.m[1].engine.is_member(ROOM).unwrap());
 }
