@@ -307,7 +307,9 @@ pub enum RoomCommand {
     /// your rooms.
     List,
     /// Join the open room named exactly NAME (a password room asks for its
-    /// password, or reads it from standard input).
+    /// password, or reads it from standard input); a room of yours this
+    /// client can no longer follow (`room_left_behind`) is joined again in
+    /// your own place, whatever its rule.
     Join {
         /// The room's exact name.
         name: String,

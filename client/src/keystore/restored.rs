@@ -100,6 +100,21 @@ impl KeyStore {
             .optional()?)
     }
 
+    /// Keeps `room` as one to get back into (as a restored backup names
+    /// it): a room of ours whose state the engine is about to let go of.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn keep_restored_room(&mut self, room: &RestoredRoom) -> Result<(), KeyStoreError> {
+        let (id, admins) = room.columns();
+        self.conn.execute(
+            "INSERT OR REPLACE INTO restored_rooms (room, name, rule, admins, owned)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, room.name, room.rule, admins, room.owned],
+        )?;
+        Ok(())
+    }
+
     /// We are in `room` again (added, or joined): it is no longer one to
     /// get back into.
     ///

@@ -21,8 +21,9 @@
 //! commits between gone from its log (a member who had not read them when
 //! the server was lost, or one away past the retention) leaves us unable
 //! to follow: reading the log brings nothing, and we say so, with the way
-//! back (an admin removes us and adds us again), where we used to say to
-//! try again.
+//! back, where we used to say to try again: `room join` takes our own place
+//! again from the server's group info (a resync, `super::joining`), as an
+//! admin removing us and adding us again would.
 //!
 //! A lying server gains nothing here: the re-founding sends only public
 //! state (the group info and tree the server would keep for joiners), and
@@ -141,25 +142,18 @@ impl Client {
         let engine = self.room_engine().await?;
         let name = engine.run(move |en| en.name(room)).await?;
         let name = name.map_or_else(|| super::hex(&room), |n| n.as_str().to_string());
-        let server = self.server_epoch(room).await?;
-        let ours = engine.run(move |en| en.epoch(room)).await?;
-        if server < ours {
+        if let Some((ours, server)) = self.behind(room).await? {
             return Ok(server_behind(&name, ours, server));
         }
-        // Every commit up to the server's epoch is in its log now, or never
-        // will be: after reading the log, ours still short of it means they
-        // are gone (in a race we would have caught up).
-        self.read_room_logs().await?;
-        let ours = engine.run(move |en| en.epoch(room)).await?;
-        if ours < server {
+        if let Some((ours, server)) = self.left_behind(room).await? {
             return Ok(ClientError::room(
                 RoomRefusal::LeftBehind,
                 format!(
                     "the server holds #{name} at epoch {server} and this client is at {ours}, and \
                      the changes between are no longer on the server (it was restored from an \
                      older backup, or they passed its retention while you were away): this client \
-                     cannot follow the room any more; ask an admin of #{name} to remove you and \
-                     add you again"
+                     cannot follow the room any more; `room join {name}` takes your place in it \
+                     again (what was said in it meanwhile stays unreadable here)"
                 ),
             ));
         }
@@ -167,6 +161,32 @@ impl Client {
             RoomRefusal::Busy,
             "other members kept changing the room at the same time; try again",
         ))
+    }
+
+    /// Our epoch of `room` and the server's, when the server's is later
+    /// and reading the room's log brings us no closer: the commits between
+    /// are gone from it (see the module docs). A room the server no longer
+    /// lists us in is not one we are behind in.
+    pub(super) async fn left_behind(
+        &self,
+        room: sealpost_rooms::RoomId,
+    ) -> Result<Option<(u64, u64)>, ClientError> {
+        let engine = self.room_engine().await?;
+        let ours = engine.run(move |en| en.epoch(room)).await?;
+        let server = match self.server_epoch(room).await {
+            Ok(server) => server,
+            Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if ours >= server {
+            return Ok(None);
+        }
+        // Every commit up to the server's epoch is in its log now, or never
+        // will be: after reading the log, ours still short of it means they
+        // are gone (in a race we would have caught up).
+        self.read_room_logs().await?;
+        let ours = engine.run(move |en| en.epoch(room)).await?;
+        Ok((ours < server).then_some((ours, server)))
     }
 
     /// Our epoch of `room` and the server's, when the server's is older.

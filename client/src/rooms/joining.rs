@@ -99,152 +99,189 @@ impl Client {
             Some(r) => Some(RoomLabel::new(&hex(&r.room)).map_err(|_| no_such_room(name))?),
             None => None,
         };
-        self.in_rooms(async || {
-            // Held to the end, noted or not (`super::name_join`).
-            let _joining = self.lock_name_joins().await?;
-            let engine = self.room_engine().await?;
-            // The epochs our commits were refused at as stale: one and the
-            // same each time means nobody changed the room meanwhile, and
-            // the server's group info is older than the room.
-            let mut stale_at = Vec::new();
-            for _ in 0..MAX_JOIN_ATTEMPTS {
-                let asked = by_id.clone().unwrap_or_else(|| label.clone());
-                let found = match self
-                    .retrying(|c| {
-                        let asked = asked.clone();
-                        async move { c.find_room(asked).await }
-                    })
-                    .await
-                {
-                    Ok(found) => found,
-                    Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => {
-                        let Some(r) = restored.clone().filter(|_| by_id.is_some()) else {
-                            return Err(self.no_room_to_join(name).await);
-                        };
-                        // Listed, but with no group info at all (a room
-                        // made before servers kept one, changed by older
-                        // clients only): the server answers as for a room
-                        // that does not list us.
-                        let id = RoomId(r.room.0);
-                        let listed = self
-                            .retrying(|c| async move { c.room_state(id).await })
-                            .await;
-                        if listed.is_ok() {
-                            return Err(stale_group_info(name));
-                        }
-                        // Not a member any more: removed since the backup.
-                        // An open room is joined as anyone joins it.
-                        if JoinRule::from_code(r.rule).is_some_and(JoinRule::open) {
-                            by_id = None;
-                            continue;
-                        }
-                        return Err(self.lost_in_restore_as(r, Back::NotListed).await);
-                    }
-                    Err(e) => return Err(e),
-                };
-                // The room the server found, by its id: a room of ours may
-                // have its name (an invite-only one) and be another room.
-                let found_id = super::engine_room_id(found.room);
-                if let Some(held) = self
-                    .local_rooms()
-                    .await?
-                    .into_iter()
-                    .find(|r| r.id == found_id)
-                {
-                    return Err(ClientError::AlreadyInRoom {
-                        room: held.name,
-                        id: hex(&held.id),
-                        other: None,
-                    });
+        let mut rejoined = None;
+        let joined = self
+            .in_rooms(async || {
+                // Held to the end, noted or not (`super::name_join`).
+                let _joining = self.lock_name_joins().await?;
+                let engine = self.room_engine().await?;
+                // A room of ours this client can no longer follow
+                // (`super::behind`): found by its id, the join takes our own
+                // place again (a resync) in place of the state we hold. Until
+                // the join is recorded, it is also a room to get back into
+                // (`super::restored`), so that one the server refuses, or a
+                // crash cuts short, after the engine let go of our state is
+                // listed with the way back, and found again by its name.
+                let rejoin = self.left_behind_named(typed).await?;
+                if let Some(held) = &rejoin {
+                    by_id = Some(RoomLabel::new(&hex(&held.id)).map_err(|_| no_such_room(name))?);
+                    let kept = self.kept_without_keys(held.clone()).await?;
+                    self.store(move |s| s.keep_restored_room(&kept)).await?;
+                    rejoined = Some(held.id);
                 }
-                // Noted before the engine makes it (`super::name_join`).
-                self.note_name_join(found_id, name).await?;
-                let info = found.group_info.to_vec();
-                let out = match self
-                    .with_pins(move |en, book| en.join_external(&info, book))
-                    .await
-                {
-                    Ok(out) => out,
-                    Err(e) => {
+                let name = rejoin.as_ref().map_or(name.as_str(), |r| r.name.as_str());
+                // The epochs our commits were refused at as stale: one and the
+                // same each time means nobody changed the room meanwhile, and
+                // the server's group info is older than the room.
+                let mut stale_at = Vec::new();
+                for _ in 0..MAX_JOIN_ATTEMPTS {
+                    let asked = by_id.clone().unwrap_or_else(|| label.clone());
+                    let found = match self
+                        .retrying(|c| {
+                            let asked = asked.clone();
+                            async move { c.find_room(asked).await }
+                        })
+                        .await
+                    {
+                        Ok(found) => found,
+                        Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => {
+                            let Some(r) = restored.clone().filter(|_| by_id.is_some()) else {
+                                return Err(self.no_room_to_join(name).await);
+                            };
+                            // Listed, but with no group info at all (a room
+                            // made before servers kept one, changed by older
+                            // clients only): the server answers as for a room
+                            // that does not list us.
+                            let id = RoomId(r.room.0);
+                            let listed = self
+                                .retrying(|c| async move { c.room_state(id).await })
+                                .await;
+                            if listed.is_ok() {
+                                return Err(stale_group_info(name));
+                            }
+                            // Not a member any more: removed since the backup.
+                            // An open room is joined as anyone joins it.
+                            if JoinRule::from_code(r.rule).is_some_and(JoinRule::open) {
+                                by_id = None;
+                                continue;
+                            }
+                            return Err(self.lost_in_restore_as(r, Back::NotListed).await);
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    // The room the server found, by its id: a room of ours may
+                    // have its name (an invite-only one) and be another room.
+                    let found_id = super::engine_room_id(found.room);
+                    if let Some(held) = self
+                        .local_rooms()
+                        .await?
+                        .into_iter()
+                        .find(|r| r.id == found_id)
+                        .filter(|r| rejoin.as_ref().is_none_or(|b| b.id != r.id))
+                    {
+                        return Err(ClientError::AlreadyInRoom {
+                            room: held.name,
+                            id: hex(&held.id),
+                            other: None,
+                        });
+                    }
+                    // Noted before the engine makes it (`super::name_join`).
+                    self.note_name_join(found_id, name).await?;
+                    let info = found.group_info.to_vec();
+                    let rejoining = rejoin.is_some();
+                    let out = match self
+                        .with_pins(move |en, book| {
+                            if rejoining {
+                                en.rejoin_external(&info, book)
+                            } else {
+                                en.join_external(&info, book)
+                            }
+                        })
+                        .await
+                    {
+                        Ok(out) => out,
+                        Err(e) => {
+                            self.store(move |s| s.drop_name_join(found_id, None))
+                                .await?;
+                            // Its group info is no later than our state.
+                            if rejoining && matches!(e, ClientError::Room(RoomsError::RoomExists)) {
+                                return Err(stale_group_info(name));
+                            }
+                            return Err(self.not_back(e, restored.clone(), name).await);
+                        }
+                    };
+                    let room = out.room;
+                    if room.0 != found.room.0 {
+                        engine.run(move |en| en.forget_room(room)).await?;
                         self.store(move |s| s.drop_name_join(found_id, None))
                             .await?;
-                        return Err(self.not_back(e, restored.clone(), name).await);
+                        return Err(ClientError::room(
+                            RoomRefusal::Failed,
+                            "the server answered with another room's group info",
+                        ));
                     }
-                };
-                let room = out.room;
-                if room.0 != found.room.0 {
-                    engine.run(move |en| en.forget_room(room)).await?;
-                    self.store(move |s| s.drop_name_join(found_id, None))
-                        .await?;
-                    return Err(ClientError::room(
-                        RoomRefusal::Failed,
-                        "the server answered with another room's group info",
-                    ));
-                }
-                let rule = engine.run(move |en| Ok(en.access(room)?.rule)).await?;
-                let conn = self.connection().await?;
-                // A member the room lists proves nothing again (the server
-                // asks a password of newcomers only).
-                if rule.needs_password() && !out.summary.resync {
-                    let proven = match password {
-                        Some(p) => self.prove_room_password(&conn, room, name, p).await,
-                        None => Err(needs_password(name)),
-                    };
-                    if let Err(e) = proven {
-                        self.abandon_name_join(room, None).await?;
-                        return Err(e);
-                    }
-                }
-                let (epoch, resync) = (out.epoch, out.summary.resync);
-                self.store(move |s| s.name_join_made(room, epoch, resync))
-                    .await?;
-                super::join::crash_point("made");
-                let sent = conn
-                    .room_commit(RoomId(room.0), out.epoch, out.commit.into(), Bytes::new())
-                    .await;
-                match sent {
-                    Ok(_) => {
-                        super::join::crash_point("sent");
-                        self.refresh_group_info(room).await;
-                        return self.joined(room, name, out.summary.resync).await;
-                    }
-                    Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => {
-                        // A member committed meanwhile: join from the newer
-                        // group info once it is stored.
-                        stale_at.push(out.epoch);
-                        self.abandon_name_join(room, None).await?;
-                    }
-                    Err(e) if e.is_disconnect() => {
-                        // Its fate is unknown: the server says whether it
-                        // took it; if it cannot yet, the next run asks.
-                        match self.name_join_taken(room, epoch, resync).await {
-                            Ok(true) => {
-                                self.refresh_group_info(room).await;
-                                return self.joined(room, name, resync).await;
-                            }
-                            Ok(false) => self.abandon_name_join(room, None).await?,
-                            Err(_) => {}
+                    let rule = engine.run(move |en| Ok(en.access(room)?.rule)).await?;
+                    let conn = self.connection().await?;
+                    // A member the room lists proves nothing again (the server
+                    // asks a password of newcomers only).
+                    if rule.needs_password() && !out.summary.resync {
+                        let proven = match password {
+                            Some(p) => self.prove_room_password(&conn, room, name, p).await,
+                            None => Err(needs_password(name)),
+                        };
+                        if let Err(e) = proven {
+                            self.abandon_name_join(room, None).await?;
+                            return Err(e);
                         }
-                        return Err(e.into());
                     }
-                    Err(e) => {
-                        self.abandon_name_join(room, None).await?;
-                        return Err(e.into());
+                    let (epoch, resync) = (out.epoch, out.summary.resync);
+                    self.store(move |s| s.name_join_made(room, epoch, resync))
+                        .await?;
+                    super::join::crash_point("made");
+                    let sent = conn
+                        .room_commit(RoomId(room.0), out.epoch, out.commit.into(), Bytes::new())
+                        .await;
+                    match sent {
+                        Ok(_) => {
+                            super::join::crash_point("sent");
+                            self.refresh_group_info(room).await;
+                            return self.joined(room, name, out.summary.resync).await;
+                        }
+                        Err(e) if e.reason() == Some(ErrorReason::StaleEpoch) => {
+                            // A member committed meanwhile: join from the newer
+                            // group info once it is stored.
+                            stale_at.push(out.epoch);
+                            self.abandon_name_join(room, None).await?;
+                        }
+                        Err(e) if e.is_disconnect() => {
+                            // Its fate is unknown: the server says whether it
+                            // took it; if it cannot yet, the next run asks.
+                            match self.name_join_taken(room, epoch, resync).await {
+                                Ok(true) => {
+                                    self.refresh_group_info(room).await;
+                                    return self.joined(room, name, resync).await;
+                                }
+                                Ok(false) => self.abandon_name_join(room, None).await?,
+                                Err(_) => {}
+                            }
+                            return Err(e.into());
+                        }
+                        Err(e) => {
+                            self.abandon_name_join(room, None).await?;
+                            return Err(e.into());
+                        }
                     }
                 }
-            }
-            if by_id.is_some() {
-                return Err(stale_group_info(name));
-            }
-            if stale_at.len() > 1 && stale_at.iter().all(|e| *e == stale_at[0]) {
-                return Err(older_group_info(name));
-            }
-            Err(ClientError::room(
-                RoomRefusal::Busy,
-                "other members kept changing the room at the same time; try again",
-            ))
-        })
-        .await
+                if by_id.is_some() {
+                    return Err(stale_group_info(name));
+                }
+                if stale_at.len() > 1 && stale_at.iter().all(|e| *e == stale_at[0]) {
+                    return Err(older_group_info(name));
+                }
+                Err(ClientError::room(
+                    RoomRefusal::Busy,
+                    "other members kept changing the room at the same time; try again",
+                ))
+            })
+            .await;
+        // A rejoin that failed with our state still held: nothing to get
+        // back into.
+        if let (Err(_), Some(room)) = (&joined, rejoined)
+            && self.engine_holds(room).await.unwrap_or(false)
+        {
+            self.back_in_restored(room).await;
+        }
+        joined
     }
 
     /// What a join's refusal by our engine means for a room restored here:
@@ -374,6 +411,19 @@ fn no_such_room(name: &str) -> ClientError {
 }
 
 impl Client {
+    /// The room of ours `typed` names if this client can no longer follow
+    /// it ([`Client::left_behind`]).
+    ///
+    /// # Errors
+    /// The server, or the engine's state file, failed.
+    async fn left_behind_named(&self, typed: &str) -> Result<Option<LocalRoom>, ClientError> {
+        // Not ours (or ambiguous): a join as any other, which says so.
+        let Ok(held) = self.find_room(typed).await else {
+            return Ok(None);
+        };
+        Ok(self.left_behind(held.id).await?.map(|_| held))
+    }
+
     /// The name to join by for `typed`: the name of the listed room whose id
     /// it is (32 hex digits), else `typed` itself.
     ///
@@ -399,12 +449,9 @@ impl Client {
         name: &str,
         again: bool,
     ) -> Result<RoomInfo, ClientError> {
-        self.record_name_join(room, name, again, false).await?;
-        self.room_info(&LocalRoom {
-            id: room,
-            name: name.to_string(),
-        })
-        .await
+        // Its own name: a room taken up again may have been renamed since.
+        let name = self.record_name_join(room, name, again, false).await?;
+        self.room_info(&LocalRoom { id: room, name }).await
     }
 
     /// The server has no room `name` we may join; names are exact, so a

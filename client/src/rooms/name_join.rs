@@ -179,7 +179,7 @@ impl Client {
     /// Records the join of `room` by `name` (`again`: a resync) that the
     /// server took, once: its entry goes into the room's history with the
     /// note's end, and a removal or ban recorded before no longer explains
-    /// anything.
+    /// anything. The room's own name, as the join gave it.
     ///
     /// # Errors
     /// The key store, the engine's state file or the server (naming us)
@@ -190,7 +190,7 @@ impl Client {
         name: &str,
         again: bool,
         announce: bool,
-    ) -> Result<(), ClientError> {
+    ) -> Result<String, ClientError> {
         let owned = name.to_string();
         self.store(move |s| s.forget_room_departure(room, &owned))
             .await?;
@@ -213,7 +213,7 @@ impl Client {
         self.back_in_restored(room).await;
         self.store(move |s| s.record_name_join(room, &entry, shown.as_ref()))
             .await?;
-        Ok(())
+        Ok(own)
     }
 
     /// Finishes the joins by name a crash (or a lost connection) cut

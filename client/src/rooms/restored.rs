@@ -6,6 +6,7 @@
 use sealpost_rooms::{JoinRule, LeafKey, Role};
 use serde_json::json;
 
+use super::state::LocalRoom;
 use super::{hex, wire_client_id};
 use crate::client::Client;
 pub use crate::error::Back;
@@ -34,35 +35,48 @@ impl Client {
     pub(crate) async fn rooms_for_backup(
         &self,
     ) -> Result<(Vec<RestoredRoom>, LeafKey), ClientError> {
-        let me = self.require_me()?.id;
         let mut out = Vec::new();
         let engine = self.room_engine().await?;
         let leaf = engine.run(|e| e.leaf_key()).await?;
         for room in self.local_rooms().await? {
-            let id = room.id;
-            let (rule, members) = engine
-                .run(move |e| Ok((e.access(id)?.rule, e.members(id)?)))
-                .await?;
-            let owned = members
-                .iter()
-                .any(|m| m.role == Role::Owner && wire_client_id(m.client_id) == me);
-            let mut admins: Vec<_> = members
-                .into_iter()
-                .filter(|m| m.role != Role::Member && wire_client_id(m.client_id) != me)
-                .collect();
-            admins.sort_by_key(|m| m.role != Role::Owner);
-            out.push(RestoredRoom {
-                room: id,
-                name: room.name,
-                rule: rule.code(),
-                admins: admins
-                    .into_iter()
-                    .map(|m| wire_client_id(m.client_id))
-                    .collect(),
-                owned,
-            });
+            out.push(self.kept_without_keys(room).await?);
         }
         Ok((out, leaf))
+    }
+
+    /// Our room `room` as a backup keeps it: its name, rule and admins,
+    /// never its keys.
+    ///
+    /// # Errors
+    /// No one is registered here, or the engine's state file failed.
+    pub(crate) async fn kept_without_keys(
+        &self,
+        room: LocalRoom,
+    ) -> Result<RestoredRoom, ClientError> {
+        let me = self.require_me()?.id;
+        let engine = self.room_engine().await?;
+        let id = room.id;
+        let (rule, members) = engine
+            .run(move |e| Ok((e.access(id)?.rule, e.members(id)?)))
+            .await?;
+        let owned = members
+            .iter()
+            .any(|m| m.role == Role::Owner && wire_client_id(m.client_id) == me);
+        let mut admins: Vec<_> = members
+            .into_iter()
+            .filter(|m| m.role != Role::Member && wire_client_id(m.client_id) != me)
+            .collect();
+        admins.sort_by_key(|m| m.role != Role::Owner);
+        Ok(RestoredRoom {
+            room: id,
+            name: room.name,
+            rule: rule.code(),
+            admins: admins
+                .into_iter()
+                .map(|m| wire_client_id(m.client_id))
+                .collect(),
+            owned,
+        })
     }
 
     /// The room restored without its keys that `name` names, if any (a
@@ -149,8 +163,9 @@ pub(crate) fn lost_line(
     back: Back,
 ) -> String {
     format!(
-        "this home was restored from a backup, which does not hold the keys of #{room}: \
-         it cannot read or send there until it is in the room again; {}",
+        "this home holds no keys of #{room} (it was restored from a backup, which does not \
+         hold them, or it let go of them to take its place in the room again, and that join \
+         was cut short): it cannot read or send there until it is in the room again; {}",
         how_back(room, rule, admins, owned, back)
     )
 }
