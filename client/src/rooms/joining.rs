@@ -117,6 +117,7 @@ impl Client {
                     by_id = Some(RoomLabel::new(&hex(&held.id)).map_err(|_| no_such_room(name))?);
                     let kept = self.kept_without_keys(held.clone()).await?;
                     self.store(move |s| s.keep_restored_room(&kept)).await?;
+                    super::join::crash_point("kept");
                     rejoined = Some(held.id);
                 }
                 let name = rejoin.as_ref().map_or(name.as_str(), |r| r.name.as_str());

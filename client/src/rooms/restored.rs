@@ -38,8 +38,18 @@ impl Client {
         let mut out = Vec::new();
         let engine = self.room_engine().await?;
         let leaf = engine.run(|e| e.leaf_key()).await?;
+        // One kept to get back into as well (a join to take our place again
+        // cut short before it began) goes into the backup once, from there.
+        let kept: Vec<_> = self
+            .restored_rooms()
+            .await?
+            .iter()
+            .map(|r| r.room)
+            .collect();
         for room in self.local_rooms().await? {
-            out.push(self.kept_without_keys(room).await?);
+            if !kept.contains(&room.id) {
+                out.push(self.kept_without_keys(room).await?);
+            }
         }
         Ok((out, leaf))
     }

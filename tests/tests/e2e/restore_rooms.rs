@@ -324,16 +324,23 @@ async fn restore_rooms_a_rejoin_cut_short_by_a_crash_leaves_the_room_listed_to_j
     let mut server = restore(dir.path(), server, &archive).await;
     ok(addr, &alice, &["room", "send", "crew", "hello?"]).await;
 
-    // Killed with the join made by the engine (in place of bob's state of
-    // the room) but not sent: the server never takes it.
-    e2e::run_client_crashing_at(
+    // Killed once the room is kept to get back into, before the join
+    // begins: bob still holds the room, and a backup names it once.
+    let rejoin_crashing_at = async |at| {
+        let args = ["room", "join", "team"];
+        e2e::run_client_crashing_at(addr, &bob, &args, client::rooms::TEST_CRASH, at).await;
+    };
+    rejoin_crashing_at("kept").await;
+    let exported = json(
         addr,
         &bob,
-        &["room", "join", "team"],
-        client::rooms::TEST_CRASH,
-        "made",
+        &["export", dir.path().join("bob.backup").to_str().unwrap()],
     )
     .await;
+    assert_eq!(exported["rooms"], 1, "{exported}");
+    // Killed with the join made by the engine (in place of bob's state of
+    // the room) but not sent: the server never takes it.
+    rejoin_crashing_at("made").await;
     // The next command forgets the join the server never took, and with
     // it the room; the room stays listed as one to join again, by name.
     let listed = json(addr, &bob, &["room", "list"]).await;
