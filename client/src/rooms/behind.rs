@@ -142,10 +142,11 @@ impl Client {
         let engine = self.room_engine().await?;
         let name = engine.run(move |en| en.name(room)).await?;
         let name = name.map_or_else(|| super::hex(&room), |n| n.as_str().to_string());
-        if let Some((ours, server)) = self.behind(room).await? {
+        let (ours, server) = self.epochs(room).await?;
+        if server < ours {
             return Ok(server_behind(&name, ours, server));
         }
-        if let Some((ours, server)) = self.left_behind(room).await? {
+        if let Some(ours) = self.still_short(room, ours, server).await? {
             return Ok(ClientError::room(
                 RoomRefusal::LeftBehind,
                 format!(
@@ -171,13 +172,25 @@ impl Client {
         &self,
         room: sealpost_rooms::RoomId,
     ) -> Result<Option<(u64, u64)>, ClientError> {
-        let engine = self.room_engine().await?;
-        let ours = engine.run(move |en| en.epoch(room)).await?;
-        let server = match self.server_epoch(room).await {
-            Ok(server) => server,
+        let (ours, server) = match self.epochs(room).await {
+            Ok(epochs) => epochs,
             Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => return Ok(None),
             Err(e) => return Err(e),
         };
+        Ok(self
+            .still_short(room, ours, server)
+            .await?
+            .map(|ours| (ours, server)))
+    }
+
+    /// Our epoch of `room` once its log is read, if `ours` is short of the
+    /// server's epoch `server` and stays so.
+    async fn still_short(
+        &self,
+        room: sealpost_rooms::RoomId,
+        ours: u64,
+        server: u64,
+    ) -> Result<Option<u64>, ClientError> {
         if ours >= server {
             return Ok(None);
         }
@@ -185,8 +198,9 @@ impl Client {
         // will be: after reading the log, ours still short of it means they
         // are gone (in a race we would have caught up).
         self.read_room_logs().await?;
+        let engine = self.room_engine().await?;
         let ours = engine.run(move |en| en.epoch(room)).await?;
-        Ok((ours < server).then_some((ours, server)))
+        Ok((ours < server).then_some(ours))
     }
 
     /// Our epoch of `room` and the server's, when the server's is older.
@@ -194,10 +208,15 @@ impl Client {
         &self,
         room: sealpost_rooms::RoomId,
     ) -> Result<Option<(u64, u64)>, ClientError> {
+        let (ours, server) = self.epochs(room).await?;
+        Ok((server < ours).then_some((ours, server)))
+    }
+
+    /// Our epoch of `room` and the server's.
+    async fn epochs(&self, room: sealpost_rooms::RoomId) -> Result<(u64, u64), ClientError> {
         let engine = self.room_engine().await?;
         let ours = engine.run(move |en| en.epoch(room)).await?;
-        let server = self.server_epoch(room).await?;
-        Ok((server < ours).then_some((ours, server)))
+        Ok((ours, self.server_epoch(room).await?))
     }
 
     /// The epoch the server holds `room` at.

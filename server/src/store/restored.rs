@@ -57,8 +57,9 @@ pub fn mark(data_dir: &Path, created_at_ms: u64) -> io::Result<()> {
 
 /// The counter to start from: `next_id`, or, when `db_path`'s folder holds
 /// the marker, past every id handed out since the snapshot (and the
-/// one-time key packages dropped, the rooms marked restored). All are committed before the marker
-/// goes, so a crash in between only does them again.
+/// one-time key packages dropped, the rooms marked restored). All are
+/// committed before the marker goes, so a crash in between only does them
+/// again.
 pub(super) fn settle_restore(
     conn: &Connection,
     db_path: &Path,
