@@ -13,9 +13,15 @@
 //! trusted, and nothing but the test that started it can reach the port.
 //! Tests run it without fsync (they care about crashes of a process, not of
 //! the machine); the load generator runs it durable, as a deployment would.
+//!
+//! `initdb` and `createdb` take most of a cluster's start (about a second
+//! on 2 cores), so they run once a machine: the first cluster leaves a
+//! stopped one in the temporary folder (`sealpost-pg-template-*`, about 40
+//! MB), and every cluster after it starts from a copy.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use anyhow::{Context, bail};
 
@@ -24,6 +30,10 @@ const DATABASE: &str = "sealpost";
 
 /// The superuser `initdb` creates (the same name whoever runs it).
 const SUPERUSER: &str = "postgres";
+
+/// Changes with how the template cluster is made (`initdb`'s options, the
+/// database), so that a template made otherwise is never copied.
+const TEMPLATE_FORMAT: u32 = 1;
 
 /// Seconds `pg_ctl` may wait for a start or a stop.
 const PG_CTL_WAIT_SECS: &str = "30";
@@ -84,25 +94,29 @@ impl Postgres {
             options: String::new(),
             _dir: dir,
         };
+        let template = template(&pg)?;
+        // `cp -a` keeps the modes PostgreSQL insists on (0700 or 0750).
         run(pg
-            .command("initdb")
-            .arg("-D")
-            .arg(&pg.data)
-            .args(["-U", SUPERUSER, "--auth=trust", "--no-sync"])
-            .args(["--encoding=UTF8", "--locale=C"]))?;
-        pg.port = free_port()?;
-        pg.options = format!(
+            .command_in("cp", Path::new("/bin"))
+            .arg("-a")
+            .arg(&template)
+            .arg(&pg.data))
+        .context("copying the template cluster")?;
+        pg.configure(&sockets, durable)?;
+        pg.start_again()?;
+        Ok(pg)
+    }
+
+    /// Picks a port and the server's options (sockets in `sockets`).
+    fn configure(&mut self, sockets: &Path, durable: bool) -> anyhow::Result<()> {
+        self.port = free_port()?;
+        self.options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
-            pg.port,
+            self.port,
             sockets.display(),
             if durable { "on" } else { "off" }
         );
-        pg.start_again()?;
-        run(pg
-            .command("createdb")
-            .args(["-h", "127.0.0.1", "-p", &pg.port.to_string()])
-            .args(["-U", SUPERUSER, DATABASE]))?;
-        Ok(pg)
+        Ok(())
     }
 
     /// The connection string of its database (`server --database`).
@@ -179,7 +193,12 @@ impl Postgres {
 
     /// A PostgreSQL program, run as `postgres` when the tests run as root.
     fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
+        self.command_in(program, &self.bin)
+    }
+
+    /// The program `program` of the folder `bin`, run as [`Self::command`].
+    fn command_in(&self, program: &str, bin: &Path) -> Command {
+        let path = bin.join(program);
         let mut command = if self.as_postgres {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(path);
@@ -195,6 +214,10 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
+        // A template's cluster renamed into place was stopped cleanly.
+        if !self.data.exists() {
+            return;
+        }
         // Immediate: the data is thrown away, nothing needs flushing; -t
         // bounds the wait.
         let stopped = run(self.command("pg_ctl").arg("-D").arg(&self.data).args([
@@ -209,6 +232,78 @@ impl Drop for Postgres {
             eprintln!("stopping the test PostgreSQL: {e:#}");
         }
     }
+}
+
+/// The stopped cluster, with its database made, that new ones are copied
+/// from: made by the first cluster on this machine (for this version and
+/// owner) and kept in the temporary folder; made once a process at most.
+fn template(pg: &Postgres) -> anyhow::Result<PathBuf> {
+    static MADE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    MADE.get_or_init(|| make_template(pg).map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow::anyhow!("making the template cluster: {e}"))
+}
+
+fn make_template(pg: &Postgres) -> anyhow::Result<PathBuf> {
+    let version = pg
+        .bin
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|v| v.to_str())
+        .unwrap_or("pg");
+    let owner = if pg.as_postgres { "postgres" } else { "user" };
+    let uid = rustix::process::geteuid().as_raw();
+    let kept = std::env::temp_dir().join(format!(
+        "sealpost-pg-template-{TEMPLATE_FORMAT}-{version}-{owner}-{uid}"
+    ));
+    // Renamed into place whole, so a folder there is a finished cluster.
+    if kept.join("PG_VERSION").is_file() {
+        return Ok(kept);
+    }
+    // Made beside it, so that the rename stays on one file system.
+    let dir = tempfile::Builder::new()
+        .prefix("sealpost-pg-template-new")
+        .tempdir_in(std::env::temp_dir())?;
+    // Dropped, it stops the server only if the cluster is still there
+    // (something failed before the rename).
+    let mut making = Postgres {
+        bin: pg.bin.clone(),
+        data: dir.path().join("data"),
+        as_postgres: pg.as_postgres,
+        port: 0,
+        options: String::new(),
+        _dir: dir,
+    };
+    let sockets = making._dir.path().join("sockets");
+    std::fs::create_dir(&sockets)?;
+    if making.as_postgres {
+        run(Command::new("chown")
+            .arg("-R")
+            .arg("postgres:postgres")
+            .arg(making._dir.path()))
+        .context("giving the template's folder to the postgres user")?;
+    }
+    run(making
+        .command("initdb")
+        .arg("-D")
+        .arg(&making.data)
+        .args(["-U", SUPERUSER, "--auth=trust", "--no-sync"])
+        .args(["--encoding=UTF8", "--locale=C"]))?;
+    making.configure(&sockets, false)?;
+    making.start_again()?;
+    run(making
+        .command("createdb")
+        .args(["-h", "127.0.0.1", "-p", &making.port.to_string()])
+        .args(["-U", SUPERUSER, DATABASE]))?;
+    // A clean stop: a copy starts without recovery.
+    making.stop()?;
+    match std::fs::rename(&making.data, &kept) {
+        Ok(()) => {}
+        // Another process put its own there first: the same cluster.
+        Err(_) if kept.join("PG_VERSION").is_file() => {}
+        Err(e) => return Err(e).context("keeping the template cluster"),
+    }
+    Ok(kept)
 }
 
 /// The newest installed PostgreSQL's `bin` folder.
@@ -288,5 +383,24 @@ mod tests {
         drop(pg);
         assert!(!folder.exists());
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+
+    #[test]
+    fn clusters_copied_from_the_template_are_each_their_own() {
+        let first = Postgres::start().unwrap();
+        first.query("CREATE TABLE mine (n int)").unwrap();
+        first.query("INSERT INTO mine VALUES (7)").unwrap();
+        let second = Postgres::start_durable().unwrap();
+        assert_ne!(first.port(), second.port());
+        assert_eq!(first.query("SELECT n FROM mine").unwrap(), "7");
+        let missing = second.query("SELECT n FROM mine").unwrap_err();
+        assert!(
+            format!("{missing:#}").contains("does not exist"),
+            "{missing:#}"
+        );
+        assert_eq!(second.query("SHOW fsync").unwrap(), "on");
+        assert_eq!(first.query("SHOW fsync").unwrap(), "off");
+        assert_eq!(second.query("SELECT current_database()").unwrap(), DATABASE);
+        assert!(template(&second).unwrap().join("PG_VERSION").is_file());
     }
 }
