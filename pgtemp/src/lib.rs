@@ -72,10 +72,26 @@ impl Postgres {
     }
 
     fn start_with(durable: bool) -> anyhow::Result<Postgres> {
+        let template = template()?;
+        let (mut pg, sockets) =
+            Self::in_folder(tempfile::Builder::new().prefix("sealpost-pg").tempdir()?)?;
+        // `cp -a` keeps the modes PostgreSQL insists on (0700 or 0750).
+        run(pg
+            .command_at(Path::new("/bin/cp"))
+            .arg("-a")
+            .arg(&template)
+            .arg(&pg.data))
+        .context("copying the template cluster")?;
+        pg.configure(&sockets, durable)?;
+        pg.start_again()?;
+        Ok(pg)
+    }
+
+    /// A cluster to be made in `dir` (its `data`), not yet started, and the
+    /// folder for its sockets.
+    fn in_folder(dir: tempfile::TempDir) -> anyhow::Result<(Postgres, PathBuf)> {
         let bin = find_bin()?;
         let as_postgres = rustix::process::geteuid().is_root();
-        let dir = tempfile::Builder::new().prefix("sealpost-pg").tempdir()?;
-        let data = dir.path().join("data");
         let sockets = dir.path().join("sockets");
         std::fs::create_dir(&sockets)?;
         if as_postgres {
@@ -86,25 +102,15 @@ impl Postgres {
                 .arg(dir.path()))
             .context("giving the cluster's folder to the postgres user")?;
         }
-        let mut pg = Postgres {
+        let pg = Postgres {
             bin,
-            data,
+            data: dir.path().join("data"),
             as_postgres,
             port: 0,
             options: String::new(),
             _dir: dir,
         };
-        let template = template(&pg)?;
-        // `cp -a` keeps the modes PostgreSQL insists on (0700 or 0750).
-        run(pg
-            .command_in("cp", Path::new("/bin"))
-            .arg("-a")
-            .arg(&template)
-            .arg(&pg.data))
-        .context("copying the template cluster")?;
-        pg.configure(&sockets, durable)?;
-        pg.start_again()?;
-        Ok(pg)
+        Ok((pg, sockets))
     }
 
     /// Picks a port and the server's options (sockets in `sockets`).
@@ -193,12 +199,11 @@ impl Postgres {
 
     /// A PostgreSQL program, run as `postgres` when the tests run as root.
     fn command(&self, program: &str) -> Command {
-        self.command_in(program, &self.bin)
+        self.command_at(&self.bin.join(program))
     }
 
-    /// The program `program` of the folder `bin`, run as [`Self::command`].
-    fn command_in(&self, program: &str, bin: &Path) -> Command {
-        let path = bin.join(program);
+    /// The program at `path`, run as [`Self::command`].
+    fn command_at(&self, path: &Path) -> Command {
         let mut command = if self.as_postgres {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(path);
@@ -237,52 +242,37 @@ impl Drop for Postgres {
 /// The stopped cluster, with its database made, that new ones are copied
 /// from: made by the first cluster on this machine (for this version and
 /// owner) and kept in the temporary folder; made once a process at most.
-fn template(pg: &Postgres) -> anyhow::Result<PathBuf> {
+fn template() -> anyhow::Result<PathBuf> {
     static MADE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    MADE.get_or_init(|| make_template(pg).map_err(|e| format!("{e:#}")))
+    MADE.get_or_init(|| make_template().map_err(|e| format!("{e:#}")))
         .clone()
         .map_err(|e| anyhow::anyhow!("making the template cluster: {e}"))
 }
 
-fn make_template(pg: &Postgres) -> anyhow::Result<PathBuf> {
-    let version = pg
-        .bin
+fn make_template() -> anyhow::Result<PathBuf> {
+    let bin = find_bin()?;
+    let version = bin
         .parent()
         .and_then(Path::file_name)
         .and_then(|v| v.to_str())
         .unwrap_or("pg");
-    let owner = if pg.as_postgres { "postgres" } else { "user" };
+    // Root's clusters belong to `postgres`, anyone else's to them.
     let uid = rustix::process::geteuid().as_raw();
     let kept = std::env::temp_dir().join(format!(
-        "sealpost-pg-template-{TEMPLATE_FORMAT}-{version}-{owner}-{uid}"
+        "sealpost-pg-template-{TEMPLATE_FORMAT}-{version}-{uid}"
     ));
     // Renamed into place whole, so a folder there is a finished cluster.
     if kept.join("PG_VERSION").is_file() {
         return Ok(kept);
     }
-    // Made beside it, so that the rename stays on one file system.
-    let dir = tempfile::Builder::new()
-        .prefix("sealpost-pg-template-new")
-        .tempdir_in(std::env::temp_dir())?;
     // Dropped, it stops the server only if the cluster is still there
-    // (something failed before the rename).
-    let mut making = Postgres {
-        bin: pg.bin.clone(),
-        data: dir.path().join("data"),
-        as_postgres: pg.as_postgres,
-        port: 0,
-        options: String::new(),
-        _dir: dir,
-    };
-    let sockets = making._dir.path().join("sockets");
-    std::fs::create_dir(&sockets)?;
-    if making.as_postgres {
-        run(Command::new("chown")
-            .arg("-R")
-            .arg("postgres:postgres")
-            .arg(making._dir.path()))
-        .context("giving the template's folder to the postgres user")?;
-    }
+    // (something failed before the rename). Made beside the kept one, so
+    // that the rename stays on one file system.
+    let (mut making, sockets) = Postgres::in_folder(
+        tempfile::Builder::new()
+            .prefix("sealpost-pg-template-new")
+            .tempdir_in(std::env::temp_dir())?,
+    )?;
     run(making
         .command("initdb")
         .arg("-D")
@@ -401,6 +391,6 @@ mod tests {
         assert_eq!(second.query("SHOW fsync").unwrap(), "on");
         assert_eq!(first.query("SHOW fsync").unwrap(), "off");
         assert_eq!(second.query("SELECT current_database()").unwrap(), DATABASE);
-        assert!(template(&second).unwrap().join("PG_VERSION").is_file());
+        assert!(template().unwrap().join("PG_VERSION").is_file());
     }
 }
