@@ -9,6 +9,8 @@
 #
 # Default workload: --messages 5000 (the stand-in manages a few hundred
 # messages per second at best here); pass e.g. --messages 20000 to change it.
+# ORIGINAL=DIR runs the original reference server instead of the stand-in,
+# from a checkout of github.com/rdar-lab/messaging-system at DIR.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-5}
@@ -16,13 +18,20 @@ out=${2:-bench/results}
 if [ $# -ge 2 ]; then shift 2; else shift $#; fi
 mkdir -p "$out"
 cargo build --release -p sealpost-server -p sealpost-bench >/dev/null || exit 1
+if [ -n "${ORIGINAL:-}" ]; then
+    reference=(--spawn-original-reference "$ORIGINAL")
+    label=original
+else
+    reference=(--spawn-reference)
+    label=stand-in
+fi
 for i in $(seq 1 "$runs"); do
-    target/release/loadgen all --skip-idle --spawn --spawn-reference --messages 5000 \
+    target/release/loadgen all --skip-idle --spawn "${reference[@]}" --messages 5000 \
         --json "$out/v2-vs-reference-$i.json" "$@" || echo "(run $i: a check failed)"
 done
-python3 - "$out" "$runs" <<'PY'
+python3 - "$out" "$runs" "$label" <<'PY'
 import json, statistics, sys
-out, runs = sys.argv[1], int(sys.argv[2])
+out, runs, label = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rows = []
 for i in range(1, runs + 1):
     try:
@@ -43,7 +52,7 @@ for i in range(1, runs + 1):
                      conn=lim["connects_per_s"],
                      ok=s["v2"]["passed"] and s["v2-reference"]["passed"],
                      problems=s["v2"]["problems"] + s["v2-reference"]["problems"]))
-print("| run | load (1 min) | Sealpost send msg/s | Sealpost e2e msg/s | stand-in send msg/s | stand-in e2e msg/s | ratio e2e | ratio send | SQLite python-defaults commits/s | SQLite WAL+FULL commits/s | loopback conn/s | checks |")
+print(f"| run | load (1 min) | Sealpost send msg/s | Sealpost e2e msg/s | {label} send msg/s | {label} e2e msg/s | ratio e2e | ratio send | SQLite python-defaults commits/s | SQLite WAL+FULL commits/s | loopback conn/s | checks |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     print(f"| {r['run']} | {r['load']} | {r['send']:,.0f} | {r['e2e']:,.0f} | {r['rsend']:,.0f} | {r['re2e']:,.0f} | "

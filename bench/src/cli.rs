@@ -205,7 +205,7 @@ pub struct TargetArgs {
     pub durability: DurabilityArg,
 }
 
-/// Where the reference stand-in is.
+/// Where the reference (the stand-in, or the original) is.
 #[derive(Debug, Clone, Args, Default)]
 pub struct ReferenceArgs {
     /// Start `bench/reference/server.py` (the stand-in for the reference
@@ -221,6 +221,23 @@ pub struct ReferenceArgs {
     /// The stand-in's script, for `--spawn-reference`.
     #[arg(long)]
     pub reference_script: Option<PathBuf>,
+
+    /// Start the original reference server (its `server/server_main.py`,
+    /// with python3) from a checkout of github.com/rdar-lab/messaging-system
+    /// at DIR, and run the same v2 workload against it.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["reference", "spawn_reference"])]
+    pub spawn_original_reference: Option<PathBuf>,
+}
+
+impl ReferenceArgs {
+    /// How reports name the reference these arguments choose.
+    pub fn label(&self) -> &'static str {
+        if self.spawn_original_reference.is_some() {
+            crate::original::ORIGINAL_REFERENCE
+        } else {
+            "reference stand-in"
+        }
+    }
 }
 
 /// The version-2 workload.

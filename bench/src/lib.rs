@@ -12,6 +12,7 @@
 //! - [`scenario`]: one module per scenario and the [`scenario::Plan`] that
 //!   runs them.
 //! - [`target`]: starting, reaching and stopping servers; process memory.
+//!   [`original`]: the original reference server, from a checkout of it.
 //! - [`cores`]: the generator and its servers on separate cores
 //!   (`--split-cores`), and how busy the cores were.
 //! - [`pool`]: bounded, timed workers. [`wire`]: raw protocol exchanges.
@@ -24,6 +25,7 @@
 
 pub mod cli;
 pub mod cores;
+pub mod original;
 pub mod pool;
 pub mod report;
 pub mod scenario;

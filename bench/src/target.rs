@@ -258,6 +258,44 @@ impl ChildServer {
         Ok(server)
     }
 
+    /// Starts `command`, which says nothing of where it listens, and waits
+    /// until `addr` accepts a connection (the child's output is discarded).
+    ///
+    /// # Errors
+    /// It does not start, exits, or does not listen within [`START_TIMEOUT`].
+    pub fn spawn_listening_at(
+        mut command: Command,
+        what: &str,
+        dir: Option<tempfile::TempDir>,
+        addr: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child =
+            crate::cores::spawn(&mut command).with_context(|| format!("starting {what}"))?;
+        let mut server = Self {
+            addr,
+            what: what.to_string(),
+            child,
+            dir,
+        };
+        let deadline = std::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+                return Ok(server);
+            }
+            if let Some(status) = server.child.try_wait()? {
+                bail!("{what} exited before it listened ({status})");
+            }
+            if std::time::Instant::now() >= deadline {
+                bail!("{what} did not listen on {addr} within {START_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -1,5 +1,5 @@
 //! Each scenario's figures set beside the limits they are bounded by (and
-//! beside the reference stand-in), with the verdicts in its summary line.
+//! beside the reference), with the verdicts in its summary line.
 
 use super::limits::LimitsFigures;
 use crate::report::{Comparison, Outcome};
@@ -64,9 +64,13 @@ fn figure(outcome: &Outcome, key: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Sets v2's figures beside the limits and the reference, and says so in
-/// its summary line.
-pub fn compare_v2(v2: &mut Outcome, limits: Option<&LimitsFigures>, reference: Option<&Outcome>) {
+/// Sets v2's figures beside the limits and the reference (its outcome and
+/// how to name it), and says so in its summary line.
+pub fn compare_v2(
+    v2: &mut Outcome,
+    limits: Option<&LimitsFigures>,
+    reference: Option<(&Outcome, &str)>,
+) {
     let send = figure(v2, "send_msgs_per_s");
     let e2e = figure(v2, "e2e_msgs_per_s");
     let mut notes = Vec::new();
@@ -98,26 +102,26 @@ pub fn compare_v2(v2: &mut Outcome, limits: Option<&LimitsFigures>, reference: O
             }
         }
     }
-    if let Some(r) = reference {
+    if let Some((r, label)) = reference {
         let r_send = figure(r, "send_msgs_per_s");
         let r_e2e = figure(r, "e2e_msgs_per_s");
         v2.comparisons.push(Comparison::new(
             "v2 send msg/s",
             send,
-            "reference stand-in send msg/s (same workload, same run)",
+            &format!("{label} send msg/s (same workload, same run)"),
             r_send,
             "per second",
         ));
         v2.comparisons.push(Comparison::new(
             "v2 end-to-end msg/s",
             e2e,
-            "reference stand-in end-to-end msg/s (same workload, same run)",
+            &format!("{label} end-to-end msg/s (same workload, same run)"),
             r_e2e,
             "per second",
         ));
         let ratio = e2e / r_e2e.max(f64::MIN_POSITIVE);
         notes.push(format!(
-            "{ratio:.1}x the reference stand-in end to end (send {:.1}x; target {REFERENCE_TARGET_RATIO}x: {})",
+            "{ratio:.1}x the {label} end to end (send {:.1}x; target {REFERENCE_TARGET_RATIO}x: {})",
             send / r_send.max(f64::MIN_POSITIVE),
             if ratio >= REFERENCE_TARGET_RATIO && send / r_send.max(f64::MIN_POSITIVE) >= REFERENCE_TARGET_RATIO {
                 "met"
@@ -132,11 +136,11 @@ pub fn compare_v2(v2: &mut Outcome, limits: Option<&LimitsFigures>, reference: O
 }
 
 /// Sets the reference's figures beside SQLite with Python's defaults.
-pub(super) fn compare_reference(r: &mut Outcome, limits: &LimitsFigures) {
+pub(super) fn compare_reference(r: &mut Outcome, limits: &LimitsFigures, label: &str) {
     let send = figure(r, "send_msgs_per_s");
     let rate = limits.sqlite_python_defaults.rows_per_s;
     r.comparisons.push(Comparison::new(
-        "reference stand-in send msg/s",
+        &format!("{label} send msg/s"),
         send,
         "SQLite inserts/s with Python's defaults, 1 row per commit",
         rate,

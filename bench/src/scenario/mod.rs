@@ -111,7 +111,7 @@ pub struct Plan {
     pub cluster: Option<ClusterPlan>,
     /// Which server.
     pub target: TargetArgs,
-    /// The reference stand-in for v2.
+    /// The reference (stand-in or original) for v2.
     pub reference: ReferenceArgs,
 }
 
@@ -227,12 +227,16 @@ impl Plan {
                 ))?;
                 target.stop()?;
                 if let Some(l) = &limits {
-                    compare_reference(&mut r, l);
+                    compare_reference(&mut r, l, self.reference.label());
                 }
                 reference = Some(r.clone());
                 report.push(r);
             }
-            compare_v2(&mut outcome, limits.as_ref(), reference.as_ref());
+            compare_v2(
+                &mut outcome,
+                limits.as_ref(),
+                reference.as_ref().map(|r| (r, self.reference.label())),
+            );
             report.push(outcome);
         }
         if let Some(args) = &self.idle {
@@ -473,6 +477,11 @@ fn v3_target(t: &TargetArgs) -> anyhow::Result<Target> {
 fn reference_target(r: &ReferenceArgs) -> anyhow::Result<Option<Target>> {
     if let Some(addr) = r.reference {
         return Ok(Some(Target::External(loopback_only(addr)?)));
+    }
+    if let Some(checkout) = &r.spawn_original_reference {
+        return Ok(Some(Target::Child(
+            crate::original::spawn_original_reference(checkout)?,
+        )));
     }
     if r.spawn_reference {
         return Ok(Some(Target::Child(spawn_reference(
