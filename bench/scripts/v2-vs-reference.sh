@@ -17,7 +17,16 @@ runs=${1:-5}
 out=${2:-bench/results}
 if [ $# -ge 2 ]; then shift 2; else shift $#; fi
 mkdir -p "$out"
-cargo build --release -p sealpost-server -p sealpost-bench >/dev/null || exit 1
+# LOADGEN=PATH takes a load generator built already (such as
+# native-loadgen.sh's); the server is then target/release/server as it is.
+if [ -n "${LOADGEN:-}" ]; then
+    loadgen=("$LOADGEN")
+    server=(--server-bin target/release/server)
+else
+    cargo build --release -p sealpost-server -p sealpost-bench >/dev/null || exit 1
+    loadgen=(target/release/loadgen)
+    server=()
+fi
 if [ -n "${ORIGINAL:-}" ]; then
     reference=(--spawn-original-reference "$ORIGINAL")
     label=original
@@ -26,7 +35,7 @@ else
     label=stand-in
 fi
 for i in $(seq 1 "$runs"); do
-    target/release/loadgen all --skip-idle --spawn "${reference[@]}" --messages 5000 \
+    "${loadgen[@]}" all --skip-idle --spawn "${server[@]}" "${reference[@]}" --messages 5000 \
         --json "$out/v2-vs-reference-$i.json" "$@" || echo "(run $i: a check failed)"
 done
 python3 - "$out" "$runs" "$label" <<'PY'
