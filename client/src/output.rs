@@ -266,10 +266,11 @@ pub fn conversation_line(c: &ConversationSummary) -> String {
         line.push_str(&format!("  ({})", escape_line(apart)));
     }
     if c.is_room() && c.rule.is_none() && !c.restored {
-        // The name may be another room's now: the id reaches this one.
+        // The name may be another room's now: the id reaches this one
+        // (quoted as typed into a shell, where `#` starts a comment).
         match &c.conversation {
             Conversation::Room { id: Some(_), .. } => line.push_str(&format!(
-                "  (no longer a member; `history #{}` shows it)",
+                "  (no longer a member; `history '#{}'` shows it)",
                 c.address
             )),
             _ => line.push_str("  (no longer a member)"),

@@ -327,6 +327,8 @@ async fn attempt(
             (room.json(value), vec![line])
         }
         RoomCommand::Delete { name } => {
+            // Its id while it is still ours: deleted, it is gone here.
+            let id = held(client, &name).await.id;
             let (known, others) = client.room_delete(&name).await?;
             let line = match others {
                 0 => format!("deleted {}", named(&known)),
@@ -336,8 +338,9 @@ async fn attempt(
                     if n == 1 { "" } else { "s" }
                 ),
             };
+            let room = Held { name: known, id };
             (
-                json!({ "room": known, "deleted": true, "other_members": others }),
+                room.json(json!({ "deleted": true, "other_members": others })),
                 vec![line],
             )
         }
@@ -371,49 +374,12 @@ async fn attempt(
                 vec![line],
             )
         }
-        RoomCommand::Leave { name } => match client.room_leave(&name).await? {
-            Leaving::Asked(known) => {
-                let line = format!(
-                    "asked to leave {}; you are out once another member's client commits it",
-                    named(&known)
-                );
-                (
-                    json!({ "room": known, "leave_requested": true }),
-                    vec![line],
-                )
-            }
-            Leaving::AlreadyAsked(known) => {
-                let line = format!(
-                    "you already asked to leave {}; you are out once another member's client \
-                     commits it",
-                    named(&known)
-                );
-                (
-                    json!({ "room": known, "leave_requested": true, "already": true }),
-                    vec![line],
-                )
-            }
-            Leaving::Forgotten(known) => {
-                let line = format!(
-                    "the server no longer has you in {} (deleted, you were removed while away, or \
-                     the server was restored from a backup made before you joined); forgot it here",
-                    named(&known)
-                );
-                (json!({ "room": known, "forgotten": true }), vec![line])
-            }
-            Leaving::ServerBehind(known) => {
-                let line = format!(
-                    "the server holds {} at an older epoch than this client (it was restored from \
-                     a backup made before the room last changed), so no leave can be made there; \
-                     forgot it here, and kept its history",
-                    named(&known)
-                );
-                (
-                    json!({ "room": known, "forgotten": true, "server_behind": true }),
-                    vec![line],
-                )
-            }
-        },
+        RoomCommand::Leave { name } => {
+            // Its id while it is still ours: a leave may forget it here.
+            let id = held(client, &name).await.id;
+            let (known, value, line) = left(client.room_leave(&name).await?);
+            (Held { name: known, id }.json(value), vec![line])
+        }
         RoomCommand::Send { name, text } => {
             let text = text.unwrap_or_default();
             if text.is_empty() {
@@ -435,7 +401,11 @@ async fn attempt(
                 named(&sent.room),
                 sent.seq
             );
-            (json!(sent), vec![line])
+            let room = Held {
+                id: held(client, &name).await.id,
+                name: sent.room.clone(),
+            };
+            (room.json(json!(sent)), vec![line])
         }
         RoomCommand::Members { name } => {
             let members = client.room_members(&name).await?;
@@ -514,6 +484,48 @@ async fn attempt(
             )
         }
     })
+}
+
+/// What `room leave` did: the room's name, the JSON (without the room)
+/// and the line.
+fn left(leaving: Leaving) -> (String, Value, String) {
+    let named = |name: &str| format!("#{}", escape_line(name));
+    match leaving {
+        Leaving::Asked(known) => {
+            let line = format!(
+                "asked to leave {}; you are out once another member's client commits it",
+                named(&known)
+            );
+            (known, json!({ "leave_requested": true }), line)
+        }
+        Leaving::AlreadyAsked(known) => {
+            let line = format!(
+                "you already asked to leave {}; you are out once another member's client \
+                 commits it",
+                named(&known)
+            );
+            let value = json!({ "leave_requested": true, "already": true });
+            (known, value, line)
+        }
+        Leaving::Forgotten(known) => {
+            let line = format!(
+                "the server no longer has you in {} (deleted, you were removed while away, or \
+                 the server was restored from a backup made before you joined); forgot it here",
+                named(&known)
+            );
+            (known, json!({ "forgotten": true }), line)
+        }
+        Leaving::ServerBehind(known) => {
+            let line = format!(
+                "the server holds {} at an older epoch than this client (it was restored from \
+                 a backup made before the room last changed), so no leave can be made there; \
+                 forgot it here, and kept its history",
+                named(&known)
+            );
+            let value = json!({ "forgotten": true, "server_behind": true });
+            (known, value, line)
+        }
+    }
 }
 
 /// A room a command acted on, as lists show it.

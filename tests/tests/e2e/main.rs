@@ -51,6 +51,7 @@ mod rooms_lapsed;
 mod rooms_leave;
 mod rooms_menu;
 mod rooms_moderation;
+mod rooms_named_json;
 mod rooms_names;
 mod rooms_newer;
 mod rooms_noop;

@@ -22,6 +22,32 @@ fn history_texts(history: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// `client --json ...` with `line` (its arguments as a user types them)
+/// read by `sh`; its standard output as JSON.
+async fn through_shell(addr: std::net::SocketAddr, home: &std::path::Path, line: &str) -> Value {
+    let out = e2e::bounded(
+        "client through sh",
+        tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec \"$0\" --json --home \"$1\" --server \"$2\" {line}"
+            ))
+            .arg(e2e::binary("client").unwrap())
+            .arg(home)
+            .arg(addr.to_string())
+            .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "sh -c {line:?}: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"))
+}
+
 /// The room names in a `conversations --json`.
 fn room_conversations(list: &Value) -> Vec<&str> {
     list.as_array()
@@ -135,8 +161,21 @@ async fn rooms_gone_a_new_room_with_an_old_name_has_its_own_history() {
         );
         let shown = ok(addr, home, &["conversations"]).await;
         assert!(
-            shown.contains(&format!("(no longer a member; `history #{old}` shows it)")),
+            shown.contains(&format!(
+                "(no longer a member; `history '#{old}'` shows it)"
+            )),
             "{shown}"
+        );
+        // The hint, typed into a shell as shown, reaches that room (an
+        // unquoted `#` would make the rest of the line a comment).
+        let hint = shown
+            .split("; `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+            .unwrap_or_else(|| panic!("no hint in {shown}"));
+        assert_eq!(
+            history_texts(&through_shell(addr, home, hint).await),
+            ["old hello", "old reply"]
         );
         let history = json(addr, home, &["history", &format!("#{old}")]).await;
         assert_eq!(
