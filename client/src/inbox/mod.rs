@@ -149,8 +149,12 @@ impl Client {
             r = self.inner.receiving.lock() => r,
             () = cancel.cancelled() => return Err(ClientError::Cancelled),
         };
-        // What an earlier read could not show, and texts given up.
-        let first = self.housekeeping().await?;
+        // What an earlier read could not show, and texts given up; then the
+        // room events a room command read and left for this read: they
+        // happened before anything pulled now (a removal read by a refused
+        // `room send` comes before the welcome back into the room).
+        let mut first = self.housekeeping().await?;
+        first.extend(self.shown_room_events().await?);
         self.show_or_keep(first, &mut each).await?;
         let mut seen = HashSet::new();
         let mut kept = Vec::new();

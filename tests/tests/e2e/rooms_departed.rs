@@ -117,3 +117,29 @@ async fn rooms_departed_a_banned_member_is_told_who_banned_it_and_one_never_in_t
     json(addr, &bob, &["room", "join", "ops"]).await;
     ok(addr, &bob, &["room", "send", "ops", "back"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_departed_a_removal_a_command_read_is_shown_before_the_welcome_back() {
+    let (server, _dir, [alice, bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    json(addr, &alice, &["room", "create", "team"]).await;
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &alice, &["room", "remove", "team", "bob"]).await;
+    // Bob's send reads the removal and leaves it for his inbox to show.
+    let err = refusal(addr, &bob, &["room", "send", "team", "hi"]).await;
+    assert_eq!(err["code"], "removed_from_room", "{err}");
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+
+    // The removal happened first, so it is told first: the last word on
+    // the room is that he is back in it, not that he is out.
+    let shown = ok(addr, &bob, &["inbox"]).await;
+    let removed = shown
+        .find("[#team] alice removed you")
+        .unwrap_or_else(|| panic!("no removal in {shown}"));
+    let back = shown
+        .find("invited by alice")
+        .unwrap_or_else(|| panic!("no welcome back in {shown}"));
+    assert!(removed < back, "{shown}");
+    ok(addr, &bob, &["room", "send", "team", "back"]).await;
+}
