@@ -249,6 +249,8 @@ impl Client {
         let new = new_passphrase(new)?;
         let home = self.config().home.clone();
         self.store(move |store| {
+            // Not under another client of the home: it would stop.
+            store.claim_alone()?;
             let old = store
                 .key()
                 .cloned()

@@ -97,6 +97,12 @@ pub enum KeyStoreError {
         "this home folder was set up with --no-passphrase and is not encrypted; run with --no-passphrase. To encrypt it, export it (`client --no-passphrase export FILE` asks for the backup's passphrase) and import that into a new home with the same passphrase"
     )]
     NoPassphraseHome,
+    /// Another process has the home's store open (`passphrase change` needs
+    /// it alone).
+    #[error(
+        "another client has this home folder open (a `watch`, the menu or the full-screen client): stop it, then try again"
+    )]
+    HomeInUse,
     /// The session's send counter reached its limit; start a new session.
     #[error("session {0} has used all its counters")]
     CounterExhausted(SessionId),

@@ -78,6 +78,7 @@ mod held;
 mod history;
 mod history_change;
 mod identity;
+mod in_use;
 mod joins;
 mod me_info;
 mod notes;
@@ -135,6 +136,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct KeyStore {
     // `crate::contacts` keeps its few queries on peer names beside its logic.
     pub(crate) conn: Connection,
+    /// `store.db`, shared-locked while the store is open (`in_use`);
+    /// after `conn`, so that it is closed after the connection.
+    in_use: std::fs::File,
     home: PathBuf,
     /// The SQLCipher key; `None` for a plain store.
     key: Option<StoreKey>,
@@ -190,7 +194,8 @@ impl KeyStore {
         create_private_dir(&home)?;
         let path = home.join(STORE_FILE);
         // Created by us first, so that SQLite never makes it with the umask's mode.
-        drop(open_private(&path, false)?);
+        let in_use = open_private(&path, false)?;
+        in_use::share(&in_use)?;
         let conn = Connection::open(&path)?;
         // The key goes first: SQLCipher reads nothing before it.
         atrest::apply_key(&conn, key.as_ref())?;
@@ -205,7 +210,12 @@ impl KeyStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
-        let mut store = Self { conn, home, key };
+        let mut store = Self {
+            conn,
+            in_use,
+            home,
+            key,
+        };
         store.migrate()?;
         store.reconcile_me_info()?;
         store.apply_retention()?;

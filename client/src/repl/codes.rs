@@ -113,6 +113,7 @@ pub fn store_code(e: &KeyStoreError) -> &'static str {
         | KeyStoreError::NewPassphraseNeeded => "passphrase_needed",
         KeyStoreError::PassphraseTooShort { .. } => "passphrase_too_short",
         KeyStoreError::NoPassphraseHome => "unencrypted_home",
+        KeyStoreError::HomeInUse => "home_in_use",
         KeyStoreError::Io(e) => io_code(e).unwrap_or("key_store"),
         KeyStoreError::Sqlite(e) => match e.sqlite_error_code() {
             // Another client holds the store past the busy timeout.

@@ -33,6 +33,7 @@ mod package;
 mod presence;
 mod push_queue;
 mod received_files;
+mod rekey_in_use;
 mod replay;
 mod restore_ids;
 mod restore_rooms;

@@ -1,0 +1,55 @@
+//! Which processes have a home's store open: each holds a shared lock
+//! (`flock`) on `store.db` for as long as its [`KeyStore`] is open, and
+//! `passphrase change` takes it exclusively before it re-keys, so that it
+//! never re-keys the stores under another client of the home (a `watch`,
+//! the menu, the full-screen client), which would then read pages it can
+//! no longer decrypt and stop. SQLite locks the file with POSIX record
+//! locks, which are independent of `flock` on Linux; the file handle is
+//! kept open until the connection is closed, as SQLite asks (closing
+//! another handle of the file would drop its locks).
+
+use std::fs::{File, TryLockError};
+
+use super::{KeyStore, KeyStoreError};
+
+/// Takes the shared lock on `file` (`store.db`), waiting while a
+/// `passphrase change` holds it exclusively.
+///
+/// # Errors
+/// [`KeyStoreError::Io`].
+pub(super) fn share(file: &File) -> Result<(), KeyStoreError> {
+    file.lock_shared()?;
+    Ok(())
+}
+
+impl KeyStore {
+    /// Makes this process the only one with the home's store open until the
+    /// store is closed (other clients wait to open it meanwhile).
+    ///
+    /// # Errors
+    /// [`KeyStoreError::HomeInUse`] when another process has it open;
+    /// [`KeyStoreError::Io`].
+    pub fn claim_alone(&self) -> Result<(), KeyStoreError> {
+        match self.in_use.try_lock() {
+            Ok(()) => Ok(()),
+            Err(TryLockError::WouldBlock) => Err(KeyStoreError::HomeInUse),
+            Err(TryLockError::Error(e)) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_open_elsewhere_cannot_be_claimed_and_one_alone_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let first = KeyStore::open(&home).unwrap();
+        let second = KeyStore::open(&home).unwrap();
+        assert!(matches!(first.claim_alone(), Err(KeyStoreError::HomeInUse)));
+        drop(second);
+        first.claim_alone().unwrap();
+    }
+}
