@@ -88,7 +88,7 @@ pub struct Cli {
     #[arg(long, value_parser = parse_size, default_value = "4G", global = true)]
     pub v2_max_content: u64,
 
-    /// Largest message content of a version-3 send (at most 256K).
+    /// Largest message content of a version-3 send (1K to 256K).
     #[arg(long, value_parser = parse_size, default_value = "256K", global = true)]
     pub max_message: u64,
 
@@ -105,7 +105,8 @@ pub struct Cli {
     pub inbox_max_bytes: u64,
 
     /// Most bytes one sender may have waiting for recipients: its messages
-    /// not yet acknowledged and its unfinished uploads.
+    /// not yet acknowledged, its room messages and room files not yet read
+    /// by every member, and its unfinished uploads.
     #[arg(long, value_parser = parse_size, default_value = "8G", global = true)]
     pub sender_max_bytes: u64,
 
@@ -209,6 +210,10 @@ pub enum DurabilityArg {
     Normal,
 }
 
+/// The smallest `--max-message`: a session's first message (121 bytes)
+/// and a short text fit under it.
+const MIN_MAX_MESSAGE: u64 = 1024;
+
 /// Reads `1357`, `64K`, `16G`, `8GiB`: a whole number with an optional
 /// binary suffix.
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -220,6 +225,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("{text:?} is not a size (try 4096, 64K, 16G)"))?;
+    if suffix.starts_with(['.', ',']) {
+        // A fraction, not an unknown suffix: the suffixes are powers of 1024.
+        return Err(format!(
+            "{text:?} has a fraction: a size is a whole number (for 1.5G, write 1536M)"
+        ));
+    }
     let shift = match suffix.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 0,
         "K" | "KB" | "KIB" => 10,
@@ -257,6 +268,13 @@ impl Cli {
         options.v2_max_content = self
             .v2_max_content
             .min(protocol::v2::MAX_CONTENT_LEN.into()) as u32;
+        if self.max_message < MIN_MAX_MESSAGE {
+            bail!(
+                "--max-message {} is under {MIN_MAX_MESSAGE} bytes: a session's first message \
+                 alone is 121, so nothing could be sent",
+                self.max_message
+            );
+        }
         // Saturated: anything over u32 is over the protocol's limit too.
         options.max_message_len = u32::try_from(self.max_message).unwrap_or(u32::MAX);
         options.max_file_size = self.max_file_size;
@@ -378,6 +396,25 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("5Q").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn a_size_with_a_fraction_is_refused_as_one_not_as_an_unknown_suffix() {
+        let said = parse_size("1.5G").unwrap_err();
+        assert!(said.contains("has a fraction"), "{said}");
+        assert!(said.contains("1536M"), "{said}");
+        assert!(parse_size("2,5M").unwrap_err().contains("has a fraction"));
+    }
+
+    #[test]
+    fn a_message_limit_no_session_start_fits_under_is_refused() {
+        let cli = |max: &str| {
+            Cli::try_parse_from(["server", "--port", "1357", "--max-message", max]).unwrap()
+        };
+        let said = cli("100").config().unwrap_err().to_string();
+        assert!(said.contains("--max-message 100 is under 1024"), "{said}");
+        let (config, _) = cli("1K").config().unwrap();
+        assert_eq!(config.max_message_len, 1024);
     }
 
     #[test]
