@@ -55,6 +55,27 @@ pub async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> anyhow::Resul
         .map_err(|_| anyhow!("timed out after {WAIT:?}: {what}"))
 }
 
+/// Reads `lines` (a child's output) until one satisfies `found`; fails,
+/// naming `what`, if the output ends first or takes longer than [`WAIT`].
+pub async fn wait_for_line<R>(
+    what: &str,
+    lines: &mut tokio::io::Lines<R>,
+    found: impl Fn(&str) -> bool,
+) -> anyhow::Result<()>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    bounded(what, async {
+        while let Some(line) = lines.next_line().await? {
+            if found(&line) {
+                return Ok(());
+            }
+        }
+        bail!("the output ended before {what}")
+    })
+    .await?
+}
+
 /// The variable that picks the store engine of [`TestServer::start`]:
 /// `sqlite` (or unset) or `postgres` (a throwaway PostgreSQL per server).
 /// `.ci/run` runs the delivery and file tests once more with `postgres`.

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use e2e::{ServerProcess, bounded, pattern};
+use e2e::{ServerProcess, bounded, pattern, wait_for_line};
 use protocol::ErrorReason;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -207,16 +207,9 @@ async fn account_delete_waits_until_every_room_is_left_or_deleted() {
         .unwrap();
     // It says on standard error when it watches, and why it stopped.
     let mut err = BufReader::new(watch.stderr.take().unwrap()).lines();
-    bounded("watch to start", async {
-        while let Some(line) = err.next_line().await.unwrap() {
-            if line.starts_with("watching") {
-                return;
-            }
-        }
-        panic!("watch ended before it started watching");
-    })
-    .await
-    .unwrap();
+    wait_for_line("watch to start", &mut err, |l| l.starts_with("watching"))
+        .await
+        .unwrap();
     let deleted = json(addr, &alice, &["delete-account", "alice"]).await;
     assert_eq!(deleted["deleted"], "alice", "{deleted}");
     let status = bounded("watch to stop", watch.wait())

@@ -4,7 +4,7 @@
 //! reading pages it can no longer decrypt ("file is not a database") and
 //! stop it. Once the other client is gone, the change goes through.
 
-use e2e::bounded;
+use e2e::wait_for_line;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::rooms_cli::{ok, refusal, users};
@@ -17,16 +17,9 @@ async fn passphrase_change_is_refused_while_another_client_has_the_home_open() {
         .spawn()
         .unwrap();
     let mut err = BufReader::new(watch.stderr.take().unwrap()).lines();
-    bounded("watch to start", async {
-        while let Some(line) = err.next_line().await.unwrap() {
-            if line.starts_with("watching") {
-                return;
-            }
-        }
-        panic!("watch ended before it started watching");
-    })
-    .await
-    .unwrap();
+    wait_for_line("watch to start", &mut err, |l| l.starts_with("watching"))
+        .await
+        .unwrap();
 
     let new = dir.path().join("new-passphrase");
     std::fs::write(&new, "a new passphrase\n").unwrap();
@@ -44,13 +37,8 @@ async fn passphrase_change_is_refused_while_another_client_has_the_home_open() {
     // The watch goes on: it still reads the store, under the old key.
     ok(addr, &bob, &["send", "alice", "still watched"]).await;
     let mut out = BufReader::new(watch.stdout.take().unwrap()).lines();
-    bounded("the watch to print the text", async {
-        while let Some(line) = out.next_line().await.unwrap() {
-            if line.contains("still watched") {
-                return;
-            }
-        }
-        panic!("watch ended before the text came");
+    wait_for_line("the watch to print the text", &mut out, |l| {
+        l.contains("still watched")
     })
     .await
     .unwrap();
