@@ -29,6 +29,7 @@
 
 use std::collections::HashSet;
 
+use protocol::MessageKind;
 use protocol::v3::Delivery;
 use tokio_util::sync::CancellationToken;
 
@@ -149,13 +150,10 @@ impl Client {
             r = self.inner.receiving.lock() => r,
             () = cancel.cancelled() => return Err(ClientError::Cancelled),
         };
-        // What an earlier read could not show, and texts given up; then the
-        // room events a room command read and left for this read: they
-        // happened before anything pulled now (a removal read by a refused
-        // `room send` comes before the welcome back into the room).
-        let mut first = self.housekeeping().await?;
-        first.extend(self.shown_room_events().await?);
+        // What an earlier read could not show, and texts given up.
+        let first = self.housekeeping().await?;
         self.show_or_keep(first, &mut each).await?;
+        let mut rooms_first = false;
         let mut seen = HashSet::new();
         let mut kept = Vec::new();
         let mut retry_kept = false;
@@ -179,6 +177,18 @@ impl Client {
                     continue;
                 }
                 break;
+            }
+            if !rooms_first
+                && fresh
+                    .iter()
+                    .any(|d| matches!(d.kind, MessageKind::RoomWelcome | MessageKind::RoomDeleted))
+            {
+                // Room events a room command read and left happened before
+                // this notice of a room: a removal read by a refused `room
+                // send` is told before the welcome back into the room.
+                rooms_first = true;
+                let waiting = self.shown_room_events().await?;
+                self.show_or_keep(waiting, &mut each).await?;
             }
             let mut acks = Vec::new();
             let mut events = Vec::new();
