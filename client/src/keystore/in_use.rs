@@ -8,19 +8,9 @@
 //! kept open until the connection is closed, as SQLite asks (closing
 //! another handle of the file would drop its locks).
 
-use std::fs::{File, TryLockError};
+use std::fs::TryLockError;
 
 use super::{KeyStore, KeyStoreError};
-
-/// Takes the shared lock on `file` (`store.db`), waiting while a
-/// `passphrase change` holds it exclusively.
-///
-/// # Errors
-/// [`KeyStoreError::Io`].
-pub(super) fn share(file: &File) -> Result<(), KeyStoreError> {
-    file.lock_shared()?;
-    Ok(())
-}
 
 impl KeyStore {
     /// Makes this process the only one with the home's store open until the

@@ -195,7 +195,9 @@ impl KeyStore {
         let path = home.join(STORE_FILE);
         // Created by us first, so that SQLite never makes it with the umask's mode.
         let in_use = open_private(&path, false)?;
-        in_use::share(&in_use)?;
+        // Shared with every other client of the home; waits while a
+        // `passphrase change` holds it alone (`in_use`).
+        in_use.lock_shared()?;
         let conn = Connection::open(&path)?;
         // The key goes first: SQLCipher reads nothing before it.
         atrest::apply_key(&conn, key.as_ref())?;
