@@ -42,6 +42,16 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// Takes `file`'s exclusive lock when no other open file of it holds a
+/// lock: `false` (and no lock) when one does.
+pub(crate) fn lock_if_free(file: &File) -> io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(fs::TryLockError::WouldBlock) => Ok(false),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Opens `path` for reading and writing, creating it with mode 0600 if
 /// missing and narrowing an existing file to 0600; `truncate` empties it.
 pub(crate) fn open_private(path: &Path, truncate: bool) -> io::Result<File> {

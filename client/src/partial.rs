@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::FileSecret;
-use crate::disk::open_private_direct;
+use crate::disk::{lock_if_free, open_private_direct};
 
 /// Prefix of partial download files in the downloads folder.
 pub const PARTIAL_PREFIX: &str = ".partial-";
@@ -48,15 +48,11 @@ pub fn key_digest(secret: &FileSecret) -> [u8; 32] {
 /// The file system failed, or another client is writing this part.
 pub fn open(path: &Path, keep: u64) -> std::io::Result<(File, bool, u64)> {
     let (mut file, direct) = open_private_direct(path)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::WouldBlock,
-                "another client of this home folder is receiving this file",
-            ));
-        }
-        Err(fs::TryLockError::Error(e)) => return Err(e),
+    if !lock_if_free(&file)? {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            "another client of this home folder is receiving this file",
+        ));
     }
     let len = file.metadata()?.len();
     let start = if len >= keep { keep } else { 0 };

@@ -8,9 +8,8 @@
 //! kept open until the connection is closed, as SQLite asks (closing
 //! another handle of the file would drop its locks).
 
-use std::fs::TryLockError;
-
 use super::{KeyStore, KeyStoreError};
+use crate::disk::lock_if_free;
 
 impl KeyStore {
     /// Makes this process the only one with the home's store open until the
@@ -20,10 +19,9 @@ impl KeyStore {
     /// [`KeyStoreError::HomeInUse`] when another process has it open;
     /// [`KeyStoreError::Io`].
     pub fn claim_alone(&self) -> Result<(), KeyStoreError> {
-        match self.in_use.try_lock() {
-            Ok(()) => Ok(()),
-            Err(TryLockError::WouldBlock) => Err(KeyStoreError::HomeInUse),
-            Err(TryLockError::Error(e)) => Err(e.into()),
+        match lock_if_free(&self.in_use)? {
+            true => Ok(()),
+            false => Err(KeyStoreError::HomeInUse),
         }
     }
 }

@@ -33,7 +33,7 @@ use crate::client::Progress;
 use crate::connection::{Connection, ConnectionError};
 use crate::crypto::file::{CHUNK_LEN, SEALED_CHUNK_LEN, chunk_count};
 use crate::crypto::{CryptoError, FileDecryptor, FileSecret, ciphertext_len};
-use crate::disk::open_private;
+use crate::disk::{lock_if_free, open_private};
 use crate::display::{escape_line, safe_file_name};
 use crate::error::ClientError;
 use crate::keystore::{FileStamp, RoomUploadRecord};
@@ -536,14 +536,10 @@ async fn feed(
 /// positioned after them, with the hash of what it kept.
 fn open_part(path: &Path, chunks: u64) -> std::io::Result<(File, Sha256, u64)> {
     let mut file = open_private(path, false)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            return Err(std::io::Error::other(
-                "another client of this folder is receiving this file",
-            ));
-        }
-        Err(fs::TryLockError::Error(e)) => return Err(e),
+    if !lock_if_free(&file)? {
+        return Err(std::io::Error::other(
+            "another client of this folder is receiving this file",
+        ));
     }
     let whole = file.metadata()?.len() / CHUNK_LEN as u64;
     let kept = whole.min(chunks - 1) * CHUNK_LEN as u64;

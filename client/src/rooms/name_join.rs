@@ -11,7 +11,7 @@
 //! server's epoch decides: still the one our commit was made at, it never
 //! took it. Left out: the join itself (`super::joining`).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -20,6 +20,7 @@ use sealpost_rooms::RoomsError;
 
 use super::event::{RoomChange, RoomEvent};
 use crate::client::Client;
+use crate::disk::lock_if_free;
 use crate::error::{ClientError, RoomRefusal};
 use crate::keystore::{Body, Conversation, Direction, NewEntry, Status};
 
@@ -43,11 +44,7 @@ fn open_join_lock(home: &Path) -> std::io::Result<File> {
 /// short); held until the returned file is dropped.
 pub(super) fn try_join_lock(home: &Path) -> Result<Option<File>, ClientError> {
     let lock = open_join_lock(home)?;
-    match lock.try_lock() {
-        Ok(()) => Ok(Some(lock)),
-        Err(TryLockError::WouldBlock) => Ok(None),
-        Err(TryLockError::Error(e)) => Err(e.into()),
-    }
+    Ok(lock_if_free(&lock)?.then_some(lock))
 }
 
 impl Client {
