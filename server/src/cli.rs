@@ -2,6 +2,7 @@
 //! into the library's [`Options`] (units converted, nothing judged);
 //! [`Config::new`] checks them.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -84,7 +85,8 @@ pub struct Cli {
     pub shutdown_grace: u64,
 
     /// Largest message content of a version-2 send (bytes; K, M, G suffixes
-    /// allowed, powers of 1024).
+    /// allowed, powers of 1024). At most 4G, which stands for the protocol's
+    /// own limit: 4 GiB less a pulled message's 25-byte header.
     #[arg(long, value_parser = parse_size, default_value = "4G", global = true)]
     pub v2_max_content: u64,
 
@@ -141,6 +143,11 @@ pub struct Cli {
     /// the server only.
     #[arg(long, value_enum, default_value_t = DurabilityArg::Full, global = true)]
     pub durability: DurabilityArg,
+
+    /// Settings taken from the configuration file, by flag id, with where
+    /// they were written ("config file PATH line N").
+    #[arg(skip)]
+    pub from_file: BTreeMap<&'static str, String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +221,9 @@ pub enum DurabilityArg {
 /// and a short text fit under it.
 const MIN_MAX_MESSAGE: u64 = 1024;
 
+/// The largest `--v2-max-content`: 4G, the protocol's limit rounded up.
+const V2_MAX_CONTENT_FLAG: u64 = 4 << 30;
+
 /// Reads `1357`, `64K`, `16G`, `8GiB`: a whole number with an optional
 /// binary suffix.
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -265,18 +275,47 @@ impl Cli {
         options.idle_timeout = Duration::from_secs(self.idle_timeout.max(1));
         options.stall_timeout = Duration::from_secs(self.stall_timeout.max(1));
         options.shutdown_grace = Duration::from_secs(self.shutdown_grace);
+        if self.v2_max_content > V2_MAX_CONTENT_FLAG {
+            return Err(self.refuse(
+                "v2_max_content",
+                format_args!(
+                    "{} is over 4G: a version-2 length is 32 bits",
+                    self.v2_max_content
+                ),
+            ));
+        }
         options.v2_max_content = self
             .v2_max_content
             .min(protocol::v2::MAX_CONTENT_LEN.into()) as u32;
         if self.max_message < MIN_MAX_MESSAGE {
-            bail!(
-                "--max-message {} is under {MIN_MAX_MESSAGE} bytes: a session's first message \
-                 alone is 121, so nothing could be sent",
-                self.max_message
-            );
+            return Err(self.refuse(
+                "max_message",
+                format_args!(
+                    "{} is under {MIN_MAX_MESSAGE} bytes: a session's first message alone is \
+                     121, so nothing could be sent",
+                    self.max_message
+                ),
+            ));
         }
-        // Saturated: anything over u32 is over the protocol's limit too.
-        options.max_message_len = u32::try_from(self.max_message).unwrap_or(u32::MAX);
+        if self.max_message > protocol::MAX_MESSAGE_LEN as u64 {
+            return Err(self.refuse(
+                "max_message",
+                format_args!(
+                    "{} is over the protocol's limit of {} (256K)",
+                    self.max_message,
+                    protocol::MAX_MESSAGE_LEN
+                ),
+            ));
+        }
+        options.max_message_len = self.max_message as u32;
+        for (id, value) in [
+            ("max_connections", self.max_connections),
+            ("max_connections_per_ip", self.max_connections_per_ip),
+        ] {
+            if value == 0 {
+                return Err(self.refuse(id, "0 would refuse every connection: at least 1"));
+            }
+        }
         options.max_file_size = self.max_file_size;
         options.inbox_max_messages = self.inbox_max_messages;
         options.inbox_max_bytes = self.inbox_max_bytes;
@@ -292,6 +331,17 @@ impl Cli {
             DurabilityArg::Normal => Durability::Normal,
         };
         Ok((Config::new(options)?, port))
+    }
+
+    /// A refusal of the value of flag `id` (`what`: the value and why),
+    /// where it was set: `--max-message 100 is under...` on the command line,
+    /// `config file F line 7: max-message 100 is under...` in the file.
+    fn refuse(&self, id: &str, what: impl std::fmt::Display) -> anyhow::Error {
+        let key = id.replace('_', "-");
+        match self.from_file.get(id) {
+            Some(place) => anyhow::anyhow!("{place}: {key} {what}"),
+            None => anyhow::anyhow!("--{key} {what}"),
+        }
     }
 }
 
@@ -415,6 +465,33 @@ mod tests {
         assert!(said.contains("--max-message 100 is under 1024"), "{said}");
         let (config, _) = cli("1K").config().unwrap();
         assert_eq!(config.max_message_len, 1024);
+    }
+
+    #[test]
+    fn limits_out_of_range_are_refused_naming_the_flag() {
+        let refused = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["server", "--port", "1357"], args].concat()).unwrap();
+            cli.config().unwrap_err().to_string()
+        };
+        let said = refused(&["--v2-max-content", "5G"]);
+        assert_eq!(
+            said,
+            "--v2-max-content 5368709120 is over 4G: a version-2 length is 32 bits"
+        );
+        let said = refused(&["--max-message", "300K"]);
+        assert_eq!(
+            said,
+            "--max-message 307200 is over the protocol's limit of 262144 (256K)"
+        );
+        let said = refused(&["--max-connections-per-ip", "0"]);
+        assert_eq!(
+            said,
+            "--max-connections-per-ip 0 would refuse every connection: at least 1"
+        );
+        // 4G, the default, is the protocol's own limit.
+        let cli = Cli::try_parse_from(["server", "--port", "1357", "--v2-max-content", "4G"]);
+        let (config, _) = cli.unwrap().config().unwrap();
+        assert_eq!(config.v2_max_content, protocol::v2::MAX_CONTENT_LEN);
     }
 
     #[test]

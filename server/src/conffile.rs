@@ -82,23 +82,37 @@ impl<'de> Deserialize<'de> for Size {
 pub fn command_line() -> anyhow::Result<Cli> {
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches)?;
-    if let Some((_, file)) = load(cli.config.as_deref())? {
-        apply(&mut cli, file, |id| {
-            matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
-        });
+    if let Some((path, text, file)) = load(cli.config.as_deref())? {
+        fill(&mut cli, &matches, &path, &text, file);
     }
     Ok(cli)
 }
 
+/// Takes the settings of `file` (read from `path`, its `text`) that the
+/// command line (`matches`) left unset, noting where each was written so
+/// that a value the checks refuse is reported there.
+fn fill(cli: &mut Cli, matches: &clap::ArgMatches, path: &Path, text: &str, file: FileSettings) {
+    let taken = apply(cli, file, |id| {
+        matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+    });
+    for id in taken {
+        let line = key_line(text, &id.replace('_', "-")).unwrap_or(1);
+        let place = format!("config file {} line {line}", path.display());
+        cli.from_file.insert(id, place);
+    }
+}
+
 /// Takes each setting of `file` whose flag `given` says was not on the
-/// command line.
-pub fn apply(cli: &mut Cli, file: FileSettings, given: impl Fn(&str) -> bool) {
+/// command line; returns the flags' ids of those it took.
+pub fn apply(cli: &mut Cli, file: FileSettings, given: impl Fn(&str) -> bool) -> Vec<&'static str> {
+    let mut taken = Vec::new();
     // Each key, named once: the field of both structs and the flag's id.
     macro_rules! take {
         ($($field:ident $(as $wrap:ident)?),* $(,)?) => {$(
             if let Some(v) = file.$field {
                 if !given(stringify!($field)) {
                     cli.$field = take!(@wrap v $($wrap)?);
+                    taken.push(stringify!($field));
                 }
             }
         )*};
@@ -134,11 +148,24 @@ pub fn apply(cli: &mut Cli, file: FileSettings, given: impl Fn(&str) -> bool) {
         min_free_space as some_size,
         durability,
     );
+    taken
+}
+
+/// The line (from 1) of a file's text that sets top-level `key`: the file
+/// has no tables, so a line that starts with the key and then `=` is it.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 /// Which file to read: `explicit` must exist; without it the default path
-/// is read if it exists.
-pub fn load(explicit: Option<&Path>) -> anyhow::Result<Option<(PathBuf, FileSettings)>> {
+/// is read if it exists. Returns its path, its text and its settings.
+pub fn load(explicit: Option<&Path>) -> anyhow::Result<Option<(PathBuf, String, FileSettings)>> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None => {
@@ -153,7 +180,7 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<Option<(PathBuf, FileSett
         .with_context(|| format!("reading config file {}", path.display()))?;
     let settings =
         parse(&text).map_err(|e| anyhow::anyhow!("config file {}{e}", path.display()))?;
-    Ok(Some((path, settings)))
+    Ok(Some((path, text, settings)))
 }
 
 /// Parses a file's text; the error reads `" line N: what"`, on one line
@@ -253,6 +280,38 @@ mod tests {
         let err = parse("max-storage = \"lots\"").unwrap_err();
         assert!(err.contains("not a size"), "{err}");
         assert!(parse("max-storage = -1").unwrap_err().contains("negative"));
+    }
+
+    #[test]
+    fn a_value_refused_from_the_file_is_reported_at_its_line_and_from_the_flag_as_the_flag() {
+        let text = "# limits\nport = 1357\n\n  max-message = 100\nmax-connections = 0\n";
+        let path = Path::new("/etc/sealpost/server.toml");
+        let matches = Cli::command().get_matches_from(["server"]);
+        let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
+        fill(&mut cli, &matches, path, text, parse(text).unwrap());
+        let said = cli.config().unwrap_err().to_string();
+        assert!(
+            said.starts_with(
+                "config file /etc/sealpost/server.toml line 4: max-message 100 is under 1024"
+            ),
+            "{said}"
+        );
+        cli.max_message = 1024;
+        let said = cli.config().unwrap_err().to_string();
+        assert!(
+            said.starts_with("config file /etc/sealpost/server.toml line 5: max-connections 0 "),
+            "{said}"
+        );
+
+        let matches = Cli::command().get_matches_from(["server", "--max-message", "100"]);
+        let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
+        fill(&mut cli, &matches, path, text, parse(text).unwrap());
+        cli.max_connections = 1;
+        let said = cli.config().unwrap_err().to_string();
+        assert!(
+            said.starts_with("--max-message 100 is under 1024"),
+            "{said}"
+        );
     }
 
     #[test]
