@@ -149,8 +149,14 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         ClientError::Store(KeyStoreError::NoPendingKey(_)) => {
             "that user's key has not changed; there is nothing to accept".into()
         }
+        // Whole sentences for a person: no "store failed" before them.
         ClientError::Store(
             s @ (KeyStoreError::WrongPassphrase
+            | KeyStoreError::WrongBackupPassphrase
+            | KeyStoreError::HomeInUse
+            | KeyStoreError::IdentityExists
+            | KeyStoreError::IdentityMismatch
+            | KeyStoreError::SchemaTooNew { .. }
             | KeyStoreError::PassphraseNeeded
             | KeyStoreError::FirstPassphraseNeeded
             | KeyStoreError::NewPassphraseNeeded
