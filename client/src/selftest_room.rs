@@ -94,6 +94,9 @@ pub(crate) async fn room_of_three(
         "bob read {:?}",
         room_texts(&at_bob)
     );
+    // Shown, as above: its receipt goes now, not a moment later beside
+    // the room's deletion that ends the run.
+    bob.shown(&at_bob).await;
     let at_carol = carol.inbox().await?;
     ensure!(
         room_texts(&at_carol).is_empty(),

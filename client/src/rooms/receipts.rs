@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use protocol::ClientId;
+use protocol::{ClientId, ErrorReason};
 
 use super::content::RoomContent;
 use super::wire_client_id;
@@ -159,8 +159,21 @@ impl Client {
             }
             .encode()
             .map_err(|e| ClientError::room(RoomRefusal::Failed, format!("a room receipt: {e}")))?;
-            self.send_to_room(room, None, move |e| e.send(room, &plaintext))
-                .await?;
+            match self
+                .send_to_room(room, None, move |e| e.send(room, &plaintext))
+                .await
+            {
+                Ok(_) => {}
+                // Deleted, or we were removed, and not yet told: nobody
+                // is left to tell, and the notice reaches us on its own.
+                Err(e) if e.reason() == Some(ErrorReason::UnknownRoom) => {
+                    tracing::debug!(
+                        ?room,
+                        "a receipt for a room the server no longer has for us"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
         }
         self.store(move |s| s.room_marks_sent(marks)).await
     }
