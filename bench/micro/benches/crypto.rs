@@ -2,7 +2,7 @@
 //! texts, the session handshake, file encryption (STREAM), and the Ed25519
 //! signatures of the authentication transcript.
 //!
-//! `cargo bench -p sealpost-bench --bench crypto`. Short measurement times
+//! `cargo bench -p sealpost-micro --bench crypto`. Short measurement times
 //! keep the whole suite to a few minutes on two cores.
 
 use std::hint::black_box;

@@ -2,7 +2,7 @@
 //! decoding the frames that dominate real traffic, whole and split across
 //! reads as TCP delivers them.
 //!
-//! `cargo bench -p sealpost-bench --bench codec`. Short measurement times
+//! `cargo bench -p sealpost-micro --bench codec`. Short measurement times
 //! keep the whole suite to a few minutes on two cores.
 
 use std::hint::black_box;
