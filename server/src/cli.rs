@@ -124,12 +124,14 @@ pub struct Cli {
     #[arg(long, default_value_t = 8, global = true)]
     pub max_uploads_per_client: u32,
 
-    /// Hours after which an unfinished upload is deleted.
+    /// Hours after which an unfinished upload that made no progress is
+    /// deleted (1 to 87840).
     #[arg(long, default_value_t = 24, global = true)]
     pub upload_max_age_hours: u64,
 
     /// Days after which a room's log entries are deleted even if a member
-    /// has not read them (0: kept until every member has read them).
+    /// has not read them (0: kept until every member has read them; at most
+    /// 36600).
     #[arg(long, default_value_t = 30, global = true)]
     pub room_retention_days: u64,
 
@@ -220,6 +222,13 @@ pub enum DurabilityArg {
 /// The smallest `--max-message`: a session's first message (121 bytes)
 /// and a short text fit under it.
 const MIN_MAX_MESSAGE: u64 = 1024;
+
+/// The longest `--upload-max-age-hours`: ten years. Longer ones overflowed
+/// the clock's arithmetic, and a week is already generous.
+const MAX_UPLOAD_AGE_HOURS: u64 = 10 * 366 * 24;
+
+/// The longest `--room-retention-days`: a hundred years.
+const MAX_RETENTION_DAYS: u64 = 100 * 366;
 
 /// The largest `--v2-max-content`: 4G, the protocol's limit rounded up.
 const V2_MAX_CONTENT_FLAG: u64 = 4 << 30;
@@ -323,7 +332,26 @@ impl Cli {
         options.max_storage_bytes = self.max_storage;
         options.requests_per_second = self.requests_per_second;
         options.max_uploads_per_client = self.max_uploads_per_client;
+        if !(1..=MAX_UPLOAD_AGE_HOURS).contains(&self.upload_max_age_hours) {
+            return Err(self.refuse(
+                "upload_max_age_hours",
+                format_args!(
+                    "{} is out of range: 1 to {MAX_UPLOAD_AGE_HOURS} (ten years)",
+                    self.upload_max_age_hours
+                ),
+            ));
+        }
         options.upload_max_age = Duration::from_secs(self.upload_max_age_hours * 3600);
+        if self.room_retention_days > MAX_RETENTION_DAYS {
+            return Err(self.refuse(
+                "room_retention_days",
+                format_args!(
+                    "{} is over {MAX_RETENTION_DAYS} (a hundred years; 0 keeps entries until \
+                     every member has read them)",
+                    self.room_retention_days
+                ),
+            ));
+        }
         options.room_retention = Duration::from_secs(self.room_retention_days * 24 * 3600);
         options.min_free_space = self.min_free_space;
         options.durability = match self.durability {
@@ -483,6 +511,22 @@ mod tests {
             said,
             "--max-message 307200 is over the protocol's limit of 262144 (256K)"
         );
+        let said = refused(&["--room-retention-days", "99065847803255"]);
+        assert!(
+            said.starts_with("--room-retention-days 99065847803255 is over 36600"),
+            "{said}"
+        );
+        let said = refused(&["--room-retention-days", "18446744073709551615"]);
+        assert!(said.starts_with("--room-retention-days 18446744073709551615 is over"));
+        for hours in ["0", "297197543409765", "18446744073709551615"] {
+            let said = refused(&["--upload-max-age-hours", hours]);
+            assert!(
+                said.starts_with(&format!(
+                    "--upload-max-age-hours {hours} is out of range: 1 to 87840"
+                )),
+                "{said}"
+            );
+        }
         let said = refused(&["--max-connections-per-ip", "0"]);
         assert_eq!(
             said,

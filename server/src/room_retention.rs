@@ -22,7 +22,8 @@ pub(crate) async fn expire_periodically(store: Store, blobs: Blobs, max_age: Dur
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;
-        let before = now_ms().saturating_sub(max_age.as_millis() as u64);
+        let before =
+            now_ms().saturating_sub(u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX));
         match store.expire_room_entries(before).await {
             Ok((0, _)) => {}
             Ok((count, files)) => {

@@ -284,14 +284,14 @@ impl Uploads {
         Ok(())
     }
 
-    /// Deletes the uploads begun before `created_before_ms`, records and
+    /// Deletes the uploads idle since before `before_ms`, records and
     /// part files, and the finished room files of that age no room message
     /// names; returns how many there were.
     ///
     /// # Errors
     /// The database failed.
-    pub(crate) async fn expire(&self, created_before_ms: u64) -> Result<usize, StoreError> {
-        let expired = self.store.expire_uploads(created_before_ms).await?;
+    pub(crate) async fn expire(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let expired = self.store.expire_uploads(before_ms).await?;
         for id in &expired.uploads {
             self.remove(id).await;
         }
@@ -308,13 +308,14 @@ impl Uploads {
         }
     }
 
-    /// Deletes unfinished uploads older than `max_age`, now and then; runs
-    /// until the task is aborted.
+    /// Deletes unfinished uploads that made no progress for `max_age`, now
+    /// and then; runs until the task is aborted.
     pub(crate) async fn expire_periodically(self, max_age: Duration) {
         let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
         loop {
             tick.tick().await;
-            let before = now_ms().saturating_sub(max_age.as_millis() as u64);
+            let before =
+                now_ms().saturating_sub(u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX));
             match self.expire(before).await {
                 Ok(0) => {}
                 Ok(count) => tracing::info!(count, "expired unfinished uploads"),

@@ -348,9 +348,10 @@ impl DatabaseUpload {
             .conn()
             .await?
             .execute(
-                "UPDATE uploads SET durable_offset = durable_offset
+                // The flush is progress: the upload's age counts from it.
+                "UPDATE uploads SET active_at = GREATEST(active_at, $3)
                  WHERE id = $1 AND durable_offset = $2",
-                &[&&self.id.0[..], &(self.len as i64)],
+                &[&&self.id.0[..], &(self.len as i64), &(now_ms() as i64)],
             )
             .await?;
         if touched != 1 {

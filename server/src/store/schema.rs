@@ -190,6 +190,10 @@ const MIGRATIONS: &[&str] = &[
     // 11: a room restored from a backup, until its first commit: a member
     // may re-found it (`writer/room_refound.rs`).
     "ALTER TABLE rooms ADD COLUMN restored INTEGER NOT NULL DEFAULT 0;",
+    // 12: when an upload last made progress (ms; 0 until its first sync):
+    // `--upload-max-age-hours` counts from it or from the start, whichever
+    // is later, so that a long transfer still moving is never expired.
+    "ALTER TABLE uploads ADD COLUMN active_at INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The statement that stores a message row (the writer's, in

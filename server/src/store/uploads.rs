@@ -124,23 +124,18 @@ impl Store {
             .await
     }
 
-    /// Removes uploads begun before `created_before_ms`, and finished room
-    /// files of that age that no room message named; returns what went.
+    /// Removes uploads idle since before `before_ms` (neither begun nor
+    /// advanced since), and finished room files made before it that no
+    /// room message named; returns what went.
     ///
     /// # Errors
     /// The database failed.
-    pub async fn expire_uploads(
-        &self,
-        created_before_ms: u64,
-    ) -> Result<ExpiredUploads, StoreError> {
+    pub async fn expire_uploads(&self, before_ms: u64) -> Result<ExpiredUploads, StoreError> {
         if let Some(pg) = self.pg() {
-            return pg.expire_uploads(created_before_ms).await;
+            return pg.expire_uploads(before_ms).await;
         }
-        self.write(|reply| WriteOp::ExpireUploads {
-            created_before_ms,
-            reply,
-        })
-        .await
+        self.write(|reply| WriteOp::ExpireUploads { before_ms, reply })
+            .await
     }
 
     /// An unfinished upload.
@@ -175,5 +170,90 @@ impl Store {
             Ok(out)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use protocol::{Name, PublicKey};
+
+    use super::*;
+    use crate::config::Durability;
+    use crate::store::directory::Protocol;
+    use crate::store::quota::Limits;
+    use crate::store::values::now_ms;
+
+    /// Past this instant nothing happened to the upload but its progress.
+    async fn a_moment_later() -> u64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let now = now_ms();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        now
+    }
+
+    const LIMITS: Limits = Limits {
+        inbox_max_messages: 1_000,
+        inbox_max_bytes: 1 << 30,
+        sender_max_bytes: 1 << 30,
+        max_storage_bytes: 1 << 40,
+        max_uploads_per_client: 10,
+    };
+
+    /// Two uploads from alice to bob, both begun; one then makes progress.
+    /// Expiry by inactivity takes the stalled one first, however long ago
+    /// the moving one began, and the moving one only once it stalls too.
+    async fn expiry_counts_from_the_last_progress(store: &Store) {
+        let mut ids = Vec::new();
+        for (name, key) in [("alice", 1), ("bob", 2)] {
+            let name = Name::new(name).unwrap();
+            let key = PublicKey([key; protocol::PUBLIC_KEY_LEN]);
+            let record = store.register(name, key, Protocol::V3, None).await.unwrap();
+            ids.push(record.id);
+        }
+        let (alice, bob) = (ids[0], ids[1]);
+        let moving = store
+            .upload_begin(alice, UploadTo::Client(bob), 1 << 20, Bytes::new())
+            .await
+            .unwrap();
+        let stalled = store
+            .upload_begin(alice, UploadTo::Client(bob), 1 << 20, Bytes::new())
+            .await
+            .unwrap();
+        let after_both_began = a_moment_later().await;
+        store
+            .upload_progress_committed(moving.id, 65_536)
+            .await
+            .unwrap();
+        let expired = store.expire_uploads(after_both_began).await.unwrap();
+        assert_eq!(expired.uploads, vec![stalled.id]);
+        let after_progress = a_moment_later().await;
+        let expired = store.expire_uploads(after_progress).await.unwrap();
+        assert_eq!(expired.uploads, vec![moving.id]);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_upload_still_making_progress_is_not_expired_however_long_ago_it_began() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.db");
+        let notify = Arc::new(|_| {});
+        let store = Store::open(&db, Durability::Normal, LIMITS, |_| true, notify).unwrap();
+        expiry_counts_from_the_last_progress(&store).await;
+    }
+
+    #[tokio::test]
+    async fn on_postgresql_an_upload_still_making_progress_is_not_expired() {
+        let postgres = tokio::task::spawn_blocking(pgtemp::Postgres::start)
+            .await
+            .unwrap()
+            .unwrap();
+        let notify = Arc::new(|_| {});
+        let store = Store::open_postgres(&postgres.url(), LIMITS, notify)
+            .await
+            .unwrap();
+        expiry_counts_from_the_last_progress(&store).await;
     }
 }

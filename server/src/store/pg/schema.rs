@@ -193,6 +193,8 @@ const MIGRATIONS: &[&str] = &[
     // 9: an open room's name is unique by its confusability key, as in
     // SQLite's migration 10; rooms named before get theirs at start.
     "ALTER TABLE rooms ADD COLUMN name_key TEXT UNIQUE;",
+    // 10: when an upload last made progress, as SQLite's migration 12.
+    "ALTER TABLE uploads ADD COLUMN active_at BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// Gives each open room named before schema 9 its name's confusability key,

@@ -96,8 +96,10 @@ impl Pg {
             .execute(
                 // Progress is recorded by tasks that may commit out of
                 // order; the offset only grows.
-                "UPDATE uploads SET durable_offset = GREATEST(durable_offset, $1) WHERE id = $2",
-                &[&(durable_offset as i64), &&id.0[..]],
+                "UPDATE uploads SET durable_offset = GREATEST(durable_offset, $1),
+                                    active_at = GREATEST(active_at, $3)
+                 WHERE id = $2",
+                &[&(durable_offset as i64), &&id.0[..], &(now_ms() as i64)],
             )
             .await?;
         Ok(())
@@ -169,14 +171,17 @@ impl Pg {
     /// row is returned to the one whose statement deleted it.
     pub(crate) async fn expire_uploads(
         &self,
-        created_before_ms: u64,
+        before_ms: u64,
     ) -> Result<ExpiredUploads, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         let rows = tx
             .query(
-                &format!("DELETE FROM uploads WHERE created_at < $1 RETURNING {UPLOAD_COLUMNS}"),
-                &[&(created_before_ms as i64)],
+                &format!(
+                    "DELETE FROM uploads WHERE GREATEST(created_at, active_at) < $1
+                     RETURNING {UPLOAD_COLUMNS}"
+                ),
+                &[&(before_ms as i64)],
             )
             .await?;
         let records = rows
@@ -188,7 +193,7 @@ impl Pg {
             .query(
                 "DELETE FROM room_files WHERE seq IS NULL AND created_at < $1
                  RETURNING owner, size, blob",
-                &[&(created_before_ms as i64)],
+                &[&(before_ms as i64)],
             )
             .await?;
         let mut freed = Freed::new();

@@ -69,8 +69,12 @@ pub(super) fn apply(
             reply,
         } => {
             let result = tx
-                .prepare_cached("UPDATE uploads SET durable_offset = ?1 WHERE id = ?2")
-                .and_then(|mut s| s.execute(params![durable_offset as i64, &id.0[..]]));
+                .prepare_cached(
+                    "UPDATE uploads SET durable_offset = ?1, active_at = ?3 WHERE id = ?2",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![durable_offset as i64, &id.0[..], now_ms() as i64])
+                });
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "could not record upload progress");
             }
@@ -85,10 +89,9 @@ pub(super) fn apply(
         WriteOp::UploadCancel { id, owner, reply } => {
             Pending::Upload(reply, uploads::upload_remove(tx, view, id, Some(owner)))
         }
-        WriteOp::ExpireUploads {
-            created_before_ms,
-            reply,
-        } => Pending::Expired(reply, uploads::expire_uploads(tx, view, created_before_ms)),
+        WriteOp::ExpireUploads { before_ms, reply } => {
+            Pending::Expired(reply, uploads::expire_uploads(tx, view, before_ms))
+        }
         WriteOp::RemoveAccount { name_key, reply } => {
             Pending::Account(reply, remove::remove_account(tx, view, &name_key))
         }

@@ -70,7 +70,7 @@ pub(crate) enum WriteOp {
         reply: Reply<UploadRecord>,
     },
     ExpireUploads {
-        created_before_ms: u64,
+        before_ms: u64,
         reply: Reply<ExpiredUploads>,
     },
     /// The operator removes an account by name (its `name_key`).

@@ -176,12 +176,12 @@ pub(super) fn upload_complete(
 pub(super) fn expire_uploads(
     tx: &Transaction<'_>,
     view: &mut View<'_>,
-    created_before_ms: u64,
+    before_ms: u64,
 ) -> Result<ExpiredUploads, StoreError> {
     let (records, unnamed) = atomically(tx, || {
         let ids: Vec<Vec<u8>> = tx
-            .prepare_cached("SELECT id FROM uploads WHERE created_at < ?1")?
-            .query_map([created_before_ms as i64], |r| r.get(0))?
+            .prepare_cached("SELECT id FROM uploads WHERE MAX(created_at, active_at) < ?1")?
+            .query_map([before_ms as i64], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let mut records = Vec::with_capacity(ids.len());
         for raw in ids {
@@ -195,7 +195,7 @@ pub(super) fn expire_uploads(
                 .execute([&id.0[..]])?;
         }
         // Finished room files no message named in the same time.
-        let unnamed = room_files::delete_unnamed(tx, created_before_ms)?;
+        let unnamed = room_files::delete_unnamed(tx, before_ms)?;
         Ok((records, unnamed))
     })?;
     for record in &records {
