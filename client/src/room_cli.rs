@@ -18,7 +18,7 @@ use crate::client::{Client, ClientError};
 use crate::display::escape_line;
 use crate::passphrase::read_room_password;
 use crate::rooms::{Leaving, RoomPassword, rule_of};
-use crate::script::{print_json, read_stdin};
+use crate::script::{cancel_on_ctrl_c, cancelled, print_json, read_stdin};
 
 #[path = "room_cli_members.rs"]
 mod members;
@@ -100,7 +100,21 @@ pub async fn run(client: &Client, command: RoomCommand, json: bool) -> anyhow::R
         command if sets_password(&command) => with_password(command, new_password()?),
         other => other,
     };
-    let (value, lines) = match (outcome(client, command.clone()).await, command) {
+    // Ctrl-C stops an upload where `client resume` continues it; any
+    // other command it ends as usual.
+    let cancel = match &command {
+        RoomCommand::SendFile { .. } => cancel_on_ctrl_c(),
+        _ => CancellationToken::new(),
+    };
+    let (value, lines) = match (
+        outcome_until(client, command.clone(), cancel).await,
+        command,
+    ) {
+        (Err(ClientError::Cancelled), RoomCommand::SendFile { .. }) => {
+            return Err(cancelled(
+                "upload cancelled; `client resume` continues it where it stopped",
+            ));
+        }
         // A room that turns out to need a password: ask for it, once.
         (Err(ClientError::RoomPasswordNeeded(_)), RoomCommand::Join { name, .. }) => {
             let secret = RoomPassword::new(read_room_password(&join_prompt(&name), false)?)?;
@@ -138,8 +152,21 @@ pub async fn outcome(
     client: &Client,
     command: RoomCommand,
 ) -> Result<(Value, Vec<String>), ClientError> {
+    outcome_until(client, command, CancellationToken::new()).await
+}
+
+/// [`outcome`], with `cancel` stopping a `send-file`'s upload where
+/// `client resume` continues it (its progress recorded, not dropped).
+///
+/// # Errors
+/// As [`outcome`]; [`ClientError::Cancelled`] when `cancel` stopped it.
+pub async fn outcome_until(
+    client: &Client,
+    command: RoomCommand,
+    cancel: CancellationToken,
+) -> Result<(Value, Vec<String>), ClientError> {
     let joins = client.join_waiting_rooms().await?;
-    let (mut value, lines) = match attempt(client, command.clone()).await {
+    let (mut value, lines) = match attempt(client, command.clone(), cancel).await {
         Ok(done) => done,
         Err(e) => match joined_by_invitation(client, &command, &joins).await? {
             Some(info) => (info, Vec::new()),
@@ -216,6 +243,7 @@ fn gone(command: &RoomCommand, e: ClientError) -> ClientError {
 async fn attempt(
     client: &Client,
     command: RoomCommand,
+    cancel: CancellationToken,
 ) -> Result<(Value, Vec<String>), ClientError> {
     // A room's own name is shown as it is (as lists show it), not as
     // typed: `dev team` for `Dev Team` or its id, and `##ops` for a room
@@ -391,9 +419,7 @@ async fn attempt(
             (room.json(json!({ "seq": seq })), vec![line])
         }
         RoomCommand::SendFile { name, path } => {
-            let sent = client
-                .room_send_file(&name, &path, CancellationToken::new())
-                .await?;
+            let sent = client.room_send_file(&name, &path, cancel).await?;
             let line = format!(
                 "sent {} ({}) to {} (entry {})",
                 escape_line(&sent.name),

@@ -14,7 +14,9 @@ use super::terminal::Answer;
 use crate::cli::RoomCommand;
 use crate::client::ClientError;
 use crate::passphrase::read_room_password;
-use crate::room_cli::{NEW_PASSWORD_PROMPT, join_prompt, outcome, sets_password, with_password};
+use crate::room_cli::{
+    NEW_PASSWORD_PROMPT, join_prompt, outcome, outcome_until, sets_password, with_password,
+};
 use crate::rooms::RoomPassword;
 
 impl Menu {
@@ -39,7 +41,15 @@ impl Menu {
             }
             other => other,
         };
-        let mut result = cancellable(&cancel, outcome(&self.client, command.clone())).await;
+        let sends_a_file = matches!(command, RoomCommand::SendFile { .. });
+        let mut result = match &command {
+            // The upload stops itself at Ctrl-C, its progress recorded for
+            // `resume`; dropped mid-chunk it would have to start over.
+            RoomCommand::SendFile { .. } => {
+                outcome_until(&self.client, command.clone(), cancel.clone()).await
+            }
+            _ => cancellable(&cancel, outcome(&self.client, command.clone())).await,
+        };
         // A room that turns out to need a password: ask for it, once.
         if let (Err(ClientError::RoomPasswordNeeded(_)), RoomCommand::Join { name, .. }) =
             (&result, &command)
@@ -54,6 +64,10 @@ impl Menu {
             .await;
         }
         self.refresh_room_names().await;
+        if sends_a_file && matches!(result, Err(ClientError::Cancelled)) {
+            self.say("upload cancelled; `resume` continues it where it stopped");
+            return Ok(());
+        }
         for line in result?.1 {
             self.say(line);
         }

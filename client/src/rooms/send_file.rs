@@ -95,7 +95,8 @@ impl ResumedUploads {
         paths_line(
             &self.restarted,
             "interrupted upload(s) again from the start, as new messages (the file \
-             changed, or the server no longer had what was sent)",
+             changed, the client stopped before recording its progress, or the server no \
+             longer had what was sent)",
             "sent",
         )
     }

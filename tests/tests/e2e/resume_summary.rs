@@ -84,7 +84,8 @@ async fn resume_names_what_it_sends_and_says_what_it_sent_again_from_the_start()
     assert!(
         out.contains(&format!(
             "sent 1 interrupted upload(s) again from the start, as new messages (the file \
-             changed, or the server no longer had what was sent): {}",
+             changed, the client stopped before recording its progress, or the server no \
+             longer had what was sent): {}",
             path.display()
         )),
         "{out}"

@@ -149,3 +149,76 @@ async fn a_room_upload_whose_file_changed_is_sent_again_from_the_start() {
     let path = got[0].1.as_ref().expect("saved");
     assert_eq!(sha(&std::fs::read(path).unwrap()), sha(&changed));
 }
+
+/// The largest part file of an upload on `server` (SQLite: part files in
+/// its data folder), in bytes.
+fn largest_part(server: &TestServer) -> u64 {
+    let uploads = server.config.data_dir.join("files").join("uploads");
+    std::fs::read_dir(uploads)
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+/// `client room send-file` stopped by Ctrl-C (SIGINT) says how to go on,
+/// and `client resume` continues the upload where it stopped rather than
+/// starting over (before, Ctrl-C killed the process mid-chunk and `resume`
+/// sent the whole file again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_room_upload_from_the_command_line_and_resume_continues_it() {
+    let server = TestServer::start_on(e2e::Engine::Sqlite, |_| {})
+        .await
+        .unwrap();
+    let addr = server.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    for (home, name) in [(&alice, "alice"), (&bob, "bob")] {
+        let (ok, _, err) = e2e::run_client(addr, home, &["register", name]).await;
+        assert!(ok, "{err}");
+    }
+    for args in [
+        &["room", "create", "team"][..],
+        &["room", "add", "team", "bob"],
+    ] {
+        let (ok, _, err) = e2e::run_client(addr, &alice, args).await;
+        assert!(ok, "{args:?}: {err}");
+    }
+    // Sparse: large to send, no disk to hold.
+    let big = dir.path().join("big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let path = big.to_str().unwrap();
+    let sending = e2e::client_process(addr, &alice, &["room", "send-file", "team", path])
+        .spawn()
+        .unwrap();
+    bounded("the upload to reach the server", async {
+        while largest_part(&server) < 8 << 20 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(sending.id().unwrap()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = bounded("send-file to stop", sending.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("upload cancelled; `client resume` continues it where it stopped"),
+        "{err}"
+    );
+
+    let (ok, out, err) = e2e::run_client(addr, &alice, &["resume"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("completed 1 interrupted upload(s)"), "{out}");
+    assert!(!out.contains("again from the start"), "{out}");
+}
