@@ -64,8 +64,9 @@ impl Fault {
     pub fn advice(self) -> &'static str {
         match self {
             Self::NoSpace => {
-                "the data folder's file system is full: new messages and uploads are refused \
-                 (STORAGE_FULL) until space is freed; reads and acknowledgements go on. \
+                "the data folder's or the files folder's file system is full: new messages and \
+                 uploads are refused (STORAGE_FULL) until space is freed; reads and \
+                 acknowledgements go on. \
                  Free disk space or grow the file system; writes resume by themselves"
             }
             Self::Io => {

@@ -1,5 +1,7 @@
 //! The free-space reserve: new messages and uploads are refused before the
-//! data folder's disk is full, so that what frees space always works.
+//! disk the server writes to is full (the data folder's, and `--files-dir`'s
+//! when file bodies live in a folder elsewhere: the fuller one counts), so
+//! that what frees space always works.
 //!
 //! An acknowledgement is a delete, and a delete needs room in the database's
 //! write-ahead log; a server whose disk filled up with messages could then
@@ -16,7 +18,7 @@
 //! the reserve.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -28,14 +30,18 @@ pub const RECHECK: Duration = Duration::from_secs(1);
 /// Largest default reserve.
 pub const MAX_DEFAULT_RESERVE: u64 = 256 << 20;
 
-/// Free space in the data folder's file system, and the reserve kept there.
+/// Free space on the file systems the server writes to (the least free of
+/// them), and the reserve kept on each.
 #[derive(Clone)]
 pub struct Headroom {
     state: Arc<State>,
 }
 
 struct State {
-    dir: PathBuf,
+    /// The folders whose file systems are measured.
+    dirs: Vec<PathBuf>,
+    /// Which of them had the least free space at the last measurement.
+    fullest: AtomicUsize,
     reserve: u64,
     /// Bytes available to the server, as last measured minus what was
     /// admitted since.
@@ -61,18 +67,40 @@ fn measure(dir: &Path) -> std::io::Result<(u64, u64)> {
     ))
 }
 
+/// The least free of the file systems holding `dirs`: (its available
+/// bytes, its total bytes, the index in `dirs` of the folder on it).
+fn measure_fullest(dirs: &[PathBuf]) -> std::io::Result<(u64, u64, usize)> {
+    let mut fullest = (u64::MAX, 0, 0);
+    for (i, dir) in dirs.iter().enumerate() {
+        let (free, total) = measure(dir)?;
+        if free < fullest.0 {
+            fullest = (free, total, i);
+        }
+    }
+    Ok(fullest)
+}
+
 impl Headroom {
-    /// Measures the file system of `dir` and starts re-measuring it in the
-    /// background (until the last handle is dropped). `min_free` None means
-    /// the default: 1% of the file system, at most [`MAX_DEFAULT_RESERVE`].
+    /// Measures the file systems of `dirs` and starts re-measuring them in
+    /// the background (until the last handle is dropped). `min_free` None
+    /// means the default: 1% of the smallest of them, at most
+    /// [`MAX_DEFAULT_RESERVE`].
     ///
     /// # Errors
-    /// The file system cannot be measured.
-    pub fn start(dir: &Path, min_free: Option<u64>) -> std::io::Result<Headroom> {
-        let (free, total) = measure(dir)?;
-        let reserve = min_free.unwrap_or((total / 100).min(MAX_DEFAULT_RESERVE));
+    /// A file system cannot be measured.
+    pub fn start(dirs: &[PathBuf], min_free: Option<u64>) -> std::io::Result<Headroom> {
+        let (free, _, fullest) = measure_fullest(dirs)?;
+        let smallest = dirs
+            .iter()
+            .map(|d| measure(d).map(|(_, total)| total))
+            .collect::<std::io::Result<Vec<u64>>>()?
+            .into_iter()
+            .min()
+            .unwrap_or(0);
+        let reserve = min_free.unwrap_or((smallest / 100).min(MAX_DEFAULT_RESERVE));
         let state = Arc::new(State {
-            dir: dir.to_path_buf(),
+            dirs: dirs.to_vec(),
+            fullest: AtomicUsize::new(fullest),
             reserve,
             free: AtomicU64::new(free),
             low: AtomicBool::new(false),
@@ -92,7 +120,7 @@ impl Headroom {
         self.state.reserve
     }
 
-    /// Free bytes on the data folder's file system, as last measured.
+    /// Free bytes on the fullest file system written to, as last measured.
     pub fn free(&self) -> u64 {
         self.state.free.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -154,6 +182,15 @@ impl State {
         }
     }
 
+    /// The folder on the file system with the least free space.
+    fn fullest_dir(&self) -> &Path {
+        let i = self.fullest.load(Ordering::Relaxed);
+        self.dirs
+            .get(i)
+            .or(self.dirs.first())
+            .map_or(Path::new("."), |d| d)
+    }
+
     fn refused(&self, bytes: u64, free: u64) {
         if self.low.swap(true, Ordering::AcqRel) {
             self.wanted.fetch_min(bytes, Ordering::AcqRel);
@@ -164,8 +201,8 @@ impl State {
             free,
             reserve = self.reserve,
             refused = bytes,
-            dir = %self.dir.display(),
-            "the data folder's disk is nearly full: new messages and uploads that would eat into \
+            dir = %self.fullest_dir().display(),
+            "the server's disk is nearly full: new messages and uploads that would eat into \
              the free-space reserve are refused (STORAGE_FULL); reads, acknowledgements and \
              cancels go on. Free disk space or wait for recipients to read their messages; \
              writes resume by themselves"
@@ -178,8 +215,11 @@ impl State {
 fn watch(state: Weak<State>) {
     loop {
         let Some(s) = state.upgrade() else { return };
-        match measure(&s.dir) {
-            Ok((free, _)) => s.update(free),
+        match measure_fullest(&s.dirs) {
+            Ok((free, _, fullest)) => {
+                s.fullest.store(fullest, Ordering::Relaxed);
+                s.update(free);
+            }
             Err(e) => tracing::warn!(error = %e, "cannot measure free disk space"),
         }
         drop(s);
@@ -194,21 +234,23 @@ mod tests {
     #[test]
     fn the_default_reserve_is_one_percent_at_most_256_mib() {
         let dir = tempfile::tempdir().unwrap();
-        let h = Headroom::start(dir.path(), None).unwrap();
+        let dirs = [dir.path().to_path_buf()];
+        let h = Headroom::start(&dirs, None).unwrap();
         let (_, total) = measure(dir.path()).unwrap();
         assert_eq!(h.reserve(), (total / 100).min(MAX_DEFAULT_RESERVE));
-        let h = Headroom::start(dir.path(), Some(1234)).unwrap();
+        let h = Headroom::start(&dirs, Some(1234)).unwrap();
         assert_eq!(h.reserve(), 1234);
     }
 
     #[test]
     fn admitted_writes_count_against_the_reserve_until_measured_again() {
         let dir = tempfile::tempdir().unwrap();
-        let h = Headroom::start(dir.path(), Some(0)).unwrap();
+        let h = Headroom::start(&[dir.path().to_path_buf()], Some(0)).unwrap();
         // Pretend 1000 bytes are free: a reserve of 100 admits 900.
         let h = Headroom {
             state: Arc::new(State {
-                dir: h.state.dir.clone(),
+                dirs: h.state.dirs.clone(),
+                fullest: AtomicUsize::new(0),
                 reserve: 100,
                 free: AtomicU64::new(1000),
                 low: AtomicBool::new(false),

@@ -132,13 +132,6 @@ impl Server {
             }
         };
         tracing::info!(engine = store.engine_name(), "store opened");
-        let headroom = headroom::Headroom::start(&config.data_dir, config.min_free_space)
-            .with_context(|| format!("measuring free space in {}", config.data_dir.display()))?;
-        tracing::info!(
-            reserve = headroom.reserve(),
-            "keeping free disk space in reserve for acknowledgements"
-        );
-        store.use_headroom(headroom);
         let blobs = match store.pg_pool() {
             Some(pool) if config.bodies_in_database() => {
                 tracing::info!("file bodies in the PostgreSQL database");
@@ -151,6 +144,19 @@ impl Server {
                 })?
             }
         };
+        // The reserve is kept on every file system the server writes to: the
+        // data folder's and, for bodies in a folder of their own, that one's.
+        let mut written = vec![config.data_dir.clone()];
+        if !blobs.is_in_database() {
+            written.push(config.files_dir());
+        }
+        let headroom = headroom::Headroom::start(&written, config.min_free_space)
+            .with_context(|| format!("measuring free space in {}", config.data_dir.display()))?;
+        tracing::info!(
+            reserve = headroom.reserve(),
+            "keeping free disk space in reserve for acknowledgements"
+        );
+        store.use_headroom(headroom);
         if blobs.is_in_database() {
             let swept = blobs.sweep(HashSet::new(), Vec::new()).await?;
             if swept > 0 {

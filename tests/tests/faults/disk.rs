@@ -151,3 +151,52 @@ async fn a_full_disk_refuses_new_files_but_lets_bob_drain_and_then_recovers() {
         "nothing here is corruption: {log:#?}"
     );
 }
+
+/// File bodies in a folder of their own (`--files-dir`) on a file system
+/// of its own: the reserve is kept there too, not only on the data
+/// folder's (which has plenty), so the file that would eat into it is
+/// refused with STORAGE_FULL instead of running the disk out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reserve_is_kept_on_the_files_folder_s_own_disk() {
+    let fs = Tmpfs::mount("30m");
+    let roomy = tempfile::tempdir().unwrap();
+    let files_dir = fs.path().join("files");
+    let files_arg = files_dir.to_str().unwrap();
+    let args = ["--files-dir", files_arg, "--min-free-space", "8M"];
+    let mut server = ServerProcess::start(&roomy.path().join("data"), &args)
+        .await
+        .unwrap();
+    let addr = server.addr.to_string();
+    let homes = tempfile::tempdir().unwrap();
+    let alice = user(&addr, &homes.path().join("alice"), "alice").await;
+    user(&addr, &homes.path().join("bob"), "bob").await;
+    let path = homes.path().join("f.bin");
+    std::fs::write(&path, pattern(7, 8 << 20)).unwrap();
+    // 30 MB: two files leave 14 MB, and a third would leave less than 8.
+    for _ in 0..2 {
+        alice
+            .send_file("bob", &path, CancellationToken::new())
+            .await
+            .unwrap();
+    }
+    let refused = alice
+        .send_file("bob", &path, CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.reason(),
+        Some(ErrorReason::StorageFull),
+        "{refused}"
+    );
+
+    server.terminate().await.unwrap();
+    let mut log = Vec::new();
+    while let Ok(line) = server.log.try_recv() {
+        log.push(line);
+    }
+    assert!(
+        log.iter()
+            .any(|l| l.contains("disk is nearly full") && l.contains(files_arg)),
+        "the line names the files folder: {log:#?}"
+    );
+}
