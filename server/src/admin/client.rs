@@ -25,6 +25,9 @@ pub enum AdminError {
     /// The server answered with a refusal, in its words.
     #[error("{0}")]
     Refused(String),
+    /// The server could not do it (its database failed), in its words.
+    #[error("the server failed: {0}")]
+    Failed(String),
 }
 
 impl AdminError {
@@ -35,6 +38,7 @@ impl AdminError {
             Self::NotRunning { .. } => "not_running",
             Self::PermissionDenied(_) => "permission_denied",
             Self::Refused(_) => "refused",
+            Self::Failed(_) => "failed",
         }
     }
 }
@@ -86,6 +90,7 @@ fn parse<T: DeserializeOwned>(line: &[u8]) -> anyhow::Result<T> {
     match serde_json::from_slice::<Answer<T>>(line).context("the server's answer")? {
         Answer::Ok(v) => Ok(v),
         Answer::Error(e) => Err(AdminError::Refused(e).into()),
+        Answer::Failed(e) => Err(AdminError::Failed(e).into()),
     }
 }
 

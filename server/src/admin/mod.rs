@@ -144,6 +144,9 @@ pub struct Removed {
 pub enum Answer<T> {
     /// Done.
     Ok(T),
-    /// Refused or failed, in one line.
+    /// Refused, in the server's words (one line).
     Error(String),
+    /// Failed inside the server (its store: a database out of reach), in
+    /// one line: not a refusal of what was asked.
+    Failed(String),
 }

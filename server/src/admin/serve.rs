@@ -108,19 +108,42 @@ async fn serve_one(stream: UnixStream, shared: Arc<Shared>) {
         Request::RemoveUser { name } => answer(&mut stream, remove(&shared, &name).await).await,
         Request::Backup => super::backup::serve(stream, shared).await,
         Request::Latency { reset } => {
-            answer(&mut stream, Ok(crate::timing::breakdown(reset))).await;
+            answer(
+                &mut stream,
+                Ok::<_, NotDone>(crate::timing::breakdown(reset)),
+            )
+            .await;
         }
     }
+}
+
+/// Why a request was not done: refused, in the server's words (a string),
+/// or failed inside the server ([`failed`]).
+pub(super) enum NotDone {
+    Refused(String),
+    Failed(String),
+}
+
+impl From<String> for NotDone {
+    fn from(refusal: String) -> Self {
+        NotDone::Refused(refusal)
+    }
+}
+
+/// A failure of the store, not a refusal of the request.
+fn failed(e: impl std::fmt::Display) -> NotDone {
+    NotDone::Failed(e.to_string())
 }
 
 /// Writes the answer line.
 pub(super) async fn answer<T: serde::Serialize>(
     stream: &mut UnixStream,
-    result: Result<T, String>,
+    result: Result<T, impl Into<NotDone>>,
 ) {
-    let answer = match result {
+    let answer = match result.map_err(Into::into) {
         Ok(v) => Answer::Ok(v),
-        Err(e) => Answer::Error(e),
+        Err(NotDone::Refused(e)) => Answer::Error(e),
+        Err(NotDone::Failed(e)) => Answer::Failed(e),
     };
     let mut line = serde_json::to_vec(&answer).unwrap_or_else(|e| {
         format!("{{\"error\":\"could not encode the answer: {e}\"}}").into_bytes()
@@ -133,21 +156,21 @@ pub(super) async fn answer<T: serde::Serialize>(
 
 /// The clients with an authenticated session on any node: this node's
 /// own now, the others' as they last told (within a heartbeat).
-async fn online(shared: &Shared) -> Result<HashSet<ClientId>, String> {
+async fn online(shared: &Shared) -> Result<HashSet<ClientId>, NotDone> {
     let mut online: HashSet<ClientId> = shared
         .store
         .connected_elsewhere(NODE_TIMEOUT)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(failed)?
         .into_iter()
         .collect();
     online.extend(shared.sessions.clients());
     Ok(online)
 }
 
-async fn status(shared: &Shared) -> Result<Status, String> {
+async fn status(shared: &Shared) -> Result<Status, NotDone> {
     let online = online(shared).await?;
-    let totals = shared.store.totals().await.map_err(|e| e.to_string())?;
+    let totals = shared.store.totals().await.map_err(failed)?;
     let (disk_free, disk_reserve) = shared.store.disk().unwrap_or((0, 0));
     let config = &shared.config;
     Ok(Status {
@@ -159,7 +182,7 @@ async fn status(shared: &Shared) -> Result<Status, String> {
             .store
             .live_nodes(NODE_TIMEOUT)
             .await
-            .map_err(|e| e.to_string())?,
+            .map_err(failed)?,
         connections: shared.sessions.connections(),
         users_online: online.len(),
         users_registered: totals.accounts,
@@ -177,9 +200,9 @@ async fn status(shared: &Shared) -> Result<Status, String> {
     })
 }
 
-async fn users(shared: &Shared) -> Result<Vec<User>, String> {
+async fn users(shared: &Shared) -> Result<Vec<User>, NotDone> {
     let online = online(shared).await?;
-    let accounts = shared.store.accounts().await.map_err(|e| e.to_string())?;
+    let accounts = shared.store.accounts().await.map_err(failed)?;
     Ok(accounts
         .into_iter()
         .map(|a| User {
@@ -195,9 +218,9 @@ async fn users(shared: &Shared) -> Result<Vec<User>, String> {
         .collect())
 }
 
-async fn remove(shared: &Shared, name: &str) -> Result<Removed, String> {
+async fn remove(shared: &Shared, name: &str) -> Result<Removed, NotDone> {
     remove_account(shared, name, RemovedBy::Operator)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no account is named {name:?}"))
+        .map_err(failed)?
+        .ok_or_else(|| format!("no account is named {name:?}").into())
 }

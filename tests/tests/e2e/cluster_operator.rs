@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use e2e::{Postgres, RoomUser, TestServer, V3Conn};
+use e2e::{Postgres, RoomUser, TestServer, V3Conn, bounded};
 use protocol::{ErrorReason, Name, v3};
 use serde_json::Value;
 
@@ -216,4 +216,45 @@ async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_r
     assert!(!ok);
     assert!(err.contains("pg_dump"), "{out}{err}");
     assert!(!archive.exists() || std::fs::metadata(&archive).unwrap().len() == 0);
+}
+
+/// With its PostgreSQL down, `server status` and `server user list` fail
+/// with `failed` (the server could not do it), not `refused` (which is
+/// the server's reason for not doing what was asked), and work again once
+/// the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_down_the_operator_s_commands_fail_rather_than_are_refused() {
+    let pg = postgres().await;
+    let files = tempfile::tempdir().unwrap();
+    let node = TestServer::start_node(&pg, files.path(), |_| {})
+        .await
+        .unwrap();
+    json(&node, &["status"]).await;
+    tokio::task::block_in_place(|| pg.stop()).unwrap();
+    for args in [&["status", "--json"][..], &["user", "list", "--json"]] {
+        let (ok, _, err) = server_cmd(&node.config.data_dir, args).await;
+        assert!(!ok, "{args:?}");
+        let v: Value = serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("{e}: {err}"));
+        assert_eq!(v["code"], "failed", "{args:?}: {v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("the server failed: "),
+            "{v}"
+        );
+    }
+    tokio::task::block_in_place(|| pg.start_again()).unwrap();
+    // The pool reconnects on its own: bounded, as a person would retry.
+    bounded("status to work again", async {
+        loop {
+            let (ok, _, _) = server_cmd(&node.config.data_dir, &["status"]).await;
+            if ok {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap();
 }
