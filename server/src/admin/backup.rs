@@ -119,8 +119,15 @@ impl Manifest {
 /// Answers a backup request: the answer line, then the archive.
 pub(super) async fn serve(mut stream: UnixStream, shared: Arc<Shared>) {
     if shared.store.is_shared() {
-        let text = "server backup copies a SQLite-backed server only; back up a PostgreSQL-backed \
-                    cluster with pg_dump --format=custom, then a copy of its files folder and the key";
+        let text = if shared.config.bodies_in_database() {
+            "server backup copies a SQLite-backed server only; back up a PostgreSQL-backed \
+             cluster with pg_dump --format=custom (it holds the file bodies too: they are in \
+             the database) and a copy of server.key"
+        } else {
+            "server backup copies a SQLite-backed server only; back up a PostgreSQL-backed \
+             cluster with pg_dump --format=custom, then a copy of its --files-dir folder taken \
+             after the dump, and a copy of server.key"
+        };
         let mut line =
             serde_json::to_vec(&super::Answer::<()>::Error(text.into())).unwrap_or_default();
         line.push(b'\n');

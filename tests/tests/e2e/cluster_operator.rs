@@ -230,6 +230,11 @@ async fn with_the_database_down_the_operator_s_commands_fail_rather_than_are_ref
         .await
         .unwrap();
     json(&node, &["status"]).await;
+    // A node with its bodies in a folder is backed up with that folder.
+    let backup = files.path().join("backup.tar");
+    let backup = backup.to_str().unwrap();
+    let (ok, _, err) = server_cmd(&node.config.data_dir, &["backup", backup]).await;
+    assert!(!ok && err.contains("pg_dump --format=custom, then a copy of its --files-dir folder"));
     tokio::task::block_in_place(|| pg.stop()).unwrap();
     for args in [&["status", "--json"][..], &["user", "list", "--json"]] {
         let (ok, _, err) = server_cmd(&node.config.data_dir, args).await;
