@@ -132,6 +132,14 @@ impl Server {
             }
         };
         tracing::info!(engine = store.engine_name(), "store opened");
+        if config.legacy_v2 {
+            // Said once at start, where an operator looks: the flag's help
+            // says it, but a config file's `legacy-v2 = true` is easy to miss.
+            tracing::warn!(
+                "serving protocol version 2 (--legacy-v2): it has no authentication, so anyone \
+                 on the network can read and delete anyone's waiting version-2 messages"
+            );
+        }
         let blobs = match store.pg_pool() {
             Some(pool) if config.bodies_in_database() => {
                 tracing::info!("file bodies in the PostgreSQL database");

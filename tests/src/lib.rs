@@ -252,6 +252,8 @@ pub struct ServerProcess {
     pub child: tokio::process::Child,
     /// Lines it logged after the "listening" line.
     pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// Lines it logged before it, the "listening" line included.
+    pub startup: Vec<String>,
 }
 
 impl ServerProcess {
@@ -283,8 +285,10 @@ impl ServerProcess {
             .context("starting the server binary")?;
         let stderr = child.stderr.take().context("no stderr")?;
         let mut lines = BufReader::new(stderr).lines();
+        let mut startup = Vec::new();
         let addr = bounded("server to listen", async {
             while let Some(line) = lines.next_line().await? {
+                startup.push(line.clone());
                 if let Some(rest) = line.split("address=").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or_default();
                     return Ok::<_, anyhow::Error>(addr.parse::<SocketAddr>()?);
@@ -306,6 +310,7 @@ impl ServerProcess {
             data_dir: data_dir.to_path_buf(),
             child,
             log,
+            startup,
         })
     }
 

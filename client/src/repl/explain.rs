@@ -367,10 +367,12 @@ fn connection_error(c: &ConnectionError) -> String {
             }
             // A failed store (a cluster node without its database, an I/O
             // error) may fail reads too: promise nothing.
+            // The server's own text says that nothing was stored and when
+            // to try again; said once, not twice.
             ErrorReason::StorageFailed => format!(
-                "the server could not store or read anything now ({}); nothing was stored. \
-                 Try again later, or ask its operator",
-                e.text
+                "the server could not store or read anything now: {}; if it lasts, ask its \
+                 operator",
+                e.text.trim_end_matches('.')
             ),
             ErrorReason::StorageFull | ErrorReason::StorageReadOnly => format!(
                 "the server cannot store anything now ({}: {}); reading and deleting your \
@@ -461,6 +463,20 @@ mod tests {
         );
         let e = ClientError::UnknownPeer("zed".into());
         assert!(client_error(&e, &known).contains("`list` shows who is there"));
+    }
+
+    #[test]
+    fn a_storage_failure_is_explained_without_saying_the_server_s_words_twice() {
+        let refused = ConnectionError::Refused(protocol::v3::ServerError::new(
+            ErrorReason::StorageFailed,
+            "the server's disk failed; nothing was stored, try again later",
+        ));
+        let line = client_error(&ClientError::Connection(refused), &[]);
+        assert_eq!(
+            line,
+            "the server could not store or read anything now: the server's disk failed; \
+             nothing was stored, try again later; if it lasts, ask its operator"
+        );
     }
 
     #[test]

@@ -24,6 +24,13 @@ async fn reference_scenario_against_the_binary() {
     let server = ServerProcess::start(&dir.path().join("data"), &["--legacy-v2"])
         .await
         .unwrap();
+    // An operator is told at start what the flag opens.
+    assert!(
+        server.startup.iter().any(|l| l.contains("WARN")
+            && l.contains("serving protocol version 2 (--legacy-v2): it has no authentication")),
+        "{:#?}",
+        server.startup
+    );
     reference_flow(server.addr).await;
 }
 
