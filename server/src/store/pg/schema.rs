@@ -245,8 +245,13 @@ pub(super) async fn migrate(conn: &mut Object) -> Result<(), StoreError> {
     let tx = conn.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS sealpost_schema (version INTEGER NOT NULL)")
-        .await?;
+    // Without the notice PostgreSQL sends when the table is there already,
+    // which every node after the first would log as news.
+    tx.batch_execute(
+        "SET LOCAL client_min_messages TO warning;
+         CREATE TABLE IF NOT EXISTS sealpost_schema (version INTEGER NOT NULL)",
+    )
+    .await?;
     let current: i32 = tx
         .query_opt("SELECT version FROM sealpost_schema", &[])
         .await?
