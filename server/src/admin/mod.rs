@@ -111,7 +111,10 @@ pub struct User {
     pub online: bool,
     /// Registration time, ms since the Unix epoch.
     pub registered_at_ms: u64,
-    /// Last activity, ms since the Unix epoch.
+    /// When it last authenticated a connection, ms since the Unix epoch.
+    /// Version 2 has no sessions: a version-2 account's stays at its
+    /// registration (its pulls are not counted: one write each would slow
+    /// the protocol the benchmark compares).
     pub last_seen_ms: u64,
     /// Messages waiting for it.
     pub messages_waiting: u64,
