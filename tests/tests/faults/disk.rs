@@ -54,6 +54,29 @@ impl Drop for Tmpfs {
     }
 }
 
+/// Sends `path` to bob, which the server must refuse as STORAGE_FULL.
+async fn refused_as_full(alice: &client::Client, path: &Path) {
+    let refused = alice
+        .send_file("bob", path, CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.reason(),
+        Some(ErrorReason::StorageFull),
+        "{refused}"
+    );
+}
+
+/// Stops `server` and returns what it logged after it listened.
+async fn log_after_stop(mut server: ServerProcess) -> Vec<String> {
+    server.terminate().await.unwrap();
+    let mut log = Vec::new();
+    while let Ok(line) = server.log.try_recv() {
+        log.push(line);
+    }
+    log
+}
+
 fn files(events: &[client::Event]) -> Vec<PathBuf> {
     events
         .iter()
@@ -72,7 +95,7 @@ fn files(events: &[client::Event]) -> Vec<PathBuf> {
 async fn a_full_disk_refuses_new_files_but_lets_bob_drain_and_then_recovers() {
     let fs = Tmpfs::mount("30m");
     let data = fs.path().join("data");
-    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
+    let server = ServerProcess::start(&data, &[]).await.unwrap();
     let addr = server.addr.to_string();
     let homes = tempfile::tempdir().unwrap();
     let alice = user(&addr, &homes.path().join("alice"), "alice").await;
@@ -91,15 +114,7 @@ async fn a_full_disk_refuses_new_files_but_lets_bob_drain_and_then_recovers() {
             .await
             .unwrap();
     }
-    let refused = alice
-        .send_file("bob", &originals[3], CancellationToken::new())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        refused.reason(),
-        Some(ErrorReason::StorageFull),
-        "{refused}"
-    );
+    refused_as_full(&alice, &originals[3]).await;
 
     // Bob drains on the full disk: every file arrives intact and is acknowledged.
     let events = bob.inbox().await.unwrap();
@@ -132,11 +147,7 @@ async fn a_full_disk_refuses_new_files_but_lets_bob_drain_and_then_recovers() {
     assert_eq!(got.len(), 1, "{events:?}");
     assert_eq!(std::fs::read(&got[0]).unwrap(), pattern(3, 8 << 20));
 
-    server.terminate().await.unwrap();
-    let mut log = Vec::new();
-    while let Ok(line) = server.log.try_recv() {
-        log.push(line);
-    }
+    let log = log_after_stop(server).await;
     let reserve_lines = log
         .iter()
         .filter(|l| l.contains("disk is nearly full"))
@@ -163,7 +174,7 @@ async fn the_reserve_is_kept_on_the_files_folder_s_own_disk() {
     let files_dir = fs.path().join("files");
     let files_arg = files_dir.to_str().unwrap();
     let args = ["--files-dir", files_arg, "--min-free-space", "8M"];
-    let mut server = ServerProcess::start(&roomy.path().join("data"), &args)
+    let server = ServerProcess::start(&roomy.path().join("data"), &args)
         .await
         .unwrap();
     let addr = server.addr.to_string();
@@ -179,21 +190,9 @@ async fn the_reserve_is_kept_on_the_files_folder_s_own_disk() {
             .await
             .unwrap();
     }
-    let refused = alice
-        .send_file("bob", &path, CancellationToken::new())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        refused.reason(),
-        Some(ErrorReason::StorageFull),
-        "{refused}"
-    );
+    refused_as_full(&alice, &path).await;
 
-    server.terminate().await.unwrap();
-    let mut log = Vec::new();
-    while let Ok(line) = server.log.try_recv() {
-        log.push(line);
-    }
+    let log = log_after_stop(server).await;
     assert!(
         log.iter()
             .any(|l| l.contains("disk is nearly full") && l.contains(files_arg)),
