@@ -132,6 +132,19 @@ impl Server {
             }
         };
         tracing::info!(engine = store.engine_name(), "store opened");
+        // Before anything is served or swept: a node set up unlike its
+        // cluster must not start at all (one line naming what differs).
+        let bodies = if config.bodies_in_database() {
+            store::BodyPlace::Database
+        } else {
+            store::BodyPlace::Folder
+        };
+        if let Err(e) = store.claim_cluster(&identity.public_key(), bodies).await {
+            // Its listener would otherwise outlive the refusal in a
+            // process that carries on (the tests).
+            store.close().await;
+            return Err(e.into());
+        }
         let headroom = headroom::Headroom::start(&config.data_dir, config.min_free_space)
             .with_context(|| format!("measuring free space in {}", config.data_dir.display()))?;
         tracing::info!(

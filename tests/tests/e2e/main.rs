@@ -9,6 +9,7 @@ mod cli_json;
 mod cli_local;
 mod client;
 mod cluster;
+mod cluster_identity;
 mod cluster_operator;
 mod cluster_presence;
 mod cluster_push;

@@ -193,6 +193,14 @@ const MIGRATIONS: &[&str] = &[
     // 9: an open room's name is unique by its confusability key, as in
     // SQLite's migration 10; rooms named before get theirs at start.
     "ALTER TABLE rooms ADD COLUMN name_key TEXT UNIQUE;",
+    // 10: who the cluster is (`cluster.rs`): the server key every node must
+    // hold and where its file bodies live, recorded by the first node that
+    // starts (on a database from before, the first after the upgrade).
+    "CREATE TABLE cluster (
+         id SMALLINT PRIMARY KEY CHECK (id = 1),
+         server_key BYTEA NOT NULL,
+         bodies TEXT NOT NULL CHECK (bodies IN ('database', 'folder'))
+     );",
 ];
 
 /// Gives each open room named before schema 9 its name's confusability key,
