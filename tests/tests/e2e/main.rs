@@ -70,6 +70,7 @@ mod rooms_you;
 mod same_home;
 mod scripted;
 mod selftest_cleanup;
+mod server_pin;
 mod server_trust;
 mod stopped_transfers;
 mod tui;
