@@ -301,10 +301,7 @@ impl Client {
         if server.is_empty() {
             return Err(ConnectionError::NoServer.into());
         }
-        let pinned = {
-            let server = server.clone();
-            self.store(move |s| s.server_key(&server)).await?
-        };
+        let pinned = self.store(|s| s.server_key()).await?;
         let accept = self.inner.config.accept_server_key;
         let mut presented = None;
         let lost = self
@@ -410,9 +407,8 @@ impl Client {
     /// # Errors
     /// The store failed.
     pub async fn server_fingerprint(&self) -> Result<Option<String>, ClientError> {
-        let server = self.inner.config.server.clone();
         Ok(self
-            .store(move |s| s.server_key(&server))
+            .store(|s| s.server_key())
             .await?
             .map(|k| Fingerprint::of_server(&k).to_string()))
     }

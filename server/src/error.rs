@@ -117,6 +117,34 @@ pub enum StoreError {
     /// (its writer thread or read pool).
     #[error("this is served only by a SQLite-backed server, not a PostgreSQL-backed one")]
     NotOnPostgres,
+    /// A node of a cluster holds another `server.key` than the one the
+    /// cluster's database recorded (fingerprints of both).
+    #[error(
+        "this node's server.key (fingerprint {ours}) is not the cluster's \
+         (fingerprint {cluster}, recorded in the database by its first node): \
+         copy server.key from a node of the cluster into this node's data folder \
+         (owner-only) and start it again"
+    )]
+    NotTheClustersKey {
+        /// This node's fingerprint.
+        ours: String,
+        /// The cluster's.
+        cluster: String,
+    },
+    /// A node of a cluster keeps file bodies elsewhere than the cluster's
+    /// database recorded.
+    #[error(
+        "this node would keep file bodies {ours} but the cluster keeps them {cluster} \
+         (recorded in the database by its first node): {remedy}"
+    )]
+    NotTheClustersBodies {
+        /// Where this node would keep them, in words.
+        ours: &'static str,
+        /// Where the cluster does.
+        cluster: &'static str,
+        /// How to start the node the cluster's way.
+        remedy: &'static str,
+    },
     /// Writes stopped after the database failed to make a commit durable.
     #[error("writes are stopped since the database failed to sync; restart the server")]
     WritesStopped,
@@ -152,7 +180,10 @@ impl StoreError {
             Self::CommitRefused(_) | Self::Postgres(_) | Self::DatabaseUnavailable(_) => {
                 ErrorReason::StorageFailed
             }
-            Self::NotOnPostgres => ErrorReason::Internal,
+            // Said at start only: such a node never serves.
+            Self::NotOnPostgres
+            | Self::NotTheClustersKey { .. }
+            | Self::NotTheClustersBodies { .. } => ErrorReason::Internal,
             Self::Sqlite(_)
             | Self::Io(_)
             | Self::Corrupt(_)

@@ -140,6 +140,19 @@ impl Server {
                  on the network can read and delete anyone's waiting version-2 messages"
             );
         }
+        // Before anything is served or swept: a node set up unlike its
+        // cluster must not start at all (one line naming what differs).
+        let bodies = if config.bodies_in_database() {
+            store::BodyPlace::Database
+        } else {
+            store::BodyPlace::Folder
+        };
+        if let Err(e) = store.claim_cluster(&identity.public_key(), bodies).await {
+            // Its listener would otherwise outlive the refusal in a
+            // process that carries on (the tests).
+            store.close().await;
+            return Err(e.into());
+        }
         let blobs = match store.pg_pool() {
             Some(pool) if config.bodies_in_database() => {
                 tracing::info!("file bodies in the PostgreSQL database");

@@ -24,6 +24,7 @@ use tokio_util::codec::Framed;
 
 mod binaries;
 mod client_run;
+pub mod cluster_key;
 
 mod raw_v3;
 pub mod relay;
@@ -165,6 +166,7 @@ impl TestServer {
         adjust: impl FnOnce(&mut Options),
     ) -> anyhow::Result<TestServer> {
         let dir = tempfile::tempdir()?;
+        cluster_key::provide(&postgres.url(), &dir.path().join("data"))?;
         let mut options = Options::new(dir.path().join("data"));
         options.durability = server::Durability::Normal;
         options.database = Some(postgres.url());

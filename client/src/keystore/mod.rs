@@ -5,8 +5,9 @@
 //! a restart still decrypts after it):
 //!
 //! - **identity**: the user's name, client id and the 96 secret bytes;
-//! - **server pins**: server address → the server's Ed25519 key (trust on
-//!   first use; a different key is [`PinError::ServerKeyChanged`]);
+//! - **server pins**: the home's one server key, with the addresses it was
+//!   seen at (trust on first use; a different key at any address is
+//!   [`PinError::ServerKeyChanged`]);
 //! - **peers**: each peer's pinned key bundle, whether the user compared
 //!   safety numbers, and a changed bundle waiting for the user's decision
 //!   (sending to that peer is blocked until [`KeyStore::accept_new_key`]);

@@ -23,7 +23,7 @@ use crate::crypto::{Fingerprint, VerifiedBundle};
 /// Result of pinning a server key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerPin {
-    /// First contact with this address: the key is now pinned.
+    /// The home's first contact with a server: the key is now pinned.
     FirstUse,
     /// The key is the pinned one.
     Known,
@@ -65,8 +65,15 @@ pub struct PeerRecord {
 }
 
 impl KeyStore {
-    /// Checks the key a server presented against the pin for its address,
-    /// pinning it on first use.
+    /// Checks the key a server presented at `address` (the nodes as given,
+    /// comma-separated) against the home's one server key, pinning it on
+    /// first use, and remembers `address` as one where it was seen.
+    ///
+    /// One key for the home, not one per address: a home that trusts a
+    /// server trusts it under every address it is given, and an address
+    /// new to the home (another order of the nodes, a node added, or a
+    /// rogue one) must present that same key rather than be pinned on its
+    /// own first use.
     ///
     /// # Errors
     /// [`PinError::ServerKeyChanged`] if another key is pinned; storage
@@ -76,34 +83,30 @@ impl KeyStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(KeyStoreError::from)?;
-        let pinned = tx
-            .query_row(
-                "SELECT server_key FROM server_pins WHERE address = ?1",
-                [address],
-                |row| blob_array::<32>(row, 0),
-            )
-            .optional()
-            .map_err(KeyStoreError::from)?;
-        match pinned {
-            None => {
-                tx.execute(
-                    "INSERT INTO server_pins (address, server_key, pinned_at) VALUES (?1, ?2, ?3)",
-                    params![address, &key[..], now_ms()],
-                )
-                .map_err(KeyStoreError::from)?;
-                tx.commit().map_err(KeyStoreError::from)?;
-                Ok(ServerPin::FirstUse)
+        let pinned = home_server_key(&tx).map_err(KeyStoreError::from)?;
+        let pin = match pinned {
+            None => ServerPin::FirstUse,
+            Some(pinned) if bool::from(pinned.ct_eq(key)) => ServerPin::Known,
+            Some(pinned) => {
+                return Err(PinError::ServerKeyChanged {
+                    pinned_fingerprint: Fingerprint::of_server(&pinned),
+                    presented_fingerprint: Fingerprint::of_server(key),
+                });
             }
-            Some(pinned) if bool::from(pinned.ct_eq(key)) => Ok(ServerPin::Known),
-            Some(pinned) => Err(PinError::ServerKeyChanged {
-                pinned_fingerprint: Fingerprint::of_server(&pinned),
-                presented_fingerprint: Fingerprint::of_server(key),
-            }),
-        }
+        };
+        tx.execute(
+            "INSERT INTO server_pins (address, server_key, pinned_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (address) DO NOTHING",
+            params![address, &key[..], now_ms()],
+        )
+        .map_err(KeyStoreError::from)?;
+        tx.commit().map_err(KeyStoreError::from)?;
+        Ok(pin)
     }
 
-    /// Replaces the pinned key of `address` with `key` (the user accepted a
-    /// changed server key).
+    /// Makes `key` the home's server key, seen at `address` (the user
+    /// accepted a changed server key). The addresses remembered with the
+    /// old key are forgotten: they would be checked against the new one.
     ///
     /// # Errors
     /// Storage errors.
@@ -112,28 +115,24 @@ impl KeyStore {
         address: &str,
         key: &[u8; 32],
     ) -> Result<(), KeyStoreError> {
-        self.conn.execute(
-            "INSERT INTO server_pins (address, server_key, pinned_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (address) DO UPDATE SET server_key = excluded.server_key,
-                                                 pinned_at = excluded.pinned_at",
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM server_pins", [])?;
+        tx.execute(
+            "INSERT INTO server_pins (address, server_key, pinned_at) VALUES (?1, ?2, ?3)",
             params![address, &key[..], now_ms()],
         )?;
+        tx.commit()?;
         Ok(())
     }
 
-    /// The key pinned for `address`, if any.
+    /// The home's pinned server key, if it has talked to a server.
     ///
     /// # Errors
     /// Storage errors.
-    pub fn server_key(&self, address: &str) -> Result<Option<[u8; 32]>, KeyStoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT server_key FROM server_pins WHERE address = ?1",
-                [address],
-                |row| blob_array::<32>(row, 0),
-            )
-            .optional()?)
+    pub fn server_key(&self) -> Result<Option<[u8; 32]>, KeyStoreError> {
+        Ok(home_server_key(&self.conn)?)
     }
 
     /// Every server address a key is pinned for, oldest pin first: where a
@@ -406,6 +405,18 @@ impl PeerRow {
         })
     }
 }
+/// The home's server key: every row holds it (schema 24 made them agree,
+/// and only [`KeyStore::accept_server_key`] changes it, for all); the most
+/// recent is read in case a row was edited by hand.
+fn home_server_key(conn: &rusqlite::Connection) -> rusqlite::Result<Option<[u8; 32]>> {
+    conn.query_row(
+        "SELECT server_key FROM server_pins ORDER BY pinned_at DESC, address DESC LIMIT 1",
+        [],
+        |row| blob_array::<32>(row, 0),
+    )
+    .optional()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,13 +446,56 @@ mod tests {
             other => panic!("expected a key change, got {other:?}"),
         }
         // Still pinned to the old key until the user accepts.
-        assert_eq!(store.server_key(addr).unwrap(), Some([1; 32]));
+        assert_eq!(store.server_key().unwrap(), Some([1; 32]));
         store.accept_server_key(addr, &[2; 32]).unwrap();
         assert_eq!(store.pin_server(addr, &[2; 32]).unwrap(), ServerPin::Known);
-        // Pins are per address.
+    }
+
+    /// The regression: pins were per address string, so another order of
+    /// the nodes, or a new (rogue) node, was pinned on its own first use.
+    #[test]
+    fn a_new_address_must_present_the_homes_one_server_key() {
+        let (_dir, home) = home();
+        let mut store = KeyStore::open(&home).unwrap();
         assert_eq!(
-            store.pin_server("other:1", &[3; 32]).unwrap(),
+            store.pin_server("a:1,b:1", &[1; 32]).unwrap(),
             ServerPin::FirstUse
+        );
+        // The same nodes in another order, or a node added: the same key.
+        assert_eq!(
+            store.pin_server("b:1,a:1", &[1; 32]).unwrap(),
+            ServerPin::Known
+        );
+        assert_eq!(
+            store.pin_server("a:1,b:1,c:1", &[1; 32]).unwrap(),
+            ServerPin::Known
+        );
+        // A node with a key of its own is refused, not pinned.
+        for address in ["c:1", "rogue:1", "c:1,a:1"] {
+            assert!(
+                matches!(
+                    store.pin_server(address, &[9; 32]),
+                    Err(PinError::ServerKeyChanged { .. })
+                ),
+                "{address}"
+            );
+        }
+        assert_eq!(store.server_key().unwrap(), Some([1; 32]));
+        // The addresses it was seen at (the refused ones are not).
+        let mut seen = store.pinned_server_addresses().unwrap();
+        seen.sort();
+        assert_eq!(seen, ["a:1,b:1", "a:1,b:1,c:1", "b:1,a:1"]);
+        // Accepting a new key (after asking the operator) makes it the
+        // home's, for every address; the old ones are forgotten.
+        store.accept_server_key("c:1", &[9; 32]).unwrap();
+        assert_eq!(store.pinned_server_addresses().unwrap(), ["c:1"]);
+        assert!(matches!(
+            store.pin_server("a:1,b:1", &[1; 32]),
+            Err(PinError::ServerKeyChanged { .. })
+        ));
+        assert_eq!(
+            store.pin_server("a:1,b:1", &[9; 32]).unwrap(),
+            ServerPin::Known
         );
     }
 

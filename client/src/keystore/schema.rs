@@ -505,6 +505,16 @@ const MIGRATIONS: &[&str] = &[
         rule TEXT NOT NULL
     ) STRICT;
     "#,
+    // 24: one server key for the home (`keystore::pins`), no longer one
+    // per address list: every list it is given must present that key.
+    // Where the lists had come to hold different keys, the most recently
+    // pinned key is the home's and the lists pinned to another are
+    // forgotten (the next use of one is refused as a changed key).
+    r#"
+    DELETE FROM server_pins WHERE server_key <> (
+        SELECT server_key FROM server_pins ORDER BY pinned_at DESC, address DESC LIMIT 1
+    );
+    "#,
 ];
 
 impl KeyStore {

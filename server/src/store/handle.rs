@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::checkpoint::{BACKSTOP_PAGES, Checkpointer};
 use super::directory::Directory;
-use super::pg::Pg;
+use super::pg::{BodyPlace, Pg};
 use super::quota::{Limits, Tally};
 use super::rows::fixed;
 use super::schema;
@@ -177,6 +177,22 @@ impl Store {
     /// The PostgreSQL pool, for file bodies kept in the database.
     pub fn pg_pool(&self) -> Option<deadpool_postgres::Pool> {
         self.pg().map(Pg::pool)
+    }
+
+    /// On PostgreSQL, records this node's server key and place of file
+    /// bodies as the cluster's if the database holds none yet (the first
+    /// node to start), else checks them against the recorded ones; nothing
+    /// on SQLite, which no other server shares.
+    ///
+    /// # Errors
+    /// [`StoreError::NotTheClustersKey`], [`StoreError::NotTheClustersBodies`]:
+    /// this node is set up unlike the cluster and must not serve; the
+    /// database failed.
+    pub async fn claim_cluster(&self, key: &[u8; 32], bodies: BodyPlace) -> Result<(), StoreError> {
+        match self.pg() {
+            Some(pg) => pg.claim_cluster(key, bodies).await,
+            None => Ok(()),
+        }
     }
 
     /// Whether other servers share this store (the PostgreSQL engine): then

@@ -39,6 +39,7 @@ mod writer;
 
 pub use directory::{Protocol, name_key};
 pub use handle::Store;
+pub use pg::BodyPlace;
 pub(crate) use pg::Told;
 pub use quota::Limits;
 pub(crate) use room_passwords::GuessLimits;

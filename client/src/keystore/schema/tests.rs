@@ -240,3 +240,42 @@ fn migration_18_keeps_history_and_its_numbers_and_allows_room_events() {
     assert_eq!((rows[1].0, rows[1].1), (3, 3));
     assert_eq!(rows.len(), 2);
 }
+
+#[test]
+fn migration_24_keeps_one_server_key_the_most_recent_where_lists_disagreed() {
+    let pins = |conn: &rusqlite::Connection| -> Vec<(String, u8)> {
+        let mut stmt = conn
+            .prepare("SELECT address, server_key FROM server_pins ORDER BY address")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, Vec<u8>>(1)?[0])))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let insert = |conn: &rusqlite::Connection, address: &str, key: u8, at: i64| {
+        conn.execute(
+            "INSERT INTO server_pins VALUES (?1, ?2, ?3)",
+            rusqlite::params![address, vec![key; 32], at],
+        )
+        .unwrap();
+    };
+    // Lists that agree keep every address.
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    for sql in &MIGRATIONS[..23] {
+        conn.execute_batch(sql).unwrap();
+    }
+    insert(&conn, "a:1,b:1", 1, 10);
+    insert(&conn, "b:1,a:1", 1, 20);
+    conn.execute_batch(MIGRATIONS[23]).unwrap();
+    assert_eq!(pins(&conn), [("a:1,b:1".into(), 1), ("b:1,a:1".into(), 1)]);
+    // Lists that disagree: the most recent pin is the home's key.
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    for sql in &MIGRATIONS[..23] {
+        conn.execute_batch(sql).unwrap();
+    }
+    insert(&conn, "a:1,b:1", 1, 10);
+    insert(&conn, "c:1", 2, 30);
+    insert(&conn, "b:1,a:1", 1, 20);
+    conn.execute_batch(MIGRATIONS[23]).unwrap();
+    assert_eq!(pins(&conn), [("c:1".into(), 2)]);
+}

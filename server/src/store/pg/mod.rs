@@ -21,6 +21,8 @@
 //! - Rooms and key packages: `rooms.rs`, `room_*.rs`, `key_packages.rs`;
 //!   every write of a room holds the room's row, and the rooms' MLS
 //!   observer keeps its state in this database (`room_observer.rs`).
+//! - Who the cluster is (`cluster.rs`): its server key and where its file
+//!   bodies live, recorded by the first node and checked by every other.
 //! - The operator's account commands (`admin.rs`): totals, the accounts,
 //!   and removing one, announced to every node.
 
@@ -29,6 +31,7 @@ mod ack_batch;
 mod admin;
 mod channels;
 mod clients;
+mod cluster;
 mod group;
 mod key_packages;
 mod listen;
@@ -51,6 +54,7 @@ mod send_batch;
 mod send_queue;
 mod uploads;
 
+pub use cluster::BodyPlace;
 pub(crate) use group::Read;
 pub(crate) use presence::{Beat, Told};
 

@@ -195,6 +195,14 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE rooms ADD COLUMN name_key TEXT UNIQUE;",
     // 10: when an upload last made progress, as SQLite's migration 12.
     "ALTER TABLE uploads ADD COLUMN active_at BIGINT NOT NULL DEFAULT 0;",
+    // 11: who the cluster is (`cluster.rs`): the server key every node must
+    // hold and where its file bodies live, recorded by the first node that
+    // starts (on a database from before, the first after the upgrade).
+    "CREATE TABLE cluster (
+         id SMALLINT PRIMARY KEY CHECK (id = 1),
+         server_key BYTEA NOT NULL,
+         bodies TEXT NOT NULL CHECK (bodies IN ('database', 'folder'))
+     );",
 ];
 
 /// Gives each open room named before schema 9 its name's confusability key,
