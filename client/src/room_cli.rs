@@ -20,8 +20,11 @@ use crate::passphrase::read_room_password;
 use crate::rooms::{Leaving, RoomPassword, rule_of};
 use crate::script::{cancel_on_ctrl_c, cancelled, print_json, read_stdin};
 
+#[path = "room_cli_held.rs"]
+mod held;
 #[path = "room_cli_members.rs"]
 mod members;
+use held::{Held, held};
 use members::{member_lines, member_word};
 
 /// The prompt for a new room password (asked twice on a terminal).
@@ -554,30 +557,6 @@ fn left(leaving: Leaving) -> (String, Value, String) {
     }
 }
 
-/// A room a command acted on, as lists show it.
-struct Held {
-    /// Its own name.
-    name: String,
-    /// Its id (32 hex digits), if it is still ours.
-    id: Option<String>,
-}
-
-impl Held {
-    /// `#NAME`, escaped.
-    fn line(&self) -> String {
-        format!("#{}", escape_line(&self.name))
-    }
-
-    /// `value` (an object) with the room's `room` (its name) and `room_id`.
-    fn json(&self, mut value: Value) -> Value {
-        if let Some(object) = value.as_object_mut() {
-            object.insert("room".into(), json!(self.name));
-            object.insert("room_id".into(), json!(self.id));
-        }
-        value
-    }
-}
-
 /// How someone removed or unbanned gets into the room `typed`: `open` in
 /// a room one may join, `invite` in an invite-only one (empty when the
 /// rule cannot be read: the command was done, only this is lost).
@@ -586,20 +565,5 @@ async fn way_back(client: &Client, typed: &str, open: &str, invite: &str) -> Str
         Ok(rule) if rule.open() => format!("; {open}"),
         Ok(_) => format!("; {invite} (the room is invite-only)"),
         Err(_) => String::new(),
-    }
-}
-
-/// The room `typed` names once a command on it succeeded: its own name and
-/// id; the name as typed (without its `#`) if it names none of ours now.
-async fn held(client: &Client, typed: &str) -> Held {
-    match client.find_room(typed).await {
-        Ok(r) => Held {
-            id: Some(crate::rooms::hex(&r.id)),
-            name: r.name,
-        },
-        Err(_) => Held {
-            name: crate::rooms::typed_room(typed).to_string(),
-            id: None,
-        },
     }
 }
