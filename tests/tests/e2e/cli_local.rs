@@ -58,8 +58,11 @@ async fn a_home_without_a_server_still_shows_its_history_and_conversations() {
     assert!(kept.contains("kept 30 days"), "{kept}");
     let receipts = bare_ok(&bob, &["receipts", "off"]).await;
     assert!(receipts.starts_with("read receipts: off"), "{receipts}");
+    // The home pins one server key: shown without an address too, as it
+    // is with one.
     let mine = bare_ok(&bob, &["fingerprint"]).await;
-    assert!(mine.contains("server: none given"), "{mine}");
+    assert!(mine.contains(" (pinned)"), "{mine}");
+    assert_eq!(mine, ok(addr, &bob, &["fingerprint"]).await);
     bare_ok(&bob, &["files"]).await;
 
     // What needs the server says so, with its own code.
