@@ -6,8 +6,9 @@
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 
-use e2e::{TestServer, binary, bounded};
+use e2e::{Postgres, TestServer, binary, bounded};
 use server::error::StoreError;
 use server::identity::ServerIdentity;
 
@@ -31,15 +32,21 @@ async fn open_node(
     (identity.fingerprint(), opened)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_with_another_server_key_is_refused_at_start_naming_both_fingerprints() {
-    let pg = postgres().await;
-    let first = TestServer::start_node_with(&pg, None, |_| {})
-        .await
-        .unwrap();
+/// The cluster's first node on `pg` (bodies in the database), and the
+/// fingerprint of its key: the one the database records.
+async fn first_node(pg: &Arc<Postgres>) -> (TestServer, String) {
+    let first = TestServer::start_node_with(pg, None, |_| {}).await.unwrap();
     let cluster = ServerIdentity::load(&first.config.key_path())
         .unwrap()
         .fingerprint();
+    (first, cluster)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_server_key_is_refused_at_start_naming_both_fingerprints() {
+    let pg = postgres().await;
+    // Kept running: the cluster the rogue node tries to join.
+    let (_first, cluster) = first_node(&pg).await;
     let dir = tempfile::tempdir().unwrap();
     let (ours, opened) = open_node(&pg.url(), &dir.path().join("rogue"), None).await;
     let err = opened.err().expect("a node with another key started");
@@ -137,12 +144,8 @@ async fn a_node_with_bodies_in_the_database_is_refused_by_a_cluster_keeping_them
 async fn the_server_binary_with_another_key_exits_with_one_line_naming_both_fingerprints() {
     use tokio::io::AsyncReadExt;
     let pg = postgres().await;
-    let first = TestServer::start_node_with(&pg, None, |_| {})
-        .await
-        .unwrap();
-    let cluster = ServerIdentity::load(&first.config.key_path())
-        .unwrap()
-        .fingerprint();
+    // Kept running: the cluster the rogue node tries to join.
+    let (_first, cluster) = first_node(&pg).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("rogue");
     let mut node = tokio::process::Command::new(binary("server").unwrap())
