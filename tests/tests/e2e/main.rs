@@ -4,6 +4,7 @@
 
 mod account_delete;
 mod at_rest;
+mod at_rest_backup;
 mod bodies;
 mod cli_json;
 mod cli_local;
