@@ -30,6 +30,7 @@ mod raw_v3;
 pub mod relay;
 mod restart;
 mod room_user;
+mod start_refused;
 mod transfers;
 
 pub use binaries::binary;
@@ -44,6 +45,7 @@ pub use protocol::gather::read_response;
 pub use raw_v3::{TestIdentity, V3Conn, reason_of};
 pub use relay::{Observed, Relay};
 pub use room_user::{Book, RoomUser, Seen};
+pub use start_refused::server_refusing_to_start;
 pub use transfers::{CancelAfter, Recorder, names_in, sha};
 
 /// How long any single wait in a test may take before it fails.

@@ -5,10 +5,9 @@
 //! node would be missing through another).
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 
-use e2e::{Postgres, TestServer, binary, bounded};
+use e2e::{Postgres, TestServer};
 use server::error::StoreError;
 use server::identity::ServerIdentity;
 
@@ -142,35 +141,13 @@ async fn a_node_with_bodies_in_the_database_is_refused_by_a_cluster_keeping_them
 /// The binary says it in one line and exits: nothing else at level error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_binary_with_another_key_exits_with_one_line_naming_both_fingerprints() {
-    use tokio::io::AsyncReadExt;
     let pg = postgres().await;
     // Kept running: the cluster the rogue node tries to join.
     let (_first, cluster) = first_node(&pg).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("rogue");
-    let mut node = tokio::process::Command::new(binary("server").unwrap())
-        .args(["--port", "0", "--bind", "127.0.0.1", "--log-level", "error"])
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--database", &pg.url()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = String::new();
-    let mut pipe = node.stderr.take().unwrap();
-    // Ends when the process exits: a node that started would keep it open.
-    bounded("the node to give up", pipe.read_to_string(&mut stderr))
-        .await
-        .unwrap()
-        .unwrap();
-    let status = bounded("the node to exit", node.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(!status.success());
+    let args = ["--log-level", "error", "--database", &pg.url()];
+    let stderr = e2e::server_refusing_to_start(&data, &args).await;
     let ours = ServerIdentity::load(&data.join("server.key"))
         .unwrap()
         .fingerprint();

@@ -14,7 +14,6 @@ use e2e::{
 };
 use protocol::v3::{self, AckStatus};
 use protocol::{ClientId, ErrorReason, MessageKind, Name, PublicKey, v2};
-use tokio::io::AsyncReadExt;
 
 fn register(name: &str) -> v3::Request {
     v3::Request::Register(v3::Register {
@@ -494,31 +493,7 @@ async fn a_second_server_on_the_same_folder_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let first = ServerProcess::start(&data, &[]).await.unwrap();
-    let mut second = tokio::process::Command::new(binary("server").unwrap())
-        .args(["--port", "0", "--bind", "127.0.0.1", "--data-dir"])
-        .arg(&data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = String::new();
-    let mut pipe = second.stderr.take().unwrap();
-    // Ends when the process exits; a second server that starts would keep it
-    // open, and the wait would fail.
-    bounded(
-        "the second server to give up",
-        pipe.read_to_string(&mut stderr),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let status = bounded("the second server to exit", second.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(!status.success());
+    let stderr = e2e::server_refusing_to_start(&data, &[]).await;
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].contains(&data.display().to_string()), "{stderr}");
