@@ -67,17 +67,19 @@ fn measure(dir: &Path) -> std::io::Result<(u64, u64)> {
     ))
 }
 
-/// The least free of the file systems holding `dirs`: (its available
-/// bytes, its total bytes, the index in `dirs` of the folder on it).
-fn measure_fullest(dirs: &[PathBuf]) -> std::io::Result<(u64, u64, usize)> {
-    let mut fullest = (u64::MAX, 0, 0);
+/// The file systems holding `dirs`: the least free one's available bytes
+/// and the index in `dirs` of the folder on it, and the smallest one's
+/// total bytes.
+fn measure_fullest(dirs: &[PathBuf]) -> std::io::Result<(u64, usize, u64)> {
+    let (mut free, mut fullest, mut smallest) = (u64::MAX, 0, u64::MAX);
     for (i, dir) in dirs.iter().enumerate() {
-        let (free, total) = measure(dir)?;
-        if free < fullest.0 {
-            fullest = (free, total, i);
+        let (available, total) = measure(dir)?;
+        if available < free {
+            (free, fullest) = (available, i);
         }
+        smallest = smallest.min(total);
     }
-    Ok(fullest)
+    Ok((free, fullest, smallest))
 }
 
 impl Headroom {
@@ -89,14 +91,7 @@ impl Headroom {
     /// # Errors
     /// A file system cannot be measured.
     pub fn start(dirs: &[PathBuf], min_free: Option<u64>) -> std::io::Result<Headroom> {
-        let (free, _, fullest) = measure_fullest(dirs)?;
-        let smallest = dirs
-            .iter()
-            .map(|d| measure(d).map(|(_, total)| total))
-            .collect::<std::io::Result<Vec<u64>>>()?
-            .into_iter()
-            .min()
-            .unwrap_or(0);
+        let (free, fullest, smallest) = measure_fullest(dirs)?;
         let reserve = min_free.unwrap_or((smallest / 100).min(MAX_DEFAULT_RESERVE));
         let state = Arc::new(State {
             dirs: dirs.to_vec(),
@@ -216,7 +211,7 @@ fn watch(state: Weak<State>) {
     loop {
         let Some(s) = state.upgrade() else { return };
         match measure_fullest(&s.dirs) {
-            Ok((free, _, fullest)) => {
+            Ok((free, fullest, _)) => {
                 s.fullest.store(fullest, Ordering::Relaxed);
                 s.update(free);
             }

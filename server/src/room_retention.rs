@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::blobs::Blobs;
-use crate::store::{Store, now_ms};
+use crate::store::{Store, ms_ago};
 
 /// How often retention runs.
 const INTERVAL: Duration = Duration::from_secs(600);
@@ -22,8 +22,7 @@ pub(crate) async fn expire_periodically(store: Store, blobs: Blobs, max_age: Dur
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;
-        let before =
-            now_ms().saturating_sub(u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX));
+        let before = ms_ago(max_age);
         match store.expire_room_entries(before).await {
             Ok((0, _)) => {}
             Ok((count, files)) => {

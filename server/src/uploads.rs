@@ -23,7 +23,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::blobs::{Blobs, UploadFile};
 use crate::error::StoreError;
-use crate::store::{Store, Stored, UploadRecord, UploadTo, now_ms};
+use crate::store::{Store, Stored, UploadRecord, UploadTo, ms_ago};
 
 /// Most bytes written to a part file between two syncs.
 pub(crate) const SYNC_INTERVAL: u64 = 64 * 1024 * 1024;
@@ -314,8 +314,7 @@ impl Uploads {
         let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
         loop {
             tick.tick().await;
-            let before =
-                now_ms().saturating_sub(u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX));
+            let before = ms_ago(max_age);
             match self.expire(before).await {
                 Ok(0) => {}
                 Ok(count) => tracing::info!(count, "expired unfinished uploads"),

@@ -37,7 +37,7 @@ use deadpool_postgres::{Object, Pool};
 use protocol::UploadId;
 
 use crate::error::StoreError;
-use crate::store::now_ms;
+use crate::store::{ms_ago, now_ms};
 
 /// Most bytes in one chunk row (a version-3 chunk is at most this long, so
 /// each becomes one row).
@@ -82,7 +82,7 @@ impl Database {
     /// statement, so it sees one snapshot: a body named by an upload row
     /// then by the message that replaces it is seen under one of the two.
     pub(super) async fn sweep(&self) -> Result<usize, StoreError> {
-        let before = now_ms().saturating_sub(SWEEP_AGE.as_millis() as u64) as i64;
+        let before = ms_ago(SWEEP_AGE) as i64;
         let row = self
             .conn()
             .await?

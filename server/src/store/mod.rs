@@ -46,5 +46,5 @@ pub(crate) use room_passwords::GuessLimits;
 pub use rooms::RoomFileRefusal;
 pub use values::{
     MessageBody, NewMessage, PresenceUpdate, StoreEvent, Stored, UploadRecord, UploadTo,
-    WaitingMessage, now_ms,
+    WaitingMessage, ms_ago, now_ms,
 };

@@ -4,7 +4,7 @@
 //! writer thread all speak in these, so none of them owns them.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use protocol::v3::{Delivery, FileOffer};
@@ -16,6 +16,12 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// The wall-clock time `age` ago, in ms since the Unix epoch; 0 for an age
+/// longer than that (nothing is older).
+pub fn ms_ago(age: Duration) -> u64 {
+    now_ms().saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Where a message's content lives.
