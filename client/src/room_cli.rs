@@ -18,7 +18,7 @@ use crate::client::{Client, ClientError};
 use crate::display::escape_line;
 use crate::passphrase::read_room_password;
 use crate::rooms::{Leaving, RoomPassword, rule_of};
-use crate::script::{cancel_on_ctrl_c, cancelled, print_json, read_stdin};
+use crate::script::{cancel_on_ctrl_c, print_json, read_stdin, upload_cancelled};
 
 #[path = "room_cli_held.rs"]
 mod held;
@@ -114,9 +114,7 @@ pub async fn run(client: &Client, command: RoomCommand, json: bool) -> anyhow::R
         command,
     ) {
         (Err(ClientError::Cancelled), RoomCommand::SendFile { .. }) => {
-            return Err(cancelled(
-                "upload cancelled; `client resume` continues it where it stopped",
-            ));
+            return Err(upload_cancelled());
         }
         // A room that turns out to need a password: ask for it, once.
         (Err(ClientError::RoomPasswordNeeded(_)), RoomCommand::Join { name, .. }) => {

@@ -189,3 +189,9 @@ fn one_final_line_break_is_dropped_and_no_more() {
 pub(crate) fn cancelled(words: impl std::fmt::Display + Send + Sync + 'static) -> anyhow::Error {
     anyhow::Error::new(crate::ClientError::Cancelled).context(words)
 }
+
+/// [`cancelled`] for an upload stopped by Ctrl-C (a direct or a room
+/// `send-file`).
+pub(crate) fn upload_cancelled() -> anyhow::Error {
+    cancelled("upload cancelled; `client resume` continues it where it stopped")
+}

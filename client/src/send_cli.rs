@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::client::{Client, ClientError};
 use crate::display::{escape_line, escape_path};
 use crate::keystore::Conversation;
-use crate::script::{Flags, accepting, cancel_on_ctrl_c, cancelled, print_json, read_stdin};
+use crate::script::{Flags, accepting, cancel_on_ctrl_c, print_json, read_stdin, upload_cancelled};
 
 /// Sends `text` (standard input when `None` or `-`) to `to`.
 ///
@@ -71,9 +71,7 @@ pub(crate) async fn file(
     let id = match result {
         Ok(id) => id,
         Err(ClientError::Cancelled) => {
-            return Err(cancelled(
-                "upload cancelled; `client resume` continues it where it stopped",
-            ));
+            return Err(upload_cancelled());
         }
         Err(e) => return Err(e.into()),
     };

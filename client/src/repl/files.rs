@@ -14,6 +14,11 @@ use crate::client::ClientError;
 use crate::display::{escape_line, escape_path};
 use crate::output;
 
+/// What the menu says of an upload Ctrl-C stopped (a direct or a room
+/// file).
+pub(super) const UPLOAD_CANCELLED: &str =
+    "upload cancelled; `resume` continues it where it stopped";
+
 impl Menu {
     /// 50: sends a file; Ctrl-C cancels it (`resume` continues it).
     pub(super) async fn send_file(
@@ -46,9 +51,7 @@ impl Menu {
                     escape_line(&name)
                 ));
             }
-            Err(ClientError::Cancelled) => {
-                self.say("upload cancelled; `resume` continues it where it stopped")
-            }
+            Err(ClientError::Cancelled) => self.say(UPLOAD_CANCELLED),
             Err(e) => return Err(e),
         }
         Ok(())

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use super::complete::Field;
+use super::files::UPLOAD_CANCELLED;
 use super::menu::{Menu, Outcome, cancellable};
 use super::terminal::Answer;
 use crate::cli::RoomCommand;
@@ -65,7 +66,7 @@ impl Menu {
         }
         self.refresh_room_names().await;
         if sends_a_file && matches!(result, Err(ClientError::Cancelled)) {
-            self.say("upload cancelled; `resume` continues it where it stopped");
+            self.say(UPLOAD_CANCELLED);
             return Ok(());
         }
         for line in result?.1 {
