@@ -34,15 +34,17 @@ pub async fn import(config: ClientConfig, flags: Flags, file: &Path) -> anyhow::
     } else {
         given
     };
+    // Remembered before anything is printed: a closed output must not
+    // leave the home without its server.
+    if !server.is_empty() {
+        remember_server(&home, &server).await?;
+    }
     if flags.json {
         print_json(&summary)?;
     } else {
         println!("{summary}");
     }
-    if server.is_empty() {
-        return Ok(());
-    }
-    remember_server(&home, &server).await
+    Ok(())
 }
 
 /// `client register NAME`: in a home set up by this very command, a
@@ -67,6 +69,10 @@ pub async fn register(
     })
     .await?;
     let fingerprint = client.my_fingerprint()?;
+    // Before anything is printed: the account exists now, and a closed
+    // output (`register NAME | head -1`) must not leave its home without
+    // the server it is on.
+    remember_server(&home, &server).await?;
     if flags.json {
         print_json(
             &json!({ "name": name, "id": id.to_string(), "fingerprint": fingerprint.to_string() }),
@@ -75,7 +81,7 @@ pub async fn register(
         println!("registered {} with id {id}", escape_line(name));
         println!("your fingerprint: {fingerprint}");
     }
-    remember_server(&home, &server).await
+    Ok(())
 }
 
 /// Writes `server` (its nodes one a line) into the home's `server.info`

@@ -208,3 +208,54 @@ async fn watch_says_when_the_connection_is_lost_and_when_it_is_back() {
     watch.start_kill().unwrap();
     let _ = bounded("watch to exit", watch.wait()).await;
 }
+
+/// `register NAME | head -0`: the account is made before anything is
+/// printed, so the home remembers its server even when printing fails, and
+/// the next command needs no `--server`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_whose_output_is_closed_still_remembers_its_server() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("carol");
+    let mut child = tokio::process::Command::new(e2e::binary("client").unwrap())
+        .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
+        .arg("--home")
+        .arg(&home)
+        .arg("--server")
+        .arg(server.addr.to_string())
+        .args(["register", "carol"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Nobody reads what it prints.
+    drop(child.stdout.take());
+    let out = bounded("register", child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "printing to a closed pipe succeeded");
+    assert!(err.contains("cannot write to standard output"), "{err}");
+    let remembered = std::fs::read_to_string(home.join("server.info")).unwrap();
+    assert_eq!(remembered.trim(), server.addr.to_string());
+    let inbox = bounded(
+        "inbox",
+        tokio::process::Command::new(e2e::binary("client").unwrap())
+            .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
+            .arg("--home")
+            .arg(&home)
+            .arg("inbox")
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        inbox.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inbox.stderr)
+    );
+}
