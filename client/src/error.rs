@@ -133,6 +133,11 @@ pub enum ClientError {
     /// The user cancelled a transfer.
     #[error("cancelled")]
     Cancelled,
+    /// An upload recorded here stopped on a lost connection or the
+    /// server's storage: kept for `resume`, which continues it where it
+    /// stopped (sending the file again would send it twice).
+    #[error("{0}; the upload is kept: `resume` continues it where it stopped")]
+    UploadKept(Box<ClientError>),
     /// No file offer with this id waits: what history has of it, if any.
     #[error("no file offer {0} waits for a decision (`client files` lists them)")]
     NoHeldFile(u64, Option<Box<crate::downloads::Decided>>),
@@ -156,6 +161,15 @@ pub enum ClientError {
     /// No room of this name here (escape before printing).
     #[error("no room named {0:?} here")]
     NoSuchRoom(String),
+    /// A room this home has history with and is no longer in: we left it,
+    /// were removed, or it was deleted (escape before printing).
+    #[error("you are no longer a member of #{room}; its history stays here")]
+    NoLongerInRoom {
+        /// Its name as the history last knew it.
+        room: String,
+        /// Its id, 32 hex digits.
+        id: String,
+    },
     /// A room of ours that the server no longer has us in: deleted, we
     /// were removed while this client was away, or the server was restored
     /// from a backup made before we joined (escape before printing).
@@ -311,6 +325,23 @@ impl ClientError {
     /// suggests the closest known name.
     pub fn is_unknown_peer(&self) -> bool {
         matches!(self, Self::UnknownPeer(_) | Self::UnknownPeerInRoom { .. })
+    }
+
+    /// `self`, which stopped an upload recorded here: said to be kept for
+    /// `resume` when it is a lost connection or the server's storage
+    /// failing (what a later attempt gets past); anything else as it is.
+    pub(crate) fn upload_kept(self) -> Self {
+        let passing = match &self {
+            Self::Connection(e) => {
+                e.is_disconnect() || e.reason() == Some(ErrorReason::StorageFailed)
+            }
+            _ => false,
+        };
+        if passing {
+            Self::UploadKept(Box::new(self))
+        } else {
+            self
+        }
     }
 
     /// A commit the server refused because it would give an open room

@@ -126,26 +126,43 @@ impl Client {
 
     /// The room conversation `room` names (see the module docs).
     ///
-    /// A room known nowhere is one with no history yet, by that name.
-    ///
     /// # Errors
-    /// [`ClientError::AmbiguousRoom`]; the store failed.
+    /// [`ClientError::NoSuchRoom`]: no room of ours and none with history
+    /// here goes by `room`; [`ClientError::AmbiguousRoom`]; the store
+    /// failed.
     pub async fn room_conversation(&self, room: &str) -> Result<Conversation, ClientError> {
         match self.find_room(room).await {
             Ok(r) => return Ok(Conversation::room(r.id, r.name)),
             Err(
                 ClientError::NoSuchRoom(_)
+                | ClientError::NoLongerInRoom { .. }
                 | ClientError::RemovedFromRoom { .. }
                 | ClientError::RoomLostInRestore { .. },
             ) => {}
             Err(e) => return Err(e),
         }
         let typed = room.to_string();
-        let found = self.store(move |s| s.room_in_history(&typed)).await?;
-        Ok(found.unwrap_or_else(|| Conversation::Room {
+        if let Some(found) = self.store(move |s| s.room_in_history(&typed)).await? {
+            return Ok(found);
+        }
+        // History kept by the room's name, from before rooms were kept by id.
+        let by_name = Conversation::Room {
             id: None,
             name: room.to_string(),
-        }))
+        };
+        let probe = by_name.clone();
+        let one = HistoryQuery {
+            limit: Some(1),
+            ..HistoryQuery::default()
+        };
+        if self
+            .store(move |s| s.history(&probe, &one))
+            .await?
+            .is_empty()
+        {
+            return Err(ClientError::NoSuchRoom(room.to_string()));
+        }
+        Ok(by_name)
     }
 
     /// The history of the conversation `who` names, oldest first.

@@ -101,6 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Its own transfer lines replace the progress bars.
             let client = commands::open(config, flags).await?;
             client.set_download_policy(policy);
+            client.set_invisible(invisible);
             client::tui::run(client, client::tui::Options { bell }).await?;
             Ok(ExitCode::SUCCESS)
         }

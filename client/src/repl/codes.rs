@@ -86,6 +86,9 @@ pub fn client_code(e: &ClientError) -> String {
         ClientError::Room(_) => "room",
         ClientError::NoSuchRoom(_) | ClientError::NoRoomToJoin { .. } => "no_such_room",
         ClientError::RoomGone(_) => "room_gone",
+        ClientError::NoLongerInRoom { .. } => "not_in_room",
+        // What stopped it says what to do first.
+        ClientError::UploadKept(stopped) => return client_code(stopped),
         ClientError::RemovedFromRoom { banned: false, .. } => "removed_from_room",
         ClientError::RemovedFromRoom { banned: true, .. } => "banned_from_room",
         ClientError::RoomLostInRestore { .. } => "room_lost_in_restore",

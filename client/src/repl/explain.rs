@@ -191,6 +191,18 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
                  tells of an invitation that could not be used)"
             ),
         },
+        ClientError::UploadKept(stopped) => format!(
+            "{}; the upload is kept: once that is past, {} continues it where it stopped \
+             (sending the file again would send it twice)",
+            explain(stopped, known, audience),
+            cmd("resume")
+        ),
+        ClientError::NoLongerInRoom { id, .. } => {
+            format!(
+                "{e} ({} shows it)",
+                audience.command(&format!("history '#{id}'"))
+            )
+        }
         ClientError::RoomGone(name) => format!(
             "{e}; {} forgets it here",
             cmd(&format!("room leave {}", quote_word(name)))

@@ -12,6 +12,7 @@ use sealpost_rooms::Role;
 
 use super::behind::Attempts;
 use super::content::RoomContent;
+use super::event::RoomChange;
 use crate::client::Client;
 use crate::error::{ClientError, RoomRefusal};
 
@@ -57,6 +58,13 @@ impl Client {
                     .await
                 {
                     Ok(()) => {
+                        // Our history says so, as the other members' does
+                        // (`— you deleted the room —`), before the engine
+                        // forgets the room: killed in between, the room is
+                        // found gone on its next use.
+                        let (entry, _) =
+                            self.own_event_entry(room_id, &room.name, RoomChange::Deleted, false)?;
+                        self.store(move |s| s.add_history(&entry)).await?;
                         engine.run(move |e| e.forget_room(room_id)).await?;
                         return Ok((room.name, members.len().saturating_sub(1)));
                     }

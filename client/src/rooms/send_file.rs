@@ -165,10 +165,14 @@ impl Client {
         let upload = begin_room_upload(&conn, protocol::RoomId(room.id.0), path).await?;
         let record = upload.record(false, SystemTime::now());
         self.store(move |s| s.save_room_upload(&record)).await?;
-        let finished = self.carry_room_upload(upload, true, &cancel).await?;
+        let finished = self
+            .carry_room_upload(upload, true, &cancel)
+            .await
+            .map_err(ClientError::upload_kept)?;
         // By its id: another room of ours may share its name.
         self.announce_room_upload(&super::hex(&room.id), finished, path)
             .await
+            .map_err(ClientError::upload_kept)
     }
 
     /// Finishes the uploads to rooms that stopped part-way (cancelled, or a
@@ -195,6 +199,7 @@ impl Client {
                 Ok(_) => {}
                 Err(
                     ClientError::NoSuchRoom(_)
+                    | ClientError::NoLongerInRoom { .. }
                     | ClientError::RemovedFromRoom { .. }
                     | ClientError::RoomLostInRestore { .. },
                 ) => {

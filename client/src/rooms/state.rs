@@ -13,7 +13,7 @@ use tokio::sync::{Mutex as AsyncMutex, OnceCell};
 use super::{MeSigner, PinBook, ROOMS_FILE, RoomWorker};
 use crate::client::Client;
 use crate::error::{ClientError, RoomCandidate};
-use crate::keystore::RoomDeparture;
+use crate::keystore::{Conversation, RoomDeparture};
 
 /// The client's rooms while it runs.
 #[derive(Default)]
@@ -223,9 +223,17 @@ impl Client {
         if let Some(d) = self.room_departure(name).await {
             return self.departed(d).await;
         }
-        match self.restored_room(name).await {
-            Some(r) => self.lost_in_restore(r).await,
-            None => ClientError::NoSuchRoom(name.into()),
+        if let Some(r) = self.restored_room(name).await {
+            return self.lost_in_restore(r).await;
+        }
+        // One we left, or that was deleted: its history is still here.
+        let typed = name.to_string();
+        match self.store(move |s| s.room_in_history(&typed)).await {
+            Ok(Some(Conversation::Room { id: Some(id), name })) => ClientError::NoLongerInRoom {
+                room: name,
+                id: hex(&id),
+            },
+            _ => ClientError::NoSuchRoom(name.into()),
         }
     }
 

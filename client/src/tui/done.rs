@@ -36,6 +36,12 @@ pub(super) enum Failure {
 
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
-        Self::Client(e)
+        match e {
+            // Its history is what the pane shows: no command to read it.
+            ClientError::NoLongerInRoom { .. } => Self::Usage(format!(
+                "{e}: nothing more can be sent to it or changed in it"
+            )),
+            e => Self::Client(e),
+        }
     }
 }

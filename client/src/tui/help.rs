@@ -39,6 +39,10 @@ pub const MARKS: &[(&str, &str)] = &[
     ("~#", "a hidden room (joined by its exact name)"),
     ("*#", "a room that asks whoever joins for its password"),
     ("~*#", "a hidden room with a password"),
+    (
+        "x#",
+        "a room you are no longer in (left, removed or deleted): its history",
+    ),
 ];
 
 /// `name  what` rows of a table, the names padded to one width, each

@@ -26,6 +26,10 @@ pub(super) async fn open(client: &Client, name: &str) -> Result<Done, Failure> {
     if let Some(room) = name.strip_prefix('#') {
         return match client.find_room(room).await {
             Ok(r) => Ok(Done::Open(Conversation::room(r.id, r.name))),
+            // Its history is still here to read.
+            Err(ClientError::NoLongerInRoom { id, room }) => {
+                Ok(Done::Open(room_conversation(&id, &room)))
+            }
             Err(ClientError::NoSuchRoom(_)) => Err(Failure::Usage(format!(
                 "you are in no room named #{room}; {}",
                 join(room)
@@ -48,6 +52,10 @@ pub(super) async fn open(client: &Client, name: &str) -> Result<Done, Failure> {
         }
         Err(e) => return Err(e.into()),
     };
+    // There is no conversation with oneself to go to (nor a note to self).
+    if client.me().is_some_and(|me| me.id == info.id) {
+        return Err(ClientError::SendToSelf(escape_line(name).into_owned()).into());
+    }
     if info.pin == PinState::Changed {
         return Err(Failure::Usage(info.pin.describe(
             info.verified,

@@ -153,7 +153,10 @@ fn marks(c: &ConversationSummary) -> String {
             Some(JoinRule::Hidden) => "~#",
             Some(JoinRule::HiddenPassword) => "~*#",
             Some(JoinRule::Password) => "*#",
-            Some(JoinRule::Public) | None => "#",
+            Some(JoinRule::Public) => "#",
+            // Left, removed or deleted: only its history is here.
+            None if !c.restored => "x#",
+            None => "#",
         }
         .to_string();
     }
@@ -224,6 +227,8 @@ fn pane_title(app: &App) -> String {
     };
     if let Some(rule) = c.rule {
         title.push_str(&format!("- {} ", rule_words(rule)));
+    } else if c.is_room() && !c.restored {
+        title.push_str("- no longer a member ");
     }
     if c.online {
         title.push_str("- online ");

@@ -76,6 +76,7 @@ mod server_trust;
 mod stopped_transfers;
 mod tui;
 mod tui_more;
+mod tui_refusals;
 mod tui_rooms;
 mod tui_trust;
 mod two_watchers;

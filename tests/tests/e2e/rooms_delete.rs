@@ -105,3 +105,54 @@ async fn an_admin_deletes_a_room_whose_owner_left_and_a_lone_member_may_too() {
     let said = ok(addr, &carol, &["room", "delete", "pair"]).await;
     assert_eq!(said.trim(), "deleted #pair", "{said}");
 }
+
+/// The owner's history records its own deletion as the members' does; the
+/// deleted room is then one each of them is "no longer a member" of, with
+/// its history kept, not "no room named" with its id; a room known nowhere
+/// has no history to show or forget.
+#[tokio::test]
+async fn a_deleted_room_stays_in_each_history_and_is_said_to_be_left() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob] = ["alice", "bob"].map(|n| dir.path().join(n));
+    register(addr, &alice, "alice").await;
+    register(addr, &bob, "bob").await;
+    let created = json(addr, &alice, &["room", "create", "team"]).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    ok(addr, &alice, &["room", "add", "team", "bob"]).await;
+    ok(addr, &alice, &["room", "send", "team", "before the end"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+    ok(addr, &alice, &["room", "delete", "team"]).await;
+    ok(addr, &bob, &["inbox"]).await;
+
+    for (home, deleted) in [
+        (&alice, "you deleted the room"),
+        (&bob, "alice deleted the room"),
+    ] {
+        let history = ok(addr, home, &["history", "#team"]).await;
+        let last = history.trim_end().lines().last().unwrap_or_default();
+        assert!(last.contains(deleted), "{history}");
+        assert!(history.contains("before the end"), "{history}");
+        let listed = ok(addr, home, &["conversations"]).await;
+        let row = listed.lines().find(|l| l.starts_with("#team")).unwrap();
+        assert!(row.contains("(no longer a member"), "{listed}");
+
+        let (success, _, err) = run(addr, home, &["room", "send", &format!("#{id}"), "x"]).await;
+        assert!(!success);
+        assert_eq!(
+            err.trim(),
+            format!(
+                "client: you are no longer a member of #team; its history stays here \
+                 (`client history '#{id}'` shows it)"
+            )
+        );
+        let err = refusal(addr, home, &["room", "send", "team", "x"]).await;
+        assert_eq!(err["code"], "not_in_room", "{err}");
+    }
+
+    for args in [["history", "#nosuch"], ["forget", "#nosuch"]] {
+        let err = refusal(addr, &alice, &args).await;
+        assert_eq!(err["code"], "no_such_room", "{args:?}: {err}");
+    }
+}

@@ -73,12 +73,20 @@ async fn rooms_departed_a_removed_member_is_told_who_removed_it_and_when() {
     let err = refusal(addr, &bob, &["room", "send", "crew", "hi"]).await;
     assert_eq!(err["code"], "no_such_room", "{err}");
 
-    // Leaving of his own accord is not a removal.
+    // Leaving of his own accord is not a removal: a room left, its
+    // history still here.
     ok(addr, &bob, &["room", "leave", "team"]).await;
     ok(addr, &alice, &["inbox"]).await;
     ok(addr, &bob, &["inbox"]).await;
     let err = refusal(addr, &bob, &["room", "send", "team", "hi"]).await;
-    assert_eq!(err["code"], "no_such_room", "{err}");
+    assert_eq!(err["code"], "not_in_room", "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("you are no longer a member of #team; its history stays here"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,91 @@
+//! `client tui` (the harness is `super::tui`'s) where it must refuse or
+//! keep quiet: `--invisible` keeps the screen's user out of `online`;
+//! `/open` of one's own name is refused (there is no note to self) and the
+//! open conversation stays; a room the user is no longer in is marked so
+//! in the list and its pane, and a text typed there is refused naming the
+//! room, not sent elsewhere.
+
+use e2e::run_client;
+
+use super::tui::{Start, Tui, alice_on_a_server, list_row, register};
+use super::tui_more::flat;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invisible_screen_is_not_listed_online() {
+    let (dir, server, addr, home) = alice_on_a_server().await;
+    let bob = dir.path().join("bob");
+    register(&addr, &bob, "bob").await;
+    let options = Start {
+        options: "--invisible",
+        ..Start::default()
+    };
+    let tui = Tui::start_with(&home, server.addr, options).await;
+    tui.wait_for("No conversations yet").await;
+    // Once a text pushed to the screen shows, its live connection is
+    // surely up (and would have been announced).
+    let (sent, _, err) = run_client(&addr, &bob, &["send", "alice", "are you there?"]).await;
+    assert!(sent, "{err}");
+    tui.wait_for("are you there?").await;
+    let (asked, out, err) = run_client(&addr, &bob, &["online"]).await;
+    assert!(asked, "{err}");
+    assert_eq!(out.trim(), "nobody is online");
+    tui.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_ones_own_name_is_refused_and_the_open_conversation_stays() {
+    let (dir, server, addr, home) = alice_on_a_server().await;
+    let bob = dir.path().join("bob");
+    register(&addr, &bob, "bob").await;
+    let (sent, _, err) = run_client(&addr, &bob, &["send", "alice", "hi alice"]).await;
+    assert!(sent, "{err}");
+    let mut tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("hi alice").await;
+    tui.keys("/open alice\r").await;
+    let screen = tui
+        .wait_until("the refusal", |s| {
+            flat(s).contains("alice is you: sending to yourself is not supported")
+        })
+        .await;
+    // Still bob's conversation, and the command back in the box.
+    assert!(screen.contains(" bob "), "{screen}");
+    tui.erase("/open alice").await;
+    tui.keys("to bob\r").await;
+    tui.wait_for("to bob").await;
+    let (read, out, err) = run_client(&addr, &bob, &["inbox"]).await;
+    assert!(read, "{err}");
+    assert!(out.contains("alice:") && out.contains("to bob"), "{out}");
+    tui.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_no_longer_joined_is_marked_and_refuses_a_text_by_name() {
+    let (_dir, server, addr, home) = alice_on_a_server().await;
+    for args in [
+        &["room", "create", "crew"][..],
+        &["room", "send", "crew", "last words"],
+        &["room", "delete", "crew"],
+    ] {
+        let (done, _, err) = run_client(&addr, &home, args).await;
+        assert!(done, "{args:?}: {err}");
+    }
+    let mut tui = Tui::start(&home, server.addr).await;
+    let screen = tui
+        .wait_until("the room in the list", |s| list_row(s, "crew").is_some())
+        .await;
+    let row = list_row(&screen, "crew").unwrap();
+    assert!(row.contains("x#crew"), "{screen}");
+    tui.keys("\x1b1").await;
+    tui.wait_for("- no longer a member").await;
+    tui.wait_for("— you deleted the room —").await;
+    tui.keys("anyone?\r").await;
+    tui.wait_until("the refusal", |s| {
+        flat(s).contains(
+            "you are no longer a member of #crew; its history stays here: nothing more can be \
+             sent to it or changed in it",
+        )
+    })
+    .await;
+    tui.erase("anyone?").await;
+    tui.quit().await;
+}
