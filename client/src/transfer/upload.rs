@@ -125,7 +125,8 @@ impl Client {
                 ReadPrefix::default().record(),
                 &cancel,
             )
-            .await?;
+            .await
+            .map_err(ClientError::upload_kept)?;
         self.store(move |s| {
             s.mark_stored(entry, id)?;
             s.delete_upload(status.upload_id)

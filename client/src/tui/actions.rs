@@ -144,9 +144,18 @@ pub async fn run(
         }
         Err(Failure::Client(e)) => {
             let known = client.pinned_names().await.unwrap_or_default();
-            let line = explain::one_line(&explain::client_error(&e, &known));
-            // A transfer the user stopped is not for Enter to start again.
-            if matches!(e, ClientError::Cancelled) && !is_text {
+            let line = match &e {
+                // The menu's `resume` is `/resume` here.
+                ClientError::UploadKept(stopped) => format!(
+                    "{}; the upload is kept: once that is past, /resume continues it where it \
+                     stopped (sending the file again would send it twice)",
+                    explain::one_line(&explain::client_error(stopped, &known))
+                ),
+                e => explain::one_line(&explain::client_error(e, &known)),
+            };
+            // A transfer the user stopped, or that `/resume` goes on with,
+            // is not for Enter to start again.
+            if matches!(e, ClientError::Cancelled | ClientError::UploadKept(_)) && !is_text {
                 say(vec![line], Tone::Warning);
             } else {
                 unsent();

@@ -383,6 +383,14 @@ impl App {
         }
     }
 
+    /// `job` ended: a transfer of it still running stopped there (its
+    /// line says so unless every byte went through).
+    pub fn job_ended(&mut self, job: u64) {
+        for t in self.transfers.iter_mut().filter(|t| t.job == Some(job)) {
+            t.ended = true;
+        }
+    }
+
     /// The job that runs transfer `id` if it is still running (`None`: a
     /// download the client started by itself, which
     /// `Client::cancel_downloads` stops).

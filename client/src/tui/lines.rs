@@ -309,7 +309,14 @@ pub fn transfer_line(
         "{:>9} / {:>9}  {pct:>3}%{}",
         output::size(done.min(total)),
         output::size(total),
-        if ended { "  done" } else { "      " }
+        // Running and finished lines' bars line up; a stopped one's (which
+        // no longer moves) is shorter by the longer word.
+        match (ended, done >= total) {
+            (false, _) => "      ",
+            (true, true) => "  done",
+            // Cancelled or failed part-way (`/resume` goes on).
+            (true, false) => "  stopped",
+        }
     );
     let label = format!("[{id}] {}", escape_line(label));
     // The number and name keep at least 16 columns before a bar gets any.
@@ -329,6 +336,7 @@ pub fn transfer_line(
     } else {
         label
     };
+    let sizes = sizes.trim_end();
     if bar_width == 0 {
         return format!("{name}  {sizes}");
     }
@@ -423,5 +431,8 @@ mod tests {
         let narrow = transfer_line(4, "a-very-long-file-name-indeed.tar.gz", 10, 10, true, 40);
         assert!(narrow.chars().count() <= 40, "{narrow}");
         assert!(narrow.ends_with("100%  done"), "{narrow}");
+        let stopped = transfer_line(5, "bigfile.gz", 20_000_000, 1_050_000, true, 80);
+        assert!(stopped.ends_with("5%  stopped"), "{stopped}");
+        assert!(stopped.chars().count() <= 80, "{stopped}");
     }
 }

@@ -464,6 +464,12 @@ impl Loop {
             Outcome::Refresh => self.refresh().await,
             Outcome::Ended(job) => {
                 self.jobs.remove(&job);
+                // Its last steps were sent before it ended: applied first,
+                // then a transfer it left running (failed, cancelled) ends.
+                while let Ok(s) = self.steps.try_recv() {
+                    self.step(s);
+                }
+                self.app.job_ended(job);
             }
             Outcome::Unsent(text) => self.app.unsent(&text),
             Outcome::Open(c) => {

@@ -138,7 +138,7 @@ async fn an_interrupted_upload_resumes_after_the_client_restarts() {
     bob.fetch_key("alice").await.unwrap();
     let original = dir.path().join("movie.bin");
     // Under bob's automatic download limit (64 MB), so that it downloads.
-    let data = pattern(12, 60 * 1024 * 1024);
+    let data = pattern(12, 20 * 1024 * 1024);
     std::fs::write(&original, &data).unwrap();
     // Cancel once the server has stored a few MiB.
     let result = send_and_cancel_at(&alice, &relay, &original, 4 << 20).await;
@@ -220,4 +220,72 @@ async fn an_interrupted_upload_whose_file_is_gone_is_reported_and_its_history_sa
         .unwrap();
     assert!(again.is_empty() && again.abandoned.is_empty(), "{again:?}");
     assert!(files(&bob.inbox().await.unwrap()).is_empty());
+}
+
+/// A server that stays unreachable past the client's reconnects stops the
+/// upload with an error that says it is kept for `resume` (not "try
+/// again", which would send the file twice); `resume` then finishes it
+/// from where the server's copy ends, and the file arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_stopped_by_an_unreachable_server_is_kept_for_resume_and_arrives_once() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let relay = Relay::start(server.addr).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
+    let alice = user(&relay.addr.to_string(), &dir.path().join("alice"), "alice").await;
+    bob.fetch_key("alice").await.unwrap();
+    let original = dir.path().join("big.bin");
+    let data = pattern(14, 16 * 1024 * 1024);
+    std::fs::write(&original, &data).unwrap();
+    // A port nothing listens on: the relay's connections to it are refused.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let upload = alice.send_file("bob", &original, CancellationToken::new());
+    let outage = async {
+        relay
+            .wait_until("the upload to get going", |seen| {
+                seen.iter().any(
+                    |o| matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= 2 << 20),
+                )
+            })
+            .await
+            .unwrap();
+        relay.set_target(nowhere);
+        relay.cut_once_after(0);
+    };
+    let (result, ()) = tokio::join!(bounded("the upload", upload), outage);
+    let err = result.unwrap().unwrap_err();
+    let ClientError::UploadKept(stopped) = &err else {
+        panic!("not kept for resume: {err:?}")
+    };
+    let line = client::repl::explain::explain(&err, &[], client::advice::Audience::Script);
+    assert!(
+        line.ends_with(
+            "the upload is kept: once that is past, `client resume` continues it where it \
+             stopped (sending the file again would send it twice)"
+        ),
+        "{line}"
+    );
+    // Scripts see what stopped it.
+    assert_eq!(
+        client::repl::codes::client_code(&err),
+        client::repl::codes::client_code(stopped)
+    );
+
+    relay.set_target(server.addr);
+    let done = bounded("resume", alice.resume_uploads(CancellationToken::new()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.len(), 1);
+    let observed = relay.observed();
+    assert_resumed(&observed, uploaded_size(&observed));
+    let saved = files(&bob.inbox().await.unwrap());
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert_eq!(
+        Sha256::digest(std::fs::read(&saved[0]).unwrap()),
+        Sha256::digest(&data)
+    );
 }
