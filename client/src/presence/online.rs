@@ -94,8 +94,12 @@ impl Client {
     /// Who is online as this client last heard (the list its live
     /// connection started from and the pushes since), without asking the
     /// server: empty unless the client watches (`watch`, the menu, the
-    /// full-screen client).
+    /// full-screen client); empty while the connection is down, when
+    /// nobody's coming or going is heard.
     pub fn online_now(&self) -> HashSet<ClientId> {
+        if matches!(*self.inner.link.borrow(), crate::link::Link::Down(_)) {
+            return HashSet::new();
+        }
         self.known_online().keys().copied().collect()
     }
 

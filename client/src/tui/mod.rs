@@ -301,6 +301,10 @@ impl Loop {
             Link::Up => LinkState::Up,
             Link::Down(why) => LinkState::Down(explain::one_line(&why)),
         };
+        // Who is online is not known while down: the list's marks go.
+        if matches!(self.app.link, LinkState::Down(_)) {
+            self.refresh().await;
+        }
         if self.app.link == LinkState::Up
             && let Ok(f) = self.client.server_fingerprint().await
         {

@@ -3,9 +3,10 @@
 //! `/open` of one's own name is refused (there is no note to self) and the
 //! open conversation stays; a room the user is no longer in is marked so
 //! in the list and its pane, and a text typed there is refused naming the
-//! room, not sent elsewhere.
+//! room, not sent elsewhere; offline, nobody is marked online.
 
-use e2e::run_client;
+use e2e::{run_client, user};
+use tokio_util::sync::CancellationToken;
 
 use super::tui::{Start, Tui, alice_on_a_server, list_row, register};
 use super::tui_more::flat;
@@ -87,5 +88,33 @@ async fn a_room_no_longer_joined_is_marked_and_refuses_a_text_by_name() {
     })
     .await;
     tui.erase("anyone?").await;
+    tui.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_the_list_marks_nobody_online() {
+    let (dir, mut server, addr, home) = alice_on_a_server().await;
+    let bob = user(&addr, &dir.path().join("bob"), "bob").await;
+    bob.send_text("alice", "hi alice").await.unwrap();
+    let tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("hi alice").await;
+    let stop = CancellationToken::new();
+    let (events_tx, _events) = tokio::sync::mpsc::unbounded_channel();
+    let watching = {
+        let (bob, stop) = (bob.clone(), stop.clone());
+        tokio::spawn(async move { bob.watch(events_tx, stop).await })
+    };
+    tui.wait_until("bob marked online", |s| {
+        list_row(s, "bob").is_some_and(|r| r.contains("*bob"))
+    })
+    .await;
+    server.kill9().await.unwrap();
+    tui.wait_for("OFFLINE").await;
+    tui.wait_until("bob's mark gone", |s| {
+        list_row(s, "bob").is_some_and(|r| !r.contains("*bob"))
+    })
+    .await;
+    stop.cancel();
+    watching.abort();
     tui.quit().await;
 }
