@@ -40,6 +40,15 @@ pub fn client_error(e: &ClientError, known: &[String]) -> String {
     explain(e, known, Audience::Menu)
 }
 
+/// An upload stopped by `why` (already worded) and kept: `resume`, as the
+/// reader types it, continues it.
+pub fn upload_kept(why: &str, resume: &str) -> String {
+    format!(
+        "{why}; the upload is kept: once that is past, {resume} continues it where it stopped \
+         (sending the file again would send it twice)"
+    )
+}
+
 /// What to tell `audience` about `e`; `known` are the names to suggest from
 /// when a peer is unknown.
 pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String {
@@ -191,12 +200,9 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
                  tells of an invitation that could not be used)"
             ),
         },
-        ClientError::UploadKept(stopped) => format!(
-            "{}; the upload is kept: once that is past, {} continues it where it stopped \
-             (sending the file again would send it twice)",
-            explain(stopped, known, audience),
-            cmd("resume")
-        ),
+        ClientError::UploadKept(stopped) => {
+            upload_kept(&explain(stopped, known, audience), &cmd("resume"))
+        }
         ClientError::NoLongerInRoom { id, .. } => {
             format!(
                 "{e} ({} shows it)",

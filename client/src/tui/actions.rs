@@ -146,10 +146,9 @@ pub async fn run(
             let known = client.pinned_names().await.unwrap_or_default();
             let line = match &e {
                 // The menu's `resume` is `/resume` here.
-                ClientError::UploadKept(stopped) => format!(
-                    "{}; the upload is kept: once that is past, /resume continues it where it \
-                     stopped (sending the file again would send it twice)",
-                    explain::one_line(&explain::client_error(stopped, &known))
+                ClientError::UploadKept(stopped) => explain::upload_kept(
+                    &explain::one_line(&explain::client_error(stopped, &known)),
+                    "/resume",
                 ),
                 e => explain::one_line(&explain::client_error(e, &known)),
             };
