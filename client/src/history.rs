@@ -133,9 +133,12 @@ impl Client {
     pub async fn room_conversation(&self, room: &str) -> Result<Conversation, ClientError> {
         match self.find_room(room).await {
             Ok(r) => return Ok(Conversation::room(r.id, r.name)),
+            // Found in history already.
+            Err(ClientError::NoLongerInRoom { id, room }) => {
+                return Ok(crate::rooms::event::room_conversation(&id, &room));
+            }
             Err(
                 ClientError::NoSuchRoom(_)
-                | ClientError::NoLongerInRoom { .. }
                 | ClientError::RemovedFromRoom { .. }
                 | ClientError::RoomLostInRestore { .. },
             ) => {}
