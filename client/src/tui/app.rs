@@ -15,6 +15,7 @@ use crate::rooms::RoomPassword;
 
 pub use super::input::Input;
 use super::lines::Item;
+use super::progress::{Step, StepKind};
 
 /// The connection as the status line shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,6 +381,18 @@ impl App {
     pub fn transfer_finished(&mut self, job: Option<u64>) {
         if let Some(t) = self.running(job) {
             t.ended = true;
+        }
+    }
+
+    /// Applies a transfer's progress report.
+    pub fn transfer_step(&mut self, step: Step) {
+        let job = step.job;
+        match step.what {
+            StepKind::Start { label, total, done } => {
+                self.transfer_started(job, label, total, done);
+            }
+            StepKind::Advance(n) => self.transfer_advanced(job, n),
+            StepKind::Finish => self.transfer_finished(job),
         }
     }
 

@@ -336,7 +336,6 @@ pub fn transfer_line(
     } else {
         label
     };
-    let sizes = sizes.trim_end();
     if bar_width == 0 {
         return format!("{name}  {sizes}");
     }

@@ -62,7 +62,7 @@ use self::actions::{Job, Outcome};
 use self::app::{App, LinkState};
 use self::command::Command;
 use self::keys::Action;
-use self::progress::{Step, StepKind, ToScreen};
+use self::progress::{Step, ToScreen};
 use crate::client::{Client, ClientError};
 use crate::display::escape_line;
 use crate::event::Event;
@@ -255,10 +255,8 @@ impl Loop {
                 }
                 Some(outcome) = outcomes.recv() => self.outcome(outcome).await,
                 Some(step) = self.steps.recv() => {
-                    self.step(step);
-                    while let Ok(s) = self.steps.try_recv() {
-                        self.step(s);
-                    }
+                    self.app.transfer_step(step);
+                    self.pending_steps();
                 }
                 Ok(()) = link.changed() => {
                     let now = link.borrow_and_update().clone();
@@ -470,9 +468,7 @@ impl Loop {
                 self.jobs.remove(&job);
                 // Its last steps were sent before it ended: applied first,
                 // then a transfer it left running (failed, cancelled) ends.
-                while let Ok(s) = self.steps.try_recv() {
-                    self.step(s);
-                }
+                self.pending_steps();
                 self.app.job_ended(job);
             }
             Outcome::Unsent(text) => self.app.unsent(&text),
@@ -496,14 +492,10 @@ impl Loop {
         }
     }
 
-    fn step(&mut self, step: Step) {
-        let job = step.job;
-        match step.what {
-            StepKind::Start { label, total, done } => {
-                self.app.transfer_started(job, label, total, done);
-            }
-            StepKind::Advance(n) => self.app.transfer_advanced(job, n),
-            StepKind::Finish => self.app.transfer_finished(job),
+    /// Applies the transfers' progress already sent.
+    fn pending_steps(&mut self) {
+        while let Ok(s) = self.steps.try_recv() {
+            self.app.transfer_step(s);
         }
     }
 
