@@ -260,6 +260,30 @@ pub struct ServerProcess {
     pub startup: Vec<String>,
 }
 
+/// `server --port PORT --bind 127.0.0.1 --data-dir DIR ARGS...`, its
+/// standard error piped (what a start and a refused start both read).
+///
+/// # Errors
+/// The server binary is missing.
+pub fn server_command(
+    data_dir: &Path,
+    port: u16,
+    args: &[&str],
+) -> anyhow::Result<tokio::process::Command> {
+    let mut command = tokio::process::Command::new(binary("server")?);
+    command
+        .arg("--port")
+        .arg(port.to_string())
+        .args(["--bind", "127.0.0.1", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    Ok(command)
+}
+
 impl ServerProcess {
     /// Starts `server --port 0 --data-dir DIR ARGS...` and waits until it listens.
     pub async fn start(data_dir: &Path, args: &[&str]) -> anyhow::Result<ServerProcess> {
@@ -273,18 +297,7 @@ impl ServerProcess {
         port: u16,
         args: &[&str],
     ) -> anyhow::Result<ServerProcess> {
-        let mut child = tokio::process::Command::new(binary("server")?)
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--bind")
-            .arg("127.0.0.1")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
+        let mut child = server_command(data_dir, port, args)?
             .spawn()
             .context("starting the server binary")?;
         let stderr = child.stderr.take().context("no stderr")?;

@@ -2,11 +2,10 @@
 //! exited.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use tokio::io::AsyncReadExt;
 
-use crate::{binary, bounded};
+use crate::bounded;
 
 /// Runs `server --port 0 --bind 127.0.0.1 --data-dir DATA ARGS...`, which
 /// must exit unsuccessfully (bounded), and returns its standard error.
@@ -14,14 +13,8 @@ use crate::{binary, bounded};
 /// # Panics
 /// It did not exit in time, or exited successfully.
 pub async fn server_refusing_to_start(data: &Path, args: &[&str]) -> String {
-    let mut server = tokio::process::Command::new(binary("server").unwrap())
-        .args(["--port", "0", "--bind", "127.0.0.1", "--data-dir"])
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
+    let mut server = crate::server_command(data, 0, args)
+        .unwrap()
         .spawn()
         .unwrap();
     let mut stderr = String::new();

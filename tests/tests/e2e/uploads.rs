@@ -101,6 +101,18 @@ async fn an_upload_cut_off_midway_resumes_and_arrives_intact() {
     );
 }
 
+/// Waits until the server has stored `at` bytes of the upload `relay`
+/// carries.
+async fn stored_past(relay: &Relay, at: u64) {
+    relay
+        .wait_until("the upload to get going", |seen| {
+            seen.iter()
+                .any(|o| matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= at))
+        })
+        .await
+        .unwrap();
+}
+
 /// Sends the file at `path` from `alice` to bob through `relay`, cancelled
 /// once the server has stored `at` bytes of it; what the send returned.
 async fn send_and_cancel_at(
@@ -112,14 +124,7 @@ async fn send_and_cancel_at(
     let cancel = CancellationToken::new();
     let upload = alice.send_file("bob", path, cancel.clone());
     let stopper = async {
-        relay
-            .wait_until("the upload to get going", |seen| {
-                seen.iter().any(
-                    |o| matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= at),
-                )
-            })
-            .await
-            .unwrap();
+        stored_past(relay, at).await;
         cancel.cancel();
     };
     let (result, ()) = tokio::join!(upload, stopper);
@@ -244,14 +249,7 @@ async fn an_upload_stopped_by_an_unreachable_server_is_kept_for_resume_and_arriv
         .unwrap();
     let upload = alice.send_file("bob", &original, CancellationToken::new());
     let outage = async {
-        relay
-            .wait_until("the upload to get going", |seen| {
-                seen.iter().any(
-                    |o| matches!(o, Observed::Stored { next_offset, .. } if *next_offset >= 2 << 20),
-                )
-            })
-            .await
-            .unwrap();
+        stored_past(&relay, 2 << 20).await;
         relay.set_target(nowhere);
         relay.cut_once_after(0);
     };
