@@ -217,17 +217,7 @@ async fn a_registration_whose_output_is_closed_still_remembers_its_server() {
     let server = TestServer::start(|_| {}).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("carol");
-    let mut child = tokio::process::Command::new(e2e::binary("client").unwrap())
-        .env("SEALPOST_PASSPHRASE", e2e::TEST_PASSPHRASE)
-        .arg("--home")
-        .arg(&home)
-        .arg("--server")
-        .arg(server.addr.to_string())
-        .args(["register", "carol"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
+    let mut child = e2e::client_process(server.addr, &home, &["register", "carol"])
         .spawn()
         .unwrap();
     // Nobody reads what it prints.
