@@ -123,3 +123,27 @@ fn build() -> anyhow::Result<HashMap<String, PathBuf>> {
     }
     Ok(built)
 }
+
+/// `server --port PORT --bind 127.0.0.1 --data-dir DIR ARGS...`, its
+/// standard error piped (what a start and a refused start both read).
+///
+/// # Errors
+/// The server binary is missing.
+pub fn server_command(
+    data_dir: &Path,
+    port: u16,
+    args: &[&str],
+) -> anyhow::Result<tokio::process::Command> {
+    let mut command = tokio::process::Command::new(binary("server")?);
+    command
+        .arg("--port")
+        .arg(port.to_string())
+        .args(["--bind", "127.0.0.1", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    Ok(command)
+}

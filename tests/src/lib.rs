@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +32,7 @@ mod room_user;
 mod start_refused;
 mod transfers;
 
-pub use binaries::binary;
+pub use binaries::{binary, server_command};
 pub use client_run::{
     client_process, client_process_under, files, open_client, run_client, run_client_crashing_at,
     run_client_with_stdin, texts, untimed, user,
@@ -258,30 +257,6 @@ pub struct ServerProcess {
     pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
     /// Lines it logged before it, the "listening" line included.
     pub startup: Vec<String>,
-}
-
-/// `server --port PORT --bind 127.0.0.1 --data-dir DIR ARGS...`, its
-/// standard error piped (what a start and a refused start both read).
-///
-/// # Errors
-/// The server binary is missing.
-pub fn server_command(
-    data_dir: &Path,
-    port: u16,
-    args: &[&str],
-) -> anyhow::Result<tokio::process::Command> {
-    let mut command = tokio::process::Command::new(binary("server")?);
-    command
-        .arg("--port")
-        .arg(port.to_string())
-        .args(["--bind", "127.0.0.1", "--data-dir"])
-        .arg(data_dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    Ok(command)
 }
 
 impl ServerProcess {
