@@ -17,7 +17,7 @@ use sealpost_rooms::JoinRule;
 
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::keystore::{Conversation, Direction, HistoryEntry, HistoryQuery, Status};
+use crate::keystore::{Activity, Conversation, Direction, HistoryEntry, HistoryQuery, Status};
 use crate::rooms::{LocalRoom, hex};
 
 /// One conversation in the list.
@@ -38,6 +38,8 @@ pub struct ConversationSummary {
     pub last_ms: Option<u64>,
     /// Received entries not shown yet.
     pub unread: usize,
+    /// Received file offers waiting for the user's answer (`files`).
+    pub files_waiting: usize,
     /// A person whose changed key waits for the user (nothing is sent to
     /// them until it is accepted).
     pub key_changed: bool,
@@ -87,9 +89,9 @@ impl Client {
             .await?;
         let rooms = self.room_rules().await?;
         let online = self.online_now();
-        let mut by_conversation: HashMap<Conversation, (u64, usize)> = activity
+        let mut by_conversation: HashMap<Conversation, Activity> = activity
             .into_iter()
-            .map(|a| (a.conversation, (a.last_ms, a.unread)))
+            .map(|a| (a.conversation.clone(), a))
             .collect();
         let mut out = Vec::new();
         for (peer, contact) in peers {
@@ -112,8 +114,9 @@ impl Client {
                 conversation,
                 address: label.clone(),
                 label,
-                last_ms: seen.map(|s| s.0),
-                unread: seen.map_or(0, |s| s.1),
+                last_ms: seen.as_ref().map(|s| s.last_ms),
+                unread: seen.as_ref().map_or(0, |s| s.unread),
+                files_waiting: seen.as_ref().map_or(0, |s| s.held),
                 key_changed: peer.pending_bundle.is_some(),
                 verified: peer.verified,
                 online: online.contains(&peer.client_id),
@@ -154,8 +157,9 @@ impl Client {
                         conversation: conversation.clone(),
                         label: id.to_string(),
                         address: id.to_string(),
-                        last_ms: Some(seen.0),
-                        unread: seen.1,
+                        last_ms: Some(seen.last_ms),
+                        unread: seen.unread,
+                        files_waiting: seen.held,
                         key_changed: false,
                         verified: false,
                         online: online.contains(id),
@@ -374,7 +378,7 @@ impl Client {
 fn room_summary(
     conversation: Conversation,
     name: String,
-    seen: Option<(u64, usize)>,
+    seen: Option<Activity>,
     rule: Option<JoinRule>,
 ) -> ConversationSummary {
     let address = match &conversation {
@@ -385,8 +389,9 @@ fn room_summary(
         conversation,
         address,
         label: name,
-        last_ms: seen.map(|s| s.0),
-        unread: seen.map_or(0, |s| s.1),
+        last_ms: seen.as_ref().map(|s| s.last_ms),
+        unread: seen.as_ref().map_or(0, |s| s.unread),
+        files_waiting: seen.as_ref().map_or(0, |s| s.held),
         key_changed: false,
         verified: false,
         online: false,

@@ -257,6 +257,11 @@ pub fn conversation_line(c: &ConversationSummary) -> String {
     if c.unread > 0 {
         line.push_str(&format!("  {} unread", c.unread));
     }
+    match c.files_waiting {
+        0 => {}
+        1 => line.push_str("  1 file waiting for your answer (`files`)"),
+        n => line.push_str(&format!("  {n} files waiting for your answer (`files`)")),
+    }
     if c.key_changed {
         line.push_str("  KEY CHANGED: compare safety numbers, then `accept` it");
     } else if c.verified {
@@ -295,6 +300,7 @@ pub fn conversation_json(c: &ConversationSummary) -> serde_json::Value {
         "address": c.address,
         "last_ms": c.last_ms,
         "unread": c.unread,
+        "files_waiting": c.files_waiting,
         "key_changed": c.key_changed,
         "verified": c.verified,
         "member": !c.is_room() || c.rule.is_some(),

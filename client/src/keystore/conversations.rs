@@ -23,6 +23,9 @@ pub struct Activity {
     pub last_ms: u64,
     /// Received entries not shown yet.
     pub unread: usize,
+    /// Received file offers held for the user's answer (they stay until
+    /// accepted or declined, shown or not).
+    pub held: usize,
 }
 
 fn direction_code(d: Direction) -> i64 {
@@ -41,28 +44,35 @@ impl KeyStore {
         let mut stmt = self.conn.prepare(
             "SELECT conv_kind, conv, MAX(arrived_at),
                     SUM(CASE WHEN direction = ?1 AND status = ?2 THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN direction = ?1 AND status = ?3 THEN 1 ELSE 0 END),
                     (SELECT name FROM room_names WHERE room = conv AND conv_kind = 2)
              FROM history GROUP BY conv_kind, conv ORDER BY MAX(arrived_at) DESC",
         )?;
         let rows = stmt.query_map(
-            params![direction_code(Direction::In), Status::Received.code()],
+            params![
+                direction_code(Direction::In),
+                Status::Received.code(),
+                Status::Held.code()
+            ],
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<String>>(4)?,
+                    (r.get::<_, i64>(3)?, r.get::<_, i64>(4)?),
+                    r.get::<_, Option<String>>(5)?,
                 ))
             },
         )?;
         let mut out = Vec::new();
         for row in rows {
-            let (kind, key, last, unread, name) = row?;
+            let (kind, key, last, (unread, held), name) = row?;
+            let count = |n: i64| usize::try_from(n.max(0)).unwrap_or(usize::MAX);
             out.push(Activity {
                 conversation: Conversation::from_key(kind, key, name)?,
                 last_ms: from_sql_u64(last),
-                unread: usize::try_from(unread.max(0)).unwrap_or(usize::MAX),
+                unread: count(unread),
+                held: count(held),
             });
         }
         Ok(out)
@@ -194,6 +204,33 @@ mod tests {
         let activity = store.conversation_activity().unwrap();
         assert_eq!(count(&bob, &activity), Some(0));
         assert_eq!(count(&team, &activity), Some(1));
+    }
+
+    #[test]
+    fn a_held_file_offer_is_counted_apart_and_stays_until_answered() {
+        let (_dir, home) = home();
+        let (mut store, ..) = with_session(&home);
+        let bob = Conversation::Person { id: BOB };
+        store
+            .add_history(&entry(bob.clone(), Direction::In, 2))
+            .unwrap();
+        let mut offer = entry(bob.clone(), Direction::In, 3);
+        offer.body = Body::File {
+            name: "big.iso".into(),
+            size: 1 << 30,
+            path: std::path::PathBuf::new(),
+        };
+        offer.status = Status::Held;
+        store.add_history(&offer).unwrap();
+        let counts = |store: &KeyStore| {
+            let a = store.conversation_activity().unwrap();
+            let bob = a.iter().find(|x| x.conversation == bob).unwrap();
+            (bob.unread, bob.held)
+        };
+        assert_eq!(counts(&store), (1, 1));
+        // Showing the conversation reads the text; the offer still waits.
+        assert_eq!(store.mark_conversation_read(&bob).unwrap(), vec![2]);
+        assert_eq!(counts(&store), (0, 1));
     }
 
     #[test]

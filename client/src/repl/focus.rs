@@ -250,6 +250,7 @@ mod tests {
             address: label.into(),
             last_ms: Some(1),
             unread,
+            files_waiting: 0,
             key_changed: false,
             verified: false,
             online: false,

@@ -442,6 +442,7 @@ mod tests {
             address: label.into(),
             last_ms: None,
             unread: 3,
+            files_waiting: 0,
             key_changed: false,
             verified: false,
             online: false,

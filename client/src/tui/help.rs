@@ -80,6 +80,11 @@ pub fn rows(width: usize) -> Vec<String> {
     rows.push(String::new());
     rows.push("Marks in the list".into());
     table(&mut rows, MARKS, width);
+    rows.extend(wrap(
+        "After a name: (3) unread, (3+1f) and a file offer waiting for /accept N or /decline N \
+         (/files).",
+        width.saturating_sub(2),
+    ));
     rows.push(String::new());
     rows.push("Any other line is sent to the open conversation.".into());
     rows

@@ -87,7 +87,7 @@ pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, no
         Body::Event { .. } => Vec::new(),
         Body::File { name, size, path } => vec![match (e.direction, e.status) {
             (Direction::In, Status::Held) => format!(
-                "file {} ({}), held: waiting for your answer (accept-file {id} or decline-file {id})",
+                "file {} ({}), held: waiting for your answer (/accept {id} downloads it, /decline {id} deletes it)",
                 escape_line(name),
                 output::size(*size),
                 id = e.message_id.unwrap_or_default()

@@ -34,6 +34,7 @@ fn person(id: ClientId, label: &str, unread: usize, at: u64) -> ConversationSumm
         address: label.into(),
         last_ms: Some(at),
         unread,
+        files_waiting: 0,
         key_changed: false,
         verified: false,
         online: false,
@@ -98,8 +99,9 @@ pub(super) fn base() -> App {
     bob.online = true;
     let mut team = room("team", 3, NOW - 120_000);
     team.rule = Some(JoinRule::InviteOnly);
-    let mut carol = person(CAROL, "carol", 0, NOW - 7_200_000);
+    let mut carol = person(CAROL, "carol", 1, NOW - 7_200_000);
     carol.key_changed = true;
+    carol.files_waiting = 2;
     let mut lobby = room("lobby", 0, NOW - 9_500_000);
     lobby.rule = Some(JoinRule::Hidden);
     let mut public = room("news", 0, NOW - 9_600_000);
@@ -178,7 +180,8 @@ fn the_list_shows_unread_counts_marks_and_the_status() {
         assert!(screen.contains("1 *bob"), "{screen}");
         assert!(screen.contains("2 -#team"), "{screen}");
         assert!(screen.contains("(3)"), "{screen}");
-        assert!(screen.contains("3 !carol"), "{screen}");
+        assert!(screen.contains("3 !car"), "{screen}");
+        assert!(screen.contains("(1+2f)"), "an offer waits: {screen}");
         assert!(screen.contains("4 mallory"), "{screen}");
         assert!(screen.contains("5 ~#lobby"), "{screen}");
         assert!(screen.contains("6 #news"), "{screen}");
@@ -331,6 +334,7 @@ fn the_help_lists_keys_and_commands_and_scrolls_when_short() {
     let (narrow, _) = render(&app, 60, 20);
     check("help-scrolled", 60, 20, &stable(&narrow, NOW));
     assert!(narrow.contains("~*#  a hidden room with"), "{narrow}");
+    assert!(narrow.contains("(3+1f) and a file offer"), "{narrow}");
     assert!(narrow.contains("Any other line is sent"), "{narrow}");
 }
 

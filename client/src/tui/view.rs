@@ -133,10 +133,12 @@ pub fn list_row(index: usize, c: &ConversationSummary, width: usize) -> String {
         "  ".into()
     };
     let mark = marks(c);
-    let unread = if c.unread > 0 {
-        format!(" ({})", c.unread)
-    } else {
-        String::new()
+    // A held file offer counts until it is answered (/files).
+    let unread = match (c.unread, c.files_waiting) {
+        (0, 0) => String::new(),
+        (n, 0) => format!(" ({n})"),
+        (0, f) => format!(" ({f}f)"),
+        (n, f) => format!(" ({n}+{f}f)"),
     };
     let room = width.saturating_sub(width_of(&number) + width_of(&mark) + width_of(&unread));
     let label = super::label::labelled(c, room);
@@ -200,7 +202,7 @@ fn draw_list(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         .take(height)
         .map(|(i, c)| {
             let mut style = Style::default();
-            if c.unread > 0 {
+            if c.unread > 0 || c.files_waiting > 0 {
                 style = style.add_modifier(Modifier::BOLD);
             }
             if c.key_changed {

@@ -27,7 +27,7 @@ async fn two_users(dir: &Path, server: SocketAddr) -> (std::path::PathBuf, std::
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn held_and_declined_offers_are_in_history_and_accepting_completes_the_same_entry() {
+async fn held_offers_are_in_history_and_counted_as_waiting_until_answered() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&dir.path().join("data"), &[])
         .await
@@ -68,8 +68,30 @@ async fn held_and_declined_offers_are_in_history_and_accepting_completes_the_sam
         "{out}"
     );
 
+    // Shown by `history`, the offers still wait for an answer: counted.
+    let waiting = |out: &str| -> Vec<(String, u64)> {
+        let list: Vec<Value> = serde_json::from_str(out).unwrap();
+        list.iter()
+            .map(|c| {
+                let n = c["files_waiting"].as_u64().unwrap();
+                (c["name"].as_str().unwrap().to_string(), n)
+            })
+            .collect()
+    };
+    let out = ok(server.addr, &bob, &["--json", "conversations"]).await;
+    assert_eq!(waiting(&out), vec![("alice".to_string(), 2)], "{out}");
+    let out = ok(server.addr, &bob, &["conversations"]).await;
+    assert!(
+        out.contains("2 files waiting for your answer (`files`)"),
+        "{out}"
+    );
+
     ok(server.addr, &bob, &["decline-file", &second.to_string()]).await;
+    let out = ok(server.addr, &bob, &["conversations"]).await;
+    assert!(out.contains("1 file waiting for your answer"), "{out}");
     ok(server.addr, &bob, &["accept-file", &first.to_string()]).await;
+    let out = ok(server.addr, &bob, &["--json", "conversations"]).await;
+    assert_eq!(waiting(&out), vec![("alice".to_string(), 0)], "{out}");
     let after = history(server.addr, &bob, "alice").await;
     assert_eq!(after.len(), 2, "accepting adds no second entry: {after:?}");
     assert_eq!(after[0]["entry"], entries[0]["entry"]);
