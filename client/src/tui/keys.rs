@@ -224,7 +224,7 @@ fn escape(app: &mut App) -> Action {
 }
 
 fn page(app: &mut App, size: (u16, u16), back: bool) -> Action {
-    let (width, height) = view::pane_size(app, size.0, size.1);
+    let (width, height) = super::layout::pane_size(app, size.0, size.1);
     let step = usize::from(height.saturating_sub(3)).max(1);
     let max = view::max_scroll(app, width, height);
     if back {

@@ -32,6 +32,7 @@ mod help;
 mod input;
 mod keys;
 mod label;
+mod layout;
 pub mod lines;
 mod open;
 mod progress;

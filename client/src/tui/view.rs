@@ -10,12 +10,13 @@
 //! Left out: the state itself (`super::app`).
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::app::{App, LinkState, Mode};
+use super::layout::{areas, flash_rows};
 use super::lines::{Item, Tone, transfer_line};
 use super::text::{fit, wrap, wrap_chars};
 use crate::conversations::ConversationSummary;
@@ -23,10 +24,7 @@ use crate::display::escape_line;
 use sealpost_rooms::JoinRule;
 
 /// Most rows the typing box grows to.
-const MAX_INPUT_ROWS: usize = 6;
-/// Rows a status message may take above the status line (a failure's
-/// reason is read whole; past this, the end is cut).
-const MAX_FLASH_ROWS: usize = 3;
+pub(super) const MAX_INPUT_ROWS: usize = 6;
 
 /// Styles, or none of their colours under `NO_COLOR`.
 struct Theme {
@@ -61,50 +59,6 @@ impl Theme {
             _ => Style::default(),
         }
     }
-}
-
-/// Where each part of the screen goes.
-struct Areas {
-    list: Rect,
-    pane: Rect,
-    transfers: Rect,
-    input: Rect,
-    status: Rect,
-}
-
-fn areas(app: &App, area: Rect) -> Areas {
-    let input_width = usize::from(area.width.saturating_sub(2));
-    let input_rows = input_lines(app, input_width).len().clamp(1, MAX_INPUT_ROWS);
-    let status_rows = 1 + flash_rows(app, usize::from(area.width)).len() as u16;
-    let transfers = app.transfers.len() as u16;
-    let rows = Layout::default()
-        .direction(Direction::Vertical)
-        .constraints([
-            Constraint::Min(3),
-            Constraint::Length(transfers),
-            Constraint::Length(input_rows as u16 + 2),
-            Constraint::Length(status_rows),
-        ])
-        .split(area);
-    let list_width = (area.width / 4).clamp(16, 30);
-    let top = Layout::default()
-        .direction(Direction::Horizontal)
-        .constraints([Constraint::Length(list_width), Constraint::Min(10)])
-        .split(rows[0]);
-    Areas {
-        list: top[0],
-        pane: top[1],
-        transfers: rows[1],
-        input: rows[2],
-        status: rows[3],
-    }
-}
-
-/// The conversation pane's size (with its border) on a screen of
-/// `width` x `height`.
-pub fn pane_size(app: &App, width: u16, height: u16) -> (u16, u16) {
-    let pane = areas(app, Rect::new(0, 0, width, height)).pane;
-    (pane.width, pane.height)
 }
 
 /// Draws the whole screen.
@@ -385,7 +339,7 @@ fn draw_transfers(frame: &mut Frame<'_>, app: &App, area: Rect) {
 }
 
 /// The typing box's rows at `width`, and where the cursor is (row, column).
-fn input_lines(app: &App, width: usize) -> Vec<String> {
+pub(super) fn input_lines(app: &App, width: usize) -> Vec<String> {
     input_layout(app, width).0
 }
 
@@ -493,37 +447,6 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         .map(|row| Line::from(Span::styled(row, theme.fg(Color::Yellow))));
     lines.splice(0..0, flash);
     frame.render_widget(Paragraph::new(lines), area);
-}
-
-/// The status message wrapped to `width`, at most [`MAX_FLASH_ROWS`] rows
-/// (the last one cut short if more would follow).
-fn flash_rows(app: &App, width: usize) -> Vec<String> {
-    let Some(flash) = &app.flash else {
-        return Vec::new();
-    };
-    let mut rows = wrap(flash, width);
-    if rows.len() > MAX_FLASH_ROWS {
-        let rest = rows.split_off(MAX_FLASH_ROWS - 1).join(" ");
-        rows.push(fit(&rest, width));
-    }
-    rows
-}
-
-#[cfg(test)]
-#[test]
-fn a_long_status_message_wraps_over_three_rows_at_most() {
-    let mut app = App::new("alice".into(), "s".into());
-    assert!(flash_rows(&app, 40).is_empty());
-    app.flash = Some("the server refused: \"bob\" is not this account's name".into());
-    assert_eq!(
-        flash_rows(&app, 40),
-        ["the server refused: \"bob\" is not this", "account's name"]
-    );
-    app.flash = Some("word ".repeat(40));
-    let rows = flash_rows(&app, 20);
-    assert_eq!(rows.len(), MAX_FLASH_ROWS);
-    assert!(rows[2].ends_with('~'), "{rows:?}");
-    assert!(rows.iter().all(|r| r.chars().count() <= 20), "{rows:?}");
 }
 
 #[cfg(test)]
