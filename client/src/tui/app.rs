@@ -138,6 +138,9 @@ pub struct App {
     /// The number the next transfer or job gets (one counter for both, so
     /// a number names one thing).
     pub next_id: u64,
+    /// The user asked to quit while transfers ran and was warned: the
+    /// next quit leaves.
+    pub quit_warned: bool,
 }
 
 /// Entries of history loaded when a conversation opens.
@@ -170,6 +173,7 @@ impl App {
             draft: None,
             secret: None,
             next_id: 1,
+            quit_warned: false,
         }
     }
 
@@ -352,6 +356,8 @@ impl App {
             self.transfers.remove(i);
         }
         let id = self.take_id();
+        // A quit warned of before this one began does not stop it unasked.
+        self.quit_warned = false;
         self.transfers.push(Transfer {
             id,
             job,

@@ -36,6 +36,7 @@ mod layout;
 pub mod lines;
 mod open;
 mod progress;
+mod quit;
 mod secret;
 mod term;
 mod text;
@@ -207,10 +208,14 @@ impl Loop {
                     Some(Ok(key)) => {
                         let action = keys::handle(&mut self.app, key, self.screen.size());
                         match action {
-                            Action::Quit => break Ok(None),
+                            Action::Quit => if self.app.quit_now() {
+                                break Ok(self.app.stopped_by_quitting());
+                            },
                             Action::Submit(text) => match self.submit(text.clone(), &outcome_tx, &mut uploads).await {
                                 Next::Stay => {}
-                                Next::Quit => break Ok(None),
+                                Next::Quit => if self.app.quit_now() {
+                                    break Ok(self.app.stopped_by_quitting());
+                                },
                                 Next::DeleteAccount(name) => {
                                     // Stopped first: the server closes this
                                     // connection after its answer, which the

@@ -3,12 +3,14 @@
 //! `/open` of one's own name is refused (there is no note to self) and the
 //! open conversation stays; a room the user is no longer in is marked so
 //! in the list and its pane, and a text typed there is refused naming the
-//! room, not sent elsewhere; offline, nobody is marked online.
+//! room, not sent elsewhere; offline, nobody is marked online; `/quit`
+//! while an upload runs asks again and then says how to finish it.
 
-use e2e::{run_client, user};
+use e2e::{Relay, run_client, user};
+use protocol::RequestCode;
 use tokio_util::sync::CancellationToken;
 
-use super::tui::{Start, Tui, alice_on_a_server, list_row, register};
+use super::tui::{Start, Tui, alice_on_a_server, list_row, register, sha256, write_file};
 use super::tui_more::flat;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,11 +53,16 @@ async fn opening_ones_own_name_is_refused_and_the_open_conversation_stays() {
     // Still bob's conversation, and the command back in the box.
     assert!(screen.contains(" bob "), "{screen}");
     tui.erase("/open alice").await;
-    tui.keys("to bob\r").await;
-    tui.wait_for("to bob").await;
+    tui.keys("meant for bob\r").await;
+    // Stored on the server before bob looks (the typing box's title says
+    // "to bob" all along: not a sign of anything).
+    tui.wait_for("you  (stored)").await;
     let (read, out, err) = run_client(&addr, &bob, &["inbox"]).await;
     assert!(read, "{err}");
-    assert!(out.contains("alice:") && out.contains("to bob"), "{out}");
+    assert!(
+        out.contains("alice:") && out.contains("meant for bob"),
+        "{out}"
+    );
     tui.quit().await;
 }
 
@@ -117,4 +124,42 @@ async fn offline_the_list_marks_nobody_online() {
     stop.cancel();
     watching.abort();
     tui.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quitting_during_an_upload_asks_again_and_the_upload_is_resumed_later() {
+    let (dir, server, addr, home) = alice_on_a_server().await;
+    let bob = dir.path().join("bob");
+    register(&addr, &bob, "bob").await;
+    // The upload's first chunk is held at the relay: it runs until quit.
+    let relay = Relay::framewise(server.addr).await.unwrap();
+    relay.hold_next(RequestCode::UploadChunk);
+    let mut tui = Tui::start(&home, relay.addr).await;
+    tui.wait_for("No conversations yet").await;
+    tui.keys("/open bob\r").await;
+    tui.wait_until("bob in the list", |s| list_row(s, "bob").is_some())
+        .await;
+    let file = write_file(dir.path(), "big.bin", 7, 2 << 20);
+    tui.keys(&format!("/file {}\r", file.display())).await;
+    relay.wait_held().await.unwrap();
+    tui.wait_for("/   2.10 MB    0%").await;
+    tui.keys("/quit\r").await;
+    tui.wait_until("the warning", |s| {
+        flat(s).contains("1 transfer running: quit again to stop it")
+    })
+    .await;
+    tui.keys("/quit\r").await;
+    let (status, raw) = tui.exit().await;
+    assert!(status.success(), "exit status {status}\n{raw}");
+    assert!(
+        raw.contains("stopped 1 transfer: `client resume` finishes an upload"),
+        "{raw}"
+    );
+    relay.release();
+    let (resumed, out, err) = run_client(&addr, &home, &["resume"]).await;
+    assert!(resumed, "{out}{err}");
+    let (read, out, err) = run_client(&addr, &bob, &["--accept-files", "inbox"]).await;
+    assert!(read, "{out}{err}");
+    let got = bob.join("downloads").join("big.bin");
+    assert_eq!(sha256(&got), sha256(&file), "{out}");
 }
