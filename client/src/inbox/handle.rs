@@ -16,7 +16,9 @@ use crate::crypto::RefusalReason;
 use crate::crypto::{CryptoError, SessionId};
 use crate::error::ClientError;
 use crate::event::{Event, Rejection, RoomChange, What, event, names_of};
-use crate::keystore::{Body, Conversation, Direction, HistoryChange, NewEntry, PeerRecord, Status};
+use crate::keystore::{
+    Body, Conversation, Direction, Handled, HistoryChange, NewEntry, PeerRecord, Status,
+};
 
 impl Client {
     /// The sender as pinned, pinning it on first contact, with a warning
@@ -140,10 +142,35 @@ impl Client {
         d: Delivery,
         cancel: &CancellationToken,
     ) -> Result<Outcome, ClientError> {
-        let id = d.message_id;
-        if self.store(move |s| s.is_handled(id)).await? {
-            return self.handled_again(&d).await;
+        let (id, digest) = (d.message_id, super::digest(&d));
+        match self.store(move |s| s.handled_as(id, &digest)).await? {
+            Handled::Same => return self.handled_again(&d).await,
+            Handled::Other => {
+                // Taking it for a redelivery would acknowledge, and so
+                // lose, a message never shown.
+                tracing::warn!(
+                    message_id = id,
+                    "the server gave this message an id an earlier message here had (was its \
+                     data restored from an older copy?): handled as the new message it is"
+                );
+                self.store(move |s| s.forget_handled(id)).await?;
+            }
+            Handled::No => {}
         }
+        let outcome = self.handle_new(d, cancel).await?;
+        // Only a message handled now has a row without its digest.
+        self.store(move |s| s.note_handled_digest(id, &digest))
+            .await?;
+        Ok(outcome)
+    }
+
+    /// [`Self::handle`] for a message not handled here before.
+    async fn handle_new(
+        &self,
+        d: Delivery,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, ClientError> {
+        let id = d.message_id;
         if let Some(held) = self.store(move |s| s.held_file(id)).await? {
             return self.on_held(&d, held, cancel).await;
         }
@@ -264,9 +291,11 @@ impl Client {
             // Another process of this home (two `watch`es, a `watch` and an
             // `inbox`) may have handled or held this very message since we
             // checked: that is no replay, and it is that process's to finish.
-            let id = d.message_id;
+            let (id, digest) = (d.message_id, super::digest(d));
             let ours = self
-                .store(move |s| Ok(s.is_handled(id)? || s.held_file(id)?.is_some()))
+                .store(move |s| {
+                    Ok(s.handled_as(id, &digest)? == Handled::Same || s.held_file(id)?.is_some())
+                })
                 .await?;
             if ours {
                 return Ok(Outcome::kept(Vec::new()));

@@ -40,7 +40,7 @@ use crate::error::ClientError;
 use crate::event::names_of;
 // Also named here by the menu, the scripted commands and the self-test.
 pub use crate::event::{Event, Rejection, Waiting, What};
-use crate::keystore::PENDING_TTL;
+use crate::keystore::{Handled, PENDING_TTL};
 use crate::partial;
 pub use watch::arrived_together;
 
@@ -54,6 +54,18 @@ fn is_message(d: &Delivery) -> bool {
         protocol::MessageKind::File => true,
         _ => false,
     }
+}
+
+/// What tells one delivered message from another with the same id: its
+/// sender, kind and content (a redelivery repeats them byte for byte; a
+/// sealed content never repeats, its counter and nonce are new).
+pub(crate) fn digest(d: &Delivery) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(d.sender.0);
+    h.update(d.kind.code().to_be_bytes());
+    h.update(&d.content);
+    h.finalize().into()
 }
 
 mod files;
@@ -332,18 +344,18 @@ impl Client {
     /// See [`ClientError`].
     pub async fn waiting(&self) -> Result<Waiting, ClientError> {
         let batch = self.retrying(|c| async move { c.pull(0).await }).await?;
-        let ids: Vec<u64> = batch
+        let ids: Vec<(u64, [u8; 32])> = batch
             .messages
             .iter()
             .filter(|d| is_message(d))
-            .map(|d| d.message_id)
+            .map(|d| (d.message_id, digest(d)))
             .collect();
         // Handled here but not yet acknowledged: they go silently.
         let fresh = self
             .store(move |s| {
                 let mut fresh = 0;
-                for id in ids {
-                    if !s.is_handled(id)? {
+                for (id, digest) in ids {
+                    if s.handled_as(id, &digest)? != Handled::Same {
                         fresh += 1;
                     }
                 }

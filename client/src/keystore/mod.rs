@@ -115,7 +115,7 @@ pub use history_change::HistoryChange;
 pub use identity::StoredIdentity;
 pub use joins::{JoinBy, NameJoin};
 pub use pins::{LookAlike, PeerRecord, Pinned, ServerPin};
-pub use received::PendingMessage;
+pub use received::{Handled, PendingMessage};
 pub use restored::RestoredRoom;
 pub use room_downloads::RoomDownload;
 pub use room_log::LogRead;

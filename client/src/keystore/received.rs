@@ -23,6 +23,18 @@ use crate::crypto::SessionId;
 /// Most notices kept unshown ([`KeyStore::keep_unshown_events`]).
 const UNSHOWN_EVENTS_MAX: i64 = 10_000;
 
+/// Whether a delivered message was handled here already
+/// ([`KeyStore::handled_as`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Not handled.
+    No,
+    /// This very message was: a redelivery.
+    Same,
+    /// Another message had its id.
+    Other,
+}
+
 /// A message that arrived before its session's offer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingMessage {
@@ -85,6 +97,66 @@ impl KeyStore {
         self.conn.execute(
             "DELETE FROM pending_messages WHERE message_id = ?1",
             [to_sql_u64(message_id)],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the message `message_id` whose digest is `digest` (see
+    /// `crate::inbox::digest`) was handled already: [`Handled::Same`] for
+    /// a redelivery (also when the id was handled before digests were
+    /// kept), [`Handled::Other`] when another message had that id (the
+    /// server's data went back to an older copy, which hands out its ids
+    /// again): that one is new.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn handled_as(&self, message_id: u64, digest: &[u8; 32]) -> Result<Handled, KeyStoreError> {
+        let known: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row(
+                "SELECT digest FROM handled_messages WHERE message_id = ?1",
+                [to_sql_u64(message_id)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match known {
+            None => Handled::No,
+            Some(None) => Handled::Same,
+            Some(Some(d)) if d == digest => Handled::Same,
+            Some(Some(_)) => Handled::Other,
+        })
+    }
+
+    /// Forgets that `message_id` was handled (another message had that id:
+    /// [`Handled::Other`]), with its note of being unshown.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn forget_handled(&mut self, message_id: u64) -> Result<(), KeyStoreError> {
+        let tx = self.conn.transaction()?;
+        for table in ["handled_messages", "unshown_messages"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE message_id = ?1"),
+                [to_sql_u64(message_id)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records what the message just handled as `message_id` was (its
+    /// digest), unless that is recorded already.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn note_handled_digest(
+        &mut self,
+        message_id: u64,
+        digest: &[u8; 32],
+    ) -> Result<(), KeyStoreError> {
+        self.conn.execute(
+            "UPDATE handled_messages SET digest = ?2 WHERE message_id = ?1 AND digest IS NULL",
+            params![to_sql_u64(message_id), &digest[..]],
         )?;
         Ok(())
     }
@@ -414,5 +486,27 @@ mod tests {
         assert_eq!(store.prune_handled(Duration::from_secs(3600)).unwrap(), 1);
         assert!(!store.is_handled(1).unwrap());
         assert!(store.is_handled(2).unwrap());
+    }
+
+    #[test]
+    fn an_id_handled_for_another_message_is_told_from_a_redelivery() {
+        let (_dir, home) = home();
+        let mut store = KeyStore::open(&home).unwrap();
+        let (first, second) = ([1u8; 32], [2u8; 32]);
+        assert_eq!(store.handled_as(7, &first).unwrap(), Handled::No);
+        store.mark_handled(7, None).unwrap();
+        // Handled before its digest was noted (or by an older version).
+        assert_eq!(store.handled_as(7, &second).unwrap(), Handled::Same);
+        store.note_handled_digest(7, &first).unwrap();
+        assert_eq!(store.handled_as(7, &first).unwrap(), Handled::Same);
+        assert_eq!(store.handled_as(7, &second).unwrap(), Handled::Other);
+        // The first digest noted stays.
+        store.note_handled_digest(7, &second).unwrap();
+        assert_eq!(store.handled_as(7, &second).unwrap(), Handled::Other);
+        store.forget_handled(7).unwrap();
+        assert_eq!(store.handled_as(7, &second).unwrap(), Handled::No);
+        store.mark_handled(7, None).unwrap();
+        store.note_handled_digest(7, &second).unwrap();
+        assert_eq!(store.handled_as(7, &second).unwrap(), Handled::Same);
     }
 }

@@ -515,6 +515,13 @@ const MIGRATIONS: &[&str] = &[
         SELECT server_key FROM server_pins ORDER BY pinned_at DESC, address DESC LIMIT 1
     );
     "#,
+    // 25: what each handled message was (a digest of its sender, kind and
+    // content), so that a server whose data went back to an older copy
+    // and gives a new message an id used before is not taken for a
+    // redelivery (`keystore::received`); NULL for those handled before.
+    r#"
+    ALTER TABLE handled_messages ADD COLUMN digest BLOB CHECK (length(digest) = 32);
+    "#,
 ];
 
 impl KeyStore {

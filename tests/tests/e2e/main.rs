@@ -72,6 +72,7 @@ mod same_home;
 mod scripted;
 mod selftest_cleanup;
 mod server_pin;
+mod server_rollback;
 mod server_trust;
 mod stopped_transfers;
 mod tui;

@@ -140,6 +140,7 @@ fn history_kept_by_room_name_before_is_all_kept_and_adopted_by_our_rooms_once() 
              DROP TABLE pending_joins;
              DROP TABLE unshown_events; DROP TABLE room_log_read;
              DROP TABLE pending_creates;
+             ALTER TABLE handled_messages DROP COLUMN digest;
              PRAGMA user_version = 11;
              INSERT INTO history (conv_kind, conv, direction, sender, kind, body, arrived_at,
                  status, status_at) VALUES
