@@ -18,7 +18,7 @@ use crate::output::{self, Bars};
 use crate::pin::PinState;
 use crate::repl::explain::KnownNames;
 pub use crate::script::Flags;
-use crate::script::{InboxPrinter, cancel_on_ctrl_c, cancelled, print_json};
+use crate::script::{InboxPrinter, cancel_on_signal, cancelled, print_json};
 
 /// Opens the client of a home folder, with progress bars on a terminal.
 pub async fn open(config: ClientConfig, flags: Flags) -> anyhow::Result<Client> {
@@ -128,7 +128,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             let mut shown = Vec::new();
             let mut printer = InboxPrinter::new(json);
             let read = client
-                .inbox_each(cancel_on_ctrl_c(), |events| {
+                .inbox_each(cancel_on_signal(), |events| {
                     printer.batch(&events)?;
                     shown.extend(events);
                     Ok(())
@@ -174,7 +174,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             }
         }
         Command::AcceptFile { id } => {
-            let event = match client.accept_file(id, cancel_on_ctrl_c()).await {
+            let event = match client.accept_file(id, cancel_on_signal()).await {
                 Err(ClientError::Cancelled) => {
                     return Err(cancelled(format!(
                         "stopped; `client accept-file {id}` resumes the download where it stopped"
@@ -290,7 +290,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
             }
         }
         Command::Resume => {
-            let done = client.resume_all_uploads(cancel_on_ctrl_c()).await?;
+            let done = client.resume_all_uploads(cancel_on_signal()).await?;
             if flags.json {
                 print_json(&done)?;
             } else {

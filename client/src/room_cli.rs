@@ -18,7 +18,7 @@ use crate::client::{Client, ClientError};
 use crate::display::escape_line;
 use crate::passphrase::read_room_password;
 use crate::rooms::{Leaving, RoomPassword, rule_of};
-use crate::script::{cancel_on_ctrl_c, print_json, read_stdin, upload_cancelled};
+use crate::script::{cancel_on_signal, print_json, read_stdin, upload_cancelled};
 
 #[path = "room_cli_held.rs"]
 mod held;
@@ -106,7 +106,7 @@ pub async fn run(client: &Client, command: RoomCommand, json: bool) -> anyhow::R
     // Ctrl-C stops an upload where `client resume` continues it; any
     // other command it ends as usual.
     let cancel = match &command {
-        RoomCommand::SendFile { .. } => cancel_on_ctrl_c(),
+        RoomCommand::SendFile { .. } => cancel_on_signal(),
         _ => CancellationToken::new(),
     };
     let (value, lines) = match (

@@ -20,22 +20,35 @@ pub struct Flags {
     pub accept_new_key: bool,
 }
 
-/// A token cancelled by Ctrl-C, for transfers.
-pub(crate) fn cancel_on_ctrl_c() -> CancellationToken {
+/// A token cancelled by Ctrl-C, SIGTERM or SIGHUP, for transfers and
+/// `watch`: a transfer stopped so records how far it got (`client resume`
+/// goes on from there), where the default action would kill the process
+/// before it could.
+pub(crate) fn cancel_on_signal() -> CancellationToken {
     use tokio::signal::unix::{SignalKind, signal};
     let token = CancellationToken::new();
-    // Installed now, not when the task first runs: a Ctrl-C in between
+    // Installed now, not when the task first runs: a signal in between
     // would kill the process instead of stopping the transfer cleanly.
-    match signal(SignalKind::interrupt()) {
-        Ok(mut presses) => {
-            let t = token.clone();
-            tokio::spawn(async move {
-                if presses.recv().await.is_some() {
-                    t.cancel();
-                }
-            });
+    for kind in [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ] {
+        match signal(kind) {
+            Ok(mut arrivals) => {
+                let t = token.clone();
+                tokio::spawn(async move {
+                    if arrivals.recv().await.is_some() {
+                        t.cancel();
+                    }
+                    // A second one means it: leave now, as by default.
+                    if arrivals.recv().await.is_some() {
+                        std::process::exit(128 + kind.as_raw_value());
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("signal {kind:?} cannot be caught: {e}"),
         }
-        Err(e) => tracing::warn!("Ctrl-C cannot be caught: {e}"),
     }
     token
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::client::{Client, ClientError};
 use crate::display::{escape_line, escape_path};
 use crate::keystore::Conversation;
-use crate::script::{Flags, accepting, cancel_on_ctrl_c, print_json, read_stdin, upload_cancelled};
+use crate::script::{Flags, accepting, cancel_on_signal, print_json, read_stdin, upload_cancelled};
 
 /// Sends `text` (standard input when `None` or `-`) to `to`.
 ///
@@ -63,7 +63,7 @@ pub(crate) async fn file(
     to: &str,
     path: &Path,
 ) -> anyhow::Result<()> {
-    let cancel = cancel_on_ctrl_c();
+    let cancel = cancel_on_signal();
     let result = accepting(client, flags, to, || {
         client.send_file(to, path, cancel.clone())
     })

@@ -11,10 +11,10 @@ use tokio::sync::mpsc;
 
 use crate::client::Client;
 use crate::event::Event;
-use crate::script::{Flags, cancel_on_ctrl_c};
+use crate::script::{Flags, cancel_on_signal};
 
 pub(crate) async fn watch(client: &Client, flags: Flags) -> anyhow::Result<()> {
-    let stop = cancel_on_ctrl_c();
+    let stop = cancel_on_signal();
     let (tx, mut rx) = mpsc::unbounded_channel();
     // Subscribed before the watcher connects, so no change is missed.
     let link = client.link();

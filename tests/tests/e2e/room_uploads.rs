@@ -1,5 +1,6 @@
-//! Uploads to a room the user stops (`/cancel N`, Ctrl-C) and takes up
-//! again (`/resume`, `client resume`): the server keeps what it received,
+//! Uploads to a room the user stops (`/cancel N`, Ctrl-C; and one to a
+//! person stopped by SIGTERM) and takes up again (`/resume`, `client
+//! resume`): the server keeps what it received,
 //! the key store keeps what was read, and a resume after a restart goes on
 //! from where the server stands and announces the file once. A file
 //! changed meanwhile is sent again from the start.
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use client::rooms::event::RoomChange;
 use client::{ClientError, What};
 use e2e::{CancelAfter, Recorder, TestServer, bounded, open_client, pattern, sha, user};
+use nix::sys::signal::Signal;
 use tokio_util::sync::CancellationToken;
 
 /// The room files among `events`: name and where saved.
@@ -170,6 +172,21 @@ fn largest_part(server: &TestServer) -> u64 {
 /// sent the whole file again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_a_room_upload_from_the_command_line_and_resume_continues_it() {
+    stopped_by(Signal::SIGINT, &["room", "send-file", "team"]).await;
+}
+
+/// SIGTERM (a shutdown, `timeout`) stops `client send-file` as Ctrl-C
+/// does: before, it killed the process before its progress was recorded,
+/// and `resume` sent the whole file again as a new message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_an_upload_to_a_person_and_resume_continues_it() {
+    stopped_by(Signal::SIGTERM, &["send-file", "bob"]).await;
+}
+
+/// Starts `command` with a 64 MiB file as its last argument (alice in a
+/// room `team` with bob), sends it `signal` once the upload is under way,
+/// and checks that it says how to go on and that `resume` goes on.
+async fn stopped_by(signal: Signal, command: &[&str]) {
     let server = TestServer::start_on(e2e::Engine::Sqlite, |_| {})
         .await
         .unwrap();
@@ -193,10 +210,9 @@ async fn ctrl_c_stops_a_room_upload_from_the_command_line_and_resume_continues_i
         .unwrap()
         .set_len(64 << 20)
         .unwrap();
-    let path = big.to_str().unwrap();
-    let sending = e2e::client_process(addr, &alice, &["room", "send-file", "team", path])
-        .spawn()
-        .unwrap();
+    let mut args = command.to_vec();
+    args.push(big.to_str().unwrap());
+    let sending = e2e::client_process(addr, &alice, &args).spawn().unwrap();
     bounded("the upload to reach the server", async {
         while largest_part(&server) < 8 << 20 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -205,7 +221,7 @@ async fn ctrl_c_stops_a_room_upload_from_the_command_line_and_resume_continues_i
     .await
     .unwrap();
     let pid = nix::unistd::Pid::from_raw(i32::try_from(sending.id().unwrap()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(pid, signal).unwrap();
     let out = bounded("send-file to stop", sending.wait_with_output())
         .await
         .unwrap()
@@ -219,6 +235,6 @@ async fn ctrl_c_stops_a_room_upload_from_the_command_line_and_resume_continues_i
 
     let (ok, out, err) = e2e::run_client(addr, &alice, &["resume"]).await;
     assert!(ok, "{err}");
-    assert!(out.contains("completed 1 interrupted upload(s)"), "{out}");
+    assert!(out.contains("completed 1 interrupted upload"), "{out}");
     assert!(!out.contains("again from the start"), "{out}");
 }
