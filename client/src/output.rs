@@ -109,7 +109,9 @@ pub fn event(e: &Event) -> String {
             "[{at}] a {kind} from {who} arrived before its key; it will be opened when the key arrives"
         ),
         What::SessionLost { kind } => format!(
-            "[{at}] a {kind} from {who} was sealed in a session this home no longer has (restored or copied): asked {who} to start a new session and send it again"
+            "[{at}] a {kind} from {who} was sealed in a session this home does not have (a home \
+             restored or copied, or it is not from {who}: only the server names senders): asked \
+             {who} to start a new session and send it again"
         ),
         What::KeyChanged => format!(
             "[{at}] WARNING: {who}'s key changed. Their messages wait until you compare safety numbers \
@@ -164,7 +166,9 @@ pub fn event(e: &Event) -> String {
                     "[{at}] {who} refused your message {refused_id} {why}: the session is renewed and the message sent again as message {id}"
                 ),
                 None => format!(
-                    "[{at}] {who} refused message {refused_id} {why}: the session is renewed (that message was sent by another copy of this home)"
+                    "[{at}] {who} refused message {refused_id} {why}, which this home did not \
+                     send: another copy of this home sent it, or someone else's message was passed \
+                     off to them as yours (by the server); the session is renewed"
                 ),
             }
         }

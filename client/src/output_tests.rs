@@ -224,3 +224,34 @@ fn a_room_creation_names_its_rule_in_words_unless_invite_only() {
         )
     );
 }
+
+#[test]
+fn a_session_refused_or_unknown_leaves_room_for_a_sender_the_server_lied_about() {
+    // Only the server names a sealed message's sender: one this home cannot
+    // open, or a refusal of a message this home never sent, may be another
+    // user's passed off by the server, and the lines say so.
+    let at = |what| Event {
+        message_id: 38,
+        from: ClientId([1; 16]),
+        from_name: Some("bob".into()),
+        from_you: false,
+        server_name: None,
+        sent_at_ms: 0,
+        sender_time_ms: None,
+        what,
+    };
+    let lost = event(&at(What::SessionLost {
+        kind: "text".into(),
+    }));
+    assert!(lost.contains("or it is not from bob"), "{lost}");
+    let renewed = event(&at(What::SessionRenewed {
+        refused_id: 38,
+        resent: None,
+        lost: true,
+    }));
+    assert!(
+        renewed.contains("which this home did not send"),
+        "{renewed}"
+    );
+    assert!(renewed.contains("passed off to them as yours"), "{renewed}");
+}

@@ -132,7 +132,7 @@ async fn an_export_imported_into_a_fresh_home_reads_the_history_and_talks_on() {
     let (ok, out, err) = run(&addr, &alice_home, TEST_PASSPHRASE, &[], &["inbox"]).await;
     assert!(ok, "{err}");
     assert!(
-        out.contains("a session this home no longer has") && !out.contains("while you were away"),
+        out.contains("a session this home does not have") && !out.contains("while you were away"),
         "{out}"
     );
     // Bob's client heals by itself: a new session, the text sent again.
