@@ -5,6 +5,8 @@
 //! The menu holds at most one ([`super::menu`]); the `watch` command turns
 //! it on and off ([`super::messages`]).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -15,10 +17,13 @@ use super::explain;
 use super::focus::{Focus, arrived};
 use super::terminal::Printer;
 use crate::client::Client;
+use crate::error::ClientError;
 use crate::inbox::Event;
 
 /// How long leaving waits for the watcher and the printer.
 const LEAVE_WAIT: Duration = Duration::from_secs(3);
+/// How often watching is tried again while another server answers.
+const IMPOSTOR_RETRY: Duration = Duration::from_secs(5);
 
 /// The live-message watcher.
 pub(super) struct Watcher {
@@ -28,8 +33,9 @@ pub(super) struct Watcher {
 
 impl Watcher {
     /// Starts watching `client`'s connection, printing through `printer`
-    /// as the current conversation (`focus`) says; it ends when stopped,
-    /// or when the server's key changes.
+    /// as the current conversation (`focus`) says; it ends when stopped.
+    /// While a server with another key answers at the address it says so
+    /// and tries again now and then.
     pub(super) fn start(client: Client, printer: Printer, focus: Focus) -> Self {
         let stop = CancellationToken::new();
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
@@ -45,17 +51,50 @@ impl Watcher {
                     }
                 })
             };
+            // Another server's answer is said once until the pinned one is
+            // back.
+            let warned = Arc::new(AtomicBool::new(false));
             let link = {
                 let printer = printer.clone();
+                let warned = warned.clone();
                 tokio::spawn(crate::link::follow(
                     client.link(),
                     until.clone(),
                     move |change| {
+                        if change == crate::link::Change::Back {
+                            warned.store(false, Ordering::Relaxed);
+                        }
                         printer.print(change.line());
                     },
                 ))
             };
-            let result = client.watch(tx, until).await;
+            let result = loop {
+                match client.watch(tx.clone(), until.clone()).await {
+                    // Another server answers at the address (the pinned
+                    // one is down, or an impostor took its place): nothing
+                    // is sent to or read from it, and watching goes on
+                    // once the pinned server answers again.
+                    Err(
+                        e
+                        @ (ClientError::ServerKeyChanged { .. } | ClientError::OtherServer { .. }),
+                    ) => {
+                        if !warned.swap(true, Ordering::Relaxed) {
+                            printer.print(format!(
+                                "error: {}\nlive messages wait for the server with the pinned \
+                                 key; trying again every {} s (`watch off` stops that)",
+                                explain::one_line(&explain::client_error(&e, &[])),
+                                IMPOSTOR_RETRY.as_secs()
+                            ));
+                        }
+                        tokio::select! {
+                            () = tokio::time::sleep(IMPOSTOR_RETRY) => {}
+                            () = until.cancelled() => break Ok(()),
+                        }
+                    }
+                    other => break other,
+                }
+            };
+            drop(tx);
             link.abort();
             let _ = forward.await;
             if let Err(e) = result {

@@ -25,6 +25,7 @@ mod key_changed;
 mod lifecycle;
 mod look_alike;
 mod menu;
+mod menu_impostor;
 mod menu_settings;
 mod menu_talk;
 mod names;

@@ -1,0 +1,44 @@
+//! The menu's live messages while another server answers at the pinned
+//! server's address (it went down and an impostor, or another server,
+//! took its place): the danger is said once, nothing is read from that
+//! server, and live messages come back by themselves once the server with
+//! the pinned key answers again (before, they stopped for good until the
+//! user typed `watch`).
+
+use e2e::{Relay, TestServer, run_client};
+
+use crate::menu::Menu;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_messages_wait_out_another_server_at_the_address_and_come_back() {
+    let mut genuine = TestServer::start(|_| {}).await.unwrap();
+    let relay = Relay::start(genuine.addr).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    for (home, name) in [(&alice, "alice"), (&bob, "bob")] {
+        let (ok, out, err) = run_client(relay.addr, home, &["register", name]).await;
+        assert!(ok, "{out}{err}");
+    }
+    let mut menu = Menu::start("alice", &alice, relay.addr).await;
+    menu.expect("watching: on").await;
+
+    let impostor = TestServer::start(|_| {}).await.unwrap();
+    relay.set_target(impostor.addr);
+    genuine.stop().await.unwrap();
+    menu.expect("DANGER: the server at").await;
+    menu.expect("live messages wait for the server with the pinned key")
+        .await;
+
+    genuine.restart().await.unwrap();
+    relay.set_target(genuine.addr);
+    menu.expect("connected to the server again").await;
+    let (sent, out, err) = run_client(genuine.addr, &bob, &["send", "alice", "back again"]).await;
+    assert!(sent, "{out}{err}");
+    menu.expect("back again").await;
+    let transcript = menu.exit().await;
+    assert_eq!(
+        transcript.matches("DANGER").count(),
+        1,
+        "said once: {transcript}"
+    );
+}
