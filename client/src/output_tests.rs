@@ -240,9 +240,7 @@ fn a_session_refused_or_unknown_leaves_room_for_a_sender_the_server_lied_about()
         sender_time_ms: None,
         what,
     };
-    let lost = event(&at(What::SessionLost {
-        kind: "text".into(),
-    }));
+    let lost = event(&at(What::SessionLost { kind: "text" }));
     assert!(lost.contains("or it is not from bob"), "{lost}");
     let renewed = event(&at(What::SessionRenewed {
         refused_id: 38,
