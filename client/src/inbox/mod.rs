@@ -42,7 +42,7 @@ use crate::event::names_of;
 pub use crate::event::{Event, Rejection, Waiting, What};
 use crate::keystore::{Handled, PENDING_TTL};
 use crate::partial;
-pub use watch::arrived_together;
+pub use watch::{IMPOSTOR_RETRY, arrived_together};
 
 /// Whether `d` is a text or a file offer, by what it shows in clear: a
 /// type-3 content's first byte tells a text from a receipt or a refusal

@@ -17,6 +17,10 @@ use crate::error::ClientError;
 use crate::event::Event;
 use crate::link::Link;
 
+/// How often [`Client::watch_through_impostors`] tries again while
+/// another server answers at the address.
+pub const IMPOSTOR_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Client {
     /// Stays connected and handles messages as the server pushes them,
     /// sending what happened to `events`, until `stop` fires or `events` is
@@ -74,6 +78,37 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// [`Client::watch`] for a screen that stays open (the menu, the
+    /// full-screen client): while another server answers at the address
+    /// (the pinned one is down and an impostor took its place, or another
+    /// server did), `answered_by_another` is told each time, nothing is
+    /// sent to or read from that server, and watching is tried again every
+    /// [`IMPOSTOR_RETRY`] until the pinned server answers or `stop` fires.
+    ///
+    /// # Errors
+    /// As [`Client::watch`], but for another server answering.
+    pub async fn watch_through_impostors(
+        &self,
+        events: mpsc::UnboundedSender<Event>,
+        stop: CancellationToken,
+        answered_by_another: impl Fn(&ClientError),
+    ) -> Result<(), ClientError> {
+        loop {
+            match self.watch(events.clone(), stop.clone()).await {
+                Err(
+                    e @ (ClientError::ServerKeyChanged { .. } | ClientError::OtherServer { .. }),
+                ) => {
+                    answered_by_another(&e);
+                    tokio::select! {
+                        () = tokio::time::sleep(IMPOSTOR_RETRY) => {}
+                        () = stop.cancelled() => return Ok(()),
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn watch_on(

@@ -269,6 +269,45 @@ pub fn route_logs(printer: Option<Printer>) {
     *LOG_PRINTER.lock().unwrap_or_else(|e| e.into_inner()) = printer;
 }
 
+/// A log line as a person reads it on a screen that is not a terminal's
+/// scrolling text (the full-screen client's status line): without its
+/// colours, time and level, a warning or error said so in words.
+pub fn plain_log(line: &str) -> String {
+    let mut text = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // A colour (CSI ... final byte) goes whole.
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        text.push(c);
+    }
+    let mut words = text.trim().splitn(2, ' ');
+    let first = words.next().unwrap_or_default();
+    let rest = words.next().unwrap_or_default().trim_start();
+    // `2026-12-07T20:14:37.251575Z  WARN message`
+    let rest = if first.contains('T') && first.ends_with('Z') {
+        rest
+    } else {
+        return text.trim().to_string();
+    };
+    let (level, message) = rest.split_once(' ').unwrap_or((rest, ""));
+    let message = message.trim_start();
+    match level {
+        "ERROR" => format!("error: {message}"),
+        "WARN" => format!("warning: {message}"),
+        "INFO" | "DEBUG" | "TRACE" => message.to_string(),
+        _ => rest.to_string(),
+    }
+}
+
 /// A writer for one log event (see [`log_writer`]).
 pub struct LogWriter(Vec<u8>);
 
@@ -314,6 +353,23 @@ impl Drop for LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_line_for_the_screen_loses_its_colours_time_and_level() {
+        let coloured = "\x1b[2m2026-12-07T20:14:37.251575Z\x1b[0m \x1b[33m WARN\x1b[0m DANGER: the \
+                        server at 127.0.0.1:1 presented a different key\n";
+        assert_eq!(
+            plain_log(coloured),
+            "warning: DANGER: the server at 127.0.0.1:1 presented a different key"
+        );
+        assert_eq!(
+            plain_log("2026-12-07T20:14:37Z ERROR disk full"),
+            "error: disk full"
+        );
+        assert_eq!(plain_log("2026-12-07T20:14:37Z  INFO moved on"), "moved on");
+        // Not a log line's shape: kept as it is.
+        assert_eq!(plain_log("something else\n"), "something else");
+    }
 
     #[test]
     fn log_lines_go_through_the_printer_while_the_menu_runs() {

@@ -17,13 +17,10 @@ use super::explain;
 use super::focus::{Focus, arrived};
 use super::terminal::Printer;
 use crate::client::Client;
-use crate::error::ClientError;
-use crate::inbox::Event;
+use crate::inbox::{Event, IMPOSTOR_RETRY};
 
 /// How long leaving waits for the watcher and the printer.
 const LEAVE_WAIT: Duration = Duration::from_secs(3);
-/// How often watching is tried again while another server answers.
-const IMPOSTOR_RETRY: Duration = Duration::from_secs(5);
 
 /// The live-message watcher.
 pub(super) struct Watcher {
@@ -68,33 +65,18 @@ impl Watcher {
                     },
                 ))
             };
-            let result = loop {
-                match client.watch(tx.clone(), until.clone()).await {
-                    // Another server answers at the address (the pinned
-                    // one is down, or an impostor took its place): nothing
-                    // is sent to or read from it, and watching goes on
-                    // once the pinned server answers again.
-                    Err(
-                        e
-                        @ (ClientError::ServerKeyChanged { .. } | ClientError::OtherServer { .. }),
-                    ) => {
-                        if !warned.swap(true, Ordering::Relaxed) {
-                            printer.print(format!(
-                                "error: {}\nlive messages wait for the server with the pinned \
-                                 key; trying again every {} s (`watch off` stops that)",
-                                explain::one_line(&explain::client_error(&e, &[])),
-                                IMPOSTOR_RETRY.as_secs()
-                            ));
-                        }
-                        tokio::select! {
-                            () = tokio::time::sleep(IMPOSTOR_RETRY) => {}
-                            () = until.cancelled() => break Ok(()),
-                        }
+            let result = client
+                .watch_through_impostors(tx, until, |e| {
+                    if !warned.swap(true, Ordering::Relaxed) {
+                        printer.print(format!(
+                            "error: {}\nlive messages wait for the server with the pinned key; \
+                             trying again every {} s (`watch off` stops that)",
+                            explain::one_line(&explain::client_error(e, &[])),
+                            IMPOSTOR_RETRY.as_secs()
+                        ));
                     }
-                    other => break other,
-                }
-            };
-            drop(tx);
+                })
+                .await;
             link.abort();
             let _ = forward.await;
             if let Err(e) = result {

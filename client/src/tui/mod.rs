@@ -41,6 +41,7 @@ mod secret;
 mod term;
 mod text;
 pub mod view;
+mod watcher;
 
 #[cfg(test)]
 mod snapshot;
@@ -71,7 +72,7 @@ use crate::event::Event;
 use crate::keystore::HistoryQuery;
 use crate::link::Link;
 use crate::repl::explain;
-use crate::repl::terminal::{Print, Printer, route_logs};
+use crate::repl::terminal::{Print, Printer, plain_log, route_logs};
 
 /// How long leaving waits for the watcher.
 const LEAVE_WAIT: Duration = Duration::from_secs(3);
@@ -116,9 +117,12 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     let (logs_tx, logs) = mpsc::unbounded_channel();
     std::thread::spawn(move || {
         while let Ok(p) = printed.recv() {
-            if let Print::Log(text) | Print::Text(text) = p
-                && logs_tx.send(text).is_err()
-            {
+            let text = match p {
+                Print::Log(text) => plain_log(&text),
+                Print::Text(text) => text,
+                _ => continue,
+            };
+            if logs_tx.send(text).is_err() {
                 break;
             }
         }
@@ -153,21 +157,6 @@ enum Next {
     DeleteAccount(String),
 }
 
-type Watcher = tokio::task::JoinHandle<Result<(), ClientError>>;
-
-/// Starts receiving what the server pushes: the task, what it receives,
-/// and what stops it.
-fn start_watch(client: &Client) -> (Watcher, mpsc::UnboundedReceiver<Event>, CancellationToken) {
-    let stop = CancellationToken::new();
-    let (events_tx, events) = mpsc::unbounded_channel();
-    let watcher = {
-        let client = client.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move { client.watch(events_tx, stop).await })
-    };
-    (watcher, events, stop)
-}
-
 struct Loop {
     client: Client,
     app: App,
@@ -188,7 +177,7 @@ impl Loop {
         // made in between would otherwise never show on the status line.
         let mut link = self.client.link();
         self.show_link(link.borrow_and_update().clone()).await;
-        let (mut watcher, mut events, mut stop) = start_watch(&self.client);
+        let (mut watcher, mut events, mut stop) = watcher::start(&self.client);
         let mut watching = true;
         let (outcome_tx, mut outcomes) = mpsc::unbounded_channel();
         let mut uploads = CancellationToken::new();
@@ -231,7 +220,7 @@ impl Loop {
                                         Some(farewell) => break Ok(Some(farewell)),
                                         // Refused: live messages go on.
                                         None => {
-                                            (watcher, events, stop) = start_watch(&self.client);
+                                            (watcher, events, stop) = watcher::start(&self.client);
                                             watching = true;
                                         }
                                     }

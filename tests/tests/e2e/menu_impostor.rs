@@ -3,11 +3,13 @@
 //! took its place): the danger is said once, nothing is read from that
 //! server, and live messages come back by themselves once the server with
 //! the pinned key answers again (before, they stopped for good until the
-//! user typed `watch`).
+//! user typed `watch`). The full-screen client does the same.
 
 use e2e::{Relay, TestServer, run_client};
 
 use crate::menu::Menu;
+use crate::tui::Tui;
+use crate::tui_more::flat;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_messages_wait_out_another_server_at_the_address_and_come_back() {
@@ -41,4 +43,36 @@ async fn live_messages_wait_out_another_server_at_the_address_and_come_back() {
         1,
         "said once: {transcript}"
     );
+}
+
+/// The same in the full-screen client: the danger on the status line,
+/// then live messages again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_waits_out_another_server_at_the_address_and_comes_back() {
+    let mut genuine = TestServer::start(|_| {}).await.unwrap();
+    let relay = Relay::start(genuine.addr).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    for (home, name) in [(&alice, "alice"), (&bob, "bob")] {
+        let (ok, out, err) = run_client(relay.addr, home, &["register", name]).await;
+        assert!(ok, "{out}{err}");
+    }
+    let tui = Tui::start(&alice, relay.addr).await;
+    tui.wait_for("connected |").await;
+
+    let impostor = TestServer::start(|_| {}).await.unwrap();
+    relay.set_target(impostor.addr);
+    genuine.stop().await.unwrap();
+    tui.wait_until("the danger", |s| {
+        flat(s).contains("live messages wait for the server with the pinned key")
+    })
+    .await;
+
+    genuine.restart().await.unwrap();
+    relay.set_target(genuine.addr);
+    let (sent, out, err) = run_client(genuine.addr, &bob, &["send", "alice", "back again"]).await;
+    assert!(sent, "{out}{err}");
+    tui.wait_for("back again").await;
+    tui.wait_for("connected |").await;
+    tui.quit().await;
 }
