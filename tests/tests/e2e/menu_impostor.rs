@@ -11,16 +11,25 @@ use crate::menu::Menu;
 use crate::tui::Tui;
 use crate::tui_more::flat;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn live_messages_wait_out_another_server_at_the_address_and_come_back() {
-    let mut genuine = TestServer::start(|_| {}).await.unwrap();
+/// A server, a relay in front of it (which can send new connections to
+/// another server) and alice and bob registered through it, in homes
+/// named after them in the folder returned.
+async fn alice_and_bob_through_a_relay() -> (TestServer, Relay, tempfile::TempDir) {
+    let genuine = TestServer::start(|_| {}).await.unwrap();
     let relay = Relay::start(genuine.addr).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    for (home, name) in [(&alice, "alice"), (&bob, "bob")] {
-        let (ok, out, err) = run_client(relay.addr, home, &["register", name]).await;
+    for name in ["alice", "bob"] {
+        let home = dir.path().join(name);
+        let (ok, out, err) = run_client(relay.addr, &home, &["register", name]).await;
         assert!(ok, "{out}{err}");
     }
+    (genuine, relay, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_messages_wait_out_another_server_at_the_address_and_come_back() {
+    let (mut genuine, relay, dir) = alice_and_bob_through_a_relay().await;
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
     let mut menu = Menu::start("alice", &alice, relay.addr).await;
     menu.expect("watching: on").await;
 
@@ -49,14 +58,8 @@ async fn live_messages_wait_out_another_server_at_the_address_and_come_back() {
 /// then live messages again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tui_waits_out_another_server_at_the_address_and_comes_back() {
-    let mut genuine = TestServer::start(|_| {}).await.unwrap();
-    let relay = Relay::start(genuine.addr).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let (mut genuine, relay, dir) = alice_and_bob_through_a_relay().await;
     let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    for (home, name) in [(&alice, "alice"), (&bob, "bob")] {
-        let (ok, out, err) = run_client(relay.addr, home, &["register", name]).await;
-        assert!(ok, "{out}{err}");
-    }
     let tui = Tui::start(&alice, relay.addr).await;
     tui.wait_for("connected |").await;
 
