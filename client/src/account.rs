@@ -53,10 +53,16 @@ pub fn deletion_summary(own: &str, deleted: &AccountDeleted, history: &str) -> S
     let plural = |n: u64| if n == 1 { "" } else { "s" };
     let mut gone = Vec::new();
     if deleted.messages > 0 {
+        // The server cannot tell a text from a receipt or a session's
+        // notice (all sealed): its count is of all of them.
+        let what = if deleted.messages == 1 {
+            "message or notice"
+        } else {
+            "messages and notices"
+        };
         gone.push(format!(
-            "{} message{} ({}) that waited for you",
+            "{} {what} ({}) that waited for you",
             deleted.messages,
-            plural(deleted.messages),
             crate::output::size(deleted.bytes)
         ));
     }
@@ -77,4 +83,30 @@ pub fn deletion_summary(own: &str, deleted: &AccountDeleted, history: &str) -> S
          its history and keys (`{history}`), but cannot connect again",
         escape_line(own),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_went_with_the_account_counts_notices_with_messages() {
+        let deleted = |messages, uploads| AccountDeleted {
+            messages,
+            bytes: 168,
+            uploads,
+        };
+        let line = deletion_summary("bob", &deleted(2, 1), "client history");
+        assert!(
+            line.starts_with(
+                "deleted your account bob from the server, with 2 messages and notices (168 B) \
+                 that waited for you and 1 unfinished upload; the name is free now"
+            ),
+            "{line}"
+        );
+        let line = deletion_summary("bob", &deleted(1, 0), "client history");
+        assert!(line.contains("with 1 message or notice (168 B)"), "{line}");
+        let line = deletion_summary("bob", &deleted(0, 0), "client history");
+        assert!(line.contains("from the server; the name"), "{line}");
+    }
 }
