@@ -235,31 +235,34 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     "pin": info.pin,
                     "verified": verified || info.verified,
                 }))?;
-            } else if changed {
-                let who = escape_line(&info.name);
-                println!(
-                    "{who}'s key changed and is not accepted; the safety number with the new key:"
-                );
-                println!("{number}");
-                println!(
-                    "compare them with {who} in person or by phone; only if they match, accept the new key (`client accept {}`)",
-                    escape_line(&crate::advice::quote_word(&info.name))
-                );
             } else {
-                println!("safety number with {}:", escape_line(&info.name));
-                println!("{number}");
-                println!(
-                    "{} sees the same digits with you; compare them in person or by phone{}",
-                    escape_line(&info.name),
-                    if verified || info.verified {
-                        " (marked as compared)".to_string()
-                    } else {
-                        format!(
-                            "; if they match, `client fingerprint {} --verified` records it",
-                            escape_line(&crate::advice::quote_word(&info.name))
-                        )
-                    }
-                );
+                // A contact pinned without a name (its name went to someone
+                // else) is named, and given to commands, by its id.
+                let label = info.label();
+                let who = escape_line(&label);
+                let word = escape_line(&crate::advice::quote_word(&label)).into_owned();
+                if changed {
+                    println!(
+                        "{who}'s key changed and is not accepted; the safety number with the new key:"
+                    );
+                    println!("{number}");
+                    println!(
+                        "compare them with {who} in person or by phone; only if they match, accept the new key (`client accept {word}`)"
+                    );
+                } else {
+                    println!("safety number with {who}:");
+                    println!("{number}");
+                    println!(
+                        "{who} sees the same digits with you; compare them in person or by phone{}",
+                        if verified || info.verified {
+                            " (marked as compared)".to_string()
+                        } else {
+                            format!(
+                                "; if they match, `client fingerprint {word} --verified` records it"
+                            )
+                        }
+                    );
+                }
             }
             // Shown, and a failure all the same, as `key` does: these digits
             // are not the pinned key's.

@@ -481,7 +481,7 @@ async fn fingerprint(
 ) -> Result<Done, Failure> {
     if let Some(t) = target.filter(|t| !t.is_room()) {
         let (info, number) = client.safety_number(&t.address).await?;
-        let who = escape_line(&info.name).into_owned();
+        let who = escape_line(&info.label()).into_owned();
         // The client's own pin decides, not the list's last word on it.
         let changed = info.pin == crate::pin::PinState::Changed;
         return Ok(Done::Say(

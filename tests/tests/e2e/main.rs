@@ -80,6 +80,7 @@ mod tui_refusals;
 mod tui_rooms;
 mod tui_trust;
 mod two_watchers;
+mod unnamed_contact;
 mod upgrade;
 mod uploads;
 mod v2;
