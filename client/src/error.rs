@@ -78,6 +78,11 @@ pub enum ClientError {
     /// nothing is sent by that name until the user settles it.
     #[error("{0}")]
     NameConflict(Box<NameConflict>),
+    /// `accept NAME` with nothing to take: the contact's key is the pinned
+    /// one and the server maps the name as pinned. Named as typed, so that
+    /// the user sees whom the answer is about.
+    #[error("{0}'s key has not changed: nothing to accept")]
+    NothingToAccept(String),
     /// The recipient is the user itself: there is no note to self, since a
     /// session needs two parties (the two directions' keys would be one
     /// session seen from both sides in one store).

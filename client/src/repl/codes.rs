@@ -100,6 +100,7 @@ pub fn client_code(e: &ClientError) -> String {
         ClientError::RoomPasswordNeeded(_) => "password_needed",
         ClientError::NoKeyPackage(_) => "no_key_package",
         ClientError::NameMismatch { .. } => "name_mismatch",
+        ClientError::NothingToAccept(_) => "no_pending_key",
         ClientError::StillInRooms(_) => "still_in_rooms",
         ClientError::AccountGone { .. } => "account_gone",
         ClientError::OtherServer { .. } => "other_server",

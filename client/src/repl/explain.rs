@@ -223,7 +223,8 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         | ClientError::RoomRefused { .. }
         | ClientError::RoomPassword(_)
         | ClientError::NoKeyPackage(_)
-        | ClientError::NameMismatch { .. } => e.to_string(),
+        | ClientError::NameMismatch { .. }
+        | ClientError::NothingToAccept(_) => e.to_string(),
         ClientError::StillInRooms(_)
         | ClientError::AccountGone { .. }
         | ClientError::OtherServer { .. } => match audience {
