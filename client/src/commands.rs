@@ -159,9 +159,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 let announced = shown.iter().filter(|e| e.is_held_offer()).count();
                 let held = client.held_files().await?.len();
                 if held > announced {
-                    println!(
-                        "{held} file offer(s) wait for your decision: `client files` lists them"
-                    );
+                    println!("{}", output::offers_waiting(held, "client files"));
                 }
             }
         }
@@ -301,7 +299,10 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     line.into_iter().for_each(|l| println!("{l}"));
                 }
                 if !done.is_empty() {
-                    println!("completed {} interrupted upload(s)", done.len());
+                    println!(
+                        "completed {}",
+                        output::count(done.len(), "interrupted upload", "interrupted uploads")
+                    );
                 } else if done.abandoned.is_empty() {
                     println!("no interrupted uploads");
                 }

@@ -366,7 +366,10 @@ async fn carry_out(
                 .flatten()
                 .collect();
             if !done.is_empty() {
-                lines.push(format!("completed {} interrupted upload(s)", done.len()));
+                lines.push(format!(
+                    "completed {}",
+                    crate::output::count(done.len(), "interrupted upload", "interrupted uploads")
+                ));
             } else if lines.is_empty() {
                 lines.push("no interrupted uploads".into());
             }
