@@ -71,6 +71,13 @@ impl std::fmt::Debug for Me {
 pub trait Progress: Send + Sync {
     /// A transfer of `total` bytes begins; `done` are already there (resume).
     fn start(&self, label: &str, total: u64, done: u64);
+    /// As [`Progress::start`], for a file this client sends: uploads call
+    /// this, so that a line that names the direction (the menu's for a
+    /// transfer in the background) does not call a send a receipt. By
+    /// default the same as `start`, for those whose label says it all.
+    fn start_sending(&self, label: &str, total: u64, done: u64) {
+        self.start(label, total, done);
+    }
     /// `n` more bytes went through.
     fn advance(&self, n: u64);
     /// The transfer ended (successfully or not).
