@@ -12,8 +12,8 @@ use crate::cli::Command;
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::display::{escape_line, escape_path};
 use crate::history::Retention;
-use crate::keystore::HistoryQuery;
 use crate::keystore::Protection;
+use crate::keystore::{HistoryQuery, KeyStoreError};
 use crate::output::{self, Bars};
 use crate::pin::PinState;
 use crate::repl::explain::KnownNames;
@@ -391,6 +391,10 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     new_passphrase_file,
                 },
         } => {
+            // Said before a new passphrase is asked for, not after.
+            if matches!(client.config().protection, Protection::NoPassphrase) {
+                return Err(ClientError::Store(KeyStoreError::NoPassphraseToChange).into());
+            }
             let new = crate::passphrase::resolve_new(new_passphrase_file.as_deref())?;
             client.change_passphrase(new).await?;
             if flags.json {

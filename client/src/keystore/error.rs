@@ -97,6 +97,15 @@ pub enum KeyStoreError {
         "this home folder was set up with --no-passphrase and is not encrypted; run with --no-passphrase. To encrypt it, export it (`client --no-passphrase export FILE` asks for the backup's passphrase) and import that into a new home with the same passphrase"
     )]
     NoPassphraseHome,
+    /// `passphrase change` in a home set up without one: there is nothing
+    /// to change, and re-keying a plain store in place is not supported.
+    #[error(
+        "this home folder was set up with --no-passphrase and is not encrypted: it has no passphrase to change. To encrypt it, export it (`client --no-passphrase export FILE` asks for the backup's passphrase) and import that into a new home (`client --home NEW import FILE`, with the same passphrase); then use the new home and retire this one"
+    )]
+    NoPassphraseToChange,
+    /// `passphrase change` to the passphrase the home has already.
+    #[error("the new passphrase is the old one: nothing changed")]
+    SamePassphrase,
     /// Another process has the home's store open (`passphrase change` needs
     /// it alone).
     #[error(

@@ -116,7 +116,8 @@ pub fn store_code(e: &KeyStoreError) -> &'static str {
         | KeyStoreError::FirstPassphraseNeeded
         | KeyStoreError::NewPassphraseNeeded => "passphrase_needed",
         KeyStoreError::PassphraseTooShort { .. } => "passphrase_too_short",
-        KeyStoreError::NoPassphraseHome => "unencrypted_home",
+        KeyStoreError::NoPassphraseHome | KeyStoreError::NoPassphraseToChange => "unencrypted_home",
+        KeyStoreError::SamePassphrase => "same_passphrase",
         KeyStoreError::HomeInUse => "home_in_use",
         KeyStoreError::Io(e) => io_code(e).unwrap_or("key_store"),
         KeyStoreError::Sqlite(e) => match e.sqlite_error_code() {

@@ -170,7 +170,9 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             | KeyStoreError::FirstPassphraseNeeded
             | KeyStoreError::NewPassphraseNeeded
             | KeyStoreError::PassphraseTooShort { .. }
-            | KeyStoreError::NoPassphraseHome),
+            | KeyStoreError::NoPassphraseHome
+            | KeyStoreError::NoPassphraseToChange
+            | KeyStoreError::SamePassphrase),
         ) => s.to_string(),
         ClientError::Store(s) => format!("the local key store failed: {s}"),
         ClientError::NoHeldFile(id, was) => was
