@@ -389,7 +389,22 @@ impl Client {
                 let address = server.clone();
                 self.store(move |s| s.accept_server_key(&address, &key))
                     .await?;
-                tracing::warn!(%pinned, %presented, "accepted the server's new key as instructed (--accept-server-key)");
+                tracing::debug!(%pinned, %presented, "accepted the server's new key (--accept-server-key)");
+                // A sentence for the person who gave the flag, as
+                // --accept-new-key gets: what was pinned and what is now.
+                crate::notice::say(
+                    &format!(
+                        "accepted the server's new key as instructed (--accept-server-key): its \
+                         fingerprint was {pinned} and is now {presented}; this home trusts only \
+                         the new key from now on"
+                    ),
+                    serde_json::json!({
+                        "notice": "server_key_accepted",
+                        "server": server,
+                        "pinned": pinned.to_string(),
+                        "presented": presented.to_string(),
+                    }),
+                );
             }
         }
         let conn = Arc::new(conn);

@@ -62,6 +62,7 @@ pub mod inbox;
 pub mod keystore;
 pub mod link;
 pub mod local_time;
+pub mod notice;
 pub mod output;
 pub mod partial;
 pub mod passphrase;
