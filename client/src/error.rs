@@ -78,6 +78,15 @@ pub enum ClientError {
     /// nothing is sent by that name until the user settles it.
     #[error("{0}")]
     NameConflict(Box<NameConflict>),
+    /// A file given to `import` that is no backup, or a cut or damaged one:
+    /// the file's fault, not the home's.
+    #[error("{path} {fault}")]
+    BadBackup {
+        /// The file, escaped for printing.
+        path: String,
+        /// What is wrong with it.
+        fault: crate::backup_fault::BackupFault,
+    },
     /// `accept NAME` with nothing to take: the contact's key is the pinned
     /// one and the server maps the name as pinned. Named as typed, so that
     /// the user sees whom the answer is about.

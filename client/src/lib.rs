@@ -42,6 +42,8 @@
 mod account;
 pub mod advice;
 pub mod backup;
+pub mod backup_fault;
+mod backup_stream;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -64,11 +64,17 @@ pub enum KeyStoreError {
     /// passphrase.
     #[error("wrong passphrase: the store in this home folder cannot be opened with it")]
     WrongPassphrase,
-    /// A backup could not be opened with the key from the given passphrase.
+    /// A backup could not be opened with the key from the given passphrase:
+    /// its first chunk fails its check, which a damaged first chunk does
+    /// as well (the two cannot be told apart).
     #[error(
-        "wrong passphrase: the backup cannot be opened with it (give the passphrase it was exported under)"
+        "wrong passphrase, or the backup is damaged: it cannot be opened with this passphrase (give the passphrase it was exported under)"
     )]
     WrongBackupPassphrase,
+    /// A backup file read during an import is not a whole backup; turned
+    /// into [`crate::ClientError::BadBackup`], which names the file.
+    #[error("the backup {0}")]
+    Backup(crate::backup_fault::BackupFault),
     /// The home is encrypted and no passphrase was given.
     #[error(
         "this home folder is encrypted: give its passphrase (asked on a terminal, or --passphrase-file FILE, or SEALPOST_PASSPHRASE)"

@@ -172,7 +172,8 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             | KeyStoreError::PassphraseTooShort { .. }
             | KeyStoreError::NoPassphraseHome
             | KeyStoreError::NoPassphraseToChange
-            | KeyStoreError::SamePassphrase),
+            | KeyStoreError::SamePassphrase
+            | KeyStoreError::Backup(_)),
         ) => s.to_string(),
         ClientError::Store(s) => format!("the local key store failed: {s}"),
         ClientError::NoHeldFile(id, was) => was
@@ -226,7 +227,8 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         | ClientError::RoomPassword(_)
         | ClientError::NoKeyPackage(_)
         | ClientError::NameMismatch { .. }
-        | ClientError::NothingToAccept(_) => e.to_string(),
+        | ClientError::NothingToAccept(_)
+        | ClientError::BadBackup { .. } => e.to_string(),
         ClientError::StillInRooms(_)
         | ClientError::AccountGone { .. }
         | ClientError::OtherServer { .. } => match audience {

@@ -5,6 +5,7 @@
 mod account_delete;
 mod at_rest;
 mod at_rest_backup;
+mod backup_files;
 mod bodies;
 mod cli_json;
 mod cli_local;
