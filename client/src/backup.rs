@@ -37,6 +37,12 @@ use crate::keystore::atrest;
 use crate::keystore::{KeyStore, KeyStoreError, Protection, RestoredRoom, SCHEMA_VERSION};
 use crate::{Client, ClientError};
 
+/// Said after every export: a home imported from the backup and the home
+/// exported are one identity with separate sessions, and each would keep
+/// breaking the other's (their peers heal, again and again).
+pub const AFTER_EXPORT: &str = "once this backup is imported into another home, stop using this one \
+     (delete it or keep it unused): two homes of one identity fight over its sessions";
+
 /// What goes into a backup, in the order it is restored (peers before what
 /// names them).
 const TABLES: &[&str] = &[

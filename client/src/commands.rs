@@ -416,9 +416,12 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 }
             };
             if flags.json {
-                print_json(&summary)?;
+                let mut shown = serde_json::to_value(&summary)?;
+                shown["after_import"] = crate::backup::AFTER_EXPORT.into();
+                print_json(&shown)?;
             } else {
                 println!("{summary}");
+                println!("{}", crate::backup::AFTER_EXPORT);
             }
         }
         Command::DeleteAccount { name } => {
