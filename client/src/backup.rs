@@ -14,38 +14,34 @@
 //! nonce prefix, then the STREAM construction (`aead::stream`, big-endian
 //! 32-bit counter and last-chunk flag) of XChaCha20-Poly1305 over 64 KiB
 //! chunks, each written as a 4-byte big-endian length and the ciphertext;
-//! the header is every chunk's associated data. A cut file lacks its last
-//! chunk and is refused. The plaintext is JSON lines: first
-//! `{"schema":N}`, then one `{"table":..,"row":{column: value}}` per row
-//! (blobs as hex), read and written one row at a time: a large history is
-//! never whole in memory.
+//! the header is every chunk's associated data (`crate::backup_stream`). A
+//! cut file lacks its last chunk and is refused, as cut. The plaintext is
+//! JSON lines: first `{"schema":N}`, then one
+//! `{"table":..,"row":{column: value}}` per row (blobs as hex), read and
+//! written one row at a time: a large history is never whole in memory.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use chacha20poly1305::XChaCha20Poly1305;
-use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
-use chacha20poly1305::aead::{KeyInit, Payload};
-use rand::RngCore;
 use rusqlite::types::{Value, ValueRef};
 use sealpost_rooms::LeafKey;
 use serde_json::{Map, json};
 
+use crate::backup_fault::BackupFault;
+use crate::backup_stream::{Opener, Sealer};
 use crate::client::ClientConfig;
 use crate::keystore::atrest;
 use crate::keystore::{KeyStore, KeyStoreError, Protection, RestoredRoom, SCHEMA_VERSION};
 use crate::{Client, ClientError};
 
-const MAGIC: &[u8] = b"SEALPOST-BACKUP-1\n";
-const SALT_LEN: usize = 16;
-const PREFIX_LEN: usize = 19;
-const HEADER_LEN: usize = MAGIC.len() + SALT_LEN + PREFIX_LEN;
-const CHUNK: usize = 64 * 1024;
-/// STREAM adds a 16-byte tag per chunk.
-const SEALED_MAX: usize = CHUNK + 16;
+/// Said after every export: a home imported from the backup and the home
+/// exported are one identity with separate sessions, and each would keep
+/// breaking the other's (their peers heal, again and again).
+pub const AFTER_EXPORT: &str = "once this backup is imported into another home, stop using this one \
+     (delete it or keep it unused): two homes of one identity fight over its sessions";
 
 /// What goes into a backup, in the order it is restored (peers before what
 /// names them).
@@ -101,6 +97,11 @@ impl std::fmt::Display for BackupSummary {
 
 fn corrupt(what: &'static str) -> KeyStoreError {
     KeyStoreError::Corrupt(what)
+}
+
+/// A backup that opened but holds what no client writes: `what` says how.
+fn unreadable(what: &'static str) -> KeyStoreError {
+    BackupFault::Unreadable(what).into()
 }
 
 fn passphrase(client: &Client) -> Result<zeroize::Zeroizing<String>, ClientError> {
@@ -162,8 +163,20 @@ impl Client {
     /// # Errors
     /// [`KeyStoreError::IdentityExists`] for a home in use;
     /// [`KeyStoreError::WrongBackupPassphrase`] if the backup does not open;
-    /// [`KeyStoreError::Corrupt`] for a damaged or cut backup.
+    /// [`ClientError::BadBackup`] for a file that is no backup, or a cut or
+    /// damaged one.
     pub async fn import(&self, path: &Path) -> Result<BackupSummary, ClientError> {
+        // What is wrong with the file is said of the file, not of the home.
+        self.import_from(path).await.map_err(|e| match e {
+            ClientError::Store(KeyStoreError::Backup(fault)) => ClientError::BadBackup {
+                path: crate::display::escape_path(path),
+                fault,
+            },
+            other => other,
+        })
+    }
+
+    async fn import_from(&self, path: &Path) -> Result<BackupSummary, ClientError> {
         let pass = passphrase(self)?;
         let file = File::open(path).map_err(|source| ClientError::File {
             path: path.display().to_string(),
@@ -181,7 +194,7 @@ impl Client {
         let me = self
             .store(|s| s.identity())
             .await?
-            .ok_or(corrupt("the backup holds no identity"))?;
+            .ok_or(unreadable("it holds no identity"))?;
         *self.inner.me.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(std::sync::Arc::new(crate::client::Me {
                 name: me.name,
@@ -352,34 +365,35 @@ fn read_rows(store: &mut KeyStore, input: impl BufRead) -> Result<BackupSummary,
     let tx = store
         .conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut lines = input.lines();
+    // Reading fails on the file (cut, damaged), never on the home.
+    let mut lines = input.lines().map(|l| l.map_err(BackupFault::of));
     let first: serde_json::Value =
-        serde_json::from_str(&lines.next().ok_or(corrupt("empty backup"))??)
-            .map_err(|_| corrupt("the backup's first line is not JSON"))?;
+        serde_json::from_str(&lines.next().ok_or(unreadable("it is empty"))??)
+            .map_err(|_| unreadable("its first line is not JSON"))?;
     match first["schema"].as_u64() {
         Some(n) if n <= u64::from(SCHEMA_VERSION) => {}
-        Some(_) => return Err(corrupt("the backup comes from a newer client")),
-        None => return Err(corrupt("the backup has no schema line")),
+        Some(_) => return Err(BackupFault::TooNew.into()),
+        None => return Err(unreadable("it has no schema line")),
     }
     for line in lines {
         let line: serde_json::Value =
-            serde_json::from_str(&line?).map_err(|_| corrupt("a backup line is not JSON"))?;
+            serde_json::from_str(&line?).map_err(|_| unreadable("a line is not JSON"))?;
         let table = line["table"]
             .as_str()
-            .ok_or(corrupt("a backup row names no table"))?;
+            .ok_or(unreadable("a row names no table"))?;
         // Only the tables a backup holds: a name is never taken from the file.
         let table = *TABLES
             .iter()
             .find(|t| **t == table)
-            .ok_or(corrupt("a backup row names an unknown table"))?;
+            .ok_or(unreadable("a row names an unknown table"))?;
         let row = line["row"]
             .as_object()
-            .ok_or(corrupt("a backup row is not an object"))?;
+            .ok_or(unreadable("a row is not an object"))?;
         let mut names = Vec::with_capacity(row.len());
         let mut values = Vec::with_capacity(row.len());
         for (name, v) in row {
             if !name.bytes().all(|c| c.is_ascii_lowercase() || c == b'_') {
-                return Err(corrupt("a backup column name is not a column"));
+                return Err(unreadable("a column name is not a column"));
             }
             names.push(name.as_str());
             values.push(sql_value(v)?);
@@ -407,191 +421,17 @@ fn sql_value(v: &serde_json::Value) -> Result<Value, KeyStoreError> {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Number(n) => match n.as_i64() {
             Some(i) => Value::Integer(i),
-            None => Value::Real(n.as_f64().ok_or(corrupt("a backup number"))?),
+            None => Value::Real(n.as_f64().ok_or(unreadable("a number"))?),
         },
         serde_json::Value::Object(o) => match (o.get("t"), o.get("b")) {
             (Some(serde_json::Value::String(t)), None) => Value::Text(t.clone()),
             (None, Some(serde_json::Value::String(b))) => {
-                Value::Blob(hex::decode(b).map_err(|_| corrupt("a backup blob is not hex"))?)
+                Value::Blob(hex::decode(b).map_err(|_| unreadable("a blob is not hex"))?)
             }
-            _ => return Err(corrupt("a backup value")),
+            _ => return Err(unreadable("a value")),
         },
-        _ => return Err(corrupt("a backup value")),
+        _ => return Err(unreadable("a value")),
     })
-}
-
-fn cipher(pass: &str, salt: &[u8; SALT_LEN]) -> Result<XChaCha20Poly1305, KeyStoreError> {
-    let key = atrest::derive(pass, salt)?;
-    Ok(XChaCha20Poly1305::new(key.bytes().into()))
-}
-
-/// Seals what is written into 64 KiB STREAM chunks.
-struct Sealer<W: Write> {
-    out: W,
-    header: Vec<u8>,
-    stream: Option<EncryptorBE32<XChaCha20Poly1305>>,
-    buf: Vec<u8>,
-}
-
-impl<W: Write> Sealer<W> {
-    fn new(mut out: W, pass: &str) -> Result<Self, KeyStoreError> {
-        let mut salt = [0u8; SALT_LEN];
-        let mut prefix = [0u8; PREFIX_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut salt);
-        rand::rngs::OsRng.fill_bytes(&mut prefix);
-        let mut header = MAGIC.to_vec();
-        header.extend_from_slice(&salt);
-        header.extend_from_slice(&prefix);
-        out.write_all(&header)?;
-        let stream = EncryptorBE32::from_aead(cipher(pass, &salt)?, (&prefix).into());
-        Ok(Self {
-            out,
-            header,
-            stream: Some(stream),
-            buf: Vec::with_capacity(CHUNK),
-        })
-    }
-
-    fn emit(&mut self, sealed: Vec<u8>) -> std::io::Result<()> {
-        let len = u32::try_from(sealed.len()).map_err(std::io::Error::other)?;
-        self.out.write_all(&len.to_be_bytes())?;
-        self.out.write_all(&sealed)
-    }
-
-    fn finish(mut self) -> std::io::Result<()> {
-        let stream = self
-            .stream
-            .take()
-            .ok_or_else(|| std::io::Error::other("sealed twice"))?;
-        let payload = Payload {
-            msg: &self.buf,
-            aad: &self.header,
-        };
-        let sealed = stream
-            .encrypt_last(payload)
-            .map_err(|_| std::io::Error::other("sealing the backup failed"))?;
-        self.emit(sealed)?;
-        self.out.flush()?;
-        let mut out = self.out;
-        out.flush()
-    }
-}
-
-impl<W: Write> Write for Sealer<W> {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
-            let stream = self
-                .stream
-                .as_mut()
-                .ok_or_else(|| std::io::Error::other("sealed"))?;
-            let sealed = stream
-                .encrypt_next(Payload {
-                    msg: &self.buf,
-                    aad: &self.header,
-                })
-                .map_err(|_| std::io::Error::other("sealing the backup failed"))?;
-            self.buf.clear();
-            self.emit(sealed)?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Opens STREAM chunks as they are read.
-struct Opener<R: Read> {
-    input: R,
-    header: Vec<u8>,
-    stream: Option<DecryptorBE32<XChaCha20Poly1305>>,
-    plain: Vec<u8>,
-    at: usize,
-}
-
-impl<R: Read> Opener<R> {
-    fn new(mut input: R, pass: &str) -> Result<Self, KeyStoreError> {
-        let mut header = vec![0u8; HEADER_LEN];
-        input
-            .read_exact(&mut header)
-            .map_err(|_| corrupt("not a Sealpost backup"))?;
-        if &header[..MAGIC.len()] != MAGIC {
-            return Err(corrupt("not a Sealpost backup"));
-        }
-        let salt: [u8; SALT_LEN] = header[MAGIC.len()..MAGIC.len() + SALT_LEN]
-            .try_into()
-            .map_err(|_| corrupt("not a Sealpost backup"))?;
-        let prefix: [u8; PREFIX_LEN] = header[MAGIC.len() + SALT_LEN..]
-            .try_into()
-            .map_err(|_| corrupt("not a Sealpost backup"))?;
-        let stream = DecryptorBE32::from_aead(cipher(pass, &salt)?, (&prefix).into());
-        let mut opener = Self {
-            input,
-            header,
-            stream: Some(stream),
-            plain: Vec::new(),
-            at: 0,
-        };
-        // The first chunk tells a wrong passphrase from a damaged file.
-        opener
-            .next_chunk()
-            .map_err(|_| KeyStoreError::WrongBackupPassphrase)?;
-        Ok(opener)
-    }
-
-    fn next_chunk(&mut self) -> std::io::Result<()> {
-        let bad =
-            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
-        let Some(stream) = self.stream.as_mut() else {
-            self.plain.clear();
-            self.at = 0;
-            return Ok(());
-        };
-        let mut len = [0u8; 4];
-        self.input
-            .read_exact(&mut len)
-            .map_err(|_| bad("the backup is cut short"))?;
-        let len = u32::from_be_bytes(len) as usize;
-        if len > SEALED_MAX {
-            return Err(bad("a backup chunk is too large"));
-        }
-        let mut sealed = vec![0u8; len];
-        self.input
-            .read_exact(&mut sealed)
-            .map_err(|_| bad("the backup is cut short"))?;
-        // A chunk shorter than a full one is the last (as written).
-        let payload = Payload {
-            msg: &sealed,
-            aad: &self.header,
-        };
-        self.plain = if len == SEALED_MAX {
-            stream.decrypt_next(payload)
-        } else {
-            let stream = self.stream.take().ok_or_else(|| bad("no stream"))?;
-            stream.decrypt_last(payload)
-        }
-        .map_err(|_| bad("the backup is damaged or its passphrase is wrong"))?;
-        self.at = 0;
-        Ok(())
-    }
-}
-
-impl<R: Read> Read for Opener<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.plain.len() {
-            if self.stream.is_none() {
-                return Ok(0);
-            }
-            self.next_chunk()?;
-        }
-        let n = out.len().min(self.plain.len() - self.at);
-        out[..n].copy_from_slice(&self.plain[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

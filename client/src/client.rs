@@ -71,6 +71,13 @@ impl std::fmt::Debug for Me {
 pub trait Progress: Send + Sync {
     /// A transfer of `total` bytes begins; `done` are already there (resume).
     fn start(&self, label: &str, total: u64, done: u64);
+    /// As [`Progress::start`], for a file this client sends: uploads call
+    /// this, so that a line that names the direction (the menu's for a
+    /// transfer in the background) does not call a send a receipt. By
+    /// default the same as `start`, for those whose label says it all.
+    fn start_sending(&self, label: &str, total: u64, done: u64) {
+        self.start(label, total, done);
+    }
     /// `n` more bytes went through.
     fn advance(&self, n: u64);
     /// The transfer ended (successfully or not).
@@ -382,7 +389,22 @@ impl Client {
                 let address = server.clone();
                 self.store(move |s| s.accept_server_key(&address, &key))
                     .await?;
-                tracing::warn!(%pinned, %presented, "accepted the server's new key as instructed (--accept-server-key)");
+                tracing::debug!(%pinned, %presented, "accepted the server's new key (--accept-server-key)");
+                // A sentence for the person who gave the flag, as
+                // --accept-new-key gets: what was pinned and what is now.
+                crate::notice::say(
+                    &format!(
+                        "accepted the server's new key as instructed (--accept-server-key): its \
+                         fingerprint was {pinned} and is now {presented}; this home trusts only \
+                         the new key from now on"
+                    ),
+                    serde_json::json!({
+                        "notice": "server_key_accepted",
+                        "server": server,
+                        "pinned": pinned.to_string(),
+                        "presented": presented.to_string(),
+                    }),
+                );
             }
         }
         let conn = Arc::new(conn);

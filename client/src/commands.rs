@@ -12,8 +12,8 @@ use crate::cli::Command;
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::display::{escape_line, escape_path};
 use crate::history::Retention;
-use crate::keystore::HistoryQuery;
 use crate::keystore::Protection;
+use crate::keystore::{HistoryQuery, KeyStoreError};
 use crate::output::{self, Bars};
 use crate::pin::PinState;
 use crate::repl::explain::KnownNames;
@@ -159,9 +159,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 let announced = shown.iter().filter(|e| e.is_held_offer()).count();
                 let held = client.held_files().await?.len();
                 if held > announced {
-                    println!(
-                        "{held} file offer(s) wait for your decision: `client files` lists them"
-                    );
+                    println!("{}", output::offers_waiting(held, "client files"));
                 }
             }
         }
@@ -235,31 +233,34 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     "pin": info.pin,
                     "verified": verified || info.verified,
                 }))?;
-            } else if changed {
-                let who = escape_line(&info.name);
-                println!(
-                    "{who}'s key changed and is not accepted; the safety number with the new key:"
-                );
-                println!("{number}");
-                println!(
-                    "compare them with {who} in person or by phone; only if they match, accept the new key (`client accept {}`)",
-                    escape_line(&crate::advice::quote_word(&info.name))
-                );
             } else {
-                println!("safety number with {}:", escape_line(&info.name));
-                println!("{number}");
-                println!(
-                    "{} sees the same digits with you; compare them in person or by phone{}",
-                    escape_line(&info.name),
-                    if verified || info.verified {
-                        " (marked as compared)".to_string()
-                    } else {
-                        format!(
-                            "; if they match, `client fingerprint {} --verified` records it",
-                            escape_line(&crate::advice::quote_word(&info.name))
-                        )
-                    }
-                );
+                // A contact pinned without a name (its name went to someone
+                // else) is named, and given to commands, by its id.
+                let label = info.label();
+                let who = escape_line(&label);
+                let word = escape_line(&crate::advice::quote_word(&label)).into_owned();
+                if changed {
+                    println!(
+                        "{who}'s key changed and is not accepted; the safety number with the new key:"
+                    );
+                    println!("{number}");
+                    println!(
+                        "compare them with {who} in person or by phone; only if they match, accept the new key (`client accept {word}`)"
+                    );
+                } else {
+                    println!("safety number with {who}:");
+                    println!("{number}");
+                    println!(
+                        "{who} sees the same digits with you; compare them in person or by phone{}",
+                        if verified || info.verified {
+                            " (marked as compared)".to_string()
+                        } else {
+                            format!(
+                                "; if they match, `client fingerprint {word} --verified` records it"
+                            )
+                        }
+                    );
+                }
             }
             // Shown, and a failure all the same, as `key` does: these digits
             // are not the pinned key's.
@@ -298,7 +299,10 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     line.into_iter().for_each(|l| println!("{l}"));
                 }
                 if !done.is_empty() {
-                    println!("completed {} interrupted upload(s)", done.len());
+                    println!(
+                        "completed {}",
+                        output::count(done.len(), "interrupted upload", "interrupted uploads")
+                    );
                 } else if done.abandoned.is_empty() {
                     println!("no interrupted uploads");
                 }
@@ -387,6 +391,10 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     new_passphrase_file,
                 },
         } => {
+            // Said before a new passphrase is asked for, not after.
+            if matches!(client.config().protection, Protection::NoPassphrase) {
+                return Err(ClientError::Store(KeyStoreError::NoPassphraseToChange).into());
+            }
             let new = crate::passphrase::resolve_new(new_passphrase_file.as_deref())?;
             client.change_passphrase(new).await?;
             if flags.json {
@@ -408,9 +416,12 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 }
             };
             if flags.json {
-                print_json(&summary)?;
+                let mut shown = serde_json::to_value(&summary)?;
+                shown["after_import"] = crate::backup::AFTER_EXPORT.into();
+                print_json(&shown)?;
             } else {
                 println!("{summary}");
+                println!("{}", crate::backup::AFTER_EXPORT);
             }
         }
         Command::DeleteAccount { name } => {

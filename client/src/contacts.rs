@@ -317,7 +317,7 @@ impl Client {
             settled = true;
         }
         if !settled && pinned.pin != PinState::New {
-            return Err(KeyStoreError::NoPendingKey(id).into());
+            return Err(nothing_to_accept(who));
         }
         // Taken on purpose, as `key NAME` does: a contact from now on.
         self.mark_contact(id).await?;
@@ -415,6 +415,11 @@ impl Client {
 
 fn conflict(c: NameConflict) -> ClientError {
     ClientError::NameConflict(Box::new(c))
+}
+
+/// `accept who` found nothing changed; `who` as typed, escaped for printing.
+pub(crate) fn nothing_to_accept(who: &str) -> ClientError {
+    ClientError::NothingToAccept(crate::display::escape_line(who).into_owned())
 }
 
 #[cfg(test)]

@@ -78,6 +78,20 @@ pub enum ClientError {
     /// nothing is sent by that name until the user settles it.
     #[error("{0}")]
     NameConflict(Box<NameConflict>),
+    /// A file given to `import` that is no backup, or a cut or damaged one:
+    /// the file's fault, not the home's.
+    #[error("{path} {fault}")]
+    BadBackup {
+        /// The file, escaped for printing.
+        path: String,
+        /// What is wrong with it.
+        fault: crate::backup_fault::BackupFault,
+    },
+    /// `accept NAME` with nothing to take: the contact's key is the pinned
+    /// one and the server maps the name as pinned. Named as typed, so that
+    /// the user sees whom the answer is about.
+    #[error("{0}'s key has not changed: nothing to accept")]
+    NothingToAccept(String),
     /// The recipient is the user itself: there is no note to self, since a
     /// session needs two parties (the two directions' keys would be one
     /// session seen from both sides in one store).

@@ -42,6 +42,8 @@
 mod account;
 pub mod advice;
 pub mod backup;
+pub mod backup_fault;
+mod backup_stream;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -62,6 +64,7 @@ pub mod inbox;
 pub mod keystore;
 pub mod link;
 pub mod local_time;
+pub mod notice;
 pub mod output;
 pub mod partial;
 pub mod passphrase;

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let json = cli.json;
+    client::notice::as_json(json);
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {

@@ -49,6 +49,25 @@ pub fn sent_time(sender_ms: Option<u64>, server_ms: u64) -> String {
     }
 }
 
+/// `n` with its noun: `1 file offer`, `3 file offers`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The file offers that wait for a decision beyond those just shown;
+/// `files` is the command that lists them.
+pub fn offers_waiting(held: usize, files: &str) -> String {
+    let (wait, them) = if held == 1 {
+        ("waits", "it")
+    } else {
+        ("wait", "them")
+    };
+    format!(
+        "{} {wait} for your decision: `{files}` lists {them}",
+        count(held, "file offer", "file offers")
+    )
+}
+
 /// `1.2 MB`.
 pub fn size(bytes: u64) -> String {
     indicatif::DecimalBytes(bytes).to_string()

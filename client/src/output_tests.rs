@@ -253,3 +253,33 @@ fn a_session_refused_or_unknown_leaves_room_for_a_sender_the_server_lied_about()
     );
     assert!(renewed.contains("passed off to them as yours"), "{renewed}");
 }
+
+#[test]
+fn counted_nouns_are_singular_for_one() {
+    assert_eq!(
+        offers_waiting(1, "files"),
+        "1 file offer waits for your decision: `files` lists it"
+    );
+    assert_eq!(
+        offers_waiting(3, "client files"),
+        "3 file offers wait for your decision: `client files` lists them"
+    );
+    assert_eq!(count(1, "upload", "uploads"), "1 upload");
+    assert_eq!(count(0, "upload", "uploads"), "0 uploads");
+    let one = crate::rooms::ResumedUploads {
+        abandoned: vec!["a.bin".into()],
+        restarted: vec!["b.bin".into(), "c.bin".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        one.abandoned_line().unwrap(),
+        "gave up 1 interrupted upload whose file is gone, not sent: a.bin"
+    );
+    assert!(
+        one.restarted_line()
+            .unwrap()
+            .starts_with("sent 2 interrupted uploads again from the start"),
+        "{:?}",
+        one.restarted_line()
+    );
+}

@@ -243,8 +243,9 @@ impl Client {
     /// salt. Run it with no rooms engine open (a command of its own).
     ///
     /// # Errors
-    /// [`KeyStoreError::PassphraseTooShort`]; [`KeyStoreError::NoPassphraseHome`]
-    /// for a plain home; database and file errors.
+    /// [`KeyStoreError::PassphraseTooShort`]; [`KeyStoreError::NoPassphraseToChange`]
+    /// for a plain home; [`KeyStoreError::SamePassphrase`]; database and
+    /// file errors.
     pub async fn change_passphrase(&self, new: Zeroizing<String>) -> Result<(), ClientError> {
         let new = new_passphrase(new)?;
         let home = self.config().home.clone();
@@ -254,7 +255,15 @@ impl Client {
             let old = store
                 .key()
                 .cloned()
-                .ok_or(KeyStoreError::NoPassphraseHome)?;
+                .ok_or(KeyStoreError::NoPassphraseToChange)?;
+            // The same passphrase under the current salt makes the same key:
+            // re-keying would change nothing but the salt, and tell the user
+            // that a passphrase they meant to change was changed.
+            if let Some(Record::Passphrase(salt)) = atrest::read_record(&home)?
+                && atrest::derive(&new, &salt)?.bytes() == old.bytes()
+            {
+                return Err(KeyStoreError::SamePassphrase);
+            }
             let salt = atrest::new_salt();
             let key = atrest::derive(&new, &salt)?;
             rekey_rooms(&home, &old, &key)?;

@@ -191,7 +191,14 @@ impl Client {
     pub(crate) async fn accept_key_of(&self, who: &str) -> Result<PeerInfo, ClientError> {
         let info = self.fetch_key(who).await?;
         let id = info.id;
-        self.store(move |s| s.accept_new_key(id)).await?;
+        self.store(move |s| s.accept_new_key(id))
+            .await
+            .map_err(|e| match e {
+                ClientError::Store(KeyStoreError::NoPendingKey(_)) => {
+                    crate::contacts::nothing_to_accept(who)
+                }
+                other => other,
+            })?;
         Ok(PeerInfo {
             pin: PinState::Accepted,
             verified: false,

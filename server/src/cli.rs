@@ -178,8 +178,10 @@ pub enum Command {
         /// The archive to write.
         file: PathBuf,
     },
-    /// Unpack a backup into --data-dir, which must be empty or missing;
-    /// then start the server on it.
+    /// Unpack an archive of `server backup` into --data-dir, which must be
+    /// empty or missing, checking every entry against the archive's
+    /// checksums, and exit: it serves nothing. Next, start the server on
+    /// that folder (`server --data-dir DIR`, with its usual flags).
     Restore {
         /// The archive `server backup` wrote.
         file: PathBuf,
@@ -464,6 +466,17 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restore_says_it_only_unpacks_and_what_runs_next() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        let restore = cli.find_subcommand_mut("restore").unwrap();
+        let help = restore.render_long_help().to_string();
+        assert!(help.contains("and exit: it serves nothing"), "{help}");
+        assert!(help.contains("`server --data-dir DIR`"), "{help}");
+        assert!(!help.contains("then start the server on it"), "{help}");
+    }
 
     #[test]
     fn sizes_parse_with_binary_suffixes() {

@@ -83,8 +83,10 @@ fn restore(file: &std::path::Path, config: &Config) -> anyhow::Result<String> {
             other => other.into(),
         },
     )?;
+    // It only unpacks: what to run next, as the help says.
     Ok(format!(
-        "restored into {}: {} accounts, {} messages, {} files; server fingerprint {}",
+        "restored into {0}: {1} accounts, {2} messages, {3} files; server fingerprint {4}\n\
+         nothing is served yet: start the server on it (`server --data-dir {0}`, with its usual flags)",
         config.data_dir.display(),
         manifest.accounts,
         manifest.messages,

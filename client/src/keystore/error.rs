@@ -64,11 +64,17 @@ pub enum KeyStoreError {
     /// passphrase.
     #[error("wrong passphrase: the store in this home folder cannot be opened with it")]
     WrongPassphrase,
-    /// A backup could not be opened with the key from the given passphrase.
+    /// A backup could not be opened with the key from the given passphrase:
+    /// its first chunk fails its check, which a damaged first chunk does
+    /// as well (the two cannot be told apart).
     #[error(
-        "wrong passphrase: the backup cannot be opened with it (give the passphrase it was exported under)"
+        "wrong passphrase, or the backup is damaged: it cannot be opened with this passphrase (give the passphrase it was exported under)"
     )]
     WrongBackupPassphrase,
+    /// A backup file read during an import is not a whole backup; turned
+    /// into [`crate::ClientError::BadBackup`], which names the file.
+    #[error("the backup {0}")]
+    Backup(crate::backup_fault::BackupFault),
     /// The home is encrypted and no passphrase was given.
     #[error(
         "this home folder is encrypted: give its passphrase (asked on a terminal, or --passphrase-file FILE, or SEALPOST_PASSPHRASE)"
@@ -97,6 +103,15 @@ pub enum KeyStoreError {
         "this home folder was set up with --no-passphrase and is not encrypted; run with --no-passphrase. To encrypt it, export it (`client --no-passphrase export FILE` asks for the backup's passphrase) and import that into a new home with the same passphrase"
     )]
     NoPassphraseHome,
+    /// `passphrase change` in a home set up without one: there is nothing
+    /// to change, and re-keying a plain store in place is not supported.
+    #[error(
+        "this home folder was set up with --no-passphrase and is not encrypted: it has no passphrase to change. To encrypt it, export it (`client --no-passphrase export FILE` asks for the backup's passphrase) and import that into a new home (`client --home NEW import FILE`, with the same passphrase); then use the new home and retire this one"
+    )]
+    NoPassphraseToChange,
+    /// `passphrase change` to the passphrase the home has already.
+    #[error("the new passphrase is the old one: nothing changed")]
+    SamePassphrase,
     /// Another process has the home's store open (`passphrase change` needs
     /// it alone).
     #[error(

@@ -11,6 +11,7 @@ use std::io;
 use rusqlite::ErrorCode;
 
 use crate::ClientError;
+use crate::backup_fault::BackupFault;
 use crate::connection::ConnectionError;
 use crate::keystore::KeyStoreError;
 use crate::passphrase::EntryError;
@@ -100,6 +101,8 @@ pub fn client_code(e: &ClientError) -> String {
         ClientError::RoomPasswordNeeded(_) => "password_needed",
         ClientError::NoKeyPackage(_) => "no_key_package",
         ClientError::NameMismatch { .. } => "name_mismatch",
+        ClientError::NothingToAccept(_) => "no_pending_key",
+        ClientError::BadBackup { fault, .. } => backup_code(fault),
         ClientError::StillInRooms(_) => "still_in_rooms",
         ClientError::AccountGone { .. } => "account_gone",
         ClientError::OtherServer { .. } => "other_server",
@@ -115,7 +118,9 @@ pub fn store_code(e: &KeyStoreError) -> &'static str {
         | KeyStoreError::FirstPassphraseNeeded
         | KeyStoreError::NewPassphraseNeeded => "passphrase_needed",
         KeyStoreError::PassphraseTooShort { .. } => "passphrase_too_short",
-        KeyStoreError::NoPassphraseHome => "unencrypted_home",
+        KeyStoreError::NoPassphraseHome | KeyStoreError::NoPassphraseToChange => "unencrypted_home",
+        KeyStoreError::SamePassphrase => "same_passphrase",
+        KeyStoreError::Backup(fault) => backup_code(fault),
         KeyStoreError::HomeInUse => "home_in_use",
         KeyStoreError::Io(e) => io_code(e).unwrap_or("key_store"),
         KeyStoreError::Sqlite(e) => match e.sqlite_error_code() {
@@ -136,6 +141,17 @@ pub fn store_code(e: &KeyStoreError) -> &'static str {
         KeyStoreError::CounterExhausted(_) => "session_exhausted",
         // The store's own consistency, nothing a user chose.
         KeyStoreError::UnknownSession(_) | KeyStoreError::SessionExists(_) => "key_store",
+    }
+}
+
+/// The code of what is wrong with a backup file.
+fn backup_code(fault: &BackupFault) -> &'static str {
+    match fault {
+        BackupFault::NotABackup => "not_a_backup",
+        BackupFault::CutShort => "backup_cut_short",
+        BackupFault::TooNew => "backup_too_new",
+        BackupFault::Read(_) => "file",
+        _ => "backup_damaged",
     }
 }
 

@@ -170,7 +170,10 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             | KeyStoreError::FirstPassphraseNeeded
             | KeyStoreError::NewPassphraseNeeded
             | KeyStoreError::PassphraseTooShort { .. }
-            | KeyStoreError::NoPassphraseHome),
+            | KeyStoreError::NoPassphraseHome
+            | KeyStoreError::NoPassphraseToChange
+            | KeyStoreError::SamePassphrase
+            | KeyStoreError::Backup(_)),
         ) => s.to_string(),
         ClientError::Store(s) => format!("the local key store failed: {s}"),
         ClientError::NoHeldFile(id, was) => was
@@ -223,7 +226,9 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         | ClientError::RoomRefused { .. }
         | ClientError::RoomPassword(_)
         | ClientError::NoKeyPackage(_)
-        | ClientError::NameMismatch { .. } => e.to_string(),
+        | ClientError::NameMismatch { .. }
+        | ClientError::NothingToAccept(_)
+        | ClientError::BadBackup { .. } => e.to_string(),
         ClientError::StillInRooms(_)
         | ClientError::AccountGone { .. }
         | ClientError::OtherServer { .. } => match audience {

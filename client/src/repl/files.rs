@@ -84,8 +84,8 @@ impl Menu {
                         .map(|r| format!("{} in #{}", escape_line(&r.name), escape_line(&r.room))),
                 );
                 self.say(format!(
-                    "completed {} interrupted upload(s): {}",
-                    done.len(),
+                    "completed {}: {}",
+                    crate::output::count(done.len(), "interrupted upload", "interrupted uploads"),
                     parts.join(", ")
                 ));
             }

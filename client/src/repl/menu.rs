@@ -376,6 +376,10 @@ impl Menu {
                 self.say(help());
                 Ok(())
             }
+            Command::RoomForms => {
+                self.say(super::room_parse::forms());
+                Ok(())
+            }
             // Handled by the loop.
             Command::Exit => Ok(()),
         }

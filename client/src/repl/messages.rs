@@ -226,9 +226,7 @@ impl Menu {
         let announced = events.iter().filter(|e| e.is_held_offer()).count();
         let held = self.client.held_files().await?.len();
         if held > announced {
-            self.say(format!(
-                "{held} file offer(s) wait for your decision: `files` lists them"
-            ));
+            self.say(crate::output::offers_waiting(held, "files"));
         }
         Ok(Some(events))
     }

@@ -125,6 +125,8 @@ pub enum Command {
     Room(crate::cli::RoomCommand),
     /// The menu.
     Help,
+    /// `room` alone: how each room command is typed.
+    RoomForms,
     /// 0: leave.
     Exit,
 }
@@ -173,13 +175,7 @@ impl std::fmt::Display for ParseError {
             ),
             Self::UnclosedQuote => write!(f, "a quote is not closed; close it or leave it out"),
             Self::BadSwitch(s) => write!(f, "`watch` takes on or off, not \"{s}\""),
-            Self::RoomUsage => {
-                write!(f, "the room commands are:")?;
-                for form in super::room_parse::ROOM_FORMS {
-                    write!(f, "\n  room {form}")?;
-                }
-                Ok(())
-            }
+            Self::RoomUsage => f.write_str(&super::room_parse::forms()),
             Self::BadNumber(s) => f.write_str(&crate::downloads::not_an_offer_number(s)),
         }
     }
@@ -267,6 +263,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
                 target: all.into_iter().next().map(|w| w.text),
             }
         }
+        // `room` alone asks what there is (as `help` says), which is no error.
+        Args::Room if next_word(line, first.end)?.is_none() => Command::RoomForms,
         Args::Room => Command::Room(
             super::room_parse::parse_room(line, first.end).map_err(|_| ParseError::RoomUsage)?,
         ),

@@ -158,7 +158,8 @@ impl Menu {
     pub(super) async fn safety_number(&self, name: String, cancel: CancellationToken) -> Outcome {
         let client = self.client.clone();
         let (info, number) = cancellable(&cancel, client.safety_number(&name)).await?;
-        let shown = escape_line(&info.name).into_owned();
+        // A contact pinned without a name goes by its id (see `PeerInfo::label`).
+        let shown = escape_line(&info.label()).into_owned();
         if info.pin == PinState::Changed {
             self.say(changed_key_number(&info, &number));
             return Ok(());
@@ -169,7 +170,7 @@ impl Menu {
             if info.verified {
                 " (marked as compared)".to_string()
             } else {
-                format!(", then `verify {}`", escape_line(&quote_word(&info.name)))
+                format!(", then `verify {}`", escape_line(&quote_word(&info.label())))
             }
         ));
         Ok(())
@@ -182,7 +183,8 @@ impl Menu {
             return Ok(());
         };
         let (info, number) = cancellable(&cancel, client.safety_number(&name)).await?;
-        let shown = escape_line(&info.name).into_owned();
+        // A contact pinned without a name goes by its id (see `PeerInfo::label`).
+        let shown = escape_line(&info.label()).into_owned();
         if info.pin == PinState::Changed {
             // The number is the new key's: there is nothing to mark yet.
             self.say(changed_key_number(&info, &number));
@@ -194,7 +196,7 @@ impl Menu {
             self.say(format!(
                 "not marked: the menu asks this on a terminal only; after comparing, \
                  `client fingerprint {} --verified` records it",
-                escape_line(&quote_word(&info.name))
+                escape_line(&quote_word(&info.label()))
             ));
             return Ok(());
         }
@@ -253,11 +255,12 @@ impl Menu {
 
 /// The safety number of a changed key not yet accepted, and what to do.
 fn changed_key_number(info: &PeerInfo, number: &impl std::fmt::Display) -> String {
-    let shown = escape_line(&info.name);
+    let label = info.label();
+    let shown = escape_line(&label);
     format!(
         "{shown}'s key changed and is not accepted; the safety number with the new key:\n{number}\n\
          compare them with {shown} in person or by phone; only if they match, `accept {}` takes the \
          new key (then `verify` it)",
-        escape_line(&quote_word(&info.name))
+        escape_line(&quote_word(&label))
     )
 }

@@ -18,8 +18,10 @@ pub(super) struct MenuProgress {
     pub(super) printer: Printer,
 }
 
-impl Progress for MenuProgress {
-    fn start(&self, label: &str, total: u64, done: u64) {
+impl MenuProgress {
+    /// A bar in the foreground, else one line: `verb` (receiving, sending)
+    /// and the label.
+    fn begin(&self, verb: &str, label: &str, total: u64, done: u64) {
         if self.foreground.load(Ordering::Acquire) {
             self.bars.start(label, total, done);
         } else {
@@ -30,8 +32,18 @@ impl Progress for MenuProgress {
             } else {
                 String::new()
             };
-            self.printer.print(format!("receiving {label}{size}..."));
+            self.printer.print(format!("{verb} {label}{size}..."));
         }
+    }
+}
+
+impl Progress for MenuProgress {
+    fn start(&self, label: &str, total: u64, done: u64) {
+        self.begin("receiving", label, total, done);
+    }
+
+    fn start_sending(&self, label: &str, total: u64, done: u64) {
+        self.begin("sending", label, total, done);
     }
 
     fn advance(&self, n: u64) {
@@ -67,8 +79,15 @@ mod tests {
             }
             _ => panic!("not a text"),
         }
+        // A file the menu sends again by itself is not said to be received.
+        p.start_sending("to carol", 70_020_000, 0);
+        match lines.try_recv().unwrap() {
+            terminal::Print::Text(t) => assert_eq!(t, "sending to carol (about 70.02 MB)..."),
+            _ => panic!("not a text"),
+        }
         p.foreground.store(true, Ordering::Release);
         p.start("x", 1, 0);
+        p.start_sending("y", 1, 0);
         assert!(lines.try_recv().is_err());
     }
 }

@@ -27,6 +27,17 @@ pub const ROOM_FORMS: &[&str] = &[
     "delete NAME",
 ];
 
+/// "the room commands are:" and [`ROOM_FORMS`], one a line: what `room`
+/// alone shows, and what a line that makes no room command is told.
+pub fn forms() -> String {
+    let mut shown = String::from("the room commands are:");
+    for form in ROOM_FORMS {
+        shown.push_str("\n  room ");
+        shown.push_str(form);
+    }
+    shown
+}
+
 /// The room subcommands, for completion.
 pub const ROOM_WORDS: &[&str] = &[
     "create",

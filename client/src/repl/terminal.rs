@@ -266,6 +266,12 @@ static LOG_PRINTER: Mutex<Option<Printer>> = Mutex::new(None);
 /// Sends log lines through `printer` from now on, so that they do not break
 /// the line being typed.
 pub fn route_logs(printer: Option<Printer>) {
+    // The library's notices (`crate::notice`) go where log lines go.
+    crate::notice::route(printer.clone().map(|p| {
+        Box::new(move |text: String| {
+            let _ = p.lines.send(Print::Log(text));
+        }) as Box<dyn Fn(String) + Send>
+    }));
     *LOG_PRINTER.lock().unwrap_or_else(|e| e.into_inner()) = printer;
 }
 

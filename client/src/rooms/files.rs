@@ -309,7 +309,7 @@ async fn continue_upload(
     cancel: &CancellationToken,
 ) -> Result<FinishedUpload, RoomFileError> {
     let label = format!("to the room: {}", escape_line(&upload.name));
-    progress.start(&label, ciphertext_len(upload.size), offset);
+    progress.start_sending(&label, ciphertext_len(upload.size), offset);
     let part = UploadPart {
         upload_id: upload.upload_id,
         path: &upload.path,

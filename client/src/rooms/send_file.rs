@@ -83,7 +83,8 @@ impl ResumedUploads {
     pub fn abandoned_line(&self) -> Option<String> {
         paths_line(
             &self.abandoned,
-            "interrupted upload(s) whose file is gone, not sent",
+            "interrupted upload",
+            "whose file is gone, not sent",
             "gave up",
         )
     }
@@ -94,16 +95,16 @@ impl ResumedUploads {
     pub fn restarted_line(&self) -> Option<String> {
         paths_line(
             &self.restarted,
-            "interrupted upload(s) again from the start, as new messages (the file \
-             changed, the client stopped before recording its progress, or the server no \
-             longer had what was sent)",
+            "interrupted upload",
+            "again from the start, as new messages (the file changed, the client stopped \
+             before recording its progress, or the server no longer had what was sent)",
             "sent",
         )
     }
 }
 
-/// "`verb` N `what`: path, path", or nothing for no paths.
-fn paths_line(paths: &[PathBuf], what: &str, verb: &str) -> Option<String> {
+/// "`verb` N `noun`(s) `what`: path, path", or nothing for no paths.
+fn paths_line(paths: &[PathBuf], noun: &str, what: &str, verb: &str) -> Option<String> {
     if paths.is_empty() {
         return None;
     }
@@ -113,7 +114,7 @@ fn paths_line(paths: &[PathBuf], what: &str, verb: &str) -> Option<String> {
         .collect();
     Some(format!(
         "{verb} {} {what}: {}",
-        paths.len(),
+        crate::output::count(paths.len(), noun, &format!("{noun}s")),
         shown.join(", ")
     ))
 }

@@ -291,7 +291,7 @@ impl Client {
     ) -> Result<u64, ClientError> {
         let total = ciphertext_len(plaintext_size);
         let progress = self.progress();
-        progress.start(label, total, offset);
+        progress.start_sending(label, total, offset);
         let mut attempt = 0;
         let result = loop {
             // While sending, how far it gets is unknown until it stops: a crash
@@ -326,7 +326,7 @@ impl Client {
                         .retrying(|c| async move { c.upload_resume(upload_id).await })
                         .await?;
                     offset = status.offset;
-                    progress.start(label, total, offset);
+                    progress.start_sending(label, total, offset);
                 }
                 Err(ClientError::Connection(e))
                     if e.reason() == Some(ErrorReason::BadOffset) && attempt + 1 < ATTEMPTS =>

@@ -366,7 +366,10 @@ async fn carry_out(
                 .flatten()
                 .collect();
             if !done.is_empty() {
-                lines.push(format!("completed {} interrupted upload(s)", done.len()));
+                lines.push(format!(
+                    "completed {}",
+                    crate::output::count(done.len(), "interrupted upload", "interrupted uploads")
+                ));
             } else if lines.is_empty() {
                 lines.push("no interrupted uploads".into());
             }
@@ -481,7 +484,7 @@ async fn fingerprint(
 ) -> Result<Done, Failure> {
     if let Some(t) = target.filter(|t| !t.is_room()) {
         let (info, number) = client.safety_number(&t.address).await?;
-        let who = escape_line(&info.name).into_owned();
+        let who = escape_line(&info.label()).into_owned();
         // The client's own pin decides, not the list's last word on it.
         let changed = info.pin == crate::pin::PinState::Changed;
         return Ok(Done::Say(

@@ -298,3 +298,52 @@ async fn a_new_passphrase_has_eight_characters_at_least_and_an_older_shorter_one
     let (ok, out, err) = run(&addr, &old, "pw", &[], &["list"]).await;
     assert!(ok && out.contains("zed"), "{out}{err}");
 }
+
+/// `passphrase change` where there is nothing to change: a home set up
+/// with --no-passphrase is told how it gets one (before a new passphrase
+/// is asked for), and the same passphrase again is said to change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passphrase_change_that_changes_nothing_says_so() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (bot, alice) = (dir.path().join("bot"), dir.path().join("alice"));
+    let (ok, _, err) = run(
+        &addr,
+        &bot,
+        "",
+        &[],
+        &["--no-passphrase", "register", "bot"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let new = [("SEALPOST_NEW_PASSPHRASE", "a new passphrase")];
+    let args = ["--no-passphrase", "passphrase", "change"];
+    let (ok, _, err) = run(&addr, &bot, "", &new, &args).await;
+    assert!(!ok);
+    assert!(err.contains("it has no passphrase to change"), "{err}");
+    assert!(err.contains("export") && err.contains("import"), "{err}");
+    assert!(!err.contains("run with --no-passphrase"), "{err}");
+    // Refused before anything is read: without a new passphrase too.
+    let args = ["--json", "--no-passphrase", "passphrase", "change"];
+    let (ok, _, err) = run(&addr, &bot, "", &[], &args).await;
+    // After the warning every start of a plain home prints.
+    let last = err.trim().lines().last().unwrap();
+    let refused: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert!(!ok && refused["code"] == "unencrypted_home", "{err}");
+
+    let (ok, _, err) = run(&addr, &alice, TEST_PASSPHRASE, &[], &["register", "alice"]).await;
+    assert!(ok, "{err}");
+    let same = [("SEALPOST_NEW_PASSPHRASE", TEST_PASSPHRASE)];
+    let args = ["--json", "passphrase", "change"];
+    let (ok, out, err) = run(&addr, &alice, TEST_PASSPHRASE, &same, &args).await;
+    assert!(!ok, "{out}");
+    let refused: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    assert_eq!(refused["code"], "same_passphrase", "{err}");
+    assert_eq!(
+        refused["error"], "the new passphrase is the old one: nothing changed",
+        "{err}"
+    );
+    let (ok, _, err) = run(&addr, &alice, TEST_PASSPHRASE, &[], &["fingerprint"]).await;
+    assert!(ok, "{err}");
+}

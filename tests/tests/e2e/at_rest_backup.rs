@@ -268,7 +268,7 @@ async fn a_home_without_a_passphrase_is_encrypted_by_exporting_and_importing_it(
     let (ok, _, err) = run(&addr, &home, "wrong", &[], &["import", backup_arg]).await;
     // Said as it is, not as a failure of the local store.
     assert!(
-        !ok && err.starts_with("client: wrong passphrase: the backup"),
+        !ok && err.starts_with("client: wrong passphrase, or the backup is damaged"),
         "{err}"
     );
     let (ok, _, err) = run(

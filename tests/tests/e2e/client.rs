@@ -522,6 +522,15 @@ async fn a_changed_server_key_is_refused_loudly_even_by_a_server_without_the_acc
     assert!(ok, "{err}");
     let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["inbox"], None).await;
     assert!(ok, "{err}");
+    let server_fingerprint = |out: &str| {
+        serde_json::from_str::<serde_json::Value>(out).unwrap()["server"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string()
+    };
+    let fingerprint = ["--json", "fingerprint"];
+    let (_, out, _) = run_client_with_stdin(relay.addr, &home, &fingerprint, None).await;
+    let old = server_fingerprint(&out);
     // The server's key is replaced (as by an impostor on the same address).
     server.terminate_cleanly().await.unwrap();
     std::fs::remove_file(data.join("server.key")).unwrap();
@@ -562,10 +571,19 @@ async fn a_changed_server_key_is_refused_loudly_even_by_a_server_without_the_acc
     relay.set_target(server.addr);
     let (ok, _, err) =
         run_client_with_stdin(relay.addr, &home, &["--accept-server-key", "inbox"], None).await;
+    let (_, out, _) = run_client_with_stdin(relay.addr, &home, &fingerprint, None).await;
+    let new = server_fingerprint(&out);
+    assert_ne!(old, new);
+    // Said to the person in a sentence naming both keys, not as a log line.
+    assert!(ok, "{err}");
     assert!(
-        ok && err.contains("pinned=") && err.contains("presented="),
+        err.contains(&format!(
+            "client: accepted the server's new key as instructed (--accept-server-key): its \
+             fingerprint was {old} and is now {new}"
+        )),
         "{err}"
     );
+    assert!(!err.contains("WARN") && !err.contains("pinned="), "{err}");
 }
 
 /// A loopback listener that answers every request with `UNKNOWN_CLIENT`,

@@ -70,3 +70,28 @@ async fn fingerprint_of_a_changed_key_is_never_shown_as_compared() {
     let key: serde_json::Value = serde_json::from_str(&key).unwrap();
     assert_eq!(key["verified"], false, "{key}");
 }
+
+/// `accept` with nothing changed names whom it is about, by name or by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_an_unchanged_key_names_the_user() {
+    let (server, _dir, [alice, _bob]) = users(["alice", "bob"]).await;
+    let addr = server.addr;
+    let id = json(addr, &alice, &["key", "bob"]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (done, _, err) = run(addr, &alice, &["accept", "bob"]).await;
+    assert!(!done);
+    assert_eq!(
+        err.trim(),
+        "client: bob's key has not changed: nothing to accept",
+        "{err}"
+    );
+    let refused = crate::rooms_cli::refusal(addr, &alice, &["accept", &id]).await;
+    assert_eq!(refused["code"], "no_pending_key", "{refused}");
+    assert_eq!(
+        refused["error"],
+        format!("{id}'s key has not changed: nothing to accept"),
+        "{refused}"
+    );
+}

@@ -5,6 +5,7 @@
 mod account_delete;
 mod at_rest;
 mod at_rest_backup;
+mod backup_files;
 mod bodies;
 mod cli_json;
 mod cli_local;
@@ -82,6 +83,7 @@ mod tui_refusals;
 mod tui_rooms;
 mod tui_trust;
 mod two_watchers;
+mod unnamed_contact;
 mod upgrade;
 mod uploads;
 mod v2;

@@ -209,7 +209,7 @@ async fn an_interrupted_upload_whose_file_is_gone_is_reported_and_its_history_sa
         resumed
             .abandoned_line()
             .unwrap()
-            .contains("gave up 1 interrupted upload(s) whose file is gone, not sent"),
+            .contains("gave up 1 interrupted upload whose file is gone, not sent"),
     );
     let (_, history) = alice.history("bob", query()).await.unwrap();
     let entry = history.last().unwrap();

@@ -66,6 +66,11 @@ fn numbers_and_words_name_the_same_commands() {
     assert_eq!(cmd("?"), Command::Help);
     assert_eq!(cmd("resume"), Command::Resume);
     assert_eq!(parse("   ").unwrap(), None);
+    // `room` alone lists the room commands, as `help` says; a room line
+    // that makes no command is the error.
+    assert_eq!(cmd("room"), Command::RoomForms);
+    assert_eq!(cmd("/room  "), Command::RoomForms);
+    assert_eq!(parse("room frobnicate x"), Err(ParseError::RoomUsage));
 }
 
 #[test]
