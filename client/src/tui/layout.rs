@@ -1,15 +1,17 @@
 //! Where each part of the screen goes: the list and the open conversation
 //! side by side on top, then a line per transfer, the box being typed in
 //! and the status line with a status message above it. On a short screen
-//! what is typed and the status line stay and the rest gives way.
+//! what is typed and the status line stay and the rest gives way. The
+//! typing box's rows (wrapped, the cursor's place) are laid out here too.
 //! Left out: drawing them (`super::view`).
 
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 
-use super::app::App;
-use super::text::{fit, wrap};
-use super::view::{MAX_INPUT_ROWS, input_lines};
+use super::app::{App, Mode};
+use super::text::{fit, wrap, wrap_chars};
 
+/// Most rows the typing box grows to.
+const MAX_INPUT_ROWS: usize = 6;
 /// Rows a status message may take above the status line (a failure's
 /// reason is read whole; past this, the end is cut).
 const MAX_FLASH_ROWS: usize = 3;
@@ -84,6 +86,46 @@ pub(super) fn flash_rows(app: &App, width: usize) -> Vec<String> {
         rows.push(fit(&rest, width));
     }
     rows
+}
+
+/// The typing box's rows at `width`, and where the cursor is (row, column).
+fn input_lines(app: &App, width: usize) -> Vec<String> {
+    input_layout(app, width).0
+}
+
+pub(super) fn input_layout(app: &App, width: usize) -> (Vec<String>, (usize, usize)) {
+    if app.mode == Mode::Secret {
+        let (dots, cursor) = super::secret::masked(&app.input.text, app.input.cursor);
+        return text_layout(&dots, cursor, width);
+    }
+    text_layout(&app.input.text, app.input.cursor, width)
+}
+
+fn text_layout(text: &str, at: usize, width: usize) -> (Vec<String>, (usize, usize)) {
+    let mut rows = Vec::new();
+    let mut cursor = (0, 0);
+    let mut offset = 0;
+    for line in text.split('\n') {
+        let wrapped = wrap_chars(line, width);
+        let line_end = offset + line.len();
+        if (offset..=line_end).contains(&at) {
+            let before = &line[..at - offset];
+            let before_rows = wrap_chars(before, width);
+            let mut row = before_rows.len() - 1;
+            let mut col = before_rows.last().map_or(0, |r| super::text::width(r));
+            if col >= width {
+                row += 1;
+                col = 0;
+            }
+            cursor = (rows.len() + row, col);
+        }
+        rows.extend(wrapped);
+        offset = line_end + 1;
+    }
+    if cursor.0 >= rows.len() {
+        rows.push(String::new());
+    }
+    (rows, cursor)
 }
 
 #[cfg(test)]

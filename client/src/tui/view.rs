@@ -16,15 +16,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::app::{App, LinkState, Mode};
-use super::layout::{areas, flash_rows};
+use super::layout::{areas, flash_rows, input_layout};
 use super::lines::{Item, Tone, transfer_line};
-use super::text::{fit, wrap, wrap_chars};
+use super::text::{fit, wrap};
 use crate::conversations::ConversationSummary;
 use crate::display::escape_line;
 use sealpost_rooms::JoinRule;
-
-/// Most rows the typing box grows to.
-pub(super) const MAX_INPUT_ROWS: usize = 6;
 
 /// Styles, or none of their colours under `NO_COLOR`.
 struct Theme {
@@ -336,46 +333,6 @@ fn draw_transfers(frame: &mut Frame<'_>, app: &App, area: Rect) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), area);
-}
-
-/// The typing box's rows at `width`, and where the cursor is (row, column).
-pub(super) fn input_lines(app: &App, width: usize) -> Vec<String> {
-    input_layout(app, width).0
-}
-
-fn input_layout(app: &App, width: usize) -> (Vec<String>, (usize, usize)) {
-    if app.mode == Mode::Secret {
-        let (dots, cursor) = super::secret::masked(&app.input.text, app.input.cursor);
-        return text_layout(&dots, cursor, width);
-    }
-    text_layout(&app.input.text, app.input.cursor, width)
-}
-
-fn text_layout(text: &str, at: usize, width: usize) -> (Vec<String>, (usize, usize)) {
-    let mut rows = Vec::new();
-    let mut cursor = (0, 0);
-    let mut offset = 0;
-    for line in text.split('\n') {
-        let wrapped = wrap_chars(line, width);
-        let line_end = offset + line.len();
-        if (offset..=line_end).contains(&at) {
-            let before = &line[..at - offset];
-            let before_rows = wrap_chars(before, width);
-            let mut row = before_rows.len() - 1;
-            let mut col = before_rows.last().map_or(0, |r| width_of(r));
-            if col >= width {
-                row += 1;
-                col = 0;
-            }
-            cursor = (rows.len() + row, col);
-        }
-        rows.extend(wrapped);
-        offset = line_end + 1;
-    }
-    if cursor.0 >= rows.len() {
-        rows.push(String::new());
-    }
-    (rows, cursor)
 }
 
 fn draw_input(frame: &mut Frame<'_>, app: &App, area: Rect) {
