@@ -20,20 +20,17 @@ pub struct Flags {
     pub accept_new_key: bool,
 }
 
-/// A token cancelled by Ctrl-C, SIGTERM or SIGHUP, for transfers and
-/// `watch`: a transfer stopped so records how far it got (`client resume`
-/// goes on from there), where the default action would kill the process
-/// before it could.
+/// A token cancelled by Ctrl-C or SIGTERM, for transfers and `watch`: a
+/// transfer stopped so records how far it got (`client resume` goes on
+/// from there), where the default action would kill the process before it
+/// could. SIGHUP keeps its default: under `nohup` it is ignored, and
+/// catching it would undo that.
 pub(crate) fn cancel_on_signal() -> CancellationToken {
     use tokio::signal::unix::{SignalKind, signal};
     let token = CancellationToken::new();
     // Installed now, not when the task first runs: a signal in between
     // would kill the process instead of stopping the transfer cleanly.
-    for kind in [
-        SignalKind::interrupt(),
-        SignalKind::terminate(),
-        SignalKind::hangup(),
-    ] {
+    for kind in [SignalKind::interrupt(), SignalKind::terminate()] {
         match signal(kind) {
             Ok(mut arrivals) => {
                 let t = token.clone();
