@@ -6,7 +6,7 @@ use crate::uploads::server_connection_for;
 use e2e::user;
 
 use client::{ClientError, PinState, Rejection, What};
-use e2e::{Engine, Relay, ServerProcess, TestServer, pattern};
+use e2e::{Engine, ServerProcess, TestServer, pattern};
 use e2e::{files, open_client, run_client_with_stdin, texts};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -507,111 +507,4 @@ async fn client_test_passes_twice_against_the_server_binary_and_leaves_no_accoun
         let status = crate::operator::json(&data, &["status"]).await;
         assert_eq!(status["messages_waiting"], 0, "{status}");
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_changed_server_key_is_refused_loudly_even_by_a_server_without_the_account() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
-    // Clients reach the server through one address that stays put.
-    let relay = Relay::start(server.addr).await.unwrap();
-    let home = dir.path().join("alice");
-    std::fs::create_dir_all(&home).unwrap();
-    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["register", "alice"], None).await;
-    assert!(ok, "{err}");
-    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["inbox"], None).await;
-    assert!(ok, "{err}");
-    let server_fingerprint = |out: &str| {
-        serde_json::from_str::<serde_json::Value>(out).unwrap()["server"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{out}"))
-            .to_string()
-    };
-    let fingerprint = ["--json", "fingerprint"];
-    let (_, out, _) = run_client_with_stdin(relay.addr, &home, &fingerprint, None).await;
-    let old = server_fingerprint(&out);
-    // The server's key is replaced (as by an impostor on the same address).
-    server.terminate_cleanly().await.unwrap();
-    std::fs::remove_file(data.join("server.key")).unwrap();
-    let server = ServerProcess::start(&data, &[]).await.unwrap();
-    relay.set_target(server.addr);
-    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["inbox"], None).await;
-    assert!(!ok);
-    assert!(err.contains("DANGER"), "{err}");
-    assert!(err.contains("--accept-server-key"), "{err}");
-    // A server that never had the account (a reinstalled one, or an
-    // impostor with its own empty folder) gets the same warning, not word
-    // that the account is gone.
-    let elsewhere = ServerProcess::start(&dir.path().join("other"), &[])
-        .await
-        .unwrap();
-    relay.set_target(elsewhere.addr);
-    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["inbox"], None).await;
-    assert!(!ok);
-    assert!(err.contains("DANGER"), "{err}");
-    assert!(!err.contains("registered"), "{err}");
-    // One that refuses before proving any key is not believed either.
-    let refuser = refuses_every_hello().await;
-    relay.set_target(refuser);
-    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &["--json", "inbox"], None).await;
-    assert!(!ok);
-    let err: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
-    assert_eq!(err["code"], "unproven_server", "{err}");
-    assert!(
-        err["error"].as_str().unwrap().contains("before proving"),
-        "{err}"
-    );
-    // Its key accepted, a server without the account is named as most
-    // likely not this home's server (it was: "register in a new home").
-    relay.set_target(elsewhere.addr);
-    let args = ["--json", "--accept-server-key", "inbox"];
-    let (ok, _, err) = run_client_with_stdin(relay.addr, &home, &args, None).await;
-    assert!(!ok && err.contains("\"other_server\""), "{err}");
-    relay.set_target(server.addr);
-    let (ok, _, err) =
-        run_client_with_stdin(relay.addr, &home, &["--accept-server-key", "inbox"], None).await;
-    let (_, out, _) = run_client_with_stdin(relay.addr, &home, &fingerprint, None).await;
-    let new = server_fingerprint(&out);
-    assert_ne!(old, new);
-    // Said to the person in a sentence naming both keys, not as a log line.
-    assert!(ok, "{err}");
-    assert!(
-        err.contains(&format!(
-            "client: accepted the server's new key as instructed (--accept-server-key): its \
-             fingerprint was {old} and is now {new}"
-        )),
-        "{err}"
-    );
-    assert!(!err.contains("WARN") && !err.contains("pinned="), "{err}");
-}
-
-/// A loopback listener that answers every request with `UNKNOWN_CLIENT`,
-/// as a server that does not prove its key before judging an account
-/// would; its address. It lives until the test's runtime ends.
-async fn refuses_every_hello() -> std::net::SocketAddr {
-    use futures::{SinkExt, StreamExt};
-    use protocol::codec::{Inbound, ServerCodec};
-    use protocol::v3::{self, ServerError};
-    use protocol::{ErrorReason, Response};
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut framed = tokio_util::codec::Framed::new(stream, ServerCodec::default());
-                while let Some(Ok(Inbound::Request(_))) = framed.next().await {
-                    let no = v3::Response::Error(ServerError {
-                        reason: ErrorReason::UnknownClient,
-                        text: "no client is registered".into(),
-                    });
-                    if framed.send(Response::V3(no).into()).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
 }
