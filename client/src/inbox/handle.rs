@@ -157,20 +157,6 @@ impl Client {
             }
             Handled::No => {}
         }
-        let outcome = self.handle_new(d, cancel).await?;
-        // Only a message handled now has a row without its digest.
-        self.store(move |s| s.note_handled_digest(id, &digest))
-            .await?;
-        Ok(outcome)
-    }
-
-    /// [`Self::handle`] for a message not handled here before.
-    async fn handle_new(
-        &self,
-        d: Delivery,
-        cancel: &CancellationToken,
-    ) -> Result<Outcome, ClientError> {
-        let id = d.message_id;
         if let Some(held) = self.store(move |s| s.held_file(id)).await? {
             return self.on_held(&d, held, cancel).await;
         }
@@ -236,12 +222,12 @@ impl Client {
         what: Option<What>,
         sender_time_ms: Option<u64>,
     ) -> Result<Outcome, ClientError> {
-        let id = d.message_id;
+        let (id, digest) = (d.message_id, super::digest(d));
         let change = what
             .as_ref()
             .and_then(|w| history_change(d, w, sender_time_ms));
         if !self
-            .store(move |s| s.mark_handled_with(id, counter, change.as_ref()))
+            .store(move |s| s.mark_delivery_handled(id, Some(&digest), counter, change.as_ref()))
             .await?
         {
             // Another client process on this home showed it first.

@@ -97,8 +97,11 @@ impl Client {
                         },
                     };
                     let (id, counter) = (d.message_id, Some((sid, opened.counter)));
-                    self.store(move |s| s.mark_handled_with(id, counter, Some(&change)))
-                        .await?;
+                    let digest = super::digest(&d);
+                    self.store(move |s| {
+                        s.mark_delivery_handled(id, Some(&digest), counter, Some(&change))
+                    })
+                    .await?;
                     self.note_statuses_moved();
                     Ok(Outcome::handled(Vec::new()))
                 }

@@ -144,23 +144,6 @@ impl KeyStore {
         Ok(())
     }
 
-    /// Records what the message just handled as `message_id` was (its
-    /// digest), unless that is recorded already.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn note_handled_digest(
-        &mut self,
-        message_id: u64,
-        digest: &[u8; 32],
-    ) -> Result<(), KeyStoreError> {
-        self.conn.execute(
-            "UPDATE handled_messages SET digest = ?2 WHERE message_id = ?1 AND digest IS NULL",
-            params![to_sql_u64(message_id), &digest[..]],
-        )?;
-        Ok(())
-    }
-
     /// Whether a server message id was handled already (drop a redelivery).
     ///
     /// # Errors
@@ -209,6 +192,21 @@ impl KeyStore {
         counter: Option<(SessionId, u64)>,
         change: Option<&HistoryChange>,
     ) -> Result<bool, KeyStoreError> {
+        self.mark_delivery_handled(message_id, None, counter, change)
+    }
+
+    /// [`KeyStore::mark_handled_with`] noting what the message was (its
+    /// `digest`, see [`KeyStore::handled_as`]) in the same row.
+    ///
+    /// # Errors
+    /// As [`KeyStore::mark_handled_with`].
+    pub fn mark_delivery_handled(
+        &mut self,
+        message_id: u64,
+        digest: Option<&[u8; 32]>,
+        counter: Option<(SessionId, u64)>,
+        change: Option<&HistoryChange>,
+    ) -> Result<bool, KeyStoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -230,8 +228,9 @@ impl KeyStore {
             change.apply(&tx)?;
         }
         tx.execute(
-            "INSERT OR IGNORE INTO handled_messages (message_id, handled_at) VALUES (?1, ?2)",
-            params![to_sql_u64(message_id), now_ms()],
+            "INSERT OR IGNORE INTO handled_messages (message_id, handled_at, digest)
+             VALUES (?1, ?2, ?3)",
+            params![to_sql_u64(message_id), now_ms(), digest.map(|d| &d[..])],
         )?;
         tx.execute(
             "DELETE FROM pending_messages WHERE message_id = ?1",
@@ -494,19 +493,19 @@ mod tests {
         let mut store = KeyStore::open(&home).unwrap();
         let (first, second) = ([1u8; 32], [2u8; 32]);
         assert_eq!(store.handled_as(7, &first).unwrap(), Handled::No);
-        store.mark_handled(7, None).unwrap();
-        // Handled before its digest was noted (or by an older version).
-        assert_eq!(store.handled_as(7, &second).unwrap(), Handled::Same);
-        store.note_handled_digest(7, &first).unwrap();
+        // Handled without its digest (by an older version): a redelivery.
+        store.mark_handled(6, None).unwrap();
+        assert_eq!(store.handled_as(6, &second).unwrap(), Handled::Same);
+        store
+            .mark_delivery_handled(7, Some(&first), None, None)
+            .unwrap();
         assert_eq!(store.handled_as(7, &first).unwrap(), Handled::Same);
-        assert_eq!(store.handled_as(7, &second).unwrap(), Handled::Other);
-        // The first digest noted stays.
-        store.note_handled_digest(7, &second).unwrap();
         assert_eq!(store.handled_as(7, &second).unwrap(), Handled::Other);
         store.forget_handled(7).unwrap();
         assert_eq!(store.handled_as(7, &second).unwrap(), Handled::No);
-        store.mark_handled(7, None).unwrap();
-        store.note_handled_digest(7, &second).unwrap();
+        store
+            .mark_delivery_handled(7, Some(&second), None, None)
+            .unwrap();
         assert_eq!(store.handled_as(7, &second).unwrap(), Handled::Same);
     }
 }
