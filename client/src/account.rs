@@ -50,7 +50,6 @@ impl Client {
 /// (the scripted command and the menu say the same).
 #[must_use]
 pub fn deletion_summary(own: &str, deleted: &AccountDeleted, history: &str) -> String {
-    let plural = |n: u64| if n == 1 { "" } else { "s" };
     let mut gone = Vec::new();
     if deleted.messages > 0 {
         // The server cannot tell a text from a receipt or a session's
@@ -67,10 +66,10 @@ pub fn deletion_summary(own: &str, deleted: &AccountDeleted, history: &str) -> S
         ));
     }
     if deleted.uploads > 0 {
-        gone.push(format!(
-            "{} unfinished upload{}",
-            deleted.uploads,
-            plural(deleted.uploads.into())
+        gone.push(crate::output::count(
+            deleted.uploads as usize,
+            "unfinished upload",
+            "unfinished uploads",
         ));
     }
     let with = if gone.is_empty() {

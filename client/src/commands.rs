@@ -299,10 +299,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                     line.into_iter().for_each(|l| println!("{l}"));
                 }
                 if !done.is_empty() {
-                    println!(
-                        "completed {}",
-                        output::count(done.len(), "interrupted upload", "interrupted uploads")
-                    );
+                    println!("{}", done.completed_line());
                 } else if done.abandoned.is_empty() {
                     println!("no interrupted uploads");
                 }

@@ -280,10 +280,11 @@ pub fn conversation_line(c: &ConversationSummary) -> String {
     if c.unread > 0 {
         line.push_str(&format!("  {} unread", c.unread));
     }
-    match c.files_waiting {
-        0 => {}
-        1 => line.push_str("  1 file waiting for your answer (`files`)"),
-        n => line.push_str(&format!("  {n} files waiting for your answer (`files`)")),
+    if c.files_waiting > 0 {
+        line.push_str(&format!(
+            "  {} waiting for your answer (`files`)",
+            count(c.files_waiting, "file", "files")
+        ));
     }
     if c.key_changed {
         line.push_str("  KEY CHANGED: compare safety numbers, then `accept` it");

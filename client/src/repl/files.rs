@@ -83,11 +83,7 @@ impl Menu {
                         .iter()
                         .map(|r| format!("{} in #{}", escape_line(&r.name), escape_line(&r.room))),
                 );
-                self.say(format!(
-                    "completed {}: {}",
-                    crate::output::count(done.len(), "interrupted upload", "interrupted uploads"),
-                    parts.join(", ")
-                ));
+                self.say(format!("{}: {}", done.completed_line(), parts.join(", ")));
             }
             Err(ClientError::Cancelled) => {
                 self.say("upload cancelled again; `resume` continues it")

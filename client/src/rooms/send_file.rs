@@ -78,6 +78,15 @@ impl ResumedUploads {
         self.len() == 0
     }
 
+    /// `completed N interrupted upload(s)`, as every front end says it.
+    #[must_use]
+    pub fn completed_line(&self) -> String {
+        format!(
+            "completed {}",
+            crate::output::count(self.len(), "interrupted upload", "interrupted uploads")
+        )
+    }
+
     /// What was given up, in one line for a person, if anything was.
     #[must_use]
     pub fn abandoned_line(&self) -> Option<String> {

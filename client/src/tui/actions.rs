@@ -366,10 +366,7 @@ async fn carry_out(
                 .flatten()
                 .collect();
             if !done.is_empty() {
-                lines.push(format!(
-                    "completed {}",
-                    crate::output::count(done.len(), "interrupted upload", "interrupted uploads")
-                ));
+                lines.push(done.completed_line());
             } else if lines.is_empty() {
                 lines.push("no interrupted uploads".into());
             }

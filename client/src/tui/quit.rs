@@ -5,6 +5,7 @@
 //! is warned of again. Signals (SIGTERM, SIGHUP) leave at once.
 
 use super::app::App;
+use crate::output::count;
 
 impl App {
     /// Transfers still running.
@@ -23,7 +24,7 @@ impl App {
         self.flash = Some(format!(
             "{} running: quit again to stop {} (/resume or `client resume` finishes an upload \
              later; a download from a person stays offered with what arrived kept)",
-            transfers(running),
+            count(running, "transfer", "transfers"),
             if running == 1 { "it" } else { "them" }
         ));
         false
@@ -37,17 +38,9 @@ impl App {
             format!(
                 "stopped {}: `client resume` finishes an upload, `client files` lists a \
                  download kept as an offer",
-                transfers(running)
+                count(running, "transfer", "transfers")
             )
         })
-    }
-}
-
-fn transfers(n: usize) -> String {
-    if n == 1 {
-        "1 transfer".into()
-    } else {
-        format!("{n} transfers")
     }
 }
 
