@@ -101,7 +101,7 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 if let Some(server_name) = &info.server_name {
                     println!("the server calls them \"{}\"", escape_line(server_name));
                 }
-                println!("fingerprint: {}", info.fingerprint);
+                println!("{}", info.fingerprint_lines());
                 println!(
                     "{}",
                     info.pin
@@ -274,10 +274,11 @@ async fn run_command(client: &Client, command: Command, flags: Flags) -> anyhow:
                 print_json(&info)?;
             } else {
                 println!(
-                    "accepted: {} is {} with fingerprint {}; not verified until you compare safety numbers",
+                    "accepted: {} is {} with fingerprint {}{}; not verified until you compare safety numbers",
                     escape_line(&name),
                     info.id,
-                    info.fingerprint
+                    info.fingerprint,
+                    info.replaced()
                 );
             }
         }

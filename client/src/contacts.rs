@@ -312,8 +312,10 @@ impl Client {
             self.store(move |s| rename(s, id, &n, true)).await?;
             settled = true;
         }
+        let mut replaced = None;
         if record.is_some_and(|r| r.pending_bundle.is_some()) {
             self.store(move |s| s.accept_new_key(id)).await?;
+            replaced = pinned.previous_fingerprint.clone();
             settled = true;
         }
         if !settled && pinned.pin != PinState::New {
@@ -321,15 +323,18 @@ impl Client {
         }
         // Taken on purpose, as `key NAME` does: a contact from now on.
         self.mark_contact(id).await?;
-        self.info(
-            id,
-            if settled {
-                PinState::Accepted
-            } else {
-                PinState::New
-            },
-        )
-        .await
+        let mut info = self
+            .info(
+                id,
+                if settled {
+                    PinState::Accepted
+                } else {
+                    PinState::New
+                },
+            )
+            .await?;
+        info.previous_fingerprint = replaced;
+        Ok(info)
     }
 
     /// The contact `id` as shown to the user.

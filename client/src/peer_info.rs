@@ -26,6 +26,11 @@ pub struct PeerInfo {
     pub server_name: Option<String>,
     /// The peer's fingerprint (30 digits).
     pub fingerprint: String,
+    /// The fingerprint of the key pinned before this one: for a changed
+    /// key, the one still pinned (so both can be compared); for an
+    /// accepted one, the one it replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_fingerprint: Option<String>,
     /// What pinning found: `new`, `same` or `changed`.
     pub pin: PinState,
     /// Whether the user marked the safety number as compared, for the key
@@ -36,20 +41,47 @@ pub struct PeerInfo {
 
 impl PeerInfo {
     pub(crate) fn of(record: &PeerRecord, pin: PinState) -> Self {
-        let fingerprint = match &record.pending_bundle {
-            // A changed key shows its own fingerprint, as before.
-            Some(pending) => VerifiedBundle::verify(pending)
-                .map(|b| Fingerprint::of_bundle(&b))
-                .unwrap_or_else(|_| Fingerprint::of_bundle(&record.bundle)),
-            None => Fingerprint::of_bundle(&record.bundle),
+        let pinned = Fingerprint::of_bundle(&record.bundle).to_string();
+        let (fingerprint, previous_fingerprint) = match &record.pending_bundle {
+            // A changed key shows its own fingerprint, and the pinned one
+            // beside it.
+            Some(pending) => match VerifiedBundle::verify(pending) {
+                Ok(b) => (Fingerprint::of_bundle(&b).to_string(), Some(pinned)),
+                Err(_) => (pinned, None),
+            },
+            None => (pinned, None),
         };
         PeerInfo {
             id: record.client_id,
             name: record.name.clone(),
             server_name: record.server_name.clone().filter(|n| *n != record.name),
-            fingerprint: fingerprint.to_string(),
+            fingerprint,
+            previous_fingerprint,
             pin,
             verified: record.verified && record.pending_bundle.is_none(),
+        }
+    }
+
+    /// The fingerprint line(s) of `key NAME`: a changed key shows the new
+    /// fingerprint and the pinned one, so that both can be compared.
+    pub fn fingerprint_lines(&self) -> String {
+        match (&self.previous_fingerprint, self.pin) {
+            (Some(pinned), PinState::Changed) => {
+                format!(
+                    "new fingerprint:    {}\npinned fingerprint: {pinned}",
+                    self.fingerprint
+                )
+            }
+            _ => format!("fingerprint: {}", self.fingerprint),
+        }
+    }
+
+    /// ` (it replaces Y)` after an accepted key's fingerprint, naming the
+    /// one pinned before it; empty otherwise.
+    pub fn replaced(&self) -> String {
+        match &self.previous_fingerprint {
+            Some(old) if self.pin == PinState::Accepted => format!(" (it replaces {old})"),
+            _ => String::new(),
         }
     }
 

@@ -73,15 +73,17 @@ where
                     "name": accepted.label(),
                     "id": accepted.id.to_string(),
                     "fingerprint": accepted.fingerprint,
+                    "previous_fingerprint": accepted.previous_fingerprint,
                     "verified": false,
                 });
                 eprintln!("{notice}");
             } else {
                 eprintln!(
-                    "accepted {}'s new key as instructed (--accept-new-key): its fingerprint is now {}, \
+                    "accepted {}'s new key as instructed (--accept-new-key): its fingerprint is now {}{}, \
                      not verified (compare safety numbers: client fingerprint {})",
                     escape_line(who),
                     accepted.fingerprint,
+                    accepted.replaced(),
                     escape_line(&crate::advice::quote_word(who))
                 );
             }

@@ -135,8 +135,9 @@ impl Menu {
             .pin
             .describe(info.verified, &info.label(), Audience::Menu);
         self.say(format!(
-            "{shown} ({})\nfingerprint: {}\n{state}",
-            info.id, info.fingerprint
+            "{shown} ({})\n{}\n{state}",
+            info.id,
+            info.fingerprint_lines()
         ));
         Ok(())
     }
@@ -226,9 +227,11 @@ impl Menu {
         let info = cancellable(&cancel, client.accept(&name)).await?;
         let shown = escape_line(&name).into_owned();
         self.say(format!(
-            "accepted: {shown} is {} (fingerprint {}), not verified until you compare safety numbers; \
+            "accepted: {shown} is {} (fingerprint {}{}), not verified until you compare safety numbers; \
              their waiting messages are read from now on",
-            info.id, info.fingerprint
+            info.id,
+            info.fingerprint,
+            info.replaced()
         ));
         Ok(())
     }

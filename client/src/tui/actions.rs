@@ -329,11 +329,12 @@ async fn carry_out(
         Command::AcceptKey(name) => {
             let info = client.accept(&name).await?;
             Ok(Done::Say(vec![format!(
-                "accepted: {} is {} with fingerprint {}; not verified until you compare safety \
+                "accepted: {} is {} with fingerprint {}{}; not verified until you compare safety \
                  numbers (/fingerprint)",
                 escape_line(&name),
                 info.id,
-                info.fingerprint
+                info.fingerprint,
+                info.replaced()
             )]))
         }
         Command::AcceptFile(id) => {

@@ -9,11 +9,9 @@ use crate::rooms_cli::{json, ok, run, users};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_of_a_contact_whose_key_changed_shows_it_and_fails() {
     let (mut server, _dir, [alice, _bob]) = users(["alice", "bob"]).await;
-    let bob_id: protocol::ClientId = json(server.addr, &alice, &["key", "bob"]).await["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let first = json(server.addr, &alice, &["key", "bob"]).await;
+    let pinned = first["fingerprint"].as_str().unwrap().to_string();
+    let bob_id: protocol::ClientId = first["id"].as_str().unwrap().parse().unwrap();
 
     // The server now hands out another (validly signed) bundle for bob.
     server
@@ -27,6 +25,25 @@ async fn key_of_a_contact_whose_key_changed_shows_it_and_fails() {
     assert_eq!(shown["pin"], "changed", "{out}");
     let error: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
     assert_eq!(error["code"], "peer_key_changed", "{err}");
+    // Both fingerprints, so that the user can compare them with bob's.
+    let new = shown["fingerprint"].as_str().unwrap().to_string();
+    assert_ne!(new, pinned, "{out}");
+    assert_eq!(shown["previous_fingerprint"], pinned.as_str(), "{out}");
+    let (_, out, _) = run(server.addr, &alice, &["key", "bob"]).await;
+    assert!(out.contains(&format!("new fingerprint:    {new}")), "{out}");
+    assert!(
+        out.contains(&format!("pinned fingerprint: {pinned}")),
+        "{out}"
+    );
+
+    let accepted = ok(server.addr, &alice, &["accept", "bob"]).await;
+    assert!(
+        accepted.contains(&format!("with fingerprint {new} (it replaces {pinned})")),
+        "{accepted}"
+    );
+    let after = json(server.addr, &alice, &["key", "bob"]).await;
+    assert_eq!(after["fingerprint"], new.as_str(), "{after}");
+    assert!(after.get("previous_fingerprint").is_none(), "{after}");
 }
 
 /// A contact whose safety number was marked as compared changes key: the
