@@ -98,7 +98,7 @@ impl Client {
             // The peer lost the session, but the refused message was not
             // one of this home's (no event has a message id): the new
             // session alone is the healing.
-            None | Some(Body::Event { .. }) => return Ok(Some(None)),
+            None | Some(Body::Event { .. } | Body::Key { .. }) => return Ok(Some(None)),
         };
         let body = text.clone();
         let text = zeroize::Zeroizing::new(text);

@@ -382,6 +382,7 @@ pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, Str
             "[{at}] -- {}",
             room_event_words(room_name(&e.conversation), &who, change)
         ),
+        Body::Key { change } => format!("[{at}] -- {}", change.words(&who)),
     }
 }
 

@@ -192,7 +192,7 @@ impl Client {
             Body::Text { text } => What::Text { text },
             Body::File { name, size, path } => What::File { name, path, size },
             // A person's history holds no room event.
-            Body::Event { .. } => return Ok(Outcome::handled(Vec::new())),
+            Body::Event { .. } | Body::Key { .. } => return Ok(Outcome::handled(Vec::new())),
         };
         let peer = self.store(move |s| s.peer(sender)).await?;
         Ok(Outcome::handled(vec![Event {

@@ -33,6 +33,7 @@ use serde::Serialize;
 
 pub use super::conversation::Conversation;
 use super::conversation::note_name;
+use super::key_events::KeyEvent;
 use super::room_receipts::RoomReceipts;
 use super::schema::{blob_array, from_sql_u64, now_ms, to_sql_u64};
 pub use super::status::Status;
@@ -86,6 +87,14 @@ pub enum Body {
         /// gives them (escape names before printing).
         #[serde(flatten)]
         change: RoomChange,
+    },
+    /// A person's key changed, or the user accepted the change
+    /// (`keystore::key_events`): no message, never unread; its `sender` is
+    /// the person.
+    Key {
+        /// What happened: `key_event` and its fingerprints.
+        #[serde(flatten)]
+        change: KeyEvent,
     },
 }
 
@@ -292,6 +301,7 @@ impl KeyStore {
                 Body::Event { change } => {
                     change.words().iter().any(|w| w.to_lowercase().contains(n))
                 }
+                Body::Key { change } => change.fingerprints().iter().any(|w| w.contains(n)),
             });
             if matches {
                 out.push(entry);
@@ -392,6 +402,13 @@ pub(super) fn insert(conn: &Connection, entry: &NewEntry) -> Result<u64, KeyStor
             3,
             serde_json::to_string(change)
                 .map_err(|_| KeyStoreError::Corrupt("room event encoding"))?,
+            None,
+            None,
+        ),
+        Body::Key { change } => (
+            4,
+            serde_json::to_string(change)
+                .map_err(|_| KeyStoreError::Corrupt("key event encoding"))?,
             None,
             None,
         ),
@@ -503,6 +520,10 @@ fn history_row(row: &Row<'_>) -> rusqlite::Result<Result<HistoryEntry, KeyStoreE
         3 => match serde_json::from_str(&text) {
             Ok(change) => Body::Event { change },
             Err(_) => return Ok(Err(KeyStoreError::Corrupt("history event"))),
+        },
+        4 => match serde_json::from_str(&text) {
+            Ok(change) => Body::Key { change },
+            Err(_) => return Ok(Err(KeyStoreError::Corrupt("history key event"))),
         },
         _ => return Ok(Err(KeyStoreError::Corrupt("history kind"))),
     };

@@ -81,6 +81,7 @@ mod history_change;
 mod identity;
 mod in_use;
 mod joins;
+mod key_events;
 mod me_info;
 mod notes;
 mod pins;
@@ -114,6 +115,7 @@ pub use history::{Body, Direction, HistoryEntry, HistoryQuery, NewEntry, Status}
 pub use history_change::HistoryChange;
 pub use identity::StoredIdentity;
 pub use joins::{JoinBy, NameJoin};
+pub use key_events::KeyEvent;
 pub use pins::{LookAlike, PeerRecord, Pinned, ServerPin};
 pub use received::{Handled, PendingMessage};
 pub use restored::RestoredRoom;

@@ -16,6 +16,7 @@ use protocol::{ClientId, PUBLIC_KEY_LEN, PublicKey};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use subtle::ConstantTimeEq;
 
+use super::key_events::{KeyEvent, fingerprint_of, record};
 use super::schema::{blob_array, ms_to_system_time, now_ms};
 use super::{KeyStore, KeyStoreError, PinError};
 use crate::crypto::{Fingerprint, VerifiedBundle};
@@ -173,9 +174,14 @@ impl KeyStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let pinned = tx
             .query_row(
-                "SELECT bundle FROM peers WHERE client_id = ?1",
+                "SELECT bundle, pending_bundle FROM peers WHERE client_id = ?1",
                 [&peer.0[..]],
-                |row| blob_array::<PUBLIC_KEY_LEN>(row, 0),
+                |row| {
+                    Ok((
+                        blob_array::<PUBLIC_KEY_LEN>(row, 0)?,
+                        row.get::<_, Option<Vec<u8>>>(1)?,
+                    ))
+                },
             )
             .optional()?;
         let outcome = match pinned {
@@ -192,19 +198,27 @@ impl KeyStore {
                 )?;
                 Pinned::New
             }
-            Some(pinned) if pinned[..] == presented[..] => {
+            Some((pinned, _)) if pinned[..] == presented[..] => {
                 tx.execute(
                     "UPDATE peers SET server_name = ?2 WHERE client_id = ?1",
                     params![&peer.0[..], name],
                 )?;
                 Pinned::Same
             }
-            Some(_) => {
+            Some((pinned, pending)) => {
                 tx.execute(
                     "UPDATE peers SET server_name = ?2, pending_bundle = ?3, pending_at = ?4
                      WHERE client_id = ?1",
                     params![&peer.0[..], name, &presented[..], now_ms()],
                 )?;
+                // Once per key presented, not at every look-up.
+                if pending.as_deref() != Some(&presented[..]) {
+                    let change = KeyEvent::Changed {
+                        fingerprint: Fingerprint::of_bundle(bundle).to_string(),
+                        pinned: fingerprint_of(pinned),
+                    };
+                    record(&tx, peer, change)?;
+                }
                 Pinned::Changed
             }
         };
@@ -279,17 +293,25 @@ impl KeyStore {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let pending = tx
+        let (pinned, pending) = tx
             .query_row(
-                "SELECT pending_bundle IS NOT NULL FROM peers WHERE client_id = ?1",
+                "SELECT bundle, pending_bundle FROM peers WHERE client_id = ?1",
                 [&peer.0[..]],
-                |row| row.get::<_, bool>(0),
+                |row| {
+                    Ok((
+                        blob_array::<PUBLIC_KEY_LEN>(row, 0)?,
+                        row.get::<_, Option<Vec<u8>>>(1)?,
+                    ))
+                },
             )
             .optional()?
             .ok_or(KeyStoreError::UnknownPeer(peer))?;
-        if !pending {
+        let Some(pending) = pending else {
             return Err(KeyStoreError::NoPendingKey(peer));
-        }
+        };
+        let pending: [u8; PUBLIC_KEY_LEN] = pending
+            .try_into()
+            .map_err(|_| KeyStoreError::Corrupt("pending bundle"))?;
         tx.execute(
             "UPDATE peers SET bundle = pending_bundle, pinned_at = ?2, verified = 0,
                               pending_bundle = NULL, pending_at = NULL
@@ -297,6 +319,11 @@ impl KeyStore {
             params![&peer.0[..], now_ms()],
         )?;
         tx.execute("DELETE FROM sessions WHERE peer = ?1", [&peer.0[..]])?;
+        let accepted = KeyEvent::Accepted {
+            fingerprint: fingerprint_of(pending),
+            replaced: fingerprint_of(pinned),
+        };
+        record(&tx, peer, accepted)?;
         tx.commit()?;
         Ok(())
     }

@@ -12,11 +12,8 @@
 //! Left out: what any table means to the client (each room of the store
 //! documents its own tables).
 
-use rusqlite::{OptionalExtension, TransactionBehavior};
-
-use super::{KeyStore, KeyStoreError};
-
 mod columns;
+mod migrate;
 pub(super) use columns::*;
 
 /// Schema version this client writes (`PRAGMA user_version`).
@@ -522,50 +519,46 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE handled_messages ADD COLUMN digest BLOB CHECK (length(digest) = 32);
     "#,
+    // 26: a person's history may hold kind 4, a key event (their key
+    // changed, the user accepted it: `keystore::key_events`, its JSON in
+    // `body`); copied as 18 did, since SQLite cannot change a CHECK in
+    // place.
+    r#"
+    CREATE TABLE history_v26 (
+        entry       INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv_kind   INTEGER NOT NULL CHECK (conv_kind IN (1, 2)),
+        conv        TEXT NOT NULL,
+        direction   INTEGER NOT NULL CHECK (direction IN (1, 2)),
+        sender      BLOB NOT NULL CHECK (length(sender) = 16),
+        kind        INTEGER NOT NULL CHECK (kind IN (1, 2, 3, 4)),
+        body        TEXT NOT NULL,
+        file_size   INTEGER,
+        file_path   BLOB,
+        sender_time INTEGER,
+        arrived_at  INTEGER NOT NULL,
+        message_id  INTEGER,
+        status      INTEGER NOT NULL CHECK (status BETWEEN 1 AND 8),
+        status_at   INTEGER NOT NULL,
+        reason      TEXT,
+        upload_id   BLOB CHECK (upload_id IS NULL OR length(upload_id) = 16),
+        server_time INTEGER
+    ) STRICT;
+    INSERT INTO history_v26 SELECT entry, conv_kind, conv, direction, sender, kind, body,
+        file_size, file_path, sender_time, arrived_at, message_id, status, status_at, reason,
+        upload_id, server_time FROM history;
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'history_v26', 0
+        WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'history_v26');
+    UPDATE sqlite_sequence SET seq = max(seq,
+        coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'history'), 0))
+        WHERE name = 'history_v26';
+    DROP TABLE history;
+    ALTER TABLE history_v26 RENAME TO history;
+    CREATE INDEX history_by_conv ON history (conv_kind, conv, entry);
+    CREATE INDEX history_by_message ON history (message_id) WHERE message_id IS NOT NULL;
+    CREATE INDEX history_by_upload ON history (upload_id) WHERE upload_id IS NOT NULL;
+    CREATE INDEX history_by_time ON history (arrived_at);
+    "#,
 ];
-
-impl KeyStore {
-    pub(super) fn migrate(&mut self) -> Result<(), KeyStoreError> {
-        let found: u32 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if found > SCHEMA_VERSION {
-            return Err(KeyStoreError::SchemaTooNew {
-                found,
-                known: SCHEMA_VERSION,
-            });
-        }
-        if found == SCHEMA_VERSION {
-            return Ok(());
-        }
-        // A table copied into a new one (13, 15, 18) is dropped: with foreign
-        // keys on, that would delete what refers to it. Checked before
-        // each commit instead, and on again after (a no-op in a
-        // transaction, so set here).
-        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
-        let migrated = self.run_migrations(found);
-        self.conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrated
-    }
-
-    fn run_migrations(&mut self, found: u32) -> Result<(), KeyStoreError> {
-        for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Exclusive)?;
-            tx.execute_batch(sql)?;
-            let broken: Option<String> = tx
-                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
-                .optional()?;
-            if broken.is_some() {
-                return Err(KeyStoreError::Corrupt("a migration broke a reference"));
-            }
-            tx.pragma_update(None, "user_version", version + 1)?;
-            tx.commit()?;
-        }
-        Ok(())
-    }
-}
 
 #[cfg(test)]
 mod tests;

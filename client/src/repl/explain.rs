@@ -449,7 +449,7 @@ fn decided(id: u64, d: &crate::downloads::Decided) -> Option<String> {
             }
         }
         // Events have no message id: none is found by one.
-        Body::Event { .. } => None,
+        Body::Event { .. } | Body::Key { .. } => None,
     }
 }
 

@@ -77,6 +77,14 @@ pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, no
     if let Body::Event { change } = &e.body {
         return event_entry(e, &who, change, now);
     }
+    if let Body::Key { change } = &e.body {
+        return Item {
+            at_ms: e.arrived_at_ms,
+            header: format!("{} --", short_time(e.shown_time_ms(), now)),
+            body: vec![format!("— {} —", change.words(&who))],
+            tone: Tone::Warning,
+        };
+    }
     let mut body: Vec<String> = match &e.body {
         // Tabs have no width of their own on the screen.
         Body::Text { text } => escape_message(text)
@@ -84,7 +92,7 @@ pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, no
             .lines()
             .map(str::to_string)
             .collect(),
-        Body::Event { .. } => Vec::new(),
+        Body::Event { .. } | Body::Key { .. } => Vec::new(),
         Body::File { name, size, path } => vec![match (e.direction, e.status) {
             (Direction::In, Status::Held) => format!(
                 "file {} ({}), held: waiting for your answer (/accept {id} downloads it, /decline {id} deletes it)",

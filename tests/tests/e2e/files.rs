@@ -144,6 +144,7 @@ async fn a_contacts_file_over_the_limit_is_held_and_declining_deletes_it_and_tel
             client::keystore::Body::File { name, .. } => (name.clone(), e.status.word()),
             client::keystore::Body::Text { text } => (text.clone(), e.status.word()),
             client::keystore::Body::Event { change } => (format!("{change:?}"), e.status.word()),
+            client::keystore::Body::Key { change } => (format!("{change:?}"), e.status.word()),
         })
         .collect();
     assert_eq!(

@@ -26,6 +26,7 @@ fn summary(entries: &[HistoryEntry]) -> Vec<(Direction, String, Status)> {
                 Body::Text { text } => text.clone(),
                 Body::File { name, .. } => format!("file {name}"),
                 Body::Event { change } => format!("event {change:?}"),
+                Body::Key { change } => format!("key {change:?}"),
             };
             (e.direction, what, e.status)
         })

@@ -44,6 +44,21 @@ async fn key_of_a_contact_whose_key_changed_shows_it_and_fails() {
     let after = json(server.addr, &alice, &["key", "bob"]).await;
     assert_eq!(after["fingerprint"], new.as_str(), "{after}");
     assert!(after.get("previous_fingerprint").is_none(), "{after}");
+
+    // The conversation's history says when its safety number changed.
+    let history = ok(server.addr, &alice, &["history", "bob"]).await;
+    let changed = format!("bob's key changed (new fingerprint {new}, pinned {pinned})");
+    assert!(history.contains(&changed), "{history}");
+    let taken = format!("you accepted bob's new key (fingerprint {new}, replacing {pinned})");
+    assert!(history.contains(&taken), "{history}");
+    let entries = json(server.addr, &alice, &["history", "bob"]).await;
+    let events: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["key_event"].as_str())
+        .collect();
+    assert_eq!(events, ["changed", "accepted"], "{entries}");
 }
 
 /// A contact whose safety number was marked as compared changes key: the

@@ -29,7 +29,7 @@ fn texts(store: &KeyStore, conversation: &Conversation) -> Vec<String> {
         .map(|e| match e.body {
             Body::Text { text } => text,
             Body::File { name, .. } => name,
-            Body::Event { .. } => unreachable!("no events here"),
+            Body::Event { .. } | Body::Key { .. } => unreachable!("no events here"),
         })
         .collect()
 }

@@ -61,7 +61,7 @@ fn history_keeps_order_and_statuses_across_reopen() {
         .iter()
         .map(|e| match &e.body {
             Body::Text { text } => (text.as_str(), e.status, e.message_id),
-            Body::File { .. } | Body::Event { .. } => unreachable!(),
+            Body::File { .. } | Body::Event { .. } | Body::Key { .. } => unreachable!(),
         })
         .collect();
     assert_eq!(

@@ -1,5 +1,6 @@
 use super::*;
 use crate::keystore::fixtures::home;
+use crate::keystore::{KeyStore, KeyStoreError};
 
 #[test]
 fn a_newer_schema_is_refused() {
@@ -278,4 +279,58 @@ fn migration_24_keeps_one_server_key_the_most_recent_where_lists_disagreed() {
     insert(&conn, "b:1,a:1", 1, 20);
     conn.execute_batch(MIGRATIONS[23]).unwrap();
     assert_eq!(pins(&conn), [("c:1".into(), 2)]);
+}
+
+#[test]
+fn migration_26_keeps_history_and_room_recipients_and_allows_key_events() {
+    let (_dir, home) = home();
+    std::fs::create_dir_all(&home).unwrap();
+    let key_event = "INSERT INTO history (conv_kind, conv, direction, sender, kind, body,
+        arrived_at, status, status_at) VALUES (1, 'bob', 1, zeroblob(16), 4,
+        '{\"key_event\":\"changed\",\"fingerprint\":\"1\",\"pinned\":\"2\"}', 3, 4, 3)";
+    {
+        let conn = rusqlite::Connection::open(home.join(super::super::STORE_FILE)).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for sql in &MIGRATIONS[..25] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 25).unwrap();
+        for (kind, body) in [(1, "one"), (3, "{\"room_event\":\"password_changed\"}")] {
+            conn.execute(
+                "INSERT INTO history (conv_kind, conv, direction, sender, kind, body,
+                     arrived_at, status, status_at) VALUES (2, 'room', 2, zeroblob(16), ?1, ?2,
+                     1, 2, 1)",
+                rusqlite::params![kind, body],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO room_recipients VALUES (1, zeroblob(16), 3)",
+            [],
+        )
+        .unwrap();
+        assert!(
+            conn.execute(key_event, []).is_err(),
+            "version 25 refuses kind 4"
+        );
+    }
+    let store = KeyStore::open(&home).unwrap();
+    let count = |sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM room_recipients"), 1);
+    store.conn.execute(key_event, []).unwrap();
+    let kinds: Vec<(i64, i64)> = store
+        .conn
+        .prepare("SELECT entry, kind FROM history ORDER BY entry")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kinds, vec![(1, 1), (2, 3), (3, 4)]);
+    // The recipients still follow their entry.
+    store
+        .conn
+        .execute("DELETE FROM history WHERE entry = 1", [])
+        .unwrap();
+    assert_eq!(count("SELECT count(*) FROM room_recipients"), 0);
 }
