@@ -452,9 +452,21 @@ async fn attempt(
             if listed.is_empty() {
                 lines.push("  none (`room create NAME --public` makes one)".into());
             }
+            // Columns as wide as their longest entry, so that a long name
+            // or `public+password` does not push the rest out of line.
+            let names = listed.iter().map(|r| named(&r.name));
+            let names = names.chain(rooms.iter().map(|r| named(&r.name)));
+            let names = names.chain(restored.iter().map(|r| named(&r.name)));
+            let name_w = names.map(|n| n.chars().count()).max().unwrap_or(0).clamp(12, 40);
+            let rules = rooms.iter().map(|r| r.rule.chars().count());
+            let rule_w = rules
+                .chain(restored.iter().map(|r| r.rule.chars().count()))
+                .max()
+                .unwrap_or(0)
+                .max(11);
             for r in &listed {
                 lines.push(format!(
-                    "  {:<30} {:>4} {:<7}  {:>4} online  {:<6}  {}",
+                    "  {:<name_w$} {:>4} {:<7}  {:>4} online  {:<6}  {}",
                     named(&r.name),
                     r.members,
                     member_word(usize::from(r.members)),
@@ -471,7 +483,7 @@ async fn attempt(
             }
             for r in &rooms {
                 lines.push(format!(
-                    "  {:<30} {:>4} {:<7}  you: {:<7} {:<11} {}",
+                    "  {:<name_w$} {:>4} {:<7}  you: {:<7} {:<rule_w$} {}",
                     named(&r.name),
                     r.members,
                     member_word(r.members),
@@ -498,7 +510,7 @@ async fn attempt(
             }
             for r in &restored {
                 lines.push(format!(
-                    "  {:<30} (restored: rejoin)  {:<11} {}",
+                    "  {:<name_w$} (restored: rejoin)  {:<rule_w$} {}",
                     named(&r.name),
                     r.rule,
                     r.id

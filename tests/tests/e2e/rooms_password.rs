@@ -118,6 +118,18 @@ async fn rooms_password_a_hidden_locked_room_answers_no_such_room_to_a_wrong_nam
     );
     let joined = json_in(addr, &bob, &["room", "join", "den"], "s3cret\n").await;
     assert_eq!(joined["rule"], "hidden+password", "{joined}");
+
+    // `room list` keeps its columns with the longest rule beside the
+    // shortest: each of bob's rooms' ids starts in the same column.
+    ok(addr, &bob, &["room", "create", "ops"]).await;
+    let shown = ok(addr, &bob, &["room", "list"]).await;
+    let ids: Vec<usize> = shown
+        .lines()
+        .filter(|l| l.contains("you: "))
+        .map(|l| l.rfind(' ').unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{shown}");
+    assert_eq!(ids[0], ids[1], "{shown}");
 }
 
 /// A password set on a hidden room keeps it hidden, and the line says so
