@@ -457,7 +457,11 @@ async fn attempt(
             let names = listed.iter().map(|r| named(&r.name));
             let names = names.chain(rooms.iter().map(|r| named(&r.name)));
             let names = names.chain(restored.iter().map(|r| named(&r.name)));
-            let name_w = names.map(|n| n.chars().count()).max().unwrap_or(0).clamp(12, 40);
+            let name_w = names
+                .map(|n| n.chars().count())
+                .max()
+                .unwrap_or(0)
+                .clamp(12, 40);
             let rules = rooms.iter().map(|r| r.rule.chars().count());
             let rule_w = rules
                 .chain(restored.iter().map(|r| r.rule.chars().count()))

@@ -91,6 +91,16 @@ impl Client {
     /// See [`ClientError`].
     pub async fn send_text(&self, who: &str, text: &str) -> Result<u64, ClientError> {
         let sealed = self.seal_text(who, text).await?;
+        // The server's own limit, checked here so that the answer counts
+        // the text's bytes, not the sealed ones the server would count.
+        let limit = self.connection().await?.limits().max_message_len as usize;
+        if sealed.content.len() > limit {
+            let overhead = sealed.content.len().saturating_sub(text.len());
+            return Err(ClientError::TextTooLong {
+                len: text.len(),
+                max: limit.saturating_sub(overhead),
+            });
+        }
         // In history before it leaves: a crash while sending shows it as
         // sent, never forgets it.
         let entry = NewEntry {

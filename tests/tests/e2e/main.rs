@@ -77,6 +77,7 @@ mod server_pin;
 mod server_rollback;
 mod server_trust;
 mod stopped_transfers;
+mod text_limit;
 mod tui;
 mod tui_more;
 mod tui_refusals;
