@@ -308,6 +308,16 @@ pub enum What {
         /// Why the peer refused it.
         reason: RefusalReason,
     },
+    /// The peer declined our file offer `offer_id` (a *declined* receipt):
+    /// never downloaded, deleted from the server.
+    OfferDeclined {
+        /// The server's id of our offer.
+        offer_id: u64,
+        /// The file's name (escape before printing).
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+    },
     /// Something happened in a room (see [`RoomChange`]).
     Room {
         /// The room's name (escape before printing).

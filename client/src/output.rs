@@ -166,6 +166,16 @@ pub fn event(e: &Event) -> String {
             "[{at}] {who}'s client refused your message {refused_id} (counter {counter}): {}",
             reason.explain()
         ),
+        What::OfferDeclined {
+            offer_id,
+            name,
+            size: n,
+        } => format!(
+            "[{at}] {who} declined your file {} ({}, offer {offer_id}): never downloaded, deleted \
+             from the server",
+            escape_line(name),
+            size(*n)
+        ),
         // The server's time: a room entry carries no sealed time of its own.
         What::Room { room, change, .. } => {
             format!("[{at}] {}", room_line(room, &who, change, e.message_id))

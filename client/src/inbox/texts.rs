@@ -4,8 +4,8 @@
 //!
 //! Left out: sending refusal notices ([`crate::refusal`]).
 
-use protocol::MessageKind;
 use protocol::v3::Delivery;
+use protocol::{ClientId, MessageKind};
 
 use super::Outcome;
 use crate::client::Client;
@@ -15,7 +15,9 @@ use crate::crypto::refusal::is_refusal;
 use crate::crypto::{ReceiptKind, RefusalReason};
 use crate::error::ClientError;
 use crate::event::{Rejection, What, event};
-use crate::keystore::{HistoryChange, PeerRecord, PendingMessage, PendingRoom, Status};
+use crate::keystore::{
+    Body, Conversation, HistoryChange, PeerRecord, PendingMessage, PendingRoom, Status,
+};
 
 impl Client {
     pub(super) async fn on_text(
@@ -86,7 +88,16 @@ impl Client {
             {
                 Ok(opened) => {
                     // Never shown, kept as a text or receipted: it only
-                    // moves our messages' statuses.
+                    // moves our messages' statuses, and says which of our
+                    // file offers were declined (the sender would
+                    // otherwise think they wait).
+                    let declined = match opened.plaintext.kind {
+                        ReceiptKind::Declined => {
+                            self.offers_declined(d.sender, &opened.plaintext.message_ids)
+                                .await?
+                        }
+                        _ => Vec::new(),
+                    };
                     let change = HistoryChange::Receipt {
                         peer: d.sender,
                         message_ids: opened.plaintext.message_ids,
@@ -103,7 +114,8 @@ impl Client {
                     })
                     .await?;
                     self.note_statuses_moved();
-                    Ok(Outcome::handled(Vec::new()))
+                    let events = declined.into_iter().map(|what| event(&d, Some(peer), what));
+                    Ok(Outcome::handled(events.collect()))
                 }
                 Err(e) => self.reject_opening(&d, peer, e).await,
             };
@@ -158,5 +170,35 @@ impl Client {
             }
             Err(e) => self.reject_opening(&d, peer, e).await,
         }
+    }
+}
+
+impl Client {
+    /// Our file offers among `ids` to `peer` that a declined receipt
+    /// moves: offers still on their way (a text, an offer already
+    /// declined or failed, or an id of ours to someone else, says nothing).
+    async fn offers_declined(&self, peer: ClientId, ids: &[u64]) -> Result<Vec<What>, ClientError> {
+        let ids = ids.to_vec();
+        self.store(move |s| {
+            let conversation = Conversation::Person { id: peer };
+            let mut declined = Vec::new();
+            for id in ids {
+                if let Some(entry) = s.sent_entry(&conversation, id)?
+                    && let Body::File { name, size, .. } = entry.body
+                    && matches!(
+                        entry.status,
+                        Status::Sent | Status::Stored | Status::Delivered
+                    )
+                {
+                    declined.push(What::OfferDeclined {
+                        offer_id: id,
+                        name,
+                        size,
+                    });
+                }
+            }
+            Ok(declined)
+        })
+        .await
     }
 }

@@ -335,6 +335,30 @@ impl KeyStore {
             .transpose()
     }
 
+    /// The entry of our message `message_id` sent in `conversation`, if
+    /// it is recorded.
+    ///
+    /// # Errors
+    /// Storage errors, [`KeyStoreError::Corrupt`].
+    pub fn sent_entry(
+        &self,
+        conversation: &Conversation,
+        message_id: u64,
+    ) -> Result<Option<HistoryEntry>, KeyStoreError> {
+        let (kind, key) = conversation.key();
+        self.conn
+            .query_row(
+                &format!(
+                    "{ENTRY_COLUMNS} WHERE conv_kind = ?1 AND conv = ?2 AND direction = 2
+                     AND message_id = ?3"
+                ),
+                params![kind, key, to_sql_u64(message_id)],
+                history_row,
+            )
+            .optional()?
+            .transpose()
+    }
+
     /// The entry of the message `message_id` received in any conversation
     /// (message ids and room seqs come from one counter), if recorded.
     ///

@@ -260,6 +260,7 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
         | What::Expired { .. }
         | What::SessionLost { .. }
         | What::SessionRenewed { .. } => (strip_prefix(&output::event(e)), Tone::Warning),
+        What::OfferDeclined { .. } => (strip_prefix(&output::event(e)), Tone::Info),
         What::SessionStarted
         | What::SessionConfirmed
         | What::Waiting { .. }

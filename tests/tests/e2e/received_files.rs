@@ -111,6 +111,52 @@ async fn held_offers_are_in_history_and_counted_as_waiting_until_answered() {
         "{out}"
     );
     assert!(out.contains("first.bin (200.00 kB), saved as"), "{out}");
+
+    // Alice is told of the declined one, once, naming it; the accepted
+    // one says nothing (its history moves to read).
+    let out = ok(server.addr, &alice, &["--json", "inbox"]).await;
+    let events: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let declined: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "offer_declined")
+        .collect();
+    assert_eq!(declined.len(), 1, "{out}");
+    assert_eq!(declined[0]["offer_id"], second, "{out}");
+    assert_eq!(declined[0]["name"], "second.bin", "{out}");
+    let again = ok(server.addr, &alice, &["inbox"]).await;
+    assert!(!again.contains("declined"), "{again}");
+    let sent = history(server.addr, &alice, "bob").await;
+    assert_eq!(sent[1]["status"], "declined", "{sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_offer_is_announced_to_the_senders_inbox_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"), &[])
+        .await
+        .unwrap();
+    let (alice, bob) = two_users(dir.path(), server.addr).await;
+    let path = dir.path().join("report.pdf");
+    std::fs::write(&path, pattern(3, 2_000)).unwrap();
+    ok(
+        server.addr,
+        &alice,
+        &["send-file", "bob", path.to_str().unwrap()],
+    )
+    .await;
+    ok(server.addr, &bob, &["inbox"]).await;
+    let id = history(server.addr, &bob, "alice").await[0]["message_id"]
+        .as_u64()
+        .unwrap();
+    ok(server.addr, &bob, &["decline-file", &id.to_string()]).await;
+    let out = ok(server.addr, &alice, &["inbox"]).await;
+    assert!(
+        out.contains(&format!(
+            "bob declined your file report.pdf (2.00 kB, offer {id}): never downloaded, deleted \
+             from the server"
+        )),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
