@@ -8,7 +8,8 @@ use protocol::ClientId;
 use rusqlite::Connection;
 
 use super::KeyStoreError;
-use super::history::{Conversation, Direction, NewEntry, Status, insert, set_status};
+use super::history::{Body, Conversation, Direction, NewEntry, Status, insert, set_status};
+use super::key_events::KeyEvent;
 
 /// A change to history recorded together with a received message.
 #[derive(Debug, Clone)]
@@ -71,4 +72,27 @@ impl HistoryChange {
         }
         Ok(())
     }
+}
+
+/// Records `event` in `peer`'s history (inside the caller's transaction).
+pub(super) fn record_key_event(
+    conn: &Connection,
+    peer: ClientId,
+    event: KeyEvent,
+) -> Result<(), KeyStoreError> {
+    insert(
+        conn,
+        &NewEntry {
+            conversation: Conversation::Person { id: peer },
+            direction: Direction::In,
+            sender: peer,
+            body: Body::Key { change: event },
+            sender_time_ms: None,
+            server_time_ms: None,
+            message_id: None,
+            // Never unread: the conversation's list says a key changed.
+            status: Status::Read,
+        },
+    )?;
+    Ok(())
 }

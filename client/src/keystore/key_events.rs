@@ -1,16 +1,13 @@
 //! A person's key changing, kept in the conversation's history (kind 4,
 //! its JSON in `body`): the server presenting another key than the pinned
-//! one, and the user accepting it. Recorded in the transaction that pins
-//! the change (`keystore::pins`), once per key presented, so that the
-//! history says when the conversation's safety number changed, as a
-//! conversation's own record of trust should.
+//! one, and the user accepting it. Recorded
+//! (`history_change::record_key_event`) in the transaction that pins the
+//! change (`keystore::pins`), once per key presented, so that the history
+//! says when the conversation's safety number changed.
 
-use protocol::{ClientId, PUBLIC_KEY_LEN, PublicKey};
-use rusqlite::Connection;
+use protocol::{PUBLIC_KEY_LEN, PublicKey};
 use serde::{Deserialize, Serialize};
 
-use super::KeyStoreError;
-use super::history::{Body, Conversation, Direction, NewEntry, Status, insert};
 use crate::crypto::{Fingerprint, VerifiedBundle};
 
 /// What happened to a person's key.
@@ -79,34 +76,12 @@ pub(super) fn fingerprint_of(bundle: [u8; PUBLIC_KEY_LEN]) -> String {
     }
 }
 
-/// Records `event` in `peer`'s history (inside the caller's transaction).
-pub(super) fn record(
-    conn: &Connection,
-    peer: ClientId,
-    event: KeyEvent,
-) -> Result<(), KeyStoreError> {
-    insert(
-        conn,
-        &NewEntry {
-            conversation: Conversation::Person { id: peer },
-            direction: Direction::In,
-            sender: peer,
-            body: Body::Key { change: event },
-            sender_time_ms: None,
-            server_time_ms: None,
-            message_id: None,
-            // Never unread: the conversation's list says a key changed.
-            status: Status::Read,
-        },
-    )?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::crypto::Identity;
     use crate::keystore::fixtures::{BOB, bundle_of, home, with_session};
+    use crate::keystore::{Body, Conversation, Direction, Status};
     use crate::keystore::{HistoryQuery, KeyStore};
 
     fn key_events(store: &KeyStore) -> Vec<KeyEvent> {

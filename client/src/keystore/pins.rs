@@ -16,7 +16,8 @@ use protocol::{ClientId, PUBLIC_KEY_LEN, PublicKey};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use subtle::ConstantTimeEq;
 
-use super::key_events::{KeyEvent, fingerprint_of, record};
+use super::history_change::record_key_event;
+use super::key_events::{KeyEvent, fingerprint_of};
 use super::schema::{blob_array, ms_to_system_time, now_ms};
 use super::{KeyStore, KeyStoreError, PinError};
 use crate::crypto::{Fingerprint, VerifiedBundle};
@@ -217,7 +218,7 @@ impl KeyStore {
                         fingerprint: Fingerprint::of_bundle(bundle).to_string(),
                         pinned: fingerprint_of(pinned),
                     };
-                    record(&tx, peer, change)?;
+                    record_key_event(&tx, peer, change)?;
                 }
                 Pinned::Changed
             }
@@ -323,7 +324,7 @@ impl KeyStore {
             fingerprint: fingerprint_of(pending),
             replaced: fingerprint_of(pinned),
         };
-        record(&tx, peer, accepted)?;
+        record_key_event(&tx, peer, accepted)?;
         tx.commit()?;
         Ok(())
     }
