@@ -90,7 +90,8 @@ pub struct Cli {
     #[arg(long, value_parser = parse_size, default_value = "4G", global = true)]
     pub v2_max_content: u64,
 
-    /// Largest message content of a version-3 send (1K to 256K).
+    /// Largest message content of a version-3 send or room message (1K to
+    /// 256K).
     #[arg(long, value_parser = parse_size, default_value = "256K", global = true)]
     pub max_message: u64,
 

@@ -8,6 +8,9 @@
 //! changed key or a name the server moved blocks adding them. Left out:
 //! how results are printed (`crate::room_cli`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use bytes::Bytes;
 use protocol::{ClientId, ErrorReason, RoomId, UploadId};
 use sealpost_rooms::{Role, RoomsError};
@@ -214,9 +217,32 @@ impl Client {
             let plaintext = super::RoomContent::Text(text.to_string())
                 .encode()
                 .map_err(|_| ClientError::EmptyText)?;
-            let seq = self
-                .send_to_room(room.id, None, move |e| e.send(room_id, &plaintext))
-                .await?;
+            // The server's own limit on a message, checked once encrypted
+            // and said in the text's bytes (as for a person's text).
+            let limit = self.connection().await?.limits().max_message_len as usize;
+            let sealed = Arc::new(AtomicUsize::new(0));
+            let seen = sealed.clone();
+            let sent = self
+                .send_to_room(room.id, None, move |e| {
+                    let message = e.send(room_id, &plaintext)?;
+                    seen.store(message.len(), Ordering::Relaxed);
+                    if message.len() > limit {
+                        return Err(RoomsError::Limit("over the server's message limit"));
+                    }
+                    Ok(message)
+                })
+                .await;
+            let sealed = sealed.load(Ordering::Relaxed);
+            let seq = match sent {
+                Err(ClientError::Room(RoomsError::Limit(_))) if sealed > limit => {
+                    let overhead = sealed.saturating_sub(text.len());
+                    return Err(ClientError::TextTooLong {
+                        len: text.len(),
+                        max: limit.saturating_sub(overhead),
+                    });
+                }
+                other => other?,
+            };
             let me = self.require_me()?.id;
             let entry = NewEntry {
                 conversation: Conversation::room(room.id, room.name),

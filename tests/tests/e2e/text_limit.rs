@@ -51,3 +51,49 @@ async fn a_text_over_the_servers_message_limit_is_refused_counting_its_own_bytes
     let texts = crate::rooms_cli::direct_texts(&inbox);
     assert_eq!(texts, [fits.as_str()], "{inbox}");
 }
+
+/// A room text is held to the same limit: the client says it in the
+/// text's bytes, and the server refuses a larger room message from a
+/// client that did not check (PROTOCOL.md, Rooms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_text_over_the_servers_message_limit_is_refused_by_client_and_server() {
+    let server = TestServer::start(|o| o.max_message_len = 1024)
+        .await
+        .unwrap();
+    let addr = server.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = dir.path().join("alice");
+    register(addr, &alice, "alice").await;
+    json(addr, &alice, &["room", "create", "ops"]).await;
+
+    let long = "x".repeat(2000);
+    let refused = refusal(addr, &alice, &["room", "send", "ops", &long]).await;
+    assert_eq!(refused["code"], "text_too_long", "{refused}");
+    let said = refused["error"].as_str().unwrap();
+    assert!(
+        said.starts_with("the text is 2000 bytes and at most "),
+        "{said}"
+    );
+    let max: usize = said["the text is 2000 bytes and at most ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(max < 1024 && max > 800, "{said}");
+    json(addr, &alice, &["room", "send", "ops", &"y".repeat(max)]).await;
+    let history = json(addr, &alice, &["history", "#ops"]).await;
+    let texts = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "text");
+    assert_eq!(texts.count(), 1, "{history}");
+
+    // A client that does not check is refused by the server.
+    let mut raw = e2e::RoomUser::new(addr, dir.path(), "raw").await.unwrap();
+    let room = raw.create().await.unwrap();
+    assert!(raw.try_say(room, "short").await.unwrap().is_ok());
+    let refused = raw.try_say(room, &long).await.unwrap();
+    assert_eq!(refused, Err(protocol::ErrorReason::MessageTooLarge));
+}

@@ -7,10 +7,10 @@
 //! store calls and answers.
 
 use protocol::v3::{self, RoomCommit, RoomCreate, RoomCursor, RoomSend};
-use protocol::{ClientId, RoomId};
+use protocol::{ClientId, ErrorReason, RoomId};
 
 use crate::shared::Shared;
-use crate::v3::reply::store_error;
+use crate::v3::reply::{error, store_error};
 
 /// Answers 132.
 pub(crate) async fn create(shared: &Shared, me: ClientId, c: RoomCreate) -> v3::Response {
@@ -61,6 +61,17 @@ pub(crate) async fn commit(
 /// Answers 134.
 pub(crate) async fn send(shared: &Shared, me: ClientId, s: RoomSend) -> v3::Response {
     let room = s.room;
+    // The operator's limit on a message, as for 103 (PROTOCOL.md, Rooms).
+    let max = shared.config.max_message_len as usize;
+    if s.message.len() > max {
+        return error(
+            ErrorReason::MessageTooLarge,
+            format!(
+                "room message is {} bytes; this server takes at most {max}",
+                s.message.len()
+            ),
+        );
+    }
     match shared
         .store
         .send_room(me, s.room, s.epoch, s.file, s.message)
