@@ -322,11 +322,21 @@ impl Client {
                     attempt += 1;
                     tracing::info!(error = %e, attempt, "upload interrupted; resuming");
                     tokio::time::sleep(Duration::from_millis(200 << attempt.min(4))).await;
-                    let status = self
+                    match self
                         .retrying(|c| async move { c.upload_resume(upload_id).await })
-                        .await?;
-                    offset = status.offset;
-                    progress.start_sending(label, total, offset);
+                        .await
+                    {
+                        Ok(status) => {
+                            offset = status.offset;
+                            progress.start_sending(label, total, offset);
+                        }
+                        // The server is still away (restarting): the next
+                        // attempt tries again from where it was; where the
+                        // server stands is asked once it answers
+                        // (`BAD_OFFSET` below).
+                        Err(ClientError::Connection(e)) if e.is_disconnect() => {}
+                        Err(e) => break Err(e),
+                    }
                 }
                 Err(ClientError::Connection(e))
                     if e.reason() == Some(ErrorReason::BadOffset) && attempt + 1 < ATTEMPTS =>

@@ -287,3 +287,40 @@ async fn an_upload_stopped_by_an_unreachable_server_is_kept_for_resume_and_arriv
         Sha256::digest(&data)
     );
 }
+
+/// A server away for a few seconds (a routine restart) does not stop an
+/// upload: it waits, asks where the server stands, and goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_waits_out_a_server_away_for_three_seconds_and_arrives_intact() {
+    let server = TestServer::start(|_| {}).await.unwrap();
+    let relay = Relay::start(server.addr).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
+    let alice = user(&relay.addr.to_string(), &dir.path().join("alice"), "alice").await;
+    bob.fetch_key("alice").await.unwrap();
+    let original = dir.path().join("big.bin");
+    let data = pattern(15, 16 * 1024 * 1024);
+    std::fs::write(&original, &data).unwrap();
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let upload = alice.send_file("bob", &original, CancellationToken::new());
+    let outage = async {
+        stored_past(&relay, 2 << 20).await;
+        relay.set_target(nowhere);
+        relay.cut_once_after(0);
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        relay.set_target(server.addr);
+    };
+    let (result, ()) = tokio::join!(bounded("the upload", upload), outage);
+    result.unwrap().unwrap();
+    let observed = relay.observed();
+    assert_resumed(&observed, uploaded_size(&observed));
+    let saved = files(&bob.inbox().await.unwrap());
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert_eq!(
+        Sha256::digest(std::fs::read(&saved[0]).unwrap()),
+        Sha256::digest(&data)
+    );
+}
