@@ -47,10 +47,7 @@ impl PinState {
     pub fn describe(self, verified: bool, label: &str, audience: Audience) -> String {
         let quoted = || escape_line(&quote_word(label)).into_owned();
         match (self, audience) {
-            (Self::New, Audience::Script) => {
-                "pinned now (first contact): compare safety numbers to be sure".into()
-            }
-            (Self::New, Audience::Menu) => format!(
+            (Self::New, _) => format!(
                 "pinned now (first contact); compare safety numbers to be sure ({})",
                 audience.command(&format!("fingerprint {}", quoted()))
             ),
@@ -62,11 +59,7 @@ impl PinState {
             }
             (Self::Same | Self::Renamed, _) => "matches the pinned key".into(),
             (Self::Accepted, _) => "the new key is accepted and pinned".into(),
-            (Self::Changed, Audience::Script) => {
-                "WARNING: this key differs from the pinned one; sending is blocked until you accept it"
-                    .into()
-            }
-            (Self::Changed, Audience::Menu) => {
+            (Self::Changed, _) => {
                 let q = quoted();
                 format!(
                     "WARNING: this key differs from the pinned one; nothing is sent until you compare safety \

@@ -9,6 +9,9 @@ use crate::rooms_cli::{json, ok, run, users};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_of_a_contact_whose_key_changed_shows_it_and_fails() {
     let (mut server, _dir, [alice, _bob]) = users(["alice", "bob"]).await;
+    let new = ok(server.addr, &alice, &["key", "bob"]).await;
+    let advice = "compare safety numbers to be sure (`client fingerprint bob`)";
+    assert!(new.contains(advice), "{new}");
     let first = json(server.addr, &alice, &["key", "bob"]).await;
     let pinned = first["fingerprint"].as_str().unwrap().to_string();
     let bob_id: protocol::ClientId = first["id"].as_str().unwrap().parse().unwrap();
@@ -33,6 +36,11 @@ async fn key_of_a_contact_whose_key_changed_shows_it_and_fails() {
     assert!(out.contains(&format!("new fingerprint:    {new}")), "{out}");
     assert!(
         out.contains(&format!("pinned fingerprint: {pinned}")),
+        "{out}"
+    );
+    // And what to do, as commands.
+    assert!(
+        out.contains("(`client fingerprint bob`) and accept it (`client accept bob`)"),
         "{out}"
     );
 
