@@ -13,8 +13,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Folder holding this user's identity (me.info), key store and
-    /// downloads. Default: the working directory, as in the reference
+    /// Folder holding this user's identity, key store (encrypted with the
+    /// passphrase) and downloads. Default: the working directory, as in the reference
     /// client. Use one folder per user to run several users on one machine.
     #[arg(long, global = true)]
     pub home: Option<PathBuf>,
