@@ -39,7 +39,14 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir)
+    match builder.create(dir) {
+        // "File exists" would name no fault: a file is where the folder goes.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !dir.is_dir() => Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "a file is where this folder should be",
+        )),
+        other => other,
+    }
 }
 
 /// Takes `file`'s exclusive lock when no other open file of it holds a
@@ -320,6 +327,17 @@ mod tests {
                 "{len} bytes, direct {direct}"
             );
         }
+    }
+
+    #[test]
+    fn a_file_where_a_folder_goes_is_said_to_be_no_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let downloads = dir.path().join("downloads");
+        fs::write(&downloads, b"x").unwrap();
+        let e = create_private_dir(&downloads).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotADirectory, "{e}");
+        // A folder that is there already is no error.
+        create_private_dir(dir.path()).unwrap();
     }
 
     #[cfg(unix)]

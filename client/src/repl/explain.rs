@@ -147,6 +147,9 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             std::io::ErrorKind::PermissionDenied => {
                 format!("you may not read {path}; check its permissions")
             }
+            std::io::ErrorKind::NotADirectory => {
+                format!("{path} is not a folder (a file is in its place); move that file aside")
+            }
             _ if std::path::Path::new(path).is_dir() => {
                 format!("{path} is a folder; send the files in it one by one")
             }
