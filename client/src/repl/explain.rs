@@ -147,6 +147,7 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
             std::io::ErrorKind::PermissionDenied => {
                 format!("you may not read {path}; check its permissions")
             }
+            std::io::ErrorKind::FileTooLarge => format!("{path} is too large to send: {source}"),
             std::io::ErrorKind::NotADirectory => {
                 format!("{path} is not a folder (a file is in its place); move that file aside")
             }

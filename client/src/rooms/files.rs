@@ -246,6 +246,7 @@ pub async fn begin_room_upload(
     };
     let (path, stamp) = path?;
     let size = stamp.size;
+    crate::transfer::within_server_limit(conn, &path, size)?;
     let secret = FileSecret::generate()?;
     let status = conn
         .room_upload_begin(room, ciphertext_len(size), Bytes::new())

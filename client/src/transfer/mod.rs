@@ -39,6 +39,40 @@ pub(crate) fn file_error(path: &Path, source: std::io::Error) -> ClientError {
     }
 }
 
+/// Refuses, before anything is sent, a file larger than the server takes:
+/// its limit counts sealed bytes, and the user is told in the file's own
+/// size, and the largest file that fits.
+pub(crate) fn within_server_limit(
+    conn: &crate::connection::Connection,
+    path: &Path,
+    size: u64,
+) -> Result<(), ClientError> {
+    use crate::crypto::ciphertext_len;
+    let max = conn.limits().max_file_size;
+    if ciphertext_len(size) <= max {
+        return Ok(());
+    }
+    // The sealed length grows with the file: the largest file that fits.
+    let (mut fits, mut over) = (0u64, size);
+    while over - fits > 1 {
+        let mid = fits + (over - fits) / 2;
+        if ciphertext_len(mid) <= max {
+            fits = mid;
+        } else {
+            over = mid;
+        }
+    }
+    let why = format!(
+        "it is {}, and this server takes files of at most {}",
+        crate::output::size(size),
+        crate::output::size(fits)
+    );
+    Err(file_error(
+        path,
+        std::io::Error::new(std::io::ErrorKind::FileTooLarge, why),
+    ))
+}
+
 /// The file at `path` as a sender names it: refused, by the path as typed,
 /// when it is missing or not a regular file (a folder, a pipe, a process
 /// substitution's `/dev/fd/N`, whose canonical form names no file), then

@@ -26,7 +26,7 @@ use protocol::{ErrorReason, MAX_CHUNK_LEN, UploadId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{ATTEMPTS, WINDOW, blocking, copy_secret, file_error};
+use super::{ATTEMPTS, WINDOW, blocking, copy_secret, file_error, within_server_limit};
 use crate::client::{Client, ClientError, Progress};
 use crate::connection::{Connection, ConnectionError};
 use crate::crypto::file::{CHUNK_LEN, SEALED_CHUNK_LEN};
@@ -63,6 +63,7 @@ impl Client {
                 std::io::Error::other("not a regular file"),
             ));
         }
+        within_server_limit(&*self.connection().await?, &path, stamp.size)?;
         let name = announced_name(&path);
         let meta = FileMeta::new(name.clone(), stamp.size)?;
         let secret = copy_secret(&meta.secret);

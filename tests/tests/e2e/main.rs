@@ -77,7 +77,7 @@ mod server_pin;
 mod server_rollback;
 mod server_trust;
 mod stopped_transfers;
-mod text_limit;
+mod size_limits;
 mod tui;
 mod tui_more;
 mod tui_refusals;
