@@ -5,7 +5,7 @@
 //! history marks those texts as not delivered (in `--json` too); what was
 //! delivered before stays as it was.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use e2e::{ServerProcess, wait_for_line};
@@ -34,7 +34,7 @@ async fn two_texts_waiting_for_bob() -> (tempfile::TempDir, PathBuf, ServerProce
 }
 
 /// Alice's history with bob: (text, status, reason) of each entry.
-async fn history(server: &ServerProcess, alice: &PathBuf) -> Vec<(String, String, Option<String>)> {
+async fn history(server: &ServerProcess, alice: &Path) -> Vec<(String, String, Option<String>)> {
     let h = json(server.addr, alice, &["history", "bob"]).await;
     h.as_array()
         .unwrap()

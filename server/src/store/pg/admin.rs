@@ -14,7 +14,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use bytes::Bytes;
 use protocol::v3::GoneReason;
 use protocol::{ClientId, MessageKind};
 use tokio_postgres::Transaction;
@@ -276,7 +275,7 @@ impl Pg {
             // Counted as the deleted account's, as its other messages are
             // (its usage row goes with it); the recipient's inbox counts it.
             add_message(tx, &recipient, &gone, 1, size).await?;
-            let body = MessageBody::Inline(Bytes::from(content));
+            let body = MessageBody::Inline(content);
             self.insert_row(tx, &recipient, &gone, MessageKind::NotDelivered, &body, now)
                 .await?;
             told.push((recipient, size));
