@@ -346,6 +346,38 @@ pub enum What {
         /// What went wrong and what to do, in one line.
         error: String,
     },
+    /// The server says the sender's account was deleted before `messages`
+    /// of ours to it were delivered (a type-7 notice): history marks them
+    /// not delivered. Only the server's word; never a message of the peer.
+    NotDelivered {
+        /// How many of our stored messages to the sender it named.
+        messages: usize,
+        /// Who deleted the account, as the server says.
+        by: GoneBy,
+    },
+}
+
+/// Who deleted an account, as a type-7 notice says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GoneBy {
+    /// Its owner (114).
+    Owner,
+    /// The server's operator.
+    Operator,
+    /// A reason this client does not know.
+    Unknown,
+}
+
+impl GoneBy {
+    /// The words after "the account was deleted".
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Owner => "by its owner",
+            Self::Operator => "by the server's operator",
+            Self::Unknown => "(for a reason this client does not know)",
+        }
+    }
 }
 
 /// Why a message was refused.
@@ -540,6 +572,10 @@ mod tests {
             },
             What::Failed {
                 error: "the disk is full".into(),
+            },
+            What::NotDelivered {
+                messages: 2,
+                by: GoneBy::Owner,
             },
         ];
         for what in whats {

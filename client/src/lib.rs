@@ -93,7 +93,7 @@ pub use client::{Client, ClientConfig, Progress};
 pub use crypto::RefusalReason;
 pub use downloads::{DownloadPolicy, HeldOffer};
 pub use error::{ClientError, NameConflict, RoomRefusal};
-pub use event::{Event, Rejection, Waiting, What};
+pub use event::{Event, GoneBy, Rejection, Waiting, What};
 pub use peer_info::PeerInfo;
 pub use pin::PinState;
 pub use send::SealedText;

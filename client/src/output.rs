@@ -218,6 +218,12 @@ pub fn event(e: &Event) -> String {
              and comes again with the next `inbox`",
             crate::repl::explain::one_line(error)
         ),
+        What::NotDelivered { messages, by } => format!(
+            "[{at}] the server says {who}'s account was deleted {}: {} to {who} {} not delivered",
+            by.words(),
+            count(*messages, "message", "messages"),
+            if *messages == 1 { "was" } else { "were" }
+        ),
     }
 }
 

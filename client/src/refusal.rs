@@ -57,8 +57,9 @@ fn refusal_of(d: &Delivery, reason: RefusalReason) -> Refusal {
         // it from a commit): the room id and epoch that start its content
         // name it instead.
         MessageKind::RoomWelcome => welcome_room_and_epoch(&d.content),
-        // A deletion notice belongs to no session.
-        MessageKind::RoomDeleted => clear_sid_and_counter(&[]),
+        // A deletion notice, or the server's not-delivered notice (never
+        // refused), belongs to no session.
+        MessageKind::RoomDeleted | MessageKind::NotDelivered => clear_sid_and_counter(&[]),
     };
     Refusal {
         message_id: d.message_id,

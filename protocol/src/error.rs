@@ -75,6 +75,14 @@ pub enum ProtocolError {
         buffered: usize,
     },
 
+    /// A value handed to the encoder is empty where the wire format needs
+    /// at least one item.
+    #[error("cannot encode {what}: it needs at least one")]
+    EmptyValue {
+        /// What was being encoded.
+        what: &'static str,
+    },
+
     /// A value handed to the encoder does not fit the wire format.
     #[error("cannot encode {what}: {len} is over the maximum of {max}")]
     ValueTooLarge {
@@ -106,7 +114,9 @@ impl ProtocolError {
             Self::FrameTooLarge { .. } => ErrorReason::FrameTooLarge,
             Self::InvalidPayload { source, .. } => source.reason(),
             Self::Truncated { .. } | Self::StreamMisuse(_) => ErrorReason::Malformed,
-            Self::ValueTooLarge { .. } | Self::Io(_) => ErrorReason::Internal,
+            Self::ValueTooLarge { .. } | Self::EmptyValue { .. } | Self::Io(_) => {
+                ErrorReason::Internal
+            }
         }
     }
 

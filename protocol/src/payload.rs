@@ -69,9 +69,13 @@ impl SendHeader {
     pub(crate) fn read(r: &mut Reader) -> Result<Self, PayloadError> {
         let destination = ClientId::read(r, "destination")?;
         let kind = MessageKind::read(r)?;
-        // Only the server makes room welcomes (from a room commit) and
-        // deletion notices (from a 145).
-        if matches!(kind, MessageKind::RoomWelcome | MessageKind::RoomDeleted) {
+        // Only the server makes room welcomes (from a room commit),
+        // deletion notices (from a 145) and not-delivered notices (from an
+        // account's deletion).
+        if matches!(
+            kind,
+            MessageKind::RoomWelcome | MessageKind::RoomDeleted | MessageKind::NotDelivered
+        ) {
             return Err(PayloadError::BadMessageType(kind.code()));
         }
         Ok(Self {

@@ -225,6 +225,11 @@ pub enum MessageKind {
     /// 145 for each other member; its content is a [`crate::v3::RoomNotice`].
     /// Never sent with 103.
     RoomDeleted = 6,
+    /// 7: not delivered (version 3), stored by the server when it deletes
+    /// an account, for each sender of the texts and file offers deleted
+    /// with it; its content is a [`crate::v3::NotDelivered`]. Never sent
+    /// with 103, and given only to connections that said they read it.
+    NotDelivered = 7,
 }
 
 impl MessageKind {
@@ -236,7 +241,7 @@ impl MessageKind {
     /// Parses the wire value.
     ///
     /// # Errors
-    /// Anything but 1 to 6.
+    /// Anything but 1 to 7.
     pub fn from_code(code: u8) -> Result<Self, PayloadError> {
         match code {
             1 => Ok(Self::SymmetricKeyRequest),
@@ -245,6 +250,7 @@ impl MessageKind {
             4 => Ok(Self::File),
             5 => Ok(Self::RoomWelcome),
             6 => Ok(Self::RoomDeleted),
+            7 => Ok(Self::NotDelivered),
             other => Err(PayloadError::BadMessageType(other)),
         }
     }
@@ -409,7 +415,7 @@ mod tests {
 
     #[test]
     fn message_kind_codes() {
-        for code in 1..=6 {
+        for code in 1..=7 {
             assert_eq!(MessageKind::from_code(code).unwrap().code(), code);
         }
         assert_eq!(
@@ -417,8 +423,8 @@ mod tests {
             Err(PayloadError::BadMessageType(0))
         );
         assert_eq!(
-            MessageKind::from_code(7),
-            Err(PayloadError::BadMessageType(7))
+            MessageKind::from_code(8),
+            Err(PayloadError::BadMessageType(8))
         );
     }
 }

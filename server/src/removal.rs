@@ -2,6 +2,8 @@
 //! and for the account itself (114 delete account): the store's one
 //! transaction, then the account's sessions closed and its files deleted.
 
+use protocol::v3::GoneReason;
+
 use crate::admin::Removed;
 use crate::error::StoreError;
 use crate::presence::NODE_TIMEOUT;
@@ -39,7 +41,11 @@ pub(crate) async fn remove_account(
         }
         None => Vec::new(),
     };
-    let Some(removed) = shared.store.remove_account(name).await? else {
+    let reason = match by {
+        RemovedBy::Operator => GoneReason::RemovedByOperator,
+        RemovedBy::Itself => GoneReason::DeletedByOwner,
+    };
+    let Some(removed) = shared.store.remove_account(name, reason).await? else {
         return Ok(None);
     };
     // The directory no longer has the account: close its connections, then
@@ -52,6 +58,7 @@ pub(crate) async fn remove_account(
         name,
         by = ?by,
         messages = removed.messages,
+        senders_told = removed.notices,
         uploads = uploads_deleted,
         sessions = sessions_closed,
         "account removed"

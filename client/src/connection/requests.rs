@@ -94,13 +94,14 @@ impl Connection {
         }
     }
 
-    /// A batch of waiting messages (nothing is removed).
+    /// A batch of waiting messages (nothing is removed), type 7 included:
+    /// every pull says this client reads it.
     ///
     /// # Errors
     /// See [`Connection::call`].
     pub async fn pull(&self, max_messages: u16) -> Result<v3::MessageBatch, ConnectionError> {
         let request = v3::Request::Pull(v3::Pull {
-            max_messages,
+            max_messages: max_messages | v3::PULL_READS_NOT_DELIVERED,
             max_bytes: 0,
         });
         match self.call(request).await? {
@@ -132,6 +133,9 @@ impl Connection {
     pub async fn subscribe(
         &self,
     ) -> Result<(u32, Option<PushQueue<v3::Delivery>>), ConnectionError> {
+        // The server pushes type 7 only to a connection that pulled saying
+        // it reads it (PROTOCOL.md "112 subscribe").
+        self.pull(1).await?;
         match self.call(v3::Request::Subscribe).await? {
             v3::Response::Subscribed { waiting } => {
                 let stream = self.pushes.lock().unwrap_or_else(|e| e.into_inner()).take();

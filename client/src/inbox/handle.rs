@@ -160,6 +160,11 @@ impl Client {
         if let Some(held) = self.store(move |s| s.held_file(id)).await? {
             return self.on_held(&d, held, cancel).await;
         }
+        if d.kind == MessageKind::NotDelivered {
+            // The server's own notice in the name of an account that is
+            // gone: nothing of the sender to pin or check.
+            return self.on_not_delivered(d).await;
+        }
         let (peer, warning) = match self.sender(&d).await? {
             Ok(p) => p,
             Err(outcome) => return Ok(outcome),
@@ -171,6 +176,7 @@ impl Client {
             MessageKind::File => self.on_file(d, peer, cancel).await,
             MessageKind::RoomWelcome => self.on_welcome(d, peer).await,
             MessageKind::RoomDeleted => self.on_room_deleted(d, peer).await,
+            MessageKind::NotDelivered => self.on_not_delivered(d).await,
         }?;
         if let Some(warning) = warning {
             // Before what the message itself was, so it is read first.

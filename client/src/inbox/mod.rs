@@ -70,6 +70,7 @@ pub(crate) fn digest(d: &Delivery) -> [u8; 32] {
 
 mod files;
 mod handle;
+mod not_delivered;
 mod room_deleted;
 mod room_log;
 mod sessions;

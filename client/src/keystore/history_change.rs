@@ -1,15 +1,17 @@
 //! A change to history recorded together with a received message, in the
 //! transaction that marks it handled ([`KeyStore::mark_handled_with`]):
-//! a new entry, or a status our peer's refusal or receipt moves.
+//! a new entry, or a status our peer's refusal or receipt, or the server's
+//! type-7 notice, moves.
 //!
 //! [`KeyStore::mark_handled_with`]: super::KeyStore::mark_handled_with
 
 use protocol::ClientId;
-use rusqlite::Connection;
+use rusqlite::{Connection, params};
 
-use super::KeyStoreError;
 use super::history::{Body, Conversation, Direction, NewEntry, Status, insert, set_status};
 use super::key_events::KeyEvent;
+use super::schema::to_sql_u64;
+use super::{KeyStore, KeyStoreError};
 
 /// A change to history recorded together with a received message.
 #[derive(Debug, Clone)]
@@ -23,6 +25,18 @@ pub enum HistoryChange {
         /// The server's id of our message.
         message_id: u64,
         /// Why, in a few words.
+        reason: String,
+    },
+    /// The server says the peer's account was deleted before our messages
+    /// `message_ids` to it were delivered: those still only sent or
+    /// stored fail, for `reason`. Nothing else changes: the ids name only
+    /// our own outgoing messages in the conversation with `peer`.
+    NotDelivered {
+        /// The deleted account (the notice's sender).
+        peer: ClientId,
+        /// The server's ids of our messages.
+        message_ids: Vec<u64>,
+        /// Why, in a few words (the server's claim).
         reason: String,
     },
     /// The peer's receipt: our messages `message_ids` to it reached
@@ -58,6 +72,23 @@ impl HistoryChange {
                     Status::Failed,
                     Some(reason),
                 )?;
+            }
+            Self::NotDelivered {
+                peer,
+                message_ids,
+                reason,
+            } => {
+                let peer = Conversation::Person { id: *peer };
+                for id in message_ids {
+                    set_status(
+                        conn,
+                        &peer,
+                        Direction::Out,
+                        *id,
+                        Status::Failed,
+                        Some(reason),
+                    )?;
+                }
             }
             Self::Receipt {
                 peer,
@@ -95,4 +126,33 @@ pub(super) fn record_key_event(
         },
     )?;
     Ok(())
+}
+
+impl KeyStore {
+    /// Which of `message_ids` are our own outgoing messages to `peer` that
+    /// are still only sent or stored: those a type-7 notice may fail.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn still_stored_to(
+        &self,
+        peer: ClientId,
+        message_ids: &[u64],
+    ) -> Result<Vec<u64>, KeyStoreError> {
+        let (kind, key) = Conversation::Person { id: peer }.key();
+        // Direction 2 is out; statuses 1 and 2 are sent and stored
+        // (`Status::code`), the two that failing replaces.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT 1 FROM history WHERE conv_kind = ?1 AND conv = ?2 AND direction = 2
+               AND message_id = ?3 AND status IN (1, 2)",
+        )?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for id in message_ids {
+            if seen.insert(*id) && stmt.exists(params![kind, key, to_sql_u64(*id)])? {
+                out.push(*id);
+            }
+        }
+        Ok(out)
+    }
 }

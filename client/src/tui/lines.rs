@@ -257,6 +257,7 @@ pub fn event_notice(e: &Event, now: u64) -> Option<Item> {
         What::Refused { .. }
         | What::Rejected { .. }
         | What::Failed { .. }
+        | What::NotDelivered { .. }
         | What::Expired { .. }
         | What::SessionLost { .. }
         | What::SessionRenewed { .. } => (strip_prefix(&output::event(e)), Tone::Warning),

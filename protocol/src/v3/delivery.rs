@@ -12,6 +12,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::layout::*;
+use super::not_delivered::{MAX_NOT_DELIVERED_LEN, NotDelivered};
 use super::rooms::{MAX_ROOM_NOTICE_LEN, MAX_ROOM_WELCOME_LEN, RoomNotice, RoomWelcome};
 use crate::error::{PayloadError, ProtocolError};
 use crate::types::{ClientId, MessageKind};
@@ -29,7 +30,8 @@ pub struct Delivery {
     pub kind: MessageKind,
     /// When the server stored it, in milliseconds since the Unix epoch.
     pub sent_at_ms: u64,
-    /// The content; for type 4 a [`FileOffer`], for type 5 a [`RoomWelcome`], for type 6 a [`RoomNotice`].
+    /// The content; for type 4 a [`FileOffer`], for type 5 a [`RoomWelcome`], for type 6 a [`RoomNotice`], for type 7 a
+    /// [`NotDelivered`].
     pub content: Bytes,
 }
 
@@ -45,6 +47,7 @@ impl Delivery {
             MessageKind::File => drop(FileOffer::decode(content.clone())?),
             MessageKind::RoomWelcome => drop(RoomWelcome::decode(content.clone())?),
             MessageKind::RoomDeleted => drop(RoomNotice::decode(content.clone())?),
+            MessageKind::NotDelivered => drop(NotDelivered::decode(content.clone())?),
             _ => check_range("content size", size as u64, 0, MAX_MESSAGE_LEN as u64)?,
         }
         Ok(Self {
@@ -61,6 +64,7 @@ impl Delivery {
             MessageKind::File => FILE_OFFER_HEADER_LEN + MAX_FILE_META_LEN,
             MessageKind::RoomWelcome => MAX_ROOM_WELCOME_LEN,
             MessageKind::RoomDeleted => MAX_ROOM_NOTICE_LEN,
+            MessageKind::NotDelivered => MAX_NOT_DELIVERED_LEN,
             _ => MAX_MESSAGE_LEN,
         };
         limit("delivered content", self.content.len(), max)?;

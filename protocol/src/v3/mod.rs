@@ -6,13 +6,15 @@
 //!
 //! Requests are in `request.rs`, responses in `response.rs` (their payloads
 //! in `answers.rs`), the message entry that both pulls and pushes carry (with
-//! the file offer inside it) in `delivery.rs`, the sizes of every fixed-size
+//! the file offer inside it) in `delivery.rs`, the type-7 content in
+//! `not_delivered.rs`, the sizes of every fixed-size
 //! field and payload in `layout.rs`, and rooms' payloads in `rooms/`. This file only names the
 //! parts; none of them imports it.
 
 mod answers;
 mod delivery;
 mod layout;
+mod not_delivered;
 mod presence;
 mod request;
 mod response;
@@ -28,8 +30,14 @@ pub use layout::{
     DELIVERY_HEADER_LEN, LIST_ENTRY_HEADER_LEN, NONCE_LEN, SERVER_LIMITS_LEN, SIGNATURE_LEN,
     SIGNING_KEY_LEN,
 };
+pub use not_delivered::{
+    GoneReason, MAX_NOT_DELIVERED_IDS, MAX_NOT_DELIVERED_LEN, NOT_DELIVERED_HEADER_LEN,
+    NotDelivered,
+};
 pub use presence::{Presence, PresenceChange, PresenceChanges};
-pub use request::{Download, Hello, Pull, Request, UploadBegin, UploadChunk};
+pub use request::{
+    Download, Hello, PULL_READS_NOT_DELIVERED, Pull, Request, UploadBegin, UploadChunk,
+};
 pub use response::Response;
 pub use rooms::{
     ClaimStatus, ClaimedKeyPackage, CommitAccepted, GroupInfoStored, KeyPackageKind,

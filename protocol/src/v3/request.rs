@@ -30,12 +30,17 @@ pub struct Pull {
     pub max_bytes: u32,
 }
 
+/// Bit 15 of a 104 pull's `max messages`: the caller reads type-7 messages
+/// (PROTOCOL.md "104 pull"). A server that predates it caps the count.
+pub const PULL_READS_NOT_DELIVERED: u16 = 0x8000;
+
 impl Pull {
     /// The count and bytes to serve: what was asked, within the most a
     /// server hands out ([`crate::MAX_PULL_MESSAGES`],
-    /// [`crate::MAX_PULL_BYTES`]); 0 asks for the most.
+    /// [`crate::MAX_PULL_BYTES`]); 0 asks for the most. Bit 15 of
+    /// `max_messages` is a flag, not part of the count.
     pub fn bounds(&self) -> (u16, u32) {
-        let count = match self.max_messages {
+        let count = match self.max_messages & !PULL_READS_NOT_DELIVERED {
             0 => crate::MAX_PULL_MESSAGES,
             n => n.min(crate::MAX_PULL_MESSAGES),
         };
@@ -44,6 +49,11 @@ impl Pull {
             n => n.min(crate::MAX_PULL_BYTES),
         };
         (count, bytes)
+    }
+
+    /// Whether the caller reads type-7 messages (bit 15 of `max_messages`).
+    pub fn reads_not_delivered(&self) -> bool {
+        self.max_messages & PULL_READS_NOT_DELIVERED != 0
     }
 }
 

@@ -7,6 +7,7 @@ mod deleting;
 pub mod frames;
 mod holding;
 mod joining;
+mod not_delivered;
 mod password;
 mod presence;
 mod rooms;
@@ -470,6 +471,7 @@ pub fn examples() -> BTreeMap<&'static str, Example> {
     presence::insert(&mut m);
     joining::insert(&mut m);
     deleting::insert(&mut m);
+    not_delivered::insert(&mut m);
     password::insert(&mut m);
     holding::insert(&mut m);
     m

@@ -5,6 +5,7 @@
 //! the engine's (`pg/admin.rs`).
 
 use protocol::ClientId;
+use protocol::v3::GoneReason;
 
 use super::directory::{Protocol, name_key};
 use super::handle::Store;
@@ -148,17 +149,27 @@ impl Store {
     }
 
     /// Removes the account named `name` (ignoring ASCII case) with what
-    /// waits for it and its unfinished uploads; `None` if no account has
-    /// the name. The caller deletes the returned files.
+    /// waits for it and its unfinished uploads, telling the senders of its
+    /// deleted texts and file offers why (type 7, PROTOCOL.md "Type 7: not
+    /// delivered"); `None` if no account has the name. The caller deletes
+    /// the returned files.
     ///
     /// # Errors
     /// The database failed.
-    pub async fn remove_account(&self, name: &str) -> Result<Option<RemovedAccount>, StoreError> {
+    pub async fn remove_account(
+        &self,
+        name: &str,
+        reason: GoneReason,
+    ) -> Result<Option<RemovedAccount>, StoreError> {
         let name_key = name_key(name);
         if let Some(pg) = self.pg() {
-            return pg.remove_account(&name_key).await;
+            return pg.remove_account(&name_key, reason).await;
         }
-        self.write(|reply| WriteOp::RemoveAccount { name_key, reply })
-            .await
+        self.write(|reply| WriteOp::RemoveAccount {
+            name_key,
+            reason,
+            reply,
+        })
+        .await
     }
 }

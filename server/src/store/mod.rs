@@ -23,6 +23,7 @@ mod clients;
 mod directory;
 mod handle;
 mod messages;
+mod not_delivered;
 mod pg;
 mod quota;
 mod readers;

@@ -111,6 +111,9 @@ pub struct RemovedAccount {
     pub blobs: Vec<String>,
     /// Unfinished uploads from or to it.
     pub uploads: Vec<UploadId>,
+    /// Type-7 messages stored for the senders of its deleted texts and
+    /// file offers.
+    pub notices: u64,
 }
 
 /// What deleting a room deleted, in its transaction: the caller deletes

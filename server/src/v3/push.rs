@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use protocol::v3;
-use protocol::{ClientId, MAX_PULL_BYTES};
+use protocol::{ClientId, MAX_PULL_BYTES, MessageKind};
 
 use crate::hub::{HubEvent, Subscription};
 use crate::shared::Shared;
@@ -131,8 +131,26 @@ impl Push {
 
     /// The next message to write while the window allows, refilling the
     /// queue from the database when the session has fallen behind. The
-    /// message counts as in flight from here on.
+    /// message counts as in flight from here on. Type 7 is skipped unless
+    /// the connection `reads_not_delivered` (PROTOCOL.md "112 subscribe"):
+    /// it stays waiting for a pull that asks for it.
     pub(crate) async fn next_to_write(
+        &mut self,
+        store: &Store,
+        me: ClientId,
+        window: usize,
+        reads_not_delivered: bool,
+    ) -> Option<Arc<WaitingMessage>> {
+        loop {
+            let message = self.next_in_window(store, me, window).await?;
+            if reads_not_delivered || message.kind != MessageKind::NotDelivered {
+                return Some(message);
+            }
+            self.in_flight.remove(&message.id);
+        }
+    }
+
+    async fn next_in_window(
         &mut self,
         store: &Store,
         me: ClientId,

@@ -64,6 +64,8 @@ pub(crate) struct Session {
     /// Idle and stall timeouts, and giving back a quiet one's buffers.
     watchdog: Watchdog,
     push: Option<Push>,
+    /// Pulled with bit 15 set: type 7 may be pulled and pushed here.
+    reads_not_delivered: bool,
     /// Shown as online or not, watching presence or not (141).
     presence: ConnPresence,
     rate: Option<RateLimiter>,
@@ -94,6 +96,7 @@ impl Session {
             closing: false,
             watchdog,
             push: None,
+            reads_not_delivered: false,
             presence: ConnPresence::default(),
             rate,
             touched_uploads: HashSet::new(),
@@ -478,7 +481,9 @@ impl Session {
             (Some(_), v3::Request::LookupName(name)) => {
                 directory::lookup_name(&shared, name.as_str())
             }
-            (Some(me), v3::Request::Pull(p)) => pull::pull(&shared, me, p).await,
+            (Some(me), v3::Request::Pull(p)) => {
+                pull::pull(&shared, me, p, &mut self.reads_not_delivered).await
+            }
             (Some(me), v3::Request::DeleteAccount(name)) => {
                 let response = account::delete(&shared, me, name).await;
                 // Its sessions are closed; this one after the answer.
@@ -566,24 +571,26 @@ impl Session {
         let Some(me) = self.auth.client() else {
             return;
         };
+        let reads = self.reads_not_delivered;
         loop {
             let Some(push) = self.push.as_mut() else {
                 return;
             };
-            let response =
-                if let Some(message) = push.next_to_write(&self.shared.store, me, window).await {
-                    v3::Response::Delivery(message.to_delivery())
-                } else if let Some(entry) = push
-                    .rooms
-                    .next_to_write(&self.shared.store, me, window)
-                    .await
-                {
-                    v3::Response::RoomDelivery((*entry).clone())
-                } else if let Some(stock) = push.key_packages_low.take() {
-                    v3::Response::KeyPackagesLow(stock)
-                } else {
-                    return;
-                };
+            let store = &self.shared.store;
+            let response = if let Some(message) = push.next_to_write(store, me, window, reads).await
+            {
+                v3::Response::Delivery(message.to_delivery())
+            } else if let Some(entry) = push
+                .rooms
+                .next_to_write(&self.shared.store, me, window)
+                .await
+            {
+                v3::Response::RoomDelivery((*entry).clone())
+            } else if let Some(stock) = push.key_packages_low.take() {
+                v3::Response::KeyPackagesLow(stock)
+            } else {
+                return;
+            };
             self.write(Response::V3(response)).await;
             if self.closing {
                 return;

@@ -32,6 +32,7 @@ mod menu_talk;
 mod names;
 mod no_terminal;
 mod nodes;
+mod not_delivered;
 mod operator;
 mod package;
 mod presence;

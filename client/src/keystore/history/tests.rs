@@ -280,3 +280,67 @@ fn an_entry_is_dated_by_its_sender_then_the_server_then_its_arrival() {
     assert_eq!(room[0].shown_time_ms(), 1_767_000_000_000);
     assert!(room[0].arrived_at_ms >= before);
 }
+
+#[test]
+fn a_not_delivered_notice_fails_only_our_stored_messages_to_the_account_it_names() {
+    let (_dir, home) = home();
+    let (mut store, ..) = with_session(&home);
+    let carol = ClientId([0x33; 16]);
+    // Our message 7 to carol, our message 8 to bob (delivered already),
+    // our message 9 to bob (stored), and bob's message 10 to us.
+    let to_carol = NewEntry {
+        conversation: Conversation::Person { id: carol },
+        ..text(Direction::Out, "for carol", None)
+    };
+    let c = store.add_history(&to_carol).unwrap();
+    store.mark_stored(c, 7).unwrap();
+    let d = store
+        .add_history(&text(Direction::Out, "seen", None))
+        .unwrap();
+    store.mark_stored(d, 8).unwrap();
+    store
+        .set_status(&bob(), Direction::Out, 8, Status::Delivered, None)
+        .unwrap();
+    let s = store
+        .add_history(&text(Direction::Out, "waiting", None))
+        .unwrap();
+    store.mark_stored(s, 9).unwrap();
+    store
+        .add_history(&text(Direction::In, "from bob", Some(10)))
+        .unwrap();
+    // A notice in bob's name naming all four changes only message 9.
+    let named = [7, 8, 9, 10, 9];
+    assert_eq!(store.still_stored_to(BOB, &named).unwrap(), vec![9]);
+    let notice = HistoryChange::NotDelivered {
+        peer: BOB,
+        message_ids: named.to_vec(),
+        reason: "not delivered".into(),
+    };
+    store.mark_handled_with(11, None, Some(&notice)).unwrap();
+    let statuses: Vec<(String, Status)> = store
+        .history(&bob(), &HistoryQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| match e.body {
+            Body::Text { text } => (text, e.status),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("seen".to_string(), Status::Delivered),
+            ("waiting".to_string(), Status::Failed),
+            ("from bob".to_string(), Status::Received),
+        ]
+    );
+    let carol_history = store
+        .history(
+            &Conversation::Person { id: carol },
+            &HistoryQuery::default(),
+        )
+        .unwrap();
+    assert_eq!(carol_history[0].status, Status::Stored);
+    // A notice in carol's name naming our message to bob changes nothing.
+    assert!(store.still_stored_to(carol, &[9]).unwrap().is_empty());
+}

@@ -6,23 +6,29 @@
 //! Removing an account is one transaction: its row, the messages waiting
 //! for it, the unfinished uploads from or to it, its key packages, room
 //! memberships and holds, its room files no entry names, and its `usage`
-//! row, with every count given back. The commit announces the id on the
-//! clients channel: every other node drops the account from its directory
-//! and closes its sessions there (`listen.rs`).
+//! row, with every count given back, and a type-7 notice for each sender
+//! of its deleted texts and file offers (`store::not_delivered`). The
+//! commit announces the id on the clients channel: every other node drops
+//! the account from its directory and closes its sessions there
+//! (`listen.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use protocol::ClientId;
+use protocol::v3::GoneReason;
+use protocol::{ClientId, MessageKind};
+use tokio_postgres::Transaction;
 
 use super::Pg;
 use super::channels::client_id;
+use super::messages::add_message;
 use super::quota::{self, Usage};
 use super::room_acks::{Freed, freed_files};
 use super::uploads::{UPLOAD_COLUMNS, row_to_upload};
 use crate::error::StoreError;
 use crate::store::admin::{Account, Totals};
 use crate::store::directory::Protocol;
-use crate::store::values::{RemovedAccount, StoreEvent};
+use crate::store::not_delivered::notices;
+use crate::store::values::{MessageBody, RemovedAccount, StoreEvent, now_ms};
 
 impl Pg {
     /// See `Store::totals`.
@@ -89,6 +95,7 @@ impl Pg {
     pub(crate) async fn remove_account(
         &self,
         name_key: &str,
+        reason: GoneReason,
     ) -> Result<Option<RemovedAccount>, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
@@ -144,7 +151,8 @@ impl Pg {
         quota::lock(&tx, &clients).await?;
         let rows = tx
             .query(
-                "DELETE FROM messages WHERE recipient = $1 RETURNING id, size, blob, sender",
+                "DELETE FROM messages WHERE recipient = $1
+                 RETURNING id, size, blob, sender, kind",
                 &[&key],
             )
             .await?;
@@ -154,15 +162,22 @@ impl Pg {
             bytes: 0,
             blobs: Vec::new(),
             uploads: uploads.iter().map(|u| u.id).collect(),
+            notices: 0,
         };
         let mut ids = Vec::with_capacity(rows.len());
         let mut per_sender: HashMap<ClientId, i64> = HashMap::new();
+        let mut deleted = Vec::with_capacity(rows.len());
         for r in &rows {
             ids.push(r.get::<_, i64>(0) as u64);
             let size: i64 = r.get(1);
             removed.bytes += size as u64;
             removed.blobs.extend(r.get::<_, Option<String>>(2));
-            *per_sender.entry(client_id(r.get(3))?).or_default() += size;
+            let sender = client_id(r.get(3))?;
+            *per_sender.entry(sender).or_default() += size;
+            // A kind this server does not know is not one to tell of.
+            if let Ok(kind) = MessageKind::from_code(r.get::<_, i16>(4) as u8) {
+                deleted.push((sender, r.get::<_, i64>(0) as u64, kind));
+            }
         }
         // A sender whose message committed after the list above is locked
         // now (out of order, but only in that race).
@@ -183,7 +198,11 @@ impl Pg {
             };
             quota::add(&tx, &sender, sent).await?;
         }
-        quota::add_storage(&tx, &self.limits, &id, -(removed.bytes as i64)).await?;
+        // The senders are locked above (`clients` and `late`), in order.
+        let told = self.tell_senders(&tx, id, deleted, reason).await?;
+        removed.notices = told.len() as u64;
+        let notice_bytes: i64 = told.iter().map(|(_, n)| *n).sum();
+        quota::add_storage(&tx, &self.limits, &id, notice_bytes - removed.bytes as i64).await?;
         self.give_back(&tx, &uploads).await?;
         // No one may add the removed account to a room any more; its
         // cursors no longer hold back the deletion of room entries, and its
@@ -214,6 +233,53 @@ impl Pg {
         if !ids.is_empty() {
             (self.notify)(vec![StoreEvent::Removed { recipient: id, ids }]);
         }
+        for (recipient, _) in told {
+            self.announce(recipient);
+        }
         Ok(Some(removed))
+    }
+
+    /// Stores the type-7 notices for the senders of `deleted` (sender, id,
+    /// kind), deleted with the account `gone`: version-3 accounts that
+    /// still exist only, never held to their inbox limits (the deletion
+    /// cannot be refused). The caller holds the senders' usage rows.
+    /// Returns each notice's recipient and size.
+    async fn tell_senders(
+        &self,
+        tx: &Transaction<'_>,
+        gone: ClientId,
+        deleted: Vec<(ClientId, u64, MessageKind)>,
+        reason: GoneReason,
+    ) -> Result<Vec<(ClientId, i64)>, StoreError> {
+        let mut senders: Vec<&[u8]> = deleted.iter().map(|(s, _, _)| &s.0[..]).collect();
+        senders.sort_unstable();
+        senders.dedup();
+        if senders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut v3 = HashSet::new();
+        for r in &tx
+            .query(
+                "SELECT id FROM clients WHERE id = ANY($1) AND protocol = $2",
+                &[&senders, &i16::from(Protocol::V3.code())],
+            )
+            .await?
+        {
+            v3.insert(client_id(r.get(0))?);
+        }
+        let grouped = notices(deleted, gone, reason, |s| v3.contains(s))?;
+        let now = now_ms();
+        let mut told = Vec::with_capacity(grouped.len());
+        for (recipient, content) in grouped {
+            let size = content.len() as i64;
+            // Counted as the deleted account's, as its other messages are
+            // (its usage row goes with it); the recipient's inbox counts it.
+            add_message(tx, &recipient, &gone, 1, size).await?;
+            let body = MessageBody::Inline(content);
+            self.insert_row(tx, &recipient, &gone, MessageKind::NotDelivered, &body, now)
+                .await?;
+            told.push((recipient, size));
+        }
+        Ok(told)
     }
 }

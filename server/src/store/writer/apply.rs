@@ -92,9 +92,11 @@ pub(super) fn apply(
         WriteOp::ExpireUploads { before_ms, reply } => {
             Pending::Expired(reply, uploads::expire_uploads(tx, view, before_ms))
         }
-        WriteOp::RemoveAccount { name_key, reply } => {
-            Pending::Account(reply, remove::remove_account(tx, view, &name_key))
-        }
+        WriteOp::RemoveAccount {
+            name_key,
+            reason,
+            reply,
+        } => Pending::Account(reply, remove::remove_account(tx, view, &name_key, reason)),
         WriteOp::Room { caller, op, reply } => {
             Pending::Room(reply, apply_room(tx, view, limits, caller, op))
         }

@@ -15,7 +15,7 @@ use crate::store::values::{
     UploadTo,
 };
 use protocol::RoomId;
-use protocol::v3::{ClaimedKeyPackage, CommitAccepted, KeyPackageStock, RoomCursor};
+use protocol::v3::{ClaimedKeyPackage, CommitAccepted, GoneReason, KeyPackageStock, RoomCursor};
 
 /// Most operations committed together.
 pub(crate) const MAX_BATCH: usize = 4096;
@@ -76,6 +76,8 @@ pub(crate) enum WriteOp {
     /// The operator removes an account by name (its `name_key`).
     RemoveAccount {
         name_key: String,
+        /// Told to the senders of its deleted messages (type 7).
+        reason: GoneReason,
         reply: Reply<Option<RemovedAccount>>,
     },
     /// A change to rooms or key packages (`rooms.rs`, `key_packages.rs`).

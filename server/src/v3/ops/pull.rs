@@ -8,8 +8,8 @@
 
 use futures::FutureExt;
 use futures::future;
-use protocol::ClientId;
 use protocol::v3;
+use protocol::{ClientId, MessageKind};
 
 use crate::error::StoreError;
 use crate::shared::Shared;
@@ -17,19 +17,40 @@ use crate::store::WaitingMessage;
 use crate::v3::reply::{Pipelined, store_error};
 
 /// Answers a pull: the oldest waiting messages, within the caller's and the
-/// server's limits on count and bytes.
-pub(crate) async fn pull(shared: &Shared, me: ClientId, p: v3::Pull) -> v3::Response {
+/// server's limits on count and bytes. A pull with bit 15 set marks the
+/// connection as reading type 7 (`reads`); until one does, type-7 messages
+/// are left out, since a client that predates them refuses the whole batch
+/// (PROTOCOL.md "104 pull").
+pub(crate) async fn pull(
+    shared: &Shared,
+    me: ClientId,
+    p: v3::Pull,
+    reads: &mut bool,
+) -> v3::Response {
+    *reads |= p.reads_not_delivered();
     let (count, bytes) = p.bounds();
-    match shared
-        .store
-        .waiting(me, 0, count.into(), bytes as usize)
-        .await
-    {
-        Ok((messages, more)) => v3::Response::Messages(v3::MessageBatch {
-            more,
-            messages: messages.iter().map(WaitingMessage::to_delivery).collect(),
-        }),
-        Err(e) => store_error(&e),
+    let mut after = 0;
+    loop {
+        let (messages, more) = match shared
+            .store
+            .waiting(me, after, count.into(), bytes as usize)
+            .await
+        {
+            Ok(batch) => batch,
+            Err(e) => return store_error(&e),
+        };
+        let last = messages.last().map(|m| m.id);
+        let messages: Vec<v3::Delivery> = messages
+            .iter()
+            .filter(|m| *reads || m.kind != MessageKind::NotDelivered)
+            .map(WaitingMessage::to_delivery)
+            .collect();
+        match last {
+            // Only notices this connection may not see, and more behind
+            // them: read on, or an older client would stop here for good.
+            Some(last) if messages.is_empty() && more => after = last,
+            _ => return v3::Response::Messages(v3::MessageBatch { more, messages }),
+        }
     }
 }
 
