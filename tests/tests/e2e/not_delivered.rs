@@ -119,3 +119,62 @@ async fn the_operators_removal_tells_a_watching_sender_its_texts_were_not_delive
     watch.kill().await.unwrap();
     assert_not_delivered(&history(&server, &alice).await, "by the server's operator");
 }
+
+/// A pull without bit 15 (a client that predates type 7) is never given a
+/// notice, and reads on past notices to what follows them, so that it is
+/// never stuck behind them; a pull with the bit gets the notice, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_pull_that_reads_type_7_is_given_notices_and_an_older_one_reads_past_them() {
+    use protocol::MessageKind;
+    use protocol::v3::{self, PULL_READS_NOT_DELIVERED};
+
+    let server = e2e::TestServer::start(|_| {}).await.unwrap();
+    let addr = server.addr;
+    let (mut alice, alice_id) = e2e::V3Conn::new_user(addr, "alice").await.unwrap();
+    let (mut bob, _) = e2e::V3Conn::new_user(addr, "bob").await.unwrap();
+    let (mut carol, _) = e2e::V3Conn::new_user(addr, "carol").await.unwrap();
+    let to_bob = [
+        alice.send_text(bob.client_id, b"one").await.unwrap(),
+        alice.send_text(bob.client_id, b"two").await.unwrap(),
+    ];
+    let deleted = bob
+        .call(v3::Request::DeleteAccount(
+            protocol::Name::new("bob").unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        matches!(deleted, v3::Response::AccountDeleted(_)),
+        "{deleted:?}"
+    );
+    let after = carol.send_text(alice.client_id, b"later").await.unwrap();
+
+    let pull = |max_messages| {
+        v3::Request::Pull(v3::Pull {
+            max_messages,
+            max_bytes: 0,
+        })
+    };
+    // One message at a time, as an older client might ask: the notice
+    // comes first in the inbox and is read past, never handed out.
+    let mut older = alice.again(addr, &alice_id).await.unwrap();
+    let v3::Response::Messages(batch) = older.call(pull(1)).await.unwrap() else {
+        panic!("not a batch")
+    };
+    let ids: Vec<u64> = batch.messages.iter().map(|m| m.message_id).collect();
+    assert_eq!(ids, [after], "{batch:?}");
+    assert!(!batch.more, "{batch:?}");
+
+    let v3::Response::Messages(batch) = alice.call(pull(PULL_READS_NOT_DELIVERED)).await.unwrap()
+    else {
+        panic!("not a batch")
+    };
+    let kinds: Vec<MessageKind> = batch.messages.iter().map(|m| m.kind).collect();
+    assert_eq!(
+        kinds,
+        [MessageKind::NotDelivered, MessageKind::Text],
+        "{batch:?}"
+    );
+    let notice = v3::NotDelivered::decode(batch.messages[0].content.clone()).unwrap();
+    assert_eq!(notice.message_ids, to_bob, "{notice:?}");
+}
