@@ -131,9 +131,12 @@ pub fn entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, String>, no
             .as_deref()
             .map(|r| escape_line(r).into_owned())
             .unwrap_or_else(|| "no reason given".into());
-        body.push(format!(
-            "not delivered: {why}; type it again to send it again"
-        ));
+        body.push(match why.strip_prefix("not delivered: ") {
+            // A type-7 notice's: the account is gone, there is nobody to
+            // send it again to.
+            Some(gone) => format!("not delivered: {gone}"),
+            None => format!("not delivered: {why}; type it again to send it again"),
+        });
     }
     Item {
         at_ms: e.arrived_at_ms,

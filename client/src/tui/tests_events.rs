@@ -147,3 +147,59 @@ fn a_join_or_a_room_that_was_not_made_is_told_on_the_status_line_not_in_a_room()
         assert_eq!(app.flash.as_deref(), Some(line));
     }
 }
+
+/// A message the server says was never delivered (its recipient's account
+/// deleted) says so, without the advice to type it again to nobody; a
+/// refused one keeps it. A key change is a warning line of its own.
+#[test]
+fn a_message_to_a_deleted_account_is_not_offered_again_and_a_key_change_is_a_warning() {
+    let bob = crate::keystore::Conversation::Person { id: BOB };
+    let names = HashMap::new();
+    let mut gone = entry(
+        bob.clone(),
+        Direction::Out,
+        ME,
+        text("hi"),
+        30,
+        Status::Failed,
+    );
+    gone.reason =
+        Some("not delivered: the server says bob's account was deleted by its owner".into());
+    let item = lines::entry(&gone, "bob", &names, NOW);
+    assert_eq!(
+        item.body.last().unwrap(),
+        "not delivered: the server says bob's account was deleted by its owner"
+    );
+    let refused = entry(
+        bob.clone(),
+        Direction::Out,
+        ME,
+        text("hi"),
+        31,
+        Status::Failed,
+    );
+    let item = lines::entry(&refused, "bob", &names, NOW);
+    assert!(
+        item.body
+            .last()
+            .unwrap()
+            .ends_with("; type it again to send it again"),
+        "{:?}",
+        item.body
+    );
+
+    let changed = Body::Key {
+        change: crate::keystore::KeyEvent::Changed {
+            fingerprint: "1".into(),
+            pinned: "2".into(),
+        },
+    };
+    let key = entry(bob, Direction::In, BOB, changed, 32, Status::Read);
+    let item = lines::entry(&key, "bob", &names, NOW);
+    assert_eq!(item.tone, Tone::Warning);
+    assert!(
+        item.body[0].contains("bob's key changed (new fingerprint 1, pinned 2)"),
+        "{:?}",
+        item.body
+    );
+}
