@@ -160,20 +160,42 @@ async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_r
         .await,
         1
     );
-    // Every count came back: the totals are what alice's room left.
+    // Every count came back: what waits is alice's one notice of her three
+    // texts not delivered (type 7: reason, count, three ids: 29 bytes),
+    // stored in the removal's transaction.
+    let notice_len = 1 + 4 + 3 * 8;
     for node in [&a, &b] {
         let after = json(node, &["status"]).await;
         assert_eq!(after["users_registered"], 1, "{after}");
-        assert_eq!(after["messages_waiting"], 0, "{after}");
+        assert_eq!(after["messages_waiting"], 1, "{after}");
+        assert_eq!(after["bytes_waiting"], notice_len, "{after}");
         assert_eq!(after["uploads_in_progress"], 0, "{after}");
-        assert_eq!(after["storage_used"], 0, "{after}");
+        assert_eq!(after["storage_used"], notice_len, "{after}");
     }
     let quota_left = count(
         &pg,
         "FROM usage WHERE inbox_messages <> 0 OR inbox_bytes <> 0 OR uploads <> 0",
     )
     .await;
-    assert_eq!(quota_left, 0);
+    assert_eq!(quota_left, 1, "alice's notice only");
+    let reads = v3::Pull {
+        max_messages: v3::PULL_READS_NOT_DELIVERED,
+        max_bytes: 0,
+    };
+    let v3::Response::Messages(batch) = alice.conn.call(v3::Request::Pull(reads)).await.unwrap()
+    else {
+        panic!("not a batch")
+    };
+    let notices: Vec<&v3::Delivery> = batch
+        .messages
+        .iter()
+        .filter(|m| m.kind == protocol::MessageKind::NotDelivered)
+        .collect();
+    assert_eq!(notices.len(), 1, "{batch:?}");
+    assert_eq!(notices[0].sender, bob_id);
+    let notice = v3::NotDelivered::decode(notices[0].content.clone()).unwrap();
+    assert_eq!(notice.message_ids.len(), 3, "{notice:?}");
+    assert_eq!(notice.reason, v3::GoneReason::RemovedByOperator);
 
     // B's directory forgot him: the name is unknown there, then free.
     let (mut carol, _) = V3Conn::new_user(b.addr, "carol").await.unwrap();
