@@ -42,6 +42,9 @@ async fn a_watcher_whose_pushes_overflowed_shows_every_text_once_in_order() {
         tokio::spawn(async move { bob.watch(events_tx, stop).await })
     };
     relay.wait_held().await.unwrap();
+    // The one pull a watch makes before it subscribes, saying it reads
+    // type 7 (PROTOCOL.md "112 subscribe").
+    let pulled_before = pulled_before + 1;
     relay
         .wait_until("every waiting text pushed", |seen| {
             let pushed = seen
