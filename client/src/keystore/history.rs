@@ -58,6 +58,16 @@ pub enum Direction {
     Out,
 }
 
+impl Direction {
+    /// Its value in the `direction` column.
+    fn code(self) -> i64 {
+        match self {
+            Self::In => 1,
+            Self::Out => 2,
+        }
+    }
+}
+
 /// What a history entry holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -321,18 +331,7 @@ impl KeyStore {
         conversation: &Conversation,
         message_id: u64,
     ) -> Result<Option<HistoryEntry>, KeyStoreError> {
-        let (kind, key) = conversation.key();
-        self.conn
-            .query_row(
-                &format!(
-                    "{ENTRY_COLUMNS} WHERE conv_kind = ?1 AND conv = ?2 AND direction = 1
-                     AND message_id = ?3"
-                ),
-                params![kind, key, to_sql_u64(message_id)],
-                history_row,
-            )
-            .optional()?
-            .transpose()
+        self.entry_by_id(conversation, Direction::In, message_id)
     }
 
     /// The entry of our message `message_id` sent in `conversation`, if
@@ -345,14 +344,24 @@ impl KeyStore {
         conversation: &Conversation,
         message_id: u64,
     ) -> Result<Option<HistoryEntry>, KeyStoreError> {
+        self.entry_by_id(conversation, Direction::Out, message_id)
+    }
+
+    fn entry_by_id(
+        &self,
+        conversation: &Conversation,
+        direction: Direction,
+        message_id: u64,
+    ) -> Result<Option<HistoryEntry>, KeyStoreError> {
         let (kind, key) = conversation.key();
+        let direction = direction.code();
         self.conn
             .query_row(
                 &format!(
-                    "{ENTRY_COLUMNS} WHERE conv_kind = ?1 AND conv = ?2 AND direction = 2
-                     AND message_id = ?3"
+                    "{ENTRY_COLUMNS} WHERE conv_kind = ?1 AND conv = ?2 AND direction = ?3
+                     AND message_id = ?4"
                 ),
-                params![kind, key, to_sql_u64(message_id)],
+                params![kind, key, direction, to_sql_u64(message_id)],
                 history_row,
             )
             .optional()?
@@ -437,10 +446,7 @@ pub(super) fn insert(conn: &Connection, entry: &NewEntry) -> Result<u64, KeyStor
             None,
         ),
     };
-    let direction = match entry.direction {
-        Direction::In => 1,
-        Direction::Out => 2,
-    };
+    let direction = entry.direction.code();
     let now = now_ms();
     let id: i64 = conn.query_row(
         "INSERT INTO history (conv_kind, conv, direction, sender, kind, body, file_size,
@@ -478,10 +484,7 @@ pub(super) fn set_status(
     reason: Option<&str>,
 ) -> Result<bool, KeyStoreError> {
     let (kind, key) = conversation.key();
-    let direction = match direction {
-        Direction::In => 1,
-        Direction::Out => 2,
-    };
+    let direction = direction.code();
     let from: Vec<String> = status
         .replaces()
         .iter()

@@ -8,6 +8,17 @@ use e2e::TestServer;
 
 use crate::rooms_cli::{json, refusal, register};
 
+/// The most a `text_too_long` refusal of a text of `len` bytes says fits.
+fn text_fits(refused: &serde_json::Value, len: usize) -> usize {
+    assert_eq!(refused["code"], "text_too_long", "{refused}");
+    let said = refused["error"].as_str().unwrap();
+    let start = format!("the text is {len} bytes and at most ");
+    let rest = said
+        .strip_prefix(&start)
+        .unwrap_or_else(|| panic!("{said}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_text_over_the_servers_message_limit_is_refused_counting_its_own_bytes() {
     let server = TestServer::start(|o| o.max_message_len = 1024)
@@ -21,19 +32,8 @@ async fn a_text_over_the_servers_message_limit_is_refused_counting_its_own_bytes
 
     let long = "x".repeat(2000);
     let refused = refusal(addr, &alice, &["send", "bob", &long]).await;
-    assert_eq!(refused["code"], "text_too_long", "{refused}");
-    let said = refused["error"].as_str().unwrap();
-    assert!(
-        said.starts_with("the text is 2000 bytes and at most "),
-        "{said}"
-    );
-    let max: usize = said["the text is 2000 bytes and at most ".len()..]
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(max < 1024 && max > 900, "{said}");
+    let max = text_fits(&refused, 2000);
+    assert!(max < 1024 && max > 900, "{refused}");
     // Nothing kept as sent or failed.
     let history = json(addr, &alice, &["history", "bob"]).await;
     assert_eq!(history.as_array().unwrap().len(), 0, "{history}");
@@ -69,19 +69,8 @@ async fn a_room_text_over_the_servers_message_limit_is_refused_by_client_and_ser
 
     let long = "x".repeat(2000);
     let refused = refusal(addr, &alice, &["room", "send", "ops", &long]).await;
-    assert_eq!(refused["code"], "text_too_long", "{refused}");
-    let said = refused["error"].as_str().unwrap();
-    assert!(
-        said.starts_with("the text is 2000 bytes and at most "),
-        "{said}"
-    );
-    let max: usize = said["the text is 2000 bytes and at most ".len()..]
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(max < 1024 && max > 800, "{said}");
+    let max = text_fits(&refused, 2000);
+    assert!(max < 1024 && max > 800, "{refused}");
     json(addr, &alice, &["room", "send", "ops", &"y".repeat(max)]).await;
     let history = json(addr, &alice, &["history", "#ops"]).await;
     let texts = history

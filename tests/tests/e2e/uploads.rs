@@ -227,26 +227,64 @@ async fn an_interrupted_upload_whose_file_is_gone_is_reported_and_its_history_sa
     assert!(files(&bob.inbox().await.unwrap()).is_empty());
 }
 
+/// Bob on a server, alice reaching it through a relay, a 16 MiB file of
+/// alice's for bob, and an address nothing listens on (for the relay to
+/// send alice's connections to: refused).
+struct Outage {
+    server: TestServer,
+    relay: Relay,
+    _dir: tempfile::TempDir,
+    alice: Client,
+    bob: Client,
+    original: std::path::PathBuf,
+    data: Vec<u8>,
+    nowhere: std::net::SocketAddr,
+}
+
+impl Outage {
+    async fn start() -> Outage {
+        let server = TestServer::start(|_| {}).await.unwrap();
+        let relay = Relay::start(server.addr).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
+        let alice = user(&relay.addr.to_string(), &dir.path().join("alice"), "alice").await;
+        bob.fetch_key("alice").await.unwrap();
+        let original = dir.path().join("big.bin");
+        let data = pattern(14, 16 * 1024 * 1024);
+        std::fs::write(&original, &data).unwrap();
+        let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        Outage {
+            server,
+            relay,
+            _dir: dir,
+            alice,
+            bob,
+            original,
+            data,
+            nowhere,
+        }
+    }
+}
+
 /// A server that stays unreachable past the client's reconnects stops the
 /// upload with an error that says it is kept for `resume` (not "try
 /// again", which would send the file twice); `resume` then finishes it
 /// from where the server's copy ends, and the file arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_stopped_by_an_unreachable_server_is_kept_for_resume_and_arrives_once() {
-    let server = TestServer::start(|_| {}).await.unwrap();
-    let relay = Relay::start(server.addr).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
-    let alice = user(&relay.addr.to_string(), &dir.path().join("alice"), "alice").await;
-    bob.fetch_key("alice").await.unwrap();
-    let original = dir.path().join("big.bin");
-    let data = pattern(14, 16 * 1024 * 1024);
-    std::fs::write(&original, &data).unwrap();
-    // A port nothing listens on: the relay's connections to it are refused.
-    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let Outage {
+        server,
+        relay,
+        _dir,
+        alice,
+        bob,
+        original,
+        data,
+        nowhere,
+    } = Outage::start().await;
     let upload = alice.send_file("bob", &original, CancellationToken::new());
     let outage = async {
         stored_past(&relay, 2 << 20).await;
@@ -292,19 +330,16 @@ async fn an_upload_stopped_by_an_unreachable_server_is_kept_for_resume_and_arriv
 /// upload: it waits, asks where the server stands, and goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_waits_out_a_server_away_for_three_seconds_and_arrives_intact() {
-    let server = TestServer::start(|_| {}).await.unwrap();
-    let relay = Relay::start(server.addr).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let bob = user(&server.addr.to_string(), &dir.path().join("bob"), "bob").await;
-    let alice = user(&relay.addr.to_string(), &dir.path().join("alice"), "alice").await;
-    bob.fetch_key("alice").await.unwrap();
-    let original = dir.path().join("big.bin");
-    let data = pattern(15, 16 * 1024 * 1024);
-    std::fs::write(&original, &data).unwrap();
-    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let Outage {
+        server,
+        relay,
+        _dir,
+        alice,
+        bob,
+        original,
+        data,
+        nowhere,
+    } = Outage::start().await;
     let upload = alice.send_file("bob", &original, CancellationToken::new());
     let outage = async {
         stored_past(&relay, 2 << 20).await;
