@@ -6,6 +6,7 @@ mod account_delete;
 mod at_rest;
 mod at_rest_backup;
 mod backup_files;
+mod backup_part;
 mod bodies;
 mod cli_json;
 mod cli_local;
