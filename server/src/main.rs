@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             if let Some(e) = e.downcast_ref::<clap::Error>() {
                 e.exit();
             }
-            eprintln!("server: {e:#}");
+            startup::say(format_args!("server: {e:#}"));
             return ExitCode::from(2);
         }
     };
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         return match startup::assets::generate(Cli::command(), "sealpost-server", dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("server: writing into {}: {e}", dir.display());
+                startup::say(format_args!("server: writing into {}: {e}", dir.display()));
                 ExitCode::FAILURE
             }
         };
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     let (config, port) = match cli.config() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("server: {e:#}");
+            startup::say(format_args!("server: {e:#}"));
             return ExitCode::from(2);
         }
     };
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("server: {e:#}");
+            startup::say(format_args!("server: {e:#}"));
             ExitCode::FAILURE
         }
     }

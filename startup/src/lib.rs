@@ -15,7 +15,7 @@
 
 pub mod assets;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use tokio::runtime::Runtime;
@@ -42,7 +42,20 @@ where
         .with_target(false)
         .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
+        // By default a failed write of a log line is reported with
+        // `eprintln!`, which panics when standard error itself is what
+        // failed (`2>/dev/full`, a closed pipe): a log line that cannot be
+        // written is lost, and serving goes on.
+        .log_internal_errors(false)
         .init();
+}
+
+/// Writes `line` and a newline to standard error, ignoring a failure:
+/// unlike `eprintln!`, which panics when standard error cannot be written
+/// (`2>/dev/full`, a pipe whose reader has gone), and there is nowhere
+/// else to say it.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// A multi-threaded runtime with worker threads named `<program>-worker`.
@@ -57,7 +70,9 @@ pub fn runtime(program: &str) -> Result<Runtime, ExitCode> {
         .thread_name(format!("{program}-worker"))
         .build()
         .map_err(|e| {
-            eprintln!("{program}: cannot start the async runtime: {e}");
+            say(format_args!(
+                "{program}: cannot start the async runtime: {e}"
+            ));
             ExitCode::FAILURE
         })
 }

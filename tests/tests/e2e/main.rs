@@ -77,6 +77,7 @@ mod selftest_cleanup;
 mod server_pin;
 mod server_rollback;
 mod server_trust;
+mod stderr_full;
 mod stopped_transfers;
 mod text_limit;
 mod tui;
