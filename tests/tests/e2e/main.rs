@@ -88,6 +88,7 @@ mod tui_trust;
 mod two_watchers;
 mod unnamed_contact;
 mod upgrade;
+mod upload_start;
 mod uploads;
 mod v2;
 mod v3;
