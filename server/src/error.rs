@@ -89,6 +89,9 @@ pub enum StoreError {
     /// The file system failed.
     #[error("file system: {0}")]
     Io(#[from] std::io::Error),
+    /// A message's file body is not in the files folder.
+    #[error("the file body {0} is missing from the files folder")]
+    BodyMissing(String),
     /// A stored value is not what the schema promises.
     #[error("corrupt store: {0}")]
     Corrupt(String),
@@ -186,6 +189,7 @@ impl StoreError {
             | Self::NotTheClustersBodies { .. } => ErrorReason::Internal,
             Self::Sqlite(_)
             | Self::Io(_)
+            | Self::BodyMissing(_)
             | Self::Corrupt(_)
             | Self::Fault(..)
             | Self::WritesStopped => self.fault().map_or(ErrorReason::Internal, |f| f.reason()),
@@ -199,6 +203,7 @@ impl StoreError {
             Self::Sqlite(e) => fault::classify_sqlite(e),
             Self::Fault(f, _) => Some(*f),
             Self::WritesStopped => Some(Fault::SyncFailed),
+            Self::BodyMissing(_) => Some(Fault::BodyMissing),
             _ => None,
         }
     }
@@ -220,6 +225,7 @@ impl StoreError {
             self,
             Self::Sqlite(_)
                 | Self::Io(_)
+                | Self::BodyMissing(_)
                 | Self::Corrupt(_)
                 | Self::Closed
                 | Self::DiskFull { .. }

@@ -8,6 +8,7 @@ mod at_rest_backup;
 mod backup_files;
 mod backup_part;
 mod bodies;
+mod body_missing;
 mod cli_json;
 mod cli_local;
 mod client;
