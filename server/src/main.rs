@@ -31,7 +31,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    startup::logging(&cli.log_level, "info", std::io::stderr);
+    if let Err(e) = startup::logging(&cli.log_level, "info", std::io::stderr) {
+        startup::say(format_args!("server: {e}"));
+        return ExitCode::from(2);
+    }
     let (config, port) = match cli.config() {
         Ok(c) => c,
         Err(e) => {

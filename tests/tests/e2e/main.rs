@@ -26,6 +26,7 @@ mod history;
 mod inbox_unshown;
 mod key_changed;
 mod lifecycle;
+mod log_level;
 mod look_alike;
 mod menu;
 mod menu_impostor;
