@@ -54,13 +54,14 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         if fingerprint {
-            cli::print_fingerprint(config).await
+            cli::fingerprint(config).await.map(Some)
         } else {
-            cli::serve(cli.bind, config, port).await
+            cli::serve(cli.bind, config, port).await.map(|()| None)
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Some(answer)) => startup::print("server", &answer),
+        Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
             startup::say(format_args!("server: {e:#}"));
             ExitCode::FAILURE

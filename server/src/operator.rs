@@ -49,22 +49,19 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
         Command::Fingerprint | Command::GenerateAssets { .. } => unreachable_command(),
     };
     match result {
-        Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
-        }
+        Ok(text) => startup::print("server", &text),
         Err(e) if json => {
             // On standard error, as the client's: standard output is only
             // ever the answer.
             let code = client::error_code(&e);
-            eprintln!(
+            startup::say(format_args!(
                 "{}",
                 serde_json::json!({ "error": format!("{e:#}"), "code": code })
-            );
+            ));
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("server: {e:#}");
+            startup::say(format_args!("server: {e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -99,6 +99,24 @@ where
     Ok(())
 }
 
+/// Prints `text` and a newline on standard output: exit code 0, or 1 if it
+/// could not be written (never `println!`'s panic and 101). A reader that
+/// went away (a closed pipe: `| head`) ends it quietly; any other failure
+/// (`> /dev/full`) is one line on standard error.
+pub fn print(program: &str, text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::FAILURE,
+        Err(e) => {
+            say(format_args!(
+                "{program}: cannot write to standard output: {e}"
+            ));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Writes `line` and a newline to standard error, ignoring a failure:
 /// unlike `eprintln!`, which panics when standard error cannot be written
 /// (`2>/dev/full`, a pipe whose reader has gone), and there is nowhere
