@@ -36,6 +36,7 @@ mod names;
 mod no_terminal;
 mod nodes;
 mod operator;
+mod operator_names;
 mod operator_output;
 mod package;
 mod presence;
