@@ -179,7 +179,8 @@ pub enum Command {
         file: PathBuf,
     },
     /// Unpack an archive of `server backup` into --data-dir, which must be
-    /// empty or missing, checking every entry against the archive's
+    /// empty or missing (file bodies into --files-dir if given, empty or
+    /// missing too), checking every entry against the archive's
     /// checksums, and exit: it serves nothing. Next, start the server on
     /// that folder (`server --data-dir DIR`, with its usual flags).
     Restore {

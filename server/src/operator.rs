@@ -74,12 +74,15 @@ fn unreachable_command() -> (bool, anyhow::Result<String>) {
 fn restore(file: &std::path::Path, config: &Config) -> anyhow::Result<String> {
     let archive = std::fs::File::open(file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let manifest = admin::restore(std::io::BufReader::new(archive), &config.data_dir).map_err(
-        |e| match e {
-            admin::RestoreError::BadArchive(why) => anyhow::anyhow!("{}: {why}", file.display()),
-            other => other.into(),
-        },
-    )?;
+    let manifest = admin::restore(
+        std::io::BufReader::new(archive),
+        &config.data_dir,
+        &config.files_dir(),
+    )
+    .map_err(|e| match e {
+        admin::RestoreError::BadArchive(why) => anyhow::anyhow!("{}: {why}", file.display()),
+        other => other.into(),
+    })?;
     // It only unpacks: what to run next, as the help says.
     Ok(format!(
         "restored into {0}: {1} accounts, {2} messages, {3} files; server fingerprint {4}\n\
