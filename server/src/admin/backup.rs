@@ -306,8 +306,9 @@ pub enum RestoreError {
     /// The archive is not a Sealpost backup, or is cut off.
     #[error("{0}")]
     BadArchive(String),
-    /// Reading or writing failed.
-    #[error("{0}")]
+    /// Reading or writing failed (transparent: the I/O error is said once,
+    /// not again as its own cause).
+    #[error(transparent)]
     Io(#[from] io::Error),
 }
 
