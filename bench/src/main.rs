@@ -8,7 +8,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    startup::logging(&cli.log_level, "warn", std::io::stderr);
+    if let Err(e) = startup::logging(&cli.log_level, "warn", std::io::stderr) {
+        eprintln!("loadgen: {e}");
+        return ExitCode::from(2);
+    }
     match bench::run(&cli) {
         Ok(report) if report.all_passed() => ExitCode::SUCCESS,
         Ok(_) => {

@@ -30,7 +30,10 @@ fn main() -> ExitCode {
         _ => cli.log_level.as_str(),
     };
     // Standard error, or above the menu's prompt while the menu runs.
-    startup::logging(level, "warn", client::repl::terminal::log_writer);
+    if let Err(e) = startup::logging(level, "warn", client::repl::terminal::log_writer) {
+        eprintln!("client: {e}");
+        return ExitCode::from(2);
+    }
     let runtime = match startup::runtime("client") {
         Ok(r) => r,
         Err(code) => return code,

@@ -180,7 +180,8 @@ pub enum Command {
         file: PathBuf,
     },
     /// Unpack an archive of `server backup` into --data-dir, which must be
-    /// empty or missing, checking every entry against the archive's
+    /// empty or missing (file bodies into --files-dir if given, empty or
+    /// missing too), checking every entry against the archive's
     /// checksums, and exit: it serves nothing. Next, start the server on
     /// that folder (`server --data-dir DIR`, with its usual flags).
     Restore {
@@ -395,15 +396,12 @@ fn read_port_info() -> anyhow::Result<u16> {
     }
 }
 
-/// Prints the fingerprint of the key in the data folder. It never creates a
+/// The fingerprint of the key in the data folder. It never creates a
 /// key: a new identity here would not be the one clients have pinned.
-pub async fn print_fingerprint(config: Config) -> anyhow::Result<()> {
+pub async fn fingerprint(config: Config) -> anyhow::Result<String> {
     let path = config.key_path();
     match server::identity::ServerIdentity::load(&path) {
-        Ok(identity) => {
-            println!("{}", identity.fingerprint());
-            Ok(())
-        }
+        Ok(identity) => Ok(identity.fingerprint()),
         Err(server::error::StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => bail!(
             "no server key in {}: this folder has no server identity yet (the server creates one when it first starts with --data-dir {})",
             config.data_dir.display(),

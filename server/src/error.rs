@@ -85,10 +85,13 @@ pub enum StoreError {
     Closed,
     /// SQLite failed.
     #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// The file system failed.
     #[error("file system: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+    /// A message's file body is not in the files folder.
+    #[error("the file body {0} is missing from the files folder")]
+    BodyMissing(String),
     /// A stored value is not what the schema promises.
     #[error("corrupt store: {0}")]
     Corrupt(String),
@@ -108,7 +111,7 @@ pub enum StoreError {
     CommitRefused(String),
     /// PostgreSQL failed (the PostgreSQL engine).
     #[error("postgresql: {0}")]
-    Postgres(#[from] tokio_postgres::Error),
+    Postgres(tokio_postgres::Error),
     /// The PostgreSQL database cannot be reached (no connection within the
     /// pool's wait); the node keeps running and serves again when it returns.
     #[error("the database is unreachable: {0}")]
@@ -186,6 +189,7 @@ impl StoreError {
             | Self::NotTheClustersBodies { .. } => ErrorReason::Internal,
             Self::Sqlite(_)
             | Self::Io(_)
+            | Self::BodyMissing(_)
             | Self::Corrupt(_)
             | Self::Fault(..)
             | Self::WritesStopped => self.fault().map_or(ErrorReason::Internal, |f| f.reason()),
@@ -199,6 +203,7 @@ impl StoreError {
             Self::Sqlite(e) => fault::classify_sqlite(e),
             Self::Fault(f, _) => Some(*f),
             Self::WritesStopped => Some(Fault::SyncFailed),
+            Self::BodyMissing(_) => Some(Fault::BodyMissing),
             _ => None,
         }
     }
@@ -220,6 +225,7 @@ impl StoreError {
             self,
             Self::Sqlite(_)
                 | Self::Io(_)
+                | Self::BodyMissing(_)
                 | Self::Corrupt(_)
                 | Self::Closed
                 | Self::DiskFull { .. }
@@ -252,5 +258,41 @@ impl StoreError {
         } else {
             "internal server error".into()
         }
+    }
+}
+
+// By hand rather than `#[from]`, which also makes the inner error the
+// `source()`: the message above already shows it, and a cause chain
+// (`{:#}`, what the binaries print) would say it twice ("Permission
+// denied (os error 13): Permission denied (os error 13)").
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Postgres(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_chain_says_the_os_error_once() {
+        // Regression: "file system: Permission denied (os error 13):
+        // Permission denied (os error 13)".
+        let e = anyhow::Error::new(StoreError::from(std::io::Error::from_raw_os_error(13)));
+        let shown = format!("{e:#}");
+        assert_eq!(shown.matches("os error 13").count(), 1, "{shown}");
     }
 }

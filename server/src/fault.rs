@@ -36,6 +36,13 @@ pub enum Fault {
     /// The database could not make a commit durable (fsync failed): what it
     /// holds on disk is uncertain, so the server takes no more writes.
     SyncFailed,
+    /// A message's file body is not in the files folder (removed by hand,
+    /// or the server runs on another files folder than its database's).
+    BodyMissing,
+    /// A file or folder of the server's cannot be used: any other error the
+    /// OS names (permission denied, a path that is not a folder, a folder
+    /// that is gone), typically after a change made by hand.
+    Unusable,
 }
 
 impl Fault {
@@ -43,7 +50,9 @@ impl Fault {
     pub fn reason(self) -> ErrorReason {
         match self {
             Self::NoSpace => ErrorReason::StorageFull,
-            Self::Io | Self::SyncFailed => ErrorReason::StorageFailed,
+            Self::Io | Self::SyncFailed | Self::BodyMissing | Self::Unusable => {
+                ErrorReason::StorageFailed
+            }
             Self::ReadOnly => ErrorReason::StorageReadOnly,
         }
     }
@@ -56,6 +65,13 @@ impl Fault {
             Self::ReadOnly => "the server's storage is read-only; nothing was stored",
             Self::SyncFailed => {
                 "the server stopped taking messages after a disk failure; ask its operator"
+            }
+            Self::BodyMissing => {
+                "the file's body is missing from the server's files folder; ask its operator"
+            }
+            Self::Unusable => {
+                "the server cannot use its storage (a file or folder it keeps is out of its \
+                 reach); nothing was stored, ask its operator"
             }
         }
     }
@@ -85,6 +101,19 @@ impl Fault {
                  writes (STORAGE_FAILED); reads go on. Check the disk (dmesg), then restart \
                  the server"
             }
+            Self::BodyMissing => {
+                "a message's file body is missing from the files folder (removed by hand, \
+                 or the server runs on another --files-dir than its database was used with): \
+                 its download is refused (STORAGE_FAILED). Put the files folder back, or \
+                 start the server with the --files-dir its database was used with"
+            }
+            Self::Unusable => {
+                "a file or folder in the data or files folder cannot be used (permission \
+                 denied, not a folder, or gone; changed by hand?): the request was refused \
+                 (STORAGE_FAILED). Give the folders back to the server's user as they were \
+                 (owner-only, files/uploads and files/tmp folders); it is tried again on the \
+                 next request"
+            }
         }
     }
 
@@ -94,6 +123,8 @@ impl Fault {
             Self::Io => 1,
             Self::ReadOnly => 2,
             Self::SyncFailed => 3,
+            Self::BodyMissing => 4,
+            Self::Unusable => 5,
         }
     }
 }
@@ -107,7 +138,9 @@ pub fn classify_io(e: &io::Error) -> Option<Fault> {
         code if code == rustix::io::Errno::DQUOT.raw_os_error() => Some(Fault::NoSpace),
         code if code == rustix::io::Errno::ROFS.raw_os_error() => Some(Fault::ReadOnly),
         code if code == rustix::io::Errno::IO.raw_os_error() => Some(Fault::Io),
-        _ => None,
+        // Whatever else the OS says about the server's own files is still
+        // a storage fault the operator must hear of, not an INTERNAL.
+        _ => Some(Fault::Unusable),
     }
 }
 
@@ -128,7 +161,7 @@ pub fn classify_sqlite(e: &rusqlite::Error) -> Option<Fault> {
 }
 
 /// Which faults have been logged since storage last worked.
-static REPORTED: [AtomicBool; 4] = [const { AtomicBool::new(false) }; 4];
+static REPORTED: [AtomicBool; 6] = [const { AtomicBool::new(false) }; 6];
 
 /// Storage faults reported so far; each wakes every waiter of
 /// [`wait_for_fault`] (a fault is often the first sign the disk filled).
@@ -196,6 +229,8 @@ pub(crate) fn io_error(fault: Fault) -> io::Error {
         Fault::NoSpace => rustix::io::Errno::NOSPC,
         Fault::ReadOnly => rustix::io::Errno::ROFS,
         Fault::Io | Fault::SyncFailed => rustix::io::Errno::IO,
+        Fault::BodyMissing => rustix::io::Errno::NOENT,
+        Fault::Unusable => rustix::io::Errno::ACCESS,
     };
     io::Error::from_raw_os_error(errno.raw_os_error())
 }
@@ -208,6 +243,7 @@ pub(crate) fn sqlite_error(fault: Fault) -> rusqlite::Error {
         Fault::ReadOnly => ffi::SQLITE_READONLY,
         Fault::Io => ffi::SQLITE_IOERR_WRITE,
         Fault::SyncFailed => ffi::SQLITE_IOERR_FSYNC,
+        Fault::BodyMissing | Fault::Unusable => ffi::SQLITE_CANTOPEN,
     };
     rusqlite::Error::SqliteFailure(ffi::Error::new(code), None)
 }
@@ -231,6 +267,11 @@ mod tests {
         }
         assert_eq!(classify_io(&io::Error::other("x")), None);
         assert_eq!(classify_io(&io::Error::from(io::ErrorKind::NotFound)), None);
+        // Regression (D4): permission denied and the like were INTERNAL.
+        for errno in [rustix::io::Errno::ACCESS, rustix::io::Errno::NOTDIR] {
+            let e = io::Error::from_raw_os_error(errno.raw_os_error());
+            assert_eq!(classify_io(&e), Some(Fault::Unusable));
+        }
     }
 
     #[test]
@@ -240,6 +281,8 @@ mod tests {
             Fault::Io,
             Fault::ReadOnly,
             Fault::SyncFailed,
+            Fault::BodyMissing,
+            Fault::Unusable,
         ] {
             assert_ne!(fault.reason(), ErrorReason::Internal);
         }

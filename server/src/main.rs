@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             if let Some(e) = e.downcast_ref::<clap::Error>() {
                 e.exit();
             }
-            eprintln!("server: {e:#}");
+            startup::say(format_args!("server: {e:#}"));
             return ExitCode::from(2);
         }
     };
@@ -26,16 +26,19 @@ fn main() -> ExitCode {
         return match startup::assets::generate(Cli::command(), "sealpost-server", dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("server: writing into {}: {e}", dir.display());
+                startup::say(format_args!("server: writing into {}: {e}", dir.display()));
                 ExitCode::FAILURE
             }
         };
     }
-    startup::logging(&cli.log_level, "info", std::io::stderr);
+    if let Err(e) = startup::logging(&cli.log_level, "info", std::io::stderr) {
+        startup::say(format_args!("server: {e}"));
+        return ExitCode::from(2);
+    }
     let (config, port) = match cli.config() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("server: {e:#}");
+            startup::say(format_args!("server: {e:#}"));
             return ExitCode::from(2);
         }
     };
@@ -51,15 +54,16 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         if fingerprint {
-            cli::print_fingerprint(config).await
+            cli::fingerprint(config).await.map(Some)
         } else {
-            cli::serve(cli.bind, config, port).await
+            cli::serve(cli.bind, config, port).await.map(|()| None)
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Some(answer)) => startup::print("server", &answer),
+        Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("server: {e:#}");
+            startup::say(format_args!("server: {e:#}"));
             ExitCode::FAILURE
         }
     }

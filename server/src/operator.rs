@@ -36,11 +36,11 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
             false,
             client::backup(dir, file).map(|m| {
                 format!(
-                    "backup written to {}: {} accounts, {} messages, {} files ({})",
+                    "backup written to {}: {}, {}, {} ({})",
                     file.display(),
-                    m.accounts,
-                    m.messages,
-                    m.files,
+                    count(m.accounts, "account"),
+                    count(m.messages, "message"),
+                    count(m.files, "file"),
                     bytes(m.file_bytes)
                 )
             }),
@@ -49,22 +49,19 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
         Command::Fingerprint | Command::GenerateAssets { .. } => unreachable_command(),
     };
     match result {
-        Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
-        }
+        Ok(text) => startup::print("server", &text),
         Err(e) if json => {
             // On standard error, as the client's: standard output is only
             // ever the answer.
             let code = client::error_code(&e);
-            eprintln!(
+            startup::say(format_args!(
                 "{}",
                 serde_json::json!({ "error": format!("{e:#}"), "code": code })
-            );
+            ));
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("server: {e:#}");
+            startup::say(format_args!("server: {e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -77,12 +74,15 @@ fn unreachable_command() -> (bool, anyhow::Result<String>) {
 fn restore(file: &std::path::Path, config: &Config) -> anyhow::Result<String> {
     let archive = std::fs::File::open(file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let manifest = admin::restore(std::io::BufReader::new(archive), &config.data_dir).map_err(
-        |e| match e {
-            admin::RestoreError::BadArchive(why) => anyhow::anyhow!("{}: {why}", file.display()),
-            other => other.into(),
-        },
-    )?;
+    let manifest = admin::restore(
+        std::io::BufReader::new(archive),
+        &config.data_dir,
+        &config.files_dir(),
+    )
+    .map_err(|e| match e {
+        admin::RestoreError::BadArchive(why) => anyhow::anyhow!("{}: {why}", file.display()),
+        other => other.into(),
+    })?;
     // It only unpacks: what to run next, as the help says.
     Ok(format!(
         "restored into {0}: {1} accounts, {2} messages, {3} files; server fingerprint {4}\n\
@@ -110,8 +110,8 @@ fn status(s: &Status, json: bool) -> String {
     };
     let cluster = s.node.as_ref().map(|_| {
         format!(
-            "cluster      {} node(s) heard from: {}",
-            s.nodes.len(),
+            "cluster      {} heard from: {}",
+            count(s.nodes.len(), "node"),
             s.nodes.join(", ")
         )
     });
@@ -124,17 +124,21 @@ fn status(s: &Status, json: bool) -> String {
         format!("fingerprint  {}", s.fingerprint),
         match &s.node {
             None => format!(
-                "connections  {} ({} users online of {} registered)",
-                s.connections, s.users_online, s.users_registered
+                "connections  {} ({} online of {} registered)",
+                s.connections,
+                count(s.users_online, "user"),
+                s.users_registered
             ),
             Some(node) => format!(
-                "connections  {} to node {node} ({} users online in the cluster of {} registered)",
-                s.connections, s.users_online, s.users_registered
+                "connections  {} to node {node} ({} online in the cluster of {} registered)",
+                s.connections,
+                count(s.users_online, "user"),
+                s.users_registered
             ),
         },
         format!(
-            "waiting      {} messages, {}",
-            s.messages_waiting,
+            "waiting      {}, {}",
+            count(s.messages_waiting, "message"),
             bytes(s.bytes_waiting)
         ),
         format!(
@@ -183,7 +187,7 @@ fn users(list: &[User], json: bool) -> String {
             bytes(u.bytes_waiting)
         ));
     }
-    out.push(format!("{} accounts", list.len()));
+    out.push(count(list.len(), "account"));
     out.join("\n")
 }
 
@@ -191,22 +195,29 @@ fn removed(r: &Removed, json: bool) -> String {
     if json {
         return to_json(r);
     }
-    let elsewhere = if r.closing_on_nodes.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " here (node(s) {} close the others)",
-            r.closing_on_nodes.join(", ")
-        )
+    let elsewhere = match r.closing_on_nodes.as_slice() {
+        [] => String::new(),
+        [node] => format!(" here (node {node} closes the others)"),
+        nodes => format!(" here (nodes {} close the others)", nodes.join(", ")),
     };
     format!(
-        "removed {}: {} waiting messages ({}) and {} unfinished uploads deleted, {} connections closed{elsewhere}; the name is free",
+        "removed {}: {} ({}) and {} deleted, {} closed{elsewhere}; the name is free",
         r.name,
-        r.messages_deleted,
+        count(r.messages_deleted, "waiting message"),
         bytes(r.bytes_deleted),
-        r.uploads_deleted,
-        r.sessions_closed
+        count(r.uploads_deleted, "unfinished upload"),
+        count(r.sessions_closed, "connection")
     )
+}
+
+/// `n` and the noun, in the plural unless `n` is 1 (all nouns here take
+/// an "s").
+fn count<N: std::fmt::Display + PartialEq + From<u8>>(n: N, noun: &str) -> String {
+    if n == N::from(1) {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn uptime(secs: u64) -> String {
@@ -233,5 +244,30 @@ fn bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        // Regression: "1 users online", "2 node(s) heard from".
+        assert_eq!(count(1u64, "user"), "1 user");
+        assert_eq!(count(0u64, "upload"), "0 uploads");
+        let r = Removed {
+            name: "bob".into(),
+            messages_deleted: 1,
+            bytes_deleted: 10,
+            uploads_deleted: 1,
+            sessions_closed: 1,
+            closing_on_nodes: vec!["b".into()],
+        };
+        assert_eq!(
+            removed(&r, false),
+            "removed bob: 1 waiting message (10 B) and 1 unfinished upload deleted, \
+             1 connection closed here (node b closes the others); the name is free"
+        );
     }
 }

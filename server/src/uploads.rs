@@ -143,7 +143,19 @@ impl Uploads {
         meta: Bytes,
     ) -> Result<UploadRecord, StoreError> {
         let record = self.store.upload_begin(owner, to, file_size, meta).await?;
-        let file = self.blobs.open_upload(&record.id, 0).await?;
+        let file = match self.blobs.open_upload(&record.id, 0).await {
+            Ok(file) => file,
+            Err(e) => {
+                // The client was told the start failed and has no id to
+                // resume or cancel: a record left behind would hold its
+                // reservation and a place among its unfinished uploads
+                // until it expired.
+                if let Err(undo) = self.cancel(&record.id, owner).await {
+                    tracing::error!(upload = %record.id, error = %undo, "could not undo a failed upload start");
+                }
+                return Err(e);
+            }
+        };
         let slot = self.slot(&record.id);
         *slot.lock().await = Some(OpenUpload {
             record: record.clone(),

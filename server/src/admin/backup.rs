@@ -300,50 +300,70 @@ fn append_hashed<W: Write>(
 /// Why a restore did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
-    /// The data folder has something in it.
-    #[error("{0} is not empty: restore only into an empty (or new) data folder")]
+    /// The data folder (or the files folder) has something in it.
+    #[error("{0} is not empty: restore only into an empty (or new) data folder and files folder")]
     NotEmpty(PathBuf),
     /// The archive is not a Sealpost backup, or is cut off.
     #[error("{0}")]
     BadArchive(String),
-    /// Reading or writing failed.
-    #[error("{0}")]
+    /// Reading or writing failed (transparent: the I/O error is said once,
+    /// not again as its own cause).
+    #[error(transparent)]
     Io(#[from] io::Error),
 }
 
-/// Unpacks `archive` into the empty (or missing) `data_dir`; on failure
-/// removes what it wrote.
+/// Unpacks `archive` into the empty (or missing) `data_dir`, its file
+/// bodies into `files_dir` (`--files-dir`, by default `data_dir/files`),
+/// empty or missing too; on failure removes what it wrote.
 ///
 /// # Errors
-/// The folder is not empty, the archive is not a whole Sealpost backup, or
+/// A folder is not empty, the archive is not a whole Sealpost backup, or
 /// the file system failed.
-pub fn restore(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError> {
-    let existed = match fs::read_dir(data_dir) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                return Err(RestoreError::NotEmpty(data_dir.to_path_buf()));
+pub fn restore(
+    archive: impl Read,
+    data_dir: &Path,
+    files_dir: &Path,
+) -> Result<Manifest, RestoreError> {
+    let existed = empty_or_missing(data_dir)?;
+    // A files folder of its own must be as empty: a body left there from
+    // another server would be swept as unreferenced at the first start.
+    let files_existed = empty_or_missing(files_dir)?;
+    create_private_dir(data_dir)?;
+    create_private_dir(files_dir)?;
+    let result = unpack(archive, data_dir, files_dir);
+    if result.is_err() {
+        // What the restore made goes; a folder that was there stays, empty.
+        for (dir, existed) in [(files_dir, files_existed), (data_dir, existed)] {
+            if !existed {
+                let _ = fs::remove_dir_all(dir);
+                continue;
             }
-            true
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-        Err(e) => return Err(e.into()),
-    };
-    create_private_dir(&data_dir.join("files"))?;
-    let result = unpack(archive, data_dir);
-    if result.is_err() && !existed {
-        // The folder was ours: a failed restore leaves nothing behind.
-        let _ = fs::remove_dir_all(data_dir);
-    } else if result.is_err() {
-        for entry in fs::read_dir(data_dir)?.flatten() {
-            let path = entry.path();
-            let _ = if path.is_dir() {
-                fs::remove_dir_all(path)
-            } else {
-                fs::remove_file(path)
-            };
+            for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    fs::remove_dir_all(path)
+                } else {
+                    fs::remove_file(path)
+                };
+            }
         }
     }
     result
+}
+
+/// Whether `dir` exists (and is empty).
+///
+/// # Errors
+/// [`RestoreError::NotEmpty`] if it holds something.
+fn empty_or_missing(dir: &Path) -> Result<bool, RestoreError> {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => match entries.next() {
+            Some(_) => Err(RestoreError::NotEmpty(dir.into())),
+            None => Ok(true),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A tar parsing error as one readable line: the tar crate quotes the
@@ -364,7 +384,7 @@ fn not_a_backup(e: &io::Error) -> RestoreError {
     ))
 }
 
-fn unpack(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError> {
+fn unpack(archive: impl Read, data_dir: &Path, files_dir: &Path) -> Result<Manifest, RestoreError> {
     let bad = |text: String| RestoreError::BadArchive(text);
     let mut tar = tar::Archive::new(archive);
     let (mut db, mut key, mut files) = (false, false, 0u64);
@@ -404,7 +424,7 @@ fn unpack(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError>
             other => match other.strip_prefix(FILES_PREFIX) {
                 Some(blob) if is_blob_name(blob) => {
                     files += 1;
-                    data_dir.join("files").join(blob)
+                    files_dir.join(blob)
                 }
                 _ => return Err(bad(format!("unexpected entry {name:?} in the archive"))),
             },
@@ -431,7 +451,7 @@ fn unpack(archive: impl Read, data_dir: &Path) -> Result<Manifest, RestoreError>
     }
     manifest.verify(&sums).map_err(bad)?;
     crate::store::restored::mark(data_dir, manifest.created_at_ms)?;
-    File::open(data_dir.join("files"))?.sync_all()?;
+    File::open(files_dir)?.sync_all()?;
     File::open(data_dir)?.sync_all()?;
     Ok(manifest)
 }
@@ -495,7 +515,9 @@ mod tests {
             let mut damaged = whole.clone();
             damaged[at] ^= 0x20;
             let data = dir.path().join(format!("at-{at}"));
-            let err = restore(damaged.as_slice(), &data).unwrap_err().to_string();
+            let err = restore(damaged.as_slice(), &data, &data.join("files"))
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.contains("the archive is damaged") && err.contains(name),
                 "byte {at}: {err}"
@@ -520,7 +542,8 @@ mod tests {
     fn a_whole_archive_restores_its_files() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let manifest = restore(archive().as_slice(), &data).unwrap();
+        let files = dir.path().join("bodies");
+        let manifest = restore(archive().as_slice(), &data, &files).unwrap();
         assert_eq!((manifest.accounts, manifest.files), (1, 1));
         assert_eq!(fs::read(data.join(KEY_ENTRY)).unwrap(), [7; 32]);
         // The first start moves message ids past the original's.
@@ -528,10 +551,8 @@ mod tests {
             fs::read_to_string(data.join(crate::store::restored::MARKER)).unwrap(),
             manifest.created_at_ms.to_string()
         );
-        assert_eq!(
-            fs::read(data.join("files/0a1b-2c.blob")).unwrap().len(),
-            10_000
-        );
+        // Regression (D5): bodies went to data/files whatever --files-dir said.
+        assert_eq!(fs::read(files.join("0a1b-2c.blob")).unwrap().len(), 10_000);
     }
 
     #[test]
@@ -539,7 +560,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let noise: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
-        let err = restore(noise.as_slice(), &data).unwrap_err().to_string();
+        let err = restore(noise.as_slice(), &data, &data.join("files"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("not a Sealpost backup"), "{err}");
         assert!(
             err.chars().all(|c| c.is_ascii_graphic() || c == ' '),
@@ -557,7 +580,7 @@ mod tests {
         for cut in [100, 700, 3000, 9000, whole.len() - 1100] {
             let data = dir.path().join(format!("cut-{cut}"));
             fs::create_dir(&data).unwrap();
-            let err = restore(&whole[..cut], &data).unwrap_err();
+            let err = restore(&whole[..cut], &data, &data.join("files")).unwrap_err();
             assert!(
                 matches!(err, RestoreError::BadArchive(_)),
                 "cut {cut}: {err}"

@@ -104,7 +104,8 @@ pub fn request<T: DeserializeOwned>(data_dir: &Path, request: &Request) -> anyho
 }
 
 /// Takes a backup of the server running on `data_dir` into `file`
-/// (written as `file.part`, checked, then renamed), mode 0600.
+/// (written to a new temporary file beside it, checked, then linked to
+/// `file`), mode 0600.
 ///
 /// # Errors
 /// No server runs there, it failed, the archive arrived cut off, or `file`
@@ -118,16 +119,8 @@ pub fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<Manifest> {
     }
     let (mut reader, line) = ask(data_dir, &Request::Backup)?;
     parse::<()>(&line)?;
-    let mut part = file.as_os_str().to_owned();
-    part.push(".part");
-    let part = PathBuf::from(part);
+    let (part, mut out) = create_part(file)?;
     let result = (|| {
-        let mut out = private_file_options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&part)
-            .with_context(|| format!("creating {}", part.display()))?;
         io::copy(&mut reader, &mut out).context("receiving the archive")?;
         out.sync_all()?;
         drop(out);
@@ -142,6 +135,48 @@ pub fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<Manifest> {
         let _ = fs::remove_file(&part);
     }
     result
+}
+
+/// How many temporary names [`create_part`] tries before it gives up.
+const PART_ATTEMPTS: u32 = 16;
+
+/// Creates a new temporary file beside `file`, mode 0600. The archive holds
+/// the server's private key, and the folder may be shared: a path someone
+/// else made there (their file, or a symlink to a file of ours) must never
+/// be opened, so the name is fresh and `create_new` (`O_EXCL`, which also
+/// refuses a symlink) makes sure no existing file is reused.
+fn create_part(file: &Path) -> anyhow::Result<(PathBuf, fs::File)> {
+    let folder = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = file
+        .file_name()
+        .with_context(|| format!("{} names no file", file.display()))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for attempt in 0..PART_ATTEMPTS {
+        let mut part_name = std::ffi::OsString::from(".");
+        part_name.push(name);
+        part_name.push(format!(".{}-{nanos:x}-{attempt}.part", std::process::id()));
+        let part = folder.join(part_name);
+        match private_file_options()
+            .write(true)
+            .create_new(true)
+            .open(&part)
+        {
+            Ok(out) => return Ok((part, out)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("creating {}", part.display())));
+            }
+        }
+    }
+    bail!(
+        "cannot create a temporary file beside {}: every name tried exists",
+        file.display()
+    )
 }
 
 /// Reads the archive through: it must end with its manifest, hold the

@@ -219,8 +219,13 @@ async fn users(shared: &Shared) -> Result<Vec<User>, NotDone> {
 }
 
 async fn remove(shared: &Shared, name: &str) -> Result<Removed, NotDone> {
-    remove_account(shared, name, RemovedBy::Operator)
+    // Names are stored in NFC, as registration and lookups normalise them:
+    // an operator's terminal may well type the decomposed form.
+    let name = crate::names::normalise(name);
+    remove_account(shared, &name, RemovedBy::Operator)
         .await
         .map_err(failed)?
-        .ok_or_else(|| format!("no account is named {name:?}").into())
+        // Quoted as typed, not in Rust's escapes (`e\u{301}mile`); control
+        // characters are still escaped.
+        .ok_or_else(|| format!("no account is named \"{}\"", name.escape_debug()).into())
 }

@@ -240,10 +240,16 @@ impl Folder {
     /// Opens a blob for reading.
     ///
     /// # Errors
-    /// The blob is missing.
+    /// [`StoreError::BodyMissing`] if the blob is not there; another
+    /// error of the file system.
     pub async fn open_blob(&self, name: &str) -> Result<FolderReader, StoreError> {
         let path = self.blob_path(name);
-        let file = blocking(move || BlobFile::open(&path)).await?;
+        let file = match blocking(move || BlobFile::open(&path)).await {
+            Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::BodyMissing(name.to_string()));
+            }
+            other => other?,
+        };
         Ok(FolderReader { file: Some(file) })
     }
 

@@ -114,10 +114,7 @@ async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_r
         text.contains(&format!("to node {node_a} (2 users online in the cluster")),
         "{text}"
     );
-    assert!(
-        text.contains("cluster      2 node(s) heard from: "),
-        "{text}"
-    );
+    assert!(text.contains("cluster      2 nodes heard from: "), "{text}");
 
     let removed = json(&a, &["user", "remove", "BOB"]).await;
     assert_eq!(removed["messages_deleted"], 3);
