@@ -322,9 +322,9 @@ pub(super) fn history_change(
         What::Refused {
             refused_id, reason, ..
         } if *reason != RefusalReason::Duplicate => {
-            return Some(HistoryChange::Refused {
+            return Some(HistoryChange::Failed {
                 peer: d.sender,
-                message_id: *refused_id,
+                message_ids: vec![*refused_id],
                 reason: reason.explain(),
             });
         }

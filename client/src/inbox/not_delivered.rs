@@ -41,7 +41,7 @@ impl Client {
             false => record.name.clone(),
         };
         let messages = ours.len();
-        let change = HistoryChange::NotDelivered {
+        let change = HistoryChange::Failed {
             peer,
             message_ids: ours,
             reason: format!(

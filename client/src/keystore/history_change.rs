@@ -18,25 +18,17 @@ use super::{KeyStore, KeyStoreError};
 pub enum HistoryChange {
     /// A new entry.
     Add(NewEntry),
-    /// The peer refused our message `message_id`: it failed, for `reason`.
-    Refused {
-        /// The peer who refused it.
-        peer: ClientId,
-        /// The server's id of our message.
-        message_id: u64,
-        /// Why, in a few words.
-        reason: String,
-    },
-    /// The server says the peer's account was deleted before our messages
-    /// `message_ids` to it were delivered: those still only sent or
-    /// stored fail, for `reason`. Nothing else changes: the ids name only
-    /// our own outgoing messages in the conversation with `peer`.
-    NotDelivered {
-        /// The deleted account (the notice's sender).
+    /// Our messages `message_ids` to `peer` failed, for `reason`: the
+    /// peer's client refused one (a refusal notice), or the server says
+    /// the peer's account was deleted before they were delivered (a type-7
+    /// notice). Only those still on their way fail; the ids name only our
+    /// own outgoing messages in the conversation with `peer`.
+    Failed {
+        /// The peer who refused them, or the deleted account.
         peer: ClientId,
         /// The server's ids of our messages.
         message_ids: Vec<u64>,
-        /// Why, in a few words (the server's claim).
+        /// Why, in a few words.
         reason: String,
     },
     /// The peer's receipt: our messages `message_ids` to it reached
@@ -58,22 +50,7 @@ impl HistoryChange {
             Self::Add(entry) => {
                 insert(conn, entry)?;
             }
-            Self::Refused {
-                peer,
-                message_id,
-                reason,
-            } => {
-                let peer = Conversation::Person { id: *peer };
-                set_status(
-                    conn,
-                    &peer,
-                    Direction::Out,
-                    *message_id,
-                    Status::Failed,
-                    Some(reason),
-                )?;
-            }
-            Self::NotDelivered {
+            Self::Failed {
                 peer,
                 message_ids,
                 reason,

@@ -133,9 +133,9 @@ fn a_refusal_fails_the_message_it_names_from_that_peer_only() {
     let (mut store, ..) = with_session(&home);
     let out = store.add_history(&text(Direction::Out, "x", None)).unwrap();
     store.mark_stored(out, 7).unwrap();
-    let refusal = |peer| HistoryChange::Refused {
+    let refusal = |peer| HistoryChange::Failed {
         peer,
-        message_id: 7,
+        message_ids: vec![7],
         reason: "too old".into(),
     };
     // Someone else cannot fail our message to Bob.
@@ -311,7 +311,7 @@ fn a_not_delivered_notice_fails_only_our_stored_messages_to_the_account_it_names
     // A notice in bob's name naming all four changes only message 9.
     let named = [7, 8, 9, 10, 9];
     assert_eq!(store.still_stored_to(BOB, &named).unwrap(), vec![9]);
-    let notice = HistoryChange::NotDelivered {
+    let notice = HistoryChange::Failed {
         peer: BOB,
         message_ids: named.to_vec(),
         reason: "not delivered".into(),
