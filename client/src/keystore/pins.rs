@@ -173,18 +173,7 @@ impl KeyStore {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let pinned = tx
-            .query_row(
-                "SELECT bundle, pending_bundle FROM peers WHERE client_id = ?1",
-                [&peer.0[..]],
-                |row| {
-                    Ok((
-                        blob_array::<PUBLIC_KEY_LEN>(row, 0)?,
-                        row.get::<_, Option<Vec<u8>>>(1)?,
-                    ))
-                },
-            )
-            .optional()?;
+        let pinned = pinned_keys(&tx, peer)?;
         let outcome = match pinned {
             None => {
                 // A name that looks like a contact's (`bob`, `Bоb` with a
@@ -294,19 +283,7 @@ impl KeyStore {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (pinned, pending) = tx
-            .query_row(
-                "SELECT bundle, pending_bundle FROM peers WHERE client_id = ?1",
-                [&peer.0[..]],
-                |row| {
-                    Ok((
-                        blob_array::<PUBLIC_KEY_LEN>(row, 0)?,
-                        row.get::<_, Option<Vec<u8>>>(1)?,
-                    ))
-                },
-            )
-            .optional()?
-            .ok_or(KeyStoreError::UnknownPeer(peer))?;
+        let (pinned, pending) = pinned_keys(&tx, peer)?.ok_or(KeyStoreError::UnknownPeer(peer))?;
         let Some(pending) = pending else {
             return Err(KeyStoreError::NoPendingKey(peer));
         };
@@ -436,6 +413,20 @@ impl PeerRow {
 /// The home's server key: every row holds it (schema 24 made them agree,
 /// and only [`KeyStore::accept_server_key`] changes it, for all); the most
 /// recent is read in case a row was edited by hand.
+/// `peer`'s pinned key and the changed one waiting for the user, if any;
+/// `None` for a peer not pinned.
+fn pinned_keys(
+    conn: &rusqlite::Connection,
+    peer: ClientId,
+) -> rusqlite::Result<Option<([u8; PUBLIC_KEY_LEN], Option<Vec<u8>>)>> {
+    conn.query_row(
+        "SELECT bundle, pending_bundle FROM peers WHERE client_id = ?1",
+        [&peer.0[..]],
+        |row| Ok((blob_array::<PUBLIC_KEY_LEN>(row, 0)?, row.get(1)?)),
+    )
+    .optional()
+}
+
 fn home_server_key(conn: &rusqlite::Connection) -> rusqlite::Result<Option<[u8; 32]>> {
     conn.query_row(
         "SELECT server_key FROM server_pins ORDER BY pinned_at DESC, address DESC LIMIT 1",
