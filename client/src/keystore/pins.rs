@@ -413,12 +413,14 @@ impl PeerRow {
 /// The home's server key: every row holds it (schema 24 made them agree,
 /// and only [`KeyStore::accept_server_key`] changes it, for all); the most
 /// recent is read in case a row was edited by hand.
-/// `peer`'s pinned key and the changed one waiting for the user, if any;
-/// `None` for a peer not pinned.
+/// A peer's pinned key, and the changed one waiting for the user.
+type PinnedKeys = ([u8; PUBLIC_KEY_LEN], Option<Vec<u8>>);
+
+/// `peer`'s [`PinnedKeys`]; `None` for a peer not pinned.
 fn pinned_keys(
     conn: &rusqlite::Connection,
     peer: ClientId,
-) -> rusqlite::Result<Option<([u8; PUBLIC_KEY_LEN], Option<Vec<u8>>)>> {
+) -> rusqlite::Result<Option<PinnedKeys>> {
     conn.query_row(
         "SELECT bundle, pending_bundle FROM peers WHERE client_id = ?1",
         [&peer.0[..]],
