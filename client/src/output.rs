@@ -364,6 +364,10 @@ pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, Str
             "  (sent, not finished: `resume` sends the rest)".to_string()
         }
         (Direction::Out, _, _) => format!("  ({})", e.status_words()),
+        // Not shown before (received by the TUI or `watch` of another
+        // conversation, or the library): marked so the reader finds
+        // where they left off; showing it makes it read.
+        (Direction::In, Status::Received, _) => "  (new)".to_string(),
         (Direction::In, _, _) => String::new(),
     };
     match &e.body {
@@ -390,7 +394,7 @@ pub fn history_entry(e: &HistoryEntry, peer: &str, names: &HashMap<ClientId, Str
                     format!("{file}; you declined it (never downloaded)")
                 }
                 (Direction::In, Status::Failed) => format!("{file}{status}"),
-                (Direction::In, _) => format!("{file}, saved as {}", escape_path(path)),
+                (Direction::In, _) => format!("{file}, saved as {}{status}", escape_path(path)),
                 (Direction::Out, _) => format!("{file}, from {}{status}", escape_path(path)),
             }
         }

@@ -400,6 +400,11 @@ async fn conversations_lists_rooms_and_people_with_what_is_unread_and_what_inbox
         ok && out.contains("hello team") && out.contains("again"),
         "{out}{err}"
     );
+    // What was never shown is marked new: the line above the text.
+    let lines: Vec<&str> = out.lines().collect();
+    let above = |text: &str| lines[lines.iter().position(|l| l.ends_with(text)).unwrap() - 1];
+    assert!(above("hello team").ends_with("(new)"), "{out}");
+    assert!(!above("again").contains("(new)"), "{out}");
     let (ok, _, err) = run_client(server.addr, &bob_home, &["history", "teams"]).await;
     assert!(!ok && !err.contains("did you mean"), "{err}");
 
