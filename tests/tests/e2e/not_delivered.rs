@@ -178,3 +178,60 @@ async fn only_a_pull_that_reads_type_7_is_given_notices_and_an_older_one_reads_p
     let notice = v3::NotDelivered::decode(batch.messages[0].content.clone()).unwrap();
     assert_eq!(notice.message_ids, to_bob, "{notice:?}");
 }
+
+/// A file offer waiting for bob is a message like a text: deleting his
+/// account tells alice it was not delivered, her history's file entry says
+/// so, and its body leaves the server's files folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_delete_tells_the_sender_its_waiting_file_offer_was_not_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(&data, &[]).await.unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    register(server.addr, &alice, "alice").await;
+    register(server.addr, &bob, "bob").await;
+    let report = dir.path().join("report.bin");
+    std::fs::write(&report, vec![7u8; 300_000]).unwrap();
+    ok(
+        server.addr,
+        &alice,
+        &["send-file", "bob", report.to_str().unwrap()],
+    )
+    .await;
+    let bodies = || {
+        std::fs::read_dir(data.join("files")).map_or(0, |d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "blob"))
+            })
+            .count()
+        })
+    };
+    assert_eq!(bodies(), 1);
+
+    let deleted = json(server.addr, &bob, &["delete-account", "bob"]).await;
+    // The offer and the session offer that went before it.
+    assert_eq!(deleted["messages_deleted"], 2, "{deleted}");
+    assert_eq!(bodies(), 0, "the offer's body left with the account");
+    let (success, out, err) = e2e::run_client(server.addr, &alice, &["inbox"]).await;
+    assert!(
+        success
+            && out.contains(
+                "the server says bob's account was deleted by its owner: 1 message to bob was not delivered"
+            ),
+        "{out}{err}"
+    );
+    let h = json(server.addr, &alice, &["history", "bob"]).await;
+    let entries = h.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{h}");
+    assert_eq!(entries[0]["type"], "file", "{h}");
+    assert_eq!(entries[0]["name"], "report.bin", "{h}");
+    assert_eq!(entries[0]["status"], "failed", "{h}");
+    assert!(
+        entries[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the server says bob's account was deleted by its owner"),
+        "{h}"
+    );
+}
