@@ -315,6 +315,16 @@ impl Client {
         Ok(count)
     }
 
+    /// A number that moves when another process (a `send` or `inbox` in
+    /// another terminal) changed this home's store: a front end that keeps
+    /// running reloads what it shows when it moved.
+    ///
+    /// # Errors
+    /// The key store failed.
+    pub async fn changes_elsewhere(&self) -> Result<i64, ClientError> {
+        self.store(|s| s.changes_elsewhere()).await
+    }
+
     /// Read receipts for our peer's messages `ids` of `conversation`, just
     /// marked read: to the person, or the room's receipt (now, or in a
     /// moment unless `room_now`).

@@ -24,11 +24,39 @@ impl KeyStore {
             false => Err(KeyStoreError::HomeInUse),
         }
     }
+
+    /// A number that changes whenever another process (another connection)
+    /// commits to the store, and only then: a front end that keeps running
+    /// compares it to see that a `send` in another terminal changed what
+    /// it shows.
+    ///
+    /// # Errors
+    /// [`KeyStoreError::Sqlite`].
+    pub fn changes_elsewhere(&self) -> Result<i64, KeyStoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |row| row.get(0))?)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_elsewhere_moves_on_another_processs_commit_and_not_on_our_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let mut ours = KeyStore::open(&home).unwrap();
+        let mut theirs = KeyStore::open(&home).unwrap();
+        let before = ours.changes_elsewhere().unwrap();
+        ours.set_retention_days(Some(30)).unwrap();
+        assert_eq!(ours.changes_elsewhere().unwrap(), before);
+        theirs.set_retention_days(Some(7)).unwrap();
+        let after = ours.changes_elsewhere().unwrap();
+        assert_ne!(after, before);
+        assert_eq!(ours.changes_elsewhere().unwrap(), after);
+    }
 
     #[test]
     fn a_store_open_elsewhere_cannot_be_claimed_and_one_alone_can() {

@@ -28,6 +28,7 @@ pub mod app;
 mod command;
 mod complete;
 mod done;
+mod elsewhere;
 mod help;
 mod input;
 mod keys;
@@ -178,6 +179,7 @@ impl Loop {
         let mut link = self.client.link();
         self.show_link(link.borrow_and_update().clone()).await;
         let (mut watcher, mut events, mut stop) = watcher::start(&self.client);
+        let mut elsewhere = elsewhere::start(&self.client);
         let mut watching = true;
         let (outcome_tx, mut outcomes) = mpsc::unbounded_channel();
         let mut uploads = CancellationToken::new();
@@ -261,6 +263,8 @@ impl Loop {
                 () = self.client.presence_listed() => self.refresh().await,
                 // A receipt: what we sent shows its new status.
                 () = self.client.statuses_moved() => self.refresh().await,
+                // Another process (a `send` in another terminal) wrote the store.
+                Some(()) = elsewhere.recv() => self.refresh().await,
                 Some(line) = self.logs.recv() => self.app.flash = Some(explain::one_line(&line)),
                 ended = &mut watcher, if watching => {
                     watching = false;

@@ -368,3 +368,24 @@ async fn a_panic_gives_the_terminal_back_before_its_message() {
         );
     }
 }
+
+/// A text sent from another terminal of the same home (`client send`
+/// while the screen is open) shows on the screen as if live: the screen
+/// watches the store for other processes' changes, not only its own
+/// connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_sent_from_another_terminal_of_the_home_shows_on_the_open_screen() {
+    let (dir, server, addr, home) = alice_on_a_server().await;
+    let bob_home = dir.path().join("bob");
+    register(&addr, &bob_home, "bob").await;
+    let mut tui = Tui::start(&home, server.addr).await;
+    tui.wait_for("No conversations yet").await;
+    tui.keys("/open bob\r").await;
+    tui.wait_for(" to bob ").await;
+
+    let (ok, out, err) =
+        run_client(&addr, &home, &["send", "bob", "from the other terminal"]).await;
+    assert!(ok, "{out}{err}");
+    tui.wait_for("from the other terminal").await;
+    tui.quit().await;
+}
