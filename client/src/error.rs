@@ -95,7 +95,9 @@ pub enum ClientError {
     /// The recipient is the user itself: there is no note to self, since a
     /// session needs two parties (the two directions' keys would be one
     /// session seen from both sides in one store).
-    #[error("{0} is you: sending to yourself is not supported (there is no note to self)")]
+    #[error(
+        "{0} is you: sending to yourself is not supported (there is no note to self) and your own key is not pinned (`fingerprint` shows it)"
+    )]
     SendToSelf(String),
     /// No client has this name.
     #[error("no user named {0:?} on this server")]

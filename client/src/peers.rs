@@ -35,6 +35,8 @@ impl Client {
     /// Unknown name, invalid key, [`ClientError::NameConflict`], or see
     /// [`ClientError`].
     pub async fn fetch_key(&self, who: &str) -> Result<PeerInfo, ClientError> {
+        // Our own key is no contact's: pinning it would list us as one.
+        self.refuse_self(who, None)?;
         let info = self.check_contact(who).await?;
         // Looked up on purpose (or to send): a contact from now on.
         self.mark_contact(info.id).await?;

@@ -127,7 +127,11 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
              the room #{room}?"
         ),
         ClientError::SendToSelf(who) => {
-            format!("{who} is you: sending to yourself is not supported (there is no note to self)")
+            format!(
+                "{who} is you: sending to yourself is not supported (there is no note to self) \
+                 and your own key is not pinned ({} shows it)",
+                cmd("fingerprint")
+            )
         }
         ClientError::NoValidKey(name) => format!(
             "{name} has no valid end-to-end key (perhaps an old version-2 client); nothing can be sent to them"

@@ -293,6 +293,18 @@ async fn sending_to_yourself_is_refused_up_front_with_one_line() {
     .await;
     assert!(!ok);
     assert!(err.contains("is you"), "{err}");
+    // Her own key is no contact's: `key` and `fingerprint` of herself pin
+    // nothing and name the command that shows it.
+    for args in [["key", "alice"], ["fingerprint", "Alice"]] {
+        let (ok, out, err) = run_client(server.addr, &home, &args).await;
+        assert!(!ok, "{args:?}: {out}");
+        assert!(
+            err.contains("is you") && err.contains("fingerprint` shows it"),
+            "{args:?}: {err}"
+        );
+    }
+    let (ok, out, _) = run_client(server.addr, &home, &["--json", "list"]).await;
+    assert!(ok && !out.contains("\"pinned_name\":\"alice\""), "{out}");
 
     // By id too, and nothing reached the server: no offer, no text.
     let alice = open_client(&server.addr.to_string(), &home).await;
