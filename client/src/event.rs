@@ -437,7 +437,7 @@ pub struct Waiting {
 /// The name `peer` is pinned under, and the server's name for it when that
 /// differs (only a remark: the pinned name is the authority).
 pub(crate) fn names_of(peer: Option<&PeerRecord>) -> (Option<String>, Option<String>) {
-    let pinned = peer.map(|p| p.name.clone()).filter(|n| !n.is_empty());
+    let pinned = peer.cloned().and_then(PeerRecord::pinned_name);
     let server = peer
         .and_then(|p| p.server_name.clone())
         .filter(|n| peer.is_none_or(|p| *n != p.name));

@@ -226,7 +226,10 @@ impl Client {
     ) -> Result<What, ClientError> {
         let id = held.message_id;
         let meta = FileMeta::with_secret(held.name, held.size, held.secret)?;
-        let from = peer.map_or_else(|| held.sender.to_string(), |p| p.name.clone());
+        let from = peer
+            .cloned()
+            .and_then(PeerRecord::pinned_name)
+            .unwrap_or_else(|| format!("client {}", held.sender));
         let label = format!(
             "{} from {}",
             crate::display::escape_line(&meta.name),
@@ -267,7 +270,7 @@ impl Client {
                 let held = s.held_files()?;
                 let mut out = Vec::with_capacity(held.len());
                 for h in held {
-                    let from_name = s.peer(h.sender)?.map(|p| p.name);
+                    let from_name = s.peer(h.sender)?.and_then(PeerRecord::pinned_name);
                     out.push(HeldOffer {
                         message_id: h.message_id,
                         from: h.sender,

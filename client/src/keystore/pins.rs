@@ -66,6 +66,14 @@ pub struct PeerRecord {
     pub pending_bundle: Option<PublicKey>,
 }
 
+impl PeerRecord {
+    /// The name the user knows the peer by, `None` when it has none (an
+    /// empty name must never be printed as if it were one).
+    pub fn pinned_name(self) -> Option<String> {
+        Some(self.name).filter(|n| !n.is_empty())
+    }
+}
+
 impl KeyStore {
     /// Checks the key a server presented at `address` (the nodes as given,
     /// comma-separated) against the home's one server key, pinning it on

@@ -23,7 +23,7 @@ use crate::downloads::HeldOffer;
 use crate::error::ClientError;
 use crate::event::{Event, What};
 use crate::keystore::{
-    Body, Conversation, Direction, HeldEnd, HoldReason, NewEntry, RoomOffer, Status,
+    Body, Conversation, Direction, HeldEnd, HoldReason, NewEntry, PeerRecord, RoomOffer, Status,
 };
 
 /// Whether a request about a room entry failed because the entry (or the
@@ -42,7 +42,7 @@ impl Client {
             let offers = s.room_offers()?;
             let mut out = Vec::with_capacity(offers.len());
             for o in offers {
-                let from_name = s.peer(o.sender)?.map(|p| p.name);
+                let from_name = s.peer(o.sender)?.and_then(PeerRecord::pinned_name);
                 out.push(held_offer(o, from_name));
             }
             Ok(out)
@@ -184,7 +184,7 @@ impl Client {
         let from_name = self
             .store(move |s| {
                 s.end_room_offer(seq, &entry, &HeldEnd::Declined)?;
-                Ok(s.peer(sender)?.map(|p| p.name))
+                Ok(s.peer(sender)?.and_then(PeerRecord::pinned_name))
             })
             .await?;
         Ok(held_offer(offer, from_name))

@@ -329,3 +329,47 @@ async fn deciding_an_offer_again_says_what_became_of_it() {
     }
     assert_eq!(std::fs::read(&saved).unwrap(), b"kept.txt");
 }
+
+/// A file from a contact pinned without a name (bob's name went to a new
+/// account while the old bob stays pinned under it) is said to come from
+/// `client ID`, never from an empty name: in `files`, its `--json`
+/// (`from_name` null) and the download's line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_from_a_contact_pinned_without_a_name_names_its_client_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(&data, &[]).await.unwrap();
+    let (alice, bob) = two_users(dir.path(), server.addr).await;
+    ok(server.addr, &bob, &["send", "alice", "hi"]).await;
+    ok(server.addr, &alice, &["inbox"]).await;
+    // Bob's account goes; a new one takes his name in another home.
+    ok(server.addr, &bob, &["delete-account", "bob"]).await;
+    let new_bob = dir.path().join("new-bob");
+    std::fs::create_dir_all(&new_bob).unwrap();
+    let registered = ok(server.addr, &new_bob, &["--json", "register", "bob"]).await;
+    let registered: Value = serde_json::from_str(&registered).unwrap();
+    let new_id = registered["id"].as_str().unwrap().to_string();
+    let path = dir.path().join("report.bin");
+    std::fs::write(&path, pattern(3, 100_000)).unwrap();
+    ok(
+        server.addr,
+        &new_bob,
+        &["send-file", "alice", path.to_str().unwrap()],
+    )
+    .await;
+
+    ok(server.addr, &alice, &["inbox"]).await;
+    let out = ok(server.addr, &alice, &["files"]).await;
+    assert!(
+        out.contains(&format!("report.bin (100.00 kB) from client {new_id}")),
+        "{out}"
+    );
+    let listed: Value =
+        serde_json::from_str(&ok(server.addr, &alice, &["--json", "files"]).await).unwrap();
+    assert_eq!(listed[0]["from"], new_id.as_str(), "{listed}");
+    assert!(listed[0]["from_name"].is_null(), "{listed}");
+    let offer = listed[0]["message_id"].as_u64().unwrap().to_string();
+    let (success, out, err) = e2e::run_client(server.addr, &alice, &["accept-file", &offer]).await;
+    assert!(success, "{out}{err}");
+    assert!(!format!("{out}{err}").contains("from  "), "{out}{err}");
+}
