@@ -38,6 +38,12 @@ fn disconnect(e: &anyhow::Error) -> Option<&ConnectionError> {
     e.chain()
         .find_map(|cause| match cause.downcast_ref::<ClientError>() {
             Some(ClientError::Connection(c)) => Some(c),
+            // An upload cut short by the server going away: a self-test
+            // has no `resume` to offer, only that the server is gone.
+            Some(ClientError::UploadKept(inner)) => match inner.as_ref() {
+                ClientError::Connection(c) => Some(c),
+                _ => None,
+            },
             _ => cause.downcast_ref::<ConnectionError>(),
         })
         .filter(|c| c.is_disconnect())
@@ -69,7 +75,7 @@ impl Run {
             Some(_) => self.failed += 1,
         }
         if self.json {
-            let line = json!({ "event": "step", "step": name, "passed": error.is_none(), "ms": ms, "error": error });
+            let line = json!({ "event": "step", "step": name, "passed": error.is_none(), "ms": (ms * 10.0).round() / 10.0, "error": error });
             say(&line.to_string());
         } else if let Some(error) = error {
             say(&format!("FAIL  {name:<50} {ms:>9.1} ms  {error}"));
@@ -398,54 +404,125 @@ pub async fn run(server: &str, json: bool) -> anyhow::Result<bool> {
 
         anyhow::Ok(())
     };
-    let ended = tokio::select! {
+    let mut ended = tokio::select! {
         ended = steps => ended,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
-    // Whatever failed before, the server keeps no test user; unless it is
-    // out of reach (every step would only say so again) or has none.
+    // Whatever failed before, the server keeps no test user. Out of reach,
+    // it gets a while to come back (a restart) before the users made are
+    // named as left on it.
     let unreachable = matches!(&ended, Err(e) if disconnect(e).is_some());
-    if !unreachable && (alice.me().is_some() || bob.me().is_some()) {
-        run.step("the room and the test users are deleted", async {
-            let room = crate::selftest_room::room_name(tag);
-            if alice.me().is_some() && alice.room_names().await?.contains(&room) {
-                alice.room_delete(&room).await.context("room delete")?;
+    let registered = [(&alice, &alice_name), (&bob, &bob_name)]
+        .into_iter()
+        .chain(carol_slot.as_ref().map(|(_, carol)| (carol, &carol_name)))
+        .find(|(c, _)| c.me().is_some());
+    let back = match registered {
+        Some((client, _)) if unreachable => {
+            if !json {
+                say(&format!(
+                    "the server went away; waiting up to {} s for it to delete the test users",
+                    COME_BACK_WAIT.as_secs()
+                ));
             }
-            if let Some((_, carol)) = &carol_slot
-                && carol.me().is_some()
-            {
-                carol
-                    .delete_account(&carol_name)
-                    .await
-                    .context("deleting carol")?;
-                let seen_by_bob = bob.list().await?;
-                ensure!(
-                    !seen_by_bob.iter().any(|(_, n)| n.as_str() == carol_name),
-                    "bob still sees carol after she deleted her account"
-                );
+            came_back(client).await
+        }
+        Some(_) => true,
+        None => false,
+    };
+    let names_made = || {
+        [(&alice, &alice_name), (&bob, &bob_name)]
+            .into_iter()
+            .chain(carol_slot.as_ref().map(|(_, carol)| (carol, &carol_name)))
+            .filter(|(c, _)| c.me().is_some())
+            .map(|(_, name)| name.as_str())
+            .collect::<Vec<&str>>()
+    };
+    let mut left = if registered.is_some() && !back {
+        names_made()
+    } else {
+        Vec::new()
+    };
+    if back {
+        let cleaned = run
+            .step("the room and the test users are deleted", async {
+                let room = crate::selftest_room::room_name(tag);
+                if alice.me().is_some() && alice.room_names().await?.contains(&room) {
+                    alice.room_delete(&room).await.context("room delete")?;
+                }
+                if let Some((_, carol)) = &carol_slot
+                    && carol.me().is_some()
+                {
+                    carol
+                        .delete_account(&carol_name)
+                        .await
+                        .context("deleting carol")?;
+                    let seen_by_bob = bob.list().await?;
+                    ensure!(
+                        !seen_by_bob.iter().any(|(_, n)| n.as_str() == carol_name),
+                        "bob still sees carol after she deleted her account"
+                    );
+                }
+                if bob.me().is_some() {
+                    bob.delete_account(&bob_name)
+                        .await
+                        .context("deleting bob")?;
+                }
+                if alice.me().is_some() {
+                    alice
+                        .delete_account(&alice_name)
+                        .await
+                        .context("deleting alice")?;
+                }
+                Ok(())
+            })
+            .await;
+        // The server going away while it deleted: the run ends as cut short.
+        if let Err(e) = cleaned {
+            left = names_made();
+            if ended.is_ok() {
+                ended = Err(e);
             }
-            if bob.me().is_some() {
-                bob.delete_account(&bob_name)
-                    .await
-                    .context("deleting bob")?;
-            }
-            if alice.me().is_some() {
-                alice
-                    .delete_account(&alice_name)
-                    .await
-                    .context("deleting alice")?;
-            }
-            Ok(())
-        })
-        .await?;
+        }
     }
 
-    ended?;
     if json {
-        let summary = json!({ "event": "summary", "passed": run.passed, "failed": run.failed });
+        let summary = json!({
+            "event": "summary",
+            "passed": run.passed,
+            "failed": run.failed,
+            "completed": ended.is_ok(),
+            "left_on_server": left,
+        });
         say(&summary.to_string());
     } else {
-        say(&format!("{} passed, {} failed", run.passed, run.failed));
+        let cut = if ended.is_ok() { "" } else { " (cut short)" };
+        say(&format!(
+            "{} passed, {} failed{cut}",
+            run.passed, run.failed
+        ));
+        if !left.is_empty() {
+            say(&format!(
+                "not deleted from the server, which could not be reached: {}; its operator \
+                 removes each with `server user remove NAME`",
+                left.join(", ")
+            ));
+        }
     }
+    ended?;
     Ok(run.failed == 0)
+}
+
+/// How long a server that went away mid-run gets to come back.
+const COME_BACK_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether the server answers `client` again within [`COME_BACK_WAIT`].
+async fn came_back(client: &Client) -> bool {
+    let deadline = Instant::now() + COME_BACK_WAIT;
+    while Instant::now() < deadline {
+        if client.connection().await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    false
 }

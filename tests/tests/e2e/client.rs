@@ -508,3 +508,61 @@ async fn client_test_passes_twice_against_the_server_binary_and_leaves_no_accoun
         assert_eq!(status["messages_waiting"], 0, "{status}");
     }
 }
+
+/// The server going away in the middle of `client test` (killed, then
+/// started again on its folder): the run waits for it, deletes its users
+/// once it is back, and ends cut short, with its summary and a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_test_cut_short_by_a_restart_deletes_its_users_once_the_server_is_back() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
+    let home = dir.path().join("runner");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut run = e2e::client_process(server.addr, &home, &["test"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(run.stdout.take().unwrap()).lines();
+    e2e::wait_for_line("the users to be registered", &mut out, |l| {
+        l.starts_with("PASS  list shows each other")
+    })
+    .await
+    .unwrap();
+    server.kill9().await.unwrap();
+    e2e::wait_for_line("the run to wait for the server", &mut out, |l| {
+        l.starts_with("the server went away; waiting up to 30 s")
+    })
+    .await
+    .unwrap();
+    let _back = ServerProcess::start_on(&data, server.addr.port(), &[])
+        .await
+        .unwrap();
+    let rest = e2e::bounded("the run to end", async {
+        let mut rest = Vec::new();
+        while let Some(line) = out.next_line().await.unwrap() {
+            rest.push(line);
+        }
+        (rest, run.wait().await.unwrap())
+    })
+    .await
+    .unwrap();
+    let (lines, status) = rest;
+    assert!(!status.success(), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("PASS  the room and the test users are deleted")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.ends_with("failed (cut short)")),
+        "{lines:?}"
+    );
+    let users = crate::operator::json(&data, &["user", "list"]).await;
+    assert_eq!(users, serde_json::json!([]), "{lines:?}");
+}
