@@ -101,6 +101,10 @@ async fn the_self_test_stops_at_an_unreachable_server_with_one_line_naming_it() 
         !stdout.contains("FAIL") && !stdout.contains("PASS"),
         "{stdout}"
     );
+    assert!(
+        stdout.ends_with("0 passed, 0 failed (cut short)\n"),
+        "{stdout}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains(&format!("cannot reach the server at {addr}")),
@@ -110,14 +114,22 @@ async fn the_self_test_stops_at_an_unreachable_server_with_one_line_naming_it() 
     let out = client(dir.path(), &["--json", "--server", &addr, "test"]).await;
     assert_eq!(out.status.code(), Some(1));
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    // Standard output is JSON lines: the start, and no step.
+    // Standard output is JSON lines: the start, no step, the summary.
     let lines: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines.len(), 2, "{stdout}");
     assert_eq!(lines[0]["event"], "start");
     assert_eq!(lines[0]["server"], addr.as_str());
+    assert_eq!(lines[1]["event"], "summary", "{stdout}");
+    assert_eq!(lines[1]["completed"], false, "{stdout}");
+    assert_eq!(lines[1]["passed"], 0, "{stdout}");
+    assert_eq!(
+        lines[1]["left_on_server"],
+        serde_json::json!([]),
+        "{stdout}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     let v: Value = serde_json::from_str(&stderr).unwrap();
     assert_eq!(v["code"], "unreachable", "{stderr}");
