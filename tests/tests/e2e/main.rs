@@ -83,6 +83,7 @@ mod server_pin;
 mod server_rollback;
 mod server_trust;
 mod size_limits;
+mod startup_checks;
 mod stderr_full;
 mod stopped_transfers;
 mod tui;
