@@ -187,8 +187,7 @@ impl Server {
         if !blobs.is_in_database() {
             written.push(config.files_dir());
         }
-        let headroom = headroom::Headroom::start(&written, config.min_free_space)
-            .with_context(|| format!("measuring free space in {}", config.data_dir.display()))?;
+        let headroom = headroom::Headroom::start(&written, config.min_free_space)?;
         tracing::info!(
             reserve = headroom.reserve(),
             "keeping free disk space in reserve for acknowledgements"

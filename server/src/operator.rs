@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use server::Config;
 use server::admin::{self, Removed, Request, Status, User, client};
 
+use startup::size::human as bytes;
+
 use crate::cli::{Command, UserCommand};
 
 /// Runs an operator command; prints its outcome or one error line.
@@ -228,22 +230,6 @@ fn uptime(secs: u64) -> String {
         format!("{h}h {m:02}m {s:02}s")
     } else {
         format!("{m}m {s:02}s")
-    }
-}
-
-/// Bytes in binary units, as the size flags take them.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 

@@ -1,5 +1,6 @@
 //! What the server binary checks at start before it serves: that the files
-//! folder is the one its database goes with.
+//! folder is the one its database goes with, that its limits mean
+//! something, and that a start that fails leaves nothing behind.
 
 use e2e::{ServerProcess, server_refusing_to_start};
 
@@ -61,5 +62,44 @@ async fn startup_of_a_new_database_on_a_files_dir_with_files_is_refused() {
     let mut server = ServerProcess::start(&dir.path().join("third"), &args)
         .await
         .unwrap();
+    server.terminate_cleanly().await.unwrap();
+}
+
+/// Regression: `--idle-timeout 0` became 1 s without a word, `--max-storage
+/// 0` started a server that refused every message, and a `--min-free-space`
+/// larger than the disk one that refused every write. Each is refused at
+/// start with one line naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_refuses_limits_that_mean_nothing_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (flag, value) in [
+        ("--idle-timeout", "0"),
+        ("--stall-timeout", "0"),
+        ("--max-storage", "0"),
+        ("--max-file-size", "0"),
+        ("--inbox-max-messages", "0"),
+        ("--max-uploads-per-client", "0"),
+        ("--min-free-space", "900000T"),
+    ] {
+        let said = server_refusing_to_start(&data, &[flag, value]).await;
+        let said = refusal(&said);
+        assert!(said.contains(&format!("{flag} ")), "{flag}: {said}");
+    }
+}
+
+/// Regression: the server read `10M` as 10 MiB where the client reads
+/// 10 MB, and showed its limits in binary units.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_reads_size_suffixes_in_decimal_units_as_the_client_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--max-storage", "10M", "--max-file-size", "1.5M"];
+    let mut server = ServerProcess::start(&data, &args).await.unwrap();
+    let status = crate::operator::json(&data, &["status"]).await;
+    assert_eq!(status["max_storage"], 10_000_000, "{status}");
+    let (ok, text, err) = crate::operator::server_cmd(&data, &["status"]).await;
+    assert!(ok, "{err}");
+    assert!(text.contains("of 10.00 MB"), "{text}");
     server.terminate_cleanly().await.unwrap();
 }
