@@ -203,7 +203,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Every account: name, id, protocol, online, messages waiting.
+    /// Every account: name, id, protocol, online, last session (how long
+    /// ago; `last_seen_ms` in --json), messages and bytes waiting.
     List {
         /// One JSON array.
         #[arg(long)]

@@ -174,23 +174,49 @@ fn users(list: &[User], json: bool) -> String {
     if json {
         return to_json(&list);
     }
-    let mut out = vec![format!(
-        "{:<24} {:<32} {:>2} {:<7} {:>8} {:>10}",
-        "NAME", "ID", "V", "ONLINE", "WAITING", "BYTES"
-    )];
+    let now = server::now_ms();
+    let row = |cells: [&str; 7]| {
+        let [name, id, protocol, online, last, waiting, bytes] = cells;
+        format!("{name:<24} {id:<32} {protocol:<8} {online:<6} {last:<14} {waiting:>7} {bytes:>10}")
+    };
+    let mut out = vec![row([
+        "NAME",
+        "ID",
+        "PROTOCOL",
+        "ONLINE",
+        "LAST SESSION",
+        "WAITING",
+        "BYTES",
+    ])];
     for u in list {
-        out.push(format!(
-            "{:<24} {:<32} {:>2} {:<7} {:>8} {:>10}",
-            u.name,
-            u.id,
-            u.protocol,
+        // Version 2 has no sessions: its time is the registration's.
+        let last = if u.protocol == 2 {
+            "none (v2)".to_owned()
+        } else {
+            ago(now.saturating_sub(u.last_seen_ms) / 1000)
+        };
+        out.push(row([
+            &u.name,
+            &u.id,
+            &format!("v{}", u.protocol),
             if u.online { "yes" } else { "no" },
-            u.messages_waiting,
-            bytes(u.bytes_waiting)
-        ));
+            &last,
+            &u.messages_waiting.to_string(),
+            &bytes(u.bytes_waiting),
+        ]));
     }
     out.push(count(list.len(), "account"));
     out.join("\n")
+}
+
+/// How long ago, `secs` seconds, in its largest unit: `just now`, `5m ago`.
+fn ago(secs: u64) -> String {
+    match secs {
+        0..60 => "just now".into(),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
 }
 
 fn removed(r: &Removed, json: bool) -> String {
@@ -236,6 +262,14 @@ fn uptime(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_last_session_reads_in_its_largest_unit() {
+        assert_eq!(ago(5), "just now");
+        assert_eq!(ago(125), "2m ago");
+        assert_eq!(ago(7200), "2h ago");
+        assert_eq!(ago(3 * 86400 + 5), "3d ago");
+    }
 
     #[test]
     fn counts_agree_with_their_nouns() {

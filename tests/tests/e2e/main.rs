@@ -37,6 +37,7 @@ mod no_terminal;
 mod nodes;
 mod not_delivered;
 mod operator;
+mod operator_more;
 mod operator_names;
 mod operator_output;
 mod package;
