@@ -243,12 +243,28 @@ pub async fn fingerprint(config: Config) -> anyhow::Result<String> {
     }
 }
 
+/// Binds, opens the data folder and serves until a signal. A start that
+/// fails leaves nothing it made: the port is bound before the data folder
+/// is touched (a port in use makes nothing), and a data folder this start
+/// created is removed again if opening it fails.
 pub async fn serve(bind: IpAddr, config: Config, port: u16) -> anyhow::Result<()> {
-    let server = Server::open(config).await?;
     let addr = SocketAddr::new(bind, port);
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let data_dir = config.data_dir.clone();
+    let fresh = !tokio::fs::try_exists(&data_dir).await.unwrap_or(true);
+    let server = match Server::open(config).await {
+        Ok(server) => server,
+        Err(e) => {
+            // Not a folder another server made meanwhile and holds.
+            let theirs = matches!(e.downcast_ref(), Some(server::DataDirError::InUse(_)));
+            if fresh && !theirs {
+                let _ = tokio::fs::remove_dir_all(&data_dir).await;
+            }
+            return Err(e);
+        }
+    };
     let local = listener.local_addr()?;
     let shutdown = shutdown_signal().context("installing the SIGTERM and SIGINT handlers")?;
     let (engine, node) = server.engine();
