@@ -180,7 +180,8 @@ pub enum Command {
     /// and file bodies to FILE (a tar archive, mode 0600) without stopping
     /// it. Unfinished uploads are not included.
     Backup {
-        /// The archive to write.
+        /// The archive to write; `-`: standard output (never a terminal),
+        /// checked as it passes, what it holds said on standard error.
         file: PathBuf,
     },
     /// Unpack an archive of `server backup` into --data-dir, which must be

@@ -16,6 +16,11 @@ use crate::cli::{Command, UserCommand};
 /// Runs an operator command; prints its outcome or one error line.
 pub fn run(command: &Command, config: &Config) -> ExitCode {
     let dir = &config.data_dir;
+    if let Command::Backup { file } = command
+        && file.as_os_str() == "-"
+    {
+        return backup_to_stdout(dir);
+    }
     let (json, result) = match command {
         Command::Status { json } => (
             *json,
@@ -36,16 +41,7 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
         ),
         Command::Backup { file } => (
             false,
-            client::backup(dir, file).map(|m| {
-                format!(
-                    "backup written to {}: {}, {}, {} ({})",
-                    file.display(),
-                    count(m.accounts, "account"),
-                    count(m.messages, "message"),
-                    count(m.files, "file"),
-                    bytes(m.file_bytes)
-                )
-            }),
+            client::backup(dir, file).map(|m| written(&file.display().to_string(), &m)),
         ),
         Command::Restore { file } => (false, restore(file, config)),
         Command::Fingerprint | Command::GenerateAssets { .. } => unreachable_command(),
@@ -67,6 +63,41 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `server backup -`: the archive on standard output, what it holds on
+/// standard error. Never to a terminal, which would take binary noise.
+fn backup_to_stdout(dir: &std::path::Path) -> ExitCode {
+    use std::io::IsTerminal as _;
+    let stdout = std::io::stdout();
+    if stdout.is_terminal() {
+        startup::say(format_args!(
+            "server: standard output is a terminal: `server backup -` writes a binary \
+             archive there; redirect it (server backup - > FILE) or name a FILE"
+        ));
+        return ExitCode::FAILURE;
+    }
+    match client::backup_to(dir, stdout.lock()) {
+        Ok(m) => {
+            startup::say(format_args!("{}", written("standard output", &m)));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            startup::say(format_args!("server: {e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a backup holds, once written to `place`.
+fn written(place: &str, m: &admin::Manifest) -> String {
+    format!(
+        "backup written to {place}: {}, {}, {} ({})",
+        count(m.accounts, "account"),
+        count(m.messages, "message"),
+        count(m.files, "file"),
+        bytes(m.file_bytes)
+    )
 }
 
 fn unreachable_command() -> (bool, anyhow::Result<String>) {

@@ -1,8 +1,10 @@
 //! The operator's commands as a person reads them: `user list` with its
-//! last-session column, and a start whose bind fails leaving nothing
-//! behind.
+//! last-session column, `backup -` on standard output, and a start whose
+//! bind fails leaving nothing behind.
 
-use e2e::{ServerProcess, bounded, server_command, user};
+use std::process::Stdio;
+
+use e2e::{ServerProcess, binary, bounded, server_command, user};
 
 use crate::operator::{json, server_cmd};
 
@@ -34,6 +36,34 @@ async fn operator_user_list_shows_each_account_s_last_session_under_readable_hea
     let last = users[0]["last_seen_ms"].as_u64().unwrap();
     assert!(last <= now && now - last < 600_000, "{users}");
     server.terminate_cleanly().await.unwrap();
+}
+
+/// Regression: `server backup -` wrote a file named `-`. It writes the
+/// archive to standard output, which `server restore` then takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_backup_to_dash_streams_the_archive_to_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::start(&data, &[]).await.unwrap();
+    let _alice = user(&server.addr.to_string(), &dir.path().join("alice"), "alice").await;
+    let out = tokio::process::Command::new(binary("server").unwrap())
+        .args(["backup", "-", "--data-dir"])
+        .arg(&data)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output();
+    let out = bounded("backup to stdout", out).await.unwrap().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!dir.path().join("-").exists(), "a file named - was written");
+    assert!(err.contains("backup written to standard output"), "{err}");
+    let archive = dir.path().join("copy.tar");
+    std::fs::write(&archive, &out.stdout).unwrap();
+    server.terminate_cleanly().await.unwrap();
+    let restored = dir.path().join("restored");
+    let (ok, said, err) = server_cmd(&restored, &["restore", archive.to_str().unwrap()]).await;
+    assert!(ok, "{said}{err}");
+    assert!(said.contains("1 accounts"), "{said}");
 }
 
 /// Regression: a start whose port was taken left a new data folder behind,
