@@ -14,6 +14,11 @@ use tokio::net::TcpListener;
 /// Sealpost server: stores end-to-end encrypted messages and files for the
 /// clients of a LAN until they fetch them. It never sees a plaintext or a
 /// private key.
+///
+/// The flags that tune serving belong to the serving command itself (no
+/// subcommand) and are not `global`: `server user list --help` shows only
+/// what `user list` takes. The data folder, files folder, config file and
+/// log level are global, as every command needs them.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 pub struct Cli {
@@ -28,11 +33,11 @@ pub struct Cli {
 
     /// TCP port to listen on. Without it the port is read from `port.info`
     /// in the working directory, and without that file it is 1357.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub port: Option<u16>,
 
     /// Address to listen on (0.0.0.0: every interface of the LAN).
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED), global = true)]
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     pub bind: IpAddr,
 
     /// Folder for the database (server.db), file bodies (files/) and the
@@ -44,7 +49,7 @@ pub struct Cli {
     /// instead of SQLite in the data folder, file bodies included unless
     /// --files-dir is given: several servers given the same one (and the
     /// same --files-dir, if any) and the same server.key form a cluster.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub database: Option<String>,
 
     /// Folder for file bodies (default: files/ in the data folder; with
@@ -56,7 +61,7 @@ pub struct Cli {
     /// Serve protocol version 2, the reference protocol. It has no
     /// authentication: anyone on the network can read and delete anyone's
     /// waiting messages. Off unless given.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub legacy_v2: bool,
 
     /// Log level or tracing filter (error, warn, info, debug, trace).
@@ -64,91 +69,91 @@ pub struct Cli {
     pub log_level: String,
 
     /// Connections served at once; more are refused with an error.
-    #[arg(long, default_value_t = 10_240, global = true)]
+    #[arg(long, default_value_t = 10_240)]
     pub max_connections: usize,
 
     /// Connections served at once from one IP address.
-    #[arg(long, default_value_t = 1024, global = true)]
+    #[arg(long, default_value_t = 1024)]
     pub max_connections_per_ip: usize,
 
     /// Seconds a connection may stay silent before it is closed (1 to a
     /// year).
-    #[arg(long, default_value_t = 300, global = true)]
+    #[arg(long, default_value_t = 300)]
     pub idle_timeout: u64,
 
     /// Seconds a frame may stall halfway before the connection is dropped
     /// (1 to a year).
-    #[arg(long, default_value_t = 30, global = true)]
+    #[arg(long, default_value_t = 30)]
     pub stall_timeout: u64,
 
     /// Seconds requests in progress get to finish when the server stops (0:
     /// stop at once; at most a year).
-    #[arg(long, default_value_t = 10, global = true)]
+    #[arg(long, default_value_t = 10)]
     pub shutdown_grace: u64,
 
     /// Largest message content of a version-2 send (bytes; kB, MB, GB, TB
     /// suffixes allowed, powers of 1000 as the client's, or KiB, MiB, GiB,
     /// TiB). At most 4GiB, which stands for the protocol's own limit: 4 GiB
     /// less a pulled message's 25-byte header.
-    #[arg(long, value_parser = startup::size::parse, default_value = "4GiB", global = true)]
+    #[arg(long, value_parser = startup::size::parse, default_value = "4GiB")]
     pub v2_max_content: u64,
 
     /// Largest message content of a version-3 send or room message (1kB to
     /// 256KiB).
-    #[arg(long, value_parser = startup::size::parse, default_value = "256KiB", global = true)]
+    #[arg(long, value_parser = startup::size::parse, default_value = "256KiB")]
     pub max_message: u64,
 
     /// Largest file.
-    #[arg(long, value_parser = startup::size::parse, default_value = "16G", global = true)]
+    #[arg(long, value_parser = startup::size::parse, default_value = "16G")]
     pub max_file_size: u64,
 
     /// Most messages waiting for one recipient.
-    #[arg(long, default_value_t = 100_000, global = true)]
+    #[arg(long, default_value_t = 100_000)]
     pub inbox_max_messages: u64,
 
     /// Most bytes waiting for one recipient, files included.
-    #[arg(long, value_parser = startup::size::parse, default_value = "8G", global = true)]
+    #[arg(long, value_parser = startup::size::parse, default_value = "8G")]
     pub inbox_max_bytes: u64,
 
     /// Most bytes one sender may have waiting for recipients: its messages
     /// not yet acknowledged, its room messages and room files not yet read
     /// by every member, and its unfinished uploads.
-    #[arg(long, value_parser = startup::size::parse, default_value = "8G", global = true)]
+    #[arg(long, value_parser = startup::size::parse, default_value = "8G")]
     pub sender_max_bytes: u64,
 
     /// Most bytes stored in all: messages, files and unfinished uploads.
-    #[arg(long, value_parser = startup::size::parse, default_value = "64G", global = true)]
+    #[arg(long, value_parser = startup::size::parse, default_value = "64G")]
     pub max_storage: u64,
 
     /// Requests per second allowed on one connection (0: no limit).
-    #[arg(long, default_value_t = 20_000, global = true)]
+    #[arg(long, default_value_t = 20_000)]
     pub requests_per_second: u32,
 
     /// Unfinished uploads one client may have.
-    #[arg(long, default_value_t = 8, global = true)]
+    #[arg(long, default_value_t = 8)]
     pub max_uploads_per_client: u32,
 
     /// Hours after which an unfinished upload that made no progress is
     /// deleted (1 to 87840).
-    #[arg(long, default_value_t = 24, global = true)]
+    #[arg(long, default_value_t = 24)]
     pub upload_max_age_hours: u64,
 
     /// Days after which a room's log entries are deleted even if a member
     /// has not read them (0: kept until every member has read them; at most
     /// 36600).
-    #[arg(long, default_value_t = 30, global = true)]
+    #[arg(long, default_value_t = 30)]
     pub room_retention_days: u64,
 
     /// Free disk space kept in reserve so that acknowledgements (deletes)
     /// always work: new messages and uploads are refused with STORAGE_FULL
     /// below it; more than the file system holds is refused. Default: 1% of
     /// the data folder's file system, at most 256MB.
-    #[arg(long, value_parser = startup::size::parse, global = true)]
+    #[arg(long, value_parser = startup::size::parse)]
     pub min_free_space: Option<u64>,
 
     /// Commit durability: `full` survives a power cut, `normal` a crash of
     /// the server only.
-    #[arg(long, value_enum, default_value_t = DurabilityArg::Full, global = true)]
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Full)]
     pub durability: DurabilityArg,
 
     /// Settings taken from the configuration file, by flag id, with where

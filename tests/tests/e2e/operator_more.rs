@@ -1,6 +1,7 @@
 //! The operator's commands as a person reads them: `user list` with its
-//! last-session column, `backup -` on standard output, and a start whose
-//! bind fails leaving nothing behind.
+//! last-session column, `backup -` on standard output, each subcommand's
+//! `--help` with its own flags only, and a start whose bind fails leaving
+//! nothing behind.
 
 use std::process::Stdio;
 
@@ -64,6 +65,38 @@ async fn operator_backup_to_dash_streams_the_archive_to_standard_output() {
     let (ok, said, err) = server_cmd(&restored, &["restore", archive.to_str().unwrap()]).await;
     assert!(ok, "{said}{err}");
     assert!(said.contains("1 accounts"), "{said}");
+}
+
+/// Regression: every subcommand's `--help` listed all the serving flags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_subcommand_help_shows_only_its_own_flags() {
+    let help = |args: &'static [&'static str]| async move {
+        let out = tokio::process::Command::new(binary("server").unwrap())
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for args in [
+        &["user", "list", "--help"][..],
+        &["backup", "--help"],
+        &["status", "--help"],
+    ] {
+        let text = help(args).await;
+        assert!(text.contains("--data-dir"), "{args:?}: {text}");
+        for serving in [
+            "--max-connections",
+            "--idle-timeout",
+            "--bind",
+            "--legacy-v2",
+        ] {
+            assert!(!text.contains(serving), "{args:?} shows {serving}: {text}");
+        }
+    }
+    let text = help(&["--help"]).await;
+    assert!(text.contains("--max-connections"), "{text}");
 }
 
 /// Regression: a start whose port was taken left a new data folder behind,
