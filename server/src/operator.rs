@@ -22,10 +22,26 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
         return backup_to_stdout(dir);
     }
     let (json, result) = match command {
-        Command::Status { json } => (
-            *json,
-            client::request(dir, &Request::Status).map(|s| status(&s, *json)),
-        ),
+        Command::Status { json } => match client::request::<Status>(dir, &Request::Status) {
+            // The node's own figures on standard output, and exit 1 with
+            // one line about its database: a monitor sees both.
+            Ok(s) if s.database_error.is_some() => {
+                let printed = startup::print("server", &status(&s, *json));
+                let why = s.database_error.as_deref().unwrap_or_default();
+                if *json {
+                    let line = serde_json::json!({ "error": why, "code": "failed" });
+                    startup::say(format_args!("{line}"));
+                } else {
+                    startup::say(format_args!("server: {why}"));
+                }
+                return if printed == ExitCode::SUCCESS {
+                    ExitCode::FAILURE
+                } else {
+                    printed
+                };
+            }
+            result => (*json, result.map(|s| status(&s, *json))),
+        },
         Command::User {
             command: UserCommand::List { json },
         } => (
@@ -136,18 +152,30 @@ fn status(s: &Status, json: bool) -> String {
     if json {
         return to_json(s);
     }
-    let share = if s.max_storage == 0 {
-        0.0
-    } else {
-        s.storage_used as f64 * 100.0 / s.max_storage as f64
+    // Figures only the database holds, when it did not answer.
+    const UNKNOWN: &str = "unknown";
+    let size = |n: Option<u64>| n.map_or(UNKNOWN.into(), bytes);
+    let share = match s.storage_used {
+        Some(used) if s.max_storage > 0 => {
+            format!("{:.1}%", used as f64 * 100.0 / s.max_storage as f64)
+        }
+        Some(_) => "0.0%".into(),
+        None => UNKNOWN.into(),
     };
-    let cluster = s.node.as_ref().map(|_| {
-        format!(
+    let registered = s.users_registered.map_or(UNKNOWN.into(), |n| n.to_string());
+    let cluster = s.node.as_ref().map(|_| match s.database_reachable {
+        true => format!(
             "cluster      {} heard from: {}",
             count(s.nodes.len(), "node"),
             s.nodes.join(", ")
-        )
+        ),
+        false => "cluster      unknown: the database is unreachable".into(),
     });
+    let online = if s.database_reachable {
+        "online"
+    } else {
+        "online here"
+    };
     let mut lines = vec![
         format!(
             "server       sealpost {}, up {}",
@@ -157,31 +185,32 @@ fn status(s: &Status, json: bool) -> String {
         format!("fingerprint  {}", s.fingerprint),
         match &s.node {
             None => format!(
-                "connections  {} ({} online of {} registered)",
+                "connections  {} ({} {online} of {registered} registered)",
                 s.connections,
                 count(s.users_online, "user"),
-                s.users_registered
             ),
             Some(node) => format!(
-                "connections  {} to node {node} ({} online in the cluster of {} registered)",
+                "connections  {} to node {node} ({} {online} in the cluster of {registered} \
+                 registered)",
                 s.connections,
                 count(s.users_online, "user"),
-                s.users_registered
             ),
         },
         format!(
             "waiting      {}, {}",
-            count(s.messages_waiting, "message"),
-            bytes(s.bytes_waiting)
+            s.messages_waiting
+                .map_or(format!("{UNKNOWN} messages"), |n| count(n, "message")),
+            size(s.bytes_waiting)
         ),
         format!(
             "uploads      {} in progress, {} received",
-            s.uploads_in_progress,
-            bytes(s.upload_bytes_received)
+            s.uploads_in_progress
+                .map_or(UNKNOWN.into(), |n| n.to_string()),
+            size(s.upload_bytes_received)
         ),
         format!(
-            "storage      {} of {} ({share:.1}%)",
-            bytes(s.storage_used),
+            "storage      {} of {} ({share})",
+            size(s.storage_used),
             bytes(s.max_storage)
         ),
         format!(
@@ -196,6 +225,9 @@ fn status(s: &Status, json: bool) -> String {
             bytes(s.disk_reserve)
         ),
     ];
+    if let Some(why) = &s.database_error {
+        lines.push(format!("database     unreachable: {why}"));
+    }
     // After the connections line, which names this node.
     lines.splice(3..3, cluster);
     lines.join("\n")
