@@ -69,9 +69,7 @@ pub fn offers_waiting(held: usize, files: &str) -> String {
 }
 
 /// `1.2 MB`.
-pub fn size(bytes: u64) -> String {
-    indicatif::DecimalBytes(bytes).to_string()
-}
+pub use startup::size::human as size;
 
 /// The sender as the user pinned it, with the server's name as a remark
 /// when that differs, escaped; `you` for the user itself.

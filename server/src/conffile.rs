@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, DurabilityArg, parse_size};
+use crate::cli::{Cli, DurabilityArg};
+use startup::size::parse as parse_size;
 
 /// Read when `--config` is not given and the file exists.
 pub const DEFAULT_PATH: &str = "/etc/sealpost/server.toml";
@@ -49,7 +50,7 @@ pub struct FileSettings {
 }
 
 /// A size as the flags take it: a number of bytes, or a string with a
-/// binary suffix (`"64K"`, `"16G"`).
+/// decimal suffix (`"64kB"`, `"16G"`) or a binary one (`"64KiB"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size(pub u64);
 
@@ -247,7 +248,7 @@ mod tests {
         // depends on the disk, and a cluster's settings (no default).
         assert_eq!(from_file.data_dir, PathBuf::from("/var/lib/sealpost"));
         assert_eq!(from_file.port, Some(1357));
-        assert_eq!(from_file.min_free_space, Some(256 << 20));
+        assert_eq!(from_file.min_free_space, Some(256_000_000));
         assert_eq!(
             from_file.database.as_deref(),
             Some("postgres://sealpost@127.0.0.1/sealpost")
@@ -275,7 +276,7 @@ mod tests {
     #[test]
     fn sizes_take_numbers_and_suffixes_and_bad_ones_are_refused() {
         let file = parse("max-storage = \"2G\"\ninbox-max-bytes = 4096\n").unwrap();
-        assert_eq!(file.max_storage, Some(Size(2 << 30)));
+        assert_eq!(file.max_storage, Some(Size(2_000_000_000)));
         assert_eq!(file.inbox_max_bytes, Some(Size(4096)));
         let err = parse("max-storage = \"lots\"").unwrap_err();
         assert!(err.contains("not a size"), "{err}");
@@ -292,7 +293,7 @@ mod tests {
         let said = cli.config().unwrap_err().to_string();
         assert!(
             said.starts_with(
-                "config file /etc/sealpost/server.toml line 4: max-message 100 is under 1024"
+                "config file /etc/sealpost/server.toml line 4: max-message 100 is under 1000"
             ),
             "{said}"
         );
@@ -309,7 +310,7 @@ mod tests {
         cli.max_connections = 1;
         let said = cli.config().unwrap_err().to_string();
         assert!(
-            said.starts_with("--max-message 100 is under 1024"),
+            said.starts_with("--max-message 100 is under 1000"),
             "{said}"
         );
     }

@@ -77,12 +77,13 @@ pub struct Options {
     /// Pushed, unacknowledged messages outstanding on one connection.
     pub push_window: usize,
     /// Free disk space kept for deletes (see `crate::headroom`); None: 1% of
-    /// the file system, at most 256 MiB.
+    /// the file system, at most 256 MB.
     pub min_free_space: Option<u64>,
 }
 
 impl Options {
-    /// The defaults, with data in `data_dir`.
+    /// The defaults, with data in `data_dir` (the flags' own: sizes in
+    /// decimal units, as `startup::size` reads them).
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -97,14 +98,14 @@ impl Options {
             shutdown_grace: Duration::from_secs(10),
             durability: Durability::Full,
             max_message_len: protocol::MAX_MESSAGE_LEN as u32,
-            max_file_size: 16 << 30,
+            max_file_size: 16_000_000_000,
             inbox_max_messages: 100_000,
-            inbox_max_bytes: 8 << 30,
+            inbox_max_bytes: 8_000_000_000,
             // As much as one inbox: the largest file a default server can
             // deliver still fits, and one account fills at most an eighth of
             // the default storage.
-            sender_max_bytes: 8 << 30,
-            max_storage_bytes: 64 << 30,
+            sender_max_bytes: 8_000_000_000,
+            max_storage_bytes: 64_000_000_000,
             requests_per_second: 20_000,
             max_uploads_per_client: 8,
             upload_max_age: Duration::from_secs(24 * 3600),

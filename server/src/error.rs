@@ -24,13 +24,13 @@ pub enum StoreError {
     #[error("recipient's inbox holds the maximum of {0} messages")]
     InboxFull(u64),
     /// The recipient has too many waiting bytes.
-    #[error("recipient's inbox holds the maximum of {0} bytes")]
+    #[error("recipient's inbox holds the maximum of {}", startup::size::human(*.0))]
     InboxBytesFull(u64),
     /// The sender has the most bytes waiting that one sender may have.
-    #[error("you have the maximum of {0} bytes waiting for recipients")]
+    #[error("you have the maximum of {} waiting for recipients", startup::size::human(*.0))]
     SenderBytesFull(u64),
     /// The server's storage limit is reached.
-    #[error("server storage limit of {0} bytes reached")]
+    #[error("server storage limit of {} reached", startup::size::human(*.0))]
     StorageFull(u64),
     /// No unfinished upload of the caller has this id.
     #[error("no such upload")]
@@ -96,7 +96,10 @@ pub enum StoreError {
     #[error("corrupt store: {0}")]
     Corrupt(String),
     /// The data folder's disk is down to its free-space reserve.
-    #[error("the server's disk is full ({free} bytes free, {reserve} kept in reserve)")]
+    #[error(
+        "the server's disk is full ({} free, {} kept in reserve)",
+        startup::size::human(*.free), startup::size::human(*.reserve)
+    )]
     DiskFull {
         /// Bytes free.
         free: u64,

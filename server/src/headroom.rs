@@ -6,7 +6,7 @@
 //! An acknowledgement is a delete, and a delete needs room in the database's
 //! write-ahead log; a server whose disk filled up with messages could then
 //! never be drained. So the server keeps `--min-free-space` (by default 1% of
-//! the file system, at most 256 MiB) for deletes, cancels and its own
+//! the file system, at most 256 MB) for deletes, cancels and its own
 //! bookkeeping, and answers sends and upload chunks that would eat into it
 //! with `STORAGE_FULL`. When space comes back (recipients read their
 //! messages, the operator frees disk) writes resume by themselves.
@@ -28,7 +28,28 @@ use crate::fault;
 /// How often free space is measured.
 pub const RECHECK: Duration = Duration::from_secs(1);
 /// Largest default reserve.
-pub const MAX_DEFAULT_RESERVE: u64 = 256 << 20;
+pub const MAX_DEFAULT_RESERVE: u64 = 256_000_000;
+
+/// Why the reserve cannot be kept.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeadroomError {
+    /// `--min-free-space` is as large as the disk: every write refused.
+    #[error(
+        "--min-free-space {} is not less than the whole file system ({}): every message and \
+         file would be refused",
+        startup::size::human(*.reserve), startup::size::human(*.disk)
+    )]
+    ReserveOverDisk {
+        /// The reserve asked for.
+        reserve: u64,
+        /// The smallest file system's size.
+        disk: u64,
+    },
+    /// A file system cannot be measured (or the measuring thread started).
+    #[error("measuring free space: {0}")]
+    Measure(std::io::Error),
+}
 
 /// Free space on the file systems the server writes to (the least free of
 /// them), and the reserve kept on each.
@@ -89,9 +110,17 @@ impl Headroom {
     /// [`MAX_DEFAULT_RESERVE`].
     ///
     /// # Errors
-    /// A file system cannot be measured.
-    pub fn start(dirs: &[PathBuf], min_free: Option<u64>) -> std::io::Result<Headroom> {
-        let (free, fullest, smallest) = measure_fullest(dirs)?;
+    /// [`HeadroomError::ReserveOverDisk`] if `min_free` is at least the
+    /// smallest file system's size (every write would be refused); a file
+    /// system cannot be measured.
+    pub fn start(dirs: &[PathBuf], min_free: Option<u64>) -> Result<Headroom, HeadroomError> {
+        let (free, fullest, smallest) = measure_fullest(dirs).map_err(HeadroomError::Measure)?;
+        if let Some(reserve) = min_free.filter(|&r| r >= smallest) {
+            return Err(HeadroomError::ReserveOverDisk {
+                reserve,
+                disk: smallest,
+            });
+        }
         let reserve = min_free.unwrap_or((smallest / 100).min(MAX_DEFAULT_RESERVE));
         let state = Arc::new(State {
             dirs: dirs.to_vec(),
@@ -104,7 +133,8 @@ impl Headroom {
         let weak = Arc::downgrade(&state);
         std::thread::Builder::new()
             .name("headroom".into())
-            .spawn(move || watch(weak))?;
+            .spawn(move || watch(weak))
+            .map_err(HeadroomError::Measure)?;
         let headroom = Headroom { state };
         headroom.state.update(free);
         Ok(headroom)
@@ -235,6 +265,24 @@ mod tests {
         assert_eq!(h.reserve(), (total / 100).min(MAX_DEFAULT_RESERVE));
         let h = Headroom::start(&dirs, Some(1234)).unwrap();
         assert_eq!(h.reserve(), 1234);
+    }
+
+    #[test]
+    fn a_reserve_as_large_as_the_disk_is_refused_in_human_units() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, total) = measure(dir.path()).unwrap();
+        let err = Headroom::start(&[dir.path().to_path_buf()], Some(total))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, HeadroomError::ReserveOverDisk { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("--min-free-space "), "{err}");
+        assert!(
+            err.to_string().contains(&startup::size::human(total)),
+            "{err}"
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod datadir;
 pub mod direct;
 pub mod error;
 mod fault;
+mod files_place;
 mod handler;
 mod headroom;
 mod hub;
@@ -57,6 +58,7 @@ pub use config::{Config, ConfigError, DEFAULT_PORT, Durability, Options};
 pub use conn::Transport;
 /// The database schema, for the load generator's raw-SQLite figures.
 pub use datadir::DataDirError;
+pub use files_place::FilesPlaceError;
 pub use store::now_ms;
 pub use store::schema;
 
@@ -86,6 +88,20 @@ impl Server {
         let data_lock = tokio::task::spawn_blocking(move || datadir::DataDirLock::acquire(&dir))
             .await
             .context("opening the data folder")??;
+        if config.database.is_none() {
+            // Before anything is made (the key, the database): whether the
+            // database is new, and a refused start leaves nothing of its own.
+            let (data, files, db) = (
+                config.data_dir.clone(),
+                config.files_dir(),
+                config.db_path(),
+            );
+            tokio::task::spawn_blocking(move || {
+                files_place::check_and_record(&data, &files, !db.exists())
+            })
+            .await
+            .context("checking the files folder")??;
+        }
         let (identity, created) = ServerIdentity::load_or_create(&config.key_path())
             .with_context(|| format!("loading server key {}", config.key_path().display()))?;
         if created {
@@ -171,8 +187,7 @@ impl Server {
         if !blobs.is_in_database() {
             written.push(config.files_dir());
         }
-        let headroom = headroom::Headroom::start(&written, config.min_free_space)
-            .with_context(|| format!("measuring free space in {}", config.data_dir.display()))?;
+        let headroom = headroom::Headroom::start(&written, config.min_free_space)?;
         tracing::info!(
             reserve = headroom.reserve(),
             "keeping free disk space in reserve for acknowledgements"

@@ -3,6 +3,7 @@
 
 mod cli;
 mod conffile;
+mod flags;
 mod operator;
 
 use std::process::ExitCode;

@@ -9,16 +9,39 @@ use std::process::ExitCode;
 use server::Config;
 use server::admin::{self, Removed, Request, Status, User, client};
 
+use startup::size::human as bytes;
+
 use crate::cli::{Command, UserCommand};
 
 /// Runs an operator command; prints its outcome or one error line.
 pub fn run(command: &Command, config: &Config) -> ExitCode {
     let dir = &config.data_dir;
+    if let Command::Backup { file } = command
+        && file.as_os_str() == "-"
+    {
+        return backup_to_stdout(dir);
+    }
     let (json, result) = match command {
-        Command::Status { json } => (
-            *json,
-            client::request(dir, &Request::Status).map(|s| status(&s, *json)),
-        ),
+        Command::Status { json } => match client::request::<Status>(dir, &Request::Status) {
+            // The node's own figures on standard output, and exit 1 with
+            // one line about its database: a monitor sees both.
+            Ok(s) if s.database_error.is_some() => {
+                let printed = startup::print("server", &status(&s, *json));
+                let why = s.database_error.as_deref().unwrap_or_default();
+                if *json {
+                    let line = serde_json::json!({ "error": why, "code": "failed" });
+                    startup::say(format_args!("{line}"));
+                } else {
+                    startup::say(format_args!("server: {why}"));
+                }
+                return if printed == ExitCode::SUCCESS {
+                    ExitCode::FAILURE
+                } else {
+                    printed
+                };
+            }
+            result => (*json, result.map(|s| status(&s, *json))),
+        },
         Command::User {
             command: UserCommand::List { json },
         } => (
@@ -34,16 +57,7 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
         ),
         Command::Backup { file } => (
             false,
-            client::backup(dir, file).map(|m| {
-                format!(
-                    "backup written to {}: {}, {}, {} ({})",
-                    file.display(),
-                    count(m.accounts, "account"),
-                    count(m.messages, "message"),
-                    count(m.files, "file"),
-                    bytes(m.file_bytes)
-                )
-            }),
+            client::backup(dir, file).map(|m| written(&file.display().to_string(), &m)),
         ),
         Command::Restore { file } => (false, restore(file, config)),
         Command::Fingerprint | Command::GenerateAssets { .. } => unreachable_command(),
@@ -65,6 +79,41 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `server backup -`: the archive on standard output, what it holds on
+/// standard error. Never to a terminal, which would take binary noise.
+fn backup_to_stdout(dir: &std::path::Path) -> ExitCode {
+    use std::io::IsTerminal as _;
+    let stdout = std::io::stdout();
+    if stdout.is_terminal() {
+        startup::say(format_args!(
+            "server: standard output is a terminal: `server backup -` writes a binary \
+             archive there; redirect it (server backup - > FILE) or name a FILE"
+        ));
+        return ExitCode::FAILURE;
+    }
+    match client::backup_to(dir, stdout.lock()) {
+        Ok(m) => {
+            startup::say(format_args!("{}", written("standard output", &m)));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            startup::say(format_args!("server: {e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a backup holds, once written to `place`.
+fn written(place: &str, m: &admin::Manifest) -> String {
+    format!(
+        "backup written to {place}: {}, {}, {} ({})",
+        count(m.accounts, "account"),
+        count(m.messages, "message"),
+        count(m.files, "file"),
+        bytes(m.file_bytes)
+    )
 }
 
 fn unreachable_command() -> (bool, anyhow::Result<String>) {
@@ -103,18 +152,30 @@ fn status(s: &Status, json: bool) -> String {
     if json {
         return to_json(s);
     }
-    let share = if s.max_storage == 0 {
-        0.0
-    } else {
-        s.storage_used as f64 * 100.0 / s.max_storage as f64
+    // Figures only the database holds, when it did not answer.
+    const UNKNOWN: &str = "unknown";
+    let size = |n: Option<u64>| n.map_or(UNKNOWN.into(), bytes);
+    let share = match s.storage_used {
+        Some(used) if s.max_storage > 0 => {
+            format!("{:.1}%", used as f64 * 100.0 / s.max_storage as f64)
+        }
+        Some(_) => "0.0%".into(),
+        None => UNKNOWN.into(),
     };
-    let cluster = s.node.as_ref().map(|_| {
-        format!(
+    let registered = s.users_registered.map_or(UNKNOWN.into(), |n| n.to_string());
+    let cluster = s.node.as_ref().map(|_| match s.database_reachable {
+        true => format!(
             "cluster      {} heard from: {}",
             count(s.nodes.len(), "node"),
             s.nodes.join(", ")
-        )
+        ),
+        false => "cluster      unknown: the database is unreachable".into(),
     });
+    let online = if s.database_reachable {
+        "online"
+    } else {
+        "online here"
+    };
     let mut lines = vec![
         format!(
             "server       sealpost {}, up {}",
@@ -124,31 +185,32 @@ fn status(s: &Status, json: bool) -> String {
         format!("fingerprint  {}", s.fingerprint),
         match &s.node {
             None => format!(
-                "connections  {} ({} online of {} registered)",
+                "connections  {} ({} {online} of {registered} registered)",
                 s.connections,
                 count(s.users_online, "user"),
-                s.users_registered
             ),
             Some(node) => format!(
-                "connections  {} to node {node} ({} online in the cluster of {} registered)",
+                "connections  {} to node {node} ({} {online} in the cluster of {registered} \
+                 registered)",
                 s.connections,
                 count(s.users_online, "user"),
-                s.users_registered
             ),
         },
         format!(
             "waiting      {}, {}",
-            count(s.messages_waiting, "message"),
-            bytes(s.bytes_waiting)
+            s.messages_waiting
+                .map_or(format!("{UNKNOWN} messages"), |n| count(n, "message")),
+            size(s.bytes_waiting)
         ),
         format!(
             "uploads      {} in progress, {} received",
-            s.uploads_in_progress,
-            bytes(s.upload_bytes_received)
+            s.uploads_in_progress
+                .map_or(UNKNOWN.into(), |n| n.to_string()),
+            size(s.upload_bytes_received)
         ),
         format!(
-            "storage      {} of {} ({share:.1}%)",
-            bytes(s.storage_used),
+            "storage      {} of {} ({share})",
+            size(s.storage_used),
             bytes(s.max_storage)
         ),
         format!(
@@ -163,6 +225,9 @@ fn status(s: &Status, json: bool) -> String {
             bytes(s.disk_reserve)
         ),
     ];
+    if let Some(why) = &s.database_error {
+        lines.push(format!("database     unreachable: {why}"));
+    }
     // After the connections line, which names this node.
     lines.splice(3..3, cluster);
     lines.join("\n")
@@ -172,23 +237,49 @@ fn users(list: &[User], json: bool) -> String {
     if json {
         return to_json(&list);
     }
-    let mut out = vec![format!(
-        "{:<24} {:<32} {:>2} {:<7} {:>8} {:>10}",
-        "NAME", "ID", "V", "ONLINE", "WAITING", "BYTES"
-    )];
+    let now = server::now_ms();
+    let row = |cells: [&str; 7]| {
+        let [name, id, protocol, online, last, waiting, bytes] = cells;
+        format!("{name:<24} {id:<32} {protocol:<8} {online:<6} {last:<14} {waiting:>7} {bytes:>10}")
+    };
+    let mut out = vec![row([
+        "NAME",
+        "ID",
+        "PROTOCOL",
+        "ONLINE",
+        "LAST SESSION",
+        "WAITING",
+        "BYTES",
+    ])];
     for u in list {
-        out.push(format!(
-            "{:<24} {:<32} {:>2} {:<7} {:>8} {:>10}",
-            u.name,
-            u.id,
-            u.protocol,
+        // Version 2 has no sessions: its time is the registration's.
+        let last = if u.protocol == 2 {
+            "none (v2)".to_owned()
+        } else {
+            ago(now.saturating_sub(u.last_seen_ms) / 1000)
+        };
+        out.push(row([
+            &u.name,
+            &u.id,
+            &format!("v{}", u.protocol),
             if u.online { "yes" } else { "no" },
-            u.messages_waiting,
-            bytes(u.bytes_waiting)
-        ));
+            &last,
+            &u.messages_waiting.to_string(),
+            &bytes(u.bytes_waiting),
+        ]));
     }
     out.push(count(list.len(), "account"));
     out.join("\n")
+}
+
+/// How long ago, `secs` seconds, in its largest unit: `just now`, `5m ago`.
+fn ago(secs: u64) -> String {
+    match secs {
+        0..60 => "just now".into(),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
 }
 
 fn removed(r: &Removed, json: bool) -> String {
@@ -231,25 +322,17 @@ fn uptime(secs: u64) -> String {
     }
 }
 
-/// Bytes in binary units, as the size flags take them.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_last_session_reads_in_its_largest_unit() {
+        assert_eq!(ago(5), "just now");
+        assert_eq!(ago(125), "2m ago");
+        assert_eq!(ago(7200), "2h ago");
+        assert_eq!(ago(3 * 86400 + 5), "3d ago");
+    }
 
     #[test]
     fn counts_agree_with_their_nouns() {

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assets;
+pub mod size;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

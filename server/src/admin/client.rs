@@ -179,10 +179,48 @@ fn create_part(file: &Path) -> anyhow::Result<(PathBuf, fs::File)> {
     )
 }
 
-/// Reads the archive through: it must end with its manifest, hold the
-/// number of files it says, and every entry must match its checksum.
+/// Streams a backup of the server running on `data_dir` to `out`
+/// (`server backup -`: standard output), checking it as it passes: the
+/// same archive a file would get, whose damage ends in an error after the
+/// bytes went out (a pipe cannot be taken back, as a file's part can).
+///
+/// # Errors
+/// No server runs there, it failed, the archive arrived cut off or
+/// damaged, or `out` cannot be written.
+pub fn backup_to(data_dir: &Path, out: impl Write) -> anyhow::Result<Manifest> {
+    let (reader, line) = ask(data_dir, &Request::Backup)?;
+    parse::<()>(&line)?;
+    let mut tee = Tee { inner: reader, out };
+    let manifest = check_archive(&mut tee)?;
+    // The end-of-archive blocks the tar reader stops before.
+    io::copy(&mut tee, &mut io::sink())?;
+    tee.out.flush().context("cannot write to standard output")?;
+    Ok(manifest)
+}
+
+/// A reader that writes what it reads to `out`.
+struct Tee<R, W> {
+    inner: R,
+    out: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Reads the archive at `path` through (see [`check_archive`]).
 fn check(path: &Path) -> anyhow::Result<Manifest> {
-    let mut archive = tar::Archive::new(io::BufReader::new(fs::File::open(path)?));
+    check_archive(io::BufReader::new(fs::File::open(path)?))
+}
+
+/// Reads an archive through: it must end with its manifest, hold the
+/// number of files it says, and every entry must match its checksum.
+fn check_archive(archive: impl Read) -> anyhow::Result<Manifest> {
+    let mut archive = tar::Archive::new(archive);
     let mut files = 0;
     let mut manifest = None;
     let mut sums = BTreeMap::new();

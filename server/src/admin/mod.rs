@@ -68,21 +68,31 @@ pub struct Status {
     /// Connections open now (to this node).
     pub connections: usize,
     /// Accounts with an authenticated connection now (in a cluster, to
-    /// any node, as the others last told: within a heartbeat).
+    /// any node, as the others last told: within a heartbeat; with the
+    /// database unreachable, to this node only).
     pub users_online: usize,
+    /// Whether the database answered (a cluster node's PostgreSQL may be
+    /// down while the node still serves). When it did not, the figures
+    /// only the database holds are `None` (JSON `null`), and
+    /// `database_error` says why.
+    #[serde(default = "reachable")]
+    pub database_reachable: bool,
+    /// Why the database could not be read, in one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_error: Option<String>,
     /// Registered accounts.
-    pub users_registered: u64,
+    pub users_registered: Option<u64>,
     /// Messages waiting to be fetched (files included).
-    pub messages_waiting: u64,
+    pub messages_waiting: Option<u64>,
     /// Their bytes.
-    pub bytes_waiting: u64,
+    pub bytes_waiting: Option<u64>,
     /// Unfinished uploads.
-    pub uploads_in_progress: u64,
+    pub uploads_in_progress: Option<u64>,
     /// Bytes those uploads have sent so far.
-    pub upload_bytes_received: u64,
+    pub upload_bytes_received: Option<u64>,
     /// Bytes counted against `max_storage`: waiting messages and the full
     /// size of unfinished uploads.
-    pub storage_used: u64,
+    pub storage_used: Option<u64>,
     /// `--max-storage`.
     pub max_storage: u64,
     /// `--inbox-max-messages`.
@@ -95,6 +105,10 @@ pub struct Status {
     pub disk_free: u64,
     /// Free bytes kept in reserve for deletes (`--min-free-space`).
     pub disk_reserve: u64,
+}
+
+fn reachable() -> bool {
+    true
 }
 
 /// One account in the answer to [`Request::Users`].

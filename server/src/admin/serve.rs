@@ -13,6 +13,7 @@ use tokio::net::{UnixListener, UnixStream};
 use protocol::ClientId;
 
 use super::{Answer, MAX_REQUEST, Removed, Request, SOCKET_FILE, Status, User};
+use crate::error::StoreError;
 use crate::presence::NODE_TIMEOUT;
 use crate::removal::{RemovedBy, remove_account};
 use crate::shared::Shared;
@@ -156,41 +157,80 @@ pub(super) async fn answer<T: serde::Serialize>(
 
 /// The clients with an authenticated session on any node: this node's
 /// own now, the others' as they last told (within a heartbeat).
-async fn online(shared: &Shared) -> Result<HashSet<ClientId>, NotDone> {
+async fn online(shared: &Shared) -> Result<HashSet<ClientId>, StoreError> {
     let mut online: HashSet<ClientId> = shared
         .store
         .connected_elsewhere(NODE_TIMEOUT)
-        .await
-        .map_err(failed)?
+        .await?
         .into_iter()
         .collect();
     online.extend(shared.sessions.clients());
     Ok(online)
 }
 
+/// What only the database knows for a status.
+struct FromDatabase {
+    online: HashSet<ClientId>,
+    totals: crate::store::Totals,
+    nodes: Vec<String>,
+}
+
+async fn from_database(shared: &Shared) -> Result<FromDatabase, StoreError> {
+    Ok(FromDatabase {
+        online: online(shared).await?,
+        totals: shared.store.totals().await?,
+        nodes: shared.store.live_nodes(NODE_TIMEOUT).await?,
+    })
+}
+
+/// A failure of a cluster's database in one line an operator can act on;
+/// any other store failure as it is.
+fn database_failed(shared: &Shared, e: &StoreError) -> String {
+    let why = e.to_string().replace('\n', " ");
+    if shared.store.is_shared() {
+        format!(
+            "the cluster's PostgreSQL database cannot be reached from this node ({why}); \
+             the node serves {} connections meanwhile",
+            shared.sessions.connections()
+        )
+    } else {
+        why
+    }
+}
+
 async fn status(shared: &Shared) -> Result<Status, NotDone> {
-    let online = online(shared).await?;
-    let totals = shared.store.totals().await.map_err(failed)?;
+    let (db, database_error) = match from_database(shared).await {
+        Ok(db) => (Some(db), None),
+        // What the node knows of itself still answers; SQLite is this
+        // process's own file, whose failure is the server's.
+        Err(e) if shared.store.is_shared() => {
+            tracing::warn!(error = %e, "status: the database cannot be read");
+            (None, Some(database_failed(shared, &e)))
+        }
+        Err(e) => return Err(failed(e)),
+    };
     let (disk_free, disk_reserve) = shared.store.disk().unwrap_or((0, 0));
     let config = &shared.config;
+    let totals = db.as_ref().map(|d| &d.totals);
     Ok(Status {
         version: env!("CARGO_PKG_VERSION").into(),
         fingerprint: shared.identity.fingerprint(),
         uptime_seconds: shared.sessions.uptime_secs(),
         node: shared.store.node_name().map(str::to_owned),
-        nodes: shared
-            .store
-            .live_nodes(NODE_TIMEOUT)
-            .await
-            .map_err(failed)?,
+        nodes: db.as_ref().map(|d| d.nodes.clone()).unwrap_or_default(),
         connections: shared.sessions.connections(),
-        users_online: online.len(),
-        users_registered: totals.accounts,
-        messages_waiting: totals.messages,
-        bytes_waiting: totals.message_bytes,
-        uploads_in_progress: totals.uploads,
-        upload_bytes_received: totals.upload_bytes_received,
-        storage_used: totals.storage_used(),
+        users_online: match &db {
+            Some(d) => d.online.len(),
+            None => shared.sessions.clients().len(),
+        },
+        database_reachable: db.is_some(),
+        database_error,
+        users_registered: totals.map(|t| t.accounts),
+        messages_waiting: totals.map(|t| t.messages),
+        bytes_waiting: totals.map(|t| t.message_bytes),
+        uploads_in_progress: totals.map(|t| t.uploads),
+        upload_bytes_received: totals.map(|t| t.upload_bytes_received),
+        storage_used: totals.map(crate::store::Totals::storage_used),
         max_storage: config.max_storage_bytes,
         inbox_max_messages: config.inbox_max_messages,
         inbox_max_bytes: config.inbox_max_bytes,
@@ -201,8 +241,11 @@ async fn status(shared: &Shared) -> Result<Status, NotDone> {
 }
 
 async fn users(shared: &Shared) -> Result<Vec<User>, NotDone> {
-    let online = online(shared).await?;
-    let accounts = shared.store.accounts().await.map_err(failed)?;
+    let found =
+        async { Ok::<_, StoreError>((online(shared).await?, shared.store.accounts().await?)) };
+    let (online, accounts) = found
+        .await
+        .map_err(|e| NotDone::Failed(database_failed(shared, &e)))?;
     Ok(accounts
         .into_iter()
         .map(|a| User {

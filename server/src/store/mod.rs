@@ -38,6 +38,7 @@ mod uploads;
 mod values;
 mod writer;
 
+pub use admin::Totals;
 pub use directory::{Protocol, name_key};
 pub use handle::Store;
 pub use pg::BodyPlace;

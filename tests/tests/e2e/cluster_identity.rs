@@ -146,6 +146,9 @@ async fn the_server_binary_with_another_key_exits_with_one_line_naming_both_fing
     let (_first, cluster) = first_node(&pg).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("rogue");
+    // Made beforehand: a refused start removes a data folder it made
+    // itself, key and all.
+    std::fs::create_dir_all(&data).unwrap();
     let args = ["--log-level", "error", "--database", &pg.url()];
     let stderr = e2e::server_refusing_to_start(&data, &args).await;
     let ours = ServerIdentity::load(&data.join("server.key"))

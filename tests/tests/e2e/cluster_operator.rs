@@ -237,37 +237,57 @@ async fn removing_a_user_through_node_a_closes_its_session_on_node_b_and_every_r
     assert!(!archive.exists() || std::fs::metadata(&archive).unwrap().len() == 0);
 }
 
-/// With its PostgreSQL down, `server status` and `server user list` fail
-/// with `failed` (the server could not do it), not `refused` (which is
-/// the server's reason for not doing what was asked), and work again once
-/// the database is back.
+/// Regression: with its PostgreSQL down, `server status` on a node failed
+/// outright. It reports what the node itself knows (it serves, its
+/// connections) with the database marked unreachable, and exits 1 with one
+/// line about PostgreSQL; `server user list`, which only the database can
+/// answer, fails with that line (`failed`, not `refused`). Both work again
+/// once the database is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_the_database_down_the_operator_s_commands_fail_rather_than_are_refused() {
+async fn cluster_operator_status_with_the_database_down_says_what_the_node_knows() {
     let pg = postgres().await;
     let files = tempfile::tempdir().unwrap();
     let node = TestServer::start_node(&pg, files.path(), |_| {})
         .await
         .unwrap();
-    json(&node, &["status"]).await;
+    let up = json(&node, &["status"]).await;
+    assert_eq!(up["database_reachable"], true, "{up}");
     // A node with its bodies in a folder is backed up with that folder.
     let backup = files.path().join("backup.tar");
     let backup = backup.to_str().unwrap();
     let (ok, _, err) = server_cmd(&node.config.data_dir, &["backup", backup]).await;
     assert!(!ok && err.contains("pg_dump --format=custom, then a copy of its --files-dir folder"));
     tokio::task::block_in_place(|| pg.stop()).unwrap();
-    for args in [&["status", "--json"][..], &["user", "list", "--json"]] {
-        let (ok, _, err) = server_cmd(&node.config.data_dir, args).await;
-        assert!(!ok, "{args:?}");
-        let v: Value = serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("{e}: {err}"));
-        assert_eq!(v["code"], "failed", "{args:?}: {v}");
-        assert!(
-            v["error"]
-                .as_str()
-                .unwrap()
-                .starts_with("the server failed: "),
-            "{v}"
-        );
-    }
+    let data = &node.config.data_dir;
+    let (ok, out, err) = server_cmd(data, &["status", "--json"]).await;
+    assert!(!ok, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    assert_eq!(v["database_reachable"], false, "{v}");
+    assert_eq!(v["node"], up["node"], "{v}");
+    assert!(
+        v["connections"].is_u64() && v["uptime_seconds"].is_u64(),
+        "{v}"
+    );
+    assert!(v["users_registered"].is_null(), "{v}");
+    let said: Value = serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert!(
+        said["error"].as_str().unwrap().contains("PostgreSQL"),
+        "{said}"
+    );
+    let (ok, out, err) = server_cmd(data, &["status"]).await;
+    assert!(!ok);
+    assert!(
+        out.contains("connections  ") && out.contains("unreachable"),
+        "{out}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("PostgreSQL"), "{err}");
+    let (ok, _, err) = server_cmd(data, &["user", "list", "--json"]).await;
+    assert!(!ok);
+    let v: Value = serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(v["code"], "failed", "{v}");
+    let said = v["error"].as_str().unwrap();
+    assert!(said.contains("PostgreSQL") && !said.contains('\n'), "{v}");
     tokio::task::block_in_place(|| pg.start_again()).unwrap();
     // The pool reconnects on its own: bounded, as a person would retry.
     bounded("status to work again", async {

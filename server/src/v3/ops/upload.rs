@@ -59,7 +59,11 @@ pub(crate) async fn begin_to(
     if file_size > max {
         return error(
             ErrorReason::FileTooLarge,
-            format!("the file is {file_size} bytes; this server takes at most {max}"),
+            format!(
+                "the file is {}; this server takes at most {}",
+                startup::size::human(file_size),
+                startup::size::human(max)
+            ),
         );
     }
     let record = match shared.uploads.begin(me, to, file_size, meta).await {
