@@ -27,6 +27,7 @@ mod datadir;
 pub mod direct;
 pub mod error;
 mod fault;
+mod frame_clock;
 mod handler;
 mod headroom;
 mod hub;
