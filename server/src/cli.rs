@@ -81,8 +81,9 @@ pub struct Cli {
     #[arg(long, default_value_t = 300)]
     pub idle_timeout: u64,
 
-    /// Seconds a frame may stall halfway before the connection is dropped
-    /// (1 to a year).
+    /// Seconds a frame may take to arrive, from its first byte, before the
+    /// connection is closed (a frame too long for that at 64 KiB/s gets as
+    /// long as it takes at that rate; 1 to a year).
     #[arg(long, default_value_t = 30)]
     pub stall_timeout: u64,
 

@@ -45,8 +45,10 @@ pub struct Options {
     pub v2_max_content: u32,
     /// A connection with no request for this long is closed.
     pub idle_timeout: Duration,
-    /// A frame that stops arriving for this long is abandoned (slow or
-    /// stalled peers, half-sent headers).
+    /// A frame not whole this long after its first byte is abandoned, and
+    /// its connection closed (slow or stalled peers, half-sent headers,
+    /// trickled bytes); a frame longer than this at 64 KiB/s gets as long
+    /// as it takes at that rate (`frame_clock`).
     pub stall_timeout: Duration,
     /// On shutdown, requests in progress get this long to finish.
     pub shutdown_grace: Duration,

@@ -8,11 +8,14 @@
 use std::time::Duration;
 
 use futures::{FutureExt, SinkExt, StreamExt};
-use protocol::codec::{Inbound, ServerCodec};
+use protocol::codec::Inbound;
 use protocol::v3::ServerError;
 use protocol::{ErrorReason, PROTOCOL_V2, ProtocolError, Response, v2, v3};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
 use tokio_util::codec::Framed;
+
+use crate::frame_clock::TimedCodec;
 
 /// What a connection runs over: a TCP socket, or an in-memory stream in
 /// tests and fuzzing.
@@ -21,7 +24,7 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
 
 /// A connection's framed stream.
-pub(crate) type Conn = Framed<Box<dyn Transport>, ServerCodec>;
+pub(crate) type Conn = Framed<Box<dyn Transport>, TimedCodec>;
 
 /// The outcome of waiting for the next frame.
 pub(crate) enum Next {
@@ -39,34 +42,44 @@ pub(crate) enum Next {
 }
 
 /// Waits for the next item. Between frames the connection may stay silent
-/// for `idle`; once a frame has begun, its bytes must keep coming: a frame
-/// that makes no progress for `stall` is abandoned (checked every `stall`, so
-/// a stalled peer is dropped after between one and two stall periods).
-/// A slow frame that is still arriving is not cut off.
+/// for `idle`; a frame, once begun, must arrive whole within `stall` of its
+/// first byte (or, if longer, at `frame_clock::MIN_FRAME_RATE`), however its
+/// bytes trickle in. The idle clock starts with the call, the frame's clock
+/// with its first byte (also when that came before the call).
 pub(crate) async fn next_item(conn: &mut Conn, idle: Duration, stall: Duration) -> Next {
-    let started = tokio::time::Instant::now();
+    let started = Instant::now();
+    // Checked at least every `period`, no longer than any frame's budget,
+    // so that a frame's deadline is set as soon as it matters.
     let period = stall.min(idle);
-    let mut check = tokio::time::interval_at(started + period, period);
-    let mut seen = conn.read_buffer().len();
-    let mut progress_at = started;
+    let check = tokio::time::sleep_until(started + period);
+    tokio::pin!(check);
     loop {
         tokio::select! {
             item = conn.next() => return to_next(item),
-            now = check.tick() => {
-                let buffered = conn.read_buffer().len();
-                if buffered != seen {
-                    seen = buffered;
-                    progress_at = now;
-                }
-                let in_frame = buffered > 0 || !conn.codec().is_idle();
-                if in_frame && now - progress_at >= stall {
-                    return Next::TimedOut { mid_frame: true };
-                }
-                if !in_frame && now - started >= idle {
-                    return Next::TimedOut { mid_frame: false };
-                }
+            () = &mut check => {
+                let now = Instant::now();
+                let deadline = match conn.codec().frame_deadline(stall) {
+                    Some(deadline) if now >= deadline => return Next::TimedOut { mid_frame: true },
+                    Some(deadline) => deadline,
+                    None if !conn.codec().is_idle() => now + period,
+                    None if now >= started + idle => return Next::TimedOut { mid_frame: false },
+                    None => started + idle,
+                };
+                check.as_mut().reset(deadline.min(now + period));
             }
         }
+    }
+}
+
+/// The text of the 1105 closing a connection that timed out.
+pub(crate) fn timeout_text(mid_frame: bool, idle: Duration, stall: Duration) -> String {
+    if mid_frame {
+        format!(
+            "a frame did not arrive within {} s of its first byte",
+            stall.as_secs()
+        )
+    } else {
+        format!("idle for {} s", idle.as_secs())
     }
 }
 

@@ -4,11 +4,16 @@
 //! in commit order. Each subscribed connection has a bounded channel; when a
 //! connection falls behind and its channel is full, the event is dropped and
 //! the connection is marked *lagged*, which tells it to reload what it missed
-//! from the database. Publishing therefore never blocks and never buffers
-//! without bound, whatever a slow peer does.
+//! from the database. The same happens when the messages and room entries in
+//! its channel would hold more than [`MAX_QUEUED_BYTES`] (a connection that
+//! does not read stops taking events while its writes wait, and 4096 events
+//! of 256 KiB are a GiB), and a lagged connection is sent no more of them
+//! until it has taken the mark (so that it never pushes a later message
+//! before one it missed). Publishing therefore never blocks and never buffers
+//! without bound, in events or bytes, whatever a slow peer does.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -22,6 +27,12 @@ use crate::store::{StoreEvent, WaitingMessage};
 
 /// Events queued per connection before it counts as lagged.
 const CHANNEL_CAPACITY: usize = 4096;
+/// Bytes of messages and room entries queued per connection before it
+/// counts as lagged: what one catch-up from the database reads
+/// (`MAX_PULL_BYTES`), so that a connection holds at most about this much
+/// of other clients' content in memory, and the server at most this much
+/// per connection.
+pub(crate) const MAX_QUEUED_BYTES: usize = protocol::MAX_PULL_BYTES as usize;
 
 /// What a subscribed connection hears about its client.
 #[derive(Debug, Clone)]
@@ -50,6 +61,22 @@ struct Subscriber {
     id: u64,
     tx: mpsc::Sender<HubEvent>,
     lagged: Arc<AtomicBool>,
+    /// Bytes of the events in `tx`'s channel ([`HubEvent::bytes`]).
+    queued: Arc<AtomicUsize>,
+}
+
+impl HubEvent {
+    /// The content an event holds in memory while queued.
+    fn bytes(&self) -> usize {
+        match self {
+            HubEvent::Message(m, ..) => match &m.body {
+                crate::store::MessageBody::Inline(b) => b.len(),
+                crate::store::MessageBody::File { meta, .. } => meta.len(),
+            },
+            HubEvent::Room(entry) => entry.message.len(),
+            _ => 0,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -66,8 +93,9 @@ pub(crate) struct Hub {
 
 /// One connection's subscription; unsubscribes when dropped.
 pub(crate) struct Subscription {
-    pub(crate) events: mpsc::Receiver<HubEvent>,
+    events: mpsc::Receiver<HubEvent>,
     lagged: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
     client: ClientId,
     id: u64,
     hub: Hub,
@@ -77,6 +105,25 @@ impl Subscription {
     /// Whether events were dropped since the last call (and clears the mark).
     pub(crate) fn take_lagged(&self) -> bool {
         self.lagged.swap(false, Ordering::AcqRel)
+    }
+
+    /// Waits for the next event; `None` once the hub is gone.
+    pub(crate) async fn recv(&mut self) -> Option<HubEvent> {
+        let event = self.events.recv().await;
+        self.taken(event)
+    }
+
+    /// The next event, if one is ready now.
+    pub(crate) fn try_recv(&mut self) -> Option<HubEvent> {
+        let event = self.events.try_recv().ok();
+        self.taken(event)
+    }
+
+    fn taken(&self, event: Option<HubEvent>) -> Option<HubEvent> {
+        if let Some(e) = &event {
+            self.queued.fetch_sub(e.bytes(), Ordering::AcqRel);
+        }
+        event
     }
 }
 
@@ -105,15 +152,18 @@ impl Hub {
     pub(crate) fn subscribe(&self, client: ClientId) -> Subscription {
         let (tx, events) = mpsc::channel(CHANNEL_CAPACITY);
         let lagged = Arc::new(AtomicBool::new(false));
+        let queued = Arc::new(AtomicUsize::new(0));
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         self.lock().entry(client).or_default().push(Subscriber {
             id,
             tx,
             lagged: lagged.clone(),
+            queued: queued.clone(),
         });
         Subscription {
             events,
             lagged,
+            queued,
             client,
             id,
             hub: self.clone(),
@@ -129,8 +179,20 @@ impl Hub {
         }
         let send = |client: &ClientId, event: HubEvent| {
             if let Some(list) = subs.get(client) {
+                let bytes = event.bytes();
                 for s in list {
+                    // Content waits in the database for a lagged connection:
+                    // it reloads from there, in order, once it sees the mark.
+                    if bytes > 0
+                        && (s.lagged.load(Ordering::Acquire)
+                            || s.queued.load(Ordering::Acquire) + bytes > MAX_QUEUED_BYTES)
+                    {
+                        s.lagged.store(true, Ordering::Release);
+                        continue;
+                    }
+                    s.queued.fetch_add(bytes, Ordering::AcqRel);
                     if s.tx.try_send(event.clone()).is_err() {
+                        s.queued.fetch_sub(bytes, Ordering::AcqRel);
                         s.lagged.store(true, Ordering::Release);
                     }
                 }
@@ -215,5 +277,27 @@ mod tests {
         hub.publish((0..CHANNEL_CAPACITY as u64 + 10).map(message).collect());
         assert!(s.take_lagged());
         assert!(!s.take_lagged());
+    }
+
+    #[test]
+    fn content_over_the_byte_bound_waits_in_the_database_until_the_lag_is_taken() {
+        let hub = Hub::default();
+        let mut s = hub.subscribe(ClientId([1; 16]));
+        let big: &'static [u8] = vec![7u8; MAX_QUEUED_BYTES / 3].leak();
+        let text = |id| StoreEvent::stored_text(ClientId([1; 16]), ClientId([2; 16]), id, big);
+        hub.publish((1..=5).map(text).collect());
+        // A small one after the lag is not sent either: it would overtake.
+        hub.publish(vec![message(6)]);
+        let ids: Vec<u64> = std::iter::from_fn(|| s.try_recv())
+            .filter_map(|e| match e {
+                HubEvent::Message(m, ..) => Some(m.id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+        assert_eq!(s.queued.load(Ordering::Acquire), 0);
+        assert!(s.take_lagged());
+        hub.publish(vec![message(7)]);
+        assert!(matches!(s.try_recv(), Some(HubEvent::Message(m, ..)) if m.id == 7));
     }
 }

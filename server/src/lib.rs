@@ -28,6 +28,7 @@ pub mod direct;
 pub mod error;
 mod fault;
 mod files_place;
+mod frame_clock;
 mod handler;
 mod headroom;
 mod hub;

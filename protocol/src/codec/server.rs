@@ -81,6 +81,19 @@ impl ServerCodec {
     pub fn is_idle(&self) -> bool {
         matches!(self.state, ServerState::Header)
     }
+
+    /// The frame being read, once its header is in: its version and the
+    /// payload bytes it declared (for a streamed version-2 send, those of
+    /// its body still to come).
+    pub fn frame_under_way(&self) -> Option<(u8, u64)> {
+        match self.state {
+            ServerState::Header => None,
+            ServerState::Payload(h, _) | ServerState::SendHeader(h) => {
+                Some((h.version, h.payload_len.into()))
+            }
+            ServerState::SendBody { remaining } => Some((PROTOCOL_V2, remaining)),
+        }
+    }
 }
 
 impl Default for ServerCodec {

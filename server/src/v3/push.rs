@@ -77,12 +77,12 @@ pub(crate) async fn subscribe(
 impl Push {
     /// Waits for the hub's next event; `None` once the hub is gone.
     pub(crate) async fn next_event(&mut self) -> Option<HubEvent> {
-        self.subscription.events.recv().await
+        self.subscription.recv().await
     }
 
     /// The hub's next event, if one is ready now.
     pub(crate) fn ready_event(&mut self) -> Option<HubEvent> {
-        self.subscription.events.try_recv().ok()
+        self.subscription.try_recv()
     }
 
     /// Takes in what the hub reports: a new message is queued if the window

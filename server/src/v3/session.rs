@@ -22,7 +22,7 @@ use protocol::codec::Inbound;
 use protocol::v3::{self, ServerError};
 use protocol::{ClientId, ErrorReason, PROTOCOL_V3, Request, RequestFrame, Response, UploadId};
 
-use crate::conn::{Conn, Next, error_for, next_item, to_next, v3_error, within};
+use crate::conn::{Conn, Next, error_for, next_item, timeout_text, to_next, v3_error, within};
 use crate::hub::HubEvent;
 use crate::shared::Shared;
 use crate::v3::auth::Auth;
@@ -114,17 +114,11 @@ impl Session {
         while !self.closing {
             let event = self.next_event().await;
             match event {
-                Event::Frame(Next::Item(item)) => {
-                    self.watchdog.saw_frame();
-                    self.handle_item(item).await;
-                }
+                Event::Frame(Next::Item(item)) => self.handle_item(item).await,
                 Event::Frame(Next::Closed) => break,
                 Event::Frame(Next::TimedOut { mid_frame }) => {
-                    let text = if mid_frame {
-                        format!("a frame stalled for {:?}", self.shared.config.stall_timeout)
-                    } else {
-                        format!("idle for {} s", self.shared.config.idle_timeout.as_secs())
-                    };
+                    let config = &self.shared.config;
+                    let text = timeout_text(mid_frame, config.idle_timeout, config.stall_timeout);
                     tracing::info!(peer = %self.peer, %text, "closing connection");
                     self.say_goodbye(ErrorReason::IdleTimeout, text).await;
                 }

@@ -11,9 +11,10 @@
 //! once it is quiet. A timeout is therefore noticed up to one period late,
 //! as `next_item`'s is.
 //!
-//! The idle clock restarts with any event; the stall clock only with the
-//! peer's own progress (a frame read, or more of one buffered), so that a
-//! peer cannot hold half a frame open by having pushes sent to it.
+//! The idle clock restarts with any event. A frame being read has its own
+//! deadline, from its first byte (`frame_clock`), which neither the peer's
+//! trickled bytes nor pushes sent to it move; once a check sees a frame
+//! under way, the timer fires at that deadline, not a period late.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -31,15 +32,12 @@ pub(crate) struct Watchdog {
     stall: Duration,
     /// Events the session had (frames, answers, pushes).
     events: u64,
-    /// Frames read from the peer.
-    frames: u64,
     /// What the last check saw.
     seen_events: u64,
-    seen_frames: u64,
-    seen_buffered: usize,
-    /// When a check last saw new events, and last saw a frame progress.
+    /// When a check last saw new events.
     active_at: Instant,
-    progress_at: Instant,
+    /// The deadline of the frame under way at the last check.
+    due: Option<Instant>,
     /// Quiet: buffers given back, checked every `min(stall, idle)`.
     quiet: bool,
 }
@@ -52,12 +50,9 @@ impl Watchdog {
             idle,
             stall,
             events: 0,
-            frames: 0,
             seen_events: 0,
-            seen_frames: 0,
-            seen_buffered: 0,
             active_at: now,
-            progress_at: now,
+            due: None,
             quiet: false,
         };
         watchdog.arm(now);
@@ -73,11 +68,6 @@ impl Watchdog {
         }
     }
 
-    /// Notes a frame read from the peer: progress for the stall clock.
-    pub(crate) fn saw_frame(&mut self) {
-        self.frames += 1;
-    }
-
     /// Fires at the next check; then call [`Watchdog::check`].
     pub(crate) fn fired(&mut self) -> &mut Pin<Box<Sleep>> {
         &mut self.timer
@@ -88,20 +78,15 @@ impl Watchdog {
     /// check.
     pub(crate) fn check(&mut self, conn: &mut Conn) -> Option<Next> {
         let now = Instant::now();
-        let buffered = conn.read_buffer().len();
         if self.events != self.seen_events {
             self.seen_events = self.events;
             self.active_at = now;
         }
-        if self.frames != self.seen_frames || buffered != self.seen_buffered {
-            self.seen_frames = self.frames;
-            self.progress_at = now;
-        }
-        self.seen_buffered = buffered;
-        let in_frame = buffered > 0 || !conn.codec().is_idle();
-        if in_frame && now - self.progress_at >= self.stall {
+        let deadline = conn.codec().frame_deadline(self.stall);
+        if deadline.is_some_and(|d| now >= d) {
             return Some(Next::TimedOut { mid_frame: true });
         }
+        let in_frame = deadline.is_some() || !conn.codec().is_idle();
         if !in_frame && now - self.active_at >= self.idle {
             return Some(Next::TimedOut { mid_frame: false });
         }
@@ -115,6 +100,7 @@ impl Watchdog {
                 *conn.write_buffer_mut() = bytes::BytesMut::new();
             }
         }
+        self.due = deadline;
         self.arm(now);
         None
     }
@@ -125,6 +111,10 @@ impl Watchdog {
         } else {
             SHRINK_AFTER.min(self.stall).min(self.idle)
         };
-        self.timer.as_mut().reset(now + period);
+        let next = now + period;
+        // A frame under way: checked at its deadline, not a period late.
+        self.timer
+            .as_mut()
+            .reset(self.due.map_or(next, |due| due.min(next)));
     }
 }

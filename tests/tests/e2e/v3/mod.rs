@@ -14,6 +14,8 @@ mod room_log;
 mod room_names;
 mod room_refound;
 mod scale;
+mod slow_subscriber;
+mod slowloris;
 
 pub(crate) use files::{begin_upload, download_all, finish_upload, resume_upload, upload_range};
 pub(crate) use room_delete::delete_request;
