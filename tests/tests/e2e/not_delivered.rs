@@ -15,17 +15,24 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::operator::json as server_json;
 use crate::rooms_cli::{json, ok, register};
 
-/// A server on a fresh folder, alice and bob registered, bob having read
-/// alice's first text and two more waiting for him: the folder, the
-/// server's data folder, the server and the two homes.
-async fn two_texts_waiting_for_bob() -> (tempfile::TempDir, PathBuf, ServerProcess, PathBuf, PathBuf)
-{
+/// A server on a fresh folder with alice and bob registered: the folder,
+/// the server's data folder, the server and the two homes.
+async fn alice_and_bob() -> (tempfile::TempDir, PathBuf, ServerProcess, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = ServerProcess::start(&data, &[]).await.unwrap();
     let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
     register(server.addr, &alice, "alice").await;
     register(server.addr, &bob, "bob").await;
+    (dir, data, server, alice, bob)
+}
+
+/// A server on a fresh folder, alice and bob registered, bob having read
+/// alice's first text and two more waiting for him: the folder, the
+/// server's data folder, the server and the two homes.
+async fn two_texts_waiting_for_bob() -> (tempfile::TempDir, PathBuf, ServerProcess, PathBuf, PathBuf)
+{
+    let (dir, data, server, alice, bob) = alice_and_bob().await;
     ok(server.addr, &alice, &["send", "bob", "read before"]).await;
     ok(server.addr, &bob, &["inbox"]).await;
     ok(server.addr, &alice, &["send", "bob", "one"]).await;
@@ -184,12 +191,7 @@ async fn only_a_pull_that_reads_type_7_is_given_notices_and_an_older_one_reads_p
 /// so, and its body leaves the server's files folder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_delete_tells_the_sender_its_waiting_file_offer_was_not_delivered() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = ServerProcess::start(&data, &[]).await.unwrap();
-    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    register(server.addr, &alice, "alice").await;
-    register(server.addr, &bob, "bob").await;
+    let (dir, data, server, alice, bob) = alice_and_bob().await;
     let report = dir.path().join("report.bin");
     std::fs::write(&report, vec![7u8; 300_000]).unwrap();
     ok(
