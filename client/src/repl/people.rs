@@ -31,6 +31,12 @@ impl Menu {
             }
             other => other?,
         };
+        // As `client register` does: the home now holds an account, and
+        // the next start needs no --server.
+        let config = client.config();
+        if let Err(e) = crate::config::remember_server(&config.home, &config.server).await {
+            self.error(&format!("{e:#}"));
+        }
         self.say(format!("registered {} with id {id}", escape_line(&name)));
         self.say(format!("your fingerprint: {}", client.my_fingerprint()?));
         self.start_watch();

@@ -29,6 +29,7 @@ mod lifecycle;
 mod log_level;
 mod look_alike;
 mod menu;
+mod menu_as_scripted;
 mod menu_impostor;
 mod menu_settings;
 mod menu_talk;
