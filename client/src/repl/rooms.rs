@@ -10,8 +10,9 @@ use zeroize::Zeroizing;
 
 use super::complete::Field;
 use super::files::UPLOAD_CANCELLED;
-use super::menu::{Menu, Outcome, cancellable};
+use super::menu::{Menu, Outcome, cancellable, unsent};
 use super::terminal::Answer;
+use crate::advice::quote_word;
 use crate::cli::RoomCommand;
 use crate::client::ClientError;
 use crate::passphrase::read_room_password;
@@ -22,7 +23,11 @@ use crate::rooms::RoomPassword;
 
 impl Menu {
     /// Runs a room command and says what it did.
-    pub(super) async fn room(&self, command: RoomCommand, cancel: CancellationToken) -> Outcome {
+    pub(super) async fn room(
+        &mut self,
+        command: RoomCommand,
+        cancel: CancellationToken,
+    ) -> Outcome {
         let command = match command {
             RoomCommand::Send { name, text } => {
                 let Some(text) = self.need(text, "text: ", Field::Text).await else {
@@ -51,6 +56,17 @@ impl Menu {
             }
             _ => cancellable(&cancel, outcome(&self.client, command.clone())).await,
         };
+        if let (
+            Err(e),
+            RoomCommand::Send {
+                name,
+                text: Some(text),
+            },
+        ) = (&result, &command)
+            && unsent(e)
+        {
+            self.unsent = Some(format!("room send {} {text}", quote_word(name)));
+        }
         // A room that turns out to need a password: ask for it, once.
         if let (Err(ClientError::RoomPasswordNeeded(_)), RoomCommand::Join { name, .. }) =
             (&result, &command)

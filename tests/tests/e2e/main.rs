@@ -33,6 +33,7 @@ mod menu_as_scripted;
 mod menu_impostor;
 mod menu_settings;
 mod menu_talk;
+mod menu_unsent;
 mod names;
 mod no_terminal;
 mod nodes;
