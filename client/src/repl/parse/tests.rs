@@ -168,7 +168,10 @@ fn watch_takes_on_off_or_nothing() {
     assert_eq!(cmd("watch OFF"), Command::Watch { on: Some(false) });
     assert_eq!(
         parse("watch maybe"),
-        Err(ParseError::BadSwitch("maybe".into()))
+        Err(ParseError::BadSwitch {
+            command: "watch",
+            given: "maybe".into()
+        })
     );
 }
 
@@ -262,4 +265,13 @@ fn a_slash_before_a_command_is_allowed() {
         }
     );
     assert!(matches!(parse("/to a b"), Err(ParseError::TooMany { .. })));
+}
+
+/// QA found `receipts maybe` answered as if it were `watch`.
+#[test]
+fn an_on_off_mistake_names_its_own_command() {
+    for word in ["receipts", "watch"] {
+        let said = parse(&format!("{word} maybe")).unwrap_err().to_string();
+        assert_eq!(said, format!("`{word}` takes on or off, not \"maybe\""));
+    }
 }
