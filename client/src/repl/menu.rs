@@ -17,6 +17,7 @@ use super::explain;
 use super::focus::{Focus, line_command};
 use super::parse::{Command, ParseError, number};
 use super::progress::MenuProgress;
+use super::room_parse::RoomUsage;
 use super::show::{help, server_line};
 use super::terminal::{self, Answer, Printer, Terminal};
 use super::watch::Watcher;
@@ -194,7 +195,9 @@ impl Menu {
                             self.offer_again(text_typed.then_some(line));
                         }
                         // Our own list of forms, one a line (nothing of the peer's).
-                        Err(e @ ParseError::RoomUsage) => self.say(format!("error: {e}")),
+                        Err(e @ ParseError::RoomUsage(RoomUsage::Unknown(_))) => {
+                            self.say(format!("error: {e}"))
+                        }
                         Err(e) => self.error(&e.to_string()),
                     }
                 }

@@ -158,7 +158,7 @@ pub enum ParseError {
     /// A message id that is not a number.
     BadNumber(String),
     /// A `room` line that makes no room command.
-    RoomUsage,
+    RoomUsage(super::room_parse::RoomUsage),
 }
 
 impl std::fmt::Display for ParseError {
@@ -182,7 +182,7 @@ impl std::fmt::Display for ParseError {
             Self::BadSwitch { command, given } => {
                 write!(f, "`{command}` takes on or off, not \"{given}\"")
             }
-            Self::RoomUsage => f.write_str(&super::room_parse::forms()),
+            Self::RoomUsage(usage) => usage.fmt(f),
             Self::BadNumber(s) => f.write_str(&crate::downloads::not_an_offer_number(s)),
         }
     }
@@ -273,7 +273,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
         // `room` alone asks what there is (as `help` says), which is no error.
         Args::Room if next_word(line, first.end)?.is_none() => Command::RoomForms,
         Args::Room => Command::Room(
-            super::room_parse::parse_room(line, first.end).map_err(|_| ParseError::RoomUsage)?,
+            super::room_parse::parse_room(line, first.end).map_err(ParseError::RoomUsage)?,
         ),
         Args::NameText => match next_word(line, first.end)? {
             None => Command::SendText {

@@ -63,6 +63,7 @@ mod rooms_join;
 mod rooms_lapsed;
 mod rooms_leave;
 mod rooms_menu;
+mod rooms_menu_quoting;
 mod rooms_moderation;
 mod rooms_named_json;
 mod rooms_names;
