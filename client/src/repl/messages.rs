@@ -155,7 +155,7 @@ impl Menu {
             None => (self.client.retention().await?, 0),
             Some(Ok(d)) => (d, self.client.set_retention(d).await?),
             Some(Err(why)) => {
-                self.say(why);
+                self.error(&why);
                 return Ok(());
             }
         };

@@ -208,10 +208,18 @@ impl Menu {
             return Ok(());
         }
         let question = format!("do these digits match what {shown} sees? [y/N] ");
-        let yes = matches!(
-            self.ask(&question, Field::Text).await,
-            Answer::Line(l) if matches!(l.trim().to_lowercase().as_str(), "y" | "yes")
-        );
+        let yes = match self.ask(&question, Field::Text).await {
+            Answer::Line(l) => matches!(l.trim().to_lowercase().as_str(), "y" | "yes"),
+            // Not an answer that the digits differ.
+            Answer::Interrupted | Answer::Eof => {
+                self.say("cancelled");
+                return Ok(());
+            }
+            Answer::Failed(e) => {
+                self.error(&format!("the terminal failed: {e}"));
+                return Ok(());
+            }
+        };
         if yes {
             cancellable(&cancel, client.mark_verified(&name)).await?;
             self.say(format!("marked the safety number with {shown} as compared"));

@@ -107,6 +107,11 @@ impl Menu {
                 tokio::task::spawn_blocking(move || read_room_password(&prompt, twice)).await;
             match read {
                 Ok(Ok(text)) => text,
+                // Ctrl-C or Ctrl-D at the prompt, as at every other one.
+                Ok(Err(e)) if gave_up(&e) => {
+                    self.say("cancelled");
+                    return Ok(None);
+                }
                 Ok(Err(e)) => {
                     self.error(&format!("{e:#}"));
                     return Ok(None);
@@ -147,4 +152,13 @@ impl Menu {
             self.names.lock().unwrap_or_else(|e| e.into_inner()).rooms = rooms;
         }
     }
+}
+
+/// Whether reading a password failed because the user stopped it: Ctrl-C
+/// (the read interrupted) or Ctrl-D (the input ended).
+fn gave_up(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind;
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| matches!(io.kind(), ErrorKind::Interrupted | ErrorKind::UnexpectedEof))
 }

@@ -30,6 +30,7 @@ mod log_level;
 mod look_alike;
 mod menu;
 mod menu_as_scripted;
+mod menu_cancel;
 mod menu_impostor;
 mod menu_settings;
 mod menu_talk;
