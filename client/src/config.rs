@@ -59,6 +59,23 @@ pub fn given_address(flag: Option<&str>, home: &Path) -> anyhow::Result<Option<S
     Ok(None)
 }
 
+/// Writes `server` (its nodes one a line) into the home's `server.info`
+/// unless it has one, so that later commands need no --server. Every way
+/// of registering or restoring an account (`client register`, the menu's
+/// `register`, `client import`) goes through here.
+///
+/// # Errors
+/// The file cannot be written.
+pub async fn remember_server(home: &Path, server: &str) -> anyhow::Result<()> {
+    let info = home.join(SERVER_INFO);
+    if !tokio::fs::try_exists(&info).await.unwrap_or(true) {
+        tokio::fs::write(&info, format!("{}\n", server.replace(',', "\n")))
+            .await
+            .with_context(|| format!("writing {}", crate::display::escape_path(&info)))?;
+    }
+    Ok(())
+}
+
 /// The non-blank addresses of `parts`, each checked, comma-separated.
 fn check_addresses<'a>(parts: impl Iterator<Item = &'a str>) -> Result<String, AddressError> {
     let mut all = Vec::new();

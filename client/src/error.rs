@@ -57,7 +57,8 @@ pub enum ClientError {
     /// A peer's key changed and the user has not accepted it.
     #[error(
         "{name}'s key changed since it was pinned: nothing is sent to {name} until you compare safety \
-         numbers (`client fingerprint {name}`) and accept the new key (`--accept-new-key`, or `accept {name}` in the menu)"
+         numbers (`client fingerprint {typed}`) and accept the new key (`--accept-new-key`, or `accept {typed}` in the menu)",
+        typed = crate::advice::quote_word(.name)
     )]
     PeerKeyChanged {
         /// The peer's name.
@@ -68,7 +69,8 @@ pub enum ClientError {
     /// pinned yet, so the mark would land on the old one.
     #[error(
         "{name}'s key changed and the safety number shown is the new key's: nothing was marked. \
-         Compare it, accept the new key (`client accept {name}`), then mark it as compared"
+         Compare it, accept the new key (`client accept {typed}`), then mark it as compared",
+        typed = crate::advice::quote_word(.name)
     )]
     VerifyChangedKey {
         /// The peer's name.
@@ -467,7 +469,7 @@ impl NameConflict {
 
 impl std::fmt::Display for NameConflict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let accept = format!("`client accept {}`", self.asked);
+        let accept = format!("`client accept {}`", crate::advice::quote_word(&self.asked));
         f.write_str(&self.advise(&accept))
     }
 }

@@ -132,7 +132,10 @@ pub fn event(e: &Event) -> String {
         ),
         What::KeyChanged => format!(
             "[{at}] WARNING: {who}'s key changed. Their messages wait until you compare safety numbers \
-             (client fingerprint {who}) and accept the new key (client accept {who})"
+             (client fingerprint {typed}) and accept the new key (client accept {typed})",
+            typed = escape_line(&crate::advice::quote_word(
+                &e.from_name.clone().unwrap_or_else(|| e.from.to_string())
+            ))
         ),
         What::LookAlike { contact } => format!("[{at}] {}", look_alike(e, contact, "client ")),
         What::Rejected { reason } => format!("[{at}] message from {who} {}", reason.explain()),

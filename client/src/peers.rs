@@ -6,7 +6,7 @@
 //! only connects and runs requests, and names are settled in
 //! [`crate::contacts`]. Left out: sealing and sending (`crate::send`).
 
-use protocol::{ClientId, Name};
+use protocol::{ClientId, ErrorReason, Name};
 
 use crate::client::Client;
 use crate::crypto::{Fingerprint, SafetyNumber, VerifiedBundle};
@@ -110,6 +110,29 @@ impl Client {
         // Whoever the user sends to is a contact.
         self.mark_contact(id).await?;
         Ok(record)
+    }
+
+    /// `sent`, the outcome of sending to `who`, unless the server refused
+    /// it because it has no such client: then what comparing `who` with
+    /// the server says (the pinned account is gone, or its name is someone
+    /// else's now), which is what a send that compares first answers. A
+    /// running menu or full-screen client compares only now and then
+    /// ([`Client::due_for_check`]); a scripted send always does.
+    pub(crate) async fn unless_recipient_gone<T>(
+        &self,
+        who: &str,
+        sent: Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        match sent {
+            Err(e) if e.reason() == Some(ErrorReason::UnknownClient) => {
+                match self.check_contact(who).await {
+                    Err(settled) => Err(settled),
+                    // The server knows `who` again: its refusal as it was.
+                    Ok(_) => Err(e),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Refuses `who` (and the id it resolved to, if known) when it is this

@@ -90,7 +90,9 @@ impl Client {
     /// # Errors
     /// See [`ClientError`].
     pub async fn send_text(&self, who: &str, text: &str) -> Result<u64, ClientError> {
-        let sealed = self.seal_text(who, text).await?;
+        // Sealing may start a session, which sends its offer.
+        let sealed = self.seal_text(who, text).await;
+        let sealed = self.unless_recipient_gone(who, sealed).await?;
         // The server's own limit, checked here so that the answer counts
         // the text's bytes, not the sealed ones the server would count.
         let limit = self.connection().await?.limits().max_message_len as usize;
@@ -116,7 +118,9 @@ impl Client {
             status: Status::Sent,
         };
         let entry = self.store(move |s| s.add_history(&entry)).await?;
-        self.sent(entry, self.send_sealed(&sealed).await).await
+        let sent = self.send_sealed(&sealed).await;
+        self.sent(entry, self.unless_recipient_gone(who, sent).await)
+            .await
     }
 
     /// Records how the send of history entry `entry` ended: stored with its

@@ -5,12 +5,11 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde_json::json;
 
 use crate::client::{Client, ClientConfig};
 use crate::commands::Flags;
-use crate::display::{escape_line, escape_path};
+use crate::display::escape_line;
 use crate::script::print_json;
 
 /// `client import FILE`: restores a backup into the home of `config`,
@@ -37,7 +36,7 @@ pub async fn import(config: ClientConfig, flags: Flags, file: &Path) -> anyhow::
     // Remembered before anything is printed: a closed output must not
     // leave the home without its server.
     if !server.is_empty() {
-        remember_server(&home, &server).await?;
+        crate::config::remember_server(&home, &server).await?;
     }
     if flags.json {
         print_json(&summary)?;
@@ -72,7 +71,7 @@ pub async fn register(
     // Before anything is printed: the account exists now, and a closed
     // output (`register NAME | head -1`) must not leave its home without
     // the server it is on.
-    remember_server(&home, &server).await?;
+    crate::config::remember_server(&home, &server).await?;
     if flags.json {
         print_json(
             &json!({ "name": name, "id": id.to_string(), "fingerprint": fingerprint.to_string() }),
@@ -80,18 +79,6 @@ pub async fn register(
     } else {
         println!("registered {} with id {id}", escape_line(name));
         println!("your fingerprint: {fingerprint}");
-    }
-    Ok(())
-}
-
-/// Writes `server` (its nodes one a line) into the home's `server.info`
-/// unless it has one, so that later commands need no --server.
-async fn remember_server(home: &Path, server: &str) -> anyhow::Result<()> {
-    let info = home.join(crate::config::SERVER_INFO);
-    if !tokio::fs::try_exists(&info).await.unwrap_or(true) {
-        tokio::fs::write(&info, format!("{}\n", server.replace(',', "\n")))
-            .await
-            .with_context(|| format!("writing {}", escape_path(&info)))?;
     }
     Ok(())
 }

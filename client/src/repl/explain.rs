@@ -245,7 +245,10 @@ pub fn explain(e: &ClientError, known: &[String], audience: Audience) -> String 
         },
         ClientError::RoomPasswordNeeded(name) => match audience {
             Audience::Menu => {
-                format!("#{name} needs a password: `room join {name}` asks for it")
+                format!(
+                    "#{name} needs a password: `room join {}` asks for it",
+                    quote_word(name)
+                )
             }
             Audience::Script => {
                 format!("#{name} needs a password: give it on standard input or type it when asked")

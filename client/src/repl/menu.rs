@@ -17,10 +17,12 @@ use super::explain;
 use super::focus::{Focus, line_command};
 use super::parse::{Command, ParseError, number};
 use super::progress::MenuProgress;
+use super::room_parse::RoomUsage;
 use super::show::{help, server_line};
 use super::terminal::{self, Answer, Printer, Terminal};
 use super::watch::Watcher;
 use super::words::{argument, text_argument};
+use crate::cli::RoomCommand;
 use crate::client::{Client, ClientError};
 use crate::display::{escape_line, escape_path};
 
@@ -50,6 +52,8 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
         interactive: std::io::stdin().is_terminal(),
         focus: Focus::default(),
         printed_prompt: String::new(),
+        unsent: None,
+        again: None,
     };
     let result = menu.run().await;
     menu.leave().await;
@@ -108,6 +112,12 @@ pub(super) struct Menu {
     pub(super) focus: Focus,
     /// The prompt last printed as a line (from a script: [`Menu::prompt`]).
     pub(super) printed_prompt: String,
+    /// A send that never reached the server, as a command that makes it
+    /// again (set by the send commands, see [`unsent`]).
+    pub(super) unsent: Option<String>,
+    /// The line the next prompt starts with: the one of an unsent text,
+    /// so that nothing typed is lost (as the full-screen client does).
+    again: Option<String>,
 }
 
 impl Menu {
@@ -164,8 +174,12 @@ impl Menu {
                 Field::Menu
             };
             let mut interrupted = self.interrupts.since_now();
+            let again = self.again.take().unwrap_or_default();
             let answer = tokio::select! {
-                a = self.ask(&prompt, field) => a,
+                a = async {
+                    self.printer.flush().await;
+                    self.terminal.ask_with(&prompt, field, &again).await
+                } => a,
                 // At a terminal the editor reads Ctrl-C itself; from a pipe
                 // or a script, an interrupt while waiting ends the menu.
                 Ok(()) = interrupted.changed(), if !self.interactive => return Ok(()),
@@ -175,9 +189,15 @@ impl Menu {
                     match line_command(&line, current.as_ref(), &self.room_names()) {
                         Ok(None) => {}
                         Ok(Some(Command::Exit)) => return Ok(()),
-                        Ok(Some(command)) => self.execute(command).await,
+                        Ok(Some(command)) => {
+                            let text_typed = carries_text(&command);
+                            self.execute(command).await;
+                            self.offer_again(text_typed.then_some(line));
+                        }
                         // Our own list of forms, one a line (nothing of the peer's).
-                        Err(e @ ParseError::RoomUsage) => self.say(format!("error: {e}")),
+                        Err(e @ ParseError::RoomUsage(RoomUsage::Unknown(_))) => {
+                            self.say(format!("error: {e}"))
+                        }
                         Err(e) => self.error(&e.to_string()),
                     }
                 }
@@ -185,6 +205,20 @@ impl Menu {
                 Answer::Eof => return Ok(()),
                 Answer::Failed(e) => anyhow::bail!("the terminal failed: {e}"),
             }
+        }
+    }
+
+    /// After a send that never reached the server (see [`unsent`]): its
+    /// line at the next prompt, `typed` if the text was on the line typed,
+    /// else the command the send rebuilt. At a terminal only: from a pipe
+    /// the next line is already written.
+    fn offer_again(&mut self, typed: Option<String>) {
+        let Some(rebuilt) = self.unsent.take() else {
+            return;
+        };
+        if self.interactive {
+            self.again = Some(typed.unwrap_or(rebuilt));
+            self.say("not sent; the line is back at the prompt: Enter sends it again");
         }
     }
 
@@ -401,6 +435,21 @@ impl Menu {
             }
         }
     }
+}
+
+/// Whether `e` stopped a send before the server had it: the server could
+/// not be reached or the connection went, so sending again is the remedy.
+pub(super) fn unsent(e: &ClientError) -> bool {
+    matches!(e, ClientError::Connection(c) if c.is_disconnect())
+}
+
+/// Whether `command` is a text with the text on the line typed.
+fn carries_text(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::SendText { text: Some(_), .. }
+            | Command::Room(RoomCommand::Send { text: Some(_), .. })
+    )
 }
 
 /// `f`, unless `cancel` fires first (for requests that are safe to drop).

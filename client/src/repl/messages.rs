@@ -6,8 +6,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::complete::Field;
 use super::focus::mark_shown;
-use super::menu::{Menu, Outcome, cancellable};
+use super::menu::{Menu, Outcome, cancellable, unsent};
 use super::show::show_event;
+use crate::advice::quote_word;
 use crate::client::ClientError;
 use crate::display::escape_line;
 use crate::inbox::{Event, What};
@@ -52,7 +53,7 @@ impl Menu {
 
     /// 5: sends a text.
     pub(super) async fn send_text(
-        &self,
+        &mut self,
         to: Option<String>,
         text: Option<String>,
         cancel: CancellationToken,
@@ -67,7 +68,11 @@ impl Menu {
         let Some(text) = self.need(text, "text: ", Field::Text).await else {
             return Ok(());
         };
-        let id = cancellable(&cancel, client.send_text(&to, &text)).await?;
+        let sent = cancellable(&cancel, client.send_text(&to, &text)).await;
+        if sent.as_ref().is_err_and(unsent) {
+            self.unsent = Some(format!("send {} {text}", quote_word(&to)));
+        }
+        let id = sent?;
         let (name, _) = crate::send_cli::recipient(&client, &to).await;
         self.say(format!("sent to {} (message {id})", escape_line(&name)));
         Ok(())
@@ -150,7 +155,7 @@ impl Menu {
             None => (self.client.retention().await?, 0),
             Some(Ok(d)) => (d, self.client.set_retention(d).await?),
             Some(Err(why)) => {
-                self.say(why);
+                self.error(&why);
                 return Ok(());
             }
         };

@@ -148,12 +148,17 @@ pub enum ParseError {
     },
     /// A quote was opened and not closed.
     UnclosedQuote,
-    /// `watch` with something other than on or off.
-    BadSwitch(String),
+    /// An on/off command (`watch`, `receipts`) with something else.
+    BadSwitch {
+        /// The command's word.
+        command: &'static str,
+        /// What was typed instead.
+        given: String,
+    },
     /// A message id that is not a number.
     BadNumber(String),
     /// A `room` line that makes no room command.
-    RoomUsage,
+    RoomUsage(super::room_parse::RoomUsage),
 }
 
 impl std::fmt::Display for ParseError {
@@ -174,8 +179,10 @@ impl std::fmt::Display for ParseError {
                 "too many arguments: the usage is `{usage}` (quote a name that has spaces)"
             ),
             Self::UnclosedQuote => write!(f, "a quote is not closed; close it or leave it out"),
-            Self::BadSwitch(s) => write!(f, "`watch` takes on or off, not \"{s}\""),
-            Self::RoomUsage => f.write_str(&super::room_parse::forms()),
+            Self::BadSwitch { command, given } => {
+                write!(f, "`{command}` takes on or off, not \"{given}\"")
+            }
+            Self::RoomUsage(usage) => usage.fmt(f),
             Self::BadNumber(s) => f.write_str(&crate::downloads::not_an_offer_number(s)),
         }
     }
@@ -266,7 +273,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
         // `room` alone asks what there is (as `help` says), which is no error.
         Args::Room if next_word(line, first.end)?.is_none() => Command::RoomForms,
         Args::Room => Command::Room(
-            super::room_parse::parse_room(line, first.end).map_err(|_| ParseError::RoomUsage)?,
+            super::room_parse::parse_room(line, first.end).map_err(ParseError::RoomUsage)?,
         ),
         Args::NameText => match next_word(line, first.end)? {
             None => Command::SendText {
@@ -295,7 +302,12 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
                 [w] => match w.text.to_lowercase().as_str() {
                     "on" | "yes" | "true" | "1" => Some(true),
                     "off" | "no" | "false" | "0" => Some(false),
-                    _ => return Err(ParseError::BadSwitch(w.text.clone())),
+                    _ => {
+                        return Err(ParseError::BadSwitch {
+                            command: word,
+                            given: w.text.clone(),
+                        });
+                    }
                 },
                 _ => return Err(too_many()),
             };

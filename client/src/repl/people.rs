@@ -31,6 +31,12 @@ impl Menu {
             }
             other => other?,
         };
+        // As `client register` does: the home now holds an account, and
+        // the next start needs no --server.
+        let config = client.config();
+        if let Err(e) = crate::config::remember_server(&config.home, &config.server).await {
+            self.error(&format!("{e:#}"));
+        }
         self.say(format!("registered {} with id {id}", escape_line(&name)));
         self.say(format!("your fingerprint: {}", client.my_fingerprint()?));
         self.start_watch();
@@ -202,10 +208,18 @@ impl Menu {
             return Ok(());
         }
         let question = format!("do these digits match what {shown} sees? [y/N] ");
-        let yes = matches!(
-            self.ask(&question, Field::Text).await,
-            Answer::Line(l) if matches!(l.trim().to_lowercase().as_str(), "y" | "yes")
-        );
+        let yes = match self.ask(&question, Field::Text).await {
+            Answer::Line(l) => matches!(l.trim().to_lowercase().as_str(), "y" | "yes"),
+            // Not an answer that the digits differ.
+            Answer::Interrupted | Answer::Eof => {
+                self.say("cancelled");
+                return Ok(());
+            }
+            Answer::Failed(e) => {
+                self.error(&format!("the terminal failed: {e}"));
+                return Ok(());
+            }
+        };
         if yes {
             cancellable(&cancel, client.mark_verified(&name)).await?;
             self.say(format!("marked the safety number with {shown} as compared"));

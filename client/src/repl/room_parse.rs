@@ -61,7 +61,74 @@ pub const ROOM_WORDS: &[&str] = &[
 
 /// A room line that does not make a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomUsage;
+pub enum RoomUsage {
+    /// No room command of that word (none typed: `None`): all of them are
+    /// shown.
+    Unknown(Option<String>),
+    /// A room command with arguments it does not take: what is wrong, and
+    /// its own form (one of [`ROOM_FORMS`]).
+    Arguments {
+        /// What is wrong, in a few words.
+        why: String,
+        /// How the command is typed.
+        form: &'static str,
+    },
+}
+
+impl std::fmt::Display for RoomUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unknown(Some(word)) => write!(
+                f,
+                "unknown room command \"{}\"; {}",
+                crate::display::escape_line(word),
+                forms()
+            ),
+            Self::Unknown(None) => f.write_str(&forms()),
+            Self::Arguments { why, form } => write!(
+                f,
+                "{why}: the usage is `room {form}` (quote a name that has spaces)"
+            ),
+        }
+    }
+}
+
+/// The form of the room command `sub` (lower case), if it is one.
+fn form_of(sub: &str) -> Option<&'static str> {
+    ROOM_FORMS
+        .iter()
+        .copied()
+        .find(|f| f.split(' ').next() == Some(sub))
+}
+
+/// What is wrong with `sub` given `args`, which its form does not take.
+fn wrong(sub: &str, why: impl Into<String>) -> RoomUsage {
+    match form_of(sub) {
+        Some(form) => RoomUsage::Arguments {
+            why: why.into(),
+            form,
+        },
+        None => RoomUsage::Unknown(Some(sub.to_string())),
+    }
+}
+
+/// For a count of arguments that `sub`'s form does not take: the first
+/// one missing, or that there are too many.
+fn miscounted(sub: &str, given: usize) -> RoomUsage {
+    let wanted: Vec<&str> = form_of(sub)
+        .unwrap_or_default()
+        .split(' ')
+        .skip(1)
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_uppercase()))
+        .collect();
+    match wanted.get(given) {
+        Some(next) => wrong(
+            sub,
+            format!("`room {sub}` is missing {}", next.trim_end_matches("...")),
+        ),
+        None => wrong(sub, "too many arguments"),
+    }
+}
 
 /// The room command of the words after `room` (`line[from..]`); a `send`
 /// without its text leaves it to be asked for.
@@ -70,12 +137,13 @@ pub struct RoomUsage;
 /// An unknown subcommand, missing or extra arguments, an open quote.
 pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
     let Ok(Some(sub)) = next_word(line, from) else {
-        return Err(RoomUsage);
+        return Err(RoomUsage::Unknown(None));
     };
     let sub_word = sub.text.to_lowercase();
+    let unclosed = |_| wrong(&sub_word, "a quote is not closed");
     if sub_word == "send" {
-        let Ok(Some(name)) = next_word(line, sub.end) else {
-            return Err(RoomUsage);
+        let Some(name) = next_word(line, sub.end).map_err(unclosed)? else {
+            return Err(miscounted("send", 0));
         };
         return Ok(RoomCommand::Send {
             text: text_value(line, name.end),
@@ -83,15 +151,18 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
         });
     }
     let args: Vec<String> = words(&line[sub.end..])
-        .map_err(|_| RoomUsage)?
+        .map_err(unclosed)?
         .into_iter()
         .map(|w| w.text)
         .collect();
     Ok(match (sub_word.as_str(), args.as_slice()) {
         ("create", [_, ..]) => {
-            let (name, flags) = name_and_flags(args.as_slice())?;
-            if flags.invite || (flags.public && flags.hidden) {
-                return Err(RoomUsage);
+            let (name, flags) = name_and_flags("create", args.as_slice())?;
+            if flags.invite {
+                return Err(wrong("create", "--invite is for `room set`"));
+            }
+            if flags.public && flags.hidden {
+                return Err(wrong("create", "choose --public or --hidden, not both"));
             }
             RoomCommand::Create {
                 name,
@@ -105,14 +176,17 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
             name: name.clone(),
             secret: None,
         },
-        ("set", [_, _, ..]) => {
-            let (name, rule) = name_and_flags(args.as_slice())?;
+        ("set", [_, ..]) => {
+            let (name, rule) = name_and_flags("set", args.as_slice())?;
             let chosen = [rule.public, rule.hidden, rule.invite, rule.password];
-            if !chosen.contains(&true)
-                || (rule.invite && chosen.iter().filter(|&&c| c).count() > 1)
-                || (rule.public && rule.hidden)
-            {
-                return Err(RoomUsage);
+            if !chosen.contains(&true) {
+                return Err(wrong("set", "`room set` needs a rule"));
+            }
+            if rule.invite && chosen.iter().filter(|&&c| c).count() > 1 {
+                return Err(wrong("set", "--invite goes alone"));
+            }
+            if rule.public && rule.hidden {
+                return Err(wrong("set", "choose --public or --hidden, not both"));
             }
             RoomCommand::Set {
                 name,
@@ -160,13 +234,13 @@ pub fn parse_room(line: &str, from: usize) -> Result<RoomCommand, RoomUsage> {
         },
         ("members", [name]) => RoomCommand::Members { name: name.clone() },
         ("list", []) => RoomCommand::List,
-        _ => return Err(RoomUsage),
+        (sub, args) => return Err(miscounted(sub, args.len())),
     })
 }
 
 /// One room name and the flags `--public`, `--hidden`, `--invite` and
-/// `--password` in any order, each at most once.
-fn name_and_flags(args: &[String]) -> Result<(String, RuleFlags), RoomUsage> {
+/// `--password` in any order, each at most once (for `room sub`).
+fn name_and_flags(sub: &str, args: &[String]) -> Result<(String, RuleFlags), RoomUsage> {
     let mut name = None;
     let mut flags = RuleFlags::default();
     for arg in args {
@@ -175,17 +249,21 @@ fn name_and_flags(args: &[String]) -> Result<(String, RuleFlags), RoomUsage> {
             "--hidden" => &mut flags.hidden,
             "--invite" => &mut flags.invite,
             "--password" => &mut flags.password,
-            other if other.starts_with("--") || name.is_some() => return Err(RoomUsage),
+            other if other.starts_with("--") => {
+                return Err(wrong(sub, format!("unknown option {other}")));
+            }
+            _ if name.is_some() => return Err(wrong(sub, "too many arguments")),
             other => {
                 name = Some(other.to_string());
                 continue;
             }
         };
         if std::mem::replace(flag, true) {
-            return Err(RoomUsage);
+            return Err(wrong(sub, format!("{arg} given twice")));
         }
     }
-    Ok((name.ok_or(RoomUsage)?, flags))
+    let name = name.ok_or_else(|| wrong(sub, format!("`room {sub}` is missing NAME")))?;
+    Ok((name, flags))
 }
 
 /// `#NAME text`: a text to the room NAME (`None` if the line is not one).
@@ -307,7 +385,7 @@ mod tests {
         firsts.sort_unstable();
         words.sort_unstable();
         assert_eq!(firsts, words);
-        let shown = crate::repl::parse::ParseError::RoomUsage.to_string();
+        let shown = crate::repl::parse::ParseError::RoomUsage(RoomUsage::Unknown(None)).to_string();
         assert_eq!(shown.lines().count(), ROOM_FORMS.len() + 1, "{shown}");
         assert!(
             shown.lines().skip(1).all(|l| l.starts_with("  room ")),
@@ -346,10 +424,7 @@ mod tests {
             parse_room("room ban ops mallory", 4),
             Ok(RoomCommand::Ban { name, user }) if name == "ops" && user == "mallory"
         ));
-        assert_eq!(
-            parse_room("room create ops --loud", 4).unwrap_err(),
-            RoomUsage
-        );
+        assert!(parse_room("room create ops --loud", 4).is_err());
         assert!(matches!(
             parse_room("room create vault --password", 4),
             Ok(RoomCommand::Create { name, public: false, hidden: false, password: true, secret: None })
@@ -391,17 +466,27 @@ mod tests {
             "room set vault --invite --password",
             "room set vault --public --hidden",
         ] {
-            assert_eq!(parse_room(bad, 4).unwrap_err(), RoomUsage, "{bad}");
+            assert!(
+                matches!(parse_room(bad, 4), Err(RoomUsage::Arguments { .. })),
+                "{bad}"
+            );
         }
         assert!(matches!(
             parse_room("room send-file team \"my notes.txt\"", 4),
             Ok(RoomCommand::SendFile { name, path })
                 if name == "team" && path == std::path::Path::new("my notes.txt")
         ));
-        assert_eq!(parse_room("room send-file team", 4).unwrap_err(), RoomUsage);
-        assert_eq!(parse_room("room add team", 4).unwrap_err(), RoomUsage);
-        assert_eq!(parse_room("room frobnicate x", 4).unwrap_err(), RoomUsage);
-        assert_eq!(parse_room("room", 4).unwrap_err(), RoomUsage);
+        for bad in ["room send-file team", "room add team"] {
+            assert!(
+                matches!(parse_room(bad, 4), Err(RoomUsage::Arguments { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_room("room frobnicate x", 4).unwrap_err(),
+            RoomUsage::Unknown(Some("frobnicate".into()))
+        );
+        assert_eq!(parse_room("room", 4).unwrap_err(), RoomUsage::Unknown(None));
     }
 
     #[test]

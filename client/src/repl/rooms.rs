@@ -10,8 +10,9 @@ use zeroize::Zeroizing;
 
 use super::complete::Field;
 use super::files::UPLOAD_CANCELLED;
-use super::menu::{Menu, Outcome, cancellable};
+use super::menu::{Menu, Outcome, cancellable, unsent};
 use super::terminal::Answer;
+use crate::advice::quote_word;
 use crate::cli::RoomCommand;
 use crate::client::ClientError;
 use crate::passphrase::read_room_password;
@@ -22,7 +23,11 @@ use crate::rooms::RoomPassword;
 
 impl Menu {
     /// Runs a room command and says what it did.
-    pub(super) async fn room(&self, command: RoomCommand, cancel: CancellationToken) -> Outcome {
+    pub(super) async fn room(
+        &mut self,
+        command: RoomCommand,
+        cancel: CancellationToken,
+    ) -> Outcome {
         let command = match command {
             RoomCommand::Send { name, text } => {
                 let Some(text) = self.need(text, "text: ", Field::Text).await else {
@@ -51,6 +56,17 @@ impl Menu {
             }
             _ => cancellable(&cancel, outcome(&self.client, command.clone())).await,
         };
+        if let (
+            Err(e),
+            RoomCommand::Send {
+                name,
+                text: Some(text),
+            },
+        ) = (&result, &command)
+            && unsent(e)
+        {
+            self.unsent = Some(format!("room send {} {text}", quote_word(name)));
+        }
         // A room that turns out to need a password: ask for it, once.
         if let (Err(ClientError::RoomPasswordNeeded(_)), RoomCommand::Join { name, .. }) =
             (&result, &command)
@@ -91,6 +107,11 @@ impl Menu {
                 tokio::task::spawn_blocking(move || read_room_password(&prompt, twice)).await;
             match read {
                 Ok(Ok(text)) => text,
+                // Ctrl-C or Ctrl-D at the prompt, as at every other one.
+                Ok(Err(e)) if gave_up(&e) => {
+                    self.say("cancelled");
+                    return Ok(None);
+                }
                 Ok(Err(e)) => {
                     self.error(&format!("{e:#}"));
                     return Ok(None);
@@ -131,4 +152,13 @@ impl Menu {
             self.names.lock().unwrap_or_else(|e| e.into_inner()).rooms = rooms;
         }
     }
+}
+
+/// Whether reading a password failed because the user stopped it: Ctrl-C
+/// (the read interrupted) or Ctrl-D (the input ended).
+fn gave_up(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind;
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| matches!(io.kind(), ErrorKind::Interrupted | ErrorKind::UnexpectedEof))
 }

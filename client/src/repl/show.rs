@@ -129,6 +129,16 @@ mod tests {
     }
 
     #[test]
+    fn help_says_watch_off_also_hides_you_from_online() {
+        let help = help();
+        let watch = help
+            .lines()
+            .find(|l| l.contains("watch [on|off]"))
+            .unwrap_or_default();
+        assert!(watch.contains("`online`"), "{watch}");
+    }
+
+    #[test]
     fn key_change_advice_names_menu_commands() {
         let e = Event {
             message_id: 1,

@@ -154,7 +154,7 @@ pub const SPECS: &[Spec] = &[
         number: None,
         words: &["watch"],
         usage: "watch [on|off]",
-        about: "show messages live while the menu waits (on by default)",
+        about: "show messages live while the menu waits (on by default); off also hides you from `online`",
         args: Args::Switch,
     },
     Spec {

@@ -44,6 +44,8 @@ pub enum Answer {
 struct Ask {
     prompt: String,
     field: Field,
+    /// Already in the line when it is drawn (empty: nothing).
+    initial: String,
     reply: oneshot::Sender<Answer>,
 }
 
@@ -146,10 +148,17 @@ impl Terminal {
 
     /// Reads one line at `prompt`, completing it as `field`.
     pub async fn ask(&self, prompt: &str, field: Field) -> Answer {
+        self.ask_with(prompt, field, "").await
+    }
+
+    /// [`Terminal::ask`] with `initial` already typed, to edit or send as
+    /// it is (at a terminal; read from a pipe, a line is only what comes).
+    pub async fn ask_with(&self, prompt: &str, field: Field, initial: &str) -> Answer {
         let (reply, answer) = oneshot::channel();
         let ask = Ask {
             prompt: prompt.to_string(),
             field,
+            initial: initial.to_string(),
             reply,
         };
         if self.asks.send(ask).is_err() {
@@ -207,7 +216,12 @@ fn editor_thread(
         if let Some(h) = editor.helper_mut() {
             h.field = ask.field;
         }
-        let answer = match editor.readline(&ask.prompt) {
+        let read = if ask.initial.is_empty() {
+            editor.readline(&ask.prompt)
+        } else {
+            editor.readline_with_initial(&ask.prompt, (&ask.initial, ""))
+        };
+        let answer = match read {
             Ok(line) => {
                 // A plain line in a conversation is a message: never kept.
                 let command = ask.field == Field::Menu

@@ -5,6 +5,7 @@
 //! (`gone_members.rs`), and a banned user is refused by name before
 //! anything is claimed.
 
+use crate::advice::quote_word;
 use protocol::ClientId;
 use protocol::v3::ClaimStatus;
 use sealpost_rooms::{MAX_ROOM_MEMBERS, Role, RoomsError};
@@ -57,14 +58,15 @@ impl Client {
                     // (which joins again by itself), or an invitation its
                     // client refused. Adding again takes a removal first.
                     let r = &room.name;
+                    let (qr, qwho) = (quote_word(r), quote_word(who));
                     return Err(ClientError::room(
                         RoomRefusal::AlreadyMember,
                         format!(
                             "{who} is already a member of #{r}; a home of {who}'s restored from \
-                             a backup gets back in with `room join {r}`; if {who}'s client \
+                             a backup gets back in with `room join {qr}`; if {who}'s client \
                              cannot read it otherwise (it refused the invitation, or the backup \
                              predates the room key), remove and add {who} again: \
-                             client room remove {r} {who}"
+                             client room remove {qr} {qwho}"
                         ),
                     ));
                 }
@@ -84,8 +86,10 @@ impl Client {
                 return Err(ClientError::room(
                     RoomRefusal::Banned,
                     format!(
-                        "{who} is banned from #{0}; lift the ban first (room unban {0} {who})",
-                        room.name
+                        "{who} is banned from #{}; lift the ban first (room unban {} {})",
+                        room.name,
+                        quote_word(&room.name),
+                        quote_word(who)
                     ),
                 ));
             }

@@ -29,6 +29,7 @@
 //! state (the group info and tree the server would keep for joiners), and
 //! we never take the server's word for who is in the room.
 
+use crate::advice::quote_word;
 use bytes::Bytes;
 use protocol::{ErrorReason, RoomId};
 
@@ -153,8 +154,9 @@ impl Client {
                     "the server holds #{name} at epoch {server} and this client is at {ours}, and \
                      the changes between are no longer on the server (it was restored from an \
                      older backup, or they passed its retention while you were away): this client \
-                     cannot follow the room any more; `room join {name}` takes your place in it \
-                     again (what was said in it meanwhile stays unreadable here)"
+                     cannot follow the room any more; `room join {}` takes your place in it \
+                     again (what was said in it meanwhile stays unreadable here)",
+                    quote_word(&name)
                 ),
             ));
         }
@@ -237,8 +239,9 @@ fn server_behind(name: &str, ours: u64, server: u64) -> ClientError {
             "the server holds #{name} at epoch {server}, behind this client's {ours}: it was most \
              likely restored from a backup made before the room last changed, and would not take \
              the room up again from this client (someone changed it there since the restore); \
-             make a new room (`room create`) to go on, and `room leave {name}` forgets this one \
-             here (its history is kept)"
+             make a new room (`room create`) to go on, and `room leave {}` forgets this one \
+             here (its history is kept)",
+            quote_word(name)
         ),
     )
 }

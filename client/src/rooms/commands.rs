@@ -8,6 +8,7 @@
 //! changed key or a name the server moved blocks adding them. Left out:
 //! how results are printed (`crate::room_cli`).
 
+use crate::advice::quote_word;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -152,9 +153,10 @@ impl Client {
                 return Err(ClientError::room(
                     RoomRefusal::OnlyMember,
                     format!(
-                        "you are the only member of #{0}: nobody could complete your leave; \
-                     delete the room instead (room delete {0})",
-                        room.name
+                        "you are the only member of #{}: nobody could complete your leave; \
+                     delete the room instead (room delete {})",
+                        room.name,
+                        quote_word(&room.name)
                     ),
                 ));
             }
@@ -177,7 +179,10 @@ impl Client {
                     format!("you are the last admin of #{}", room.name)
                 };
                 let or_delete = if my_role == Role::Owner {
-                    format!(", or delete the room (room delete {})", room.name)
+                    format!(
+                        ", or delete the room (room delete {})",
+                        quote_word(&room.name)
+                    )
                 } else {
                     String::new()
                 };
@@ -185,8 +190,8 @@ impl Client {
                     RoomRefusal::LastAdmin,
                     format!(
                         "{why}, so nobody could manage it after you; \
-                     promote one first (room promote {0} NAME){or_delete}",
-                        room.name
+                     promote one first (room promote {} NAME){or_delete}",
+                        quote_word(&room.name)
                     ),
                 ));
             }

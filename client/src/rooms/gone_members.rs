@@ -9,6 +9,7 @@
 //! that left someone out of its list would otherwise have an admin's
 //! client remove them from the room under the admin's name.
 
+use crate::advice::quote_word;
 use std::collections::HashSet;
 
 use protocol::ClientId;
@@ -68,7 +69,7 @@ impl Client {
         }
         let removes: Vec<String> = names
             .iter()
-            .map(|n| format!("client room remove {r} {n}"))
+            .map(|n| format!("client room remove {} {}", quote_word(r), quote_word(n)))
             .collect();
         let said = match names.as_slice() {
             [one] => format!(

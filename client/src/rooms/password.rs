@@ -152,7 +152,8 @@ impl Client {
                         RoomRefusal::PasswordNotSet,
                         format!(
                             "#{name} was created but its password was not set ({e}); \
-                         nobody can join it until `room set {name} --password` succeeds"
+                         nobody can join it until `room set {} --password` succeeds",
+                            crate::advice::quote_word(name)
                         ),
                     )
                 })?;

@@ -182,6 +182,8 @@ pub(crate) fn lost_line(
 
 /// How to get back into a room restored without its keys.
 pub fn how_back(room: &str, rule: JoinRule, admins: &[String], owned: bool, back: Back) -> String {
+    // As typed back into a command.
+    let typed = crate::advice::quote_word(room);
     let ask = |what: &str| {
         if admins.is_empty() {
             format!("nobody else manages it, so nobody can {what}")
@@ -191,7 +193,7 @@ pub fn how_back(room: &str, rule: JoinRule, admins: &[String], owned: bool, back
     };
     match back {
         // The room still lists us: our old place is ours to take again.
-        Back::Join => format!("join it again with `room join {room}`"),
+        Back::Join => format!("join it again with `room join {typed}`"),
         Back::NotListed if rule.open() => {
             let password = if rule.needs_password() {
                 " (with its password)"
@@ -200,7 +202,7 @@ pub fn how_back(room: &str, rule: JoinRule, admins: &[String], owned: bool, back
             };
             format!(
                 "it no longer lists you (you were removed after the backup was made): \
-                 join it as anyone does with `room join {room}`{password}"
+                 join it as anyone does with `room join {typed}`{password}"
             )
         }
         Back::NotListed => format!(
@@ -217,7 +219,7 @@ pub fn how_back(room: &str, rule: JoinRule, admins: &[String], owned: bool, back
                 let then = if admins.is_empty() {
                     String::new()
                 } else {
-                    format!(", then join it again with `room join {room}`")
+                    format!(", then join it again with `room join {typed}`")
                 };
                 format!("{}{then}", ask("remove you"))
             } else {

@@ -49,8 +49,9 @@ impl Client {
                     (Some(name), _) => format!("#{name}"),
                     // Its keys were not in the backup this home came from.
                     (None, Some(name)) => format!(
-                        "#{name} (restored from a backup without its keys: `room join {name}` \
-                         gets you back in, to leave it)"
+                        "#{name} (restored from a backup without its keys: `room join {}` \
+                         gets you back in, to leave it)",
+                        crate::advice::quote_word(name)
                     ),
                     // Its invitation waits in the inbox, unread.
                     (None, None) => format!(

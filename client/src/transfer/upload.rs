@@ -71,7 +71,8 @@ impl Client {
             .seal_for(&peer, move |session, counter| {
                 session.seal_file_meta(counter, &meta)
             })
-            .await?;
+            .await;
+        let sealed_meta = self.unless_recipient_gone(who, sealed_meta).await?;
         let size = ciphertext_len(stamp.size);
         let destination = peer.client_id;
         let meta_bytes = Bytes::from(sealed_meta.clone());
@@ -80,7 +81,8 @@ impl Client {
                 let meta = meta_bytes.clone();
                 async move { c.upload_begin(destination, size, meta).await }
             })
-            .await?;
+            .await;
+        let status = self.unless_recipient_gone(who, status).await?;
         let record = UploadRecord {
             upload_id: status.upload_id,
             destination,

@@ -70,7 +70,10 @@ fn numbers_and_words_name_the_same_commands() {
     // that makes no command is the error.
     assert_eq!(cmd("room"), Command::RoomForms);
     assert_eq!(cmd("/room  "), Command::RoomForms);
-    assert_eq!(parse("room frobnicate x"), Err(ParseError::RoomUsage));
+    assert!(matches!(
+        parse("room frobnicate x"),
+        Err(ParseError::RoomUsage(_))
+    ));
 }
 
 #[test]
@@ -168,7 +171,10 @@ fn watch_takes_on_off_or_nothing() {
     assert_eq!(cmd("watch OFF"), Command::Watch { on: Some(false) });
     assert_eq!(
         parse("watch maybe"),
-        Err(ParseError::BadSwitch("maybe".into()))
+        Err(ParseError::BadSwitch {
+            command: "watch",
+            given: "maybe".into()
+        })
     );
 }
 
@@ -263,3 +269,79 @@ fn a_slash_before_a_command_is_allowed() {
     );
     assert!(matches!(parse("/to a b"), Err(ParseError::TooMany { .. })));
 }
+
+/// QA found `receipts maybe` answered as if it were `watch`.
+#[test]
+fn an_on_off_mistake_names_its_own_command() {
+    for word in ["receipts", "watch"] {
+        let said = parse(&format!("{word} maybe")).unwrap_err().to_string();
+        assert_eq!(said, format!("`{word}` takes on or off, not \"maybe\""));
+    }
+}
+
+/// A room command typed with the wrong arguments is told what is wrong
+/// and its own form, not every room command's.
+#[test]
+fn a_room_argument_mistake_names_that_command_and_its_usage_only() {
+    let said = |line: &str| parse(line).unwrap_err().to_string();
+    let usage = |form: &str| format!("the usage is `room {form}` (quote a name that has spaces)");
+    let cases = [
+        (
+            "room promote ops",
+            "`room promote` is missing USER",
+            "promote NAME USER",
+        ),
+        ("room leave", "`room leave` is missing NAME", "leave NAME"),
+        ("room send", "`room send` is missing NAME", "send NAME TEXT"),
+        (
+            "room add ops",
+            "`room add` is missing USER",
+            "add NAME USER...",
+        ),
+        ("room leave dev team", "too many arguments", "leave NAME"),
+        ("room list all", "too many arguments", "list"),
+        (
+            "room create ops --loud",
+            "unknown option --loud",
+            ROOM_CREATE,
+        ),
+        (
+            "room create ops --hidden --hidden",
+            "--hidden given twice",
+            ROOM_CREATE,
+        ),
+        (
+            "room create ops --public --hidden",
+            "choose --public or --hidden, not both",
+            ROOM_CREATE,
+        ),
+        (
+            "room create --password",
+            "`room create` is missing NAME",
+            ROOM_CREATE,
+        ),
+        ("room set ops", "`room set` needs a rule", ROOM_SET),
+        (
+            "room members \"ops",
+            "a quote is not closed",
+            "members NAME",
+        ),
+    ];
+    for (line, why, form) in cases {
+        let text = said(line);
+        assert!(
+            text.starts_with(why) && text.ends_with(&usage(form)) && !text.contains('\n'),
+            "{line}: {text}"
+        );
+    }
+    // Not a room command at all: the list of them.
+    let unknown = said("room frobnicate x");
+    assert!(
+        unknown.starts_with("unknown room command \"frobnicate\"")
+            && unknown.contains("\n  room leave NAME"),
+        "{unknown}"
+    );
+}
+
+const ROOM_CREATE: &str = "create NAME [--public | --hidden] [--password]";
+const ROOM_SET: &str = "set NAME --public|--hidden|--invite|--password (--hidden --password)";
