@@ -446,6 +446,17 @@ impl Pty {
         .unwrap();
     }
 
+    /// Leaves the menu with Ctrl-D (at its prompt) and returns how it
+    /// exited, once it said `bye`.
+    pub(crate) async fn leave(&mut self) -> std::process::ExitStatus {
+        self.keys("\u{4}").await;
+        self.wait_for("bye").await;
+        bounded("the menu to exit", self.child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     pub(crate) fn screen(&self) -> String {
         String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
     }
@@ -547,12 +558,7 @@ async fn menu_in_a_terminal_prints_pushed_messages_and_ctrl_c_cancels_an_upload(
     // Ctrl-D typed before the prompt is back would reach a terminal in
     // cooked mode (an end of file nobody reads): wait for the prompt.
     pty.wait_for("alice> ").await;
-    pty.keys("\u{4}").await;
-    pty.wait_for("bye").await;
-    let status = bounded("the menu to exit", pty.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = pty.leave().await;
     let screen = pty.screen();
     assert!(status.success(), "exit status {status}\n{screen}");
     assert!(!screen.contains("unknown command"), "{screen}");

@@ -3,8 +3,6 @@
 //! `[y/N]` and a new room password. And a refused `retention` is an
 //! `error:` line like every other mistake.
 
-use e2e::bounded;
-
 use crate::menu::{Menu, Pty};
 use crate::rooms_cli::users;
 
@@ -28,12 +26,7 @@ async fn ctrl_c_and_ctrl_d_at_the_menus_questions_just_cancel() {
         pty.wait_for("cancelled").await;
         pty.wait_for("alice> ").await;
     }
-    pty.keys("\u{4}").await;
-    pty.wait_for("bye").await;
-    let status = bounded("the menu to exit", pty.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = pty.leave().await;
     let screen = pty.screen();
     assert!(status.success(), "{status}\n{screen}");
     assert!(

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use e2e::{ServerProcess, bounded};
+use e2e::ServerProcess;
 use serde_json::Value;
 
 use crate::menu::{Menu, Pty};
@@ -188,12 +188,7 @@ async fn menu_in_a_terminal_announces_other_conversations_in_one_line() {
     pty.wait_for("1 new there while you were away:").await;
     pty.wait_for("pushed to ops").await;
     pty.wait_for("alice to #ops> ").await;
-    pty.keys("\u{4}").await;
-    pty.wait_for("bye").await;
-    let status = bounded("the menu to exit", pty.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = pty.leave().await;
     let screen = pty.screen();
     assert!(status.success(), "exit status {status}\n{screen}");
     assert!(!screen.contains("error:"), "{screen}");

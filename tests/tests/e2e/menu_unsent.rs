@@ -2,7 +2,7 @@
 //! line it was typed on is offered again at the next prompt (in a
 //! pseudo-terminal, as a person types), and Enter tries it again.
 
-use e2e::{TestServer, bounded};
+use e2e::TestServer;
 
 use crate::menu::Pty;
 use crate::rooms_cli::register;
@@ -32,12 +32,7 @@ async fn menu_offers_a_text_the_server_never_got_again_at_the_prompt() {
     // Ctrl-C clears the offered line; then Ctrl-D leaves.
     pty.keys("\u{3}").await;
     pty.wait_for("alice> ").await;
-    pty.keys("\u{4}").await;
-    pty.wait_for("bye").await;
-    let status = bounded("the menu to exit", pty.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = pty.leave().await;
     assert!(status.success(), "{status}\n{}", pty.screen());
     // Nothing was sent, and the text stayed out of the history file.
     let history = std::fs::read_to_string(alice.join("history")).unwrap();
