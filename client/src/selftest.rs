@@ -412,11 +412,15 @@ pub async fn run(server: &str, json: bool) -> anyhow::Result<bool> {
     // it gets a while to come back (a restart) before the users made are
     // named as left on it.
     let unreachable = matches!(&ended, Err(e) if disconnect(e).is_some());
-    let registered = [(&alice, &alice_name), (&bob, &bob_name)]
+    // The test users made on the server, whichever steps ran.
+    let made: Vec<(&Client, &str)> = [(&alice, &alice_name), (&bob, &bob_name)]
         .into_iter()
         .chain(carol_slot.as_ref().map(|(_, carol)| (carol, &carol_name)))
-        .find(|(c, _)| c.me().is_some());
-    let back = match registered {
+        .filter(|(c, _)| c.me().is_some())
+        .map(|(c, name)| (c, name.as_str()))
+        .collect();
+    let names_made = || made.iter().map(|(_, name)| *name).collect::<Vec<&str>>();
+    let back = match made.first() {
         Some((client, _)) if unreachable => {
             if !json {
                 say(&format!(
@@ -429,15 +433,7 @@ pub async fn run(server: &str, json: bool) -> anyhow::Result<bool> {
         Some(_) => true,
         None => false,
     };
-    let names_made = || {
-        [(&alice, &alice_name), (&bob, &bob_name)]
-            .into_iter()
-            .chain(carol_slot.as_ref().map(|(_, carol)| (carol, &carol_name)))
-            .filter(|(c, _)| c.me().is_some())
-            .map(|(_, name)| name.as_str())
-            .collect::<Vec<&str>>()
-    };
-    let mut left = if registered.is_some() && !back {
+    let mut left = if !made.is_empty() && !back {
         names_made()
     } else {
         Vec::new()
